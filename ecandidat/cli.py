@@ -1,0 +1,122 @@
+"""`ecandidat` — the operator's command line.
+
+    ecandidat mail-test --to ADDRESS        commit a test-mail event through the mailer's outbox
+    ecandidat deliveries [--status failed]  the mail delivery log (asks the mailer over NATS)
+    ecandidat dlq list                      events in the dead-letter stream
+    ecandidat dlq replay SEQ                publish a dead-lettered event again
+    ecandidat schemas DIR                   export JSON Schemas and the AsyncAPI document
+
+Connection settings come from DATABASE_URL and NATS_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from ecandidat.runtime.settings import KitSettings
+
+
+async def _mail_test(args: argparse.Namespace, settings: KitSettings) -> int:
+    from ecandidat.runtime.clock import SystemClock
+    from ecandidat.runtime.db import migrate
+    from services.mailer.rpc import request_test_mail
+    from services.mailer.service import MIGRATIONS
+
+    await migrate(settings.database_url, "mailer", MIGRATIONS)
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": "mailer"})
+    try:
+        event_id = await request_test_mail(conn, args.to, args.by, SystemClock())
+    finally:
+        await conn.close()
+    print(f"test mail to {args.to} committed as event {event_id}; the mailer sends it as soon as it runs")
+    return 0
+
+
+async def _nats(settings: KitSettings):
+    from ecandidat.runtime.nats import connect
+
+    return await connect(settings.nats_servers, name="ecandidat-cli", max_reconnect_attempts=1)
+
+
+async def _deliveries(args: argparse.Namespace, settings: KitSettings) -> int:
+    from ecandidat.contracts.mailer import Deliveries, ListDeliveries
+    from ecandidat.runtime.rpc import RpcClient
+
+    nc = await _nats(settings)
+    try:
+        reply = await RpcClient(nc).call(
+            ListDeliveries(status=args.status, recipient=args.recipient, limit=args.limit), Deliveries
+        )
+    finally:
+        await nc.close()
+    for d in reply.items:
+        print(json.dumps(d.model_dump(mode="json"), ensure_ascii=False))
+    return 0
+
+
+async def _dlq(args: argparse.Namespace, settings: KitSettings) -> int:
+    from ecandidat.runtime.deadletter import list_dead_letters, replay_dead_letter
+
+    nc = await _nats(settings)
+    try:
+        js = nc.jetstream()
+        if args.action == "list":
+            for letter in await list_dead_letters(js, args.limit):
+                print(json.dumps({
+                    "seq": letter.seq, "consumer": letter.consumer, "subject": letter.original_subject,
+                    "deliveries": letter.deliveries, "error": letter.error,
+                }, ensure_ascii=False))
+        else:
+            letter = await replay_dead_letter(js, args.seq)
+            print(f"replayed dead letter {letter.seq} on {letter.original_subject}")
+    finally:
+        await nc.close()
+    return 0
+
+
+async def _schemas(args: argparse.Namespace, settings: KitSettings) -> int:
+    from ecandidat.contracts.registry import export
+
+    for path in export(Path(args.dir)):
+        print(path)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ecandidat", description="eCandidat operator commands")
+    sub = p.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("mail-test", help="send a test mail through the outbox and the mailer")
+    m.add_argument("--to", required=True)
+    m.add_argument("--by", default="operator", help="who asks (shown in the mail)")
+    m.set_defaults(run=_mail_test)
+    d = sub.add_parser("deliveries", help="list the mail delivery log")
+    d.add_argument("--status", choices=["pending", "sent", "failed"])
+    d.add_argument("--recipient")
+    d.add_argument("--limit", type=int, default=50)
+    d.set_defaults(run=_deliveries)
+    q = sub.add_parser("dlq", help="inspect or replay the dead-letter stream")
+    qs = q.add_subparsers(dest="action", required=True)
+    ql = qs.add_parser("list")
+    ql.add_argument("--limit", type=int, default=100)
+    qr = qs.add_parser("replay")
+    qr.add_argument("seq", type=int)
+    q.set_defaults(run=_dlq)
+    s = sub.add_parser("schemas", help="export event and rpc JSON Schemas and the AsyncAPI document")
+    s.add_argument("dir")
+    s.set_defaults(run=_schemas)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return asyncio.run(args.run(args, KitSettings()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

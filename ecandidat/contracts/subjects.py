@@ -1,0 +1,58 @@
+"""The one place where subjects, stream names and durable names are built."""
+
+from __future__ import annotations
+
+import re
+
+from .base import Event, RpcRequest
+
+_TOKEN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _check(*tokens: str) -> None:
+    for token in tokens:
+        if not _TOKEN.match(token):
+            raise ValueError(f"invalid subject token {token!r}")
+
+
+def event_subject(event: type[Event] | Event) -> str:
+    cls = event if isinstance(event, type) else type(event)
+    _check(cls.producer, cls.entity, cls.action)
+    return f"evt.{cls.producer}.{cls.entity}.{cls.action}"
+
+
+def producer_events(producer: str) -> str:
+    """Wildcard subject for every event of one producer."""
+    _check(producer)
+    return f"evt.{producer}.>"
+
+
+def event_stream(producer: str) -> str:
+    """One stream per producing service: `EVT_DOCUMENTS` captures `evt.documents.>`."""
+    _check(producer)
+    return f"EVT_{producer.upper()}"
+
+
+def rpc_subject(request: type[RpcRequest] | RpcRequest) -> str:
+    cls = request if isinstance(request, type) else type(request)
+    return rpc_operation_subject(cls.service, cls.operation)
+
+
+def rpc_operation_subject(service: str, operation: str) -> str:
+    _check(service, operation)
+    return f"rpc.{service}.{operation}"
+
+
+def durable_name(consumer_service: str, purpose: str) -> str:
+    """Durable consumer names read `<consumer-service>.<purpose>`; NATS forbids dots, so `_`."""
+    _check(consumer_service)
+    if not re.match(r"^[a-z][a-z0-9-]*$", purpose):
+        raise ValueError(f"invalid consumer purpose {purpose!r}")
+    return f"{consumer_service}_{purpose}"
+
+
+DEAD_LETTER_STREAM = "DEAD_LETTERS"
+
+
+def dead_letter_subject(durable: str) -> str:
+    return f"dlq.{durable}"

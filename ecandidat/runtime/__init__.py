@@ -1,0 +1,1 @@
+"""The runtime kit every service runs on: settings, logging, PostgreSQL, NATS, rpc, outbox, consumers."""

@@ -1,0 +1,208 @@
+"""The idempotent consumer loop shared by every service.
+
+A durable pull consumer fetches a batch; the batch is handled in one PostgreSQL transaction, each
+event inside its own savepoint: the event id is inserted into the `inbox` table and, if it was not
+there yet, the handler runs on the same connection. After the commit, handled events are acked;
+an event whose handler failed is nak'ed with a growing delay, and on its last allowed delivery (or
+at once when it can never succeed: malformed, or `PermanentFailure`) it is copied to the
+dead-letter stream and terminated, so that it never holds up the events behind it. A redelivered
+event finds its id in the inbox and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from ..contracts.base import Event
+from ..contracts.envelope import CloudEvent, event_type_name
+from ..contracts.subjects import dead_letter_subject, durable_name, event_stream, event_subject
+from .logging import bind
+from .nats import ConsumerSpec, declare_consumer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[asyncpg.Connection, Any, CloudEvent], Awaitable[None]]
+
+
+class PermanentFailure(Exception):
+    """The event can never be handled (e.g. it refers to something that cannot exist)."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    model: type[Event]
+    handler: Handler
+
+
+class EventConsumer:
+    """Consumes one producer's stream for one purpose of one service."""
+
+    def __init__(
+        self,
+        *,
+        nc: NATS,
+        pool: asyncpg.Pool,
+        service: str,
+        purpose: str,
+        producer: str,
+        subscriptions: Sequence[Subscription],
+        max_deliver: int = 6,
+        ack_wait: float = 30.0,
+        backoff: Sequence[float] = (1.0, 5.0, 30.0, 120.0, 600.0),
+        batch: int = 100,
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        if any(s.model.producer != producer for s in subscriptions):
+            raise ValueError("every subscription of a consumer must come from the same producer")
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.pool = pool
+        self.producer = producer
+        self.durable = durable_name(service, purpose)
+        self.spec = ConsumerSpec(
+            stream=event_stream(producer),
+            durable=self.durable,
+            filter_subjects=tuple(sorted({event_subject(s.model) for s in subscriptions})),
+            max_deliver=max_deliver,
+            ack_wait=ack_wait,
+        )
+        self.routes = {event_type_name(s.model): s for s in subscriptions}
+        self.backoff = list(backoff) or [1.0]
+        self.batch = batch
+        self.fetch_timeout = fetch_timeout
+        self.handled = 0
+        self.dead_lettered = 0
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop fetching; the batch in progress is finished."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        await declare_consumer(self.js, self.spec)
+        sub = await self.js.pull_subscribe_bind(self.durable, self.spec.stream)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
+                except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
+                        nats.js.errors.Error, nats.errors.Error) as exc:
+                    log.warning("fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
+                    await asyncio.sleep(1.0)
+                    continue
+                await self.process(msgs)
+        finally:
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error:
+                pass
+
+    async def process(self, msgs: list[Msg]) -> None:
+        outcomes: list[tuple[Msg, str, str | None]] = []
+        try:
+            async with self.pool.acquire() as conn:
+                async with conn.transaction():
+                    for msg in msgs:
+                        outcomes.append(await self._handle_one(conn, msg))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("batch transaction failed", extra={"consumer": self.durable, "error": repr(exc)})
+            outcomes = [(m, "retry", repr(exc)) for m in msgs]
+        for msg, outcome, error in outcomes:
+            await self._settle(msg, outcome, error)
+
+    async def _handle_one(self, conn: asyncpg.Connection, msg: Msg) -> tuple[Msg, str, str | None]:
+        try:
+            event = CloudEvent.model_validate_json(msg.data)
+        except ValidationError as exc:
+            return msg, "dead", f"malformed envelope: {exc.errors(include_url=False)[:3]}"
+        route = self.routes.get(event.type)
+        if route is None:
+            return msg, "ack", None  # an event type this consumer does not handle
+        with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable):
+            try:
+                async with conn.transaction():
+                    fresh = await conn.fetchval(
+                        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+                        self.durable,
+                        event.id,
+                    )
+                    if fresh:
+                        body = route.model.model_validate(event.data)
+                        await route.handler(conn, body, event)
+                    else:
+                        log.info("event already handled")
+                self.handled += 1
+                return msg, "ack", None
+            except (ValidationError, PermanentFailure) as exc:
+                log.error("event can never be handled", extra={"error": str(exc)})
+                return msg, "dead", f"{type(exc).__name__}: {exc}"
+            except (asyncpg.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError):
+                raise
+            except Exception as exc:  # any other failure is retried, then dead-lettered
+                log.warning("event handling failed", exc_info=True)
+                return msg, "retry", f"{type(exc).__name__}: {exc}"
+
+    async def _settle(self, msg: Msg, outcome: str, error: str | None) -> None:
+        try:
+            deliveries = msg.metadata.num_delivered
+            if outcome == "retry" and deliveries >= self.spec.max_deliver:
+                outcome = "dead"
+                error = f"{error} (after {deliveries} deliveries)"
+            if outcome == "ack":
+                await msg.ack()
+            elif outcome == "retry":
+                delay = self.backoff[min(deliveries - 1, len(self.backoff) - 1)]
+                await msg.nak(delay=delay)
+            else:
+                await self._dead_letter(msg, error or "")
+        except (nats.errors.Error, nats.js.errors.Error) as exc:
+            # Not settled: JetStream redelivers after ack_wait, and the inbox absorbs the repeat.
+            log.warning("could not settle message", extra={"consumer": self.durable, "error": repr(exc)})
+
+    async def _dead_letter(self, msg: Msg, error: str) -> None:
+        meta = msg.metadata
+        headers = {
+            "Ecandidat-Original-Subject": msg.subject,
+            "Ecandidat-Original-Stream": meta.stream,
+            "Ecandidat-Original-Sequence": str(meta.sequence.stream),
+            "Ecandidat-Consumer": self.durable,
+            "Ecandidat-Deliveries": str(meta.num_delivered),
+            "Ecandidat-Error": error[:2000].replace("\r", " ").replace("\n", " "),
+            "Nats-Msg-Id": f"{self.durable}:{meta.stream}:{meta.sequence.stream}",
+        }
+        await self.js.publish(dead_letter_subject(self.durable), msg.data, headers=headers)
+        await msg.term()
+        self.dead_lettered += 1
+        log.error("event dead-lettered", extra={"consumer": self.durable, "subject": msg.subject, "error": error})
+
+
+def consumers_for(
+    *,
+    nc: NATS,
+    pool: asyncpg.Pool,
+    service: str,
+    purpose: str,
+    subscriptions: Sequence[Subscription],
+    **options: Any,
+) -> list[EventConsumer]:
+    """One `EventConsumer` per producer stream that the subscriptions read from."""
+    by_producer: dict[str, list[Subscription]] = {}
+    for s in subscriptions:
+        by_producer.setdefault(s.model.producer, []).append(s)
+    return [
+        EventConsumer(nc=nc, pool=pool, service=service, purpose=purpose, producer=p, subscriptions=subs, **options)
+        for p, subs in sorted(by_producer.items())
+    ]

@@ -1,0 +1,124 @@
+"""PostgreSQL: the connection pool of a service and its migration runner.
+
+Each service keeps its tables in its own schema (the service name) and its connections use that
+schema as `search_path`, so SQL is written without schema prefixes and a service never reads
+another's tables. Migrations are numbered `.sql` files (`0001_name.sql`); the kit's own tables
+(outbox, inbox, job leases) come first, then the service's. Each file is applied once, in its
+own transaction, and recorded with its checksum; a session advisory lock makes two replicas that
+start together apply them one after the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+KIT_MIGRATIONS = Path(__file__).with_name("migrations")
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_SCHEMA = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": schema, "application_name": f"ecandidat-{schema}"},
+        command_timeout=60,
+    )
+
+
+@dataclass(frozen=True)
+class Migration:
+    source: str
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(source: str, folder: Path) -> list[Migration]:
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise ValueError(f"migration file {path} must be named NNNN_name.sql")
+        found.append(Migration(source, int(match.group(1)), path.stem, path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"duplicate migration numbers in {folder}")
+    return found
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+async def migrate(dsn: str, schema: str, folder: Path | None) -> list[str]:
+    """Apply the kit's and the service's pending migrations to `schema`; return those applied."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    migrations = load_migrations("kit", KIT_MIGRATIONS)
+    if folder is not None:
+        migrations += load_migrations(schema, folder)
+    applied: list[str] = []
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        lock_key = int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)
+        await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
+        try:
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            await conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       source text NOT NULL,
+                       version int NOT NULL,
+                       name text NOT NULL,
+                       checksum text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now(),
+                       PRIMARY KEY (source, version))"""
+            )
+            done = {
+                (r["source"], r["version"]): r["checksum"]
+                for r in await conn.fetch("SELECT source, version, checksum FROM schema_migrations")
+            }
+            for m in migrations:
+                key = (m.source, m.version)
+                if key in done:
+                    if done[key] != m.checksum:
+                        raise MigrationError(f"migration {m.source}/{m.name} changed after it was applied")
+                    continue
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (source, version, name, checksum) VALUES ($1, $2, $3, $4)",
+                        m.source,
+                        m.version,
+                        m.name,
+                        m.checksum,
+                    )
+                log.info("migration applied", extra={"schema": schema, "migration": f"{m.source}/{m.name}"})
+                applied.append(f"{m.source}/{m.name}")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
+    finally:
+        await conn.close()
+    return applied

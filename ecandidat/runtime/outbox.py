@@ -1,0 +1,199 @@
+"""Transactional outbox: events are rows written in the caller's transaction; a relay publishes them.
+
+`add_event(conn, event, ...)` must be called inside the transaction that changes the state the
+event describes: both commit or neither does. The relay of a service runs in one replica at a time
+(a PostgreSQL advisory lock held on its listening connection), is woken by NOTIFY at commit and
+polls as a fallback. It publishes rows in `seq` order, only once no transaction that could still
+commit a smaller `seq` is running (`txid < pg_snapshot_xmin`), pipelined, each message carrying
+`Nats-Msg-Id` = event id (JetStream drops a re-publication inside its duplicate window) and
+`Nats-Expected-Last-Msg-Id` = the previous event of the batch, so that a failure in the middle
+of a batch cannot store a later event before an earlier one. Rows are marked sent after their
+acknowledgement; a crash between the two re-publishes rows that JetStream recognises as duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.js.api import Header
+
+from ..contracts.base import Event
+from ..contracts.envelope import envelope
+from ..contracts.subjects import event_subject
+from .clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+_system_clock = SystemClock()
+
+
+async def add_event(
+    conn: asyncpg.Connection,
+    event: Event,
+    *,
+    subject: str | None = None,
+    event_id: uuid.UUID | None = None,
+    clock: Clock = _system_clock,
+) -> uuid.UUID:
+    """Write `event` to the outbox inside the caller's transaction; return its id.
+
+    `subject` is the CloudEvents subject (the entity it is about, e.g. a candidature id).
+    """
+    if not conn.is_in_transaction():
+        raise RuntimeError("add_event must run inside the transaction of the state change")
+    event_id = event_id or uuid.uuid4()
+    body = envelope(event, event_id=event_id, time=clock.now(), subject=subject)
+    await conn.execute(
+        "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
+        event_id,
+        event_subject(event),
+        body.model_dump_json().encode(),
+    )
+    return event_id
+
+
+def _lock_key(schema: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"outbox-relay:{schema}".encode()).digest()[:8], "big", signed=True)
+
+
+class OutboxRelay:
+    """Publishes a service's outbox to JetStream; start with `run()` as a task."""
+
+    def __init__(
+        self,
+        dsn: str,
+        schema: str,
+        nc: NATS,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 2.0,
+        publish_timeout: float = 5.0,
+        retention: timedelta = timedelta(days=7),
+    ) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.js = nc.jetstream()
+        self.nc = nc
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.publish_timeout = publish_timeout
+        self.retention = retention
+        self.is_leader = False
+        self.published = 0
+        self._wake = asyncio.Event()
+        self._last_purge: datetime | None = None
+
+    async def run(self) -> None:
+        """Run until cancelled, reconnecting to PostgreSQL after a failure."""
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("outbox relay lost its database connection", extra={"error": repr(exc)})
+            self.is_leader = False
+            await asyncio.sleep(self.poll_interval)
+
+    async def _run_once(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self.dsn, server_settings={"search_path": self.schema})
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
+                await asyncio.sleep(self.poll_interval)
+            self.is_leader = True
+            log.info("outbox relay is leader", extra={"schema": self.schema})
+            await conn.add_listener(f"outbox_{self.schema}", self._notified)
+            while True:
+                sent = await self._publish_batch(conn)
+                if sent == self.batch_size:
+                    continue
+                if sent < 0:  # NATS refused or timed out: retry after a pause
+                    await asyncio.sleep(min(self.poll_interval, 1.0))
+                    continue
+                await self._purge(conn)
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self.is_leader = False
+            await asyncio.shield(_close(conn))
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
+        """Publish the next publishable rows; return how many, or -1 after a publish failure."""
+        rows = await conn.fetch(
+            """SELECT seq, event_id, subject, payload FROM outbox
+               WHERE sent_at IS NULL AND txid < pg_snapshot_xmin(pg_current_snapshot())
+               ORDER BY seq LIMIT $1""",
+            self.batch_size,
+        )
+        if not rows:
+            return 0
+        futures = []
+        previous: str | None = None
+        try:
+            for row in rows:
+                msg_id = str(row["event_id"])
+                headers = {Header.MSG_ID.value: msg_id}
+                if previous is not None:
+                    headers[Header.EXPECTED_LAST_MSG_ID.value] = previous
+                futures.append(await self.js.publish_async(row["subject"], row["payload"], headers=headers))
+                previous = msg_id
+        except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+            log.warning("outbox publish failed", extra={"error": repr(exc), "schema": self.schema})
+        acked: list[int] = []
+        failed = len(futures) < len(rows)
+        if futures:
+            results = await asyncio.gather(
+                *(asyncio.wait_for(f, self.publish_timeout) for f in futures), return_exceptions=True
+            )
+            for row, result in zip(rows, results):
+                if isinstance(result, BaseException):
+                    failed = True
+                    log.warning(
+                        "outbox event not acknowledged",
+                        extra={"event_id": str(row["event_id"]), "error": repr(result), "schema": self.schema},
+                    )
+                    break  # later events were refused by Expected-Last-Msg-Id or will be retried in order
+                acked.append(row["seq"])
+        if acked:
+            await self._mark_sent(conn, acked)
+            self.published += len(acked)
+        return -1 if failed else len(acked)
+
+    async def _mark_sent(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
+        await conn.execute("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", seqs)
+
+    async def _purge(self, conn: asyncpg.Connection) -> None:
+        now = datetime.now().astimezone()
+        if self._last_purge and now - self._last_purge < timedelta(hours=1):
+            return
+        self._last_purge = now
+        await conn.execute("DELETE FROM outbox WHERE sent_at < now() - $1::interval", self.retention)
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), 2)
+    except Exception:  # the connection is being abandoned; terminate it
+        conn.terminate()
+
+
+async def pending_count(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")

@@ -1,0 +1,191 @@
+"""Rpc over NATS request/reply.
+
+Server: one subscription per operation on `rpc.<service>.<operation>` in queue group `<service>`,
+so replicas share the load. A NATS subscription hands over messages one at a time, so each request
+runs as its own task, at most `concurrency` at once per process: a slow request does not hold up
+the others, and a flood waits instead of exhausting memory.
+
+Wire format: the request body is the JSON of the request model; the reply is
+`{"result": {...}}` or `{"error": {"code", "message", "details"}}`. The request id travels in the
+`X-Request-Id` header and is bound into the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from pydantic import BaseModel, ValidationError
+
+from ..contracts.base import RpcRequest
+from ..contracts.errors import RpcErrorBody, RpcTimeout, ServiceError, Unavailable
+from ..contracts.subjects import rpc_operation_subject, rpc_subject
+from .logging import bind
+from .validation import invalid_input
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+
+REQUEST_ID = "X-Request-Id"
+
+
+@dataclass(frozen=True)
+class RpcContext:
+    request_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+RpcHandler = Callable[[Any, RpcContext], Awaitable[BaseModel | None]]
+
+
+def _encode_result(result: BaseModel | None) -> bytes:
+    if result is None:
+        return b'{"result":{}}'
+    return b'{"result":' + result.model_dump_json().encode() + b"}"
+
+
+def _encode_error(err: ServiceError) -> bytes:
+    return json.dumps({"error": err.body().model_dump(mode="json")}, ensure_ascii=False).encode()
+
+
+class RpcServer:
+    def __init__(self, nc: NATS, service: str, *, concurrency: int = 64) -> None:
+        self.nc = nc
+        self.service = service
+        self._routes: dict[str, tuple[type[BaseModel], RpcHandler]] = {}
+        self._subs: list[Any] = []
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task] = set()
+
+    def route(self, model: type[RpcRequest]) -> Callable[[RpcHandler], RpcHandler]:
+        """Decorator: `@server.route(Login) async def login(req, ctx): ...`."""
+
+        def register(handler: RpcHandler) -> RpcHandler:
+            if model.service != self.service:
+                raise ValueError(f"{model.__name__} belongs to {model.service}, not {self.service}")
+            self.add(rpc_subject(model), model, handler)
+            return handler
+
+        return register
+
+    def add(self, subject: str, model: type[BaseModel], handler: RpcHandler) -> None:
+        if subject in self._routes:
+            raise ValueError(f"{subject} registered twice")
+        self._routes[subject] = (model, handler)
+
+    def add_operation(self, operation: str, model: type[BaseModel], handler: RpcHandler) -> None:
+        self.add(rpc_operation_subject(self.service, operation), model, handler)
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted(self._routes)
+
+    async def start(self) -> None:
+        for subject in self._routes:
+            self._subs.append(
+                await self.nc.subscribe(subject, queue=self.service, cb=self._dispatch, pending_msgs_limit=65536)
+            )
+
+    async def stop(self) -> None:
+        """Stop taking requests and wait for the ones in progress."""
+        for sub in self._subs:
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error:
+                pass
+        self._subs.clear()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
+
+    async def _dispatch(self, msg: Msg) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._serve(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _serve(self, msg: Msg) -> None:
+        headers = dict(msg.headers or {})
+        request_id = headers.get(REQUEST_ID) or uuid.uuid4().hex
+        with bind(request_id=request_id, rpc=msg.subject):
+            try:
+                model, handler = self._routes[msg.subject]
+                try:
+                    request = model.model_validate_json(msg.data or b"{}")
+                except ValidationError as exc:
+                    raise invalid_input(exc) from None
+                reply = _encode_result(await handler(request, RpcContext(request_id, headers)))
+            except ServiceError as err:
+                reply = _encode_error(err)
+            except Exception:
+                log.exception("rpc handler failed")
+                reply = _encode_error(ServiceError("Une erreur interne est survenue.", code="internal"))
+            if msg.reply:
+                try:
+                    await msg.respond(reply)
+                except nats.errors.Error as exc:
+                    log.warning("rpc reply not sent", extra={"error": repr(exc)})
+
+
+class RpcClient:
+    def __init__(self, nc: NATS, *, timeout: float = 5.0) -> None:
+        self.nc = nc
+        self.timeout = timeout
+
+    async def call(
+        self,
+        request: RpcRequest,
+        reply_model: type[T],
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> T:
+        result = await self.call_subject(
+            rpc_subject(request),
+            request.model_dump_json().encode(),
+            timeout=timeout,
+            request_id=request_id,
+            headers=headers,
+        )
+        return reply_model.model_validate(result)
+
+    async def call_subject(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        hdrs = dict(headers or {})
+        hdrs[REQUEST_ID] = request_id or hdrs.get(REQUEST_ID) or uuid.uuid4().hex
+        try:
+            msg = await self.nc.request(subject, payload, timeout=timeout or self.timeout, headers=hdrs)
+        except nats.errors.NoRespondersError:
+            raise Unavailable(
+                "Le service est momentanément indisponible, veuillez réessayer.", service=subject.split(".")[1]
+            ) from None
+        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            raise RpcTimeout(
+                "Le service n'a pas répondu à temps, veuillez réessayer.", service=subject.split(".")[1]
+            ) from None
+        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError, nats.errors.StaleConnectionError):
+            raise Unavailable("Le service est momentanément indisponible, veuillez réessayer.") from None
+        body = json.loads(msg.data)
+        if "error" in body:
+            raise ServiceError.from_body(RpcErrorBody.model_validate(body["error"]))
+        return body.get("result", {})

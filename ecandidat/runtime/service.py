@@ -1,0 +1,209 @@
+"""Bootstrap of a service process: settings → migrations → pool → NATS → rpc, relay, consumers, jobs.
+
+A service module describes itself with a `Service` (name, migrations, rpc routes, consumers, jobs,
+extra health checks) and `run(service)` runs it until SIGTERM/SIGINT: it stops fetching events,
+finishes the work in progress, stops the relay and drains the NATS connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+from nats.aio.client import Client as NATS
+
+from ..contracts.health import CheckResult, HealthReply, HealthRequest
+from ..contracts.subjects import rpc_operation_subject
+from . import logging as kit_logging
+from .clock import Clock, SystemClock
+from .consumer import EventConsumer, Subscription, consumers_for
+from .db import create_pool, migrate
+from .jobs import Job, JobRunner
+from .nats import connect, declare_streams, wait_for_jetstream
+from .outbox import OutboxRelay, pending_count
+from .rpc import RpcContext, RpcServer
+from .settings import KitSettings
+
+log = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], Awaitable[str | None]]
+
+
+class Service:
+    """One running instance of a service. Subclasses or callers fill in `setup`."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: KitSettings,
+        *,
+        migrations: Path | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.migrations = migrations
+        self.clock: Clock = clock or SystemClock()
+        self.instance = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.pool: asyncpg.Pool
+        self.nc: NATS
+        self.rpc: RpcServer
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[EventConsumer] = []
+        self.jobs: list[Job] = []
+        self.checks: dict[str, HealthCheck] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._cleanups: list[Callable[[], Awaitable[None]]] = []
+
+    # -- to be provided by each service -------------------------------------------------
+    async def setup(self) -> None:
+        """Register rpc routes, consumers, jobs and checks; open the service's own resources."""
+
+    # -- helpers for setup --------------------------------------------------------------
+    def subscribe(self, purpose: str, subscriptions: list[Subscription], **options: object) -> None:
+        s = self.settings
+        opts = dict(max_deliver=s.consumer_max_deliver, ack_wait=s.consumer_ack_wait, backoff=s.consumer_backoff)
+        opts.update(options)
+        self.consumers += consumers_for(
+            nc=self.nc, pool=self.pool, service=self.name, purpose=purpose, subscriptions=subscriptions, **opts
+        )
+
+    def add_job(self, name: str, every: timedelta, fn: Callable) -> None:
+        self.jobs.append(Job(name, every, fn))
+
+    def on_cleanup(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._cleanups.append(fn)
+
+    def spawn(self, coro: Awaitable[None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(_guard(coro, name), name=name))
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self, *, relay: bool = True, consumers: bool = True, jobs: bool = True) -> None:
+        s = self.settings
+        await migrate(s.database_url, self.name, self.migrations)
+        self.pool = await create_pool(s.database_url, self.name, max_size=s.database_pool_max)
+        self.nc = await connect(s.nats_servers, name=f"{self.name}@{self.instance}")
+        js = self.nc.jetstream()
+        await wait_for_jetstream(js)
+        await declare_streams(js, s.nats_stream_replicas)
+        self.rpc = RpcServer(self.nc, self.name, concurrency=s.rpc_concurrency)
+        self.rpc.add(rpc_operation_subject(self.name, "health"), HealthRequest, self._health)
+        await self.setup()
+        await self.rpc.start()
+        if relay:
+            self.relay = OutboxRelay(
+                s.database_url,
+                self.name,
+                self.nc,
+                poll_interval=s.outbox_poll_interval,
+                retention=timedelta(days=s.outbox_retention_days),
+            )
+            self.spawn(self.relay.run(), f"{self.name}-relay")
+        if consumers:
+            for consumer in self.consumers:
+                self.spawn(consumer.run(), consumer.durable)
+        if jobs and self.jobs:
+            self.spawn(JobRunner(self.pool, self.jobs, self.clock).run(), f"{self.name}-jobs")
+        log.info("service started", extra={"instance": self.instance, "rpc": self.rpc.subjects})
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            consumer.stop()
+        await self.rpc.stop()
+        consumer_tasks = [t for t in self._tasks if t.get_name() in {c.durable for c in self.consumers}]
+        if consumer_tasks:
+            await asyncio.wait(consumer_tasks, timeout=self.settings.consumer_ack_wait)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for fn in reversed(self._cleanups):
+            await fn()
+        try:
+            await asyncio.wait_for(self.nc.drain(), 10)
+        except Exception:  # draining a broken connection: close it
+            await self.nc.close()
+        await self.pool.close()
+        log.info("service stopped")
+
+    async def _health(self, _: HealthRequest, ctx: RpcContext) -> HealthReply:
+        checks: dict[str, CheckResult] = {}
+
+        async def database() -> str | None:
+            async with self.pool.acquire() as conn:
+                backlog = await pending_count(conn)
+            return f"outbox backlog {backlog}"
+
+        async def jetstream() -> str | None:
+            info = await self.nc.jetstream().account_info()
+            return f"{info.streams} streams"
+
+        for name, check in {"database": database, "nats": jetstream, **self.checks}.items():
+            started = time.perf_counter()
+            try:
+                detail = await asyncio.wait_for(check(), 2.0)
+                checks[name] = CheckResult(ok=True, detail=detail, latency_ms=_ms(started))
+            except Exception as exc:
+                checks[name] = CheckResult(ok=False, detail=f"{type(exc).__name__}: {exc}"[:300], latency_ms=_ms(started))
+        return HealthReply(service=self.name, ok=all(c.ok for c in checks.values()), instance=self.instance, checks=checks)
+
+
+def cached(check: HealthCheck, ttl: float = 5.0) -> HealthCheck:
+    """A health check of an external dependency, asked at most once per `ttl` seconds."""
+    state: dict[str, object] = {}
+
+    async def wrapper() -> str | None:
+        now = time.monotonic()
+        if "at" in state and now - state["at"] < ttl:  # type: ignore[operator]
+            if "error" in state:
+                raise state["error"]  # type: ignore[misc]
+            return state["value"]  # type: ignore[return-value]
+        state.clear()
+        state["at"] = now
+        try:
+            state["value"] = await check()
+        except Exception as exc:
+            state["error"] = exc
+            raise
+        return state["value"]  # type: ignore[return-value]
+
+    return wrapper
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+async def _guard(coro: Awaitable[None], name: str) -> None:
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background task crashed", extra={"task": name})
+        raise
+
+
+def run(service: Service) -> None:
+    """Run a service until SIGTERM or SIGINT, then shut it down gracefully."""
+    kit_logging.configure(service.name, service.settings.log_level, service.settings.log_format)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await service.start()
+        await stop.wait()
+        log.info("stopping", extra={"instance": service.instance})
+        await service.stop()
+
+    asyncio.run(main())

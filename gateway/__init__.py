@@ -1,0 +1,1 @@
+"""The HTTP edge: authentication, validation, HTTP ↔ NATS translation, OpenAPI. Stateless."""

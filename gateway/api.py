@@ -1,0 +1,130 @@
+"""Route declarations that also make the OpenAPI document.
+
+Every route of the HTTP API is declared through an `Api` with its request and response models,
+its realm (`None` for public routes, `candidate` or `staff`) and roles; the OpenAPI document is
+generated from those same declarations, so it cannot drift from what the handlers accept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from ecandidat.contracts.errors import InvalidInput
+from ecandidat.runtime.validation import french_details
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    realm: str | None = None
+    roles: tuple[str, ...] = ()
+    responses: dict[int, str] = field(default_factory=dict)
+    content_types: dict[str, str] = field(default_factory=dict)
+
+
+class Api:
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        realm: str | None = None,
+        roles: tuple[str, ...] = (),
+        responses: dict[int, str] | None = None,
+        content_types: dict[str, str] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations.append(
+                Operation(
+                    method.upper(), path, handler, summary, tag, body, query, response, status, realm, roles,
+                    responses or {}, content_types or {},
+                )
+            )
+            return handler
+
+        return register
+
+    def install(self, app: web.Application) -> None:
+        for op in self.operations:
+            app.router.add_route(op.method, op.path, _with_operation(op))
+
+    def find(self, method: str, path: str) -> Operation | None:
+        for op in self.operations:
+            if op.method == method and op.path == path:
+                return op
+        return None
+
+
+def _with_operation(op: Operation) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        request["operation"] = op
+        return await op.handler(request)
+
+    handler.__name__ = op.handler.__name__
+    return handler
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    """The JSON body as `model`, or a 4xx with French, field-named errors."""
+    if request.content_type != "application/json":
+        raise InvalidInput(
+            "Le corps de la requête doit être du JSON (Content-Type: application/json).", code="unsupported_media_type"
+        )
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("Le corps de la requête n'est pas un JSON valide.", code="bad_request") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("Le corps de la requête doit être un objet JSON.", code="bad_request")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput("Les données envoyées sont invalides.", details=french_details(exc)) from None
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    data: dict[str, Any] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        data[key] = values if len(values) > 1 else values[0]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput("Les paramètres de la requête sont invalides.", details=french_details(exc)) from None
+
+
+def json_response(model: BaseModel | dict | list, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    if isinstance(model, BaseModel):
+        body = model.model_dump_json().encode()
+    else:
+        body = json.dumps(model, ensure_ascii=False, default=str).encode()
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)

@@ -1,0 +1,54 @@
+"""The gateway's application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ecandidat.runtime.nats import connect
+from ecandidat.runtime.rpc import RpcClient
+
+from . import openapi
+from .api import Api
+from .keys import API, NATS_CONN, OPENAPI, RPC, SETTINGS
+from .middleware import errors, request_context, security_headers
+from .routes import health, meta
+from .settings import GatewaySettings
+
+ROUTE_MODULES = (health, meta)
+
+
+def build_api() -> Api:
+    api = Api()
+    for module in ROUTE_MODULES:
+        module.register(api)
+    return api
+
+
+def create_app(settings: GatewaySettings | None = None) -> web.Application:
+    settings = settings or GatewaySettings()
+    app = web.Application(
+        middlewares=[request_context, security_headers(settings.public_base_url.startswith("https://")), errors],
+        client_max_size=settings.gateway_max_body,
+        handler_args={"max_field_size": 16384},
+    )
+    app[SETTINGS] = settings
+    api = build_api()
+    app[API] = api
+    api.install(app)
+    app[OPENAPI] = openapi.build(api)
+    app.cleanup_ctx.append(_nats)
+    return app
+
+
+async def _nats(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    nc = await connect(settings.nats_servers, name="gateway")
+    app[NATS_CONN] = nc
+    app[RPC] = RpcClient(nc, timeout=settings.rpc_timeout)
+    yield
+    try:
+        await nc.drain()
+    except Exception:  # the connection is already gone
+        await nc.close()

@@ -1,0 +1,75 @@
+"""Middlewares: request id, security headers, and the error model (problem+json, never a trace)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from aiohttp import web
+
+from ecandidat.contracts.errors import ServiceError
+from ecandidat.runtime.logging import bind
+
+from .problems import from_http_exception, from_service_error, problem
+
+log = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+@web.middleware
+async def request_context(request: web.Request, handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-Id", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request["request_id"] = request_id
+    with bind(request_id=request_id, method=request.method, path=request.path):
+        response = await handler(request)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+
+def security_headers(hsts: bool):
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = exc
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        response.headers.setdefault("Cache-Control", "no-store")
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if isinstance(response, web.HTTPException):
+            raise response
+        return response
+
+    return middleware
+
+
+@web.middleware
+async def errors(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ServiceError as err:
+        if err.code in {"internal", "unavailable", "timeout"}:
+            log.warning("service error", extra={"code": err.code, "detail": err.message})
+        return from_service_error(err, request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return from_http_exception(exc, request)
+    except Exception:
+        log.exception("unhandled error")
+        return problem(500, "internal", "Une erreur interne est survenue. Veuillez réessayer plus tard.", request=request)

@@ -1,0 +1,33 @@
+"""Gateway settings (environment variables).
+
+| variable | default | meaning |
+|---|---|---|
+| GATEWAY_HOST / GATEWAY_PORT | 127.0.0.1 / 8080 | where the HTTP server listens |
+| GATEWAY_SERVICES | mailer | services `GET /health` expects to answer |
+| GATEWAY_HEALTH_TIMEOUT | 1.5 | seconds each service has to answer its health check |
+| GATEWAY_MAX_BODY | 1048576 | largest JSON body accepted, in bytes |
+| PUBLIC_BASE_URL | http://localhost:8080 | the address candidates use; `https://` turns on HSTS |
+| NATS_URL, RPC_TIMEOUT, LOG_LEVEL, LOG_FORMAT | | as for every service |
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from ecandidat.runtime.settings import KitSettings
+
+
+class GatewaySettings(KitSettings):
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    gateway_services: tuple[str, ...] = ("mailer",)
+    gateway_health_timeout: float = Field(default=1.5, gt=0)
+    gateway_max_body: int = Field(default=1024 * 1024, gt=0)
+    public_base_url: str = "http://localhost:8080"
+
+    @field_validator("gateway_services", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value

@@ -1,0 +1,58 @@
+"""Rendering of the French mail templates (Jinja2, text and HTML)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+TEMPLATES = Path(__file__).with_name("templates")
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def date_fr(value: date | datetime | str | None, with_time: bool = True) -> str:
+    """`20/06/2022` or `20/06/2022 à 14:30`, in Paris time, as the guide's mails write dates."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        local = value.astimezone(PARIS) if value.tzinfo else value
+        return local.strftime("%d/%m/%Y à %H:%M") if with_time else local.strftime("%d/%m/%Y")
+    return value.strftime("%d/%m/%Y")
+
+
+def day_fr(value: date | datetime | str | None) -> str:
+    return date_fr(value, with_time=False)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    def __init__(self, folder: Path = TEMPLATES) -> None:
+        loader = jinja2.FileSystemLoader(folder)
+        common = dict(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        self._text = jinja2.Environment(autoescape=False, **common)
+        self._html = jinja2.Environment(autoescape=True, **common)
+        for env in (self._text, self._html):
+            env.filters["date_fr"] = date_fr
+            env.filters["day_fr"] = day_fr
+
+    def render(self, template: str, context: dict[str, Any]) -> Rendered:
+        subject = self._text.get_template(f"{template}.subject.j2").render(context)
+        subject = " ".join(subject.split())  # one line, no header injection
+        text = self._text.get_template(f"{template}.txt.j2").render(context)
+        html = self._html.get_template(f"{template}.html.j2").render({**context, "subject": subject})
+        return Rendered(subject=subject, text=text.strip() + "\n", html=html)
+
+    def templates(self) -> list[str]:
+        return sorted({p.name.split(".")[0] for p in TEMPLATES.glob("*.subject.j2")})

@@ -1,0 +1,231 @@
+"""Sends queued deliveries over SMTP, each at most once unless a crash hides the outcome.
+
+A sender claims due deliveries (`FOR UPDATE SKIP LOCKED`, so replicas share the queue) with a
+lease, sends each, and records the outcome at once: `sent`; back to `pending` with an exponential
+backoff when the server is unreachable or answers 4xx; `failed` on a 5xx answer or once the mail
+has waited longer than MAIL_GIVE_UP_AFTER. If the sender dies between the server's acceptance and
+that record, the lease expires and the mail is sent again with the same Message-ID (derived from
+the event id), which makes the copy recognisable as a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import aiosmtplib
+import asyncpg
+
+from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.logging import bind
+
+from . import store
+from .catalogue import Attachment
+from .settings import MailerSettings
+
+log = logging.getLogger(__name__)
+
+
+class PermanentSmtpError(Exception):
+    pass
+
+
+class AttachmentStore:
+    """Reads attachments from object storage; the minio client is synchronous, so it runs in threads."""
+
+    def __init__(self, settings: MailerSettings) -> None:
+        from minio import Minio
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.s3_endpoint or "")
+        self.client = Minio(
+            url.netloc,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            secure=url.scheme == "https",
+            region=settings.s3_region,
+        )
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailer-s3")
+
+    async def read(self, attachment: Attachment) -> bytes:
+        def fetch() -> bytes:
+            response = self.client.get_object(attachment.bucket, attachment.key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fetch)
+
+    async def check(self) -> str:
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.client.list_buckets)
+        return "reachable"
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Sender:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: MailerSettings,
+        clock: Clock,
+        attachments: AttachmentStore | None,
+        *,
+        poll_interval: float = 5.0,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.clock = clock
+        self.attachments = attachments
+        self.poll_interval = poll_interval
+        self.sent = 0
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.mail_send_concurrency)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        listener = await self._listen()
+        try:
+            while True:
+                try:
+                    claimed = await self.send_due()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("mail queue unavailable", extra={"error": repr(exc)})
+                    claimed = 0
+                if claimed:
+                    continue
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), await self._idle_time())
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            if listener is not None:
+                listener.terminate()
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        try:
+            conn = await asyncpg.connect(self.settings.database_url)
+            await conn.add_listener("mailer_deliveries", lambda *_: self._wake.set())
+            return conn
+        except (OSError, asyncpg.PostgresError):
+            return None  # polling alone still delivers
+
+    async def _idle_time(self) -> float:
+        try:
+            async with self.pool.acquire() as conn:
+                due = await store.next_due(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return self.poll_interval
+        if due is None:
+            return self.poll_interval
+        return max(0.05, min(self.poll_interval, (due - self.clock.now()).total_seconds()))
+
+    async def send_due(self) -> int:
+        """Claim and send what is due now; return how many deliveries were claimed."""
+        now = self.clock.now()
+        async with self.pool.acquire() as conn:
+            rows = await store.claim_due(
+                conn,
+                now,
+                now + timedelta(seconds=self.settings.mail_lease),
+                self.settings.mail_send_concurrency * 4,
+            )
+        if rows:
+            await asyncio.gather(*(self._send_one(row) for row in rows))
+        return len(rows)
+
+    async def _send_one(self, row: asyncpg.Record) -> None:
+        async with self._slots:
+            with bind(event_id=str(row["event_id"]), delivery_id=str(row["id"]), template=row["template"]):
+                await self._attempt(row)
+
+    async def _attempt(self, row: asyncpg.Record) -> None:
+        try:
+            message = await self._message(row)
+            response = await self._smtp_send(message)
+        except PermanentSmtpError as exc:
+            log.error("mail refused by the SMTP server, giving up", extra={"error": str(exc), "recipient": row["recipient"]})
+            await self._record(store.mark_failed, row["id"], self.clock.now(), str(exc))
+            return
+        except Exception as exc:  # unreachable server, 4xx, timeout, storage down: try again later
+            now = self.clock.now()
+            error = f"{type(exc).__name__}: {exc}"
+            if (now - row["created_at"]).total_seconds() > self.settings.mail_give_up_after:
+                log.error("mail could not be sent in time, giving up", extra={"error": error})
+                await self._record(store.mark_failed, row["id"], now, f"gave up: {error}")
+                return
+            delay = self._backoff(row["attempts"])
+            log.warning("mail not sent, will retry", extra={"error": error, "retry_in": round(delay, 1)})
+            await self._record(store.mark_retry, row["id"], now + timedelta(seconds=delay), error)
+            return
+        await self._record(store.mark_sent, row["id"], self.clock.now(), response)
+        self.sent += 1
+        log.info("mail sent", extra={"recipient": row["recipient"], "message_id": row["message_id"]})
+
+    async def _record(self, fn, *args) -> None:
+        # The outcome must be written even if the pool is momentarily exhausted; a failure here
+        # leaves the lease to expire, and the mail is retried with the same Message-ID.
+        async with self.pool.acquire() as conn:
+            await fn(conn, *args)
+
+    def _backoff(self, attempts: int) -> float:
+        s = self.settings
+        delay = min(s.mail_retry_max, s.mail_retry_base * 2 ** max(0, attempts - 1))
+        return delay * random.uniform(0.9, 1.1)
+
+    async def _message(self, row: asyncpg.Record) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.settings.mail_from
+        msg["To"] = row["recipient"]
+        msg["Subject"] = row["subject"]
+        msg["Date"] = format_datetime(row["created_at"])
+        msg["Message-ID"] = row["message_id"]
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Ecandidat-Event-Id"] = str(row["event_id"])
+        msg["X-Ecandidat-Template"] = row["template"]
+        msg.set_content(row["body_text"])
+        msg.add_alternative(row["body_html"], subtype="html")
+        for attachment in store.attachments_of(row):
+            if self.attachments is None:
+                raise RuntimeError("object storage is not configured; cannot attach files")
+            data = await self.attachments.read(attachment)
+            maintype, _, subtype = attachment.content_type.partition("/")
+            msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.filename)
+        return msg
+
+    async def _smtp_send(self, message: EmailMessage) -> str:
+        s = self.settings
+        try:
+            _, response = await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username or None,
+                password=s.smtp_password or None,
+                use_tls=s.smtp_security == "tls",
+                start_tls=True if s.smtp_security == "starttls" else False,
+                timeout=s.smtp_timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            if all(500 <= c < 600 for c in codes):
+                raise PermanentSmtpError(str(exc)) from None
+            raise
+        except aiosmtplib.SMTPAuthenticationError:
+            raise  # a configuration problem: keep the mail until the credentials are fixed
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise PermanentSmtpError(f"{exc.code} {exc.message}") from None
+            raise
+        return response

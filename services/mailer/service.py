@@ -1,0 +1,63 @@
+"""The mailer service: consumes mail-worthy events, queues deliveries, sends them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.service import Service, cached
+
+from . import rpc
+from .catalogue import MailContext
+from .consumers import subscriptions
+from .render import Renderer
+from .sender import AttachmentStore, Sender
+from .settings import MailerSettings
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class MailerService(Service):
+    settings: MailerSettings
+
+    def __init__(self, settings: MailerSettings | None = None, *, clock: Clock | None = None, send: bool = True) -> None:
+        super().__init__("mailer", settings or MailerSettings(), migrations=MIGRATIONS, clock=clock)
+        self.send = send
+        self.sender: Sender | None = None
+
+    async def setup(self) -> None:
+        s = self.settings
+        renderer = Renderer()
+        ctx = MailContext(public_base_url=s.public_base_url.rstrip("/"))
+        self.subscribe("notifications", subscriptions(renderer, ctx, self.clock, s.mail_message_id_domain), batch=50)
+        rpc.register(self.rpc, self)
+        attachments = AttachmentStore(s) if s.s3_endpoint else None
+        if attachments is not None:
+            self.checks["storage"] = cached(attachments.check)
+            self.on_cleanup(_async(attachments.close))
+        self.checks["smtp"] = cached(self._check_smtp)
+        self.sender = Sender(self.pool, s, self.clock, attachments)
+        if self.send:
+            self.spawn(self.sender.run(), "mailer-sender")
+
+    async def _check_smtp(self) -> str:
+        import aiosmtplib
+
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_security == "tls", timeout=2,
+            start_tls=True if s.smtp_security == "starttls" else False,
+        )
+        await smtp.connect()
+        try:
+            code, _ = await smtp.noop()
+        finally:
+            smtp.close()
+        return f"{s.smtp_host}:{s.smtp_port} answers {code}"
+
+
+def _async(fn):
+    async def wrapper() -> None:
+        fn()
+
+    return wrapper

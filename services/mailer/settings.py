@@ -1,0 +1,44 @@
+"""Mailer settings (environment variables).
+
+| variable | default | meaning |
+|---|---|---|
+| SMTP_HOST / SMTP_PORT | 127.0.0.1 / 1025 | SMTP server |
+| SMTP_SECURITY | none | `none`, `starttls` or `tls` (implicit TLS) |
+| SMTP_USERNAME / SMTP_PASSWORD | — | authentication, when both are set |
+| SMTP_TIMEOUT | 20 | seconds for one SMTP conversation |
+| MAIL_FROM | eCandidat <ne-pas-repondre@ecandidat.localhost> | sender of every mail |
+| MAIL_MESSAGE_ID_DOMAIN | ecandidat.localhost | right part of the Message-ID |
+| MAIL_RETRY_BASE / MAIL_RETRY_MAX | 5 / 3600 | exponential backoff between attempts (seconds) |
+| MAIL_GIVE_UP_AFTER | 259200 | seconds after which a mail that still cannot be sent is marked failed |
+| MAIL_SEND_CONCURRENCY | 4 | SMTP conversations at once per process |
+| MAIL_LEASE | 120 | seconds a claimed delivery stays reserved to one sender |
+| S3_ENDPOINT / S3_ACCESS_KEY / S3_SECRET_KEY / S3_REGION | — | object storage, for attachments |
+| PUBLIC_BASE_URL | http://localhost:8080 | base of the links put in mails |
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ecandidat.runtime.settings import KitSettings
+
+
+class MailerSettings(KitSettings):
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_security: str = Field(default="none", pattern="^(none|starttls|tls)$")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: float = 20.0
+    mail_from: str = "eCandidat <ne-pas-repondre@ecandidat.localhost>"
+    mail_message_id_domain: str = "ecandidat.localhost"
+    mail_retry_base: float = Field(default=5.0, gt=0)
+    mail_retry_max: float = Field(default=3600.0, gt=0)
+    mail_give_up_after: float = Field(default=3 * 24 * 3600.0, gt=0)
+    mail_send_concurrency: int = Field(default=4, ge=1)
+    mail_lease: float = Field(default=120.0, gt=0)
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    public_base_url: str = "http://localhost:8080"

@@ -1,0 +1,126 @@
+"""SQL of the delivery log, which is also the sending queue."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+
+import asyncpg
+
+from .catalogue import Attachment
+from .render import Rendered
+
+_COLUMNS = """id, event_id, event_type, template, recipient, subject, message_id, status, attempts,
+              last_error, created_at, sent_at, next_attempt_at"""
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    template: str,
+    recipient: str,
+    rendered: Rendered,
+    attachments: tuple[Attachment, ...],
+    message_id: str,
+    now: datetime,
+) -> bool:
+    """Record a mail to send; False when this event already produced it."""
+    inserted = await conn.fetchval(
+        """INSERT INTO deliveries (id, event_id, event_type, template, recipient, subject, body_text, body_html,
+                                   attachments, message_id, next_attempt_at, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+           ON CONFLICT (event_id, template, recipient) DO NOTHING
+           RETURNING true""",
+        uuid.uuid4(),
+        event_id,
+        event_type,
+        template,
+        recipient,
+        rendered.subject,
+        rendered.text,
+        rendered.html,
+        [asdict(a) for a in attachments],
+        message_id,
+        now,
+    )
+    return bool(inserted)
+
+
+async def claim_due(conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int) -> list[asyncpg.Record]:
+    """Reserve due deliveries for this sender (pending ones, and 'sending' ones whose sender died)."""
+    return await conn.fetch(
+        """UPDATE deliveries d SET status = 'sending', lease_until = $2, attempts = d.attempts + 1
+           FROM (SELECT id FROM deliveries
+                 WHERE (status = 'pending' AND next_attempt_at <= $1)
+                    OR (status = 'sending' AND lease_until <= $1)
+                 ORDER BY next_attempt_at
+                 LIMIT $3
+                 FOR UPDATE SKIP LOCKED) due
+           WHERE d.id = due.id
+           RETURNING d.*""",
+        now,
+        lease_until,
+        limit,
+    )
+
+
+async def mark_sent(conn: asyncpg.Connection, delivery_id: uuid.UUID, now: datetime, response: str) -> None:
+    await conn.execute(
+        """UPDATE deliveries SET status = 'sent', sent_at = $2, smtp_response = $3, lease_until = NULL,
+                  last_error = NULL WHERE id = $1""",
+        delivery_id,
+        now,
+        response[:500],
+    )
+
+
+async def mark_retry(conn: asyncpg.Connection, delivery_id: uuid.UUID, at: datetime, error: str) -> None:
+    await conn.execute(
+        """UPDATE deliveries SET status = 'pending', next_attempt_at = $2, last_error = $3, lease_until = NULL
+           WHERE id = $1""",
+        delivery_id,
+        at,
+        error[:1000],
+    )
+
+
+async def mark_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, now: datetime, error: str) -> None:
+    await conn.execute(
+        """UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = $3, lease_until = NULL
+           WHERE id = $1""",
+        delivery_id,
+        now,
+        error[:1000],
+    )
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection, *, status: str | None, recipient: str | None, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM deliveries
+            WHERE ($1::text IS NULL OR status = $1)
+              AND ($2::text IS NULL OR lower(recipient) = lower($2))
+            ORDER BY created_at DESC LIMIT $3""",
+        status,
+        recipient,
+        limit,
+    )
+
+
+async def next_due(conn: asyncpg.Connection) -> datetime | None:
+    return await conn.fetchval(
+        """SELECT min(CASE WHEN status = 'pending' THEN next_attempt_at ELSE lease_until END)
+           FROM deliveries WHERE status IN ('pending', 'sending')"""
+    )
+
+
+def attachments_of(row: asyncpg.Record) -> list[Attachment]:
+    raw = row["attachments"]
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    return [Attachment(**a) for a in raw]

@@ -1,0 +1,172 @@
+"""Fixtures shared by the whole suite: real servers, isolated from any running platform.
+
+The session starts its own nats-server (JetStream in a temporary store) on a free port, its own
+S3 server (moto) and SMTP sink, and creates a database of its own on the PostgreSQL server at
+TEST_PG_ADMIN_URL (default: the machine's 127.0.0.1:5432 when it answers, otherwise a private
+cluster started for the session). Nothing is shared with a platform started by `scripts/up`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import pytest
+
+from ecandidat.devstack.infra import (
+    NatsServer,
+    PostgresServer,
+    S3Server,
+    SmtpSink,
+    drop_database,
+    ensure_database,
+    reachable,
+)
+
+S = TypeVar("S")
+
+DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    with NatsServer(store_dir=tmp_path_factory.mktemp("nats")) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _nats_running(request: pytest.FixtureRequest) -> None:
+    """A test that stopped NATS and failed before restarting it must not break the next ones."""
+    if "nats_server" in request.fixturenames:
+        server: NatsServer = request.getfixturevalue("nats_server")
+        if not server.running:
+            server.start()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_PG_ADMIN_URL", DEFAULT_PG_ADMIN)
+    parsed = urlparse(url)
+    if reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432):
+        yield url
+        return
+    with PostgresServer(tmp_path_factory.mktemp("pg"), durable=False) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
+    name = f"ecandidat_test_{uuid.uuid4().hex[:10]}"
+    url = await ensure_database(pg_admin_url, name)
+    yield url
+    await drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(autouse=True)
+def _smtp_sink_reset(request: pytest.FixtureRequest) -> None:
+    if "smtp_sink" in request.fixturenames:
+        sink: SmtpSink = request.getfixturevalue("smtp_sink")
+        sink.fail_with = None
+        sink.on_message = None
+        if not sink.running:
+            sink.start()
+
+
+FAST = dict(
+    consumer_ack_wait=2.0,
+    consumer_backoff=(0.2, 0.4, 0.8),
+    consumer_max_deliver=3,
+    outbox_poll_interval=0.5,
+    rpc_timeout=3.0,
+    log_format="text",
+)
+
+
+@pytest.fixture
+def settings_for(
+    database_url: str, nats_server: NatsServer, smtp_sink: SmtpSink, s3_server: S3Server
+) -> Callable[..., Any]:
+    """Build a settings object of any service class, pointed at the test servers, with fast timings."""
+
+    def build(cls: type[S], **overrides: Any) -> S:
+        values: dict[str, Any] = dict(FAST, database_url=database_url, nats_url=nats_server.url)
+        fields = getattr(cls, "model_fields", {})
+        extra = dict(
+            smtp_host=smtp_sink.host,
+            smtp_port=smtp_sink.port,
+            smtp_security="none",
+            s3_endpoint=s3_server.endpoint,
+            s3_access_key=s3_server.access_key,
+            s3_secret_key=s3_server.secret_key,
+            mail_retry_base=0.2,
+            mail_retry_max=1.0,
+            gateway_port=0,
+        )
+        values.update({k: v for k, v in extra.items() if k in fields})
+        values.update(overrides)
+        return cls(**values)
+
+    return build
+
+
+@pytest.fixture
+def process_env(database_url: str, nats_server: NatsServer, smtp_sink: SmtpSink, s3_server: S3Server) -> dict[str, str]:
+    """Environment for a service started as a separate process against the test servers."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        NATS_URL=nats_server.url,
+        SMTP_HOST=smtp_sink.host,
+        SMTP_PORT=str(smtp_sink.port),
+        SMTP_SECURITY="none",
+        S3_ENDPOINT=s3_server.endpoint,
+        S3_ACCESS_KEY=s3_server.access_key,
+        S3_SECRET_KEY=s3_server.secret_key,
+        CONSUMER_ACK_WAIT="2",
+        CONSUMER_BACKOFF="0.2,0.4,0.8",
+        OUTBOX_POLL_INTERVAL="0.5",
+        MAIL_RETRY_BASE="0.2",
+        MAIL_RETRY_MAX="1",
+        MAIL_LEASE="3",
+        LOG_FORMAT="json",
+    )
+    return env
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any] | Any], *, timeout: float = 15.0, interval: float = 0.05, message: str = ""
+) -> Any:
+    """Poll `check` until it returns a truthy value; fail the test with `message` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            result = await result
+        if result:
+            return result
+        last = result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {message} (last value: {last!r})")
+        await asyncio.sleep(interval)
+
+
+def unique_email(tag: str = "test") -> str:
+    return f"{tag}.{uuid.uuid4().hex[:12]}@example.org"

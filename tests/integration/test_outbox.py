@@ -1,0 +1,213 @@
+"""The transactional outbox and its relay, against real PostgreSQL and NATS JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nats.errors
+import pytest
+
+from ecandidat.contracts.envelope import CloudEvent
+from ecandidat.runtime.outbox import OutboxRelay, add_event
+from tests.conftest import eventually
+
+
+async def stream_messages(kit, count_at_least: int = 0) -> list:
+    js = kit.nc.jetstream()
+    info = await js.stream_info(kit.stream)
+    msgs = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        if info.state.messages == 0:
+            break
+        msgs.append(await js.get_msg(kit.stream, seq))
+    return msgs
+
+
+async def stream_count(kit) -> int:
+    return (await kit.nc.jetstream().stream_info(kit.stream)).state.messages
+
+
+def relay_for(kit, **options) -> OutboxRelay:
+    return OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=0.2, publish_timeout=1.0, **options)
+
+
+async def run(relay: OutboxRelay) -> asyncio.Task:
+    task = asyncio.create_task(relay.run())
+    await eventually(lambda: relay.is_leader, message="relay became leader")
+    return task
+
+
+async def stop(task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_committed_event_is_published_with_its_id_as_msg_id(kit):
+    Probe = kit.event_class()
+    task = await run(relay_for(kit))
+    try:
+        async with kit.pool.acquire() as conn, conn.transaction():
+            event_id = await add_event(conn, Probe(value=7), subject="probe-1")
+        await eventually(lambda: stream_count(kit), message="event published")
+        [msg] = await stream_messages(kit)
+        assert msg.headers["Nats-Msg-Id"] == str(event_id)
+        envelope = CloudEvent.model_validate_json(msg.data)
+        assert envelope.id == event_id
+        assert envelope.type == f"fr.ecandidat.{kit.producer}.probe.happened"
+        assert envelope.subject == "probe-1"
+        assert envelope.specversion == "1.0"
+        assert envelope.data == {"value": 7}
+        async with kit.pool.acquire() as conn:
+            await eventually(
+                lambda: conn.fetchval("SELECT sent_at IS NOT NULL FROM outbox WHERE event_id = $1", event_id),
+                message="row marked sent",
+            )
+    finally:
+        await stop(task)
+
+
+async def test_rolled_back_transaction_publishes_nothing(kit):
+    Probe = kit.event_class()
+    task = await run(relay_for(kit))
+    try:
+        with pytest.raises(RuntimeError):
+            async with kit.pool.acquire() as conn, conn.transaction():
+                await add_event(conn, Probe(value=1))
+                raise RuntimeError("the state change failed")
+        async with kit.pool.acquire() as conn, conn.transaction():
+            await add_event(conn, Probe(value=2))
+        await eventually(lambda: stream_count(kit), message="second event published")
+        await asyncio.sleep(0.5)
+        msgs = await stream_messages(kit)
+        assert [json.loads(m.data)["data"]["value"] for m in msgs] == [2]
+    finally:
+        await stop(task)
+
+
+async def test_add_event_outside_a_transaction_is_refused(kit):
+    Probe = kit.event_class()
+    async with kit.pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="inside the transaction"):
+            await add_event(conn, Probe(value=1))
+
+
+async def test_events_are_published_in_order_even_when_transactions_interleave(kit):
+    """A transaction that took a smaller seq and commits later holds back the ones behind it."""
+    Probe = kit.event_class()
+    task = await run(relay_for(kit))
+    try:
+        slow = await kit.pool.acquire()
+        tx = slow.transaction()
+        await tx.start()
+        await add_event(slow, Probe(value=1))  # seq n, not committed yet
+        async with kit.pool.acquire() as conn, conn.transaction():
+            await add_event(conn, Probe(value=2))  # seq n+1, committed first
+        await asyncio.sleep(0.8)
+        assert await stream_count(kit) == 0, "a later event was published before an earlier one could commit"
+        await tx.commit()
+        await kit.pool.release(slow)
+        for value in range(3, 203):
+            async with kit.pool.acquire() as conn, conn.transaction():
+                await add_event(conn, Probe(value=value))
+        await eventually(lambda: _count_is(kit, 202), message="all events published")
+        values = [json.loads(m.data)["data"]["value"] for m in await stream_messages(kit)]
+        assert values == list(range(1, 203))
+    finally:
+        await stop(task)
+
+
+async def _count_is(kit, n: int) -> bool:
+    return await stream_count(kit) == n
+
+
+async def test_nats_down_at_commit_only_delays_publication(kit, nats_server):
+    Probe = kit.event_class()
+    relay = relay_for(kit)
+    task = await run(relay)
+    try:
+        nats_server.stop()
+        async with kit.pool.acquire() as conn, conn.transaction():
+            event_ids = [await add_event(conn, Probe(value=v)) for v in range(5)]
+        await asyncio.sleep(1.5)
+        async with kit.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 5
+        nats_server.start()
+        await eventually(lambda: _count_is(kit, 5), timeout=30, message="published after NATS came back")
+        msgs = await stream_messages(kit)
+        assert [m.headers["Nats-Msg-Id"] for m in msgs] == [str(e) for e in event_ids]
+        async with kit.pool.acquire() as conn:
+            await eventually(
+                lambda: conn.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"), message="marked sent"
+            )
+    finally:
+        await stop(task)
+
+
+async def test_relay_killed_between_publish_and_mark_sent_publishes_no_duplicate(kit, monkeypatch):
+    Probe = kit.event_class()
+    relay = relay_for(kit)
+    crashed = asyncio.Event()
+
+    async def die_before_marking(conn, seqs):
+        crashed.set()
+        raise asyncio.CancelledError()  # the process dies after the acks, before the UPDATE
+
+    monkeypatch.setattr(relay, "_mark_sent", die_before_marking)
+    task = asyncio.create_task(relay.run())
+    async with kit.pool.acquire() as conn, conn.transaction():
+        ids = [await add_event(conn, Probe(value=v)) for v in range(10)]
+    await asyncio.wait_for(crashed.wait(), 10)
+    await asyncio.gather(task, return_exceptions=True)
+    assert await stream_count(kit) == 10
+    async with kit.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 10
+
+    restarted = relay_for(kit)
+    task = await run(restarted)
+    try:
+        async with kit.pool.acquire() as conn:
+            await eventually(
+                lambda: conn.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"), message="rows marked sent"
+            )
+        msgs = await stream_messages(kit)
+        assert [m.headers["Nats-Msg-Id"] for m in msgs] == [str(i) for i in ids], "duplicates or reordering"
+    finally:
+        await stop(task)
+
+
+async def test_only_one_relay_per_service_publishes(kit):
+    Probe = kit.event_class()
+    first, second = relay_for(kit), relay_for(kit)
+    t1 = await run(first)
+    t2 = asyncio.create_task(second.run())
+    try:
+        await asyncio.sleep(0.5)
+        assert not second.is_leader
+        async with kit.pool.acquire() as conn, conn.transaction():
+            for v in range(20):
+                await add_event(conn, Probe(value=v))
+        await eventually(lambda: first.published == 20, message="published by the leader")
+        assert second.published == 0 and await stream_count(kit) == 20
+        await stop(t1)  # the leader goes away: the standby takes over
+        await eventually(lambda: second.is_leader, message="standby became leader")
+        async with kit.pool.acquire() as conn, conn.transaction():
+            await add_event(conn, Probe(value=99))
+        await eventually(lambda: second.published == 1, message="published by the new leader")
+        assert await stream_count(kit) == 21
+    finally:
+        await stop(t1)
+        await stop(t2)
+
+
+async def test_notification_wakes_the_relay_before_the_poll_interval(kit):
+    Probe = kit.event_class()
+    relay = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=30)
+    task = await run(relay)
+    try:
+        await asyncio.sleep(0.3)
+        async with kit.pool.acquire() as conn, conn.transaction():
+            await add_event(conn, Probe(value=1))
+        await eventually(lambda: stream_count(kit), timeout=5, message="published without waiting for the poll")
+    finally:
+        await stop(task)
