@@ -1,0 +1,195 @@
+"""The idempotent consumer loop: inbox, retries, dead letters, replicas, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime, timezone
+
+from ecandidat.contracts.envelope import envelope
+from ecandidat.contracts.subjects import DEAD_LETTER_STREAM, event_subject
+from ecandidat.runtime.consumer import EventConsumer, PermanentFailure, Subscription
+from ecandidat.runtime.deadletter import list_dead_letters, replay_dead_letter
+from tests.conftest import eventually
+
+
+async def publish(kit, model, value: int, *, event_id: uuid.UUID | None = None, msg_id: str | None = None) -> uuid.UUID:
+    event_id = event_id or uuid.uuid4()
+    body = envelope(model(value=value), event_id=event_id, time=datetime.now(timezone.utc))
+    await kit.nc.jetstream().publish(
+        event_subject(model), body.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id or str(event_id)}
+    )
+    return event_id
+
+
+def recording_handler(consumer_name: str, fail_on: set[int] | None = None, permanent_on: set[int] | None = None):
+    async def handle(conn, event, meta) -> None:
+        if permanent_on and event.value in permanent_on:
+            raise PermanentFailure(f"value {event.value} can never be handled")
+        if fail_on and event.value in fail_on:
+            raise RuntimeError(f"value {event.value} fails")
+        await conn.execute(
+            "INSERT INTO effects (event_id, consumer, value) VALUES ($1, $2, $3)", meta.id, consumer_name, event.value
+        )
+
+    return handle
+
+
+def make_consumer(kit, model, handler, purpose="probe", **options) -> EventConsumer:
+    opts = dict(max_deliver=3, ack_wait=2.0, backoff=(0.1, 0.2), batch=20, fetch_timeout=0.3)
+    opts.update(options)
+    return EventConsumer(
+        nc=kit.nc, pool=kit.pool, service="kittest", purpose=purpose, producer=kit.producer,
+        subscriptions=[Subscription(model, handler)], **opts,
+    )
+
+
+async def effects(kit, consumer: str | None = None) -> list[int]:
+    async with kit.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT value FROM effects WHERE $1::text IS NULL OR consumer = $1 ORDER BY id", consumer
+        )
+    return [r["value"] for r in rows]
+
+
+async def dead_letters_of(kit, durable: str) -> list:
+    return [d for d in await list_dead_letters(kit.nc.jetstream(), 10_000) if d.consumer == durable]
+
+
+async def test_redelivered_event_changes_nothing(kit):
+    Probe = kit.event_class()
+    consumer = make_consumer(kit, Probe, recording_handler("a"))
+    task = asyncio.create_task(consumer.run())
+    try:
+        event_id = uuid.uuid4()
+        await publish(kit, Probe, 1, event_id=event_id)
+        # The same event again, past JetStream's dedup (another Nats-Msg-Id): the inbox absorbs it.
+        await publish(kit, Probe, 1, event_id=event_id, msg_id="another-copy")
+        await publish(kit, Probe, 2)
+        await eventually(lambda: consumer.handled == 3, message="three deliveries handled")
+        assert await effects(kit) == [1, 2]
+    finally:
+        consumer.stop()
+        await task
+
+
+async def test_poison_event_is_dead_lettered_without_holding_up_the_others(kit):
+    Probe = kit.event_class()
+    consumer = make_consumer(kit, Probe, recording_handler("a", fail_on={13}))
+    task = asyncio.create_task(consumer.run())
+    try:
+        poison = await publish(kit, Probe, 13)
+        for v in range(1, 6):
+            await publish(kit, Probe, v)
+        await eventually(lambda: effects(kit), message="others handled")
+        await eventually(lambda: _effects_are(kit, [1, 2, 3, 4, 5]), timeout=5, message="all good events handled")
+        await eventually(lambda: consumer.dead_lettered == 1, timeout=10, message="poison dead-lettered")
+        [letter] = await dead_letters_of(kit, consumer.durable)
+        assert json.loads(letter.data)["id"] == str(poison)
+        assert letter.deliveries == 3
+        assert "value 13 fails" in letter.error
+        info = await kit.nc.jetstream().consumer_info(kit.stream, consumer.durable)
+        assert info.num_ack_pending == 0 and info.num_pending == 0
+    finally:
+        consumer.stop()
+        await task
+
+
+async def _effects_are(kit, values) -> bool:
+    return await effects(kit) == values
+
+
+async def test_permanent_failure_goes_to_dead_letters_at_once(kit):
+    Probe = kit.event_class()
+    consumer = make_consumer(kit, Probe, recording_handler("a", permanent_on={66}), purpose="permanent")
+    task = asyncio.create_task(consumer.run())
+    try:
+        await publish(kit, Probe, 66)
+        await eventually(lambda: consumer.dead_lettered == 1, message="dead-lettered")
+        [letter] = await dead_letters_of(kit, consumer.durable)
+        assert letter.deliveries == 1
+    finally:
+        consumer.stop()
+        await task
+
+
+async def test_malformed_event_is_dead_lettered(kit):
+    Probe = kit.event_class()
+    consumer = make_consumer(kit, Probe, recording_handler("a"), purpose="malformed")
+    task = asyncio.create_task(consumer.run())
+    try:
+        await kit.nc.jetstream().publish(event_subject(Probe), b"not json at all")
+        body = envelope(Probe(value=1), event_id=uuid.uuid4(), time=datetime.now(timezone.utc)).model_dump()
+        body["data"] = {"value": "not a number"}
+        await kit.nc.jetstream().publish(event_subject(Probe), json.dumps(body, default=str).encode())
+        await publish(kit, Probe, 5)
+        await eventually(lambda: consumer.dead_lettered == 2, message="both dead-lettered")
+        assert await effects(kit) == [5]
+    finally:
+        consumer.stop()
+        await task
+
+
+async def test_replayed_dead_letter_is_handled_once_fixed(kit):
+    Probe = kit.event_class()
+    broken = {21}
+    consumer = make_consumer(kit, Probe, recording_handler("a", fail_on=broken), purpose="replay")
+    task = asyncio.create_task(consumer.run())
+    try:
+        await publish(kit, Probe, 21)
+        await eventually(lambda: consumer.dead_lettered == 1, timeout=10, message="dead-lettered")
+        [letter] = await dead_letters_of(kit, consumer.durable)
+        broken.clear()  # the operator fixed the cause
+        await replay_dead_letter(kit.nc.jetstream(), letter.seq)
+        await eventually(lambda: _effects_are(kit, [21]), message="handled after replay")
+        assert await dead_letters_of(kit, consumer.durable) == []
+        js = kit.nc.jetstream()
+        assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages >= 0
+    finally:
+        consumer.stop()
+        await task
+
+
+async def test_two_replicas_share_the_work_with_one_effect_per_event(kit):
+    Probe = kit.event_class()
+    replicas = [make_consumer(kit, Probe, recording_handler("shared"), purpose="shared", batch=5) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run()) for r in replicas]
+    try:
+        ids = [await publish(kit, Probe, v) for v in range(300)]
+        # and every event a second time, as a redelivery would bring it
+        for v, event_id in enumerate(ids[:100]):
+            await publish(kit, Probe, v, event_id=event_id, msg_id=f"again-{event_id}")
+        await eventually(lambda: sum(r.handled for r in replicas) == 400, timeout=30, message="all handled")
+        values = await effects(kit, "shared")
+        assert sorted(values) == list(range(300)), "an event had no effect or more than one"
+        assert all(r.handled > 0 for r in replicas), [r.handled for r in replicas]
+    finally:
+        for r in replicas:
+            r.stop()
+        await asyncio.gather(*tasks)
+
+
+async def test_consumer_resumes_after_a_crash_before_ack(kit, monkeypatch):
+    """Effects committed but not acked: the redelivery finds the inbox rows and changes nothing."""
+    Probe = kit.event_class()
+    first = make_consumer(kit, Probe, recording_handler("crash"), purpose="crash")
+
+    async def crash(msg, outcome, error):
+        raise asyncio.CancelledError()  # the process dies after the commit, before any ack
+
+    monkeypatch.setattr(first, "_settle", crash)
+    for v in range(10):
+        await publish(kit, Probe, v)
+    task = asyncio.create_task(first.run())
+    await eventually(lambda: _effects_are(kit, list(range(10))), message="effects committed")
+    await asyncio.gather(task, return_exceptions=True)
+
+    second = make_consumer(kit, Probe, recording_handler("crash"), purpose="crash")
+    task = asyncio.create_task(second.run())
+    try:
+        await eventually(lambda: second.handled >= 10, timeout=15, message="redelivered after ack_wait")
+        assert await effects(kit) == list(range(10))
+    finally:
+        second.stop()
+        await task

@@ -1,0 +1,145 @@
+"""Rpc over NATS request/reply: typed errors, timeouts, bounded concurrency, queue groups."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import nats
+import pytest
+from pydantic import Field
+
+from ecandidat.contracts.base import RpcReply, RpcRequest
+from ecandidat.contracts.errors import Conflict, RpcTimeout, ServiceError, Unavailable
+from ecandidat.runtime.rpc import RpcClient, RpcServer
+
+
+class Echo(RpcRequest):
+    service = "rpctest"
+    operation = "echo"
+    text: str = Field(max_length=10)
+    sleep: float = 0.0
+    fail: bool = False
+    crash: bool = False
+
+
+class Echoed(RpcReply):
+    text: str
+    instance: str
+
+
+async def serve(url: str, name: str, concurrency: int = 8) -> tuple[RpcServer, object]:
+    nc = await nats.connect(url)
+    server = RpcServer(nc, "rpctest", concurrency=concurrency)
+
+    @server.route(Echo)
+    async def echo(req: Echo, ctx) -> Echoed:
+        if req.sleep:
+            await asyncio.sleep(req.sleep)
+        if req.fail:
+            raise Conflict("Cette candidature existe déjà.", candidature_id="c-1")
+        if req.crash:
+            raise KeyError("a bug")
+        return Echoed(text=req.text, instance=name)
+
+    await server.start()
+    return server, nc
+
+
+@pytest.fixture
+async def rpc(nats_server):
+    server, server_nc = await serve(nats_server.url, "a")
+    nc = await nats.connect(nats_server.url)
+    yield RpcClient(nc, timeout=1.0), nats_server
+    await server.stop()
+    await server_nc.close()
+    await nc.close()
+
+
+async def test_call_returns_the_typed_reply(rpc):
+    client, _ = rpc
+    reply = await client.call(Echo(text="bonjour"), Echoed)
+    assert reply == Echoed(text="bonjour", instance="a")
+
+
+async def test_service_error_reaches_the_caller_typed(rpc):
+    client, _ = rpc
+    with pytest.raises(ServiceError) as info:
+        await client.call(Echo(text="x", fail=True), Echoed)
+    assert info.value.code == "conflict"
+    assert info.value.message == "Cette candidature existe déjà."
+    assert info.value.extra == {"candidature_id": "c-1"}
+
+
+async def test_a_bug_becomes_an_internal_error_without_details(rpc):
+    client, _ = rpc
+    with pytest.raises(ServiceError) as info:
+        await client.call(Echo(text="x", crash=True), Echoed)
+    assert info.value.code == "internal"
+    assert "KeyError" not in info.value.message
+
+
+async def test_invalid_request_is_refused_with_field_details(rpc):
+    client, _ = rpc
+    with pytest.raises(ServiceError) as info:
+        await client.call_subject("rpc.rpctest.echo", b'{"text": "far too long text", "unknown": 1}')
+    assert info.value.code == "invalid"
+    fields = {d.field: d.message for d in info.value.details}
+    assert fields["text"].startswith("Ce champ est trop long")
+    assert fields["unknown"] == "Ce champ n'est pas attendu."
+
+
+async def test_timeout_is_a_typed_error(rpc):
+    client, _ = rpc
+    with pytest.raises(RpcTimeout):
+        await client.call(Echo(text="slow", sleep=3), Echoed, timeout=0.3)
+
+
+async def test_no_service_is_unavailable(rpc):
+    client, _ = rpc
+    with pytest.raises(Unavailable):
+        await client.call_subject("rpc.nobody.here", b"{}")
+
+
+async def test_a_slow_request_does_not_hold_up_the_others(rpc):
+    client, _ = rpc
+    slow = asyncio.create_task(client.call(Echo(text="slow", sleep=0.8), Echoed, timeout=2))
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    replies = await asyncio.gather(*(client.call(Echo(text=str(i)), Echoed) for i in range(5)))
+    elapsed = time.perf_counter() - started
+    assert [r.text for r in replies] == [str(i) for i in range(5)]
+    assert elapsed < 0.5, f"fast requests waited behind the slow one ({elapsed:.2f}s)"
+    assert (await slow).text == "slow"
+
+
+async def test_concurrency_is_bounded(nats_server):
+    server, server_nc = await serve(nats_server.url, "bounded", concurrency=2)
+    nc = await nats.connect(nats_server.url)
+    try:
+        client = RpcClient(nc, timeout=5)
+        started = time.perf_counter()
+        await asyncio.gather(*(client.call(Echo(text="x", sleep=0.3), Echoed) for _ in range(4)))
+        elapsed = time.perf_counter() - started
+        assert elapsed >= 0.55, f"more than 2 handlers ran at once ({elapsed:.2f}s for 4 x 0.3s)"
+    finally:
+        await server.stop()
+        await server_nc.close()
+        await nc.close()
+
+
+async def test_replicas_share_requests_through_the_queue_group(nats_server):
+    a, nca = await serve(nats_server.url, "a")
+    b, ncb = await serve(nats_server.url, "b")
+    nc = await nats.connect(nats_server.url)
+    try:
+        client = RpcClient(nc)
+        replies = await asyncio.gather(*(client.call(Echo(text=str(i)), Echoed) for i in range(200)))
+        by = {r.instance for r in replies}
+        assert by == {"a", "b"}
+        assert len(replies) == 200
+    finally:
+        for s, c in ((a, nca), (b, ncb)):
+            await s.stop()
+            await c.close()
+        await nc.close()
