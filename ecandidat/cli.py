@@ -17,21 +17,19 @@ import json
 import sys
 from pathlib import Path
 
-import asyncpg
-
 from ecandidat.runtime.settings import KitSettings
 
 
 async def _mail_test(args: argparse.Namespace, settings: KitSettings) -> int:
     from ecandidat.runtime.clock import SystemClock
-    from ecandidat.runtime.db import migrate
-    from services.mailer.rpc import request_test_mail
+    from ecandidat.runtime.db import connect, migrate
+    from services.mailer.rpc import request_mail_check
     from services.mailer.service import MIGRATIONS
 
     await migrate(settings.database_url, "mailer", MIGRATIONS)
-    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": "mailer"})
+    conn = await connect(settings.database_url, "mailer")
     try:
-        event_id = await request_test_mail(conn, args.to, args.by, SystemClock())
+        event_id = await request_mail_check(conn, args.to, args.by, SystemClock())
     finally:
         await conn.close()
     print(f"test mail to {args.to} committed as event {event_id}; the mailer sends it as soon as it runs")

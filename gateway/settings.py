@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from ecandidat.runtime.settings import KitSettings
 
@@ -20,7 +23,7 @@ from ecandidat.runtime.settings import KitSettings
 class GatewaySettings(KitSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
-    gateway_services: tuple[str, ...] = ("mailer",)
+    gateway_services: Annotated[tuple[str, ...], NoDecode] = ("mailer",)
     gateway_health_timeout: float = Field(default=1.5, gt=0)
     gateway_max_body: int = Field(default=1024 * 1024, gt=0)
     public_base_url: str = "http://localhost:8080"

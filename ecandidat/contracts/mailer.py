@@ -10,26 +10,26 @@ from pydantic import EmailStr, Field
 from .base import Event, RpcReply, RpcRequest
 
 
-class TestMailRequested(Event):
+class MailCheckRequested(Event):
     """An operator asked to check the mail configuration by sending a mail to `to`."""
 
     producer = "mailer"
-    entity = "test_mail"
+    entity = "mail_check"
     action = "requested"
 
     to: EmailStr
     requested_by: str = Field(max_length=200)
 
 
-class SendTestMail(RpcRequest):
+class SendMailCheck(RpcRequest):
     service = "mailer"
-    operation = "send_test_mail"
+    operation = "send_mail_check"
 
     to: EmailStr
     requested_by: str = Field(default="operator", max_length=200)
 
 
-class TestMailQueued(RpcReply):
+class MailCheckQueued(RpcReply):
     event_id: uuid.UUID
 
 

@@ -227,6 +227,8 @@ async def command_up(args: argparse.Namespace) -> int:
         _stack_file(state).write_text(json.dumps({"pid": os.getpid(), "env": resolution.env}))
         present = [p for p in PROGRAMS if has_main(p.module)]
         absent = [p.name for p in PROGRAMS if p not in present]
+        # The gateway's /health asks the services it is told about: those that run here.
+        env.setdefault("GATEWAY_SERVICES", ",".join(p.name for p in present if p.name != "gateway"))
         for program in present:
             child = Supervised(program, env, project_root(), state / "logs")
             children.append(child)

@@ -89,9 +89,20 @@ class EventConsumer:
         """Stop fetching; the batch in progress is finished."""
         self._stopping.set()
 
-    async def run(self) -> None:
+    async def declare(self) -> None:
         await declare_consumer(self.js, self.spec)
-        sub = await self.js.pull_subscribe_bind(self.durable, self.spec.stream)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.declare()
+                sub = await self.js.pull_subscribe_bind(self.durable, self.spec.stream)
+                break
+            except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as exc:
+                if self._stopping.is_set():
+                    return
+                log.warning("consumer not ready, retrying", extra={"consumer": self.durable, "error": repr(exc)})
+                await asyncio.sleep(1.0)
         try:
             while not self._stopping.is_set():
                 try:

@@ -44,6 +44,15 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
     )
 
 
+async def connect(dsn: str, schema: str) -> asyncpg.Connection:
+    """A single connection with the same schema and codecs as the pool's (listeners, tools)."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema, "application_name": f"ecandidat-{schema}"})
+    await _init_connection(conn)
+    return conn
+
+
 @dataclass(frozen=True)
 class Migration:
     source: str

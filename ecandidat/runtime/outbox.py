@@ -29,7 +29,9 @@ from nats.js.api import Header
 from ..contracts.base import Event
 from ..contracts.envelope import envelope
 from ..contracts.subjects import event_subject
+from .aio import wait_event
 from .clock import Clock, SystemClock
+from .db import connect
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,7 @@ class OutboxRelay:
             await asyncio.sleep(self.poll_interval)
 
     async def _run_once(self) -> None:
-        conn: asyncpg.Connection = await asyncpg.connect(self.dsn, server_settings={"search_path": self.schema})
+        conn = await connect(self.dsn, self.schema)
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
                 await asyncio.sleep(self.poll_interval)
@@ -121,10 +123,7 @@ class OutboxRelay:
                     continue
                 await self._purge(conn)
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except asyncio.TimeoutError:
-                    pass
+                await wait_event(self._wake, self.poll_interval)
         finally:
             self.is_leader = False
             await asyncio.shield(_close(conn))

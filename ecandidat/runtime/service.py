@@ -109,6 +109,7 @@ class Service:
             self.spawn(self.relay.run(), f"{self.name}-relay")
         if consumers:
             for consumer in self.consumers:
+                await consumer.declare()
                 self.spawn(consumer.run(), consumer.durable)
         if jobs and self.jobs:
             self.spawn(JobRunner(self.pool, self.jobs, self.clock).run(), f"{self.name}-jobs")

@@ -19,8 +19,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class KitSettings(BaseSettings):
@@ -34,7 +36,7 @@ class KitSettings(BaseSettings):
     rpc_timeout: float = Field(default=5.0, gt=0)
     consumer_max_deliver: int = Field(default=6, ge=1)
     consumer_ack_wait: float = Field(default=30.0, gt=0)
-    consumer_backoff: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
+    consumer_backoff: Annotated[tuple[float, ...], NoDecode] = (1.0, 5.0, 30.0, 120.0, 600.0)
     outbox_poll_interval: float = Field(default=2.0, gt=0)
     outbox_retention_days: int = Field(default=7, ge=0)
     log_level: str = "INFO"

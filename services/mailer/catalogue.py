@@ -13,7 +13,7 @@ from typing import Any
 
 from ecandidat.contracts.base import Event
 from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.contracts.mailer import TestMailRequested
+from ecandidat.contracts.mailer import MailCheckRequested
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,11 @@ def composes(model: type[Event]) -> Callable[[Composer], Composer]:
     return register
 
 
-@composes(TestMailRequested)
-def _test_mail(event: TestMailRequested, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+@composes(MailCheckRequested)
+def _mail_check(event: MailCheckRequested, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
     return [
         Mail(
-            template="test_mail",
+            template="mail_check",
             recipient=str(event.to),
             context={"requested_by": event.requested_by, "requested_at": meta.time, "base_url": ctx.public_base_url},
         )

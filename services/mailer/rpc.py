@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecandidat.contracts.mailer import Deliveries, Delivery, ListDeliveries, SendTestMail, TestMailQueued, TestMailRequested
+from ecandidat.contracts.mailer import Deliveries, Delivery, ListDeliveries, SendMailCheck, MailCheckQueued, MailCheckRequested
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcContext, RpcServer
 
@@ -10,11 +10,11 @@ from . import store
 
 
 def register(server: RpcServer, service) -> None:
-    @server.route(SendTestMail)
-    async def send_test_mail(req: SendTestMail, ctx: RpcContext) -> TestMailQueued:
+    @server.route(SendMailCheck)
+    async def send_mail_check(req: SendMailCheck, ctx: RpcContext) -> MailCheckQueued:
         async with service.pool.acquire() as conn:
-            event_id = await request_test_mail(conn, req.to, req.requested_by, service.clock)
-        return TestMailQueued(event_id=event_id)
+            event_id = await request_mail_check(conn, req.to, req.requested_by, service.clock)
+        return MailCheckQueued(event_id=event_id)
 
     @server.route(ListDeliveries)
     async def list_deliveries(req: ListDeliveries, ctx: RpcContext) -> Deliveries:
@@ -23,7 +23,7 @@ def register(server: RpcServer, service) -> None:
         return Deliveries(items=[Delivery.model_validate(dict(r)) for r in rows])
 
 
-async def request_test_mail(conn, to: str, requested_by: str, clock) -> object:
-    """Commit a `test_mail.requested` event through the outbox (used by the rpc and the CLI)."""
+async def request_mail_check(conn, to: str, requested_by: str, clock) -> object:
+    """Commit a `mail_check.requested` event through the outbox (used by the rpc and the CLI)."""
     async with conn.transaction():
-        return await add_event(conn, TestMailRequested(to=to, requested_by=requested_by), clock=clock)
+        return await add_event(conn, MailCheckRequested(to=to, requested_by=requested_by), clock=clock)

@@ -21,6 +21,7 @@ from email.utils import format_datetime
 import aiosmtplib
 import asyncpg
 
+from ecandidat.runtime.aio import wait_event
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.logging import bind
 
@@ -105,10 +106,7 @@ class Sender:
                 if claimed:
                     continue
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), await self._idle_time())
-                except asyncio.TimeoutError:
-                    pass
+                await wait_event(self._wake, await self._idle_time())
         finally:
             if listener is not None:
                 listener.terminate()

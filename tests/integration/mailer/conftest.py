@@ -1,0 +1,58 @@
+"""A mailer service running in the test's event loop against the session's servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecandidat.runtime.db import connect
+
+from services.mailer.service import MailerService
+from services.mailer.settings import MailerSettings
+
+
+@pytest.fixture
+def mailer_settings(settings_for):
+    return settings_for(MailerSettings)
+
+
+@pytest.fixture
+async def start_mailer(mailer_settings):
+    started: list[MailerService] = []
+
+    async def start(**overrides) -> MailerService:
+        settings = mailer_settings.model_copy(update=overrides) if overrides else mailer_settings
+        service = MailerService(settings)
+        await service.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        if getattr(service, "_stopped", False):
+            continue
+        await service.stop()
+
+
+@pytest.fixture
+async def mailer_db(database_url):
+    conn = await connect(database_url, "mailer")
+    yield conn
+    await conn.close()
+
+
+def mails_to(sink, address: str) -> list:
+    return [m for m in sink.messages() if m["To"] == address]
+
+
+async def crash(service: MailerService) -> None:
+    """Stop a service the way a killed process stops: no draining, no acks, connections cut."""
+    import asyncio
+
+    service._stopped = True
+    for consumer in service.consumers:
+        consumer.stop()
+    for task in service._tasks:
+        task.cancel()
+    await asyncio.gather(*service._tasks, return_exceptions=True)
+    await service.nc.close()
+    service.pool.terminate()

@@ -1,0 +1,257 @@
+"""The mailer against a real SMTP server, NATS JetStream, PostgreSQL and S3: one event, one mail."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from minio import Minio
+
+from ecandidat.contracts.mailer import Deliveries, ListDeliveries, SendMailCheck, MailCheckQueued, MailCheckRequested
+from ecandidat.runtime.outbox import add_event
+from ecandidat.runtime.rpc import RpcClient
+from services.mailer import store
+from services.mailer.catalogue import Attachment
+from services.mailer.render import Rendered
+from services.mailer.sender import Sender
+from tests.conftest import eventually, unique_email
+from tests.integration.mailer.conftest import crash, mails_to
+
+
+async def commit_mail_check(mailer_db, to: str) -> uuid.UUID:
+    async with mailer_db.transaction():
+        return await add_event(mailer_db, MailCheckRequested(to=to, requested_by="les tests"))
+
+
+async def delivery(mailer_db, to: str):
+    return await mailer_db.fetchrow("SELECT * FROM deliveries WHERE recipient = $1", to)
+
+
+async def test_mail_check_command_sends_one_french_mail(start_mailer, smtp_sink, process_env, mailer_db):
+    await start_mailer()
+    to = unique_email("operateur")
+    result = subprocess.run(
+        [sys.executable, "-m", "ecandidat.cli", "mail-test", "--to", to, "--by", "Admin Système"],
+        env=process_env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    [mail] = await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
+    row = await eventually(lambda: delivery(mailer_db, to), message="delivery logged")
+    assert mail["Subject"] == "eCandidat : test de la configuration des mails"
+    assert mail["Message-ID"] == f"<{row['event_id']}.0@ecandidat.localhost>"
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "sait envoyer des mails" in text and "Admin Système" in text
+    assert "<p>Bonjour,</p>" in html
+    await eventually(lambda: _status(mailer_db, to, "sent"), message="delivery marked sent")
+    await asyncio.sleep(1.0)
+    assert len(mails_to(smtp_sink, to)) == 1
+
+
+async def _status(mailer_db, to: str, status: str) -> bool:
+    row = await delivery(mailer_db, to)
+    return row is not None and row["status"] == status
+
+
+async def test_rpc_queues_a_mail_check_and_the_log_is_queryable(start_mailer, smtp_sink):
+    service = await start_mailer()
+    client = RpcClient(service.nc)
+    to = unique_email()
+    queued = await client.call(SendMailCheck(to=to, requested_by="rpc"), MailCheckQueued)
+    await smtp_sink.wait_for(1, match=lambda m: m["To"] == to)
+
+    async def sent_entry():
+        reply = await client.call(ListDeliveries(recipient=to), Deliveries)
+        return reply.items and reply.items[0].status == "sent" and reply.items[0]
+
+    entry = await eventually(sent_entry, message="delivery log says sent")
+    assert entry.event_id == queued.event_id and entry.template == "mail_check" and entry.attempts == 1
+
+
+async def test_html_template_escapes_what_comes_from_events(start_mailer, smtp_sink, mailer_db):
+    await start_mailer()
+    to = unique_email()
+    async with mailer_db.transaction():
+        await add_event(mailer_db, MailCheckRequested(to=to, requested_by="<script>alert(1)</script>"))
+    [mail] = await smtp_sink.wait_for(1, match=lambda m: m["To"] == to)
+    html = mail.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+async def test_smtp_down_for_a_while_delays_the_mail_and_sends_it_once(start_mailer, smtp_sink, mailer_db):
+    await start_mailer()
+    smtp_sink.stop()
+    to = unique_email()
+    await commit_mail_check(mailer_db, to)
+
+    async def retried():
+        row = await delivery(mailer_db, to)
+        return row is not None and row["attempts"] >= 2 and row["status"] == "pending" and row["last_error"]
+
+    await eventually(retried, message="retried while the server is down")
+    smtp_sink.start()
+    await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
+    await eventually(lambda: _status(mailer_db, to, "sent"), message="sent after the server came back")
+    await asyncio.sleep(1.0)
+    assert len(mails_to(smtp_sink, to)) == 1
+
+
+async def test_temporary_refusal_is_retried(start_mailer, smtp_sink, mailer_db):
+    await start_mailer()
+    smtp_sink.fail_with = (451, "4.3.0 Try again later")
+    to = unique_email()
+    await commit_mail_check(mailer_db, to)
+    await eventually(lambda: _attempts_at_least(mailer_db, to, 2), message="retried after 451")
+    smtp_sink.fail_with = None
+    await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
+    row = await eventually(lambda: _sent_row(mailer_db, to), message="sent")
+    assert "451" in (await mailer_db.fetchval("SELECT coalesce(last_error, '') FROM deliveries WHERE id = $1", row["id"])) or row["attempts"] >= 2
+
+
+async def _attempts_at_least(mailer_db, to, n):
+    row = await delivery(mailer_db, to)
+    return row is not None and row["attempts"] >= n
+
+
+async def _sent_row(mailer_db, to):
+    row = await delivery(mailer_db, to)
+    return row if row is not None and row["status"] == "sent" else None
+
+
+async def test_permanent_refusal_gives_up_with_a_queryable_failure(start_mailer, smtp_sink, mailer_db):
+    service = await start_mailer()
+    smtp_sink.fail_with = (550, "5.1.1 No such user")
+    to = unique_email("inconnu")
+    await commit_mail_check(mailer_db, to)
+    await eventually(lambda: _status(mailer_db, to, "failed"), message="marked failed")
+    row = await delivery(mailer_db, to)
+    assert row["attempts"] == 1 and "550" in row["last_error"]
+    reply = await RpcClient(service.nc).call(ListDeliveries(status="failed", recipient=to), Deliveries)
+    assert [d.recipient for d in reply.items] == [to]
+    smtp_sink.fail_with = None
+    await asyncio.sleep(1.0)
+    assert mails_to(smtp_sink, to) == []
+
+
+async def test_nats_down_when_the_transaction_commits(start_mailer, smtp_sink, mailer_db, nats_server):
+    await start_mailer()
+    nats_server.stop()
+    to = unique_email()
+    try:
+        await commit_mail_check(mailer_db, to)
+        await asyncio.sleep(1.5)
+        assert mails_to(smtp_sink, to) == []
+    finally:
+        nats_server.start()
+    await smtp_sink.wait_for(1, timeout=30, match=lambda m: m["To"] == to)
+    await asyncio.sleep(1.0)
+    assert len(mails_to(smtp_sink, to)) == 1
+
+
+async def test_relay_killed_between_publish_and_mark_sent(start_mailer, smtp_sink, mailer_db, monkeypatch):
+    service = await start_mailer()
+    died = asyncio.Event()
+
+    async def die(conn, seqs):
+        died.set()
+        raise asyncio.CancelledError()
+
+    monkeypatch.setattr(service.relay, "_mark_sent", die)
+    to = unique_email()
+    await commit_mail_check(mailer_db, to)
+    await asyncio.wait_for(died.wait(), 10)
+    await crash(service)
+    await start_mailer()  # the new relay publishes the row again; JetStream drops the duplicate
+    await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
+    await eventually(
+        lambda: mailer_db.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"), message="outbox drained"
+    )
+    await asyncio.sleep(1.5)
+    assert len(mails_to(smtp_sink, to)) == 1
+
+
+async def test_mailer_crash_after_queueing_before_ack_sends_one_mail(start_mailer, smtp_sink, mailer_db, monkeypatch):
+    first = await start_mailer(mail_lease=2.0)
+    died = asyncio.Event()
+    [consumer] = [c for c in first.consumers if c.producer == "mailer"]
+
+    async def die(msg, outcome, error):
+        died.set()
+        raise asyncio.CancelledError()
+
+    monkeypatch.setattr(consumer, "_settle", die)
+    to = unique_email()
+    await commit_mail_check(mailer_db, to)
+    await asyncio.wait_for(died.wait(), 10)
+    await crash(first)
+    await start_mailer(mail_lease=2.0)
+    await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
+    await asyncio.sleep(3.0)  # past ack_wait: the event was redelivered and found in the inbox
+    assert len(mails_to(smtp_sink, to)) == 1
+    assert await mailer_db.fetchval("SELECT count(*) FROM deliveries WHERE recipient = $1", to) == 1
+
+
+async def test_crash_between_smtp_acceptance_and_log_gives_a_recognisable_duplicate(
+    start_mailer, smtp_sink, mailer_db, monkeypatch
+):
+    first = await start_mailer(mail_lease=1.0)
+    died = asyncio.Event()
+    original = first.sender._record
+
+    async def die_on_sent(fn, *args):
+        if fn is store.mark_sent:
+            died.set()
+            raise asyncio.CancelledError()  # the server accepted the mail; the process dies now
+        return await original(fn, *args)
+
+    monkeypatch.setattr(first.sender, "_record", die_on_sent)
+    to = unique_email()
+    await commit_mail_check(mailer_db, to)
+    await asyncio.wait_for(died.wait(), 10)
+    await crash(first)
+    await start_mailer(mail_lease=1.0)
+    await eventually(lambda: _status(mailer_db, to, "sent"), message="sent after the lease expired")
+    copies = mails_to(smtp_sink, to)
+    assert len(copies) == 2
+    assert copies[0]["Message-ID"] == copies[1]["Message-ID"], "the duplicate cannot be recognised"
+
+
+async def test_attachment_is_read_from_object_storage(mailer_settings, s3_server, smtp_sink, mailer_db, start_mailer):
+    await start_mailer()  # migrations and the mailer's schema
+    client = Minio(s3_server.endpoint.removeprefix("http://"), access_key=s3_server.access_key,
+                   secret_key=s3_server.secret_key, secure=False)
+    bucket = f"letters-{uuid.uuid4().hex[:8]}"
+    client.make_bucket(bucket)
+    pdf = b"%PDF-1.4\n%letter\n"
+    client.put_object(bucket, "lettre.pdf", io.BytesIO(pdf), len(pdf), content_type="application/pdf")
+    to = unique_email()
+    now = datetime.now(timezone.utc)
+    await store.enqueue(
+        mailer_db, event_id=uuid.uuid4(), event_type="test", template="mail_check", recipient=to,
+        rendered=Rendered("Lettre", "Voir la pièce jointe.\n", "<p>Voir la pièce jointe.</p>"),
+        attachments=(Attachment(bucket, "lettre.pdf", "Lettre d'admission.pdf"),),
+        message_id=f"<{uuid.uuid4()}.0@test>", now=now,
+    )
+    [mail] = await smtp_sink.wait_for(1, match=lambda m: m["To"] == to)
+    [part] = list(mail.iter_attachments())
+    assert part.get_filename() == "Lettre d'admission.pdf"
+    assert part.get_content_type() == "application/pdf"
+    assert part.get_content() == pdf
+
+
+async def test_missing_attachment_is_retried_not_sent_without_it(mailer_settings, smtp_sink, mailer_db, start_mailer):
+    await start_mailer()
+    to = unique_email()
+    await store.enqueue(
+        mailer_db, event_id=uuid.uuid4(), event_type="test", template="mail_check", recipient=to,
+        rendered=Rendered("Lettre", "x\n", "<p>x</p>"),
+        attachments=(Attachment("no-such-bucket", "nothing.pdf", "x.pdf"),),
+        message_id=f"<{uuid.uuid4()}.0@test>", now=datetime.now(timezone.utc),
+    )
+    await eventually(lambda: _attempts_at_least(mailer_db, to, 2), message="retried")
+    assert mails_to(smtp_sink, to) == []
