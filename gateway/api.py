@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ecandidat.contracts.errors import InvalidInput
+from ecandidat.contracts.errors import InvalidInput, Unauthenticated
 from ecandidat.runtime.validation import french_details
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -83,9 +83,22 @@ class Api:
         return None
 
 
+Authenticator = Callable[[web.Request, "Operation"], Awaitable[Any]]
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+REQUEST_ID = web.RequestKey("request_id", str)
+OPERATION = web.RequestKey("operation", Operation)
+PRINCIPAL = web.RequestKey("principal", object)
+
+
 def _with_operation(op: Operation) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        request["operation"] = op
+        request[OPERATION] = op
+        if op.realm is not None:
+            authenticate = request.app.get(AUTHENTICATOR)
+            if authenticate is None:
+                raise Unauthenticated("Vous devez être connecté pour accéder à cette ressource.")
+            # Resolves the caller and checks realm and roles; raises 401/403 otherwise.
+            request[PRINCIPAL] = await authenticate(request, op)
         return await op.handler(request)
 
     handler.__name__ = op.handler.__name__

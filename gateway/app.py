@@ -9,19 +9,21 @@ from aiohttp import web
 from ecandidat.runtime.nats import connect
 from ecandidat.runtime.rpc import RpcClient
 
-from . import openapi
+import importlib
+import pkgutil
+
+from . import openapi, routes
 from .api import Api
 from .keys import API, NATS_CONN, OPENAPI, RPC, SETTINGS
 from .middleware import errors, request_context, security_headers
-from .routes import health, meta
 from .settings import GatewaySettings
-
-ROUTE_MODULES = (health, meta)
 
 
 def build_api() -> Api:
+    """Every module of `gateway.routes` declares its routes with a `register(api)` function."""
     api = Api()
-    for module in ROUTE_MODULES:
+    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{routes.__name__}.{info.name}")
         module.register(api)
     return api
 

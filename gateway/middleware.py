@@ -11,6 +11,7 @@ from aiohttp import web
 from ecandidat.contracts.errors import ServiceError
 from ecandidat.runtime.logging import bind
 
+from .api import REQUEST_ID
 from .problems import from_http_exception, from_service_error, problem
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ SECURITY_HEADERS = {
 async def request_context(request: web.Request, handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-Id", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     with bind(request_id=request_id, method=request.method, path=request.path):
         response = await handler(request)
         response.headers["X-Request-Id"] = request_id

@@ -10,6 +10,8 @@ from aiohttp import web
 
 from ecandidat.contracts.errors import HTTP_STATUS, ServiceError
 
+from .api import REQUEST_ID
+
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://ecandidat.fr/problems/"
@@ -71,8 +73,9 @@ def problem(
     }
     if request is not None:
         body["instance"] = request.path
-        if "request_id" in request:
-            body["request_id"] = request["request_id"]
+        request_id = request.get(REQUEST_ID)
+        if request_id:
+            body["request_id"] = request_id
     if errors:
         body["errors"] = errors
     body.update(extra)

@@ -145,7 +145,7 @@ class Resolver:
             if self.start:
                 await ensure_database(admin, dbname)
             self.result.env["DATABASE_URL"] = url
-            self.result.origin["DB"] = f"reused (database {dbname} created if missing)"
+            self.result.origin["DB"] = f"reused server, database {dbname} created if missing"
             return
         if configured:
             log.warning("DATABASE_URL=%s is unreachable: starting our own PostgreSQL", configured)

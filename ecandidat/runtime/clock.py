@@ -30,3 +30,17 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at
+
+
+class OffsetClock:
+    """The system time moved by an adjustable offset: lets a running platform jump past a deadline."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def advance(self, **delta: float) -> datetime:
+        self.offset += timedelta(**delta)
+        return self.now()

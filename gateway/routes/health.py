@@ -11,7 +11,7 @@ from ecandidat.contracts.errors import ServiceError
 from ecandidat.contracts.health import HealthReply
 from ecandidat.contracts.subjects import rpc_operation_subject
 
-from ..api import Api, json_response
+from ..api import REQUEST_ID, Api, json_response
 from ..keys import NATS_CONN, RPC, SETTINGS
 
 
@@ -40,7 +40,7 @@ def register(api: Api) -> None:
             try:
                 raw = await rpc.call_subject(
                     rpc_operation_subject(service, "health"), b"{}", timeout=settings.gateway_health_timeout,
-                    request_id=request.get("request_id"),
+                    request_id=request.get(REQUEST_ID),
                 )
                 reply = HealthReply.model_validate(raw)
                 return ServiceHealth(

@@ -1,6 +1,6 @@
 from ecandidat.runtime.service import run
 
-from .service import MailerService
+from .service import create
 
 if __name__ == "__main__":
-    run(MailerService())
+    run(create())

@@ -1,19 +1,20 @@
 """Which events are mail-worthy, and the mails each one produces.
 
 A composer turns an event into zero or more `Mail`s (template, recipient, context, attachments).
-Adding a mail to the platform is adding a composer here and its three templates
+Adding a mail to the platform is adding a composer in `compose/<producer>.py` and its three templates
 (`<template>.subject.j2`, `<template>.txt.j2`, `<template>.html.j2`).
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ecandidat.contracts.base import Event
 from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.contracts.mailer import MailCheckRequested
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,10 @@ def composes(model: type[Event]) -> Callable[[Composer], Composer]:
     return register
 
 
-@composes(MailCheckRequested)
-def _mail_check(event: MailCheckRequested, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
-    return [
-        Mail(
-            template="mail_check",
-            recipient=str(event.to),
-            context={"requested_by": event.requested_by, "requested_at": meta.time, "base_url": ctx.public_base_url},
-        )
-    ]
+def load() -> dict[type[Event], Composer]:
+    """Import every composer module of `services.mailer.compose`; return the whole catalogue."""
+    from . import compose
+
+    for info in pkgutil.iter_modules(compose.__path__):
+        importlib.import_module(f"{compose.__name__}.{info.name}")
+    return CATALOGUE

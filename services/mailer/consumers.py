@@ -9,7 +9,7 @@ from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.consumer import Subscription
 
 from . import store
-from .catalogue import CATALOGUE, Composer, MailContext
+from .catalogue import Composer, MailContext, load
 from .render import Renderer
 
 
@@ -37,4 +37,4 @@ def subscriptions(renderer: Renderer, ctx: MailContext, clock: Clock, domain: st
 
         return handle
 
-    return [Subscription(model, handler_for(compose)) for model, compose in CATALOGUE.items()]
+    return [Subscription(model, handler_for(compose)) for model, compose in load().items()]

@@ -61,3 +61,10 @@ def _async(fn):
         fn()
 
     return wrapper
+
+
+SETTINGS = MailerSettings
+
+
+def create(settings: MailerSettings | None = None, clock: Clock | None = None) -> MailerService:
+    return MailerService(settings, clock=clock)

@@ -1,0 +1,1 @@
+"""Composers of the mails, one module per producing service; importing them registers them."""

@@ -1,0 +1,167 @@
+"""The gateway's edge behaviour: health, OpenAPI, the error model, security headers, request ids."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import nats
+import pytest
+from aiohttp import web
+from openapi_spec_validator import validate
+
+from ecandidat.contracts.base import RpcReply, RpcRequest
+from ecandidat.contracts.errors import ErrorDetail, InvalidInput
+from ecandidat.runtime.rpc import RpcServer
+from gateway.api import REQUEST_ID, json_response
+from gateway.app import create_app
+from gateway.keys import RPC
+from gateway.settings import GatewaySettings
+
+
+async def test_health_is_ok_when_every_service_answers(start_platform):
+    platform = await start_platform("mailer")
+    async with platform.http.get(platform.url("/health")) as resp:
+        body = await resp.json()
+        assert resp.status == 200, body
+    assert body["ok"] is True
+    mailer = body["services"]["mailer"]
+    assert mailer["ok"] is True
+    assert set(mailer["checks"]) >= {"database", "nats", "smtp", "storage"}
+
+
+async def test_health_is_503_when_a_service_is_missing(start_platform):
+    platform = await start_platform("mailer", gateway={"gateway_services": ("mailer", "accounts")})
+    async with platform.http.get(platform.url("/health")) as resp:
+        body = await resp.json()
+        assert resp.status == 503
+    assert body["services"]["accounts"] == {"ok": False, "error": "unavailable", "instance": None, "checks": {}}
+    assert body["services"]["mailer"]["ok"] is True
+
+
+async def test_health_reports_a_broken_dependency(start_platform, smtp_sink):
+    platform = await start_platform("mailer")
+    smtp_sink.stop()
+    try:
+        await asyncio.sleep(5.1)  # past the cached result of the SMTP check
+        async with platform.http.get(platform.url("/health")) as resp:
+            body = await resp.json()
+            assert resp.status == 503
+        assert body["services"]["mailer"]["checks"]["smtp"]["ok"] is False
+    finally:
+        smtp_sink.start()
+
+
+async def test_openapi_document_is_served_and_valid(start_platform):
+    platform = await start_platform("mailer")
+    async with platform.http.get(platform.url("/api/v1/openapi.json")) as resp:
+        assert resp.status == 200
+        doc = await resp.json()
+    validate(doc)
+    assert "/health" in doc["paths"]
+
+
+class Probe(RpcRequest):
+    service = "probe"
+    operation = "run"
+    mode: str
+
+
+class Probed(RpcReply):
+    mode: str
+
+
+@pytest.fixture
+async def probe_gateway(settings_for, nats_server):
+    """A gateway with a route that calls a real rpc service whose behaviour the test chooses."""
+    nc = await nats.connect(nats_server.url)
+    server = RpcServer(nc, "probe")
+
+    @server.route(Probe)
+    async def run(req: Probe, ctx):
+        if req.mode == "refuse":
+            raise InvalidInput("La date de naissance est invalide.", details=[ErrorDetail(field="date_naissance", message="Date impossible.")])
+        if req.mode == "slow":
+            await asyncio.sleep(2)
+        if req.mode == "bug":
+            raise ZeroDivisionError("secret internal detail")
+        return Probed(mode=ctx.request_id)
+
+    await server.start()
+    app = create_app(settings_for(GatewaySettings, rpc_timeout=0.5))
+
+    async def call(request: web.Request) -> web.Response:
+        reply = await request.app[RPC].call(Probe(mode=request.match_info["mode"]), Probed, request_id=request[REQUEST_ID])
+        return json_response(reply)
+
+    async def crash(request: web.Request) -> web.Response:
+        raise RuntimeError("stack trace material")
+
+    app.router.add_get("/probe/{mode}", call)
+    app.router.add_get("/crash", crash)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    http = aiohttp.ClientSession(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    yield http
+    await http.close()
+    await runner.cleanup()
+    await server.stop()
+    await nc.close()
+
+
+async def test_rpc_error_becomes_problem_json(probe_gateway):
+    async with probe_gateway.get("/probe/refuse") as resp:
+        assert resp.status == 422
+        assert resp.content_type == "application/problem+json"
+        body = await resp.json()
+    assert body["code"] == "invalid"
+    assert body["detail"] == "La date de naissance est invalide."
+    assert body["errors"] == [{"field": "date_naissance", "message": "Date impossible."}]
+    assert body["type"].endswith("/invalid") and body["title"] == "Données invalides"
+
+
+async def test_rpc_timeout_becomes_504_problem_json(probe_gateway):
+    async with probe_gateway.get("/probe/slow") as resp:
+        assert resp.status == 504
+        assert resp.content_type == "application/problem+json"
+        body = await resp.json()
+    assert body["code"] == "timeout"
+    assert "réessayer" in body["detail"]
+
+
+async def test_service_bug_and_gateway_bug_never_show_a_trace(probe_gateway):
+    for path, status in (("/probe/bug", 500), ("/crash", 500)):
+        async with probe_gateway.get(path) as resp:
+            text = await resp.text()
+            assert resp.status == status
+            assert resp.content_type == "application/problem+json"
+        assert "Traceback" not in text and "secret internal detail" not in text and "stack trace material" not in text
+
+
+async def test_unknown_route_and_method_are_problem_json(probe_gateway):
+    async with probe_gateway.get("/no/such/thing") as resp:
+        assert resp.status == 404
+        assert (await resp.json())["code"] == "not_found"
+    async with probe_gateway.post("/crash") as resp:
+        assert resp.status == 405
+        assert (await resp.json())["code"] == "method_not_allowed"
+
+
+async def test_request_id_is_echoed_and_reaches_the_service(probe_gateway):
+    async with probe_gateway.get("/probe/ok", headers={"X-Request-Id": "req-0123456789"}) as resp:
+        assert resp.headers["X-Request-Id"] == "req-0123456789"
+        assert (await resp.json())["mode"] == "req-0123456789"
+    async with probe_gateway.get("/probe/ok", headers={"X-Request-Id": "bad id <script>"}) as resp:
+        assert resp.headers["X-Request-Id"] != "bad id <script>"
+        assert len(resp.headers["X-Request-Id"]) == 32
+
+
+async def test_security_headers_on_every_response(probe_gateway):
+    for path in ("/probe/ok", "/no/such/thing", "/crash"):
+        async with probe_gateway.get(path) as resp:
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+            assert resp.headers["X-Frame-Options"] == "DENY"
+            assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+            assert resp.headers["Cache-Control"] == "no-store"
