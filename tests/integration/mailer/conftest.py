@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ecandidat.runtime.db import connect
+from ecandidat.runtime.db import connect, migrate
 
-from services.mailer.service import MailerService
+from services.mailer.service import MIGRATIONS, MailerService
 from services.mailer.settings import MailerSettings
 
 
@@ -35,6 +35,7 @@ async def start_mailer(mailer_settings):
 
 @pytest.fixture
 async def mailer_db(database_url):
+    await migrate(database_url, "mailer", MIGRATIONS)
     conn = await connect(database_url, "mailer")
     yield conn
     await conn.close()
