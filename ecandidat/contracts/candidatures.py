@@ -79,3 +79,56 @@ class CandidatureStatusChanged(_CandidatureFacts):
     new_status: str
     changed_at: datetime
     comment: str | None = None
+
+
+# -- rpc: the candidate's side ------------------------------------------------------------------
+
+from .auth import Principal  # noqa: E402
+from .base import RpcReply, RpcRequest  # noqa: E402
+
+
+class ContactAddress(RpcReply):
+    libelle: str
+    adresse: str
+    mail: str | None = None
+
+
+class CandidatureView(RpcReply):
+    """The guide's "Récapitulatif de votre candidature"."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    numero_dossier: str
+    formation_code: str
+    formation_libelle: str
+    type_diplome: str
+    centre_code: str
+    centre_libelle: str
+    commission_code: str | None = None
+    campagne_libelle: str
+    statut: str
+    statut_libelle: str
+    statut_date: datetime | None = None
+    type_traitement: str
+    type_traitement_libelle: str
+    type_traitement_valide: bool
+    decision: str | None = None
+    decision_libelle: str = "En attente"
+    date_limite_retour: date
+    date_reception: datetime | None = None
+    created_at: datetime
+    cancelled_at: datetime | None = None
+    contact: ContactAddress
+    can_cancel: bool = False
+    can_transmit: bool = False
+    can_change_pieces: bool = False
+
+
+class GetCandidature(RpcRequest):
+    """One candidature, for its owner or for staff whose scope covers it."""
+
+    service = "candidatures"
+    operation = "get_candidature"
+
+    principal: Principal
+    candidature_id: uuid.UUID
