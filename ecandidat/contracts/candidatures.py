@@ -132,3 +132,173 @@ class GetCandidature(RpcRequest):
 
     principal: Principal
     candidature_id: uuid.UUID
+
+
+class ListMyCandidatures(RpcRequest):
+    service = "candidatures"
+    operation = "list_my_candidatures"
+
+    principal: Principal
+
+
+class CandidatureList(RpcReply):
+    items: list[CandidatureView]
+
+
+class Apply(RpcRequest):
+    """"Voulez-vous candidater à la formation X ?" — Oui."""
+
+    service = "candidatures"
+    operation = "apply"
+
+    principal: Principal
+    formation_code: str = Field(min_length=1, max_length=40)
+
+
+class CancelCandidature(RpcRequest):
+    service = "candidatures"
+    operation = "cancel"
+
+    principal: Principal
+    candidature_id: uuid.UUID
+
+
+class TransmitCandidature(RpcRequest):
+    service = "candidatures"
+    operation = "transmit"
+
+    principal: Principal
+    candidature_id: uuid.UUID
+
+
+# -- rpc: the offer ---------------------------------------------------------------------------
+
+_CODE = r"^[A-Za-z0-9_-]{1,40}$"
+
+
+class OfferFormation(RpcReply):
+    code: str
+    libelle: str
+    type_traitement: str
+    type_traitement_libelle: str
+    depot_debut: date
+    depot_fin: date
+    date_limite_retour: date
+    capacite: int | None = None
+
+
+class OfferType(RpcReply):
+    code: str
+    libelle: str
+    formations: list[OfferFormation]
+
+
+class OfferCentre(RpcReply):
+    code: str
+    libelle: str
+    contact: ContactAddress
+    types: list[OfferType]
+
+
+class OfferTree(RpcReply):
+    """Centre → type de diplôme → formation, with only what is open now."""
+
+    campagne: str | None
+    centres: list[OfferCentre]
+
+
+class GetOfferTree(RpcRequest):
+    service = "candidatures"
+    operation = "offer_tree"
+
+
+class SaveCampagne(RpcRequest):
+    service = "candidatures"
+    operation = "save_campagne"
+
+    principal: Principal
+    code: str = Field(pattern=_CODE)
+    libelle: str = Field(min_length=1, max_length=200)
+    debut: date
+    fin: date
+    prefix: str = Field(pattern=r"^[0-9A-Z]{2}$")
+    en_service: bool = False
+
+
+class SaveCentre(RpcRequest):
+    service = "candidatures"
+    operation = "save_centre"
+
+    principal: Principal
+    code: str = Field(pattern=_CODE)
+    libelle: str = Field(min_length=1, max_length=300)
+    contact_libelle: str = Field(min_length=1, max_length=200)
+    contact_adresse: str = Field(min_length=1, max_length=500)
+    contact_mail: str | None = Field(default=None, max_length=320)
+    max_candidatures: int = Field(default=20, ge=1, le=100)
+    ordre: int = 0
+
+
+class SaveTypeDiplome(RpcRequest):
+    service = "candidatures"
+    operation = "save_type_diplome"
+
+    principal: Principal
+    code: str = Field(pattern=_CODE)
+    libelle: str = Field(min_length=1, max_length=200)
+    ordre: int = 0
+
+
+class SaveCommission(RpcRequest):
+    service = "candidatures"
+    operation = "save_commission"
+
+    principal: Principal
+    code: str = Field(pattern=_CODE)
+    libelle: str = Field(min_length=1, max_length=200)
+    centre_code: str = Field(pattern=_CODE)
+
+
+class SaveFormation(RpcRequest):
+    service = "candidatures"
+    operation = "save_formation"
+
+    principal: Principal
+    code: str = Field(pattern=_CODE)
+    libelle: str = Field(min_length=1, max_length=300)
+    centre_code: str = Field(pattern=_CODE)
+    type_code: str = Field(pattern=_CODE)
+    commission_code: str | None = Field(default=None, pattern=_CODE)
+    type_traitement: str = Field(pattern="^(acces_controle|acces_direct)$")
+    capacite: int | None = Field(default=None, ge=0, le=100000)
+    depot_debut: date
+    depot_fin: date
+    date_retour: date
+    date_confirmation: date | None = None
+    delai_confirmation_jours: int | None = Field(default=None, ge=1, le=365)
+    date_jury: date | None = None
+    date_publication: date | None = None
+    ouverte: bool = True
+
+
+class SavePiece(RpcRequest):
+    service = "candidatures"
+    operation = "save_piece"
+
+    principal: Principal
+    code: str = Field(pattern=_CODE)
+    libelle: str = Field(min_length=1, max_length=500)
+    ordre: int = 0
+    niveau: str = Field(pattern="^(etablissement|centre|formation)$")
+    centre_code: str | None = Field(default=None, pattern=_CODE)
+    formation_code: str | None = Field(default=None, pattern=_CODE)
+    conditionnelle: bool = False
+    unique_par_candidature: bool = True
+    has_template: bool = False
+    types_traitement: list[str] = Field(default_factory=list, max_length=2)
+
+
+class Saved(RpcReply):
+    code: str
+    created: bool
+    id: uuid.UUID | None = None
