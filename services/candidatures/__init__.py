@@ -1,0 +1,1 @@
+"""Candidatures: campaigns, the offer (centres, types, formations, pieces) and candidatures."""

@@ -1,0 +1,286 @@
+"""One function per command: load → domain rules → save with its events, in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.candidatures import (
+    CandidatureCancelled,
+    CandidatureCreated,
+    CandidatureTransmitted,
+    CandidatureView,
+    ContactAddress,
+    OfferCentre,
+    OfferFormation,
+    OfferTree,
+    OfferType,
+    RequiredPiece,
+)
+from ecandidat.contracts.documents import FreezePieces, FreezeResult, ReleasePieces
+from ecandidat.contracts.errors import Forbidden, NotFound, ServiceError, Unavailable
+from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.outbox import add_event
+from ecandidat.runtime.rpc import RpcClient
+
+from . import domain, store
+from .dossiers import missing_in_dossier
+
+FREEZE_LEASE = timedelta(minutes=2)
+
+STAFF_READERS = ("admin", "scolarite", "scolarite_lecture")
+
+
+def _not_found() -> NotFound:
+    return NotFound("Cette candidature n'existe pas.")
+
+
+def check_access(row: asyncpg.Record | None, principal: Principal, *, write: bool = False) -> asyncpg.Record:
+    """The candidate sees only their own candidatures; staff see what their scope covers."""
+    if row is None:
+        raise _not_found()
+    if principal.realm == "candidate":
+        if row["account_id"] != principal.account_id:
+            raise _not_found()
+        return row
+    if principal.has_role("admin", "scolarite") or (not write and principal.has_role(*STAFF_READERS)):
+        return row
+    if principal.has_role("gestionnaire") or (not write and principal.has_role("gestionnaire_lecture")):
+        if row["centre_code"] in principal.centres:
+            return row
+    if principal.has_role("commission") or (not write and principal.has_role("commission_lecture")):
+        if row["commission_code"] and row["commission_code"] in principal.commissions:
+            return row
+    raise Forbidden("Cette candidature ne relève pas de votre périmètre.")
+
+
+def view_of(row: asyncpg.Record, now: datetime) -> CandidatureView:
+    cand = store.candidature_of(row)
+    return CandidatureView(
+        id=row["id"],
+        account_id=row["account_id"],
+        numero_dossier=row["numero_dossier"],
+        formation_code=row["formation_code"],
+        formation_libelle=row["formation_libelle"],
+        type_diplome=row["type_diplome"],
+        centre_code=row["centre_code"],
+        centre_libelle=row["centre_libelle"],
+        commission_code=row["commission_code"],
+        campagne_libelle=row["campagne_libelle"],
+        statut="annulee" if cand.cancelled else row["statut"],
+        statut_libelle="Annulée" if cand.cancelled else domain.STATUTS[row["statut"]],
+        statut_date=row["statut_date"],
+        type_traitement=row["type_traitement"],
+        type_traitement_libelle=domain.TYPES_TRAITEMENT[row["type_traitement"]],
+        type_traitement_valide=row["type_traitement_valide"],
+        decision=row["decision"],
+        date_limite_retour=row["date_retour"],
+        date_reception=row["date_reception"],
+        created_at=row["created_at"],
+        cancelled_at=row["cancelled_at"],
+        contact=ContactAddress(
+            libelle=row["contact_libelle"], adresse=row["contact_adresse"], mail=row["contact_mail"]
+        ),
+        can_cancel=cand.can_cancel(),
+        can_transmit=cand.can_transmit(now),
+        can_change_pieces=cand.can_change_pieces(now),
+    )
+
+
+def _facts(row: asyncpg.Record) -> dict:
+    return dict(
+        candidature_id=row["id"],
+        account_id=row["account_id"],
+        numero_dossier=row["numero_dossier"],
+        formation_code=row["formation_code"],
+        formation_libelle=row["formation_libelle"],
+        centre_code=row["centre_code"],
+    )
+
+
+async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, formation_code: str, clock: Clock) -> CandidatureView:
+    if principal.realm != "candidate" or not principal.numero_dossier:
+        raise Forbidden("Seul un candidat peut candidater.")
+    async with pool.acquire() as conn:
+        frow = await store.formation(conn, formation_code)
+        if frow is None:
+            raise NotFound("Cette formation n'existe pas.")
+        campagne = store.campagne_of(await store.campagne_en_service(conn))
+    formation = store.formation_of(frow)
+    # Cheap checks first, so that a closed formation does not cost a call to the dossiers service.
+    domain.check_can_apply(campagne=campagne, formation=formation, now=clock.now(), already_applied=False,
+                           count_in_centre=0, max_in_centre=frow["max_candidatures"])
+    missing = await missing_in_dossier(rpc, principal)
+    if missing:
+        raise domain.incomplete_dossier(missing)
+    candidature_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        await store.lock_candidate(conn, principal.account_id)
+        now = clock.now()
+        campagne_row = await store.campagne_en_service(conn)
+        campagne = store.campagne_of(campagne_row)
+        domain.check_can_apply(
+            campagne=campagne,
+            formation=formation,
+            now=now,
+            already_applied=await store.live_candidature_exists(conn, principal.account_id, formation_code),
+            count_in_centre=await store.count_in_centre(conn, principal.account_id, formation.centre_code, campagne.code),
+            max_in_centre=frow["max_candidatures"],
+        )
+        type_traitement, valide = domain.initial_type_traitement(formation.type_traitement)
+        await store.insert_candidature(
+            conn,
+            id=candidature_id,
+            account_id=principal.account_id,
+            numero_dossier=principal.numero_dossier,
+            formation_code=formation.code,
+            centre_code=formation.centre_code,
+            campagne_code=campagne.code,
+            type_traitement=type_traitement,
+            type_traitement_valide=valide,
+            date_retour=formation.date_retour,
+            created_at=now,
+            statut_date=now,
+        )
+        await store.add_history(conn, candidature_id, now, principal.numero_dossier, "created")
+        pieces = domain.required_pieces(
+            await store.all_pieces(conn),
+            centre_code=formation.centre_code,
+            formation_code=formation.code,
+            type_traitement=type_traitement,
+        )
+        row = await store.candidature_view(conn, candidature_id)
+        await add_event(
+            conn,
+            CandidatureCreated(
+                **_facts(row),
+                commission_code=row["commission_code"],
+                centre_libelle=row["centre_libelle"],
+                type_traitement=type_traitement,
+                date_limite_retour=row["date_retour"],
+                campagne_libelle=row["campagne_libelle"],
+                pieces=[
+                    RequiredPiece(
+                        piece_id=p["id"], code=p["code"], libelle=p["libelle"], ordre=p["ordre"],
+                        conditionnelle=p["conditionnelle"], has_template=p["has_template"],
+                    )
+                    for p in pieces
+                ],
+            ),
+            subject=str(candidature_id),
+            clock=clock,
+        )
+    return view_of(row, now)
+
+
+async def get(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, clock: Clock) -> CandidatureView:
+    async with pool.acquire() as conn:
+        row = check_access(await store.candidature_view(conn, candidature_id), principal)
+    return view_of(row, clock.now())
+
+
+async def list_mine(pool: asyncpg.Pool, principal: Principal, clock: Clock) -> list[CandidatureView]:
+    if principal.realm != "candidate":
+        raise Forbidden("Cette liste est celle des candidatures d'un candidat.")
+    async with pool.acquire() as conn:
+        rows = await store.candidatures_of(conn, principal.account_id)
+    now = clock.now()
+    return [view_of(r, now) for r in rows]
+
+
+async def cancel(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, clock: Clock) -> CandidatureView:
+    async with pool.acquire() as conn, conn.transaction():
+        locked = await store.lock_candidature(conn, candidature_id)
+        if locked is None or principal.realm != "candidate" or locked["account_id"] != principal.account_id:
+            raise _not_found()
+        store.candidature_of(locked).check_cancel()
+        now = clock.now()
+        await conn.execute(
+            "UPDATE candidatures SET cancelled_at = $2, version = version + 1 WHERE id = $1", candidature_id, now
+        )
+        await store.add_history(conn, candidature_id, now, principal.numero_dossier or "", "cancelled")
+        row = await store.candidature_view(conn, candidature_id)
+        await add_event(conn, CandidatureCancelled(**_facts(row), cancelled_at=now), subject=str(candidature_id), clock=clock)
+    return view_of(row, now)
+
+
+async def transmit(
+    pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, candidature_id: uuid.UUID, clock: Clock
+) -> CandidatureView:
+    """Transmission is race-free against piece changes: the documents service checks and freezes
+    the pieces atomically first; if the transmission then fails here, the freeze is released."""
+    async with pool.acquire() as conn:
+        row = await store.candidature_view(conn, candidature_id)
+    if row is None or principal.realm != "candidate" or row["account_id"] != principal.account_id:
+        raise _not_found()
+    store.candidature_of(row).check_transmit(clock.now())
+    try:
+        frozen = await rpc.call(
+            FreezePieces(candidature_id=candidature_id, until=clock.now() + FREEZE_LEASE), FreezeResult
+        )
+    except NotFound:
+        raise Unavailable("Vos pièces justificatives sont en cours de préparation, veuillez réessayer dans un instant.") from None
+    if not frozen.frozen:
+        raise domain.missing_pieces([m.libelle for m in frozen.missing])
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            locked = await store.lock_candidature(conn, candidature_id)
+            now = clock.now()
+            store.candidature_of(locked).check_transmit(now)
+            await conn.execute(
+                """UPDATE candidatures SET statut = 'receptionne', statut_date = $2, date_reception = $2,
+                          version = version + 1 WHERE id = $1""",
+                candidature_id,
+                now,
+            )
+            await store.add_history(conn, candidature_id, now, principal.numero_dossier or "", "transmitted",
+                                    previous=locked["statut"])
+            row = await store.candidature_view(conn, candidature_id)
+            await add_event(
+                conn,
+                CandidatureTransmitted(**_facts(row), received_at=now, centre_libelle=row["centre_libelle"]),
+                subject=str(candidature_id),
+                clock=clock,
+            )
+    except BaseException:
+        try:
+            await rpc.call(ReleasePieces(candidature_id=candidature_id), FreezeResult)
+        except ServiceError:
+            pass  # the provisional freeze lapses by itself
+        raise
+    return view_of(row, now)
+
+
+async def offer_tree(pool: asyncpg.Pool, clock: Clock) -> OfferTree:
+    now = clock.now()
+    async with pool.acquire() as conn:
+        campagne = store.campagne_of(await store.campagne_en_service(conn))
+        rows = await store.open_offer(conn) if campagne and campagne.is_open(now) else []
+    centres: dict[str, OfferCentre] = {}
+    for r in rows:
+        if not store.formation_of(r).deposit_open(now):
+            continue
+        centre = centres.get(r["centre_code"])
+        if centre is None:
+            centre = centres[r["centre_code"]] = OfferCentre(
+                code=r["centre_code"], libelle=r["centre_libelle"], types=[],
+                contact=ContactAddress(libelle=r["contact_libelle"], adresse=r["contact_adresse"], mail=r["contact_mail"]),
+            )
+        if not centre.types or centre.types[-1].code != r["type_code"]:
+            centre.types.append(OfferType(code=r["type_code"], libelle=r["type_libelle"], formations=[]))
+        centre.types[-1].formations.append(
+            OfferFormation(
+                code=r["code"], libelle=r["libelle"], type_traitement=r["type_traitement"],
+                type_traitement_libelle=domain.TYPES_TRAITEMENT[r["type_traitement"]],
+                depot_debut=r["depot_debut"], depot_fin=r["depot_fin"], date_limite_retour=r["date_retour"],
+                capacite=r["capacite"],
+            )
+        )
+    return OfferTree(campagne=campagne.libelle if campagne else None, centres=list(centres.values()))
+
+
+async def erase_account(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
+    return await store.delete_candidatures_of(conn, account_id)

@@ -1,0 +1,108 @@
+"""Administration of the offer: campaigns, centres, types de diplôme, commissions, formations, pieces."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.candidatures import (
+    SaveCampagne,
+    SaveCentre,
+    SaveCommission,
+    SaveFormation,
+    SavePiece,
+    SaveTypeDiplome,
+    Saved,
+)
+from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput
+
+from . import store
+
+OFFER_ADMINS = ("admin", "scolarite")
+
+
+def _require_admin(principal: Principal) -> None:
+    if principal.realm != "staff" or not principal.has_role(*OFFER_ADMINS):
+        raise Forbidden("La gestion de l'offre de formation est réservée aux administrateurs et à la scolarité.")
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput("Les données envoyées sont invalides.", details=[ErrorDetail(field=field, message=message)])
+
+
+async def _exists(conn: asyncpg.Connection, table: str, code: str | None) -> bool:
+    return code is None or await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE code = $1)", code)
+
+
+async def save_campagne(pool: asyncpg.Pool, req: SaveCampagne) -> Saved:
+    _require_admin(req.principal)
+    if req.fin < req.debut:
+        raise _invalid("fin", "La date de fin doit suivre la date de début.")
+    async with pool.acquire() as conn, conn.transaction():
+        if req.en_service:  # one campaign in service at a time: this one replaces the previous
+            await conn.execute("UPDATE campagnes SET en_service = false WHERE en_service AND code <> $1", req.code)
+        created = await store.upsert(conn, "campagnes", "code", req.model_dump(exclude={"principal"}))
+    return Saved(code=req.code, created=created)
+
+
+async def save_centre(pool: asyncpg.Pool, req: SaveCentre) -> Saved:
+    _require_admin(req.principal)
+    async with pool.acquire() as conn:
+        created = await store.upsert(conn, "centres", "code", req.model_dump(exclude={"principal"}))
+    return Saved(code=req.code, created=created)
+
+
+async def save_type_diplome(pool: asyncpg.Pool, req: SaveTypeDiplome) -> Saved:
+    _require_admin(req.principal)
+    async with pool.acquire() as conn:
+        created = await store.upsert(conn, "types_diplome", "code", req.model_dump(exclude={"principal"}))
+    return Saved(code=req.code, created=created)
+
+
+async def save_commission(pool: asyncpg.Pool, req: SaveCommission) -> Saved:
+    _require_admin(req.principal)
+    async with pool.acquire() as conn:
+        if not await _exists(conn, "centres", req.centre_code):
+            raise _invalid("centre_code", "Ce centre de candidature n'existe pas.")
+        created = await store.upsert(conn, "commissions", "code", req.model_dump(exclude={"principal"}))
+    return Saved(code=req.code, created=created)
+
+
+async def save_formation(pool: asyncpg.Pool, req: SaveFormation) -> Saved:
+    _require_admin(req.principal)
+    if req.depot_fin < req.depot_debut:
+        raise _invalid("depot_fin", "La fin du dépôt doit suivre son début.")
+    if req.date_retour < req.depot_debut:
+        raise _invalid("date_retour", "La date limite de retour ne peut précéder l'ouverture du dépôt.")
+    async with pool.acquire() as conn:
+        for field, table, code in (
+            ("centre_code", "centres", req.centre_code),
+            ("type_code", "types_diplome", req.type_code),
+            ("commission_code", "commissions", req.commission_code),
+        ):
+            if not await _exists(conn, table, code):
+                raise _invalid(field, "Cette référence n'existe pas.")
+        created = await store.upsert(conn, "formations", "code", req.model_dump(exclude={"principal"}))
+    return Saved(code=req.code, created=created)
+
+
+async def save_piece(pool: asyncpg.Pool, req: SavePiece) -> Saved:
+    _require_admin(req.principal)
+    if (req.niveau == "centre") != (req.centre_code is not None):
+        raise _invalid("centre_code", "Un centre est requis pour une pièce de niveau centre, et seulement pour elle.")
+    if (req.niveau == "formation") != (req.formation_code is not None):
+        raise _invalid("formation_code", "Une formation est requise pour une pièce de niveau formation, et seulement pour elle.")
+    for t in req.types_traitement:
+        if t not in ("acces_controle", "acces_direct"):
+            raise _invalid("types_traitement", f"Type de traitement inconnu : {t}.")
+    async with pool.acquire() as conn:
+        if not await _exists(conn, "centres", req.centre_code):
+            raise _invalid("centre_code", "Ce centre de candidature n'existe pas.")
+        if not await _exists(conn, "formations", req.formation_code):
+            raise _invalid("formation_code", "Cette formation n'existe pas.")
+        piece_id = await conn.fetchval("SELECT id FROM pieces WHERE code = $1", req.code) or uuid.uuid4()
+        values = {"id": piece_id, **req.model_dump(exclude={"principal"})}
+        created = await store.upsert(conn, "pieces", "code", values)
+    return Saved(code=req.code, created=created, id=piece_id)

@@ -1,0 +1,144 @@
+"""SQL of the candidatures service."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from .domain import Campagne, Candidature, Formation
+
+_CANDIDATURE_VIEW = """
+    SELECT c.*, f.libelle AS formation_libelle, f.commission_code, t.libelle AS type_diplome,
+           ce.libelle AS centre_libelle, ce.contact_libelle, ce.contact_adresse, ce.contact_mail,
+           ca.libelle AS campagne_libelle
+    FROM candidatures c
+    JOIN formations f ON f.code = c.formation_code
+    JOIN types_diplome t ON t.code = f.type_code
+    JOIN centres ce ON ce.code = c.centre_code
+    JOIN campagnes ca ON ca.code = c.campagne_code
+"""
+
+
+async def campagne_en_service(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM campagnes WHERE en_service")
+
+
+def campagne_of(row: asyncpg.Record | None) -> Campagne | None:
+    return Campagne(row["code"], row["libelle"], row["debut"], row["fin"]) if row else None
+
+
+async def formation(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT f.*, ce.libelle AS centre_libelle, ce.max_candidatures
+           FROM formations f JOIN centres ce ON ce.code = f.centre_code WHERE f.code = $1""",
+        code,
+    )
+
+
+def formation_of(row: asyncpg.Record) -> Formation:
+    return Formation(
+        row["code"], row["libelle"], row["centre_code"], row["type_traitement"],
+        row["depot_debut"], row["depot_fin"], row["date_retour"], row["ouverte"],
+    )
+
+
+async def lock_candidate(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
+    """Serialize the applications of one candidate (maximum per centre, one per formation)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 42))", str(account_id))
+
+
+async def live_candidature_exists(conn: asyncpg.Connection, account_id: uuid.UUID, formation_code: str) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM candidatures WHERE account_id = $1 AND formation_code = $2 AND cancelled_at IS NULL)",
+        account_id,
+        formation_code,
+    )
+
+
+async def count_in_centre(conn: asyncpg.Connection, account_id: uuid.UUID, centre_code: str, campagne: str) -> int:
+    return await conn.fetchval(
+        """SELECT count(*) FROM candidatures
+           WHERE account_id = $1 AND centre_code = $2 AND campagne_code = $3 AND cancelled_at IS NULL""",
+        account_id,
+        centre_code,
+        campagne,
+    )
+
+
+async def all_pieces(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch("SELECT * FROM pieces ORDER BY ordre, libelle")]
+
+
+async def insert_candidature(conn: asyncpg.Connection, **values: Any) -> None:
+    columns = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    await conn.execute(f"INSERT INTO candidatures ({columns}) VALUES ({params})", *values.values())
+
+
+async def add_history(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any
+) -> None:
+    await conn.execute(
+        "INSERT INTO candidature_history (candidature_id, at, actor, action, details) VALUES ($1, $2, $3, $4, $5)",
+        candidature_id,
+        at,
+        actor,
+        action,
+        json.loads(json.dumps(details, default=str)),
+    )
+
+
+async def candidature_view(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(_CANDIDATURE_VIEW + " WHERE c.id = $1", candidature_id)
+
+
+async def candidatures_of(conn: asyncpg.Connection, account_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(_CANDIDATURE_VIEW + " WHERE c.account_id = $1 ORDER BY c.created_at", account_id)
+
+
+async def lock_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM candidatures WHERE id = $1 FOR UPDATE", candidature_id)
+
+
+def candidature_of(row: asyncpg.Record) -> Candidature:
+    return Candidature(
+        statut=row["statut"],
+        cancelled=row["cancelled_at"] is not None,
+        decision=row["decision"],
+        date_retour=row["date_retour"],
+    )
+
+
+async def delete_candidatures_of(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
+    result = await conn.execute("DELETE FROM candidatures WHERE account_id = $1", account_id)
+    return int(result.split()[-1])
+
+
+async def open_offer(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT f.*, t.libelle AS type_libelle, t.ordre AS type_ordre,
+                  ce.libelle AS centre_libelle, ce.ordre AS centre_ordre,
+                  ce.contact_libelle, ce.contact_adresse, ce.contact_mail
+           FROM formations f
+           JOIN types_diplome t ON t.code = f.type_code
+           JOIN centres ce ON ce.code = f.centre_code
+           WHERE f.ouverte
+           ORDER BY ce.ordre, ce.libelle, t.ordre, t.libelle, f.libelle"""
+    )
+
+
+async def upsert(conn: asyncpg.Connection, table: str, key: str, values: dict[str, Any]) -> bool:
+    """Insert or update one row of the offer; True when it was created."""
+    columns = list(values)
+    params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key and c != "id")
+    return await conn.fetchval(
+        f"""INSERT INTO {table} ({", ".join(columns)}) VALUES ({params})
+            ON CONFLICT ({key}) DO UPDATE SET {updates}
+            RETURNING (xmax = 0)""",
+        *values.values(),
+    )
