@@ -238,11 +238,16 @@ async def command_up(args: argparse.Namespace) -> int:
             stop_wait = asyncio.create_task(stopping.wait())
             await asyncio.wait({waiting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
             stop_wait.cancel()
+            await asyncio.gather(stop_wait, return_exceptions=True)
             if stopping.is_set():
                 waiting.cancel()
                 await asyncio.gather(waiting, return_exceptions=True)
                 return 0
-            waiting.result()  # raises StackError after the timeout
+            try:
+                waiting.result()  # StackError after the timeout
+            except StackError as error:
+                log.error("%s", error)
+                return 1
         if not stopping.is_set() and not args.no_seed:
             await _seed(env)
         print(_summary(resolution, [p.name for p in present], absent), flush=True)
