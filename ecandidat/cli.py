@@ -4,6 +4,7 @@
     ecandidat deliveries [--status failed]  the mail delivery log (asks the mailer over NATS)
     ecandidat dlq list                      events in the dead-letter stream
     ecandidat dlq replay SEQ                publish a dead-lettered event again
+    ecandidat seed-demo                     create or update the demo campaign of the guide
     ecandidat schemas DIR                   export JSON Schemas and the AsyncAPI document
 
 Connection settings come from DATABASE_URL and NATS_URL.
@@ -78,6 +79,24 @@ async def _dlq(args: argparse.Namespace, settings: KitSettings) -> int:
     return 0
 
 
+async def _seed_demo(args: argparse.Namespace, settings: KitSettings) -> int:
+    from datetime import date
+
+    from ecandidat.runtime.db import create_pool, migrate
+    from services.candidatures.seed import FORMATIONS, seed_demo
+    from services.candidatures.service import MIGRATIONS
+
+    await migrate(settings.database_url, "candidatures", MIGRATIONS)
+    pool = await create_pool(settings.database_url, "candidatures", max_size=2)
+    try:
+        today = date.fromisoformat(args.today) if args.today else date.today()
+        pieces = await seed_demo(pool, today)
+    finally:
+        await pool.close()
+    print(f"demo campaign seeded: {len(FORMATIONS)} formations, {len(pieces)} pièces justificatives, open from {today}")
+    return 0
+
+
 async def _schemas(args: argparse.Namespace, settings: KitSettings) -> int:
     from ecandidat.contracts.registry import export
 
@@ -105,6 +124,9 @@ def parser() -> argparse.ArgumentParser:
     qr = qs.add_parser("replay")
     qr.add_argument("seq", type=int)
     q.set_defaults(run=_dlq)
+    sd = sub.add_parser("seed-demo", help="create or update the demo campaign of the candidates' guide")
+    sd.add_argument("--today", help="date the demo campaign is open around (YYYY-MM-DD, default today)")
+    sd.set_defaults(run=_seed_demo)
     s = sub.add_parser("schemas", help="export event and rpc JSON Schemas and the AsyncAPI document")
     s.add_argument("dir")
     s.set_defaults(run=_schemas)

@@ -8,14 +8,15 @@ generated from those same declarations, so it cannot drift from what the handler
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from ecandidat.contracts.errors import InvalidInput, Unauthenticated
+from ecandidat.contracts.errors import InvalidInput, NotFound, Unauthenticated
 from ecandidat.runtime.validation import french_details
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -141,3 +142,22 @@ def json_response(model: BaseModel | dict | list, status: int = 200, headers: di
     else:
         body = json.dumps(model, ensure_ascii=False, default=str).encode()
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+
+
+def path_uuid(request: web.Request, name: str, what: str = "Cette ressource") -> uuid.UUID:
+    """A UUID path parameter; anything else is a 404 (it cannot name an existing resource)."""
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound(f"{what} n'existe pas.") from None
+
+
+def body_of(rpc_model: type[BaseModel], *, without: tuple[str, ...] = ("principal",), name: str | None = None) -> type[BaseModel]:
+    """The HTTP body model of an rpc request: its fields minus those the gateway fills itself
+    (the principal, path parameters). Same validation, one definition."""
+    fields = {
+        key: (info.annotation, info)
+        for key, info in rpc_model.model_fields.items()
+        if key not in without
+    }
+    return create_model(name or f"{rpc_model.__name__}Body", __config__=ConfigDict(extra="forbid"), **fields)

@@ -1,0 +1,57 @@
+"""The offer and the candidate's candidatures (Étapes 3 and 4 of the guide)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ecandidat.contracts import candidatures as c
+
+from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, path_uuid
+from ..keys import RPC
+
+ApplyBody = body_of(c.Apply, name="NouvelleCandidature")
+
+
+def register(api: Api) -> None:
+    @api.route("GET", "/api/v1/offre", summary="L'offre de formation ouverte aux candidatures (centre → type → formation)",
+               tag="offre", response=c.OfferTree)
+    async def offre(request: web.Request) -> web.Response:
+        return json_response(await request.app[RPC].call(c.GetOfferTree(), c.OfferTree, request_id=request[REQUEST_ID]))
+
+    @api.route("GET", "/api/v1/candidatures", summary="Mes candidatures", tag="candidatures",
+               response=c.CandidatureList, realm="candidate")
+    async def mes_candidatures(request: web.Request) -> web.Response:
+        reply = await request.app[RPC].call(
+            c.ListMyCandidatures(principal=request[PRINCIPAL]), c.CandidatureList, request_id=request[REQUEST_ID]
+        )
+        return json_response(reply)
+
+    @api.route("POST", "/api/v1/candidatures", summary="Candidater à une formation", tag="candidatures",
+               body=ApplyBody, response=c.CandidatureView, status=201, realm="candidate",
+               responses={404: "Formation inconnue", 409: "Candidature refusée (période, doublon, maximum, dossier incomplet)"})
+    async def candidater(request: web.Request) -> web.Response:
+        body = await parse_body(request, ApplyBody)
+        view = await request.app[RPC].call(
+            c.Apply(principal=request[PRINCIPAL], **body.model_dump()), c.CandidatureView, request_id=request[REQUEST_ID]
+        )
+        return json_response(view, status=201, headers={"Location": f"/api/v1/candidatures/{view.id}"})
+
+    @api.route("GET", "/api/v1/candidatures/{candidature_id}", summary="Récapitulatif d'une candidature",
+               tag="candidatures", response=c.CandidatureView, realm="candidate", responses={404: "Candidature inconnue"})
+    async def candidature(request: web.Request) -> web.Response:
+        req = c.GetCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
+
+    @api.route("POST", "/api/v1/candidatures/{candidature_id}/annulation", summary="Annuler sa candidature (définitif)",
+               tag="candidatures", response=c.CandidatureView, realm="candidate",
+               responses={404: "Candidature inconnue", 409: "Annulation impossible"})
+    async def annuler(request: web.Request) -> web.Response:
+        req = c.CancelCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
+
+    @api.route("POST", "/api/v1/candidatures/{candidature_id}/transmission", summary="Transmettre sa candidature",
+               tag="candidatures", response=c.CandidatureView, realm="candidate",
+               responses={404: "Candidature inconnue", 409: "Transmission impossible (pièces manquantes, date dépassée, déjà transmise)"})
+    async def transmettre(request: web.Request) -> web.Response:
+        req = c.TransmitCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
