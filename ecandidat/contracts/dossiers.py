@@ -1,0 +1,331 @@
+"""Rpc bodies of the dossiers service: the candidate's dossier, section by section.
+
+Section contents are the bodies the HTTP API accepts (`PUT /api/v1/dossier/sections/...`): they
+check shapes (types, lengths, formats, unknown fields refused). What needs reference data or the
+clock (communes, INE check character, plausible dates) is checked by the service, which answers
+with the same French, field-named refusals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
+
+from .auth import Principal
+from .base import Message, RpcReply, RpcRequest
+
+# One line of text: no control character, surrounding spaces removed.
+_LINE = r"^[^\x00-\x1f\x7f]*$"
+# Free text over several lines: tabs and line breaks allowed, no other control character.
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _code(pattern: str, **constraints: Any) -> Any:
+    """A code compared in upper case: "fr" is read as "FR" before its format is checked."""
+    return Annotated[str, StringConstraints(pattern=pattern, **constraints), BeforeValidator(_upper)]
+
+
+def _line(max_length: int) -> Any:
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length, pattern=_LINE)]
+
+
+Ligne40 = _line(40)
+Ligne100 = _line(100)
+Ligne150 = _line(150)
+Ligne200 = _line(200)
+Texte = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=_TEXT)]
+CodePays = _code(r"^[A-Z]{2}$")
+CodeDepartement = _code(r"^(\d{2}|2A|2B|\d{3})$")
+CodeCommune = _code(r"^(\d{5}|2A\d{3}|2B\d{3})$")
+# Five digits in France; other countries' postal codes vary (letters, spaces, dashes).
+CodePostal = _code(r"^[0-9A-Z][0-9A-Z -]{1,9}$")
+Telephone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20, pattern=r"^\+?[0-9 .()-]+$")]
+Ine = _code(r"^[0-9A-Za-z ]+$", min_length=11, max_length=14)
+Uai = _code(r"^\d{7}[A-Z]$")
+AnneeUniversitaire = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}-\d{4}$")]
+Annee = Annotated[int, Field(ge=1900, le=2100)]
+
+SectionName = Literal[
+    "informations_personnelles",
+    "adresse",
+    "baccalaureat",
+    "cursus_interne",
+    "cursus_externe",
+    "stages",
+    "experiences_professionnelles",
+]
+SECTIONS: tuple[str, ...] = SectionName.__args__  # type: ignore[attr-defined]
+SECTION_LABELS = {
+    "informations_personnelles": "Informations personnelles",
+    "adresse": "Adresse",
+    "baccalaureat": "Baccalauréat",
+    "cursus_interne": "Cursus interne",
+    "cursus_externe": "Cursus externe",
+    "stages": "Stages",
+    "experiences_professionnelles": "Expériences professionnelles",
+}
+# Sections the candidature service requires before an application.
+REQUIRED_SECTIONS = ("informations_personnelles", "adresse", "baccalaureat")
+
+
+# -- section contents (inputs) ----------------------------------------------------------------
+
+
+class InformationsPersonnelles(Message):
+    """État civil, naissance, nationalité, INE/BEA (with its check character) and telephones.
+
+    Born in France (`pays_naissance` = FR): `departement_naissance` and `commune_naissance` (INSEE
+    code); born abroad: `ville_naissance_etranger`.
+    """
+
+    civilite: Literal["M.", "Mme"]
+    nom_naissance: Ligne100
+    nom_usage: Ligne100 | None = None
+    prenoms: Ligne150
+    date_naissance: date
+    pays_naissance: CodePays
+    departement_naissance: CodeDepartement | None = None
+    commune_naissance: CodeCommune | None = None
+    ville_naissance_etranger: Ligne100 | None = None
+    nationalite: CodePays
+    ine: Ine | None = Field(default=None, description="INE ou BEA avec sa clé (11 caractères), si vous en possédez un")
+    telephone: Telephone | None = None
+    portable: Telephone | None = None
+
+
+class Adresse(Message):
+    """Postal address. In France: `code_postal` and `commune` (INSEE code); abroad: `ville_etranger`."""
+
+    pays: CodePays
+    ligne1: Ligne100
+    ligne2: Ligne100 | None = None
+    ligne3: Ligne100 | None = None
+    code_postal: CodePostal | None = None
+    commune: CodeCommune | None = None
+    ville_etranger: Ligne100 | None = None
+    cedex: _code(r"^CEDEX( \d{1,2})?$") | None = None
+
+
+class Baccalaureat(Message):
+    """The baccalauréat, an equivalent diploma, or none (`situation` = sans_bac)."""
+
+    situation: Literal["bac", "equivalence", "sans_bac"]
+    annee: Annee | None = None
+    serie: Ligne100 | None = Field(default=None, description="Série ou type (Générale, STMG, ES, équivalence étrangère…)")
+    mention: Literal["passable", "assez_bien", "bien", "tres_bien", "tres_bien_felicitations"] | None = None
+    pays: CodePays | None = None
+    departement: CodeDepartement | None = None
+    commune: CodeCommune | None = None
+    etablissement: Ligne150 | None = None
+    uai_etablissement: Uai | None = None
+    specialites: list[Ligne100] = Field(default_factory=list, max_length=4)
+    options: list[Ligne100] = Field(default_factory=list, max_length=6)
+
+
+class CursusInterneLigne(Message):
+    """A year at this university, from its student records (read-only for everybody)."""
+
+    annee_universitaire: AnneeUniversitaire
+    code_formation: Ligne40 | None = None
+    libelle: Ligne200
+    resultat: Ligne40 | None = None
+    mention: Ligne40 | None = None
+
+
+class CursusInterne(Message):
+    items: list[CursusInterneLigne] = Field(default_factory=list, max_length=50)
+
+
+class CursusExterneLigne(Message):
+    annee_universitaire: AnneeUniversitaire
+    etablissement: Ligne150
+    pays: CodePays
+    departement: CodeDepartement | None = None
+    commune: CodeCommune | None = None
+    ville_etranger: Ligne100 | None = None
+    diplome: Ligne100
+    libelle: Ligne200
+    obtenu: Literal["oui", "non", "en_cours"]
+    mention: Ligne40 | None = None
+
+
+class CursusExterne(Message):
+    items: list[CursusExterneLigne] = Field(max_length=30)
+
+
+class Stage(Message):
+    annee: Annee
+    duree: Ligne40 = Field(description="Durée, par exemple « 8 semaines »")
+    heures_par_semaine: float | None = Field(default=None, gt=0, le=70)
+    organisme: Ligne150
+    descriptif: Texte | None = None
+
+
+class Stages(Message):
+    items: list[Stage] = Field(max_length=30)
+
+
+class ExperienceProfessionnelle(Message):
+    annee: Annee
+    intitule: Ligne150
+    duree: Ligne40
+    organisme: Ligne150
+    objectif: Texte | None = None
+
+
+class ExperiencesProfessionnelles(Message):
+    items: list[ExperienceProfessionnelle] = Field(max_length=30)
+
+
+SECTION_MODELS: dict[str, type[Message]] = {
+    "informations_personnelles": InformationsPersonnelles,
+    "adresse": Adresse,
+    "baccalaureat": Baccalaureat,
+    "cursus_interne": CursusInterne,
+    "cursus_externe": CursusExterne,
+    "stages": Stages,
+    "experiences_professionnelles": ExperiencesProfessionnelles,
+}
+WRITABLE_SECTIONS = tuple(s for s in SECTIONS if s != "cursus_interne")
+
+
+# -- rpc requests -------------------------------------------------------------------------------
+
+
+class GetDossier(RpcRequest):
+    """The whole dossier of `account_id`, as `principal` may see it."""
+
+    service = "dossiers"
+    operation = "get_dossier"
+
+    principal: Principal
+    account_id: uuid.UUID
+
+
+class GetSection(RpcRequest):
+    service = "dossiers"
+    operation = "get_section"
+
+    principal: Principal
+    account_id: uuid.UUID
+    section: SectionName
+
+
+class SaveSection(RpcRequest):
+    """Replace one section; exactly one content field is set. `expected_version` is the version
+    the caller read (the HTTP `If-Match`): a save based on an older read is refused."""
+
+    service = "dossiers"
+    operation = "save_section"
+
+    principal: Principal
+    account_id: uuid.UUID
+    expected_version: int = Field(ge=0)
+    informations_personnelles: InformationsPersonnelles | None = None
+    adresse: Adresse | None = None
+    baccalaureat: Baccalaureat | None = None
+    cursus_externe: CursusExterne | None = None
+    stages: Stages | None = None
+    experiences_professionnelles: ExperiencesProfessionnelles | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "SaveSection":
+        if len(self.given()) != 1:
+            raise ValueError("Une et une seule rubrique doit être envoyée.")
+        return self
+
+    def given(self) -> list[str]:
+        return [s for s in WRITABLE_SECTIONS if getattr(self, s) is not None]
+
+    @property
+    def section(self) -> str:
+        return self.given()[0]
+
+    @property
+    def content(self) -> Message:
+        return getattr(self, self.section)
+
+
+class GetCompleteness(RpcRequest):
+    """Asked by the candidatures service before an application: are the required sections complete?"""
+
+    service = "dossiers"
+    operation = "completeness"
+
+    account_id: uuid.UUID
+
+
+class ImportRegistry(RpcRequest):
+    """Load the university's registry of former students from a CSV export (administrators).
+
+    The CSV bytes travel gzip-compressed and base64-encoded so that a few megabytes of CSV fit in
+    one NATS message; the service decodes, checks every line and imports all or nothing.
+    """
+
+    service = "dossiers"
+    operation = "import_registry"
+
+    principal: Principal
+    filename: str | None = Field(default=None, max_length=255)
+    csv_gzip_base64: str = Field(max_length=900_000)
+
+
+# -- replies -------------------------------------------------------------------------------------
+
+
+class SectionView(RpcReply):
+    section: SectionName
+    libelle: str
+    version: int
+    renseignee: bool
+    complete: bool
+    manquants: list[str] = Field(default_factory=list)
+    lecture_seule: bool = False
+    motif_lecture_seule: str | None = None
+    champs_importes: list[str] = Field(default_factory=list)
+    modifiee_le: datetime | None = None
+    donnees: dict[str, Any] | None = None
+
+
+class Completeness(RpcReply):
+    account_id: uuid.UUID
+    informations_personnelles: bool
+    adresse: bool
+    baccalaureat: bool
+    complet: bool
+    manquants: list[str] = Field(default_factory=list)
+
+
+class DossierView(RpcReply):
+    account_id: uuid.UUID
+    informations_personnelles_verrouillees: bool
+    ine_importe: str | None = None
+    completude: Completeness
+    sections: list[SectionView]
+
+
+class IneImport(RpcReply):
+    """What the student-records registry brought into the dossier."""
+
+    ine: str
+    sections: list[str]
+
+
+class SectionSaved(RpcReply):
+    section: SectionView
+    import_ine: IneImport | None = None
+
+
+class RegistryImportReport(RpcReply):
+    lignes: int
+    crees: int
+    mis_a_jour: int
+    inchanges: int
+    dossiers_importes: int
