@@ -1,0 +1,30 @@
+"""JetStream consumers of the dossiers service: the lock, the scope and erasure."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from ecandidat.contracts.accounts import AccountCreated, AccountPurged
+from ecandidat.contracts.candidatures import CandidatureCreated
+from ecandidat.contracts.envelope import CloudEvent
+from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.consumer import Subscription
+
+from . import handlers
+
+
+def account_subscriptions(clock: Clock) -> list[Subscription]:
+    async def created(conn: asyncpg.Connection, event: AccountCreated, meta: CloudEvent) -> None:
+        await handlers.on_account_created(conn, event, clock)
+
+    async def purged(conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
+        await handlers.on_account_purged(conn, event)
+
+    return [Subscription(AccountCreated, created), Subscription(AccountPurged, purged)]
+
+
+def candidature_subscriptions(clock: Clock) -> list[Subscription]:
+    async def created(conn: asyncpg.Connection, event: CandidatureCreated, meta: CloudEvent) -> None:
+        await handlers.on_candidature_created(conn, event, clock)
+
+    return [Subscription(CandidatureCreated, created)]

@@ -1,0 +1,137 @@
+"""The SQL of the dossiers service (asyncpg); returns domain objects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from .domain import Dossier, Scope, StoredSection
+
+
+async def load_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, *, for_update: bool = False) -> Dossier | None:
+    row = await conn.fetchrow(
+        "SELECT locked, ine_importe FROM dossiers WHERE account_id = $1" + (" FOR UPDATE" if for_update else ""),
+        account_id,
+    )
+    if row is None:
+        return None
+    sections = await conn.fetch(
+        "SELECT section, version, data, imported, updated_at FROM sections WHERE account_id = $1", account_id
+    )
+    scope = await conn.fetch("SELECT centre_code, commission_code FROM candidatures WHERE account_id = $1", account_id)
+    return Dossier(
+        account_id=account_id,
+        locked=row["locked"],
+        ine_importe=row["ine_importe"],
+        sections={
+            r["section"]: StoredSection(r["section"], r["version"], r["data"], tuple(r["imported"]), r["updated_at"])
+            for r in sections
+        },
+        scope=Scope(
+            centres=frozenset(r["centre_code"] for r in scope),
+            commissions=frozenset(r["commission_code"] for r in scope if r["commission_code"]),
+        ),
+    )
+
+
+async def ensure_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO dossiers (account_id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING",
+        account_id, now,
+    )
+
+
+async def write_section(
+    conn: asyncpg.Connection, account_id: uuid.UUID, stored: StoredSection, expected: int, by: str, now: datetime
+) -> bool:
+    """Write `stored` if the section is still at version `expected`; False if someone was faster."""
+    if expected == 0:
+        status = await conn.execute(
+            """INSERT INTO sections (account_id, section, version, data, imported, updated_at, updated_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
+            account_id, stored.section, stored.version, stored.data, list(stored.imported), now, by,
+        )
+    else:
+        status = await conn.execute(
+            """UPDATE sections SET version = $3, data = $4, imported = $5, updated_at = $6, updated_by = $7
+               WHERE account_id = $1 AND section = $2 AND version = $8""",
+            account_id, stored.section, stored.version, stored.data, list(stored.imported), now, by, expected,
+        )
+    if status.endswith(" 1"):
+        await conn.execute("UPDATE dossiers SET updated_at = $2 WHERE account_id = $1", account_id, now)
+        return True
+    return False
+
+
+async def set_ine_importe(conn: asyncpg.Connection, account_id: uuid.UUID, ine: str) -> None:
+    await conn.execute("UPDATE dossiers SET ine_importe = $2 WHERE account_id = $1", account_id, ine)
+
+
+async def add_candidature(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, account_id: uuid.UUID, centre: str, commission: str | None,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO candidatures (candidature_id, account_id, centre_code, commission_code, created_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+        candidature_id, account_id, centre, commission, now,
+    )
+    await ensure_dossier(conn, account_id, now)
+    await conn.execute("UPDATE dossiers SET locked = true, updated_at = $2 WHERE account_id = $1", account_id, now)
+
+
+async def erase(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
+    await conn.execute("DELETE FROM candidatures WHERE account_id = $1", account_id)
+    status = await conn.execute("DELETE FROM dossiers WHERE account_id = $1", account_id)
+    return int(status.split()[-1])
+
+
+# -- registry --------------------------------------------------------------------------------------
+
+
+def digest(record: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+async def registry_record(conn: asyncpg.Connection, ine: str) -> dict[str, Any] | None:
+    return await conn.fetchval("SELECT record FROM registre WHERE ine = $1", ine)
+
+
+async def upsert_registry(conn: asyncpg.Connection, records: list[dict[str, Any]], now: datetime) -> tuple[int, int, int]:
+    """Store the records; return how many were created, updated and unchanged."""
+    known = {
+        r["ine"]: r["digest"]
+        for r in await conn.fetch("SELECT ine, digest FROM registre WHERE ine = ANY($1::text[])", [r["ine"] for r in records])
+    }
+    created = updated = unchanged = 0
+    rows = []
+    for record in records:
+        d = digest(record)
+        if known.get(record["ine"]) == d:
+            unchanged += 1
+            continue
+        created += record["ine"] not in known
+        updated += record["ine"] in known
+        rows.append((record["ine"], record, d, now))
+    await conn.executemany(
+        """INSERT INTO registre (ine, record, digest, loaded_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (ine) DO UPDATE SET record = EXCLUDED.record, digest = EXCLUDED.digest, loaded_at = EXCLUDED.loaded_at""",
+        rows,
+    )
+    return created, updated, unchanged
+
+
+async def dossiers_declaring(conn: asyncpg.Connection, ines: list[str]) -> list[uuid.UUID]:
+    """Dossiers whose informations personnelles name one of `ines` and have not imported it yet."""
+    rows = await conn.fetch(
+        """SELECT s.account_id FROM sections s JOIN dossiers d USING (account_id)
+           WHERE s.section = 'informations_personnelles' AND s.data ->> 'ine' = ANY($1::text[])
+             AND d.ine_importe IS DISTINCT FROM s.data ->> 'ine'""",
+        ines,
+    )
+    return [r["account_id"] for r in rows]
