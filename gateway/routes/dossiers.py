@@ -1,0 +1,141 @@
+"""The candidate's dossier: `/api/v1/dossier`, section by section.
+
+Each section has a version, sent as its `ETag`. A save must carry the version it was based on in
+`If-Match` (`If-Match: "3"`): an older version answers 412 (someone saved in between — another tab,
+or the scolarité), a missing `If-Match` answers 428 so that no client can overwrite blindly. A
+section never written has version 0 (`If-Match: "0"`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.dossiers import (
+    SECTION_LABELS,
+    SECTION_MODELS,
+    SECTIONS,
+    WRITABLE_SECTIONS,
+    Completeness,
+    DossierView,
+    GetCompleteness,
+    GetDossier,
+    GetSection,
+    SaveSection,
+    SectionSaved,
+    SectionView,
+)
+from ecandidat.contracts.errors import NotFound
+
+from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_body
+from ..keys import RPC
+from ..problems import problem
+
+SLUGS = {s.replace("_", "-"): s for s in SECTIONS}
+SAVE_RESPONSES = {
+    404: "Dossier inexistant ou inaccessible",
+    409: "Rubrique verrouillée, importée, ou informations personnelles à remplir d'abord",
+    412: "La rubrique a changé depuis la lecture (If-Match périmé)",
+    428: "En-tête If-Match manquant",
+}
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(request: web.Request) -> int | web.Response:
+    """The version named by `If-Match`, or the 428/400 problem to answer."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return problem(428, "precondition_required",
+                       "Indiquez la version de la rubrique que vous modifiez (en-tête If-Match, valeur de l'ETag lu).",
+                       request=request)
+    match = _ETAG.match(header.split(",")[0])
+    if match is None:
+        return problem(400, "bad_request", "L'en-tête If-Match doit reprendre l'ETag de la rubrique, par exemple \"3\".",
+                       request=request)
+    return int(match[1])
+
+
+def section_of(request: web.Request) -> str:
+    section = SLUGS.get(request.match_info["section"])
+    if section is None:
+        raise NotFound(f"Rubrique inconnue. Rubriques : {', '.join(SLUGS)}.")
+    return section
+
+
+def account_of(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["account_id"])
+    except ValueError:
+        raise NotFound("Ce dossier n'existe pas ou ne vous est pas accessible.") from None
+
+
+async def read_section(request: web.Request, account_id: uuid.UUID) -> web.Response:
+    reply = await request.app[RPC].call(
+        GetSection(principal=request[PRINCIPAL], account_id=account_id, section=section_of(request)),  # type: ignore[arg-type]
+        SectionView, request_id=request[REQUEST_ID],
+    )
+    return json_response(reply, headers={"ETag": etag(reply.version)})
+
+
+async def save(request: web.Request, account_id: uuid.UUID, section: str, model: type[BaseModel]) -> web.Response:
+    version = expected_version(request)
+    if isinstance(version, web.Response):
+        return version
+    content = await parse_body(request, model)
+    principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
+    # A refused save raises: 412 bodies carry the section's current `version`.
+    reply = await request.app[RPC].call(
+        SaveSection(principal=principal, account_id=account_id, expected_version=version, **{section: content}),
+        SectionSaved, request_id=request[REQUEST_ID],
+    )
+    return json_response(reply, headers={"ETag": etag(reply.section.version)})
+
+
+def register(api: Api) -> None:
+    @api.route("GET", f"{API_PREFIX}/dossier", summary="Mon dossier : toutes les rubriques et leur complétude",
+               tag="dossier", response=DossierView, realm="candidate")
+    async def get_my_dossier(request: web.Request) -> web.Response:
+        principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
+        reply = await request.app[RPC].call(
+            GetDossier(principal=principal, account_id=principal.account_id), DossierView, request_id=request[REQUEST_ID]
+        )
+        return json_response(reply)
+
+    @api.route("GET", f"{API_PREFIX}/dossier/completude", summary="Ce qui manque à mon dossier pour candidater",
+               tag="dossier", response=Completeness, realm="candidate")
+    async def get_my_completeness(request: web.Request) -> web.Response:
+        principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
+        reply = await request.app[RPC].call(
+            GetCompleteness(account_id=principal.account_id), Completeness, request_id=request[REQUEST_ID]
+        )
+        return json_response(reply)
+
+    @api.route("GET", f"{API_PREFIX}/dossier/sections/{{section}}", summary="Une rubrique de mon dossier (avec son ETag)",
+               tag="dossier", response=SectionView, realm="candidate", responses={404: "Rubrique inconnue"})
+    async def get_my_section(request: web.Request) -> web.Response:
+        return await read_section(request, request[PRINCIPAL].account_id)  # type: ignore[attr-defined]
+
+    for section in WRITABLE_SECTIONS:
+        _register_save(api, section)
+
+
+def _register_save(api: Api, section: str) -> None:
+    model = SECTION_MODELS[section]
+
+    async def handler(request: web.Request) -> web.Response:
+        return await save(request, request[PRINCIPAL].account_id, section, model)  # type: ignore[attr-defined]
+
+    handler.__name__ = f"save_my_{section}"
+    api.route(
+        "PUT", f"{API_PREFIX}/dossier/sections/{section.replace('_', '-')}",
+        summary=f"Enregistrer la rubrique « {SECTION_LABELS[section]} » (If-Match obligatoire)",
+        tag="dossier", body=model, response=SectionSaved, realm="candidate", responses=SAVE_RESPONSES,
+    )(handler)
