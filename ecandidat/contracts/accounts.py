@@ -1,14 +1,94 @@
-"""Events and rpc bodies of the accounts service."""
+"""Events and rpc bodies of the accounts service.
+
+Secrets never travel in clear on the event stream: an event that needs a link for a mail carries
+its token sealed (`ecandidat.runtime.sealing`), readable only by the mailer.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
+from datetime import datetime
+from typing import Annotated
 
-from .base import Event
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+
+from .auth import STAFF_ROLES, Principal
+from .base import Event, Message, RpcReply, RpcRequest
+
+PASSWORD_MIN = 12
+PASSWORD_MAX = 128
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("L'adresse mail est obligatoire.")
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError("L'adresse mail n'est pas valide.") from None
+
+
+def _name(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("Ce champ est obligatoire.")
+    if len(value) > 100:
+        raise ValueError("Ce champ est trop long (au plus 100 caractères).")
+    if any(unicodedata.category(c).startswith("C") for c in value):
+        raise ValueError("Ce champ contient des caractères non autorisés.")
+    return value
+
+
+def _password(value: str) -> str:
+    if len(value) < PASSWORD_MIN:
+        raise ValueError(f"Le mot de passe doit contenir au moins {PASSWORD_MIN} caractères.")
+    if len(value) > PASSWORD_MAX:
+        raise ValueError(f"Le mot de passe doit contenir au plus {PASSWORD_MAX} caractères.")
+    return value
+
+
+_INE = re.compile(r"^[0-9A-Z]{11}$")
+
+
+def _ine(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip().upper()
+    if not _INE.match(value):
+        raise ValueError("L'INE/BEA doit compter 11 caractères (chiffres et lettres), tel qu'il figure sur vos relevés de notes.")
+    return value
+
+
+def _token(value: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 200:
+        raise ValueError("Ce lien n'est pas valide.")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Name = Annotated[str, AfterValidator(_name)]
+Password = Annotated[str, AfterValidator(_password)]
+Ine = Annotated[str | None, AfterValidator(_ine)]
+Token = Annotated[str, AfterValidator(_token)]
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _same(value: str, info: ValidationInfo, other: str, message: str) -> str:
+    if other in info.data and value != info.data[other]:
+        raise ValueError(message)
+    return value
+
+
+# -- events ---------------------------------------------------------------------------------------
 
 
 class AccountCreated(Event):
-    """A candidate created an account (not activated yet)."""
+    """A candidate created an account (not activated yet); `activation` is the sealed activation token."""
 
     producer = "accounts"
     entity = "account"
@@ -20,6 +100,94 @@ class AccountCreated(Event):
     nom: str
     prenom: str
     ine: str | None = None
+    campagne: str | None = None
+    activation: str | None = None
+    activation_deadline: datetime | None = None
+
+
+class AccountActivationRequested(Event):
+    """The candidate asked for a new activation link ("J'ai perdu mon code d'activation")."""
+
+    producer = "accounts"
+    entity = "account"
+    action = "activation_requested"
+
+    account_id: uuid.UUID
+    numero_dossier: str
+    email: str
+    nom: str
+    prenom: str
+    activation: str
+    activation_deadline: datetime
+
+
+class AccountActivated(Event):
+    producer = "accounts"
+    entity = "account"
+    action = "activated"
+
+    account_id: uuid.UUID
+    numero_dossier: str
+
+
+class AccountCredentialsRequested(Event):
+    """The candidate forgot their credentials: mail the numéro de dossier and a sealed reset token."""
+
+    producer = "accounts"
+    entity = "account"
+    action = "credentials_requested"
+
+    account_id: uuid.UUID
+    numero_dossier: str
+    email: str
+    nom: str
+    prenom: str
+    reset: str
+    reset_expires_at: datetime
+
+
+class AccountPasswordChanged(Event):
+    """The password was reset; every session of the account was ended."""
+
+    producer = "accounts"
+    entity = "account"
+    action = "password_changed"
+
+    account_id: uuid.UUID
+    numero_dossier: str
+    email: str
+    nom: str
+    prenom: str
+
+
+class AccountEmailChangeRequested(Event):
+    """The candidate asked to use `new_email`; it replaces the old one once confirmed (sealed token)."""
+
+    producer = "accounts"
+    entity = "account"
+    action = "email_change_requested"
+
+    account_id: uuid.UUID
+    numero_dossier: str
+    old_email: str
+    new_email: str
+    nom: str
+    prenom: str
+    confirmation: str
+    confirmation_expires_at: datetime
+
+
+class AccountEmailChanged(Event):
+    producer = "accounts"
+    entity = "account"
+    action = "email_changed"
+
+    account_id: uuid.UUID
+    numero_dossier: str
+    old_email: str
+    new_email: str
+    nom: str
+    prenom: str
 
 
 class AccountPurged(Event):
@@ -31,3 +199,356 @@ class AccountPurged(Event):
 
     account_id: uuid.UUID
     numero_dossier: str
+
+
+class StaffAccountInvited(Event):
+    """A staff account was created (or its credentials reset): mail the sealed set-password link."""
+
+    producer = "accounts"
+    entity = "staff_account"
+    action = "invited"
+
+    account_id: uuid.UUID
+    email: str
+    nom: str
+    prenom: str
+    roles: tuple[str, ...]
+    setup: str
+    setup_expires_at: datetime
+
+
+# -- candidate rpc --------------------------------------------------------------------------------
+
+
+class CreateAccount(RpcRequest):
+    service = "accounts"
+    operation = "create_account"
+
+    nom: Name
+    prenom: Name
+    email: Email
+    email_confirmation: str
+    password: Password
+    password_confirmation: str
+    ine: Ine = None
+
+    @field_validator("email_confirmation")
+    @classmethod
+    def _confirm_email(cls, value: str, info: ValidationInfo) -> str:
+        if "email" in info.data and value.strip().lower() != info.data["email"].lower():
+            raise ValueError("La confirmation ne correspond pas à l'adresse mail.")
+        return value
+
+    @field_validator("password_confirmation")
+    @classmethod
+    def _confirm_password(cls, value: str, info: ValidationInfo) -> str:
+        return _same(value, info, "password", "La confirmation ne correspond pas au mot de passe.")
+
+
+class AccountCreatedReply(RpcReply):
+    account_id: uuid.UUID
+    numero_dossier: str
+    email: str
+    activation_deadline: datetime
+    message: str
+
+
+class ActivateAccount(RpcRequest):
+    service = "accounts"
+    operation = "activate_account"
+
+    token: Token
+
+
+class AccountActivatedReply(RpcReply):
+    numero_dossier: str
+    message: str
+
+
+class ByEmail(Message):
+    email: Email
+
+
+class ResendActivation(ByEmail, RpcRequest):
+    service = "accounts"
+    operation = "resend_activation"
+
+
+class RequestCredentials(ByEmail, RpcRequest):
+    service = "accounts"
+    operation = "request_credentials"
+
+
+class Accepted(RpcReply):
+    """The same answer whether or not something was done (no account enumeration)."""
+
+    message: str
+
+
+class NewPassword(Message):
+    password: Password
+    password_confirmation: str
+
+    @field_validator("password_confirmation")
+    @classmethod
+    def _confirm_password(cls, value: str, info: ValidationInfo) -> str:
+        return _same(value, info, "password", "La confirmation ne correspond pas au mot de passe.")
+
+
+class ResetPassword(NewPassword, RpcRequest):
+    service = "accounts"
+    operation = "reset_password"
+
+    token: Token
+
+
+class Done(RpcReply):
+    message: str
+
+
+class Credentials(Message):
+    """What a candidate types to log in: the numéro de dossier (or the email) and the password."""
+
+    login: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class Login(Credentials, RpcRequest):
+    service = "accounts"
+    operation = "login"
+
+    client: str = Field(default="", max_length=100)
+    previous_token: str | None = Field(default=None, max_length=200)
+
+
+class SessionIssued(RpcReply):
+    token: str
+    expires_at: datetime
+    idle_timeout: int
+    principal: Principal
+
+
+class ResolveSession(RpcRequest):
+    service = "accounts"
+    operation = "resolve_session"
+
+    token: str = Field(max_length=200)
+
+
+class Logout(RpcRequest):
+    service = "accounts"
+    operation = "logout"
+
+    token: str = Field(max_length=200)
+
+
+class GetAccount(RpcRequest):
+    service = "accounts"
+    operation = "get_account"
+
+    principal: Principal
+
+
+class AccountView(RpcReply):
+    account_id: uuid.UUID
+    numero_dossier: str
+    nom: str
+    prenom: str
+    email: str
+    ine: str | None
+    activated_at: datetime | None
+    pending_email: str | None = None
+    campagne: str
+
+
+class NewEmail(Message):
+    """Body of a change of email: the new address twice, and the password to prove it is the owner."""
+
+    new_email: Email
+    new_email_confirmation: str
+    password: str = Field(min_length=1, max_length=1024)
+
+    @field_validator("new_email_confirmation")
+    @classmethod
+    def _confirm_email(cls, value: str, info: ValidationInfo) -> str:
+        if "new_email" in info.data and value.strip().lower() != info.data["new_email"].lower():
+            raise ValueError("La confirmation ne correspond pas à la nouvelle adresse mail.")
+        return value
+
+
+class ChangeEmail(NewEmail, RpcRequest):
+    service = "accounts"
+    operation = "change_email"
+
+    principal: Principal
+
+
+class ConfirmEmail(RpcRequest):
+    service = "accounts"
+    operation = "confirm_email"
+
+    token: Token
+
+
+# -- staff rpc ------------------------------------------------------------------------------------
+
+
+def _roles(value: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [r for r in value if r not in STAFF_ROLES]
+    if unknown:
+        raise ValueError(f"Rôle inconnu : {', '.join(unknown)} (rôles possibles : {', '.join(STAFF_ROLES)}).")
+    if not value:
+        raise ValueError("Au moins un rôle est obligatoire.")
+    return tuple(dict.fromkeys(value))
+
+
+_SCOPE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+def _scopes(value: tuple[str, ...]) -> tuple[str, ...]:
+    bad = [c for c in value if not _SCOPE.match(c)]
+    if bad:
+        raise ValueError("Un code doit compter de 1 à 40 lettres, chiffres, « - », « _ » ou « . ».")
+    return tuple(dict.fromkeys(value))
+
+
+Roles = Annotated[tuple[str, ...], AfterValidator(_roles)]
+Scopes = Annotated[tuple[str, ...], Field(max_length=200), AfterValidator(_scopes)]
+
+
+class StaffCredentials(Message):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    code: str = Field(min_length=1, max_length=64, description="code TOTP à 6 chiffres, ou un code de secours")
+
+
+class StaffLogin(StaffCredentials, RpcRequest):
+    service = "accounts"
+    operation = "staff_login"
+
+    client: str = Field(default="", max_length=100)
+    previous_token: str | None = Field(default=None, max_length=200)
+
+
+class StaffSetup(NewPassword, RpcRequest):
+    """First step of a staff account's set-up from the invitation link: choose the password."""
+
+    service = "accounts"
+    operation = "staff_setup"
+
+    token: Token
+
+
+class TotpEnrolment(RpcReply):
+    totp_secret: str
+    otpauth_uri: str
+    message: str
+
+
+class StaffSetupConfirm(RpcRequest):
+    """Second step: prove the authenticator works; the account becomes usable."""
+
+    service = "accounts"
+    operation = "staff_setup_confirm"
+
+    token: Token
+    code: Code
+
+
+class RecoveryCodes(RpcReply):
+    recovery_codes: list[str]
+    message: str
+
+
+class SecondFactor(Message):
+    code: Code
+
+
+class RenewRecoveryCodes(SecondFactor, RpcRequest):
+    service = "accounts"
+    operation = "renew_recovery_codes"
+
+    principal: Principal
+
+
+class NewStaffAccount(Message):
+    email: Email
+    nom: Name
+    prenom: Name
+    roles: Roles
+    centres: Scopes = ()
+    commissions: Scopes = ()
+
+
+class CreateStaffAccount(NewStaffAccount, RpcRequest):
+    service = "accounts"
+    operation = "create_staff_account"
+
+    principal: Principal
+
+
+class StaffAccountView(RpcReply):
+    account_id: uuid.UUID
+    email: str
+    nom: str
+    prenom: str
+    roles: tuple[str, ...]
+    centres: tuple[str, ...]
+    commissions: tuple[str, ...]
+    active: bool
+    disabled: bool
+    created_at: datetime
+
+
+class StaffAccounts(RpcReply):
+    items: list[StaffAccountView]
+
+
+class ListStaffAccounts(RpcRequest):
+    service = "accounts"
+    operation = "list_staff_accounts"
+
+    principal: Principal
+    centre: str | None = Field(default=None, max_length=40)
+
+
+class GetStaffAccount(RpcRequest):
+    service = "accounts"
+    operation = "get_staff_account"
+
+    principal: Principal
+    account_id: uuid.UUID
+
+
+class StaffAccountChanges(Message):
+    """What an admin may change; absent fields are left as they are."""
+
+    roles: Roles | None = None
+    centres: Scopes | None = None
+    commissions: Scopes | None = None
+    disabled: bool | None = None
+
+
+class UpdateStaffAccount(StaffAccountChanges, RpcRequest):
+    service = "accounts"
+    operation = "update_staff_account"
+
+    principal: Principal
+    account_id: uuid.UUID
+
+
+class ReinviteStaffAccount(RpcRequest):
+    """Reset a staff member's password and authenticator and mail a new set-up link."""
+
+    service = "accounts"
+    operation = "reinvite_staff_account"
+
+    principal: Principal
+    account_id: uuid.UUID
+
+
+class GetStaffMe(RpcRequest):
+    service = "accounts"
+    operation = "get_staff_me"
+
+    principal: Principal

@@ -39,3 +39,35 @@ class Principal(Message):
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.realm == "staff"
+
+    def sees_centre(self, centre: str) -> bool:
+        """May read what belongs to centre de candidature `centre`."""
+        if not self.is_staff:
+            return False
+        if self.has_role(*EVERY_CENTRE):
+            return True
+        return self.has_role("gestionnaire", "gestionnaire_lecture") and centre in self.centres
+
+    def manages_centre(self, centre: str) -> bool:
+        """May change what belongs to centre `centre` (read-only variants may not)."""
+        if not self.is_staff:
+            return False
+        if self.has_role("admin", "scolarite"):
+            return True
+        return self.has_role("gestionnaire") and centre in self.centres
+
+    def sits_on_commission(self, commission: str) -> bool:
+        """May read the candidatures examined by `commission` (admin and scolarité see every one)."""
+        if not self.is_staff:
+            return False
+        if self.has_role(*EVERY_CENTRE):
+            return True
+        return self.has_role("commission", "commission_lecture") and commission in self.commissions
+
+
+# Roles that cover every centre de candidature and every commission.
+EVERY_CENTRE = ("admin", "scolarite", "scolarite_lecture")

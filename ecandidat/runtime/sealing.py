@@ -1,0 +1,58 @@
+"""Sealing: secrets that must cross the event stream without being readable there.
+
+Events on JetStream can be read by integrators, so a one-time secret that a mail needs (an
+activation, reset or confirmation token) travels sealed: encrypted and authenticated with Fernet
+(AES-128-CBC + HMAC-SHA256) under a key that only the producer and the mailer hold, setting
+LINK_SEALING_KEY. The setting is a comma-separated list of Fernet keys: the first one seals, all
+of them unseal, so a key can be rotated without losing the events already in flight.
+
+`DEV_SEALING_KEY` is a published key for the local stack and the tests only: a service that runs
+with it logs a warning, and refuses to start when its public address is `https://` (see
+`require_production_key`).
+"""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+# Public, fixed, for development only. Generate a real key with `python -m ecandidat.runtime.sealing`.
+DEV_SEALING_KEY = "ZWNhbmRpZGF0LWRldi1vbmx5LWtleS0wMDAwMDAwMDA="
+
+
+class SealError(ValueError):
+    """A sealed value that was tampered with, sealed with an unknown key, or is not one at all."""
+
+
+class Sealer:
+    def __init__(self, keys: str) -> None:
+        parts = [k.strip() for k in keys.split(",") if k.strip()]
+        if not parts:
+            raise ValueError("LINK_SEALING_KEY is empty")
+        try:
+            self._fernet = MultiFernet([Fernet(k.encode()) for k in parts])
+        except (ValueError, TypeError) as exc:
+            raise ValueError("LINK_SEALING_KEY must be Fernet keys (32 url-safe base64-encoded bytes)") from exc
+        self.uses_dev_key = parts[0] == DEV_SEALING_KEY
+
+    def seal(self, secret: str) -> str:
+        return self._fernet.encrypt(secret.encode()).decode("ascii")
+
+    def unseal(self, sealed: str) -> str:
+        try:
+            return self._fernet.decrypt(sealed.encode("ascii")).decode()
+        except (InvalidToken, UnicodeError) as exc:
+            raise SealError("cannot unseal this value") from exc
+
+
+def require_production_key(sealer: Sealer, public_base_url: str) -> None:
+    """Refuse the published development key on a public (https) deployment."""
+    if sealer.uses_dev_key and public_base_url.startswith("https://"):
+        raise RuntimeError("LINK_SEALING_KEY is the development key; set a secret key for this deployment")
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+if __name__ == "__main__":
+    print(new_key())
