@@ -1,0 +1,1 @@
+"""Accounts: candidate and staff accounts, sessions, login throttling, activation purge."""

@@ -1,0 +1,60 @@
+"""The accounts service: candidate and staff accounts, sessions, login throttling, activation purge."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.sealing import Sealer, require_production_key
+from ecandidat.runtime.service import Service
+
+from . import jobs, rpc
+from .context import Deps
+from .domain import load_common_passwords
+from .passwords import Passwords
+from .settings import AccountsSettings
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+log = logging.getLogger(__name__)
+
+
+class AccountsService(Service):
+    settings: AccountsSettings
+
+    def __init__(self, settings: AccountsSettings | None = None, *, clock: Clock | None = None) -> None:
+        super().__init__("accounts", settings or AccountsSettings(), migrations=MIGRATIONS, clock=clock)
+        self.deps: Deps
+
+    async def setup(self) -> None:
+        s = self.settings
+        sealer = Sealer(s.link_sealing_key)
+        require_production_key(sealer, s.public_base_url)
+        if sealer.uses_dev_key:
+            log.warning("LINK_SEALING_KEY is the development key: set a secret one outside development")
+        passwords = Passwords(
+            workers=s.accounts_hash_workers, memory_kib=s.accounts_hash_memory_kib, time_cost=s.accounts_hash_time,
+            parallelism=s.accounts_hash_parallelism,
+        )
+        self.on_cleanup(_async(passwords.close))
+        self.deps = Deps(self.pool, self.clock, s, passwords, sealer, load_common_passwords())
+        rpc.register(self.rpc, self.deps)
+        self.add_job(jobs.PURGE_JOB, timedelta(seconds=s.accounts_purge_interval), jobs.purge_unactivated(self.clock))
+        self.purge_job = self.jobs[-1]
+        self.add_job(jobs.HOUSEKEEPING_JOB, timedelta(hours=1), jobs.housekeeping(s))
+
+
+def _async(fn):
+    async def wrapper() -> None:
+        fn()
+
+    return wrapper
+
+
+SETTINGS = AccountsSettings
+
+
+def create(settings: AccountsSettings | None = None, clock: Clock | None = None) -> AccountsService:
+    return AccountsService(settings, clock=clock)

@@ -1,0 +1,64 @@
+"""Accounts settings (environment variables).
+
+| variable | default | meaning |
+|---|---|---|
+| ACCOUNTS_CAMPAIGN_PREFIX | 26 | 2 characters starting every numéro de dossier (the campaign's) |
+| ACCOUNTS_CAMPAIGN_LABEL | eCandidat 2026 | the campaign as mails name it ("Campagne eCandidat 2026") |
+| ACCOUNTS_ACTIVATION_HOURS | 48 | hours to activate an account before it is destroyed |
+| ACCOUNTS_RESET_HOURS | 2 | validity of a password-reset link |
+| ACCOUNTS_EMAIL_CONFIRM_HOURS | 48 | validity of the link confirming a new email address |
+| ACCOUNTS_STAFF_SETUP_HOURS | 72 | validity of a staff member's set-up (invitation) link |
+| ACCOUNTS_SESSION_IDLE | 1800 | seconds without a request after which a session ends |
+| ACCOUNTS_SESSION_LIFETIME | 43200 | seconds after which a session ends whatever happens |
+| ACCOUNTS_THROTTLE_FREE | 5 | failed logins allowed for one login before delays start |
+| ACCOUNTS_THROTTLE_FREE_CLIENT | 50 | failed logins allowed from one client address (a campus shares one) before delays start |
+| ACCOUNTS_THROTTLE_BASE | 1 | first delay in seconds, doubled at each further failure |
+| ACCOUNTS_THROTTLE_MAX_LOGIN | 60 | longest delay for one login (kept short: an attacker must not lock a victim out) |
+| ACCOUNTS_THROTTLE_MAX_CLIENT | 900 | longest delay for one client address |
+| ACCOUNTS_THROTTLE_WINDOW | 900 | seconds after the last failure when the failure count starts again from zero |
+| ACCOUNTS_MAIL_REQUESTS_PER_HOUR | 5 | activation/credential mails sent to one address per hour (more are silently dropped) |
+| ACCOUNTS_HASH_WORKERS | number of cores | threads hashing passwords (argon2id), off the event loop |
+| ACCOUNTS_HASH_MEMORY_KIB / _TIME / _PARALLELISM | 19456 / 2 / 1 | argon2id cost (OWASP: 19 MiB, t=2, p=1 at least) |
+| ACCOUNTS_PURGE_INTERVAL | 300 | seconds between two runs of the purge of unactivated accounts |
+| LINK_SEALING_KEY | the development key | Fernet key(s) sealing link tokens in events; shared with the mailer |
+| PUBLIC_BASE_URL | http://localhost:8080 | base of the links (printed by `ecandidat create-admin`) |
+| DATABASE_URL, NATS_URL, ... | | as for every service |
+
+LINK_SEALING_KEY defaults to `ecandidat.runtime.sealing.DEV_SEALING_KEY`, a published key that
+makes the local stack and the tests work without configuration; the service refuses it when
+PUBLIC_BASE_URL is `https://`. Generate a key with `python -m ecandidat.runtime.sealing`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+
+from ecandidat.runtime.sealing import DEV_SEALING_KEY
+from ecandidat.runtime.settings import KitSettings
+
+
+class AccountsSettings(KitSettings):
+    accounts_campaign_prefix: str = Field(default="26", pattern="^[0-9A-Z]{2}$")
+    accounts_campaign_label: str = "eCandidat 2026"
+    accounts_activation_hours: float = Field(default=48.0, gt=0)
+    accounts_reset_hours: float = Field(default=2.0, gt=0)
+    accounts_email_confirm_hours: float = Field(default=48.0, gt=0)
+    accounts_staff_setup_hours: float = Field(default=72.0, gt=0)
+    accounts_session_idle: int = Field(default=1800, gt=0)
+    accounts_session_lifetime: int = Field(default=43200, gt=0)
+    accounts_throttle_free: int = Field(default=5, ge=0)
+    accounts_throttle_free_client: int = Field(default=50, ge=0)
+    accounts_throttle_base: float = Field(default=1.0, gt=0)
+    accounts_throttle_max_login: float = Field(default=60.0, gt=0)
+    accounts_throttle_max_client: float = Field(default=900.0, gt=0)
+    accounts_throttle_window: float = Field(default=900.0, gt=0)
+    accounts_mail_requests_per_hour: int = Field(default=5, ge=1)
+    accounts_hash_workers: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    accounts_hash_memory_kib: int = Field(default=19456, ge=19456)
+    accounts_hash_time: int = Field(default=2, ge=2)
+    accounts_hash_parallelism: int = Field(default=1, ge=1)
+    accounts_purge_interval: float = Field(default=300.0, gt=0)
+    link_sealing_key: str = DEV_SEALING_KEY
+    public_base_url: str = "http://localhost:8080"

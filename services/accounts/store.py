@@ -1,0 +1,232 @@
+"""SQL of candidate accounts, numéros, link tokens, sessions, throttling and mail requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from .domain import new_numero
+
+
+class NumerosExhausted(RuntimeError):
+    pass
+
+
+async def issue_numero(conn: asyncpg.Connection, prefix: str, now: datetime) -> str:
+    """A numéro never issued before, recorded in the history so that it is never issued again."""
+    for _ in range(50):
+        numero = await conn.fetchval(
+            "INSERT INTO numeros (numero, issued_at) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING numero",
+            new_numero(prefix),
+            now,
+        )
+        if numero:
+            return numero
+    raise NumerosExhausted(f"no free numéro de dossier found for prefix {prefix}")
+
+
+# -- candidates -----------------------------------------------------------------------------------
+
+
+async def insert_candidate(conn: asyncpg.Connection, **row: object) -> None:
+    columns = ", ".join(row)
+    params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+    await conn.execute(f"INSERT INTO candidates ({columns}) VALUES ({params})", *row.values())
+
+
+async def candidate_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM candidates WHERE lower(email) = lower($1)", email)
+
+
+async def candidate_by_login(conn: asyncpg.Connection, login: str) -> asyncpg.Record | None:
+    login = login.strip()
+    if "@" in login:
+        return await candidate_by_email(conn, login)
+    return await conn.fetchrow("SELECT * FROM candidates WHERE numero_dossier = $1", login.upper())
+
+
+async def candidate(conn: asyncpg.Connection, account_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    sql = "SELECT * FROM candidates WHERE account_id = $1" + (" FOR UPDATE" if lock else "")
+    return await conn.fetchrow(sql, account_id)
+
+
+async def update_candidate(conn: asyncpg.Connection, account_id: uuid.UUID, **changes: object) -> None:
+    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
+    await conn.execute(f"UPDATE candidates SET {sets} WHERE account_id = $1", account_id, *changes.values())
+
+
+async def purge_unactivated(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> list[asyncpg.Record]:
+    rows = await conn.fetch(
+        """DELETE FROM candidates WHERE account_id IN (
+               SELECT account_id FROM candidates
+               WHERE activated_at IS NULL AND activation_deadline <= $1
+               ORDER BY activation_deadline LIMIT $2 FOR UPDATE SKIP LOCKED)
+           RETURNING account_id, numero_dossier""",
+        now,
+        limit,
+    )
+    ids = [r["account_id"] for r in rows]
+    if ids:
+        await conn.execute("DELETE FROM link_tokens WHERE account_id = ANY($1::uuid[])", ids)
+        await conn.execute("DELETE FROM sessions WHERE account_id = ANY($1::uuid[])", ids)
+    return rows
+
+
+# -- link tokens ----------------------------------------------------------------------------------
+
+
+async def replace_token(
+    conn: asyncpg.Connection,
+    account_id: uuid.UUID,
+    purpose: str,
+    token_hash: bytes,
+    now: datetime,
+    expires_at: datetime,
+    new_email: str | None = None,
+) -> None:
+    """Store a new link for `purpose`; the previous one of the same account stops working."""
+    await conn.execute("DELETE FROM link_tokens WHERE account_id = $1 AND purpose = $2", account_id, purpose)
+    await conn.execute(
+        """INSERT INTO link_tokens (token_hash, account_id, purpose, new_email, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        token_hash,
+        account_id,
+        purpose,
+        new_email,
+        now,
+        expires_at,
+    )
+
+
+async def peek_token(conn: asyncpg.Connection, token_hash: bytes, purpose: str, now: datetime) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM link_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 FOR UPDATE",
+        token_hash,
+        purpose,
+        now,
+    )
+
+
+async def take_token(conn: asyncpg.Connection, token_hash: bytes, purpose: str, now: datetime) -> asyncpg.Record | None:
+    """Consume a valid token (call inside the transaction that uses it)."""
+    return await conn.fetchrow(
+        "DELETE FROM link_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 RETURNING *",
+        token_hash,
+        purpose,
+        now,
+    )
+
+
+async def drop_tokens(conn: asyncpg.Connection, account_id: uuid.UUID, *purposes: str) -> None:
+    await conn.execute(
+        "DELETE FROM link_tokens WHERE account_id = $1 AND purpose = ANY($2::text[])", account_id, list(purposes)
+    )
+
+
+# -- sessions -------------------------------------------------------------------------------------
+
+
+async def insert_session(
+    conn: asyncpg.Connection, token_hash: bytes, account_id: uuid.UUID, realm: str, now: datetime, client: str
+) -> None:
+    await conn.execute(
+        """INSERT INTO sessions (token_hash, account_id, realm, created_at, last_seen_at, client)
+           VALUES ($1, $2, $3, $4, $4, $5)""",
+        token_hash,
+        account_id,
+        realm,
+        now,
+        client,
+    )
+
+
+async def session_with_account(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT s.account_id, s.realm, s.created_at, s.last_seen_at,
+                  coalesce(c.email, st.email) AS email, c.numero_dossier, c.activated_at,
+                  st.roles, st.centres, st.commissions, st.disabled_at,
+                  (c.account_id IS NOT NULL OR st.account_id IS NOT NULL) AS account_exists
+           FROM sessions s
+           LEFT JOIN candidates c ON s.realm = 'candidate' AND c.account_id = s.account_id
+           LEFT JOIN staff_accounts st ON s.realm = 'staff' AND st.account_id = s.account_id
+           WHERE s.token_hash = $1""",
+        token_hash,
+    )
+
+
+async def touch_session(conn: asyncpg.Connection, token_hash: bytes, now: datetime) -> None:
+    await conn.execute("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1", token_hash, now)
+
+
+async def end_session(conn: asyncpg.Connection, token_hash: bytes) -> None:
+    await conn.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)
+
+
+async def end_sessions(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
+    result = await conn.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+    return int(result.split()[-1])
+
+
+async def delete_stale(conn: asyncpg.Connection, now: datetime, idle: int, lifetime: int) -> int:
+    """Housekeeping: sessions past their timeouts, used-up tokens, old throttling and mail records."""
+    deleted = 0
+    for sql, args in (
+        ("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2",
+         (now - timedelta(seconds=idle), now - timedelta(seconds=lifetime))),
+        ("DELETE FROM link_tokens WHERE expires_at < $1", (now,)),
+        ("DELETE FROM login_failures WHERE last_failure_at < $1", (now - timedelta(days=1),)),
+        ("DELETE FROM mail_requests WHERE requested_at < $1", (now - timedelta(days=1),)),
+    ):
+        deleted += int((await conn.execute(sql, *args)).split()[-1])
+    return deleted
+
+
+# -- throttling -----------------------------------------------------------------------------------
+
+
+async def blocked_for(conn: asyncpg.Connection, keys: list[str], now: datetime) -> float:
+    """Seconds before any of `keys` may try again (0 when none is blocked)."""
+    until = await conn.fetchval(
+        "SELECT max(blocked_until) FROM login_failures WHERE key = ANY($1::text[]) AND blocked_until > $2", keys, now
+    )
+    return 0.0 if until is None else (until - now).total_seconds()
+
+
+async def count_failure(conn: asyncpg.Connection, key: str, now: datetime, window: float) -> int:
+    return await conn.fetchval(
+        """INSERT INTO login_failures (key, failures, last_failure_at) VALUES ($1, 1, $2)
+           ON CONFLICT (key) DO UPDATE SET
+               failures = CASE WHEN login_failures.last_failure_at < $2 - $3::interval THEN 1
+                               ELSE login_failures.failures + 1 END,
+               last_failure_at = $2
+           RETURNING failures""",
+        key,
+        now,
+        timedelta(seconds=window),
+    )
+
+
+async def block(conn: asyncpg.Connection, key: str, until: datetime) -> None:
+    await conn.execute("UPDATE login_failures SET blocked_until = $2 WHERE key = $1", key, until)
+
+
+async def clear_failures(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("DELETE FROM login_failures WHERE key = $1", key)
+
+
+# -- mail requests --------------------------------------------------------------------------------
+
+
+async def record_mail_request(conn: asyncpg.Connection, email_key: bytes, kind: str, now: datetime) -> int:
+    """Record a request; return how many were made for this address and kind in the last hour (this one included)."""
+    await conn.execute(
+        "INSERT INTO mail_requests (email_key, kind, requested_at) VALUES ($1, $2, $3)", email_key, kind, now
+    )
+    return await conn.fetchval(
+        "SELECT count(*) FROM mail_requests WHERE email_key = $1 AND kind = $2 AND requested_at > $3",
+        email_key,
+        kind,
+        now - timedelta(hours=1),
+    )
