@@ -37,9 +37,13 @@ class Mail:
 
 @dataclass(frozen=True)
 class MailContext:
-    """What composers may use besides the event: settings that shape links and signatures."""
+    """What composers may use besides the event: settings that shape links and signatures.
+
+    `unseal` opens the tokens that events carry sealed (LINK_SEALING_KEY, see ecandidat.runtime.sealing).
+    """
 
     public_base_url: str
+    unseal: Callable[[str], str] | None = None
 
 
 Composer = Callable[[Any, CloudEvent, MailContext], list[Mail]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service, cached
 
 from . import rpc
@@ -28,7 +29,9 @@ class MailerService(Service):
     async def setup(self) -> None:
         s = self.settings
         renderer = Renderer()
-        ctx = MailContext(public_base_url=s.public_base_url.rstrip("/"))
+        sealer = Sealer(s.link_sealing_key)
+        require_production_key(sealer, s.public_base_url)
+        ctx = MailContext(public_base_url=s.public_base_url.rstrip("/"), unseal=sealer.unseal)
         self.subscribe("notifications", subscriptions(renderer, ctx, self.clock, s.mail_message_id_domain), batch=50)
         rpc.register(self.rpc, self)
         attachments = AttachmentStore(s) if s.s3_endpoint else None

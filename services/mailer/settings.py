@@ -14,12 +14,14 @@
 | MAIL_LEASE | 60 | seconds a claimed delivery stays reserved to one sender |
 | S3_ENDPOINT / S3_ACCESS_KEY / S3_SECRET_KEY / S3_REGION | — | object storage, for attachments |
 | PUBLIC_BASE_URL | http://localhost:8080 | base of the links put in mails |
+| LINK_SEALING_KEY | the development key | Fernet key(s) opening the link tokens sealed in events; the same as the accounts service's |
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from ecandidat.runtime.sealing import DEV_SEALING_KEY
 from ecandidat.runtime.settings import KitSettings
 
 
@@ -42,3 +44,4 @@ class MailerSettings(KitSettings):
     s3_secret_key: str | None = None
     s3_region: str = "us-east-1"
     public_base_url: str = "http://localhost:8080"
+    link_sealing_key: str = DEV_SEALING_KEY
