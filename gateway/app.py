@@ -13,7 +13,8 @@ import importlib
 import pkgutil
 
 from . import openapi, routes
-from .api import Api
+from .api import AUTHENTICATOR, Api
+from .auth import authenticate
 from .keys import API, NATS_CONN, OPENAPI, RPC, SETTINGS
 from .middleware import errors, request_context, security_headers
 from .settings import GatewaySettings
@@ -36,6 +37,7 @@ def create_app(settings: GatewaySettings | None = None) -> web.Application:
         handler_args={"max_field_size": 16384},
     )
     app[SETTINGS] = settings
+    app[AUTHENTICATOR] = authenticate
     api = build_api()
     app[API] = api
     api.install(app)

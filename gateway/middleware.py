@@ -66,7 +66,10 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
     except ServiceError as err:
         if err.code in {"internal", "unavailable", "timeout"}:
             log.warning("service error", extra={"code": err.code, "detail": err.message})
-        return from_service_error(err, request)
+        response = from_service_error(err, request)
+        if response.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="ecandidat"'
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -1,0 +1,96 @@
+"""Authentication at the edge: the session token → a `Principal`, asked of the accounts service.
+
+Tokens come as `Authorization: Bearer <token>` (API clients) or in the `ecandidat_session` cookie
+(browsers: HttpOnly, Secure, SameSite=Strict). A request authenticated by the cookie that changes
+something must also carry the `X-CSRF-Token` header equal to the `ecandidat_csrf` cookie (double
+submit; the header cannot be set by another site). The route's declaration gives the realm and
+roles it accepts: the wrong realm or a missing role is a 403.
+
+No cache: every authenticated request resolves its session by rpc (about a millisecond), so that a
+logout, a password reset or a disabled account takes effect at once, on every gateway replica.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from aiohttp import web
+
+from ecandidat.contracts.accounts import ResolveSession, SessionIssued
+from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.errors import Forbidden, Unauthenticated
+
+from .api import REQUEST_ID, Operation
+from .keys import RPC
+
+SESSION_COOKIE = "ecandidat_session"
+CSRF_COOKIE = "ecandidat_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_TOKEN = web.RequestKey("session_token", str)
+
+REALM_NAMES = {"candidate": "aux candidats", "staff": "aux personnels de gestion"}
+
+
+def session_token(request: web.Request) -> tuple[str | None, bool]:
+    """The token the request carries and whether it came from the cookie."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip() or len(value.strip()) > 200:
+            raise Unauthenticated("L'en-tête Authorization doit être de la forme « Bearer <jeton> ».")
+        return value.strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and len(cookie) <= 200:
+        return cookie, True
+    return None, False
+
+
+def _check_csrf(request: web.Request) -> None:
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
+        raise Forbidden(
+            f"Requête refusée : l'en-tête {CSRF_HEADER} doit reprendre la valeur du cookie {CSRF_COOKIE}.",
+            code="forbidden",
+        )
+
+
+async def authenticate(request: web.Request, op: Operation) -> Principal:
+    token, from_cookie = session_token(request)
+    if not token:
+        raise Unauthenticated("Vous devez être connecté pour accéder à cette ressource.")
+    if from_cookie and request.method not in SAFE_METHODS:
+        _check_csrf(request)
+    principal = await request.app[RPC].call(ResolveSession(token=token), Principal, request_id=request[REQUEST_ID])
+    if op.realm is not None and principal.realm != op.realm:
+        raise Forbidden(f"Cette ressource est réservée {REALM_NAMES.get(op.realm, op.realm)}.")
+    if op.roles and not principal.has_role(*op.roles):
+        raise Forbidden("Vous n'avez pas les droits nécessaires pour cette opération.")
+    request[SESSION_TOKEN] = token
+    return principal
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or ""
+
+
+def previous_token(request: web.Request) -> str | None:
+    """The session the client still holds when it logs in again: it is ended (the token rotates)."""
+    try:
+        return session_token(request)[0]
+    except Unauthenticated:
+        return None
+
+
+def set_session_cookies(response: web.Response, issued: SessionIssued) -> None:
+    # No Max-Age: a browser session cookie; the server ends the session after its timeouts anyway.
+    response.set_cookie(SESSION_COOKIE, issued.token, httponly=True, secure=True, samesite="Strict", path="/api/")
+    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(32), httponly=False, secure=True, samesite="Strict", path="/")
+
+
+def clear_session_cookies(request: web.Request, response: web.Response) -> None:
+    if SESSION_COOKIE in request.cookies:
+        response.del_cookie(SESSION_COOKIE, path="/api/", secure=True, httponly=True, samesite="Strict")
+        response.del_cookie(CSRF_COOKIE, path="/", secure=True, samesite="Strict")

@@ -1,0 +1,124 @@
+"""Candidate accounts and sessions: `/api/v1/accounts/...`, `/api/v1/sessions`, `/api/v1/me`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from ecandidat.contracts import accounts as c
+from ecandidat.contracts.auth import Principal
+
+from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_body
+from ..auth import SESSION_TOKEN, clear_session_cookies, client_address, previous_token, set_session_cookies
+from ..keys import RPC
+
+TAG = "comptes candidats"
+
+
+class LoginBody(c.Credentials):
+    session_cookie: bool = False
+
+
+class Session(BaseModel):
+    """A new session. `token` is absent when it was set as an HttpOnly cookie (`session_cookie: true`)."""
+
+    token: str | None
+    expires_at: datetime
+    idle_timeout: int
+    principal: Principal
+
+
+async def call(request: web.Request, rpc_request, reply):
+    return await request.app[RPC].call(rpc_request, reply, request_id=request[REQUEST_ID])
+
+
+async def session_response(request: web.Request, issued: c.SessionIssued, cookie: bool) -> web.Response:
+    body = Session(token=None if cookie else issued.token, expires_at=issued.expires_at,
+                   idle_timeout=issued.idle_timeout, principal=issued.principal)
+    response = json_response(body, status=201)
+    if cookie:
+        set_session_cookies(response, issued)
+    return response
+
+
+async def end_session(request: web.Request) -> web.Response:
+    await call(request, c.Logout(token=request[SESSION_TOKEN]), c.Done)
+    response = web.Response(status=204)
+    clear_session_cookies(request, response)
+    return response
+
+
+def register(api: Api) -> None:
+    @api.route("POST", f"{API_PREFIX}/accounts", summary="Créer un compte candidat (mail d'activation)", tag=TAG,
+               body=c.CreateAccount, response=c.AccountCreatedReply, status=201,
+               responses={409: "Adresse mail déjà utilisée"})
+    async def create_account(request: web.Request) -> web.Response:
+        body = await parse_body(request, c.CreateAccount)
+        return json_response(await call(request, body, c.AccountCreatedReply), status=201)
+
+    @api.route("POST", f"{API_PREFIX}/accounts/activation", summary="Activer son compte avec le lien reçu par mail",
+               tag=TAG, body=c.ActivateAccount, response=c.AccountActivatedReply,
+               responses={410: "Lien inconnu, déjà utilisé ou expiré"})
+    async def activate_account(request: web.Request) -> web.Response:
+        body = await parse_body(request, c.ActivateAccount)
+        return json_response(await call(request, body, c.AccountActivatedReply))
+
+    @api.route("POST", f"{API_PREFIX}/accounts/activation/resend",
+               summary="J'ai perdu mon code d'activation (même réponse que l'adresse ait un compte ou non)",
+               tag=TAG, body=c.ResendActivation, response=c.Accepted, status=202)
+    async def resend_activation(request: web.Request) -> web.Response:
+        body = await parse_body(request, c.ResendActivation)
+        return json_response(await call(request, body, c.Accepted), status=202)
+
+    @api.route("POST", f"{API_PREFIX}/accounts/credentials",
+               summary="J'ai oublié mes identifiants : numéro de dossier et lien de nouveau mot de passe par mail",
+               tag=TAG, body=c.RequestCredentials, response=c.Accepted, status=202)
+    async def request_credentials(request: web.Request) -> web.Response:
+        body = await parse_body(request, c.RequestCredentials)
+        return json_response(await call(request, body, c.Accepted), status=202)
+
+    @api.route("POST", f"{API_PREFIX}/accounts/password-reset",
+               summary="Choisir un nouveau mot de passe avec le lien reçu (ferme toutes les sessions)", tag=TAG,
+               body=c.ResetPassword, response=c.Done, responses={410: "Lien inconnu, déjà utilisé ou expiré"})
+    async def reset_password(request: web.Request) -> web.Response:
+        body = await parse_body(request, c.ResetPassword)
+        return json_response(await call(request, body, c.Done))
+
+    @api.route("POST", f"{API_PREFIX}/accounts/email-confirmation",
+               summary="Valider la nouvelle adresse mail avec le lien reçu", tag=TAG, body=c.ConfirmEmail,
+               response=c.Done, responses={409: "Adresse prise entre-temps", 410: "Lien inconnu, déjà utilisé ou expiré"})
+    async def confirm_email(request: web.Request) -> web.Response:
+        body = await parse_body(request, c.ConfirmEmail)
+        return json_response(await call(request, body, c.Done))
+
+    @api.route("POST", f"{API_PREFIX}/sessions", summary="Se connecter (numéro de dossier ou adresse mail)", tag=TAG,
+               body=LoginBody, response=Session, status=201,
+               responses={401: "Identifiant ou mot de passe incorrect", 403: "Compte non activé",
+                          429: "Trop de tentatives"})
+    async def login(request: web.Request) -> web.Response:
+        body = await parse_body(request, LoginBody)
+        rpc_request = c.Login(login=body.login, password=body.password, client=client_address(request),
+                              previous_token=previous_token(request))
+        return await session_response(request, await call(request, rpc_request, c.SessionIssued), body.session_cookie)
+
+    @api.route("DELETE", f"{API_PREFIX}/sessions/current", summary="Se déconnecter", tag=TAG, status=204,
+               realm="candidate")
+    async def logout(request: web.Request) -> web.Response:
+        return await end_session(request)
+
+    @api.route("GET", f"{API_PREFIX}/me", summary="Mon compte", tag=TAG, response=c.AccountView, realm="candidate")
+    async def who_am_i(request: web.Request) -> web.Response:
+        return json_response(await call(request, c.GetAccount(principal=request[PRINCIPAL]), c.AccountView))
+
+    @api.route("POST", f"{API_PREFIX}/me/email",
+               summary="Changer d'adresse mail (lien de validation envoyé à la nouvelle ; déconnecte)", tag=TAG,
+               body=c.NewEmail, response=c.Done, status=202, realm="candidate",
+               responses={409: "Adresse mail déjà utilisée"})
+    async def change_email(request: web.Request) -> web.Response:
+        body = await parse_body(request, c.NewEmail)
+        reply = await call(request, c.ChangeEmail(principal=request[PRINCIPAL], **body.model_dump()), c.Done)
+        response = json_response(reply, status=202)
+        clear_session_cookies(request, response)
+        return response
