@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import Field
 
@@ -102,3 +102,168 @@ class ReleasePieces(RpcRequest):
     operation = "release_pieces"
 
     candidature_id: uuid.UUID
+
+
+# -- the candidate's pieces ---------------------------------------------------------------------
+
+from typing import Literal  # noqa: E402
+
+from .auth import Principal  # noqa: E402
+
+PieceStatut = Literal["en_attente", "transmise", "validee", "refusee", "non_concerne"]
+
+
+class PieceView(RpcReply):
+    """One line of the guide's "Pièces justificatives" table."""
+
+    slot_id: uuid.UUID
+    piece_id: uuid.UUID
+    code: str
+    libelle: str
+    ordre: int
+    conditionnelle: bool
+    statut: PieceStatut
+    statut_libelle: str
+    file_name: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    deposited_at: datetime | None = None
+    comment: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    has_template: bool = False
+    can_change: bool = False
+    can_declare_non_concerne: bool = False
+
+
+class CandidaturePieces(RpcReply):
+    candidature_id: uuid.UUID
+    numero_dossier: str
+    formation_libelle: str
+    date_limite_retour: date
+    can_change: bool
+    items: list[PieceView] = Field(default_factory=list)
+
+
+class _OnCandidature(RpcRequest):
+    principal: Principal
+    candidature_id: uuid.UUID
+
+
+class _OnSlot(_OnCandidature):
+    slot_id: uuid.UUID
+
+
+class ListPieces(_OnCandidature):
+    """The pieces of a candidature, for its owner or for staff whose scope covers it."""
+
+    service = "documents"
+    operation = "list_pieces"
+
+
+class OpenPieceUpload(_OnSlot):
+    """Check that the candidate may deposit a file for the piece and hand out a single-use upload
+    ticket: the bytes then go over HTTP to the documents service, never over NATS."""
+
+    service = "documents"
+    operation = "open_piece_upload"
+
+
+class UploadTicket(RpcReply):
+    url: str
+    expires_at: datetime
+    max_size: int
+
+
+class DeletePieceFile(_OnSlot):
+    service = "documents"
+    operation = "delete_piece_file"
+
+
+class SetPieceConcerned(_OnSlot):
+    """Declare a conditional piece non concernée (`concerned=False`) or concernée again."""
+
+    service = "documents"
+    operation = "set_piece_concerned"
+
+    concerned: bool
+
+
+class OpenPieceDownload(_OnSlot):
+    """A single-use link to the piece's file (`what="fichier"`) or to its template (`"modele"`)."""
+
+    service = "documents"
+    operation = "open_piece_download"
+
+    what: Literal["fichier", "modele"] = "fichier"
+
+
+class OpenDossierDownload(_OnCandidature):
+    """A single-use link to the candidature PDF ("Télécharger mon dossier"), generated on request."""
+
+    service = "documents"
+    operation = "open_dossier_download"
+
+
+class DownloadTicket(RpcReply):
+    url: str
+    expires_at: datetime
+
+
+# -- staff: templates and review -----------------------------------------------------------------
+
+
+class OpenTemplateUpload(RpcRequest):
+    """Staff (admin, scolarité) deposit the fillable PDF of a piece ("Fiche client" …)."""
+
+    service = "documents"
+    operation = "open_template_upload"
+
+    principal: Principal
+    piece_id: uuid.UUID
+    libelle: str = Field(default="", max_length=300)
+
+
+class OpenTemplateDownload(RpcRequest):
+    service = "documents"
+    operation = "open_template_download"
+
+    principal: Principal
+    piece_id: uuid.UUID
+
+
+class DeleteTemplate(RpcRequest):
+    service = "documents"
+    operation = "delete_template"
+
+    principal: Principal
+    piece_id: uuid.UUID
+
+
+class TemplateView(RpcReply):
+    piece_id: uuid.UUID
+    libelle: str
+    file_name: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class ReviewPiece(_OnSlot):
+    """A gestionnaire validates the piece or refuses it with a comment (who and when are kept)."""
+
+    service = "documents"
+    operation = "review_piece"
+
+    decision: Literal["validee", "refusee"]
+    comment: str = Field(default="", max_length=2000)
+
+
+def file_too_large_message(max_size: int) -> str:
+    """The refusal of a file over the limit, said the same by the gateway and the service."""
+    return (
+        f"Le fichier dépasse {max_size // (1024 * 1024)} Mo : compressez-le (par exemple avec un outil de "
+        "compression PDF) puis déposez-le à nouveau."
+    )

@@ -1,0 +1,1 @@
+"""The documents service: piece slots, deposited files, templates and generated PDFs."""

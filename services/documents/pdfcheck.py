@@ -1,0 +1,112 @@
+"""The structural check of a PDF: it parses, it is not encrypted, it has pages, and no object
+carries JavaScript, a launch action or an embedded file (looked for both in the raw bytes, names
+written with `#xx` escapes included, and in every object pypdf resolves, object streams included)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError, PyPdfError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+from .inspection import MAX_PDF_OBJECTS, FileRefused
+
+_PRINT = "imprimez-le en PDF (« Enregistrer au format PDF » ou « Microsoft Print to PDF ») pour en obtenir une copie simple, puis déposez-la."
+
+_ACTIVE = {
+    "/JavaScript": ("javascript", f"Ce PDF contient du code JavaScript, qui n'est pas accepté : {_PRINT}"),
+    "/JS": ("javascript", f"Ce PDF contient du code JavaScript, qui n'est pas accepté : {_PRINT}"),
+    "/Launch": ("launch", f"Ce PDF contient une action qui lance un programme, ce qui n'est pas accepté : {_PRINT}"),
+    "/EmbeddedFile": ("fichier_joint", f"Ce PDF contient des fichiers joints, ce qui n'est pas accepté : {_PRINT}"),
+    "/EmbeddedFiles": ("fichier_joint", f"Ce PDF contient des fichiers joints, ce qui n'est pas accepté : {_PRINT}"),
+    "/RichMedia": ("multimedia", f"Ce PDF contient du contenu multimédia actif, ce qui n'est pas accepté : {_PRINT}"),
+}
+
+
+def _name_pattern(name: str) -> bytes:
+    """`/JS` also written `/J#53` or `/#4a#53`: a regex over raw bytes."""
+    parts = [b"/"]
+    for ch in name[1:]:
+        options = {re.escape(ch.encode())} | {f"#{ord(ch):02x}".encode(), f"#{ord(ch):02X}".encode()}
+        parts.append(b"(?:" + b"|".join(sorted(options)) + b")")
+    return b"".join(parts) + rb"(?=[\s/<>\[\]()%{}]|$)"
+
+
+_RAW = [(re.compile(_name_pattern(n)), n) for n in _ACTIVE]
+
+
+def _refuse(name: str) -> FileRefused:
+    reason, message = _ACTIVE[name]
+    return FileRefused(message, reason=reason)
+
+
+def damaged() -> FileRefused:
+    return FileRefused(
+        "Ce PDF est endommagé ou incomplet et ne peut pas être lu : vérifiez qu'il s'ouvre correctement "
+        "sur votre ordinateur, puis déposez-le à nouveau.",
+        reason="pdf_illisible",
+    )
+
+
+def check_pdf(data: bytes) -> int:
+    """The number of pages of an acceptable PDF; `FileRefused` otherwise."""
+    for pattern, name in _RAW:
+        if pattern.search(data):
+            raise _refuse(name)
+    if b"%%EOF" not in data[-2048:]:
+        raise damaged()
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise FileRefused(
+                "Ce PDF est protégé par un mot de passe ou chiffré : enregistrez-en une copie sans protection "
+                "(ou imprimez-le en PDF), puis déposez-la.",
+                reason="chiffre",
+            )
+        pages = len(reader.pages)
+        for page in reader.pages:
+            _ = page.mediabox
+        _walk_objects(reader)
+    except FileRefused:
+        raise
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            RecursionError, AssertionError, OSError, UnicodeError, ZeroDivisionError):
+        raise damaged() from None
+    if pages == 0:
+        raise FileRefused("Ce PDF ne contient aucune page : vérifiez-le, puis déposez-le à nouveau.", reason="pdf_vide")
+    return pages
+
+
+def _walk_objects(reader: PdfReader) -> None:
+    numbers: set[tuple[int, int]] = set()
+    for generation, table in reader.xref.items():
+        numbers.update((num, generation) for num in table)
+    numbers.update((num, 0) for num in reader.xref_objStm)
+    if len(numbers) > MAX_PDF_OBJECTS:
+        raise damaged()
+    for num, generation in sorted(numbers):
+        try:
+            obj = reader.get_object(IndirectObject(num, generation, reader))
+        except (PdfReadError, PyPdfError):
+            continue
+        _check_value(obj, depth=0)
+    _check_value(reader.trailer.get("/Root"), depth=0)
+
+
+def _check_value(value: object, depth: int) -> None:
+    if depth > 64:
+        raise damaged()
+    if isinstance(value, DictionaryObject):
+        for key, item in value.items():
+            if key in _ACTIVE:
+                raise _refuse(key)
+            if key == "/S" and isinstance(item, NameObject) and item in _ACTIVE:
+                raise _refuse(str(item))
+            if not isinstance(item, IndirectObject):
+                _check_value(item, depth + 1)
+    elif isinstance(value, ArrayObject):
+        for item in value:
+            if not isinstance(item, IndirectObject):
+                _check_value(item, depth + 1)

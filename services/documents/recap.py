@@ -1,0 +1,200 @@
+"""The candidature PDF ("Télécharger mon dossier"), generated on request: the récapitulatif
+(formation, statuts, dates, contact — asked of candidatures), the dossier's sections (asked of
+dossiers), the pieces and their statuts, then the deposited files themselves (PDFs appended,
+images as pages). Built in a temporary folder that is removed once it has been sent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import cm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen import canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from xml.sax.saxutils import escape
+
+from ecandidat.contracts.candidatures import CandidatureView, GetCandidature
+from ecandidat.contracts.dossiers import DossierView, GetDossier
+from ecandidat.contracts.errors import ServiceError
+
+from . import store
+from .domain import STATUTS
+
+if TYPE_CHECKING:
+    from .service import DocumentsService
+    from .tickets import Ticket
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = "Dossier indisponible pour le moment : ses rubriques n'ont pas pu être lues."
+
+
+@dataclass
+class RecapData:
+    numero_dossier: str
+    formation: str
+    lines: list[tuple[str, str]]
+    contact: list[str]
+    sections: list[tuple[str, list[tuple[str, str]]]] | None
+    pieces: list[tuple[str, str, str, str]]
+    files: list[tuple[str, Path, str]] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def generated(svc: DocumentsService, ticket: Ticket, request_id: str | None) -> AsyncIterator[tuple[Path, str]]:
+    with tempfile.TemporaryDirectory(prefix="recap-", dir=svc.settings.documents_spool_dir) as tmp:
+        folder = Path(tmp)
+        async with svc.pool.acquire() as conn:
+            cand = await store.candidature(conn, ticket.candidature_id)
+            slots = await store.slots(conn, ticket.candidature_id)
+        if cand is None:
+            raise ServiceError("Cette candidature n'existe plus.", code="not_found")
+        view = await _ask(svc, GetCandidature(principal=ticket.principal, candidature_id=cand["candidature_id"]),
+                          CandidatureView, request_id)
+        dossier = await _ask(svc, GetDossier(principal=ticket.principal, account_id=cand["account_id"]),
+                             DossierView, request_id)
+        data = _data(cand, view, dossier, slots)
+        for i, row in enumerate(s for s in slots if s["file_key"]):
+            path = folder / f"file-{i}"
+            await svc.storage.download_to(row["file_key"], path)
+            data.files.append((row["libelle"], path, row["content_type"]))
+        out = folder / "candidature.pdf"
+        await asyncio.get_running_loop().run_in_executor(svc.endpoint.inspector, build_pdf, data, out)
+        yield out, f"candidature-{cand['numero_dossier']}-{cand['formation_code']}.pdf"
+
+
+async def _ask(svc: DocumentsService, request: Any, reply: type, request_id: str | None) -> Any:
+    try:
+        return await svc.rpc_client.call(request, reply, request_id=request_id)
+    except ServiceError as err:
+        log.warning("recap: a service did not answer", extra={"rpc": type(request).__name__, "code": err.code})
+        return None
+
+
+def _data(cand: Any, view: CandidatureView | None, dossier: DossierView | None, slots: list) -> RecapData:
+    if view is not None:
+        lines = [
+            ("Formation", view.formation_libelle),
+            ("Centre de candidature", view.centre_libelle),
+            ("Campagne", view.campagne_libelle),
+            ("Statut du dossier", view.statut_libelle),
+            ("Type de traitement", view.type_traitement_libelle + (" (Validé)" if view.type_traitement_valide else "")),
+            ("Décision", view.decision_libelle),
+            ("Date limite de retour", f"{view.date_limite_retour:%d/%m/%Y}"),
+            ("Date de réception", f"{view.date_reception:%d/%m/%Y}" if view.date_reception else "—"),
+        ]
+        contact = [view.contact.libelle, *view.contact.adresse.splitlines()]
+        if view.contact.mail:
+            contact.append(f"Mail : {view.contact.mail}")
+    else:
+        lines = [
+            ("Formation", cand["formation_libelle"]),
+            ("Date limite de retour", f"{cand['date_limite_retour']:%d/%m/%Y}"),
+            ("Statut du dossier", "indisponible pour le moment"),
+        ]
+        contact = ["indisponible pour le moment"]
+    sections = None
+    if dossier is not None:
+        sections = [(s.libelle, _flatten(s.donnees or {})) for s in dossier.sections]
+    pieces = [(s["libelle"], s["file_name"] or "", STATUTS[s["statut"]], s["comment"] or "") for s in slots]
+    return RecapData(cand["numero_dossier"], cand["formation_libelle"], lines, contact, sections, pieces)
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        out: list[tuple[str, str]] = []
+        for key, item in value.items():
+            label = key.replace("_", " ").capitalize()
+            out += _flatten(item, f"{prefix} › {label}" if prefix else label)
+        return out
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return [(prefix, ", ".join(str(v) for v in value) or "—")]
+        out = []
+        for i, item in enumerate(value, 1):
+            out += _flatten(item, f"{prefix} {i}")
+        return out
+    return [(prefix, "—" if value is None else str(value))]
+
+
+# -- rendering (runs in a worker thread) ------------------------------------------------------------
+
+
+def build_pdf(data: RecapData, out: Path) -> None:
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(_recap_pages(data))))
+    for libelle, path, content_type in data.files:
+        if content_type == "application/pdf":
+            writer.append(PdfReader(path))
+        else:
+            writer.append(PdfReader(io.BytesIO(_image_page(libelle, path))))
+    writer.add_metadata({"/Title": f"Candidature {data.numero_dossier} - {data.formation}", "/Producer": "eCandidat"})
+    with out.open("wb") as f:
+        writer.write(f)
+
+
+def _p(text: str, style: Any) -> Paragraph:
+    return Paragraph(escape(text), style)
+
+
+def _recap_pages(data: RecapData) -> bytes:
+    styles = getSampleStyleSheet()
+    body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=8, leading=10)
+    story: list[Any] = [
+        _p(f"Récapitulatif de votre candidature ({data.numero_dossier})", styles["Title"]),
+        _p("Informations détaillées", styles["Heading2"]),
+        _table([[_p(k, body), _p(v, body)] for k, v in data.lines], [5 * cm, 11 * cm]),
+        _p("Adresse de contact", styles["Heading2"]),
+        *[_p(line, body) for line in data.contact],
+        _p("Dossier", styles["Heading2"]),
+    ]
+    if data.sections is None:
+        story.append(_p(UNAVAILABLE, body))
+    for libelle, items in data.sections or []:
+        story.append(_p(libelle, styles["Heading3"]))
+        rows = [[_p(k, small), _p(v, small)] for k, v in items] or [[_p("Non renseignée", small), _p("", small)]]
+        story.append(_table(rows, [6 * cm, 10 * cm]))
+    story += [Spacer(1, 0.4 * cm), _p("Pièces justificatives", styles["Heading2"])]
+    header = [_p(h, small) for h in ("Pièce justificative", "Fichier", "Statut", "Commentaire")]
+    rows = [[_p(c, small) for c in piece] for piece in data.pieces]
+    story.append(_table([header, *rows], [7 * cm, 4 * cm, 2.2 * cm, 3.8 * cm], header=True))
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, pagesize=A4, title=f"Candidature {data.numero_dossier}", author="eCandidat",
+                      leftMargin=2 * cm, rightMargin=2 * cm).build(story)
+    return buffer.getvalue()
+
+
+def _table(rows: list, widths: list[float], header: bool = False) -> Table:
+    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
+    style = [("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _image_page(libelle: str, path: Path) -> bytes:
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4)
+    width, height = A4
+    page.setFont("Helvetica", 9)
+    page.drawString(1 * cm, height - 1 * cm, libelle[:110])
+    image = ImageReader(str(path))
+    iw, ih = image.getSize()
+    scale = min((width - 2 * cm) / iw, (height - 3 * cm) / ih)
+    page.drawImage(image, 1 * cm, height - 1.5 * cm - ih * scale, iw * scale, ih * scale)
+    page.showPage()
+    page.save()
+    return buffer.getvalue()

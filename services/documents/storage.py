@@ -1,0 +1,102 @@
+"""Object storage through the minio client, which is synchronous: every call runs in a bounded
+thread pool so that the event loop never waits on the network."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from minio import Minio
+from minio.error import S3Error
+
+from .settings import DocumentsSettings
+
+CHUNK = 256 * 1024
+
+
+class Storage:
+    def __init__(self, settings: DocumentsSettings) -> None:
+        url = urlparse(settings.s3_endpoint)
+        self.client = Minio(
+            url.netloc,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            secure=url.scheme == "https",
+            region=settings.s3_region,
+        )
+        self.bucket = settings.s3_bucket
+        self.executor = ThreadPoolExecutor(max_workers=settings.s3_threads, thread_name_prefix="documents-s3")
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def ensure_bucket(self) -> None:
+        def create() -> None:
+            if not self.client.bucket_exists(self.bucket):
+                try:
+                    self.client.make_bucket(self.bucket)
+                except S3Error as exc:  # created by another replica meanwhile
+                    if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                        raise
+
+        await self._run(create)
+
+    async def put_file(self, key: str, path: Path, size: int, content_type: str, metadata: dict[str, str]) -> None:
+        def put() -> None:
+            with path.open("rb") as f:
+                self.client.put_object(self.bucket, key, f, size, content_type=content_type, metadata=metadata)
+
+        await self._run(put)
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        await self._run(lambda: self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type))
+
+    async def delete(self, key: str) -> None:
+        await self._run(self.client.remove_object, self.bucket, key)
+
+    async def exists(self, key: str) -> bool:
+        def stat() -> bool:
+            try:
+                self.client.stat_object(self.bucket, key)
+                return True
+            except S3Error as exc:
+                if exc.code in {"NoSuchKey", "NoSuchObject", "NotFound"}:
+                    return False
+                raise
+
+        return await self._run(stat)
+
+    async def keys(self, prefix: str = "") -> list[str]:
+        return await self._run(
+            lambda: [o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)]
+        )
+
+    async def download_to(self, key: str, path: Path) -> None:
+        await self._run(self.client.fget_object, self.bucket, key, str(path))
+
+    async def open_stream(self, key: str) -> AsyncIterator[bytes]:
+        """The object's bytes, chunk by chunk, each chunk read in the pool; opened before returning,
+        so a missing object fails here rather than in the middle of a response."""
+        response = await self._run(self.client.get_object, self.bucket, key)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await self._run(response.read, CHUNK):
+                    yield chunk
+            finally:
+                response.close()
+                response.release_conn()
+
+        return chunks()
+
+    async def check(self) -> str:
+        await self._run(self.client.bucket_exists, self.bucket)
+        return f"bucket {self.bucket} reachable"
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,186 @@
+"""The SQL of the documents service (asyncpg); rows come back as domain objects or records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from ecandidat.contracts.candidatures import CandidatureCreated
+
+from .domain import CandidatureState, Slot
+
+_SLOT = """id, candidature_id, piece_id, code, libelle, ordre, conditionnelle, statut, reopened, file_key,
+           file_name, content_type, size, sha256, deposited_at, comment, reviewed_by, reviewed_at"""
+
+
+def candidature_state(row: asyncpg.Record) -> CandidatureState:
+    return CandidatureState(
+        candidature_id=row["candidature_id"], account_id=row["account_id"], centre_code=row["centre_code"],
+        commission_code=row["commission_code"], date_limite_retour=row["date_limite_retour"],
+        cancelled=row["cancelled"], transmitted=row["transmitted"], frozen_until=row["frozen_until"],
+    )
+
+
+def slot(row: asyncpg.Record) -> Slot:
+    return Slot(
+        id=row["id"], candidature_id=row["candidature_id"], piece_id=row["piece_id"], code=row["code"],
+        libelle=row["libelle"], ordre=row["ordre"], conditionnelle=row["conditionnelle"], statut=row["statut"],
+        reopened=row["reopened"], file_key=row["file_key"],
+    )
+
+
+async def insert_candidature(conn: asyncpg.Connection, event: CandidatureCreated, now: datetime) -> bool:
+    inserted = await conn.fetchval(
+        """INSERT INTO candidatures (candidature_id, account_id, numero_dossier, formation_code, formation_libelle,
+                                     centre_code, commission_code, date_limite_retour, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING true""",
+        event.candidature_id, event.account_id, event.numero_dossier, event.formation_code,
+        event.formation_libelle, event.centre_code, event.commission_code, event.date_limite_retour, now,
+    )
+    if inserted:
+        await conn.executemany(
+            """INSERT INTO piece_slots (id, candidature_id, piece_id, code, libelle, ordre, conditionnelle)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
+            [(uuid.uuid4(), event.candidature_id, p.piece_id, p.code, p.libelle, p.ordre, p.conditionnelle)
+             for p in event.pieces],
+        )
+    return bool(inserted)
+
+
+async def candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    sql = "SELECT * FROM candidatures WHERE candidature_id = $1"
+    return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), candidature_id)
+
+
+async def slots(conn: asyncpg.Connection, candidature_id: uuid.UUID, *, lock: bool = False) -> list[asyncpg.Record]:
+    sql = f"SELECT {_SLOT} FROM piece_slots WHERE candidature_id = $1 ORDER BY ordre, libelle, id"
+    return await conn.fetch(sql + (" FOR UPDATE" if lock else ""), candidature_id)
+
+
+async def slot_row(conn: asyncpg.Connection, candidature_id: uuid.UUID, slot_id: uuid.UUID, *,
+                   lock: bool = False) -> asyncpg.Record | None:
+    sql = f"SELECT {_SLOT} FROM piece_slots WHERE id = $1 AND candidature_id = $2"
+    return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), slot_id, candidature_id)
+
+
+async def template_piece_ids(conn: asyncpg.Connection, piece_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch("SELECT piece_id FROM templates WHERE piece_id = ANY($1::uuid[])", piece_ids)
+    return {r["piece_id"] for r in rows}
+
+
+async def set_file(conn: asyncpg.Connection, slot_id: uuid.UUID, *, key: str | None, name: str | None,
+                   content_type: str | None, size: int | None, sha256: str | None, at: datetime | None,
+                   statut: str) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""UPDATE piece_slots SET file_key = $2, file_name = $3, content_type = $4, size = $5, sha256 = $6,
+                   deposited_at = $7, statut = $8 WHERE id = $1 RETURNING {_SLOT}""",
+        slot_id, key, name, content_type, size, sha256, at, statut,
+    )
+
+
+async def set_statut(conn: asyncpg.Connection, slot_id: uuid.UUID, statut: str) -> asyncpg.Record:
+    return await conn.fetchrow(f"UPDATE piece_slots SET statut = $2 WHERE id = $1 RETURNING {_SLOT}", slot_id, statut)
+
+
+async def set_review(conn: asyncpg.Connection, slot_id: uuid.UUID, statut: str, comment: str | None, by: str,
+                     at: datetime) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""UPDATE piece_slots SET statut = $2, comment = $3, reviewed_by = $4, reviewed_at = $5,
+                   reopened = ($2 = 'refusee') WHERE id = $1 RETURNING {_SLOT}""",
+        slot_id, statut, comment, by, at,
+    )
+
+
+async def set_freeze(conn: asyncpg.Connection, candidature_id: uuid.UUID, until: datetime | None) -> None:
+    await conn.execute("UPDATE candidatures SET frozen_until = $2 WHERE candidature_id = $1", candidature_id, until)
+
+
+async def mark_transmitted(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE candidatures SET transmitted = true, frozen_until = NULL WHERE candidature_id = $1", candidature_id
+    )
+    await conn.execute("UPDATE piece_slots SET reopened = false WHERE candidature_id = $1", candidature_id)
+
+
+async def forget_files(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID], reason: str, now: datetime) -> int:
+    """Queue the candidatures' files for deletion and clear them from their slots."""
+    keys = await file_keys(conn, candidature_ids)
+    await conn.execute(
+        """UPDATE piece_slots SET file_key = NULL, file_name = NULL, content_type = NULL, size = NULL, sha256 = NULL
+           WHERE candidature_id = ANY($1::uuid[]) AND file_key IS NOT NULL""",
+        candidature_ids,
+    )
+    return await queue_deletions(conn, keys, reason, now)
+
+
+async def file_keys(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID]) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT file_key FROM piece_slots WHERE candidature_id = ANY($1::uuid[]) AND file_key IS NOT NULL",
+        candidature_ids,
+    )
+    return [r["file_key"] for r in rows]
+
+
+async def queue_deletions(conn: asyncpg.Connection, keys: list[str], reason: str, now: datetime) -> int:
+    if not keys:
+        return 0
+    await conn.executemany(
+        "INSERT INTO object_deletions (file_key, reason, requested_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        [(k, reason, now) for k in keys],
+    )
+    return len(keys)
+
+
+async def candidature_ids_of(conn: asyncpg.Connection, account_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await conn.fetch("SELECT candidature_id FROM candidatures WHERE account_id = $1 FOR UPDATE", account_id)
+    return [r["candidature_id"] for r in rows]
+
+
+# -- templates ------------------------------------------------------------------------------------
+
+
+async def template(conn: asyncpg.Connection, piece_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    sql = "SELECT * FROM templates WHERE piece_id = $1"
+    return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), piece_id)
+
+
+async def put_template(conn: asyncpg.Connection, piece_id: uuid.UUID, libelle: str, key: str, name: str, size: int,
+                       sha256: str, by: str, at: datetime) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """INSERT INTO templates (piece_id, libelle, file_key, file_name, size, sha256, uploaded_by, uploaded_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (piece_id) DO UPDATE SET libelle = excluded.libelle, file_key = excluded.file_key,
+               file_name = excluded.file_name, size = excluded.size, sha256 = excluded.sha256,
+               uploaded_by = excluded.uploaded_by, uploaded_at = excluded.uploaded_at
+           RETURNING *""",
+        piece_id, libelle, key, name, size, sha256, by, at,
+    )
+
+
+# -- tickets --------------------------------------------------------------------------------------
+
+
+async def insert_ticket(conn: asyncpg.Connection, token_hash: bytes, kind: str, payload: dict, expires_at: datetime, *,
+                        candidature_id: uuid.UUID | None = None, slot_id: uuid.UUID | None = None,
+                        piece_id: uuid.UUID | None = None) -> None:
+    await conn.execute(
+        """INSERT INTO tickets (token_hash, kind, candidature_id, slot_id, piece_id, payload, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        token_hash, kind, candidature_id, slot_id, piece_id, payload, expires_at,
+    )
+
+
+async def use_ticket(conn: asyncpg.Connection, token_hash: bytes, kinds: tuple[str, ...], now: datetime) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """UPDATE tickets SET used_at = $2
+           WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND kind = ANY($3::text[])
+           RETURNING *""",
+        token_hash, now, list(kinds),
+    )
+
+
+async def purge_tickets(conn: asyncpg.Connection, now: datetime) -> int:
+    result = await conn.execute("DELETE FROM tickets WHERE expires_at < $1 - interval '1 hour'", now)
+    return int(result.split()[-1])
