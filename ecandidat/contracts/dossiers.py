@@ -32,6 +32,16 @@ def _code(pattern: str, **constraints: Any) -> Any:
     return Annotated[str, StringConstraints(pattern=pattern, **constraints), BeforeValidator(_upper)]
 
 
+def _date_text(value: Any) -> Any:
+    # pydantic would read a number as a Unix timestamp; a date is written AAAA-MM-JJ.
+    if isinstance(value, (int, float)):
+        raise ValueError("Ce champ doit être une date (AAAA-MM-JJ).")
+    return value
+
+
+Date = Annotated[date, BeforeValidator(_date_text)]
+
+
 def _line(max_length: int) -> Any:
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length, pattern=_LINE)]
 
@@ -50,7 +60,13 @@ Telephone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6
 Ine = _code(r"^[0-9A-Za-z ]+$", min_length=11, max_length=14)
 Uai = _code(r"^\d{7}[A-Z]$")
 AnneeUniversitaire = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}-\d{4}$")]
-Annee = Annotated[int, Field(ge=1900, le=2100)]
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # JSON true is not the year 1
+        raise ValueError("Ce champ doit être un nombre entier.")
+    return value
+
+
+Annee = Annotated[int, Field(ge=1900, le=2100), BeforeValidator(_not_bool)]
 
 SectionName = Literal[
     "informations_personnelles",
@@ -89,7 +105,7 @@ class InformationsPersonnelles(Message):
     nom_naissance: Ligne100
     nom_usage: Ligne100 | None = None
     prenoms: Ligne150
-    date_naissance: date
+    date_naissance: Date
     pays_naissance: CodePays
     departement_naissance: CodeDepartement | None = None
     commune_naissance: CodeCommune | None = None

@@ -18,7 +18,7 @@ def account_subscriptions(clock: Clock) -> list[Subscription]:
         await handlers.on_account_created(conn, event, clock)
 
     async def purged(conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
-        await handlers.on_account_purged(conn, event)
+        await handlers.on_account_purged(conn, event, clock)
 
     return [Subscription(AccountCreated, created), Subscription(AccountPurged, purged)]
 

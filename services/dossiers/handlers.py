@@ -204,7 +204,8 @@ async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, cl
         log.info("INE given at account creation does not match the records' names", extra={"account_id": str(event.account_id)})
         return
     now = clock.now()
-    await store.ensure_dossier(conn, event.account_id, now)
+    if not await store.ensure_dossier(conn, event.account_id, now):
+        return
     dossier = await store.load_dossier(conn, event.account_id, for_update=True)
     if dossier is not None and dossier.ine_importe is None:
         await _import_record(conn, dossier, record, "event:account.created", now)
@@ -214,6 +215,6 @@ async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCre
     await store.add_candidature(conn, event.candidature_id, event.account_id, event.centre_code, event.commission_code, clock.now())
 
 
-async def on_account_purged(conn: asyncpg.Connection, event: AccountPurged) -> None:
-    erased = await store.erase(conn, event.account_id)
+async def on_account_purged(conn: asyncpg.Connection, event: AccountPurged, clock: Clock) -> None:
+    erased = await store.erase(conn, event.account_id, clock.now())
     log.info("dossier erased", extra={"account_id": str(event.account_id), "dossiers": erased})

@@ -39,11 +39,15 @@ async def load_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, *, for_u
     )
 
 
-async def ensure_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> None:
+async def ensure_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> bool:
+    """Create the dossier row if missing; False for an erased account (nothing is created)."""
     await conn.execute(
-        "INSERT INTO dossiers (account_id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING",
+        """INSERT INTO dossiers (account_id, created_at, updated_at)
+           SELECT $1, $2, $2 WHERE NOT EXISTS (SELECT 1 FROM purged_accounts WHERE account_id = $1)
+           ON CONFLICT DO NOTHING""",
         account_id, now,
     )
+    return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM purged_accounts WHERE account_id = $1)", account_id)
 
 
 async def write_section(
@@ -76,16 +80,20 @@ async def add_candidature(
     conn: asyncpg.Connection, candidature_id: uuid.UUID, account_id: uuid.UUID, centre: str, commission: str | None,
     now: datetime,
 ) -> None:
+    if not await ensure_dossier(conn, account_id, now):
+        return  # erased account: a late event brings nothing back
     await conn.execute(
         """INSERT INTO candidatures (candidature_id, account_id, centre_code, commission_code, created_at)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
         candidature_id, account_id, centre, commission, now,
     )
-    await ensure_dossier(conn, account_id, now)
     await conn.execute("UPDATE dossiers SET locked = true, updated_at = $2 WHERE account_id = $1", account_id, now)
 
 
-async def erase(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
+async def erase(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> int:
+    await conn.execute(
+        "INSERT INTO purged_accounts (account_id, purged_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", account_id, now
+    )
     await conn.execute("DELETE FROM candidatures WHERE account_id = $1", account_id)
     status = await conn.execute("DELETE FROM dossiers WHERE account_id = $1", account_id)
     return int(status.split()[-1])
