@@ -79,6 +79,9 @@ class CandidatureStatusChanged(_CandidatureFacts):
     new_status: str
     changed_at: datetime
     comment: str | None = None
+    # Why it changed: `staff` (a gestionnaire set it) or `piece_refusee` (a refused piece made
+    # the dossier incomplete; the candidate is told by the piece's own mail).
+    cause: str = "staff"
 
 
 # -- rpc: the candidate's side ------------------------------------------------------------------

@@ -26,39 +26,47 @@ from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
 
-from . import domain, store
+from . import domain, store, workflow
 from .dossiers import missing_in_dossier
 
 FREEZE_LEASE = timedelta(minutes=2)
-
-STAFF_READERS = ("admin", "scolarite", "scolarite_lecture")
-
 
 def _not_found() -> NotFound:
     return NotFound("Cette candidature n'existe pas.")
 
 
-def check_access(row: asyncpg.Record | None, principal: Principal, *, write: bool = False) -> asyncpg.Record:
-    """The candidate sees only their own candidatures; staff see what their scope covers."""
+def check_staff(principal: Principal, row: asyncpg.Record, *, write: bool, decide: bool = False) -> None:
+    """Staff scope: gestionnaires their centres (read-only variants may only read), commission
+    members the complete candidatures of their commissions (and may enter decisions on them)."""
+    if principal.realm != "staff":
+        raise Forbidden("Cette action est réservée aux personnels.")
+    if write and principal.manages_centre(row["centre_code"]):
+        return
+    if decide and principal.has_role("commission") and row["commission_code"] in principal.commissions:
+        return
+    if not write and (principal.sees_centre(row["centre_code"]) or (
+        row["commission_code"] and principal.sits_on_commission(row["commission_code"]) and row["statut"] == "complet"
+    )):
+        return
+    raise Forbidden("Cette candidature ne relève pas de votre périmètre.")
+
+
+def check_access(row: asyncpg.Record | None, principal: Principal) -> asyncpg.Record:
+    """The candidate sees only their own candidatures (others do not exist for them); staff
+    see what their scope covers."""
     if row is None:
         raise _not_found()
     if principal.realm == "candidate":
         if row["account_id"] != principal.account_id:
             raise _not_found()
         return row
-    if principal.has_role("admin", "scolarite") or (not write and principal.has_role(*STAFF_READERS)):
-        return row
-    if principal.has_role("gestionnaire") or (not write and principal.has_role("gestionnaire_lecture")):
-        if row["centre_code"] in principal.centres:
-            return row
-    if principal.has_role("commission") or (not write and principal.has_role("commission_lecture")):
-        if row["commission_code"] and row["commission_code"] in principal.commissions:
-            return row
-    raise Forbidden("Cette candidature ne relève pas de votre périmètre.")
+    check_staff(principal, row, write=False)
+    return row
 
 
 def view_of(row: asyncpg.Record, now: datetime) -> CandidatureView:
     cand = store.candidature_of(row)
+    answers = admission_rules(row)
     return CandidatureView(
         id=row["id"],
         account_id=row["account_id"],
@@ -84,10 +92,36 @@ def view_of(row: asyncpg.Record, now: datetime) -> CandidatureView:
         contact=ContactAddress(
             libelle=row["contact_libelle"], adresse=row["contact_adresse"], mail=row["contact_mail"]
         ),
+        decision_libelle=workflow.DECISIONS.get(row["decision"], "En attente"),
+        confirmation_deadline=row["confirmation_deadline"],
+        confirmed_at=row["confirmed_at"],
+        withdrawn_at=row["withdrawn_at"],
         can_cancel=cand.can_cancel(),
         can_transmit=cand.can_transmit(now),
         can_change_pieces=cand.can_change_pieces(now),
+        can_confirm=answers.can_confirm(now),
+        can_withdraw=answers.can_withdraw(now),
+        **decision_details(row),
     )
+
+
+def admission_rules(row: asyncpg.Record) -> workflow.Answerable:
+    return workflow.Answerable(
+        decision=row["decision"], cancelled=row["cancelled_at"] is not None,
+        confirmation_deadline=row["confirmation_deadline"], confirmed_at=row["confirmed_at"],
+        withdrawn_at=row["withdrawn_at"],
+    )
+
+
+def decision_details(row: asyncpg.Record) -> dict:
+    """What the candidate reads of the validated decision."""
+    if row["decision"] is None:
+        return {}
+    details = {"decision_motif": row["d_motif"], "decision_rang": row["rang_lc"], "decision_commentaire": row["d_commentaire"]}
+    if row["decision"] == "preselection" and row["d_preselection_date"]:
+        heure = f" à {row['d_preselection_heure']:%H:%M}" if row["d_preselection_heure"] else ""
+        details["preselection"] = f"Le {row['d_preselection_date']:%d/%m/%Y}{heure}, {row['d_preselection_lieu']}"
+    return details
 
 
 def _facts(row: asyncpg.Record) -> dict:
@@ -152,6 +186,11 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             formation_code=formation.code,
             type_traitement=type_traitement,
         )
+        await conn.executemany(
+            "INSERT INTO candidature_pieces (candidature_id, piece_id, libelle) VALUES ($1, $2, $3)",
+            [(candidature_id, p["id"], p["libelle"]) for p in pieces],
+        )
+        await conn.execute("UPDATE candidatures SET pieces_total = $2 WHERE id = $1", candidature_id, len(pieces))
         row = await store.candidature_view(conn, candidature_id)
         await add_event(
             conn,

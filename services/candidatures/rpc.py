@@ -5,7 +5,7 @@ from __future__ import annotations
 from ecandidat.contracts import candidatures as c
 from ecandidat.runtime.rpc import RpcContext, RpcServer
 
-from . import handlers, offer
+from . import admission, handlers, listing, offer, staff
 
 
 def register(server: RpcServer, service) -> None:
@@ -35,6 +35,38 @@ def register(server: RpcServer, service) -> None:
     @server.route(c.TransmitCandidature)
     async def transmit(req: c.TransmitCandidature, ctx: RpcContext) -> c.CandidatureView:
         return await handlers.transmit(pool, rpc, req.principal, req.candidature_id, clock)
+
+    @server.route(c.AnswerAdmission)
+    async def answer(req: c.AnswerAdmission, ctx: RpcContext) -> c.CandidatureView:
+        return await admission.answer(pool, req, clock)
+
+    @server.route(c.SetStatut)
+    async def set_statut(req: c.SetStatut, ctx: RpcContext) -> c.BatchResult:
+        return await staff.set_statut(pool, req, clock)
+
+    @server.route(c.SetTypeTraitement)
+    async def set_type_traitement(req: c.SetTypeTraitement, ctx: RpcContext) -> c.BatchResult:
+        return await staff.set_type_traitement(pool, req, clock)
+
+    @server.route(c.EnterDecision)
+    async def enter_decision(req: c.EnterDecision, ctx: RpcContext) -> c.DecisionRecord:
+        return await staff.enter_decision(pool, req, clock)
+
+    @server.route(c.ValidateDecisions)
+    async def validate_decisions(req: c.ValidateDecisions, ctx: RpcContext) -> c.BatchResult:
+        return await staff.validate_decisions(pool, req, clock)
+
+    @server.route(c.AddNote)
+    async def add_note(req: c.AddNote, ctx: RpcContext) -> c.NoteRecord:
+        return await staff.add_note(pool, req, clock)
+
+    @server.route(c.GetStaffCandidature)
+    async def staff_view(req: c.GetStaffCandidature, ctx: RpcContext) -> c.StaffCandidatureView:
+        return await staff.staff_view(pool, req, clock)
+
+    @server.route(c.ListCandidatures)
+    async def list_candidatures(req: c.ListCandidatures, ctx: RpcContext) -> c.CandidaturePage:
+        return await listing.list_candidatures(pool, req)
 
     for model, fn in (
         (c.SaveCampagne, offer.save_campagne),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.service import Service
 
-from . import consumers, rpc
+from . import admission, consumers, rpc
 from .settings import CandidaturesSettings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -23,7 +24,11 @@ class CandidaturesService(Service):
     async def setup(self) -> None:
         self.rpc_client = RpcClient(self.nc, timeout=self.settings.rpc_timeout)
         rpc.register(self.rpc, self)
-        self.subscribe("erasure", consumers.erasure())
+        self.subscribe("accounts", consumers.accounts())
+        self.subscribe("on-piece-events", consumers.pieces(self.clock))
+        every = timedelta(seconds=self.settings.candidatures_jobs_interval)
+        self.add_job("confirmation-reminders", every, admission.reminders_job(self.settings.confirmation_reminder_days))
+        self.add_job("expired-answers", every, admission.expired_answers_job)
 
 
 SETTINGS = CandidaturesSettings

@@ -1,9 +1,18 @@
-"""Candidatures settings: those of the kit (see ecandidat/runtime/settings.py)."""
+"""Candidatures settings (environment variables), besides those of the kit.
+
+| variable | default | meaning |
+|---|---|---|
+| CONFIRMATION_REMINDER_DAYS | 3 | days before the confirmation deadline when the reminder mail goes |
+| CANDIDATURES_JOBS_INTERVAL | 30 | seconds between runs of the confirmation jobs (reminders, automatic désistements) |
+"""
 
 from __future__ import annotations
+
+from pydantic import Field
 
 from ecandidat.runtime.settings import KitSettings
 
 
 class CandidaturesSettings(KitSettings):
-    pass
+    confirmation_reminder_days: int = Field(default=3, ge=1, le=60)
+    candidatures_jobs_interval: float = Field(default=30.0, gt=0)

@@ -14,12 +14,15 @@ from .domain import Campagne, Candidature, Formation
 _CANDIDATURE_VIEW = """
     SELECT c.*, f.libelle AS formation_libelle, f.commission_code, t.libelle AS type_diplome,
            ce.libelle AS centre_libelle, ce.contact_libelle, ce.contact_adresse, ce.contact_mail,
-           ca.libelle AS campagne_libelle
+           ca.libelle AS campagne_libelle, d.motif AS d_motif, d.commentaire AS d_commentaire,
+           d.preselection_date AS d_preselection_date, d.preselection_heure AS d_preselection_heure,
+           d.preselection_lieu AS d_preselection_lieu
     FROM candidatures c
     JOIN formations f ON f.code = c.formation_code
     JOIN types_diplome t ON t.code = f.type_code
     JOIN centres ce ON ce.code = c.centre_code
     JOIN campagnes ca ON ca.code = c.campagne_code
+    LEFT JOIN decisions d ON d.id = c.decision_id
 """
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import nats
 import pytest
-from pydantic import BaseModel, ConfigDict
 
 from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.dossiers import Completeness, GetCompleteness
 from ecandidat.contracts.documents import FreezePieces, FreezeResult, MissingPiece, ReleasePieces
 from ecandidat.runtime.clock import OffsetClock
 from ecandidat.runtime.rpc import RpcClient, RpcServer
@@ -18,12 +18,6 @@ from services.candidatures.service import CandidaturesService
 from services.candidatures.settings import CandidaturesSettings
 
 
-class _Any(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class _Completeness(BaseModel):
-    missing_for_application: list[str]
 
 
 @dataclass
@@ -44,8 +38,11 @@ async def peers(nats_server):
     dossiers = RpcServer(nc, "dossiers")
     documents = RpcServer(nc, "documents")
 
-    async def completeness(req, ctx):
-        return _Completeness(missing_for_application=state.missing_in_dossier)
+    @dossiers.route(GetCompleteness)
+    async def completeness(req: GetCompleteness, ctx) -> Completeness:
+        missing = state.missing_in_dossier
+        return Completeness(account_id=req.account_id, informations_personnelles=not missing, adresse=not missing,
+                            baccalaureat=not missing, complet=not missing, manquants=missing)
 
     @documents.route(FreezePieces)
     async def freeze(req: FreezePieces, ctx) -> FreezeResult:
@@ -62,7 +59,6 @@ async def peers(nats_server):
         state.released.append(req.candidature_id)
         return FreezeResult(frozen=False)
 
-    dossiers.add_operation("completeness", _Any, completeness)
     await dossiers.start()
     await documents.start()
     yield state

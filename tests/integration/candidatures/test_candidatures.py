@@ -184,7 +184,8 @@ async def test_staff_scope(service):
         (staff(roles=("admin",)), True),
         (staff(roles=("gestionnaire",), centres=("DAEU",)), True),
         (staff(roles=("gestionnaire",), centres=("FC-DIPL",)), False),
-        (staff(roles=("commission",), commissions=("COM-DAEU",)), True),
+        # the commission sees a candidature once it is complete, not before
+        (staff(roles=("commission",), commissions=("COM-DAEU",)), False),
         (staff(roles=("commission",), commissions=("COM-FC",)), False),
     ]:
         call = service.client.call(c.GetCandidature(principal=principal, candidature_id=view.id), c.CandidatureView)

@@ -1,0 +1,105 @@
+"""The staff workflow's rules, without I/O: decisions, confirmation deadlines, answers, promotion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from ecandidat.contracts.errors import ErrorDetail, InvalidInput
+
+from .domain import Refused, end_of_day, local_day
+
+DECISIONS = {
+    "favorable": "Favorable",
+    "defavorable": "Défavorable",
+    "liste_attente": "Liste d'attente",
+    "liste_complementaire": "Liste complémentaire",
+    "preselection": "Présélection",
+}
+
+DEFAULT_CONFIRMATION_DAYS = 8
+
+
+def check_decision_input(
+    kind: str, *, motif: str | None, rang: int | None, preselection_date: date | None, preselection_lieu: str | None
+) -> None:
+    """Each kind of decision carries what the candidate needs to understand it."""
+    errors = []
+    if kind == "defavorable" and not (motif or "").strip():
+        errors.append(ErrorDetail(field="motif", message="Un avis défavorable doit être motivé."))
+    if kind == "liste_complementaire" and rang is None:
+        errors.append(ErrorDetail(field="rang", message="Le rang sur la liste complémentaire est obligatoire."))
+    if kind == "preselection":
+        if preselection_date is None:
+            errors.append(ErrorDetail(field="preselection_date", message="La date de l'entretien de présélection est obligatoire."))
+        if not (preselection_lieu or "").strip():
+            errors.append(ErrorDetail(field="preselection_lieu", message="Le lieu de l'entretien de présélection est obligatoire."))
+    if kind != "liste_complementaire" and rang is not None:
+        errors.append(ErrorDetail(field="rang", message="Un rang n'a de sens que sur la liste complémentaire."))
+    if errors:
+        raise InvalidInput("La décision est incomplète.", details=errors)
+
+
+@dataclass(frozen=True)
+class Answerable:
+    """What a favourable decision's answer depends on."""
+
+    decision: str | None
+    cancelled: bool
+    confirmation_deadline: datetime | None
+    confirmed_at: datetime | None
+    withdrawn_at: datetime | None
+
+    def can_confirm(self, now: datetime) -> bool:
+        return (
+            self.decision == "favorable" and not self.cancelled and self.withdrawn_at is None
+            and self.confirmed_at is None and self.confirmation_deadline is not None and now < self.confirmation_deadline
+        )
+
+    def can_withdraw(self, now: datetime) -> bool:
+        # After a confirmation, a désistement stays possible; before it, only until the deadline.
+        if self.decision != "favorable" or self.cancelled or self.withdrawn_at is not None:
+            return False
+        return self.confirmed_at is not None or (self.confirmation_deadline is not None and now < self.confirmation_deadline)
+
+    def check_answer(self, answer: str, now: datetime) -> None:
+        if self.decision != "favorable":
+            raise Refused("Seul un avis favorable peut être confirmé ou faire l'objet d'un désistement.", reason="pas_d_avis_favorable")
+        if self.withdrawn_at is not None:
+            raise Refused("Vous vous êtes déjà désisté(e) de cette formation.", reason="deja_desiste")
+        if answer == "confirmation":
+            if self.confirmed_at is not None:
+                raise Refused("Vous avez déjà confirmé votre candidature.", reason="deja_confirme")
+            if not self.can_confirm(now):
+                raise Refused("Le délai de confirmation est dépassé.", reason="delai_depasse")
+        elif not self.can_withdraw(now):
+            raise Refused("Le délai de réponse est dépassé.", reason="delai_depasse")
+
+
+def confirmation_deadline(
+    validated_at: datetime,
+    *,
+    candidature_date: date | None,
+    formation_date: date | None,
+    delai_jours: int | None,
+) -> datetime:
+    """The candidature's own date, else the formation's fixed date (if still ahead), else a delay
+    in days after the validation — always the end of that day in Paris."""
+    for fixed in (candidature_date, formation_date):
+        if fixed is not None and end_of_day(fixed) > validated_at:
+            return end_of_day(fixed)
+    days = delai_jours or DEFAULT_CONFIRMATION_DAYS
+    return end_of_day(local_day(validated_at) + timedelta(days=days))
+
+
+def reminder_due(deadline: datetime, now: datetime, days_before: int) -> bool:
+    return deadline - timedelta(days=days_before) <= now < deadline
+
+
+def can_decide(statut: str, cancelled: bool, withdrawn: bool) -> None:
+    if cancelled:
+        raise Refused("Cette candidature est annulée : aucune décision ne peut être prise.", reason="annulee")
+    if withdrawn:
+        raise Refused("Le candidat s'est désisté : aucune décision ne peut plus être prise.", reason="desiste")
+    if statut != "complet":
+        raise Refused("Une décision ne peut être prise que sur un dossier complet.", reason="dossier_non_complet")
