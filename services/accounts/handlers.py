@@ -107,8 +107,8 @@ async def activate_account(deps: Deps, req: ActivateAccount) -> AccountActivated
 async def _mail_request(conn: asyncpg.Connection, deps: Deps, email: str, kind: str) -> asyncpg.Record | None:
     """The account a lost-link request is about, or None when there is none or the address asked too often.
 
-    Both outcomes do the same database work before the answer, so that the answer's timing does
-    not tell whether the address has an account.
+    Runs after the answer was sent (`Deps.after_answer`): the answer is the same, in the same time,
+    whether or not the address has an account.
     """
     asked = await store.record_mail_request(conn, email_key(email), kind, deps.now())
     account = await store.candidate_by_email(conn, email)
@@ -118,11 +118,16 @@ async def _mail_request(conn: asyncpg.Connection, deps: Deps, email: str, kind: 
 
 
 async def resend_activation(deps: Deps, req: ResendActivation) -> Accepted:
+    await deps.after_answer(_resend_activation(deps, req.email))
+    return Accepted(message=RESEND_ANSWER)
+
+
+async def _resend_activation(deps: Deps, email: str) -> None:
     s = deps.settings
     now = deps.now()
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            account = await _mail_request(conn, deps, req.email, "activation")
+            account = await _mail_request(conn, deps, email, "activation")
             if account is not None and account["activated_at"] is None:
                 token = new_token()
                 deadline = deps.hours(s.accounts_activation_hours)
@@ -134,14 +139,18 @@ async def resend_activation(deps: Deps, req: ResendActivation) -> Accepted:
                     activation_deadline=deadline,
                 )
                 await add_event(conn, event, subject=str(account["account_id"]), clock=deps.clock)
-    return Accepted(message=RESEND_ANSWER)
 
 
 async def request_credentials(deps: Deps, req: RequestCredentials) -> Accepted:
+    await deps.after_answer(_request_credentials(deps, req.email))
+    return Accepted(message=CREDENTIALS_ANSWER)
+
+
+async def _request_credentials(deps: Deps, email: str) -> None:
     now = deps.now()
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            account = await _mail_request(conn, deps, req.email, "credentials")
+            account = await _mail_request(conn, deps, email, "credentials")
             if account is not None:
                 token = new_token()
                 expires = deps.hours(deps.settings.accounts_reset_hours)
@@ -151,7 +160,6 @@ async def request_credentials(deps: Deps, req: RequestCredentials) -> Accepted:
                     nom=account["nom"], prenom=account["prenom"], reset=deps.sealer.seal(token), reset_expires_at=expires,
                 )
                 await add_event(conn, event, subject=str(account["account_id"]), clock=deps.clock)
-    return Accepted(message=CREDENTIALS_ANSWER)
 
 
 async def reset_password(deps: Deps, req: ResetPassword) -> Done:

@@ -40,6 +40,7 @@ class AccountsService(Service):
         )
         self.on_cleanup(_async(passwords.close))
         self.deps = Deps(self.pool, self.clock, s, passwords, sealer, load_common_passwords())
+        self.on_cleanup(self.deps.drain)
         rpc.register(self.rpc, self.deps)
         self.add_job(jobs.PURGE_JOB, timedelta(seconds=s.accounts_purge_interval), jobs.purge_unactivated(self.clock))
         self.purge_job = self.jobs[-1]
