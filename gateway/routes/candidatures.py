@@ -55,3 +55,22 @@ def register(api: Api) -> None:
     async def transmettre(request: web.Request) -> web.Response:
         req = c.TransmitCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
         return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
+
+    for answer, path, summary in (
+        ("confirmation", "confirmation", "Confirmer sa candidature après un avis favorable"),
+        ("desistement", "desistement", "Se désister (après un avis favorable, même confirmé)"),
+    ):
+        _register_answer(api, answer, path, summary)
+
+
+def _register_answer(api: Api, answer: str, path: str, summary: str) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        req = c.AnswerAdmission(principal=request[PRINCIPAL], answer=answer,
+                                candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
+
+    handler.__name__ = answer
+    api.route("POST", f"/api/v1/candidatures/{{candidature_id}}/{path}", summary=summary, tag="candidatures",
+              response=c.CandidatureView, realm="candidate",
+              responses={404: "Candidature inconnue", 409: "Réponse impossible (pas d'avis favorable, délai dépassé)"})(handler)
+

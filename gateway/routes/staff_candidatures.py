@@ -1,0 +1,176 @@
+"""Staff side of candidatures: lists and exports, the full view, statuts, type de traitement,
+decisions, notes (gestionnaires scoped to their centres, commission members to their commissions)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from pydantic import ConfigDict, Field
+
+from ecandidat.contracts import candidatures as c
+
+from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, parse_query, path_uuid
+from ..keys import RPC
+
+ANY_STAFF = ("admin", "scolarite", "scolarite_lecture", "gestionnaire", "gestionnaire_lecture", "commission", "commission_lecture")
+MANAGERS = ("admin", "scolarite", "gestionnaire")
+DECIDERS = MANAGERS + ("commission",)
+
+
+class ListQuery(c.Filters):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sort: str = Field(default="date_reception", pattern="^(date_reception|nom|rang)$")
+    cursor: str | None = Field(default=None, max_length=500)
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+StatutBody = body_of(c.SetStatut, name="ChangementStatut")
+TypeTraitementBody = body_of(c.SetTypeTraitement, name="ChangementTypeTraitement")
+DecisionBody = body_of(c.EnterDecision, without=("principal", "candidature_id"), name="SaisieDecision")
+ValidationBody = body_of(c.ValidateDecisions, name="ValidationDecisions")
+NoteBody = body_of(c.AddNote, without=("principal", "candidature_id"), name="NouvelleNote")
+
+EXPORT_COLUMNS = [
+    ("numero_dossier", "Numéro de dossier"), ("nom", "Nom"), ("prenom", "Prénom"), ("email", "Adresse mail"),
+    ("formation_code", "Code formation"), ("formation_libelle", "Formation"), ("statut", "Statut du dossier"),
+    ("type_traitement", "Type de traitement"), ("type_traitement_valide", "T.T. validé"), ("decision", "Décision"),
+    ("decision_en_attente", "Décision à valider"), ("rang", "Rang liste complémentaire"),
+    ("pieces_pretes", "Pièces déposées"), ("pieces_total", "Pièces demandées"), ("pieces_refusees", "Pièces refusées"),
+    ("date_reception", "Date de réception"), ("confirmation_deadline", "Date limite de confirmation"),
+    ("confirmed_at", "Confirmé le"), ("withdrawn_at", "Désisté le"), ("created_at", "Candidature créée le"),
+]
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if hasattr(value, "isoformat"):
+        return value.isoformat(timespec="minutes") if hasattr(value, "hour") else value.isoformat()
+    text = str(value)
+    # A cell starting with = + - @ would be a formula in a spreadsheet: neutralise it.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+async def _all_rows(request: web.Request, query: ListQuery) -> AsyncIterator[c.CandidatureRow]:
+    cursor = None
+    filters = c.Filters(**query.model_dump(exclude={"sort", "cursor", "limit"}))
+    while True:
+        page = await request.app[RPC].call(
+            c.ListCandidatures(principal=request[PRINCIPAL], filters=filters, sort=query.sort, cursor=cursor, limit=500),
+            c.CandidaturePage, request_id=request[REQUEST_ID],
+        )
+        for row in page.items:
+            yield row
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+def register(api: Api) -> None:
+    @api.route("GET", "/api/v1/staff/candidatures", summary="Liste filtrée des candidatures (pagination par curseur)",
+               tag="gestion des candidatures", query=ListQuery, response=c.CandidaturePage, realm="staff", roles=ANY_STAFF)
+    async def liste(request: web.Request) -> web.Response:
+        q = parse_query(request, ListQuery)
+        filters = c.Filters(**q.model_dump(exclude={"sort", "cursor", "limit"}))
+        page = await request.app[RPC].call(
+            c.ListCandidatures(principal=request[PRINCIPAL], filters=filters, sort=q.sort, cursor=q.cursor, limit=q.limit),
+            c.CandidaturePage, request_id=request[REQUEST_ID],
+        )
+        return json_response(page)
+
+    @api.route("GET", "/api/v1/staff/candidatures/export.csv", summary="Export CSV de la liste filtrée",
+               tag="gestion des candidatures", query=ListQuery, realm="staff", roles=ANY_STAFF,
+               content_types={"response": "text/csv"})
+    async def export_csv(request: web.Request) -> web.StreamResponse:
+        q = parse_query(request, ListQuery)
+        rows = _all_rows(request, q)
+        first = await anext(rows, None)  # errors (scope, filters) become problem+json before streaming
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="candidatures.csv"',
+        })
+        await response.prepare(request)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";")
+        writer.writerow([label for _, label in EXPORT_COLUMNS])
+        await response.write(("\ufeff" + buffer.getvalue()).encode())
+        row = first
+        while row is not None:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow([_cell(getattr(row, key)) for key, _ in EXPORT_COLUMNS])
+            await response.write(buffer.getvalue().encode())
+            row = await anext(rows, None)
+        await response.write_eof()
+        return response
+
+    @api.route("GET", "/api/v1/staff/candidatures/export.xlsx", summary="Export tableur (XLSX) de la liste filtrée",
+               tag="gestion des candidatures", query=ListQuery, realm="staff", roles=ANY_STAFF,
+               content_types={"response": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    async def export_xlsx(request: web.Request) -> web.StreamResponse:
+        from openpyxl import Workbook
+
+        q = parse_query(request, ListQuery)
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Candidatures")
+        sheet.append([label for _, label in EXPORT_COLUMNS])
+        async for row in _all_rows(request, q):
+            sheet.append([_cell(getattr(row, key)) for key, _ in EXPORT_COLUMNS])
+        with tempfile.TemporaryFile() as out:
+            book.save(out)
+            out.seek(0)
+            data = out.read()
+        return web.Response(body=data, headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "Content-Disposition": 'attachment; filename="candidatures.xlsx"',
+        })
+
+    @api.route("GET", "/api/v1/staff/candidatures/{candidature_id}", summary="Vue complète d'une candidature",
+               tag="gestion des candidatures", response=c.StaffCandidatureView, realm="staff", roles=ANY_STAFF)
+    async def vue(request: web.Request) -> web.Response:
+        req = c.GetStaffCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        return json_response(await request.app[RPC].call(req, c.StaffCandidatureView, request_id=request[REQUEST_ID]))
+
+    @api.route("POST", "/api/v1/staff/candidatures/statut", summary="Changer le statut du dossier (une ou plusieurs candidatures)",
+               tag="gestion des candidatures", body=StatutBody, response=c.BatchResult, realm="staff", roles=MANAGERS)
+    async def statut(request: web.Request) -> web.Response:
+        body = await parse_body(request, StatutBody)
+        req = c.SetStatut(principal=request[PRINCIPAL], **body.model_dump())
+        return json_response(await request.app[RPC].call(req, c.BatchResult, request_id=request[REQUEST_ID]))
+
+    @api.route("POST", "/api/v1/staff/candidatures/type-traitement", summary="Changer ou valider le type de traitement",
+               tag="gestion des candidatures", body=TypeTraitementBody, response=c.BatchResult, realm="staff", roles=MANAGERS)
+    async def type_traitement(request: web.Request) -> web.Response:
+        body = await parse_body(request, TypeTraitementBody)
+        req = c.SetTypeTraitement(principal=request[PRINCIPAL], **body.model_dump())
+        return json_response(await request.app[RPC].call(req, c.BatchResult, request_id=request[REQUEST_ID]))
+
+    @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/decision", summary="Saisir une décision (à valider ensuite)",
+               tag="gestion des candidatures", body=DecisionBody, response=c.DecisionRecord, status=201, realm="staff", roles=DECIDERS)
+    async def decision(request: web.Request) -> web.Response:
+        body = await parse_body(request, DecisionBody)
+        req = c.EnterDecision(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
+                              **body.model_dump())
+        return json_response(await request.app[RPC].call(req, c.DecisionRecord, request_id=request[REQUEST_ID]), status=201)
+
+    @api.route("POST", "/api/v1/staff/candidatures/decisions/validation", summary="Valider les décisions saisies (une ou plusieurs)",
+               tag="gestion des candidatures", body=ValidationBody, response=c.BatchResult, realm="staff", roles=MANAGERS)
+    async def validation(request: web.Request) -> web.Response:
+        body = await parse_body(request, ValidationBody)
+        req = c.ValidateDecisions(principal=request[PRINCIPAL], **body.model_dump())
+        return json_response(await request.app[RPC].call(req, c.BatchResult, request_id=request[REQUEST_ID]))
+
+    @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/notes", summary="Ajouter une note au bloc-notes",
+               tag="gestion des candidatures", body=NoteBody, response=c.NoteRecord, status=201, realm="staff", roles=DECIDERS)
+    async def note(request: web.Request) -> web.Response:
+        body = await parse_body(request, NoteBody)
+        req = c.AddNote(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
+                        **body.model_dump())
+        return json_response(await request.app[RPC].call(req, c.NoteRecord, request_id=request[REQUEST_ID]), status=201)
