@@ -27,7 +27,7 @@ from ecandidat.contracts.documents import (
     PieceView,
 )
 from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.contracts.errors import Conflict
+from ecandidat.contracts.errors import Conflict, NotFound
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.consumer import PermanentFailure
 from ecandidat.runtime.outbox import add_event
@@ -79,8 +79,8 @@ def on_events(clock: Clock):
 async def freeze_pieces(pool: asyncpg.Pool, candidature_id: uuid.UUID, until: datetime, clock: Clock) -> FreezeResult:
     async with pool.acquire() as conn, conn.transaction():
         row = await store.candidature(conn, candidature_id, lock=True)
-        if row is None:
-            raise Conflict(
+        if row is None:  # candidature.created not consumed yet
+            raise NotFound(
                 "Les pièces de cette candidature ne sont pas encore prêtes : réessayez dans quelques instants.",
                 reason="pieces_pas_pretes",
             )

@@ -24,7 +24,6 @@ from ecandidat.contracts.documents import (
     TemplateView,
     UploadTicket,
 )
-from ecandidat.contracts.base import Empty
 from ecandidat.contracts.errors import NotFound
 from ecandidat.runtime.rpc import RpcContext, RpcServer
 
@@ -46,9 +45,9 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
         return await handlers.freeze_pieces(svc.pool, req.candidature_id, req.until, svc.clock)
 
     @server.route(ReleasePieces)
-    async def release(req: ReleasePieces, ctx: RpcContext) -> Empty:
+    async def release(req: ReleasePieces, ctx: RpcContext) -> FreezeResult:
         await handlers.release_pieces(svc.pool, req.candidature_id)
-        return Empty()
+        return FreezeResult(frozen=False)
 
     @server.route(ListPieces)
     async def list_pieces(req: ListPieces, ctx: RpcContext) -> CandidaturePieces:

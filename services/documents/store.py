@@ -182,5 +182,5 @@ async def use_ticket(conn: asyncpg.Connection, token_hash: bytes, kinds: tuple[s
 
 
 async def purge_tickets(conn: asyncpg.Connection, now: datetime) -> int:
-    result = await conn.execute("DELETE FROM tickets WHERE expires_at < $1 - interval '1 hour'", now)
+    result = await conn.execute("DELETE FROM tickets WHERE expires_at < $1::timestamptz - interval '1 hour'", now)
     return int(result.split()[-1])
