@@ -267,3 +267,25 @@ def file_too_large_message(max_size: int) -> str:
         f"Le fichier dépasse {max_size // (1024 * 1024)} Mo : compressez-le (par exemple avec un outil de "
         "compression PDF) puis déposez-le à nouveau."
     )
+
+
+class LetterGenerated(Event):
+    """The admission or refusal letter of a validated decision is ready in object storage; the
+    mailer sends the decision mail with it attached."""
+
+    producer = "documents"
+    entity = "letter"
+    action = "generated"
+
+    candidature_id: uuid.UUID
+    account_id: uuid.UUID
+    decision_id: uuid.UUID
+    kind: str
+    bucket: str
+    key: str
+    filename: str
+    formation_libelle: str
+    motif: str | None = None
+    commentaire: str | None = None
+    confirmation_deadline: datetime | None = None
+    automatic: bool = False

@@ -8,6 +8,7 @@ Adding a mail to the platform is adding a composer in `compose/<producer>.py` an
 from __future__ import annotations
 
 import importlib
+import uuid
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,10 +30,17 @@ class Attachment:
 
 @dataclass(frozen=True)
 class Mail:
+    """One mail to send. A mail to a candidate names their `account_id` instead of an address:
+    the address, names and numéro de dossier come from the mailer's directory at sending time
+    (so an address changed since is used); `candidature_id` adds the candidature's formation,
+    centre and date limite de retour to the context."""
+
     template: str
-    recipient: str
+    recipient: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
+    account_id: uuid.UUID | None = None
+    candidature_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)

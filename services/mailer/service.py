@@ -8,7 +8,7 @@ from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service, cached
 
-from . import rpc
+from . import directory, rpc
 from .catalogue import MailContext
 from .consumers import subscriptions
 from .render import Renderer
@@ -32,6 +32,7 @@ class MailerService(Service):
         sealer = Sealer(s.link_sealing_key)
         require_production_key(sealer, s.public_base_url)
         ctx = MailContext(public_base_url=s.public_base_url.rstrip("/"), unseal=sealer.unseal)
+        self.subscribe("directory", directory.subscriptions())
         self.subscribe("notifications", subscriptions(renderer, ctx, self.clock, s.mail_message_id_domain), batch=50)
         rpc.register(self.rpc, self)
         attachments = AttachmentStore(s) if s.s3_endpoint else None

@@ -1,0 +1,69 @@
+"""Mails of the candidatures' lifecycle, worded as in the candidates' guide."""
+
+from __future__ import annotations
+
+from ecandidat.contracts import candidatures as c
+from ecandidat.contracts.envelope import CloudEvent
+
+from ..catalogue import Mail, MailContext, composes
+
+STATUTS = {"en_attente": "En attente", "receptionne": "Réceptionné", "complet": "Complet", "incomplet": "Incomplet"}
+
+
+def to_candidate(template: str, event, **context) -> list[Mail]:
+    return [Mail(template, context=context, account_id=event.account_id, candidature_id=event.candidature_id)]
+
+
+@composes(c.CandidatureCreated)
+def _created(event: c.CandidatureCreated, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    # The directory may not know this candidature yet (its own consumer runs beside this one):
+    # everything the mail needs comes from the event itself.
+    return [Mail("candidature_created", account_id=event.account_id, context={
+        "formation": event.formation_libelle, "centre": event.centre_libelle,
+        "date_limite_retour": event.date_limite_retour, "base_url": ctx.public_base_url,
+    })]
+
+
+@composes(c.CandidatureCancelled)
+def _cancelled(event: c.CandidatureCancelled, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    return to_candidate("candidature_cancelled", event, cancelled_at=event.cancelled_at)
+
+
+@composes(c.CandidatureTransmitted)
+def _transmitted(event: c.CandidatureTransmitted, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    return to_candidate("candidature_transmitted", event, received_at=event.received_at)
+
+
+@composes(c.CandidatureStatusChanged)
+def _status(event: c.CandidatureStatusChanged, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    if event.cause == "piece_refusee":
+        return []  # the piece's refusal mail already says it, with the comment
+    return to_candidate("candidature_status", event, statut=STATUTS.get(event.new_status, event.new_status),
+                        commentaire=event.comment, changed_at=event.changed_at)
+
+
+@composes(c.DecisionValidated)
+def _decision(event: c.DecisionValidated, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    if event.kind in ("favorable", "defavorable"):
+        return []  # sent with its letter, once the documents service has generated it
+    return to_candidate(
+        f"decision_{event.kind}", event, rang=event.rang, commentaire=event.commentaire,
+        preselection_date=event.preselection_date, preselection_heure=event.preselection_heure,
+        preselection_lieu=event.preselection_lieu, contact_libelle=event.contact_libelle,
+        contact_adresse=event.contact_adresse,
+    )
+
+
+@composes(c.CandidatureConfirmed)
+def _confirmed(event: c.CandidatureConfirmed, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    return to_candidate("candidature_confirmed", event, confirmed_at=event.confirmed_at)
+
+
+@composes(c.CandidatureWithdrawn)
+def _withdrawn(event: c.CandidatureWithdrawn, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    return to_candidate("candidature_withdrawn", event, withdrawn_at=event.withdrawn_at, automatic=event.automatic)
+
+
+@composes(c.ConfirmationReminderDue)
+def _reminder(event: c.ConfirmationReminderDue, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    return to_candidate("confirmation_reminder", event, deadline=event.confirmation_deadline)
