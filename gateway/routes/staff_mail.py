@@ -1,0 +1,43 @@
+"""Operators' mail tools: send a test mail through the whole chain, read the delivery log."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from ecandidat.contracts.mailer import Deliveries, ListDeliveries, MailCheckQueued, SendMailCheck
+
+from ..api import PRINCIPAL, REQUEST_ID, Api, json_response, parse_body, parse_query
+from ..keys import RPC
+
+
+class MailCheckBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: EmailStr
+
+
+class DeliveriesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str | None = Field(default=None, pattern="^(pending|sent|failed)$")
+    recipient: str | None = Field(default=None, max_length=320)
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+def register(api: Api) -> None:
+    @api.route("POST", "/api/v1/staff/mail/test", summary="Tester la configuration des mails (envoi d'un mail de test)",
+               tag="exploitation", body=MailCheckBody, response=MailCheckQueued, status=202, realm="staff", roles=("admin",))
+    async def mail_test(request: web.Request) -> web.Response:
+        body = await parse_body(request, MailCheckBody)
+        reply = await request.app[RPC].call(
+            SendMailCheck(to=body.to, requested_by=request[PRINCIPAL].email), MailCheckQueued, request_id=request[REQUEST_ID]
+        )
+        return json_response(reply, status=202)
+
+    @api.route("GET", "/api/v1/staff/mail/deliveries", summary="Journal des envois de mails (dont les échecs)",
+               tag="exploitation", query=DeliveriesQuery, response=Deliveries, realm="staff", roles=("admin",))
+    async def deliveries(request: web.Request) -> web.Response:
+        q = parse_query(request, DeliveriesQuery)
+        reply = await request.app[RPC].call(ListDeliveries(**q.model_dump()), Deliveries, request_id=request[REQUEST_ID])
+        return json_response(reply)
