@@ -14,40 +14,57 @@ from .domain import Dossier, Scope, StoredSection
 
 
 async def load_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, *, for_update: bool = False) -> Dossier | None:
+    """The dossier with its sections and scope, in one round trip (after taking its row lock)."""
+    if for_update and not await conn.fetchval("SELECT true FROM dossiers WHERE account_id = $1 FOR UPDATE", account_id):
+        return None
     row = await conn.fetchrow(
-        "SELECT locked, ine_importe FROM dossiers WHERE account_id = $1" + (" FOR UPDATE" if for_update else ""),
+        """SELECT d.locked, d.ine_importe,
+                  (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'section', s.section, 'version', s.version, 'data', s.data,
+                        'imported', to_jsonb(s.imported), 'updated_at', s.updated_at)), '[]'::jsonb)
+                     FROM sections s WHERE s.account_id = d.account_id) AS sections,
+                  (SELECT coalesce(array_agg(DISTINCT c.centre_code), '{}') FROM candidatures c
+                    WHERE c.account_id = d.account_id) AS centres,
+                  (SELECT coalesce(array_agg(DISTINCT c.commission_code) FILTER (WHERE c.commission_code IS NOT NULL), '{}')
+                     FROM candidatures c WHERE c.account_id = d.account_id) AS commissions
+           FROM dossiers d WHERE d.account_id = $1""",
         account_id,
     )
     if row is None:
         return None
-    sections = await conn.fetch(
-        "SELECT section, version, data, imported, updated_at FROM sections WHERE account_id = $1", account_id
-    )
-    scope = await conn.fetch("SELECT centre_code, commission_code FROM candidatures WHERE account_id = $1", account_id)
     return Dossier(
         account_id=account_id,
         locked=row["locked"],
         ine_importe=row["ine_importe"],
         sections={
-            r["section"]: StoredSection(r["section"], r["version"], r["data"], tuple(r["imported"]), r["updated_at"])
-            for r in sections
+            s["section"]: StoredSection(
+                s["section"], s["version"], s["data"], tuple(s["imported"]), datetime.fromisoformat(s["updated_at"])
+            )
+            for s in row["sections"]
         },
-        scope=Scope(
-            centres=frozenset(r["centre_code"] for r in scope),
-            commissions=frozenset(r["commission_code"] for r in scope if r["commission_code"]),
-        ),
+        scope=Scope(centres=frozenset(row["centres"]), commissions=frozenset(row["commissions"])),
     )
+
+
+def _account_key(account_id: uuid.UUID) -> int:
+    return int.from_bytes(account_id.bytes[:8], "big", signed=True)
 
 
 async def ensure_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> bool:
-    """Create the dossier row if missing; False for an erased account (nothing is created)."""
+    """Create the dossier row if missing, unless the account was erased (then False).
+
+    Takes the account's transaction-scoped advisory lock, as `erase` does: an erasure and a
+    creation (a save, a late `candidature.created`) of the same account run one after the other,
+    so a dossier can never come back after its account was purged.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _account_key(account_id))
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM purged_accounts WHERE account_id = $1)", account_id):
+        return False
     await conn.execute(
-        """INSERT INTO dossiers (account_id, created_at, updated_at)
-           SELECT $1, $2, $2 WHERE NOT EXISTS (SELECT 1 FROM purged_accounts WHERE account_id = $1)
-           ON CONFLICT DO NOTHING""",
+        "INSERT INTO dossiers (account_id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING",
         account_id, now,
     )
-    return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM purged_accounts WHERE account_id = $1)", account_id)
+    return True
 
 
 async def write_section(
@@ -91,6 +108,7 @@ async def add_candidature(
 
 
 async def erase(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> int:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _account_key(account_id))
     await conn.execute(
         "INSERT INTO purged_accounts (account_id, purged_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", account_id, now
     )
