@@ -293,7 +293,55 @@ class ImportRegistry(RpcRequest):
     csv_gzip_base64: str = Field(max_length=900_000)
 
 
+class GetReferentiels(RpcRequest):
+    """Countries and départements, for the forms."""
+
+    service = "dossiers"
+    operation = "referentiels"
+
+
+class SearchCommunes(RpcRequest):
+    """French communes by postal code, département and/or the beginning of their name (accents ignored)."""
+
+    service = "dossiers"
+    operation = "search_communes"
+
+    code_postal: CodePostal | None = None
+    departement: CodeDepartement | None = None
+    nom: _line(60) | None = Field(default=None, min_length=2)  # type: ignore[valid-type]
+    limit: int = Field(default=20, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _one_criterion(self) -> "SearchCommunes":
+        if not (self.code_postal or self.departement or self.nom):
+            raise ValueError("Indiquez un code postal, un département ou le début d'un nom de commune.")
+        return self
+
+
 # -- replies -------------------------------------------------------------------------------------
+
+
+class CodeLibelle(RpcReply):
+    code: str
+    nom: str
+
+
+class Referentiels(RpcReply):
+    pays: list[CodeLibelle]
+    departements: list[CodeLibelle]
+    source: str
+
+
+class CommuneRef(RpcReply):
+    code: str
+    nom: str
+    departement: str
+    type: str
+    codes_postaux: list[str]
+
+
+class Communes(RpcReply):
+    items: list[CommuneRef]
 
 
 class SectionView(RpcReply):

@@ -20,18 +20,22 @@ from ecandidat.contracts.dossiers import (
     SECTION_MODELS,
     SECTIONS,
     WRITABLE_SECTIONS,
+    Communes,
     Completeness,
     DossierView,
     GetCompleteness,
     GetDossier,
+    GetReferentiels,
     GetSection,
+    Referentiels,
     SaveSection,
+    SearchCommunes,
     SectionSaved,
     SectionView,
 )
 from ecandidat.contracts.errors import NotFound
 
-from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_body
+from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_body, parse_query
 from ..keys import RPC
 from ..problems import problem
 
@@ -42,6 +46,7 @@ SAVE_RESPONSES = {
     412: "La rubrique a changé depuis la lecture (If-Match périmé)",
     428: "En-tête If-Match manquant",
 }
+REFERENCE_CACHE = {"Cache-Control": "public, max-age=3600"}
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
 
 
@@ -125,6 +130,19 @@ def register(api: Api) -> None:
 
     for section in WRITABLE_SECTIONS:
         _register_save(api, section)
+
+    @api.route("GET", f"{API_PREFIX}/referentiels", summary="Pays et départements proposés dans le dossier",
+               tag="référentiels", response=Referentiels)
+    async def get_referentiels(request: web.Request) -> web.Response:
+        reply = await request.app[RPC].call(GetReferentiels(), Referentiels, request_id=request[REQUEST_ID])
+        return json_response(reply, headers=REFERENCE_CACHE)
+
+    @api.route("GET", f"{API_PREFIX}/referentiels/communes",
+               summary="Communes françaises par code postal, département ou début de nom (codes INSEE à saisir)",
+               tag="référentiels", query=SearchCommunes, response=Communes)
+    async def search_communes(request: web.Request) -> web.Response:
+        reply = await request.app[RPC].call(parse_query(request, SearchCommunes), Communes, request_id=request[REQUEST_ID])
+        return json_response(reply, headers=REFERENCE_CACHE)
 
 
 def _register_save(api: Api, section: str) -> None:

@@ -10,6 +10,8 @@ import csv
 import gettext
 import gzip
 import io
+import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +29,7 @@ class Commune:
     departement: str
     type: str
     codes_postaux: tuple[str, ...]
+    cle: str = ""  # the name folded for searching (see `fold`)
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,40 @@ class Referentiels:
     departements: dict[str, str]  # code → nom
     communes: dict[str, Commune]  # INSEE code → commune
     communes_par_code_postal: dict[str, tuple[str, ...]]  # postal code → INSEE codes
+    index: tuple[tuple[str, str], ...] = ()  # (folded name, INSEE code), sorted: prefix search
 
     def commune(self, code: str | None) -> Commune | None:
         return self.communes.get(code or "")
+
+    def search(self, *, code_postal: str | None, departement: str | None, nom: str | None, limit: int) -> list[Commune]:
+        """Communes matching every criterion given; current communes first, then by name."""
+        if code_postal:
+            found = [self.communes[c] for c in self.communes_par_code_postal.get(code_postal, ())]
+        elif nom:
+            found = self._by_prefix(fold(nom))
+        else:
+            found = list(self.communes.values())
+        if departement:
+            found = [c for c in found if c.departement == departement]
+        if nom:
+            found = [c for c in found if c.cle.startswith(fold(nom))]
+        found.sort(key=lambda c: (c.type != "commune-actuelle", c.cle, c.code))
+        return found[:limit]
+
+
+    def _by_prefix(self, prefix: str) -> list[Commune]:
+        found = []
+        for key, code in self.index[bisect_left(self.index, (prefix, "")):]:
+            if not key.startswith(prefix):
+                break
+            found.append(self.communes[code])
+        return found
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, hyphens or apostrophes: « Saint-Étienne » ~ « saint etienne »."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c)).casefold().split())
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -56,7 +90,7 @@ def _pays() -> dict[str, str]:
 @cache
 def load() -> Referentiels:
     communes = {
-        r["code"]: Commune(r["code"], r["nom"], r["departement"], r["type"], tuple(r["codes_postaux"].split()))
+        r["code"]: Commune(r["code"], r["nom"], r["departement"], r["type"], tuple(r["codes_postaux"].split()), fold(r["nom"]))
         for r in _rows("communes.csv.gz")
     }
     by_postal: dict[str, list[str]] = {}
@@ -68,4 +102,5 @@ def load() -> Referentiels:
         departements={r["code"]: r["nom"] for r in _rows("departements.csv.gz")},
         communes=communes,
         communes_par_code_postal={k: tuple(sorted(v)) for k, v in by_postal.items()},
+        index=tuple(sorted((c.cle, c.code) for c in communes.values())),
     )

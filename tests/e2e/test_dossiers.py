@@ -261,3 +261,19 @@ async def test_after_a_candidature_informations_personnelles_are_refused_to_the_
     assert (await gateway.put(f"{path}/sections/informations-personnelles", gateway.staff("gestionnaire_lecture", centres=("DAEU",)),
                               infos_perso(), 2))[0] == 403
     assert (await gateway.get(path, auth))[0] == 403  # a candidate is not staff
+
+
+async def test_reference_lookups_help_fill_the_codes(gateway):
+    async with gateway.http.get(API + "/referentiels/communes", params={"code_postal": "31000"}) as resp:
+        assert resp.status == 200 and resp.headers["Cache-Control"].startswith("public")
+        assert [(c["code"], c["nom"]) for c in (await resp.json())["items"]] == [("31555", "Toulouse")]
+    async with gateway.http.get(API + "/referentiels/communes", params={"nom": "saint-etienne", "departement": "42"}) as resp:
+        assert (await resp.json())["items"][0]["code"] == "42218"
+    async with gateway.http.get(API + "/referentiels/communes") as resp:
+        assert resp.status == 422 and "code postal" in (await resp.json())["errors"][0]["message"]
+    async with gateway.http.get(API + "/referentiels/communes", params={"nom": "a", "limit": "1000"}) as resp:
+        fields = {e["field"] for e in (await resp.json())["errors"]}
+        assert resp.status == 422 and fields == {"nom", "limit"}
+    async with gateway.http.get(API + "/referentiels") as resp:
+        body = await resp.json()
+        assert {"code": "DE", "nom": "Allemagne"} in body["pays"] and {"code": "2A", "nom": "Corse-du-Sud"} in body["departements"]

@@ -27,6 +27,13 @@ def test_reference_data_is_real_and_complete():
     assert REFS.pays["DE"] == "Allemagne" and len(REFS.pays) == 249
 
 
+def test_communes_are_found_by_postal_code_and_name_without_accents():
+    assert [c.nom for c in REFS.search(code_postal="31000", departement=None, nom=None, limit=5)] == ["Toulouse"]
+    first = REFS.search(code_postal=None, departement=None, nom="SAINT etienne", limit=5)[0]
+    assert (first.nom, first.code) == ("Saint-Étienne", "42218")
+    assert [c.code for c in REFS.search(code_postal=None, departement="2A", nom="ajac", limit=5)] == ["2A004"]
+
+
 def test_valid_contents_pass():
     assert fields("informations_personnelles", InformationsPersonnelles, infos_perso(ine=bea("0612345678"))) == {}
     assert fields("adresse", Adresse, adresse()) == {}
