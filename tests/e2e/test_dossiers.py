@@ -1,8 +1,9 @@
 """The dossier through the gateway over HTTP, with the dossiers service on real NATS and PostgreSQL.
 
-Until the accounts service's authenticator lands, these tests install a test authenticator on the
-gateway (`app[AUTHENTICATOR]`): a bearer token maps to a `Principal` the test creates, and realm and
-roles are checked as the real one does. They switch to real logins once accounts is merged.
+These tests install a test authenticator on the gateway (`app[AUTHENTICATOR]`): a bearer token maps
+to a `Principal` the test creates (any staff role and scope, no TOTP enrolment), and realm and roles
+are checked as the real one does. `test_dossiers_login.py` runs the candidate's side with real
+accounts (created, activated, logged in through the gateway).
 """
 
 from __future__ import annotations
