@@ -66,7 +66,7 @@ async def record_failure(deps: Deps, keys: list[str]) -> None:
                 free, cap = s.accounts_throttle_free_client, s.accounts_throttle_max_client
             else:
                 free, cap = s.accounts_throttle_free, s.accounts_throttle_max_login
-            failures = await store.count_failure(conn, key, now, s.accounts_throttle_window)
+            failures = await store.count_failure(conn, key, now, s.accounts_throttle_window / max(free, 1))
             delay = throttle_delay(failures, free=free, base=s.accounts_throttle_base, cap=cap)
             if delay:
                 await store.block(conn, key, now + timedelta(seconds=delay))

@@ -11,11 +11,11 @@
 | ACCOUNTS_SESSION_IDLE | 1800 | seconds without a request after which a session ends |
 | ACCOUNTS_SESSION_LIFETIME | 43200 | seconds after which a session ends whatever happens |
 | ACCOUNTS_THROTTLE_FREE | 5 | failed logins allowed for one login before delays start |
-| ACCOUNTS_THROTTLE_FREE_CLIENT | 50 | failed logins allowed from one client address (a campus shares one) before delays start |
+| ACCOUNTS_THROTTLE_FREE_CLIENT | 100 | failed logins allowed from one client address (a campus shares one) before delays start |
 | ACCOUNTS_THROTTLE_BASE | 1 | first delay in seconds, doubled at each further failure |
 | ACCOUNTS_THROTTLE_MAX_LOGIN | 60 | longest delay for one login (kept short: an attacker must not lock a victim out) |
-| ACCOUNTS_THROTTLE_MAX_CLIENT | 900 | longest delay for one client address |
-| ACCOUNTS_THROTTLE_WINDOW | 900 | seconds after the last failure when the failure count starts again from zero |
+| ACCOUNTS_THROTTLE_MAX_CLIENT | 60 | longest delay for one client address |
+| ACCOUNTS_THROTTLE_WINDOW | 900 | seconds in which the free failures are forgotten (one every WINDOW / FREE seconds) |
 | ACCOUNTS_MAIL_REQUESTS_PER_HOUR | 5 | activation/credential mails sent to one address per hour (more are silently dropped) |
 | ACCOUNTS_HASH_WORKERS | number of cores | threads hashing passwords (argon2id), off the event loop |
 | ACCOUNTS_HASH_MEMORY_KIB / _TIME / _PARALLELISM | 19456 / 2 / 1 | argon2id cost (OWASP: 19 MiB, t=2, p=1 at least) |
@@ -49,10 +49,10 @@ class AccountsSettings(KitSettings):
     accounts_session_idle: int = Field(default=1800, gt=0)
     accounts_session_lifetime: int = Field(default=43200, gt=0)
     accounts_throttle_free: int = Field(default=5, ge=0)
-    accounts_throttle_free_client: int = Field(default=50, ge=0)
+    accounts_throttle_free_client: int = Field(default=100, ge=0)
     accounts_throttle_base: float = Field(default=1.0, gt=0)
     accounts_throttle_max_login: float = Field(default=60.0, gt=0)
-    accounts_throttle_max_client: float = Field(default=900.0, gt=0)
+    accounts_throttle_max_client: float = Field(default=60.0, gt=0)
     accounts_throttle_window: float = Field(default=900.0, gt=0)
     accounts_mail_requests_per_hour: int = Field(default=5, ge=1)
     accounts_hash_workers: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)

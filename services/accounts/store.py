@@ -194,17 +194,18 @@ async def blocked_for(conn: asyncpg.Connection, keys: list[str], now: datetime) 
     return 0.0 if until is None else (until - now).total_seconds()
 
 
-async def count_failure(conn: asyncpg.Connection, key: str, now: datetime, window: float) -> int:
+async def count_failure(conn: asyncpg.Connection, key: str, now: datetime, forget_every: float) -> int:
+    """Count one more failure for `key`; one past failure is forgotten every `forget_every` seconds."""
     return await conn.fetchval(
         """INSERT INTO login_failures (key, failures, last_failure_at) VALUES ($1, 1, $2)
            ON CONFLICT (key) DO UPDATE SET
-               failures = CASE WHEN login_failures.last_failure_at < $2 - $3::interval THEN 1
-                               ELSE login_failures.failures + 1 END,
+               failures = greatest(0, login_failures.failures
+                   - floor(extract(epoch FROM $2 - login_failures.last_failure_at) / $3)::int) + 1,
                last_failure_at = $2
            RETURNING failures""",
         key,
         now,
-        timedelta(seconds=window),
+        forget_every,
     )
 
 

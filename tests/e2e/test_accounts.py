@@ -49,7 +49,7 @@ def account_form(email: str | None = None, **changes: Any) -> dict[str, Any]:
 
 async def mail_to(smtp_sink, address: str, subject_part: str, count: int = 1):
     found = await smtp_sink.wait_for(
-        count, timeout=15, match=lambda m: m["To"] == address and subject_part in m["Subject"]
+        count, timeout=30, match=lambda m: m["To"] == address and subject_part in m["Subject"]
     )
     return found[count - 1]
 

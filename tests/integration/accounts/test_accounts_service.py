@@ -100,7 +100,10 @@ async def test_password_hashing_leaves_the_event_loop_free(accounts):
     stop.set()
     await task
     assert len({s.token for s in issued}) == 12
-    assert max(lags) < 0.1, f"the loop stalled {max(lags) * 1000:.0f} ms during {elapsed:.2f} s of hashing"
+    # Hashing on the loop would delay nearly every tick by a whole hash (50+ ms); a busy shared
+    # machine may still deschedule the process now and then, hence a percentile, not the maximum.
+    p90 = sorted(lags)[int(len(lags) * 0.9)]
+    assert len(lags) > 50 and p90 < 0.05, f"the loop lagged {p90 * 1000:.0f} ms (p90) during {elapsed:.2f} s of hashing"
 
 
 async def test_sessions_end_after_the_idle_timeout_and_the_lifetime(accounts):
