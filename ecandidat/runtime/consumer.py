@@ -104,7 +104,7 @@ class EventConsumer:
                 log.warning("consumer not ready, retrying", extra={"consumer": self.durable, "error": repr(exc)})
                 await asyncio.sleep(1.0)
         try:
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() and not self.nc.is_closed and not self.pool.is_closing():
                 try:
                     msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
                 except (asyncio.TimeoutError, nats.errors.TimeoutError):

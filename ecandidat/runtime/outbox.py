@@ -95,8 +95,10 @@ class OutboxRelay:
         self._last_purge: datetime | None = None
 
     async def run(self) -> None:
-        """Run until cancelled, reconnecting to PostgreSQL after a failure."""
-        while True:
+        """Run until cancelled or until the NATS connection is closed for good (the process is
+        shutting down: leadership passes to another replica), reconnecting to PostgreSQL after
+        a failure."""
+        while not self.nc.is_closed:
             try:
                 await self._run_once()
             except asyncio.CancelledError:
@@ -114,7 +116,7 @@ class OutboxRelay:
             self.is_leader = True
             log.info("outbox relay is leader", extra={"schema": self.schema})
             await conn.add_listener(f"outbox_{self.schema}", self._notified)
-            while True:
+            while not self.nc.is_closed:
                 sent = await self._publish_batch(conn)
                 if sent == self.batch_size:
                     continue

@@ -164,7 +164,7 @@ async def test_relay_killed_between_publish_and_mark_sent(start_mailer, smtp_sin
     monkeypatch.setattr(service.relay, "_mark_sent", die)
     to = unique_email()
     await commit_mail_check(mailer_db, to)
-    await asyncio.wait_for(died.wait(), 10)
+    await asyncio.wait_for(died.wait(), 30)
     await crash(service)
     await start_mailer()  # the new relay publishes the row again; JetStream drops the duplicate
     await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
