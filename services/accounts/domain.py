@@ -75,7 +75,7 @@ def throttle_delay(failures: int, *, free: int, base: float, cap: float) -> floa
     """Seconds to wait after `failures` consecutive failures: none for the first `free`, then doubling, capped."""
     if failures <= free:
         return 0.0
-    return min(cap, base * 2 ** (failures - free - 1))
+    return min(cap, base * 2 ** min(failures - free - 1, 40))
 
 
 def check_staff_scopes(roles: tuple[str, ...], centres: tuple[str, ...], commissions: tuple[str, ...]) -> None:

@@ -7,6 +7,7 @@ transaction, and commits the state change and its event together.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 
@@ -43,6 +44,17 @@ from .domain import LinkInvalid, check_password, new_token, token_hash
 EMAIL_TAKEN = "Cette adresse mail est déjà utilisée par un compte eCandidat. Si c'est le vôtre, utilisez « J'ai oublié mes identifiants »."
 RESEND_ANSWER = "Si un compte en attente d'activation correspond à cette adresse, un nouveau lien d'activation vient d'y être envoyé."
 CREDENTIALS_ANSWER = "Si un compte correspond à cette adresse, un mail contenant votre identifiant et un lien pour choisir un nouveau mot de passe vient d'y être envoyé."
+
+
+async def linked(
+    conn: asyncpg.Connection, token: str, purpose: str, now: datetime, *, load=store.candidate, consume: bool = True
+) -> tuple[asyncpg.Record, asyncpg.Record]:
+    """The link token and its account (locked), or LinkInvalid: one answer for unknown, used and expired."""
+    link = await store.find_token(conn, token_hash(token), purpose, now, consume=consume)
+    account = link and await load(conn, link["account_id"], lock=True)
+    if not account:
+        raise LinkInvalid()
+    return link, account
 
 
 def _email_taken(field: str = "email") -> Conflict:
@@ -88,10 +100,7 @@ async def activate_account(deps: Deps, req: ActivateAccount) -> AccountActivated
     now = deps.now()
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            link = await store.take_token(conn, token_hash(req.token), "activation", now)
-            account = link and await store.candidate(conn, link["account_id"], lock=True)
-            if not account:
-                raise LinkInvalid()
+            _, account = await linked(conn, req.token, "activation", now)
             if account["activated_at"] is None:
                 await store.update_candidate(conn, account["account_id"], activated_at=now)
                 await add_event(
@@ -163,21 +172,14 @@ async def _request_credentials(deps: Deps, email: str) -> None:
 
 
 async def reset_password(deps: Deps, req: ResetPassword) -> Done:
-    hashed = token_hash(req.token)
     async with deps.pool.acquire() as conn:  # a cheap look first: a forged token costs no password hash
-        link = await store.peek_token(conn, hashed, "reset", deps.now())
-        account = link and await store.candidate(conn, link["account_id"])
-    if not account:
-        raise LinkInvalid()
+        _, account = await linked(conn, req.token, "reset", deps.now(), consume=False)
     check_password(req.password, deps.common_passwords, context=(account["email"], account["numero_dossier"]))
     password_hash = await deps.passwords.hash(req.password)
     now = deps.now()
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            link = await store.take_token(conn, hashed, "reset", now)
-            account = link and await store.candidate(conn, link["account_id"], lock=True)
-            if not account:
-                raise LinkInvalid()
+            _, account = await linked(conn, req.token, "reset", now)
             account_id = account["account_id"]
             changes: dict[str, object] = {"password_hash": password_hash, "password_changed_at": now}
             if account["activated_at"] is None:  # the link proves the address: the account is activated too
@@ -253,10 +255,7 @@ async def confirm_email(deps: Deps, req: ConfirmEmail) -> Done:
     now = deps.now()
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            link = await store.take_token(conn, token_hash(req.token), "email", now)
-            account = link and await store.candidate(conn, link["account_id"], lock=True)
-            if not account:
-                raise LinkInvalid()
+            link, account = await linked(conn, req.token, "email", now)
             other = await store.candidate_by_email(conn, link["new_email"])
             if other is not None and other["account_id"] != account["account_id"]:
                 raise _email_taken("token")

@@ -34,8 +34,8 @@ from ecandidat.runtime.sealing import Sealer
 
 from . import staff_store, store
 from .context import Deps
+from .handlers import linked
 from .domain import (
-    LinkInvalid,
     check_password,
     check_staff_scopes,
     looks_like_recovery_code,
@@ -122,17 +122,13 @@ async def create_first_admin(
 
 async def staff_setup(deps: Deps, req: StaffSetup) -> TotpEnrolment:
     async with deps.pool.acquire() as conn:
-        link = await store.peek_token(conn, token_hash(req.token), "staff_setup", deps.now())
-        account = link and await staff_store.staff(conn, link["account_id"])
-    if not account:
-        raise LinkInvalid()
+        _, account = await linked(conn, req.token, "staff_setup", deps.now(), load=staff_store.staff, consume=False)
     check_password(req.password, deps.common_passwords, context=(account["email"],))
     password_hash = await deps.passwords.hash(req.password)
     secret = new_totp_secret()
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            if not await store.peek_token(conn, token_hash(req.token), "staff_setup", deps.now()):
-                raise LinkInvalid()
+            await linked(conn, req.token, "staff_setup", deps.now(), load=staff_store.staff, consume=False)
             await staff_store.update_staff(
                 conn, account["account_id"], password_hash=password_hash, totp_secret=deps.sealer.seal(secret),
                 totp_confirmed=False, totp_last_step=None,
@@ -161,17 +157,14 @@ async def staff_setup_confirm(deps: Deps, req: StaffSetupConfirm) -> RecoveryCod
     codes = new_recovery_codes()
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            link = await store.peek_token(conn, token_hash(req.token), "staff_setup", now)
-            account = link and await staff_store.staff(conn, link["account_id"], lock=True)
-            if not account:
-                raise LinkInvalid()
+            _, account = await linked(conn, req.token, "staff_setup", now, load=staff_store.staff, consume=False)
             if account["password_hash"] is None or account["totp_secret"] is None:
                 message = "Choisissez d'abord votre mot de passe."
                 raise InvalidInput(message, details=[ErrorDetail(field="token", message=message)])
             step = totp_step(deps.sealer.unseal(account["totp_secret"]), req.code, now, None)
             if step is None:
                 raise _bad_code()
-            await store.take_token(conn, token_hash(req.token), "staff_setup", now)
+            await store.find_token(conn, token_hash(req.token), "staff_setup", now, consume=True)
             await staff_store.update_staff(conn, account["account_id"], totp_confirmed=True, totp_last_step=step)
             await staff_store.replace_recovery_codes(conn, account["account_id"], [recovery_hash(c) for c in codes])
     return _codes_reply(codes)

@@ -7,11 +7,11 @@ from datetime import datetime
 
 import asyncpg
 
+from . import store
+
 
 async def insert_staff(conn: asyncpg.Connection, **row: object) -> None:
-    columns = ", ".join(row)
-    params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-    await conn.execute(f"INSERT INTO staff_accounts ({columns}) VALUES ({params})", *row.values())
+    await store.insert(conn, "staff_accounts", row)
 
 
 async def staff_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
@@ -24,8 +24,7 @@ async def staff(conn: asyncpg.Connection, account_id: uuid.UUID, *, lock: bool =
 
 
 async def update_staff(conn: asyncpg.Connection, account_id: uuid.UUID, **changes: object) -> None:
-    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
-    await conn.execute(f"UPDATE staff_accounts SET {sets} WHERE account_id = $1", account_id, *changes.values())
+    await store.update(conn, "staff_accounts", account_id, changes)
 
 
 async def list_staff(conn: asyncpg.Connection, centre: str | None) -> list[asyncpg.Record]:

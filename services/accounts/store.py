@@ -30,10 +30,19 @@ async def issue_numero(conn: asyncpg.Connection, prefix: str, now: datetime) -> 
 # -- candidates -----------------------------------------------------------------------------------
 
 
-async def insert_candidate(conn: asyncpg.Connection, **row: object) -> None:
+async def insert(conn: asyncpg.Connection, table: str, row: dict[str, object]) -> None:
     columns = ", ".join(row)
     params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-    await conn.execute(f"INSERT INTO candidates ({columns}) VALUES ({params})", *row.values())
+    await conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({params})", *row.values())
+
+
+async def update(conn: asyncpg.Connection, table: str, account_id: uuid.UUID, changes: dict[str, object]) -> None:
+    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
+    await conn.execute(f"UPDATE {table} SET {sets} WHERE account_id = $1", account_id, *changes.values())
+
+
+async def insert_candidate(conn: asyncpg.Connection, **row: object) -> None:
+    await insert(conn, "candidates", row)
 
 
 async def candidate_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
@@ -53,8 +62,7 @@ async def candidate(conn: asyncpg.Connection, account_id: uuid.UUID, *, lock: bo
 
 
 async def update_candidate(conn: asyncpg.Connection, account_id: uuid.UUID, **changes: object) -> None:
-    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
-    await conn.execute(f"UPDATE candidates SET {sets} WHERE account_id = $1", account_id, *changes.values())
+    await update(conn, "candidates", account_id, changes)
 
 
 async def purge_unactivated(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> list[asyncpg.Record]:
@@ -100,23 +108,16 @@ async def replace_token(
     )
 
 
-async def peek_token(conn: asyncpg.Connection, token_hash: bytes, purpose: str, now: datetime) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM link_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 FOR UPDATE",
-        token_hash,
-        purpose,
-        now,
+async def find_token(
+    conn: asyncpg.Connection, token_hash: bytes, purpose: str, now: datetime, *, consume: bool
+) -> asyncpg.Record | None:
+    """A valid (known, unexpired) token: consumed, or locked until the end of the caller's transaction."""
+    sql = (
+        "DELETE FROM link_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 RETURNING *"
+        if consume
+        else "SELECT * FROM link_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 FOR UPDATE"
     )
-
-
-async def take_token(conn: asyncpg.Connection, token_hash: bytes, purpose: str, now: datetime) -> asyncpg.Record | None:
-    """Consume a valid token (call inside the transaction that uses it)."""
-    return await conn.fetchrow(
-        "DELETE FROM link_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 RETURNING *",
-        token_hash,
-        purpose,
-        now,
-    )
+    return await conn.fetchrow(sql, token_hash, purpose, now)
 
 
 async def drop_tokens(conn: asyncpg.Connection, account_id: uuid.UUID, *purposes: str) -> None:
@@ -200,8 +201,8 @@ async def count_failure(conn: asyncpg.Connection, key: str, now: datetime, forge
         """INSERT INTO login_failures (key, failures, last_failure_at) VALUES ($1, 1, $2)
            ON CONFLICT (key) DO UPDATE SET
                failures = greatest(0, login_failures.failures
-                   - floor(extract(epoch FROM $2 - login_failures.last_failure_at) / $3)::int) + 1,
-               last_failure_at = $2
+                   - floor(greatest(0, extract(epoch FROM $2 - login_failures.last_failure_at)) / $3)::int) + 1,
+               last_failure_at = greatest($2, login_failures.last_failure_at)
            RETURNING failures""",
         key,
         now,

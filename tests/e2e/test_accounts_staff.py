@@ -9,7 +9,6 @@ import sys
 import pyotp
 import pytest
 
-from ecandidat.runtime.sealing import new_key
 from services.accounts.staff import create_first_admin
 from tests.conftest import unique_email
 from tests.e2e import test_accounts as candidates

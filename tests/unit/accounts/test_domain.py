@@ -56,6 +56,7 @@ def test_throttle_delays_grow_then_stay_capped():
     assert delays[:5] == [0, 0, 0, 0, 0]
     assert delays[5:9] == [1, 2, 4, 8]
     assert max(delays) == 60 and delays[-1] == 60
+    assert domain.throttle_delay(100_000, free=5, base=1, cap=60) == 60  # no overflow, however many
 
 
 def test_scoped_roles_need_their_scope():
