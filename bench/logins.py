@@ -9,7 +9,8 @@ What is measured, in one run:
    C concurrent clients for a fixed duration; every answer must be 201;
 3. during the login burst, `GET /health` every 50 ms (gateway → NATS → accounts' health checks):
    its p50/p99 latency shows whether the service keeps serving while it hashes;
-4. rounds alternate (raw, logins, raw, logins, ..., raw) so that both see the same drift of a
+4. `GET /api/v1/me` with C clients afterwards: what authenticating every request by rpc costs;
+5. rounds alternate (raw, logins, raw, logins, ..., raw) so that both see the same drift of a
    shared machine; the ratio is the logins' rate over all bursts / the mean of the raw runs.
 
 The services run as their own processes against a nats-server and a database of the bench's own
@@ -73,7 +74,7 @@ async def raw_hashes_per_second(workers: int, seconds: float) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(workers)))
     elapsed = time.perf_counter() - started
-    passwords.close()
+    await passwords.close()
     return done / elapsed
 
 
@@ -138,6 +139,32 @@ async def login_burst(base: str, numeros: list[str], concurrency: int, seconds: 
             "errors": errors}
 
 
+async def who_am_i(base: str, numeros: list[str], concurrency: int, seconds: float) -> dict:
+    """`GET /api/v1/me`: the cost of authenticating every request by rpc (resolve_session), no cache."""
+    latencies: list[float] = []
+    failures = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+        tokens = []
+        for numero in numeros:
+            async with http.post(f"{base}/api/v1/sessions", json={"login": numero, "password": PASSWORD}) as resp:
+                tokens.append((await resp.json())["token"])
+        stop = time.perf_counter() + seconds
+
+        async def client(i: int) -> None:
+            nonlocal failures
+            headers = {"Authorization": f"Bearer {tokens[i % len(tokens)]}"}
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                async with http.get(f"{base}/api/v1/me", headers=headers) as resp:
+                    await resp.read()
+                    failures += resp.status != 200
+                latencies.append(time.perf_counter() - t0)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(concurrency)))
+    return {"rate": len(latencies) / (time.perf_counter() - started), "latencies": sorted(latencies), "failures": failures}
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -179,6 +206,7 @@ async def main(args: argparse.Namespace) -> int:
             for _ in range(args.rounds):
                 bursts.append(await login_burst(base, numeros, args.concurrency, args.duration))
                 raws.append(await raw_hashes_per_second(workers, args.duration / 2))
+            me = await who_am_i(base, numeros, args.concurrency, args.duration / 2)
         finally:
             for p in processes:
                 p.terminate()
@@ -208,6 +236,9 @@ async def main(args: argparse.Namespace) -> int:
         ("GET /health during the burst", f"p99 {pct(burst['health'], 99):.1f} ms",
          f"p50 {pct(burst['health'], 50):.1f} ms, max {pct(burst['health'], 100):.1f} ms, {len(burst['health'])} probes, "
          f"{'PASS' if pct(burst['health'], 99) < 50 else 'MISS'} (target p99 < 50 ms)"),
+        ("GET /api/v1/me (auth by rpc)", f"{me['rate']:.0f} /s",
+         f"p50 {pct(me['latencies'], 50):.1f} ms, p99 {pct(me['latencies'], 99):.1f} ms: resolve_session + get_account, "
+         "no cache, so that a logout counts at once"),
     ]
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
@@ -215,6 +246,8 @@ async def main(args: argparse.Namespace) -> int:
     print(f"{'-' * width}  {'-' * value_width}  ------")
     for name, value, detail in rows:
         print(f"{name:<{width}}  {value:>{value_width}}  {detail}")
+    if me["failures"]:
+        burst["errors"]["me"] = me["failures"]
     if burst["errors"]:
         print(f"\nBROKEN RUN: non-201/200 answers {burst['errors']}", file=sys.stderr)
         return 1

@@ -50,5 +50,5 @@ class Passwords:
     def needs_rehash(self, stored: str) -> bool:
         return self.hasher.check_needs_rehash(stored)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -38,20 +38,13 @@ class AccountsService(Service):
             workers=s.accounts_hash_workers, memory_kib=s.accounts_hash_memory_kib, time_cost=s.accounts_hash_time,
             parallelism=s.accounts_hash_parallelism,
         )
-        self.on_cleanup(_async(passwords.close))
+        self.on_cleanup(passwords.close)
         self.deps = Deps(self.pool, self.clock, s, passwords, sealer, load_common_passwords())
         self.on_cleanup(self.deps.drain)
         rpc.register(self.rpc, self.deps)
         self.add_job(jobs.PURGE_JOB, timedelta(seconds=s.accounts_purge_interval), jobs.purge_unactivated(self.clock))
         self.purge_job = self.jobs[-1]
         self.add_job(jobs.HOUSEKEEPING_JOB, timedelta(hours=1), jobs.housekeeping(s))
-
-
-def _async(fn):
-    async def wrapper() -> None:
-        fn()
-
-    return wrapper
 
 
 SETTINGS = AccountsSettings
