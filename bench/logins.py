@@ -60,7 +60,7 @@ async def raw_hashes_per_second(workers: int, seconds: float) -> float:
     parameters, same threads and thread priority), `workers` at a time, with nothing else running."""
     s = AccountsSettings()
     passwords = Passwords(workers=workers, memory_kib=s.accounts_hash_memory_kib, time_cost=s.accounts_hash_time,
-                          parallelism=s.accounts_hash_parallelism)
+                          parallelism=s.accounts_hash_parallelism, niceness=s.accounts_hash_niceness)
     stored = await passwords.hash(PASSWORD)
     deadline = time.perf_counter() + seconds
     done = 0

@@ -1,8 +1,8 @@
 """Password hashing with argon2id in a bounded thread pool, so that the event loop keeps serving.
 
-argon2-cffi releases the GIL while hashing: N worker threads use N cores. The threads run at a
-lower scheduling priority (nice +5, Linux) so that request handling elsewhere on the machine is
-served first during a burst of logins. A dummy hash makes an unknown login cost the same time as
+argon2-cffi releases the GIL while hashing: N worker threads use N cores. The threads may run at
+a lower scheduling priority (ACCOUNTS_HASH_NICENESS, Linux) so that request handling elsewhere on
+the machine is served first during a burst of logins. A dummy hash makes an unknown login cost the same time as
 a known one.
 """
 
@@ -16,22 +16,23 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-WORKER_NICENESS = 5
-
-
-def _lower_priority() -> None:
+def _lower_priority(niceness: int) -> None:
+    if not niceness:
+        return
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
     except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
         pass
 
 
 class Passwords:
-    def __init__(self, *, workers: int, memory_kib: int, time_cost: int, parallelism: int) -> None:
+    def __init__(self, *, workers: int, memory_kib: int, time_cost: int, parallelism: int, niceness: int = 0) -> None:
         self.hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, hash_len=32, salt_len=16, type=Type.ID
         )
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2", initializer=_lower_priority)
+        self.executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="argon2", initializer=_lower_priority, initargs=(niceness,)
+        )
         self._dummy = self.hasher.hash("dummy password to spend the same time on unknown logins")
 
     async def hash(self, password: str) -> str:

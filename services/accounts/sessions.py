@@ -117,11 +117,11 @@ async def open_session(deps: Deps, principal: Principal, client: str, previous_t
     now = deps.now()
     times = deps.session_times
     async with deps.pool.acquire() as conn:
-        async with conn.transaction():
-            if previous_token:
-                await store.end_session(conn, token_hash(previous_token))
-            await store.insert_session(conn, token_hash(token), principal.account_id, principal.realm, now, client)
-            await forgive(conn, principal.account_id)
+        await store.open_session(
+            conn, token_hash(token), principal.account_id, principal.realm, now, client,
+            previous_hash=token_hash(previous_token) if previous_token else None,
+            forgiven_key=login_key(principal.account_id, ""),
+        )
     return SessionIssued(
         token=token, expires_at=now + timedelta(seconds=times.lifetime), idle_timeout=times.idle, principal=principal
     )

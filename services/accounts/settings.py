@@ -18,6 +18,7 @@
 | ACCOUNTS_THROTTLE_WINDOW | 900 | seconds in which the free failures are forgotten (one every WINDOW / FREE seconds) |
 | ACCOUNTS_MAIL_REQUESTS_PER_HOUR | 5 | activation/credential mails sent to one address per hour (more are silently dropped) |
 | ACCOUNTS_HASH_WORKERS | number of cores | threads hashing passwords (argon2id), off the event loop |
+| ACCOUNTS_HASH_NICENESS | 5 | scheduling niceness of the hashing threads (0: as the rest), so that other requests go first |
 | ACCOUNTS_HASH_MEMORY_KIB / _TIME / _PARALLELISM | 19456 / 2 / 1 | argon2id cost (OWASP: 19 MiB, t=2, p=1 at least) |
 | ACCOUNTS_PURGE_INTERVAL | 300 | seconds between two runs of the purge of unactivated accounts |
 | LINK_SEALING_KEY | the development key | Fernet key(s) sealing link tokens in events; shared with the mailer |
@@ -56,6 +57,7 @@ class AccountsSettings(KitSettings):
     accounts_throttle_window: float = Field(default=900.0, gt=0)
     accounts_mail_requests_per_hour: int = Field(default=5, ge=1)
     accounts_hash_workers: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    accounts_hash_niceness: int = Field(default=5, ge=0, le=19)
     accounts_hash_memory_kib: int = Field(default=19456, ge=19456)
     accounts_hash_time: int = Field(default=2, ge=2)
     accounts_hash_parallelism: int = Field(default=1, ge=1)

@@ -129,17 +129,30 @@ async def drop_tokens(conn: asyncpg.Connection, account_id: uuid.UUID, *purposes
 # -- sessions -------------------------------------------------------------------------------------
 
 
-async def insert_session(
-    conn: asyncpg.Connection, token_hash: bytes, account_id: uuid.UUID, realm: str, now: datetime, client: str
+async def open_session(
+    conn: asyncpg.Connection,
+    token_hash: bytes,
+    account_id: uuid.UUID,
+    realm: str,
+    now: datetime,
+    client: str,
+    *,
+    previous_hash: bytes | None,
+    forgiven_key: str,
 ) -> None:
+    """One statement: insert the session, end the one the client held, reset the login's failure count."""
     await conn.execute(
-        """INSERT INTO sessions (token_hash, account_id, realm, created_at, last_seen_at, client)
+        """WITH ended AS (DELETE FROM sessions WHERE token_hash = $6),
+                forgiven AS (DELETE FROM login_failures WHERE key = $7)
+           INSERT INTO sessions (token_hash, account_id, realm, created_at, last_seen_at, client)
            VALUES ($1, $2, $3, $4, $4, $5)""",
         token_hash,
         account_id,
         realm,
         now,
         client,
+        previous_hash,
+        forgiven_key,
     )
 
 

@@ -22,6 +22,8 @@ def sealing_overrides(**accounts: Any) -> dict[str, dict[str, Any]]:
     return {
         "accounts": {"link_sealing_key": key, "accounts_hash_workers": 2, **accounts},
         "mailer": {"link_sealing_key": key, "public_base_url": "https://candidatures.example.fr"},
+        # A login is an argon2id hash: on a busy shared machine it can take longer than the 3 s of FAST.
+        "gateway": {"rpc_timeout": 15.0},
     }
 
 

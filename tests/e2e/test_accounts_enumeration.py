@@ -22,7 +22,7 @@ async def platform(start_platform):
     overrides = sealing_overrides(
         accounts_mail_requests_per_hour=1_000_000, accounts_throttle_free=1_000_000, accounts_throttle_free_client=1_000_000
     )
-    platform = await start_platform("accounts", accounts=overrides["accounts"])
+    platform = await start_platform("accounts", accounts=overrides["accounts"], gateway=overrides["gateway"])
     yield platform
     async with platform.services["accounts"].pool.acquire() as conn:  # the failures it made concern no other test
         await conn.execute("DELETE FROM login_failures")
