@@ -39,7 +39,7 @@ from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_b
 from ..keys import RPC
 from ..middleware import SECURITY_HEADERS
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
 TAG = "pièces justificatives"
 BASE = f"{API_PREFIX}/candidatures/{{candidature_id}}"
 UPLOAD_TYPES = {"request": "application/octet-stream"}

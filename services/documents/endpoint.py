@@ -100,8 +100,7 @@ class Endpoint:
             name = sanitize_file_name(raw_name, inspected.content_type)
             prefix = f"pieces/{ticket.candidature_id}" if ticket.kind == "piece_upload" else f"modeles/{ticket.piece_id}"
             key = f"{prefix}/{uuid.uuid4()}"
-            await svc.storage.put_file(key, received.path, received.size, inspected.content_type,
-                                       {"sha256": received.sha256})
+            await svc.storage.put_file(key, received.path, received.size, inspected.content_type)
         stored = handlers.StoredFile(key, name, inspected.content_type, received.size, received.sha256)
         try:
             reply = await self._commit(ticket, stored, inspected)

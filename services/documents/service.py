@@ -57,7 +57,7 @@ class DocumentsService(Service):
 
     async def _close(self) -> None:
         await self.endpoint.stop()
-        self.storage.close()
+        await self.storage.close()
 
     async def forget_object(self, key: str, reason: str) -> None:
         """Remove an object no row refers to; queue it for the eraser when storage refuses."""
