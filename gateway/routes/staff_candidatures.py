@@ -118,11 +118,13 @@ def register(api: Api) -> None:
         from openpyxl import Workbook
 
         q = parse_query(request, ListQuery)
+        # Read every row first: a refusal (scope, filters) must not leave a half-written workbook.
+        rows = [[_cell(getattr(row, key)) for key, _ in EXPORT_COLUMNS] async for row in _all_rows(request, q)]
         book = Workbook(write_only=True)
         sheet = book.create_sheet("Candidatures")
         sheet.append([label for _, label in EXPORT_COLUMNS])
-        async for row in _all_rows(request, q):
-            sheet.append([_cell(getattr(row, key)) for key, _ in EXPORT_COLUMNS])
+        for row in rows:
+            sheet.append(row)
         with tempfile.TemporaryFile() as out:
             book.save(out)
             out.seek(0)
