@@ -343,6 +343,9 @@ class DecisionValidated(_CandidatureFacts):
     contact_libelle: str
     contact_adresse: str
     automatic: bool = False
+    # The candidate's names as the accounts service announced them (for the letter), when known.
+    nom: str | None = None
+    prenom: str | None = None
 
 
 class CandidatureConfirmed(_CandidatureFacts):

@@ -166,6 +166,7 @@ async def _validate(conn, row, decision_id: uuid.UUID, by: str, now: datetime, c
     )
     await store.add_history(conn, cid, now, by, "decision_validee", kind=d["kind"], automatic=d["automatic"])
     view, facts = await _event_facts(conn, cid)
+    who = await conn.fetchrow("SELECT nom, prenom FROM candidats WHERE account_id = $1", row["account_id"])
     await add_event(
         conn,
         c.DecisionValidated(
@@ -174,6 +175,7 @@ async def _validate(conn, row, decision_id: uuid.UUID, by: str, now: datetime, c
             preselection_lieu=d["preselection_lieu"], commentaire=d["commentaire"], confirmation_deadline=deadline,
             validated_at=now, centre_libelle=view["centre_libelle"], contact_libelle=view["contact_libelle"],
             contact_adresse=view["contact_adresse"], automatic=d["automatic"],
+            nom=who["nom"] if who else None, prenom=who["prenom"] if who else None,
         ),
         subject=str(cid), clock=clock,
     )
