@@ -157,14 +157,16 @@ async def proxy_download(request: web.Request, ticket: DownloadTicket) -> web.St
 # -- routes -----------------------------------------------------------------------------------------
 
 
-def register(api: Api) -> None:
-    def ids(request: web.Request) -> dict:
-        principal: Principal = request[PRINCIPAL]
-        found = {"principal": principal, "candidature_id": path_uuid(request, "candidature_id")}
-        if "slot_id" in request.match_info:
-            found["slot_id"] = path_uuid(request, "slot_id")
-        return found
+def ids(request: web.Request) -> dict:
+    """The caller and the candidature (and slot) the path names, as rpc fields."""
+    principal: Principal = request[PRINCIPAL]
+    found = {"principal": principal, "candidature_id": path_uuid(request, "candidature_id")}
+    if "slot_id" in request.match_info:
+        found["slot_id"] = path_uuid(request, "slot_id")
+    return found
 
+
+def register(api: Api) -> None:
     @api.route("GET", f"{BASE}/pieces", summary="Les pièces justificatives de ma candidature", tag=TAG,
                response=CandidaturePieces, realm="candidate", responses={404: "Candidature inconnue"})
     async def list_my_pieces(request: web.Request) -> web.Response:

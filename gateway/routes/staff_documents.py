@@ -25,7 +25,7 @@ from ecandidat.contracts.documents import (
 )
 
 from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body
-from .documents import UPLOAD_RESPONSES, UPLOAD_TYPES, call, path_uuid, proxy_download, proxy_upload
+from .documents import UPLOAD_RESPONSES, UPLOAD_TYPES, call, ids, path_uuid, proxy_download, proxy_upload
 
 TAG = "pièces justificatives (gestion)"
 BASE = f"{API_PREFIX}/staff/candidatures/{{candidature_id}}"
@@ -40,12 +40,6 @@ class Examen(BaseModel):
 
 
 def register(api: Api) -> None:
-    def ids(request: web.Request) -> dict:
-        found = {"principal": request[PRINCIPAL], "candidature_id": path_uuid(request, "candidature_id")}
-        if "slot_id" in request.match_info:
-            found["slot_id"] = path_uuid(request, "slot_id")
-        return found
-
     @api.route("GET", f"{BASE}/pieces", summary="Les pièces justificatives d'une candidature", tag=TAG,
                response=CandidaturePieces, realm="staff", roles=STAFF_ROLES, responses={404: "Candidature inconnue"})
     async def staff_list_pieces(request: web.Request) -> web.Response:

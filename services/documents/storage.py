@@ -4,7 +4,6 @@ thread pool so that the event loop never waits on the network."""
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -62,23 +61,8 @@ class Storage:
                 if resp.status >= 300:
                     raise OSError(f"storage refused {key}: HTTP {resp.status} {(await resp.text())[:200]}")
 
-    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        await self._run(lambda: self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type))
-
     async def delete(self, key: str) -> None:
         await self._run(self.client.remove_object, self.bucket, key)
-
-    async def exists(self, key: str) -> bool:
-        def stat() -> bool:
-            try:
-                self.client.stat_object(self.bucket, key)
-                return True
-            except S3Error as exc:
-                if exc.code in {"NoSuchKey", "NoSuchObject", "NotFound"}:
-                    return False
-                raise
-
-        return await self._run(stat)
 
     async def keys(self, prefix: str = "") -> list[str]:
         return await self._run(
