@@ -1,0 +1,974 @@
+"""Outbox throughput: events per second from commit to consumed-and-acked, beside raw JetStream.
+
+The path measured (`outbox`): P producers (default 8) commit events the way services do —
+`add_event` inside a transaction taken from the kit's asyncpg pool, one event per transaction (K per
+transaction in the `outbox xK` rows) — then the kit's `OutboxRelay` with its defaults (woken by
+NOTIFY, batch 500, poll 2 s) publishes them to a JetStream file stream with `Nats-Msg-Id`, and a real
+`EventConsumer` (durable pull consumer, batch 100, inbox row + one INSERT effect per event, ack
+after commit) consumes them. The timer starts before the first commit and stops when the consumer
+has committed and acked the N-th event. Producers, relay and consumer run in this one process, on
+their own pools and NATS connections, as two services would; the relay and the consumer are the
+kit's classes, subclassed only to record when things happen (`TracedRelay`, `CountingConsumer`).
+
+Baseline, same process, same run, interleaved with the outbox runs (order alternating):
+`raw publish` sends N messages of the same size (with a `Nats-Msg-Id`) to an identically configured
+stream, pipelined with `js.publish_async` (nats-py's window: 4000 pending), and awaits every ack.
+Two more references: `raw pub+consume` adds a bare pull consumer (batch 100, ack each, no
+database), and `raw awaited xP` has P publishers each awaiting every ack (`js.publish`), as a
+service publishing straight from its handlers would.
+
+Then (unless `--no-stages`) the path taken apart on one fresh producer: N commits with the relay
+stopped, then the relay alone on that backlog, then the consumer alone; and (unless `--trickle 0`)
+the latency of single events at a low steady rate, outbox beside raw publish → consume.
+
+Servers: its own nats-server (temporary store) and its own database (on 127.0.0.1:5432 when it
+answers, else a private cluster), so it never touches a running platform.
+
+    .venv/bin/python bench/outbox_throughput.py            # 3-5 min on the shared 2-core machine
+    .venv/bin/python bench/outbox_throughput.py --quick    # < 60 s
+    .venv/bin/python bench/outbox_throughput.py --profile  # + cProfile of the timed sections
+    .venv/bin/python bench/outbox_throughput.py --diagnose # + the experiments behind the README's findings
+
+Exit status: 0 when the run measured what it claims (whatever the ratio), 1 when it is broken
+(lost or duplicated events, an unacked message, a timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (  # noqa: E402
+    BrokenRun,
+    CpuMeter,
+    percentile,
+    conditions,
+    database,
+    median,
+    nats_server,
+    print_conditions,
+    print_table,
+    ratio,
+    run_main,
+    save_results,
+    workdir,
+)
+
+import asyncpg  # noqa: E402
+import nats  # noqa: E402
+import nats.errors  # noqa: E402
+from nats.js.api import Header, RetentionPolicy, StorageType, StreamConfig  # noqa: E402
+
+from ecandidat.contracts.base import Event  # noqa: E402
+from ecandidat.contracts.envelope import CloudEvent, envelope  # noqa: E402
+from ecandidat.contracts.subjects import event_stream, event_subject, producer_events  # noqa: E402
+from ecandidat.runtime.consumer import EventConsumer, Subscription  # noqa: E402
+from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
+from ecandidat.runtime.nats import DUPLICATE_WINDOW, EVENT_MAX_AGE  # noqa: E402
+from ecandidat.runtime.outbox import OutboxRelay, add_event  # noqa: E402
+
+EFFECTS_SQL = """
+CREATE TABLE effects (
+    event_id uuid NOT NULL,
+    value    int NOT NULL
+);
+"""
+
+perf = time.perf_counter
+
+
+def stream_config(producer: str) -> StreamConfig:
+    """The configuration `ecandidat.runtime.nats.stream_configs` gives every producer's stream."""
+    return StreamConfig(
+        name=event_stream(producer),
+        subjects=[producer_events(producer)],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=EVENT_MAX_AGE,
+        duplicate_window=DUPLICATE_WINDOW,
+        num_replicas=1,
+    )
+
+
+def event_class(producer: str) -> type[Event]:
+    namespace = {
+        "__annotations__": {"value": int, "text": str},
+        "producer": producer,
+        "entity": "probe",
+        "action": "happened",
+    }
+    return type("BenchProbe", (Event,), namespace)
+
+
+def padding_for(payload_bytes: int) -> str:
+    """The `text` that makes the CloudEvents envelope of a bench event `payload_bytes` long."""
+    probe = event_class("benchsizing")
+    base = len(
+        envelope(probe(value=1, text=""), event_id=uuid.uuid4(), time=datetime.now(timezone.utc), subject="probe-000000")
+        .model_dump_json()
+        .encode()
+    )
+    return "x" * max(0, payload_bytes - base)
+
+
+class TracedRelay(OutboxRelay):
+    """The kit's relay, unchanged, plus a record of each batch: (start, end, rows published)."""
+
+    STALL = 0.5  # seconds: a pause longer than this that ends with rows to publish is a stall
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: list[tuple[float, float, int]] = []
+        self.notified_at: list[float] = []
+
+    def _notified(self, *args: Any) -> None:
+        self.notified_at.append(perf())
+        super()._notified(*args)
+
+    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
+        started = perf()
+        sent = await super()._publish_batch(conn)
+        self.batches.append((started, perf(), sent))
+        return sent
+
+    def stats(self, since: float) -> dict[str, Any]:
+        """Batches after `since`, and the stalls: pauses > STALL s that ended with rows to publish.
+
+        A stall whose preceding batch saw a NOTIFY arrive while it ran is a lost wake-up (the relay
+        clears its wake flag after the batch); one without is a wait for the poll because the rows
+        were held back by an older transaction that committed without notifying (`txid < xmin`).
+        """
+        batches = [b for b in self.batches if b[0] >= since]
+        stalls = [(a, b) for a, b in zip(batches, batches[1:]) if b[2] > 0 and b[0] - a[1] > self.STALL]
+        lost = sum(1 for a, _ in stalls if any(a[0] <= t <= a[1] for t in self.notified_at))
+        return {
+            "relay_batches": len(batches),
+            "relay_empty_batches": sum(1 for b in batches if b[2] == 0),
+            "relay_longest_stall_s": max((b[0] - a[1] for a, b in zip(batches, batches[1:]) if b[2] > 0), default=0.0),
+            "relay_stalls": len(stalls),
+            "relay_stalls_lost_wakeup": lost,
+            "relay_stalls_xmin": len(stalls) - lost,
+        }
+
+
+class CountingConsumer(EventConsumer):
+    """The kit's consumer, plus a signal when `target` events have been handled (and acked)."""
+
+    def __init__(self, *, target: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+        self.done = asyncio.Event()
+        self.batch_sizes: list[int] = []
+        self.done_at = 0.0
+        self.handled_at: dict[str, float] = {}  # event id (the relay's Nats-Msg-Id) → acked at
+
+    async def process(self, msgs: list) -> None:
+        await super().process(msgs)  # commit, then ack each message
+        now = perf()
+        for msg in msgs:
+            self.handled_at[(msg.headers or {}).get("Nats-Msg-Id", "")] = now
+        self.batch_sizes.append(len(msgs))
+        if self.handled >= self.target and not self.done.is_set():
+            self.done_at = perf()
+            self.done.set()
+
+
+class XminWatch:
+    """The oldest transaction of the whole PostgreSQL cluster that holds a transaction id and is
+    not this bench's, sampled every 50 ms during a run.
+
+    Such a transaction, in any database of the server, holds back `pg_snapshot_xmin`, hence the
+    relay, which publishes only rows with `txid < xmin`. On a shared server, other people's tests
+    and benches are such transactions.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.max_age = 0.0
+        self.databases: set[str] = set()
+
+    async def __aenter__(self) -> XminWatch:
+        self._conn = await asyncpg.connect(self.dsn)
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        await self._conn.close()
+
+    async def _sample(self) -> None:
+        while True:
+            row = await self._conn.fetchrow(
+                """SELECT datname, extract(epoch FROM now() - xact_start)::float8 AS age
+                   FROM pg_stat_activity
+                   WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+                     AND application_name NOT LIKE 'ecandidat-bench%'
+                   ORDER BY xact_start LIMIT 1"""
+            )
+            if row is not None and row["age"] is not None:
+                self.max_age = max(self.max_age, row["age"])
+                self.databases.add(row["datname"] or "?")
+            await asyncio.sleep(0.05)
+
+    def stats(self) -> dict[str, Any]:
+        return {"other_xact_max_s": self.max_age, "other_xact_databases": sorted(self.databases)}
+
+    def describe(self) -> str:
+        if not self.databases:
+            return "no foreign transaction held an xid"
+        return f"a foreign transaction held an xid for {self.max_age:.1f} s, databases: {', '.join(sorted(self.databases))}"
+
+
+@dataclass
+class Env:
+    dsn: str
+    nats_url: str
+    payload: str
+    timeout: float
+    profiler: cProfile.Profile | None = None
+
+
+@dataclass
+class Fixture:
+    """A fresh producer: its own schema (outbox, inbox, effects) and its own stream."""
+
+    env: Env
+    producers: int
+    schema: str = ""
+    producer: str = ""
+    model: type[Event] = Event
+    pool: asyncpg.Pool | None = None  # the producing service's
+    consumer_pool: asyncpg.Pool | None = None  # the consuming service's
+    nc_producer: Any = None
+    nc_consumer: Any = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def __aenter__(self) -> Fixture:
+        suffix = uuid.uuid4().hex[:8]
+        self.schema = f"bench_{suffix}"
+        self.producer = f"bench{suffix}"
+        self.model = event_class(self.producer)
+        with tempfile.TemporaryDirectory(prefix="ecandidat-bench-migrations-") as folder:
+            (Path(folder) / "0001_effects.sql").write_text(EFFECTS_SQL)
+            await migrate(self.env.dsn, self.schema, Path(folder))
+        self.pool = await create_pool(self.env.dsn, self.schema, min_size=self.producers, max_size=self.producers)
+        self.consumer_pool = await create_pool(self.env.dsn, self.schema)
+        self.nc_producer = await nats.connect(self.env.nats_url, name="bench-producer")
+        self.nc_consumer = await nats.connect(self.env.nats_url, name="bench-consumer")
+        await self.nc_producer.jetstream().add_stream(stream_config(self.producer))
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        try:
+            await self.nc_producer.jetstream().delete_stream(event_stream(self.producer))
+        except Exception:
+            pass
+        await self.nc_consumer.close()
+        await self.nc_producer.close()
+        await self.pool.close()
+        await self.consumer_pool.close()
+        conn = await asyncpg.connect(self.env.dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA "{self.schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    # -- the pieces ---------------------------------------------------------------------------
+
+    async def start_relay(self) -> TracedRelay:
+        relay = TracedRelay(self.env.dsn, self.schema, self.nc_producer)
+        self.tasks.append(asyncio.create_task(relay.run()))
+        deadline = perf() + 15
+        while not relay.is_leader:
+            if perf() > deadline:
+                raise BrokenRun("the outbox relay did not become leader within 15 s")
+            await asyncio.sleep(0.01)
+        return relay
+
+    async def start_consumer(self, target: int) -> CountingConsumer:
+        async def effect(conn: asyncpg.Connection, body: Any, meta: CloudEvent) -> None:
+            await conn.execute("INSERT INTO effects (event_id, value) VALUES ($1, $2)", meta.id, body.value)
+
+        consumer = CountingConsumer(
+            target=target,
+            nc=self.nc_consumer,
+            pool=self.consumer_pool,
+            service=self.schema,
+            purpose="effects",
+            producer=self.producer,
+            subscriptions=[Subscription(self.model, effect)],
+        )
+        await consumer.declare()
+        self.tasks.append(asyncio.create_task(consumer.run()))
+        await asyncio.sleep(0.2)  # bound and fetching
+        return consumer
+
+    async def commit(self, n: int, per_tx: int) -> None:
+        """`self.producers` concurrent producers commit n events, `per_tx` per transaction."""
+        transactions = -(-n // per_tx)
+        shares = [transactions // self.producers + (i < transactions % self.producers) for i in range(self.producers)]
+        model, text = self.model, self.env.payload
+        left = [n]
+
+        async def producer(index: int, count: int) -> None:
+            for j in range(count):
+                async with self.pool.acquire() as conn:
+                    async with conn.transaction():
+                        for _ in range(min(per_tx, left[0])):
+                            left[0] -= 1
+                            await add_event(conn, model(value=index, text=text), subject=f"probe-{j:06d}")
+
+        await asyncio.gather(*(producer(i, c) for i, c in enumerate(shares)))
+
+    async def wait_done(self, consumer: CountingConsumer, watch: XminWatch | None = None) -> None:
+        try:
+            await asyncio.wait_for(consumer.done.wait(), self.env.timeout)
+        except asyncio.TimeoutError:
+            why = f" ({watch.describe()})" if watch is not None else ""
+            raise BrokenRun(
+                f"consumer handled {consumer.handled}/{consumer.target} events within {self.env.timeout:.0f} s{why}"
+            ) from None
+
+    async def verify(self, n: int, consumer: CountingConsumer | None, relay: OutboxRelay | None) -> None:
+        """Every event once in the stream, once in the effects, acked; nothing dead-lettered."""
+        js = self.nc_producer.jetstream()
+        stored = (await js.stream_info(event_stream(self.producer))).state.messages
+        problems = []
+        if stored != n:
+            problems.append(f"{stored} messages in the stream, expected {n}")
+        if relay is not None and relay.published != n:
+            problems.append(f"relay published {relay.published}, expected {n}")
+        async with self.pool.acquire() as conn:
+            unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            if relay is not None and unsent:
+                problems.append(f"{unsent} outbox rows not marked sent")
+            if consumer is not None:
+                effects, distinct = await conn.fetchrow("SELECT count(*), count(DISTINCT event_id) FROM effects")
+                if effects != n or distinct != n:
+                    problems.append(f"{effects} effects for {distinct} distinct events, expected {n}")
+        if consumer is not None:
+            if consumer.dead_lettered:
+                problems.append(f"{consumer.dead_lettered} events dead-lettered")
+            await self.nc_consumer.flush()
+            info = None
+            for _ in range(50):  # acks are asynchronous: give the server a moment to count them
+                info = await self.nc_consumer.jetstream().consumer_info(event_stream(self.producer), consumer.durable)
+                if info.num_ack_pending == 0 and info.num_pending == 0:
+                    break
+                await asyncio.sleep(0.05)
+            if info is None or info.num_ack_pending or info.num_pending:
+                problems.append(f"consumer: {info.num_ack_pending} unacked, {info.num_pending} undelivered")
+        if problems:
+            raise BrokenRun(f"{self.schema}: " + "; ".join(problems))
+
+
+def _profiled(env: Env):
+    class _Ctx:
+        def __enter__(self) -> None:
+            if env.profiler is not None:
+                env.profiler.enable()
+
+        def __exit__(self, *_: Any) -> None:
+            if env.profiler is not None:
+                env.profiler.disable()
+
+    return _Ctx()
+
+
+# -- the runs --------------------------------------------------------------------------------------
+
+
+async def run_outbox(env: Env, n: int, producers: int, per_tx: int) -> dict[str, Any]:
+    async with Fixture(env, producers) as fx:
+        relay = await fx.start_relay()
+        consumer = await fx.start_consumer(n)
+        async with XminWatch(env.dsn) as watch:
+            with CpuMeter() as cpu, _profiled(env):
+                started = perf()
+                await fx.commit(n, per_tx)
+                committed = perf()
+                await fx.wait_done(consumer, watch)
+                ended = consumer.done_at
+        await fx.verify(n, consumer, relay)
+        elapsed = ended - started
+        return {
+            "path": f"outbox x{per_tx}" if per_tx > 1 else "outbox",
+            "events": n,
+            "elapsed_s": elapsed,
+            "events_per_s": n / elapsed,
+            "commit_phase_s": committed - started,
+            "tail_s": ended - committed,
+            "cpu_us_per_event": cpu.process_s / n * 1e6,
+            "machine_busy": cpu.machine_busy,
+            "consumer_batch_avg": sum(consumer.batch_sizes) / max(1, len(consumer.batch_sizes)),
+            **relay.stats(started),
+            **watch.stats(),
+        }
+
+
+async def run_raw(env: Env, n: int, consume: bool = False, awaited_by: int = 0) -> dict[str, Any]:
+    """Pipelined js.publish_async of n messages of the payload's size; all acks awaited.
+
+    `consume`: a bare pull consumer (no database) acks them too, the timer stops at the last.
+    `awaited_by=P`: instead of pipelining, P concurrent publishers each await every ack
+    (`js.publish`), as a service publishing straight from its handlers would.
+    """
+    producer = f"benchraw{uuid.uuid4().hex[:8]}"
+    model = event_class(producer)
+    subject = event_subject(model)
+    payload = (
+        envelope(model(value=1, text=env.payload), event_id=uuid.uuid4(), time=datetime.now(timezone.utc), subject="probe-000000")
+        .model_dump_json()
+        .encode()
+    )
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    nc = await nats.connect(env.nats_url, name="bench-raw")
+    nc_consumer = await nats.connect(env.nats_url, name="bench-raw-consumer") if consume else None
+    js = nc.jetstream()
+    stream = event_stream(producer)
+    await js.add_stream(stream_config(producer))
+    consumed = [0]
+    done = asyncio.Event()
+    task = None
+    try:
+        if consume:
+            cjs = nc_consumer.jetstream()
+            sub = await cjs.pull_subscribe(subject, durable="raw", stream=stream)
+
+            async def consume_loop() -> None:
+                while consumed[0] < n:
+                    try:
+                        msgs = await sub.fetch(100, timeout=1.0)
+                    except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                        continue
+                    for msg in msgs:
+                        await msg.ack()
+                    consumed[0] += len(msgs)
+                done.set()
+
+            task = asyncio.create_task(consume_loop())
+            await asyncio.sleep(0.2)
+        with CpuMeter() as cpu, _profiled(env):
+            started = perf()
+            if awaited_by:
+                async def publisher(share: list[str]) -> None:
+                    for msg_id in share:
+                        await js.publish(subject, payload, headers={Header.MSG_ID.value: msg_id})
+
+                shares = [ids[i::awaited_by] for i in range(awaited_by)]
+                await asyncio.wait_for(asyncio.gather(*(publisher(share) for share in shares)), env.timeout)
+            else:
+                futures = []
+                for msg_id in ids:
+                    futures.append(await js.publish_async(subject, payload, headers={Header.MSG_ID.value: msg_id}))
+                await asyncio.wait_for(asyncio.gather(*futures), env.timeout)
+            published = perf()
+            if consume:
+                await asyncio.wait_for(done.wait(), env.timeout)
+            ended = perf()
+        stored = (await js.stream_info(stream)).state.messages
+        if stored != n:
+            raise BrokenRun(f"raw: {stored} messages in the stream, expected {n}")
+        if consume and consumed[0] != n:
+            raise BrokenRun(f"raw: consumed {consumed[0]}, expected {n}")
+        elapsed = ended - started
+        return {
+            "path": f"raw awaited x{awaited_by}" if awaited_by else "raw pub+consume" if consume else "raw publish",
+            "events": n,
+            "elapsed_s": elapsed,
+            "events_per_s": n / elapsed,
+            "commit_phase_s": published - started,
+            "tail_s": ended - published,
+            "cpu_us_per_event": cpu.process_s / n * 1e6,
+            "machine_busy": cpu.machine_busy,
+            "payload_bytes": len(payload),
+        }
+    except asyncio.TimeoutError:
+        raise BrokenRun(f"raw: not done within {env.timeout:.0f} s") from None
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        try:
+            await js.delete_stream(stream)
+        except Exception:
+            pass
+        if nc_consumer is not None:
+            await nc_consumer.close()
+        await nc.close()
+
+
+async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str, Any]:
+    """Latency of single events at a low, steady rate (what a user waiting for a mail feels).
+
+    `outbox`: one producer commits one event every 1/rate s; latency = commit returned → the
+    consumer has committed and acked it. `raw`: one awaited js.publish every 1/rate s to a bare
+    pull consumer; latency = publish started → ack sent.
+    """
+    latencies: list[float] = []
+    interval = 1.0 / rate
+    if kind == "outbox":
+        async with Fixture(env, 1) as fx:
+            relay = await fx.start_relay()
+            consumer = await fx.start_consumer(count)
+            committed: dict[str, float] = {}
+            async with XminWatch(env.dsn) as watch:
+                started = perf()
+                for i in range(count):
+                    event_id = uuid.uuid4()
+                    async with fx.pool.acquire() as conn:
+                        async with conn.transaction():
+                            await add_event(
+                                conn, fx.model(value=i, text=env.payload), subject=f"probe-{i:06d}", event_id=event_id
+                            )
+                    committed[str(event_id)] = perf()
+                    await asyncio.sleep(max(0.0, started + (i + 1) * interval - perf()))
+                await fx.wait_done(consumer, watch)
+            await fx.verify(count, consumer, relay)
+            latencies = [consumer.handled_at[k] - t for k, t in committed.items()]
+            extra = relay.stats(started) | watch.stats()
+    else:
+        producer = f"benchraw{uuid.uuid4().hex[:8]}"
+        model = event_class(producer)
+        subject, stream = event_subject(model), event_stream(producer)
+        payload = (
+            envelope(model(value=1, text=env.payload), event_id=uuid.uuid4(), time=datetime.now(timezone.utc), subject="probe-000000")
+            .model_dump_json()
+            .encode()
+        )
+        nc = await nats.connect(env.nats_url, name="bench-raw")
+        nc_consumer = await nats.connect(env.nats_url, name="bench-raw-consumer")
+        js = nc.jetstream()
+        await js.add_stream(stream_config(producer))
+        sent: dict[str, float] = {}
+        acked: dict[str, float] = {}
+        sub = await nc_consumer.jetstream().pull_subscribe(subject, durable="raw", stream=stream)
+
+        async def consume_loop() -> None:
+            while len(acked) < count:
+                try:
+                    msgs = await sub.fetch(100, timeout=1.0)
+                except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                    continue
+                for msg in msgs:
+                    await msg.ack()
+                now = perf()
+                for msg in msgs:
+                    acked[msg.headers[Header.MSG_ID.value]] = now
+
+        task = asyncio.create_task(consume_loop())
+        try:
+            await asyncio.sleep(0.2)
+            started = perf()
+            for i in range(count):
+                msg_id = str(uuid.uuid4())
+                sent[msg_id] = perf()
+                await js.publish(subject, payload, headers={Header.MSG_ID.value: msg_id})
+                await asyncio.sleep(max(0.0, started + (i + 1) * interval - perf()))
+            await asyncio.wait_for(task, env.timeout)
+        except asyncio.TimeoutError:
+            raise BrokenRun(f"raw trickle: {len(acked)}/{count} consumed within {env.timeout:.0f} s") from None
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await js.delete_stream(stream)
+            await nc_consumer.close()
+            await nc.close()
+        latencies = [acked[k] - t for k, t in sent.items()]
+        extra = {}
+    latencies.sort()
+    return {
+        "path": "outbox" if kind == "outbox" else "raw publish → consume",
+        "events": count,
+        "rate": rate,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p90_ms": percentile(latencies, 90) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "max_ms": latencies[-1] * 1000,
+        "over_1s": sum(1 for x in latencies if x > 1.0),
+        **extra,
+    }
+
+
+async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
+    """Each stage alone: commits (relay stopped), then the relay on that backlog, then the consumer."""
+    rows = []
+    async with Fixture(env, producers) as fx:
+        with CpuMeter() as cpu:
+            started = perf()
+            await fx.commit(n, 1)
+            elapsed = perf() - started
+        rows.append(_stage("commits only", n, elapsed, cpu))
+        async with XminWatch(env.dsn) as watch:
+            with CpuMeter() as cpu:
+                started = perf()
+                relay = await fx.start_relay()  # includes connecting and taking the leader lock (~ms)
+                deadline = started + env.timeout
+                while relay.published < n:
+                    if perf() > deadline:
+                        raise BrokenRun(f"stages: relay published {relay.published}/{n}")
+                    await asyncio.sleep(0.002)
+                elapsed = perf() - started
+        rows.append(_stage("relay only (backlog)", n, elapsed, cpu) | watch.stats() | relay.stats(started))
+        with CpuMeter() as cpu:
+            started = perf()
+            consumer = await fx.start_consumer(n)
+            await fx.wait_done(consumer)
+            elapsed = consumer.done_at - started - 0.2  # start_consumer sleeps 0.2 s once bound
+        rows.append(_stage("consumer only (backlog)", n, elapsed, cpu))
+        await fx.verify(n, consumer, relay)
+    return rows
+
+
+def _stage(name: str, n: int, elapsed: float, cpu: CpuMeter) -> dict[str, Any]:
+    return {
+        "stage": name,
+        "events": n,
+        "elapsed_s": elapsed,
+        "events_per_s": n / elapsed,
+        "cpu_us_per_event": cpu.process_s / n * 1e6,
+        "machine_busy": cpu.machine_busy,
+    }
+
+
+# -- diagnostics (--diagnose): the measurements behind the findings in bench/README.md ---------------
+
+NOTIFY_LOCK = "Lock:object"  # the cluster-wide "database 0" lock a committing NOTIFY takes (async.c)
+
+
+async def _no_reset(_: asyncpg.Connection) -> None:
+    """A pool `reset` that does nothing, instead of asyncpg's one round trip per release."""
+
+
+async def run_commit_variants(env: Env, n: int, producers: int, reps: int) -> list[dict[str, Any]]:
+    """Commit-only rate with the kit's outbox as it is, without its NOTIFY trigger, without the
+    pool's reset on release, and without both; what the producers' backends wait on meanwhile."""
+    rows: list[dict[str, Any]] = []
+    async with Fixture(env, producers) as fx:
+        kit_pool = fx.pool
+        bare_pool = await asyncpg.create_pool(
+            env.dsn, min_size=producers, max_size=producers, reset=_no_reset,
+            server_settings={"search_path": fx.schema, "application_name": f"ecandidat-{fx.schema}"},
+        )
+        monitor = await asyncpg.connect(env.dsn)
+        variants = [
+            ("kit (NOTIFY trigger, pool reset)", kit_pool, True),
+            ("without the NOTIFY trigger", kit_pool, False),
+            ("without the pool reset", bare_pool, True),
+            ("without both", bare_pool, False),
+        ]
+        try:
+            for rep in range(reps):
+                for label, pool, trigger in variants if rep % 2 == 0 else list(reversed(variants)):
+                    await monitor.execute(
+                        f"ALTER TABLE \"{fx.schema}\".outbox {'ENABLE' if trigger else 'DISABLE'} TRIGGER outbox_notify"
+                    )
+                    waits: dict[str, int] = {}
+                    samples = [0]
+                    done = asyncio.Event()
+
+                    async def sample() -> None:
+                        while not done.is_set():
+                            for row in await monitor.fetch(
+                                """SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-') AS w
+                                   FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'""",
+                                f"ecandidat-{fx.schema}",
+                            ):
+                                waits[row["w"]] = waits.get(row["w"], 0) + 1
+                            samples[0] += 1
+                            await asyncio.sleep(0.005)
+
+                    sampler = asyncio.create_task(sample())
+                    fx.pool = pool
+                    try:
+                        with CpuMeter() as cpu:
+                            started = perf()
+                            await fx.commit(n, 1)
+                            elapsed = perf() - started
+                    finally:
+                        fx.pool = kit_pool
+                        done.set()
+                        await sampler
+                    per_sample = {k: v / max(1, samples[0]) for k, v in waits.items()}
+                    rows.append({
+                        "variant": label, "rep": rep + 1, "commits_per_s": n / elapsed,
+                        "cpu_us_per_event": cpu.process_s / n * 1e6, "machine_busy": cpu.machine_busy,
+                        "waiting_notify_lock": per_sample.get(NOTIFY_LOCK, 0.0),
+                        "waiting_wal": sum(v for k, v in per_sample.items() if "WAL" in k),
+                        "waits": per_sample,
+                    })
+                    print(f"  diagnose rep {rep + 1}: {label:<34} {n / elapsed:>7,.0f} commits/s", flush=True)
+        finally:
+            await monitor.execute(f"ALTER TABLE \"{fx.schema}\".outbox ENABLE TRIGGER outbox_notify")
+            await monitor.close()
+            await bare_pool.close()
+    return rows
+
+
+async def run_xmin_demo(env: Env, admin_url: str, hold: float = 3.0) -> list[dict[str, Any]]:
+    """Commit → published for one event, alone, then while a transaction holding an xid lives for
+    `hold` s in ANOTHER database of the same server (it writes nothing, it only has an xid)."""
+    from ecandidat.devstack.infra import drop_database, ensure_database
+
+    other = f"ecandidat_bench_other_{uuid.uuid4().hex[:8]}"
+    other_url = await ensure_database(admin_url, other)
+    rows = []
+    try:
+        async with Fixture(env, 1) as fx:
+            relay = await fx.start_relay()
+
+            async def one(label: str) -> None:
+                """Not a failure when it is not published in time: that is what is shown here."""
+                before = relay.published
+                async with XminWatch(env.dsn) as watch:
+                    started = perf()
+                    await fx.commit(1, 1)
+                    while relay.published == before and perf() - started < env.timeout:
+                        await asyncio.sleep(0.001)
+                    elapsed = perf() - started
+                rows.append({
+                    "case": label,
+                    "commit_to_published_s": elapsed if relay.published > before else None,
+                    **watch.stats(),
+                })
+
+            await asyncio.sleep(0.3)  # the relay sets is_leader just before it starts listening
+            for _ in range(3):
+                await one("baseline: no transaction of ours elsewhere")
+            blocker = await asyncpg.connect(other_url)
+            try:
+                tx = blocker.transaction()
+                await tx.start()
+                await blocker.fetchval("SELECT pg_current_xact_id()")  # takes an xid, writes nothing
+
+                async def end_later() -> None:
+                    await asyncio.sleep(hold)
+                    await tx.rollback()
+
+                ender = asyncio.create_task(end_later())
+                await one(f"an xid held {hold:g} s by us in another database")
+                await ender
+            finally:
+                await blocker.close()
+            await one("after it ended")
+    finally:
+        await drop_database(admin_url, other)
+    return rows
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="outbox → relay → consumer throughput beside raw JetStream publish")
+    parser.add_argument("--quick", action="store_true", help="small run, < 60 s")
+    parser.add_argument("--events", type=int, help="events per run (default 4000, quick 800)")
+    parser.add_argument("--producers", type=int, default=8, help="concurrent producers (default 8)")
+    parser.add_argument("--per-tx", default="1,10", help="events per transaction, one outbox path per value (default 1,10)")
+    parser.add_argument("--reps", type=int, help="repetitions of each path, interleaved (default 3, quick 1)")
+    parser.add_argument("--payload-bytes", type=int, default=512, help="size of each event's envelope (default 512)")
+    parser.add_argument("--no-stages", action="store_true", help="skip the per-stage decomposition")
+    parser.add_argument("--trickle", type=int, help="events of the low-rate latency runs, 0 to skip (default 200, quick 40)")
+    parser.add_argument("--trickle-rate", type=float, default=20.0, help="events/s of the latency runs (default 20)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also: commit rate without the NOTIFY trigger / the pool reset, and the xmin demo")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
+    args = parser.parse_args()
+    args.events = args.events or (800 if args.quick else 4000)
+    args.reps = args.reps or (1 if args.quick else 3)
+    if args.trickle is None:
+        args.trickle = 40 if args.quick else 200
+    args.per_tx = [int(x) for x in args.per_tx.split(",") if x.strip()]
+    return args
+
+
+async def main() -> None:
+    args = parse_args()
+    info = conditions(
+        mode="quick" if args.quick else "full",
+        events=args.events,
+        producers=args.producers,
+        repetitions=args.reps,
+        **{"events per transaction": ",".join(map(str, args.per_tx))},
+    )
+    with workdir("outbox") as folder, nats_server(folder) as ns:
+        async with database(folder) as db:
+            info["database"] = db.where
+            info["postgresql"] = ", ".join(f"{k}={v}" for k, v in db.settings.items())
+            info["nats store"] = "file, default sync policy (fsync every 2 min), own nats-server"
+            info["process layout"] = "producers, relay, consumer and raw publisher in this one process (1 core)"
+            env = Env(
+                dsn=db.url,
+                nats_url=ns.url,
+                payload=padding_for(args.payload_bytes),
+                timeout=args.timeout,
+                profiler=cProfile.Profile() if args.profile else None,
+            )
+            print_conditions(info)
+            # Warm-up: connections, imports, the first stream and schema; not reported.
+            await run_raw(env, min(500, args.events))
+            await run_outbox(env, min(200, args.events), args.producers, 1)
+
+            runs: list[dict[str, Any]] = []
+            for rep in range(1, args.reps + 1):
+                plan: list[tuple[str, int]] = [("raw", 0), ("raw+consume", 0), ("raw awaited", args.producers)]
+                plan += [("outbox", k) for k in args.per_tx]
+                if rep % 2 == 0:
+                    plan.reverse()  # alternate the order so drift does not favour one path
+                for kind, option in plan:
+                    if kind == "raw":
+                        row = await run_raw(env, args.events)
+                    elif kind == "raw+consume":
+                        row = await run_raw(env, args.events, consume=True)
+                    elif kind == "raw awaited":
+                        row = await run_raw(env, args.events, awaited_by=option)
+                    else:
+                        row = await run_outbox(env, args.events, args.producers, option)
+                    row["rep"] = rep
+                    runs.append(row)
+                    print(f"  rep {rep}: {row['path']:<16} {row['events_per_s']:>9,.0f} events/s", flush=True)
+            print()
+            stages = [] if args.no_stages else await run_stages(env, args.events, args.producers)
+            trickle = []
+            if args.trickle:
+                for kind in ("raw", "outbox"):
+                    trickle.append(await run_trickle(env, kind, args.trickle, args.trickle_rate))
+            diagnostics: dict[str, Any] = {}
+            if args.diagnose:
+                diagnostics["commit_variants"] = await run_commit_variants(
+                    env, min(args.events, 1500), args.producers, args.reps
+                )
+                diagnostics["xmin_demo"] = await run_xmin_demo(env, db.admin_url)
+
+    report(info, args, runs, stages, trickle, diagnostics, env)
+
+
+def _stalls(row: dict[str, Any]) -> str | None:
+    if "relay_stalls" not in row:
+        return None
+    return f"{row['relay_stalls_lost_wakeup']}/{row['relay_stalls_xmin']}"
+
+
+def report(
+    info: dict[str, Any],
+    args: argparse.Namespace,
+    runs: list[dict[str, Any]],
+    stages: list[dict[str, Any]],
+    trickle: list[dict[str, Any]],
+    diagnostics: dict[str, Any],
+    env: Env,
+) -> None:
+    print_conditions(info)
+    print_table(
+        "each run (timer: first commit → N-th event handled and acked; raw: first publish → last ack)",
+        ["rep", "path", "events/s", "elapsed s", "commit/pub s", "tail s", "CPU µs/ev", "machine",
+         "cons. batch", "relay batches", "empty", "stall s", "stalls lost/xmin", "other xact s"],
+        [
+            [r["rep"], r["path"], r["events_per_s"], r["elapsed_s"], r["commit_phase_s"], r["tail_s"],
+             r["cpu_us_per_event"], f"{r['machine_busy']:.0%}", r.get("consumer_batch_avg"),
+             r.get("relay_batches"), r.get("relay_empty_batches"), r.get("relay_longest_stall_s"), _stalls(r),
+             r.get("other_xact_max_s")]
+            for r in runs
+        ],
+    )
+    print(
+        "  commit/pub s: until the last commit (raw: the last publish ack); tail s: from there to the last\n"
+        "  event handled; CPU µs/ev: this process's CPU per event; machine: all cores busy during the run;\n"
+        "  cons. batch: mean fetched batch; relay batches/empty: relay SELECTs / those that found nothing\n"
+        "  publishable; stall s: longest relay pause that ended with rows to publish; stalls lost/xmin:\n"
+        "  pauses > 0.5 s that ended with rows to publish, after a NOTIFY lost during the previous batch /\n"
+        "  with rows held back by an older transaction that committed without notifying; other xact s: the\n"
+        "  longest-lived transaction holding an xid elsewhere on the PostgreSQL server (other databases\n"
+        "  included) seen during the run — it holds the relay back for as long as it lives.\n"
+    )
+    by_rep: dict[int, dict[str, dict[str, Any]]] = {}
+    for r in runs:
+        by_rep.setdefault(r["rep"], {})[r["path"]] = r
+    paths = list(dict.fromkeys(r["path"] for r in runs))
+    summary = []
+    for path in paths:
+        rates = [r["events_per_s"] for r in runs if r["path"] == path]
+        ratios = [ratio(rep[path]["events_per_s"], rep["raw publish"]["events_per_s"]) for rep in by_rep.values()]
+        summary.append([path, median(rates), min(rates), max(rates),
+                        *(f"{x:.3f}" for x in (median(ratios), min(ratios), max(ratios)))])
+    print_table(
+        "summary (median of the repetitions; ratio = path / raw publish of the same repetition)",
+        ["path", "events/s", "min", "max", "ratio", "ratio min", "ratio max"],
+        summary,
+    )
+    outbox = next((s for s in summary if s[0] == "outbox"), None)
+    if outbox is not None:
+        verdict = "met" if float(outbox[4]) >= 0.5 else "NOT met"
+        print(f"target (outbox ≥ 0.5 × raw pipelined publish, one event per transaction): {verdict} — ratio {outbox[4]}\n")
+    if stages:
+        print_table(
+            "stages alone (same N, same producers; each on the backlog left by the previous one)",
+            ["stage", "events/s", "elapsed s", "CPU µs/event", "machine busy", "relay stall s", "other xact s"],
+            [[s["stage"], s["events_per_s"], s["elapsed_s"], s["cpu_us_per_event"], f"{s['machine_busy']:.0%}",
+              s.get("relay_longest_stall_s"), s.get("other_xact_max_s")] for s in stages],
+        )
+    if trickle:
+        print_table(
+            f"latency at a trickle ({args.trickle_rate:g} events/s, one producer; outbox: commit returned → handled and acked)",
+            ["path", "events", "p50 ms", "p90 ms", "p99 ms", "max ms", "> 1 s", "relay stall s", "stalls lost/xmin",
+             "other xact s"],
+            [[t["path"], t["events"], t["p50_ms"], t["p90_ms"], t["p99_ms"], t["max_ms"], t["over_1s"],
+              t.get("relay_longest_stall_s"), _stalls(t), t.get("other_xact_max_s")] for t in trickle],
+        )
+    if diagnostics.get("commit_variants"):
+        variants = list(dict.fromkeys(r["variant"] for r in diagnostics["commit_variants"]))
+        rows = []
+        for variant in variants:
+            rs = [r for r in diagnostics["commit_variants"] if r["variant"] == variant]
+            rates = [r["commits_per_s"] for r in rs]
+            rows.append([variant, median(rates), min(rates), max(rates), median([r["cpu_us_per_event"] for r in rs]),
+                         median([r["waiting_notify_lock"] for r in rs]), median([r["waiting_wal"] for r in rs])])
+        print_table(
+            f"diagnose: commits only, {min(args.events, 1500)} events, {args.producers} producers, one event per "
+            f"transaction (medians of {args.reps})",
+            ["variant", "commits/s", "min", "max", "CPU µs/event", f"backends on {NOTIFY_LOCK}", "backends on WAL"],
+            rows,
+        )
+        print("  backends on X: mean number of the producers' backends waiting on X, from pg_stat_activity\n"
+              f"  sampled every 5 ms; {NOTIFY_LOCK} is the cluster-wide lock a transaction that ran NOTIFY\n"
+              "  holds from pre-commit until its commit is durable.\n")
+    if diagnostics.get("xmin_demo"):
+        print_table(
+            "diagnose: one event, commit → published by the relay (- : not within the timeout)",
+            ["case", "seconds", "oldest xid holder elsewhere s", "its databases"],
+            [[r["case"], r["commit_to_published_s"], r["other_xact_max_s"], ", ".join(r["other_xact_databases"])]
+             for r in diagnostics["xmin_demo"]],
+        )
+    if env.profiler is not None:
+        out = io.StringIO()
+        stats = pstats.Stats(env.profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(30)
+        print("cProfile of the timed sections (all paths together), top 30 by own time:")
+        print(out.getvalue())
+    path = save_results(
+        "outbox_throughput",
+        {"conditions": info, "runs": runs, "stages": stages, "trickle": trickle, "diagnostics": diagnostics},
+    )
+    print(f"raw results: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+
+
+if __name__ == "__main__":
+    run_main(main)
