@@ -1,23 +1,34 @@
-"""JetStream subscriptions: candidatures' events open, freeze and erase piece slots; accounts' purge
-erases all of a candidate's files."""
+"""JetStream subscriptions: candidatures' events open, freeze and erase piece slots; validated
+decisions get their letter; accounts' purge erases all of a candidate's files."""
 
 from __future__ import annotations
 
 from ecandidat.contracts.accounts import AccountPurged
-from ecandidat.contracts.candidatures import CandidatureCancelled, CandidatureCreated, CandidatureTransmitted
-from ecandidat.runtime.clock import Clock
+from typing import TYPE_CHECKING
+
+from ecandidat.contracts.candidatures import (
+    CandidatureCancelled,
+    CandidatureCreated,
+    CandidatureTransmitted,
+    DecisionValidated,
+)
 from ecandidat.runtime.consumer import Subscription
 
 from .handlers import on_events
+from .letters import on_decision
+
+if TYPE_CHECKING:
+    from .service import DocumentsService
 
 
-def subscriptions(clock: Clock) -> dict[str, list[Subscription]]:
-    created, transmitted, cancelled, purged = on_events(clock)
+def subscriptions(svc: DocumentsService) -> dict[str, list[Subscription]]:
+    created, transmitted, cancelled, purged = on_events(svc.clock)
     return {
         "on-candidatures": [
             Subscription(CandidatureCreated, created),
             Subscription(CandidatureTransmitted, transmitted),
             Subscription(CandidatureCancelled, cancelled),
         ],
+        "letters": [Subscription(DecisionValidated, on_decision(svc))],
         "on-accounts": [Subscription(AccountPurged, purged)],
     }

@@ -44,7 +44,7 @@ class DocumentsService(Service):
     async def setup(self) -> None:
         await self.storage.ensure_bucket()
         self.rpc_client = RpcClient(self.nc, timeout=self.settings.rpc_timeout)
-        for purpose, subs in subscriptions(self.clock).items():
+        for purpose, subs in subscriptions(self).items():
             self.subscribe(purpose, subs)
         rpc.register(self.rpc, self)
         self.checks["storage"] = cached(self.storage.check)

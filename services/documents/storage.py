@@ -4,6 +4,7 @@ thread pool so that the event loop never waits on the network."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -60,6 +61,11 @@ class Storage:
                                                             "Content-Length": str(size)}) as resp:
                 if resp.status >= 300:
                     raise OSError(f"storage refused {key}: HTTP {resp.status} {(await resp.text())[:200]}")
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str = "application/pdf") -> None:
+        """A small generated file (a letter): the minio client in the pool."""
+        await self._run(lambda: self.client.put_object(self.bucket, key, io.BytesIO(data), len(data),
+                                                       content_type=content_type))
 
     async def delete(self, key: str) -> None:
         await self._run(self.client.remove_object, self.bucket, key)

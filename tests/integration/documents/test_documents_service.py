@@ -4,18 +4,23 @@ concurrency, redelivered events, erasure, and the clamd scan with EICAR."""
 from __future__ import annotations
 
 import asyncio
+import json
+import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import aiohttp
 import pytest
+from pypdf import PdfReader
 
 from ecandidat.contracts.accounts import AccountPurged
-from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureTransmitted
+from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureTransmitted, DecisionValidated
 from ecandidat.contracts.documents import (
     DeletePieceFile,
     FreezePieces,
     FreezeResult,
+    LetterGenerated,
     OpenPieceUpload,
     PieceView,
     ReleasePieces,
@@ -180,3 +185,38 @@ async def test_an_unreachable_clamd_refuses_with_503_and_stores_nothing(docs_for
     status, body = await docs.upload(me, cid, (await docs.slots(cid))[0]["id"], PDF)
     assert status == 503 and "antivirus" in body["error"]["message"]
     assert await docs.service.storage.keys() == []
+
+
+@pytest.mark.parametrize("kind, title", [("favorable", "Lettre d'admission"), ("defavorable", "Avis défavorable"),
+                                         ("liste_attente", None)])
+async def test_a_validated_decision_gets_its_letter(docs, kind, title):
+    me, cid, _ = await docs.candidature()
+    decision_id = uuid.uuid4()
+    event = DecisionValidated(
+        candidature_id=cid, account_id=me.account_id, numero_dossier="26AB12CD", formation_code="DAEU-A",
+        formation_libelle="DAEU option A", centre_code="DAEU", decision_id=decision_id, kind=kind,
+        motif="Prérequis non satisfaits" if kind == "defavorable" else None,
+        confirmation_deadline=soon(864000) if kind == "favorable" else None, validated_at=datetime.now(timezone.utc),
+        centre_libelle="DAEU", contact_libelle="Formation Continue", contact_adresse="5 Allées Antonio Machado",
+        nom="Martin", prenom="Camille",
+    )
+    event_id = await docs.publish(event)
+    await docs.publish(event, event_id)  # redelivered: one letter, one event
+
+    async def letters():
+        async with docs.service.pool.acquire() as conn:
+            return await conn.fetch(
+                """SELECT payload FROM outbox WHERE subject = 'evt.documents.letter.generated'
+                   AND convert_from(payload, 'UTF8')::jsonb->>'subject' = $1""", str(cid))
+
+    if title is None:
+        await asyncio.sleep(1.5)
+        assert await letters() == [] and await docs.service.storage.keys(f"lettres/{cid}/") == []
+        return
+    [row] = await eventually(letters, message="letter.generated")
+    generated = LetterGenerated.model_validate(json.loads(row["payload"])["data"])
+    assert generated.key == f"lettres/{cid}/{decision_id}.pdf" and generated.kind == kind
+    path = Path(tempfile.mkdtemp()) / "letter.pdf"
+    await docs.service.storage.download_to(generated.key, path)
+    text = "\n".join(p.extract_text() for p in PdfReader(path).pages)
+    assert title in text and "DAEU option A" in text and "Camille Martin" in text
