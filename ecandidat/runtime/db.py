@@ -31,6 +31,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    return None
+
+
 async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     if not _SCHEMA.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
@@ -39,6 +43,9 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        # The default reset costs a round trip at every release; the kit holds no session state
+        # on pooled connections (locks and settings are transaction-scoped), so there is nothing to reset.
+        reset=_no_reset,
         server_settings={"search_path": schema, "application_name": f"ecandidat-{schema}"},
         command_timeout=60,
     )

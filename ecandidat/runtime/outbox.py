@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 _system_clock = SystemClock()
 
+HELD_BACK_RECHECK = 0.05  # seconds between looks while committed rows wait for an older transaction
+
 
 async def add_event(
     conn: asyncpg.Connection,
@@ -113,18 +115,25 @@ class OutboxRelay:
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
                 await asyncio.sleep(self.poll_interval)
+            await conn.add_listener(f"outbox_{self.schema}", self._notified)
             self.is_leader = True
             log.info("outbox relay is leader", extra={"schema": self.schema})
-            await conn.add_listener(f"outbox_{self.schema}", self._notified)
             while not self.nc.is_closed:
+                # Cleared before reading, so that a notification arriving during the batch
+                # wakes the next round instead of being lost.
+                self._wake.clear()
                 sent = await self._publish_batch(conn)
                 if sent == self.batch_size:
                     continue
                 if sent < 0:  # NATS refused or timed out: retry after a pause
                     await asyncio.sleep(min(self.poll_interval, 1.0))
                     continue
+                if await self._held_back(conn):
+                    # Committed rows wait for an older transaction (possibly in another service or
+                    # database, which sends no notification here) to finish: look again soon.
+                    await wait_event(self._wake, HELD_BACK_RECHECK)
+                    continue
                 await self._purge(conn)
-                self._wake.clear()
                 await wait_event(self._wake, self.poll_interval)
         finally:
             self.is_leader = False
@@ -177,6 +186,9 @@ class OutboxRelay:
             await self._mark_sent(conn, acked)
             self.published += len(acked)
         return -1 if failed else len(acked)
+
+    async def _held_back(self, conn: asyncpg.Connection) -> bool:
+        return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL)")
 
     async def _mark_sent(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
         await conn.execute("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", seqs)

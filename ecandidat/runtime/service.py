@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 from datetime import timedelta
 from pathlib import Path
 
@@ -147,34 +148,37 @@ class Service:
             info = await self.nc.jetstream().account_info()
             return f"{info.streams} streams"
 
-        for name, check in {"database": database, "nats": jetstream, **self.checks}.items():
+        async def run(name: str, check: HealthCheck) -> None:
             started = time.perf_counter()
             try:
                 detail = await asyncio.wait_for(check(), 2.0)
                 checks[name] = CheckResult(ok=True, detail=detail, latency_ms=_ms(started))
             except Exception as exc:
                 checks[name] = CheckResult(ok=False, detail=f"{type(exc).__name__}: {exc}"[:300], latency_ms=_ms(started))
+
+        await asyncio.gather(*(run(n, c) for n, c in {"database": database, "nats": jetstream, **self.checks}.items()))
         return HealthReply(service=self.name, ok=all(c.ok for c in checks.values()), instance=self.instance, checks=checks)
 
 
 def cached(check: HealthCheck, ttl: float = 5.0) -> HealthCheck:
-    """A health check of an external dependency, asked at most once per `ttl` seconds."""
-    state: dict[str, object] = {}
+    """A health check of an external dependency, asked at most once per `ttl` seconds; callers
+    arriving while it is being asked share that one answer."""
+    state: dict[str, Any] = {}
 
     async def wrapper() -> str | None:
         now = time.monotonic()
-        if "at" in state and now - state["at"] < ttl:  # type: ignore[operator]
-            if "error" in state:
-                raise state["error"]  # type: ignore[misc]
-            return state["value"]  # type: ignore[return-value]
-        state.clear()
-        state["at"] = now
-        try:
-            state["value"] = await check()
-        except Exception as exc:
-            state["error"] = exc
-            raise
-        return state["value"]  # type: ignore[return-value]
+        if "done" in state and now - state["at"] < ttl:
+            return await state["done"]
+        if "running" not in state:
+            async def refresh() -> str | None:
+                try:
+                    return await check()
+                finally:
+                    state["at"] = time.monotonic()
+                    state["done"] = state.pop("running")
+
+            state["running"] = asyncio.ensure_future(refresh())
+        return await asyncio.shield(state["running"])
 
     return wrapper
 

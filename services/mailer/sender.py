@@ -98,6 +98,7 @@ class Sender:
         listener = await self._listen()
         try:
             while True:
+                self._wake.clear()  # before claiming: a notification during the round is not lost
                 try:
                     claimed = await self.send_due()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -105,7 +106,6 @@ class Sender:
                     claimed = 0
                 if claimed:
                     continue
-                self._wake.clear()
                 await wait_event(self._wake, await self._idle_time())
         finally:
             if listener is not None:
