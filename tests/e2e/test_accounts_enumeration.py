@@ -9,7 +9,10 @@ import time
 
 import pytest
 
-from tests.conftest import unique_email
+from ecandidat.contracts.accounts import AccountActivationRequested, AccountCredentialsRequested
+from ecandidat.contracts.subjects import event_stream, event_subject
+from ecandidat.runtime.outbox import pending_count
+from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import PASSWORD, account_form, api, sealing_overrides
 
 TRIES = 300
@@ -24,8 +27,20 @@ async def platform(start_platform):
     )
     platform = await start_platform("accounts", accounts=overrides["accounts"], gateway=overrides["gateway"])
     yield platform
-    async with platform.services["accounts"].pool.acquire() as conn:  # the failures it made concern no other test
+    # What this test leaves must concern no other test: its failed logins, and the hundreds of
+    # lost-link events that the next mailer of the session would otherwise turn into mails.
+    service = platform.services["accounts"]
+    await service.deps.drain()
+    async with service.pool.acquire() as conn:
         await conn.execute("DELETE FROM login_failures")
+        await eventually(lambda: _published(conn), timeout=60, message="outbox published")
+    js = service.nc.jetstream()
+    for event in (AccountActivationRequested, AccountCredentialsRequested):
+        await js.purge_stream(event_stream("accounts"), subject=event_subject(event))
+
+
+async def _published(conn) -> bool:
+    return await pending_count(conn) == 0
 
 
 async def accounts(platform, count: int, activate: bool) -> list[dict]:
