@@ -73,8 +73,9 @@ class ServiceError(Exception):
 
     @classmethod
     def from_body(cls, body: RpcErrorBody) -> "ServiceError":
-        err = cls(body.message, code=body.code, details=list(body.details), **body.extra)
-        return err
+        """The error an rpc replied, as the class of its code (so `except NotFound` works across services)."""
+        klass = _BY_CODE.get(body.code, ServiceError)
+        return klass(body.message, code=body.code, details=list(body.details), **body.extra)
 
 
 class InvalidInput(ServiceError):
@@ -103,3 +104,8 @@ class Unavailable(ServiceError):
 
 class RpcTimeout(ServiceError):
     code = "timeout"
+
+
+_BY_CODE: dict[str, type[ServiceError]] = {
+    k.code: k for k in (InvalidInput, NotFound, Conflict, Forbidden, Unauthenticated, Unavailable, RpcTimeout)
+}

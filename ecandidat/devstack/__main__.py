@@ -263,6 +263,36 @@ async def command_up(args: argparse.Namespace) -> int:
         log.info("stopped")
 
 
+def command_mail(args: argparse.Namespace) -> int:
+    """The last mail in the local stack's Maildir, as text (the files are MIME, quoted-printable)."""
+    import mailbox
+    import re
+    from email import policy
+    from email.parser import BytesParser
+
+    box = mailbox.Maildir(state_dir() / "maildir", factory=None, create=False)
+    mails = []
+    for key in box.iterkeys():
+        with box.get_file(key) as stream:
+            message = BytesParser(policy=policy.default).parsebytes(stream.read())
+        if args.to is None or (message["To"] or "").lower() == args.to.lower():
+            mails.append((message["Date"].datetime if message["Date"] else None, key, message))
+    if not mails:
+        print("no mail", file=sys.stderr)
+        return 1
+    _, _, message = max(mails, key=lambda m: (m[0] is not None, m[0], m[1]))
+    text = message.get_body(("plain",)).get_content()
+    if args.link:
+        found = re.search(r"https?://\S+", text)
+        if not found:
+            print("no link in the mail", file=sys.stderr)
+            return 1
+        print(found.group(0))
+        return 0
+    print(f"From: {message['From']}\nTo: {message['To']}\nSubject: {message['Subject']}\n\n{text}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecandidat.devstack", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -271,7 +301,12 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--gateway-port", type=int, default=None, help="default 8080 (or GATEWAY_PORT)")
         if name == "up":
             command.add_argument("--no-seed", action="store_true", help="skip the demo seed")
+    mail = sub.add_parser("mail", help="print the last mail the local SMTP sink received (decoded), or the link in it")
+    mail.add_argument("--to", help="only mails to this address")
+    mail.add_argument("--link", action="store_true", help="print only the first link of the mail")
     args = parser.parse_args(argv)
+    if args.command == "mail":
+        return command_mail(args)
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s devstack %(levelname)s %(message)s",

@@ -260,8 +260,13 @@ async def transmit(
         frozen = await rpc.call(
             FreezePieces(candidature_id=candidature_id, until=clock.now() + FREEZE_LEASE), FreezeResult
         )
-    except NotFound:
-        raise Unavailable("Vos pièces justificatives sont en cours de préparation, veuillez réessayer dans un instant.") from None
+    except ServiceError as err:
+        if err.code != "not_found":
+            raise
+        # The documents service has not yet opened this candidature's pieces (its event is on its way).
+        raise Unavailable(
+            "Vos pièces justificatives sont en cours de préparation, veuillez réessayer dans un instant.", retry_after=1
+        ) from None
     if not frozen.frozen:
         raise domain.missing_pieces([m.libelle for m in frozen.missing])
     try:

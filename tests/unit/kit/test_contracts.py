@@ -67,3 +67,13 @@ def test_catalogue_lists_every_contract_and_exports_schemas(tmp_path):
 def test_every_event_type_is_unique():
     types = [registry.event_models_by_type()]
     assert len(types[0]) == len(registry.events())
+
+
+def test_rpc_errors_come_back_as_the_class_of_their_code():
+    from ecandidat.contracts.errors import Conflict, NotFound, RpcErrorBody, ServiceError
+
+    err = ServiceError.from_body(RpcErrorBody(code="not_found", message="Introuvable.", extra={"id": "x"}))
+    assert isinstance(err, NotFound) and err.message == "Introuvable." and err.extra == {"id": "x"}
+    assert isinstance(ServiceError.from_body(RpcErrorBody(code="conflict", message="m")), Conflict)
+    other = ServiceError.from_body(RpcErrorBody(code="quota", message="m"))
+    assert type(other) is ServiceError and other.code == "quota"
