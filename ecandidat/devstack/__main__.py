@@ -140,12 +140,21 @@ def _module_exists(module: str) -> bool:
 _NO_SUCH_COMMAND = re.compile(r"no such command|invalid choice|unknown command|unrecognized", re.I)
 
 
+FIRST_ADMIN = "admin@ecandidat.localhost"
+
+
 async def _seed(env: dict[str, str]) -> None:
+    """The demo campaign, then the first administrator and how to set up their login."""
+    for command in (["seed-demo"], ["create-admin", "--email", env.get("ECANDIDAT_FIRST_ADMIN", FIRST_ADMIN)]):
+        await _cli(env, command)
+
+
+async def _cli(env: dict[str, str], command: list[str]) -> None:
     if not _module_exists("ecandidat.cli"):
-        log.info("no ecandidat.cli module: demo seed skipped")
+        log.info("no ecandidat.cli module: %s skipped", command[0])
         return
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ecandidat.cli", "seed-demo",
+        sys.executable, "-m", "ecandidat.cli", *command,
         env=env, cwd=project_root(), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -154,15 +163,15 @@ async def _seed(env: dict[str, str]) -> None:
     except asyncio.TimeoutError:
         process.kill()
         await process.wait()
-        log.warning("seed-demo did not finish within 180 s: killed")
+        log.warning("%s did not finish within 180 s: killed", command[0])
         return
     text = output.decode(errors="replace").strip()
     if process.returncode == 0:
-        print(f"seed-demo:\n{text}" if text else "seed-demo: done", flush=True)
+        print(f"{command[0]}:\n{text}" if text else f"{command[0]}: done", flush=True)
     elif _NO_SUCH_COMMAND.search(text):
-        log.info("ecandidat.cli has no seed-demo command yet: demo seed skipped")
+        log.info("ecandidat.cli has no %s command: skipped", command[0])
     else:
-        log.warning("seed-demo failed with code %s:\n%s", process.returncode, text)
+        log.warning("%s failed with code %s:\n%s", command[0], process.returncode, text)
 
 
 def _summary(resolution: Resolution, present: list[str], absent: list[str]) -> str:
