@@ -140,7 +140,7 @@ def _module_exists(module: str) -> bool:
 _NO_SUCH_COMMAND = re.compile(r"no such command|invalid choice|unknown command|unrecognized", re.I)
 
 
-FIRST_ADMIN = "admin@ecandidat.localhost"
+FIRST_ADMIN = "admin@ecandidat.example.org"
 
 
 async def _seed(env: dict[str, str]) -> None:
