@@ -67,3 +67,37 @@ async def start_platform(settings_for: Callable[..., Any]) -> AsyncIterator[Call
             await runner.cleanup()
         if service is not None and not getattr(service, "_stopped", False):
             await service.stop()
+
+
+@pytest.fixture
+async def start_token_gateway(settings_for: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
+    """A gateway whose authenticator maps bearer tokens to principals the test made itself, for
+    tests of a service's routes that need no real accounts service: `tokens[token] = Principal(...)`."""
+    from ecandidat.contracts.errors import Forbidden, Unauthenticated
+    from gateway.api import AUTHENTICATOR, Operation
+
+    opened: list[tuple[web.AppRunner, aiohttp.ClientSession]] = []
+
+    async def start(tokens: dict[str, Any], services: tuple[str, ...]) -> aiohttp.ClientSession:
+        app = create_app(settings_for(GatewaySettings, gateway_services=services))
+
+        async def authenticate(request: web.Request, op: Operation) -> Any:
+            principal = tokens.get(request.headers.get("Authorization", "").removeprefix("Bearer "))
+            if principal is None:
+                raise Unauthenticated("Vous devez être connecté pour accéder à cette ressource.")
+            if principal.realm != op.realm or (op.roles and not principal.has_role(*op.roles)):
+                raise Forbidden("Vous n'avez pas accès à cette ressource.")
+            return principal
+
+        app[AUTHENTICATOR] = authenticate
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        http = aiohttp.ClientSession(f"http://127.0.0.1:{runner.addresses[0][1]}")
+        opened.append((runner, http))
+        return http
+
+    yield start
+    for runner, http in reversed(opened):
+        await http.close()
+        await runner.cleanup()

@@ -13,14 +13,9 @@ from datetime import date
 
 import aiohttp
 import pytest
-from aiohttp import web
 from pypdf import PdfReader
 
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.errors import Forbidden, Unauthenticated
-from gateway.api import AUTHENTICATOR, Operation
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
 from services.candidatures.seed import seed_demo
 from tests.conftest import eventually
 from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
@@ -75,30 +70,13 @@ class Env:
 
 
 @pytest.fixture
-async def env(start_platform, settings_for) -> AsyncIterator[Env]:
+async def env(start_platform, start_token_gateway) -> AsyncIterator[Env]:
     platform = await start_platform("dossiers", "candidatures", "documents",
                                     documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"})
     await seed_demo(platform.services["candidatures"].pool, date.today())
-    app = create_app(settings_for(GatewaySettings, gateway_services=("documents", "candidatures", "dossiers")))
     tokens: dict[str, Principal] = {}
-
-    async def authenticate(request: web.Request, op: Operation) -> Principal:
-        principal = tokens.get(request.headers.get("Authorization", "").removeprefix("Bearer "))
-        if principal is None:
-            raise Unauthenticated("Vous devez être connecté pour accéder à cette ressource.")
-        if principal.realm != op.realm or (op.roles and not principal.has_role(*op.roles)):
-            raise Forbidden("Vous n'avez pas accès à cette ressource.")
-        return principal
-
-    app[AUTHENTICATOR] = authenticate
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    http = aiohttp.ClientSession(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    http = await start_token_gateway(tokens, ("documents", "candidatures", "dossiers"))
     yield Env(http, platform, tokens)
-    await http.close()
-    await runner.cleanup()
 
 
 async def apply(env: Env, formation: str = "DAEU-A") -> tuple[Principal, dict, str, list[dict]]:

@@ -14,13 +14,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.errors import Forbidden, Unauthenticated
-from gateway.api import AUTHENTICATOR, Operation
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
 from services.dossiers.service import DossiersService
 from services.dossiers.settings import DossiersSettings
 from tests.conftest import eventually
@@ -70,29 +65,12 @@ class Gateway:
 
 
 @pytest.fixture
-async def gateway(settings_for) -> AsyncIterator[Gateway]:
+async def gateway(settings_for, start_token_gateway) -> AsyncIterator[Gateway]:
     service = DossiersService(settings_for(DossiersSettings))
     await service.start()
-    app = create_app(settings_for(GatewaySettings, gateway_services=("dossiers",)))
     tokens: dict[str, Principal] = {}
-
-    async def authenticate(request: web.Request, op: Operation) -> Principal:
-        principal = tokens.get(request.headers.get("Authorization", "").removeprefix("Bearer "))
-        if principal is None:
-            raise Unauthenticated("Vous devez être connecté pour accéder à cette ressource.")
-        if principal.realm != op.realm or (op.roles and not principal.has_role(*op.roles)):
-            raise Forbidden("Vous n'avez pas accès à cette ressource.")
-        return principal
-
-    app[AUTHENTICATOR] = authenticate
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    http = aiohttp.ClientSession(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    http = await start_token_gateway(tokens, ("dossiers",))
     yield Gateway(http, service, tokens)
-    await http.close()
-    await runner.cleanup()
     await service.stop()
 
 

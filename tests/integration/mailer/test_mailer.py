@@ -9,7 +9,6 @@ import sys
 import uuid
 from datetime import datetime, timezone
 
-import pytest
 from minio import Minio
 
 from ecandidat.contracts.mailer import Deliveries, ListDeliveries, SendMailCheck, MailCheckQueued, MailCheckRequested
@@ -18,7 +17,6 @@ from ecandidat.runtime.rpc import RpcClient
 from services.mailer import store
 from services.mailer.catalogue import Attachment
 from services.mailer.render import Rendered
-from services.mailer.sender import Sender
 from tests.conftest import eventually, unique_email
 from tests.integration.mailer.conftest import crash, mails_to
 
