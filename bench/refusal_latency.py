@@ -1,0 +1,537 @@
+"""From "piece refused" to `incomplet` and to the mail, at a steady 50 refusals per second (issue 7 a).
+
+What is measured: staff refuse one piece of each of M transmitted candidatures
+(`POST /api/v1/staff/candidatures/{id}/pieces/{slot}/examen`, decision `refusee`, with a comment),
+open loop: refusal i is due at start + i × 20 ms and sent then, whatever the earlier answers.
+Each refusal travels: gateway → documents (rpc; the piece's statut and `piece.refused` in one
+transaction) → outbox relay → JetStream → candidatures (consumer: the candidature becomes
+`incomplet`, `candidature.status_changed`) and, in parallel, → mailer (consumer: the "pièce refusée"
+mail rendered and queued) → sender → SMTP. Latencies are counted from when the refusal was due:
+
+- answered: the staff request's answer;
+- refused committed / published: `piece.refused`'s time (documents' clock, in the transaction) and
+  when a NATS subscriber of the bench saw it (the relay's publication);
+- incomplet committed: `candidature.status_changed`'s `changed_at` (candidatures' clock, in the
+  transaction that makes the candidature `incomplet`) — every refusal;
+- incomplet seen by the candidate: `GET /api/v1/candidatures/{id}` as the candidate, polled from
+  when the refusal was due (every 25 ms, the interval growing ×1.25 per poll up to 0.5 s), for one
+  refusal in `--poll-every` (bounded extra load); the time is the end of the first answer that says
+  `incomplet`, so its resolution is the poll interval reached by then;
+- mail queued: the delivery's `created_at` in the mailer's log (`GET /api/v1/staff/mail/deliveries`);
+- mail accepted: `SmtpSink.on_message` (after the sink has stored the message), matched to its
+  refusal by the `X-Ecandidat-Event-Id` header.
+
+All clocks are this machine's wall clock. Baselines, same run, same open-loop client at the same rate
+and count: the bare aiohttp process answering `GET /health`, and `GET /rpc` (bare aiohttp + one
+plain NATS request/reply to an echo process), before and after the refusals. CPU per refusal of
+every process during the run shows whether 50/s fits on the machine; the drift between the first
+and the last tenth of the refusals shows whether the pipeline kept up.
+
+Set-up (not timed), through the public API: ceil(M / 7) candidates (account, activation link from
+the mail, login, dossier), each applying to the 7 formations whose pieces are the fewest (the 5 of
+"Formations diplômantes", VA85, Reprise d'études: 3 or 4 pieces each), one small PDF uploaded per
+piece through the gateway, then the transmission; the bench waits for the M acknowledgement mails so
+that nothing is still in flight. The staff member is the first admin (`ecandidat create-admin`,
+set-up, TOTP). Services, gateway, servers: as in `apply_burst.py` (whose helpers this imports).
+
+    .venv/bin/python bench/refusal_latency.py --quick     # M = 100, < 2 min
+    .venv/bin/python bench/refusal_latency.py             # M = 500
+
+Exit status 1 when the run is broken (a refusal not answered 200, a candidature never `incomplet`,
+a mail missing, a process that died); latencies over any target are reported, not failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (  # noqa: E402
+    ROOT,
+    BrokenRun,
+    Call,
+    LoadResult,
+    bare_server,
+    conditions,
+    echo_server,
+    percentile,
+    print_conditions,
+    print_table,
+    ratio,
+    request_load,
+    run_main,
+    save_results,
+    start_py_spy,
+    wait_listening,
+)
+from bench.apply_burst import (  # noqa: E402
+    ALL_SERVICES,
+    API,
+    Candidate,
+    Stack,
+    api,
+    cpu_delta,
+    create_candidates,
+    platform,
+    print_cpu_table,
+    profile_summary,
+    staff_session,
+)
+
+# Formations with the fewest pieces (services/candidatures/seed.py): 4 for the five of FC-DIPL, 3 for VA85 and Reprise.
+FORMATIONS = ["DU-MUSICO", "M1-BIOVIE", "DU-LSF", "DU-ERGO", "DU-ACCOMP", "VA85-LIC", "REPRISE-L1"]
+COMMENT = "Document illisible : scannez-le à nouveau en couleur et déposez-le avant la date limite."
+REFUSED = "evt.documents.piece.refused"
+STATUS = "evt.candidatures.candidature.status_changed"
+
+
+@dataclass
+class Target:
+    """One transmitted candidature and the piece that will be refused."""
+
+    candidate: Candidate
+    candidature_id: str
+    slot_id: str
+    formation: str
+
+
+@dataclass
+class Timeline:
+    """What happened to refusal i (wall-clock times, time.time())."""
+
+    due: float = math.nan
+    answered: float = math.nan
+    status: int = 0
+    refused_at: float = math.nan  # piece.refused's `at` (documents, in its transaction)
+    refused_seen: float = math.nan  # a NATS subscriber saw piece.refused
+    event_id: str = ""
+    incomplet_at: float = math.nan  # status_changed's changed_at (candidatures, in its transaction)
+    incomplet_seen: float = math.nan  # a NATS subscriber saw status_changed
+    polled: float = math.nan  # the candidate's GET first said `incomplet`
+    queued: float = math.nan  # the mailer's delivery created_at
+    mailed: float = math.nan  # the SMTP sink accepted the mail
+
+
+def ts(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="M = 100 refusals (< 2 min)")
+    parser.add_argument("--refusals", type=int, help="M, refusals (= candidatures prepared; default 500, quick 100)")
+    parser.add_argument("--rate", type=float, default=50.0, help="refusals per second (default 50)")
+    parser.add_argument("--poll-every", type=int, default=5, help="poll the candidate's view for one refusal in N (default 5)")
+    parser.add_argument("--poll-interval", type=float, default=0.025, help="seconds between two polls (default 0.025)")
+    parser.add_argument("--mail-concurrency", type=int,
+                        help="MAIL_SEND_CONCURRENCY for the mailer (default: the service's default, 4)")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample gateway, documents, candidatures, mailer with py-spy during the run (slows it)")
+    args = parser.parse_args()
+    args.refusals = args.refusals or (100 if args.quick else 500)
+    return args
+
+
+# -- set-up -------------------------------------------------------------------------------------------
+
+
+async def prepare(stack: Stack, http: Any, count: int) -> list[Target]:
+    """`count` transmitted candidatures with every piece deposited through the gateway."""
+    from tests.unit.documents.corpus import reportlab_pdf
+
+    assert stack.mailbox is not None
+    pdf = reportlab_pdf("Pièce justificative")
+    candidates = await create_candidates(stack, http, math.ceil(count / len(FORMATIONS)), "refus")
+    wanted = [(c, f) for c in candidates for f in FORMATIONS][:count]
+    gate = asyncio.Semaphore(6)
+
+    async def one(candidate: Candidate, formation: str) -> Target:
+        async with gate:
+            _, view = await api(http, stack, "POST", f"{API}/candidatures", token=candidate.token,
+                                json_body={"formation_code": formation}, expect=(201,))
+            cid = view["id"]
+            deadline = time.monotonic() + 60
+            while True:  # the documents service opens the slots from candidature.created
+                status, listed = await api(http, stack, "GET", f"{API}/candidatures/{cid}/pieces",
+                                           token=candidate.token, expect=(200, 404))  # 404: not known there yet
+                if status == 200 and listed["items"]:
+                    break
+                if time.monotonic() > deadline:
+                    raise BrokenRun(f"no piece slots for candidature {cid} after 60 s")
+                await asyncio.sleep(0.2)
+            for item in listed["items"]:
+                await api(http, stack, "PUT", f"{API}/candidatures/{cid}/pieces/{item['slot_id']}/fichier",
+                          token=candidate.token, data=pdf, expect=(201,),
+                          headers={"X-File-Name": f"{item['code']}.pdf", "Content-Type": "application/octet-stream"})
+            _, sent = await api(http, stack, "POST", f"{API}/candidatures/{cid}/transmission", token=candidate.token)
+            if sent["statut"] != "receptionne":
+                raise BrokenRun(f"candidature {cid} transmitted but {sent['statut']}")
+            return Target(candidate, cid, listed["items"][0]["slot_id"], formation)
+
+    targets = list(await asyncio.gather(*(one(c, f) for c, f in wanted)))
+    emails = {c.email.lower() for c in candidates}
+
+    def acknowledged() -> bool:  # every transmission's mail out: nothing of the set-up still in flight
+        return len(stack.mailbox.matching(lambda t, m: m["X-Ecandidat-Template"] == "candidature_transmitted"
+                                          and str(m["To"]).lower() in emails)) >= len(targets)
+
+    await stack.mailbox.wait(acknowledged, 180, f"{len(targets)} acknowledgement mails")
+    return targets
+
+
+# -- the run ------------------------------------------------------------------------------------------
+
+
+class EventWatch:
+    """A plain NATS subscriber of the two events: when each was seen, and its own times."""
+
+    def __init__(self) -> None:
+        self.refused: dict[str, tuple[float, dict[str, Any]]] = {}  # piece_slot_id → (seen, envelope)
+        self.status: dict[str, tuple[float, dict[str, Any]]] = {}  # candidature_id → (seen, envelope)
+        self.nc: Any = None
+
+    async def start(self, url: str) -> None:
+        import nats
+
+        self.nc = await nats.connect(url, name="bench-refusal-watch")
+
+        async def on_refused(msg: Any) -> None:
+            seen = time.time()
+            event = json.loads(msg.data)
+            self.refused[event["data"]["piece_slot_id"]] = (seen, event)
+
+        async def on_status(msg: Any) -> None:
+            seen = time.time()
+            event = json.loads(msg.data)
+            if event["data"].get("new_status") == "incomplet":
+                self.status[event["data"]["candidature_id"]] = (seen, event)
+
+        await self.nc.subscribe(REFUSED, cb=on_refused)
+        await self.nc.subscribe(STATUS, cb=on_status)
+        await self.nc.flush()
+
+    async def stop(self) -> None:
+        if self.nc is not None:
+            await self.nc.close()
+
+
+class XminWatch:
+    """Samples, every `interval` s, the oldest transaction of the whole PostgreSQL cluster holding a
+    transaction id: an outbox row is published only once every older such transaction has ended
+    (`txid < pg_snapshot_xmin(pg_current_snapshot())`), in any database of the cluster."""
+
+    def __init__(self, dsn: str, database: str, interval: float = 0.05) -> None:
+        self.dsn, self.database, self.interval = dsn, database, interval
+        self.samples: list[tuple[float, float, str]] = []  # (time, age s, who)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn)
+
+        async def loop() -> None:
+            try:
+                while True:
+                    row = await conn.fetchrow(
+                        """SELECT extract(epoch FROM clock_timestamp() - xact_start) AS age, datname, application_name
+                           FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+                           ORDER BY xact_start LIMIT 1""")
+                    if row is None:
+                        self.samples.append((time.time(), 0.0, "-"))
+                    else:
+                        who = row["application_name"] if row["datname"] == self.database else f"other database ({row['datname']})"
+                        self.samples.append((time.time(), float(row["age"]), who or "?"))
+                    await asyncio.sleep(self.interval)
+            finally:
+                await conn.close()
+
+        self._task = asyncio.create_task(loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def rows(self, since: float, until: float) -> list[list[Any]]:
+        window = [(age, who) for t, age, who in self.samples if since <= t <= until]
+        if not window:
+            return []
+        ages = sorted(age * 1000 for age, _ in window)
+        rows = [["every sample", len(window), percentile(ages, 50), percentile(ages, 90), percentile(ages, 99), ages[-1]]]
+        by_who: dict[str, list[float]] = {}
+        for age, who in window:
+            by_who.setdefault(who, []).append(age * 1000)
+        for who, values in sorted(by_who.items(), key=lambda kv: -len(kv[1])):
+            values.sort()
+            rows.append([f"  oldest was {who}", len(values), percentile(values, 50), percentile(values, 90),
+                         percentile(values, 99), values[-1]])
+        return rows
+
+
+POLL_GROWTH, POLL_MAX = 1.25, 0.5
+
+
+async def poll_incomplet(http: Any, stack: Stack, target: Target, due: float, interval: float,
+                         counter: list[int]) -> float:
+    """The candidate's view, polled from `due` until it says `incomplet`: every `interval` s at
+    first, the interval growing ×1.25 per poll up to 0.5 s, so that the polls' own load stays bounded
+    when the pipeline is slow (a fixed 25 ms poll fed back into the latency it measures)."""
+    await asyncio.sleep(max(0.0, due - time.time()))
+    deadline = due + 120
+    url = f"{stack.base}{API}/candidatures/{target.candidature_id}"
+    while time.time() < deadline:
+        started = time.time()
+        async with http.get(url, headers=target.candidate.auth) as resp:
+            body = await resp.read()
+            counter[0] += 1
+            if resp.status == 200 and json.loads(body)["statut"] == "incomplet":
+                return time.time()
+        await asyncio.sleep(max(0.0, interval - (time.time() - started)))
+        interval = min(POLL_MAX, interval * POLL_GROWTH)
+    return math.nan
+
+
+async def run_refusals(stack: Stack, targets: list[Target], staff_token: str, args: argparse.Namespace,
+                       watch: EventWatch) -> tuple[LoadResult, list[Timeline], dict[str, Any]]:
+    import aiohttp
+
+    interval = 1.0 / args.rate
+    auth = {"Authorization": f"Bearer {staff_token}"}
+    calls = [Call("POST", f"{API}/staff/candidatures/{t.candidature_id}/pieces/{t.slot_id}/examen", auth,
+                  {"decision": "refusee", "commentaire": COMMENT}) for t in targets]
+    polls = [0]
+    cpu0 = await stack.cpu()
+    start = time.time() + 0.2
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
+        pollers = {
+            i: asyncio.create_task(poll_incomplet(http, stack, t, start + i * interval, args.poll_interval, polls))
+            for i, t in enumerate(targets) if i % args.poll_every == 0
+        }
+        await asyncio.sleep(max(0.0, start - time.time()))
+        result, answers = await request_load(stack.base, calls, concurrency=256, interval=interval,
+                                             label="refusals", timeout=60)
+        polled = {i: await task for i, task in pollers.items()}
+    timelines = [Timeline(due=a.scheduled, answered=a.scheduled + a.latency, status=a.status) for a in answers]
+    for i, poll in polled.items():
+        timelines[i].polled = poll
+    # Wait for every refusal's two consequences (the events and the mails), then read the mail log.
+    by_slot = {t.slot_id: i for i, t in enumerate(targets)}
+    by_cid = {t.candidature_id: i for i, t in enumerate(targets)}
+    assert stack.mailbox is not None
+    mails: dict[str, float] = {}
+
+    def consequences() -> bool:
+        for at, message in stack.mailbox.matching(lambda t, m: m["X-Ecandidat-Template"] == "piece_refused"):
+            mails.setdefault(str(message["X-Ecandidat-Event-Id"]), at)
+        return len(watch.status) >= len(targets) and len(mails) >= len(targets)
+
+    try:
+        await stack.mailbox.wait(consequences, 180, f"{len(targets)} incomplet events and refusal mails")
+    except BrokenRun:
+        pass  # reported below as missing
+    cpu = cpu_delta(cpu0, await stack.cpu())
+    for slot, (seen, event) in watch.refused.items():
+        if slot in by_slot:
+            line = timelines[by_slot[slot]]
+            line.refused_seen, line.refused_at, line.event_id = seen, ts(event["data"]["at"]), str(event["id"])
+    for cid, (seen, event) in watch.status.items():
+        if cid in by_cid:
+            line = timelines[by_cid[cid]]
+            line.incomplet_seen, line.incomplet_at = seen, ts(event["data"]["changed_at"])
+    by_event = {line.event_id: line for line in timelines if line.event_id}
+    for event_id, at in mails.items():
+        if event_id in by_event:
+            by_event[event_id].mailed = at
+    async with aiohttp.ClientSession() as http:
+        for email in {t.candidate.email for t in targets}:
+            _, log = await api(http, stack, "GET", f"{API}/staff/mail/deliveries?recipient={email}&limit=500",
+                               token=staff_token)
+            for item in log["items"]:
+                if str(item["event_id"]) in by_event:
+                    by_event[str(item["event_id"])].queued = ts(item["created_at"])
+    extra = {"cpu": cpu, "polls": polls[0], "polled": len(polled)}
+    return result, timelines, extra
+
+
+def stage_rows(timelines: list[Timeline]) -> list[list[Any]]:
+    stages = [
+        ("staff request answered", "answered"), ("piece.refused committed (documents)", "refused_at"),
+        ("piece.refused published (relay → NATS)", "refused_seen"),
+        ("incomplet committed (candidatures)", "incomplet_at"), ("status_changed published", "incomplet_seen"),
+        ("incomplet seen by the candidate (GET, sampled)", "polled"), ("mail queued (mailer)", "queued"),
+        ("mail accepted by the SMTP server", "mailed"),
+    ]
+    rows = []
+    for label, key in stages:
+        values = sorted((getattr(t, key) - t.due) * 1000 for t in timelines if not math.isnan(getattr(t, key)))
+        expected = sum(1 for t in timelines if key != "polled" or not math.isnan(t.polled))
+        rows.append([label, f"{len(values)}/{expected if key == 'polled' else len(timelines)}",
+                     percentile(values, 50), percentile(values, 90), percentile(values, 99), percentile(values, 100)])
+    return rows
+
+
+def hop_rows(timelines: list[Timeline]) -> list[list[Any]]:
+    hops = [
+        ("due → piece.refused committed (gateway, session, documents)", "due", "refused_at"),
+        ("piece.refused committed → published (documents' outbox relay)", "refused_at", "refused_seen"),
+        ("piece.refused published → incomplet committed (candidatures' consumer)", "refused_seen", "incomplet_at"),
+        ("incomplet committed → published (candidatures' outbox relay)", "incomplet_at", "incomplet_seen"),
+        ("piece.refused published → mail queued (mailer's consumer)", "refused_seen", "queued"),
+        ("mail queued → accepted by the SMTP server (mailer's sender, sink)", "queued", "mailed"),
+    ]
+    rows = []
+    for label, a, b in hops:
+        values = sorted((getattr(t, b) - getattr(t, a)) * 1000 for t in timelines
+                        if not math.isnan(getattr(t, a)) and not math.isnan(getattr(t, b)))
+        rows.append([label, len(values), percentile(values, 50), percentile(values, 90), percentile(values, 99),
+                     percentile(values, 100)])
+    return rows
+
+
+def drift(timelines: list[Timeline], key: str) -> tuple[float, float]:
+    """p50 (ms) of the first and of the last tenth of the refusals."""
+    tenth = max(1, len(timelines) // 10)
+
+    def p50(part: Sequence[Timeline]) -> float:
+        return percentile(sorted((getattr(t, key) - t.due) * 1000 for t in part if not math.isnan(getattr(t, key))), 50)
+
+    return p50(timelines[:tenth]), p50(timelines[-tenth:])
+
+
+async def open_loop_baseline(base: str, path: str, count: int, rate: float, label: str) -> LoadResult:
+    result, _ = await request_load(base, [Call("GET", path)] * count, concurrency=256, interval=1.0 / rate, label=label)
+    return result
+
+
+async def main() -> None:
+    import aiohttp
+
+    args = parse_args()
+    info = conditions(mode="quick" if args.quick else "full", refusals=args.refusals,
+                      rate=f"{args.rate:g}/s open loop (one due every {1000 / args.rate:g} ms)",
+                      polling=f"1 refusal in {args.poll_every}, from every {args.poll_interval * 1000:g} ms, ×{POLL_GROWTH} per poll, "
+                              f"up to {POLL_MAX * 1000:g} ms")
+    env = {"MAIL_SEND_CONCURRENCY": str(args.mail_concurrency)} if args.mail_concurrency else {}
+    if env:
+        info["mailer"] = f"MAIL_SEND_CONCURRENCY={args.mail_concurrency}"
+    async with platform("refusal_latency", ALL_SERVICES, info, env=env) as stack:
+        bare, bare_port = bare_server(stack.logs, stack.nats_url)
+        echo = echo_server(stack.logs, stack.nats_url)
+        with bare, echo:
+            wait_listening(bare_port, bare)
+            bare_base = f"http://127.0.0.1:{bare_port}"
+            started = time.monotonic()
+            async with aiohttp.ClientSession() as http:
+                targets = await prepare(stack, http, args.refusals)
+                staff = await staff_session(stack, http)
+            info["set-up"] = (f"{len(targets)} transmitted candidatures of {len({t.candidate.email for t in targets})} "
+                              f"candidates, pieces uploaded through the gateway, in {time.monotonic() - started:.0f} s")
+            print_conditions(info)
+            baselines = [await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (before)"),
+                         await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (before)")]
+            watch = EventWatch()
+            await watch.start(stack.nats_url)
+            xmin = XminWatch(stack.db.url, stack.db.url.rsplit("/", 1)[-1].split("?")[0])
+            await xmin.start()
+            spies, outputs = [], {}
+            if args.profile:
+                outputs = {n: stack.logs / f"py-spy-{n}.txt" for n in ("gateway", "documents", "candidatures", "mailer")}
+                seconds = len(targets) / args.rate + 6
+                spies = [start_py_spy(stack.processes[n].pid, path, seconds, rate=250) for n, path in outputs.items()]
+                await asyncio.sleep(1.0)
+            try:
+                result, timelines, extra = await run_refusals(stack, targets, staff, args, watch)
+            finally:
+                await watch.stop()
+                await xmin.stop()
+            extra["xmin"] = xmin.rows(timelines[0].due, max(t.mailed for t in timelines if not math.isnan(t.mailed))
+                                      if any(not math.isnan(t.mailed) for t in timelines) else time.time())
+            for spy in spies:
+                await asyncio.to_thread(spy.wait)
+            extra["profiles"] = {n: p for n, p in outputs.items() if p.exists()}
+            baselines += [await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (after)"),
+                          await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (after)")]
+            stack.check()
+    problems = report(info, args, result, timelines, extra, baselines)
+    if problems:
+        raise BrokenRun("; ".join(problems))
+
+
+def report(info: dict[str, Any], args: argparse.Namespace, result: LoadResult, timelines: list[Timeline],
+           extra: dict[str, Any], baselines: list[LoadResult]) -> list[str]:
+    print()
+    print_conditions(info)
+    n = len(timelines)
+    last_answer = max((t.answered for t in timelines if not math.isnan(t.answered)), default=math.nan)
+    print(f"refusals: {result.ok}/{n} answered 200, due over {(n - 1) / args.rate:.2f} s, last answer "
+          f"{last_answer - timelines[0].due:.2f} s after the first was due; {extra['polls']} candidate polls "
+          f"for {extra['polled']} sampled refusals\n")
+    rows = stage_rows(timelines)
+    print_table(f"latency from when the refusal was due (open loop, {args.rate:g}/s), ms",
+                ["stage", "n", "p50", "p90", "p99", "max"], rows)
+    base_rows = [[b.label, f"{b.ok}/{n}", b.ms(50), b.ms(90), b.ms(99), b.ms(100)] for b in baselines]
+    print_table(f"baselines: the same open-loop client, {args.rate:g}/s, {n} requests, ms", ["target", "ok", "p50", "p90", "p99", "max"],
+                base_rows)
+    bare_p50 = sum(b.ms(50) for b in baselines if "NATS" not in b.label) / 2
+    bare_p99 = sum(b.ms(99) for b in baselines if "NATS" not in b.label) / 2
+    echo_p50 = sum(b.ms(50) for b in baselines if "NATS" in b.label) / 2
+    ratios = []
+    for row in rows:
+        ratios.append([row[0], ratio(row[2], bare_p50), ratio(row[4], bare_p99), ratio(row[2], echo_p50)])
+    print_table("ratios: stage p50 / bare p50, stage p99 / bare p99 (bare: mean of before and after), "
+                "stage p50 / bare+NATS p50", ["stage", "p50 ratio", "p99 ratio", "p50 / NATS echo"], ratios)
+    drift_rows = [[label, *drift(timelines, key)] for label, key in (
+        ("staff request answered", "answered"), ("incomplet committed", "incomplet_at"),
+        ("mail accepted", "mailed"))]
+    print_table(f"keeping up: p50 (ms) of the first and the last tenth of the refusals", ["stage", "first 10%", "last 10%"],
+                drift_rows)
+    hops = hop_rows(timelines)
+    print_table("each hop, per refusal, ms (differences of the times above; the relay waits for older "
+                "transactions of the whole PostgreSQL cluster, see README)", ["hop", "n", "p50", "p90", "p99", "max"], hops)
+    if extra.get("xmin"):
+        print_table("the oldest transaction holding a transaction id in the whole PostgreSQL cluster, sampled every "
+                    "50 ms during the run: its age (ms), and whose it was", ["", "samples", "p50", "p90", "p99", "max"],
+                    extra["xmin"])
+    print_cpu_table("CPU ms per refusal, by process, from the first refusal due to the last consequence "
+                    "(postgres: this database's backends; bench: load client, pollers, NATS watcher, SMTP sink)",
+                    n, [("refusal run", extra["cpu"])])
+    for name, path in extra.get("profiles", {}).items():
+        print(f"py-spy, {name}: own time, top functions (this run was slowed down by the sampling)")
+        for line in profile_summary(path, 15):
+            print(f"  {line}")
+        print()
+    saved = save_results("refusal_latency", {
+        "conditions": info, "refusals": result.summary(), "stages": rows, "baselines": [b.summary() for b in baselines],
+        "cpu": extra["cpu"], "timelines": [t.__dict__ for t in timelines]})
+    print(f"raw results: {saved.relative_to(ROOT)}")
+    problems = []
+    if result.ok != n:
+        problems.append(f"{n - result.ok} refusals not answered 200: {result.failure_samples}")
+    for label, key in (("incomplet", "incomplet_at"), ("mail", "mailed")):
+        missing = sum(1 for t in timelines if math.isnan(getattr(t, key)))
+        if missing:
+            problems.append(f"{missing} refusals without their {label}")
+    polled_missing = sum(1 for i, t in enumerate(timelines) if i % args.poll_every == 0 and math.isnan(t.polled))
+    if polled_missing:
+        problems.append(f"{polled_missing} polled candidatures never seen incomplet")
+    if any(b.failed for b in baselines):
+        problems.append("baseline requests failed")
+    return problems
+
+
+if __name__ == "__main__":
+    run_main(main)

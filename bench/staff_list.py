@@ -1,0 +1,490 @@
+"""The staff list of a formation holding 100,000 candidatures: latency per page (issue 7 b).
+
+What is measured: an administrator pages through `GET /api/v1/staff/candidatures?formation_code=
+DU-MUSICO&limit=50`, following `next_cursor`, one page after the other (a person paging; concurrency
+1), for `--pages` pages or until the list ends, in several variants: the default order (date de
+réception, newest first), filtered by statut (`incomplet`: 10 % of the rows, `complet`: 27 %), the
+liste complémentaire in rank order (`decision=liste_complementaire&sort=rang`), and by name
+(`sort=nom`, with and without a statut). Each page goes gateway (its own process) → session
+resolved by the accounts service (rpc) → candidatures service (rpc `list_candidatures`: one
+keyset-paginated query joining `formations` and the `candidats` projection, plus a per-row
+subquery on `decisions`) → JSON. Reported: p50/p95/p99/max per page and its size.
+
+Baseline, same run, same load client (`bench/_common.py` `request_load`, concurrency 1, as many
+requests as the variant had pages): the bare aiohttp process answering `GET /body/<size>`, a JSON
+body of the variant's mean page size. Rounds alternate which goes first.
+
+The 100,000 rows: the candidatures service's own tables (`candidatures`, `candidats`, `decisions`)
+are bulk-loaded by this bench with COPY through that service's schema, as a restore of a production
+dump would be, followed by ANALYZE as after a restore. It is a benchmark fixture: no other service's
+tables are touched, and the service itself is only used through its API. The data: one formation
+(DU-MUSICO, centre "Formations diplômantes") of the demo offer seeded by `ecandidat seed-demo`,
+created over four weeks; 25 % en attente (3 % cancelled), 35 % réceptionné, 10 % incomplet, 27 %
+complet of which 60 % decided (favorable, défavorable, liste complémentaire with ranks, liste
+d'attente) and 10 % with a decision entered but not validated; one candidate per candidature in
+the `candidats` projection with French names (for `sort=nom`). The queries' plans are then shown
+with EXPLAIN (ANALYZE, BUFFERS), first page and a deep page, the SQL being built by the service's
+own code (`services.candidatures.listing`) against the same database.
+
+Services: accounts and candidatures (`python -m services.<name>`), the gateway (`python -m
+gateway`), a nats-server and a database of the bench's own (the machine's PostgreSQL at
+127.0.0.1:5432 when it answers). The administrator is created as an operator does it
+(`ecandidat create-admin`, set-up, TOTP login).
+
+    .venv/bin/python bench/staff_list.py --quick     # 40 pages per variant, 2 rounds, < 2 min
+    .venv/bin/python bench/staff_list.py             # 200 pages per variant, 3 rounds
+
+Exit status 1 when the run is broken (an answer other than 200, a page that is not sorted or
+filtered as asked, a row seen twice in a walk, a process that died); slow pages are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import string
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (  # noqa: E402
+    ROOT,
+    BrokenRun,
+    Call,
+    LoadResult,
+    bare_server,
+    conditions,
+    median,
+    percentile,
+    print_conditions,
+    print_table,
+    ratio,
+    request_load,
+    run_main,
+    save_results,
+    start_py_spy,
+    wait_listening,
+)
+from bench.apply_burst import API, NOMS, PRENOMS, Stack, platform, profile_summary, staff_session  # noqa: E402
+
+FORMATION = "DU-MUSICO"
+ROWS = 100_000
+
+# name → query parameters (besides formation_code and limit)
+VARIANTS: dict[str, dict[str, str]] = {
+    "date de réception (default)": {},
+    "statut=incomplet": {"statut": "incomplet"},
+    "statut=complet": {"statut": "complet"},
+    "liste complémentaire, sort=rang": {"decision": "liste_complementaire", "sort": "rang"},
+    "sort=nom": {"sort": "nom"},
+    "sort=nom, statut=complet": {"sort": "nom", "statut": "complet"},
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="30 pages per variant (8 by name), 2 rounds (< 2 min)")
+    parser.add_argument("--pages", type=int, help="pages walked per variant and round (default 200, quick 30)")
+    parser.add_argument("--nom-pages", type=int,
+                        help="pages for the sort=nom variants, each page costing a full sort (default 50, quick 8)")
+    parser.add_argument("--profile", action="store_true",
+                        help="then walk the default variant again with py-spy on the gateway, accounts, candidatures")
+    parser.add_argument("--rounds", type=int, help="rounds over every variant, each beside the baseline (default 3, quick 2)")
+    parser.add_argument("--rows", type=int, default=ROWS, help=f"candidatures loaded (default {ROWS:,})")
+    args = parser.parse_args()
+    args.pages = args.pages or (30 if args.quick else 200)
+    args.nom_pages = args.nom_pages or (8 if args.quick else 50)
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    return args
+
+
+# -- the fixture: COPY into the candidatures service's own tables -------------------------------------
+
+
+def _numero(rng: random.Random) -> str:
+    return "26" + "".join(rng.choices(string.digits + string.ascii_uppercase, k=6))
+
+
+async def bulk_load(stack: Stack, rows: int, seed: int = 2026) -> dict[str, Any]:
+    """COPY `rows` candidatures of FORMATION (with their candidats and decisions), then ANALYZE."""
+    import asyncpg
+
+    rng = random.Random(seed)
+    conn = await asyncpg.connect(stack.db.url, server_settings={"search_path": "candidatures"})
+    try:
+        formation = await conn.fetchrow("SELECT * FROM formations WHERE code = $1", FORMATION)
+        campagne = await conn.fetchval("SELECT code FROM campagnes WHERE en_service")
+        before = await conn.fetchval("SELECT count(*) FROM candidatures")
+        start = datetime.now(timezone.utc) - timedelta(days=30)
+        candidatures, candidats, decisions = [], [], []
+        rang = 0
+        for _ in range(rows):
+            cid, account = uuid.uuid4(), uuid.uuid4()
+            numero = _numero(rng)
+            created = start + timedelta(seconds=rng.uniform(0, 28 * 86400))
+            r = rng.random()
+            statut, reception, cancelled, decision, decision_id, validated_at = "en_attente", None, None, None, None, None
+            rang_lc, deadline, ready, refused = None, None, rng.randint(0, 4), 0
+            if r < 0.25:
+                if rng.random() < 0.12:
+                    cancelled = created + timedelta(hours=rng.uniform(1, 200))
+            else:
+                reception = created + timedelta(seconds=rng.uniform(600, 5 * 86400))
+                ready = 4
+                if r < 0.60:
+                    statut = "receptionne"
+                elif r < 0.70:
+                    statut, ready, refused = "incomplet", 3, 1
+                else:
+                    statut = "complet"
+                    d = rng.random()
+                    if d < 0.60:
+                        kind = rng.choices(["favorable", "defavorable", "liste_complementaire", "liste_attente"],
+                                           [35, 30, 25, 10])[0]
+                        decision_id = uuid.uuid4()
+                        entered = reception + timedelta(days=rng.uniform(1, 10))
+                        validated_at = entered + timedelta(hours=rng.uniform(1, 48))
+                        decision = kind
+                        if kind == "liste_complementaire":
+                            rang += 1
+                            rang_lc = rang
+                        if kind == "favorable":
+                            deadline = validated_at + timedelta(days=10)
+                        decisions.append((decision_id, cid, kind, "Dossier insuffisant" if kind == "defavorable" else None,
+                                          rang_lc, None, None, None, None, "gestion@univ.example", entered,
+                                          "gestion@univ.example", validated_at, False))
+                    elif d < 0.70:  # entered, waiting for validation: the list shows it as decision_en_attente
+                        decisions.append((uuid.uuid4(), cid, "favorable", None, None, None, None, None, None,
+                                          "commission@univ.example", reception + timedelta(days=3), None, None, False))
+            statut_date = reception or created
+            candidatures.append((
+                cid, account, numero, FORMATION, formation["centre_code"], campagne, statut, statut_date,
+                formation["type_traitement"], rng.random() < 0.5, decision, formation["date_retour"], reception, created,
+                cancelled, 1 + (reception is not None) + (decision is not None), decision_id, validated_at, rang_lc,
+                deadline, 4, ready, refused,
+            ))
+            nom = NOMS[rng.randrange(len(NOMS))]
+            if rng.random() < 0.3:
+                nom = f"{nom}-{NOMS[rng.randrange(len(NOMS))]}"
+            prenom = PRENOMS[rng.randrange(len(PRENOMS))]
+            candidats.append((account, numero, nom.upper() if rng.random() < 0.2 else nom, prenom,
+                              f"{prenom.lower()}.{numero.lower()}@example.org"))
+        started = time.monotonic()
+        async with conn.transaction():
+            await conn.copy_records_to_table("candidats", records=candidats, schema_name="candidatures")
+            await conn.copy_records_to_table("candidatures", schema_name="candidatures", records=candidatures, columns=[
+                "id", "account_id", "numero_dossier", "formation_code", "centre_code", "campagne_code", "statut",
+                "statut_date", "type_traitement", "type_traitement_valide", "decision", "date_retour", "date_reception",
+                "created_at", "cancelled_at", "version", "decision_id", "decision_validated_at", "rang_lc",
+                "confirmation_deadline", "pieces_total", "pieces_ready", "pieces_refused"])
+            await conn.copy_records_to_table("decisions", schema_name="candidatures", records=decisions, columns=[
+                "id", "candidature_id", "kind", "motif", "rang", "preselection_date", "preselection_heure",
+                "preselection_lieu", "commentaire", "entered_by", "entered_at", "validated_by", "validated_at", "automatic"])
+        copied = time.monotonic() - started
+        await conn.execute("ANALYZE candidatures; ANALYZE candidats; ANALYZE decisions")
+        counts = await conn.fetch("SELECT statut, cancelled_at IS NOT NULL AS annulee, count(*) FROM candidatures "
+                                  "WHERE formation_code = $1 GROUP BY 1, 2 ORDER BY 1, 2", FORMATION)
+        total = await conn.fetchval("SELECT count(*) FROM candidatures")
+        size = await conn.fetchval("SELECT pg_size_pretty(pg_total_relation_size('candidatures'))")
+    finally:
+        await conn.close()
+    return {"copied_s": copied, "before": before, "total": total, "decisions": len(decisions), "size": size,
+            "by_statut": {("annulee" if r["annulee"] else r["statut"]): r["count"] for r in counts}}
+
+
+# -- the walks ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Walk:
+    variant: str
+    latencies: list[float] = field(default_factory=list)  # seconds per page
+    sizes: list[int] = field(default_factory=list)
+    cursors: list[str] = field(default_factory=list)  # the cursor that fetched page i (None for the first)
+    rows: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def ms(self, q: float) -> float:
+        return percentile(sorted(self.latencies), q) * 1000
+
+
+NEVER = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _sort_key(variant: dict[str, str], item: dict[str, Any]) -> tuple | None:
+    """The row's sort key as the service orders it; None for `nom`, whose order is the database's
+    collation (accents, hyphens), which Python's comparison does not reproduce."""
+    sort = variant.get("sort", "date_reception")
+    if sort == "nom":
+        return None
+    if sort == "rang":
+        return (item["rang"] if item["rang"] is not None else 2**31 - 1, uuid.UUID(item["id"]))
+    received = datetime.fromisoformat(item["date_reception"].replace("Z", "+00:00")) if item["date_reception"] else NEVER
+    return (received, uuid.UUID(item["id"]))
+
+
+async def walk(http: Any, stack: Stack, token: str, name: str, pages: int) -> Walk:
+    """Page through a variant; check each page is filtered and ordered as asked, and no row repeats."""
+    params = {"formation_code": FORMATION, "limit": "50", **VARIANTS[name]}
+    result = Walk(name)
+    seen: set[str] = set()
+    cursor = None
+    previous_key = None
+    descending = VARIANTS[name].get("sort", "date_reception") == "date_reception"
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(pages):
+        query = dict(params, **({"cursor": cursor} if cursor else {}))
+        started = time.perf_counter()
+        async with http.get(f"{stack.base}{API}/staff/candidatures?{urlencode(query)}", headers=headers) as resp:
+            raw = await resp.read()
+            status = resp.status
+        result.latencies.append(time.perf_counter() - started)
+        if status != 200:
+            result.problems.append(f"{name}: {status} {raw[:300]!r}")
+            break
+        result.sizes.append(len(raw))
+        result.cursors.append(cursor)
+        page = json.loads(raw)
+        for item in page["items"]:
+            if item["id"] in seen:
+                result.problems.append(f"{name}: row {item['id']} seen twice")
+            seen.add(item["id"])
+            if "statut" in VARIANTS[name] and item["statut"] != VARIANTS[name]["statut"]:
+                result.problems.append(f"{name}: a row of statut {item['statut']}")
+            if "decision" in VARIANTS[name] and item["decision"] != VARIANTS[name]["decision"]:
+                result.problems.append(f"{name}: a row with decision {item['decision']}")
+            key = _sort_key(VARIANTS[name], item)
+            if key is not None and previous_key is not None and (key > previous_key if descending else key < previous_key):
+                result.problems.append(f"{name}: out of order at {item['id']}")
+            previous_key = key
+        result.rows += len(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    return result
+
+
+async def bare_walk(base: str, count: int, size: int) -> LoadResult:
+    result, _ = await request_load(base, [Call("GET", f"/body/{size}")] * count, concurrency=1, label=f"bare {size} B")
+    return result
+
+
+# -- EXPLAIN, with the service's own SQL ----------------------------------------------------------------
+
+
+class _Recording:
+    """Stands for the service's pool: runs the listing's queries on `conn`, keeping the last one."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.sql: str = ""
+        self.args: tuple = ()
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        return await self.conn.fetchrow(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.sql, self.args = sql, args
+        return await self.conn.fetch(sql, *args)
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator["_Recording"]:
+        yield self
+
+
+async def explain(stack: Stack, walks: dict[str, Walk], deep_page: int) -> list[dict[str, Any]]:
+    """EXPLAIN (ANALYZE, BUFFERS) of each variant's query, first page and page `deep_page` (its cursor
+    from the walk), plus the plan PostgreSQL would use as a generic plan (prepared statement reuse)."""
+    import asyncpg
+
+    from ecandidat.contracts import candidatures as c
+    from ecandidat.contracts.auth import Principal
+    from services.candidatures import listing
+
+    admin = Principal(realm="staff", account_id=uuid.uuid4(), email="bench@univ.example", roles=("admin",))
+    conn = await asyncpg.connect(stack.db.url, server_settings={"search_path": "candidatures"})
+    plans = []
+    try:
+        for name, w in walks.items():
+            params = VARIANTS[name]
+            filters = c.Filters(formation_code=FORMATION, statut=params.get("statut"), decision=params.get("decision"))
+            deep = min(deep_page, len(w.cursors)) - 1
+            for label, cursor in (("page 1", None), (f"page {deep + 1}", w.cursors[deep] if deep > 0 else None)):
+                if label != "page 1" and cursor is None:
+                    continue
+                recording = _Recording(conn)
+                req = c.ListCandidatures(principal=admin, filters=filters, sort=params.get("sort", "date_reception"),
+                                         cursor=cursor, limit=50)
+                await listing.list_candidatures(recording, req)  # type: ignore[arg-type]
+                lines = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + recording.sql, *recording.args)]
+                await conn.execute("SET plan_cache_mode = force_generic_plan")
+                generic = [r[0] for r in await conn.fetch("EXPLAIN " + recording.sql, *recording.args)]
+                await conn.execute("RESET plan_cache_mode")
+                plans.append({"variant": name, "page": label, "sql": recording.sql, "plan": lines, "generic": generic,
+                              **summarize_plan(lines), "generic_indexes": _indexes(generic),
+                              "generic_sort": any("Sort" in line and "Key" not in line for line in generic)})
+    finally:
+        await conn.close()
+    return plans
+
+
+def _indexes(lines: list[str]) -> list[str]:
+    found = []
+    for line in lines:
+        m = re.search(r"(Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\w+)", line)
+        if m and m.group(2) not in found:
+            found.append(m.group(2))
+        m = re.search(r"Seq Scan on (\w+)", line)
+        if m and f"seq:{m.group(1)}" not in found:
+            found.append(f"seq:{m.group(1)}")
+    return found
+
+
+def summarize_plan(lines: list[str]) -> dict[str, Any]:
+    text = "\n".join(lines)
+    execution = re.search(r"Execution Time: ([\d.]+) ms", text)
+    sort = re.search(r"Sort Method: ([^\n]+)", text)
+    removed = sum(int(x) for x in re.findall(r"Rows Removed by Filter: (\d+)", text))
+    shared = re.findall(r"shared hit=(\d+)(?: read=(\d+))?", text)
+    return {
+        "execution_ms": float(execution.group(1)) if execution else float("nan"),
+        "indexes": _indexes(lines),
+        "sort": sort.group(1).strip() if sort else "-",
+        "removed_by_filter": removed,
+        "buffers": f"{shared[0][0]} hit" + (f", {shared[0][1]} read" if shared and shared[0][1] else "") if shared else "-",
+    }
+
+
+# -- main ------------------------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    import aiohttp
+
+    args = parse_args()
+    info = conditions(mode="quick" if args.quick else "full", rows=f"{args.rows:,}",
+                      pages=f"{args.pages} per walk ({args.nom_pages} for sort=nom: every page re-sorts the formation)",
+                      rounds=args.rounds)
+    rounds: list[dict[str, tuple[Walk, LoadResult]]] = []
+    profiles: dict[str, Path] = {}
+    async with platform("staff_list", ("accounts", "candidatures"), info, s3=False, smtp=False) as stack:
+        bare, bare_port = bare_server(stack.logs)
+        with bare:
+            wait_listening(bare_port, bare)
+            bare_base = f"http://127.0.0.1:{bare_port}"
+            loaded = await bulk_load(stack, args.rows)
+            info["fixture"] = (f"{loaded['total']:,} candidatures ({loaded['size']} with indexes), {loaded['decisions']:,} "
+                               f"decisions, COPY in {loaded['copied_s']:.1f} s then ANALYZE; {FORMATION}: "
+                               + ", ".join(f"{k} {v:,}" for k, v in loaded["by_statut"].items()))
+            async with aiohttp.ClientSession() as http:
+                token = await staff_session(stack, http)
+                for name in VARIANTS:  # warm-up: caches, prepared statements, the service's code paths
+                    await walk(http, stack, token, name, 3)
+                await bare_walk(bare_base, 10, 30000)
+                print_conditions(info)
+                for rnd in range(args.rounds):
+                    results: dict[str, tuple[Walk, LoadResult]] = {}
+                    for name in VARIANTS:
+                        pages = args.nom_pages if "sort=nom" in name else args.pages
+                        if rnd % 2 == 0:
+                            w = await walk(http, stack, token, name, pages)
+                            b = await bare_walk(bare_base, len(w.latencies), int(median(w.sizes or [0])))
+                        else:
+                            size = int(median(rounds[0][name][0].sizes or [0]))
+                            b = await bare_walk(bare_base, len(rounds[0][name][0].latencies), size)
+                            w = await walk(http, stack, token, name, pages)
+                        results[name] = (w, b)
+                        print(f"  round {rnd + 1} {name:<33} {len(w.latencies):>4} pages  p50 {w.ms(50):7.1f} ms  "
+                              f"p95 {w.ms(95):7.1f} ms  max {w.ms(100):7.1f} ms | bare p95 {b.ms(95):5.1f} ms", flush=True)
+                    rounds.append(results)
+                    stack.check()
+                if args.profile:
+                    names = ("gateway", "accounts", "candidatures")
+                    outputs = {n: stack.logs / f"py-spy-{n}.txt" for n in names}
+                    seconds = 15
+                    spies = [start_py_spy(stack.processes[n].pid, outputs[n], seconds, rate=250) for n in names]
+                    await asyncio.sleep(1.0)
+                    deadline = time.monotonic() + seconds - 2
+                    walked = 0
+                    while time.monotonic() < deadline:
+                        walked += len((await walk(http, stack, token, "date de réception (default)", 40)).latencies)
+                    for spy in spies:
+                        await asyncio.to_thread(spy.wait)
+                    profiles = {n: p for n, p in outputs.items() if p.exists()}
+                    info["profile"] = f"{walked} pages of the default variant walked under py-spy"
+            plans = await explain(stack, {n: w for n, (w, _) in rounds[0].items()}, min(100, args.pages))
+    problems = report(info, rounds, plans, stack.logs, profiles)
+    if problems:
+        raise BrokenRun("; ".join(problems[:5]))
+
+
+def report(info: dict[str, Any], rounds: list[dict[str, tuple[Walk, LoadResult]]], plans: list[dict[str, Any]],
+           logs: Path, profiles: dict[str, Path]) -> list[str]:
+    print()
+    print_conditions(info)
+    rows = []
+    for rnd, results in enumerate(rounds, 1):
+        for name, (w, b) in results.items():
+            rows.append([rnd, name, len(w.latencies), w.rows, int(median(w.sizes or [0])), w.ms(50), w.ms(95), w.ms(99),
+                         w.ms(100), b.ms(50), b.ms(95), ratio(w.ms(95), b.ms(95))])
+    print_table("each walk: pages of 50 followed by cursor, one after the other; bare = GET /body/<median page size>, "
+                "as many requests", ["round", "variant", "pages", "rows", "bytes/page", "p50 ms", "p95 ms", "p99 ms",
+                                     "max ms", "bare p50", "bare p95", "p95 ratio"], rows)
+    summary = []
+    for name in VARIANTS:
+        walks = [r[name][0] for r in rounds]
+        bares = [r[name][1] for r in rounds]
+        summary.append([name, median([w.ms(50) for w in walks]), median([w.ms(95) for w in walks]),
+                        median([w.ms(99) for w in walks]), median([b.ms(95) for b in bares]),
+                        median([ratio(w.ms(95), b.ms(95)) for w, b in zip(walks, bares)])])
+    print_table(f"summary per variant: median of {len(rounds)} rounds; ratio paired by round",
+                ["variant", "p50 ms", "p95 ms", "p99 ms", "bare p95 ms", "p95 ratio"], summary)
+    print_table("EXPLAIN (ANALYZE, BUFFERS) of the service's query (custom plan), and the generic plan's indexes",
+                ["variant", "page", "exec ms", "indexes (custom)", "sort", "rows removed by filter", "buffers",
+                 "indexes (generic)", "generic sorts"],
+                [[p["variant"], p["page"], p["execution_ms"], ", ".join(p["indexes"]) or "-", p["sort"],
+                  p["removed_by_filter"], p["buffers"], ", ".join(p["generic_indexes"]) or "-",
+                  "yes" if p["generic_sort"] else "no"] for p in plans])
+    plan_file = logs / "explain.txt"
+    with plan_file.open("w") as out:
+        for p in plans:
+            out.write(f"== {p['variant']}, {p['page']}\n{p['sql']}\n-- custom plan (EXPLAIN ANALYZE):\n")
+            out.write("\n".join(p["plan"]) + "\n-- generic plan:\n" + "\n".join(p["generic"]) + "\n\n")
+    for p in plans:
+        if p["page"] == "page 1" and p["variant"] in ("date de réception (default)", "sort=nom"):
+            print(f"plan, {p['variant']}, {p['page']}:")
+            for line in p["plan"]:
+                print("  " + line[:160])
+            print()
+    print(f"every plan (custom and generic) with its SQL: {plan_file.relative_to(ROOT)}\n")
+    for name, path in profiles.items():
+        print(f"py-spy, {name}, default variant: own time, top functions")
+        for line in profile_summary(path, 15):
+            print(f"  {line}")
+        print()
+    saved = save_results("staff_list", {
+        "conditions": info,
+        "walks": [{"round": i, "variant": n, "pages": len(w.latencies), "rows": w.rows, "sizes": w.sizes,
+                   "latencies_ms": [x * 1000 for x in w.latencies], "bare": b.summary()}
+                  for i, r in enumerate(rounds, 1) for n, (w, b) in r.items()],
+        "plans": plans})
+    print(f"raw results: {saved.relative_to(ROOT)}")
+    problems = [p for r in rounds for w, b in r.values() for p in w.problems]
+    problems += [f"bare: {b.failed} failed" for r in rounds for _, b in r.values() if b.failed]
+    return problems
+
+
+if __name__ == "__main__":
+    run_main(main)
