@@ -7,11 +7,12 @@ What is measured, in one run:
 2. logins: `POST /api/v1/sessions` through the gateway (`python -m gateway`) → NATS →
    the accounts service (`python -m services.accounts`) → argon2id verify + session insert, with
    C concurrent clients for a fixed duration; every answer must be 201;
-3. during the login burst, `GET /health` every 50 ms (gateway → NATS → accounts' health checks):
+3. during the login burst, `GET /health` every 100 ms (gateway → NATS → accounts' health checks):
    its p50/p99 latency shows whether the service keeps serving while it hashes;
 4. `GET /api/v1/me` with C clients afterwards: what authenticating every request by rpc costs;
 5. rounds alternate (raw, logins, raw, logins, ..., raw) so that both see the same drift of a
-   shared machine; the ratio is the logins' rate over all bursts / the mean of the raw runs.
+   shared machine; the ratio reported is the median over rounds of (the round's logins/s / the mean
+   of the raw runs just before and after it), which a load that comes and goes cannot skew much.
 
 The services run as their own processes against a nats-server and a database of the bench's own
 (the machine's PostgreSQL at 127.0.0.1:5432 when it answers, else a private cluster). Targets:
@@ -53,6 +54,7 @@ from services.accounts.settings import AccountsSettings  # noqa: E402
 
 PASSWORD = "cheval agrafe pile correcte"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PROBE_INTERVAL = 0.1  # seconds between two /health probes (each costs an rpc and two checks in the service)
 
 
 async def raw_hashes_per_second(workers: int, seconds: float) -> float:
@@ -130,7 +132,7 @@ async def login_burst(base: str, numeros: list[str], concurrency: int, seconds: 
                     if resp.status != 200:
                         errors[f"health {resp.status}"] = errors.get(f"health {resp.status}", 0) + 1
                 health.append(time.perf_counter() - t0)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(PROBE_INTERVAL)
 
         started = time.perf_counter()
         await asyncio.gather(prober(), *(client(i) for i in range(concurrency)))
@@ -217,6 +219,8 @@ async def main(args: argparse.Namespace) -> int:
             if pg is not None:
                 pg.stop()
     raw = statistics.mean(raws)
+    # Per round: the logins' rate over the mean of the raw runs just before and just after it.
+    ratios = [b["logins"] / b["elapsed"] / statistics.mean(raws[i:i + 2]) for i, b in enumerate(bursts)]
     burst = {
         "logins": sum(b["logins"] for b in bursts), "elapsed": sum(b["elapsed"] for b in bursts),
         "latencies": sorted(x for b in bursts for x in b["latencies"]), "health": sorted(x for b in bursts for x in b["health"]),
@@ -232,7 +236,9 @@ async def main(args: argparse.Namespace) -> int:
         ("raw argon2id verify (mean)", f"{raw:.1f} /s", "runs: " + ", ".join(f"{r:.1f}" for r in raws)),
         ("logins through the gateway", f"{rate:.1f} /s",
          f"p50 {pct(burst['latencies'], 50):.0f} ms, p99 {pct(burst['latencies'], 99):.0f} ms, {burst['logins']} logins"),
-        ("logins / raw (target ≥ 0.80)", f"{rate / raw:.2f}", "PASS" if rate / raw >= 0.8 else "MISS"),
+        ("logins / raw (target ≥ 0.80)", f"{statistics.median(ratios):.2f}",
+         f"median of the rounds' ratios ({', '.join(f'{r:.2f}' for r in ratios)}; overall {rate / raw:.2f}), "
+         + ("PASS" if statistics.median(ratios) >= 0.8 else "MISS")),
         ("GET /health during the burst", f"p99 {pct(burst['health'], 99):.1f} ms",
          f"p50 {pct(burst['health'], 50):.1f} ms, max {pct(burst['health'], 100):.1f} ms, {len(burst['health'])} probes, "
          f"{'PASS' if pct(burst['health'], 99) < 50 else 'MISS'} (target p99 < 50 ms)"),
@@ -256,7 +262,7 @@ async def main(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of each login burst (raw runs: half)")
-    parser.add_argument("--rounds", type=int, default=3, help="login bursts, each followed by a raw run")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds of each login burst (raw runs: half)")
+    parser.add_argument("--rounds", type=int, default=8, help="login bursts, each followed by a raw run")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent login clients")
     sys.exit(asyncio.run(main(parser.parse_args())))

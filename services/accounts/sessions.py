@@ -50,9 +50,8 @@ def _too_many(wait: float) -> ServiceError:
     )
 
 
-async def refuse_if_throttled(deps: Deps, keys: list[str]) -> None:
-    async with deps.pool.acquire() as conn:
-        wait = await store.blocked_for(conn, keys, deps.now())
+async def refuse_if_throttled(conn: asyncpg.Connection, deps: Deps, keys: list[str]) -> None:
+    wait = await store.blocked_for(conn, keys, deps.now())
     if wait > 0:
         raise _too_many(wait)
 
@@ -78,7 +77,7 @@ async def forgive(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
 
 
 async def verify_or_count(deps: Deps, keys: list[str], stored_hash: str | None, password: str) -> bool:
-    await refuse_if_throttled(deps, keys)
+    """Check a password (the caller checked the throttle); a mismatch counts as a failure."""
     if await deps.passwords.verify(stored_hash, password):
         return True
     await record_failure(deps, keys)
@@ -87,15 +86,19 @@ async def verify_or_count(deps: Deps, keys: list[str], stored_hash: str | None, 
 
 async def check_password_of(deps: Deps, account: asyncpg.Record, password: str) -> None:
     """Re-authentication inside a session (e.g. before a change of email); failures count as for a login."""
-    if not await verify_or_count(deps, [login_key(account["account_id"], "")], account["password_hash"], password):
+    keys = [login_key(account["account_id"], "")]
+    async with deps.pool.acquire() as conn:
+        await refuse_if_throttled(conn, deps, keys)
+    if not await verify_or_count(deps, keys, account["password_hash"], password):
         message = "Le mot de passe est incorrect."
         raise InvalidInput(message, details=[ErrorDetail(field="password", message=message)])
 
 
 async def login(deps: Deps, req: Login) -> SessionIssued:
-    async with deps.pool.acquire() as conn:
+    async with deps.pool.acquire() as conn:  # one connection for both look-ups: none is held while hashing
         account = await store.candidate_by_login(conn, req.login)
-    keys = throttle_keys(login_key(account and account["account_id"], req.login), req.client)
+        keys = throttle_keys(login_key(account and account["account_id"], req.login), req.client)
+        await refuse_if_throttled(conn, deps, keys)
     if not await verify_or_count(deps, keys, account and account["password_hash"], req.password):
         raise Unauthenticated(BAD_LOGIN, details=[ErrorDetail(field="login", message=BAD_LOGIN)])
     assert account is not None

@@ -47,7 +47,7 @@ from .domain import (
     token_hash,
     totp_step,
 )
-from .sessions import throttle_keys, login_key, open_session, record_failure, verify_or_count
+from .sessions import login_key, open_session, record_failure, refuse_if_throttled, throttle_keys, verify_or_count
 from .settings import AccountsSettings
 
 BAD_STAFF_LOGIN = "Adresse mail, mot de passe ou code de vérification incorrect."
@@ -186,8 +186,9 @@ async def _second_factor(conn: asyncpg.Connection, deps: Deps, account: asyncpg.
 async def staff_login(deps: Deps, req: StaffLogin) -> SessionIssued:
     async with deps.pool.acquire() as conn:
         account = await staff_store.staff_by_email(conn, req.email)
+        keys = throttle_keys(login_key(account and account["account_id"], "staff:" + req.email), req.client)
+        await refuse_if_throttled(conn, deps, keys)
     usable = account is not None and account["totp_confirmed"]
-    keys = throttle_keys(login_key(account and account["account_id"], "staff:" + req.email), req.client)
     password_ok = await verify_or_count(deps, keys, account["password_hash"] if usable else None, req.password)
     second_ok = False
     if password_ok:
