@@ -169,18 +169,18 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026) -> dict[str, Any]
                         decisions.append((uuid.uuid4(), cid, "favorable", None, None, None, None, None, None,
                                           "commission@univ.example", reception + timedelta(days=3), None, None, False))
             statut_date = reception or created
+            nom = NOMS[rng.randrange(len(NOMS))]
+            if rng.random() < 0.3:
+                nom = f"{nom}-{NOMS[rng.randrange(len(NOMS))]}"
+            nom = nom.upper() if rng.random() < 0.2 else nom
+            prenom = PRENOMS[rng.randrange(len(PRENOMS))]
             candidatures.append((
                 cid, account, numero, FORMATION, formation["centre_code"], campagne, statut, statut_date,
                 formation["type_traitement"], rng.random() < 0.5, decision, formation["date_retour"], reception, created,
                 cancelled, 1 + (reception is not None) + (decision is not None), decision_id, validated_at, rang_lc,
-                deadline, 4, ready, refused,
+                deadline, 4, ready, refused, nom, prenom,
             ))
-            nom = NOMS[rng.randrange(len(NOMS))]
-            if rng.random() < 0.3:
-                nom = f"{nom}-{NOMS[rng.randrange(len(NOMS))]}"
-            prenom = PRENOMS[rng.randrange(len(PRENOMS))]
-            candidats.append((account, numero, nom.upper() if rng.random() < 0.2 else nom, prenom,
-                              f"{prenom.lower()}.{numero.lower()}@example.org"))
+            candidats.append((account, numero, nom, prenom, f"{prenom.lower()}.{numero.lower()}@example.org"))
         started = time.monotonic()
         async with conn.transaction():
             await conn.copy_records_to_table("candidats", records=candidats, schema_name="candidatures")
@@ -188,7 +188,7 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026) -> dict[str, Any]
                 "id", "account_id", "numero_dossier", "formation_code", "centre_code", "campagne_code", "statut",
                 "statut_date", "type_traitement", "type_traitement_valide", "decision", "date_retour", "date_reception",
                 "created_at", "cancelled_at", "version", "decision_id", "decision_validated_at", "rang_lc",
-                "confirmation_deadline", "pieces_total", "pieces_ready", "pieces_refused"])
+                "confirmation_deadline", "pieces_total", "pieces_ready", "pieces_refused", "nom", "prenom"])
             await conn.copy_records_to_table("decisions", schema_name="candidatures", records=decisions, columns=[
                 "id", "candidature_id", "kind", "motif", "rang", "preselection_date", "preselection_heure",
                 "preselection_lieu", "commentaire", "entered_by", "entered_at", "validated_by", "validated_at", "automatic"])

@@ -28,6 +28,8 @@ async def on_account_created(conn, event: AccountCreated, meta) -> None:
                                                  prenom = excluded.prenom, email = excluded.email""",
         event.account_id, event.numero_dossier, event.nom, event.prenom, event.email,
     )
+    await conn.execute("UPDATE candidatures SET nom = $2, prenom = $3 WHERE account_id = $1",
+                       event.account_id, event.nom, event.prenom)
 
 
 def accounts() -> list[Subscription]:

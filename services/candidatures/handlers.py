@@ -165,6 +165,7 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             max_in_centre=frow["max_candidatures"],
         )
         type_traitement, valide = domain.initial_type_traitement(formation.type_traitement)
+        who = await conn.fetchrow("SELECT nom, prenom FROM candidats WHERE account_id = $1", principal.account_id)
         await store.insert_candidature(
             conn,
             id=candidature_id,
@@ -178,6 +179,8 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             date_retour=formation.date_retour,
             created_at=now,
             statut_date=now,
+            nom=who["nom"] if who else None,
+            prenom=who["prenom"] if who else None,
         )
         await store.add_history(conn, candidature_id, now, principal.numero_dossier, "created")
         pieces = domain.required_pieces(

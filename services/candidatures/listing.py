@@ -22,7 +22,7 @@ from .domain import end_of_day, start_of_day
 _SORTS = {
     # sort → (key expressions, direction)
     "date_reception": (["coalesce(c.date_reception, '-infinity'::timestamptz)", "c.id"], "DESC"),
-    "nom": (["lower(coalesce(k.nom, ''))", "lower(coalesce(k.prenom, ''))", "c.id"], "ASC"),
+    "nom": (["lower(coalesce(c.nom, ''))", "lower(coalesce(c.prenom, ''))", "c.id"], "ASC"),
     "rang": (["coalesce(c.rang_lc, 2147483647)", "c.id"], "ASC"),
 }
 
