@@ -177,3 +177,43 @@ async def test_the_whole_guide(platform, smtp_sink):
 
 async def _is(get, value) -> bool:
     return await get() == value
+
+
+async def test_refusals_and_cancellation_through_the_gateway(platform, smtp_sink):
+    """Étape 3's rules as a candidate meets them: each refusal a clear French 4xx that changes nothing."""
+    account = await activated_account(platform, smtp_sink)
+    token = await login(platform, account["numero_dossier"])
+    email = account["email"]
+    status, body, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
+    assert status == 409 and body["reason"] == "dossier_incomplet", body
+    assert "Votre dossier doit être complété avant de candidater" in body["detail"]
+    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())):
+        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
+                                    headers={"If-Match": '"0"'})
+        assert status == 200, body
+    status, body, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "NOPE"}, token=token)
+    assert status == 404 and body["detail"] == "Cette formation n'existe pas."
+    status, body, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token)
+    assert status == 201, body
+    first = body["id"]
+    status, body, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token)
+    assert status == 409 and body["reason"] == "deja_candidat", body
+    status, mine, _ = await api(platform, "GET", "/api/v1/candidatures", token=token)
+    assert [c["id"] for c in mine["items"]] == [first]
+
+    # Cancelling is definitive and mailed; the candidature shows as cancelled.
+    status, body, _ = await api(platform, "POST", f"/api/v1/candidatures/{first}/annulation", token=token)
+    assert status == 200 and body["statut"] == "annulee", body
+    mail = await mail_to(smtp_sink, email, "Annulation de votre candidature à la formation DU Musicothérapie")
+    assert "Cette annulation est définitive." in text_of(mail)
+    status, body, _ = await api(platform, "POST", f"/api/v1/candidatures/{first}/annulation", token=token)
+    assert status == 409 and body["reason"] == "deja_annulee"
+
+    # Someone else's candidature does not exist for this candidate.
+    other = await activated_account(platform, smtp_sink)
+    other_token = await login(platform, other["numero_dossier"])
+    for method, path in (("GET", ""), ("POST", "/transmission"), ("POST", "/annulation")):
+        status, body, _ = await api(platform, method, f"/api/v1/candidatures/{first}{path}", token=other_token)
+        assert status == 404, (path, body)
+    status, body, _ = await api(platform, "GET", "/api/v1/candidatures/not-a-uuid", token=token)
+    assert status == 404
