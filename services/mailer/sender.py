@@ -90,6 +90,7 @@ class Sender:
         self.sent = 0
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.mail_send_concurrency)
+        self.smtp = SmtpSessions(settings)
 
     def wake(self) -> None:
         self._wake.set()
@@ -108,6 +109,7 @@ class Sender:
                     continue
                 await wait_event(self._wake, await self._idle_time())
         finally:
+            self.smtp.close()
             if listener is not None:
                 listener.terminate()
 
@@ -203,18 +205,8 @@ class Sender:
         return msg
 
     async def _smtp_send(self, message: EmailMessage) -> str:
-        s = self.settings
         try:
-            _, response = await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username or None,
-                password=s.smtp_password or None,
-                use_tls=s.smtp_security == "tls",
-                start_tls=True if s.smtp_security == "starttls" else False,
-                timeout=s.smtp_timeout,
-            )
+            return await self.smtp.send(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             if all(500 <= c < 600 for c in codes):
@@ -226,4 +218,47 @@ class Sender:
             if 500 <= exc.code < 600:
                 raise PermanentSmtpError(f"{exc.code} {exc.message}") from None
             raise
+
+
+class SmtpSessions:
+    """SMTP sessions kept open between mails, one per sender slot at most: a burst of mails does
+    not pay a TCP (and TLS) handshake and a greeting per mail. A session the server closed while
+    idle is replaced once, transparently; any other failure closes the session it happened on."""
+
+    def __init__(self, settings: MailerSettings) -> None:
+        self.settings = settings
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    async def _open(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host, port=s.smtp_port, timeout=s.smtp_timeout,
+            use_tls=s.smtp_security == "tls", start_tls=True if s.smtp_security == "starttls" else False,
+        )
+        await smtp.connect()
+        if s.smtp_username and s.smtp_password:
+            await smtp.login(s.smtp_username, s.smtp_password)
+        return smtp
+
+    async def send(self, message: EmailMessage) -> str:
+        while self._idle:
+            smtp = self._idle.pop()
+            try:
+                return await self._send_on(smtp, message)
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                continue  # closed by the server while idle: try the next one, or a new session
+        return await self._send_on(await self._open(), message)
+
+    async def _send_on(self, smtp: aiosmtplib.SMTP, message: EmailMessage) -> str:
+        try:
+            _, response = await smtp.send_message(message)
+        except BaseException:
+            smtp.close()
+            raise
+        self._idle.append(smtp)
         return response
+
+    def close(self) -> None:
+        for smtp in self._idle:
+            smtp.close()
+        self._idle.clear()
