@@ -3,7 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | GATEWAY_HOST / GATEWAY_PORT | 127.0.0.1 / 8080 | where the HTTP server listens |
-| GATEWAY_SERVICES | accounts,mailer,dossiers,documents | services `GET /health` expects to answer |
+| GATEWAY_SERVICES | accounts,dossiers,candidatures,documents,mailer | services `GET /health` expects to answer |
 | GATEWAY_HEALTH_TIMEOUT | 1.5 | seconds each service has to answer its health check |
 | GATEWAY_MAX_BODY | 1048576 | largest JSON body accepted, in bytes |
 | PUBLIC_BASE_URL | http://localhost:8080 | the address candidates use; `https://` turns on HSTS |
@@ -23,7 +23,7 @@ from ecandidat.runtime.settings import KitSettings
 class GatewaySettings(KitSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
-    gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "mailer", "dossiers", "documents")
+    gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents", "mailer")
     gateway_health_timeout: float = Field(default=1.5, gt=0)
     gateway_max_body: int = Field(default=1024 * 1024, gt=0)
     public_base_url: str = "http://localhost:8080"
