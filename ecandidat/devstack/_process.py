@@ -137,7 +137,21 @@ def tail(path: Path, lines: int = 20) -> str:
 
 
 class ManagedServer:
-    """start()/stop() plus the context-manager protocol."""
+    """start()/stop() plus the context-manager protocol; a server run as a child process keeps it
+    in `process` and listens on `host`:`port`."""
+
+    process: subprocess.Popen[bytes] | None = None
+    host: str
+    port: int
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _claim_port(self, what: str) -> None:
+        """Refuse to start when something already answers on our port."""
+        if reachable(self.host, self.port, timeout=0.2):
+            raise RuntimeError(f"cannot start {what}: {self.host}:{self.port} is already in use")
 
     def start(self) -> Self:
         raise NotImplementedError

@@ -18,7 +18,6 @@ from ecandidat.devstack._process import (
     LOCALHOST,
     ManagedServer,
     free_port,
-    reachable,
     spawn,
     tail,
     terminate,
@@ -104,15 +103,10 @@ class NatsServer(ManagedServer):
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def start(self, timeout: float = 20.0) -> Self:
         if self.running:
             return self
-        if reachable(self.host, self.port, timeout=0.2):
-            raise RuntimeError(f"cannot start nats-server: {self.host}:{self.port} is already in use")
+        self._claim_port("nats-server")
         self.store_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             nats_server_binary(),

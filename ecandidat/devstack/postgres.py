@@ -27,7 +27,6 @@ from ecandidat.devstack._process import (
     LOCALHOST,
     ManagedServer,
     free_port,
-    reachable,
     spawn,
     tail,
     terminate,
@@ -92,15 +91,10 @@ class PostgresServer(ManagedServer):
     def database_url(self, dbname: str) -> str:
         return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{dbname}"
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def start(self, timeout: float = 60.0) -> Self:
         if self.running:
             return self
-        if reachable(self.host, self.port, timeout=0.2):
-            raise RuntimeError(f"cannot start PostgreSQL: {self.host}:{self.port} is already in use")
+        self._claim_port("PostgreSQL")
         bin_dir = postgres_bin_dir()
         self._user = _system_user()
         self._prepare_data_dir(bin_dir)

@@ -22,7 +22,6 @@ from ecandidat.devstack._process import (
     LOCALHOST,
     ManagedServer,
     free_port,
-    reachable,
     spawn,
     tail,
     terminate,
@@ -74,15 +73,10 @@ class S3Server(ManagedServer):
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def start(self, timeout: float = 30.0) -> Self:
         if self.running:
             return self
-        if reachable(self.host, self.port, timeout=0.2):
-            raise RuntimeError(f"cannot start the S3 server: {self.host}:{self.port} is already in use")
+        self._claim_port("the S3 server")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
         self.process = spawn(argv, self.log_file)
