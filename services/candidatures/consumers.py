@@ -61,13 +61,20 @@ def pieces(clock: Clock) -> list[Subscription]:
 
     def simple(statut_of):
         async def handle(conn, event, meta) -> None:
-            await record(conn, event, statut_of(event), meta.time)
+            row = await record(conn, event, statut_of(event), meta.time)
+            if row is not None and isinstance(event, d.PieceValidated):
+                # Staff reviews belong to the candidature's audit trail too.
+                await store.add_history(conn, row["id"], event.at, event.by, "piece_validee", piece=event.libelle)
 
         return handle
 
     async def refused(conn, event: d.PieceRefused, meta) -> None:
         row = await record(conn, event, "refusee", meta.time)
-        if row is None or row["cancelled_at"] is not None or row["statut"] not in ("receptionne", "complet"):
+        if row is None:
+            return
+        await store.add_history(conn, row["id"], event.at, event.by, "piece_refusee", piece=event.libelle,
+                                commentaire=event.comment)
+        if row["cancelled_at"] is not None or row["statut"] not in ("receptionne", "complet"):
             return
         now = clock.now()
         await conn.execute(

@@ -198,6 +198,8 @@ async def test_refused_piece_makes_the_dossier_incomplet(service):
     await eventually(incomplet, message="candidature incomplet")
     staff = await service.client.call(c.GetStaffCandidature(principal=GEST_DAEU, candidature_id=cid), c.StaffCandidatureView)
     assert [p.statut for p in staff.pieces if p.piece_id == piece_id] == ["refusee"]
+    [review] = [h for h in staff.history if h.action == "piece_refusee"]
+    assert review.actor == "gest.daeu@univ.fr" and review.details["commentaire"] == "Pièce illisible"
     rows = await service.client.call(c.ListCandidatures(principal=GEST_DAEU, filters=c.Filters(formation_code="DAEU-A", pieces="refusees")), c.CandidaturePage)
     assert cid in [r.id for r in rows.items]
     # The candidate replaces the piece and transmits again.
