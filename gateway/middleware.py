@@ -8,8 +8,11 @@ import uuid
 
 from aiohttp import web
 
+from pydantic import ValidationError
+
 from ecandidat.contracts.errors import ServiceError
 from ecandidat.runtime.logging import bind
+from ecandidat.runtime.validation import invalid_input
 
 from .api import REQUEST_ID
 from .problems import from_http_exception, from_service_error, problem
@@ -63,6 +66,9 @@ def security_headers(hsts: bool):
 async def errors(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ValidationError as exc:
+        # A request model built from path or query values the route did not check itself.
+        return from_service_error(invalid_input(exc), request)
     except ServiceError as err:
         if err.code in {"internal", "unavailable", "timeout"}:
             log.warning("service error", extra={"code": err.code, "detail": err.message})

@@ -97,7 +97,12 @@ async def probe_gateway(settings_for, nats_server):
     async def crash(request: web.Request) -> web.Response:
         raise RuntimeError("stack trace material")
 
+    async def typed(request: web.Request) -> web.Response:
+        # A route that builds a request model from a path value it did not check itself.
+        return json_response(Probe(mode=request.match_info["mode"], **({"extra": 1} if request.query.get("x") else {})))
+
     app.router.add_get("/probe/{mode}", call)
+    app.router.add_get("/typed/{mode}", typed)
     app.router.add_get("/crash", crash)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -165,3 +170,11 @@ async def test_security_headers_on_every_response(probe_gateway):
             assert resp.headers["X-Frame-Options"] == "DENY"
             assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
             assert resp.headers["Cache-Control"] == "no-store"
+
+
+async def test_a_model_refusing_a_path_value_is_a_422_not_a_500(probe_gateway):
+    async with probe_gateway.get("/typed/ok?x=1") as resp:
+        assert resp.status == 422
+        body = await resp.json()
+    assert body["code"] == "invalid" and body["errors"][0]["field"] == "extra"
+
