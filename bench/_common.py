@@ -728,3 +728,25 @@ if __name__ == "__main__":
         _serve_bare(args.port, args.nats)
     else:
         _serve_echo(args.nats)
+
+
+async def wait_healthy(url: str, processes: Sequence[Process], timeout: float = 60.0) -> None:
+    """Poll `url` (127.0.0.1) until it answers 200; a process that exits breaks the run."""
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        while time.monotonic() < deadline:
+            for process in processes:
+                process.check()
+            try:
+                async with session.get(url) as response:
+                    body = await response.text()
+                    if response.status == 200:
+                        return
+                    last = f"{response.status} {body[:400]}"
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                last = repr(exc)
+            await asyncio.sleep(0.3)
+    raise BrokenRun(f"{url} not healthy within {timeout:.0f} s: {last}")

@@ -61,6 +61,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
+    wait_healthy,
     ROOT,
     BrokenRun,
     Call,
@@ -229,28 +230,6 @@ def cpu_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]
     return delta
 
 
-async def wait_healthy(url: str, stack_processes: Sequence[Process], timeout: float = 90.0) -> None:
-    """Poll the gateway's /health until every service answers; a process that exits breaks the run."""
-    import aiohttp
-
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
-        while time.monotonic() < deadline:
-            for process in stack_processes:
-                process.check()
-            try:
-                async with http.get(url) as resp:
-                    text = await resp.text()
-                    if resp.status == 200:
-                        return
-                    last = f"{resp.status} {text[:400]}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                last = repr(exc)
-            await asyncio.sleep(0.3)
-    raise BrokenRun(f"{url} not healthy within {timeout:.0f} s: {last}")
-
-
 @contextlib.asynccontextmanager
 async def platform(name: str, services: Sequence[str], info: dict[str, Any], *, s3: bool = True,
                    smtp: bool = True, env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
@@ -285,7 +264,7 @@ async def platform(name: str, services: Sequence[str], info: dict[str, Any], *, 
                     running.enter_context(process)
                 wait_listening(port, processes["gateway"], timeout=90)
                 base = f"http://127.0.0.1:{port}"
-                await wait_healthy(base + "/health", list(processes.values()))
+                await wait_healthy(base + "/health", list(processes.values()), timeout=90.0)
                 stack = Stack(base, process_env, processes, db, ns.url, logs, nats_pid=ns.process.pid, info=info)
                 if sink is not None:
                     stack.mailbox = Mailbox(sink, asyncio.get_running_loop())

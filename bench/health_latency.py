@@ -34,13 +34,13 @@ import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
+    wait_healthy,
     BrokenRun,
     LoadResult,
     Process,
@@ -88,28 +88,6 @@ def parse_args() -> argparse.Namespace:
         args.warmup = 0.5 if args.quick else 1.0
     args.rounds = args.rounds or (2 if args.quick else 3)
     return args
-
-
-async def wait_healthy(url: str, processes: list[Process], timeout: float = 60.0) -> None:
-    """Poll `url` (127.0.0.1) until it answers 200; a process that exits breaks the run."""
-    import aiohttp
-
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as session:
-        while time.monotonic() < deadline:
-            for process in processes:
-                process.check()
-            try:
-                async with session.get(url) as response:
-                    body = await response.text()
-                    if response.status == 200:
-                        return
-                    last = f"{response.status} {body[:300]}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                last = repr(exc)
-            await asyncio.sleep(0.3)
-    raise BrokenRun(f"{url} not healthy within {timeout:.0f} s: {last}")
 
 
 async def measure(
