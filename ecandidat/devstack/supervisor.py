@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -102,7 +103,11 @@ class Supervised:
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             log.warning("%s did not stop after SIGTERM: SIGKILL", self.name)
-            self.process.kill()
+            try:
+                # The whole session (spawn starts one per process): nothing it started survives.
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     @property
     def exited(self) -> bool:
