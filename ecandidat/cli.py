@@ -8,7 +8,8 @@
     ecandidat schemas DIR                   export JSON Schemas and the AsyncAPI document
     ecandidat create-admin --email ADDRESS  create the first admin; prints how to log in
 
-Connection settings come from DATABASE_URL and NATS_URL.
+Connection settings come from DATABASE_URL and NATS_URL; on the bus the CLI is the `ops` identity
+(NATS_NKEY_SEED_FILE=<folder>/ops.nk, or NATS_CREDENTIALS_DIR, see ecandidat.runtime.natsauth).
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ async def _mail_test(args: argparse.Namespace, settings: KitSettings) -> int:
 
 
 async def _nats(settings: KitSettings):
-    from ecandidat.runtime.nats import connect
+    from ecandidat.runtime.natsauth import OPS
+    from ecandidat.runtime.nats import connect_as
 
-    return await connect(settings.nats_servers, name="ecandidat-cli", max_reconnect_attempts=1)
+    return await connect_as(settings, OPS, name="ecandidat-cli", max_reconnect_attempts=1, allow_reconnect=False)
 
 
 async def _deliveries(args: argparse.Namespace, settings: KitSettings) -> int:

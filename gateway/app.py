@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ecandidat.runtime.nats import connect
+from ecandidat.runtime.nats import connect_as
 from ecandidat.runtime.rpc import RpcClient
 
 import importlib
@@ -48,7 +48,7 @@ def create_app(settings: GatewaySettings | None = None) -> web.Application:
 
 async def _nats(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    nc = await connect(settings.nats_servers, name="gateway")
+    nc = await connect_as(settings, "gateway")
     app[NATS_CONN] = nc
     app[RPC] = RpcClient(nc, timeout=settings.rpc_timeout)
     yield

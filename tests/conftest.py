@@ -35,8 +35,23 @@ DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    with NatsServer(store_dir=tmp_path_factory.mktemp("nats")) as server:
+    """The bus as deployed: accounts, one nkey per process, permissions (ecandidat.runtime.natsauth).
+    Connect with `nats_server.connect_options(identity)`; streams are provisioned as `ops`."""
+    folder = tmp_path_factory.mktemp("nats")
+    with NatsServer(store_dir=folder / "store", credentials=folder / "credentials") as server:
+        server.provision()
         yield server
+
+
+def nats_identity(settings_class: type) -> str:
+    """The NATS identity a settings class connects as: `services.<name>.…` → `<name>`, the gateway's
+    → `gateway`, anything else (the kit's own tests, operator tools) → `ops`."""
+    module = settings_class.__module__
+    if module.startswith("services."):
+        return module.split(".")[1]
+    if module.startswith("gateway"):
+        return "gateway"
+    return "ops"
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +111,7 @@ FAST = dict(
     outbox_poll_interval=0.5,
     rpc_timeout=3.0,
     log_format="text",
+    ecandidat_env="development",
 )
 
 
@@ -108,6 +124,8 @@ def settings_for(
     def build(cls: type[S], **overrides: Any) -> S:
         values: dict[str, Any] = dict(FAST, database_url=database_url, nats_url=nats_server.url)
         fields = getattr(cls, "model_fields", {})
+        if nats_server.secured and "nats_nkey_seed_file" in fields:
+            values["nats_nkey_seed_file"] = str(nats_server.credentials.seed_file(nats_identity(cls)))
         extra = dict(
             smtp_host=smtp_sink.host,
             smtp_port=smtp_sink.port,
@@ -128,11 +146,13 @@ def settings_for(
 
 @pytest.fixture
 def process_env(database_url: str, nats_server: NatsServer, smtp_sink: SmtpSink, s3_server: S3Server) -> dict[str, str]:
-    """Environment for a service started as a separate process against the test servers."""
+    """Environment for a service started as a separate process against the test servers (each
+    process finds its own NATS key in NATS_CREDENTIALS_DIR)."""
     env = dict(os.environ)
+    env.update(nats_server.env())
     env.update(
+        ECANDIDAT_ENV="development",
         DATABASE_URL=database_url,
-        NATS_URL=nats_server.url,
         SMTP_HOST=smtp_sink.host,
         SMTP_PORT=str(smtp_sink.port),
         SMTP_SECURITY="none",

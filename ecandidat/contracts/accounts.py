@@ -1,7 +1,8 @@
 """Events and rpc bodies of the accounts service.
 
-Secrets never travel in clear on the event stream: an event that needs a link for a mail carries
-its token sealed (`ecandidat.runtime.sealing`), readable only by the mailer.
+Secrets never travel on the event streams integrators read: an event that needs a link for a mail
+is private (`prv.accounts.…`, stream PRV_ACCOUNTS, read by the mailer only) and carries its token
+sealed besides (`ecandidat.runtime.sealing`), so that only the mailer can open it.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def _same(value: str, info: ValidationInfo, other: str, message: str) -> str:
 
 
 class AccountCreated(Event):
-    """A candidate created an account (not activated yet); `activation` is the sealed activation token."""
+    """A candidate created an account (not activated yet). Public: no token; the welcome mail with
+    the activation link comes from the private `AccountActivationRequested(welcome=True)`."""
 
     producer = "accounts"
     entity = "account"
@@ -101,16 +103,17 @@ class AccountCreated(Event):
     prenom: str
     ine: str | None = None
     campagne: str | None = None
-    activation: str | None = None
     activation_deadline: datetime | None = None
 
 
 class AccountActivationRequested(Event):
-    """The candidate asked for a new activation link ("J'ai perdu mon code d'activation")."""
+    """An activation link to mail: the welcome mail of a new account (`welcome`, with the campaign's
+    name), or a new link the candidate asked for ("J'ai perdu mon code d'activation"). Private."""
 
     producer = "accounts"
     entity = "account"
     action = "activation_requested"
+    private = True
 
     account_id: uuid.UUID
     numero_dossier: str
@@ -119,6 +122,8 @@ class AccountActivationRequested(Event):
     prenom: str
     activation: str
     activation_deadline: datetime
+    welcome: bool = False
+    campagne: str | None = None
 
 
 class AccountActivated(Event):
@@ -136,6 +141,7 @@ class AccountCredentialsRequested(Event):
     producer = "accounts"
     entity = "account"
     action = "credentials_requested"
+    private = True
 
     account_id: uuid.UUID
     numero_dossier: str
@@ -166,6 +172,7 @@ class AccountEmailChangeRequested(Event):
     producer = "accounts"
     entity = "account"
     action = "email_change_requested"
+    private = True
 
     account_id: uuid.UUID
     numero_dossier: str
@@ -202,11 +209,12 @@ class AccountPurged(Event):
 
 
 class StaffAccountInvited(Event):
-    """A staff account was created (or its credentials reset): mail the sealed set-password link."""
+    """A staff account was created (or its credentials reset): mail the sealed set-password link. Private."""
 
     producer = "accounts"
     entity = "staff_account"
     action = "invited"
+    private = True
 
     account_id: uuid.UUID
     email: str

@@ -22,13 +22,16 @@ class Event(Message):
     """Body (`data`) of an event.
 
     `producer`, `entity` and `action` make the subject `evt.<producer>.<entity>.<action>`;
-    `version` is the schema version carried in the envelope's `dataschema`.
+    `version` is the schema version carried in the envelope's `dataschema`. A `private` event
+    carries a sealed secret for the mailer: it travels on `prv.…`, in a stream integrators never
+    see (`ecandidat.runtime.natsauth`).
     """
 
     producer: ClassVar[str]
     entity: ClassVar[str]
     action: ClassVar[str]
     version: ClassVar[int] = 1
+    private: ClassVar[bool] = False
 
     @classmethod
     def event_type(cls) -> str:

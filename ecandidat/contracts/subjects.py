@@ -16,9 +16,17 @@ def _check(*tokens: str) -> None:
 
 
 def event_subject(event: type[Event] | Event) -> str:
+    """`evt.<producer>.<entity>.<action>`; a private event (one that carries a sealed secret for
+    the mailer) is `prv.<producer>.<entity>.<action>`, in a stream integrators never see."""
     cls = event if isinstance(event, type) else type(event)
     _check(cls.producer, cls.entity, cls.action)
-    return f"evt.{cls.producer}.{cls.entity}.{cls.action}"
+    return f"{'prv' if cls.private else 'evt'}.{cls.producer}.{cls.entity}.{cls.action}"
+
+
+def event_stream_of(event: type[Event] | Event) -> str:
+    """The stream an event is stored in: `EVT_<PRODUCER>`, or `PRV_<PRODUCER>` for a private one."""
+    cls = event if isinstance(event, type) else type(event)
+    return private_stream(cls.producer) if cls.private else event_stream(cls.producer)
 
 
 def producer_events(producer: str) -> str:
@@ -31,6 +39,17 @@ def event_stream(producer: str) -> str:
     """One stream per producing service: `EVT_DOCUMENTS` captures `evt.documents.>`."""
     _check(producer)
     return f"EVT_{producer.upper()}"
+
+
+def private_events(producer: str) -> str:
+    _check(producer)
+    return f"prv.{producer}.>"
+
+
+def private_stream(producer: str) -> str:
+    """Mailer-only events of one producer (sealed link tokens): `PRV_ACCOUNTS` captures `prv.accounts.>`."""
+    _check(producer)
+    return f"PRV_{producer.upper()}"
 
 
 def rpc_subject(request: type[RpcRequest] | RpcRequest) -> str:

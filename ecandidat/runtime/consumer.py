@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from ..contracts.base import Event
 from ..contracts.envelope import CloudEvent, event_type_name
-from ..contracts.subjects import dead_letter_subject, durable_name, event_stream, event_subject
+from ..contracts.subjects import dead_letter_subject, durable_name, event_stream_of, event_subject
 from .logging import bind
 from .nats import ConsumerSpec, declare_consumer
 
@@ -71,7 +71,7 @@ class EventConsumer:
         self.producer = producer
         self.durable = durable_name(service, purpose)
         self.spec = ConsumerSpec(
-            stream=event_stream(producer),
+            stream=event_stream_of(subscriptions[0].model),
             durable=self.durable,
             filter_subjects=tuple(sorted({event_subject(s.model) for s in subscriptions})),
             max_deliver=max_deliver,
@@ -210,10 +210,10 @@ def consumers_for(
     **options: Any,
 ) -> list[EventConsumer]:
     """One `EventConsumer` per producer stream that the subscriptions read from."""
-    by_producer: dict[str, list[Subscription]] = {}
+    by_producer: dict[tuple[str, str], list[Subscription]] = {}
     for s in subscriptions:
-        by_producer.setdefault(s.model.producer, []).append(s)
+        by_producer.setdefault((s.model.producer, event_stream_of(s.model)), []).append(s)
     return [
-        EventConsumer(nc=nc, pool=pool, service=service, purpose=purpose, producer=p, subscriptions=subs, **options)
+        EventConsumer(nc=nc, pool=pool, service=service, purpose=purpose, producer=p[0], subscriptions=subs, **options)
         for p, subs in sorted(by_producer.items())
     ]

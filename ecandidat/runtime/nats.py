@@ -1,8 +1,12 @@
 """NATS connection and the one place where streams and consumers are declared.
 
-Streams: one per producing service (`EVT_<PRODUCER>` on `evt.<producer>.>`) and the dead-letter
-stream. Declarations are applied idempotently at start: a missing stream is created, an existing
-one is updated to the declared configuration.
+Streams: one per producing service (`EVT_<PRODUCER>` on `evt.<producer>.>`), one for the
+mailer-only events of the producers that have some (`PRV_<PRODUCER>` on `prv.<producer>.>`) and
+the dead-letter stream. Declarations are applied idempotently: a missing stream is created, an
+existing one is updated to the declared configuration. A service declares only its own streams
+(its NATS user may touch no other); the provisioning (`declare_streams` without an owner, as the
+`ops` identity: the local stack, the tests, a deployment's set-up job) declares them all, so that
+a consumer never waits for its producer's first start.
 """
 
 from __future__ import annotations
@@ -26,18 +30,32 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from ..contracts.subjects import DEAD_LETTER_STREAM, event_stream, producer_events
+from ..contracts.subjects import (
+    DEAD_LETTER_STREAM,
+    event_stream,
+    private_events,
+    private_stream,
+    producer_events,
+)
+from .settings import KitSettings
 
 log = logging.getLogger(__name__)
 
 PRODUCERS = ("accounts", "dossiers", "candidatures", "documents", "mailer")
+PRIVATE_PRODUCERS = ("accounts",)  # producers of mailer-only events (sealed link tokens)
+STREAM_WAIT = 60.0  # seconds a consumer waits for its producer's stream to be declared
 
 EVENT_MAX_AGE = 90 * 24 * 3600  # seconds an event stays in its stream (integrators may replay)
 DUPLICATE_WINDOW = 300  # seconds JetStream remembers Nats-Msg-Id values
 
 
+async def connect_as(settings: KitSettings, identity: str, name: str | None = None, **options: object) -> NATS:
+    """Connect to the bus as `identity` (its credentials from the settings)."""
+    return await connect(settings.nats_servers, name=name or identity, **{**settings.nats_options(identity), **options})
+
+
 async def connect(servers: list[str], name: str, **options: object) -> NATS:
-    """Connect with unlimited reconnects; log connection state changes."""
+    """Connect with unlimited reconnects (unless `options` say otherwise); log state changes."""
 
     async def disconnected() -> None:
         log.warning("nats disconnected")
@@ -48,9 +66,7 @@ async def connect(servers: list[str], name: str, **options: object) -> NATS:
     async def error(exc: Exception) -> None:
         log.warning("nats error", extra={"error": repr(exc)})
 
-    return await nats.connect(
-        servers=servers,
-        name=name,
+    defaults: dict[str, object] = dict(
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=2,
@@ -58,23 +74,29 @@ async def connect(servers: list[str], name: str, **options: object) -> NATS:
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,
         error_cb=error,
-        **options,
+    )
+    return await nats.connect(servers=servers, name=name, **{**defaults, **options})
+
+
+def _event_stream(name: str, subject: str, replicas: int) -> StreamConfig:
+    return StreamConfig(
+        name=name,
+        subjects=[subject],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=EVENT_MAX_AGE,
+        duplicate_window=DUPLICATE_WINDOW,
+        num_replicas=replicas,
+        discard=DiscardPolicy.OLD,
     )
 
 
-def stream_configs(replicas: int = 1) -> list[StreamConfig]:
-    configs = [
-        StreamConfig(
-            name=event_stream(p),
-            subjects=[producer_events(p)],
-            retention=RetentionPolicy.LIMITS,
-            storage=StorageType.FILE,
-            max_age=EVENT_MAX_AGE,
-            duplicate_window=DUPLICATE_WINDOW,
-            num_replicas=replicas,
-            discard=DiscardPolicy.OLD,
-        )
-        for p in PRODUCERS
+def stream_configs(replicas: int = 1, owner: str | None = None) -> list[StreamConfig]:
+    """Every stream, or only those `owner` may declare (its own, and the dead letters)."""
+    producers = PRODUCERS if owner is None else tuple(p for p in PRODUCERS if p == owner)
+    configs = [_event_stream(event_stream(p), producer_events(p), replicas) for p in producers]
+    configs += [
+        _event_stream(private_stream(p), private_events(p), replicas) for p in producers if p in PRIVATE_PRODUCERS
     ]
     configs.append(
         StreamConfig(
@@ -89,8 +111,8 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     return configs
 
 
-async def declare_streams(js: JetStreamContext, replicas: int = 1) -> None:
-    for config in stream_configs(replicas):
+async def declare_streams(js: JetStreamContext, replicas: int = 1, owner: str | None = None) -> None:
+    for config in stream_configs(replicas, owner):
         try:
             await js.add_stream(config)
         except nats.js.errors.BadRequestError as exc:
@@ -125,8 +147,18 @@ class ConsumerSpec:
         )
 
 
-async def declare_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
-    await js.add_consumer(spec.stream, spec.config())
+async def declare_consumer(js: JetStreamContext, spec: ConsumerSpec, stream_wait: float = STREAM_WAIT) -> None:
+    """Create or update the consumer; wait (up to `stream_wait` s) for a stream not declared yet."""
+    deadline = asyncio.get_running_loop().time() + stream_wait
+    while True:
+        try:
+            await js.add_consumer(spec.stream, spec.config())
+            return
+        except nats.js.errors.NotFoundError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("stream not declared yet: waiting for its producer", extra={"stream": spec.stream})
+            await asyncio.sleep(1.0)
 
 
 async def wait_for_jetstream(js: JetStreamContext, timeout: float = 30.0) -> None:

@@ -6,14 +6,15 @@ activation, reset or confirmation token) travels sealed: encrypted and authentic
 LINK_SEALING_KEY. The setting is a comma-separated list of Fernet keys: the first one seals, all
 of them unseal, so a key can be rotated without losing the events already in flight.
 
-`DEV_SEALING_KEY` is a published key for the local stack and the tests only: a service that runs
-with it logs a warning, and refuses to start when its public address is `https://` (see
-`require_production_key`).
+`DEV_SEALING_KEY` is a published key for the local stack and the tests only: a service refuses to
+start with it unless ECANDIDAT_ENV=development (see `require_production_key`).
 """
 
 from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from .settings import KitSettings
 
 # Public, fixed, for development only. Generate a real key with `python -m ecandidat.runtime.sealing`.
 DEV_SEALING_KEY = "ZWNhbmRpZGF0LWRldi1vbmx5LWtleS0wMDAwMDAwMDA="
@@ -44,10 +45,13 @@ class Sealer:
             raise SealError("cannot unseal this value") from exc
 
 
-def require_production_key(sealer: Sealer, public_base_url: str) -> None:
-    """Refuse the published development key on a public (https) deployment."""
-    if sealer.uses_dev_key and public_base_url.startswith("https://"):
-        raise RuntimeError("LINK_SEALING_KEY is the development key; set a secret key for this deployment")
+def require_production_key(sealer: Sealer, settings: KitSettings) -> None:
+    """Refuse the published development key anywhere but in development (ECANDIDAT_ENV)."""
+    if sealer.uses_dev_key and not settings.development:
+        raise RuntimeError(
+            "LINK_SEALING_KEY is the published development key: set a secret key "
+            "(python -m ecandidat.runtime.sealing prints one), or ECANDIDAT_ENV=development on a development machine"
+        )
 
 
 def new_key() -> str:

@@ -28,7 +28,7 @@ from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Subscription, consumers_for
 from .db import create_pool, migrate
 from .jobs import Job, JobRunner
-from .nats import connect, declare_streams, wait_for_jetstream
+from .nats import connect_as, declare_streams, wait_for_jetstream
 from .outbox import OutboxRelay, pending_count
 from .rpc import RpcContext, RpcServer
 from .settings import KitSettings
@@ -91,10 +91,10 @@ class Service:
         s = self.settings
         await migrate(s.database_url, self.name, self.migrations)
         self.pool = await create_pool(s.database_url, self.name, max_size=s.database_pool_max)
-        self.nc = await connect(s.nats_servers, name=f"{self.name}@{self.instance}")
+        self.nc = await connect_as(s, self.name, name=f"{self.name}@{self.instance}")
         js = self.nc.jetstream()
         await wait_for_jetstream(js)
-        await declare_streams(js, s.nats_stream_replicas)
+        await declare_streams(js, s.nats_stream_replicas, owner=self.name)
         self.rpc = RpcServer(self.nc, self.name, concurrency=s.rpc_concurrency)
         self.rpc.add(rpc_operation_subject(self.name, "health"), HealthRequest, self._health)
         await self.setup()

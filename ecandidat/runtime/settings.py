@@ -6,6 +6,13 @@
 | DATABASE_POOL_MAX | 10 | connections per process |
 | NATS_URL | nats://127.0.0.1:4222 | NATS with JetStream (comma-separated list for a cluster) |
 | NATS_STREAM_REPLICAS | 1 | replicas of each JetStream stream (3 in a cluster) |
+| NATS_NKEY_SEED_FILE | — | file holding this process's nkey seed (`SU…`), made by `python -m ecandidat.runtime.natsauth` |
+| NATS_NKEY_SEED | — | the seed itself, when a file is not practical (a Kubernetes Secret as environment) |
+| NATS_CREDS | — | a `.creds` file (JWT + seed), for a bus run in operator mode |
+| NATS_USER / NATS_PASSWORD | — | user and password, for a bus configured with passwords instead of nkeys |
+| NATS_CREDENTIALS_DIR | — | development and tests: a folder made by the generator; the process uses `<its name>.nk` |
+| NATS_TLS_CA_FILE / NATS_TLS_CERT_FILE / NATS_TLS_KEY_FILE | — | TLS to NATS (`tls://` URLs): the CA that signed the servers, and a client certificate when the servers ask for one |
+| ECANDIDAT_ENV | production | `development` allows the published development keys (LINK_SEALING_KEY); anything else refuses them |
 | RPC_CONCURRENCY | 64 | rpc handlers running at once per process |
 | RPC_TIMEOUT | 5 | seconds a caller waits for an rpc reply |
 | CONSUMER_MAX_DELIVER | 6 | deliveries of one event before it goes to the dead-letter stream |
@@ -19,7 +26,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import ssl
+from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -32,6 +41,16 @@ class KitSettings(BaseSettings):
     database_pool_max: int = Field(default=10, ge=1)
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream_replicas: int = Field(default=1, ge=1, le=5)
+    nats_nkey_seed_file: str | None = None
+    nats_nkey_seed: str | None = Field(default=None, repr=False)
+    nats_creds: str | None = None
+    nats_user: str | None = None
+    nats_password: str | None = Field(default=None, repr=False)
+    nats_credentials_dir: str | None = None
+    nats_tls_ca_file: str | None = None
+    nats_tls_cert_file: str | None = None
+    nats_tls_key_file: str | None = None
+    ecandidat_env: str = "production"
     rpc_concurrency: int = Field(default=64, ge=1)
     rpc_timeout: float = Field(default=5.0, gt=0)
     consumer_max_deliver: int = Field(default=6, ge=1)
@@ -52,3 +71,29 @@ class KitSettings(BaseSettings):
     @property
     def nats_servers(self) -> list[str]:
         return [u.strip() for u in self.nats_url.split(",") if u.strip()]
+
+    @property
+    def development(self) -> bool:
+        return self.ecandidat_env.strip().lower() == "development"
+
+    def nats_options(self, identity: str) -> dict[str, Any]:
+        """nats.connect() keyword arguments: the credentials of `identity` (its seed, creds file or
+        password), its private inbox prefix (`_INBOX.<identity>`, the only inbox its NATS user may
+        read) and TLS when configured."""
+        options: dict[str, Any] = {"inbox_prefix": f"_INBOX.{identity}"}
+        if self.nats_nkey_seed:
+            options["nkeys_seed_str"] = self.nats_nkey_seed.strip()
+        elif self.nats_nkey_seed_file:
+            options["nkeys_seed_str"] = Path(self.nats_nkey_seed_file).read_text().strip()
+        elif self.nats_creds:
+            options["user_credentials"] = self.nats_creds
+        elif self.nats_user:
+            options.update(user=self.nats_user, password=self.nats_password or "")
+        elif self.nats_credentials_dir:
+            options["nkeys_seed_str"] = (Path(self.nats_credentials_dir) / f"{identity}.nk").read_text().strip()
+        if self.nats_tls_ca_file or self.nats_tls_cert_file:
+            context = ssl.create_default_context(cafile=self.nats_tls_ca_file)
+            if self.nats_tls_cert_file:
+                context.load_cert_chain(self.nats_tls_cert_file, self.nats_tls_key_file)
+            options["tls"] = context
+        return options

@@ -84,10 +84,15 @@ async def create_account(deps: Deps, req: CreateAccount) -> AccountCreatedReply:
                 await store.replace_token(conn, account_id, "activation", token_hash(token), now, deadline)
                 event = AccountCreated(
                     account_id=account_id, numero_dossier=numero, email=req.email, nom=req.nom, prenom=req.prenom,
-                    ine=req.ine, campagne=s.accounts_campaign_label, activation=deps.sealer.seal(token),
-                    activation_deadline=deadline,
+                    ine=req.ine, campagne=s.accounts_campaign_label, activation_deadline=deadline,
                 )
                 await add_event(conn, event, subject=str(account_id), clock=deps.clock)
+                welcome = AccountActivationRequested(
+                    account_id=account_id, numero_dossier=numero, email=req.email, nom=req.nom, prenom=req.prenom,
+                    activation=deps.sealer.seal(token), activation_deadline=deadline, welcome=True,
+                    campagne=s.accounts_campaign_label,
+                )
+                await add_event(conn, welcome, subject=str(account_id), clock=deps.clock)
         except asyncpg.UniqueViolationError:  # the same address, created concurrently
             raise _email_taken() from None
     return AccountCreatedReply(

@@ -31,7 +31,7 @@ class AccountsService(Service):
     async def setup(self) -> None:
         s = self.settings
         sealer = Sealer(s.link_sealing_key)
-        require_production_key(sealer, s.public_base_url)
+        require_production_key(sealer, s)
         if sealer.uses_dev_key:
             log.warning("LINK_SEALING_KEY is the development key: set a secret one outside development")
         passwords = Passwords(

@@ -27,6 +27,7 @@ from ecandidat.runtime.logging import bind
 
 from . import store
 from .catalogue import Attachment
+from .links import open_links
 from .settings import MailerSettings
 
 log = logging.getLogger(__name__)
@@ -194,8 +195,8 @@ class Sender:
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Ecandidat-Event-Id"] = str(row["event_id"])
         msg["X-Ecandidat-Template"] = row["template"]
-        msg.set_content(row["body_text"])
-        msg.add_alternative(row["body_html"], subtype="html")
+        msg.set_content(open_links(row["body_text"], self.settings.link_sealing_key))
+        msg.add_alternative(open_links(row["body_html"], self.settings.link_sealing_key), subtype="html")
         for attachment in store.attachments_of(row):
             if self.attachments is None:
                 raise RuntimeError("object storage is not configured; cannot attach files")

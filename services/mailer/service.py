@@ -30,7 +30,7 @@ class MailerService(Service):
         s = self.settings
         renderer = Renderer()
         sealer = Sealer(s.link_sealing_key)
-        require_production_key(sealer, s.public_base_url)
+        require_production_key(sealer, s)
         ctx = MailContext(public_base_url=s.public_base_url.rstrip("/"), unseal=sealer.unseal)
         self.subscribe("directory", directory.subscriptions())
         self.subscribe("notifications", subscriptions(renderer, ctx, self.clock, s.mail_message_id_domain), batch=50)

@@ -74,7 +74,7 @@ class Probed(RpcReply):
 @pytest.fixture
 async def probe_gateway(settings_for, nats_server):
     """A gateway with a route that calls a real rpc service whose behaviour the test chooses."""
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())
     server = RpcServer(nc, "probe")
 
     @server.route(Probe)
@@ -88,7 +88,9 @@ async def probe_gateway(settings_for, nats_server):
         return Probed(mode=ctx.request_id)
 
     await server.start()
-    app = create_app(settings_for(GatewaySettings, rpc_timeout=0.5))
+    # rpc.probe.* is no platform service: this gateway connects as the operator identity to call it.
+    ops_seed = str(nats_server.credentials.seed_file("ops"))
+    app = create_app(settings_for(GatewaySettings, rpc_timeout=0.5, nats_nkey_seed_file=ops_seed))
 
     async def call(request: web.Request) -> web.Response:
         reply = await request.app[RPC].call(Probe(mode=request.match_info["mode"]), Probed, request_id=request[REQUEST_ID])

@@ -28,8 +28,8 @@ class Echoed(RpcReply):
     instance: str
 
 
-async def serve(url: str, name: str, concurrency: int = 8) -> tuple[RpcServer, object]:
-    nc = await nats.connect(url)
+async def serve(url: str, name: str, concurrency: int = 8, **options) -> tuple[RpcServer, object]:
+    nc = await nats.connect(url, **options)
     server = RpcServer(nc, "rpctest", concurrency=concurrency)
 
     @server.route(Echo)
@@ -48,8 +48,8 @@ async def serve(url: str, name: str, concurrency: int = 8) -> tuple[RpcServer, o
 
 @pytest.fixture
 async def rpc(nats_server):
-    server, server_nc = await serve(nats_server.url, "a")
-    nc = await nats.connect(nats_server.url)
+    server, server_nc = await serve(nats_server.url, "a", **nats_server.connect_options())
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())
     yield RpcClient(nc, timeout=1.0), nats_server
     await server.stop()
     await server_nc.close()
@@ -114,8 +114,8 @@ async def test_a_slow_request_does_not_hold_up_the_others(rpc):
 
 
 async def test_concurrency_is_bounded(nats_server):
-    server, server_nc = await serve(nats_server.url, "bounded", concurrency=2)
-    nc = await nats.connect(nats_server.url)
+    server, server_nc = await serve(nats_server.url, "bounded", concurrency=2, **nats_server.connect_options())
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())
     try:
         client = RpcClient(nc, timeout=5)
         started = time.perf_counter()
@@ -129,9 +129,9 @@ async def test_concurrency_is_bounded(nats_server):
 
 
 async def test_replicas_share_requests_through_the_queue_group(nats_server):
-    a, nca = await serve(nats_server.url, "a")
-    b, ncb = await serve(nats_server.url, "b")
-    nc = await nats.connect(nats_server.url)
+    a, nca = await serve(nats_server.url, "a", **nats_server.connect_options())
+    b, ncb = await serve(nats_server.url, "b", **nats_server.connect_options())
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())
     try:
         client = RpcClient(nc)
         replies = await asyncio.gather(*(client.call(Echo(text=str(i)), Echoed) for i in range(200)))

@@ -1,10 +1,10 @@
-"""Mails of the accounts service's events. Link tokens arrive sealed and are opened here only."""
+"""Mails of the accounts service's events. Link tokens arrive sealed and stay sealed in the
+delivery log (`services.mailer.links`): only the message sent carries them open."""
 
 from __future__ import annotations
 
 from ecandidat.contracts.accounts import (
     AccountActivationRequested,
-    AccountCreated,
     AccountCredentialsRequested,
     AccountEmailChanged,
     AccountEmailChangeRequested,
@@ -12,10 +12,8 @@ from ecandidat.contracts.accounts import (
     StaffAccountInvited,
 )
 from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.runtime.consumer import PermanentFailure
-from ecandidat.runtime.sealing import SealError
-
 from ..catalogue import Mail, MailContext, composes
+from ..links import sealed_link
 
 # Pages of the web front that take the token and call the API (`POST /api/v1/...` with `token`).
 ACTIVATION_PAGE = "/compte/activation"
@@ -24,35 +22,20 @@ EMAIL_PAGE = "/compte/adresse"
 STAFF_SETUP_PAGE = "/personnel/installation"
 
 
-def link(ctx: MailContext, page: str, sealed: str | None) -> str:
-    if sealed is None or ctx.unseal is None:
-        raise PermanentFailure("the event carries no sealed token, or the mailer has no LINK_SEALING_KEY")
-    try:
-        token = ctx.unseal(sealed)
-    except SealError:
-        raise PermanentFailure("cannot unseal the link token: LINK_SEALING_KEY differs from the producer's") from None
-    return f"{ctx.public_base_url}{page}?jeton={token}"
-
 
 def _person(event) -> dict[str, str]:
     return {"nom": event.nom, "prenom": event.prenom}
 
 
-@composes(AccountCreated)
-def _created(event: AccountCreated, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
-    context = {
-        **_person(event), "campagne": event.campagne or "eCandidat", "numero_dossier": event.numero_dossier,
-        "link": link(ctx, ACTIVATION_PAGE, event.activation), "deadline": event.activation_deadline,
-    }
-    return [Mail("account_created", event.email, context)]
-
-
 @composes(AccountActivationRequested)
 def _activation(event: AccountActivationRequested, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    """The welcome mail of a new account (with its numéro de dossier), or a new activation link."""
     context = {
         **_person(event), "numero_dossier": event.numero_dossier, "deadline": event.activation_deadline,
-        "link": link(ctx, ACTIVATION_PAGE, event.activation),
+        "link": sealed_link(ctx, ACTIVATION_PAGE, event.activation),
     }
+    if event.welcome:
+        return [Mail("account_created", event.email, {**context, "campagne": event.campagne or "eCandidat"})]
     return [Mail("account_activation", event.email, context)]
 
 
@@ -60,7 +43,7 @@ def _activation(event: AccountActivationRequested, meta: CloudEvent, ctx: MailCo
 def _credentials(event: AccountCredentialsRequested, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
     context = {
         **_person(event), "numero_dossier": event.numero_dossier, "expires_at": event.reset_expires_at,
-        "link": link(ctx, RESET_PAGE, event.reset),
+        "link": sealed_link(ctx, RESET_PAGE, event.reset),
     }
     return [Mail("account_credentials", event.email, context)]
 
@@ -78,7 +61,7 @@ def _email_change(event: AccountEmailChangeRequested, meta: CloudEvent, ctx: Mai
         "new_email": event.new_email, "expires_at": event.confirmation_expires_at,
     }
     return [
-        Mail("account_email_confirm", event.new_email, {**context, "link": link(ctx, EMAIL_PAGE, event.confirmation)}),
+        Mail("account_email_confirm", event.new_email, {**context, "link": sealed_link(ctx, EMAIL_PAGE, event.confirmation)}),
         Mail("account_email_change_notice", event.old_email, context),
     ]
 
@@ -94,6 +77,6 @@ def _email_changed(event: AccountEmailChanged, meta: CloudEvent, ctx: MailContex
 def _staff_invited(event: StaffAccountInvited, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
     context = {
         **_person(event), "email": event.email, "roles": ", ".join(event.roles), "expires_at": event.setup_expires_at,
-        "link": link(ctx, STAFF_SETUP_PAGE, event.setup),
+        "link": sealed_link(ctx, STAFF_SETUP_PAGE, event.setup),
     }
     return [Mail("staff_invitation", event.email, context)]

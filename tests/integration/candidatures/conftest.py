@@ -34,7 +34,8 @@ class Peers:
 @pytest.fixture
 async def peers(nats_server):
     state = Peers()
-    nc = await nats.connect(nats_server.url)
+    # Stand-ins for dossiers and documents: the operator identity may answer any rpc.
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())
     dossiers = RpcServer(nc, "dossiers")
     documents = RpcServer(nc, "documents")
 

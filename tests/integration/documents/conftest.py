@@ -68,14 +68,14 @@ class Docs:
 
 
 @pytest.fixture
-async def docs_for(settings_for) -> AsyncIterator:
+async def docs_for(settings_for, nats_server) -> AsyncIterator:
     started: list[tuple[DocumentsService, nats.NATS]] = []
 
     async def start(**overrides) -> Docs:
         settings = settings_for(DocumentsSettings, s3_bucket=f"pieces-{uuid.uuid4().hex[:8]}", **overrides)
         service = DocumentsService(settings)
         await service.start()
-        nc = await nats.connect(settings.nats_url)
+        nc = await nats.connect(settings.nats_url, **nats_server.connect_options())
         started.append((service, nc))
         return Docs(service, RpcClient(nc, timeout=5), nc)
 

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from ecandidat.contracts.accounts import CreateAccount, NewEmail, NewStaffAccount
+from ecandidat.runtime.settings import KitSettings
 from ecandidat.runtime.sealing import DEV_SEALING_KEY, Sealer, SealError, new_key, require_production_key
 from ecandidat.runtime.validation import french_details
 
@@ -61,11 +62,12 @@ def test_a_key_can_be_rotated_without_losing_values_in_flight():
     assert Sealer(f"{new},{old}").unseal(sealed) == "en vol"
 
 
-def test_the_development_key_is_refused_on_a_public_deployment():
+def test_the_development_key_is_refused_outside_development():
     dev = Sealer(DEV_SEALING_KEY)
-    require_production_key(dev, "http://localhost:8080")
-    with pytest.raises(RuntimeError):
-        require_production_key(dev, "https://ecandidat.univ.fr")
-    require_production_key(Sealer(new_key()), "https://ecandidat.univ.fr")
+    require_production_key(dev, KitSettings(ecandidat_env="development"))
+    for env in ("production", "staging", ""):
+        with pytest.raises(RuntimeError, match="development key"):
+            require_production_key(dev, KitSettings(ecandidat_env=env))
+    require_production_key(Sealer(new_key()), KitSettings(ecandidat_env="production"))
     with pytest.raises(ValueError):
         Sealer("pas une clé")
