@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -186,6 +187,22 @@ async def eventually(
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout}s: {message} (last value: {last!r})")
         await asyncio.sleep(interval)
+
+
+async def operator_publish(settings: Any, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+    """Publish on JetStream as the operator (`ops`, next to the settings' own key): how a test plays
+    another service's producer, which a service's own key may not do."""
+    import nats
+
+    options = {}
+    if getattr(settings, "nats_nkey_seed_file", None):
+        ops = Path(settings.nats_nkey_seed_file).with_name("ops.nk")
+        options = {"nkeys_seed_str": ops.read_text().strip(), "inbox_prefix": "_INBOX.ops"}
+    nc = await nats.connect(settings.nats_url, **options)
+    try:
+        await nc.jetstream().publish(subject, data, headers=headers)
+    finally:
+        await nc.close()
 
 
 def unique_email(tag: str = "test") -> str:

@@ -1,7 +1,9 @@
 """Decide, for each piece of infrastructure, whether to reuse a reachable one or start our own.
 
 For NATS_URL, DATABASE_URL, S3_ENDPOINT and SMTP_HOST/SMTP_PORT:
-- set and reachable: reused as is;
+- set and reachable: reused as is (NATS only when it is secured as the platform expects: it
+  refuses anonymous clients and accepts the `ops` key of NATS_CREDENTIALS_DIR, default
+  `<state>/nats-credentials`, made by ecandidat.runtime.natsauth; an open bus is never reused);
 - set but unreachable: a warning, and our own is started (the defaults are not tried: the
   variable said where to look);
 - not set: NATS and PostgreSQL try their usual local address first
@@ -33,6 +35,7 @@ from ecandidat.devstack.postgres import (
 )
 from ecandidat.devstack.s3 import ACCESS_KEY, REGION, SECRET_KEY, S3Server, http_answers
 from ecandidat.devstack.smtpsink import SmtpSink
+from ecandidat.runtime.natsauth import OPS, BusCredentials
 
 log = logging.getLogger("ecandidat.devstack")
 
@@ -72,8 +75,9 @@ def _host_port(url: str, default_port: int) -> tuple[str, int]:
     return parts.hostname or LOCALHOST, parts.port or default_port
 
 
-async def nats_has_jetstream(url: str) -> bool:
-    """True when the server at `url` accepts a connection and answers JetStream account info."""
+async def nats_has_jetstream(url: str, **options: object) -> bool:
+    """True when the server at `url` accepts a connection (with `options`: credentials) and
+    answers JetStream account info."""
     servers = [s.strip() for s in url.split(",") if s.strip()]
     if not any(reachable(*_host_port(s, 4222)) for s in servers):
         return False
@@ -84,7 +88,7 @@ async def nats_has_jetstream(url: str) -> bool:
     try:
         client = await nats.connect(
             servers, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0,
-            error_cb=_quiet, name="ecandidat-devstack-probe",
+            error_cb=_quiet, name="ecandidat-devstack-probe", **options,
         )  # fmt: skip
     except Exception:
         return False
@@ -116,21 +120,33 @@ class Resolver:
     async def nats(self) -> None:
         configured = self.environ.get("NATS_URL")
         candidate = configured or DEFAULT_NATS_URL
+        folder = Path(self.environ.get("NATS_CREDENTIALS_DIR") or self.state / "nats-credentials")
         if await nats_has_jetstream(candidate):
-            self.result.env["NATS_URL"] = candidate
-            self.result.origin["NATS"] = "reused"
+            log.warning("the NATS server at %s lets anyone in: not reused, starting our own secured one", candidate)
+        elif (folder / "ops.nk").is_file() and await nats_has_jetstream(
+            candidate, **BusCredentials(folder).connect_options(OPS)
+        ):
+            self.result.env.update(NATS_URL=candidate, NATS_CREDENTIALS_DIR=str(folder))
+            self.result.origin["NATS"] = f"reused, secured (keys in {folder})"
             return
-        if configured:
-            log.warning("NATS_URL=%s is unreachable or has no JetStream: starting our own", configured)
+        elif configured:
+            log.warning("NATS_URL=%s is unreachable, has no JetStream or does not know our keys: starting our own",
+                        configured)
         elif reachable(*_host_port(DEFAULT_NATS_URL, 4222)):
-            log.warning("the NATS server at %s has no JetStream: starting our own", DEFAULT_NATS_URL)
+            log.warning("the NATS server at %s has no JetStream or does not know our keys: starting our own",
+                        DEFAULT_NATS_URL)
+        port = port_or_free(4222)
         server = NatsServer(
-            port=port_or_free(4222),
+            port=port,
             store_dir=self.state / "nats",
             log_file=self.state / "logs" / "nats.log",
+            credentials=folder,
+            monitor_port=port_or_free(8222),
         )
-        self._own("NATS", server, f"nats-server -js, store {server.store_dir}")
-        self.result.env["NATS_URL"] = server.url
+        self._own("NATS", server, f"nats-server -js with the platform's accounts and keys, store {server.store_dir}")
+        if self.start:
+            await asyncio.to_thread(server.provision)
+        self.result.env.update(server.env())
 
     async def database(self) -> None:
         configured = self.environ.get("DATABASE_URL")
@@ -253,5 +269,6 @@ async def resolve(
         MAIL_FROM=environ.get("MAIL_FROM", "eCandidat <ne-pas-repondre@ecandidat.localhost>"),
         LOG_LEVEL=environ.get("LOG_LEVEL", "INFO"),
         ECANDIDAT_STATE_DIR=str(state),
+        ECANDIDAT_ENV=environ.get("ECANDIDAT_ENV", "development"),
     )
     return resolver.result

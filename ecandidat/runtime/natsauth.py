@@ -170,10 +170,13 @@ def service_permissions(service: Service) -> Permissions:
         publish += _consumer_api(stream, durable)
     publish += sorted({dead_letter_subject(d) for _, d in durables})
     publish += service.calls
-    publish.append(f"rpc.{service.name}.health")  # its own health, for `python -m ecandidat.runtime.healthcheck`
+    # Its own rpc (its health for `python -m ecandidat.runtime.healthcheck`, and the tests that
+    # drive a service through its own connection): nothing its key does not already reach.
+    publish.append(f"rpc.{service.name}.>")
     return Permissions(
         publish=tuple(publish),
-        subscribe=(f"rpc.{service.name}.>", f"{INBOX}.{service.name}.>"),
+        # Its own events too (it wrote them): a test watching what a service publishes uses its connection.
+        subscribe=(f"rpc.{service.name}.>", f"{INBOX}.{service.name}.>", f"evt.{service.name}.>"),
         allow_responses=True,
     )
 

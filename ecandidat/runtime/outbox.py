@@ -156,15 +156,16 @@ class OutboxRelay:
         if not rows:
             return 0
         futures = []
-        previous: str | None = None
+        previous: dict[str, str] = {}  # per stream: evt.<producer>.… and the private prv.<producer>.…
         try:
             for row in rows:
                 msg_id = str(row["event_id"])
                 headers = {Header.MSG_ID.value: msg_id}
-                if previous is not None:
-                    headers[Header.EXPECTED_LAST_MSG_ID.value] = previous
+                lane = row["subject"].split(".", 1)[0]
+                if lane in previous:
+                    headers[Header.EXPECTED_LAST_MSG_ID.value] = previous[lane]
                 futures.append(await self.js.publish_async(row["subject"], row["payload"], headers=headers))
-                previous = msg_id
+                previous[lane] = msg_id
         except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
             log.warning("outbox publish failed", extra={"error": repr(exc), "schema": self.schema})
         acked: list[int] = []

@@ -7,10 +7,11 @@ import json
 import statistics
 import time
 
+import nats
 import pytest
 
 from ecandidat.contracts.accounts import AccountActivationRequested, AccountCredentialsRequested
-from ecandidat.contracts.subjects import event_stream, event_subject
+from ecandidat.contracts.subjects import event_stream_of, event_subject
 from ecandidat.runtime.outbox import pending_count
 from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import PASSWORD, account_form, api, sealing_overrides
@@ -19,7 +20,7 @@ TRIES = 300
 
 
 @pytest.fixture
-async def platform(start_platform):
+async def platform(start_platform, nats_server):
     # No mailer: the events are still written and published, the mails are not the point here. The
     # per-address mail quota is lifted so that every request for a real account does the real work.
     overrides = sealing_overrides(
@@ -34,9 +35,12 @@ async def platform(start_platform):
     async with service.pool.acquire() as conn:
         await conn.execute("DELETE FROM login_failures")
         await eventually(lambda: _published(conn), timeout=60, message="outbox published")
-    js = service.nc.jetstream()
-    for event in (AccountActivationRequested, AccountCredentialsRequested):
-        await js.purge_stream(event_stream("accounts"), subject=event_subject(event))
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())  # purging is the operator's right
+    try:
+        for event in (AccountActivationRequested, AccountCredentialsRequested):
+            await nc.jetstream().purge_stream(event_stream_of(event), subject=event_subject(event))
+    finally:
+        await nc.close()
 
 
 async def _published(conn) -> bool:

@@ -14,7 +14,7 @@ from ecandidat.contracts.accounts import AccountPurged
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import ServiceError
 from ecandidat.contracts.envelope import envelope
-from tests.conftest import eventually
+from tests.conftest import eventually, operator_publish
 from tests.integration.candidatures.conftest import candidate
 
 
@@ -212,7 +212,7 @@ async def test_account_purged_erases_the_candidatures(service):
     await apply(service, who)
     body = envelope(AccountPurged(account_id=who.account_id, numero_dossier=who.numero_dossier),
                     event_id=uuid.uuid4(), time=datetime.now(timezone.utc))
-    await service.nc.jetstream().publish("evt.accounts.account.purged", body.model_dump_json().encode())
+    await operator_publish(service.settings, "evt.accounts.account.purged", body.model_dump_json().encode())
     await eventually(lambda: _none_left(service, who), message="candidatures erased")
 
 

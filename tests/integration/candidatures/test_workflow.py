@@ -16,7 +16,7 @@ from ecandidat.contracts.errors import ServiceError
 from ecandidat.contracts.subjects import event_subject
 from ecandidat.runtime.jobs import Job, run_job_once
 from services.candidatures import admission
-from tests.conftest import eventually
+from tests.conftest import eventually, operator_publish
 from tests.integration.candidatures.conftest import candidate
 
 ADMIN = Principal(realm="staff", account_id=uuid.uuid4(), email="admin@univ.fr", roles=("admin",))
@@ -190,7 +190,7 @@ async def test_refused_piece_makes_the_dossier_incomplet(service):
         d.PieceRefused(piece_slot_id=uuid.uuid4(), piece_id=piece_id, candidature_id=cid, account_id=who.account_id,
                        libelle=libelle, by="gest.daeu@univ.fr", at=datetime.now(timezone.utc), comment="Pièce illisible"),
         event_id=uuid.uuid4(), time=datetime.now(timezone.utc))
-    await service.nc.jetstream().publish(event_subject(d.PieceRefused), body.model_dump_json().encode())
+    await operator_publish(service.settings, event_subject(d.PieceRefused), body.model_dump_json().encode())
 
     async def incomplet():
         return (await view(service, who, cid)).statut == "incomplet"

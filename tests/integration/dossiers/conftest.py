@@ -18,6 +18,7 @@ from ecandidat.runtime.db import connect
 from ecandidat.runtime.rpc import RpcClient
 from services.dossiers.service import DossiersService
 from services.dossiers.settings import DossiersSettings
+from tests.conftest import operator_publish
 
 
 @pytest.fixture
@@ -59,8 +60,8 @@ async def publish(dossiers: DossiersService, event: Event, *, event_id: uuid.UUI
     """Publish an event the way a producer's outbox relay does (envelope, Nats-Msg-Id)."""
     event_id = event_id or uuid.uuid4()
     body = envelope(event, event_id=event_id, time=datetime.now(timezone.utc), subject=str(getattr(event, "account_id", "")))
-    await dossiers.nc.jetstream().publish(event_subject(event), body.model_dump_json().encode(),
-                                          headers={"Nats-Msg-Id": str(event_id)})
+    await operator_publish(dossiers.settings, event_subject(event), body.model_dump_json().encode(),
+                           headers={"Nats-Msg-Id": str(event_id)})
     return event_id
 
 
