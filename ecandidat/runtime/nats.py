@@ -64,7 +64,7 @@ async def connect(servers: list[str], name: str, **options: object) -> NATS:
         log.info("nats reconnected")
 
     async def error(exc: Exception) -> None:
-        log.warning("nats error", extra={"error": repr(exc)}); print("NATSERR", name, repr(exc))
+        log.warning("nats error", extra={"error": repr(exc)})
 
     defaults: dict[str, object] = dict(
         max_reconnect_attempts=-1,

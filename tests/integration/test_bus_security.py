@@ -1,0 +1,172 @@
+"""What an intruder on the bus would try, against the bus the suite runs (the platform's accounts,
+keys and permissions, ecandidat.runtime.natsauth): each attempt is refused, and the refusal is
+the server's (a permissions violation or no connection at all), not a convention of the code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+
+import nats
+import nats.errors
+import nats.js.errors
+import pytest
+from nats.js.api import ConsumerConfig
+
+from ecandidat.contracts.accounts import AccountPurged, ListStaffAccounts
+from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.envelope import envelope
+from ecandidat.contracts.subjects import event_subject, rpc_subject
+from ecandidat.runtime.natsauth import INTEGRATOR, INTEGRATOR_JS_PREFIX, POLICY
+from tests.conftest import eventually
+
+
+class Client:
+    """A connection that records the server's asynchronous errors (permission violations)."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.nc: nats.NATS
+
+    async def connect(self, url: str, **options) -> "Client":
+        async def on_error(exc: Exception) -> None:
+            self.errors.append(str(exc).lower())
+
+        self.nc = await nats.connect(url, error_cb=on_error, max_reconnect_attempts=0, allow_reconnect=False,
+                                     connect_timeout=2, **options)
+        return self
+
+    def violated(self, subject: str) -> bool:
+        return any("permissions violation" in e and subject.lower() in e for e in self.errors)
+
+
+@pytest.fixture
+async def connect(nats_server):
+    opened: list[Client] = []
+
+    async def open_as(identity: str | None) -> Client:
+        options = nats_server.connect_options(identity) if identity else {}
+        client = await Client().connect(nats_server.url, **options)
+        opened.append(client)
+        return client
+
+    yield open_as
+    for client in opened:
+        await client.nc.close()
+
+
+def _purged() -> tuple[bytes, str]:
+    event = AccountPurged(account_id=uuid.uuid4(), numero_dossier="26FORGED")
+    body = envelope(event, event_id=uuid.uuid4(), time=datetime.now(timezone.utc))
+    return body.model_dump_json().encode(), event_subject(event)
+
+
+async def _stream_last_seq(ops: Client, stream: str) -> int:
+    return (await ops.nc.jetstream().stream_info(stream)).state.last_seq
+
+
+async def test_no_credentials_no_connection(nats_server) -> None:
+    with pytest.raises(Exception, match="(?i)authorization"):
+        await Client().connect(nats_server.url)
+    forged = dict(nats_server.connect_options("integrator"))
+    forged["nkeys_seed_str"] = "SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU"  # a key the bus never saw
+    with pytest.raises(Exception, match="(?i)authorization"):
+        await Client().connect(nats_server.url, **forged)
+
+
+async def test_an_integrator_reads_events_and_nothing_else(nats_server, connect) -> None:
+    ops = await connect("ops")
+    integrator = await connect(INTEGRATOR)
+    js = integrator.nc.jetstream(prefix=INTEGRATOR_JS_PREFIX, timeout=2)
+
+    # It reads the events, with a durable consumer of its own.
+    data, subject = _purged()
+    await ops.nc.jetstream().publish(subject, data)
+    durable = f"crm_{uuid.uuid4().hex[:8]}"
+    sub = await js.pull_subscribe(subject, durable, stream="EVT_ACCOUNTS",
+                                  config=ConsumerConfig(deliver_policy=nats.js.api.DeliverPolicy.LAST))
+    [msg] = await sub.fetch(1, timeout=5)
+    assert msg.data == data
+    await msg.ack()
+
+    # An rpc call with a made-up principal (list the staff accounts as an admin): refused.
+    admin = Principal(realm="staff", account_id=uuid.uuid4(), email="x@example.org", roles=("admin",))
+    request = ListStaffAccounts(principal=admin)
+    with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+        await integrator.nc.request(rpc_subject(request), request.model_dump_json().encode(), timeout=1)
+    await eventually(lambda: integrator.violated(rpc_subject(request)), message="rpc refused by the server")
+
+    # A forged account.purged: refused, and the stream did not get it.
+    before = await _stream_last_seq(ops, "EVT_ACCOUNTS")
+    await integrator.nc.publish(subject, data)
+    await integrator.nc.flush()
+    await eventually(lambda: integrator.violated(subject), message="publish on evt.> refused")
+    assert await _stream_last_seq(ops, "EVT_ACCOUNTS") == before
+
+    # Listening to the rpc traffic (passwords of rpc.accounts.login): refused.
+    await integrator.nc.subscribe("rpc.>")
+    await integrator.nc.flush()
+    await eventually(lambda: integrator.violated("rpc.>"), message="subscription to rpc.> refused")
+
+    # Deleting a stream, or taking over the mailer's consumer: refused.
+    with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+        await js.delete_stream("EVT_ACCOUNTS")
+    await eventually(lambda: integrator.violated("stream.delete.evt_accounts"), message="stream deletion refused")
+    with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+        await js.add_consumer("EVT_ACCOUNTS", ConsumerConfig(durable_name="mailer_notifications",
+                                                              filter_subject="evt.accounts.none"))
+    await eventually(lambda: integrator.violated("mailer_notifications"), message="platform consumer untouched")
+    assert (await ops.nc.jetstream().stream_info("EVT_ACCOUNTS")).config.name == "EVT_ACCOUNTS"
+
+    # The mailer-only stream (sealed link tokens) is not even there for it.
+    with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+        await js.pull_subscribe("prv.accounts.>", f"spy_{uuid.uuid4().hex[:6]}", stream="PRV_ACCOUNTS")
+    await eventually(lambda: integrator.violated("prv_accounts"), message="PRV_ACCOUNTS not exported")
+
+
+@pytest.mark.parametrize("producer", sorted(POLICY))
+async def test_a_service_cannot_publish_another_services_events(nats_server, connect, producer) -> None:
+    ops = await connect("ops")
+    intruder = await connect("dossiers" if producer != "dossiers" else "mailer")
+    subject = f"evt.{producer}.account.purged"
+    stream = f"EVT_{producer.upper()}"
+    before = await _stream_last_seq(ops, stream)
+    with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+        await intruder.nc.jetstream(timeout=1).publish(subject, _purged()[0])
+    assert intruder.violated(subject)
+    assert await _stream_last_seq(ops, stream) == before
+
+
+async def test_a_service_calls_only_what_it_needs_and_reads_only_its_inbox(nats_server, connect) -> None:
+    mailer = await connect("mailer")
+    admin = Principal(realm="staff", account_id=uuid.uuid4(), email="x@example.org", roles=("admin",))
+    request = ListStaffAccounts(principal=admin)
+    await mailer.nc.publish(rpc_subject(request), request.model_dump_json().encode())
+    await mailer.nc.subscribe("_INBOX.gateway.>")  # the gateway's replies: session tokens
+    await mailer.nc.subscribe("rpc.accounts.login")
+    await mailer.nc.flush()
+    await eventually(lambda: mailer.violated(rpc_subject(request)) and mailer.violated("_inbox.gateway.>")
+                     and mailer.violated("rpc.accounts.login"), message="every attempt refused")
+    # Its own consumers on another's stream are allowed; another's consumer name is not.
+    js = mailer.nc.jetstream(timeout=1)
+    with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+        await js.add_consumer("EVT_ACCOUNTS", ConsumerConfig(durable_name="dossiers_accounts"))
+    assert mailer.violated("dossiers_accounts")
+    with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+        await js.delete_stream("EVT_ACCOUNTS")
+
+
+async def test_the_gateway_calls_public_rpc_but_not_internal_operations(nats_server, connect) -> None:
+    gateway = await connect("gateway")
+    await gateway.nc.publish("rpc.documents.freeze_pieces", b"{}")
+    await gateway.nc.publish("evt.accounts.account.purged", b"{}")
+    await gateway.nc.flush()
+    await eventually(lambda: gateway.violated("rpc.documents.freeze_pieces")
+                     and gateway.violated("evt.accounts.account.purged"), message="refused")
+    assert not gateway.violated("rpc.accounts")
+    await gateway.nc.publish("rpc.accounts.health", b"{}")
+    await gateway.nc.flush()
+    await asyncio.sleep(0)
+    assert not gateway.violated("rpc.accounts.health")
