@@ -15,8 +15,8 @@ def main() -> None:
         create_app(settings),
         host=settings.gateway_host,
         port=settings.gateway_port,
-        access_log=None,
-        shutdown_timeout=10,
+        access_log=None,  # gateway.metrics logs each request, as JSON with its request id
+        shutdown_timeout=settings.gateway_shutdown_timeout,
         print=None,
     )
 

@@ -12,7 +12,7 @@ from ecandidat.runtime.rpc import RpcClient
 import importlib
 import pkgutil
 
-from . import openapi, routes
+from . import metrics, openapi, routes
 from .api import AUTHENTICATOR, Api
 from .auth import authenticate
 from .keys import API, NATS_CONN, OPENAPI, RPC, SETTINGS
@@ -32,7 +32,9 @@ def build_api() -> Api:
 def create_app(settings: GatewaySettings | None = None) -> web.Application:
     settings = settings or GatewaySettings()
     app = web.Application(
-        middlewares=[request_context, security_headers(settings.public_base_url.startswith("https://")), errors],
+        middlewares=[
+            request_context, metrics.observe, security_headers(settings.public_base_url.startswith("https://")), errors,
+        ],
         client_max_size=settings.gateway_max_body,
         handler_args={"max_field_size": 16384},
     )
@@ -43,6 +45,7 @@ def create_app(settings: GatewaySettings | None = None) -> web.Application:
     api.install(app)
     app[OPENAPI] = openapi.build(api)
     app.cleanup_ctx.append(_nats)
+    app.cleanup_ctx.append(metrics.listener)
     return app
 
 

@@ -12,7 +12,9 @@ logout, a password reset or a disabled account takes effect at once, on every ga
 
 from __future__ import annotations
 
+import functools
 import hmac
+import ipaddress
 import secrets
 
 from aiohttp import web
@@ -22,7 +24,7 @@ from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import Forbidden, Unauthenticated
 
 from .api import REQUEST_ID, Operation
-from .keys import RPC
+from .keys import RPC, SETTINGS
 
 SESSION_COOKIE = "ecandidat_session"
 CSRF_COOKIE = "ecandidat_csrf"
@@ -73,7 +75,39 @@ async def authenticate(request: web.Request, op: Operation) -> Principal:
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or ""
+    """The client's address: the TCP peer, unless the peer is a trusted proxy (TRUSTED_PROXIES):
+    then the last address of `X-Forwarded-For` that is not a trusted proxy itself (what a client
+    writes in the header's left part is believed only as far as trusted proxies vouch for it)."""
+    peer = request.remote or ""
+    networks = _trusted(request.app[SETTINGS].trusted_proxies)
+    if not networks or not _within(peer, networks):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+    client = peer
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # a malformed entry: believe nothing further left
+        client = hop
+        if not _within(hop, networks):
+            break
+    return client
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def _within(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in networks)
 
 
 def previous_token(request: web.Request) -> str | None:

@@ -7,11 +7,15 @@
 | GATEWAY_HEALTH_TIMEOUT | 1.5 | seconds each service has to answer its health check |
 | GATEWAY_MAX_BODY | 1048576 | largest JSON body accepted, in bytes |
 | PUBLIC_BASE_URL | http://localhost:8080 | the address candidates use; `https://` turns on HSTS |
+| TRUSTED_PROXIES | — | comma-separated addresses or CIDRs of the reverse proxies / load balancers in front of the gateway: only a request from one of them has its `X-Forwarded-For` believed (the client address then keys the login throttling and the logs) |
+| GATEWAY_SHUTDOWN_TIMEOUT | 60 | seconds a SIGTERM leaves the requests in flight (a slow upload) to finish before the process stops |
+| METRICS_PORT / METRICS_HOST | — / 127.0.0.1 | internal `/metrics` listener (see ecandidat.runtime.metrics) |
 | NATS_URL, RPC_TIMEOUT, LOG_LEVEL, LOG_FORMAT | | as for every service |
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -27,10 +31,19 @@ class GatewaySettings(KitSettings):
     gateway_health_timeout: float = Field(default=1.5, gt=0)
     gateway_max_body: int = Field(default=1024 * 1024, gt=0)
     public_base_url: str = "http://localhost:8080"
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    gateway_shutdown_timeout: float = Field(default=60.0, ge=0)
 
-    @field_validator("gateway_services", mode="before")
+    @field_validator("gateway_services", "trusted_proxies", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError: not an address or a CIDR
         return value

@@ -1,4 +1,9 @@
-"""CloudEvents 1.0 envelope (JSON format) around every event body."""
+"""CloudEvents 1.0 envelope (JSON format) around every event body.
+
+Extension attribute `requestid`: the id of the HTTP request (`X-Request-Id`) whose handling caused
+the event, when there was one; consumers bind it in their logs, so that one id follows a request
+through every service it reaches.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,11 @@ class CloudEvent(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
     @property
+    def request_id(self) -> str | None:
+        value = (self.model_extra or {}).get("requestid")
+        return value if isinstance(value, str) else None
+
+    @property
     def schema_version(self) -> int:
         return int(self.dataschema.rsplit("/v", 1)[-1])
 
@@ -43,9 +53,13 @@ def event_type_name(model: type[Event]) -> str:
     return f"fr.ecandidat.{model.producer}.{model.event_type()}"
 
 
-def envelope(event: Event, *, event_id: uuid.UUID, time: datetime, subject: str | None = None) -> CloudEvent:
+def envelope(
+    event: Event, *, event_id: uuid.UUID, time: datetime, subject: str | None = None, request_id: str | None = None
+) -> CloudEvent:
     cls = type(event)
+    extensions = {"requestid": request_id} if request_id else {}
     return CloudEvent(
+        **extensions,
         id=event_id,
         source=f"/ecandidat/{cls.producer}",
         type=event_type_name(cls),

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from ..contracts.base import Event
 from ..contracts.envelope import CloudEvent, event_type_name
 from ..contracts.subjects import dead_letter_subject, durable_name, event_stream_of, event_subject
+from . import metrics
 from .logging import bind
 from .nats import ConsumerSpec, declare_consumer
 
@@ -142,7 +143,7 @@ class EventConsumer:
         route = self.routes.get(event.type)
         if route is None:
             return msg, "ack", None  # an event type this consumer does not handle
-        with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable):
+        with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable, request_id=event.request_id):
             try:
                 async with conn.transaction():
                     fresh = await conn.fetchval(
@@ -172,6 +173,7 @@ class EventConsumer:
             if outcome == "retry" and deliveries >= self.spec.max_deliver:
                 outcome = "dead"
                 error = f"{error} (after {deliveries} deliveries)"
+            metrics.event_settled(self.durable, outcome, deliveries)
             if outcome == "ack":
                 await msg.ack()
             elif outcome == "retry":

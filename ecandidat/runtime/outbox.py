@@ -32,6 +32,7 @@ from ..contracts.subjects import event_subject
 from .aio import wait_event
 from .clock import Clock, SystemClock
 from .db import connect
+from .logging import current_fields
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ async def add_event(
     if not conn.is_in_transaction():
         raise RuntimeError("add_event must run inside the transaction of the state change")
     event_id = event_id or uuid.uuid4()
-    body = envelope(event, event_id=event_id, time=clock.now(), subject=subject)
+    body = envelope(event, event_id=event_id, time=clock.now(), subject=subject, request_id=current_fields().get("request_id"))
     await conn.execute(
         "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
         event_id,

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from ..contracts.base import RpcRequest
 from ..contracts.errors import RpcErrorBody, RpcTimeout, ServiceError, Unavailable
 from ..contracts.subjects import rpc_operation_subject, rpc_subject
+from . import metrics
 from .logging import bind
 from .validation import invalid_input
 
@@ -116,6 +117,7 @@ class RpcServer:
         self._tasks.discard(task)
         self._slots.release()
 
+    @metrics.timed_rpc_serve
     async def _serve(self, msg: Msg) -> None:
         headers = dict(msg.headers or {})
         request_id = headers.get(REQUEST_ID) or uuid.uuid4().hex
@@ -162,6 +164,7 @@ class RpcClient:
         )
         return reply_model.model_validate(result)
 
+    @metrics.timed_rpc_call
     async def call_subject(
         self,
         subject: str,

@@ -24,6 +24,7 @@ from nats.aio.client import Client as NATS
 from ..contracts.health import CheckResult, HealthReply, HealthRequest
 from ..contracts.subjects import rpc_operation_subject
 from . import logging as kit_logging
+from . import metrics
 from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Subscription, consumers_for
 from .db import create_pool, migrate
@@ -114,6 +115,7 @@ class Service:
                 self.spawn(consumer.run(), consumer.durable)
         if jobs and self.jobs:
             self.spawn(JobRunner(self.pool, self.jobs, self.clock).run(), f"{self.name}-jobs")
+        await metrics.serve_service(self)
         log.info("service started", extra={"instance": self.instance, "rpc": self.rpc.subjects})
 
     async def stop(self) -> None:

@@ -1,0 +1,85 @@
+"""Per-request metrics and the JSON access log of the gateway, and its internal metrics listener.
+
+One access log line per request (logger `gateway.access`, JSON like every log, with the request
+id bound by the request-context middleware): method, route template, status, duration, bytes in
+and out, client address. The counters and histograms are those of `ecandidat.runtime.metrics`;
+`GET /metrics` is served on METRICS_PORT, an internal port, not on the public one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ecandidat.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS, UPLOAD_SIZE, exposition, listen, metrics_response
+
+from .auth import client_address
+from .keys import SETTINGS
+
+access = logging.getLogger("gateway.access")
+
+METRICS_PORT = web.AppKey("metrics_port", int)
+
+_JSON = ("application/json", "application/problem+json")
+
+
+def route_of(request: web.Request) -> str:
+    """The route's path template (`/api/v1/candidatures/{candidature_id}`), never the raw path:
+    ids would make one time series per candidature."""
+    info = request.match_info
+    route = getattr(info, "route", None)
+    resource = getattr(route, "resource", None)
+    if resource is None or getattr(info, "http_exception", None) is not None:
+        return "unmatched"
+    return resource.canonical
+
+
+@web.middleware
+async def observe(request: web.Request, handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    response: web.StreamResponse | None = None
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        route = route_of(request)
+        HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
+        HTTP_LATENCY.labels(route, request.method).observe(elapsed)
+        received = request.content.total_bytes
+        if received and request.method in ("PUT", "POST") and request.content_type not in _JSON:
+            UPLOAD_SIZE.labels(route).observe(received)
+        access.info(
+            "request",
+            extra={
+                "method": request.method, "route": route, "status": status,
+                "duration_ms": round(elapsed * 1000, 2), "bytes_in": received,
+                "bytes_out": getattr(response, "body_length", 0) or getattr(response, "content_length", 0) or 0,
+                "client": client_address(request),
+            },
+        )
+
+
+async def listener(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: `/metrics` on METRICS_HOST:METRICS_PORT when the setting is given."""
+    settings = app[SETTINGS]
+    if settings.metrics_port is None:
+        yield
+        return
+
+    async def metrics(_: web.Request) -> web.Response:
+        return metrics_response(exposition())
+
+    internal = web.Application()
+    internal.router.add_get("/metrics", metrics)
+    runner, app[METRICS_PORT] = await listen(internal, settings.metrics_host, settings.metrics_port)
+    yield
+    await runner.cleanup()
