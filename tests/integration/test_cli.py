@@ -1,0 +1,112 @@
+"""Every command of the operator's CLI (README, "Operators"), run as an operator runs it: a process
+of its own, against the test servers, on the secured bus as the `ops` identity.
+
+`mail-test` and `create-admin` have their own tests (tests/integration/mailer/test_mailer.py,
+tests/e2e/test_accounts_staff.py); here: `deliveries`, `dlq list|replay`, `seed-demo`, `schemas`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import nats
+import pytest
+
+from ecandidat.contracts.subjects import DEAD_LETTER_STREAM
+from services.mailer.settings import MailerSettings
+from services.mailer.service import MailerService
+from tests.conftest import eventually, unique_email
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ecandidat.cli", *args, env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def mailer(settings_for):
+    service = MailerService(settings_for(MailerSettings))
+    await service.start()
+    yield service
+    await service.stop()
+
+
+async def test_deliveries_lists_the_mail_log(process_env, mailer, smtp_sink):
+    to = unique_email("cli")
+    code, out, err = await cli(process_env, "mail-test", "--to", to)
+    assert code == 0, err
+    await smtp_sink.wait_for(1, timeout=30, match=lambda m: m["To"] == to)
+
+    async def listed() -> list[dict]:
+        code, out, err = await cli(process_env, "deliveries", "--recipient", to, "--status", "sent")
+        assert code == 0, err
+        return [json.loads(line) for line in out.splitlines()]
+
+    [delivery] = await eventually(listed, timeout=30, message="the sent mail in the log")
+    assert delivery["recipient"] == to and delivery["status"] == "sent"
+    code, out, err = await cli(process_env, "deliveries", "--status", "failed", "--recipient", to)
+    assert code == 0 and out == "", err
+
+
+async def test_dlq_list_then_replay(process_env, nats_server):
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())
+    js = nc.jetstream()
+    marker = uuid.uuid4().hex
+    original = "evt.dossiers.cli.probed"
+    try:
+        ack = await js.publish(
+            "dlq.dossiers_cli", json.dumps({"probe": marker}).encode(),
+            headers={"Ecandidat-Original-Subject": original, "Ecandidat-Consumer": "dossiers_cli",
+                     "Ecandidat-Deliveries": "6", "Ecandidat-Error": "RuntimeError: probe", "Nats-Msg-Id": marker},
+        )
+        code, out, err = await cli(process_env, "dlq", "list", "--limit", "100000")
+        assert code == 0, err
+        [letter] = [json.loads(line) for line in out.splitlines() if json.loads(line)["seq"] == ack.seq]
+        assert letter == {"seq": ack.seq, "consumer": "dossiers_cli", "subject": original, "deliveries": 6,
+                          "error": "RuntimeError: probe"}
+
+        sub = await js.subscribe(original, ordered_consumer=True, deliver_policy=nats.js.api.DeliverPolicy.NEW)
+        code, out, err = await cli(process_env, "dlq", "replay", str(ack.seq))
+        assert code == 0, err
+        assert out.strip() == f"replayed dead letter {ack.seq} on {original}"
+        replayed = await sub.next_msg(timeout=10)
+        assert json.loads(replayed.data) == {"probe": marker}
+        with pytest.raises(nats.js.errors.NotFoundError):
+            await js.get_msg(DEAD_LETTER_STREAM, ack.seq)
+        code, _, err = await cli(process_env, "dlq", "replay", str(ack.seq))
+        assert code != 0  # already replayed: nothing to replay
+    finally:
+        await nc.close()
+
+
+async def test_dlq_without_operator_key_is_refused(process_env):
+    env = {k: v for k, v in process_env.items() if not k.startswith("NATS_CREDENTIALS")}
+    code, _, err = await cli(env, "dlq", "list")
+    assert code != 0 and "Authorization" in err
+
+
+async def test_seed_demo_and_schemas(process_env, tmp_path):
+    code, out, err = await cli(process_env, "seed-demo", "--today", "2026-03-01")
+    assert code == 0, err
+    assert out.startswith("demo campaign seeded:") and "open from 2026-03-01" in out
+    code, again, err = await cli(process_env, "seed-demo", "--today", "2026-03-01")
+    assert code == 0 and again == out, err  # idempotent
+
+    code, out, err = await cli(process_env, "schemas", str(tmp_path / "schemas"))
+    assert code == 0, err
+    written = [Path(line) for line in out.splitlines()]
+    assert written and all(p.is_file() for p in written)
+    asyncapi = next(p for p in written if "asyncapi" in p.name)
+    document = json.loads(asyncapi.read_text())
+    channels = json.dumps(document)
+    assert "evt.accounts.account.created" in channels
