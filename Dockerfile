@@ -12,19 +12,21 @@ WORKDIR /app
 
 # The dependencies in their own layer, rebuilt only when pyproject.toml changes. Only the runtime
 # dependencies: the `local` and `dev` extras (embedded servers, test tools) stay out of the image.
+# scripts/install_runtime.py is the one description of this install: the test suite runs it too
+# (tests/integration/test_image_install.py) and starts every process from what it installed.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+COPY scripts/install_runtime.py /usr/local/lib/ecandidat/install_runtime.py
+RUN python /usr/local/lib/ecandidat/install_runtime.py dependencies .
 
 COPY ecandidat ./ecandidat
 COPY services ./services
 COPY gateway ./gateway
-RUN pip install --no-deps . \
+RUN python /usr/local/lib/ecandidat/install_runtime.py project . \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ecandidat
 
 USER ecandidat
-EXPOSE 8080
-# Each process stops gracefully on SIGTERM (docker stop), within the default 10 s.
+# 8080: the gateway's HTTP API; 9100: the internal /metrics and probe listener (METRICS_PORT).
+EXPOSE 8080 9100
+# Each process stops gracefully on SIGTERM: services finish their work in progress, the gateway
+# its requests in flight (GATEWAY_SHUTDOWN_TIMEOUT); give them a grace period longer than that.
 CMD ["python", "-m", "gateway"]

@@ -23,8 +23,16 @@ Accounts:
   exported), touch a stream, nor touch the platform's own consumers (denied by name).
 - **SYS**: the system account (`nats` CLI server reports), user `admin`.
 
-Run `python -m ecandidat.runtime.natsauth FOLDER` to create or complete a folder (it prints what it
-wrote); `--identity NAME --seed` prints one identity's seed.
+Two ways to hand the keys over:
+
+- a folder (the local stack, the tests): `python -m ecandidat.runtime.natsauth FOLDER` creates or
+  completes it; `--identity NAME --seed` prints one identity's seed;
+- the environment (docker-compose, Kubernetes): the committed `deploy/nats/accounts.conf` is the
+  same block with each public key as a variable (`nkey: $NATS_PUBLIC_KEY_ACCOUNTS`, resolved by
+  nats-server from its environment), and `python -m ecandidat.runtime.natsauth --env` prints fresh
+  `NATS_SEED_<NAME>=…` and `NATS_PUBLIC_KEY_<NAME>=…` lines for the secrets file: each process
+  gets only its own seed (NATS_NKEY_SEED), the server only the public keys.
+  `--template` prints that accounts.conf (a test checks the committed one is up to date).
 """
 
 from __future__ import annotations
@@ -264,6 +272,14 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
+class Var(str):
+    """A nats-server configuration variable, written unquoted (`$NAME`) so the server resolves it."""
+
+
+def public_key_variable(name: str) -> Var:
+    return Var(f"$NATS_PUBLIC_KEY_{name.upper()}")
+
+
 def _render_value(value: object, indent: str) -> str:
     if isinstance(value, dict):
         inner = indent + "  "
@@ -274,7 +290,24 @@ def _render_value(value: object, indent: str) -> str:
         return "[\n" + "\n".join(f"{inner}{_render_value(v, inner)}" for v in value) + f"\n{indent}]"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Var):
+        return str(value)
     return _q(str(value))
+
+
+def accounts_template() -> str:
+    """accounts.conf with every public key as a variable (deploy/nats/accounts.conf)."""
+    return accounts_config({ident.name: public_key_variable(ident.name) for ident in identities()})
+
+
+def env_lines() -> list[str]:
+    """Fresh keys as environment lines: NATS_SEED_<NAME> (for the process) and NATS_PUBLIC_KEY_<NAME>
+    (for nats-server), for every identity."""
+    lines = []
+    for ident in identities():
+        seed = new_user_seed()
+        lines += [f"NATS_SEED_{ident.name.upper()}={seed}", f"NATS_PUBLIC_KEY_{ident.name.upper()}={public_key(seed)}"]
+    return lines
 
 
 def accounts_config(public_keys: Mapping[str, str]) -> str:
@@ -354,10 +387,17 @@ def server_config(creds: BusCredentials, *, extra: Iterable[str] = ()) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecandidat.runtime.natsauth", description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="where accounts.conf and the <identity>.nk seeds are kept")
+    parser.add_argument("folder", type=Path, nargs="?", help="where accounts.conf and the <identity>.nk seeds are kept")
     parser.add_argument("--identity", help="print this identity's seed (with --seed) or public key")
     parser.add_argument("--seed", action="store_true")
+    parser.add_argument("--env", action="store_true", help="print fresh keys as NATS_SEED_*/NATS_PUBLIC_KEY_* lines")
+    parser.add_argument("--template", action="store_true", help="print accounts.conf with the keys as variables")
     args = parser.parse_args(argv)
+    if args.env or args.template:
+        print("\n".join(env_lines()) if args.env else accounts_template(), end="\n" if args.env else "")
+        return 0
+    if args.folder is None:
+        parser.error("a FOLDER, --env or --template")
     creds = generate(args.folder)
     if args.identity:
         seed = creds.seed(args.identity)

@@ -19,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"  # the committed example of the (git-ignored) .env
 
 PLATFORM = {
     "accounts": "services.accounts",
@@ -34,8 +35,10 @@ REQUIRED_ENV = (
     "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "MAIL_FROM",
     "GATEWAY_HOST", "GATEWAY_PORT", "PUBLIC_BASE_URL", "LOG_LEVEL",
 )  # fmt: skip
-# Host ports allowed: the gateway and the web UIs of Mailpit and MinIO.
-ALLOWED_HOST_PORTS = {"gateway": {8080}, "mailpit": {8025}, "minio": {9001}}
+# Host ports allowed: the reverse proxy (the one public entry) and Mailpit's UI (loopback, basic auth).
+ALLOWED_HOST_PORTS = {"proxy": {8080}, "mailpit": {8025}}
+SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_KEY", "LINK_SEALING_KEY", "NATS_NKEY_SEED",
+           "MP_UI_AUTH")
 
 
 def _tool() -> Path | None:
@@ -60,7 +63,7 @@ def compose_tool() -> Path:
 def _compose(tool: Path, compose_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
     return subprocess.run(
-        [str(tool), "-f", str(compose_file), "config", *args],
+        [str(tool), "--env-file", str(ENV_EXAMPLE), "-f", str(compose_file), "config", *args],
         capture_output=True, text=True, cwd=compose_file.parent, env=env, timeout=120, check=False,
     )  # fmt: skip
 
@@ -120,7 +123,7 @@ def test_every_platform_process_runs_from_the_one_image(resolved: dict[str, Any]
 def test_infrastructure_is_on_real_images(resolved: dict[str, Any]) -> None:
     services = resolved["services"]
     assert services["nats"]["image"].startswith("nats:2.")
-    assert services["postgres"]["image"] == "postgres:16"
+    assert services["postgres"]["image"].startswith("postgres:16.")
     assert services["minio"]["image"].startswith("minio/minio")
     assert services["createbuckets"]["image"].startswith("minio/mc")
     assert "ecandidat-pieces" in " ".join(services["createbuckets"]["command"])
@@ -145,8 +148,9 @@ def test_restart_policies_and_healthchecks(resolved: dict[str, Any]) -> None:
         assert service.get("restart") == "unless-stopped", name
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     for name in PLATFORM.keys() - {"gateway"}:
-        test = resolved["services"][name]["healthcheck"]["test"]
-        assert test == ["CMD", "python", "-m", "ecandidat.runtime.healthcheck", name]
+        test = " ".join(resolved["services"][name]["healthcheck"]["test"])
+        assert "http://127.0.0.1:9100/health/ready" in test, name  # the process's own readiness listener
+        assert resolved["services"][name]["environment"]["METRICS_PORT"] == "9100"
     assert "/health" in " ".join(resolved["services"]["gateway"]["healthcheck"]["test"])
 
 
@@ -175,3 +179,93 @@ def test_platform_environment_and_start_order(resolved: dict[str, Any]) -> None:
         "service_completed_successfully"
     )
     assert services["mailer"]["environment"]["SMTP_HOST"] == "mailpit"
+
+
+def _seconds(value: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    total, number = 0.0, ""
+    for part in __import__("re").findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", value):
+        total += float(part[0]) * units[part[1]]
+    return total
+
+
+LOOPBACK = __import__("re").compile(r"(^|//|@)(127\.0\.0\.1|localhost|::1)(:|/|$)")
+
+
+def test_nothing_advertises_a_loopback_address_across_containers(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    for name in PLATFORM:
+        for key, value in services[name]["environment"].items():
+            if key == "PUBLIC_BASE_URL":
+                continue  # the address browsers use, not one a container dials
+            assert not LOOPBACK.search(str(value)), f"{name}: {key}={value}"
+    documents = services["documents"]["environment"]
+    assert documents["DOCUMENTS_HTTP_HOST"] == "0.0.0.0"
+    assert documents["DOCUMENTS_HTTP_ADVERTISE"] == f"http://documents:{documents['DOCUMENTS_HTTP_PORT']}"
+
+
+def test_graceful_stop_fits_in_the_grace_period(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    shutdown = float(services["gateway"]["environment"]["GATEWAY_SHUTDOWN_TIMEOUT"])
+    for name in ("gateway", "documents", "proxy"):  # the path of an upload in flight
+        assert _seconds(services[name]["stop_grace_period"]) > shutdown, name
+    for name in PLATFORM:  # a consumer's batch in progress is finished (ack wait 30 s) and the bus drained
+        assert _seconds(services[name].get("stop_grace_period", "10s")) > 30, name
+    assert "grace_period 60s" in (ROOT / "deploy" / "compose" / "Caddyfile").read_text()
+
+
+def test_images_are_pinned(resolved: dict[str, Any]) -> None:
+    import re
+
+    pinned = re.compile(r"^(v?\d+\.\d+(\.\d+)?(-[a-z0-9]+)?|RELEASE\.\d{4}-\d\d-\d\dT[\d-]+Z)$")
+    for name, service in resolved["services"].items():
+        if name in PLATFORM:
+            continue  # built here
+        image = service["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository and pinned.match(tag), f"{name}: {image} is not pinned to a release"
+
+
+def test_nothing_is_published_without_authentication(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    published = {name: s["ports"] for name, s in services.items() if s.get("ports")}
+    assert set(published) == {"proxy", "mailpit"}
+    [mailpit] = published["mailpit"]
+    assert str(mailpit).startswith("127.0.0.1:")  # the operator's machine only
+    assert services["mailpit"]["environment"]["MP_UI_AUTH"]  # and behind basic authentication
+    assert "--console-address" not in services["minio"]["command"]
+    assert not services["nats"].get("ports") and not services["postgres"].get("ports")
+
+
+def test_secrets_come_from_the_git_ignored_env_file(resolved: dict[str, Any]) -> None:
+    raw = COMPOSE_FILE.read_text()
+    for name in SECRETS:
+        for line in raw.splitlines():
+            if line.strip().startswith(f"{name}:"):
+                assert "${" in line and ":?" in line, f"{line.strip()}: a secret must be a required variable"
+    example = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    services = resolved["services"]
+    for name in PLATFORM:
+        assert services[name]["environment"]["NATS_NKEY_SEED"] == example[f"NATS_SEED_{name.upper()}"], name
+    assert "LINK_SEALING_KEY" not in services["dossiers"]["environment"]  # only the two that need it
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, ".env must be git-ignored"
+    assert services["accounts"]["environment"]["ECANDIDAT_ENV"] == "production"
+
+
+def test_missing_secrets_are_refused(compose_tool: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_", "NATS_", "POSTGRES_"))}
+    done = subprocess.run([str(compose_tool), "--env-file", str(empty), "-f", str(COMPOSE_FILE), "config", "-q"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False)
+    assert done.returncode != 0 and "Missing mandatory value" in done.stderr
+
+
+def test_the_gateways_scale_behind_the_proxy_and_trust_only_it(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    proxy_ip = services["proxy"]["networks"]["default"]["ipv4_address"]
+    assert services["gateway"]["environment"]["TRUSTED_PROXIES"] == f"{proxy_ip}/32"
+    assert "ports" not in services["gateway"] and "container_name" not in services["gateway"]
+    caddyfile = (ROOT / "deploy" / "compose" / "Caddyfile").read_text()
+    assert "dynamic a" in caddyfile and "name gateway" in caddyfile
