@@ -399,8 +399,10 @@ async def http_load(
     count: int | None = None,
     label: str = "",
     timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    """GET `url` from `concurrency` workers on kept-alive connections, for `duration` s or `count` requests.
+    """GET `url` (with `headers`) from `concurrency` workers on kept-alive connections, for `duration` s
+    or `count` requests.
 
     A request counts as a success when it answers 200 and its body is read; its latency is from
     just before the request to the end of the body.
@@ -430,7 +432,7 @@ async def http_load(
                 remaining[0] -= 1
             started = perf()
             try:
-                async with session.get(url) as response:
+                async with session.get(url, headers=headers) as response:
                     body = await response.read()
                     status = response.status
                     if status != 200 and len(samples) < 3:
