@@ -34,9 +34,10 @@ class GatewaySettings(KitSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     gateway_shutdown_timeout: float = Field(default=60.0, ge=0)
 
+    # Not named `_split`: that would replace KitSettings._split, which parses CONSUMER_BACKOFF.
     @field_validator("gateway_services", "trusted_proxies", mode="before")
     @classmethod
-    def _split(cls, value: object) -> object:
+    def _split_lists(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value

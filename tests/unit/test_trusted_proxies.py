@@ -52,3 +52,12 @@ def test_garbage_in_the_header_is_not_an_address():
 def test_a_bad_setting_is_refused_at_start():
     with pytest.raises(ValidationError):
         GatewaySettings(trusted_proxies="10.0.0.0/8,lb.example.org")
+
+
+def test_gateway_settings_read_the_kit_settings_from_the_environment_too(monkeypatch):
+    """The gateway's own list settings must not hide the kit's parsing (CONSUMER_BACKOFF crashed the
+    gateway when set, as the test environment and compose set it)."""
+    monkeypatch.setenv("CONSUMER_BACKOFF", "0.2,0.4,0.8")
+    monkeypatch.setenv("GATEWAY_SERVICES", "accounts, mailer")
+    settings = GatewaySettings()
+    assert settings.consumer_backoff == (0.2, 0.4, 0.8) and settings.gateway_services == ("accounts", "mailer")
