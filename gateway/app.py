@@ -40,6 +40,7 @@ def create_app(settings: GatewaySettings | None = None) -> web.Application:
     )
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = authenticate
+    app[metrics.IN_FLIGHT] = metrics.InFlight()
     api = build_api()
     app[API] = api
     api.install(app)

@@ -23,6 +23,17 @@ access = logging.getLogger("gateway.access")
 
 METRICS_PORT = web.AppKey("metrics_port", int)
 
+
+class InFlight:
+    """Requests being handled now; `draining` once the gateway stops (see gateway.__main__)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.draining = False
+
+
+IN_FLIGHT = web.AppKey("in_flight", InFlight)
+
 _JSON = ("application/json", "application/problem+json")
 
 
@@ -42,14 +53,19 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
     started = time.perf_counter()
     status = 500
     response: web.StreamResponse | None = None
+    in_flight = request.app[IN_FLIGHT]
+    in_flight.count += 1
     try:
         response = await handler(request)
         status = response.status
+        if in_flight.draining:
+            response.force_close()  # the client reconnects to another replica
         return response
     except web.HTTPException as exc:
         status = exc.status
         raise
     finally:
+        in_flight.count -= 1
         elapsed = time.perf_counter() - started
         route = route_of(request)
         HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
