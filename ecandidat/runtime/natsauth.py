@@ -184,7 +184,8 @@ def service_permissions(service: Service) -> Permissions:
     return Permissions(
         publish=tuple(publish),
         # Its own events too (it wrote them): a test watching what a service publishes uses its connection.
-        subscribe=(f"rpc.{service.name}.>", f"{INBOX}.{service.name}.>", f"evt.{service.name}.>"),
+        subscribe=(f"rpc.{service.name}.>", f"{INBOX}.{service.name}.>", f"evt.{service.name}.>")
+        + ((f"prv.{service.name}.>",) if service.private_events else ()),
         allow_responses=True,
     )
 

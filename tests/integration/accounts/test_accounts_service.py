@@ -32,13 +32,13 @@ def form(email: str | None = None) -> CreateAccount:
                          password_confirmation=PASSWORD)
 
 
-async def created_events(accounts) -> list[dict]:
+async def created_events(accounts, subject: str = "evt.accounts.account.created") -> list[dict]:
     received: list[dict] = []
 
     async def on_event(msg) -> None:
         received.append({"raw": msg.data, **json.loads(msg.data)})
 
-    await accounts.service.nc.subscribe("evt.accounts.account.created", cb=on_event)
+    await accounts.service.nc.subscribe(subject, cb=on_event)
     return received
 
 
@@ -50,13 +50,19 @@ async def activated(accounts, email: str | None = None) -> AccountCreatedReply:
 
 
 async def test_the_activation_token_travels_sealed_on_the_stream(accounts):
+    """account.created (public, read by integrators) carries no token; the welcome mail's token
+    travels sealed in the private activation event, which only the mailer reads."""
     received = await created_events(accounts)
+    private = await created_events(accounts, "prv.accounts.account.activation_requested")
     created = await accounts.rpc.call(form(), AccountCreatedReply)
     [event] = await eventually(lambda: [e for e in received if e["subject"] == str(created.account_id)])
     data = event["data"]
     assert data["numero_dossier"] == created.numero_dossier and data["email"] == created.email
-    token = accounts.service.deps.sealer.unseal(data["activation"])
-    assert token.encode() not in event["raw"]
+    assert "activation" not in data
+    [welcome] = await eventually(lambda: [e for e in private if e["subject"] == str(created.account_id)])
+    assert welcome["data"]["welcome"] is True
+    token = accounts.service.deps.sealer.unseal(welcome["data"]["activation"])
+    assert token.encode() not in welcome["raw"]
     async with accounts.service.pool.acquire() as conn:
         link = await conn.fetchrow("SELECT * FROM link_tokens WHERE token_hash = $1", domain.token_hash(token))
         stored = await conn.fetchval("SELECT password_hash FROM candidates WHERE account_id = $1", created.account_id)
