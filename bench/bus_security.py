@@ -9,6 +9,9 @@ authentication, as before issue 11) and one with the platform's accounts, nkeys 
 one bus, loaded for `--duration` s at concurrency `--concurrency`, stopped, then the same on the
 other bus; the order alternates every round, and the sessions are the same (one database).
 Target (issue 11): the secured bus costs less than 5 % of the requests per second.
+A second table isolates the bus: bare rpc round trips (`rpc.accounts.echo`, 200 bytes each way)
+between a responder connected as `accounts` and a caller connected as `gateway`, no HTTP nor
+database, on each bus in turn, with the same alternation.
 
     .venv/bin/python bench/bus_security.py             # 3 rounds x 2 x 20 s, ~3 min
     .venv/bin/python bench/bus_security.py --quick     # 1 round x 2 x 10 s, < 1 min
@@ -124,6 +127,38 @@ async def measure(bus: NatsServer, label: str, database_url: str, logs: Path, to
             process.stop()
 
 
+async def round_trips(bus: NatsServer, seconds: float, concurrency: int) -> float:
+    """Rpc round trips per second between the gateway's and the accounts service's identities."""
+    import nats
+
+    responder = await nats.connect(bus.url, **bus.connect_options("accounts"))
+    caller = await nats.connect(bus.url, **bus.connect_options("gateway"))
+    try:
+        async def echo(msg) -> None:
+            await msg.respond(msg.data)
+
+        await responder.subscribe("rpc.accounts.echo", queue="accounts", cb=echo)
+        await responder.flush()
+        payload = b"x" * 200
+        done = [0]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+
+        async def worker() -> None:
+            while loop.time() < deadline:
+                reply = await caller.request("rpc.accounts.echo", payload, timeout=5)
+                if reply.data != payload:
+                    raise BrokenRun("echo answered something else")
+                done[0] += 1
+
+        started = loop.time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done[0] / (loop.time() - started)
+    finally:
+        await caller.close()
+        await responder.close()
+
+
 async def main_async(args: argparse.Namespace) -> None:
     info = conditions(bench="bus_security", rounds=args.rounds, duration=args.duration, concurrency=args.concurrency)
     print_conditions(info)
@@ -143,12 +178,15 @@ async def main_async(args: argparse.Namespace) -> None:
                     for process in processes:
                         process.stop()
                 runs: dict[str, list[dict]] = {"open": [], "secured": []}
+                trips: dict[str, list[float]] = {"open": [], "secured": []}
                 for round_ in range(args.rounds):
                     order = [("open", open_bus), ("secured", secured_bus)]
                     if round_ % 2:
                         order.reverse()
                     for label, bus in order:
                         runs[label].append(await measure(bus, label, db.url, logs, token, args))
+                    for label, bus in order:
+                        trips[label].append(await round_trips(bus, args.duration / 2, args.concurrency))
     rows = []
     for label, results in runs.items():
         rows.append([label, *[f"{r['rps']:.0f}" for r in results], f"{median([r['rps'] for r in results]):.0f}",
@@ -162,7 +200,15 @@ async def main_async(args: argparse.Namespace) -> None:
         rows,
     )
     print(f"\ncost of the secured bus: {cost:+.1f} % of the requests per second (target < 5 %)")
-    path = save_results("bus_security", {"conditions": info, "runs": runs, "cost_percent": round(cost, 2)})
+    print_table(
+        f"bare rpc round trips (gateway -> accounts identities, 200 B), concurrency {args.concurrency}",
+        ["bus", *[f"round {i + 1} /s" for i in range(args.rounds)], "median /s"],
+        [[label, *[f"{v:.0f}" for v in values], f"{median(values):.0f}"] for label, values in trips.items()],
+    )
+    rpc_cost = (median(trips["open"]) - median(trips["secured"])) / median(trips["open"]) * 100
+    print(f"\ncost of the secured bus on bare rpc: {rpc_cost:+.1f} %")
+    path = save_results("bus_security", {"conditions": info, "runs": runs, "round_trips": trips,
+                                         "cost_percent": round(cost, 2), "rpc_cost_percent": round(rpc_cost, 2)})
     print(f"raw results: {path}")
 
 
