@@ -6,7 +6,8 @@ event describes: both commit or neither does. The relay of a service runs in one
 polls as a fallback. It publishes rows in `seq` order, only once no transaction that could still
 commit a smaller `seq` is running (`txid < pg_snapshot_xmin`), pipelined, each message carrying
 `Nats-Msg-Id` = event id (JetStream drops a re-publication inside its duplicate window) and
-`Nats-Expected-Last-Msg-Id` = the previous event of the batch, so that a failure in the middle
+`Nats-Expected-Last-Msg-Id` = the previous event of the batch in the same stream (the public
+`evt.…` one, or the mailer-only `prv.…` one), so that a failure in the middle
 of a batch cannot store a later event before an earlier one. Rows are marked sent after their
 acknowledgement; a crash between the two re-publishes rows that JetStream recognises as duplicates.
 """
