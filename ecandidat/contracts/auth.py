@@ -5,20 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
+from . import access
 from .base import Message
 
 Realm = Literal["candidate", "staff"]
 
-# Staff roles (eCandidat's profiles); `*_lecture` variants may read but not change anything.
-STAFF_ROLES = (
-    "admin",
-    "scolarite",
-    "scolarite_lecture",
-    "gestionnaire",
-    "gestionnaire_lecture",
-    "commission",
-    "commission_lecture",
-)
+# Staff roles and the scope rules live in `access.py` (one vocabulary for every service).
+STAFF_ROLES = access.STAFF_ROLES
 
 
 class Principal(Message):
@@ -45,29 +38,13 @@ class Principal(Message):
         return self.realm == "staff"
 
     def sees_centre(self, centre: str) -> bool:
-        """May read what belongs to centre de candidature `centre`."""
-        if not self.is_staff:
-            return False
-        if self.has_role(*EVERY_CENTRE):
-            return True
-        return self.has_role("gestionnaire", "gestionnaire_lecture") and centre in self.centres
+        """May read what belongs to centre de candidature `centre` (`access.covers_centre`)."""
+        return access.covers_centre(self, centre)
 
     def manages_centre(self, centre: str) -> bool:
         """May change what belongs to centre `centre` (read-only variants may not)."""
-        if not self.is_staff:
-            return False
-        if self.has_role("admin", "scolarite"):
-            return True
-        return self.has_role("gestionnaire") and centre in self.centres
+        return access.covers_centre(self, centre, write=True)
 
     def sits_on_commission(self, commission: str) -> bool:
         """May read the candidatures examined by `commission` (admin and scolarité see every one)."""
-        if not self.is_staff:
-            return False
-        if self.has_role(*EVERY_CENTRE):
-            return True
-        return self.has_role("commission", "commission_lecture") and commission in self.commissions
-
-
-# Roles that cover every centre de candidature and every commission.
-EVERY_CENTRE = ("admin", "scolarite", "scolarite_lecture")
+        return access.reads_everything(self) or access.sits_on(self, commission)

@@ -30,6 +30,10 @@ class _CandidatureFacts(Event):
     formation_code: str
     formation_libelle: str
     centre_code: str
+    # The candidature's revision (its row version) after this change: a projection applies an
+    # event about the candidature's state only when it is newer than what it holds (events may come
+    # out of order when a consumer retries one).
+    revision: int = 0
 
 
 class CandidatureCreated(_CandidatureFacts):
@@ -181,6 +185,23 @@ class TransmitCandidature(RpcRequest):
 
     principal: Principal
     candidature_id: uuid.UUID
+
+
+class GetCandidatureFacts(RpcRequest):
+    """Asked by a service that keeps its own view of candidatures when a candidature's events have
+    not reached it yet (read-your-writes: the candidate opens the candidature the instant the 201
+    arrives): the facts of `candidature.created`, as they are now."""
+
+    service = "candidatures"
+    operation = "get_candidature_facts"
+
+    candidature_id: uuid.UUID
+
+
+class CandidatureFacts(RpcReply):
+    created: CandidatureCreated
+    statut: str
+    cancelled: bool
 
 
 # -- rpc: the offer ---------------------------------------------------------------------------

@@ -95,6 +95,27 @@ class FreezeResult(RpcReply):
     missing: list[MissingPiece] = Field(default_factory=list)
 
 
+class GetPiecesReadiness(RpcRequest):
+    """Asked by candidatures to tell a candidate whether the candidature can be transmitted now:
+    the pieces that would stop a transmission, by the very rule `freeze_pieces` applies."""
+
+    service = "documents"
+    operation = "pieces_readiness"
+
+    candidature_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+
+
+class PiecesReadiness(RpcReply):
+    candidature_id: uuid.UUID
+    # False while the candidature's pieces are not open yet (its `candidature.created` is on its way).
+    known: bool
+    missing: list[MissingPiece] = Field(default_factory=list)
+
+
+class PiecesReadinessList(RpcReply):
+    items: list[PiecesReadiness]
+
+
 class ReleasePieces(RpcRequest):
     """Lift a provisional freeze after a transmission that did not happen."""
 

@@ -12,13 +12,10 @@ from aiohttp import web
 from pydantic import ConfigDict, Field
 
 from ecandidat.contracts import candidatures as c
+from ecandidat.contracts.access import ANY_STAFF, DECIDERS, MANAGERS
 
 from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, parse_query, path_uuid
 from ..keys import RPC
-
-ANY_STAFF = ("admin", "scolarite", "scolarite_lecture", "gestionnaire", "gestionnaire_lecture", "commission", "commission_lecture")
-MANAGERS = ("admin", "scolarite", "gestionnaire")
-DECIDERS = MANAGERS + ("commission",)
 
 
 class ListQuery(c.Filters):

@@ -13,7 +13,8 @@ import zlib
 
 from aiohttp import web
 
-from ecandidat.contracts.auth import STAFF_ROLES, Principal
+from ecandidat.contracts.access import ANY_STAFF, MANAGERS, REGISTRY_ADMINS
+from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.dossiers import (
     DossierView,
     GetDossier,
@@ -57,7 +58,7 @@ async def _packed_csv(request: web.Request) -> str:
 
 def register(api: Api) -> None:
     @api.route("GET", f"{API_PREFIX}/staff/dossiers/{{account_id}}", summary="Le dossier complet d'un candidat",
-               tag="dossiers (personnel)", response=DossierView, realm="staff", roles=STAFF_ROLES,
+               tag="dossiers (personnel)", response=DossierView, realm="staff", roles=ANY_STAFF,
                responses={404: "Dossier inexistant ou hors de votre périmètre"})
     async def staff_get_dossier(request: web.Request) -> web.Response:
         reply = await request.app[RPC].call(
@@ -68,20 +69,20 @@ def register(api: Api) -> None:
 
     @api.route("GET", f"{API_PREFIX}/staff/dossiers/{{account_id}}/sections/{{section}}",
                summary="Une rubrique du dossier d'un candidat (avec son ETag)", tag="dossiers (personnel)",
-               response=SectionView, realm="staff", roles=STAFF_ROLES)
+               response=SectionView, realm="staff", roles=ANY_STAFF)
     async def staff_get_section(request: web.Request) -> web.Response:
         return await read_section(request, account_of(request))
 
     @api.route("PUT", f"{API_PREFIX}/staff/dossiers/{{account_id}}/sections/informations-personnelles",
                summary="Corriger les informations personnelles d'un candidat (même verrouillées ; If-Match obligatoire)",
                tag="dossiers (personnel)", body=InformationsPersonnelles, response=SectionSaved, realm="staff",
-               roles=("admin", "scolarite", "gestionnaire"), responses=SAVE_RESPONSES)
+               roles=MANAGERS, responses=SAVE_RESPONSES)
     async def staff_save_informations_personnelles(request: web.Request) -> web.Response:
         return await save(request, account_of(request), "informations_personnelles", InformationsPersonnelles)
 
     @api.route("POST", f"{API_PREFIX}/staff/registre-etudiants",
                summary="Charger le registre des anciens étudiants (export CSV UTF-8 ; tout ou rien)",
-               tag="dossiers (personnel)", response=RegistryImportReport, realm="staff", roles=("admin",),
+               tag="dossiers (personnel)", response=RegistryImportReport, realm="staff", roles=REGISTRY_ADMINS,
                content_types={"request": "text/csv"},
                responses={413: "Fichier trop volumineux", 415: "Envoyer un fichier CSV"})
     async def staff_import_registry(request: web.Request) -> web.Response:

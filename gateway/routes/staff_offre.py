@@ -6,11 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from ecandidat.contracts import candidatures as c
+from ecandidat.contracts.access import OFFER_ADMINS
 
 from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body
 from ..keys import RPC
 
-OFFER_ADMINS = ("admin", "scolarite")
 
 RESOURCES = [
     ("campagnes", "une campagne", c.SaveCampagne),

@@ -3,7 +3,7 @@
 A freed place (a désistement, by the candidate or because the deadline passed) is offered at
 once, in the same transaction, to the next candidate of the formation's liste complémentaire
 (lowest rank, then oldest decision): a favourable decision, validated by the system, with its own
-confirmation deadline.
+confirmation deadline. The candidates behind move up (ranks 1, 2, 3… again, in their order).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.errors import NotFound
 from ecandidat.runtime.clock import Clock, FixedClock
 from ecandidat.runtime.outbox import add_event
+from ecandidat.runtime.rpc import RpcClient
 
 from . import store, workflow
-from .handlers import _facts, view_of
+from .handlers import _facts, views
 from .staff import _insert_decision, _validate
 
 SYSTEM = "système"
@@ -41,7 +42,7 @@ async def _lock(conn: asyncpg.Connection, candidature_id) -> asyncpg.Record | No
     )
 
 
-async def answer(pool: asyncpg.Pool, req: c.AnswerAdmission, clock: Clock) -> c.CandidatureView:
+async def answer(pool: asyncpg.Pool, rpc: RpcClient, req: c.AnswerAdmission, clock: Clock) -> c.CandidatureView:
     async with pool.acquire() as conn, conn.transaction():
         row = await _lock(conn, req.candidature_id)
         if row is None or req.principal.realm != "candidate" or row["account_id"] != req.principal.account_id:
@@ -56,7 +57,8 @@ async def answer(pool: asyncpg.Pool, req: c.AnswerAdmission, clock: Clock) -> c.
         else:
             await withdraw(conn, row, now, clock, automatic=False, by=req.principal.numero_dossier or "")
             view = await store.candidature_view(conn, row["id"])
-    return view_of(view, now)
+    [seen] = await views(rpc, [view], now)
+    return seen
 
 
 async def withdraw(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime, clock: Clock, *, automatic: bool, by: str) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from ecandidat.contracts.errors import ErrorDetail, ServiceError
+from ecandidat.contracts.errors import ErrorDetail, ServiceError, Unavailable
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -21,6 +21,9 @@ STATUTS = {
     "complet": "Complet",
     "incomplet": "Incomplet",
 }
+
+# Statuts from which the candidate transmits (again, after a refused piece).
+TRANSMISSIBLE = ("en_attente", "incomplet")
 
 TYPES_TRAITEMENT = {
     "acces_controle": "Accès contrôlé",
@@ -130,10 +133,7 @@ class Candidature:
         return not self.cancelled and self.statut == "en_attente" and self.decision is None
 
     def can_change_pieces(self, now: datetime) -> bool:
-        return not self.cancelled and self.statut in {"en_attente", "incomplet"} and self.before_retour(now)
-
-    def can_transmit(self, now: datetime) -> bool:
-        return self.can_change_pieces(now)
+        return self.state_refusal(now) is None
 
     def check_cancel(self) -> None:
         if self.cancelled:
@@ -144,26 +144,51 @@ class Candidature:
                 reason="annulation_impossible",
             )
 
-    def check_transmit(self, now: datetime) -> None:
+    def state_refusal(self, now: datetime) -> Refused | None:
+        """What in the candidature itself refuses a transmission at `now` (its pieces aside)."""
         if self.cancelled:
-            raise Refused("Cette candidature est annulée.", reason="annulee")
-        if self.statut not in {"en_attente", "incomplet"}:
-            raise Refused("Cette candidature a déjà été transmise.", reason="deja_transmise")
+            return Refused("Cette candidature est annulée.", reason="annulee")
+        if self.statut not in TRANSMISSIBLE:
+            return Refused("Cette candidature a déjà été transmise.", reason="deja_transmise")
         if not self.before_retour(now):
-            raise Refused(
+            return Refused(
                 f"La date limite de retour ({self.date_retour:%d/%m/%Y}) est dépassée : "
                 "la candidature ne peut plus être transmise.",
                 reason="date_retour_depassee",
             )
+        return None
+
+    def transmission_refusal(self, now: datetime, missing: list[str] | None) -> ServiceError | None:
+        """Why a transmission at `now` would be refused, or None when it would be accepted.
+
+        `missing` are the pieces the documents service finds neither deposited nor non concernées
+        (the rule it applies when it freezes them), None while it has not opened the candidature's
+        pieces yet. The transmission itself and the candidate's `can_transmit` both ask this."""
+        return self.state_refusal(now) or pieces_refusal(missing)
+
+    def can_transmit(self, now: datetime, missing: list[str] | None) -> bool:
+        return self.transmission_refusal(now, missing) is None
+
+    def check_transmit(self, now: datetime) -> None:
+        refusal = self.state_refusal(now)
+        if refusal is not None:
+            raise refusal
 
 
-def missing_pieces(libelles: list[str]) -> Refused:
-    n = len(libelles)
+def pieces_refusal(missing: list[str] | None) -> ServiceError | None:
+    """The refusal a transmission gets for its pieces (None: they are all there)."""
+    if missing is None:
+        return Unavailable(
+            "Vos pièces justificatives sont en cours de préparation, veuillez réessayer dans un instant.", retry_after=1
+        )
+    if not missing:
+        return None
+    n = len(missing)
     noun = "pièce manquante" if n == 1 else "pièces manquantes"
     return Refused(
         f"Votre candidature ne peut être transmise : {n} {noun}.",
         reason="pieces_manquantes",
-        details=[ErrorDetail(field="pieces", message=lib) for lib in libelles],
+        details=[ErrorDetail(field="pieces", message=lib) for lib in missing],
     )
 
 

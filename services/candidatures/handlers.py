@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 
 import asyncpg
 
+from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import (
     CandidatureCancelled,
     CandidatureCreated,
+    CandidatureFacts,
     CandidatureTransmitted,
     CandidatureView,
     ContactAddress,
@@ -20,8 +23,8 @@ from ecandidat.contracts.candidatures import (
     OfferType,
     RequiredPiece,
 )
-from ecandidat.contracts.documents import FreezePieces, FreezeResult, ReleasePieces
-from ecandidat.contracts.errors import Forbidden, NotFound, ServiceError, Unavailable
+from ecandidat.contracts.documents import FreezePieces, FreezeResult, GetPiecesReadiness, PiecesReadinessList, ReleasePieces
+from ecandidat.contracts.errors import Forbidden, NotFound, ServiceError
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
@@ -31,40 +34,49 @@ from .dossiers import missing_in_dossier
 
 FREEZE_LEASE = timedelta(minutes=2)
 
+log = logging.getLogger(__name__)
+
 def _not_found() -> NotFound:
     return NotFound("Cette candidature n'existe pas.")
 
 
-def check_staff(principal: Principal, row: asyncpg.Record, *, write: bool, decide: bool = False) -> None:
-    """Staff scope: gestionnaires their centres (read-only variants may only read), commission
-    members the complete candidatures of their commissions (and may enter decisions on them)."""
-    if principal.realm != "staff":
-        raise Forbidden("Cette action est réservée aux personnels.")
-    if write and principal.manages_centre(row["centre_code"]):
-        return
-    if decide and principal.has_role("commission") and row["commission_code"] in principal.commissions:
-        return
-    if not write and (principal.sees_centre(row["centre_code"]) or (
-        row["commission_code"] and principal.sits_on_commission(row["commission_code"]) and row["statut"] == "complet"
-    )):
-        return
-    raise Forbidden("Cette candidature ne relève pas de votre périmètre.")
-
-
 def check_access(row: asyncpg.Record | None, principal: Principal) -> asyncpg.Record:
     """The candidate sees only their own candidatures (others do not exist for them); staff
-    see what their scope covers."""
+    see what their scope covers (`ecandidat.contracts.access`)."""
     if row is None:
         raise _not_found()
     if principal.realm == "candidate":
         if row["account_id"] != principal.account_id:
             raise _not_found()
         return row
-    check_staff(principal, row, write=False)
+    access.check_read(principal, store.scope_of(row))
     return row
 
 
-def view_of(row: asyncpg.Record, now: datetime) -> CandidatureView:
+async def missing_pieces(rpc: RpcClient, rows: list[asyncpg.Record], now: datetime) -> dict[uuid.UUID, list[str]]:
+    """The missing pieces (as the documents service counts them) of the candidatures that could
+    otherwise be transmitted at `now`; a candidature whose pieces documents has not opened yet,
+    or when documents does not answer, is absent (not transmittable now: the transmission would
+    be refused the same way)."""
+    ids = [r["id"] for r in rows if store.candidature_of(r).state_refusal(now) is None]
+    if not ids:
+        return {}
+    try:
+        reply = await rpc.call(GetPiecesReadiness(candidature_ids=ids), PiecesReadinessList)
+    except ServiceError as err:
+        log.warning("pieces readiness unknown", extra={"code": err.code})
+        return {}
+    return {i.candidature_id: [m.libelle for m in i.missing] for i in reply.items if i.known}
+
+
+async def views(rpc: RpcClient, rows: list[asyncpg.Record], now: datetime) -> list[CandidatureView]:
+    missing = await missing_pieces(rpc, rows, now)
+    return [view_of(r, now, missing.get(r["id"])) for r in rows]
+
+
+def view_of(row: asyncpg.Record, now: datetime, missing: list[str] | None = None) -> CandidatureView:
+    """The candidature as its candidate (or staff) reads it; `missing` as `missing_pieces` says
+    (None: unknown, so not transmittable now)."""
     cand = store.candidature_of(row)
     answers = admission_rules(row)
     return CandidatureView(
@@ -97,7 +109,7 @@ def view_of(row: asyncpg.Record, now: datetime) -> CandidatureView:
         confirmed_at=row["confirmed_at"],
         withdrawn_at=row["withdrawn_at"],
         can_cancel=cand.can_cancel(),
-        can_transmit=cand.can_transmit(now),
+        can_transmit=cand.can_transmit(now, missing),
         can_change_pieces=cand.can_change_pieces(now),
         can_confirm=answers.can_confirm(now),
         can_withdraw=answers.can_withdraw(now),
@@ -132,6 +144,7 @@ def _facts(row: asyncpg.Record) -> dict:
         formation_code=row["formation_code"],
         formation_libelle=row["formation_libelle"],
         centre_code=row["centre_code"],
+        revision=row["version"],
     )
 
 
@@ -189,48 +202,54 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             formation_code=formation.code,
             type_traitement=type_traitement,
         )
-        await conn.executemany(
-            "INSERT INTO candidature_pieces (candidature_id, piece_id, libelle) VALUES ($1, $2, $3)",
-            [(candidature_id, p["id"], p["libelle"]) for p in pieces],
-        )
-        await conn.execute("UPDATE candidatures SET pieces_total = $2 WHERE id = $1", candidature_id, len(pieces))
+        required = [
+            RequiredPiece(piece_id=p["id"], code=p["code"], libelle=p["libelle"], ordre=p["ordre"],
+                          conditionnelle=p["conditionnelle"], has_template=p["has_template"])
+            for p in pieces
+        ]
+        await store.insert_required_pieces(conn, candidature_id, required)
         row = await store.candidature_view(conn, candidature_id)
-        await add_event(
-            conn,
-            CandidatureCreated(
-                **_facts(row),
-                commission_code=row["commission_code"],
-                centre_libelle=row["centre_libelle"],
-                type_traitement=type_traitement,
-                date_limite_retour=row["date_retour"],
-                campagne_libelle=row["campagne_libelle"],
-                pieces=[
-                    RequiredPiece(
-                        piece_id=p["id"], code=p["code"], libelle=p["libelle"], ordre=p["ordre"],
-                        conditionnelle=p["conditionnelle"], has_template=p["has_template"],
-                    )
-                    for p in pieces
-                ],
-            ),
-            subject=str(candidature_id),
-            clock=clock,
-        )
+        await add_event(conn, created_event(row, required), subject=str(candidature_id), clock=clock)
     return view_of(row, now)
 
 
-async def get(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, clock: Clock) -> CandidatureView:
+def created_event(row: asyncpg.Record, pieces: list[RequiredPiece]) -> CandidatureCreated:
+    return CandidatureCreated(
+        **_facts(row),
+        commission_code=row["commission_code"],
+        centre_libelle=row["centre_libelle"],
+        type_traitement=row["type_traitement"],
+        date_limite_retour=row["date_retour"],
+        campagne_libelle=row["campagne_libelle"],
+        pieces=pieces,
+    )
+
+
+async def facts(pool: asyncpg.Pool, candidature_id: uuid.UUID) -> CandidatureFacts:
+    """`candidature.created` as it would be sent now, for a service its event has not reached yet."""
+    async with pool.acquire() as conn:
+        row = await store.candidature_view(conn, candidature_id)
+        if row is None:
+            raise _not_found()
+        pieces = await store.required_pieces_of(conn, candidature_id)
+    return CandidatureFacts(created=created_event(row, pieces), statut=row["statut"],
+                            cancelled=row["cancelled_at"] is not None)
+
+
+async def get(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, candidature_id: uuid.UUID,
+              clock: Clock) -> CandidatureView:
     async with pool.acquire() as conn:
         row = check_access(await store.candidature_view(conn, candidature_id), principal)
-    return view_of(row, clock.now())
+    [view] = await views(rpc, [row], clock.now())
+    return view
 
 
-async def list_mine(pool: asyncpg.Pool, principal: Principal, clock: Clock) -> list[CandidatureView]:
+async def list_mine(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, clock: Clock) -> list[CandidatureView]:
     if principal.realm != "candidate":
         raise Forbidden("Cette liste est celle des candidatures d'un candidat.")
     async with pool.acquire() as conn:
         rows = await store.candidatures_of(conn, principal.account_id)
-    now = clock.now()
-    return [view_of(r, now) for r in rows]
+    return await views(rpc, rows, clock.now())
 
 
 async def cancel(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, clock: Clock) -> CandidatureView:
@@ -259,19 +278,17 @@ async def transmit(
     if row is None or principal.realm != "candidate" or row["account_id"] != principal.account_id:
         raise _not_found()
     store.candidature_of(row).check_transmit(clock.now())
+    missing: list[str] | None
     try:
         frozen = await rpc.call(
             FreezePieces(candidature_id=candidature_id, until=clock.now() + FREEZE_LEASE), FreezeResult
         )
-    except ServiceError as err:
-        if err.code != "not_found":
-            raise
-        # The documents service has not yet opened this candidature's pieces (its event is on its way).
-        raise Unavailable(
-            "Vos pièces justificatives sont en cours de préparation, veuillez réessayer dans un instant.", retry_after=1
-        ) from None
-    if not frozen.frozen:
-        raise domain.missing_pieces([m.libelle for m in frozen.missing])
+        missing = [m.libelle for m in frozen.missing]
+    except NotFound:
+        missing = None  # the documents service has not opened this candidature's pieces yet
+    refusal = domain.pieces_refusal(missing)
+    if refusal is not None:
+        raise refusal
     try:
         async with pool.acquire() as conn, conn.transaction():
             locked = await store.lock_candidature(conn, candidature_id)

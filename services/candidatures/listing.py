@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from ecandidat.contracts import access
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, NotFound
 
@@ -81,13 +82,13 @@ async def _scope(conn: asyncpg.Connection, req: c.ListCandidatures) -> tuple[lis
         where.append(f"c.centre_code = {arg(f.centre_code)}")
     if f.commission_code:
         where.append(f"f.commission_code = {arg(f.commission_code)}")
-    if centre and p.sees_centre(centre):
+    if access.reads_everything(p) or (centre and access.covers_centre(p, centre)):
         return where, args
-    if commission and p.sits_on_commission(commission):
-        # The commission sees the candidatures it examines: complete ones, and those decided.
-        where.append(f"f.commission_code = {arg(commission)} AND c.statut = 'complet'")
+    if commission and access.sits_on(p, commission):
+        # The commission sees the candidatures it examines (`access.may_read`).
+        where.append(f"f.commission_code = {arg(commission)} AND c.statut = ANY({arg(sorted(access.EXAMINED_BY_COMMISSION))})")
         return where, args
-    raise Forbidden("Cette liste ne relève pas de votre périmètre.")
+    raise access.out_of_scope("Cette liste")
 
 
 def _filters(f: c.Filters, where: list[str], args: list[Any]) -> None:

@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 
+from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import (
     SaveCampagne,
@@ -20,11 +21,8 @@ from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput
 
 from . import store
 
-OFFER_ADMINS = ("admin", "scolarite")
-
-
 def _require_admin(principal: Principal) -> None:
-    if principal.realm != "staff" or not principal.has_role(*OFFER_ADMINS):
+    if principal.realm != "staff" or not principal.has_role(*access.OFFER_ADMINS):
         raise Forbidden("La gestion de l'offre de formation est réservée aux administrateurs et à la scolarité.")
 
 

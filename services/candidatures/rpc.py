@@ -22,11 +22,15 @@ def register(server: RpcServer, service) -> None:
 
     @server.route(c.ListMyCandidatures)
     async def list_mine(req: c.ListMyCandidatures, ctx: RpcContext) -> c.CandidatureList:
-        return c.CandidatureList(items=await handlers.list_mine(pool, req.principal, clock))
+        return c.CandidatureList(items=await handlers.list_mine(pool, rpc, req.principal, clock))
 
     @server.route(c.GetCandidature)
     async def get(req: c.GetCandidature, ctx: RpcContext) -> c.CandidatureView:
-        return await handlers.get(pool, req.principal, req.candidature_id, clock)
+        return await handlers.get(pool, rpc, req.principal, req.candidature_id, clock)
+
+    @server.route(c.GetCandidatureFacts)
+    async def candidature_facts(req: c.GetCandidatureFacts, ctx: RpcContext) -> c.CandidatureFacts:
+        return await handlers.facts(pool, req.candidature_id)
 
     @server.route(c.CancelCandidature)
     async def cancel(req: c.CancelCandidature, ctx: RpcContext) -> c.CandidatureView:
@@ -38,7 +42,7 @@ def register(server: RpcServer, service) -> None:
 
     @server.route(c.AnswerAdmission)
     async def answer(req: c.AnswerAdmission, ctx: RpcContext) -> c.CandidatureView:
-        return await admission.answer(pool, req, clock)
+        return await admission.answer(pool, rpc, req, clock)
 
     @server.route(c.SetStatut)
     async def set_statut(req: c.SetStatut, ctx: RpcContext) -> c.BatchResult:
@@ -62,7 +66,7 @@ def register(server: RpcServer, service) -> None:
 
     @server.route(c.GetStaffCandidature)
     async def staff_view(req: c.GetStaffCandidature, ctx: RpcContext) -> c.StaffCandidatureView:
-        return await staff.staff_view(pool, req, clock)
+        return await staff.staff_view(pool, rpc, req, clock)
 
     @server.route(c.ListCandidatures)
     async def list_candidatures(req: c.ListCandidatures, ctx: RpcContext) -> c.CandidaturePage:

@@ -11,24 +11,24 @@ from datetime import datetime
 
 import asyncpg
 
+from ecandidat.contracts import access
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.errors import Forbidden, NotFound
+from ecandidat.contracts.errors import NotFound
 from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.outbox import add_event
 
 from . import store, workflow
 from .domain import Refused
-from .handlers import _facts, check_staff, view_of
-
-DECIDERS = ("admin", "scolarite", "gestionnaire", "commission")
-
+from .handlers import _facts, views
 
 def actor(principal: Principal) -> str:
     return principal.email
 
 
-async def _locked(conn: asyncpg.Connection, candidature_id: uuid.UUID, principal: Principal, **need: bool) -> asyncpg.Record:
+async def _locked(conn: asyncpg.Connection, candidature_id: uuid.UUID, principal: Principal,
+                  check=access.check_manage) -> asyncpg.Record:
     row = await conn.fetchrow(
         """SELECT c.*, f.commission_code, f.capacite, f.date_confirmation AS formation_date_confirmation,
                   f.delai_confirmation_jours
@@ -38,7 +38,7 @@ async def _locked(conn: asyncpg.Connection, candidature_id: uuid.UUID, principal
     )
     if row is None:
         raise NotFound("Cette candidature n'existe pas.", candidature_id=str(candidature_id))
-    check_staff(principal, row, **need)
+    check(principal, store.scope_of(row))
     return row
 
 
@@ -51,7 +51,7 @@ async def set_statut(pool: asyncpg.Pool, req: c.SetStatut, clock: Clock) -> c.Ba
     updated = []
     async with pool.acquire() as conn, conn.transaction():
         for cid in dict.fromkeys(req.candidature_ids):
-            row = await _locked(conn, cid, req.principal, write=True)
+            row = await _locked(conn, cid, req.principal)
             if row["cancelled_at"] is not None:
                 raise Refused("Une candidature annulée ne change plus de statut.", reason="annulee", candidature_id=str(cid))
             if row["statut"] == req.statut:
@@ -78,7 +78,7 @@ async def set_type_traitement(pool: asyncpg.Pool, req: c.SetTypeTraitement, cloc
     updated = []
     async with pool.acquire() as conn, conn.transaction():
         for cid in dict.fromkeys(req.candidature_ids):
-            row = await _locked(conn, cid, req.principal, write=True)
+            row = await _locked(conn, cid, req.principal)
             if row["cancelled_at"] is not None:
                 raise Refused("Cette candidature est annulée.", reason="annulee", candidature_id=str(cid))
             now = clock.now()
@@ -112,7 +112,7 @@ async def enter_decision(pool: asyncpg.Pool, req: c.EnterDecision, clock: Clock)
     workflow.check_decision_input(req.kind, motif=req.motif, rang=req.rang, preselection_date=req.preselection_date,
                                   preselection_lieu=req.preselection_lieu)
     async with pool.acquire() as conn, conn.transaction():
-        row = await _locked(conn, req.candidature_id, req.principal, write=True, decide=True)
+        row = await _locked(conn, req.candidature_id, req.principal, access.check_decide)
         workflow.can_decide(row["statut"], row["cancelled_at"] is not None, row["withdrawn_at"] is not None)
         now = clock.now()
         fields = req.model_dump(include={"motif", "rang", "preselection_date", "preselection_heure", "preselection_lieu", "commentaire"})
@@ -126,7 +126,7 @@ async def validate_decisions(pool: asyncpg.Pool, req: c.ValidateDecisions, clock
     updated = []
     async with pool.acquire() as conn, conn.transaction():
         for cid in dict.fromkeys(req.candidature_ids):
-            row = await _locked(conn, cid, req.principal, write=True)
+            row = await _locked(conn, cid, req.principal)
             pending = await conn.fetchval(
                 """SELECT id FROM decisions WHERE candidature_id = $1 AND validated_at IS NULL
                    ORDER BY entered_at DESC LIMIT 1""",
@@ -183,9 +183,7 @@ async def _validate(conn, row, decision_id: uuid.UUID, by: str, now: datetime, c
 
 async def add_note(pool: asyncpg.Pool, req: c.AddNote, clock: Clock) -> c.NoteRecord:
     async with pool.acquire() as conn, conn.transaction():
-        await _locked(conn, req.candidature_id, req.principal, write=False)
-        if req.principal.has_role("scolarite_lecture", "gestionnaire_lecture", "commission_lecture") and not req.principal.has_role(*DECIDERS):
-            raise Forbidden("Votre profil est en lecture seule.")
+        await _locked(conn, req.candidature_id, req.principal, access.check_decide)
         note_id = uuid.uuid4()
         now = clock.now()
         await conn.execute(
@@ -196,12 +194,12 @@ async def add_note(pool: asyncpg.Pool, req: c.AddNote, clock: Clock) -> c.NoteRe
     return c.NoteRecord(id=note_id, author=actor(req.principal), at=now, body=req.body)
 
 
-async def staff_view(pool: asyncpg.Pool, req: c.GetStaffCandidature, clock: Clock) -> c.StaffCandidatureView:
+async def staff_view(pool: asyncpg.Pool, rpc: RpcClient, req: c.GetStaffCandidature, clock: Clock) -> c.StaffCandidatureView:
     async with pool.acquire() as conn:
         row = await store.candidature_view(conn, req.candidature_id)
         if row is None:
             raise NotFound("Cette candidature n'existe pas.")
-        check_staff(req.principal, row, write=False)
+        access.check_read(req.principal, store.scope_of(row))
         who = await conn.fetchrow("SELECT * FROM candidats WHERE account_id = $1", row["account_id"])
         pieces = await conn.fetch(
             "SELECT piece_id, libelle, statut FROM candidature_pieces WHERE candidature_id = $1 ORDER BY libelle", row["id"]
@@ -212,8 +210,9 @@ async def staff_view(pool: asyncpg.Pool, req: c.GetStaffCandidature, clock: Cloc
             "SELECT at, actor, action, details FROM candidature_history WHERE candidature_id = $1 ORDER BY id", row["id"]
         )
     ready = all(p["statut"] in ("validee", "non_concerne") for p in pieces)
+    [view] = await views(rpc, [row], clock.now())
     return c.StaffCandidatureView(
-        candidature=view_of(row, clock.now()),
+        candidature=view,
         nom=who["nom"] if who else None, prenom=who["prenom"] if who else None, email=who["email"] if who else None,
         rang=row["rang_lc"], confirmation_deadline=row["confirmation_deadline"], confirmed_at=row["confirmed_at"],
         withdrawn_at=row["withdrawn_at"],

@@ -9,6 +9,9 @@ from typing import Any
 
 import asyncpg
 
+from ecandidat.contracts.access import CandidatureScope
+from ecandidat.contracts.candidatures import RequiredPiece
+
 from .domain import Campagne, Candidature, Formation
 
 _CANDIDATURE_VIEW = """
@@ -82,6 +85,25 @@ async def insert_candidature(conn: asyncpg.Connection, **values: Any) -> None:
     await conn.execute(f"INSERT INTO candidatures ({columns}) VALUES ({params})", *values.values())
 
 
+async def insert_required_pieces(conn: asyncpg.Connection, candidature_id: uuid.UUID, pieces: list[RequiredPiece]) -> None:
+    await conn.executemany(
+        """INSERT INTO candidature_pieces (candidature_id, piece_id, libelle, code, ordre, conditionnelle, has_template)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        [(candidature_id, p.piece_id, p.libelle, p.code, p.ordre, p.conditionnelle, p.has_template) for p in pieces],
+    )
+    await conn.execute("UPDATE candidatures SET pieces_total = $2 WHERE id = $1", candidature_id, len(pieces))
+
+
+async def required_pieces_of(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> list[RequiredPiece]:
+    """The pieces `candidature.created` announced, in the same order."""
+    rows = await conn.fetch(
+        """SELECT piece_id, code, libelle, ordre, conditionnelle, has_template FROM candidature_pieces
+           WHERE candidature_id = $1 AND code IS NOT NULL ORDER BY ordre, libelle""",
+        candidature_id,
+    )
+    return [RequiredPiece(**dict(r)) for r in rows]
+
+
 async def add_history(
     conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any
 ) -> None:
@@ -105,6 +127,11 @@ async def candidatures_of(conn: asyncpg.Connection, account_id: uuid.UUID) -> li
 
 async def lock_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM candidatures WHERE id = $1 FOR UPDATE", candidature_id)
+
+
+def scope_of(row: asyncpg.Record) -> CandidatureScope:
+    """Who may see the candidature of `row` (a row with the formation's commission_code)."""
+    return CandidatureScope(row["centre_code"], row["commission_code"], row["statut"])
 
 
 def candidature_of(row: asyncpg.Record) -> Candidature:

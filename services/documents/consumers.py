@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ecandidat.contracts.candidatures import (
     CandidatureCancelled,
     CandidatureCreated,
+    CandidatureStatusChanged,
     CandidatureTransmitted,
     DecisionValidated,
 )
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
 
 
 def subscriptions(svc: DocumentsService) -> dict[str, list[Subscription]]:
-    created, transmitted, cancelled, purged = on_events(svc.clock)
+    created, transmitted, status_changed, cancelled, purged = on_events(svc.clock)
     return {
         "on-candidatures": [
             Subscription(CandidatureCreated, created),
             Subscription(CandidatureTransmitted, transmitted),
+            Subscription(CandidatureStatusChanged, status_changed),
             Subscription(CandidatureCancelled, cancelled),
         ],
         "letters": [Subscription(DecisionValidated, on_decision(svc))],

@@ -18,6 +18,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, InvalidInput, NotFound
+from ecandidat.contracts import access
+from ecandidat.contracts.access import CandidatureScope
 from ecandidat.contracts.auth import Principal
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -32,9 +34,6 @@ STATUTS = {
 MISSING = ("en_attente", "refusee")  # what prevents a transmission
 REVIEWABLE = ("transmise", "validee", "refusee", "non_concerne")
 
-READ_ALL = ("admin", "scolarite", "scolarite_lecture")
-REVIEWERS = ("admin", "scolarite", "gestionnaire")
-TEMPLATE_EDITORS = ("admin", "scolarite")
 
 
 class PieceLocked(Conflict):
@@ -56,6 +55,10 @@ class CandidatureState:
     cancelled: bool = False
     transmitted: bool = False
     frozen_until: datetime | None = None
+    statut: str = "en_attente"
+
+    def scope(self) -> CandidatureScope:
+        return CandidatureScope(self.centre_code, self.commission_code, self.statut)
 
     def deadline(self) -> datetime:
         return end_of_day(self.date_limite_retour)
@@ -80,6 +83,7 @@ class Slot:
     statut: str
     reopened: bool = False
     file_key: str | None = None
+    comment: str | None = None
 
 
 def why_locked(candidature: CandidatureState, slot: Slot, now: datetime) -> PieceLocked | None:
@@ -141,13 +145,22 @@ def missing_for_transmission(slots: list[Slot]) -> list[Slot]:
     return [s for s in slots if s.statut in MISSING]
 
 
+def review_changes(slot: Slot, decision: str, comment: str) -> bool:
+    """Whether a review changes the piece: the same review again (a retry after a timeout, a
+    double click) is one effect, so it records nothing and tells nobody again. A refusal with a
+    new comment is a change: the candidate is told the new comment."""
+    if slot.statut != decision:
+        return True
+    return decision == "refusee" and (slot.comment or "") != comment.strip()
+
+
 def review_statut(slot: Slot, decision: str, comment: str) -> str:
     if slot.statut not in REVIEWABLE:
         raise PieceLocked("Cette pièce n'a pas encore été déposée : elle ne peut pas être examinée.", reason="non_deposee")
     if decision == "refusee" and not comment.strip():
         raise InvalidInput(
             "Un commentaire est obligatoire pour refuser une pièce : il indique au candidat quoi faire.",
-            details=[ErrorDetail(field="comment", message="Ce champ est obligatoire pour un refus.")],
+            details=[ErrorDetail(field="commentaire", message="Ce champ est obligatoire pour un refus.")],
         )
     return decision
 
@@ -156,13 +169,13 @@ def review_statut(slot: Slot, decision: str, comment: str) -> str:
 
 
 def check_reader(principal: Principal, candidature: CandidatureState) -> None:
-    """The owner, or staff whose scope covers the candidature; anyone else gets a 404."""
+    """The owner (anyone else of the candidates gets a 404), or staff whose scope covers the
+    candidature (`ecandidat.contracts.access`, the rule every service applies)."""
     if principal.realm == "candidate":
-        if principal.account_id == candidature.account_id:
-            return
-    elif _staff_scope_covers(principal, candidature):
+        if principal.account_id != candidature.account_id:
+            raise not_found()
         return
-    raise not_found()
+    access.check_read(principal, candidature.scope())
 
 
 def check_owner(principal: Principal, candidature: CandidatureState) -> None:
@@ -171,31 +184,19 @@ def check_owner(principal: Principal, candidature: CandidatureState) -> None:
 
 
 def check_reviewer(principal: Principal, candidature: CandidatureState) -> None:
-    check_reader(principal, candidature)
-    if principal.realm != "staff" or not principal.has_role(*REVIEWERS):
-        raise Forbidden("Votre profil ne permet pas d'examiner les pièces justificatives.")
+    if principal.realm != "staff":
+        raise not_found()
+    access.check_manage(principal, candidature.scope())
 
 
 def check_template_editor(principal: Principal) -> None:
-    if principal.realm != "staff" or not principal.has_role(*TEMPLATE_EDITORS):
+    if principal.realm != "staff" or not principal.has_role(*access.OFFER_ADMINS):
         raise Forbidden("Seuls l'administration et la scolarité peuvent déposer les modèles des pièces.")
 
 
 def check_staff(principal: Principal) -> None:
-    if principal.realm != "staff":
+    if principal.realm != "staff" or not principal.has_role(*access.ANY_STAFF):
         raise Forbidden("Cette ressource est réservée au personnel.")
-
-
-def _staff_scope_covers(principal: Principal, candidature: CandidatureState) -> bool:
-    if principal.has_role(*READ_ALL):
-        return True
-    if principal.has_role("gestionnaire", "gestionnaire_lecture") and candidature.centre_code in principal.centres:
-        return True
-    return bool(
-        principal.has_role("commission", "commission_lecture")
-        and candidature.commission_code is not None
-        and candidature.commission_code in principal.commissions
-    )
 
 
 def not_found() -> NotFound:

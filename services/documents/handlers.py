@@ -14,7 +14,14 @@ import asyncpg
 
 from ecandidat.contracts.accounts import AccountPurged
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.candidatures import CandidatureCancelled, CandidatureCreated, CandidatureTransmitted
+from ecandidat.contracts.candidatures import (
+    CandidatureCancelled,
+    CandidatureCreated,
+    CandidatureFacts,
+    CandidatureStatusChanged,
+    CandidatureTransmitted,
+    GetCandidatureFacts,
+)
 from ecandidat.contracts.documents import (
     CandidaturePieces,
     FreezeResult,
@@ -24,6 +31,8 @@ from ecandidat.contracts.documents import (
     PieceNotConcerned,
     PieceRefused,
     PieceValidated,
+    PiecesReadiness,
+    PiecesReadinessList,
     PieceView,
 )
 from ecandidat.contracts.envelope import CloudEvent
@@ -31,8 +40,10 @@ from ecandidat.contracts.errors import Conflict, NotFound
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.consumer import PermanentFailure
 from ecandidat.runtime.outbox import add_event
+from ecandidat.runtime.rpc import RpcClient
 
 from . import domain, store, views
+from .domain import Slot
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,10 @@ def on_events(clock: Clock):
         if await store.candidature(conn, event.candidature_id, lock=True) is None:
             raise PermanentFailure(f"candidature {event.candidature_id} was never created")
         await store.mark_transmitted(conn, event.candidature_id)
+        await store.set_candidature_statut(conn, event.candidature_id, "receptionne", event.revision)
+
+    async def status_changed(conn: asyncpg.Connection, event: CandidatureStatusChanged, meta: CloudEvent) -> None:
+        await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
 
     async def cancelled(conn: asyncpg.Connection, event: CandidatureCancelled, meta: CloudEvent) -> None:
         if await store.candidature(conn, event.candidature_id, lock=True) is None:
@@ -70,7 +85,22 @@ def on_events(clock: Clock):
         await conn.execute("DELETE FROM tickets WHERE candidature_id = ANY($1::uuid[])", ids)
         await conn.execute("DELETE FROM candidatures WHERE candidature_id = ANY($1::uuid[])", ids)
 
-    return created, transmitted, cancelled, purged
+    return created, transmitted, status_changed, cancelled, purged
+
+
+async def ensure_candidature(pool: asyncpg.Pool, rpc: RpcClient, candidature_id: uuid.UUID, clock: Clock) -> None:
+    """Read-your-writes: a candidature whose `candidature.created` has not arrived yet (the
+    candidate opens it the instant the 201 comes back) is opened now, from the facts candidatures
+    gives again; the event, when it comes, finds it open and changes nothing."""
+    async with pool.acquire() as conn:
+        if await store.candidature(conn, candidature_id) is not None:
+            return
+    try:
+        facts = await rpc.call(GetCandidatureFacts(candidature_id=candidature_id), CandidatureFacts)
+    except NotFound:
+        return  # no such candidature: the caller's own lookup answers
+    async with pool.acquire() as conn, conn.transaction():
+        await store.insert_candidature(conn, facts.created, clock.now(), statut=facts.statut, cancelled=facts.cancelled)
 
 
 # -- transmission ---------------------------------------------------------------------------------
@@ -86,15 +116,27 @@ async def freeze_pieces(pool: asyncpg.Pool, candidature_id: uuid.UUID, until: da
             )
         if row["cancelled"]:
             raise Conflict("Cette candidature est annulée.", reason="annulee")
-        slots = [store.slot(r) for r in await store.slots(conn, candidature_id, lock=True)]
-        missing = domain.missing_for_transmission(slots)
+        missing = _missing([store.slot(r) for r in await store.slots(conn, candidature_id, lock=True)])
         if missing:
-            return FreezeResult(
-                frozen=False,
-                missing=[MissingPiece(piece_id=s.piece_id, libelle=s.libelle, statut=s.statut) for s in missing],
-            )
+            return FreezeResult(frozen=False, missing=missing)
         await store.set_freeze(conn, candidature_id, until)
         return FreezeResult(frozen=True)
+
+
+def _missing(slots: list[Slot]) -> list[MissingPiece]:
+    return [MissingPiece(piece_id=s.piece_id, libelle=s.libelle, statut=s.statut)
+            for s in domain.missing_for_transmission(slots)]
+
+
+async def pieces_readiness(pool: asyncpg.Pool, candidature_ids: list[uuid.UUID]) -> PiecesReadinessList:
+    """What `freeze_pieces` would answer now, without freezing anything."""
+    async with pool.acquire() as conn:
+        known = await store.known_candidatures(conn, candidature_ids)
+        slots = await store.slots_of(conn, list(known))
+    return PiecesReadinessList(items=[
+        PiecesReadiness(candidature_id=cid, known=cid in known, missing=_missing(slots.get(cid, [])))
+        for cid in dict.fromkeys(candidature_ids)
+    ])
 
 
 async def release_pieces(pool: asyncpg.Pool, candidature_id: uuid.UUID) -> None:
@@ -194,6 +236,8 @@ async def review_piece(pool: asyncpg.Pool, principal: Principal, candidature_id:
         if slot is None:
             raise domain.not_found()
         statut = domain.review_statut(store.slot(slot), decision, comment)
+        if not domain.review_changes(store.slot(slot), statut, comment):
+            return await views.one_piece(conn, slot, cand, now)
         by = principal.email
         row = await store.set_review(conn, slot_id, statut, comment.strip() or None, by, now)
         if statut == "refusee":

@@ -11,12 +11,14 @@ from ecandidat.contracts.documents import (
     DownloadTicket,
     FreezePieces,
     FreezeResult,
+    GetPiecesReadiness,
     ListPieces,
     OpenDossierDownload,
     OpenPieceDownload,
     OpenPieceUpload,
     OpenTemplateDownload,
     OpenTemplateUpload,
+    PiecesReadinessList,
     PieceView,
     ReleasePieces,
     ReviewPiece,
@@ -40,9 +42,16 @@ def _no_template() -> NotFound:
 def register(server: RpcServer, svc: DocumentsService) -> None:
     s = svc.settings
 
+    async def known(candidature_id) -> None:
+        await handlers.ensure_candidature(svc.pool, svc.rpc_client, candidature_id, svc.clock)
+
     @server.route(FreezePieces)
     async def freeze(req: FreezePieces, ctx: RpcContext) -> FreezeResult:
         return await handlers.freeze_pieces(svc.pool, req.candidature_id, req.until, svc.clock)
+
+    @server.route(GetPiecesReadiness)
+    async def readiness(req: GetPiecesReadiness, ctx: RpcContext) -> PiecesReadinessList:
+        return await handlers.pieces_readiness(svc.pool, req.candidature_ids)
 
     @server.route(ReleasePieces)
     async def release(req: ReleasePieces, ctx: RpcContext) -> FreezeResult:
@@ -51,24 +60,29 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
 
     @server.route(ListPieces)
     async def list_pieces(req: ListPieces, ctx: RpcContext) -> CandidaturePieces:
+        await known(req.candidature_id)
         return await handlers.list_pieces(svc.pool, req.principal, req.candidature_id, svc.clock)
 
     @server.route(DeletePieceFile)
     async def delete_file(req: DeletePieceFile, ctx: RpcContext) -> PieceView:
+        await known(req.candidature_id)
         return await handlers.delete_piece_file(svc.pool, req.principal, req.candidature_id, req.slot_id, svc.clock)
 
     @server.route(SetPieceConcerned)
     async def concerned(req: SetPieceConcerned, ctx: RpcContext) -> PieceView:
+        await known(req.candidature_id)
         return await handlers.set_concerned(svc.pool, req.principal, req.candidature_id, req.slot_id, req.concerned,
                                             svc.clock)
 
     @server.route(ReviewPiece)
     async def review(req: ReviewPiece, ctx: RpcContext) -> PieceView:
+        await known(req.candidature_id)
         return await handlers.review_piece(svc.pool, req.principal, req.candidature_id, req.slot_id, req.decision,
                                            req.comment, svc.clock)
 
     @server.route(OpenPieceUpload)
     async def open_upload(req: OpenPieceUpload, ctx: RpcContext) -> UploadTicket:
+        await known(req.candidature_id)
         now = svc.clock.now()
         async with svc.pool.acquire() as conn, conn.transaction():
             await handlers.lock_for_change(conn, req.principal, req.candidature_id, req.slot_id, now)
@@ -78,6 +92,7 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
 
     @server.route(OpenPieceDownload)
     async def open_download(req: OpenPieceDownload, ctx: RpcContext) -> DownloadTicket:
+        await known(req.candidature_id)
         now = svc.clock.now()
         async with svc.pool.acquire() as conn, conn.transaction():
             await handlers.load_readable(conn, req.principal, req.candidature_id)
@@ -99,6 +114,7 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
 
     @server.route(OpenDossierDownload)
     async def open_dossier(req: OpenDossierDownload, ctx: RpcContext) -> DownloadTicket:
+        await known(req.candidature_id)
         now = svc.clock.now()
         async with svc.pool.acquire() as conn, conn.transaction():
             await handlers.load_readable(conn, req.principal, req.candidature_id)

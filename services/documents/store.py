@@ -20,6 +20,7 @@ def candidature_state(row: asyncpg.Record) -> CandidatureState:
         candidature_id=row["candidature_id"], account_id=row["account_id"], centre_code=row["centre_code"],
         commission_code=row["commission_code"], date_limite_retour=row["date_limite_retour"],
         cancelled=row["cancelled"], transmitted=row["transmitted"], frozen_until=row["frozen_until"],
+        statut=row["statut"],
     )
 
 
@@ -27,17 +28,21 @@ def slot(row: asyncpg.Record) -> Slot:
     return Slot(
         id=row["id"], candidature_id=row["candidature_id"], piece_id=row["piece_id"], code=row["code"],
         libelle=row["libelle"], ordre=row["ordre"], conditionnelle=row["conditionnelle"], statut=row["statut"],
-        reopened=row["reopened"], file_key=row["file_key"],
+        reopened=row["reopened"], file_key=row["file_key"], comment=row["comment"],
     )
 
 
-async def insert_candidature(conn: asyncpg.Connection, event: CandidatureCreated, now: datetime) -> bool:
+async def insert_candidature(conn: asyncpg.Connection, event: CandidatureCreated, now: datetime, *,
+                             statut: str = "en_attente", cancelled: bool = False) -> bool:
+    """Open the candidature and its slots, once (the event and a read that came first both try)."""
     inserted = await conn.fetchval(
         """INSERT INTO candidatures (candidature_id, account_id, numero_dossier, formation_code, formation_libelle,
-                                     centre_code, commission_code, date_limite_retour, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING true""",
+                                     centre_code, commission_code, date_limite_retour, created_at, version,
+                                     statut, cancelled)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING true""",
         event.candidature_id, event.account_id, event.numero_dossier, event.formation_code,
         event.formation_libelle, event.centre_code, event.commission_code, event.date_limite_retour, now,
+        event.revision, statut, cancelled,
     )
     if inserted:
         await conn.executemany(
@@ -57,6 +62,21 @@ async def candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID, *, lo
 async def slots(conn: asyncpg.Connection, candidature_id: uuid.UUID, *, lock: bool = False) -> list[asyncpg.Record]:
     sql = f"SELECT {_SLOT} FROM piece_slots WHERE candidature_id = $1 ORDER BY ordre, libelle, id"
     return await conn.fetch(sql + (" FOR UPDATE" if lock else ""), candidature_id)
+
+
+async def known_candidatures(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch("SELECT candidature_id FROM candidatures WHERE candidature_id = ANY($1::uuid[])",
+                            candidature_ids)
+    return {r["candidature_id"] for r in rows}
+
+
+async def slots_of(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Slot]]:
+    rows = await conn.fetch(f"SELECT {_SLOT} FROM piece_slots WHERE candidature_id = ANY($1::uuid[]) "
+                            "ORDER BY ordre, libelle, id", candidature_ids)
+    found: dict[uuid.UUID, list[Slot]] = {}
+    for r in rows:
+        found.setdefault(r["candidature_id"], []).append(slot(r))
+    return found
 
 
 async def slot_row(conn: asyncpg.Connection, candidature_id: uuid.UUID, slot_id: uuid.UUID, *,
@@ -95,6 +115,14 @@ async def set_review(conn: asyncpg.Connection, slot_id: uuid.UUID, statut: str, 
 
 async def set_freeze(conn: asyncpg.Connection, candidature_id: uuid.UUID, until: datetime | None) -> None:
     await conn.execute("UPDATE candidatures SET frozen_until = $2 WHERE candidature_id = $1", candidature_id, until)
+
+
+async def set_candidature_statut(conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, version: int) -> None:
+    """The statut du dossier as candidatures reports it; an older event than the state held changes nothing."""
+    await conn.execute(
+        "UPDATE candidatures SET statut = $2, version = $3 WHERE candidature_id = $1 AND version < $3",
+        candidature_id, statut, version,
+    )
 
 
 async def mark_transmitted(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ecandidat.contracts import access
+from ecandidat.contracts.access import CandidatureScope
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.dossiers import (
     REQUIRED_SECTIONS,
@@ -22,13 +24,7 @@ from ecandidat.contracts.dossiers import (
 from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, NotFound
 from ecandidat.runtime.validation import french_details
 
-# Roles (ecandidat.contracts.auth.STAFF_ROLES) and what they may do with dossiers.
-READ_ALL = ("admin", "scolarite", "scolarite_lecture")
-READ_CENTRES = ("gestionnaire", "gestionnaire_lecture")
-READ_COMMISSIONS = ("commission", "commission_lecture")
-CORRECT_ALL = ("admin", "scolarite")
-CORRECT_CENTRES = ("gestionnaire",)
-IMPORT_REGISTRY = ("admin",)
+IMPORT_REGISTRY = access.REGISTRY_ADMINS
 
 # Fields of informations personnelles that come from the student records when an INE matches;
 # the telephones stay the candidate's.
@@ -49,20 +45,13 @@ class StoredSection:
 
 
 @dataclass(frozen=True)
-class Scope:
-    """Centres and commissions of the candidate's candidatures (from `candidature.created`)."""
-
-    centres: frozenset[str] = frozenset()
-    commissions: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
 class Dossier:
     account_id: uuid.UUID
     locked: bool = False
     ine_importe: str | None = None
     sections: dict[str, StoredSection] = field(default_factory=dict)
-    scope: Scope = Scope()
+    # The candidate's candidatures as the staff scope rules see them (from candidatures' events).
+    scopes: tuple[CandidatureScope, ...] = ()
 
     def section(self, name: str) -> StoredSection:
         return self.sections.get(name) or StoredSection(name)
@@ -81,13 +70,8 @@ def check_can_read(principal: Principal, dossier: Dossier) -> None:
         if principal.account_id != dossier.account_id:
             raise NotFound(_NOT_YOURS)
         return
-    if principal.has_role(*READ_ALL):
-        return
-    if principal.has_role(*READ_CENTRES) and dossier.scope.centres & set(principal.centres):
-        return
-    if principal.has_role(*READ_COMMISSIONS) and dossier.scope.commissions & set(principal.commissions):
-        return
-    raise NotFound(_NOT_YOURS)
+    if not access.may_read_candidate(principal, dossier.scopes):
+        raise access.out_of_scope("Ce dossier")
 
 
 def check_can_write(principal: Principal, dossier: Dossier, section: str) -> None:
@@ -99,11 +83,8 @@ def check_can_write(principal: Principal, dossier: Dossier, section: str) -> Non
     if section != "informations_personnelles":
         raise Forbidden("Le personnel ne peut corriger que les informations personnelles d'un candidat.",
                         details=[ErrorDetail(field=section, message="Rubrique non modifiable par le personnel.")])
-    if principal.has_role(*CORRECT_ALL):
-        return
-    if principal.has_role(*CORRECT_CENTRES) and dossier.scope.centres & set(principal.centres):
-        return
-    raise Forbidden("Votre profil permet de consulter ce dossier, pas de le modifier.")
+    if not access.may_manage_candidate(principal, dossier.scopes):
+        raise Forbidden("Votre profil permet de consulter ce dossier, pas de le modifier.", reason="lecture_seule")
 
 
 def _check_candidate_write(dossier: Dossier, section: str) -> None:
@@ -211,7 +192,7 @@ def view(dossier: Dossier, section: str, principal: Principal) -> SectionView:
 
 def _read_only(dossier: Dossier, section: str, principal: Principal) -> tuple[bool, str | None]:
     if principal.realm == "staff":
-        if section == "informations_personnelles" and (principal.has_role(*CORRECT_ALL) or principal.has_role(*CORRECT_CENTRES)):
+        if section == "informations_personnelles" and access.may_manage_candidate(principal, dossier.scopes):
             return False, None
         return True, "Consultation seulement."
     try:

@@ -212,7 +212,8 @@ async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, cl
 
 
 async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCreated, clock: Clock) -> None:
-    await store.add_candidature(conn, event.candidature_id, event.account_id, event.centre_code, event.commission_code, clock.now())
+    await store.add_candidature(conn, event.candidature_id, event.account_id, event.centre_code, event.commission_code,
+                                event.revision, clock.now())
 
 
 async def on_account_purged(conn: asyncpg.Connection, event: AccountPurged, clock: Clock) -> None:

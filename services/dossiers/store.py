@@ -10,7 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from .domain import Dossier, Scope, StoredSection
+from ecandidat.contracts.access import CandidatureScope
+
+from .domain import Dossier, StoredSection
 
 
 async def load_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, *, for_update: bool = False) -> Dossier | None:
@@ -23,10 +25,9 @@ async def load_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, *, for_u
                         'section', s.section, 'version', s.version, 'data', s.data,
                         'imported', to_jsonb(s.imported), 'updated_at', s.updated_at)), '[]'::jsonb)
                      FROM sections s WHERE s.account_id = d.account_id) AS sections,
-                  (SELECT coalesce(array_agg(DISTINCT c.centre_code), '{}') FROM candidatures c
-                    WHERE c.account_id = d.account_id) AS centres,
-                  (SELECT coalesce(array_agg(DISTINCT c.commission_code) FILTER (WHERE c.commission_code IS NOT NULL), '{}')
-                     FROM candidatures c WHERE c.account_id = d.account_id) AS commissions
+                  (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'centre', c.centre_code, 'commission', c.commission_code, 'statut', c.statut)), '[]'::jsonb)
+                     FROM candidatures c WHERE c.account_id = d.account_id) AS scopes
            FROM dossiers d WHERE d.account_id = $1""",
         account_id,
     )
@@ -42,7 +43,7 @@ async def load_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, *, for_u
             )
             for s in row["sections"]
         },
-        scope=Scope(centres=frozenset(row["centres"]), commissions=frozenset(row["commissions"])),
+        scopes=tuple(CandidatureScope(c["centre"], c["commission"], c["statut"]) for c in row["scopes"]),
     )
 
 
@@ -95,16 +96,24 @@ async def set_ine_importe(conn: asyncpg.Connection, account_id: uuid.UUID, ine: 
 
 async def add_candidature(
     conn: asyncpg.Connection, candidature_id: uuid.UUID, account_id: uuid.UUID, centre: str, commission: str | None,
-    now: datetime,
+    version: int, now: datetime,
 ) -> None:
     if not await ensure_dossier(conn, account_id, now):
         return  # erased account: a late event brings nothing back
     await conn.execute(
-        """INSERT INTO candidatures (candidature_id, account_id, centre_code, commission_code, created_at)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
-        candidature_id, account_id, centre, commission, now,
+        """INSERT INTO candidatures (candidature_id, account_id, centre_code, commission_code, created_at, version)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+        candidature_id, account_id, centre, commission, now, version,
     )
     await conn.execute("UPDATE dossiers SET locked = true, updated_at = $2 WHERE account_id = $1", account_id, now)
+
+
+async def set_candidature_statut(conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, version: int) -> None:
+    """The statut du dossier as candidatures reports it; an older event than the state held changes nothing."""
+    await conn.execute(
+        "UPDATE candidatures SET statut = $2, version = $3 WHERE candidature_id = $1 AND version < $3",
+        candidature_id, statut, version,
+    )
 
 
 async def erase(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> int:

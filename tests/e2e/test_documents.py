@@ -211,10 +211,10 @@ async def test_a_refused_piece_reopens_for_replacement_only(env):
     elsewhere = env.staff("gestionnaire", centres=("DAEU",))
     status, body = await env.json("POST", f"/staff/candidatures/{cid}/pieces/{first}/examen", elsewhere,
                                   json={"decision": "refusee", "commentaire": "Illisible"})
-    assert status == 404
+    assert status == 403
     status, body = await env.json("POST", f"/staff/candidatures/{cid}/pieces/{first}/examen", gestionnaire,
                                   json={"decision": "refusee", "commentaire": ""})
-    assert status == 422 and body["errors"][0]["field"] == "comment"
+    assert status == 422 and body["errors"][0]["field"] == "commentaire"
     status, body = await env.json("POST", f"/staff/candidatures/{cid}/pieces/{first}/examen", gestionnaire,
                                   json={"decision": "refusee", "commentaire": "Document illisible, scannez-le à nouveau."})
     assert status == 200 and body["statut"] == "refusee" and body["reviewed_by"] == "agent@univ.example"
@@ -324,7 +324,7 @@ async def test_nobody_else_reads_or_changes_a_candidates_pieces(env):
     # Staff outside the centre see nothing; inside, they read the file.
     status, data, _ = await env.download(f"/staff/candidatures/{cid}/pieces/{slot}/fichier",
                                          env.staff("gestionnaire", centres=("DAEU",)))
-    assert status == 404
+    assert status == 403
     status, data, _ = await env.download(f"/staff/candidatures/{cid}/pieces/{slot}/fichier",
                                          env.staff("gestionnaire_lecture", centres=("FC-DIPL",)))
     assert status == 200 and data.startswith(b"%PDF")

@@ -236,7 +236,7 @@ async def test_after_a_candidature_informations_personnelles_are_refused_to_the_
     assert status == 200 and etag == '"2"' and body["section"]["donnees"]["nom_usage"] == "Garonne-Tarn"
     status, body, _ = await gateway.get("/dossier/sections/informations-personnelles", auth)
     assert body["donnees"]["nom_usage"] == "Garonne-Tarn" and body["lecture_seule"]
-    assert (await gateway.get(path, gateway.staff("gestionnaire", centres=("MASTER",))))[0] == 404
+    assert (await gateway.get(path, gateway.staff("gestionnaire", centres=("MASTER",))))[0] == 403
     assert (await gateway.put(f"{path}/sections/informations-personnelles", gateway.staff("gestionnaire_lecture", centres=("DAEU",)),
                               infos_perso(), 2))[0] == 403
     assert (await gateway.get(path, auth))[0] == 403  # a candidate is not staff

@@ -10,7 +10,15 @@ import pytest
 
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.dossiers import Completeness, GetCompleteness
-from ecandidat.contracts.documents import FreezePieces, FreezeResult, MissingPiece, ReleasePieces
+from ecandidat.contracts.documents import (
+    FreezePieces,
+    FreezeResult,
+    GetPiecesReadiness,
+    MissingPiece,
+    PiecesReadiness,
+    PiecesReadinessList,
+    ReleasePieces,
+)
 from ecandidat.runtime.clock import OffsetClock
 from ecandidat.runtime.rpc import RpcClient, RpcServer
 from services.candidatures.seed import seed_demo
@@ -54,6 +62,15 @@ async def peers(nats_server):
             return FreezeResult(frozen=False, missing=[MissingPiece(piece_id=uuid.uuid4(), libelle=m, statut="en_attente") for m in missing])
         state.frozen.append(req.candidature_id)
         return FreezeResult(frozen=True)
+
+    @documents.route(GetPiecesReadiness)
+    async def readiness(req: GetPiecesReadiness, ctx) -> PiecesReadinessList:
+        return PiecesReadinessList(items=[
+            PiecesReadiness(candidature_id=cid, known=True, missing=[
+                MissingPiece(piece_id=uuid.uuid4(), libelle=m, statut="en_attente") for m in state.missing_pieces.get(cid, [])
+            ])
+            for cid in req.candidature_ids
+        ])
 
     @documents.route(ReleasePieces)
     async def release(req: ReleasePieces, ctx) -> FreezeResult:

@@ -60,7 +60,9 @@ async def test_apply_creates_an_en_attente_candidature_with_its_pieces(service):
     assert view.statut == "en_attente" and view.statut_libelle == "En attente"
     assert view.type_traitement == "acces_controle" and view.type_traitement_valide
     assert view.formation_libelle == "DAEU option A" and view.centre_code == "DAEU"
-    assert view.can_cancel and view.can_transmit
+    assert view.can_cancel and not view.can_transmit, "its pieces are not open yet"
+    seen = await service.client.call(c.GetCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    assert seen.can_transmit, "documents (the stand-in) reports no piece missing"
     [event] = await events_of(service, "evt.candidatures.candidature.created", view.id)
     data = event["data"]
     assert data["numero_dossier"] == who.numero_dossier and data["date_limite_retour"] == str(view.date_limite_retour)
@@ -132,6 +134,8 @@ async def test_transmit_needs_every_piece_then_locks_the_candidature(service, pe
     who = candidate()
     view = await apply(service, who)
     peers.missing_pieces[view.id] = ["Curriculum vitae détaillé", "Fiche client"]
+    seen = await service.client.call(c.GetCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    assert not seen.can_transmit, "can_transmit says what the transmission will answer"
     err = await refused(service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView))
     assert err.extra["reason"] == "pieces_manquantes"
     assert err.message == "Votre candidature ne peut être transmise : 2 pièces manquantes."

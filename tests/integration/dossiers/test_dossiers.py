@@ -7,7 +7,10 @@ import uuid
 
 import pytest
 
+from datetime import datetime, timezone
+
 from ecandidat.contracts.accounts import AccountCreated, AccountPurged
+from ecandidat.contracts.candidatures import CandidatureStatusChanged, CandidatureTransmitted
 from ecandidat.contracts.dossiers import (
     Adresse,
     Completeness,
@@ -95,9 +98,32 @@ async def test_candidature_created_locks_informations_personnelles_for_the_candi
                        informations_personnelles=InformationsPersonnelles(**infos_perso(nom_usage="Corrigé")))
     assert fixed.section.version == 2 and fixed.section.donnees["nom_usage"] == "Corrigé"
     for outsider in (staff("gestionnaire", centres=("MASTER",)), staff("commission", commissions=("AUTRE",))):
-        assert (await refused(rpc.call(GetDossier(principal=outsider, account_id=me.account_id), DossierView))).code == "not_found"
+        assert (await refused(rpc.call(GetDossier(principal=outsider, account_id=me.account_id), DossierView))).code == "forbidden"
+    # The commission reads the dossier once the candidature it examines is complete, not before.
     member = staff("commission_lecture", commissions=("COM-DAEU",))
-    assert (await rpc.call(GetDossier(principal=member, account_id=me.account_id), DossierView)).account_id == me.account_id
+    assert (await refused(rpc.call(GetDossier(principal=member, account_id=me.account_id), DossierView))).code == "forbidden"
+    facts = dict(candidature_id=event.candidature_id, account_id=me.account_id, numero_dossier=event.numero_dossier,
+                 formation_code=event.formation_code, formation_libelle=event.formation_libelle, centre_code="DAEU")
+    await publish(dossiers, CandidatureStatusChanged(**facts, revision=3, old_status="receptionne", new_status="complet",
+                                                     changed_at=datetime.now(timezone.utc)))
+    # An older event arriving late (a retried delivery) does not take the statut back.
+    late = await publish(dossiers, CandidatureTransmitted(**facts, revision=2, received_at=datetime.now(timezone.utc),
+                                                          centre_libelle="DAEU"))
+
+    async def member_reads() -> bool:
+        try:
+            return (await rpc.call(GetDossier(principal=member, account_id=me.account_id), DossierView)).account_id == me.account_id
+        except ServiceError:
+            return False
+
+    await eventually(member_reads, message="the commission reads the complete candidature's dossier")
+
+    async def late_consumed() -> bool:
+        async with dossiers.pool.acquire() as conn:
+            return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM inbox WHERE event_id = $1)", late)
+
+    await eventually(late_consumed, message="the late event consumed")
+    assert await member_reads(), "the late transmitted event took the statut back"
     reader = staff("gestionnaire_lecture", centres=("DAEU",))
     err = await refused(save(rpc, reader, 2, account_id=me.account_id,
                              informations_personnelles=InformationsPersonnelles(**infos_perso())))

@@ -83,7 +83,7 @@ def test_transmission_and_cancellation_follow_the_states():
         ("complet", False, False),
     ]:
         c = Candidature(statut=statut, cancelled=False, decision=None, date_retour=date(2026, 6, 30))
-        assert c.can_transmit(now) is transmit_ok
+        assert c.can_transmit(now, missing=[]) is transmit_ok
         assert c.can_cancel() is cancel_ok
     decided = Candidature(statut="en_attente", cancelled=False, decision="favorable", date_retour=date(2026, 6, 30))
     with pytest.raises(Refused):
@@ -92,6 +92,24 @@ def test_transmission_and_cancellation_follow_the_states():
     with pytest.raises(Refused) as info:
         cancelled.check_transmit(now)
     assert reason(info) == "annulee"
+
+
+def test_can_transmit_is_exactly_the_transmissions_own_rule():
+    """A fresh candidature with pieces to deposit is not transmittable: `can_transmit` asks the
+    very question the transmission asks, pieces included."""
+    now = utc(2026, 5, 1)
+    fresh = Candidature(statut="en_attente", cancelled=False, decision=None, date_retour=date(2026, 6, 30))
+    assert not fresh.can_transmit(now, missing=["Curriculum vitae détaillé"])
+    refusal = fresh.transmission_refusal(now, ["Curriculum vitae détaillé"])
+    assert refusal.extra["reason"] == "pieces_manquantes" and refusal.message.endswith("1 pièce manquante.")
+    assert not fresh.can_transmit(now, missing=None), "pieces not opened yet: the transmission would wait too"
+    assert fresh.transmission_refusal(now, None).code == "unavailable"
+    assert fresh.can_transmit(now, missing=[])
+    late = utc(2026, 7, 1)
+    assert fresh.transmission_refusal(late, []).extra["reason"] == "date_retour_depassee"
+    for statut in ("receptionne", "complet"):
+        done = Candidature(statut=statut, cancelled=False, decision=None, date_retour=date(2026, 6, 30))
+        assert not done.can_transmit(now, missing=[])
 
 
 def test_required_pieces_come_from_three_levels_filtered_by_type_de_traitement():

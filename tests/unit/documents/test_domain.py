@@ -91,8 +91,11 @@ def test_who_may_read_and_review():
         domain.check_reader(Principal(realm="candidate", account_id=uuid.uuid4(), email="o@example.org"), c)
     domain.check_reader(principal(roles=("scolarite_lecture",)), c)
     domain.check_reader(principal(roles=("gestionnaire",), centres=("DAEU",)), c)
-    domain.check_reader(principal(roles=("commission",), commissions=("C1",)), c)
-    with pytest.raises(NotFound):
+    member = principal(roles=("commission",), commissions=("C1",))
+    with pytest.raises(Forbidden):
+        domain.check_reader(member, c)  # a commission examines complete dossiers only
+    domain.check_reader(member, cand(statut="complet"))
+    with pytest.raises(Forbidden):
         domain.check_reader(principal(roles=("gestionnaire",), centres=("MASTER",)), c)
     with pytest.raises(Forbidden):
         domain.check_reviewer(principal(roles=("gestionnaire_lecture",), centres=("DAEU",)), c)

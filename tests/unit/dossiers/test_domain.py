@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
+from ecandidat.contracts.access import CandidatureScope
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import Conflict, Forbidden, NotFound
 from services.dossiers.domain import (
     IMPORTED_IDENTITY_FIELDS,
     WHOLE_SECTION,
     Dossier,
-    Scope,
     StoredSection,
     check_can_read,
     check_can_write,
@@ -36,9 +36,9 @@ def staff(*roles, centres=(), commissions=()) -> Principal:
                      centres=centres, commissions=commissions)
 
 
-def dossier(**sections) -> Dossier:
+def dossier(statut: str = "complet", **sections) -> Dossier:
     return Dossier(ME, sections={k: StoredSection(k, 1, v) for k, v in sections.items()},
-                   scope=Scope(frozenset({"DAEU"}), frozenset({"COM-DAEU"})))
+                   scopes=(CandidatureScope("DAEU", "COM-DAEU", statut),))
 
 
 def test_a_candidate_sees_only_their_own_dossier():
@@ -60,8 +60,16 @@ def test_staff_read_scope(principal, allowed):
     if allowed:
         check_can_read(principal, dossier())
     else:
-        with pytest.raises(NotFound):
+        with pytest.raises(Forbidden):
             check_can_read(principal, dossier())
+
+
+def test_a_commission_reads_the_dossier_once_a_candidature_it_examines_is_complete():
+    member = staff("commission", commissions=("COM-DAEU",))
+    for statut in ("en_attente", "receptionne", "incomplet"):
+        with pytest.raises(Forbidden):
+            check_can_read(member, dossier(statut))
+    check_can_read(member, dossier("complet"))
 
 
 def test_staff_may_correct_only_informations_personnelles_and_read_only_roles_not_at_all():
