@@ -216,13 +216,15 @@ WRITABLE_SECTIONS = tuple(s for s in SECTIONS if s != "cursus_interne")
 
 
 class GetDossier(RpcRequest):
-    """The whole dossier of `account_id`, as `principal` may see it."""
+    """The whole dossier of `account_id`, as `principal` may see it; with `lisible`, each section
+    also comes as people read it (French labels, values in words: the candidature PDF)."""
 
     service = "dossiers"
     operation = "get_dossier"
 
     principal: Principal
     account_id: uuid.UUID
+    lisible: bool = False
 
 
 class GetSection(RpcRequest):
@@ -344,6 +346,20 @@ class Communes(RpcReply):
     items: list[CommuneRef]
 
 
+class Champ(RpcReply):
+    """One field as the form shows it: « Commune de naissance » — « Toulouse »."""
+
+    libelle: str
+    valeur: str
+
+
+class Bloc(RpcReply):
+    """A section's fields (`titre` None), or one entry of a list section (« Stage 1 »)."""
+
+    titre: str | None = None
+    champs: list[Champ]
+
+
 class SectionView(RpcReply):
     section: SectionName
     libelle: str
@@ -356,6 +372,8 @@ class SectionView(RpcReply):
     champs_importes: list[str] = Field(default_factory=list)
     modifiee_le: datetime | None = None
     donnees: dict[str, Any] | None = None
+    # Only when asked (`GetDossier.lisible`): the section as people read it.
+    lisible: list[Bloc] = Field(default_factory=list)
 
 
 class Completeness(RpcReply):

@@ -26,8 +26,9 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from xml.sax.saxutils import escape
 
 from ecandidat.contracts.candidatures import CandidatureView, GetCandidature
-from ecandidat.contracts.dossiers import DossierView, GetDossier
+from ecandidat.contracts.dossiers import Bloc, DossierView, GetDossier
 from ecandidat.contracts.errors import ServiceError
+from ecandidat.runtime.french import date_longue
 
 from . import store
 from .domain import STATUTS
@@ -43,11 +44,17 @@ UNAVAILABLE = "Dossier indisponible pour le moment : ses rubriques n'ont pas pu 
 
 @dataclass
 class RecapData:
+    """The candidature PDF's text, in the order of the guide's « Récapitulatif de votre candidature »:
+    informations détaillées, dates utiles, adresse de contact, then the dossier's sections (in the
+    order of the candidate's menu) and the pieces."""
+
     numero_dossier: str
     formation: str
-    lines: list[tuple[str, str]]
+    candidat: str
+    details: list[tuple[str, str]]
+    dates: list[tuple[str, str]]
     contact: list[str]
-    sections: list[tuple[str, list[tuple[str, str]]]] | None
+    sections: list[tuple[str, list[Bloc]]] | None
     pieces: list[tuple[str, str, str, str]]
     files: list[tuple[str, Path, str]] = field(default_factory=list)
 
@@ -63,7 +70,7 @@ async def generated(svc: DocumentsService, ticket: Ticket, request_id: str | Non
             raise ServiceError("Cette candidature n'existe plus.", code="not_found")
         view = await _ask(svc, GetCandidature(principal=ticket.principal, candidature_id=cand["candidature_id"]),
                           CandidatureView, request_id)
-        dossier = await _ask(svc, GetDossier(principal=ticket.principal, account_id=cand["account_id"]),
+        dossier = await _ask(svc, GetDossier(principal=ticket.principal, account_id=cand["account_id"], lisible=True),
                              DossierView, request_id)
         data = _data(cand, view, dossier, slots)
         for i, row in enumerate(s for s in slots if s["file_key"]):
@@ -85,48 +92,36 @@ async def _ask(svc: DocumentsService, request: Any, reply: type, request_id: str
 
 def _data(cand: Any, view: CandidatureView | None, dossier: DossierView | None, slots: list) -> RecapData:
     if view is not None:
-        lines = [
+        details = [
             ("Formation", view.formation_libelle),
             ("Centre de candidature", view.centre_libelle),
             ("Campagne", view.campagne_libelle),
             ("Statut du dossier", view.statut_libelle),
             ("Type de traitement", view.type_traitement_libelle + (" (Validé)" if view.type_traitement_valide else "")),
             ("Décision", view.decision_libelle),
-            ("Date limite de retour", f"{view.date_limite_retour:%d/%m/%Y}"),
-            ("Date de réception", f"{view.date_reception:%d/%m/%Y}" if view.date_reception else "—"),
         ]
+        dates = [("Date limite de retour", date_longue(view.date_limite_retour))]
+        if view.date_reception:
+            dates.append(("Date de réception", date_longue(view.date_reception)))
+        if view.confirmation_deadline:
+            dates.append(("Date limite de confirmation", date_longue(view.confirmation_deadline)))
         contact = [view.contact.libelle, *view.contact.adresse.splitlines()]
         if view.contact.mail:
             contact.append(f"Mail : {view.contact.mail}")
     else:
-        lines = [
-            ("Formation", cand["formation_libelle"]),
-            ("Date limite de retour", f"{cand['date_limite_retour']:%d/%m/%Y}"),
-            ("Statut du dossier", "indisponible pour le moment"),
-        ]
+        details = [("Formation", cand["formation_libelle"]), ("Statut du dossier", "indisponible pour le moment")]
+        dates = [("Date limite de retour", date_longue(cand["date_limite_retour"]))]
         contact = ["indisponible pour le moment"]
     sections = None
+    candidat = ""
     if dossier is not None:
-        sections = [(s.libelle, _flatten(s.donnees or {})) for s in dossier.sections]
+        sections = [(s.libelle, s.lisible) for s in dossier.sections]
+        identite = next((s.donnees for s in dossier.sections if s.section == "informations_personnelles"), None) or {}
+        candidat = " ".join(p for p in (identite.get("prenoms"), identite.get("nom_usage") or identite.get("nom_naissance"))
+                            if p)
     pieces = [(s["libelle"], s["file_name"] or "", STATUTS[s["statut"]], s["comment"] or "") for s in slots]
-    return RecapData(cand["numero_dossier"], cand["formation_libelle"], lines, contact, sections, pieces)
-
-
-def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
-    if isinstance(value, dict):
-        out: list[tuple[str, str]] = []
-        for key, item in value.items():
-            label = key.replace("_", " ").capitalize()
-            out += _flatten(item, f"{prefix} › {label}" if prefix else label)
-        return out
-    if isinstance(value, list):
-        if all(not isinstance(v, (dict, list)) for v in value):
-            return [(prefix, ", ".join(str(v) for v in value) or "—")]
-        out = []
-        for i, item in enumerate(value, 1):
-            out += _flatten(item, f"{prefix} {i}")
-        return out
-    return [(prefix, "—" if value is None else str(value))]
+    return RecapData(cand["numero_dossier"], cand["formation_libelle"], candidat, details, dates, contact, sections,
+                     pieces)
 
 
 # -- rendering (runs in a worker thread) ------------------------------------------------------------
@@ -151,21 +146,31 @@ def _p(text: str, style: Any) -> Paragraph:
 
 def _recap_pages(data: RecapData) -> bytes:
     styles = getSampleStyleSheet()
-    body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=8, leading=10)
+    body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=8.5, leading=10.5)
+    entry = styles["Heading4"].clone("entry", fontSize=9, spaceBefore=4, spaceAfter=2)
+    who = f"{data.candidat} ({data.numero_dossier})" if data.candidat else data.numero_dossier
     story: list[Any] = [
-        _p(f"Récapitulatif de votre candidature ({data.numero_dossier})", styles["Title"]),
+        _p(f"Récapitulatif de votre candidature - {who}", styles["Title"]),
         _p("Informations détaillées", styles["Heading2"]),
-        _table([[_p(k, body), _p(v, body)] for k, v in data.lines], [5 * cm, 11 * cm]),
+        _table([[_p(k, body), _p(v, body)] for k, v in data.details], [5 * cm, 11 * cm]),
+        _p("Dates utiles", styles["Heading2"]),
+        _table([[_p(k, body), _p(v, body)] for k, v in data.dates], [5 * cm, 11 * cm]),
         _p("Adresse de contact", styles["Heading2"]),
         *[_p(line, body) for line in data.contact],
         _p("Dossier", styles["Heading2"]),
     ]
     if data.sections is None:
         story.append(_p(UNAVAILABLE, body))
-    for libelle, items in data.sections or []:
+    for libelle, blocs in data.sections or []:
         story.append(_p(libelle, styles["Heading3"]))
-        rows = [[_p(k, small), _p(v, small)] for k, v in items] or [[_p("Non renseignée", small), _p("", small)]]
-        story.append(_table(rows, [6 * cm, 10 * cm]))
+        if not blocs:
+            story.append(_p("Rubrique non renseignée.", small))
+        for bloc in blocs:
+            if bloc.titre:
+                story.append(_p(bloc.titre, entry))
+            rows = [[_p(c.libelle, small), _p(c.valeur, small)] for c in bloc.champs]
+            if rows:
+                story.append(_table(rows, [6 * cm, 10 * cm]))
     story += [Spacer(1, 0.4 * cm), _p("Pièces justificatives", styles["Heading2"])]
     header = [_p(h, small) for h in ("Pièce justificative", "Fichier", "Statut", "Commentaire")]
     rows = [[_p(c, small) for c in piece] for piece in data.pieces]

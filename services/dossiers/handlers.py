@@ -33,6 +33,7 @@ from ecandidat.runtime.clock import Clock
 from . import domain, registry, store
 from .domain import IMPORTED_IDENTITY_FIELDS, WHOLE_SECTION, Dossier
 from .ine import check_ine
+from .lisible import blocs
 from .referentiels import Referentiels
 from .validation import check_section
 
@@ -55,14 +56,19 @@ async def _dossier_for(conn: asyncpg.Connection, principal: Principal, account_i
     return dossier
 
 
-async def get_dossier(conn: asyncpg.Connection, principal: Principal, account_id: uuid.UUID) -> DossierView:
+async def get_dossier(conn: asyncpg.Connection, principal: Principal, account_id: uuid.UUID,
+                      lisible: Referentiels | None = None) -> DossierView:
+    """The dossier; with `lisible` (the reference data to name codes), each section as people read it."""
     dossier = await _dossier_for(conn, principal, account_id)
+    sections = [domain.view(dossier, s, principal) for s in SECTIONS]
+    if lisible is not None:
+        sections = [v.model_copy(update={"lisible": blocs(v.section, v.donnees, lisible)}) for v in sections]
     return DossierView(
         account_id=account_id,
         informations_personnelles_verrouillees=dossier.locked,
         ine_importe=dossier.ine_importe,
         completude=domain.completeness(dossier),
-        sections=[domain.view(dossier, s, principal) for s in SECTIONS],
+        sections=sections,
     )
 
 

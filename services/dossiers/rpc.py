@@ -35,7 +35,8 @@ def register(server: RpcServer, service: "DossiersService") -> None:
     @server.route(GetDossier)
     async def get_dossier(req: GetDossier, ctx: RpcContext) -> DossierView:
         async with service.pool.acquire() as conn:
-            return await handlers.get_dossier(conn, req.principal, req.account_id)
+            return await handlers.get_dossier(conn, req.principal, req.account_id,
+                                              service.referentiels if req.lisible else None)
 
     @server.route(GetSection)
     async def get_section(req: GetSection, ctx: RpcContext) -> SectionView:

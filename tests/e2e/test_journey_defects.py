@@ -1,0 +1,194 @@
+"""The candidate's journey where it went wrong (issue 10), through the gateway, as a candidate and
+a gestionnaire meet it: `can_transmit`, the pieces right after applying, the candidature PDF, the
+decision letter, the liste complémentaire, and a review sent twice."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from datetime import date
+
+import pytest
+from pypdf import PdfReader
+
+from services.candidatures.seed import seed_demo
+from tests.conftest import eventually
+from tests.e2e.test_accounts import activated_account, api, login, mail_to, sealing_overrides, text_of
+from tests.e2e.test_accounts_staff import admin
+from tests.unit.documents import corpus
+from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso, stages
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def platform(start_platform):
+    p = await start_platform("accounts", "dossiers", "candidatures", "documents", "mailer",
+                             documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **sealing_overrides())
+    await seed_demo(p.services["candidatures"].pool, date.today())
+    return p
+
+
+async def candidate(platform, smtp_sink, **identity) -> dict:
+    """An activated, logged-in candidate whose dossier allows applying."""
+    account = await activated_account(platform, smtp_sink)
+    token = await login(platform, account["numero_dossier"])
+    for slug, content in (("informations-personnelles", infos_perso(**identity)), ("adresse", adresse()),
+                          ("baccalaureat", baccalaureat()), ("stages", stages())):
+        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
+                                    headers={"If-Match": '"0"'})
+        assert status == 200, (slug, body)
+    return {**account, "token": token}
+
+
+async def apply(platform, who: dict, formation: str) -> dict:
+    status, view, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": formation},
+                                token=who["token"])
+    assert status == 201, view
+    return view
+
+
+async def upload(platform, token: str, cid: str, slot: str, data: bytes, name: str = "piece.pdf") -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {token}", "X-File-Name": name, "Content-Type": "application/octet-stream"}
+    async with platform.http.put(platform.url(f"/api/v1/candidatures/{cid}/pieces/{slot}/fichier"), data=data,
+                                 headers=headers) as resp:
+        return resp.status, await resp.json()
+
+
+async def download(platform, path: str, token: str) -> tuple[int, bytes, str]:
+    async with platform.http.get(platform.url(path), headers={"Authorization": f"Bearer {token}"}) as resp:
+        return resp.status, await resp.read(), resp.content_type
+
+
+async def outbox(platform, service: str, candidature_id: str) -> list[dict]:
+    """The events a service committed about one candidature, in order."""
+    async with platform.services[service].pool.acquire() as conn:
+        rows = await conn.fetch("SELECT event_id, subject, payload FROM outbox ORDER BY seq")
+    events = [(r, json.loads(r["payload"])) for r in rows]
+    return [{"event_id": r["event_id"], "subject": r["subject"], "data": body["data"]} for r, body in events
+            if body["subject"] == candidature_id]
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+async def test_the_pieces_are_there_the_instant_the_candidature_is_created(platform, smtp_sink):
+    """Read-your-writes: the page the candidate opens after the 201 lists the pieces at once."""
+    who = await candidate(platform, smtp_sink)
+    for formation in ("DU-MUSICO", "M1-BIOVIE", "DAEU-A", "DU-LSF"):
+        view = await apply(platform, who, formation)
+        status, pieces, _ = await api(platform, "GET", f"/api/v1/candidatures/{view['id']}/pieces", token=who["token"])
+        assert status == 200, (formation, pieces)
+        assert pieces["items"] and all(p["statut"] == "en_attente" for p in pieces["items"]), pieces
+        assert pieces["can_change"] is True
+    # The event, arriving after the read, opens nothing twice and changes no slot.
+    [created] = [e for e in await outbox(platform, "candidatures", view["id"])
+                 if e["subject"] == "evt.candidatures.candidature.created"]
+    docs = platform.services["documents"]
+
+    async def consumed() -> bool:
+        async with docs.pool.acquire() as conn:
+            return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM inbox WHERE event_id = $1)", created["event_id"])
+
+    await eventually(consumed, message="candidature.created consumed by documents")
+    status, after, _ = await api(platform, "GET", f"/api/v1/candidatures/{view['id']}/pieces", token=who["token"])
+    assert [p["slot_id"] for p in after["items"]] == [p["slot_id"] for p in pieces["items"]]
+
+
+async def test_can_transmit_says_what_the_transmission_will_answer(platform, smtp_sink):
+    who = await candidate(platform, smtp_sink)
+    view = await apply(platform, who, "DU-MUSICO")
+    cid, token = view["id"], who["token"]
+    assert view["can_transmit"] is False, "a fresh candidature has every piece to deposit"
+
+    async def seen() -> dict:
+        return (await api(platform, "GET", f"/api/v1/candidatures/{cid}", token=token))[1]
+
+    assert (await seen())["can_transmit"] is False
+    status, refused, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
+    assert status == 409 and refused["reason"] == "pieces_manquantes", refused
+    [mine] = (await api(platform, "GET", "/api/v1/candidatures", token=token))[1]["items"]
+    assert mine["can_transmit"] is False
+
+    status, pieces, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}/pieces", token=token)
+    slots = [p["slot_id"] for p in pieces["items"] if not p["conditionnelle"]]
+    for slot in slots:
+        status, body = await upload(platform, token, cid, slot, corpus.reportlab_pdf())
+        assert status == 201, body
+    # Right after the last upload (no waiting for events): transmittable, and indeed transmitted.
+    assert (await seen())["can_transmit"] is True
+    status, body, _ = await api(platform, "DELETE", f"/api/v1/candidatures/{cid}/pieces/{slots[0]}/fichier", token=token)
+    assert status == 200, body
+    assert (await seen())["can_transmit"] is False
+    status, body = await upload(platform, token, cid, slots[0], corpus.reportlab_pdf())
+    assert status == 201 and (await seen())["can_transmit"] is True
+    status, done, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
+    assert status == 200 and done["statut"] == "receptionne" and done["can_transmit"] is False, done
+
+
+async def test_the_candidature_pdf_reads_like_the_form(platform, smtp_sink):
+    who = await candidate(platform, smtp_sink, date_naissance="1990-04-12", prenoms="Zoé Lucie", nom_naissance="Martin")
+    view = await apply(platform, who, "DU-MUSICO")
+    status, data, ctype = await download(platform, f"/api/v1/candidatures/{view['id']}/dossier.pdf", who["token"])
+    assert status == 200 and ctype == "application/pdf", data[:200]
+    text = pdf_text(data)
+    flat = " ".join(text.split())
+    for words in ("Récapitulatif de votre candidature - Zoé Lucie Martin", "Nom de naissance Martin",
+                  "Prénoms Zoé Lucie", "Date de naissance 12 avril 1990", "Commune de naissance Toulouse",
+                  "Département de naissance Haute-Garonne (31)", "Nationalité France", "Mention Bien",
+                  "Situation Titulaire du baccalauréat", "Stage 1", "Organisme d'accueil CHU de Toulouse",
+                  "Date limite de retour", "DU Musicothérapie"):
+        assert words in flat, (words, flat[:3000])
+    for raw in ("Prenoms", "Nom naissance", "Items 1", "31555", "1990-04-12", "Commune naissance", "bien,", "› "):
+        assert raw not in text, (raw, text[:3000])
+    # The sections come in the guide's order, after the récapitulatif.
+    order = ["Informations détaillées", "Dates utiles", "Adresse de contact", "Informations personnelles", "Adresse",
+             "Baccalauréat", "Cursus interne", "Cursus externe", "Stages", "Expériences professionnelles",
+             "Pièces justificatives"]
+    lines = [line.strip() for line in text.splitlines()]
+    positions = [lines.index(title) for title in order]
+    assert positions == sorted(positions), list(zip(order, positions))
+
+
+async def test_the_same_review_twice_is_one_effect_and_one_mail(platform, smtp_sink):
+    """A gestionnaire refuses a piece; the gateway times out and they send it again: the candidate
+    gets one mail, the candidature's history one entry, the event stream one event."""
+    who = await candidate(platform, smtp_sink)
+    view = await apply(platform, who, "DU-MUSICO")
+    cid, token = view["id"], who["token"]
+    status, pieces, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}/pieces", token=token)
+    first, second = pieces["items"][0]["slot_id"], pieces["items"][1]["slot_id"]
+    for slot in (first, second):
+        assert (await upload(platform, token, cid, slot, corpus.reportlab_pdf()))[0] == 201
+    root = await admin(platform)
+    refusal = {"decision": "refusee", "commentaire": "Document illisible : scannez-le à nouveau."}
+    replies = [await root.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{first}/examen", refusal)
+               for _ in range(3)]
+    assert [r[0] for r in replies] == [200, 200, 200], replies
+    assert {r[1]["statut"] for r in replies} == {"refusee"} and len({r[1]["reviewed_at"] for r in replies}) == 1
+    validation = await root.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{second}/examen", {"decision": "validee"})
+    again = await root.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{second}/examen", {"decision": "validee"})
+    assert validation[0] == again[0] == 200 and validation[1]["reviewed_at"] == again[1]["reviewed_at"]
+
+    subjects = [e["subject"] for e in await outbox(platform, "documents", cid)]
+    assert subjects.count("evt.documents.piece.refused") == 1 and subjects.count("evt.documents.piece.validated") == 1
+
+    # A refusal with a new comment is news: the candidate is told the new comment.
+    newer = {"decision": "refusee", "commentaire": "Il manque la page 2 du document."}
+    assert (await root.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{first}/examen", newer))[0] == 200
+    await mail_to(smtp_sink, who["email"], "Pièce refusée", count=2)
+    mails = [m for m in smtp_sink.messages() if m["To"] == who["email"] and "Pièce refusée" in m["Subject"]]
+    assert [("illisible" in text_of(m), "la page 2" in text_of(m)) for m in mails] == [(True, False), (False, True)]
+
+    async def history() -> list[str]:
+        status, seen, _ = await root.call("GET", f"/api/v1/staff/candidatures/{cid}")
+        return [h["action"] for h in seen["history"]]
+
+    await eventually(lambda: _has(history, "piece_refusee", 2), message="both refusals in the history")
+    assert (await history()).count("piece_validee") == 1
+
+
+async def _has(history, action: str, count: int) -> bool:
+    return (await history()).count(action) == count
