@@ -270,6 +270,9 @@ class SaveCentre(RpcRequest):
     contact_mail: str | None = Field(default=None, max_length=320)
     max_candidatures: int = Field(default=20, ge=1, le=100)
     ordre: int = 0
+    # Who signs the admission and refusal letters (and the mails that go with them).
+    signataire_nom: str | None = Field(default=None, max_length=200)
+    signataire_qualite: str | None = Field(default=None, max_length=300)
 
 
 class SaveTypeDiplome(RpcRequest):
@@ -312,6 +315,12 @@ class SaveFormation(RpcRequest):
     date_jury: date | None = None
     date_publication: date | None = None
     ouverte: bool = True
+    # What an admitted candidate does once they confirmed (named in the admission letter and in the
+    # confirmation mail); the centre's contact when empty.
+    modalites_inscription: str | None = Field(default=None, max_length=4000)
+    # The formation's own signatory of the letters, instead of the centre's.
+    signataire_nom: str | None = Field(default=None, max_length=200)
+    signataire_qualite: str | None = Field(default=None, max_length=300)
 
 
 class SavePiece(RpcRequest):
@@ -364,6 +373,13 @@ class DecisionValidated(_CandidatureFacts):
     contact_libelle: str
     contact_adresse: str
     automatic: bool = False
+    # Where an automatic decision comes from: `liste_complementaire` (a place freed up) or
+    # `acces_direct` (a validated accès direct); None when staff entered it.
+    origine: str | None = None
+    # What the admission letter names: the inscription's modalities and who signs.
+    modalites_inscription: str | None = None
+    signataire_nom: str | None = None
+    signataire_qualite: str | None = None
     # The candidate's names as the accounts service announced them (for the letter), when known.
     nom: str | None = None
     prenom: str | None = None
@@ -377,6 +393,10 @@ class CandidatureConfirmed(_CandidatureFacts):
     action = "confirmed"
 
     confirmed_at: datetime
+    # As in the admission letter, so that the confirmation mail says the same thing.
+    modalites_inscription: str | None = None
+    signataire_nom: str | None = None
+    signataire_qualite: str | None = None
 
 
 class CandidatureWithdrawn(_CandidatureFacts):
@@ -559,6 +579,7 @@ class DecisionRecord(RpcReply):
     validated_by: str | None
     validated_at: datetime | None
     automatic: bool
+    origine: str | None = None
 
 
 class HistoryRecord(RpcReply):

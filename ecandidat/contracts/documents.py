@@ -227,6 +227,14 @@ class OpenDossierDownload(_OnCandidature):
     operation = "open_dossier_download"
 
 
+class OpenLetterDownload(_OnCandidature):
+    """A single-use link to the letter of the candidature's current decision (admission or
+    refusal), for its candidate or for staff whose scope covers it."""
+
+    service = "documents"
+    operation = "open_letter_download"
+
+
 class DownloadTicket(RpcReply):
     url: str
     expires_at: datetime
@@ -310,3 +318,6 @@ class LetterGenerated(Event):
     commentaire: str | None = None
     confirmation_deadline: datetime | None = None
     automatic: bool = False
+    origine: str | None = None
+    signataire_nom: str | None = None
+    signataire_qualite: str | None = None

@@ -6,8 +6,11 @@ from aiohttp import web
 
 from ecandidat.contracts import candidatures as c
 
+from ecandidat.contracts.documents import DownloadTicket, OpenLetterDownload
+
 from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, path_uuid
 from ..keys import RPC
+from .documents import proxy_download
 
 ApplyBody = body_of(c.Apply, name="NouvelleCandidature")
 
@@ -55,6 +58,16 @@ def register(api: Api) -> None:
     async def transmettre(request: web.Request) -> web.Response:
         req = c.TransmitCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
         return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
+
+    @api.route("GET", "/api/v1/candidatures/{candidature_id}/lettre",
+               summary="Télécharger la lettre de la décision (lettre d'admission ou avis défavorable, PDF)",
+               tag="candidatures", realm="candidate", content_types={"response": "application/pdf"},
+               responses={404: "Candidature inconnue, ou pas de lettre pour sa décision actuelle"})
+    async def lettre(request: web.Request) -> web.StreamResponse:
+        req = OpenLetterDownload(principal=request[PRINCIPAL],
+                                 candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        ticket = await request.app[RPC].call(req, DownloadTicket, request_id=request[REQUEST_ID])
+        return await proxy_download(request, ticket)
 
     for answer, path, summary in (
         ("confirmation", "confirmation", "Confirmer sa candidature après un avis favorable"),

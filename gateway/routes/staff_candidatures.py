@@ -14,8 +14,11 @@ from pydantic import ConfigDict, Field
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.access import ANY_STAFF, DECIDERS, MANAGERS
 
+from ecandidat.contracts.documents import DownloadTicket, OpenLetterDownload
+
 from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, parse_query, path_uuid
 from ..keys import RPC
+from .documents import proxy_download
 
 
 class ListQuery(c.Filters):
@@ -136,6 +139,17 @@ def register(api: Api) -> None:
     async def vue(request: web.Request) -> web.Response:
         req = c.GetStaffCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
         return json_response(await request.app[RPC].call(req, c.StaffCandidatureView, request_id=request[REQUEST_ID]))
+
+    @api.route("GET", "/api/v1/staff/candidatures/{candidature_id}/lettre",
+               summary="La lettre de la décision actuelle d'une candidature (admission ou avis défavorable, PDF)",
+               tag="gestion des candidatures", realm="staff", roles=ANY_STAFF,
+               content_types={"response": "application/pdf"},
+               responses={403: "Hors de votre périmètre", 404: "Candidature inconnue, ou pas de lettre"})
+    async def lettre(request: web.Request) -> web.StreamResponse:
+        req = OpenLetterDownload(principal=request[PRINCIPAL],
+                                 candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        ticket = await request.app[RPC].call(req, DownloadTicket, request_id=request[REQUEST_ID])
+        return await proxy_download(request, ticket)
 
     @api.route("POST", "/api/v1/staff/candidatures/statut", summary="Changer le statut du dossier (une ou plusieurs candidatures)",
                tag="gestion des candidatures", body=StatutBody, response=c.BatchResult, realm="staff", roles=MANAGERS)

@@ -19,11 +19,8 @@ from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
 
 from . import store, workflow
-from .handlers import _facts, views
-from .staff import _insert_decision, _validate
-
-SYSTEM = "système"
-
+from .handlers import _facts, letter_facts, views
+from .staff import SYSTEM, _insert_decision, _validate
 
 def answerable(row: asyncpg.Record) -> workflow.Answerable:
     return workflow.Answerable(
@@ -53,7 +50,8 @@ async def answer(pool: asyncpg.Pool, rpc: RpcClient, req: c.AnswerAdmission, clo
             await conn.execute("UPDATE candidatures SET confirmed_at = $2, version = version + 1 WHERE id = $1", row["id"], now)
             await store.add_history(conn, row["id"], now, req.principal.numero_dossier or "", "confirmation")
             view = await store.candidature_view(conn, row["id"])
-            await add_event(conn, c.CandidatureConfirmed(**_facts(view), confirmed_at=now), subject=str(row["id"]), clock=clock)
+            await add_event(conn, c.CandidatureConfirmed(**_facts(view), confirmed_at=now, **letter_facts(view)),
+                            subject=str(row["id"]), clock=clock)
         else:
             await withdraw(conn, row, now, clock, automatic=False, by=req.principal.numero_dossier or "")
             view = await store.candidature_view(conn, row["id"])
@@ -98,10 +96,8 @@ async def promote_next(conn: asyncpg.Connection, formation_code: str, now: datet
         if nxt is None:
             return promoted
         row = await _lock(conn, nxt)
-        decision_id = await _insert_decision(
-            conn, nxt, "favorable", SYSTEM, now, automatic=True,
-            commentaire="Une place s'est libérée : vous bénéficiez de la liste complémentaire.",
-        )
+        decision_id = await _insert_decision(conn, nxt, "favorable", SYSTEM, now, automatic=True,
+                                             origine="liste_complementaire")
         await _validate(conn, row, decision_id, SYSTEM, now, clock)
         deadline = await conn.fetchval("SELECT confirmation_deadline FROM candidatures WHERE id = $1", nxt)
         view = await store.candidature_view(conn, nxt)

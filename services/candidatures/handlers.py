@@ -136,6 +136,16 @@ def decision_details(row: asyncpg.Record) -> dict:
     return details
 
 
+def letter_facts(row: asyncpg.Record) -> dict:
+    """What the admission letter, and the mails that refer to it, name (from a candidature view row)."""
+    return dict(
+        modalites_inscription=workflow.modalites_inscription(
+            row["modalites_inscription"], row["contact_libelle"], row["contact_adresse"], row["contact_mail"]),
+        signataire_nom=row["signataire_nom"],
+        signataire_qualite=row["signataire_qualite"],
+    )
+
+
 def _facts(row: asyncpg.Record) -> dict:
     return dict(
         candidature_id=row["id"],

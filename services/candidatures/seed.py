@@ -24,6 +24,19 @@ CONTACT_FC = dict(
     contact_mail="formations.diplomantes@univ-tlse2.fr",
 )
 CONTACT_DAEU = dict(CONTACT_FC, contact_mail="daeu@univ-tlse2.fr")
+# Who signs the letters of each centre (demo names).
+SIGNATAIRES = {
+    "DAEU": ("Claire Moulin", "Responsable du DAEU, par délégation du président de l'université"),
+}
+SIGNATAIRE_FC = ("Jean Delmas", "Directeur du service de la formation continue, par délégation du président de l'université")
+# The modalités d'inscription named in the admission letters (demo text).
+MODALITES = {
+    "DAEU": "Prenez rendez-vous avec le secrétariat du DAEU (daeu@univ-tlse2.fr) dans les quinze jours qui suivent "
+            "votre confirmation, muni de votre pièce d'identité et d'une photographie ; votre inscription "
+            "administrative est faite lors de ce rendez-vous.",
+    "FC-DIPL": "Votre inscription administrative se fait en ligne : le service de la formation continue vous envoie "
+               "le lien d'inscription et le devis de formation dans la semaine qui suit votre confirmation.",
+}
 
 CENTRES = [
     ("FC-DIPL", "Service de la Formation continue - Formations diplômantes", CONTACT_FC, 1),
@@ -95,7 +108,9 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
         fin=today + timedelta(days=180), prefix=f"{year % 100:02d}", en_service=True,
     ))
     for code, libelle, contact, ordre in CENTRES:
-        await offer.save_centre(pool, c.SaveCentre(principal=p, code=code, libelle=libelle, ordre=ordre, **contact))
+        nom, qualite = SIGNATAIRES.get(code, SIGNATAIRE_FC)
+        await offer.save_centre(pool, c.SaveCentre(principal=p, code=code, libelle=libelle, ordre=ordre, **contact,
+                                                   signataire_nom=nom, signataire_qualite=qualite))
     for code, libelle, ordre in TYPES:
         await offer.save_type_diplome(pool, c.SaveTypeDiplome(principal=p, code=code, libelle=libelle, ordre=ordre))
     for code, libelle, centre in COMMISSIONS:
@@ -107,6 +122,7 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
             depot_debut=today - timedelta(days=7), depot_fin=today + timedelta(days=60),
             date_retour=today + timedelta(days=75), delai_confirmation_jours=10,
             date_jury=today + timedelta(days=90), date_publication=today + timedelta(days=95),
+            modalites_inscription=MODALITES.get(centre),
         ))
     ids = {}
     for code, libelle, ordre, niveau, centre, formation, conditionnelle, modele in PIECES:

@@ -21,7 +21,10 @@ from ecandidat.runtime.outbox import add_event
 
 from . import store, workflow
 from .domain import Refused
-from .handlers import _facts, views
+from .handlers import _facts, letter_facts, views
+
+SYSTEM = "système"
+
 
 def actor(principal: Principal) -> str:
     return principal.email
@@ -92,7 +95,7 @@ async def set_type_traitement(pool: asyncpg.Pool, req: c.SetTypeTraitement, cloc
             if req.type_traitement == "acces_direct" and req.valide and row["decision"] is None:
                 # eCandidat: a validated accès direct is a favourable decision.
                 decision_id = await _insert_decision(conn, cid, "favorable", actor(req.principal), now, automatic=True,
-                                                     commentaire="Accès direct")
+                                                     origine="acces_direct")
                 await _validate(conn, row, decision_id, actor(req.principal), now, clock)
             updated.append(cid)
     return c.BatchResult(updated=updated)
@@ -165,6 +168,8 @@ async def _validate(conn, row, decision_id: uuid.UUID, by: str, now: datetime, c
         cid, d["kind"], decision_id, now, d["rang"] if d["kind"] == "liste_complementaire" else None, deadline,
     )
     await store.add_history(conn, cid, now, by, "decision_validee", kind=d["kind"], automatic=d["automatic"])
+    if row["decision"] == "liste_complementaire" and d["kind"] != "liste_complementaire":
+        await renumber_liste(conn, row["formation_code"], now)
     view, facts = await _event_facts(conn, cid)
     who = await conn.fetchrow("SELECT nom, prenom FROM candidats WHERE account_id = $1", row["account_id"])
     await add_event(
@@ -174,11 +179,19 @@ async def _validate(conn, row, decision_id: uuid.UUID, by: str, now: datetime, c
             preselection_date=d["preselection_date"], preselection_heure=d["preselection_heure"],
             preselection_lieu=d["preselection_lieu"], commentaire=d["commentaire"], confirmation_deadline=deadline,
             validated_at=now, centre_libelle=view["centre_libelle"], contact_libelle=view["contact_libelle"],
-            contact_adresse=view["contact_adresse"], automatic=d["automatic"],
+            contact_adresse=view["contact_adresse"], automatic=d["automatic"], origine=d["origine"],
+            **letter_facts(view),
             nom=who["nom"] if who else None, prenom=who["prenom"] if who else None,
         ),
         subject=str(cid), clock=clock,
     )
+
+
+async def renumber_liste(conn: asyncpg.Connection, formation_code: str, now: datetime) -> None:
+    """The candidates still on the liste complémentaire move up: ranks 1, 2, 3… in their order."""
+    for moved in await store.renumber_liste(conn, formation_code):
+        await store.add_history(conn, moved["id"], now, SYSTEM, "rang_liste_complementaire",
+                                old=moved["old"], new=moved["new"])
 
 
 async def add_note(pool: asyncpg.Pool, req: c.AddNote, clock: Clock) -> c.NoteRecord:

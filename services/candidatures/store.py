@@ -17,6 +17,10 @@ from .domain import Campagne, Candidature, Formation
 _CANDIDATURE_VIEW = """
     SELECT c.*, f.libelle AS formation_libelle, f.commission_code, t.libelle AS type_diplome,
            ce.libelle AS centre_libelle, ce.contact_libelle, ce.contact_adresse, ce.contact_mail,
+           f.modalites_inscription,
+           CASE WHEN f.signataire_nom IS NOT NULL THEN f.signataire_nom ELSE ce.signataire_nom END AS signataire_nom,
+           CASE WHEN f.signataire_nom IS NOT NULL THEN f.signataire_qualite ELSE ce.signataire_qualite END
+               AS signataire_qualite,
            ca.libelle AS campagne_libelle, d.motif AS d_motif, d.commentaire AS d_commentaire,
            d.preselection_date AS d_preselection_date, d.preselection_heure AS d_preselection_heure,
            d.preselection_lieu AS d_preselection_lieu
@@ -140,6 +144,22 @@ def candidature_of(row: asyncpg.Record) -> Candidature:
         cancelled=row["cancelled_at"] is not None,
         decision=row["decision"],
         date_retour=row["date_retour"],
+    )
+
+
+async def renumber_liste(conn: asyncpg.Connection, formation_code: str) -> list[asyncpg.Record]:
+    """Number the formation's liste complémentaire 1, 2, 3… in its order (rank, then oldest
+    decision); return the candidatures whose rank changed, with the old and new rank."""
+    return await conn.fetch(
+        """WITH ranked AS (
+               SELECT id, rang_lc, row_number() OVER (ORDER BY rang_lc, decision_validated_at, id) AS n
+               FROM candidatures
+               WHERE formation_code = $1 AND decision = 'liste_complementaire'
+                 AND withdrawn_at IS NULL AND cancelled_at IS NULL)
+           UPDATE candidatures c SET rang_lc = r.n, version = c.version + 1
+           FROM ranked r WHERE c.id = r.id AND c.rang_lc IS DISTINCT FROM r.n
+           RETURNING c.id, r.rang_lc AS old, r.n AS new""",
+        formation_code,
     )
 
 

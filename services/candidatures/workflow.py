@@ -92,6 +92,17 @@ def confirmation_deadline(
     return end_of_day(local_day(validated_at) + timedelta(days=days))
 
 
+def modalites_inscription(formation_text: str | None, contact_libelle: str, contact_adresse: str,
+                          contact_mail: str | None) -> str:
+    """What an admitted candidate does once they confirmed: the formation's own text, or else
+    where to go (the centre's contact). The letter and the confirmation mail say this same text."""
+    if formation_text and formation_text.strip():
+        return formation_text.strip()
+    where = ", ".join(line.strip() for line in [contact_libelle, *contact_adresse.splitlines()] if line.strip())
+    mail = f" ({contact_mail})" if contact_mail else ""
+    return f"Votre inscription administrative se fait auprès de : {where}{mail}."
+
+
 def reminder_due(deadline: datetime, now: datetime, days_before: int) -> bool:
     return deadline - timedelta(days=days_before) <= now < deadline
 

@@ -141,8 +141,8 @@ class Endpoint:
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         svc = self.svc
-        ticket = await tickets.take(svc.pool, request.match_info["token"], ("piece_file", "template", "dossier"),
-                                    svc.clock.now())
+        ticket = await tickets.take(svc.pool, request.match_info["token"],
+                                    ("piece_file", "template", "dossier", "letter"), svc.clock.now())
         if ticket.kind == "dossier":
             async with recap.generated(svc, ticket, request.headers.get("X-Request-Id")) as (path, name):
                 return await self._send(request, _file_chunks(path), path.stat().st_size, "application/pdf", name)
@@ -152,6 +152,11 @@ class Endpoint:
                 if row is None or row["file_key"] is None:
                     raise NotFound("Aucun fichier n'est déposé pour cette pièce.")
                 key, size, ctype, name = row["file_key"], row["size"], row["content_type"], row["file_name"]
+            elif ticket.kind == "letter":
+                row = await store.current_letter(conn, ticket.candidature_id)
+                if row is None:
+                    raise NotFound("Aucune lettre n'est disponible pour cette candidature.")
+                key, size, ctype, name = row["file_key"], row["size"], "application/pdf", row["file_name"]
             else:
                 row = await store.template(conn, ticket.piece_id)
                 if row is None:

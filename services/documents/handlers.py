@@ -81,7 +81,7 @@ def on_events(clock: Clock):
 
     async def purged(conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
         ids = await store.candidature_ids_of(conn, event.account_id)
-        await store.queue_deletions(conn, await store.file_keys(conn, ids), "account.purged", clock.now())
+        await store.queue_deletions(conn, await store.file_keys(conn, ids, letters=True), "account.purged", clock.now())
         await conn.execute("DELETE FROM tickets WHERE candidature_id = ANY($1::uuid[])", ids)
         await conn.execute("DELETE FROM candidatures WHERE candidature_id = ANY($1::uuid[])", ids)
 

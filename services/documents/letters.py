@@ -1,6 +1,12 @@
 """Admission and refusal letters: on `decision.validated` (favorable or défavorable) the letter is
 generated (reportlab), stored under a key derived from the decision (a redelivered event writes
-the same object again), and `letter.generated` tells the mailer to send the decision with it."""
+the same object again), recorded as the letter of that decision, and `letter.generated` tells the
+mailer to send the decision with it. Every validated decision becomes the candidature's current
+one here: the candidate downloads the letter of their current decision (`open_letter_download`).
+
+The letter says what the mails say: the favourable mail sends it and points to it for the
+modalités d'inscription, the confirmation mail repeats them; all three are signed by the same
+signatory (the formation's, else the centre's, else "Le service de scolarité")."""
 
 from __future__ import annotations
 
@@ -20,63 +26,103 @@ from ecandidat.contracts.documents import LetterGenerated
 from ecandidat.contracts.envelope import CloudEvent
 from ecandidat.runtime.outbox import add_event
 
+from . import store
 from .domain import PARIS
 
 if TYPE_CHECKING:
     from .service import DocumentsService
 
 LETTERS = {"favorable": "admission", "defavorable": "refus"}
+PROMOTION = "Une place s'est libérée dans la formation « {formation} » : vous bénéficiez de la liste complémentaire."
 
 
 def on_decision(svc: DocumentsService):
     async def handle(conn: asyncpg.Connection, event: DecisionValidated, meta: CloudEvent) -> None:
+        await store.set_current_decision(conn, event.candidature_id, event.decision_id, event.revision)
         if event.kind not in LETTERS:
             return
         pdf = await asyncio.get_running_loop().run_in_executor(svc.endpoint.inspector, render_letter, event)
         key = f"lettres/{event.candidature_id}/{event.decision_id}.pdf"
+        filename = f"lettre-{LETTERS[event.kind]}-{event.numero_dossier}.pdf"
         await svc.storage.put_bytes(key, pdf)
+        await store.insert_letter(conn, event.decision_id, event.candidature_id, event.kind, key, filename, len(pdf),
+                                  svc.clock.now())
         await add_event(conn, LetterGenerated(
             candidature_id=event.candidature_id, account_id=event.account_id, decision_id=event.decision_id,
-            kind=event.kind, bucket=svc.storage.bucket, key=key,
-            filename=f"lettre-{LETTERS[event.kind]}-{event.numero_dossier}.pdf",
+            kind=event.kind, bucket=svc.storage.bucket, key=key, filename=filename,
             formation_libelle=event.formation_libelle, motif=event.motif, commentaire=event.commentaire,
-            confirmation_deadline=event.confirmation_deadline, automatic=event.automatic,
+            confirmation_deadline=event.confirmation_deadline, automatic=event.automatic, origine=event.origine,
+            signataire_nom=event.signataire_nom, signataire_qualite=event.signataire_qualite,
         ), subject=str(event.candidature_id), clock=svc.clock)
 
     return handle
 
 
-def render_letter(event: DecisionValidated) -> bytes:
-    styles = getSampleStyleSheet()
-    body = styles["BodyText"]
-    name = " ".join(p for p in (event.prenom, event.nom) if p) or "Madame, Monsieur"
-    day = event.validated_at.astimezone(PARIS)
-    lines = [
-        (escape(event.centre_libelle), styles["Heading3"]),
-        *[(escape(line), body) for line in [event.contact_libelle, *event.contact_adresse.splitlines()]],
-        (f"Le {day:%d/%m/%Y}", body),
-        (escape(f"{name} — numéro de dossier {event.numero_dossier}"), body),
-    ]
+def signature(event: DecisionValidated) -> list[str]:
+    """Who signs: the signatory's name and title, else the service; then the centre."""
+    lines = [event.signataire_nom, event.signataire_qualite] if event.signataire_nom else ["Le service de scolarité"]
+    return [line for line in lines if line] + [event.centre_libelle]
+
+
+def letter_text(event: DecisionValidated) -> tuple[str, list[tuple[str, str]]]:
+    """The title and the paragraphs (style, text) of the letter, in French."""
+    day = f"{event.validated_at.astimezone(PARIS):%d/%m/%Y}"
+    formation = event.formation_libelle
     if event.kind == "favorable":
         title = "Lettre d'admission"
-        text = [f"Nous avons le plaisir de vous informer que la commission a émis un avis favorable à votre "
-                f"candidature à la formation « {event.formation_libelle} »."]
+        body = [("subject", f"Objet : admission en « {formation} »")]
+        if event.origine == "liste_complementaire":
+            body.append(("text", PROMOTION.format(formation=formation)))
+        body.append(("text", f"Nous avons le plaisir de vous informer que la commission a émis, le {day}, un avis "
+                             f"favorable à votre candidature à la formation « {formation} »."))
+        if event.commentaire:
+            body.append(("text", event.commentaire))
         if event.confirmation_deadline:
-            text.append("Vous devez confirmer votre admission, ou vous désister, avant le "
-                        f"{event.confirmation_deadline.astimezone(PARIS):%d/%m/%Y à %H:%M} depuis votre espace "
-                        "candidat ; sans réponse dans ce délai, votre candidature sera considérée comme un désistement.")
+            deadline = event.confirmation_deadline.astimezone(PARIS)
+            body.append(("text", f"Vous devez impérativement confirmer votre souhait d'inscription, ou vous désister si "
+                                 f"vous renoncez à l'admission, avant le {deadline:%d/%m/%Y à %H:%M}, depuis votre "
+                                 "espace candidat (« Confirmation candidature » ou « Désistement candidature »). "
+                                 "L'absence de confirmation de votre part dans le délai imparti sera considérée comme "
+                                 "un désistement définitif."))
+        body.append(("heading", "Modalités d'inscription administrative"))
+        body.append(("text", "Une fois votre admission confirmée :"))
+        body += [("text", paragraph) for paragraph in (event.modalites_inscription or "").split("\n\n") if paragraph]
     else:
         title = "Avis défavorable"
-        text = [f"Nous avons le regret de vous informer que la commission a émis un avis défavorable à votre "
-                f"candidature à la formation « {event.formation_libelle} »."]
+        body = [("subject", f"Objet : votre candidature à la formation « {formation} »"),
+                ("text", f"La commission pédagogique a examiné votre candidature à la formation « {formation} » et a "
+                         f"émis, le {day}, un avis défavorable.")]
         if event.motif:
-            text.append(f"Motif : {event.motif}")
-    if event.commentaire:
-        text.append(event.commentaire)
-    story = [Paragraph(t, s) for t, s in lines]
-    story += [Spacer(1, 1 * cm), Paragraph(title, styles["Title"])]
-    story += [Paragraph(escape(t), body) for t in text]
-    story += [Spacer(1, 1 * cm), Paragraph("Le service de scolarité", body)]
+            body.append(("text", f"Motif : {event.motif}"))
+        if event.commentaire:
+            body.append(("text", event.commentaire))
+    body.append(("text", "Veuillez agréer l'expression de nos sincères salutations."))
+    return title, body
+
+
+def render_letter(event: DecisionValidated) -> bytes:
+    styles = getSampleStyleSheet()
+    text_style = styles["BodyText"].clone("letter", fontSize=10.5, leading=14, spaceAfter=6)
+    subject = text_style.clone("subject", fontName="Helvetica-Bold")
+    sign = text_style.clone("signature", leftIndent=9 * cm, spaceAfter=0)
+    name = " ".join(p for p in (event.prenom, event.nom) if p) or "Madame, Monsieur"
+    title, body = letter_text(event)
+    story = [Paragraph(escape(event.centre_libelle), styles["Heading3"])]
+    story += [Paragraph(escape(line), text_style) for line in [event.contact_libelle, *event.contact_adresse.splitlines()]]
+    story += [
+        Spacer(1, 0.5 * cm),
+        Paragraph(escape(name), sign),
+        Paragraph(escape(f"Numéro de dossier eCandidat : {event.numero_dossier}"), sign),
+        Spacer(1, 0.3 * cm),
+        Paragraph(escape(f"Le {event.validated_at.astimezone(PARIS):%d/%m/%Y}"), sign),
+        Spacer(1, 0.8 * cm),
+        Paragraph(escape(title), styles["Title"]),
+    ]
+    kinds = {"subject": subject, "text": text_style, "heading": styles["Heading4"]}
+    story += [Paragraph(escape(t).replace("\n", "<br/>"), kinds[k]) for k, t in body]
+    story.append(Spacer(1, 0.8 * cm))
+    story += [Paragraph(escape(line), sign) for line in signature(event)]
     out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, title=title, author="eCandidat").build(story)
+    SimpleDocTemplate(out, pagesize=A4, title=title, author="eCandidat",
+                      leftMargin=2.2 * cm, rightMargin=2.2 * cm).build(story)
     return out.getvalue()

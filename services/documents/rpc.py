@@ -14,6 +14,7 @@ from ecandidat.contracts.documents import (
     GetPiecesReadiness,
     ListPieces,
     OpenDossierDownload,
+    OpenLetterDownload,
     OpenPieceDownload,
     OpenPieceUpload,
     OpenTemplateDownload,
@@ -120,6 +121,19 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
             await handlers.load_readable(conn, req.principal, req.candidature_id)
             token, expires = await tickets.issue(conn, "dossier", req.principal, now, s.documents_ticket_ttl,
                                                  candidature_id=req.candidature_id, request_id=ctx.request_id)
+        return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
+
+    @server.route(OpenLetterDownload)
+    async def open_letter(req: OpenLetterDownload, ctx: RpcContext) -> DownloadTicket:
+        await known(req.candidature_id)
+        now = svc.clock.now()
+        async with svc.pool.acquire() as conn, conn.transaction():
+            await handlers.load_readable(conn, req.principal, req.candidature_id)
+            if await store.current_letter(conn, req.candidature_id) is None:
+                raise NotFound("Aucune lettre n'est disponible pour cette candidature : une lettre accompagne un avis "
+                               "favorable ou défavorable, une fois la décision validée.", reason="pas_de_lettre")
+            token, expires = await tickets.issue(conn, "letter", req.principal, now, s.documents_ticket_ttl,
+                                                 candidature_id=req.candidature_id)
         return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
 
     @server.route(OpenTemplateUpload)

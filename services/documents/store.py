@@ -132,6 +132,33 @@ async def mark_transmitted(conn: asyncpg.Connection, candidature_id: uuid.UUID) 
     await conn.execute("UPDATE piece_slots SET reopened = false WHERE candidature_id = $1", candidature_id)
 
 
+async def set_current_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID, decision_id: uuid.UUID,
+                               revision: int) -> None:
+    await conn.execute(
+        """UPDATE candidatures SET decision_id = $2, decision_revision = $3
+           WHERE candidature_id = $1 AND decision_revision < $3""",
+        candidature_id, decision_id, revision,
+    )
+
+
+async def insert_letter(conn: asyncpg.Connection, decision_id: uuid.UUID, candidature_id: uuid.UUID, kind: str,
+                        key: str, name: str, size: int, at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO letters (decision_id, candidature_id, kind, file_key, file_name, size, generated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (decision_id) DO NOTHING""",
+        decision_id, candidature_id, kind, key, name, size, at,
+    )
+
+
+async def current_letter(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record | None:
+    """The letter of the candidature's current decision, if that decision has one."""
+    return await conn.fetchrow(
+        """SELECT l.* FROM letters l JOIN candidatures c ON c.decision_id = l.decision_id
+           WHERE c.candidature_id = $1""",
+        candidature_id,
+    )
+
+
 async def forget_files(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID], reason: str, now: datetime) -> int:
     """Queue the candidatures' files for deletion and clear them from their slots."""
     keys = await file_keys(conn, candidature_ids)
@@ -143,10 +170,13 @@ async def forget_files(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID
     return await queue_deletions(conn, keys, reason, now)
 
 
-async def file_keys(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID]) -> list[str]:
+async def file_keys(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID], *,
+                    letters: bool = False) -> list[str]:
+    """The candidatures' deposited files (and their letters, when asked: an erased account's)."""
     rows = await conn.fetch(
-        "SELECT file_key FROM piece_slots WHERE candidature_id = ANY($1::uuid[]) AND file_key IS NOT NULL",
-        candidature_ids,
+        """SELECT file_key FROM piece_slots WHERE candidature_id = ANY($1::uuid[]) AND file_key IS NOT NULL
+           UNION ALL SELECT file_key FROM letters WHERE $2 AND candidature_id = ANY($1::uuid[])""",
+        candidature_ids, letters,
     )
     return [r["file_key"] for r in rows]
 

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 SCOPED = {
     "GET /api/v1/staff/candidatures/{candidature_id}": None,
     "GET /api/v1/staff/candidatures/{candidature_id}/dossier.pdf": None,
+    "GET /api/v1/staff/candidatures/{candidature_id}/lettre": None,
     "GET /api/v1/staff/candidatures/{candidature_id}/pieces": None,
     "GET /api/v1/staff/candidatures/{candidature_id}/pieces/{slot_id}/fichier": None,
     "POST /api/v1/staff/candidatures/{candidature_id}/pieces/{slot_id}/examen": {"decision": "validee"},

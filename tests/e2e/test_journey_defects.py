@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -192,3 +192,88 @@ async def test_the_same_review_twice_is_one_effect_and_one_mail(platform, smtp_s
 
 async def _has(history, action: str, count: int) -> bool:
     return (await history()).count(action) == count
+
+
+async def staff_decides(root, cid: str, kind: str, **details) -> None:
+    for path, body in (("/api/v1/staff/candidatures/statut", {"candidature_ids": [cid], "statut": "complet"}),
+                       (f"/api/v1/staff/candidatures/{cid}/decision", {"kind": kind, **details}),
+                       ("/api/v1/staff/candidatures/decisions/validation", {"candidature_ids": [cid]})):
+        status, reply, _ = await root.call("POST", path, body)
+        assert status in (200, 201), (path, reply)
+
+
+async def test_the_decision_letter_is_downloadable_and_says_what_the_mails_say(platform, smtp_sink):
+    root = await admin(platform)
+    admitted, refused = await candidate(platform, smtp_sink), await candidate(platform, smtp_sink)
+    cid = (await apply(platform, admitted, "DU-MUSICO"))["id"]
+    other = (await apply(platform, refused, "DU-MUSICO"))["id"]
+    status, body, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}/lettre", token=admitted["token"])
+    assert status == 404 and body["reason"] == "pas_de_lettre", body
+
+    await staff_decides(root, cid, "favorable")
+    mail = await mail_to(smtp_sink, admitted["email"], "Avis favorable")
+    status, letter, ctype = await download(platform, f"/api/v1/candidatures/{cid}/lettre", admitted["token"])
+    assert status == 200 and ctype == "application/pdf"
+    [attached] = [p.get_content() for p in mail.iter_attachments() if p.get_content_type() == "application/pdf"]
+    assert attached == letter, "the letter downloaded is the one mailed"
+    text = " ".join(pdf_text(letter).split())
+    modalites = "Votre inscription administrative se fait en ligne"
+    for words in ("Lettre d'admission", "DU Musicothérapie", admitted["numero_dossier"],
+                  "Modalités d'inscription administrative", "Une fois votre admission confirmée", modalites,
+                  "Jean Delmas", "Directeur du service de la formation continue"):
+        assert words in text, (words, text)
+    mail_text = " ".join(text_of(mail).split())
+    assert "selon les modalités indiquées dans votre lettre d'admission" in mail_text
+    assert "vous seront précisées après votre confirmation" not in mail_text, "the mail and the letter disagreed"
+    assert "Jean Delmas Directeur du service de la formation continue" in mail_text
+    assert "Une place s'est libérée" not in mail_text + text
+
+    status, seen, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/confirmation", token=admitted["token"])
+    assert status == 200, seen
+    confirmed = " ".join(text_of(await mail_to(smtp_sink, admitted["email"], "Confirmation de votre candidature")).split())
+    assert "selon les modalités indiquées dans votre lettre d'admission" in confirmed and modalites in confirmed
+    assert "Jean Delmas" in confirmed
+
+    # A refusal has its letter too, with the motive; staff in scope read it; nobody else does.
+    await staff_decides(root, other, "defavorable", motif="Prérequis non satisfaits")
+    await mail_to(smtp_sink, refused["email"], "Avis défavorable")
+    status, letter, _ = await download(platform, f"/api/v1/candidatures/{other}/lettre", refused["token"])
+    assert status == 200 and "Motif : Prérequis non satisfaits" in " ".join(pdf_text(letter).split())
+    status, data, _ = await download(platform, f"/api/v1/staff/candidatures/{other}/lettre", root.token)
+    assert status == 200 and data == letter
+    status, _, _ = await download(platform, f"/api/v1/candidatures/{other}/lettre", admitted["token"])
+    assert status == 404
+
+
+async def test_a_freed_place_goes_to_the_next_and_the_list_moves_up(platform, smtp_sink):
+    root = await admin(platform)
+    code = f"DU-LC-{uuid.uuid4().hex[:6].upper()}"
+    today = platform.clock.now().date()
+    formation = {"libelle": "DU Liste complémentaire", "centre_code": "FC-DIPL", "type_code": "U-B3",
+                 "commission_code": "COM-FC", "type_traitement": "acces_controle", "capacite": 1,
+                 "depot_debut": str(today), "depot_fin": str(today + timedelta(days=30)),
+                 "date_retour": str(today + timedelta(days=40))}
+    status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/formations/{code}", formation)
+    assert status == 201, body
+    a, b, c, d = [await candidate(platform, smtp_sink) for _ in range(4)]
+    ids = {who["email"]: (await apply(platform, who, code))["id"] for who in (a, b, c, d)}
+    await staff_decides(root, ids[a["email"]], "favorable")
+    for who, rang in ((b, 1), (c, 2), (d, 3)):
+        await staff_decides(root, ids[who["email"]], "liste_complementaire", rang=rang)
+    await mail_to(smtp_sink, a["email"], "Avis favorable")
+
+    status, seen, _ = await api(platform, "POST", f"/api/v1/candidatures/{ids[a['email']]}/desistement", token=a["token"])
+    assert status == 200, seen
+    mail = await mail_to(smtp_sink, b["email"], "Avis favorable")
+    assert text_of(mail).count("Une place s'est libérée") == 1, text_of(mail)
+    status, promoted, _ = await api(platform, "GET", f"/api/v1/candidatures/{ids[b['email']]}", token=b["token"])
+    assert promoted["decision"] == "favorable" and promoted["can_confirm"], promoted
+    status, letter, _ = await download(platform, f"/api/v1/candidatures/{ids[b['email']]}/lettre", b["token"])
+    assert " ".join(pdf_text(letter).split()).count("Une place s'est libérée") == 1
+    # The next ones move up.
+    for who, rang in ((c, 1), (d, 2)):
+        status, seen, _ = await api(platform, "GET", f"/api/v1/candidatures/{ids[who['email']]}", token=who["token"])
+        assert (seen["decision"], seen["decision_rang"]) == ("liste_complementaire", rang), seen
+    status, staff_view, _ = await root.call("GET", f"/api/v1/staff/candidatures/{ids[c['email']]}")
+    moves = [h["details"] for h in staff_view["history"] if h["action"] == "rang_liste_complementaire"]
+    assert moves == [{"old": 2, "new": 1}] and staff_view["rang"] == 1

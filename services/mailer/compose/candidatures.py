@@ -56,7 +56,9 @@ def _decision(event: c.DecisionValidated, meta: CloudEvent, ctx: MailContext) ->
 
 @composes(c.CandidatureConfirmed)
 def _confirmed(event: c.CandidatureConfirmed, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
-    return to_candidate("candidature_confirmed", event, confirmed_at=event.confirmed_at)
+    return to_candidate("candidature_confirmed", event, confirmed_at=event.confirmed_at,
+                        modalites=event.modalites_inscription, base_url=ctx.public_base_url,
+                        signataire_nom=event.signataire_nom, signataire_qualite=event.signataire_qualite)
 
 
 @composes(c.CandidatureWithdrawn)

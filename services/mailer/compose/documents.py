@@ -19,6 +19,7 @@ def _letter(event: d.LetterGenerated, meta: CloudEvent, ctx: MailContext) -> lis
     return [Mail(
         f"decision_{event.kind}", account_id=event.account_id, candidature_id=event.candidature_id,
         context={"motif": event.motif, "commentaire": event.commentaire, "deadline": event.confirmation_deadline,
-                 "automatic": event.automatic, "base_url": ctx.public_base_url},
+                 "promotion": event.origine == "liste_complementaire", "base_url": ctx.public_base_url,
+                 "signataire_nom": event.signataire_nom, "signataire_qualite": event.signataire_qualite},
         attachments=(Attachment(event.bucket, event.key, event.filename),),
     )]

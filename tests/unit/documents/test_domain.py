@@ -72,6 +72,15 @@ def test_transmission_needs_every_piece_deposited_or_non_concernee():
     assert domain.missing_for_transmission(pieces + missing) == missing
 
 
+def test_the_same_review_again_changes_nothing():
+    refused = slot(statut="refusee", comment="Illisible")
+    assert not domain.review_changes(refused, "refusee", " Illisible ")
+    assert domain.review_changes(refused, "refusee", "Illisible : scannez en couleur"), "a new comment is news"
+    assert domain.review_changes(refused, "validee", "")
+    assert not domain.review_changes(slot(statut="validee"), "validee", "")
+    assert domain.review_changes(slot(statut="transmise"), "refusee", "Illisible")
+
+
 def test_a_refusal_needs_a_comment_and_a_deposited_piece():
     with pytest.raises(InvalidInput):
         domain.review_statut(slot(statut="transmise"), "refusee", "  ")

@@ -22,10 +22,13 @@ CONTEXTS = {
     "decision_preselection": {"preselection_date": date(2022, 7, 1), "preselection_heure": time(14, 30),
                               "preselection_lieu": "Salle 12", "commentaire": None, "contact_libelle": "Formation Continue",
                               "contact_adresse": "5 Allées Antonio Machado\n31058 TOULOUSE Cedex9"},
-    "decision_favorable": {"deadline": AT, "automatic": True, "commentaire": None, "motif": None, "base_url": "https://x"},
-    "decision_defavorable": {"motif": "Prérequis non satisfaits", "commentaire": None, "deadline": None, "automatic": False,
-                             "base_url": "https://x"},
-    "candidature_confirmed": {"confirmed_at": AT},
+    "decision_favorable": {"deadline": AT, "promotion": True, "commentaire": None, "motif": None, "base_url": "https://x",
+                           "signataire_nom": "Claire Moulin", "signataire_qualite": "Responsable du DAEU"},
+    "decision_defavorable": {"motif": "Prérequis non satisfaits", "commentaire": None, "deadline": None, "promotion": False,
+                             "base_url": "https://x", "signataire_nom": None, "signataire_qualite": None},
+    "candidature_confirmed": {"confirmed_at": AT, "modalites": "Prenez rendez-vous avec le secrétariat.",
+                              "base_url": "https://x", "signataire_nom": "Claire Moulin",
+                              "signataire_qualite": "Responsable du DAEU"},
     "candidature_withdrawn": {"withdrawn_at": AT, "automatic": True},
     "confirmation_reminder": {"deadline": AT},
 }
@@ -45,6 +48,21 @@ def test_the_creation_mail_says_what_the_guide_says():
     assert "Vous venez de candidater à la formation DAEU option A." in text
     assert "Vous avez jusqu'au 20/06/2022 pour compléter votre dossier" in text
     assert "Le service de scolarité\nDiplôme d'Accès aux Etudes Universitaires (DAEU)" in text
+
+
+def test_the_letters_mails_say_what_the_letter_says():
+    """The favourable mail sends the letter and points to it for the modalities; the confirmation
+    mail repeats them; both are signed by the letter's signatory."""
+    favorable = Renderer().render("decision_favorable", {**DIRECTORY, **CONTEXTS["decision_favorable"]}).text
+    assert favorable.count("Une place s'est libérée") == 1
+    assert "selon les modalités indiquées dans votre lettre d'admission" in favorable
+    assert "vous seront précisées" not in favorable
+    assert "Claire Moulin\nResponsable du DAEU\nDiplôme d'Accès aux Etudes Universitaires (DAEU)" in favorable
+    confirmed = Renderer().render("candidature_confirmed", {**DIRECTORY, **CONTEXTS["candidature_confirmed"]}).text
+    assert "selon les modalités indiquées dans votre lettre d'admission" in confirmed
+    assert "Prenez rendez-vous avec le secrétariat." in confirmed and "Claire Moulin\nResponsable du DAEU" in confirmed
+    unsigned = Renderer().render("decision_defavorable", {**DIRECTORY, **CONTEXTS["decision_defavorable"]}).text
+    assert "Le service de scolarité\nDiplôme d'Accès aux Etudes Universitaires (DAEU)" in unsigned
 
 
 def test_every_template_on_disk_is_covered():
