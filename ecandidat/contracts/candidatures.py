@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -49,6 +50,9 @@ class CandidatureCreated(_CandidatureFacts):
     date_limite_retour: date
     campagne_libelle: str
     pieces: list[RequiredPiece] = Field(default_factory=list)
+    # The exact instant the date limite de retour ends (the end of `date_limite_retour` in Paris,
+    # later when an incident extended it).
+    limite_retour: datetime | None = None
 
 
 class CandidatureCancelled(_CandidatureFacts):
@@ -70,6 +74,24 @@ class CandidatureTransmitted(_CandidatureFacts):
 
     received_at: datetime
     centre_libelle: str
+
+
+class CandidatureDeadlineChanged(_CandidatureFacts):
+    """The candidature's date limite de retour changed: its formation's date moved (and the
+    candidature follows it), staff set the candidature's own date, or an incident extended every
+    open deadline of the campaign. Who did it, when and why are in the candidature's history."""
+
+    producer = "candidatures"
+    entity = "candidature"
+    action = "deadline_changed"
+
+    date_limite_retour: date  # the last day
+    limite_retour: datetime  # the exact instant it ends
+    ancienne_limite_retour: datetime
+    cause: Literal["formation", "candidature", "incident"]
+    motif: str | None = None
+    # The candidate can still act on it (statut en_attente or incomplet, not cancelled): they are told.
+    ouverte: bool
 
 
 class CandidatureStatusChanged(_CandidatureFacts):
@@ -122,6 +144,8 @@ class CandidatureView(RpcReply):
     decision: str | None = None
     decision_libelle: str = "En attente"
     date_limite_retour: date
+    # The exact instant it ends (the end of that day in Paris, later when an incident extended it).
+    limite_retour: datetime
     date_reception: datetime | None = None
     created_at: datetime
     cancelled_at: datetime | None = None
@@ -502,6 +526,67 @@ class AddNote(RpcRequest):
     principal: Principal
     candidature_id: uuid.UUID
     body: str = Field(min_length=1, max_length=5000)
+
+
+class SetFormationDateRetour(RpcRequest):
+    """Change a formation's date limite de retour: its candidatures follow, except those whose own
+    date staff set."""
+
+    service = "candidatures"
+    operation = "set_formation_date_retour"
+
+    principal: Principal
+    formation_code: str = Field(pattern=_CODE)
+    date_retour: date
+    motif: str | None = Field(default=None, max_length=2000)
+
+
+class SetCandidatureDateRetour(RpcRequest):
+    """Give one candidature its own date limite de retour (`date_retour`), or make it follow its
+    formation's again (`date_retour` null)."""
+
+    service = "candidatures"
+    operation = "set_candidature_date_retour"
+
+    principal: Principal
+    candidature_id: uuid.UUID
+    date_retour: date | None
+    motif: str | None = Field(default=None, max_length=2000)
+
+
+class ExtendCampaignDeadlines(RpcRequest):
+    """After an incident (the platform unreachable from `incident_debut`), extend by `heures` the
+    date limite de retour of every candidature of the campaign that was still open when it began
+    (not transmitted, not cancelled, deadline not passed then); each candidate is mailed. One
+    extension per incident: the same request again changes nothing."""
+
+    service = "candidatures"
+    operation = "extend_campaign_deadlines"
+
+    principal: Principal
+    campagne_code: str = Field(pattern=_CODE)
+    incident_debut: datetime
+    heures: int = Field(ge=1, le=720)
+    motif: str = Field(min_length=1, max_length=2000)
+
+
+class DeadlinesChanged(RpcReply):
+    """The candidatures whose date limite de retour changed."""
+
+    updated: list[uuid.UUID]
+
+
+class Prolongation(RpcReply):
+    id: uuid.UUID
+    campagne_code: str
+    incident_debut: datetime
+    heures: int
+    motif: str
+    par: str
+    le: datetime
+    candidatures: int
+    # True when this incident had already been handled (a retried request): nothing changed again.
+    deja_appliquee: bool = False
 
 
 class BatchResult(RpcReply):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -19,3 +19,25 @@ def date_longue(value: date | datetime) -> str:
     if isinstance(moment, datetime) and (moment.hour, moment.minute) != (0, 0):
         text += f" à {moment.hour} h {moment.minute:02d}"
     return text
+
+
+def dernier_jour(limite: datetime) -> date:
+    """The last day on which something ending at the instant `limite` can still be done (Paris)."""
+    return (limite.astimezone(PARIS) - timedelta(microseconds=1)).date()
+
+
+def limite_courte(limite: datetime) -> str:
+    """An end instant as the guide writes a deadline: « 20/06/2022 » when it is the end of that day
+    (midnight, Paris), « 21/06/2022 à 06:00 » otherwise."""
+    local = limite.astimezone(PARIS)
+    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        return f"{dernier_jour(limite):%d/%m/%Y}"
+    return f"{local:%d/%m/%Y à %H:%M}"
+
+
+def limite_longue(limite: datetime) -> str:
+    """The same in words: « 20 juin 2022 », or « 21 juin 2022 à 6 h 00 »."""
+    local = limite.astimezone(PARIS)
+    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        return date_longue(dernier_jour(limite))
+    return date_longue(local)

@@ -34,6 +34,8 @@ TypeTraitementBody = body_of(c.SetTypeTraitement, name="ChangementTypeTraitement
 DecisionBody = body_of(c.EnterDecision, without=("principal", "candidature_id"), name="SaisieDecision")
 ValidationBody = body_of(c.ValidateDecisions, name="ValidationDecisions")
 NoteBody = body_of(c.AddNote, without=("principal", "candidature_id"), name="NouvelleNote")
+DateRetourBody = body_of(c.SetCandidatureDateRetour, without=("principal", "candidature_id"),
+                         name="DateLimiteRetourCandidature")
 
 EXPORT_COLUMNS = [
     ("numero_dossier", "Numéro de dossier"), ("nom", "Nom"), ("prenom", "Prénom"), ("email", "Adresse mail"),
@@ -179,6 +181,18 @@ def register(api: Api) -> None:
         body = await parse_body(request, ValidationBody)
         req = c.ValidateDecisions(principal=request[PRINCIPAL], **body.model_dump())
         return json_response(await request.app[RPC].call(req, c.BatchResult, request_id=request[REQUEST_ID]))
+
+    @api.route("PUT", "/api/v1/staff/candidatures/{candidature_id}/date-limite-retour",
+               summary="Donner à une candidature sa propre date limite de retour (date_retour null : celle de sa "
+                       "formation) ; le candidat est prévenu, l'historique garde qui, quand et pourquoi",
+               tag="gestion des candidatures", body=DateRetourBody, response=c.DeadlinesChanged, realm="staff",
+               roles=MANAGERS, responses={403: "Hors de votre périmètre", 404: "Candidature inconnue",
+                                          409: "Candidature annulée"})
+    async def date_limite_retour(request: web.Request) -> web.Response:
+        body = await parse_body(request, DateRetourBody)
+        req = c.SetCandidatureDateRetour(principal=request[PRINCIPAL], **body.model_dump(),
+                                         candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        return json_response(await request.app[RPC].call(req, c.DeadlinesChanged, request_id=request[REQUEST_ID]))
 
     @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/notes", summary="Ajouter une note au bloc-notes",
                tag="gestion des candidatures", body=NoteBody, response=c.NoteRecord, status=201, realm="staff", roles=DECIDERS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ecandidat.contracts import candidatures as c
-from ecandidat.contracts.access import OFFER_ADMINS
+from ecandidat.contracts.access import MANAGERS, OFFER_ADMINS
 
 from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body
 from ..keys import RPC
@@ -22,9 +22,42 @@ RESOURCES = [
 ]
 
 
+FormationDateBody = body_of(c.SetFormationDateRetour, without=("principal", "formation_code"),
+                            name="DateLimiteRetourFormation")
+ProlongationBody = body_of(c.ExtendCampaignDeadlines, without=("principal", "campagne_code"), name="NouvelleProlongation")
+# Extending a whole campaign touches every open candidature in one transaction: give it time.
+EXTENSION_TIMEOUT = 120.0
+
+
 def register(api: Api) -> None:
     for path, what, model in RESOURCES:
         _register_one(api, path, what, model)
+
+    @api.route("PUT", "/api/v1/staff/offre/formations/{code}/date-limite-retour",
+               summary="Changer la date limite de retour d'une formation : ses candidatures la suivent (sauf celles "
+                       "qui ont leur propre date) et leurs candidats sont prévenus", tag="offre (administration)",
+               body=FormationDateBody, response=c.DeadlinesChanged, realm="staff", roles=MANAGERS,
+               responses={403: "Formation hors de votre périmètre", 404: "Formation inconnue"})
+    async def formation_date_limite_retour(request: web.Request) -> web.Response:
+        body = await parse_body(request, FormationDateBody)
+        req = c.SetFormationDateRetour(principal=request[PRINCIPAL], formation_code=request.match_info["code"],
+                                       **body.model_dump())
+        return json_response(await request.app[RPC].call(req, c.DeadlinesChanged, request_id=request[REQUEST_ID],
+                                                         timeout=EXTENSION_TIMEOUT))
+
+    @api.route("POST", "/api/v1/staff/offre/campagnes/{code}/prolongations",
+               summary="Après un incident, prolonger de N heures toutes les dates limites de retour encore ouvertes "
+                       "au début de l'incident (un courriel à chaque candidat ; une seule prolongation par incident)",
+               tag="offre (administration)", body=ProlongationBody, response=c.Prolongation, status=201,
+               realm="staff", roles=OFFER_ADMINS,
+               responses={200: "Cet incident a déjà été pris en compte : rien n'a changé", 404: "Campagne inconnue",
+                          409: "Cet incident a déjà été pris en compte avec une autre durée"})
+    async def prolongation(request: web.Request) -> web.Response:
+        body = await parse_body(request, ProlongationBody)
+        req = c.ExtendCampaignDeadlines(principal=request[PRINCIPAL], campagne_code=request.match_info["code"],
+                                        **body.model_dump())
+        done = await request.app[RPC].call(req, c.Prolongation, request_id=request[REQUEST_ID], timeout=EXTENSION_TIMEOUT)
+        return json_response(done, status=200 if done.deja_appliquee else 201)
 
 
 def _register_one(api: Api, path: str, what: str, model: type) -> None:

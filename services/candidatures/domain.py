@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ecandidat.contracts.errors import ErrorDetail, ServiceError, Unavailable
+from ecandidat.runtime.french import limite_courte
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -49,6 +50,12 @@ def end_of_day(day: date, tz: ZoneInfo = PARIS) -> datetime:
 
 def local_day(moment: datetime, tz: ZoneInfo = PARIS) -> date:
     return moment.astimezone(tz).date()
+
+
+def retour_deadline(date_retour: date, prolongation_heures: int = 0) -> datetime:
+    """The instant a date limite de retour ends: the end of that day in Paris, plus the hours an
+    incident added."""
+    return end_of_day(date_retour) + timedelta(hours=prolongation_heures)
 
 
 @dataclass(frozen=True)
@@ -121,10 +128,19 @@ class Candidature:
     statut: str
     cancelled: bool
     decision: str | None
+    # The date limite de retour: the candidature's own date if staff set one, else its
+    # formation's (so that a change of the formation's date reaches it), plus the hours an
+    # incident added.
     date_retour: date
+    prolongation_heures: int = 0
 
     def retour_deadline(self) -> datetime:
-        return end_of_day(self.date_retour)
+        return retour_deadline(self.date_retour, self.prolongation_heures)
+
+    def may_be_extended(self, since: datetime) -> bool:
+        """Whether an incident that began at `since` extends this candidature's deadline: the
+        candidate still had something to do (not transmitted, not cancelled) when it began."""
+        return not self.cancelled and self.statut in TRANSMISSIBLE and self.retour_deadline() > since
 
     def before_retour(self, now: datetime) -> bool:
         return now < self.retour_deadline()
@@ -152,7 +168,7 @@ class Candidature:
             return Refused("Cette candidature a déjà été transmise.", reason="deja_transmise")
         if not self.before_retour(now):
             return Refused(
-                f"La date limite de retour ({self.date_retour:%d/%m/%Y}) est dépassée : "
+                f"La date limite de retour ({limite_courte(self.retour_deadline())}) est dépassée : "
                 "la candidature ne peut plus être transmise.",
                 reason="date_retour_depassee",
             )

@@ -26,6 +26,7 @@ from ecandidat.contracts.candidatures import (
 from ecandidat.contracts.documents import FreezePieces, FreezeResult, GetPiecesReadiness, PiecesReadinessList, ReleasePieces
 from ecandidat.contracts.errors import Forbidden, NotFound, ServiceError
 from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.french import dernier_jour
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
 
@@ -97,7 +98,8 @@ def view_of(row: asyncpg.Record, now: datetime, missing: list[str] | None = None
         type_traitement_libelle=domain.TYPES_TRAITEMENT[row["type_traitement"]],
         type_traitement_valide=row["type_traitement_valide"],
         decision=row["decision"],
-        date_limite_retour=row["date_retour"],
+        date_limite_retour=dernier_jour(cand.retour_deadline()),
+        limite_retour=cand.retour_deadline(),
         date_reception=row["date_reception"],
         created_at=row["created_at"],
         cancelled_at=row["cancelled_at"],
@@ -199,7 +201,6 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             campagne_code=campagne.code,
             type_traitement=type_traitement,
             type_traitement_valide=valide,
-            date_retour=formation.date_retour,
             created_at=now,
             statut_date=now,
             nom=who["nom"] if who else None,
@@ -224,12 +225,14 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
 
 
 def created_event(row: asyncpg.Record, pieces: list[RequiredPiece]) -> CandidatureCreated:
+    deadline = store.candidature_of(row).retour_deadline()
     return CandidatureCreated(
         **_facts(row),
         commission_code=row["commission_code"],
         centre_libelle=row["centre_libelle"],
         type_traitement=row["type_traitement"],
-        date_limite_retour=row["date_retour"],
+        date_limite_retour=dernier_jour(deadline),
+        limite_retour=deadline,
         campagne_libelle=row["campagne_libelle"],
         pieces=pieces,
     )

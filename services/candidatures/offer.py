@@ -18,8 +18,9 @@ from ecandidat.contracts.candidatures import (
     Saved,
 )
 from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput
+from ecandidat.runtime.clock import Clock
 
-from . import store
+from . import deadlines, store
 
 def _require_admin(principal: Principal) -> None:
     if principal.realm != "staff" or not principal.has_role(*access.OFFER_ADMINS):
@@ -68,13 +69,13 @@ async def save_commission(pool: asyncpg.Pool, req: SaveCommission) -> Saved:
     return Saved(code=req.code, created=created)
 
 
-async def save_formation(pool: asyncpg.Pool, req: SaveFormation) -> Saved:
+async def save_formation(pool: asyncpg.Pool, req: SaveFormation, clock: Clock) -> Saved:
     _require_admin(req.principal)
     if req.depot_fin < req.depot_debut:
         raise _invalid("depot_fin", "La fin du dépôt doit suivre son début.")
     if req.date_retour < req.depot_debut:
         raise _invalid("date_retour", "La date limite de retour ne peut précéder l'ouverture du dépôt.")
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
         for field, table, code in (
             ("centre_code", "centres", req.centre_code),
             ("type_code", "types_diplome", req.type_code),
@@ -82,7 +83,12 @@ async def save_formation(pool: asyncpg.Pool, req: SaveFormation) -> Saved:
         ):
             if not await _exists(conn, table, code):
                 raise _invalid(field, "Cette référence n'existe pas.")
+        old = await store.lock_formation(conn, req.code)
+        moved = old is not None and old["date_retour"] != req.date_retour
+        followers = await deadlines.formation_followers(conn, req.code) if moved else []
         created = await store.upsert(conn, "formations", "code", req.model_dump(exclude={"principal"}))
+        if moved:  # the candidatures that follow the formation's date move with it
+            await deadlines.formation_date_changed(conn, followers, req.principal.email, clock.now(), clock)
     return Saved(code=req.code, created=created)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ecandidat.contracts import candidatures as c
 from ecandidat.runtime.rpc import RpcContext, RpcServer
 
-from . import admission, handlers, listing, offer, staff
+from . import admission, deadlines, handlers, listing, offer, staff
 
 
 def register(server: RpcServer, service) -> None:
@@ -72,12 +72,27 @@ def register(server: RpcServer, service) -> None:
     async def list_candidatures(req: c.ListCandidatures, ctx: RpcContext) -> c.CandidaturePage:
         return await listing.list_candidatures(pool, req)
 
+    @server.route(c.SetFormationDateRetour)
+    async def set_formation_date(req: c.SetFormationDateRetour, ctx: RpcContext) -> c.DeadlinesChanged:
+        return await deadlines.set_formation_date(pool, req, clock)
+
+    @server.route(c.SetCandidatureDateRetour)
+    async def set_candidature_date(req: c.SetCandidatureDateRetour, ctx: RpcContext) -> c.DeadlinesChanged:
+        return await deadlines.set_candidature_date(pool, req, clock)
+
+    @server.route(c.ExtendCampaignDeadlines)
+    async def extend_campaign(req: c.ExtendCampaignDeadlines, ctx: RpcContext) -> c.Prolongation:
+        return await deadlines.extend_campaign(pool, req, clock)
+
+    @server.route(c.SaveFormation)
+    async def save_formation(req: c.SaveFormation, ctx: RpcContext) -> c.Saved:
+        return await offer.save_formation(pool, req, clock)
+
     for model, fn in (
         (c.SaveCampagne, offer.save_campagne),
         (c.SaveCentre, offer.save_centre),
         (c.SaveTypeDiplome, offer.save_type_diplome),
         (c.SaveCommission, offer.save_commission),
-        (c.SaveFormation, offer.save_formation),
         (c.SavePiece, offer.save_piece),
     ):
         server.route(model)(_saver(pool, fn))

@@ -13,6 +13,7 @@ import asyncpg
 
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.auth import Principal
+from ecandidat.runtime.clock import SystemClock
 
 from . import offer
 
@@ -123,7 +124,7 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
             date_retour=today + timedelta(days=75), delai_confirmation_jours=10,
             date_jury=today + timedelta(days=90), date_publication=today + timedelta(days=95),
             modalites_inscription=MODALITES.get(centre),
-        ))
+        ), SystemClock())
     ids = {}
     for code, libelle, ordre, niveau, centre, formation, conditionnelle, modele in PIECES:
         saved = await offer.save_piece(pool, c.SavePiece(

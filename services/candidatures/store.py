@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -12,10 +12,13 @@ import asyncpg
 from ecandidat.contracts.access import CandidatureScope
 from ecandidat.contracts.candidatures import RequiredPiece
 
-from .domain import Campagne, Candidature, Formation
+from .domain import TRANSMISSIBLE, Campagne, Candidature, Formation
 
-_CANDIDATURE_VIEW = """
-    SELECT c.*, f.libelle AS formation_libelle, f.commission_code, t.libelle AS type_diplome,
+# The candidature's date limite de retour: its own date, else its formation's (see domain.Candidature).
+DATE_RETOUR = "coalesce(c.date_retour_individuelle, f.date_retour)"
+
+_CANDIDATURE_VIEW = f"""
+    SELECT c.*, {DATE_RETOUR} AS date_retour, f.libelle AS formation_libelle, f.commission_code, t.libelle AS type_diplome,
            ce.libelle AS centre_libelle, ce.contact_libelle, ce.contact_adresse, ce.contact_mail,
            f.modalites_inscription,
            CASE WHEN f.signataire_nom IS NOT NULL THEN f.signataire_nom ELSE ce.signataire_nom END AS signataire_nom,
@@ -121,8 +124,10 @@ async def add_history(
     )
 
 
-async def candidature_view(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(_CANDIDATURE_VIEW + " WHERE c.id = $1", candidature_id)
+async def candidature_view(conn: asyncpg.Connection, candidature_id: uuid.UUID, *,
+                           lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow(_CANDIDATURE_VIEW + " WHERE c.id = $1" + (" FOR UPDATE OF c" if lock else ""),
+                               candidature_id)
 
 
 async def candidatures_of(conn: asyncpg.Connection, account_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -130,7 +135,11 @@ async def candidatures_of(conn: asyncpg.Connection, account_id: uuid.UUID) -> li
 
 
 async def lock_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM candidatures WHERE id = $1 FOR UPDATE", candidature_id)
+    return await conn.fetchrow(
+        f"""SELECT c.*, {DATE_RETOUR} AS date_retour FROM candidatures c JOIN formations f ON f.code = c.formation_code
+            WHERE c.id = $1 FOR UPDATE OF c""",
+        candidature_id,
+    )
 
 
 def scope_of(row: asyncpg.Record) -> CandidatureScope:
@@ -144,6 +153,7 @@ def candidature_of(row: asyncpg.Record) -> Candidature:
         cancelled=row["cancelled_at"] is not None,
         decision=row["decision"],
         date_retour=row["date_retour"],
+        prolongation_heures=row["prolongation_heures"],
     )
 
 
@@ -161,6 +171,69 @@ async def renumber_liste(conn: asyncpg.Connection, formation_code: str) -> list[
            RETURNING c.id, r.rang_lc AS old, r.n AS new""",
         formation_code,
     )
+
+
+# -- dates limites de retour ------------------------------------------------------------------------
+
+
+async def lock_formation(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM formations WHERE code = $1 FOR UPDATE", code)
+
+
+async def set_formation_date_retour(conn: asyncpg.Connection, code: str, date_retour: date) -> None:
+    await conn.execute("UPDATE formations SET date_retour = $2 WHERE code = $1", code, date_retour)
+
+
+async def following_formation(conn: asyncpg.Connection, formation_code: str) -> list[asyncpg.Record]:
+    """The candidatures whose date limite de retour is their formation's, locked."""
+    return await conn.fetch(
+        _CANDIDATURE_VIEW + " WHERE c.formation_code = $1 AND c.date_retour_individuelle IS NULL ORDER BY c.id"
+        " FOR UPDATE OF c",
+        formation_code,
+    )
+
+
+async def touch(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID]) -> None:
+    """A new revision for candidatures whose state changed elsewhere (their formation's date)."""
+    await conn.execute("UPDATE candidatures SET version = version + 1 WHERE id = ANY($1::uuid[])", candidature_ids)
+
+
+async def set_date_retour_individuelle(conn: asyncpg.Connection, candidature_id: uuid.UUID, day: date | None) -> None:
+    await conn.execute(
+        "UPDATE candidatures SET date_retour_individuelle = $2, version = version + 1 WHERE id = $1",
+        candidature_id, day,
+    )
+
+
+async def add_prolongation_heures(conn: asyncpg.Connection, candidature_id: uuid.UUID, heures: int) -> None:
+    await conn.execute(
+        "UPDATE candidatures SET prolongation_heures = prolongation_heures + $2, version = version + 1 WHERE id = $1",
+        candidature_id, heures,
+    )
+
+
+async def lock_campagne(conn: asyncpg.Connection, code: str) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM campagnes WHERE code = $1 FOR UPDATE", code))
+
+
+async def transmissible_of_campaign(conn: asyncpg.Connection, campagne_code: str) -> list[asyncpg.Record]:
+    """The campaign's candidatures not transmitted yet (nor cancelled), locked."""
+    return await conn.fetch(
+        _CANDIDATURE_VIEW + " WHERE c.campagne_code = $1 AND c.cancelled_at IS NULL AND c.statut = ANY($2::text[])"
+        " ORDER BY c.id FOR UPDATE OF c",
+        campagne_code, list(TRANSMISSIBLE),
+    )
+
+
+async def prolongation(conn: asyncpg.Connection, campagne_code: str, incident_debut: datetime) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM prolongations WHERE campagne_code = $1 AND incident_debut = $2",
+                               campagne_code, incident_debut)
+
+
+async def insert_prolongation(conn: asyncpg.Connection, **values: Any) -> asyncpg.Record:
+    columns = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    return await conn.fetchrow(f"INSERT INTO prolongations ({columns}) VALUES ({params}) RETURNING *", *values.values())
 
 
 async def delete_candidatures_of(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ecandidat.contracts.candidatures import (
     CandidatureCancelled,
     CandidatureCreated,
+    CandidatureDeadlineChanged,
     CandidatureStatusChanged,
     CandidatureTransmitted,
     DecisionValidated,
@@ -23,12 +24,13 @@ if TYPE_CHECKING:
 
 
 def subscriptions(svc: DocumentsService) -> dict[str, list[Subscription]]:
-    created, transmitted, status_changed, cancelled, purged = on_events(svc.clock)
+    created, transmitted, status_changed, deadline_changed, cancelled, purged = on_events(svc.clock)
     return {
         "on-candidatures": [
             Subscription(CandidatureCreated, created),
             Subscription(CandidatureTransmitted, transmitted),
             Subscription(CandidatureStatusChanged, status_changed),
+            Subscription(CandidatureDeadlineChanged, deadline_changed),
             Subscription(CandidatureCancelled, cancelled),
         ],
         "letters": [Subscription(DecisionValidated, on_decision(svc))],

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, InvalidInput, NotFound
+from ecandidat.runtime.french import limite_courte
 from ecandidat.contracts import access
 from ecandidat.contracts.access import CandidatureScope
 from ecandidat.contracts.auth import Principal
@@ -56,12 +57,15 @@ class CandidatureState:
     transmitted: bool = False
     frozen_until: datetime | None = None
     statut: str = "en_attente"
+    # The instant the date limite de retour ends, when candidatures said (an incident may have
+    # extended it past the end of `date_limite_retour`).
+    limite_retour: datetime | None = None
 
     def scope(self) -> CandidatureScope:
         return CandidatureScope(self.centre_code, self.commission_code, self.statut)
 
     def deadline(self) -> datetime:
-        return end_of_day(self.date_limite_retour)
+        return self.limite_retour or end_of_day(self.date_limite_retour)
 
     def freezing(self, now: datetime) -> bool:
         """A transmission is being committed (provisional freeze not lapsed)."""
@@ -92,7 +96,7 @@ def why_locked(candidature: CandidatureState, slot: Slot, now: datetime) -> Piec
         return PieceLocked("Cette candidature est annulée : ses pièces ne peuvent plus être modifiées.", reason="annulee")
     if now >= candidature.deadline():
         return PieceLocked(
-            f"La date limite de retour ({candidature.date_limite_retour:%d/%m/%Y}) est passée : "
+            f"La date limite de retour ({limite_courte(candidature.deadline())}) est passée : "
             "les pièces ne peuvent plus être modifiées.",
             reason="date_retour_passee",
         )

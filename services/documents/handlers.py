@@ -17,6 +17,7 @@ from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import (
     CandidatureCancelled,
     CandidatureCreated,
+    CandidatureDeadlineChanged,
     CandidatureFacts,
     CandidatureStatusChanged,
     CandidatureTransmitted,
@@ -71,6 +72,10 @@ def on_events(clock: Clock):
     async def status_changed(conn: asyncpg.Connection, event: CandidatureStatusChanged, meta: CloudEvent) -> None:
         await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
 
+    async def deadline_changed(conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta: CloudEvent) -> None:
+        await store.set_deadline(conn, event.candidature_id, event.date_limite_retour, event.limite_retour,
+                                 event.revision)
+
     async def cancelled(conn: asyncpg.Connection, event: CandidatureCancelled, meta: CloudEvent) -> None:
         if await store.candidature(conn, event.candidature_id, lock=True) is None:
             return
@@ -85,7 +90,7 @@ def on_events(clock: Clock):
         await conn.execute("DELETE FROM tickets WHERE candidature_id = ANY($1::uuid[])", ids)
         await conn.execute("DELETE FROM candidatures WHERE candidature_id = ANY($1::uuid[])", ids)
 
-    return created, transmitted, status_changed, cancelled, purged
+    return created, transmitted, status_changed, deadline_changed, cancelled, purged
 
 
 async def ensure_candidature(pool: asyncpg.Pool, rpc: RpcClient, candidature_id: uuid.UUID, clock: Clock) -> None:

@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 from ecandidat.contracts.candidatures import CandidatureView, GetCandidature
 from ecandidat.contracts.dossiers import Bloc, DossierView, GetDossier
 from ecandidat.contracts.errors import ServiceError
-from ecandidat.runtime.french import date_longue
+from ecandidat.runtime.french import date_longue, limite_longue
 
 from . import store
 from .domain import STATUTS
@@ -100,7 +100,7 @@ def _data(cand: Any, view: CandidatureView | None, dossier: DossierView | None, 
             ("Type de traitement", view.type_traitement_libelle + (" (Validé)" if view.type_traitement_valide else "")),
             ("Décision", view.decision_libelle),
         ]
-        dates = [("Date limite de retour", date_longue(view.date_limite_retour))]
+        dates = [("Date limite de retour", limite_longue(view.limite_retour))]
         if view.date_reception:
             dates.append(("Date de réception", date_longue(view.date_reception)))
         if view.confirmation_deadline:

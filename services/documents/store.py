@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
@@ -20,7 +20,7 @@ def candidature_state(row: asyncpg.Record) -> CandidatureState:
         candidature_id=row["candidature_id"], account_id=row["account_id"], centre_code=row["centre_code"],
         commission_code=row["commission_code"], date_limite_retour=row["date_limite_retour"],
         cancelled=row["cancelled"], transmitted=row["transmitted"], frozen_until=row["frozen_until"],
-        statut=row["statut"],
+        statut=row["statut"], limite_retour=row["limite_retour"],
     )
 
 
@@ -38,11 +38,11 @@ async def insert_candidature(conn: asyncpg.Connection, event: CandidatureCreated
     inserted = await conn.fetchval(
         """INSERT INTO candidatures (candidature_id, account_id, numero_dossier, formation_code, formation_libelle,
                                      centre_code, commission_code, date_limite_retour, created_at, version,
-                                     statut, cancelled)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING true""",
+                                     statut, cancelled, limite_retour, deadline_revision)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10) ON CONFLICT DO NOTHING RETURNING true""",
         event.candidature_id, event.account_id, event.numero_dossier, event.formation_code,
         event.formation_libelle, event.centre_code, event.commission_code, event.date_limite_retour, now,
-        event.revision, statut, cancelled,
+        event.revision, statut, cancelled, event.limite_retour,
     )
     if inserted:
         await conn.executemany(
@@ -122,6 +122,16 @@ async def set_candidature_statut(conn: asyncpg.Connection, candidature_id: uuid.
     await conn.execute(
         "UPDATE candidatures SET statut = $2, version = $3 WHERE candidature_id = $1 AND version < $3",
         candidature_id, statut, version,
+    )
+
+
+async def set_deadline(conn: asyncpg.Connection, candidature_id: uuid.UUID, day: date, limite: datetime,
+                       revision: int) -> None:
+    """The date limite de retour as candidatures reports it; an older change than the one held changes nothing."""
+    await conn.execute(
+        """UPDATE candidatures SET date_limite_retour = $2, limite_retour = $3, deadline_revision = $4
+           WHERE candidature_id = $1 AND deadline_revision < $4""",
+        candidature_id, day, limite, revision,
     )
 
 

@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 
 from ecandidat.contracts.accounts import AccountCreated, AccountEmailChanged, AccountPurged
-from ecandidat.contracts.candidatures import CandidatureCreated
+from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureDeadlineChanged
 from ecandidat.runtime.consumer import Subscription
 
 
@@ -45,12 +45,18 @@ async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCre
     )
 
 
+async def on_deadline_changed(conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta) -> None:
+    await conn.execute("UPDATE candidatures SET date_limite_retour = $2 WHERE candidature_id = $1",
+                       event.candidature_id, event.date_limite_retour)
+
+
 def subscriptions() -> list[Subscription]:
     return [
         Subscription(AccountCreated, on_account_created),
         Subscription(AccountEmailChanged, on_email_changed),
         Subscription(AccountPurged, on_account_purged),
         Subscription(CandidatureCreated, on_candidature_created),
+        Subscription(CandidatureDeadlineChanged, on_deadline_changed),
     ]
 
 

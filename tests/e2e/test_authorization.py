@@ -32,6 +32,8 @@ SCOPED = {
     "POST /api/v1/staff/candidatures/{candidature_id}/pieces/{slot_id}/examen": {"decision": "validee"},
     "POST /api/v1/staff/candidatures/{candidature_id}/decision": {"kind": "favorable"},
     "POST /api/v1/staff/candidatures/{candidature_id}/notes": {"body": "Note"},
+    "PUT /api/v1/staff/candidatures/{candidature_id}/date-limite-retour": {"date_retour": "2030-01-01"},
+    "PUT /api/v1/staff/offre/formations/{code}/date-limite-retour": {"date_retour": "2030-01-01"},
     "POST /api/v1/staff/candidatures/statut": {"candidature_ids": ["{candidature_id}"], "statut": "complet"},
     "POST /api/v1/staff/candidatures/type-traitement": {"candidature_ids": ["{candidature_id}"], "type_traitement": "acces_direct", "valide": True},
     "POST /api/v1/staff/candidatures/decisions/validation": {"candidature_ids": ["{candidature_id}"]},
@@ -50,6 +52,7 @@ ADMIN_ONLY = {
     "PUT /api/v1/staff/offre/campagnes/{code}", "PUT /api/v1/staff/offre/centres/{code}",
     "PUT /api/v1/staff/offre/commissions/{code}", "PUT /api/v1/staff/offre/formations/{code}",
     "PUT /api/v1/staff/offre/pieces/{code}", "PUT /api/v1/staff/offre/types-diplome/{code}",
+    "POST /api/v1/staff/offre/campagnes/{code}/prolongations",
     "PUT /api/v1/staff/pieces/{piece_id}/modele", "DELETE /api/v1/staff/pieces/{piece_id}/modele",
     "POST /api/v1/staff/registre-etudiants", "POST /api/v1/staff/mail/test", "GET /api/v1/staff/mail/deliveries",
 }

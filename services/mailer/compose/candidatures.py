@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.envelope import CloudEvent
+from ecandidat.runtime.french import limite_courte
 
 from ..catalogue import Mail, MailContext, composes
 
@@ -40,6 +41,16 @@ def _status(event: c.CandidatureStatusChanged, meta: CloudEvent, ctx: MailContex
         return []  # the piece's refusal mail already says it, with the comment
     return to_candidate("candidature_status", event, statut=STATUTS.get(event.new_status, event.new_status),
                         commentaire=event.comment, changed_at=event.changed_at)
+
+
+@composes(c.CandidatureDeadlineChanged)
+def _deadline(event: c.CandidatureDeadlineChanged, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    if not event.ouverte:
+        return []  # transmitted or cancelled: nothing left to do before the deadline
+    return to_candidate("candidature_deadline", event, limite=limite_courte(event.limite_retour),
+                        ancienne=limite_courte(event.ancienne_limite_retour),
+                        prolongee=event.limite_retour > event.ancienne_limite_retour,
+                        incident=event.cause == "incident", motif=event.motif, base_url=ctx.public_base_url)
 
 
 @composes(c.DecisionValidated)

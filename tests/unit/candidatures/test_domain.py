@@ -128,3 +128,22 @@ def test_required_pieces_come_from_three_levels_filtered_by_type_de_traitement()
     ]
     chosen = required_pieces(pieces, centre_code="DAEU", formation_code="DAEU-A", type_traitement="acces_controle")
     assert [p["code"] for p in chosen] == ["ID", "DAEU-ONLY", "CV", "MOTIV"]
+
+
+def test_an_incident_extends_the_deadline_of_those_who_still_had_something_to_do():
+    extended = Candidature(statut="en_attente", cancelled=False, decision=None, date_retour=date(2026, 6, 30),
+                           prolongation_heures=6)
+    assert extended.retour_deadline() == utc(2026, 7, 1, 4, 0)  # midnight in Paris, plus 6 hours
+    assert extended.transmission_refusal(utc(2026, 7, 1, 3, 59), []) is None
+    refusal = extended.transmission_refusal(utc(2026, 7, 1, 4, 0), [])
+    assert refusal.extra["reason"] == "date_retour_depassee" and "01/07/2026 à 06:00" in refusal.message
+    incident = utc(2026, 6, 30, 20, 0)  # 22:00 in Paris, before that deadline's midnight
+    for statut, cancelled, due, expected in [
+        ("en_attente", False, date(2026, 6, 30), True),   # ended during the incident
+        ("incomplet", False, date(2026, 7, 15), True),
+        ("en_attente", False, date(2026, 6, 29), False),  # ended before the incident began
+        ("receptionne", False, date(2026, 7, 15), False),  # transmitted: nothing left to do
+        ("en_attente", True, date(2026, 7, 15), False),   # cancelled
+    ]:
+        c = Candidature(statut=statut, cancelled=cancelled, decision=None, date_retour=due)
+        assert c.may_be_extended(incident) is expected, (statut, cancelled, due)

@@ -31,6 +31,8 @@ CONTEXTS = {
                               "signataire_qualite": "Responsable du DAEU"},
     "candidature_withdrawn": {"withdrawn_at": AT, "automatic": True},
     "confirmation_reminder": {"deadline": AT},
+    "candidature_deadline": {"limite": "22/06/2022 à 06:00", "ancienne": "20/06/2022", "prolongee": True,
+                             "incident": True, "motif": "Panne du 19/06 entre 8 h et 20 h.", "base_url": "https://x"},
 }
 
 
