@@ -113,28 +113,32 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
                                                  piece_id=piece_id)
         return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
 
-    @server.route(OpenDossierDownload)
-    async def open_dossier(req: OpenDossierDownload, ctx: RpcContext) -> DownloadTicket:
+    async def candidature_download(req: OpenDossierDownload | OpenLetterDownload, kind: str, ctx: RpcContext,
+                                   available=None) -> DownloadTicket:
+        """A download ticket for a file of the whole candidature, once the caller may read it
+        (and `available(conn)` found the file there)."""
         await known(req.candidature_id)
         now = svc.clock.now()
         async with svc.pool.acquire() as conn, conn.transaction():
             await handlers.load_readable(conn, req.principal, req.candidature_id)
-            token, expires = await tickets.issue(conn, "dossier", req.principal, now, s.documents_ticket_ttl,
+            if available is not None:
+                await available(conn)
+            token, expires = await tickets.issue(conn, kind, req.principal, now, s.documents_ticket_ttl,
                                                  candidature_id=req.candidature_id, request_id=ctx.request_id)
         return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
 
+    @server.route(OpenDossierDownload)
+    async def open_dossier(req: OpenDossierDownload, ctx: RpcContext) -> DownloadTicket:
+        return await candidature_download(req, "dossier", ctx)
+
     @server.route(OpenLetterDownload)
     async def open_letter(req: OpenLetterDownload, ctx: RpcContext) -> DownloadTicket:
-        await known(req.candidature_id)
-        now = svc.clock.now()
-        async with svc.pool.acquire() as conn, conn.transaction():
-            await handlers.load_readable(conn, req.principal, req.candidature_id)
+        async def letter_exists(conn) -> None:
             if await store.current_letter(conn, req.candidature_id) is None:
                 raise NotFound("Aucune lettre n'est disponible pour cette candidature : une lettre accompagne un avis "
                                "favorable ou défavorable, une fois la décision validée.", reason="pas_de_lettre")
-            token, expires = await tickets.issue(conn, "letter", req.principal, now, s.documents_ticket_ttl,
-                                                 candidature_id=req.candidature_id)
-        return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
+
+        return await candidature_download(req, "letter", ctx, letter_exists)
 
     @server.route(OpenTemplateUpload)
     async def open_template_upload(req: OpenTemplateUpload, ctx: RpcContext) -> UploadTicket:

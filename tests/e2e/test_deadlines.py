@@ -15,10 +15,16 @@ from services.candidatures.seed import seed_demo
 from tests.conftest import eventually
 from tests.e2e.test_accounts import api, mail_to, text_of
 from tests.e2e.test_accounts_staff import admin
-from tests.e2e.test_journey_defects import candidate, platform, upload  # noqa: F401 (the fixture)
+from tests.e2e.test_guide_journey import whole_platform
+from tests.e2e.test_journey_defects import candidate, upload
 from tests.unit.documents import corpus
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def platform(start_platform):
+    return await whole_platform(start_platform)
 
 
 async def own_formation(root, today: date, *, centre: str = "FC-DIPL", retour_days: int = 10) -> str:

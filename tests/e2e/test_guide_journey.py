@@ -24,12 +24,17 @@ from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-async def platform(start_platform):
+async def whole_platform(start_platform):
+    """Every service and the gateway, the demo campaign seeded."""
     p = await start_platform("accounts", "dossiers", "candidatures", "documents", "mailer",
                              documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **sealing_overrides())
     await seed_demo(p.services["candidatures"].pool, date.today())
     return p
+
+
+@pytest.fixture
+async def platform(start_platform):
+    return await whole_platform(start_platform)
 
 
 async def upload(platform, token: str, path: str, name: str, data: bytes) -> tuple[int, dict]:

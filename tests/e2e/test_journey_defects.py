@@ -7,15 +7,15 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
 
-from services.candidatures.seed import seed_demo
 from tests.conftest import eventually
-from tests.e2e.test_accounts import activated_account, api, login, mail_to, sealing_overrides, text_of
+from tests.e2e.test_accounts import activated_account, api, login, mail_to, text_of
 from tests.e2e.test_accounts_staff import admin
+from tests.e2e.test_guide_journey import whole_platform
 from tests.unit.documents import corpus
 from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso, stages
 
@@ -24,10 +24,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 async def platform(start_platform):
-    p = await start_platform("accounts", "dossiers", "candidatures", "documents", "mailer",
-                             documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **sealing_overrides())
-    await seed_demo(p.services["candidatures"].pool, date.today())
-    return p
+    return await whole_platform(start_platform)
 
 
 async def candidate(platform, smtp_sink, **identity) -> dict:
