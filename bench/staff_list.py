@@ -176,7 +176,7 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026) -> dict[str, Any]
             prenom = PRENOMS[rng.randrange(len(PRENOMS))]
             candidatures.append((
                 cid, account, numero, FORMATION, formation["centre_code"], campagne, statut, statut_date,
-                formation["type_traitement"], rng.random() < 0.5, decision, formation["date_retour"], reception, created,
+                formation["type_traitement"], rng.random() < 0.5, decision, None, reception, created,
                 cancelled, 1 + (reception is not None) + (decision is not None), decision_id, validated_at, rang_lc,
                 deadline, 4, ready, refused, nom, prenom,
             ))
@@ -186,7 +186,7 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026) -> dict[str, Any]
             await conn.copy_records_to_table("candidats", records=candidats, schema_name="candidatures")
             await conn.copy_records_to_table("candidatures", schema_name="candidatures", records=candidatures, columns=[
                 "id", "account_id", "numero_dossier", "formation_code", "centre_code", "campagne_code", "statut",
-                "statut_date", "type_traitement", "type_traitement_valide", "decision", "date_retour", "date_reception",
+                "statut_date", "type_traitement", "type_traitement_valide", "decision", "date_retour_individuelle", "date_reception",
                 "created_at", "cancelled_at", "version", "decision_id", "decision_validated_at", "rang_lc",
                 "confirmation_deadline", "pieces_total", "pieces_ready", "pieces_refused", "nom", "prenom"])
             await conn.copy_records_to_table("decisions", schema_name="candidatures", records=decisions, columns=[
