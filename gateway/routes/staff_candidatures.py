@@ -147,7 +147,7 @@ def register(api: Api) -> None:
                tag="gestion des candidatures", realm="staff", roles=ANY_STAFF,
                content_types={"response": "application/pdf"},
                responses={403: "Hors de votre périmètre", 404: "Candidature inconnue, ou pas de lettre"})
-    async def lettre(request: web.Request) -> web.StreamResponse:
+    async def lettre_candidature(request: web.Request) -> web.StreamResponse:
         req = OpenLetterDownload(principal=request[PRINCIPAL],
                                  candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
         ticket = await request.app[RPC].call(req, DownloadTicket, request_id=request[REQUEST_ID])
