@@ -60,7 +60,8 @@ INBOX = "_INBOX"
 INTEGRATOR_JS_PREFIX = "JS.ecandidat.API"
 
 # The operations only services call on each other; the gateway and the front may not.
-INTERNAL_RPC = ("rpc.documents.freeze_pieces", "rpc.documents.release_pieces")
+INTERNAL_RPC = ("rpc.documents.freeze_pieces", "rpc.documents.release_pieces", "rpc.documents.pieces_readiness",
+                "rpc.candidatures.get_candidature_facts")
 PLATFORM = ("accounts", "dossiers", "candidatures", "documents", "mailer")
 
 
@@ -92,12 +93,14 @@ POLICY: dict[str, Service] = {
         Service("dossiers", consumes={"accounts": (EVT("accounts"),), "candidatures": (EVT("candidatures"),)}),
         Service(
             "candidatures",
-            calls=("rpc.documents.freeze_pieces", "rpc.documents.release_pieces", "rpc.dossiers.completeness"),
+            calls=("rpc.documents.freeze_pieces", "rpc.documents.release_pieces", "rpc.documents.pieces_readiness",
+                   "rpc.dossiers.completeness"),
             consumes={"accounts": (EVT("accounts"),), "on-piece-events": (EVT("documents"),)},
         ),
         Service(
             "documents",
-            calls=("rpc.candidatures.get_candidature", "rpc.dossiers.get_dossier"),
+            calls=("rpc.candidatures.get_candidature", "rpc.candidatures.get_candidature_facts",
+                   "rpc.dossiers.get_dossier"),
             consumes={"on-candidatures": (EVT("candidatures"),), "letters": (EVT("candidatures"),),
                       "on-accounts": (EVT("accounts"),)},
         ),
