@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ecandidat.runtime import logging as kit_logging
 
-from .app import create_app
+from .app import GatewayRunner, create_app
 from .metrics import IN_FLIGHT, InFlight
 from .settings import GatewaySettings
 
@@ -24,7 +24,7 @@ DRAIN_POLL = 0.05  # seconds between looks at the requests still in flight
 
 async def serve(settings: GatewaySettings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None,  # gateway.metrics logs each request, as JSON with its request id
+    runner = GatewayRunner(app, access_log=None,  # gateway.metrics logs each request, as JSON with its request id
                            shutdown_timeout=1.0, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.gateway_host, settings.gateway_port)

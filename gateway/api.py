@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from ecandidat.contracts.errors import InvalidInput, NotFound, Unauthenticated
 from ecandidat.runtime.validation import french_details
 
+from .inputs import check_parameters, continue_body, expect_handler, load_json, refuse_large_declared_body
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 
@@ -75,7 +77,7 @@ class Api:
 
     def install(self, app: web.Application) -> None:
         for op in self.operations:
-            app.router.add_route(op.method, op.path, _with_operation(op))
+            app.router.add_route(op.method, op.path, _with_operation(op), expect_handler=expect_handler)
 
     def find(self, method: str, path: str) -> Operation | None:
         for op in self.operations:
@@ -94,6 +96,7 @@ PRINCIPAL = web.RequestKey("principal", object)
 def _with_operation(op: Operation) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         request[OPERATION] = op
+        check_parameters(request)
         if op.realm is not None:
             authenticate = request.app.get(AUTHENTICATOR)
             if authenticate is None:
@@ -112,11 +115,9 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         raise InvalidInput(
             "Le corps de la requête doit être du JSON (Content-Type: application/json).", code="unsupported_media_type"
         )
-    raw = await request.read()
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("Le corps de la requête n'est pas un JSON valide.", code="bad_request") from None
+    refuse_large_declared_body(request, request.client_max_size, "Le corps de la requête est trop volumineux.")
+    await continue_body(request)
+    data = load_json(await request.read())
     if not isinstance(data, dict):
         raise InvalidInput("Le corps de la requête doit être un objet JSON.", code="bad_request")
     try:

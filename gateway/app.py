@@ -1,7 +1,10 @@
-"""The gateway's application factory."""
+"""The gateway's application factory, and the runner that serves it."""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -9,15 +12,15 @@ from aiohttp import web
 from ecandidat.runtime.nats import connect_as
 from ecandidat.runtime.rpc import RpcClient
 
-import importlib
-import pkgutil
-
 from . import metrics, openapi, routes
 from .api import AUTHENTICATOR, Api
 from .auth import authenticate
+from .headers import security_headers
 from .keys import API, NATS_CONN, OPENAPI, RPC, SETTINGS
-from .middleware import errors, request_context, security_headers
+from .middleware import errors, request_context
+from .problems import ProblemServer
 from .settings import GatewaySettings
+from .streaming import documents_http
 
 
 def build_api() -> Api:
@@ -32,12 +35,11 @@ def build_api() -> Api:
 def create_app(settings: GatewaySettings | None = None) -> web.Application:
     settings = settings or GatewaySettings()
     app = web.Application(
-        middlewares=[
-            request_context, metrics.observe, security_headers(settings.public_base_url.startswith("https://")), errors,
-        ],
+        middlewares=[request_context, metrics.observe, errors],
         client_max_size=settings.gateway_max_body,
         handler_args={"max_field_size": 16384},
     )
+    app.on_response_prepare.append(security_headers(settings.public_base_url.startswith("https://")))
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = authenticate
     app[metrics.IN_FLIGHT] = metrics.InFlight()
@@ -47,7 +49,21 @@ def create_app(settings: GatewaySettings | None = None) -> web.Application:
     app[OPENAPI] = openapi.build(api)
     app.cleanup_ctx.append(_nats)
     app.cleanup_ctx.append(metrics.listener)
+    app.cleanup_ctx.append(functools.partial(
+        documents_http, read_timeout=settings.gateway_documents_timeout,
+        idle_timeout=settings.gateway_upload_idle_timeout,
+    ))
     return app
+
+
+class GatewayRunner(web.AppRunner):
+    """An `AppRunner` whose HTTP server answers what aiohttp's own parser refuses (a malformed
+    request line or header, a control character in a header…) in problem+json like every other
+    error, instead of aiohttp's text/plain page. `python -m gateway` and the tests serve with it."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        return ProblemServer.like(server)
 
 
 async def _nats(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""Middlewares: request id, security headers, and the error model (problem+json, never a trace)."""
+"""Middlewares: request id, and the error model (problem+json, never a trace)."""
 
 from __future__ import annotations
 
@@ -21,16 +21,6 @@ log = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
-
 
 @web.middleware
 async def request_context(request: web.Request, handler) -> web.StreamResponse:
@@ -41,25 +31,6 @@ async def request_context(request: web.Request, handler) -> web.StreamResponse:
         response = await handler(request)
         response.headers["X-Request-Id"] = request_id
         return response
-
-
-def security_headers(hsts: bool):
-    @web.middleware
-    async def middleware(request: web.Request, handler) -> web.StreamResponse:
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            response = exc
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        response.headers.setdefault("Cache-Control", "no-store")
-        if hsts:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if isinstance(response, web.HTTPException):
-            raise response
-        return response
-
-    return middleware
 
 
 @web.middleware

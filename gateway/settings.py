@@ -6,6 +6,8 @@
 | GATEWAY_SERVICES | accounts,dossiers,candidatures,documents,mailer | services `GET /health` expects to answer |
 | GATEWAY_HEALTH_TIMEOUT | 1.5 | seconds each service has to answer its health check |
 | GATEWAY_MAX_BODY | 1048576 | largest JSON body accepted, in bytes |
+| GATEWAY_UPLOAD_IDLE_TIMEOUT | 30 | seconds an upload may go without a byte from the client before it is abandoned (408); a slow but steady upload never times out |
+| GATEWAY_DOCUMENTS_TIMEOUT | 120 | seconds the documents service may stay silent: to answer once an upload is sent (it inspects the file), between two chunks of a download |
 | PUBLIC_BASE_URL | http://localhost:8080 | the address candidates use; `https://` turns on HSTS |
 | TRUSTED_PROXIES | — | comma-separated addresses or CIDRs of the reverse proxies / load balancers in front of the gateway: only a request from one of them has its `X-Forwarded-For` believed (the client address then keys the login throttling and the logs) |
 | GATEWAY_SHUTDOWN_TIMEOUT | 60 | seconds a SIGTERM leaves the requests in flight (a slow upload) to finish before the process stops |
@@ -30,6 +32,8 @@ class GatewaySettings(KitSettings):
     gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents", "mailer")
     gateway_health_timeout: float = Field(default=1.5, gt=0)
     gateway_max_body: int = Field(default=1024 * 1024, gt=0)
+    gateway_upload_idle_timeout: float = Field(default=30.0, gt=0)
+    gateway_documents_timeout: float = Field(default=120.0, gt=0)
     public_base_url: str = "http://localhost:8080"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     gateway_shutdown_timeout: float = Field(default=60.0, ge=0)

@@ -16,6 +16,7 @@ HTTP_STATUS: dict[str, int] = {
     "conflict": 409,
     "gone": 410,
     "precondition_failed": 412,
+    "request_timeout": 408,
     "too_large": 413,
     "unsupported_media_type": 415,
     "too_many_requests": 429,

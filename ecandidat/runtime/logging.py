@@ -2,6 +2,12 @@
 
 `bind(request_id=...)` puts fields into a context variable; every record logged inside that
 context carries them, across awaits, without passing a logger around.
+
+`extra={...}` keys that name an attribute of `logging.LogRecord` (`created`, `name`, `module`,
+`message`…) would make the standard library raise `KeyError` from inside the log call, turning a
+finished piece of work into an error: every logger of the process is a `KitLogger`, which renames
+such a key with a trailing underscore (`created_`) instead. `tests/unit/kit/test_logging.py` also
+refuses them in the source tree.
 """
 
 from __future__ import annotations
@@ -17,7 +23,32 @@ from typing import Any, Iterator
 
 _fields: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_fields", default={})
 
-_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def reserved_keys() -> frozenset[str]:
+    """The `extra` keys a log call must not use: LogRecord's own attributes."""
+    return _RESERVED
+
+
+class KitLogger(logging.Logger):
+    """A logger whose `extra` keys can never overwrite a LogRecord attribute (they get a `_` suffix)."""
+
+    def makeRecord(self, name, level, fn, lno, msg, args, exc_info, func=None, extra=None, sinfo=None):  # noqa: N802
+        if extra and not _RESERVED.isdisjoint(extra):
+            extra = {(f"{key}_" if key in _RESERVED else key): value for key, value in extra.items()}
+        return super().makeRecord(name, level, fn, lno, msg, args, exc_info, func, extra, sinfo)
+
+
+def _install_logger_class() -> None:
+    """Loggers made from now on, and those the process already made, are `KitLogger`s."""
+    logging.setLoggerClass(KitLogger)
+    for existing in list(logging.Logger.manager.loggerDict.values()):
+        if type(existing) is logging.Logger:
+            existing.__class__ = KitLogger
+
+
+_install_logger_class()
 
 
 @contextlib.contextmanager

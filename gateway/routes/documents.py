@@ -3,20 +3,15 @@ concerné", download of one's files and of the piece templates, and the candidat
 
 Bytes never go over NATS: an rpc checks the right and hands out a single-use ticket with the
 documents service's internal URL, then the gateway streams the body there (uploads) or from there
-(downloads), holding one chunk at a time. The size limit is enforced here too: no more than
-`max_size + 1` bytes are ever forwarded, and the service answers 413 at that byte.
+(downloads), holding one chunk at a time (`gateway.streaming`). The size limit is enforced there
+too: no more than `max_size + 1` bytes are ever forwarded, and the service answers 413 at that byte.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import AsyncIterator
-from urllib.parse import quote, unquote
 
-import aiohttp
 from aiohttp import web
-from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 from pydantic import BaseModel
 
 from ecandidat.contracts.auth import Principal
@@ -31,15 +26,13 @@ from ecandidat.contracts.documents import (
     PieceView,
     SetPieceConcerned,
     UploadTicket,
-    file_too_large_message,
 )
-from ecandidat.contracts.errors import InvalidInput, NotFound, RpcErrorBody, ServiceError, Unavailable
+from ecandidat.contracts.errors import NotFound
 
 from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_body
 from ..keys import RPC
-from ..middleware import SECURITY_HEADERS
+from ..streaming import proxy_download, proxy_upload
 
-CHUNK = 256 * 1024
 TAG = "pièces justificatives"
 BASE = f"{API_PREFIX}/candidatures/{{candidature_id}}"
 UPLOAD_TYPES = {"request": "application/octet-stream"}
@@ -60,98 +53,6 @@ def path_uuid(request: web.Request, name: str) -> uuid.UUID:
 
 async def call(request: web.Request, body, reply: type):
     return await request.app[RPC].call(body, reply, request_id=request[REQUEST_ID])
-
-
-# -- streaming to and from the documents service ------------------------------------------------
-
-
-def _unavailable() -> Unavailable:
-    return Unavailable("Le service des pièces justificatives est momentanément indisponible, veuillez réessayer.")
-
-
-def _service_error(body: bytes) -> ServiceError:
-    try:
-        return ServiceError.from_body(RpcErrorBody.model_validate(json.loads(body)["error"]))
-    except (ValueError, KeyError, TypeError):
-        return _unavailable()
-
-
-async def _file_source(request: web.Request) -> tuple[str, AsyncIterator[bytes]]:
-    """The file's name and bytes: a multipart form's first file part, or the raw body."""
-    if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if isinstance(part, aiohttp.BodyPartReader) and part.filename is not None:
-                return unquote(part.filename), _part_chunks(part)
-            await part.release()
-        raise InvalidInput("Aucun fichier n'a été reçu : joignez le fichier dans le champ « fichier ».")
-    name = unquote(request.headers.get("X-File-Name", ""))
-    if not name and "Content-Disposition" in request.headers:
-        _, params = parse_content_disposition(request.headers["Content-Disposition"])
-        name = content_disposition_filename(params, "filename") or ""
-    return name, request.content.iter_chunked(CHUNK)
-
-
-async def _part_chunks(part: aiohttp.BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK):
-        yield chunk
-
-
-async def _at_most(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    sent = 0
-    async for chunk in chunks:
-        chunk = chunk[: limit - sent]
-        sent += len(chunk)
-        yield chunk
-        if sent >= limit:
-            return
-
-
-async def proxy_upload(request: web.Request, ticket: UploadTicket) -> web.Response:
-    declared = request.content_length
-    if declared is not None and declared > ticket.max_size and not request.content_type.startswith("multipart/"):
-        raise ServiceError(file_too_large_message(ticket.max_size), code="too_large")
-    name, chunks = await _file_source(request)
-    headers = {"X-File-Name": quote(name[:500]), "X-Request-Id": request[REQUEST_ID],
-               "Content-Type": "application/octet-stream"}
-    try:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(ticket.url, data=_at_most(chunks, ticket.max_size + 1), headers=headers) as resp:
-                body = await resp.read()
-    except (aiohttp.ClientError, OSError):
-        raise _unavailable() from None
-    if resp.status >= 400:
-        raise _service_error(body)
-    return web.Response(status=resp.status, body=body, content_type="application/json")
-
-
-def content_disposition(name: str) -> str:
-    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name) or "fichier"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-async def proxy_download(request: web.Request, ticket: DownloadTicket) -> web.StreamResponse:
-    try:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(ticket.url, headers={"X-Request-Id": request[REQUEST_ID]}) as resp:
-                if resp.status >= 400:
-                    raise _service_error(await resp.read())
-                out = web.StreamResponse(headers={
-                    **SECURITY_HEADERS,
-                    "Content-Type": resp.headers.get("Content-Type", "application/octet-stream"),
-                    "Content-Disposition": content_disposition(unquote(resp.headers.get("X-File-Name", ""))),
-                    "Cache-Control": "no-store",
-                    "X-Request-Id": request[REQUEST_ID],
-                })
-                if resp.content_length is not None:
-                    out.content_length = resp.content_length
-                await out.prepare(request)
-                async for chunk in resp.content.iter_chunked(CHUNK):
-                    await out.write(chunk)
-                await out.write_eof()
-                return out
-    except (aiohttp.ClientError, OSError):
-        raise _unavailable() from None
 
 
 # -- routes -----------------------------------------------------------------------------------------

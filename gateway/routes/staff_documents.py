@@ -25,7 +25,8 @@ from ecandidat.contracts.documents import (
 )
 
 from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body
-from .documents import UPLOAD_RESPONSES, UPLOAD_TYPES, call, ids, path_uuid, proxy_download, proxy_upload
+from ..streaming import proxy_download, proxy_upload
+from .documents import UPLOAD_RESPONSES, UPLOAD_TYPES, call, ids, path_uuid
 
 TAG = "pièces justificatives (gestion)"
 BASE = f"{API_PREFIX}/staff/candidatures/{{candidature_id}}"

@@ -27,6 +27,7 @@ from ecandidat.contracts.dossiers import (
 from ecandidat.contracts.errors import InvalidInput
 
 from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response
+from ..inputs import continue_body, header_text, refuse_large_declared_body
 from ..keys import RPC
 from .dossiers import SAVE_RESPONSES, account_of, read_section, save
 
@@ -39,13 +40,16 @@ async def _packed_csv(request: web.Request) -> str:
     """Read the upload (at most MAX_CSV bytes) while gzip-compressing it; base64 of the result."""
     if request.content_type not in ("text/csv", "application/csv", "application/octet-stream"):
         raise InvalidInput("Envoyez le fichier CSV tel quel (Content-Type: text/csv).", code="unsupported_media_type")
+    too_large = f"Le fichier dépasse {MAX_CSV // (1024 * 1024)} Mo : découpez-le."
+    refuse_large_declared_body(request, MAX_CSV, too_large)
+    await continue_body(request)
     packer = zlib.compressobj(6, zlib.DEFLATED, 31)
     packed: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > MAX_CSV:
-            raise InvalidInput(f"Le fichier dépasse {MAX_CSV // (1024 * 1024)} Mo : découpez-le.", code="too_large")
+            raise InvalidInput(too_large, code="too_large")
         packed.append(packer.compress(chunk))
     packed.append(packer.flush())
     body = b"".join(packed)
@@ -87,9 +91,9 @@ def register(api: Api) -> None:
                responses={413: "Fichier trop volumineux", 415: "Envoyer un fichier CSV"})
     async def staff_import_registry(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
-        filename = request.headers.get("X-Filename")
+        filename = header_text(request.headers.get("X-Filename"), 255)
         reply = await request.app[RPC].call(
-            ImportRegistry(principal=principal, filename=filename[:255] if filename else None,
+            ImportRegistry(principal=principal, filename=filename or None,
                            csv_gzip_base64=await _packed_csv(request)),
             RegistryImportReport, request_id=request[REQUEST_ID], timeout=IMPORT_TIMEOUT,
         )

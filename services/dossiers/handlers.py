@@ -183,7 +183,7 @@ async def import_registry(pool: asyncpg.Pool, req: ImportRegistry, refs: Referen
             if dossier and record and record["informations_personnelles"]["date_naissance"] == identity.get("date_naissance"):
                 await _import_record(conn, dossier, record, by, now)
                 imported += 1
-    log.info("registry loaded", extra={"lines": parsed.lines, "created": created, "updated": updated})
+    log.info("registry loaded", extra={"lines": parsed.lines, "inserted": created, "updated": updated})
     return RegistryImportReport(lignes=parsed.lines, crees=created, mis_a_jour=updated, inchanges=unchanged,
                                 dossiers_importes=imported)
 

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ecandidat.runtime.clock import OffsetClock
 from ecandidat.runtime.service import Service
-from gateway.app import create_app
+from gateway.app import GatewayRunner, create_app
 from gateway.settings import GatewaySettings
 
 
@@ -50,7 +50,7 @@ async def start_platform(settings_for: Callable[..., Any]) -> AsyncIterator[Call
             services[name] = service
         gw_settings = settings_for(GatewaySettings, **{"gateway_services": tuple(names), **(gateway or {})})
         app = create_app(gw_settings)
-        runner = web.AppRunner(app, access_log=None)
+        runner = GatewayRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -90,7 +90,7 @@ async def start_token_gateway(settings_for: Callable[..., Any]) -> AsyncIterator
             return principal
 
         app[AUTHENTICATOR] = authenticate
-        runner = web.AppRunner(app, access_log=None)
+        runner = GatewayRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         http = aiohttp.ClientSession(f"http://127.0.0.1:{runner.addresses[0][1]}")
