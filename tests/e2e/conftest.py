@@ -78,8 +78,8 @@ async def start_token_gateway(settings_for: Callable[..., Any]) -> AsyncIterator
 
     opened: list[tuple[web.AppRunner, aiohttp.ClientSession]] = []
 
-    async def start(tokens: dict[str, Any], services: tuple[str, ...]) -> aiohttp.ClientSession:
-        app = create_app(settings_for(GatewaySettings, gateway_services=services))
+    async def start(tokens: dict[str, Any], services: tuple[str, ...], **settings: Any) -> aiohttp.ClientSession:
+        app = create_app(settings_for(GatewaySettings, gateway_services=services, **settings))
 
         async def authenticate(request: web.Request, op: Operation) -> Any:
             principal = tokens.get(request.headers.get("Authorization", "").removeprefix("Bearer "))
