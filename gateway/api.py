@@ -7,16 +7,17 @@ generated from those same declarations, so it cannot drift from what the handler
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from ecandidat.contracts.errors import InvalidInput, NotFound, Unauthenticated
+from ecandidat.contracts.errors import InvalidInput, NotFound, ServiceError, Unauthenticated
 from ecandidat.runtime.validation import french_details
 
 from .inputs import check_parameters, continue_body, expect_handler, load_json, refuse_large_declared_body
@@ -40,8 +41,10 @@ class Operation:
     status: int = 200
     realm: str | None = None
     roles: tuple[str, ...] = ()
-    responses: dict[int, str] = field(default_factory=dict)
+    responses: dict[int, Any] = field(default_factory=dict)
     content_types: dict[str, str] = field(default_factory=dict)
+    versioned: bool = False
+    query_parameters: dict[str, tuple[dict[str, Any], Any]] = field(default_factory=dict)
 
 
 class Api:
@@ -61,14 +64,23 @@ class Api:
         status: int = 200,
         realm: str | None = None,
         roles: tuple[str, ...] = (),
-        responses: dict[int, str] | None = None,
+        responses: dict[int, Any] | None = None,
         content_types: dict[str, str] | None = None,
+        versioned: bool = False,
+        query_parameters: dict[str, tuple[dict[str, Any], Any]] | None = None,
     ) -> Callable[[Handler], Handler]:
+        """Declare an operation. `responses` adds statuses to those the edge gives every operation of
+        its kind (see `gateway.openapi`), success ones included (201 of a PUT that creates), as
+        `{status: description}` or `{status: (description, Model)}` for an answer with a JSON body;
+        `content_types` names the media types of a non-JSON request or response (space-separated);
+        `versioned` marks a resource saved with `If-Match` (412/428) and read with its `ETag`;
+        `query_parameters` documents query values read without a model: {name: (JSON Schema, example)}."""
+
         def register(handler: Handler) -> Handler:
             self.operations.append(
                 Operation(
                     method.upper(), path, handler, summary, tag, body, query, response, status, realm, roles,
-                    responses or {}, content_types or {},
+                    responses or {}, content_types or {}, versioned, query_parameters or {},
                 )
             )
             return handler
@@ -162,3 +174,14 @@ def body_of(rpc_model: type[BaseModel], *, without: tuple[str, ...] = ("principa
         if key not in without
     }
     return create_model(name or f"{rpc_model.__name__}Body", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+@contextlib.contextmanager
+def fields_named(http_names: dict[str, str]) -> Iterator[None]:
+    """Refusals of the rpc inside the block name fields as the HTTP body does (`{rpc field: body field}`),
+    where the two differ."""
+    try:
+        yield
+    except ServiceError as err:
+        err.details = [d.model_copy(update={"field": http_names.get(d.field or "", d.field)}) for d in err.details]
+        raise

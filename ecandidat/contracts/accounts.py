@@ -71,11 +71,14 @@ def _token(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
-Name = Annotated[str, AfterValidator(_name)]
-Password = Annotated[str, AfterValidator(_password)]
+# The published JSON Schema says what the validators check, so that a generated client sends valid data.
+Email = Annotated[str, AfterValidator(_email), Field(json_schema_extra={"format": "email", "maxLength": 254})]
+Name = Annotated[str, AfterValidator(_name), Field(json_schema_extra={"minLength": 1, "maxLength": 100,
+                                                                       "pattern": r"^[^\x00-\x1f\x7f]*\S"})]
+Password = Annotated[str, AfterValidator(_password), Field(json_schema_extra={"minLength": PASSWORD_MIN,
+                                                                               "maxLength": PASSWORD_MAX})]
 Ine = Annotated[str | None, AfterValidator(_ine)]
-Token = Annotated[str, AfterValidator(_token)]
+Token = Annotated[str, AfterValidator(_token), Field(json_schema_extra={"minLength": 1, "maxLength": 200})]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -373,8 +376,9 @@ class NewEmail(Message):
     """Body of a change of email: the new address twice, and the password to prove it is the owner."""
 
     new_email: Email
-    new_email_confirmation: str
-    password: str = Field(min_length=1, max_length=1024)
+    new_email_confirmation: str = Field(json_schema_extra={"format": "email", "maxLength": 254},
+                                        description="La même adresse que new_email")
+    password: str = Field(min_length=1, max_length=1024, description="Le mot de passe actuel du compte")
 
     @field_validator("new_email_confirmation")
     @classmethod

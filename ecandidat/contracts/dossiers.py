@@ -4,6 +4,12 @@ Section contents are the bodies the HTTP API accepts (`PUT /api/v1/dossier/secti
 check shapes (types, lengths, formats, unknown fields refused). What needs reference data or the
 clock (communes, INE check character, plausible dates) is checked by the service, which answers
 with the same French, field-named refusals.
+
+Their published JSON Schema carries what a generated client needs to send valid data: the country
+and département codes as enums, the fields that depend on the country (`if`/`then`/`else`: born
+in France → département and commune; abroad → the town's name), patterns, formats and lengths;
+what cannot be said in JSON Schema (the commune exists, plausible dates, the INE key) is in the
+field's description.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, StringConstraints, model_validator
+import pycountry
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from .auth import Principal
 from .base import Message, RpcReply, RpcRequest
@@ -51,15 +58,25 @@ Ligne100 = _line(100)
 Ligne150 = _line(150)
 Ligne200 = _line(200)
 Texte = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=_TEXT)]
-CodePays = _code(r"^[A-Z]{2}$")
-CodeDepartement = _code(r"^(\d{2}|2A|2B|\d{3})$")
-CodeCommune = _code(r"^(\d{5}|2A\d{3}|2B\d{3})$")
+# The codes the service accepts (`services/dossiers/referentiels.py`; a test keeps them equal).
+COUNTRY_CODES = tuple(sorted(c.alpha_2 for c in pycountry.countries))
+DEPARTEMENT_CODES = tuple(sorted(
+    [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"]
+    + ["971", "972", "973", "974", "975", "976", "977", "978", "984", "986", "987", "988", "989"]
+))
+CodePays = Annotated[_code(r"^[A-Z]{2}$"), Field(
+    json_schema_extra={"enum": list(COUNTRY_CODES)}, description="Code pays ISO 3166 à deux lettres (FR, BE…)")]
+CodeDepartement = Annotated[_code(r"^(\d{2}|2A|2B|\d{3})$"), Field(
+    json_schema_extra={"enum": list(DEPARTEMENT_CODES)}, description="Code du département (31, 2A, 974…)")]
+CodeCommune = Annotated[_code(r"^(\d{5}|2A\d{3}|2B\d{3})$"), Field(
+    description="Code INSEE d'une commune existante, dans le département indiqué (31555 pour Toulouse ; "
+                "voir GET /api/v1/referentiels/communes)")]
 # Five digits in France; other countries' postal codes vary (letters, spaces, dashes).
 CodePostal = _code(r"^[0-9A-Z][0-9A-Z -]{1,9}$")
 Telephone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20, pattern=r"^\+?[0-9 .()-]+$")]
 Ine = _code(r"^[0-9A-Za-z ]+$", min_length=11, max_length=14)
 Uai = _code(r"^\d{7}[A-Z]$")
-AnneeUniversitaire = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}-\d{4}$")]
+AnneeUniversitaire = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(19|20)\d{2}-(19|20)\d{2}$")]
 def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):  # JSON true is not the year 1
         raise ValueError("Ce champ doit être un nombre entier.")
@@ -94,6 +111,17 @@ REQUIRED_SECTIONS = ("informations_personnelles", "adresse", "baccalaureat")
 # -- section contents (inputs) ----------------------------------------------------------------
 
 
+def _by_country(field: str, *, france: tuple[str, ...], france_absent: tuple[str, ...],
+                abroad: tuple[str, ...], abroad_absent: tuple[str, ...], value: str = "FR") -> dict[str, Any]:
+    """JSON Schema saying which fields `field` = FR requires or excludes, and which other countries do."""
+    null = {"type": "null"}
+    return {
+        "if": {"properties": {field: {"const": value}}, "required": [field]},
+        "then": {"required": list(france), "properties": {f: null for f in france_absent}},
+        "else": {"required": list(abroad), "properties": {f: null for f in abroad_absent}},
+    }
+
+
 class InformationsPersonnelles(Message):
     """État civil, naissance, nationalité, INE/BEA (with its check character) and telephones.
 
@@ -101,11 +129,15 @@ class InformationsPersonnelles(Message):
     code); born abroad: `ville_naissance_etranger`.
     """
 
+    model_config = ConfigDict(json_schema_extra=_by_country(
+        "pays_naissance", france=("departement_naissance", "commune_naissance"), france_absent=("ville_naissance_etranger",),
+        abroad=("ville_naissance_etranger",), abroad_absent=("departement_naissance", "commune_naissance")))
+
     civilite: Literal["M.", "Mme"]
     nom_naissance: Ligne100
     nom_usage: Ligne100 | None = None
     prenoms: Ligne150
-    date_naissance: Date
+    date_naissance: Date = Field(description="AAAA-MM-JJ ; l'âge doit être entre 14 et 100 ans")
     pays_naissance: CodePays
     departement_naissance: CodeDepartement | None = None
     commune_naissance: CodeCommune | None = None
@@ -118,6 +150,13 @@ class InformationsPersonnelles(Message):
 
 class Adresse(Message):
     """Postal address. In France: `code_postal` and `commune` (INSEE code); abroad: `ville_etranger`."""
+
+    model_config = ConfigDict(json_schema_extra={
+        **_by_country("pays", france=("code_postal", "commune"), france_absent=("ville_etranger",),
+                      abroad=("ville_etranger",), abroad_absent=("commune", "cedex")),
+        "dependentSchemas": {"code_postal": {"if": {"properties": {"pays": {"const": "FR"}}, "required": ["pays"]},
+                                             "then": {"properties": {"code_postal": {"pattern": r"^\d{5}$"}}}}},
+    })
 
     pays: CodePays
     ligne1: Ligne100
@@ -132,8 +171,18 @@ class Adresse(Message):
 class Baccalaureat(Message):
     """The baccalauréat, an equivalent diploma, or none (`situation` = sans_bac)."""
 
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"situation": {"const": "sans_bac"}}, "required": ["situation"]},
+        "then": {"properties": {f: {"type": "null"} for f in (
+            "annee", "serie", "mention", "pays", "departement", "commune", "etablissement", "uai_etablissement")}
+            | {f: {"maxItems": 0} for f in ("specialites", "options")}},
+        "else": {"required": ["annee", "serie", "pays"],
+                 **_by_country("pays", france=(), france_absent=(), abroad=(), abroad_absent=("departement", "commune"))},
+    })
+
     situation: Literal["bac", "equivalence", "sans_bac"]
-    annee: Annee | None = None
+    annee: Annee | None = Field(default=None, description="Année d'obtention : pas dans le futur, au moins 12 ans après "
+                                                        "la naissance")
     serie: Ligne100 | None = Field(default=None, description="Série ou type (Générale, STMG, ES, équivalence étrangère…)")
     mention: Literal["passable", "assez_bien", "bien", "tres_bien", "tres_bien_felicitations"] | None = None
     pays: CodePays | None = None
@@ -160,7 +209,10 @@ class CursusInterne(Message):
 
 
 class CursusExterneLigne(Message):
-    annee_universitaire: AnneeUniversitaire
+    model_config = ConfigDict(json_schema_extra=_by_country(
+        "pays", france=(), france_absent=("ville_etranger",), abroad=(), abroad_absent=("departement", "commune")))
+
+    annee_universitaire: AnneeUniversitaire = Field(description="AAAA-AAAA, deux années consécutives, pas dans le futur")
     etablissement: Ligne150
     pays: CodePays
     departement: CodeDepartement | None = None
@@ -177,7 +229,7 @@ class CursusExterne(Message):
 
 
 class Stage(Message):
-    annee: Annee
+    annee: Annee = Field(description="Pas dans le futur, ni plus de 100 ans en arrière")
     duree: Ligne40 = Field(description="Durée, par exemple « 8 semaines »")
     heures_par_semaine: float | None = Field(default=None, gt=0, le=70)
     organisme: Ligne150
@@ -189,7 +241,7 @@ class Stages(Message):
 
 
 class ExperienceProfessionnelle(Message):
-    annee: Annee
+    annee: Annee = Field(description="Pas dans le futur, ni plus de 100 ans en arrière")
     intitule: Ligne150
     duree: Ligne40
     organisme: Ligne150

@@ -10,7 +10,7 @@ from ecandidat.contracts.documents import DownloadTicket, OpenLetterDownload
 
 from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, path_uuid
 from ..keys import RPC
-from .documents import proxy_download
+from ..streaming import proxy_download
 
 ApplyBody = body_of(c.Apply, name="NouvelleCandidature")
 

@@ -35,7 +35,8 @@ from ..streaming import proxy_download, proxy_upload
 
 TAG = "pièces justificatives"
 BASE = f"{API_PREFIX}/candidatures/{{candidature_id}}"
-UPLOAD_TYPES = {"request": "application/octet-stream"}
+PIECE_FILE = "application/pdf image/jpeg image/png"
+UPLOAD_TYPES = {"request": f"application/octet-stream {PIECE_FILE} multipart/form-data"}
 UPLOAD_RESPONSES = {404: "Pièce inconnue", 409: "La pièce ne peut pas être modifiée", 410: "Lien de dépôt expiré",
                     413: "Fichier de plus de 5 Mo", 415: "Type de fichier refusé"}
 
@@ -94,7 +95,7 @@ def register(api: Api) -> None:
         return json_response(reply)
 
     @api.route("GET", f"{BASE}/pieces/{{slot_id}}/fichier", summary="Télécharger le fichier déposé", tag=TAG,
-               realm="candidate", content_types={"response": "application/octet-stream"},
+               realm="candidate", content_types={"response": PIECE_FILE},
                responses={404: "Pièce ou fichier inconnu"})
     async def download_my_piece(request: web.Request) -> web.StreamResponse:
         ticket = await call(request, OpenPieceDownload(**ids(request), what="fichier"), DownloadTicket)

@@ -124,7 +124,8 @@ def register(api: Api) -> None:
         return json_response(reply)
 
     @api.route("GET", f"{API_PREFIX}/dossier/sections/{{section}}", summary="Une rubrique de mon dossier (avec son ETag)",
-               tag="dossier", response=SectionView, realm="candidate", responses={404: "Rubrique inconnue"})
+               tag="dossier", response=SectionView, realm="candidate", responses={404: "Rubrique inconnue"},
+               versioned=True)
     async def get_my_section(request: web.Request) -> web.Response:
         return await read_section(request, request[PRINCIPAL].account_id)  # type: ignore[attr-defined]
 
@@ -155,5 +156,5 @@ def _register_save(api: Api, section: str) -> None:
     api.route(
         "PUT", f"{API_PREFIX}/dossier/sections/{section.replace('_', '-')}",
         summary=f"Enregistrer la rubrique « {SECTION_LABELS[section]} » (If-Match obligatoire)",
-        tag="dossier", body=model, response=SectionSaved, realm="candidate", responses=SAVE_RESPONSES,
+        tag="dossier", body=model, response=SectionSaved, realm="candidate", responses=SAVE_RESPONSES, versioned=True,
     )(handler)

@@ -30,7 +30,7 @@ class HealthSummary(BaseModel):
 
 def register(api: Api) -> None:
     @api.route("GET", "/health", summary="État de la plateforme (503 si un service manque)", tag="exploitation",
-               response=HealthSummary, responses={503: "Un service ne répond pas ou signale un problème"})
+               response=HealthSummary, responses={503: ("Un service ne répond pas ou signale un problème", HealthSummary)})
     async def health(request: web.Request) -> web.Response:
         app = request.app
         settings = app[SETTINGS]

@@ -32,7 +32,7 @@ def _account_id(request: web.Request) -> uuid.UUID:
 def register(api: Api) -> None:
     @api.route("POST", f"{STAFF}/sessions", summary="Connexion du personnel (mot de passe et code TOTP ou de secours)",
                tag=TAG, body=StaffLoginBody, response=Session, status=201,
-               responses={401: "Identifiants ou code incorrects", 429: "Trop de tentatives"})
+               responses={401: "Identifiants ou code incorrects", 403: "Compte désactivé", 429: "Trop de tentatives"})
     async def staff_login(request: web.Request) -> web.Response:
         body = await parse_body(request, StaffLoginBody)
         rpc_request = c.StaffLogin(email=body.email, password=body.password, code=body.code,
@@ -98,7 +98,8 @@ def register(api: Api) -> None:
 
     @api.route("PATCH", f"{STAFF}/accounts/{{account_id}}",
                summary="Changer les rôles, périmètres ou l'état d'un compte de personnel", tag=TAG,
-               body=c.StaffAccountChanges, response=c.StaffAccountView, realm="staff", roles=("admin",))
+               body=c.StaffAccountChanges, response=c.StaffAccountView, realm="staff", roles=("admin",),
+               responses={409: "Un administrateur ne peut ni se retirer le rôle admin ni se désactiver"})
     async def update_staff_account(request: web.Request) -> web.Response:
         body = await parse_body(request, c.StaffAccountChanges)
         rpc_request = c.UpdateStaffAccount(principal=request[PRINCIPAL], account_id=_account_id(request),

@@ -18,7 +18,9 @@ from ecandidat.contracts.documents import DownloadTicket, OpenLetterDownload
 
 from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, parse_query, path_uuid
 from ..keys import RPC
-from .documents import proxy_download
+from ..streaming import proxy_download
+
+BATCH_REFUSALS = {404: "Une des candidatures n'existe pas", 409: "Une des candidatures ne le permet pas (annulée…) : rien n'est changé"}
 
 
 class ListQuery(c.Filters):
@@ -154,21 +156,24 @@ def register(api: Api) -> None:
         return await proxy_download(request, ticket)
 
     @api.route("POST", "/api/v1/staff/candidatures/statut", summary="Changer le statut du dossier (une ou plusieurs candidatures)",
-               tag="gestion des candidatures", body=StatutBody, response=c.BatchResult, realm="staff", roles=MANAGERS)
+               tag="gestion des candidatures", body=StatutBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
+               responses=BATCH_REFUSALS)
     async def statut(request: web.Request) -> web.Response:
         body = await parse_body(request, StatutBody)
         req = c.SetStatut(principal=request[PRINCIPAL], **body.model_dump())
         return json_response(await request.app[RPC].call(req, c.BatchResult, request_id=request[REQUEST_ID]))
 
     @api.route("POST", "/api/v1/staff/candidatures/type-traitement", summary="Changer ou valider le type de traitement",
-               tag="gestion des candidatures", body=TypeTraitementBody, response=c.BatchResult, realm="staff", roles=MANAGERS)
+               tag="gestion des candidatures", body=TypeTraitementBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
+               responses=BATCH_REFUSALS)
     async def type_traitement(request: web.Request) -> web.Response:
         body = await parse_body(request, TypeTraitementBody)
         req = c.SetTypeTraitement(principal=request[PRINCIPAL], **body.model_dump())
         return json_response(await request.app[RPC].call(req, c.BatchResult, request_id=request[REQUEST_ID]))
 
     @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/decision", summary="Saisir une décision (à valider ensuite)",
-               tag="gestion des candidatures", body=DecisionBody, response=c.DecisionRecord, status=201, realm="staff", roles=DECIDERS)
+               tag="gestion des candidatures", body=DecisionBody, response=c.DecisionRecord, status=201, realm="staff", roles=DECIDERS,
+               responses={409: "Décision impossible dans l'état de la candidature (annulée, désistée, pas complète)"})
     async def decision(request: web.Request) -> web.Response:
         body = await parse_body(request, DecisionBody)
         req = c.EnterDecision(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
@@ -176,7 +181,8 @@ def register(api: Api) -> None:
         return json_response(await request.app[RPC].call(req, c.DecisionRecord, request_id=request[REQUEST_ID]), status=201)
 
     @api.route("POST", "/api/v1/staff/candidatures/decisions/validation", summary="Valider les décisions saisies (une ou plusieurs)",
-               tag="gestion des candidatures", body=ValidationBody, response=c.BatchResult, realm="staff", roles=MANAGERS)
+               tag="gestion des candidatures", body=ValidationBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
+               responses=BATCH_REFUSALS)
     async def validation(request: web.Request) -> web.Response:
         body = await parse_body(request, ValidationBody)
         req = c.ValidateDecisions(principal=request[PRINCIPAL], **body.model_dump())

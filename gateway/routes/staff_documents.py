@@ -24,9 +24,9 @@ from ecandidat.contracts.documents import (
     UploadTicket,
 )
 
-from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body
+from ..api import API_PREFIX, PRINCIPAL, Api, fields_named, json_response, parse_body
 from ..streaming import proxy_download, proxy_upload
-from .documents import UPLOAD_RESPONSES, UPLOAD_TYPES, call, ids, path_uuid
+from .documents import PIECE_FILE, UPLOAD_RESPONSES, UPLOAD_TYPES, call, ids, path_uuid
 
 TAG = "pièces justificatives (gestion)"
 BASE = f"{API_PREFIX}/staff/candidatures/{{candidature_id}}"
@@ -45,7 +45,7 @@ def register(api: Api) -> None:
         return json_response(await call(request, ListPieces(**ids(request)), CandidaturePieces))
 
     @api.route("GET", f"{BASE}/pieces/{{slot_id}}/fichier", summary="Télécharger le fichier d'une pièce", tag=TAG,
-               realm="staff", roles=ANY_STAFF, content_types={"response": "application/octet-stream"},
+               realm="staff", roles=ANY_STAFF, content_types={"response": PIECE_FILE},
                responses={404: "Pièce ou fichier inconnu"})
     async def staff_download_piece(request: web.Request) -> web.StreamResponse:
         ticket = await call(request, OpenPieceDownload(**ids(request), what="fichier"), DownloadTicket)
@@ -57,7 +57,8 @@ def register(api: Api) -> None:
     async def staff_review_piece(request: web.Request) -> web.Response:
         body = await parse_body(request, Examen)
         review = ReviewPiece(**ids(request), decision=body.decision, comment=body.commentaire)
-        return json_response(await call(request, review, PieceView))
+        with fields_named({"comment": "commentaire"}):
+            return json_response(await call(request, review, PieceView))
 
     @api.route("GET", f"{BASE}/dossier.pdf", summary="Le PDF d'une candidature", tag=TAG, realm="staff",
                roles=ANY_STAFF, content_types={"response": "application/pdf"}, responses={404: "Candidature inconnue"})
@@ -67,7 +68,8 @@ def register(api: Api) -> None:
 
     @api.route("PUT", TEMPLATE, summary="Déposer ou remplacer le modèle PDF d'une pièce (paramètre libelle)",
                tag=TAG, status=201, realm="staff", roles=OFFER_ADMINS, content_types=UPLOAD_TYPES,
-               responses=UPLOAD_RESPONSES)
+               responses=UPLOAD_RESPONSES,
+               query_parameters={"libelle": ({"type": "string", "maxLength": 300}, "Fiche client à remplir")})
     async def staff_upload_template(request: web.Request) -> web.Response:
         libelle = request.query.get("libelle", "")[:300]
         opened = OpenTemplateUpload(principal=request[PRINCIPAL], piece_id=path_uuid(request, "piece_id"),

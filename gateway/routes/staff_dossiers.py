@@ -73,21 +73,21 @@ def register(api: Api) -> None:
 
     @api.route("GET", f"{API_PREFIX}/staff/dossiers/{{account_id}}/sections/{{section}}",
                summary="Une rubrique du dossier d'un candidat (avec son ETag)", tag="dossiers (personnel)",
-               response=SectionView, realm="staff", roles=ANY_STAFF)
+               response=SectionView, realm="staff", roles=ANY_STAFF, versioned=True)
     async def staff_get_section(request: web.Request) -> web.Response:
         return await read_section(request, account_of(request))
 
     @api.route("PUT", f"{API_PREFIX}/staff/dossiers/{{account_id}}/sections/informations-personnelles",
                summary="Corriger les informations personnelles d'un candidat (même verrouillées ; If-Match obligatoire)",
                tag="dossiers (personnel)", body=InformationsPersonnelles, response=SectionSaved, realm="staff",
-               roles=MANAGERS, responses=SAVE_RESPONSES)
+               roles=MANAGERS, responses=SAVE_RESPONSES, versioned=True)
     async def staff_save_informations_personnelles(request: web.Request) -> web.Response:
         return await save(request, account_of(request), "informations_personnelles", InformationsPersonnelles)
 
     @api.route("POST", f"{API_PREFIX}/staff/registre-etudiants",
                summary="Charger le registre des anciens étudiants (export CSV UTF-8 ; tout ou rien)",
                tag="dossiers (personnel)", response=RegistryImportReport, realm="staff", roles=REGISTRY_ADMINS,
-               content_types={"request": "text/csv"},
+               content_types={"request": "text/csv application/csv application/octet-stream"},
                responses={413: "Fichier trop volumineux", 415: "Envoyer un fichier CSV"})
     async def staff_import_registry(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]

@@ -71,4 +71,5 @@ def _register_one(api: Api, path: str, what: str, model: type) -> None:
 
     save.__name__ = f"save_{path.replace('-', '_')}"
     api.route("PUT", f"/api/v1/staff/offre/{path}/{{code}}", summary=f"Créer ou modifier {what}", tag="offre (administration)",
-              body=body_model, response=c.Saved, realm="staff", roles=OFFER_ADMINS)(save)
+              body=body_model, response=c.Saved, realm="staff", roles=OFFER_ADMINS,
+              responses={201: "Créé", 404: "Un code référencé n'existe pas", 409: "Modification refusée"})(save)

@@ -3,6 +3,9 @@
 `start_platform("accounts", "mailer", ...)` starts the named services (each package's
 `service.create(settings, clock)`), all sharing one `OffsetClock` that tests can move forward,
 then the gateway; it returns a `Platform` with an HTTP client bound to the gateway.
+
+Every gateway these fixtures start checks each response against its own OpenAPI document
+(`tests/e2e/contract.py`): a test that meets an undocumented status fails at teardown.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ecandidat.runtime.clock import OffsetClock
 from ecandidat.runtime.service import Service
 from gateway.app import GatewayRunner, create_app
 from gateway.settings import GatewaySettings
+from tests.e2e import contract
 
 
 @dataclass
@@ -50,6 +54,7 @@ async def start_platform(settings_for: Callable[..., Any]) -> AsyncIterator[Call
             services[name] = service
         gw_settings = settings_for(GatewaySettings, **{"gateway_services": tuple(names), **(gateway or {})})
         app = create_app(gw_settings)
+        contract.watch(app)
         runner = GatewayRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -60,13 +65,17 @@ async def start_platform(settings_for: Callable[..., Any]) -> AsyncIterator[Call
         return Platform(f"http://127.0.0.1:{port}", http, clock, services, app)
 
     yield start
+    broken: list[str] = []
     for service, runner, http in reversed(started):
         if http is not None:
             await http.close()
         if runner is not None:
+            broken += contract.violations(runner.app)
             await runner.cleanup()
         if service is not None and not getattr(service, "_stopped", False):
             await service.stop()
+    if broken:
+        pytest.fail("responses outside the OpenAPI document:\n" + "\n".join(broken), pytrace=False)
 
 
 @pytest.fixture
@@ -90,6 +99,7 @@ async def start_token_gateway(settings_for: Callable[..., Any]) -> AsyncIterator
             return principal
 
         app[AUTHENTICATOR] = authenticate
+        contract.watch(app)
         runner = GatewayRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -98,6 +108,10 @@ async def start_token_gateway(settings_for: Callable[..., Any]) -> AsyncIterator
         return http
 
     yield start
+    broken: list[str] = []
     for runner, http in reversed(opened):
         await http.close()
+        broken += contract.violations(runner.app)
         await runner.cleanup()
+    if broken:
+        pytest.fail("responses outside the OpenAPI document:\n" + "\n".join(broken), pytrace=False)
