@@ -293,7 +293,7 @@ class SaveCentre(RpcRequest):
     contact_adresse: str = Field(min_length=1, max_length=500)
     contact_mail: str | None = Field(default=None, max_length=320)
     max_candidatures: int = Field(default=20, ge=1, le=100)
-    ordre: int = 0
+    ordre: int = Field(default=0, ge=0, le=100000, description="Rang d'affichage")
     # Who signs the admission and refusal letters (and the mails that go with them).
     signataire_nom: str | None = Field(default=None, max_length=200)
     signataire_qualite: str | None = Field(default=None, max_length=300)
@@ -306,7 +306,7 @@ class SaveTypeDiplome(RpcRequest):
     principal: Principal
     code: str = Field(pattern=_CODE)
     libelle: str = Field(min_length=1, max_length=200)
-    ordre: int = 0
+    ordre: int = Field(default=0, ge=0, le=100000, description="Rang d'affichage")
 
 
 class SaveCommission(RpcRequest):
@@ -354,7 +354,7 @@ class SavePiece(RpcRequest):
     principal: Principal
     code: str = Field(pattern=_CODE)
     libelle: str = Field(min_length=1, max_length=500)
-    ordre: int = 0
+    ordre: int = Field(default=0, ge=0, le=100000, description="Rang d'affichage")
     niveau: str = Field(pattern="^(etablissement|centre|formation)$")
     centre_code: str | None = Field(default=None, pattern=_CODE)
     formation_code: str | None = Field(default=None, pattern=_CODE)

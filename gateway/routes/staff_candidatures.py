@@ -20,6 +20,7 @@ from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body
 from ..keys import RPC
 from ..streaming import proxy_download
 
+UNKNOWN_FILTER = {404: "Formation, centre ou commission inconnu"}
 BATCH_REFUSALS = {404: "Une des candidatures n'existe pas", 409: "Une des candidatures ne le permet pas (annulée…) : rien n'est changé"}
 
 
@@ -79,7 +80,8 @@ async def _all_rows(request: web.Request, query: ListQuery) -> AsyncIterator[c.C
 
 def register(api: Api) -> None:
     @api.route("GET", "/api/v1/staff/candidatures", summary="Liste filtrée des candidatures (pagination par curseur)",
-               tag="gestion des candidatures", query=ListQuery, response=c.CandidaturePage, realm="staff", roles=ANY_STAFF)
+               tag="gestion des candidatures", query=ListQuery, response=c.CandidaturePage, realm="staff", roles=ANY_STAFF,
+               responses=UNKNOWN_FILTER)
     async def liste(request: web.Request) -> web.Response:
         q = parse_query(request, ListQuery)
         filters = c.Filters(**q.model_dump(exclude={"sort", "cursor", "limit"}))
@@ -91,7 +93,7 @@ def register(api: Api) -> None:
 
     @api.route("GET", "/api/v1/staff/candidatures/export.csv", summary="Export CSV de la liste filtrée",
                tag="gestion des candidatures", query=ListQuery, realm="staff", roles=ANY_STAFF,
-               content_types={"response": "text/csv"})
+               content_types={"response": "text/csv"}, responses=UNKNOWN_FILTER)
     async def export_csv(request: web.Request) -> web.StreamResponse:
         q = parse_query(request, ListQuery)
         rows = _all_rows(request, q)
@@ -117,7 +119,8 @@ def register(api: Api) -> None:
 
     @api.route("GET", "/api/v1/staff/candidatures/export.xlsx", summary="Export tableur (XLSX) de la liste filtrée",
                tag="gestion des candidatures", query=ListQuery, realm="staff", roles=ANY_STAFF,
-               content_types={"response": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+               content_types={"response": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+               responses=UNKNOWN_FILTER)
     async def export_xlsx(request: web.Request) -> web.StreamResponse:
         from openpyxl import Workbook
 
