@@ -40,6 +40,11 @@ FIELD_VALUES: dict[str, Any] = {
     "ids": [UUID], "candidature_ids": [UUID], "updated": [UUID], "otpauth_uri":
     "otpauth://totp/eCandidat:zoe.martin%40example.org?secret=JBSWY3DPEHPK3PXP&issuer=eCandidat",
     "totp_secret": "JBSWY3DPEHPK3PXP", "recovery_codes": ["7f3k-9q2m", "x8c4-2v7n"], "realm": "candidate",
+    "statut_libelle": "Réceptionné", "decision_libelle": "Favorable", "type_traitement_libelle": "Accès contrôlé",
+    "type_diplome": "DAEU", "centre_libelle": "Service de la Formation continue", "campagne_libelle": "Campagne 2026",
+    "mail": "formation.continue@univ-exemple.fr", "adresse": "5 allées Antonio Machado, 31058 Toulouse",
+    "contact_libelle": "Service de la Formation continue", "contact_mail": "formation.continue@univ-exemple.fr",
+    "contact_adresse": "5 allées Antonio Machado, 31058 Toulouse", "nom_naissance": "Martin", "prenoms": "Zoé Marie",
     "telephone": "05 61 00 00 00", "portable": "06 12 34 56 78", "code_postal": "31100", "pays": "FR",
     "departement": "31", "commune": "31555", "nationalite": "FR", "civilite": "Mme", "lieu": "Bâtiment 3, salle 12",
 }

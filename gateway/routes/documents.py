@@ -5,6 +5,11 @@ Bytes never go over NATS: an rpc checks the right and hands out a single-use tic
 documents service's internal URL, then the gateway streams the body there (uploads) or from there
 (downloads), holding one chunk at a time (`gateway.streaming`). The size limit is enforced there
 too: no more than `max_size + 1` bytes are ever forwarded, and the service answers 413 at that byte.
+
+Pieces take no `If-Match` (unlike the dossier's sections): a piece has one writer, the candidate,
+replacing a file means "this one is the file I want", and what staff do to a piece (validate it,
+the candidature transmitted) is enforced by its state, which refuses the change (409). Requiring a
+version would make every browser upload read the piece first and protect nothing more.
 """
 
 from __future__ import annotations

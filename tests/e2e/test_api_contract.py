@@ -5,9 +5,6 @@ the fields of the body the client sent."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import date
-
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -21,7 +18,7 @@ from gateway.app import build_api
 from gateway.keys import OPENAPI
 from services.dossiers.referentiels import load
 from tests.e2e import contract
-from tests.e2e.test_edge_input import Edge, applied
+from tests.e2e.test_edge_input import Edge, applied, start_edge
 from tests.unit.documents import corpus
 
 
@@ -140,15 +137,8 @@ async def test_the_contract_hook_reports_an_undocumented_status():
 
 
 @pytest.fixture
-async def edge(start_platform, start_token_gateway):
-    from services.candidatures.seed import seed_demo
-
-    platform = await start_platform("dossiers", "candidatures", "documents",
-                                    documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"})
-    await seed_demo(platform.services["candidatures"].pool, date.today())
-    tokens: dict = {}
-    http = await start_token_gateway(tokens, ("dossiers", "candidatures", "documents"))
-    return Edge(platform, http, int(str(http._base_url.port)), tokens)
+async def edge(start_platform, start_token_gateway) -> Edge:
+    return await start_edge(start_platform, start_token_gateway, "dossiers", "candidatures", "documents")
 
 
 async def test_a_refusal_without_comment_names_the_body_field(edge):

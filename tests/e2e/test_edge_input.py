@@ -9,42 +9,28 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
-import aiohttp
 import pytest
 
 from ecandidat.contracts.auth import Principal
 from services.candidatures.seed import seed_demo
-from tests.conftest import eventually
 from tests.e2e.test_accounts import sealing_overrides
+from tests.e2e.test_documents import Env, apply
 from tests.unit.documents import corpus
-from tests.unit.dossiers.samples import adresse, baccalaureat, bea, infos_perso, registry_csv, registry_row
+from tests.unit.dossiers.samples import bea, registry_csv, registry_row
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
 
 
 @dataclass
-class Edge:
-    platform: object
-    http: aiohttp.ClientSession  # a gateway whose bearer tokens are principals the test makes
-    port: int
-    tokens: dict[str, Principal] = field(default_factory=dict)
+class Edge(Env):
+    """`test_documents.Env` with the gateway's port (for requests written byte for byte) and a
+    `call` that tells the content type of the answer."""
 
-    def login(self, principal: Principal) -> dict[str, str]:
-        token = uuid.uuid4().hex
-        self.tokens[token] = principal
-        return {"Authorization": f"Bearer {token}"}
-
-    def candidate(self) -> dict[str, str]:
-        return self.login(Principal(realm="candidate", account_id=uuid.uuid4(), email=f"{uuid.uuid4().hex[:8]}@example.org",
-                                    numero_dossier=uuid.uuid4().hex[:8].upper()))
-
-    def staff(self, *roles: str) -> dict[str, str]:
-        return self.login(Principal(realm="staff", account_id=uuid.uuid4(), email="agent@univ.example", roles=roles))
+    port: int = 0
 
     async def call(self, method: str, path: str, headers: dict | None = None, **kwargs) -> tuple[int, str, dict | bytes]:
         async with self.http.request(method, API + path, headers=headers or {}, **kwargs) as resp:
@@ -54,30 +40,24 @@ class Edge:
             return resp.status, resp.content_type, body
 
 
-@pytest.fixture
-async def edge(start_platform, start_token_gateway) -> AsyncIterator[Edge]:
-    platform = await start_platform("accounts", "dossiers", "candidatures", "documents",
-                                    documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **sealing_overrides())
+async def start_edge(start_platform, start_token_gateway, *services: str, **gateway_settings) -> Edge:
+    """The services named, seeded with the demo offer, behind a gateway whose tokens the test makes."""
+    platform = await start_platform(*services, documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"},
+                                    **sealing_overrides())
     await seed_demo(platform.services["candidatures"].pool, date.today())
     tokens: dict[str, Principal] = {}
-    http = await start_token_gateway(tokens, ("accounts", "dossiers", "candidatures", "documents"))
-    yield Edge(platform, http, int(str(http._base_url.port)), tokens)
+    http = await start_token_gateway(tokens, services, **gateway_settings)
+    return Edge(http, platform, tokens, port=int(str(http._base_url.port)))
+
+
+@pytest.fixture
+async def edge(start_platform, start_token_gateway) -> Edge:
+    return await start_edge(start_platform, start_token_gateway, "accounts", "dossiers", "candidatures", "documents")
 
 
 async def applied(edge: Edge) -> tuple[dict[str, str], str, list[dict]]:
-    auth = edge.candidate()
-    for slug, body in (("informations-personnelles", infos_perso()), ("adresse", adresse()),
-                       ("baccalaureat", baccalaureat())):
-        status, _, reply = await edge.call("PUT", f"/dossier/sections/{slug}", {**auth, "If-Match": '"0"'}, json=body)
-        assert status == 200, reply
-    status, _, view = await edge.call("POST", "/candidatures", auth, json={"formation_code": "DAEU-A"})
-    assert status == 201, view
-
-    async def slots():
-        status, _, body = await edge.call("GET", f"/candidatures/{view['id']}/pieces", auth)
-        return body["items"] if status == 200 and body["items"] else None
-
-    return auth, view["id"], await eventually(slots, message="piece slots opened")
+    _, auth, cid, items = await apply(edge)
+    return auth, cid, items
 
 
 def assert_refused(status: int, ctype: str, body, *, field: str | None = None, statuses=(400, 422)) -> None:

@@ -13,17 +13,13 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
-from datetime import date
 
 import aiohttp
 import pytest
 
-from ecandidat.contracts.auth import Principal
-from services.candidatures.seed import seed_demo
 from tests.conftest import eventually
-from tests.e2e.test_edge_input import PROBLEM, Edge, applied, put_head
+from tests.e2e.test_edge_input import PROBLEM, Edge, applied, put_head, start_edge
 from tests.unit.documents import corpus
 
 IDLE = 2.0
@@ -31,14 +27,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def edge(start_platform, start_token_gateway) -> AsyncIterator[Edge]:
-    platform = await start_platform("dossiers", "candidatures", "documents",
-                                    documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"})
-    await seed_demo(platform.services["candidatures"].pool, date.today())
-    tokens: dict[str, Principal] = {}
-    http = await start_token_gateway(tokens, ("dossiers", "candidatures", "documents"),
-                                     gateway_upload_idle_timeout=IDLE, gateway_documents_timeout=IDLE)
-    yield Edge(platform, http, int(str(http._base_url.port)), tokens)
+async def edge(start_platform, start_token_gateway) -> Edge:
+    return await start_edge(start_platform, start_token_gateway, "dossiers", "candidatures", "documents",
+                            gateway_upload_idle_timeout=IDLE, gateway_documents_timeout=IDLE)
 
 
 def gateway_warnings(caplog) -> list[str]:

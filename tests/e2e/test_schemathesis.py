@@ -13,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import uuid
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from services.candidatures.seed import seed_demo
-from tests.e2e.test_accounts import activated_account, login, sealing_overrides
+from tests.e2e.test_accounts import activated_account, login
 from tests.e2e.test_accounts_staff import admin
+from tests.e2e import test_guide_journey as guide
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +28,8 @@ SEED = 20261130
 EXAMPLES_PER_OPERATION = 4
 # Ending the session under test would leave the rest of the run unauthenticated; both are e2e-tested.
 NOT_FUZZED = {("delete", "/api/v1/sessions/current"), ("delete", "/api/v1/staff/sessions/current")}
+
+platform = guide.platform  # the whole platform, seeded with the demo offer
 
 
 def realm_document(document: dict, realm: str | None) -> dict:
@@ -56,14 +56,6 @@ async def run_schemathesis(tmp_path: Path, document: dict, base_url: str, realm:
     report = output.decode(errors="replace")
     assert process.returncode == 0, f"schemathesis found failures in the {realm or 'public'} realm:\n{report[-20000:]}"
     assert "passed" in report or "Passed" in report, report[-3000:]
-
-
-@pytest.fixture
-async def platform(start_platform):
-    p = await start_platform("accounts", "dossiers", "candidatures", "documents", "mailer",
-                             documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **sealing_overrides())
-    await seed_demo(p.services["candidatures"].pool, date.today())
-    return p
 
 
 async def test_schemathesis_finds_nothing_in_any_realm(platform, smtp_sink, tmp_path):
