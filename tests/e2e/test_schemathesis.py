@@ -51,7 +51,8 @@ async def run_schemathesis(tmp_path: Path, document: dict, base_url: str, realm:
             "--no-color"]
     if token:
         args += ["--header", f"Authorization: Bearer {token}"]
-    process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                                                   cwd=tmp_path)  # its cache stays out of the checkout
     output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
     report = output.decode(errors="replace")
     assert process.returncode == 0, f"schemathesis found failures in the {realm or 'public'} realm:\n{report[-20000:]}"
