@@ -97,8 +97,12 @@ class ClientUpload:
                                             code="bad_request", reason="interrompu")
                 log.info("client disconnected during upload", extra={"received": self.received, "error": repr(exc)})
                 raise self.failure from None
-            except (ValueError, AssertionError, LookupError, aiohttp.http_exceptions.HttpProcessingError) as exc:
-                # aiohttp's multipart reader, or a malformed chunked body
+            except aiohttp.http_exceptions.HttpProcessingError as exc:  # e.g. a malformed chunked body
+                self.failure = ServiceError("Le corps de la requête est mal formé : déposez le fichier à nouveau.",
+                                            code="bad_request")
+                log.info("malformed upload body", extra={"received": self.received, "error": repr(exc)})
+                raise self.failure from None
+            except (ValueError, AssertionError, LookupError) as exc:  # aiohttp's multipart reader
                 self.failure = _malformed_multipart("corps illisible")
                 log.info("malformed multipart upload", extra={"received": self.received, "error": repr(exc)})
                 raise self.failure from None

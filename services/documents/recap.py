@@ -32,6 +32,7 @@ from ecandidat.runtime.french import date_longue, limite_longue
 
 from . import store
 from .domain import STATUTS
+from .storage import ObjectMissing
 
 if TYPE_CHECKING:
     from .service import DocumentsService
@@ -75,7 +76,11 @@ async def generated(svc: DocumentsService, ticket: Ticket, request_id: str | Non
         data = _data(cand, view, dossier, slots)
         for i, row in enumerate(s for s in slots if s["file_key"]):
             path = folder / f"file-{i}"
-            await svc.storage.download_to(row["file_key"], path)
+            try:
+                await svc.storage.download_to(row["file_key"], path)
+            except ObjectMissing:  # replaced or deleted while the PDF was being made: left out of this one
+                log.warning("recap: a piece's file vanished meanwhile", extra={"key": row["file_key"]})
+                continue
             data.files.append((row["libelle"], path, row["content_type"]))
         out = folder / "candidature.pdf"
         await asyncio.get_running_loop().run_in_executor(svc.endpoint.inspector, build_pdf, data, out)

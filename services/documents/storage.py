@@ -16,7 +16,21 @@ import aiohttp
 from minio import Minio
 from minio.error import S3Error
 
+from ecandidat.contracts.errors import NotFound
+
 from .settings import DocumentsSettings
+
+
+class ObjectMissing(NotFound):
+    """A file a row still names is gone from storage (replaced or deleted meanwhile)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("Ce fichier n'est plus disponible : il a été remplacé ou supprimé entre-temps.")
+        self.key = key
+
+
+def _missing(key: str, exc: S3Error) -> Exception:
+    return ObjectMissing(key) if exc.code in {"NoSuchKey", "NoSuchObject"} else exc
 
 CHUNK = 256 * 1024
 
@@ -76,12 +90,18 @@ class Storage:
         )
 
     async def download_to(self, key: str, path: Path) -> None:
-        await self._run(self.client.fget_object, self.bucket, key, str(path))
+        try:
+            await self._run(self.client.fget_object, self.bucket, key, str(path))
+        except S3Error as exc:
+            raise _missing(key, exc) from exc
 
     async def open_stream(self, key: str) -> AsyncIterator[bytes]:
         """The object's bytes, chunk by chunk, each chunk read in the pool; opened before returning,
         so a missing object fails here rather than in the middle of a response."""
-        response = await self._run(self.client.get_object, self.bucket, key)
+        try:
+            response = await self._run(self.client.get_object, self.bucket, key)
+        except S3Error as exc:
+            raise _missing(key, exc) from exc
 
         async def chunks() -> AsyncIterator[bytes]:
             try:

@@ -36,6 +36,15 @@ def test_the_document_is_valid_openapi(document):
     validate(document[1])
 
 
+def test_a_time_of_day_as_the_api_writes_it_matches_its_schema(document):
+    import jsonschema
+
+    schema = document[1]["components"]["schemas"]["DecisionRecord"]["properties"]["preselection_heure"]
+    jsonschema.validate("14:30:00", schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("14h30", schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
 def test_the_statuses_the_edge_answers_are_listed(document):
     api, doc = document
     for op in api.operations:

@@ -72,7 +72,7 @@ def assert_refused(status: int, ctype: str, body, *, field: str | None = None, s
 
 
 async def test_a_nul_character_anywhere_is_refused_at_the_edge_naming_the_field(edge):
-    candidate, staff = edge.candidate(), edge.staff("admin")
+    candidate, staff = edge.candidate()[1], edge.staff("admin")
     nul = "A\u0000B"
     cases = [
         ("POST", "/sessions", None, {"json": {"login": nul, "password": "x"}}, "login"),
@@ -109,7 +109,7 @@ async def test_json_nested_a_thousand_levels_is_refused_on_every_kind_of_route(e
     deep_array = b"[" * 1000 + b"]" * 1000
     deep_object = b'{"a":' * 1000 + b"1" + b"}" * 1000
     for path, auth in (("/sessions", None), ("/staff/sessions", None), ("/accounts", None),
-                       ("/candidatures", edge.candidate()), ("/staff/candidatures/statut", edge.staff("admin"))):
+                       ("/candidatures", edge.candidate()[1]), ("/staff/candidatures/statut", edge.staff("admin"))):
         for body in (deep_array, deep_object):
             status, ctype, problem = await edge.call("POST", path, {**(auth or {}), "Content-Type": "application/json"},
                                                      data=body)
@@ -227,6 +227,26 @@ async def test_what_the_http_parser_refuses_is_problem_json(edge):
         assert headers["content-type"].startswith(PROBLEM), (head[:40], headers, body)
         problem = json.loads(body)
         assert problem["status"] == status and problem["detail"], problem
+
+
+# -- files gone from storage ----------------------------------------------------------------------------------
+
+
+async def test_a_file_gone_from_storage_never_makes_a_download_a_500(edge):
+    # Found by schemathesis: a piece replaced or deleted while the candidature PDF is being made.
+    auth, cid, items = await applied(edge)
+    slot = items[0]["slot_id"]
+    status, _, body = await edge.call("PUT", f"/candidatures/{cid}/pieces/{slot}/fichier",
+                                      {**auth, "Content-Type": "application/pdf", "X-File-Name": "cv.pdf"},
+                                      data=corpus.reportlab_pdf())
+    assert status == 201, body
+    async with edge.documents.pool.acquire() as conn:
+        key = await conn.fetchval("SELECT file_key FROM piece_slots WHERE id = $1", uuid.UUID(slot))
+    await edge.documents.storage.delete(key)
+    status, ctype, pdf = await edge.call("GET", f"/candidatures/{cid}/dossier.pdf", auth)
+    assert status == 200 and ctype == "application/pdf" and pdf.startswith(b"%PDF")
+    status, ctype, problem = await edge.call("GET", f"/candidatures/{cid}/pieces/{slot}/fichier", auth)
+    assert status == 404 and ctype == PROBLEM and "plus disponible" in problem["detail"]
 
 
 # -- the student-records registry -------------------------------------------------------------------------
