@@ -68,7 +68,7 @@ SECTION_CONTENT: dict[str, dict[str, Any]] = {
 MODEL_EXAMPLES: dict[str, Any] = dict(SECTION_CONTENT)
 
 _CANDIDATES = ["FR", "31", "31555", "31100", "DAEU-A", "2019-2020", "0310036W", "CEDEX 9", "Martin", "1234567890A",
-               "05 61 00 00 00", "exemple"]
+               "05 61 00 00 00", "14:30:00", "exemple"]
 
 
 def _string(schema: dict[str, Any], name: str) -> str:
