@@ -18,8 +18,7 @@ from gateway.app import build_api
 from gateway.keys import OPENAPI
 from services.dossiers.referentiels import load
 from tests.e2e import contract
-from tests.e2e.test_edge_input import Edge, applied, start_edge
-from tests.unit.documents import corpus
+from tests.e2e.test_edge_input import Edge, deposited, start_edge
 
 
 @pytest.fixture(scope="module")
@@ -151,12 +150,7 @@ async def edge(start_platform, start_token_gateway) -> Edge:
 
 
 async def test_a_refusal_without_comment_names_the_body_field(edge):
-    auth, cid, items = await applied(edge)
-    slot = items[0]["slot_id"]
-    status, _, body = await edge.call("PUT", f"/candidatures/{cid}/pieces/{slot}/fichier",
-                                      {**auth, "Content-Type": "application/pdf", "X-File-Name": "cv.pdf"},
-                                      data=corpus.reportlab_pdf())
-    assert status == 201, body
+    _, cid, slot = await deposited(edge)
     staff = edge.staff("admin")
     status, _, problem = await edge.call("POST", f"/staff/candidatures/{cid}/pieces/{slot}/examen", staff,
                                          json={"decision": "refusee", "commentaire": ""})

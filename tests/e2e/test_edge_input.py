@@ -60,6 +60,17 @@ async def applied(edge: Edge) -> tuple[dict[str, str], str, list[dict]]:
     return auth, cid, items
 
 
+async def deposited(edge: Edge) -> tuple[dict[str, str], str, str]:
+    """A candidature whose first piece has a PDF: the candidate's auth, the candidature and the slot."""
+    auth, cid, items = await applied(edge)
+    slot = items[0]["slot_id"]
+    status, _, body = await edge.call("PUT", f"/candidatures/{cid}/pieces/{slot}/fichier",
+                                      {**auth, "Content-Type": "application/pdf", "X-File-Name": "cv.pdf"},
+                                      data=corpus.reportlab_pdf())
+    assert status == 201, body
+    return auth, cid, slot
+
+
 def assert_refused(status: int, ctype: str, body, *, field: str | None = None, statuses=(400, 422)) -> None:
     assert status in statuses, (status, body)
     assert ctype == PROBLEM, (ctype, body)
@@ -234,12 +245,7 @@ async def test_what_the_http_parser_refuses_is_problem_json(edge):
 
 async def test_a_file_gone_from_storage_never_makes_a_download_a_500(edge):
     # Found by schemathesis: a piece replaced or deleted while the candidature PDF is being made.
-    auth, cid, items = await applied(edge)
-    slot = items[0]["slot_id"]
-    status, _, body = await edge.call("PUT", f"/candidatures/{cid}/pieces/{slot}/fichier",
-                                      {**auth, "Content-Type": "application/pdf", "X-File-Name": "cv.pdf"},
-                                      data=corpus.reportlab_pdf())
-    assert status == 201, body
+    auth, cid, slot = await deposited(edge)
     async with edge.documents.pool.acquire() as conn:
         key = await conn.fetchval("SELECT file_key FROM piece_slots WHERE id = $1", uuid.UUID(slot))
     await edge.documents.storage.delete(key)
