@@ -3,7 +3,8 @@
 | variable | default | meaning |
 |---|---|---|
 | GATEWAY_HOST / GATEWAY_PORT | 127.0.0.1 / 8080 | where the HTTP server listens |
-| GATEWAY_SERVICES | accounts,dossiers,candidatures,documents,mailer | services `GET /health` expects to answer |
+| GATEWAY_SERVICES | accounts,dossiers,candidatures,documents,mailer | services the health routes ask |
+| GATEWAY_REQUIRED_SERVICES | accounts,dossiers,candidatures,documents | those without which the platform cannot serve (`/health/ready`); another one missing only degrades it |
 | GATEWAY_HEALTH_TIMEOUT | 1.5 | seconds each service has to answer its health check |
 | GATEWAY_MAX_BODY | 1048576 | largest JSON body accepted, in bytes |
 | GATEWAY_UPLOAD_IDLE_TIMEOUT | 30 | seconds an upload may go without a byte from the client before it is abandoned (408); a slow but steady upload never times out |
@@ -30,6 +31,7 @@ class GatewaySettings(KitSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents", "mailer")
+    gateway_required_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents")
     gateway_health_timeout: float = Field(default=1.5, gt=0)
     gateway_max_body: int = Field(default=1024 * 1024, gt=0)
     gateway_upload_idle_timeout: float = Field(default=30.0, gt=0)
@@ -39,7 +41,7 @@ class GatewaySettings(KitSettings):
     gateway_shutdown_timeout: float = Field(default=60.0, ge=0)
 
     # Not named `_split`: that would replace KitSettings._split, which parses CONSUMER_BACKOFF.
-    @field_validator("gateway_services", "trusted_proxies", mode="before")
+    @field_validator("gateway_services", "gateway_required_services", "trusted_proxies", mode="before")
     @classmethod
     def _split_lists(cls, value: object) -> object:
         if isinstance(value, str):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 from pathlib import Path
 from urllib.parse import urlparse
@@ -83,6 +85,50 @@ async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
     await drop_database(pg_admin_url, name)
 
 
+@pytest.fixture(scope="module")
+def private_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test module's own, for the tests that stop, crash or restart it:
+    the suite's default server (the machine's) is shared with other work and is never restarted."""
+    with PostgresServer(tmp_path_factory.mktemp("pg-private"), durable=False) as server:
+        yield server
+
+
+@pytest.fixture
+async def private_database_url(private_pg: PostgresServer) -> str:
+    """A fresh database on the private server (each test its own)."""
+    return await ensure_database(private_pg.url, f"ecandidat_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of the test's own: its durable consumers and streams meet no other test's."""
+    with NatsServer(store_dir=tmp_path / "nats") as server:
+        yield server
+
+
+async def stop_postgres(server: PostgresServer, *, crash: bool = False) -> None:
+    """Stop the server: a fast shutdown (connections told, then closed), or with `crash` an
+    immediate one (every process quits at once, recovery at the next start)."""
+
+    def stop() -> None:
+        if crash and server.process is not None:
+            server.process.send_signal(signal.SIGQUIT)
+            server.process.wait(30)
+            server.process = None
+        server.stop()
+
+    await asyncio.to_thread(stop)
+
+
+async def start_postgres(server: PostgresServer) -> None:
+    await asyncio.to_thread(server.start)
+
+
+async def restart_postgres(server: PostgresServer, *, crash: bool = False) -> None:
+    await stop_postgres(server, crash=crash)
+    await start_postgres(server)
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     with S3Server() as server:
@@ -100,6 +146,7 @@ def _smtp_sink_reset(request: pytest.FixtureRequest) -> None:
     if "smtp_sink" in request.fixturenames:
         sink: SmtpSink = request.getfixturevalue("smtp_sink")
         sink.fail_with = None
+        sink.delay = 0.0
         sink.on_message = None
         if not sink.running:
             sink.start()

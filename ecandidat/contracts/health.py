@@ -18,7 +18,12 @@ class CheckResult(RpcReply):
 
 
 class HealthReply(RpcReply):
+    """`ready`: the service can serve its rpc (its database answers; it answered over NATS).
+    `ok`: besides, every check passes (SMTP, storage…) and every background loop runs; a service
+    that is ready but not ok is degraded."""
+
     service: str
     ok: bool
+    ready: bool
     instance: str
     checks: dict[str, CheckResult] = Field(default_factory=dict)

@@ -6,6 +6,7 @@ In process (tests, the local stack)::
     ...  # the mailer sends to sink.host:sink.port
     [mail] = await sink.wait_for(1)
     sink.fail_with = (451, "4.3.0 try later")   # the next DATA is refused, nothing stored
+    sink.delay = 0.2                            # a slow server: each answer comes 200 ms after the message is stored
 
 Standalone: ``python -m ecandidat.devstack.smtpsink --host 127.0.0.1 --port 1025 --maildir DIR``.
 Any process can read what was received with ``SmtpSink(maildir=DIR).messages()`` or any mail
@@ -74,6 +75,9 @@ class _MaildirHandler:
             return f"{code} {text}"
         raw: bytes = envelope.original_content
         sink._store(raw, envelope.mail_from, tuple(envelope.rcpt_tos))
+        if sink.delay > 0:
+            # The message is the server's now; a client that dies before the answer never learns it.
+            await asyncio.sleep(sink.delay)
         return "250 2.0.0 OK: stored"
 
 
@@ -81,6 +85,8 @@ class SmtpSink(ManagedServer):
     """aiosmtpd `Controller` (its own thread and event loop) writing to a Maildir.
 
     Hooks: `fail_with = (code, text)` answers DATA with that reply and stores nothing;
+    `delay` (seconds) stores each message, then waits that long before answering, as a slow
+    server does (a client killed meanwhile has sent a mail it will send again);
     `on_message(message)` is called (in the SMTP thread) after each message is stored.
     Without `maildir` a private temporary directory is used.
     """
@@ -90,6 +96,7 @@ class SmtpSink(ManagedServer):
         host: str = LOCALHOST,
         port: int | None = None,
         maildir: Path | None = None,
+        delay: float = 0.0,
     ) -> None:
         if maildir is None:
             parent = Path(tempfile.mkdtemp(prefix="ecandidat-smtp-"))
@@ -99,6 +106,7 @@ class SmtpSink(ManagedServer):
         self.port = port if port is not None else free_port(host)
         self.maildir = Path(maildir)
         self.fail_with: tuple[int, str] | None = None
+        self.delay = delay
         self.on_message: Callable[[EmailMessage], None] | None = None
         self._deliveries: list[Delivery] = []
         self._lock = threading.Lock()

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+
+# Pauses between attempts to reach a server that is away (a PostgreSQL restart takes seconds):
+# short at first, so that a quick restart costs little, then every 5 s.
+RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+
+
+def retry_delay(failures: int, delays: Sequence[float] = RETRY_DELAYS) -> float:
+    """The pause after `failures` consecutive failures (1 or more)."""
+    return delays[min(max(failures - 1, 0), len(delays) - 1)]
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:

@@ -7,6 +7,15 @@ an event whose handler failed is nak'ed with a growing delay, and on its last al
 at once when it can never succeed: malformed, or `PermanentFailure`) it is copied to the
 dead-letter stream and terminated, so that it never holds up the events behind it. A redelivered
 event finds its id in the inbox and changes nothing.
+
+The ack wait is short (CONSUMER_ACK_WAIT, 5 s): the events of a replica that dies mid-batch go to
+another one after that long. A batch that takes longer tells JetStream it is still being worked on
+(`in_progress()`, every third of the ack wait) so that it is not delivered elsewhere meanwhile.
+A batch whose transaction fails because the database is unavailable (restarting, down) is kept,
+its ack wait extended, until the database answers again, then handled again: an outage uses up
+no delivery and dead-letters nothing. A batch that fails for any other reason is retried as a
+whole with the backoff. The loop never ends on an exception it can survive, and the service's
+supervisor restarts it after one it cannot.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from ..contracts.base import Event
 from ..contracts.envelope import CloudEvent, event_type_name
 from ..contracts.subjects import dead_letter_subject, durable_name, event_stream_of, event_subject
 from . import metrics
+from .aio import retry_delay
+from .db import database_unavailable
 from .logging import bind
 from .nats import ConsumerSpec, declare_consumer
 
@@ -59,7 +70,7 @@ class EventConsumer:
         producer: str,
         subscriptions: Sequence[Subscription],
         max_deliver: int = 6,
-        ack_wait: float = 30.0,
+        ack_wait: float = 5.0,
         backoff: Sequence[float] = (1.0, 5.0, 30.0, 120.0, 600.0),
         batch: int = 100,
         fetch_timeout: float = 1.0,
@@ -123,17 +134,61 @@ class EventConsumer:
                 pass
 
     async def process(self, msgs: list[Msg]) -> None:
-        outcomes: list[tuple[Msg, str, str | None]] = []
+        heartbeat = asyncio.create_task(self._keep_in_progress(msgs))
         try:
+            outcomes = await self._handle_batch(msgs)
+            while outcomes is None:  # the database went away: keep the batch until it is back
+                await self._wait_for_database()
+                outcomes = await self._handle_batch(msgs)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        for msg, outcome, error in outcomes:
+            await self._settle(msg, outcome, error)
+
+    async def _handle_batch(self, msgs: list[Msg]) -> list[tuple[Msg, str, str | None]] | None:
+        """The outcome of each message, in one transaction; None when the database is unavailable
+        (a restart, an outage), which must not use up the deliveries of the events."""
+        try:
+            outcomes = []
             async with self.pool.acquire() as conn:
                 async with conn.transaction():
                     for msg in msgs:
                         outcomes.append(await self._handle_one(conn, msg))
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return outcomes
+        except Exception as exc:  # the batch did not commit, whatever the reason
+            if database_unavailable(exc) and not self._stopping.is_set() and not await self._database_answers():
+                log.warning("database unavailable, batch kept until it is back",
+                            extra={"consumer": self.durable, "error": repr(exc)})
+                return None
             log.warning("batch transaction failed", extra={"consumer": self.durable, "error": repr(exc)})
-            outcomes = [(m, "retry", repr(exc)) for m in msgs]
-        for msg, outcome, error in outcomes:
-            await self._settle(msg, outcome, error)
+            return [(m, "retry", repr(exc)) for m in msgs]
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    async def _wait_for_database(self) -> None:
+        failures = 0
+        while not self._stopping.is_set() and not await self._database_answers():
+            failures += 1
+            await asyncio.sleep(retry_delay(failures))
+
+    async def _keep_in_progress(self, msgs: list[Msg]) -> None:
+        """While the batch is being handled, reset the ack timer of its messages."""
+        interval = self.spec.ack_wait / 3
+        while True:
+            await asyncio.sleep(interval)
+            for msg in msgs:
+                try:
+                    await msg.in_progress()
+                except (nats.errors.Error, nats.js.errors.Error) as exc:
+                    log.warning("could not extend the ack wait", extra={"consumer": self.durable, "error": repr(exc)})
+                    return
 
     async def _handle_one(self, conn: asyncpg.Connection, msg: Msg) -> tuple[Msg, str, str | None]:
         try:

@@ -6,14 +6,20 @@ another's tables. Migrations are numbered `.sql` files (`0001_name.sql`); the ki
 (outbox, inbox, job leases) come first, then the service's. Each file is applied once, in its
 own transaction, and recorded with its checksum; a session advisory lock makes two replicas that
 start together apply them one after the other.
+
+`database_unavailable(exc)` tells a database that cannot be reached (down, restarting, refusing
+connections, connection cut) from a failure of the query itself: the rpc server answers the first
+with the `unavailable` error (503 with `Retry-After` at the gateway), never as a bug.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +30,31 @@ log = logging.getLogger(__name__)
 KIT_MIGRATIONS = Path(__file__).with_name("migrations")
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _SCHEMA = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# SQLSTATE classes and codes that mean "the server is not there", not "the query is wrong".
+_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, aborted
+    socket.gaierror,  # the server's name does not resolve
+    asyncio.TimeoutError,  # the connection attempt or the query did not complete in time
+    asyncpg.PostgresConnectionError,  # class 08: connection exceptions
+    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.AdminShutdownError,  # 57P01: terminated by a restart
+    asyncpg.CrashShutdownError,  # 57P02: another backend crashed
+    asyncpg.TooManyConnectionsError,  # 53300
+    # The protocol of a connection that the server closed in the middle of an operation; the
+    # connection is then discarded by the pool.
+    asyncpg.InternalClientError,
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database cannot be used right now (and a retry later may succeed)."""
+    if isinstance(exc, _UNAVAILABLE_ERRORS):
+        return True
+    if type(exc) is OSError:  # "Multiple exceptions: connect call failed" for a name with several addresses
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

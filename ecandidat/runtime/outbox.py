@@ -10,6 +10,11 @@ commit a smaller `seq` is running (`txid < pg_snapshot_xmin`), pipelined, each m
 `evt.…` one, or the mailer-only `prv.…` one), so that a failure in the middle
 of a batch cannot store a later event before an earlier one. Rows are marked sent after their
 acknowledgement; a crash between the two re-publishes rows that JetStream recognises as duplicates.
+
+Leadership is the advisory lock of one connection; the notifications come through a `Listener`
+(its own connection, reopened after a PostgreSQL restart). When the lock's connection is lost,
+whatever the error, the relay connects again (quickly at first, then every OUTBOX_POLL_INTERVAL at
+most) and competes for the lock again.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from nats.js.api import Header
 from ..contracts.base import Event
 from ..contracts.envelope import envelope
 from ..contracts.subjects import event_subject
-from .aio import wait_event
+from .aio import retry_delay, wait_event
 from .clock import Clock, SystemClock
-from .db import connect
+from .db import connect, database_unavailable
+from .listener import Listener
 from .logging import current_fields
 
 log = logging.getLogger(__name__)
@@ -101,42 +107,58 @@ class OutboxRelay:
     async def run(self) -> None:
         """Run until cancelled or until the NATS connection is closed for good (the process is
         shutting down: leadership passes to another replica), reconnecting to PostgreSQL after
-        a failure."""
+        any failure."""
+        failures = 0
         while not self.nc.is_closed:
             try:
                 await self._run_once()
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("outbox relay lost its database connection", extra={"error": repr(exc)})
+            except Exception as exc:
+                if database_unavailable(exc):
+                    log.warning("outbox relay lost its database connection", extra={"error": repr(exc)})
+                else:
+                    log.exception("outbox relay failed", extra={"schema": self.schema})
+                failures += 1
             self.is_leader = False
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(min(self.poll_interval, retry_delay(failures)))
 
     async def _run_once(self) -> None:
         conn = await connect(self.dsn, self.schema)
+        lost = asyncio.Event()
+
+        def on_lost(_: object) -> None:
+            lost.set()
+            self._wake.set()
+
+        conn.add_termination_listener(on_lost)
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
-                await asyncio.sleep(self.poll_interval)
-            await conn.add_listener(f"outbox_{self.schema}", self._notified)
-            self.is_leader = True
-            log.info("outbox relay is leader", extra={"schema": self.schema})
-            while not self.nc.is_closed:
-                # Cleared before reading, so that a notification arriving during the batch
-                # wakes the next round instead of being lost.
-                self._wake.clear()
-                sent = await self._publish_batch(conn)
-                if sent == self.batch_size:
-                    continue
-                if sent < 0:  # NATS refused or timed out: retry after a pause
-                    await asyncio.sleep(min(self.poll_interval, 1.0))
-                    continue
-                if await self._held_back(conn):
-                    # Committed rows wait for an older transaction (possibly in another service or
-                    # database, which sends no notification here) to finish: look again soon.
-                    await wait_event(self._wake, HELD_BACK_RECHECK)
-                    continue
-                await self._purge(conn)
-                await wait_event(self._wake, self.poll_interval)
+                if await wait_event(lost, self.poll_interval):
+                    return
+            async with Listener(self.dsn, self.schema, f"outbox_{self.schema}", self._wake.set):
+                self.is_leader = True
+                log.info("outbox relay is leader", extra={"schema": self.schema})
+                while not self.nc.is_closed and not lost.is_set():
+                    # Cleared before reading, so that a notification arriving during the batch
+                    # wakes the next round instead of being lost.
+                    self._wake.clear()
+                    sent = await self._publish_batch(conn)
+                    if sent == self.batch_size:
+                        continue
+                    if sent < 0:  # NATS refused or timed out: retry after a pause
+                        await asyncio.sleep(min(self.poll_interval, 1.0))
+                        continue
+                    if await self._held_back(conn):
+                        # Committed rows wait for an older transaction (possibly in another service or
+                        # database, which sends no notification here) to finish: look again soon.
+                        await wait_event(self._wake, HELD_BACK_RECHECK)
+                        continue
+                    await self._purge(conn)
+                    await wait_event(self._wake, self.poll_interval)
+            if lost.is_set():
+                log.warning("outbox relay lost its database connection", extra={"schema": self.schema})
         finally:
             self.is_leader = False
             await asyncio.shield(_close(conn))

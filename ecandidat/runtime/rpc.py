@@ -8,6 +8,12 @@ the others, and a flood waits instead of exhausting memory.
 Wire format: the request body is the JSON of the request model; the reply is
 `{"result": {...}}` or `{"error": {"code", "message", "details"}}`. The request id travels in the
 `X-Request-Id` header and is bound into the logs.
+
+Errors: a `ServiceError` raised by a handler is the reply. A handler that fails because its
+database cannot be used (down, restarting, connection cut: `db.database_unavailable`) answers
+`unavailable` with `retry_after`, as does the client when no replica of the service answers: the
+gateway makes both a 503 with `Retry-After`. Any other exception is a bug: logged with its
+traceback, answered `internal` without details.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from ..contracts.base import RpcRequest
 from ..contracts.errors import RpcErrorBody, RpcTimeout, ServiceError, Unavailable
 from ..contracts.subjects import rpc_operation_subject, rpc_subject
 from . import metrics
+from .db import database_unavailable
 from .logging import bind
 from .validation import invalid_input
 
@@ -37,6 +44,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
 REQUEST_ID = "X-Request-Id"
+
+RETRY_AFTER = 5  # seconds a caller is told to wait when a service or its database is unavailable
+UNAVAILABLE_MESSAGE = "Le service est momentanément indisponible, veuillez réessayer."
 
 
 @dataclass(frozen=True)
@@ -131,9 +141,13 @@ class RpcServer:
                 reply = _encode_result(await handler(request, RpcContext(request_id, headers)))
             except ServiceError as err:
                 reply = _encode_error(err)
-            except Exception:
-                log.exception("rpc handler failed")
-                reply = _encode_error(ServiceError("Une erreur interne est survenue.", code="internal"))
+            except Exception as exc:
+                if database_unavailable(exc):
+                    log.warning("rpc handler found the database unavailable", extra={"error": repr(exc)})
+                    reply = _encode_error(Unavailable(UNAVAILABLE_MESSAGE, retry_after=RETRY_AFTER))
+                else:
+                    log.exception("rpc handler failed")
+                    reply = _encode_error(ServiceError("Une erreur interne est survenue.", code="internal"))
             if msg.reply:
                 try:
                     await msg.respond(reply)
@@ -179,15 +193,13 @@ class RpcClient:
         try:
             msg = await self.nc.request(subject, payload, timeout=timeout or self.timeout, headers=hdrs)
         except nats.errors.NoRespondersError:
-            raise Unavailable(
-                "Le service est momentanément indisponible, veuillez réessayer.", service=subject.split(".")[1]
-            ) from None
+            raise Unavailable(UNAVAILABLE_MESSAGE, service=subject.split(".")[1], retry_after=RETRY_AFTER) from None
         except (nats.errors.TimeoutError, asyncio.TimeoutError):
             raise RpcTimeout(
                 "Le service n'a pas répondu à temps, veuillez réessayer.", service=subject.split(".")[1]
             ) from None
         except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError, nats.errors.StaleConnectionError):
-            raise Unavailable("Le service est momentanément indisponible, veuillez réessayer.") from None
+            raise Unavailable(UNAVAILABLE_MESSAGE, retry_after=RETRY_AFTER) from None
         body = json.loads(msg.data)
         if "error" in body:
             raise ServiceError.from_body(RpcErrorBody.model_validate(body["error"]))

@@ -3,6 +3,12 @@
 A service module describes itself with a `Service` (name, migrations, rpc routes, consumers, jobs,
 extra health checks) and `run(service)` runs it until SIGTERM/SIGINT: it stops fetching events,
 finishes the work in progress, stops the relay and drains the NATS connection.
+
+Every background loop (relay, consumers, jobs, and the service's own, added with `spawn`) runs
+supervised (`tasks.Supervised`): it is restarted after any exception. The health rpc reports
+each check and each loop: `ready` when the database answers (the service can serve its rpc),
+`ok` when every check passes and every loop runs; the gateway turns that into readiness and
+degraded states.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from .nats import connect_as, declare_streams, wait_for_jetstream
 from .outbox import OutboxRelay, pending_count
 from .rpc import RpcContext, RpcServer
 from .settings import KitSettings
+from .tasks import Supervised, stop_all
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,7 @@ class Service:
         self.consumers: list[EventConsumer] = []
         self.jobs: list[Job] = []
         self.checks: dict[str, HealthCheck] = {}
-        self._tasks: list[asyncio.Task] = []
+        self.tasks: list[Supervised] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
 
     # -- to be provided by each service -------------------------------------------------
@@ -84,8 +91,10 @@ class Service:
     def on_cleanup(self, fn: Callable[[], Awaitable[None]]) -> None:
         self._cleanups.append(fn)
 
-    def spawn(self, coro: Awaitable[None], name: str) -> None:
-        self._tasks.append(asyncio.create_task(_guard(coro, name), name=name))
+    def spawn(self, run: Callable[[], Awaitable[None]], name: str, *, stop: Callable[[], None] | None = None) -> None:
+        """Run `run()` in the background, restarted after any exception until the service stops.
+        `stop`, when given, asks the loop to finish its work in progress and return."""
+        self.tasks.append(Supervised(name, run, stop=stop).start())
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self, *, relay: bool = True, consumers: bool = True, jobs: bool = True) -> None:
@@ -108,27 +117,22 @@ class Service:
                 poll_interval=s.outbox_poll_interval,
                 retention=timedelta(days=s.outbox_retention_days),
             )
-            self.spawn(self.relay.run(), f"{self.name}-relay")
+            self.spawn(self.relay.run, f"{self.name}-relay")
         if consumers:
             for consumer in self.consumers:
                 await consumer.declare()
-                self.spawn(consumer.run(), consumer.durable)
+                self.spawn(consumer.run, consumer.durable, stop=consumer.stop)
         if jobs and self.jobs:
-            self.spawn(JobRunner(self.pool, self.jobs, self.clock).run(), f"{self.name}-jobs")
+            self.spawn(JobRunner(self.pool, self.jobs, self.clock).run, f"{self.name}-jobs")
         await metrics.serve_service(self)
         log.info("service started", extra={"instance": self.instance, "rpc": self.rpc.subjects})
 
     async def stop(self) -> None:
-        for consumer in self.consumers:
-            consumer.stop()
+        for task in self.tasks:
+            task.stop()  # consumers stop fetching while the rpc in progress finish
         await self.rpc.stop()
-        consumer_tasks = [t for t in self._tasks if t.get_name() in {c.durable for c in self.consumers}]
-        if consumer_tasks:
-            await asyncio.wait(consumer_tasks, timeout=self.settings.consumer_ack_wait)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await stop_all(self.tasks, grace=self.settings.consumer_ack_wait)
+        self.tasks.clear()
         for fn in reversed(self._cleanups):
             await fn()
         try:
@@ -159,8 +163,17 @@ class Service:
                 checks[name] = CheckResult(ok=False, detail=f"{type(exc).__name__}: {exc}"[:300], latency_ms=_ms(started))
 
         await asyncio.gather(*(run(n, c) for n, c in {"database": database, "nats": jetstream, **self.checks}.items()))
-        return HealthReply(service=self.name, ok=all(c.ok for c in checks.values()), instance=self.instance, checks=checks)
+        checks["tasks"] = self._tasks_check()
+        ready = checks["database"].ok
+        ok = all(c.ok for c in checks.values())
+        return HealthReply(service=self.name, ok=ok, ready=ready, instance=self.instance, checks=checks)
 
+    def _tasks_check(self) -> CheckResult:
+        """Every background loop is running (a stopped or crashed one is named, with its last error)."""
+        down = [t for t in self.tasks if not t.running]
+        restarted = [t for t in self.tasks if t.running and t.restarts]
+        detail = "; ".join(t.describe() for t in down + restarted) or f"{len(self.tasks)} running"
+        return CheckResult(ok=not down, detail=detail[:1000])
 
 def cached(check: HealthCheck, ttl: float = 5.0) -> HealthCheck:
     """A health check of an external dependency, asked at most once per `ttl` seconds; callers
@@ -187,16 +200,6 @@ def cached(check: HealthCheck, ttl: float = 5.0) -> HealthCheck:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
-
-
-async def _guard(coro: Awaitable[None], name: str) -> None:
-    try:
-        await coro
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("background task crashed", extra={"task": name})
-        raise
 
 
 def run(service: Service) -> None:

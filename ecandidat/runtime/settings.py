@@ -16,7 +16,7 @@
 | RPC_CONCURRENCY | 64 | rpc handlers running at once per process |
 | RPC_TIMEOUT | 5 | seconds a caller waits for an rpc reply |
 | CONSUMER_MAX_DELIVER | 6 | deliveries of one event before it goes to the dead-letter stream |
-| CONSUMER_ACK_WAIT | 30 | seconds before an unacknowledged event is delivered again |
+| CONSUMER_ACK_WAIT | 5 | seconds before an unacknowledged event is delivered again (a long batch extends it while it runs) |
 | CONSUMER_BACKOFF | 1,5,30,120,600 | seconds to wait before each new delivery after a failure |
 | OUTBOX_POLL_INTERVAL | 2 | seconds between outbox polls when no notification arrives |
 | OUTBOX_RETENTION_DAYS | 7 | days sent outbox rows are kept before being purged |
@@ -56,7 +56,7 @@ class KitSettings(BaseSettings):
     rpc_concurrency: int = Field(default=64, ge=1)
     rpc_timeout: float = Field(default=5.0, gt=0)
     consumer_max_deliver: int = Field(default=6, ge=1)
-    consumer_ack_wait: float = Field(default=30.0, gt=0)
+    consumer_ack_wait: float = Field(default=5.0, gt=0)
     consumer_backoff: Annotated[tuple[float, ...], NoDecode] = (1.0, 5.0, 30.0, 120.0, 600.0)
     outbox_poll_interval: float = Field(default=2.0, gt=0)
     outbox_retention_days: int = Field(default=7, ge=0)

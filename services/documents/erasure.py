@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ecandidat.runtime.aio import wait_event
-from ecandidat.runtime.db import connect
+from ecandidat.runtime.listener import Listener
 
 if TYPE_CHECKING:
     from .service import DocumentsService
@@ -33,9 +33,7 @@ class Eraser:
 
     async def run(self) -> None:
         svc = self.svc
-        listener = await connect(svc.settings.database_url, svc.name)
-        await listener.add_listener("documents_deletions", lambda *_: self._wake.set())
-        try:
+        async with Listener(svc.settings.database_url, svc.name, "documents_deletions", self.wake):
             while True:
                 self._wake.clear()
                 try:
@@ -47,8 +45,6 @@ class Eraser:
                     done = 0
                 if done < self.batch:
                     await wait_event(self._wake, self.poll_interval)
-        finally:
-            listener.terminate()
 
     async def run_once(self) -> int:
         """Remove one batch of queued objects; return how many were removed."""

@@ -53,7 +53,7 @@ class DocumentsService(Service):
         self.add_job("documents-tickets-purge", timedelta(hours=1), _purge_tickets)
         await self.endpoint.start()
         self.on_cleanup(self._close)
-        self.spawn(self.eraser.run(), "documents-eraser")
+        self.spawn(self.eraser.run, "documents-eraser")
 
     async def _close(self) -> None:
         await self.endpoint.stop()

@@ -1,11 +1,21 @@
-"""Sends queued deliveries over SMTP, each at most once unless a crash hides the outcome.
+"""Sends queued deliveries over SMTP, each once unless a crash hides the outcome.
 
-A sender claims due deliveries (`FOR UPDATE SKIP LOCKED`, so replicas share the queue) with a
-lease, sends each, and records the outcome at once: `sent`; back to `pending` with an exponential
-backoff when the server is unreachable or answers 4xx; `failed` on a 5xx answer or once the mail
-has waited longer than MAIL_GIVE_UP_AFTER. If the sender dies between the server's acceptance and
-that record, the lease expires and the mail is sent again with the same Message-ID (derived from
-the event id), which makes the copy recognisable as a duplicate.
+A sender claims due deliveries (`FOR UPDATE SKIP LOCKED`, so replicas share the queue), only as
+many as it has free sending slots (MAIL_SEND_CONCURRENCY), each with a short lease (MAIL_LEASE)
+that it renews while the conversation lasts. It records each outcome as soon as the server has
+answered: `sent`; back to `pending` with an exponential backoff when the server is unreachable or
+answers 4xx; `failed` on a 5xx answer or once the mail has waited longer than MAIL_GIVE_UP_AFTER.
+An outcome that cannot be written (the database restarting) is written again until it is.
+
+What remains (SMTP has no idempotency, see docs/ARCHITECTURE.md, "Faults"): a sender that dies
+after the server accepted a message and before it recorded the answer leaves the delivery to
+another sender once the lease expires, which sends it again with the same Message-ID (derived
+from the event id, so that the copy is recognisable). At most the deliveries in flight at the
+crash, MAIL_SEND_CONCURRENCY per sender, can be sent twice; the others it had claimed wait at
+most MAIL_LEASE seconds.
+
+Woken by the `mailer_deliveries` notification (through a `Listener`, which survives PostgreSQL
+restarts), by a freed slot, and otherwise every MAIL_POLL_INTERVAL seconds.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.message import EmailMessage
@@ -21,8 +32,10 @@ from email.utils import format_datetime
 import aiosmtplib
 import asyncpg
 
-from ecandidat.runtime.aio import wait_event
+from ecandidat.runtime.aio import retry_delay, wait_event
 from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.db import database_unavailable
+from ecandidat.runtime.listener import Listener
 from ecandidat.runtime.logging import bind
 
 from . import store
@@ -31,6 +44,8 @@ from .links import open_links
 from .settings import MailerSettings
 
 log = logging.getLogger(__name__)
+
+CHANNEL = "mailer_deliveries"
 
 
 class PermanentSmtpError(Exception):
@@ -81,75 +96,98 @@ class Sender:
         clock: Clock,
         attachments: AttachmentStore | None,
         *,
-        poll_interval: float = 5.0,
+        schema: str = "mailer",
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.clock = clock
         self.attachments = attachments
-        self.poll_interval = poll_interval
+        self.poll_interval = settings.mail_poll_interval
+        self.lease = timedelta(seconds=settings.mail_lease)
+        self.slots = settings.mail_send_concurrency
         self.sent = 0
-        self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(settings.mail_send_concurrency)
+        self.in_flight: dict[uuid.UUID, asyncio.Task] = {}
+        self.listener = Listener(settings.database_url, schema, CHANNEL, self.wake)
         self.smtp = SmtpSessions(settings)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self) -> None:
-        listener = await self._listen()
-        try:
-            while True:
-                self._wake.clear()  # before claiming: a notification during the round is not lost
-                try:
-                    claimed = await self.send_due()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("mail queue unavailable", extra={"error": repr(exc)})
-                    claimed = 0
-                if claimed:
-                    continue
-                await wait_event(self._wake, await self._idle_time())
-        finally:
-            self.smtp.close()
-            if listener is not None:
-                listener.terminate()
+    def stop(self) -> None:
+        """Claim nothing more; `run()` returns once the mails in flight are sent and recorded."""
+        self._stopping.set()
+        self._wake.set()
 
-    async def _listen(self) -> asyncpg.Connection | None:
+    async def run(self) -> None:
+        renewer = asyncio.create_task(self._keep_leases())
         try:
-            conn = await asyncpg.connect(self.settings.database_url)
-            await conn.add_listener("mailer_deliveries", lambda *_: self._wake.set())
-            return conn
-        except (OSError, asyncpg.PostgresError):
-            return None  # polling alone still delivers
+            async with self.listener:
+                while not self._stopping.is_set():
+                    self._wake.clear()  # before claiming: a notification during the round is not lost
+                    await self._claim()
+                    await wait_event(self._wake, await self._idle_time())
+                if self.in_flight:
+                    await asyncio.wait(list(self.in_flight.values()))
+        finally:
+            for task in self.in_flight.values():
+                task.cancel()
+            await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            self.smtp.close()
+
+    async def _claim(self) -> int:
+        """Claim as many due deliveries as there are free slots and start sending them."""
+        free = self.slots - len(self.in_flight)
+        if free <= 0:
+            return 0
+        now = self.clock.now()
+        try:
+            async with self.pool.acquire() as conn:
+                rows = await store.claim_due(conn, now, now + self.lease, free, exclude=list(self.in_flight))
+        except Exception as exc:
+            log.warning("mail queue unavailable", extra={"error": repr(exc)})
+            return 0
+        for row in rows:
+            task = asyncio.create_task(self._send_one(row))
+            self.in_flight[row["id"]] = task
+            task.add_done_callback(lambda _, delivery_id=row["id"]: self._finished(delivery_id))
+        return len(rows)
+
+    def _finished(self, delivery_id: uuid.UUID) -> None:
+        self.in_flight.pop(delivery_id, None)
+        self._wake.set()  # a slot is free
+
+    async def _keep_leases(self) -> None:
+        """Renew the lease of the deliveries in flight, every third of the lease."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            if not self.in_flight:
+                continue
+            try:
+                async with self.pool.acquire() as conn:
+                    await store.extend_leases(conn, list(self.in_flight), self.clock.now() + self.lease)
+            except Exception as exc:
+                log.warning("leases not renewed", extra={"error": repr(exc)})
 
     async def _idle_time(self) -> float:
         try:
             async with self.pool.acquire() as conn:
                 due = await store.next_due(conn)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except Exception:
             return self.poll_interval
         if due is None:
             return self.poll_interval
         return max(0.05, min(self.poll_interval, (due - self.clock.now()).total_seconds()))
 
-    async def send_due(self) -> int:
-        """Claim and send what is due now; return how many deliveries were claimed."""
-        now = self.clock.now()
-        async with self.pool.acquire() as conn:
-            rows = await store.claim_due(
-                conn,
-                now,
-                now + timedelta(seconds=self.settings.mail_lease),
-                self.settings.mail_send_concurrency * 4,
-            )
-        if rows:
-            await asyncio.gather(*(self._send_one(row) for row in rows))
-        return len(rows)
-
     async def _send_one(self, row: asyncpg.Record) -> None:
-        async with self._slots:
-            with bind(event_id=str(row["event_id"]), delivery_id=str(row["id"]), template=row["template"]):
+        with bind(event_id=str(row["event_id"]), delivery_id=str(row["id"]), template=row["template"]):
+            try:
                 await self._attempt(row)
+            except Exception:  # left to the lease: the delivery is claimed again once it expires
+                log.exception("mail delivery failed unexpectedly")
 
     async def _attempt(self, row: asyncpg.Record) -> None:
         try:
@@ -175,10 +213,21 @@ class Sender:
         log.info("mail sent", extra={"recipient": row["recipient"], "message_id": row["message_id"]})
 
     async def _record(self, fn, *args) -> None:
-        # The outcome must be written even if the pool is momentarily exhausted; a failure here
-        # leaves the lease to expire, and the mail is retried with the same Message-ID.
-        async with self.pool.acquire() as conn:
-            await fn(conn, *args)
+        """Write an outcome, again and again while the database is unavailable: a sent mail whose
+        outcome is lost would be sent again once its lease expires (the lease is renewed meanwhile)."""
+        failures = 0
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    await fn(conn, *args)
+                return
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                failures += 1
+                delay = retry_delay(failures)
+                log.warning("mail outcome not recorded yet, retrying", extra={"error": repr(exc), "retry_in": delay})
+                await asyncio.sleep(delay)
 
     def _backoff(self, attempts: int) -> float:
         s = self.settings

@@ -42,7 +42,7 @@ class MailerService(Service):
         self.checks["smtp"] = cached(self._check_smtp)
         self.sender = Sender(self.pool, s, self.clock, attachments)
         if self.send:
-            self.spawn(self.sender.run(), "mailer-sender")
+            self.spawn(self.sender.run, "mailer-sender", stop=self.sender.stop)
 
     async def _check_smtp(self) -> str:
         import aiosmtplib

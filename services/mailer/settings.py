@@ -10,8 +10,9 @@
 | MAIL_MESSAGE_ID_DOMAIN | ecandidat.localhost | right part of the Message-ID |
 | MAIL_RETRY_BASE / MAIL_RETRY_MAX | 5 / 3600 | exponential backoff between attempts (seconds) |
 | MAIL_GIVE_UP_AFTER | 259200 | seconds after which a mail that still cannot be sent is marked failed |
-| MAIL_SEND_CONCURRENCY | 4 | SMTP conversations at once per process |
-| MAIL_LEASE | 60 | seconds a claimed delivery stays reserved to one sender |
+| MAIL_SEND_CONCURRENCY | 4 | SMTP conversations at once per process (and deliveries claimed at once) |
+| MAIL_LEASE | 5 | seconds a claimed delivery stays reserved to its sender, renewed every third of it while the conversation lasts: a crashed sender's deliveries wait that long |
+| MAIL_POLL_INTERVAL | 5 | seconds between looks at the queue when no notification arrives |
 | S3_ENDPOINT / S3_ACCESS_KEY / S3_SECRET_KEY / S3_REGION | — | object storage, for attachments |
 | PUBLIC_BASE_URL | http://localhost:8080 | base of the links put in mails |
 | LINK_SEALING_KEY | the development key | Fernet key(s) opening the link tokens sealed in events; the same as the accounts service's |
@@ -38,7 +39,8 @@ class MailerSettings(KitSettings):
     mail_retry_max: float = Field(default=3600.0, gt=0)
     mail_give_up_after: float = Field(default=3 * 24 * 3600.0, gt=0)
     mail_send_concurrency: int = Field(default=4, ge=1)
-    mail_lease: float = Field(default=60.0, gt=0)
+    mail_lease: float = Field(default=5.0, gt=0)
+    mail_poll_interval: float = Field(default=5.0, gt=0)
     s3_endpoint: str | None = None
     s3_access_key: str | None = None
     s3_secret_key: str | None = None

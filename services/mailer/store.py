@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 
@@ -50,13 +51,17 @@ async def enqueue(
     return bool(inserted)
 
 
-async def claim_due(conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int) -> list[asyncpg.Record]:
-    """Reserve due deliveries for this sender (pending ones, and 'sending' ones whose sender died)."""
+async def claim_due(
+    conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int, *, exclude: Sequence[uuid.UUID] = ()
+) -> list[asyncpg.Record]:
+    """Reserve due deliveries for this sender (pending ones, and 'sending' ones whose sender died),
+    except those it is sending already (`exclude`)."""
     return await conn.fetch(
         """UPDATE deliveries d SET status = 'sending', lease_until = $2, attempts = d.attempts + 1
            FROM (SELECT id FROM deliveries
-                 WHERE (status = 'pending' AND next_attempt_at <= $1)
-                    OR (status = 'sending' AND lease_until <= $1)
+                 WHERE ((status = 'pending' AND next_attempt_at <= $1)
+                        OR (status = 'sending' AND lease_until <= $1))
+                   AND NOT (id = ANY($4::uuid[]))
                  ORDER BY next_attempt_at
                  LIMIT $3
                  FOR UPDATE SKIP LOCKED) due
@@ -65,6 +70,16 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, lease_until: dateti
         now,
         lease_until,
         limit,
+        list(exclude),
+    )
+
+
+async def extend_leases(conn: asyncpg.Connection, delivery_ids: list[uuid.UUID], lease_until: datetime) -> None:
+    """Keep the deliveries being sent reserved to their sender."""
+    await conn.execute(
+        "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1::uuid[]) AND status = 'sending'",
+        delivery_ids,
+        lease_until,
     )
 
 

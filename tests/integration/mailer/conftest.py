@@ -50,10 +50,8 @@ async def crash(service: MailerService) -> None:
     import asyncio
 
     service._stopped = True
-    for consumer in service.consumers:
-        consumer.stop()
-    for task in service._tasks:
+    for task in service.tasks:
         task.cancel()
-    await asyncio.gather(*service._tasks, return_exceptions=True)
+    await asyncio.gather(*(t.task for t in service.tasks), return_exceptions=True)
     await service.nc.close()
     service.pool.terminate()
