@@ -9,8 +9,11 @@ cluster started for the session). Nothing is shared with a platform started by `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -67,14 +70,26 @@ def _nats_running(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     url = os.environ.get("TEST_PG_ADMIN_URL", DEFAULT_PG_ADMIN)
     parsed = urlparse(url)
     if reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432):
         yield url
         return
-    with PostgresServer(tmp_path_factory.mktemp("pg"), durable=False) as server:
+    with _data_dir() as data, PostgresServer(data, durable=False) as server:
         yield server.url
+
+
+@contextlib.contextmanager
+def _data_dir() -> Iterator[Path]:
+    """A cluster's data directory outside pytest's temporary directory: a concurrent pytest run
+    (another worktree) resets that one to mode 0700, which locks the cluster's unprivileged user
+    out of its own files."""
+    parent = Path(tempfile.mkdtemp(prefix="ecandidat-test-pg-"))
+    try:
+        yield parent / "data"
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +101,11 @@ async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-def private_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def private_pg() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the test module's own, for the tests that stop, crash or restart it:
-    the suite's default server (the machine's) is shared with other work and is never restarted."""
-    with PostgresServer(tmp_path_factory.mktemp("pg-private"), durable=False) as server:
+    the suite's default server (the machine's) is shared with other work and is never restarted.
+    Durable: a commit survives the crash of the server, as it does in production."""
+    with _data_dir() as data, PostgresServer(data) as server:
         yield server
 
 
@@ -250,6 +266,22 @@ async def operator_publish(settings: Any, subject: str, data: bytes, headers: di
         await nc.jetstream().publish(subject, data, headers=headers)
     finally:
         await nc.close()
+
+
+async def quiescent(*services: Any) -> bool:
+    """True when nothing is left in flight in these services (`runtime.service.Service`): every
+    outbox row published, every consumer with nothing left to deliver and nothing waiting for its
+    ack. Effects counted then are final, which a count made after a sleep is not on a slow machine."""
+    for service in services:
+        async with service.pool.acquire() as conn:
+            if await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
+                return False
+        js = service.nc.jetstream()
+        for consumer in service.consumers:
+            info = await js.consumer_info(consumer.spec.stream, consumer.durable)
+            if info.num_pending or info.num_ack_pending:
+                return False
+    return True
 
 
 def unique_email(tag: str = "test") -> str:

@@ -66,13 +66,30 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     return None
 
 
+ACQUIRE_TIMEOUT = 30.0  # seconds to get a pooled connection, and to give it back
+
+
+class _Pool(asyncpg.Pool):
+    """A pool whose `acquire()` is bounded by default, and so is the release at the end of
+    `async with pool.acquire()`: without a bound, giving back a connection whose server went away
+    in the middle of a cancelled operation can wait forever, and the loop that did it with it."""
+
+    def acquire(self, *, timeout: float | None = ACQUIRE_TIMEOUT):  # type: ignore[override]
+        return super().acquire(timeout=timeout)
+
+
 async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     if not _SCHEMA.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
-    return await asyncpg.create_pool(
+    pool = _Pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         init=_init_connection,
         # The default reset costs a round trip at every release; the kit holds no session state
         # on pooled connections (locks and settings are transaction-scoped), so there is nothing to reset.
@@ -80,6 +97,7 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         server_settings={"search_path": schema, "application_name": f"ecandidat-{schema}"},
         command_timeout=60,
     )
+    return await pool
 
 
 async def connect(dsn: str, schema: str) -> asyncpg.Connection:

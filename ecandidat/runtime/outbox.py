@@ -24,7 +24,6 @@ import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 import nats.errors
@@ -99,8 +98,9 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.publish_timeout = publish_timeout
         self.retention = retention
-        self.is_leader = False
+        self.state = "connecting"  # then "standby" (waiting for the lock) or "leader"
         self.published = 0
+        self.rounds = 0  # looks at the outbox so far (tests wait for a round rather than for time)
         self._wake = asyncio.Event()
         self._last_purge: datetime | None = None
 
@@ -121,7 +121,7 @@ class OutboxRelay:
                 else:
                     log.exception("outbox relay failed", extra={"schema": self.schema})
                 failures += 1
-            self.is_leader = False
+            self.state = "connecting"
             await asyncio.sleep(min(self.poll_interval, retry_delay(failures)))
 
     async def _run_once(self) -> None:
@@ -134,11 +134,12 @@ class OutboxRelay:
 
         conn.add_termination_listener(on_lost)
         try:
+            self.state = "standby"
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
                 if await wait_event(lost, self.poll_interval):
                     return
-            async with Listener(self.dsn, self.schema, f"outbox_{self.schema}", self._wake.set):
-                self.is_leader = True
+            async with Listener(self.dsn, self.schema, f"outbox_{self.schema}", self.wake):
+                self.state = "leader"
                 log.info("outbox relay is leader", extra={"schema": self.schema})
                 while not self.nc.is_closed and not lost.is_set():
                     # Cleared before reading, so that a notification arriving during the batch
@@ -160,17 +161,19 @@ class OutboxRelay:
             if lost.is_set():
                 log.warning("outbox relay lost its database connection", extra={"schema": self.schema})
         finally:
-            self.is_leader = False
+            self.state = "connecting"
             await asyncio.shield(_close(conn))
 
-    def _notified(self, *_: Any) -> None:
-        self._wake.set()
+    @property
+    def is_leader(self) -> bool:
+        return self.state == "leader"
 
     def wake(self) -> None:
         self._wake.set()
 
     async def _publish_batch(self, conn: asyncpg.Connection) -> int:
         """Publish the next publishable rows; return how many, or -1 after a publish failure."""
+        self.rounds += 1
         rows = await conn.fetch(
             """SELECT seq, event_id, subject, payload FROM outbox
                WHERE sent_at IS NULL AND txid < pg_snapshot_xmin(pg_current_snapshot())

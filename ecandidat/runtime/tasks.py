@@ -93,7 +93,12 @@ class Supervised:
         self.finished = True
 
     def describe(self) -> str:
-        state = "running" if self.running else ("finished" if self.finished else "waiting to restart")
+        if self.running:
+            state = "running"
+        elif self.finished or (self.task is not None and self.task.done()):
+            state = "stopped"
+        else:
+            state = "waiting to restart"
         text = f"{self.name}: {state}"
         if self.restarts:
             text += f", restarted {self.restarts} time(s), last error {self.last_error}"

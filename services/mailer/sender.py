@@ -96,12 +96,14 @@ class Sender:
         clock: Clock,
         attachments: AttachmentStore | None,
         *,
+        claimer: str,
         schema: str = "mailer",
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.clock = clock
         self.attachments = attachments
+        self.claimer = claimer
         self.poll_interval = settings.mail_poll_interval
         self.lease = timedelta(seconds=settings.mail_lease)
         self.slots = settings.mail_send_concurrency
@@ -146,7 +148,9 @@ class Sender:
         now = self.clock.now()
         try:
             async with self.pool.acquire() as conn:
-                rows = await store.claim_due(conn, now, now + self.lease, free, exclude=list(self.in_flight))
+                rows = await store.claim_due(
+                    conn, now, now + self.lease, free, claimer=self.claimer, exclude=list(self.in_flight)
+                )
         except Exception as exc:
             log.warning("mail queue unavailable", extra={"error": repr(exc)})
             return 0
@@ -168,7 +172,7 @@ class Sender:
                 continue
             try:
                 async with self.pool.acquire() as conn:
-                    await store.extend_leases(conn, list(self.in_flight), self.clock.now() + self.lease)
+                    await store.extend_leases(conn, list(self.in_flight), self.clock.now() + self.lease, claimer=self.claimer)
             except Exception as exc:
                 log.warning("leases not renewed", extra={"error": repr(exc)})
 

@@ -40,7 +40,7 @@ class MailerService(Service):
             self.checks["storage"] = cached(attachments.check)
             self.on_cleanup(_async(attachments.close))
         self.checks["smtp"] = cached(self._check_smtp)
-        self.sender = Sender(self.pool, s, self.clock, attachments)
+        self.sender = Sender(self.pool, s, self.clock, attachments, claimer=self.instance)
         if self.send:
             self.spawn(self.sender.run, "mailer-sender", stop=self.sender.stop)
 

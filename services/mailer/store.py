@@ -52,12 +52,18 @@ async def enqueue(
 
 
 async def claim_due(
-    conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int, *, exclude: Sequence[uuid.UUID] = ()
+    conn: asyncpg.Connection,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    *,
+    claimer: str,
+    exclude: Sequence[uuid.UUID] = (),
 ) -> list[asyncpg.Record]:
-    """Reserve due deliveries for this sender (pending ones, and 'sending' ones whose sender died),
-    except those it is sending already (`exclude`)."""
+    """Reserve due deliveries for the sender `claimer` (pending ones, and 'sending' ones whose
+    sender died), except those it is sending already (`exclude`)."""
     return await conn.fetch(
-        """UPDATE deliveries d SET status = 'sending', lease_until = $2, attempts = d.attempts + 1
+        """UPDATE deliveries d SET status = 'sending', lease_until = $2, attempts = d.attempts + 1, claimed_by = $5
            FROM (SELECT id FROM deliveries
                  WHERE ((status = 'pending' AND next_attempt_at <= $1)
                         OR (status = 'sending' AND lease_until <= $1))
@@ -71,15 +77,20 @@ async def claim_due(
         lease_until,
         limit,
         list(exclude),
+        claimer,
     )
 
 
-async def extend_leases(conn: asyncpg.Connection, delivery_ids: list[uuid.UUID], lease_until: datetime) -> None:
-    """Keep the deliveries being sent reserved to their sender."""
+async def extend_leases(
+    conn: asyncpg.Connection, delivery_ids: Sequence[uuid.UUID], lease_until: datetime, *, claimer: str
+) -> None:
+    """Keep the deliveries `claimer` is sending reserved to it."""
     await conn.execute(
-        "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1::uuid[]) AND status = 'sending'",
-        delivery_ids,
+        """UPDATE deliveries SET lease_until = $2
+           WHERE id = ANY($1::uuid[]) AND status = 'sending' AND claimed_by = $3""",
+        list(delivery_ids),
         lease_until,
+        claimer,
     )
 
 

@@ -1,4 +1,4 @@
-"""The gateway's edge behaviour: health, OpenAPI, the error model, security headers, request ids."""
+"""The gateway's edge behaviour: OpenAPI, the error model, security headers, request ids."""
 
 from __future__ import annotations
 
@@ -17,39 +17,6 @@ from gateway.api import REQUEST_ID, json_response
 from gateway.app import create_app
 from gateway.keys import RPC
 from gateway.settings import GatewaySettings
-
-
-async def test_health_is_ok_when_every_service_answers(start_platform):
-    platform = await start_platform("mailer")
-    async with platform.http.get(platform.url("/health")) as resp:
-        body = await resp.json()
-        assert resp.status == 200, body
-    assert body["ok"] is True
-    mailer = body["services"]["mailer"]
-    assert mailer["ok"] is True
-    assert set(mailer["checks"]) >= {"database", "nats", "smtp", "storage"}
-
-
-async def test_health_is_503_when_a_service_is_missing(start_platform):
-    platform = await start_platform("mailer", gateway={"gateway_services": ("mailer", "accounts")})
-    async with platform.http.get(platform.url("/health")) as resp:
-        body = await resp.json()
-        assert resp.status == 503
-    assert body["services"]["accounts"] == {"ok": False, "error": "unavailable", "instance": None, "checks": {}}
-    assert body["services"]["mailer"]["ok"] is True
-
-
-async def test_health_reports_a_broken_dependency(start_platform, smtp_sink):
-    platform = await start_platform("mailer")
-    smtp_sink.stop()
-    try:
-        await asyncio.sleep(5.1)  # past the cached result of the SMTP check
-        async with platform.http.get(platform.url("/health")) as resp:
-            body = await resp.json()
-            assert resp.status == 503
-        assert body["services"]["mailer"]["checks"]["smtp"]["ok"] is False
-    finally:
-        smtp_sink.start()
 
 
 async def test_openapi_document_is_served_and_valid(start_platform):

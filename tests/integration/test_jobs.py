@@ -16,22 +16,29 @@ async def test_job_runs_once_across_replicas_and_respects_its_interval(database_
     await migrate(database_url, schema, None)
     pools = [await create_pool(database_url, schema, max_size=2) for _ in range(3)]
     runs: list[datetime] = []
+    running = asyncio.Event()
+    release = asyncio.Event()
 
     async def work(conn, now):
-        await asyncio.sleep(0.2)  # long enough for the replicas to overlap
+        running.set()
+        await release.wait()  # the other replicas try while this one holds the job
         runs.append(now)
         return 1
 
     clock = FixedClock(datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc))
     job = Job(f"purge-{schema}", timedelta(minutes=10), work)
     try:
-        results = await asyncio.gather(*(run_job_once(p, job, clock) for p in pools))
-        assert sorted(results, key=lambda r: r is None) == [1, None, None]
+        first = asyncio.create_task(run_job_once(pools[0], job, clock))
+        await asyncio.wait_for(running.wait(), 30)
+        assert await asyncio.gather(*(run_job_once(p, job, clock) for p in pools[1:])) == [None, None]
+        release.set()
+        assert await first == 1
         clock.advance(minutes=5)
         assert await run_job_once(pools[1], job, clock) is None, "ran again before its interval"
         clock.advance(minutes=6)
         assert await run_job_once(pools[2], job, clock) == 1
         assert len(runs) == 2
     finally:
+        release.set()
         for p in pools:
             await p.close()

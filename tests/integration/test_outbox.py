@@ -75,12 +75,13 @@ async def test_rolled_back_transaction_publishes_nothing(kit):
             async with kit.pool.acquire() as conn, conn.transaction():
                 await add_event(conn, Probe(value=1))
                 raise RuntimeError("the state change failed")
-        async with kit.pool.acquire() as conn, conn.transaction():
-            await add_event(conn, Probe(value=2))
-        await eventually(lambda: stream_count(kit), message="second event published")
-        await asyncio.sleep(0.5)
+        for value in (2, 3):
+            async with kit.pool.acquire() as conn, conn.transaction():
+                await add_event(conn, Probe(value=value))
+        # Published in order: once the last event is in the stream, an earlier one would be too.
+        await eventually(lambda: _count_is(kit, 2), message="the committed events published")
         msgs = await stream_messages(kit)
-        assert [json.loads(m.data)["data"]["value"] for m in msgs] == [2]
+        assert [json.loads(m.data)["data"]["value"] for m in msgs] == [2, 3]
     finally:
         await stop(task)
 
@@ -95,7 +96,8 @@ async def test_add_event_outside_a_transaction_is_refused(kit):
 async def test_events_are_published_in_order_even_when_transactions_interleave(kit):
     """A transaction that took a smaller seq and commits later holds back the ones behind it."""
     Probe = kit.event_class()
-    task = await run(relay_for(kit))
+    relay = relay_for(kit)
+    task = await run(relay)
     try:
         slow = await kit.pool.acquire()
         tx = slow.transaction()
@@ -103,7 +105,8 @@ async def test_events_are_published_in_order_even_when_transactions_interleave(k
         await add_event(slow, Probe(value=1))  # seq n, not committed yet
         async with kit.pool.acquire() as conn, conn.transaction():
             await add_event(conn, Probe(value=2))  # seq n+1, committed first
-        await asyncio.sleep(0.8)
+        rounds = relay.rounds
+        await eventually(lambda: relay.rounds >= rounds + 3, message="the relay looked at the outbox meanwhile")
         assert await stream_count(kit) == 0, "a later event was published before an earlier one could commit"
         await tx.commit()
         await kit.pool.release(slow)
@@ -129,7 +132,8 @@ async def test_nats_down_at_commit_only_delays_publication(kit, nats_server):
         nats_server.stop()
         async with kit.pool.acquire() as conn, conn.transaction():
             event_ids = [await add_event(conn, Probe(value=v)) for v in range(5)]
-        await asyncio.sleep(1.5)
+        rounds = relay.rounds
+        await eventually(lambda: relay.rounds >= rounds + 2, message="the relay tried while NATS was down")
         async with kit.pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 5
         nats_server.start()
@@ -182,13 +186,12 @@ async def test_only_one_relay_per_service_publishes(kit):
     t1 = await run(first)
     t2 = asyncio.create_task(second.run())
     try:
-        await asyncio.sleep(0.5)
-        assert not second.is_leader
+        await eventually(lambda: second.state == "standby", message="the second relay waits for the lock")
         async with kit.pool.acquire() as conn, conn.transaction():
             for v in range(20):
                 await add_event(conn, Probe(value=v))
         await eventually(lambda: first.published == 20, message="published by the leader")
-        assert second.published == 0 and await stream_count(kit) == 20
+        assert second.state == "standby" and second.published == 0 and await stream_count(kit) == 20
         await stop(t1)  # the leader goes away: the standby takes over
         await eventually(lambda: second.is_leader, message="standby became leader")
         async with kit.pool.acquire() as conn, conn.transaction():
@@ -205,7 +208,8 @@ async def test_notification_wakes_the_relay_before_the_poll_interval(kit):
     relay = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=30)
     task = await run(relay)
     try:
-        await asyncio.sleep(0.3)
+        # Its first look is done: from now on it waits for a notification (or 30 s).
+        await eventually(lambda: relay.rounds >= 1, message="the relay looked once")
         async with kit.pool.acquire() as conn, conn.transaction():
             await add_event(conn, Probe(value=1))
         await eventually(lambda: stream_count(kit), timeout=5, message="published without waiting for the poll")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import threading
 
 import pytest
 
@@ -87,29 +87,27 @@ async def test_numeros_are_never_issued_twice_even_after_a_purge(accounts, monke
     assert third.numero_dossier == "26CCCCC3"  # the purged numbers stay taken
 
 
-async def test_password_hashing_leaves_the_event_loop_free(accounts):
+async def test_password_hashing_leaves_the_event_loop_free(accounts, monkeypatch):
     created = await activated(accounts)
-    lags: list[float] = []
-    stop = asyncio.Event()
+    passwords = accounts.service.deps.passwords
+    threads: list[int] = []
 
-    async def ticker() -> None:
-        while not stop.is_set():
-            started = time.perf_counter()
-            await asyncio.sleep(0.005)
-            lags.append(time.perf_counter() - started - 0.005)
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(hasher, name)
 
-    task = asyncio.create_task(ticker())
-    started = time.perf_counter()
+        def verify(self, *args):
+            threads.append(threading.get_ident())
+            return hasher.verify(*args)
+
+    hasher = passwords.hasher
+    monkeypatch.setattr(passwords, "hasher", Spy())
     logins = [accounts.rpc.call(Login(login=created.numero_dossier, password=PASSWORD), SessionIssued) for _ in range(12)]
     issued = await asyncio.gather(*logins)
-    elapsed = time.perf_counter() - started
-    stop.set()
-    await task
     assert len({s.token for s in issued}) == 12
-    # Hashing on the loop would delay nearly every tick by a whole hash (50+ ms); a busy shared
-    # machine may still deschedule the process now and then, hence a percentile, not the maximum.
-    p90 = sorted(lags)[int(len(lags) * 0.9)]
-    assert len(lags) > 50 and p90 < 0.05, f"the loop lagged {p90 * 1000:.0f} ms (p90) during {elapsed:.2f} s of hashing"
+    # Whatever the machine's load: no hash ran on the event loop's thread. How fast the service
+    # keeps answering during a burst of logins is a figure of bench/logins.py, not a test.
+    assert len(threads) == 12 and threading.get_ident() not in threads
 
 
 async def test_sessions_end_after_the_idle_timeout_and_the_lifetime(accounts):

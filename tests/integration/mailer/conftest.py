@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecandidat.runtime.db import connect, migrate
+from tests.conftest import quiescent
 
 from services.mailer.service import MIGRATIONS, MailerService
 from services.mailer.settings import MailerSettings
@@ -39,6 +40,17 @@ async def mailer_db(database_url):
     conn = await connect(database_url, "mailer")
     yield conn
     await conn.close()
+
+
+async def mailer_quiescent(service: MailerService, *recipients: str) -> bool:
+    """Nothing in flight (see `quiescent`), and no mail to these recipients waiting or being sent."""
+    if not await quiescent(service) or (service.sender and service.sender.in_flight):
+        return False
+    async with service.pool.acquire() as conn:
+        return not await conn.fetchval(
+            "SELECT count(*) FROM deliveries WHERE recipient = ANY($1) AND status IN ('pending', 'sending')",
+            list(recipients),
+        )
 
 
 def mails_to(sink, address: str) -> list:

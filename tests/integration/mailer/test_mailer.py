@@ -18,7 +18,7 @@ from services.mailer import store
 from services.mailer.catalogue import Attachment
 from services.mailer.render import Rendered
 from tests.conftest import eventually, unique_email
-from tests.integration.mailer.conftest import crash, mails_to
+from tests.integration.mailer.conftest import crash, mailer_quiescent, mails_to
 
 
 async def commit_mail_check(mailer_db, to: str) -> uuid.UUID:
@@ -31,7 +31,7 @@ async def delivery(mailer_db, to: str):
 
 
 async def test_mail_check_command_sends_one_french_mail(start_mailer, smtp_sink, process_env, mailer_db):
-    await start_mailer()
+    service = await start_mailer()
     to = unique_email("operateur")
     result = subprocess.run(
         [sys.executable, "-m", "ecandidat.cli", "mail-test", "--to", to, "--by", "Admin Système"],
@@ -47,7 +47,7 @@ async def test_mail_check_command_sends_one_french_mail(start_mailer, smtp_sink,
     assert "sait envoyer des mails" in text and "Admin Système" in text
     assert "<p>Bonjour,</p>" in html
     await eventually(lambda: _status(mailer_db, to, "sent"), message="delivery marked sent")
-    await asyncio.sleep(1.0)
+    await eventually(lambda: mailer_quiescent(service, to), message="nothing left in flight")
     assert len(mails_to(smtp_sink, to)) == 1
 
 
@@ -82,7 +82,7 @@ async def test_html_template_escapes_what_comes_from_events(start_mailer, smtp_s
 
 
 async def test_smtp_down_for_a_while_delays_the_mail_and_sends_it_once(start_mailer, smtp_sink, mailer_db):
-    await start_mailer()
+    service = await start_mailer()
     smtp_sink.stop()
     to = unique_email()
     await commit_mail_check(mailer_db, to)
@@ -95,20 +95,29 @@ async def test_smtp_down_for_a_while_delays_the_mail_and_sends_it_once(start_mai
     smtp_sink.start()
     await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
     await eventually(lambda: _status(mailer_db, to, "sent"), message="sent after the server came back")
-    await asyncio.sleep(1.0)
+    await eventually(lambda: mailer_quiescent(service, to), message="nothing left in flight")
     assert len(mails_to(smtp_sink, to)) == 1
 
 
 async def test_temporary_refusal_is_retried(start_mailer, smtp_sink, mailer_db):
-    await start_mailer()
+    service = await start_mailer()
     smtp_sink.fail_with = (451, "4.3.0 Try again later")
     to = unique_email()
     await commit_mail_check(mailer_db, to)
-    await eventually(lambda: _attempts_at_least(mailer_db, to, 2), message="retried after 451")
+
+    async def waiting_after_451():
+        row = await delivery(mailer_db, to)
+        ok = row is not None and row["status"] == "pending" and row["attempts"] >= 1 and "451" in (row["last_error"] or "")
+        return row if ok else None
+
+    refused = await eventually(waiting_after_451, message="back in the queue after the 451, with its reason")
+    assert refused["next_attempt_at"] > refused["created_at"], "retried at once, without a backoff"
     smtp_sink.fail_with = None
     await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
     row = await eventually(lambda: _sent_row(mailer_db, to), message="sent")
-    assert "451" in (await mailer_db.fetchval("SELECT coalesce(last_error, '') FROM deliveries WHERE id = $1", row["id"])) or row["attempts"] >= 2
+    await eventually(lambda: mailer_quiescent(service, to), message="nothing left in flight")
+    assert len(mails_to(smtp_sink, to)) == 1
+    assert row["attempts"] > refused["attempts"] and row["last_error"] is None and "OK" in row["smtp_response"]
 
 
 async def _attempts_at_least(mailer_db, to, n):
@@ -132,22 +141,24 @@ async def test_permanent_refusal_gives_up_with_a_queryable_failure(start_mailer,
     reply = await RpcClient(service.nc).call(ListDeliveries(status="failed", recipient=to), Deliveries)
     assert [d.recipient for d in reply.items] == [to]
     smtp_sink.fail_with = None
-    await asyncio.sleep(1.0)
-    assert mails_to(smtp_sink, to) == []
+    await eventually(lambda: mailer_quiescent(service, to), message="nothing left in flight")
+    assert mails_to(smtp_sink, to) == [] and (await delivery(mailer_db, to))["attempts"] == 1
 
 
 async def test_nats_down_when_the_transaction_commits(start_mailer, smtp_sink, mailer_db, nats_server):
-    await start_mailer()
+    service = await start_mailer()
     nats_server.stop()
     to = unique_email()
     try:
-        await commit_mail_check(mailer_db, to)
-        await asyncio.sleep(1.5)
+        event_id = await commit_mail_check(mailer_db, to)
+        rounds = service.relay.rounds
+        await eventually(lambda: service.relay.rounds >= rounds + 2, message="the relay tried while NATS was down")
+        assert await mailer_db.fetchval("SELECT sent_at IS NULL FROM outbox WHERE event_id = $1", event_id)
         assert mails_to(smtp_sink, to) == []
     finally:
         nats_server.start()
     await smtp_sink.wait_for(1, timeout=30, match=lambda m: m["To"] == to)
-    await asyncio.sleep(1.0)
+    await eventually(lambda: mailer_quiescent(service, to), timeout=30, message="nothing left in flight")
     assert len(mails_to(smtp_sink, to)) == 1
 
 
@@ -164,12 +175,9 @@ async def test_relay_killed_between_publish_and_mark_sent(start_mailer, smtp_sin
     await commit_mail_check(mailer_db, to)
     await asyncio.wait_for(died.wait(), 30)
     await crash(service)
-    await start_mailer()  # the new relay publishes the row again; JetStream drops the duplicate
+    second = await start_mailer()  # the new relay publishes the row again; JetStream drops the duplicate
     await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
-    await eventually(
-        lambda: mailer_db.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"), message="outbox drained"
-    )
-    await asyncio.sleep(1.5)
+    await eventually(lambda: mailer_quiescent(second, to), message="outbox drained, events acked, mail recorded")
     assert len(mails_to(smtp_sink, to)) == 1
 
 
@@ -187,9 +195,10 @@ async def test_mailer_crash_after_queueing_before_ack_sends_one_mail(start_maile
     await commit_mail_check(mailer_db, to)
     await asyncio.wait_for(died.wait(), 10)
     await crash(first)
-    await start_mailer(mail_lease=2.0)
+    second = await start_mailer(mail_lease=2.0)
     await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
-    await asyncio.sleep(3.0)  # past ack_wait: the event was redelivered and found in the inbox
+    # Quiescent once the unacked event was delivered again (after the ack wait) and acked.
+    await eventually(lambda: mailer_quiescent(second, to), message="the event redelivered and acked")
     assert len(mails_to(smtp_sink, to)) == 1
     assert await mailer_db.fetchval("SELECT count(*) FROM deliveries WHERE recipient = $1", to) == 1
 
@@ -217,6 +226,23 @@ async def test_crash_between_smtp_acceptance_and_log_gives_a_recognisable_duplic
     copies = mails_to(smtp_sink, to)
     assert len(copies) == 2
     assert copies[0]["Message-ID"] == copies[1]["Message-ID"], "the duplicate cannot be recognised"
+
+
+async def test_a_conversation_longer_than_the_lease_keeps_its_delivery(start_mailer, smtp_sink, mailer_db):
+    """The lease is renewed while the server takes its time: another replica does not take the
+    delivery over and send it a second time."""
+    replicas = [await start_mailer(mail_lease=0.6) for _ in range(2)]
+    smtp_sink.delay = 2.0
+    to = unique_email()
+    await commit_mail_check(mailer_db, to)
+    await eventually(lambda: _status(mailer_db, to, "sent"), message="sent")
+    await eventually(lambda: _quiescent_everywhere(replicas, to), message="nothing left in flight")
+    assert len(mails_to(smtp_sink, to)) == 1
+    assert (await delivery(mailer_db, to))["attempts"] == 1
+
+
+async def _quiescent_everywhere(replicas, to: str) -> bool:
+    return all([await mailer_quiescent(r, to) for r in replicas])
 
 
 async def test_attachment_is_read_from_object_storage(mailer_settings, s3_server, smtp_sink, mailer_db, start_mailer):
