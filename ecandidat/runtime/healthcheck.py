@@ -1,6 +1,8 @@
-"""`python -m ecandidat.runtime.healthcheck <service>`: exit 0 when the service answers healthy.
+"""`python -m ecandidat.runtime.healthcheck <service>`: exit 0 when the service is ready.
 
-Used by container healthchecks: it asks `rpc.<service>.health` over NATS_URL.
+Used by container healthchecks: it asks `rpc.<service>.health` over NATS_URL and prints the
+answer. Ready means the service answers and its database does; a degraded dependency (SMTP,
+storage) or a background loop waiting to be restarted is printed, not a failure.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ async def _check(service: str) -> int:
         msg = await nc.request(f"rpc.{service}.health", b"{}", timeout=3)
         body = json.loads(msg.data).get("result", {})
         print(json.dumps(body))
-        return 0 if body.get("ok") else 1
+        return 0 if body.get("ready") else 1
     finally:
         await nc.close()
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from nats.aio.msg import Msg
 
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.subjects import DEAD_LETTER_STREAM, event_subject
@@ -192,4 +199,95 @@ async def test_consumer_resumes_after_a_crash_before_ack(kit, monkeypatch):
         assert await effects(kit) == list(range(10))
     finally:
         second.stop()
+        await task
+
+
+async def test_a_batch_longer_than_the_ack_wait_is_not_delivered_again(kit, monkeypatch):
+    """A long handler tells JetStream it is still at work: the other replica does not get its
+    event meanwhile, however short the ack wait."""
+    Probe = kit.event_class()
+    beats = 0
+    in_progress = Msg.in_progress
+
+    async def counted(self) -> None:
+        nonlocal beats
+        beats += 1
+        await in_progress(self)
+
+    monkeypatch.setattr(Msg, "in_progress", counted)
+    handled: list[int] = []
+
+    async def long_handler(conn, event, meta) -> None:
+        handled.append(event.value)
+        # Outlive the ack wait (1 s) twice over, counted in heartbeats (one every third of it).
+        await eventually(lambda: beats >= 6, timeout=30, message="heartbeats while the handler works")
+
+    replicas = [make_consumer(kit, Probe, long_handler, purpose="long", ack_wait=1.0) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run()) for r in replicas]
+    try:
+        await publish(kit, Probe, 1)
+        await eventually(lambda: sum(r.handled for r in replicas) == 1, timeout=60, message="handled")
+        info = await kit.nc.jetstream().consumer_info(kit.stream, replicas[0].durable)
+        assert info.num_redelivered == 0 and info.num_ack_pending == 0
+        assert handled == [1], "the event was handed to the other replica while the first worked on it"
+    finally:
+        for r in replicas:
+            r.stop()
+        await asyncio.gather(*tasks)
+
+
+KILLED_CONSUMER = """
+import asyncio, pathlib, sys
+import nats
+from ecandidat.contracts.base import Event
+from ecandidat.runtime.consumer import EventConsumer, Subscription
+from ecandidat.runtime.db import create_pool
+
+dsn, schema, url, producer, marker = sys.argv[1:]
+Probe = type("Probe", (Event,), {"__annotations__": {"value": int}, "producer": producer, "entity": "probe",
+                                 "action": "happened"})
+
+async def handle(conn, event, meta):
+    pathlib.Path(marker).touch()
+    await asyncio.Event().wait()  # still at work when the process is killed
+
+async def main():
+    pool = await create_pool(dsn, schema, max_size=2)
+    nc = await nats.connect(url)
+    consumer = EventConsumer(nc=nc, pool=pool, service="kittest", purpose="killed", producer=producer,
+                             subscriptions=[Subscription(Probe, handle)], fetch_timeout=0.3)
+    await consumer.run()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+async def test_the_events_of_a_consumer_process_killed_mid_batch_go_to_another_replica_soon(
+    kit, nats_server, tmp_path
+):
+    """With the default ack wait (short: long batches extend it), not after half a minute."""
+    Probe = kit.event_class()
+    marker = tmp_path / "handling"
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CONSUMER, kit.dsn, kit.schema, nats_server.url, kit.producer, str(marker)],
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        await publish(kit, Probe, 5)
+        await eventually(marker.exists, timeout=60, message="the consumer process is handling the event")
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    survivor = EventConsumer(
+        nc=kit.nc, pool=kit.pool, service="kittest", purpose="killed", producer=kit.producer,
+        subscriptions=[Subscription(Probe, recording_handler("survivor"))], fetch_timeout=0.3,
+    )
+    task = asyncio.create_task(survivor.run())
+    try:
+        await eventually(lambda: _effects_are(kit, [5]), timeout=20, message="handled by the surviving replica")
+    finally:
+        survivor.stop()
         await task
