@@ -37,6 +37,7 @@ from ecandidat.devstack.infra import (
     wait_port,
 )
 from ecandidat.devstack.supervisor import Program, Supervised, has_main, stop_all
+from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -276,10 +277,8 @@ async def test_supervisor_restarts_a_crashed_process_and_kills_a_stubborn_one(
     tasks = [asyncio.create_task(child.run()) for child in (crashy, stubborn)]
     log = tmp_path / "logs" / "crashy.log"
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (log.exists() and log.read_text().count("up") >= 2):
-            await asyncio.sleep(0.1)
-        assert log.read_text().count("up") >= 2, "the crashed process was not started again"
+        await eventually(lambda: log.exists() and log.read_text().count("up") >= 2, timeout=30,
+                         message="the crashed process was started again")
         assert crashy.restarts >= 1
     finally:
         started = time.monotonic()

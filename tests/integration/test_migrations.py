@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 
 import asyncpg
 import pytest
 
 from ecandidat.runtime.db import MigrationError, migrate
+from tests.conftest import eventually
 
 
 def write(folder, name: str, sql: str) -> None:
@@ -35,8 +37,24 @@ async def test_migrations_apply_once_and_are_recorded(database_url, tmp_path):
 async def test_two_replicas_starting_together_apply_each_migration_once(database_url, tmp_path):
     schema = f"mig_{uuid.uuid4().hex[:8]}"
     # Not idempotent on purpose: applying it twice would fail.
-    write(tmp_path, "0001_t.sql", "CREATE TABLE t (id int); SELECT pg_sleep(0.3);")
-    results = await asyncio.gather(*(migrate(database_url, schema, tmp_path) for _ in range(3)))
+    write(tmp_path, "0001_t.sql", "CREATE TABLE t (id int);")
+    key = int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)
+    holder = await asyncpg.connect(database_url)
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", key)  # as a replica that started first
+        replicas = [asyncio.create_task(migrate(database_url, schema, tmp_path)) for _ in range(3)]
+
+        async def all_waiting() -> bool:
+            return await holder.fetchval(
+                """SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                   WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = current_database()"""
+            ) == 3
+
+        await eventually(all_waiting, message="the three replicas wait for the lock together")
+        await holder.execute("SELECT pg_advisory_unlock($1)", key)
+        results = await asyncio.gather(*replicas)
+    finally:
+        await holder.close()
     assert sorted(len(r) for r in results) == [0, 0, 2]
 
 

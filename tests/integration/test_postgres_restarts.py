@@ -116,9 +116,6 @@ async def test_every_replica_sends_again_after_a_restart(private_pg, private_dat
     recipients = [f"replique.{tag}.{i}@example.org" for i in range(16)]
     await commit_mail_checks(private_database_url, recipients)
     await eventually(lambda: len(delivered_to(smtp_sink, recipients)) == 16, timeout=30, message="every mail sent")
-    if not all(r.sender.sent > 0 for r in replicas):
-        for r in replicas:
-            await _debug(r, private_database_url)
     assert all(r.sender.sent > 0 for r in replicas), [r.sender.sent for r in replicas]
 
 
@@ -166,7 +163,6 @@ async def test_every_consumer_keeps_consuming_and_every_mail_is_sent_across_rest
                              message="every mail sent")
         except BaseException:
             print(await _state(mailer, js, set(expected) - set(delivered_to(smtp_sink, expected))))
-            await _debug(mailer, private_database_url)
             raise
         await eventually(lambda: _quiescent(mailer, js), timeout=60, message="outbox drained, every event acked")
         copies = delivered_to(smtp_sink, expected)
@@ -181,26 +177,6 @@ async def test_every_consumer_keeps_consuming_and_every_mail_is_sent_across_rest
         assert all(t.running for t in tasks.values()), [t.describe() for t in tasks.values()]
     finally:
         await nc.close()
-
-
-async def _debug(mailer, private_database_url):
-    def chain(coro):
-        frames = []
-        while coro is not None:
-            f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-            if f is not None:
-                frames.append(f"{f.f_code.co_filename.split('/')[-1]}:{f.f_lineno} {f.f_code.co_name}")
-            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-        return frames
-    for t in asyncio.all_tasks():
-        print("TASKSTACK", t.get_name(), " <- ".join(chain(t.get_coro())))
-    print("INFLIGHT", list(mailer.sender.in_flight))
-    c = await asyncpg.connect(private_database_url)
-    for r in await c.fetch("SELECT pid, state, wait_event_type, wait_event, backend_start, xact_start, left(query, 120) AS q FROM pg_stat_activity WHERE datname = current_database()"):
-        print("PGACT", dict(r))
-    await c.close()
-    pool = mailer.pool
-    print("POOL", pool.get_size(), pool.get_idle_size(), [ (h._in_use is not None, h._con is not None and h._con.is_closed()) for h in pool._holders])
 
 
 async def _state(mailer: MailerService, js, missing: set[str]) -> str:

@@ -29,7 +29,7 @@ from ecandidat.contracts.documents import (
 )
 from ecandidat.devstack._process import free_port
 from ecandidat.contracts.errors import ServiceError
-from tests.conftest import eventually
+from tests.conftest import eventually, quiescent
 from tests.unit.documents.corpus import EICAR, reportlab_pdf
 
 PDF = reportlab_pdf()
@@ -37,6 +37,14 @@ PDF = reportlab_pdf()
 
 def soon(seconds: float = 60) -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+async def _uploaded(docs, me, cid, slot_id) -> bool:
+    try:
+        status, _ = await docs.upload(me, cid, slot_id, PDF)
+    except ServiceError:
+        return False
+    return status == 201
 
 
 async def deposit_all(docs, me, cid) -> list:
@@ -80,9 +88,8 @@ async def test_a_released_or_lapsed_freeze_no_longer_blocks_and_transmitted_make
     status, _ = await docs.upload(me, cid, slots[0]["id"], PDF)
     assert status == 201
     assert (await docs.rpc.call(FreezePieces(candidature_id=cid, until=soon(0.5)), FreezeResult)).frozen
-    await asyncio.sleep(0.6)  # lapsed without candidature.transmitted: the transmission did not commit
-    status, _ = await docs.upload(me, cid, slots[0]["id"], PDF)
-    assert status == 201
+    # Lapsed without candidature.transmitted (the transmission did not commit): changes allowed again.
+    await eventually(lambda: _uploaded(docs, me, cid, slots[0]["id"]), message="the freeze lapsed")
     assert (await docs.rpc.call(FreezePieces(candidature_id=cid, until=soon()), FreezeResult)).frozen
     await docs.publish(CandidatureTransmitted(
         candidature_id=cid, account_id=me.account_id, numero_dossier="26AB12CD", formation_code="DAEU-A",
@@ -119,7 +126,7 @@ async def test_a_redelivered_candidature_created_opens_the_slots_once(docs):
     )
     await docs.publish(created)  # the same fact again under a new id (a producer retry after a crash)
     await docs.publish(created, event_id)  # and a plain redelivery
-    await asyncio.sleep(1.0)
+    await eventually(lambda: quiescent(docs.service), message="both handled")
     assert [s["id"] for s in await docs.slots(cid)] == [s["id"] for s in slots]
 
 
@@ -210,7 +217,7 @@ async def test_a_validated_decision_gets_its_letter(docs, kind, title):
                    AND convert_from(payload, 'UTF8')::jsonb->>'subject' = $1""", str(cid))
 
     if title is None:
-        await asyncio.sleep(1.5)
+        await eventually(lambda: quiescent(docs.service), message="the decision handled")
         assert await letters() == [] and await docs.service.storage.keys(f"lettres/{cid}/") == []
         return
     [row] = await eventually(letters, message="letter.generated")

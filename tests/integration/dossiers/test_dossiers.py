@@ -26,7 +26,7 @@ from ecandidat.contracts.dossiers import (
     SectionView,
 )
 from ecandidat.contracts.errors import ServiceError
-from tests.conftest import eventually
+from tests.conftest import eventually, quiescent
 from tests.unit.dossiers.samples import adresse, baccalaureat, bea, infos_perso, registry_csv, registry_row
 
 from .conftest import candidate, candidature_created, packed, publish, staff
@@ -225,7 +225,7 @@ async def test_account_purged_erases_the_dossier(dossiers, rpc, dossiers_db):
         return rows == 0
 
     await eventually(erased, message="dossier erased")
-    await asyncio.sleep(1.0)  # the late candidature.created is handled by now
+    await eventually(lambda: quiescent(dossiers), message="the late candidature.created handled")
     assert await erased()
     err = await refused(rpc.call(GetDossier(principal=staff("admin"), account_id=me.account_id), DossierView))
     assert err.code == "not_found"
