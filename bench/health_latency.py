@@ -136,6 +136,7 @@ async def main() -> None:
                 GATEWAY_HOST="127.0.0.1",
                 GATEWAY_PORT=str(gateway_port),
                 GATEWAY_SERVICES="mailer",
+                GATEWAY_HEALTH_SHARED_FOR="0",  # every request goes through NATS to the mailer
                 LOG_FORMAT="json",
                 LOG_LEVEL="INFO",
             )

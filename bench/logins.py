@@ -188,7 +188,7 @@ async def main(args: argparse.Namespace) -> int:
         nats = NatsServer(store_dir=folder / "nats").start()
         port = free_port()
         env = dict(os.environ, DATABASE_URL=dsn, NATS_URL=nats.url, GATEWAY_PORT=str(port), GATEWAY_SERVICES="accounts",
-                   ACCOUNTS_HASH_WORKERS=str(workers), LOG_LEVEL="WARNING",
+                   GATEWAY_HEALTH_SHARED_FOR="0", ACCOUNTS_HASH_WORKERS=str(workers), LOG_LEVEL="WARNING",
                    ACCOUNTS_THROTTLE_FREE_CLIENT="1000000")
         processes = [start("accounts", "services.accounts", env, folder), start("gateway", "gateway", env, folder)]
         try:

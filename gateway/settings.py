@@ -6,6 +6,7 @@
 | GATEWAY_SERVICES | accounts,dossiers,candidatures,documents,mailer | services the health routes ask |
 | GATEWAY_REQUIRED_SERVICES | accounts,dossiers,candidatures,documents | those without which the platform cannot serve (`/health/ready`); another one missing only degrades it |
 | GATEWAY_HEALTH_TIMEOUT | 1.5 | seconds each service has to answer its health check |
+| GATEWAY_HEALTH_SHARED_FOR | 1 | seconds one round of health answers serves every request that asks (0: ask at every request) |
 | GATEWAY_MAX_BODY | 1048576 | largest JSON body accepted, in bytes |
 | GATEWAY_UPLOAD_IDLE_TIMEOUT | 30 | seconds an upload may go without a byte from the client before it is abandoned (408); a slow but steady upload never times out |
 | GATEWAY_DOCUMENTS_TIMEOUT | 120 | seconds the documents service may stay silent: to answer once an upload is sent (it inspects the file), between two chunks of a download |
@@ -33,6 +34,7 @@ class GatewaySettings(KitSettings):
     gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents", "mailer")
     gateway_required_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents")
     gateway_health_timeout: float = Field(default=1.5, gt=0)
+    gateway_health_shared_for: float = Field(default=1.0, ge=0)
     gateway_max_body: int = Field(default=1024 * 1024, gt=0)
     gateway_upload_idle_timeout: float = Field(default=30.0, gt=0)
     gateway_documents_timeout: float = Field(default=120.0, gt=0)

@@ -18,8 +18,9 @@ Routes:
 - `GET /health/ready`: the platform can serve (readiness probe), 200 or 503.
 - `GET /api/v1/staff/health` (administrators): the detailed report, service by service.
 
-The answers of the services are shared for one second by all the requests that ask, so that a
-flood of `/health` requests cannot become a flood of rpc and database queries.
+The answers of the services are shared for GATEWAY_HEALTH_SHARED_FOR seconds (1) by all the
+requests that ask, so that a flood of `/health` requests cannot become a flood of rpc and
+database queries.
 """
 
 from __future__ import annotations
@@ -39,9 +40,6 @@ from ecandidat.runtime.rpc import RETRY_AFTER
 
 from ..api import Api, json_response
 from ..keys import NATS_CONN, RPC, SETTINGS
-
-SHARED_FOR = 1.0  # seconds one round of health rpc answers all the requests that ask
-
 
 class ServiceHealth(BaseModel):
     ok: bool
@@ -76,10 +74,13 @@ _rounds: weakref.WeakKeyDictionary[web.Application, tuple[float, asyncio.Future[
 
 
 async def report(app: web.Application) -> HealthReport:
-    """The platform's health, asked of every service at most once per SHARED_FOR seconds."""
+    """The platform's health, asked of every service at most once per GATEWAY_HEALTH_SHARED_FOR seconds."""
+    shared_for = app[SETTINGS].gateway_health_shared_for
+    if not shared_for:
+        return await _ask_every_service(app)
     now = time.monotonic()
     current = _rounds.get(app)
-    if current is not None and (not current[1].done() or now - current[0] < SHARED_FOR):
+    if current is not None and (not current[1].done() or now - current[0] < shared_for):
         return await asyncio.shield(current[1])
     future = asyncio.ensure_future(_ask_every_service(app))
     _rounds[app] = (now, future)

@@ -129,7 +129,9 @@ class Sender:
                 while not self._stopping.is_set():
                     self._wake.clear()  # before claiming: a notification during the round is not lost
                     await self._claim()
-                    await wait_event(self._wake, await self._idle_time())
+                    # Every slot busy: a slot that frees wakes the loop; otherwise the next due delivery.
+                    busy = len(self.in_flight) >= self.slots
+                    await wait_event(self._wake, self.poll_interval if busy else await self._idle_time())
                 if self.in_flight:
                     await asyncio.wait(list(self.in_flight.values()))
         finally:
@@ -172,7 +174,8 @@ class Sender:
                 continue
             try:
                 async with self.pool.acquire() as conn:
-                    await store.extend_leases(conn, list(self.in_flight), self.clock.now() + self.lease, claimer=self.claimer)
+                    until = self.clock.now() + self.lease
+                    await store.extend_leases(conn, list(self.in_flight), until, claimer=self.claimer)
             except Exception as exc:
                 log.warning("leases not renewed", extra={"error": repr(exc)})
 
