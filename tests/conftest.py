@@ -76,12 +76,12 @@ def pg_admin_url() -> Iterator[str]:
     if reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432):
         yield url
         return
-    with _data_dir() as data, PostgresServer(data, durable=False) as server:
+    with pg_data_dir() as data, PostgresServer(data, durable=False) as server:
         yield server.url
 
 
 @contextlib.contextmanager
-def _data_dir() -> Iterator[Path]:
+def pg_data_dir() -> Iterator[Path]:
     """A cluster's data directory outside pytest's temporary directory: a concurrent pytest run
     (another worktree) resets that one to mode 0700, which locks the cluster's unprivileged user
     out of its own files."""
@@ -105,7 +105,7 @@ def private_pg() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the test module's own, for the tests that stop, crash or restart it:
     the suite's default server (the machine's) is shared with other work and is never restarted.
     Durable: a commit survives the crash of the server, as it does in production."""
-    with _data_dir() as data, PostgresServer(data) as server:
+    with pg_data_dir() as data, PostgresServer(data) as server:
         yield server
 
 

@@ -109,6 +109,7 @@ class SmtpSink(ManagedServer):
         self.delay = delay
         self.on_message: Callable[[EmailMessage], None] | None = None
         self._deliveries: list[Delivery] = []
+        self._parsed: dict[str, EmailMessage] = {}  # by Maildir key: each file is parsed once
         self._lock = threading.Lock()
         self._controller: Any = None
 
@@ -150,8 +151,9 @@ class SmtpSink(ManagedServer):
 
     def _store(self, raw: bytes, mail_from: str, rcpt_tos: tuple[str, ...]) -> None:
         with self._lock:
-            self._mailbox().add(raw)
+            key = self._mailbox().add(raw)
             message = _parse(raw)
+            self._parsed[key] = message
             self._deliveries.append(Delivery(mail_from, rcpt_tos, message))
         callback = self.on_message
         if callback is not None:
@@ -161,15 +163,22 @@ class SmtpSink(ManagedServer):
                 log.exception("SmtpSink.on_message raised")
 
     def messages(self) -> list[EmailMessage]:
-        """Every message in the Maildir (also those stored by another process), oldest first."""
+        """Every message in the Maildir (also those stored by another process), oldest first.
+
+        Each file is parsed once: tests poll this while the services they test run in the same
+        event loop, and parsing a session's whole Maildir at every poll would starve them."""
         box = self._mailbox()
         result = []
-        for key in sorted(box.iterkeys(), key=_arrival):
-            try:
-                with box.get_file(key) as stream:
-                    result.append(_parse(stream.read()))
-            except KeyError:
-                continue  # removed by a concurrent clear()
+        with self._lock:
+            for key in sorted(box.iterkeys(), key=_arrival):
+                message = self._parsed.get(key)
+                if message is None:
+                    try:
+                        with box.get_file(key) as stream:
+                            message = self._parsed[key] = _parse(stream.read())
+                    except KeyError:
+                        continue  # removed by a concurrent clear()
+                result.append(message)
         return result
 
     def deliveries(self) -> list[Delivery]:
@@ -183,6 +192,7 @@ class SmtpSink(ManagedServer):
             for key in list(box.iterkeys()):
                 box.discard(key)
             self._deliveries.clear()
+            self._parsed.clear()
 
     async def wait_for(
         self,

@@ -55,6 +55,7 @@ ADMIN_ONLY = {
     "POST /api/v1/staff/offre/campagnes/{code}/prolongations",
     "PUT /api/v1/staff/pieces/{piece_id}/modele", "DELETE /api/v1/staff/pieces/{piece_id}/modele",
     "POST /api/v1/staff/registre-etudiants", "POST /api/v1/staff/mail/test", "GET /api/v1/staff/mail/deliveries",
+    "GET /api/v1/staff/health",
 }
 SELF = {"GET /api/v1/staff/me", "POST /api/v1/staff/me/recovery-codes", "DELETE /api/v1/staff/sessions/current",
         "GET /api/v1/staff/pieces/{piece_id}/modele"}

@@ -37,7 +37,7 @@ from ecandidat.devstack.infra import (
     wait_port,
 )
 from ecandidat.devstack.supervisor import Program, Supervised, has_main, stop_all
-from tests.conftest import eventually
+from tests.conftest import eventually, pg_data_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,32 +110,32 @@ def test_nats_refuses_a_port_in_use(nats_js: NatsServer, tmp_path: Path) -> None
 # -- PostgreSQL ----------------------------------------------------------------------------------
 
 
-async def test_private_postgres_cluster_and_databases(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pg"
-    with PostgresServer(data_dir, durable=False) as server:
-        assert server.url == f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
-        url = await ensure_database(server.url, "devstack_probe")
-        assert url == server.database_url("devstack_probe")
-        assert await ensure_database(server.url, "devstack_probe") == url  # idempotent
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
-        finally:
-            await conn.close()
+async def test_private_postgres_cluster_and_databases() -> None:
+    with pg_data_dir() as data_dir:
+        with PostgresServer(data_dir, durable=False) as server:
+            assert server.url == f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
+            url = await ensure_database(server.url, "devstack_probe")
+            assert url == server.database_url("devstack_probe")
+            assert await ensure_database(server.url, "devstack_probe") == url  # idempotent
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
+            finally:
+                await conn.close()
 
-    with PostgresServer(data_dir, port=free_port(), durable=False) as server:  # same data, new port
-        lingering = await asyncpg.connect(server.database_url("devstack_probe"))
-        try:
-            assert await lingering.fetchval("SELECT v FROM kept") == 42
-            await drop_database(server.url, "devstack_probe")  # terminates `lingering` first
-        finally:
-            await lingering.close()
-        admin = await asyncpg.connect(server.url)
-        try:
-            names = await admin.fetch("SELECT datname FROM pg_database")
-        finally:
-            await admin.close()
-        assert "devstack_probe" not in {row["datname"] for row in names}
+        with PostgresServer(data_dir, port=free_port(), durable=False) as server:  # same data, new port
+            lingering = await asyncpg.connect(server.database_url("devstack_probe"))
+            try:
+                assert await lingering.fetchval("SELECT v FROM kept") == 42
+                await drop_database(server.url, "devstack_probe")  # terminates `lingering` first
+            finally:
+                await lingering.close()
+            admin = await asyncpg.connect(server.url)
+            try:
+                names = await admin.fetch("SELECT datname FROM pg_database")
+            finally:
+                await admin.close()
+            assert "devstack_probe" not in {row["datname"] for row in names}
 
 
 # -- S3 ------------------------------------------------------------------------------------------

@@ -212,6 +212,6 @@ async def test_notification_wakes_the_relay_before_the_poll_interval(kit):
         await eventually(lambda: relay.rounds >= 1, message="the relay looked once")
         async with kit.pool.acquire() as conn, conn.transaction():
             await add_event(conn, Probe(value=1))
-        await eventually(lambda: stream_count(kit), timeout=5, message="published without waiting for the poll")
+        await eventually(lambda: stream_count(kit), timeout=20, message="published without waiting for the poll (30 s)")
     finally:
         await stop(task)

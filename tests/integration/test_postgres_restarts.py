@@ -99,12 +99,12 @@ async def test_the_relay_and_the_sender_are_woken_after_a_restart(
     tag = uuid.uuid4().hex[:8]
     before = [f"avant.{tag}@example.org"]
     await commit_mail_checks(private_database_url, before)
-    await eventually(lambda: delivered_to(smtp_sink, before), message="a mail before the restart")
+    await eventually(lambda: delivered_to(smtp_sink, before), timeout=60, message="a mail before the restart")
     for n, crash in enumerate((False, True)):
         await restart_postgres(private_pg, crash=crash)
         after = [f"apres.{n}.{tag}@example.org"]
         await commit_mail_checks(private_database_url, after)
-        await eventually(lambda: delivered_to(smtp_sink, after), timeout=30,
+        await eventually(lambda: delivered_to(smtp_sink, after), timeout=60,
                          message="a mail committed after the restart, without waiting for a poll")
 
 
@@ -115,7 +115,7 @@ async def test_every_replica_sends_again_after_a_restart(private_pg, private_dat
     tag = uuid.uuid4().hex[:8]
     recipients = [f"replique.{tag}.{i}@example.org" for i in range(16)]
     await commit_mail_checks(private_database_url, recipients)
-    await eventually(lambda: len(delivered_to(smtp_sink, recipients)) == 16, timeout=30, message="every mail sent")
+    await eventually(lambda: len(delivered_to(smtp_sink, recipients)) == 16, timeout=60, message="every mail sent")
     assert all(r.sender.sent > 0 for r in replicas), [r.sender.sent for r in replicas]
 
 
