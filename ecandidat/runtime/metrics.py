@@ -239,7 +239,8 @@ async def serve_service(service: Service) -> None:
     async def ready(_: web.Request) -> web.Response:
         reply = await service._health(HealthRequest(), RpcContext(request_id="probe"))
         failing = sorted(name for name, check in reply.checks.items() if not check.ok)
-        return web.json_response({"ready": reply.ok, "failing": failing}, status=200 if reply.ok else 503)
+        # Ready when it can serve (its database answers); a failing SMTP or storage check degrades it.
+        return web.json_response({"ready": reply.ready, "failing": failing}, status=200 if reply.ready else 503)
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)
