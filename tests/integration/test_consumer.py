@@ -227,8 +227,13 @@ async def test_a_batch_longer_than_the_ack_wait_is_not_delivered_again(kit, monk
     try:
         await publish(kit, Probe, 1)
         await eventually(lambda: sum(r.handled for r in replicas) == 1, timeout=60, message="handled")
-        info = await kit.nc.jetstream().consumer_info(kit.stream, replicas[0].durable)
-        assert info.num_redelivered == 0 and info.num_ack_pending == 0
+
+        async def acked():
+            info = await kit.nc.jetstream().consumer_info(kit.stream, replicas[0].durable)
+            return info if info.num_ack_pending == 0 and info.num_pending == 0 else None
+
+        info = await eventually(acked, message="the event acked")
+        assert info.num_redelivered == 0
         assert handled == [1], "the event was handed to the other replica while the first worked on it"
     finally:
         for r in replicas:
