@@ -36,7 +36,6 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(i18n.HERE / "templates")),
         autoescape=jinja2.select_autoescape(("html",)),
         extensions=["jinja2.ext.i18n"],
-        undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,

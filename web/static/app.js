@@ -97,7 +97,15 @@ function upload(form) {
   request.addEventListener("load", () => {
     let reply = {};
     try { reply = JSON.parse(request.responseText); } catch { reply = {}; }
-    if (reply.ok && reply.redirect) { progress.value = 100; window.location.assign(reply.redirect); return; }
+    if (reply.ok && reply.redirect) {
+      progress.value = 100;
+      const target = new URL(reply.redirect, window.location.href);
+      if (target.pathname === window.location.pathname && target.search === window.location.search) {
+        window.history.replaceState(null, "", target.href);
+        window.location.reload();
+      } else window.location.assign(target.href);
+      return;
+    }
     if (request.status === 401 || request.status === 403) { window.location.reload(); return; }
     progress.classList.add("ec-hidden");
     form.dataset.submitted = "";
