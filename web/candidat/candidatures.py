@@ -20,7 +20,7 @@ from ..api import Problem, chunks_of
 from ..i18n import gettext as _
 from ..pages import CsrfRefused, api, fetch, me, read_form, redirect
 from ..render import render
-from ..session import CSRF_FIELD, check_csrf
+from ..session import CSRF_FIELD, SECURE, check_csrf, set_flash
 
 routes = web.RouteTableDef()
 # What the page forwards of one file at most; the API's own limit (5 Mo) is lower and it answers 413.
@@ -132,13 +132,11 @@ async def upload(request: web.Request) -> web.StreamResponse:
             return web.json_response({"ok": False, "message": problem.detail}, status=problem.status)
         return await _candidature_page(request, cid, status=problem.status, piece_errors={slot: problem.detail})
     target = f"/candidatures/{cid}#piece-{slot}"
-    response = redirect(target, "piece_deposee", name, request=request)
     if _wants_json(request):
-        json_reply = web.json_response({"ok": True, "redirect": target})
-        for cookie in response.headers.getall("Set-Cookie", []):
-            json_reply.headers.add("Set-Cookie", cookie)
-        return json_reply
-    return response
+        reply = web.json_response({"ok": True, "redirect": target})
+        set_flash(reply, "piece_deposee", name, secure=request.app[SECURE])
+        return reply
+    return redirect(target, "piece_deposee", name, request=request)
 
 
 async def _piece_action(request: web.Request, method: str, path: str, flash: str, body: Any = None) -> web.Response:
