@@ -13,6 +13,7 @@ downloads a browser here. Waits are on facts (an element, a URL, a mail), never 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -114,6 +115,7 @@ class Journey:
 
     page: Page
     directory: Path
+    browser: Browser | None = None  # for the pages seen without JavaScript: axe-core runs on a copy
     step_number: int = 0
     checked: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
@@ -146,6 +148,25 @@ class Journey:
         self.checked.append(page.url)
         return path
 
+    async def check_copy(self, page: Page, name: str) -> None:
+        """axe-core needs JavaScript (timers): the page as the person saw it without JavaScript is
+        copied, scripts removed, into a page of the same origin that runs axe-core alone."""
+        html = await page.content()
+        assert "<script" not in html.split("</head>", 1)[1], "a script in the body of a page"
+        html = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.S)
+        context = await self.browser.new_context(viewport=page.viewport_size, locale="fr-FR")
+        try:
+            copy = await context.new_page()
+            origin = re.match(r"https?://[^/]+", page.url).group(0)
+            await copy.goto(origin + "/robots.txt")
+            await copy.set_content(html, wait_until="load")
+            assert not await copy.evaluate("() => !!document.querySelector('html[data-ec-js]')")
+            await copy.bring_to_front()  # axe-core waits on animation frames, which background pages do not get
+            await check_accessibility(copy, name + " (sans JavaScript)")
+        finally:
+            await context.close()
+            await page.bring_to_front()
+
     def assert_no_script_error(self) -> None:
         # A refused upload answers 4xx to the page's script on purpose (the reason is shown): not a script error.
         errors = [e for e in self.console_errors if not e.startswith("Failed to load resource: the server responded with a status of 4")]
@@ -156,19 +177,19 @@ async def check_accessibility(page: Page, name: str) -> None:
     """axe-core (npm, pinned in package-lock.json): no violation of impact serious or critical."""
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         await page.evaluate(AXE.read_text() + "\n;0")
-    result = await page.evaluate(
+    result = await asyncio.wait_for(page.evaluate(
         "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
         " return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
         " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})); }"
-    )
+    ), TIMEOUT_MS / 1000)
     bad = [v for v in result if v["impact"] in ("serious", "critical")]
     assert not bad, f"axe-core on {name} ({page.url}): {bad}"
 
 
 @pytest.fixture
-def journey(request: pytest.FixtureRequest) -> Callable[[Page], Journey]:
+def journey(request: pytest.FixtureRequest, browser: Browser) -> Callable[[Page], Journey]:
     def make(page: Page, name: str | None = None) -> Journey:
         folder = re.sub(r"[^A-Za-z0-9_.-]+", "-", name or request.node.name).strip("-")
-        return Journey(page, ARTIFACTS / folder)
+        return Journey(page, ARTIFACTS / folder, browser)
 
     return make

@@ -1,5 +1,6 @@
 // The espace candidat works without JavaScript: this only enhances it (one submission per form,
 // confirmation dialogs, uploads with progress and drag and drop, inline validation, commune search).
+document.documentElement.setAttribute("data-ec-js", "");
 const fr = document.documentElement.lang !== "en";
 const MESSAGES = fr ? {
   required: "Ce champ est obligatoire.",
