@@ -58,8 +58,7 @@ async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_res
     account = await activated_account(site.platform, smtp_sink)
     await page.goto(site.url("/connexion"))
     await log_in(page, account["numero_dossier"], "pas le bon mot de passe")
-    await expect(page.locator("#password-desc-error")).to_contain_text("incorrect")
-    await expect(page.locator("#login")).to_have_value(account["numero_dossier"])
+    await refused(page, "login", "Identifiant ou mot de passe incorrect.", {"login": account["numero_dossier"]})
     await j.step("connexion-erreur")
 
     # Password reset from the mailed link: too short.

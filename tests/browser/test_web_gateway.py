@@ -183,3 +183,14 @@ def test_the_mails_with_links_are_all_found():
     """The check above can fail: it sees every linking mail, the activation one included."""
     assert "account_created" in LINKED["/compte/activation"] and "account_activation" in LINKED["/compte/activation"]
     assert {"/compte/mot-de-passe", "/compte/adresse", "/", "/personnel/installation"} <= set(LINKED)
+
+
+async def test_the_english_switch_keeps_the_page_and_translates_it(site):
+    async with site.platform.http.get(site.url("/langue?langue=en&suite=/offre"), allow_redirects=False) as resp:
+        assert resp.status == 303 and resp.headers["Location"] == "/offre"
+        jar = cookies_of(resp, {})
+    status, _, body = await page(site, "/offre", cookies=jar)
+    assert status == 200 and '<html lang="en"' in body and "Programmes offered" in body
+    assert re.search(r"until \d{1,2} \w+ \d{4} inclusive", body)
+    status, _, body = await page(site, "/offre")
+    assert '<html lang="fr"' in body and "Offre de formation" in body and "inclus" in body

@@ -3,9 +3,12 @@ link, forgotten identifiers, password reset, change of email and its confirmatio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
 
 from ..api import Problem, Reply, SessionRequired
+from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import api, field_errors, me, read_form, redirect, text_values
 from ..render import render
@@ -127,35 +130,57 @@ async def email_confirmation(request: web.Request) -> web.Response:
 # -- lost activation link, forgotten identifiers, password reset -------------------------------
 
 
-def _by_email(path: str, template: str, flash: str, title: str):
-    async def page(request: web.Request) -> web.Response:
-        return render(request, template, {"breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", title)]})
+@dataclass(frozen=True)
+class ByEmail:
+    """A page asking only an address, whose answer is the same whether an account exists or not."""
+
+    action: str
+    api_path: str
+    flash: str
+    title: str
+    text: str
+    button: str
+
+
+BY_EMAIL = (
+    ByEmail("/compte/code-activation", "/accounts/activation/resend", "activation_renvoyee",
+            N_("J'ai perdu mon code d'activation"),
+            N_("Saisissez l'adresse mail de votre compte : un nouveau lien d'activation vous sera envoyé. "
+               "Les liens envoyés précédemment ne fonctionneront plus."),
+            N_("Envoyer un nouveau lien")),
+    ByEmail("/compte/identifiants", "/accounts/credentials", "identifiants_envoyes", N_("J'ai oublié mes identifiants"),
+            N_("Saisissez l'adresse mail que vous avez indiquée dans votre dossier : un message vous sera envoyé avec "
+               "votre numéro de dossier et un lien pour choisir un nouveau mot de passe."),
+            N_("Recevoir mes identifiants")),
+)
+
+
+def _by_email(page: ByEmail):
+    def context(**more) -> dict:
+        return {"page": page, "breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", _(page.title))],
+                **more}
+
+    async def show(request: web.Request) -> web.Response:
+        return render(request, "candidat/par_adresse.html", context())
 
     async def post(request: web.Request) -> web.Response:
         form = await read_form(request)
         try:
-            await api(request).call(request, "POST", path, json_body={"email": form.get("email", "").strip()})
+            await api(request).call(request, "POST", page.api_path, json_body={"email": form.get("email", "").strip()})
         except Problem as problem:
             errors, summary = field_errors(problem, ("email",))
-            if not errors:
-                errors = {"email": problem.detail}
-            return render(request, template, {"values": text_values(form), "errors": errors, "problem": summary,
-                                              "breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", title)]},
+            return render(request, "candidat/par_adresse.html",
+                          context(values=text_values(form), errors=errors or {"email": problem.detail}, problem=summary),
                           status=problem.status)
-        return redirect("/connexion", flash, request=request)
+        return redirect("/connexion", page.flash, request=request)
 
-    return page, post
+    return show, post
 
 
-for _url, _path, _template, _flash, _title in (
-    ("/compte/code-activation", "/accounts/activation/resend", "candidat/code_activation.html", "activation_renvoyee",
-     "J'ai perdu mon code d'activation"),
-    ("/compte/identifiants", "/accounts/credentials", "candidat/identifiants.html", "identifiants_envoyes",
-     "J'ai oublié mes identifiants"),
-):
-    _get, _post = _by_email(_path, _template, _flash, _title)
-    routes.get(_url)(_get)
-    routes.post(_url)(_post)
+for _page in BY_EMAIL:
+    _show, _post = _by_email(_page)
+    routes.get(_page.action)(_show)
+    routes.post(_page.action)(_post)
 
 
 @routes.get("/compte/mot-de-passe")
