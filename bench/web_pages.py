@@ -118,7 +118,7 @@ async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str,
         await context.add_cookies([{"name": k, "value": v, "url": base} for k, v in cookie.items()])
         page = await context.new_page()
         requests = []
-        page.on("requestfinished", requests.append)
+        page.on("requestfinished", lambda request: requests.append(request))
         await page.goto(base + path, wait_until="networkidle")
         for request in requests:
             sizes = await request.sizes()
