@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import candidat, i18n
+from . import candidat, i18n, probes
 from .api import CLIENT, REQUEST_ID, ApiClient, Problem, SessionRequired
 from .assets import Assets, install as install_assets
 from .i18n import gettext as _
@@ -135,7 +135,7 @@ async def robots(request: web.Request) -> web.Response:
 
 def create_app(settings: WebSettings | None = None) -> web.Application:
     settings = settings or WebSettings()
-    app = web.Application(middlewares=[context, errors], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[probes.timed, context, errors], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[SECURE] = settings.secure_cookies
     app[ENV] = environment()
@@ -146,6 +146,7 @@ def create_app(settings: WebSettings | None = None) -> web.Application:
     for part in PARTS:
         part.register(app)
     app.cleanup_ctx.append(_api_client)
+    app.cleanup_ctx.append(probes.listener)
     return app
 
 

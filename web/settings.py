@@ -11,6 +11,7 @@
 | WEB_CONTACT | formations.diplomantes@univ-tlse2.fr | the assistance address shown in the footer |
 | WEB_ENT_URL | (none) | where "Connexion via l'ENT" leads; the button is shown only when set |
 | WEB_ASSETS_DIR | <checkout>/node_modules | where `npm ci` put `@gouvfr/dsfr` (the Dockerfile copies it to /app/node_modules) |
+| METRICS_PORT / METRICS_HOST | — / 127.0.0.1 | internal listener: `/metrics`, `/health/live`, `/health/ready` (web/probes.py) |
 | LOG_LEVEL, LOG_FORMAT | INFO, json | as for every process |
 """
 
@@ -37,6 +38,8 @@ class WebSettings(BaseSettings):
     web_contact: str = "formations.diplomantes@univ-tlse2.fr"
     web_ent_url: str | None = None
     web_assets_dir: Path = ROOT / "node_modules"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
