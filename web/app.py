@@ -18,7 +18,7 @@ from . import candidat, i18n, probes
 from .api import CLIENT, REQUEST_ID, ApiClient, Problem, SessionRequired
 from .assets import Assets, install as install_assets
 from .i18n import gettext as _
-from .pages import CsrfRefused, redirect
+from .pages import RECENT, CsrfRefused, Recent, redirect
 from .render import ENV, SETTINGS, environment, render
 from .session import (
     NEW_CSRF,
@@ -140,6 +140,7 @@ def create_app(settings: WebSettings | None = None) -> web.Application:
     app[SECURE] = settings.secure_cookies
     app[ENV] = environment()
     app[CLIENT] = ApiClient(settings.web_api_url, settings.web_api_timeout)
+    app[RECENT] = Recent()
     install_assets(app, Assets(settings.web_assets_dir))
     app.router.add_get("/langue", change_language)
     app.router.add_get("/robots.txt", robots)

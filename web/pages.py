@@ -4,13 +4,15 @@ refusal next to its fields with what the person typed kept, fetch what the API k
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from .api import CLIENT, Problem
+from .api import CLIENT, SESSION_COOKIE, Problem
 from .render import SETTINGS, USER
 from .session import CSRF_FIELD, SECURE, check_csrf, set_flash
 
@@ -69,15 +71,59 @@ def api(request: web.Request):
     return request.app[CLIENT]
 
 
-async def me(request: web.Request) -> dict[str, Any]:
+class Recent:
+    """`/me` of the sessions seen in the last `ttl` seconds, for the header of the pages.
+
+    Only a name to show: every page also asks the API for what it shows (the dossier, the
+    candidature…), with the session, so an ended session still goes to the login page at once.
+    """
+
+    def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self.items: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        found = self.items.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        if len(self.items) >= self.size:
+            now = time.monotonic()
+            self.items = {k: v for k, v in self.items.items() if v[0] >= now}
+            if len(self.items) >= self.size:
+                self.items.clear()
+        self.items[key] = (time.monotonic() + self.ttl, value)
+
+    def forget(self, key: str | None) -> None:
+        if key:
+            self.items.pop(key, None)
+
+
+RECENT = web.AppKey("recent_me", Recent)
+
+
+def session_key(request: web.Request) -> str | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return hashlib.sha256(token.encode()).hexdigest() if token else None
+
+
+async def me(request: web.Request, *, fresh: bool = False) -> dict[str, Any]:
     """The logged-in candidate (GET /me); a missing or expired session goes to the login page."""
     if USER not in request:
-        request[USER] = await api(request).get(request, "/me")
+        key = session_key(request)
+        cached = None if fresh or key is None else request.app[RECENT].get(key)
+        if cached is None:
+            cached = await api(request).get(request, "/me")
+            if key is not None:
+                request.app[RECENT].put(key, cached)
+        request[USER] = cached
     return request[USER]
 
 
 async def fetch(request: web.Request, *paths: str) -> list[Any]:
-    """Several API reads at once, with the candidate's /me for the header."""
+    """Several API reads at once (with the session), and the candidate's /me for the header."""
     results = await asyncio.gather(me(request), *(api(request).get(request, p) for p in paths))
     return list(results[1:])
 

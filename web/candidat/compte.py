@@ -10,7 +10,7 @@ from aiohttp import web
 from ..api import Problem, Reply, SessionRequired
 from ..i18n import N_
 from ..i18n import gettext as _
-from ..pages import api, field_errors, me, read_form, redirect, text_values
+from ..pages import RECENT, api, field_errors, me, read_form, redirect, session_key, text_values
 from ..render import render
 from ..session import clear_session_cookies, safe_next
 
@@ -59,6 +59,7 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/deconnexion")
 async def logout(request: web.Request) -> web.Response:
     await read_form(request)
+    request.app[RECENT].forget(session_key(request))
     response = redirect("/", "deconnecte", request=request)
     try:
         reply = await api(request).call(request, "DELETE", "/sessions/current")
@@ -213,7 +214,7 @@ EMAIL_FIELDS = ("new_email", "new_email_confirmation", "password")
 
 @routes.get("/compte")
 async def account(request: web.Request) -> web.Response:
-    await me(request)
+    await me(request, fresh=True)
     return render(request, "candidat/compte.html", {"section": "/compte", "breadcrumb": [("/", _("Accueil")), ("", _("Mon compte"))]})
 
 
@@ -231,6 +232,7 @@ async def change_email(request: web.Request) -> web.Response:
         return render(request, "candidat/compte.html",
                       {"values": text_values(form), "errors": errors, "problem": summary, "section": "/compte",
                        "breadcrumb": [("/", _("Accueil")), ("", _("Mon compte"))]}, status=problem.status)
+    request.app[RECENT].forget(session_key(request))
     response = relay_cookies(reply, redirect("/connexion", "adresse_demandee", request=request))
     clear_session_cookies(response)
     return response

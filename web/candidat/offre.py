@@ -57,7 +57,7 @@ async def _confirmation(request: web.Request, code: str, status: int = 200, **co
 
 @routes.get("/offre/{code}/candidater")
 async def apply_page(request: web.Request) -> web.Response:
-    await me(request)  # applying needs an account: the login page first, then back here
+    await me(request, fresh=True)  # applying needs an account: the login page first, then back here
     return await _confirmation(request, request.match_info["code"])
 
 
