@@ -188,12 +188,13 @@ def _decode(raw: bytes, headers: Mapping[str, str]) -> Any:
 
 
 def problem_of(reply: Reply) -> Problem:
+    """The API's refusal as a `Problem`; a 5xx (or an answer without a French detail) says only
+    that the service is unavailable: the person never sees what broke."""
     body = reply.body if isinstance(reply.body, dict) else {}
-    if reply.status >= 500 or not body.get("detail"):
-        if reply.status >= 500:
-            log.warning("API error", extra={"status": reply.status, "code": body.get("code")})
-        if reply.status in (502, 503, 504) or reply.status >= 500:
-            return Problem(reply.status, body.get("code", "unavailable"), unavailable().detail, body=body)
+    if reply.status >= 500:
+        log.warning("API error", extra={"status": reply.status, "code": body.get("code")})
+        return Problem(reply.status, body.get("code", "unavailable"), unavailable().detail, body=body)
+    if not body.get("detail"):
         return Problem(reply.status, body.get("code", "error"), _("La demande n'a pas pu aboutir."), body=body)
     return Problem(reply.status, body.get("code", "error"), body["detail"], list(body.get("errors") or []), body)
 

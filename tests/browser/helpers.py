@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
-from tests.conftest import unique_email
+from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import PASSWORD, mail_to, text_of
 from tests.unit.documents import corpus
 
@@ -141,7 +141,22 @@ async def open_offer_and_apply(page: Page, site, journey, formation: str, centre
     await journey.step("confirmation-candidater")
     await page.get_by_role("button", name="Oui, candidater").dblclick()
     await page.wait_for_url(re.compile(r"/candidatures/[0-9a-f-]{36}$"))
+    await pieces_ready(page)
     return page.url.rsplit("/", 1)[1]
+
+
+async def pieces_ready(page: Page) -> None:
+    """The piece slots of a new candidature come with an event: on a slow day the page says they are
+    being prepared, and the person refreshes it (« Actualiser la page ») until they are there."""
+
+    async def listed() -> bool:
+        if await page.locator(".ec-piece").count():
+            return True
+        await page.get_by_role("link", name="Actualiser la page").click()
+        await page.wait_for_load_state("load")
+        return await page.locator(".ec-piece").count() > 0
+
+    await eventually(listed, timeout=90, interval=0.5, message="the pieces of the new candidature are listed")
 
 
 async def upload(page: Page, code: str, name: str, mime: str, data: bytes, js: bool) -> None:

@@ -5,12 +5,11 @@ alone: account creation, login, upload and transmission without a mouse."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.helpers import create_account, flash, log_in, piece, wait_statut
+from tests.browser.helpers import pieces_ready, flash, log_in
 from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import PASSWORD, activated_account, api, login, mail_to, text_of
 from tests.unit.documents import corpus
@@ -220,6 +219,7 @@ async def test_transmit_stays_disabled_until_every_piece_is_there(site, browser_
     await log_in(page, account["numero_dossier"])
     await page.wait_for_url(re.compile(r"/dossier$"))
     await page.goto(site.url(f"/candidatures/{body['id']}"))
+    await pieces_ready(page)
     await expect(page.locator(".ec-piece")).to_have_count(4)
     await expect(page.locator("#transmettre")).to_be_disabled(timeout=5_000)
     await expect(page.get_by_text("devient actif (vert) lorsque toutes les pièces sont déposées")).to_be_visible()

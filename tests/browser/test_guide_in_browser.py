@@ -33,7 +33,7 @@ from tests.browser.helpers import (
     wait_statut,
 )
 from tests.conftest import eventually
-from tests.e2e.test_accounts import mail_to, text_of
+from tests.e2e.test_accounts import mail_to
 from tests.e2e.test_accounts_staff import admin, invited
 from tests.unit.documents import corpus
 
