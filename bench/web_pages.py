@@ -135,7 +135,9 @@ async def main() -> None:
     rounds, seconds = (2, 5.0) if args.quick else (3, 15.0)
     info = conditions(users=USERS, rounds=rounds, seconds_per_phase=seconds)
     web_port = free_port()
-    async with platform("web_pages", ALL_SERVICES, info, env={"WEB_URL": f"http://{LOCALHOST}:{web_port}"}) as stack:
+    # ECANDIDAT_ENV=development: the bench's own open bus and the development sealing key are allowed.
+    env = {"WEB_URL": f"http://{LOCALHOST}:{web_port}", "ECANDIDAT_ENV": "development"}
+    async with platform("web_pages", ALL_SERVICES, info, env=env) as stack:
         import aiohttp
 
         env = {**stack.env, "WEB_HOST": LOCALHOST, "WEB_PORT": str(web_port), "WEB_API_URL": stack.base}
