@@ -206,7 +206,6 @@ async def test_with_the_keyboard_alone(site, browser_page, journey, smtp_sink):
     j.assert_no_script_error()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: the API says can_transmit on a fresh candidature (fixed on w/domain)")
 async def test_transmit_stays_disabled_until_every_piece_is_there(site, browser_page, smtp_sink):
     page = await browser_page(js=True)
     account = await activated_account(site.platform, smtp_sink)

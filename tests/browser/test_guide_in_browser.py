@@ -5,7 +5,8 @@ Create the account → open the activation link from the mail → log in → fil
 its type, the reason shown; one by drag and drop with JavaScript) → "non concerné" → transmit
 (green, the confirmation, a double click: one transmission) → a piece refused by the gestionnaire
 (through the API) → the candidate sees "Incomplet" and the comment, replaces the piece, transmits
-again → favourable decision → confirms before the deadline shown the French way. Every step has its
+again → favourable decision, its admission letter downloaded → confirms before the deadline
+shown the French way. Every step has its
 screenshot (test-artifacts/browser/…) and passes axe-core; the main pages are checked at 360 px.
 """
 
@@ -17,6 +18,7 @@ import re
 
 import pytest
 from playwright.async_api import Page, expect
+from pypdf import PdfReader
 
 from tests.browser.helpers import (
     CONDITIONNELLES,
@@ -201,6 +203,11 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     await expect(decision).to_contain_text("Favorable")
     assert DEADLINE.search(await decision.inner_text()), await decision.inner_text()
     await j.step("decision-favorable")
+    async with page.expect_download() as download:
+        await decision.get_by_role("link", name="Télécharger ma lettre d'admission").click()
+    letter = await (await download.value).path()
+    letter_text = "\n".join(p.extract_text() for p in PdfReader(str(letter)).pages)
+    assert "DAEU option A" in letter_text and account["numero"] in letter_text, letter_text[:500]
     await decision.get_by_role("button", name="Confirmation candidature").click()
     await page.wait_for_url(re.compile(r"/candidatures/[0-9a-f-]{36}$"))
     await flash(page, "Vous avez confirmé votre candidature.")

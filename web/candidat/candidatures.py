@@ -9,7 +9,6 @@ what the first one did.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +24,6 @@ from ..session import CSRF_FIELD, SECURE, check_csrf, set_flash
 routes = web.RouteTableDef()
 # What the page forwards of one file at most; the API's own limit (5 Mo) is lower and it answers 413.
 FORWARD_LIMIT = 64 * 1024 * 1024
-PIECES_WAIT = (0.1, 0.2, 0.3, 0.5, 0.8, 1.0)  # the slots of a new candidature are created by an event
 
 
 def _id(request: web.Request, name: str = "id") -> str:
@@ -54,17 +52,13 @@ async def candidatures(request: web.Request) -> web.Response:
 
 
 async def _pieces(request: web.Request, cid: str) -> dict[str, Any] | None:
-    """The candidature's pieces; right after the application they may not exist yet for a moment."""
-    for delay in (*PIECES_WAIT, None):
-        try:
-            return await api(request).get(request, f"/candidatures/{cid}/pieces")
-        except Problem as problem:
-            if problem.status != 404 or delay is None:
-                if problem.status == 404:
-                    return None
-                raise
-            await asyncio.sleep(delay)
-    return None
+    """The candidature's pieces, or None when the API has none to list (the page says so)."""
+    try:
+        return await api(request).get(request, f"/candidatures/{cid}/pieces")
+    except Problem as problem:
+        if problem.status == 404:
+            return None
+        raise
 
 
 def history(candidature: dict[str, Any]) -> list[tuple[str, str]]:
@@ -88,7 +82,7 @@ async def _candidature_page(request: web.Request, cid: str, *, status: int = 200
     pieces = await _pieces(request, cid) if candidature["statut"] != "annulee" else None
     return render(request, "candidat/candidature.html", {
         "c": candidature, "pieces": pieces, "history": history(candidature), "section": "/candidatures",
-        "breadcrumb": crumbs(candidature), "piece_errors": {}, "lettre": False, **context,
+        "breadcrumb": crumbs(candidature), "piece_errors": {}, **context,
     }, status=status)
 
 
@@ -170,6 +164,12 @@ async def download_piece(request: web.Request) -> web.StreamResponse:
 @routes.get("/candidatures/{id}/pieces/{slot}/modele")
 async def download_template(request: web.Request) -> web.StreamResponse:
     return await api(request).stream(request, f"/candidatures/{_id(request)}/pieces/{_id(request, 'slot')}/modele")
+
+
+@routes.get("/candidatures/{id}/lettre")
+async def download_letter(request: web.Request) -> web.StreamResponse:
+    """The decision's letter (admission, or refusal), once the decision is validated and the letter made."""
+    return await api(request).stream(request, f"/candidatures/{_id(request)}/lettre")
 
 
 @routes.get("/candidatures/{id}/dossier.pdf")
