@@ -156,25 +156,18 @@ async def concerned(request: web.Request) -> web.Response:
                                {"concerne": concerne})
 
 
-@routes.get("/candidatures/{id}/pieces/{slot}/fichier")
-async def download_piece(request: web.Request) -> web.StreamResponse:
-    return await api(request).stream(request, f"/candidatures/{_id(request)}/pieces/{_id(request, 'slot')}/fichier")
+async def download(request: web.Request) -> web.StreamResponse:
+    """A file of the candidature, streamed from the API route of the same path: a piece's file, a
+    piece's template, the candidature PDF, the decision's letter (once validated and made)."""
+    _id(request)
+    if "slot" in request.match_info:
+        _id(request, "slot")
+    return await api(request).stream(request, request.path)
 
 
-@routes.get("/candidatures/{id}/pieces/{slot}/modele")
-async def download_template(request: web.Request) -> web.StreamResponse:
-    return await api(request).stream(request, f"/candidatures/{_id(request)}/pieces/{_id(request, 'slot')}/modele")
-
-
-@routes.get("/candidatures/{id}/lettre")
-async def download_letter(request: web.Request) -> web.StreamResponse:
-    """The decision's letter (admission, or refusal), once the decision is validated and the letter made."""
-    return await api(request).stream(request, f"/candidatures/{_id(request)}/lettre")
-
-
-@routes.get("/candidatures/{id}/dossier.pdf")
-async def download_dossier(request: web.Request) -> web.StreamResponse:
-    return await api(request).stream(request, f"/candidatures/{_id(request)}/dossier.pdf")
+for _path in ("/candidatures/{id}/pieces/{slot}/fichier", "/candidatures/{id}/pieces/{slot}/modele",
+              "/candidatures/{id}/dossier.pdf", "/candidatures/{id}/lettre"):
+    routes.get(_path)(download)
 
 
 # -- transmission, cancellation, confirmation, désistement ---------------------------------------
