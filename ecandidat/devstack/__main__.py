@@ -45,7 +45,7 @@ EXPORTED = (
     "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "MAIL_FROM",
     "GATEWAY_HOST", "GATEWAY_PORT", "PUBLIC_BASE_URL", "LOG_LEVEL", "ECANDIDAT_STATE_DIR",
     "NATS_CREDENTIALS_DIR", "ECANDIDAT_ENV",
-    "WEB_PORT", "WEB_URL", "WEB_API_URL",
+    "WEB_PORT", "WEB_URL", "WEB_API_URL", "TRUSTED_PROXIES",
 )  # fmt: skip
 DEFAULT_WEB_PORT = 8081
 
@@ -144,6 +144,9 @@ def web_env(env: dict[str, str]) -> dict[str, str]:
         "WEB_PORT": port,
         "WEB_URL": env.get("WEB_URL") or f"http://{LOCALHOST}:{port}",
         "WEB_API_URL": env.get("WEB_API_URL") or f"http://{host}:{env['GATEWAY_PORT']}",
+        # The web process calls the API for the people it serves: the gateway believes the
+        # X-Forwarded-For it passes on (login throttling keyed by the person's address, not the web's).
+        "TRUSTED_PROXIES": env.get("TRUSTED_PROXIES") or LOCALHOST,
     }
 
 
