@@ -1,6 +1,13 @@
 # One image for every platform process; the container's command picks which one:
 #   docker run ecandidat:local python -m services.candidatures
 #   docker run -p 8080:8080 ecandidat:local            (the gateway, by default)
+#   docker run ecandidat:local python -m web           (the espace candidat; the gateway's WEB_URL)
+# The espace candidat's design system (the DSFR), from its npm package as package-lock.json pins it.
+FROM node:20-slim AS web-assets
+WORKDIR /assets
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -21,6 +28,9 @@ RUN python /usr/local/lib/ecandidat/install_runtime.py dependencies .
 COPY ecandidat ./ecandidat
 COPY services ./services
 COPY gateway ./gateway
+COPY web ./web
+COPY --from=web-assets /assets/node_modules ./node_modules
+ENV WEB_ASSETS_DIR=/app/node_modules
 RUN python /usr/local/lib/ecandidat/install_runtime.py project . \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ecandidat
 

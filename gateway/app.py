@@ -12,7 +12,7 @@ from aiohttp import web
 from ecandidat.runtime.nats import connect_as
 from ecandidat.runtime.rpc import RpcClient
 
-from . import metrics, openapi, routes
+from . import metrics, openapi, routes, web_proxy
 from .api import AUTHENTICATOR, Api
 from .auth import authenticate
 from .headers import security_headers
@@ -46,6 +46,7 @@ def create_app(settings: GatewaySettings | None = None) -> web.Application:
     api = build_api()
     app[API] = api
     api.install(app)
+    web_proxy.install(app)
     app[OPENAPI] = openapi.build(api)
     app.cleanup_ctx.append(_nats)
     app.cleanup_ctx.append(metrics.listener)

@@ -120,11 +120,12 @@ def previous_token(request: web.Request) -> str | None:
 
 def set_session_cookies(response: web.Response, issued: SessionIssued) -> None:
     # No Max-Age: a browser session cookie; the server ends the session after its timeouts anyway.
-    response.set_cookie(SESSION_COOKIE, issued.token, httponly=True, secure=True, samesite="Strict", path="/api/")
+    # Path=/: the web pages (proxied by this gateway, same origin) call the API with it.
+    response.set_cookie(SESSION_COOKIE, issued.token, httponly=True, secure=True, samesite="Strict", path="/")
     response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(32), httponly=False, secure=True, samesite="Strict", path="/")
 
 
 def clear_session_cookies(request: web.Request, response: web.Response) -> None:
     if SESSION_COOKIE in request.cookies:
-        response.del_cookie(SESSION_COOKIE, path="/api/", secure=True, httponly=True, samesite="Strict")
+        response.del_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
         response.del_cookie(CSRF_COOKIE, path="/", secure=True, samesite="Strict")

@@ -14,6 +14,8 @@
 | TRUSTED_PROXIES | — | comma-separated addresses or CIDRs of the reverse proxies / load balancers in front of the gateway: only a request from one of them has its `X-Forwarded-For` believed (the client address then keys the login throttling and the logs) |
 | GATEWAY_SHUTDOWN_TIMEOUT | 60 | seconds a SIGTERM leaves the requests in flight (a slow upload) to finish before the process stops |
 | METRICS_PORT / METRICS_HOST | — / 127.0.0.1 | internal `/metrics` listener (see ecandidat.runtime.metrics) |
+| WEB_URL | (empty) | the web process (`python -m web`): every path outside `/api/` and `/health` is proxied to it; empty: API only |
+| WEB_TIMEOUT | 60 | seconds the web process may stay silent on a proxied request |
 | NATS_URL, RPC_TIMEOUT, LOG_LEVEL, LOG_FORMAT | | as for every service |
 """
 
@@ -41,6 +43,8 @@ class GatewaySettings(KitSettings):
     public_base_url: str = "http://localhost:8080"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     gateway_shutdown_timeout: float = Field(default=60.0, ge=0)
+    web_url: str = ""
+    web_timeout: float = Field(default=60.0, gt=0)
 
     # Not named `_split`: that would replace KitSettings._split, which parses CONSUMER_BACKOFF.
     @field_validator("gateway_services", "gateway_required_services", "trusted_proxies", mode="before")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import aiohttp
 
-from ecandidat.devstack._process import LOCALHOST, free_port, reachable
+from ecandidat.devstack._process import LOCALHOST, free_port, port_or_free, reachable
 from ecandidat.devstack.resolve import (
     DEFAULT_GATEWAY_PORT,
     Resolution,
@@ -45,7 +45,9 @@ EXPORTED = (
     "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "MAIL_FROM",
     "GATEWAY_HOST", "GATEWAY_PORT", "PUBLIC_BASE_URL", "LOG_LEVEL", "ECANDIDAT_STATE_DIR",
     "NATS_CREDENTIALS_DIR", "ECANDIDAT_ENV",
+    "WEB_PORT", "WEB_URL", "WEB_API_URL", "TRUSTED_PROXIES",
 )  # fmt: skip
+DEFAULT_WEB_PORT = 8081
 
 
 class StackError(Exception):
@@ -131,6 +133,42 @@ async def _wait_gateway(env: dict[str, str], stopping: asyncio.Event) -> None:
             await asyncio.sleep(0.3)
 
 
+def web_env(env: dict[str, str]) -> dict[str, str]:
+    """The web process listens beside the gateway, which proxies the pages to it (one origin);
+    the web process calls the API through the gateway's internal address."""
+    host = env["GATEWAY_HOST"]
+    host = LOCALHOST if host in ("0.0.0.0", "::", "") else host
+    port = env.get("WEB_PORT") or str(port_or_free(DEFAULT_WEB_PORT))
+    return {
+        "WEB_HOST": LOCALHOST,
+        "WEB_PORT": port,
+        "WEB_URL": env.get("WEB_URL") or f"http://{LOCALHOST}:{port}",
+        "WEB_API_URL": env.get("WEB_API_URL") or f"http://{host}:{env['GATEWAY_PORT']}",
+        # The web process calls the API for the people it serves: the gateway believes the
+        # X-Forwarded-For it passes on (login throttling keyed by the person's address, not the web's).
+        "TRUSTED_PROXIES": env.get("TRUSTED_PROXIES") or LOCALHOST,
+    }
+
+
+async def _wait_web(env: dict[str, str], stopping: asyncio.Event) -> None:
+    """The espace candidat answers through the gateway (its URL is printed only then)."""
+    host = env["GATEWAY_HOST"]
+    host = LOCALHOST if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{host}:{env['GATEWAY_PORT']}/"
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        while not stopping.is_set() and time.monotonic() < deadline:
+            try:
+                async with session.get(url, headers={"Accept": "text/html"}) as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.3)
+    logs = Path(env["ECANDIDAT_STATE_DIR"]) / "logs" / "web.log"
+    log.warning("the espace candidat did not answer %s within %g s; see %s", url, HEALTH_TIMEOUT, logs)
+
+
 def _module_exists(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -189,6 +227,7 @@ def _summary(resolution: Resolution, present: list[str], absent: list[str]) -> s
     lines = [
         "",
         "eCandidat local stack is up",
+        f"  espace candidat   {public}/   <- open this in a browser",
         f"  gateway   {public}" + ("" if gateway else "  (no gateway package yet: not started)"),
         f"  OpenAPI   {public}/api/v1/openapi.json",
         f"  mails     {mails}",
@@ -233,12 +272,14 @@ async def command_up(args: argparse.Namespace) -> int:
     try:
         if stopping.is_set():
             return 0
+        present = [p for p in PROGRAMS if has_main(p.module)]
+        if any(p.name == "web" for p in present):
+            resolution.env.update(web_env({**os.environ, **resolution.env}))
         env = {**os.environ, **resolution.env, "PYTHONUNBUFFERED": "1"}
         _stack_file(state).write_text(json.dumps({"pid": os.getpid(), "env": resolution.env}))
-        present = [p for p in PROGRAMS if has_main(p.module)]
         absent = [p.name for p in PROGRAMS if p not in present]
         # The gateway's /health asks the services it is told about: those that run here.
-        env.setdefault("GATEWAY_SERVICES", ",".join(p.name for p in present if p.name != "gateway"))
+        env.setdefault("GATEWAY_SERVICES", ",".join(p.name for p in present if p.name not in ("gateway", "web")))
         for program in present:
             child = Supervised(program, env, project_root(), state / "logs")
             children.append(child)
@@ -260,6 +301,8 @@ async def command_up(args: argparse.Namespace) -> int:
                 return 1
         if not stopping.is_set() and not args.no_seed:
             await _seed(env)
+        if not stopping.is_set() and any(p.name == "web" for p in present):
+            await _wait_web(env, stopping)
         print(_summary(resolution, [p.name for p in present], absent), flush=True)
         await stopping.wait()
         return 0

@@ -31,6 +31,7 @@ PROGRAMS = (
     Program("documents", "services.documents"),
     Program("mailer", "services.mailer"),
     Program("gateway", "gateway"),
+    Program("web", "web"),
 )
 
 RESTART_BACKOFF_MAX = 30.0

@@ -2,7 +2,8 @@
 
 `start_platform("accounts", "mailer", ...)` starts the named services (each package's
 `service.create(settings, clock)`), all sharing one `OffsetClock` that tests can move forward,
-then the gateway; it returns a `Platform` with an HTTP client bound to the gateway.
+then the gateway (on `gateway_port`, default any free port); it returns a `Platform` with an HTTP
+client bound to the gateway.
 
 Every gateway these fixtures start checks each response against its own OpenAPI document
 (`tests/e2e/contract.py`): a test that meets an undocumented status fails at teardown.
@@ -42,7 +43,8 @@ class Platform:
 async def start_platform(settings_for: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
     started: list[tuple[Service | None, web.AppRunner | None, aiohttp.ClientSession | None]] = []
 
-    async def start(*names: str, gateway: dict[str, Any] | None = None, **service_overrides: dict[str, Any]) -> Platform:
+    async def start(*names: str, gateway: dict[str, Any] | None = None, gateway_port: int = 0,
+                    **service_overrides: dict[str, Any]) -> Platform:
         clock = OffsetClock()
         services: dict[str, Service] = {}
         for name in names:
@@ -57,7 +59,7 @@ async def start_platform(settings_for: Callable[..., Any]) -> AsyncIterator[Call
         contract.watch(app)
         runner = GatewayRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", gateway_port)
         await site.start()
         port = runner.addresses[0][1]
         http = aiohttp.ClientSession()

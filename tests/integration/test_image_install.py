@@ -29,7 +29,7 @@ from tests.conftest import eventually
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "scripts" / "install_runtime.py"
 VENV = ROOT / ".venv-image"
-COPIED = ("pyproject.toml", "ecandidat", "services", "gateway")  # the Dockerfile's COPY lines
+COPIED = ("pyproject.toml", "ecandidat", "services", "gateway", "web")  # the Dockerfile's COPY lines
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # the first run installs the dependencies
 
@@ -83,7 +83,10 @@ async def test_every_process_starts_from_the_image_install(
            if not k.startswith(("PYTHON", "VIRTUAL_ENV", "NATS_CREDENTIALS", "ECANDIDAT_ENV"))}
     gateway_port = free_port()
     env.update(LINK_SEALING_KEY=new_key(), GATEWAY_PORT=str(gateway_port), GATEWAY_HOST="127.0.0.1",
-               LOG_FORMAT="json", PATH="/usr/bin:/bin")
+               LOG_FORMAT="json", PATH="/usr/bin:/bin",
+               # the web process: its API is this gateway; the DSFR comes from the image's node stage (here: npm ci)
+               WEB_PORT=str(free_port()), WEB_API_URL=f"http://127.0.0.1:{gateway_port}",
+               WEB_ASSETS_DIR=str(ROOT / "node_modules"))
     processes: dict[str, subprocess.Popen[bytes]] = {}
     metrics_ports: dict[str, int] = {}
     try:

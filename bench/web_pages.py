@@ -1,0 +1,198 @@
+"""The espace candidat's pages: server time of the dossier and candidature pages at 20 concurrent
+users, beside a bare aiohttp page in the same run, and the weight of a first load (issue 12).
+
+What is measured: `GET /dossier` and `GET /candidatures/{id}` as a logged-in candidate's browser
+asks them — through the gateway (its own process), which proxies the page to the web process
+(`python -m web`, its own process), which calls the public API back through the gateway
+(`/api/v1/me` + `/api/v1/dossier` for the dossier page; `/me`, the candidature and its pieces for
+the candidature page, each resolving the session by rpc), then renders the page (Jinja2, ~15–40 KB
+of HTML). The latency is from the request to the last byte of the page, on kept-alive connections,
+20 workers, each a different candidate (its own session cookie). Also measured: the same dossier
+page asked of the web process directly (without the gateway in front), to show what the proxy adds.
+
+Baseline, same run, same client, same concurrency: the bare aiohttp process (`bench/_common.py
+bare`) answering a body of the candidature page's size. Rounds alternate which goes first.
+
+Page weight: Debian's Chromium (Playwright, as tests/browser) opens the candidature page with an
+empty cache; the bytes transferred (headers + encoded bodies) are summed by kind: HTML, CSS, JS,
+fonts, images.
+
+Set-up (not timed): the five services and the gateway (bench/apply_burst.py's `platform`), the web
+process, the demo offer, 20 candidates through the public API, each applied to DU Musicothérapie.
+
+    .venv/bin/python bench/web_pages.py --quick    # 2 rounds of 5 s per page, ~2 min with the set-up
+    .venv/bin/python bench/web_pages.py            # 3 rounds of 15 s
+
+Exit status 1 when the run is broken (an answer other than 200, a process that died). Every request
+goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import (  # noqa: E402
+    LOCALHOST,
+    BrokenRun,
+    Process,
+    bare_server,
+    conditions,
+    free_port,
+    percentile,
+    print_conditions,
+    print_table,
+    run_main,
+    save_results,
+    wait_listening,
+)
+from apply_burst import ALL_SERVICES, api, create_candidates, platform  # noqa: E402
+
+API = "/api/v1"
+USERS = 20
+TARGET_P95_MS = 50.0
+
+
+async def load(url_of, cookies: list[dict[str, str]], duration: float, label: str) -> dict:
+    """`len(cookies)` workers, each its own candidate, asking `url_of(i)` for `duration` seconds."""
+    import aiohttp
+
+    latencies: list[float] = []
+    bad: dict[str, int] = {}
+    sizes: list[int] = []
+    perf = time.perf_counter
+    connector = aiohttp.TCPConnector(limit=len(cookies))
+
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                     timeout=aiohttp.ClientTimeout(total=30)) as http:
+        deadline = perf() + duration
+
+        async def worker(i: int) -> None:
+            url = url_of(i)
+            assert url.startswith(f"http://{LOCALHOST}:")
+            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies[i].items()), "Accept": "text/html"}
+            while perf() < deadline:
+                started = perf()
+                try:
+                    async with http.get(url, headers=headers, allow_redirects=False) as resp:
+                        body = await resp.read()
+                        status = resp.status
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    bad[type(exc).__name__] = bad.get(type(exc).__name__, 0) + 1
+                    continue
+                if status == 200:
+                    latencies.append(perf() - started)
+                    sizes.append(len(body))
+                else:
+                    bad[str(status)] = bad.get(str(status), 0) + 1
+
+        started = perf()
+        await asyncio.gather(*(worker(i) for i in range(len(cookies))))
+        elapsed = perf() - started
+    if bad:
+        raise BrokenRun(f"{label}: answers other than 200: {bad}")
+    latencies.sort()
+    return {"label": label, "requests": len(latencies), "rps": len(latencies) / elapsed,
+            "p50": percentile(latencies, 50) * 1000, "p95": percentile(latencies, 95) * 1000,
+            "p99": percentile(latencies, 99) * 1000, "bytes": sum(sizes) // max(1, len(sizes))}
+
+
+async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str, int]:
+    """Bytes transferred on a first load (empty cache) by Chromium, by kind of resource."""
+    from playwright.async_api import async_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
+
+    kinds = {"document": "HTML", "stylesheet": "CSS", "script": "JS", "font": "fonts", "image": "images"}
+    totals = {kind: 0 for kind in (*kinds.values(), "other")}
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        context = await browser.new_context()
+        await context.add_cookies([{"name": k, "value": v, "url": base} for k, v in cookie.items()])
+        page = await context.new_page()
+        requests = []
+        page.on("requestfinished", lambda request: requests.append(request))
+        await page.goto(base + path, wait_until="networkidle")
+        for request in requests:
+            sizes = await request.sizes()
+            kind = kinds.get(request.resource_type, "other")
+            totals[kind] += sizes["responseBodySize"] + sizes["responseHeadersSize"]
+        await browser.close()
+    return totals
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 s per page")
+    args = parser.parse_args()
+    rounds, seconds = (2, 5.0) if args.quick else (3, 15.0)
+    info = conditions(users=USERS, rounds=rounds, seconds_per_phase=seconds)
+    web_port = free_port()
+    # ECANDIDAT_ENV=development: the bench's own open bus and the development sealing key are allowed.
+    env = {"WEB_URL": f"http://{LOCALHOST}:{web_port}", "ECANDIDAT_ENV": "development"}
+    async with platform("web_pages", ALL_SERVICES, info, env=env) as stack:
+        import aiohttp
+
+        env = {**stack.env, "WEB_HOST": LOCALHOST, "WEB_PORT": str(web_port), "WEB_API_URL": stack.base}
+        bare, bare_port = bare_server(stack.logs)
+        with Process("web", [sys.executable, "-m", "web"], stack.logs / "web.log", env) as web, bare:
+            wait_listening(web_port, web)
+            wait_listening(bare_port, bare)
+            async with aiohttp.ClientSession() as http:
+                candidates = await create_candidates(stack, http, USERS, "pages")
+                candidatures = []
+                for candidate in candidates:
+                    _, view = await api(http, stack, "POST", f"{API}/candidatures", token=candidate.token,
+                                        json_body={"formation_code": "DU-MUSICO"}, expect=(201,))
+                    candidatures.append(view["id"])
+                for candidate, cid in zip(candidates, candidatures):  # the slots come with an event
+                    for _ in range(200):
+                        async with http.get(f"{stack.base}{API}/candidatures/{cid}/pieces", headers=candidate.auth) as resp:
+                            if resp.status == 200:
+                                break
+                        await asyncio.sleep(0.05)
+            cookies = [{"ecandidat_session": c.token} for c in candidates]
+            direct = f"http://{LOCALHOST}:{web_port}"
+            sample = await load(lambda i: f"{stack.base}/candidatures/{candidatures[i]}", cookies[:1], 1.0, "warm-up")
+            phases = {
+                "bare aiohttp page": lambda i: f"http://{LOCALHOST}:{bare_port}/body/{sample['bytes']}",
+                "dossier page (gateway → web → API)": lambda i: f"{stack.base}/dossier",
+                "candidature page (gateway → web → API)": lambda i: f"{stack.base}/candidatures/{candidatures[i]}",
+                "dossier page, web process directly": lambda i: f"{direct}/dossier",
+            }
+            results: dict[str, list[dict]] = {name: [] for name in phases}
+            for round_ in range(rounds):
+                order = list(phases) if round_ % 2 == 0 else list(reversed(phases))
+                for name in order:
+                    results[name].append(await load(phases[name], cookies, seconds, name))
+                stack.check()
+                web.check()
+            weight = await page_weight(stack.base, cookies[0], f"/candidatures/{candidatures[0]}")
+    print_conditions(info)
+    rows = []
+    bare_p95 = min(r["p95"] for r in results["bare aiohttp page"])
+    for name, runs in results.items():
+        best = min(runs, key=lambda r: r["p95"])
+        rows.append([name, f"{best['rps']:.0f}", f"{best['p50']:.1f}", f"{best['p95']:.1f}", f"{best['p99']:.1f}",
+                     f"{best['p95'] / bare_p95:.1f}×", f"{best['bytes'] / 1024:.1f} KB",
+                     " / ".join(f"{r['p95']:.0f}" for r in runs)])
+    print_table(f"GET pages, {USERS} concurrent users (each its own session), {seconds:g} s per phase; best round by p95 "
+                f"(target: p95 < {TARGET_P95_MS:g} ms)",
+                ["page", "req/s", "p50 ms", "p95 ms", "p99 ms", "p95 ÷ bare", "page size", "p95 of each round"], rows)
+    total = weight["HTML"] + weight["CSS"] + weight["JS"]
+    print_table("First load of the candidature page in Chromium (empty cache), bytes transferred",
+                ["HTML", "CSS", "JS", "HTML + CSS + JS", "fonts", "images", "other"],
+                [[f"{weight[k] / 1024:.1f} KB" for k in ("HTML", "CSS", "JS")] + [f"{total / 1024:.1f} KB"]
+                 + [f"{weight[k] / 1024:.1f} KB" for k in ("fonts", "images", "other")]])
+    save_results("web_pages", {"conditions": info, "results": results, "weight": weight})
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,224 @@
+"""Each form with wrong input (JavaScript off: the server's answer, as every browser gets it): the
+field's message next to the field, the rest of the input kept, nothing saved. And the keyboard
+alone: account creation, login, upload and transmission without a mouse."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.helpers import pieces_ready, flash, log_in
+from tests.conftest import eventually, unique_email
+from tests.e2e.test_accounts import PASSWORD, activated_account, api, login, mail_to, text_of
+from tests.unit.documents import corpus
+from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+
+
+async def refused(page: Page, field: str, message: str, kept: dict[str, str]) -> None:
+    """The field's own message under it, and what was typed elsewhere still there."""
+    await expect(page.locator(f"#{field}-desc-error")).to_contain_text(message)
+    await expect(page.locator("#erreurs")).to_be_visible()
+    for other, value in kept.items():
+        await expect(page.locator(f"#{other}")).to_have_value(value)
+
+
+async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_rest(site, browser_page, journey, smtp_sink):
+    page = await browser_page(js=False)
+    j = journey(page)
+
+    # Account creation: the confirmation differs.
+    email = unique_email("erreurs")
+    await page.goto(site.url("/compte/creation"))
+    await page.locator("#nom").fill("Durand")
+    await page.locator("#prenom").fill("Léa")
+    await page.locator("#email").fill(email)
+    await page.locator("#email_confirmation").fill("autre." + email)
+    await page.locator("#password").fill(PASSWORD)
+    await page.locator("#password_confirmation").fill(PASSWORD)
+    await page.get_by_role("button", name="Enregistrer").click()
+    await refused(page, "email_confirmation", "La confirmation ne correspond pas à l'adresse mail.",
+                  {"nom": "Durand", "prenom": "Léa", "email": email})
+    await expect(page.locator("#password")).to_have_value("")  # a password never comes back in the page
+    await j.step("creation-erreur")
+
+    # Lost activation code and forgotten identifiers: not an address.
+    for path, name in (("/compte/code-activation", "code-activation"), ("/compte/identifiants", "identifiants")):
+        await page.goto(site.url(path))
+        await page.locator("#email").fill("pas-une-adresse")
+        await page.locator("form[novalidate] button[type=submit]").click()
+        await refused(page, "email", "L'adresse mail n'est pas valide.", {"email": "pas-une-adresse"})
+        await j.step(f"{name}-erreur")
+
+    # Login: a wrong password, the login kept.
+    account = await activated_account(site.platform, smtp_sink)
+    await page.goto(site.url("/connexion"))
+    await log_in(page, account["numero_dossier"], "pas le bon mot de passe")
+    await refused(page, "login", "Identifiant ou mot de passe incorrect.", {"login": account["numero_dossier"]})
+    await j.step("connexion-erreur")
+
+    # Password reset from the mailed link: too short.
+    status, _, _ = await api(site.platform, "POST", "/api/v1/accounts/credentials", {"email": account["email"]})
+    assert status == 202
+    mail = await mail_to(smtp_sink, account["email"], "identifiants")
+    link = re.search(r"https?://\S+jeton=[\w-]+", text_of(mail)).group(0)
+    assert link.startswith(site.url("/compte/mot-de-passe?jeton="))
+    await page.goto(link)
+    await page.locator("#password").fill("court")
+    await page.locator("#password_confirmation").fill("court")
+    await page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    await expect(page.locator("#password-desc-error")).to_contain_text("au moins 12 caractères")
+    await j.step("mot-de-passe-erreur")
+
+    # My account: change of email with a wrong password.
+    await page.goto(site.url("/connexion"))
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier$"))
+    await page.goto(site.url("/compte"))
+    new_email = unique_email("nouvelle")
+    await page.locator("#new_email").fill(new_email)
+    await page.locator("#new_email_confirmation").fill(new_email)
+    await page.locator("#password").fill("pas le bon mot de passe")
+    await page.get_by_role("button", name="Changer d'adresse mail").click()
+    await refused(page, "password", "Le mot de passe est incorrect.", {"new_email": new_email, "new_email_confirmation": new_email})
+    await j.step("compte-erreur")
+
+    # Applying before the dossier is complete: the reason, and the way to the dossier.
+    await page.goto(site.url("/offre/DU-MUSICO/candidater"))
+    await page.get_by_role("button", name="Oui, candidater").click()
+    await expect(page.get_by_text("Votre dossier doit être complété avant de candidater")).to_be_visible()
+    await expect(page.get_by_role("link", name="Compléter mon dossier")).to_be_visible()
+    await j.step("candidater-erreur")
+
+    # The dossier's sections, one wrong field each.
+    async def section(slug: str, fill: dict[str, str], selects: dict[str, str], field: str, message: str, step: str,
+                      labels: tuple[str, ...] = ()):
+        await page.goto(site.url(f"/dossier/{slug}"))
+        for label in labels:
+            await page.locator(f"label[for={label}]").click()
+        for name, value in selects.items():
+            await page.locator(f"#{name}").select_option(value)
+        for name, value in fill.items():
+            await page.locator(f"#{name}").fill(value)
+        await page.locator("form[data-validate] button[type=submit]").last.click()
+        await refused(page, field, message, {k: v for k, v in fill.items() if k != field})
+        await j.step(step)
+
+    await section("informations-personnelles", {"nom_naissance": "Durand", "prenoms": "Léa", "date_naissance": "1995-02-03",
+                                                "telephone": "pas un numéro"}, {"pays_naissance": "BE", "nationalite": "BE"},
+                  "telephone", "format", "informations-personnelles-erreur", labels=("civilite-1",))
+    await expect(page.locator("#civilite-1")).to_be_checked()
+    await page.locator("#ville_naissance_etranger").fill("Liège")
+    await page.locator("#telephone").fill("")
+    await page.get_by_role("button", name="Enregistrer et passer à la suite").click()
+    await page.wait_for_url(re.compile(r"/dossier/adresse$"))
+    await section("adresse", {"code_postal": "31100", "ville_etranger": "Liège"}, {"pays": "BE"}, "ligne1",
+                  "obligatoire", "adresse-erreur")
+    await section("baccalaureat", {"annee": "1800", "serie": "Générale"}, {}, "annee", "1900", "baccalaureat-erreur")
+    await section("cursus-externe", {"annee_universitaire": "2019", "etablissement": "Université de Liège",
+                                     "diplome": "Licence", "libelle": "Licence 1 Psychologie"}, {"pays": "BE"},
+                  "annee_universitaire", "format", "cursus-externe-erreur", labels=("obtenu-1",))
+    await section("stages", {"annee": "deux mille", "duree": "8 semaines", "organisme": "CHU"}, {}, "annee",
+                  "nombre entier", "stages-erreur")
+    await section("experiences-professionnelles", {"annee": "2021", "duree": "1 an", "organisme": "Mairie"}, {},
+                  "intitule", "obligatoire", "experiences-erreur")
+
+
+async def tab_to(page: Page, selector: str, limit: int = 250) -> None:
+    """Tab until the element has the focus: it is reachable with the keyboard."""
+    for _ in range(limit):
+        if await page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+        await page.keyboard.press("Tab")
+    pytest.fail(f"{selector} cannot be reached with the Tab key")
+
+
+async def test_with_the_keyboard_alone(site, browser_page, journey, smtp_sink):
+    page = await browser_page(js=True)
+    j = journey(page)
+
+    # Account creation.
+    email = unique_email("clavier")
+    await page.goto(site.url("/compte/creation"))
+    for selector, text in (("#nom", "Clavier"), ("#prenom", "Alex"), ("#email", email), ("#email_confirmation", email),
+                           ("#password", PASSWORD), ("#password_confirmation", PASSWORD)):
+        await tab_to(page, selector)
+        await page.keyboard.type(text)
+    await j.step("creation-au-clavier")
+    await tab_to(page, "button[type=submit]")
+    await page.keyboard.press("Enter")
+    await flash(page, "Votre compte a été créé avec succès")
+
+    # A candidate whose dossier and candidature are ready but for one piece (made through the API).
+    account = await activated_account(site.platform, smtp_sink)
+    token = await login(site.platform, account["numero_dossier"])
+    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())):
+        status, body, _ = await api(site.platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
+                                    headers={"If-Match": '"0"'})
+        assert status == 200, body
+    status, body, _ = await api(site.platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token)
+    assert status == 201, body
+    cid = body["id"]
+
+    async def slots() -> dict[str, str]:
+        status, listed, _ = await api(site.platform, "GET", f"/api/v1/candidatures/{cid}/pieces", token=token)
+        return {p["code"]: p["slot_id"] for p in listed["items"]} if status == 200 else {}
+
+    by_code = await eventually(slots, message="the piece slots exist")
+    pdf = corpus.legitimate()["cv-reportlab.pdf"]
+    for code in ("IDENTITE", "SCOLARITE", "CV"):
+        async with site.platform.http.put(site.url(f"/api/v1/candidatures/{cid}/pieces/{by_code[code]}/fichier"), data=pdf,
+                                          headers={"Authorization": f"Bearer {token}", "X-File-Name": f"{code}.pdf",
+                                                   "Content-Type": "application/octet-stream"}) as resp:
+            assert resp.status == 201, await resp.text()
+
+    # Login, upload and transmission, with the keyboard.
+    await page.goto(site.url("/connexion"))
+    await tab_to(page, "#login")
+    await page.keyboard.type(account["numero_dossier"])
+    await tab_to(page, "#password")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r"/dossier$"))
+    await page.goto(site.url(f"/candidatures/{cid}"))
+    slot = by_code["MOTIVATION-FC"]
+    await tab_to(page, f"#fichier-{slot}")
+    async with page.expect_file_chooser() as chooser:
+        await page.keyboard.press("Space")
+    await (await chooser.value).set_files({"name": "Lettre.pdf", "mimeType": "application/pdf", "buffer": pdf})
+    await j.step("depot-au-clavier")
+    await tab_to(page, f"#piece-{slot} button[type=submit]")
+    await page.keyboard.press("Enter")
+    await expect(page.locator(f"#piece-{slot} .ec-piece__statut")).to_have_text("Transmise")
+    await tab_to(page, "#transmettre")
+    await page.keyboard.press("Enter")
+    dialog = page.locator("#dialog-transmission")
+    await expect(dialog).to_be_visible()
+    await j.step("transmettre-au-clavier")
+    await tab_to(page, "#dialog-transmission button[type=submit]")
+    await page.keyboard.press("Enter")
+    await flash(page, "Votre candidature est transmise.")
+    await expect(page.locator("#statut")).to_have_text("Réceptionné")
+    await j.step("transmise-au-clavier")
+    j.assert_no_script_error()
+
+
+async def test_transmit_stays_disabled_until_every_piece_is_there(site, browser_page, smtp_sink):
+    page = await browser_page(js=True)
+    account = await activated_account(site.platform, smtp_sink)
+    token = await login(site.platform, account["numero_dossier"])
+    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())):
+        await api(site.platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'})
+    status, body, _ = await api(site.platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token)
+    assert status == 201, body
+    await page.goto(site.url("/connexion"))
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier$"))
+    await page.goto(site.url(f"/candidatures/{body['id']}"))
+    await pieces_ready(page)
+    await expect(page.locator(".ec-piece")).to_have_count(4)
+    await expect(page.locator("#transmettre")).to_be_disabled(timeout=5_000)
+    await expect(page.get_by_text("devient actif (vert) lorsque toutes les pièces sont déposées")).to_be_visible()

@@ -1,0 +1,46 @@
+"""The web front's language: the English catalogue is complete, dates are written the French way
+in Paris time, and every template compiles."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from web import i18n
+from web.render import environment
+
+
+@pytest.fixture
+def english():
+    token = i18n.set_language("en")
+    yield
+    i18n.reset_language(token)
+
+
+def test_every_message_of_the_code_and_templates_has_its_english_translation():
+    assert i18n.untranslated("en") == []
+    assert len(i18n.extract()) > 250  # the check reads the templates and the code, not nothing
+
+
+def test_deadlines_are_written_as_french_people_write_them():
+    assert i18n.until(date(2026, 12, 10)) == "jusqu'au 10 décembre 2026 inclus"
+    assert i18n.date_long("2027-02-01") == "1 février 2027"
+    # A deadline stored at 23:30 UTC on 9 December is already the 10th in Paris.
+    assert i18n.until(datetime(2026, 12, 9, 23, 30, tzinfo=timezone.utc)) == "jusqu'au 10 décembre 2026 inclus"
+    assert i18n.datetime_long(datetime(2026, 7, 1, 12, 5, tzinfo=timezone.utc)) == "1 juillet 2026 à 14:05"
+
+
+def test_the_english_switch_translates_messages_and_dates(english):
+    assert i18n.gettext("Mes candidatures") == "My applications"
+    assert i18n.until(date(2026, 12, 10)) == "until 10 December 2026 inclusive"
+    assert i18n.gettext("Voulez-vous candidater à la formation '%(formation)s' ?", formation="DAEU option A") == \
+        "Do you want to apply to the programme 'DAEU option A'?"
+
+
+def test_every_template_compiles():
+    env = environment()
+    names = env.list_templates(extensions=["html"])
+    assert len(names) > 25
+    for name in names:
+        env.get_template(name)

@@ -1,0 +1,238 @@
+"""Étape 1 of the guide: create the account, activate it from the mail, log in; lost activation
+link, forgotten identifiers, password reset, change of email and its confirmation, my account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..api import Problem, Reply, SessionRequired
+from ..i18n import N_
+from ..i18n import gettext as _
+from ..pages import RECENT, api, field_errors, me, read_form, redirect, session_key, text_values
+from ..render import render
+from ..session import clear_session_cookies, safe_next
+
+CREATION_FIELDS = ("nom", "prenom", "email", "email_confirmation", "password", "password_confirmation", "ine")
+routes = web.RouteTableDef()
+
+
+def relay_cookies(reply: Reply, response: web.StreamResponse) -> web.StreamResponse:
+    """The cookies the API set (session, CSRF) or cleared, passed on to the browser."""
+    for cookie in reply.set_cookies:
+        response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+def _optional(form, *names: str) -> dict[str, str]:
+    return {name: form.get(name, "").strip() for name in names if form.get(name, "").strip()}
+
+
+# -- login / logout -------------------------------------------------------------------------------
+
+
+@routes.get("/connexion")
+async def login_page(request: web.Request) -> web.Response:
+    values = {"login": request.query.get("identifiant", ""), "suite": safe_next(request.query.get("suite"), "/dossier")}
+    return render(request, "candidat/connexion.html", {"values": values, "breadcrumb": [("/", _("Accueil")), ("", _("Connexion"))]})
+
+
+@routes.post("/connexion")
+async def login(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    values = text_values(form, ("login", "suite"))
+    suite = safe_next(values.get("suite"), "/dossier")
+    body = {"login": form.get("login", "").strip(), "password": form.get("password", ""), "session_cookie": True}
+    try:
+        reply = await api(request).call(request, "POST", "/sessions", json_body=body, public=True)
+    except Problem as problem:
+        errors, summary = field_errors(problem, ("login", "password"))
+        if not errors and problem.status in (401, 403, 429):
+            errors = {"password": problem.detail}
+        return render(request, "candidat/connexion.html",
+                      {"values": values, "errors": errors, "problem": summary, "not_activated": problem.status == 403,
+                       "breadcrumb": [("/", _("Accueil")), ("", _("Connexion"))]}, status=problem.status)
+    return relay_cookies(reply, redirect(suite))
+
+
+@routes.post("/deconnexion")
+async def logout(request: web.Request) -> web.Response:
+    await read_form(request)
+    request.app[RECENT].forget(session_key(request))
+    response = redirect("/", "deconnecte", request=request)
+    try:
+        reply = await api(request).call(request, "DELETE", "/sessions/current")
+        relay_cookies(reply, response)
+    except (SessionRequired, Problem):
+        pass
+    clear_session_cookies(response)
+    return response
+
+
+# -- account creation and activation ------------------------------------------------------------
+
+
+@routes.get("/compte/creation")
+async def creation_page(request: web.Request) -> web.Response:
+    return render(request, "candidat/creation.html", {"breadcrumb": [("/", _("Accueil")), ("", _("Création de compte"))]})
+
+
+@routes.post("/compte/creation")
+async def creation(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    body = {name: form.get(name, "") for name in CREATION_FIELDS if name != "ine"}
+    for name in ("nom", "prenom", "email", "email_confirmation"):
+        body[name] = body[name].strip()
+    body.update(_optional(form, "ine"))
+    try:
+        await api(request).call(request, "POST", "/accounts", json_body=body)
+    except Problem as problem:
+        errors, summary = field_errors(problem, CREATION_FIELDS)
+        if problem.code in ("email_taken", "conflict") and not errors:
+            errors = {"email": problem.detail}
+        return render(request, "candidat/creation.html",
+                      {"values": text_values(form), "errors": errors, "problem": summary,
+                       "breadcrumb": [("/", _("Accueil")), ("", _("Création de compte"))]}, status=problem.status)
+    return redirect("/connexion", "compte_cree", request=request)
+
+
+async def _token_page(request: web.Request, path: str, template: str, flash: str, title: str) -> web.Response:
+    """A mail's link: `?jeton=` is given to the API at once; the result is a redirect or a page saying why not."""
+    token = request.query.get("jeton", "").strip()
+    problem = None
+    if token:
+        try:
+            reply = await api(request).call(request, "POST", path, json_body={"token": token})
+        except Problem as refused:
+            problem = refused
+        else:
+            value = (reply.body or {}).get("numero_dossier", "")
+            target = f"/connexion?identifiant={value}" if value else "/connexion"
+            return redirect(target, flash, value, request=request)
+    else:
+        problem = Problem(400, "bad_request", _("Ce lien est incomplet : copiez-collez l'adresse entière reçue par courriel."))
+    return render(request, template, {"problem": problem.detail, "breadcrumb": [("/", _("Accueil")), ("", title)]},
+                  status=problem.status)
+
+
+@routes.get("/compte/activation")
+async def activation(request: web.Request) -> web.Response:
+    return await _token_page(request, "/accounts/activation", "candidat/activation.html", "compte_active",
+                             _("Activation du compte"))
+
+
+@routes.get("/compte/adresse")
+async def email_confirmation(request: web.Request) -> web.Response:
+    return await _token_page(request, "/accounts/email-confirmation", "candidat/adresse_confirmation.html",
+                             "adresse_confirmee", _("Validation de l'adresse mail"))
+
+
+# -- lost activation link, forgotten identifiers, password reset -------------------------------
+
+
+@dataclass(frozen=True)
+class ByEmail:
+    """A page asking only an address, whose answer is the same whether an account exists or not."""
+
+    action: str
+    api_path: str
+    flash: str
+    title: str
+    text: str
+    button: str
+
+
+BY_EMAIL = (
+    ByEmail("/compte/code-activation", "/accounts/activation/resend", "activation_renvoyee",
+            N_("J'ai perdu mon code d'activation"),
+            N_("Saisissez l'adresse mail de votre compte : un nouveau lien d'activation vous sera envoyé. "
+               "Les liens envoyés précédemment ne fonctionneront plus."),
+            N_("Envoyer un nouveau lien")),
+    ByEmail("/compte/identifiants", "/accounts/credentials", "identifiants_envoyes", N_("J'ai oublié mes identifiants"),
+            N_("Saisissez l'adresse mail que vous avez indiquée dans votre dossier : un message vous sera envoyé avec "
+               "votre numéro de dossier et un lien pour choisir un nouveau mot de passe."),
+            N_("Recevoir mes identifiants")),
+)
+
+
+def _by_email(page: ByEmail):
+    def context(**more) -> dict:
+        return {"page": page, "breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", _(page.title))],
+                **more}
+
+    async def show(request: web.Request) -> web.Response:
+        return render(request, "candidat/par_adresse.html", context())
+
+    async def post(request: web.Request) -> web.Response:
+        form = await read_form(request)
+        try:
+            await api(request).call(request, "POST", page.api_path, json_body={"email": form.get("email", "").strip()})
+        except Problem as problem:
+            errors, summary = field_errors(problem, ("email",))
+            return render(request, "candidat/par_adresse.html",
+                          context(values=text_values(form), errors=errors or {"email": problem.detail}, problem=summary),
+                          status=problem.status)
+        return redirect("/connexion", page.flash, request=request)
+
+    return show, post
+
+
+for _page in BY_EMAIL:
+    _show, _post = _by_email(_page)
+    routes.get(_page.action)(_show)
+    routes.post(_page.action)(_post)
+
+
+@routes.get("/compte/mot-de-passe")
+async def reset_page(request: web.Request) -> web.Response:
+    return render(request, "candidat/mot_de_passe.html", {"jeton": request.query.get("jeton", ""),
+                  "breadcrumb": [("/", _("Accueil")), ("", _("Nouveau mot de passe"))]})
+
+
+@routes.post("/compte/mot-de-passe")
+async def reset(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    token = form.get("jeton", "")
+    body = {"token": token, "password": form.get("password", ""), "password_confirmation": form.get("password_confirmation", "")}
+    try:
+        await api(request).call(request, "POST", "/accounts/password-reset", json_body=body)
+    except Problem as problem:
+        errors, summary = field_errors(problem, ("password", "password_confirmation"))
+        return render(request, "candidat/mot_de_passe.html",
+                      {"jeton": token, "errors": errors, "problem": summary, "expired": problem.status == 410,
+                       "breadcrumb": [("/", _("Accueil")), ("", _("Nouveau mot de passe"))]}, status=problem.status)
+    response = redirect("/connexion", "mot_de_passe_change", request=request)
+    clear_session_cookies(response)
+    return response
+
+
+# -- my account ------------------------------------------------------------------------------------
+
+EMAIL_FIELDS = ("new_email", "new_email_confirmation", "password")
+
+
+@routes.get("/compte")
+async def account(request: web.Request) -> web.Response:
+    await me(request, fresh=True)
+    return render(request, "candidat/compte.html", {"section": "/compte", "breadcrumb": [("/", _("Accueil")), ("", _("Mon compte"))]})
+
+
+@routes.post("/compte")
+async def change_email(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    body = {name: form.get(name, "").strip() if name != "password" else form.get(name, "") for name in EMAIL_FIELDS}
+    try:
+        reply = await api(request).call(request, "POST", "/me/email", json_body=body)
+    except Problem as problem:
+        await me(request)
+        errors, summary = field_errors(problem, EMAIL_FIELDS)
+        if not errors and problem.status in (401, 403, 409):
+            errors = {"new_email" if problem.status == 409 else "password": problem.detail}
+        return render(request, "candidat/compte.html",
+                      {"values": text_values(form), "errors": errors, "problem": summary, "section": "/compte",
+                       "breadcrumb": [("/", _("Accueil")), ("", _("Mon compte"))]}, status=problem.status)
+    request.app[RECENT].forget(session_key(request))
+    response = relay_cookies(reply, redirect("/connexion", "adresse_demandee", request=request))
+    clear_session_cookies(response)
+    return response

@@ -1,0 +1,132 @@
+"""Helpers every page handler uses: read a form post (CSRF checked), redirect after it, show an API
+refusal next to its fields with what the person typed kept, fetch what the API knows."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from .api import CLIENT, SESSION_COOKIE, Problem
+from .render import SETTINGS, USER
+from .session import CSRF_FIELD, SECURE, check_csrf, set_flash
+
+
+class CsrfRefused(Exception):
+    """A form post whose hidden token does not match the cookie (an old tab, or another site)."""
+
+
+def redirect(location: str, flash: str | None = None, value: str = "", *, request: web.Request | None = None) -> web.Response:
+    """303 See Other: the post/redirect/get answer to every form post that worked."""
+    response = web.Response(status=303, headers={"Location": location})
+    if flash is not None:
+        set_flash(response, flash, value, secure=bool(request is not None and request.app[SECURE]))
+    return response
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    form = await request.post()
+    sent = form.get(CSRF_FIELD)
+    if not check_csrf(request, sent if isinstance(sent, str) else None):
+        raise CsrfRefused()
+    return form  # type: ignore[return-value]
+
+
+def text_values(form: MultiDictProxy[Any], names: Iterable[str] | None = None) -> dict[str, str]:
+    """The text fields of a post, to show them again in the form (never the passwords)."""
+    keep = set(names) if names is not None else None
+    values: dict[str, str] = {}
+    for key, value in form.items():
+        if not isinstance(value, str) or key == CSRF_FIELD or "password" in key:
+            continue
+        if keep is None or key in keep:
+            values.setdefault(key, value)
+    return values
+
+
+def field_errors(problem: Problem, known: Iterable[str], prefix: str = "") -> tuple[dict[str, str], str | None]:
+    """The problem's messages by form field, and the message to show above the form: the detail,
+    plus those of fields the form does not have (so that no message is ever lost)."""
+    known = set(known)
+    by_field: dict[str, str] = {}
+    stray: list[str] = []
+    for name, message in problem.by_field().items():
+        name = name.removeprefix(prefix)
+        if name in known:
+            by_field[name] = message
+        else:
+            stray.append(message)
+    summary = problem.detail
+    if stray:
+        summary = " ".join([summary, *[m for m in stray if m != summary]])
+    return by_field, summary
+
+
+def api(request: web.Request):
+    return request.app[CLIENT]
+
+
+class Recent:
+    """`/me` of the sessions seen in the last `ttl` seconds, for the header of the pages.
+
+    Only a name to show: every page also asks the API for what it shows (the dossier, the
+    candidature…), with the session, so an ended session still goes to the login page at once.
+    """
+
+    def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self.items: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        found = self.items.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        if len(self.items) >= self.size:
+            now = time.monotonic()
+            self.items = {k: v for k, v in self.items.items() if v[0] >= now}
+            if len(self.items) >= self.size:
+                self.items.clear()
+        self.items[key] = (time.monotonic() + self.ttl, value)
+
+    def forget(self, key: str | None) -> None:
+        if key:
+            self.items.pop(key, None)
+
+
+RECENT = web.AppKey("recent_me", Recent)
+
+
+def session_key(request: web.Request) -> str | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return hashlib.sha256(token.encode()).hexdigest() if token else None
+
+
+async def me(request: web.Request, *, fresh: bool = False) -> dict[str, Any]:
+    """The logged-in candidate (GET /me); a missing or expired session goes to the login page."""
+    if USER not in request:
+        key = session_key(request)
+        cached = None if fresh or key is None else request.app[RECENT].get(key)
+        if cached is None:
+            cached = await api(request).get(request, "/me")
+            if key is not None:
+                request.app[RECENT].put(key, cached)
+        request[USER] = cached
+    return request[USER]
+
+
+async def fetch(request: web.Request, *paths: str) -> list[Any]:
+    """Several API reads at once (with the session), and the candidate's /me for the header."""
+    results = await asyncio.gather(me(request), *(api(request).get(request, p) for p in paths))
+    return list(results[1:])
+
+
+def settings(request: web.Request):
+    return request.app[SETTINGS]

@@ -1,0 +1,85 @@
+"""Jinja2 pages: one environment, the i18n extension bound to the person's language, the layout's
+context (who is logged in, the CSRF token, the flash message, the asset URLs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from . import i18n
+from .assets import ASSETS
+from .session import FLASH_COOKIE, csrf_token, has_session_cookie, take_flash
+from .settings import WebSettings
+
+SETTINGS = web.AppKey("settings", WebSettings)
+ENV = web.AppKey("jinja", jinja2.Environment)
+USER = web.RequestKey("user", dict)  # the /me of the logged-in person, when a page asked for it
+
+STATUT_BADGES = {
+    "en_attente": "info", "receptionne": "new", "complet": "success", "incomplet": "warning", "annulee": "error",
+    "transmise": "new", "validee": "success", "refusee": "error", "non_concerne": "info",
+}
+
+
+def navigation(logged_in: bool) -> list[tuple[str, str]]:
+    items = [("/", i18n.gettext("Accueil")), ("/offre", i18n.gettext("Offre de formation"))]
+    if logged_in:
+        items += [("/dossier", i18n.gettext("Mon dossier")), ("/candidatures", i18n.gettext("Mes candidatures")),
+                  ("/compte", i18n.gettext("Mon compte"))]
+    return items
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(i18n.HERE / "templates")),
+        autoescape=jinja2.select_autoescape(("html",)),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+        enable_async=False,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: i18n.gettext(message),
+        lambda singular, plural, n: i18n.ngettext(singular, plural, n),
+        newstyle=True,
+    )
+    env.filters.update(date_long=i18n.date_long, datetime_long=i18n.datetime_long, until=i18n.until)
+    env.globals.update(badge=lambda statut: STATUT_BADGES.get(statut or "", "info"))
+    return env
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> web.Response:
+    app = request.app
+    settings = app[SETTINGS]
+    flash = take_flash(request)
+    logged_in = has_session_cookie(request)
+    page = {
+        "logged_in": logged_in,
+        "nav": navigation(logged_in),
+        "section": None,
+        "breadcrumb": None,
+        "settings": settings,
+        "request": request,
+        "path": request.path,
+        "path_qs": request.path_qs,
+        "lang": i18n.current_language(),
+        "csrf": csrf_token(request),
+        "user": request.get(USER),
+        "flash": flash,
+        "asset": app[ASSETS].url,
+        "errors": {},
+        "values": {},
+        "problem": None,
+        **(context or {}),
+    }
+    body = app[ENV].get_template(template).render(page)
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    response.enable_compression()  # gzip when the browser accepts it (about a tenth of the bytes)
+    if FLASH_COOKIE in request.cookies:
+        response.del_cookie(FLASH_COOKIE, path="/")
+    return response

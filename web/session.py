@@ -1,0 +1,113 @@
+"""What every page needs about the person's browser session: CSRF, flash messages, the way back
+after a login.
+
+- **CSRF (double submit)**: the `ecandidat_csrf` cookie (the API's, or one set here before any
+  login) and the hidden `csrf` field of every form must be equal; the token is then also sent to
+  the API as `X-CSRF-Token`, which checks it again for the session's changes.
+- **Flash**: after a form post the page redirects (post/redirect/get) and the message to show
+  travels in a short-lived cookie holding a *key* of `MESSAGES` (never free text).
+- **Login and back**: `login_url(next)` keeps the page the person was on; `safe_next` accepts
+  only a local path.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+
+from .api import CSRF_COOKIE, CSRF_TOKEN, SESSION_COOKIE
+from .i18n import N_, gettext
+
+FLASH_COOKIE = "ecandidat_message"
+CSRF_FIELD = "csrf"
+NEW_CSRF = web.RequestKey("new_csrf", str)
+SECURE = web.AppKey("secure_cookies", bool)
+
+# key → (DSFR alert type, message); `%(valeur)s` is the flash's parameter, shown escaped.
+MESSAGES = {
+    "compte_cree": ("success", N_("Votre compte a été créé avec succès, veuillez consulter vos courriels pour le valider.")),
+    "compte_active": ("success", N_("Votre compte est activé. Connectez-vous avec votre numéro de dossier %(valeur)s (ou votre adresse mail) et votre mot de passe.")),
+    "activation_renvoyee": ("info", N_("Si un compte en attente d'activation existe pour cette adresse, un nouveau lien d'activation vient de lui être envoyé.")),
+    "identifiants_envoyes": ("info", N_("Si un compte existe pour cette adresse, un courriel vient de lui être envoyé avec votre numéro de dossier et un lien pour choisir un nouveau mot de passe.")),
+    "mot_de_passe_change": ("success", N_("Votre mot de passe a été changé. Connectez-vous avec votre nouveau mot de passe.")),
+    "adresse_demandee": ("info", N_("Un lien de validation a été envoyé à votre nouvelle adresse. Vous avez été déconnecté : validez la nouvelle adresse puis reconnectez-vous.")),
+    "adresse_confirmee": ("success", N_("Votre nouvelle adresse mail est validée. Vous pouvez vous reconnecter.")),
+    "deconnecte": ("info", N_("Vous êtes déconnecté.")),
+    "session_expiree": ("warning", N_("Votre session a expiré. Reconnectez-vous pour revenir à la page où vous étiez.")),
+    "connexion_requise": ("info", N_("Connectez-vous pour accéder à cette page.")),
+    "rubrique_enregistree": ("success", N_("La rubrique « %(valeur)s » est enregistrée.")),
+    "candidature_creee": ("success", N_("Votre candidature est créée. Déposez vos pièces justificatives puis transmettez votre candidature.")),
+    "deja_candidat": ("info", N_("Vous avez déjà candidaté à cette formation : voici votre candidature.")),
+    "piece_deposee": ("success", N_("Le fichier « %(valeur)s » est déposé.")),
+    "piece_supprimee": ("success", N_("Le fichier est supprimé.")),
+    "piece_non_concernee": ("success", N_("La pièce est notée « non concerné ».")),
+    "piece_concernee": ("success", N_("La pièce est de nouveau demandée.")),
+    "candidature_transmise": ("success", N_("Votre candidature est transmise. Un courriel accuse réception de votre dossier.")),
+    "candidature_annulee": ("success", N_("Votre candidature est annulée.")),
+    "admission_confirmee": ("success", N_("Vous avez confirmé votre candidature. Un courriel vous le confirme.")),
+    "desistement_enregistre": ("success", N_("Votre désistement est enregistré. Un courriel vous le confirme.")),
+}
+
+
+def set_flash(response: web.StreamResponse, key: str, value: str = "", *, secure: bool = False) -> None:
+    assert key in MESSAGES, key
+    payload = key if not value else f"{key}:{quote(value[:200])}"
+    response.set_cookie(FLASH_COOKIE, payload, max_age=120, path="/", httponly=True, secure=secure, samesite="Lax")
+
+
+def take_flash(request: web.Request) -> tuple[str, str] | None:
+    """The message to show once (the cookie is cleared by the page's response)."""
+    from urllib.parse import unquote
+
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    key, _, value = raw.partition(":")
+    if key not in MESSAGES:
+        return None
+    kind, message = MESSAGES[key]
+    return kind, gettext(message, valeur=unquote(value)) if "%(valeur)s" in message else gettext(message)
+
+
+def csrf_token(request: web.Request) -> str:
+    """The token the page's forms carry: the browser's cookie, or a new one set with the page."""
+    existing = request.cookies.get(CSRF_COOKIE)
+    if existing and 16 <= len(existing) <= 200:
+        return existing
+    if NEW_CSRF not in request:
+        request[NEW_CSRF] = secrets.token_urlsafe(32)
+    return request[NEW_CSRF]
+
+
+def check_csrf(request: web.Request, sent: str | None) -> bool:
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not sent or not hmac.compare_digest(expected.encode(), sent.encode()):
+        return False
+    request[CSRF_TOKEN] = sent
+    return True
+
+
+def has_session_cookie(request: web.Request) -> bool:
+    return SESSION_COOKIE in request.cookies
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """A local path to go back to after the login; anything else is the default."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+def login_url(next_path: str, realm_login: str = "/connexion") -> str:
+    return f"{realm_login}?suite={quote(next_path, safe='/')}"
+
+
+def clear_session_cookies(response: web.StreamResponse) -> None:
+    response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(SESSION_COOKIE, path="/api/")

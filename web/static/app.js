@@ -1,0 +1,162 @@
+// The espace candidat works without JavaScript: this only enhances it (one submission per form,
+// confirmation dialogs, uploads with progress and drag and drop, inline validation, commune search).
+document.documentElement.setAttribute("data-ec-js", "");
+const fr = document.documentElement.lang !== "en";
+const MESSAGES = fr ? {
+  required: "Ce champ est obligatoire.",
+  email: "L'adresse mail n'est pas valide.",
+  same: "La confirmation ne correspond pas.",
+  min: (n) => `Ce champ doit contenir au moins ${n} caractères.`,
+  type: "Ce type de fichier n'est pas accepté : déposez un fichier PDF, JPG ou PNG.",
+  size: "Le fichier dépasse 5 Mo : compressez-le avant de le déposer.",
+  none: "Choisissez un fichier à déposer.",
+  failed: "L'envoi a échoué. Vérifiez votre connexion et réessayez.",
+  sending: "Envoi en cours…",
+} : {
+  required: "This field is required.",
+  email: "This email address is not valid.",
+  same: "The confirmation does not match.",
+  min: (n) => `This field needs at least ${n} characters.`,
+  type: "This type of file is not accepted: upload a PDF, JPG or PNG file.",
+  size: "The file is larger than 5 MB: compress it before uploading it.",
+  none: "Choose a file to upload.",
+  failed: "The upload failed. Check your connection and try again.",
+  sending: "Uploading…",
+};
+
+// One submission per form: a double click sends one request.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
+  if (form.dataset.submitted === "1") { event.preventDefault(); return; }
+  if (form.hasAttribute("data-once") || form.method === "post") {
+    form.dataset.submitted = "1";
+    for (const button of form.querySelectorAll("button[type=submit]")) button.setAttribute("aria-disabled", "true");
+  }
+});
+
+// Confirmation dialogs instead of the confirmation pages.
+for (const link of document.querySelectorAll("a[data-dialog]")) {
+  const dialog = document.getElementById(link.dataset.dialog);
+  if (!dialog || typeof dialog.showModal !== "function") continue;
+  link.addEventListener("click", (event) => { event.preventDefault(); dialog.showModal(); });
+  for (const close of dialog.querySelectorAll("[data-close]")) close.addEventListener("click", () => dialog.close());
+}
+
+// Inline validation: the message appears when leaving the field; the server checks again.
+function showError(input, message) {
+  const box = document.getElementById(`${input.id}-desc-error`);
+  const group = input.closest(".fr-input-group");
+  if (!box) return;
+  box.textContent = message || "";
+  box.classList.toggle("ec-hidden", !message);
+  group?.classList.toggle("fr-input-group--error", Boolean(message));
+  input.classList.toggle("fr-input--error", Boolean(message));
+  if (message) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", box.id); }
+  else input.removeAttribute("aria-invalid");
+}
+function check(input) {
+  const value = input.value.trim();
+  if (input.required && !value) return MESSAGES.required;
+  if (value && input.type === "email" && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) return MESSAGES.email;
+  const min = Number(input.dataset.minLength || 0);
+  if (value && min && input.value.length < min) return MESSAGES.min(min);
+  const other = input.dataset.sameAs && input.form?.elements.namedItem(input.dataset.sameAs);
+  if (value && other && other.value.trim().toLowerCase() !== value.toLowerCase()) return MESSAGES.same;
+  return "";
+}
+for (const form of document.querySelectorAll("form[data-validate]")) {
+  for (const input of form.querySelectorAll("input.fr-input")) {
+    input.addEventListener("blur", () => { if (input.value || input.getAttribute("aria-invalid")) showError(input, check(input)); });
+  }
+}
+
+// Uploads: progress bar, drag and drop, the type and size said before sending.
+const ACCEPTED = /\.(pdf|jpe?g|png)$/i;
+function upload(form) {
+  const input = form.querySelector("input[type=file]");
+  const error = form.querySelector("[data-upload-error]");
+  const progress = form.querySelector("progress");
+  const say = (message) => { error.textContent = message; error.classList.toggle("ec-hidden", !message); };
+  const file = input.files[0];
+  if (!file) { say(MESSAGES.none); return; }
+  if (!ACCEPTED.test(file.name)) { say(MESSAGES.type); return; }
+  if (file.size > Number(input.dataset.maxSize)) { say(MESSAGES.size); return; }
+  say("");
+  const data = new FormData();
+  data.append("csrf", form.elements.namedItem("csrf").value);
+  data.append("fichier", file, file.name);
+  const request = new XMLHttpRequest();
+  request.open("POST", form.action);
+  request.setRequestHeader("X-Requested-With", "ecandidat");
+  progress.classList.remove("ec-hidden");
+  progress.value = 0;
+  progress.setAttribute("aria-valuetext", MESSAGES.sending);
+  request.upload.addEventListener("progress", (event) => {
+    if (event.lengthComputable) progress.value = Math.round((100 * event.loaded) / event.total);
+  });
+  request.addEventListener("load", () => {
+    let reply = {};
+    try { reply = JSON.parse(request.responseText); } catch { reply = {}; }
+    if (reply.ok && reply.redirect) {
+      progress.value = 100;
+      const target = new URL(reply.redirect, window.location.href);
+      if (target.pathname === window.location.pathname && target.search === window.location.search) {
+        window.history.replaceState(null, "", target.href);
+        window.location.reload();
+      } else window.location.assign(target.href);
+      return;
+    }
+    if (request.status === 401 || request.status === 403) { window.location.reload(); return; }
+    progress.classList.add("ec-hidden");
+    form.dataset.submitted = "";
+    for (const button of form.querySelectorAll("button[type=submit]")) button.removeAttribute("aria-disabled");
+    say(reply.message || MESSAGES.failed);
+  });
+  request.addEventListener("error", () => { progress.classList.add("ec-hidden"); form.dataset.submitted = ""; say(MESSAGES.failed); });
+  request.send(data);
+}
+for (const form of document.querySelectorAll("form[data-upload]")) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (form.dataset.submitted === "1") return;
+    form.dataset.submitted = "1";
+    upload(form);
+  });
+  const zone = form.querySelector("[data-dropzone]");
+  const input = form.querySelector("input[type=file]");
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("ec-dragover"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("ec-dragover"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("ec-dragover");
+    if (!event.dataTransfer?.files?.length) return;
+    input.files = event.dataTransfer.files;
+    form.requestSubmit();
+  });
+}
+
+// Commune search: the list fills as one types (the same public API route the server uses).
+for (const box of document.querySelectorAll("[data-commune]")) {
+  const search = box.querySelector("[data-commune-search]");
+  const select = box.querySelector("[data-commune-select]");
+  let timer;
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    const text = search.value.trim();
+    if (text.length < 2) return;
+    timer = setTimeout(async () => {
+      const query = /^\d{5}$/.test(text) ? `code_postal=${text}` : `nom=${encodeURIComponent(text)}`;
+      const response = await fetch(`/api/v1/referentiels/communes?${query}&limit=30`, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const { items } = await response.json();
+      select.replaceChildren(...items.map((c) => new Option(`${c.nom} (${c.codes_postaux.join(", ") || c.departement})`, c.code)));
+      if (items.length) select.value = items[0].code;
+    }, 250);
+  });
+}
+
+// Back to a page from the history: its forms can be sent again.
+window.addEventListener("pageshow", () => {
+  for (const form of document.forms) form.dataset.submitted = "";
+});
