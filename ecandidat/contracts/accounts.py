@@ -11,7 +11,7 @@ import re
 import unicodedata
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
@@ -44,7 +44,14 @@ def _name(value: str) -> str:
     return value
 
 
+def _blank(char: str) -> bool:
+    """Spaces of every kind (including no-break and ideographic ones), control and invisible format characters."""
+    return char.isspace() or unicodedata.category(char) in {"Zs", "Zl", "Zp", "Cc", "Cf"}
+
+
 def _password(value: str) -> str:
+    if all(_blank(c) for c in value):
+        raise ValueError("Le mot de passe ne peut pas être composé uniquement d'espaces ou de caractères invisibles.")
     if len(value) < PASSWORD_MIN:
         raise ValueError(f"Le mot de passe doit contenir au moins {PASSWORD_MIN} caractères.")
     if len(value) > PASSWORD_MAX:
@@ -139,7 +146,9 @@ class AccountActivated(Event):
 
 
 class AccountCredentialsRequested(Event):
-    """The candidate forgot their credentials: mail the numéro de dossier and a sealed reset token."""
+    """Mail the numéro de dossier and a sealed reset token: the candidate forgot their credentials
+    (`reason` "forgotten"), or someone tried to create an account with their address ("registration":
+    the owner is told they already have an account)."""
 
     producer = "accounts"
     entity = "account"
@@ -153,6 +162,21 @@ class AccountCredentialsRequested(Event):
     prenom: str
     reset: str
     reset_expires_at: datetime
+    reason: Literal["forgotten", "registration"] = "forgotten"
+
+
+class MailRequestReceived(Event):
+    """Someone asked for a lost activation link or for forgotten credentials for an address (sealed):
+    recorded before the request is answered, then handled by the accounts service itself, so that
+    the answer neither waits for nor depends on whether the address has an account. Private."""
+
+    producer = "accounts"
+    entity = "mail_request"
+    action = "received"
+    private = True
+
+    kind: Literal["activation", "credentials"]
+    email: str
 
 
 class AccountPasswordChanged(Event):
@@ -231,9 +255,8 @@ class StaffAccountInvited(Event):
 # -- candidate rpc --------------------------------------------------------------------------------
 
 
-class CreateAccount(RpcRequest):
-    service = "accounts"
-    operation = "create_account"
+class NewAccount(Message):
+    """The account creation form."""
 
     nom: Name
     prenom: Name
@@ -256,7 +279,19 @@ class CreateAccount(RpcRequest):
         return _same(value, info, "password", "La confirmation ne correspond pas au mot de passe.")
 
 
+class CreateAccount(NewAccount, RpcRequest):
+    """The form and the client address it came from (account creations are limited per address)."""
+
+    service = "accounts"
+    operation = "create_account"
+
+    client: str = Field(default="", max_length=100)
+
+
 class AccountCreatedReply(RpcReply):
+    """The same answer, in the same shape, whether the address was new or already had an account
+    (which is then mailed instead): the numéro and id of an address that had one identify nothing."""
+
     account_id: uuid.UUID
     numero_dossier: str
     email: str
@@ -330,13 +365,19 @@ class Login(Credentials, RpcRequest):
 
     client: str = Field(default="", max_length=100)
     previous_token: str | None = Field(default=None, max_length=200)
+    device: str | None = Field(default=None, max_length=200, description="the device cookie the client holds")
 
 
 class SessionIssued(RpcReply):
+    """A new session, and the device token that marks the client as a known device of the account
+    (to keep in an HttpOnly cookie for `device_max_age` seconds)."""
+
     token: str
     expires_at: datetime
     idle_timeout: int
     principal: Principal
+    device: str | None = None
+    device_max_age: int | None = None
 
 
 class ResolveSession(RpcRequest):
@@ -440,6 +481,7 @@ class StaffLogin(StaffCredentials, RpcRequest):
 
     client: str = Field(default="", max_length=100)
     previous_token: str | None = Field(default=None, max_length=200)
+    device: str | None = Field(default=None, max_length=200, description="the device cookie the client holds")
 
 
 class StaffSetup(NewPassword, RpcRequest):

@@ -1,4 +1,10 @@
-"""Candidate accounts and sessions: `/api/v1/accounts/...`, `/api/v1/sessions`, `/api/v1/me`."""
+"""Candidate accounts and sessions: `/api/v1/accounts/...`, `/api/v1/sessions`, `/api/v1/me`.
+
+A successful login (candidate or staff) also sets the device cookie `ecandidat_device` (HttpOnly,
+Secure, SameSite=Strict, long-lived): the accounts service's random token marking the browser as
+a known device of the account, which keeps logging in while the account is under attack
+(`services/accounts/throttle.py`). Every login sends it back when the client has it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from ..auth import SESSION_TOKEN, clear_session_cookies, client_address, previou
 from ..keys import RPC
 
 TAG = "comptes candidats"
+DEVICE_COOKIE = "ecandidat_device"
 
 
 class LoginBody(c.Credentials):
@@ -34,12 +41,21 @@ async def call(request: web.Request, rpc_request, reply):
     return await request.app[RPC].call(rpc_request, reply, request_id=request[REQUEST_ID])
 
 
+def device_cookie(request: web.Request) -> str | None:
+    """The device token the client holds, if it looks like one."""
+    value = request.cookies.get(DEVICE_COOKIE)
+    return value if value and len(value) <= 200 else None
+
+
 async def session_response(request: web.Request, issued: c.SessionIssued, cookie: bool) -> web.Response:
     body = Session(token=None if cookie else issued.token, expires_at=issued.expires_at,
                    idle_timeout=issued.idle_timeout, principal=issued.principal)
     response = json_response(body, status=201)
     if cookie:
         set_session_cookies(response, issued)
+    if issued.device:
+        response.set_cookie(DEVICE_COOKIE, issued.device, max_age=issued.device_max_age, httponly=True, secure=True,
+                            samesite="Strict", path="/")
     return response
 
 
@@ -51,12 +67,15 @@ async def end_session(request: web.Request) -> web.Response:
 
 
 def register(api: Api) -> None:
-    @api.route("POST", f"{API_PREFIX}/accounts", summary="Créer un compte candidat (mail d'activation)", tag=TAG,
-               body=c.CreateAccount, response=c.AccountCreatedReply, status=201,
-               responses={409: "Adresse mail déjà utilisée"})
+    @api.route("POST", f"{API_PREFIX}/accounts",
+               summary=("Créer un compte candidat (mail d'activation ; si l'adresse a déjà un compte, la même "
+                        "réponse, et un mail « vous avez déjà un compte » à son titulaire)"),
+               tag=TAG, body=c.NewAccount, response=c.AccountCreatedReply, status=201,
+               responses={429: "Trop de comptes créés depuis cette adresse réseau"})
     async def create_account(request: web.Request) -> web.Response:
-        body = await parse_body(request, c.CreateAccount)
-        return json_response(await call(request, body, c.AccountCreatedReply), status=201)
+        body = await parse_body(request, c.NewAccount)
+        rpc_request = c.CreateAccount(**body.model_dump(), client=client_address(request))
+        return json_response(await call(request, rpc_request, c.AccountCreatedReply), status=201)
 
     @api.route("POST", f"{API_PREFIX}/accounts/activation", summary="Activer son compte avec le lien reçu par mail",
                tag=TAG, body=c.ActivateAccount, response=c.AccountActivatedReply,
@@ -100,7 +119,7 @@ def register(api: Api) -> None:
     async def login(request: web.Request) -> web.Response:
         body = await parse_body(request, LoginBody)
         rpc_request = c.Login(login=body.login, password=body.password, client=client_address(request),
-                              previous_token=previous_token(request))
+                              previous_token=previous_token(request), device=device_cookie(request))
         return await session_response(request, await call(request, rpc_request, c.SessionIssued), body.session_cookie)
 
     @api.route("DELETE", f"{API_PREFIX}/sessions/current", summary="Se déconnecter", tag=TAG, status=204,

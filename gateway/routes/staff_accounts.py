@@ -11,7 +11,7 @@ from ecandidat.contracts.errors import NotFound
 
 from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body
 from ..auth import client_address, previous_token
-from .accounts import call, end_session, session_response, Session
+from .accounts import Session, call, device_cookie, end_session, session_response
 
 TAG = "comptes du personnel"
 STAFF = f"{API_PREFIX}/staff"
@@ -36,7 +36,8 @@ def register(api: Api) -> None:
     async def staff_login(request: web.Request) -> web.Response:
         body = await parse_body(request, StaffLoginBody)
         rpc_request = c.StaffLogin(email=body.email, password=body.password, code=body.code,
-                                   client=client_address(request), previous_token=previous_token(request))
+                                   client=client_address(request), previous_token=previous_token(request),
+                                   device=device_cookie(request))
         return await session_response(request, await call(request, rpc_request, c.SessionIssued), body.session_cookie)
 
     @api.route("DELETE", f"{STAFF}/sessions/current", summary="Déconnexion du personnel", tag=TAG, status=204,

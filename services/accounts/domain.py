@@ -60,9 +60,16 @@ def load_common_passwords(path: Path = COMMON_PASSWORDS_FILE) -> frozenset[str]:
     return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
 
 
+MIN_DISTINCT_CHARACTERS = 3
+
+
 def check_password(password: str, common: frozenset[str], *, field: str = "password", context: tuple[str, ...] = ()) -> None:
-    """Length is checked by the contract; here: not a common password, not the user's own identifiers."""
+    """Length and blankness are checked by the contract; here: not a repetition of one or two
+    characters, not a common password, not the user's own identifiers."""
     lowered = password.lower()
+    if len({c for c in lowered if not c.isspace()}) < MIN_DISTINCT_CHARACTERS:
+        message = "Ce mot de passe est trop simple : utilisez au moins trois caractères différents, ou mieux, une phrase."
+        raise InvalidInput(message, details=[ErrorDetail(field=field, message=message, code="trivial_password")])
     if lowered in common:
         message = "Ce mot de passe fait partie des mots de passe les plus courants ; choisissez-en un autre."
         raise InvalidInput(message, details=[ErrorDetail(field=field, message=message, code="common_password")])
@@ -71,11 +78,12 @@ def check_password(password: str, common: frozenset[str], *, field: str = "passw
         raise InvalidInput(message, details=[ErrorDetail(field=field, message=message, code="guessable_password")])
 
 
-def throttle_delay(failures: int, *, free: int, base: float, cap: float) -> float:
-    """Seconds to wait after `failures` consecutive failures: none for the first `free`, then doubling, capped."""
-    if failures <= free:
+def throttle_delay(level: float, *, free: int, base: float, cap: float) -> float:
+    """Seconds to wait at a failure `level` (failures not yet forgotten): none up to `free`, then
+    doubling with each further failure, capped."""
+    if level <= free:
         return 0.0
-    return min(cap, base * 2 ** min(failures - free - 1, 40))
+    return min(cap, base * 2 ** min(level - free - 1, 40))
 
 
 def check_staff_scopes(roles: tuple[str, ...], centres: tuple[str, ...], commissions: tuple[str, ...]) -> None:

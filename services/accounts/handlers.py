@@ -1,4 +1,4 @@
-"""Candidate accounts: creation, activation, lost links, password reset, change of email.
+"""Candidate accounts: creation, activation, password reset, change of email (lost links: `lost_links.py`).
 
 Each handler validates what it can before touching anything, hashes passwords outside any
 transaction, and commits the state change and its event together.
@@ -12,13 +12,10 @@ from datetime import datetime
 import asyncpg
 
 from ecandidat.contracts.accounts import (
-    Accepted,
     AccountActivated,
     AccountActivatedReply,
-    AccountActivationRequested,
     AccountCreated,
     AccountCreatedReply,
-    AccountCredentialsRequested,
     AccountEmailChanged,
     AccountEmailChangeRequested,
     AccountPasswordChanged,
@@ -29,21 +26,19 @@ from ecandidat.contracts.accounts import (
     CreateAccount,
     Done,
     GetAccount,
-    RequestCredentials,
-    ResendActivation,
     ResetPassword,
 )
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, InvalidInput, NotFound
+from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, InvalidInput, NotFound, ServiceError
 from ecandidat.runtime.outbox import add_event
 
-from . import sessions, store
-from .context import Deps, email_key
+from . import sessions, store, throttle
+from .context import Deps
 from .domain import LinkInvalid, check_password, new_token, token_hash
+from .lost_links import mail_activation, mail_allowed, mail_credentials
 
 EMAIL_TAKEN = "Cette adresse mail est déjà utilisée par un compte eCandidat. Si c'est le vôtre, utilisez « J'ai oublié mes identifiants »."
-RESEND_ANSWER = "Si un compte en attente d'activation correspond à cette adresse, un nouveau lien d'activation vient d'y être envoyé."
-CREDENTIALS_ANSWER = "Si un compte correspond à cette adresse, un mail contenant votre identifiant et un lien pour choisir un nouveau mot de passe vient d'y être envoyé."
+CREATED = "Votre compte a été créé avec succès, veuillez consulter vos courriels pour le valider."
 
 
 async def linked(
@@ -62,43 +57,57 @@ def _email_taken(field: str = "email") -> Conflict:
 
 
 async def create_account(deps: Deps, req: CreateAccount) -> AccountCreatedReply:
+    """Create the account, or, when the address already has one, mail its owner instead ("vous avez
+    déjà un compte", with the numéro de dossier and a reset link) and answer exactly the same: the
+    same status and body (a numéro issued for nothing, an id that names nothing), after the same
+    work (the password is hashed, a numéro issued, a link and an event written either way)."""
     s = deps.settings
     check_password(req.password, deps.common_passwords, context=(req.email,))
-    async with deps.pool.acquire() as conn:
-        if await store.candidate_by_email(conn, req.email):
-            raise _email_taken()
+    if req.client:
+        await _limit_creations(deps, req.client)
     password_hash = await deps.passwords.hash(req.password)
     now = deps.now()
     deadline = deps.hours(s.accounts_activation_hours)
     account_id = uuid.uuid4()
-    token = new_token()
     async with deps.pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                numero = await store.issue_numero(conn, s.accounts_campaign_prefix, now)
-                await store.insert_candidate(
-                    conn, account_id=account_id, numero_dossier=numero, email=req.email, nom=req.nom,
-                    prenom=req.prenom, ine=req.ine, password_hash=password_hash, created_at=now,
-                    activation_deadline=deadline,
-                )
-                await store.replace_token(conn, account_id, "activation", token_hash(token), now, deadline)
+        async with conn.transaction():
+            may_mail = await mail_allowed(conn, deps, req.email, "registration")
+            numero = await store.issue_numero(conn, s.accounts_campaign_prefix, now)
+            created = await store.insert_candidate(
+                conn, account_id=account_id, numero_dossier=numero, email=req.email, nom=req.nom, prenom=req.prenom,
+                ine=req.ine, password_hash=password_hash, created_at=now, activation_deadline=deadline,
+            )
+            if created:
                 event = AccountCreated(
                     account_id=account_id, numero_dossier=numero, email=req.email, nom=req.nom, prenom=req.prenom,
                     ine=req.ine, campagne=s.accounts_campaign_label, activation_deadline=deadline,
                 )
                 await add_event(conn, event, subject=str(account_id), clock=deps.clock)
-                welcome = AccountActivationRequested(
-                    account_id=account_id, numero_dossier=numero, email=req.email, nom=req.nom, prenom=req.prenom,
-                    activation=deps.sealer.seal(token), activation_deadline=deadline, welcome=True,
-                    campagne=s.accounts_campaign_label,
-                )
-                await add_event(conn, welcome, subject=str(account_id), clock=deps.clock)
-        except asyncpg.UniqueViolationError:  # the same address, created concurrently
-            raise _email_taken() from None
+                await mail_activation(conn, deps, event.model_dump(), deadline, welcome=True)
+            else:
+                owner = await store.candidate_by_email(conn, req.email, lock=True)
+                if may_mail:
+                    await mail_credentials(conn, deps, owner, reason="registration")
     return AccountCreatedReply(
-        account_id=account_id, numero_dossier=numero, email=req.email, activation_deadline=deadline,
-        message="Votre compte a été créé avec succès, veuillez consulter vos courriels pour le valider.",
+        account_id=account_id, numero_dossier=numero, email=req.email, activation_deadline=deadline, message=CREATED
     )
+
+
+async def _limit_creations(deps: Deps, client: str) -> None:
+    """At most ACCOUNTS_CREATIONS_PER_HOUR_CLIENT creations per client address and hour."""
+    async with deps.pool.acquire() as conn:
+        async with conn.transaction():
+            granted, wait = await store.count_request(
+                conn, store.limit_key("client", client), "creation", deps.now(),
+                per_hour=deps.settings.accounts_creations_per_hour_client,
+            )
+    if not granted:
+        minutes = max(1, round(wait / 60 + 0.5))
+        raise ServiceError(
+            f"Trop de comptes ont été créés depuis votre adresse réseau. Veuillez réessayer dans {minutes} minute"
+            f"{'s' if minutes > 1 else ''}.",
+            code="too_many_requests", retry_after=max(1, round(wait + 0.5)),
+        )
 
 
 async def activate_account(deps: Deps, req: ActivateAccount) -> AccountActivatedReply:
@@ -116,64 +125,6 @@ async def activate_account(deps: Deps, req: ActivateAccount) -> AccountActivated
         numero_dossier=account["numero_dossier"],
         message="Votre compte est activé. Vous pouvez vous connecter avec votre numéro de dossier et votre mot de passe.",
     )
-
-
-async def _mail_request(conn: asyncpg.Connection, deps: Deps, email: str, kind: str) -> asyncpg.Record | None:
-    """The account a lost-link request is about, or None when there is none or the address asked too often.
-
-    Runs after the answer was sent (`Deps.after_answer`): the answer is the same, in the same time,
-    whether or not the address has an account.
-    """
-    asked = await store.record_mail_request(conn, email_key(email), kind, deps.now())
-    account = await store.candidate_by_email(conn, email)
-    if asked > deps.settings.accounts_mail_requests_per_hour:
-        return None
-    return account
-
-
-async def resend_activation(deps: Deps, req: ResendActivation) -> Accepted:
-    await deps.after_answer(_resend_activation(deps, req.email))
-    return Accepted(message=RESEND_ANSWER)
-
-
-async def _resend_activation(deps: Deps, email: str) -> None:
-    s = deps.settings
-    now = deps.now()
-    async with deps.pool.acquire() as conn:
-        async with conn.transaction():
-            account = await _mail_request(conn, deps, email, "activation")
-            if account is not None and account["activated_at"] is None:
-                token = new_token()
-                deadline = deps.hours(s.accounts_activation_hours)
-                await store.update_candidate(conn, account["account_id"], activation_deadline=deadline)
-                await store.replace_token(conn, account["account_id"], "activation", token_hash(token), now, deadline)
-                event = AccountActivationRequested(
-                    account_id=account["account_id"], numero_dossier=account["numero_dossier"], email=account["email"],
-                    nom=account["nom"], prenom=account["prenom"], activation=deps.sealer.seal(token),
-                    activation_deadline=deadline,
-                )
-                await add_event(conn, event, subject=str(account["account_id"]), clock=deps.clock)
-
-
-async def request_credentials(deps: Deps, req: RequestCredentials) -> Accepted:
-    await deps.after_answer(_request_credentials(deps, req.email))
-    return Accepted(message=CREDENTIALS_ANSWER)
-
-
-async def _request_credentials(deps: Deps, email: str) -> None:
-    now = deps.now()
-    async with deps.pool.acquire() as conn:
-        async with conn.transaction():
-            account = await _mail_request(conn, deps, email, "credentials")
-            if account is not None:
-                token = new_token()
-                expires = deps.hours(deps.settings.accounts_reset_hours)
-                await store.replace_token(conn, account["account_id"], "reset", token_hash(token), now, expires)
-                event = AccountCredentialsRequested(
-                    account_id=account["account_id"], numero_dossier=account["numero_dossier"], email=account["email"],
-                    nom=account["nom"], prenom=account["prenom"], reset=deps.sealer.seal(token), reset_expires_at=expires,
-                )
-                await add_event(conn, event, subject=str(account["account_id"]), clock=deps.clock)
 
 
 async def reset_password(deps: Deps, req: ResetPassword) -> Done:
@@ -194,7 +145,7 @@ async def reset_password(deps: Deps, req: ResetPassword) -> Done:
                                 subject=str(account_id), clock=deps.clock)
             await store.update_candidate(conn, account_id, **changes)
             await store.end_sessions(conn, account_id)
-            await sessions.forgive(conn, account_id)
+            await throttle.forgive_account(conn, account_id)
             event = AccountPasswordChanged(
                 account_id=account_id, numero_dossier=account["numero_dossier"], email=account["email"],
                 nom=account["nom"], prenom=account["prenom"],

@@ -31,6 +31,8 @@ def purge_unactivated(clock: Clock) -> JobFn:
 
 def housekeeping(settings: AccountsSettings) -> JobFn:
     async def run(conn: asyncpg.Connection, now: datetime) -> int:
-        return await store.delete_stale(conn, now, settings.accounts_session_idle, settings.accounts_session_lifetime)
+        return await store.delete_stale(
+            conn, now, settings.accounts_session_idle, settings.accounts_session_lifetime, settings.accounts_device_days
+        )
 
     return run

@@ -1,4 +1,10 @@
-"""The accounts service: candidate and staff accounts, sessions, login throttling, activation purge."""
+"""The accounts service: candidate and staff accounts, sessions, login throttling, activation purge.
+
+Login throttling slows an attacker, never the account's owner: each client (a known device, else
+an address) has its own budget on each account, and only unknown clients share the account's and
+the address's budgets (`throttle.py`). Lost-link requests are committed before they are answered
+and handled by the service's own consumer of them (`lost_links.py`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service
 
-from . import jobs, rpc
+from . import jobs, lost_links, rpc
 from .context import Deps
 from .domain import load_common_passwords
 from .passwords import Passwords
@@ -40,8 +46,8 @@ class AccountsService(Service):
         )
         self.on_cleanup(passwords.close)
         self.deps = Deps(self.pool, self.clock, s, passwords, sealer, load_common_passwords())
-        self.on_cleanup(self.deps.drain)
         rpc.register(self.rpc, self.deps)
+        self.subscribe("mail-requests", lost_links.subscriptions(self.deps))
         self.add_job(jobs.PURGE_JOB, timedelta(seconds=s.accounts_purge_interval), jobs.purge_unactivated(self.clock))
         self.purge_job = self.jobs[-1]
         self.add_job(jobs.HOUSEKEEPING_JOB, timedelta(hours=1), jobs.housekeeping(s))

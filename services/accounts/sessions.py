@@ -1,29 +1,28 @@
-"""Logins, sessions and the throttling of failed attempts.
+"""Logins and sessions.
 
 Session tokens are 256 random bits, stored as their SHA-256: a new one at every login (the
 previous one the client held is ended), ended by logout, by a password reset or a change of email,
 after ACCOUNTS_SESSION_IDLE seconds without use (measured to the minute: the last use is written at
 most once a minute) and after ACCOUNTS_SESSION_LIFETIME seconds in any case.
 
-Failed attempts are counted per account (or per unknown login) and per client address. Past
-ACCOUNTS_THROTTLE_FREE failures (ACCOUNTS_THROTTLE_FREE_CLIENT for an address) each new one blocks the key for a doubling delay, capped low for an
-account (an attacker can slow a victim down, never lock them out) and higher for an address.
+Failed attempts are throttled as `throttle.py` describes; a successful login also returns the
+device token that makes the client a known device of the account.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import asyncpg
 
 from ecandidat.contracts.accounts import Done, Login, Logout, ResolveSession, SessionIssued
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, ServiceError, Unauthenticated
+from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, Unauthenticated
 
-from . import store
+from . import store, throttle
 from .context import Deps
-from .domain import new_token, throttle_delay, token_hash
+from .domain import new_token, token_hash
+from .throttle import Attempt
 
 BAD_LOGIN = "Identifiant ou mot de passe incorrect."
 NOT_ACTIVATED = (
@@ -34,72 +33,32 @@ SESSION_INVALID = "Votre session a expiré ou n'est pas valide. Veuillez vous re
 TOUCH_EVERY = timedelta(seconds=60)
 
 
-def login_key(account_id: uuid.UUID | None, login: str) -> str:
-    return f"login:{account_id}" if account_id else f"login:?{login.strip().lower()}"
-
-
-def throttle_keys(login: str, client: str) -> list[str]:
-    return [login] + ([f"client:{client}"] if client else [])
-
-
-def _too_many(wait: float) -> ServiceError:
-    seconds = max(1, round(wait + 0.5))
-    return ServiceError(
-        f"Trop de tentatives de connexion infructueuses. Veuillez réessayer dans {seconds} seconde{'s' if seconds > 1 else ''}.",
-        code="too_many_requests", retry_after=seconds,
-    )
-
-
-async def refuse_if_throttled(conn: asyncpg.Connection, deps: Deps, keys: list[str]) -> None:
-    wait = await store.blocked_for(conn, keys, deps.now())
-    if wait > 0:
-        raise _too_many(wait)
-
-
-async def record_failure(deps: Deps, keys: list[str]) -> None:
-    s = deps.settings
-    now = deps.now()
-    async with deps.pool.acquire() as conn:
-        for key in keys:
-            if key.startswith("client:"):
-                free, cap = s.accounts_throttle_free_client, s.accounts_throttle_max_client
-            else:
-                free, cap = s.accounts_throttle_free, s.accounts_throttle_max_login
-            failures = await store.count_failure(conn, key, now, s.accounts_throttle_window / max(free, 1))
-            delay = throttle_delay(failures, free=free, base=s.accounts_throttle_base, cap=cap)
-            if delay:
-                await store.block(conn, key, now + timedelta(seconds=delay))
-
-
-async def forgive(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
-    """The account's owner proved themselves: its failure count starts again (not the address's)."""
-    await store.clear_failures(conn, login_key(account_id, ""))
-
-
-async def verify_or_count(deps: Deps, keys: list[str], stored_hash: str | None, password: str) -> bool:
-    """Check a password (the caller checked the throttle); a mismatch counts as a failure."""
+async def verify_or_count(deps: Deps, attempt: Attempt, stored_hash: str | None, password: str) -> bool:
+    """Check a password (the attempt was not refused); a mismatch counts as a failure."""
     if await deps.passwords.verify(stored_hash, password):
         return True
-    await record_failure(deps, keys)
+    await throttle.record_failure(deps, attempt)
     return False
 
 
 async def check_password_of(deps: Deps, account: asyncpg.Record, password: str) -> None:
-    """Re-authentication inside a session (e.g. before a change of email); failures count as for a login."""
-    keys = [login_key(account["account_id"], "")]
+    """Re-authentication inside a session (e.g. before a change of email); failures are throttled."""
     async with deps.pool.acquire() as conn:
-        await refuse_if_throttled(conn, deps, keys)
-    if not await verify_or_count(deps, keys, account["password_hash"], password):
+        attempt = await throttle.reauthentication(conn, deps, account["account_id"])
+    if not await verify_or_count(deps, attempt, account["password_hash"], password):
         message = "Le mot de passe est incorrect."
         raise InvalidInput(message, details=[ErrorDetail(field="password", message=message)])
 
 
 async def login(deps: Deps, req: Login) -> SessionIssued:
-    async with deps.pool.acquire() as conn:  # one connection for both look-ups: none is held while hashing
+    async with deps.pool.acquire() as conn:  # one connection for the look-ups: none is held while hashing
         account = await store.candidate_by_login(conn, req.login)
-        keys = throttle_keys(login_key(account and account["account_id"], req.login), req.client)
-        await refuse_if_throttled(conn, deps, keys)
-    if not await verify_or_count(deps, keys, account and account["password_hash"], req.password):
+        account_id = account and account["account_id"]
+        attempt = await throttle.attempt(
+            conn, deps, account_id=account_id, subject=throttle.subject_of(account_id, "candidate", req.login),
+            client=req.client, device=req.device,
+        )
+    if not await verify_or_count(deps, attempt, account and account["password_hash"], req.password):
         raise Unauthenticated(BAD_LOGIN, details=[ErrorDetail(field="login", message=BAD_LOGIN)])
     assert account is not None
     if account["activated_at"] is None:
@@ -112,21 +71,31 @@ async def login(deps: Deps, req: Login) -> SessionIssued:
         realm="candidate", account_id=account["account_id"], email=account["email"],
         numero_dossier=account["numero_dossier"],
     )
-    return await open_session(deps, principal, req.client, req.previous_token)
+    return await open_session(deps, principal, attempt, req.client, req.previous_token)
 
 
-async def open_session(deps: Deps, principal: Principal, client: str, previous_token: str | None) -> SessionIssued:
+async def open_session(
+    deps: Deps, principal: Principal, attempt: Attempt, client: str, previous_token: str | None
+) -> SessionIssued:
+    """A new session; the client's failures on the account are forgotten and its device is known
+    to the account from now on (a device token that was never issued here is replaced). The
+    device token is returned every time, so that the client's cookie lives on while it is used."""
     token = new_token()
     now = deps.now()
     times = deps.session_times
     async with deps.pool.acquire() as conn:
+        device = attempt.device
+        if device is None or not await store.device_issued(conn, token_hash(device)):
+            device = new_token()
         await store.open_session(
             conn, token_hash(token), principal.account_id, principal.realm, now, client,
             previous_hash=token_hash(previous_token) if previous_token else None,
-            forgiven_key=login_key(principal.account_id, ""),
+            forgiven_key=attempt.pair, device_hash=token_hash(device),
         )
+    max_age = deps.settings.accounts_device_days * 86400
     return SessionIssued(
-        token=token, expires_at=now + timedelta(seconds=times.lifetime), idle_timeout=times.idle, principal=principal
+        token=token, expires_at=now + timedelta(seconds=times.lifetime), idle_timeout=times.idle, principal=principal,
+        device=device, device_max_age=max_age,
     )
 
 

@@ -10,13 +10,17 @@
 | ACCOUNTS_STAFF_SETUP_HOURS | 72 | validity of a staff member's set-up (invitation) link |
 | ACCOUNTS_SESSION_IDLE | 1800 | seconds without a request after which a session ends |
 | ACCOUNTS_SESSION_LIFETIME | 43200 | seconds after which a session ends whatever happens |
-| ACCOUNTS_THROTTLE_FREE | 5 | failed logins allowed for one login before delays start |
-| ACCOUNTS_THROTTLE_FREE_CLIENT | 100 | failed logins allowed from one client address (a campus shares one) before delays start |
+| ACCOUNTS_THROTTLE_FREE | 5 | failed logins allowed to one client (its known device, else its address) on one account before its delays start |
+| ACCOUNTS_THROTTLE_FREE_ACCOUNT | 20 | failed logins allowed on one account from all its unknown clients together before unknown clients are slowed (known devices never are) |
+| ACCOUNTS_THROTTLE_FREE_CLIENT | 300 | failed logins allowed from one client address, all accounts together, before its unknown clients are slowed (a campus NAT shares one address; successes never count) |
+| ACCOUNTS_THROTTLE_WINDOW | 3600 | seconds in which each budget is forgotten: one failure every WINDOW / FREE seconds |
 | ACCOUNTS_THROTTLE_BASE | 1 | first delay in seconds, doubled at each further failure |
-| ACCOUNTS_THROTTLE_MAX_LOGIN | 60 | longest delay for one login (kept short: an attacker must not lock a victim out) |
-| ACCOUNTS_THROTTLE_MAX_CLIENT | 60 | longest delay for one client address |
-| ACCOUNTS_THROTTLE_WINDOW | 900 | seconds in which the free failures are forgotten (one every WINDOW / FREE seconds) |
-| ACCOUNTS_MAIL_REQUESTS_PER_HOUR | 5 | activation/credential mails sent to one address per hour (more are silently dropped) |
+| ACCOUNTS_THROTTLE_MAX_PAIR | 3600 | longest delay of one client on one account (an attacker's own delay) |
+| ACCOUNTS_THROTTLE_MAX_ACCOUNT | 60 | longest delay of an account's unknown clients (kept short: a victim without a known device is slowed, never locked out) |
+| ACCOUNTS_THROTTLE_MAX_CLIENT | 60 | longest delay of the unknown clients of one address |
+| ACCOUNTS_DEVICE_DAYS | 365 | days a device stays known to an account after its last login there (the device cookie's lifetime) |
+| ACCOUNTS_MAIL_REQUESTS_PER_HOUR | 5 | lost-link mails (activation, credentials, "vous avez déjà un compte") sent to one address per hour and kind; more are silently dropped |
+| ACCOUNTS_CREATIONS_PER_HOUR_CLIENT | 60 | account creations accepted from one client address per hour (429 beyond) |
 | ACCOUNTS_HASH_WORKERS | number of cores | threads hashing passwords (argon2id), off the event loop |
 | ACCOUNTS_HASH_NICENESS | 5 | scheduling niceness of the hashing threads (0: as the rest), so that other requests go first |
 | ACCOUNTS_HASH_MEMORY_KIB / _TIME / _PARALLELISM | 19456 / 2 / 1 | argon2id cost (OWASP: 19 MiB, t=2, p=1 at least) |
@@ -24,6 +28,8 @@
 | LINK_SEALING_KEY | the development key | Fernet key(s) sealing link tokens in events; shared with the mailer |
 | PUBLIC_BASE_URL | http://localhost:8080 | base of the links (printed by `ecandidat create-admin`) |
 | DATABASE_URL, NATS_URL, ... | | as for every service |
+
+Login throttling is described in `services/accounts/throttle.py`.
 
 LINK_SEALING_KEY defaults to `ecandidat.runtime.sealing.DEV_SEALING_KEY`, a published key that
 makes the local stack and the tests work without configuration; the service refuses it when
@@ -50,12 +56,16 @@ class AccountsSettings(KitSettings):
     accounts_session_idle: int = Field(default=1800, gt=0)
     accounts_session_lifetime: int = Field(default=43200, gt=0)
     accounts_throttle_free: int = Field(default=5, ge=0)
-    accounts_throttle_free_client: int = Field(default=100, ge=0)
+    accounts_throttle_free_account: int = Field(default=20, ge=1)
+    accounts_throttle_free_client: int = Field(default=300, ge=1)
+    accounts_throttle_window: float = Field(default=3600.0, gt=0)
     accounts_throttle_base: float = Field(default=1.0, gt=0)
-    accounts_throttle_max_login: float = Field(default=60.0, gt=0)
+    accounts_throttle_max_pair: float = Field(default=3600.0, gt=0)
+    accounts_throttle_max_account: float = Field(default=60.0, gt=0)
     accounts_throttle_max_client: float = Field(default=60.0, gt=0)
-    accounts_throttle_window: float = Field(default=900.0, gt=0)
+    accounts_device_days: int = Field(default=365, ge=1, le=400)
     accounts_mail_requests_per_hour: int = Field(default=5, ge=1)
+    accounts_creations_per_hour_client: int = Field(default=60, ge=1)
     accounts_hash_workers: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
     accounts_hash_niceness: int = Field(default=5, ge=0, le=19)
     accounts_hash_memory_kib: int = Field(default=19456, ge=19456)

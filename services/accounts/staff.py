@@ -32,7 +32,7 @@ from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.sealing import Sealer
 
-from . import staff_store, store
+from . import staff_store, store, throttle
 from .context import Deps
 from .handlers import linked
 from .domain import (
@@ -47,7 +47,7 @@ from .domain import (
     token_hash,
     totp_step,
 )
-from .sessions import login_key, open_session, record_failure, refuse_if_throttled, throttle_keys, verify_or_count
+from .sessions import open_session, verify_or_count
 from .settings import AccountsSettings
 
 BAD_STAFF_LOGIN = "Adresse mail, mot de passe ou code de vérification incorrect."
@@ -186,17 +186,20 @@ async def _second_factor(conn: asyncpg.Connection, deps: Deps, account: asyncpg.
 async def staff_login(deps: Deps, req: StaffLogin) -> SessionIssued:
     async with deps.pool.acquire() as conn:
         account = await staff_store.staff_by_email(conn, req.email)
-        keys = throttle_keys(login_key(account and account["account_id"], "staff:" + req.email), req.client)
-        await refuse_if_throttled(conn, deps, keys)
+        account_id = account and account["account_id"]
+        attempt = await throttle.attempt(
+            conn, deps, account_id=account_id, subject=throttle.subject_of(account_id, "staff", req.email),
+            client=req.client, device=req.device,
+        )
     usable = account is not None and account["totp_confirmed"]
-    password_ok = await verify_or_count(deps, keys, account["password_hash"] if usable else None, req.password)
+    password_ok = await verify_or_count(deps, attempt, account["password_hash"] if usable else None, req.password)
     second_ok = False
     if password_ok:
         async with deps.pool.acquire() as conn:
             async with conn.transaction():
                 second_ok = await _second_factor(conn, deps, account, req.code, deps.now())
         if not second_ok:
-            await record_failure(deps, keys)
+            await throttle.record_failure(deps, attempt)
     if not second_ok:
         raise Unauthenticated(BAD_STAFF_LOGIN, details=[ErrorDetail(field="code", message=BAD_STAFF_LOGIN)])
     if account["disabled_at"] is not None:
@@ -205,7 +208,7 @@ async def staff_login(deps: Deps, req: StaffLogin) -> SessionIssued:
         realm="staff", account_id=account["account_id"], email=account["email"], roles=tuple(account["roles"]),
         centres=tuple(account["centres"]), commissions=tuple(account["commissions"]),
     )
-    return await open_session(deps, principal, req.client, req.previous_token)
+    return await open_session(deps, principal, attempt, req.client, req.previous_token)
 
 
 async def renew_recovery_codes(deps: Deps, req: RenewRecoveryCodes) -> RecoveryCodes:
@@ -291,5 +294,6 @@ async def reinvite_staff_account(deps: Deps, req: ReinviteStaffAccount) -> Staff
             )
             await staff_store.replace_recovery_codes(conn, req.account_id, [])
             await store.end_sessions(conn, req.account_id)
+            await throttle.forgive_account(conn, req.account_id)
             await _invite(conn, row, sealer=deps.sealer, clock=deps.clock, settings=deps.settings)
         return _view(await _target(conn, req.account_id))

@@ -1,7 +1,8 @@
-"""SQL of candidate accounts, numéros, link tokens, sessions, throttling and mail requests."""
+"""SQL of candidate accounts, numéros, link tokens, sessions, known devices, throttling and limited requests."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, timedelta
 
@@ -41,12 +42,20 @@ async def update(conn: asyncpg.Connection, table: str, account_id: uuid.UUID, ch
     await conn.execute(f"UPDATE {table} SET {sets} WHERE account_id = $1", account_id, *changes.values())
 
 
-async def insert_candidate(conn: asyncpg.Connection, **row: object) -> None:
-    await insert(conn, "candidates", row)
+async def insert_candidate(conn: asyncpg.Connection, **row: object) -> bool:
+    """Insert the account unless its address already has one (then False, and nothing changes)."""
+    columns = ", ".join(row)
+    params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+    inserted = await conn.fetchval(
+        f"INSERT INTO candidates ({columns}) VALUES ({params}) ON CONFLICT (lower(email)) DO NOTHING RETURNING true",
+        *row.values(),
+    )
+    return bool(inserted)
 
 
-async def candidate_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM candidates WHERE lower(email) = lower($1)", email)
+async def candidate_by_email(conn: asyncpg.Connection, email: str, *, lock: bool = False) -> asyncpg.Record | None:
+    sql = "SELECT * FROM candidates WHERE lower(email) = lower($1)" + (" FOR UPDATE" if lock else "")
+    return await conn.fetchrow(sql, email)
 
 
 async def candidate_by_login(conn: asyncpg.Connection, login: str) -> asyncpg.Record | None:
@@ -77,8 +86,8 @@ async def purge_unactivated(conn: asyncpg.Connection, now: datetime, limit: int 
     )
     ids = [r["account_id"] for r in rows]
     if ids:
-        await conn.execute("DELETE FROM link_tokens WHERE account_id = ANY($1::uuid[])", ids)
-        await conn.execute("DELETE FROM sessions WHERE account_id = ANY($1::uuid[])", ids)
+        for table in ("link_tokens", "sessions", "devices"):
+            await conn.execute(f"DELETE FROM {table} WHERE account_id = ANY($1::uuid[])", ids)
     return rows
 
 
@@ -139,11 +148,16 @@ async def open_session(
     *,
     previous_hash: bytes | None,
     forgiven_key: str,
+    device_hash: bytes,
 ) -> None:
-    """One statement: insert the session, end the one the client held, reset the login's failure count."""
+    """One statement: insert the session, end the one the client held, forget the failures of this
+    client on this account, and remember the client's device as known to the account."""
     await conn.execute(
         """WITH ended AS (DELETE FROM sessions WHERE token_hash = $6),
-                forgiven AS (DELETE FROM login_failures WHERE key = $7)
+                forgiven AS (DELETE FROM login_failures WHERE key = $7),
+                known AS (INSERT INTO devices (device_hash, account_id, created_at, last_login_at)
+                          VALUES ($8, $2, $4, $4)
+                          ON CONFLICT (device_hash, account_id) DO UPDATE SET last_login_at = excluded.last_login_at)
            INSERT INTO sessions (token_hash, account_id, realm, created_at, last_seen_at, client)
            VALUES ($1, $2, $3, $4, $4, $5)""",
         token_hash,
@@ -153,6 +167,7 @@ async def open_session(
         client,
         previous_hash,
         forgiven_key,
+        device_hash,
     )
 
 
@@ -183,18 +198,42 @@ async def end_sessions(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
     return int(result.split()[-1])
 
 
-async def delete_stale(conn: asyncpg.Connection, now: datetime, idle: int, lifetime: int) -> int:
-    """Housekeeping: sessions past their timeouts, used-up tokens, old throttling and mail records."""
+async def delete_stale(conn: asyncpg.Connection, now: datetime, idle: int, lifetime: int, device_days: int) -> int:
+    """Housekeeping: sessions past their timeouts, used-up tokens, forgotten devices, old throttling
+    and request records."""
     deleted = 0
     for sql, args in (
         ("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2",
          (now - timedelta(seconds=idle), now - timedelta(seconds=lifetime))),
         ("DELETE FROM link_tokens WHERE expires_at < $1", (now,)),
-        ("DELETE FROM login_failures WHERE last_failure_at < $1", (now - timedelta(days=1),)),
-        ("DELETE FROM mail_requests WHERE requested_at < $1", (now - timedelta(days=1),)),
+        ("DELETE FROM devices WHERE last_login_at < $1", (now - timedelta(days=device_days),)),
+        ("DELETE FROM login_failures WHERE updated_at < $1 AND coalesce(blocked_until, $1) <= $1",
+         (now - timedelta(days=1),)),
+        ("DELETE FROM limited_requests WHERE requested_at < $1", (now - timedelta(days=1),)),
     ):
         deleted += int((await conn.execute(sql, *args)).split()[-1])
     return deleted
+
+
+# -- known devices --------------------------------------------------------------------------------
+
+
+async def device_issued(conn: asyncpg.Connection, device_hash: bytes) -> bool:
+    """Whether this device token was issued here (and is still remembered for some account)."""
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM devices WHERE device_hash = $1)", device_hash)
+
+
+async def device_known(conn: asyncpg.Connection, device_hash: bytes, account_id: uuid.UUID, since: datetime) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE device_hash = $1 AND account_id = $2 AND last_login_at > $3)",
+        device_hash,
+        account_id,
+        since,
+    )
+
+
+async def forget_devices(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM devices WHERE account_id = $1", account_id)
 
 
 # -- throttling -----------------------------------------------------------------------------------
@@ -208,15 +247,16 @@ async def blocked_for(conn: asyncpg.Connection, keys: list[str], now: datetime) 
     return 0.0 if until is None else (until - now).total_seconds()
 
 
-async def count_failure(conn: asyncpg.Connection, key: str, now: datetime, forget_every: float) -> int:
-    """Count one more failure for `key`; one past failure is forgotten every `forget_every` seconds."""
+async def count_failure(conn: asyncpg.Connection, key: str, now: datetime, forget_every: float) -> float:
+    """Raise `key`'s level by one failure, after forgetting one failure per `forget_every` seconds
+    since its last change; return the new level."""
     return await conn.fetchval(
-        """INSERT INTO login_failures (key, failures, last_failure_at) VALUES ($1, 1, $2)
+        """INSERT INTO login_failures (key, level, updated_at) VALUES ($1, 1, $2)
            ON CONFLICT (key) DO UPDATE SET
-               failures = greatest(0, login_failures.failures
-                   - floor(greatest(0, extract(epoch FROM $2 - login_failures.last_failure_at)) / $3)::int) + 1,
-               last_failure_at = greatest($2, login_failures.last_failure_at)
-           RETURNING failures""",
+               level = greatest(0, login_failures.level
+                   - greatest(0, extract(epoch FROM $2 - login_failures.updated_at)) / $3) + 1,
+               updated_at = greatest($2, login_failures.updated_at)
+           RETURNING level""",
         key,
         now,
         forget_every,
@@ -227,21 +267,49 @@ async def block(conn: asyncpg.Connection, key: str, until: datetime) -> None:
     await conn.execute("UPDATE login_failures SET blocked_until = $2 WHERE key = $1", key, until)
 
 
-async def clear_failures(conn: asyncpg.Connection, key: str) -> None:
-    await conn.execute("DELETE FROM login_failures WHERE key = $1", key)
-
-
-# -- mail requests --------------------------------------------------------------------------------
-
-
-async def record_mail_request(conn: asyncpg.Connection, email_key: bytes, kind: str, now: datetime) -> int:
-    """Record a request; return how many were made for this address and kind in the last hour (this one included)."""
+async def clear_failures(conn: asyncpg.Connection, *keys: str, prefix: str | None = None) -> None:
+    """Forget `keys`, and every key starting with `prefix`."""
     await conn.execute(
-        "INSERT INTO mail_requests (email_key, kind, requested_at) VALUES ($1, $2, $3)", email_key, kind, now
+        "DELETE FROM login_failures WHERE key = ANY($1::text[]) OR starts_with(key, $2)", list(keys), prefix
     )
-    return await conn.fetchval(
-        "SELECT count(*) FROM mail_requests WHERE email_key = $1 AND kind = $2 AND requested_at > $3",
-        email_key,
+
+
+# -- limited requests -----------------------------------------------------------------------------
+
+
+def _lock_id(kind: str, key_hash: bytes) -> int:
+    return int.from_bytes(hashlib.sha256(f"limit:{kind}:".encode() + key_hash).digest()[:8], "big", signed=True)
+
+
+def limit_key(kind: str, value: str) -> bytes:
+    """What a request is counted against (an address, a client), hashed: the value itself is not kept."""
+    return hashlib.sha256(f"{kind}:{value.strip().lower()}".encode()).digest()
+
+
+async def count_request(
+    conn: asyncpg.Connection, key_hash: bytes, kind: str, now: datetime, *, per_hour: int
+) -> tuple[bool, float]:
+    """Record a request against `key_hash` (inside the caller's transaction); return whether it is
+    within `per_hour` (this one included) and, if not, the seconds until one is allowed again.
+
+    A transaction advisory lock on the key serialises concurrent requests for it, so that the
+    count each one sees includes every request committed before: the limit holds under concurrency.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_id(kind, key_hash))
+    since = now - timedelta(hours=1)
+    granted, oldest = await conn.fetchrow(
+        """SELECT count(*) < $4, min(requested_at) FROM limited_requests
+           WHERE key_hash = $1 AND kind = $2 AND requested_at > $3 AND granted""",
+        key_hash,
         kind,
-        now - timedelta(hours=1),
+        since,
+        per_hour,
     )
+    await conn.execute(
+        "INSERT INTO limited_requests (key_hash, kind, requested_at, granted) VALUES ($1, $2, $3, $4)",
+        key_hash,
+        kind,
+        now,
+        granted,
+    )
+    return granted, 0.0 if granted else (oldest - since).total_seconds()

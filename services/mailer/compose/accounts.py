@@ -16,6 +16,7 @@ from ..catalogue import Mail, MailContext, composes
 from ..links import sealed_link
 
 # Pages of the web front that take the token and call the API (`POST /api/v1/...` with `token`).
+LOGIN_PAGE = "/connexion"
 ACTIVATION_PAGE = "/compte/activation"
 RESET_PAGE = "/compte/mot-de-passe"
 EMAIL_PAGE = "/compte/adresse"
@@ -41,10 +42,14 @@ def _activation(event: AccountActivationRequested, meta: CloudEvent, ctx: MailCo
 
 @composes(AccountCredentialsRequested)
 def _credentials(event: AccountCredentialsRequested, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    """The forgotten credentials, or, when someone tried to create an account with the address,
+    "vous avez déjà un compte" with the same identifier and reset link, and the way to log in."""
     context = {
         **_person(event), "numero_dossier": event.numero_dossier, "expires_at": event.reset_expires_at,
         "link": sealed_link(ctx, RESET_PAGE, event.reset),
     }
+    if event.reason == "registration":
+        return [Mail("account_exists", event.email, {**context, "login_link": f"{ctx.public_base_url}{LOGIN_PAGE}"})]
     return [Mail("account_credentials", event.email, context)]
 
 
