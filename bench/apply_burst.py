@@ -248,6 +248,7 @@ async def platform(name: str, services: Sequence[str], info: dict[str, Any], *, 
                 DATABASE_URL=db.url, NATS_URL=ns.url, GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=str(port),
                 GATEWAY_SERVICES=",".join(services), PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
                 LOG_FORMAT="json", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1",
+                ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",  # every candidate is created from this machine
             )
             if sink is not None:
                 process_env.update(SMTP_HOST=sink.host, SMTP_PORT=str(sink.port), SMTP_SECURITY="none")
