@@ -1,34 +1,14 @@
-"""Rpc endpoints of the accounts service: parse the contract, call the handler, reply.
-
-A handler that cannot reach PostgreSQL committed nothing: the caller gets `unavailable` (503 with
-Retry-After at the gateway), never an answer that claims the work is done.
-"""
+"""Rpc endpoints of the accounts service: parse the contract, call the handler, reply."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 
-import asyncpg
-
 from ecandidat.contracts import accounts as c
-from ecandidat.contracts.errors import Unavailable
 from ecandidat.runtime.rpc import RpcContext, RpcServer
 
 from . import handlers, lost_links, sessions, staff
 from .context import Deps
-
-log = logging.getLogger(__name__)
-
-RETRY_AFTER = 5  # seconds a client is asked to wait while the database is unreachable
-DATABASE_DOWN = (
-    OSError,  # refused, reset, unreachable
-    asyncio.TimeoutError,  # a connection that could not be opened in time
-    asyncpg.PostgresConnectionError,  # the connection broke mid-operation
-    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
-    asyncpg.TooManyConnectionsError,
-)
 
 ROUTES: dict[type, Callable[[Deps, object], Awaitable[object]]] = {
     c.CreateAccount: handlers.create_account,
@@ -62,14 +42,7 @@ def register(server: RpcServer, deps: Deps) -> None:
 
 def _bound(handler: Callable[[Deps, object], Awaitable[object]], deps: Deps):
     async def serve(req: object, ctx: RpcContext) -> object:
-        try:
-            return await handler(deps, req)
-        except DATABASE_DOWN as exc:
-            log.warning("database unreachable", extra={"error": repr(exc)})
-            raise Unavailable(
-                "Le service est momentanément indisponible, veuillez réessayer dans quelques instants.",
-                retry_after=RETRY_AFTER,
-            ) from None
+        return await handler(deps, req)
 
     serve.__name__ = handler.__name__
     return serve
