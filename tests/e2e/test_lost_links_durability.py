@@ -17,7 +17,7 @@ from ecandidat.runtime.outbox import pending_count
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.sealing import new_key
 from tests.conftest import eventually, unique_email
-from tests.e2e.test_accounts import activated_account, api, create_account, lost_links_handled, mail_to, sealing_overrides
+from tests.e2e.test_accounts import account_form, activated_account, api, lost_links_handled, mail_to, sealing_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +28,7 @@ def credential_mails(smtp_sink, addresses: set[str]) -> list:
     return [m for m in smtp_sink.messages() if m["To"] in addresses and "vos identifiants" in m["Subject"]]
 
 
+@pytest.mark.timeout(300)  # two starts of a real accounts process, on a machine that may be loaded
 async def test_accounts_killed_right_after_the_answers_loses_no_mail(start_platform, process_env, smtp_sink,
                                                                      database_url, tmp_path):
     key = new_key()
@@ -54,8 +55,10 @@ async def test_accounts_killed_right_after_the_answers_loses_no_mail(start_platf
                 return False
 
         await eventually(accounts_answers, timeout=60, message="the accounts process answers")
-        accounts = [await create_account(platform, smtp_sink) for _ in range(20)]
-        addresses = {a["email"] for a in accounts}
+        forms = [account_form() for _ in range(20)]
+        created = await asyncio.gather(*(api(platform, "POST", "/api/v1/accounts", form) for form in forms))
+        assert {status for status, _, _ in created} == {201}, created
+        addresses = {form["email"] for form in forms}
 
         replies = await asyncio.gather(*(api(platform, "POST", CREDENTIALS, {"email": a}) for a in addresses))
         first.send_signal(signal.SIGKILL)
