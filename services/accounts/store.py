@@ -31,10 +31,12 @@ async def issue_numero(conn: asyncpg.Connection, prefix: str, now: datetime) -> 
 # -- candidates -----------------------------------------------------------------------------------
 
 
-async def insert(conn: asyncpg.Connection, table: str, row: dict[str, object]) -> None:
+async def insert(conn: asyncpg.Connection, table: str, row: dict[str, object], on_conflict: str = "") -> bool:
+    """Insert `row`; whether it was inserted (`on_conflict` may skip it)."""
     columns = ", ".join(row)
     params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-    await conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({params})", *row.values())
+    status = await conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({params}) {on_conflict}", *row.values())
+    return status == "INSERT 0 1"
 
 
 async def update(conn: asyncpg.Connection, table: str, account_id: uuid.UUID, changes: dict[str, object]) -> None:
@@ -44,13 +46,7 @@ async def update(conn: asyncpg.Connection, table: str, account_id: uuid.UUID, ch
 
 async def insert_candidate(conn: asyncpg.Connection, **row: object) -> bool:
     """Insert the account unless its address already has one (then False, and nothing changes)."""
-    columns = ", ".join(row)
-    params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-    inserted = await conn.fetchval(
-        f"INSERT INTO candidates ({columns}) VALUES ({params}) ON CONFLICT (lower(email)) DO NOTHING RETURNING true",
-        *row.values(),
-    )
-    return bool(inserted)
+    return await insert(conn, "candidates", row, on_conflict="ON CONFLICT (lower(email)) DO NOTHING")
 
 
 async def candidate_by_email(conn: asyncpg.Connection, email: str, *, lock: bool = False) -> asyncpg.Record | None:
@@ -207,8 +203,8 @@ async def delete_stale(conn: asyncpg.Connection, now: datetime, idle: int, lifet
          (now - timedelta(seconds=idle), now - timedelta(seconds=lifetime))),
         ("DELETE FROM link_tokens WHERE expires_at < $1", (now,)),
         ("DELETE FROM devices WHERE last_login_at < $1", (now - timedelta(days=device_days),)),
-        ("DELETE FROM login_failures WHERE updated_at < $1 AND coalesce(blocked_until, $1) <= $1",
-         (now - timedelta(days=1),)),
+        ("DELETE FROM login_failures WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $2)",
+         (now - timedelta(days=1), now)),
         ("DELETE FROM limited_requests WHERE requested_at < $1", (now - timedelta(days=1),)),
     ):
         deleted += int((await conn.execute(sql, *args)).split()[-1])
@@ -281,9 +277,9 @@ def _lock_id(kind: str, key_hash: bytes) -> int:
     return int.from_bytes(hashlib.sha256(f"limit:{kind}:".encode() + key_hash).digest()[:8], "big", signed=True)
 
 
-def limit_key(kind: str, value: str) -> bytes:
-    """What a request is counted against (an address, a client), hashed: the value itself is not kept."""
-    return hashlib.sha256(f"{kind}:{value.strip().lower()}".encode()).digest()
+def limit_key(what: str, value: str) -> bytes:
+    """What a request is counted against (`what`: "email", "client"), hashed: the value itself is not kept."""
+    return hashlib.sha256(f"{what}:{value.strip().lower()}".encode()).digest()
 
 
 async def count_request(
