@@ -89,7 +89,8 @@ EVT = event_stream
 POLICY: dict[str, Service] = {
     s.name: s
     for s in (
-        Service("accounts", private_events=True),
+        # Lost-link requests are committed as private events that accounts itself then handles.
+        Service("accounts", private_events=True, consumes={"mail-requests": (private_stream("accounts"),)}),
         Service("dossiers", consumes={"accounts": (EVT("accounts"),), "candidatures": (EVT("candidatures"),)}),
         Service(
             "candidatures",

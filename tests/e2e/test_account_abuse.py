@@ -13,6 +13,7 @@ import time
 import aiohttp
 import pytest
 
+from ecandidat.contracts.subjects import durable_name, event_stream, private_stream
 from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import (
     NUMERO,
@@ -41,8 +42,9 @@ async def mails_settled(platform, address: str) -> None:
     mailer = platform.services["mailer"]
 
     async def sent() -> bool:
-        if not await consumer_idle(mailer, "accounts", "notifications"):
-            return False
+        for stream in (event_stream("accounts"), private_stream("accounts")):
+            if not await consumer_idle(mailer.nc, stream, durable_name("mailer", "notifications")):
+                return False
         async with mailer.pool.acquire() as conn:
             return not await conn.fetchval(
                 "SELECT count(*) FROM deliveries WHERE lower(recipient) = lower($1) AND status IN ('pending', 'sending')",

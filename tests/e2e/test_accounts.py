@@ -9,7 +9,8 @@ from typing import Any
 import nats.js.errors
 import pytest
 
-from ecandidat.contracts.subjects import durable_name, event_stream
+from ecandidat.contracts.accounts import MailRequestReceived
+from ecandidat.contracts.subjects import durable_name, event_stream_of
 from ecandidat.runtime.jobs import run_job_once
 from ecandidat.runtime.outbox import pending_count
 from ecandidat.runtime.sealing import new_key
@@ -71,10 +72,10 @@ def token_in(mail) -> str:
     return found.group(1)
 
 
-async def consumer_idle(service, producer: str, purpose: str) -> bool:
-    """Whether the service's consumer has nothing left to handle (a consumer not declared has nothing)."""
+async def consumer_idle(nc, stream: str, durable: str) -> bool:
+    """Whether a consumer has nothing left to handle (a consumer not declared has nothing)."""
     try:
-        info = await service.nc.jetstream().consumer_info(event_stream(producer), durable_name(service.name, purpose))
+        info = await nc.jetstream().consumer_info(stream, durable)
     except nats.js.errors.NotFoundError:
         return True
     return info.num_pending == 0 and info.num_ack_pending == 0
@@ -89,7 +90,8 @@ async def lost_links_handled(platform) -> None:
         async with service.pool.acquire() as conn:
             if await pending_count(conn):  # the requests are on the stream...
                 return False
-            if not await consumer_idle(service, "accounts", "mail-requests"):  # ...handled...
+            requests = (event_stream_of(MailRequestReceived), durable_name("accounts", "mail-requests"))
+            if not await consumer_idle(service.nc, *requests):  # ...handled...
                 return False
             return await pending_count(conn) == 0  # ...and what that made is published
 

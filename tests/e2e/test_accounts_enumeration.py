@@ -102,5 +102,7 @@ async def test_login_does_not_tell_whether_a_login_exists(platform):
 
     known_ms, unknown_ms = await compare(platform, "/api/v1/sessions", known, 60, body_of)
     print(f"login: median {known_ms:.2f} ms for a known login, {unknown_ms:.2f} ms for an unknown one")
-    # argon2id takes ~50-200 ms on a busy shared machine: its noise, not a signal, dominates here
-    assert abs(known_ms - unknown_ms) < max(5.0, 0.1 * max(known_ms, unknown_ms))
+    # Both paths verify an argon2id hash (a dummy one for an unknown login): the same work. argon2id
+    # takes 50-300 ms on a busy shared machine and its noise moves a median by 10% or more; a path
+    # that skipped the hash would answer several times faster, far outside this bound.
+    assert abs(known_ms - unknown_ms) < max(5.0, 0.3 * max(known_ms, unknown_ms))

@@ -8,16 +8,25 @@ import signal
 import subprocess
 import sys
 
+import nats
 import pytest
 
-from ecandidat.contracts.subjects import durable_name, event_stream
+from ecandidat.contracts.subjects import durable_name, private_stream
 from ecandidat.devstack.postgres import PostgresServer, ensure_database
 from ecandidat.runtime.db import connect
 from ecandidat.runtime.outbox import pending_count
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.sealing import new_key
 from tests.conftest import eventually, unique_email
-from tests.e2e.test_accounts import account_form, activated_account, api, lost_links_handled, mail_to, sealing_overrides
+from tests.e2e.test_accounts import (
+    account_form,
+    activated_account,
+    api,
+    consumer_idle,
+    lost_links_handled,
+    mail_to,
+    sealing_overrides,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +39,7 @@ def credential_mails(smtp_sink, addresses: set[str]) -> list:
 
 @pytest.mark.timeout(300)  # two starts of a real accounts process, on a machine that may be loaded
 async def test_accounts_killed_right_after_the_answers_loses_no_mail(start_platform, process_env, smtp_sink,
-                                                                     database_url, tmp_path):
+                                                                     database_url, nats_server, tmp_path):
     key = new_key()
     env = dict(process_env, LINK_SEALING_KEY=key, ACCOUNTS_HASH_WORKERS="2", ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000")
     log = open(tmp_path / "accounts.log", "ab")
@@ -40,13 +49,15 @@ async def test_accounts_killed_right_after_the_answers_loses_no_mail(start_platf
 
     first = start()
     second: subprocess.Popen | None = None
+    operator = await nats.connect(nats_server.url, **nats_server.connect_options())  # sees every service
+    conn = await connect(database_url, "accounts")
     try:
         overrides = sealing_overrides()
         platform = await start_platform(
             "mailer", mailer={**overrides["mailer"], "link_sealing_key": key},
             gateway={**overrides["gateway"], "gateway_services": ("mailer", "accounts")},
         )
-        rpc = RpcClient(platform.services["mailer"].nc, timeout=2)
+        rpc = RpcClient(operator, timeout=2)
 
         async def accounts_answers() -> bool:
             try:
@@ -72,27 +83,21 @@ async def test_accounts_killed_right_after_the_answers_loses_no_mail(start_platf
                          timeout=90, message=f"every mail arrived ({arrived} before the kill)")
 
         # Nothing more is on its way (requests handled, their events published and mailed): one mail each.
-        conn = await connect(database_url, "accounts")
-        try:
-            js = platform.services["mailer"].nc.jetstream()
+        async def settled() -> bool:
+            for durable in (durable_name("accounts", "mail-requests"), durable_name("mailer", "notifications")):
+                if not await consumer_idle(operator, private_stream("accounts"), durable):
+                    return False
+            return await pending_count(conn) == 0
 
-            async def settled() -> bool:
-                for stream, durable in ((event_stream("accounts"), durable_name("accounts", "mail-requests")),
-                                        (event_stream("accounts"), durable_name("mailer", "notifications"))):
-                    info = await js.consumer_info(stream, durable)
-                    if info.num_pending or info.num_ack_pending:
-                        return False
-                return await pending_count(conn) == 0
-
-            await eventually(settled, timeout=60, message="nothing left to handle")
-        finally:
-            await conn.close()
+        await eventually(settled, timeout=60, message="nothing left to handle")
         assert len(credential_mails(smtp_sink, addresses)) == len(addresses)
     finally:
         for process in (first, second):
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(30)
+        await conn.close()
+        await operator.close()
         log.close()
 
 

@@ -10,9 +10,11 @@ from ecandidat.contracts.accounts import AccountCredentialsRequested
 from ecandidat.contracts.envelope import envelope
 from ecandidat.runtime.sealing import Sealer, new_key
 from services.mailer.catalogue import MailContext, load
+from services.mailer.links import open_links
 from services.mailer.render import Renderer
 
-SEALER = Sealer(new_key())
+KEY = new_key()
+SEALER = Sealer(KEY)
 CTX = MailContext(public_base_url="https://ecandidat.univ.fr", unseal=SEALER.unseal)
 EXPIRES = datetime(2026, 6, 21, 12, 0, tzinfo=timezone.utc)
 
@@ -27,7 +29,9 @@ def requested(reason: str) -> AccountCredentialsRequested:
 def rendered(reason: str):
     event = requested(reason)
     [mail] = load()[AccountCredentialsRequested](event, envelope(event, event_id=uuid.uuid4(), time=EXPIRES), CTX)
-    return mail, Renderer().render(mail.template, mail.context)
+    stored = Renderer().render(mail.template, mail.context)
+    assert "jeton-secret" not in stored.text + stored.html  # the delivery log keeps the link sealed
+    return mail, type(stored)(stored.subject, open_links(stored.text, KEY), open_links(stored.html, KEY))
 
 
 def test_a_second_registration_mails_the_owner_that_they_already_have_an_account():
