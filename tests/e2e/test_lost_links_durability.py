@@ -12,12 +12,11 @@ import nats
 import pytest
 
 from ecandidat.contracts.subjects import durable_name, private_stream
-from ecandidat.devstack.postgres import PostgresServer, ensure_database
 from ecandidat.runtime.db import connect
 from ecandidat.runtime.outbox import pending_count
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.sealing import new_key
-from tests.conftest import eventually, unique_email
+from tests.conftest import eventually, start_postgres, stop_postgres, unique_email
 from tests.e2e.test_accounts import (
     account_form,
     activated_account,
@@ -101,21 +100,14 @@ async def test_accounts_killed_right_after_the_answers_loses_no_mail(start_platf
         log.close()
 
 
-@pytest.fixture
-async def private_postgres(tmp_path):
-    """A PostgreSQL of the accounts service's own, that the test can stop and start."""
-    server = PostgresServer(tmp_path / "pg", durable=False).start()
-    yield server
-    server.stop()
-
-
-async def test_an_unreachable_database_gets_503_with_retry_after_never_a_202(private_postgres, start_platform, smtp_sink):
-    url = await ensure_database(private_postgres.url, "ecandidat")
-    overrides = sealing_overrides(database_url=url)
-    platform = await start_platform("accounts", "mailer", **overrides)
+async def test_an_unreachable_database_gets_503_with_retry_after_never_a_202(
+    private_pg, private_database_url, start_platform, smtp_sink
+):
+    # The accounts service on a PostgreSQL of its own, that the test stops; the mailer on the suite's.
+    platform = await start_platform("accounts", "mailer", **sealing_overrides(database_url=private_database_url))
     account = await activated_account(platform, smtp_sink)
 
-    private_postgres.stop()
+    await stop_postgres(private_pg)
     answers = []
     for email in (account["email"], unique_email("personne")):
         status, body, headers = await api(platform, "POST", CREDENTIALS, {"email": email})
@@ -125,7 +117,7 @@ async def test_an_unreachable_database_gets_503_with_retry_after_never_a_202(pri
         answers.append({k: v for k, v in body.items() if k != "request_id"})
     assert answers[0] == answers[1]  # an outage tells nothing about the address either
 
-    private_postgres.start()
+    await start_postgres(private_pg)
     accepted = []
 
     async def accepted_once() -> bool:  # a client retrying as Retry-After says
