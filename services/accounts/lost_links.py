@@ -64,7 +64,7 @@ async def _record(deps: Deps, email: str, kind: str) -> None:
                 await add_event(conn, MailRequestReceived(kind=kind, email=deps.sealer.seal(email)), clock=deps.clock)
 
 
-async def mail_credentials(conn: asyncpg.Connection, deps: Deps, account: asyncpg.Record, reason: str) -> None:
+async def mail_credentials(conn: asyncpg.Connection, deps: Deps, account: Mapping[str, Any], reason: str) -> None:
     """A new password-reset link for the account (the previous one stops working), mailed with its
     numéro de dossier; inside the caller's transaction."""
     now = deps.now()
