@@ -16,7 +16,7 @@ from ecandidat.runtime.db import connect
 from ecandidat.runtime.outbox import pending_count
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.sealing import new_key
-from tests.conftest import eventually, start_postgres, stop_postgres, unique_email
+from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import (
     account_form,
     activated_account,
@@ -107,7 +107,7 @@ async def test_an_unreachable_database_gets_503_with_retry_after_never_a_202(
     platform = await start_platform("accounts", "mailer", **sealing_overrides(database_url=private_database_url))
     account = await activated_account(platform, smtp_sink)
 
-    await stop_postgres(private_pg)
+    await asyncio.to_thread(private_pg.stop)  # off the event loop, where the services under test run
     answers = []
     for email in (account["email"], unique_email("personne")):
         status, body, headers = await api(platform, "POST", CREDENTIALS, {"email": email})
@@ -117,7 +117,7 @@ async def test_an_unreachable_database_gets_503_with_retry_after_never_a_202(
         answers.append({k: v for k, v in body.items() if k != "request_id"})
     assert answers[0] == answers[1]  # an outage tells nothing about the address either
 
-    await start_postgres(private_pg)
+    await asyncio.to_thread(private_pg.start)
     accepted = []
 
     async def accepted_once() -> bool:  # a client retrying as Retry-After says
