@@ -116,7 +116,7 @@ def test_the_dossier_schemas_carry_the_rules_the_service_applies(document):
         model.model_validate(put["requestBody"]["content"]["application/json"]["example"])
     email = NewEmail.model_json_schema()["properties"]
     assert email["new_email"]["format"] == "email" and email["new_email_confirmation"]["format"] == "email"
-    assert schemas["CreateAccount"]["properties"]["password"]["minLength"] == 12
+    assert schemas["NewAccount"]["properties"]["password"]["minLength"] == 12
 
 
 async def test_the_contract_hook_reports_an_undocumented_status():
