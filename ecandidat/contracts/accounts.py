@@ -82,8 +82,11 @@ def _token(value: str) -> str:
 Email = Annotated[str, AfterValidator(_email), Field(json_schema_extra={"format": "email", "maxLength": 254})]
 Name = Annotated[str, AfterValidator(_name), Field(json_schema_extra={"minLength": 1, "maxLength": 100,
                                                                        "pattern": r"^[^\x00-\x1f\x7f]*\S"})]
-Password = Annotated[str, AfterValidator(_password), Field(json_schema_extra={"minLength": PASSWORD_MIN,
-                                                                               "maxLength": PASSWORD_MAX})]
+Password = Annotated[str, AfterValidator(_password), Field(
+    description=("De 12 à 128 caractères ; ni uniquement des espaces ou des caractères invisibles, ni un ou deux "
+                 "caractères répétés, ni un mot de passe courant, ni l'adresse mail ou l'identifiant."),
+    json_schema_extra={"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
+)]
 Ine = Annotated[str | None, AfterValidator(_ine)]
 Token = Annotated[str, AfterValidator(_token), Field(json_schema_extra={"minLength": 1, "maxLength": 200})]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
