@@ -1,8 +1,9 @@
 """The web front's only way to the platform: the public HTTP API, as any integrator calls it.
 
-A page calls the API on behalf of the person: the browser's session and CSRF cookies go along
-(the API checks them itself: the session, and for a change the `X-CSRF-Token` header, taken from
-the form's hidden field), and the cookies the API sets (login, logout) go back to the browser.
+A page calls the API on behalf of the person: the browser's session, CSRF and device cookies go
+along (the API checks them itself: the session, for a change the `X-CSRF-Token` header, taken from
+the form's hidden field, and at login the device cookie that keeps a known browser logging in while
+the account is under attack), and the cookies the API sets (login, logout) go back to the browser.
 An error answer (`application/problem+json`) becomes a `Problem` that the page shows next to the
 field it names; a 401 becomes `SessionRequired`, which sends the person to the login page and back.
 """
@@ -27,7 +28,8 @@ API_PREFIX = "/api/v1"
 SESSION_COOKIE = "ecandidat_session"
 CSRF_COOKIE = "ecandidat_csrf"
 CSRF_HEADER = "X-CSRF-Token"
-FORWARDED_COOKIES = (SESSION_COOKIE, CSRF_COOKIE)
+DEVICE_COOKIE = "ecandidat_device"
+FORWARDED_COOKIES = (SESSION_COOKIE, CSRF_COOKIE, DEVICE_COOKIE)
 
 CLIENT = web.AppKey("api_client", "ApiClient")
 REQUEST_ID = web.RequestKey("request_id", str)
