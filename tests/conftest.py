@@ -119,6 +119,7 @@ async def private_database_url(private_pg: PostgresServer) -> str:
 def private_nats(tmp_path: Path) -> Iterator[NatsServer]:
     """A nats-server of the test's own: its durable consumers and streams meet no other test's."""
     with NatsServer(store_dir=tmp_path / "nats") as server:
+        server.provision()
         yield server
 
 

@@ -23,3 +23,11 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
         return True
     except TimeoutError:
         return False
+
+
+def cancelling() -> bool:
+    """Whether the current task was asked to stop: a cancellation that a library turned into
+    another exception (Python 3.11's `asyncio.wait_for` makes a TimeoutError of one that meets its
+    timeout) is still pending on the task, and the loop that caught the exception must end."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

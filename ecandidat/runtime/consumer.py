@@ -37,7 +37,7 @@ from ..contracts.base import Event
 from ..contracts.envelope import CloudEvent, event_type_name
 from ..contracts.subjects import dead_letter_subject, durable_name, event_stream_of, event_subject
 from . import metrics
-from .aio import retry_delay
+from .aio import cancelling, retry_delay
 from .db import database_unavailable
 from .logging import bind
 from .nats import ConsumerSpec, declare_consumer
@@ -120,6 +120,8 @@ class EventConsumer:
                 try:
                     msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
                 except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                    if cancelling():
+                        raise asyncio.CancelledError() from None
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
                         nats.js.errors.Error, nats.errors.Error) as exc:

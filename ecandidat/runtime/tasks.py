@@ -63,7 +63,10 @@ class Supervised:
             self._stop()
 
     def cancel(self) -> None:
-        self._stopping.set()
+        """Cut the loop short. The owner is also asked to stop: a cancellation that a library
+        swallows (Python 3.11's `asyncio.wait_for` turns one that meets its timeout into a
+        TimeoutError) must not leave the loop running."""
+        self.stop()
         if self.task is not None:
             self.task.cancel()
 

@@ -242,13 +242,13 @@ async def test_a_batch_longer_than_the_ack_wait_is_not_delivered_again(kit, monk
 
 
 KILLED_CONSUMER = """
-import asyncio, pathlib, sys
+import asyncio, json, pathlib, sys
 import nats
 from ecandidat.contracts.base import Event
 from ecandidat.runtime.consumer import EventConsumer, Subscription
 from ecandidat.runtime.db import create_pool
 
-dsn, schema, url, producer, marker = sys.argv[1:]
+dsn, schema, url, options, producer, marker = sys.argv[1:]
 Probe = type("Probe", (Event,), {"__annotations__": {"value": int}, "producer": producer, "entity": "probe",
                                  "action": "happened"})
 
@@ -258,7 +258,7 @@ async def handle(conn, event, meta):
 
 async def main():
     pool = await create_pool(dsn, schema, max_size=2)
-    nc = await nats.connect(url)
+    nc = await nats.connect(url, **json.loads(options))
     consumer = EventConsumer(nc=nc, pool=pool, service="kittest", purpose="killed", producer=producer,
                              subscriptions=[Subscription(Probe, handle)], fetch_timeout=0.3)
     await consumer.run()
@@ -275,7 +275,8 @@ async def test_the_events_of_a_consumer_process_killed_mid_batch_go_to_another_r
     Probe = kit.event_class()
     marker = tmp_path / "handling"
     process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_CONSUMER, kit.dsn, kit.schema, nats_server.url, kit.producer, str(marker)],
+        [sys.executable, "-c", KILLED_CONSUMER, kit.dsn, kit.schema, nats_server.url,
+         json.dumps(nats_server.connect_options()), kit.producer, str(marker)],
         cwd=Path(__file__).parents[2],
     )
     try:

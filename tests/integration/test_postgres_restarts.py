@@ -14,7 +14,7 @@ import asyncpg
 import nats
 import pytest
 
-from ecandidat.contracts.accounts import AccountCreated
+from ecandidat.contracts.accounts import AccountActivationRequested, AccountCreated
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.mailer import MailCheckRequested
 from ecandidat.contracts.subjects import DEAD_LETTER_STREAM, event_subject
@@ -137,15 +137,20 @@ async def test_every_consumer_keeps_consuming_and_every_mail_is_sent_across_rest
         expected.extend(recipients)
 
     async def accounts_created(n: int) -> None:
-        """What the accounts service publishes: read by the mailer's directory and notifications."""
+        """What the accounts service publishes for a new account: the public event (the mailer's
+        directory) and the private one that the welcome mail comes from."""
         for _ in range(n):
             email = f"compte.{tag}.{len(expected)}@example.org"
-            event = AccountCreated(
-                account_id=uuid.uuid4(), numero_dossier="26ABCDEF", email=email, nom="Martin", prenom="Zoé",
-                activation=sealer.seal("jeton"), activation_deadline=datetime.now(timezone.utc) + timedelta(hours=48),
-            )
-            body = envelope(event, event_id=uuid.uuid4(), time=datetime.now(timezone.utc))
-            await js.publish(event_subject(event), body.model_dump_json().encode(), headers={"Nats-Msg-Id": str(body.id)})
+            account = dict(account_id=uuid.uuid4(), numero_dossier="26ABCDEF", email=email, nom="Martin", prenom="Zoé")
+            deadline = datetime.now(timezone.utc) + timedelta(hours=48)
+            for event in (
+                AccountCreated(**account, activation_deadline=deadline),
+                AccountActivationRequested(**account, activation=sealer.seal("jeton"), activation_deadline=deadline,
+                                           welcome=True),
+            ):
+                body = envelope(event, event_id=uuid.uuid4(), time=datetime.now(timezone.utc))
+                await js.publish(event_subject(event), body.model_dump_json().encode(),
+                                 headers={"Nats-Msg-Id": str(body.id)})
             expected.append(email)
 
     try:
