@@ -29,6 +29,7 @@ PLATFORM = {
     "mailer": "services.mailer",
     "gateway": "gateway",
 }
+BUILT_HERE = {*PLATFORM, "web"}  # the processes run from the image built by ./Dockerfile
 ONE_SHOT = {"createbuckets"}
 REQUIRED_ENV = (
     "DATABASE_URL", "NATS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION",
@@ -219,8 +220,8 @@ def test_images_are_pinned(resolved: dict[str, Any]) -> None:
 
     pinned = re.compile(r"^(v?\d+\.\d+(\.\d+)?(-[a-z0-9]+)?|RELEASE\.\d{4}-\d\d-\d\dT[\d-]+Z)$")
     for name, service in resolved["services"].items():
-        if name in PLATFORM:
-            continue  # built here
+        if name in BUILT_HERE:
+            continue
         image = service["image"]
         repository, _, tag = image.rpartition(":")
         assert repository and pinned.match(tag), f"{name}: {image} is not pinned to a release"
@@ -269,3 +270,17 @@ def test_the_gateways_scale_behind_the_proxy_and_trust_only_it(resolved: dict[st
     assert "ports" not in services["gateway"] and "container_name" not in services["gateway"]
     caddyfile = (ROOT / "deploy" / "compose" / "Caddyfile").read_text()
     assert "dynamic a" in caddyfile and "name gateway" in caddyfile
+
+
+def test_the_web_front_serves_the_pages_through_the_gateways(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    web = services["web"]
+    assert web["command"] == ["python", "-m", "web"] and web["image"] == services["gateway"]["image"]
+    env = web["environment"]
+    assert services["gateway"]["environment"]["WEB_URL"] == f"http://web:{env['WEB_PORT']}"
+    assert env["WEB_HOST"] == "0.0.0.0" and env["WEB_API_URL"] == "http://gateway:8080"
+    assert "http://127.0.0.1:9100/health/ready" in " ".join(web["healthcheck"]["test"])
+    assert env["METRICS_PORT"] == "9100" and env["METRICS_HOST"] == "0.0.0.0"
+    # A client of the HTTP API only: no key to the bus, no database, no storage, no sealing key.
+    assert not {"NATS_NKEY_SEED", "DATABASE_URL", "S3_SECRET_KEY", "LINK_SEALING_KEY"} & env.keys()
+    assert "ports" not in web and "container_name" not in web

@@ -77,8 +77,10 @@ def test_each_process_has_probes_resources_a_budget_and_an_autoscaler() -> None:
         assert container["livenessProbe"]["httpGet"]["path"] == "/health/live", name
         assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and container["resources"]["limits"], name
         assert deployment["spec"]["replicas"] >= 2 and name in budgets and name in scalers, name
-        if name not in ("gateway", "web"):  # services are probed on their internal metrics listener
-            assert container["readinessProbe"]["httpGet"]["port"] == "metrics"
+        if name != "gateway":  # the others are probed on their internal metrics listener
+            assert container["readinessProbe"]["httpGet"]["port"] == "metrics", name
+            assert container["livenessProbe"]["httpGet"]["port"] == "metrics", name
+            assert {"name": "metrics", "containerPort": 9100} in container["ports"], name
         assert pod["securityContext"]["runAsNonRoot"] is True
 
 
@@ -156,3 +158,19 @@ def test_alerts_and_dashboard_read_metrics_that_exist() -> None:
                    "EcandidatMailFailed", "EcandidatMailOverdue", "NatsJetStreamDown", "PostgresReplicationLag",
                    "MinioDriveOffline", "EcandidatGateway5xx"):
         assert needed in alerts
+
+
+def test_the_gateway_sends_the_pages_to_the_web_front() -> None:
+    deployments = _of_kind("Deployment")
+    gateway_env = {e["name"]: e.get("value") for e in deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    [web] = deployments["web"]["spec"]["template"]["spec"]["containers"]
+    web_env = {e["name"]: e.get("value") for e in web["env"]}
+    [service] = [s for s in _of_kind("Service").values() if s["metadata"]["name"] == "web"]
+    [port] = service["spec"]["ports"]
+    assert gateway_env["WEB_URL"] == f"http://web:{port['port']}"
+    assert web_env["WEB_HOST"] == "0.0.0.0" and int(web_env["WEB_PORT"]) == port["port"]
+    assert {"name": "http", "containerPort": int(web_env["WEB_PORT"])} in web["ports"]
+    assert web_env["WEB_API_URL"] == "http://gateway:8080"
+    policies = _of_kind("NetworkPolicy")
+    assert policies["gateway-to-web"]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": port["port"]}]
+    assert policies["gateway-egress-to-web"]["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": port["port"]}]
