@@ -174,6 +174,42 @@ class GetCandidature(RpcRequest):
     candidature_id: uuid.UUID
 
 
+class GetSuivi(RpcRequest):
+    """A candidature's history as its candidate reads it ("Suivi de ma candidature"): creation,
+    transmission, each statut, each piece validated or refused (with the comment), the validated
+    decision, the answer, the deadline's changes. Never the staff's notes, a decision not validated
+    yet, nor which member of the staff acted."""
+
+    service = "candidatures"
+    operation = "get_suivi"
+
+    principal: Principal
+    candidature_id: uuid.UUID
+
+
+EtapeKind = Literal[
+    "creee", "transmise", "statut", "piece_validee", "piece_refusee", "decision", "rang_liste_complementaire",
+    "confirmee", "desistement", "annulee", "date_limite_retour",
+]
+
+
+class EtapeSuivi(RpcReply):
+    at: datetime
+    etape: EtapeKind
+    libelle: str = Field(description="The step in the guide's words, in French")
+    statut: str | None = Field(default=None, description="etape statut: the new statut's code")
+    decision: str | None = Field(default=None, description="etape decision: the decision's code")
+    piece: str | None = Field(default=None, description="etapes piece_*: the piece's name")
+    commentaire: str | None = Field(default=None, description="the staff's comment shown to the candidate")
+    rang: int | None = Field(default=None, description="etape rang_liste_complementaire: the new rank")
+    date_limite_retour: date | None = Field(default=None, description="etape date_limite_retour: the new last day")
+
+
+class Suivi(RpcReply):
+    candidature_id: uuid.UUID
+    etapes: list[EtapeSuivi]
+
+
 class ListMyCandidatures(RpcRequest):
     service = "candidatures"
     operation = "list_my_candidatures"

@@ -45,6 +45,13 @@ def register(api: Api) -> None:
         req = c.GetCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
         return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
 
+    @api.route("GET", "/api/v1/candidatures/{candidature_id}/suivi",
+               summary="Suivi de sa candidature : les étapes, les statuts, les pièces validées ou refusées (avec le commentaire), la décision",
+               tag="candidatures", response=c.Suivi, realm="candidate", responses={404: "Candidature inconnue"})
+    async def suivi(request: web.Request) -> web.Response:
+        req = c.GetSuivi(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        return json_response(await request.app[RPC].call(req, c.Suivi, request_id=request[REQUEST_ID]))
+
     @api.route("POST", "/api/v1/candidatures/{candidature_id}/annulation", summary="Annuler sa candidature (définitif)",
                tag="candidatures", response=c.CandidatureView, realm="candidate",
                responses={404: "Candidature inconnue", 409: "Annulation impossible"})

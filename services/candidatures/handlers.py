@@ -22,6 +22,7 @@ from ecandidat.contracts.candidatures import (
     OfferTree,
     OfferType,
     RequiredPiece,
+    Suivi,
 )
 from ecandidat.contracts.documents import FreezePieces, FreezeResult, GetPiecesReadiness, PiecesReadinessList, ReleasePieces
 from ecandidat.contracts.errors import Forbidden, NotFound, ServiceError
@@ -32,6 +33,7 @@ from ecandidat.runtime.rpc import RpcClient
 
 from . import domain, store, workflow
 from .dossiers import missing_in_dossier
+from .suivi import etapes
 
 FREEZE_LEASE = timedelta(minutes=2)
 
@@ -255,6 +257,13 @@ async def get(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, candidat
         row = check_access(await store.candidature_view(conn, candidature_id), principal)
     [view] = await views(rpc, [row], clock.now())
     return view
+
+
+async def suivi(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID) -> Suivi:
+    async with pool.acquire() as conn:
+        check_access(await store.candidature_view(conn, candidature_id), principal)
+        rows = await store.history(conn, candidature_id)
+    return Suivi(candidature_id=candidature_id, etapes=etapes(rows))
 
 
 async def list_mine(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, clock: Clock) -> list[CandidatureView]:

@@ -28,6 +28,10 @@ def register(server: RpcServer, service) -> None:
     async def get(req: c.GetCandidature, ctx: RpcContext) -> c.CandidatureView:
         return await handlers.get(pool, rpc, req.principal, req.candidature_id, clock)
 
+    @server.route(c.GetSuivi)
+    async def suivi(req: c.GetSuivi, ctx: RpcContext) -> c.Suivi:
+        return await handlers.suivi(pool, req.principal, req.candidature_id)
+
     @server.route(c.GetCandidatureFacts)
     async def candidature_facts(req: c.GetCandidatureFacts, ctx: RpcContext) -> c.CandidatureFacts:
         return await handlers.facts(pool, req.candidature_id)

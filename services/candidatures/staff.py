@@ -219,9 +219,7 @@ async def staff_view(pool: asyncpg.Pool, rpc: RpcClient, req: c.GetStaffCandidat
         )
         decisions = await conn.fetch("SELECT * FROM decisions WHERE candidature_id = $1 ORDER BY entered_at", row["id"])
         notes = await conn.fetch("SELECT id, author, at, body FROM notes WHERE candidature_id = $1 ORDER BY at", row["id"])
-        history = await conn.fetch(
-            "SELECT at, actor, action, details FROM candidature_history WHERE candidature_id = $1 ORDER BY id", row["id"]
-        )
+        history = await store.history(conn, row["id"])
     ready = all(p["statut"] in ("validee", "non_concerne") for p in pieces)
     [view] = await views(rpc, [row], clock.now())
     return c.StaffCandidatureView(

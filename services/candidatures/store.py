@@ -111,6 +111,14 @@ async def required_pieces_of(conn: asyncpg.Connection, candidature_id: uuid.UUID
     return [RequiredPiece(**dict(r)) for r in rows]
 
 
+async def history(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Every recorded change of the candidature, oldest first."""
+    return await conn.fetch(
+        "SELECT at, actor, action, details FROM candidature_history WHERE candidature_id = $1 ORDER BY id",
+        candidature_id,
+    )
+
+
 async def add_history(
     conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any
 ) -> None:

@@ -172,6 +172,9 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     await reload_until(page, page.locator("#statut"), "Incomplet")
     await expect(piece(page, "CV").get_by_text(comment)).to_be_visible()
     await wait_statut(page, "CV", "Refusée")
+    suivi = page.locator(".ec-history")  # "Suivi de la candidature": the refusal, with its comment
+    await expect(suivi.locator("li").filter(has_text="Pièce refusée")).to_contain_text(comment)
+    await expect(suivi).to_contain_text("Statut du dossier : Incomplet")
     await j.step("piece-refusee-par-la-scolarite")
     name, mime, data = "CV-lisible.pdf", "application/pdf", corpus.legitimate()["pypdf-reecrit.pdf"]
     await upload(page, "CV", name, mime, data, js)

@@ -187,6 +187,23 @@ async def test_the_same_review_twice_is_one_effect_and_one_mail(platform, smtp_s
     await eventually(lambda: _has(history, "piece_refusee", 2), message="both refusals in the history")
     assert (await history()).count("piece_validee") == 1
 
+    # The candidate's "suivi": the steps with the comments, never the staff's notes nor who acted.
+    note = "Candidat connu de la commission, à rappeler."
+    assert (await root.call("POST", f"/api/v1/staff/candidatures/{cid}/notes", {"body": note}))[0] == 201
+    status, suivi, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}/suivi", token=token)
+    assert status == 200, suivi
+    steps = [(e["etape"], e.get("commentaire")) for e in suivi["etapes"]]
+    assert steps[0] == ("creee", None)
+    assert [s for s in steps if s[0] == "piece_refusee"] == [
+        ("piece_refusee", refusal["commentaire"]), ("piece_refusee", newer["commentaire"])]
+    assert [s for s in steps if s[0] == "piece_validee"] == [("piece_validee", None)]
+    assert all(e["libelle"] for e in suivi["etapes"]) and note not in json.dumps(suivi)
+    assert "actor" not in json.dumps(suivi) and "admin" not in json.dumps(suivi).lower()
+    # Another candidate cannot read it (nothing says that it exists).
+    stranger = await candidate(platform, smtp_sink)
+    status, problem, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}/suivi", token=stranger["token"])
+    assert status == 404 and problem["status"] == 404, problem
+
 
 async def _has(history, action: str, count: int) -> bool:
     return (await history()).count(action) == count

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ..api import Problem, chunks_of
 from ..i18n import gettext as _
+from ..i18n import until
 from ..pages import CsrfRefused, api, fetch, me, read_form, redirect
 from ..render import render
 from ..session import CSRF_FIELD, SECURE, check_csrf, set_flash
@@ -61,27 +62,41 @@ async def _pieces(request: web.Request, cid: str) -> dict[str, Any] | None:
         raise
 
 
-def history(candidature: dict[str, Any]) -> list[tuple[str, str]]:
-    """The candidature's dated facts, oldest first."""
-    facts = [(candidature["created_at"], _("Candidature créée"))]
-    if candidature.get("date_reception"):
-        facts.append((candidature["date_reception"], _("Candidature transmise (réceptionnée)")))
-    if candidature.get("statut_date") and candidature["statut"] not in ("en_attente", "annulee"):
-        facts.append((candidature["statut_date"], _("Statut du dossier : %(statut)s", statut=candidature["statut_libelle"])))
-    if candidature.get("confirmed_at"):
-        facts.append((candidature["confirmed_at"], _("Candidature confirmée")))
-    if candidature.get("withdrawn_at"):
-        facts.append((candidature["withdrawn_at"], _("Désistement")))
-    if candidature.get("cancelled_at"):
-        facts.append((candidature["cancelled_at"], _("Candidature annulée")))
-    return sorted(facts, key=lambda fact: fact[0])
+def suivi(etapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The API's steps (`/candidatures/{id}/suivi`) in the page's language: `when`, `what` and the
+    staff's `comment`. Names of statuts, decisions and pieces stay as the API writes them."""
+    fixed = {
+        "creee": _("Candidature créée"), "transmise": _("Candidature transmise"),
+        "confirmee": _("Candidature confirmée"), "desistement": _("Désistement"), "annulee": _("Candidature annulée"),
+    }
+    steps = []
+    for e in etapes:
+        kind = e["etape"]
+        if kind in fixed:
+            what = fixed[kind]
+        elif kind == "statut":
+            what = _("Statut du dossier : %(statut)s", statut=e["libelle"].split(" : ", 1)[-1])
+        elif kind == "piece_validee":
+            what = _("Pièce validée : %(piece)s", piece=e["piece"])
+        elif kind == "piece_refusee":
+            what = _("Pièce refusée : %(piece)s", piece=e["piece"])
+        elif kind == "decision":
+            what = _("Décision : %(decision)s", decision=e["libelle"].split(" : ", 1)[-1])
+        elif kind == "rang_liste_complementaire":
+            what = _("Liste complémentaire : vous êtes au rang %(rang)s", rang=e["rang"])
+        elif kind == "date_limite_retour":
+            what = _("Date limite de retour : %(date)s", date=until(e["date_limite_retour"]))
+        else:
+            what = e["libelle"]
+        steps.append({"when": e["at"], "what": what, "comment": e.get("commentaire")})
+    return steps
 
 
 async def _candidature_page(request: web.Request, cid: str, *, status: int = 200, **context: Any) -> web.Response:
-    [candidature] = await fetch(request, f"/candidatures/{cid}")
+    candidature, steps = await fetch(request, f"/candidatures/{cid}", f"/candidatures/{cid}/suivi")
     pieces = await _pieces(request, cid) if candidature["statut"] != "annulee" else None
     return render(request, "candidat/candidature.html", {
-        "c": candidature, "pieces": pieces, "history": history(candidature), "section": "/candidatures",
+        "c": candidature, "pieces": pieces, "history": suivi(steps["etapes"]), "section": "/candidatures",
         "breadcrumb": crumbs(candidature), "piece_errors": {}, **context,
     }, status=status)
 
