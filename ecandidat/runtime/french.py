@@ -41,3 +41,11 @@ def limite_longue(limite: datetime) -> str:
     if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
         return date_longue(dernier_jour(limite))
     return date_longue(local)
+
+
+def avant_limite(limite: datetime) -> str:
+    """A deadline in a sentence, as the guide's mails write one: « jusqu'au 08/12/2026 inclus » when
+    it ends with a day (midnight, Paris), « avant le 08/12/2026 à 14:30 » otherwise (never
+    « avant le 09/12/2026 à 00:00 », which people read as one day too many)."""
+    courte = limite_courte(limite)
+    return f"avant le {courte}" if " à " in courte else f"jusqu'au {courte} inclus"

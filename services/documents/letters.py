@@ -24,6 +24,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from ecandidat.contracts.candidatures import DecisionValidated
 from ecandidat.contracts.documents import LetterGenerated
 from ecandidat.contracts.envelope import CloudEvent
+from ecandidat.runtime.french import avant_limite
 from ecandidat.runtime.outbox import add_event
 
 from . import store
@@ -78,9 +79,9 @@ def letter_text(event: DecisionValidated) -> tuple[str, list[tuple[str, str]]]:
         if event.commentaire:
             body.append(("text", event.commentaire))
         if event.confirmation_deadline:
-            deadline = event.confirmation_deadline.astimezone(PARIS)
+            deadline = avant_limite(event.confirmation_deadline)
             body.append(("text", f"Vous devez impérativement confirmer votre souhait d'inscription, ou vous désister si "
-                                 f"vous renoncez à l'admission, avant le {deadline:%d/%m/%Y à %H:%M}, depuis votre "
+                                 f"vous renoncez à l'admission, {deadline}, depuis votre "
                                  "espace candidat (« Confirmation candidature » ou « Désistement candidature »). "
                                  "L'absence de confirmation de votre part dans le délai imparti sera considérée comme "
                                  "un désistement définitif."))

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from ecandidat.runtime.french import avant_limite
+
 TEMPLATES = Path(__file__).with_name("templates")
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -30,6 +32,13 @@ def day_fr(value: date | datetime | str | None) -> str:
     return date_fr(value, with_time=False)
 
 
+def limite_fr(value: datetime | str | None) -> str:
+    """A deadline instant in a sentence: « jusqu'au 08/12/2026 inclus », or « avant le 08/12/2026 à 14:30 »."""
+    if value is None:
+        return ""
+    return avant_limite(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -46,6 +55,7 @@ class Renderer:
         for env in (self._text, self._html):
             env.filters["date_fr"] = date_fr
             env.filters["day_fr"] = day_fr
+            env.filters["limite_fr"] = limite_fr
 
     def render(self, template: str, context: dict[str, Any]) -> Rendered:
         subject = self._text.get_template(f"{template}.subject.j2").render(context)

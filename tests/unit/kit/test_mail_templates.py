@@ -71,3 +71,18 @@ def test_every_template_on_disk_is_covered():
     renderer = Renderer()
     account_templates = {t for t in renderer.templates() if t.startswith(("account_", "staff_", "mail_check"))}
     assert set(renderer.templates()) - account_templates == set(CONTEXTS)
+
+
+def test_a_confirmation_deadline_is_written_as_people_read_it():
+    """A deadline at midnight is the end of the day before: « jusqu'au 08/12/2026 inclus », never
+    « avant le 09/12/2026 à 00:00 » (read as one day too many)."""
+    renderer = Renderer()
+    midnight = datetime(2026, 12, 8, 23, 0, tzinfo=timezone.utc)  # 09/12/2026 00:00 in Paris
+    context = {**DIRECTORY, **CONTEXTS["decision_favorable"], "deadline": midnight}
+    favorable = renderer.render("decision_favorable", context)
+    assert "vous désister si vous renoncez à l'admission, jusqu'au 08/12/2026 inclus," in favorable.text
+    assert "00:00" not in favorable.text + favorable.html
+    reminder = renderer.render("confirmation_reminder", {**DIRECTORY, "deadline": midnight})
+    assert reminder.subject.endswith("jusqu'au 08/12/2026 inclus")
+    afternoon = datetime(2026, 12, 8, 13, 30, tzinfo=timezone.utc)
+    assert "avant le 08/12/2026 à 14:30" in renderer.render("confirmation_reminder", {**DIRECTORY, "deadline": afternoon}).text
