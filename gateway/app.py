@@ -9,16 +9,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ecandidat.contracts.subjects import SESSIONS_REVOKED
 from ecandidat.runtime.nats import connect_as
 from ecandidat.runtime.rpc import RpcClient
 
 from . import metrics, openapi, routes, web_proxy
 from .api import AUTHENTICATOR, Api
-from .auth import authenticate
+from .auth import authenticate, forget_after_writes
 from .headers import security_headers
-from .keys import API, NATS_CONN, OPENAPI, RPC, SETTINGS
+from .keys import API, NATS_CONN, OPENAPI, RPC, SESSIONS, SETTINGS
 from .middleware import errors, request_context
 from .problems import ProblemServer
+from .sessions import SessionCache
 from .settings import GatewaySettings
 from .streaming import documents_http
 
@@ -35,7 +37,7 @@ def build_api() -> Api:
 def create_app(settings: GatewaySettings | None = None) -> web.Application:
     settings = settings or GatewaySettings()
     app = web.Application(
-        middlewares=[request_context, metrics.observe, errors],
+        middlewares=[request_context, metrics.observe, errors, forget_after_writes],
         client_max_size=settings.gateway_max_body,
         handler_args={"max_field_size": 16384},
     )
@@ -72,6 +74,12 @@ async def _nats(app: web.Application) -> AsyncIterator[None]:
     nc = await connect_as(settings, "gateway")
     app[NATS_CONN] = nc
     app[RPC] = RpcClient(nc, timeout=settings.rpc_timeout)
+    cache = app[SESSIONS] = SessionCache(nc, settings.gateway_session_cache_ttl)
+
+    async def revoked(msg) -> None:
+        cache.revoke(msg.data.decode(errors="replace"))
+
+    await nc.subscribe(SESSIONS_REVOKED, cb=revoked)
     yield
     try:
         await nc.drain()

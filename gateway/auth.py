@@ -23,8 +23,8 @@ from ecandidat.contracts.accounts import ResolveSession, SessionIssued
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import Forbidden, Unauthenticated
 
-from .api import REQUEST_ID, Operation
-from .keys import RPC, SETTINGS
+from .api import PRINCIPAL, REQUEST_ID, Operation
+from .keys import RPC, SESSIONS, SETTINGS
 
 SESSION_COOKIE = "ecandidat_session"
 CSRF_COOKIE = "ecandidat_csrf"
@@ -65,13 +65,28 @@ async def authenticate(request: web.Request, op: Operation) -> Principal:
         raise Unauthenticated("Vous devez être connecté pour accéder à cette ressource.")
     if from_cookie and request.method not in SAFE_METHODS:
         _check_csrf(request)
-    principal = await request.app[RPC].call(ResolveSession(token=token), Principal, request_id=request[REQUEST_ID])
+    rpc = request.app[RPC]
+    principal = await request.app[SESSIONS].resolve(
+        token, lambda: rpc.call(ResolveSession(token=token), Principal, request_id=request[REQUEST_ID])
+    )
     if op.realm is not None and principal.realm != op.realm:
         raise Forbidden(f"Cette ressource est réservée {REALM_NAMES.get(op.realm, op.realm)}.")
     if op.roles and not principal.has_role(*op.roles):
         raise Forbidden("Vous n'avez pas les droits nécessaires pour cette opération.")
     request[SESSION_TOKEN] = token
     return principal
+
+
+@web.middleware
+async def forget_after_writes(request: web.Request, handler) -> web.StreamResponse:
+    """After a write made on behalf of an account (whatever its outcome), this gateway resolves
+    that account's sessions afresh (`gateway.sessions`)."""
+    try:
+        return await handler(request)
+    finally:
+        principal = request.get(PRINCIPAL)
+        if request.method not in SAFE_METHODS and isinstance(principal, Principal) and SESSIONS in request.app:
+            request.app[SESSIONS].forget(principal.account_id)
 
 
 def client_address(request: web.Request) -> str:

@@ -8,6 +8,7 @@ from nats.aio.client import Client as NATS
 from ecandidat.runtime.rpc import RpcClient
 
 from .api import Api
+from .sessions import SessionCache
 from .settings import GatewaySettings
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
@@ -15,3 +16,4 @@ NATS_CONN = web.AppKey("nats", NATS)
 RPC = web.AppKey("rpc", RpcClient)
 API = web.AppKey("api", Api)
 OPENAPI = web.AppKey("openapi", dict)
+SESSIONS = web.AppKey("sessions", SessionCache)

@@ -72,6 +72,12 @@ def durable_name(consumer_service: str, purpose: str) -> str:
 
 DEAD_LETTER_STREAM = "DEAD_LETTERS"
 
+# Signals: core NATS messages (`sig.<producer>.<name>`), never stored in a stream nor shown to
+# integrators, for what only matters to the processes listening now. The accounts service
+# announces here the accounts whose sessions ended or whose principal changed (payload: their ids,
+# comma-separated, or `*` for every account), so that each gateway drops what it cached of them.
+SESSIONS_REVOKED = "sig.accounts.sessions_revoked"
+
 
 def dead_letter_subject(durable: str) -> str:
     return f"dlq.{durable}"

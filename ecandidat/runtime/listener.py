@@ -31,15 +31,20 @@ class Listener:
         dsn: str,
         schema: str,
         channel: str,
-        on_notify: Callable[[], Any],
+        on_notify: Callable[[], Any] | None = None,
         *,
+        on_payload: Callable[[str | None], Any] | None = None,
         keepalive: float = 10.0,
         delays: Sequence[float] = RETRY_DELAYS,
     ) -> None:
+        """`on_notify()` for a worker that only needs waking; `on_payload(payload)` for one that
+        reads what was notified (called with None after each (re)connection: notifications may
+        have been lost meanwhile)."""
         self.dsn = dsn
         self.schema = schema
         self.channel = channel
         self.on_notify = on_notify
+        self.on_payload = on_payload
         self.keepalive = keepalive
         self.delays = tuple(delays) or (1.0,)
         self.connected = False
@@ -95,9 +100,14 @@ class Listener:
             self.connected = False
             conn.terminate()
 
-    def _notified(self, *_: Any) -> None:
+    def _notified(self, *args: Any) -> None:
+        """asyncpg's listener callback (connection, pid, channel, payload), or no argument after a
+        (re)connection."""
         try:
-            self.on_notify()
+            if self.on_notify is not None:
+                self.on_notify()
+            if self.on_payload is not None:
+                self.on_payload(args[3] if len(args) == 4 else None)
         except Exception:
             log.exception("notification callback failed", extra={"channel": self.channel})
 

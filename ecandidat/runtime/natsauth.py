@@ -12,7 +12,8 @@ Accounts:
 
 - **SERVICES**, JetStream enabled: one user per platform process. A service answers only its own
   `rpc.<service>.>` (queue group `<service>`), calls only the rpc subjects it needs, publishes
-  only its own events (`evt.<service>.>`, and `prv.<service>.>` for mailer-only events), and uses
+  only its own events (`evt.<service>.>`, and `prv.<service>.>` for mailer-only events) and
+  signals (`sig.<service>.>`, core NATS, read by the fronts: the accounts' session revocations), and uses
   the JetStream API only for its own streams and its own durable consumers; it replies to the
   requests it received (`allow_responses`) and reads only its own inbox (`_INBOX.<identity>.>`,
   the connection's `inbox_prefix`). Only the gateway and the web front call the public rpc.
@@ -48,7 +49,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..contracts.subjects import DEAD_LETTER_STREAM, dead_letter_subject, durable_name, event_stream, private_stream
+from ..contracts.subjects import (
+    DEAD_LETTER_STREAM,
+    SESSIONS_REVOKED,
+    dead_letter_subject,
+    durable_name,
+    event_stream,
+    private_stream,
+)
 
 SERVICES_ACCOUNT = "SERVICES"
 INTEGRATORS_ACCOUNT = "INTEGRATORS"
@@ -172,7 +180,7 @@ def _stream_api(stream: str) -> list[str]:
 
 
 def service_permissions(service: Service) -> Permissions:
-    publish = ["$JS.API.INFO", f"evt.{service.name}.>"]
+    publish = ["$JS.API.INFO", f"evt.{service.name}.>", f"sig.{service.name}.>"]
     if service.private_events:
         publish.append(f"prv.{service.name}.>")
     for stream in (*service.streams, DEAD_LETTER_STREAM):
@@ -198,7 +206,7 @@ def front_permissions(name: str) -> Permissions:
     return Permissions(
         publish=tuple(f"rpc.{s}.>" for s in PLATFORM),
         publish_deny=INTERNAL_RPC,
-        subscribe=(f"{INBOX}.{name}.>",),
+        subscribe=(f"{INBOX}.{name}.>", SESSIONS_REVOKED),
     )
 
 

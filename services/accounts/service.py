@@ -17,6 +17,7 @@ from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service
 
 from . import jobs, lost_links, rpc
+from .signals import SessionSignals
 from .context import Deps
 from .domain import load_common_passwords
 from .passwords import Passwords
@@ -51,6 +52,8 @@ class AccountsService(Service):
         self.add_job(jobs.PURGE_JOB, timedelta(seconds=s.accounts_purge_interval), jobs.purge_unactivated(self.clock))
         self.purge_job = self.jobs[-1]
         self.add_job(jobs.HOUSEKEEPING_JOB, timedelta(hours=1), jobs.housekeeping(s))
+        self.session_signals = SessionSignals(self.nc, s.database_url, self.name)
+        self.spawn(self.session_signals.run, "accounts-session-signals")
 
 
 SETTINGS = AccountsSettings

@@ -1,0 +1,143 @@
+"""Sessions the gateway resolved lately, so that a request does not cost an rpc to accounts.
+
+A session token is resolved by the accounts service (`ResolveSession`), which also slides the
+session's idle timeout. The gateway keeps each answer for `GATEWAY_SESSION_CACHE_TTL` seconds
+(default 30): the requests of a page (the web front asks the API three or four times at once) and
+of the next clicks resolve locally. What ends a session or changes its principal reaches every
+replica at once: the accounts service relays the database's own announcement of the change
+(`services/accounts/signals.py`) on `sig.accounts.sessions_revoked`, and the cache drops those
+accounts' sessions (or all of them for `*`). So a logout, a password or email change, a staff
+account disabled or given other roles, takes effect on every gateway within the signal's delivery
+(milliseconds), not after the TTL.
+
+What bounds the rest:
+- a signal lost with the bus: while the gateway's connection is down nothing is served from the
+  cache, and the whole cache is dropped at each reconnection;
+- the TTL: an idle timeout or the session's lifetime ends it at most TTL seconds late, and an
+  active session is resolved by rpc (its idle timeout slid) at least every TTL seconds;
+- a resolution in flight when a signal arrives is not kept (a generation counter).
+
+- a write made through this gateway (a logout, a password change…): the caller's sessions are
+  dropped here as soon as it is answered, so that the same client never sees its old session
+  (`forget_after_writes`).
+
+Concurrent requests with the same token wait for one rpc (single flight). Errors are not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
+from nats.aio.client import Client as NATS
+
+from ecandidat.contracts.auth import Principal
+
+EVERY_ACCOUNT = "*"
+
+
+class SessionCache:
+    def __init__(self, nc: NATS | None, ttl: float, max_entries: int = 100_000) -> None:
+        self.nc = nc
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+        self.revocations = 0
+        self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+        self._by_account: dict[uuid.UUID, set[bytes]] = {}
+        self._inflight: dict[bytes, asyncio.Future[Principal]] = {}
+        self._generation = 0
+        self._reconnects = self._reconnect_count()
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl > 0 and self.nc is not None and self.nc.is_connected
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def resolve(self, token: str, fetch: Callable[[], Awaitable[Principal]]) -> Principal:
+        self._check_reconnected()
+        if not self.enabled:
+            return await fetch()
+        key = hashlib.sha256(token.encode()).digest()
+        entry = self._entries.get(key)
+        now = time.monotonic()
+        if entry is not None and entry[1] > now:
+            self.hits += 1
+            return entry[0]
+        running = self._inflight.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        self.misses += 1
+        generation = self._generation
+        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            principal = await fetch()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters (if any) get it, nobody else needs to
+            raise
+        else:
+            future.set_result(principal)
+            if generation == self._generation:
+                self._put(key, principal, now + self.ttl)
+            return principal
+        finally:
+            del self._inflight[key]
+
+    def revoke(self, payload: str) -> None:
+        """A signal: the sessions of these accounts (comma-separated ids, or `*`) are stale."""
+        self.revocations += 1
+        self._generation += 1
+        if payload.strip() == EVERY_ACCOUNT:
+            self.clear()
+            return
+        for text in payload.split(","):
+            try:
+                account = uuid.UUID(text.strip())
+            except ValueError:
+                self.clear()  # a payload not understood: the safe side
+                return
+            for key in self._by_account.pop(account, ()):
+                self._entries.pop(key, None)
+
+    def forget(self, account_id: uuid.UUID) -> None:
+        """This gateway changed something of the account (a write it made on its behalf): its next
+        request is resolved afresh here, without waiting for the signal."""
+        self._generation += 1
+        for key in self._by_account.pop(account_id, ()):
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+        self._by_account.clear()
+
+    def _put(self, key: bytes, principal: Principal, expires: float) -> None:
+        self._entries[key] = (principal, expires)
+        self._entries.move_to_end(key)
+        self._by_account.setdefault(principal.account_id, set()).add(key)
+        while len(self._entries) > self.max_entries:
+            old, (who, _) = self._entries.popitem(last=False)
+            keys = self._by_account.get(who.account_id)
+            if keys is not None:
+                keys.discard(old)
+                if not keys:
+                    del self._by_account[who.account_id]
+
+    def _reconnect_count(self) -> int:
+        return int(self.nc.stats.get("reconnects", 0)) if self.nc is not None else 0
+
+    def _check_reconnected(self) -> None:
+        """Signals sent while the connection was down were lost: drop everything once back."""
+        count = self._reconnect_count()
+        if count != self._reconnects:
+            self._reconnects = count
+            self.clear()

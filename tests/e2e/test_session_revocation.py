@@ -1,0 +1,123 @@
+"""Sessions resolved by each gateway's cache, revoked on every replica by the accounts' signal.
+
+Two gateways on the same bus, each keeping resolved sessions for 10 minutes (`GATEWAY_SESSION_CACHE_TTL`):
+only the signal (`sig.accounts.sessions_revoked`) can make a replica forget a session in time. A
+logout, a password change, and an administrator disabling a staff account or changing its roles,
+each made through one gateway, reach the other one within a second.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.conftest import eventually
+from tests.e2e.test_accounts import activated_account, api, login, mail_to, sealing_overrides, token_in
+from tests.e2e.test_accounts_staff import admin, invited
+
+pytestmark = pytest.mark.slow
+
+TTL = 600.0
+
+
+@pytest.fixture
+async def gateways(start_platform):
+    overrides = sealing_overrides()
+    cached = {**overrides["gateway"], "gateway_session_cache_ttl": TTL}
+    first = await start_platform("accounts", "mailer", **{**overrides, "gateway": cached})
+    second = await start_platform(gateway=cached)
+    second.services.update(first.services)
+    return first, second
+
+
+async def status_of(platform, token: str, path: str = "/api/v1/me") -> int:
+    return (await api(platform, "GET", path, token=token))[0]
+
+
+async def revoked_within(platform, token: str, path: str = "/api/v1/me", expected: tuple[int, ...] = (401,)) -> float:
+    """Seconds until the other gateway refuses the session (the test waits up to 10 s; the
+    requirement is 1 s, the cache alone would take 10 minutes)."""
+    started = time.monotonic()
+
+    async def refused() -> bool:
+        return await status_of(platform, token, path) in expected
+
+    await eventually(refused, timeout=10, interval=0.01, message="the other gateway refuses the session")
+    return time.monotonic() - started
+
+
+def cache(platform):
+    from gateway.keys import SESSIONS
+
+    return platform.app[SESSIONS]
+
+
+async def test_a_logout_on_one_gateway_ends_the_session_on_the_other(gateways, smtp_sink):
+    a, b = gateways
+    account = await activated_account(a, smtp_sink)
+    token = await login(a, account["numero_dossier"])
+    for gateway in (a, b):
+        assert await status_of(gateway, token) == 200
+    hits = cache(b).hits
+    assert await status_of(b, token) == 200 and cache(b).hits == hits + 1  # from b's cache, no rpc
+
+    status, _, _ = await api(a, "DELETE", "/api/v1/sessions/current", token=token)
+    assert status == 204
+    assert await status_of(a, token) == 401  # the gateway that logged out forgets at once
+    delay = await revoked_within(b, token)
+    assert delay < 1.0, f"the logout reached the other gateway after {delay:.2f} s"
+
+
+async def test_a_password_reset_ends_every_session_on_every_gateway(gateways, smtp_sink):
+    """The reset is made without a session (the mailed link): only the signal tells the gateways."""
+    a, b = gateways
+    account = await activated_account(a, smtp_sink)
+    sessions = [await login(a, account["numero_dossier"]), await login(b, account["numero_dossier"])]
+    for gateway in (a, b):
+        for token in sessions:
+            assert await status_of(gateway, token) == 200
+    assert (await api(a, "POST", "/api/v1/accounts/credentials", {"email": account["email"]}))[0] == 202
+    link = token_in(await mail_to(smtp_sink, account["email"], "vos identifiants"))
+    new = "une toute nouvelle phrase de passe"
+    reset = {"token": link, "password": new, "password_confirmation": new}
+    status, body, _ = await api(a, "POST", "/api/v1/accounts/password-reset", reset)
+    assert status == 200, body
+    for gateway in (a, b):
+        for token in sessions:
+            assert await revoked_within(gateway, token) < 1.0
+
+
+async def test_an_administrator_disabling_or_changing_a_staff_account_reaches_every_gateway(gateways, smtp_sink):
+    a, b = gateways
+    root = await admin(a)
+    gest = await invited(a, smtp_sink, root, ["gestionnaire"], centres=["SFC"])
+    accounts = "/api/v1/staff/accounts"
+    assert await status_of(b, gest.token, accounts) == 403  # a gestionnaire may not list staff
+    me = (await api(b, "GET", "/api/v1/staff/me", token=gest.token))[1]
+    status, body, _ = await root.call("PATCH", f"{accounts}/{me['account_id']}", {"roles": ["admin"]})
+    assert status == 200, body
+    assert await revoked_within(b, gest.token, accounts, expected=(200,)) < 1.0  # the new role, at once
+    status, body, _ = await root.call("PATCH", f"{accounts}/{me['account_id']}", {"disabled": True})
+    assert status == 200, body
+    assert await revoked_within(b, gest.token, accounts, expected=(401, 403)) < 1.0
+
+
+async def test_without_the_bus_nothing_is_served_from_the_cache(gateways, smtp_sink, nats_server):
+    """A signal sent while a gateway is cut from the bus is lost: the gateway serves nothing from
+    its cache meanwhile and drops it when it is back."""
+    a, b = gateways
+    account = await activated_account(a, smtp_sink)
+    token = await login(a, account["numero_dossier"])
+    assert await status_of(b, token) == 200
+    assert len(cache(b)) >= 1
+    nats_server.stop()
+    try:
+        await eventually(lambda: not cache(b).enabled, timeout=30, message="the gateway sees the bus gone")
+        # Not from the cache (that would be a 200): the session cannot be checked, try again later.
+        assert await status_of(b, token) in (503, 504)
+    finally:
+        nats_server.start()
+    await eventually(lambda: cache(b).enabled, timeout=30, message="the gateway reconnected")
+    assert await status_of(b, token) == 200
+    assert cache(b).misses >= 2  # resolved again after the reconnection

@@ -1,0 +1,113 @@
+"""The gateway's session cache: one rpc for concurrent requests, signals that revoke, nothing kept
+from a resolution overtaken by a signal, nothing served without the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.errors import Unauthenticated
+from gateway.sessions import SessionCache
+
+
+class Bus:
+    def __init__(self) -> None:
+        self.is_connected = True
+        self.stats = {"reconnects": 0}
+
+
+def principal(account: uuid.UUID | None = None) -> Principal:
+    return Principal(realm="candidate", account_id=account or uuid.uuid4(), email="zoe@example.org",
+                     numero_dossier="26ABCDEF")
+
+
+class Accounts:
+    """The accounts service as the cache sees it: a resolution that takes a while."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.sessions: dict[str, Principal] = {}
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    def fetch(self, token: str):
+        async def resolve() -> Principal:
+            self.calls += 1
+            await self.gate.wait()
+            if token not in self.sessions:
+                raise Unauthenticated("Session expirée.")
+            return self.sessions[token]
+        return resolve
+
+
+async def test_concurrent_requests_share_one_resolution_and_the_next_ones_none():
+    accounts, cache = Accounts(), SessionCache(Bus(), ttl=30)
+    who = accounts.sessions["t"] = principal()
+    accounts.gate.clear()
+    pending = [asyncio.create_task(cache.resolve("t", accounts.fetch("t"))) for _ in range(4)]
+    await asyncio.sleep(0)
+    accounts.gate.set()
+    assert await asyncio.gather(*pending) == [who] * 4
+    assert await cache.resolve("t", accounts.fetch("t")) == who
+    assert accounts.calls == 1 and cache.hits == 1
+
+
+async def test_a_signal_revokes_the_accounts_it_names_and_star_revokes_all():
+    accounts, cache = Accounts(), SessionCache(Bus(), ttl=30)
+    one, two = principal(), principal()
+    accounts.sessions.update(a=one, b=two)
+    for token in "ab":
+        await cache.resolve(token, accounts.fetch(token))
+    cache.revoke(f"{one.account_id}")
+    del accounts.sessions["a"]
+    with pytest.raises(Unauthenticated):
+        await cache.resolve("a", accounts.fetch("a"))
+    assert await cache.resolve("b", accounts.fetch("b")) == two and accounts.calls == 3
+    cache.revoke("*")
+    assert len(cache) == 0
+    cache.revoke("not an id")  # not understood: everything goes
+    assert len(cache) == 0
+
+
+async def test_a_resolution_overtaken_by_a_signal_is_not_kept():
+    accounts, cache = Accounts(), SessionCache(Bus(), ttl=30)
+    who = accounts.sessions["t"] = principal()
+    accounts.gate.clear()
+    pending = asyncio.create_task(cache.resolve("t", accounts.fetch("t")))
+    await asyncio.sleep(0)
+    cache.revoke(str(who.account_id))  # the logout committed while the answer was on its way
+    accounts.gate.set()
+    assert await pending == who
+    assert len(cache) == 0
+
+
+async def test_errors_are_not_kept_and_nothing_is_cached_without_the_bus_or_with_no_ttl():
+    accounts, bus = Accounts(), Bus()
+    cache = SessionCache(bus, ttl=30)
+    with pytest.raises(Unauthenticated):
+        await cache.resolve("t", accounts.fetch("t"))
+    accounts.sessions["t"] = principal()
+    await cache.resolve("t", accounts.fetch("t"))
+    bus.is_connected = False
+    await cache.resolve("t", accounts.fetch("t"))
+    assert accounts.calls == 3
+    bus.is_connected, bus.stats["reconnects"] = True, 1  # back: what was missed meanwhile is dropped
+    await cache.resolve("t", accounts.fetch("t"))
+    assert accounts.calls == 4
+    off = SessionCache(Bus(), ttl=0)
+    for _ in range(2):
+        await off.resolve("t", accounts.fetch("t"))
+    assert accounts.calls == 6 and len(off) == 0
+
+
+async def test_the_cache_is_bounded():
+    accounts, cache = Accounts(), SessionCache(Bus(), ttl=30, max_entries=3)
+    for n in range(5):
+        accounts.sessions[str(n)] = principal()
+        await cache.resolve(str(n), accounts.fetch(str(n)))
+    assert len(cache) == 3
+    cache.revoke(str(accounts.sessions["0"].account_id))  # an evicted one: nothing to do
+    assert len(cache) == 3
