@@ -56,6 +56,7 @@ PASSWORD = "une phrase de passe de banc d'essai"
 def stack_env(bus: NatsServer, database_url: str, port: int, identity: str | None = None) -> dict[str, str]:
     env = dict(os.environ, DATABASE_URL=database_url, GATEWAY_PORT=str(port), GATEWAY_HOST=LOCALHOST,
                GATEWAY_SERVICES="accounts", ECANDIDAT_ENV="development", LOG_LEVEL="WARNING",
+               GATEWAY_SESSION_CACHE_TTL="0",  # both rpc round trips of every request cross the bus
                ACCOUNTS_HASH_WORKERS="1", RPC_TIMEOUT="15")
     env.pop("NATS_CREDENTIALS_DIR", None)
     env.update(bus.env())  # NATS_URL, and on the secured bus NATS_CREDENTIALS_DIR: each process its own key

@@ -1,10 +1,11 @@
 -- Every change that ends a session or changes what a session resolves to (its principal) is
 -- announced at commit on the channel `accounts_sessions_revoked` (NOTIFY is transactional: a
 -- rolled-back change announces nothing). The payload is the accounts concerned, comma-separated,
--- or `*` when too many to name. The service relays it to the gateways (`sig.accounts.sessions_revoked`),
+-- or `*` when too many to name. The functions keep the service's schema as their search_path, so
+-- that a change made by a tool connected with another search_path is announced too. The service relays it to the gateways (`sig.accounts.sessions_revoked`),
 -- which drop what they cached of those accounts' sessions.
 
-CREATE FUNCTION announce_accounts(accounts text[]) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION announce_accounts(accounts text[]) RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF accounts IS NULL OR cardinality(accounts) = 0 THEN
         RETURN;
@@ -16,7 +17,7 @@ BEGIN
     END IF;
 END $$;
 
-CREATE FUNCTION sessions_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION sessions_ended() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     PERFORM announce_accounts((SELECT array_agg(DISTINCT account_id::text) FROM ended));
     RETURN NULL;
@@ -25,7 +26,7 @@ END $$;
 CREATE TRIGGER sessions_ended AFTER DELETE ON sessions
     REFERENCING OLD TABLE AS ended FOR EACH STATEMENT EXECUTE FUNCTION sessions_ended();
 
-CREATE FUNCTION principal_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION principal_changed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     PERFORM announce_accounts(ARRAY[OLD.account_id::text]);
     RETURN NULL;
