@@ -18,7 +18,7 @@ from nats.js.api import ConsumerConfig
 from ecandidat.contracts.accounts import AccountPurged, ListStaffAccounts
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.envelope import envelope
-from ecandidat.contracts.subjects import event_subject, rpc_subject
+from ecandidat.contracts.subjects import SESSIONS_REVOKED, event_subject, rpc_subject
 from ecandidat.runtime.natsauth import INTEGRATOR, INTEGRATOR_JS_PREFIX, POLICY
 from tests.conftest import eventually
 
@@ -170,3 +170,30 @@ async def test_the_gateway_calls_public_rpc_but_not_internal_operations(nats_ser
     await gateway.nc.flush()
     await asyncio.sleep(0)
     assert not gateway.violated("rpc.accounts.health")
+
+
+async def test_only_accounts_signals_session_revocations_and_only_the_fronts_hear_them(nats_server, connect) -> None:
+    """A forged revocation would only cost an rpc, but a spy on the signal would learn who logs
+    out: accounts alone may send it, the gateway and the web front alone may hear it."""
+    accounts, gateway = await connect("accounts"), await connect("gateway")
+    heard: list[bytes] = []
+
+    async def hear(msg) -> None:
+        heard.append(msg.data)
+
+    await gateway.nc.subscribe(SESSIONS_REVOKED, cb=hear)
+    await gateway.nc.flush()
+    await accounts.nc.publish(SESSIONS_REVOKED, b"*")
+    await accounts.nc.flush()
+    await eventually(lambda: heard == [b"*"], message="the gateway hears the accounts' signal")
+    mailer, integrator = await connect("mailer"), await connect(INTEGRATOR)
+    await mailer.nc.publish(SESSIONS_REVOKED, b"*")
+    await gateway.nc.publish(SESSIONS_REVOKED, b"*")
+    await integrator.nc.subscribe(SESSIONS_REVOKED)
+    await mailer.nc.subscribe(SESSIONS_REVOKED)
+    for client in (mailer, gateway, integrator):
+        await client.nc.flush()
+    subject = SESSIONS_REVOKED.lower()
+    await eventually(lambda: mailer.violated(subject) and gateway.violated(subject) and integrator.violated(subject),
+                     message="every other sender and listener refused")
+    assert heard == [b"*"]
