@@ -249,6 +249,8 @@ async def platform(name: str, services: Sequence[str], info: dict[str, Any], *, 
                 GATEWAY_SERVICES=",".join(services), PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
                 LOG_FORMAT="json", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1",
                 ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",  # every candidate is created from this machine
+                # The bench's own open nats-server and the development LINK_SEALING_KEY are allowed.
+                ECANDIDAT_ENV="development",
             )
             if sink is not None:
                 process_env.update(SMTP_HOST=sink.host, SMTP_PORT=str(sink.port), SMTP_SECURITY="none")

@@ -125,6 +125,7 @@ async def main() -> None:
             gateway_port = free_port()
             env = dict(os.environ)
             env.update(
+                ECANDIDAT_ENV="development",  # the bench's own open bus and the development sealing key
                 DATABASE_URL=db.url,
                 NATS_URL=ns.url,
                 SMTP_HOST=smtp.host,

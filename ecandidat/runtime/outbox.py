@@ -38,6 +38,7 @@ from .aio import retry_delay, wait_event
 from .clock import Clock, SystemClock
 from .db import connect, database_unavailable
 from .listener import Listener
+from .nats import EVENT_MAX_AGE
 from .logging import current_fields
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ async def add_event(
 
 def _lock_key(schema: str) -> int:
     return int.from_bytes(hashlib.sha256(f"outbox-relay:{schema}".encode()).digest()[:8], "big", signed=True)
+
+
+INBOX_RETENTION = timedelta(seconds=EVENT_MAX_AGE, days=1)
 
 
 class OutboxRelay:
@@ -227,6 +231,9 @@ class OutboxRelay:
             return
         self._last_purge = now
         await conn.execute("DELETE FROM outbox WHERE sent_at < now() - $1::interval", self.retention)
+        # The inbox (the events this service's consumers handled) is kept as long as an event can
+        # come again: its stream keeps it EVENT_MAX_AGE, and a dead letter may be replayed meanwhile.
+        await conn.execute("DELETE FROM inbox WHERE processed_at < now() - $1::interval", INBOX_RETENTION)
 
 
 async def _close(conn: asyncpg.Connection) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from datetime import timedelta
 
 import nats.errors
 import pytest
 
 from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.runtime.outbox import OutboxRelay, add_event
+from ecandidat.runtime.outbox import INBOX_RETENTION, OutboxRelay, add_event
 from tests.conftest import eventually
 
 
@@ -215,3 +217,17 @@ async def test_notification_wakes_the_relay_before_the_poll_interval(kit):
         await eventually(lambda: stream_count(kit), timeout=20, message="published without waiting for the poll (30 s)")
     finally:
         await stop(task)
+
+
+async def test_the_relay_purges_what_cannot_come_again_and_keeps_the_rest(kit):
+    """Sent outbox rows after the retention; inbox rows only once their event cannot be delivered
+    or replayed any more (the stream's age, and a day)."""
+    old, recent = uuid.uuid4(), uuid.uuid4()
+    async with kit.pool.acquire() as conn:
+        await conn.execute("INSERT INTO inbox (consumer, event_id, processed_at) VALUES "
+                           "('probe', $1, now() - $3::interval), ('probe', $2, now() - $4::interval)",
+                           old, recent, INBOX_RETENTION + timedelta(hours=1), INBOX_RETENTION - timedelta(hours=1))
+        await relay_for(kit)._purge(conn)
+        kept = {r["event_id"] for r in await conn.fetch("SELECT event_id FROM inbox WHERE consumer = 'probe'")}
+    assert kept == {recent}
+    assert INBOX_RETENTION > timedelta(days=90)
