@@ -16,6 +16,13 @@ its ack wait extended, until the database answers again, then handled again: an 
 no delivery and dead-letters nothing. A batch that fails for any other reason is retried as a
 whole with the backoff. The loop never ends on an exception it can survive, and the service's
 supervisor restarts it after one it cannot.
+
+Slow work that needs no database (rendering a PDF, writing it to storage) goes in a
+subscription's `prepare(body, meta)`, run for each new event of the batch before the transaction
+opens; its result is the handler's fourth argument. A transaction held open for seconds would hold
+back the outbox relay of every service of the server (its ordering waits for the oldest
+transaction), and a lock on the rows it touched. `prepare` must be repeatable (an event may be
+prepared again after a failure, or by another replica): write under a key derived from the event.
 """
 
 from __future__ import annotations
@@ -47,14 +54,26 @@ log = logging.getLogger(__name__)
 Handler = Callable[[asyncpg.Connection, Any, CloudEvent], Awaitable[None]]
 
 
+_NOTHING = object()  # not prepared (no `prepare`, or the event was in the inbox already)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: str
+
+
 class PermanentFailure(Exception):
     """The event can never be handled (e.g. it refers to something that cannot exist)."""
+
+
+Prepare = Callable[[Any, CloudEvent], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
 class Subscription:
     model: type[Event]
-    handler: Handler
+    handler: Handler  # (conn, body, meta), and the prepared value when `prepare` is given
+    prepare: Prepare | None = None
 
 
 class EventConsumer:
@@ -151,12 +170,17 @@ class EventConsumer:
     async def _handle_batch(self, msgs: list[Msg]) -> list[tuple[Msg, str, str | None]] | None:
         """The outcome of each message, in one transaction; None when the database is unavailable
         (a restart, an outage), which must not use up the deliveries of the events."""
+        prepared = await self._prepare(msgs)
         try:
             outcomes = []
             async with self.pool.acquire() as conn:
                 async with conn.transaction():
                     for msg in msgs:
-                        outcomes.append(await self._handle_one(conn, msg))
+                        ready = prepared.get(id(msg), _NOTHING)
+                        if isinstance(ready, _Failed):
+                            outcomes.append((msg, "retry", ready.error))
+                        else:
+                            outcomes.append(await self._handle_one(conn, msg, ready))
             return outcomes
         except Exception as exc:  # the batch did not commit, whatever the reason
             if database_unavailable(exc) and not self._stopping.is_set() and not await self._database_answers():
@@ -192,7 +216,40 @@ class EventConsumer:
                     log.warning("could not extend the ack wait", extra={"consumer": self.durable, "error": repr(exc)})
                     return
 
-    async def _handle_one(self, conn: asyncpg.Connection, msg: Msg) -> tuple[Msg, str, str | None]:
+    async def _prepare(self, msgs: list[Msg]) -> dict[int, Any]:
+        """The prepared values of the batch's events whose subscription has `prepare` and which
+        this consumer has not handled yet, by message; a failure is kept as `_Failed`."""
+        wanted = []
+        for msg in msgs:
+            try:
+                event = CloudEvent.model_validate_json(msg.data)
+            except ValidationError:
+                continue  # dead-lettered by _handle_one
+            route = self.routes.get(event.type)
+            if route is not None and route.prepare is not None:
+                wanted.append((msg, event, route))
+        if not wanted:
+            return {}
+        async with self.pool.acquire() as conn:
+            done = set(await conn.fetchval(
+                "SELECT coalesce(array_agg(event_id), '{}') FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
+                self.durable, [event.id for _, event, _ in wanted],
+            ))
+        prepared: dict[int, Any] = {}
+        for msg, event, route in wanted:
+            if event.id in done:
+                continue
+            with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable, request_id=event.request_id):
+                try:
+                    prepared[id(msg)] = await route.prepare(route.model.model_validate(event.data), event)
+                except ValidationError:
+                    continue  # dead-lettered by _handle_one
+                except Exception as exc:
+                    log.warning("event preparation failed", exc_info=True)
+                    prepared[id(msg)] = _Failed(f"{type(exc).__name__}: {exc}")
+        return prepared
+
+    async def _handle_one(self, conn: asyncpg.Connection, msg: Msg, ready: Any = _NOTHING) -> tuple[Msg, str, str | None]:
         try:
             event = CloudEvent.model_validate_json(msg.data)
         except ValidationError as exc:
@@ -210,7 +267,12 @@ class EventConsumer:
                     )
                     if fresh:
                         body = route.model.model_validate(event.data)
-                        await route.handler(conn, body, event)
+                        if route.prepare is None:
+                            await route.handler(conn, body, event)
+                        elif ready is _NOTHING:  # handled by then, yet not in the inbox before: prepare now
+                            await route.handler(conn, body, event, await route.prepare(body, event))
+                        else:
+                            await route.handler(conn, body, event, ready)
                     else:
                         log.info("event already handled")
                 self.handled += 1

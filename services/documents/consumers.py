@@ -12,7 +12,6 @@ from ecandidat.contracts.candidatures import (
     CandidatureDeadlineChanged,
     CandidatureStatusChanged,
     CandidatureTransmitted,
-    DecisionValidated,
 )
 from ecandidat.runtime.consumer import Subscription
 
@@ -33,6 +32,6 @@ def subscriptions(svc: DocumentsService) -> dict[str, list[Subscription]]:
             Subscription(CandidatureDeadlineChanged, deadline_changed),
             Subscription(CandidatureCancelled, cancelled),
         ],
-        "letters": [Subscription(DecisionValidated, on_decision(svc))],
+        "letters": [on_decision(svc)],
         "on-accounts": [Subscription(AccountPurged, purged)],
     }

@@ -1,6 +1,7 @@
 """Admission and refusal letters: on `decision.validated` (favorable or défavorable) the letter is
-generated (reportlab), stored under a key derived from the decision (a redelivered event writes
-the same object again), recorded as the letter of that decision, and `letter.generated` tells the
+generated (reportlab) and stored under a key derived from the decision before the consumer's
+transaction opens (a redelivered event writes the same object again), then recorded as the
+letter of that decision, and `letter.generated` tells the
 mailer to send the decision with it. Every validated decision becomes the candidature's current
 one here: the candidate downloads the letter of their current decision (`open_letter_download`).
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
@@ -24,6 +26,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from ecandidat.contracts.candidatures import DecisionValidated
 from ecandidat.contracts.documents import LetterGenerated
 from ecandidat.contracts.envelope import CloudEvent
+from ecandidat.runtime.consumer import Subscription
 from ecandidat.runtime.french import avant_limite
 from ecandidat.runtime.outbox import add_event
 
@@ -37,26 +40,42 @@ LETTERS = {"favorable": "admission", "defavorable": "refus"}
 PROMOTION = "Une place s'est libérée dans la formation « {formation} » : vous bénéficiez de la liste complémentaire."
 
 
-def on_decision(svc: DocumentsService):
-    async def handle(conn: asyncpg.Connection, event: DecisionValidated, meta: CloudEvent) -> None:
-        await store.set_current_decision(conn, event.candidature_id, event.decision_id, event.revision)
+@dataclass(frozen=True)
+class StoredLetter:
+    key: str
+    filename: str
+    size: int
+
+
+def on_decision(svc: DocumentsService) -> Subscription:
+    """A validated decision: its letter rendered and stored before the transaction (`prepare`),
+    then recorded and announced in it. The key is the decision's: preparing again rewrites the
+    same object."""
+
+    async def prepare(event: DecisionValidated, meta: CloudEvent) -> StoredLetter | None:
         if event.kind not in LETTERS:
-            return
+            return None
         pdf = await asyncio.get_running_loop().run_in_executor(svc.endpoint.inspector, render_letter, event)
         key = f"lettres/{event.candidature_id}/{event.decision_id}.pdf"
-        filename = f"lettre-{LETTERS[event.kind]}-{event.numero_dossier}.pdf"
         await svc.storage.put_bytes(key, pdf)
-        await store.insert_letter(conn, event.decision_id, event.candidature_id, event.kind, key, filename, len(pdf),
-                                  svc.clock.now())
+        return StoredLetter(key, f"lettre-{LETTERS[event.kind]}-{event.numero_dossier}.pdf", len(pdf))
+
+    async def handle(conn: asyncpg.Connection, event: DecisionValidated, meta: CloudEvent,
+                     letter: StoredLetter | None) -> None:
+        await store.set_current_decision(conn, event.candidature_id, event.decision_id, event.revision)
+        if letter is None:
+            return
+        await store.insert_letter(conn, event.decision_id, event.candidature_id, event.kind, letter.key,
+                                  letter.filename, letter.size, svc.clock.now())
         await add_event(conn, LetterGenerated(
             candidature_id=event.candidature_id, account_id=event.account_id, decision_id=event.decision_id,
-            kind=event.kind, bucket=svc.storage.bucket, key=key, filename=filename,
+            kind=event.kind, bucket=svc.storage.bucket, key=letter.key, filename=letter.filename,
             formation_libelle=event.formation_libelle, motif=event.motif, commentaire=event.commentaire,
             confirmation_deadline=event.confirmation_deadline, automatic=event.automatic, origine=event.origine,
             signataire_nom=event.signataire_nom, signataire_qualite=event.signataire_qualite,
         ), subject=str(event.candidature_id), clock=svc.clock)
 
-    return handle
+    return Subscription(DecisionValidated, handle, prepare=prepare)
 
 
 def signature(event: DecisionValidated) -> list[str]:

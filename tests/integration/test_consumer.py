@@ -103,8 +103,8 @@ async def test_poison_event_is_dead_lettered_without_holding_up_the_others(kit):
         await task
 
 
-async def _effects_are(kit, values) -> bool:
-    return await effects(kit) == values
+async def _effects_are(kit, values, consumer: str | None = None) -> bool:
+    return await effects(kit, consumer) == values
 
 
 async def test_permanent_failure_goes_to_dead_letters_at_once(kit):
@@ -296,4 +296,47 @@ async def test_the_events_of_a_consumer_process_killed_mid_batch_go_to_another_r
         await eventually(lambda: _effects_are(kit, [5]), timeout=20, message="handled by the surviving replica")
     finally:
         survivor.stop()
+        await task
+
+
+async def test_prepared_work_runs_before_the_transaction_and_reaches_the_handler(kit):
+    """`prepare` (slow work without the database: a PDF, a file in storage) runs with no
+    transaction of the service open; a failed preparation is retried; an event already handled is
+    not prepared again."""
+    Probe = kit.event_class()
+    prepared: list[int] = []
+    open_transactions: list[int] = []
+    failures = {2}
+
+    async def prepare(event, meta) -> int:
+        async with kit.pool.acquire() as conn:
+            open_transactions.append(await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND xact_start IS NOT NULL "
+                "AND pid <> pg_backend_pid()", f"ecandidat-{kit.schema}"))
+        prepared.append(event.value)
+        if event.value in failures:
+            failures.discard(event.value)
+            raise RuntimeError("storage unavailable for a moment")
+        return event.value * 10
+
+    async def handle(conn, event, meta, value) -> None:
+        await conn.execute("INSERT INTO effects (event_id, consumer, value) VALUES ($1, 'prepared', $2)", meta.id, value)
+
+    consumer = EventConsumer(
+        nc=kit.nc, pool=kit.pool, service="kittest", purpose="prepared", producer=kit.producer,
+        subscriptions=[Subscription(Probe, handle, prepare=prepare)], max_deliver=3, ack_wait=2.0,
+        backoff=(0.1, 0.2), batch=20, fetch_timeout=0.3,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        first = await publish(kit, Probe, 1)
+        await publish(kit, Probe, 2)
+        await eventually(lambda: _effects_are(kit, [10, 20], "prepared"), message="both handled, the second retried")
+        await publish(kit, Probe, 1, event_id=first, msg_id="a-copy")  # redelivered: handled already
+        await publish(kit, Probe, 3)
+        await eventually(lambda: _effects_are(kit, [10, 20, 30], "prepared"), message="the third handled")
+        assert sorted(prepared) == [1, 2, 2, 3]
+        assert open_transactions and not any(open_transactions), open_transactions
+    finally:
+        consumer.stop()
         await task
