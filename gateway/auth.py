@@ -16,6 +16,7 @@ import functools
 import hmac
 import ipaddress
 import secrets
+import uuid
 
 from aiohttp import web
 
@@ -86,7 +87,20 @@ async def forget_after_writes(request: web.Request, handler) -> web.StreamRespon
     finally:
         principal = request.get(PRINCIPAL)
         if request.method not in SAFE_METHODS and isinstance(principal, Principal) and SESSIONS in request.app:
-            request.app[SESSIONS].forget(principal.account_id)
+            sessions_changed(request, principal.account_id)
+
+
+def sessions_changed(request: web.Request, account_id: uuid.UUID | None = None) -> None:
+    """This gateway just had the sessions of `account_id` (or of an account it cannot name: a
+    mailed link's) ended or changed: it resolves them afresh at once, without waiting for the
+    accounts' signal (which tells every replica, this one included)."""
+    cache = request.app.get(SESSIONS)
+    if cache is None:
+        return
+    if account_id is None:
+        cache.clear()
+    else:
+        cache.forget(account_id)
 
 
 def client_address(request: web.Request) -> str:

@@ -17,7 +17,14 @@ from ecandidat.contracts import accounts as c
 from ecandidat.contracts.auth import Principal
 
 from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_body
-from ..auth import SESSION_TOKEN, clear_session_cookies, client_address, previous_token, set_session_cookies
+from ..auth import (
+    SESSION_TOKEN,
+    clear_session_cookies,
+    client_address,
+    previous_token,
+    sessions_changed,
+    set_session_cookies,
+)
 from ..keys import RPC
 
 TAG = "comptes candidats"
@@ -103,14 +110,18 @@ def register(api: Api) -> None:
                body=c.ResetPassword, response=c.Done, responses={410: "Lien inconnu, déjà utilisé ou expiré"})
     async def reset_password(request: web.Request) -> web.Response:
         body = await parse_body(request, c.ResetPassword)
-        return json_response(await call(request, body, c.Done))
+        done = await call(request, body, c.Done)
+        sessions_changed(request)
+        return json_response(done)
 
     @api.route("POST", f"{API_PREFIX}/accounts/email-confirmation",
                summary="Valider la nouvelle adresse mail avec le lien reçu", tag=TAG, body=c.ConfirmEmail,
                response=c.Done, responses={409: "Adresse prise entre-temps", 410: "Lien inconnu, déjà utilisé ou expiré"})
     async def confirm_email(request: web.Request) -> web.Response:
         body = await parse_body(request, c.ConfirmEmail)
-        return json_response(await call(request, body, c.Done))
+        done = await call(request, body, c.Done)
+        sessions_changed(request)
+        return json_response(done)
 
     @api.route("POST", f"{API_PREFIX}/sessions", summary="Se connecter (numéro de dossier ou adresse mail)", tag=TAG,
                body=LoginBody, response=Session, status=201,

@@ -10,7 +10,7 @@ from ecandidat.contracts import accounts as c
 from ecandidat.contracts.errors import NotFound
 
 from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body
-from ..auth import client_address, previous_token
+from ..auth import client_address, previous_token, sessions_changed
 from .accounts import Session, call, device_cookie, end_session, session_response
 
 TAG = "comptes du personnel"
@@ -105,11 +105,15 @@ def register(api: Api) -> None:
         body = await parse_body(request, c.StaffAccountChanges)
         rpc_request = c.UpdateStaffAccount(principal=request[PRINCIPAL], account_id=_account_id(request),
                                            **body.model_dump(exclude_unset=True))
-        return json_response(await call(request, rpc_request, c.StaffAccountView))
+        view = await call(request, rpc_request, c.StaffAccountView)
+        sessions_changed(request, rpc_request.account_id)
+        return json_response(view)
 
     @api.route("POST", f"{STAFF}/accounts/{{account_id}}/invitation",
                summary="Réinitialiser les identifiants d'un personnel et lui renvoyer un lien d'activation", tag=TAG,
                response=c.StaffAccountView, status=202, realm="staff", roles=("admin",))
     async def reinvite_staff_account(request: web.Request) -> web.Response:
         rpc_request = c.ReinviteStaffAccount(principal=request[PRINCIPAL], account_id=_account_id(request))
-        return json_response(await call(request, rpc_request, c.StaffAccountView), status=202)
+        view = await call(request, rpc_request, c.StaffAccountView)
+        sessions_changed(request, rpc_request.account_id)
+        return json_response(view, status=202)
