@@ -11,6 +11,7 @@
 | GATEWAY_UPLOAD_IDLE_TIMEOUT | 30 | seconds an upload may go without a byte from the client before it is abandoned (408); a slow but steady upload never times out |
 | GATEWAY_DOCUMENTS_TIMEOUT | 120 | seconds the documents service may stay silent: to answer once an upload is sent (it inspects the file), between two chunks of a download |
 | PUBLIC_BASE_URL | http://localhost:8080 | the address candidates use; `https://` turns on HSTS |
+| INTEGRATOR_NATS_HOST | 127.0.0.1:4222 | the `host:port` of the NATS bus as integrators reach it, published as the server of the AsyncAPI document (`/api/v1/asyncapi.json`) |
 | TRUSTED_PROXIES | — | comma-separated addresses or CIDRs of the reverse proxies / load balancers in front of the gateway: only a request from one of them has its `X-Forwarded-For` believed (the client address then keys the login throttling and the logs) |
 | GATEWAY_SHUTDOWN_TIMEOUT | 60 | seconds a SIGTERM leaves the requests in flight (a slow upload) to finish before the process stops |
 | METRICS_PORT / METRICS_HOST | — / 127.0.0.1 | internal `/metrics` listener (see ecandidat.runtime.metrics) |
@@ -43,6 +44,7 @@ class GatewaySettings(KitSettings):
     gateway_upload_idle_timeout: float = Field(default=30.0, gt=0)
     gateway_documents_timeout: float = Field(default=120.0, gt=0)
     public_base_url: str = "http://localhost:8080"
+    integrator_nats_host: str = "127.0.0.1:4222"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     gateway_shutdown_timeout: float = Field(default=60.0, ge=0)
     web_url: str = ""
