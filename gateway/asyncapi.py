@@ -26,7 +26,8 @@ from typing import Any
 
 from ecandidat.contracts.base import Event
 from ecandidat.contracts.envelope import SCHEMA_BASE, envelope, event_type_name
-from ecandidat.contracts.registry import events
+from ecandidat.contracts.compat import event_key as message_id
+from ecandidat.contracts.compat import public_events
 from ecandidat.contracts.subjects import event_stream_of, event_subject
 from ecandidat.runtime.natsauth import INTEGRATOR_JS_PREFIX
 from ecandidat.runtime.nats import EVENT_MAX_AGE
@@ -39,15 +40,6 @@ NATS_BINDING_VERSION = "0.1.0"
 REF_PREFIX = "#/components/schemas/"
 EXAMPLE_ID = uuid.UUID("0b6f9a54-3c1e-4d2a-9f7b-8e5c4a3d2b1f")
 EXAMPLE_TIME = datetime.fromisoformat(examples.NOW)
-
-
-def public_events() -> list[type[Event]]:
-    """The events integrators see: every event but the mailer-only (private) ones."""
-    return [cls for cls in events() if not cls.private]
-
-
-def message_id(cls: type[Event]) -> str:
-    return f"{cls.producer}.{cls.event_type()}"
 
 
 def _key(cls: type[Event]) -> str:

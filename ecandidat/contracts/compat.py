@@ -39,6 +39,7 @@ _STRUCTURE = {"properties", "required", "items", "anyOf", "oneOf", "allOf"}
 
 
 def public_events() -> list[type[Event]]:
+    """The events integrators see: every event but the mailer-only (private) ones."""
     return [cls for cls in events() if not cls.private]
 
 

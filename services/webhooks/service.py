@@ -1,0 +1,35 @@
+"""The webhooks service: delivers the public events to the HTTP endpoints administrators register
+(Standard Webhooks), one durable consumer per endpoint and stream (see `delivery`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.service import Service
+
+from . import rpc
+from .delivery import Dispatcher
+from .settings import WebhooksSettings
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class WebhooksService(Service):
+    settings: WebhooksSettings
+
+    def __init__(self, settings: WebhooksSettings | None = None, *, clock: Clock | None = None) -> None:
+        super().__init__("webhooks", settings or WebhooksSettings(), migrations=MIGRATIONS, clock=clock)
+        self.dispatcher: Dispatcher
+
+    async def setup(self) -> None:
+        self.dispatcher = Dispatcher(nc=self.nc, pool=self.pool, settings=self.settings, clock=self.clock)
+        rpc.register(self.rpc, self)
+        self.spawn(self.dispatcher.run, "webhooks-dispatcher", stop=self.dispatcher.stop)
+
+
+SETTINGS = WebhooksSettings
+
+
+def create(settings: WebhooksSettings | None = None, clock: Clock | None = None) -> WebhooksService:
+    return WebhooksService(settings, clock=clock)
