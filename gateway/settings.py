@@ -3,7 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | GATEWAY_HOST / GATEWAY_PORT | 127.0.0.1 / 8080 | where the HTTP server listens |
-| GATEWAY_SERVICES | accounts,dossiers,candidatures,documents,mailer | services the health routes ask |
+| GATEWAY_SERVICES | accounts,dossiers,candidatures,documents,mailer,webhooks | services the health routes ask |
 | GATEWAY_REQUIRED_SERVICES | accounts,dossiers,candidatures,documents | those without which the platform cannot serve (`/health/ready`); another one missing only degrades it |
 | GATEWAY_HEALTH_TIMEOUT | 1.5 | seconds each service has to answer its health check |
 | GATEWAY_HEALTH_SHARED_FOR | 1 | seconds one round of health answers serves every request that asks (0: ask at every request) |
@@ -35,7 +35,8 @@ from ecandidat.runtime.settings import KitSettings
 class GatewaySettings(KitSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
-    gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents", "mailer")
+    gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents", "mailer",
+                                                               "webhooks")
     gateway_required_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents")
     gateway_health_timeout: float = Field(default=1.5, gt=0)
     gateway_session_cache_ttl: float = Field(default=30.0, ge=0)

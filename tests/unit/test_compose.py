@@ -27,6 +27,7 @@ PLATFORM = {
     "candidatures": "services.candidatures",
     "documents": "services.documents",
     "mailer": "services.mailer",
+    "webhooks": "services.webhooks",
     "gateway": "gateway",
 }
 BUILT_HERE = {*PLATFORM, "web"}  # the processes run from the image built by ./Dockerfile

@@ -21,7 +21,7 @@ from ecandidat.runtime.natsauth import accounts_template, env_lines
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.33.0"
-PROCESSES = ("accounts", "dossiers", "candidatures", "documents", "mailer", "gateway", "web")
+PROCESSES = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks", "gateway", "web")
 
 
 def _documents() -> list[tuple[Path, dict[str, Any]]]:
