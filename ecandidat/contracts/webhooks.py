@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import Field, field_validator
 
-from .base import RpcReply, RpcRequest
+from .base import Event, RpcReply, RpcRequest
 
 ENDPOINT_STATUSES = ("active", "paused", "disabled")
 Code = Field(default=None, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]{1,40}$")
@@ -120,3 +120,19 @@ class ReplayRange(RpcRequest):
 
 class ReplayQueued(RpcReply):
     replay_id: uuid.UUID
+
+
+class WebhookEndpointDisabled(Event):
+    """An endpoint kept failing past WEBHOOK_GIVE_UP_AFTER and was disabled; the administrator who
+    registered it (`notify`) is mailed. Mailer-only: it names a person."""
+
+    producer = "webhooks"
+    entity = "endpoint"
+    action = "disabled"
+    private = True
+
+    endpoint_id: uuid.UUID
+    url: str
+    notify: str = Field(max_length=200)
+    failing_since: datetime
+    last_error: str | None = None

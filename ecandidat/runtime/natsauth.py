@@ -70,8 +70,7 @@ INTEGRATOR_JS_PREFIX = "JS.ecandidat.API"
 # The operations only services call on each other; the gateway and the front may not.
 INTERNAL_RPC = ("rpc.documents.freeze_pieces", "rpc.documents.release_pieces", "rpc.documents.pieces_readiness",
                 "rpc.candidatures.get_candidature_facts")
-PLATFORM = ("accounts", "dossiers", "candidatures", "documents", "mailer")  # the producers of events
-RPC_SERVICES = PLATFORM + ("webhooks",)  # the services the fronts call
+PLATFORM = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks")
 
 
 @dataclass(frozen=True)
@@ -117,13 +116,15 @@ POLICY: dict[str, Service] = {
             consumes={"on-candidatures": (EVT("candidatures"),), "letters": (EVT("candidatures"),),
                       "on-accounts": (EVT("accounts"),)},
         ),
-        Service("webhooks", delivers=tuple(EVT(p) for p in ("accounts", "dossiers", "candidatures", "documents", "mailer"))),
+        # Disabled endpoints are told to their administrator by mail: private events, for the mailer.
+        Service("webhooks", private_events=True,
+                delivers=tuple(EVT(p) for p in ("accounts", "dossiers", "candidatures", "documents", "mailer"))),
         Service(
             "mailer",
             consumes={
                 "directory": (EVT("accounts"), EVT("candidatures")),
                 "notifications": (EVT("accounts"), private_stream("accounts"), EVT("candidatures"),
-                                  EVT("documents"), EVT("mailer")),
+                                  EVT("documents"), EVT("mailer"), private_stream("webhooks")),
             },
         ),
     )
@@ -218,7 +219,7 @@ def service_permissions(service: Service) -> Permissions:
 
 def front_permissions(name: str) -> Permissions:
     return Permissions(
-        publish=tuple(f"rpc.{s}.>" for s in RPC_SERVICES),
+        publish=tuple(f"rpc.{s}.>" for s in PLATFORM),
         publish_deny=INTERNAL_RPC,
         subscribe=(f"{INBOX}.{name}.>", SESSIONS_REVOKED),
     )

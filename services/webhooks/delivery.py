@@ -40,8 +40,10 @@ from standardwebhooks import Webhook
 
 from ecandidat.contracts.compat import event_key, public_events
 from ecandidat.contracts.subjects import durable_name, event_stream_of, event_subject
+from ecandidat.contracts.webhooks import WebhookEndpointDisabled
 from ecandidat.runtime.aio import cancelling
 from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.tasks import Supervised, stop_all
 
 from . import store
@@ -198,11 +200,7 @@ class Pump:
                 if ok:
                     await store.recovered(conn, endpoint["id"])
                 else:
-                    since = await store.failing(conn, endpoint["id"], now)
-                    if now - since >= timedelta(seconds=self.s.webhook_give_up_after):
-                        await store.disable(conn, endpoint["id"], now)
-                        log.warning("webhook endpoint disabled", extra={"endpoint": str(endpoint["id"]),
-                                                                       "failing_since": since.isoformat()})
+                    await self._failed(conn, endpoint, error, now)
             if ok:
                 await msg.ack_sync()
                 return True
@@ -214,6 +212,20 @@ class Pump:
                 break
         await msg.nak()
         return False
+
+    async def _failed(self, conn: asyncpg.Connection, endpoint: asyncpg.Record, error: str | None, now: datetime) -> None:
+        """Count the failure; past WEBHOOK_GIVE_UP_AFTER, disable the endpoint and tell its
+        administrator (a mailer-only event, in the same transaction)."""
+        async with conn.transaction():
+            since = await store.failing(conn, endpoint["id"], now)
+            if now - since < timedelta(seconds=self.s.webhook_give_up_after):
+                return
+            if await store.disable(conn, endpoint["id"], now):
+                await add_event(conn, WebhookEndpointDisabled(
+                    endpoint_id=endpoint["id"], url=endpoint["url"], notify=endpoint["created_by"],
+                    failing_since=since, last_error=error), clock=self.clock)
+                log.warning("webhook endpoint disabled", extra={"endpoint": str(endpoint["id"]),
+                                                               "failing_since": since.isoformat()})
 
     async def _wait(self, msg: Msg, delay: float) -> bool:
         """Wait `delay` seconds holding the event (in progress); False if asked to stop meanwhile."""

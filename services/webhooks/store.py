@@ -52,9 +52,11 @@ async def failing(conn: asyncpg.Connection, endpoint_id: uuid.UUID, now: datetim
         endpoint_id, now)
 
 
-async def disable(conn: asyncpg.Connection, endpoint_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute("UPDATE endpoints SET status = 'disabled', disabled_at = $2 WHERE id = $1 AND status = 'active'",
-                       endpoint_id, now)
+async def disable(conn: asyncpg.Connection, endpoint_id: uuid.UUID, now: datetime) -> bool:
+    """Disable an active endpoint; False when it was not active (another replica disabled it)."""
+    done = await conn.execute("UPDATE endpoints SET status = 'disabled', disabled_at = $2 WHERE id = $1 "
+                              "AND status = 'active'", endpoint_id, now)
+    return done != "UPDATE 0"
 
 
 async def delivery(conn: asyncpg.Connection, *, endpoint_id: uuid.UUID, event_id: uuid.UUID, replay_id: uuid.UUID | None,

@@ -19,6 +19,7 @@ from ecandidat.contracts.accounts import AccountActivated, AccountPasswordChange
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.subjects import event_subject
 from tests.conftest import eventually
+from tests.e2e.test_accounts import text_of
 from tests.e2e.test_accounts_staff import admin
 
 pytestmark = pytest.mark.slow
@@ -235,3 +236,28 @@ async def test_loopback_is_refused_by_default(start_platform, receivers):
         assert "privée, locale ou réservée" in body["detail"]
     status, body, _ = await staff.call("GET", "/api/v1/staff/webhooks")
     assert status == 200 and receiver.url not in {e["url"] for e in body["items"]}
+
+
+async def test_an_endpoint_failing_too_long_is_disabled_its_administrator_mailed_and_resumed(
+        start_platform, receivers, bus, smtp_sink):
+    platform = await start_platform("accounts", "mailer", "webhooks",
+                                    webhooks={**FAST_WEBHOOKS, "webhook_give_up_after": 1.0})
+    staff = await admin(platform)
+    receiver = await receivers()
+    receiver.failing = True
+    endpoint = await registered(staff, receiver, [ACTIVATED])
+    sent = [await bus(activated(300 + i)) for i in range(2)]
+
+    async def disabled() -> bool:
+        _, body, _ = await staff.call("GET", "/api/v1/staff/webhooks")
+        return any(e["id"] == endpoint and e["status"] == "disabled" and e["disabled_at"] for e in body["items"])
+
+    await eventually(disabled, timeout=30, message="the endpoint disabled")
+    (mail,) = await smtp_sink.wait_for(1, timeout=30, match=lambda m: m["To"] == staff.email
+                                       and "webhooks a été désactivé" in m["Subject"])
+    assert receiver.url in text_of(mail) and "HTTP 500" in text_of(mail)
+
+    receiver.failing = False
+    status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{endpoint}/resume")
+    assert status == 200 and body["status"] == "active" and body["failing_since"] is None
+    await eventually(lambda: receiver.ids() == sent, timeout=30, message="nothing lost while disabled")
