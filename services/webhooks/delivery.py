@@ -25,6 +25,7 @@ import base64
 import json
 import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -41,6 +42,7 @@ from standardwebhooks import Webhook
 from ecandidat.contracts.compat import event_key, public_events
 from ecandidat.contracts.subjects import durable_name, event_stream_of, event_subject
 from ecandidat.contracts.webhooks import WebhookEndpointDisabled
+from ecandidat.runtime import metrics
 from ecandidat.runtime.aio import cancelling
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
@@ -245,13 +247,18 @@ class Pump:
         headers = {"content-type": "application/json", "webhook-id": event_id,
                    "webhook-timestamp": str(int(at.timestamp())),
                    "webhook-signature": signature(endpoint, event_id, at, body, now)}
+        started = time.perf_counter()
         try:
             async with self.http.post(endpoint["url"], data=body.encode(), headers=headers, allow_redirects=False,
                                       timeout=aiohttp.ClientTimeout(total=self.s.webhook_timeout)) as resp:
                 await resp.read()
-                return 200 <= resp.status < 300, resp.status, None if resp.status < 300 else f"HTTP {resp.status}"
+                ok = 200 <= resp.status < 300
+                outcome = (ok, resp.status, None if ok else f"HTTP {resp.status}")
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            return False, None, f"{type(exc).__name__}: {exc}"[:500]
+            outcome = (False, None, f"{type(exc).__name__}: {exc}"[:500])
+        metrics.WEBHOOK_LATENCY.observe(time.perf_counter() - started)
+        metrics.WEBHOOK_REQUESTS.labels("delivered" if outcome[0] else "failed").inc()
+        return outcome
 
 
 class Dispatcher:
@@ -285,7 +292,8 @@ class Dispatcher:
                     pass
                 self._wake.clear()
         finally:
-            await stop_all([task for _, task in self.pumps.values()], grace=self.s.webhook_ack_wait)
+            # within the service's own grace (CONSUMER_ACK_WAIT), after which it cancels this loop
+            await stop_all([task for _, task in self.pumps.values()], grace=self.s.consumer_ack_wait * 0.8)
             self.pumps.clear()
             await self.http.close()
 

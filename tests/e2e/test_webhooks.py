@@ -18,6 +18,7 @@ from standardwebhooks import Webhook
 from ecandidat.contracts.accounts import AccountActivated, AccountPasswordChanged
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.subjects import event_subject
+from ecandidat.runtime import metrics
 from tests.conftest import eventually
 from tests.e2e.test_accounts import text_of
 from tests.e2e.test_accounts_staff import admin
@@ -186,6 +187,9 @@ async def test_a_failing_endpoint_holds_up_no_other(start_platform, receivers, b
     sent = [await bus(activated(100 + i)) for i in range(5)]
     await eventually(lambda: healthy.ids() == sent, timeout=30, message="the healthy endpoint's deliveries")
     assert failing.received == []
+    text = metrics.exposition(await metrics.service_families(platform.services["webhooks"])).decode()
+    assert 'ecandidat_webhook_requests_total{outcome="failed"}' in text
+    assert 'ecandidat_webhook_endpoints{status="failing"}' in text
     failing.failing = False  # it recovers: its events follow, in order
     await eventually(lambda: failing.ids() == sent, timeout=30, message="the recovered endpoint's deliveries")
 
