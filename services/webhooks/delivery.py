@@ -46,6 +46,7 @@ from ecandidat.runtime import metrics
 from ecandidat.runtime.aio import cancelling
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
+from ecandidat.runtime.sealing import Sealer
 from ecandidat.runtime.tasks import Supervised, stop_all
 
 from . import store
@@ -61,11 +62,14 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def signature(endpoint: asyncpg.Record, event_id: str, at: datetime, body: str, now: datetime) -> str:
+def signature(endpoint: asyncpg.Record, event_id: str, at: datetime, body: str, now: datetime,
+              unseal=lambda secret: secret) -> str:
+    """`v1,<signature>` with the endpoint's secret, and with the previous one while it is still valid
+    (a rotation); the secrets are kept sealed (WEBHOOK_SEALING_KEY), `unseal` opens them."""
     keys = [endpoint["secret"]]
     if endpoint["previous_secret"] and endpoint["previous_valid_until"] and endpoint["previous_valid_until"] > now:
         keys.append(endpoint["previous_secret"])
-    return " ".join(Webhook(key).sign(event_id, at, body) for key in keys)
+    return " ".join(Webhook(unseal(key)).sign(event_id, at, body) for key in keys)
 
 
 def backoff(attempts: int, base: float, maximum: float) -> float:
@@ -114,7 +118,7 @@ class Pump:
     """The loop of one lane."""
 
     def __init__(self, lane: Lane, *, nc: NATS, pool: asyncpg.Pool, http: aiohttp.ClientSession,
-                 settings: WebhooksSettings, clock: Clock) -> None:
+                 settings: WebhooksSettings, clock: Clock, sealer: Sealer) -> None:
         self.lane = lane
         self.js = nc.jetstream()
         self.nc = nc
@@ -122,6 +126,7 @@ class Pump:
         self.http = http
         self.s = settings
         self.clock = clock
+        self.sealer = sealer
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -246,7 +251,7 @@ class Pump:
         at = datetime.now(timezone.utc)
         headers = {"content-type": "application/json", "webhook-id": event_id,
                    "webhook-timestamp": str(int(at.timestamp())),
-                   "webhook-signature": signature(endpoint, event_id, at, body, now)}
+                   "webhook-signature": signature(endpoint, event_id, at, body, now, self.sealer.unseal)}
         started = time.perf_counter()
         try:
             async with self.http.post(endpoint["url"], data=body.encode(), headers=headers, allow_redirects=False,
@@ -265,8 +270,9 @@ class Dispatcher:
     """Keeps one supervised pump per lane of every active endpoint and running replay; looks at the
     endpoints every WEBHOOK_RECONCILE_INTERVAL seconds, or at once when woken (a change here)."""
 
-    def __init__(self, *, nc: NATS, pool: asyncpg.Pool, settings: WebhooksSettings, clock: Clock) -> None:
-        self.nc, self.pool, self.s, self.clock = nc, pool, settings, clock
+    def __init__(self, *, nc: NATS, pool: asyncpg.Pool, settings: WebhooksSettings, clock: Clock,
+                 sealer: Sealer) -> None:
+        self.nc, self.pool, self.s, self.clock, self.sealer = nc, pool, settings, clock, sealer
         self.pumps: dict[str, tuple[Pump, Supervised]] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -322,5 +328,6 @@ class Dispatcher:
                 del self.pumps[durable]
         for durable, lane in wanted.items():
             if durable not in self.pumps:
-                pump = Pump(lane, nc=self.nc, pool=self.pool, http=self.http, settings=self.s, clock=self.clock)
+                pump = Pump(lane, nc=self.nc, pool=self.pool, http=self.http, settings=self.s, clock=self.clock,
+                            sealer=self.sealer)
                 self.pumps[durable] = (pump, Supervised(durable, pump.run, stop=pump.stop).start())

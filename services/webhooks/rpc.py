@@ -33,7 +33,7 @@ def register(server: RpcServer, service) -> None:
         async with service.pool.acquire() as conn:
             row = await store.add_endpoint(
                 conn, id=uuid.uuid4(), url=req.url, event_types=req.event_types, centre_code=req.centre_code,
-                formation_code=req.formation_code, description=req.description, secret=secret,
+                formation_code=req.formation_code, description=req.description, secret=service.sealer.seal(secret),
                 created_by=req.created_by, now=service.clock.now(), deliver_from=datetime.now(timezone.utc))
         service.dispatcher.wake()
         return RegisteredEndpoint(endpoint=Endpoint.model_validate(dict(row)), secret=secret)
@@ -49,7 +49,7 @@ def register(server: RpcServer, service) -> None:
         secret = new_secret()
         until = service.clock.now() + timedelta(seconds=s.webhook_secret_overlap)
         async with service.pool.acquire() as conn:
-            if not await store.rotate_secret(conn, req.endpoint_id, secret, until):
+            if not await store.rotate_secret(conn, req.endpoint_id, service.sealer.seal(secret), until):
                 raise UNKNOWN
         return NewSecret(secret=secret, previous_valid_until=until)
 

@@ -9,12 +9,14 @@
 | WEBHOOK_SECRET_OVERLAP | 86400 | seconds the previous secret keeps signing beside a rotated one |
 | WEBHOOK_ACK_WAIT | 30 | seconds before an event held by a crashed replica goes to another one |
 | WEBHOOK_RECONCILE_INTERVAL | 5 | seconds between looks at the endpoints (a change made on another replica) |
+| WEBHOOK_SEALING_KEY | the development key | Fernet key(s) sealing the endpoints' signing secrets in the database (`python -m ecandidat.runtime.sealing`; first seals, all unseal); the published development key is refused outside ECANDIDAT_ENV=development |
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from ecandidat.runtime.sealing import DEV_SEALING_KEY
 from ecandidat.runtime.settings import KitSettings
 
 
@@ -27,3 +29,4 @@ class WebhooksSettings(KitSettings):
     webhook_secret_overlap: float = Field(default=24 * 3600.0, ge=0)
     webhook_ack_wait: float = Field(default=30.0, gt=0)
     webhook_reconcile_interval: float = Field(default=5.0, gt=0)
+    webhook_sealing_key: str = DEV_SEALING_KEY

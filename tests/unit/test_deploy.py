@@ -90,7 +90,8 @@ def test_secrets_are_referenced_never_embedded() -> None:
     assert not re.search(r"\bSU[A-Z2-7]{50,}", text)  # no nkey seed
     for name, deployment in _of_kind("Deployment").items():
         env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0].get("env", [])}
-        for secret in ("NATS_NKEY_SEED", "LINK_SEALING_KEY", "S3_SECRET_KEY", "SMTP_PASSWORD", "DATABASE_PASSWORD"):
+        for secret in ("NATS_NKEY_SEED", "LINK_SEALING_KEY", "WEBHOOK_SEALING_KEY", "S3_SECRET_KEY", "SMTP_PASSWORD",
+                       "DATABASE_PASSWORD"):
             if secret in env:
                 assert "secretKeyRef" in env[secret]["valueFrom"], f"{name}: {secret}"
         if name != "web":

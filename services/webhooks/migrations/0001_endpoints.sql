@@ -1,4 +1,4 @@
--- Endpoints registered by administrators, with their signing secrets.
+-- Endpoints registered by administrators, with their signing secrets (sealed, WEBHOOK_SEALING_KEY).
 CREATE TABLE endpoints (
     id                   uuid PRIMARY KEY,
     url                  text NOT NULL,

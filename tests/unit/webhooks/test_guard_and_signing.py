@@ -8,6 +8,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from ecandidat.contracts.errors import InvalidInput
+from ecandidat.runtime.sealing import Sealer, new_key
 from services.webhooks.delivery import backoff, matches, new_secret, signature
 from services.webhooks.guard import GuardedResolver, RefusedAddress, check_url, public
 
@@ -49,14 +50,17 @@ async def test_the_resolver_refuses_a_name_that_resolves_to_loopback_at_connecti
 
 def test_signatures_verify_with_the_library_and_rotation_signs_with_both_secrets():
     old, new = new_secret(), new_secret()
+    sealer = Sealer(new_key(), "WEBHOOK_SEALING_KEY")
     now = datetime.now(timezone.utc)
-    endpoint = {"secret": new, "previous_secret": old, "previous_valid_until": now + timedelta(hours=1)}
+    endpoint = {"secret": sealer.seal(new), "previous_secret": sealer.seal(old),
+                "previous_valid_until": now + timedelta(hours=1)}
+    assert new not in endpoint["secret"]  # kept sealed
     headers = {"webhook-id": "e1", "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": signature(endpoint, "e1", now, '{"a": 1}', now)}
+               "webhook-signature": signature(endpoint, "e1", now, '{"a": 1}', now, sealer.unseal)}
     assert Webhook(new).verify('{"a": 1}', headers) == {"a": 1}
     assert Webhook(old).verify('{"a": 1}', headers) == {"a": 1}
     expired = {**endpoint, "previous_valid_until": now - timedelta(seconds=1)}
-    headers["webhook-signature"] = signature(expired, "e1", now, '{"a": 1}', now)
+    headers["webhook-signature"] = signature(expired, "e1", now, '{"a": 1}', now, sealer.unseal)
     assert " " not in headers["webhook-signature"]
 
 
@@ -72,3 +76,12 @@ def test_filters_need_the_event_to_name_the_centre_or_formation():
     assert not matches(endpoint, {"centre_code": "IUT"})
     assert not matches(endpoint, {"account_id": "…"})  # account events name no centre
     assert matches({"centre_code": None, "formation_code": None}, {})
+
+
+def test_the_service_refuses_the_development_sealing_key_outside_development():
+    from ecandidat.runtime.sealing import DEV_SEALING_KEY, require_production_key
+    from services.webhooks.settings import WebhooksSettings
+
+    sealer = Sealer(DEV_SEALING_KEY, "WEBHOOK_SEALING_KEY")
+    with pytest.raises(RuntimeError, match="WEBHOOK_SEALING_KEY"):
+        require_production_key(sealer, WebhooksSettings(ecandidat_env="production"))
