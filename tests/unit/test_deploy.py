@@ -157,7 +157,7 @@ def test_alerts_and_dashboard_read_metrics_that_exist() -> None:
     # One alert per row of deploy/README.md's table "What to monitor".
     for needed in ("EcandidatOutboxStuck", "EcandidatConsumerLagGrowing", "EcandidatRedeliveries", "EcandidatDeadLetter",
                    "EcandidatMailFailed", "EcandidatMailOverdue", "NatsJetStreamDown", "PostgresReplicationLag",
-                   "MinioDriveOffline", "EcandidatGateway5xx"):
+                   "MinioDriveOffline", "EcandidatGateway5xx", "EcandidatWebhookDisabled"):
         assert needed in alerts
 
 
