@@ -127,6 +127,7 @@ class Pump:
         self.s = settings
         self.clock = clock
         self.sealer = sealer
+        self.delivered = 0  # events this loop delivered (this replica's share)
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -210,6 +211,7 @@ class Pump:
                     await self._failed(conn, endpoint, error, now)
             if ok:
                 await msg.ack_sync()
+                self.delivered += 1
                 return True
             if not await self._wait(msg, backoff(attempts, self.s.webhook_retry_base, self.s.webhook_retry_max)):
                 break

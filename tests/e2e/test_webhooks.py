@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import nats
+import nats.js.errors
 import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
@@ -265,3 +266,37 @@ async def test_an_endpoint_failing_too_long_is_disabled_its_administrator_mailed
     status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{endpoint}/resume")
     assert status == 200 and body["status"] == "active" and body["failing_since"] is None
     await eventually(lambda: receiver.ids() == sent, timeout=30, message="nothing lost while disabled")
+
+
+async def test_two_replicas_deliver_in_order_once_each(start_platform, receivers, bus, settings_for):
+    """Both replicas run every endpoint's loop; the consumer hands out one event at a time, so the
+    order and the single delivery hold whichever replica sends."""
+    from services.webhooks.service import WebhooksService
+    from services.webhooks.settings import WebhooksSettings
+
+    platform = await platform_with_webhooks(start_platform)
+    second = WebhooksService(settings_for(WebhooksSettings, **FAST_WEBHOOKS), clock=platform.clock)
+    await second.start()
+    try:
+        staff = await admin(platform)
+        receiver = await receivers()
+        endpoint = await registered(staff, receiver, [ACTIVATED])
+        durable = f"webhooks_ep-{uuid.UUID(endpoint).hex}-accounts"
+        js = second.nc.jetstream()
+
+        async def both_waiting() -> bool:  # each replica's loop has a pull request pending
+            try:
+                return (await js.consumer_info("EVT_ACCOUNTS", durable)).num_waiting >= 2
+            except nats.js.errors.NotFoundError:
+                return False
+
+        await eventually(both_waiting, timeout=30, message="both replicas pulling")
+        sent = [await bus(activated(400 + i)) for i in range(20)]
+        await eventually(lambda: len(receiver.received) >= len(sent), timeout=60, message="every event")
+        await asyncio.sleep(0.5)  # a duplicate would arrive now
+        assert receiver.ids() == sent
+        shares = [sum(p.delivered for p, _ in s.dispatcher.pumps.values())
+                  for s in (platform.services["webhooks"], second)]
+        assert sum(shares) == len(sent) and all(shares), shares  # both replicas sent some
+    finally:
+        await second.stop()
