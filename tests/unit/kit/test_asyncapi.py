@@ -86,3 +86,7 @@ def test_the_page_lists_every_event_with_its_fields_and_escapes_text(document):
     for channel in document["channels"].values():
         assert f"<code>{channel['address']}</code>" in page
     assert "candidature_id" in page and "&#34;1.0&#34;" in page
+
+
+def test_descriptions_show_code_spans_and_stay_escaped():
+    assert str(asyncapi_page._code("<b>`x<y`</b>")) == "&lt;b&gt;<code>x&lt;y</code>&lt;/b&gt;"
