@@ -84,6 +84,13 @@ class SetEndpointStatus(RpcRequest):
     status: str = Field(pattern="^(active|paused)$")
 
 
+class DeleteEndpoint(RpcRequest):
+    service = "webhooks"
+    operation = "delete_endpoint"
+
+    endpoint_id: uuid.UUID
+
+
 class ListWebhookDeliveries(RpcRequest):
     service = "webhooks"
     operation = "list_deliveries"

@@ -1,5 +1,5 @@
 """Webhooks, for administrators: register an endpoint (its secret shown once), rotate the secret,
-pause and resume, read the delivery log, replay a time range."""
+pause and resume, read the delivery log, replay a time range, delete it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecandidat.contracts.access import ADMIN
+from ecandidat.contracts.base import Empty
 from ecandidat.contracts.webhooks import (
-    Endpoint, Endpoints, ListEndpoints, ListWebhookDeliveries, NewEndpoint, NewSecret, RegisteredEndpoint,
+    DeleteEndpoint, Endpoint, Endpoints, ListEndpoints, ListWebhookDeliveries, NewEndpoint, NewSecret, RegisteredEndpoint,
     ReplayQueued, ReplayRange, RotateSecret, SetEndpointStatus, WebhookDeliveries,
 )
 
@@ -48,6 +49,12 @@ def register(api: Api) -> None:
                realm="staff", roles=ADMINS)
     async def list_webhook_endpoints(request: web.Request) -> web.Response:
         return json_response(await request.app[RPC].call(ListEndpoints(), Endpoints, request_id=request[REQUEST_ID]))
+
+    @api.route("DELETE", f"{BASE}/{{endpoint_id}}", summary="Supprimer un point de réception (et son journal)",
+               tag=TAG, status=204, realm="staff", roles=ADMINS, responses={**UNKNOWN, 204: "Supprimé"})
+    async def delete_webhook_endpoint(request: web.Request) -> web.Response:
+        await request.app[RPC].call(DeleteEndpoint(endpoint_id=_endpoint(request)), Empty, request_id=request[REQUEST_ID])
+        return web.Response(status=204)
 
     @api.route("POST", f"{BASE}/{{endpoint_id}}/secret", summary="Changer le secret de signature (montré une fois)",
                tag=TAG, response=NewSecret, realm="staff", roles=ADMINS, responses=UNKNOWN)

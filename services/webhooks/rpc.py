@@ -5,9 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import nats.js.errors
+
+from ecandidat.contracts.base import Empty
+
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput, NotFound
 from ecandidat.contracts.webhooks import (
-    Endpoint, Endpoints, ListEndpoints, ListWebhookDeliveries, NewEndpoint, NewSecret, RegisteredEndpoint,
+    DeleteEndpoint, Endpoint, Endpoints, ListEndpoints, ListWebhookDeliveries, NewEndpoint, NewSecret, RegisteredEndpoint,
     ReplayQueued, ReplayRange, RotateSecret, SetEndpointStatus, WebhookDeliveries, WebhookDelivery,
 )
 from ecandidat.runtime.rpc import RpcContext, RpcServer
@@ -61,6 +65,21 @@ def register(server: RpcServer, service) -> None:
             raise UNKNOWN
         service.dispatcher.wake()
         return Endpoint.model_validate(dict(row))
+
+    @server.route(DeleteEndpoint)
+    async def delete_endpoint(req: DeleteEndpoint, ctx: RpcContext) -> Empty:
+        async with service.pool.acquire() as conn:
+            endpoint = await store.endpoint(conn, req.endpoint_id)
+            if endpoint is None or not await store.delete_endpoint(conn, req.endpoint_id):
+                raise UNKNOWN
+        service.dispatcher.wake()  # its loops stop; its consumers go
+        js = service.nc.jetstream()
+        for lane in lanes(endpoint):
+            try:
+                await js.delete_consumer(lane.stream, lane.durable)
+            except nats.js.errors.NotFoundError:
+                pass
+        return Empty()
 
     @server.route(ListWebhookDeliveries)
     async def list_deliveries(req: ListWebhookDeliveries, ctx: RpcContext) -> WebhookDeliveries:

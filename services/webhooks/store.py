@@ -46,6 +46,11 @@ async def set_status(conn: asyncpg.Connection, endpoint_id: uuid.UUID, status: s
         f"WHERE id = $1 RETURNING {ENDPOINT_COLUMNS}", endpoint_id, status)
 
 
+async def delete_endpoint(conn: asyncpg.Connection, endpoint_id: uuid.UUID) -> bool:
+    """Delete the endpoint with its delivery log and replays."""
+    return await conn.execute("DELETE FROM endpoints WHERE id = $1", endpoint_id) != "DELETE 0"
+
+
 async def failing(conn: asyncpg.Connection, endpoint_id: uuid.UUID, now: datetime) -> datetime:
     return await conn.fetchval(
         "UPDATE endpoints SET failing_since = coalesce(failing_since, $2) WHERE id = $1 RETURNING failing_since",

@@ -225,9 +225,22 @@ async def test_rotation_pause_and_the_admin_api_refusals(start_platform, receive
         assert status == 422 and body["errors"][0]["field"] == field, body
     status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{uuid.uuid4()}/pause")
     assert status == 404, body
+    status, body, _ = await staff.call("DELETE", f"/api/v1/staff/webhooks/{uuid.uuid4()}")
+    assert status == 404, body
     status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{endpoint}/replays",
                                        {"since": "2026-03-14T10:00:00+01:00", "until": "2026-03-14T09:00:00+01:00"})
     assert status == 422, body
+
+    status, _, _ = await staff.call("DELETE", f"/api/v1/staff/webhooks/{endpoint}")
+    assert status == 204
+    status, body, _ = await staff.call("GET", "/api/v1/staff/webhooks")
+    assert endpoint not in {e["id"] for e in body["items"]}
+    gone = await bus(activated(202))
+    await asyncio.sleep(1.5)  # a deleted endpoint receives nothing (three reconcile intervals)
+    assert gone not in receiver.ids()
+    with pytest.raises(nats.js.errors.NotFoundError):  # its consumer is gone from the stream
+        await platform.services["webhooks"].nc.jetstream().consumer_info(
+            "EVT_ACCOUNTS", f"webhooks_ep-{uuid.UUID(endpoint).hex}-accounts")
 
 
 async def test_loopback_is_refused_by_default(start_platform, receivers):
