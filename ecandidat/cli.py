@@ -102,9 +102,13 @@ async def _seed_demo(args: argparse.Namespace, settings: KitSettings) -> int:
 
 async def _schemas(args: argparse.Namespace, settings: KitSettings) -> int:
     from ecandidat.contracts.registry import export
+    from gateway.asyncapi import build
 
     for path in export(Path(args.dir)):
         print(path)
+    path = Path(args.dir) / "asyncapi.json"
+    path.write_text(json.dumps(build(), indent=2, ensure_ascii=False))
+    print(path)
     return 0
 
 

@@ -13,11 +13,11 @@ from ecandidat.contracts.subjects import SESSIONS_REVOKED
 from ecandidat.runtime.nats import connect_as
 from ecandidat.runtime.rpc import RpcClient
 
-from . import metrics, openapi, routes, web_proxy
+from . import asyncapi, metrics, openapi, routes, web_proxy
 from .api import AUTHENTICATOR, Api
 from .auth import authenticate, forget_after_writes
 from .headers import security_headers
-from .keys import API, NATS_CONN, OPENAPI, RPC, SESSIONS, SETTINGS
+from .keys import API, ASYNCAPI, NATS_CONN, OPENAPI, RPC, SESSIONS, SETTINGS
 from .middleware import errors, request_context
 from .problems import ProblemServer
 from .sessions import SessionCache
@@ -50,6 +50,7 @@ def create_app(settings: GatewaySettings | None = None) -> web.Application:
     api.install(app)
     web_proxy.install(app)
     app[OPENAPI] = openapi.build(api)
+    app[ASYNCAPI] = asyncapi.build(servers={"bus": settings.integrator_nats_host})
     app.cleanup_ctx.append(_nats)
     app.cleanup_ctx.append(metrics.listener)
     app.cleanup_ctx.append(functools.partial(

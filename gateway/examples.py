@@ -47,6 +47,9 @@ FIELD_VALUES: dict[str, Any] = {
     "contact_adresse": "5 allées Antonio Machado, 31058 Toulouse", "nom_naissance": "Martin", "prenoms": "Zoé Marie",
     "telephone": "05 61 00 00 00", "portable": "06 12 34 56 78", "code_postal": "31100", "pays": "FR",
     "departement": "31", "commune": "31555", "nationalite": "FR", "civilite": "Mme", "lieu": "Bâtiment 3, salle 12",
+    "url": "https://scolarite.univ-exemple.fr/ecandidat/webhooks", "event_types": ["candidatures.candidature.confirmed"],
+    "description": "Inscriptions administratives (Pégase)", "since": "2026-03-14T00:00:00+01:00", "until": NOW,
+    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "created_by": "admin@univ-exemple.fr",
 }
 SECTION_CONTENT: dict[str, dict[str, Any]] = {
     "InformationsPersonnelles": {

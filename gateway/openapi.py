@@ -83,7 +83,7 @@ def _path_parameter(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema, "example": sample}
 
 
-def _local_times(schema: Any) -> Any:
+def local_times(schema: Any) -> Any:
     """JSON Schema's `format: time` is RFC 3339's full-time, with an offset ("14:30:00Z"); pydantic
     writes a local time of day ("14:30:00"): say so with a pattern instead, or every validator
     refuses the API's own answers."""
@@ -91,9 +91,9 @@ def _local_times(schema: Any) -> Any:
         if schema.get("format") == "time":
             schema = {k: v for k, v in schema.items() if k != "format"}
             schema["pattern"] = r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
-        return {k: _local_times(v) for k, v in schema.items()}
+        return {k: local_times(v) for k, v in schema.items()}
     if isinstance(schema, list):
-        return [_local_times(v) for v in schema]
+        return [local_times(v) for v in schema]
     return schema
 
 
@@ -126,7 +126,7 @@ def build(api: Api, *, title: str = "eCandidat API", version: str = "1.0.0", ext
         [(m, "validation" if m in bodies else "serialization") for m in ordered],
         ref_template="#/components/schemas/{model}",
     )
-    components: dict[str, Any] = _local_times(dict(schema.get("$defs", {})))
+    components: dict[str, Any] = local_times(dict(schema.get("$defs", {})))
     components["Problem"] = PROBLEM_SCHEMA
     paths: dict[str, Any] = dict(extra_paths or {})
     for op in api.operations:

@@ -3,7 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | GATEWAY_HOST / GATEWAY_PORT | 127.0.0.1 / 8080 | where the HTTP server listens |
-| GATEWAY_SERVICES | accounts,dossiers,candidatures,documents,mailer | services the health routes ask |
+| GATEWAY_SERVICES | accounts,dossiers,candidatures,documents,mailer,webhooks | services the health routes ask |
 | GATEWAY_REQUIRED_SERVICES | accounts,dossiers,candidatures,documents | those without which the platform cannot serve (`/health/ready`); another one missing only degrades it |
 | GATEWAY_HEALTH_TIMEOUT | 1.5 | seconds each service has to answer its health check |
 | GATEWAY_HEALTH_SHARED_FOR | 1 | seconds one round of health answers serves every request that asks (0: ask at every request) |
@@ -11,6 +11,7 @@
 | GATEWAY_UPLOAD_IDLE_TIMEOUT | 30 | seconds an upload may go without a byte from the client before it is abandoned (408); a slow but steady upload never times out |
 | GATEWAY_DOCUMENTS_TIMEOUT | 120 | seconds the documents service may stay silent: to answer once an upload is sent (it inspects the file), between two chunks of a download |
 | PUBLIC_BASE_URL | http://localhost:8080 | the address candidates use; `https://` turns on HSTS |
+| INTEGRATOR_NATS_HOST | 127.0.0.1:4222 | the `host:port` of the NATS bus as integrators reach it, published as the server of the AsyncAPI document (`/api/v1/asyncapi.json`) |
 | TRUSTED_PROXIES | — | comma-separated addresses or CIDRs of the reverse proxies / load balancers in front of the gateway: only a request from one of them has its `X-Forwarded-For` believed (the client address then keys the login throttling and the logs) |
 | GATEWAY_SHUTDOWN_TIMEOUT | 60 | seconds a SIGTERM leaves the requests in flight (a slow upload) to finish before the process stops |
 | METRICS_PORT / METRICS_HOST | — / 127.0.0.1 | internal `/metrics` listener (see ecandidat.runtime.metrics) |
@@ -34,7 +35,8 @@ from ecandidat.runtime.settings import KitSettings
 class GatewaySettings(KitSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
-    gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents", "mailer")
+    gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents", "mailer",
+                                                               "webhooks")
     gateway_required_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents")
     gateway_health_timeout: float = Field(default=1.5, gt=0)
     gateway_session_cache_ttl: float = Field(default=30.0, ge=0)
@@ -43,6 +45,7 @@ class GatewaySettings(KitSettings):
     gateway_upload_idle_timeout: float = Field(default=30.0, gt=0)
     gateway_documents_timeout: float = Field(default=120.0, gt=0)
     public_base_url: str = "http://localhost:8080"
+    integrator_nats_host: str = "127.0.0.1:4222"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     gateway_shutdown_timeout: float = Field(default=60.0, ge=0)
     web_url: str = ""

@@ -1,7 +1,8 @@
 """The catalogue of every event and rpc model, and their JSON Schema export.
 
-`python -m ecandidat.contracts.registry out/` writes one JSON Schema per event and rpc body and
-an AsyncAPI 2.6 document describing the event streams, for integrators.
+`python -m ecandidat.contracts.registry out/` writes one JSON Schema per event and rpc body (the
+producers' view: unknown fields refused). The AsyncAPI document integrators read is
+`gateway.asyncapi` (`ecandidat schemas DIR` writes both).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from . import __name__ as _package
 from .base import Event, RpcRequest
 from .envelope import event_type_name
-from .subjects import event_stream, event_subject, rpc_subject
+from .subjects import event_subject, rpc_subject
 
 
 def _modules() -> list[Any]:
@@ -50,43 +51,6 @@ def rpc_requests() -> list[type[RpcRequest]]:
     return [cls for cls in _subclasses(RpcRequest) if hasattr(cls, "operation")]
 
 
-def asyncapi() -> dict[str, Any]:
-    channels: dict[str, Any] = {}
-    for cls in events():
-        channels[event_subject(cls)] = {
-            "description": (cls.__doc__ or "").strip(),
-            "subscribe": {
-                "operationId": f"on_{cls.producer}_{cls.entity}_{cls.action}",
-                "bindings": {"nats": {"stream": event_stream(cls.producer)}},
-                "message": {
-                    "name": event_type_name(cls),
-                    "contentType": "application/cloudevents+json",
-                    "headers": {"type": "object", "properties": {"Nats-Msg-Id": {"type": "string"}}},
-                    "payload": {
-                        "type": "object",
-                        "required": ["specversion", "id", "source", "type", "time", "dataschema", "data"],
-                        "properties": {
-                            "specversion": {"const": "1.0"},
-                            "id": {"type": "string", "format": "uuid"},
-                            "source": {"type": "string"},
-                            "type": {"const": event_type_name(cls)},
-                            "subject": {"type": ["string", "null"]},
-                            "time": {"type": "string", "format": "date-time"},
-                            "dataschema": {"type": "string"},
-                            "data": cls.model_json_schema(),
-                        },
-                    },
-                },
-            },
-        }
-    return {
-        "asyncapi": "2.6.0",
-        "info": {"title": "eCandidat events", "version": "1"},
-        "defaultContentType": "application/cloudevents+json",
-        "channels": channels,
-    }
-
-
 def export(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -100,9 +64,6 @@ def export(out: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cls.model_json_schema(), indent=2, ensure_ascii=False))
         written.append(path)
-    path = out / "asyncapi.json"
-    path.write_text(json.dumps(asyncapi(), indent=2, ensure_ascii=False))
-    written.append(path)
     return written
 
 

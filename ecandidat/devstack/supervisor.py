@@ -30,6 +30,7 @@ PROGRAMS = (
     Program("candidatures", "services.candidatures"),
     Program("documents", "services.documents"),
     Program("mailer", "services.mailer"),
+    Program("webhooks", "services.webhooks"),
     Program("gateway", "gateway"),
     Program("web", "web"),
 )

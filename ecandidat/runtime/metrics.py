@@ -23,6 +23,9 @@ orchestrator's probes: `GET /health/live` (the process runs its event loop) and
 | ecandidat_outbox_published_total | counter | service | events published by this process's relay |
 | ecandidat_mail_deliveries | gauge | status | mailer: deliveries by status (`pending`, `sending`, `sent`, `failed`) |
 | ecandidat_mail_overdue | gauge | | mailer: pending deliveries due more than 15 minutes ago |
+| ecandidat_webhook_requests_total | counter | outcome | webhooks: requests sent to endpoints, `delivered` (2xx) or `failed` |
+| ecandidat_webhook_request_duration_seconds | histogram | | webhooks: time an endpoint took to answer (or to fail) |
+| ecandidat_webhook_endpoints | gauge | status | webhooks: endpoints by status (`active`, `paused`, `disabled`), and `failing` (active, failing now) |
 
 The gauges read from JetStream and PostgreSQL are computed when scraped (each read bounded to
 2 s); the counters and histograms are kept in the process.
@@ -60,6 +63,9 @@ RPC_CLIENT = Histogram(
     "ecandidat_rpc_client_duration_seconds", "Rpc latency as the caller sees it", ["subject", "outcome"], buckets=_LATENCY
 )
 RPC_SERVER = Histogram("ecandidat_rpc_server_duration_seconds", "Rpc handling time", ["subject"], buckets=_LATENCY)
+WEBHOOK_REQUESTS = Counter("ecandidat_webhook_requests", "Webhook requests sent to endpoints", ["outcome"])
+WEBHOOK_LATENCY = Histogram("ecandidat_webhook_request_duration_seconds", "Time an endpoint took to answer",
+                            buckets=_LATENCY)
 EVENTS_SETTLED = Counter("ecandidat_events_settled", "Events settled by consumers", ["consumer", "outcome"])
 EVENTS_REDELIVERED = Counter("ecandidat_events_redelivered", "Deliveries after the first", ["consumer"])
 
@@ -158,7 +164,26 @@ async def service_families(service: Service) -> list[Any]:
         families.append(published)
     if service.name == "mailer":
         families += await _mail_families(service)
+    if service.name == "webhooks":
+        families += await _webhook_families(service)
     return families
+
+
+async def _webhook_families(service: Service) -> list[Any]:
+    async def read() -> Any:
+        async with service.pool.acquire() as conn:
+            return await conn.fetch("SELECT status, count(*) AS n, count(failing_since) AS failing FROM endpoints "
+                                    "GROUP BY status")
+
+    rows = await _bounded(read())
+    if rows is None:
+        return []
+    endpoints = GaugeMetricFamily("ecandidat_webhook_endpoints", "Webhook endpoints by status", labels=["status"])
+    by_status = {r["status"]: r for r in rows}
+    for status in ("active", "paused", "disabled"):
+        endpoints.add_metric([status], by_status[status]["n"] if status in by_status else 0)
+    endpoints.add_metric(["failing"], by_status["active"]["failing"] if "active" in by_status else 0)
+    return [endpoints]
 
 
 async def _mail_families(service: Service) -> list[Any]:

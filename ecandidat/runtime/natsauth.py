@@ -70,7 +70,7 @@ INTEGRATOR_JS_PREFIX = "JS.ecandidat.API"
 # The operations only services call on each other; the gateway and the front may not.
 INTERNAL_RPC = ("rpc.documents.freeze_pieces", "rpc.documents.release_pieces", "rpc.documents.pieces_readiness",
                 "rpc.candidatures.get_candidature_facts")
-PLATFORM = ("accounts", "dossiers", "candidatures", "documents", "mailer")
+PLATFORM = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks")
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,9 @@ class Service:
     calls: tuple[str, ...] = ()
     consumes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # purpose -> streams read
     private_events: bool = False  # publishes mailer-only events (stream PRV_<NAME>)
+    # Streams on which it creates consumers named at run time (`<name>_<purpose>`, one per webhook
+    # endpoint): any durable of these streams but the other services' own.
+    delivers: tuple[str, ...] = ()
 
     @property
     def streams(self) -> tuple[str, ...]:
@@ -113,12 +116,15 @@ POLICY: dict[str, Service] = {
             consumes={"on-candidatures": (EVT("candidatures"),), "letters": (EVT("candidatures"),),
                       "on-accounts": (EVT("accounts"),)},
         ),
+        # Disabled endpoints are told to their administrator by mail: private events, for the mailer.
+        Service("webhooks", private_events=True,
+                delivers=tuple(EVT(p) for p in ("accounts", "dossiers", "candidatures", "documents", "mailer"))),
         Service(
             "mailer",
             consumes={
                 "directory": (EVT("accounts"), EVT("candidatures")),
                 "notifications": (EVT("accounts"), private_stream("accounts"), EVT("candidatures"),
-                                  EVT("documents"), EVT("mailer")),
+                                  EVT("documents"), EVT("mailer"), private_stream("webhooks")),
             },
         ),
     )
@@ -189,12 +195,21 @@ def service_permissions(service: Service) -> Permissions:
     for stream, durable in durables:
         publish += _consumer_api(stream, durable)
     publish += sorted({dead_letter_subject(d) for _, d in durables})
+    for stream in service.delivers:
+        publish += [f"$JS.API.STREAM.INFO.{stream}", *_consumer_api(stream, "*")]
     publish += service.calls
     # Its own rpc (its health for `python -m ecandidat.runtime.healthcheck`, and the tests that
     # drive a service through its own connection): nothing its key does not already reach.
     publish.append(f"rpc.{service.name}.>")
+    deny: list[str] = []
+    if service.delivers:  # the other services' consumers are not its to read or change
+        for other in POLICY.values():
+            if other.name != service.name:
+                deny += [p for stream, durable in other.durables() if stream in service.delivers
+                         for p in _consumer_api(stream, durable)]
     return Permissions(
         publish=tuple(publish),
+        publish_deny=tuple(deny),
         # Its own events too (it wrote them): a test watching what a service publishes uses its connection.
         subscribe=(f"rpc.{service.name}.>", f"{INBOX}.{service.name}.>", f"evt.{service.name}.>")
         + ((f"prv.{service.name}.>",) if service.private_events else ()),

@@ -25,14 +25,18 @@ class SealError(ValueError):
 
 
 class Sealer:
-    def __init__(self, keys: str) -> None:
+    """`setting` names the variable the keys come from, in the errors (LINK_SEALING_KEY, or the
+    webhooks service's WEBHOOK_SEALING_KEY, which seals the endpoints' signing secrets at rest)."""
+
+    def __init__(self, keys: str, setting: str = "LINK_SEALING_KEY") -> None:
+        self.setting = setting
         parts = [k.strip() for k in keys.split(",") if k.strip()]
         if not parts:
-            raise ValueError("LINK_SEALING_KEY is empty")
+            raise ValueError(f"{setting} is empty")
         try:
             self._fernet = MultiFernet([Fernet(k.encode()) for k in parts])
         except (ValueError, TypeError) as exc:
-            raise ValueError("LINK_SEALING_KEY must be Fernet keys (32 url-safe base64-encoded bytes)") from exc
+            raise ValueError(f"{setting} must be Fernet keys (32 url-safe base64-encoded bytes)") from exc
         self.uses_dev_key = parts[0] == DEV_SEALING_KEY
 
     def seal(self, secret: str) -> str:
@@ -49,7 +53,7 @@ def require_production_key(sealer: Sealer, settings: KitSettings) -> None:
     """Refuse the published development key anywhere but in development (ECANDIDAT_ENV)."""
     if sealer.uses_dev_key and not settings.development:
         raise RuntimeError(
-            "LINK_SEALING_KEY is the published development key: set a secret key "
+            f"{sealer.setting} is the published development key: set a secret key "
             "(python -m ecandidat.runtime.sealing prints one), or ECANDIDAT_ENV=development on a development machine"
         )
 

@@ -28,6 +28,20 @@ async def test_openapi_document_is_served_and_valid(start_platform):
     assert "/health" in doc["paths"]
 
 
+async def test_asyncapi_document_and_page_are_served(start_platform):
+    platform = await start_platform("mailer", gateway={"integrator_nats_host": "nats.univ-exemple.fr:4222"})
+    async with platform.http.get(platform.url("/api/v1/asyncapi.json")) as resp:
+        assert resp.status == 200 and resp.headers["Cache-Control"] == "public, max-age=300"
+        doc = await resp.json()
+    assert doc["asyncapi"] == "3.0.0" and doc["servers"]["bus"]["host"] == "nats.univ-exemple.fr:4222"
+    assert doc["channels"]["accounts_account_created"]["address"] == "evt.accounts.account.created"
+    async with platform.http.get(platform.url("/api/v1/asyncapi.html")) as resp:
+        assert resp.status == 200 and resp.content_type == "text/html"
+        assert "script-src" not in resp.headers["Content-Security-Policy"]
+        page = await resp.text()
+    assert "<code>evt.candidatures.candidature.confirmed</code>" in page
+
+
 class Probe(RpcRequest):
     service = "probe"
     operation = "run"

@@ -8,6 +8,7 @@ refused, replaced, the candidature transmitted again, found complete, decided), 
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from datetime import date
 
@@ -17,6 +18,7 @@ from pypdf import PdfReader
 from services.candidatures.seed import seed_demo
 from tests.conftest import eventually
 from tests.e2e.test_accounts import activated_account, api, login, mail_to, sealing_overrides, text_of
+from tests.e2e.event_contract import collect_events, violations
 from tests.e2e.test_accounts_staff import admin, invited
 from tests.unit.documents import corpus
 from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
@@ -43,7 +45,21 @@ async def upload(platform, token: str, path: str, name: str, data: bytes) -> tup
         return resp.status, await resp.json()
 
 
-async def test_the_whole_guide(platform, smtp_sink):
+async def test_the_whole_guide(platform, smtp_sink, nats_server):
+    expected = {"accounts.account.created", "accounts.account.activated", "candidatures.candidature.created",
+                "candidatures.candidature.transmitted", "candidatures.decision.validated",
+                "candidatures.candidature.confirmed"}
+    async with collect_events(nats_server) as events:
+        await _the_whole_guide(platform, smtp_sink)
+        await eventually(lambda: expected <= {json.loads(m.data)["type"].removeprefix("fr.ecandidat.") for m in events},
+                         timeout=30, message="the journey's events")
+    # Every event the journey published, as an integrator receives it, matches the AsyncAPI document.
+    status, document, _ = await api(platform, "GET", "/api/v1/asyncapi.json")
+    assert status == 200
+    assert violations(document, events) == []
+
+
+async def _the_whole_guide(platform, smtp_sink):
     # Étape 1 — "Créer son dossier": the account, the mail with the numéro de dossier, activation, login.
     account = await activated_account(platform, smtp_sink, nom="Test2", prenom="Camille")
     email, numero = account["email"], account["numero_dossier"]

@@ -19,7 +19,7 @@ from ecandidat.contracts.accounts import AccountPurged, ListStaffAccounts
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.subjects import SESSIONS_REVOKED, event_subject, rpc_subject
-from ecandidat.runtime.natsauth import INTEGRATOR, INTEGRATOR_JS_PREFIX, POLICY
+from ecandidat.runtime.natsauth import INTEGRATOR, INTEGRATOR_JS_PREFIX, PLATFORM, POLICY
 from tests.conftest import eventually
 
 
@@ -126,7 +126,7 @@ async def test_an_integrator_reads_events_and_nothing_else(nats_server, connect)
     await eventually(lambda: integrator.violated("prv_accounts"), message="PRV_ACCOUNTS not exported")
 
 
-@pytest.mark.parametrize("producer", sorted(POLICY))
+@pytest.mark.parametrize("producer", sorted(PLATFORM))
 async def test_a_service_cannot_publish_another_services_events(nats_server, connect, producer) -> None:
     ops = await connect("ops")
     intruder = await connect("dossiers" if producer != "dossiers" else "mailer")
@@ -156,6 +156,22 @@ async def test_a_service_calls_only_what_it_needs_and_reads_only_its_inbox(nats_
     assert mailer.violated("dossiers_accounts")
     with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
         await js.delete_stream("EVT_ACCOUNTS")
+
+
+async def test_webhooks_create_their_endpoints_consumers_but_touch_no_other(nats_server, connect) -> None:
+    webhooks = await connect("webhooks")
+    js = webhooks.nc.jetstream(timeout=1)
+    durable = f"webhooks_ep-{uuid.uuid4().hex}-accounts"
+    await js.add_consumer("EVT_ACCOUNTS", ConsumerConfig(durable_name=durable, filter_subject="evt.accounts.account.activated"))
+    assert (await js.consumer_info("EVT_ACCOUNTS", durable)).name == durable
+    await js.delete_consumer("EVT_ACCOUNTS", durable)
+    with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+        await js.delete_consumer("EVT_ACCOUNTS", "dossiers_accounts")
+    assert webhooks.violated("dossiers_accounts")
+    with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+        await js.add_consumer("PRV_ACCOUNTS", ConsumerConfig(durable_name="webhooks_spy"))
+    with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+        await js.publish("evt.accounts.account.purged", _purged()[0])
 
 
 async def test_the_gateway_calls_public_rpc_but_not_internal_operations(nats_server, connect) -> None:

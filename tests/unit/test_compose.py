@@ -27,6 +27,7 @@ PLATFORM = {
     "candidatures": "services.candidatures",
     "documents": "services.documents",
     "mailer": "services.mailer",
+    "webhooks": "services.webhooks",
     "gateway": "gateway",
 }
 BUILT_HERE = {*PLATFORM, "web"}  # the processes run from the image built by ./Dockerfile
@@ -38,8 +39,8 @@ REQUIRED_ENV = (
 )  # fmt: skip
 # Host ports allowed: the reverse proxy (the one public entry) and Mailpit's UI (loopback, basic auth).
 ALLOWED_HOST_PORTS = {"proxy": {8080}, "mailpit": {8025}}
-SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_KEY", "LINK_SEALING_KEY", "NATS_NKEY_SEED",
-           "MP_UI_AUTH")
+SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_KEY", "LINK_SEALING_KEY", "WEBHOOK_SEALING_KEY",
+           "NATS_NKEY_SEED", "MP_UI_AUTH")
 
 
 def _tool() -> Path | None:

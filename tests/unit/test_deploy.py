@@ -21,7 +21,7 @@ from ecandidat.runtime.natsauth import accounts_template, env_lines
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.33.0"
-PROCESSES = ("accounts", "dossiers", "candidatures", "documents", "mailer", "gateway", "web")
+PROCESSES = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks", "gateway", "web")
 
 
 def _documents() -> list[tuple[Path, dict[str, Any]]]:
@@ -90,7 +90,8 @@ def test_secrets_are_referenced_never_embedded() -> None:
     assert not re.search(r"\bSU[A-Z2-7]{50,}", text)  # no nkey seed
     for name, deployment in _of_kind("Deployment").items():
         env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0].get("env", [])}
-        for secret in ("NATS_NKEY_SEED", "LINK_SEALING_KEY", "S3_SECRET_KEY", "SMTP_PASSWORD", "DATABASE_PASSWORD"):
+        for secret in ("NATS_NKEY_SEED", "LINK_SEALING_KEY", "WEBHOOK_SEALING_KEY", "S3_SECRET_KEY", "SMTP_PASSWORD",
+                       "DATABASE_PASSWORD"):
             if secret in env:
                 assert "secretKeyRef" in env[secret]["valueFrom"], f"{name}: {secret}"
         if name != "web":
@@ -156,7 +157,7 @@ def test_alerts_and_dashboard_read_metrics_that_exist() -> None:
     # One alert per row of deploy/README.md's table "What to monitor".
     for needed in ("EcandidatOutboxStuck", "EcandidatConsumerLagGrowing", "EcandidatRedeliveries", "EcandidatDeadLetter",
                    "EcandidatMailFailed", "EcandidatMailOverdue", "NatsJetStreamDown", "PostgresReplicationLag",
-                   "MinioDriveOffline", "EcandidatGateway5xx"):
+                   "MinioDriveOffline", "EcandidatGateway5xx", "EcandidatWebhookDisabled"):
         assert needed in alerts
 
 

@@ -69,7 +69,7 @@ def test_the_letters_mails_say_what_the_letter_says():
 
 def test_every_template_on_disk_is_covered():
     renderer = Renderer()
-    account_templates = {t for t in renderer.templates() if t.startswith(("account_", "staff_", "mail_check"))}
+    account_templates = {t for t in renderer.templates() if t.startswith(("account_", "staff_", "mail_check", "webhook_"))}
     assert set(renderer.templates()) - account_templates == set(CONTEXTS)
 
 
@@ -86,3 +86,12 @@ def test_a_confirmation_deadline_is_written_as_people_read_it():
     assert reminder.subject.endswith("jusqu'au 08/12/2026 inclus")
     afternoon = datetime(2026, 12, 8, 13, 30, tzinfo=timezone.utc)
     assert "avant le 08/12/2026 à 14:30" in renderer.render("confirmation_reminder", {**DIRECTORY, "deadline": afternoon}).text
+
+
+def test_the_disabled_webhook_mail_says_what_to_do():
+    context = {"url": "https://scolarite.univ-exemple.fr/hook", "endpoint_id": "3f2c1a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c",
+               "failing_since": AT, "disabled_at": AT, "last_error": "HTTP 500", "base_url": "https://x"}
+    rendered = Renderer().render("webhook_disabled", context)
+    assert "https://scolarite.univ-exemple.fr/hook" in rendered.text and "HTTP 500" in rendered.text
+    assert "/api/v1/staff/webhooks/3f2c1a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c/resume" in rendered.text
+    assert "{{" not in rendered.text and "<code>https://scolarite.univ-exemple.fr/hook</code>" in rendered.html

@@ -1,0 +1,245 @@
+"""Webhooks: deliveries per second to a local receiver, and latency from commit to delivery at a
+steady rate, beside raw JetStream publish in the same run.
+
+The path measured (`webhooks`): a producer commits `account.activated` events the way services do
+(`add_event` in a transaction, one event each), the kit's `OutboxRelay` publishes them to
+`EVT_ACCOUNTS`, the real webhooks service (`services.webhooks`, in this process, its defaults but
+WEBHOOK_ALLOW_PRIVATE for the local receiver) delivers them to a registered endpoint: a local
+aiohttp receiver that verifies every signature with the `standardwebhooks` library and answers
+204. One endpoint: one consumer, one event at a time, in order (`max_ack_pending=1`).
+
+- **burst**: N events committed as fast as one producer can; deliveries/s = N / (last delivery −
+  first commit).
+- **steady**: R events/s (default 100) for D seconds; latency of each event from its commit to its
+  arrival at the receiver: p50, p99, max. The run is broken if an event is missing or arrives twice.
+
+Baselines, same process, same run: `raw publish` pipelines N messages of the same size to an
+identical stream (`js.publish_async`, every ack awaited), and `raw publish → consume` at the same
+steady rate measures publish-to-pull-consumer latency.
+
+    .venv/bin/python bench/webhooks.py            # ~1 min on the shared 2-core machine
+    .venv/bin/python bench/webhooks.py --quick    # < 30 s
+
+Exit status: 0 when the run measured what it claims, 1 when it is broken (a lost or duplicated
+delivery, a bad signature, a timeout). Every request goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (  # noqa: E402
+    BrokenRun,
+    conditions,
+    database,
+    nats_server,
+    percentile,
+    print_conditions,
+    print_table,
+    ratio,
+    run_main,
+    save_results,
+    workdir,
+)
+
+import nats  # noqa: E402
+from aiohttp import web  # noqa: E402
+from nats.js.api import StreamConfig  # noqa: E402
+from standardwebhooks import Webhook  # noqa: E402
+
+from ecandidat.contracts.accounts import AccountActivated  # noqa: E402
+from ecandidat.contracts.webhooks import NewEndpoint, RegisteredEndpoint  # noqa: E402
+from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
+from ecandidat.runtime.nats import declare_streams  # noqa: E402
+from ecandidat.runtime.outbox import OutboxRelay, add_event  # noqa: E402
+from ecandidat.runtime.rpc import RpcClient  # noqa: E402
+from services.webhooks.service import WebhooksService  # noqa: E402
+from services.webhooks.settings import WebhooksSettings  # noqa: E402
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.secret = ""
+        self.arrivals: dict[str, float] = {}
+        self.duplicates = 0
+        self.bad = 0
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            event = Webhook(self.secret).verify(body, dict(request.headers))
+        except Exception:
+            self.bad += 1
+            return web.Response(status=401)
+        if event["id"] in self.arrivals:
+            self.duplicates += 1
+        else:
+            self.arrivals[event["id"]] = time.perf_counter()
+        return web.Response(status=204)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.port = self.runner.addresses[0][1]
+
+
+async def wait_for(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise BrokenRun(f"{what} not done within {timeout:.0f} s")
+        await asyncio.sleep(0.01)
+
+
+async def commit_events(pool, n: int, rate: float | None) -> dict[str, float]:
+    """Commit n events (at `rate` per second, or as fast as possible); their commit times by id."""
+    committed: dict[str, float] = {}
+    start = time.perf_counter()
+    for i in range(n):
+        if rate:
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        async with pool.acquire() as conn, conn.transaction():
+            event_id = await add_event(conn, AccountActivated(account_id=uuid.uuid4(), numero_dossier=f"26B{i:05d}"))
+        committed[str(event_id)] = time.perf_counter()
+    return committed
+
+
+def latencies(sent: dict[str, float], arrived: dict[str, float]) -> list[float]:
+    return sorted((arrived[k] - sent[k]) * 1000 for k in sent)
+
+
+async def run_webhooks(pool, receiver: Receiver, n: int, rate: float | None, timeout: float) -> dict[str, Any]:
+    receiver.arrivals.clear()
+    sent = await commit_events(pool, n, rate)
+    await wait_for(lambda: all(k in receiver.arrivals for k in sent), timeout, "webhook deliveries")
+    if receiver.duplicates or receiver.bad:
+        raise BrokenRun(f"{receiver.duplicates} duplicate(s), {receiver.bad} bad signature(s)")
+    first, last = min(sent.values()), max(receiver.arrivals[k] for k in sent)
+    lat = latencies(sent, receiver.arrivals)
+    return {"path": "webhooks", "events": n, "events_per_s": n / (last - first), "p50_ms": percentile(lat, 50),
+            "p99_ms": percentile(lat, 99), "max_ms": lat[-1]}
+
+
+async def run_raw(js, n: int, rate: float | None, timeout: float, payload: bytes) -> dict[str, Any]:
+    stream = f"RAW_{uuid.uuid4().hex[:6].upper()}"
+    subject = f"raw.{stream.lower()}"
+    await js.add_stream(StreamConfig(name=stream, subjects=[subject]))
+    try:
+        if rate is None:
+            start = time.perf_counter()
+            futures = [await js.publish_async(subject, payload, headers={"Nats-Msg-Id": uuid.uuid4().hex}) for _ in range(n)]
+            await asyncio.wait_for(asyncio.gather(*futures), timeout)
+            elapsed = time.perf_counter() - start
+            return {"path": "raw publish", "events": n, "events_per_s": n / elapsed}
+        sub = await js.pull_subscribe(subject, durable="bench", stream=stream)
+        sent: dict[str, float] = {}
+        arrived: dict[str, float] = {}
+
+        async def consume() -> None:
+            while len(arrived) < n:
+                try:
+                    msgs = await sub.fetch(10, timeout=1)
+                except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                    continue
+                for msg in msgs:
+                    arrived[msg.headers["Nats-Msg-Id"]] = time.perf_counter()
+                    await msg.ack()
+
+        consumer = asyncio.create_task(consume())
+        start = time.perf_counter()
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            key = uuid.uuid4().hex
+            sent[key] = time.perf_counter()
+            await js.publish(subject, payload, headers={"Nats-Msg-Id": key})
+        await asyncio.wait_for(consumer, timeout)
+        lat = latencies(sent, arrived)
+        return {"path": "raw publish → consume", "events": n, "events_per_s": n / (max(arrived.values()) - start),
+                "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "max_ms": lat[-1]}
+    finally:
+        await js.delete_stream(stream)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="webhook deliveries/s and commit→delivery latency beside raw JetStream")
+    parser.add_argument("--quick", action="store_true", help="small run, < 30 s")
+    parser.add_argument("--burst", type=int, help="events of the burst (default 2000, quick 400)")
+    parser.add_argument("--rate", type=float, default=100.0, help="events/s of the steady runs (default 100)")
+    parser.add_argument("--seconds", type=float, help="duration of the steady runs (default 20, quick 5)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
+    args = parser.parse_args()
+    args.burst = args.burst or (400 if args.quick else 2000)
+    args.seconds = args.seconds or (5.0 if args.quick else 20.0)
+    return args
+
+
+async def main() -> None:
+    args = parse_args()
+    steady = int(args.rate * args.seconds)
+    info = conditions(mode="quick" if args.quick else "full", burst=args.burst,
+                      steady=f"{args.rate:g} events/s for {args.seconds:g} s ({steady} events)")
+    with workdir("webhooks") as folder, nats_server(folder) as ns:
+        async with database(folder) as db:
+            info["database"] = db.where
+            info["process layout"] = "producer, outbox relay, webhooks service and receiver in this one process"
+            print_conditions(info)
+            nc = await nats.connect(ns.url)
+            js = nc.jetstream()
+            await declare_streams(js)
+            await migrate(db.url, "accounts", None)
+            pool = await create_pool(db.url, "accounts", max_size=4)
+            relay = OutboxRelay(db.url, "accounts", nc)
+            relay_task = asyncio.create_task(relay.run())
+            receiver = Receiver()
+            await receiver.start()
+            service = WebhooksService(WebhooksSettings(database_url=db.url, nats_url=ns.url, webhook_allow_private=True,
+                                                       log_format="text", ecandidat_env="development"))
+            await service.start()
+            try:
+                registered = await RpcClient(nc, timeout=10).call(NewEndpoint(
+                    url=f"http://127.0.0.1:{receiver.port}/hook", event_types=["accounts.account.activated"]),
+                    RegisteredEndpoint)
+                receiver.secret = registered.secret
+                payload = b"x" * 300
+                await run_webhooks(pool, receiver, 50, None, args.timeout)  # warm-up, not reported
+                rows = [await run_raw(js, args.burst, None, args.timeout, payload),
+                        await run_webhooks(pool, receiver, args.burst, None, args.timeout)]
+                rows[-1]["path"] = "webhooks (burst)"
+                steady_rows = [await run_raw(js, steady, args.rate, args.timeout, payload),
+                               await run_webhooks(pool, receiver, steady, args.rate, args.timeout)]
+                steady_rows[-1]["path"] = f"webhooks at {args.rate:g}/s"
+            finally:
+                await service.stop()
+                relay_task.cancel()
+                await asyncio.gather(relay_task, return_exceptions=True)
+                await receiver.runner.cleanup()
+                await pool.close()
+                await nc.close()
+    print_table("Throughput (events/s)", ["path", "events", "events/s"],
+                [[r["path"], r["events"], round(r["events_per_s"])] for r in rows])
+    print(f"webhooks / raw publish: {ratio(rows[1]['events_per_s'], rows[0]['events_per_s']):.3f}")
+    print_table(f"Latency at {args.rate:g} events/s (ms)", ["path", "events", "p50", "p99", "max"],
+                [[r["path"], r["events"], round(r["p50_ms"], 1), round(r["p99_ms"], 1), round(r["max_ms"], 1)]
+                 for r in steady_rows])
+    save_results("webhooks", {"conditions": info, "throughput": rows, "steady": steady_rows})
+
+
+if __name__ == "__main__":
+    run_main(main)
