@@ -14,6 +14,7 @@ from ecandidat.runtime.nats import connect_as
 from ecandidat.runtime.rpc import RpcClient
 
 from . import asyncapi, metrics, openapi, routes, web_proxy
+from .routes import ent
 from .api import AUTHENTICATOR, Api
 from .auth import authenticate, forget_after_writes
 from .headers import security_headers
@@ -48,6 +49,7 @@ def create_app(settings: GatewaySettings | None = None) -> web.Application:
     api = build_api()
     app[API] = api
     api.install(app)
+    ent.install_service_url_logout(app)
     web_proxy.install(app)
     app[OPENAPI] = openapi.build(api)
     app[ASYNCAPI] = asyncapi.build(servers={"bus": settings.integrator_nats_host})

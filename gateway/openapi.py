@@ -120,6 +120,7 @@ def build(api: Api, *, title: str = "eCandidat API", version: str = "1.0.0", ext
         for m in (op.body, op.response):
             if m is not None:
                 models.add(m)
+        models.update(d[1] for d in op.responses.values() if isinstance(d, tuple))
     ordered = sorted(models, key=lambda m: m.__name__)
     bodies = {op.body for op in api.operations if op.body is not None}
     _, schema = models_json_schema(

@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 import pytest
 
 from ecandidat.devstack.infra import (
+    CasServer,
     NatsServer,
     PostgresServer,
     S3Server,
@@ -149,6 +150,13 @@ async def restart_postgres(server: PostgresServer, *, crash: bool = False) -> No
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     with S3Server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def cas_server() -> Iterator[CasServer]:
+    """The university's ENT: a real CAS 3.0 server accepting every test gateway's service URL."""
+    with CasServer(r"^http://127\.0\.0\.1:\d+/connexion/ent/retour$") as server:
         yield server
 
 

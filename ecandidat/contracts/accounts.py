@@ -117,6 +117,7 @@ class AccountCreated(Event):
     ine: str | None = None
     campagne: str | None = None
     activation_deadline: datetime | None = None
+    via_ent: bool = Field(default=False, description="created by a first login through the university's ENT (activated, no password)")
 
 
 class AccountActivationRequested(Event):
@@ -609,3 +610,74 @@ class GetStaffMe(RpcRequest):
     operation = "get_staff_me"
 
     principal: Principal
+
+
+# -- ENT (CAS 3.0 single sign-on) -----------------------------------------------------------------
+
+
+class EntStart(RpcRequest):
+    """Where to send the browser for "Connexion via l'ENT": the CAS server's /login for this service URL."""
+
+    service = "accounts"
+    operation = "ent_start"
+
+    service_url: str = Field(min_length=1, max_length=2000)
+
+
+class EntRedirect(RpcReply):
+    login_url: str
+
+
+class EntLogin(RpcRequest):
+    """The ticket the CAS server gave the browser back, validated by the accounts service."""
+
+    service = "accounts"
+    operation = "ent_login"
+
+    ticket: str = Field(min_length=1, max_length=256)
+    service_url: str = Field(min_length=1, max_length=2000)
+    client: str = Field(default="", max_length=100)
+    previous_token: str | None = Field(default=None, max_length=200)
+    device: str | None = Field(default=None, max_length=200)
+
+
+class EntOutcome(RpcReply):
+    """A session, or (`liaison`) the ENT's address is already that of an eCandidat account: its
+    owner proves that account's password once (`EntLink`) and the two are linked."""
+
+    session: SessionIssued | None = None
+    liaison: str | None = None
+    email: str | None = None
+
+
+class EntLink(RpcRequest):
+    service = "accounts"
+    operation = "ent_link"
+
+    liaison: Token
+    password: str = Field(min_length=1, max_length=1024)
+    client: str = Field(default="", max_length=100)
+    previous_token: str | None = Field(default=None, max_length=200)
+    device: str | None = Field(default=None, max_length=200)
+
+
+class EntLogout(RpcRequest):
+    """A CAS single-logout request: the `logoutRequest` XML the CAS server posts to the service URL."""
+
+    service = "accounts"
+    operation = "ent_logout"
+
+    logout_request: str = Field(min_length=1, max_length=20_000)
+
+
+class AccountLinkedToEnt(Event):
+    """An existing candidate account was linked to the university's ENT (its owner proved the
+    password); the INE the ENT released, if any, downloads the dossier."""
+
+    producer = "accounts"
+    entity = "account"
+    action = "linked_to_ent"
+
+    account_id: uuid.UUID
+    numero_dossier: str
+    ine: str | None = None

@@ -6,6 +6,7 @@ stopped if this process dies. All are context managers (`with NatsServer(...) as
 """
 
 from ecandidat.devstack._process import free_port, reachable, wait_port
+from ecandidat.devstack.cas import CasServer
 from ecandidat.devstack.nats import NatsServer, monitor_ready
 from ecandidat.devstack.postgres import (
     PostgresServer,
@@ -18,6 +19,7 @@ from ecandidat.devstack.s3 import S3Server
 from ecandidat.devstack.smtpsink import Delivery, SmtpSink
 
 __all__ = [
+    "CasServer",
     "Delivery",
     "NatsServer",
     "PostgresServer",

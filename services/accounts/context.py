@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import aiohttp
 import asyncpg
 
 from ecandidat.runtime.clock import Clock
@@ -23,6 +24,7 @@ class Deps:
     passwords: Passwords
     sealer: Sealer
     common_passwords: frozenset[str]
+    http: aiohttp.ClientSession | None = None  # to the CAS server (ENT), when ENT login is on
 
     def now(self) -> datetime:
         return self.clock.now()

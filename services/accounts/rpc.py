@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from ecandidat.contracts import accounts as c
 from ecandidat.runtime.rpc import RpcContext, RpcServer
 
-from . import handlers, lost_links, sessions, staff
+from . import ent, handlers, lost_links, sessions, staff
 from .context import Deps
 
 ROUTES: dict[type, Callable[[Deps, object], Awaitable[object]]] = {
@@ -22,6 +22,10 @@ ROUTES: dict[type, Callable[[Deps, object], Awaitable[object]]] = {
     c.Login: sessions.login,
     c.ResolveSession: sessions.resolve_session,
     c.Logout: sessions.logout,
+    c.EntStart: ent.ent_start,
+    c.EntLogin: ent.ent_login,
+    c.EntLink: ent.ent_link,
+    c.EntLogout: ent.ent_logout,
     c.StaffLogin: staff.staff_login,
     c.StaffSetup: staff.staff_setup,
     c.StaffSetupConfirm: staff.staff_setup_confirm,

@@ -16,7 +16,7 @@ from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service
 
-from . import jobs, lost_links, rpc
+from . import ent, jobs, lost_links, rpc
 from .signals import SessionSignals
 from .context import Deps
 from .domain import load_common_passwords
@@ -47,6 +47,9 @@ class AccountsService(Service):
         )
         self.on_cleanup(passwords.close)
         self.deps = Deps(self.pool, self.clock, s, passwords, sealer, load_common_passwords())
+        if s.ent_enabled:
+            self.deps.http = ent.http_session(self.deps)
+            self.on_cleanup(self.deps.http.close)
         rpc.register(self.rpc, self.deps)
         self.subscribe("mail-requests", lost_links.subscriptions(self.deps))
         self.add_job(jobs.PURGE_JOB, timedelta(seconds=s.accounts_purge_interval), jobs.purge_unactivated(self.clock))

@@ -75,10 +75,12 @@ async def login(deps: Deps, req: Login) -> SessionIssued:
 
 
 async def open_session(
-    deps: Deps, principal: Principal, attempt: Attempt, client: str, previous_token: str | None
+    deps: Deps, principal: Principal, attempt: Attempt, client: str, previous_token: str | None,
+    *, ent_ticket_hash: bytes | None = None,
 ) -> SessionIssued:
     """A new session; the client's failures on the account are forgotten and its device is known
-    to the account from now on (a device token that was never issued here is replaced). The
+    to the account from now on (a device token that was never issued here is replaced). A session
+opened through the ENT keeps its CAS service ticket (hashed), which the CAS single logout names. The
     device token is returned every time, so that the client's cookie lives on while it is used."""
     token = new_token()
     now = deps.now()
@@ -90,7 +92,7 @@ async def open_session(
         await store.open_session(
             conn, token_hash(token), principal.account_id, principal.realm, now, client,
             previous_hash=token_hash(previous_token) if previous_token else None,
-            forgiven_key=attempt.pair, device_hash=token_hash(device),
+            forgiven_key=attempt.pair, device_hash=token_hash(device), ent_ticket_hash=ent_ticket_hash,
         )
     max_age = deps.settings.accounts_device_days * 86400
     return SessionIssued(

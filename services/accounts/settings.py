@@ -25,9 +25,17 @@
 | ACCOUNTS_HASH_NICENESS | 5 | scheduling niceness of the hashing threads (0: as the rest), so that other requests go first |
 | ACCOUNTS_HASH_MEMORY_KIB / _TIME / _PARALLELISM | 19456 / 2 / 1 | argon2id cost (OWASP: 19 MiB, t=2, p=1 at least) |
 | ACCOUNTS_PURGE_INTERVAL | 300 | seconds between two runs of the purge of unactivated accounts |
+| ENT_ENABLED | false | offer "Connexion via l'ENT" (CAS 3.0); the local stack turns it on with its own CAS server |
+| ENT_CAS_URL | (none) | base URL of the university's CAS server (`https://cas.univ.example/cas`: `/login`, `/p3/serviceValidate` are under it) |
+| ENT_TIMEOUT | 4 | seconds the ticket validation may take before the login is refused as "ENT indisponible" |
+| ENT_ATTRIBUTE_MAIL / _NOM / _PRENOM / _INE | mail / sn / givenName / supannCodeINE | names of the attributes the CAS releases (SUPANN by default); mail and names are required, the INE optional |
+| ENT_LINK_MINUTES | 15 | time the owner of an existing account has to prove its password and link it to the ENT |
 | LINK_SEALING_KEY | the development key | Fernet key(s) sealing link tokens in events; shared with the mailer |
 | PUBLIC_BASE_URL | http://localhost:8080 | base of the links (printed by `ecandidat create-admin`) |
 | DATABASE_URL, NATS_URL, ... | | as for every service |
+
+ENT_ENABLED without ENT_CAS_URL is refused at start. The CAS server must release the attributes
+to the service URL `<PUBLIC_BASE_URL>/api/v1/ent/retour` (docs/ENT.md).
 
 Login throttling is described in `services/accounts/throttle.py`.
 
@@ -40,7 +48,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ecandidat.runtime.sealing import DEV_SEALING_KEY
 from ecandidat.runtime.settings import KitSettings
@@ -72,5 +80,19 @@ class AccountsSettings(KitSettings):
     accounts_hash_time: int = Field(default=2, ge=2)
     accounts_hash_parallelism: int = Field(default=1, ge=1)
     accounts_purge_interval: float = Field(default=300.0, gt=0)
+    ent_enabled: bool = False
+    ent_cas_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    ent_timeout: float = Field(default=4.0, gt=0, le=30)
+    ent_attribute_mail: str = "mail"
+    ent_attribute_nom: str = "sn"
+    ent_attribute_prenom: str = "givenName"
+    ent_attribute_ine: str = "supannCodeINE"
+    ent_link_minutes: float = Field(default=15.0, gt=0)
     link_sealing_key: str = DEV_SEALING_KEY
     public_base_url: str = "http://localhost:8080"
+
+    @model_validator(mode="after")
+    def _ent_needs_a_server(self) -> "AccountsSettings":
+        if self.ent_enabled and not self.ent_cas_url:
+            raise ValueError("ENT_ENABLED=true needs ENT_CAS_URL (the university's CAS server)")
+        return self

@@ -82,7 +82,7 @@ async def purge_unactivated(conn: asyncpg.Connection, now: datetime, limit: int 
     )
     ids = [r["account_id"] for r in rows]
     if ids:
-        for table in ("link_tokens", "sessions", "devices"):
+        for table in ("link_tokens", "sessions", "devices", "ent_links"):
             await conn.execute(f"DELETE FROM {table} WHERE account_id = ANY($1::uuid[])", ids)
     return rows
 
@@ -145,6 +145,7 @@ async def open_session(
     previous_hash: bytes | None,
     forgiven_key: str,
     device_hash: bytes,
+    ent_ticket_hash: bytes | None = None,
 ) -> None:
     """One statement: insert the session, end the one the client held, forget the failures of this
     client on this account, and remember the client's device as known to the account."""
@@ -154,8 +155,8 @@ async def open_session(
                 known AS (INSERT INTO devices (device_hash, account_id, created_at, last_login_at)
                           VALUES ($8, $2, $4, $4)
                           ON CONFLICT (device_hash, account_id) DO UPDATE SET last_login_at = excluded.last_login_at)
-           INSERT INTO sessions (token_hash, account_id, realm, created_at, last_seen_at, client)
-           VALUES ($1, $2, $3, $4, $4, $5)""",
+           INSERT INTO sessions (token_hash, account_id, realm, created_at, last_seen_at, client, ent_ticket_hash)
+           VALUES ($1, $2, $3, $4, $4, $5, $9)""",
         token_hash,
         account_id,
         realm,
@@ -164,6 +165,7 @@ async def open_session(
         previous_hash,
         forgiven_key,
         device_hash,
+        ent_ticket_hash,
     )
 
 
@@ -202,6 +204,7 @@ async def delete_stale(conn: asyncpg.Connection, now: datetime, idle: int, lifet
         ("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2",
          (now - timedelta(seconds=idle), now - timedelta(seconds=lifetime))),
         ("DELETE FROM link_tokens WHERE expires_at < $1", (now,)),
+        ("DELETE FROM ent_links WHERE expires_at < $1", (now,)),
         ("DELETE FROM devices WHERE last_login_at < $1", (now - timedelta(days=device_days),)),
         ("DELETE FROM login_failures WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $2)",
          (now - timedelta(days=1), now)),

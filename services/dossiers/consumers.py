@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from ecandidat.contracts.accounts import AccountCreated, AccountPurged
+from ecandidat.contracts.accounts import AccountCreated, AccountLinkedToEnt, AccountPurged
 from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureStatusChanged, CandidatureTransmitted
 from ecandidat.contracts.envelope import CloudEvent
 from ecandidat.runtime.clock import Clock
@@ -21,7 +21,11 @@ def account_subscriptions(clock: Clock) -> list[Subscription]:
     async def purged(conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
         await handlers.on_account_purged(conn, event, clock)
 
-    return [Subscription(AccountCreated, created), Subscription(AccountPurged, purged)]
+    async def linked(conn: asyncpg.Connection, event: AccountLinkedToEnt, meta: CloudEvent) -> None:
+        await handlers.on_account_linked_to_ent(conn, event, clock)
+
+    return [Subscription(AccountCreated, created), Subscription(AccountPurged, purged),
+            Subscription(AccountLinkedToEnt, linked)]
 
 
 def candidature_subscriptions(clock: Clock) -> list[Subscription]:

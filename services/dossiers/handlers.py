@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from ecandidat.contracts.accounts import AccountCreated, AccountPurged
+from ecandidat.contracts.accounts import AccountCreated, AccountLinkedToEnt, AccountPurged
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import CandidatureCreated
 from ecandidat.contracts.dossiers import (
@@ -197,7 +197,8 @@ def _fold(text: str | None) -> str:
 
 
 async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, clock: Clock) -> None:
-    """An INE given at account creation imports the student records when the names match too."""
+    """An INE given at account creation imports the student records when the names match too; an
+    INE released by the university's ENT (`via_ent`: the university vouches for it) imports them as is."""
     if not event.ine or not check_ine(event.ine).valid:
         return
     record = await store.registry_record(conn, check_ine(event.ine).ine)
@@ -206,15 +207,28 @@ async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, cl
     identity = record["informations_personnelles"]
     same_name = _fold(event.nom) in {_fold(identity.get("nom_naissance")), _fold(identity.get("nom_usage"))}
     same_first = _fold(event.prenom) == _fold((identity.get("prenoms") or "").split(" ")[0].split(",")[0])
-    if not (same_name and same_first):
+    if not event.via_ent and not (same_name and same_first):
         log.info("INE given at account creation does not match the records' names", extra={"account_id": str(event.account_id)})
         return
-    now = clock.now()
-    if not await store.ensure_dossier(conn, event.account_id, now):
+    await _import_on_event(conn, event.account_id, record, "ent" if event.via_ent else "event:account.created", clock)
+
+
+async def on_account_linked_to_ent(conn: asyncpg.Connection, event: AccountLinkedToEnt, clock: Clock) -> None:
+    """An account linked to the ENT: the INE the ENT released imports the student records (once)."""
+    if not event.ine or not check_ine(event.ine).valid:
         return
-    dossier = await store.load_dossier(conn, event.account_id, for_update=True)
+    record = await store.registry_record(conn, check_ine(event.ine).ine)
+    if record is not None:
+        await _import_on_event(conn, event.account_id, record, "ent", clock)
+
+
+async def _import_on_event(conn: asyncpg.Connection, account_id, record: dict[str, Any], by: str, clock: Clock) -> None:
+    now = clock.now()
+    if not await store.ensure_dossier(conn, account_id, now):
+        return
+    dossier = await store.load_dossier(conn, account_id, for_update=True)
     if dossier is not None and dossier.ine_importe is None:
-        await _import_record(conn, dossier, record, "event:account.created", now)
+        await _import_record(conn, dossier, record, by, now)
 
 
 async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCreated, clock: Clock) -> None:

@@ -1,0 +1,175 @@
+"""Connexion via l'ENT: the university's CAS 3.0 server vouches for the person.
+
+- `ent_start`: the CAS /login URL for the service URL (refused when ENT login is off).
+- `ent_login`: the ticket is validated with the CAS server (`cas.py`); then
+  - an account already linked to this ENT id: a session;
+  - no account with the ENT's address: the account is created, activated at once (the ENT vouches
+    for the address: no activation mail), without an eCandidat password; `account.created`
+    (`via_ent`, with the INE the ENT released) downloads the dossier from the student records;
+  - an account with that address, not linked: `liaison`, a short-lived token; its owner proves
+    the account's password once (`ent_link`), the account is linked (`account.linked_to_ent`).
+  Nothing is written before the ticket is validated, and each case is one transaction.
+- `ent_logout`: a CAS single-logout request ends the session opened with the ticket it names.
+
+Sessions are opened exactly as the password login opens them (`sessions.open_session`), with the
+service ticket (hashed) kept beside them for the single logout.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import aiohttp
+
+from ecandidat.contracts.accounts import (
+    AccountActivated,
+    AccountCreated,
+    AccountLinkedToEnt,
+    Done,
+    EntLink,
+    EntLogin,
+    EntLogout,
+    EntOutcome,
+    EntRedirect,
+    EntStart,
+    SessionIssued,
+)
+from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.errors import Conflict, ErrorDetail, InvalidInput, NotFound
+from ecandidat.runtime.outbox import add_event
+
+from . import cas, sessions, store, throttle
+from .context import Deps
+from .domain import new_token, token_hash
+
+ENT_OFF = "La connexion via l'ENT n'est pas proposée par cet établissement."
+LINK_GONE = "Cette demande de liaison avec l'ENT a expiré. Cliquez de nouveau sur « Connexion via l'ENT »."
+OTHER_ENT = (
+    "Le compte eCandidat qui porte cette adresse mail est déjà lié à un autre compte ENT. "
+    "Contactez l'assistance."
+)
+_INE = re.compile(r"^[0-9A-Z]{11}$")
+
+
+def _enabled(deps: Deps) -> str:
+    if not deps.settings.ent_enabled or not deps.settings.ent_cas_url:
+        raise NotFound(ENT_OFF, code="not_found")
+    return deps.settings.ent_cas_url
+
+
+def _ine(raw: str | None) -> str | None:
+    """The INE as released (spaces removed, upper case) when it has an INE's shape, else None."""
+    value = re.sub(r"\s+", "", raw or "").upper()
+    return value if _INE.match(value) else None
+
+
+async def ent_start(deps: Deps, req: EntStart) -> EntRedirect:
+    cas_url = _enabled(deps)
+    await cas.check_reachable(deps.settings, deps.http)
+    return EntRedirect(login_url=cas.login_url(cas_url, req.service_url))
+
+
+async def ent_login(deps: Deps, req: EntLogin) -> EntOutcome:
+    _enabled(deps)
+    identity = await cas.validate(deps.settings, deps.http, req.service_url, req.ticket)
+    ine = _ine(identity.ine)
+    now = deps.now()
+    async with deps.pool.acquire() as conn:
+        async with conn.transaction():
+            account = await conn.fetchrow("SELECT * FROM candidates WHERE ent_uid = $1 FOR UPDATE", identity.uid)
+            if account is None:
+                owner = await store.candidate_by_email(conn, identity.email, lock=True)
+                if owner is not None:
+                    if owner["ent_uid"] is not None:
+                        raise Conflict(OTHER_ENT, details=[ErrorDetail(field="ticket", message=OTHER_ENT, code="ent_other_account")])
+                    token = new_token()
+                    await conn.execute("DELETE FROM ent_links WHERE account_id = $1", owner["account_id"])
+                    await conn.execute(
+                        """INSERT INTO ent_links (token_hash, account_id, ent_uid, ine, created_at, expires_at)
+                           VALUES ($1, $2, $3, $4, $5, $6)""",
+                        token_hash(token), owner["account_id"], identity.uid, ine, now,
+                        now + timedelta(minutes=deps.settings.ent_link_minutes),
+                    )
+                    return EntOutcome(liaison=token, email=owner["email"])
+                account = await _create(conn, deps, identity, ine)
+    principal = Principal(realm="candidate", account_id=account["account_id"], email=account["email"],
+                          numero_dossier=account["numero_dossier"])
+    return EntOutcome(session=await _open(deps, principal, req.client, req.device, req.previous_token, req.ticket))
+
+
+async def _create(conn, deps: Deps, identity: cas.CasIdentity, ine: str | None):
+    s = deps.settings
+    now = deps.now()
+    account_id = uuid.uuid4()
+    numero = await store.issue_numero(conn, s.accounts_campaign_prefix, now)
+    await store.insert(conn, "candidates", dict(
+        account_id=account_id, numero_dossier=numero, email=identity.email, nom=identity.nom[:100],
+        prenom=identity.prenom[:100], ine=ine, password_hash=None, created_at=now, activation_deadline=now,
+        activated_at=now, ent_uid=identity.uid,
+    ))
+    await add_event(conn, AccountCreated(
+        account_id=account_id, numero_dossier=numero, email=identity.email, nom=identity.nom[:100],
+        prenom=identity.prenom[:100], ine=ine, campagne=s.accounts_campaign_label, via_ent=True,
+    ), subject=str(account_id), clock=deps.clock)
+    await add_event(conn, AccountActivated(account_id=account_id, numero_dossier=numero),
+                    subject=str(account_id), clock=deps.clock)
+    return await store.candidate(conn, account_id)
+
+
+async def _open(deps: Deps, principal: Principal, client: str, device: str | None, previous: str | None,
+                ticket: str | None) -> SessionIssued:
+    attempt = throttle.Attempt(f"pair:{principal.account_id}:{client}", device=device)
+    return await sessions.open_session(deps, principal, attempt, client, previous,
+                                       ent_ticket_hash=token_hash(ticket) if ticket else None)
+
+
+async def ent_link(deps: Deps, req: EntLink) -> SessionIssued:
+    _enabled(deps)
+    async with deps.pool.acquire() as conn:
+        link = await conn.fetchrow("SELECT * FROM ent_links WHERE token_hash = $1 AND expires_at > $2",
+                                   token_hash(req.liaison), deps.now())
+        account = link and await store.candidate(conn, link["account_id"])
+    if not link or not account:
+        raise InvalidInput(LINK_GONE, code="gone", details=[ErrorDetail(field="liaison", message=LINK_GONE)])
+    await sessions.check_password_of(deps, account, req.password)
+    async with deps.pool.acquire() as conn:
+        async with conn.transaction():
+            link = await conn.fetchrow("DELETE FROM ent_links WHERE token_hash = $1 AND expires_at > $2 RETURNING *",
+                                       token_hash(req.liaison), deps.now())
+            if link is None:
+                raise InvalidInput(LINK_GONE, code="gone", details=[ErrorDetail(field="liaison", message=LINK_GONE)])
+            taken = await conn.fetchval("SELECT account_id FROM candidates WHERE ent_uid = $1", link["ent_uid"])
+            if taken is not None and taken != account["account_id"]:
+                raise Conflict(OTHER_ENT)
+            changes: dict[str, object] = {"ent_uid": link["ent_uid"]}
+            if account["activated_at"] is None:  # the ENT vouches for the address
+                changes["activated_at"] = deps.now()
+                await store.drop_tokens(conn, account["account_id"], "activation")
+                await add_event(conn, AccountActivated(account_id=account["account_id"],
+                                                       numero_dossier=account["numero_dossier"]),
+                                subject=str(account["account_id"]), clock=deps.clock)
+            if link["ine"] and not account["ine"]:
+                changes["ine"] = link["ine"]
+            await store.update_candidate(conn, account["account_id"], **changes)
+            await add_event(conn, AccountLinkedToEnt(account_id=account["account_id"],
+                                                     numero_dossier=account["numero_dossier"], ine=link["ine"]),
+                            subject=str(account["account_id"]), clock=deps.clock)
+    principal = Principal(realm="candidate", account_id=account["account_id"], email=account["email"],
+                          numero_dossier=account["numero_dossier"])
+    return await _open(deps, principal, req.client, req.device, req.previous_token, None)
+
+
+async def ent_logout(deps: Deps, req: EntLogout) -> Done:
+    ticket = cas.logout_session_index(req.logout_request)
+    if ticket is None:
+        message = "Requête de déconnexion unique (CAS) illisible."
+        raise InvalidInput(message, code="bad_request", details=[ErrorDetail(field="logoutRequest", message=message)])
+    async with deps.pool.acquire() as conn:
+        await conn.execute("DELETE FROM sessions WHERE ent_ticket_hash = $1", token_hash(ticket))
+    return Done(message="Vous êtes déconnecté.")
+
+
+def http_session(deps: Deps) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=deps.settings.ent_timeout), trust_env=False)

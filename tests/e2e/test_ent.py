@@ -1,0 +1,173 @@
+"""Connexion via l'ENT through the API alone, against a real CAS 3.0 server (django-cas-server):
+tickets are obtained by filling its login form, validated by the accounts service with
+/p3/serviceValidate; replayed, forged and foreign tickets are refused, the CAS single logout ends
+the session, an unreachable CAS server is a clear 503, and nothing is created on a refusal."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+from ecandidat.devstack._process import free_port
+from tests.conftest import eventually
+from tests.e2e.ent import cas_browser, cas_login, cas_logout, cas_ticket, new_ent_user
+from tests.e2e.test_accounts import PASSWORD, activated_account, api, sealing_overrides
+from tests.e2e.test_dossiers_login import load_registry
+from tests.unit.dossiers.samples import bea, registry_row
+
+
+def ent_overrides(cas_url: str, base: str) -> dict:
+    overrides = sealing_overrides(ent_enabled=True, ent_cas_url=cas_url, ent_timeout=10.0)
+    overrides["gateway"].update(public_base_url=base)
+    return overrides
+
+
+@pytest.fixture
+async def platform(start_platform, cas_server):
+    port = free_port()
+    return await start_platform("accounts", "mailer", "dossiers", gateway_port=port,
+                                **ent_overrides(cas_server.url, f"http://127.0.0.1:{port}"))
+
+
+async def login_url(platform) -> str:
+    status, body, _ = await api(platform, "GET", "/api/v1/ent/connexion")
+    assert status == 200, body
+    assert body["service_url"] == platform.url("/connexion/ent/retour")
+    return body["login_url"]
+
+
+async def ent_session(platform, ticket: str):
+    return await api(platform, "GET", "/api/v1/ent/retour", params={"ticket": ticket})
+
+
+async def accounts_with(platform, email: str) -> int:
+    async with platform.services["accounts"].pool.acquire() as conn:
+        return await conn.fetchval("SELECT count(*) FROM candidates WHERE lower(email) = lower($1)", email)
+
+
+async def test_first_ent_login_creates_the_account_and_downloads_the_dossier(platform, cas_server, smtp_sink):
+    ine = bea(f"{uuid.uuid4().int % 10**10:010d}")
+    assert (await load_registry(platform, registry_row(ine))).crees == 1
+    uid, password, attributes = new_ent_user(cas_server, ine=ine, sn="Dupont", givenName="Jean")
+    async with cas_browser() as browser:
+        url = await login_url(platform)
+        assert url.startswith(cas_server.url + "/login?service=")
+        ticket = await cas_ticket(browser, url, uid, password)
+    status, session, _ = await ent_session(platform, ticket)
+    assert status == 201, session
+    token = session["token"]
+    status, me, _ = await api(platform, "GET", "/api/v1/me", token=token)
+    assert status == 200 and me["email"] == attributes["mail"] and me["ine"] == ine
+    assert me["activated_at"] is not None  # the ENT vouches for the address: no activation mail
+
+    async def imported():
+        status, body, _ = await api(platform, "GET", "/api/v1/dossier", token=token)
+        return status == 200 and body["ine_importe"] == ine and body
+
+    dossier = await eventually(imported, message="dossier downloaded from the student records")
+    sections = {s["section"]: s for s in dossier["sections"]}
+    assert sections["cursus_interne"]["renseignee"] and sections["cursus_interne"]["lecture_seule"]
+    assert "universitaire" in sections["cursus_interne"]["motif_lecture_seule"] or sections["cursus_interne"]["motif_lecture_seule"]
+    assert not [m for m in smtp_sink.messages() if attributes["mail"] in (m["To"] or "")]
+
+    # The same ticket again: refused by the CAS server, nothing opened.
+    status, body, _ = await ent_session(platform, ticket)
+    assert status == 401 and "ticket" in body["detail"] and body["errors"][0]["code"] == "ent_ticket_refused"
+
+    # A second ENT login: the same account.
+    async with cas_browser() as browser:
+        status, again, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+    assert status == 201 and again["principal"]["numero_dossier"] == session["principal"]["numero_dossier"]
+    assert await accounts_with(platform, attributes["mail"]) == 1
+
+    # No eCandidat password: the password login does not open it.
+    status, body, _ = await api(platform, "POST", "/api/v1/sessions", {"login": attributes["mail"], "password": password})
+    assert status == 401
+
+
+async def test_an_ine_outside_the_registry_gives_an_empty_dossier(platform, cas_server):
+    ine = bea(f"{uuid.uuid4().int % 10**10:010d}")
+    uid, password, attributes = new_ent_user(cas_server, ine=ine)
+    async with cas_browser() as browser:
+        status, session, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+    assert status == 201, session
+    status, body, _ = await api(platform, "GET", "/api/v1/dossier", token=session["token"])
+    assert status == 200 and body["ine_importe"] is None
+
+
+async def test_forged_and_foreign_tickets_are_refused_and_create_nothing(platform, cas_server):
+    status, body, _ = await ent_session(platform, "ST-" + uuid.uuid4().hex)
+    assert status == 401 and body["code"] == "unauthenticated" and "ENT" in body["detail"]
+    status, body, _ = await api(platform, "GET", "/api/v1/ent/retour")
+    assert status == 401 and body["errors"][0]["field"] == "ticket"
+
+    # A ticket the CAS server issued for another service URL.
+    uid, password, attributes = new_ent_user(cas_server)
+    other = f"http://127.0.0.1:{free_port()}/connexion/ent/retour"
+    async with cas_browser() as browser:
+        ticket = await cas_ticket(browser, f"{cas_server.url}/login?service={other}", uid, password)
+    status, body, _ = await ent_session(platform, ticket)
+    assert status == 401, body
+    assert await accounts_with(platform, attributes["mail"]) == 0
+
+
+async def test_an_answer_without_the_mail_creates_nothing(platform, cas_server):
+    uid, password, attributes = new_ent_user(cas_server, mail="")
+    async with cas_browser() as browser:
+        status, body, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+    assert status == 401 and body["errors"][0]["code"] == "ent_attributes_missing", body
+    assert "adresse mail" in body["detail"]
+
+
+async def test_the_cas_single_logout_ends_the_session(platform, cas_server):
+    uid, password, _ = new_ent_user(cas_server)
+    async with cas_browser() as browser:
+        status, session, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+        assert status == 201, session
+        assert (await api(platform, "GET", "/api/v1/me", token=session["token"]))[0] == 200
+        await cas_logout(browser, cas_server.url)  # the CAS server posts its logoutRequest to the service URL
+
+    async def ended():
+        return (await api(platform, "GET", "/api/v1/me", token=session["token"]))[0] == 401
+
+    await eventually(ended, message="session ended by the CAS single logout")
+
+
+async def test_a_slo_request_that_is_not_one_changes_nothing(platform):
+    async with platform.http.post(platform.url("/api/v1/ent/deconnexion-unique"), data={"logoutRequest": "<x/>"}) as resp:
+        assert resp.status == 422 or resp.status == 400
+        assert (await resp.json())["detail"]
+
+
+async def test_an_existing_account_is_linked_after_its_password(platform, cas_server, smtp_sink):
+    account = await activated_account(platform, smtp_sink)
+    uid, password, _ = new_ent_user(cas_server, mail=account["email"])
+    async with cas_browser() as browser:
+        status, body, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+    assert status == 200 and body["email"] == account["email"] and body["liaison"], body
+    status, refused, _ = await api(platform, "POST", "/api/v1/ent/liaison", {"liaison": body["liaison"], "password": "pas le bon mot de passe"})
+    assert status == 422, refused
+    status, session, _ = await api(platform, "POST", "/api/v1/ent/liaison", {"liaison": body["liaison"], "password": PASSWORD})
+    assert status == 201 and session["principal"]["numero_dossier"] == account["numero_dossier"], session
+    async with cas_browser() as browser:
+        status, again, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+    assert status == 201 and again["principal"]["numero_dossier"] == account["numero_dossier"]
+    assert await accounts_with(platform, account["email"]) == 1
+
+
+async def test_an_unreachable_cas_server_is_said_clearly(start_platform):
+    port, dead = free_port(), free_port()
+    platform = await start_platform("accounts", gateway_port=port,
+                                    **ent_overrides(f"http://127.0.0.1:{dead}/cas", f"http://127.0.0.1:{port}"))
+    status, body, _ = await api(platform, "GET", "/api/v1/ent/connexion")
+    assert status == 503 and "ENT" in body["detail"] and "indisponible" in body["detail"], body
+    status, body, _ = await ent_session(platform, "ST-" + uuid.uuid4().hex)
+    assert status == 503 and "indisponible" in body["detail"], body
+
+
+async def test_ent_login_is_off_by_default(start_platform):
+    platform = await start_platform("accounts")
+    status, body, _ = await api(platform, "GET", "/api/v1/ent/connexion")
+    assert status == 404 and "ENT" in body["detail"]
