@@ -97,7 +97,23 @@ async def _seed_demo(args: argparse.Namespace, settings: KitSettings) -> int:
     finally:
         await pool.close()
     print(f"demo campaign seeded: {len(FORMATIONS)} formations, {len(pieces)} pièces justificatives, open from {today}")
+    await _seed_registry(settings)
     return 0
+
+
+async def _seed_registry(settings: KitSettings) -> None:
+    """The demo student-records registry: the records of the local ENT's test users."""
+    from ecandidat.runtime.db import create_pool, migrate
+    from services.dossiers.seed import seed_registry
+    from services.dossiers.service import MIGRATIONS
+
+    await migrate(settings.database_url, "dossiers", MIGRATIONS)
+    pool = await create_pool(settings.database_url, "dossiers", max_size=2)
+    try:
+        report = await seed_registry(pool)
+    finally:
+        await pool.close()
+    print(f"demo student records: {report.lignes} (INE of the local ENT's test users)")
 
 
 async def _schemas(args: argparse.Namespace, settings: KitSettings) -> int:

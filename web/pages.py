@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from .api import CLIENT, SESSION_COOKIE, Problem
+from .api import CLIENT, SESSION_COOKIE, Problem, Reply
 from .render import SETTINGS, USER
 from .session import CSRF_FIELD, SECURE, check_csrf, set_flash
 
@@ -26,6 +26,13 @@ def redirect(location: str, flash: str | None = None, value: str = "", *, reques
     response = web.Response(status=303, headers={"Location": location})
     if flash is not None:
         set_flash(response, flash, value, secure=bool(request is not None and request.app[SECURE]))
+    return response
+
+
+def relay_cookies(reply: Reply, response: web.StreamResponse) -> web.StreamResponse:
+    """The cookies the API set (session, CSRF) or cleared, passed on to the browser."""
+    for cookie in reply.set_cookies:
+        response.headers.add("Set-Cookie", cookie)
     return response
 
 

@@ -23,8 +23,10 @@ STATUT_BADGES = {
 }
 
 
-def navigation(logged_in: bool) -> list[tuple[str, str]]:
+def navigation(logged_in: bool, ent_url: str | None = None) -> list[tuple[str, str]]:
     items = [("/", i18n.gettext("Accueil")), ("/offre", i18n.gettext("Offre de formation"))]
+    if ent_url and not logged_in:
+        items.append((ent_url, i18n.gettext("Connexion via l'ENT")))
     if logged_in:
         items += [("/dossier", i18n.gettext("Mon dossier")), ("/candidatures", i18n.gettext("Mes candidatures")),
                   ("/compte", i18n.gettext("Mon compte"))]
@@ -60,7 +62,7 @@ def render(
     logged_in = has_session_cookie(request)
     page = {
         "logged_in": logged_in,
-        "nav": navigation(logged_in),
+        "nav": navigation(logged_in, settings.web_ent_url),
         "section": None,
         "breadcrumb": None,
         "settings": settings,

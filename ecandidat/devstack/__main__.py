@@ -45,7 +45,7 @@ EXPORTED = (
     "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "MAIL_FROM",
     "GATEWAY_HOST", "GATEWAY_PORT", "PUBLIC_BASE_URL", "LOG_LEVEL", "ECANDIDAT_STATE_DIR",
     "NATS_CREDENTIALS_DIR", "ECANDIDAT_ENV",
-    "WEB_PORT", "WEB_URL", "WEB_API_URL", "TRUSTED_PROXIES",
+    "WEB_PORT", "WEB_URL", "WEB_API_URL", "TRUSTED_PROXIES", "ENT_ENABLED", "ENT_CAS_URL", "WEB_ENT_URL",
 )  # fmt: skip
 DEFAULT_WEB_PORT = 8081
 
@@ -234,6 +234,8 @@ def _summary(resolution: Resolution, present: list[str], absent: list[str]) -> s
         f"  S3        {env['S3_ENDPOINT']}  ({origin.get('S3')}; key {env['S3_ACCESS_KEY']})",
         f"  NATS      {env['NATS_URL']}  ({origin.get('NATS')})",
         f"  DB        {env['DATABASE_URL']}  ({origin.get('DB')})",
+        f"  ENT       {env.get('ENT_CAS_URL', 'off')}  ({origin.get('ENT')}; test users in "
+        "ecandidat/devstack/casserver/users.json)",
         f"  logs      {Path(env['ECANDIDAT_STATE_DIR']) / 'logs'}",
         f"  running   {', '.join(present) or 'no platform process exists yet'}",
     ]

@@ -33,6 +33,7 @@ from ecandidat.devstack.postgres import (
     ensure_database,
     with_database,
 )
+from ecandidat.devstack.cas import CasServer
 from ecandidat.devstack.s3 import ACCESS_KEY, REGION, SECRET_KEY, S3Server, http_answers
 from ecandidat.devstack.smtpsink import SmtpSink
 from ecandidat.runtime.natsauth import OPS, BusCredentials
@@ -44,6 +45,7 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ecandidat"
 DEFAULT_S3_PORT = 9000
 DEFAULT_SMTP_PORT = 1025
 DEFAULT_GATEWAY_PORT = 8080
+DEFAULT_CAS_PORT = 8090
 BUCKET = "ecandidat-pieces"
 
 
@@ -224,6 +226,24 @@ class Resolver:
         )  # fmt: skip
 
 
+    async def ent(self) -> None:
+        """The university's ENT: ENT_CAS_URL when set (ENT_ENABLED as given), else our own CAS
+        server with its test user directory, accepting the espace candidat's service URL."""
+        env = self.result.env
+        if self.environ.get("ENT_CAS_URL"):
+            env["ENT_CAS_URL"] = self.environ["ENT_CAS_URL"]
+            env["ENT_ENABLED"] = self.environ.get("ENT_ENABLED", "true")
+            self.result.origin["ENT"] = "reused"
+        else:
+            server = CasServer.for_base_url(
+                env["PUBLIC_BASE_URL"], port=port_or_free(DEFAULT_CAS_PORT), data_dir=self.state / "cas",
+                log_file=self.state / "logs" / "cas.log",
+            )
+            self._own("ENT", server, f"CAS 3.0 server (django-cas-server), users in {server.users_file}")
+            env.update(ENT_CAS_URL=server.url, ENT_ENABLED="true")
+        env["WEB_ENT_URL"] = self.environ.get("WEB_ENT_URL", "/connexion/ent")
+
+
 def ensure_bucket(env: Mapping[str, str], bucket: str) -> None:
     import urllib3
     from minio import Minio
@@ -271,4 +291,10 @@ async def resolve(
         ECANDIDAT_STATE_DIR=str(state),
         ECANDIDAT_ENV=environ.get("ECANDIDAT_ENV", "development"),
     )
+    try:
+        await resolver.ent()
+    except BaseException:
+        for server in reversed(resolver.result.started):
+            server.stop()
+        raise
     return resolver.result

@@ -14,6 +14,7 @@ downloads a browser here. Waits are on facts (an element, a URL, a mail), never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import uuid
@@ -70,11 +71,14 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-@pytest.fixture
-async def site(start_platform) -> AsyncIterator[Site]:
+@contextlib.asynccontextmanager
+async def running_site(start_platform, *, accounts: dict[str, Any] | None = None,
+                       web_settings: dict[str, Any] | None = None) -> AsyncIterator[Site]:
+    """The five services, the gateway and the web process behind one origin, the demo offer seeded;
+    `accounts` and `web_settings` add settings (ENT login, for one)."""
     gateway_port, web_port = free_port(), free_port()
     base = f"http://127.0.0.1:{gateway_port}"
-    overrides = sealing_overrides()
+    overrides = sealing_overrides(**(accounts or {}))
     overrides["mailer"]["public_base_url"] = base
     overrides["gateway"].update(web_url=f"http://127.0.0.1:{web_port}", public_base_url=base)
     platform = await start_platform(
@@ -82,12 +86,20 @@ async def site(start_platform) -> AsyncIterator[Site]:
         documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **overrides,
     )
     await seed_demo(platform.services["candidatures"].pool, date.today())
-    app = create_app(WebSettings(web_api_url=base, public_base_url=base, web_port=web_port))
+    app = create_app(WebSettings(web_api_url=base, public_base_url=base, web_port=web_port, **(web_settings or {})))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", web_port).start()
-    yield Site(base, platform, app)
-    await runner.cleanup()
+    try:
+        yield Site(base, platform, app)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def site(start_platform) -> AsyncIterator[Site]:
+    async with running_site(start_platform) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from aiohttp import web
 
-from . import candidatures, compte, dossier, offre
+from . import candidatures, compte, dossier, ent, offre
 
 
 def register(app: web.Application) -> None:
-    for module in (offre, compte, dossier, candidatures):
+    for module in (offre, compte, ent, dossier, candidatures):
         app.router.add_routes(module.routes)

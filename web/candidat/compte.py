@@ -7,22 +7,16 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..api import Problem, Reply, SessionRequired
+from ..api import Problem, SessionRequired
 from ..i18n import N_
 from ..i18n import gettext as _
-from ..pages import RECENT, api, field_errors, me, read_form, redirect, session_key, text_values
+from ..pages import RECENT, api, field_errors, me, read_form, redirect, relay_cookies, session_key, text_values
 from ..render import render
 from ..session import clear_session_cookies, safe_next
+from .ent import MOTIFS
 
 CREATION_FIELDS = ("nom", "prenom", "email", "email_confirmation", "password", "password_confirmation", "ine")
 routes = web.RouteTableDef()
-
-
-def relay_cookies(reply: Reply, response: web.StreamResponse) -> web.StreamResponse:
-    """The cookies the API set (session, CSRF) or cleared, passed on to the browser."""
-    for cookie in reply.set_cookies:
-        response.headers.add("Set-Cookie", cookie)
-    return response
 
 
 def _optional(form, *names: str) -> dict[str, str]:
@@ -35,7 +29,11 @@ def _optional(form, *names: str) -> dict[str, str]:
 @routes.get("/connexion")
 async def login_page(request: web.Request) -> web.Response:
     values = {"login": request.query.get("identifiant", ""), "suite": safe_next(request.query.get("suite"), "/dossier")}
-    return render(request, "candidat/connexion.html", {"values": values, "breadcrumb": [("/", _("Accueil")), ("", _("Connexion"))]})
+    motif = request.query.get("ent")
+    return render(request, "candidat/connexion.html", {
+        "values": values, "breadcrumb": [("/", _("Accueil")), ("", _("Connexion"))],
+        "ent_motif": _(MOTIFS[motif]) if motif in MOTIFS else None, "ent_indisponible": motif == "indisponible",
+    })
 
 
 @routes.post("/connexion")

@@ -1,0 +1,64 @@
+"""The demo student-records registry (`ecandidat seed-demo`): the records of the local ENT's test
+users whose INE the university knows (`ecandidat/devstack/casserver/users.json`: lgaronne, jdupont;
+amartin's INE is not in it, pnoine's ENT releases none)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import io
+import json
+import uuid
+
+import asyncpg
+
+from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.dossiers import ImportRegistry, RegistryImportReport
+from ecandidat.runtime.clock import SystemClock
+
+from . import handlers, referentiels
+from .registry import COLUMNS
+
+SEEDER = Principal(realm="staff", account_id=uuid.UUID(int=0), email="seed@ecandidat.localhost", roles=("admin",))
+
+
+def _row(**values: str) -> dict[str, str]:
+    row = {c: "" for c in COLUMNS}
+    row.update(values)
+    return row
+
+
+DEMO_RECORDS = [
+    _row(ine="1234567890V", civilite="Mme", nom_naissance="Garonne", prenoms="Lucie Marie", date_naissance="14/03/2001",
+         pays_naissance="FR", departement_naissance="31", commune_naissance="31555", nationalite="FR",
+         adresse_pays="FR", adresse_ligne1="5 allées Antonio Machado", adresse_code_postal="31100", adresse_commune="31555",
+         bac_situation="bac", bac_annee="2019", bac_serie="Générale", bac_mention="bien", bac_pays="FR",
+         bac_departement="31", bac_etablissement="Lycée Pierre-de-Fermat", bac_uai="0310036W",
+         cursus_interne=json.dumps([
+             {"annee_universitaire": "2019-2020", "code_formation": "L1PSY", "libelle": "Licence 1 Psychologie", "resultat": "ADM"},
+             {"annee_universitaire": "2020-2021", "code_formation": "L2PSY", "libelle": "Licence 2 Psychologie", "resultat": "ADM"},
+         ], ensure_ascii=False)),
+    _row(ine="0987654321F", civilite="M.", nom_naissance="Dupont", prenoms="Jean Paul", date_naissance="21/06/2000",
+         pays_naissance="FR", departement_naissance="2A", commune_naissance="2A004", nationalite="FR",
+         adresse_pays="FR", adresse_ligne1="1 rue du Taur", adresse_code_postal="31000", adresse_commune="31555",
+         bac_situation="bac", bac_annee="2018", bac_serie="S", bac_mention="assez_bien", bac_pays="FR",
+         bac_departement="75", bac_etablissement="Lycée Henri-IV", bac_uai="0750654D",
+         cursus_interne=json.dumps([
+             {"annee_universitaire": "2018-2019", "code_formation": "L1HIS", "libelle": "Licence 1 Histoire", "resultat": "ADM"},
+         ], ensure_ascii=False)),
+]
+
+
+def demo_csv() -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), delimiter=";", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(DEMO_RECORDS)
+    return out.getvalue().encode("utf-8")
+
+
+async def seed_registry(pool: asyncpg.Pool) -> RegistryImportReport:
+    packed = base64.b64encode(gzip.compress(demo_csv())).decode()
+    return await handlers.import_registry(pool, ImportRegistry(principal=SEEDER, csv_gzip_base64=packed),
+                                          referentiels.load(), SystemClock())

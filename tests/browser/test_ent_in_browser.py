@@ -1,0 +1,86 @@
+"""Connexion via l'ENT in Chromium: the home page's "Connexion via l'ENT" → the university's CAS
+login page (a real CAS 3.0 server) → back in the espace candidat, logged in, the dossier filled
+from the student records by the INE the ENT released → apply to a formation. And when the ENT
+does not answer, the login page says so. Screenshots in test-artifacts/browser/…, axe-core on
+every eCandidat page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.async_api import expect
+
+from ecandidat.devstack._process import free_port
+from tests.browser.conftest import running_site
+from tests.browser.helpers import open_offer_and_apply
+from tests.browser.test_guide_in_browser import api_get
+from tests.e2e.ent import new_ent_user
+from tests.e2e.test_dossiers_login import load_registry
+from tests.unit.dossiers.samples import bea, registry_row
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+ENT_PAGE = "/connexion/ent"
+
+
+def ent_settings(cas_url: str) -> dict:
+    return {"accounts": {"ent_enabled": True, "ent_cas_url": cas_url, "ent_timeout": 10.0},
+            "web_settings": {"web_ent_url": ENT_PAGE}}
+
+
+async def test_connexion_via_l_ent_fills_the_dossier_and_applies(start_platform, cas_server, browser_page, journey):
+    async with running_site(start_platform, **ent_settings(cas_server.url)) as site:
+        ine = bea(f"{uuid.uuid4().int % 10**10:010d}")
+        await load_registry(site.platform, registry_row(ine))
+        uid, password, attributes = new_ent_user(cas_server, ine=ine, sn="Dupont", givenName="Jean")
+        page = await browser_page()
+        j = journey(page)
+
+        await page.goto(site.url("/"))
+        await j.step("accueil")
+        j.assert_no_script_error()
+        await page.locator(".fr-callout").get_by_role("link", name="Connexion via l'ENT").click()
+        await page.wait_for_url(re.compile("^" + re.escape(cas_server.url) + "/login"))
+        await expect(page.locator("#id_username")).to_be_visible()
+        await j.shot("cas-login")  # the university's page, not ours: no axe-core there
+        await page.locator("#id_username").fill(uid)
+        await page.locator("#id_password").fill(password)
+        await page.locator("#id_password").press("Enter")
+
+        await page.wait_for_url(re.compile(r"/dossier$"))
+        # The CAS page is the university's (here django-cas-server's, whose jQuery and Bootstrap come
+        # from a CDN this machine does not reach): its console is not ours to judge.
+        j.console_errors.clear()
+        await j.step("dossier-depuis-l-ent")
+        await expect(page.locator("body")).to_contain_text("Dupont")
+        dossier = await api_get(page, site, "/dossier")
+        assert dossier["ine_importe"] == ine and dossier["completude"]["complet"], dossier
+        cursus = next(s for s in dossier["sections"] if s["section"] == "cursus_interne")
+        assert cursus["renseignee"] and cursus["lecture_seule"]
+        me = await api_get(page, site, "/me")
+        assert me["email"] == attributes["mail"]
+
+        await page.goto(site.url("/dossier/cursus-interne"))
+        await expect(page.locator("body")).to_contain_text("Licence 1 Psychologie")
+        await j.step("cursus-interne-verrouille")
+
+        cid = await open_offer_and_apply(page, site, j, "DAEU option A", "Diplôme d'Accès aux Etudes Universitaires (DAEU)",
+                                         "DAEU - DIPLÔME D'ACCÈS")
+        mine = await api_get(page, site, "/candidatures")
+        assert [c["id"] for c in mine["items"]] == [cid]
+        await j.step("candidature-creee")
+        j.assert_no_script_error()
+
+
+async def test_the_login_page_says_when_the_ent_is_unavailable(start_platform, browser_page, journey):
+    dead = f"http://127.0.0.1:{free_port()}/cas"
+    async with running_site(start_platform, **ent_settings(dead)) as site:
+        page = await browser_page()
+        j = journey(page)
+        await page.goto(site.url("/connexion"))
+        await page.locator("#ent").get_by_role("link", name="Connexion via l'ENT").click()
+        await page.wait_for_url(re.compile(r"/connexion\?ent=indisponible$"))
+        await expect(page.locator("#ent .fr-alert")).to_contain_text("momentanément indisponible")
+        await j.step("ent-indisponible")
+        j.assert_no_script_error()
