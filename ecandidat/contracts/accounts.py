@@ -169,6 +169,23 @@ class AccountCredentialsRequested(Event):
     reason: Literal["forgotten", "registration"] = "forgotten"
 
 
+class AccountEntReminded(Event):
+    """The account has no eCandidat password (created through the ENT): instead of a reset link,
+    the mail tells its owner to log in with "Connexion via l'ENT" (`reason` as for the credentials)."""
+
+    producer = "accounts"
+    entity = "account"
+    action = "ent_reminded"
+    private = True
+
+    account_id: uuid.UUID
+    numero_dossier: str
+    email: str
+    nom: str
+    prenom: str
+    reason: Literal["forgotten", "registration"] = "forgotten"
+
+
 class MailRequestReceived(Event):
     """Someone asked for a lost activation link or for forgotten credentials for an address (sealed):
     recorded before the request is answered, then handled by the accounts service itself, so that

@@ -234,8 +234,7 @@ def _summary(resolution: Resolution, present: list[str], absent: list[str]) -> s
         f"  S3        {env['S3_ENDPOINT']}  ({origin.get('S3')}; key {env['S3_ACCESS_KEY']})",
         f"  NATS      {env['NATS_URL']}  ({origin.get('NATS')})",
         f"  DB        {env['DATABASE_URL']}  ({origin.get('DB')})",
-        f"  ENT       {env.get('ENT_CAS_URL', 'off')}  ({origin.get('ENT')}; test users in "
-        "ecandidat/devstack/casserver/users.json)",
+        f"  ENT       {env.get('ENT_CAS_URL', 'off')}  ({origin.get('ENT')})",
         f"  logs      {Path(env['ECANDIDAT_STATE_DIR']) / 'logs'}",
         f"  running   {', '.join(present) or 'no platform process exists yet'}",
     ]

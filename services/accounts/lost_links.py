@@ -22,6 +22,7 @@ from ecandidat.contracts.accounts import (
     Accepted,
     AccountActivationRequested,
     AccountCredentialsRequested,
+    AccountEntReminded,
     MailRequestReceived,
     RequestCredentials,
     ResendActivation,
@@ -66,7 +67,15 @@ async def _record(deps: Deps, email: str, kind: str) -> None:
 
 async def mail_credentials(conn: asyncpg.Connection, deps: Deps, account: Mapping[str, Any], reason: str) -> None:
     """A new password-reset link for the account (the previous one stops working), mailed with its
-    numéro de dossier; inside the caller's transaction."""
+    numéro de dossier; inside the caller's transaction. An account created through the ENT has no
+    eCandidat password: its owner is told to log in with "Connexion via l'ENT" instead."""
+    if account["password_hash"] is None and account["ent_uid"] is not None:
+        reminder = AccountEntReminded(
+            account_id=account["account_id"], numero_dossier=account["numero_dossier"], email=account["email"],
+            nom=account["nom"], prenom=account["prenom"], reason=reason,
+        )
+        await add_event(conn, reminder, subject=str(account["account_id"]), clock=deps.clock)
+        return
     now = deps.now()
     token = new_token()
     expires = deps.hours(deps.settings.accounts_reset_hours)

@@ -13,7 +13,7 @@ import pytest
 from ecandidat.devstack._process import free_port
 from tests.conftest import eventually
 from tests.e2e.ent import cas_browser, cas_login, cas_logout, cas_ticket, new_ent_user
-from tests.e2e.test_accounts import PASSWORD, activated_account, api, sealing_overrides
+from tests.e2e.test_accounts import PASSWORD, activated_account, api, mail_to, sealing_overrides, text_of
 from tests.e2e.test_dossiers_login import load_registry
 from tests.unit.dossiers.samples import bea, registry_row
 
@@ -85,6 +85,18 @@ async def test_first_ent_login_creates_the_account_and_downloads_the_dossier(pla
     # No eCandidat password: the password login does not open it.
     status, body, _ = await api(platform, "POST", "/api/v1/sessions", {"login": attributes["mail"], "password": password})
     assert status == 401
+
+
+async def test_forgotten_credentials_of_an_ent_account_say_to_use_the_ent(platform, cas_server, smtp_sink):
+    uid, password, attributes = new_ent_user(cas_server)
+    async with cas_browser() as browser:
+        status, session, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+    assert status == 201, session
+    status, body, _ = await api(platform, "POST", "/api/v1/accounts/credentials", {"email": attributes["mail"]})
+    assert status == 202, body
+    mail = await mail_to(smtp_sink, attributes["mail"], "connectez-vous via l'ENT")
+    text = text_of(mail)
+    assert "Connexion via l'ENT" in text and session["principal"]["numero_dossier"] in text and "jeton=" not in text
 
 
 async def test_an_ine_outside_the_registry_gives_an_empty_dossier(platform, cas_server):

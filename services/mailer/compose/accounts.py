@@ -7,6 +7,7 @@ from ecandidat.contracts.accounts import (
     AccountActivationRequested,
     AccountCredentialsRequested,
     AccountEmailChanged,
+    AccountEntReminded,
     AccountEmailChangeRequested,
     AccountPasswordChanged,
     StaffAccountInvited,
@@ -51,6 +52,15 @@ def _credentials(event: AccountCredentialsRequested, meta: CloudEvent, ctx: Mail
     if event.reason == "registration":
         return [Mail("account_exists", event.email, {**context, "login_link": f"{ctx.public_base_url}{LOGIN_PAGE}"})]
     return [Mail("account_credentials", event.email, context)]
+
+
+@composes(AccountEntReminded)
+def _ent_reminder(event: AccountEntReminded, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    """The account has no eCandidat password (created through the ENT): log in with the ENT."""
+    return [Mail("account_ent", event.email, {
+        **_person(event), "numero_dossier": event.numero_dossier, "registration": event.reason == "registration",
+        "login_link": f"{ctx.public_base_url}{LOGIN_PAGE}",
+    })]
 
 
 @composes(AccountPasswordChanged)
