@@ -4,7 +4,7 @@
     ecandidat deliveries [--status failed]  the mail delivery log (asks the mailer over NATS)
     ecandidat dlq list                      events in the dead-letter stream
     ecandidat dlq replay SEQ                publish a dead-lettered event again
-    ecandidat seed-demo                     create or update the demo campaign of the guide
+    ecandidat seed-demo                     create or update the demo campaign of the guide (and the demo student records)
     ecandidat schemas DIR                   export JSON Schemas and the AsyncAPI document
     ecandidat create-admin --email ADDRESS  create the first admin; prints how to log in
 

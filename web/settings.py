@@ -9,7 +9,7 @@
 | WEB_ETABLISSEMENT | Université Toulouse Jean Jaurès | the university's name in the header, footer and page titles |
 | WEB_LOGO_URL | (none) | URL of the university's logo shown in the header beside the Marianne block |
 | WEB_CONTACT | formations.diplomantes@univ-tlse2.fr | the assistance address shown in the footer |
-| WEB_ENT_URL | (none) | where "Connexion via l'ENT" leads; the button is shown only when set |
+| WEB_ENT_URL | (none) | where "Connexion via l'ENT" leads (`/connexion/ent` when the accounts service has ENT_ENABLED, docs/ENT.md); the button is shown only when set |
 | WEB_ASSETS_DIR | <checkout>/node_modules | where `npm ci` put `@gouvfr/dsfr` (the Dockerfile copies it to /app/node_modules) |
 | METRICS_PORT / METRICS_HOST | — / 127.0.0.1 | internal listener: `/metrics`, `/health/live`, `/health/ready` (web/probes.py) |
 | LOG_LEVEL, LOG_FORMAT | INFO, json | as for every process |
