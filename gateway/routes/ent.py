@@ -91,7 +91,8 @@ def register(api: Api) -> None:
     @api.route("POST", f"{API_PREFIX}/ent/liaison",
                summary="Lier son compte eCandidat existant à l'ENT (mot de passe du compte)", tag=TAG,
                body=LinkBody, response=Session, status=201,
-               responses={410: "Demande de liaison expirée", 422: "Mot de passe incorrect", 429: "Trop de tentatives"})
+               responses={404: "ENT non proposé", 410: "Demande de liaison expirée", 422: "Mot de passe incorrect",
+                          429: "Trop de tentatives"})
     async def link(request: web.Request) -> web.Response:
         body = await parse_body(request, LinkBody)
         issued = await call(request, c.EntLink(
@@ -102,7 +103,13 @@ def register(api: Api) -> None:
 
 
 async def _single_logout(request: web.Request) -> web.Response:
-    form = await request.post()
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise InvalidInput("La requête de déconnexion unique (CAS) doit être un formulaire "
+                           "(Content-Type: application/x-www-form-urlencoded).", code="unsupported_media_type")
+    try:
+        form = await request.post()
+    except ValueError:
+        form = {}
     logout_request = form.get("logoutRequest")
     if not isinstance(logout_request, str) or not logout_request.strip() or len(logout_request) > 20_000:
         raise InvalidInput("Requête de déconnexion unique (CAS) absente ou illisible.", code="bad_request")

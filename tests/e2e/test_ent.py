@@ -5,14 +5,16 @@ the session, an unreachable CAS server is a clear 503, and nothing is created on
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from urllib.parse import urlsplit
 
 import pytest
 
 from ecandidat.devstack._process import free_port
+from ecandidat.devstack.cas import CasServer
 from tests.conftest import eventually
-from tests.e2e.ent import cas_browser, cas_login, cas_logout, cas_ticket, new_ent_user
+from tests.e2e.ent import cas_browser, cas_logout, cas_ticket, new_ent_user
 from tests.e2e.test_accounts import PASSWORD, activated_account, api, mail_to, sealing_overrides, text_of
 from tests.e2e.test_dossiers_login import load_registry
 from tests.unit.dossiers.samples import bea, registry_row
@@ -177,6 +179,54 @@ async def test_an_unreachable_cas_server_is_said_clearly(start_platform):
     assert status == 503 and "ENT" in body["detail"] and "indisponible" in body["detail"], body
     status, body, _ = await ent_session(platform, "ST-" + uuid.uuid4().hex)
     assert status == 503 and "indisponible" in body["detail"], body
+
+
+async def test_a_cas_server_that_never_answers_times_out_clearly(start_platform):
+    """A CAS server that accepts the connection and says nothing: refused after ENT_TIMEOUT."""
+    silent: list[asyncio.StreamWriter] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    cas_port = server.sockets[0].getsockname()[1]
+    try:
+        port = free_port()
+        overrides = ent_overrides(f"http://127.0.0.1:{cas_port}/cas", f"http://127.0.0.1:{port}")
+        overrides["accounts"]["ent_timeout"] = 1.0
+        platform = await start_platform("accounts", gateway_port=port, **overrides)
+        started = time.monotonic()
+        status, body, _ = await ent_session(platform, "ST-" + uuid.uuid4().hex)
+        assert status == 503 and "indisponible" in body["detail"], body
+        assert time.monotonic() - started < 10
+        status, body, _ = await api(platform, "GET", "/api/v1/ent/connexion")
+        assert status == 503, body
+    finally:
+        for writer in silent:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_an_expired_ticket_is_refused(start_platform, tmp_path):
+    """A CAS server whose tickets live 3 seconds: one used at once opens a session, one used after
+    that is refused, and nothing is created for it."""
+    with CasServer(r"^http://127\.0\.0\.1:\d+/connexion/ent/retour$", data_dir=tmp_path / "cas",
+                   ticket_validity=3) as short_lived:
+        port = free_port()
+        platform = await start_platform("accounts", gateway_port=port,
+                                        **ent_overrides(short_lived.url, f"http://127.0.0.1:{port}"))
+        prompt_uid, prompt_password, _ = new_ent_user(short_lived)
+        late_uid, late_password, late = new_ent_user(short_lived)
+        async with cas_browser() as browser:
+            status, body, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), prompt_uid, prompt_password))
+        assert status == 201, body
+        async with cas_browser() as browser:
+            ticket = await cas_ticket(browser, await login_url(platform), late_uid, late_password)
+        await asyncio.sleep(4.5)  # the ticket's life (3 s) is what is waited for, with margin
+        status, body, _ = await ent_session(platform, ticket)
+        assert status == 401 and body["errors"][0]["code"] == "ent_ticket_refused", body
+        assert await accounts_with(platform, late["mail"]) == 0
 
 
 async def test_ent_login_is_off_by_default(start_platform):
