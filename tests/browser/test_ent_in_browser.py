@@ -17,6 +17,7 @@ from tests.browser.conftest import running_site
 from tests.browser.helpers import open_offer_and_apply
 from tests.browser.test_guide_in_browser import api_get
 from tests.e2e.ent import new_ent_user
+from tests.e2e.test_accounts import PASSWORD, activated_account
 from tests.e2e.test_dossiers_login import load_registry
 from tests.unit.dossiers.samples import bea, registry_row
 
@@ -70,6 +71,36 @@ async def test_connexion_via_l_ent_fills_the_dossier_and_applies(start_platform,
         mine = await api_get(page, site, "/candidatures")
         assert [c["id"] for c in mine["items"]] == [cid]
         await j.step("candidature-creee")
+        j.assert_no_script_error()
+
+
+async def test_an_existing_account_is_linked_to_the_ent_with_its_password(start_platform, cas_server, smtp_sink,
+                                                                          browser_page, journey):
+    async with running_site(start_platform, **ent_settings(cas_server.url)) as site:
+        account = await activated_account(site.platform, smtp_sink)
+        uid, password, _ = new_ent_user(cas_server, mail=account["email"])
+        page = await browser_page()
+        j = journey(page)
+        await page.goto(site.url("/connexion"))
+        await page.locator("#ent").get_by_role("link", name="Connexion via l'ENT").click()
+        await page.wait_for_url(re.compile("^" + re.escape(cas_server.url) + "/login"))
+        await page.locator("#id_username").fill(uid)
+        await page.locator("#id_password").fill(password)
+        await page.locator("#id_password").press("Enter")
+        await page.wait_for_url(re.compile(r"/connexion/ent/liaison\?"))
+        j.console_errors.clear()  # the CAS page's console is not ours (see above)
+        await expect(page.locator("main, body").first).to_contain_text(account["email"])
+        await j.step("liaison")
+        await page.locator("#password").fill("pas le bon mot de passe")
+        await page.get_by_role("button", name="Lier mon compte").click()
+        await expect(page.locator("body")).to_contain_text("Le mot de passe est incorrect.")
+        await j.step("liaison-mot-de-passe-incorrect")
+        await page.locator("#password").fill(PASSWORD)
+        await page.locator("#password").press("Enter")
+        await page.wait_for_url(re.compile(r"/dossier$"))
+        await j.step("dossier-apres-liaison")
+        me = await api_get(page, site, "/me")
+        assert me["numero_dossier"] == account["numero_dossier"]
         j.assert_no_script_error()
 
 
