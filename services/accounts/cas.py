@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import aiohttp
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
+from email_validator import EmailNotValidError, validate_email
 
 from ecandidat.contracts.errors import ErrorDetail, Unauthenticated, Unavailable
 
@@ -107,6 +108,9 @@ def parse_validation(settings: AccountsSettings, body: bytes) -> CasIdentity:
     email = attributes.get(settings.ent_attribute_mail)
     nom = attributes.get(settings.ent_attribute_nom)
     prenom = attributes.get(settings.ent_attribute_prenom)
+    if email and not _looks_like_mail(email):
+        log.warning("CAS released a mail that is not an address")
+        email = None
     if not (email and nom and prenom):
         missing = [n for n, v in ((settings.ent_attribute_mail, email), (settings.ent_attribute_nom, nom),
                                   (settings.ent_attribute_prenom, prenom)) if not v]
@@ -114,6 +118,14 @@ def parse_validation(settings: AccountsSettings, body: bytes) -> CasIdentity:
         raise Unauthenticated(ATTRIBUTES_MISSING, code="unauthenticated",
                               details=[ErrorDetail(field="ticket", message=ATTRIBUTES_MISSING, code="ent_attributes_missing")])
     return CasIdentity(uid=uid, email=email, nom=nom, prenom=prenom, ine=attributes.get(settings.ent_attribute_ine))
+
+
+def _looks_like_mail(value: str) -> bool:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return len(value) <= 254
 
 
 def logout_session_index(logout_request: str) -> str | None:

@@ -22,6 +22,7 @@ import uuid
 from datetime import timedelta
 
 import aiohttp
+import asyncpg
 
 from ecandidat.contracts.accounts import (
     AccountActivated,
@@ -75,28 +76,44 @@ async def ent_login(deps: Deps, req: EntLogin) -> EntOutcome:
     _enabled(deps)
     identity = await cas.validate(deps.settings, deps.http, req.service_url, req.ticket)
     ine = _ine(identity.ine)
+    for attempt in range(2):
+        try:
+            found = await _account_of(deps, identity, ine)
+            break
+        except asyncpg.UniqueViolationError:  # the same person's two first logins at once: the other one won
+            if attempt:
+                raise
+    if isinstance(found, EntOutcome):
+        return found
+    account = found
+    principal = Principal(realm="candidate", account_id=account["account_id"], email=account["email"],
+                          numero_dossier=account["numero_dossier"])
+    return EntOutcome(session=await _open(deps, principal, req.client, req.device, req.previous_token, req.ticket))
+
+
+async def _account_of(deps: Deps, identity: cas.CasIdentity, ine: str | None):
+    """The account linked to the ENT id, or the one created for it now, or (`EntOutcome` with
+    `liaison`) the existing account with the same address waiting for its password; one transaction."""
     now = deps.now()
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
             account = await conn.fetchrow("SELECT * FROM candidates WHERE ent_uid = $1 FOR UPDATE", identity.uid)
-            if account is None:
-                owner = await store.candidate_by_email(conn, identity.email, lock=True)
-                if owner is not None:
-                    if owner["ent_uid"] is not None:
-                        raise Conflict(OTHER_ENT, details=[ErrorDetail(field="ticket", message=OTHER_ENT, code="ent_other_account")])
-                    token = new_token()
-                    await conn.execute("DELETE FROM ent_links WHERE account_id = $1", owner["account_id"])
-                    await conn.execute(
-                        """INSERT INTO ent_links (token_hash, account_id, ent_uid, ine, created_at, expires_at)
-                           VALUES ($1, $2, $3, $4, $5, $6)""",
-                        token_hash(token), owner["account_id"], identity.uid, ine, now,
-                        now + timedelta(minutes=deps.settings.ent_link_minutes),
-                    )
-                    return EntOutcome(liaison=token, email=owner["email"])
-                account = await _create(conn, deps, identity, ine)
-    principal = Principal(realm="candidate", account_id=account["account_id"], email=account["email"],
-                          numero_dossier=account["numero_dossier"])
-    return EntOutcome(session=await _open(deps, principal, req.client, req.device, req.previous_token, req.ticket))
+            if account is not None:
+                return account
+            owner = await store.candidate_by_email(conn, identity.email, lock=True)
+            if owner is None:
+                return await _create(conn, deps, identity, ine)
+            if owner["ent_uid"] is not None:
+                raise Conflict(OTHER_ENT, details=[ErrorDetail(field="ticket", message=OTHER_ENT, code="ent_other_account")])
+            token = new_token()
+            await conn.execute("DELETE FROM ent_links WHERE account_id = $1", owner["account_id"])
+            await conn.execute(
+                """INSERT INTO ent_links (token_hash, account_id, ent_uid, ine, created_at, expires_at)
+                   VALUES ($1, $2, $3, $4, $5, $6)""",
+                token_hash(token), owner["account_id"], identity.uid, ine, now,
+                now + timedelta(minutes=deps.settings.ent_link_minutes),
+            )
+            return EntOutcome(liaison=token, email=owner["email"])
 
 
 async def _create(conn, deps: Deps, identity: cas.CasIdentity, ine: str | None):

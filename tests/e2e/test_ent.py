@@ -127,6 +127,18 @@ async def test_forged_and_foreign_tickets_are_refused_and_create_nothing(platfor
     assert await accounts_with(platform, attributes["mail"]) == 0
 
 
+async def test_two_first_logins_at_once_make_one_account(platform, cas_server):
+    uid, password, attributes = new_ent_user(cas_server)
+    tickets = []
+    for _ in range(2):
+        async with cas_browser() as browser:
+            tickets.append(await cas_ticket(browser, await login_url(platform), uid, password))
+    answers = await asyncio.gather(*(ent_session(platform, ticket) for ticket in tickets))
+    assert [a[0] for a in answers] == [201, 201], answers
+    assert answers[0][1]["principal"]["account_id"] == answers[1][1]["principal"]["account_id"]
+    assert await accounts_with(platform, attributes["mail"]) == 1
+
+
 async def test_an_answer_without_the_mail_creates_nothing(platform, cas_server):
     uid, password, attributes = new_ent_user(cas_server, mail="")
     async with cas_browser() as browser:

@@ -41,6 +41,12 @@ def test_a_refused_ticket_is_a_401_in_french(code):
     assert "ENT" in refused.value.message and refused.value.details[0].code == "ent_ticket_refused"
 
 
+def test_a_mail_that_is_not_an_address_is_as_good_as_missing():
+    with pytest.raises(Unauthenticated) as refused:
+        cas.parse_validation(SETTINGS, success("<cas:mail>pas une adresse</cas:mail><cas:sn>D</cas:sn><cas:givenName>J</cas:givenName>"))
+    assert refused.value.details[0].code == "ent_attributes_missing"
+
+
 def test_missing_mail_or_names_are_named():
     with pytest.raises(Unauthenticated) as refused:
         cas.parse_validation(SETTINGS, success("<cas:sn>Dupont</cas:sn><cas:givenName>Jean</cas:givenName>"))
