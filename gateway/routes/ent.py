@@ -10,7 +10,8 @@
   that of an existing eCandidat account, the answer is `liaison` instead: its owner proves the
   account's password once (`POST /api/v1/ent/liaison`).
 - `POST /api/v1/ent/deconnexion-unique` with the form field `logoutRequest`: the CAS single logout
-  (SLO), ending the session opened with the ticket it names (the logout URL to register).
+  (SLO), ending the session opened with the ticket it names (the logout URL to register). A CAS
+  server posting its SLO to the service URL itself is answered too (`install_service_url_logout`).
 """
 
 from __future__ import annotations
