@@ -78,7 +78,7 @@ async def ent_login(deps: Deps, req: EntLogin) -> EntOutcome:
     ine = _ine(identity.ine)
     for attempt in range(2):
         try:
-            found = await _account_of(deps, identity, ine)
+            found = await _account_of(deps, identity, ine, token_hash(req.ticket))
             break
         except asyncpg.UniqueViolationError:  # the same person's two first logins at once: the other one won
             if attempt:
@@ -88,10 +88,11 @@ async def ent_login(deps: Deps, req: EntLogin) -> EntOutcome:
     account = found
     principal = Principal(realm="candidate", account_id=account["account_id"], email=account["email"],
                           numero_dossier=account["numero_dossier"])
-    return EntOutcome(session=await _open(deps, principal, req.client, req.device, req.previous_token, req.ticket))
+    return EntOutcome(session=await _open(deps, principal, req.client, req.device, req.previous_token,
+                                          token_hash(req.ticket)))
 
 
-async def _account_of(deps: Deps, identity: cas.CasIdentity, ine: str | None):
+async def _account_of(deps: Deps, identity: cas.CasIdentity, ine: str | None, ticket_hash: bytes):
     """The account linked to the ENT id, or the one created for it now, or (`EntOutcome` with
     `liaison`) the existing account with the same address waiting for its password; one transaction."""
     now = deps.now()
@@ -108,9 +109,9 @@ async def _account_of(deps: Deps, identity: cas.CasIdentity, ine: str | None):
             token = new_token()
             await conn.execute("DELETE FROM ent_links WHERE account_id = $1", owner["account_id"])
             await conn.execute(
-                """INSERT INTO ent_links (token_hash, account_id, ent_uid, ine, created_at, expires_at)
-                   VALUES ($1, $2, $3, $4, $5, $6)""",
-                token_hash(token), owner["account_id"], identity.uid, ine, now,
+                """INSERT INTO ent_links (token_hash, account_id, ent_uid, ine, ticket_hash, created_at, expires_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                token_hash(token), owner["account_id"], identity.uid, ine, ticket_hash, now,
                 now + timedelta(minutes=deps.settings.ent_link_minutes),
             )
             return EntOutcome(liaison=token, email=owner["email"])
@@ -136,10 +137,10 @@ async def _create(conn, deps: Deps, identity: cas.CasIdentity, ine: str | None):
 
 
 async def _open(deps: Deps, principal: Principal, client: str, device: str | None, previous: str | None,
-                ticket: str | None) -> SessionIssued:
+                ticket_hash: bytes) -> SessionIssued:
     attempt = throttle.Attempt(f"pair:{principal.account_id}:{client}", device=device)
     return await sessions.open_session(deps, principal, attempt, client, previous,
-                                       ent_ticket_hash=token_hash(ticket) if ticket else None)
+                                       ent_ticket_hash=ticket_hash)
 
 
 async def ent_link(deps: Deps, req: EntLink) -> SessionIssued:
@@ -175,7 +176,7 @@ async def ent_link(deps: Deps, req: EntLink) -> SessionIssued:
                             subject=str(account["account_id"]), clock=deps.clock)
     principal = Principal(realm="candidate", account_id=account["account_id"], email=account["email"],
                           numero_dossier=account["numero_dossier"])
-    return await _open(deps, principal, req.client, req.device, req.previous_token, None)
+    return await _open(deps, principal, req.client, req.device, req.previous_token, link["ticket_hash"])
 
 
 async def ent_logout(deps: Deps, req: EntLogout) -> Done:

@@ -172,11 +172,18 @@ async def test_an_existing_account_is_linked_after_its_password(platform, cas_se
     uid, password, _ = new_ent_user(cas_server, mail=account["email"])
     async with cas_browser() as browser:
         status, body, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
-    assert status == 200 and body["email"] == account["email"] and body["liaison"], body
-    status, refused, _ = await api(platform, "POST", "/api/v1/ent/liaison", {"liaison": body["liaison"], "password": "pas le bon mot de passe"})
-    assert status == 422, refused
-    status, session, _ = await api(platform, "POST", "/api/v1/ent/liaison", {"liaison": body["liaison"], "password": PASSWORD})
-    assert status == 201 and session["principal"]["numero_dossier"] == account["numero_dossier"], session
+        assert status == 200 and body["email"] == account["email"] and body["liaison"], body
+        status, refused, _ = await api(platform, "POST", "/api/v1/ent/liaison",
+                                       {"liaison": body["liaison"], "password": "pas le bon mot de passe"})
+        assert status == 422, refused
+        status, session, _ = await api(platform, "POST", "/api/v1/ent/liaison", {"liaison": body["liaison"], "password": PASSWORD})
+        assert status == 201 and session["principal"]["numero_dossier"] == account["numero_dossier"], session
+        await cas_logout(browser, cas_server.url)  # the session opened at the link ends with the ENT's
+
+    async def ended():
+        return (await api(platform, "GET", "/api/v1/me", token=session["token"]))[0] == 401
+
+    await eventually(ended, message="linked session ended by the CAS single logout")
     async with cas_browser() as browser:
         status, again, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
     assert status == 201 and again["principal"]["numero_dossier"] == account["numero_dossier"]

@@ -14,6 +14,7 @@ CREATE TABLE ent_links (
     account_id uuid NOT NULL,
     ent_uid    text NOT NULL,
     ine        text,
+    ticket_hash bytea NOT NULL,  -- the CAS service ticket validated: the session opened at the link ends with its SLO
     created_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL
 );
