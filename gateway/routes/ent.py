@@ -23,7 +23,7 @@ from ecandidat.contracts import accounts as c
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput
 
 from ..api import API_PREFIX, Api, json_response, parse_body
-from ..auth import client_address, previous_token
+from ..auth import client_address, previous_token, sessions_changed
 from ..keys import SETTINGS
 from .accounts import Session, call, device_cookie, session_response
 
@@ -115,6 +115,7 @@ async def _single_logout(request: web.Request) -> web.Response:
     if not isinstance(logout_request, str) or not logout_request.strip() or len(logout_request) > 20_000:
         raise InvalidInput("Requête de déconnexion unique (CAS) absente ou illisible.", code="bad_request")
     await call(request, c.EntLogout(logout_request=logout_request), c.Done)
+    sessions_changed(request)
     return web.Response(status=204)
 
 

@@ -82,7 +82,7 @@ async def test_every_process_starts_from_the_image_install(
     env = {k: v for k, v in process_env.items()
            if not k.startswith(("PYTHON", "VIRTUAL_ENV", "NATS_CREDENTIALS", "ECANDIDAT_ENV"))}
     gateway_port = free_port()
-    env.update(LINK_SEALING_KEY=new_key(), GATEWAY_PORT=str(gateway_port), GATEWAY_HOST="127.0.0.1",
+    env.update(LINK_SEALING_KEY=new_key(), WEBHOOK_SEALING_KEY=new_key(), GATEWAY_PORT=str(gateway_port), GATEWAY_HOST="127.0.0.1",
                LOG_FORMAT="json", PATH="/usr/bin:/bin",
                # the web process: its API is this gateway; the DSFR comes from the image's node stage (here: npm ci)
                WEB_PORT=str(free_port()), WEB_API_URL=f"http://127.0.0.1:{gateway_port}",
