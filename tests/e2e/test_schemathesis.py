@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 SEED = 20261130
 EXAMPLES_PER_OPERATION = 4
-SERVICES = ("accounts", "dossiers", "candidatures", "documents", "mailer")
+SERVICES = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks")
 # Ending the session under test would leave the rest of the run unauthenticated; both are e2e-tested.
 NOT_FUZZED = {("delete", "/api/v1/sessions/current"), ("delete", "/api/v1/staff/sessions/current")}
 
