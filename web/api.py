@@ -155,8 +155,9 @@ class ApiClient:
     async def get(self, request: web.Request, path: str, **params: str) -> Any:
         return (await self.call(request, "GET", path, params=params or None)).body
 
-    async def stream(self, request: web.Request, path: str) -> web.StreamResponse:
-        """A file from the API (a piece, a template, a PDF), passed to the browser a chunk at a time."""
+    async def stream(self, request: web.Request, path: str, *, inline: bool = False) -> web.StreamResponse:
+        """A file from the API (a piece, a template, a PDF), passed to the browser a chunk at a time.
+        `inline`: shown in a frame of the page that asked for it (the review page), not downloaded."""
         assert self.session is not None
         try:
             async with self.session.get(self.url(path), headers=self.headers_for(request)) as resp:
@@ -169,6 +170,11 @@ class ApiClient:
                     if name in resp.headers:
                         out.headers[name] = resp.headers[name]
                 out.headers["Cache-Control"] = "no-store"
+                if inline:
+                    out.headers["Content-Disposition"] = "inline"
+                    out.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+                    out.headers["X-Frame-Options"] = "SAMEORIGIN"
+                    out.headers["X-Content-Type-Options"] = "nosniff"
                 await out.prepare(request)
                 async for chunk in resp.content.iter_chunked(256 * 1024):
                     await out.write(chunk)

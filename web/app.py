@@ -1,7 +1,8 @@
-"""The web front's application factory: the parts (espace candidat today, espace gestion next),
+"""The web front's application factory: the parts (espace candidat, espace gestion),
 the shared layout, language, assets, CSRF and the error pages.
 
-Each part is a package with a `register(app)` function adding its routes (`web.candidat`); the
+Each part is a package with a `register(app)` function adding its routes (`web.candidat`,
+`web.gestion`); the
 layout, the i18n catalogue, the API client and the session handling are shared.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import candidat, i18n, probes
+from . import candidat, gestion, i18n, probes
 from .api import CLIENT, REQUEST_ID, ApiClient, Problem, SessionRequired
 from .assets import Assets, install as install_assets
 from .i18n import gettext as _
@@ -33,7 +34,7 @@ from .settings import WebSettings
 
 log = logging.getLogger(__name__)
 
-PARTS = (candidat,)
+PARTS = (candidat, gestion)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 SECURITY_HEADERS = {
@@ -94,7 +95,8 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except SessionRequired:
         expired = has_session_cookie(request)
-        response = redirect(login_url(back_to(request)), "session_expiree" if expired else "connexion_requise",
+        login_page = gestion.LOGIN if request.path.startswith(gestion.PREFIX) else "/connexion"
+        response = redirect(login_url(back_to(request), login_page), "session_expiree" if expired else "connexion_requise",
                             request=request)
         if expired:
             clear_session_cookies(response)
@@ -130,7 +132,7 @@ async def change_language(request: web.Request) -> web.Response:
 
 
 async def robots(request: web.Request) -> web.Response:
-    return web.Response(text="User-agent: *\nDisallow: /compte/\nDisallow: /candidatures/\nDisallow: /dossier\n")
+    return web.Response(text="User-agent: *\nDisallow: /compte/\nDisallow: /candidatures/\nDisallow: /dossier\nDisallow: /personnel\n")
 
 
 def create_app(settings: WebSettings | None = None) -> web.Application:

@@ -62,6 +62,7 @@ def render(
     logged_in = has_session_cookie(request)
     page = {
         "logged_in": logged_in,
+        "espace": "candidat",
         "nav": navigation(logged_in, settings.web_ent_url),
         "section": None,
         "breadcrumb": None,

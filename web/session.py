@@ -49,6 +49,18 @@ MESSAGES = {
     "candidature_annulee": ("success", N_("Votre candidature est annulée.")),
     "admission_confirmee": ("success", N_("Vous avez confirmé votre candidature. Un courriel vous le confirme.")),
     "desistement_enregistre": ("success", N_("Votre désistement est enregistré. Un courriel vous le confirme.")),
+    # Espace gestion
+    "selection_vide": ("warning", N_("Cochez au moins une candidature avant de choisir une action.")),
+    "statut_change": ("success", N_("Statut du dossier changé (%(valeur)s candidature(s)).")),
+    "type_traitement_change": ("success", N_("Type de traitement changé (%(valeur)s candidature(s)).")),
+    "decisions_validees": ("success", N_("Décision(s) validée(s) (%(valeur)s candidature(s)) : les candidats sont prévenus.")),
+    "fin_de_liste": ("info", N_("C'était la dernière candidature de la liste.")),
+    "action_refusee": ("error", N_("Action refusée : %(valeur)s")),
+    "commentaire_requis": ("error", N_("Pour refuser une pièce, écrivez un commentaire : il est envoyé au candidat.")),
+    "piece_validee": ("success", N_("Pièce validée.")),
+    "piece_refusee": ("success", N_("Pièce refusée : le candidat reçoit votre commentaire par courriel.")),
+    "decision_saisie": ("success", N_("Décision saisie : elle sera communiquée au candidat une fois validée.")),
+    "note_ajoutee": ("success", N_("Note ajoutée au bloc-notes.")),
 }
 
 

@@ -654,6 +654,23 @@ class ListCandidatures(RpcRequest):
     limit: int = Field(default=50, ge=1, le=500)
 
 
+class CountCandidatures(RpcRequest):
+    """How many candidatures of a list there are in each statut (the list's other filters applied)."""
+
+    service = "candidatures"
+    operation = "count_candidatures"
+
+    principal: Principal
+    filters: Filters
+
+
+class StatutCounts(RpcReply):
+    """Statut du dossier (`annulee` for the cancelled ones) → number of candidatures, and the total."""
+
+    counts: dict[str, int]
+    total: int
+
+
 class CandidatureRow(RpcReply):
     id: uuid.UUID
     numero_dossier: str

@@ -32,6 +32,10 @@ class ListQuery(c.Filters):
     limit: int = Field(default=50, ge=1, le=500)
 
 
+class CountQuery(c.Filters):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 StatutBody = body_of(c.SetStatut, name="ChangementStatut")
 TypeTraitementBody = body_of(c.SetTypeTraitement, name="ChangementTypeTraitement")
 DecisionBody = body_of(c.EnterDecision, without=("principal", "candidature_id"), name="SaisieDecision")
@@ -90,6 +94,15 @@ def register(api: Api) -> None:
             c.CandidaturePage, request_id=request[REQUEST_ID],
         )
         return json_response(page)
+
+    @api.route("GET", "/api/v1/staff/candidatures/comptes", summary="Nombre de candidatures de la liste filtrée par statut "
+               "du dossier (le filtre statut n'est pas appliqué)", tag="gestion des candidatures", query=CountQuery,
+               response=c.StatutCounts, realm="staff", roles=ANY_STAFF, responses=UNKNOWN_FILTER)
+    async def comptes(request: web.Request) -> web.Response:
+        filters = c.Filters(**parse_query(request, CountQuery).model_dump())
+        counts = await request.app[RPC].call(c.CountCandidatures(principal=request[PRINCIPAL], filters=filters),
+                                             c.StatutCounts, request_id=request[REQUEST_ID])
+        return json_response(counts)
 
     @api.route("GET", "/api/v1/staff/candidatures/export.csv", summary="Export CSV de la liste filtrée",
                tag="gestion des candidatures", query=ListQuery, realm="staff", roles=ANY_STAFF,

@@ -141,6 +141,21 @@ async def list_candidatures(pool: asyncpg.Pool, req: c.ListCandidatures) -> c.Ca
     return c.CandidaturePage(items=items, next_cursor=cursor)
 
 
+async def count_candidatures(pool: asyncpg.Pool, req: c.CountCandidatures) -> c.StatutCounts:
+    """The list's counts per statut: the same scope and filters, the statut filter left out."""
+    async with pool.acquire() as conn:
+        listed = c.ListCandidatures(principal=req.principal, filters=req.filters)
+        where, args = await _scope(conn, listed)
+        _filters(req.filters.model_copy(update={"statut": None}), where, args)
+        rows = await conn.fetch(
+            "SELECT CASE WHEN c.cancelled_at IS NOT NULL THEN 'annulee' ELSE c.statut END AS statut, count(*) AS n"
+            f" FROM candidatures c JOIN formations f ON f.code = c.formation_code WHERE {' AND '.join(where)} GROUP BY 1",
+            *args,
+        )
+    counts = {r["statut"]: r["n"] for r in rows}
+    return c.StatutCounts(counts=counts, total=sum(counts.values()))
+
+
 def _row(r: asyncpg.Record) -> c.CandidatureRow:
     return c.CandidatureRow(
         id=r["id"], numero_dossier=r["numero_dossier"], nom=r["nom"], prenom=r["prenom"], email=r["email"],

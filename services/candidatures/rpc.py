@@ -76,6 +76,10 @@ def register(server: RpcServer, service) -> None:
     async def list_candidatures(req: c.ListCandidatures, ctx: RpcContext) -> c.CandidaturePage:
         return await listing.list_candidatures(pool, req)
 
+    @server.route(c.CountCandidatures)
+    async def count_candidatures(req: c.CountCandidatures, ctx: RpcContext) -> c.StatutCounts:
+        return await listing.count_candidatures(pool, req)
+
     @server.route(c.SetFormationDateRetour)
     async def set_formation_date(req: c.SetFormationDateRetour, ctx: RpcContext) -> c.DeadlinesChanged:
         return await deadlines.set_formation_date(pool, req, clock)

@@ -18,7 +18,6 @@ from web.settings import WebSettings
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "services" / "mailer" / "templates"
 COMPOSERS = ROOT / "services" / "mailer" / "compose"
-GESTION_PAGES = {"/personnel/installation"}  # the espace gestion's (issue 13), not built yet
 
 
 async def page(site, path: str, session: aiohttp.ClientSession | None = None, **kwargs):
@@ -169,10 +168,7 @@ def mail_links() -> dict[str, set[str]]:
 LINKED = mail_links()
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="the espace gestion's page (issue 13)"))
-    if path in GESTION_PAGES else path for path in sorted(LINKED)
-], ids=lambda p: p.strip("/") or "accueil")
+@pytest.mark.parametrize("path", sorted(LINKED), ids=lambda p: p.strip("/") or "accueil")
 async def test_every_mail_link_lands_on_a_page_of_the_web_front(path):
     app = create_app(WebSettings())
     match = await app.router.resolve(make_mocked_request("GET", path, app=app))

@@ -160,3 +160,35 @@ for (const box of document.querySelectorAll("[data-commune]")) {
 window.addEventListener("pageshow", () => {
   for (const form of document.forms) form.dataset.submitted = "";
 });
+
+// Espace gestion, review page: keyboard shortcuts (j/k next/previous piece, v validate it,
+// r write the refusal comment, n next candidature). Each is also a button or link of the page.
+const pieces = [...document.querySelectorAll(".ec-review-piece")];
+if (pieces.length || document.getElementById("suivante")) {
+  let current = Math.max(0, pieces.findIndex((p) => `#${p.id}` === location.hash));
+  const focusPiece = (index) => {
+    if (!pieces.length) return;
+    current = Math.min(pieces.length - 1, Math.max(0, index));
+    pieces.forEach((p, i) => p.classList.toggle("ec-piece-current", i === current));
+    pieces[current].focus();
+    pieces[current].scrollIntoView({ block: "start" });
+  };
+  if (location.hash.startsWith("#piece-")) focusPiece(current);
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target instanceof HTMLElement && target.closest("input, textarea, select, [contenteditable]")) return;
+    const piece = pieces[current];
+    const act = (selector) => {
+      const element = piece?.querySelector(selector);
+      if (!element) return;
+      event.preventDefault();
+      if (element instanceof HTMLTextAreaElement) element.focus(); else element.click();
+    };
+    if (event.key === "j") { event.preventDefault(); focusPiece(current + 1); }
+    else if (event.key === "k") { event.preventDefault(); focusPiece(current - 1); }
+    else if (event.key === "v") act("[data-key=v]");
+    else if (event.key === "r") act("[data-key=r]");
+    else if (event.key === "n") { const next = document.getElementById("suivante"); if (next) { event.preventDefault(); next.click(); } }
+  });
+}

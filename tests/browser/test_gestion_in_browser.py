@@ -1,0 +1,241 @@
+"""The espace gestion in Chromium: a gestionnaire's day, from the mailed set-up link to the
+admission letter, every page checked by axe-core and kept as a screenshot
+(`test-artifacts/browser/<test>/`).
+
+The candidate's side is prepared through the API (account, dossier, candidature, pièces,
+transmission), as the espace candidat's browser tests already show it page by page.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+from playwright.async_api import Page, expect
+
+from tests.conftest import eventually
+from tests.e2e.test_accounts import activated_account, api, login, mail_to, text_of, token_in
+from tests.e2e.test_accounts_staff import PASSWORD, admin
+from tests.e2e.test_guide_journey import upload
+from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
+
+from .helpers import LIBELLES, files, flash
+
+CONDITIONNELLES = ("SED", "MOINS-24", "FICHE-REGION", "RSA", "AAH")
+
+
+class Authenticator:
+    """The staff member's authenticator app: the secret read from the page, codes on the platform's clock."""
+
+    def __init__(self, platform, secret: str) -> None:
+        self.platform, self.totp, self.step = platform, pyotp.TOTP(secret), 0
+
+    def code(self) -> str:
+        """A code of a time step no login used yet (a TOTP code is accepted once)."""
+        step = int(self.platform.clock.now().timestamp()) // 30
+        if step <= self.step:
+            self.platform.clock.advance(seconds=30 * (self.step - step + 1))
+            step = int(self.platform.clock.now().timestamp()) // 30
+        self.step = step
+        return self.totp.at(step * 30)
+
+
+async def transmitted_candidature(platform, smtp_sink) -> dict:
+    """A candidate of DAEU option A with every piece deposited and the candidature transmitted."""
+    account = await activated_account(platform, smtp_sink, nom="Test2", prenom="Camille")
+    token = await login(platform, account["numero_dossier"])
+    for slug, content in (("informations-personnelles", infos_perso(nom_naissance="Test2", prenoms="Camille")),
+                          ("adresse", adresse()), ("baccalaureat", baccalaureat())):
+        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
+                                    headers={"If-Match": '"0"'})
+        assert status == 200, (slug, body)
+    status, candidature, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
+    assert status == 201, candidature
+    cid = candidature["id"]
+
+    async def slots() -> dict[str, dict] | None:
+        status, listed, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}/pieces", token=token)
+        return {p["code"]: p for p in listed["items"]} if status == 200 and listed["items"] else None
+
+    found = await eventually(slots, timeout=90, message="the piece slots are open")
+    for code, (name, _mime, data) in files().items():
+        status, body = await upload(platform, token, f"/api/v1/candidatures/{cid}/pieces/{found[code]['slot_id']}/fichier", name, data)
+        assert status == 201, (code, body)
+    for code in CONDITIONNELLES:
+        status, body, _ = await api(platform, "PUT", f"/api/v1/candidatures/{cid}/pieces/{found[code]['slot_id']}/concerne",
+                                    {"concerne": False}, token=token)
+        assert status == 200, body
+    status, view, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
+    assert status == 200 and view["statut"] == "receptionne", view
+    return {**account, "token": token, "id": cid, "slots": found}
+
+
+def review_block(page: Page, code: str):
+    return page.locator(".ec-review-piece", has=page.locator("h3", has_text=LIBELLES[code]))
+
+
+async def staff_login(page: Page, email: str, code: str, enter: bool = False) -> None:
+    await page.locator("#email").fill(email)
+    await page.locator("#password").fill(PASSWORD)
+    await page.locator("#code").fill(code)
+    if enter:  # the keyboard, as one types a code
+        await page.locator("#code").press("Enter")
+    else:
+        await page.get_by_role("button", name="Se connecter").click()
+
+
+async def test_a_gestionnaire_s_day_in_chromium(site, browser_page, journey, smtp_sink):
+    platform = site.platform
+    candidate = await transmitted_candidature(platform, smtp_sink)
+    cid = candidate["id"]
+    boss = await admin(platform)
+    email = f"gestion.daeu.{cid[:8]}@example.org"
+    status, body, _ = await boss.call("POST", "/api/v1/staff/accounts", {
+        "email": email, "nom": "Martin", "prenom": "Louise", "roles": ["gestionnaire"], "centres": ["DAEU"]})
+    assert status == 201, body
+    mail = await mail_to(smtp_sink, email, "activez votre compte de gestion")
+    link = re.search(r"https?://\S+/personnel/installation\?jeton=[A-Za-z0-9_-]+", text_of(mail)).group(0)
+    assert link.startswith(site.base) and token_in(mail) in link
+
+    page = await browser_page()
+    j = journey(page)
+
+    # Set-up from the mailed link: the password, the QR code and its key, the recovery codes once.
+    await page.goto(link)
+    await j.step("installation-mot-de-passe")
+    await page.locator("#password").fill(PASSWORD)
+    await page.locator("#password_confirmation").fill(PASSWORD)
+    await page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    await expect(page.locator("img.ec-qr")).to_be_visible()
+    assert await page.locator("img.ec-qr").evaluate("img => img.complete && img.naturalWidth > 100")
+    await j.step("installation-qr-code")
+    app = Authenticator(platform, await page.locator("#totp-secret").get_attribute("data-secret"))
+    await page.locator("#code").fill("000000")
+    await page.get_by_role("button", name="Vérifier et activer mon compte").click()
+    await expect(page.locator("#code-desc-error")).not_to_be_empty()
+    await expect(page.locator("img.ec-qr")).to_be_visible()  # a wrong code: the same key, try again
+    await j.step("installation-code-refuse")
+    await page.locator("#code").fill(app.code())
+    await page.get_by_role("button", name="Vérifier et activer mon compte").click()
+    await expect(page.locator("#codes-secours li")).to_have_count(10)
+    app.step = int(platform.clock.now().timestamp()) // 30  # the set-up used this time step's code
+    recovery = [c.strip() for c in await page.locator("#codes-secours code").all_inner_texts()]
+    await j.step("installation-codes-de-secours")
+
+    # Login with password and TOTP: the dashboard lists the formations of the centre.
+    await page.get_by_role("link", name="J'ai conservé mes codes : me connecter").click()
+    await staff_login(page, email, "123456")
+    await expect(page.locator(".fr-alert--error")).to_be_visible()
+    await j.step("connexion-code-faux")
+    await staff_login(page, email, app.code(), enter=True)
+    await page.wait_for_url(re.compile(r"/personnel$"))
+    await expect(page.get_by_text("Louise Martin").first).to_be_visible()
+    await j.step("tableau-de-bord")
+
+    # The formation's list, filtered to « Réceptionné », with its counts per statut.
+    await page.get_by_role("link", name="DAEU option A", exact=True).click()
+    await page.wait_for_url(re.compile(r"/personnel/candidatures\?formation_code=DAEU-A$"))
+    await expect(page.locator("[data-count=receptionne]")).to_have_text("1")
+    await page.locator("#statut").select_option("receptionne")
+    await page.get_by_role("button", name="Filtrer").click()
+    await page.wait_for_url(re.compile(r"statut=receptionne"))
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await j.step("liste-receptionne")
+    await page.get_by_role("link", name=candidate["numero_dossier"]).click()
+    await page.wait_for_url(re.compile(rf"/personnel/candidatures/{cid}\?"))
+
+    # Each piece in the page: images drawn, PDFs framed; the keyboard shortcuts are listed.
+    await expect(page.locator("#raccourcis")).to_contain_text("candidature suivante")
+    image = review_block(page, "IDENTITE").locator("img")
+    await image.scroll_into_view_if_needed()
+    await expect(image).to_be_visible()
+    await eventually(lambda: image.evaluate("img => img.complete && img.naturalWidth > 0"), message="the image is drawn")
+    frame = review_block(page, "CV").locator("iframe")
+    await expect(frame).to_have_count(1)
+    async with page.expect_response(lambda r: "/fichier" in r.url and r.status == 200) as answered:
+        await frame.scroll_into_view_if_needed()
+        await frame.evaluate("f => { f.src = f.src; }")
+    response = await answered.value
+    assert response.headers["x-frame-options"] == "SAMEORIGIN" and response.headers["content-disposition"] == "inline"
+    await j.step("candidature-pieces")
+
+    # Refuse the CV: a comment is required, and the candidate gets it by mail.
+    cv = review_block(page, "CV")
+    await cv.get_by_role("button", name="Refuser la pièce").click()  # the browser asks for the comment first
+    assert not await cv.locator("textarea").evaluate("t => t.validity.valid")
+    await cv.locator("textarea").fill("CV illisible : merci de déposer un PDF lisible.")
+    await cv.get_by_role("button", name="Refuser la pièce").click()
+    await flash(page, "Pièce refusée : le candidat reçoit votre commentaire par courriel.")
+    await expect(review_block(page, "CV").locator(".ec-piece-statut")).to_have_text("Refusée")
+    await j.step("piece-refusee")
+    refused = await mail_to(smtp_sink, candidate["email"], "Pièce refusée")
+    assert "CV illisible : merci de déposer un PDF lisible." in text_of(refused)
+
+    # The candidate replaces the CV and transmits again (through the API).
+    token, slot = candidate["token"], candidate["slots"]["CV"]["slot_id"]
+
+    async def incomplet() -> bool:
+        return (await api(platform, "GET", f"/api/v1/candidatures/{cid}", token=token))[1]["statut"] == "incomplet"
+
+    await eventually(incomplet, message="the candidature is incomplet")
+    status, _, _ = await api(platform, "DELETE", f"/api/v1/candidatures/{cid}/pieces/{slot}/fichier", token=token)
+    assert status in (200, 204)
+    name, _mime, data = files()["CV"]
+    status, body = await upload(platform, token, f"/api/v1/candidatures/{cid}/pieces/{slot}/fichier", name, data)
+    assert status == 201, body
+    status, body, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
+    assert status == 200, body
+
+    # Validate every piece, from the keyboard for the first one: v on the focused piece.
+    await page.reload()
+    await page.locator(".ec-review-piece").first.focus()
+    await page.keyboard.press("v")
+    await flash(page, "Pièce validée.")
+    for code in files():
+        block = review_block(page, code)
+        if await block.locator(".ec-piece-statut").inner_text() != "Validée":
+            await block.get_by_role("button", name="Valider la pièce").click()
+            await flash(page, "Pièce validée.")
+    for code in files():
+        await expect(review_block(page, code).locator(".ec-piece-statut")).to_have_text("Validée")
+    await j.step("pieces-validees")
+
+    async def proposed() -> bool:
+        await page.reload()
+        return await page.get_by_text("Toutes les pièces sont validées").count() > 0
+
+    await eventually(proposed, message="complet proposed once every piece is validated")
+    await page.locator("#nouveau_statut").select_option("complet")
+    await page.get_by_role("button", name="Changer le statut").click()
+    await expect(page.locator("p#statut")).to_have_text("Complet")
+    await j.step("dossier-complet")
+
+    # A favourable decision, then its validation: the admission letter is there.
+    await page.locator("label[for=kind-favorable]").click()
+    await page.get_by_role("button", name="Saisir la décision").click()
+    await flash(page, "Décision saisie")
+    await expect(page.locator("#decision-a-valider")).to_contain_text("Favorable")
+    await j.step("decision-saisie")
+    await page.get_by_role("button", name="Valider la décision").click()
+    await flash(page, "Décision(s) validée(s)")
+    await expect(page.locator("#decision-actuelle")).to_contain_text("Favorable")
+    await mail_to(smtp_sink, candidate["email"], "Avis favorable")
+    await expect(page.locator("#lettre")).to_be_visible()
+
+    async def letter() -> bool:
+        reply = await page.request.get(site.url(f"/personnel/candidatures/{cid}/lettre"))
+        return reply.status == 200 and (await reply.body()).startswith(b"%PDF")
+
+    await eventually(letter, message="the admission letter is generated")
+    await j.step("decision-validee-lettre")
+
+    # Logout; the page asked for afterwards comes back after a login with a recovery code.
+    await page.get_by_role("button", name="Déconnexion").click()
+    await page.wait_for_url(re.compile(r"/personnel/connexion$"))
+    await page.goto(site.url(f"/personnel/candidatures/{cid}"))
+    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
+    await j.step("connexion-requise")
+    await staff_login(page, email, recovery[0])
+    await page.wait_for_url(re.compile(rf"/personnel/candidatures/{cid}$"))
+    await expect(page.locator("#decision-actuelle")).to_contain_text("Favorable")
+    j.assert_no_script_error()

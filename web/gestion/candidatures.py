@@ -1,0 +1,300 @@
+"""Candidatures, for staff: the list of a formation / centre / commission (the API's filters,
+sorts and keyset paging, bulk actions, exports), and one candidature's review page (the pièces
+shown inline beside validate / refuse, statut, decision, validation, notes, letter, history).
+
+Every action is a plain form post (post/redirect/get); the keyboard shortcuts of the review page
+are JavaScript added on top (`web/static/app.js`). Each form is shown only when the staff member's
+roles let the API accept it (`Can`); a forged post is refused by the API, and that refusal shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ..api import Problem
+from ..i18n import N_
+from ..i18n import gettext as _
+from ..pages import api, read_form, redirect
+from .common import PREFIX, can, page, staff_me
+
+routes = web.RouteTableDef()
+LIST = f"{PREFIX}/candidatures"
+
+FILTERS = ("formation_code", "centre_code", "commission_code", "statut", "type_traitement", "decision", "pieces",
+           "transmise_du", "transmise_au")
+SCOPE_FILTERS = ("formation_code", "centre_code", "commission_code")
+SORTS = {"date_reception": N_("Date de réception"), "nom": N_("Nom"), "rang": N_("Rang (liste complémentaire)")}
+STATUTS = {"en_attente": N_("En attente"), "receptionne": N_("Réceptionné"), "complet": N_("Complet"),
+           "incomplet": N_("Incomplet"), "annulee": N_("Annulée")}
+SETTABLE_STATUTS = ("en_attente", "receptionne", "complet", "incomplet")
+TYPES = {"acces_controle": N_("Accès contrôlé"), "acces_direct": N_("Accès direct"), "en_attente": N_("En attente")}
+DECISIONS = {"favorable": N_("Favorable"), "defavorable": N_("Défavorable"), "liste_attente": N_("Liste d'attente"),
+             "liste_complementaire": N_("Liste complémentaire"), "preselection": N_("Présélection")}
+PIECES = {"completes": N_("Toutes déposées"), "manquantes": N_("Manquantes"), "refusees": N_("Au moins une refusée")}
+PAGE_SIZES = ("25", "50", "100", "200")
+
+
+def _labels(table: dict[str, str]) -> list[tuple[str, str]]:
+    return [(code, _(label)) for code, label in table.items()]
+
+
+def list_query(source) -> dict[str, str]:
+    """The list's filters, sort and page size from a query string or a form (empty ones left out)."""
+    query = {name: source.get(name, "").strip() for name in FILTERS if source.get(name, "").strip()}
+    if source.get("sort") in SORTS:
+        query["sort"] = source["sort"]
+    if source.get("limit") in PAGE_SIZES:
+        query["limit"] = source["limit"]
+    return query
+
+
+def _candidature_id(request: web.Request) -> str:
+    try:
+        return str(uuid.UUID(request.match_info["candidature_id"]))
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@routes.get(LIST)
+async def liste(request: web.Request) -> web.Response:
+    await staff_me(request)
+    query = list_query(request.query)
+    cursor = request.query.get("cursor", "")[:500]
+    context = {"query": query, "qs": urlencode(query), "sorts": _labels(SORTS), "statuts": _labels(STATUTS),
+               "types": _labels(TYPES), "decisions": _labels(DECISIONS), "pieces_choices": _labels(PIECES),
+               "page_sizes": [(size, size) for size in PAGE_SIZES],
+               "qs_without_statut": urlencode({k: v for k, v in query.items() if k != "statut"}),
+               "statut_label": lambda code: _(STATUTS[code]) if code in STATUTS else code or "",
+               "decision_label": lambda code: _(DECISIONS[code]) if code in DECISIONS else (code or ""), "settable": [(s, _(STATUTS[s])) for s in SETTABLE_STATUTS],
+               "values": query, "section": LIST, "rows": [], "next_cursor": None, "counts": None}
+    if not any(name in query for name in SCOPE_FILTERS):
+        return page(request, "gestion/candidatures.html", context, title=_("Candidatures"))
+    params = {**query, **({"cursor": cursor} if cursor else {})}
+    counted = {k: v for k, v in query.items() if k not in ("statut", "sort", "limit")}
+    try:
+        listed, counts = await asyncio.gather(api(request).get(request, "/staff/candidatures", **params),
+                                              api(request).get(request, "/staff/candidatures/comptes", **counted))
+    except Problem as problem:
+        if problem.status not in (400, 404, 422):
+            raise
+        return page(request, "gestion/candidatures.html", {**context, "problem": problem.detail},
+                    status=problem.status, title=_("Candidatures"))
+    context.update(rows=listed["items"], next_cursor=listed.get("next_cursor"), counts=counts, cursor=cursor)
+    return page(request, "gestion/candidatures.html", context, title=_("Candidatures"))
+
+
+BULK = {
+    "statut": ("/staff/candidatures/statut", "statut_change"),
+    "type_traitement": ("/staff/candidatures/type-traitement", "type_traitement_change"),
+    "validation": ("/staff/candidatures/decisions/validation", "decisions_validees"),
+}
+
+
+@routes.post(f"{LIST}/lot")
+async def bulk(request: web.Request) -> web.Response:
+    """One action on the rows ticked in the list (statut, type de traitement, validation of decisions)."""
+    form = await read_form(request)
+    back = f"{LIST}?{urlencode(list_query(form))}"
+    ids = [value for value in form.getall("ids", []) if isinstance(value, str)]
+    action = form.get("action", "")
+    if action not in BULK:
+        raise web.HTTPBadRequest()
+    if not ids:
+        return redirect(back, "selection_vide", request=request)
+    path, flash = BULK[action]
+    body: dict = {"candidature_ids": ids}
+    if action == "statut":
+        body["statut"] = form.get("statut_lot", "")
+    elif action == "type_traitement":
+        body.update(type_traitement=form.get("type_traitement_lot", ""), valide=form.get("valide") == "oui")
+    try:
+        reply = await api(request).call(request, "POST", path, json_body=body)
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        return redirect(back, "action_refusee", problem.detail, request=request)
+    return redirect(back, flash, str(len(reply.body.get("updated", []))), request=request)
+
+
+@routes.get(LIST + "/export.{format:(csv|xlsx)}")
+async def export(request: web.Request) -> web.StreamResponse:
+    """The filtered list as a file, straight from the API."""
+    query = {k: v for k, v in list_query(request.query).items() if k != "limit"}
+    return await api(request).stream(request, f"/staff/candidatures/export.{request.match_info['format']}?{urlencode(query)}")
+
+
+# -- one candidature ------------------------------------------------------------------------------
+
+
+def _next_of(rows: list[dict], current: str) -> str | None:
+    ids = [row["id"] for row in rows]
+    if current in ids:
+        at = ids.index(current)
+        return ids[at + 1] if at + 1 < len(ids) else None
+    return None
+
+
+async def following(request: web.Request, current: str, query: dict[str, str]) -> str | None:
+    """The candidature after this one in the list it was opened from (same filters and sort)."""
+    if not any(name in query for name in SCOPE_FILTERS):
+        return None
+    cursor = None
+    for _round in range(20):  # 10,000 rows at most: the list's depth a person pages through
+        params = {**{k: v for k, v in query.items() if k != "limit"}, "limit": "500", **({"cursor": cursor} if cursor else {})}
+        listed = await api(request).get(request, "/staff/candidatures", **params)
+        ids = [row["id"] for row in listed["items"]]
+        if current in ids:
+            found = _next_of(listed["items"], current)
+            if found or not listed.get("next_cursor"):
+                return found
+            more = await api(request).get(request, "/staff/candidatures", **{**params, "cursor": listed["next_cursor"]})
+            return more["items"][0]["id"] if more["items"] else None
+        cursor = listed.get("next_cursor")
+        if not cursor:
+            return None
+    return None
+
+
+def _review_url(cid: str, query: dict[str, str], piece: str | None = None) -> str:
+    qs = urlencode(query)
+    url = f"{LIST}/{cid}" + (f"?{qs}" if qs else "")
+    return url + (f"#piece-{piece}" if piece else "")
+
+
+@routes.get(LIST + "/{candidature_id}")
+async def candidature(request: web.Request) -> web.Response:
+    cid = _candidature_id(request)
+    await staff_me(request)
+    query = list_query(request.query)
+    view, pieces = await asyncio.gather(api(request).get(request, f"/staff/candidatures/{cid}"),
+                                        api(request).get(request, f"/staff/candidatures/{cid}/pieces"))
+    c = view["candidature"]
+    current = [d for d in view["decisions"] if d.get("validated_at")]
+    pending = [d for d in view["decisions"] if not d.get("validated_at")]
+    context = {
+        "v": view, "c": c, "pieces": pieces["items"], "query": query, "qs": urlencode(query),
+        "decisions": _labels(DECISIONS), "settable": [(s, _(STATUTS[s])) for s in SETTABLE_STATUTS],
+        "types": _labels(TYPES), "pending": pending[0] if pending else None,
+        "current_decision": current[-1] if current else None, "section": LIST,
+        "list_url": f"{LIST}?{urlencode(query)}" if query else None,
+        "values": {}, "errors": {},
+        "decision_label": lambda code: _(DECISIONS[code]) if code in DECISIONS else (code or ""),
+    }
+    title = f"{view.get('prenom') or ''} {view.get('nom') or ''} ({c['numero_dossier']})".strip()
+    return page(request, "gestion/candidature.html", context, title=title)
+
+
+@routes.get(LIST + "/{candidature_id}/suivante")
+async def next_candidature(request: web.Request) -> web.Response:
+    """« Passer au suivant »: the next candidature of the list, or back to the list at its end."""
+    cid = _candidature_id(request)
+    await staff_me(request)
+    query = list_query(request.query)
+    found = await following(request, cid, query)
+    if found is None:
+        return redirect(f"{LIST}?{urlencode(query)}" if query else LIST, "fin_de_liste", request=request)
+    return redirect(_review_url(found, query))
+
+
+@routes.get(LIST + "/{candidature_id}/pieces/{slot_id}/fichier")
+async def piece_file(request: web.Request) -> web.StreamResponse:
+    """The piece's file, to be shown inline in the review page (same origin, framed by it only)."""
+    cid = _candidature_id(request)
+    try:
+        slot = str(uuid.UUID(request.match_info["slot_id"]))
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    return await api(request).stream(request, f"/staff/candidatures/{cid}/pieces/{slot}/fichier", inline=True)
+
+
+@routes.get(LIST + "/{candidature_id}/lettre")
+async def letter(request: web.Request) -> web.StreamResponse:
+    cid = _candidature_id(request)
+    return await api(request).stream(request, f"/staff/candidatures/{cid}/lettre")
+
+
+@routes.get(LIST + "/{candidature_id}/dossier.pdf")
+async def dossier_pdf(request: web.Request) -> web.StreamResponse:
+    cid = _candidature_id(request)
+    return await api(request).stream(request, f"/staff/candidatures/{cid}/dossier.pdf")
+
+
+async def _act(request: web.Request, cid: str, query: dict[str, str], call, flash: str, value: str = "",
+               anchor: str | None = None) -> web.Response:
+    """Run one action; a refusal comes back on the review page, in an alert at the top."""
+    try:
+        await call
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        response = redirect(_review_url(cid, query), "action_refusee", problem.detail, request=request)
+        return response
+    return redirect(_review_url(cid, query, anchor), flash, value, request=request)
+
+
+@routes.post(LIST + "/{candidature_id}/pieces/{slot_id}/examen")
+async def review_piece(request: web.Request) -> web.Response:
+    cid = _candidature_id(request)
+    form = await read_form(request)
+    query = list_query(form)
+    slot = request.match_info["slot_id"]
+    decision = form.get("examen", "")
+    comment = form.get("commentaire", "").strip()
+    if decision == "refusee" and not comment:
+        return redirect(_review_url(cid, query, slot), "commentaire_requis", request=request)
+    call = api(request).call(request, "POST", f"/staff/candidatures/{cid}/pieces/{slot}/examen",
+                             json_body={"decision": decision, "commentaire": comment})
+    return await _act(request, cid, query, call, "piece_validee" if decision == "validee" else "piece_refusee",
+                      anchor=form.get("suivante") or slot)
+
+
+@routes.post(LIST + "/{candidature_id}/statut")
+async def set_statut(request: web.Request) -> web.Response:
+    cid = _candidature_id(request)
+    form = await read_form(request)
+    body = {"candidature_ids": [cid], "statut": form.get("nouveau_statut", "")}
+    if form.get("commentaire", "").strip():
+        body["commentaire"] = form["commentaire"].strip()
+    call = api(request).call(request, "POST", "/staff/candidatures/statut", json_body=body)
+    return await _act(request, cid, list_query(form), call, "statut_change", "1")
+
+
+@routes.post(LIST + "/{candidature_id}/decision")
+async def enter_decision(request: web.Request) -> web.Response:
+    cid = _candidature_id(request)
+    form = await read_form(request)
+    kind = form.get("kind", "")
+    body: dict = {"kind": kind}
+    for name in ("motif", "commentaire", "preselection_lieu"):
+        if form.get(name, "").strip():
+            body[name] = form[name].strip()
+    if kind == "liste_complementaire" and form.get("rang", "").strip():
+        body["rang"] = form["rang"].strip()
+    if kind == "preselection":
+        for name in ("preselection_date", "preselection_heure"):
+            if form.get(name, "").strip():
+                body[name] = form[name].strip()
+    call = api(request).call(request, "POST", f"/staff/candidatures/{cid}/decision", json_body=body)
+    return await _act(request, cid, list_query(form), call, "decision_saisie", anchor="decision")
+
+
+@routes.post(LIST + "/{candidature_id}/validation")
+async def validate_decision(request: web.Request) -> web.Response:
+    cid = _candidature_id(request)
+    form = await read_form(request)
+    call = api(request).call(request, "POST", "/staff/candidatures/decisions/validation",
+                             json_body={"candidature_ids": [cid]})
+    return await _act(request, cid, list_query(form), call, "decisions_validees", "1", anchor="decision")
+
+
+@routes.post(LIST + "/{candidature_id}/notes")
+async def add_note(request: web.Request) -> web.Response:
+    cid = _candidature_id(request)
+    form = await read_form(request)
+    call = api(request).call(request, "POST", f"/staff/candidatures/{cid}/notes",
+                             json_body={"body": form.get("body", "").strip()})
+    return await _act(request, cid, list_query(form), call, "note_ajoutee", anchor="notes")

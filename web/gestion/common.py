@@ -1,0 +1,51 @@
+"""What every page of the espace gestion shares: the staff member (`/staff/me`), what their roles
+let them do (`Can`), the layout's navigation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..i18n import gettext as _
+from ..pages import RECENT, api, session_key
+from ..render import USER, render
+from .roles import Can
+
+PREFIX = "/personnel"
+LOGIN = f"{PREFIX}/connexion"
+CAN = web.RequestKey("staff_can", Can)
+
+
+async def staff_me(request: web.Request) -> dict[str, Any]:
+    """The logged-in staff member; no session (or an expired one) goes to the staff login page."""
+    if USER not in request:
+        key = session_key(request)
+        cache_key = f"staff:{key}" if key else None
+        cached = request.app[RECENT].get(cache_key) if cache_key else None
+        if cached is None:
+            cached = await api(request).get(request, "/staff/me")
+            if cache_key:
+                request.app[RECENT].put(cache_key, cached)
+        request[USER] = cached
+        request[CAN] = Can.of(cached)
+    return request[USER]
+
+
+def can(request: web.Request) -> Can:
+    return request.get(CAN) or Can(())
+
+
+def navigation(request: web.Request) -> list[tuple[str, str]]:
+    items = [(PREFIX, _("Tableau de bord"))]
+    if USER in request:
+        items.append((f"{PREFIX}/candidatures", _("Candidatures")))
+    return items
+
+
+def page(request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
+         title: str | None = None) -> web.Response:
+    """A page of the espace gestion: its header (name, logout), its menu, what the person may do."""
+    crumbs = [(PREFIX, _("Espace gestion"))] + ([("", title)] if title else [])
+    base = {"espace": "gestion", "nav": navigation(request), "can": can(request), "breadcrumb": crumbs}
+    return render(request, template, {**base, **(context or {})}, status=status)

@@ -1,0 +1,65 @@
+"""What a staff member's roles let them do, as the API decides it (`ecandidat/contracts/access.py`,
+restated here because the web front imports no contract; a unit test keeps the two equal).
+
+A page shows an action only when the API would accept it from this person: the groups below are
+the ones the gateway checks on each route, and the scope (centres, commissions) is the API's to
+apply to each candidature — a candidature out of scope is never listed, so never offered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+STAFF_ROLES = ("admin", "scolarite", "scolarite_lecture", "gestionnaire", "gestionnaire_lecture", "commission",
+               "commission_lecture")
+EVERYWHERE = ("admin", "scolarite", "scolarite_lecture")
+MANAGERS = ("admin", "scolarite", "gestionnaire")  # statut, pieces, type de traitement, validation of decisions
+DECIDERS = MANAGERS + ("commission",)  # decisions and notes
+OFFER_ADMINS = ("admin", "scolarite")
+ACCOUNT_READERS = ("admin", "scolarite", "scolarite_lecture")
+ADMIN = ("admin",)
+
+
+def _any(roles: Iterable[str], group: tuple[str, ...]) -> bool:
+    return any(role in group for role in roles)
+
+
+@dataclass(frozen=True)
+class Can:
+    """The actions offered to a staff member, from their `/staff/me`."""
+
+    roles: tuple[str, ...]
+    centres: tuple[str, ...] = ()
+    commissions: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, me: dict) -> Can:
+        return cls(tuple(me.get("roles") or ()), tuple(me.get("centres") or ()), tuple(me.get("commissions") or ()))
+
+    @property
+    def manage(self) -> bool:
+        return _any(self.roles, MANAGERS)
+
+    @property
+    def decide(self) -> bool:
+        return _any(self.roles, DECIDERS)
+
+    @property
+    def everywhere(self) -> bool:
+        return _any(self.roles, EVERYWHERE)
+
+    @property
+    def administer(self) -> bool:
+        return _any(self.roles, ADMIN)
+
+    @property
+    def read_accounts(self) -> bool:
+        return _any(self.roles, ACCOUNT_READERS)
+
+    def sees_centre(self, centre: str) -> bool:
+        return self.everywhere or (centre in self.centres and _any(self.roles, ("gestionnaire", "gestionnaire_lecture")))
+
+    def sees_commission(self, commission: str | None) -> bool:
+        return bool(commission) and (self.everywhere or (
+            commission in self.commissions and _any(self.roles, ("commission", "commission_lecture"))))
