@@ -15,7 +15,7 @@ from playwright.async_api import Page, expect
 
 from tests.conftest import eventually
 from tests.e2e.test_accounts import activated_account, api, login, mail_to, text_of, token_in
-from tests.e2e.test_accounts_staff import PASSWORD, admin
+from tests.e2e.test_accounts_staff import PASSWORD, admin, invited
 from tests.e2e.test_guide_journey import upload
 from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
 
@@ -239,3 +239,61 @@ async def test_a_gestionnaire_s_day_in_chromium(site, browser_page, journey, smt
     await page.wait_for_url(re.compile(rf"/personnel/candidatures/{cid}$"))
     await expect(page.locator("#decision-actuelle")).to_contain_text("Favorable")
     j.assert_no_script_error()
+
+
+async def test_each_role_is_offered_only_what_the_api_allows_and_a_forged_post_is_refused(site, smtp_sink):
+    platform = site.platform
+    candidate = await transmitted_candidature(platform, smtp_sink)
+    cid, slot = candidate["id"], candidate["slots"]["CV"]["slot_id"]
+    boss = await admin(platform)
+    csrf = "c" * 32
+
+    async def as_(roles: list[str], **scopes) -> dict[str, str]:
+        staff = await invited(platform, smtp_sink, boss, roles, **scopes)
+        return {"ecandidat_session": staff.token, "ecandidat_csrf": csrf}
+
+    async def get(path: str, jar: dict) -> tuple[int, str]:
+        async with platform.http.get(site.url(path), cookies=jar, allow_redirects=False) as resp:
+            return resp.status, await resp.text()
+
+    actions = ("Valider la pièce", "Refuser la pièce", "Changer le statut", "Saisir la décision", "Ajouter la note",
+               'name="ids"')
+    gestionnaire = await as_(["gestionnaire"], centres=["DAEU"])
+    status, body = await get(f"/personnel/candidatures/{cid}", gestionnaire)
+    assert status == 200 and all(a in body for a in actions[:3] + ("Ajouter la note",)), body[:2000]
+    status, body = await get("/personnel/candidatures?formation_code=DAEU-A", gestionnaire)
+    assert status == 200 and 'name="ids"' in body and "Changer le statut" in body
+
+    # Read-only: the pages, without a single action; a forged post is refused by the API, nothing changes.
+    lecture = await as_(["gestionnaire_lecture"], centres=["DAEU"])
+    status, body = await get(f"/personnel/candidatures/{cid}", lecture)
+    assert status == 200 and candidate["numero_dossier"] in body
+    assert not [a for a in actions if a in body]
+    status, body = await get("/personnel/candidatures?formation_code=DAEU-A", lecture)
+    assert status == 200 and candidate["numero_dossier"] in body and not [a for a in actions if a in body]
+    form = {"csrf": csrf, "examen": "refusee", "commentaire": "Forgé"}
+    async with platform.http.post(site.url(f"/personnel/candidatures/{cid}/pieces/{slot}/examen"), data=form,
+                                  cookies=lecture, allow_redirects=False) as resp:
+        assert resp.status == 303 and resp.cookies["ecandidat_message"].value.startswith("action_refusee")
+    status, pieces, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}/pieces", token=candidate["token"])
+    assert {p["statut"] for p in pieces["items"] if p["slot_id"] == slot} == {"transmise"}
+    async with platform.http.post(site.url("/personnel/candidatures/lot"), allow_redirects=False, cookies=lecture,
+                                  data={"csrf": csrf, "formation_code": "DAEU-A", "action": "statut",
+                                        "statut_lot": "complet", "ids": cid}) as resp:
+        assert resp.status == 303 and resp.cookies["ecandidat_message"].value.startswith("action_refusee")
+
+    # A commission member: a réceptionné candidature is not theirs yet (not listed, not shown).
+    commission = await as_(["commission"], commissions=["COM-DAEU"])
+    status, body = await get("/personnel/candidatures?formation_code=DAEU-A", commission)
+    assert status == 200 and candidate["numero_dossier"] not in body
+    status, body = await get(f"/personnel/candidatures/{cid}", commission)
+    assert status == 403 and "Valider" not in body
+
+    # A gestionnaire of another centre: nothing of DAEU, the dashboard lists only their centre.
+    ailleurs = await as_(["gestionnaire"], centres=["FC-DIPL"])
+    status, body = await get(f"/personnel/candidatures/{cid}", ailleurs)
+    assert status == 403
+    status, body = await get("/personnel/candidatures?formation_code=DAEU-A", ailleurs)
+    assert status == 403 and candidate["numero_dossier"] not in body
+    status, body = await get("/personnel", ailleurs)
+    assert status == 200 and "DAEU option A" not in body

@@ -134,6 +134,11 @@ async def test_role_statut_route_matrix(gateway):
                                       {"body": f"Note de {name}"})
             if (status == 201) != (statut in decides) or status not in (201, 403):
                 failures.append((name, statut, "notes", status, body))
+        # The list's counts per statut count what the list shows them, and nothing elsewhere.
+        status, counted = await call(http, "GET", "/staff/candidatures/comptes?formation_code=DAEU-A", who)
+        expected = {statut: 1 for statut in reads}
+        if (status, counted.get("counts") if status == 200 else None) != ((200, expected) if reads else (403, None)):
+            failures.append((name, "comptes", status, counted))
     assert not failures, "\n".join(map(str, failures))
 
 
