@@ -297,3 +297,54 @@ async def test_each_role_is_offered_only_what_the_api_allows_and_a_forged_post_i
     assert status == 403 and candidate["numero_dossier"] not in body
     status, body = await get("/personnel", ailleurs)
     assert status == 200 and "DAEU option A" not in body
+
+
+async def applied(platform, smtp_sink) -> str:
+    """A candidate who applied to DAEU option A (candidature en attente)."""
+    account = await activated_account(platform, smtp_sink)
+    token = await login(platform, account["numero_dossier"])
+    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())):
+        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
+                                    headers={"If-Match": '"0"'})
+        assert status == 200, body
+    status, candidature, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
+    assert status == 201, candidature
+    return account["numero_dossier"]
+
+
+async def test_bulk_statut_on_twenty_candidatures_then_their_xlsx_export(site, browser_page, journey, smtp_sink):
+    from openpyxl import load_workbook
+
+    platform = site.platform
+    numeros = {await applied(platform, smtp_sink) for _ in range(20)}
+    boss = await admin(platform)
+    gestionnaire = await invited(platform, smtp_sink, boss, ["gestionnaire"], centres=["DAEU"])
+    page = await browser_page()
+    j = journey(page)
+    await page.goto(site.url("/personnel/candidatures?formation_code=DAEU-A&statut=en_attente&limit=25"))
+    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
+    await staff_login(page, gestionnaire.email, gestionnaire.code())
+    await page.wait_for_url(re.compile(r"/personnel/candidatures\?formation_code=DAEU-A&statut=en_attente&limit=25$"))
+    await expect(page.locator("[data-count=en_attente]")).to_have_text("20")
+    boxes = page.locator("input[name=ids]")
+    await expect(boxes).to_have_count(20)
+    for index in range(20):
+        await boxes.nth(index).check(force=True)  # the DSFR draws the box over the input, in its label
+    await page.locator("#statut_lot").select_option("receptionne")
+    await j.step("liste-vingt-cochees")
+    await page.get_by_role("button", name="Changer le statut").click()
+    await flash(page, "Statut du dossier changé (20 candidature(s)).")
+    await expect(page.locator("[data-count=receptionne]")).to_have_text("20")
+    await j.step("liste-statut-change")
+
+    await page.goto(site.url("/personnel/candidatures?formation_code=DAEU-A&statut=receptionne"))
+    async with page.expect_download() as downloading:
+        await page.get_by_role("link", name="Exporter la liste (XLSX)").click()
+    download = await downloading.value
+    path = j.directory / "candidatures.xlsx"
+    await download.save_as(path)
+    sheet = load_workbook(path, read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "Numéro de dossier" and len(rows) == 21
+    assert {row[0] for row in rows[1:]} == numeros and {row[6] for row in rows[1:]} == {"receptionne"}
+    j.assert_no_script_error()
