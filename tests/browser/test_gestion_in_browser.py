@@ -337,6 +337,16 @@ async def test_bulk_statut_on_twenty_candidatures_then_their_xlsx_export(site, b
     await expect(page.locator("[data-count=receptionne]")).to_have_text("20")
     await j.step("liste-statut-change")
 
+    # « Passer au suivant »: the link, then the n key, go down the list it was opened from.
+    await page.goto(site.url("/personnel/candidatures?formation_code=DAEU-A&statut=receptionne&sort=nom"))
+    listed = [await link.inner_text() for link in await page.locator("tbody a").all()]
+    await page.locator("tbody a").first.click()
+    await expect(page.locator("h1")).to_contain_text(listed[0])
+    await page.get_by_role("link", name="Passer au suivant").click()
+    await expect(page.locator("h1")).to_contain_text(listed[1])
+    await j.step("passer-au-suivant")
+    await page.keyboard.press("n")
+    await expect(page.locator("h1")).to_contain_text(listed[2])
     await page.goto(site.url("/personnel/candidatures?formation_code=DAEU-A&statut=receptionne"))
     async with page.expect_download() as downloading:
         await page.get_by_role("link", name="Exporter la liste (XLSX)").click()
