@@ -61,6 +61,7 @@ MESSAGES = {
     "piece_refusee": ("success", N_("Pièce refusée : le candidat reçoit votre commentaire par courriel.")),
     "decision_saisie": ("success", N_("Décision saisie : elle sera communiquée au candidat une fois validée.")),
     "note_ajoutee": ("success", N_("Note ajoutée au bloc-notes.")),
+    "compte_invite": ("success", N_("Invitation envoyée à %(valeur)s : le lien d'activation est dans son courriel.")),
 }
 
 

@@ -299,6 +299,22 @@ async def test_each_role_is_offered_only_what_the_api_allows_and_a_forged_post_i
     status, body = await get("/personnel", ailleurs)
     assert status == 200 and "DAEU option A" not in body
 
+    # Staff accounts: the administrators read them and invite; the others have no such page.
+    assert (await get("/personnel/administration/comptes", lecture))[0] == 403
+    assert "Comptes du personnel" not in (await get("/personnel", lecture))[1]
+    root = {"ecandidat_session": boss.token, "ecandidat_csrf": csrf}
+    status, body = await get("/personnel/administration/comptes", root)
+    assert status == 200 and "Inviter un membre du personnel" in body and "gestionnaire_lecture" in body
+    email = f"invite.{cid[:8]}@example.org"
+    form = {"csrf": csrf, "email": email, "nom": "Durand", "prenom": "Paul", "roles": "commission", "commissions": "COM-DAEU"}
+    async with platform.http.post(site.url("/personnel/administration/comptes"), data=form, cookies=root,
+                                  allow_redirects=False) as resp:
+        assert resp.status == 303 and resp.cookies["ecandidat_message"].value.startswith("compte_invite")
+    assert "/personnel/installation?jeton=" in text_of(await mail_to(smtp_sink, email, "activez votre compte de gestion"))
+    async with platform.http.post(site.url("/personnel/administration/comptes"), data={**form, "roles": "commission", "commissions": ""},
+                                  cookies=root, allow_redirects=False) as resp:
+        assert resp.status == 422 and "Le formulaire contient des erreurs" in await resp.text()
+
 
 async def applied(platform, smtp_sink) -> str:
     """A candidate who applied to DAEU option A (candidature en attente)."""

@@ -9,7 +9,7 @@ __all__ = ["LOGIN", "PREFIX", "register"]
 
 
 def register(app: web.Application) -> None:
-    from . import acces, candidatures
+    from . import acces, administration, candidatures
 
-    for module in (acces, candidatures):
+    for module in (acces, candidatures, administration):
         app.router.add_routes(module.routes)

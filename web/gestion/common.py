@@ -40,6 +40,8 @@ def navigation(request: web.Request) -> list[tuple[str, str]]:
     items = [(PREFIX, _("Tableau de bord"))]
     if USER in request:
         items.append((f"{PREFIX}/candidatures", _("Candidatures")))
+        if can(request).read_accounts:
+            items.append((f"{PREFIX}/administration/comptes", _("Comptes du personnel")))
     return items
 
 
