@@ -315,6 +315,12 @@ async def test_each_role_is_offered_only_what_the_api_allows_and_a_forged_post_i
                                   cookies=root, allow_redirects=False) as resp:
         assert resp.status == 422 and "Le formulaire contient des erreurs" in await resp.text()
 
+    # The mail log, failures first: administrators only.
+    status, body = await get(f"/personnel/administration/courriels?destinataire={candidate['email']}", root)
+    assert status == 200 and "Envois en échec" in body and "Accusé de réception" in body
+    assert body.index("Envois en échec") < body.index("Derniers envois")
+    assert (await get("/personnel/administration/courriels", gestionnaire))[0] == 403
+
 
 async def applied(platform, smtp_sink) -> str:
     """A candidate who applied to DAEU option A (candidature en attente)."""

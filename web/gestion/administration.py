@@ -1,7 +1,9 @@
 """Administration: the staff accounts with their roles and scopes (read by admin and scolarité,
-created by admins, who receive nothing: the new member gets the set-up link by mail)."""
+created by admins: the new member gets the set-up link by mail), and the mail delivery log."""
 
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 
@@ -51,3 +53,24 @@ async def invite(request: web.Request) -> web.Response:
         values["roles"] = body["roles"]
         return await _page(request, {"errors": errors, "problem": summary, "values": values}, status=problem.status)
     return redirect(COMPTES, "compte_invite", body["email"], request=request)
+
+
+COURRIELS = f"{PREFIX}/administration/courriels"
+
+
+@routes.get(COURRIELS)
+async def deliveries(request: web.Request) -> web.Response:
+    """The mail delivery log, failures first; a recipient narrows it."""
+    await staff_me(request)
+    if not can(request).administer:
+        raise Problem(403, "forbidden", _("Cette page est réservée aux administrateurs."))
+    recipient = request.query.get("destinataire", "").strip()[:320]
+    scope = {"recipient": recipient} if recipient else {}
+    failed, recent = await asyncio.gather(
+        api(request).get(request, "/staff/mail/deliveries", status="failed", limit="200", **scope),
+        api(request).get(request, "/staff/mail/deliveries", limit="100", **scope),
+    )
+    others = [d for d in recent["items"] if d["status"] != "failed"]
+    return page(request, "gestion/courriels.html", {"failed": failed["items"], "others": others,
+                                                    "values": {"destinataire": recipient}, "section": COURRIELS},
+                title=_("Journal des courriels"))

@@ -42,6 +42,8 @@ def navigation(request: web.Request) -> list[tuple[str, str]]:
         items.append((f"{PREFIX}/candidatures", _("Candidatures")))
         if can(request).read_accounts:
             items.append((f"{PREFIX}/administration/comptes", _("Comptes du personnel")))
+        if can(request).administer:
+            items.append((f"{PREFIX}/administration/courriels", _("Journal des courriels")))
     return items
 
 
