@@ -96,7 +96,8 @@ async def test_an_existing_account_is_linked_to_the_ent_with_its_password(start_
         await expect(page.locator("body")).to_contain_text("Le mot de passe est incorrect.")
         await j.step("liaison-mot-de-passe-incorrect")
         await page.locator("#password").fill(PASSWORD)
-        await page.locator("#password").press("Enter")
+        # With the pointer, as a person does: the message of the refusal leaving must not move the button away.
+        await page.get_by_role("button", name="Lier mon compte").click()
         await page.wait_for_url(re.compile(r"/dossier$"))
         await j.step("dossier-apres-liaison")
         me = await api_get(page, site, "/me")

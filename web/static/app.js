@@ -43,7 +43,10 @@ for (const link of document.querySelectorAll("a[data-dialog]")) {
   for (const close of dialog.querySelectorAll("[data-close]")) close.addEventListener("click", () => dialog.close());
 }
 
-// Inline validation: the message appears when leaving the field; the server checks again.
+// Inline validation: a message appears when leaving a field whose value is wrong, and goes as
+// soon as what is typed is right. Never on leaving a field that is right: leaving it by pressing
+// the submit button would move the button under the pointer (the message above it disappearing)
+// and the click would be lost. The server checks again.
 function showError(input, message) {
   const box = document.getElementById(`${input.id}-desc-error`);
   const group = input.closest(".fr-input-group");
@@ -67,7 +70,11 @@ function check(input) {
 }
 for (const form of document.querySelectorAll("form[data-validate]")) {
   for (const input of form.querySelectorAll("input.fr-input")) {
-    input.addEventListener("blur", () => { if (input.value || input.getAttribute("aria-invalid")) showError(input, check(input)); });
+    input.addEventListener("blur", () => {
+      const message = check(input);
+      if (message && (input.value || input.getAttribute("aria-invalid"))) showError(input, message);
+    });
+    input.addEventListener("input", () => { if (input.getAttribute("aria-invalid") && !check(input)) showError(input, ""); });
   }
 }
 
