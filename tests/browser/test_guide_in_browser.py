@@ -63,6 +63,8 @@ async def transmit(page: Page, journey, js: bool, name: str, double: bool = Fals
     button = page.locator("#transmettre")
     await expect(button).to_be_enabled()
     assert await button.evaluate("b => getComputedStyle(b).backgroundColor") == GREEN
+    # Its words are shown, not only its icon (a DSFR group of buttons with icons says where they go).
+    assert await button.evaluate("b => b.scrollWidth <= b.clientWidth && b.clientWidth > 120"), "label hidden"
     await button.click()
     if js:
         dialog = page.locator("#dialog-transmission")
