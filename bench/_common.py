@@ -249,9 +249,12 @@ def logs_dir(name: str) -> Path:
 
 @contextlib.contextmanager
 def nats_server(folder: Path, logs: Path | None = None) -> Iterator[NatsServer]:
-    """A nats-server of the bench's own (JetStream, file store in `folder`, default sync policy)."""
+    """A nats-server of the bench's own (JetStream, file store in `folder`, default sync policy),
+    every stream declared as a deployment's provisioning does (a consumer never waits for a
+    producer the bench does not start)."""
     log_file = (logs or folder) / "nats-server.log"
     with NatsServer(store_dir=folder / "nats", name="ecandidat-bench", log_file=log_file) as server:
+        server.provision()
         yield server
 
 
