@@ -12,9 +12,9 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from .api import CLIENT, SESSION_COOKIE, Problem, Reply
+from .api import CLIENT, SESSION_COOKIE, Problem, Reply, SessionRequired
 from .render import SETTINGS, USER
-from .session import CSRF_FIELD, SECURE, check_csrf, set_flash
+from .session import CSRF_FIELD, SECURE, check_csrf, clear_session_cookies, set_flash
 
 
 class CsrfRefused(Exception):
@@ -137,3 +137,18 @@ async def fetch(request: web.Request, *paths: str) -> list[Any]:
 
 def settings(request: web.Request):
     return request.app[SETTINGS]
+
+
+async def log_out(request: web.Request, session_path: str, landing: str, recent_key: str | None) -> web.Response:
+    """End the session through the API (`DELETE <session_path>`), forget its cached `/me`, clear
+    the cookies and go to `landing`; a session already gone changes nothing."""
+    await read_form(request)
+    request.app[RECENT].forget(recent_key)
+    response = redirect(landing, "deconnecte", request=request)
+    try:
+        reply = await api(request).call(request, "DELETE", session_path)
+        relay_cookies(reply, response)
+    except (SessionRequired, Problem):
+        pass
+    clear_session_cookies(response)
+    return response

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..api import Problem, SessionRequired
+from ..api import Problem
 from ..i18n import N_
 from ..i18n import gettext as _
-from ..pages import RECENT, api, field_errors, me, read_form, redirect, relay_cookies, session_key, text_values
+from ..pages import RECENT, api, field_errors, log_out, me, read_form, redirect, relay_cookies, session_key, text_values
 from ..render import render
 from ..session import clear_session_cookies, safe_next
 from .ent import MOTIFS
@@ -56,16 +56,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/deconnexion")
 async def logout(request: web.Request) -> web.Response:
-    await read_form(request)
-    request.app[RECENT].forget(session_key(request))
-    response = redirect("/", "deconnecte", request=request)
-    try:
-        reply = await api(request).call(request, "DELETE", "/sessions/current")
-        relay_cookies(reply, response)
-    except (SessionRequired, Problem):
-        pass
-    clear_session_cookies(response)
-    return response
+    return await log_out(request, "/sessions/current", "/", session_key(request))
 
 
 # -- account creation and activation ------------------------------------------------------------

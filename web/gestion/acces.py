@@ -10,11 +10,10 @@ import re
 import segno
 from aiohttp import web
 
-from ..api import Problem, SessionRequired
-from ..candidat.compte import relay_cookies
+from ..api import Problem
 from ..i18n import gettext as _
-from ..pages import RECENT, api, field_errors, read_form, redirect, session_key, text_values
-from ..session import clear_session_cookies, safe_next
+from ..pages import api, field_errors, log_out, read_form, redirect, relay_cookies, session_key, text_values
+from ..session import safe_next
 from .common import LOGIN, PREFIX, can, page, staff_me
 
 routes = web.RouteTableDef()
@@ -112,17 +111,8 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post(f"{PREFIX}/deconnexion")
 async def logout(request: web.Request) -> web.Response:
-    await read_form(request)
     key = session_key(request)
-    request.app[RECENT].forget(f"staff:{key}" if key else None)
-    response = redirect(LOGIN, "deconnecte", request=request)
-    try:
-        reply = await api(request).call(request, "DELETE", "/staff/sessions/current")
-        relay_cookies(reply, response)
-    except (SessionRequired, Problem):
-        pass
-    clear_session_cookies(response)
-    return response
+    return await log_out(request, "/staff/sessions/current", LOGIN, f"staff:{key}" if key else None)
 
 
 @routes.get(PREFIX)
