@@ -8,6 +8,12 @@
     ecandidat schemas DIR                   export JSON Schemas and the AsyncAPI document
     ecandidat create-admin --email ADDRESS  create the first admin; prints how to log in
 
+The kit owns the commands that touch only the bus (`dlq`) and the dispatch; a command that runs a
+service's migrations or writes its tables lives in that service, `services/<name>/cli.py`, found
+through the `ecandidat.cli` entry points of pyproject.toml (so the kit imports no service). Such a
+module has `register(subparsers)` for its own commands and, if it holds demo data, an async
+`seed_demo(args, settings)` that `ecandidat seed-demo` runs.
+
 Connection settings come from DATABASE_URL and NATS_URL; on the bus the CLI is the `ops` identity
 (NATS_NKEY_SEED_FILE=<folder>/ops.nk, or NATS_CREDENTIALS_DIR, see ecandidat.runtime.natsauth).
 """
@@ -18,54 +24,33 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
+from importlib.metadata import entry_points
+from types import ModuleType
+
+from nats.aio.client import Client as NATS
 
 from ecandidat.runtime.settings import KitSettings
 
-
-async def _mail_test(args: argparse.Namespace, settings: KitSettings) -> int:
-    from ecandidat.runtime.clock import SystemClock
-    from ecandidat.runtime.db import connect, migrate
-    from services.mailer.rpc import request_mail_check
-    from services.mailer.service import MIGRATIONS
-
-    await migrate(settings.database_url, "mailer", MIGRATIONS)
-    conn = await connect(settings.database_url, "mailer")
-    try:
-        event_id = await request_mail_check(conn, args.to, args.by, SystemClock())
-    finally:
-        await conn.close()
-    print(f"test mail to {args.to} committed as event {event_id}; the mailer sends it as soon as it runs")
-    return 0
+ENTRY_POINTS = "ecandidat.cli"
 
 
-async def _nats(settings: KitSettings):
-    from ecandidat.runtime.natsauth import OPS
+def command_modules() -> list[ModuleType]:
+    """The services' (and the gateway's) command modules, in the order of their names."""
+    return [ep.load() for ep in sorted(entry_points(group=ENTRY_POINTS), key=lambda ep: ep.name)]
+
+
+async def ops_nats(settings: KitSettings) -> NATS:
+    """A connection to the bus as the operator (`ops`), failing fast rather than retrying."""
     from ecandidat.runtime.nats import connect_as
+    from ecandidat.runtime.natsauth import OPS
 
     return await connect_as(settings, OPS, name="ecandidat-cli", max_reconnect_attempts=1, allow_reconnect=False)
-
-
-async def _deliveries(args: argparse.Namespace, settings: KitSettings) -> int:
-    from ecandidat.contracts.mailer import Deliveries, ListDeliveries
-    from ecandidat.runtime.rpc import RpcClient
-
-    nc = await _nats(settings)
-    try:
-        reply = await RpcClient(nc).call(
-            ListDeliveries(status=args.status, recipient=args.recipient, limit=args.limit), Deliveries
-        )
-    finally:
-        await nc.close()
-    for d in reply.items:
-        print(json.dumps(d.model_dump(mode="json"), ensure_ascii=False))
-    return 0
 
 
 async def _dlq(args: argparse.Namespace, settings: KitSettings) -> int:
     from ecandidat.runtime.deadletter import list_dead_letters, replay_dead_letter
 
-    nc = await _nats(settings)
+    nc = await ops_nats(settings)
     try:
         js = nc.jetstream()
         if args.action == "list":
@@ -83,107 +68,17 @@ async def _dlq(args: argparse.Namespace, settings: KitSettings) -> int:
 
 
 async def _seed_demo(args: argparse.Namespace, settings: KitSettings) -> int:
-    from datetime import date
-
-    from ecandidat.runtime.db import create_pool, migrate
-    from services.candidatures.seed import FORMATIONS, seed_demo
-    from services.candidatures.service import MIGRATIONS
-
-    await migrate(settings.database_url, "candidatures", MIGRATIONS)
-    pool = await create_pool(settings.database_url, "candidatures", max_size=2)
-    try:
-        today = date.fromisoformat(args.today) if args.today else date.today()
-        pieces = await seed_demo(pool, today)
-    finally:
-        await pool.close()
-    print(f"demo campaign seeded: {len(FORMATIONS)} formations, {len(pieces)} pièces justificatives, open from {today}")
-    await _seed_registry(settings)
-    return 0
-
-
-async def _seed_registry(settings: KitSettings) -> None:
-    """The demo student-records registry: the records of the local ENT's test users."""
-    from ecandidat.runtime.db import create_pool, migrate
-    from services.dossiers.seed import seed_registry
-    from services.dossiers.service import MIGRATIONS
-
-    await migrate(settings.database_url, "dossiers", MIGRATIONS)
-    pool = await create_pool(settings.database_url, "dossiers", max_size=2)
-    try:
-        report = await seed_registry(pool)
-    finally:
-        await pool.close()
-    print(f"demo student records: {report.lignes} (INE of the local ENT's test users)")
-
-
-async def _schemas(args: argparse.Namespace, settings: KitSettings) -> int:
-    from ecandidat.contracts.registry import export
-    from gateway.asyncapi import build
-
-    for path in export(Path(args.dir)):
-        print(path)
-    path = Path(args.dir) / "asyncapi.json"
-    path.write_text(json.dumps(build(), indent=2, ensure_ascii=False))
-    print(path)
-    return 0
-
-
-async def _create_admin(args: argparse.Namespace, settings: KitSettings) -> int:
-    from ecandidat.runtime.clock import SystemClock
-    from ecandidat.runtime.db import connect, migrate
-    from ecandidat.runtime.sealing import Sealer
-    from services.accounts.service import MIGRATIONS
-    from services.accounts.settings import AccountsSettings
-    from services.accounts.staff import create_first_admin
-
-    from pydantic import ValidationError
-
-    from ecandidat.contracts.accounts import ByEmail
-
-    try:
-        args.email = ByEmail(email=args.email).email
-    except ValidationError:
-        print(f"not a valid email address: {args.email!r}", file=sys.stderr)
-        return 2
-    accounts = AccountsSettings()
-    await migrate(accounts.database_url, "accounts", MIGRATIONS)
-    conn = await connect(accounts.database_url, "accounts")
-    try:
-        view, token = await create_first_admin(
-            conn, email=args.email, nom=args.nom, prenom=args.prenom, sealer=Sealer(accounts.link_sealing_key),
-            clock=SystemClock(), settings=accounts,
-        )
-    finally:
-        await conn.close()
-    base = accounts.public_base_url.rstrip("/")
-    if token is None:
-        print(f"admin {view.email} already exists and is set up: log in with POST {base}/api/v1/staff/sessions "
-              '{"email", "password", "code"} (code: TOTP or a recovery code)')
-        return 0
-    print(f"""admin {view.email} ({view.account_id}) is ready to be set up; the link is also mailed to that address.
-1. choose the password (answer: the TOTP key, as otpauth URI for an authenticator app):
-   curl -s -X POST {base}/api/v1/staff/setup -H 'Content-Type: application/json' \\
-        -d '{{"token": "{token}", "password": "<12+ characters>", "password_confirmation": "<same>"}}'
-2. confirm with the 6-digit code the app shows (answer: one-time recovery codes, keep them):
-   curl -s -X POST {base}/api/v1/staff/setup/confirmation -H 'Content-Type: application/json' \\
-        -d '{{"token": "{token}", "code": "<6 digits>"}}'
-3. log in: POST {base}/api/v1/staff/sessions {{"email": "{view.email}", "password": "...", "code": "<6 digits>"}}
-Web page for the same link: {base}/personnel/installation?jeton={token} (valid {accounts.accounts_staff_setup_hours:g} h)""")
+    """Every service's demo data: the offer of the guide (candidatures), the student records (dossiers)."""
+    for module in command_modules():
+        seed = getattr(module, "seed_demo", None)
+        if seed is not None:
+            await seed(args, settings)
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecandidat", description="eCandidat operator commands")
     sub = p.add_subparsers(dest="command", required=True)
-    m = sub.add_parser("mail-test", help="send a test mail through the outbox and the mailer")
-    m.add_argument("--to", required=True)
-    m.add_argument("--by", default="operator", help="who asks (shown in the mail)")
-    m.set_defaults(run=_mail_test)
-    d = sub.add_parser("deliveries", help="list the mail delivery log")
-    d.add_argument("--status", choices=["pending", "sent", "failed"])
-    d.add_argument("--recipient")
-    d.add_argument("--limit", type=int, default=50)
-    d.set_defaults(run=_deliveries)
     q = sub.add_parser("dlq", help="inspect or replay the dead-letter stream")
     qs = q.add_subparsers(dest="action", required=True)
     ql = qs.add_parser("list")
@@ -194,14 +89,10 @@ def parser() -> argparse.ArgumentParser:
     sd = sub.add_parser("seed-demo", help="create or update the demo campaign of the candidates' guide")
     sd.add_argument("--today", help="date the demo campaign is open around (YYYY-MM-DD, default today)")
     sd.set_defaults(run=_seed_demo)
-    s = sub.add_parser("schemas", help="export event and rpc JSON Schemas and the AsyncAPI document")
-    s.add_argument("dir")
-    s.set_defaults(run=_schemas)
-    a = sub.add_parser("create-admin", help="create the first admin account and print how to log in")
-    a.add_argument("--email", required=True)
-    a.add_argument("--nom", default="Administrateur")
-    a.add_argument("--prenom", default="eCandidat")
-    a.set_defaults(run=_create_admin)
+    for module in command_modules():
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
     return p
 
 

@@ -76,6 +76,15 @@ def test_only_the_runtime_dependencies_are_installed(image_python: Path) -> None
         assert probe.returncode != 0, f"{absent} is installed in the image"
 
 
+def test_the_operator_commands_are_in_the_image(image_python: Path) -> None:
+    """The services' commands reach `ecandidat` through the installed entry points, not the checkout."""
+    result = subprocess.run([str(image_python), "-m", "ecandidat.cli", "--help"], capture_output=True, text=True,
+                            cwd="/", timeout=60)
+    assert result.returncode == 0, result.stderr
+    for command in ("dlq", "seed-demo", "create-admin", "schemas", "mail-test", "deliveries"):
+        assert command in result.stdout, f"`ecandidat {command}` is missing from the image's CLI"
+
+
 async def test_every_process_starts_from_the_image_install(
     image_python: Path, process_env: dict[str, str], nats_server, tmp_path: Path
 ) -> None:

@@ -27,9 +27,9 @@ type = "independence"
 modules = [{independent}]
 
 [[tool.importlinter.contracts]]
-name = "The shared kit imports no service and no gateway"
+name = "The shared kit (contracts, runtime, CLI, devstack) imports no service, no gateway, no web"
 type = "forbidden"
-source_modules = ["ecandidat.contracts", "ecandidat.runtime"]
+source_modules = ["ecandidat"]
 forbidden_modules = ["services", "gateway", "web"]
 
 [[tool.importlinter.contracts]]
