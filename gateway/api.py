@@ -7,17 +7,17 @@ generated from those same declarations, so it cannot drift from what the handler
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from ecandidat.contracts.errors import InvalidInput, NotFound, ServiceError, Unauthenticated
+from ecandidat.contracts.errors import InvalidInput, NotFound, Unauthenticated
+from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.validation import french_details
 
 from .inputs import check_parameters, continue_body, expect_handler, load_json, refuse_large_declared_body
@@ -100,6 +100,7 @@ class Api:
 
 Authenticator = Callable[[web.Request, "Operation"], Awaitable[Any]]
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+RPC = web.AppKey("rpc", RpcClient)
 REQUEST_ID = web.RequestKey("request_id", str)
 OPERATION = web.RequestKey("operation", Operation)
 PRINCIPAL = web.RequestKey("principal", object)
@@ -157,6 +158,11 @@ def json_response(model: BaseModel | dict | list, status: int = 200, headers: di
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
+async def call(request: web.Request, rpc_request: BaseModel, reply: type[M], *, timeout: float | None = None) -> M:
+    """The gateway's one way of asking a service: the rpc for this HTTP request, under its request id."""
+    return await request.app[RPC].call(rpc_request, reply, request_id=request[REQUEST_ID], timeout=timeout)
+
+
 def path_uuid(request: web.Request, name: str, what: str = "Cette ressource") -> uuid.UUID:
     """A UUID path parameter; anything else is a 404 (it cannot name an existing resource)."""
     try:
@@ -174,14 +180,3 @@ def body_of(rpc_model: type[BaseModel], *, without: tuple[str, ...] = ("principa
         if key not in without
     }
     return create_model(name or f"{rpc_model.__name__}Body", __config__=ConfigDict(extra="forbid"), **fields)
-
-
-@contextlib.contextmanager
-def fields_named(http_names: dict[str, str]) -> Iterator[None]:
-    """Refusals of the rpc inside the block name fields as the HTTP body does (`{rpc field: body field}`),
-    where the two differ."""
-    try:
-        yield
-    except ServiceError as err:
-        err.details = [d.model_copy(update={"field": http_names.get(d.field or "", d.field)}) for d in err.details]
-        raise

@@ -287,7 +287,7 @@ class ReviewPiece(_OnSlot):
     operation = "review_piece"
 
     decision: Literal["validee", "refusee"]
-    comment: str = Field(default="", max_length=2000)
+    commentaire: str = Field(default="", max_length=2000)
 
 
 def file_too_large_message(max_size: int) -> str:

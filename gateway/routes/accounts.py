@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from ecandidat.contracts import accounts as c
 from ecandidat.contracts.auth import Principal
 
-from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_body
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body
 from ..auth import (
     SESSION_TOKEN,
     clear_session_cookies,
@@ -25,7 +25,6 @@ from ..auth import (
     sessions_changed,
     set_session_cookies,
 )
-from ..keys import RPC
 
 TAG = "comptes candidats"
 DEVICE_COOKIE = "ecandidat_device"
@@ -42,10 +41,6 @@ class Session(BaseModel):
     expires_at: datetime
     idle_timeout: int
     principal: Principal
-
-
-async def call(request: web.Request, rpc_request, reply):
-    return await request.app[RPC].call(rpc_request, reply, request_id=request[REQUEST_ID])
 
 
 def device_cookie(request: web.Request) -> str | None:

@@ -8,8 +8,7 @@ from ecandidat.contracts import candidatures as c
 
 from ecandidat.contracts.documents import DownloadTicket, OpenLetterDownload
 
-from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, path_uuid
-from ..keys import RPC
+from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, path_uuid
 from ..streaming import proxy_download
 
 ApplyBody = body_of(c.Apply, name="NouvelleCandidature")
@@ -19,14 +18,12 @@ def register(api: Api) -> None:
     @api.route("GET", "/api/v1/offre", summary="L'offre de formation ouverte aux candidatures (centre → type → formation)",
                tag="offre", response=c.OfferTree)
     async def offre(request: web.Request) -> web.Response:
-        return json_response(await request.app[RPC].call(c.GetOfferTree(), c.OfferTree, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, c.GetOfferTree(), c.OfferTree))
 
     @api.route("GET", "/api/v1/candidatures", summary="Mes candidatures", tag="candidatures",
                response=c.CandidatureList, realm="candidate")
     async def mes_candidatures(request: web.Request) -> web.Response:
-        reply = await request.app[RPC].call(
-            c.ListMyCandidatures(principal=request[PRINCIPAL]), c.CandidatureList, request_id=request[REQUEST_ID]
-        )
+        reply = await call(request, c.ListMyCandidatures(principal=request[PRINCIPAL]), c.CandidatureList)
         return json_response(reply)
 
     @api.route("POST", "/api/v1/candidatures", summary="Candidater à une formation", tag="candidatures",
@@ -34,37 +31,35 @@ def register(api: Api) -> None:
                responses={404: "Formation inconnue", 409: "Candidature refusée (période, doublon, maximum, dossier incomplet)"})
     async def candidater(request: web.Request) -> web.Response:
         body = await parse_body(request, ApplyBody)
-        view = await request.app[RPC].call(
-            c.Apply(principal=request[PRINCIPAL], **body.model_dump()), c.CandidatureView, request_id=request[REQUEST_ID]
-        )
+        view = await call(request, c.Apply(principal=request[PRINCIPAL], **body.model_dump()), c.CandidatureView)
         return json_response(view, status=201, headers={"Location": f"/api/v1/candidatures/{view.id}"})
 
     @api.route("GET", "/api/v1/candidatures/{candidature_id}", summary="Récapitulatif d'une candidature",
                tag="candidatures", response=c.CandidatureView, realm="candidate", responses={404: "Candidature inconnue"})
     async def candidature(request: web.Request) -> web.Response:
         req = c.GetCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
-        return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.CandidatureView))
 
     @api.route("GET", "/api/v1/candidatures/{candidature_id}/suivi",
                summary="Suivi de sa candidature : les étapes, les statuts, les pièces validées ou refusées (avec le commentaire), la décision",
                tag="candidatures", response=c.Suivi, realm="candidate", responses={404: "Candidature inconnue"})
     async def suivi(request: web.Request) -> web.Response:
         req = c.GetSuivi(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
-        return json_response(await request.app[RPC].call(req, c.Suivi, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.Suivi))
 
     @api.route("POST", "/api/v1/candidatures/{candidature_id}/annulation", summary="Annuler sa candidature (définitif)",
                tag="candidatures", response=c.CandidatureView, realm="candidate",
                responses={404: "Candidature inconnue", 409: "Annulation impossible"})
     async def annuler(request: web.Request) -> web.Response:
         req = c.CancelCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
-        return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.CandidatureView))
 
     @api.route("POST", "/api/v1/candidatures/{candidature_id}/transmission", summary="Transmettre sa candidature",
                tag="candidatures", response=c.CandidatureView, realm="candidate",
                responses={404: "Candidature inconnue", 409: "Transmission impossible (pièces manquantes, date dépassée, déjà transmise)"})
     async def transmettre(request: web.Request) -> web.Response:
         req = c.TransmitCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
-        return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.CandidatureView))
 
     @api.route("GET", "/api/v1/candidatures/{candidature_id}/lettre",
                summary="Télécharger la lettre de la décision (lettre d'admission ou avis défavorable, PDF)",
@@ -73,7 +68,7 @@ def register(api: Api) -> None:
     async def lettre(request: web.Request) -> web.StreamResponse:
         req = OpenLetterDownload(principal=request[PRINCIPAL],
                                  candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
-        ticket = await request.app[RPC].call(req, DownloadTicket, request_id=request[REQUEST_ID])
+        ticket = await call(request, req, DownloadTicket)
         return await proxy_download(request, ticket)
 
     for answer, path, summary in (
@@ -87,7 +82,7 @@ def _register_answer(api: Api, answer: str, path: str, summary: str) -> None:
     async def handler(request: web.Request) -> web.Response:
         req = c.AnswerAdmission(principal=request[PRINCIPAL], answer=answer,
                                 candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
-        return json_response(await request.app[RPC].call(req, c.CandidatureView, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.CandidatureView))
 
     handler.__name__ = answer
     api.route("POST", f"/api/v1/candidatures/{{candidature_id}}/{path}", summary=summary, tag="candidatures",

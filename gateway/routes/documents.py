@@ -14,7 +14,6 @@ version would make every browser upload read the piece first and protect nothing
 
 from __future__ import annotations
 
-import uuid
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -32,10 +31,8 @@ from ecandidat.contracts.documents import (
     SetPieceConcerned,
     UploadTicket,
 )
-from ecandidat.contracts.errors import NotFound
 
-from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_body
-from ..keys import RPC
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, path_uuid
 from ..streaming import proxy_download, proxy_upload
 
 TAG = "pièces justificatives"
@@ -48,17 +45,6 @@ UPLOAD_RESPONSES = {404: "Pièce inconnue", 409: "La pièce ne peut pas être mo
 
 class Concerne(BaseModel):
     concerne: bool
-
-
-def path_uuid(request: web.Request, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise NotFound("Cette ressource n'existe pas.") from None
-
-
-async def call(request: web.Request, body, reply: type):
-    return await request.app[RPC].call(body, reply, request_id=request[REQUEST_ID])
 
 
 # -- routes -----------------------------------------------------------------------------------------

@@ -35,8 +35,7 @@ from ecandidat.contracts.dossiers import (
 )
 from ecandidat.contracts.errors import NotFound
 
-from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response, parse_body, parse_query
-from ..keys import RPC
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, parse_query, path_uuid
 from ..problems import problem
 
 SLUGS = {s.replace("_", "-"): s for s in SECTIONS}
@@ -76,16 +75,14 @@ def section_of(request: web.Request) -> str:
 
 
 def account_of(request: web.Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info["account_id"])
-    except ValueError:
-        raise NotFound("Ce dossier n'existe pas ou ne vous est pas accessible.") from None
+    return path_uuid(request, "account_id", "Ce dossier")
 
 
 async def read_section(request: web.Request, account_id: uuid.UUID) -> web.Response:
-    reply = await request.app[RPC].call(
+    reply = await call(
+        request,
         GetSection(principal=request[PRINCIPAL], account_id=account_id, section=section_of(request)),  # type: ignore[arg-type]
-        SectionView, request_id=request[REQUEST_ID],
+        SectionView,
     )
     return json_response(reply, headers={"ETag": etag(reply.version)})
 
@@ -97,9 +94,10 @@ async def save(request: web.Request, account_id: uuid.UUID, section: str, model:
     content = await parse_body(request, model)
     principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
     # A refused save raises: 412 bodies carry the section's current `version`.
-    reply = await request.app[RPC].call(
+    reply = await call(
+        request,
         SaveSection(principal=principal, account_id=account_id, expected_version=version, **{section: content}),
-        SectionSaved, request_id=request[REQUEST_ID],
+        SectionSaved,
     )
     return json_response(reply, headers={"ETag": etag(reply.section.version)})
 
@@ -109,18 +107,14 @@ def register(api: Api) -> None:
                tag="dossier", response=DossierView, realm="candidate")
     async def get_my_dossier(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
-        reply = await request.app[RPC].call(
-            GetDossier(principal=principal, account_id=principal.account_id), DossierView, request_id=request[REQUEST_ID]
-        )
+        reply = await call(request, GetDossier(principal=principal, account_id=principal.account_id), DossierView)
         return json_response(reply)
 
     @api.route("GET", f"{API_PREFIX}/dossier/completude", summary="Ce qui manque à mon dossier pour candidater",
                tag="dossier", response=Completeness, realm="candidate")
     async def get_my_completeness(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
-        reply = await request.app[RPC].call(
-            GetCompleteness(account_id=principal.account_id), Completeness, request_id=request[REQUEST_ID]
-        )
+        reply = await call(request, GetCompleteness(account_id=principal.account_id), Completeness)
         return json_response(reply)
 
     @api.route("GET", f"{API_PREFIX}/dossier/sections/{{section}}", summary="Une rubrique de mon dossier (avec son ETag)",
@@ -135,14 +129,14 @@ def register(api: Api) -> None:
     @api.route("GET", f"{API_PREFIX}/referentiels", summary="Pays et départements proposés dans le dossier",
                tag="référentiels", response=Referentiels)
     async def get_referentiels(request: web.Request) -> web.Response:
-        reply = await request.app[RPC].call(GetReferentiels(), Referentiels, request_id=request[REQUEST_ID])
+        reply = await call(request, GetReferentiels(), Referentiels)
         return json_response(reply, headers=REFERENCE_CACHE)
 
     @api.route("GET", f"{API_PREFIX}/referentiels/communes",
                summary="Communes françaises par code postal, département ou début de nom (codes INSEE à saisir)",
                tag="référentiels", query=SearchCommunes, response=Communes)
     async def search_communes(request: web.Request) -> web.Response:
-        reply = await request.app[RPC].call(parse_query(request, SearchCommunes), Communes, request_id=request[REQUEST_ID])
+        reply = await call(request, parse_query(request, SearchCommunes), Communes)
         return json_response(reply, headers=REFERENCE_CACHE)
 
 

@@ -7,9 +7,8 @@ import uuid
 from aiohttp import web
 
 from ecandidat.contracts import accounts as c
-from ecandidat.contracts.errors import NotFound
 
-from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body
+from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body, path_uuid
 from ..auth import client_address, previous_token, sessions_changed
 from .accounts import Session, call, device_cookie, end_session, session_response
 
@@ -23,10 +22,7 @@ class StaffLoginBody(c.StaffCredentials):
 
 
 def _account_id(request: web.Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info["account_id"])
-    except ValueError:
-        raise NotFound("Ce compte de personnel n'existe pas.") from None
+    return path_uuid(request, "account_id", "Ce compte de personnel")
 
 
 def register(api: Api) -> None:

@@ -16,8 +16,7 @@ from ecandidat.contracts.access import ANY_STAFF, DECIDERS, MANAGERS
 
 from ecandidat.contracts.documents import DownloadTicket, OpenLetterDownload
 
-from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, parse_query, path_uuid
-from ..keys import RPC
+from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, parse_query, path_uuid
 from ..streaming import proxy_download
 
 UNKNOWN_FILTER = {404: "Formation, centre ou commission inconnu"}
@@ -71,9 +70,10 @@ async def _all_rows(request: web.Request, query: ListQuery) -> AsyncIterator[c.C
     cursor = None
     filters = c.Filters(**query.model_dump(exclude={"sort", "cursor", "limit"}))
     while True:
-        page = await request.app[RPC].call(
+        page = await call(
+            request,
             c.ListCandidatures(principal=request[PRINCIPAL], filters=filters, sort=query.sort, cursor=cursor, limit=500),
-            c.CandidaturePage, request_id=request[REQUEST_ID],
+            c.CandidaturePage,
         )
         for row in page.items:
             yield row
@@ -89,9 +89,10 @@ def register(api: Api) -> None:
     async def liste(request: web.Request) -> web.Response:
         q = parse_query(request, ListQuery)
         filters = c.Filters(**q.model_dump(exclude={"sort", "cursor", "limit"}))
-        page = await request.app[RPC].call(
+        page = await call(
+            request,
             c.ListCandidatures(principal=request[PRINCIPAL], filters=filters, sort=q.sort, cursor=q.cursor, limit=q.limit),
-            c.CandidaturePage, request_id=request[REQUEST_ID],
+            c.CandidaturePage,
         )
         return json_response(page)
 
@@ -100,8 +101,8 @@ def register(api: Api) -> None:
                response=c.StatutCounts, realm="staff", roles=ANY_STAFF, responses=UNKNOWN_FILTER)
     async def comptes(request: web.Request) -> web.Response:
         filters = c.Filters(**parse_query(request, CountQuery).model_dump())
-        counts = await request.app[RPC].call(c.CountCandidatures(principal=request[PRINCIPAL], filters=filters),
-                                             c.StatutCounts, request_id=request[REQUEST_ID])
+        counts = await call(request, c.CountCandidatures(principal=request[PRINCIPAL], filters=filters),
+                                             c.StatutCounts)
         return json_response(counts)
 
     @api.route("GET", "/api/v1/staff/candidatures/export.csv", summary="Export CSV de la liste filtrée",
@@ -158,7 +159,7 @@ def register(api: Api) -> None:
                tag="gestion des candidatures", response=c.StaffCandidatureView, realm="staff", roles=ANY_STAFF)
     async def vue(request: web.Request) -> web.Response:
         req = c.GetStaffCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
-        return json_response(await request.app[RPC].call(req, c.StaffCandidatureView, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.StaffCandidatureView))
 
     @api.route("GET", "/api/v1/staff/candidatures/{candidature_id}/lettre",
                summary="La lettre de la décision actuelle d'une candidature (admission ou avis défavorable, PDF)",
@@ -168,7 +169,7 @@ def register(api: Api) -> None:
     async def lettre_candidature(request: web.Request) -> web.StreamResponse:
         req = OpenLetterDownload(principal=request[PRINCIPAL],
                                  candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
-        ticket = await request.app[RPC].call(req, DownloadTicket, request_id=request[REQUEST_ID])
+        ticket = await call(request, req, DownloadTicket)
         return await proxy_download(request, ticket)
 
     @api.route("POST", "/api/v1/staff/candidatures/statut", summary="Changer le statut du dossier (une ou plusieurs candidatures)",
@@ -177,7 +178,7 @@ def register(api: Api) -> None:
     async def statut(request: web.Request) -> web.Response:
         body = await parse_body(request, StatutBody)
         req = c.SetStatut(principal=request[PRINCIPAL], **body.model_dump())
-        return json_response(await request.app[RPC].call(req, c.BatchResult, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.BatchResult))
 
     @api.route("POST", "/api/v1/staff/candidatures/type-traitement", summary="Changer ou valider le type de traitement",
                tag="gestion des candidatures", body=TypeTraitementBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
@@ -185,7 +186,7 @@ def register(api: Api) -> None:
     async def type_traitement(request: web.Request) -> web.Response:
         body = await parse_body(request, TypeTraitementBody)
         req = c.SetTypeTraitement(principal=request[PRINCIPAL], **body.model_dump())
-        return json_response(await request.app[RPC].call(req, c.BatchResult, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.BatchResult))
 
     @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/decision", summary="Saisir une décision (à valider ensuite)",
                tag="gestion des candidatures", body=DecisionBody, response=c.DecisionRecord, status=201, realm="staff", roles=DECIDERS,
@@ -194,7 +195,7 @@ def register(api: Api) -> None:
         body = await parse_body(request, DecisionBody)
         req = c.EnterDecision(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
                               **body.model_dump())
-        return json_response(await request.app[RPC].call(req, c.DecisionRecord, request_id=request[REQUEST_ID]), status=201)
+        return json_response(await call(request, req, c.DecisionRecord), status=201)
 
     @api.route("POST", "/api/v1/staff/candidatures/decisions/validation", summary="Valider les décisions saisies (une ou plusieurs)",
                tag="gestion des candidatures", body=ValidationBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
@@ -202,7 +203,7 @@ def register(api: Api) -> None:
     async def validation(request: web.Request) -> web.Response:
         body = await parse_body(request, ValidationBody)
         req = c.ValidateDecisions(principal=request[PRINCIPAL], **body.model_dump())
-        return json_response(await request.app[RPC].call(req, c.BatchResult, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.BatchResult))
 
     @api.route("PUT", "/api/v1/staff/candidatures/{candidature_id}/date-limite-retour",
                summary="Donner à une candidature sa propre date limite de retour (date_retour null : celle de sa "
@@ -214,7 +215,7 @@ def register(api: Api) -> None:
         body = await parse_body(request, DateRetourBody)
         req = c.SetCandidatureDateRetour(principal=request[PRINCIPAL], **body.model_dump(),
                                          candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
-        return json_response(await request.app[RPC].call(req, c.DeadlinesChanged, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, req, c.DeadlinesChanged))
 
     @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/notes", summary="Ajouter une note au bloc-notes",
                tag="gestion des candidatures", body=NoteBody, response=c.NoteRecord, status=201, realm="staff", roles=DECIDERS)
@@ -222,4 +223,4 @@ def register(api: Api) -> None:
         body = await parse_body(request, NoteBody)
         req = c.AddNote(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
                         **body.model_dump())
-        return json_response(await request.app[RPC].call(req, c.NoteRecord, request_id=request[REQUEST_ID]), status=201)
+        return json_response(await call(request, req, c.NoteRecord), status=201)

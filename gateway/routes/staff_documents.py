@@ -3,10 +3,7 @@ files, the review (validate, or refuse with a comment), and the piece templates 
 
 from __future__ import annotations
 
-from typing import Literal
-
 from aiohttp import web
-from pydantic import BaseModel, Field
 
 from ecandidat.contracts.access import ANY_STAFF, MANAGERS, OFFER_ADMINS
 from ecandidat.contracts.documents import (
@@ -24,7 +21,7 @@ from ecandidat.contracts.documents import (
     UploadTicket,
 )
 
-from ..api import API_PREFIX, PRINCIPAL, Api, fields_named, json_response, parse_body
+from ..api import API_PREFIX, PRINCIPAL, Api, body_of, json_response, parse_body
 from ..streaming import proxy_download, proxy_upload
 from .documents import PIECE_FILE, UPLOAD_RESPONSES, UPLOAD_TYPES, call, ids, path_uuid
 
@@ -33,9 +30,7 @@ BASE = f"{API_PREFIX}/staff/candidatures/{{candidature_id}}"
 TEMPLATE = f"{API_PREFIX}/staff/pieces/{{piece_id}}/modele"
 
 
-class Examen(BaseModel):
-    decision: Literal["validee", "refusee"]
-    commentaire: str = Field(default="", max_length=2000)
+Examen = body_of(ReviewPiece, without=("principal", "candidature_id", "slot_id"), name="Examen")
 
 
 def register(api: Api) -> None:
@@ -56,9 +51,8 @@ def register(api: Api) -> None:
                roles=MANAGERS, responses={404: "Pièce inconnue", 409: "Pièce pas encore déposée"})
     async def staff_review_piece(request: web.Request) -> web.Response:
         body = await parse_body(request, Examen)
-        review = ReviewPiece(**ids(request), decision=body.decision, comment=body.commentaire)
-        with fields_named({"comment": "commentaire"}):
-            return json_response(await call(request, review, PieceView))
+        review = ReviewPiece(**ids(request), **body.model_dump())
+        return json_response(await call(request, review, PieceView))
 
     @api.route("GET", f"{BASE}/dossier.pdf", summary="Le PDF d'une candidature", tag=TAG, realm="staff",
                roles=ANY_STAFF, content_types={"response": "application/pdf"}, responses={404: "Candidature inconnue"})

@@ -26,9 +26,8 @@ from ecandidat.contracts.dossiers import (
 )
 from ecandidat.contracts.errors import InvalidInput
 
-from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, json_response
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response
 from ..inputs import continue_body, header_text, refuse_large_declared_body
-from ..keys import RPC
 from .dossiers import SAVE_RESPONSES, account_of, read_section, save
 
 MAX_CSV = 8 * 1024 * 1024  # bytes of CSV accepted in one upload
@@ -65,9 +64,10 @@ def register(api: Api) -> None:
                tag="dossiers (personnel)", response=DossierView, realm="staff", roles=ANY_STAFF,
                responses={404: "Dossier inexistant ou hors de votre périmètre"})
     async def staff_get_dossier(request: web.Request) -> web.Response:
-        reply = await request.app[RPC].call(
+        reply = await call(
+            request,
             GetDossier(principal=request[PRINCIPAL], account_id=account_of(request)),  # type: ignore[arg-type]
-            DossierView, request_id=request[REQUEST_ID],
+            DossierView,
         )
         return json_response(reply)
 
@@ -92,9 +92,10 @@ def register(api: Api) -> None:
     async def staff_import_registry(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
         filename = header_text(request.headers.get("X-Filename"), 255)
-        reply = await request.app[RPC].call(
+        reply = await call(
+            request,
             ImportRegistry(principal=principal, filename=filename or None,
                            csv_gzip_base64=await _packed_csv(request)),
-            RegistryImportReport, request_id=request[REQUEST_ID], timeout=IMPORT_TIMEOUT,
+            RegistryImportReport, timeout=IMPORT_TIMEOUT,
         )
         return json_response(reply)

@@ -7,8 +7,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ecandidat.contracts.mailer import Deliveries, ListDeliveries, MailCheckQueued, SendMailCheck
 
-from ..api import PRINCIPAL, REQUEST_ID, Api, json_response, parse_body, parse_query
-from ..keys import RPC
+from ..api import PRINCIPAL, Api, call, json_response, parse_body, parse_query
 
 
 class MailCheckBody(BaseModel):
@@ -30,14 +29,12 @@ def register(api: Api) -> None:
                tag="exploitation", body=MailCheckBody, response=MailCheckQueued, status=202, realm="staff", roles=("admin",))
     async def mail_test(request: web.Request) -> web.Response:
         body = await parse_body(request, MailCheckBody)
-        reply = await request.app[RPC].call(
-            SendMailCheck(to=body.to, requested_by=request[PRINCIPAL].email), MailCheckQueued, request_id=request[REQUEST_ID]
-        )
+        reply = await call(request, SendMailCheck(to=body.to, requested_by=request[PRINCIPAL].email), MailCheckQueued)
         return json_response(reply, status=202)
 
     @api.route("GET", "/api/v1/staff/mail/deliveries", summary="Journal des envois de mails (dont les échecs)",
                tag="exploitation", query=DeliveriesQuery, response=Deliveries, realm="staff", roles=("admin",))
     async def deliveries(request: web.Request) -> web.Response:
         q = parse_query(request, DeliveriesQuery)
-        reply = await request.app[RPC].call(ListDeliveries(**q.model_dump()), Deliveries, request_id=request[REQUEST_ID])
+        reply = await call(request, ListDeliveries(**q.model_dump()), Deliveries)
         return json_response(reply)

@@ -8,8 +8,7 @@ from aiohttp import web
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.access import MANAGERS, OFFER_ADMINS
 
-from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body
-from ..keys import RPC
+from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body
 
 
 RESOURCES = [
@@ -42,7 +41,7 @@ def register(api: Api) -> None:
         body = await parse_body(request, FormationDateBody)
         req = c.SetFormationDateRetour(principal=request[PRINCIPAL], formation_code=request.match_info["code"],
                                        **body.model_dump())
-        return json_response(await request.app[RPC].call(req, c.DeadlinesChanged, request_id=request[REQUEST_ID],
+        return json_response(await call(request, req, c.DeadlinesChanged,
                                                          timeout=EXTENSION_TIMEOUT))
 
     @api.route("POST", "/api/v1/staff/offre/campagnes/{code}/prolongations",
@@ -56,7 +55,7 @@ def register(api: Api) -> None:
         body = await parse_body(request, ProlongationBody)
         req = c.ExtendCampaignDeadlines(principal=request[PRINCIPAL], campagne_code=request.match_info["code"],
                                         **body.model_dump())
-        done = await request.app[RPC].call(req, c.Prolongation, request_id=request[REQUEST_ID], timeout=EXTENSION_TIMEOUT)
+        done = await call(request, req, c.Prolongation, timeout=EXTENSION_TIMEOUT)
         return json_response(done, status=200 if done.deja_appliquee else 201)
 
 
@@ -66,7 +65,7 @@ def _register_one(api: Api, path: str, what: str, model: type) -> None:
     async def save(request: web.Request) -> web.Response:
         body = await parse_body(request, body_model)
         req = model(principal=request[PRINCIPAL], code=request.match_info["code"], **body.model_dump())
-        saved = await request.app[RPC].call(req, c.Saved, request_id=request[REQUEST_ID])
+        saved = await call(request, req, c.Saved)
         return json_response(saved, status=201 if saved.created else 200)
 
     save.__name__ = f"save_{path.replace('-', '_')}"

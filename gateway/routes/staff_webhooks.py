@@ -13,8 +13,7 @@ from ecandidat.contracts.webhooks import (
     ReplayQueued, ReplayRange, RotateSecret, SetEndpointStatus, WebhookDeliveries,
 )
 
-from ..api import PRINCIPAL, REQUEST_ID, Api, body_of, json_response, parse_body, parse_query, path_uuid
-from ..keys import RPC
+from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, parse_query, path_uuid
 
 BASE = "/api/v1/staff/webhooks"
 TAG = "webhooks"
@@ -41,33 +40,32 @@ def register(api: Api) -> None:
                tag=TAG, body=EndpointBody, response=RegisteredEndpoint, status=201, realm="staff", roles=ADMINS)
     async def register_webhook_endpoint(request: web.Request) -> web.Response:
         body = await parse_body(request, EndpointBody)
-        reply = await request.app[RPC].call(NewEndpoint(**body.model_dump(), created_by=request[PRINCIPAL].email),
-                                            RegisteredEndpoint, request_id=request[REQUEST_ID])
+        reply = await call(request, NewEndpoint(**body.model_dump(), created_by=request[PRINCIPAL].email),
+                                            RegisteredEndpoint)
         return json_response(reply, status=201)
 
     @api.route("GET", BASE, summary="Les points de réception de webhooks", tag=TAG, response=Endpoints,
                realm="staff", roles=ADMINS)
     async def list_webhook_endpoints(request: web.Request) -> web.Response:
-        return json_response(await request.app[RPC].call(ListEndpoints(), Endpoints, request_id=request[REQUEST_ID]))
+        return json_response(await call(request, ListEndpoints(), Endpoints))
 
     @api.route("DELETE", f"{BASE}/{{endpoint_id}}", summary="Supprimer un point de réception (et son journal)",
                tag=TAG, status=204, realm="staff", roles=ADMINS, responses={**UNKNOWN, 204: "Supprimé"})
     async def delete_webhook_endpoint(request: web.Request) -> web.Response:
-        await request.app[RPC].call(DeleteEndpoint(endpoint_id=_endpoint(request)), Empty, request_id=request[REQUEST_ID])
+        await call(request, DeleteEndpoint(endpoint_id=_endpoint(request)), Empty)
         return web.Response(status=204)
 
     @api.route("POST", f"{BASE}/{{endpoint_id}}/secret", summary="Changer le secret de signature (montré une fois)",
                tag=TAG, response=NewSecret, realm="staff", roles=ADMINS, responses=UNKNOWN)
     async def rotate_webhook_secret(request: web.Request) -> web.Response:
-        reply = await request.app[RPC].call(RotateSecret(endpoint_id=_endpoint(request)), NewSecret,
-                                            request_id=request[REQUEST_ID])
+        reply = await call(request, RotateSecret(endpoint_id=_endpoint(request)), NewSecret)
         return json_response(reply)
 
     for action, status in (("pause", "paused"), ("resume", "active")):
         def handler_for(status: str):
             async def set_status(request: web.Request) -> web.Response:
-                reply = await request.app[RPC].call(SetEndpointStatus(endpoint_id=_endpoint(request), status=status),
-                                                    Endpoint, request_id=request[REQUEST_ID])
+                reply = await call(request, SetEndpointStatus(endpoint_id=_endpoint(request), status=status),
+                                                    Endpoint)
                 return json_response(reply)
             set_status.__name__ = set_status.__qualname__ = f"{action}_webhook_endpoint"
             return set_status
@@ -80,8 +78,8 @@ def register(api: Api) -> None:
                tag=TAG, query=DeliveriesQuery, response=WebhookDeliveries, realm="staff", roles=ADMINS, responses=UNKNOWN)
     async def webhook_deliveries(request: web.Request) -> web.Response:
         q = parse_query(request, DeliveriesQuery)
-        reply = await request.app[RPC].call(ListWebhookDeliveries(endpoint_id=_endpoint(request), limit=q.limit),
-                                            WebhookDeliveries, request_id=request[REQUEST_ID])
+        reply = await call(request, ListWebhookDeliveries(endpoint_id=_endpoint(request), limit=q.limit),
+                                            WebhookDeliveries)
         return json_response(reply)
 
     @api.route("POST", f"{BASE}/{{endpoint_id}}/replays", summary="Envoyer à nouveau les événements d'une période",
@@ -89,6 +87,6 @@ def register(api: Api) -> None:
                responses=UNKNOWN)
     async def replay_webhook_events(request: web.Request) -> web.Response:
         body = await parse_body(request, ReplayBody)
-        reply = await request.app[RPC].call(ReplayRange(endpoint_id=_endpoint(request), **body.model_dump()),
-                                            ReplayQueued, request_id=request[REQUEST_ID])
+        reply = await call(request, ReplayRange(endpoint_id=_endpoint(request), **body.model_dump()),
+                                            ReplayQueued)
         return json_response(reply, status=202)

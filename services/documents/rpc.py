@@ -79,7 +79,7 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
     async def review(req: ReviewPiece, ctx: RpcContext) -> PieceView:
         await known(req.candidature_id)
         return await handlers.review_piece(svc.pool, req.principal, req.candidature_id, req.slot_id, req.decision,
-                                           req.comment, svc.clock)
+                                           req.commentaire, svc.clock)
 
     @server.route(OpenPieceUpload)
     async def open_upload(req: OpenPieceUpload, ctx: RpcContext) -> UploadTicket:
