@@ -86,7 +86,7 @@ def register(api: Api) -> None:
     @api.route("GET", "/api/v1/staff/candidatures", summary="Liste filtrée des candidatures (pagination par curseur)",
                tag="gestion des candidatures", query=ListQuery, response=c.CandidaturePage, realm="staff", roles=ANY_STAFF,
                responses=UNKNOWN_FILTER)
-    async def liste(request: web.Request) -> web.Response:
+    async def staff_list_candidatures(request: web.Request) -> web.Response:
         q = parse_query(request, ListQuery)
         filters = c.Filters(**q.model_dump(exclude={"sort", "cursor", "limit"}))
         page = await call(
@@ -99,16 +99,15 @@ def register(api: Api) -> None:
     @api.route("GET", "/api/v1/staff/candidatures/comptes", summary="Nombre de candidatures de la liste filtrée par statut "
                "du dossier (le filtre statut n'est pas appliqué)", tag="gestion des candidatures", query=CountQuery,
                response=c.StatutCounts, realm="staff", roles=ANY_STAFF, responses=UNKNOWN_FILTER)
-    async def comptes(request: web.Request) -> web.Response:
+    async def staff_count_candidatures(request: web.Request) -> web.Response:
         filters = c.Filters(**parse_query(request, CountQuery).model_dump())
-        counts = await call(request, c.CountCandidatures(principal=request[PRINCIPAL], filters=filters),
-                                             c.StatutCounts)
+        counts = await call(request, c.CountCandidatures(principal=request[PRINCIPAL], filters=filters), c.StatutCounts)
         return json_response(counts)
 
     @api.route("GET", "/api/v1/staff/candidatures/export.csv", summary="Export CSV de la liste filtrée",
                tag="gestion des candidatures", query=ListQuery, realm="staff", roles=ANY_STAFF,
                content_types={"response": "text/csv"}, responses=UNKNOWN_FILTER)
-    async def export_csv(request: web.Request) -> web.StreamResponse:
+    async def staff_export_csv(request: web.Request) -> web.StreamResponse:
         q = parse_query(request, ListQuery)
         rows = _all_rows(request, q)
         first = await anext(rows, None)  # errors (scope, filters) become problem+json before streaming
@@ -135,7 +134,7 @@ def register(api: Api) -> None:
                tag="gestion des candidatures", query=ListQuery, realm="staff", roles=ANY_STAFF,
                content_types={"response": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
                responses=UNKNOWN_FILTER)
-    async def export_xlsx(request: web.Request) -> web.StreamResponse:
+    async def staff_export_xlsx(request: web.Request) -> web.StreamResponse:
         from openpyxl import Workbook
 
         q = parse_query(request, ListQuery)
@@ -157,7 +156,7 @@ def register(api: Api) -> None:
 
     @api.route("GET", "/api/v1/staff/candidatures/{candidature_id}", summary="Vue complète d'une candidature",
                tag="gestion des candidatures", response=c.StaffCandidatureView, realm="staff", roles=ANY_STAFF)
-    async def vue(request: web.Request) -> web.Response:
+    async def staff_get_candidature(request: web.Request) -> web.Response:
         req = c.GetStaffCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
         return json_response(await call(request, req, c.StaffCandidatureView))
 
@@ -166,7 +165,7 @@ def register(api: Api) -> None:
                tag="gestion des candidatures", realm="staff", roles=ANY_STAFF,
                content_types={"response": "application/pdf"},
                responses={403: "Hors de votre périmètre", 404: "Candidature inconnue, ou pas de lettre"})
-    async def lettre_candidature(request: web.Request) -> web.StreamResponse:
+    async def staff_download_letter(request: web.Request) -> web.StreamResponse:
         req = OpenLetterDownload(principal=request[PRINCIPAL],
                                  candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
         ticket = await call(request, req, DownloadTicket)
@@ -175,7 +174,7 @@ def register(api: Api) -> None:
     @api.route("POST", "/api/v1/staff/candidatures/statut", summary="Changer le statut du dossier (une ou plusieurs candidatures)",
                tag="gestion des candidatures", body=StatutBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
                responses=BATCH_REFUSALS)
-    async def statut(request: web.Request) -> web.Response:
+    async def staff_set_statut(request: web.Request) -> web.Response:
         body = await parse_body(request, StatutBody)
         req = c.SetStatut(principal=request[PRINCIPAL], **body.model_dump())
         return json_response(await call(request, req, c.BatchResult))
@@ -183,7 +182,7 @@ def register(api: Api) -> None:
     @api.route("POST", "/api/v1/staff/candidatures/type-traitement", summary="Changer ou valider le type de traitement",
                tag="gestion des candidatures", body=TypeTraitementBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
                responses=BATCH_REFUSALS)
-    async def type_traitement(request: web.Request) -> web.Response:
+    async def staff_set_type_traitement(request: web.Request) -> web.Response:
         body = await parse_body(request, TypeTraitementBody)
         req = c.SetTypeTraitement(principal=request[PRINCIPAL], **body.model_dump())
         return json_response(await call(request, req, c.BatchResult))
@@ -191,7 +190,7 @@ def register(api: Api) -> None:
     @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/decision", summary="Saisir une décision (à valider ensuite)",
                tag="gestion des candidatures", body=DecisionBody, response=c.DecisionRecord, status=201, realm="staff", roles=DECIDERS,
                responses={409: "Décision impossible dans l'état de la candidature (annulée, désistée, pas complète)"})
-    async def decision(request: web.Request) -> web.Response:
+    async def staff_enter_decision(request: web.Request) -> web.Response:
         body = await parse_body(request, DecisionBody)
         req = c.EnterDecision(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
                               **body.model_dump())
@@ -200,7 +199,7 @@ def register(api: Api) -> None:
     @api.route("POST", "/api/v1/staff/candidatures/decisions/validation", summary="Valider les décisions saisies (une ou plusieurs)",
                tag="gestion des candidatures", body=ValidationBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
                responses=BATCH_REFUSALS)
-    async def validation(request: web.Request) -> web.Response:
+    async def staff_validate_decisions(request: web.Request) -> web.Response:
         body = await parse_body(request, ValidationBody)
         req = c.ValidateDecisions(principal=request[PRINCIPAL], **body.model_dump())
         return json_response(await call(request, req, c.BatchResult))
@@ -211,7 +210,7 @@ def register(api: Api) -> None:
                tag="gestion des candidatures", body=DateRetourBody, response=c.DeadlinesChanged, realm="staff",
                roles=MANAGERS, responses={403: "Hors de votre périmètre", 404: "Candidature inconnue",
                                           409: "Candidature annulée"})
-    async def date_limite_retour(request: web.Request) -> web.Response:
+    async def staff_set_date_limite_retour(request: web.Request) -> web.Response:
         body = await parse_body(request, DateRetourBody)
         req = c.SetCandidatureDateRetour(principal=request[PRINCIPAL], **body.model_dump(),
                                          candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
@@ -219,7 +218,7 @@ def register(api: Api) -> None:
 
     @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/notes", summary="Ajouter une note au bloc-notes",
                tag="gestion des candidatures", body=NoteBody, response=c.NoteRecord, status=201, realm="staff", roles=DECIDERS)
-    async def note(request: web.Request) -> web.Response:
+    async def staff_add_note(request: web.Request) -> web.Response:
         body = await parse_body(request, NoteBody)
         req = c.AddNote(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
                         **body.model_dump())

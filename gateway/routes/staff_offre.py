@@ -37,12 +37,11 @@ def register(api: Api) -> None:
                        "qui ont leur propre date) et leurs candidats sont prévenus", tag="offre (administration)",
                body=FormationDateBody, response=c.DeadlinesChanged, realm="staff", roles=MANAGERS,
                responses={403: "Formation hors de votre périmètre", 404: "Formation inconnue"})
-    async def formation_date_limite_retour(request: web.Request) -> web.Response:
+    async def set_formation_date_limite_retour(request: web.Request) -> web.Response:
         body = await parse_body(request, FormationDateBody)
         req = c.SetFormationDateRetour(principal=request[PRINCIPAL], formation_code=request.match_info["code"],
                                        **body.model_dump())
-        return json_response(await call(request, req, c.DeadlinesChanged,
-                                                         timeout=EXTENSION_TIMEOUT))
+        return json_response(await call(request, req, c.DeadlinesChanged, timeout=EXTENSION_TIMEOUT))
 
     @api.route("POST", "/api/v1/staff/offre/campagnes/{code}/prolongations",
                summary="Après un incident, prolonger de N heures toutes les dates limites de retour encore ouvertes "
@@ -51,7 +50,7 @@ def register(api: Api) -> None:
                realm="staff", roles=OFFER_ADMINS,
                responses={200: "Cet incident a déjà été pris en compte : rien n'a changé", 404: "Campagne inconnue",
                           409: "Cet incident a déjà été pris en compte avec une autre durée"})
-    async def prolongation(request: web.Request) -> web.Response:
+    async def extend_campaign_deadlines(request: web.Request) -> web.Response:
         body = await parse_body(request, ProlongationBody)
         req = c.ExtendCampaignDeadlines(principal=request[PRINCIPAL], campagne_code=request.match_info["code"],
                                         **body.model_dump())

@@ -64,8 +64,7 @@ def register(api: Api) -> None:
     for action, status in (("pause", "paused"), ("resume", "active")):
         def handler_for(status: str):
             async def set_status(request: web.Request) -> web.Response:
-                reply = await call(request, SetEndpointStatus(endpoint_id=_endpoint(request), status=status),
-                                                    Endpoint)
+                reply = await call(request, SetEndpointStatus(endpoint_id=_endpoint(request), status=status), Endpoint)
                 return json_response(reply)
             set_status.__name__ = set_status.__qualname__ = f"{action}_webhook_endpoint"
             return set_status
