@@ -235,6 +235,17 @@ class OpenLetterDownload(_OnCandidature):
     operation = "open_letter_download"
 
 
+class OpenLetterAttachment(RpcRequest):
+    """The letter of one decision, for the mailer to attach to that decision's mail (an internal
+    rpc: the bus lets only the mailer call it). The mailer fetches the file with the ticket from
+    the documents service's HTTP endpoint: it holds no storage credentials."""
+
+    service = "documents"
+    operation = "open_letter_attachment"
+
+    decision_id: uuid.UUID
+
+
 class DownloadTicket(RpcReply):
     url: str
     expires_at: datetime

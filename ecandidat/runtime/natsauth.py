@@ -69,6 +69,7 @@ INTEGRATOR_JS_PREFIX = "JS.ecandidat.API"
 
 # The operations only services call on each other; the gateway and the front may not.
 INTERNAL_RPC = ("rpc.documents.freeze_pieces", "rpc.documents.release_pieces", "rpc.documents.pieces_readiness",
+                "rpc.documents.open_letter_attachment",
                 "rpc.candidatures.get_candidature_facts")
 PLATFORM = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks")
 
@@ -121,6 +122,7 @@ POLICY: dict[str, Service] = {
                 delivers=tuple(EVT(p) for p in ("accounts", "dossiers", "candidatures", "documents", "mailer"))),
         Service(
             "mailer",
+            calls=("rpc.documents.open_letter_attachment",),
             consumes={
                 "directory": (EVT("accounts"), EVT("candidatures")),
                 "notifications": (EVT("accounts"), private_stream("accounts"), EVT("candidatures"),

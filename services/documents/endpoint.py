@@ -125,7 +125,7 @@ class Endpoint:
     async def _commit(self, ticket: tickets.Ticket, stored: handlers.StoredFile, inspected: Inspected):
         svc = self.svc
         if ticket.kind == "piece_upload":
-            return await handlers.commit_deposit(svc.pool, ticket.principal, ticket.candidature_id, ticket.slot_id,
+            return await handlers.commit_deposit(svc.pool, ticket.on_behalf_of(), ticket.candidature_id, ticket.slot_id,
                                                  stored, svc.clock)
         now = svc.clock.now()
         async with svc.pool.acquire() as conn, conn.transaction():
@@ -134,7 +134,7 @@ class Endpoint:
                 await store.queue_deletions(conn, [old["file_key"]], "template.replaced", now)
             row = await store.put_template(conn, ticket.piece_id, ticket.extra.get("libelle") or stored.name,
                                            stored.key, stored.name, stored.size, stored.sha256,
-                                           ticket.principal.email, now)
+                                           ticket.on_behalf_of().email, now)
         return views.template_view(row)
 
     # -- downloads --------------------------------------------------------------------------------
@@ -142,7 +142,8 @@ class Endpoint:
     async def download(self, request: web.Request) -> web.StreamResponse:
         svc = self.svc
         ticket = await tickets.take(svc.pool, request.match_info["token"],
-                                    ("piece_file", "template", "dossier", "letter"), svc.clock.now())
+                                    ("piece_file", "template", "dossier", "letter", "decision_letter"),
+                                    svc.clock.now())
         if ticket.kind == "dossier":
             async with recap.generated(svc, ticket, request.headers.get("X-Request-Id")) as (path, name):
                 return await self._send(request, _file_chunks(path), path.stat().st_size, "application/pdf", name)
@@ -152,8 +153,11 @@ class Endpoint:
                 if row is None or row["file_key"] is None:
                     raise NotFound("Aucun fichier n'est déposé pour cette pièce.")
                 key, size, ctype, name = row["file_key"], row["size"], row["content_type"], row["file_name"]
-            elif ticket.kind == "letter":
-                row = await store.current_letter(conn, ticket.candidature_id)
+            elif ticket.kind in ("letter", "decision_letter"):
+                if ticket.kind == "letter":
+                    row = await store.current_letter(conn, ticket.candidature_id)
+                else:
+                    row = await store.letter_of_decision(conn, uuid.UUID(ticket.extra["decision_id"]))
                 if row is None:
                     raise NotFound("Aucune lettre n'est disponible pour cette candidature.")
                 key, size, ctype, name = row["file_key"], row["size"], "application/pdf", row["file_name"]

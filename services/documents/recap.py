@@ -69,9 +69,9 @@ async def generated(svc: DocumentsService, ticket: Ticket, request_id: str | Non
             slots = await store.slots(conn, ticket.candidature_id)
         if cand is None:
             raise ServiceError("Cette candidature n'existe plus.", code="not_found")
-        view = await _ask(svc, GetCandidature(principal=ticket.principal, candidature_id=cand["candidature_id"]),
+        view = await _ask(svc, GetCandidature(principal=ticket.on_behalf_of(), candidature_id=cand["candidature_id"]),
                           CandidatureView, request_id)
-        dossier = await _ask(svc, GetDossier(principal=ticket.principal, account_id=cand["account_id"], lisible=True),
+        dossier = await _ask(svc, GetDossier(principal=ticket.on_behalf_of(), account_id=cand["account_id"], lisible=True),
                              DossierView, request_id)
         data = _data(cand, view, dossier, slots)
         for i, row in enumerate(s for s in slots if s["file_key"]):

@@ -14,6 +14,7 @@ from ecandidat.contracts.documents import (
     GetPiecesReadiness,
     ListPieces,
     OpenDossierDownload,
+    OpenLetterAttachment,
     OpenLetterDownload,
     OpenPieceDownload,
     OpenPieceUpload,
@@ -139,6 +140,19 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
                                "favorable ou défavorable, une fois la décision validée.", reason="pas_de_lettre")
 
         return await candidature_download(req, "letter", ctx, letter_exists)
+
+    @server.route(OpenLetterAttachment)
+    async def open_letter_attachment(req: OpenLetterAttachment, ctx: RpcContext) -> DownloadTicket:
+        """For the mailer only (the bus refuses this subject to everyone else)."""
+        now = svc.clock.now()
+        async with svc.pool.acquire() as conn, conn.transaction():
+            letter = await store.letter_of_decision(conn, req.decision_id)
+            if letter is None:
+                raise NotFound("Aucune lettre n'a été produite pour cette décision.", reason="pas_de_lettre")
+            token, expires = await tickets.issue(conn, "decision_letter", None, now, s.documents_ticket_ttl,
+                                                 candidature_id=letter["candidature_id"],
+                                                 decision_id=str(req.decision_id))
+        return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
 
     @server.route(OpenTemplateUpload)
     async def open_template_upload(req: OpenTemplateUpload, ctx: RpcContext) -> UploadTicket:

@@ -169,6 +169,11 @@ async def current_letter(conn: asyncpg.Connection, candidature_id: uuid.UUID) ->
     )
 
 
+async def letter_of_decision(conn: asyncpg.Connection, decision_id: uuid.UUID) -> asyncpg.Record | None:
+    """The letter generated for one decision (even if the candidature has a newer decision since)."""
+    return await conn.fetchrow("SELECT * FROM letters WHERE decision_id = $1", decision_id)
+
+
 async def forget_files(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID], reason: str, now: datetime) -> int:
     """Queue the candidatures' files for deletion and clear them from their slots."""
     keys = await file_keys(conn, candidature_ids)

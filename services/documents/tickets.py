@@ -20,23 +20,29 @@ from . import store
 @dataclass(frozen=True)
 class Ticket:
     kind: str
-    principal: Principal
+    principal: Principal | None  # None: asked by a service (the mailer), not on behalf of a person
     candidature_id: uuid.UUID | None
     slot_id: uuid.UUID | None
     piece_id: uuid.UUID | None
     extra: dict
+
+    def on_behalf_of(self) -> Principal:
+        """The person the ticket was handed to (a ticket of every kind but a service's has one)."""
+        if self.principal is None:
+            raise ServiceError("Ce lien n'est pas valable pour cette opération.", code="gone")
+        return self.principal
 
 
 def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def issue(conn: asyncpg.Connection, kind: str, principal: Principal, now: datetime, ttl: float, *,
+async def issue(conn: asyncpg.Connection, kind: str, principal: Principal | None, now: datetime, ttl: float, *,
                 candidature_id: uuid.UUID | None = None, slot_id: uuid.UUID | None = None,
                 piece_id: uuid.UUID | None = None, **extra: str) -> tuple[str, datetime]:
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=ttl)
-    payload = {"principal": principal.model_dump(mode="json"), **extra}
+    payload = {"principal": principal.model_dump(mode="json") if principal else None, **extra}
     await store.insert_ticket(conn, _hash(token), kind, payload, expires_at,
                               candidature_id=candidature_id, slot_id=slot_id, piece_id=piece_id)
     return token, expires_at
@@ -50,5 +56,6 @@ async def take(pool: asyncpg.Pool, token: str, kinds: tuple[str, ...], now: date
             "Ce lien a expiré ou a déjà servi : recommencez l'opération depuis votre candidature.", code="gone"
         )
     payload = dict(row["payload"])
-    principal = Principal.model_validate(payload.pop("principal"))
+    who = payload.pop("principal")
+    principal = Principal.model_validate(who) if who is not None else None
     return Ticket(row["kind"], principal, row["candidature_id"], row["slot_id"], row["piece_id"], payload)

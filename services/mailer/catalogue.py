@@ -20,10 +20,10 @@ from ecandidat.contracts.envelope import CloudEvent
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file in object storage to attach."""
+    """The letter of a decision, to attach: fetched from the documents service when the mail is
+    sent (the mailer has no access to object storage)."""
 
-    bucket: str
-    key: str
+    decision_id: str
     filename: str
     content_type: str = "application/pdf"
 

@@ -24,19 +24,22 @@ import asyncio
 import logging
 import random
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+import aiohttp
 import aiosmtplib
 import asyncpg
+
+from ecandidat.contracts.documents import DownloadTicket, OpenLetterAttachment
 
 from ecandidat.runtime.aio import retry_delay, wait_event
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.db import database_unavailable
 from ecandidat.runtime.listener import Listener
 from ecandidat.runtime.logging import bind
+from ecandidat.runtime.rpc import RpcClient
 
 from . import store
 from .catalogue import Attachment
@@ -52,40 +55,30 @@ class PermanentSmtpError(Exception):
     pass
 
 
-class AttachmentStore:
-    """Reads attachments from object storage; the minio client is synchronous, so it runs in threads."""
+class LetterAttachments:
+    """Gets the letters to attach from the documents service: a ticket by rpc (an internal
+    operation only the mailer may call), then the file from its HTTP endpoint. Any failure leaves
+    the delivery to be tried again later; a mail is never sent without its letter."""
 
-    def __init__(self, settings: MailerSettings) -> None:
-        from minio import Minio
-        from urllib.parse import urlparse
-
-        url = urlparse(settings.s3_endpoint or "")
-        self.client = Minio(
-            url.netloc,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key,
-            secure=url.scheme == "https",
-            region=settings.s3_region,
-        )
-        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailer-s3")
+    def __init__(self, rpc: RpcClient, timeout: float) -> None:
+        self.rpc = rpc
+        self.timeout = timeout
+        self.http: aiohttp.ClientSession | None = None  # made at the first letter
 
     async def read(self, attachment: Attachment) -> bytes:
-        def fetch() -> bytes:
-            response = self.client.get_object(attachment.bucket, attachment.key)
-            try:
-                return response.read()
-            finally:
-                response.close()
-                response.release_conn()
+        ticket = await self.rpc.call(OpenLetterAttachment(decision_id=uuid.UUID(attachment.decision_id)),
+                                     DownloadTicket, timeout=self.timeout)
+        if self.http is None:
+            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        async with self.http.get(ticket.url) as response:
+            if response.status != 200:
+                raise RuntimeError(f"the documents service answered {response.status} for the letter "
+                                   f"of decision {attachment.decision_id}")
+            return await response.read()
 
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fetch)
-
-    async def check(self) -> str:
-        await asyncio.get_running_loop().run_in_executor(self.executor, self.client.list_buckets)
-        return "reachable"
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
 
 
 class Sender:
@@ -94,7 +87,7 @@ class Sender:
         pool: asyncpg.Pool,
         settings: MailerSettings,
         clock: Clock,
-        attachments: AttachmentStore | None,
+        attachments: LetterAttachments | None,
         *,
         claimer: str,
         schema: str = "mailer",
@@ -255,7 +248,7 @@ class Sender:
         msg.add_alternative(open_links(row["body_html"], self.settings.link_sealing_key), subtype="html")
         for attachment in store.attachments_of(row):
             if self.attachments is None:
-                raise RuntimeError("object storage is not configured; cannot attach files")
+                raise RuntimeError("no way to get attachments (a mailer built without them)")
             data = await self.attachments.read(attachment)
             maintype, _, subtype = attachment.content_type.partition("/")
             msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.filename)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service, cached
 
@@ -12,7 +13,7 @@ from . import directory, rpc
 from .catalogue import MailContext
 from .consumers import subscriptions
 from .render import Renderer
-from .sender import AttachmentStore, Sender
+from .sender import LetterAttachments, Sender
 from .settings import MailerSettings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -35,10 +36,8 @@ class MailerService(Service):
         self.subscribe("directory", directory.subscriptions())
         self.subscribe("notifications", subscriptions(renderer, ctx, self.clock, s.mail_message_id_domain), batch=50)
         rpc.register(self.rpc, self)
-        attachments = AttachmentStore(s) if s.s3_endpoint else None
-        if attachments is not None:
-            self.checks["storage"] = cached(attachments.check)
-            self.on_cleanup(_async(attachments.close))
+        attachments = LetterAttachments(RpcClient(self.nc, timeout=s.rpc_timeout), s.mail_attachment_timeout)
+        self.on_cleanup(attachments.close)
         self.checks["smtp"] = cached(self._check_smtp)
         self.sender = Sender(self.pool, s, self.clock, attachments, claimer=self.instance)
         if self.send:
@@ -58,13 +57,6 @@ class MailerService(Service):
         finally:
             smtp.close()
         return f"{s.smtp_host}:{s.smtp_port} answers {code}"
-
-
-def _async(fn):
-    async def wrapper() -> None:
-        fn()
-
-    return wrapper
 
 
 SETTINGS = MailerSettings

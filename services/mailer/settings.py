@@ -13,7 +13,7 @@
 | MAIL_SEND_CONCURRENCY | 4 | SMTP conversations at once per process (and deliveries claimed at once) |
 | MAIL_LEASE | 5 | seconds a claimed delivery stays reserved to its sender, renewed every third of it while the conversation lasts: a crashed sender's deliveries wait that long |
 | MAIL_POLL_INTERVAL | 5 | seconds between looks at the queue when no notification arrives |
-| S3_ENDPOINT / S3_ACCESS_KEY / S3_SECRET_KEY / S3_REGION | — | object storage, for attachments |
+| MAIL_ATTACHMENT_TIMEOUT | 30 | seconds to get a letter to attach from the documents service (rpc, then its HTTP endpoint); past it the attempt is retried later |
 | PUBLIC_BASE_URL | http://localhost:8080 | base of the links put in mails |
 | LINK_SEALING_KEY | the development key | Fernet key(s) opening the link tokens sealed in events; the same as the accounts service's |
 """
@@ -41,9 +41,6 @@ class MailerSettings(KitSettings):
     mail_send_concurrency: int = Field(default=4, ge=1)
     mail_lease: float = Field(default=5.0, gt=0)
     mail_poll_interval: float = Field(default=5.0, gt=0)
-    s3_endpoint: str | None = None
-    s3_access_key: str | None = None
-    s3_secret_key: str | None = None
-    s3_region: str = "us-east-1"
+    mail_attachment_timeout: float = Field(default=30.0, gt=0)
     public_base_url: str = "http://localhost:8080"
     link_sealing_key: str = DEV_SEALING_KEY

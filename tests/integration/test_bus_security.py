@@ -188,6 +188,23 @@ async def test_the_gateway_calls_public_rpc_but_not_internal_operations(nats_ser
     assert not gateway.violated("rpc.accounts.health")
 
 
+async def test_only_the_mailer_gets_a_decision_s_letter(nats_server, connect) -> None:
+    """A letter ticket needs no person's rights (the mailer asks for it): the bus alone keeps it to
+    the mailer; the gateway, the web front and another service are refused."""
+    subject = "rpc.documents.open_letter_attachment"
+    callers = {name: await connect(name) for name in ("gateway", "web", "candidatures", "mailer")}
+    for caller in callers.values():
+        await caller.nc.publish(subject, b"{}")
+        await caller.nc.flush()
+    await eventually(lambda: all(callers[n].violated(subject) for n in ("gateway", "web", "candidatures")),
+                     message="refused to all but the mailer")
+    # The mailer's request reaches the subject: no documents service runs here, so the server itself
+    # answers "no responders" (a refused publication gets a violation and no answer at all).
+    with pytest.raises(nats.errors.NoRespondersError):
+        await callers["mailer"].nc.request(subject, b"{}", timeout=5)
+    assert not callers["mailer"].violated(subject)
+
+
 async def test_only_accounts_signals_session_revocations_and_only_the_fronts_hear_them(nats_server, connect) -> None:
     """A forged revocation would only cost an rpc, but a spy on the signal would learn who logs
     out: accounts alone may send it, the gateway and the web front alone may hear it."""

@@ -33,7 +33,7 @@ PLATFORM = {
 BUILT_HERE = {*PLATFORM, "web"}  # the processes run from the image built by ./Dockerfile
 ONE_SHOT = {"createbuckets"}
 REQUIRED_ENV = (
-    "DATABASE_URL", "NATS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION",
+    "DATABASE_URL", "NATS_URL",
     "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "MAIL_FROM",
     "GATEWAY_HOST", "GATEWAY_PORT", "PUBLIC_BASE_URL", "LOG_LEVEL",
 )  # fmt: skip
@@ -181,6 +181,11 @@ def test_platform_environment_and_start_order(resolved: dict[str, Any]) -> None:
         "service_completed_successfully"
     )
     assert services["mailer"]["environment"]["SMTP_HOST"] == "mailpit"
+    # Only the documents service talks to object storage (the mailer asks it for the letters it attaches).
+    storage = ("S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION")
+    for name in PLATFORM:
+        held = [v for v in storage if v in services[name]["environment"]]
+        assert held == (list(storage) if name == "documents" else []), f"{name} holds {held}"
 
 
 def _seconds(value: str) -> float:

@@ -96,6 +96,8 @@ def test_secrets_are_referenced_never_embedded() -> None:
                 assert "secretKeyRef" in env[secret]["valueFrom"], f"{name}: {secret}"
         if name != "web":
             assert env["NATS_NKEY_SEED"]["valueFrom"]["secretKeyRef"]["key"] == name  # its own key only
+        # Only the documents service talks to object storage.
+        assert ("S3_SECRET_KEY" in env) == (name == "documents"), f"{name}: storage keys"
 
 
 def test_network_is_denied_by_default() -> None:

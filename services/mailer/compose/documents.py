@@ -21,5 +21,5 @@ def _letter(event: d.LetterGenerated, meta: CloudEvent, ctx: MailContext) -> lis
         context={"motif": event.motif, "commentaire": event.commentaire, "deadline": event.confirmation_deadline,
                  "promotion": event.origine == "liste_complementaire", "base_url": ctx.public_base_url,
                  "signataire_nom": event.signataire_nom, "signataire_qualite": event.signataire_qualite},
-        attachments=(Attachment(event.bucket, event.key, event.filename),),
+        attachments=(Attachment(str(event.decision_id), event.filename),),
     )]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
-
-from minio import Minio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from ecandidat.contracts.mailer import Deliveries, ListDeliveries, SendMailCheck, MailCheckQueued, MailCheckRequested
 from ecandidat.runtime.outbox import add_event
@@ -19,6 +17,8 @@ from services.mailer.catalogue import Attachment
 from services.mailer.render import Rendered
 from tests.conftest import eventually, unique_email
 from tests.integration.mailer.conftest import crash, mailer_quiescent, mails_to
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def commit_mail_check(mailer_db, to: str) -> uuid.UUID:
@@ -245,27 +245,23 @@ async def _quiescent_everywhere(replicas, to: str) -> bool:
     return all([await mailer_quiescent(r, to) for r in replicas])
 
 
-async def test_attachment_is_read_from_object_storage(mailer_settings, s3_server, smtp_sink, mailer_db, start_mailer):
-    await start_mailer()  # migrations and the mailer's schema
-    client = Minio(s3_server.endpoint.removeprefix("http://"), access_key=s3_server.access_key,
-                   secret_key=s3_server.secret_key, secure=False)
-    bucket = f"letters-{uuid.uuid4().hex[:8]}"
-    client.make_bucket(bucket)
-    pdf = b"%PDF-1.4\n%letter\n"
-    client.put_object(bucket, "lettre.pdf", io.BytesIO(pdf), len(pdf), content_type="application/pdf")
-    to = unique_email()
-    now = datetime.now(timezone.utc)
+async def test_queued_letters_of_the_storage_era_name_their_decision(mailer_db, start_mailer):
+    """Deliveries queued before the mailer asked the documents service for letters named a bucket and
+    key; migration 0004 rewrites those still to send so that they name the decision."""
+    await start_mailer()
+    decision, to = uuid.uuid4(), unique_email()
+    old = [{"bucket": "ecandidat-pieces", "key": f"lettres/{uuid.uuid4()}/{decision}.pdf",
+            "filename": "Lettre d'admission.pdf", "content_type": "application/pdf"}]
     await store.enqueue(
         mailer_db, event_id=uuid.uuid4(), event_type="test", template="mail_check", recipient=to,
-        rendered=Rendered("Lettre", "Voir la pièce jointe.\n", "<p>Voir la pièce jointe.</p>"),
-        attachments=(Attachment(bucket, "lettre.pdf", "Lettre d'admission.pdf"),),
-        message_id=f"<{uuid.uuid4()}.0@test>", now=now,
+        rendered=Rendered("Lettre", "x\n", "<p>x</p>"), attachments=(), message_id=f"<{uuid.uuid4()}.0@test>",
+        now=datetime.now(timezone.utc) + timedelta(hours=1),  # not due: the running sender leaves it
     )
-    [mail] = await smtp_sink.wait_for(1, match=lambda m: m["To"] == to)
-    [part] = list(mail.iter_attachments())
-    assert part.get_filename() == "Lettre d'admission.pdf"
-    assert part.get_content_type() == "application/pdf"
-    assert part.get_content() == pdf
+    await mailer_db.execute("UPDATE deliveries SET attachments = $2 WHERE recipient = $1", to, old)
+    migration = (ROOT / "services/mailer/migrations/0004_letter_attachments.sql").read_text()
+    await mailer_db.execute(migration)  # the connection's search_path is the mailer's schema
+    row = await mailer_db.fetchrow("SELECT * FROM deliveries WHERE recipient = $1", to)
+    assert store.attachments_of(row) == [Attachment(str(decision), "Lettre d'admission.pdf")]
 
 
 async def test_missing_attachment_is_retried_not_sent_without_it(mailer_settings, smtp_sink, mailer_db, start_mailer):
@@ -274,7 +270,7 @@ async def test_missing_attachment_is_retried_not_sent_without_it(mailer_settings
     await store.enqueue(
         mailer_db, event_id=uuid.uuid4(), event_type="test", template="mail_check", recipient=to,
         rendered=Rendered("Lettre", "x\n", "<p>x</p>"),
-        attachments=(Attachment("no-such-bucket", "nothing.pdf", "x.pdf"),),
+        attachments=(Attachment(str(uuid.uuid4()), "x.pdf"),),  # no such letter (nor documents service here)
         message_id=f"<{uuid.uuid4()}.0@test>", now=datetime.now(timezone.utc),
     )
     await eventually(lambda: _attempts_at_least(mailer_db, to, 2), message="retried")
