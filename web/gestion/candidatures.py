@@ -18,7 +18,7 @@ from aiohttp import web
 from ..api import Problem
 from ..i18n import N_
 from ..i18n import gettext as _
-from ..pages import api, read_form, redirect
+from ..pages import api, field_errors, read_form, redirect, text_values
 from .common import PREFIX, can, page, staff_me
 
 routes = web.RouteTableDef()
@@ -167,9 +167,14 @@ def _review_url(cid: str, query: dict[str, str], piece: str | None = None) -> st
 
 @routes.get(LIST + "/{candidature_id}")
 async def candidature(request: web.Request) -> web.Response:
-    cid = _candidature_id(request)
-    await staff_me(request)
-    query = list_query(request.query)
+    return await _review_page(request, _candidature_id(request), list_query(request.query))
+
+
+async def _review_page(request: web.Request, cid: str, query: dict[str, str], *, values: dict[str, str] | None = None,
+                       errors: dict[str, str] | None = None, summary: str | None = None,
+                       status: int = 200) -> web.Response:
+    """The review page; after a refused form, with the refusal beside its fields and what was typed."""
+    await staff_me(request)  # what the page offers depends on who asks
     view, pieces = await asyncio.gather(api(request).get(request, f"/staff/candidatures/{cid}"),
                                         api(request).get(request, f"/staff/candidatures/{cid}/pieces"))
     c = view["candidature"]
@@ -181,11 +186,11 @@ async def candidature(request: web.Request) -> web.Response:
         "types": _labels(TYPES), "pending": pending[0] if pending else None,
         "current_decision": current[-1] if current else None, "section": LIST,
         "list_url": f"{LIST}?{urlencode(query)}" if query else None,
-        "values": {}, "errors": {},
+        "values": values or {}, "errors": errors or {}, "problem": summary,
         "decision_label": lambda code: _(DECISIONS[code]) if code in DECISIONS else (code or ""),
     }
     title = f"{view.get('prenom') or ''} {view.get('nom') or ''} ({c['numero_dossier']})".strip()
-    return page(request, "gestion/candidature.html", context, title=title)
+    return page(request, "gestion/candidature.html", context, title=title, status=status)
 
 
 @routes.get(LIST + "/{candidature_id}/suivante")
@@ -263,6 +268,9 @@ async def set_statut(request: web.Request) -> web.Response:
     return await _act(request, cid, list_query(form), call, "statut_change", "1")
 
 
+DECISION_FIELDS = ("motif", "rang", "preselection_date", "preselection_heure", "preselection_lieu", "commentaire")
+
+
 @routes.post(LIST + "/{candidature_id}/decision")
 async def enter_decision(request: web.Request) -> web.Response:
     cid = _candidature_id(request)
@@ -278,8 +286,16 @@ async def enter_decision(request: web.Request) -> web.Response:
         for name in ("preselection_date", "preselection_heure"):
             if form.get(name, "").strip():
                 body[name] = form[name].strip()
-    call = api(request).call(request, "POST", f"/staff/candidatures/{cid}/decision", json_body=body)
-    return await _act(request, cid, list_query(form), call, "decision_saisie", anchor="decision")
+    query = list_query(form)
+    try:
+        await api(request).call(request, "POST", f"/staff/candidatures/{cid}/decision", json_body=body)
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        errors, summary = field_errors(problem, DECISION_FIELDS)
+        return await _review_page(request, cid, query, values=text_values(form, ("kind", *DECISION_FIELDS)),
+                                  errors=errors, summary=summary, status=problem.status)
+    return redirect(_review_url(cid, query, "decision"), "decision_saisie", request=request)
 
 
 @routes.post(LIST + "/{candidature_id}/validation")
