@@ -234,18 +234,22 @@ class OutboxRelay:
         acked: list[int] = []
         failed = len(futures) < len(rows)
         if futures:
-            results = await asyncio.gather(
-                *(asyncio.wait_for(f, self.publish_timeout) for f in futures), return_exceptions=True
-            )
-            for row, result in zip(rows, results):
-                if isinstance(result, BaseException):
+            _, late = await asyncio.wait(futures, timeout=self.publish_timeout)  # no task per message
+            for future in late:
+                future.cancel()
+            for row, future in zip(rows, futures):
+                error = asyncio.TimeoutError() if future.cancelled() else future.exception()
+                if error is not None:
                     failed = True
                     log.warning(
                         "outbox event not acknowledged",
-                        extra={"event_id": str(row["event_id"]), "error": repr(result), "schema": self.schema},
+                        extra={"event_id": str(row["event_id"]), "error": repr(error), "schema": self.schema},
                     )
                     break  # later events were refused by Expected-Last-Msg-Id or will be retried in order
                 acked.append(row["seq"])
+            for future in futures:  # retrieve every outcome, so that none is reported as unhandled
+                if not future.cancelled():
+                    future.exception()
         if acked:
             await self._mark_sent(conn, acked)
             self.published += len(acked)
