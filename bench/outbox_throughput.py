@@ -80,7 +80,7 @@ from ecandidat.contracts.base import Event  # noqa: E402
 from ecandidat.contracts.envelope import CloudEvent, envelope  # noqa: E402
 from ecandidat.contracts.subjects import event_stream, event_subject, producer_events  # noqa: E402
 from ecandidat.runtime.consumer import EventConsumer, Subscription  # noqa: E402
-from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
+from ecandidat.runtime.db import KIT_MIGRATIONS, create_pool, migrate  # noqa: E402
 from ecandidat.runtime.nats import DUPLICATE_WINDOW, EVENT_MAX_AGE  # noqa: E402
 from ecandidat.runtime.outbox import OutboxRelay, add_event  # noqa: E402
 
@@ -686,14 +686,12 @@ def _stage(name: str, n: int, elapsed: float, cpu: CpuMeter) -> dict[str, Any]:
 NOTIFY_LOCK = "Lock:object"  # the cluster-wide "database 0" lock a committing NOTIFY takes (async.c)
 
 
-FORMER_TRIGGER = """
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('outbox_' || TG_TABLE_SCHEMA, '');
-    RETURN NULL;
-END $$;
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
-"""
+def former_trigger() -> str:
+    """The NOTIFY trigger of kit migration 0001, dropped by 0002 (re-created here to compare)."""
+    sql = (KIT_MIGRATIONS / "0001_outbox_inbox.sql").read_text()
+    start = sql.index("CREATE FUNCTION outbox_notify()")
+    end = sql.index("\n", sql.index("CREATE TRIGGER outbox_notify"))
+    return sql[start:end]
 
 
 async def run_commit_variants(env: Env, n: int, producers: int, reps: int) -> list[dict[str, Any]]:
@@ -704,7 +702,7 @@ async def run_commit_variants(env: Env, n: int, producers: int, reps: int) -> li
     async with Fixture(env, producers) as fx:
         monitor = await asyncpg.connect(env.dsn)
         await monitor.execute(f'SET search_path = "{fx.schema}"')
-        await monitor.execute(FORMER_TRIGGER)
+        await monitor.execute(former_trigger())
         variants = [
             ("kit outbox (no trigger)", False, False),
             ("with the former NOTIFY trigger", True, False),
@@ -780,37 +778,36 @@ async def run_xmin_demo(env: Env, admin_url: str, hold: float = 3.0) -> list[dic
                     **watch.stats(),
                 })
 
-            for _ in range(3):
-                await one("baseline: no transaction of ours elsewhere")
-            blocker = await asyncpg.connect(other_url)
-            try:
-                tx = blocker.transaction()
+            async def while_open(conn: asyncpg.Connection, label: str, write: Any) -> None:
+                """`one(label)` while `conn` keeps a transaction open `hold` s after `write(conn)`."""
+                tx = conn.transaction()
                 await tx.start()
-                await blocker.fetchval("SELECT pg_current_xact_id()")  # takes an xid, writes nothing
+                await write(conn)
 
                 async def end_later() -> None:
                     await asyncio.sleep(hold)
                     await tx.rollback()
 
                 ender = asyncio.create_task(end_later())
-                await one(f"an xid held {hold:g} s by us in another database")
+                await one(label)
                 await ender
+
+            for _ in range(3):
+                await one("baseline: no transaction of ours elsewhere")
+            blocker = await asyncpg.connect(other_url)
+            try:
+                await while_open(  # takes an xid, writes nothing
+                    blocker, f"an xid held {hold:g} s by us in another database",
+                    lambda conn: conn.fetchval("SELECT pg_current_xact_id()"),
+                )
             finally:
                 await blocker.close()
             await one("after it ended")
-            async with Fixture(env, 1) as neighbour:
-                async with neighbour.pool.acquire() as conn:
-                    tx = conn.transaction()
-                    await tx.start()
-                    await add_event(conn, neighbour.model(value=0, text=env.payload))
-
-                    async def end_later() -> None:
-                        await asyncio.sleep(hold)
-                        await tx.rollback()
-
-                    ender = asyncio.create_task(end_later())
-                    await one(f"an event of another service held uncommitted {hold:g} s, same database")
-                    await ender
+            async with Fixture(env, 1) as neighbour, neighbour.pool.acquire() as conn:
+                await while_open(
+                    conn, f"an event of another service held uncommitted {hold:g} s, same database",
+                    lambda conn: add_event(conn, neighbour.model(value=0, text=env.payload)),
+                )
     finally:
         await drop_database(admin_url, other)
     return rows
