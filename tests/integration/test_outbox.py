@@ -164,9 +164,9 @@ async def test_relay_killed_between_publish_and_mark_sent_publishes_no_duplicate
         raise asyncio.CancelledError()  # the process dies after the acks, before the UPDATE
 
     monkeypatch.setattr(relay, "_mark_sent", die_before_marking)
-    task = asyncio.create_task(relay.run())
     async with kit.pool.acquire() as conn, conn.transaction():
         ids = [await add_event(conn, Probe(value=v)) for v in range(10)]
+    task = asyncio.create_task(relay.run())  # after the commit: its first batch has the ten
     await asyncio.wait_for(crashed.wait(), 10)
     await asyncio.gather(task, return_exceptions=True)
     assert await stream_count(kit) == 10
