@@ -7,6 +7,10 @@ another's tables. Migrations are numbered `.sql` files (`0001_name.sql`); the ki
 own transaction, and recorded with its checksum; a session advisory lock makes two replicas that
 start together apply them one after the other.
 
+The pool's connections (and `connect()`'s) are `KitConnection`s: they know their schema and run
+what `after_commit` registered once the outermost transaction has committed — how `add_event`
+wakes the outbox relay of its own process without a NOTIFY in the commit.
+
 `database_unavailable(exc)` tells a database that cannot be reached (down, restarting, refusing
 connections, connection cut) from a failure of the query itself: the rpc server answers the first
 with the `unavailable` error (503 with `Retry-After` at the gateway), never as a bug.
