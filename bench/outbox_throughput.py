@@ -1,9 +1,10 @@
-"""Outbox throughput: events per second from commit to consumed-and-acked, beside raw JetStream.
+"""Outbox throughput: events per second from commit to consumed-and-acked, beside the same producers'
+bare commits and raw JetStream.
 
 The path measured (`outbox`): P producers (default 8) commit events the way services do —
 `add_event` inside a transaction taken from the kit's asyncpg pool, one event per transaction (K per
-transaction in the `outbox xK` rows) — then the kit's `OutboxRelay` with its defaults (woken by
-NOTIFY, batch 500, poll 2 s) publishes them to a JetStream file stream with `Nats-Msg-Id`, and a real
+transaction in the `outbox xK` rows) — then the kit's `OutboxRelay` with its defaults (woken in
+this process at commit, batch 500, poll 0.5 s) publishes them to a JetStream file stream with `Nats-Msg-Id`, and a real
 `EventConsumer` (durable pull consumer, batch 100, inbox row + one INSERT effect per event, ack
 after commit) consumes them. The timer starts before the first commit and stops when the consumer
 has committed and acked the N-th event. Producers, relay and consumer run in this one process, on
@@ -11,7 +12,10 @@ their own pools and NATS connections, as two services would; the relay and the c
 kit's classes, subclassed only to record when things happen (`TracedRelay`, `CountingConsumer`).
 
 Baseline, same process, same run, interleaved with the outbox runs (order alternating):
-`raw publish` sends N messages of the same size (with a `Nats-Msg-Id`) to an identically configured
+`bare commits` — the same P producers, the same pool, the same envelope serialised and inserted,
+one per transaction (K in `bare commits xK`), into a plain table: the durable commit alone, the
+physical limit of any transactional outbox. The target is outbox ÷ bare commits ≥ 0.8.
+Reference: `raw publish` sends N messages of the same size (with a `Nats-Msg-Id`) to an identically configured
 stream, pipelined with `js.publish_async` (nats-py's window: 4000 pending), and awaits every ack.
 Two more references: `raw pub+consume` adds a bare pull consumer (batch 100, ack each, no
 database), and `raw awaited xP` has P publishers each awaiting every ack (`js.publish`), as a
@@ -27,7 +31,7 @@ answers, else a private cluster), so it never touches a running platform.
     .venv/bin/python bench/outbox_throughput.py            # 3-5 min on the shared 2-core machine
     .venv/bin/python bench/outbox_throughput.py --quick    # < 60 s
     .venv/bin/python bench/outbox_throughput.py --profile  # + cProfile of the timed sections
-    .venv/bin/python bench/outbox_throughput.py --diagnose # + the experiments behind the README's findings
+    .venv/bin/python bench/outbox_throughput.py --diagnose # + commit variants and the held-back demo
 
 Exit status: 0 when the run measured what it claims (whatever the ratio), 1 when it is broken
 (lost or duplicated events, an unacked message, a timeout).
@@ -76,7 +80,7 @@ from ecandidat.contracts.base import Event  # noqa: E402
 from ecandidat.contracts.envelope import CloudEvent, envelope  # noqa: E402
 from ecandidat.contracts.subjects import event_stream, event_subject, producer_events  # noqa: E402
 from ecandidat.runtime.consumer import EventConsumer, Subscription  # noqa: E402
-from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
+from ecandidat.runtime.db import KIT_MIGRATIONS, create_pool, migrate  # noqa: E402
 from ecandidat.runtime.nats import DUPLICATE_WINDOW, EVENT_MAX_AGE  # noqa: E402
 from ecandidat.runtime.outbox import OutboxRelay, add_event  # noqa: E402
 
@@ -84,6 +88,12 @@ EFFECTS_SQL = """
 CREATE TABLE effects (
     event_id uuid NOT NULL,
     value    int NOT NULL
+);
+CREATE TABLE bare_commits (
+    seq      bigserial PRIMARY KEY,
+    event_id uuid NOT NULL,
+    subject  text NOT NULL,
+    payload  bytea NOT NULL
 );
 """
 
@@ -132,11 +142,6 @@ class TracedRelay(OutboxRelay):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batches: list[tuple[float, float, int]] = []
-        self.notified_at: list[float] = []
-
-    def _notified(self, *args: Any) -> None:
-        self.notified_at.append(perf())
-        super()._notified(*args)
 
     async def _publish_batch(self, conn: asyncpg.Connection) -> int:
         started = perf()
@@ -145,22 +150,14 @@ class TracedRelay(OutboxRelay):
         return sent
 
     def stats(self, since: float) -> dict[str, Any]:
-        """Batches after `since`, and the stalls: pauses > STALL s that ended with rows to publish.
-
-        A stall whose preceding batch saw a NOTIFY arrive while it ran is a lost wake-up (the relay
-        clears its wake flag after the batch); one without is a wait for the poll because the rows
-        were held back by an older transaction that committed without notifying (`txid < xmin`).
-        """
+        """Batches after `since`, and the stalls: pauses > STALL s that ended with rows to publish."""
         batches = [b for b in self.batches if b[0] >= since]
         stalls = [(a, b) for a, b in zip(batches, batches[1:]) if b[2] > 0 and b[0] - a[1] > self.STALL]
-        lost = sum(1 for a, _ in stalls if any(a[0] <= t <= a[1] for t in self.notified_at))
         return {
             "relay_batches": len(batches),
             "relay_empty_batches": sum(1 for b in batches if b[2] == 0),
             "relay_longest_stall_s": max((b[0] - a[1] for a, b in zip(batches, batches[1:]) if b[2] > 0), default=0.0),
             "relay_stalls": len(stalls),
-            "relay_stalls_lost_wakeup": lost,
-            "relay_stalls_xmin": len(stalls) - lost,
         }
 
 
@@ -190,9 +187,9 @@ class XminWatch:
     """The oldest transaction of the whole PostgreSQL cluster that holds a transaction id and is
     not this bench's, sampled every 50 ms during a run.
 
-    Such a transaction, in any database of the server, holds back `pg_snapshot_xmin`, hence the
-    relay, which publishes only rows with `txid < xmin`. On a shared server, other people's tests
-    and benches are such transactions.
+    Such a transaction, in any database of the server, held the relay back as long as it ordered
+    by the server's oldest transaction (`txid < pg_snapshot_xmin`); it is recorded to show that it
+    no longer does. On a shared server, other people's tests and benches are such transactions.
     """
 
     def __init__(self, dsn: str) -> None:
@@ -320,12 +317,23 @@ class Fixture:
         await asyncio.sleep(0.2)  # bound and fetching
         return consumer
 
-    async def commit(self, n: int, per_tx: int) -> None:
-        """`self.producers` concurrent producers commit n events, `per_tx` per transaction."""
+    async def commit(self, n: int, per_tx: int, bare: bool = False) -> None:
+        """`self.producers` concurrent producers commit n events, `per_tx` per transaction; `bare`:
+        the same envelope serialised and inserted into a plain table instead of the outbox."""
         transactions = -(-n // per_tx)
         shares = [transactions // self.producers + (i < transactions % self.producers) for i in range(self.producers)]
         model, text = self.model, self.env.payload
         left = [n]
+
+        async def bare_event(conn: asyncpg.Connection, event: Event, subject: str) -> None:
+            event_id = uuid.uuid4()
+            body = envelope(event, event_id=event_id, time=datetime.now(timezone.utc), subject=subject)
+            await conn.execute(
+                "INSERT INTO bare_commits (event_id, subject, payload) VALUES ($1, $2, $3)",
+                event_id, event_subject(event), body.model_dump_json().encode(),
+            )
+
+        add = bare_event if bare else add_event
 
         async def producer(index: int, count: int) -> None:
             for j in range(count):
@@ -333,7 +341,7 @@ class Fixture:
                     async with conn.transaction():
                         for _ in range(min(per_tx, left[0])):
                             left[0] -= 1
-                            await add_event(conn, model(value=index, text=text), subject=f"probe-{j:06d}")
+                            await add(conn, model(value=index, text=text), subject=f"probe-{j:06d}")
 
         await asyncio.gather(*(producer(i, c) for i, c in enumerate(shares)))
 
@@ -419,6 +427,31 @@ async def run_outbox(env: Env, n: int, producers: int, per_tx: int) -> dict[str,
             "machine_busy": cpu.machine_busy,
             "consumer_batch_avg": sum(consumer.batch_sizes) / max(1, len(consumer.batch_sizes)),
             **relay.stats(started),
+            **watch.stats(),
+        }
+
+
+async def run_bare(env: Env, n: int, producers: int, per_tx: int) -> dict[str, Any]:
+    """The baseline: the same producers' bare commits (no outbox, no relay, no consumer)."""
+    async with Fixture(env, producers) as fx:
+        async with XminWatch(env.dsn) as watch:
+            with CpuMeter() as cpu, _profiled(env):
+                started = perf()
+                await fx.commit(n, per_tx, bare=True)
+                elapsed = perf() - started
+        async with fx.pool.acquire() as conn:
+            stored = await conn.fetchval("SELECT count(*) FROM bare_commits")
+        if stored != n:
+            raise BrokenRun(f"bare commits: {stored} rows, expected {n}")
+        return {
+            "path": f"bare commits x{per_tx}" if per_tx > 1 else "bare commits",
+            "events": n,
+            "elapsed_s": elapsed,
+            "events_per_s": n / elapsed,
+            "commit_phase_s": elapsed,
+            "tail_s": 0.0,
+            "cpu_us_per_event": cpu.process_s / n * 1e6,
+            "machine_busy": cpu.machine_busy,
             **watch.stats(),
         }
 
@@ -653,33 +686,32 @@ def _stage(name: str, n: int, elapsed: float, cpu: CpuMeter) -> dict[str, Any]:
 NOTIFY_LOCK = "Lock:object"  # the cluster-wide "database 0" lock a committing NOTIFY takes (async.c)
 
 
-async def _no_reset(_: asyncpg.Connection) -> None:
-    """A pool `reset` that does nothing, instead of asyncpg's one round trip per release."""
+def former_trigger() -> str:
+    """The NOTIFY trigger of kit migration 0001, dropped by 0002 (re-created here to compare)."""
+    sql = (KIT_MIGRATIONS / "0001_outbox_inbox.sql").read_text()
+    start = sql.index("CREATE FUNCTION outbox_notify()")
+    end = sql.index("\n", sql.index("CREATE TRIGGER outbox_notify"))
+    return sql[start:end]
 
 
 async def run_commit_variants(env: Env, n: int, producers: int, reps: int) -> list[dict[str, Any]]:
-    """Commit-only rate with the kit's outbox as it is, without its NOTIFY trigger, without the
-    pool's reset on release, and without both; what the producers' backends wait on meanwhile."""
+    """Commit-only rate (no relay) of the kit's outbox as it is, of the outbox with the NOTIFY
+    trigger it had until kit migration 0002, and of bare commits; what the producers' backends
+    wait on meanwhile."""
     rows: list[dict[str, Any]] = []
     async with Fixture(env, producers) as fx:
-        kit_pool = fx.pool
-        bare_pool = await asyncpg.create_pool(
-            env.dsn, min_size=producers, max_size=producers, reset=_no_reset,
-            server_settings={"search_path": fx.schema, "application_name": f"ecandidat-{fx.schema}"},
-        )
         monitor = await asyncpg.connect(env.dsn)
+        await monitor.execute(f'SET search_path = "{fx.schema}"')
+        await monitor.execute(former_trigger())
         variants = [
-            ("kit (NOTIFY trigger, pool reset)", kit_pool, True),
-            ("without the NOTIFY trigger", kit_pool, False),
-            ("without the pool reset", bare_pool, True),
-            ("without both", bare_pool, False),
+            ("kit outbox (no trigger)", False, False),
+            ("with the former NOTIFY trigger", True, False),
+            ("bare commits (no outbox)", False, True),
         ]
         try:
             for rep in range(reps):
-                for label, pool, trigger in variants if rep % 2 == 0 else list(reversed(variants)):
-                    await monitor.execute(
-                        f"ALTER TABLE \"{fx.schema}\".outbox {'ENABLE' if trigger else 'DISABLE'} TRIGGER outbox_notify"
-                    )
+                for label, trigger, bare in variants if rep % 2 == 0 else list(reversed(variants)):
+                    await monitor.execute(f"ALTER TABLE outbox {'ENABLE' if trigger else 'DISABLE'} TRIGGER outbox_notify")
                     waits: dict[str, int] = {}
                     samples = [0]
                     done = asyncio.Event()
@@ -696,14 +728,12 @@ async def run_commit_variants(env: Env, n: int, producers: int, reps: int) -> li
                             await asyncio.sleep(0.005)
 
                     sampler = asyncio.create_task(sample())
-                    fx.pool = pool
                     try:
                         with CpuMeter() as cpu:
                             started = perf()
-                            await fx.commit(n, 1)
+                            await fx.commit(n, 1, bare=bare)
                             elapsed = perf() - started
                     finally:
-                        fx.pool = kit_pool
                         done.set()
                         await sampler
                     per_sample = {k: v / max(1, samples[0]) for k, v in waits.items()}
@@ -716,15 +746,14 @@ async def run_commit_variants(env: Env, n: int, producers: int, reps: int) -> li
                     })
                     print(f"  diagnose rep {rep + 1}: {label:<34} {n / elapsed:>7,.0f} commits/s", flush=True)
         finally:
-            await monitor.execute(f"ALTER TABLE \"{fx.schema}\".outbox ENABLE TRIGGER outbox_notify")
             await monitor.close()
-            await bare_pool.close()
     return rows
 
 
 async def run_xmin_demo(env: Env, admin_url: str, hold: float = 3.0) -> list[dict[str, Any]]:
     """Commit → published for one event, alone, then while a transaction holding an xid lives for
-    `hold` s in ANOTHER database of the same server (it writes nothing, it only has an xid)."""
+    `hold` s in ANOTHER database of the same server (it writes nothing, it only has an xid), then
+    while another service of the same database holds an event uncommitted in its outbox `hold` s."""
     from ecandidat.devstack.infra import drop_database, ensure_database
 
     other = f"ecandidat_bench_other_{uuid.uuid4().hex[:8]}"
@@ -749,25 +778,36 @@ async def run_xmin_demo(env: Env, admin_url: str, hold: float = 3.0) -> list[dic
                     **watch.stats(),
                 })
 
-            await asyncio.sleep(0.3)  # the relay sets is_leader just before it starts listening
-            for _ in range(3):
-                await one("baseline: no transaction of ours elsewhere")
-            blocker = await asyncpg.connect(other_url)
-            try:
-                tx = blocker.transaction()
+            async def while_open(conn: asyncpg.Connection, label: str, write: Any) -> None:
+                """`one(label)` while `conn` keeps a transaction open `hold` s after `write(conn)`."""
+                tx = conn.transaction()
                 await tx.start()
-                await blocker.fetchval("SELECT pg_current_xact_id()")  # takes an xid, writes nothing
+                await write(conn)
 
                 async def end_later() -> None:
                     await asyncio.sleep(hold)
                     await tx.rollback()
 
                 ender = asyncio.create_task(end_later())
-                await one(f"an xid held {hold:g} s by us in another database")
+                await one(label)
                 await ender
+
+            for _ in range(3):
+                await one("baseline: no transaction of ours elsewhere")
+            blocker = await asyncpg.connect(other_url)
+            try:
+                await while_open(  # takes an xid, writes nothing
+                    blocker, f"an xid held {hold:g} s by us in another database",
+                    lambda conn: conn.fetchval("SELECT pg_current_xact_id()"),
+                )
             finally:
                 await blocker.close()
             await one("after it ended")
+            async with Fixture(env, 1) as neighbour, neighbour.pool.acquire() as conn:
+                await while_open(
+                    conn, f"an event of another service held uncommitted {hold:g} s, same database",
+                    lambda conn: add_event(conn, neighbour.model(value=0, text=env.payload)),
+                )
     finally:
         await drop_database(admin_url, other)
     return rows
@@ -789,7 +829,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--trickle-rate", type=float, default=20.0, help="events/s of the latency runs (default 20)")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
     parser.add_argument("--diagnose", action="store_true",
-                        help="also: commit rate without the NOTIFY trigger / the pool reset, and the xmin demo")
+                        help="also: commit rate with the former NOTIFY trigger and bare, and the held-back demo")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
     args = parser.parse_args()
     args.events = args.events or (800 if args.quick else 4000)
@@ -830,7 +870,8 @@ async def main() -> None:
             runs: list[dict[str, Any]] = []
             for rep in range(1, args.reps + 1):
                 plan: list[tuple[str, int]] = [("raw", 0), ("raw+consume", 0), ("raw awaited", args.producers)]
-                plan += [("outbox", k) for k in args.per_tx]
+                for k in args.per_tx:
+                    plan += [("bare", k), ("outbox", k)]
                 if rep % 2 == 0:
                     plan.reverse()  # alternate the order so drift does not favour one path
                 for kind, option in plan:
@@ -840,6 +881,8 @@ async def main() -> None:
                         row = await run_raw(env, args.events, consume=True)
                     elif kind == "raw awaited":
                         row = await run_raw(env, args.events, awaited_by=option)
+                    elif kind == "bare":
+                        row = await run_bare(env, args.events, args.producers, option)
                     else:
                         row = await run_outbox(env, args.events, args.producers, option)
                     row["rep"] = rep
@@ -861,10 +904,20 @@ async def main() -> None:
     report(info, args, runs, stages, trickle, diagnostics, env)
 
 
-def _stalls(row: dict[str, Any]) -> str | None:
-    if "relay_stalls" not in row:
+def _stalls(row: dict[str, Any]) -> int | None:
+    return row.get("relay_stalls")
+
+
+def _added_ms(row: dict[str, Any], rows: list[dict[str, Any]]) -> float | None:
+    base = [r["commit_to_published_s"] for r in rows if r["case"].startswith("baseline") and r["commit_to_published_s"]]
+    if row["commit_to_published_s"] is None or not base:
         return None
-    return f"{row['relay_stalls_lost_wakeup']}/{row['relay_stalls_xmin']}"
+    return (row["commit_to_published_s"] - median(base)) * 1000
+
+
+def _baseline(path: str) -> str:
+    """The baseline of a path: an outbox path's is the same producers' bare commits."""
+    return path.replace("outbox", "bare commits") if path.startswith("outbox") else "raw publish"
 
 
 def report(
@@ -880,7 +933,7 @@ def report(
     print_table(
         "each run (timer: first commit → N-th event handled and acked; raw: first publish → last ack)",
         ["rep", "path", "events/s", "elapsed s", "commit/pub s", "tail s", "CPU µs/ev", "machine",
-         "cons. batch", "relay batches", "empty", "stall s", "stalls lost/xmin", "other xact s"],
+         "cons. batch", "relay batches", "empty", "stall s", "stalls", "other xact s"],
         [
             [r["rep"], r["path"], r["events_per_s"], r["elapsed_s"], r["commit_phase_s"], r["tail_s"],
              r["cpu_us_per_event"], f"{r['machine_busy']:.0%}", r.get("consumer_batch_avg"),
@@ -892,12 +945,11 @@ def report(
     print(
         "  commit/pub s: until the last commit (raw: the last publish ack); tail s: from there to the last\n"
         "  event handled; CPU µs/ev: this process's CPU per event; machine: all cores busy during the run;\n"
-        "  cons. batch: mean fetched batch; relay batches/empty: relay SELECTs / those that found nothing\n"
-        "  publishable; stall s: longest relay pause that ended with rows to publish; stalls lost/xmin:\n"
-        "  pauses > 0.5 s that ended with rows to publish, after a NOTIFY lost during the previous batch /\n"
-        "  with rows held back by an older transaction that committed without notifying; other xact s: the\n"
-        "  longest-lived transaction holding an xid elsewhere on the PostgreSQL server (other databases\n"
-        "  included) seen during the run — it holds the relay back for as long as it lives.\n"
+        "  cons. batch: mean fetched batch; relay batches/empty: relay rounds / those that found nothing\n"
+        "  publishable; stall s: longest relay pause that ended with rows to publish; stalls: pauses > 0.5 s\n"
+        "  that ended with rows to publish; other xact s: the longest-lived transaction holding an xid\n"
+        "  elsewhere on the PostgreSQL server (other databases included) seen during the run (it held the\n"
+        "  relay back while the relay ordered by the server's oldest transaction; it no longer does).\n"
     )
     by_rep: dict[int, dict[str, dict[str, Any]]] = {}
     for r in runs:
@@ -906,18 +958,22 @@ def report(
     summary = []
     for path in paths:
         rates = [r["events_per_s"] for r in runs if r["path"] == path]
-        ratios = [ratio(rep[path]["events_per_s"], rep["raw publish"]["events_per_s"]) for rep in by_rep.values()]
-        summary.append([path, median(rates), min(rates), max(rates),
-                        *(f"{x:.3f}" for x in (median(ratios), min(ratios), max(ratios)))])
+        base = _baseline(path)
+        ratios = [ratio(rep[path]["events_per_s"], rep[base]["events_per_s"]) for rep in by_rep.values() if base in rep]
+        raw = [ratio(rep[path]["events_per_s"], rep["raw publish"]["events_per_s"]) for rep in by_rep.values()]
+        summary.append([path, median(rates), min(rates), max(rates), base if path != base else "-",
+                        *(f"{x:.3f}" for x in (median(ratios), min(ratios), max(ratios), median(raw)))])
     print_table(
-        "summary (median of the repetitions; ratio = path / raw publish of the same repetition)",
-        ["path", "events/s", "min", "max", "ratio", "ratio min", "ratio max"],
+        "summary (median of the repetitions; ratio = path / its baseline in the same repetition: an outbox\n"
+        "path's is the same producers' bare commits, the others' raw publish)",
+        ["path", "events/s", "min", "max", "baseline", "ratio", "ratio min", "ratio max", "÷ raw publish"],
         summary,
     )
     outbox = next((s for s in summary if s[0] == "outbox"), None)
     if outbox is not None:
-        verdict = "met" if float(outbox[4]) >= 0.5 else "NOT met"
-        print(f"target (outbox ≥ 0.5 × raw pipelined publish, one event per transaction): {verdict} — ratio {outbox[4]}\n")
+        verdict = "met" if float(outbox[5]) >= 0.8 else "NOT met"
+        print(f"target (outbox ≥ 0.8 × the same producers' bare commits, one event per transaction): {verdict} — "
+              f"ratio {outbox[5]}\n")
     if stages:
         print_table(
             "stages alone (same N, same producers; each on the backlog left by the previous one)",
@@ -928,7 +984,7 @@ def report(
     if trickle:
         print_table(
             f"latency at a trickle ({args.trickle_rate:g} events/s, one producer; outbox: commit returned → handled and acked)",
-            ["path", "events", "p50 ms", "p90 ms", "p99 ms", "max ms", "> 1 s", "relay stall s", "stalls lost/xmin",
+            ["path", "events", "p50 ms", "p90 ms", "p99 ms", "max ms", "> 1 s", "relay stall s", "stalls",
              "other xact s"],
             [[t["path"], t["events"], t["p50_ms"], t["p90_ms"], t["p99_ms"], t["max_ms"], t["over_1s"],
               t.get("relay_longest_stall_s"), _stalls(t), t.get("other_xact_max_s")] for t in trickle],
@@ -952,10 +1008,11 @@ def report(
               "  holds from pre-commit until its commit is durable.\n")
     if diagnostics.get("xmin_demo"):
         print_table(
-            "diagnose: one event, commit → published by the relay (- : not within the timeout)",
-            ["case", "seconds", "oldest xid holder elsewhere s", "its databases"],
-            [[r["case"], r["commit_to_published_s"], r["other_xact_max_s"], ", ".join(r["other_xact_databases"])]
-             for r in diagnostics["xmin_demo"]],
+            "diagnose: one event, commit → published by the relay (- : not within the timeout); added: minus\n"
+            "the median of the baseline rows",
+            ["case", "seconds", "added ms", "oldest xid holder elsewhere s", "its databases"],
+            [[r["case"], r["commit_to_published_s"], _added_ms(r, diagnostics["xmin_demo"]), r["other_xact_max_s"],
+              ", ".join(r["other_xact_databases"])] for r in diagnostics["xmin_demo"]],
         )
     if env.profiler is not None:
         out = io.StringIO()

@@ -1,8 +1,11 @@
 """The idempotent consumer loop shared by every service.
 
-A durable pull consumer fetches a batch; the batch is handled in one PostgreSQL transaction, each
-event inside its own savepoint: the event id is inserted into the `inbox` table and, if it was not
-there yet, the handler runs on the same connection. After the commit, handled events are acked;
+A durable pull consumer fetches a batch; the batch is handled in one PostgreSQL transaction: the
+ids of its events are inserted into the `inbox` table by one statement, and the handlers of those
+that were not there yet run on the same connection, one after the other. When a handler fails (or
+an event is malformed), that transaction is rolled back and the batch is handled again with each
+event inside its own savepoint (its inbox row, then its handler), so that one failure costs the
+others nothing. After the commit, handled events are acked;
 an event whose handler failed is nak'ed with a growing delay, and on its last allowed delivery (or
 at once when it can never succeed: malformed, or `PermanentFailure`) it is copied to the
 dead-letter stream and terminated, so that it never holds up the events behind it. A redelivered
@@ -20,8 +23,8 @@ supervisor restarts it after one it cannot.
 Slow work that needs no database (rendering a PDF, writing it to storage) goes in a
 subscription's `prepare(body, meta)`, run for each new event of the batch before the transaction
 opens; its result is the handler's fourth argument. A transaction held open for seconds would hold
-back the outbox relay of every service of the server (its ordering waits for the oldest
-transaction), and a lock on the rows it touched. `prepare` must be repeatable (an event may be
+the locks on the rows it touched, a pooled connection, and — when its handlers add events — this
+service's outbox relay (which publishes no event while an earlier one can still commit). `prepare` must be repeatable (an event may be
 prepared again after a failure, or by another replica): write under a key derived from the event.
 """
 
@@ -170,17 +173,20 @@ class EventConsumer:
     async def _handle_batch(self, msgs: list[Msg]) -> list[tuple[Msg, str, str | None]] | None:
         """The outcome of each message, in one transaction; None when the database is unavailable
         (a restart, an outage), which must not use up the deliveries of the events."""
-        prepared = await self._prepare(msgs)
+        envelopes = [_envelope(msg) for msg in msgs]
+        prepared = await self._prepare(msgs, envelopes)
         try:
-            outcomes = []
             async with self.pool.acquire() as conn:
-                async with conn.transaction():
-                    for msg in msgs:
-                        ready = prepared.get(id(msg), _NOTHING)
-                        if isinstance(ready, _Failed):
-                            outcomes.append((msg, "retry", ready.error))
-                        else:
-                            outcomes.append(await self._handle_one(conn, msg, ready))
+                outcomes = await self._handle_together(conn, msgs, envelopes, prepared)
+                if outcomes is None:  # a handler failed: again, each event in its own savepoint
+                    outcomes = []
+                    async with conn.transaction():
+                        for msg, event in zip(msgs, envelopes):
+                            ready = prepared.get(id(msg), _NOTHING)
+                            if isinstance(ready, _Failed):
+                                outcomes.append((msg, "retry", ready.error))
+                            else:
+                                outcomes.append(await self._handle_one(conn, msg, event, ready))
             return outcomes
         except Exception as exc:  # the batch did not commit, whatever the reason
             if database_unavailable(exc) and not self._stopping.is_set() and not await self._database_answers():
@@ -189,6 +195,62 @@ class EventConsumer:
                 return None
             log.warning("batch transaction failed", extra={"consumer": self.durable, "error": repr(exc)})
             return [(m, "retry", repr(exc)) for m in msgs]
+
+    async def _handle_together(
+        self, conn: asyncpg.Connection, msgs: list[Msg], envelopes: list[CloudEvent | ValidationError],
+        prepared: dict[int, Any],
+    ) -> list[tuple[Msg, str, str | None]] | None:
+        """The batch in one transaction, its events' ids inserted into the inbox by one statement
+        and the handlers run without savepoints; None (and nothing committed) when a handler
+        fails or an event's preparation failed, so that the caller isolates each event."""
+        outcomes: list[tuple[Msg, str, str | None]] = []
+        work: list[tuple[Msg, CloudEvent, Subscription, Any]] = []
+        for msg, event in zip(msgs, envelopes):
+            ready = prepared.get(id(msg), _NOTHING)
+            if isinstance(ready, _Failed) or isinstance(event, ValidationError):
+                return None
+            try:
+                route = self.routes.get(event.type)
+                body = route.model.model_validate(event.data) if route is not None else None
+            except ValidationError:
+                return None  # dead-lettered, with its reason, by _handle_one
+            if route is not None:
+                work.append((msg, event, route, (body, ready)))
+            outcomes.append((msg, "ack", None))  # acked also when this consumer does not handle its type
+        if not work:
+            return outcomes
+        try:
+            async with conn.transaction():
+                fresh = set(await conn.fetchval(
+                    """WITH added AS (
+                           INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+                           ON CONFLICT DO NOTHING RETURNING event_id)
+                       SELECT coalesce(array_agg(event_id), '{}') FROM added""",
+                    self.durable, list(dict.fromkeys(event.id for _, event, _, _ in work)),
+                ))
+                for _, event, route, (body, ready) in work:
+                    with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable,
+                              request_id=event.request_id):
+                        if event.id not in fresh:
+                            log.info("event already handled")
+                            continue
+                        fresh.discard(event.id)  # the same event twice in a batch is handled once
+                        if route.prepare is None:
+                            await route.handler(conn, body, event)
+                        else:
+                            if ready is _NOTHING:  # handled by then, yet not in the inbox before: prepare now
+                                ready = await route.prepare(body, event)
+                            await route.handler(conn, body, event, ready)
+        except (asyncpg.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError):
+            raise
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise
+            log.info("a handler of the batch failed: handling each event on its own",
+                     extra={"consumer": self.durable, "error": repr(exc)})
+            return None
+        self.handled += len(work)
+        return outcomes
 
     async def _database_answers(self) -> bool:
         try:
@@ -216,14 +278,12 @@ class EventConsumer:
                     log.warning("could not extend the ack wait", extra={"consumer": self.durable, "error": repr(exc)})
                     return
 
-    async def _prepare(self, msgs: list[Msg]) -> dict[int, Any]:
+    async def _prepare(self, msgs: list[Msg], envelopes: list[CloudEvent | ValidationError]) -> dict[int, Any]:
         """The prepared values of the batch's events whose subscription has `prepare` and which
         this consumer has not handled yet, by message; a failure is kept as `_Failed`."""
         wanted = []
-        for msg in msgs:
-            try:
-                event = CloudEvent.model_validate_json(msg.data)
-            except ValidationError:
+        for msg, event in zip(msgs, envelopes):
+            if isinstance(event, ValidationError):
                 continue  # dead-lettered by _handle_one
             route = self.routes.get(event.type)
             if route is not None and route.prepare is not None:
@@ -249,11 +309,11 @@ class EventConsumer:
                     prepared[id(msg)] = _Failed(f"{type(exc).__name__}: {exc}")
         return prepared
 
-    async def _handle_one(self, conn: asyncpg.Connection, msg: Msg, ready: Any = _NOTHING) -> tuple[Msg, str, str | None]:
-        try:
-            event = CloudEvent.model_validate_json(msg.data)
-        except ValidationError as exc:
-            return msg, "dead", f"malformed envelope: {exc.errors(include_url=False)[:3]}"
+    async def _handle_one(
+        self, conn: asyncpg.Connection, msg: Msg, event: CloudEvent | ValidationError, ready: Any = _NOTHING
+    ) -> tuple[Msg, str, str | None]:
+        if isinstance(event, ValidationError):
+            return msg, "dead", f"malformed envelope: {event.errors(include_url=False)[:3]}"
         route = self.routes.get(event.type)
         if route is None:
             return msg, "ack", None  # an event type this consumer does not handle
@@ -319,6 +379,13 @@ class EventConsumer:
         await msg.term()
         self.dead_lettered += 1
         log.error("event dead-lettered", extra={"consumer": self.durable, "subject": msg.subject, "error": error})
+
+
+def _envelope(msg: Msg) -> CloudEvent | ValidationError:
+    try:
+        return CloudEvent.model_validate_json(msg.data)
+    except ValidationError as exc:
+        return exc
 
 
 def consumers_for(

@@ -7,6 +7,10 @@ another's tables. Migrations are numbered `.sql` files (`0001_name.sql`); the ki
 own transaction, and recorded with its checksum; a session advisory lock makes two replicas that
 start together apply them one after the other.
 
+The pool's connections (and `connect()`'s) are `KitConnection`s: they know their schema and run
+what `after_commit` registered once the outermost transaction has committed — how `add_event`
+wakes the outbox relay of its own process without a NOTIFY in the commit.
+
 `database_unavailable(exc)` tells a database that cannot be reached (down, restarting, refusing
 connections, connection cut) from a failure of the query itself: the rpc server answers the first
 with the `unavailable` error (503 with `Retry-After` at the gateway), never as a bug.
@@ -15,15 +19,18 @@ with the `unavailable` error (503 with `Retry-After` at the gateway), never as a
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import asyncpg.transaction
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +64,68 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _init_connection(conn: asyncpg.Connection, schema: str | None = None) -> None:
+    if isinstance(conn, KitConnection):
+        conn.kit_schema = schema
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
     return None
+
+
+class _Transaction(asyncpg.transaction.Transaction):
+    """asyncpg's transaction, telling its connection when the outermost one ends."""
+
+    async def start(self) -> None:
+        await super().start()
+        if not self._nested:
+            self._connection._transaction_ended(committed=False)
+
+    async def commit(self) -> None:
+        await super().commit()
+        if not self._nested:
+            self._connection._transaction_ended(committed=True)
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        if not self._nested:
+            self._connection._transaction_ended(committed=False)
+
+    async def __aexit__(self, extype, ex, tb) -> None:  # type: ignore[no-untyped-def]
+        await super().__aexit__(extype, ex, tb)
+        if not self._nested:
+            self._connection._transaction_ended(committed=extype is None)
+
+
+class KitConnection(asyncpg.Connection):
+    """The kit's connections (pools and single ones): they know their service's schema and run
+    what was registered with `after_commit` once the outermost transaction has committed (the
+    outbox wakes its relay in this process that way, without a NOTIFY in the commit)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.kit_schema: str | None = None
+        self._after_commit: dict[object, Callable[[], None]] = {}
+
+    def transaction(self, *, isolation=None, readonly=False, deferrable=False) -> _Transaction:  # type: ignore[no-untyped-def]
+        self._check_open()
+        return _Transaction(self, isolation, readonly, deferrable)
+
+    def after_commit(self, key: object, callback: Callable[[], None]) -> None:
+        """Run `callback` (once per `key`) after the current transaction commits; forgotten if it
+        rolls back."""
+        self._after_commit.setdefault(key, callback)
+
+    def _transaction_ended(self, *, committed: bool) -> None:
+        callbacks, self._after_commit = self._after_commit, {}
+        if committed:
+            for callback in callbacks.values():
+                try:
+                    callback()
+                except Exception:
+                    log.exception("after-commit callback failed")
 
 
 ACQUIRE_TIMEOUT = 30.0  # seconds to get a pooled connection, and to give it back
@@ -88,9 +150,9 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         max_queries=50000,
         max_inactive_connection_lifetime=300.0,
         loop=None,
-        connection_class=asyncpg.Connection,
+        connection_class=KitConnection,
         record_class=asyncpg.Record,
-        init=_init_connection,
+        init=functools.partial(_init_connection, schema=schema),
         # The default reset costs a round trip at every release; the kit holds no session state
         # on pooled connections (locks and settings are transaction-scoped), so there is nothing to reset.
         reset=_no_reset,
@@ -104,8 +166,12 @@ async def connect(dsn: str, schema: str) -> asyncpg.Connection:
     """A single connection with the same schema and codecs as the pool's (listeners, tools)."""
     if not _SCHEMA.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
-    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema, "application_name": f"ecandidat-{schema}"})
-    await _init_connection(conn)
+    conn = await asyncpg.connect(
+        dsn,
+        server_settings={"search_path": schema, "application_name": f"ecandidat-{schema}"},
+        connection_class=KitConnection,
+    )
+    await _init_connection(conn, schema)
     return conn
 
 

@@ -2,24 +2,35 @@
 
 `add_event(conn, event, ...)` must be called inside the transaction that changes the state the
 event describes: both commit or neither does. The relay of a service runs in one replica at a time
-(a PostgreSQL advisory lock held on its listening connection), is woken by NOTIFY at commit and
-polls as a fallback. It publishes rows in `seq` order, only once no transaction that could still
-commit a smaller `seq` is running (`txid < pg_snapshot_xmin`), pipelined, each message carrying
-`Nats-Msg-Id` = event id (JetStream drops a re-publication inside its duplicate window) and
-`Nats-Expected-Last-Msg-Id` = the previous event of the batch in the same stream (the public
-`evt.…` one, or the mailer-only `prv.…` one), so that a failure in the middle
-of a batch cannot store a later event before an earlier one. Rows are marked sent after their
-acknowledgement; a crash between the two re-publishes rows that JetStream recognises as duplicates.
+(a PostgreSQL advisory lock held on its connection). It publishes rows in `seq` order, and only
+rows that are final: up to the *horizon*, a `seq` below which no row can still commit. Each round
+it reads, in this order, the sequence's last value V and the transactions writing to this outbox
+right now (those holding the table's RowExclusiveLock, which an INSERT takes before its `seq`);
+once every one of them has ended, every row up to V is committed or never will be, and V becomes
+the horizon (`outbox_writers()`, kit migration 0002). Only this outbox's own writers hold it back:
+a long transaction of another service or another database of the server does not.
 
-Leadership is the advisory lock of one connection; the notifications come through a `Listener`
-(its own connection, reopened after a PostgreSQL restart). When the lock's connection is lost,
-whatever the error, the relay connects again (quickly at first, then every OUTBOX_POLL_INTERVAL at
-most) and competes for the lock again.
+Publication is pipelined, each message carrying `Nats-Msg-Id` = event id (JetStream drops a
+re-publication inside its duplicate window) and `Nats-Expected-Last-Msg-Id` = the previous event of
+the batch in the same stream (the public `evt.…` one, or the mailer-only `prv.…` one), so that a
+failure in the middle of a batch cannot store a later event before an earlier one. Rows are marked
+sent after their acknowledgement; a crash between the two re-publishes rows that JetStream
+recognises as duplicates.
+
+The relay is woken, without any NOTIFY in the commit path, by the commits of its own process: a
+transaction of a kit connection that called `add_event` wakes the relays of its schema in this
+process after it commits (`KitConnection.after_commit`). Events committed by other processes (the
+other replicas, the CLI) are found by the poll (OUTBOX_POLL_INTERVAL), and while writers of this
+outbox are in flight the relay looks again every HELD_BACK_RECHECK.
+
+When the lock's connection is lost, whatever the error, the relay connects again (quickly at
+first, then every OUTBOX_POLL_INTERVAL at most) and competes for the lock again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import uuid
@@ -37,7 +48,6 @@ from ..contracts.subjects import event_subject
 from .aio import retry_delay, wait_event
 from .clock import Clock, SystemClock
 from .db import connect, database_unavailable
-from .listener import Listener
 from .nats import EVENT_MAX_AGE
 from .logging import current_fields
 
@@ -45,7 +55,15 @@ log = logging.getLogger(__name__)
 
 _system_clock = SystemClock()
 
-HELD_BACK_RECHECK = 0.05  # seconds between looks while committed rows wait for an older transaction
+HELD_BACK_RECHECK = 0.05  # seconds between looks while writers of this outbox are in flight
+MAX_CHECKPOINTS = 1000  # horizons waiting for their writers to end; older ones are superseded anyway
+
+_local_relays: dict[str, set[OutboxRelay]] = {}  # schema → the relays running in this process
+
+
+def _wake_local_relays(schema: str) -> None:
+    for relay in _local_relays.get(schema, ()):
+        relay.wake()
 
 
 async def add_event(
@@ -70,6 +88,9 @@ async def add_event(
         event_subject(event),
         body.model_dump_json().encode(),
     )
+    schema = getattr(conn, "kit_schema", None)
+    if schema is not None:  # a kit connection: wake this process's relay once the commit is done
+        conn.after_commit(_wake_local_relays, functools.partial(_wake_local_relays, schema))
     return event_id
 
 
@@ -90,7 +111,7 @@ class OutboxRelay:
         nc: NATS,
         *,
         batch_size: int = 500,
-        poll_interval: float = 2.0,
+        poll_interval: float = 0.5,
         publish_timeout: float = 5.0,
         retention: timedelta = timedelta(days=7),
     ) -> None:
@@ -107,11 +128,20 @@ class OutboxRelay:
         self.rounds = 0  # looks at the outbox so far (tests wait for a round rather than for time)
         self._wake = asyncio.Event()
         self._last_purge: datetime | None = None
+        self.horizon = 0  # every row with seq <= horizon is committed or never will be
+        self._checkpoints: list[tuple[int, frozenset[str]]] = []  # (last seq, its writers then)
 
     async def run(self) -> None:
         """Run until cancelled or until the NATS connection is closed for good (the process is
         shutting down: leadership passes to another replica), reconnecting to PostgreSQL after
         any failure."""
+        _local_relays.setdefault(self.schema, set()).add(self)
+        try:
+            await self._run()
+        finally:
+            _local_relays[self.schema].discard(self)
+
+    async def _run(self) -> None:
         failures = 0
         while not self.nc.is_closed:
             try:
@@ -142,26 +172,26 @@ class OutboxRelay:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
                 if await wait_event(lost, self.poll_interval):
                     return
-            async with Listener(self.dsn, self.schema, f"outbox_{self.schema}", self.wake):
-                self.state = "leader"
-                log.info("outbox relay is leader", extra={"schema": self.schema})
-                while not self.nc.is_closed and not lost.is_set():
-                    # Cleared before reading, so that a notification arriving during the batch
-                    # wakes the next round instead of being lost.
-                    self._wake.clear()
-                    sent = await self._publish_batch(conn)
-                    if sent == self.batch_size:
-                        continue
-                    if sent < 0:  # NATS refused or timed out: retry after a pause
-                        await asyncio.sleep(min(self.poll_interval, 1.0))
-                        continue
-                    if await self._held_back(conn):
-                        # Committed rows wait for an older transaction (possibly in another service or
-                        # database, which sends no notification here) to finish: look again soon.
-                        await wait_event(self._wake, HELD_BACK_RECHECK)
-                        continue
-                    await self._purge(conn)
-                    await wait_event(self._wake, self.poll_interval)
+            self.horizon, self._checkpoints = 0, []
+            self.state = "leader"
+            log.info("outbox relay is leader", extra={"schema": self.schema})
+            while not self.nc.is_closed and not lost.is_set():
+                # Cleared before reading, so that a commit during the batch wakes the next round
+                # instead of being lost.
+                self._wake.clear()
+                sent = await self._publish_batch(conn)
+                if sent == self.batch_size:
+                    continue
+                if sent < 0:  # NATS refused or timed out: retry after a pause
+                    await asyncio.sleep(min(self.poll_interval, 1.0))
+                    continue
+                if self._checkpoints:
+                    # Writers of this outbox are in flight; those of other processes wake nobody
+                    # here when they commit: look again soon.
+                    await wait_event(self._wake, HELD_BACK_RECHECK)
+                    continue
+                await self._purge(conn)
+                await wait_event(self._wake, self.poll_interval)
             if lost.is_set():
                 log.warning("outbox relay lost its database connection", extra={"schema": self.schema})
         finally:
@@ -178,10 +208,12 @@ class OutboxRelay:
     async def _publish_batch(self, conn: asyncpg.Connection) -> int:
         """Publish the next publishable rows; return how many, or -1 after a publish failure."""
         self.rounds += 1
+        last_seq, writers = await conn.fetchrow("SELECT last_seq, writers FROM outbox_writers()")
+        self._advance(last_seq, frozenset(writers))
         rows = await conn.fetch(
             """SELECT seq, event_id, subject, payload FROM outbox
-               WHERE sent_at IS NULL AND txid < pg_snapshot_xmin(pg_current_snapshot())
-               ORDER BY seq LIMIT $1""",
+               WHERE sent_at IS NULL AND seq <= $1 ORDER BY seq LIMIT $2""",
+            self.horizon,
             self.batch_size,
         )
         if not rows:
@@ -202,25 +234,42 @@ class OutboxRelay:
         acked: list[int] = []
         failed = len(futures) < len(rows)
         if futures:
-            results = await asyncio.gather(
-                *(asyncio.wait_for(f, self.publish_timeout) for f in futures), return_exceptions=True
-            )
-            for row, result in zip(rows, results):
-                if isinstance(result, BaseException):
+            _, late = await asyncio.wait(futures, timeout=self.publish_timeout)  # no task per message
+            for future in late:
+                future.cancel()
+            for row, future in zip(rows, futures):
+                error = asyncio.TimeoutError() if future.cancelled() else future.exception()
+                if error is not None:
                     failed = True
                     log.warning(
                         "outbox event not acknowledged",
-                        extra={"event_id": str(row["event_id"]), "error": repr(result), "schema": self.schema},
+                        extra={"event_id": str(row["event_id"]), "error": repr(error), "schema": self.schema},
                     )
                     break  # later events were refused by Expected-Last-Msg-Id or will be retried in order
                 acked.append(row["seq"])
+            for future in futures:  # retrieve every outcome, so that none is reported as unhandled
+                if not future.cancelled():
+                    future.exception()
         if acked:
             await self._mark_sent(conn, acked)
             self.published += len(acked)
         return -1 if failed else len(acked)
 
-    async def _held_back(self, conn: asyncpg.Connection) -> bool:
-        return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL)")
+    def _advance(self, last_seq: int, writers: frozenset[str]) -> None:
+        """Move the horizon to the last seq of the latest look whose writers have all ended.
+
+        A transaction that took a seq up to `last_seq` held the table's lock when `writers` was
+        read (the lock comes first, and stays until the transaction ends); once none of `writers`
+        is still writing, those rows are final. Transaction ids (virtualtransaction) are never
+        reused by another transaction."""
+        for seq, waited in self._checkpoints:
+            if not waited & writers:
+                self.horizon = max(self.horizon, seq)
+        if not writers:
+            self.horizon = max(self.horizon, last_seq)
+        elif last_seq > self.horizon and (not self._checkpoints or self._checkpoints[-1] != (last_seq, writers)):
+            self._checkpoints.append((last_seq, writers))
+        self._checkpoints = [(seq, waited) for seq, waited in self._checkpoints[-MAX_CHECKPOINTS:] if seq > self.horizon]
 
     async def _mark_sent(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
         await conn.execute("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", seqs)

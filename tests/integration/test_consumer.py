@@ -340,3 +340,34 @@ async def test_prepared_work_runs_before_the_transaction_and_reaches_the_handler
     finally:
         consumer.stop()
         await task
+
+
+async def test_a_failing_handler_in_a_batch_costs_the_others_nothing(kit):
+    """One batch: a repeated event, an event whose handler fails, a malformed one. The batch is
+    first handled together (one inbox insert, no savepoints), then, because a handler failed, each
+    event on its own: the others' effects once each, the failure retried, the malformed dead-lettered."""
+    Probe = kit.event_class()
+    consumer = make_consumer(kit, Probe, recording_handler("batch", fail_on={3}), purpose="batch", batch=10)
+    await consumer.declare()
+    first = await publish(kit, Probe, 1)
+    await publish(kit, Probe, 1, event_id=first, msg_id="again")
+    for v in (2, 3, 4):
+        await publish(kit, Probe, v)
+    await kit.nc.jetstream().publish(event_subject(Probe), b"{not json", headers={"Nats-Msg-Id": "malformed"})
+    sub = await kit.nc.jetstream().pull_subscribe_bind(consumer.durable, consumer.spec.stream)
+    msgs: list[Msg] = []
+    while len(msgs) < 6:
+        msgs += await sub.fetch(6 - len(msgs), timeout=5)
+    outcomes = await consumer._handle_batch(msgs)
+    assert [outcome for _, outcome, _ in outcomes] == ["ack", "ack", "ack", "retry", "ack", "dead"]
+    assert sorted(await effects(kit, "batch")) == [1, 2, 4]
+    async with kit.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", consumer.durable) == 3
+
+    healthy = make_consumer(kit, Probe, recording_handler("batch"), purpose="batch", batch=10)
+    outcomes = await healthy._handle_batch(msgs[:5])  # the same events again, the handler fixed
+    assert [outcome for _, outcome, _ in outcomes] == ["ack"] * 5
+    assert sorted(await effects(kit, "batch")) == [1, 2, 3, 4]
+    for msg in msgs:
+        await msg.term()
+    await sub.unsubscribe()

@@ -22,14 +22,14 @@ async def test_migrations_apply_once_and_are_recorded(database_url, tmp_path):
     write(tmp_path, "0001_people.sql", "CREATE TABLE people (id int PRIMARY KEY);")
     write(tmp_path, "0002_more.sql", "ALTER TABLE people ADD COLUMN name text;")
     applied = await migrate(database_url, schema, tmp_path)
-    assert applied == ["kit/0001_outbox_inbox", f"{schema}/0001_people", f"{schema}/0002_more"]
+    assert applied == ["kit/0001_outbox_inbox", "kit/0002_outbox_writers", f"{schema}/0001_people", f"{schema}/0002_more"]
     assert await migrate(database_url, schema, tmp_path) == []
     write(tmp_path, "0003_index.sql", "CREATE INDEX people_name ON people (name);")
     assert await migrate(database_url, schema, tmp_path) == [f"{schema}/0003_index"]
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch(f'SELECT source, version FROM "{schema}".schema_migrations ORDER BY source, version')
-        assert [(r["source"], r["version"]) for r in rows] == [("kit", 1), (schema, 1), (schema, 2), (schema, 3)]
+        assert [(r["source"], r["version"]) for r in rows] == [("kit", 1), ("kit", 2), (schema, 1), (schema, 2), (schema, 3)]
     finally:
         await conn.close()
 
@@ -55,7 +55,7 @@ async def test_two_replicas_starting_together_apply_each_migration_once(database
         results = await asyncio.gather(*replicas)
     finally:
         await holder.close()
-    assert sorted(len(r) for r in results) == [0, 0, 2]
+    assert sorted(len(r) for r in results) == [0, 0, 3]  # the kit's two and the service's one
 
 
 async def test_a_failing_migration_leaves_nothing_half_applied(database_url, tmp_path):

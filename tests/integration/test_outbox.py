@@ -7,10 +7,14 @@ import json
 import uuid
 from datetime import timedelta
 
+import random
+
+import asyncpg
 import nats.errors
 import pytest
 
 from ecandidat.contracts.envelope import CloudEvent
+from ecandidat.runtime.db import create_pool, migrate
 from ecandidat.runtime.outbox import INBOX_RETENTION, OutboxRelay, add_event
 from tests.conftest import eventually
 
@@ -160,9 +164,9 @@ async def test_relay_killed_between_publish_and_mark_sent_publishes_no_duplicate
         raise asyncio.CancelledError()  # the process dies after the acks, before the UPDATE
 
     monkeypatch.setattr(relay, "_mark_sent", die_before_marking)
-    task = asyncio.create_task(relay.run())
     async with kit.pool.acquire() as conn, conn.transaction():
         ids = [await add_event(conn, Probe(value=v)) for v in range(10)]
+    task = asyncio.create_task(relay.run())  # after the commit: its first batch has the ten
     await asyncio.wait_for(crashed.wait(), 10)
     await asyncio.gather(task, return_exceptions=True)
     assert await stream_count(kit) == 10
@@ -205,16 +209,110 @@ async def test_only_one_relay_per_service_publishes(kit):
         await stop(t2)
 
 
-async def test_notification_wakes_the_relay_before_the_poll_interval(kit):
+async def test_a_commit_in_the_relays_process_wakes_it_before_the_poll_interval(kit):
     Probe = kit.event_class()
     relay = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=30)
     task = await run(relay)
     try:
-        # Its first look is done: from now on it waits for a notification (or 30 s).
+        # Its first look is done: from now on it waits to be woken (or 30 s).
         await eventually(lambda: relay.rounds >= 1, message="the relay looked once")
         async with kit.pool.acquire() as conn, conn.transaction():
             await add_event(conn, Probe(value=1))
         await eventually(lambda: stream_count(kit), timeout=20, message="published without waiting for the poll (30 s)")
+        rounds = relay.rounds
+        async with kit.pool.acquire() as conn:
+            async with conn.transaction():
+                await conn.execute("INSERT INTO effects (event_id, consumer, value) VALUES ($1, 'x', 1)", uuid.uuid4())
+            with pytest.raises(RuntimeError):
+                async with conn.transaction():
+                    await add_event(conn, Probe(value=2))
+                    raise RuntimeError("rolled back")
+            async with conn.transaction():
+                await add_event(conn, Probe(value=3))
+        await eventually(lambda: _count_is(kit, 2), timeout=20, message="the second commit woke it too")
+        assert relay.rounds == rounds + 1, "only the commit that added an event woke the relay"
+    finally:
+        await stop(task)
+
+
+async def test_an_event_committed_by_another_process_is_found_by_the_poll(kit):
+    """A connection that is not the kit's (another process: a replica, the CLI) wakes nobody here."""
+    Probe = kit.event_class()
+    relay = relay_for(kit)  # polls every 0.2 s
+    task = await run(relay)
+    other = await asyncpg.connect(kit.dsn, server_settings={"search_path": kit.schema})
+    try:
+        async with other.transaction():
+            event_id = await add_event(other, Probe(value=1))
+        await eventually(lambda: stream_count(kit), message="published by the poll")
+        [msg] = await stream_messages(kit)
+        assert msg.headers["Nats-Msg-Id"] == str(event_id)
+    finally:
+        await other.close()
+        await stop(task)
+
+
+async def test_a_long_transaction_of_another_database_or_service_holds_nothing_back(kit, pg_admin_url):
+    """Only this outbox's own writers order its publication: a transaction holding a transaction
+    id in another database of the server, and another service's writer in the same database, both
+    open for the whole test, delay nothing here (they held the old `txid < pg_snapshot_xmin` back)."""
+    Probe = kit.event_class()
+    other_schema = f"kt_{uuid.uuid4().hex[:8]}"
+    await migrate(kit.dsn, other_schema, None)
+    other_pool = await create_pool(kit.dsn, other_schema, max_size=1)
+    elsewhere = await asyncpg.connect(pg_admin_url)
+    relay = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=30)  # woken by the commit
+    task = await run(relay)
+    try:
+        async with elsewhere.transaction():
+            await elsewhere.fetchval("SELECT pg_current_xact_id()")  # an xid, in another database
+            async with other_pool.acquire() as other, other.transaction():
+                await add_event(other, kit.event_class("elsewhere")(value=0))  # another service's writer
+                async with kit.pool.acquire() as conn, conn.transaction():
+                    event_id = await add_event(conn, Probe(value=1))
+                await eventually(lambda: stream_count(kit), message="published while both transactions are open")
+                [msg] = await stream_messages(kit)
+                assert msg.headers["Nats-Msg-Id"] == str(event_id)
+                assert await elsewhere.fetchval("SELECT pg_current_xact_id() IS NOT NULL")
+    finally:
+        await stop(task)
+        await elsewhere.close()
+        await other_pool.close()
+        conn = await asyncpg.connect(kit.dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA "{other_schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+async def test_concurrent_producers_are_published_in_seq_order_each_aggregate_in_commit_order(kit):
+    """Five producers commit interleaved transactions, some held open a moment after their insert
+    so that later seqs commit first; the stream follows the outbox's seq, with nothing lost or
+    repeated, and each aggregate's events come in the order they were committed."""
+    Probe = kit.event_class()
+    relay = relay_for(kit)
+    task = await run(relay)
+    rng = random.Random(17)
+    pauses = [[rng.choice((0, 0, 0, 0.001, 0.005)) for _ in range(25)] for _ in range(5)]
+    try:
+        async def producer(index: int) -> None:
+            for n, pause in enumerate(pauses[index]):
+                async with kit.pool.acquire() as conn, conn.transaction():
+                    await add_event(conn, Probe(value=n), subject=f"aggregate-{index}")
+                    await asyncio.sleep(pause)
+
+        await asyncio.gather(*(producer(i) for i in range(5)))
+        await eventually(lambda: _count_is(kit, 5 * 25), timeout=30, message="all events published")
+        msgs = await stream_messages(kit)
+        async with kit.pool.acquire() as conn:
+            seq = {str(r["event_id"]): r["seq"] for r in await conn.fetch("SELECT event_id, seq FROM outbox")}
+        seqs = [seq[m.headers["Nats-Msg-Id"]] for m in msgs]
+        assert seqs == sorted(seq.values()), "the stream does not follow the outbox's seq"
+        by_aggregate: dict[str, list[int]] = {}
+        for m in msgs:
+            envelope = json.loads(m.data)
+            by_aggregate.setdefault(envelope["subject"], []).append(envelope["data"]["value"])
+        assert by_aggregate == {f"aggregate-{i}": list(range(25)) for i in range(5)}
     finally:
         await stop(task)
 
