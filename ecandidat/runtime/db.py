@@ -8,8 +8,12 @@ own transaction, and recorded with its checksum; a session advisory lock makes t
 start together apply them one after the other.
 
 The pool's connections (and `connect()`'s) are `KitConnection`s: they know their schema and run
-what `after_commit` registered once the outermost transaction has committed — how `add_event`
-wakes the outbox relay of its own process without a NOTIFY in the commit.
+what `after_commit` registered once the outermost transaction has committed. On it,
+`wake_after_commit(conn, channel)` wakes what this process runs for that channel of the
+connection's schema (`woken_by`): how `add_event` wakes the outbox relay and the mailer's queue
+its sender, without a NOTIFY in the commit (a NOTIFY takes a lock of the whole server at commit,
+so every notifying commit of every database waits for the previous one). Other processes find the
+rows by polling.
 
 `database_unavailable(exc)` tells a database that cannot be reached (down, restarting, refusing
 connections, connection cut) from a failure of the query itself: the rpc server answers the first
@@ -19,13 +23,14 @@ with the `unavailable` error (503 with `Retry-After` at the gateway), never as a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +131,38 @@ class KitConnection(asyncpg.Connection):
                     callback()
                 except Exception:
                     log.exception("after-commit callback failed")
+
+
+_woken: dict[tuple[str | None, str], set[Callable[[], None]]] = {}  # (schema, channel) → callbacks
+
+
+@contextlib.contextmanager
+def woken_by(schema: str, channel: str, callback: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, call `callback` after each commit of this process that called
+    `wake_after_commit(conn, channel)` on a connection of `schema`."""
+    callbacks = _woken.setdefault((schema, channel), set())
+    callbacks.add(callback)
+    try:
+        yield
+    finally:
+        callbacks.discard(callback)
+
+
+def _wake(schema: str | None, channel: str) -> None:
+    for callback in list(_woken.get((schema, channel), ())):
+        callback()
+
+
+def wake_after_commit(conn: asyncpg.Connection, channel: str) -> None:
+    """Wake what this process runs for `channel` once the current transaction has committed (now,
+    outside a transaction: the statement has); nothing if it rolls back."""
+    schema = getattr(conn, "kit_schema", None)
+    wake = functools.partial(_wake, schema, channel)
+    after_commit = getattr(conn, "after_commit", None)  # a KitConnection, or a pool's proxy of one
+    if after_commit is not None and conn.is_in_transaction():
+        after_commit(("wake", channel), wake)
+    else:
+        wake()
 
 
 ACQUIRE_TIMEOUT = 30.0  # seconds to get a pooled connection, and to give it back

@@ -30,7 +30,6 @@ first, then every OUTBOX_POLL_INTERVAL at most) and competes for the lock again.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import uuid
@@ -47,7 +46,7 @@ from ..contracts.envelope import envelope
 from ..contracts.subjects import event_subject
 from .aio import retry_delay, wait_event
 from .clock import Clock, SystemClock
-from .db import connect, database_unavailable
+from .db import connect, database_unavailable, wake_after_commit, woken_by
 from .nats import EVENT_MAX_AGE
 from .logging import current_fields
 
@@ -58,12 +57,7 @@ _system_clock = SystemClock()
 HELD_BACK_RECHECK = 0.05  # seconds between looks while writers of this outbox are in flight
 MAX_CHECKPOINTS = 1000  # horizons waiting for their writers to end; older ones are superseded anyway
 
-_local_relays: dict[str, set[OutboxRelay]] = {}  # schema → the relays running in this process
-
-
-def _wake_local_relays(schema: str) -> None:
-    for relay in _local_relays.get(schema, ()):
-        relay.wake()
+WAKE_CHANNEL = "outbox"  # `db.wake_after_commit`: a commit with events wakes this process's relay
 
 
 async def add_event(
@@ -88,9 +82,7 @@ async def add_event(
         event_subject(event),
         body.model_dump_json().encode(),
     )
-    schema = getattr(conn, "kit_schema", None)
-    if schema is not None:  # a kit connection: wake this process's relay once the commit is done
-        conn.after_commit(_wake_local_relays, functools.partial(_wake_local_relays, schema))
+    wake_after_commit(conn, WAKE_CHANNEL)
     return event_id
 
 
@@ -135,11 +127,8 @@ class OutboxRelay:
         """Run until cancelled or until the NATS connection is closed for good (the process is
         shutting down: leadership passes to another replica), reconnecting to PostgreSQL after
         any failure."""
-        _local_relays.setdefault(self.schema, set()).add(self)
-        try:
+        with woken_by(self.schema, WAKE_CHANNEL, self.wake):
             await self._run()
-        finally:
-            _local_relays[self.schema].discard(self)
 
     async def _run(self) -> None:
         failures = 0

@@ -14,8 +14,9 @@ from the event id, so that the copy is recognisable). At most the deliveries in 
 crash, MAIL_SEND_CONCURRENCY per sender, can be sent twice; the others it had claimed wait at
 most MAIL_LEASE seconds.
 
-Woken by the `mailer_deliveries` notification (through a `Listener`, which survives PostgreSQL
-restarts), by a freed slot, and otherwise every MAIL_POLL_INTERVAL seconds.
+Woken when a mail is queued by this process (`store.enqueue`, after its commit: no NOTIFY in the
+commit path), by a freed slot, and otherwise every MAIL_POLL_INTERVAL seconds (the mails another
+replica queued).
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ from ecandidat.contracts.documents import DownloadTicket, OpenLetterAttachment
 
 from ecandidat.runtime.aio import retry_delay, wait_event
 from ecandidat.runtime.clock import Clock
-from ecandidat.runtime.db import database_unavailable
-from ecandidat.runtime.listener import Listener
+from ecandidat.runtime.db import database_unavailable, woken_by
 from ecandidat.runtime.logging import bind
 from ecandidat.runtime.rpc import RpcClient
 
@@ -48,7 +48,6 @@ from .settings import MailerSettings
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "mailer_deliveries"
 
 
 class PermanentSmtpError(Exception):
@@ -102,7 +101,7 @@ class Sender:
         self.slots = settings.mail_send_concurrency
         self.sent = 0
         self.in_flight: dict[uuid.UUID, asyncio.Task] = {}
-        self.listener = Listener(settings.database_url, schema, CHANNEL, self.wake)
+        self.schema = schema
         self.smtp = SmtpSessions(settings)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -118,7 +117,7 @@ class Sender:
     async def run(self) -> None:
         renewer = asyncio.create_task(self._keep_leases())
         try:
-            async with self.listener:
+            with woken_by(self.schema, store.QUEUE_CHANNEL, self.wake):
                 while not self._stopping.is_set():
                     self._wake.clear()  # before claiming: a notification during the round is not lost
                     await self._claim()

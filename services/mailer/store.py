@@ -10,11 +10,16 @@ from datetime import datetime
 
 import asyncpg
 
+from ecandidat.runtime.db import wake_after_commit
+
 from .catalogue import Attachment
 from .render import Rendered
 
 _COLUMNS = """id, event_id, event_type, template, recipient, subject, message_id, status, attempts,
               last_error, created_at, sent_at, next_attempt_at"""
+
+
+QUEUE_CHANNEL = "deliveries"  # a mail queued wakes this process's sender (`db.woken_by`)
 
 
 async def enqueue(
@@ -29,7 +34,8 @@ async def enqueue(
     message_id: str,
     now: datetime,
 ) -> bool:
-    """Record a mail to send; False when this event already produced it."""
+    """Record a mail to send; False when this event already produced it. The senders of this process
+    are woken once it commits (those of the other replicas find it at their next look)."""
     inserted = await conn.fetchval(
         """INSERT INTO deliveries (id, event_id, event_type, template, recipient, subject, body_text, body_html,
                                    attachments, message_id, next_attempt_at, created_at)
@@ -48,6 +54,8 @@ async def enqueue(
         message_id,
         now,
     )
+    if inserted:
+        wake_after_commit(conn, QUEUE_CHANNEL)
     return bool(inserted)
 
 

@@ -245,6 +245,21 @@ async def _quiescent_everywhere(replicas, to: str) -> bool:
     return all([await mailer_quiescent(r, to) for r in replicas])
 
 
+async def test_a_commit_wakes_the_relay_and_the_sender_without_any_notify(start_mailer, smtp_sink, mailer_db):
+    """No NOTIFY in the mailer's commits (it locks the whole server at commit): the event's commit
+    wakes the relay, the queued mail's commit wakes the sender, both in this process; with both
+    polls an hour apart, the mail still leaves at once."""
+    await start_mailer(mail_poll_interval=3600, outbox_poll_interval=3600)
+    triggers = await mailer_db.fetch(
+        """SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_proc p ON p.oid = t.tgfoid
+           WHERE n.nspname = 'mailer' AND NOT t.tgisinternal AND p.prosrc ILIKE '%notify%'""")
+    assert triggers == []
+    to = unique_email()
+    await commit_mail_check(mailer_db, to)
+    await smtp_sink.wait_for(1, timeout=30, match=lambda m: m["To"] == to)
+
+
 async def test_queued_letters_of_the_storage_era_name_their_decision(mailer_db, start_mailer):
     """Deliveries queued before the mailer asked the documents service for letters named a bucket and
     key; migration 0004 rewrites those still to send so that they name the decision."""
