@@ -136,7 +136,7 @@ class _Pool(asyncpg.Pool):
     `async with pool.acquire()`: without a bound, giving back a connection whose server went away
     in the middle of a cancelled operation can wait forever, and the loop that did it with it."""
 
-    def acquire(self, *, timeout: float | None = ACQUIRE_TIMEOUT):  # type: ignore[override]
+    def acquire(self, *, timeout: float | None = ACQUIRE_TIMEOUT):
         return super().acquire(timeout=timeout)
 
 
