@@ -64,6 +64,7 @@ async def _connect(url: str) -> nats.NATS:
     return await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False)
 
 
+@pytest.mark.slow
 async def test_jetstream_messages_survive_restart_and_crash(nats_js: NatsServer) -> None:
     client = await _connect(nats_js.url)
     try:
@@ -247,6 +248,7 @@ async def test_smtp_sink_runs_standalone(tmp_path: Path) -> None:
 # -- the local stack's supervisor ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_supervisor_restarts_a_crashed_process_and_kills_a_stubborn_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
