@@ -292,5 +292,15 @@ async def quiescent(*services: Any) -> bool:
     return True
 
 
+async def platform_quiescent(platform: Any, *recipients: str) -> bool:
+    """`quiescent` for every service of an e2e platform, and in its mailer no mail to these
+    recipients waiting or being sent: the mails counted then are all there will be."""
+    from tests.integration.mailer.conftest import mailer_quiescent
+
+    mailer = platform.services.get("mailer")
+    others = [service for service in platform.services.values() if service is not mailer]
+    return await quiescent(*others) and (mailer is None or await mailer_quiescent(mailer, *recipients))
+
+
 def unique_email(tag: str = "test") -> str:
     return f"{tag}.{uuid.uuid4().hex[:12]}@example.org"

@@ -12,7 +12,7 @@ import pytest
 
 from ecandidat.devstack._process import free_port
 from ecandidat.devstack.cas import CasServer
-from tests.conftest import eventually
+from tests.conftest import eventually, platform_quiescent
 from tests.e2e.ent import cas_browser, cas_logout, cas_ticket, new_ent_user
 from tests.e2e.test_accounts import PASSWORD, activated_account, api, mail_to, sealing_overrides, text_of
 from tests.e2e.test_dossiers_login import load_registry
@@ -71,6 +71,7 @@ async def test_first_ent_login_creates_the_account_and_downloads_the_dossier(pla
     sections = {s["section"]: s for s in dossier["sections"]}
     assert sections["cursus_interne"]["renseignee"] and sections["cursus_interne"]["lecture_seule"]
     assert "universitaire" in sections["cursus_interne"]["motif_lecture_seule"] or sections["cursus_interne"]["motif_lecture_seule"]
+    await eventually(lambda: platform_quiescent(platform, attributes["mail"]), message="every event handled")
     assert not [m for m in smtp_sink.messages() if attributes["mail"] in (m["To"] or "")]
 
     # The same ticket again: refused by the CAS server, nothing opened.
