@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import pycountry
 from pydantic import BeforeValidator, ConfigDict, Field, JsonValue, StringConstraints, model_validator
@@ -93,7 +93,7 @@ SectionName = Literal[
     "stages",
     "experiences_professionnelles",
 ]
-SECTIONS: tuple[str, ...] = SectionName.__args__  # type: ignore[attr-defined]
+SECTIONS: tuple[str, ...] = get_args(SectionName)
 SECTION_LABELS = {
     "informations_personnelles": "Informations personnelles",
     "adresse": "Adresse",
