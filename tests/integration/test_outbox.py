@@ -10,7 +10,6 @@ from datetime import timedelta
 import random
 
 import asyncpg
-import nats.errors
 import pytest
 
 from ecandidat.contracts.envelope import CloudEvent
