@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     LOCALHOST,
-    ROOT,
     BrokenRun,
     Process,
     conditions,

@@ -101,7 +101,7 @@ async def wait_ok(url: str, procs: list[subprocess.Popen], headers: dict[str, st
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in procs):
-                raise SystemExit(f"a server exited early (see logs)")
+                raise SystemExit("a server exited early (see logs)")
             try:
                 async with http.get(url, headers=headers) as resp:
                     if resp.status == 200:

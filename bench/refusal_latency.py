@@ -497,7 +497,7 @@ def report(info: dict[str, Any], args: argparse.Namespace, result: LoadResult, t
     drift_rows = [[label, *drift(timelines, key)] for label, key in (
         ("staff request answered", "answered"), ("incomplet committed", "incomplet_at"),
         ("mail accepted", "mailed"))]
-    print_table(f"keeping up: p50 (ms) of the first and the last tenth of the refusals", ["stage", "first 10%", "last 10%"],
+    print_table("keeping up: p50 (ms) of the first and the last tenth of the refusals", ["stage", "first 10%", "last 10%"],
                 drift_rows)
     hops = hop_rows(timelines)
     print_table("each hop, per refusal, ms (differences of the times above; the relay waits for older "

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.base import RpcRequest
 from ecandidat.contracts.errors import InvalidInput, NotFound, Unauthenticated
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.validation import french_details
@@ -98,12 +100,12 @@ class Api:
         return None
 
 
-Authenticator = Callable[[web.Request, "Operation"], Awaitable[Any]]
-AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+Authenticator = Callable[[web.Request, "Operation"], Awaitable[Principal]]
+AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator")
 RPC = web.AppKey("rpc", RpcClient)
 REQUEST_ID = web.RequestKey("request_id", str)
 OPERATION = web.RequestKey("operation", Operation)
-PRINCIPAL = web.RequestKey("principal", object)
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def _with_operation(op: Operation) -> Handler:
@@ -158,7 +160,7 @@ def json_response(model: BaseModel | dict | list, status: int = 200, headers: di
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
-async def call(request: web.Request, rpc_request: BaseModel, reply: type[M], *, timeout: float | None = None) -> M:
+async def call(request: web.Request, rpc_request: RpcRequest, reply: type[M], *, timeout: float | None = None) -> M:
     """The gateway's one way of asking a service: the rpc for this HTTP request, under its request id."""
     return await request.app[RPC].call(rpc_request, reply, request_id=request[REQUEST_ID], timeout=timeout)
 
@@ -174,7 +176,7 @@ def path_uuid(request: web.Request, name: str, what: str = "Cette ressource") ->
 def body_of(rpc_model: type[BaseModel], *, without: tuple[str, ...] = ("principal",), name: str | None = None) -> type[BaseModel]:
     """The HTTP body model of an rpc request: its fields minus those the gateway fills itself
     (the principal, path parameters). Same validation, one definition."""
-    fields = {
+    fields: dict[str, Any] = {
         key: (info.annotation, info)
         for key, info in rpc_model.model_fields.items()
         if key not in without

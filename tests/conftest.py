@@ -19,7 +19,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -291,6 +290,16 @@ async def quiescent(*services: Any) -> bool:
             if info.num_pending or info.num_ack_pending:
                 return False
     return True
+
+
+async def platform_quiescent(platform: Any, *recipients: str) -> bool:
+    """`quiescent` for every service of an e2e platform, and in its mailer no mail to these
+    recipients waiting or being sent: the mails counted then are all there will be."""
+    from tests.integration.mailer.conftest import mailer_quiescent
+
+    mailer = platform.services.get("mailer")
+    others = [service for service in platform.services.values() if service is not mailer]
+    return await quiescent(*others) and (mailer is None or await mailer_quiescent(mailer, *recipients))
 
 
 def unique_email(tag: str = "test") -> str:

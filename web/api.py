@@ -31,7 +31,7 @@ CSRF_HEADER = "X-CSRF-Token"
 DEVICE_COOKIE = "ecandidat_device"
 FORWARDED_COOKIES = (SESSION_COOKIE, CSRF_COOKIE, DEVICE_COOKIE)
 
-CLIENT = web.AppKey("api_client", "ApiClient")
+CLIENT: web.AppKey[ApiClient] = web.AppKey("api_client")
 REQUEST_ID = web.RequestKey("request_id", str)
 CSRF_TOKEN = web.RequestKey("csrf_token", str)  # the form's token, checked against the cookie
 

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from .i18n import HERE
 
-ASSETS = web.AppKey("assets", "Assets")
+ASSETS: web.AppKey[Assets] = web.AppKey("assets")
 LONG_CACHE = "public, max-age=31536000, immutable"
 COMPRESSIBLE = (".css", ".js", ".svg", ".json", ".map", ".webmanifest")
 

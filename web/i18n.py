@@ -181,8 +181,8 @@ def untranslated(language: str) -> list[str]:
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "check"
     if command == "extract":
-        missing = update()
-        print(f"catalogue updated; {missing} message(s) to translate")
+        count = update()
+        print(f"catalogue updated; {count} message(s) to translate")
         return 0
     missing = [m for language in LANGUAGES if language != DEFAULT for m in untranslated(language)]
     for message in missing:

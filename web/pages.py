@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -15,6 +15,9 @@ from multidict import MultiDictProxy
 from .api import CLIENT, SESSION_COOKIE, Problem, Reply, SessionRequired
 from .render import SETTINGS, USER
 from .session import CSRF_FIELD, SECURE, check_csrf, clear_session_cookies, set_flash
+
+
+R = TypeVar("R", bound=web.StreamResponse)
 
 
 class CsrfRefused(Exception):
@@ -29,7 +32,7 @@ def redirect(location: str, flash: str | None = None, value: str = "", *, reques
     return response
 
 
-def relay_cookies(reply: Reply, response: web.StreamResponse) -> web.StreamResponse:
+def relay_cookies(reply: Reply, response: R) -> R:
     """The cookies the API set (session, CSRF) or cleared, passed on to the browser."""
     for cookie in reply.set_cookies:
         response.headers.add("Set-Cookie", cookie)

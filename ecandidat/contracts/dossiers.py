@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import pycountry
-from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from .auth import Principal
 from .base import Message, RpcReply, RpcRequest
@@ -34,9 +34,8 @@ def _upper(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 
 
-def _code(pattern: str, **constraints: Any) -> Any:
-    """A code compared in upper case: "fr" is read as "FR" before its format is checked."""
-    return Annotated[str, StringConstraints(pattern=pattern, **constraints), BeforeValidator(_upper)]
+# A code compared in upper case: "fr" is read as "FR" before its format is checked.
+_UPPER = BeforeValidator(_upper)
 
 
 def _date_text(value: Any) -> Any:
@@ -49,14 +48,14 @@ def _date_text(value: Any) -> Any:
 Date = Annotated[date, BeforeValidator(_date_text)]
 
 
-def _line(max_length: int) -> Any:
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length, pattern=_LINE)]
+def _line(max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length, pattern=_LINE)
 
 
-Ligne40 = _line(40)
-Ligne100 = _line(100)
-Ligne150 = _line(150)
-Ligne200 = _line(200)
+Ligne40 = Annotated[str, _line(40)]
+Ligne100 = Annotated[str, _line(100)]
+Ligne150 = Annotated[str, _line(150)]
+Ligne200 = Annotated[str, _line(200)]
 Texte = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=_TEXT)]
 # The codes the service accepts (`services/dossiers/referentiels.py`; a test keeps them equal).
 COUNTRY_CODES = tuple(sorted(c.alpha_2 for c in pycountry.countries))
@@ -64,18 +63,18 @@ DEPARTEMENT_CODES = tuple(sorted(
     [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"]
     + ["971", "972", "973", "974", "975", "976", "977", "978", "984", "986", "987", "988", "989"]
 ))
-CodePays = Annotated[_code(r"^[A-Z]{2}$"), Field(
+CodePays = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), _UPPER, Field(
     json_schema_extra={"enum": list(COUNTRY_CODES)}, description="Code pays ISO 3166 à deux lettres (FR, BE…)")]
-CodeDepartement = Annotated[_code(r"^(\d{2}|2A|2B|\d{3})$"), Field(
+CodeDepartement = Annotated[str, StringConstraints(pattern=r"^(\d{2}|2A|2B|\d{3})$"), _UPPER, Field(
     json_schema_extra={"enum": list(DEPARTEMENT_CODES)}, description="Code du département (31, 2A, 974…)")]
-CodeCommune = Annotated[_code(r"^(\d{5}|2A\d{3}|2B\d{3})$"), Field(
+CodeCommune = Annotated[str, StringConstraints(pattern=r"^(\d{5}|2A\d{3}|2B\d{3})$"), _UPPER, Field(
     description="Code INSEE d'une commune existante, dans le département indiqué (31555 pour Toulouse ; "
                 "voir GET /api/v1/referentiels/communes)")]
 # Five digits in France; other countries' postal codes vary (letters, spaces, dashes).
-CodePostal = _code(r"^[0-9A-Z][0-9A-Z -]{1,9}$")
+CodePostal = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z][0-9A-Z -]{1,9}$"), _UPPER]
 Telephone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20, pattern=r"^\+?[0-9 .()-]+$")]
-Ine = _code(r"^[0-9A-Za-z ]+$", min_length=11, max_length=14)
-Uai = _code(r"^\d{7}[A-Z]$")
+Ine = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z ]+$", min_length=11, max_length=14), _UPPER]
+Uai = Annotated[str, StringConstraints(pattern=r"^\d{7}[A-Z]$"), _UPPER]
 AnneeUniversitaire = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(19|20)\d{2}-(19|20)\d{2}$")]
 def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):  # JSON true is not the year 1
@@ -94,7 +93,7 @@ SectionName = Literal[
     "stages",
     "experiences_professionnelles",
 ]
-SECTIONS: tuple[str, ...] = SectionName.__args__  # type: ignore[attr-defined]
+SECTIONS: tuple[str, ...] = get_args(SectionName)
 SECTION_LABELS = {
     "informations_personnelles": "Informations personnelles",
     "adresse": "Adresse",
@@ -165,7 +164,15 @@ class Adresse(Message):
     code_postal: CodePostal | None = None
     commune: CodeCommune | None = None
     ville_etranger: Ligne100 | None = None
-    cedex: _code(r"^CEDEX( \d{1,2})?$") | None = None
+    cedex: Annotated[str, StringConstraints(pattern=r"^CEDEX( \d{1,2})?$"), _UPPER] | None = None
+
+
+# Without a baccalauréat, its fields stay empty.
+_SANS_BAC: dict[str, JsonValue] = {
+    **{f: {"type": "null"} for f in (
+        "annee", "serie", "mention", "pays", "departement", "commune", "etablissement", "uai_etablissement")},
+    **{f: {"maxItems": 0} for f in ("specialites", "options")},
+}
 
 
 class Baccalaureat(Message):
@@ -173,9 +180,7 @@ class Baccalaureat(Message):
 
     model_config = ConfigDict(json_schema_extra={
         "if": {"properties": {"situation": {"const": "sans_bac"}}, "required": ["situation"]},
-        "then": {"properties": {f: {"type": "null"} for f in (
-            "annee", "serie", "mention", "pays", "departement", "commune", "etablissement", "uai_etablissement")}
-            | {f: {"maxItems": 0} for f in ("specialites", "options")}},
+        "then": {"properties": _SANS_BAC},
         "else": {"required": ["annee", "serie", "pays"],
                  **_by_country("pays", france=(), france_absent=(), abroad=(), abroad_absent=("departement", "commune"))},
     })
@@ -362,7 +367,7 @@ class SearchCommunes(RpcRequest):
 
     code_postal: CodePostal | None = None
     departement: CodeDepartement | None = None
-    nom: _line(60) | None = Field(default=None, min_length=2)  # type: ignore[valid-type]
+    nom: Annotated[str, _line(60)] | None = Field(default=None, min_length=2)
     limit: int = Field(default=20, ge=1, le=100)
 
     @model_validator(mode="after")

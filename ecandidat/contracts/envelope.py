@@ -7,6 +7,7 @@ through every service it reaches.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import datetime
 from typing import Any
@@ -44,7 +45,7 @@ class CloudEvent(BaseModel):
     def schema_version(self) -> int:
         return int(self.dataschema.rsplit("/v", 1)[-1])
 
-    def parse(self, model: type[Event]) -> Event:
+    def parse(self, model: builtins.type[Event]) -> Event:
         """Validate `data` against the model of this event type."""
         return model.model_validate(self.data)
 

@@ -59,10 +59,10 @@ def export(out: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cls.model_json_schema(), indent=2, ensure_ascii=False))
         written.append(path)
-    for cls in rpc_requests():
-        path = out / "rpc" / f"{rpc_subject(cls)}.json"
+    for request in rpc_requests():
+        path = out / "rpc" / f"{rpc_subject(request)}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(cls.model_json_schema(), indent=2, ensure_ascii=False))
+        path.write_text(json.dumps(request.model_json_schema(), indent=2, ensure_ascii=False))
         written.append(path)
     return written
 

@@ -335,7 +335,11 @@ def command_mail(args: argparse.Namespace) -> int:
         print("no mail", file=sys.stderr)
         return 1
     _, _, message = max(mails, key=lambda m: (m[0] is not None, m[0], m[1]))
-    text = message.get_body(("plain",)).get_content()
+    body = message.get_body(("plain",))
+    if body is None:
+        print("the mail has no text part", file=sys.stderr)
+        return 1
+    text = body.get_content()
     if args.link:
         found = re.search(r"https?://\S+", text)
         if not found:

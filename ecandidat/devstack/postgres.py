@@ -101,7 +101,7 @@ class PostgresServer(ManagedServer):
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(bin_dir)
         self._stop_orphan()
-        argv = [
+        argv: list[str | os.PathLike[str]] = [
             bin_dir / "postgres",
             "-D", self.data_dir,
             "-h", self.host,

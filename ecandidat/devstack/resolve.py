@@ -178,7 +178,8 @@ class Resolver:
     async def s3(self) -> None:
         env = self.result.env
         configured = self.environ.get("S3_ENDPOINT")
-        if configured and await asyncio.to_thread(http_answers, configured):
+        answers = await asyncio.to_thread(http_answers, configured) if configured else False
+        if configured and answers:
             env["S3_ENDPOINT"] = configured
             env["S3_ACCESS_KEY"] = self.environ.get("S3_ACCESS_KEY", "")
             env["S3_SECRET_KEY"] = self.environ.get("S3_SECRET_KEY", "")

@@ -54,7 +54,8 @@ from .nats import ConsumerSpec, declare_consumer
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[asyncpg.Connection, Any, CloudEvent], Awaitable[None]]
+# (conn, body, meta), and the prepared value as a fourth argument when the subscription has `prepare`.
+Handler = Callable[..., Awaitable[None]]
 
 
 _NOTHING = object()  # not prepared (no `prepare`, or the event was in the inbox already)
@@ -281,27 +282,27 @@ class EventConsumer:
     async def _prepare(self, msgs: list[Msg], envelopes: list[CloudEvent | ValidationError]) -> dict[int, Any]:
         """The prepared values of the batch's events whose subscription has `prepare` and which
         this consumer has not handled yet, by message; a failure is kept as `_Failed`."""
-        wanted = []
+        wanted: list[tuple[Msg, CloudEvent, type[Event], Prepare]] = []
         for msg, event in zip(msgs, envelopes):
             if isinstance(event, ValidationError):
                 continue  # dead-lettered by _handle_one
             route = self.routes.get(event.type)
             if route is not None and route.prepare is not None:
-                wanted.append((msg, event, route))
+                wanted.append((msg, event, route.model, route.prepare))
         if not wanted:
             return {}
         async with self.pool.acquire() as conn:
             done = set(await conn.fetchval(
                 "SELECT coalesce(array_agg(event_id), '{}') FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
-                self.durable, [event.id for _, event, _ in wanted],
+                self.durable, [event.id for _, event, _, _ in wanted],
             ))
         prepared: dict[int, Any] = {}
-        for msg, event, route in wanted:
+        for msg, event, model, prepare in wanted:
             if event.id in done:
                 continue
             with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable, request_id=event.request_id):
                 try:
-                    prepared[id(msg)] = await route.prepare(route.model.model_validate(event.data), event)
+                    prepared[id(msg)] = await prepare(model.model_validate(event.data), event)
                 except ValidationError:
                     continue  # dead-lettered by _handle_one
                 except Exception as exc:

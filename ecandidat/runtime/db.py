@@ -98,7 +98,7 @@ class _Transaction(asyncpg.transaction.Transaction):
         if not self._nested:
             self._connection._transaction_ended(committed=False)
 
-    async def __aexit__(self, extype, ex, tb) -> None:  # type: ignore[no-untyped-def]
+    async def __aexit__(self, extype, ex, tb) -> None:
         await super().__aexit__(extype, ex, tb)
         if not self._nested:
             self._connection._transaction_ended(committed=extype is None)
@@ -109,12 +109,12 @@ class KitConnection(asyncpg.Connection):
     what was registered with `after_commit` once the outermost transaction has committed (the
     outbox wakes its relay in this process that way, without a NOTIFY in the commit)."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.kit_schema: str | None = None
         self._after_commit: dict[object, Callable[[], None]] = {}
 
-    def transaction(self, *, isolation=None, readonly=False, deferrable=False) -> _Transaction:  # type: ignore[no-untyped-def]
+    def transaction(self, *, isolation=None, readonly=False, deferrable=False) -> _Transaction:
         self._check_open()
         return _Transaction(self, isolation, readonly, deferrable)
 
@@ -173,7 +173,7 @@ class _Pool(asyncpg.Pool):
     `async with pool.acquire()`: without a bound, giving back a connection whose server went away
     in the middle of a cancelled operation can wait forever, and the loop that did it with it."""
 
-    def acquire(self, *, timeout: float | None = ACQUIRE_TIMEOUT):  # type: ignore[override]
+    def acquire(self, *, timeout: float | None = ACQUIRE_TIMEOUT):
         return super().acquire(timeout=timeout)
 
 

@@ -37,7 +37,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -93,7 +93,7 @@ def timed_rpc_call(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable
     return wrapper
 
 
-def timed_rpc_serve(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+def timed_rpc_serve(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Coroutine[Any, Any, None]]:
     """Decorates `RpcServer._serve(self, msg)`."""
 
     @functools.wraps(fn)
@@ -224,7 +224,7 @@ def exposition(extra: list[Any] | None = None) -> bytes:
     text = generate_latest(REGISTRY)
     if extra:
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Families(extra))  # type: ignore[arg-type]
+        registry.register(_Families(extra))
         text += generate_latest(registry)
     return text
 

@@ -66,6 +66,7 @@ class Service:
         self.nc: NATS
         self.rpc: RpcServer
         self.relay: OutboxRelay | None = None
+        self.metrics_port: int | None = None  # where /metrics listens, once started (settings.metrics_port 0: any)
         self.consumers: list[EventConsumer] = []
         self.jobs: list[Job] = []
         self.checks: dict[str, HealthCheck] = {}

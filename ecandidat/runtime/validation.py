@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ..contracts.errors import ErrorDetail, InvalidInput
 
@@ -43,7 +44,7 @@ _MESSAGES = {
 }
 
 
-def _message(err: dict) -> str:
+def _message(err: ErrorDetails) -> str:
     template = _MESSAGES.get(err["type"])
     ctx = dict(err.get("ctx") or {})
     if err["type"] == "value_error":

@@ -81,7 +81,7 @@ def account_of(request: web.Request) -> uuid.UUID:
 async def read_section(request: web.Request, account_id: uuid.UUID) -> web.Response:
     reply = await call(
         request,
-        GetSection(principal=request[PRINCIPAL], account_id=account_id, section=section_of(request)),  # type: ignore[arg-type]
+        GetSection(principal=request[PRINCIPAL], account_id=account_id, section=section_of(request)),
         SectionView,
     )
     return json_response(reply, headers={"ETag": etag(reply.version)})
@@ -92,7 +92,7 @@ async def save(request: web.Request, account_id: uuid.UUID, section: str, model:
     if isinstance(version, web.Response):
         return version
     content = await parse_body(request, model)
-    principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
+    principal: Principal = request[PRINCIPAL]
     # A refused save raises: 412 bodies carry the section's current `version`.
     reply = await call(
         request,
@@ -106,14 +106,14 @@ def register(api: Api) -> None:
     @api.route("GET", f"{API_PREFIX}/dossier", summary="Mon dossier : toutes les rubriques et leur complétude",
                tag="dossier", response=DossierView, realm="candidate")
     async def get_my_dossier(request: web.Request) -> web.Response:
-        principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
+        principal: Principal = request[PRINCIPAL]
         reply = await call(request, GetDossier(principal=principal, account_id=principal.account_id), DossierView)
         return json_response(reply)
 
     @api.route("GET", f"{API_PREFIX}/dossier/completude", summary="Ce qui manque à mon dossier pour candidater",
                tag="dossier", response=Completeness, realm="candidate")
     async def get_my_completeness(request: web.Request) -> web.Response:
-        principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
+        principal: Principal = request[PRINCIPAL]
         reply = await call(request, GetCompleteness(account_id=principal.account_id), Completeness)
         return json_response(reply)
 
@@ -121,7 +121,7 @@ def register(api: Api) -> None:
                tag="dossier", response=SectionView, realm="candidate", responses={404: "Rubrique inconnue"},
                versioned=True)
     async def get_my_section(request: web.Request) -> web.Response:
-        return await read_section(request, request[PRINCIPAL].account_id)  # type: ignore[attr-defined]
+        return await read_section(request, request[PRINCIPAL].account_id)
 
     for section in WRITABLE_SECTIONS:
         _register_save(api, section)
@@ -144,7 +144,7 @@ def _register_save(api: Api, section: str) -> None:
     model = SECTION_MODELS[section]
 
     async def handler(request: web.Request) -> web.Response:
-        return await save(request, request[PRINCIPAL].account_id, section, model)  # type: ignore[attr-defined]
+        return await save(request, request[PRINCIPAL].account_id, section, model)
 
     handler.__name__ = f"save_my_{section}"
     api.route(

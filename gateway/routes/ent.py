@@ -108,10 +108,9 @@ async def _single_logout(request: web.Request) -> web.Response:
         raise InvalidInput("La requête de déconnexion unique (CAS) doit être un formulaire "
                            "(Content-Type: application/x-www-form-urlencoded).", code="unsupported_media_type")
     try:
-        form = await request.post()
+        logout_request = (await request.post()).get("logoutRequest")
     except ValueError:
-        form = {}
-    logout_request = form.get("logoutRequest")
+        logout_request = None
     if not isinstance(logout_request, str) or not logout_request.strip() or len(logout_request) > 20_000:
         raise InvalidInput("Requête de déconnexion unique (CAS) absente ou illisible.", code="bad_request")
     await call(request, c.EntLogout(logout_request=logout_request), c.Done)

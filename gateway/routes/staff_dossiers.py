@@ -66,7 +66,7 @@ def register(api: Api) -> None:
     async def staff_get_dossier(request: web.Request) -> web.Response:
         reply = await call(
             request,
-            GetDossier(principal=request[PRINCIPAL], account_id=account_of(request)),  # type: ignore[arg-type]
+            GetDossier(principal=request[PRINCIPAL], account_id=account_of(request)),
             DossierView,
         )
         return json_response(reply)
@@ -90,7 +90,7 @@ def register(api: Api) -> None:
                content_types={"request": "text/csv application/csv application/octet-stream"},
                responses={413: "Fichier trop volumineux", 415: "Envoyer un fichier CSV"})
     async def staff_import_registry(request: web.Request) -> web.Response:
-        principal: Principal = request[PRINCIPAL]  # type: ignore[assignment]
+        principal: Principal = request[PRINCIPAL]
         filename = header_text(request.headers.get("X-Filename"), 255)
         reply = await call(
             request,

@@ -54,10 +54,11 @@ OTHER_ENT = (
 _INE = re.compile(r"^[0-9A-Z]{11}$")
 
 
-def _enabled(deps: Deps) -> str:
-    if not deps.settings.ent_enabled or not deps.settings.ent_cas_url:
+def _enabled(deps: Deps) -> tuple[str, aiohttp.ClientSession]:
+    """The CAS server's URL and the session to it; ENT login off is a 404."""
+    if not deps.settings.ent_enabled or not deps.settings.ent_cas_url or deps.http is None:
         raise NotFound(ENT_OFF, code="not_found")
-    return deps.settings.ent_cas_url
+    return deps.settings.ent_cas_url, deps.http
 
 
 def _ine(raw: str | None) -> str | None:
@@ -67,14 +68,14 @@ def _ine(raw: str | None) -> str | None:
 
 
 async def ent_start(deps: Deps, req: EntStart) -> EntRedirect:
-    cas_url = _enabled(deps)
-    await cas.check_reachable(deps.settings, deps.http)
+    cas_url, http = _enabled(deps)
+    await cas.check_reachable(deps.settings, http)
     return EntRedirect(login_url=cas.login_url(cas_url, req.service_url))
 
 
 async def ent_login(deps: Deps, req: EntLogin) -> EntOutcome:
-    _enabled(deps)
-    identity = await cas.validate(deps.settings, deps.http, req.service_url, req.ticket)
+    _, http = _enabled(deps)
+    identity = await cas.validate(deps.settings, http, req.service_url, req.ticket)
     ine = _ine(identity.ine)
     for attempt in range(2):
         try:

@@ -86,7 +86,7 @@ async def create_account(deps: Deps, req: CreateAccount) -> AccountCreatedReply:
                 await mail_activation(conn, deps, event.model_dump(), deadline, welcome=True)
             else:
                 owner = await store.candidate_by_email(conn, req.email, lock=True)
-                if may_mail:
+                if may_mail and owner is not None:
                     await mail_credentials(conn, deps, owner, reason="registration")
     return AccountCreatedReply(
         account_id=account_id, numero_dossier=numero, email=req.email, activation_deadline=deadline, message=CREATED

@@ -87,8 +87,9 @@ async def _invite(
 async def create_staff_account(deps: Deps, req: CreateStaffAccount) -> StaffAccountView:
     _require(req.principal, "admin")
     check_staff_scopes(req.roles, req.centres, req.commissions)
+    account_id = uuid.uuid4()
     row = dict(
-        account_id=uuid.uuid4(), email=req.email, nom=req.nom, prenom=req.prenom, roles=list(req.roles),
+        account_id=account_id, email=req.email, nom=req.nom, prenom=req.prenom, roles=list(req.roles),
         centres=list(req.centres), commissions=list(req.commissions), created_at=deps.now(),
         created_by=req.principal.account_id,
     )
@@ -100,7 +101,7 @@ async def create_staff_account(deps: Deps, req: CreateStaffAccount) -> StaffAcco
         except asyncpg.UniqueViolationError:
             message = "Un compte de personnel existe déjà avec cette adresse mail."
             raise Conflict(message, details=[ErrorDetail(field="email", message=message)]) from None
-        return _view(await staff_store.staff(conn, row["account_id"]))
+        return _view(await staff_store.staff(conn, account_id))
 
 
 async def create_first_admin(
@@ -112,10 +113,10 @@ async def create_first_admin(
         if existing is not None and existing["totp_confirmed"]:
             return _view(existing), None
         if existing is None:
-            row = dict(account_id=uuid.uuid4(), email=email, nom=nom, prenom=prenom, roles=["admin"],
-                       created_at=clock.now())
-            await staff_store.insert_staff(conn, **row)
-            existing = await staff_store.staff(conn, row["account_id"])
+            account_id = uuid.uuid4()
+            await staff_store.insert_staff(conn, account_id=account_id, email=email, nom=nom, prenom=prenom,
+                                           roles=["admin"], created_at=clock.now())
+            existing = await staff_store.staff(conn, account_id)
         token = await _invite(conn, existing, sealer=sealer, clock=clock, settings=settings)
     return _view(existing), token
 
@@ -176,6 +177,8 @@ async def _second_factor(conn: asyncpg.Connection, deps: Deps, account: asyncpg.
     if looks_like_recovery_code(code):
         return await staff_store.use_recovery_code(conn, account_id, recovery_hash(code), now)
     locked = await staff_store.staff(conn, account_id, lock=True)
+    if locked is None:
+        return False
     step = totp_step(deps.sealer.unseal(locked["totp_secret"]), code, now, locked["totp_last_step"])
     if step is None:
         return False
@@ -191,16 +194,16 @@ async def staff_login(deps: Deps, req: StaffLogin) -> SessionIssued:
             conn, deps, account_id=account_id, subject=throttle.subject_of(account_id, "staff", req.email),
             client=req.client, device=req.device,
         )
-    usable = account is not None and account["totp_confirmed"]
-    password_ok = await verify_or_count(deps, attempt, account["password_hash"] if usable else None, req.password)
+    usable = account if account is not None and account["totp_confirmed"] else None
+    password_ok = await verify_or_count(deps, attempt, usable["password_hash"] if usable is not None else None, req.password)
     second_ok = False
-    if password_ok:
+    if password_ok and account is not None:
         async with deps.pool.acquire() as conn:
             async with conn.transaction():
                 second_ok = await _second_factor(conn, deps, account, req.code, deps.now())
         if not second_ok:
             await throttle.record_failure(deps, attempt)
-    if not second_ok:
+    if not second_ok or account is None:
         raise Unauthenticated(BAD_STAFF_LOGIN, details=[ErrorDetail(field="code", message=BAD_STAFF_LOGIN)])
     if account["disabled_at"] is not None:
         raise Forbidden("Ce compte est désactivé. Adressez-vous à un administrateur.")

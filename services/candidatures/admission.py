@@ -96,11 +96,13 @@ async def promote_next(conn: asyncpg.Connection, formation_code: str, now: datet
         if nxt is None:
             return promoted
         row = await _lock(conn, nxt)
+        if row is None:
+            return promoted
         decision_id = await _insert_decision(conn, nxt, "favorable", SYSTEM, now, automatic=True,
                                              origine="liste_complementaire")
         await _validate(conn, row, decision_id, SYSTEM, now, clock)
         deadline = await conn.fetchval("SELECT confirmation_deadline FROM candidatures WHERE id = $1", nxt)
-        view = await store.candidature_view(conn, nxt)
+        view = await store.held_candidature_view(conn, nxt)
         await add_event(
             conn, c.CandidaturePromoted(**_facts(view), former_rang=row["rang_lc"], confirmation_deadline=deadline),
             subject=str(nxt), clock=clock,
@@ -120,7 +122,7 @@ def reminders_job(days_before: int):
         )
         for r in rows:
             await conn.execute("UPDATE candidatures SET reminder_sent_at = $2 WHERE id = $1", r["id"], now)
-            view = await store.candidature_view(conn, r["id"])
+            view = await store.held_candidature_view(conn, r["id"])
             await add_event(
                 conn, c.ConfirmationReminderDue(**_facts(view), confirmation_deadline=view["confirmation_deadline"]),
                 subject=str(r["id"]), clock=FixedClock(now),

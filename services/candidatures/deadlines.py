@@ -36,7 +36,7 @@ def _by(principal: Principal) -> str:
 async def announce(conn: asyncpg.Connection, before: asyncpg.Record, by: str, now: datetime, clock: Clock, *,
                    cause: str, motif: str | None, **details: object) -> bool:
     """After the candidature's row changed: record and announce its new deadline, if it moved."""
-    after = await store.candidature_view(conn, before["id"])
+    after = await store.held_candidature_view(conn, before["id"])
     old, new = store.candidature_of(before).retour_deadline(), store.candidature_of(after).retour_deadline()
     if old == new:
         return False

@@ -84,6 +84,15 @@ class Formation:
         return self.ouverte and start_of_day(self.depot_debut) <= now < end_of_day(self.depot_fin)
 
 
+def open_campagne(campagne: Campagne | None, now: datetime) -> Campagne:
+    """The campagne in service when it is open; otherwise no application."""
+    if campagne is None or not campagne.is_open(now):
+        raise Refused(
+            "Il n'est possible de candidater que pendant la campagne de candidatures.", reason="campagne_fermee"
+        )
+    return campagne
+
+
 def check_can_apply(
     *,
     campagne: Campagne | None,
@@ -94,10 +103,7 @@ def check_can_apply(
     max_in_centre: int,
 ) -> None:
     """Refuse an application that breaks a rule, with the reason the candidate can act on."""
-    if campagne is None or not campagne.is_open(now):
-        raise Refused(
-            "Il n'est possible de candidater que pendant la campagne de candidatures.", reason="campagne_fermee"
-        )
+    open_campagne(campagne, now)
     if not formation.deposit_open(now):
         raise Refused(
             f"Les candidatures à la formation « {formation.libelle} » sont ouvertes du "

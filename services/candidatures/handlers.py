@@ -181,8 +181,7 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
     async with pool.acquire() as conn, conn.transaction():
         await store.lock_candidate(conn, principal.account_id)
         now = clock.now()
-        campagne_row = await store.campagne_en_service(conn)
-        campagne = store.campagne_of(campagne_row)
+        campagne = domain.open_campagne(store.campagne_of(await store.campagne_en_service(conn)), now)
         domain.check_can_apply(
             campagne=campagne,
             formation=formation,
@@ -314,6 +313,8 @@ async def transmit(
     try:
         async with pool.acquire() as conn, conn.transaction():
             locked = await store.lock_candidature(conn, candidature_id)
+            if locked is None:
+                raise _not_found()
             now = clock.now()
             store.candidature_of(locked).check_transmit(now)
             await conn.execute(
@@ -324,7 +325,7 @@ async def transmit(
             )
             await store.add_history(conn, candidature_id, now, principal.numero_dossier or "", "transmitted",
                                     previous=locked["statut"])
-            row = await store.candidature_view(conn, candidature_id)
+            row = await store.held_candidature_view(conn, candidature_id)
             await add_event(
                 conn,
                 CandidatureTransmitted(**_facts(row), received_at=now, centre_libelle=row["centre_libelle"]),

@@ -100,7 +100,7 @@ PIECES = [
 ]
 
 
-async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None = None) -> dict[str, uuid.UUID]:
+async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None = None) -> dict[str, uuid.UUID | None]:
     """Create or update the demo campaign and offer; return the piece ids by code."""
     year = campaign_year or today.year
     p = SEEDER
@@ -125,11 +125,11 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
             date_jury=today + timedelta(days=90), date_publication=today + timedelta(days=95),
             modalites_inscription=MODALITES.get(centre),
         ), SystemClock())
-    ids = {}
-    for code, libelle, ordre, niveau, centre, formation, conditionnelle, modele in PIECES:
+    ids: dict[str, uuid.UUID | None] = {}
+    for code, libelle, ordre, niveau, piece_centre, piece_formation, conditionnelle, modele in PIECES:
         saved = await offer.save_piece(pool, c.SavePiece(
-            principal=p, code=code, libelle=libelle, ordre=ordre, niveau=niveau, centre_code=centre,
-            formation_code=formation, conditionnelle=conditionnelle, has_template=modele,
+            principal=p, code=code, libelle=libelle, ordre=ordre, niveau=niveau, centre_code=piece_centre,
+            formation_code=piece_formation, conditionnelle=conditionnelle, has_template=modele,
         ))
         ids[code] = saved.id
     return ids

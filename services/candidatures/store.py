@@ -142,6 +142,14 @@ async def candidatures_of(conn: asyncpg.Connection, account_id: uuid.UUID) -> li
     return await conn.fetch(_CANDIDATURE_VIEW + " WHERE c.account_id = $1 ORDER BY c.created_at", account_id)
 
 
+async def held_candidature_view(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record:
+    """The view of a candidature that this transaction has locked or written, and so that exists."""
+    row = await candidature_view(conn, candidature_id)
+    if row is None:
+        raise LookupError(f"candidature {candidature_id} not found inside the transaction that holds it")
+    return row
+
+
 async def lock_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"""SELECT c.*, {DATE_RETOUR} AS date_retour FROM candidatures c JOIN formations f ON f.code = c.formation_code

@@ -32,7 +32,7 @@ def etape(at: datetime, action: str, details: Mapping[str, Any]) -> EtapeSuivi |
             return EtapeSuivi(at=at, etape="transmise", libelle="Candidature transmise")
         case "statut":
             new = details.get("new")
-            label = STATUTS.get(new, new)
+            label = STATUTS.get(str(new), new)
             return EtapeSuivi(at=at, etape="statut", statut=new, libelle=f"Statut du dossier : {label}",
                               piece=details.get("piece"), commentaire=details.get("commentaire"))
         case "piece_validee":
@@ -45,7 +45,7 @@ def etape(at: datetime, action: str, details: Mapping[str, Any]) -> EtapeSuivi |
         case "decision_validee":
             kind = details.get("kind")
             return EtapeSuivi(at=at, etape="decision", decision=kind,
-                              libelle=f"Décision : {DECISIONS.get(kind, kind)}")
+                              libelle=f"Décision : {DECISIONS.get(str(kind), kind)}")
         case "rang_liste_complementaire":
             rang = details.get("new")
             return EtapeSuivi(at=at, etape="rang_liste_complementaire", rang=rang,

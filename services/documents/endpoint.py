@@ -125,14 +125,14 @@ class Endpoint:
     async def _commit(self, ticket: tickets.Ticket, stored: handlers.StoredFile, inspected: Inspected):
         svc = self.svc
         if ticket.kind == "piece_upload":
-            return await handlers.commit_deposit(svc.pool, ticket.on_behalf_of(), ticket.candidature_id, ticket.slot_id,
+            return await handlers.commit_deposit(svc.pool, ticket.on_behalf_of(), ticket.candidature, ticket.slot,
                                                  stored, svc.clock)
         now = svc.clock.now()
         async with svc.pool.acquire() as conn, conn.transaction():
-            old = await store.template(conn, ticket.piece_id, lock=True)
+            old = await store.template(conn, ticket.piece, lock=True)
             if old is not None:
                 await store.queue_deletions(conn, [old["file_key"]], "template.replaced", now)
-            row = await store.put_template(conn, ticket.piece_id, ticket.extra.get("libelle") or stored.name,
+            row = await store.put_template(conn, ticket.piece, ticket.extra.get("libelle") or stored.name,
                                            stored.key, stored.name, stored.size, stored.sha256,
                                            ticket.on_behalf_of().email, now)
         return views.template_view(row)
@@ -149,20 +149,20 @@ class Endpoint:
                 return await self._send(request, _file_chunks(path), path.stat().st_size, "application/pdf", name)
         async with svc.pool.acquire() as conn:
             if ticket.kind == "piece_file":
-                row = await store.slot_row(conn, ticket.candidature_id, ticket.slot_id)
+                row = await store.slot_row(conn, ticket.candidature, ticket.slot)
                 if row is None or row["file_key"] is None:
                     raise NotFound("Aucun fichier n'est déposé pour cette pièce.")
                 key, size, ctype, name = row["file_key"], row["size"], row["content_type"], row["file_name"]
             elif ticket.kind in ("letter", "decision_letter"):
                 if ticket.kind == "letter":
-                    row = await store.current_letter(conn, ticket.candidature_id)
+                    row = await store.current_letter(conn, ticket.candidature)
                 else:
                     row = await store.letter_of_decision(conn, uuid.UUID(ticket.extra["decision_id"]))
                 if row is None:
                     raise NotFound("Aucune lettre n'est disponible pour cette candidature.")
                 key, size, ctype, name = row["file_key"], row["size"], "application/pdf", row["file_name"]
             else:
-                row = await store.template(conn, ticket.piece_id)
+                row = await store.template(conn, ticket.piece)
                 if row is None:
                     raise NotFound("Aucun modèle n'est disponible pour cette pièce.")
                 key, size, ctype, name = row["file_key"], row["size"], "application/pdf", row["file_name"]

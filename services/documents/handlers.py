@@ -245,6 +245,7 @@ async def review_piece(pool: asyncpg.Pool, principal: Principal, candidature_id:
             return await views.one_piece(conn, slot, cand, now)
         by = principal.email
         row = await store.set_review(conn, slot_id, statut, comment.strip() or None, by, now)
+        event: PieceRefused | PieceValidated
         if statut == "refusee":
             event = PieceRefused(**_facts(cand, row), by=by, at=now, comment=comment.strip())
         else:

@@ -65,8 +65,8 @@ async def generated(svc: DocumentsService, ticket: Ticket, request_id: str | Non
     with tempfile.TemporaryDirectory(prefix="recap-", dir=svc.settings.documents_spool_dir) as tmp:
         folder = Path(tmp)
         async with svc.pool.acquire() as conn:
-            cand = await store.candidature(conn, ticket.candidature_id)
-            slots = await store.slots(conn, ticket.candidature_id)
+            cand = await store.candidature(conn, ticket.candidature)
+            slots = await store.slots(conn, ticket.candidature)
         if cand is None:
             raise ServiceError("Cette candidature n'existe plus.", code="not_found")
         view = await _ask(svc, GetCandidature(principal=ticket.on_behalf_of(), candidature_id=cand["candidature_id"]),

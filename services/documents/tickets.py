@@ -32,6 +32,25 @@ class Ticket:
             raise ServiceError("Ce lien n'est pas valable pour cette opération.", code="gone")
         return self.principal
 
+    # The resource a ticket of its kind names (a kind of ticket names some of the three).
+    @property
+    def candidature(self) -> uuid.UUID:
+        return _named(self.candidature_id)
+
+    @property
+    def slot(self) -> uuid.UUID:
+        return _named(self.slot_id)
+
+    @property
+    def piece(self) -> uuid.UUID:
+        return _named(self.piece_id)
+
+
+def _named(value: uuid.UUID | None) -> uuid.UUID:
+    if value is None:
+        raise ServiceError("Ce lien ne désigne aucune ressource : recommencez l'opération.", code="gone")
+    return value
+
 
 def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()

@@ -176,7 +176,7 @@ def view(dossier: Dossier, section: str, principal: Principal) -> SectionView:
     if WHOLE_SECTION in stored.imported:
         imported = sorted((stored.data or {}).keys())
     return SectionView(
-        section=section,  # type: ignore[arg-type]
+        section=section,
         libelle=SECTION_LABELS[section],
         version=stored.version,
         renseignee=stored.data is not None,

@@ -178,8 +178,8 @@ async def import_registry(pool: asyncpg.Pool, req: ImportRegistry, refs: Referen
         imported = 0
         for account_id in await store.dossiers_declaring(conn, list(by_ine)):
             dossier = await store.load_dossier(conn, account_id, for_update=True)
-            identity = dossier.section("informations_personnelles").data if dossier else None
-            record = by_ine.get((identity or {}).get("ine"))
+            identity = (dossier.section("informations_personnelles").data if dossier else None) or {}
+            record = by_ine.get(identity.get("ine"))
             if dossier and record and record["informations_personnelles"]["date_naissance"] == identity.get("date_naissance"):
                 await _import_record(conn, dossier, record, by, now)
                 imported += 1

@@ -80,11 +80,12 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 
 def _pays() -> dict[str, str]:
+    catalogue: gettext.NullTranslations
     try:
-        french = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["fr"]).gettext
+        catalogue = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["fr"])
     except OSError:  # pragma: no cover - pycountry always ships the French catalogue
-        french = str
-    return {c.alpha_2: french(c.name) for c in pycountry.countries}
+        catalogue = gettext.NullTranslations()
+    return {c.alpha_2: catalogue.gettext(c.name) for c in pycountry.countries}
 
 
 @cache

@@ -49,9 +49,12 @@ class Rendered:
 class Renderer:
     def __init__(self, folder: Path = TEMPLATES) -> None:
         loader = jinja2.FileSystemLoader(folder)
-        common = dict(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-        self._text = jinja2.Environment(autoescape=False, **common)
-        self._html = jinja2.Environment(autoescape=True, **common)
+        self._text, self._html = (
+            jinja2.Environment(
+                loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=autoescape
+            )
+            for autoescape in (False, True)
+        )
         for env in (self._text, self._html):
             env.filters["date_fr"] = date_fr
             env.filters["day_fr"] = day_fr

@@ -22,6 +22,7 @@ replica queued).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -151,10 +152,10 @@ class Sender:
         for row in rows:
             task = asyncio.create_task(self._send_one(row))
             self.in_flight[row["id"]] = task
-            task.add_done_callback(lambda _, delivery_id=row["id"]: self._finished(delivery_id))
+            task.add_done_callback(functools.partial(self._finished, row["id"]))
         return len(rows)
 
-    def _finished(self, delivery_id: uuid.UUID) -> None:
+    def _finished(self, delivery_id: uuid.UUID, _task: asyncio.Task | None = None) -> None:
         self.in_flight.pop(delivery_id, None)
         self._wake.set()  # a slot is free
 

@@ -136,7 +136,7 @@ class Pump:
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
             durable_name=self.lane.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.BY_START_TIME,
-            opt_start_time=self.lane.start.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            opt_start_time=self.lane.start,  # nats-py sends it in UTC, RFC 3339
             ack_wait=self.s.webhook_ack_wait, max_ack_pending=1, max_deliver=-1,
             filter_subjects=list(self.lane.subjects) if len(self.lane.subjects) > 1 else None,
             filter_subject=self.lane.subjects[0] if len(self.lane.subjects) == 1 else None,
@@ -171,6 +171,8 @@ class Pump:
         return True
 
     async def _finish_replay(self) -> None:
+        if self.lane.replay_id is None:
+            return
         async with self.pool.acquire() as conn:
             await store.stream_replayed(conn, self.lane.replay_id, self.lane.stream, self.clock.now())
         try:
@@ -254,6 +256,7 @@ class Pump:
         headers = {"content-type": "application/json", "webhook-id": event_id,
                    "webhook-timestamp": str(int(at.timestamp())),
                    "webhook-signature": signature(endpoint, event_id, at, body, now, self.sealer.unseal)}
+        outcome: tuple[bool, int | None, str | None]
         started = time.perf_counter()
         try:
             async with self.http.post(endpoint["url"], data=body.encode(), headers=headers, allow_redirects=False,
@@ -306,6 +309,8 @@ class Dispatcher:
             await self.http.close()
 
     async def reconcile(self) -> None:
+        if self.http is None:
+            raise RuntimeError("the webhook dispatcher reconciles only while it runs")
         async with self.pool.acquire() as conn:
             endpoints = {e["id"]: e for e in await store.endpoints(conn)}
             replays = await store.running_replays(conn)

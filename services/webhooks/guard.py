@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp.abc import AbstractResolver
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput
@@ -48,7 +47,7 @@ async def check_url(url: str, *, allow_private: bool) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except OSError:
         raise _refused("Ce nom de serveur ne se résout pas.") from None
-    if not all(public(info[4][0]) for info in infos):
+    if not all(public(str(info[4][0])) for info in infos):
         raise _refused("Cette adresse est privée, locale ou réservée : les webhooks ne peuvent pas y être envoyés.")
 
 
@@ -58,7 +57,9 @@ class GuardedResolver(AbstractResolver):
     def __init__(self) -> None:
         self._resolver = DefaultResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         found = await self._resolver.resolve(host, port, family)
         allowed = [entry for entry in found if public(entry["host"])]
         if not allowed:

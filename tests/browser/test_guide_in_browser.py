@@ -34,7 +34,7 @@ from tests.browser.helpers import (
     upload,
     wait_statut,
 )
-from tests.conftest import eventually
+from tests.conftest import eventually, platform_quiescent
 from tests.e2e.test_accounts import mail_to
 from tests.e2e.test_accounts_staff import admin, invited
 from tests.unit.documents import corpus
@@ -219,6 +219,7 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     await expect(decision).to_contain_text("Vous avez confirmé votre candidature le")
     await j.step("candidature-confirmee")
     await mail_to(smtp_sink, account["email"], "Confirmation de votre candidature")
+    await eventually(lambda: platform_quiescent(site.platform, account["email"]), message="every mail sent")
     acknowledgements = [m for m in smtp_sink.messages() if m["To"] == account["email"] and "Accusé de réception" in m["Subject"]]
     assert len(acknowledgements) == 2, "two transmissions (the first double-clicked), two acknowledgements"
 

@@ -407,3 +407,22 @@ async def test_account_routes_are_in_the_openapi_document(platform):
                  "/api/v1/sessions/current", "/api/v1/me", "/api/v1/me/email", "/api/v1/accounts/email-confirmation"):
         assert path in doc["paths"], path
     assert doc["paths"]["/api/v1/me"]["get"]["x-realm"] == "candidate"
+
+
+class Argon2Count:
+    """The accounts service's argon2id hasher, counting what it computes."""
+
+    def __init__(self, hasher) -> None:
+        self.hasher = hasher
+        self.hashes = self.verifications = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.hasher, name)
+
+    def hash(self, *args, **kwargs):
+        self.hashes += 1
+        return self.hasher.hash(*args, **kwargs)
+
+    def verify(self, *args, **kwargs):
+        self.verifications += 1
+        return self.hasher.verify(*args, **kwargs)

@@ -6,14 +6,13 @@ the session, an unreachable CAS server is a clear 503, and nothing is created on
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import pytest
 
 from ecandidat.devstack._process import free_port
 from ecandidat.devstack.cas import CasServer
-from tests.conftest import eventually
+from tests.conftest import eventually, platform_quiescent
 from tests.e2e.ent import cas_browser, cas_logout, cas_ticket, new_ent_user
 from tests.e2e.test_accounts import PASSWORD, activated_account, api, mail_to, sealing_overrides, text_of
 from tests.e2e.test_dossiers_login import load_registry
@@ -72,6 +71,7 @@ async def test_first_ent_login_creates_the_account_and_downloads_the_dossier(pla
     sections = {s["section"]: s for s in dossier["sections"]}
     assert sections["cursus_interne"]["renseignee"] and sections["cursus_interne"]["lecture_seule"]
     assert "universitaire" in sections["cursus_interne"]["motif_lecture_seule"] or sections["cursus_interne"]["motif_lecture_seule"]
+    await eventually(lambda: platform_quiescent(platform, attributes["mail"]), message="every event handled")
     assert not [m for m in smtp_sink.messages() if attributes["mail"] in (m["To"] or "")]
 
     # The same ticket again: refused by the CAS server, nothing opened.
@@ -214,10 +214,8 @@ async def test_a_cas_server_that_never_answers_times_out_clearly(start_platform)
         overrides = ent_overrides(f"http://127.0.0.1:{cas_port}/cas", f"http://127.0.0.1:{port}")
         overrides["accounts"]["ent_timeout"] = 1.0
         platform = await start_platform("accounts", gateway_port=port, **overrides)
-        started = time.monotonic()
-        status, body, _ = await ent_session(platform, "ST-" + uuid.uuid4().hex)
+        status, body, _ = await ent_session(platform, "ST-" + uuid.uuid4().hex)  # not the client's timeout
         assert status == 503 and "indisponible" in body["detail"], body
-        assert time.monotonic() - started < 10
         status, body, _ = await api(platform, "GET", "/api/v1/ent/connexion")
         assert status == 503, body
     finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -98,7 +97,6 @@ async def test_sigterm_lets_the_upload_in_flight_finish(start_platform, process_
 
             in_flight = asyncio.create_task(upload())
             await started.wait()
-            stopped_at = time.monotonic()
             gateway.send_signal(signal.SIGTERM)
             status, body = await in_flight
             assert status in (200, 201), body  # finished, not cut off with a 503
@@ -106,7 +104,6 @@ async def test_sigterm_lets_the_upload_in_flight_finish(start_platform, process_
             # No new connection is taken while stopping, and the process exits within its grace period.
             exit_code = await asyncio.get_running_loop().run_in_executor(None, gateway.wait, SHUTDOWN_TIMEOUT + 15)
             assert exit_code == 0, tail(log)
-            assert time.monotonic() - stopped_at < SHUTDOWN_TIMEOUT + 15
             with pytest.raises(aiohttp.ClientConnectionError):
                 async with http.get(f"http://127.0.0.1:{port}/health"):
                     pass

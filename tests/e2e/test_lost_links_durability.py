@@ -16,7 +16,7 @@ from ecandidat.runtime.db import connect
 from ecandidat.runtime.outbox import pending_count
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.sealing import new_key
-from tests.conftest import eventually, unique_email
+from tests.conftest import eventually, platform_quiescent, unique_email
 from tests.e2e.test_accounts import (
     account_form,
     activated_account,
@@ -129,5 +129,6 @@ async def test_an_unreachable_database_gets_503_with_retry_after_never_a_202(
     await eventually(accepted_once, timeout=60, interval=0.5, message="accepted once the database is back")
     await mail_to(smtp_sink, account["email"], "vos identifiants")
     await lost_links_handled(platform)
+    await eventually(lambda: platform_quiescent(platform, account["email"]), message="every mail sent")
     assert sum(accepted) == 1
     assert len([m for m in smtp_sink.messages() if m["To"] == account["email"] and "vos identifiants" in m["Subject"]]) == 1

@@ -5,10 +5,9 @@ a replay delivers a range again; the SSRF guard refuses 127.0.0.1 by default."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import nats
 import nats.js.errors
@@ -137,7 +136,6 @@ async def test_signed_in_order_once_each_through_an_outage_and_replayed(start_pl
     staff = await admin(platform)
     receiver = await receivers()
     endpoint = await registered(staff, receiver, [ACTIVATED, PASSWORD])
-    await asyncio.sleep(0)  # the dispatcher starts the endpoint's consumers on its own; nothing to wait for
 
     since = datetime.now(timezone.utc)  # the replay's range starts here: the suite's other events are older
     first = [await bus(activated(i)) for i in range(5)]
@@ -209,11 +207,22 @@ async def test_rotation_pause_and_the_admin_api_refusals(start_platform, receive
     await eventually(lambda: receiver.ids() == [first], timeout=30, message="delivery with the new secret")
     assert "secret" not in json.dumps((await staff.call("GET", "/api/v1/staff/webhooks"))[1])
 
+    dispatcher = platform.services["webhooks"].dispatcher
+    durable = f"webhooks_ep-{uuid.UUID(endpoint).hex}-accounts"
+    js = platform.services["webhooks"].nc.jetstream()
+    _, pumping = dispatcher.pumps[durable]
     status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{endpoint}/pause")
     assert status == 200 and body["status"] == "paused"
+    await eventually(lambda: pumping.finished and durable not in dispatcher.pumps, timeout=30,
+                     message="the paused endpoint's loop ended")
     held = await bus(activated(201))
-    await asyncio.sleep(1.5)  # a paused endpoint receives nothing (three reconcile intervals)
-    assert receiver.ids() == [first]
+
+    async def held_back() -> bool:  # in the endpoint's consumer, neither delivered nor pulled by anyone
+        info = await js.consumer_info("EVT_ACCOUNTS", durable)
+        return info.num_pending >= 1 and info.num_ack_pending == 0 and info.num_waiting == 0
+
+    await eventually(held_back, timeout=30, message="the event held back for the paused endpoint")
+    assert receiver.ids() == [first] and durable not in dispatcher.pumps
     status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{endpoint}/resume")
     assert status == 200 and body["status"] == "active"
     await eventually(lambda: receiver.ids() == [first, held], timeout=30, message="delivery after resume")
@@ -231,16 +240,21 @@ async def test_rotation_pause_and_the_admin_api_refusals(start_platform, receive
                                        {"since": "2026-03-14T10:00:00+01:00", "until": "2026-03-14T09:00:00+01:00"})
     assert status == 422, body
 
+    witness = await receivers()
+    await registered(staff, witness, [ACTIVATED])
+    _, pumping = dispatcher.pumps[durable]
     status, _, _ = await staff.call("DELETE", f"/api/v1/staff/webhooks/{endpoint}")
     assert status == 204
     status, body, _ = await staff.call("GET", "/api/v1/staff/webhooks")
     assert endpoint not in {e["id"] for e in body["items"]}
-    gone = await bus(activated(202))
-    await asyncio.sleep(1.5)  # a deleted endpoint receives nothing (three reconcile intervals)
-    assert gone not in receiver.ids()
+    await eventually(lambda: pumping.finished and durable not in dispatcher.pumps, timeout=30,
+                     message="the deleted endpoint's loop ended")
     with pytest.raises(nats.js.errors.NotFoundError):  # its consumer is gone from the stream
-        await platform.services["webhooks"].nc.jetstream().consumer_info(
-            "EVT_ACCOUNTS", f"webhooks_ep-{uuid.UUID(endpoint).hex}-accounts")
+        await js.consumer_info("EVT_ACCOUNTS", durable)
+    gone = await bus(activated(202))
+    # The other endpoint has it: the event went through the dispatcher, which had nowhere else to send it.
+    await eventually(lambda: gone in witness.ids(), timeout=30, message="the event delivered to the other endpoint")
+    assert gone not in receiver.ids()
 
 
 async def test_loopback_is_refused_by_default(start_platform, receivers):
@@ -305,11 +319,16 @@ async def test_two_replicas_deliver_in_order_once_each(start_platform, receivers
 
         await eventually(both_waiting, timeout=30, message="both replicas pulling")
         sent = [await bus(activated(400 + i)) for i in range(20)]
-        await eventually(lambda: len(receiver.received) >= len(sent), timeout=60, message="every event")
-        await asyncio.sleep(0.5)  # a duplicate would arrive now
+        def shares() -> list[int]:
+            return [sum(p.delivered for p, _ in s.dispatcher.pumps.values())
+                    for s in (platform.services["webhooks"], second)]
+
+        async def all_acknowledged() -> bool:  # nothing left that could be delivered (again)
+            info = await js.consumer_info("EVT_ACCOUNTS", durable)
+            return info.num_pending == 0 and info.num_ack_pending == 0 and sum(shares()) >= len(sent)
+
+        await eventually(all_acknowledged, timeout=60, message="every event delivered and acknowledged")
         assert receiver.ids() == sent
-        shares = [sum(p.delivered for p, _ in s.dispatcher.pumps.values())
-                  for s in (platform.services["webhooks"], second)]
-        assert sum(shares) == len(sent) and all(shares), shares  # both replicas sent some
+        assert sum(shares()) == len(sent) and all(shares()), shares()  # both replicas sent some
     finally:
         await second.stop()

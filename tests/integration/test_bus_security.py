@@ -19,7 +19,7 @@ from ecandidat.contracts.accounts import AccountPurged, ListStaffAccounts
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.subjects import SESSIONS_REVOKED, event_subject, rpc_subject
-from ecandidat.runtime.natsauth import INTEGRATOR, INTEGRATOR_JS_PREFIX, PLATFORM, POLICY
+from ecandidat.runtime.natsauth import INTEGRATOR, INTEGRATOR_JS_PREFIX, PLATFORM
 from tests.conftest import eventually
 
 

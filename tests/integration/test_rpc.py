@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import asyncpg
 import nats
@@ -29,6 +28,7 @@ class Echo(RpcRequest):
 
 GATE = asyncio.Event()
 HELD: list[str] = []  # the held requests in progress
+MOST_HELD: list[int] = [0]  # the most held requests in progress at once
 
 
 class Echoed(RpcReply):
@@ -46,6 +46,7 @@ async def serve(url: str, name: str, concurrency: int = 8, **options) -> tuple[R
             await asyncio.sleep(req.sleep)
         if req.held:
             HELD.append(req.text)
+            MOST_HELD[0] = max(MOST_HELD[0], len(HELD))
             await GATE.wait()
             HELD.remove(req.text)
         if req.fail:
@@ -142,12 +143,19 @@ async def test_concurrency_is_bounded(nats_server):
     server, server_nc = await serve(nats_server.url, "bounded", concurrency=2, **nats_server.connect_options())
     nc = await nats.connect(nats_server.url, **nats_server.connect_options())
     try:
-        client = RpcClient(nc, timeout=5)
-        started = time.perf_counter()
-        await asyncio.gather(*(client.call(Echo(text="x", sleep=0.3), Echoed) for _ in range(4)))
-        elapsed = time.perf_counter() - started
-        assert elapsed >= 0.55, f"more than 2 handlers ran at once ({elapsed:.2f}s for 4 x 0.3s)"
+        client = RpcClient(nc, timeout=60)
+        GATE.clear()
+        MOST_HELD[0] = 0
+        calls = asyncio.gather(*(client.call(Echo(text=f"x{i}", held=True), Echoed) for i in range(4)))
+        # Held until the server has received the four requests: unbounded, all four would be
+        # handled now (nothing but the loop between their arrival and the handler).
+        await eventually(lambda: server_nc.stats["in_msgs"] >= 4 and len(HELD) == 2,
+                         message="two requests held, four received")
+        GATE.set()
+        assert len(await calls) == 4
+        assert MOST_HELD[0] == 2, f"{MOST_HELD[0]} handlers ran at once"
     finally:
+        GATE.set()
         await server.stop()
         await server_nc.close()
         await nc.close()

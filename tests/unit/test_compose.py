@@ -190,7 +190,7 @@ def test_platform_environment_and_start_order(resolved: dict[str, Any]) -> None:
 
 def _seconds(value: str) -> float:
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    total, number = 0.0, ""
+    total = 0.0
     for part in __import__("re").findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", value):
         total += float(part[0]) * units[part[1]]
     return total

@@ -213,8 +213,8 @@ async def save_section(request: web.Request) -> web.Response:
     form = await read_form(request)
     values = text_values(form)
     if form.get("rechercher"):  # the commune search without JavaScript: nothing is saved
-        view, version, referentiels = await _read(request, section)
-        return await _page(request, section, view, int(form.get("version", version) or 0), referentiels, values)
+        view, stored, referentiels = await _read(request, section)
+        return await _page(request, section, view, int(form.get("version", stored) or 0), referentiels, values)
     version = str(form.get("version", "0"))
     if section.listed:
         view, current, referentiels = await _read(request, section)

@@ -40,8 +40,9 @@ async def comptes(request: web.Request) -> web.Response:
 @routes.post(COMPTES)
 async def invite(request: web.Request) -> web.Response:
     form = await read_form(request)
-    body = {"email": form.get("email", "").strip(), "nom": form.get("nom", "").strip(),
-            "prenom": form.get("prenom", "").strip(), "roles": [r for r in form.getall("roles", []) if isinstance(r, str)],
+    email = form.get("email", "").strip()
+    roles = [r for r in form.getall("roles", []) if isinstance(r, str)]
+    body = {"email": email, "nom": form.get("nom", "").strip(), "prenom": form.get("prenom", "").strip(), "roles": roles,
             "centres": _codes(form.get("centres", "")), "commissions": _codes(form.get("commissions", ""))}
     try:
         await api(request).call(request, "POST", "/staff/accounts", json_body=body)
@@ -49,10 +50,9 @@ async def invite(request: web.Request) -> web.Response:
         if problem.status >= 500 or problem.status == 403:
             raise
         errors, summary = field_errors(problem, FIELDS)
-        values = text_values(form)
-        values["roles"] = body["roles"]
+        values = {**text_values(form), "roles": roles}
         return await _page(request, {"errors": errors, "problem": summary, "values": values}, status=problem.status)
-    return redirect(COMPTES, "compte_invite", body["email"], request=request)
+    return redirect(COMPTES, "compte_invite", email, request=request)
 
 
 COURRIELS = f"{PREFIX}/administration/courriels"

@@ -19,7 +19,7 @@ from ..api import Problem
 from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, redirect, text_values
-from .common import PREFIX, can, page, staff_me
+from .common import PREFIX, page, staff_me
 
 routes = web.RouteTableDef()
 LIST = f"{PREFIX}/candidatures"

@@ -27,7 +27,7 @@ from ecandidat.contracts.dossiers import (
 )
 from ecandidat.contracts.errors import ServiceError
 from tests.conftest import eventually, quiescent
-from tests.unit.dossiers.samples import adresse, baccalaureat, bea, infos_perso, registry_csv, registry_row
+from tests.unit.dossiers.samples import adresse, bea, infos_perso, registry_csv, registry_row
 
 from .conftest import candidate, candidature_created, packed, publish, staff
 

@@ -9,6 +9,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from ecandidat.contracts.mailer import Deliveries, ListDeliveries, SendMailCheck, MailCheckQueued, MailCheckRequested
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
@@ -145,6 +147,7 @@ async def test_permanent_refusal_gives_up_with_a_queryable_failure(start_mailer,
     assert mails_to(smtp_sink, to) == [] and (await delivery(mailer_db, to))["attempts"] == 1
 
 
+@pytest.mark.slow
 async def test_nats_down_when_the_transaction_commits(start_mailer, smtp_sink, mailer_db, nats_server):
     service = await start_mailer()
     nats_server.stop()
@@ -162,6 +165,7 @@ async def test_nats_down_when_the_transaction_commits(start_mailer, smtp_sink, m
     assert len(mails_to(smtp_sink, to)) == 1
 
 
+@pytest.mark.slow
 async def test_relay_killed_between_publish_and_mark_sent(start_mailer, smtp_sink, mailer_db, monkeypatch):
     service = await start_mailer()
     died = asyncio.Event()
@@ -181,6 +185,7 @@ async def test_relay_killed_between_publish_and_mark_sent(start_mailer, smtp_sin
     assert len(mails_to(smtp_sink, to)) == 1
 
 
+@pytest.mark.slow
 async def test_mailer_crash_after_queueing_before_ack_sends_one_mail(start_mailer, smtp_sink, mailer_db, monkeypatch):
     first = await start_mailer(mail_lease=2.0)
     died = asyncio.Event()
@@ -203,6 +208,7 @@ async def test_mailer_crash_after_queueing_before_ack_sends_one_mail(start_maile
     assert await mailer_db.fetchval("SELECT count(*) FROM deliveries WHERE recipient = $1", to) == 1
 
 
+@pytest.mark.slow
 async def test_crash_between_smtp_acceptance_and_log_gives_a_recognisable_duplicate(
     start_mailer, smtp_sink, mailer_db, monkeypatch
 ):
