@@ -1,7 +1,8 @@
 """Removal of the objects queued in `object_deletions` (replaced, deleted, cancelled, purged files).
 
-The transaction that forgets a file queues its key; this worker removes the object afterwards and
-retries on failure, so a storage outage delays an erasure but never loses it. Rows are claimed with
+The transaction that forgets a file queues its key and, once committed, wakes this process's
+worker (no NOTIFY in the commit; the other replicas' workers poll); the worker removes the object
+and retries on failure, so a storage outage delays an erasure but never loses it. Rows are claimed with
 SKIP LOCKED: any number of replicas may run it.
 """
 
@@ -12,7 +13,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from ecandidat.runtime.aio import wait_event
-from ecandidat.runtime.listener import Listener
+from ecandidat.runtime.db import woken_by
+
+from . import store
 
 if TYPE_CHECKING:
     from .service import DocumentsService
@@ -33,7 +36,7 @@ class Eraser:
 
     async def run(self) -> None:
         svc = self.svc
-        async with Listener(svc.settings.database_url, svc.name, "documents_deletions", self.wake):
+        with woken_by(svc.name, store.DELETIONS_CHANNEL, self.wake):
             while True:
                 self._wake.clear()
                 try:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 import asyncpg
 
 from ecandidat.contracts.candidatures import CandidatureCreated
+from ecandidat.runtime.db import wake_after_commit
 
 from .domain import CandidatureState, Slot
 
@@ -196,6 +197,9 @@ async def file_keys(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID], 
     return [r["file_key"] for r in rows]
 
 
+DELETIONS_CHANNEL = "deletions"  # a queued deletion wakes this process's eraser (`db.woken_by`)
+
+
 async def queue_deletions(conn: asyncpg.Connection, keys: list[str], reason: str, now: datetime) -> int:
     if not keys:
         return 0
@@ -203,6 +207,7 @@ async def queue_deletions(conn: asyncpg.Connection, keys: list[str], reason: str
         "INSERT INTO object_deletions (file_key, reason, requested_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         [(k, reason, now) for k in keys],
     )
+    wake_after_commit(conn, DELETIONS_CHANNEL)
     return len(keys)
 
 
