@@ -24,7 +24,7 @@ from ecandidat.runtime.outbox import add_event
 
 from . import store
 from .domain import Refused
-from .handlers import _facts
+from .lifecycle import event_facts
 
 ACTION = "date_limite_retour"
 
@@ -43,7 +43,7 @@ async def announce(conn: asyncpg.Connection, before: asyncpg.Record, by: str, no
     await store.add_history(conn, after["id"], now, by, ACTION, ancienne=old, nouvelle=new, cause=cause, motif=motif,
                             **details)
     await add_event(conn, c.CandidatureDeadlineChanged(
-        **_facts(after), date_limite_retour=dernier_jour(new), limite_retour=new, ancienne_limite_retour=old,
+        **event_facts(after), date_limite_retour=dernier_jour(new), limite_retour=new, ancienne_limite_retour=old,
         cause=cause, motif=motif, ouverte=store.candidature_of(after).state_refusal(now) is None,
     ), subject=str(after["id"]), clock=clock)
     return True

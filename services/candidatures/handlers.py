@@ -11,10 +11,8 @@ import asyncpg
 from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import (
-    CandidatureCancelled,
     CandidatureCreated,
     CandidatureFacts,
-    CandidatureTransmitted,
     CandidatureView,
     ContactAddress,
     OfferCentre,
@@ -32,7 +30,9 @@ from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
 
 from . import domain, store, workflow
+from .domain import Action
 from .dossiers import missing_in_dossier
+from .lifecycle import change_statut, event_facts
 from .suivi import etapes
 
 FREEZE_LEASE = timedelta(minutes=2)
@@ -81,7 +81,6 @@ def view_of(row: asyncpg.Record, now: datetime, missing: list[str] | None = None
     """The candidature as its candidate (or staff) reads it; `missing` as `missing_pieces` says
     (None: unknown, so not transmittable now)."""
     cand = store.candidature_of(row)
-    answers = admission_rules(row)
     return CandidatureView(
         id=row["id"],
         account_id=row["account_id"],
@@ -112,20 +111,12 @@ def view_of(row: asyncpg.Record, now: datetime, missing: list[str] | None = None
         confirmation_deadline=row["confirmation_deadline"],
         confirmed_at=row["confirmed_at"],
         withdrawn_at=row["withdrawn_at"],
-        can_cancel=cand.can_cancel(),
+        can_cancel=cand.can_cancel(now),
         can_transmit=cand.can_transmit(now, missing),
         can_change_pieces=cand.can_change_pieces(now),
-        can_confirm=answers.can_confirm(now),
-        can_withdraw=answers.can_withdraw(now),
+        can_confirm=cand.can_confirm(now),
+        can_withdraw=cand.can_withdraw(now),
         **decision_details(row),
-    )
-
-
-def admission_rules(row: asyncpg.Record) -> workflow.Answerable:
-    return workflow.Answerable(
-        decision=row["decision"], cancelled=row["cancelled_at"] is not None,
-        confirmation_deadline=row["confirmation_deadline"], confirmed_at=row["confirmed_at"],
-        withdrawn_at=row["withdrawn_at"],
     )
 
 
@@ -138,28 +129,6 @@ def decision_details(row: asyncpg.Record) -> dict:
         heure = f" à {row['d_preselection_heure']:%H:%M}" if row["d_preselection_heure"] else ""
         details["preselection"] = f"Le {row['d_preselection_date']:%d/%m/%Y}{heure}, {row['d_preselection_lieu']}"
     return details
-
-
-def letter_facts(row: asyncpg.Record) -> dict:
-    """What the admission letter, and the mails that refer to it, name (from a candidature view row)."""
-    return dict(
-        modalites_inscription=workflow.modalites_inscription(
-            row["modalites_inscription"], row["contact_libelle"], row["contact_adresse"], row["contact_mail"]),
-        signataire_nom=row["signataire_nom"],
-        signataire_qualite=row["signataire_qualite"],
-    )
-
-
-def _facts(row: asyncpg.Record) -> dict:
-    return dict(
-        candidature_id=row["id"],
-        account_id=row["account_id"],
-        numero_dossier=row["numero_dossier"],
-        formation_code=row["formation_code"],
-        formation_libelle=row["formation_libelle"],
-        centre_code=row["centre_code"],
-        revision=row["version"],
-    )
 
 
 async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, formation_code: str, clock: Clock) -> CandidatureView:
@@ -191,7 +160,7 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             max_in_centre=frow["max_candidatures"],
         )
         type_traitement, valide = domain.initial_type_traitement(formation.type_traitement)
-        who = await conn.fetchrow("SELECT nom, prenom FROM candidats WHERE account_id = $1", principal.account_id)
+        who = await store.candidat(conn, principal.account_id)
         await store.insert_candidature(
             conn,
             id=candidature_id,
@@ -228,7 +197,7 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
 def created_event(row: asyncpg.Record, pieces: list[RequiredPiece]) -> CandidatureCreated:
     deadline = store.candidature_of(row).retour_deadline()
     return CandidatureCreated(
-        **_facts(row),
+        **event_facts(row),
         commission_code=row["commission_code"],
         centre_libelle=row["centre_libelle"],
         type_traitement=row["type_traitement"],
@@ -278,14 +247,8 @@ async def cancel(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.
         locked = await store.lock_candidature(conn, candidature_id)
         if locked is None or principal.realm != "candidate" or locked["account_id"] != principal.account_id:
             raise _not_found()
-        store.candidature_of(locked).check_cancel()
         now = clock.now()
-        await conn.execute(
-            "UPDATE candidatures SET cancelled_at = $2, version = version + 1 WHERE id = $1", candidature_id, now
-        )
-        await store.add_history(conn, candidature_id, now, principal.numero_dossier or "", "cancelled")
-        row = await store.candidature_view(conn, candidature_id)
-        await add_event(conn, CandidatureCancelled(**_facts(row), cancelled_at=now), subject=str(candidature_id), clock=clock)
+        row = await change_statut(store.Tx(conn, clock), locked, Action.CANCEL, by=principal.numero_dossier or "", now=now)
     return view_of(row, now)
 
 
@@ -298,7 +261,7 @@ async def transmit(
         row = await store.candidature_view(conn, candidature_id)
     if row is None or principal.realm != "candidate" or row["account_id"] != principal.account_id:
         raise _not_found()
-    store.candidature_of(row).check_transmit(clock.now())
+    store.candidature_of(row).next_statut(Action.TRANSMIT, clock.now())
     missing: list[str] | None
     try:
         frozen = await rpc.call(
@@ -316,22 +279,8 @@ async def transmit(
             if locked is None:
                 raise _not_found()
             now = clock.now()
-            store.candidature_of(locked).check_transmit(now)
-            await conn.execute(
-                """UPDATE candidatures SET statut = 'receptionne', statut_date = $2, date_reception = $2,
-                          version = version + 1 WHERE id = $1""",
-                candidature_id,
-                now,
-            )
-            await store.add_history(conn, candidature_id, now, principal.numero_dossier or "", "transmitted",
-                                    previous=locked["statut"])
-            row = await store.held_candidature_view(conn, candidature_id)
-            await add_event(
-                conn,
-                CandidatureTransmitted(**_facts(row), received_at=now, centre_libelle=row["centre_libelle"]),
-                subject=str(candidature_id),
-                clock=clock,
-            )
+            row = await change_statut(store.Tx(conn, clock), locked, Action.TRANSMIT,
+                                      by=principal.numero_dossier or "", now=now)
     except BaseException:
         try:
             await rpc.call(ReleasePieces(candidature_id=candidature_id), FreezeResult)
