@@ -17,7 +17,7 @@ import asyncpg
 from ecandidat.contracts import access
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, NotFound
+from ecandidat.contracts.errors import ErrorDetail, InvalidInput, NotFound
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.french import dernier_jour, limite_courte
 from ecandidat.runtime.outbox import add_event
@@ -107,8 +107,8 @@ def _prolongation(row: asyncpg.Record, *, deja: bool) -> c.Prolongation:
 async def extend_campaign(pool: asyncpg.Pool, req: c.ExtendCampaignDeadlines, clock: Clock) -> c.Prolongation:
     """One extension per incident: the same request again (a retry after a timeout) returns the
     extension already made and changes nothing."""
-    if req.principal.realm != "staff" or not req.principal.has_role(*access.OFFER_ADMINS):
-        raise Forbidden("Prolonger les dates limites d'une campagne est réservé à l'administration et à la scolarité.")
+    access.require(req.principal, access.OFFER_ADMINS,
+                   "Prolonger les dates limites d'une campagne est réservé à l'administration et à la scolarité.")
     now = clock.now()
     if req.incident_debut > now:
         raise InvalidInput("Les données envoyées sont invalides.", details=[ErrorDetail(

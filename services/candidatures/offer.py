@@ -17,14 +17,14 @@ from ecandidat.contracts.candidatures import (
     SaveTypeDiplome,
     Saved,
 )
-from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput
+from ecandidat.contracts.errors import ErrorDetail, InvalidInput
 from ecandidat.runtime.clock import Clock
 
 from . import deadlines, store
 
 def _require_admin(principal: Principal) -> None:
-    if principal.realm != "staff" or not principal.has_role(*access.OFFER_ADMINS):
-        raise Forbidden("La gestion de l'offre de formation est réservée aux administrateurs et à la scolarité.")
+    access.require(principal, access.OFFER_ADMINS,
+                   "La gestion de l'offre de formation est réservée aux administrateurs et à la scolarité.")
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
