@@ -32,21 +32,22 @@ async def answer(pool: asyncpg.Pool, rpc: RpcClient, req: c.AnswerAdmission, clo
             raise NotFound("Cette candidature n'existe pas.")
         now = clock.now()
         by = req.principal.numero_dossier or ""
-        if domain.answer_action(req.answer) is Action.CONFIRM:
-            view = await change_statut(store.Tx(conn, clock), row, Action.CONFIRM, by=by, now=now)
+        action = domain.answer_action(req.answer)
+        if action is Action.CONFIRM:
+            await change_statut(store.Tx(conn, clock), row, action, by=by, now=now)
         else:
-            view = await withdraw(conn, row, Action.WITHDRAW, now, clock, by=by)
+            await withdraw(conn, row, action, now, clock, by=by)
+        view = await store.candidature_view(conn, row["id"])
     [seen] = await views(rpc, [view], now)
     return seen
 
 
 async def withdraw(conn: asyncpg.Connection, row: asyncpg.Record, action: Action, now: datetime, clock: Clock, *,
-                   by: str) -> asyncpg.Record:
+                   by: str) -> None:
     """The désistement (`WITHDRAW` by the candidate, `EXPIRE` by the system at the deadline), and
     the freed place offered to the liste complémentaire."""
     await change_statut(store.Tx(conn, clock), row, action, by=by, now=now)
     await promote_next(conn, row["formation_code"], now, clock)
-    return await store.candidature_view(conn, row["id"])
 
 
 async def promote_next(conn: asyncpg.Connection, formation_code: str, now: datetime, clock: Clock) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -56,7 +58,7 @@ def check_access(row: asyncpg.Record | None, principal: Principal) -> asyncpg.Re
     return row
 
 
-async def missing_pieces(rpc: RpcClient, rows: list[asyncpg.Record], now: datetime) -> dict[uuid.UUID, list[str]]:
+async def missing_pieces(rpc: RpcClient, rows: Sequence[Mapping[str, Any]], now: datetime) -> dict[uuid.UUID, list[str]]:
     """The missing pieces (as the documents service counts them) of the candidatures that could
     otherwise be transmitted at `now`; a candidature whose pieces documents has not opened yet,
     or when documents does not answer, is absent (not transmittable now: the transmission would
@@ -72,12 +74,12 @@ async def missing_pieces(rpc: RpcClient, rows: list[asyncpg.Record], now: dateti
     return {i.candidature_id: [m.libelle for m in i.missing] for i in reply.items if i.known}
 
 
-async def views(rpc: RpcClient, rows: list[asyncpg.Record], now: datetime) -> list[CandidatureView]:
+async def views(rpc: RpcClient, rows: Sequence[Mapping[str, Any]], now: datetime) -> list[CandidatureView]:
     missing = await missing_pieces(rpc, rows, now)
     return [view_of(r, now, missing.get(r["id"])) for r in rows]
 
 
-def view_of(row: asyncpg.Record, now: datetime, missing: list[str] | None = None) -> CandidatureView:
+def view_of(row: Mapping[str, Any], now: datetime, missing: list[str] | None = None) -> CandidatureView:
     """The candidature as its candidate (or staff) reads it; `missing` as `missing_pieces` says
     (None: unknown, so not transmittable now)."""
     cand = store.candidature_of(row)
@@ -120,7 +122,7 @@ def view_of(row: asyncpg.Record, now: datetime, missing: list[str] | None = None
     )
 
 
-def decision_details(row: asyncpg.Record) -> dict:
+def decision_details(row: Mapping[str, Any]) -> dict:
     """What the candidate reads of the validated decision."""
     if row["decision"] is None:
         return {}
