@@ -37,7 +37,7 @@ async def answer(pool: asyncpg.Pool, rpc: RpcClient, req: c.AnswerAdmission, clo
             await change_statut(store.Tx(conn, clock), row, action, by=by, now=now)
         else:
             await withdraw(conn, row, action, now, clock, by=by)
-        view = await store.candidature_view(conn, row["id"])
+        view = await store.held_candidature_view(conn, row["id"])
     [seen] = await views(rpc, [view], now)
     return seen
 

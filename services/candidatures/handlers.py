@@ -191,7 +191,7 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             for p in pieces
         ]
         await store.insert_required_pieces(conn, candidature_id, required)
-        row = await store.candidature_view(conn, candidature_id)
+        row = await store.held_candidature_view(conn, candidature_id)
         await add_event(conn, created_event(row, required), subject=str(candidature_id), clock=clock)
     return view_of(row, now)
 
@@ -251,6 +251,7 @@ async def cancel(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.
             raise _not_found()
         now = clock.now()
         row = await change_statut(store.Tx(conn, clock), locked, Action.CANCEL, by=principal.numero_dossier or "", now=now)
+    assert row is not None, "a cancellation changes the state, or is refused"
     return view_of(row, now)
 
 
@@ -289,6 +290,7 @@ async def transmit(
         except ServiceError:
             pass  # the provisional freeze lapses by itself
         raise
+    assert row is not None, "a transmission changes the state, or is refused"
     return view_of(row, now)
 
 
