@@ -15,6 +15,10 @@ functions, so a staff member sees the same candidatures whichever route they tak
 | commission | the candidatures of their commissions once `complet` | enters decisions and notes on them |
 | commission_lecture | the candidatures of their commissions once `complet` | nothing |
 
+Beyond candidatures: the staff accounts are read by `ACCOUNT_READERS` (a centre's staff also by
+that centre's gestionnaires), administered by `ADMINS`, who alone also hold the student-records
+registry, the webhooks, the mail delivery log and the detailed health report.
+
 A commission examines complete dossiers: a candidature reaches it when its statut du dossier is
 `complet`, and stays there while the commission decides (a decision does not change the statut).
 A candidature that goes back to `incomplet` leaves the commission's view until it is complete again.
@@ -46,16 +50,23 @@ STAFF_ROLES = (
 READ_ONLY_ROLES = ("scolarite_lecture", "gestionnaire_lecture", "commission_lecture")
 # Roles whose scope is the whole establishment (every centre, every commission).
 EVERYWHERE = ("admin", "scolarite", "scolarite_lecture")
-# Roles scoped to centres de candidature, and to commissions.
+# Roles scoped to centres de candidature, and to commissions (their writing variants first).
 CENTRE_ROLES = ("gestionnaire", "gestionnaire_lecture")
 COMMISSION_ROLES = ("commission", "commission_lecture")
+CENTRE_WRITERS = ("gestionnaire",)
+COMMISSION_WRITERS = ("commission",)
+# The field of a staff account that holds the scope of each scoped role.
+SCOPE_FIELD = {**dict.fromkeys(CENTRE_ROLES, "centres"), **dict.fromkeys(COMMISSION_ROLES, "commissions")}
 
 # What each group of routes requires (the gateway's coarse check).
 ANY_STAFF = STAFF_ROLES
-MANAGERS = ("admin", "scolarite", "gestionnaire")  # change candidatures, review pieces, validate decisions
-DECIDERS = MANAGERS + ("commission",)  # enter decisions, write notes
+ADMINS = (ADMIN,)  # staff accounts, webhooks, the mail delivery log, the detailed health report
 OFFER_ADMINS = ("admin", "scolarite")  # the offer, piece templates, campaign-wide actions
-REGISTRY_ADMINS = ("admin",)  # the student-records registry
+MANAGERS = OFFER_ADMINS + CENTRE_WRITERS  # change candidatures, review pieces, validate decisions
+DECIDERS = MANAGERS + COMMISSION_WRITERS  # enter decisions, write notes
+REGISTRY_ADMINS = ADMINS  # the student-records registry
+ACCOUNT_READERS = EVERYWHERE  # the staff accounts
+CENTRE_STAFF_READERS = ACCOUNT_READERS + CENTRE_ROLES  # the staff of one centre (its gestionnaires too)
 
 # Statuts du dossier of the candidatures a commission examines.
 EXAMINED_BY_COMMISSION = frozenset({"complet"})
@@ -70,26 +81,34 @@ class CandidatureScope:
     statut: str
 
 
-def _has(principal: Principal, roles: tuple[str, ...]) -> bool:
+def in_group(principal: Principal, roles: tuple[str, ...]) -> bool:
+    """Whether the caller is staff with one of the group's `roles`."""
     return principal.realm == "staff" and any(r in principal.roles for r in roles)
+
+
+def require(principal: Principal, roles: tuple[str, ...], message: str) -> None:
+    """Refuse (403, with `message`) a caller outside the group: the services' own copy of the
+    gateway's check, for the actions that do not concern one candidature."""
+    if not in_group(principal, roles):
+        raise Forbidden(message)
 
 
 def reads_everything(principal: Principal) -> bool:
     """Admin and scolarité (read-only too): every centre, every commission."""
-    return _has(principal, EVERYWHERE)
+    return in_group(principal, EVERYWHERE)
 
 
 def covers_centre(principal: Principal, centre: str, *, write: bool = False) -> bool:
     """Whether `centre` is in the caller's scope (to read it, or to act on it when `write`)."""
     if write:
-        return _has(principal, OFFER_ADMINS) or (_has(principal, ("gestionnaire",)) and centre in principal.centres)
-    return reads_everything(principal) or (_has(principal, CENTRE_ROLES) and centre in principal.centres)
+        return in_group(principal, OFFER_ADMINS) or (in_group(principal, CENTRE_WRITERS) and centre in principal.centres)
+    return reads_everything(principal) or (in_group(principal, CENTRE_ROLES) and centre in principal.centres)
 
 
 def sits_on(principal: Principal, commission: str | None, *, write: bool = False) -> bool:
     """Whether the caller is a member of `commission` (able to decide when `write`)."""
-    roles = ("commission",) if write else COMMISSION_ROLES
-    return commission is not None and _has(principal, roles) and commission in principal.commissions
+    roles = COMMISSION_WRITERS if write else COMMISSION_ROLES
+    return commission is not None and in_group(principal, roles) and commission in principal.commissions
 
 
 def may_read(principal: Principal, scope: CandidatureScope) -> bool:
@@ -121,7 +140,7 @@ def may_read_candidate(principal: Principal, scopes: Iterable[CandidatureScope])
 
 def may_manage_candidate(principal: Principal, scopes: Iterable[CandidatureScope]) -> bool:
     """A candidate's informations personnelles: corrected by staff who may act on one of their candidatures."""
-    return _has(principal, OFFER_ADMINS) or any(may_manage(principal, s) for s in scopes)
+    return in_group(principal, OFFER_ADMINS) or any(may_manage(principal, s) for s in scopes)
 
 
 def out_of_scope(what: str = "Cette candidature") -> Forbidden:

@@ -33,6 +33,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
+from ecandidat.contracts.access import ADMINS
 from ecandidat.contracts.errors import ServiceError
 from ecandidat.contracts.health import HealthReply
 from ecandidat.contracts.subjects import rpc_operation_subject
@@ -145,6 +146,6 @@ def register(api: Api) -> None:
                              headers=_unavailable_headers(code))
 
     @api.route("GET", "/api/v1/staff/health", summary="État détaillé de chaque service (exploitation)",
-               tag="exploitation", response=HealthReport, realm="staff", roles=("admin",))
+               tag="exploitation", response=HealthReport, realm="staff", roles=ADMINS)
     async def health_report(request: web.Request) -> web.Response:
         return json_response(await report(request.app))

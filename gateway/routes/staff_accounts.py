@@ -7,6 +7,7 @@ import uuid
 from aiohttp import web
 
 from ecandidat.contracts import accounts as c
+from ecandidat.contracts.access import ACCOUNT_READERS, ADMINS, CENTRE_STAFF_READERS
 
 from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body, path_uuid
 from ..auth import client_address, previous_token, sessions_changed
@@ -14,7 +15,6 @@ from .accounts import Session, call, device_cookie, end_session, session_respons
 
 TAG = "comptes du personnel"
 STAFF = f"{API_PREFIX}/staff"
-READERS = ("admin", "scolarite", "scolarite_lecture")
 
 
 class StaffLoginBody(c.StaffCredentials):
@@ -67,7 +67,7 @@ def register(api: Api) -> None:
         return json_response(await call(request, rpc_request, c.RecoveryCodes))
 
     @api.route("POST", f"{STAFF}/accounts", summary="Créer un compte de personnel (mail d'activation)", tag=TAG,
-               body=c.NewStaffAccount, response=c.StaffAccountView, status=201, realm="staff", roles=("admin",),
+               body=c.NewStaffAccount, response=c.StaffAccountView, status=201, realm="staff", roles=ADMINS,
                responses={409: "Adresse mail déjà utilisée"})
     async def create_staff_account(request: web.Request) -> web.Response:
         body = await parse_body(request, c.NewStaffAccount)
@@ -75,27 +75,27 @@ def register(api: Api) -> None:
         return json_response(await call(request, rpc_request, c.StaffAccountView), status=201)
 
     @api.route("GET", f"{STAFF}/accounts", summary="Les comptes de personnel", tag=TAG, response=c.StaffAccounts,
-               realm="staff", roles=READERS)
+               realm="staff", roles=ACCOUNT_READERS)
     async def list_staff_accounts(request: web.Request) -> web.Response:
         rpc_request = c.ListStaffAccounts(principal=request[PRINCIPAL])
         return json_response(await call(request, rpc_request, c.StaffAccounts))
 
     @api.route("GET", f"{STAFF}/centres/{{centre}}/staff", summary="Les personnels d'un centre de candidature",
                tag=TAG, response=c.StaffAccounts, realm="staff",
-               roles=READERS + ("gestionnaire", "gestionnaire_lecture"))
+               roles=CENTRE_STAFF_READERS)
     async def list_centre_staff(request: web.Request) -> web.Response:
         rpc_request = c.ListStaffAccounts(principal=request[PRINCIPAL], centre=request.match_info["centre"][:40])
         return json_response(await call(request, rpc_request, c.StaffAccounts))
 
     @api.route("GET", f"{STAFF}/accounts/{{account_id}}", summary="Un compte de personnel", tag=TAG,
-               response=c.StaffAccountView, realm="staff", roles=READERS)
+               response=c.StaffAccountView, realm="staff", roles=ACCOUNT_READERS)
     async def get_staff_account(request: web.Request) -> web.Response:
         rpc_request = c.GetStaffAccount(principal=request[PRINCIPAL], account_id=_account_id(request))
         return json_response(await call(request, rpc_request, c.StaffAccountView))
 
     @api.route("PATCH", f"{STAFF}/accounts/{{account_id}}",
                summary="Changer les rôles, périmètres ou l'état d'un compte de personnel", tag=TAG,
-               body=c.StaffAccountChanges, response=c.StaffAccountView, realm="staff", roles=("admin",),
+               body=c.StaffAccountChanges, response=c.StaffAccountView, realm="staff", roles=ADMINS,
                responses={409: "Un administrateur ne peut ni se retirer le rôle admin ni se désactiver"})
     async def update_staff_account(request: web.Request) -> web.Response:
         body = await parse_body(request, c.StaffAccountChanges)
@@ -107,7 +107,7 @@ def register(api: Api) -> None:
 
     @api.route("POST", f"{STAFF}/accounts/{{account_id}}/invitation",
                summary="Réinitialiser les identifiants d'un personnel et lui renvoyer un lien d'activation", tag=TAG,
-               response=c.StaffAccountView, status=202, realm="staff", roles=("admin",))
+               response=c.StaffAccountView, status=202, realm="staff", roles=ADMINS)
     async def reinvite_staff_account(request: web.Request) -> web.Response:
         rpc_request = c.ReinviteStaffAccount(principal=request[PRINCIPAL], account_id=_account_id(request))
         view = await call(request, rpc_request, c.StaffAccountView)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from ecandidat.contracts.access import ADMINS
 from ecandidat.contracts.mailer import Deliveries, ListDeliveries, MailCheckQueued, SendMailCheck
 
 from ..api import PRINCIPAL, Api, call, json_response, parse_body, parse_query
@@ -26,14 +27,14 @@ class DeliveriesQuery(BaseModel):
 
 def register(api: Api) -> None:
     @api.route("POST", "/api/v1/staff/mail/test", summary="Tester la configuration des mails (envoi d'un mail de test)",
-               tag="exploitation", body=MailCheckBody, response=MailCheckQueued, status=202, realm="staff", roles=("admin",))
+               tag="exploitation", body=MailCheckBody, response=MailCheckQueued, status=202, realm="staff", roles=ADMINS)
     async def staff_mail_test(request: web.Request) -> web.Response:
         body = await parse_body(request, MailCheckBody)
         reply = await call(request, SendMailCheck(to=body.to, requested_by=request[PRINCIPAL].email), MailCheckQueued)
         return json_response(reply, status=202)
 
     @api.route("GET", "/api/v1/staff/mail/deliveries", summary="Journal des envois de mails (dont les échecs)",
-               tag="exploitation", query=DeliveriesQuery, response=Deliveries, realm="staff", roles=("admin",))
+               tag="exploitation", query=DeliveriesQuery, response=Deliveries, realm="staff", roles=ADMINS)
     async def list_mail_deliveries(request: web.Request) -> web.Response:
         q = parse_query(request, DeliveriesQuery)
         reply = await call(request, ListDeliveries(**q.model_dump()), Deliveries)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ecandidat.contracts.access import ADMIN
+from ecandidat.contracts.access import ADMINS
 from ecandidat.contracts.base import Empty
 from ecandidat.contracts.webhooks import (
     DeleteEndpoint, Endpoint, Endpoints, ListEndpoints, ListWebhookDeliveries, NewEndpoint, NewSecret, RegisteredEndpoint,
@@ -18,7 +18,6 @@ from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, pars
 BASE = "/api/v1/staff/webhooks"
 TAG = "webhooks"
 UNKNOWN = {404: "Point de réception inconnu"}
-ADMINS = (ADMIN,)
 
 
 EndpointBody = body_of(NewEndpoint, without=("created_by",), name="EndpointBody")

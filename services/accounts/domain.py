@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyotp
 
+from ecandidat.contracts import access
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput, ServiceError
 
 NUMERO_ALPHABET = string.digits + string.ascii_uppercase
@@ -25,12 +26,7 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common_passwords.txt"
 
 # Roles whose scope is given by codes, and the field that holds them.
-SCOPED_ROLES = {
-    "gestionnaire": "centres",
-    "gestionnaire_lecture": "centres",
-    "commission": "commissions",
-    "commission_lecture": "commissions",
-}
+SCOPED_ROLES = access.SCOPE_FIELD
 
 
 class LinkInvalid(ServiceError):

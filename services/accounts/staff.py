@@ -26,6 +26,7 @@ from ecandidat.contracts.accounts import (
     TotpEnrolment,
     UpdateStaffAccount,
 )
+from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, InvalidInput, NotFound, Unauthenticated
 from ecandidat.runtime.clock import Clock
@@ -55,9 +56,8 @@ NOT_ALLOWED = "Vous n'avez pas les droits nécessaires pour cette opération."
 BAD_CODE = "Le code n'est pas valide. Vérifiez l'heure de votre téléphone et saisissez le code affiché."
 
 
-def _require(principal: Principal, *roles: str) -> None:
-    if not principal.is_staff or not principal.has_role(*roles):
-        raise Forbidden(NOT_ALLOWED)
+def _require(principal: Principal, roles: tuple[str, ...]) -> None:
+    access.require(principal, roles, NOT_ALLOWED)
 
 
 def _view(row: asyncpg.Record) -> StaffAccountView:
@@ -85,7 +85,7 @@ async def _invite(
 
 
 async def create_staff_account(deps: Deps, req: CreateStaffAccount) -> StaffAccountView:
-    _require(req.principal, "admin")
+    _require(req.principal, access.ADMINS)
     check_staff_scopes(req.roles, req.centres, req.commissions)
     account_id = uuid.uuid4()
     row = dict(
@@ -115,7 +115,7 @@ async def create_first_admin(
         if existing is None:
             account_id = uuid.uuid4()
             await staff_store.insert_staff(conn, account_id=account_id, email=email, nom=nom, prenom=prenom,
-                                           roles=["admin"], created_at=clock.now())
+                                           roles=[access.ADMIN], created_at=clock.now())
             existing = await staff_store.staff(conn, account_id)
         token = await _invite(conn, existing, sealer=sealer, clock=clock, settings=settings)
     return _view(existing), token
@@ -236,7 +236,7 @@ async def list_staff_accounts(deps: Deps, req: ListStaffAccounts) -> StaffAccoun
         if not p.sees_centre(req.centre):
             raise Forbidden("Vous n'avez pas accès à ce centre de candidature.")
     else:
-        _require(p, "admin", "scolarite", "scolarite_lecture")
+        _require(p, access.ACCOUNT_READERS)
     async with deps.pool.acquire() as conn:
         rows = await staff_store.list_staff(conn, req.centre)
     return StaffAccounts(items=[_view(r) for r in rows])
@@ -250,7 +250,7 @@ async def _target(conn: asyncpg.Connection, account_id: uuid.UUID, *, lock: bool
 
 
 async def get_staff_account(deps: Deps, req: GetStaffAccount) -> StaffAccountView:
-    _require(req.principal, "admin", "scolarite", "scolarite_lecture")
+    _require(req.principal, access.ACCOUNT_READERS)
     async with deps.pool.acquire() as conn:
         return _view(await _target(conn, req.account_id))
 
@@ -268,8 +268,8 @@ def _not_on_self(req: UpdateStaffAccount | ReinviteStaffAccount, demoted: bool) 
 
 
 async def update_staff_account(deps: Deps, req: UpdateStaffAccount) -> StaffAccountView:
-    _require(req.principal, "admin")
-    _not_on_self(req, bool(req.disabled) or (req.roles is not None and "admin" not in req.roles))
+    _require(req.principal, access.ADMINS)
+    _not_on_self(req, bool(req.disabled) or (req.roles is not None and access.ADMIN not in req.roles))
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
             row = await _target(conn, req.account_id, lock=True)
@@ -287,7 +287,7 @@ async def update_staff_account(deps: Deps, req: UpdateStaffAccount) -> StaffAcco
 
 
 async def reinvite_staff_account(deps: Deps, req: ReinviteStaffAccount) -> StaffAccountView:
-    _require(req.principal, "admin")
+    _require(req.principal, access.ADMINS)
     _not_on_self(req, True)
     async with deps.pool.acquire() as conn:
         async with conn.transaction():

@@ -17,14 +17,14 @@ import asyncpg
 from ecandidat.contracts import access
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, NotFound
+from ecandidat.contracts.errors import ErrorDetail, InvalidInput, NotFound
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.french import dernier_jour, limite_courte
 from ecandidat.runtime.outbox import add_event
 
 from . import store
 from .domain import Refused
-from .handlers import _facts
+from .lifecycle import event_facts
 
 ACTION = "date_limite_retour"
 
@@ -43,7 +43,7 @@ async def announce(conn: asyncpg.Connection, before: asyncpg.Record, by: str, no
     await store.add_history(conn, after["id"], now, by, ACTION, ancienne=old, nouvelle=new, cause=cause, motif=motif,
                             **details)
     await add_event(conn, c.CandidatureDeadlineChanged(
-        **_facts(after), date_limite_retour=dernier_jour(new), limite_retour=new, ancienne_limite_retour=old,
+        **event_facts(after), date_limite_retour=dernier_jour(new), limite_retour=new, ancienne_limite_retour=old,
         cause=cause, motif=motif, ouverte=store.candidature_of(after).state_refusal(now) is None,
     ), subject=str(after["id"]), clock=clock)
     return True
@@ -107,8 +107,8 @@ def _prolongation(row: asyncpg.Record, *, deja: bool) -> c.Prolongation:
 async def extend_campaign(pool: asyncpg.Pool, req: c.ExtendCampaignDeadlines, clock: Clock) -> c.Prolongation:
     """One extension per incident: the same request again (a retry after a timeout) returns the
     extension already made and changes nothing."""
-    if req.principal.realm != "staff" or not req.principal.has_role(*access.OFFER_ADMINS):
-        raise Forbidden("Prolonger les dates limites d'une campagne est réservé à l'administration et à la scolarité.")
+    access.require(req.principal, access.OFFER_ADMINS,
+                   "Prolonger les dates limites d'une campagne est réservé à l'administration et à la scolarité.")
     now = clock.now()
     if req.incident_debut > now:
         raise InvalidInput("Les données envoyées sont invalides.", details=[ErrorDetail(

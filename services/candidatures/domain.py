@@ -7,8 +7,10 @@ last, Paris time, whatever the server's clock zone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from ecandidat.contracts.errors import ErrorDetail, ServiceError, Unavailable
@@ -22,9 +24,6 @@ STATUTS = {
     "complet": "Complet",
     "incomplet": "Incomplet",
 }
-
-# Statuts from which the candidate transmits (again, after a refused piece).
-TRANSMISSIBLE = ("en_attente", "incomplet")
 
 TYPES_TRAITEMENT = {
     "acces_controle": "Accès contrôlé",
@@ -127,6 +126,139 @@ def incomplete_dossier(missing: list[str]) -> Refused:
     )
 
 
+# -- the lifecycle ----------------------------------------------------------------------------------
+#
+# A candidature's state is its statut du dossier, or `annulee` once its candidate cancelled it.
+# Every action that may change it — the candidate's transmission and cancellation, a piece refused
+# by the documents service, the staff's statut, a decision, the candidate's answer to it — is one
+# column of TRANSITIONS: in each state the action either moves to a state (after its guard) or is
+# refused with its French message. `Candidature.next_statut` reads the table; `lifecycle.change_statut`
+# is the one path that writes what it says.
+
+ANNULEE = "annulee"
+ETATS = (*STATUTS, ANNULEE)
+
+
+class Action(StrEnum):
+    TRANSMIT = "transmit"  # the candidate transmits (again, after a refused piece)
+    CANCEL = "cancel"  # the candidate cancels, before transmitting
+    PIECE_REFUSED = "piece_refused"  # the documents service refused one of its pieces
+    SET_EN_ATTENTE = "set_en_attente"  # staff set the statut du dossier
+    SET_RECEPTIONNE = "set_receptionne"
+    SET_INCOMPLET = "set_incomplet"
+    SET_COMPLET = "set_complet"  # the completeness review: the dossier goes to its commission
+    DECIDE = "decide"  # staff enter or validate a decision
+    CONFIRM = "confirm"  # the candidate confirms a favourable decision
+    WITHDRAW = "withdraw"  # the candidate withdraws (désistement)
+    EXPIRE = "expire"  # the confirmation deadline passed without an answer: the system withdraws
+
+
+def set_statut_action(statut: str) -> Action:
+    """The staff's action that sets `statut`."""
+    return Action(f"set_{statut}")
+
+
+Guard = Callable[["Candidature", datetime], "Refused | None"]
+
+
+@dataclass(frozen=True)
+class Move:
+    """The action is allowed (if its guard says nothing) and leaves the candidature in `to`."""
+
+    to: str
+    guard: Guard | None = None
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """The action is refused in this state."""
+
+    reason: str
+    message: str
+
+    def error(self) -> Refused:
+        return Refused(self.message, reason=self.reason)
+
+
+def _before_retour(cand: Candidature, now: datetime) -> Refused | None:
+    if cand.before_retour(now):
+        return None
+    return Refused(
+        f"La date limite de retour ({limite_courte(cand.retour_deadline())}) est dépassée : "
+        "la candidature ne peut plus être transmise.",
+        reason="date_retour_depassee",
+    )
+
+
+def _undecided(cand: Candidature, now: datetime) -> Refused | None:
+    if cand.decision is None:
+        return None
+    return _CANCEL_TOO_LATE.error()
+
+
+def _not_withdrawn(cand: Candidature, now: datetime) -> Refused | None:
+    if cand.withdrawn_at is None:
+        return None
+    return Refused("Le candidat s'est désisté : aucune décision ne peut plus être prise.", reason="desiste")
+
+
+def _may_confirm(cand: Candidature, now: datetime) -> Refused | None:
+    return cand.answer_refusal("confirmation", now)
+
+
+def _may_withdraw(cand: Candidature, now: datetime) -> Refused | None:
+    return cand.answer_refusal("desistement", now)
+
+
+def _unanswered_at_deadline(cand: Candidature, now: datetime) -> Refused | None:
+    if (cand.decision == "favorable" and cand.withdrawn_at is None and cand.confirmed_at is None
+            and cand.confirmation_deadline is not None and cand.confirmation_deadline <= now):
+        return None
+    return Refused("Cette candidature n'attend pas de réponse dont le délai serait dépassé.", reason="pas_de_delai_depasse")
+
+
+_CANCEL_TOO_LATE = Refuse("annulation_impossible",
+                          "Cette candidature ne peut plus être annulée : elle a été transmise ou traitée.")
+_ALREADY_TRANSMITTED = Refuse("deja_transmise", "Cette candidature a déjà été transmise.")
+_NOT_COMPLETE = Refuse("dossier_non_complet", "Une décision ne peut être prise que sur un dossier complet.")
+_NOT_FAVOURABLE = Refuse("pas_d_avis_favorable",
+                         "Seul un avis favorable peut être confirmé ou faire l'objet d'un désistement.")
+
+
+def _transitions() -> dict[tuple[str, Action], Move | Refuse]:
+    table: dict[tuple[str, Action], Move | Refuse] = {}
+    for statut in STATUTS:
+        table[statut, Action.TRANSMIT] = (Move("receptionne", _before_retour) if statut in ("en_attente", "incomplet")
+                                          else _ALREADY_TRANSMITTED)
+        table[statut, Action.CANCEL] = Move(ANNULEE, _undecided) if statut == "en_attente" else _CANCEL_TOO_LATE
+        # A refused piece sends a transmitted dossier back to the candidate; before that it changes nothing.
+        table[statut, Action.PIECE_REFUSED] = Move("incomplet" if statut in ("receptionne", "complet") else statut)
+        for target in STATUTS:  # staff may set any statut (the same one again changes nothing)
+            table[statut, set_statut_action(target)] = Move(target)
+        table[statut, Action.DECIDE] = Move(statut, _not_withdrawn) if statut == "complet" else _NOT_COMPLETE
+        # The answer to a favourable decision does not depend on the statut du dossier.
+        table[statut, Action.CONFIRM] = Move(statut, _may_confirm)
+        table[statut, Action.WITHDRAW] = Move(statut, _may_withdraw)
+        table[statut, Action.EXPIRE] = Move(statut, _unanswered_at_deadline)
+    cancelled = "Cette candidature est annulée."
+    table[ANNULEE, Action.TRANSMIT] = Refuse("annulee", cancelled)
+    table[ANNULEE, Action.CANCEL] = Refuse("deja_annulee", "Cette candidature est déjà annulée.")
+    table[ANNULEE, Action.PIECE_REFUSED] = Move(ANNULEE)
+    for target in STATUTS:
+        table[ANNULEE, set_statut_action(target)] = Refuse("annulee", "Une candidature annulée ne change plus de statut.")
+    table[ANNULEE, Action.DECIDE] = Refuse("annulee", "Cette candidature est annulée : aucune décision ne peut être prise.")
+    table[ANNULEE, Action.CONFIRM] = _NOT_FAVOURABLE  # a cancelled candidature never had a decision
+    table[ANNULEE, Action.WITHDRAW] = _NOT_FAVOURABLE
+    table[ANNULEE, Action.EXPIRE] = _NOT_FAVOURABLE
+    return table
+
+
+TRANSITIONS = _transitions()
+
+# Statuts from which the candidate transmits (again, after a refused piece).
+TRANSMISSIBLE = tuple(s for s in STATUTS if isinstance(TRANSITIONS[s, Action.TRANSMIT], Move))
+
+
 @dataclass(frozen=True)
 class Candidature:
     """The parts of a candidature the rules look at."""
@@ -139,6 +271,31 @@ class Candidature:
     # incident added.
     date_retour: date
     prolongation_heures: int = 0
+    # The answer to a favourable decision.
+    confirmation_deadline: datetime | None = None
+    confirmed_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+    @property
+    def etat(self) -> str:
+        """The state of the lifecycle: the statut du dossier, or `annulee`."""
+        return ANNULEE if self.cancelled else self.statut
+
+    def refusal(self, action: Action, now: datetime) -> Refused | None:
+        """Why the transition table refuses `action` at `now`, or None when it allows it."""
+        rule = TRANSITIONS[self.etat, action]
+        if isinstance(rule, Refuse):
+            return rule.error()
+        return rule.guard(self, now) if rule.guard is not None else None
+
+    def next_statut(self, action: Action, now: datetime) -> str:
+        """The state after `action` (the same one when it changes nothing); refused with a domain error."""
+        refusal = self.refusal(action, now)
+        if refusal is not None:
+            raise refusal
+        rule = TRANSITIONS[self.etat, action]
+        assert isinstance(rule, Move)
+        return rule.to
 
     def retour_deadline(self) -> datetime:
         return retour_deadline(self.date_retour, self.prolongation_heures)
@@ -146,39 +303,20 @@ class Candidature:
     def may_be_extended(self, since: datetime) -> bool:
         """Whether an incident that began at `since` extends this candidature's deadline: the
         candidate still had something to do (not transmitted, not cancelled) when it began."""
-        return not self.cancelled and self.statut in TRANSMISSIBLE and self.retour_deadline() > since
+        return self.etat in TRANSMISSIBLE and self.retour_deadline() > since
 
     def before_retour(self, now: datetime) -> bool:
         return now < self.retour_deadline()
 
-    def can_cancel(self) -> bool:
-        return not self.cancelled and self.statut == "en_attente" and self.decision is None
+    def can_cancel(self, now: datetime) -> bool:
+        return self.refusal(Action.CANCEL, now) is None
 
     def can_change_pieces(self, now: datetime) -> bool:
         return self.state_refusal(now) is None
 
-    def check_cancel(self) -> None:
-        if self.cancelled:
-            raise Refused("Cette candidature est déjà annulée.", reason="deja_annulee")
-        if not self.can_cancel():
-            raise Refused(
-                "Cette candidature ne peut plus être annulée : elle a été transmise ou traitée.",
-                reason="annulation_impossible",
-            )
-
     def state_refusal(self, now: datetime) -> Refused | None:
         """What in the candidature itself refuses a transmission at `now` (its pieces aside)."""
-        if self.cancelled:
-            return Refused("Cette candidature est annulée.", reason="annulee")
-        if self.statut not in TRANSMISSIBLE:
-            return Refused("Cette candidature a déjà été transmise.", reason="deja_transmise")
-        if not self.before_retour(now):
-            return Refused(
-                f"La date limite de retour ({limite_courte(self.retour_deadline())}) est dépassée : "
-                "la candidature ne peut plus être transmise.",
-                reason="date_retour_depassee",
-            )
-        return None
+        return self.refusal(Action.TRANSMIT, now)
 
     def transmission_refusal(self, now: datetime, missing: list[str] | None) -> ServiceError | None:
         """Why a transmission at `now` would be refused, or None when it would be accepted.
@@ -192,9 +330,52 @@ class Candidature:
         return self.transmission_refusal(now, missing) is None
 
     def check_transmit(self, now: datetime) -> None:
-        refusal = self.state_refusal(now)
-        if refusal is not None:
-            raise refusal
+        self.next_statut(Action.TRANSMIT, now)
+
+    # -- the answer to a favourable decision --
+
+    def can_confirm(self, now: datetime) -> bool:
+        return (
+            self.decision == "favorable" and not self.cancelled and self.withdrawn_at is None
+            and self.confirmed_at is None and self.confirmation_deadline is not None and now < self.confirmation_deadline
+        )
+
+    def can_withdraw(self, now: datetime) -> bool:
+        # After a confirmation, a désistement stays possible; before it, only until the deadline.
+        if self.decision != "favorable" or self.cancelled or self.withdrawn_at is not None:
+            return False
+        return self.confirmed_at is not None or (self.confirmation_deadline is not None and now < self.confirmation_deadline)
+
+    def answer_refusal(self, answer: str, now: datetime) -> Refused | None:
+        """Why the candidate's `answer` (confirmation or desistement) is refused at `now`."""
+        if self.decision != "favorable":
+            return _NOT_FAVOURABLE.error()
+        if self.withdrawn_at is not None:
+            return Refused("Vous vous êtes déjà désisté(e) de cette formation.", reason="deja_desiste")
+        if answer == "confirmation":
+            if self.confirmed_at is not None:
+                return Refused("Vous avez déjà confirmé votre candidature.", reason="deja_confirme")
+            if not self.can_confirm(now):
+                return Refused("Le délai de confirmation est dépassé.", reason="delai_depasse")
+        elif not self.can_withdraw(now):
+            return Refused("Le délai de réponse est dépassé.", reason="delai_depasse")
+        return None
+
+
+def answer_action(answer: str) -> Action:
+    """The lifecycle's action for the candidate's answer (`confirmation` or `desistement`)."""
+    return Action.CONFIRM if answer == "confirmation" else Action.WITHDRAW
+
+
+def reminder_window(now: datetime, days_before: int) -> tuple[datetime, datetime]:
+    """The confirmation deadlines whose reminder is due at `now`: after `now`, and at most
+    `days_before` days ahead (the bounds, exclusive then inclusive)."""
+    return now, now + timedelta(days=days_before)
+
+
+def reminder_due(deadline: datetime, now: datetime, days_before: int) -> bool:
+    after, until = reminder_window(now, days_before)
+    return after < deadline <= until
 
 
 def pieces_refusal(missing: list[str] | None) -> ServiceError | None:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import (
-    CandidatureCancelled,
     CandidatureCreated,
     CandidatureFacts,
-    CandidatureTransmitted,
     CandidatureView,
     ContactAddress,
     OfferCentre,
@@ -32,7 +32,9 @@ from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
 
 from . import domain, store, workflow
+from .domain import Action
 from .dossiers import missing_in_dossier
+from .lifecycle import change_statut, event_facts
 from .suivi import etapes
 
 FREEZE_LEASE = timedelta(minutes=2)
@@ -56,7 +58,7 @@ def check_access(row: asyncpg.Record | None, principal: Principal) -> asyncpg.Re
     return row
 
 
-async def missing_pieces(rpc: RpcClient, rows: list[asyncpg.Record], now: datetime) -> dict[uuid.UUID, list[str]]:
+async def missing_pieces(rpc: RpcClient, rows: Sequence[Mapping[str, Any]], now: datetime) -> dict[uuid.UUID, list[str]]:
     """The missing pieces (as the documents service counts them) of the candidatures that could
     otherwise be transmitted at `now`; a candidature whose pieces documents has not opened yet,
     or when documents does not answer, is absent (not transmittable now: the transmission would
@@ -72,16 +74,15 @@ async def missing_pieces(rpc: RpcClient, rows: list[asyncpg.Record], now: dateti
     return {i.candidature_id: [m.libelle for m in i.missing] for i in reply.items if i.known}
 
 
-async def views(rpc: RpcClient, rows: list[asyncpg.Record], now: datetime) -> list[CandidatureView]:
+async def views(rpc: RpcClient, rows: Sequence[Mapping[str, Any]], now: datetime) -> list[CandidatureView]:
     missing = await missing_pieces(rpc, rows, now)
     return [view_of(r, now, missing.get(r["id"])) for r in rows]
 
 
-def view_of(row: asyncpg.Record, now: datetime, missing: list[str] | None = None) -> CandidatureView:
+def view_of(row: Mapping[str, Any], now: datetime, missing: list[str] | None = None) -> CandidatureView:
     """The candidature as its candidate (or staff) reads it; `missing` as `missing_pieces` says
     (None: unknown, so not transmittable now)."""
     cand = store.candidature_of(row)
-    answers = admission_rules(row)
     return CandidatureView(
         id=row["id"],
         account_id=row["account_id"],
@@ -112,24 +113,16 @@ def view_of(row: asyncpg.Record, now: datetime, missing: list[str] | None = None
         confirmation_deadline=row["confirmation_deadline"],
         confirmed_at=row["confirmed_at"],
         withdrawn_at=row["withdrawn_at"],
-        can_cancel=cand.can_cancel(),
+        can_cancel=cand.can_cancel(now),
         can_transmit=cand.can_transmit(now, missing),
         can_change_pieces=cand.can_change_pieces(now),
-        can_confirm=answers.can_confirm(now),
-        can_withdraw=answers.can_withdraw(now),
+        can_confirm=cand.can_confirm(now),
+        can_withdraw=cand.can_withdraw(now),
         **decision_details(row),
     )
 
 
-def admission_rules(row: asyncpg.Record) -> workflow.Answerable:
-    return workflow.Answerable(
-        decision=row["decision"], cancelled=row["cancelled_at"] is not None,
-        confirmation_deadline=row["confirmation_deadline"], confirmed_at=row["confirmed_at"],
-        withdrawn_at=row["withdrawn_at"],
-    )
-
-
-def decision_details(row: asyncpg.Record) -> dict:
+def decision_details(row: Mapping[str, Any]) -> dict:
     """What the candidate reads of the validated decision."""
     if row["decision"] is None:
         return {}
@@ -138,28 +131,6 @@ def decision_details(row: asyncpg.Record) -> dict:
         heure = f" à {row['d_preselection_heure']:%H:%M}" if row["d_preselection_heure"] else ""
         details["preselection"] = f"Le {row['d_preselection_date']:%d/%m/%Y}{heure}, {row['d_preselection_lieu']}"
     return details
-
-
-def letter_facts(row: asyncpg.Record) -> dict:
-    """What the admission letter, and the mails that refer to it, name (from a candidature view row)."""
-    return dict(
-        modalites_inscription=workflow.modalites_inscription(
-            row["modalites_inscription"], row["contact_libelle"], row["contact_adresse"], row["contact_mail"]),
-        signataire_nom=row["signataire_nom"],
-        signataire_qualite=row["signataire_qualite"],
-    )
-
-
-def _facts(row: asyncpg.Record) -> dict:
-    return dict(
-        candidature_id=row["id"],
-        account_id=row["account_id"],
-        numero_dossier=row["numero_dossier"],
-        formation_code=row["formation_code"],
-        formation_libelle=row["formation_libelle"],
-        centre_code=row["centre_code"],
-        revision=row["version"],
-    )
 
 
 async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, formation_code: str, clock: Clock) -> CandidatureView:
@@ -191,7 +162,7 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             max_in_centre=frow["max_candidatures"],
         )
         type_traitement, valide = domain.initial_type_traitement(formation.type_traitement)
-        who = await conn.fetchrow("SELECT nom, prenom FROM candidats WHERE account_id = $1", principal.account_id)
+        who = await store.candidat(conn, principal.account_id)
         await store.insert_candidature(
             conn,
             id=candidature_id,
@@ -220,7 +191,7 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             for p in pieces
         ]
         await store.insert_required_pieces(conn, candidature_id, required)
-        row = await store.candidature_view(conn, candidature_id)
+        row = await store.held_candidature_view(conn, candidature_id)
         await add_event(conn, created_event(row, required), subject=str(candidature_id), clock=clock)
     return view_of(row, now)
 
@@ -228,7 +199,7 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
 def created_event(row: asyncpg.Record, pieces: list[RequiredPiece]) -> CandidatureCreated:
     deadline = store.candidature_of(row).retour_deadline()
     return CandidatureCreated(
-        **_facts(row),
+        **event_facts(row),
         commission_code=row["commission_code"],
         centre_libelle=row["centre_libelle"],
         type_traitement=row["type_traitement"],
@@ -278,14 +249,9 @@ async def cancel(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.
         locked = await store.lock_candidature(conn, candidature_id)
         if locked is None or principal.realm != "candidate" or locked["account_id"] != principal.account_id:
             raise _not_found()
-        store.candidature_of(locked).check_cancel()
         now = clock.now()
-        await conn.execute(
-            "UPDATE candidatures SET cancelled_at = $2, version = version + 1 WHERE id = $1", candidature_id, now
-        )
-        await store.add_history(conn, candidature_id, now, principal.numero_dossier or "", "cancelled")
-        row = await store.candidature_view(conn, candidature_id)
-        await add_event(conn, CandidatureCancelled(**_facts(row), cancelled_at=now), subject=str(candidature_id), clock=clock)
+        row = await change_statut(store.Tx(conn, clock), locked, Action.CANCEL, by=principal.numero_dossier or "", now=now)
+    assert row is not None, "a cancellation changes the state, or is refused"
     return view_of(row, now)
 
 
@@ -298,7 +264,7 @@ async def transmit(
         row = await store.candidature_view(conn, candidature_id)
     if row is None or principal.realm != "candidate" or row["account_id"] != principal.account_id:
         raise _not_found()
-    store.candidature_of(row).check_transmit(clock.now())
+    store.candidature_of(row).next_statut(Action.TRANSMIT, clock.now())
     missing: list[str] | None
     try:
         frozen = await rpc.call(
@@ -316,28 +282,15 @@ async def transmit(
             if locked is None:
                 raise _not_found()
             now = clock.now()
-            store.candidature_of(locked).check_transmit(now)
-            await conn.execute(
-                """UPDATE candidatures SET statut = 'receptionne', statut_date = $2, date_reception = $2,
-                          version = version + 1 WHERE id = $1""",
-                candidature_id,
-                now,
-            )
-            await store.add_history(conn, candidature_id, now, principal.numero_dossier or "", "transmitted",
-                                    previous=locked["statut"])
-            row = await store.held_candidature_view(conn, candidature_id)
-            await add_event(
-                conn,
-                CandidatureTransmitted(**_facts(row), received_at=now, centre_libelle=row["centre_libelle"]),
-                subject=str(candidature_id),
-                clock=clock,
-            )
+            row = await change_statut(store.Tx(conn, clock), locked, Action.TRANSMIT,
+                                      by=principal.numero_dossier or "", now=now)
     except BaseException:
         try:
             await rpc.call(ReleasePieces(candidature_id=candidature_id), FreezeResult)
         except ServiceError:
             pass  # the provisional freeze lapses by itself
         raise
+    assert row is not None, "a transmission changes the state, or is refused"
     return view_of(row, now)
 
 

@@ -17,22 +17,18 @@ from ecandidat.contracts.candidatures import (
     SaveTypeDiplome,
     Saved,
 )
-from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput
+from ecandidat.contracts.errors import ErrorDetail, InvalidInput
 from ecandidat.runtime.clock import Clock
 
 from . import deadlines, store
 
 def _require_admin(principal: Principal) -> None:
-    if principal.realm != "staff" or not principal.has_role(*access.OFFER_ADMINS):
-        raise Forbidden("La gestion de l'offre de formation est réservée aux administrateurs et à la scolarité.")
+    access.require(principal, access.OFFER_ADMINS,
+                   "La gestion de l'offre de formation est réservée aux administrateurs et à la scolarité.")
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput("Les données envoyées sont invalides.", details=[ErrorDetail(field=field, message=message)])
-
-
-async def _exists(conn: asyncpg.Connection, table: str, code: str | None) -> bool:
-    return code is None or await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE code = $1)", code)
 
 
 async def save_campagne(pool: asyncpg.Pool, req: SaveCampagne) -> Saved:
@@ -41,7 +37,7 @@ async def save_campagne(pool: asyncpg.Pool, req: SaveCampagne) -> Saved:
         raise _invalid("fin", "La date de fin doit suivre la date de début.")
     async with pool.acquire() as conn, conn.transaction():
         if req.en_service:  # one campaign in service at a time: this one replaces the previous
-            await conn.execute("UPDATE campagnes SET en_service = false WHERE en_service AND code <> $1", req.code)
+            await store.retire_campagnes(conn, but=req.code)
         created = await store.upsert(conn, "campagnes", "code", req.model_dump(exclude={"principal"}))
     return Saved(code=req.code, created=created)
 
@@ -63,7 +59,7 @@ async def save_type_diplome(pool: asyncpg.Pool, req: SaveTypeDiplome) -> Saved:
 async def save_commission(pool: asyncpg.Pool, req: SaveCommission) -> Saved:
     _require_admin(req.principal)
     async with pool.acquire() as conn:
-        if not await _exists(conn, "centres", req.centre_code):
+        if not await store.exists(conn, "centres", req.centre_code):
             raise _invalid("centre_code", "Ce centre de candidature n'existe pas.")
         created = await store.upsert(conn, "commissions", "code", req.model_dump(exclude={"principal"}))
     return Saved(code=req.code, created=created)
@@ -81,7 +77,7 @@ async def save_formation(pool: asyncpg.Pool, req: SaveFormation, clock: Clock) -
             ("type_code", "types_diplome", req.type_code),
             ("commission_code", "commissions", req.commission_code),
         ):
-            if not await _exists(conn, table, code):
+            if not await store.exists(conn, table, code):
                 raise _invalid(field, "Cette référence n'existe pas.")
         old = await store.lock_formation(conn, req.code)
         moved = old is not None and old["date_retour"] != req.date_retour
@@ -102,11 +98,11 @@ async def save_piece(pool: asyncpg.Pool, req: SavePiece) -> Saved:
         if t not in ("acces_controle", "acces_direct"):
             raise _invalid("types_traitement", f"Type de traitement inconnu : {t}.")
     async with pool.acquire() as conn:
-        if not await _exists(conn, "centres", req.centre_code):
+        if not await store.exists(conn, "centres", req.centre_code):
             raise _invalid("centre_code", "Ce centre de candidature n'existe pas.")
-        if not await _exists(conn, "formations", req.formation_code):
+        if not await store.exists(conn, "formations", req.formation_code):
             raise _invalid("formation_code", "Cette formation n'existe pas.")
-        piece_id = await conn.fetchval("SELECT id FROM pieces WHERE code = $1", req.code) or uuid.uuid4()
+        piece_id = await store.piece_id(conn, req.code) or uuid.uuid4()
         values = {"id": piece_id, **req.model_dump(exclude={"principal"})}
         created = await store.upsert(conn, "pieces", "code", values)
     return Saved(code=req.code, created=created, id=piece_id)

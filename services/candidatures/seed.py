@@ -11,13 +11,14 @@ from datetime import date, timedelta
 
 import asyncpg
 
+from ecandidat.contracts import access
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.auth import Principal
 from ecandidat.runtime.clock import SystemClock
 
 from . import offer
 
-SEEDER = Principal(realm="staff", account_id=uuid.UUID(int=0), email="seed@ecandidat.localhost", roles=("admin",))
+SEEDER = Principal(realm="staff", account_id=uuid.UUID(int=0), email="seed@ecandidat.localhost", roles=access.ADMINS)
 
 CONTACT_FC = dict(
     contact_libelle="Formation Continue",

@@ -16,12 +16,13 @@ from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import NotFound
 from ecandidat.runtime.clock import Clock
-from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.outbox import add_event
+from ecandidat.runtime.rpc import RpcClient
 
 from . import store, workflow
-from .domain import Refused
-from .handlers import _facts, letter_facts, views
+from .domain import Action, Refused, set_statut_action
+from .handlers import views
+from .lifecycle import change_statut, event_facts, letter_facts
 
 SYSTEM = "système"
 
@@ -30,50 +31,31 @@ def actor(principal: Principal) -> str:
     return principal.email
 
 
-async def _locked(conn: asyncpg.Connection, candidature_id: uuid.UUID, principal: Principal,
-                  check=access.check_manage) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        """SELECT c.*, f.commission_code, f.capacite, f.date_confirmation AS formation_date_confirmation,
-                  f.delai_confirmation_jours
-           FROM candidatures c JOIN formations f ON f.code = c.formation_code
-           WHERE c.id = $1 FOR UPDATE OF c""",
-        candidature_id,
-    )
+async def locked(conn: asyncpg.Connection, candidature_id: uuid.UUID, principal: Principal,
+                 check=access.check_manage) -> asyncpg.Record:
+    """The candidature, locked, once `check` (the scope rule of the action) lets `principal` act on it."""
+    row = await store.lock_candidature(conn, candidature_id)
     if row is None:
         raise NotFound("Cette candidature n'existe pas.", candidature_id=str(candidature_id))
     check(principal, store.scope_of(row))
     return row
 
 
-async def _event_facts(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> tuple[asyncpg.Record, dict]:
-    view = await store.candidature_view(conn, candidature_id)
-    return view, _facts(view)
-
-
 async def set_statut(pool: asyncpg.Pool, req: c.SetStatut, clock: Clock) -> c.BatchResult:
     updated = []
+    action = set_statut_action(req.statut)
     async with pool.acquire() as conn, conn.transaction():
+        tx = store.Tx(conn, clock)
         for cid in dict.fromkeys(req.candidature_ids):
-            row = await _locked(conn, cid, req.principal)
-            if row["cancelled_at"] is not None:
-                raise Refused("Une candidature annulée ne change plus de statut.", reason="annulee", candidature_id=str(cid))
-            if row["statut"] == req.statut:
-                continue
-            now = clock.now()
-            at = req.date or now
-            await conn.execute(
-                "UPDATE candidatures SET statut = $2, statut_date = $3, version = version + 1 WHERE id = $1", cid, req.statut, at
-            )
-            await store.add_history(conn, cid, now, actor(req.principal), "statut", old=row["statut"], new=req.statut,
-                                    date=at, commentaire=req.commentaire)
-            _, facts = await _event_facts(conn, cid)
-            await add_event(
-                conn,
-                c.CandidatureStatusChanged(**facts, old_status=row["statut"], new_status=req.statut, changed_at=at,
-                                           comment=req.commentaire),
-                subject=str(cid), clock=clock,
-            )
-            updated.append(cid)
+            row = await locked(conn, cid, req.principal)
+            try:
+                changed = await change_statut(tx, row, action, by=actor(req.principal), now=clock.now(), at=req.date,
+                                              comment=req.commentaire)
+            except Refused as refused:
+                refused.extra["candidature_id"] = str(cid)
+                raise
+            if changed is not None:
+                updated.append(cid)
     return c.BatchResult(updated=updated)
 
 
@@ -81,47 +63,33 @@ async def set_type_traitement(pool: asyncpg.Pool, req: c.SetTypeTraitement, cloc
     updated = []
     async with pool.acquire() as conn, conn.transaction():
         for cid in dict.fromkeys(req.candidature_ids):
-            row = await _locked(conn, cid, req.principal)
+            row = await locked(conn, cid, req.principal)
             if row["cancelled_at"] is not None:
                 raise Refused("Cette candidature est annulée.", reason="annulee", candidature_id=str(cid))
             now = clock.now()
-            await conn.execute(
-                """UPDATE candidatures SET type_traitement = $2, type_traitement_valide = $3, version = version + 1
-                   WHERE id = $1""",
-                cid, req.type_traitement, req.valide,
-            )
+            await store.set_type_traitement(conn, cid, req.type_traitement, req.valide)
             await store.add_history(conn, cid, now, actor(req.principal), "type_traitement",
                                     old=row["type_traitement"], new=req.type_traitement, valide=req.valide)
             if req.type_traitement == "acces_direct" and req.valide and row["decision"] is None:
                 # eCandidat: a validated accès direct is a favourable decision.
-                decision_id = await _insert_decision(conn, cid, "favorable", actor(req.principal), now, automatic=True,
-                                                     origine="acces_direct")
-                await _validate(conn, row, decision_id, actor(req.principal), now, clock)
+                decision_id = await store.insert_decision(conn, cid, "favorable", actor(req.principal), now,
+                                                          automatic=True, origine="acces_direct")
+                await validate(conn, row, decision_id, actor(req.principal), now, clock)
             updated.append(cid)
     return c.BatchResult(updated=updated)
-
-
-async def _insert_decision(conn, cid, kind, by, now, *, automatic=False, **fields) -> uuid.UUID:
-    decision_id = uuid.uuid4()
-    values = {"id": decision_id, "candidature_id": cid, "kind": kind, "entered_by": by, "entered_at": now,
-              "automatic": automatic, **fields}
-    cols = ", ".join(values)
-    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await conn.execute(f"INSERT INTO decisions ({cols}) VALUES ({params})", *values.values())
-    return decision_id
 
 
 async def enter_decision(pool: asyncpg.Pool, req: c.EnterDecision, clock: Clock) -> c.DecisionRecord:
     workflow.check_decision_input(req.kind, motif=req.motif, rang=req.rang, preselection_date=req.preselection_date,
                                   preselection_lieu=req.preselection_lieu)
     async with pool.acquire() as conn, conn.transaction():
-        row = await _locked(conn, req.candidature_id, req.principal, access.check_decide)
-        workflow.can_decide(row["statut"], row["cancelled_at"] is not None, row["withdrawn_at"] is not None)
+        row = await locked(conn, req.candidature_id, req.principal, access.check_decide)
         now = clock.now()
+        store.candidature_of(row).next_statut(Action.DECIDE, now)
         fields = req.model_dump(include={"motif", "rang", "preselection_date", "preselection_heure", "preselection_lieu", "commentaire"})
-        decision_id = await _insert_decision(conn, req.candidature_id, req.kind, actor(req.principal), now, **fields)
+        decision_id = await store.insert_decision(conn, req.candidature_id, req.kind, actor(req.principal), now, **fields)
         await store.add_history(conn, req.candidature_id, now, actor(req.principal), "decision_saisie", kind=req.kind)
-        record = await conn.fetchrow("SELECT * FROM decisions WHERE id = $1", decision_id)
+        record = await store.decision(conn, decision_id)
     return c.DecisionRecord.model_validate(dict(record))
 
 
@@ -129,49 +97,38 @@ async def validate_decisions(pool: asyncpg.Pool, req: c.ValidateDecisions, clock
     updated = []
     async with pool.acquire() as conn, conn.transaction():
         for cid in dict.fromkeys(req.candidature_ids):
-            row = await _locked(conn, cid, req.principal)
-            pending = await conn.fetchval(
-                """SELECT id FROM decisions WHERE candidature_id = $1 AND validated_at IS NULL
-                   ORDER BY entered_at DESC LIMIT 1""",
-                cid,
-            )
+            row = await locked(conn, cid, req.principal)
+            pending = await store.pending_decision(conn, cid)
             if pending is None:
                 raise Refused("Aucune décision en attente de validation pour cette candidature.",
                               reason="rien_a_valider", candidature_id=str(cid))
-            workflow.can_decide(row["statut"], row["cancelled_at"] is not None, row["withdrawn_at"] is not None)
-            await _validate(conn, row, pending, actor(req.principal), clock.now(), clock)
+            now = clock.now()
+            store.candidature_of(row).next_statut(Action.DECIDE, now)
+            await validate(conn, row, pending, actor(req.principal), now, clock)
             updated.append(cid)
     return c.BatchResult(updated=updated)
 
 
-async def _validate(conn, row, decision_id: uuid.UUID, by: str, now: datetime, clock: Clock) -> None:
-    """Make a decision visible to the candidate and tell everyone who needs to know."""
+async def validate(conn: asyncpg.Connection, row: asyncpg.Record, decision_id: uuid.UUID, by: str, now: datetime,
+                   clock: Clock) -> None:
+    """Make a decision visible to the candidate and tell everyone who needs to know (`row`: the
+    candidature, locked)."""
     cid = row["id"]
-    # Older pending decisions are superseded by the one validated now.
-    await conn.execute(
-        "DELETE FROM decisions WHERE candidature_id = $1 AND validated_at IS NULL AND id <> $2", cid, decision_id
-    )
-    d = await conn.fetchrow(
-        "UPDATE decisions SET validated_by = $2, validated_at = $3 WHERE id = $1 RETURNING *", decision_id, by, now
-    )
+    d = await store.validate_decision(conn, cid, decision_id, by, now)
     deadline = None
     if d["kind"] == "favorable":
         deadline = workflow.confirmation_deadline(
             now, candidature_date=row["date_confirmation"], formation_date=row["formation_date_confirmation"],
             delai_jours=row["delai_confirmation_jours"],
         )
-    await conn.execute(
-        """UPDATE candidatures SET decision = $2, decision_id = $3, decision_validated_at = $4,
-                  rang_lc = $5, confirmation_deadline = $6, confirmed_at = NULL, reminder_sent_at = NULL,
-                  version = version + 1
-           WHERE id = $1""",
-        cid, d["kind"], decision_id, now, d["rang"] if d["kind"] == "liste_complementaire" else None, deadline,
-    )
+    await store.set_decision(conn, cid, d["kind"], decision_id, now,
+                             rang=d["rang"] if d["kind"] == "liste_complementaire" else None, deadline=deadline)
     await store.add_history(conn, cid, now, by, "decision_validee", kind=d["kind"], automatic=d["automatic"])
     if row["decision"] == "liste_complementaire" and d["kind"] != "liste_complementaire":
         await renumber_liste(conn, row["formation_code"], now)
-    view, facts = await _event_facts(conn, cid)
-    who = await conn.fetchrow("SELECT nom, prenom FROM candidats WHERE account_id = $1", row["account_id"])
+    view = await store.held_candidature_view(conn, cid)
+    facts = event_facts(view)
+    who = await store.candidat(conn, row["account_id"])
     await add_event(
         conn,
         c.DecisionValidated(
@@ -196,13 +153,10 @@ async def renumber_liste(conn: asyncpg.Connection, formation_code: str, now: dat
 
 async def add_note(pool: asyncpg.Pool, req: c.AddNote, clock: Clock) -> c.NoteRecord:
     async with pool.acquire() as conn, conn.transaction():
-        await _locked(conn, req.candidature_id, req.principal, access.check_decide)
+        await locked(conn, req.candidature_id, req.principal, access.check_decide)
         note_id = uuid.uuid4()
         now = clock.now()
-        await conn.execute(
-            "INSERT INTO notes (id, candidature_id, author, at, body) VALUES ($1, $2, $3, $4, $5)",
-            note_id, req.candidature_id, actor(req.principal), now, req.body,
-        )
+        await store.insert_note(conn, note_id, req.candidature_id, actor(req.principal), now, req.body)
         await store.add_history(conn, req.candidature_id, now, actor(req.principal), "note")
     return c.NoteRecord(id=note_id, author=actor(req.principal), at=now, body=req.body)
 
@@ -213,12 +167,10 @@ async def staff_view(pool: asyncpg.Pool, rpc: RpcClient, req: c.GetStaffCandidat
         if row is None:
             raise NotFound("Cette candidature n'existe pas.")
         access.check_read(req.principal, store.scope_of(row))
-        who = await conn.fetchrow("SELECT * FROM candidats WHERE account_id = $1", row["account_id"])
-        pieces = await conn.fetch(
-            "SELECT piece_id, libelle, statut FROM candidature_pieces WHERE candidature_id = $1 ORDER BY libelle", row["id"]
-        )
-        decisions = await conn.fetch("SELECT * FROM decisions WHERE candidature_id = $1 ORDER BY entered_at", row["id"])
-        notes = await conn.fetch("SELECT id, author, at, body FROM notes WHERE candidature_id = $1 ORDER BY at", row["id"])
+        who = await store.candidat(conn, row["account_id"])
+        pieces = await store.pieces_of(conn, row["id"])
+        decisions = await store.decisions_of(conn, row["id"])
+        notes = await store.notes_of(conn, row["id"])
         history = await store.history(conn, row["id"])
     ready = all(p["statut"] in ("validee", "non_concerne") for p in pieces)
     [view] = await views(rpc, [row], clock.now())

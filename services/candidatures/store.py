@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from ecandidat.contracts.access import CandidatureScope
-from ecandidat.contracts.candidatures import RequiredPiece
+from ecandidat.contracts.base import Event
+from ecandidat.contracts.candidatures import Filters, RequiredPiece
+from ecandidat.runtime.clock import Clock
+from ecandidat.runtime.outbox import add_event
 
-from .domain import TRANSMISSIBLE, Campagne, Candidature, Formation
+from .domain import ANNULEE, TRANSMISSIBLE, Campagne, Candidature, Formation, end_of_day, start_of_day
 
 # The candidature's date limite de retour: its own date, else its formation's (see domain.Candidature).
 DATE_RETOUR = "coalesce(c.date_retour_individuelle, f.date_retour)"
@@ -151,8 +156,12 @@ async def held_candidature_view(conn: asyncpg.Connection, candidature_id: uuid.U
 
 
 async def lock_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record | None:
+    """The candidature, locked for the transaction, with what its rules and its formation's
+    places need (the one lock of every change: candidate, staff, consumers and jobs)."""
     return await conn.fetchrow(
-        f"""SELECT c.*, {DATE_RETOUR} AS date_retour FROM candidatures c JOIN formations f ON f.code = c.formation_code
+        f"""SELECT c.*, {DATE_RETOUR} AS date_retour, f.commission_code, f.capacite,
+                   f.date_confirmation AS formation_date_confirmation, f.delai_confirmation_jours
+            FROM candidatures c JOIN formations f ON f.code = c.formation_code
             WHERE c.id = $1 FOR UPDATE OF c""",
         candidature_id,
     )
@@ -163,14 +172,77 @@ def scope_of(row: asyncpg.Record) -> CandidatureScope:
     return CandidatureScope(row["centre_code"], row["commission_code"], row["statut"])
 
 
-def candidature_of(row: asyncpg.Record) -> Candidature:
+def candidature_of(row: Mapping[str, Any]) -> Candidature:
     return Candidature(
         statut=row["statut"],
         cancelled=row["cancelled_at"] is not None,
         decision=row["decision"],
         date_retour=row["date_retour"],
         prolongation_heures=row["prolongation_heures"],
+        confirmation_deadline=row["confirmation_deadline"],
+        confirmed_at=row["confirmed_at"],
+        withdrawn_at=row["withdrawn_at"],
     )
+
+
+# -- the lifecycle's writes (`lifecycle.change_statut` is their one caller) ---------------------------
+
+
+async def set_statut(conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, at: datetime, *,
+                     received: bool = False) -> None:
+    """The statut du dossier and its date; `received`: the candidate's transmission, its date of reception too."""
+    await conn.execute(
+        """UPDATE candidatures SET statut = $2, statut_date = $3,
+                  date_reception = CASE WHEN $4 THEN $3 ELSE date_reception END, version = version + 1
+           WHERE id = $1""",
+        candidature_id, statut, at, received,
+    )
+
+
+async def mark_cancelled(conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime) -> None:
+    await conn.execute("UPDATE candidatures SET cancelled_at = $2, version = version + 1 WHERE id = $1",
+                       candidature_id, at)
+
+
+async def mark_confirmed(conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime) -> None:
+    await conn.execute("UPDATE candidatures SET confirmed_at = $2, version = version + 1 WHERE id = $1",
+                       candidature_id, at)
+
+
+async def mark_withdrawn(conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime, automatic: bool) -> None:
+    await conn.execute(
+        "UPDATE candidatures SET withdrawn_at = $2, withdrawn_automatically = $3, version = version + 1 WHERE id = $1",
+        candidature_id, at, automatic,
+    )
+
+
+class Tx:
+    """What the lifecycle does in one transaction, on PostgreSQL (the unit tests pass an in-memory
+    stand-in with the same methods)."""
+
+    def __init__(self, conn: asyncpg.Connection, clock: Clock) -> None:
+        self.conn, self.clock = conn, clock
+
+    async def set_statut(self, candidature_id: uuid.UUID, statut: str, at: datetime, *, received: bool = False) -> None:
+        await set_statut(self.conn, candidature_id, statut, at, received=received)
+
+    async def mark_cancelled(self, candidature_id: uuid.UUID, at: datetime) -> None:
+        await mark_cancelled(self.conn, candidature_id, at)
+
+    async def mark_confirmed(self, candidature_id: uuid.UUID, at: datetime) -> None:
+        await mark_confirmed(self.conn, candidature_id, at)
+
+    async def mark_withdrawn(self, candidature_id: uuid.UUID, at: datetime, automatic: bool) -> None:
+        await mark_withdrawn(self.conn, candidature_id, at, automatic)
+
+    async def add_history(self, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any) -> None:
+        await add_history(self.conn, candidature_id, at, actor, action, **details)
+
+    async def view(self, candidature_id: uuid.UUID) -> asyncpg.Record:
+        return await held_candidature_view(self.conn, candidature_id)
+
+    async def publish(self, event: Event, subject: uuid.UUID) -> None:
+        await add_event(self.conn, event, subject=str(subject), clock=self.clock)
 
 
 async def renumber_liste(conn: asyncpg.Connection, formation_code: str) -> list[asyncpg.Record]:
@@ -281,3 +353,299 @@ async def upsert(conn: asyncpg.Connection, table: str, key: str, values: dict[st
             RETURNING (xmax = 0)""",
         *values.values(),
     )
+
+
+# -- candidates (from the accounts service's events) ------------------------------------------------
+
+
+async def candidat(conn: asyncpg.Connection, account_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM candidats WHERE account_id = $1", account_id)
+
+
+async def save_candidat(conn: asyncpg.Connection, account_id: uuid.UUID, numero_dossier: str, nom: str | None,
+                        prenom: str | None, email: str) -> None:
+    """Who the candidate is, kept for the staff's lists (their candidatures' names too)."""
+    await conn.execute(
+        """INSERT INTO candidats (account_id, numero_dossier, nom, prenom, email) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (account_id) DO UPDATE SET numero_dossier = excluded.numero_dossier, nom = excluded.nom,
+                                                 prenom = excluded.prenom, email = excluded.email""",
+        account_id, numero_dossier, nom, prenom, email,
+    )
+    await conn.execute("UPDATE candidatures SET nom = $2, prenom = $3 WHERE account_id = $1", account_id, nom, prenom)
+
+
+async def delete_candidat(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM candidats WHERE account_id = $1", account_id)
+
+
+# -- pieces (from the documents service's events) ---------------------------------------------------
+
+
+async def record_piece(conn: asyncpg.Connection, candidature_id: uuid.UUID, piece_id: uuid.UUID, libelle: str,
+                       statut: str, at: datetime, *, ready: tuple[str, ...]) -> None:
+    """A piece's statut as the documents service reported it, and the candidature's counts
+    (`ready`: the statuts that count as ready)."""
+    await conn.execute(
+        """INSERT INTO candidature_pieces (candidature_id, piece_id, libelle, statut, updated_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (candidature_id, piece_id) DO UPDATE SET statut = excluded.statut, updated_at = excluded.updated_at""",
+        candidature_id, piece_id, libelle, statut, at,
+    )
+    await conn.execute(
+        """UPDATE candidatures SET
+               pieces_total = (SELECT count(*) FROM candidature_pieces WHERE candidature_id = $1),
+               pieces_ready = (SELECT count(*) FROM candidature_pieces WHERE candidature_id = $1 AND statut = ANY($2)),
+               pieces_refused = (SELECT count(*) FROM candidature_pieces WHERE candidature_id = $1 AND statut = 'refusee')
+           WHERE id = $1""",
+        candidature_id, list(ready),
+    )
+
+
+async def pieces_of(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT piece_id, libelle, statut FROM candidature_pieces WHERE candidature_id = $1 ORDER BY libelle",
+        candidature_id,
+    )
+
+
+# -- staff: type de traitement, decisions, notes ----------------------------------------------------
+
+
+async def set_type_traitement(conn: asyncpg.Connection, candidature_id: uuid.UUID, type_traitement: str,
+                              valide: bool) -> None:
+    await conn.execute(
+        "UPDATE candidatures SET type_traitement = $2, type_traitement_valide = $3, version = version + 1 WHERE id = $1",
+        candidature_id, type_traitement, valide,
+    )
+
+
+async def insert_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID, kind: str, by: str, now: datetime, *,
+                          automatic: bool = False, **fields: Any) -> uuid.UUID:
+    decision_id = uuid.uuid4()
+    values = {"id": decision_id, "candidature_id": candidature_id, "kind": kind, "entered_by": by, "entered_at": now,
+              "automatic": automatic, **fields}
+    cols = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    await conn.execute(f"INSERT INTO decisions ({cols}) VALUES ({params})", *values.values())
+    return decision_id
+
+
+async def decision(conn: asyncpg.Connection, decision_id: uuid.UUID) -> asyncpg.Record:
+    return await conn.fetchrow("SELECT * FROM decisions WHERE id = $1", decision_id)
+
+
+async def decisions_of(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM decisions WHERE candidature_id = $1 ORDER BY entered_at", candidature_id)
+
+
+async def pending_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> uuid.UUID | None:
+    """The latest decision entered and not validated yet."""
+    return await conn.fetchval(
+        """SELECT id FROM decisions WHERE candidature_id = $1 AND validated_at IS NULL
+           ORDER BY entered_at DESC LIMIT 1""",
+        candidature_id,
+    )
+
+
+async def validate_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID, decision_id: uuid.UUID, by: str,
+                            now: datetime) -> asyncpg.Record:
+    """Validate the decision; older pending ones are superseded by it (deleted). Returns the decision."""
+    await conn.execute(
+        "DELETE FROM decisions WHERE candidature_id = $1 AND validated_at IS NULL AND id <> $2", candidature_id, decision_id
+    )
+    return await conn.fetchrow(
+        "UPDATE decisions SET validated_by = $2, validated_at = $3 WHERE id = $1 RETURNING *", decision_id, by, now
+    )
+
+
+async def set_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID, kind: str, decision_id: uuid.UUID,
+                       now: datetime, *, rang: int | None, deadline: datetime | None) -> None:
+    """The validated decision the candidate reads (a new one: to be answered again, reminded again)."""
+    await conn.execute(
+        """UPDATE candidatures SET decision = $2, decision_id = $3, decision_validated_at = $4,
+                  rang_lc = $5, confirmation_deadline = $6, confirmed_at = NULL, reminder_sent_at = NULL,
+                  version = version + 1
+           WHERE id = $1""",
+        candidature_id, kind, decision_id, now, rang, deadline,
+    )
+
+
+async def insert_note(conn: asyncpg.Connection, note_id: uuid.UUID, candidature_id: uuid.UUID, author: str,
+                      at: datetime, body: str) -> None:
+    await conn.execute("INSERT INTO notes (id, candidature_id, author, at, body) VALUES ($1, $2, $3, $4, $5)",
+                       note_id, candidature_id, author, at, body)
+
+
+async def notes_of(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT id, author, at, body FROM notes WHERE candidature_id = $1 ORDER BY at", candidature_id)
+
+
+# -- admission: places, liste complémentaire, answers -----------------------------------------------
+
+# A favourable decision still waiting for its candidate's answer.
+_AWAITING_ANSWER = """decision = 'favorable' AND confirmed_at IS NULL AND withdrawn_at IS NULL AND cancelled_at IS NULL"""
+
+
+async def lock_capacite(conn: asyncpg.Connection, formation_code: str) -> int | None:
+    """The formation's capacity (None: places are not counted), its row locked while places are given."""
+    return await conn.fetchval("SELECT capacite FROM formations WHERE code = $1 FOR UPDATE", formation_code)
+
+
+async def places_taken(conn: asyncpg.Connection, formation_code: str) -> int:
+    return await conn.fetchval(
+        """SELECT count(*) FROM candidatures
+           WHERE formation_code = $1 AND decision = 'favorable' AND withdrawn_at IS NULL AND cancelled_at IS NULL""",
+        formation_code,
+    )
+
+
+async def next_on_liste(conn: asyncpg.Connection, formation_code: str) -> uuid.UUID | None:
+    """The first of the formation's liste complémentaire (lowest rank, then oldest decision)."""
+    return await conn.fetchval(
+        """SELECT id FROM candidatures
+           WHERE formation_code = $1 AND decision = 'liste_complementaire'
+             AND withdrawn_at IS NULL AND cancelled_at IS NULL
+           ORDER BY rang_lc, decision_validated_at, id LIMIT 1""",
+        formation_code,
+    )
+
+
+async def reminders_due(conn: asyncpg.Connection, after: datetime, until: datetime) -> list[asyncpg.Record]:
+    """The unanswered favourable decisions not reminded yet whose deadline is in (after, until]
+    (`domain.reminder_window`), locked; those another replica holds are skipped."""
+    return await conn.fetch(
+        f"""SELECT id FROM candidatures
+            WHERE {_AWAITING_ANSWER} AND reminder_sent_at IS NULL
+              AND confirmation_deadline > $1 AND confirmation_deadline <= $2
+            FOR UPDATE SKIP LOCKED""",
+        after, until,
+    )
+
+
+async def mark_reminded(conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime) -> None:
+    await conn.execute("UPDATE candidatures SET reminder_sent_at = $2 WHERE id = $1", candidature_id, at)
+
+
+async def answers_expired(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    """The unanswered favourable decisions whose deadline has passed, oldest deadline first, locked."""
+    return await conn.fetch(
+        f"""SELECT id FROM candidatures
+            WHERE {_AWAITING_ANSWER} AND confirmation_deadline <= $1
+            ORDER BY confirmation_deadline
+            FOR UPDATE SKIP LOCKED""",
+        now,
+    )
+
+
+# -- the offer ---------------------------------------------------------------------------------------
+
+
+async def exists(conn: asyncpg.Connection, table: str, code: str | None) -> bool:
+    """Whether the row of the offer's `table` with `code` exists (True for no code)."""
+    return code is None or await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE code = $1)", code)
+
+
+async def retire_campagnes(conn: asyncpg.Connection, but: str) -> None:
+    """One campaign in service at a time: every other one leaves service."""
+    await conn.execute("UPDATE campagnes SET en_service = false WHERE en_service AND code <> $1", but)
+
+
+async def piece_id(conn: asyncpg.Connection, code: str) -> uuid.UUID | None:
+    return await conn.fetchval("SELECT id FROM pieces WHERE code = $1", code)
+
+
+# -- the staff's lists -------------------------------------------------------------------------------
+
+SORTS = {
+    # sort → (key expressions, direction)
+    "date_reception": (["coalesce(c.date_reception, '-infinity'::timestamptz)", "c.id"], "DESC"),
+    "nom": (["lower(coalesce(c.nom, ''))", "lower(coalesce(c.prenom, ''))", "c.id"], "ASC"),
+    "rang": (["coalesce(c.rang_lc, 2147483647)", "c.id"], "ASC"),
+}
+
+_LIST = """
+    SELECT {keys}c.*, f.libelle AS formation_libelle, k.nom, k.prenom, k.email,
+           (SELECT d.kind FROM decisions d WHERE d.candidature_id = c.id AND d.validated_at IS NULL
+            ORDER BY d.entered_at DESC LIMIT 1) AS decision_en_attente
+    FROM candidatures c
+    JOIN formations f ON f.code = c.formation_code
+    LEFT JOIN candidats k ON k.account_id = c.account_id
+"""
+
+
+@dataclass(frozen=True)
+class ListScope:
+    """What of a list its reader sees: everything the filters select, or only the candidatures
+    `commission` examines (in `statuts`)."""
+
+    commission: str | None = None
+    statuts: list[str] | None = None
+
+
+def _where(scope: ListScope, f: Filters) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if f.formation_code:
+        where.append(f"c.formation_code = {arg(f.formation_code)}")
+    if f.centre_code:
+        where.append(f"c.centre_code = {arg(f.centre_code)}")
+    if f.commission_code:
+        where.append(f"f.commission_code = {arg(f.commission_code)}")
+    if scope.commission is not None:
+        where.append(f"f.commission_code = {arg(scope.commission)} AND c.statut = ANY({arg(scope.statuts)})")
+    if f.statut == ANNULEE:
+        where.append("c.cancelled_at IS NOT NULL")
+    elif f.statut:
+        where.append(f"c.statut = {arg(f.statut)} AND c.cancelled_at IS NULL")
+    if f.type_traitement:
+        where.append(f"c.type_traitement = {arg(f.type_traitement)}")
+    if f.decision == "aucune":
+        where.append("c.decision IS NULL")
+    elif f.decision:
+        where.append(f"c.decision = {arg(f.decision)}")
+    if f.pieces == "completes":
+        where.append("c.pieces_ready = c.pieces_total")
+    elif f.pieces == "manquantes":
+        where.append("c.pieces_ready < c.pieces_total")
+    elif f.pieces == "refusees":
+        where.append("c.pieces_refused > 0")
+    if f.transmise_du:
+        where.append(f"c.date_reception >= {arg(start_of_day(f.transmise_du))}")
+    if f.transmise_au:
+        where.append(f"c.date_reception < {arg(end_of_day(f.transmise_au))}")
+    return where, args
+
+
+async def list_candidatures(conn: asyncpg.Connection, scope: ListScope, filters: Filters, sort: str,
+                            after: list[Any] | None, limit: int) -> tuple[list[asyncpg.Record], int]:
+    """A page of the list: at most `limit` rows strictly after the sort key `after`; each row carries
+    its sort key as `_k0`, `_k1`… (their number is returned too), for the next page's cursor."""
+    keys, direction = SORTS[sort]
+    where, args = _where(scope, filters)
+    if after is not None:
+        first = len(args) + 1
+        args += after
+        placeholders = ", ".join(f"${i}" for i in range(first, first + len(after)))
+        op = "<" if direction == "DESC" else ">"
+        where.append(f"({', '.join(keys)}) {op} ({placeholders})")
+    order = ", ".join(f"{k} {direction}" for k in keys)
+    args.append(limit)
+    select = _LIST.format(keys="".join(f"{k} AS _k{i}, " for i, k in enumerate(keys)))
+    rows = await conn.fetch(f"{select} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ${len(args)}", *args)
+    return rows, len(keys)
+
+
+async def count_by_statut(conn: asyncpg.Connection, scope: ListScope, filters: Filters) -> dict[str, int]:
+    """How many candidatures of the list per statut (`annulee` for the cancelled ones)."""
+    where, args = _where(scope, filters)
+    rows = await conn.fetch(
+        f"SELECT CASE WHEN c.cancelled_at IS NOT NULL THEN '{ANNULEE}' ELSE c.statut END AS statut, count(*) AS n"
+        f" FROM candidatures c JOIN formations f ON f.code = c.formation_code WHERE {' AND '.join(where)} GROUP BY 1",
+        *args,
+    )
+    return {r["statut"]: r["n"] for r in rows}

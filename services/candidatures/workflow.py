@@ -1,13 +1,15 @@
-"""The staff workflow's rules, without I/O: decisions, confirmation deadlines, answers, promotion."""
+"""The staff workflow's rules, without I/O: decisions, confirmation deadlines, what admitted candidates do next.
+
+Which action a candidature allows in which state (a decision, an answer to it) is the lifecycle's
+transition table, in `domain.py`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput
 
-from .domain import Refused, end_of_day, local_day
+from .domain import end_of_day, local_day
 
 DECISIONS = {
     "favorable": "Favorable",
@@ -40,42 +42,6 @@ def check_decision_input(
         raise InvalidInput("La décision est incomplète.", details=errors)
 
 
-@dataclass(frozen=True)
-class Answerable:
-    """What a favourable decision's answer depends on."""
-
-    decision: str | None
-    cancelled: bool
-    confirmation_deadline: datetime | None
-    confirmed_at: datetime | None
-    withdrawn_at: datetime | None
-
-    def can_confirm(self, now: datetime) -> bool:
-        return (
-            self.decision == "favorable" and not self.cancelled and self.withdrawn_at is None
-            and self.confirmed_at is None and self.confirmation_deadline is not None and now < self.confirmation_deadline
-        )
-
-    def can_withdraw(self, now: datetime) -> bool:
-        # After a confirmation, a désistement stays possible; before it, only until the deadline.
-        if self.decision != "favorable" or self.cancelled or self.withdrawn_at is not None:
-            return False
-        return self.confirmed_at is not None or (self.confirmation_deadline is not None and now < self.confirmation_deadline)
-
-    def check_answer(self, answer: str, now: datetime) -> None:
-        if self.decision != "favorable":
-            raise Refused("Seul un avis favorable peut être confirmé ou faire l'objet d'un désistement.", reason="pas_d_avis_favorable")
-        if self.withdrawn_at is not None:
-            raise Refused("Vous vous êtes déjà désisté(e) de cette formation.", reason="deja_desiste")
-        if answer == "confirmation":
-            if self.confirmed_at is not None:
-                raise Refused("Vous avez déjà confirmé votre candidature.", reason="deja_confirme")
-            if not self.can_confirm(now):
-                raise Refused("Le délai de confirmation est dépassé.", reason="delai_depasse")
-        elif not self.can_withdraw(now):
-            raise Refused("Le délai de réponse est dépassé.", reason="delai_depasse")
-
-
 def confirmation_deadline(
     validated_at: datetime,
     *,
@@ -101,16 +67,3 @@ def modalites_inscription(formation_text: str | None, contact_libelle: str, cont
     where = ", ".join(line.strip() for line in [contact_libelle, *contact_adresse.splitlines()] if line.strip())
     mail = f" ({contact_mail})" if contact_mail else ""
     return f"Votre inscription administrative se fait auprès de : {where}{mail}."
-
-
-def reminder_due(deadline: datetime, now: datetime, days_before: int) -> bool:
-    return deadline - timedelta(days=days_before) <= now < deadline
-
-
-def can_decide(statut: str, cancelled: bool, withdrawn: bool) -> None:
-    if cancelled:
-        raise Refused("Cette candidature est annulée : aucune décision ne peut être prise.", reason="annulee")
-    if withdrawn:
-        raise Refused("Le candidat s'est désisté : aucune décision ne peut plus être prise.", reason="desiste")
-    if statut != "complet":
-        raise Refused("Une décision ne peut être prise que sur un dossier complet.", reason="dossier_non_complet")

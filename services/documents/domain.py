@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, InvalidInput, NotFound
+from ecandidat.contracts.errors import Conflict, ErrorDetail, InvalidInput, NotFound
 from ecandidat.runtime.french import limite_courte
 from ecandidat.contracts import access
 from ecandidat.contracts.access import CandidatureScope
@@ -194,13 +194,11 @@ def check_reviewer(principal: Principal, candidature: CandidatureState) -> None:
 
 
 def check_template_editor(principal: Principal) -> None:
-    if principal.realm != "staff" or not principal.has_role(*access.OFFER_ADMINS):
-        raise Forbidden("Seuls l'administration et la scolarité peuvent déposer les modèles des pièces.")
+    access.require(principal, access.OFFER_ADMINS, "Seuls l'administration et la scolarité peuvent déposer les modèles des pièces.")
 
 
 def check_staff(principal: Principal) -> None:
-    if principal.realm != "staff" or not principal.has_role(*access.ANY_STAFF):
-        raise Forbidden("Cette ressource est réservée au personnel.")
+    access.require(principal, access.ANY_STAFF, "Cette ressource est réservée au personnel.")
 
 
 def not_found() -> NotFound:

@@ -24,8 +24,6 @@ from ecandidat.contracts.dossiers import (
 from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, NotFound
 from ecandidat.runtime.validation import french_details
 
-IMPORT_REGISTRY = access.REGISTRY_ADMINS
-
 # Fields of informations personnelles that come from the student records when an INE matches;
 # the telephones stay the candidate's.
 IMPORTED_IDENTITY_FIELDS = (

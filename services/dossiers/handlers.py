@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from ecandidat.contracts import access
 from ecandidat.contracts.accounts import AccountCreated, AccountLinkedToEnt, AccountPurged
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import CandidatureCreated
@@ -27,7 +28,7 @@ from ecandidat.contracts.dossiers import (
     SectionSaved,
     SectionView,
 )
-from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, NotFound
+from ecandidat.contracts.errors import ErrorDetail, InvalidInput, NotFound
 from ecandidat.runtime.clock import Clock
 
 from . import domain, registry, store
@@ -161,8 +162,7 @@ def _csv_bytes(req: ImportRegistry) -> bytes:
 
 
 async def import_registry(pool: asyncpg.Pool, req: ImportRegistry, refs: Referentiels, clock: Clock) -> RegistryImportReport:
-    if not (req.principal.realm == "staff" and req.principal.has_role(*domain.IMPORT_REGISTRY)):
-        raise Forbidden("Seul un administrateur peut charger le registre des étudiants.")
+    access.require(req.principal, access.REGISTRY_ADMINS, "Seul un administrateur peut charger le registre des étudiants.")
     now = clock.now()
     parsed = registry.parse(_csv_bytes(req), refs, now.date())
     if parsed.errors:

@@ -13,6 +13,7 @@ import uuid
 
 import asyncpg
 
+from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.dossiers import ImportRegistry, RegistryImportReport
 from ecandidat.runtime.clock import SystemClock
@@ -20,7 +21,7 @@ from ecandidat.runtime.clock import SystemClock
 from . import handlers, referentiels
 from .registry import COLUMNS
 
-SEEDER = Principal(realm="staff", account_id=uuid.UUID(int=0), email="seed@ecandidat.localhost", roles=("admin",))
+SEEDER = Principal(realm="staff", account_id=uuid.UUID(int=0), email="seed@ecandidat.localhost", roles=access.ADMINS)
 
 
 def _row(**values: str) -> dict[str, str]:

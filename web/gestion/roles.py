@@ -14,11 +14,13 @@ from dataclasses import dataclass
 STAFF_ROLES = ("admin", "scolarite", "scolarite_lecture", "gestionnaire", "gestionnaire_lecture", "commission",
                "commission_lecture")
 EVERYWHERE = ("admin", "scolarite", "scolarite_lecture")
-MANAGERS = ("admin", "scolarite", "gestionnaire")  # statut, pieces, type de traitement, validation of decisions
-DECIDERS = MANAGERS + ("commission",)  # decisions and notes
+CENTRE_ROLES = ("gestionnaire", "gestionnaire_lecture")
+COMMISSION_ROLES = ("commission", "commission_lecture")
 OFFER_ADMINS = ("admin", "scolarite")
-ACCOUNT_READERS = ("admin", "scolarite", "scolarite_lecture")
-ADMIN = ("admin",)
+MANAGERS = OFFER_ADMINS + ("gestionnaire",)  # statut, pieces, type de traitement, validation of decisions
+DECIDERS = MANAGERS + ("commission",)  # decisions and notes
+ACCOUNT_READERS = EVERYWHERE
+ADMIN = ("admin",)  # staff accounts, webhooks, mail log, registry
 
 
 def _any(roles: Iterable[str], group: tuple[str, ...]) -> bool:
@@ -58,8 +60,8 @@ class Can:
         return _any(self.roles, ACCOUNT_READERS)
 
     def sees_centre(self, centre: str) -> bool:
-        return self.everywhere or (centre in self.centres and _any(self.roles, ("gestionnaire", "gestionnaire_lecture")))
+        return self.everywhere or (centre in self.centres and _any(self.roles, CENTRE_ROLES))
 
     def sees_commission(self, commission: str | None) -> bool:
         return bool(commission) and (self.everywhere or (
-            commission in self.commissions and _any(self.roles, ("commission", "commission_lecture"))))
+            commission in self.commissions and _any(self.roles, COMMISSION_ROLES)))

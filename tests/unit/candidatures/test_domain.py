@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from services.candidatures.domain import (
+    Action,
     Campagne,
     Candidature,
     Formation,
@@ -84,10 +85,10 @@ def test_transmission_and_cancellation_follow_the_states():
     ]:
         c = Candidature(statut=statut, cancelled=False, decision=None, date_retour=date(2026, 6, 30))
         assert c.can_transmit(now, missing=[]) is transmit_ok
-        assert c.can_cancel() is cancel_ok
+        assert c.can_cancel(now) is cancel_ok
     decided = Candidature(statut="en_attente", cancelled=False, decision="favorable", date_retour=date(2026, 6, 30))
     with pytest.raises(Refused):
-        decided.check_cancel()
+        decided.next_statut(Action.CANCEL, now)
     cancelled = Candidature(statut="en_attente", cancelled=True, decision=None, date_retour=date(2026, 6, 30))
     with pytest.raises(Refused) as info:
         cancelled.check_transmit(now)

@@ -2,6 +2,8 @@
 API's (`ecandidat/contracts/access.py`), restated in `web/gestion/roles.py` because the web front
 imports no contract."""
 
+import uuid
+
 from ecandidat.contracts import access
 from web.gestion import roles
 from web.gestion.roles import Can
@@ -10,10 +12,27 @@ from web.gestion.roles import Can
 def test_the_pages_role_groups_are_the_api_s():
     assert roles.STAFF_ROLES == access.STAFF_ROLES
     assert roles.EVERYWHERE == access.EVERYWHERE
+    assert roles.CENTRE_ROLES == access.CENTRE_ROLES
+    assert roles.COMMISSION_ROLES == access.COMMISSION_ROLES
     assert roles.MANAGERS == access.MANAGERS
     assert roles.DECIDERS == access.DECIDERS
     assert roles.OFFER_ADMINS == access.OFFER_ADMINS
-    assert roles.ADMIN == access.REGISTRY_ADMINS
+    assert roles.ACCOUNT_READERS == access.ACCOUNT_READERS
+    assert roles.ADMIN == access.ADMINS == access.REGISTRY_ADMINS
+
+
+def test_the_pages_see_what_the_api_lets_read():
+    """`Can.sees_centre` / `sees_commission` answer as the API's scope rules for every role."""
+    from ecandidat.contracts.auth import Principal
+
+    for role in access.STAFF_ROLES:
+        can = Can((role,), centres=("DAEU",), commissions=("COM-DAEU",))
+        who = Principal(realm="staff", account_id=uuid.UUID(int=1), email="x@univ.example", roles=(role,),
+                        centres=("DAEU",), commissions=("COM-DAEU",))
+        for centre in ("DAEU", "FC-DIPL"):
+            assert can.sees_centre(centre) == access.covers_centre(who, centre), (role, centre)
+        for commission in ("COM-DAEU", "COM-FC"):
+            assert can.sees_commission(commission) == who.sits_on_commission(commission), (role, commission)
 
 
 def test_what_each_role_is_offered():

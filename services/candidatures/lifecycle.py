@@ -1,0 +1,124 @@
+"""The one path of every change of a candidature's state: the transition table of `domain.py`
+decides, the store writes, the history and the event follow in the same transaction.
+
+The candidate's transmission and cancellation, a piece the documents service refused, the staff's
+statut du dossier, the candidate's confirmation and désistement (or the system's, when the deadline
+passed) all go through `change_statut`; nothing else writes `statut`, `cancelled_at`,
+`confirmed_at` or `withdrawn_at`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from ecandidat.contracts import candidatures as c
+from ecandidat.contracts.base import Event
+
+from . import store, workflow
+from .domain import ANNULEE, Action
+
+
+class Tx(Protocol):
+    """What `change_statut` needs of a transaction (`store.Tx`, or an in-memory stand-in)."""
+
+    async def set_statut(self, candidature_id: uuid.UUID, statut: str, at: datetime, *, received: bool = False) -> None: ...
+    async def mark_cancelled(self, candidature_id: uuid.UUID, at: datetime) -> None: ...
+    async def mark_confirmed(self, candidature_id: uuid.UUID, at: datetime) -> None: ...
+    async def mark_withdrawn(self, candidature_id: uuid.UUID, at: datetime, automatic: bool) -> None: ...
+    async def add_history(self, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any) -> None: ...
+    async def view(self, candidature_id: uuid.UUID) -> Mapping[str, Any]: ...
+    async def publish(self, event: Event, subject: uuid.UUID) -> None: ...
+
+
+# Actions that do something even when the statut du dossier stays (the others then change nothing).
+_ALWAYS_RECORDED = {Action.CONFIRM, Action.WITHDRAW, Action.EXPIRE}
+
+
+async def change_statut(
+    tx: Tx, row: Mapping[str, Any], action: Action, *, by: str, now: datetime, at: datetime | None = None,
+    comment: str | None = None, cause: str | None = None, piece: str | None = None,
+) -> Mapping[str, Any] | None:
+    """Apply `action` to the candidature of `row` (locked by the caller): refused with the table's
+    French error, or written with its history and its event. `at` is the statut's date when staff
+    give one (now otherwise). Returns the candidature as it is after, or None when the action
+    changed nothing (the statut it already has, a refused piece before transmission)."""
+    cand = store.candidature_of(row)
+    old, new = cand.etat, cand.next_statut(action, now)
+    if new == old and action not in _ALWAYS_RECORDED:
+        return None
+    cid = row["id"]
+    at = at or now
+    automatic = action is Action.EXPIRE
+    if action is Action.CANCEL:
+        await tx.mark_cancelled(cid, now)
+    elif action is Action.CONFIRM:
+        await tx.mark_confirmed(cid, now)
+    elif action in (Action.WITHDRAW, Action.EXPIRE):
+        await tx.mark_withdrawn(cid, now, automatic)
+    else:
+        await tx.set_statut(cid, new, at, received=action is Action.TRANSMIT)
+    entry, details = _history(action, old, new, at, comment, cause, piece, automatic)
+    await tx.add_history(cid, now, by, entry, **details)
+    view = await tx.view(cid)
+    await tx.publish(_event(action, view, old, new, now, at, comment, cause, automatic), cid)
+    return view
+
+
+def _history(action: Action, old: str, new: str, at: datetime, comment: str | None, cause: str | None,
+             piece: str | None, automatic: bool) -> tuple[str, dict[str, Any]]:
+    """The history entry's action and details (what `suivi.etape` reads back)."""
+    match action:
+        case Action.TRANSMIT:
+            return "transmitted", {"previous": old}
+        case Action.CANCEL:
+            return "cancelled", {}
+        case Action.CONFIRM:
+            return "confirmation", {}
+        case Action.WITHDRAW | Action.EXPIRE:
+            return "desistement", {"automatic": automatic}
+        case Action.PIECE_REFUSED:
+            return "statut", {"old": old, "new": new, "cause": cause, "piece": piece}
+    return "statut", {"old": old, "new": new, "date": at, "commentaire": comment}
+
+
+def _event(action: Action, view: Mapping[str, Any], old: str, new: str, now: datetime, at: datetime,
+           comment: str | None, cause: str | None, automatic: bool) -> Event:
+    facts = event_facts(view)
+    match action:
+        case Action.TRANSMIT:
+            return c.CandidatureTransmitted(**facts, received_at=now, centre_libelle=view["centre_libelle"])
+        case Action.CANCEL:
+            return c.CandidatureCancelled(**facts, cancelled_at=now)
+        case Action.CONFIRM:
+            return c.CandidatureConfirmed(**facts, confirmed_at=now, **letter_facts(view))
+        case Action.WITHDRAW | Action.EXPIRE:
+            return c.CandidatureWithdrawn(**facts, withdrawn_at=now, automatic=automatic)
+    assert new != ANNULEE
+    return c.CandidatureStatusChanged(**facts, old_status=old, new_status=new, changed_at=at, comment=comment,
+                                      **({"cause": cause} if cause else {}))
+
+
+def event_facts(row: Mapping[str, Any]) -> dict:
+    """What every candidature event says of it (from a candidature view row)."""
+    return dict(
+        candidature_id=row["id"],
+        account_id=row["account_id"],
+        numero_dossier=row["numero_dossier"],
+        formation_code=row["formation_code"],
+        formation_libelle=row["formation_libelle"],
+        centre_code=row["centre_code"],
+        revision=row["version"],
+    )
+
+
+def letter_facts(row: Mapping[str, Any]) -> dict:
+    """What the admission letter, and the mails that refer to it, name (from a candidature view row)."""
+    return dict(
+        modalites_inscription=workflow.modalites_inscription(
+            row["modalites_inscription"], row["contact_libelle"], row["contact_adresse"], row["contact_mail"]),
+        signataire_nom=row["signataire_nom"],
+        signataire_qualite=row["signataire_qualite"],
+    )
