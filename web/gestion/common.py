@@ -40,10 +40,15 @@ def navigation(request: web.Request) -> list[tuple[str, str]]:
     items = [(PREFIX, _("Tableau de bord"))]
     if USER in request:
         items.append((f"{PREFIX}/candidatures", _("Candidatures")))
-        if can(request).read_accounts:
+        allowed = can(request)
+        if allowed.administer_offer:
+            items.append((f"{PREFIX}/administration/offre", _("Offre de formation")))
+        if allowed.read_accounts:
             items.append((f"{PREFIX}/administration/comptes", _("Comptes du personnel")))
-        if can(request).administer:
+        if allowed.administer:
+            items.append((f"{PREFIX}/administration/registre", _("Registre des étudiants")))
             items.append((f"{PREFIX}/administration/courriels", _("Journal des courriels")))
+            items.append((f"{PREFIX}/administration/lettres-mortes", _("Événements en échec")))
     return items
 
 
