@@ -56,6 +56,7 @@ MANAGERS = ("admin", "scolarite", "gestionnaire")  # change candidatures, review
 DECIDERS = MANAGERS + ("commission",)  # enter decisions, write notes
 OFFER_ADMINS = ("admin", "scolarite")  # the offer, piece templates, campaign-wide actions
 REGISTRY_ADMINS = ("admin",)  # the student-records registry
+OPERATORS = ("admin",)  # the platform's operation: events in failure (dead letters) and their replay
 
 # Statuts du dossier of the candidatures a commission examines.
 EXAMINED_BY_COMMISSION = frozenset({"complet"})

@@ -1,19 +1,25 @@
 """Operator tools for the dead-letter stream: list, show and replay dead-lettered events.
 
-A replay publishes the original event again on its original subject. Every consumer of that
-subject receives it; those that had already handled it find its id in their inbox and change
-nothing, the one that had failed handles it now.
+The operator's replay (`ecandidat dlq replay`) publishes the original event again on its original
+subject. Every consumer of that subject receives it; those that had already handled it find its id
+in their inbox and change nothing, the one that had failed handles it now.
+
+Each service also lists and replays its own consumers' dead letters over its rpc (the staff API's
+page of events in failure): the replay hands the event straight to the consumer that failed, in
+its usual transaction (inbox first), so that replaying it twice has one effect.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import nats.js.errors
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
 
-from ..contracts.subjects import DEAD_LETTER_STREAM
+from ..contracts.subjects import DEAD_LETTER_STREAM, dead_letter_subject
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,7 @@ class DeadLetter:
     deliveries: int
     error: str
     data: bytes
+    time: datetime | None = None
 
 
 async def list_dead_letters(js: JetStreamContext, limit: int = 100) -> list[DeadLetter]:
@@ -40,16 +47,43 @@ async def list_dead_letters(js: JetStreamContext, limit: int = 100) -> list[Dead
 
 
 async def get_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter:
-    msg = await js.get_msg(DEAD_LETTER_STREAM, seq)
+    return _letter(await js.get_msg(DEAD_LETTER_STREAM, seq))
+
+
+def _letter(msg: RawStreamMsg) -> DeadLetter:
     h = msg.headers or {}
     return DeadLetter(
-        seq=seq,
+        seq=msg.seq or 0,
         consumer=h.get("Ecandidat-Consumer", ""),
         original_subject=h.get("Ecandidat-Original-Subject", ""),
         deliveries=int(h.get("Ecandidat-Deliveries", "0")),
         error=h.get("Ecandidat-Error", ""),
         data=msg.data or b"",
+        time=msg.time,
     )
+
+
+async def dead_letters_of(js: JetStreamContext, durables: list[str], limit: int = 200) -> list[DeadLetter]:
+    """The dead letters of these consumers (each has its own subject), newest first."""
+    found: list[DeadLetter] = []
+    for durable in durables:
+        seq, taken = 1, 0
+        while taken < limit:
+            try:
+                msg = await js.get_msg(DEAD_LETTER_STREAM, seq=seq, subject=dead_letter_subject(durable), next=True)
+            except nats.js.errors.NotFoundError:
+                break
+            found.append(_letter(msg))
+            seq, taken = msg.seq + 1, taken + 1
+    return sorted(found, key=lambda letter: letter.seq, reverse=True)[:limit]
+
+
+async def forget_dead_letter(js: JetStreamContext, seq: int) -> None:
+    """Remove a handled dead letter (already gone: a concurrent replay removed it)."""
+    try:
+        await js.delete_msg(DEAD_LETTER_STREAM, seq)
+    except nats.js.errors.NotFoundError:
+        pass
 
 
 async def replay_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter:

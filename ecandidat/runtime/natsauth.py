@@ -197,6 +197,9 @@ def service_permissions(service: Service) -> Permissions:
     for stream, durable in durables:
         publish += _consumer_api(stream, durable)
     publish += sorted({dead_letter_subject(d) for _, d in durables})
+    # Its dead letters: read (by their consumer's subject) and removed once replayed. The rights are
+    # the stream's (NATS cannot narrow a message get to a subject); the service reads only its own.
+    publish += [f"$JS.API.STREAM.MSG.{verb}.{DEAD_LETTER_STREAM}" for verb in ("GET", "DELETE")]
     for stream in service.delivers:
         publish += [f"$JS.API.STREAM.INFO.{stream}", *_consumer_api(stream, "*")]
     publish += service.calls
