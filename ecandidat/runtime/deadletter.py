@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from email.header import Header, decode_header
 
 import nats.js.errors
 from nats.js import JetStreamContext
@@ -27,6 +28,7 @@ class DeadLetter:
     seq: int
     consumer: str
     original_subject: str
+    original_stream: str
     deliveries: int
     error: str
     data: bytes
@@ -50,14 +52,24 @@ async def get_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter:
     return _letter(await js.get_msg(DEAD_LETTER_STREAM, seq))
 
 
+def _text(value: object) -> str:
+    """A header's text: the client parses a non-ASCII value (a French error) into an email `Header`
+    of raw UTF-8 bytes."""
+    if isinstance(value, Header):
+        return "".join(part.decode("utf-8", "replace") if isinstance(part, bytes) else part
+                       for part, _charset in decode_header(value))
+    return str(value or "")
+
+
 def _letter(msg: RawStreamMsg) -> DeadLetter:
     h = msg.headers or {}
     return DeadLetter(
         seq=msg.seq or 0,
-        consumer=h.get("Ecandidat-Consumer", ""),
-        original_subject=h.get("Ecandidat-Original-Subject", ""),
-        deliveries=int(h.get("Ecandidat-Deliveries", "0")),
-        error=h.get("Ecandidat-Error", ""),
+        consumer=_text(h.get("Ecandidat-Consumer")),
+        original_subject=_text(h.get("Ecandidat-Original-Subject")),
+        original_stream=_text(h.get("Ecandidat-Original-Stream")),
+        deliveries=int(_text(h.get("Ecandidat-Deliveries")) or "0"),
+        error=_text(h.get("Ecandidat-Error")),
         data=msg.data or b"",
         time=msg.time,
     )
@@ -66,7 +78,7 @@ def _letter(msg: RawStreamMsg) -> DeadLetter:
 async def dead_letters_of(js: JetStreamContext, durables: list[str], limit: int = 200) -> list[DeadLetter]:
     """The dead letters of these consumers (each has its own subject), newest first."""
     found: list[DeadLetter] = []
-    for durable in durables:
+    for durable in sorted(set(durables)):
         seq, taken = 1, 0
         while taken < limit:
             try:

@@ -169,7 +169,9 @@ class Service:
             letter = await get_dead_letter(js, req.seq)
         except nats.js.errors.NotFoundError:
             raise gone from None
-        consumer = next((c for c in self.consumers if c.durable == letter.consumer), None)
+        # One durable name per purpose, on each stream the purpose reads: the letter names both.
+        consumer = next((c for c in self.consumers
+                         if c.durable == letter.consumer and c.spec.stream == letter.original_stream), None)
         if consumer is None:
             raise gone
         outcome, error, seen = await consumer.replay(letter.data)

@@ -194,3 +194,33 @@ async def import_registry(request: web.Request) -> web.Response:
                   "lignes_en_erreur": problem.body.get("lignes_en_erreur"), "refus": refused_lines(problem)}
         return await _registry_page(request, {"problem": problem.detail, "refused": report}, status=problem.status)
     return await _registry_page(request, {"report": {"fichier": name, **reply.body}})
+
+
+# -- events in failure (dead letters) ----------------------------------------------------------------
+
+LETTRES = f"{PREFIX}/administration/lettres-mortes"
+
+
+@routes.get(LETTRES)
+async def dead_letters(request: web.Request) -> web.Response:
+    """The events no consumer could handle, newest first: what, when, why; each with its replay."""
+    await staff_me(request)
+    if not can(request).administer:
+        raise Problem(403, "forbidden", _("Cette page est réservée aux administrateurs."))
+    listed = await api(request).get(request, "/staff/dead-letters")
+    return page(request, "gestion/lettres_mortes.html", {"letters": listed["items"], "section": LETTRES,
+                                                         "missing": listed["services_sans_reponse"]},
+                title=_("Événements en échec"))
+
+
+@routes.post(LETTRES + "/{seq:[0-9]{1,18}}/rejeu")
+async def replay(request: web.Request) -> web.Response:
+    await read_form(request)
+    seq = request.match_info["seq"]
+    try:
+        await api(request).call(request, "POST", f"/staff/dead-letters/{seq}/replay")
+    except Problem as problem:
+        if problem.status >= 500 or problem.status == 403:
+            raise
+        return redirect(LETTRES, "action_refusee", problem.detail, request=request)
+    return redirect(LETTRES, "lettre_rejouee", seq, request=request)
