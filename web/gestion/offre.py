@@ -10,13 +10,14 @@ fields, the input kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from ..api import Problem, chunks_of
-from ..i18n import N_
+from ..i18n import N_, PARIS
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, read_upload, redirect, text_values
 from .common import PREFIX, can, page, staff_me
@@ -233,12 +234,20 @@ async def save(request: web.Request) -> web.Response:
 # -- a campaign's extensions after an incident ---------------------------------------------------
 
 
+def _paris(day: str, hour: str) -> str:
+    """The form's day and time (Paris) as an instant; what does not read as one goes as typed, for
+    the API to say what is wrong."""
+    try:
+        return datetime.combine(date.fromisoformat(day), time.fromisoformat(hour), PARIS).isoformat()
+    except ValueError:
+        return f"{day}T{hour}"
+
+
 @routes.post(OFFRE + "/campagnes/{code}/prolongations")
 async def extend(request: web.Request) -> web.Response:
     form = await read_form(request)
     code = request.match_info["code"]
-    debut = " ".join(form.get(name, "").strip() for name in ("incident_date", "incident_heure")).strip()
-    body = {"incident_debut": debut.replace(" ", "T") + (":00" if debut.count(":") == 1 else ""),
+    body = {"incident_debut": _paris(form.get("incident_date", "").strip(), form.get("incident_heure", "").strip()),
             "heures": form.get("heures", "").strip(), "motif": form.get("motif", "").strip()}
     try:
         reply = await api(request).call(request, "POST", f"/staff/offre/campagnes/{quote(code, safe='')}/prolongations",
