@@ -15,7 +15,7 @@ from aiohttp import web
 from ..api import Problem, chunks_of
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, read_upload, redirect, text_values
-from .common import PREFIX, can, page, staff_me
+from .common import PREFIX, page, staff_allowed
 from .roles import STAFF_ROLES
 
 routes = web.RouteTableDef()
@@ -28,9 +28,7 @@ def _codes(value: str) -> list[str]:
 
 
 async def _page(request: web.Request, context: dict | None = None, status: int = 200) -> web.Response:
-    await staff_me(request)
-    if not can(request).read_accounts:
-        raise Problem(403, "forbidden", _("Cette page est réservée aux administrateurs et à la scolarité."))
+    await staff_allowed(request, "read_accounts")
     listed = await api(request).get(request, "/staff/accounts")
     return page(request, "gestion/comptes.html", {"accounts": listed["items"], "all_roles": STAFF_ROLES,
                                                   "section": COMPTES, **(context or {})},
@@ -66,9 +64,7 @@ COURRIELS = f"{PREFIX}/administration/courriels"
 @routes.get(COURRIELS)
 async def deliveries(request: web.Request) -> web.Response:
     """The mail delivery log, failures first; a recipient narrows it."""
-    await staff_me(request)
-    if not can(request).administer:
-        raise Problem(403, "forbidden", _("Cette page est réservée aux administrateurs."))
+    await staff_allowed(request, "administer")
     recipient = request.query.get("destinataire", "").strip()[:320]
     scope = {"recipient": recipient} if recipient else {}
     failed, recent = await asyncio.gather(
@@ -95,9 +91,7 @@ def _account_id(request: web.Request) -> str:
 
 async def _account_page(request: web.Request, account_id: str, context: dict | None = None,
                         status: int = 200) -> web.Response:
-    await staff_me(request)
-    if not can(request).administer:
-        raise Problem(403, "forbidden", _("Cette page est réservée aux administrateurs."))
+    await staff_allowed(request, "administer")
     account = await api(request).get(request, f"/staff/accounts/{account_id}")
     values = {"roles": account["roles"], "centres": ", ".join(account["centres"]),
               "commissions": ", ".join(account["commissions"])}
@@ -164,9 +158,7 @@ def refused_lines(problem: Problem) -> list[dict[str, str]]:
 
 
 async def _registry_page(request: web.Request, context: dict | None = None, status: int = 200) -> web.Response:
-    await staff_me(request)
-    if not can(request).administer:
-        raise Problem(403, "forbidden", _("Cette page est réservée aux administrateurs."))
+    await staff_allowed(request, "administer")
     return page(request, "gestion/registre.html", {"section": REGISTRE, "values": {}, "errors": {}, **(context or {})},
                 status=status, title=_("Registre des étudiants"))
 
@@ -179,7 +171,7 @@ async def registre(request: web.Request) -> web.Response:
 @routes.post(REGISTRE)
 async def import_registry(request: web.Request) -> web.Response:
     """The CSV streamed to the API; its report (or the refused lines) shown on the page."""
-    await staff_me(request)
+    await staff_allowed(request, "administer")
     name = ""
     try:
         _fields, part = await read_upload(request)
@@ -204,9 +196,7 @@ LETTRES = f"{PREFIX}/administration/lettres-mortes"
 @routes.get(LETTRES)
 async def dead_letters(request: web.Request) -> web.Response:
     """The events no consumer could handle, newest first: what, when, why; each with its replay."""
-    await staff_me(request)
-    if not can(request).administer:
-        raise Problem(403, "forbidden", _("Cette page est réservée aux administrateurs."))
+    await staff_allowed(request, "administer")
     listed = await api(request).get(request, "/staff/dead-letters")
     return page(request, "gestion/lettres_mortes.html", {"letters": listed["items"], "section": LETTRES,
                                                          "missing": listed["services_sans_reponse"]},

@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..api import Problem
+from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import RECENT, api, session_key
 from ..render import USER, render
@@ -30,6 +32,21 @@ async def staff_me(request: web.Request) -> dict[str, Any]:
         request[USER] = cached
         request[CAN] = Can.of(cached)
     return request[USER]
+
+
+RESERVED = {
+    "administer": N_("Cette page est réservée aux administrateurs."),
+    "administer_offer": N_("Cette page est réservée aux administrateurs et à la scolarité."),
+    "read_accounts": N_("Cette page est réservée aux administrateurs et à la scolarité."),
+}
+
+
+async def staff_allowed(request: web.Request, permission: str) -> dict[str, Any]:
+    """The staff member, when their roles give them this page (`Can.<permission>`); else the 403 page."""
+    me = await staff_me(request)
+    if not getattr(can(request), permission):
+        raise Problem(403, "forbidden", _(RESERVED[permission]))
+    return me
 
 
 def can(request: web.Request) -> Can:

@@ -20,7 +20,7 @@ from ..api import Problem, chunks_of
 from ..i18n import N_, PARIS
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, read_upload, redirect, text_values
-from .common import PREFIX, can, page, staff_me
+from .common import PREFIX, page, staff_allowed
 
 routes = web.RouteTableDef()
 OFFRE = f"{PREFIX}/administration/offre"
@@ -136,9 +136,7 @@ def _values(record: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _offer(request: web.Request) -> dict[str, Any]:
-    await staff_me(request)
-    if not can(request).administer_offer:
-        raise Problem(403, "forbidden", _("Cette page est réservée aux administrateurs et à la scolarité."))
+    await staff_allowed(request, "administer_offer")
     return await api(request).get(request, "/staff/offre")
 
 
