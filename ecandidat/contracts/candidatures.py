@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field, create_model
+from pydantic import AwareDatetime, Field, create_model
 
 from .base import Event, Message
 
@@ -616,7 +616,7 @@ class ExtendCampaignDeadlines(RpcRequest):
 
     principal: Principal
     campagne_code: str = Field(pattern=_CODE)
-    incident_debut: datetime
+    incident_debut: AwareDatetime = Field(description="With its offset: 2026-03-02T09:30:00+01:00")
     heures: int = Field(ge=1, le=720)
     motif: str = Field(min_length=1, max_length=2000)
 

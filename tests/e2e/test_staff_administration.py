@@ -148,3 +148,17 @@ async def test_dead_letters_are_for_administrators_and_bad_numbers_are_not_found
     for method, path in (("GET", "/api/v1/staff/dead-letters"), ("POST", "/api/v1/staff/dead-letters/1/replay")):
         status, problem, _ = await scolarite.call(method, path)
         assert status == 403 and problem["code"] == "forbidden", (path, problem)
+
+
+async def test_a_bad_extension_after_an_incident_is_refused_in_french_and_changes_nothing(platform):
+    boss = await admin(platform)
+    status, offer, _ = await boss.call("GET", "/api/v1/staff/offre")
+    campagne = next(c for c in offer["campagnes"] if c["en_service"])["code"]
+    path = f"/api/v1/staff/offre/campagnes/{campagne}/prolongations"
+    good = {"incident_debut": "2026-01-01T10:00:00+01:00", "heures": 24, "motif": "Panne"}
+    for bad, field in (({"heures": 0}, "heures"), ({"motif": ""}, "motif"), ({"incident_debut": "hier"}, "incident_debut"),
+                       ({"incident_debut": "2026-01-01T10:00:00"}, "incident_debut")):
+        status, problem, _ = await boss.call("POST", path, {**good, **bad})
+        assert status == 422 and problem["errors"][0]["field"] == field, (bad, problem)
+    status, again, _ = await boss.call("GET", "/api/v1/staff/offre")
+    assert again["prolongations"] == offer["prolongations"]
