@@ -97,6 +97,15 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await j.step("piece-modele-depose")
     template = await page.request.get(site.url(f"/personnel/administration/offre/pieces/{piece}/modele"))
     assert template.status == 200 and (await template.body()).startswith(b"%PDF")
+    await page.get_by_role("button", name="Retirer le modèle").click()
+    await flash(page, "Le modèle est retiré.")
+    await expect(page.get_by_text("Aucun modèle n'est proposé aux candidats pour cette pièce.")).to_be_visible()
+    await expect(page.locator("#has_template-oui")).not_to_be_checked()
+    await page.locator("#fichier-modele").set_input_files(
+        {"name": "Attestation.pdf", "mimeType": "application/pdf", "buffer": corpus.reportlab_form()})
+    await page.get_by_role("button", name="Déposer le modèle").click()
+    await flash(page, "Le modèle « Attestation.pdf » est déposé")
+    await expect(page.locator("#has_template-oui")).to_be_checked()
     await page.goto(site.url(f"/personnel/administration/offre/formations/{code}"))
     pieces = page.locator("#pieces-demandees + .fr-table")
     await expect(pieces.get_by_role("row", name=re.compile("Attestation de l'employeur"))).to_contain_text("acces_controle")
@@ -106,6 +115,18 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     saved = next(f for f in offer["formations"] if f["code"] == code)
     assert saved["capacite"] == 30 and saved["commission_code"] == "COM-DAEU"
     assert next(p for p in offer["pieces"] if p["code"] == piece)["has_template"]
+
+    # The other resources' forms: a centre, a type de diplôme, a commission (new and existing).
+    for path in ("centres/nouveau", "centres/DAEU", "types-diplome/nouveau", "types-diplome/U-B2",
+                 "commissions/nouveau", "commissions/COM-DAEU"):
+        await page.goto(site.url(f"/personnel/administration/offre/{path}"))
+        await expect(page.get_by_role("button", name="Enregistrer")).to_be_visible()
+        await j.step(path.replace("/", "-"))
+    await page.locator("#libelle").fill("")
+    await page.get_by_role("button", name="Enregistrer").click()
+    await expect(page.locator("#libelle-desc-error")).not_to_be_empty()
+    await expect(page.locator("#centre_code")).to_have_value("DAEU")
+    await j.step("commission-libelle-vide-refuse")
 
     # The campaign in service and its dates; a new campaign (not in service, so no candidate is
     # touched here) extended after an incident: 0 hours is refused beside the field.
