@@ -358,14 +358,12 @@ class EventConsumer:
         """Handle a dead-lettered event again, as a delivery would (inbox first: an event this
         consumer handled already changes nothing). Its outcome (`ack`, `retry` or `dead`), the
         error, and whether it had been handled already."""
+        replayed = _Replayed(data)
+        event = _envelope(replayed)  # type: ignore[arg-type]
         async with self.pool.acquire() as conn, conn.transaction():
-            try:
-                event_id = CloudEvent.model_validate_json(data).id
-                seen = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2)",
-                                           self.durable, event_id)
-            except ValidationError:
-                seen = False
-            _msg, outcome, error = await self._handle_one(conn, _Replayed(data))  # type: ignore[arg-type]
+            seen = not isinstance(event, ValidationError) and await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2)", self.durable, event.id)
+            _msg, outcome, error = await self._handle_one(conn, replayed, event)  # type: ignore[arg-type]
         return outcome, error, seen
 
     async def _settle(self, msg: Msg, outcome: str, error: str | None) -> None:
