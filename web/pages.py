@@ -60,10 +60,12 @@ async def read_upload(request: web.Request, names: Iterable[str] = ()) -> tuple[
     if not check_csrf(request, (await part.text()).strip()):  # type: ignore[union-attr]
         raise CsrfRefused()
     fields: dict[str, str] = {}
+    wanted = set(names)
     part = await reader.next()
     while part is not None and getattr(part, "filename", None) is None:
-        if getattr(part, "name", None) in names and len(fields) < 20:
-            fields[part.name] = (await part.text())[:2000].strip()  # type: ignore[union-attr]
+        name = getattr(part, "name", None)
+        if isinstance(name, str) and name in wanted and len(fields) < 20:
+            fields[name] = (await part.text())[:2000].strip()  # type: ignore[union-attr]
         else:
             await part.release()
         part = await reader.next()

@@ -85,8 +85,9 @@ async def dead_letters_of(js: JetStreamContext, durables: list[str], limit: int 
                 msg = await js.get_msg(DEAD_LETTER_STREAM, seq=seq, subject=dead_letter_subject(durable), next=True)
             except nats.js.errors.NotFoundError:
                 break
-            found.append(_letter(msg))
-            seq, taken = msg.seq + 1, taken + 1
+            letter = _letter(msg)
+            found.append(letter)
+            seq, taken = letter.seq + 1, taken + 1
     return sorted(found, key=lambda letter: letter.seq, reverse=True)[:limit]
 
 

@@ -264,7 +264,7 @@ async def test_a_gestionnaire_gets_no_administration_and_a_forged_post_changes_n
     code = f"DU-{uuid.uuid4().hex[:6].upper()}"
     today = date.today().isoformat()
     forged = {
-        f"/personnel/administration/offre/formations/nouveau": {
+        "/personnel/administration/offre/formations/nouveau": {
             "code": code, "libelle": "Forgée", "centre_code": "DAEU", "type_code": "U-B2", "type_traitement": "acces_direct",
             "depot_debut": today, "depot_fin": today, "date_retour": today},
         "/personnel/administration/offre/formations/DAEU-A": {"libelle": "Forgée"},

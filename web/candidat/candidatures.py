@@ -122,7 +122,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         name = part.filename.strip()
         headers = {"Content-Type": "application/octet-stream", "X-File-Name": quote(name[:500])}
         await api(request).call(request, "PUT", f"/candidatures/{cid}/pieces/{slot}/fichier",
-                                data=chunks_of(part, FORWARD_LIMIT), headers=headers)  # type: ignore[arg-type]
+                                data=chunks_of(part, FORWARD_LIMIT), headers=headers)
     except Problem as problem:
         if _wants_json(request):
             return web.json_response({"ok": False, "message": problem.detail}, status=problem.status)
