@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from .i18n import gettext as _
 from .api import CLIENT, SESSION_COOKIE, Problem, Reply, SessionRequired
 from .render import SETTINGS, USER
 from .session import CSRF_FIELD, SECURE, check_csrf, clear_session_cookies, set_flash
@@ -45,6 +46,32 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
     if not check_csrf(request, sent if isinstance(sent, str) else None):
         raise CsrfRefused()
     return form  # type: ignore[return-value]
+
+
+async def read_upload(request: web.Request, names: Iterable[str] = ()) -> tuple[dict[str, str], Any]:
+    """A form with a file (multipart: the CSRF field first, then the text fields `names`, then the
+    file): its text fields and the file's part, not read yet (the caller streams it to the API)."""
+    if not request.content_type.startswith("multipart/"):
+        raise CsrfRefused()
+    reader = await request.multipart()
+    part = await reader.next()
+    if part is None or getattr(part, "name", None) != CSRF_FIELD:
+        raise CsrfRefused()
+    if not check_csrf(request, (await part.text()).strip()):  # type: ignore[union-attr]
+        raise CsrfRefused()
+    fields: dict[str, str] = {}
+    wanted = set(names)
+    part = await reader.next()
+    while part is not None and getattr(part, "filename", None) is None:
+        name = getattr(part, "name", None)
+        if isinstance(name, str) and name in wanted and len(fields) < 20:
+            fields[name] = (await part.text())[:2000].strip()  # type: ignore[union-attr]
+        else:
+            await part.release()
+        part = await reader.next()
+    if part is None or not (getattr(part, "filename", None) or "").strip():
+        raise Problem(422, "invalid_input", _("Choisissez un fichier à déposer."))
+    return fields, part
 
 
 def text_values(form: MultiDictProxy[Any], names: Iterable[str] | None = None) -> dict[str, str]:

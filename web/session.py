@@ -62,6 +62,16 @@ MESSAGES = {
     "decision_saisie": ("success", N_("Décision saisie : elle sera communiquée au candidat une fois validée.")),
     "note_ajoutee": ("success", N_("Note ajoutée au bloc-notes.")),
     "compte_invite": ("success", N_("Invitation envoyée à %(valeur)s : le lien d'activation est dans son courriel.")),
+    "compte_modifie": ("success", N_("Le compte de %(valeur)s est modifié.")),
+    "compte_desactive": ("success", N_("Le compte de %(valeur)s est désactivé : ses sessions sont fermées et il ne peut plus se connecter.")),
+    "compte_reactive": ("success", N_("Le compte de %(valeur)s est réactivé.")),
+    "offre_creee": ("success", N_("« %(valeur)s » est créé.")),
+    "offre_enregistree": ("success", N_("Les modifications de « %(valeur)s » sont enregistrées.")),
+    "prolongation_appliquee": ("success", N_("Prolongation enregistrée : %(valeur)s candidature(s) prolongée(s), leurs candidats sont prévenus par courriel.")),
+    "prolongation_deja_appliquee": ("info", N_("Cet incident avait déjà été pris en compte : rien n'a changé.")),
+    "modele_depose": ("success", N_("Le modèle « %(valeur)s » est déposé : il est proposé aux candidats.")),
+    "modele_retire": ("success", N_("Le modèle est retiré.")),
+    "lettre_rejouee": ("success", N_("L'événement %(valeur)s est rejoué.")),
 }
 
 

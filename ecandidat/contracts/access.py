@@ -67,6 +67,7 @@ DECIDERS = MANAGERS + COMMISSION_WRITERS  # enter decisions, write notes
 REGISTRY_ADMINS = ADMINS  # the student-records registry
 ACCOUNT_READERS = EVERYWHERE  # the staff accounts
 CENTRE_STAFF_READERS = ACCOUNT_READERS + CENTRE_ROLES  # the staff of one centre (its gestionnaires too)
+OPERATORS = ADMINS  # the platform's operation: events in failure (dead letters) and their replay
 
 # Statuts du dossier of the candidatures a commission examines.
 EXAMINED_BY_COMMISSION = frozenset({"complet"})

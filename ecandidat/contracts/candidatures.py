@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field, create_model
 
 from .base import Event, Message
 
@@ -406,6 +406,21 @@ class Saved(RpcReply):
     id: uuid.UUID | None = None
 
 
+def _record(model: type[RpcRequest], name: str, doc: str, **extra: object) -> type[RpcReply]:
+    """The saved row of one resource of the offer: the fields its `Save…` request writes."""
+    fields = {n: (f.annotation, f) for n, f in model.model_fields.items() if n != "principal"}
+    return create_model(name, __base__=RpcReply, __doc__=doc, **fields, **extra)  # type: ignore[call-overload]
+
+
+CampagneRecord = _record(SaveCampagne, "CampagneRecord", "A campaign as saved.")
+CentreRecord = _record(SaveCentre, "CentreRecord", "A centre de candidature as saved.")
+TypeDiplomeRecord = _record(SaveTypeDiplome, "TypeDiplomeRecord", "A type de diplôme as saved.")
+CommissionRecord = _record(SaveCommission, "CommissionRecord", "A commission as saved.")
+FormationRecord = _record(SaveFormation, "FormationRecord", "A formation as saved (open or not).")
+PieceRecord = _record(SavePiece, "PieceRecord", "A pièce justificative as saved, with its id (its template's key).",
+                      id=(uuid.UUID, ...))
+
+
 # -- staff workflow: events --------------------------------------------------------------------
 
 from datetime import time  # noqa: E402
@@ -601,7 +616,7 @@ class ExtendCampaignDeadlines(RpcRequest):
 
     principal: Principal
     campagne_code: str = Field(pattern=_CODE)
-    incident_debut: datetime
+    incident_debut: AwareDatetime = Field(description="With its offset: 2026-03-02T09:30:00+01:00")
     heures: int = Field(ge=1, le=720)
     motif: str = Field(min_length=1, max_length=2000)
 
@@ -623,6 +638,26 @@ class Prolongation(RpcReply):
     candidatures: int
     # True when this incident had already been handled (a retried request): nothing changed again.
     deja_appliquee: bool = False
+
+
+class GetOfferAdmin(RpcRequest):
+    """The whole offer as its administrators edit it: every campaign (with its incident extensions),
+    centre, type, commission, formation (closed ones too) and piece (admins and scolarité)."""
+
+    service = "candidatures"
+    operation = "get_offer_admin"
+
+    principal: Principal
+
+
+class OfferAdmin(RpcReply):
+    campagnes: list[CampagneRecord]  # type: ignore[valid-type]
+    prolongations: list[Prolongation]
+    centres: list[CentreRecord]  # type: ignore[valid-type]
+    types_diplome: list[TypeDiplomeRecord]  # type: ignore[valid-type]
+    commissions: list[CommissionRecord]  # type: ignore[valid-type]
+    formations: list[FormationRecord]  # type: ignore[valid-type]
+    pieces: list[PieceRecord]  # type: ignore[valid-type]
 
 
 class BatchResult(RpcReply):

@@ -66,6 +66,13 @@ class _Failed:
     error: str
 
 
+@dataclass(frozen=True)
+class _Replayed:
+    """A dead letter's event handed to its consumer again (what `_handle_one` reads of a message)."""
+
+    data: bytes
+
+
 class PermanentFailure(Exception):
     """The event can never be handled (e.g. it refers to something that cannot exist)."""
 
@@ -346,6 +353,18 @@ class EventConsumer:
             except Exception as exc:  # any other failure is retried, then dead-lettered
                 log.warning("event handling failed", exc_info=True)
                 return msg, "retry", f"{type(exc).__name__}: {exc}"
+
+    async def replay(self, data: bytes) -> tuple[str, str | None, bool]:
+        """Handle a dead-lettered event again, as a delivery would (inbox first: an event this
+        consumer handled already changes nothing). Its outcome (`ack`, `retry` or `dead`), the
+        error, and whether it had been handled already."""
+        replayed = _Replayed(data)
+        event = _envelope(replayed)  # type: ignore[arg-type]
+        async with self.pool.acquire() as conn, conn.transaction():
+            seen = not isinstance(event, ValidationError) and await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2)", self.durable, event.id)
+            _msg, outcome, error = await self._handle_one(conn, replayed, event)  # type: ignore[arg-type]
+        return outcome, error, seen
 
     async def _settle(self, msg: Msg, outcome: str, error: str | None) -> None:
         try:

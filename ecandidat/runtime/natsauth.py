@@ -14,7 +14,8 @@ Accounts:
   `rpc.<service>.>` (queue group `<service>`), calls only the rpc subjects it needs, publishes
   only its own events (`evt.<service>.>`, and `prv.<service>.>` for mailer-only events) and
   signals (`sig.<service>.>`, core NATS, read by the fronts: the accounts' session revocations), and uses
-  the JetStream API only for its own streams and its own durable consumers; it replies to the
+  the JetStream API only for its own streams and its own durable consumers, and to read and remove
+  messages of the dead-letter stream (its consumers' letters, listed and replayed over its rpc); it replies to the
   requests it received (`allow_responses`) and reads only its own inbox (`_INBOX.<identity>.>`,
   the connection's `inbox_prefix`). Only the gateway and the web front call the public rpc.
   `ops` (the operator's CLI, the provisioning of streams) may do everything in this account.
@@ -197,6 +198,9 @@ def service_permissions(service: Service) -> Permissions:
     for stream, durable in durables:
         publish += _consumer_api(stream, durable)
     publish += sorted({dead_letter_subject(d) for _, d in durables})
+    # Its dead letters: read (by their consumer's subject) and removed once replayed. The rights are
+    # the stream's (NATS cannot narrow a message get to a subject); the service reads only its own.
+    publish += [f"$JS.API.STREAM.MSG.{verb}.{DEAD_LETTER_STREAM}" for verb in ("GET", "DELETE")]
     for stream in service.delivers:
         publish += [f"$JS.API.STREAM.INFO.{stream}", *_consumer_api(stream, "*")]
     publish += service.calls

@@ -25,8 +25,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
+import nats.js.errors
 from nats.aio.client import Client as NATS
+from pydantic import ValidationError
 
+from ..contracts import access
+from ..contracts import deadletters as dl
+from ..contracts.auth import Principal
+from ..contracts.envelope import CloudEvent
+from ..contracts.errors import Conflict, Forbidden, NotFound
 from ..contracts.health import CheckResult, HealthReply, HealthRequest
 from ..contracts.subjects import rpc_operation_subject
 from . import logging as kit_logging
@@ -34,6 +41,7 @@ from . import metrics
 from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Subscription, consumers_for
 from .db import create_pool, migrate
+from .deadletter import DeadLetter, dead_letters_of, forget_dead_letter, get_dead_letter
 from .jobs import Job, JobRunner
 from .nats import connect_as, declare_streams, wait_for_jetstream
 from .outbox import OutboxRelay, pending_count
@@ -108,6 +116,8 @@ class Service:
         await declare_streams(js, s.nats_stream_replicas, owner=self.name)
         self.rpc = RpcServer(self.nc, self.name, concurrency=s.rpc_concurrency)
         self.rpc.add(rpc_operation_subject(self.name, "health"), HealthRequest, self._health)
+        self.rpc.add(rpc_operation_subject(self.name, dl.LIST_OPERATION), dl.ListDeadLetters, self._dead_letters)
+        self.rpc.add(rpc_operation_subject(self.name, dl.REPLAY_OPERATION), dl.ReplayDeadLetter, self._replay_dead_letter)
         await self.setup()
         await self.rpc.start()
         if relay:
@@ -142,6 +152,35 @@ class Service:
             await self.nc.close()
         await self.pool.close()
         log.info("service stopped")
+
+    async def _dead_letters(self, req: dl.ListDeadLetters, ctx: RpcContext) -> dl.DeadLetters:
+        """The dead letters of this service's consumers, newest first (administrators)."""
+        _operator(req.principal)
+        letters = await dead_letters_of(self.nc.jetstream(), [c.durable for c in self.consumers], req.limit)
+        return dl.DeadLetters(items=[_dead_letter_view(self.name, letter) for letter in letters])
+
+    async def _replay_dead_letter(self, req: dl.ReplayDeadLetter, ctx: RpcContext) -> dl.DeadLetterReplayed:
+        """Hand a dead letter's event to the consumer that failed on it; once handled, the letter
+        goes. A letter of another service's consumer is not found here."""
+        _operator(req.principal)
+        js = self.nc.jetstream()
+        gone = NotFound("Cet événement n'est pas (ou plus) parmi les événements en échec : il a peut-être déjà été rejoué.")
+        try:
+            letter = await get_dead_letter(js, req.seq)
+        except nats.js.errors.NotFoundError:
+            raise gone from None
+        # One durable name per purpose, on each stream the purpose reads: the letter names both.
+        consumer = next((c for c in self.consumers
+                         if c.durable == letter.consumer and c.spec.stream == letter.original_stream), None)
+        if consumer is None:
+            raise gone
+        outcome, error, seen = await consumer.replay(letter.data)
+        if outcome != "ack":
+            raise Conflict(f"Le rejeu a de nouveau échoué : {error or 'erreur inconnue'}. L'événement reste en échec.",
+                           reason="echec")
+        await forget_dead_letter(js, req.seq)
+        return dl.DeadLetterReplayed(seq=req.seq, consumer=letter.consumer, event_id=_event_id(letter.data),
+                                     already_handled=seen)
 
     async def _health(self, _: HealthRequest, ctx: RpcContext) -> HealthReply:
         checks: dict[str, CheckResult] = {}
@@ -197,6 +236,29 @@ def cached(check: HealthCheck, ttl: float = 5.0) -> HealthCheck:
         return await asyncio.shield(state["running"])
 
     return wrapper
+
+
+def _operator(principal: Principal) -> None:
+    if principal.realm != "staff" or not principal.has_role(*access.OPERATORS):
+        raise Forbidden("Les événements en échec sont réservés aux administrateurs.")
+
+
+def _event_id(data: bytes) -> uuid.UUID | None:
+    try:
+        return CloudEvent.model_validate_json(data).id
+    except ValidationError:
+        return None
+
+
+def _dead_letter_view(service: str, letter: DeadLetter) -> dl.DeadLetterView:
+    try:
+        event = CloudEvent.model_validate_json(letter.data)
+        event_type, event_id = event.type, event.id
+    except ValidationError:
+        event_type, event_id = None, None
+    return dl.DeadLetterView(seq=letter.seq, service=service, consumer=letter.consumer, subject=letter.original_subject,
+                             event_type=event_type, event_id=event_id, deliveries=letter.deliveries,
+                             error=letter.error, dead_lettered_at=letter.time)
 
 
 def _ms(started: float) -> float:

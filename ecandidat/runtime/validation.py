@@ -26,6 +26,7 @@ _MESSAGES = {
     "datetime_type": "Ce champ doit être une date et une heure.",
     "datetime_parsing": "Ce champ doit être une date et une heure.",
     "datetime_from_date_parsing": "Ce champ doit être une date et une heure.",
+    "timezone_aware": "Ce champ doit être une date et une heure avec son décalage horaire (par exemple 2026-03-02T09:30:00+01:00).",
     "uuid_type": "Ce champ doit être un identifiant valide.",
     "uuid_parsing": "Ce champ doit être un identifiant valide.",
     "greater_than": "Ce champ doit être supérieur à {gt}.",

@@ -29,6 +29,12 @@ EXTENSION_TIMEOUT = 120.0
 
 
 def register(api: Api) -> None:
+    @api.route("GET", "/api/v1/staff/offre", summary="L'offre telle que ses administrateurs la modifient : campagnes "
+               "(et leurs prolongations), centres, types de diplôme, commissions, formations (fermées comprises), pièces",
+               tag="offre (administration)", response=c.OfferAdmin, realm="staff", roles=OFFER_ADMINS)
+    async def get_offer_admin(request: web.Request) -> web.Response:
+        return json_response(await call(request, c.GetOfferAdmin(principal=request[PRINCIPAL]), c.OfferAdmin))
+
     for path, what, model in RESOURCES:
         _register_one(api, path, what, model)
 

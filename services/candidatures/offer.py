@@ -9,6 +9,8 @@ import asyncpg
 from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import (
+    GetOfferAdmin,
+    OfferAdmin,
     SaveCampagne,
     SaveCentre,
     SaveCommission,
@@ -106,3 +108,22 @@ async def save_piece(pool: asyncpg.Pool, req: SavePiece) -> Saved:
         values = {"id": piece_id, **req.model_dump(exclude={"principal"})}
         created = await store.upsert(conn, "pieces", "code", values)
     return Saved(code=req.code, created=created, id=piece_id)
+
+
+async def offer_admin(pool: asyncpg.Pool, req: GetOfferAdmin) -> OfferAdmin:
+    """Every row of the offer, in the order the pages list them."""
+    _require_admin(req.principal)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        rows = {
+            name: [dict(r) for r in await conn.fetch(f"SELECT * FROM {table} ORDER BY {order}")]
+            for name, table, order in (
+                ("campagnes", "campagnes", "debut DESC, code"),
+                ("prolongations", "prolongations", "le DESC"),
+                ("centres", "centres", "ordre, code"),
+                ("types_diplome", "types_diplome", "ordre, code"),
+                ("commissions", "commissions", "centre_code, code"),
+                ("formations", "formations", "centre_code, type_code, code"),
+                ("pieces", "pieces", "niveau, ordre, code"),
+            )
+        }
+    return OfferAdmin(**rows)

@@ -96,6 +96,10 @@ def register(server: RpcServer, service) -> None:
     async def save_formation(req: c.SaveFormation, ctx: RpcContext) -> c.Saved:
         return await offer.save_formation(pool, req, clock)
 
+    @server.route(c.GetOfferAdmin)
+    async def offer_admin(req: c.GetOfferAdmin, ctx: RpcContext) -> c.OfferAdmin:
+        return await offer.offer_admin(pool, req)
+
     for model, fn in (
         (c.SaveCampagne, offer.save_campagne),
         (c.SaveCentre, offer.save_centre),

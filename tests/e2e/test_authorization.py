@@ -56,7 +56,8 @@ ADMIN_ONLY = {
     "POST /api/v1/staff/offre/campagnes/{code}/prolongations",
     "PUT /api/v1/staff/pieces/{piece_id}/modele", "DELETE /api/v1/staff/pieces/{piece_id}/modele",
     "POST /api/v1/staff/registre-etudiants", "POST /api/v1/staff/mail/test", "GET /api/v1/staff/mail/deliveries",
-    "GET /api/v1/staff/health",
+    "GET /api/v1/staff/health", "GET /api/v1/staff/offre",
+    "GET /api/v1/staff/dead-letters", "POST /api/v1/staff/dead-letters/{seq}/replay",
     "POST /api/v1/staff/webhooks", "GET /api/v1/staff/webhooks", "DELETE /api/v1/staff/webhooks/{endpoint_id}",
     "POST /api/v1/staff/webhooks/{endpoint_id}/secret", "POST /api/v1/staff/webhooks/{endpoint_id}/pause",
     "POST /api/v1/staff/webhooks/{endpoint_id}/resume", "GET /api/v1/staff/webhooks/{endpoint_id}/deliveries",
@@ -91,7 +92,7 @@ async def world(start_platform, smtp_sink):
     other_token = await login(platform, other["numero_dossier"])
     values = {"candidature_id": cand["id"], "slot_id": slot["slot_id"], "account_id": account["account_id"],
               "piece_id": slot["piece_id"], "section": "adresse", "centre": "DAEU", "code": "X",
-              "endpoint_id": str(uuid.uuid4())}
+              "endpoint_id": str(uuid.uuid4()), "seq": 1}
     return dict(platform=platform, token=token, other_token=other_token, other_centre=other_centre,
                 other_commission=other_commission, values=values)
 

@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.subjects import DEAD_LETTER_STREAM, event_subject
 from ecandidat.runtime.consumer import EventConsumer, PermanentFailure, Subscription
+from ecandidat.runtime.deadletter import dead_letters_of as dead_letters_of_consumer
 from ecandidat.runtime.deadletter import list_dead_letters, replay_dead_letter
 from tests.conftest import eventually
 
@@ -153,6 +154,28 @@ async def test_replayed_dead_letter_is_handled_once_fixed(kit):
         assert await dead_letters_of(kit, consumer.durable) == []
         js = kit.nc.jetstream()
         assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages >= 0
+    finally:
+        consumer.stop()
+        await task
+
+
+async def test_a_dead_letter_handed_back_to_its_consumer_twice_at_once_has_one_effect(kit):
+    Probe = kit.event_class()
+    broken = {31}
+    consumer = make_consumer(kit, Probe, recording_handler("a", fail_on=broken), purpose="handback")
+    task = asyncio.create_task(consumer.run())
+    try:
+        await publish(kit, Probe, 31)
+        await eventually(lambda: consumer.dead_lettered == 1, timeout=10, message="dead-lettered")
+        [letter] = await dead_letters_of_consumer(kit.nc.jetstream(), [consumer.durable, consumer.durable])
+        assert letter.original_stream == consumer.spec.stream and letter.time is not None
+        outcome, error, seen = await consumer.replay(letter.data)
+        assert outcome == "retry" and "value 31 fails" in error and not seen  # not fixed yet
+        broken.clear()
+        outcomes = await asyncio.gather(consumer.replay(letter.data), consumer.replay(letter.data))
+        assert [o[0] for o in outcomes] == ["ack", "ack"]
+        assert await consumer.replay(letter.data) == ("ack", None, True)
+        assert await effects(kit, "a") == [31]
     finally:
         consumer.stop()
         await task

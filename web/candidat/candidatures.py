@@ -18,9 +18,9 @@ from aiohttp import web
 from ..api import Problem, chunks_of
 from ..i18n import gettext as _
 from ..i18n import until
-from ..pages import CsrfRefused, api, fetch, me, read_form, redirect
+from ..pages import api, fetch, me, read_form, read_upload, redirect
 from ..render import render
-from ..session import CSRF_FIELD, SECURE, check_csrf, set_flash
+from ..session import SECURE, set_flash
 
 routes = web.RouteTableDef()
 # What the page forwards of one file at most; the API's own limit (5 Mo) is lower and it answers 413.
@@ -117,25 +117,12 @@ def _wants_json(request: web.Request) -> bool:
 async def upload(request: web.Request) -> web.StreamResponse:
     """A file from the page's form (multipart: the CSRF field first, then the file), streamed to the API."""
     cid, slot = _id(request), _id(request, "slot")
-    if not request.content_type.startswith("multipart/"):
-        raise CsrfRefused()
-    reader = await request.multipart()
-    part = await reader.next()
-    if part is None or getattr(part, "name", None) != CSRF_FIELD:
-        raise CsrfRefused()
-    if not check_csrf(request, (await part.text()).strip()):  # type: ignore[union-attr]
-        raise CsrfRefused()
-    part = await reader.next()
-    while part is not None and getattr(part, "filename", None) is None:
-        await part.release()
-        part = await reader.next()
-    name = (getattr(part, "filename", None) or "").strip()
     try:
-        if part is None or not name:
-            raise Problem(422, "invalid_input", _("Choisissez un fichier à déposer."))
+        _fields, part = await read_upload(request)
+        name = part.filename.strip()
         headers = {"Content-Type": "application/octet-stream", "X-File-Name": quote(name[:500])}
         await api(request).call(request, "PUT", f"/candidatures/{cid}/pieces/{slot}/fichier",
-                                data=chunks_of(part, FORWARD_LIMIT), headers=headers)  # type: ignore[arg-type]
+                                data=chunks_of(part, FORWARD_LIMIT), headers=headers)
     except Problem as problem:
         if _wants_json(request):
             return web.json_response({"ok": False, "message": problem.detail}, status=problem.status)

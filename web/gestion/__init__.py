@@ -9,7 +9,7 @@ __all__ = ["LOGIN", "PREFIX", "register"]
 
 
 def register(app: web.Application) -> None:
-    from . import acces, administration, candidatures
+    from . import acces, administration, candidatures, offre
 
-    for module in (acces, candidatures, administration):
+    for module in (acces, candidatures, administration, offre):
         app.router.add_routes(module.routes)

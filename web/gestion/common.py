@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..api import Problem
+from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import RECENT, api, session_key
 from ..render import USER, render
@@ -32,6 +34,21 @@ async def staff_me(request: web.Request) -> dict[str, Any]:
     return request[USER]
 
 
+RESERVED = {
+    "administer": N_("Cette page est réservée aux administrateurs."),
+    "administer_offer": N_("Cette page est réservée aux administrateurs et à la scolarité."),
+    "read_accounts": N_("Cette page est réservée aux administrateurs et à la scolarité."),
+}
+
+
+async def staff_allowed(request: web.Request, permission: str) -> dict[str, Any]:
+    """The staff member, when their roles give them this page (`Can.<permission>`); else the 403 page."""
+    me = await staff_me(request)
+    if not getattr(can(request), permission):
+        raise Problem(403, "forbidden", _(RESERVED[permission]))
+    return me
+
+
 def can(request: web.Request) -> Can:
     return request.get(CAN) or Can(())
 
@@ -40,10 +57,15 @@ def navigation(request: web.Request) -> list[tuple[str, str]]:
     items = [(PREFIX, _("Tableau de bord"))]
     if USER in request:
         items.append((f"{PREFIX}/candidatures", _("Candidatures")))
-        if can(request).read_accounts:
+        allowed = can(request)
+        if allowed.administer_offer:
+            items.append((f"{PREFIX}/administration/offre", _("Offre de formation")))
+        if allowed.read_accounts:
             items.append((f"{PREFIX}/administration/comptes", _("Comptes du personnel")))
-        if can(request).administer:
+        if allowed.administer:
+            items.append((f"{PREFIX}/administration/registre", _("Registre des étudiants")))
             items.append((f"{PREFIX}/administration/courriels", _("Journal des courriels")))
+            items.append((f"{PREFIX}/administration/lettres-mortes", _("Événements en échec")))
     return items
 
 

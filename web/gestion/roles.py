@@ -56,6 +56,10 @@ class Can:
         return _any(self.roles, ADMIN)
 
     @property
+    def administer_offer(self) -> bool:
+        return _any(self.roles, OFFER_ADMINS)
+
+    @property
     def read_accounts(self) -> bool:
         return _any(self.roles, ACCOUNT_READERS)
 

@@ -42,6 +42,12 @@ def test_what_each_role_is_offered():
         "gestionnaire": (True, True), "gestionnaire_lecture": (False, False),
         "commission": (False, True), "commission_lecture": (False, False),
     }
+    administration = {role: (Can((role,)).administer_offer, Can((role,)).administer) for role in access.STAFF_ROLES}
+    assert administration == {
+        "admin": (True, True), "scolarite": (True, False), "scolarite_lecture": (False, False),
+        "gestionnaire": (False, False), "gestionnaire_lecture": (False, False),
+        "commission": (False, False), "commission_lecture": (False, False),
+    }
     gestionnaire = Can(("gestionnaire",), centres=("DAEU",))
     assert gestionnaire.sees_centre("DAEU") and not gestionnaire.sees_centre("MUSICO")
     assert not Can(("commission",), commissions=("COM-DAEU",)).sees_centre("DAEU")

@@ -1,0 +1,76 @@
+"""Events in failure (dead letters) and their replay, for administrators: each service lists and
+replays its own consumers' dead letters (`rpc.<service>.dead_letters`, `.replay_dead_letter`); the
+gateway asks every service and merges the answers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from ecandidat.contracts import deadletters as dl
+from ecandidat.contracts.base import RpcReply
+from ecandidat.contracts.access import OPERATORS
+from ecandidat.contracts.errors import NotFound, ServiceError
+from ecandidat.contracts.subjects import rpc_operation_subject
+
+from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, RPC, Api, json_response
+from ..keys import SETTINGS
+
+TAG = "exploitation"
+BASE = f"{API_PREFIX}/staff/dead-letters"
+
+
+class DeadLetterList(RpcReply):
+    """Every service's dead letters, newest first; the services that did not answer are named
+    (their letters are missing from the list)."""
+
+    items: list[dl.DeadLetterView]
+    services_sans_reponse: list[str]
+
+
+async def _ask_each(request: web.Request, operation: str, body: BaseModel) -> list[dict | ServiceError]:
+    rpc, services = request.app[RPC], request.app[SETTINGS].gateway_services
+    payload = body.model_dump_json().encode()
+
+    async def ask(service: str) -> dict | ServiceError:
+        try:
+            return await rpc.call_subject(rpc_operation_subject(service, operation), payload,
+                                          request_id=request[REQUEST_ID])
+        except ServiceError as err:
+            return err
+
+    return list(await asyncio.gather(*(ask(s) for s in services)))
+
+
+def register(api: Api) -> None:
+    @api.route("GET", BASE, summary="Les événements en échec (lettres mortes) de chaque service, les plus récents "
+               "d'abord : ce qui a échoué, quand, pourquoi", tag=TAG, response=DeadLetterList, realm="staff",
+               roles=OPERATORS)
+    async def list_dead_letters(request: web.Request) -> web.Response:
+        answers = await _ask_each(request, dl.LIST_OPERATION, dl.ListDeadLetters(principal=request[PRINCIPAL]))
+        services = request.app[SETTINGS].gateway_services
+        forbidden = next((a for a in answers if isinstance(a, ServiceError) and a.code == "forbidden"), None)
+        if forbidden is not None:
+            raise forbidden
+        items = [item for a in answers if not isinstance(a, ServiceError) for item in dl.DeadLetters.model_validate(a).items]
+        missing = [s for s, a in zip(services, answers) if isinstance(a, ServiceError)]
+        items.sort(key=lambda letter: (letter.dead_lettered_at is not None, letter.dead_lettered_at, letter.seq), reverse=True)
+        return json_response(DeadLetterList(items=items, services_sans_reponse=missing))
+
+    @api.route("POST", f"{BASE}/{{seq}}/replay", summary="Rejouer un événement en échec : le consommateur qui avait "
+               "échoué le traite de nouveau (un événement déjà traité ne change rien)", tag=TAG,
+               response=dl.DeadLetterReplayed, realm="staff", roles=OPERATORS,
+               responses={404: "Événement inconnu ou déjà rejoué", 409: "Le rejeu a de nouveau échoué"})
+    async def replay_dead_letter(request: web.Request) -> web.Response:
+        raw = request.match_info["seq"]
+        if not raw.isdigit() or not 0 < int(raw) < 2**63:
+            raise NotFound("Cet événement en échec n'existe pas.")
+        req = dl.ReplayDeadLetter(principal=request[PRINCIPAL], seq=int(raw))
+        answers = await _ask_each(request, dl.REPLAY_OPERATION, req)
+        done = next((a for a in answers if not isinstance(a, ServiceError)), None)
+        if done is not None:
+            return json_response(dl.DeadLetterReplayed.model_validate(done))
+        refusal = next((a for a in answers if isinstance(a, ServiceError) and a.code != "not_found"), None)
+        raise refusal or answers[0]  # type: ignore[misc]
