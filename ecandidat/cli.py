@@ -69,10 +69,13 @@ async def _dlq(args: argparse.Namespace, settings: KitSettings) -> int:
 
 async def _seed_demo(args: argparse.Namespace, settings: KitSettings) -> int:
     """Every service's demo data: the offer of the guide (candidatures), the student records (dossiers)."""
-    for module in command_modules():
-        seed = getattr(module, "seed_demo", None)
-        if seed is not None:
-            await seed(args, settings)
+    seeds = [module.seed_demo for module in command_modules() if hasattr(module, "seed_demo")]
+    if not seeds:
+        print("no service command is installed (the `ecandidat.cli` entry points of pyproject.toml): "
+              "run scripts/bootstrap, which installs the project", file=sys.stderr)
+        return 1
+    for seed in seeds:
+        await seed(args, settings)
     return 0
 
 
