@@ -52,11 +52,13 @@ from _common import (  # noqa: E402
     percentile,
     print_conditions,
     print_table,
+    proc_cpu_seconds,
     run_main,
     save_results,
+    start_py_spy,
     wait_listening,
 )
-from apply_burst import ALL_SERVICES, api, create_candidates, platform  # noqa: E402
+from apply_burst import ALL_SERVICES, Stack, api, cpu_delta, create_candidates, platform, profile_summary  # noqa: E402
 
 API = "/api/v1"
 USERS = 20
@@ -101,15 +103,77 @@ async def load(url_of, cookies: list[dict[str, str]], duration: float, label: st
                 if think:
                     await asyncio.sleep(min(random.expovariate(1 / think), deadline - perf() if deadline > perf() else 0))
 
-        started = perf()
+        started, wall = perf(), time.time()
         await asyncio.gather(*(worker(i) for i in range(len(cookies))))
         elapsed = perf() - started
     if bad:
         raise BrokenRun(f"{label}: answers other than 200: {bad}")
     latencies.sort()
-    return {"label": label, "requests": len(latencies), "rps": len(latencies) / elapsed,
+    return {"label": label, "think": think, "from": wall, "to": wall + elapsed, "requests": len(latencies),
+            "rps": len(latencies) / elapsed,
             "p50": percentile(latencies, 50) * 1000, "p95": percentile(latencies, 95) * 1000,
             "p99": percentile(latencies, 99) * 1000, "bytes": sum(sizes) // max(1, len(sizes))}
+
+
+async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]], label: str,
+               count: int = 40) -> dict:
+    """What one page costs, from `count` pages asked one after the other (nothing else running):
+    the API calls the gateway answered for it (its access log), the rpc requests on the bus (a
+    subscription to `rpc.>`), and the CPU each process used (from /proc), per page."""
+    import json
+
+    import aiohttp
+    import nats
+
+    rpc: dict[str, int] = {}
+    nc = await nats.connect(stack.nats_url, name="bench-rpc-counter")
+
+    async def counted(msg) -> None:
+        rpc[msg.subject] = rpc.get(msg.subject, 0) + 1
+
+    await nc.subscribe("rpc.>", cb=counted)
+    await nc.flush()
+    access_log = stack.logs / "gateway.log"
+    offset = access_log.stat().st_size
+    before, web_before = await stack.cpu(), proc_cpu_seconds(web.pid)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        for n in range(count):
+            i = n % len(cookies)
+            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies[i].items()), "Accept": "text/html"}
+            async with http.get(url_of(i), headers=headers, allow_redirects=False) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    raise BrokenRun(f"{label}: {resp.status}")
+    await nc.flush()
+    await asyncio.sleep(0.2)  # the last access-log lines
+    used = cpu_delta(before, await stack.cpu())
+    used["web"] = proc_cpu_seconds(web.pid) - web_before
+    await nc.close()
+    routes: dict[str, int] = {}
+    with access_log.open("rb") as lines:
+        lines.seek(offset)
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("logger") == "gateway.access" and str(entry.get("path", "")).startswith("/api/"):
+                routes[entry["route"]] = routes.get(entry["route"], 0) + 1
+    return {"label": label, "pages": count, "api_calls": {k: v / count for k, v in sorted(routes.items())},
+            "rpc": {k: v / count for k, v in sorted(rpc.items())},
+            "cpu_ms": {k: v * 1000 / count for k, v in used.items() if k != "bench"}}
+
+
+async def profile(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]], seconds: float) -> dict[str, Path]:
+    """py-spy on the web process, the gateway and the services while the page is asked at saturation."""
+    targets = {"web": web.pid, **{name: p.pid for name, p in stack.processes.items() if name != "mailer"}}
+    outputs = {name: stack.logs / f"py-spy-{name}.txt" for name in targets}
+    spies = [start_py_spy(pid, outputs[name], seconds + 1, rate=250) for name, pid in targets.items()]
+    await asyncio.sleep(0.5)
+    await load(url_of, cookies, seconds, "profiled")
+    for spy in spies:
+        await asyncio.to_thread(spy.wait)
+    return {name: path for name, path in outputs.items() if path.exists()}
 
 
 async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str, int]:
@@ -139,6 +203,9 @@ async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str,
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 5 s per page")
+    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS",
+                        help="then ask the candidature page at saturation for SECONDS under py-spy "
+                             "(web, gateway, services; .venv/bin/pip install py-spy)")
     args = parser.parse_args()
     rounds, seconds = (2, 5.0) if args.quick else (3, 15.0)
     info = conditions(users=USERS, rounds=rounds, seconds_per_phase=seconds)
@@ -166,7 +233,16 @@ async def main() -> None:
                             if resp.status == 200:
                                 break
                         await asyncio.sleep(0.05)
-            cookies = [{"ecandidat_session": c.token} for c in candidates]
+                # A browser keeps the CSRF cookie its first page set, and sends it with the next pages.
+                cookies = []
+                for candidate in candidates:
+                    async with http.get(f"{stack.base}/dossier", headers={"Accept": "text/html"},
+                                        cookies={"ecandidat_session": candidate.token}) as resp:
+                        await resp.read()
+                        csrf = resp.cookies.get("ecandidat_csrf")
+                    if resp.status != 200 or csrf is None:
+                        raise BrokenRun(f"first page: {resp.status}, CSRF cookie {'set' if csrf else 'missing'}")
+                    cookies.append({"ecandidat_session": candidate.token, "ecandidat_csrf": csrf.value})
             direct = f"http://{LOCALHOST}:{web_port}"
             sample = await load(lambda i: f"{stack.base}/candidatures/{candidatures[i]}", cookies[:1], 1.0, "warm-up")
             urls = {
@@ -183,6 +259,9 @@ async def main() -> None:
                     results[name, think].append(await load(phases[name, think], cookies, seconds, name, think))
                 stack.check()
                 web.check()
+            costs = [await cost(stack, web, urls[name], cookies, name) for name in urls if "page (" in name]
+            profiles = await profile(stack, web, urls["candidature page (gateway → web → API)"], cookies,
+                                     args.profile) if args.profile else {}
             weight = await page_weight(stack.base, cookies[0], f"/candidatures/{candidatures[0]}")
     print_conditions(info)
     for think, title in (
@@ -200,12 +279,26 @@ async def main() -> None:
                          " / ".join(f"{r['p95']:.0f}" for r in runs)])
         print_table(f"{title}; {seconds:g} s per phase, best round by p95",
                     ["page", "req/s", "p50 ms", "p95 ms", "p99 ms", "p95 ÷ bare", "page size", "p95 of each round"], rows)
+    names = sorted({k for c in costs for k in c["cpu_ms"]}, key=lambda k: (k != "gateway", k != "web", k))
+    print_table("What one page costs (40 pages asked one after the other): API calls, rpc requests, CPU ms per page",
+                ["page", "API calls", "rpc", *names],
+                [[c["label"].split(" (")[0], f"{sum(c['api_calls'].values()):g}", f"{sum(c['rpc'].values()):g}",
+                  *(f"{c['cpu_ms'].get(n, 0):.1f}" for n in names)] for c in costs])
+    for c in costs:
+        print(f"  {c['label']}: API " + ", ".join(f"{k} ×{v:g}" for k, v in c["api_calls"].items())
+              + "; rpc " + ", ".join(f"{k} ×{v:g}" for k, v in c["rpc"].items()))
+    print()
+    for name, path in profiles.items():
+        print(f"py-spy, {name}, candidature page at saturation: own time, top functions")
+        for line in profile_summary(path, 15):
+            print(f"  {line}")
+        print()
     total = weight["HTML"] + weight["CSS"] + weight["JS"]
     print_table("First load of the candidature page in Chromium (empty cache), bytes transferred",
                 ["HTML", "CSS", "JS", "HTML + CSS + JS", "fonts", "images", "other"],
                 [[f"{weight[k] / 1024:.1f} KB" for k in ("HTML", "CSS", "JS")] + [f"{total / 1024:.1f} KB"]
                  + [f"{weight[k] / 1024:.1f} KB" for k in ("fonts", "images", "other")]])
-    save_results("web_pages", {"conditions": info, "weight": weight,
+    save_results("web_pages", {"conditions": info, "weight": weight, "costs": costs,
                                "results": {f"{name} (think {think:g} s)": runs for (name, think), runs in results.items()}})
 
 

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from ecandidat.contracts import candidatures as c
-
-from ecandidat.contracts.documents import DownloadTicket, OpenLetterDownload
+from ecandidat.contracts.documents import CandidaturePieces, DownloadTicket, ListPieces, OpenLetterDownload
+from ecandidat.contracts.errors import NotFound
 
 from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, path_uuid
 from ..streaming import proxy_download
 
 ApplyBody = body_of(c.Apply, name="NouvelleCandidature")
+
+
+class CandidatureDetail(BaseModel):
+    """A candidature with its pieces and its suivi: what `GET /candidatures/{id}`, `…/pieces` and
+    `…/suivi` answer, read at once."""
+
+    candidature: c.CandidatureView
+    pieces: CandidaturePieces | None = Field(
+        description="Null while the candidature's pieces are not open yet (just after the application)")
+    suivi: c.Suivi
 
 
 def register(api: Api) -> None:
@@ -39,6 +52,28 @@ def register(api: Api) -> None:
     async def get_my_candidature(request: web.Request) -> web.Response:
         req = c.GetCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
         return json_response(await call(request, req, c.CandidatureView))
+
+    @api.route("GET", "/api/v1/candidatures/{candidature_id}/detail",
+               summary="Une candidature avec ses pièces justificatives et son suivi, en une requête "
+                       "(ce que répondent la candidature, /pieces et /suivi)",
+               tag="candidatures", response=CandidatureDetail, realm="candidate", responses={404: "Candidature inconnue"})
+    async def detail(request: web.Request) -> web.Response:
+        principal, rpc, request_id = request[PRINCIPAL], request.app[RPC], request[REQUEST_ID]
+        cid = path_uuid(request, "candidature_id", "Cette candidature")
+        view, pieces, steps = await asyncio.gather(
+            rpc.call(c.GetCandidature(principal=principal, candidature_id=cid), c.CandidatureView, request_id=request_id),
+            rpc.call(ListPieces(principal=principal, candidature_id=cid), CandidaturePieces, request_id=request_id),
+            rpc.call(c.GetSuivi(principal=principal, candidature_id=cid), c.Suivi, request_id=request_id),
+            return_exceptions=True,
+        )
+        for answer in (view, steps):
+            if isinstance(answer, BaseException):
+                raise answer
+        if isinstance(pieces, NotFound):
+            pieces = None
+        elif isinstance(pieces, BaseException):
+            raise pieces
+        return json_response(CandidatureDetail(candidature=view, pieces=pieces, suivi=steps))
 
     @api.route("GET", "/api/v1/candidatures/{candidature_id}/suivi",
                summary="Suivi de sa candidature : les étapes, les statuts, les pièces validées ou refusées (avec le commentaire), la décision",

@@ -52,16 +52,6 @@ async def candidatures(request: web.Request) -> web.Response:
     })
 
 
-async def _pieces(request: web.Request, cid: str) -> dict[str, Any] | None:
-    """The candidature's pieces, or None when the API has none to list (the page says so)."""
-    try:
-        return await api(request).get(request, f"/candidatures/{cid}/pieces")
-    except Problem as problem:
-        if problem.status == 404:
-            return None
-        raise
-
-
 def suivi(etapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The API's steps (`/candidatures/{id}/suivi`) in the page's language: `when`, `what` and the
     staff's `comment`. Names of statuts, decisions and pieces stay as the API writes them."""
@@ -93,10 +83,13 @@ def suivi(etapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _candidature_page(request: web.Request, cid: str, *, status: int = 200, **context: Any) -> web.Response:
-    candidature, steps = await fetch(request, f"/candidatures/{cid}", f"/candidatures/{cid}/suivi")
-    pieces = await _pieces(request, cid) if candidature["statut"] != "annulee" else None
+    """The candidature, its pieces (None when the API has none to list yet, or it is cancelled: the
+    page says so) and its suivi, in one API call."""
+    [detail] = await fetch(request, f"/candidatures/{cid}/detail")
+    candidature = detail["candidature"]
+    pieces = detail["pieces"] if candidature["statut"] != "annulee" else None
     return render(request, "candidat/candidature.html", {
-        "c": candidature, "pieces": pieces, "history": suivi(steps["etapes"]), "section": "/candidatures",
+        "c": candidature, "pieces": pieces, "history": suivi(detail["suivi"]["etapes"]), "section": "/candidatures",
         "breadcrumb": crumbs(candidature), "piece_errors": {}, **context,
     }, status=status)
 
