@@ -69,7 +69,8 @@ TARGET_P95_MS = 50.0
 async def load(url_of, cookies: list[dict[str, str]], duration: float, label: str, think: float = 0.0) -> dict:
     """`len(cookies)` workers, each its own candidate, asking `url_of(i)` for `duration` seconds;
     with `think`, each one reads its page for a while (exponential, `think` s on average) before
-    asking the next, as a person does; without, each asks again at once (the servers' saturation)."""
+    asking the next, as a person does, and starts somewhere in its reading (not all 20 at the same
+    instant, which would be a burst); without, each asks again at once (the servers' saturation)."""
     import aiohttp
 
     latencies: list[float] = []
@@ -86,6 +87,8 @@ async def load(url_of, cookies: list[dict[str, str]], duration: float, label: st
             url = url_of(i)
             assert url.startswith(f"http://{LOCALHOST}:")
             headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies[i].items()), "Accept": "text/html"}
+            if think:  # people reading do not all click at the same instant: each is somewhere in its page
+                await asyncio.sleep(min(random.expovariate(1 / think), duration))
             while perf() < deadline:
                 started = perf()
                 try:

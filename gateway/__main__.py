@@ -14,6 +14,7 @@ import time
 from aiohttp import web
 
 from ecandidat.runtime import logging as kit_logging
+from ecandidat.runtime.heap import freeze_startup_objects
 
 from .app import GatewayRunner, create_app
 from .metrics import IN_FLIGHT, InFlight
@@ -29,6 +30,7 @@ async def serve(settings: GatewaySettings) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.gateway_host, settings.gateway_port)
     await site.start()
+    freeze_startup_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -42,6 +42,7 @@ from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Subscription, consumers_for
 from .db import create_pool, migrate
 from .deadletter import DeadLetter, dead_letters_of, forget_dead_letter, get_dead_letter
+from .heap import freeze_startup_objects
 from .jobs import Job, JobRunner
 from .nats import connect_as, declare_streams, wait_for_jetstream
 from .outbox import OutboxRelay, pending_count
@@ -275,6 +276,7 @@ def run(service: Service) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await service.start()
+        freeze_startup_objects()
         await stop.wait()
         log.info("stopping", extra={"instance": service.instance})
         await service.stop()
