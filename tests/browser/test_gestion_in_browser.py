@@ -350,7 +350,28 @@ async def test_bulk_statut_on_twenty_candidatures_then_their_xlsx_export(site, b
     await page.wait_for_url(re.compile(r"/personnel/candidatures\?formation_code=DAEU-A&statut=en_attente&limit=100$"))
     # The suite's other tests share the database: count what this one adds.
     before = int(await page.locator("[data-count=receptionne]").inner_text())
+    # The count tags read « Réceptionné : 3 », a non-breaking space on each side of the colon.
+    tag = await page.locator(".ec-counts a", has=page.locator("[data-count=receptionne]")).inner_text()
+    assert tag == f"Réceptionné\u00a0:\u00a0{before}", repr(tag)
     rows = page.locator("tbody tr")
+    # « Tout cocher »: every row of the page, then none.
+    boxes = page.locator("input[name=ids]")
+    assert await page.locator("#tout-cocher").evaluate("box => !box.closest('[hidden]')")  # shown by the script
+    await page.locator("#tout-cocher").check(force=True)  # the DSFR draws the box over the input, in its label
+    await expect(page.locator("input[name=ids]:checked")).to_have_count(await boxes.count())
+    await j.step("liste-tout-coche")
+    await page.locator("#tout-cocher").uncheck(force=True)
+    await expect(page.locator("input[name=ids]:checked")).to_have_count(0)
+    # Without JavaScript, a link reloads the page with every row checked.
+    plain = await browser_page(js=False, state=await page.context.storage_state())
+    await plain.goto(page.url)
+    await expect(plain.locator("#tout-cocher")).to_be_hidden()
+    await plain.get_by_role("link", name="Tout cocher (les lignes de cette page)").click()
+    await plain.wait_for_url(re.compile(r"&tout=1$"))
+    await expect(plain.locator("input[name=ids]:checked")).to_have_count(await plain.locator("input[name=ids]").count())
+    await j.step("liste-tout-coche-sans-javascript", page=plain)
+    await plain.get_by_role("link", name="Tout décocher").click()
+    await expect(plain.locator("input[name=ids]:checked")).to_have_count(0)
     for index in range(await rows.count()):
         row = rows.nth(index)
         if await row.locator("a").inner_text() in numeros:

@@ -70,7 +70,8 @@ async def liste(request: web.Request) -> web.Response:
                "qs_without_statut": urlencode({k: v for k, v in query.items() if k != "statut"}),
                "statut_label": lambda code: _(STATUTS[code]) if code in STATUTS else code or "",
                "decision_label": lambda code: _(DECISIONS[code]) if code in DECISIONS else (code or ""), "settable": [(s, _(STATUTS[s])) for s in SETTABLE_STATUTS],
-               "values": query, "section": LIST, "rows": [], "next_cursor": None, "counts": None}
+               "values": query, "section": LIST, "rows": [], "next_cursor": None, "counts": None,
+               "all_checked": request.query.get("tout") == "1"}  # « Tout cocher » without JavaScript
     if not any(name in query for name in SCOPE_FILTERS):
         return page(request, "gestion/candidatures.html", context, title=_("Candidatures"))
     params = {**query, **({"cursor": cursor} if cursor else {})}

@@ -199,3 +199,18 @@ if (pieces.length || document.getElementById("suivante")) {
     else if (event.key === "n") { const next = document.getElementById("suivante"); if (next) { event.preventDefault(); next.click(); } }
   });
 }
+
+// Espace gestion, list: « Tout cocher » checks every row of the page (without JavaScript, a link
+// reloads the page with every row checked). It shows how many rows are checked: all, none, some.
+for (const all of document.querySelectorAll("[data-check-all]")) {
+  const boxes = [...document.querySelectorAll(`input[name="${all.dataset.checkAll}"]`)];
+  const sync = () => {
+    const checked = boxes.filter((box) => box.checked).length;
+    all.checked = checked > 0 && checked === boxes.length;
+    all.indeterminate = checked > 0 && checked < boxes.length;
+  };
+  all.closest("[hidden]")?.removeAttribute("hidden");
+  all.addEventListener("change", () => { for (const box of boxes) box.checked = all.checked; sync(); });
+  for (const box of boxes) box.addEventListener("change", sync);
+  sync();
+}
