@@ -117,8 +117,10 @@ def _numero(rng: random.Random) -> str:
     return "26" + "".join(rng.choices(string.digits + string.ascii_uppercase, k=6))
 
 
-async def bulk_load(stack: Stack, rows: int, seed: int = 2026) -> dict[str, Any]:
-    """COPY `rows` candidatures of FORMATION (with their candidats and decisions), then ANALYZE."""
+async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = False) -> dict[str, Any]:
+    """COPY `rows` candidatures of FORMATION (with their candidats and decisions), then ANALYZE (with
+    `vacuum`, VACUUM ANALYZE: what autovacuum does after such an insert, so that index-only scans
+    find the pages all-visible)."""
     import asyncpg
 
     rng = random.Random(seed)
@@ -194,6 +196,8 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026) -> dict[str, Any]
                 "preselection_lieu", "commentaire", "entered_by", "entered_at", "validated_by", "validated_at", "automatic"])
         copied = time.monotonic() - started
         await conn.execute("ANALYZE candidatures; ANALYZE candidats; ANALYZE decisions")
+        if vacuum:
+            await conn.execute("VACUUM ANALYZE candidatures; VACUUM ANALYZE statut_counts")
         counts = await conn.fetch("SELECT statut, cancelled_at IS NOT NULL AS annulee, count(*) FROM candidatures "
                                   "WHERE formation_code = $1 GROUP BY 1, 2 ORDER BY 1, 2", FORMATION)
         total = await conn.fetchval("SELECT count(*) FROM candidatures")

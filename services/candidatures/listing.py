@@ -79,8 +79,23 @@ async def count_candidatures(pool: asyncpg.Pool, req: c.CountCandidatures) -> c.
     """The list's counts per statut: the same scope and filters, the statut filter left out."""
     async with pool.acquire() as conn:
         scope = await _scope(conn, c.ListCandidatures(principal=req.principal, filters=req.filters))
-        counts = await store.count_by_statut(conn, scope, req.filters.model_copy(update={"statut": None}))
+        rest = req.filters.model_copy(update={"statut": None})
+        if scope.commission is None and {k for k, v in rest.model_dump().items() if v not in (None, "")} == {"formation_code"}:
+            counts = await kept_counts(conn, rest.formation_code)  # a whole formation: the counts the trigger keeps
+        else:
+            counts = await store.count_by_statut(conn, scope, rest)
     return c.StatutCounts(counts=counts, total=sum(counts.values()))
+
+
+async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str, int]:
+    """A formation's counts per statut as `statut_counts` keeps them (migration 0009)."""
+    rows = await conn.fetch("SELECT statut, annulee, sum(n)::bigint AS n FROM statut_counts WHERE formation_code = $1"
+                            " GROUP BY 1, 2 HAVING sum(n) <> 0", formation_code)
+    counts: dict[str, int] = {}
+    for r in rows:
+        statut = "annulee" if r["annulee"] else r["statut"]
+        counts[statut] = counts.get(statut, 0) + r["n"]
+    return counts
 
 
 def _row(r: asyncpg.Record) -> c.CandidatureRow:

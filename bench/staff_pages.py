@@ -1,0 +1,215 @@
+"""The espace gestion's list page of a formation holding 100,000 candidatures: server time of the
+page, beside a bare aiohttp page of the same size in the same run (issue 13).
+
+What is measured: a logged-in administrator's browser asks `GET /personnel/candidatures?…` (the
+formation's list page, `web/gestion/candidatures.py`), through the gateway (its own process), which
+proxies it to the web process (`python -m web`, its own process), which asks the public API back
+through the gateway — `/staff/me` for the header (kept 30 s), the list (`GET
+/api/v1/staff/candidatures`, 50 rows) and its counts per statut (`GET /api/v1/staff/candidatures/
+comptes`) at once — and renders the page (Jinja2, DSFR table, the bulk actions' checkboxes). Two
+variants: the first page of the formation (date de réception, newest first) and the list filtered
+to « réceptionné » sorted by name. Latency: request → last byte of the page, on a kept-alive
+connection; one person paging (concurrency 1), then four gestionnaires at once (concurrency 4).
+Also timed, the same way: the two API calls alone (with a bearer token), to show what the page
+adds to them.
+
+Baseline, same run, same load client, same number of requests: the bare aiohttp process
+(`bench/_common.py bare`) answering a body of the page's median size. Rounds alternate which goes
+first.
+
+The 100,000 rows: `bench/staff_list.py`'s fixture (COPY into the candidatures service's own
+tables, then VACUUM ANALYZE, as autovacuum does after a bulk insert). The counts query's plan is shown with EXPLAIN (ANALYZE, BUFFERS), its SQL
+built by the service's own code (`services.candidatures.listing`).
+
+    .venv/bin/python bench/staff_pages.py --quick     # 40 pages per variant, 2 rounds, ~2 min
+    .venv/bin/python bench/staff_pages.py             # 150 pages per variant, 3 rounds
+
+Exit status 1 when the run is broken (an answer other than 200, a page without its rows or its
+counts, a process that died). Every request goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (  # noqa: E402
+    ROOT,
+    BrokenRun,
+    Call,
+    LoadResult,
+    Process,
+    bare_server,
+    conditions,
+    free_port,
+    median,
+    print_conditions,
+    print_table,
+    ratio,
+    request_load,
+    run_main,
+    save_results,
+    wait_listening,
+)
+from bench.apply_burst import platform, staff_session  # noqa: E402
+from bench.staff_list import FORMATION, ROWS, _Recording, bulk_load, summarize_plan  # noqa: E402
+
+TARGET_P95_MS = 100.0
+PAGES = {
+    "list page, first page": f"/personnel/candidatures?formation_code={FORMATION}",
+    "list page, réceptionné, sort=nom": f"/personnel/candidatures?formation_code={FORMATION}&statut=receptionne&sort=nom",
+}
+APIS = {
+    "API list (50 rows), first page": f"/api/v1/staff/candidatures?formation_code={FORMATION}",
+    "API counts per statut": f"/api/v1/staff/candidatures/comptes?formation_code={FORMATION}",
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="40 pages per variant, 2 rounds")
+    parser.add_argument("--pages", type=int, help="requests per variant, round and concurrency (default 150, quick 40)")
+    parser.add_argument("--rounds", type=int, help="default 3, quick 2")
+    parser.add_argument("--rows", type=int, default=ROWS, help=f"candidatures loaded (default {ROWS:,})")
+    args = parser.parse_args()
+    args.pages = args.pages or (40 if args.quick else 150)
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    return args
+
+
+def check_page(name: str, body: bytes) -> None:
+    text = body.decode("utf-8", "replace")
+    rows = text.count('name="ids"')
+    if rows != 50 or 'data-count="receptionne"' not in text:
+        raise BrokenRun(f"{name}: {rows} rows, counts {'shown' if 'data-count' in text else 'missing'}: {text[:300]!r}")
+
+
+async def timed(base: str, path: str, headers: dict[str, str], count: int, concurrency: int, label: str) -> LoadResult:
+    result, answers = await request_load(base, [Call("GET", path, headers=headers)] * count, concurrency=concurrency,
+                                         label=label)
+    if result.failed:
+        raise BrokenRun(f"{label}: {result.failed} failed: {result.failure_samples[:2]}")
+    if path.startswith("/personnel/"):
+        check_page(label, answers[-1].body)
+    return result
+
+
+async def explain_counts(stack: Any) -> dict[str, Any]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the counts query as the service builds it, for an administrator."""
+    import asyncpg
+
+    from ecandidat.contracts import candidatures as c
+    from ecandidat.contracts.auth import Principal
+    from services.candidatures import listing
+
+    admin = Principal(realm="staff", account_id=uuid.uuid4(), email="bench@univ.example", roles=("admin",))
+    conn = await asyncpg.connect(stack.db.url, server_settings={"search_path": "candidatures"})
+    try:
+        recording = _Recording(conn)
+        await listing.count_candidatures(recording, c.CountCandidatures(  # type: ignore[arg-type]
+            principal=admin, filters=c.Filters(formation_code=FORMATION)))
+        lines = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + recording.sql, *recording.args)]
+        counted = ("SELECT CASE WHEN c.cancelled_at IS NOT NULL THEN 'annulee' ELSE c.statut END AS statut, count(*) AS n"
+                   " FROM candidatures c JOIN formations f ON f.code = c.formation_code WHERE c.formation_code = $1 GROUP BY 1")
+        before = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + counted, FORMATION)]
+    finally:
+        await conn.close()
+    return {"sql": recording.sql, "plan": lines, **summarize_plan(lines),
+            "counted": {"sql": counted, "plan": before, **summarize_plan(before)}}
+
+
+async def main() -> None:
+    import aiohttp
+
+    args = parse_args()
+    info = conditions(mode="quick" if args.quick else "full", rows=f"{args.rows:,}", rounds=args.rounds,
+                      requests=f"{args.pages} per variant, round and concurrency")
+    web_port = free_port()
+    env = {"WEB_URL": f"http://127.0.0.1:{web_port}", "ECANDIDAT_ENV": "development"}
+    rounds: list[dict[tuple[str, int], tuple[LoadResult, LoadResult]]] = []
+    async with platform("staff_pages", ("accounts", "candidatures"), info, s3=False, smtp=False, env=env) as stack:
+        web_env = {**stack.env, "WEB_HOST": "127.0.0.1", "WEB_PORT": str(web_port), "WEB_API_URL": stack.base}
+        bare, bare_port = bare_server(stack.logs)
+        with Process("web", [sys.executable, "-m", "web"], stack.logs / "web.log", web_env) as web, bare:
+            wait_listening(web_port, web)
+            wait_listening(bare_port, bare)
+            bare_base = f"http://127.0.0.1:{bare_port}"
+            loaded = await bulk_load(stack, args.rows, vacuum=True)
+            info["fixture"] = (f"{loaded['total']:,} candidatures ({loaded['size']} with indexes); {FORMATION}: "
+                               + ", ".join(f"{k} {v:,}" for k, v in loaded["by_statut"].items()))
+            async with aiohttp.ClientSession() as http:
+                token = await staff_session(stack, http)
+                async with http.get(f"{stack.base}{PAGES['list page, first page']}", allow_redirects=False,
+                                    cookies={"ecandidat_session": token}) as resp:
+                    body = await resp.read()
+                    csrf = resp.cookies.get("ecandidat_csrf")
+                if resp.status != 200 or csrf is None:
+                    raise BrokenRun(f"first page: {resp.status} {body[:300]!r}")
+            page_headers = {"Cookie": f"ecandidat_session={token}; ecandidat_csrf={csrf.value}", "Accept": "text/html"}
+            api_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            targets = {**{name: (path, page_headers) for name, path in PAGES.items()},
+                       **{name: (path, api_headers) for name, path in APIS.items()}}
+            sizes = {}
+            for name, (path, headers) in targets.items():  # warm-up: caches, prepared statements, code paths
+                await timed(stack.base, path, headers, 5, 1, name)
+                async with aiohttp.ClientSession() as http:
+                    async with http.get(stack.base + path, headers=headers) as resp:
+                        sizes[name] = len(await resp.read())
+            print_conditions(info)
+            for rnd in range(args.rounds):
+                results = {}
+                for name, (path, headers) in targets.items():
+                    for concurrency in (1, 4):
+                        async def target() -> LoadResult:
+                            return await timed(stack.base, path, headers, args.pages, concurrency, name)
+
+                        async def baseline() -> LoadResult:
+                            return (await request_load(bare_base, [Call("GET", f"/body/{sizes[name]}")] * args.pages,
+                                                       concurrency=concurrency, label="bare"))[0]
+                        if rnd % 2 == 0:
+                            t, b = await target(), await baseline()
+                        else:
+                            b, t = await baseline(), await target()
+                        results[name, concurrency] = (t, b)
+                        print(f"  round {rnd + 1} C={concurrency} {name:<34} p50 {t.ms(50):7.1f} p95 {t.ms(95):7.1f} ms"
+                              f" | bare p95 {b.ms(95):5.1f} ms", flush=True)
+                rounds.append(results)
+                stack.check()
+                web.check()
+            plan = await explain_counts(stack)
+    report(info, rounds, sizes, plan, stack.logs)
+
+
+def report(info: dict[str, Any], rounds: list, sizes: dict[str, int], plan: dict[str, Any], logs: Path) -> None:
+    print()
+    print_conditions(info)
+    rows = []
+    for (name, concurrency) in rounds[0]:
+        runs = [r[name, concurrency] for r in rounds]
+        rows.append([name, concurrency, f"{sizes[name] / 1024:.1f} KB", median([t.ms(50) for t, _ in runs]),
+                     median([t.ms(95) for t, _ in runs]), " / ".join(f"{t.ms(95):.0f}" for t, _ in runs),
+                     median([b.ms(95) for _, b in runs]), median([ratio(t.ms(95), b.ms(95)) for t, b in runs])])
+    print_table(f"GET, median of {len(rounds)} rounds (target: the list page p95 < {TARGET_P95_MS:g} ms); bare = the "
+                "bare aiohttp page of the same size, same client, same count",
+                ["target", "C", "size", "p50 ms", "p95 ms", "p95 of each round", "bare p95 ms", "p95 ratio"], rows)
+    for what, shown in (("the service's query (the counts kept by the trigger)", plan),
+                        ("the same counts counted from the candidatures (what a filtered list does)", plan["counted"])):
+        print(f"counts per statut, {what}: EXPLAIN (ANALYZE, BUFFERS), {shown['execution_ms']:.1f} ms")
+        print("  " + re.sub(r"\s+", " ", shown["sql"]))
+        for line in shown["plan"]:
+            print("  " + line[:170])
+    saved = save_results("staff_pages", {
+        "conditions": info, "sizes": sizes, "counts_plan": plan,
+        "rounds": [{f"{name} (C={c})": {"page": t.summary(), "bare": b.summary()} for (name, c), (t, b) in r.items()}
+                   for r in rounds]})
+    print(f"\nraw results: {saved.relative_to(ROOT)}; logs: {logs.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    run_main(main)
