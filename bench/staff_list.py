@@ -197,7 +197,8 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = Fa
         copied = time.monotonic() - started
         await conn.execute("ANALYZE candidatures; ANALYZE candidats; ANALYZE decisions")
         if vacuum:
-            await conn.execute("VACUUM ANALYZE candidatures; VACUUM ANALYZE statut_counts")
+            for table in ("candidatures", "statut_counts"):
+                await conn.execute(f"VACUUM ANALYZE {table}")
         counts = await conn.fetch("SELECT statut, cancelled_at IS NOT NULL AS annulee, count(*) FROM candidatures "
                                   "WHERE formation_code = $1 GROUP BY 1, 2 ORDER BY 1, 2", FORMATION)
         total = await conn.fetchval("SELECT count(*) FROM candidatures")
