@@ -57,13 +57,12 @@ def register(api: Api) -> None:
                summary="Une candidature avec ses pièces justificatives et son suivi, en une requête "
                        "(ce que répondent la candidature, /pieces et /suivi)",
                tag="candidatures", response=CandidatureDetail, realm="candidate", responses={404: "Candidature inconnue"})
-    async def detail(request: web.Request) -> web.Response:
-        principal, rpc, request_id = request[PRINCIPAL], request.app[RPC], request[REQUEST_ID]
-        cid = path_uuid(request, "candidature_id", "Cette candidature")
+    async def get_my_candidature_detail(request: web.Request) -> web.Response:
+        principal, cid = request[PRINCIPAL], path_uuid(request, "candidature_id", "Cette candidature")
         view, pieces, steps = await asyncio.gather(
-            rpc.call(c.GetCandidature(principal=principal, candidature_id=cid), c.CandidatureView, request_id=request_id),
-            rpc.call(ListPieces(principal=principal, candidature_id=cid), CandidaturePieces, request_id=request_id),
-            rpc.call(c.GetSuivi(principal=principal, candidature_id=cid), c.Suivi, request_id=request_id),
+            call(request, c.GetCandidature(principal=principal, candidature_id=cid), c.CandidatureView),
+            call(request, ListPieces(principal=principal, candidature_id=cid), CandidaturePieces),
+            call(request, c.GetSuivi(principal=principal, candidature_id=cid), c.Suivi),
             return_exceptions=True,
         )
         for answer in (view, steps):
