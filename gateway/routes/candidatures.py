@@ -68,11 +68,12 @@ def register(api: Api) -> None:
         for answer in (view, steps):
             if isinstance(answer, BaseException):
                 raise answer
-        if isinstance(pieces, NotFound):
-            pieces = None
-        elif isinstance(pieces, BaseException):
+        opened: CandidaturePieces | None = None  # None: its pieces are not open yet
+        if isinstance(pieces, BaseException) and not isinstance(pieces, NotFound):
             raise pieces
-        return json_response(CandidatureDetail(candidature=view, pieces=pieces, suivi=steps))
+        if isinstance(pieces, CandidaturePieces):
+            opened = pieces
+        return json_response(CandidatureDetail(candidature=view, pieces=opened, suivi=steps))
 
     @api.route("GET", "/api/v1/candidatures/{candidature_id}/suivi",
                summary="Suivi de sa candidature : les étapes, les statuts, les pièces validées ou refusées (avec le commentaire), la décision",

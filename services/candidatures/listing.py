@@ -80,7 +80,8 @@ async def count_candidatures(pool: asyncpg.Pool, req: c.CountCandidatures) -> c.
     async with pool.acquire() as conn:
         scope = await _scope(conn, c.ListCandidatures(principal=req.principal, filters=req.filters))
         rest = req.filters.model_copy(update={"statut": None})
-        if scope.commission is None and {k for k, v in rest.model_dump().items() if v not in (None, "")} == {"formation_code"}:
+        whole_formation = {k for k, v in rest.model_dump().items() if v not in (None, "")} == {"formation_code"}
+        if scope.commission is None and whole_formation and rest.formation_code:
             counts = await kept_counts(conn, rest.formation_code)  # a whole formation: the counts the trigger keeps
         else:
             counts = await store.count_by_statut(conn, scope, rest)
