@@ -98,8 +98,21 @@ def _git_commit() -> str:
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         )
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "ecandidat", "services", "gateway"],
-            capture_output=True, text=True, check=False,
+            [
+                "git",
+                "-C",
+                str(ROOT),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "ecandidat",
+                "services",
+                "gateway",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.strip()
         return out.stdout.strip() + (" (+local changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -277,7 +290,9 @@ async def database(folder: Path) -> AsyncIterator[Database]:
     if reachable("127.0.0.1", 5432):
         url = await ensure_database(PG_ADMIN, name)
         try:
-            yield Database(url, f"machine's PostgreSQL 127.0.0.1:5432, database {name}", await _pg_settings(url), PG_ADMIN)
+            yield Database(
+                url, f"machine's PostgreSQL 127.0.0.1:5432, database {name}", await _pg_settings(url), PG_ADMIN
+            )
         finally:
             await drop_database(PG_ADMIN, name)
         return
@@ -386,11 +401,20 @@ class LoadResult:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "label": self.label, "concurrency": self.concurrency, "elapsed_s": round(self.elapsed, 3),
-            "ok": self.ok, "failed": self.failed, "statuses": self.statuses, "errors": self.errors,
-            "rps": round(self.rps, 1), "p50_ms": round(self.ms(50), 3), "p90_ms": round(self.ms(90), 3),
-            "p99_ms": round(self.ms(99), 3), "max_ms": round(self.ms(100), 3),
-            "client_cpu_s": round(self.client_cpu_s, 3), "failure_samples": self.failure_samples,
+            "label": self.label,
+            "concurrency": self.concurrency,
+            "elapsed_s": round(self.elapsed, 3),
+            "ok": self.ok,
+            "failed": self.failed,
+            "statuses": self.statuses,
+            "errors": self.errors,
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.ms(50), 3),
+            "p90_ms": round(self.ms(90), 3),
+            "p99_ms": round(self.ms(99), 3),
+            "max_ms": round(self.ms(100), 3),
+            "client_cpu_s": round(self.client_cpu_s, 3),
+            "failure_samples": self.failure_samples,
         }
 
 
@@ -456,7 +480,6 @@ async def http_load(
         cpu = time.process_time() - cpu0
     latencies.sort()
     return LoadResult(label, concurrency, elapsed, latencies, statuses, errors, cpu, samples)
-
 
 
 @dataclass(frozen=True)
@@ -558,6 +581,7 @@ async def request_load(
     result = LoadResult(label, concurrency, elapsed, latencies, statuses, errors, cpu, samples, expect)
     return result, done
 
+
 # -- the bare aiohttp baseline --------------------------------------------------------------------
 
 # About the size and shape of the gateway's /health answer for one service.
@@ -566,7 +590,9 @@ BARE_BODY = {
     "gateway": {"nats": True},
     "services": {
         "bare": {
-            "ok": True, "error": None, "instance": "bench:00000000",
+            "ok": True,
+            "error": None,
+            "instance": "bench:00000000",
             "checks": {"database": {"ok": True, "detail": "outbox backlog 0", "latency_ms": 0.5}},
         }
     },
@@ -680,8 +706,21 @@ def start_py_spy(pid: int, out: Path, duration: float, rate: int = 200) -> subpr
     binary = py_spy()
     if binary is None:
         raise BrokenRun("--profile needs py-spy: .venv/bin/pip install py-spy")
-    argv = [binary, "record", "--pid", str(pid), "--duration", str(int(duration)), "--rate", str(rate),
-            "--format", "raw", "--output", str(out), "--nonblocking"]
+    argv = [
+        binary,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(duration)),
+        "--rate",
+        str(rate),
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--nonblocking",
+    ]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -701,7 +740,7 @@ def summarize_collapsed(path: Path, top: int = 15) -> tuple[int, list[tuple[str,
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + count
     by_own = sorted(own.items(), key=lambda kv: -kv[1])[:top]
-    by_inclusive = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top * 3]
+    by_inclusive = sorted(inclusive.items(), key=lambda kv: -kv[1])[: top * 3]
     return total, by_own, by_inclusive
 
 

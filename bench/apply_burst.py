@@ -98,15 +98,100 @@ ALL_SERVICES = ("accounts", "mailer", "dossiers", "candidatures", "documents")
 FORMATIONS = ["DU-MUSICO", "M1-BIOVIE", "DU-LSF", "DU-ERGO", "DU-ACCOMP", "VA85-LIC", "REPRISE-L1", "DAEU-A", "DAEU-B"]
 WARMUP_FORMATION = "DAEU-B"
 
-NOMS = ["Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau", "Laurent",
-        "Simon", "Michel", "Lefèvre", "Leroy", "Roux", "David", "Bertrand", "Morel", "Fournier", "Girard",
-        "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau", "Vincent", "Müller", "Lefebvre", "Faure", "André",
-        "Mercier", "Blanc", "Guérin", "Boyer", "Garnier", "Chevalier", "François", "Legrand", "Gauthier", "García",
-        "Perrin", "Robin", "Clément", "Morin", "Nicolas", "Henry", "Roussel", "Mathieu", "Gautier", "Masson",
-        "Marchand", "Duval", "Denis", "Dumont", "Marie", "Lemaire", "Noël", "Meyer", "Dufour", "Meunier"]
-PRENOMS = ["Camille", "Léa", "Manon", "Chloé", "Inès", "Jade", "Louise", "Zoé", "Lina", "Emma", "Hugo", "Lucas",
-           "Louis", "Nathan", "Gabriel", "Jules", "Adam", "Raphaël", "Arthur", "Théo", "Élise", "Noé", "Maël",
-           "Anaïs", "Océane", "Yanis", "Sarah", "Mathis", "Clément", "Héloïse"]
+NOMS = [
+    "Martin",
+    "Bernard",
+    "Thomas",
+    "Petit",
+    "Robert",
+    "Richard",
+    "Durand",
+    "Dubois",
+    "Moreau",
+    "Laurent",
+    "Simon",
+    "Michel",
+    "Lefèvre",
+    "Leroy",
+    "Roux",
+    "David",
+    "Bertrand",
+    "Morel",
+    "Fournier",
+    "Girard",
+    "Bonnet",
+    "Dupont",
+    "Lambert",
+    "Fontaine",
+    "Rousseau",
+    "Vincent",
+    "Müller",
+    "Lefebvre",
+    "Faure",
+    "André",
+    "Mercier",
+    "Blanc",
+    "Guérin",
+    "Boyer",
+    "Garnier",
+    "Chevalier",
+    "François",
+    "Legrand",
+    "Gauthier",
+    "García",
+    "Perrin",
+    "Robin",
+    "Clément",
+    "Morin",
+    "Nicolas",
+    "Henry",
+    "Roussel",
+    "Mathieu",
+    "Gautier",
+    "Masson",
+    "Marchand",
+    "Duval",
+    "Denis",
+    "Dumont",
+    "Marie",
+    "Lemaire",
+    "Noël",
+    "Meyer",
+    "Dufour",
+    "Meunier",
+]
+PRENOMS = [
+    "Camille",
+    "Léa",
+    "Manon",
+    "Chloé",
+    "Inès",
+    "Jade",
+    "Louise",
+    "Zoé",
+    "Lina",
+    "Emma",
+    "Hugo",
+    "Lucas",
+    "Louis",
+    "Nathan",
+    "Gabriel",
+    "Jules",
+    "Adam",
+    "Raphaël",
+    "Arthur",
+    "Théo",
+    "Élise",
+    "Noé",
+    "Maël",
+    "Anaïs",
+    "Océane",
+    "Yanis",
+    "Sarah",
+    "Mathis",
+    "Clément",
+    "Héloïse",
+]
 
 
 # -- the platform, shared with refusal_latency.py and staff_list.py --------------------------------
@@ -201,8 +286,9 @@ class Stack:
 
         if self._pg is None:
             self._pg = await asyncpg.connect(self.db.url)
-        pids = await self._pg.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                    "AND pid <> pg_backend_pid()")
+        pids = await self._pg.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         snapshot: dict[str, Any] = {name: proc_cpu_seconds(p.pid) for name, p in self.processes.items()}
         snapshot["nats-server"] = proc_cpu_seconds(self.nats_pid)
         snapshot["postgres"] = {r["pid"]: proc_cpu_seconds(r["pid"]) for r in pids}
@@ -216,8 +302,14 @@ class Stack:
 
     def cli(self, *args: str) -> str:
         """`python -m ecandidat.cli ...` against this platform (the operator's commands)."""
-        result = subprocess.run([sys.executable, "-m", "ecandidat.cli", *args], env=self.env, cwd=ROOT,
-                                capture_output=True, text=True, timeout=180)
+        result = subprocess.run(
+            [sys.executable, "-m", "ecandidat.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         if result.returncode != 0:
             raise BrokenRun(f"ecandidat {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
         return result.stdout
@@ -231,8 +323,15 @@ def cpu_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]
 
 
 @contextlib.asynccontextmanager
-async def platform(name: str, services: Sequence[str], info: dict[str, Any], *, s3: bool = True,
-                   smtp: bool = True, env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
+async def platform(
+    name: str,
+    services: Sequence[str],
+    info: dict[str, Any],
+    *,
+    s3: bool = True,
+    smtp: bool = True,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[Stack]:
     """Start `services` and the gateway as processes, seed the demo offer; stop everything at the end."""
     logs = logs_dir(name)
     info["logs"] = str(logs.relative_to(ROOT))
@@ -245,9 +344,15 @@ async def platform(name: str, services: Sequence[str], info: dict[str, Any], *, 
             port = free_port()
             process_env = dict(os.environ)
             process_env.update(
-                DATABASE_URL=db.url, NATS_URL=ns.url, GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=str(port),
-                GATEWAY_SERVICES=",".join(services), PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-                LOG_FORMAT="json", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1",
+                DATABASE_URL=db.url,
+                NATS_URL=ns.url,
+                GATEWAY_HOST="127.0.0.1",
+                GATEWAY_PORT=str(port),
+                GATEWAY_SERVICES=",".join(services),
+                PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+                LOG_FORMAT="json",
+                LOG_LEVEL="INFO",
+                PYTHONUNBUFFERED="1",
                 ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",  # every candidate is created from this machine
                 # The bench's own open nats-server and the development LINK_SEALING_KEY are allowed.
                 ECANDIDAT_ENV="development",
@@ -255,13 +360,19 @@ async def platform(name: str, services: Sequence[str], info: dict[str, Any], *, 
             if sink is not None:
                 process_env.update(SMTP_HOST=sink.host, SMTP_PORT=str(sink.port), SMTP_SECURITY="none")
             if s3_server is not None:
-                process_env.update(S3_ENDPOINT=s3_server.endpoint, S3_ACCESS_KEY=s3_server.access_key,
-                                   S3_SECRET_KEY=s3_server.secret_key, S3_BUCKET="bench-pieces")
+                process_env.update(
+                    S3_ENDPOINT=s3_server.endpoint,
+                    S3_ACCESS_KEY=s3_server.access_key,
+                    S3_SECRET_KEY=s3_server.secret_key,
+                    S3_BUCKET="bench-pieces",
+                )
             process_env.update(env or {})
             processes = {
                 s: Process(s, [sys.executable, "-m", f"services.{s}"], logs / f"{s}.log", process_env) for s in services
             }
-            processes["gateway"] = Process("gateway", [sys.executable, "-m", "gateway"], logs / "gateway.log", process_env)
+            processes["gateway"] = Process(
+                "gateway", [sys.executable, "-m", "gateway"], logs / "gateway.log", process_env
+            )
             with contextlib.ExitStack() as running:
                 for process in processes.values():
                     running.enter_context(process)
@@ -273,9 +384,11 @@ async def platform(name: str, services: Sequence[str], info: dict[str, Any], *, 
                     stack.mailbox = Mailbox(sink, asyncio.get_running_loop())
                 if "candidatures" in services:
                     stack.cli("seed-demo")
-                info["processes"] = (", ".join(f"`python -m services.{s}`" for s in services)
-                                     + ", `python -m gateway`: one process each, LOG_LEVEL=INFO (json logs to files); "
-                                     "load client and SMTP sink: the bench process")
+                info["processes"] = (
+                    ", ".join(f"`python -m services.{s}`" for s in services)
+                    + ", `python -m gateway`: one process each, LOG_LEVEL=INFO (json logs to files); "
+                    "load client and SMTP sink: the bench process"
+                )
                 try:
                     yield stack
                     stack.check()
@@ -286,8 +399,18 @@ async def platform(name: str, services: Sequence[str], info: dict[str, Any], *, 
                             process.popen.send_signal(signal.SIGTERM)
 
 
-async def api(http: Any, stack: Stack, method: str, path: str, *, token: str | None = None, json_body: Any = None,
-              headers: dict[str, str] | None = None, data: Any = None, expect: Sequence[int] = (200,)) -> tuple[int, Any]:
+async def api(
+    http: Any,
+    stack: Stack,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    json_body: Any = None,
+    headers: dict[str, str] | None = None,
+    data: Any = None,
+    expect: Sequence[int] = (200,),
+) -> tuple[int, Any]:
     """One set-up request; an unexpected status breaks the run."""
     sent = dict(headers or {})
     if token:
@@ -331,19 +454,38 @@ async def create_candidates(stack: Stack, http: Any, count: int, tag: str, paral
         async with gate:
             nom, prenom = NOMS[i % len(NOMS)], PRENOMS[(i * 7) % len(PRENOMS)]
             email = f"{tag}.{run}.{i}@example.org"
-            form = dict(nom=nom, prenom=prenom, email=email, email_confirmation=email, password=PASSWORD,
-                        password_confirmation=PASSWORD)
+            form = dict(
+                nom=nom,
+                prenom=prenom,
+                email=email,
+                email_confirmation=email,
+                password=PASSWORD,
+                password_confirmation=PASSWORD,
+            )
             _, created = await api(http, stack, "POST", f"{API}/accounts", json_body=form, expect=(201,))
             mail = await stack.mailbox.wait(lambda: stack.mailbox.of(email), 90, f"activation mail to {email}")
             found = re.search(r"jeton=([A-Za-z0-9_-]+)", text_of(mail[0][1]))
             if not found:
                 raise BrokenRun(f"no activation link in the mail to {email}")
             await api(http, stack, "POST", f"{API}/accounts/activation", json_body={"token": found.group(1)})
-            _, session = await api(http, stack, "POST", f"{API}/sessions",
-                                   json_body={"login": created["numero_dossier"], "password": PASSWORD}, expect=(201,))
+            _, session = await api(
+                http,
+                stack,
+                "POST",
+                f"{API}/sessions",
+                json_body={"login": created["numero_dossier"], "password": PASSWORD},
+                expect=(201,),
+            )
             for slug, content in sections:
-                await api(http, stack, "PUT", f"{API}/dossier/sections/{slug}", token=session["token"],
-                          json_body=content, headers={"If-Match": '"0"'})
+                await api(
+                    http,
+                    stack,
+                    "PUT",
+                    f"{API}/dossier/sections/{slug}",
+                    token=session["token"],
+                    json_body=content,
+                    headers={"If-Match": '"0"'},
+                )
             return Candidate(email, created["numero_dossier"], session["token"], nom, prenom)
 
     return list(await asyncio.gather(*(one(i) for i in range(count))))
@@ -359,19 +501,40 @@ async def staff_session(stack: Stack, http: Any) -> str:
     if not found:
         raise BrokenRun(f"create-admin printed no set-up token:\n{out[-1000:]}")
     token = found.group(1)
-    _, enrolment = await api(http, stack, "POST", f"{API}/staff/setup", json_body={
-        "token": token, "password": STAFF_PASSWORD, "password_confirmation": STAFF_PASSWORD})
+    _, enrolment = await api(
+        http,
+        stack,
+        "POST",
+        f"{API}/staff/setup",
+        json_body={"token": token, "password": STAFF_PASSWORD, "password_confirmation": STAFF_PASSWORD},
+    )
     totp = pyotp.TOTP(enrolment["totp_secret"])
     await api(http, stack, "POST", f"{API}/staff/setup/confirmation", json_body={"token": token, "code": totp.now()})
     # A TOTP code is accepted once and the confirmation used the current one: log in with the next
     # one (the service accepts ±1 time step of drift), as an authenticator app shows it 30 s later.
-    _, session = await api(http, stack, "POST", f"{API}/staff/sessions", expect=(201,), json_body={
-        "email": email, "password": STAFF_PASSWORD, "code": totp.at(time.time() + 30)})
+    _, session = await api(
+        http,
+        stack,
+        "POST",
+        f"{API}/staff/sessions",
+        expect=(201,),
+        json_body={"email": email, "password": STAFF_PASSWORD, "code": totp.at(time.time() + 30)},
+    )
     return session["token"]
 
 
-CPU_ORDER = ("gateway", "accounts", "dossiers", "candidatures", "documents", "mailer", "postgres", "nats-server", "bench",
-             "smtp sink")
+CPU_ORDER = (
+    "gateway",
+    "accounts",
+    "dossiers",
+    "candidatures",
+    "documents",
+    "mailer",
+    "postgres",
+    "nats-server",
+    "bench",
+    "smtp sink",
+)
 
 
 class WaitSampler:
@@ -399,7 +562,8 @@ class WaitSampler:
                         rows = await conn.fetch(
                             """SELECT state, coalesce(wait_event_type || ':' || wait_event, 'CPU (no wait)') AS what
                                FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-                                 AND state IN ('active', 'idle in transaction') AND backend_type = 'client backend'""")
+                                 AND state IN ('active', 'idle in transaction') AND backend_type = 'client backend'"""
+                        )
                         self.samples += 1
                         for r in rows:
                             key = f"{r['state']}: {r['what']}"
@@ -432,8 +596,14 @@ class WaitSampler:
 def print_cpu_table(title: str, per: int, windows: list[tuple[str, dict[str, float]]]) -> None:
     """One row per window: CPU ms per unit of work (`per` units) of each process, and their sum."""
     names = [n for n in CPU_ORDER if any(n in cpu for _, cpu in windows)]
-    rows = [[label, *(cpu.get(n, 0.0) / max(1, per) * 1000 for n in names),
-             sum(cpu.get(n, 0.0) for n in names if n != "smtp sink") / max(1, per) * 1000] for label, cpu in windows]
+    rows = [
+        [
+            label,
+            *(cpu.get(n, 0.0) / max(1, per) * 1000 for n in names),
+            sum(cpu.get(n, 0.0) for n in names if n != "smtp sink") / max(1, per) * 1000,
+        ]
+        for label, cpu in windows
+    ]
     print_table(title + "; smtp sink: its thread, already counted in bench", ["window", *names, "total"], rows)
 
 
@@ -450,8 +620,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="50 candidates, 2 rounds (< 2 min)")
     parser.add_argument("--candidates", type=int, help="N, candidates in each burst (default 200, quick 50)")
     parser.add_argument("--rounds", type=int, help="bursts, each beside a bare one (default 3, quick 2)")
-    parser.add_argument("--profile", action="store_true",
-                        help="one more burst with py-spy sampling gateway, accounts, dossiers, candidatures")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="one more burst with py-spy sampling gateway, accounts, dossiers, candidatures",
+    )
     args = parser.parse_args()
     args.candidates = args.candidates or (50 if args.quick else 200)
     args.rounds = min(args.rounds or (2 if args.quick else 3), len(FORMATIONS) - 2)
@@ -461,8 +634,9 @@ def parse_args() -> argparse.Namespace:
 WARMUP = 4
 
 
-async def burst(stack: Stack, candidates: list[Candidate], formation: str, label: str,
-                waits: WaitSampler | None = None) -> dict[str, Any]:
+async def burst(
+    stack: Stack, candidates: list[Candidate], formation: str, label: str, waits: WaitSampler | None = None
+) -> dict[str, Any]:
     """Everyone applies to `formation` at once; then wait for their N confirmation mails."""
     assert stack.mailbox is not None
     calls = [Call("POST", f"{API}/candidatures", c.auth, {"formation_code": formation}, expect=201) for c in candidates]
@@ -475,22 +649,33 @@ async def burst(stack: Stack, candidates: list[Candidate], formation: str, label
 
     def confirmations(count: int) -> Callable[[], list[float]]:
         def check() -> list[float]:
-            found = stack.mailbox.matching(lambda t, m: t >= started and str(m["To"]).lower() in emails
-                                           and m["X-Ecandidat-Template"] == "candidature_created")
+            found = stack.mailbox.matching(
+                lambda t, m: (
+                    t >= started
+                    and str(m["To"]).lower() in emails
+                    and m["X-Ecandidat-Template"] == "candidature_created"
+                )
+            )
             return sorted(t for t, _ in found) if len(found) >= count else []
 
         return check
 
-    mails = await stack.mailbox.wait(confirmations(result.ok), 120, f"{result.ok} confirmation mails ({label})") \
-        if result.ok else []
+    mails = (
+        await stack.mailbox.wait(confirmations(result.ok), 120, f"{result.ok} confirmation mails ({label})")
+        if result.ok
+        else []
+    )
     if result.ok < len(candidates):  # applies answered 504 may have been created all the same: their mails too
         with contextlib.suppress(BrokenRun):
             mails = await stack.mailbox.wait(confirmations(len(candidates)), 30, "")
     cpu_mails = await stack.cpu()
     stack.check()
     return {
-        "result": result, "answers": answers, "started": started,
-        "mails_all_s": (mails[-1] - started) if mails else float("nan"), "mails": len(mails),
+        "result": result,
+        "answers": answers,
+        "started": started,
+        "mails_all_s": (mails[-1] - started) if mails else float("nan"),
+        "mails": len(mails),
         "cpu_answers": cpu_delta(cpu0, cpu_answers),
         "cpu_total": cpu_delta(cpu0, cpu_mails),
     }
@@ -525,8 +710,10 @@ async def main() -> None:
             setup_started = time.monotonic()
             async with aiohttp.ClientSession() as http:
                 everyone = await create_candidates(stack, http, args.candidates + WARMUP, "burst")
-            info["set-up"] = (f"{len(everyone)} candidates (account, activation, login, 3 dossier sections) in "
-                              f"{time.monotonic() - setup_started:.0f} s")
+            info["set-up"] = (
+                f"{len(everyone)} candidates (account, activation, login, 3 dossier sections) in "
+                f"{time.monotonic() - setup_started:.0f} s"
+            )
             warm, candidates = everyone[:WARMUP], everyone[WARMUP:]
             await burst(stack, warm, WARMUP_FORMATION, "warm-up")
             await bare_burst(bare_base, warm, WARMUP_FORMATION)
@@ -538,7 +725,7 @@ async def main() -> None:
                 formation = FORMATIONS[rnd]
                 used.append(formation)
                 order = ["bare", "reference", "apply"]
-                order = order[rnd % 3:] + order[:rnd % 3]  # rotate, so that drift favours none
+                order = order[rnd % 3 :] + order[: rnd % 3]  # rotate, so that drift favours none
                 row: dict[str, Any] = {"round": rnd + 1, "formation": formation}
                 for target in order:
                     await asyncio.sleep(1.0)  # let the previous burst's background work settle
@@ -550,10 +737,13 @@ async def main() -> None:
                         row.update(await burst(stack, candidates, formation, f"apply {formation}", waits))
                 rows.append(row)
                 gw, bb, ref = row["result"], row["bare"], row["reference"]
-                print(f"  round {rnd + 1} ({formation}): {gw.ok}/{len(candidates)} applied in {gw.elapsed:.2f} s "
-                      f"= {gw.rps:.1f}/s, p50 {gw.ms(50):.0f} ms, p99 {gw.ms(99):.0f} ms; mails all sent at "
-                      f"+{row['mails_all_s']:.2f} s | completude {ref.rps:.0f}/s p99 {ref.ms(99):.0f} ms "
-                      f"| bare {bb.rps:.0f}/s p99 {bb.ms(99):.1f} ms", flush=True)
+                print(
+                    f"  round {rnd + 1} ({formation}): {gw.ok}/{len(candidates)} applied in {gw.elapsed:.2f} s "
+                    f"= {gw.rps:.1f}/s, p50 {gw.ms(50):.0f} ms, p99 {gw.ms(99):.0f} ms; mails all sent at "
+                    f"+{row['mails_all_s']:.2f} s | completude {ref.rps:.0f}/s p99 {ref.ms(99):.0f} ms "
+                    f"| bare {bb.rps:.0f}/s p99 {bb.ms(99):.1f} ms",
+                    flush=True,
+                )
             if args.profile:
                 formation = FORMATIONS[args.rounds]
                 used.append(formation)
@@ -569,17 +759,25 @@ async def main() -> None:
             await waits.stop()
             broken = await check_lists(stack, candidates, used, rows)
     report(info, rows, profiles, len(candidates), waits)
-    problems = [f"round {r['round']}: {r['result'].failed} of {len(candidates)} applies not answered 201 "
-                f"({r.get('failed_but_created', 0)} created nevertheless): {r['result'].failure_samples[:1]}"
-                for r in rows if r["result"].ok != len(candidates)] + broken
-    problems += [f"round {r['round']}: {r[k].failed} {k} requests failed {r[k].failure_samples}"
-                 for r in rows for k in ("bare", "reference") if r[k].failed]
+    problems = [
+        f"round {r['round']}: {r['result'].failed} of {len(candidates)} applies not answered 201 "
+        f"({r.get('failed_but_created', 0)} created nevertheless): {r['result'].failure_samples[:1]}"
+        for r in rows
+        if r["result"].ok != len(candidates)
+    ] + broken
+    problems += [
+        f"round {r['round']}: {r[k].failed} {k} requests failed {r[k].failure_samples}"
+        for r in rows
+        for k in ("bare", "reference")
+        if r[k].failed
+    ]
     if problems:
         raise BrokenRun("; ".join(problems))
 
 
-async def check_lists(stack: Stack, candidates: list[Candidate], formations: list[str],
-                      rows: list[dict[str, Any]]) -> list[str]:
+async def check_lists(
+    stack: Stack, candidates: list[Candidate], formations: list[str], rows: list[dict[str, Any]]
+) -> list[str]:
     """Every candidate holds exactly one candidature per burst's formation, and nothing else; an
     apply that was not answered 201 but whose candidature exists is counted per round."""
     calls = [Call("GET", f"{API}/candidatures", c.auth) for c in candidates]
@@ -595,30 +793,50 @@ async def check_lists(stack: Stack, candidates: list[Candidate], formations: lis
         held.append(set(codes))
         if codes != sorted(formations):
             wrong.append(f"{candidate.email}: {codes}")
-    print(f"  check: {len(candidates) - len(wrong)}/{len(candidates)} candidates hold exactly one candidature "
-          f"for each of {', '.join(formations)}")
+    print(
+        f"  check: {len(candidates) - len(wrong)}/{len(candidates)} candidates hold exactly one candidature "
+        f"for each of {', '.join(formations)}"
+    )
     for row in rows:
         failed = [i for i, a in enumerate(row["answers"]) if a.status != 201]
         created = sum(1 for i in failed if row["formation"] in held[i])
         row["failed_but_created"] = created
         if failed:
             statuses = sorted({a.status for a in row["answers"] if a.status != 201})
-            print(f"  round {row['round']}: {len(failed)} applies answered {statuses} instead of 201; "
-                  f"{created} of them were nevertheless created (the service finished after the gateway gave up)")
+            print(
+                f"  round {row['round']}: {len(failed)} applies answered {statuses} instead of 201; "
+                f"{created} of them were nevertheless created (the service finished after the gateway gave up)"
+            )
     return [f"{len(wrong)} candidates with a wrong list, e.g. {wrong[:3]}"] if wrong else []
 
 
-def report(info: dict[str, Any], rows: list[dict[str, Any]], profiles: dict[str, Path], n: int,
-           waits: WaitSampler) -> None:
+def report(
+    info: dict[str, Any], rows: list[dict[str, Any]], profiles: dict[str, Path], n: int, waits: WaitSampler
+) -> None:
     print()
     print_conditions(info)
     table = []
     for r in rows:
-        for key, label in (("result", "POST /candidatures"), ("reference", "GET /dossier/completude"),
-                           ("bare", "bare POST /echo")):
+        for key, label in (
+            ("result", "POST /candidatures"),
+            ("reference", "GET /dossier/completude"),
+            ("bare", "bare POST /echo"),
+        ):
             x = r[key]
-            table.append([r["round"], r["formation"] if key == "result" else "", label, f"{x.ok}/{n}", x.elapsed,
-                          x.rps, x.ms(50), x.ms(99), x.ms(100), r["mails_all_s"] if key == "result" else None])
+            table.append(
+                [
+                    r["round"],
+                    r["formation"] if key == "result" else "",
+                    label,
+                    f"{x.ok}/{n}",
+                    x.elapsed,
+                    x.rps,
+                    x.ms(50),
+                    x.ms(99),
+                    x.ms(100),
+                    r["mails_all_s"] if key == "result" else None,
+                ]
+            )
     print_table(
         f"each burst: {n} requests at once (concurrency {n}, one per candidate, same load client)",
         ["round", "formation", "target", "ok", "burst s", "req/s", "p50 ms", "p99 ms", "max ms", "mails done s"],
@@ -632,34 +850,71 @@ def report(info: dict[str, Any], rows: list[dict[str, Any]], profiles: dict[str,
         return median([ratio(fn(r[key]), fn(r["bare"])) for r in rows])
 
     summary = [
-        [label, med(key, lambda x: x.rps), med(key, lambda x: x.ms(50)), med(key, lambda x: x.ms(99)),
-         paired(key, lambda x: x.rps), paired(key, lambda x: x.ms(50)), paired(key, lambda x: x.ms(99))]
-        for key, label in (("result", "POST /candidatures (apply)"), ("reference", "GET /dossier/completude"),
-                           ("bare", "bare aiohttp POST /echo"))
+        [
+            label,
+            med(key, lambda x: x.rps),
+            med(key, lambda x: x.ms(50)),
+            med(key, lambda x: x.ms(99)),
+            paired(key, lambda x: x.rps),
+            paired(key, lambda x: x.ms(50)),
+            paired(key, lambda x: x.ms(99)),
+        ]
+        for key, label in (
+            ("result", "POST /candidatures (apply)"),
+            ("reference", "GET /dossier/completude"),
+            ("bare", "bare aiohttp POST /echo"),
+        )
     ]
-    print_table(f"summary: median of {len(rows)} rounds; ratios to bare aiohttp paired by round",
-                ["target", "req/s", "p50 ms", "p99 ms", "req/s ratio", "p50 ratio", "p99 ratio"], summary)
+    print_table(
+        f"summary: median of {len(rows)} rounds; ratios to bare aiohttp paired by round",
+        ["target", "req/s", "p50 ms", "p99 ms", "req/s ratio", "p50 ratio", "p99 ratio"],
+        summary,
+    )
     tails = [r["mails_all_s"] for r in rows]
-    print(f"  confirmation mails: all {n} accepted by the SMTP sink at +{median(tails):.2f} s after the release "
-          f"(median of rounds; per round: {', '.join(f'{t:.2f}' for t in tails)})\n")
-    print_cpu_table("CPU ms per candidature, by process, from the release of the burst (postgres: this database's "
-                    "backends; bench: load client + SMTP sink)", n,
-                    [(f"{r['round']}: until the last 201", r["cpu_answers"]) for r in rows]
-                    + [(f"{r['round']}: until the last mail", r["cpu_total"]) for r in rows])
-    print_table(f"this database's client backends during the apply bursts, {waits.samples} samples every 20 ms: "
-                "state and wait event (mean backends per sample)", ["state: wait event", "backend samples", "mean"],
-                waits.rows())
+    print(
+        f"  confirmation mails: all {n} accepted by the SMTP sink at +{median(tails):.2f} s after the release "
+        f"(median of rounds; per round: {', '.join(f'{t:.2f}' for t in tails)})\n"
+    )
+    print_cpu_table(
+        "CPU ms per candidature, by process, from the release of the burst (postgres: this database's "
+        "backends; bench: load client + SMTP sink)",
+        n,
+        [(f"{r['round']}: until the last 201", r["cpu_answers"]) for r in rows]
+        + [(f"{r['round']}: until the last mail", r["cpu_total"]) for r in rows],
+    )
+    print_table(
+        f"this database's client backends during the apply bursts, {waits.samples} samples every 20 ms: "
+        "state and wait event (mean backends per sample)",
+        ["state: wait event", "backend samples", "mean"],
+        waits.rows(),
+    )
     for name, path in profiles.items():
         print(f"py-spy, {name}: own time, top functions")
         for line in profile_summary(path):
             print(f"  {line}")
         print()
-    saved = save_results("apply_burst", {"conditions": info, "rounds": [
-        {"round": r["round"], "formation": r["formation"], "apply": r["result"].summary(), "bare": r["bare"].summary(),
-         "reference": r["reference"].summary(),
-         "mails_all_s": r["mails_all_s"], "cpu_answers": r["cpu_answers"], "cpu_total": r["cpu_total"],
-         "failed_but_created": r.get("failed_but_created", 0)} for r in rows],
-        "pg_waits": waits.counts, "pg_wait_samples": waits.samples})
+    saved = save_results(
+        "apply_burst",
+        {
+            "conditions": info,
+            "rounds": [
+                {
+                    "round": r["round"],
+                    "formation": r["formation"],
+                    "apply": r["result"].summary(),
+                    "bare": r["bare"].summary(),
+                    "reference": r["reference"].summary(),
+                    "mails_all_s": r["mails_all_s"],
+                    "cpu_answers": r["cpu_answers"],
+                    "cpu_total": r["cpu_total"],
+                    "failed_but_created": r.get("failed_but_created", 0),
+                }
+                for r in rows
+            ],
+            "pg_waits": waits.counts,
+            "pg_wait_samples": waits.samples,
+        },
+    )
     print(f"raw results: {saved.relative_to(ROOT)}")
 
 

@@ -53,10 +53,18 @@ PASSWORD = "une phrase de passe de banc d'essai"
 
 
 def stack_env(bus: NatsServer, database_url: str, port: int, identity: str | None = None) -> dict[str, str]:
-    env = dict(os.environ, DATABASE_URL=database_url, GATEWAY_PORT=str(port), GATEWAY_HOST=LOCALHOST,
-               GATEWAY_SERVICES="accounts", ECANDIDAT_ENV="development", LOG_LEVEL="WARNING",
-               GATEWAY_SESSION_CACHE_TTL="0",  # both rpc round trips of every request cross the bus
-               ACCOUNTS_HASH_WORKERS="1", RPC_TIMEOUT="15")
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        GATEWAY_PORT=str(port),
+        GATEWAY_HOST=LOCALHOST,
+        GATEWAY_SERVICES="accounts",
+        ECANDIDAT_ENV="development",
+        LOG_LEVEL="WARNING",
+        GATEWAY_SESSION_CACHE_TTL="0",  # both rpc round trips of every request cross the bus
+        ACCOUNTS_HASH_WORKERS="1",
+        RPC_TIMEOUT="15",
+    )
     env.pop("NATS_CREDENTIALS_DIR", None)
     env.update(bus.env())  # NATS_URL, and on the secured bus NATS_CREDENTIALS_DIR: each process its own key
     return env
@@ -90,16 +98,23 @@ async def make_sessions(port: int, database_url: str, count: int) -> list[str]:
     async with aiohttp.ClientSession() as http:
         for i in range(count):
             email = f"banc.{uuid.uuid4().hex[:10]}@example.org"
-            form = dict(nom="Banc", prenom=f"Bus{i}", email=email, email_confirmation=email, password=PASSWORD,
-                        password_confirmation=PASSWORD)
+            form = dict(
+                nom="Banc",
+                prenom=f"Bus{i}",
+                email=email,
+                email_confirmation=email,
+                password=PASSWORD,
+                password_confirmation=PASSWORD,
+            )
             async with http.post(f"{base}/accounts", json=form) as response:
                 if response.status != 201:
                     raise BrokenRun(f"account creation answered {response.status}: {await response.text()}")
                 account = await response.json()
             conn = await asyncpg.connect(database_url, server_settings={"search_path": "accounts"})
             try:
-                await conn.execute("UPDATE candidates SET activated_at = now() WHERE account_id = $1",
-                                   uuid.UUID(account["account_id"]))
+                await conn.execute(
+                    "UPDATE candidates SET activated_at = now() WHERE account_id = $1", uuid.UUID(account["account_id"])
+                )
             finally:
                 await conn.close()
             async with http.post(f"{base}/sessions", json={"login": email, "password": PASSWORD}) as response:
@@ -115,12 +130,15 @@ async def measure(bus: NatsServer, label: str, database_url: str, logs: Path, to
         url = f"http://{LOCALHOST}:{port}/api/v1/me"
         headers = {"Authorization": f"Bearer {token}"}
         await http_load(url, concurrency=args.concurrency, count=200, headers=headers)  # warm-up
-        result = await http_load(url, concurrency=args.concurrency, duration=args.duration, label=label,
-                                 headers=headers)
+        result = await http_load(
+            url, concurrency=args.concurrency, duration=args.duration, label=label, headers=headers
+        )
         for process in processes:
             process.check()
         if result.failed:
-            raise BrokenRun(f"{label}: {result.failed} failed requests: {result.statuses} {result.errors} {result.samples}")
+            raise BrokenRun(
+                f"{label}: {result.failed} failed requests: {result.statuses} {result.errors} {result.samples}"
+            )
         return result.summary()
     finally:
         for process in processes:
@@ -134,6 +152,7 @@ async def round_trips(bus: NatsServer, seconds: float, concurrency: int) -> floa
     responder = await nats.connect(bus.url, **bus.connect_options("accounts"))
     caller = await nats.connect(bus.url, **bus.connect_options("gateway"))
     try:
+
         async def echo(msg) -> None:
             await msg.respond(msg.data)
 
@@ -165,8 +184,12 @@ async def main_async(args: argparse.Namespace) -> None:
     logs = logs_dir("bus_security")
     with workdir("bus") as folder:
         open_bus = NatsServer(store_dir=folder / "open", name="bench-open", log_file=logs / "nats-open.log")
-        secured_bus = NatsServer(store_dir=folder / "secured", name="bench-secured", log_file=logs / "nats-secured.log",
-                                 credentials=folder / "credentials")
+        secured_bus = NatsServer(
+            store_dir=folder / "secured",
+            name="bench-secured",
+            log_file=logs / "nats-secured.log",
+            credentials=folder / "credentials",
+        )
         with open_bus, secured_bus:
             secured_bus.provision()
             async with database(folder) as db:
@@ -189,8 +212,15 @@ async def main_async(args: argparse.Namespace) -> None:
                         trips[label].append(await round_trips(bus, args.duration / 2, args.concurrency))
     rows = []
     for label, results in runs.items():
-        rows.append([label, *[f"{r['rps']:.0f}" for r in results], f"{median([r['rps'] for r in results]):.0f}",
-                     f"{median([r['p50_ms'] for r in results]):.2f}", f"{median([r['p99_ms'] for r in results]):.2f}"])
+        rows.append(
+            [
+                label,
+                *[f"{r['rps']:.0f}" for r in results],
+                f"{median([r['rps'] for r in results]):.0f}",
+                f"{median([r['p50_ms'] for r in results]):.2f}",
+                f"{median([r['p99_ms'] for r in results]):.2f}",
+            ]
+        )
     open_rps = median([r["rps"] for r in runs["open"]])
     secured_rps = median([r["rps"] for r in runs["secured"]])
     cost = (open_rps - secured_rps) / open_rps * 100
@@ -207,8 +237,16 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     rpc_cost = (median(trips["open"]) - median(trips["secured"])) / median(trips["open"]) * 100
     print(f"\ncost of the secured bus on bare rpc: {rpc_cost:+.1f} %")
-    path = save_results("bus_security", {"conditions": info, "runs": runs, "round_trips": trips,
-                                         "cost_percent": round(cost, 2), "rpc_cost_percent": round(rpc_cost, 2)})
+    path = save_results(
+        "bus_security",
+        {
+            "conditions": info,
+            "runs": runs,
+            "round_trips": trips,
+            "cost_percent": round(cost, 2),
+            "rpc_cost_percent": round(rpc_cost, 2),
+        },
+    )
     print(f"raw results: {path}")
 
 

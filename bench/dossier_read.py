@@ -91,10 +91,14 @@ def serve_bare(port: int, body_file: Path) -> None:
 
 
 def spawn(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
-async def wait_ok(url: str, procs: list[subprocess.Popen], headers: dict[str, str] | None = None, timeout: float = 60) -> None:
+async def wait_ok(
+    url: str, procs: list[subprocess.Popen], headers: dict[str, str] | None = None, timeout: float = 60
+) -> None:
     import aiohttp
 
     deadline = time.monotonic() + timeout
@@ -122,9 +126,12 @@ async def seed(nats_url: str, candidates: int) -> list[uuid.UUID]:
     from tests.unit.dossiers import samples
 
     contents = {
-        "informations_personnelles": samples.infos_perso(), "adresse": samples.adresse(),
-        "baccalaureat": samples.baccalaureat(), "cursus_externe": samples.cursus_externe(),
-        "stages": samples.stages(), "experiences_professionnelles": samples.experiences(),
+        "informations_personnelles": samples.infos_perso(),
+        "adresse": samples.adresse(),
+        "baccalaureat": samples.baccalaureat(),
+        "cursus_externe": samples.cursus_externe(),
+        "stages": samples.stages(),
+        "experiences_professionnelles": samples.experiences(),
     }
     nc = await nats.connect(nats_url)
     client = RpcClient(nc, timeout=10)
@@ -133,8 +140,9 @@ async def seed(nats_url: str, candidates: int) -> list[uuid.UUID]:
         me = Principal(realm="candidate", account_id=account_id, email="bench@example.org")
         for section in WRITABLE_SECTIONS:
             content = SECTION_MODELS[section].model_validate(contents[section])
-            await client.call(SaveSection(principal=me, account_id=account_id, expected_version=0, **{section: content}),
-                              SectionSaved)
+            await client.call(
+                SaveSection(principal=me, account_id=account_id, expected_version=0, **{section: content}), SectionSaved
+            )
     await nc.close()
     return accounts
 
@@ -165,14 +173,19 @@ async def load(url: str, tokens: list[str], concurrency: int, duration: float) -
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
-                                     timeout=aiohttp.ClientTimeout(total=10)) as http:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency), timeout=aiohttp.ClientTimeout(total=10)
+    ) as http:
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     latencies.sort()
 
     def pct(q: float) -> float:
-        return latencies[max(0, min(len(latencies) - 1, int(q / 100 * len(latencies) + 0.5) - 1))] * 1000 if latencies else float("nan")
+        return (
+            latencies[max(0, min(len(latencies) - 1, int(q / 100 * len(latencies) + 0.5) - 1))] * 1000
+            if latencies
+            else float("nan")
+        )
 
     return {"rps": len(latencies) / elapsed, "p50": pct(50), "p99": pct(99), "ok": len(latencies), "bad": bad}
 
@@ -193,10 +206,19 @@ async def bench(args: argparse.Namespace) -> int:
     try:
         with NatsServer(store_dir=work / "nats") as ns:
             gw_port, bare_port = free_port(), free_port()
-            env = dict(os.environ, DATABASE_URL=database_url, NATS_URL=ns.url, GATEWAY_PORT=str(gw_port),
-                       GATEWAY_SERVICES="dossiers", LOG_LEVEL="WARNING", LOG_FORMAT="json")
+            env = dict(
+                os.environ,
+                DATABASE_URL=database_url,
+                NATS_URL=ns.url,
+                GATEWAY_PORT=str(gw_port),
+                GATEWAY_SERVICES="dossiers",
+                LOG_LEVEL="WARNING",
+                LOG_FORMAT="json",
+            )
             procs.append(spawn([sys.executable, "-m", "services.dossiers"], work / "dossiers.log", env))
-            procs.append(spawn([sys.executable, __file__, "gateway", "--port", str(gw_port)], work / "gateway.log", env))
+            procs.append(
+                spawn([sys.executable, __file__, "gateway", "--port", str(gw_port)], work / "gateway.log", env)
+            )
             await wait_ok(f"http://{LOCALHOST}:{gw_port}/health", procs)
             accounts = await seed(ns.url, args.candidates)
             tokens = [str(a) for a in accounts]
@@ -208,16 +230,23 @@ async def bench(args: argparse.Namespace) -> int:
                     body = await resp.read()
             assert json.loads(body)["completude"]["complet"], body[:300]
             (work / "body.json").write_bytes(body)
-            procs.append(spawn([sys.executable, __file__, "bare", "--port", str(bare_port), "--body", str(work / "body.json")],
-                               work / "bare.log", env))
+            procs.append(
+                spawn(
+                    [sys.executable, __file__, "bare", "--port", str(bare_port), "--body", str(work / "body.json")],
+                    work / "bare.log",
+                    env,
+                )
+            )
             bare_url = f"http://{LOCALHOST}:{bare_port}/api/v1/dossier"
             await wait_ok(bare_url, procs)
             targets = {"bare aiohttp": bare_url, "gateway GET /dossier": gateway_url}
             for url in targets.values():  # warm-up
                 await load(url, tokens, max(args.concurrency), 1.0)
-            print(f"conditions: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, {where}, "
-                  f"nats-server {ns.url}, dossier body {len(body)} bytes, {len(tokens)} dossiers, "
-                  f"{args.duration:.0f} s per run, {args.rounds} rounds\n")
+            print(
+                f"conditions: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, {where}, "
+                f"nats-server {ns.url}, dossier body {len(body)} bytes, {len(tokens)} dossiers, "
+                f"{args.duration:.0f} s per run, {args.rounds} rounds\n"
+            )
             rows: list[tuple[int, str, dict]] = []
             for c in args.concurrency:
                 for rnd in range(args.rounds):
@@ -225,16 +254,20 @@ async def bench(args: argparse.Namespace) -> int:
                     for label, url in order:
                         result = await load(url, tokens, c, args.duration)
                         rows.append((c, label, result))
-                        print(f"  C={c:<3} round {rnd + 1}: {label:<22} {result['rps']:>8.0f} req/s  "
-                              f"p50 {result['p50']:6.2f} ms  p99 {result['p99']:7.2f} ms  non-200 {result['bad'] or 0}",
-                              flush=True)
+                        print(
+                            f"  C={c:<3} round {rnd + 1}: {label:<22} {result['rps']:>8.0f} req/s  "
+                            f"p50 {result['p50']:6.2f} ms  p99 {result['p99']:7.2f} ms  non-200 {result['bad'] or 0}",
+                            flush=True,
+                        )
             print("\nsummary (median over rounds)")
             print(f"  {'C':>3}  {'target':<22} {'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}")
             for c in args.concurrency:
                 for label in targets:
                     runs = [r for cc, lab, r in rows if cc == c and lab == label]
-                    print(f"  {c:>3}  {label:<22} {statistics.median(r['rps'] for r in runs):>8.0f}  "
-                          f"{statistics.median(r['p50'] for r in runs):>7.2f}  {statistics.median(r['p99'] for r in runs):>7.2f}")
+                    print(
+                        f"  {c:>3}  {label:<22} {statistics.median(r['rps'] for r in runs):>8.0f}  "
+                        f"{statistics.median(r['p50'] for r in runs):>7.2f}  {statistics.median(r['p99'] for r in runs):>7.2f}"
+                    )
             broken = [r for _, _, r in rows if r["bad"]] or [p for p in procs if p.poll() is not None]
             return 1 if broken else 0
     finally:

@@ -77,10 +77,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short run, < 60 s")
     parser.add_argument("--concurrency", default="1,16", help="client concurrency levels (default 1,16)")
     parser.add_argument("--duration", type=float, help="seconds per measurement (default 6, quick 2)")
-    parser.add_argument("--rounds", type=int, help="rounds per concurrency, each measuring every target (default 3, quick 2)")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds per concurrency, each measuring every target (default 3, quick 2)"
+    )
     parser.add_argument("--warmup", type=float, help="seconds of warm-up load on each target (default 1, quick 0.5)")
-    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS",
-                        help="after the measurements, sample gateway and mailer with py-spy during one more run")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="after the measurements, sample gateway and mailer with py-spy during one more run",
+    )
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     args.duration = args.duration or (2.0 if args.quick else 6.0)
@@ -111,9 +118,12 @@ async def main() -> None:
     profiles: dict[str, Path] = {}
     logs = logs_dir("health_latency")
     info["logs"] = str(logs.relative_to(Path.cwd()) if logs.is_relative_to(Path.cwd()) else logs)
-    with workdir("health") as folder, nats_server(folder, logs) as ns, \
-            S3Server(data_dir=folder / "s3", log_file=logs / "moto.log") as s3, \
-            SmtpSink(maildir=folder / "maildir") as smtp:
+    with (
+        workdir("health") as folder,
+        nats_server(folder, logs) as ns,
+        S3Server(data_dir=folder / "s3", log_file=logs / "moto.log") as s3,
+        SmtpSink(maildir=folder / "maildir") as smtp,
+    ):
         async with database(folder) as db:
             info["database"] = db.where
             info["postgresql"] = ", ".join(f"{k}={v}" for k, v in db.settings.items())
@@ -180,8 +190,13 @@ async def main() -> None:
                         for process in (mailer, gateway, bare, echo):
                             process.check()
                 if args.profile:
-                    profiles = await profile(gateway_url, max(args.concurrency), args.profile, logs,
-                                             {"gateway": gateway.pid, "mailer": mailer.pid})
+                    profiles = await profile(
+                        gateway_url,
+                        max(args.concurrency),
+                        args.profile,
+                        logs,
+                        {"gateway": gateway.pid, "mailer": mailer.pid},
+                    )
                 log_tails = {p.name: _warnings(p.log_file) for p in (mailer, gateway, bare)}  # before stopping them
     report(info, args, results, log_tails, profiles)
 
@@ -222,7 +237,9 @@ def _warnings(path: Path) -> list[str]:
         lines = path.read_text(errors="replace").splitlines()
     except OSError:
         return []
-    return [line for line in lines if '"level": "warning"' in line or '"level": "error"' in line or "Traceback" in line][:10]
+    return [
+        line for line in lines if '"level": "warning"' in line or '"level": "error"' in line or "Traceback" in line
+    ][:10]
 
 
 def report(
@@ -238,14 +255,36 @@ def report(
     for r in results:
         ok = max(1, r["ok"])
         cpu = "  ".join(f"{name} {seconds / ok * 1e6:.0f}" for name, seconds in r["server_cpu_s"].items())
-        rows.append([
-            r["concurrency"], r["round"], r["label"], r["rps"], r["p50_ms"], r["p90_ms"], r["p99_ms"], r["max_ms"],
-            r["failed"], r["client_cpu_s"] / ok * 1e6, cpu,
-        ])
+        rows.append(
+            [
+                r["concurrency"],
+                r["round"],
+                r["label"],
+                r["rps"],
+                r["p50_ms"],
+                r["p90_ms"],
+                r["p99_ms"],
+                r["max_ms"],
+                r["failed"],
+                r["client_cpu_s"] / ok * 1e6,
+                cpu,
+            ]
+        )
     print_table(
         "each run",
-        ["C", "round", "target", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "failed", "client CPU µs/req",
-         "server CPU µs/req"],
+        [
+            "C",
+            "round",
+            "target",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "failed",
+            "client CPU µs/req",
+            "server CPU µs/req",
+        ],
         rows,
     )
     summary = []
@@ -263,10 +302,18 @@ def report(
                     return None
                 return median([ratio(p[label][key], p[BARE][key]) for p in by_round.values()])
 
-            summary.append([
-                concurrency, label, median([r["rps"] for r in rs]), median([r["p50_ms"] for r in rs]),
-                median([r["p99_ms"] for r in rs]), paired("rps"), paired("p50_ms"), paired("p99_ms"),
-            ])
+            summary.append(
+                [
+                    concurrency,
+                    label,
+                    median([r["rps"] for r in rs]),
+                    median([r["p50_ms"] for r in rs]),
+                    median([r["p99_ms"] for r in rs]),
+                    paired("rps"),
+                    paired("p50_ms"),
+                    paired("p99_ms"),
+                ]
+            )
     print_table(
         "summary (median over rounds; ratios target / bare aiohttp, paired by round)",
         ["C", "target", "req/s", "p50 ms", "p99 ms", "req/s ratio", "p50 ratio", "p99 ratio"],
@@ -280,10 +327,16 @@ def report(
             print()
     for name, output in profiles.items():
         total, by_own, by_inclusive = summarize_collapsed(output)
-        print_table(f"py-spy, {name}: top functions by own samples ({total} samples, {output})",
-                    ["function", "samples", "share"], [[f, n, f"{n / max(1, total):.1%}"] for f, n in by_own])
-        print_table(f"py-spy, {name}: top functions by inclusive samples",
-                    ["function", "samples", "share"], [[f, n, f"{n / max(1, total):.1%}"] for f, n in by_inclusive])
+        print_table(
+            f"py-spy, {name}: top functions by own samples ({total} samples, {output})",
+            ["function", "samples", "share"],
+            [[f, n, f"{n / max(1, total):.1%}"] for f, n in by_own],
+        )
+        print_table(
+            f"py-spy, {name}: top functions by inclusive samples",
+            ["function", "samples", "share"],
+            [[f, n, f"{n / max(1, total):.1%}"] for f, n in by_inclusive],
+        )
     path = save_results("health_latency", {"conditions": info, "runs": results})
     print(f"raw results: {path}")
     failed = [r for r in results if r["failed"] or not r["ok"]]
@@ -292,8 +345,10 @@ def report(
             print(f"failed answer ({r['label']}, C={r['concurrency']}, round {r['round']}): {_failing_checks(sample)}")
     if failed:
         raise BrokenRun(
-            "; ".join(f"{r['label']} C={r['concurrency']} round {r['round']}: statuses {r['statuses']} errors {r['errors']}"
-                      for r in failed)
+            "; ".join(
+                f"{r['label']} C={r['concurrency']} round {r['round']}: statuses {r['statuses']} errors {r['errors']}"
+                for r in failed
+            )
         )
 
 

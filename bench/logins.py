@@ -63,8 +63,13 @@ async def raw_hashes_per_second(workers: int, seconds: float) -> float:
     """argon2id verifications per second through the service's own hashing pool (same class, same
     parameters, same threads and thread priority), `workers` at a time, with nothing else running."""
     s = AccountsSettings()
-    passwords = Passwords(workers=workers, memory_kib=s.accounts_hash_memory_kib, time_cost=s.accounts_hash_time,
-                          parallelism=s.accounts_hash_parallelism, niceness=s.accounts_hash_niceness)
+    passwords = Passwords(
+        workers=workers,
+        memory_kib=s.accounts_hash_memory_kib,
+        time_cost=s.accounts_hash_time,
+        parallelism=s.accounts_hash_parallelism,
+        niceness=s.accounts_hash_niceness,
+    )
     stored = await passwords.hash(PASSWORD)
     deadline = time.perf_counter() + seconds
     done = 0
@@ -84,8 +89,9 @@ async def raw_hashes_per_second(workers: int, seconds: float) -> float:
 
 def start(name: str, module: str, env: dict[str, str], logs: Path) -> subprocess.Popen:
     log = open(logs / f"{name}.log", "wb")
-    return subprocess.Popen([sys.executable, "-m", module], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", module], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 async def create_accounts(http: aiohttp.ClientSession, base: str, dsn: str, count: int) -> list[str]:
@@ -94,8 +100,14 @@ async def create_accounts(http: aiohttp.ClientSession, base: str, dsn: str, coun
     numeros = []
     for i in range(count):
         email = f"bench.{uuid.uuid4().hex[:10]}@example.org"
-        form = dict(nom="Banc", prenom=f"Essai{i}", email=email, email_confirmation=email, password=PASSWORD,
-                    password_confirmation=PASSWORD)
+        form = dict(
+            nom="Banc",
+            prenom=f"Essai{i}",
+            email=email,
+            email_confirmation=email,
+            password=PASSWORD,
+            password_confirmation=PASSWORD,
+        )
         async with http.post(f"{base}/api/v1/accounts", json=form) as resp:
             assert resp.status == 201, await resp.text()
             numeros.append((await resp.json())["numero_dossier"])
@@ -139,8 +151,13 @@ async def login_burst(base: str, numeros: list[str], concurrency: int, seconds: 
         started = time.perf_counter()
         await asyncio.gather(prober(), *(client(i) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return {"logins": len(latencies), "elapsed": elapsed, "latencies": sorted(latencies), "health": sorted(health),
-            "errors": errors}
+    return {
+        "logins": len(latencies),
+        "elapsed": elapsed,
+        "latencies": sorted(latencies),
+        "health": sorted(health),
+        "errors": errors,
+    }
 
 
 async def who_am_i(base: str, numeros: list[str], concurrency: int, seconds: float) -> dict:
@@ -166,7 +183,11 @@ async def who_am_i(base: str, numeros: list[str], concurrency: int, seconds: flo
 
         started = time.perf_counter()
         await asyncio.gather(*(client(i) for i in range(concurrency)))
-    return {"rate": len(latencies) / (time.perf_counter() - started), "latencies": sorted(latencies), "failures": failures}
+    return {
+        "rate": len(latencies) / (time.perf_counter() - started),
+        "latencies": sorted(latencies),
+        "failures": failures,
+    }
 
 
 def pct(values: list[float], q: float) -> float:
@@ -189,15 +210,27 @@ async def main(args: argparse.Namespace) -> int:
         dsn = await ensure_database(admin, dbname)
         nats = NatsServer(store_dir=folder / "nats").start()
         port = free_port()
-        env = dict(os.environ, DATABASE_URL=dsn, NATS_URL=nats.url, GATEWAY_PORT=str(port), GATEWAY_SERVICES="accounts",
-                   GATEWAY_HEALTH_SHARED_FOR="0", ACCOUNTS_HASH_WORKERS=str(workers), LOG_LEVEL="WARNING",
-                   ACCOUNTS_THROTTLE_FREE_CLIENT="1000000", ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",
-                   # The bench's own open bus and the development sealing key are allowed.
-                   ECANDIDAT_ENV="development")
+        env = dict(
+            os.environ,
+            DATABASE_URL=dsn,
+            NATS_URL=nats.url,
+            GATEWAY_PORT=str(port),
+            GATEWAY_SERVICES="accounts",
+            GATEWAY_HEALTH_SHARED_FOR="0",
+            ACCOUNTS_HASH_WORKERS=str(workers),
+            LOG_LEVEL="WARNING",
+            ACCOUNTS_THROTTLE_FREE_CLIENT="1000000",
+            ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",
+            # The bench's own open bus and the development sealing key are allowed.
+            ECANDIDAT_ENV="development",
+        )
         uncached_port = free_port()
         uncached_env = dict(env, GATEWAY_PORT=str(uncached_port), GATEWAY_SESSION_CACHE_TTL="0")
-        processes = [start("accounts", "services.accounts", env, folder), start("gateway", "gateway", env, folder),
-                     start("gateway-uncached", "gateway", uncached_env, folder)]
+        processes = [
+            start("accounts", "services.accounts", env, folder),
+            start("gateway", "gateway", env, folder),
+            start("gateway-uncached", "gateway", uncached_env, folder),
+        ]
         try:
             wait_port("127.0.0.1", port, 60, process=processes[1])
             wait_port("127.0.0.1", uncached_port, 60, process=processes[2])
@@ -234,36 +267,58 @@ async def main(args: argparse.Namespace) -> int:
                 pg.stop()
     raw = statistics.mean(raws)
     # Per round: the logins' rate over the mean of the raw runs just before and just after it.
-    ratios = [b["logins"] / b["elapsed"] / statistics.mean(raws[i:i + 2]) for i, b in enumerate(bursts)]
+    ratios = [b["logins"] / b["elapsed"] / statistics.mean(raws[i : i + 2]) for i, b in enumerate(bursts)]
     burst = {
-        "logins": sum(b["logins"] for b in bursts), "elapsed": sum(b["elapsed"] for b in bursts),
-        "latencies": sorted(x for b in bursts for x in b["latencies"]), "health": sorted(x for b in bursts for x in b["health"]),
+        "logins": sum(b["logins"] for b in bursts),
+        "elapsed": sum(b["elapsed"] for b in bursts),
+        "latencies": sorted(x for b in bursts for x in b["latencies"]),
+        "health": sorted(x for b in bursts for x in b["health"]),
         "errors": {k: v for b in bursts for k, v in b["errors"].items()},
     }
     rate = burst["logins"] / burst["elapsed"]
-    print(f"conditions: {os.cpu_count()} cores, load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
-          f"argon2id m={AccountsSettings().accounts_hash_memory_kib} KiB t=2 p=1, {workers} hash threads, "
-          f"{args.concurrency} concurrent clients, {args.rounds} rounds of {args.duration:g} s logins "
-          f"between {args.duration / 2:g} s raw runs")
+    print(
+        f"conditions: {os.cpu_count()} cores, load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+        f"argon2id m={AccountsSettings().accounts_hash_memory_kib} KiB t=2 p=1, {workers} hash threads, "
+        f"{args.concurrency} concurrent clients, {args.rounds} rounds of {args.duration:g} s logins "
+        f"between {args.duration / 2:g} s raw runs"
+    )
     print()
     rows = [
         ("raw argon2id verify (mean)", f"{raw:.1f} /s", "runs: " + ", ".join(f"{r:.1f}" for r in raws)),
-        ("logins through the gateway", f"{rate:.1f} /s",
-         f"p50 {pct(burst['latencies'], 50):.0f} ms, p99 {pct(burst['latencies'], 99):.0f} ms, {burst['logins']} logins"),
-        ("logins / raw (target ≥ 0.80)", f"{statistics.median(ratios):.2f}",
-         f"median of the rounds' ratios ({', '.join(f'{r:.2f}' for r in ratios)}; overall {rate / raw:.2f}), "
-         + ("PASS" if statistics.median(ratios) >= 0.8 else "MISS")),
-        ("GET /health during the burst", f"p99 {pct(burst['health'], 99):.1f} ms",
-         f"p50 {pct(burst['health'], 50):.1f} ms, max {pct(burst['health'], 100):.1f} ms, {len(burst['health'])} probes, "
-         f"{'PASS' if pct(burst['health'], 99) < 50 else 'MISS'} (target p99 < 50 ms)"),
-        ("GET /api/v1/me, session by rpc each time", f"{me['rate']:.0f} /s",
-         f"p50 {pct(me['latencies'], 50):.1f} ms, p99 {pct(me['latencies'], 99):.1f} ms: resolve_session + get_account "
-         "(GATEWAY_SESSION_CACHE_TTL=0; best of 2)"),
-        ("GET /api/v1/me, session kept by the gateway", f"{cached['rate']:.0f} /s",
-         f"p50 {pct(cached['latencies'], 50):.1f} ms, p99 {pct(cached['latencies'], 99):.1f} ms: get_account only "
-         "(revocations by signal; best of 2)"),
-        ("/me kept ÷ /me by rpc (target ≥ 2)", f"{cached['rate'] / me['rate']:.2f}",
-         "runs: " + ", ".join(f"{c['rate']:.0f}/{r['rate']:.0f}" for c, r in zip(mes["cached"], mes["rpc"]))),
+        (
+            "logins through the gateway",
+            f"{rate:.1f} /s",
+            f"p50 {pct(burst['latencies'], 50):.0f} ms, p99 {pct(burst['latencies'], 99):.0f} ms, {burst['logins']} logins",
+        ),
+        (
+            "logins / raw (target ≥ 0.80)",
+            f"{statistics.median(ratios):.2f}",
+            f"median of the rounds' ratios ({', '.join(f'{r:.2f}' for r in ratios)}; overall {rate / raw:.2f}), "
+            + ("PASS" if statistics.median(ratios) >= 0.8 else "MISS"),
+        ),
+        (
+            "GET /health during the burst",
+            f"p99 {pct(burst['health'], 99):.1f} ms",
+            f"p50 {pct(burst['health'], 50):.1f} ms, max {pct(burst['health'], 100):.1f} ms, {len(burst['health'])} probes, "
+            f"{'PASS' if pct(burst['health'], 99) < 50 else 'MISS'} (target p99 < 50 ms)",
+        ),
+        (
+            "GET /api/v1/me, session by rpc each time",
+            f"{me['rate']:.0f} /s",
+            f"p50 {pct(me['latencies'], 50):.1f} ms, p99 {pct(me['latencies'], 99):.1f} ms: resolve_session + get_account "
+            "(GATEWAY_SESSION_CACHE_TTL=0; best of 2)",
+        ),
+        (
+            "GET /api/v1/me, session kept by the gateway",
+            f"{cached['rate']:.0f} /s",
+            f"p50 {pct(cached['latencies'], 50):.1f} ms, p99 {pct(cached['latencies'], 99):.1f} ms: get_account only "
+            "(revocations by signal; best of 2)",
+        ),
+        (
+            "/me kept ÷ /me by rpc (target ≥ 2)",
+            f"{cached['rate'] / me['rate']:.2f}",
+            "runs: " + ", ".join(f"{c['rate']:.0f}/{r['rate']:.0f}" for c, r in zip(mes["cached"], mes["rpc"])),
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)

@@ -127,7 +127,9 @@ def padding_for(payload_bytes: int) -> str:
     """The `text` that makes the CloudEvents envelope of a bench event `payload_bytes` long."""
     probe = event_class("benchsizing")
     base = len(
-        envelope(probe(value=1, text=""), event_id=uuid.uuid4(), time=datetime.now(timezone.utc), subject="probe-000000")
+        envelope(
+            probe(value=1, text=""), event_id=uuid.uuid4(), time=datetime.now(timezone.utc), subject="probe-000000"
+        )
         .model_dump_json()
         .encode()
     )
@@ -330,7 +332,9 @@ class Fixture:
             body = envelope(event, event_id=event_id, time=datetime.now(timezone.utc), subject=subject)
             await conn.execute(
                 "INSERT INTO bare_commits (event_id, subject, payload) VALUES ($1, $2, $3)",
-                event_id, event_subject(event), body.model_dump_json().encode(),
+                event_id,
+                event_subject(event),
+                body.model_dump_json().encode(),
             )
 
         add = bare_event if bare else add_event
@@ -467,7 +471,12 @@ async def run_raw(env: Env, n: int, consume: bool = False, awaited_by: int = 0) 
     model = event_class(producer)
     subject = event_subject(model)
     payload = (
-        envelope(model(value=1, text=env.payload), event_id=uuid.uuid4(), time=datetime.now(timezone.utc), subject="probe-000000")
+        envelope(
+            model(value=1, text=env.payload),
+            event_id=uuid.uuid4(),
+            time=datetime.now(timezone.utc),
+            subject="probe-000000",
+        )
         .model_dump_json()
         .encode()
     )
@@ -501,6 +510,7 @@ async def run_raw(env: Env, n: int, consume: bool = False, awaited_by: int = 0) 
         with CpuMeter() as cpu, _profiled(env):
             started = perf()
             if awaited_by:
+
                 async def publisher(share: list[str]) -> None:
                     for msg_id in share:
                         await js.publish(subject, payload, headers={Header.MSG_ID.value: msg_id})
@@ -582,7 +592,12 @@ async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str,
         model = event_class(producer)
         subject, stream = event_subject(model), event_stream(producer)
         payload = (
-            envelope(model(value=1, text=env.payload), event_id=uuid.uuid4(), time=datetime.now(timezone.utc), subject="probe-000000")
+            envelope(
+                model(value=1, text=env.payload),
+                event_id=uuid.uuid4(),
+                time=datetime.now(timezone.utc),
+                subject="probe-000000",
+            )
             .model_dump_json()
             .encode()
         )
@@ -711,7 +726,9 @@ async def run_commit_variants(env: Env, n: int, producers: int, reps: int) -> li
         try:
             for rep in range(reps):
                 for label, trigger, bare in variants if rep % 2 == 0 else list(reversed(variants)):
-                    await monitor.execute(f"ALTER TABLE outbox {'ENABLE' if trigger else 'DISABLE'} TRIGGER outbox_notify")
+                    await monitor.execute(
+                        f"ALTER TABLE outbox {'ENABLE' if trigger else 'DISABLE'} TRIGGER outbox_notify"
+                    )
                     waits: dict[str, int] = {}
                     samples = [0]
                     done = asyncio.Event()
@@ -737,13 +754,18 @@ async def run_commit_variants(env: Env, n: int, producers: int, reps: int) -> li
                         done.set()
                         await sampler
                     per_sample = {k: v / max(1, samples[0]) for k, v in waits.items()}
-                    rows.append({
-                        "variant": label, "rep": rep + 1, "commits_per_s": n / elapsed,
-                        "cpu_us_per_event": cpu.process_s / n * 1e6, "machine_busy": cpu.machine_busy,
-                        "waiting_notify_lock": per_sample.get(NOTIFY_LOCK, 0.0),
-                        "waiting_wal": sum(v for k, v in per_sample.items() if "WAL" in k),
-                        "waits": per_sample,
-                    })
+                    rows.append(
+                        {
+                            "variant": label,
+                            "rep": rep + 1,
+                            "commits_per_s": n / elapsed,
+                            "cpu_us_per_event": cpu.process_s / n * 1e6,
+                            "machine_busy": cpu.machine_busy,
+                            "waiting_notify_lock": per_sample.get(NOTIFY_LOCK, 0.0),
+                            "waiting_wal": sum(v for k, v in per_sample.items() if "WAL" in k),
+                            "waits": per_sample,
+                        }
+                    )
                     print(f"  diagnose rep {rep + 1}: {label:<34} {n / elapsed:>7,.0f} commits/s", flush=True)
         finally:
             await monitor.close()
@@ -772,11 +794,13 @@ async def run_xmin_demo(env: Env, admin_url: str, hold: float = 3.0) -> list[dic
                     while relay.published == before and perf() - started < env.timeout:
                         await asyncio.sleep(0.001)
                     elapsed = perf() - started
-                rows.append({
-                    "case": label,
-                    "commit_to_published_s": elapsed if relay.published > before else None,
-                    **watch.stats(),
-                })
+                rows.append(
+                    {
+                        "case": label,
+                        "commit_to_published_s": elapsed if relay.published > before else None,
+                        **watch.stats(),
+                    }
+                )
 
             async def while_open(conn: asyncpg.Connection, label: str, write: Any) -> None:
                 """`one(label)` while `conn` keeps a transaction open `hold` s after `write(conn)`."""
@@ -797,7 +821,8 @@ async def run_xmin_demo(env: Env, admin_url: str, hold: float = 3.0) -> list[dic
             blocker = await asyncpg.connect(other_url)
             try:
                 await while_open(  # takes an xid, writes nothing
-                    blocker, f"an xid held {hold:g} s by us in another database",
+                    blocker,
+                    f"an xid held {hold:g} s by us in another database",
                     lambda conn: conn.fetchval("SELECT pg_current_xact_id()"),
                 )
             finally:
@@ -805,7 +830,8 @@ async def run_xmin_demo(env: Env, admin_url: str, hold: float = 3.0) -> list[dic
             await one("after it ended")
             async with Fixture(env, 1) as neighbour, neighbour.pool.acquire() as conn:
                 await while_open(
-                    conn, f"an event of another service held uncommitted {hold:g} s, same database",
+                    conn,
+                    f"an event of another service held uncommitted {hold:g} s, same database",
                     lambda conn: add_event(conn, neighbour.model(value=0, text=env.payload)),
                 )
     finally:
@@ -821,15 +847,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small run, < 60 s")
     parser.add_argument("--events", type=int, help="events per run (default 4000, quick 800)")
     parser.add_argument("--producers", type=int, default=8, help="concurrent producers (default 8)")
-    parser.add_argument("--per-tx", default="1,10", help="events per transaction, one outbox path per value (default 1,10)")
+    parser.add_argument(
+        "--per-tx", default="1,10", help="events per transaction, one outbox path per value (default 1,10)"
+    )
     parser.add_argument("--reps", type=int, help="repetitions of each path, interleaved (default 3, quick 1)")
     parser.add_argument("--payload-bytes", type=int, default=512, help="size of each event's envelope (default 512)")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage decomposition")
-    parser.add_argument("--trickle", type=int, help="events of the low-rate latency runs, 0 to skip (default 200, quick 40)")
+    parser.add_argument(
+        "--trickle", type=int, help="events of the low-rate latency runs, 0 to skip (default 200, quick 40)"
+    )
     parser.add_argument("--trickle-rate", type=float, default=20.0, help="events/s of the latency runs (default 20)")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
-    parser.add_argument("--diagnose", action="store_true",
-                        help="also: commit rate with the former NOTIFY trigger and bare, and the held-back demo")
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also: commit rate with the former NOTIFY trigger and bare, and the held-back demo",
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
     args = parser.parse_args()
     args.events = args.events or (800 if args.quick else 4000)
@@ -932,13 +965,39 @@ def report(
     print_conditions(info)
     print_table(
         "each run (timer: first commit → N-th event handled and acked; raw: first publish → last ack)",
-        ["rep", "path", "events/s", "elapsed s", "commit/pub s", "tail s", "CPU µs/ev", "machine",
-         "cons. batch", "relay batches", "empty", "stall s", "stalls", "other xact s"],
         [
-            [r["rep"], r["path"], r["events_per_s"], r["elapsed_s"], r["commit_phase_s"], r["tail_s"],
-             r["cpu_us_per_event"], f"{r['machine_busy']:.0%}", r.get("consumer_batch_avg"),
-             r.get("relay_batches"), r.get("relay_empty_batches"), r.get("relay_longest_stall_s"), _stalls(r),
-             r.get("other_xact_max_s")]
+            "rep",
+            "path",
+            "events/s",
+            "elapsed s",
+            "commit/pub s",
+            "tail s",
+            "CPU µs/ev",
+            "machine",
+            "cons. batch",
+            "relay batches",
+            "empty",
+            "stall s",
+            "stalls",
+            "other xact s",
+        ],
+        [
+            [
+                r["rep"],
+                r["path"],
+                r["events_per_s"],
+                r["elapsed_s"],
+                r["commit_phase_s"],
+                r["tail_s"],
+                r["cpu_us_per_event"],
+                f"{r['machine_busy']:.0%}",
+                r.get("consumer_batch_avg"),
+                r.get("relay_batches"),
+                r.get("relay_empty_batches"),
+                r.get("relay_longest_stall_s"),
+                _stalls(r),
+                r.get("other_xact_max_s"),
+            ]
             for r in runs
         ],
     )
@@ -961,8 +1020,16 @@ def report(
         base = _baseline(path)
         ratios = [ratio(rep[path]["events_per_s"], rep[base]["events_per_s"]) for rep in by_rep.values() if base in rep]
         raw = [ratio(rep[path]["events_per_s"], rep["raw publish"]["events_per_s"]) for rep in by_rep.values()]
-        summary.append([path, median(rates), min(rates), max(rates), base if path != base else "-",
-                        *(f"{x:.3f}" for x in (median(ratios), min(ratios), max(ratios), median(raw)))])
+        summary.append(
+            [
+                path,
+                median(rates),
+                min(rates),
+                max(rates),
+                base if path != base else "-",
+                *(f"{x:.3f}" for x in (median(ratios), min(ratios), max(ratios), median(raw))),
+            ]
+        )
     print_table(
         "summary (median of the repetitions; ratio = path / its baseline in the same repetition: an outbox\n"
         "path's is the same producers' bare commits, the others' raw publish)",
@@ -972,22 +1039,57 @@ def report(
     outbox = next((s for s in summary if s[0] == "outbox"), None)
     if outbox is not None:
         verdict = "met" if float(outbox[5]) >= 0.8 else "NOT met"
-        print(f"target (outbox ≥ 0.8 × the same producers' bare commits, one event per transaction): {verdict} — "
-              f"ratio {outbox[5]}\n")
+        print(
+            f"target (outbox ≥ 0.8 × the same producers' bare commits, one event per transaction): {verdict} — "
+            f"ratio {outbox[5]}\n"
+        )
     if stages:
         print_table(
             "stages alone (same N, same producers; each on the backlog left by the previous one)",
             ["stage", "events/s", "elapsed s", "CPU µs/event", "machine busy", "relay stall s", "other xact s"],
-            [[s["stage"], s["events_per_s"], s["elapsed_s"], s["cpu_us_per_event"], f"{s['machine_busy']:.0%}",
-              s.get("relay_longest_stall_s"), s.get("other_xact_max_s")] for s in stages],
+            [
+                [
+                    s["stage"],
+                    s["events_per_s"],
+                    s["elapsed_s"],
+                    s["cpu_us_per_event"],
+                    f"{s['machine_busy']:.0%}",
+                    s.get("relay_longest_stall_s"),
+                    s.get("other_xact_max_s"),
+                ]
+                for s in stages
+            ],
         )
     if trickle:
         print_table(
             f"latency at a trickle ({args.trickle_rate:g} events/s, one producer; outbox: commit returned → handled and acked)",
-            ["path", "events", "p50 ms", "p90 ms", "p99 ms", "max ms", "> 1 s", "relay stall s", "stalls",
-             "other xact s"],
-            [[t["path"], t["events"], t["p50_ms"], t["p90_ms"], t["p99_ms"], t["max_ms"], t["over_1s"],
-              t.get("relay_longest_stall_s"), _stalls(t), t.get("other_xact_max_s")] for t in trickle],
+            [
+                "path",
+                "events",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "max ms",
+                "> 1 s",
+                "relay stall s",
+                "stalls",
+                "other xact s",
+            ],
+            [
+                [
+                    t["path"],
+                    t["events"],
+                    t["p50_ms"],
+                    t["p90_ms"],
+                    t["p99_ms"],
+                    t["max_ms"],
+                    t["over_1s"],
+                    t.get("relay_longest_stall_s"),
+                    _stalls(t),
+                    t.get("other_xact_max_s"),
+                ]
+                for t in trickle
+            ],
         )
     if diagnostics.get("commit_variants"):
         variants = list(dict.fromkeys(r["variant"] for r in diagnostics["commit_variants"]))
@@ -995,24 +1097,43 @@ def report(
         for variant in variants:
             rs = [r for r in diagnostics["commit_variants"] if r["variant"] == variant]
             rates = [r["commits_per_s"] for r in rs]
-            rows.append([variant, median(rates), min(rates), max(rates), median([r["cpu_us_per_event"] for r in rs]),
-                         median([r["waiting_notify_lock"] for r in rs]), median([r["waiting_wal"] for r in rs])])
+            rows.append(
+                [
+                    variant,
+                    median(rates),
+                    min(rates),
+                    max(rates),
+                    median([r["cpu_us_per_event"] for r in rs]),
+                    median([r["waiting_notify_lock"] for r in rs]),
+                    median([r["waiting_wal"] for r in rs]),
+                ]
+            )
         print_table(
             f"diagnose: commits only, {min(args.events, 1500)} events, {args.producers} producers, one event per "
             f"transaction (medians of {args.reps})",
             ["variant", "commits/s", "min", "max", "CPU µs/event", f"backends on {NOTIFY_LOCK}", "backends on WAL"],
             rows,
         )
-        print("  backends on X: mean number of the producers' backends waiting on X, from pg_stat_activity\n"
-              f"  sampled every 5 ms; {NOTIFY_LOCK} is the cluster-wide lock a transaction that ran NOTIFY\n"
-              "  holds from pre-commit until its commit is durable.\n")
+        print(
+            "  backends on X: mean number of the producers' backends waiting on X, from pg_stat_activity\n"
+            f"  sampled every 5 ms; {NOTIFY_LOCK} is the cluster-wide lock a transaction that ran NOTIFY\n"
+            "  holds from pre-commit until its commit is durable.\n"
+        )
     if diagnostics.get("xmin_demo"):
         print_table(
             "diagnose: one event, commit → published by the relay (- : not within the timeout); added: minus\n"
             "the median of the baseline rows",
             ["case", "seconds", "added ms", "oldest xid holder elsewhere s", "its databases"],
-            [[r["case"], r["commit_to_published_s"], _added_ms(r, diagnostics["xmin_demo"]), r["other_xact_max_s"],
-              ", ".join(r["other_xact_databases"])] for r in diagnostics["xmin_demo"]],
+            [
+                [
+                    r["case"],
+                    r["commit_to_published_s"],
+                    _added_ms(r, diagnostics["xmin_demo"]),
+                    r["other_xact_max_s"],
+                    ", ".join(r["other_xact_databases"]),
+                ]
+                for r in diagnostics["xmin_demo"]
+            ],
         )
     if env.profiler is not None:
         out = io.StringIO()

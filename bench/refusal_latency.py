@@ -133,12 +133,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="M = 100 refusals (< 2 min)")
     parser.add_argument("--refusals", type=int, help="M, refusals (= candidatures prepared; default 500, quick 100)")
     parser.add_argument("--rate", type=float, default=50.0, help="refusals per second (default 50)")
-    parser.add_argument("--poll-every", type=int, default=5, help="poll the candidate's view for one refusal in N (default 5)")
+    parser.add_argument(
+        "--poll-every", type=int, default=5, help="poll the candidate's view for one refusal in N (default 5)"
+    )
     parser.add_argument("--poll-interval", type=float, default=0.025, help="seconds between two polls (default 0.025)")
-    parser.add_argument("--mail-concurrency", type=int,
-                        help="MAIL_SEND_CONCURRENCY for the mailer (default: the service's default, 4)")
-    parser.add_argument("--profile", action="store_true",
-                        help="sample gateway, documents, candidatures, mailer with py-spy during the run (slows it)")
+    parser.add_argument(
+        "--mail-concurrency", type=int, help="MAIL_SEND_CONCURRENCY for the mailer (default: the service's default, 4)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample gateway, documents, candidatures, mailer with py-spy during the run (slows it)",
+    )
     args = parser.parse_args()
     args.refusals = args.refusals or (100 if args.quick else 500)
     return args
@@ -159,22 +165,37 @@ async def prepare(stack: Stack, http: Any, count: int) -> list[Target]:
 
     async def one(candidate: Candidate, formation: str) -> Target:
         async with gate:
-            _, view = await api(http, stack, "POST", f"{API}/candidatures", token=candidate.token,
-                                json_body={"formation_code": formation}, expect=(201,))
+            _, view = await api(
+                http,
+                stack,
+                "POST",
+                f"{API}/candidatures",
+                token=candidate.token,
+                json_body={"formation_code": formation},
+                expect=(201,),
+            )
             cid = view["id"]
             deadline = time.monotonic() + 60
             while True:  # the documents service opens the slots from candidature.created
-                status, listed = await api(http, stack, "GET", f"{API}/candidatures/{cid}/pieces",
-                                           token=candidate.token, expect=(200, 404))  # 404: not known there yet
+                status, listed = await api(
+                    http, stack, "GET", f"{API}/candidatures/{cid}/pieces", token=candidate.token, expect=(200, 404)
+                )  # 404: not known there yet
                 if status == 200 and listed["items"]:
                     break
                 if time.monotonic() > deadline:
                     raise BrokenRun(f"no piece slots for candidature {cid} after 60 s")
                 await asyncio.sleep(0.2)
             for item in listed["items"]:
-                await api(http, stack, "PUT", f"{API}/candidatures/{cid}/pieces/{item['slot_id']}/fichier",
-                          token=candidate.token, data=pdf, expect=(201,),
-                          headers={"X-File-Name": f"{item['code']}.pdf", "Content-Type": "application/octet-stream"})
+                await api(
+                    http,
+                    stack,
+                    "PUT",
+                    f"{API}/candidatures/{cid}/pieces/{item['slot_id']}/fichier",
+                    token=candidate.token,
+                    data=pdf,
+                    expect=(201,),
+                    headers={"X-File-Name": f"{item['code']}.pdf", "Content-Type": "application/octet-stream"},
+                )
             _, sent = await api(http, stack, "POST", f"{API}/candidatures/{cid}/transmission", token=candidate.token)
             if sent["statut"] != "receptionne":
                 raise BrokenRun(f"candidature {cid} transmitted but {sent['statut']}")
@@ -184,8 +205,11 @@ async def prepare(stack: Stack, http: Any, count: int) -> list[Target]:
     emails = {c.email.lower() for c in candidates}
 
     def acknowledged() -> bool:  # every transmission's mail out: nothing of the set-up still in flight
-        return len(stack.mailbox.matching(lambda t, m: m["X-Ecandidat-Template"] == "candidature_transmitted"
-                                          and str(m["To"]).lower() in emails)) >= len(targets)
+        return len(
+            stack.mailbox.matching(
+                lambda t, m: m["X-Ecandidat-Template"] == "candidature_transmitted" and str(m["To"]).lower() in emails
+            )
+        ) >= len(targets)
 
     await stack.mailbox.wait(acknowledged, 180, f"{len(targets)} acknowledgement mails")
     return targets
@@ -248,11 +272,16 @@ class XminWatch:
                     row = await conn.fetchrow(
                         """SELECT extract(epoch FROM clock_timestamp() - xact_start) AS age, datname, application_name
                            FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-                           ORDER BY xact_start LIMIT 1""")
+                           ORDER BY xact_start LIMIT 1"""
+                    )
                     if row is None:
                         self.samples.append((time.time(), 0.0, "-"))
                     else:
-                        who = row["application_name"] if row["datname"] == self.database else f"other database ({row['datname']})"
+                        who = (
+                            row["application_name"]
+                            if row["datname"] == self.database
+                            else f"other database ({row['datname']})"
+                        )
                         self.samples.append((time.time(), float(row["age"]), who or "?"))
                     await asyncio.sleep(self.interval)
             finally:
@@ -271,22 +300,33 @@ class XminWatch:
         if not window:
             return []
         ages = sorted(age * 1000 for age, _ in window)
-        rows = [["every sample", len(window), percentile(ages, 50), percentile(ages, 90), percentile(ages, 99), ages[-1]]]
+        rows = [
+            ["every sample", len(window), percentile(ages, 50), percentile(ages, 90), percentile(ages, 99), ages[-1]]
+        ]
         by_who: dict[str, list[float]] = {}
         for age, who in window:
             by_who.setdefault(who, []).append(age * 1000)
         for who, values in sorted(by_who.items(), key=lambda kv: -len(kv[1])):
             values.sort()
-            rows.append([f"  oldest was {who}", len(values), percentile(values, 50), percentile(values, 90),
-                         percentile(values, 99), values[-1]])
+            rows.append(
+                [
+                    f"  oldest was {who}",
+                    len(values),
+                    percentile(values, 50),
+                    percentile(values, 90),
+                    percentile(values, 99),
+                    values[-1],
+                ]
+            )
         return rows
 
 
 POLL_GROWTH, POLL_MAX = 1.25, 0.5
 
 
-async def poll_incomplet(http: Any, stack: Stack, target: Target, due: float, interval: float,
-                         counter: list[int]) -> float:
+async def poll_incomplet(
+    http: Any, stack: Stack, target: Target, due: float, interval: float, counter: list[int]
+) -> float:
     """The candidate's view, polled from `due` until it says `incomplet`: every `interval` s at
     first, the interval growing ×1.25 per poll up to 0.5 s, so that the polls' own load stays bounded
     when the pipeline is slow (a fixed 25 ms poll fed back into the latency it measures)."""
@@ -305,25 +345,35 @@ async def poll_incomplet(http: Any, stack: Stack, target: Target, due: float, in
     return math.nan
 
 
-async def run_refusals(stack: Stack, targets: list[Target], staff_token: str, args: argparse.Namespace,
-                       watch: EventWatch) -> tuple[LoadResult, list[Timeline], dict[str, Any]]:
+async def run_refusals(
+    stack: Stack, targets: list[Target], staff_token: str, args: argparse.Namespace, watch: EventWatch
+) -> tuple[LoadResult, list[Timeline], dict[str, Any]]:
     import aiohttp
 
     interval = 1.0 / args.rate
     auth = {"Authorization": f"Bearer {staff_token}"}
-    calls = [Call("POST", f"{API}/staff/candidatures/{t.candidature_id}/pieces/{t.slot_id}/examen", auth,
-                  {"decision": "refusee", "commentaire": COMMENT}) for t in targets]
+    calls = [
+        Call(
+            "POST",
+            f"{API}/staff/candidatures/{t.candidature_id}/pieces/{t.slot_id}/examen",
+            auth,
+            {"decision": "refusee", "commentaire": COMMENT},
+        )
+        for t in targets
+    ]
     polls = [0]
     cpu0 = await stack.cpu()
     start = time.time() + 0.2
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
         pollers = {
             i: asyncio.create_task(poll_incomplet(http, stack, t, start + i * interval, args.poll_interval, polls))
-            for i, t in enumerate(targets) if i % args.poll_every == 0
+            for i, t in enumerate(targets)
+            if i % args.poll_every == 0
         }
         await asyncio.sleep(max(0.0, start - time.time()))
-        result, answers = await request_load(stack.base, calls, concurrency=256, interval=interval,
-                                             label="refusals", timeout=60)
+        result, answers = await request_load(
+            stack.base, calls, concurrency=256, interval=interval, label="refusals", timeout=60
+        )
         polled = {i: await task for i, task in pollers.items()}
     timelines = [Timeline(due=a.scheduled, answered=a.scheduled + a.latency, status=a.status) for a in answers]
     for i, poll in polled.items():
@@ -358,8 +408,9 @@ async def run_refusals(stack: Stack, targets: list[Target], staff_token: str, ar
             by_event[event_id].mailed = at
     async with aiohttp.ClientSession() as http:
         for email in {t.candidate.email for t in targets}:
-            _, log = await api(http, stack, "GET", f"{API}/staff/mail/deliveries?recipient={email}&limit=500",
-                               token=staff_token)
+            _, log = await api(
+                http, stack, "GET", f"{API}/staff/mail/deliveries?recipient={email}&limit=500", token=staff_token
+            )
             for item in log["items"]:
                 if str(item["event_id"]) in by_event:
                     by_event[str(item["event_id"])].queued = ts(item["created_at"])
@@ -369,18 +420,29 @@ async def run_refusals(stack: Stack, targets: list[Target], staff_token: str, ar
 
 def stage_rows(timelines: list[Timeline]) -> list[list[Any]]:
     stages = [
-        ("staff request answered", "answered"), ("piece.refused committed (documents)", "refused_at"),
+        ("staff request answered", "answered"),
+        ("piece.refused committed (documents)", "refused_at"),
         ("piece.refused published (relay → NATS)", "refused_seen"),
-        ("incomplet committed (candidatures)", "incomplet_at"), ("status_changed published", "incomplet_seen"),
-        ("incomplet seen by the candidate (GET, sampled)", "polled"), ("mail queued (mailer)", "queued"),
+        ("incomplet committed (candidatures)", "incomplet_at"),
+        ("status_changed published", "incomplet_seen"),
+        ("incomplet seen by the candidate (GET, sampled)", "polled"),
+        ("mail queued (mailer)", "queued"),
         ("mail accepted by the SMTP server", "mailed"),
     ]
     rows = []
     for label, key in stages:
         values = sorted((getattr(t, key) - t.due) * 1000 for t in timelines if not math.isnan(getattr(t, key)))
         expected = sum(1 for t in timelines if key != "polled" or not math.isnan(t.polled))
-        rows.append([label, f"{len(values)}/{expected if key == 'polled' else len(timelines)}",
-                     percentile(values, 50), percentile(values, 90), percentile(values, 99), percentile(values, 100)])
+        rows.append(
+            [
+                label,
+                f"{len(values)}/{expected if key == 'polled' else len(timelines)}",
+                percentile(values, 50),
+                percentile(values, 90),
+                percentile(values, 99),
+                percentile(values, 100),
+            ]
+        )
     return rows
 
 
@@ -395,10 +457,21 @@ def hop_rows(timelines: list[Timeline]) -> list[list[Any]]:
     ]
     rows = []
     for label, a, b in hops:
-        values = sorted((getattr(t, b) - getattr(t, a)) * 1000 for t in timelines
-                        if not math.isnan(getattr(t, a)) and not math.isnan(getattr(t, b)))
-        rows.append([label, len(values), percentile(values, 50), percentile(values, 90), percentile(values, 99),
-                     percentile(values, 100)])
+        values = sorted(
+            (getattr(t, b) - getattr(t, a)) * 1000
+            for t in timelines
+            if not math.isnan(getattr(t, a)) and not math.isnan(getattr(t, b))
+        )
+        rows.append(
+            [
+                label,
+                len(values),
+                percentile(values, 50),
+                percentile(values, 90),
+                percentile(values, 99),
+                percentile(values, 100),
+            ]
+        )
     return rows
 
 
@@ -421,10 +494,13 @@ async def main() -> None:
     import aiohttp
 
     args = parse_args()
-    info = conditions(mode="quick" if args.quick else "full", refusals=args.refusals,
-                      rate=f"{args.rate:g}/s open loop (one due every {1000 / args.rate:g} ms)",
-                      polling=f"1 refusal in {args.poll_every}, from every {args.poll_interval * 1000:g} ms, ×{POLL_GROWTH} per poll, "
-                              f"up to {POLL_MAX * 1000:g} ms")
+    info = conditions(
+        mode="quick" if args.quick else "full",
+        refusals=args.refusals,
+        rate=f"{args.rate:g}/s open loop (one due every {1000 / args.rate:g} ms)",
+        polling=f"1 refusal in {args.poll_every}, from every {args.poll_interval * 1000:g} ms, ×{POLL_GROWTH} per poll, "
+        f"up to {POLL_MAX * 1000:g} ms",
+    )
     env = {"MAIL_SEND_CONCURRENCY": str(args.mail_concurrency)} if args.mail_concurrency else {}
     if env:
         info["mailer"] = f"MAIL_SEND_CONCURRENCY={args.mail_concurrency}"
@@ -438,18 +514,24 @@ async def main() -> None:
             async with aiohttp.ClientSession() as http:
                 targets = await prepare(stack, http, args.refusals)
                 staff = await staff_session(stack, http)
-            info["set-up"] = (f"{len(targets)} transmitted candidatures of {len({t.candidate.email for t in targets})} "
-                              f"candidates, pieces uploaded through the gateway, in {time.monotonic() - started:.0f} s")
+            info["set-up"] = (
+                f"{len(targets)} transmitted candidatures of {len({t.candidate.email for t in targets})} "
+                f"candidates, pieces uploaded through the gateway, in {time.monotonic() - started:.0f} s"
+            )
             print_conditions(info)
-            baselines = [await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (before)"),
-                         await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (before)")]
+            baselines = [
+                await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (before)"),
+                await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (before)"),
+            ]
             watch = EventWatch()
             await watch.start(stack.nats_url)
             xmin = XminWatch(stack.db.url, stack.db.url.rsplit("/", 1)[-1].split("?")[0])
             await xmin.start()
             spies, outputs = [], {}
             if args.profile:
-                outputs = {n: stack.logs / f"py-spy-{n}.txt" for n in ("gateway", "documents", "candidatures", "mailer")}
+                outputs = {
+                    n: stack.logs / f"py-spy-{n}.txt" for n in ("gateway", "documents", "candidatures", "mailer")
+                }
                 seconds = len(targets) / args.rate + 6
                 spies = [start_py_spy(stack.processes[n].pid, path, seconds, rate=250) for n, path in outputs.items()]
                 await asyncio.sleep(1.0)
@@ -458,65 +540,115 @@ async def main() -> None:
             finally:
                 await watch.stop()
                 await xmin.stop()
-            extra["xmin"] = xmin.rows(timelines[0].due, max(t.mailed for t in timelines if not math.isnan(t.mailed))
-                                      if any(not math.isnan(t.mailed) for t in timelines) else time.time())
+            extra["xmin"] = xmin.rows(
+                timelines[0].due,
+                max(t.mailed for t in timelines if not math.isnan(t.mailed))
+                if any(not math.isnan(t.mailed) for t in timelines)
+                else time.time(),
+            )
             for spy in spies:
                 await asyncio.to_thread(spy.wait)
             extra["profiles"] = {n: p for n, p in outputs.items() if p.exists()}
-            baselines += [await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (after)"),
-                          await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (after)")]
+            baselines += [
+                await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (after)"),
+                await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (after)"),
+            ]
             stack.check()
     problems = report(info, args, result, timelines, extra, baselines)
     if problems:
         raise BrokenRun("; ".join(problems))
 
 
-def report(info: dict[str, Any], args: argparse.Namespace, result: LoadResult, timelines: list[Timeline],
-           extra: dict[str, Any], baselines: list[LoadResult]) -> list[str]:
+def report(
+    info: dict[str, Any],
+    args: argparse.Namespace,
+    result: LoadResult,
+    timelines: list[Timeline],
+    extra: dict[str, Any],
+    baselines: list[LoadResult],
+) -> list[str]:
     print()
     print_conditions(info)
     n = len(timelines)
     last_answer = max((t.answered for t in timelines if not math.isnan(t.answered)), default=math.nan)
-    print(f"refusals: {result.ok}/{n} answered 200, due over {(n - 1) / args.rate:.2f} s, last answer "
-          f"{last_answer - timelines[0].due:.2f} s after the first was due; {extra['polls']} candidate polls "
-          f"for {extra['polled']} sampled refusals\n")
+    print(
+        f"refusals: {result.ok}/{n} answered 200, due over {(n - 1) / args.rate:.2f} s, last answer "
+        f"{last_answer - timelines[0].due:.2f} s after the first was due; {extra['polls']} candidate polls "
+        f"for {extra['polled']} sampled refusals\n"
+    )
     rows = stage_rows(timelines)
-    print_table(f"latency from when the refusal was due (open loop, {args.rate:g}/s), ms",
-                ["stage", "n", "p50", "p90", "p99", "max"], rows)
+    print_table(
+        f"latency from when the refusal was due (open loop, {args.rate:g}/s), ms",
+        ["stage", "n", "p50", "p90", "p99", "max"],
+        rows,
+    )
     base_rows = [[b.label, f"{b.ok}/{n}", b.ms(50), b.ms(90), b.ms(99), b.ms(100)] for b in baselines]
-    print_table(f"baselines: the same open-loop client, {args.rate:g}/s, {n} requests, ms", ["target", "ok", "p50", "p90", "p99", "max"],
-                base_rows)
+    print_table(
+        f"baselines: the same open-loop client, {args.rate:g}/s, {n} requests, ms",
+        ["target", "ok", "p50", "p90", "p99", "max"],
+        base_rows,
+    )
     bare_p50 = sum(b.ms(50) for b in baselines if "NATS" not in b.label) / 2
     bare_p99 = sum(b.ms(99) for b in baselines if "NATS" not in b.label) / 2
     echo_p50 = sum(b.ms(50) for b in baselines if "NATS" in b.label) / 2
     ratios = []
     for row in rows:
         ratios.append([row[0], ratio(row[2], bare_p50), ratio(row[4], bare_p99), ratio(row[2], echo_p50)])
-    print_table("ratios: stage p50 / bare p50, stage p99 / bare p99 (bare: mean of before and after), "
-                "stage p50 / bare+NATS p50", ["stage", "p50 ratio", "p99 ratio", "p50 / NATS echo"], ratios)
-    drift_rows = [[label, *drift(timelines, key)] for label, key in (
-        ("staff request answered", "answered"), ("incomplet committed", "incomplet_at"),
-        ("mail accepted", "mailed"))]
-    print_table("keeping up: p50 (ms) of the first and the last tenth of the refusals", ["stage", "first 10%", "last 10%"],
-                drift_rows)
+    print_table(
+        "ratios: stage p50 / bare p50, stage p99 / bare p99 (bare: mean of before and after), "
+        "stage p50 / bare+NATS p50",
+        ["stage", "p50 ratio", "p99 ratio", "p50 / NATS echo"],
+        ratios,
+    )
+    drift_rows = [
+        [label, *drift(timelines, key)]
+        for label, key in (
+            ("staff request answered", "answered"),
+            ("incomplet committed", "incomplet_at"),
+            ("mail accepted", "mailed"),
+        )
+    ]
+    print_table(
+        "keeping up: p50 (ms) of the first and the last tenth of the refusals",
+        ["stage", "first 10%", "last 10%"],
+        drift_rows,
+    )
     hops = hop_rows(timelines)
-    print_table("each hop, per refusal, ms (differences of the times above; the relay waits for older "
-                "transactions of the whole PostgreSQL cluster, see README)", ["hop", "n", "p50", "p90", "p99", "max"], hops)
+    print_table(
+        "each hop, per refusal, ms (differences of the times above; the relay waits for older "
+        "transactions of the whole PostgreSQL cluster, see README)",
+        ["hop", "n", "p50", "p90", "p99", "max"],
+        hops,
+    )
     if extra.get("xmin"):
-        print_table("the oldest transaction holding a transaction id in the whole PostgreSQL cluster, sampled every "
-                    "50 ms during the run: its age (ms), and whose it was", ["", "samples", "p50", "p90", "p99", "max"],
-                    extra["xmin"])
-    print_cpu_table("CPU ms per refusal, by process, from the first refusal due to the last consequence "
-                    "(postgres: this database's backends; bench: load client, pollers, NATS watcher, SMTP sink)",
-                    n, [("refusal run", extra["cpu"])])
+        print_table(
+            "the oldest transaction holding a transaction id in the whole PostgreSQL cluster, sampled every "
+            "50 ms during the run: its age (ms), and whose it was",
+            ["", "samples", "p50", "p90", "p99", "max"],
+            extra["xmin"],
+        )
+    print_cpu_table(
+        "CPU ms per refusal, by process, from the first refusal due to the last consequence "
+        "(postgres: this database's backends; bench: load client, pollers, NATS watcher, SMTP sink)",
+        n,
+        [("refusal run", extra["cpu"])],
+    )
     for name, path in extra.get("profiles", {}).items():
         print(f"py-spy, {name}: own time, top functions (this run was slowed down by the sampling)")
         for line in profile_summary(path, 15):
             print(f"  {line}")
         print()
-    saved = save_results("refusal_latency", {
-        "conditions": info, "refusals": result.summary(), "stages": rows, "baselines": [b.summary() for b in baselines],
-        "cpu": extra["cpu"], "timelines": [t.__dict__ for t in timelines]})
+    saved = save_results(
+        "refusal_latency",
+        {
+            "conditions": info,
+            "refusals": result.summary(),
+            "stages": rows,
+            "baselines": [b.summary() for b in baselines],
+            "cpu": extra["cpu"],
+            "timelines": [t.__dict__ for t in timelines],
+        },
+    )
     print(f"raw results: {saved.relative_to(ROOT)}")
     problems = []
     if result.ok != n:

@@ -97,11 +97,19 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="30 pages per variant (8 by name), 2 rounds (< 2 min)")
     parser.add_argument("--pages", type=int, help="pages walked per variant and round (default 200, quick 30)")
-    parser.add_argument("--nom-pages", type=int,
-                        help="pages for the sort=nom variants, each page costing a full sort (default 50, quick 8)")
-    parser.add_argument("--profile", action="store_true",
-                        help="then walk the default variant again with py-spy on the gateway, accounts, candidatures")
-    parser.add_argument("--rounds", type=int, help="rounds over every variant, each beside the baseline (default 3, quick 2)")
+    parser.add_argument(
+        "--nom-pages",
+        type=int,
+        help="pages for the sort=nom variants, each page costing a full sort (default 50, quick 8)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="then walk the default variant again with py-spy on the gateway, accounts, candidatures",
+    )
+    parser.add_argument(
+        "--rounds", type=int, help="rounds over every variant, each beside the baseline (default 3, quick 2)"
+    )
     parser.add_argument("--rows", type=int, default=ROWS, help=f"candidatures loaded (default {ROWS:,})")
     args = parser.parse_args()
     args.pages = args.pages or (30 if args.quick else 200)
@@ -137,7 +145,14 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = Fa
             numero = _numero(rng)
             created = start + timedelta(seconds=rng.uniform(0, 28 * 86400))
             r = rng.random()
-            statut, reception, cancelled, decision, decision_id, validated_at = "en_attente", None, None, None, None, None
+            statut, reception, cancelled, decision, decision_id, validated_at = (
+                "en_attente",
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
             rang_lc, deadline, ready, refused = None, None, rng.randint(0, 4), 0
             if r < 0.25:
                 if rng.random() < 0.12:
@@ -153,8 +168,9 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = Fa
                     statut = "complet"
                     d = rng.random()
                     if d < 0.60:
-                        kind = rng.choices(["favorable", "defavorable", "liste_complementaire", "liste_attente"],
-                                           [35, 30, 25, 10])[0]
+                        kind = rng.choices(
+                            ["favorable", "defavorable", "liste_complementaire", "liste_attente"], [35, 30, 25, 10]
+                        )[0]
                         decision_id = uuid.uuid4()
                         entered = reception + timedelta(days=rng.uniform(1, 10))
                         validated_at = entered + timedelta(hours=rng.uniform(1, 48))
@@ -164,49 +180,157 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = Fa
                             rang_lc = rang
                         if kind == "favorable":
                             deadline = validated_at + timedelta(days=10)
-                        decisions.append((decision_id, cid, kind, "Dossier insuffisant" if kind == "defavorable" else None,
-                                          rang_lc, None, None, None, None, "gestion@univ.example", entered,
-                                          "gestion@univ.example", validated_at, False))
+                        decisions.append(
+                            (
+                                decision_id,
+                                cid,
+                                kind,
+                                "Dossier insuffisant" if kind == "defavorable" else None,
+                                rang_lc,
+                                None,
+                                None,
+                                None,
+                                None,
+                                "gestion@univ.example",
+                                entered,
+                                "gestion@univ.example",
+                                validated_at,
+                                False,
+                            )
+                        )
                     elif d < 0.70:  # entered, waiting for validation: the list shows it as decision_en_attente
-                        decisions.append((uuid.uuid4(), cid, "favorable", None, None, None, None, None, None,
-                                          "commission@univ.example", reception + timedelta(days=3), None, None, False))
+                        decisions.append(
+                            (
+                                uuid.uuid4(),
+                                cid,
+                                "favorable",
+                                None,
+                                None,
+                                None,
+                                None,
+                                None,
+                                None,
+                                "commission@univ.example",
+                                reception + timedelta(days=3),
+                                None,
+                                None,
+                                False,
+                            )
+                        )
             statut_date = reception or created
             nom = NOMS[rng.randrange(len(NOMS))]
             if rng.random() < 0.3:
                 nom = f"{nom}-{NOMS[rng.randrange(len(NOMS))]}"
             nom = nom.upper() if rng.random() < 0.2 else nom
             prenom = PRENOMS[rng.randrange(len(PRENOMS))]
-            candidatures.append((
-                cid, account, numero, FORMATION, formation["centre_code"], campagne, statut, statut_date,
-                formation["type_traitement"], rng.random() < 0.5, decision, None, reception, created,
-                cancelled, 1 + (reception is not None) + (decision is not None), decision_id, validated_at, rang_lc,
-                deadline, 4, ready, refused, nom, prenom,
-            ))
+            candidatures.append(
+                (
+                    cid,
+                    account,
+                    numero,
+                    FORMATION,
+                    formation["centre_code"],
+                    campagne,
+                    statut,
+                    statut_date,
+                    formation["type_traitement"],
+                    rng.random() < 0.5,
+                    decision,
+                    None,
+                    reception,
+                    created,
+                    cancelled,
+                    1 + (reception is not None) + (decision is not None),
+                    decision_id,
+                    validated_at,
+                    rang_lc,
+                    deadline,
+                    4,
+                    ready,
+                    refused,
+                    nom,
+                    prenom,
+                )
+            )
             candidats.append((account, numero, nom, prenom, f"{prenom.lower()}.{numero.lower()}@example.org"))
         started = time.monotonic()
         async with conn.transaction():
             await conn.copy_records_to_table("candidats", records=candidats, schema_name="candidatures")
-            await conn.copy_records_to_table("candidatures", schema_name="candidatures", records=candidatures, columns=[
-                "id", "account_id", "numero_dossier", "formation_code", "centre_code", "campagne_code", "statut",
-                "statut_date", "type_traitement", "type_traitement_valide", "decision", "date_retour_individuelle", "date_reception",
-                "created_at", "cancelled_at", "version", "decision_id", "decision_validated_at", "rang_lc",
-                "confirmation_deadline", "pieces_total", "pieces_ready", "pieces_refused", "nom", "prenom"])
-            await conn.copy_records_to_table("decisions", schema_name="candidatures", records=decisions, columns=[
-                "id", "candidature_id", "kind", "motif", "rang", "preselection_date", "preselection_heure",
-                "preselection_lieu", "commentaire", "entered_by", "entered_at", "validated_by", "validated_at", "automatic"])
+            await conn.copy_records_to_table(
+                "candidatures",
+                schema_name="candidatures",
+                records=candidatures,
+                columns=[
+                    "id",
+                    "account_id",
+                    "numero_dossier",
+                    "formation_code",
+                    "centre_code",
+                    "campagne_code",
+                    "statut",
+                    "statut_date",
+                    "type_traitement",
+                    "type_traitement_valide",
+                    "decision",
+                    "date_retour_individuelle",
+                    "date_reception",
+                    "created_at",
+                    "cancelled_at",
+                    "version",
+                    "decision_id",
+                    "decision_validated_at",
+                    "rang_lc",
+                    "confirmation_deadline",
+                    "pieces_total",
+                    "pieces_ready",
+                    "pieces_refused",
+                    "nom",
+                    "prenom",
+                ],
+            )
+            await conn.copy_records_to_table(
+                "decisions",
+                schema_name="candidatures",
+                records=decisions,
+                columns=[
+                    "id",
+                    "candidature_id",
+                    "kind",
+                    "motif",
+                    "rang",
+                    "preselection_date",
+                    "preselection_heure",
+                    "preselection_lieu",
+                    "commentaire",
+                    "entered_by",
+                    "entered_at",
+                    "validated_by",
+                    "validated_at",
+                    "automatic",
+                ],
+            )
         copied = time.monotonic() - started
         await conn.execute("ANALYZE candidatures; ANALYZE candidats; ANALYZE decisions")
         if vacuum:
             for table in ("candidatures", "statut_counts"):
                 await conn.execute(f"VACUUM ANALYZE {table}")
-        counts = await conn.fetch("SELECT statut, cancelled_at IS NOT NULL AS annulee, count(*) FROM candidatures "
-                                  "WHERE formation_code = $1 GROUP BY 1, 2 ORDER BY 1, 2", FORMATION)
+        counts = await conn.fetch(
+            "SELECT statut, cancelled_at IS NOT NULL AS annulee, count(*) FROM candidatures "
+            "WHERE formation_code = $1 GROUP BY 1, 2 ORDER BY 1, 2",
+            FORMATION,
+        )
         total = await conn.fetchval("SELECT count(*) FROM candidatures")
         size = await conn.fetchval("SELECT pg_size_pretty(pg_total_relation_size('candidatures'))")
     finally:
         await conn.close()
-    return {"copied_s": copied, "before": before, "total": total, "decisions": len(decisions), "size": size,
-            "by_statut": {("annulee" if r["annulee"] else r["statut"]): r["count"] for r in counts}}
+    return {
+        "copied_s": copied,
+        "before": before,
+        "total": total,
+        "decisions": len(decisions),
+        "size": size,
+        "by_statut": {("annulee" if r["annulee"] else r["statut"]): r["count"] for r in counts},
+    }
 
 
 # -- the walks ------------------------------------------------------------------------------------------
@@ -236,7 +360,9 @@ def _sort_key(variant: dict[str, str], item: dict[str, Any]) -> tuple | None:
         return None
     if sort == "rang":
         return (item["rang"] if item["rang"] is not None else 2**31 - 1, uuid.UUID(item["id"]))
-    received = datetime.fromisoformat(item["date_reception"].replace("Z", "+00:00")) if item["date_reception"] else NEVER
+    received = (
+        datetime.fromisoformat(item["date_reception"].replace("Z", "+00:00")) if item["date_reception"] else NEVER
+    )
     return (received, uuid.UUID(item["id"]))
 
 
@@ -271,7 +397,11 @@ async def walk(http: Any, stack: Stack, token: str, name: str, pages: int) -> Wa
             if "decision" in VARIANTS[name] and item["decision"] != VARIANTS[name]["decision"]:
                 result.problems.append(f"{name}: a row with decision {item['decision']}")
             key = _sort_key(VARIANTS[name], item)
-            if key is not None and previous_key is not None and (key > previous_key if descending else key < previous_key):
+            if (
+                key is not None
+                and previous_key is not None
+                and (key > previous_key if descending else key < previous_key)
+            ):
                 result.problems.append(f"{name}: out of order at {item['id']}")
             previous_key = key
         result.rows += len(page["items"])
@@ -330,16 +460,26 @@ async def explain(stack: Stack, walks: dict[str, Walk], deep_page: int) -> list[
                 if label != "page 1" and cursor is None:
                     continue
                 recording = _Recording(conn)
-                req = c.ListCandidatures(principal=admin, filters=filters, sort=params.get("sort", "date_reception"),
-                                         cursor=cursor, limit=50)
+                req = c.ListCandidatures(
+                    principal=admin, filters=filters, sort=params.get("sort", "date_reception"), cursor=cursor, limit=50
+                )
                 await listing.list_candidatures(recording, req)  # type: ignore[arg-type]
                 lines = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + recording.sql, *recording.args)]
                 await conn.execute("SET plan_cache_mode = force_generic_plan")
                 generic = [r[0] for r in await conn.fetch("EXPLAIN " + recording.sql, *recording.args)]
                 await conn.execute("RESET plan_cache_mode")
-                plans.append({"variant": name, "page": label, "sql": recording.sql, "plan": lines, "generic": generic,
-                              **summarize_plan(lines), "generic_indexes": _indexes(generic),
-                              "generic_sort": any("Sort" in line and "Key" not in line for line in generic)})
+                plans.append(
+                    {
+                        "variant": name,
+                        "page": label,
+                        "sql": recording.sql,
+                        "plan": lines,
+                        "generic": generic,
+                        **summarize_plan(lines),
+                        "generic_indexes": _indexes(generic),
+                        "generic_sort": any("Sort" in line and "Key" not in line for line in generic),
+                    }
+                )
     finally:
         await conn.close()
     return plans
@@ -368,7 +508,9 @@ def summarize_plan(lines: list[str]) -> dict[str, Any]:
         "indexes": _indexes(lines),
         "sort": sort.group(1).strip() if sort else "-",
         "removed_by_filter": removed,
-        "buffers": f"{shared[0][0]} hit" + (f", {shared[0][1]} read" if shared and shared[0][1] else "") if shared else "-",
+        "buffers": f"{shared[0][0]} hit" + (f", {shared[0][1]} read" if shared and shared[0][1] else "")
+        if shared
+        else "-",
     }
 
 
@@ -379,9 +521,12 @@ async def main() -> None:
     import aiohttp
 
     args = parse_args()
-    info = conditions(mode="quick" if args.quick else "full", rows=f"{args.rows:,}",
-                      pages=f"{args.pages} per walk ({args.nom_pages} for sort=nom: every page re-sorts the formation)",
-                      rounds=args.rounds)
+    info = conditions(
+        mode="quick" if args.quick else "full",
+        rows=f"{args.rows:,}",
+        pages=f"{args.pages} per walk ({args.nom_pages} for sort=nom: every page re-sorts the formation)",
+        rounds=args.rounds,
+    )
     rounds: list[dict[str, tuple[Walk, LoadResult]]] = []
     profiles: dict[str, Path] = {}
     async with platform("staff_list", ("accounts", "candidatures"), info, s3=False, smtp=False) as stack:
@@ -390,9 +535,11 @@ async def main() -> None:
             wait_listening(bare_port, bare)
             bare_base = f"http://127.0.0.1:{bare_port}"
             loaded = await bulk_load(stack, args.rows)
-            info["fixture"] = (f"{loaded['total']:,} candidatures ({loaded['size']} with indexes), {loaded['decisions']:,} "
-                               f"decisions, COPY in {loaded['copied_s']:.1f} s then ANALYZE; {FORMATION}: "
-                               + ", ".join(f"{k} {v:,}" for k, v in loaded["by_statut"].items()))
+            info["fixture"] = (
+                f"{loaded['total']:,} candidatures ({loaded['size']} with indexes), {loaded['decisions']:,} "
+                f"decisions, COPY in {loaded['copied_s']:.1f} s then ANALYZE; {FORMATION}: "
+                + ", ".join(f"{k} {v:,}" for k, v in loaded["by_statut"].items())
+            )
             async with aiohttp.ClientSession() as http:
                 token = await staff_session(stack, http)
                 for name in VARIANTS:  # warm-up: caches, prepared statements, the service's code paths
@@ -411,8 +558,11 @@ async def main() -> None:
                             b = await bare_walk(bare_base, len(rounds[0][name][0].latencies), size)
                             w = await walk(http, stack, token, name, pages)
                         results[name] = (w, b)
-                        print(f"  round {rnd + 1} {name:<33} {len(w.latencies):>4} pages  p50 {w.ms(50):7.1f} ms  "
-                              f"p95 {w.ms(95):7.1f} ms  max {w.ms(100):7.1f} ms | bare p95 {b.ms(95):5.1f} ms", flush=True)
+                        print(
+                            f"  round {rnd + 1} {name:<33} {len(w.latencies):>4} pages  p50 {w.ms(50):7.1f} ms  "
+                            f"p95 {w.ms(95):7.1f} ms  max {w.ms(100):7.1f} ms | bare p95 {b.ms(95):5.1f} ms",
+                            flush=True,
+                        )
                     rounds.append(results)
                     stack.check()
                 if args.profile:
@@ -435,33 +585,100 @@ async def main() -> None:
         raise BrokenRun("; ".join(problems[:5]))
 
 
-def report(info: dict[str, Any], rounds: list[dict[str, tuple[Walk, LoadResult]]], plans: list[dict[str, Any]],
-           logs: Path, profiles: dict[str, Path]) -> list[str]:
+def report(
+    info: dict[str, Any],
+    rounds: list[dict[str, tuple[Walk, LoadResult]]],
+    plans: list[dict[str, Any]],
+    logs: Path,
+    profiles: dict[str, Path],
+) -> list[str]:
     print()
     print_conditions(info)
     rows = []
     for rnd, results in enumerate(rounds, 1):
         for name, (w, b) in results.items():
-            rows.append([rnd, name, len(w.latencies), w.rows, int(median(w.sizes or [0])), w.ms(50), w.ms(95), w.ms(99),
-                         w.ms(100), b.ms(50), b.ms(95), ratio(w.ms(95), b.ms(95))])
-    print_table("each walk: pages of 50 followed by cursor, one after the other; bare = GET /body/<median page size>, "
-                "as many requests", ["round", "variant", "pages", "rows", "bytes/page", "p50 ms", "p95 ms", "p99 ms",
-                                     "max ms", "bare p50", "bare p95", "p95 ratio"], rows)
+            rows.append(
+                [
+                    rnd,
+                    name,
+                    len(w.latencies),
+                    w.rows,
+                    int(median(w.sizes or [0])),
+                    w.ms(50),
+                    w.ms(95),
+                    w.ms(99),
+                    w.ms(100),
+                    b.ms(50),
+                    b.ms(95),
+                    ratio(w.ms(95), b.ms(95)),
+                ]
+            )
+    print_table(
+        "each walk: pages of 50 followed by cursor, one after the other; bare = GET /body/<median page size>, "
+        "as many requests",
+        [
+            "round",
+            "variant",
+            "pages",
+            "rows",
+            "bytes/page",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "bare p50",
+            "bare p95",
+            "p95 ratio",
+        ],
+        rows,
+    )
     summary = []
     for name in VARIANTS:
         walks = [r[name][0] for r in rounds]
         bares = [r[name][1] for r in rounds]
-        summary.append([name, median([w.ms(50) for w in walks]), median([w.ms(95) for w in walks]),
-                        median([w.ms(99) for w in walks]), median([b.ms(95) for b in bares]),
-                        median([ratio(w.ms(95), b.ms(95)) for w, b in zip(walks, bares)])])
-    print_table(f"summary per variant: median of {len(rounds)} rounds; ratio paired by round",
-                ["variant", "p50 ms", "p95 ms", "p99 ms", "bare p95 ms", "p95 ratio"], summary)
-    print_table("EXPLAIN (ANALYZE, BUFFERS) of the service's query (custom plan), and the generic plan's indexes",
-                ["variant", "page", "exec ms", "indexes (custom)", "sort", "rows removed by filter", "buffers",
-                 "indexes (generic)", "generic sorts"],
-                [[p["variant"], p["page"], p["execution_ms"], ", ".join(p["indexes"]) or "-", p["sort"],
-                  p["removed_by_filter"], p["buffers"], ", ".join(p["generic_indexes"]) or "-",
-                  "yes" if p["generic_sort"] else "no"] for p in plans])
+        summary.append(
+            [
+                name,
+                median([w.ms(50) for w in walks]),
+                median([w.ms(95) for w in walks]),
+                median([w.ms(99) for w in walks]),
+                median([b.ms(95) for b in bares]),
+                median([ratio(w.ms(95), b.ms(95)) for w, b in zip(walks, bares)]),
+            ]
+        )
+    print_table(
+        f"summary per variant: median of {len(rounds)} rounds; ratio paired by round",
+        ["variant", "p50 ms", "p95 ms", "p99 ms", "bare p95 ms", "p95 ratio"],
+        summary,
+    )
+    print_table(
+        "EXPLAIN (ANALYZE, BUFFERS) of the service's query (custom plan), and the generic plan's indexes",
+        [
+            "variant",
+            "page",
+            "exec ms",
+            "indexes (custom)",
+            "sort",
+            "rows removed by filter",
+            "buffers",
+            "indexes (generic)",
+            "generic sorts",
+        ],
+        [
+            [
+                p["variant"],
+                p["page"],
+                p["execution_ms"],
+                ", ".join(p["indexes"]) or "-",
+                p["sort"],
+                p["removed_by_filter"],
+                p["buffers"],
+                ", ".join(p["generic_indexes"]) or "-",
+                "yes" if p["generic_sort"] else "no",
+            ]
+            for p in plans
+        ],
+    )
     plan_file = logs / "explain.txt"
     with plan_file.open("w") as out:
         for p in plans:
@@ -479,12 +696,26 @@ def report(info: dict[str, Any], rounds: list[dict[str, tuple[Walk, LoadResult]]
         for line in profile_summary(path, 15):
             print(f"  {line}")
         print()
-    saved = save_results("staff_list", {
-        "conditions": info,
-        "walks": [{"round": i, "variant": n, "pages": len(w.latencies), "rows": w.rows, "sizes": w.sizes,
-                   "latencies_ms": [x * 1000 for x in w.latencies], "bare": b.summary()}
-                  for i, r in enumerate(rounds, 1) for n, (w, b) in r.items()],
-        "plans": plans})
+    saved = save_results(
+        "staff_list",
+        {
+            "conditions": info,
+            "walks": [
+                {
+                    "round": i,
+                    "variant": n,
+                    "pages": len(w.latencies),
+                    "rows": w.rows,
+                    "sizes": w.sizes,
+                    "latencies_ms": [x * 1000 for x in w.latencies],
+                    "bare": b.summary(),
+                }
+                for i, r in enumerate(rounds, 1)
+                for n, (w, b) in r.items()
+            ],
+            "plans": plans,
+        },
+    )
     print(f"raw results: {saved.relative_to(ROOT)}")
     problems = [p for r in rounds for w, b in r.values() for p in w.problems]
     problems += [f"bare: {b.failed} failed" for r in rounds for _, b in r.values() if b.failed]

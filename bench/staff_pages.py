@@ -91,8 +91,9 @@ def check_page(name: str, body: bytes) -> None:
 
 
 async def timed(base: str, path: str, headers: dict[str, str], count: int, concurrency: int, label: str) -> LoadResult:
-    result, answers = await request_load(base, [Call("GET", path, headers=headers)] * count, concurrency=concurrency,
-                                         label=label)
+    result, answers = await request_load(
+        base, [Call("GET", path, headers=headers)] * count, concurrency=concurrency, label=label
+    )
     if result.failed:
         raise BrokenRun(f"{label}: {result.failed} failed: {result.failure_samples[:2]}")
     if path.startswith("/personnel/"):
@@ -112,24 +113,38 @@ async def explain_counts(stack: Any) -> dict[str, Any]:
     conn = await asyncpg.connect(stack.db.url, server_settings={"search_path": "candidatures"})
     try:
         recording = _Recording(conn)
-        await listing.count_candidatures(recording, c.CountCandidatures(  # type: ignore[arg-type]
-            principal=admin, filters=c.Filters(formation_code=FORMATION)))
+        await listing.count_candidatures(
+            recording,
+            c.CountCandidatures(  # type: ignore[arg-type]
+                principal=admin, filters=c.Filters(formation_code=FORMATION)
+            ),
+        )
         lines = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + recording.sql, *recording.args)]
-        counted = ("SELECT CASE WHEN c.cancelled_at IS NOT NULL THEN 'annulee' ELSE c.statut END AS statut, count(*) AS n"
-                   " FROM candidatures c JOIN formations f ON f.code = c.formation_code WHERE c.formation_code = $1 GROUP BY 1")
+        counted = (
+            "SELECT CASE WHEN c.cancelled_at IS NOT NULL THEN 'annulee' ELSE c.statut END AS statut, count(*) AS n"
+            " FROM candidatures c JOIN formations f ON f.code = c.formation_code WHERE c.formation_code = $1 GROUP BY 1"
+        )
         before = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + counted, FORMATION)]
     finally:
         await conn.close()
-    return {"sql": recording.sql, "plan": lines, **summarize_plan(lines),
-            "counted": {"sql": counted, "plan": before, **summarize_plan(before)}}
+    return {
+        "sql": recording.sql,
+        "plan": lines,
+        **summarize_plan(lines),
+        "counted": {"sql": counted, "plan": before, **summarize_plan(before)},
+    }
 
 
 async def main() -> None:
     import aiohttp
 
     args = parse_args()
-    info = conditions(mode="quick" if args.quick else "full", rows=f"{args.rows:,}", rounds=args.rounds,
-                      requests=f"{args.pages} per variant, round and concurrency")
+    info = conditions(
+        mode="quick" if args.quick else "full",
+        rows=f"{args.rows:,}",
+        rounds=args.rounds,
+        requests=f"{args.pages} per variant, round and concurrency",
+    )
     web_port = free_port()
     env = {"WEB_URL": f"http://127.0.0.1:{web_port}", "ECANDIDAT_ENV": "development"}
     rounds: list[dict[tuple[str, int], tuple[LoadResult, LoadResult]]] = []
@@ -141,20 +156,27 @@ async def main() -> None:
             wait_listening(bare_port, bare)
             bare_base = f"http://127.0.0.1:{bare_port}"
             loaded = await bulk_load(stack, args.rows, vacuum=True)
-            info["fixture"] = (f"{loaded['total']:,} candidatures ({loaded['size']} with indexes); {FORMATION}: "
-                               + ", ".join(f"{k} {v:,}" for k, v in loaded["by_statut"].items()))
+            info["fixture"] = (
+                f"{loaded['total']:,} candidatures ({loaded['size']} with indexes); {FORMATION}: "
+                + ", ".join(f"{k} {v:,}" for k, v in loaded["by_statut"].items())
+            )
             async with aiohttp.ClientSession() as http:
                 token = await staff_session(stack, http)
-                async with http.get(f"{stack.base}{PAGES['list page, first page']}", allow_redirects=False,
-                                    cookies={"ecandidat_session": token}) as resp:
+                async with http.get(
+                    f"{stack.base}{PAGES['list page, first page']}",
+                    allow_redirects=False,
+                    cookies={"ecandidat_session": token},
+                ) as resp:
                     body = await resp.read()
                     csrf = resp.cookies.get("ecandidat_csrf")
                 if resp.status != 200 or csrf is None:
                     raise BrokenRun(f"first page: {resp.status} {body[:300]!r}")
             page_headers = {"Cookie": f"ecandidat_session={token}; ecandidat_csrf={csrf.value}", "Accept": "text/html"}
             api_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            targets = {**{name: (path, page_headers) for name, path in PAGES.items()},
-                       **{name: (path, api_headers) for name, path in APIS.items()}}
+            targets = {
+                **{name: (path, page_headers) for name, path in PAGES.items()},
+                **{name: (path, api_headers) for name, path in APIS.items()},
+            }
             sizes = {}
             for name, (path, headers) in targets.items():  # warm-up: caches, prepared statements, code paths
                 await timed(stack.base, path, headers, 5, 1, name)
@@ -166,19 +188,30 @@ async def main() -> None:
                 results = {}
                 for name, (path, headers) in targets.items():
                     for concurrency in (1, 4):
+
                         async def target() -> LoadResult:
                             return await timed(stack.base, path, headers, args.pages, concurrency, name)
 
                         async def baseline() -> LoadResult:
-                            return (await request_load(bare_base, [Call("GET", f"/body/{sizes[name]}")] * args.pages,
-                                                       concurrency=concurrency, label="bare"))[0]
+                            return (
+                                await request_load(
+                                    bare_base,
+                                    [Call("GET", f"/body/{sizes[name]}")] * args.pages,
+                                    concurrency=concurrency,
+                                    label="bare",
+                                )
+                            )[0]
+
                         if rnd % 2 == 0:
                             t, b = await target(), await baseline()
                         else:
                             b, t = await baseline(), await target()
                         results[name, concurrency] = (t, b)
-                        print(f"  round {rnd + 1} C={concurrency} {name:<34} p50 {t.ms(50):7.1f} p95 {t.ms(95):7.1f} ms"
-                              f" | bare p95 {b.ms(95):5.1f} ms", flush=True)
+                        print(
+                            f"  round {rnd + 1} C={concurrency} {name:<34} p50 {t.ms(50):7.1f} p95 {t.ms(95):7.1f} ms"
+                            f" | bare p95 {b.ms(95):5.1f} ms",
+                            flush=True,
+                        )
                 rounds.append(results)
                 stack.check()
                 web.check()
@@ -190,24 +223,46 @@ def report(info: dict[str, Any], rounds: list, sizes: dict[str, int], plan: dict
     print()
     print_conditions(info)
     rows = []
-    for (name, concurrency) in rounds[0]:
+    for name, concurrency in rounds[0]:
         runs = [r[name, concurrency] for r in rounds]
-        rows.append([name, concurrency, f"{sizes[name] / 1024:.1f} KB", median([t.ms(50) for t, _ in runs]),
-                     median([t.ms(95) for t, _ in runs]), " / ".join(f"{t.ms(95):.0f}" for t, _ in runs),
-                     median([b.ms(95) for _, b in runs]), median([ratio(t.ms(95), b.ms(95)) for t, b in runs])])
-    print_table(f"GET, median of {len(rounds)} rounds (target: the list page p95 < {TARGET_P95_MS:g} ms); bare = the "
-                "bare aiohttp page of the same size, same client, same count",
-                ["target", "C", "size", "p50 ms", "p95 ms", "p95 of each round", "bare p95 ms", "p95 ratio"], rows)
-    for what, shown in (("the service's query (the counts kept by the trigger)", plan),
-                        ("the same counts counted from the candidatures (what a filtered list does)", plan["counted"])):
+        rows.append(
+            [
+                name,
+                concurrency,
+                f"{sizes[name] / 1024:.1f} KB",
+                median([t.ms(50) for t, _ in runs]),
+                median([t.ms(95) for t, _ in runs]),
+                " / ".join(f"{t.ms(95):.0f}" for t, _ in runs),
+                median([b.ms(95) for _, b in runs]),
+                median([ratio(t.ms(95), b.ms(95)) for t, b in runs]),
+            ]
+        )
+    print_table(
+        f"GET, median of {len(rounds)} rounds (target: the list page p95 < {TARGET_P95_MS:g} ms); bare = the "
+        "bare aiohttp page of the same size, same client, same count",
+        ["target", "C", "size", "p50 ms", "p95 ms", "p95 of each round", "bare p95 ms", "p95 ratio"],
+        rows,
+    )
+    for what, shown in (
+        ("the service's query (the counts kept by the trigger)", plan),
+        ("the same counts counted from the candidatures (what a filtered list does)", plan["counted"]),
+    ):
         print(f"counts per statut, {what}: EXPLAIN (ANALYZE, BUFFERS), {shown['execution_ms']:.1f} ms")
         print("  " + re.sub(r"\s+", " ", shown["sql"]))
         for line in shown["plan"]:
             print("  " + line[:170])
-    saved = save_results("staff_pages", {
-        "conditions": info, "sizes": sizes, "counts_plan": plan,
-        "rounds": [{f"{name} (C={c})": {"page": t.summary(), "bare": b.summary()} for (name, c), (t, b) in r.items()}
-                   for r in rounds]})
+    saved = save_results(
+        "staff_pages",
+        {
+            "conditions": info,
+            "sizes": sizes,
+            "counts_plan": plan,
+            "rounds": [
+                {f"{name} (C={c})": {"page": t.summary(), "bare": b.summary()} for (name, c), (t, b) in r.items()}
+                for r in rounds
+            ],
+        },
+    )
     print(f"\nraw results: {saved.relative_to(ROOT)}; logs: {logs.relative_to(ROOT)}")
 
 

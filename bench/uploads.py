@@ -104,10 +104,20 @@ async def main(args: argparse.Namespace) -> None:
     processes = []
     with NatsServer(store_dir=work / "nats") as nats_server, S3Server(data_dir=work / "s3") as s3:
         gateway_port = free_port()
-        env = dict(os.environ, DATABASE_URL=database, NATS_URL=nats_server.url, S3_ENDPOINT=s3.endpoint,
-                   S3_ACCESS_KEY=s3.access_key, S3_SECRET_KEY=s3.secret_key, S3_BUCKET="bench-pieces",
-                   GATEWAY_PORT=str(gateway_port), GATEWAY_SERVICES="documents", LOG_LEVEL="WARNING",
-                   RPC_TIMEOUT=os.environ.get("RPC_TIMEOUT", "15"), PYTHONPATH=str(ROOT))
+        env = dict(
+            os.environ,
+            DATABASE_URL=database,
+            NATS_URL=nats_server.url,
+            S3_ENDPOINT=s3.endpoint,
+            S3_ACCESS_KEY=s3.access_key,
+            S3_SECRET_KEY=s3.secret_key,
+            S3_BUCKET="bench-pieces",
+            GATEWAY_PORT=str(gateway_port),
+            GATEWAY_SERVICES="documents",
+            LOG_LEVEL="WARNING",
+            RPC_TIMEOUT=os.environ.get("RPC_TIMEOUT", "15"),
+            PYTHONPATH=str(ROOT),
+        )
         try:
             documents = spawn([sys.executable, "-m", "services.documents"], work / "documents.log", env=env, cwd=ROOT)
             gateway = spawn([sys.executable, "-m", "gateway"], work / "gateway.log", env=env, cwd=ROOT)
@@ -167,9 +177,16 @@ async def run(args, nats_url: str, s3: S3Server, port: int, pids: dict[str, int]
         principals[token] = me
         cid = uuid.uuid4()
         event = CandidatureCreated(
-            candidature_id=cid, account_id=me.account_id, numero_dossier="26BENCH0", formation_code="F",
-            formation_libelle="Bench", centre_code="C", centre_libelle="C", type_traitement="acces_controle",
-            date_limite_retour=date.today() + timedelta(days=30), campagne_libelle="Bench",
+            candidature_id=cid,
+            account_id=me.account_id,
+            numero_dossier="26BENCH0",
+            formation_code="F",
+            formation_libelle="Bench",
+            centre_code="C",
+            centre_libelle="C",
+            type_traitement="acces_controle",
+            date_limite_retour=date.today() + timedelta(days=30),
+            campagne_libelle="Bench",
             pieces=[RequiredPiece(piece_id=uuid.uuid4(), code="CV", libelle="CV", ordre=1)],
         )
         body = envelope(event, event_id=uuid.uuid4(), time=datetime.now(timezone.utc))
@@ -178,16 +195,22 @@ async def run(args, nats_url: str, s3: S3Server, port: int, pids: dict[str, int]
     for i, (token, cid, _) in enumerate(slots):
         while True:
             try:
-                listed = await rpc.call(ListPieces(principal=principals[token], candidature_id=uuid.UUID(cid)),
-                                        CandidaturePieces)
+                listed = await rpc.call(
+                    ListPieces(principal=principals[token], candidature_id=uuid.UUID(cid)), CandidaturePieces
+                )
                 slots[i] = (token, cid, str(listed.items[0].slot_id))
                 break
             except Exception:
                 await asyncio.sleep(0.2)
 
     data = sized_pdf(args.size)
-    client = Minio(s3.endpoint.split("//", 1)[1], access_key=s3.access_key, secret_key=s3.secret_key, secure=False,
-                   region=s3.region)
+    client = Minio(
+        s3.endpoint.split("//", 1)[1],
+        access_key=s3.access_key,
+        secret_key=s3.secret_key,
+        secure=False,
+        region=s3.region,
+    )
     if not client.bucket_exists("bench-direct"):
         client.make_bucket("bench-direct")
     gateway_url = f"http://127.0.0.1:{port}/api/v1/candidatures"
@@ -195,8 +218,11 @@ async def run(args, nats_url: str, s3: S3Server, port: int, pids: dict[str, int]
     async with aiohttp.ClientSession(connector=connector) as http:
 
         async def through_gateway(token: str, cid: str, slot: str) -> int:
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream",
-                       "X-File-Name": "bench.pdf"}
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/octet-stream",
+                "X-File-Name": "bench.pdf",
+            }
             async with http.put(f"{gateway_url}/{cid}/pieces/{slot}/fichier", data=data, headers=headers) as resp:
                 await resp.read()
                 return resp.status
@@ -224,15 +250,19 @@ async def run(args, nats_url: str, s3: S3Server, port: int, pids: dict[str, int]
 
     volume = args.uploads * args.size / MB
     d, g = statistics.median(direct_s), statistics.median(gateway_s)
-    print(f"\n{args.uploads} concurrent uploads of {args.size / MB:.1f} MB, {args.rounds} rounds, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"\n{args.uploads} concurrent uploads of {args.size / MB:.1f} MB, {args.rounds} rounds, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"{'path':<10} {'median s':>9} {'MB/s':>8}  (each round, s)")
     print(f"{'direct S3':<10} {d:>9.2f} {volume / d:>8.1f}  {', '.join(f'{x:.2f}' for x in direct_s)}")
     print(f"{'gateway':<10} {g:>9.2f} {volume / g:>8.1f}  {', '.join(f'{x:.2f}' for x in gateway_s)}")
     print(f"ratio gateway/direct: {d / g:.2f} (target ≥ 0.5)")
     for name in pids:
-        print(f"{name:<10} idle RSS {idle[name]:6.1f} MB, peak {peaks[name]:6.1f} MB, "
-              f"above idle {peaks[name] - idle[name]:6.1f} MB (target < 100)")
+        print(
+            f"{name:<10} idle RSS {idle[name]:6.1f} MB, peak {peaks[name]:6.1f} MB, "
+            f"above idle {peaks[name] - idle[name]:6.1f} MB (target < 100)"
+        )
 
 
 if __name__ == "__main__":

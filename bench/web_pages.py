@@ -79,8 +79,9 @@ async def load(url_of, cookies: list[dict[str, str]], duration: float, label: st
     perf = time.perf_counter
     connector = aiohttp.TCPConnector(limit=len(cookies))
 
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                     timeout=aiohttp.ClientTimeout(total=30)) as http:
+    async with aiohttp.ClientSession(
+        connector=connector, cookie_jar=aiohttp.DummyCookieJar(), timeout=aiohttp.ClientTimeout(total=30)
+    ) as http:
         deadline = perf() + duration
 
         async def worker(i: int) -> None:
@@ -104,7 +105,9 @@ async def load(url_of, cookies: list[dict[str, str]], duration: float, label: st
                 else:
                     bad[str(status)] = bad.get(str(status), 0) + 1
                 if think:
-                    await asyncio.sleep(min(random.expovariate(1 / think), deadline - perf() if deadline > perf() else 0))
+                    await asyncio.sleep(
+                        min(random.expovariate(1 / think), deadline - perf() if deadline > perf() else 0)
+                    )
 
         started, wall = perf(), time.time()
         await asyncio.gather(*(worker(i) for i in range(len(cookies))))
@@ -112,14 +115,21 @@ async def load(url_of, cookies: list[dict[str, str]], duration: float, label: st
     if bad:
         raise BrokenRun(f"{label}: answers other than 200: {bad}")
     latencies.sort()
-    return {"label": label, "think": think, "from": wall, "to": wall + elapsed, "requests": len(latencies),
-            "rps": len(latencies) / elapsed,
-            "p50": percentile(latencies, 50) * 1000, "p95": percentile(latencies, 95) * 1000,
-            "p99": percentile(latencies, 99) * 1000, "bytes": sum(sizes) // max(1, len(sizes))}
+    return {
+        "label": label,
+        "think": think,
+        "from": wall,
+        "to": wall + elapsed,
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50": percentile(latencies, 50) * 1000,
+        "p95": percentile(latencies, 95) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+        "bytes": sum(sizes) // max(1, len(sizes)),
+    }
 
 
-async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]], label: str,
-               count: int = 40) -> dict:
+async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]], label: str, count: int = 40) -> dict:
     """What one page costs, from `count` pages asked one after the other (nothing else running):
     the API calls the gateway answered for it (its access log), the rpc requests on the bus (a
     subscription to `rpc.>`), and the CPU each process used (from /proc), per page."""
@@ -162,9 +172,13 @@ async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]]
                 continue
             if entry.get("logger") == "gateway.access" and str(entry.get("path", "")).startswith("/api/"):
                 routes[entry["route"]] = routes.get(entry["route"], 0) + 1
-    return {"label": label, "pages": count, "api_calls": {k: v / count for k, v in sorted(routes.items())},
-            "rpc": {k: v / count for k, v in sorted(rpc.items())},
-            "cpu_ms": {k: v * 1000 / count for k, v in used.items() if k != "bench"}}
+    return {
+        "label": label,
+        "pages": count,
+        "api_calls": {k: v / count for k, v in sorted(routes.items())},
+        "rpc": {k: v / count for k, v in sorted(rpc.items())},
+        "cpu_ms": {k: v * 1000 / count for k, v in used.items() if k != "bench"},
+    }
 
 
 async def profile(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]], seconds: float) -> dict[str, Path]:
@@ -206,9 +220,14 @@ async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str,
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 5 s per page")
-    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS",
-                        help="then ask the candidature page at saturation for SECONDS under py-spy "
-                             "(web, gateway, services; .venv/bin/pip install py-spy)")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="then ask the candidature page at saturation for SECONDS under py-spy "
+        "(web, gateway, services; .venv/bin/pip install py-spy)",
+    )
     args = parser.parse_args()
     rounds, seconds = (2, 5.0) if args.quick else (3, 15.0)
     info = conditions(users=USERS, rounds=rounds, seconds_per_phase=seconds)
@@ -227,20 +246,32 @@ async def main() -> None:
                 candidates = await create_candidates(stack, http, USERS, "pages")
                 candidatures = []
                 for candidate in candidates:
-                    _, view = await api(http, stack, "POST", f"{API}/candidatures", token=candidate.token,
-                                        json_body={"formation_code": "DU-MUSICO"}, expect=(201,))
+                    _, view = await api(
+                        http,
+                        stack,
+                        "POST",
+                        f"{API}/candidatures",
+                        token=candidate.token,
+                        json_body={"formation_code": "DU-MUSICO"},
+                        expect=(201,),
+                    )
                     candidatures.append(view["id"])
                 for candidate, cid in zip(candidates, candidatures):  # the slots come with an event
                     for _ in range(200):
-                        async with http.get(f"{stack.base}{API}/candidatures/{cid}/pieces", headers=candidate.auth) as resp:
+                        async with http.get(
+                            f"{stack.base}{API}/candidatures/{cid}/pieces", headers=candidate.auth
+                        ) as resp:
                             if resp.status == 200:
                                 break
                         await asyncio.sleep(0.05)
                 # A browser keeps the CSRF cookie its first page set, and sends it with the next pages.
                 cookies = []
                 for candidate in candidates:
-                    async with http.get(f"{stack.base}/dossier", headers={"Accept": "text/html"},
-                                        cookies={"ecandidat_session": candidate.token}) as resp:
+                    async with http.get(
+                        f"{stack.base}/dossier",
+                        headers={"Accept": "text/html"},
+                        cookies={"ecandidat_session": candidate.token},
+                    ) as resp:
                         await resp.read()
                         csrf = resp.cookies.get("ecandidat_csrf")
                     if resp.status != 200 or csrf is None:
@@ -263,13 +294,19 @@ async def main() -> None:
                 stack.check()
                 web.check()
             costs = [await cost(stack, web, urls[name], cookies, name) for name in urls if "page (" in name]
-            profiles = await profile(stack, web, urls["candidature page (gateway → web → API)"], cookies,
-                                     args.profile) if args.profile else {}
+            profiles = (
+                await profile(stack, web, urls["candidature page (gateway → web → API)"], cookies, args.profile)
+                if args.profile
+                else {}
+            )
             weight = await page_weight(stack.base, cookies[0], f"/candidatures/{candidatures[0]}")
     print_conditions(info)
     for think, title in (
-        (THINK, f"GET pages, {USERS} users reading them (each its own session, {THINK:g} s on a page on average): "
-                f"server time, target p95 < {TARGET_P95_MS:g} ms"),
+        (
+            THINK,
+            f"GET pages, {USERS} users reading them (each its own session, {THINK:g} s on a page on average): "
+            f"server time, target p95 < {TARGET_P95_MS:g} ms",
+        ),
         (0.0, f"GET pages, {USERS} users asking again at once (the servers' saturation: throughput)"),
     ):
         bare_p95 = min(r["p95"] for r in results["bare aiohttp page", think])
@@ -277,19 +314,44 @@ async def main() -> None:
         for name in urls:
             runs = results[name, think]
             best = min(runs, key=lambda r: r["p95"])
-            rows.append([name, f"{best['rps']:.0f}", f"{best['p50']:.1f}", f"{best['p95']:.1f}", f"{best['p99']:.1f}",
-                         f"{best['p95'] / bare_p95:.1f}×", f"{best['bytes'] / 1024:.1f} KB",
-                         " / ".join(f"{r['p95']:.0f}" for r in runs)])
-        print_table(f"{title}; {seconds:g} s per phase, best round by p95",
-                    ["page", "req/s", "p50 ms", "p95 ms", "p99 ms", "p95 ÷ bare", "page size", "p95 of each round"], rows)
+            rows.append(
+                [
+                    name,
+                    f"{best['rps']:.0f}",
+                    f"{best['p50']:.1f}",
+                    f"{best['p95']:.1f}",
+                    f"{best['p99']:.1f}",
+                    f"{best['p95'] / bare_p95:.1f}×",
+                    f"{best['bytes'] / 1024:.1f} KB",
+                    " / ".join(f"{r['p95']:.0f}" for r in runs),
+                ]
+            )
+        print_table(
+            f"{title}; {seconds:g} s per phase, best round by p95",
+            ["page", "req/s", "p50 ms", "p95 ms", "p99 ms", "p95 ÷ bare", "page size", "p95 of each round"],
+            rows,
+        )
     names = sorted({k for c in costs for k in c["cpu_ms"]}, key=lambda k: (k != "gateway", k != "web", k))
-    print_table("What one page costs (40 pages asked one after the other): API calls, rpc requests, CPU ms per page",
-                ["page", "API calls", "rpc", *names],
-                [[c["label"].split(" (")[0], f"{sum(c['api_calls'].values()):g}", f"{sum(c['rpc'].values()):g}",
-                  *(f"{c['cpu_ms'].get(n, 0):.1f}" for n in names)] for c in costs])
+    print_table(
+        "What one page costs (40 pages asked one after the other): API calls, rpc requests, CPU ms per page",
+        ["page", "API calls", "rpc", *names],
+        [
+            [
+                c["label"].split(" (")[0],
+                f"{sum(c['api_calls'].values()):g}",
+                f"{sum(c['rpc'].values()):g}",
+                *(f"{c['cpu_ms'].get(n, 0):.1f}" for n in names),
+            ]
+            for c in costs
+        ],
+    )
     for c in costs:
-        print(f"  {c['label']}: API " + ", ".join(f"{k} ×{v:g}" for k, v in c["api_calls"].items())
-              + "; rpc " + ", ".join(f"{k} ×{v:g}" for k, v in c["rpc"].items()))
+        print(
+            f"  {c['label']}: API "
+            + ", ".join(f"{k} ×{v:g}" for k, v in c["api_calls"].items())
+            + "; rpc "
+            + ", ".join(f"{k} ×{v:g}" for k, v in c["rpc"].items())
+        )
     print()
     for name, path in profiles.items():
         print(f"py-spy, {name}, candidature page at saturation: own time, top functions")
@@ -297,12 +359,24 @@ async def main() -> None:
             print(f"  {line}")
         print()
     total = weight["HTML"] + weight["CSS"] + weight["JS"]
-    print_table("First load of the candidature page in Chromium (empty cache), bytes transferred",
-                ["HTML", "CSS", "JS", "HTML + CSS + JS", "fonts", "images", "other"],
-                [[f"{weight[k] / 1024:.1f} KB" for k in ("HTML", "CSS", "JS")] + [f"{total / 1024:.1f} KB"]
-                 + [f"{weight[k] / 1024:.1f} KB" for k in ("fonts", "images", "other")]])
-    save_results("web_pages", {"conditions": info, "weight": weight, "costs": costs,
-                               "results": {f"{name} (think {think:g} s)": runs for (name, think), runs in results.items()}})
+    print_table(
+        "First load of the candidature page in Chromium (empty cache), bytes transferred",
+        ["HTML", "CSS", "JS", "HTML + CSS + JS", "fonts", "images", "other"],
+        [
+            [f"{weight[k] / 1024:.1f} KB" for k in ("HTML", "CSS", "JS")]
+            + [f"{total / 1024:.1f} KB"]
+            + [f"{weight[k] / 1024:.1f} KB" for k in ("fonts", "images", "other")]
+        ],
+    )
+    save_results(
+        "web_pages",
+        {
+            "conditions": info,
+            "weight": weight,
+            "costs": costs,
+            "results": {f"{name} (think {think:g} s)": runs for (name, think), runs in results.items()},
+        },
+    )
 
 
 if __name__ == "__main__":

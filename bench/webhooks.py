@@ -131,8 +131,14 @@ async def run_webhooks(pool, receiver: Receiver, n: int, rate: float | None, tim
         raise BrokenRun(f"{receiver.duplicates} duplicate(s), {receiver.bad} bad signature(s)")
     first, last = min(sent.values()), max(receiver.arrivals[k] for k in sent)
     lat = latencies(sent, receiver.arrivals)
-    return {"path": "webhooks", "events": n, "events_per_s": n / (last - first), "p50_ms": percentile(lat, 50),
-            "p99_ms": percentile(lat, 99), "max_ms": lat[-1]}
+    return {
+        "path": "webhooks",
+        "events": n,
+        "events_per_s": n / (last - first),
+        "p50_ms": percentile(lat, 50),
+        "p99_ms": percentile(lat, 99),
+        "max_ms": lat[-1],
+    }
 
 
 async def run_raw(js, n: int, rate: float | None, timeout: float, payload: bytes) -> dict[str, Any]:
@@ -142,7 +148,9 @@ async def run_raw(js, n: int, rate: float | None, timeout: float, payload: bytes
     try:
         if rate is None:
             start = time.perf_counter()
-            futures = [await js.publish_async(subject, payload, headers={"Nats-Msg-Id": uuid.uuid4().hex}) for _ in range(n)]
+            futures = [
+                await js.publish_async(subject, payload, headers={"Nats-Msg-Id": uuid.uuid4().hex}) for _ in range(n)
+            ]
             await asyncio.wait_for(asyncio.gather(*futures), timeout)
             elapsed = time.perf_counter() - start
             return {"path": "raw publish", "events": n, "events_per_s": n / elapsed}
@@ -171,14 +179,22 @@ async def run_raw(js, n: int, rate: float | None, timeout: float, payload: bytes
             await js.publish(subject, payload, headers={"Nats-Msg-Id": key})
         await asyncio.wait_for(consumer, timeout)
         lat = latencies(sent, arrived)
-        return {"path": "raw publish → consume", "events": n, "events_per_s": n / (max(arrived.values()) - start),
-                "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "max_ms": lat[-1]}
+        return {
+            "path": "raw publish → consume",
+            "events": n,
+            "events_per_s": n / (max(arrived.values()) - start),
+            "p50_ms": percentile(lat, 50),
+            "p99_ms": percentile(lat, 99),
+            "max_ms": lat[-1],
+        }
     finally:
         await js.delete_stream(stream)
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="webhook deliveries/s and commit→delivery latency beside raw JetStream")
+    parser = argparse.ArgumentParser(
+        description="webhook deliveries/s and commit→delivery latency beside raw JetStream"
+    )
     parser.add_argument("--quick", action="store_true", help="small run, < 30 s")
     parser.add_argument("--burst", type=int, help="events of the burst (default 2000, quick 400)")
     parser.add_argument("--rate", type=float, default=100.0, help="events/s of the steady runs (default 100)")
@@ -193,8 +209,11 @@ def parse_args() -> argparse.Namespace:
 async def main() -> None:
     args = parse_args()
     steady = int(args.rate * args.seconds)
-    info = conditions(mode="quick" if args.quick else "full", burst=args.burst,
-                      steady=f"{args.rate:g} events/s for {args.seconds:g} s ({steady} events)")
+    info = conditions(
+        mode="quick" if args.quick else "full",
+        burst=args.burst,
+        steady=f"{args.rate:g} events/s for {args.seconds:g} s ({steady} events)",
+    )
     with workdir("webhooks") as folder, nats_server(folder) as ns:
         async with database(folder) as db:
             info["database"] = db.where
@@ -209,21 +228,35 @@ async def main() -> None:
             relay_task = asyncio.create_task(relay.run())
             receiver = Receiver()
             await receiver.start()
-            service = WebhooksService(WebhooksSettings(database_url=db.url, nats_url=ns.url, webhook_allow_private=True,
-                                                       log_format="text", ecandidat_env="development"))
+            service = WebhooksService(
+                WebhooksSettings(
+                    database_url=db.url,
+                    nats_url=ns.url,
+                    webhook_allow_private=True,
+                    log_format="text",
+                    ecandidat_env="development",
+                )
+            )
             await service.start()
             try:
-                registered = await RpcClient(nc, timeout=10).call(NewEndpoint(
-                    url=f"http://127.0.0.1:{receiver.port}/hook", event_types=["accounts.account.activated"]),
-                    RegisteredEndpoint)
+                registered = await RpcClient(nc, timeout=10).call(
+                    NewEndpoint(
+                        url=f"http://127.0.0.1:{receiver.port}/hook", event_types=["accounts.account.activated"]
+                    ),
+                    RegisteredEndpoint,
+                )
                 receiver.secret = registered.secret
                 payload = b"x" * 300
                 await run_webhooks(pool, receiver, 50, None, args.timeout)  # warm-up, not reported
-                rows = [await run_raw(js, args.burst, None, args.timeout, payload),
-                        await run_webhooks(pool, receiver, args.burst, None, args.timeout)]
+                rows = [
+                    await run_raw(js, args.burst, None, args.timeout, payload),
+                    await run_webhooks(pool, receiver, args.burst, None, args.timeout),
+                ]
                 rows[-1]["path"] = "webhooks (burst)"
-                steady_rows = [await run_raw(js, steady, args.rate, args.timeout, payload),
-                               await run_webhooks(pool, receiver, steady, args.rate, args.timeout)]
+                steady_rows = [
+                    await run_raw(js, steady, args.rate, args.timeout, payload),
+                    await run_webhooks(pool, receiver, steady, args.rate, args.timeout),
+                ]
                 steady_rows[-1]["path"] = f"webhooks at {args.rate:g}/s"
             finally:
                 await service.stop()
@@ -232,12 +265,20 @@ async def main() -> None:
                 await receiver.runner.cleanup()
                 await pool.close()
                 await nc.close()
-    print_table("Throughput (events/s)", ["path", "events", "events/s"],
-                [[r["path"], r["events"], round(r["events_per_s"])] for r in rows])
+    print_table(
+        "Throughput (events/s)",
+        ["path", "events", "events/s"],
+        [[r["path"], r["events"], round(r["events_per_s"])] for r in rows],
+    )
     print(f"webhooks / raw publish: {ratio(rows[1]['events_per_s'], rows[0]['events_per_s']):.3f}")
-    print_table(f"Latency at {args.rate:g} events/s (ms)", ["path", "events", "p50", "p99", "max"],
-                [[r["path"], r["events"], round(r["p50_ms"], 1), round(r["p99_ms"], 1), round(r["max_ms"], 1)]
-                 for r in steady_rows])
+    print_table(
+        f"Latency at {args.rate:g} events/s (ms)",
+        ["path", "events", "p50", "p99", "max"],
+        [
+            [r["path"], r["events"], round(r["p50_ms"], 1), round(r["p99_ms"], 1), round(r["max_ms"], 1)]
+            for r in steady_rows
+        ],
+    )
     save_results("webhooks", {"conditions": info, "throughput": rows, "steady": steady_rows})
 
 

@@ -55,10 +55,18 @@ async def _dlq(args: argparse.Namespace, settings: KitSettings) -> int:
         js = nc.jetstream()
         if args.action == "list":
             for letter in await list_dead_letters(js, args.limit):
-                print(json.dumps({
-                    "seq": letter.seq, "consumer": letter.consumer, "subject": letter.original_subject,
-                    "deliveries": letter.deliveries, "error": letter.error,
-                }, ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {
+                            "seq": letter.seq,
+                            "consumer": letter.consumer,
+                            "subject": letter.original_subject,
+                            "deliveries": letter.deliveries,
+                            "error": letter.error,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
         else:
             letter = await replay_dead_letter(js, args.seq)
             print(f"replayed dead letter {letter.seq} on {letter.original_subject}")
@@ -71,8 +79,11 @@ async def _seed_demo(args: argparse.Namespace, settings: KitSettings) -> int:
     """Every service's demo data: the offer of the guide (candidatures), the student records (dossiers)."""
     seeds = [module.seed_demo for module in command_modules() if hasattr(module, "seed_demo")]
     if not seeds:
-        print("no service command is installed (the `ecandidat.cli` entry points of pyproject.toml): "
-              "run scripts/bootstrap, which installs the project", file=sys.stderr)
+        print(
+            "no service command is installed (the `ecandidat.cli` entry points of pyproject.toml): "
+            "run scripts/bootstrap, which installs the project",
+            file=sys.stderr,
+        )
         return 1
     for seed in seeds:
         await seed(args, settings)

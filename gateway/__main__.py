@@ -25,8 +25,12 @@ DRAIN_POLL = 0.05  # seconds between looks at the requests still in flight
 
 async def serve(settings: GatewaySettings) -> None:
     app = create_app(settings)
-    runner = GatewayRunner(app, access_log=None,  # gateway.metrics logs each request, as JSON with its request id
-                           shutdown_timeout=1.0, handle_signals=False)
+    runner = GatewayRunner(
+        app,
+        access_log=None,  # gateway.metrics logs each request, as JSON with its request id
+        shutdown_timeout=1.0,
+        handle_signals=False,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.gateway_host, settings.gateway_port)
     await site.start()

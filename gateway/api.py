@@ -81,8 +81,21 @@ class Api:
         def register(handler: Handler) -> Handler:
             self.operations.append(
                 Operation(
-                    method.upper(), path, handler, summary, tag, body, query, response, status, realm, roles,
-                    responses or {}, content_types or {}, versioned, query_parameters or {},
+                    method.upper(),
+                    path,
+                    handler,
+                    summary,
+                    tag,
+                    body,
+                    query,
+                    response,
+                    status,
+                    realm,
+                    roles,
+                    responses or {},
+                    content_types or {},
+                    versioned,
+                    query_parameters or {},
                 )
             )
             return handler
@@ -152,7 +165,9 @@ def parse_query(request: web.Request, model: type[M]) -> M:
         raise InvalidInput("Les paramètres de la requête sont invalides.", details=french_details(exc)) from None
 
 
-def json_response(model: BaseModel | dict | list, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    model: BaseModel | dict | list, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     if isinstance(model, BaseModel):
         body = model.model_dump_json().encode()
     else:
@@ -173,12 +188,12 @@ def path_uuid(request: web.Request, name: str, what: str = "Cette ressource") ->
         raise NotFound(f"{what} n'existe pas.") from None
 
 
-def body_of(rpc_model: type[BaseModel], *, without: tuple[str, ...] = ("principal",), name: str | None = None) -> type[BaseModel]:
+def body_of(
+    rpc_model: type[BaseModel], *, without: tuple[str, ...] = ("principal",), name: str | None = None
+) -> type[BaseModel]:
     """The HTTP body model of an rpc request: its fields minus those the gateway fills itself
     (the principal, path parameters). Same validation, one definition."""
     fields: dict[str, Any] = {
-        key: (info.annotation, info)
-        for key, info in rpc_model.model_fields.items()
-        if key not in without
+        key: (info.annotation, info) for key, info in rpc_model.model_fields.items() if key not in without
     }
     return create_model(name or f"{rpc_model.__name__}Body", __config__=ConfigDict(extra="forbid"), **fields)

@@ -55,10 +55,13 @@ def create_app(settings: GatewaySettings | None = None) -> web.Application:
     app[ASYNCAPI] = asyncapi.build(servers={"bus": settings.integrator_nats_host})
     app.cleanup_ctx.append(_nats)
     app.cleanup_ctx.append(metrics.listener)
-    app.cleanup_ctx.append(functools.partial(
-        documents_http, read_timeout=settings.gateway_documents_timeout,
-        idle_timeout=settings.gateway_upload_idle_timeout,
-    ))
+    app.cleanup_ctx.append(
+        functools.partial(
+            documents_http,
+            read_timeout=settings.gateway_documents_timeout,
+            idle_timeout=settings.gateway_upload_idle_timeout,
+        )
+    )
     return app
 
 

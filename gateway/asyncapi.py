@@ -94,15 +94,24 @@ def _envelope_schema(cls: type[Event]) -> dict[str, Any]:
         "required": ["specversion", "id", "source", "type", "time", "dataschema", "data"],
         "properties": {
             "specversion": {"type": "string", "const": "1.0"},
-            "id": {"type": "string", "format": "uuid",
-                   "description": "Identifiant unique de l'événement : clé d'idempotence (en-tête Nats-Msg-Id, webhook-id)."},
+            "id": {
+                "type": "string",
+                "format": "uuid",
+                "description": "Identifiant unique de l'événement : clé d'idempotence (en-tête Nats-Msg-Id, webhook-id).",
+            },
             "source": {"type": "string", "const": f"/ecandidat/{cls.producer}"},
             "type": {"type": "string", "const": event_type_name(cls)},
-            "subject": {"type": ["string", "null"], "description": "L'identifiant de l'entité concernée, quand il y en a un."},
+            "subject": {
+                "type": ["string", "null"],
+                "description": "L'identifiant de l'entité concernée, quand il y en a un.",
+            },
             "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"type": "string", "const": "application/json"},
             "dataschema": {"type": "string", "const": f"{SCHEMA_BASE}:{event_subject(cls)}/v{cls.version}"},
-            "requestid": {"type": "string", "description": "L'identifiant de la requête HTTP à l'origine de l'événement."},
+            "requestid": {
+                "type": "string",
+                "description": "L'identifiant de la requête HTTP à l'origine de l'événement.",
+            },
             "data": {"$ref": REF_PREFIX + schema_name(cls)},
         },
     }
@@ -113,8 +122,13 @@ def example_envelope(cls: type[Event]) -> dict[str, Any]:
     schema = cls.model_json_schema()
     data = examples.example(schema, schema.get("$defs", {}), depth=1)
     event = cls.model_validate(data)
-    sample = envelope(event, event_id=EXAMPLE_ID, time=EXAMPLE_TIME, subject=examples.UUID,
-                      request_id="9f1c2e7a5b3d4c6e8f0a1b2c3d4e5f6a")
+    sample = envelope(
+        event,
+        event_id=EXAMPLE_ID,
+        time=EXAMPLE_TIME,
+        subject=examples.UUID,
+        request_id="9f1c2e7a5b3d4c6e8f0a1b2c3d4e5f6a",
+    )
     return sample.model_dump(mode="json")
 
 
@@ -128,12 +142,23 @@ def _message(cls: type[Event]) -> dict[str, Any]:
         "contentType": "application/cloudevents+json",
         "headers": {
             "type": "object",
-            "properties": {"Nats-Msg-Id": {"type": "string", "format": "uuid",
-                                           "description": "L'identifiant de l'événement (déduplication JetStream)."}},
+            "properties": {
+                "Nats-Msg-Id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": "L'identifiant de l'événement (déduplication JetStream).",
+                }
+            },
         },
         "payload": _envelope_schema(cls),
-        "examples": [{"name": message_id(cls).replace(".", "_"), "summary": f"Un {event_type_name(cls)}",
-                      "headers": {"Nats-Msg-Id": str(EXAMPLE_ID)}, "payload": example_envelope(cls)}],
+        "examples": [
+            {
+                "name": message_id(cls).replace(".", "_"),
+                "summary": f"Un {event_type_name(cls)}",
+                "headers": {"Nats-Msg-Id": str(EXAMPLE_ID)},
+                "payload": example_envelope(cls),
+            }
+        ],
     }
 
 

@@ -43,9 +43,10 @@ def _type(schema: dict[str, Any]) -> str:
 
 def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
-    return [{"name": name, "type": _type(sub), "required": name in required,
-             "description": sub.get("description", "")}
-            for name, sub in schema.get("properties", {}).items()]
+    return [
+        {"name": name, "type": _type(sub), "required": name in required, "description": sub.get("description", "")}
+        for name, sub in schema.get("properties", {}).items()
+    ]
 
 
 def render(document: dict[str, Any]) -> str:
@@ -55,13 +56,21 @@ def render(document: dict[str, Any]) -> str:
         for message_id in channel["messages"]:
             message = components["messages"][message_id]
             data_ref = message["payload"]["properties"]["data"]["$ref"].rsplit("/", 1)[-1]
-            events.append({
-                "id": message_id, "type": message["name"], "address": channel["address"],
-                "stream": channel["x-ecandidat-stream"], "description": message.get("description", ""),
-                "dataschema": message["payload"]["properties"]["dataschema"]["const"],
-                "fields": _fields(components["schemas"][data_ref]),
-                "example": json.dumps(message["examples"][0]["payload"], indent=2, ensure_ascii=False),
-            })
-    models = {name: _fields(schema) for name, schema in components["schemas"].items()
-              if "." not in name and schema.get("properties")}
+            events.append(
+                {
+                    "id": message_id,
+                    "type": message["name"],
+                    "address": channel["address"],
+                    "stream": channel["x-ecandidat-stream"],
+                    "description": message.get("description", ""),
+                    "dataschema": message["payload"]["properties"]["dataschema"]["const"],
+                    "fields": _fields(components["schemas"][data_ref]),
+                    "example": json.dumps(message["examples"][0]["payload"], indent=2, ensure_ascii=False),
+                }
+            )
+    models = {
+        name: _fields(schema)
+        for name, schema in components["schemas"].items()
+        if "." not in name and schema.get("properties")
+    }
     return _ENV.get_template("asyncapi.html.j2").render(doc=document, events=events, models=models)

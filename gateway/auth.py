@@ -151,7 +151,9 @@ def set_session_cookies(response: web.Response, issued: SessionIssued) -> None:
     # No Max-Age: a browser session cookie; the server ends the session after its timeouts anyway.
     # Path=/: the web pages (proxied by this gateway, same origin) call the API with it.
     response.set_cookie(SESSION_COOKIE, issued.token, httponly=True, secure=True, samesite="Strict", path="/")
-    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(32), httponly=False, secure=True, samesite="Strict", path="/")
+    response.set_cookie(
+        CSRF_COOKIE, secrets.token_urlsafe(32), httponly=False, secure=True, samesite="Strict", path="/"
+    )
 
 
 def clear_session_cookies(request: web.Request, response: web.Response) -> None:

@@ -22,56 +22,158 @@ PASSWORD = "une phrase de passe assez longue"
 TOKEN = "kR3v8Jx0pQ2mZt7yWc5nLb9sHd4gFa1eUo6iYq8rTw0"
 
 FIELD_VALUES: dict[str, Any] = {
-    "email": EMAIL, "email_confirmation": EMAIL, "new_email": "zoe.martin@univ-exemple.fr",
-    "new_email_confirmation": "zoe.martin@univ-exemple.fr", "to": "exploitation@univ-exemple.fr",
-    "password": PASSWORD, "password_confirmation": PASSWORD, "login": "26AB12CD", "numero_dossier": "26AB12CD",
-    "token": TOKEN, "code": "492817", "nom": "Martin", "prenom": "Zoé", "nom_usage": "Martin",
-    "ine": "1234567890A", "formation_code": "DAEU-A", "centre_code": "SFC", "commission_code": "COM-DAEU",
-    "type_diplome_code": "DAEU", "campagne_code": "CAMP2026", "piece_code": "CV", "libelle": "DAEU option A",
-    "formation_libelle": "DAEU option A", "statut": "receptionne", "decision": "favorable",
-    "type_traitement": "acces_controle", "body": "Dossier à revoir avec la commission.",
+    "email": EMAIL,
+    "email_confirmation": EMAIL,
+    "new_email": "zoe.martin@univ-exemple.fr",
+    "new_email_confirmation": "zoe.martin@univ-exemple.fr",
+    "to": "exploitation@univ-exemple.fr",
+    "password": PASSWORD,
+    "password_confirmation": PASSWORD,
+    "login": "26AB12CD",
+    "numero_dossier": "26AB12CD",
+    "token": TOKEN,
+    "code": "492817",
+    "nom": "Martin",
+    "prenom": "Zoé",
+    "nom_usage": "Martin",
+    "ine": "1234567890A",
+    "formation_code": "DAEU-A",
+    "centre_code": "SFC",
+    "commission_code": "COM-DAEU",
+    "type_diplome_code": "DAEU",
+    "campagne_code": "CAMP2026",
+    "piece_code": "CV",
+    "libelle": "DAEU option A",
+    "formation_libelle": "DAEU option A",
+    "statut": "receptionne",
+    "decision": "favorable",
+    "type_traitement": "acces_controle",
+    "body": "Dossier à revoir avec la commission.",
     "commentaire": "Le relevé de notes est illisible : déposez un scan en 300 dpi.",
     "comment": "Le relevé de notes est illisible : déposez un scan en 300 dpi.",
-    "motif": "Le nombre de places est atteint.", "rang": 2, "file_name": "CV.pdf", "content_type": "application/pdf",
-    "size": 183421, "message": "Votre compte a été créé avec succès, veuillez consulter vos courriels pour le valider.",
-    "detail": "Les données envoyées sont invalides.", "roles": ["gestionnaire"], "centres": ["SFC"],
-    "commissions": ["COM-DAEU"], "recipient": EMAIL, "subject": "Votre candidature à la formation DAEU option A",
-    "idle_timeout": 1800, "expires_at": NOW, "session_cookie": False, "concerne": False, "disabled": False,
-    "ids": [UUID], "candidature_ids": [UUID], "updated": [UUID], "otpauth_uri":
-    "otpauth://totp/eCandidat:zoe.martin%40example.org?secret=JBSWY3DPEHPK3PXP&issuer=eCandidat",
-    "totp_secret": "JBSWY3DPEHPK3PXP", "recovery_codes": ["7f3k-9q2m", "x8c4-2v7n"], "realm": "candidate",
-    "statut_libelle": "Réceptionné", "decision_libelle": "Favorable", "type_traitement_libelle": "Accès contrôlé",
-    "type_diplome": "DAEU", "centre_libelle": "Service de la Formation continue", "campagne_libelle": "Campagne 2026",
-    "mail": "formation.continue@univ-exemple.fr", "adresse": "5 allées Antonio Machado, 31058 Toulouse",
-    "contact_libelle": "Service de la Formation continue", "contact_mail": "formation.continue@univ-exemple.fr",
-    "contact_adresse": "5 allées Antonio Machado, 31058 Toulouse", "nom_naissance": "Martin", "prenoms": "Zoé Marie",
-    "telephone": "05 61 00 00 00", "portable": "06 12 34 56 78", "code_postal": "31100", "pays": "FR",
-    "departement": "31", "commune": "31555", "nationalite": "FR", "civilite": "Mme", "lieu": "Bâtiment 3, salle 12",
-    "url": "https://scolarite.univ-exemple.fr/ecandidat/webhooks", "event_types": ["candidatures.candidature.confirmed"],
-    "description": "Inscriptions administratives (Pégase)", "since": "2026-03-14T00:00:00+01:00", "until": NOW,
-    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "created_by": "admin@univ-exemple.fr",
+    "motif": "Le nombre de places est atteint.",
+    "rang": 2,
+    "file_name": "CV.pdf",
+    "content_type": "application/pdf",
+    "size": 183421,
+    "message": "Votre compte a été créé avec succès, veuillez consulter vos courriels pour le valider.",
+    "detail": "Les données envoyées sont invalides.",
+    "roles": ["gestionnaire"],
+    "centres": ["SFC"],
+    "commissions": ["COM-DAEU"],
+    "recipient": EMAIL,
+    "subject": "Votre candidature à la formation DAEU option A",
+    "idle_timeout": 1800,
+    "expires_at": NOW,
+    "session_cookie": False,
+    "concerne": False,
+    "disabled": False,
+    "ids": [UUID],
+    "candidature_ids": [UUID],
+    "updated": [UUID],
+    "otpauth_uri": "otpauth://totp/eCandidat:zoe.martin%40example.org?secret=JBSWY3DPEHPK3PXP&issuer=eCandidat",
+    "totp_secret": "JBSWY3DPEHPK3PXP",
+    "recovery_codes": ["7f3k-9q2m", "x8c4-2v7n"],
+    "realm": "candidate",
+    "statut_libelle": "Réceptionné",
+    "decision_libelle": "Favorable",
+    "type_traitement_libelle": "Accès contrôlé",
+    "type_diplome": "DAEU",
+    "centre_libelle": "Service de la Formation continue",
+    "campagne_libelle": "Campagne 2026",
+    "mail": "formation.continue@univ-exemple.fr",
+    "adresse": "5 allées Antonio Machado, 31058 Toulouse",
+    "contact_libelle": "Service de la Formation continue",
+    "contact_mail": "formation.continue@univ-exemple.fr",
+    "contact_adresse": "5 allées Antonio Machado, 31058 Toulouse",
+    "nom_naissance": "Martin",
+    "prenoms": "Zoé Marie",
+    "telephone": "05 61 00 00 00",
+    "portable": "06 12 34 56 78",
+    "code_postal": "31100",
+    "pays": "FR",
+    "departement": "31",
+    "commune": "31555",
+    "nationalite": "FR",
+    "civilite": "Mme",
+    "lieu": "Bâtiment 3, salle 12",
+    "url": "https://scolarite.univ-exemple.fr/ecandidat/webhooks",
+    "event_types": ["candidatures.candidature.confirmed"],
+    "description": "Inscriptions administratives (Pégase)",
+    "since": "2026-03-14T00:00:00+01:00",
+    "until": NOW,
+    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "created_by": "admin@univ-exemple.fr",
 }
 SECTION_CONTENT: dict[str, dict[str, Any]] = {
     "InformationsPersonnelles": {
-        "civilite": "Mme", "nom_naissance": "Martin", "prenoms": "Zoé Marie", "date_naissance": "1990-04-12",
-        "pays_naissance": "FR", "departement_naissance": "31", "commune_naissance": "31555", "nationalite": "FR",
+        "civilite": "Mme",
+        "nom_naissance": "Martin",
+        "prenoms": "Zoé Marie",
+        "date_naissance": "1990-04-12",
+        "pays_naissance": "FR",
+        "departement_naissance": "31",
+        "commune_naissance": "31555",
+        "nationalite": "FR",
         "portable": "06 12 34 56 78",
     },
     "Adresse": {"pays": "FR", "ligne1": "5 allées Antonio Machado", "code_postal": "31100", "commune": "31555"},
-    "Baccalaureat": {"situation": "bac", "annee": 2008, "serie": "Générale", "mention": "bien", "pays": "FR",
-                     "departement": "31", "commune": "31555", "etablissement": "Lycée Pierre-de-Fermat"},
-    "CursusExterne": {"items": [{"annee_universitaire": "2019-2020", "etablissement": "Université de Bordeaux",
-                                 "pays": "FR", "departement": "33", "commune": "33063", "diplome": "Licence",
-                                 "libelle": "Licence 1 Psychologie", "obtenu": "oui"}]},
-    "Stages": {"items": [{"annee": 2021, "duree": "8 semaines", "heures_par_semaine": 35,
-                          "organisme": "CHU de Toulouse", "descriptif": "Observation en service de gériatrie."}]},
-    "ExperiencesProfessionnelles": {"items": [{"annee": 2022, "intitule": "Aide-soignante", "duree": "2 ans",
-                                               "organisme": "EHPAD Les Tilleuls"}]},
+    "Baccalaureat": {
+        "situation": "bac",
+        "annee": 2008,
+        "serie": "Générale",
+        "mention": "bien",
+        "pays": "FR",
+        "departement": "31",
+        "commune": "31555",
+        "etablissement": "Lycée Pierre-de-Fermat",
+    },
+    "CursusExterne": {
+        "items": [
+            {
+                "annee_universitaire": "2019-2020",
+                "etablissement": "Université de Bordeaux",
+                "pays": "FR",
+                "departement": "33",
+                "commune": "33063",
+                "diplome": "Licence",
+                "libelle": "Licence 1 Psychologie",
+                "obtenu": "oui",
+            }
+        ]
+    },
+    "Stages": {
+        "items": [
+            {
+                "annee": 2021,
+                "duree": "8 semaines",
+                "heures_par_semaine": 35,
+                "organisme": "CHU de Toulouse",
+                "descriptif": "Observation en service de gériatrie.",
+            }
+        ]
+    },
+    "ExperiencesProfessionnelles": {
+        "items": [{"annee": 2022, "intitule": "Aide-soignante", "duree": "2 ans", "organisme": "EHPAD Les Tilleuls"}]
+    },
 }
 MODEL_EXAMPLES: dict[str, Any] = dict(SECTION_CONTENT)
 
-_CANDIDATES = ["FR", "31", "31555", "31100", "DAEU-A", "2019-2020", "0310036W", "CEDEX 9", "Martin", "1234567890A",
-               "05 61 00 00 00", "14:30:00", "exemple"]
+_CANDIDATES = [
+    "FR",
+    "31",
+    "31555",
+    "31100",
+    "DAEU-A",
+    "2019-2020",
+    "0310036W",
+    "CEDEX 9",
+    "Martin",
+    "1234567890A",
+    "05 61 00 00 00",
+    "14:30:00",
+    "exemple",
+]
 
 
 def _string(schema: dict[str, Any], name: str) -> str:
@@ -116,8 +218,11 @@ def _accepts(schema: dict[str, Any], value: Any, defs: dict[str, Any]) -> bool:
     if kind == "object" or "properties" in schema:
         return False  # a whole object comes from its own fields
     if kind == "string":
-        return isinstance(value, str) and _fits(value, schema) and (
-            "pattern" not in schema or re.search(schema["pattern"], value) is not None)
+        return (
+            isinstance(value, str)
+            and _fits(value, schema)
+            and ("pattern" not in schema or re.search(schema["pattern"], value) is not None)
+        )
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "number":
@@ -137,7 +242,9 @@ def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def example(schema: dict[str, Any], defs: dict[str, Any], *, name: str = "", request: bool = False, depth: int = 0) -> Any:
+def example(
+    schema: dict[str, Any], defs: dict[str, Any], *, name: str = "", request: bool = False, depth: int = 0
+) -> Any:
     """An example value of `schema` (JSON Schema as pydantic writes it; `$ref`s resolved in `defs`)."""
     if "$ref" in schema:
         ref = schema["$ref"].rsplit("/", 1)[-1]

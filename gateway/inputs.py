@@ -26,8 +26,9 @@ from aiohttp import web
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput, ServiceError
 
 MAX_JSON_DEPTH = 32
-FORBIDDEN_CHARACTER = ("Ce champ contient un caractère interdit (caractère nul, de contrôle ou mal encodé) : "
-                       "vérifiez son format.")
+FORBIDDEN_CHARACTER = (
+    "Ce champ contient un caractère interdit (caractère nul, de contrôle ou mal encodé) : vérifiez son format."
+)
 _NUL = re.compile("\x00")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTINUE_SENT = web.RequestKey("continue_sent", bool)
@@ -46,14 +47,20 @@ def _bad_text(text: str, forbidden: re.Pattern[str]) -> bool:
 
 
 def _refusal(message: str, fields: list[str]) -> InvalidInput:
-    return InvalidInput(message, details=[
-        ErrorDetail(field=name or None, message=FORBIDDEN_CHARACTER, code="forbidden_character") for name in fields[:20]
-    ])
+    return InvalidInput(
+        message,
+        details=[
+            ErrorDetail(field=name or None, message=FORBIDDEN_CHARACTER, code="forbidden_character")
+            for name in fields[:20]
+        ],
+    )
 
 
 def too_deep() -> ServiceError:
-    return ServiceError(f"Le corps de la requête est trop imbriqué (au plus {MAX_JSON_DEPTH} niveaux de tableaux "
-                        "ou d'objets).", code="bad_request")
+    return ServiceError(
+        f"Le corps de la requête est trop imbriqué (au plus {MAX_JSON_DEPTH} niveaux de tableaux ou d'objets).",
+        code="bad_request",
+    )
 
 
 def load_json(raw: bytes) -> Any:

@@ -76,8 +76,11 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
         access.info(
             "request",
             extra={
-                "method": request.method, "route": route, "status": status,
-                "duration_ms": round(elapsed * 1000, 2), "bytes_in": received,
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "bytes_in": received,
                 "bytes_out": getattr(response, "body_length", 0) or getattr(response, "content_length", 0) or 0,
                 "client": client_address(request),
             },

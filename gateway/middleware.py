@@ -53,4 +53,6 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         return from_http_exception(exc, request)
     except Exception:
         log.exception("unhandled error")
-        return problem(500, "internal", "Une erreur interne est survenue. Veuillez réessayer plus tard.", request=request)
+        return problem(
+            500, "internal", "Une erreur interne est survenue. Veuillez réessayer plus tard.", request=request
+        )

@@ -48,8 +48,11 @@ PROBLEM_SCHEMA = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"field": {"type": ["string", "null"]}, "message": {"type": "string"},
-                               "code": {"type": ["string", "null"]}},
+                "properties": {
+                    "field": {"type": ["string", "null"]},
+                    "message": {"type": "string"},
+                    "code": {"type": ["string", "null"]},
+                },
             },
         },
     },
@@ -59,27 +62,46 @@ STATUS_CODES = {status: code for code, status in HTTP_STATUS.items()}
 
 def problem_example(status: int, description: str) -> dict[str, Any]:
     code = STATUS_CODES.get(status, "bad_request")
-    sample = {"type": PROBLEM_BASE + code, "title": TITLES.get(status, "Erreur"), "status": status,
-              "detail": description + ".", "code": code, "request_id": "9f1c2e7a5b3d4c6e8f0a1b2c3d4e5f6a"}
+    sample = {
+        "type": PROBLEM_BASE + code,
+        "title": TITLES.get(status, "Erreur"),
+        "status": status,
+        "detail": description + ".",
+        "code": code,
+        "request_id": "9f1c2e7a5b3d4c6e8f0a1b2c3d4e5f6a",
+    }
     if status == 422:
-        sample["errors"] = [{"field": "date_naissance", "message": "Ce champ doit être une date (AAAA-MM-JJ).",
-                             "code": "date_parsing"}]
+        sample["errors"] = [
+            {"field": "date_naissance", "message": "Ce champ doit être une date (AAAA-MM-JJ).", "code": "date_parsing"}
+        ]
     return sample
+
+
 _CODE = {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,40}$"}
 PATH_PARAMETERS: dict[str, tuple[dict[str, Any], Any]] = {
     "code": (_CODE, "DAEU-A"),
     "centre": ({"type": "string", "minLength": 1, "maxLength": 40}, "SFC"),
     "section": ({"type": "string", "enum": [s.replace("_", "-") for s in SECTIONS]}, "adresse"),
 }
-MULTIPART_FILE = {"type": "object", "required": ["fichier"],
-                  "properties": {"fichier": {"type": "string", "format": "binary"}}}
-ALWAYS = {400: "Requête mal formée", 422: "Paramètre ou donnée invalide", 503: "Service indisponible",
-          504: "Délai dépassé"}
+MULTIPART_FILE = {
+    "type": "object",
+    "required": ["fichier"],
+    "properties": {"fichier": {"type": "string", "format": "binary"}},
+}
+ALWAYS = {
+    400: "Requête mal formée",
+    422: "Paramètre ou donnée invalide",
+    503: "Service indisponible",
+    504: "Délai dépassé",
+}
 
 
 def _path_parameter(name: str) -> dict[str, Any]:
-    schema, sample = PATH_PARAMETERS.get(name, ({"type": "string", "format": "uuid"}, examples.UUID)) \
-        if not name.endswith("_id") else ({"type": "string", "format": "uuid"}, examples.UUID)
+    schema, sample = (
+        PATH_PARAMETERS.get(name, ({"type": "string", "format": "uuid"}, examples.UUID))
+        if not name.endswith("_id")
+        else ({"type": "string", "format": "uuid"}, examples.UUID)
+    )
     return {"name": name, "in": "path", "required": True, "schema": schema, "example": sample}
 
 
@@ -107,14 +129,21 @@ def error_statuses(op: Operation) -> dict[int, str]:
     if op.body is not None:
         found.update({413: "Corps de requête trop volumineux", 415: "Le corps doit être du JSON (application/json)"})
     if op.content_types.get("request"):
-        found.update({408: "Envoi interrompu : plus aucune donnée reçue", 413: "Fichier trop volumineux",
-                      415: "Type de contenu refusé"})
+        found.update(
+            {
+                408: "Envoi interrompu : plus aucune donnée reçue",
+                413: "Fichier trop volumineux",
+                415: "Type de contenu refusé",
+            }
+        )
     if op.versioned and op.method == "PUT":
         found.update({412: "Version périmée (If-Match ne correspond plus)", 428: "En-tête If-Match manquant"})
     return found
 
 
-def build(api: Api, *, title: str = "eCandidat API", version: str = "1.0.0", extra_paths: dict | None = None) -> dict[str, Any]:
+def build(
+    api: Api, *, title: str = "eCandidat API", version: str = "1.0.0", extra_paths: dict | None = None
+) -> dict[str, Any]:
     models: set[type[BaseModel]] = set()
     for op in api.operations:
         for m in (op.body, op.response):
@@ -147,31 +176,62 @@ def build(api: Api, *, title: str = "eCandidat API", version: str = "1.0.0", ext
 
 
 def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
-    item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "operationId": op.handler.__name__, "responses": {}}
+    item: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": op.handler.__name__,
+        "responses": {},
+    }
     params = [_path_parameter(name) for name in re.findall(r"{(\w+)}", op.path)]
     if op.query is not None:
         qs = op.query.model_json_schema()
         for name, prop in qs.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in qs.get("required", []), "schema": prop,
-                           "example": examples.example(prop, qs.get("$defs", {}), name=name, depth=1)})
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in qs.get("required", []),
+                    "schema": prop,
+                    "example": examples.example(prop, qs.get("$defs", {}), name=name, depth=1),
+                }
+            )
     for name, (schema, sample) in op.query_parameters.items():
         params.append({"name": name, "in": "query", "required": False, "schema": schema, "example": sample})
     if op.versioned and op.method == "PUT":
-        params.append({"name": "If-Match", "in": "header", "required": True, "example": '"3"',
-                       "description": "L'ETag de la rubrique lue (\"0\" avant le premier enregistrement)",
-                       "schema": {"type": "string", "pattern": r'^\s*(W/)?"\d{1,9}"'}})
+        params.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": True,
+                "example": '"3"',
+                "description": 'L\'ETag de la rubrique lue ("0" avant le premier enregistrement)',
+                "schema": {"type": "string", "pattern": r'^\s*(W/)?"\d{1,9}"'},
+            }
+        )
     if params:
         item["parameters"] = params
     if op.body is not None:
-        item["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"},
-            "example": examples.example({"$ref": op.body.__name__}, components, request=True),
-        }}}
+        item["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"},
+                    "example": examples.example({"$ref": op.body.__name__}, components, request=True),
+                }
+            },
+        }
     elif op.content_types.get("request"):
-        item["requestBody"] = {"required": True, "content": {
-            media: {"schema": MULTIPART_FILE if media == "multipart/form-data" else {"type": "string", "format": "binary"}}
-            for media in op.content_types["request"].split()
-        }}
+        item["requestBody"] = {
+            "required": True,
+            "content": {
+                media: {
+                    "schema": MULTIPART_FILE
+                    if media == "multipart/form-data"
+                    else {"type": "string", "format": "binary"}
+                }
+                for media in op.content_types["request"].split()
+            },
+        }
     for status in sorted({op.status, *(s for s, d in op.responses.items() if s < 400 or isinstance(d, tuple))}):
         item["responses"][str(status)] = _success(op, status, components)
     problems = error_statuses(op)
@@ -185,8 +245,12 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     for status, description in sorted(problems.items()):
         item["responses"][str(status)] = {
             "description": description,
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"},
-                                                     "example": problem_example(status, description)}},
+            "content": {
+                "application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "example": problem_example(status, description),
+                }
+            },
         }
     return item
 
@@ -200,16 +264,24 @@ def _success(op: Operation, status: int, components: dict[str, Any]) -> dict[str
     if status == 204:
         return ok
     if model is not None:
-        ok["content"] = {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{model.__name__}"},
-            "example": examples.example({"$ref": model.__name__}, components),
-        }}
+        ok["content"] = {
+            "application/json": {
+                "schema": {"$ref": f"#/components/schemas/{model.__name__}"},
+                "example": examples.example({"$ref": model.__name__}, components),
+            }
+        }
     elif op.content_types.get("response"):
-        ok["content"] = {media: {"schema": {"type": "string", "format": "binary"}}
-                         for media in op.content_types["response"].split()}
+        ok["content"] = {
+            media: {"schema": {"type": "string", "format": "binary"}} for media in op.content_types["response"].split()
+        }
     else:
         ok["content"] = {"application/json": {"schema": {"type": "object"}, "example": {}}}
     if op.versioned:
-        ok["headers"] = {"ETag": {"description": "La version de la rubrique, à renvoyer dans If-Match",
-                                  "schema": {"type": "string"}, "example": '"3"'}}
+        ok["headers"] = {
+            "ETag": {
+                "description": "La version de la rubrique, à renvoyer dans If-Match",
+                "schema": {"type": "string"},
+                "example": '"3"',
+            }
+        }
     return ok

@@ -122,7 +122,7 @@ def from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Res
 
 _PARSER_DETAILS = {
     400: "La requête HTTP est mal formée (ligne de requête ou en-tête invalide, par exemple un caractère de "
-         "contrôle dans un en-tête) : elle n'a pas été traitée.",
+    "contrôle dans un en-tête) : elle n'a pas été traitée.",
     413: "Le contenu envoyé est trop volumineux.",
     431: "Les en-têtes de la requête sont trop volumineux.",
     501: "Cette forme de requête HTTP n'est pas prise en charge.",
@@ -131,20 +131,30 @@ _PARSER_DETAILS = {
 
 def parser_problem(status: int, path: str) -> web.Response:
     """The answer to a request the HTTP parser refused: no route, no middleware, no request id."""
-    detail = _PARSER_DETAILS.get(status, _PARSER_DETAILS[400] if status < 500 else
-                                 "Une erreur interne est survenue. Veuillez réessayer plus tard.")
+    detail = _PARSER_DETAILS.get(
+        status,
+        _PARSER_DETAILS[400] if status < 500 else "Une erreur interne est survenue. Veuillez réessayer plus tard.",
+    )
     code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal")
-    body = {"type": PROBLEM_BASE + code, "title": TITLES.get(status, "Erreur"), "status": status, "detail": detail,
-            "code": code, "instance": path[:200]}
-    return web.Response(status=status, body=json.dumps(body, ensure_ascii=False).encode(),
-                        content_type="application/problem+json")
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": TITLES.get(status, "Erreur"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": path[:200],
+    }
+    return web.Response(
+        status=status, body=json.dumps(body, ensure_ascii=False).encode(), content_type="application/problem+json"
+    )
 
 
 class ProblemRequestHandler(web.RequestHandler):
     """aiohttp's connection handler, answering in problem+json where it would write text/plain."""
 
-    def handle_error(self, request, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
+    def handle_error(
+        self, request, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
         if status >= 500:
             self.log_exception("error handling request", exc_info=exc)
         else:  # the client's mistake, or an attacker's probe: not the platform's error
@@ -172,5 +182,10 @@ class ProblemServer(web.Server):
 
     @classmethod
     def like(cls, server: web.Server) -> "ProblemServer":
-        return cls(server.request_handler, request_factory=server.request_factory,
-                   handler_cancellation=server.handler_cancellation, loop=server._loop, **server._kwargs)
+        return cls(
+            server.request_handler,
+            request_factory=server.request_factory,
+            handler_cancellation=server.handler_cancellation,
+            loop=server._loop,
+            **server._kwargs,
+        )

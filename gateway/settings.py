@@ -35,9 +35,20 @@ from ecandidat.runtime.settings import KitSettings
 class GatewaySettings(KitSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
-    gateway_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents", "mailer",
-                                                               "webhooks")
-    gateway_required_services: Annotated[tuple[str, ...], NoDecode] = ("accounts", "dossiers", "candidatures", "documents")
+    gateway_services: Annotated[tuple[str, ...], NoDecode] = (
+        "accounts",
+        "dossiers",
+        "candidatures",
+        "documents",
+        "mailer",
+        "webhooks",
+    )
+    gateway_required_services: Annotated[tuple[str, ...], NoDecode] = (
+        "accounts",
+        "dossiers",
+        "candidatures",
+        "documents",
+    )
     gateway_health_timeout: float = Field(default=1.5, gt=0)
     gateway_session_cache_ttl: float = Field(default=30.0, ge=0)
     gateway_health_shared_for: float = Field(default=1.0, ge=0)

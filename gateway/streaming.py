@@ -63,9 +63,11 @@ def _service_error(body: bytes) -> ServiceError:
 
 
 def _malformed_multipart(reason: str) -> ServiceError:
-    return ServiceError(f"Le formulaire multipart est mal formé ({reason}) : envoyez le fichier dans le champ "
-                        "« fichier » d'un formulaire multipart/form-data, ou tel quel dans le corps de la requête.",
-                        code="bad_request")
+    return ServiceError(
+        f"Le formulaire multipart est mal formé ({reason}) : envoyez le fichier dans le champ "
+        "« fichier » d'un formulaire multipart/form-data, ou tel quel dans le corps de la requête.",
+        code="bad_request",
+    )
 
 
 class ClientUpload:
@@ -89,17 +91,23 @@ class ClientUpload:
             except TimeoutError:
                 self.failure = ServiceError(
                     f"Aucune donnée reçue pendant {self.idle:g} secondes : l'envoi du fichier a été abandonné. "
-                    "Vérifiez votre connexion puis déposez le fichier à nouveau.", code="request_timeout")
+                    "Vérifiez votre connexion puis déposez le fichier à nouveau.",
+                    code="request_timeout",
+                )
                 log.info("upload stalled by the client", extra={"received": self.received, "idle_timeout": self.idle})
                 raise self.failure from None
             except (ConnectionError, aiohttp.ClientPayloadError) as exc:
-                self.failure = ServiceError("L'envoi du fichier a été interrompu : déposez-le à nouveau.",
-                                            code="bad_request", reason="interrompu")
+                self.failure = ServiceError(
+                    "L'envoi du fichier a été interrompu : déposez-le à nouveau.",
+                    code="bad_request",
+                    reason="interrompu",
+                )
                 log.info("client disconnected during upload", extra={"received": self.received, "error": repr(exc)})
                 raise self.failure from None
             except aiohttp.http_exceptions.HttpProcessingError as exc:  # e.g. a malformed chunked body
-                self.failure = ServiceError("Le corps de la requête est mal formé : déposez le fichier à nouveau.",
-                                            code="bad_request")
+                self.failure = ServiceError(
+                    "Le corps de la requête est mal formé : déposez le fichier à nouveau.", code="bad_request"
+                )
                 log.info("malformed upload body", extra={"received": self.received, "error": repr(exc)})
                 raise self.failure from None
             except (ValueError, AssertionError, LookupError) as exc:  # aiohttp's multipart reader
@@ -124,11 +132,13 @@ async def _file_source(request: web.Request) -> tuple[str, AsyncIterator[bytes]]
                     return file_name(part.filename), _part_chunks(part)
                 await part.release()
         except aiohttp.http_exceptions.HttpProcessingError:
-            raise _malformed_multipart("en-tête de partie invalide, par exemple un caractère de contrôle dans le nom "
-                                       "du fichier") from None
+            raise _malformed_multipart(
+                "en-tête de partie invalide, par exemple un caractère de contrôle dans le nom du fichier"
+            ) from None
         except (ValueError, AssertionError, LookupError) as exc:
-            raise _malformed_multipart("pas de délimiteur « boundary » valide" if "boundary" in str(exc)
-                                       else "corps illisible") from None
+            raise _malformed_multipart(
+                "pas de délimiteur « boundary » valide" if "boundary" in str(exc) else "corps illisible"
+            ) from None
         raise InvalidInput("Aucun fichier n'a été reçu : joignez le fichier dans le champ « fichier ».")
     name = file_name(request.headers.get("X-File-Name"))
     if not name and "Content-Disposition" in request.headers:
@@ -144,13 +154,17 @@ async def _part_chunks(part: aiohttp.BodyPartReader) -> AsyncIterator[bytes]:
 
 async def proxy_upload(request: web.Request, ticket: UploadTicket) -> web.Response:
     multipart = request.content_type.startswith("multipart/")
-    refuse_large_declared_body(request, ticket.max_size + (MULTIPART_OVERHEAD if multipart else 0),
-                               file_too_large_message(ticket.max_size))
+    refuse_large_declared_body(
+        request, ticket.max_size + (MULTIPART_OVERHEAD if multipart else 0), file_too_large_message(ticket.max_size)
+    )
     await continue_body(request)
     name, chunks = await _file_source(request)
     upload = ClientUpload(chunks, ticket.max_size + 1, request.app[UPLOAD_IDLE_TIMEOUT])
-    headers = {"X-File-Name": quote(name[:500]), "X-Request-Id": request[REQUEST_ID],
-               "Content-Type": "application/octet-stream"}
+    headers = {
+        "X-File-Name": quote(name[:500]),
+        "X-Request-Id": request[REQUEST_ID],
+        "Content-Type": "application/octet-stream",
+    }
     try:
         async with request.app[DOCUMENTS_HTTP].post(ticket.url, data=upload.chunks(), headers=headers) as resp:
             body = await resp.read()
@@ -174,10 +188,12 @@ async def proxy_download(request: web.Request, ticket: DownloadTicket) -> web.St
         async with request.app[DOCUMENTS_HTTP].get(ticket.url, headers={"X-Request-Id": request[REQUEST_ID]}) as resp:
             if resp.status >= 400:
                 raise _service_error(await resp.read())
-            out = web.StreamResponse(headers={
-                "Content-Type": resp.headers.get("Content-Type", "application/octet-stream"),
-                "Content-Disposition": content_disposition(file_name(unquote(resp.headers.get("X-File-Name", "")))),
-            })
+            out = web.StreamResponse(
+                headers={
+                    "Content-Type": resp.headers.get("Content-Type", "application/octet-stream"),
+                    "Content-Disposition": content_disposition(file_name(unquote(resp.headers.get("X-File-Name", "")))),
+                }
+            )
             if resp.content_length is not None:
                 out.content_length = resp.content_length
             await out.prepare(request)

@@ -29,7 +29,7 @@ UNAVAILABLE = "Le site est momentanément indisponible, veuillez réessayer dans
 UNAVAILABLE_PAGE = (
     '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>eCandidat indisponible</title>'
     '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-    f'<body><main><h1>eCandidat</h1><p>{UNAVAILABLE}</p></main></body></html>'
+    f"<body><main><h1>eCandidat</h1><p>{UNAVAILABLE}</p></main></body></html>"
 )
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -53,7 +53,11 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     body = request.content if request.body_exists else None
     try:
         async with request.app[WEB_CLIENT].request(
-            request.method, f"{base}{request.rel_url}", headers=_forwarded(request), data=body, allow_redirects=False,
+            request.method,
+            f"{base}{request.rel_url}",
+            headers=_forwarded(request),
+            data=body,
+            allow_redirects=False,
         ) as upstream:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for name, value in upstream.headers.items():
@@ -69,15 +73,21 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     except (aiohttp.ClientError, TimeoutError, OSError) as error:
         log.warning("web process unreachable", extra={"error": repr(error)})
         if "text/html" in request.headers.get("Accept", ""):
-            return web.Response(status=503, text=UNAVAILABLE_PAGE, content_type="text/html",
-                                headers={"Retry-After": "5", "Cache-Control": "no-store"})
+            return web.Response(
+                status=503,
+                text=UNAVAILABLE_PAGE,
+                content_type="text/html",
+                headers={"Retry-After": "5", "Cache-Control": "no-store"},
+            )
         return problem(503, "unavailable", UNAVAILABLE, request=request, headers={"Retry-After": "5"})
 
 
 async def _client(app: web.Application):
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=app[SETTINGS].web_timeout)
     app[WEB_CLIENT] = aiohttp.ClientSession(
-        timeout=timeout, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=timeout,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
         connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
     )
     yield

@@ -23,8 +23,9 @@ def runtime_requirements(project: Path) -> list[str]:
 
 
 def pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", *args],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", *args], check=True
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -22,8 +22,7 @@ def main() -> None:
     kit_logging.configure("web", settings.log_level, settings.log_format)
     app = create_app(settings)
     app.on_startup.append(ready)
-    web.run_app(app, host=settings.web_host, port=settings.web_port, access_log=None,
-                shutdown_timeout=10, print=None)
+    web.run_app(app, host=settings.web_host, port=settings.web_port, access_log=None, shutdown_timeout=10, print=None)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,9 @@ class Reply:
 
 
 def unavailable() -> Problem:
-    return Problem(503, "unavailable", _("Le service est momentanément indisponible. Veuillez réessayer dans quelques instants."))
+    return Problem(
+        503, "unavailable", _("Le service est momentanément indisponible. Veuillez réessayer dans quelques instants.")
+    )
 
 
 class ApiClient:
@@ -164,7 +166,9 @@ class ApiClient:
                 if resp.status == 401:
                     raise SessionRequired()
                 if resp.status >= 400:
-                    raise problem_of(Reply(resp.status, _decode(await resp.read(), resp.headers), CIMultiDict(resp.headers)))
+                    raise problem_of(
+                        Reply(resp.status, _decode(await resp.read(), resp.headers), CIMultiDict(resp.headers))
+                    )
                 out = web.StreamResponse(status=200)
                 for name in ("Content-Type", "Content-Disposition", "Content-Length", "Content-Encoding"):
                     if name in resp.headers:
@@ -172,7 +176,9 @@ class ApiClient:
                 out.headers["Cache-Control"] = "no-store"
                 if inline:
                     out.headers["Content-Disposition"] = "inline"
-                    out.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+                    out.headers["Content-Security-Policy"] = (
+                        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+                    )
                     out.headers["X-Frame-Options"] = "SAMEORIGIN"
                     out.headers["X-Content-Type-Options"] = "nosniff"
                 await out.prepare(request)

@@ -85,7 +85,7 @@ def back_to(request: web.Request) -> str:
     host = request.headers.get("X-Forwarded-Host") or request.host
     for prefix in (f"http://{host}", f"https://{host}"):
         if referer.startswith(prefix):
-            return safe_next(referer[len(prefix):] or "/", request.path)
+            return safe_next(referer[len(prefix) :] or "/", request.path)
     return request.path
 
 
@@ -96,8 +96,11 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
     except SessionRequired:
         expired = has_session_cookie(request)
         login_page = gestion.LOGIN if request.path.startswith(gestion.PREFIX) else "/connexion"
-        response = redirect(login_url(back_to(request), login_page), "session_expiree" if expired else "connexion_requise",
-                            request=request)
+        response = redirect(
+            login_url(back_to(request), login_page),
+            "session_expiree" if expired else "connexion_requise",
+            request=request,
+        )
         if expired:
             clear_session_cookies(response)
         return response
@@ -110,15 +113,21 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status == 404:
             return render(request, "errors/introuvable.html", status=404)
         if exc.status == 405:
-            return render(request, "errors/probleme.html",
-                          {"problem": Problem(405, "method_not_allowed", _("Cette action n'est pas possible sur cette page."))},
-                          status=405)
+            return render(
+                request,
+                "errors/probleme.html",
+                {"problem": Problem(405, "method_not_allowed", _("Cette action n'est pas possible sur cette page."))},
+                status=405,
+            )
         raise
     except Exception:
         log.exception("unhandled error")
-        return render(request, "errors/probleme.html",
-                      {"problem": Problem(500, "internal", _("Une erreur interne est survenue. Veuillez réessayer plus tard."))},
-                      status=500)
+        return render(
+            request,
+            "errors/probleme.html",
+            {"problem": Problem(500, "internal", _("Une erreur interne est survenue. Veuillez réessayer plus tard."))},
+            status=500,
+        )
 
 
 async def change_language(request: web.Request) -> web.Response:
@@ -126,13 +135,22 @@ async def change_language(request: web.Request) -> web.Response:
     language = request.query.get("langue", i18n.DEFAULT)
     response = redirect(safe_next(request.query.get("suite"), "/"))
     if language in i18n.LANGUAGES:
-        response.set_cookie(i18n.COOKIE, language, max_age=365 * 24 * 3600, path="/", httponly=True,
-                            secure=request.app[SECURE], samesite="Lax")
+        response.set_cookie(
+            i18n.COOKIE,
+            language,
+            max_age=365 * 24 * 3600,
+            path="/",
+            httponly=True,
+            secure=request.app[SECURE],
+            samesite="Lax",
+        )
     return response
 
 
 async def robots(request: web.Request) -> web.Response:
-    return web.Response(text="User-agent: *\nDisallow: /compte/\nDisallow: /candidatures/\nDisallow: /dossier\nDisallow: /personnel\n")
+    return web.Response(
+        text="User-agent: *\nDisallow: /compte/\nDisallow: /candidatures/\nDisallow: /dossier\nDisallow: /personnel\n"
+    )
 
 
 def create_app(settings: WebSettings | None = None) -> web.Application:

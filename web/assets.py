@@ -70,8 +70,9 @@ class Assets:
             content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             if path.suffix == ".webmanifest":
                 content_type = "application/manifest+json"
-            return web.Response(body=body, headers={**headers, "ETag": etag, "Content-Encoding": "gzip",
-                                                    "Content-Type": content_type})
+            return web.Response(
+                body=body, headers={**headers, "ETag": etag, "Content-Encoding": "gzip", "Content-Type": content_type}
+            )
         return web.FileResponse(path, headers=headers)
 
     def _compressed(self, path: Path) -> tuple[bytes, str]:

@@ -171,8 +171,11 @@ def untranslated(language: str) -> list[str]:
         if not message.id:
             continue
         found = catalog.get(message.id)
-        if found is None or not found.string or found.fuzzy or (
-            isinstance(found.string, tuple) and not all(found.string)
+        if (
+            found is None
+            or not found.string
+            or found.fuzzy
+            or (isinstance(found.string, tuple) and not all(found.string))
         ):
             out.append(message.id if isinstance(message.id, str) else message.id[0])
     return out

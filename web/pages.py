@@ -25,7 +25,9 @@ class CsrfRefused(Exception):
     """A form post whose hidden token does not match the cookie (an old tab, or another site)."""
 
 
-def redirect(location: str, flash: str | None = None, value: str = "", *, request: web.Request | None = None) -> web.Response:
+def redirect(
+    location: str, flash: str | None = None, value: str = "", *, request: web.Request | None = None
+) -> web.Response:
     """303 See Other: the post/redirect/get answer to every form post that worked."""
     response = web.Response(status=303, headers={"Location": location})
     if flash is not None:

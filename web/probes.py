@@ -15,7 +15,9 @@ from .api import CLIENT
 from .render import SETTINGS
 
 PAGE_LATENCY = Histogram(
-    "ecandidat_web_page_duration_seconds", "Server time of the web front's answers", ["route", "method", "status"],
+    "ecandidat_web_page_duration_seconds",
+    "Server time of the web front's answers",
+    ["route", "method", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
@@ -57,8 +59,9 @@ async def listener(app: web.Application) -> AsyncIterator[None]:
                 reachable = resp.status < 500 or resp.status == 503  # 503: a service is down, the API answers
         except (aiohttp.ClientError, TimeoutError, OSError):
             reachable = False
-        return web.json_response({"ready": reachable, "failing": [] if reachable else ["api"]},
-                                 status=200 if reachable else 503)
+        return web.json_response(
+            {"ready": reachable, "failing": [] if reachable else ["api"]}, status=200 if reachable else 503
+        )
 
     internal = web.Application()
     internal.router.add_get("/metrics", metrics)

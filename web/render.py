@@ -19,8 +19,15 @@ USER = web.RequestKey("user", dict)  # the /me of the logged-in person, when a p
 COMPRESS_INLINE_BELOW = 512 * 1024  # bytes of HTML; a larger page is compressed in a thread
 
 STATUT_BADGES = {
-    "en_attente": "info", "receptionne": "new", "complet": "success", "incomplet": "warning", "annulee": "error",
-    "transmise": "new", "validee": "success", "refusee": "error", "non_concerne": "info",
+    "en_attente": "info",
+    "receptionne": "new",
+    "complet": "success",
+    "incomplet": "warning",
+    "annulee": "error",
+    "transmise": "new",
+    "validee": "success",
+    "refusee": "error",
+    "non_concerne": "info",
 }
 
 
@@ -29,8 +36,11 @@ def navigation(logged_in: bool, ent_url: str | None = None) -> list[tuple[str, s
     if ent_url and not logged_in:
         items.append((ent_url, i18n.gettext("Connexion via l'ENT")))
     if logged_in:
-        items += [("/dossier", i18n.gettext("Mon dossier")), ("/candidatures", i18n.gettext("Mes candidatures")),
-                  ("/compte", i18n.gettext("Mon compte"))]
+        items += [
+            ("/dossier", i18n.gettext("Mon dossier")),
+            ("/candidatures", i18n.gettext("Mes candidatures")),
+            ("/compte", i18n.gettext("Mon compte")),
+        ]
     return items
 
 
@@ -84,8 +94,9 @@ def render(
     body = app[ENV].get_template(template).render(page)
     # gzip when the browser accepts it (about a tenth of the bytes), in the event loop: a page
     # compresses in a fraction of a millisecond, less than handing it to a thread and back costs.
-    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8",
-                            zlib_executor_size=COMPRESS_INLINE_BELOW)
+    response = web.Response(
+        text=body, status=status, content_type="text/html", charset="utf-8", zlib_executor_size=COMPRESS_INLINE_BELOW
+    )
     response.enable_compression()
     if FLASH_COOKIE in request.cookies:
         response.del_cookie(FLASH_COOKIE, path="/")

@@ -28,24 +28,59 @@ SECURE = web.AppKey("secure_cookies", bool)
 
 # key → (DSFR alert type, message); `%(valeur)s` is the flash's parameter, shown escaped.
 MESSAGES = {
-    "compte_cree": ("success", N_("Votre compte a été créé avec succès, veuillez consulter vos courriels pour le valider.")),
-    "compte_active": ("success", N_("Votre compte est activé. Connectez-vous avec votre numéro de dossier %(valeur)s (ou votre adresse mail) et votre mot de passe.")),
-    "activation_renvoyee": ("info", N_("Si un compte en attente d'activation existe pour cette adresse, un nouveau lien d'activation vient de lui être envoyé.")),
-    "identifiants_envoyes": ("info", N_("Si un compte existe pour cette adresse, un courriel vient de lui être envoyé avec votre numéro de dossier et un lien pour choisir un nouveau mot de passe.")),
-    "mot_de_passe_change": ("success", N_("Votre mot de passe a été changé. Connectez-vous avec votre nouveau mot de passe.")),
-    "adresse_demandee": ("info", N_("Un lien de validation a été envoyé à votre nouvelle adresse. Vous avez été déconnecté : validez la nouvelle adresse puis reconnectez-vous.")),
+    "compte_cree": (
+        "success",
+        N_("Votre compte a été créé avec succès, veuillez consulter vos courriels pour le valider."),
+    ),
+    "compte_active": (
+        "success",
+        N_(
+            "Votre compte est activé. Connectez-vous avec votre numéro de dossier %(valeur)s (ou votre adresse mail) et votre mot de passe."
+        ),
+    ),
+    "activation_renvoyee": (
+        "info",
+        N_(
+            "Si un compte en attente d'activation existe pour cette adresse, un nouveau lien d'activation vient de lui être envoyé."
+        ),
+    ),
+    "identifiants_envoyes": (
+        "info",
+        N_(
+            "Si un compte existe pour cette adresse, un courriel vient de lui être envoyé avec votre numéro de dossier et un lien pour choisir un nouveau mot de passe."
+        ),
+    ),
+    "mot_de_passe_change": (
+        "success",
+        N_("Votre mot de passe a été changé. Connectez-vous avec votre nouveau mot de passe."),
+    ),
+    "adresse_demandee": (
+        "info",
+        N_(
+            "Un lien de validation a été envoyé à votre nouvelle adresse. Vous avez été déconnecté : validez la nouvelle adresse puis reconnectez-vous."
+        ),
+    ),
     "adresse_confirmee": ("success", N_("Votre nouvelle adresse mail est validée. Vous pouvez vous reconnecter.")),
     "deconnecte": ("info", N_("Vous êtes déconnecté.")),
-    "session_expiree": ("warning", N_("Votre session a expiré. Reconnectez-vous pour revenir à la page où vous étiez.")),
+    "session_expiree": (
+        "warning",
+        N_("Votre session a expiré. Reconnectez-vous pour revenir à la page où vous étiez."),
+    ),
     "connexion_requise": ("info", N_("Connectez-vous pour accéder à cette page.")),
     "rubrique_enregistree": ("success", N_("La rubrique « %(valeur)s » est enregistrée.")),
-    "candidature_creee": ("success", N_("Votre candidature est créée. Déposez vos pièces justificatives puis transmettez votre candidature.")),
+    "candidature_creee": (
+        "success",
+        N_("Votre candidature est créée. Déposez vos pièces justificatives puis transmettez votre candidature."),
+    ),
     "deja_candidat": ("info", N_("Vous avez déjà candidaté à cette formation : voici votre candidature.")),
     "piece_deposee": ("success", N_("Le fichier « %(valeur)s » est déposé.")),
     "piece_supprimee": ("success", N_("Le fichier est supprimé.")),
     "piece_non_concernee": ("success", N_("La pièce est notée « non concerné ».")),
     "piece_concernee": ("success", N_("La pièce est de nouveau demandée.")),
-    "candidature_transmise": ("success", N_("Votre candidature est transmise. Un courriel accuse réception de votre dossier.")),
+    "candidature_transmise": (
+        "success",
+        N_("Votre candidature est transmise. Un courriel accuse réception de votre dossier."),
+    ),
     "candidature_annulee": ("success", N_("Votre candidature est annulée.")),
     "admission_confirmee": ("success", N_("Vous avez confirmé votre candidature. Un courriel vous le confirme.")),
     "desistement_enregistre": ("success", N_("Votre désistement est enregistré. Un courriel vous le confirme.")),
@@ -53,7 +88,10 @@ MESSAGES = {
     "selection_vide": ("warning", N_("Cochez au moins une candidature avant de choisir une action.")),
     "statut_change": ("success", N_("Statut du dossier changé (%(valeur)s candidature(s)).")),
     "type_traitement_change": ("success", N_("Type de traitement changé (%(valeur)s candidature(s)).")),
-    "decisions_validees": ("success", N_("Décision(s) validée(s) (%(valeur)s candidature(s)) : les candidats sont prévenus.")),
+    "decisions_validees": (
+        "success",
+        N_("Décision(s) validée(s) (%(valeur)s candidature(s)) : les candidats sont prévenus."),
+    ),
     "fin_de_liste": ("info", N_("C'était la dernière candidature de la liste.")),
     "action_refusee": ("error", N_("Action refusée : %(valeur)s")),
     "commentaire_requis": ("error", N_("Pour refuser une pièce, écrivez un commentaire : il est envoyé au candidat.")),
@@ -63,11 +101,19 @@ MESSAGES = {
     "note_ajoutee": ("success", N_("Note ajoutée au bloc-notes.")),
     "compte_invite": ("success", N_("Invitation envoyée à %(valeur)s : le lien d'activation est dans son courriel.")),
     "compte_modifie": ("success", N_("Le compte de %(valeur)s est modifié.")),
-    "compte_desactive": ("success", N_("Le compte de %(valeur)s est désactivé : ses sessions sont fermées et il ne peut plus se connecter.")),
+    "compte_desactive": (
+        "success",
+        N_("Le compte de %(valeur)s est désactivé : ses sessions sont fermées et il ne peut plus se connecter."),
+    ),
     "compte_reactive": ("success", N_("Le compte de %(valeur)s est réactivé.")),
     "offre_creee": ("success", N_("« %(valeur)s » est créé.")),
     "offre_enregistree": ("success", N_("Les modifications de « %(valeur)s » sont enregistrées.")),
-    "prolongation_appliquee": ("success", N_("Prolongation enregistrée : %(valeur)s candidature(s) prolongée(s), leurs candidats sont prévenus par courriel.")),
+    "prolongation_appliquee": (
+        "success",
+        N_(
+            "Prolongation enregistrée : %(valeur)s candidature(s) prolongée(s), leurs candidats sont prévenus par courriel."
+        ),
+    ),
     "prolongation_deja_appliquee": ("info", N_("Cet incident avait déjà été pris en compte : rien n'a changé.")),
     "modele_depose": ("success", N_("Le modèle « %(valeur)s » est déposé : il est proposé aux candidats.")),
     "modele_retire": ("success", N_("Le modèle est retiré.")),

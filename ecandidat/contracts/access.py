@@ -102,7 +102,9 @@ def reads_everything(principal: Principal) -> bool:
 def covers_centre(principal: Principal, centre: str, *, write: bool = False) -> bool:
     """Whether `centre` is in the caller's scope (to read it, or to act on it when `write`)."""
     if write:
-        return in_group(principal, OFFER_ADMINS) or (in_group(principal, CENTRE_WRITERS) and centre in principal.centres)
+        return in_group(principal, OFFER_ADMINS) or (
+            in_group(principal, CENTRE_WRITERS) and centre in principal.centres
+        )
     return reads_everything(principal) or (in_group(principal, CENTRE_ROLES) and centre in principal.centres)
 
 
@@ -162,5 +164,7 @@ def check_manage(principal: Principal, scope: CandidatureScope, what: str = "Cet
 def check_decide(principal: Principal, scope: CandidatureScope, what: str = "Cette candidature") -> None:
     check_read(principal, scope, what)
     if not may_decide(principal, scope):
-        raise Forbidden("Votre profil ne permet pas de saisir une décision ou une note sur cette candidature.",
-                        reason="lecture_seule")
+        raise Forbidden(
+            "Votre profil ne permet pas de saisir une décision ou une note sur cette candidature.",
+            reason="lecture_seule",
+        )

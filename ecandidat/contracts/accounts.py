@@ -67,7 +67,9 @@ def _ine(value: str | None) -> str | None:
         return None
     value = value.strip().upper()
     if not _INE.match(value):
-        raise ValueError("L'INE/BEA doit compter 11 caractères (chiffres et lettres), tel qu'il figure sur vos relevés de notes.")
+        raise ValueError(
+            "L'INE/BEA doit compter 11 caractères (chiffres et lettres), tel qu'il figure sur vos relevés de notes."
+        )
     return value
 
 
@@ -80,13 +82,22 @@ def _token(value: str) -> str:
 
 # The published JSON Schema says what the validators check, so that a generated client sends valid data.
 Email = Annotated[str, AfterValidator(_email), Field(json_schema_extra={"format": "email", "maxLength": 254})]
-Name = Annotated[str, AfterValidator(_name), Field(json_schema_extra={"minLength": 1, "maxLength": 100,
-                                                                       "pattern": r"^[^\x00-\x1f\x7f]*\S"})]
-Password = Annotated[str, AfterValidator(_password), Field(
-    description=("De 12 à 128 caractères ; ni uniquement des espaces ou des caractères invisibles, ni un ou deux "
-                 "caractères répétés, ni un mot de passe courant, ni l'adresse mail ou l'identifiant."),
-    json_schema_extra={"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
-)]
+Name = Annotated[
+    str,
+    AfterValidator(_name),
+    Field(json_schema_extra={"minLength": 1, "maxLength": 100, "pattern": r"^[^\x00-\x1f\x7f]*\S"}),
+]
+Password = Annotated[
+    str,
+    AfterValidator(_password),
+    Field(
+        description=(
+            "De 12 à 128 caractères ; ni uniquement des espaces ou des caractères invisibles, ni un ou deux "
+            "caractères répétés, ni un mot de passe courant, ni l'adresse mail ou l'identifiant."
+        ),
+        json_schema_extra={"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
+    ),
+]
 Ine = Annotated[str | None, AfterValidator(_ine)]
 Token = Annotated[str, AfterValidator(_token), Field(json_schema_extra={"minLength": 1, "maxLength": 200})]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
@@ -117,7 +128,9 @@ class AccountCreated(Event):
     ine: str | None = None
     campagne: str | None = None
     activation_deadline: datetime | None = None
-    via_ent: bool = Field(default=False, description="created by a first login through the university's ENT (activated, no password)")
+    via_ent: bool = Field(
+        default=False, description="created by a first login through the university's ENT (activated, no password)"
+    )
 
 
 class AccountActivationRequested(Event):
@@ -438,8 +451,9 @@ class NewEmail(Message):
     """Body of a change of email: the new address twice, and the password to prove it is the owner."""
 
     new_email: Email
-    new_email_confirmation: str = Field(json_schema_extra={"format": "email", "maxLength": 254},
-                                        description="La même adresse que new_email")
+    new_email_confirmation: str = Field(
+        json_schema_extra={"format": "email", "maxLength": 254}, description="La même adresse que new_email"
+    )
     password: str = Field(min_length=1, max_length=1024, description="Le mot de passe actuel du compte")
 
     @field_validator("new_email_confirmation")

@@ -188,8 +188,17 @@ class GetSuivi(RpcRequest):
 
 
 EtapeKind = Literal[
-    "creee", "transmise", "statut", "piece_validee", "piece_refusee", "decision", "rang_liste_complementaire",
-    "confirmee", "desistement", "annulee", "date_limite_retour",
+    "creee",
+    "transmise",
+    "statut",
+    "piece_validee",
+    "piece_refusee",
+    "decision",
+    "rang_liste_complementaire",
+    "confirmee",
+    "desistement",
+    "annulee",
+    "date_limite_retour",
 ]
 
 
@@ -222,7 +231,7 @@ class CandidatureList(RpcReply):
 
 
 class Apply(RpcRequest):
-    """"Voulez-vous candidater à la formation X ?" — Oui."""
+    """ "Voulez-vous candidater à la formation X ?" — Oui."""
 
     service = "candidatures"
     operation = "apply"
@@ -417,8 +426,9 @@ CentreRecord = _record(SaveCentre, "CentreRecord", "A centre de candidature as s
 TypeDiplomeRecord = _record(SaveTypeDiplome, "TypeDiplomeRecord", "A type de diplôme as saved.")
 CommissionRecord = _record(SaveCommission, "CommissionRecord", "A commission as saved.")
 FormationRecord = _record(SaveFormation, "FormationRecord", "A formation as saved (open or not).")
-PieceRecord = _record(SavePiece, "PieceRecord", "A pièce justificative as saved, with its id (its template's key).",
-                      id=(uuid.UUID, ...))
+PieceRecord = _record(
+    SavePiece, "PieceRecord", "A pièce justificative as saved, with its id (its template's key).", id=(uuid.UUID, ...)
+)
 
 
 # -- staff workflow: events --------------------------------------------------------------------
@@ -672,7 +682,9 @@ class Filters(Message):
     commission_code: str | None = Field(default=None, max_length=40)
     statut: str | None = Field(default=None, pattern="^(en_attente|receptionne|complet|incomplet|annulee)$")
     type_traitement: str | None = Field(default=None, pattern="^(acces_controle|acces_direct|en_attente)$")
-    decision: str | None = Field(default=None, pattern="^(aucune|favorable|defavorable|liste_attente|liste_complementaire|preselection)$")
+    decision: str | None = Field(
+        default=None, pattern="^(aucune|favorable|defavorable|liste_attente|liste_complementaire|preselection)$"
+    )
     pieces: str | None = Field(default=None, pattern="^(completes|manquantes|refusees)$")
     transmise_du: date | None = None
     transmise_au: date | None = None

@@ -81,7 +81,9 @@ def breaking_changes(old: Any, new: Any, path: str = "data") -> list[str]:
         else:
             changes += breaking_changes(sub, new_props[name], f"{path}.{name}")
     old_required, new_required = set(old.get("required", [])), set(new.get("required", []))
-    changes += [f"{path}.{name}: no longer required" for name in sorted(old_required - new_required) if name in new_props]
+    changes += [
+        f"{path}.{name}: no longer required" for name in sorted(old_required - new_required) if name in new_props
+    ]
     changes += [f"{path}.{name}: newly required" for name in sorted(new_required - old_required)]
     if ("items" in old) != ("items" in new):
         changes.append(f"{path}: items changed")
@@ -119,8 +121,12 @@ def check(released: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]]) -
 
 def unreleased(released: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]]) -> list[str]:
     """Current event versions the snapshot does not hold yet."""
-    return [f"{key} v{version}" for key, versions in sorted(now.items()) for version in versions
-            if version not in released.get(key, {})]
+    return [
+        f"{key} v{version}"
+        for key, versions in sorted(now.items())
+        for version in versions
+        if version not in released.get(key, {})
+    ]
 
 
 def load(path: Path = SNAPSHOT) -> dict[str, dict[str, Any]]:

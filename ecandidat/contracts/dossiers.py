@@ -59,23 +59,44 @@ Ligne200 = Annotated[str, _line(200)]
 Texte = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=_TEXT)]
 # The codes the service accepts (`services/dossiers/referentiels.py`; a test keeps them equal).
 COUNTRY_CODES = tuple(sorted(c.alpha_2 for c in pycountry.countries))
-DEPARTEMENT_CODES = tuple(sorted(
-    [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"]
-    + ["971", "972", "973", "974", "975", "976", "977", "978", "984", "986", "987", "988", "989"]
-))
-CodePays = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), _UPPER, Field(
-    json_schema_extra={"enum": list(COUNTRY_CODES)}, description="Code pays ISO 3166 à deux lettres (FR, BE…)")]
-CodeDepartement = Annotated[str, StringConstraints(pattern=r"^(\d{2}|2A|2B|\d{3})$"), _UPPER, Field(
-    json_schema_extra={"enum": list(DEPARTEMENT_CODES)}, description="Code du département (31, 2A, 974…)")]
-CodeCommune = Annotated[str, StringConstraints(pattern=r"^(\d{5}|2A\d{3}|2B\d{3})$"), _UPPER, Field(
-    description="Code INSEE d'une commune existante, dans le département indiqué (31555 pour Toulouse ; "
-                "voir GET /api/v1/referentiels/communes)")]
+DEPARTEMENT_CODES = tuple(
+    sorted(
+        [f"{n:02d}" for n in range(1, 96) if n != 20]
+        + ["2A", "2B"]
+        + ["971", "972", "973", "974", "975", "976", "977", "978", "984", "986", "987", "988", "989"]
+    )
+)
+CodePays = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    _UPPER,
+    Field(json_schema_extra={"enum": list(COUNTRY_CODES)}, description="Code pays ISO 3166 à deux lettres (FR, BE…)"),
+]
+CodeDepartement = Annotated[
+    str,
+    StringConstraints(pattern=r"^(\d{2}|2A|2B|\d{3})$"),
+    _UPPER,
+    Field(json_schema_extra={"enum": list(DEPARTEMENT_CODES)}, description="Code du département (31, 2A, 974…)"),
+]
+CodeCommune = Annotated[
+    str,
+    StringConstraints(pattern=r"^(\d{5}|2A\d{3}|2B\d{3})$"),
+    _UPPER,
+    Field(
+        description="Code INSEE d'une commune existante, dans le département indiqué (31555 pour Toulouse ; "
+        "voir GET /api/v1/referentiels/communes)"
+    ),
+]
 # Five digits in France; other countries' postal codes vary (letters, spaces, dashes).
 CodePostal = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z][0-9A-Z -]{1,9}$"), _UPPER]
-Telephone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20, pattern=r"^\+?[0-9 .()-]+$")]
+Telephone = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20, pattern=r"^\+?[0-9 .()-]+$")
+]
 Ine = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z ]+$", min_length=11, max_length=14), _UPPER]
 Uai = Annotated[str, StringConstraints(pattern=r"^\d{7}[A-Z]$"), _UPPER]
 AnneeUniversitaire = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(19|20)\d{2}-(19|20)\d{2}$")]
+
+
 def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):  # JSON true is not the year 1
         raise ValueError("Ce champ doit être un nombre entier.")
@@ -110,8 +131,15 @@ REQUIRED_SECTIONS = ("informations_personnelles", "adresse", "baccalaureat")
 # -- section contents (inputs) ----------------------------------------------------------------
 
 
-def _by_country(field: str, *, france: tuple[str, ...], france_absent: tuple[str, ...],
-                abroad: tuple[str, ...], abroad_absent: tuple[str, ...], value: str = "FR") -> dict[str, Any]:
+def _by_country(
+    field: str,
+    *,
+    france: tuple[str, ...],
+    france_absent: tuple[str, ...],
+    abroad: tuple[str, ...],
+    abroad_absent: tuple[str, ...],
+    value: str = "FR",
+) -> dict[str, Any]:
     """JSON Schema saying which fields `field` = FR requires or excludes, and which other countries do."""
     null = {"type": "null"}
     return {
@@ -128,9 +156,15 @@ class InformationsPersonnelles(Message):
     code); born abroad: `ville_naissance_etranger`.
     """
 
-    model_config = ConfigDict(json_schema_extra=_by_country(
-        "pays_naissance", france=("departement_naissance", "commune_naissance"), france_absent=("ville_naissance_etranger",),
-        abroad=("ville_naissance_etranger",), abroad_absent=("departement_naissance", "commune_naissance")))
+    model_config = ConfigDict(
+        json_schema_extra=_by_country(
+            "pays_naissance",
+            france=("departement_naissance", "commune_naissance"),
+            france_absent=("ville_naissance_etranger",),
+            abroad=("ville_naissance_etranger",),
+            abroad_absent=("departement_naissance", "commune_naissance"),
+        )
+    )
 
     civilite: Literal["M.", "Mme"]
     nom_naissance: Ligne100
@@ -150,12 +184,23 @@ class InformationsPersonnelles(Message):
 class Adresse(Message):
     """Postal address. In France: `code_postal` and `commune` (INSEE code); abroad: `ville_etranger`."""
 
-    model_config = ConfigDict(json_schema_extra={
-        **_by_country("pays", france=("code_postal", "commune"), france_absent=("ville_etranger",),
-                      abroad=("ville_etranger",), abroad_absent=("commune", "cedex")),
-        "dependentSchemas": {"code_postal": {"if": {"properties": {"pays": {"const": "FR"}}, "required": ["pays"]},
-                                             "then": {"properties": {"code_postal": {"pattern": r"^\d{5}$"}}}}},
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            **_by_country(
+                "pays",
+                france=("code_postal", "commune"),
+                france_absent=("ville_etranger",),
+                abroad=("ville_etranger",),
+                abroad_absent=("commune", "cedex"),
+            ),
+            "dependentSchemas": {
+                "code_postal": {
+                    "if": {"properties": {"pays": {"const": "FR"}}, "required": ["pays"]},
+                    "then": {"properties": {"code_postal": {"pattern": r"^\d{5}$"}}},
+                }
+            },
+        }
+    )
 
     pays: CodePays
     ligne1: Ligne100
@@ -169,8 +214,10 @@ class Adresse(Message):
 
 # Without a baccalauréat, its fields stay empty.
 _SANS_BAC: dict[str, JsonValue] = {
-    **{f: {"type": "null"} for f in (
-        "annee", "serie", "mention", "pays", "departement", "commune", "etablissement", "uai_etablissement")},
+    **{
+        f: {"type": "null"}
+        for f in ("annee", "serie", "mention", "pays", "departement", "commune", "etablissement", "uai_etablissement")
+    },
     **{f: {"maxItems": 0} for f in ("specialites", "options")},
 }
 
@@ -178,17 +225,24 @@ _SANS_BAC: dict[str, JsonValue] = {
 class Baccalaureat(Message):
     """The baccalauréat, an equivalent diploma, or none (`situation` = sans_bac)."""
 
-    model_config = ConfigDict(json_schema_extra={
-        "if": {"properties": {"situation": {"const": "sans_bac"}}, "required": ["situation"]},
-        "then": {"properties": _SANS_BAC},
-        "else": {"required": ["annee", "serie", "pays"],
-                 **_by_country("pays", france=(), france_absent=(), abroad=(), abroad_absent=("departement", "commune"))},
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"situation": {"const": "sans_bac"}}, "required": ["situation"]},
+            "then": {"properties": _SANS_BAC},
+            "else": {
+                "required": ["annee", "serie", "pays"],
+                **_by_country("pays", france=(), france_absent=(), abroad=(), abroad_absent=("departement", "commune")),
+            },
+        }
+    )
 
     situation: Literal["bac", "equivalence", "sans_bac"]
-    annee: Annee | None = Field(default=None, description="Année d'obtention : pas dans le futur, au moins 12 ans après "
-                                                        "la naissance")
-    serie: Ligne100 | None = Field(default=None, description="Série ou type (Générale, STMG, ES, équivalence étrangère…)")
+    annee: Annee | None = Field(
+        default=None, description="Année d'obtention : pas dans le futur, au moins 12 ans après la naissance"
+    )
+    serie: Ligne100 | None = Field(
+        default=None, description="Série ou type (Générale, STMG, ES, équivalence étrangère…)"
+    )
     mention: Literal["passable", "assez_bien", "bien", "tres_bien", "tres_bien_felicitations"] | None = None
     pays: CodePays | None = None
     departement: CodeDepartement | None = None
@@ -214,10 +268,15 @@ class CursusInterne(Message):
 
 
 class CursusExterneLigne(Message):
-    model_config = ConfigDict(json_schema_extra=_by_country(
-        "pays", france=(), france_absent=("ville_etranger",), abroad=(), abroad_absent=("departement", "commune")))
+    model_config = ConfigDict(
+        json_schema_extra=_by_country(
+            "pays", france=(), france_absent=("ville_etranger",), abroad=(), abroad_absent=("departement", "commune")
+        )
+    )
 
-    annee_universitaire: AnneeUniversitaire = Field(description="AAAA-AAAA, deux années consécutives, pas dans le futur")
+    annee_universitaire: AnneeUniversitaire = Field(
+        description="AAAA-AAAA, deux années consécutives, pas dans le futur"
+    )
     etablissement: Ligne150
     pays: CodePays
     departement: CodeDepartement | None = None

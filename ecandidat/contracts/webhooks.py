@@ -18,9 +18,14 @@ class NewEndpoint(RpcRequest):
     service = "webhooks"
     operation = "register_endpoint"
 
-    url: str = Field(min_length=8, max_length=2000, description="L'adresse https:// (ou http://) qui reçoit les événements")
-    event_types: list[str] = Field(min_length=1, max_length=100,
-                                   description="Les types d'événements voulus, ex. `candidatures.candidature.confirmed`")
+    url: str = Field(
+        min_length=8, max_length=2000, description="L'adresse https:// (ou http://) qui reçoit les événements"
+    )
+    event_types: list[str] = Field(
+        min_length=1,
+        max_length=100,
+        description="Les types d'événements voulus, ex. `candidatures.candidature.confirmed`",
+    )
     centre_code: str | None = Code
     formation_code: str | None = Code
     description: str = Field(default="", max_length=200)

@@ -127,9 +127,7 @@ async def _wait_gateway(env: dict[str, str], stopping: asyncio.Event) -> None:
                 pass
             if time.monotonic() >= deadline:
                 logs = Path(env["ECANDIDAT_STATE_DIR"]) / "logs" / "gateway.log"
-                raise StackError(
-                    f"the gateway did not answer {url} within {HEALTH_TIMEOUT:g} s; see {logs}"
-                )
+                raise StackError(f"the gateway did not answer {url} within {HEALTH_TIMEOUT:g} s; see {logs}")
             await asyncio.sleep(0.3)
 
 

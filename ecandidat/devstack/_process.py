@@ -36,9 +36,7 @@ def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def wait_port(
-    host: str, port: int, timeout: float, *, process: subprocess.Popen[bytes] | None = None
-) -> None:
+def wait_port(host: str, port: int, timeout: float, *, process: subprocess.Popen[bytes] | None = None) -> None:
     """Wait until host:port accepts connections; TimeoutError after `timeout` seconds.
 
     With `process`, fail at once (RuntimeError) if that process exits while we wait.
@@ -47,8 +45,7 @@ def wait_port(
     while not reachable(host, port, timeout=0.5):
         if process is not None and process.poll() is not None:
             raise RuntimeError(
-                f"process {process.args!r} exited with code {process.returncode} "
-                f"before listening on {host}:{port}"
+                f"process {process.args!r} exited with code {process.returncode} before listening on {host}:{port}"
             )
         if time.monotonic() >= deadline:
             raise TimeoutError(f"nothing answered on {host}:{port} within {timeout:g} s")

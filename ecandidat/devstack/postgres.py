@@ -54,9 +54,7 @@ def postgres_bin_dir() -> Path:
     installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=major)
     if installed:
         return installed[-1].parent
-    raise FileNotFoundError(
-        "no PostgreSQL binaries: install the 'local' extra (pgserver) or the postgresql package"
-    )
+    raise FileNotFoundError("no PostgreSQL binaries: install the 'local' extra (pgserver) or the postgresql package")
 
 
 class PostgresServer(ManagedServer):
@@ -111,9 +109,7 @@ class PostgresServer(ManagedServer):
         ]  # fmt: skip
         if not self.durable:
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        self.process = spawn(
-            argv, self.log_file, user=self._user, parent_death_signal=signal.SIGINT
-        )
+        self.process = spawn(argv, self.log_file, user=self._user, parent_death_signal=signal.SIGINT)
         try:
             wait_port(self.host, self.port, timeout, process=self.process)
             self._wait_accepting(bin_dir, timeout)
@@ -270,8 +266,7 @@ async def drop_database(admin_url: str, dbname: str) -> None:
     conn = await asyncpg.connect(admin_url, timeout=10)
     try:
         await conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
             dbname,
         )
         force = " WITH (FORCE)" if conn.get_server_version().major >= 13 else ""

@@ -132,11 +132,13 @@ class Resolver:
             self.result.origin["NATS"] = f"reused, secured (keys in {folder})"
             return
         elif configured:
-            log.warning("NATS_URL=%s is unreachable, has no JetStream or does not know our keys: starting our own",
-                        configured)
+            log.warning(
+                "NATS_URL=%s is unreachable, has no JetStream or does not know our keys: starting our own", configured
+            )
         elif reachable(*_host_port(DEFAULT_NATS_URL, 4222)):
-            log.warning("the NATS server at %s has no JetStream or does not know our keys: starting our own",
-                        DEFAULT_NATS_URL)
+            log.warning(
+                "the NATS server at %s has no JetStream or does not know our keys: starting our own", DEFAULT_NATS_URL
+            )
         port = port_or_free(4222)
         server = NatsServer(
             port=port,
@@ -226,7 +228,6 @@ class Resolver:
             SMTP_USERNAME="", SMTP_PASSWORD="",
         )  # fmt: skip
 
-
     async def ent(self) -> None:
         """The university's ENT: ENT_CAS_URL when set (ENT_ENABLED as given), else our own CAS
         server with its test user directory, accepting the espace candidat's service URL."""
@@ -237,7 +238,9 @@ class Resolver:
             self.result.origin["ENT"] = "reused"
         else:
             server = CasServer.for_base_url(
-                env["PUBLIC_BASE_URL"], port=port_or_free(DEFAULT_CAS_PORT), data_dir=self.state / "cas",
+                env["PUBLIC_BASE_URL"],
+                port=port_or_free(DEFAULT_CAS_PORT),
+                data_dir=self.state / "cas",
                 log_file=self.state / "logs" / "cas.log",
             )
             self._own("ENT", server, f"CAS 3.0 server (django-cas-server), users in {server.users_file}")
@@ -266,9 +269,7 @@ def ensure_bucket(env: Mapping[str, str], bucket: str) -> None:
         http.clear()
 
 
-async def resolve(
-    environ: Mapping[str, str], *, gateway_port: int, start: bool
-) -> Resolution:
+async def resolve(environ: Mapping[str, str], *, gateway_port: int, start: bool) -> Resolution:
     """Resolve the whole environment; with `start`, start what is missing (stopped on error)."""
     state = state_dir(environ)
     resolver = Resolver(environ, state, start=start)

@@ -125,9 +125,7 @@ class SmtpSink(ManagedServer):
         mailbox.Maildir(self.maildir, create=True)
         # A Controller closes its event loop when stopped: each start() needs a new one.
         # asyncio's create_server sets SO_REUSEADDR, so the same port can be bound again at once.
-        controller = Controller(
-            _MaildirHandler(self), hostname=self.host, port=self.port, ready_timeout=10.0
-        )
+        controller = Controller(_MaildirHandler(self), hostname=self.host, port=self.port, ready_timeout=10.0)
         try:
             controller.start()
         except BaseException:

@@ -153,8 +153,12 @@ class EventConsumer:
                     if cancelling():
                         raise asyncio.CancelledError() from None
                     continue
-                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                        nats.js.errors.Error, nats.errors.Error) as exc:
+                except (
+                    nats.errors.ConnectionClosedError,
+                    nats.errors.ConnectionReconnectingError,
+                    nats.js.errors.Error,
+                    nats.errors.Error,
+                ) as exc:
                     log.warning("fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
                     await asyncio.sleep(1.0)
                     continue
@@ -198,14 +202,19 @@ class EventConsumer:
             return outcomes
         except Exception as exc:  # the batch did not commit, whatever the reason
             if database_unavailable(exc) and not self._stopping.is_set() and not await self._database_answers():
-                log.warning("database unavailable, batch kept until it is back",
-                            extra={"consumer": self.durable, "error": repr(exc)})
+                log.warning(
+                    "database unavailable, batch kept until it is back",
+                    extra={"consumer": self.durable, "error": repr(exc)},
+                )
                 return None
             log.warning("batch transaction failed", extra={"consumer": self.durable, "error": repr(exc)})
             return [(m, "retry", repr(exc)) for m in msgs]
 
     async def _handle_together(
-        self, conn: asyncpg.Connection, msgs: list[Msg], envelopes: list[CloudEvent | ValidationError],
+        self,
+        conn: asyncpg.Connection,
+        msgs: list[Msg],
+        envelopes: list[CloudEvent | ValidationError],
         prepared: dict[int, Any],
     ) -> list[tuple[Msg, str, str | None]] | None:
         """The batch in one transaction, its events' ids inserted into the inbox by one statement
@@ -229,16 +238,23 @@ class EventConsumer:
             return outcomes
         try:
             async with conn.transaction():
-                fresh = set(await conn.fetchval(
-                    """WITH added AS (
+                fresh = set(
+                    await conn.fetchval(
+                        """WITH added AS (
                            INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
                            ON CONFLICT DO NOTHING RETURNING event_id)
                        SELECT coalesce(array_agg(event_id), '{}') FROM added""",
-                    self.durable, list(dict.fromkeys(event.id for _, event, _, _ in work)),
-                ))
+                        self.durable,
+                        list(dict.fromkeys(event.id for _, event, _, _ in work)),
+                    )
+                )
                 for _, event, route, (body, ready) in work:
-                    with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable,
-                              request_id=event.request_id):
+                    with bind(
+                        event_id=str(event.id),
+                        event_type=event.type,
+                        consumer=self.durable,
+                        request_id=event.request_id,
+                    ):
                         if event.id not in fresh:
                             log.info("event already handled")
                             continue
@@ -254,8 +270,10 @@ class EventConsumer:
         except Exception as exc:
             if database_unavailable(exc):
                 raise
-            log.info("a handler of the batch failed: handling each event on its own",
-                     extra={"consumer": self.durable, "error": repr(exc)})
+            log.info(
+                "a handler of the batch failed: handling each event on its own",
+                extra={"consumer": self.durable, "error": repr(exc)},
+            )
             return None
         self.handled += len(work)
         return outcomes
@@ -299,15 +317,20 @@ class EventConsumer:
         if not wanted:
             return {}
         async with self.pool.acquire() as conn:
-            done = set(await conn.fetchval(
-                "SELECT coalesce(array_agg(event_id), '{}') FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
-                self.durable, [event.id for _, event, _, _ in wanted],
-            ))
+            done = set(
+                await conn.fetchval(
+                    "SELECT coalesce(array_agg(event_id), '{}') FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
+                    self.durable,
+                    [event.id for _, event, _, _ in wanted],
+                )
+            )
         prepared: dict[int, Any] = {}
         for msg, event, model, prepare in wanted:
             if event.id in done:
                 continue
-            with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable, request_id=event.request_id):
+            with bind(
+                event_id=str(event.id), event_type=event.type, consumer=self.durable, request_id=event.request_id
+            ):
                 try:
                     prepared[id(msg)] = await prepare(model.model_validate(event.data), event)
                 except ValidationError:
@@ -362,7 +385,8 @@ class EventConsumer:
         event = _envelope(replayed)  # type: ignore[arg-type]
         async with self.pool.acquire() as conn, conn.transaction():
             seen = not isinstance(event, ValidationError) and await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2)", self.durable, event.id)
+                "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2)", self.durable, event.id
+            )
             _msg, outcome, error = await self._handle_one(conn, replayed, event)  # type: ignore[arg-type]
         return outcome, error, seen
 

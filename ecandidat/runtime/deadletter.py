@@ -56,8 +56,10 @@ def _text(value: object) -> str:
     """A header's text: the client parses a non-ASCII value (a French error) into an email `Header`
     of raw UTF-8 bytes."""
     if isinstance(value, Header):
-        return "".join(part.decode("utf-8", "replace") if isinstance(part, bytes) else part
-                       for part, _charset in decode_header(value))
+        return "".join(
+            part.decode("utf-8", "replace") if isinstance(part, bytes) else part
+            for part, _charset in decode_header(value)
+        )
     return str(value or "")
 
 

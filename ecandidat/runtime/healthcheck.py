@@ -18,8 +18,9 @@ from .settings import KitSettings
 
 async def _check(service: str) -> int:
     settings = KitSettings()
-    nc = await nats.connect(servers=settings.nats_servers, connect_timeout=2, max_reconnect_attempts=0,
-                            **settings.nats_options(service))
+    nc = await nats.connect(
+        servers=settings.nats_servers, connect_timeout=2, max_reconnect_attempts=0, **settings.nats_options(service)
+    )
     try:
         msg = await nc.request(f"rpc.{service}.health", b"{}", timeout=3)
         body = json.loads(msg.data).get("result", {})

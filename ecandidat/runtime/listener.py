@@ -25,6 +25,7 @@ from .db import connect
 
 log = logging.getLogger(__name__)
 
+
 class Listener:
     def __init__(
         self,
@@ -110,4 +111,3 @@ class Listener:
                 self.on_payload(args[3] if len(args) == 4 else None)
         except Exception:
             log.exception("notification callback failed", extra={"channel": self.channel})
-

@@ -89,7 +89,10 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         base = super().format(record)
-        extra = {**_fields.get(), **{k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}}
+        extra = {
+            **_fields.get(),
+            **{k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")},
+        }
         return f"{base} {json.dumps(extra, default=str, ensure_ascii=False)}" if extra else base
 
 

@@ -51,21 +51,32 @@ log = logging.getLogger(__name__)
 
 _LATENCY = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-HTTP_REQUESTS = Counter("ecandidat_http_requests", "HTTP requests answered by the gateway", ["route", "method", "status"])
+HTTP_REQUESTS = Counter(
+    "ecandidat_http_requests", "HTTP requests answered by the gateway", ["route", "method", "status"]
+)
 HTTP_LATENCY = Histogram(
-    "ecandidat_http_request_duration_seconds", "HTTP request latency at the gateway", ["route", "method"], buckets=_LATENCY
+    "ecandidat_http_request_duration_seconds",
+    "HTTP request latency at the gateway",
+    ["route", "method"],
+    buckets=_LATENCY,
 )
 UPLOAD_SIZE = Histogram(
-    "ecandidat_upload_size_bytes", "Size of the uploads the gateway received", ["route"],
+    "ecandidat_upload_size_bytes",
+    "Size of the uploads the gateway received",
+    ["route"],
     buckets=(10_000, 100_000, 500_000, 1_000_000, 2_000_000, 3_000_000, 4_000_000, 5_000_000, 5_242_881),
 )
 RPC_CLIENT = Histogram(
-    "ecandidat_rpc_client_duration_seconds", "Rpc latency as the caller sees it", ["subject", "outcome"], buckets=_LATENCY
+    "ecandidat_rpc_client_duration_seconds",
+    "Rpc latency as the caller sees it",
+    ["subject", "outcome"],
+    buckets=_LATENCY,
 )
 RPC_SERVER = Histogram("ecandidat_rpc_server_duration_seconds", "Rpc handling time", ["subject"], buckets=_LATENCY)
 WEBHOOK_REQUESTS = Counter("ecandidat_webhook_requests", "Webhook requests sent to endpoints", ["outcome"])
-WEBHOOK_LATENCY = Histogram("ecandidat_webhook_request_duration_seconds", "Time an endpoint took to answer",
-                            buckets=_LATENCY)
+WEBHOOK_LATENCY = Histogram(
+    "ecandidat_webhook_request_duration_seconds", "Time an endpoint took to answer", buckets=_LATENCY
+)
 EVENTS_SETTLED = Counter("ecandidat_events_settled", "Events settled by consumers", ["consumer", "outcome"])
 EVENTS_REDELIVERED = Counter("ecandidat_events_redelivered", "Deliveries after the first", ["consumer"])
 
@@ -128,10 +139,12 @@ async def service_families(service: Service) -> list[Any]:
     """The gauges read from JetStream and PostgreSQL, and the service's own counters."""
     families: list[Any] = []
     pending = GaugeMetricFamily("ecandidat_consumer_pending", "Events not delivered yet", labels=["consumer", "stream"])
-    ack_pending = GaugeMetricFamily("ecandidat_consumer_ack_pending", "Delivered, not acknowledged",
-                                    labels=["consumer", "stream"])
-    redelivered = GaugeMetricFamily("ecandidat_consumer_redelivered", "Redelivered, not acknowledged",
-                                    labels=["consumer", "stream"])
+    ack_pending = GaugeMetricFamily(
+        "ecandidat_consumer_ack_pending", "Delivered, not acknowledged", labels=["consumer", "stream"]
+    )
+    redelivered = GaugeMetricFamily(
+        "ecandidat_consumer_redelivered", "Redelivered, not acknowledged", labels=["consumer", "stream"]
+    )
     js = service.nc.jetstream()
     for consumer in service.consumers:
         info = await _bounded(js.consumer_info(consumer.spec.stream, consumer.durable))
@@ -153,13 +166,15 @@ async def service_families(service: Service) -> list[Any]:
     if row is not None:
         backlog = GaugeMetricFamily("ecandidat_outbox_backlog", "Outbox rows not published", labels=["service"])
         backlog.add_metric([service.name], row["n"])
-        oldest = GaugeMetricFamily("ecandidat_outbox_oldest_seconds", "Age of the oldest unpublished row",
-                                   labels=["service"])
+        oldest = GaugeMetricFamily(
+            "ecandidat_outbox_oldest_seconds", "Age of the oldest unpublished row", labels=["service"]
+        )
         oldest.add_metric([service.name], float(row["age"]))
         families += [backlog, oldest]
     if service.relay is not None:
-        published = CounterMetricFamily("ecandidat_outbox_published", "Events published by this relay",
-                                        labels=["service"])
+        published = CounterMetricFamily(
+            "ecandidat_outbox_published", "Events published by this relay", labels=["service"]
+        )
         published.add_metric([service.name], service.relay.published)
         families.append(published)
     if service.name == "mailer":
@@ -172,8 +187,9 @@ async def service_families(service: Service) -> list[Any]:
 async def _webhook_families(service: Service) -> list[Any]:
     async def read() -> Any:
         async with service.pool.acquire() as conn:
-            return await conn.fetch("SELECT status, count(*) AS n, count(failing_since) AS failing FROM endpoints "
-                                    "GROUP BY status")
+            return await conn.fetch(
+                "SELECT status, count(*) AS n, count(failing_since) AS failing FROM endpoints GROUP BY status"
+            )
 
     rows = await _bounded(read())
     if rows is None:
@@ -192,7 +208,8 @@ async def _mail_families(service: Service) -> list[Any]:
             counts = await conn.fetch("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
             overdue = await conn.fetchval(
                 "SELECT count(*) FROM deliveries WHERE status = 'pending' "
-                "AND next_attempt_at < now() - make_interval(secs => $1)", MAIL_OVERDUE_AFTER,
+                "AND next_attempt_at < now() - make_interval(secs => $1)",
+                MAIL_OVERDUE_AFTER,
             )
             return counts, overdue
 

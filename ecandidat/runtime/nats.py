@@ -42,7 +42,10 @@ from .settings import KitSettings
 log = logging.getLogger(__name__)
 
 PRODUCERS = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks")
-PRIVATE_PRODUCERS = ("accounts", "webhooks")  # producers of mailer-only events (sealed link tokens, an administrator's address)
+PRIVATE_PRODUCERS = (
+    "accounts",
+    "webhooks",
+)  # producers of mailer-only events (sealed link tokens, an administrator's address)
 STREAM_WAIT = 60.0  # seconds a consumer waits for its producer's stream to be declared
 
 EVENT_MAX_AGE = 90 * 24 * 3600  # seconds an event stays in its stream (integrators may replay)

@@ -69,9 +69,13 @@ INBOX = "_INBOX"
 INTEGRATOR_JS_PREFIX = "JS.ecandidat.API"
 
 # The operations only services call on each other; the gateway and the front may not.
-INTERNAL_RPC = ("rpc.documents.freeze_pieces", "rpc.documents.release_pieces", "rpc.documents.pieces_readiness",
-                "rpc.documents.open_letter_attachment",
-                "rpc.candidatures.get_candidature_facts")
+INTERNAL_RPC = (
+    "rpc.documents.freeze_pieces",
+    "rpc.documents.release_pieces",
+    "rpc.documents.pieces_readiness",
+    "rpc.documents.open_letter_attachment",
+    "rpc.candidatures.get_candidature_facts",
+)
 PLATFORM = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks")
 
 
@@ -94,8 +98,11 @@ class Service:
 
     def durables(self) -> list[tuple[str, str]]:
         """(stream, durable) of every consumer this service declares."""
-        return [(stream, durable_name(self.name, purpose))
-                for purpose, streams in sorted(self.consumes.items()) for stream in streams]
+        return [
+            (stream, durable_name(self.name, purpose))
+            for purpose, streams in sorted(self.consumes.items())
+            for stream in streams
+        ]
 
 
 EVT = event_stream
@@ -107,27 +114,46 @@ POLICY: dict[str, Service] = {
         Service("dossiers", consumes={"accounts": (EVT("accounts"),), "candidatures": (EVT("candidatures"),)}),
         Service(
             "candidatures",
-            calls=("rpc.documents.freeze_pieces", "rpc.documents.release_pieces", "rpc.documents.pieces_readiness",
-                   "rpc.dossiers.completeness"),
+            calls=(
+                "rpc.documents.freeze_pieces",
+                "rpc.documents.release_pieces",
+                "rpc.documents.pieces_readiness",
+                "rpc.dossiers.completeness",
+            ),
             consumes={"accounts": (EVT("accounts"),), "on-piece-events": (EVT("documents"),)},
         ),
         Service(
             "documents",
-            calls=("rpc.candidatures.get_candidature", "rpc.candidatures.get_candidature_facts",
-                   "rpc.dossiers.get_dossier"),
-            consumes={"on-candidatures": (EVT("candidatures"),), "letters": (EVT("candidatures"),),
-                      "on-accounts": (EVT("accounts"),)},
+            calls=(
+                "rpc.candidatures.get_candidature",
+                "rpc.candidatures.get_candidature_facts",
+                "rpc.dossiers.get_dossier",
+            ),
+            consumes={
+                "on-candidatures": (EVT("candidatures"),),
+                "letters": (EVT("candidatures"),),
+                "on-accounts": (EVT("accounts"),),
+            },
         ),
         # Disabled endpoints are told to their administrator by mail: private events, for the mailer.
-        Service("webhooks", private_events=True,
-                delivers=tuple(EVT(p) for p in ("accounts", "dossiers", "candidatures", "documents", "mailer"))),
+        Service(
+            "webhooks",
+            private_events=True,
+            delivers=tuple(EVT(p) for p in ("accounts", "dossiers", "candidatures", "documents", "mailer")),
+        ),
         Service(
             "mailer",
             calls=("rpc.documents.open_letter_attachment",),
             consumes={
                 "directory": (EVT("accounts"), EVT("candidatures")),
-                "notifications": (EVT("accounts"), private_stream("accounts"), EVT("candidatures"),
-                                  EVT("documents"), EVT("mailer"), private_stream("webhooks")),
+                "notifications": (
+                    EVT("accounts"),
+                    private_stream("accounts"),
+                    EVT("candidatures"),
+                    EVT("documents"),
+                    EVT("mailer"),
+                    private_stream("webhooks"),
+                ),
             },
         ),
     )
@@ -211,8 +237,12 @@ def service_permissions(service: Service) -> Permissions:
     if service.delivers:  # the other services' consumers are not its to read or change
         for other in POLICY.values():
             if other.name != service.name:
-                deny += [p for stream, durable in other.durables() if stream in service.delivers
-                         for p in _consumer_api(stream, durable)]
+                deny += [
+                    p
+                    for stream, durable in other.durables()
+                    if stream in service.delivers
+                    for p in _consumer_api(stream, durable)
+                ]
     return Permissions(
         publish=tuple(publish),
         publish_deny=tuple(deny),

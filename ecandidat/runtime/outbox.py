@@ -75,7 +75,9 @@ async def add_event(
     if not conn.is_in_transaction():
         raise RuntimeError("add_event must run inside the transaction of the state change")
     event_id = event_id or uuid.uuid4()
-    body = envelope(event, event_id=event_id, time=clock.now(), subject=subject, request_id=current_fields().get("request_id"))
+    body = envelope(
+        event, event_id=event_id, time=clock.now(), subject=subject, request_id=current_fields().get("request_id")
+    )
     await conn.execute(
         "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
         event_id,
@@ -258,7 +260,9 @@ class OutboxRelay:
             self.horizon = max(self.horizon, last_seq)
         elif last_seq > self.horizon and (not self._checkpoints or self._checkpoints[-1] != (last_seq, writers)):
             self._checkpoints.append((last_seq, writers))
-        self._checkpoints = [(seq, waited) for seq, waited in self._checkpoints[-MAX_CHECKPOINTS:] if seq > self.horizon]
+        self._checkpoints = [
+            (seq, waited) for seq, waited in self._checkpoints[-MAX_CHECKPOINTS:] if seq > self.horizon
+        ]
 
     async def _mark_sent(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
         await conn.execute("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", seqs)

@@ -198,7 +198,11 @@ class RpcClient:
             raise RpcTimeout(
                 "Le service n'a pas répondu à temps, veuillez réessayer.", service=subject.split(".")[1]
             ) from None
-        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError, nats.errors.StaleConnectionError):
+        except (
+            nats.errors.ConnectionClosedError,
+            nats.errors.ConnectionReconnectingError,
+            nats.errors.StaleConnectionError,
+        ):
             raise Unavailable(UNAVAILABLE_MESSAGE, retry_after=RETRY_AFTER) from None
         body = json.loads(msg.data)
         if "error" in body:

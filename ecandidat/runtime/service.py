@@ -118,7 +118,9 @@ class Service:
         self.rpc = RpcServer(self.nc, self.name, concurrency=s.rpc_concurrency)
         self.rpc.add(rpc_operation_subject(self.name, "health"), HealthRequest, self._health)
         self.rpc.add(rpc_operation_subject(self.name, dl.LIST_OPERATION), dl.ListDeadLetters, self._dead_letters)
-        self.rpc.add(rpc_operation_subject(self.name, dl.REPLAY_OPERATION), dl.ReplayDeadLetter, self._replay_dead_letter)
+        self.rpc.add(
+            rpc_operation_subject(self.name, dl.REPLAY_OPERATION), dl.ReplayDeadLetter, self._replay_dead_letter
+        )
         await self.setup()
         await self.rpc.start()
         if relay:
@@ -165,23 +167,30 @@ class Service:
         goes. A letter of another service's consumer is not found here."""
         _operator(req.principal)
         js = self.nc.jetstream()
-        gone = NotFound("Cet événement n'est pas (ou plus) parmi les événements en échec : il a peut-être déjà été rejoué.")
+        gone = NotFound(
+            "Cet événement n'est pas (ou plus) parmi les événements en échec : il a peut-être déjà été rejoué."
+        )
         try:
             letter = await get_dead_letter(js, req.seq)
         except nats.js.errors.NotFoundError:
             raise gone from None
         # One durable name per purpose, on each stream the purpose reads: the letter names both.
-        consumer = next((c for c in self.consumers
-                         if c.durable == letter.consumer and c.spec.stream == letter.original_stream), None)
+        consumer = next(
+            (c for c in self.consumers if c.durable == letter.consumer and c.spec.stream == letter.original_stream),
+            None,
+        )
         if consumer is None:
             raise gone
         outcome, error, seen = await consumer.replay(letter.data)
         if outcome != "ack":
-            raise Conflict(f"Le rejeu a de nouveau échoué : {error or 'erreur inconnue'}. L'événement reste en échec.",
-                           reason="echec")
+            raise Conflict(
+                f"Le rejeu a de nouveau échoué : {error or 'erreur inconnue'}. L'événement reste en échec.",
+                reason="echec",
+            )
         await forget_dead_letter(js, req.seq)
-        return dl.DeadLetterReplayed(seq=req.seq, consumer=letter.consumer, event_id=_event_id(letter.data),
-                                     already_handled=seen)
+        return dl.DeadLetterReplayed(
+            seq=req.seq, consumer=letter.consumer, event_id=_event_id(letter.data), already_handled=seen
+        )
 
     async def _health(self, _: HealthRequest, ctx: RpcContext) -> HealthReply:
         checks: dict[str, CheckResult] = {}
@@ -201,7 +210,9 @@ class Service:
                 detail = await asyncio.wait_for(check(), 2.0)
                 checks[name] = CheckResult(ok=True, detail=detail, latency_ms=_ms(started))
             except Exception as exc:
-                checks[name] = CheckResult(ok=False, detail=f"{type(exc).__name__}: {exc}"[:300], latency_ms=_ms(started))
+                checks[name] = CheckResult(
+                    ok=False, detail=f"{type(exc).__name__}: {exc}"[:300], latency_ms=_ms(started)
+                )
 
         await asyncio.gather(*(run(n, c) for n, c in {"database": database, "nats": jetstream, **self.checks}.items()))
         checks["tasks"] = self._tasks_check()
@@ -216,6 +227,7 @@ class Service:
         detail = "; ".join(t.describe() for t in down + restarted) or f"{len(self.tasks)} running"
         return CheckResult(ok=not down, detail=detail[:1000])
 
+
 def cached(check: HealthCheck, ttl: float = 5.0) -> HealthCheck:
     """A health check of an external dependency, asked at most once per `ttl` seconds; callers
     arriving while it is being asked share that one answer."""
@@ -226,6 +238,7 @@ def cached(check: HealthCheck, ttl: float = 5.0) -> HealthCheck:
         if "done" in state and now - state["at"] < ttl:
             return await state["done"]
         if "running" not in state:
+
             async def refresh() -> str | None:
                 try:
                     return await check()
@@ -257,9 +270,17 @@ def _dead_letter_view(service: str, letter: DeadLetter) -> dl.DeadLetterView:
         event_type, event_id = event.type, event.id
     except ValidationError:
         event_type, event_id = None, None
-    return dl.DeadLetterView(seq=letter.seq, service=service, consumer=letter.consumer, subject=letter.original_subject,
-                             event_type=event_type, event_id=event_id, deliveries=letter.deliveries,
-                             error=letter.error, dead_lettered_at=letter.time)
+    return dl.DeadLetterView(
+        seq=letter.seq,
+        service=service,
+        consumer=letter.consumer,
+        subject=letter.original_subject,
+        event_type=event_type,
+        event_id=event_id,
+        deliveries=letter.deliveries,
+        error=letter.error,
+        dead_lettered_at=letter.time,
+    )
 
 
 def _ms(started: float) -> float:

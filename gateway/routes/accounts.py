@@ -50,14 +50,25 @@ def device_cookie(request: web.Request) -> str | None:
 
 
 async def session_response(request: web.Request, issued: c.SessionIssued, cookie: bool) -> web.Response:
-    body = Session(token=None if cookie else issued.token, expires_at=issued.expires_at,
-                   idle_timeout=issued.idle_timeout, principal=issued.principal)
+    body = Session(
+        token=None if cookie else issued.token,
+        expires_at=issued.expires_at,
+        idle_timeout=issued.idle_timeout,
+        principal=issued.principal,
+    )
     response = json_response(body, status=201)
     if cookie:
         set_session_cookies(response, issued)
     if issued.device:
-        response.set_cookie(DEVICE_COOKIE, issued.device, max_age=issued.device_max_age, httponly=True, secure=True,
-                            samesite="Strict", path="/")
+        response.set_cookie(
+            DEVICE_COOKIE,
+            issued.device,
+            max_age=issued.device_max_age,
+            httponly=True,
+            secure=True,
+            samesite="Strict",
+            path="/",
+        )
     return response
 
 
@@ -69,67 +80,117 @@ async def end_session(request: web.Request) -> web.Response:
 
 
 def register(api: Api) -> None:
-    @api.route("POST", f"{API_PREFIX}/accounts",
-               summary=("Créer un compte candidat (mail d'activation ; si l'adresse a déjà un compte, la même "
-                        "réponse, et un mail « vous avez déjà un compte » à son titulaire)"),
-               tag=TAG, body=c.NewAccount, response=c.AccountCreatedReply, status=201,
-               responses={429: "Trop de comptes créés depuis cette adresse réseau"})
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/accounts",
+        summary=(
+            "Créer un compte candidat (mail d'activation ; si l'adresse a déjà un compte, la même "
+            "réponse, et un mail « vous avez déjà un compte » à son titulaire)"
+        ),
+        tag=TAG,
+        body=c.NewAccount,
+        response=c.AccountCreatedReply,
+        status=201,
+        responses={429: "Trop de comptes créés depuis cette adresse réseau"},
+    )
     async def create_account(request: web.Request) -> web.Response:
         body = await parse_body(request, c.NewAccount)
         rpc_request = c.CreateAccount(**body.model_dump(), client=client_address(request))
         return json_response(await call(request, rpc_request, c.AccountCreatedReply), status=201)
 
-    @api.route("POST", f"{API_PREFIX}/accounts/activation", summary="Activer son compte avec le lien reçu par mail",
-               tag=TAG, body=c.ActivateAccount, response=c.AccountActivatedReply,
-               responses={410: "Lien inconnu, déjà utilisé ou expiré"})
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/accounts/activation",
+        summary="Activer son compte avec le lien reçu par mail",
+        tag=TAG,
+        body=c.ActivateAccount,
+        response=c.AccountActivatedReply,
+        responses={410: "Lien inconnu, déjà utilisé ou expiré"},
+    )
     async def activate_account(request: web.Request) -> web.Response:
         body = await parse_body(request, c.ActivateAccount)
         return json_response(await call(request, body, c.AccountActivatedReply))
 
-    @api.route("POST", f"{API_PREFIX}/accounts/activation/resend",
-               summary="J'ai perdu mon code d'activation (même réponse que l'adresse ait un compte ou non)",
-               tag=TAG, body=c.ResendActivation, response=c.Accepted, status=202)
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/accounts/activation/resend",
+        summary="J'ai perdu mon code d'activation (même réponse que l'adresse ait un compte ou non)",
+        tag=TAG,
+        body=c.ResendActivation,
+        response=c.Accepted,
+        status=202,
+    )
     async def resend_activation(request: web.Request) -> web.Response:
         body = await parse_body(request, c.ResendActivation)
         return json_response(await call(request, body, c.Accepted), status=202)
 
-    @api.route("POST", f"{API_PREFIX}/accounts/credentials",
-               summary="J'ai oublié mes identifiants : numéro de dossier et lien de nouveau mot de passe par mail",
-               tag=TAG, body=c.RequestCredentials, response=c.Accepted, status=202)
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/accounts/credentials",
+        summary="J'ai oublié mes identifiants : numéro de dossier et lien de nouveau mot de passe par mail",
+        tag=TAG,
+        body=c.RequestCredentials,
+        response=c.Accepted,
+        status=202,
+    )
     async def request_credentials(request: web.Request) -> web.Response:
         body = await parse_body(request, c.RequestCredentials)
         return json_response(await call(request, body, c.Accepted), status=202)
 
-    @api.route("POST", f"{API_PREFIX}/accounts/password-reset",
-               summary="Choisir un nouveau mot de passe avec le lien reçu (ferme toutes les sessions)", tag=TAG,
-               body=c.ResetPassword, response=c.Done, responses={410: "Lien inconnu, déjà utilisé ou expiré"})
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/accounts/password-reset",
+        summary="Choisir un nouveau mot de passe avec le lien reçu (ferme toutes les sessions)",
+        tag=TAG,
+        body=c.ResetPassword,
+        response=c.Done,
+        responses={410: "Lien inconnu, déjà utilisé ou expiré"},
+    )
     async def reset_password(request: web.Request) -> web.Response:
         body = await parse_body(request, c.ResetPassword)
         done = await call(request, body, c.Done)
         sessions_changed(request)
         return json_response(done)
 
-    @api.route("POST", f"{API_PREFIX}/accounts/email-confirmation",
-               summary="Valider la nouvelle adresse mail avec le lien reçu", tag=TAG, body=c.ConfirmEmail,
-               response=c.Done, responses={409: "Adresse prise entre-temps", 410: "Lien inconnu, déjà utilisé ou expiré"})
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/accounts/email-confirmation",
+        summary="Valider la nouvelle adresse mail avec le lien reçu",
+        tag=TAG,
+        body=c.ConfirmEmail,
+        response=c.Done,
+        responses={409: "Adresse prise entre-temps", 410: "Lien inconnu, déjà utilisé ou expiré"},
+    )
     async def confirm_email(request: web.Request) -> web.Response:
         body = await parse_body(request, c.ConfirmEmail)
         done = await call(request, body, c.Done)
         sessions_changed(request)
         return json_response(done)
 
-    @api.route("POST", f"{API_PREFIX}/sessions", summary="Se connecter (numéro de dossier ou adresse mail)", tag=TAG,
-               body=LoginBody, response=Session, status=201,
-               responses={401: "Identifiant ou mot de passe incorrect", 403: "Compte non activé",
-                          429: "Trop de tentatives"})
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/sessions",
+        summary="Se connecter (numéro de dossier ou adresse mail)",
+        tag=TAG,
+        body=LoginBody,
+        response=Session,
+        status=201,
+        responses={401: "Identifiant ou mot de passe incorrect", 403: "Compte non activé", 429: "Trop de tentatives"},
+    )
     async def login(request: web.Request) -> web.Response:
         body = await parse_body(request, LoginBody)
-        rpc_request = c.Login(login=body.login, password=body.password, client=client_address(request),
-                              previous_token=previous_token(request), device=device_cookie(request))
+        rpc_request = c.Login(
+            login=body.login,
+            password=body.password,
+            client=client_address(request),
+            previous_token=previous_token(request),
+            device=device_cookie(request),
+        )
         return await session_response(request, await call(request, rpc_request, c.SessionIssued), body.session_cookie)
 
-    @api.route("DELETE", f"{API_PREFIX}/sessions/current", summary="Se déconnecter", tag=TAG, status=204,
-               realm="candidate")
+    @api.route(
+        "DELETE", f"{API_PREFIX}/sessions/current", summary="Se déconnecter", tag=TAG, status=204, realm="candidate"
+    )
     async def logout(request: web.Request) -> web.Response:
         return await end_session(request)
 
@@ -137,10 +198,17 @@ def register(api: Api) -> None:
     async def who_am_i(request: web.Request) -> web.Response:
         return json_response(await call(request, c.GetAccount(principal=request[PRINCIPAL]), c.AccountView))
 
-    @api.route("POST", f"{API_PREFIX}/me/email",
-               summary="Changer d'adresse mail (lien de validation envoyé à la nouvelle ; déconnecte)", tag=TAG,
-               body=c.NewEmail, response=c.Done, status=202, realm="candidate",
-               responses={409: "Adresse mail déjà utilisée"})
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/me/email",
+        summary="Changer d'adresse mail (lien de validation envoyé à la nouvelle ; déconnecte)",
+        tag=TAG,
+        body=c.NewEmail,
+        response=c.Done,
+        status=202,
+        realm="candidate",
+        responses={409: "Adresse mail déjà utilisée"},
+    )
     async def change_email(request: web.Request) -> web.Response:
         body = await parse_body(request, c.NewEmail)
         reply = await call(request, c.ChangeEmail(principal=request[PRINCIPAL], **body.model_dump()), c.Done)

@@ -23,40 +23,78 @@ class CandidatureDetail(BaseModel):
 
     candidature: c.CandidatureView
     pieces: CandidaturePieces | None = Field(
-        description="Null while the candidature's pieces are not open yet (just after the application)")
+        description="Null while the candidature's pieces are not open yet (just after the application)"
+    )
     suivi: c.Suivi
 
 
 def register(api: Api) -> None:
-    @api.route("GET", "/api/v1/offre", summary="L'offre de formation ouverte aux candidatures (centre → type → formation)",
-               tag="offre", response=c.OfferTree)
+    @api.route(
+        "GET",
+        "/api/v1/offre",
+        summary="L'offre de formation ouverte aux candidatures (centre → type → formation)",
+        tag="offre",
+        response=c.OfferTree,
+    )
     async def get_offer_tree(request: web.Request) -> web.Response:
         return json_response(await call(request, c.GetOfferTree(), c.OfferTree))
 
-    @api.route("GET", "/api/v1/candidatures", summary="Mes candidatures", tag="candidatures",
-               response=c.CandidatureList, realm="candidate")
+    @api.route(
+        "GET",
+        "/api/v1/candidatures",
+        summary="Mes candidatures",
+        tag="candidatures",
+        response=c.CandidatureList,
+        realm="candidate",
+    )
     async def list_my_candidatures(request: web.Request) -> web.Response:
         reply = await call(request, c.ListMyCandidatures(principal=request[PRINCIPAL]), c.CandidatureList)
         return json_response(reply)
 
-    @api.route("POST", "/api/v1/candidatures", summary="Candidater à une formation", tag="candidatures",
-               body=ApplyBody, response=c.CandidatureView, status=201, realm="candidate",
-               responses={404: "Formation inconnue", 409: "Candidature refusée (période, doublon, maximum, dossier incomplet)"})
+    @api.route(
+        "POST",
+        "/api/v1/candidatures",
+        summary="Candidater à une formation",
+        tag="candidatures",
+        body=ApplyBody,
+        response=c.CandidatureView,
+        status=201,
+        realm="candidate",
+        responses={
+            404: "Formation inconnue",
+            409: "Candidature refusée (période, doublon, maximum, dossier incomplet)",
+        },
+    )
     async def apply(request: web.Request) -> web.Response:
         body = await parse_body(request, ApplyBody)
         view = await call(request, c.Apply(principal=request[PRINCIPAL], **body.model_dump()), c.CandidatureView)
         return json_response(view, status=201, headers={"Location": f"/api/v1/candidatures/{view.id}"})
 
-    @api.route("GET", "/api/v1/candidatures/{candidature_id}", summary="Récapitulatif d'une candidature",
-               tag="candidatures", response=c.CandidatureView, realm="candidate", responses={404: "Candidature inconnue"})
+    @api.route(
+        "GET",
+        "/api/v1/candidatures/{candidature_id}",
+        summary="Récapitulatif d'une candidature",
+        tag="candidatures",
+        response=c.CandidatureView,
+        realm="candidate",
+        responses={404: "Candidature inconnue"},
+    )
     async def get_my_candidature(request: web.Request) -> web.Response:
-        req = c.GetCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        req = c.GetCandidature(
+            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
+        )
         return json_response(await call(request, req, c.CandidatureView))
 
-    @api.route("GET", "/api/v1/candidatures/{candidature_id}/detail",
-               summary="Une candidature avec ses pièces justificatives et son suivi, en une requête "
-                       "(ce que répondent la candidature, /pieces et /suivi)",
-               tag="candidatures", response=CandidatureDetail, realm="candidate", responses={404: "Candidature inconnue"})
+    @api.route(
+        "GET",
+        "/api/v1/candidatures/{candidature_id}/detail",
+        summary="Une candidature avec ses pièces justificatives et son suivi, en une requête "
+        "(ce que répondent la candidature, /pieces et /suivi)",
+        tag="candidatures",
+        response=CandidatureDetail,
+        realm="candidate",
+        responses={404: "Candidature inconnue"},
+    )
     async def get_my_candidature_detail(request: web.Request) -> web.Response:
         principal, cid = request[PRINCIPAL], path_uuid(request, "candidature_id", "Cette candidature")
         view, pieces, steps = await asyncio.gather(
@@ -75,52 +113,98 @@ def register(api: Api) -> None:
             opened = pieces
         return json_response(CandidatureDetail(candidature=view, pieces=opened, suivi=steps))
 
-    @api.route("GET", "/api/v1/candidatures/{candidature_id}/suivi",
-               summary="Suivi de sa candidature : les étapes, les statuts, les pièces validées ou refusées (avec le commentaire), la décision",
-               tag="candidatures", response=c.Suivi, realm="candidate", responses={404: "Candidature inconnue"})
+    @api.route(
+        "GET",
+        "/api/v1/candidatures/{candidature_id}/suivi",
+        summary="Suivi de sa candidature : les étapes, les statuts, les pièces validées ou refusées (avec le commentaire), la décision",
+        tag="candidatures",
+        response=c.Suivi,
+        realm="candidate",
+        responses={404: "Candidature inconnue"},
+    )
     async def get_my_suivi(request: web.Request) -> web.Response:
-        req = c.GetSuivi(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        req = c.GetSuivi(
+            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
+        )
         return json_response(await call(request, req, c.Suivi))
 
-    @api.route("POST", "/api/v1/candidatures/{candidature_id}/annulation", summary="Annuler sa candidature (définitif)",
-               tag="candidatures", response=c.CandidatureView, realm="candidate",
-               responses={404: "Candidature inconnue", 409: "Annulation impossible"})
+    @api.route(
+        "POST",
+        "/api/v1/candidatures/{candidature_id}/annulation",
+        summary="Annuler sa candidature (définitif)",
+        tag="candidatures",
+        response=c.CandidatureView,
+        realm="candidate",
+        responses={404: "Candidature inconnue", 409: "Annulation impossible"},
+    )
     async def cancel_my_candidature(request: web.Request) -> web.Response:
-        req = c.CancelCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        req = c.CancelCandidature(
+            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
+        )
         return json_response(await call(request, req, c.CandidatureView))
 
-    @api.route("POST", "/api/v1/candidatures/{candidature_id}/transmission", summary="Transmettre sa candidature",
-               tag="candidatures", response=c.CandidatureView, realm="candidate",
-               responses={404: "Candidature inconnue", 409: "Transmission impossible (pièces manquantes, date dépassée, déjà transmise)"})
+    @api.route(
+        "POST",
+        "/api/v1/candidatures/{candidature_id}/transmission",
+        summary="Transmettre sa candidature",
+        tag="candidatures",
+        response=c.CandidatureView,
+        realm="candidate",
+        responses={
+            404: "Candidature inconnue",
+            409: "Transmission impossible (pièces manquantes, date dépassée, déjà transmise)",
+        },
+    )
     async def transmit_my_candidature(request: web.Request) -> web.Response:
-        req = c.TransmitCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        req = c.TransmitCandidature(
+            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
+        )
         return json_response(await call(request, req, c.CandidatureView))
 
-    @api.route("GET", "/api/v1/candidatures/{candidature_id}/lettre",
-               summary="Télécharger la lettre de la décision (lettre d'admission ou avis défavorable, PDF)",
-               tag="candidatures", realm="candidate", content_types={"response": "application/pdf"},
-               responses={404: "Candidature inconnue, ou pas de lettre pour sa décision actuelle"})
+    @api.route(
+        "GET",
+        "/api/v1/candidatures/{candidature_id}/lettre",
+        summary="Télécharger la lettre de la décision (lettre d'admission ou avis défavorable, PDF)",
+        tag="candidatures",
+        realm="candidate",
+        content_types={"response": "application/pdf"},
+        responses={404: "Candidature inconnue, ou pas de lettre pour sa décision actuelle"},
+    )
     async def download_my_letter(request: web.Request) -> web.StreamResponse:
-        req = OpenLetterDownload(principal=request[PRINCIPAL],
-                                 candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        req = OpenLetterDownload(
+            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
+        )
         ticket = await call(request, req, DownloadTicket)
         return await proxy_download(request, ticket)
 
     for answer, path, name, summary in (
         ("confirmation", "confirmation", "confirm_admission", "Confirmer sa candidature après un avis favorable"),
-        ("desistement", "desistement", "withdraw_from_admission", "Se désister (après un avis favorable, même confirmé)"),
+        (
+            "desistement",
+            "desistement",
+            "withdraw_from_admission",
+            "Se désister (après un avis favorable, même confirmé)",
+        ),
     ):
         _register_answer(api, answer, path, name, summary)
 
 
 def _register_answer(api: Api, answer: str, path: str, name: str, summary: str) -> None:
     async def handler(request: web.Request) -> web.Response:
-        req = c.AnswerAdmission(principal=request[PRINCIPAL], answer=answer,
-                                candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        req = c.AnswerAdmission(
+            principal=request[PRINCIPAL],
+            answer=answer,
+            candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
+        )
         return json_response(await call(request, req, c.CandidatureView))
 
     handler.__name__ = name
-    api.route("POST", f"/api/v1/candidatures/{{candidature_id}}/{path}", summary=summary, tag="candidatures",
-              response=c.CandidatureView, realm="candidate",
-              responses={404: "Candidature inconnue", 409: "Réponse impossible (pas d'avis favorable, délai dépassé)"})(handler)
-
+    api.route(
+        "POST",
+        f"/api/v1/candidatures/{{candidature_id}}/{path}",
+        summary=summary,
+        tag="candidatures",
+        response=c.CandidatureView,
+        realm="candidate",
+        responses={404: "Candidature inconnue", 409: "Réponse impossible (pas d'avis favorable, délai dépassé)"},
+    )(handler)

@@ -39,8 +39,13 @@ TAG = "pièces justificatives"
 BASE = f"{API_PREFIX}/candidatures/{{candidature_id}}"
 PIECE_FILE = "application/pdf image/jpeg image/png"
 UPLOAD_TYPES = {"request": f"application/octet-stream {PIECE_FILE} multipart/form-data"}
-UPLOAD_RESPONSES = {404: "Pièce inconnue", 409: "La pièce ne peut pas être modifiée", 410: "Lien de dépôt expiré",
-                    413: "Fichier de plus de 5 Mo", 415: "Type de fichier refusé"}
+UPLOAD_RESPONSES = {
+    404: "Pièce inconnue",
+    409: "La pièce ne peut pas être modifiée",
+    410: "Lien de dépôt expiré",
+    413: "Fichier de plus de 5 Mo",
+    415: "Type de fichier refusé",
+}
 
 
 class Concerne(BaseModel):
@@ -60,47 +65,95 @@ def ids(request: web.Request) -> dict:
 
 
 def register(api: Api) -> None:
-    @api.route("GET", f"{BASE}/pieces", summary="Les pièces justificatives de ma candidature", tag=TAG,
-               response=CandidaturePieces, realm="candidate", responses={404: "Candidature inconnue"})
+    @api.route(
+        "GET",
+        f"{BASE}/pieces",
+        summary="Les pièces justificatives de ma candidature",
+        tag=TAG,
+        response=CandidaturePieces,
+        realm="candidate",
+        responses={404: "Candidature inconnue"},
+    )
     async def list_my_pieces(request: web.Request) -> web.Response:
         return json_response(await call(request, ListPieces(**ids(request)), CandidaturePieces))
 
-    @api.route("PUT", f"{BASE}/pieces/{{slot_id}}/fichier", summary="Déposer ou remplacer le fichier d'une pièce "
-               "(PDF, JPG ou PNG, 5 Mo au plus ; corps brut ou formulaire multipart)", tag=TAG, status=201,
-               realm="candidate", content_types=UPLOAD_TYPES, responses=UPLOAD_RESPONSES)
+    @api.route(
+        "PUT",
+        f"{BASE}/pieces/{{slot_id}}/fichier",
+        summary="Déposer ou remplacer le fichier d'une pièce "
+        "(PDF, JPG ou PNG, 5 Mo au plus ; corps brut ou formulaire multipart)",
+        tag=TAG,
+        status=201,
+        realm="candidate",
+        content_types=UPLOAD_TYPES,
+        responses=UPLOAD_RESPONSES,
+    )
     async def upload_my_piece(request: web.Request) -> web.Response:
         ticket = await call(request, OpenPieceUpload(**ids(request)), UploadTicket)
         return await proxy_upload(request, ticket)
 
-    @api.route("DELETE", f"{BASE}/pieces/{{slot_id}}/fichier", summary="Supprimer le fichier d'une pièce", tag=TAG,
-               response=PieceView, realm="candidate", responses={404: "Pièce inconnue", 409: "Pièce non modifiable"})
+    @api.route(
+        "DELETE",
+        f"{BASE}/pieces/{{slot_id}}/fichier",
+        summary="Supprimer le fichier d'une pièce",
+        tag=TAG,
+        response=PieceView,
+        realm="candidate",
+        responses={404: "Pièce inconnue", 409: "Pièce non modifiable"},
+    )
     async def delete_my_piece(request: web.Request) -> web.Response:
         return json_response(await call(request, DeletePieceFile(**ids(request)), PieceView))
 
-    @api.route("PUT", f"{BASE}/pieces/{{slot_id}}/concerne", summary="Déclarer une pièce conditionnelle "
-               "« non concerné » (concerne=false) ou « concerné » à nouveau", tag=TAG, body=Concerne,
-               response=PieceView, realm="candidate", responses={404: "Pièce inconnue", 409: "Pièce non modifiable"})
+    @api.route(
+        "PUT",
+        f"{BASE}/pieces/{{slot_id}}/concerne",
+        summary="Déclarer une pièce conditionnelle « non concerné » (concerne=false) ou « concerné » à nouveau",
+        tag=TAG,
+        body=Concerne,
+        response=PieceView,
+        realm="candidate",
+        responses={404: "Pièce inconnue", 409: "Pièce non modifiable"},
+    )
     async def set_my_piece_concerned(request: web.Request) -> web.Response:
         body = await parse_body(request, Concerne)
         reply = await call(request, SetPieceConcerned(**ids(request), concerned=body.concerne), PieceView)
         return json_response(reply)
 
-    @api.route("GET", f"{BASE}/pieces/{{slot_id}}/fichier", summary="Télécharger le fichier déposé", tag=TAG,
-               realm="candidate", content_types={"response": PIECE_FILE},
-               responses={404: "Pièce ou fichier inconnu"})
+    @api.route(
+        "GET",
+        f"{BASE}/pieces/{{slot_id}}/fichier",
+        summary="Télécharger le fichier déposé",
+        tag=TAG,
+        realm="candidate",
+        content_types={"response": PIECE_FILE},
+        responses={404: "Pièce ou fichier inconnu"},
+    )
     async def download_my_piece(request: web.Request) -> web.StreamResponse:
         ticket = await call(request, OpenPieceDownload(**ids(request), what="fichier"), DownloadTicket)
         return await proxy_download(request, ticket)
 
-    @api.route("GET", f"{BASE}/pieces/{{slot_id}}/modele", summary="Télécharger le modèle à remplir d'une pièce",
-               tag=TAG, realm="candidate", content_types={"response": "application/pdf"},
-               responses={404: "Pas de modèle pour cette pièce"})
+    @api.route(
+        "GET",
+        f"{BASE}/pieces/{{slot_id}}/modele",
+        summary="Télécharger le modèle à remplir d'une pièce",
+        tag=TAG,
+        realm="candidate",
+        content_types={"response": "application/pdf"},
+        responses={404: "Pas de modèle pour cette pièce"},
+    )
     async def download_piece_template(request: web.Request) -> web.StreamResponse:
         ticket = await call(request, OpenPieceDownload(**ids(request), what="modele"), DownloadTicket)
         return await proxy_download(request, ticket)
 
-    @api.route("GET", f"{BASE}/dossier.pdf", summary="Télécharger mon dossier de candidature (PDF)", tag=TAG,
-               realm="candidate", content_types={"response": "application/pdf"}, responses={404: "Candidature inconnue"})
+    @api.route(
+        "GET",
+        f"{BASE}/dossier.pdf",
+        summary="Télécharger mon dossier de candidature (PDF)",
+        tag=TAG,
+        realm="candidate",
+        content_types={"response": "application/pdf"},
+        responses={404: "Candidature inconnue"},
+    )
     async def download_my_dossier(request: web.Request) -> web.StreamResponse:
         ticket = await call(request, OpenDossierDownload(**ids(request)), DownloadTicket)
         return await proxy_download(request, ticket)

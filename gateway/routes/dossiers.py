@@ -57,13 +57,20 @@ def expected_version(request: web.Request) -> int | web.Response:
     """The version named by `If-Match`, or the 428/400 problem to answer."""
     header = request.headers.get("If-Match")
     if header is None:
-        return problem(428, "precondition_required",
-                       "Indiquez la version de la rubrique que vous modifiez (en-tête If-Match, valeur de l'ETag lu).",
-                       request=request)
+        return problem(
+            428,
+            "precondition_required",
+            "Indiquez la version de la rubrique que vous modifiez (en-tête If-Match, valeur de l'ETag lu).",
+            request=request,
+        )
     match = _ETAG.match(header.split(",")[0])
     if match is None:
-        return problem(400, "bad_request", "L'en-tête If-Match doit reprendre l'ETag de la rubrique, par exemple \"3\".",
-                       request=request)
+        return problem(
+            400,
+            "bad_request",
+            "L'en-tête If-Match doit reprendre l'ETag de la rubrique, par exemple \"3\".",
+            request=request,
+        )
     return int(match[1])
 
 
@@ -103,38 +110,67 @@ async def save(request: web.Request, account_id: uuid.UUID, section: str, model:
 
 
 def register(api: Api) -> None:
-    @api.route("GET", f"{API_PREFIX}/dossier", summary="Mon dossier : toutes les rubriques et leur complétude",
-               tag="dossier", response=DossierView, realm="candidate")
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/dossier",
+        summary="Mon dossier : toutes les rubriques et leur complétude",
+        tag="dossier",
+        response=DossierView,
+        realm="candidate",
+    )
     async def get_my_dossier(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]
         reply = await call(request, GetDossier(principal=principal, account_id=principal.account_id), DossierView)
         return json_response(reply)
 
-    @api.route("GET", f"{API_PREFIX}/dossier/completude", summary="Ce qui manque à mon dossier pour candidater",
-               tag="dossier", response=Completeness, realm="candidate")
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/dossier/completude",
+        summary="Ce qui manque à mon dossier pour candidater",
+        tag="dossier",
+        response=Completeness,
+        realm="candidate",
+    )
     async def get_my_completeness(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]
         reply = await call(request, GetCompleteness(account_id=principal.account_id), Completeness)
         return json_response(reply)
 
-    @api.route("GET", f"{API_PREFIX}/dossier/sections/{{section}}", summary="Une rubrique de mon dossier (avec son ETag)",
-               tag="dossier", response=SectionView, realm="candidate", responses={404: "Rubrique inconnue"},
-               versioned=True)
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/dossier/sections/{{section}}",
+        summary="Une rubrique de mon dossier (avec son ETag)",
+        tag="dossier",
+        response=SectionView,
+        realm="candidate",
+        responses={404: "Rubrique inconnue"},
+        versioned=True,
+    )
     async def get_my_section(request: web.Request) -> web.Response:
         return await read_section(request, request[PRINCIPAL].account_id)
 
     for section in WRITABLE_SECTIONS:
         _register_save(api, section)
 
-    @api.route("GET", f"{API_PREFIX}/referentiels", summary="Pays et départements proposés dans le dossier",
-               tag="référentiels", response=Referentiels)
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/referentiels",
+        summary="Pays et départements proposés dans le dossier",
+        tag="référentiels",
+        response=Referentiels,
+    )
     async def get_referentiels(request: web.Request) -> web.Response:
         reply = await call(request, GetReferentiels(), Referentiels)
         return json_response(reply, headers=REFERENCE_CACHE)
 
-    @api.route("GET", f"{API_PREFIX}/referentiels/communes",
-               summary="Communes françaises par code postal, département ou début de nom (codes INSEE à saisir)",
-               tag="référentiels", query=SearchCommunes, response=Communes)
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/referentiels/communes",
+        summary="Communes françaises par code postal, département ou début de nom (codes INSEE à saisir)",
+        tag="référentiels",
+        query=SearchCommunes,
+        response=Communes,
+    )
     async def search_communes(request: web.Request) -> web.Response:
         reply = await call(request, parse_query(request, SearchCommunes), Communes)
         return json_response(reply, headers=REFERENCE_CACHE)
@@ -148,7 +184,13 @@ def _register_save(api: Api, section: str) -> None:
 
     handler.__name__ = f"save_my_{section}"
     api.route(
-        "PUT", f"{API_PREFIX}/dossier/sections/{section.replace('_', '-')}",
+        "PUT",
+        f"{API_PREFIX}/dossier/sections/{section.replace('_', '-')}",
         summary=f"Enregistrer la rubrique « {SECTION_LABELS[section]} » (If-Match obligatoire)",
-        tag="dossier", body=model, response=SectionSaved, realm="candidate", responses=SAVE_RESPONSES, versioned=True,
+        tag="dossier",
+        body=model,
+        response=SectionSaved,
+        realm="candidate",
+        responses=SAVE_RESPONSES,
+        versioned=True,
     )(handler)

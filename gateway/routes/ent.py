@@ -54,59 +54,109 @@ def service_url(request: web.Request) -> str:
 
 
 def register(api: Api) -> None:
-    @api.route("GET", f"{API_PREFIX}/ent/connexion", summary="Connexion via l'ENT : l'adresse de la page de connexion du serveur CAS",
-               tag=TAG, response=EntLoginUrl, responses={404: "ENT non proposé", 503: "Serveur CAS injoignable"})
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/ent/connexion",
+        summary="Connexion via l'ENT : l'adresse de la page de connexion du serveur CAS",
+        tag=TAG,
+        response=EntLoginUrl,
+        responses={404: "ENT non proposé", 503: "Serveur CAS injoignable"},
+    )
     async def start(request: web.Request) -> web.Response:
         url = service_url(request)
         reply = await call(request, c.EntStart(service_url=url), c.EntRedirect)
         return json_response(EntLoginUrl(login_url=reply.login_url, service_url=url))
 
-    @api.route("GET", f"{API_PREFIX}/ent/retour", summary="Retour de l'ENT : validation du ticket CAS et ouverture de la session",
-               tag=TAG, response=Session, status=201,
-               query_parameters={"ticket": ({"type": "string", "maxLength": 256}, "ST-1-abcdef"),
-                                 "session_cookie": ({"type": "boolean"}, True)},
-               responses={200: ("Compte eCandidat existant à lier (mot de passe demandé)", EntLiaison),
-                          401: "Ticket invalide, déjà utilisé, expiré, pour un autre service, ou attributs manquants",
-                          404: "ENT non proposé", 409: "Compte déjà lié à un autre compte ENT",
-                          503: "Serveur CAS injoignable"})
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/ent/retour",
+        summary="Retour de l'ENT : validation du ticket CAS et ouverture de la session",
+        tag=TAG,
+        response=Session,
+        status=201,
+        query_parameters={
+            "ticket": ({"type": "string", "maxLength": 256}, "ST-1-abcdef"),
+            "session_cookie": ({"type": "boolean"}, True),
+        },
+        responses={
+            200: ("Compte eCandidat existant à lier (mot de passe demandé)", EntLiaison),
+            401: "Ticket invalide, déjà utilisé, expiré, pour un autre service, ou attributs manquants",
+            404: "ENT non proposé",
+            409: "Compte déjà lié à un autre compte ENT",
+            503: "Serveur CAS injoignable",
+        },
+    )
     async def back(request: web.Request) -> web.Response:
         ticket = request.query.get("ticket", "")
         if not ticket or len(ticket) > 256:
             message = "Le retour de l'ENT ne porte pas de ticket valide."
             raise InvalidInput(message, code="unauthenticated", details=[ErrorDetail(field="ticket", message=message)])
-        outcome = await call(request, c.EntLogin(
-            ticket=ticket, service_url=service_url(request), client=client_address(request),
-            previous_token=previous_token(request), device=device_cookie(request),
-        ), c.EntOutcome)
+        outcome = await call(
+            request,
+            c.EntLogin(
+                ticket=ticket,
+                service_url=service_url(request),
+                client=client_address(request),
+                previous_token=previous_token(request),
+                device=device_cookie(request),
+            ),
+            c.EntOutcome,
+        )
         if outcome.session is None:
             return json_response(EntLiaison(liaison=outcome.liaison or "", email=outcome.email or ""))
         cookie = request.query.get("session_cookie", "").lower() in ("true", "1")
         return await session_response(request, outcome.session, cookie)
 
-    @api.route("POST", f"{API_PREFIX}/ent/deconnexion-unique", summary="Déconnexion unique (SLO) envoyée par le serveur CAS",
-               tag=TAG, status=204, content_types={"request": "application/x-www-form-urlencoded"},
-               responses={400: "Requête de déconnexion illisible"})
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/ent/deconnexion-unique",
+        summary="Déconnexion unique (SLO) envoyée par le serveur CAS",
+        tag=TAG,
+        status=204,
+        content_types={"request": "application/x-www-form-urlencoded"},
+        responses={400: "Requête de déconnexion illisible"},
+    )
     async def single_logout(request: web.Request) -> web.Response:
         return await _single_logout(request)
 
-    @api.route("POST", f"{API_PREFIX}/ent/liaison",
-               summary="Lier son compte eCandidat existant à l'ENT (mot de passe du compte)", tag=TAG,
-               body=LinkBody, response=Session, status=201,
-               responses={404: "ENT non proposé", 410: "Demande de liaison expirée", 422: "Mot de passe incorrect",
-                          429: "Trop de tentatives"})
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/ent/liaison",
+        summary="Lier son compte eCandidat existant à l'ENT (mot de passe du compte)",
+        tag=TAG,
+        body=LinkBody,
+        response=Session,
+        status=201,
+        responses={
+            404: "ENT non proposé",
+            410: "Demande de liaison expirée",
+            422: "Mot de passe incorrect",
+            429: "Trop de tentatives",
+        },
+    )
     async def link(request: web.Request) -> web.Response:
         body = await parse_body(request, LinkBody)
-        issued = await call(request, c.EntLink(
-            liaison=body.liaison, password=body.password, client=client_address(request),
-            previous_token=previous_token(request), device=device_cookie(request),
-        ), c.SessionIssued)
+        issued = await call(
+            request,
+            c.EntLink(
+                liaison=body.liaison,
+                password=body.password,
+                client=client_address(request),
+                previous_token=previous_token(request),
+                device=device_cookie(request),
+            ),
+            c.SessionIssued,
+        )
         return await session_response(request, issued, body.session_cookie)
 
 
 async def _single_logout(request: web.Request) -> web.Response:
     if request.content_type != "application/x-www-form-urlencoded":
-        raise InvalidInput("La requête de déconnexion unique (CAS) doit être un formulaire "
-                           "(Content-Type: application/x-www-form-urlencoded).", code="unsupported_media_type")
+        raise InvalidInput(
+            "La requête de déconnexion unique (CAS) doit être un formulaire "
+            "(Content-Type: application/x-www-form-urlencoded).",
+            code="unsupported_media_type",
+        )
     try:
         logout_request = (await request.post()).get("logoutRequest")
     except ValueError:

@@ -42,6 +42,7 @@ from ecandidat.runtime.rpc import RETRY_AFTER
 from ..api import Api, json_response
 from ..keys import NATS_CONN, RPC, SETTINGS
 
+
 class ServiceHealth(BaseModel):
     ok: bool
     ready: bool
@@ -102,7 +103,10 @@ async def _ask_every_service(app: web.Application) -> HealthReport:
         except ServiceError as err:
             return ServiceHealth(ok=False, ready=False, required=service in required, error=err.code)
         return ServiceHealth(
-            ok=reply.ok, ready=reply.ready, required=service in required, instance=reply.instance,
+            ok=reply.ok,
+            ready=reply.ready,
+            required=service in required,
+            instance=reply.instance,
             checks={k: v.model_dump() for k, v in reply.checks.items()},
         )
 
@@ -123,29 +127,48 @@ def _unavailable_headers(status: int) -> dict[str, str] | None:
 
 
 def register(api: Api) -> None:
-    @api.route("GET", "/health", summary="État de la plateforme : up, degraded (elle sert, un service "
-               "secondaire est en panne) ou down", tag="exploitation", response=PlatformStatus,
-               responses={503: ("La plateforme ne peut pas servir (down)", PlatformStatus)})
+    @api.route(
+        "GET",
+        "/health",
+        summary="État de la plateforme : up, degraded (elle sert, un service secondaire est en panne) ou down",
+        tag="exploitation",
+        response=PlatformStatus,
+        responses={503: ("La plateforme ne peut pas servir (down)", PlatformStatus)},
+    )
     async def health(request: web.Request) -> web.Response:
         status = (await report(request.app)).status
         code = 503 if status == "down" else 200
         return json_response(PlatformStatus(status=status), status=code, headers=_unavailable_headers(code))
 
-    @api.route("GET", "/health/live", summary="Sonde de vivacité : la passerelle répond", tag="exploitation",
-               response=Liveness)
+    @api.route(
+        "GET", "/health/live", summary="Sonde de vivacité : la passerelle répond", tag="exploitation", response=Liveness
+    )
     async def health_live(request: web.Request) -> web.Response:
         return json_response(Liveness(status="up"))
 
-    @api.route("GET", "/health/ready", summary="Sonde de disponibilité : NATS connecté et chaque service requis "
-               "répond avec sa base de données", tag="exploitation", response=Readiness,
-               responses={503: ("La plateforme ne peut pas servir", Readiness)})
+    @api.route(
+        "GET",
+        "/health/ready",
+        summary="Sonde de disponibilité : NATS connecté et chaque service requis répond avec sa base de données",
+        tag="exploitation",
+        response=Readiness,
+        responses={503: ("La plateforme ne peut pas servir", Readiness)},
+    )
     async def health_ready(request: web.Request) -> web.Response:
         ready = (await report(request.app)).status != "down"
         code = 200 if ready else 503
-        return json_response(Readiness(status="ready" if ready else "not_ready"), status=code,
-                             headers=_unavailable_headers(code))
+        return json_response(
+            Readiness(status="ready" if ready else "not_ready"), status=code, headers=_unavailable_headers(code)
+        )
 
-    @api.route("GET", "/api/v1/staff/health", summary="État détaillé de chaque service (exploitation)",
-               tag="exploitation", response=HealthReport, realm="staff", roles=ADMINS)
+    @api.route(
+        "GET",
+        "/api/v1/staff/health",
+        summary="État détaillé de chaque service (exploitation)",
+        tag="exploitation",
+        response=HealthReport,
+        realm="staff",
+        roles=ADMINS,
+    )
     async def health_report(request: web.Request) -> web.Response:
         return json_response(await report(request.app))

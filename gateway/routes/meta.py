@@ -17,13 +17,25 @@ def register(api: Api) -> None:
     async def openapi_document(request: web.Request) -> web.Response:
         return web.json_response(request.app[OPENAPI], headers=PUBLIC)
 
-    @api.route("GET", f"{API_PREFIX}/asyncapi.json", summary="Le document AsyncAPI 3.0 des événements publiés",
-               tag="exploitation")
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/asyncapi.json",
+        summary="Le document AsyncAPI 3.0 des événements publiés",
+        tag="exploitation",
+    )
     async def asyncapi_document(request: web.Request) -> web.Response:
         return web.json_response(request.app[ASYNCAPI], headers=PUBLIC)
 
-    @api.route("GET", f"{API_PREFIX}/asyncapi.html", summary="Le catalogue des événements publiés, à lire",
-               tag="exploitation", content_types={"response": "text/html"})
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/asyncapi.html",
+        summary="Le catalogue des événements publiés, à lire",
+        tag="exploitation",
+        content_types={"response": "text/html"},
+    )
     async def asyncapi_html(request: web.Request) -> web.Response:
-        return web.Response(text=asyncapi_page.render(request.app[ASYNCAPI]), content_type="text/html",
-                            headers={**PUBLIC, "Content-Security-Policy": asyncapi_page.CSP})
+        return web.Response(
+            text=asyncapi_page.render(request.app[ASYNCAPI]),
+            content_type="text/html",
+            headers={**PUBLIC, "Content-Security-Policy": asyncapi_page.CSP},
+        )

@@ -20,7 +20,10 @@ from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, pars
 from ..streaming import proxy_download
 
 UNKNOWN_FILTER = {404: "Formation, centre ou commission inconnu"}
-BATCH_REFUSALS = {404: "Une des candidatures n'existe pas", 409: "Une des candidatures ne le permet pas (annulée…) : rien n'est changé"}
+BATCH_REFUSALS = {
+    404: "Une des candidatures n'existe pas",
+    409: "Une des candidatures ne le permet pas (annulée…) : rien n'est changé",
+}
 
 
 class ListQuery(c.Filters):
@@ -40,17 +43,31 @@ TypeTraitementBody = body_of(c.SetTypeTraitement, name="ChangementTypeTraitement
 DecisionBody = body_of(c.EnterDecision, without=("principal", "candidature_id"), name="SaisieDecision")
 ValidationBody = body_of(c.ValidateDecisions, name="ValidationDecisions")
 NoteBody = body_of(c.AddNote, without=("principal", "candidature_id"), name="NouvelleNote")
-DateRetourBody = body_of(c.SetCandidatureDateRetour, without=("principal", "candidature_id"),
-                         name="DateLimiteRetourCandidature")
+DateRetourBody = body_of(
+    c.SetCandidatureDateRetour, without=("principal", "candidature_id"), name="DateLimiteRetourCandidature"
+)
 
 EXPORT_COLUMNS = [
-    ("numero_dossier", "Numéro de dossier"), ("nom", "Nom"), ("prenom", "Prénom"), ("email", "Adresse mail"),
-    ("formation_code", "Code formation"), ("formation_libelle", "Formation"), ("statut", "Statut du dossier"),
-    ("type_traitement", "Type de traitement"), ("type_traitement_valide", "T.T. validé"), ("decision", "Décision"),
-    ("decision_en_attente", "Décision à valider"), ("rang", "Rang liste complémentaire"),
-    ("pieces_pretes", "Pièces déposées"), ("pieces_total", "Pièces demandées"), ("pieces_refusees", "Pièces refusées"),
-    ("date_reception", "Date de réception"), ("confirmation_deadline", "Date limite de confirmation"),
-    ("confirmed_at", "Confirmé le"), ("withdrawn_at", "Désisté le"), ("created_at", "Candidature créée le"),
+    ("numero_dossier", "Numéro de dossier"),
+    ("nom", "Nom"),
+    ("prenom", "Prénom"),
+    ("email", "Adresse mail"),
+    ("formation_code", "Code formation"),
+    ("formation_libelle", "Formation"),
+    ("statut", "Statut du dossier"),
+    ("type_traitement", "Type de traitement"),
+    ("type_traitement_valide", "T.T. validé"),
+    ("decision", "Décision"),
+    ("decision_en_attente", "Décision à valider"),
+    ("rang", "Rang liste complémentaire"),
+    ("pieces_pretes", "Pièces déposées"),
+    ("pieces_total", "Pièces demandées"),
+    ("pieces_refusees", "Pièces refusées"),
+    ("date_reception", "Date de réception"),
+    ("confirmation_deadline", "Date limite de confirmation"),
+    ("confirmed_at", "Confirmé le"),
+    ("withdrawn_at", "Désisté le"),
+    ("created_at", "Candidature créée le"),
 ]
 
 
@@ -72,7 +89,9 @@ async def _all_rows(request: web.Request, query: ListQuery) -> AsyncIterator[c.C
     while True:
         page = await call(
             request,
-            c.ListCandidatures(principal=request[PRINCIPAL], filters=filters, sort=query.sort, cursor=cursor, limit=500),
+            c.ListCandidatures(
+                principal=request[PRINCIPAL], filters=filters, sort=query.sort, cursor=cursor, limit=500
+            ),
             c.CandidaturePage,
         )
         for row in page.items:
@@ -83,38 +102,67 @@ async def _all_rows(request: web.Request, query: ListQuery) -> AsyncIterator[c.C
 
 
 def register(api: Api) -> None:
-    @api.route("GET", "/api/v1/staff/candidatures", summary="Liste filtrée des candidatures (pagination par curseur)",
-               tag="gestion des candidatures", query=ListQuery, response=c.CandidaturePage, realm="staff", roles=ANY_STAFF,
-               responses=UNKNOWN_FILTER)
+    @api.route(
+        "GET",
+        "/api/v1/staff/candidatures",
+        summary="Liste filtrée des candidatures (pagination par curseur)",
+        tag="gestion des candidatures",
+        query=ListQuery,
+        response=c.CandidaturePage,
+        realm="staff",
+        roles=ANY_STAFF,
+        responses=UNKNOWN_FILTER,
+    )
     async def staff_list_candidatures(request: web.Request) -> web.Response:
         q = parse_query(request, ListQuery)
         filters = c.Filters(**q.model_dump(exclude={"sort", "cursor", "limit"}))
         page = await call(
             request,
-            c.ListCandidatures(principal=request[PRINCIPAL], filters=filters, sort=q.sort, cursor=q.cursor, limit=q.limit),
+            c.ListCandidatures(
+                principal=request[PRINCIPAL], filters=filters, sort=q.sort, cursor=q.cursor, limit=q.limit
+            ),
             c.CandidaturePage,
         )
         return json_response(page)
 
-    @api.route("GET", "/api/v1/staff/candidatures/comptes", summary="Nombre de candidatures de la liste filtrée par statut "
-               "du dossier (le filtre statut n'est pas appliqué)", tag="gestion des candidatures", query=CountQuery,
-               response=c.StatutCounts, realm="staff", roles=ANY_STAFF, responses=UNKNOWN_FILTER)
+    @api.route(
+        "GET",
+        "/api/v1/staff/candidatures/comptes",
+        summary="Nombre de candidatures de la liste filtrée par statut "
+        "du dossier (le filtre statut n'est pas appliqué)",
+        tag="gestion des candidatures",
+        query=CountQuery,
+        response=c.StatutCounts,
+        realm="staff",
+        roles=ANY_STAFF,
+        responses=UNKNOWN_FILTER,
+    )
     async def staff_count_candidatures(request: web.Request) -> web.Response:
         filters = c.Filters(**parse_query(request, CountQuery).model_dump())
         counts = await call(request, c.CountCandidatures(principal=request[PRINCIPAL], filters=filters), c.StatutCounts)
         return json_response(counts)
 
-    @api.route("GET", "/api/v1/staff/candidatures/export.csv", summary="Export CSV de la liste filtrée",
-               tag="gestion des candidatures", query=ListQuery, realm="staff", roles=ANY_STAFF,
-               content_types={"response": "text/csv"}, responses=UNKNOWN_FILTER)
+    @api.route(
+        "GET",
+        "/api/v1/staff/candidatures/export.csv",
+        summary="Export CSV de la liste filtrée",
+        tag="gestion des candidatures",
+        query=ListQuery,
+        realm="staff",
+        roles=ANY_STAFF,
+        content_types={"response": "text/csv"},
+        responses=UNKNOWN_FILTER,
+    )
     async def staff_export_csv(request: web.Request) -> web.StreamResponse:
         q = parse_query(request, ListQuery)
         rows = _all_rows(request, q)
         first = await anext(rows, None)  # errors (scope, filters) become problem+json before streaming
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": 'attachment; filename="candidatures.csv"',
-        })
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": 'attachment; filename="candidatures.csv"',
+            }
+        )
         await response.prepare(request)
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";")
@@ -130,10 +178,17 @@ def register(api: Api) -> None:
         await response.write_eof()
         return response
 
-    @api.route("GET", "/api/v1/staff/candidatures/export.xlsx", summary="Export tableur (XLSX) de la liste filtrée",
-               tag="gestion des candidatures", query=ListQuery, realm="staff", roles=ANY_STAFF,
-               content_types={"response": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
-               responses=UNKNOWN_FILTER)
+    @api.route(
+        "GET",
+        "/api/v1/staff/candidatures/export.xlsx",
+        summary="Export tableur (XLSX) de la liste filtrée",
+        tag="gestion des candidatures",
+        query=ListQuery,
+        realm="staff",
+        roles=ANY_STAFF,
+        content_types={"response": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+        responses=UNKNOWN_FILTER,
+    )
     async def staff_export_xlsx(request: web.Request) -> web.StreamResponse:
         from openpyxl import Workbook
 
@@ -149,77 +204,152 @@ def register(api: Api) -> None:
             book.save(out)
             out.seek(0)
             data = out.read()
-        return web.Response(body=data, headers={
-            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "Content-Disposition": 'attachment; filename="candidatures.xlsx"',
-        })
+        return web.Response(
+            body=data,
+            headers={
+                "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "Content-Disposition": 'attachment; filename="candidatures.xlsx"',
+            },
+        )
 
-    @api.route("GET", "/api/v1/staff/candidatures/{candidature_id}", summary="Vue complète d'une candidature",
-               tag="gestion des candidatures", response=c.StaffCandidatureView, realm="staff", roles=ANY_STAFF)
+    @api.route(
+        "GET",
+        "/api/v1/staff/candidatures/{candidature_id}",
+        summary="Vue complète d'une candidature",
+        tag="gestion des candidatures",
+        response=c.StaffCandidatureView,
+        realm="staff",
+        roles=ANY_STAFF,
+    )
     async def staff_get_candidature(request: web.Request) -> web.Response:
-        req = c.GetStaffCandidature(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        req = c.GetStaffCandidature(
+            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
+        )
         return json_response(await call(request, req, c.StaffCandidatureView))
 
-    @api.route("GET", "/api/v1/staff/candidatures/{candidature_id}/lettre",
-               summary="La lettre de la décision actuelle d'une candidature (admission ou avis défavorable, PDF)",
-               tag="gestion des candidatures", realm="staff", roles=ANY_STAFF,
-               content_types={"response": "application/pdf"},
-               responses={403: "Hors de votre périmètre", 404: "Candidature inconnue, ou pas de lettre"})
+    @api.route(
+        "GET",
+        "/api/v1/staff/candidatures/{candidature_id}/lettre",
+        summary="La lettre de la décision actuelle d'une candidature (admission ou avis défavorable, PDF)",
+        tag="gestion des candidatures",
+        realm="staff",
+        roles=ANY_STAFF,
+        content_types={"response": "application/pdf"},
+        responses={403: "Hors de votre périmètre", 404: "Candidature inconnue, ou pas de lettre"},
+    )
     async def staff_download_letter(request: web.Request) -> web.StreamResponse:
-        req = OpenLetterDownload(principal=request[PRINCIPAL],
-                                 candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        req = OpenLetterDownload(
+            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
+        )
         ticket = await call(request, req, DownloadTicket)
         return await proxy_download(request, ticket)
 
-    @api.route("POST", "/api/v1/staff/candidatures/statut", summary="Changer le statut du dossier (une ou plusieurs candidatures)",
-               tag="gestion des candidatures", body=StatutBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
-               responses=BATCH_REFUSALS)
+    @api.route(
+        "POST",
+        "/api/v1/staff/candidatures/statut",
+        summary="Changer le statut du dossier (une ou plusieurs candidatures)",
+        tag="gestion des candidatures",
+        body=StatutBody,
+        response=c.BatchResult,
+        realm="staff",
+        roles=MANAGERS,
+        responses=BATCH_REFUSALS,
+    )
     async def staff_set_statut(request: web.Request) -> web.Response:
         body = await parse_body(request, StatutBody)
         req = c.SetStatut(principal=request[PRINCIPAL], **body.model_dump())
         return json_response(await call(request, req, c.BatchResult))
 
-    @api.route("POST", "/api/v1/staff/candidatures/type-traitement", summary="Changer ou valider le type de traitement",
-               tag="gestion des candidatures", body=TypeTraitementBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
-               responses=BATCH_REFUSALS)
+    @api.route(
+        "POST",
+        "/api/v1/staff/candidatures/type-traitement",
+        summary="Changer ou valider le type de traitement",
+        tag="gestion des candidatures",
+        body=TypeTraitementBody,
+        response=c.BatchResult,
+        realm="staff",
+        roles=MANAGERS,
+        responses=BATCH_REFUSALS,
+    )
     async def staff_set_type_traitement(request: web.Request) -> web.Response:
         body = await parse_body(request, TypeTraitementBody)
         req = c.SetTypeTraitement(principal=request[PRINCIPAL], **body.model_dump())
         return json_response(await call(request, req, c.BatchResult))
 
-    @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/decision", summary="Saisir une décision (à valider ensuite)",
-               tag="gestion des candidatures", body=DecisionBody, response=c.DecisionRecord, status=201, realm="staff", roles=DECIDERS,
-               responses={409: "Décision impossible dans l'état de la candidature (annulée, désistée, pas complète)"})
+    @api.route(
+        "POST",
+        "/api/v1/staff/candidatures/{candidature_id}/decision",
+        summary="Saisir une décision (à valider ensuite)",
+        tag="gestion des candidatures",
+        body=DecisionBody,
+        response=c.DecisionRecord,
+        status=201,
+        realm="staff",
+        roles=DECIDERS,
+        responses={409: "Décision impossible dans l'état de la candidature (annulée, désistée, pas complète)"},
+    )
     async def staff_enter_decision(request: web.Request) -> web.Response:
         body = await parse_body(request, DecisionBody)
-        req = c.EnterDecision(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
-                              **body.model_dump())
+        req = c.EnterDecision(
+            principal=request[PRINCIPAL],
+            candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
+            **body.model_dump(),
+        )
         return json_response(await call(request, req, c.DecisionRecord), status=201)
 
-    @api.route("POST", "/api/v1/staff/candidatures/decisions/validation", summary="Valider les décisions saisies (une ou plusieurs)",
-               tag="gestion des candidatures", body=ValidationBody, response=c.BatchResult, realm="staff", roles=MANAGERS,
-               responses=BATCH_REFUSALS)
+    @api.route(
+        "POST",
+        "/api/v1/staff/candidatures/decisions/validation",
+        summary="Valider les décisions saisies (une ou plusieurs)",
+        tag="gestion des candidatures",
+        body=ValidationBody,
+        response=c.BatchResult,
+        realm="staff",
+        roles=MANAGERS,
+        responses=BATCH_REFUSALS,
+    )
     async def staff_validate_decisions(request: web.Request) -> web.Response:
         body = await parse_body(request, ValidationBody)
         req = c.ValidateDecisions(principal=request[PRINCIPAL], **body.model_dump())
         return json_response(await call(request, req, c.BatchResult))
 
-    @api.route("PUT", "/api/v1/staff/candidatures/{candidature_id}/date-limite-retour",
-               summary="Donner à une candidature sa propre date limite de retour (date_retour null : celle de sa "
-                       "formation) ; le candidat est prévenu, l'historique garde qui, quand et pourquoi",
-               tag="gestion des candidatures", body=DateRetourBody, response=c.DeadlinesChanged, realm="staff",
-               roles=MANAGERS, responses={403: "Hors de votre périmètre", 404: "Candidature inconnue",
-                                          409: "Candidature annulée"})
+    @api.route(
+        "PUT",
+        "/api/v1/staff/candidatures/{candidature_id}/date-limite-retour",
+        summary="Donner à une candidature sa propre date limite de retour (date_retour null : celle de sa "
+        "formation) ; le candidat est prévenu, l'historique garde qui, quand et pourquoi",
+        tag="gestion des candidatures",
+        body=DateRetourBody,
+        response=c.DeadlinesChanged,
+        realm="staff",
+        roles=MANAGERS,
+        responses={403: "Hors de votre périmètre", 404: "Candidature inconnue", 409: "Candidature annulée"},
+    )
     async def staff_set_date_limite_retour(request: web.Request) -> web.Response:
         body = await parse_body(request, DateRetourBody)
-        req = c.SetCandidatureDateRetour(principal=request[PRINCIPAL], **body.model_dump(),
-                                         candidature_id=path_uuid(request, "candidature_id", "Cette candidature"))
+        req = c.SetCandidatureDateRetour(
+            principal=request[PRINCIPAL],
+            **body.model_dump(),
+            candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
+        )
         return json_response(await call(request, req, c.DeadlinesChanged))
 
-    @api.route("POST", "/api/v1/staff/candidatures/{candidature_id}/notes", summary="Ajouter une note au bloc-notes",
-               tag="gestion des candidatures", body=NoteBody, response=c.NoteRecord, status=201, realm="staff", roles=DECIDERS)
+    @api.route(
+        "POST",
+        "/api/v1/staff/candidatures/{candidature_id}/notes",
+        summary="Ajouter une note au bloc-notes",
+        tag="gestion des candidatures",
+        body=NoteBody,
+        response=c.NoteRecord,
+        status=201,
+        realm="staff",
+        roles=DECIDERS,
+    )
     async def staff_add_note(request: web.Request) -> web.Response:
         body = await parse_body(request, NoteBody)
-        req = c.AddNote(principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
-                        **body.model_dump())
+        req = c.AddNote(
+            principal=request[PRINCIPAL],
+            candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
+            **body.model_dump(),
+        )
         return json_response(await call(request, req, c.NoteRecord), status=201)

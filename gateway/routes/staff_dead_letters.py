@@ -36,8 +36,9 @@ async def _ask_each(request: web.Request, operation: str, body: BaseModel) -> li
 
     async def ask(service: str) -> dict | ServiceError:
         try:
-            return await rpc.call_subject(rpc_operation_subject(service, operation), payload,
-                                          request_id=request[REQUEST_ID])
+            return await rpc.call_subject(
+                rpc_operation_subject(service, operation), payload, request_id=request[REQUEST_ID]
+            )
         except ServiceError as err:
             return err
 
@@ -45,24 +46,42 @@ async def _ask_each(request: web.Request, operation: str, body: BaseModel) -> li
 
 
 def register(api: Api) -> None:
-    @api.route("GET", BASE, summary="Les événements en échec (lettres mortes) de chaque service, les plus récents "
-               "d'abord : ce qui a échoué, quand, pourquoi", tag=TAG, response=DeadLetterList, realm="staff",
-               roles=OPERATORS)
+    @api.route(
+        "GET",
+        BASE,
+        summary="Les événements en échec (lettres mortes) de chaque service, les plus récents "
+        "d'abord : ce qui a échoué, quand, pourquoi",
+        tag=TAG,
+        response=DeadLetterList,
+        realm="staff",
+        roles=OPERATORS,
+    )
     async def list_dead_letters(request: web.Request) -> web.Response:
         answers = await _ask_each(request, dl.LIST_OPERATION, dl.ListDeadLetters(principal=request[PRINCIPAL]))
         services = request.app[SETTINGS].gateway_services
         forbidden = next((a for a in answers if isinstance(a, ServiceError) and a.code == "forbidden"), None)
         if forbidden is not None:
             raise forbidden
-        items = [item for a in answers if not isinstance(a, ServiceError) for item in dl.DeadLetters.model_validate(a).items]
+        items = [
+            item for a in answers if not isinstance(a, ServiceError) for item in dl.DeadLetters.model_validate(a).items
+        ]
         missing = [s for s, a in zip(services, answers) if isinstance(a, ServiceError)]
-        items.sort(key=lambda letter: (letter.dead_lettered_at is not None, letter.dead_lettered_at, letter.seq), reverse=True)
+        items.sort(
+            key=lambda letter: (letter.dead_lettered_at is not None, letter.dead_lettered_at, letter.seq), reverse=True
+        )
         return json_response(DeadLetterList(items=items, services_sans_reponse=missing))
 
-    @api.route("POST", f"{BASE}/{{seq}}/replay", summary="Rejouer un événement en échec : le consommateur qui avait "
-               "échoué le traite de nouveau (un événement déjà traité ne change rien)", tag=TAG,
-               response=dl.DeadLetterReplayed, realm="staff", roles=OPERATORS,
-               responses={404: "Événement inconnu ou déjà rejoué", 409: "Le rejeu a de nouveau échoué"})
+    @api.route(
+        "POST",
+        f"{BASE}/{{seq}}/replay",
+        summary="Rejouer un événement en échec : le consommateur qui avait "
+        "échoué le traite de nouveau (un événement déjà traité ne change rien)",
+        tag=TAG,
+        response=dl.DeadLetterReplayed,
+        realm="staff",
+        roles=OPERATORS,
+        responses={404: "Événement inconnu ou déjà rejoué", 409: "Le rejeu a de nouveau échoué"},
+    )
     async def replay_dead_letter(request: web.Request) -> web.Response:
         raw = request.match_info["seq"]
         if not raw.isdigit() or not 0 < int(raw) < 2**63:

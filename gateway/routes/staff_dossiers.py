@@ -60,9 +60,16 @@ async def _packed_csv(request: web.Request) -> str:
 
 
 def register(api: Api) -> None:
-    @api.route("GET", f"{API_PREFIX}/staff/dossiers/{{account_id}}", summary="Le dossier complet d'un candidat",
-               tag="dossiers (personnel)", response=DossierView, realm="staff", roles=ANY_STAFF,
-               responses={404: "Dossier inexistant ou hors de votre périmètre"})
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/staff/dossiers/{{account_id}}",
+        summary="Le dossier complet d'un candidat",
+        tag="dossiers (personnel)",
+        response=DossierView,
+        realm="staff",
+        roles=ANY_STAFF,
+        responses={404: "Dossier inexistant ou hors de votre périmètre"},
+    )
     async def staff_get_dossier(request: web.Request) -> web.Response:
         reply = await call(
             request,
@@ -71,31 +78,52 @@ def register(api: Api) -> None:
         )
         return json_response(reply)
 
-    @api.route("GET", f"{API_PREFIX}/staff/dossiers/{{account_id}}/sections/{{section}}",
-               summary="Une rubrique du dossier d'un candidat (avec son ETag)", tag="dossiers (personnel)",
-               response=SectionView, realm="staff", roles=ANY_STAFF, versioned=True)
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/staff/dossiers/{{account_id}}/sections/{{section}}",
+        summary="Une rubrique du dossier d'un candidat (avec son ETag)",
+        tag="dossiers (personnel)",
+        response=SectionView,
+        realm="staff",
+        roles=ANY_STAFF,
+        versioned=True,
+    )
     async def staff_get_section(request: web.Request) -> web.Response:
         return await read_section(request, account_of(request))
 
-    @api.route("PUT", f"{API_PREFIX}/staff/dossiers/{{account_id}}/sections/informations-personnelles",
-               summary="Corriger les informations personnelles d'un candidat (même verrouillées ; If-Match obligatoire)",
-               tag="dossiers (personnel)", body=InformationsPersonnelles, response=SectionSaved, realm="staff",
-               roles=MANAGERS, responses=SAVE_RESPONSES, versioned=True)
+    @api.route(
+        "PUT",
+        f"{API_PREFIX}/staff/dossiers/{{account_id}}/sections/informations-personnelles",
+        summary="Corriger les informations personnelles d'un candidat (même verrouillées ; If-Match obligatoire)",
+        tag="dossiers (personnel)",
+        body=InformationsPersonnelles,
+        response=SectionSaved,
+        realm="staff",
+        roles=MANAGERS,
+        responses=SAVE_RESPONSES,
+        versioned=True,
+    )
     async def staff_save_informations_personnelles(request: web.Request) -> web.Response:
         return await save(request, account_of(request), "informations_personnelles", InformationsPersonnelles)
 
-    @api.route("POST", f"{API_PREFIX}/staff/registre-etudiants",
-               summary="Charger le registre des anciens étudiants (export CSV UTF-8 ; tout ou rien)",
-               tag="dossiers (personnel)", response=RegistryImportReport, realm="staff", roles=REGISTRY_ADMINS,
-               content_types={"request": "text/csv application/csv application/octet-stream"},
-               responses={413: "Fichier trop volumineux", 415: "Envoyer un fichier CSV"})
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/staff/registre-etudiants",
+        summary="Charger le registre des anciens étudiants (export CSV UTF-8 ; tout ou rien)",
+        tag="dossiers (personnel)",
+        response=RegistryImportReport,
+        realm="staff",
+        roles=REGISTRY_ADMINS,
+        content_types={"request": "text/csv application/csv application/octet-stream"},
+        responses={413: "Fichier trop volumineux", 415: "Envoyer un fichier CSV"},
+    )
     async def staff_import_registry(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]
         filename = header_text(request.headers.get("X-Filename"), 255)
         reply = await call(
             request,
-            ImportRegistry(principal=principal, filename=filename or None,
-                           csv_gzip_base64=await _packed_csv(request)),
-            RegistryImportReport, timeout=IMPORT_TIMEOUT,
+            ImportRegistry(principal=principal, filename=filename or None, csv_gzip_base64=await _packed_csv(request)),
+            RegistryImportReport,
+            timeout=IMPORT_TIMEOUT,
         )
         return json_response(reply)

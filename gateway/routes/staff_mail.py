@@ -26,15 +26,32 @@ class DeliveriesQuery(BaseModel):
 
 
 def register(api: Api) -> None:
-    @api.route("POST", "/api/v1/staff/mail/test", summary="Tester la configuration des mails (envoi d'un mail de test)",
-               tag="exploitation", body=MailCheckBody, response=MailCheckQueued, status=202, realm="staff", roles=ADMINS)
+    @api.route(
+        "POST",
+        "/api/v1/staff/mail/test",
+        summary="Tester la configuration des mails (envoi d'un mail de test)",
+        tag="exploitation",
+        body=MailCheckBody,
+        response=MailCheckQueued,
+        status=202,
+        realm="staff",
+        roles=ADMINS,
+    )
     async def staff_mail_test(request: web.Request) -> web.Response:
         body = await parse_body(request, MailCheckBody)
         reply = await call(request, SendMailCheck(to=body.to, requested_by=request[PRINCIPAL].email), MailCheckQueued)
         return json_response(reply, status=202)
 
-    @api.route("GET", "/api/v1/staff/mail/deliveries", summary="Journal des envois de mails (dont les échecs)",
-               tag="exploitation", query=DeliveriesQuery, response=Deliveries, realm="staff", roles=ADMINS)
+    @api.route(
+        "GET",
+        "/api/v1/staff/mail/deliveries",
+        summary="Journal des envois de mails (dont les échecs)",
+        tag="exploitation",
+        query=DeliveriesQuery,
+        response=Deliveries,
+        realm="staff",
+        roles=ADMINS,
+    )
     async def list_mail_deliveries(request: web.Request) -> web.Response:
         q = parse_query(request, DeliveriesQuery)
         reply = await call(request, ListDeliveries(**q.model_dump()), Deliveries)

@@ -9,8 +9,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from ecandidat.contracts.access import ADMINS
 from ecandidat.contracts.base import Empty
 from ecandidat.contracts.webhooks import (
-    DeleteEndpoint, Endpoint, Endpoints, ListEndpoints, ListWebhookDeliveries, NewEndpoint, NewSecret, RegisteredEndpoint,
-    ReplayQueued, ReplayRange, RotateSecret, SetEndpointStatus, WebhookDeliveries,
+    DeleteEndpoint,
+    Endpoint,
+    Endpoints,
+    ListEndpoints,
+    ListWebhookDeliveries,
+    NewEndpoint,
+    NewSecret,
+    RegisteredEndpoint,
+    ReplayQueued,
+    ReplayRange,
+    RotateSecret,
+    SetEndpointStatus,
+    WebhookDeliveries,
 )
 
 from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, parse_query, path_uuid
@@ -35,56 +46,119 @@ def _endpoint(request: web.Request):
 
 
 def register(api: Api) -> None:
-    @api.route("POST", BASE, summary="Enregistrer un point de réception de webhooks (le secret n'est montré qu'ici)",
-               tag=TAG, body=EndpointBody, response=RegisteredEndpoint, status=201, realm="staff", roles=ADMINS)
+    @api.route(
+        "POST",
+        BASE,
+        summary="Enregistrer un point de réception de webhooks (le secret n'est montré qu'ici)",
+        tag=TAG,
+        body=EndpointBody,
+        response=RegisteredEndpoint,
+        status=201,
+        realm="staff",
+        roles=ADMINS,
+    )
     async def register_webhook_endpoint(request: web.Request) -> web.Response:
         body = await parse_body(request, EndpointBody)
-        reply = await call(request, NewEndpoint(**body.model_dump(), created_by=request[PRINCIPAL].email),
-                                            RegisteredEndpoint)
+        reply = await call(
+            request, NewEndpoint(**body.model_dump(), created_by=request[PRINCIPAL].email), RegisteredEndpoint
+        )
         return json_response(reply, status=201)
 
-    @api.route("GET", BASE, summary="Les points de réception de webhooks", tag=TAG, response=Endpoints,
-               realm="staff", roles=ADMINS)
+    @api.route(
+        "GET",
+        BASE,
+        summary="Les points de réception de webhooks",
+        tag=TAG,
+        response=Endpoints,
+        realm="staff",
+        roles=ADMINS,
+    )
     async def list_webhook_endpoints(request: web.Request) -> web.Response:
         return json_response(await call(request, ListEndpoints(), Endpoints))
 
-    @api.route("DELETE", f"{BASE}/{{endpoint_id}}", summary="Supprimer un point de réception (et son journal)",
-               tag=TAG, status=204, realm="staff", roles=ADMINS, responses={**UNKNOWN, 204: "Supprimé"})
+    @api.route(
+        "DELETE",
+        f"{BASE}/{{endpoint_id}}",
+        summary="Supprimer un point de réception (et son journal)",
+        tag=TAG,
+        status=204,
+        realm="staff",
+        roles=ADMINS,
+        responses={**UNKNOWN, 204: "Supprimé"},
+    )
     async def delete_webhook_endpoint(request: web.Request) -> web.Response:
         await call(request, DeleteEndpoint(endpoint_id=_endpoint(request)), Empty)
         return web.Response(status=204)
 
-    @api.route("POST", f"{BASE}/{{endpoint_id}}/secret", summary="Changer le secret de signature (montré une fois)",
-               tag=TAG, response=NewSecret, realm="staff", roles=ADMINS, responses=UNKNOWN)
+    @api.route(
+        "POST",
+        f"{BASE}/{{endpoint_id}}/secret",
+        summary="Changer le secret de signature (montré une fois)",
+        tag=TAG,
+        response=NewSecret,
+        realm="staff",
+        roles=ADMINS,
+        responses=UNKNOWN,
+    )
     async def rotate_webhook_secret(request: web.Request) -> web.Response:
         reply = await call(request, RotateSecret(endpoint_id=_endpoint(request)), NewSecret)
         return json_response(reply)
 
     for action, status in (("pause", "paused"), ("resume", "active")):
+
         def handler_for(status: str):
             async def set_status(request: web.Request) -> web.Response:
                 reply = await call(request, SetEndpointStatus(endpoint_id=_endpoint(request), status=status), Endpoint)
                 return json_response(reply)
+
             set_status.__name__ = set_status.__qualname__ = f"{action}_webhook_endpoint"
             return set_status
 
-        summary = "Suspendre les envois" if action == "pause" else "Reprendre les envois (et réactiver un point désactivé)"
-        api.route("POST", f"{BASE}/{{endpoint_id}}/{action}", summary=summary, tag=TAG, response=Endpoint,
-                  realm="staff", roles=ADMINS, responses=UNKNOWN)(handler_for(status))
+        summary = (
+            "Suspendre les envois" if action == "pause" else "Reprendre les envois (et réactiver un point désactivé)"
+        )
+        api.route(
+            "POST",
+            f"{BASE}/{{endpoint_id}}/{action}",
+            summary=summary,
+            tag=TAG,
+            response=Endpoint,
+            realm="staff",
+            roles=ADMINS,
+            responses=UNKNOWN,
+        )(handler_for(status))
 
-    @api.route("GET", f"{BASE}/{{endpoint_id}}/deliveries", summary="Le journal des envois d'un point de réception",
-               tag=TAG, query=DeliveriesQuery, response=WebhookDeliveries, realm="staff", roles=ADMINS, responses=UNKNOWN)
+    @api.route(
+        "GET",
+        f"{BASE}/{{endpoint_id}}/deliveries",
+        summary="Le journal des envois d'un point de réception",
+        tag=TAG,
+        query=DeliveriesQuery,
+        response=WebhookDeliveries,
+        realm="staff",
+        roles=ADMINS,
+        responses=UNKNOWN,
+    )
     async def webhook_deliveries(request: web.Request) -> web.Response:
         q = parse_query(request, DeliveriesQuery)
-        reply = await call(request, ListWebhookDeliveries(endpoint_id=_endpoint(request), limit=q.limit),
-                                            WebhookDeliveries)
+        reply = await call(
+            request, ListWebhookDeliveries(endpoint_id=_endpoint(request), limit=q.limit), WebhookDeliveries
+        )
         return json_response(reply)
 
-    @api.route("POST", f"{BASE}/{{endpoint_id}}/replays", summary="Envoyer à nouveau les événements d'une période",
-               tag=TAG, body=ReplayBody, response=ReplayQueued, status=202, realm="staff", roles=ADMINS,
-               responses=UNKNOWN)
+    @api.route(
+        "POST",
+        f"{BASE}/{{endpoint_id}}/replays",
+        summary="Envoyer à nouveau les événements d'une période",
+        tag=TAG,
+        body=ReplayBody,
+        response=ReplayQueued,
+        status=202,
+        realm="staff",
+        roles=ADMINS,
+        responses=UNKNOWN,
+    )
     async def replay_webhook_events(request: web.Request) -> web.Response:
         body = await parse_body(request, ReplayBody)
-        reply = await call(request, ReplayRange(endpoint_id=_endpoint(request), **body.model_dump()),
-                                            ReplayQueued)
+        reply = await call(request, ReplayRange(endpoint_id=_endpoint(request), **body.model_dump()), ReplayQueued)
         return json_response(reply, status=202)

@@ -60,12 +60,16 @@ def login_url(cas_url: str, service_url: str) -> str:
     return f"{cas_url.rstrip('/')}/login?{urlencode({'service': service_url})}"
 
 
-async def validate(settings: AccountsSettings, http: aiohttp.ClientSession, service_url: str, ticket: str) -> CasIdentity:
+async def validate(
+    settings: AccountsSettings, http: aiohttp.ClientSession, service_url: str, ticket: str
+) -> CasIdentity:
     assert settings.ent_cas_url
     url = f"{settings.ent_cas_url.rstrip('/')}/p3/serviceValidate"
     try:
         async with asyncio.timeout(settings.ent_timeout):
-            async with http.get(url, params={"service": service_url, "ticket": ticket}, allow_redirects=False) as answer:
+            async with http.get(
+                url, params={"service": service_url, "ticket": ticket}, allow_redirects=False
+            ) as answer:
                 if answer.status != 200:
                     log.warning("CAS validation answered HTTP %s", answer.status)
                     raise Unavailable(ENT_UNAVAILABLE, code="unavailable")
@@ -93,15 +97,18 @@ def parse_validation(settings: AccountsSettings, body: bytes) -> CasIdentity:
     failure = root.find(f"{CAS}authenticationFailure")
     if failure is not None:
         log.info("CAS refused the ticket", extra={"cas_code": failure.get("code")})
-        raise Unauthenticated(TICKET_REFUSED, code="unauthenticated",
-                              details=[ErrorDetail(field="ticket", message=TICKET_REFUSED, code="ent_ticket_refused")])
+        raise Unauthenticated(
+            TICKET_REFUSED,
+            code="unauthenticated",
+            details=[ErrorDetail(field="ticket", message=TICKET_REFUSED, code="ent_ticket_refused")],
+        )
     success = root.find(f"{CAS}authenticationSuccess")
     uid = (success.findtext(f"{CAS}user") or "").strip() if success is not None else ""
     if not uid:
         raise Unavailable(ENT_UNAVAILABLE, code="unavailable")
     attributes: dict[str, str] = {}
     block = success.find(f"{CAS}attributes")
-    for element in (block if block is not None else []):
+    for element in block if block is not None else []:
         name = element.tag.removeprefix(CAS)
         if element.text and element.text.strip() and name not in attributes:
             attributes[name] = element.text.strip()
@@ -112,11 +119,21 @@ def parse_validation(settings: AccountsSettings, body: bytes) -> CasIdentity:
         log.warning("CAS released a mail that is not an address")
         email = None
     if not (email and nom and prenom):
-        missing = [n for n, v in ((settings.ent_attribute_mail, email), (settings.ent_attribute_nom, nom),
-                                  (settings.ent_attribute_prenom, prenom)) if not v]
+        missing = [
+            n
+            for n, v in (
+                (settings.ent_attribute_mail, email),
+                (settings.ent_attribute_nom, nom),
+                (settings.ent_attribute_prenom, prenom),
+            )
+            if not v
+        ]
         log.warning("CAS released no %s", ", ".join(missing))
-        raise Unauthenticated(ATTRIBUTES_MISSING, code="unauthenticated",
-                              details=[ErrorDetail(field="ticket", message=ATTRIBUTES_MISSING, code="ent_attributes_missing")])
+        raise Unauthenticated(
+            ATTRIBUTES_MISSING,
+            code="unauthenticated",
+            details=[ErrorDetail(field="ticket", message=ATTRIBUTES_MISSING, code="ent_attributes_missing")],
+        )
     return CasIdentity(uid=uid, email=email, nom=nom, prenom=prenom, ine=attributes.get(settings.ent_attribute_ine))
 
 

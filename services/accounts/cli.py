@@ -28,15 +28,22 @@ async def create_admin(args: argparse.Namespace, settings: KitSettings) -> int:
     conn = await connect(accounts.database_url, "accounts")
     try:
         view, token = await create_first_admin(
-            conn, email=args.email, nom=args.nom, prenom=args.prenom, sealer=Sealer(accounts.link_sealing_key),
-            clock=SystemClock(), settings=accounts,
+            conn,
+            email=args.email,
+            nom=args.nom,
+            prenom=args.prenom,
+            sealer=Sealer(accounts.link_sealing_key),
+            clock=SystemClock(),
+            settings=accounts,
         )
     finally:
         await conn.close()
     base = accounts.public_base_url.rstrip("/")
     if token is None:
-        print(f"admin {view.email} already exists and is set up: log in with POST {base}/api/v1/staff/sessions "
-              '{"email", "password", "code"} (code: TOTP or a recovery code)')
+        print(
+            f"admin {view.email} already exists and is set up: log in with POST {base}/api/v1/staff/sessions "
+            '{"email", "password", "code"} (code: TOTP or a recovery code)'
+        )
         return 0
     print(f"""admin {view.email} ({view.account_id}) is ready to be set up; the link is also mailed to that address.
 1. choose the password (answer: the TOTP key, as otpauth URI for an authenticator app):

@@ -59,12 +59,16 @@ def load_common_passwords(path: Path = COMMON_PASSWORDS_FILE) -> frozenset[str]:
 MIN_DISTINCT_CHARACTERS = 3
 
 
-def check_password(password: str, common: frozenset[str], *, field: str = "password", context: tuple[str, ...] = ()) -> None:
+def check_password(
+    password: str, common: frozenset[str], *, field: str = "password", context: tuple[str, ...] = ()
+) -> None:
     """Length and blankness are checked by the contract; here: not a repetition of one or two
     characters, not a common password, not the user's own identifiers."""
     lowered = password.lower()
     if len({c for c in lowered if not c.isspace()}) < MIN_DISTINCT_CHARACTERS:
-        message = "Ce mot de passe est trop simple : utilisez au moins trois caractères différents, ou mieux, une phrase."
+        message = (
+            "Ce mot de passe est trop simple : utilisez au moins trois caractères différents, ou mieux, une phrase."
+        )
         raise InvalidInput(message, details=[ErrorDetail(field=field, message=message, code="trivial_password")])
     if lowered in common:
         message = "Ce mot de passe fait partie des mots de passe les plus courants ; choisissez-en un autre."

@@ -48,8 +48,7 @@ from .domain import new_token, token_hash
 ENT_OFF = "La connexion via l'ENT n'est pas proposée par cet établissement."
 LINK_GONE = "Cette demande de liaison avec l'ENT a expiré. Cliquez de nouveau sur « Connexion via l'ENT »."
 OTHER_ENT = (
-    "Le compte eCandidat qui porte cette adresse mail est déjà lié à un autre compte ENT. "
-    "Contactez l'assistance."
+    "Le compte eCandidat qui porte cette adresse mail est déjà lié à un autre compte ENT. Contactez l'assistance."
 )
 _INE = re.compile(r"^[0-9A-Z]{11}$")
 
@@ -87,10 +86,15 @@ async def ent_login(deps: Deps, req: EntLogin) -> EntOutcome:
     if isinstance(found, EntOutcome):
         return found
     account = found
-    principal = Principal(realm="candidate", account_id=account["account_id"], email=account["email"],
-                          numero_dossier=account["numero_dossier"])
-    return EntOutcome(session=await _open(deps, principal, req.client, req.device, req.previous_token,
-                                          token_hash(req.ticket)))
+    principal = Principal(
+        realm="candidate",
+        account_id=account["account_id"],
+        email=account["email"],
+        numero_dossier=account["numero_dossier"],
+    )
+    return EntOutcome(
+        session=await _open(deps, principal, req.client, req.device, req.previous_token, token_hash(req.ticket))
+    )
 
 
 async def _account_of(deps: Deps, identity: cas.CasIdentity, ine: str | None, ticket_hash: bytes):
@@ -106,13 +110,20 @@ async def _account_of(deps: Deps, identity: cas.CasIdentity, ine: str | None, ti
             if owner is None:
                 return await _create(conn, deps, identity, ine)
             if owner["ent_uid"] is not None:
-                raise Conflict(OTHER_ENT, details=[ErrorDetail(field="ticket", message=OTHER_ENT, code="ent_other_account")])
+                raise Conflict(
+                    OTHER_ENT, details=[ErrorDetail(field="ticket", message=OTHER_ENT, code="ent_other_account")]
+                )
             token = new_token()
             await conn.execute("DELETE FROM ent_links WHERE account_id = $1", owner["account_id"])
             await conn.execute(
                 """INSERT INTO ent_links (token_hash, account_id, ent_uid, ine, ticket_hash, created_at, expires_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-                token_hash(token), owner["account_id"], identity.uid, ine, ticket_hash, now,
+                token_hash(token),
+                owner["account_id"],
+                identity.uid,
+                ine,
+                ticket_hash,
+                now,
                 now + timedelta(minutes=deps.settings.ent_link_minutes),
             )
             return EntOutcome(liaison=token, email=owner["email"])
@@ -123,40 +134,68 @@ async def _create(conn, deps: Deps, identity: cas.CasIdentity, ine: str | None):
     now = deps.now()
     account_id = uuid.uuid4()
     numero = await store.issue_numero(conn, s.accounts_campaign_prefix, now)
-    await store.insert(conn, "candidates", dict(
-        account_id=account_id, numero_dossier=numero, email=identity.email, nom=identity.nom[:100],
-        prenom=identity.prenom[:100], ine=ine, password_hash=None, created_at=now, activation_deadline=now,
-        activated_at=now, ent_uid=identity.uid,
-    ))
-    await add_event(conn, AccountCreated(
-        account_id=account_id, numero_dossier=numero, email=identity.email, nom=identity.nom[:100],
-        prenom=identity.prenom[:100], ine=ine, campagne=s.accounts_campaign_label, via_ent=True,
-    ), subject=str(account_id), clock=deps.clock)
-    await add_event(conn, AccountActivated(account_id=account_id, numero_dossier=numero),
-                    subject=str(account_id), clock=deps.clock)
+    await store.insert(
+        conn,
+        "candidates",
+        dict(
+            account_id=account_id,
+            numero_dossier=numero,
+            email=identity.email,
+            nom=identity.nom[:100],
+            prenom=identity.prenom[:100],
+            ine=ine,
+            password_hash=None,
+            created_at=now,
+            activation_deadline=now,
+            activated_at=now,
+            ent_uid=identity.uid,
+        ),
+    )
+    await add_event(
+        conn,
+        AccountCreated(
+            account_id=account_id,
+            numero_dossier=numero,
+            email=identity.email,
+            nom=identity.nom[:100],
+            prenom=identity.prenom[:100],
+            ine=ine,
+            campagne=s.accounts_campaign_label,
+            via_ent=True,
+        ),
+        subject=str(account_id),
+        clock=deps.clock,
+    )
+    await add_event(
+        conn, AccountActivated(account_id=account_id, numero_dossier=numero), subject=str(account_id), clock=deps.clock
+    )
     return await store.candidate(conn, account_id)
 
 
-async def _open(deps: Deps, principal: Principal, client: str, device: str | None, previous: str | None,
-                ticket_hash: bytes) -> SessionIssued:
+async def _open(
+    deps: Deps, principal: Principal, client: str, device: str | None, previous: str | None, ticket_hash: bytes
+) -> SessionIssued:
     attempt = throttle.Attempt(f"pair:{principal.account_id}:{client}", device=device)
-    return await sessions.open_session(deps, principal, attempt, client, previous,
-                                       ent_ticket_hash=ticket_hash)
+    return await sessions.open_session(deps, principal, attempt, client, previous, ent_ticket_hash=ticket_hash)
 
 
 async def ent_link(deps: Deps, req: EntLink) -> SessionIssued:
     _enabled(deps)
     async with deps.pool.acquire() as conn:
-        link = await conn.fetchrow("SELECT * FROM ent_links WHERE token_hash = $1 AND expires_at > $2",
-                                   token_hash(req.liaison), deps.now())
+        link = await conn.fetchrow(
+            "SELECT * FROM ent_links WHERE token_hash = $1 AND expires_at > $2", token_hash(req.liaison), deps.now()
+        )
         account = link and await store.candidate(conn, link["account_id"])
     if not link or not account:
         raise InvalidInput(LINK_GONE, code="gone", details=[ErrorDetail(field="liaison", message=LINK_GONE)])
     await sessions.check_password_of(deps, account, req.password)
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            link = await conn.fetchrow("DELETE FROM ent_links WHERE token_hash = $1 AND expires_at > $2 RETURNING *",
-                                       token_hash(req.liaison), deps.now())
+            link = await conn.fetchrow(
+                "DELETE FROM ent_links WHERE token_hash = $1 AND expires_at > $2 RETURNING *",
+                token_hash(req.liaison),
+                deps.now(),
+            )
             if link is None:
                 raise InvalidInput(LINK_GONE, code="gone", details=[ErrorDetail(field="liaison", message=LINK_GONE)])
             taken = await conn.fetchval("SELECT account_id FROM candidates WHERE ent_uid = $1", link["ent_uid"])
@@ -166,17 +205,29 @@ async def ent_link(deps: Deps, req: EntLink) -> SessionIssued:
             if account["activated_at"] is None:  # the ENT vouches for the address
                 changes["activated_at"] = deps.now()
                 await store.drop_tokens(conn, account["account_id"], "activation")
-                await add_event(conn, AccountActivated(account_id=account["account_id"],
-                                                       numero_dossier=account["numero_dossier"]),
-                                subject=str(account["account_id"]), clock=deps.clock)
+                await add_event(
+                    conn,
+                    AccountActivated(account_id=account["account_id"], numero_dossier=account["numero_dossier"]),
+                    subject=str(account["account_id"]),
+                    clock=deps.clock,
+                )
             if link["ine"] and not account["ine"]:
                 changes["ine"] = link["ine"]
             await store.update_candidate(conn, account["account_id"], **changes)
-            await add_event(conn, AccountLinkedToEnt(account_id=account["account_id"],
-                                                     numero_dossier=account["numero_dossier"], ine=link["ine"]),
-                            subject=str(account["account_id"]), clock=deps.clock)
-    principal = Principal(realm="candidate", account_id=account["account_id"], email=account["email"],
-                          numero_dossier=account["numero_dossier"])
+            await add_event(
+                conn,
+                AccountLinkedToEnt(
+                    account_id=account["account_id"], numero_dossier=account["numero_dossier"], ine=link["ine"]
+                ),
+                subject=str(account["account_id"]),
+                clock=deps.clock,
+            )
+    principal = Principal(
+        realm="candidate",
+        account_id=account["account_id"],
+        email=account["email"],
+        numero_dossier=account["numero_dossier"],
+    )
     return await _open(deps, principal, req.client, req.device, req.previous_token, link["ticket_hash"])
 
 

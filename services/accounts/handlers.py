@@ -74,13 +74,27 @@ async def create_account(deps: Deps, req: CreateAccount) -> AccountCreatedReply:
             may_mail = await mail_allowed(conn, deps, req.email, "registration")
             numero = await store.issue_numero(conn, s.accounts_campaign_prefix, now)
             created = await store.insert_candidate(
-                conn, account_id=account_id, numero_dossier=numero, email=req.email, nom=req.nom, prenom=req.prenom,
-                ine=req.ine, password_hash=password_hash, created_at=now, activation_deadline=deadline,
+                conn,
+                account_id=account_id,
+                numero_dossier=numero,
+                email=req.email,
+                nom=req.nom,
+                prenom=req.prenom,
+                ine=req.ine,
+                password_hash=password_hash,
+                created_at=now,
+                activation_deadline=deadline,
             )
             if created:
                 event = AccountCreated(
-                    account_id=account_id, numero_dossier=numero, email=req.email, nom=req.nom, prenom=req.prenom,
-                    ine=req.ine, campagne=s.accounts_campaign_label, activation_deadline=deadline,
+                    account_id=account_id,
+                    numero_dossier=numero,
+                    email=req.email,
+                    nom=req.nom,
+                    prenom=req.prenom,
+                    ine=req.ine,
+                    campagne=s.accounts_campaign_label,
+                    activation_deadline=deadline,
                 )
                 await add_event(conn, event, subject=str(account_id), clock=deps.clock)
                 await mail_activation(conn, deps, event.model_dump(), deadline, welcome=True)
@@ -98,7 +112,10 @@ async def _limit_creations(deps: Deps, client: str) -> None:
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
             granted, wait = await store.count_request(
-                conn, store.limit_key("client", client), "creation", deps.now(),
+                conn,
+                store.limit_key("client", client),
+                "creation",
+                deps.now(),
                 per_hour=deps.settings.accounts_creations_per_hour_client,
             )
     if not granted:
@@ -106,7 +123,8 @@ async def _limit_creations(deps: Deps, client: str) -> None:
         raise ServiceError(
             f"Trop de comptes ont été créés depuis votre adresse réseau. Veuillez réessayer dans {minutes} minute"
             f"{'s' if minutes > 1 else ''}.",
-            code="too_many_requests", retry_after=max(1, round(wait + 0.5)),
+            code="too_many_requests",
+            retry_after=max(1, round(wait + 0.5)),
         )
 
 
@@ -118,8 +136,10 @@ async def activate_account(deps: Deps, req: ActivateAccount) -> AccountActivated
             if account["activated_at"] is None:
                 await store.update_candidate(conn, account["account_id"], activated_at=now)
                 await add_event(
-                    conn, AccountActivated(account_id=account["account_id"], numero_dossier=account["numero_dossier"]),
-                    subject=str(account["account_id"]), clock=deps.clock,
+                    conn,
+                    AccountActivated(account_id=account["account_id"], numero_dossier=account["numero_dossier"]),
+                    subject=str(account["account_id"]),
+                    clock=deps.clock,
                 )
     return AccountActivatedReply(
         numero_dossier=account["numero_dossier"],
@@ -141,17 +161,26 @@ async def reset_password(deps: Deps, req: ResetPassword) -> Done:
             if account["activated_at"] is None:  # the link proves the address: the account is activated too
                 changes["activated_at"] = now
                 await store.drop_tokens(conn, account_id, "activation")
-                await add_event(conn, AccountActivated(account_id=account_id, numero_dossier=account["numero_dossier"]),
-                                subject=str(account_id), clock=deps.clock)
+                await add_event(
+                    conn,
+                    AccountActivated(account_id=account_id, numero_dossier=account["numero_dossier"]),
+                    subject=str(account_id),
+                    clock=deps.clock,
+                )
             await store.update_candidate(conn, account_id, **changes)
             await store.end_sessions(conn, account_id)
             await throttle.forgive_account(conn, account_id)
             event = AccountPasswordChanged(
-                account_id=account_id, numero_dossier=account["numero_dossier"], email=account["email"],
-                nom=account["nom"], prenom=account["prenom"],
+                account_id=account_id,
+                numero_dossier=account["numero_dossier"],
+                email=account["email"],
+                nom=account["nom"],
+                prenom=account["prenom"],
             )
             await add_event(conn, event, subject=str(account_id), clock=deps.clock)
-    return Done(message="Votre mot de passe a été modifié. Vous pouvez vous connecter avec votre numéro de dossier et ce mot de passe.")
+    return Done(
+        message="Votre mot de passe a été modifié. Vous pouvez vous connecter avec votre numéro de dossier et ce mot de passe."
+    )
 
 
 def _candidate_id(principal: Principal) -> uuid.UUID:
@@ -165,14 +194,21 @@ async def get_account(deps: Deps, req: GetAccount) -> AccountView:
         account = await store.candidate(conn, _candidate_id(req.principal))
         pending = await conn.fetchval(
             "SELECT new_email FROM link_tokens WHERE account_id = $1 AND purpose = 'email' AND expires_at > $2",
-            req.principal.account_id, deps.now(),
+            req.principal.account_id,
+            deps.now(),
         )
     if account is None:
         raise NotFound("Ce compte n'existe plus.")
     return AccountView(
-        account_id=account["account_id"], numero_dossier=account["numero_dossier"], nom=account["nom"],
-        prenom=account["prenom"], email=account["email"], ine=account["ine"], activated_at=account["activated_at"],
-        pending_email=pending, campagne=deps.settings.accounts_campaign_label,
+        account_id=account["account_id"],
+        numero_dossier=account["numero_dossier"],
+        nom=account["nom"],
+        prenom=account["prenom"],
+        email=account["email"],
+        ine=account["ine"],
+        activated_at=account["activated_at"],
+        pending_email=pending,
+        campagne=deps.settings.accounts_campaign_label,
     )
 
 
@@ -193,18 +229,27 @@ async def change_email(deps: Deps, req: ChangeEmail) -> Done:
     expires = deps.hours(deps.settings.accounts_email_confirm_hours)
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            await store.replace_token(conn, account_id, "email", token_hash(token), now, expires, new_email=req.new_email)
+            await store.replace_token(
+                conn, account_id, "email", token_hash(token), now, expires, new_email=req.new_email
+            )
             await store.end_sessions(conn, account_id)
             event = AccountEmailChangeRequested(
-                account_id=account_id, numero_dossier=account["numero_dossier"], old_email=account["email"],
-                new_email=req.new_email, nom=account["nom"], prenom=account["prenom"],
-                confirmation=deps.sealer.seal(token), confirmation_expires_at=expires,
+                account_id=account_id,
+                numero_dossier=account["numero_dossier"],
+                old_email=account["email"],
+                new_email=req.new_email,
+                nom=account["nom"],
+                prenom=account["prenom"],
+                confirmation=deps.sealer.seal(token),
+                confirmation_expires_at=expires,
             )
             await add_event(conn, event, subject=str(account_id), clock=deps.clock)
-    return Done(message=(
-        "Un lien de confirmation a été envoyé à votre nouvelle adresse. Vous avez été déconnecté : "
-        "validez votre nouvelle adresse depuis ce lien, puis reconnectez-vous."
-    ))
+    return Done(
+        message=(
+            "Un lien de confirmation a été envoyé à votre nouvelle adresse. Vous avez été déconnecté : "
+            "validez votre nouvelle adresse depuis ce lien, puis reconnectez-vous."
+        )
+    )
 
 
 async def confirm_email(deps: Deps, req: ConfirmEmail) -> Done:
@@ -219,8 +264,12 @@ async def confirm_email(deps: Deps, req: ConfirmEmail) -> Done:
             await store.update_candidate(conn, account_id, email=link["new_email"])
             await store.end_sessions(conn, account_id)
             event = AccountEmailChanged(
-                account_id=account_id, numero_dossier=account["numero_dossier"], old_email=account["email"],
-                new_email=link["new_email"], nom=account["nom"], prenom=account["prenom"],
+                account_id=account_id,
+                numero_dossier=account["numero_dossier"],
+                old_email=account["email"],
+                new_email=link["new_email"],
+                nom=account["nom"],
+                prenom=account["prenom"],
             )
             await add_event(conn, event, subject=str(account_id), clock=deps.clock)
     return Done(message="Votre nouvelle adresse mail est validée. Vous pouvez vous reconnecter.")

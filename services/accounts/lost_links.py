@@ -71,8 +71,12 @@ async def mail_credentials(conn: asyncpg.Connection, deps: Deps, account: Mappin
     eCandidat password: its owner is told to log in with "Connexion via l'ENT" instead."""
     if account["password_hash"] is None and account["ent_uid"] is not None:
         reminder = AccountEntReminded(
-            account_id=account["account_id"], numero_dossier=account["numero_dossier"], email=account["email"],
-            nom=account["nom"], prenom=account["prenom"], reason=reason,
+            account_id=account["account_id"],
+            numero_dossier=account["numero_dossier"],
+            email=account["email"],
+            nom=account["nom"],
+            prenom=account["prenom"],
+            reason=reason,
         )
         await add_event(conn, reminder, subject=str(account["account_id"]), clock=deps.clock)
         return
@@ -81,8 +85,13 @@ async def mail_credentials(conn: asyncpg.Connection, deps: Deps, account: Mappin
     expires = deps.hours(deps.settings.accounts_reset_hours)
     await store.replace_token(conn, account["account_id"], "reset", token_hash(token), now, expires)
     event = AccountCredentialsRequested(
-        account_id=account["account_id"], numero_dossier=account["numero_dossier"], email=account["email"],
-        nom=account["nom"], prenom=account["prenom"], reset=deps.sealer.seal(token), reset_expires_at=expires,
+        account_id=account["account_id"],
+        numero_dossier=account["numero_dossier"],
+        email=account["email"],
+        nom=account["nom"],
+        prenom=account["prenom"],
+        reset=deps.sealer.seal(token),
+        reset_expires_at=expires,
         reason=reason,
     )
     await add_event(conn, event, subject=str(account["account_id"]), clock=deps.clock)
@@ -96,9 +105,15 @@ async def mail_activation(
     token = new_token()
     await store.replace_token(conn, account["account_id"], "activation", token_hash(token), deps.now(), deadline)
     event = AccountActivationRequested(
-        account_id=account["account_id"], numero_dossier=account["numero_dossier"], email=account["email"],
-        nom=account["nom"], prenom=account["prenom"], activation=deps.sealer.seal(token), activation_deadline=deadline,
-        welcome=welcome, campagne=deps.settings.accounts_campaign_label if welcome else None,
+        account_id=account["account_id"],
+        numero_dossier=account["numero_dossier"],
+        email=account["email"],
+        nom=account["nom"],
+        prenom=account["prenom"],
+        activation=deps.sealer.seal(token),
+        activation_deadline=deadline,
+        welcome=welcome,
+        campagne=deps.settings.accounts_campaign_label if welcome else None,
     )
     await add_event(conn, event, subject=str(account["account_id"]), clock=deps.clock)
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+
 def _lower_priority(niceness: int) -> None:
     if not niceness:
         return
@@ -40,6 +41,7 @@ class Passwords:
 
     async def verify(self, stored: str | None, password: str) -> bool:
         """True when `password` matches `stored`; with `stored=None`, spends the same time and says False."""
+
         def check() -> bool:
             try:
                 return self.hasher.verify(stored or self._dummy, password) and stored is not None

@@ -42,8 +42,11 @@ class AccountsService(Service):
         if sealer.uses_dev_key:
             log.warning("LINK_SEALING_KEY is the development key: set a secret one outside development")
         passwords = Passwords(
-            workers=s.accounts_hash_workers, memory_kib=s.accounts_hash_memory_kib, time_cost=s.accounts_hash_time,
-            parallelism=s.accounts_hash_parallelism, niceness=s.accounts_hash_niceness,
+            workers=s.accounts_hash_workers,
+            memory_kib=s.accounts_hash_memory_kib,
+            time_cost=s.accounts_hash_time,
+            parallelism=s.accounts_hash_parallelism,
+            niceness=s.accounts_hash_niceness,
         )
         self.on_cleanup(passwords.close)
         self.deps = Deps(self.pool, self.clock, s, passwords, sealer, load_common_passwords())

@@ -55,33 +55,46 @@ async def login(deps: Deps, req: Login) -> SessionIssued:
         account = await store.candidate_by_login(conn, req.login)
         account_id = account and account["account_id"]
         attempt = await throttle.attempt(
-            conn, deps, account_id=account_id, subject=throttle.subject_of(account_id, "candidate", req.login),
-            client=req.client, device=req.device,
+            conn,
+            deps,
+            account_id=account_id,
+            subject=throttle.subject_of(account_id, "candidate", req.login),
+            client=req.client,
+            device=req.device,
         )
     if not await verify_or_count(deps, attempt, account and account["password_hash"], req.password):
         raise Unauthenticated(BAD_LOGIN, details=[ErrorDetail(field="login", message=BAD_LOGIN)])
     assert account is not None
     if account["activated_at"] is None:
-        raise Forbidden(NOT_ACTIVATED, details=[ErrorDetail(field="login", message=NOT_ACTIVATED, code="not_activated")])
+        raise Forbidden(
+            NOT_ACTIVATED, details=[ErrorDetail(field="login", message=NOT_ACTIVATED, code="not_activated")]
+        )
     if deps.passwords.needs_rehash(account["password_hash"]):
         new_hash = await deps.passwords.hash(req.password)
         async with deps.pool.acquire() as conn:
             await store.update_candidate(conn, account["account_id"], password_hash=new_hash)
     principal = Principal(
-        realm="candidate", account_id=account["account_id"], email=account["email"],
+        realm="candidate",
+        account_id=account["account_id"],
+        email=account["email"],
         numero_dossier=account["numero_dossier"],
     )
     return await open_session(deps, principal, attempt, req.client, req.previous_token)
 
 
 async def open_session(
-    deps: Deps, principal: Principal, attempt: Attempt, client: str, previous_token: str | None,
-    *, ent_ticket_hash: bytes | None = None,
+    deps: Deps,
+    principal: Principal,
+    attempt: Attempt,
+    client: str,
+    previous_token: str | None,
+    *,
+    ent_ticket_hash: bytes | None = None,
 ) -> SessionIssued:
     """A new session; the client's failures on the account are forgotten and its device is known
-    to the account from now on (a device token that was never issued here is replaced). A session
-opened through the ENT keeps its CAS service ticket (hashed), which the CAS single logout names. The
-    device token is returned every time, so that the client's cookie lives on while it is used."""
+        to the account from now on (a device token that was never issued here is replaced). A session
+    opened through the ENT keeps its CAS service ticket (hashed), which the CAS single logout names. The
+        device token is returned every time, so that the client's cookie lives on while it is used."""
     token = new_token()
     now = deps.now()
     times = deps.session_times
@@ -90,14 +103,25 @@ opened through the ENT keeps its CAS service ticket (hashed), which the CAS sing
         if device is None or not await store.device_issued(conn, token_hash(device)):
             device = new_token()
         await store.open_session(
-            conn, token_hash(token), principal.account_id, principal.realm, now, client,
+            conn,
+            token_hash(token),
+            principal.account_id,
+            principal.realm,
+            now,
+            client,
             previous_hash=token_hash(previous_token) if previous_token else None,
-            forgiven_key=attempt.pair, device_hash=token_hash(device), ent_ticket_hash=ent_ticket_hash,
+            forgiven_key=attempt.pair,
+            device_hash=token_hash(device),
+            ent_ticket_hash=ent_ticket_hash,
         )
     max_age = deps.settings.accounts_device_days * 86400
     return SessionIssued(
-        token=token, expires_at=now + timedelta(seconds=times.lifetime), idle_timeout=times.idle, principal=principal,
-        device=device, device_max_age=max_age,
+        token=token,
+        expires_at=now + timedelta(seconds=times.lifetime),
+        idle_timeout=times.idle,
+        principal=principal,
+        device=device,
+        device_max_age=max_age,
     )
 
 
@@ -118,8 +142,12 @@ async def resolve_session(deps: Deps, req: ResolveSession) -> Principal:
             realm="candidate", account_id=row["account_id"], email=row["email"], numero_dossier=row["numero_dossier"]
         )
     return Principal(
-        realm="staff", account_id=row["account_id"], email=row["email"], roles=tuple(row["roles"]),
-        centres=tuple(row["centres"]), commissions=tuple(row["commissions"]),
+        realm="staff",
+        account_id=row["account_id"],
+        email=row["email"],
+        roles=tuple(row["roles"]),
+        centres=tuple(row["centres"]),
+        commissions=tuple(row["commissions"]),
     )
 
 

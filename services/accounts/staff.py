@@ -62,9 +62,16 @@ def _require(principal: Principal, roles: tuple[str, ...]) -> None:
 
 def _view(row: asyncpg.Record) -> StaffAccountView:
     return StaffAccountView(
-        account_id=row["account_id"], email=row["email"], nom=row["nom"], prenom=row["prenom"],
-        roles=tuple(row["roles"]), centres=tuple(row["centres"]), commissions=tuple(row["commissions"]),
-        active=row["totp_confirmed"], disabled=row["disabled_at"] is not None, created_at=row["created_at"],
+        account_id=row["account_id"],
+        email=row["email"],
+        nom=row["nom"],
+        prenom=row["prenom"],
+        roles=tuple(row["roles"]),
+        centres=tuple(row["centres"]),
+        commissions=tuple(row["commissions"]),
+        active=row["totp_confirmed"],
+        disabled=row["disabled_at"] is not None,
+        created_at=row["created_at"],
     )
 
 
@@ -77,8 +84,13 @@ async def _invite(
     expires = now + timedelta(hours=settings.accounts_staff_setup_hours)
     await store.replace_token(conn, row["account_id"], "staff_setup", token_hash(token), now, expires)
     event = StaffAccountInvited(
-        account_id=row["account_id"], email=row["email"], nom=row["nom"], prenom=row["prenom"],
-        roles=tuple(row["roles"]), setup=sealer.seal(token), setup_expires_at=expires,
+        account_id=row["account_id"],
+        email=row["email"],
+        nom=row["nom"],
+        prenom=row["prenom"],
+        roles=tuple(row["roles"]),
+        setup=sealer.seal(token),
+        setup_expires_at=expires,
     )
     await add_event(conn, event, subject=str(row["account_id"]), clock=clock)
     return token
@@ -89,8 +101,14 @@ async def create_staff_account(deps: Deps, req: CreateStaffAccount) -> StaffAcco
     check_staff_scopes(req.roles, req.centres, req.commissions)
     account_id = uuid.uuid4()
     row = dict(
-        account_id=account_id, email=req.email, nom=req.nom, prenom=req.prenom, roles=list(req.roles),
-        centres=list(req.centres), commissions=list(req.commissions), created_at=deps.now(),
+        account_id=account_id,
+        email=req.email,
+        nom=req.nom,
+        prenom=req.prenom,
+        roles=list(req.roles),
+        centres=list(req.centres),
+        commissions=list(req.commissions),
+        created_at=deps.now(),
         created_by=req.principal.account_id,
     )
     async with deps.pool.acquire() as conn:
@@ -105,7 +123,14 @@ async def create_staff_account(deps: Deps, req: CreateStaffAccount) -> StaffAcco
 
 
 async def create_first_admin(
-    conn: asyncpg.Connection, *, email: str, nom: str, prenom: str, sealer: Sealer, clock: Clock, settings: AccountsSettings
+    conn: asyncpg.Connection,
+    *,
+    email: str,
+    nom: str,
+    prenom: str,
+    sealer: Sealer,
+    clock: Clock,
+    settings: AccountsSettings,
 ) -> tuple[StaffAccountView, str | None]:
     """The operator's `create-admin`: an admin account and its set-up token (None if it is already set up)."""
     async with conn.transaction():
@@ -114,8 +139,15 @@ async def create_first_admin(
             return _view(existing), None
         if existing is None:
             account_id = uuid.uuid4()
-            await staff_store.insert_staff(conn, account_id=account_id, email=email, nom=nom, prenom=prenom,
-                                           roles=[access.ADMIN], created_at=clock.now())
+            await staff_store.insert_staff(
+                conn,
+                account_id=account_id,
+                email=email,
+                nom=nom,
+                prenom=prenom,
+                roles=[access.ADMIN],
+                created_at=clock.now(),
+            )
             existing = await staff_store.staff(conn, account_id)
         token = await _invite(conn, existing, sealer=sealer, clock=clock, settings=settings)
     return _view(existing), token
@@ -131,21 +163,30 @@ async def staff_setup(deps: Deps, req: StaffSetup) -> TotpEnrolment:
         async with conn.transaction():
             await linked(conn, req.token, "staff_setup", deps.now(), load=staff_store.staff, consume=False)
             await staff_store.update_staff(
-                conn, account["account_id"], password_hash=password_hash, totp_secret=deps.sealer.seal(secret),
-                totp_confirmed=False, totp_last_step=None,
+                conn,
+                account["account_id"],
+                password_hash=password_hash,
+                totp_secret=deps.sealer.seal(secret),
+                totp_confirmed=False,
+                totp_last_step=None,
             )
     return TotpEnrolment(
-        totp_secret=secret, otpauth_uri=otpauth_uri(secret, account["email"]),
-        message=("Ajoutez ce compte à votre application d'authentification (en scannant l'adresse otpauth "
-                 "sous forme de QR code ou en saisissant la clé), puis confirmez avec le code à 6 chiffres qu'elle affiche."),
+        totp_secret=secret,
+        otpauth_uri=otpauth_uri(secret, account["email"]),
+        message=(
+            "Ajoutez ce compte à votre application d'authentification (en scannant l'adresse otpauth "
+            "sous forme de QR code ou en saisissant la clé), puis confirmez avec le code à 6 chiffres qu'elle affiche."
+        ),
     )
 
 
 def _codes_reply(codes: list[str]) -> RecoveryCodes:
     return RecoveryCodes(
         recovery_codes=codes,
-        message=("Conservez ces codes de secours en lieu sûr : chacun permet une seule connexion si vous n'avez plus "
-                 "votre application d'authentification. Ils ne seront plus affichés."),
+        message=(
+            "Conservez ces codes de secours en lieu sûr : chacun permet une seule connexion si vous n'avez plus "
+            "votre application d'authentification. Ils ne seront plus affichés."
+        ),
     )
 
 
@@ -171,7 +212,9 @@ async def staff_setup_confirm(deps: Deps, req: StaffSetupConfirm) -> RecoveryCod
     return _codes_reply(codes)
 
 
-async def _second_factor(conn: asyncpg.Connection, deps: Deps, account: asyncpg.Record, code: str, now: datetime) -> bool:
+async def _second_factor(
+    conn: asyncpg.Connection, deps: Deps, account: asyncpg.Record, code: str, now: datetime
+) -> bool:
     """Check a TOTP code (never the same one twice) or consume a recovery code; inside a transaction."""
     account_id = account["account_id"]
     if looks_like_recovery_code(code):
@@ -191,11 +234,17 @@ async def staff_login(deps: Deps, req: StaffLogin) -> SessionIssued:
         account = await staff_store.staff_by_email(conn, req.email)
         account_id = account and account["account_id"]
         attempt = await throttle.attempt(
-            conn, deps, account_id=account_id, subject=throttle.subject_of(account_id, "staff", req.email),
-            client=req.client, device=req.device,
+            conn,
+            deps,
+            account_id=account_id,
+            subject=throttle.subject_of(account_id, "staff", req.email),
+            client=req.client,
+            device=req.device,
         )
     usable = account if account is not None and account["totp_confirmed"] else None
-    password_ok = await verify_or_count(deps, attempt, usable["password_hash"] if usable is not None else None, req.password)
+    password_ok = await verify_or_count(
+        deps, attempt, usable["password_hash"] if usable is not None else None, req.password
+    )
     second_ok = False
     if password_ok and account is not None:
         async with deps.pool.acquire() as conn:
@@ -208,8 +257,12 @@ async def staff_login(deps: Deps, req: StaffLogin) -> SessionIssued:
     if account["disabled_at"] is not None:
         raise Forbidden("Ce compte est désactivé. Adressez-vous à un administrateur.")
     principal = Principal(
-        realm="staff", account_id=account["account_id"], email=account["email"], roles=tuple(account["roles"]),
-        centres=tuple(account["centres"]), commissions=tuple(account["commissions"]),
+        realm="staff",
+        account_id=account["account_id"],
+        email=account["email"],
+        roles=tuple(account["roles"]),
+        centres=tuple(account["centres"]),
+        commissions=tuple(account["commissions"]),
     )
     return await open_session(deps, principal, attempt, req.client, req.previous_token)
 
@@ -264,7 +317,9 @@ async def get_staff_me(deps: Deps, req: GetStaffMe) -> StaffAccountView:
 
 def _not_on_self(req: UpdateStaffAccount | ReinviteStaffAccount, demoted: bool) -> None:
     if req.account_id == req.principal.account_id and demoted:
-        raise Conflict("Vous ne pouvez ni retirer vos propres droits d'administrateur, ni désactiver ou réinitialiser votre propre compte.")
+        raise Conflict(
+            "Vous ne pouvez ni retirer vos propres droits d'administrateur, ni désactiver ou réinitialiser votre propre compte."
+        )
 
 
 async def update_staff_account(deps: Deps, req: UpdateStaffAccount) -> StaffAccountView:
@@ -277,7 +332,11 @@ async def update_staff_account(deps: Deps, req: UpdateStaffAccount) -> StaffAcco
             centres = req.centres if req.centres is not None else tuple(row["centres"])
             commissions = req.commissions if req.commissions is not None else tuple(row["commissions"])
             check_staff_scopes(roles, centres, commissions)
-            changes: dict[str, object] = {"roles": list(roles), "centres": list(centres), "commissions": list(commissions)}
+            changes: dict[str, object] = {
+                "roles": list(roles),
+                "centres": list(centres),
+                "commissions": list(commissions),
+            }
             if req.disabled is not None:
                 changes["disabled_at"] = (row["disabled_at"] or deps.now()) if req.disabled else None
                 if req.disabled:

@@ -201,13 +201,17 @@ async def delete_stale(conn: asyncpg.Connection, now: datetime, idle: int, lifet
     and request records."""
     deleted = 0
     for sql, args in (
-        ("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2",
-         (now - timedelta(seconds=idle), now - timedelta(seconds=lifetime))),
+        (
+            "DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2",
+            (now - timedelta(seconds=idle), now - timedelta(seconds=lifetime)),
+        ),
         ("DELETE FROM link_tokens WHERE expires_at < $1", (now,)),
         ("DELETE FROM ent_links WHERE expires_at < $1", (now,)),
         ("DELETE FROM devices WHERE last_login_at < $1", (now - timedelta(days=device_days),)),
-        ("DELETE FROM login_failures WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $2)",
-         (now - timedelta(days=1), now)),
+        (
+            "DELETE FROM login_failures WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $2)",
+            (now - timedelta(days=1), now),
+        ),
         ("DELETE FROM limited_requests WHERE requested_at < $1", (now - timedelta(days=1),)),
     ):
         deleted += int((await conn.execute(sql, *args)).split()[-1])

@@ -82,7 +82,9 @@ async def attempt(
     if device and await store.device_known(conn, token_hash(device), account_id or NO_ACCOUNT, since):
         found = Attempt(f"pair:{subject}:device:{token_hash(device).hex()}", device=device)
     else:
-        found = Attempt(f"pair:{subject}:{client}", f"account:{subject}", f"client:{client}" if client else None, device)
+        found = Attempt(
+            f"pair:{subject}:{client}", f"account:{subject}", f"client:{client}" if client else None, device
+        )
     return await _unless_blocked(conn, deps, found)
 
 
@@ -102,7 +104,8 @@ def too_many(wait: float) -> ServiceError:
     seconds = max(1, round(wait + 0.5))
     return ServiceError(
         f"Trop de tentatives de connexion infructueuses. Veuillez réessayer dans {seconds} seconde{'s' if seconds > 1 else ''}.",
-        code="too_many_requests", retry_after=seconds,
+        code="too_many_requests",
+        retry_after=seconds,
     )
 
 

@@ -42,8 +42,9 @@ async def answer(pool: asyncpg.Pool, rpc: RpcClient, req: c.AnswerAdmission, clo
     return seen
 
 
-async def withdraw(conn: asyncpg.Connection, row: asyncpg.Record, action: Action, now: datetime, clock: Clock, *,
-                   by: str) -> None:
+async def withdraw(
+    conn: asyncpg.Connection, row: asyncpg.Record, action: Action, now: datetime, clock: Clock, *, by: str
+) -> None:
     """The désistement (`WITHDRAW` by the candidate, `EXPIRE` by the system at the deadline), and
     the freed place offered to the liste complémentaire."""
     await change_statut(store.Tx(conn, clock), row, action, by=by, now=now)
@@ -63,14 +64,18 @@ async def promote_next(conn: asyncpg.Connection, formation_code: str, now: datet
         row = await store.lock_candidature(conn, nxt)
         if row is None:
             break
-        decision_id = await store.insert_decision(conn, nxt, "favorable", SYSTEM, now, automatic=True,
-                                                  origine="liste_complementaire")
+        decision_id = await store.insert_decision(
+            conn, nxt, "favorable", SYSTEM, now, automatic=True, origine="liste_complementaire"
+        )
         await validate(conn, row, decision_id, SYSTEM, now, clock)
         view = await store.held_candidature_view(conn, nxt)
         await add_event(
-            conn, c.CandidaturePromoted(**event_facts(view), former_rang=row["rang_lc"],
-                                        confirmation_deadline=view["confirmation_deadline"]),
-            subject=str(nxt), clock=clock,
+            conn,
+            c.CandidaturePromoted(
+                **event_facts(view), former_rang=row["rang_lc"], confirmation_deadline=view["confirmation_deadline"]
+            ),
+            subject=str(nxt),
+            clock=clock,
         )
         promoted += 1
     return promoted
@@ -84,8 +89,10 @@ def reminders_job(days_before: int):
             await store.mark_reminded(conn, r["id"], now)
             view = await store.held_candidature_view(conn, r["id"])
             await add_event(
-                conn, c.ConfirmationReminderDue(**event_facts(view), confirmation_deadline=view["confirmation_deadline"]),
-                subject=str(r["id"]), clock=FixedClock(now),
+                conn,
+                c.ConfirmationReminderDue(**event_facts(view), confirmation_deadline=view["confirmation_deadline"]),
+                subject=str(r["id"]),
+                clock=FixedClock(now),
             )
         return len(rows)
 

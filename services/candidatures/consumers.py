@@ -52,10 +52,19 @@ def pieces(clock: Clock) -> list[Subscription]:
         row = await record(conn, event, "refusee", meta.time)
         if row is None:
             return
-        await store.add_history(conn, row["id"], event.at, event.by, "piece_refusee", piece=event.libelle,
-                                commentaire=event.comment)
-        await change_statut(store.Tx(conn, clock), row, Action.PIECE_REFUSED, by=event.by, now=clock.now(),
-                            comment=event.comment, cause="piece_refusee", piece=event.libelle)
+        await store.add_history(
+            conn, row["id"], event.at, event.by, "piece_refusee", piece=event.libelle, commentaire=event.comment
+        )
+        await change_statut(
+            store.Tx(conn, clock),
+            row,
+            Action.PIECE_REFUSED,
+            by=event.by,
+            now=clock.now(),
+            comment=event.comment,
+            cause="piece_refusee",
+            piece=event.libelle,
+        )
 
     return [
         Subscription(d.PieceDeposited, simple(lambda e: "transmise")),

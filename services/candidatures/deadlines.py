@@ -33,19 +33,39 @@ def _by(principal: Principal) -> str:
     return principal.email
 
 
-async def announce(conn: asyncpg.Connection, before: asyncpg.Record, by: str, now: datetime, clock: Clock, *,
-                   cause: str, motif: str | None, **details: object) -> bool:
+async def announce(
+    conn: asyncpg.Connection,
+    before: asyncpg.Record,
+    by: str,
+    now: datetime,
+    clock: Clock,
+    *,
+    cause: str,
+    motif: str | None,
+    **details: object,
+) -> bool:
     """After the candidature's row changed: record and announce its new deadline, if it moved."""
     after = await store.held_candidature_view(conn, before["id"])
     old, new = store.candidature_of(before).retour_deadline(), store.candidature_of(after).retour_deadline()
     if old == new:
         return False
-    await store.add_history(conn, after["id"], now, by, ACTION, ancienne=old, nouvelle=new, cause=cause, motif=motif,
-                            **details)
-    await add_event(conn, c.CandidatureDeadlineChanged(
-        **event_facts(after), date_limite_retour=dernier_jour(new), limite_retour=new, ancienne_limite_retour=old,
-        cause=cause, motif=motif, ouverte=store.candidature_of(after).state_refusal(now) is None,
-    ), subject=str(after["id"]), clock=clock)
+    await store.add_history(
+        conn, after["id"], now, by, ACTION, ancienne=old, nouvelle=new, cause=cause, motif=motif, **details
+    )
+    await add_event(
+        conn,
+        c.CandidatureDeadlineChanged(
+            **event_facts(after),
+            date_limite_retour=dernier_jour(new),
+            limite_retour=new,
+            ancienne_limite_retour=old,
+            cause=cause,
+            motif=motif,
+            ouverte=store.candidature_of(after).state_refusal(now) is None,
+        ),
+        subject=str(after["id"]),
+        clock=clock,
+    )
     return True
 
 
@@ -54,8 +74,14 @@ async def formation_followers(conn: asyncpg.Connection, formation_code: str) -> 
     return await store.following_formation(conn, formation_code)
 
 
-async def formation_date_changed(conn: asyncpg.Connection, before: list[asyncpg.Record], by: str, now: datetime,
-                                 clock: Clock, motif: str | None = None) -> list[uuid.UUID]:
+async def formation_date_changed(
+    conn: asyncpg.Connection,
+    before: list[asyncpg.Record],
+    by: str,
+    now: datetime,
+    clock: Clock,
+    motif: str | None = None,
+) -> list[uuid.UUID]:
     """After a formation's date changed: the candidatures that follow it move with it."""
     await store.touch(conn, [r["id"] for r in before])
     return [r["id"] for r in before if await announce(conn, r, by, now, clock, cause="formation", motif=motif)]
@@ -69,8 +95,14 @@ async def set_formation_date(pool: asyncpg.Pool, req: c.SetFormationDateRetour, 
         if not access.covers_centre(req.principal, formation["centre_code"], write=True):
             raise access.out_of_scope("Cette formation")
         if req.date_retour < formation["depot_debut"]:
-            raise InvalidInput("Les données envoyées sont invalides.", details=[ErrorDetail(
-                field="date_retour", message="La date limite de retour ne peut précéder l'ouverture du dépôt.")])
+            raise InvalidInput(
+                "Les données envoyées sont invalides.",
+                details=[
+                    ErrorDetail(
+                        field="date_retour", message="La date limite de retour ne peut précéder l'ouverture du dépôt."
+                    )
+                ],
+            )
         if req.date_retour == formation["date_retour"]:
             return c.DeadlinesChanged(updated=[])
         before = await formation_followers(conn, req.formation_code)
@@ -91,36 +123,66 @@ async def set_candidature_date(pool: asyncpg.Pool, req: c.SetCandidatureDateReto
             return c.DeadlinesChanged(updated=[])
         await store.set_date_retour_individuelle(conn, req.candidature_id, req.date_retour)
         now = clock.now()
-        changed = await announce(conn, before, _by(req.principal), now, clock, cause="candidature", motif=req.motif,
-                                 date_individuelle=req.date_retour)
+        changed = await announce(
+            conn,
+            before,
+            _by(req.principal),
+            now,
+            clock,
+            cause="candidature",
+            motif=req.motif,
+            date_individuelle=req.date_retour,
+        )
         if not changed:  # pinned to (or freed from) a date equal to the formation's: the history keeps it
-            await store.add_history(conn, req.candidature_id, now, _by(req.principal), ACTION, cause="candidature",
-                                    motif=req.motif, date_individuelle=req.date_retour)
+            await store.add_history(
+                conn,
+                req.candidature_id,
+                now,
+                _by(req.principal),
+                ACTION,
+                cause="candidature",
+                motif=req.motif,
+                date_individuelle=req.date_retour,
+            )
     return c.DeadlinesChanged(updated=[req.candidature_id] if changed else [])
 
 
 def _prolongation(row: asyncpg.Record, *, deja: bool) -> c.Prolongation:
-    return c.Prolongation(**{k: row[k] for k in ("id", "campagne_code", "incident_debut", "heures", "motif", "par",
-                                                  "le", "candidatures")}, deja_appliquee=deja)
+    return c.Prolongation(
+        **{
+            k: row[k] for k in ("id", "campagne_code", "incident_debut", "heures", "motif", "par", "le", "candidatures")
+        },
+        deja_appliquee=deja,
+    )
 
 
 async def extend_campaign(pool: asyncpg.Pool, req: c.ExtendCampaignDeadlines, clock: Clock) -> c.Prolongation:
     """One extension per incident: the same request again (a retry after a timeout) returns the
     extension already made and changes nothing."""
-    access.require(req.principal, access.OFFER_ADMINS,
-                   "Prolonger les dates limites d'une campagne est réservé à l'administration et à la scolarité.")
+    access.require(
+        req.principal,
+        access.OFFER_ADMINS,
+        "Prolonger les dates limites d'une campagne est réservé à l'administration et à la scolarité.",
+    )
     now = clock.now()
     if req.incident_debut > now:
-        raise InvalidInput("Les données envoyées sont invalides.", details=[ErrorDetail(
-            field="incident_debut", message="Le début de l'incident ne peut pas être dans le futur.")])
+        raise InvalidInput(
+            "Les données envoyées sont invalides.",
+            details=[
+                ErrorDetail(field="incident_debut", message="Le début de l'incident ne peut pas être dans le futur.")
+            ],
+        )
     async with pool.acquire() as conn, conn.transaction():
         if not await store.lock_campagne(conn, req.campagne_code):
             raise NotFound("Cette campagne n'existe pas.")
         done = await store.prolongation(conn, req.campagne_code, req.incident_debut)
         if done is not None:
             if done["heures"] != req.heures:
-                raise Refused(f"Les dates limites ont déjà été prolongées de {done['heures']} heures pour cet incident "
-                              f"(le {limite_courte(done['le'])}, par {done['par']}).", reason="deja_prolongee")
+                raise Refused(
+                    f"Les dates limites ont déjà été prolongées de {done['heures']} heures pour cet incident "
+                    f"(le {limite_courte(done['le'])}, par {done['par']}).",
+                    reason="deja_prolongee",
+                )
             return _prolongation(done, deja=True)
         prolongation_id, by = uuid.uuid4(), _by(req.principal)
         extended = 0
@@ -128,10 +190,28 @@ async def extend_campaign(pool: asyncpg.Pool, req: c.ExtendCampaignDeadlines, cl
             if not store.candidature_of(row).may_be_extended(req.incident_debut):
                 continue
             await store.add_prolongation_heures(conn, row["id"], req.heures)
-            await announce(conn, row, by, now, clock, cause="incident", motif=req.motif,
-                           prolongation=str(prolongation_id), heures=req.heures, incident_debut=req.incident_debut)
+            await announce(
+                conn,
+                row,
+                by,
+                now,
+                clock,
+                cause="incident",
+                motif=req.motif,
+                prolongation=str(prolongation_id),
+                heures=req.heures,
+                incident_debut=req.incident_debut,
+            )
             extended += 1
-        row = await store.insert_prolongation(conn, id=prolongation_id, campagne_code=req.campagne_code,
-                                              incident_debut=req.incident_debut, heures=req.heures, motif=req.motif,
-                                              par=by, le=now, candidatures=extended)
+        row = await store.insert_prolongation(
+            conn,
+            id=prolongation_id,
+            campagne_code=req.campagne_code,
+            incident_debut=req.incident_debut,
+            heures=req.heures,
+            motif=req.motif,
+            par=by,
+            le=now,
+            candidatures=extended,
+        )
     return _prolongation(row, deja=False)

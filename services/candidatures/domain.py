@@ -211,25 +211,35 @@ def _may_withdraw(cand: Candidature, now: datetime) -> Refused | None:
 
 
 def _unanswered_at_deadline(cand: Candidature, now: datetime) -> Refused | None:
-    if (cand.decision == "favorable" and cand.withdrawn_at is None and cand.confirmed_at is None
-            and cand.confirmation_deadline is not None and cand.confirmation_deadline <= now):
+    if (
+        cand.decision == "favorable"
+        and cand.withdrawn_at is None
+        and cand.confirmed_at is None
+        and cand.confirmation_deadline is not None
+        and cand.confirmation_deadline <= now
+    ):
         return None
-    return Refused("Cette candidature n'attend pas de réponse dont le délai serait dépassé.", reason="pas_de_delai_depasse")
+    return Refused(
+        "Cette candidature n'attend pas de réponse dont le délai serait dépassé.", reason="pas_de_delai_depasse"
+    )
 
 
-_CANCEL_TOO_LATE = Refuse("annulation_impossible",
-                          "Cette candidature ne peut plus être annulée : elle a été transmise ou traitée.")
+_CANCEL_TOO_LATE = Refuse(
+    "annulation_impossible", "Cette candidature ne peut plus être annulée : elle a été transmise ou traitée."
+)
 _ALREADY_TRANSMITTED = Refuse("deja_transmise", "Cette candidature a déjà été transmise.")
 _NOT_COMPLETE = Refuse("dossier_non_complet", "Une décision ne peut être prise que sur un dossier complet.")
-_NOT_FAVOURABLE = Refuse("pas_d_avis_favorable",
-                         "Seul un avis favorable peut être confirmé ou faire l'objet d'un désistement.")
+_NOT_FAVOURABLE = Refuse(
+    "pas_d_avis_favorable", "Seul un avis favorable peut être confirmé ou faire l'objet d'un désistement."
+)
 
 
 def _transitions() -> dict[tuple[str, Action], Move | Refuse]:
     table: dict[tuple[str, Action], Move | Refuse] = {}
     for statut in STATUTS:
-        table[statut, Action.TRANSMIT] = (Move("receptionne", _before_retour) if statut in ("en_attente", "incomplet")
-                                          else _ALREADY_TRANSMITTED)
+        table[statut, Action.TRANSMIT] = (
+            Move("receptionne", _before_retour) if statut in ("en_attente", "incomplet") else _ALREADY_TRANSMITTED
+        )
         table[statut, Action.CANCEL] = Move(ANNULEE, _undecided) if statut == "en_attente" else _CANCEL_TOO_LATE
         # A refused piece sends a transmitted dossier back to the candidate; before that it changes nothing.
         table[statut, Action.PIECE_REFUSED] = Move("incomplet" if statut in ("receptionne", "complet") else statut)
@@ -245,8 +255,12 @@ def _transitions() -> dict[tuple[str, Action], Move | Refuse]:
     table[ANNULEE, Action.CANCEL] = Refuse("deja_annulee", "Cette candidature est déjà annulée.")
     table[ANNULEE, Action.PIECE_REFUSED] = Move(ANNULEE)
     for target in STATUTS:
-        table[ANNULEE, set_statut_action(target)] = Refuse("annulee", "Une candidature annulée ne change plus de statut.")
-    table[ANNULEE, Action.DECIDE] = Refuse("annulee", "Cette candidature est annulée : aucune décision ne peut être prise.")
+        table[ANNULEE, set_statut_action(target)] = Refuse(
+            "annulee", "Une candidature annulée ne change plus de statut."
+        )
+    table[ANNULEE, Action.DECIDE] = Refuse(
+        "annulee", "Cette candidature est annulée : aucune décision ne peut être prise."
+    )
     table[ANNULEE, Action.CONFIRM] = _NOT_FAVOURABLE  # a cancelled candidature never had a decision
     table[ANNULEE, Action.WITHDRAW] = _NOT_FAVOURABLE
     table[ANNULEE, Action.EXPIRE] = _NOT_FAVOURABLE
@@ -336,15 +350,21 @@ class Candidature:
 
     def can_confirm(self, now: datetime) -> bool:
         return (
-            self.decision == "favorable" and not self.cancelled and self.withdrawn_at is None
-            and self.confirmed_at is None and self.confirmation_deadline is not None and now < self.confirmation_deadline
+            self.decision == "favorable"
+            and not self.cancelled
+            and self.withdrawn_at is None
+            and self.confirmed_at is None
+            and self.confirmation_deadline is not None
+            and now < self.confirmation_deadline
         )
 
     def can_withdraw(self, now: datetime) -> bool:
         # After a confirmation, a désistement stays possible; before it, only until the deadline.
         if self.decision != "favorable" or self.cancelled or self.withdrawn_at is not None:
             return False
-        return self.confirmed_at is not None or (self.confirmation_deadline is not None and now < self.confirmation_deadline)
+        return self.confirmed_at is not None or (
+            self.confirmation_deadline is not None and now < self.confirmation_deadline
+        )
 
     def answer_refusal(self, answer: str, now: datetime) -> Refused | None:
         """Why the candidate's `answer` (confirmation or desistement) is refused at `now`."""

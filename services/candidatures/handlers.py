@@ -24,7 +24,13 @@ from ecandidat.contracts.candidatures import (
     RequiredPiece,
     Suivi,
 )
-from ecandidat.contracts.documents import FreezePieces, FreezeResult, GetPiecesReadiness, PiecesReadinessList, ReleasePieces
+from ecandidat.contracts.documents import (
+    FreezePieces,
+    FreezeResult,
+    GetPiecesReadiness,
+    PiecesReadinessList,
+    ReleasePieces,
+)
 from ecandidat.contracts.errors import Forbidden, NotFound, ServiceError
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.french import dernier_jour
@@ -40,6 +46,7 @@ from .suivi import etapes
 FREEZE_LEASE = timedelta(minutes=2)
 
 log = logging.getLogger(__name__)
+
 
 def _not_found() -> NotFound:
     return NotFound("Cette candidature n'existe pas.")
@@ -58,7 +65,9 @@ def check_access(row: asyncpg.Record | None, principal: Principal) -> asyncpg.Re
     return row
 
 
-async def missing_pieces(rpc: RpcClient, rows: Sequence[Mapping[str, Any]], now: datetime) -> dict[uuid.UUID, list[str]]:
+async def missing_pieces(
+    rpc: RpcClient, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> dict[uuid.UUID, list[str]]:
     """The missing pieces (as the documents service counts them) of the candidatures that could
     otherwise be transmitted at `now`; a candidature whose pieces documents has not opened yet,
     or when documents does not answer, is absent (not transmittable now: the transmission would
@@ -126,14 +135,20 @@ def decision_details(row: Mapping[str, Any]) -> dict:
     """What the candidate reads of the validated decision."""
     if row["decision"] is None:
         return {}
-    details = {"decision_motif": row["d_motif"], "decision_rang": row["rang_lc"], "decision_commentaire": row["d_commentaire"]}
+    details = {
+        "decision_motif": row["d_motif"],
+        "decision_rang": row["rang_lc"],
+        "decision_commentaire": row["d_commentaire"],
+    }
     if row["decision"] == "preselection" and row["d_preselection_date"]:
         heure = f" à {row['d_preselection_heure']:%H:%M}" if row["d_preselection_heure"] else ""
         details["preselection"] = f"Le {row['d_preselection_date']:%d/%m/%Y}{heure}, {row['d_preselection_lieu']}"
     return details
 
 
-async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, formation_code: str, clock: Clock) -> CandidatureView:
+async def apply(
+    pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, formation_code: str, clock: Clock
+) -> CandidatureView:
     if principal.realm != "candidate" or not principal.numero_dossier:
         raise Forbidden("Seul un candidat peut candidater.")
     async with pool.acquire() as conn:
@@ -143,8 +158,14 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
         campagne = store.campagne_of(await store.campagne_en_service(conn))
     formation = store.formation_of(frow)
     # Cheap checks first, so that a closed formation does not cost a call to the dossiers service.
-    domain.check_can_apply(campagne=campagne, formation=formation, now=clock.now(), already_applied=False,
-                           count_in_centre=0, max_in_centre=frow["max_candidatures"])
+    domain.check_can_apply(
+        campagne=campagne,
+        formation=formation,
+        now=clock.now(),
+        already_applied=False,
+        count_in_centre=0,
+        max_in_centre=frow["max_candidatures"],
+    )
     missing = await missing_in_dossier(rpc, principal)
     if missing:
         raise domain.incomplete_dossier(missing)
@@ -158,7 +179,9 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             formation=formation,
             now=now,
             already_applied=await store.live_candidature_exists(conn, principal.account_id, formation_code),
-            count_in_centre=await store.count_in_centre(conn, principal.account_id, formation.centre_code, campagne.code),
+            count_in_centre=await store.count_in_centre(
+                conn, principal.account_id, formation.centre_code, campagne.code
+            ),
             max_in_centre=frow["max_candidatures"],
         )
         type_traitement, valide = domain.initial_type_traitement(formation.type_traitement)
@@ -186,8 +209,14 @@ async def apply(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, format
             type_traitement=type_traitement,
         )
         required = [
-            RequiredPiece(piece_id=p["id"], code=p["code"], libelle=p["libelle"], ordre=p["ordre"],
-                          conditionnelle=p["conditionnelle"], has_template=p["has_template"])
+            RequiredPiece(
+                piece_id=p["id"],
+                code=p["code"],
+                libelle=p["libelle"],
+                ordre=p["ordre"],
+                conditionnelle=p["conditionnelle"],
+                has_template=p["has_template"],
+            )
             for p in pieces
         ]
         await store.insert_required_pieces(conn, candidature_id, required)
@@ -217,12 +246,14 @@ async def facts(pool: asyncpg.Pool, candidature_id: uuid.UUID) -> CandidatureFac
         if row is None:
             raise _not_found()
         pieces = await store.required_pieces_of(conn, candidature_id)
-    return CandidatureFacts(created=created_event(row, pieces), statut=row["statut"],
-                            cancelled=row["cancelled_at"] is not None)
+    return CandidatureFacts(
+        created=created_event(row, pieces), statut=row["statut"], cancelled=row["cancelled_at"] is not None
+    )
 
 
-async def get(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, candidature_id: uuid.UUID,
-              clock: Clock) -> CandidatureView:
+async def get(
+    pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, candidature_id: uuid.UUID, clock: Clock
+) -> CandidatureView:
     async with pool.acquire() as conn:
         row = check_access(await store.candidature_view(conn, candidature_id), principal)
     [view] = await views(rpc, [row], clock.now())
@@ -250,7 +281,9 @@ async def cancel(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.
         if locked is None or principal.realm != "candidate" or locked["account_id"] != principal.account_id:
             raise _not_found()
         now = clock.now()
-        row = await change_statut(store.Tx(conn, clock), locked, Action.CANCEL, by=principal.numero_dossier or "", now=now)
+        row = await change_statut(
+            store.Tx(conn, clock), locked, Action.CANCEL, by=principal.numero_dossier or "", now=now
+        )
     assert row is not None, "a cancellation changes the state, or is refused"
     return view_of(row, now)
 
@@ -282,8 +315,9 @@ async def transmit(
             if locked is None:
                 raise _not_found()
             now = clock.now()
-            row = await change_statut(store.Tx(conn, clock), locked, Action.TRANSMIT,
-                                      by=principal.numero_dossier or "", now=now)
+            row = await change_statut(
+                store.Tx(conn, clock), locked, Action.TRANSMIT, by=principal.numero_dossier or "", now=now
+            )
     except BaseException:
         try:
             await rpc.call(ReleasePieces(candidature_id=candidature_id), FreezeResult)
@@ -306,16 +340,24 @@ async def offer_tree(pool: asyncpg.Pool, clock: Clock) -> OfferTree:
         centre = centres.get(r["centre_code"])
         if centre is None:
             centre = centres[r["centre_code"]] = OfferCentre(
-                code=r["centre_code"], libelle=r["centre_libelle"], types=[],
-                contact=ContactAddress(libelle=r["contact_libelle"], adresse=r["contact_adresse"], mail=r["contact_mail"]),
+                code=r["centre_code"],
+                libelle=r["centre_libelle"],
+                types=[],
+                contact=ContactAddress(
+                    libelle=r["contact_libelle"], adresse=r["contact_adresse"], mail=r["contact_mail"]
+                ),
             )
         if not centre.types or centre.types[-1].code != r["type_code"]:
             centre.types.append(OfferType(code=r["type_code"], libelle=r["type_libelle"], formations=[]))
         centre.types[-1].formations.append(
             OfferFormation(
-                code=r["code"], libelle=r["libelle"], type_traitement=r["type_traitement"],
+                code=r["code"],
+                libelle=r["libelle"],
+                type_traitement=r["type_traitement"],
                 type_traitement_libelle=domain.TYPES_TRAITEMENT[r["type_traitement"]],
-                depot_debut=r["depot_debut"], depot_fin=r["depot_fin"], date_limite_retour=r["date_retour"],
+                depot_debut=r["depot_debut"],
+                depot_fin=r["depot_fin"],
+                date_limite_retour=r["date_retour"],
                 capacite=r["capacite"],
             )
         )

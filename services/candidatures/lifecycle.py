@@ -24,11 +24,15 @@ from .domain import ANNULEE, Action
 class Tx(Protocol):
     """What `change_statut` needs of a transaction (`store.Tx`, or an in-memory stand-in)."""
 
-    async def set_statut(self, candidature_id: uuid.UUID, statut: str, at: datetime, *, received: bool = False) -> None: ...
+    async def set_statut(
+        self, candidature_id: uuid.UUID, statut: str, at: datetime, *, received: bool = False
+    ) -> None: ...
     async def mark_cancelled(self, candidature_id: uuid.UUID, at: datetime) -> None: ...
     async def mark_confirmed(self, candidature_id: uuid.UUID, at: datetime) -> None: ...
     async def mark_withdrawn(self, candidature_id: uuid.UUID, at: datetime, automatic: bool) -> None: ...
-    async def add_history(self, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any) -> None: ...
+    async def add_history(
+        self, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any
+    ) -> None: ...
     async def view(self, candidature_id: uuid.UUID) -> Mapping[str, Any]: ...
     async def publish(self, event: Event, subject: uuid.UUID) -> None: ...
 
@@ -38,8 +42,16 @@ _ALWAYS_RECORDED = {Action.CONFIRM, Action.WITHDRAW, Action.EXPIRE}
 
 
 async def change_statut(
-    tx: Tx, row: Mapping[str, Any], action: Action, *, by: str, now: datetime, at: datetime | None = None,
-    comment: str | None = None, cause: str | None = None, piece: str | None = None,
+    tx: Tx,
+    row: Mapping[str, Any],
+    action: Action,
+    *,
+    by: str,
+    now: datetime,
+    at: datetime | None = None,
+    comment: str | None = None,
+    cause: str | None = None,
+    piece: str | None = None,
 ) -> Mapping[str, Any] | None:
     """Apply `action` to the candidature of `row` (locked by the caller): refused with the table's
     French error, or written with its history and its event. `at` is the statut's date when staff
@@ -67,8 +79,16 @@ async def change_statut(
     return view
 
 
-def _history(action: Action, old: str, new: str, at: datetime, comment: str | None, cause: str | None,
-             piece: str | None, automatic: bool) -> tuple[str, dict[str, Any]]:
+def _history(
+    action: Action,
+    old: str,
+    new: str,
+    at: datetime,
+    comment: str | None,
+    cause: str | None,
+    piece: str | None,
+    automatic: bool,
+) -> tuple[str, dict[str, Any]]:
     """The history entry's action and details (what `suivi.etape` reads back)."""
     match action:
         case Action.TRANSMIT:
@@ -84,8 +104,17 @@ def _history(action: Action, old: str, new: str, at: datetime, comment: str | No
     return "statut", {"old": old, "new": new, "date": at, "commentaire": comment}
 
 
-def _event(action: Action, view: Mapping[str, Any], old: str, new: str, now: datetime, at: datetime,
-           comment: str | None, cause: str | None, automatic: bool) -> Event:
+def _event(
+    action: Action,
+    view: Mapping[str, Any],
+    old: str,
+    new: str,
+    now: datetime,
+    at: datetime,
+    comment: str | None,
+    cause: str | None,
+    automatic: bool,
+) -> Event:
     facts = event_facts(view)
     match action:
         case Action.TRANSMIT:
@@ -97,8 +126,9 @@ def _event(action: Action, view: Mapping[str, Any], old: str, new: str, now: dat
         case Action.WITHDRAW | Action.EXPIRE:
             return c.CandidatureWithdrawn(**facts, withdrawn_at=now, automatic=automatic)
     assert new != ANNULEE
-    return c.CandidatureStatusChanged(**facts, old_status=old, new_status=new, changed_at=at, comment=comment,
-                                      **({"cause": cause} if cause else {}))
+    return c.CandidatureStatusChanged(
+        **facts, old_status=old, new_status=new, changed_at=at, comment=comment, **({"cause": cause} if cause else {})
+    )
 
 
 def event_facts(row: Mapping[str, Any]) -> dict:
@@ -118,7 +148,8 @@ def letter_facts(row: Mapping[str, Any]) -> dict:
     """What the admission letter, and the mails that refer to it, name (from a candidature view row)."""
     return dict(
         modalites_inscription=workflow.modalites_inscription(
-            row["modalites_inscription"], row["contact_libelle"], row["contact_adresse"], row["contact_mail"]),
+            row["modalites_inscription"], row["contact_libelle"], row["contact_adresse"], row["contact_mail"]
+        ),
         signataire_nom=row["signataire_nom"],
         signataire_qualite=row["signataire_qualite"],
     )

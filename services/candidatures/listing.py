@@ -35,7 +35,9 @@ def _decode(cursor: str, sort: str) -> list[Any]:
             values[0] = datetime.fromisoformat(values[0])
         return values
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise InvalidInput("Le curseur de pagination est invalide.", details=[ErrorDetail(field="cursor", message="Curseur invalide.")]) from None
+        raise InvalidInput(
+            "Le curseur de pagination est invalide.", details=[ErrorDetail(field="cursor", message="Curseur invalide.")]
+        ) from None
 
 
 async def _scope(conn: asyncpg.Connection, req: c.ListCandidatures) -> store.ListScope:
@@ -47,7 +49,9 @@ async def _scope(conn: asyncpg.Connection, req: c.ListCandidatures) -> store.Lis
     if not (f.formation_code or f.centre_code or f.commission_code):
         raise InvalidInput(
             "Précisez une formation, un centre de candidature ou une commission.",
-            details=[ErrorDetail(field="formation_code", message="Une formation, un centre ou une commission est requis.")],
+            details=[
+                ErrorDetail(field="formation_code", message="Une formation, un centre ou une commission est requis.")
+            ],
         )
     centre, commission = f.centre_code, f.commission_code
     if f.formation_code:
@@ -90,8 +94,11 @@ async def count_candidatures(pool: asyncpg.Pool, req: c.CountCandidatures) -> c.
 
 async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str, int]:
     """A formation's counts per statut as `statut_counts` keeps them (migration 0009)."""
-    rows = await conn.fetch("SELECT statut, annulee, sum(n)::bigint AS n FROM statut_counts WHERE formation_code = $1"
-                            " GROUP BY 1, 2 HAVING sum(n) <> 0", formation_code)
+    rows = await conn.fetch(
+        "SELECT statut, annulee, sum(n)::bigint AS n FROM statut_counts WHERE formation_code = $1"
+        " GROUP BY 1, 2 HAVING sum(n) <> 0",
+        formation_code,
+    )
     counts: dict[str, int] = {}
     for r in rows:
         statut = "annulee" if r["annulee"] else r["statut"]
@@ -101,14 +108,28 @@ async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str
 
 def _row(r: asyncpg.Record) -> c.CandidatureRow:
     return c.CandidatureRow(
-        id=r["id"], numero_dossier=r["numero_dossier"], nom=r["nom"], prenom=r["prenom"], email=r["email"],
-        formation_code=r["formation_code"], formation_libelle=r["formation_libelle"], centre_code=r["centre_code"],
-        statut="annulee" if r["cancelled_at"] else r["statut"], statut_date=r["statut_date"],
-        type_traitement=r["type_traitement"], type_traitement_valide=r["type_traitement_valide"],
-        decision=r["decision"], decision_en_attente=r["decision_en_attente"], rang=r["rang_lc"],
-        pieces_total=r["pieces_total"], pieces_pretes=r["pieces_ready"], pieces_refusees=r["pieces_refused"],
-        date_reception=r["date_reception"], confirmation_deadline=r["confirmation_deadline"],
-        confirmed_at=r["confirmed_at"], withdrawn_at=r["withdrawn_at"], created_at=r["created_at"],
+        id=r["id"],
+        numero_dossier=r["numero_dossier"],
+        nom=r["nom"],
+        prenom=r["prenom"],
+        email=r["email"],
+        formation_code=r["formation_code"],
+        formation_libelle=r["formation_libelle"],
+        centre_code=r["centre_code"],
+        statut="annulee" if r["cancelled_at"] else r["statut"],
+        statut_date=r["statut_date"],
+        type_traitement=r["type_traitement"],
+        type_traitement_valide=r["type_traitement_valide"],
+        decision=r["decision"],
+        decision_en_attente=r["decision_en_attente"],
+        rang=r["rang_lc"],
+        pieces_total=r["pieces_total"],
+        pieces_pretes=r["pieces_ready"],
+        pieces_refusees=r["pieces_refused"],
+        date_reception=r["date_reception"],
+        confirmation_deadline=r["confirmation_deadline"],
+        confirmed_at=r["confirmed_at"],
+        withdrawn_at=r["withdrawn_at"],
+        created_at=r["created_at"],
         cancelled_at=r["cancelled_at"],
     )
-

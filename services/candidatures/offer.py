@@ -24,9 +24,13 @@ from ecandidat.runtime.clock import Clock
 
 from . import deadlines, store
 
+
 def _require_admin(principal: Principal) -> None:
-    access.require(principal, access.OFFER_ADMINS,
-                   "La gestion de l'offre de formation est réservée aux administrateurs et à la scolarité.")
+    access.require(
+        principal,
+        access.OFFER_ADMINS,
+        "La gestion de l'offre de formation est réservée aux administrateurs et à la scolarité.",
+    )
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -95,7 +99,9 @@ async def save_piece(pool: asyncpg.Pool, req: SavePiece) -> Saved:
     if (req.niveau == "centre") != (req.centre_code is not None):
         raise _invalid("centre_code", "Un centre est requis pour une pièce de niveau centre, et seulement pour elle.")
     if (req.niveau == "formation") != (req.formation_code is not None):
-        raise _invalid("formation_code", "Une formation est requise pour une pièce de niveau formation, et seulement pour elle.")
+        raise _invalid(
+            "formation_code", "Une formation est requise pour une pièce de niveau formation, et seulement pour elle."
+        )
     for t in req.types_traitement:
         if t not in ("acces_controle", "acces_direct"):
             raise _invalid("types_traitement", f"Type de traitement inconnu : {t}.")

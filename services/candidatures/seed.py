@@ -30,14 +30,17 @@ CONTACT_DAEU = dict(CONTACT_FC, contact_mail="daeu@univ-tlse2.fr")
 SIGNATAIRES = {
     "DAEU": ("Claire Moulin", "Responsable du DAEU, par délégation du président de l'université"),
 }
-SIGNATAIRE_FC = ("Jean Delmas", "Directeur du service de la formation continue, par délégation du président de l'université")
+SIGNATAIRE_FC = (
+    "Jean Delmas",
+    "Directeur du service de la formation continue, par délégation du président de l'université",
+)
 # The modalités d'inscription named in the admission letters (demo text).
 MODALITES = {
     "DAEU": "Prenez rendez-vous avec le secrétariat du DAEU (daeu@univ-tlse2.fr) dans les quinze jours qui suivent "
-            "votre confirmation, muni de votre pièce d'identité et d'une photographie ; votre inscription "
-            "administrative est faite lors de ce rendez-vous.",
+    "votre confirmation, muni de votre pièce d'identité et d'une photographie ; votre inscription "
+    "administrative est faite lors de ce rendez-vous.",
     "FC-DIPL": "Votre inscription administrative se fait en ligne : le service de la formation continue vous envoie "
-               "le lien d'inscription et le devis de formation dans la semaine qui suit votre confirmation.",
+    "le lien d'inscription et le devis de formation dans la semaine qui suit votre confirmation.",
 }
 
 CENTRES = [
@@ -77,27 +80,91 @@ FORMATIONS = [
 
 # code, libellé, ordre, niveau, centre, formation, conditionnelle, modèle
 PIECES = [
-    ("IDENTITE", "Une copie recto-verso de votre pièce d'identité (carte d'identité nationale ou passeport en cours de validité)",
-     1, "etablissement", None, None, False, False),
-    ("SCOLARITE", "Justificatifs de scolarisation (selon les cas, soit dernier diplôme, soit dernier bulletin, soit dernier relevé de notes)",
-     2, "etablissement", None, None, False, False),
+    (
+        "IDENTITE",
+        "Une copie recto-verso de votre pièce d'identité (carte d'identité nationale ou passeport en cours de validité)",
+        1,
+        "etablissement",
+        None,
+        None,
+        False,
+        False,
+    ),
+    (
+        "SCOLARITE",
+        "Justificatifs de scolarisation (selon les cas, soit dernier diplôme, soit dernier bulletin, soit dernier relevé de notes)",
+        2,
+        "etablissement",
+        None,
+        None,
+        False,
+        False,
+    ),
     ("CV", "Curriculum vitae détaillé", 3, "etablissement", None, None, False, False),
     ("MOTIVATION-FC", "Lettre de motivation", 4, "centre", "FC-DIPL", None, False, False),
     ("IMPOSITION", "Une copie de votre dernier avis d'imposition", 4, "centre", "DAEU", None, False, False),
-    ("MOTIVATION-DAEU", "Lettre de motivation (à l'attention de l'Equipe Pédagogique DAEU A : développer votre projet professionnel avec précision)",
-     5, "formation", None, "DAEU-A", False, False),
+    (
+        "MOTIVATION-DAEU",
+        "Lettre de motivation (à l'attention de l'Equipe Pédagogique DAEU A : développer votre projet professionnel avec précision)",
+        5,
+        "formation",
+        None,
+        "DAEU-A",
+        False,
+        False,
+    ),
     ("FICHE-CLIENT", "Fiche client", 6, "centre", "DAEU", None, False, True),
     ("PRE-INSCRIPTION", "Dossier complémentaire de pré-inscription.", 7, "centre", "DAEU", None, False, True),
-    ("SED", "Fiche d'inscription au service d'enseignement à distance (pour les personnes ne pouvant pas assister aux cours en présentiel)",
-     8, "centre", "DAEU", None, True, False),
-    ("MOINS-24", "Moins de 24 ans au 1er Octobre : justificatifs de 12 mois d'activités par des photocopies de fiches de paie ou d'un historique d'inscription Pôle Emploi",
-     9, "centre", "DAEU", None, True, False),
-    ("FICHE-REGION", "Fiche région : pour les demandeurs d'emploi sollicitant un financement de formation.",
-     10, "centre", "DAEU", None, True, True),
-    ("RSA", "Bénéficiaires du RSA : attestation RSA ; ATTENTION : nécessité d'être inscrit à Pôle Emploi.",
-     11, "centre", "DAEU", None, True, False),
-    ("AAH", "Adultes handicapés : attestation des droits AAH et/ou RQTH ; ATTENTION : nécessité d'être inscrit à Pôle Emploi",
-     12, "centre", "DAEU", None, True, False),
+    (
+        "SED",
+        "Fiche d'inscription au service d'enseignement à distance (pour les personnes ne pouvant pas assister aux cours en présentiel)",
+        8,
+        "centre",
+        "DAEU",
+        None,
+        True,
+        False,
+    ),
+    (
+        "MOINS-24",
+        "Moins de 24 ans au 1er Octobre : justificatifs de 12 mois d'activités par des photocopies de fiches de paie ou d'un historique d'inscription Pôle Emploi",
+        9,
+        "centre",
+        "DAEU",
+        None,
+        True,
+        False,
+    ),
+    (
+        "FICHE-REGION",
+        "Fiche région : pour les demandeurs d'emploi sollicitant un financement de formation.",
+        10,
+        "centre",
+        "DAEU",
+        None,
+        True,
+        True,
+    ),
+    (
+        "RSA",
+        "Bénéficiaires du RSA : attestation RSA ; ATTENTION : nécessité d'être inscrit à Pôle Emploi.",
+        11,
+        "centre",
+        "DAEU",
+        None,
+        True,
+        False,
+    ),
+    (
+        "AAH",
+        "Adultes handicapés : attestation des droits AAH et/ou RQTH ; ATTENTION : nécessité d'être inscrit à Pôle Emploi",
+        12,
+        "centre",
+        "DAEU",
+        None,
+        True,
+        False,
+    ),
 ]
 
 
@@ -105,32 +172,73 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
     """Create or update the demo campaign and offer; return the piece ids by code."""
     year = campaign_year or today.year
     p = SEEDER
-    await offer.save_campagne(pool, c.SaveCampagne(
-        principal=p, code=f"CAMP{year}", libelle=f"Campagne {year}", debut=today - timedelta(days=30),
-        fin=today + timedelta(days=180), prefix=f"{year % 100:02d}", en_service=True,
-    ))
+    await offer.save_campagne(
+        pool,
+        c.SaveCampagne(
+            principal=p,
+            code=f"CAMP{year}",
+            libelle=f"Campagne {year}",
+            debut=today - timedelta(days=30),
+            fin=today + timedelta(days=180),
+            prefix=f"{year % 100:02d}",
+            en_service=True,
+        ),
+    )
     for code, libelle, contact, ordre in CENTRES:
         nom, qualite = SIGNATAIRES.get(code, SIGNATAIRE_FC)
-        await offer.save_centre(pool, c.SaveCentre(principal=p, code=code, libelle=libelle, ordre=ordre, **contact,
-                                                   signataire_nom=nom, signataire_qualite=qualite))
+        await offer.save_centre(
+            pool,
+            c.SaveCentre(
+                principal=p,
+                code=code,
+                libelle=libelle,
+                ordre=ordre,
+                **contact,
+                signataire_nom=nom,
+                signataire_qualite=qualite,
+            ),
+        )
     for code, libelle, ordre in TYPES:
         await offer.save_type_diplome(pool, c.SaveTypeDiplome(principal=p, code=code, libelle=libelle, ordre=ordre))
     for code, libelle, centre in COMMISSIONS:
         await offer.save_commission(pool, c.SaveCommission(principal=p, code=code, libelle=libelle, centre_code=centre))
     for code, libelle, centre, type_code, commission, traitement, capacite in FORMATIONS:
-        await offer.save_formation(pool, c.SaveFormation(
-            principal=p, code=code, libelle=libelle, centre_code=centre, type_code=type_code,
-            commission_code=commission, type_traitement=traitement, capacite=capacite,
-            depot_debut=today - timedelta(days=7), depot_fin=today + timedelta(days=60),
-            date_retour=today + timedelta(days=75), delai_confirmation_jours=10,
-            date_jury=today + timedelta(days=90), date_publication=today + timedelta(days=95),
-            modalites_inscription=MODALITES.get(centre),
-        ), SystemClock())
+        await offer.save_formation(
+            pool,
+            c.SaveFormation(
+                principal=p,
+                code=code,
+                libelle=libelle,
+                centre_code=centre,
+                type_code=type_code,
+                commission_code=commission,
+                type_traitement=traitement,
+                capacite=capacite,
+                depot_debut=today - timedelta(days=7),
+                depot_fin=today + timedelta(days=60),
+                date_retour=today + timedelta(days=75),
+                delai_confirmation_jours=10,
+                date_jury=today + timedelta(days=90),
+                date_publication=today + timedelta(days=95),
+                modalites_inscription=MODALITES.get(centre),
+            ),
+            SystemClock(),
+        )
     ids: dict[str, uuid.UUID | None] = {}
     for code, libelle, ordre, niveau, piece_centre, piece_formation, conditionnelle, modele in PIECES:
-        saved = await offer.save_piece(pool, c.SavePiece(
-            principal=p, code=code, libelle=libelle, ordre=ordre, niveau=niveau, centre_code=piece_centre,
-            formation_code=piece_formation, conditionnelle=conditionnelle, has_template=modele,
-        ))
+        saved = await offer.save_piece(
+            pool,
+            c.SavePiece(
+                principal=p,
+                code=code,
+                libelle=libelle,
+                ordre=ordre,
+                niveau=niveau,
+                centre_code=piece_centre,
+                formation_code=piece_formation,
+                conditionnelle=conditionnelle,
+                has_template=modele,
+            ),
+        )
         ids[code] = saved.id
     return ids

@@ -31,8 +31,9 @@ def actor(principal: Principal) -> str:
     return principal.email
 
 
-async def locked(conn: asyncpg.Connection, candidature_id: uuid.UUID, principal: Principal,
-                 check=access.check_manage) -> asyncpg.Record:
+async def locked(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, principal: Principal, check=access.check_manage
+) -> asyncpg.Record:
     """The candidature, locked, once `check` (the scope rule of the action) lets `principal` act on it."""
     row = await store.lock_candidature(conn, candidature_id)
     if row is None:
@@ -49,8 +50,9 @@ async def set_statut(pool: asyncpg.Pool, req: c.SetStatut, clock: Clock) -> c.Ba
         for cid in dict.fromkeys(req.candidature_ids):
             row = await locked(conn, cid, req.principal)
             try:
-                changed = await change_statut(tx, row, action, by=actor(req.principal), now=clock.now(), at=req.date,
-                                              comment=req.commentaire)
+                changed = await change_statut(
+                    tx, row, action, by=actor(req.principal), now=clock.now(), at=req.date, comment=req.commentaire
+                )
             except Refused as refused:
                 refused.extra["candidature_id"] = str(cid)
                 raise
@@ -68,26 +70,44 @@ async def set_type_traitement(pool: asyncpg.Pool, req: c.SetTypeTraitement, cloc
                 raise Refused("Cette candidature est annulée.", reason="annulee", candidature_id=str(cid))
             now = clock.now()
             await store.set_type_traitement(conn, cid, req.type_traitement, req.valide)
-            await store.add_history(conn, cid, now, actor(req.principal), "type_traitement",
-                                    old=row["type_traitement"], new=req.type_traitement, valide=req.valide)
+            await store.add_history(
+                conn,
+                cid,
+                now,
+                actor(req.principal),
+                "type_traitement",
+                old=row["type_traitement"],
+                new=req.type_traitement,
+                valide=req.valide,
+            )
             if req.type_traitement == "acces_direct" and req.valide and row["decision"] is None:
                 # eCandidat: a validated accès direct is a favourable decision.
-                decision_id = await store.insert_decision(conn, cid, "favorable", actor(req.principal), now,
-                                                          automatic=True, origine="acces_direct")
+                decision_id = await store.insert_decision(
+                    conn, cid, "favorable", actor(req.principal), now, automatic=True, origine="acces_direct"
+                )
                 await validate(conn, row, decision_id, actor(req.principal), now, clock)
             updated.append(cid)
     return c.BatchResult(updated=updated)
 
 
 async def enter_decision(pool: asyncpg.Pool, req: c.EnterDecision, clock: Clock) -> c.DecisionRecord:
-    workflow.check_decision_input(req.kind, motif=req.motif, rang=req.rang, preselection_date=req.preselection_date,
-                                  preselection_lieu=req.preselection_lieu)
+    workflow.check_decision_input(
+        req.kind,
+        motif=req.motif,
+        rang=req.rang,
+        preselection_date=req.preselection_date,
+        preselection_lieu=req.preselection_lieu,
+    )
     async with pool.acquire() as conn, conn.transaction():
         row = await locked(conn, req.candidature_id, req.principal, access.check_decide)
         now = clock.now()
         store.candidature_of(row).next_statut(Action.DECIDE, now)
-        fields = req.model_dump(include={"motif", "rang", "preselection_date", "preselection_heure", "preselection_lieu", "commentaire"})
-        decision_id = await store.insert_decision(conn, req.candidature_id, req.kind, actor(req.principal), now, **fields)
+        fields = req.model_dump(
+            include={"motif", "rang", "preselection_date", "preselection_heure", "preselection_lieu", "commentaire"}
+        )
+        decision_id = await store.insert_decision(
+            conn, req.candidature_id, req.kind, actor(req.principal), now, **fields
+        )
         await store.add_history(conn, req.candidature_id, now, actor(req.principal), "decision_saisie", kind=req.kind)
         record = await store.decision(conn, decision_id)
     return c.DecisionRecord.model_validate(dict(record))
@@ -100,8 +120,11 @@ async def validate_decisions(pool: asyncpg.Pool, req: c.ValidateDecisions, clock
             row = await locked(conn, cid, req.principal)
             pending = await store.pending_decision(conn, cid)
             if pending is None:
-                raise Refused("Aucune décision en attente de validation pour cette candidature.",
-                              reason="rien_a_valider", candidature_id=str(cid))
+                raise Refused(
+                    "Aucune décision en attente de validation pour cette candidature.",
+                    reason="rien_a_valider",
+                    candidature_id=str(cid),
+                )
             now = clock.now()
             store.candidature_of(row).next_statut(Action.DECIDE, now)
             await validate(conn, row, pending, actor(req.principal), now, clock)
@@ -109,8 +132,9 @@ async def validate_decisions(pool: asyncpg.Pool, req: c.ValidateDecisions, clock
     return c.BatchResult(updated=updated)
 
 
-async def validate(conn: asyncpg.Connection, row: asyncpg.Record, decision_id: uuid.UUID, by: str, now: datetime,
-                   clock: Clock) -> None:
+async def validate(
+    conn: asyncpg.Connection, row: asyncpg.Record, decision_id: uuid.UUID, by: str, now: datetime, clock: Clock
+) -> None:
     """Make a decision visible to the candidate and tell everyone who needs to know (`row`: the
     candidature, locked)."""
     cid = row["id"]
@@ -118,11 +142,20 @@ async def validate(conn: asyncpg.Connection, row: asyncpg.Record, decision_id: u
     deadline = None
     if d["kind"] == "favorable":
         deadline = workflow.confirmation_deadline(
-            now, candidature_date=row["date_confirmation"], formation_date=row["formation_date_confirmation"],
+            now,
+            candidature_date=row["date_confirmation"],
+            formation_date=row["formation_date_confirmation"],
             delai_jours=row["delai_confirmation_jours"],
         )
-    await store.set_decision(conn, cid, d["kind"], decision_id, now,
-                             rang=d["rang"] if d["kind"] == "liste_complementaire" else None, deadline=deadline)
+    await store.set_decision(
+        conn,
+        cid,
+        d["kind"],
+        decision_id,
+        now,
+        rang=d["rang"] if d["kind"] == "liste_complementaire" else None,
+        deadline=deadline,
+    )
     await store.add_history(conn, cid, now, by, "decision_validee", kind=d["kind"], automatic=d["automatic"])
     if row["decision"] == "liste_complementaire" and d["kind"] != "liste_complementaire":
         await renumber_liste(conn, row["formation_code"], now)
@@ -132,23 +165,37 @@ async def validate(conn: asyncpg.Connection, row: asyncpg.Record, decision_id: u
     await add_event(
         conn,
         c.DecisionValidated(
-            **facts, decision_id=decision_id, kind=d["kind"], motif=d["motif"], rang=d["rang"],
-            preselection_date=d["preselection_date"], preselection_heure=d["preselection_heure"],
-            preselection_lieu=d["preselection_lieu"], commentaire=d["commentaire"], confirmation_deadline=deadline,
-            validated_at=now, centre_libelle=view["centre_libelle"], contact_libelle=view["contact_libelle"],
-            contact_adresse=view["contact_adresse"], automatic=d["automatic"], origine=d["origine"],
+            **facts,
+            decision_id=decision_id,
+            kind=d["kind"],
+            motif=d["motif"],
+            rang=d["rang"],
+            preselection_date=d["preselection_date"],
+            preselection_heure=d["preselection_heure"],
+            preselection_lieu=d["preselection_lieu"],
+            commentaire=d["commentaire"],
+            confirmation_deadline=deadline,
+            validated_at=now,
+            centre_libelle=view["centre_libelle"],
+            contact_libelle=view["contact_libelle"],
+            contact_adresse=view["contact_adresse"],
+            automatic=d["automatic"],
+            origine=d["origine"],
             **letter_facts(view),
-            nom=who["nom"] if who else None, prenom=who["prenom"] if who else None,
+            nom=who["nom"] if who else None,
+            prenom=who["prenom"] if who else None,
         ),
-        subject=str(cid), clock=clock,
+        subject=str(cid),
+        clock=clock,
     )
 
 
 async def renumber_liste(conn: asyncpg.Connection, formation_code: str, now: datetime) -> None:
     """The candidates still on the liste complémentaire move up: ranks 1, 2, 3… in their order."""
     for moved in await store.renumber_liste(conn, formation_code):
-        await store.add_history(conn, moved["id"], now, SYSTEM, "rang_liste_complementaire",
-                                old=moved["old"], new=moved["new"])
+        await store.add_history(
+            conn, moved["id"], now, SYSTEM, "rang_liste_complementaire", old=moved["old"], new=moved["new"]
+        )
 
 
 async def add_note(pool: asyncpg.Pool, req: c.AddNote, clock: Clock) -> c.NoteRecord:
@@ -161,7 +208,9 @@ async def add_note(pool: asyncpg.Pool, req: c.AddNote, clock: Clock) -> c.NoteRe
     return c.NoteRecord(id=note_id, author=actor(req.principal), at=now, body=req.body)
 
 
-async def staff_view(pool: asyncpg.Pool, rpc: RpcClient, req: c.GetStaffCandidature, clock: Clock) -> c.StaffCandidatureView:
+async def staff_view(
+    pool: asyncpg.Pool, rpc: RpcClient, req: c.GetStaffCandidature, clock: Clock
+) -> c.StaffCandidatureView:
     async with pool.acquire() as conn:
         row = await store.candidature_view(conn, req.candidature_id)
         if row is None:
@@ -176,8 +225,12 @@ async def staff_view(pool: asyncpg.Pool, rpc: RpcClient, req: c.GetStaffCandidat
     [view] = await views(rpc, [row], clock.now())
     return c.StaffCandidatureView(
         candidature=view,
-        nom=who["nom"] if who else None, prenom=who["prenom"] if who else None, email=who["email"] if who else None,
-        rang=row["rang_lc"], confirmation_deadline=row["confirmation_deadline"], confirmed_at=row["confirmed_at"],
+        nom=who["nom"] if who else None,
+        prenom=who["prenom"] if who else None,
+        email=who["email"] if who else None,
+        rang=row["rang_lc"],
+        confirmation_deadline=row["confirmation_deadline"],
+        confirmed_at=row["confirmed_at"],
         withdrawn_at=row["withdrawn_at"],
         complet_propose=row["statut"] == "receptionne" and ready,
         pieces=[c.PieceStatus.model_validate(dict(p)) for p in pieces],
@@ -185,4 +238,3 @@ async def staff_view(pool: asyncpg.Pool, rpc: RpcClient, req: c.GetStaffCandidat
         notes=[c.NoteRecord.model_validate(dict(n)) for n in notes],
         history=[c.HistoryRecord.model_validate(dict(h)) for h in history],
     )
-

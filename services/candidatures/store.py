@@ -59,8 +59,14 @@ async def formation(conn: asyncpg.Connection, code: str) -> asyncpg.Record | Non
 
 def formation_of(row: asyncpg.Record) -> Formation:
     return Formation(
-        row["code"], row["libelle"], row["centre_code"], row["type_traitement"],
-        row["depot_debut"], row["depot_fin"], row["date_retour"], row["ouverte"],
+        row["code"],
+        row["libelle"],
+        row["centre_code"],
+        row["type_traitement"],
+        row["depot_debut"],
+        row["depot_fin"],
+        row["date_retour"],
+        row["ouverte"],
     )
 
 
@@ -97,7 +103,9 @@ async def insert_candidature(conn: asyncpg.Connection, **values: Any) -> None:
     await conn.execute(f"INSERT INTO candidatures ({columns}) VALUES ({params})", *values.values())
 
 
-async def insert_required_pieces(conn: asyncpg.Connection, candidature_id: uuid.UUID, pieces: list[RequiredPiece]) -> None:
+async def insert_required_pieces(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, pieces: list[RequiredPiece]
+) -> None:
     await conn.executemany(
         """INSERT INTO candidature_pieces (candidature_id, piece_id, libelle, code, ordre, conditionnelle, has_template)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
@@ -137,10 +145,12 @@ async def add_history(
     )
 
 
-async def candidature_view(conn: asyncpg.Connection, candidature_id: uuid.UUID, *,
-                           lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow(_CANDIDATURE_VIEW + " WHERE c.id = $1" + (" FOR UPDATE OF c" if lock else ""),
-                               candidature_id)
+async def candidature_view(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        _CANDIDATURE_VIEW + " WHERE c.id = $1" + (" FOR UPDATE OF c" if lock else ""), candidature_id
+    )
 
 
 async def candidatures_of(conn: asyncpg.Connection, account_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -188,31 +198,39 @@ def candidature_of(row: Mapping[str, Any]) -> Candidature:
 # -- the lifecycle's writes (`lifecycle.change_statut` is their one caller) ---------------------------
 
 
-async def set_statut(conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, at: datetime, *,
-                     received: bool = False) -> None:
+async def set_statut(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, at: datetime, *, received: bool = False
+) -> None:
     """The statut du dossier and its date; `received`: the candidate's transmission, its date of reception too."""
     await conn.execute(
         """UPDATE candidatures SET statut = $2, statut_date = $3,
                   date_reception = CASE WHEN $4 THEN $3 ELSE date_reception END, version = version + 1
            WHERE id = $1""",
-        candidature_id, statut, at, received,
+        candidature_id,
+        statut,
+        at,
+        received,
     )
 
 
 async def mark_cancelled(conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime) -> None:
-    await conn.execute("UPDATE candidatures SET cancelled_at = $2, version = version + 1 WHERE id = $1",
-                       candidature_id, at)
+    await conn.execute(
+        "UPDATE candidatures SET cancelled_at = $2, version = version + 1 WHERE id = $1", candidature_id, at
+    )
 
 
 async def mark_confirmed(conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime) -> None:
-    await conn.execute("UPDATE candidatures SET confirmed_at = $2, version = version + 1 WHERE id = $1",
-                       candidature_id, at)
+    await conn.execute(
+        "UPDATE candidatures SET confirmed_at = $2, version = version + 1 WHERE id = $1", candidature_id, at
+    )
 
 
 async def mark_withdrawn(conn: asyncpg.Connection, candidature_id: uuid.UUID, at: datetime, automatic: bool) -> None:
     await conn.execute(
         "UPDATE candidatures SET withdrawn_at = $2, withdrawn_automatically = $3, version = version + 1 WHERE id = $1",
-        candidature_id, at, automatic,
+        candidature_id,
+        at,
+        automatic,
     )
 
 
@@ -235,7 +253,9 @@ class Tx:
     async def mark_withdrawn(self, candidature_id: uuid.UUID, at: datetime, automatic: bool) -> None:
         await mark_withdrawn(self.conn, candidature_id, at, automatic)
 
-    async def add_history(self, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any) -> None:
+    async def add_history(
+        self, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any
+    ) -> None:
         await add_history(self.conn, candidature_id, at, actor, action, **details)
 
     async def view(self, candidature_id: uuid.UUID) -> asyncpg.Record:
@@ -289,14 +309,16 @@ async def touch(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID]) -> N
 async def set_date_retour_individuelle(conn: asyncpg.Connection, candidature_id: uuid.UUID, day: date | None) -> None:
     await conn.execute(
         "UPDATE candidatures SET date_retour_individuelle = $2, version = version + 1 WHERE id = $1",
-        candidature_id, day,
+        candidature_id,
+        day,
     )
 
 
 async def add_prolongation_heures(conn: asyncpg.Connection, candidature_id: uuid.UUID, heures: int) -> None:
     await conn.execute(
         "UPDATE candidatures SET prolongation_heures = prolongation_heures + $2, version = version + 1 WHERE id = $1",
-        candidature_id, heures,
+        candidature_id,
+        heures,
     )
 
 
@@ -309,13 +331,15 @@ async def transmissible_of_campaign(conn: asyncpg.Connection, campagne_code: str
     return await conn.fetch(
         _CANDIDATURE_VIEW + " WHERE c.campagne_code = $1 AND c.cancelled_at IS NULL AND c.statut = ANY($2::text[])"
         " ORDER BY c.id FOR UPDATE OF c",
-        campagne_code, list(TRANSMISSIBLE),
+        campagne_code,
+        list(TRANSMISSIBLE),
     )
 
 
 async def prolongation(conn: asyncpg.Connection, campagne_code: str, incident_debut: datetime) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM prolongations WHERE campagne_code = $1 AND incident_debut = $2",
-                               campagne_code, incident_debut)
+    return await conn.fetchrow(
+        "SELECT * FROM prolongations WHERE campagne_code = $1 AND incident_debut = $2", campagne_code, incident_debut
+    )
 
 
 async def insert_prolongation(conn: asyncpg.Connection, **values: Any) -> asyncpg.Record:
@@ -362,14 +386,24 @@ async def candidat(conn: asyncpg.Connection, account_id: uuid.UUID) -> asyncpg.R
     return await conn.fetchrow("SELECT * FROM candidats WHERE account_id = $1", account_id)
 
 
-async def save_candidat(conn: asyncpg.Connection, account_id: uuid.UUID, numero_dossier: str, nom: str | None,
-                        prenom: str | None, email: str) -> None:
+async def save_candidat(
+    conn: asyncpg.Connection,
+    account_id: uuid.UUID,
+    numero_dossier: str,
+    nom: str | None,
+    prenom: str | None,
+    email: str,
+) -> None:
     """Who the candidate is, kept for the staff's lists (their candidatures' names too)."""
     await conn.execute(
         """INSERT INTO candidats (account_id, numero_dossier, nom, prenom, email) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (account_id) DO UPDATE SET numero_dossier = excluded.numero_dossier, nom = excluded.nom,
                                                  prenom = excluded.prenom, email = excluded.email""",
-        account_id, numero_dossier, nom, prenom, email,
+        account_id,
+        numero_dossier,
+        nom,
+        prenom,
+        email,
     )
     await conn.execute("UPDATE candidatures SET nom = $2, prenom = $3 WHERE account_id = $1", account_id, nom, prenom)
 
@@ -381,15 +415,27 @@ async def delete_candidat(conn: asyncpg.Connection, account_id: uuid.UUID) -> No
 # -- pieces (from the documents service's events) ---------------------------------------------------
 
 
-async def record_piece(conn: asyncpg.Connection, candidature_id: uuid.UUID, piece_id: uuid.UUID, libelle: str,
-                       statut: str, at: datetime, *, ready: tuple[str, ...]) -> None:
+async def record_piece(
+    conn: asyncpg.Connection,
+    candidature_id: uuid.UUID,
+    piece_id: uuid.UUID,
+    libelle: str,
+    statut: str,
+    at: datetime,
+    *,
+    ready: tuple[str, ...],
+) -> None:
     """A piece's statut as the documents service reported it, and the candidature's counts
     (`ready`: the statuts that count as ready)."""
     await conn.execute(
         """INSERT INTO candidature_pieces (candidature_id, piece_id, libelle, statut, updated_at)
            VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (candidature_id, piece_id) DO UPDATE SET statut = excluded.statut, updated_at = excluded.updated_at""",
-        candidature_id, piece_id, libelle, statut, at,
+        candidature_id,
+        piece_id,
+        libelle,
+        statut,
+        at,
     )
     await conn.execute(
         """UPDATE candidatures SET
@@ -397,7 +443,8 @@ async def record_piece(conn: asyncpg.Connection, candidature_id: uuid.UUID, piec
                pieces_ready = (SELECT count(*) FROM candidature_pieces WHERE candidature_id = $1 AND statut = ANY($2)),
                pieces_refused = (SELECT count(*) FROM candidature_pieces WHERE candidature_id = $1 AND statut = 'refusee')
            WHERE id = $1""",
-        candidature_id, list(ready),
+        candidature_id,
+        list(ready),
     )
 
 
@@ -411,19 +458,37 @@ async def pieces_of(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> list
 # -- staff: type de traitement, decisions, notes ----------------------------------------------------
 
 
-async def set_type_traitement(conn: asyncpg.Connection, candidature_id: uuid.UUID, type_traitement: str,
-                              valide: bool) -> None:
+async def set_type_traitement(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, type_traitement: str, valide: bool
+) -> None:
     await conn.execute(
         "UPDATE candidatures SET type_traitement = $2, type_traitement_valide = $3, version = version + 1 WHERE id = $1",
-        candidature_id, type_traitement, valide,
+        candidature_id,
+        type_traitement,
+        valide,
     )
 
 
-async def insert_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID, kind: str, by: str, now: datetime, *,
-                          automatic: bool = False, **fields: Any) -> uuid.UUID:
+async def insert_decision(
+    conn: asyncpg.Connection,
+    candidature_id: uuid.UUID,
+    kind: str,
+    by: str,
+    now: datetime,
+    *,
+    automatic: bool = False,
+    **fields: Any,
+) -> uuid.UUID:
     decision_id = uuid.uuid4()
-    values = {"id": decision_id, "candidature_id": candidature_id, "kind": kind, "entered_by": by, "entered_at": now,
-              "automatic": automatic, **fields}
+    values = {
+        "id": decision_id,
+        "candidature_id": candidature_id,
+        "kind": kind,
+        "entered_by": by,
+        "entered_at": now,
+        "automatic": automatic,
+        **fields,
+    }
     cols = ", ".join(values)
     params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
     await conn.execute(f"INSERT INTO decisions ({cols}) VALUES ({params})", *values.values())
@@ -447,43 +512,70 @@ async def pending_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID) 
     )
 
 
-async def validate_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID, decision_id: uuid.UUID, by: str,
-                            now: datetime) -> asyncpg.Record:
+async def validate_decision(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, decision_id: uuid.UUID, by: str, now: datetime
+) -> asyncpg.Record:
     """Validate the decision; older pending ones are superseded by it (deleted). Returns the decision."""
     await conn.execute(
-        "DELETE FROM decisions WHERE candidature_id = $1 AND validated_at IS NULL AND id <> $2", candidature_id, decision_id
+        "DELETE FROM decisions WHERE candidature_id = $1 AND validated_at IS NULL AND id <> $2",
+        candidature_id,
+        decision_id,
     )
     return await conn.fetchrow(
         "UPDATE decisions SET validated_by = $2, validated_at = $3 WHERE id = $1 RETURNING *", decision_id, by, now
     )
 
 
-async def set_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID, kind: str, decision_id: uuid.UUID,
-                       now: datetime, *, rang: int | None, deadline: datetime | None) -> None:
+async def set_decision(
+    conn: asyncpg.Connection,
+    candidature_id: uuid.UUID,
+    kind: str,
+    decision_id: uuid.UUID,
+    now: datetime,
+    *,
+    rang: int | None,
+    deadline: datetime | None,
+) -> None:
     """The validated decision the candidate reads (a new one: to be answered again, reminded again)."""
     await conn.execute(
         """UPDATE candidatures SET decision = $2, decision_id = $3, decision_validated_at = $4,
                   rang_lc = $5, confirmation_deadline = $6, confirmed_at = NULL, reminder_sent_at = NULL,
                   version = version + 1
            WHERE id = $1""",
-        candidature_id, kind, decision_id, now, rang, deadline,
+        candidature_id,
+        kind,
+        decision_id,
+        now,
+        rang,
+        deadline,
     )
 
 
-async def insert_note(conn: asyncpg.Connection, note_id: uuid.UUID, candidature_id: uuid.UUID, author: str,
-                      at: datetime, body: str) -> None:
-    await conn.execute("INSERT INTO notes (id, candidature_id, author, at, body) VALUES ($1, $2, $3, $4, $5)",
-                       note_id, candidature_id, author, at, body)
+async def insert_note(
+    conn: asyncpg.Connection, note_id: uuid.UUID, candidature_id: uuid.UUID, author: str, at: datetime, body: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO notes (id, candidature_id, author, at, body) VALUES ($1, $2, $3, $4, $5)",
+        note_id,
+        candidature_id,
+        author,
+        at,
+        body,
+    )
 
 
 async def notes_of(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT id, author, at, body FROM notes WHERE candidature_id = $1 ORDER BY at", candidature_id)
+    return await conn.fetch(
+        "SELECT id, author, at, body FROM notes WHERE candidature_id = $1 ORDER BY at", candidature_id
+    )
 
 
 # -- admission: places, liste complémentaire, answers -----------------------------------------------
 
 # A favourable decision still waiting for its candidate's answer.
-_AWAITING_ANSWER = """decision = 'favorable' AND confirmed_at IS NULL AND withdrawn_at IS NULL AND cancelled_at IS NULL"""
+_AWAITING_ANSWER = (
+    """decision = 'favorable' AND confirmed_at IS NULL AND withdrawn_at IS NULL AND cancelled_at IS NULL"""
+)
 
 
 async def lock_capacite(conn: asyncpg.Connection, formation_code: str) -> int | None:
@@ -518,7 +610,8 @@ async def reminders_due(conn: asyncpg.Connection, after: datetime, until: dateti
             WHERE {_AWAITING_ANSWER} AND reminder_sent_at IS NULL
               AND confirmation_deadline > $1 AND confirmation_deadline <= $2
             FOR UPDATE SKIP LOCKED""",
-        after, until,
+        after,
+        until,
     )
 
 
@@ -621,8 +714,9 @@ def _where(scope: ListScope, f: Filters) -> tuple[list[str], list[Any]]:
     return where, args
 
 
-async def list_candidatures(conn: asyncpg.Connection, scope: ListScope, filters: Filters, sort: str,
-                            after: list[Any] | None, limit: int) -> tuple[list[asyncpg.Record], int]:
+async def list_candidatures(
+    conn: asyncpg.Connection, scope: ListScope, filters: Filters, sort: str, after: list[Any] | None, limit: int
+) -> tuple[list[asyncpg.Record], int]:
     """A page of the list: at most `limit` rows strictly after the sort key `after`; each row carries
     its sort key as `_k0`, `_k1`… (their number is returned too), for the next page's cursor."""
     keys, direction = SORTS[sort]

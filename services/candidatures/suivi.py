@@ -33,23 +33,39 @@ def etape(at: datetime, action: str, details: Mapping[str, Any]) -> EtapeSuivi |
         case "statut":
             new = details.get("new")
             label = STATUTS.get(str(new), new)
-            return EtapeSuivi(at=at, etape="statut", statut=new, libelle=f"Statut du dossier : {label}",
-                              piece=details.get("piece"), commentaire=details.get("commentaire"))
+            return EtapeSuivi(
+                at=at,
+                etape="statut",
+                statut=new,
+                libelle=f"Statut du dossier : {label}",
+                piece=details.get("piece"),
+                commentaire=details.get("commentaire"),
+            )
         case "piece_validee":
             piece = details.get("piece")
             return EtapeSuivi(at=at, etape="piece_validee", piece=piece, libelle=f"Pièce validée : {piece}")
         case "piece_refusee":
             piece = details.get("piece")
-            return EtapeSuivi(at=at, etape="piece_refusee", piece=piece, commentaire=details.get("commentaire"),
-                              libelle=f"Pièce refusée : {piece}")
+            return EtapeSuivi(
+                at=at,
+                etape="piece_refusee",
+                piece=piece,
+                commentaire=details.get("commentaire"),
+                libelle=f"Pièce refusée : {piece}",
+            )
         case "decision_validee":
             kind = details.get("kind")
-            return EtapeSuivi(at=at, etape="decision", decision=kind,
-                              libelle=f"Décision : {DECISIONS.get(str(kind), kind)}")
+            return EtapeSuivi(
+                at=at, etape="decision", decision=kind, libelle=f"Décision : {DECISIONS.get(str(kind), kind)}"
+            )
         case "rang_liste_complementaire":
             rang = details.get("new")
-            return EtapeSuivi(at=at, etape="rang_liste_complementaire", rang=rang,
-                              libelle=f"Liste complémentaire : vous êtes au rang {rang}")
+            return EtapeSuivi(
+                at=at,
+                etape="rang_liste_complementaire",
+                rang=rang,
+                libelle=f"Liste complémentaire : vous êtes au rang {rang}",
+            )
         case "confirmation":
             return EtapeSuivi(at=at, etape="confirmee", libelle="Candidature confirmée")
         case "desistement":
@@ -60,6 +76,11 @@ def etape(at: datetime, action: str, details: Mapping[str, Any]) -> EtapeSuivi |
             limite = datetime.fromisoformat(str(details["nouvelle"]))
             whole_day = "à" not in limite_courte(limite)
             words = f"jusqu'au {limite_longue(limite)}{' inclus' if whole_day else ''}"
-            return EtapeSuivi(at=at, etape="date_limite_retour", date_limite_retour=dernier_jour(limite),
-                              commentaire=details.get("motif"), libelle=f"Date limite de retour : {words}")
+            return EtapeSuivi(
+                at=at,
+                etape="date_limite_retour",
+                date_limite_retour=dernier_jour(limite),
+                commentaire=details.get("motif"),
+                libelle=f"Date limite de retour : {words}",
+            )
     return None

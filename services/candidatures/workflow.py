@@ -33,9 +33,17 @@ def check_decision_input(
         errors.append(ErrorDetail(field="rang", message="Le rang sur la liste complémentaire est obligatoire."))
     if kind == "preselection":
         if preselection_date is None:
-            errors.append(ErrorDetail(field="preselection_date", message="La date de l'entretien de présélection est obligatoire."))
+            errors.append(
+                ErrorDetail(
+                    field="preselection_date", message="La date de l'entretien de présélection est obligatoire."
+                )
+            )
         if not (preselection_lieu or "").strip():
-            errors.append(ErrorDetail(field="preselection_lieu", message="Le lieu de l'entretien de présélection est obligatoire."))
+            errors.append(
+                ErrorDetail(
+                    field="preselection_lieu", message="Le lieu de l'entretien de présélection est obligatoire."
+                )
+            )
     if kind != "liste_complementaire" and rang is not None:
         errors.append(ErrorDetail(field="rang", message="Un rang n'a de sens que sur la liste complémentaire."))
     if errors:
@@ -58,8 +66,9 @@ def confirmation_deadline(
     return end_of_day(local_day(validated_at) + timedelta(days=days))
 
 
-def modalites_inscription(formation_text: str | None, contact_libelle: str, contact_adresse: str,
-                          contact_mail: str | None) -> str:
+def modalites_inscription(
+    formation_text: str | None, contact_libelle: str, contact_adresse: str, contact_mail: str | None
+) -> str:
     """What an admitted candidate does once they confirmed: the formation's own text, or else
     where to go (the centre's contact). The letter and the confirmation mail say this same text."""
     if formation_text and formation_text.strip():

@@ -23,8 +23,9 @@ class Verdict:
 
 
 class Clamd:
-    def __init__(self, *, host: str | None = None, port: int | None = None, socket: str | None = None,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, *, host: str | None = None, port: int | None = None, socket: str | None = None, timeout: float = 30.0
+    ) -> None:
         if not socket and not (host and port):
             raise ValueError("clamd needs CLAMD_SOCKET or CLAMD_HOST and CLAMD_PORT")
         self.host, self.port, self.socket, self.timeout = host, port, socket, timeout

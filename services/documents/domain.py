@@ -36,7 +36,6 @@ MISSING = ("en_attente", "refusee")  # what prevents a transmission
 REVIEWABLE = ("transmise", "validee", "refusee", "non_concerne")
 
 
-
 class PieceLocked(Conflict):
     """The candidate may not change this piece now; `reason` says why."""
 
@@ -93,7 +92,9 @@ class Slot:
 def why_locked(candidature: CandidatureState, slot: Slot, now: datetime) -> PieceLocked | None:
     """The refusal a change of `slot` gets at `now`, or None when the candidate may change it."""
     if candidature.cancelled:
-        return PieceLocked("Cette candidature est annulée : ses pièces ne peuvent plus être modifiées.", reason="annulee")
+        return PieceLocked(
+            "Cette candidature est annulée : ses pièces ne peuvent plus être modifiées.", reason="annulee"
+        )
     if now >= candidature.deadline():
         return PieceLocked(
             f"La date limite de retour ({limite_courte(candidature.deadline())}) est passée : "
@@ -160,7 +161,9 @@ def review_changes(slot: Slot, decision: str, comment: str) -> bool:
 
 def review_statut(slot: Slot, decision: str, comment: str) -> str:
     if slot.statut not in REVIEWABLE:
-        raise PieceLocked("Cette pièce n'a pas encore été déposée : elle ne peut pas être examinée.", reason="non_deposee")
+        raise PieceLocked(
+            "Cette pièce n'a pas encore été déposée : elle ne peut pas être examinée.", reason="non_deposee"
+        )
     if decision == "refusee" and not comment.strip():
         raise InvalidInput(
             "Un commentaire est obligatoire pour refuser une pièce : il indique au candidat quoi faire.",
@@ -194,7 +197,9 @@ def check_reviewer(principal: Principal, candidature: CandidatureState) -> None:
 
 
 def check_template_editor(principal: Principal) -> None:
-    access.require(principal, access.OFFER_ADMINS, "Seuls l'administration et la scolarité peuvent déposer les modèles des pièces.")
+    access.require(
+        principal, access.OFFER_ADMINS, "Seuls l'administration et la scolarité peuvent déposer les modèles des pièces."
+    )
 
 
 def check_staff(principal: Principal) -> None:

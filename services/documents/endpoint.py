@@ -56,8 +56,9 @@ class Endpoint:
     def __init__(self, svc: DocumentsService) -> None:
         self.svc = svc
         self.settings = svc.settings
-        self.inspector = ThreadPoolExecutor(max_workers=self.settings.documents_inspect_threads,
-                                            thread_name_prefix="documents-inspect")
+        self.inspector = ThreadPoolExecutor(
+            max_workers=self.settings.documents_inspect_threads, thread_name_prefix="documents-inspect"
+        )
         self.runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -86,8 +87,9 @@ class Endpoint:
 
     async def upload(self, request: web.Request) -> web.Response:
         svc, s = self.svc, self.settings
-        ticket = await tickets.take(svc.pool, request.match_info["token"], ("piece_upload", "template_upload"),
-                                    svc.clock.now())
+        ticket = await tickets.take(
+            svc.pool, request.match_info["token"], ("piece_upload", "template_upload"), svc.clock.now()
+        )
         raw_name = unquote(request.headers.get("X-File-Name", ""))
         async with spooled(request.content, s.documents_max_file_size, s.documents_spool_dir) as received:
             await self._scan(received.path)
@@ -95,10 +97,15 @@ class Endpoint:
                 self.inspector, inspect_file, received.path, s.documents_max_file_size
             )
             if ticket.kind == "template_upload" and inspected.content_type != "application/pdf":
-                raise FileRefused("Le modèle d'une pièce doit être un PDF (à remplir par le candidat).",
-                                  code="unsupported_media_type", reason="modele_non_pdf")
+                raise FileRefused(
+                    "Le modèle d'une pièce doit être un PDF (à remplir par le candidat).",
+                    code="unsupported_media_type",
+                    reason="modele_non_pdf",
+                )
             name = sanitize_file_name(raw_name, inspected.content_type)
-            prefix = f"pieces/{ticket.candidature_id}" if ticket.kind == "piece_upload" else f"modeles/{ticket.piece_id}"
+            prefix = (
+                f"pieces/{ticket.candidature_id}" if ticket.kind == "piece_upload" else f"modeles/{ticket.piece_id}"
+            )
             key = f"{prefix}/{uuid.uuid4()}"
             await svc.storage.put_file(key, received.path, received.size, inspected.content_type)
         stored = handlers.StoredFile(key, name, inspected.content_type, received.size, received.sha256)
@@ -125,25 +132,37 @@ class Endpoint:
     async def _commit(self, ticket: tickets.Ticket, stored: handlers.StoredFile, inspected: Inspected):
         svc = self.svc
         if ticket.kind == "piece_upload":
-            return await handlers.commit_deposit(svc.pool, ticket.on_behalf_of(), ticket.candidature, ticket.slot,
-                                                 stored, svc.clock)
+            return await handlers.commit_deposit(
+                svc.pool, ticket.on_behalf_of(), ticket.candidature, ticket.slot, stored, svc.clock
+            )
         now = svc.clock.now()
         async with svc.pool.acquire() as conn, conn.transaction():
             old = await store.template(conn, ticket.piece, lock=True)
             if old is not None:
                 await store.queue_deletions(conn, [old["file_key"]], "template.replaced", now)
-            row = await store.put_template(conn, ticket.piece, ticket.extra.get("libelle") or stored.name,
-                                           stored.key, stored.name, stored.size, stored.sha256,
-                                           ticket.on_behalf_of().email, now)
+            row = await store.put_template(
+                conn,
+                ticket.piece,
+                ticket.extra.get("libelle") or stored.name,
+                stored.key,
+                stored.name,
+                stored.size,
+                stored.sha256,
+                ticket.on_behalf_of().email,
+                now,
+            )
         return views.template_view(row)
 
     # -- downloads --------------------------------------------------------------------------------
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         svc = self.svc
-        ticket = await tickets.take(svc.pool, request.match_info["token"],
-                                    ("piece_file", "template", "dossier", "letter", "decision_letter"),
-                                    svc.clock.now())
+        ticket = await tickets.take(
+            svc.pool,
+            request.match_info["token"],
+            ("piece_file", "template", "dossier", "letter", "decision_letter"),
+            svc.clock.now(),
+        )
         if ticket.kind == "dossier":
             async with recap.generated(svc, ticket, request.headers.get("X-Request-Id")) as (path, name):
                 return await self._send(request, _file_chunks(path), path.stat().st_size, "application/pdf", name)
@@ -168,8 +187,9 @@ class Endpoint:
                 key, size, ctype, name = row["file_key"], row["size"], "application/pdf", row["file_name"]
         return await self._send(request, await svc.storage.open_stream(key), size, ctype, name)
 
-    async def _send(self, request: web.Request, chunks: AsyncIterator[bytes], size: int, content_type: str,
-                    name: str) -> web.StreamResponse:
+    async def _send(
+        self, request: web.Request, chunks: AsyncIterator[bytes], size: int, content_type: str, name: str
+    ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={"Content-Type": content_type, "Content-Length": str(size), "X-File-Name": quote(name)}
         )

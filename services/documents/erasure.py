@@ -65,7 +65,8 @@ class Eraser:
                 except Exception as exc:
                     await conn.execute(
                         "UPDATE object_deletions SET attempts = attempts + 1, last_error = $2 WHERE file_key = $1",
-                        key, repr(exc)[:500],
+                        key,
+                        repr(exc)[:500],
                     )
                     log.warning("object not deleted yet", extra={"key": key, "error": repr(exc)})
                     continue

@@ -73,14 +73,17 @@ def on_events(clock: Clock):
         await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
 
     async def deadline_changed(conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta: CloudEvent) -> None:
-        await store.set_deadline(conn, event.candidature_id, event.date_limite_retour, event.limite_retour,
-                                 event.revision)
+        await store.set_deadline(
+            conn, event.candidature_id, event.date_limite_retour, event.limite_retour, event.revision
+        )
 
     async def cancelled(conn: asyncpg.Connection, event: CandidatureCancelled, meta: CloudEvent) -> None:
         if await store.candidature(conn, event.candidature_id, lock=True) is None:
             return
-        await conn.execute("UPDATE candidatures SET cancelled = true, frozen_until = NULL WHERE candidature_id = $1",
-                           event.candidature_id)
+        await conn.execute(
+            "UPDATE candidatures SET cancelled = true, frozen_until = NULL WHERE candidature_id = $1",
+            event.candidature_id,
+        )
         await store.forget_files(conn, [event.candidature_id], "candidature.cancelled", clock.now())
         await conn.execute("DELETE FROM tickets WHERE candidature_id = $1", event.candidature_id)
 
@@ -129,8 +132,10 @@ async def freeze_pieces(pool: asyncpg.Pool, candidature_id: uuid.UUID, until: da
 
 
 def _missing(slots: list[Slot]) -> list[MissingPiece]:
-    return [MissingPiece(piece_id=s.piece_id, libelle=s.libelle, statut=s.statut)
-            for s in domain.missing_for_transmission(slots)]
+    return [
+        MissingPiece(piece_id=s.piece_id, libelle=s.libelle, statut=s.statut)
+        for s in domain.missing_for_transmission(slots)
+    ]
 
 
 async def pieces_readiness(pool: asyncpg.Pool, candidature_ids: list[uuid.UUID]) -> PiecesReadinessList:
@@ -138,10 +143,12 @@ async def pieces_readiness(pool: asyncpg.Pool, candidature_ids: list[uuid.UUID])
     async with pool.acquire() as conn:
         known = await store.known_candidatures(conn, candidature_ids)
         slots = await store.slots_of(conn, list(known))
-    return PiecesReadinessList(items=[
-        PiecesReadiness(candidature_id=cid, known=cid in known, missing=_missing(slots.get(cid, [])))
-        for cid in dict.fromkeys(candidature_ids)
-    ])
+    return PiecesReadinessList(
+        items=[
+            PiecesReadiness(candidature_id=cid, known=cid in known, missing=_missing(slots.get(cid, [])))
+            for cid in dict.fromkeys(candidature_ids)
+        ]
+    )
 
 
 async def release_pieces(pool: asyncpg.Pool, candidature_id: uuid.UUID) -> None:
@@ -161,8 +168,9 @@ async def load_readable(conn: asyncpg.Connection, principal: Principal, candidat
     return row
 
 
-async def lock_for_change(conn: asyncpg.Connection, principal: Principal, candidature_id: uuid.UUID,
-                          slot_id: uuid.UUID, now: datetime) -> tuple[asyncpg.Record, asyncpg.Record]:
+async def lock_for_change(
+    conn: asyncpg.Connection, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID, now: datetime
+) -> tuple[asyncpg.Record, asyncpg.Record]:
     """The candidature and slot, locked, after checking ownership and that the piece may change."""
     row = await store.candidature(conn, candidature_id, lock=True)
     if row is None:
@@ -176,61 +184,103 @@ async def lock_for_change(conn: asyncpg.Connection, principal: Principal, candid
     return row, slot_row
 
 
-async def list_pieces(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, clock: Clock) -> CandidaturePieces:
+async def list_pieces(
+    pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, clock: Clock
+) -> CandidaturePieces:
     async with pool.acquire() as conn:
         row = await load_readable(conn, principal, candidature_id)
         return await views.candidature_pieces(conn, row, clock.now())
 
 
 def _facts(cand: asyncpg.Record, slot: asyncpg.Record) -> dict:
-    return dict(piece_slot_id=slot["id"], piece_id=slot["piece_id"], candidature_id=cand["candidature_id"],
-                account_id=cand["account_id"], libelle=slot["libelle"])
+    return dict(
+        piece_slot_id=slot["id"],
+        piece_id=slot["piece_id"],
+        candidature_id=cand["candidature_id"],
+        account_id=cand["account_id"],
+        libelle=slot["libelle"],
+    )
 
 
-async def commit_deposit(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID,
-                         stored: StoredFile, clock: Clock) -> PieceView:
+async def commit_deposit(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    candidature_id: uuid.UUID,
+    slot_id: uuid.UUID,
+    stored: StoredFile,
+    clock: Clock,
+) -> PieceView:
     """Record a stored, checked file as the piece's file; the replaced one is queued for deletion."""
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
         await store.queue_deletions(conn, [slot["file_key"]] if slot["file_key"] else [], "replaced", now)
-        row = await store.set_file(conn, slot_id, key=stored.key, name=stored.name, content_type=stored.content_type,
-                                   size=stored.size, sha256=stored.sha256, at=now, statut="transmise")
-        await add_event(conn, PieceDeposited(**_facts(cand, row), file_name=stored.name, size=stored.size,
-                                             sha256=stored.sha256), subject=str(candidature_id), clock=clock)
+        row = await store.set_file(
+            conn,
+            slot_id,
+            key=stored.key,
+            name=stored.name,
+            content_type=stored.content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+            at=now,
+            statut="transmise",
+        )
+        await add_event(
+            conn,
+            PieceDeposited(**_facts(cand, row), file_name=stored.name, size=stored.size, sha256=stored.sha256),
+            subject=str(candidature_id),
+            clock=clock,
+        )
         return await views.one_piece(conn, row, cand, now)
 
 
-async def delete_piece_file(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID,
-                            clock: Clock) -> PieceView:
+async def delete_piece_file(
+    pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID, clock: Clock
+) -> PieceView:
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
         domain.check_can_delete(store.slot(slot))
         await store.queue_deletions(conn, [slot["file_key"]], "deleted", now)
-        row = await store.set_file(conn, slot_id, key=None, name=None, content_type=None, size=None, sha256=None,
-                                   at=None, statut="en_attente")
+        row = await store.set_file(
+            conn, slot_id, key=None, name=None, content_type=None, size=None, sha256=None, at=None, statut="en_attente"
+        )
         await add_event(conn, PieceDeleted(**_facts(cand, row)), subject=str(candidature_id), clock=clock)
         return await views.one_piece(conn, row, cand, now)
 
 
-async def set_concerned(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID,
-                        concerned: bool, clock: Clock) -> PieceView:
+async def set_concerned(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    candidature_id: uuid.UUID,
+    slot_id: uuid.UUID,
+    concerned: bool,
+    clock: Clock,
+) -> PieceView:
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
         statut = domain.concerned_statut(store.slot(slot), concerned)
         row = await store.set_statut(conn, slot_id, statut)
-        await add_event(conn, PieceNotConcerned(**_facts(cand, row), concerned=concerned),
-                        subject=str(candidature_id), clock=clock)
+        await add_event(
+            conn, PieceNotConcerned(**_facts(cand, row), concerned=concerned), subject=str(candidature_id), clock=clock
+        )
         return await views.one_piece(conn, row, cand, now)
 
 
 # -- staff ----------------------------------------------------------------------------------------
 
 
-async def review_piece(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID,
-                       decision: str, comment: str, clock: Clock) -> PieceView:
+async def review_piece(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    candidature_id: uuid.UUID,
+    slot_id: uuid.UUID,
+    decision: str,
+    comment: str,
+    clock: Clock,
+) -> PieceView:
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         cand = await store.candidature(conn, candidature_id, lock=True)

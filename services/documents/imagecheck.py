@@ -36,11 +36,20 @@ def check_image(path: Path, content_type: str) -> None:
                 im.verify()
         with Image.open(path, formats=[_FORMATS[content_type]]) as im:
             if content_type == "image/jpeg":
-                im.draft(im.mode if im.mode in ("L", "RGB", "CMYK", "YCbCr") else "RGB",
-                         (max(1, im.width // 8), max(1, im.height // 8)))
+                im.draft(
+                    im.mode if im.mode in ("L", "RGB", "CMYK", "YCbCr") else "RGB",
+                    (max(1, im.width // 8), max(1, im.height // 8)),
+                )
             im.load()
     except FileRefused:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise damaged() from None

@@ -134,7 +134,7 @@ def _check_hidden_formats(data: bytes, kind: str) -> None:
         raise _polyglot()
     if kind == "application/pdf":
         eof = data.rfind(b"%%EOF")
-        if eof >= 0 and len(data[eof + 5:].strip(b"\r\n\t \x00")) > 0:
+        if eof >= 0 and len(data[eof + 5 :].strip(b"\r\n\t \x00")) > 0:
             raise _polyglot()
         return
     if _PDF in data or _HIDDEN_MARKUP.search(data):

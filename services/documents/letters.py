@@ -60,20 +60,44 @@ def on_decision(svc: DocumentsService) -> Subscription:
         await svc.storage.put_bytes(key, pdf)
         return StoredLetter(key, f"lettre-{LETTERS[event.kind]}-{event.numero_dossier}.pdf", len(pdf))
 
-    async def handle(conn: asyncpg.Connection, event: DecisionValidated, meta: CloudEvent,
-                     letter: StoredLetter | None) -> None:
+    async def handle(
+        conn: asyncpg.Connection, event: DecisionValidated, meta: CloudEvent, letter: StoredLetter | None
+    ) -> None:
         await store.set_current_decision(conn, event.candidature_id, event.decision_id, event.revision)
         if letter is None:
             return
-        await store.insert_letter(conn, event.decision_id, event.candidature_id, event.kind, letter.key,
-                                  letter.filename, letter.size, svc.clock.now())
-        await add_event(conn, LetterGenerated(
-            candidature_id=event.candidature_id, account_id=event.account_id, decision_id=event.decision_id,
-            kind=event.kind, bucket=svc.storage.bucket, key=letter.key, filename=letter.filename,
-            formation_libelle=event.formation_libelle, motif=event.motif, commentaire=event.commentaire,
-            confirmation_deadline=event.confirmation_deadline, automatic=event.automatic, origine=event.origine,
-            signataire_nom=event.signataire_nom, signataire_qualite=event.signataire_qualite,
-        ), subject=str(event.candidature_id), clock=svc.clock)
+        await store.insert_letter(
+            conn,
+            event.decision_id,
+            event.candidature_id,
+            event.kind,
+            letter.key,
+            letter.filename,
+            letter.size,
+            svc.clock.now(),
+        )
+        await add_event(
+            conn,
+            LetterGenerated(
+                candidature_id=event.candidature_id,
+                account_id=event.account_id,
+                decision_id=event.decision_id,
+                kind=event.kind,
+                bucket=svc.storage.bucket,
+                key=letter.key,
+                filename=letter.filename,
+                formation_libelle=event.formation_libelle,
+                motif=event.motif,
+                commentaire=event.commentaire,
+                confirmation_deadline=event.confirmation_deadline,
+                automatic=event.automatic,
+                origine=event.origine,
+                signataire_nom=event.signataire_nom,
+                signataire_qualite=event.signataire_qualite,
+            ),
+            subject=str(event.candidature_id),
+            clock=svc.clock,
+        )
 
     return Subscription(DecisionValidated, handle, prepare=prepare)
 
@@ -93,25 +117,40 @@ def letter_text(event: DecisionValidated) -> tuple[str, list[tuple[str, str]]]:
         body = [("subject", f"Objet : admission en « {formation} »")]
         if event.origine == "liste_complementaire":
             body.append(("text", PROMOTION.format(formation=formation)))
-        body.append(("text", f"Nous avons le plaisir de vous informer que la commission a émis, le {day}, un avis "
-                             f"favorable à votre candidature à la formation « {formation} »."))
+        body.append(
+            (
+                "text",
+                f"Nous avons le plaisir de vous informer que la commission a émis, le {day}, un avis "
+                f"favorable à votre candidature à la formation « {formation} ».",
+            )
+        )
         if event.commentaire:
             body.append(("text", event.commentaire))
         if event.confirmation_deadline:
             deadline = avant_limite(event.confirmation_deadline)
-            body.append(("text", f"Vous devez impérativement confirmer votre souhait d'inscription, ou vous désister si "
-                                 f"vous renoncez à l'admission, {deadline}, depuis votre "
-                                 "espace candidat (« Confirmation candidature » ou « Désistement candidature »). "
-                                 "L'absence de confirmation de votre part dans le délai imparti sera considérée comme "
-                                 "un désistement définitif."))
+            body.append(
+                (
+                    "text",
+                    f"Vous devez impérativement confirmer votre souhait d'inscription, ou vous désister si "
+                    f"vous renoncez à l'admission, {deadline}, depuis votre "
+                    "espace candidat (« Confirmation candidature » ou « Désistement candidature »). "
+                    "L'absence de confirmation de votre part dans le délai imparti sera considérée comme "
+                    "un désistement définitif.",
+                )
+            )
         body.append(("heading", "Modalités d'inscription administrative"))
         body.append(("text", "Une fois votre admission confirmée :"))
         body += [("text", paragraph) for paragraph in (event.modalites_inscription or "").split("\n\n") if paragraph]
     else:
         title = "Avis défavorable"
-        body = [("subject", f"Objet : votre candidature à la formation « {formation} »"),
-                ("text", f"La commission pédagogique a examiné votre candidature à la formation « {formation} » et a "
-                         f"émis, le {day}, un avis défavorable.")]
+        body = [
+            ("subject", f"Objet : votre candidature à la formation « {formation} »"),
+            (
+                "text",
+                f"La commission pédagogique a examiné votre candidature à la formation « {formation} » et a "
+                f"émis, le {day}, un avis défavorable.",
+            ),
+        ]
         if event.motif:
             body.append(("text", f"Motif : {event.motif}"))
         if event.commentaire:
@@ -128,7 +167,9 @@ def render_letter(event: DecisionValidated) -> bytes:
     name = " ".join(p for p in (event.prenom, event.nom) if p) or "Madame, Monsieur"
     title, body = letter_text(event)
     story = [Paragraph(escape(event.centre_libelle), styles["Heading3"])]
-    story += [Paragraph(escape(line), text_style) for line in [event.contact_libelle, *event.contact_adresse.splitlines()]]
+    story += [
+        Paragraph(escape(line), text_style) for line in [event.contact_libelle, *event.contact_adresse.splitlines()]
+    ]
     story += [
         Spacer(1, 0.5 * cm),
         Paragraph(escape(name), sign),
@@ -143,6 +184,7 @@ def render_letter(event: DecisionValidated) -> bytes:
     story.append(Spacer(1, 0.8 * cm))
     story += [Paragraph(escape(line), sign) for line in signature(event)]
     out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, title=title, author="eCandidat",
-                      leftMargin=2.2 * cm, rightMargin=2.2 * cm).build(story)
+    SimpleDocTemplate(
+        out, pagesize=A4, title=title, author="eCandidat", leftMargin=2.2 * cm, rightMargin=2.2 * cm
+    ).build(story)
     return out.getvalue()

@@ -44,8 +44,20 @@ def _refuse(name: str) -> FileRefused:
     return FileRefused(message, reason=reason)
 
 
-_BROKEN = (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
-           AssertionError, OSError, UnicodeError, ZeroDivisionError)
+_BROKEN = (
+    PdfReadError,
+    PyPdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    RecursionError,
+    AssertionError,
+    OSError,
+    UnicodeError,
+    ZeroDivisionError,
+)
 
 
 def damaged() -> FileRefused:

@@ -69,10 +69,18 @@ async def generated(svc: DocumentsService, ticket: Ticket, request_id: str | Non
             slots = await store.slots(conn, ticket.candidature)
         if cand is None:
             raise ServiceError("Cette candidature n'existe plus.", code="not_found")
-        view = await _ask(svc, GetCandidature(principal=ticket.on_behalf_of(), candidature_id=cand["candidature_id"]),
-                          CandidatureView, request_id)
-        dossier = await _ask(svc, GetDossier(principal=ticket.on_behalf_of(), account_id=cand["account_id"], lisible=True),
-                             DossierView, request_id)
+        view = await _ask(
+            svc,
+            GetCandidature(principal=ticket.on_behalf_of(), candidature_id=cand["candidature_id"]),
+            CandidatureView,
+            request_id,
+        )
+        dossier = await _ask(
+            svc,
+            GetDossier(principal=ticket.on_behalf_of(), account_id=cand["account_id"], lisible=True),
+            DossierView,
+            request_id,
+        )
         data = _data(cand, view, dossier, slots)
         for i, row in enumerate(s for s in slots if s["file_key"]):
             path = folder / f"file-{i}"
@@ -122,11 +130,13 @@ def _data(cand: Any, view: CandidatureView | None, dossier: DossierView | None, 
     if dossier is not None:
         sections = [(s.libelle, s.lisible) for s in dossier.sections]
         identite = next((s.donnees for s in dossier.sections if s.section == "informations_personnelles"), None) or {}
-        candidat = " ".join(p for p in (identite.get("prenoms"), identite.get("nom_usage") or identite.get("nom_naissance"))
-                            if p)
+        candidat = " ".join(
+            p for p in (identite.get("prenoms"), identite.get("nom_usage") or identite.get("nom_naissance")) if p
+        )
     pieces = [(s["libelle"], s["file_name"] or "", STATUTS[s["statut"]], s["comment"] or "") for s in slots]
-    return RecapData(cand["numero_dossier"], cand["formation_libelle"], candidat, details, dates, contact, sections,
-                     pieces)
+    return RecapData(
+        cand["numero_dossier"], cand["formation_libelle"], candidat, details, dates, contact, sections, pieces
+    )
 
 
 # -- rendering (runs in a worker thread) ------------------------------------------------------------
@@ -181,8 +191,14 @@ def _recap_pages(data: RecapData) -> bytes:
     rows = [[_p(c, small) for c in piece] for piece in data.pieces]
     story.append(_table([header, *rows], [7 * cm, 4 * cm, 2.2 * cm, 3.8 * cm], header=True))
     buffer = io.BytesIO()
-    SimpleDocTemplate(buffer, pagesize=A4, title=f"Candidature {data.numero_dossier}", author="eCandidat",
-                      leftMargin=2 * cm, rightMargin=2 * cm).build(story)
+    SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        title=f"Candidature {data.numero_dossier}",
+        author="eCandidat",
+        leftMargin=2 * cm,
+        rightMargin=2 * cm,
+    ).build(story)
     return buffer.getvalue()
 
 

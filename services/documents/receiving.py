@@ -29,8 +29,9 @@ class Received:
 
 
 def interrupted() -> ServiceError:
-    return ServiceError("L'envoi du fichier a été interrompu : déposez-le à nouveau.", code="bad_request",
-                        reason="interrompu")
+    return ServiceError(
+        "L'envoi du fichier a été interrompu : déposez-le à nouveau.", code="bad_request", reason="interrompu"
+    )
 
 
 @contextlib.asynccontextmanager

@@ -73,14 +73,16 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
     @server.route(SetPieceConcerned)
     async def concerned(req: SetPieceConcerned, ctx: RpcContext) -> PieceView:
         await known(req.candidature_id)
-        return await handlers.set_concerned(svc.pool, req.principal, req.candidature_id, req.slot_id, req.concerned,
-                                            svc.clock)
+        return await handlers.set_concerned(
+            svc.pool, req.principal, req.candidature_id, req.slot_id, req.concerned, svc.clock
+        )
 
     @server.route(ReviewPiece)
     async def review(req: ReviewPiece, ctx: RpcContext) -> PieceView:
         await known(req.candidature_id)
-        return await handlers.review_piece(svc.pool, req.principal, req.candidature_id, req.slot_id, req.decision,
-                                           req.commentaire, svc.clock)
+        return await handlers.review_piece(
+            svc.pool, req.principal, req.candidature_id, req.slot_id, req.decision, req.commentaire, svc.clock
+        )
 
     @server.route(OpenPieceUpload)
     async def open_upload(req: OpenPieceUpload, ctx: RpcContext) -> UploadTicket:
@@ -88,8 +90,15 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
         now = svc.clock.now()
         async with svc.pool.acquire() as conn, conn.transaction():
             await handlers.lock_for_change(conn, req.principal, req.candidature_id, req.slot_id, now)
-            token, expires = await tickets.issue(conn, "piece_upload", req.principal, now, s.documents_ticket_ttl,
-                                                 candidature_id=req.candidature_id, slot_id=req.slot_id)
+            token, expires = await tickets.issue(
+                conn,
+                "piece_upload",
+                req.principal,
+                now,
+                s.documents_ticket_ttl,
+                candidature_id=req.candidature_id,
+                slot_id=req.slot_id,
+            )
         return UploadTicket(url=svc.http.url("uploads", token), expires_at=expires, max_size=s.documents_max_file_size)
 
     @server.route(OpenPieceDownload)
@@ -109,13 +118,21 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
                 if await store.template(conn, slot["piece_id"]) is None:
                     raise _no_template()
                 kind, piece_id = "template", slot["piece_id"]
-            token, expires = await tickets.issue(conn, kind, req.principal, now, s.documents_ticket_ttl,
-                                                 candidature_id=req.candidature_id, slot_id=req.slot_id,
-                                                 piece_id=piece_id)
+            token, expires = await tickets.issue(
+                conn,
+                kind,
+                req.principal,
+                now,
+                s.documents_ticket_ttl,
+                candidature_id=req.candidature_id,
+                slot_id=req.slot_id,
+                piece_id=piece_id,
+            )
         return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
 
-    async def candidature_download(req: OpenDossierDownload | OpenLetterDownload, kind: str, ctx: RpcContext,
-                                   available=None) -> DownloadTicket:
+    async def candidature_download(
+        req: OpenDossierDownload | OpenLetterDownload, kind: str, ctx: RpcContext, available=None
+    ) -> DownloadTicket:
         """A download ticket for a file of the whole candidature, once the caller may read it
         (and `available(conn)` found the file there)."""
         await known(req.candidature_id)
@@ -124,8 +141,15 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
             await handlers.load_readable(conn, req.principal, req.candidature_id)
             if available is not None:
                 await available(conn)
-            token, expires = await tickets.issue(conn, kind, req.principal, now, s.documents_ticket_ttl,
-                                                 candidature_id=req.candidature_id, request_id=ctx.request_id)
+            token, expires = await tickets.issue(
+                conn,
+                kind,
+                req.principal,
+                now,
+                s.documents_ticket_ttl,
+                candidature_id=req.candidature_id,
+                request_id=ctx.request_id,
+            )
         return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
 
     @server.route(OpenDossierDownload)
@@ -136,8 +160,11 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
     async def open_letter(req: OpenLetterDownload, ctx: RpcContext) -> DownloadTicket:
         async def letter_exists(conn) -> None:
             if await store.current_letter(conn, req.candidature_id) is None:
-                raise NotFound("Aucune lettre n'est disponible pour cette candidature : une lettre accompagne un avis "
-                               "favorable ou défavorable, une fois la décision validée.", reason="pas_de_lettre")
+                raise NotFound(
+                    "Aucune lettre n'est disponible pour cette candidature : une lettre accompagne un avis "
+                    "favorable ou défavorable, une fois la décision validée.",
+                    reason="pas_de_lettre",
+                )
 
         return await candidature_download(req, "letter", ctx, letter_exists)
 
@@ -149,9 +176,15 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
             letter = await store.letter_of_decision(conn, req.decision_id)
             if letter is None:
                 raise NotFound("Aucune lettre n'a été produite pour cette décision.", reason="pas_de_lettre")
-            token, expires = await tickets.issue(conn, "decision_letter", None, now, s.documents_ticket_ttl,
-                                                 candidature_id=letter["candidature_id"],
-                                                 decision_id=str(req.decision_id))
+            token, expires = await tickets.issue(
+                conn,
+                "decision_letter",
+                None,
+                now,
+                s.documents_ticket_ttl,
+                candidature_id=letter["candidature_id"],
+                decision_id=str(req.decision_id),
+            )
         return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
 
     @server.route(OpenTemplateUpload)
@@ -159,8 +192,15 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
         domain.check_template_editor(req.principal)
         now = svc.clock.now()
         async with svc.pool.acquire() as conn, conn.transaction():
-            token, expires = await tickets.issue(conn, "template_upload", req.principal, now, s.documents_ticket_ttl,
-                                                 piece_id=req.piece_id, libelle=req.libelle.strip())
+            token, expires = await tickets.issue(
+                conn,
+                "template_upload",
+                req.principal,
+                now,
+                s.documents_ticket_ttl,
+                piece_id=req.piece_id,
+                libelle=req.libelle.strip(),
+            )
         return UploadTicket(url=svc.http.url("uploads", token), expires_at=expires, max_size=s.documents_max_file_size)
 
     @server.route(OpenTemplateDownload)
@@ -170,8 +210,9 @@ def register(server: RpcServer, svc: DocumentsService) -> None:
         async with svc.pool.acquire() as conn, conn.transaction():
             if await store.template(conn, req.piece_id) is None:
                 raise _no_template()
-            token, expires = await tickets.issue(conn, "template", req.principal, now, s.documents_ticket_ttl,
-                                                 piece_id=req.piece_id)
+            token, expires = await tickets.issue(
+                conn, "template", req.principal, now, s.documents_ticket_ttl, piece_id=req.piece_id
+            )
         return DownloadTicket(url=svc.http.url("downloads", token), expires_at=expires)
 
     @server.route(DeleteTemplate)

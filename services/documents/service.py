@@ -34,7 +34,8 @@ class DocumentsService(Service):
         self.storage = Storage(s)
         self.clamd = (
             Clamd(host=s.clamd_host, port=s.clamd_port, socket=s.clamd_socket, timeout=s.clamd_timeout)
-            if s.clamd_socket or (s.clamd_host and s.clamd_port) else None
+            if s.clamd_socket or (s.clamd_host and s.clamd_port)
+            else None
         )
         self.endpoint = Endpoint(self)
         self.http = self.endpoint

@@ -32,6 +32,7 @@ class ObjectMissing(NotFound):
 def _missing(key: str, exc: S3Error) -> Exception:
     return ObjectMissing(key) if exc.code in {"NoSuchKey", "NoSuchObject"} else exc
 
+
 CHUNK = 256 * 1024
 
 
@@ -71,15 +72,17 @@ class Storage:
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300))
         with path.open("rb") as f:
-            async with self._http.put(url, data=f, headers={"Content-Type": content_type,
-                                                            "Content-Length": str(size)}) as resp:
+            async with self._http.put(
+                url, data=f, headers={"Content-Type": content_type, "Content-Length": str(size)}
+            ) as resp:
                 if resp.status >= 300:
                     raise OSError(f"storage refused {key}: HTTP {resp.status} {(await resp.text())[:200]}")
 
     async def put_bytes(self, key: str, data: bytes, content_type: str = "application/pdf") -> None:
         """A small generated file (a letter): the minio client in the pool."""
-        await self._run(lambda: self.client.put_object(self.bucket, key, io.BytesIO(data), len(data),
-                                                       content_type=content_type))
+        await self._run(
+            lambda: self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+        )
 
     async def delete(self, key: str) -> None:
         await self._run(self.client.remove_object, self.bucket, key)

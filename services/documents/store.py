@@ -18,44 +18,78 @@ _SLOT = """id, candidature_id, piece_id, code, libelle, ordre, conditionnelle, s
 
 def candidature_state(row: asyncpg.Record) -> CandidatureState:
     return CandidatureState(
-        candidature_id=row["candidature_id"], account_id=row["account_id"], centre_code=row["centre_code"],
-        commission_code=row["commission_code"], date_limite_retour=row["date_limite_retour"],
-        cancelled=row["cancelled"], transmitted=row["transmitted"], frozen_until=row["frozen_until"],
-        statut=row["statut"], limite_retour=row["limite_retour"],
+        candidature_id=row["candidature_id"],
+        account_id=row["account_id"],
+        centre_code=row["centre_code"],
+        commission_code=row["commission_code"],
+        date_limite_retour=row["date_limite_retour"],
+        cancelled=row["cancelled"],
+        transmitted=row["transmitted"],
+        frozen_until=row["frozen_until"],
+        statut=row["statut"],
+        limite_retour=row["limite_retour"],
     )
 
 
 def slot(row: asyncpg.Record) -> Slot:
     return Slot(
-        id=row["id"], candidature_id=row["candidature_id"], piece_id=row["piece_id"], code=row["code"],
-        libelle=row["libelle"], ordre=row["ordre"], conditionnelle=row["conditionnelle"], statut=row["statut"],
-        reopened=row["reopened"], file_key=row["file_key"], comment=row["comment"],
+        id=row["id"],
+        candidature_id=row["candidature_id"],
+        piece_id=row["piece_id"],
+        code=row["code"],
+        libelle=row["libelle"],
+        ordre=row["ordre"],
+        conditionnelle=row["conditionnelle"],
+        statut=row["statut"],
+        reopened=row["reopened"],
+        file_key=row["file_key"],
+        comment=row["comment"],
     )
 
 
-async def insert_candidature(conn: asyncpg.Connection, event: CandidatureCreated, now: datetime, *,
-                             statut: str = "en_attente", cancelled: bool = False) -> bool:
+async def insert_candidature(
+    conn: asyncpg.Connection,
+    event: CandidatureCreated,
+    now: datetime,
+    *,
+    statut: str = "en_attente",
+    cancelled: bool = False,
+) -> bool:
     """Open the candidature and its slots, once (the event and a read that came first both try)."""
     inserted = await conn.fetchval(
         """INSERT INTO candidatures (candidature_id, account_id, numero_dossier, formation_code, formation_libelle,
                                      centre_code, commission_code, date_limite_retour, created_at, version,
                                      statut, cancelled, limite_retour, deadline_revision)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10) ON CONFLICT DO NOTHING RETURNING true""",
-        event.candidature_id, event.account_id, event.numero_dossier, event.formation_code,
-        event.formation_libelle, event.centre_code, event.commission_code, event.date_limite_retour, now,
-        event.revision, statut, cancelled, event.limite_retour,
+        event.candidature_id,
+        event.account_id,
+        event.numero_dossier,
+        event.formation_code,
+        event.formation_libelle,
+        event.centre_code,
+        event.commission_code,
+        event.date_limite_retour,
+        now,
+        event.revision,
+        statut,
+        cancelled,
+        event.limite_retour,
     )
     if inserted:
         await conn.executemany(
             """INSERT INTO piece_slots (id, candidature_id, piece_id, code, libelle, ordre, conditionnelle)
                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-            [(uuid.uuid4(), event.candidature_id, p.piece_id, p.code, p.libelle, p.ordre, p.conditionnelle)
-             for p in event.pieces],
+            [
+                (uuid.uuid4(), event.candidature_id, p.piece_id, p.code, p.libelle, p.ordre, p.conditionnelle)
+                for p in event.pieces
+            ],
         )
     return bool(inserted)
 
 
-async def candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+async def candidature(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
     sql = "SELECT * FROM candidatures WHERE candidature_id = $1"
     return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), candidature_id)
 
@@ -66,22 +100,26 @@ async def slots(conn: asyncpg.Connection, candidature_id: uuid.UUID, *, lock: bo
 
 
 async def known_candidatures(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    rows = await conn.fetch("SELECT candidature_id FROM candidatures WHERE candidature_id = ANY($1::uuid[])",
-                            candidature_ids)
+    rows = await conn.fetch(
+        "SELECT candidature_id FROM candidatures WHERE candidature_id = ANY($1::uuid[])", candidature_ids
+    )
     return {r["candidature_id"] for r in rows}
 
 
 async def slots_of(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Slot]]:
-    rows = await conn.fetch(f"SELECT {_SLOT} FROM piece_slots WHERE candidature_id = ANY($1::uuid[]) "
-                            "ORDER BY ordre, libelle, id", candidature_ids)
+    rows = await conn.fetch(
+        f"SELECT {_SLOT} FROM piece_slots WHERE candidature_id = ANY($1::uuid[]) ORDER BY ordre, libelle, id",
+        candidature_ids,
+    )
     found: dict[uuid.UUID, list[Slot]] = {}
     for r in rows:
         found.setdefault(r["candidature_id"], []).append(slot(r))
     return found
 
 
-async def slot_row(conn: asyncpg.Connection, candidature_id: uuid.UUID, slot_id: uuid.UUID, *,
-                   lock: bool = False) -> asyncpg.Record | None:
+async def slot_row(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, slot_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
     sql = f"SELECT {_SLOT} FROM piece_slots WHERE id = $1 AND candidature_id = $2"
     return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), slot_id, candidature_id)
 
@@ -91,13 +129,29 @@ async def template_piece_ids(conn: asyncpg.Connection, piece_ids: list[uuid.UUID
     return {r["piece_id"] for r in rows}
 
 
-async def set_file(conn: asyncpg.Connection, slot_id: uuid.UUID, *, key: str | None, name: str | None,
-                   content_type: str | None, size: int | None, sha256: str | None, at: datetime | None,
-                   statut: str) -> asyncpg.Record:
+async def set_file(
+    conn: asyncpg.Connection,
+    slot_id: uuid.UUID,
+    *,
+    key: str | None,
+    name: str | None,
+    content_type: str | None,
+    size: int | None,
+    sha256: str | None,
+    at: datetime | None,
+    statut: str,
+) -> asyncpg.Record:
     return await conn.fetchrow(
         f"""UPDATE piece_slots SET file_key = $2, file_name = $3, content_type = $4, size = $5, sha256 = $6,
                    deposited_at = $7, statut = $8 WHERE id = $1 RETURNING {_SLOT}""",
-        slot_id, key, name, content_type, size, sha256, at, statut,
+        slot_id,
+        key,
+        name,
+        content_type,
+        size,
+        sha256,
+        at,
+        statut,
     )
 
 
@@ -105,12 +159,17 @@ async def set_statut(conn: asyncpg.Connection, slot_id: uuid.UUID, statut: str) 
     return await conn.fetchrow(f"UPDATE piece_slots SET statut = $2 WHERE id = $1 RETURNING {_SLOT}", slot_id, statut)
 
 
-async def set_review(conn: asyncpg.Connection, slot_id: uuid.UUID, statut: str, comment: str | None, by: str,
-                     at: datetime) -> asyncpg.Record:
+async def set_review(
+    conn: asyncpg.Connection, slot_id: uuid.UUID, statut: str, comment: str | None, by: str, at: datetime
+) -> asyncpg.Record:
     return await conn.fetchrow(
         f"""UPDATE piece_slots SET statut = $2, comment = $3, reviewed_by = $4, reviewed_at = $5,
                    reopened = ($2 = 'refusee') WHERE id = $1 RETURNING {_SLOT}""",
-        slot_id, statut, comment, by, at,
+        slot_id,
+        statut,
+        comment,
+        by,
+        at,
     )
 
 
@@ -118,21 +177,29 @@ async def set_freeze(conn: asyncpg.Connection, candidature_id: uuid.UUID, until:
     await conn.execute("UPDATE candidatures SET frozen_until = $2 WHERE candidature_id = $1", candidature_id, until)
 
 
-async def set_candidature_statut(conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, version: int) -> None:
+async def set_candidature_statut(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, version: int
+) -> None:
     """The statut du dossier as candidatures reports it; an older event than the state held changes nothing."""
     await conn.execute(
         "UPDATE candidatures SET statut = $2, version = $3 WHERE candidature_id = $1 AND version < $3",
-        candidature_id, statut, version,
+        candidature_id,
+        statut,
+        version,
     )
 
 
-async def set_deadline(conn: asyncpg.Connection, candidature_id: uuid.UUID, day: date, limite: datetime,
-                       revision: int) -> None:
+async def set_deadline(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, day: date, limite: datetime, revision: int
+) -> None:
     """The date limite de retour as candidatures reports it; an older change than the one held changes nothing."""
     await conn.execute(
         """UPDATE candidatures SET date_limite_retour = $2, limite_retour = $3, deadline_revision = $4
            WHERE candidature_id = $1 AND deadline_revision < $4""",
-        candidature_id, day, limite, revision,
+        candidature_id,
+        day,
+        limite,
+        revision,
     )
 
 
@@ -143,21 +210,38 @@ async def mark_transmitted(conn: asyncpg.Connection, candidature_id: uuid.UUID) 
     await conn.execute("UPDATE piece_slots SET reopened = false WHERE candidature_id = $1", candidature_id)
 
 
-async def set_current_decision(conn: asyncpg.Connection, candidature_id: uuid.UUID, decision_id: uuid.UUID,
-                               revision: int) -> None:
+async def set_current_decision(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, decision_id: uuid.UUID, revision: int
+) -> None:
     await conn.execute(
         """UPDATE candidatures SET decision_id = $2, decision_revision = $3
            WHERE candidature_id = $1 AND decision_revision < $3""",
-        candidature_id, decision_id, revision,
+        candidature_id,
+        decision_id,
+        revision,
     )
 
 
-async def insert_letter(conn: asyncpg.Connection, decision_id: uuid.UUID, candidature_id: uuid.UUID, kind: str,
-                        key: str, name: str, size: int, at: datetime) -> None:
+async def insert_letter(
+    conn: asyncpg.Connection,
+    decision_id: uuid.UUID,
+    candidature_id: uuid.UUID,
+    kind: str,
+    key: str,
+    name: str,
+    size: int,
+    at: datetime,
+) -> None:
     await conn.execute(
         """INSERT INTO letters (decision_id, candidature_id, kind, file_key, file_name, size, generated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (decision_id) DO NOTHING""",
-        decision_id, candidature_id, kind, key, name, size, at,
+        decision_id,
+        candidature_id,
+        kind,
+        key,
+        name,
+        size,
+        at,
     )
 
 
@@ -186,13 +270,13 @@ async def forget_files(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID
     return await queue_deletions(conn, keys, reason, now)
 
 
-async def file_keys(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID], *,
-                    letters: bool = False) -> list[str]:
+async def file_keys(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID], *, letters: bool = False) -> list[str]:
     """The candidatures' deposited files (and their letters, when asked: an erased account's)."""
     rows = await conn.fetch(
         """SELECT file_key FROM piece_slots WHERE candidature_id = ANY($1::uuid[]) AND file_key IS NOT NULL
            UNION ALL SELECT file_key FROM letters WHERE $2 AND candidature_id = ANY($1::uuid[])""",
-        candidature_ids, letters,
+        candidature_ids,
+        letters,
     )
     return [r["file_key"] for r in rows]
 
@@ -224,8 +308,17 @@ async def template(conn: asyncpg.Connection, piece_id: uuid.UUID, *, lock: bool 
     return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), piece_id)
 
 
-async def put_template(conn: asyncpg.Connection, piece_id: uuid.UUID, libelle: str, key: str, name: str, size: int,
-                       sha256: str, by: str, at: datetime) -> asyncpg.Record:
+async def put_template(
+    conn: asyncpg.Connection,
+    piece_id: uuid.UUID,
+    libelle: str,
+    key: str,
+    name: str,
+    size: int,
+    sha256: str,
+    by: str,
+    at: datetime,
+) -> asyncpg.Record:
     return await conn.fetchrow(
         """INSERT INTO templates (piece_id, libelle, file_key, file_name, size, sha256, uploaded_by, uploaded_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -233,29 +326,54 @@ async def put_template(conn: asyncpg.Connection, piece_id: uuid.UUID, libelle: s
                file_name = excluded.file_name, size = excluded.size, sha256 = excluded.sha256,
                uploaded_by = excluded.uploaded_by, uploaded_at = excluded.uploaded_at
            RETURNING *""",
-        piece_id, libelle, key, name, size, sha256, by, at,
+        piece_id,
+        libelle,
+        key,
+        name,
+        size,
+        sha256,
+        by,
+        at,
     )
 
 
 # -- tickets --------------------------------------------------------------------------------------
 
 
-async def insert_ticket(conn: asyncpg.Connection, token_hash: bytes, kind: str, payload: dict, expires_at: datetime, *,
-                        candidature_id: uuid.UUID | None = None, slot_id: uuid.UUID | None = None,
-                        piece_id: uuid.UUID | None = None) -> None:
+async def insert_ticket(
+    conn: asyncpg.Connection,
+    token_hash: bytes,
+    kind: str,
+    payload: dict,
+    expires_at: datetime,
+    *,
+    candidature_id: uuid.UUID | None = None,
+    slot_id: uuid.UUID | None = None,
+    piece_id: uuid.UUID | None = None,
+) -> None:
     await conn.execute(
         """INSERT INTO tickets (token_hash, kind, candidature_id, slot_id, piece_id, payload, expires_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        token_hash, kind, candidature_id, slot_id, piece_id, payload, expires_at,
+        token_hash,
+        kind,
+        candidature_id,
+        slot_id,
+        piece_id,
+        payload,
+        expires_at,
     )
 
 
-async def use_ticket(conn: asyncpg.Connection, token_hash: bytes, kinds: tuple[str, ...], now: datetime) -> asyncpg.Record | None:
+async def use_ticket(
+    conn: asyncpg.Connection, token_hash: bytes, kinds: tuple[str, ...], now: datetime
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """UPDATE tickets SET used_at = $2
            WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND kind = ANY($3::text[])
            RETURNING *""",
-        token_hash, now, list(kinds),
+        token_hash,
+        now,
+        list(kinds),
     )
 
 

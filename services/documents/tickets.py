@@ -56,14 +56,24 @@ def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def issue(conn: asyncpg.Connection, kind: str, principal: Principal | None, now: datetime, ttl: float, *,
-                candidature_id: uuid.UUID | None = None, slot_id: uuid.UUID | None = None,
-                piece_id: uuid.UUID | None = None, **extra: str) -> tuple[str, datetime]:
+async def issue(
+    conn: asyncpg.Connection,
+    kind: str,
+    principal: Principal | None,
+    now: datetime,
+    ttl: float,
+    *,
+    candidature_id: uuid.UUID | None = None,
+    slot_id: uuid.UUID | None = None,
+    piece_id: uuid.UUID | None = None,
+    **extra: str,
+) -> tuple[str, datetime]:
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=ttl)
     payload = {"principal": principal.model_dump(mode="json") if principal else None, **extra}
-    await store.insert_ticket(conn, _hash(token), kind, payload, expires_at,
-                              candidature_id=candidature_id, slot_id=slot_id, piece_id=piece_id)
+    await store.insert_ticket(
+        conn, _hash(token), kind, payload, expires_at, candidature_id=candidature_id, slot_id=slot_id, piece_id=piece_id
+    )
     return token, expires_at
 
 

@@ -16,17 +16,31 @@ def piece_view(row: asyncpg.Record, candidature: asyncpg.Record, has_template: b
     slot = store.slot(row)
     can_change = why_locked(store.candidature_state(candidature), slot, now) is None
     return PieceView(
-        slot_id=row["id"], piece_id=row["piece_id"], code=row["code"], libelle=row["libelle"], ordre=row["ordre"],
-        conditionnelle=row["conditionnelle"], statut=row["statut"], statut_libelle=STATUTS[row["statut"]],
-        file_name=row["file_name"], content_type=row["content_type"], size=row["size"], sha256=row["sha256"],
-        deposited_at=row["deposited_at"] if row["file_key"] else None, comment=row["comment"],
-        reviewed_by=row["reviewed_by"], reviewed_at=row["reviewed_at"], has_template=has_template,
+        slot_id=row["id"],
+        piece_id=row["piece_id"],
+        code=row["code"],
+        libelle=row["libelle"],
+        ordre=row["ordre"],
+        conditionnelle=row["conditionnelle"],
+        statut=row["statut"],
+        statut_libelle=STATUTS[row["statut"]],
+        file_name=row["file_name"],
+        content_type=row["content_type"],
+        size=row["size"],
+        sha256=row["sha256"],
+        deposited_at=row["deposited_at"] if row["file_key"] else None,
+        comment=row["comment"],
+        reviewed_by=row["reviewed_by"],
+        reviewed_at=row["reviewed_at"],
+        has_template=has_template,
         can_change=can_change,
         can_declare_non_concerne=can_change and row["conditionnelle"] and row["file_key"] is None,
     )
 
 
-async def one_piece(conn: asyncpg.Connection, row: asyncpg.Record, candidature: asyncpg.Record, now: datetime) -> PieceView:
+async def one_piece(
+    conn: asyncpg.Connection, row: asyncpg.Record, candidature: asyncpg.Record, now: datetime
+) -> PieceView:
     templates = await store.template_piece_ids(conn, [row["piece_id"]])
     return piece_view(row, candidature, row["piece_id"] in templates, now)
 
@@ -36,8 +50,10 @@ async def candidature_pieces(conn: asyncpg.Connection, candidature: asyncpg.Reco
     templates = await store.template_piece_ids(conn, [r["piece_id"] for r in rows])
     state = store.candidature_state(candidature)
     return CandidaturePieces(
-        candidature_id=candidature["candidature_id"], numero_dossier=candidature["numero_dossier"],
-        formation_libelle=candidature["formation_libelle"], date_limite_retour=candidature["date_limite_retour"],
+        candidature_id=candidature["candidature_id"],
+        numero_dossier=candidature["numero_dossier"],
+        formation_libelle=candidature["formation_libelle"],
+        date_limite_retour=candidature["date_limite_retour"],
         can_change=state.open_for_changes(now) and not (state.transmitted and not any(r["reopened"] for r in rows)),
         items=[piece_view(r, candidature, r["piece_id"] in templates, now) for r in rows],
     )
@@ -45,6 +61,11 @@ async def candidature_pieces(conn: asyncpg.Connection, candidature: asyncpg.Reco
 
 def template_view(row: asyncpg.Record) -> TemplateView:
     return TemplateView(
-        piece_id=row["piece_id"], libelle=row["libelle"], file_name=row["file_name"], size=row["size"],
-        sha256=row["sha256"], uploaded_by=row["uploaded_by"], uploaded_at=row["uploaded_at"],
+        piece_id=row["piece_id"],
+        libelle=row["libelle"],
+        file_name=row["file_name"],
+        size=row["size"],
+        sha256=row["sha256"],
+        uploaded_by=row["uploaded_by"],
+        uploaded_at=row["uploaded_at"],
     )

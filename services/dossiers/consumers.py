@@ -24,8 +24,11 @@ def account_subscriptions(clock: Clock) -> list[Subscription]:
     async def linked(conn: asyncpg.Connection, event: AccountLinkedToEnt, meta: CloudEvent) -> None:
         await handlers.on_account_linked_to_ent(conn, event, clock)
 
-    return [Subscription(AccountCreated, created), Subscription(AccountPurged, purged),
-            Subscription(AccountLinkedToEnt, linked)]
+    return [
+        Subscription(AccountCreated, created),
+        Subscription(AccountPurged, purged),
+        Subscription(AccountLinkedToEnt, linked),
+    ]
 
 
 def candidature_subscriptions(clock: Clock) -> list[Subscription]:
@@ -38,5 +41,8 @@ def candidature_subscriptions(clock: Clock) -> list[Subscription]:
     async def status_changed(conn: asyncpg.Connection, event: CandidatureStatusChanged, meta: CloudEvent) -> None:
         await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
 
-    return [Subscription(CandidatureCreated, created), Subscription(CandidatureTransmitted, transmitted),
-            Subscription(CandidatureStatusChanged, status_changed)]
+    return [
+        Subscription(CandidatureCreated, created),
+        Subscription(CandidatureTransmitted, transmitted),
+        Subscription(CandidatureStatusChanged, status_changed),
+    ]

@@ -27,8 +27,17 @@ from ecandidat.runtime.validation import french_details
 # Fields of informations personnelles that come from the student records when an INE matches;
 # the telephones stay the candidate's.
 IMPORTED_IDENTITY_FIELDS = (
-    "civilite", "nom_naissance", "nom_usage", "prenoms", "date_naissance", "pays_naissance",
-    "departement_naissance", "commune_naissance", "ville_naissance_etranger", "nationalite", "ine",
+    "civilite",
+    "nom_naissance",
+    "nom_usage",
+    "prenoms",
+    "date_naissance",
+    "pays_naissance",
+    "departement_naissance",
+    "commune_naissance",
+    "ville_naissance_etranger",
+    "nationalite",
+    "ine",
 )
 WHOLE_SECTION = "*"
 
@@ -79,30 +88,40 @@ def check_can_write(principal: Principal, dossier: Dossier, section: str) -> Non
         _check_candidate_write(dossier, section)
         return
     if section != "informations_personnelles":
-        raise Forbidden("Le personnel ne peut corriger que les informations personnelles d'un candidat.",
-                        details=[ErrorDetail(field=section, message="Rubrique non modifiable par le personnel.")])
+        raise Forbidden(
+            "Le personnel ne peut corriger que les informations personnelles d'un candidat.",
+            details=[ErrorDetail(field=section, message="Rubrique non modifiable par le personnel.")],
+        )
     if not access.may_manage_candidate(principal, dossier.scopes):
         raise Forbidden("Votre profil permet de consulter ce dossier, pas de le modifier.", reason="lecture_seule")
 
 
 def _check_candidate_write(dossier: Dossier, section: str) -> None:
     if section == "cursus_interne":
-        raise Conflict("Le cursus interne provient du dossier universitaire et ne peut pas être modifié.",
-                       details=[ErrorDetail(field="cursus_interne", message="Rubrique en lecture seule.")])
+        raise Conflict(
+            "Le cursus interne provient du dossier universitaire et ne peut pas être modifié.",
+            details=[ErrorDetail(field="cursus_interne", message="Rubrique en lecture seule.")],
+        )
     if section == "informations_personnelles":
         if dossier.locked:
             raise Conflict(
                 "Vous avez déposé une candidature : vos informations personnelles ne peuvent plus être modifiées "
                 "(seule votre adresse électronique reste modifiable, depuis votre compte). "
                 "Contactez la scolarité pour une correction.",
-                details=[ErrorDetail(field="informations_personnelles", message="Rubrique verrouillée.", code="locked")],
+                details=[
+                    ErrorDetail(field="informations_personnelles", message="Rubrique verrouillée.", code="locked")
+                ],
                 motif="verrouillee",
             )
         return
     if dossier.section("informations_personnelles").data is None:
         raise Conflict(
             "Renseignez d'abord vos informations personnelles : les rubriques se remplissent dans l'ordre.",
-            details=[ErrorDetail(field="informations_personnelles", message="Rubrique à renseigner en premier.", code="order")],
+            details=[
+                ErrorDetail(
+                    field="informations_personnelles", message="Rubrique à renseigner en premier.", code="order"
+                )
+            ],
             motif="ordre",
         )
     if WHOLE_SECTION in dossier.section(section).imported:

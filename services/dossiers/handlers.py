@@ -57,8 +57,9 @@ async def _dossier_for(conn: asyncpg.Connection, principal: Principal, account_i
     return dossier
 
 
-async def get_dossier(conn: asyncpg.Connection, principal: Principal, account_id: uuid.UUID,
-                      lisible: Referentiels | None = None) -> DossierView:
+async def get_dossier(
+    conn: asyncpg.Connection, principal: Principal, account_id: uuid.UUID, lisible: Referentiels | None = None
+) -> DossierView:
     """The dossier; with `lisible` (the reference data to name codes), each section as people read it."""
     dossier = await _dossier_for(conn, principal, account_id)
     sections = [domain.view(dossier, s, principal) for s in SECTIONS]
@@ -73,13 +74,13 @@ async def get_dossier(conn: asyncpg.Connection, principal: Principal, account_id
     )
 
 
-async def get_section(conn: asyncpg.Connection, principal: Principal, account_id: uuid.UUID, section: str) -> SectionView:
+async def get_section(
+    conn: asyncpg.Connection, principal: Principal, account_id: uuid.UUID, section: str
+) -> SectionView:
     return domain.view(await _dossier_for(conn, principal, account_id), section, principal)
 
 
-async def save_section(
-    pool: asyncpg.Pool, req: SaveSection, refs: Referentiels, clock: Clock
-) -> SectionSaved:
+async def save_section(pool: asyncpg.Pool, req: SaveSection, refs: Referentiels, clock: Clock) -> SectionSaved:
     principal, account_id, section = req.principal, req.account_id, req.section
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
@@ -108,15 +109,24 @@ async def save_section(
                 if record["informations_personnelles"]["date_naissance"] != data["date_naissance"]:
                     raise InvalidInput(
                         "Cet INE est connu de l'université mais ne correspond pas à votre date de naissance.",
-                        details=[ErrorDetail(field="ine", message="INE et date de naissance ne concordent pas.", code="ine_mismatch")],
+                        details=[
+                            ErrorDetail(
+                                field="ine", message="INE et date de naissance ne concordent pas.", code="ine_mismatch"
+                            )
+                        ],
                     )
                 dossier, imported = await _import_record(conn, dossier, record, _by(principal), now)
         return SectionSaved(section=domain.view(dossier, section, principal), import_ine=imported)
 
 
 async def _write(
-    conn: asyncpg.Connection, dossier: Dossier, section: str, data: dict[str, Any], imported: tuple[str, ...],
-    by: str, now: datetime,
+    conn: asyncpg.Connection,
+    dossier: Dossier,
+    section: str,
+    data: dict[str, Any],
+    imported: tuple[str, ...],
+    by: str,
+    now: datetime,
 ) -> Dossier:
     stored = dossier.section(section)
     if stored.data == data and stored.imported == imported:
@@ -132,8 +142,12 @@ async def _import_record(
 ) -> tuple[Dossier, IneImport]:
     """Bring the registry's data into the dossier; the imported parts become read-only."""
     current = dossier.section("informations_personnelles").data or {}
-    identity = {**current, **record["informations_personnelles"],
-                "telephone": current.get("telephone"), "portable": current.get("portable")}
+    identity = {
+        **current,
+        **record["informations_personnelles"],
+        "telephone": current.get("telephone"),
+        "portable": current.get("portable"),
+    }
     dossier = await _write(conn, dossier, "informations_personnelles", identity, IMPORTED_IDENTITY_FIELDS, by, now)
     sections = ["informations_personnelles"]
     for section in ("adresse", "baccalaureat", "cursus_interne"):
@@ -161,15 +175,21 @@ def _csv_bytes(req: ImportRegistry) -> bytes:
     return raw
 
 
-async def import_registry(pool: asyncpg.Pool, req: ImportRegistry, refs: Referentiels, clock: Clock) -> RegistryImportReport:
-    access.require(req.principal, access.REGISTRY_ADMINS, "Seul un administrateur peut charger le registre des étudiants.")
+async def import_registry(
+    pool: asyncpg.Pool, req: ImportRegistry, refs: Referentiels, clock: Clock
+) -> RegistryImportReport:
+    access.require(
+        req.principal, access.REGISTRY_ADMINS, "Seul un administrateur peut charger le registre des étudiants."
+    )
     now = clock.now()
     parsed = registry.parse(_csv_bytes(req), refs, now.date())
     if parsed.errors:
         refused = len(parsed.refused_lines)
         raise InvalidInput(
             f"Import refusé : {refused} ligne(s) en erreur sur {max(parsed.lines, 1)}, rien n'a été importé.",
-            details=parsed.errors, lignes=parsed.lines, lignes_en_erreur=refused,
+            details=parsed.errors,
+            lignes=parsed.lines,
+            lignes_en_erreur=refused,
         )
     by = _by(req.principal)
     async with pool.acquire() as conn, conn.transaction():
@@ -180,12 +200,17 @@ async def import_registry(pool: asyncpg.Pool, req: ImportRegistry, refs: Referen
             dossier = await store.load_dossier(conn, account_id, for_update=True)
             identity = (dossier.section("informations_personnelles").data if dossier else None) or {}
             record = by_ine.get(identity.get("ine"))
-            if dossier and record and record["informations_personnelles"]["date_naissance"] == identity.get("date_naissance"):
+            if (
+                dossier
+                and record
+                and record["informations_personnelles"]["date_naissance"] == identity.get("date_naissance")
+            ):
                 await _import_record(conn, dossier, record, by, now)
                 imported += 1
     log.info("registry loaded", extra={"lines": parsed.lines, "inserted": created, "updated": updated})
-    return RegistryImportReport(lignes=parsed.lines, crees=created, mis_a_jour=updated, inchanges=unchanged,
-                                dossiers_importes=imported)
+    return RegistryImportReport(
+        lignes=parsed.lines, crees=created, mis_a_jour=updated, inchanges=unchanged, dossiers_importes=imported
+    )
 
 
 # -- events -----------------------------------------------------------------------------------------
@@ -208,7 +233,10 @@ async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, cl
     same_name = _fold(event.nom) in {_fold(identity.get("nom_naissance")), _fold(identity.get("nom_usage"))}
     same_first = _fold(event.prenom) == _fold((identity.get("prenoms") or "").split(" ")[0].split(",")[0])
     if not event.via_ent and not (same_name and same_first):
-        log.info("INE given at account creation does not match the records' names", extra={"account_id": str(event.account_id)})
+        log.info(
+            "INE given at account creation does not match the records' names",
+            extra={"account_id": str(event.account_id)},
+        )
         return
     await _import_on_event(conn, event.account_id, record, "ent" if event.via_ent else "event:account.created", clock)
 
@@ -232,8 +260,15 @@ async def _import_on_event(conn: asyncpg.Connection, account_id, record: dict[st
 
 
 async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCreated, clock: Clock) -> None:
-    await store.add_candidature(conn, event.candidature_id, event.account_id, event.centre_code, event.commission_code,
-                                event.revision, clock.now())
+    await store.add_candidature(
+        conn,
+        event.candidature_id,
+        event.account_id,
+        event.centre_code,
+        event.commission_code,
+        event.revision,
+        clock.now(),
+    )
 
 
 async def on_account_purged(conn: asyncpg.Connection, event: AccountPurged, clock: Clock) -> None:

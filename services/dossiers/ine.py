@@ -69,16 +69,28 @@ def check_ine(raw: str) -> IneCheck:
         if ine[10] in "IOQ":
             return IneCheck(ine, "bea", False, "La clé d'un BEA ne peut pas être I, O ou Q.")
         ok = bea_key(ine[:10]) == ine[10]
-        return IneCheck(ine, "bea", ok, None if ok else "La clé de l'INE/BEA est incorrecte : vérifiez le numéro et sa dernière lettre.")
+        return IneCheck(
+            ine,
+            "bea",
+            ok,
+            None if ok else "La clé de l'INE/BEA est incorrecte : vérifiez le numéro et sa dernière lettre.",
+        )
     if _BASE.match(ine):
         ok = base36_key(ine[:10]) == ine[10]
-        return IneCheck(ine, "base36", ok, None if ok else "La clé de l'INE est incorrecte : vérifiez le numéro et son dernier chiffre.")
+        return IneCheck(
+            ine,
+            "base36",
+            ok,
+            None if ok else "La clé de l'INE est incorrecte : vérifiez le numéro et son dernier chiffre.",
+        )
     if _RNIE.match(ine):
         return IneCheck(ine, "rnie", True)
     if _SIFA.match(ine):
         return IneCheck(ine, "sifa", True)
     return IneCheck(
-        ine, None, False,
+        ine,
+        None,
+        False,
         "Ce numéro n'a pas la forme d'un INE/BEA (10 chiffres et une lettre, ou 9 chiffres et deux lettres, "
         "ou 10 caractères et un chiffre).",
     )

@@ -47,10 +47,18 @@ def _commune(value: Any, data: dict[str, Any], refs: Referentiels) -> str:
 
 
 CIVILITES = {"M.": "Monsieur", "Mme": "Madame"}
-SITUATIONS = {"bac": "Titulaire du baccalauréat", "equivalence": "Titulaire d'un titre admis en équivalence",
-              "sans_bac": "Sans baccalauréat"}
-MENTIONS = {"passable": "Passable", "assez_bien": "Assez bien", "bien": "Bien", "tres_bien": "Très bien",
-            "tres_bien_felicitations": "Très bien avec les félicitations du jury"}
+SITUATIONS = {
+    "bac": "Titulaire du baccalauréat",
+    "equivalence": "Titulaire d'un titre admis en équivalence",
+    "sans_bac": "Sans baccalauréat",
+}
+MENTIONS = {
+    "passable": "Passable",
+    "assez_bien": "Assez bien",
+    "bien": "Bien",
+    "tres_bien": "Très bien",
+    "tres_bien_felicitations": "Très bien avec les félicitations du jury",
+}
 OBTENU = {"oui": "Oui", "non": "Non", "en_cours": "En cours"}
 
 # section → [(field, label, how the value reads)], in the form's order.
@@ -128,8 +136,12 @@ FIELDS: dict[str, list[tuple[str, str, Valeur]]] = {
     ],
 }
 # The title of each entry of a list section.
-ENTRIES = {"cursus_interne": "Inscription", "cursus_externe": "Formation", "stages": "Stage",
-           "experiences_professionnelles": "Expérience professionnelle"}
+ENTRIES = {
+    "cursus_interne": "Inscription",
+    "cursus_externe": "Formation",
+    "stages": "Stage",
+    "experiences_professionnelles": "Expérience professionnelle",
+}
 
 
 def _champs(section: str, data: dict[str, Any], refs: Referentiels) -> list[Champ]:
@@ -146,5 +158,7 @@ def blocs(section: str, data: dict[str, Any] | None, refs: Referentiels) -> list
         return []
     if section not in ENTRIES:
         return [Bloc(champs=_champs(section, data, refs))]
-    return [Bloc(titre=f"{ENTRIES[section]} {i}", champs=_champs(section, item, refs))
-            for i, item in enumerate(data.get("items") or [], 1)]
+    return [
+        Bloc(titre=f"{ENTRIES[section]} {i}", champs=_champs(section, item, refs))
+        for i, item in enumerate(data.get("items") or [], 1)
+    ]

@@ -58,10 +58,9 @@ class Referentiels:
         found.sort(key=lambda c: (c.type != "commune-actuelle", c.cle, c.code))
         return found[:limit]
 
-
     def _by_prefix(self, prefix: str) -> list[Commune]:
         found = []
-        for key, code in self.index[bisect_left(self.index, (prefix, "")):]:
+        for key, code in self.index[bisect_left(self.index, (prefix, "")) :]:
             if not key.startswith(prefix):
                 break
             found.append(self.communes[code])
@@ -71,7 +70,9 @@ class Referentiels:
 def fold(text: str) -> str:
     """Lower case without accents, hyphens or apostrophes: « Saint-Étienne » ~ « saint etienne »."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return " ".join("".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c)).casefold().split())
+    return " ".join(
+        "".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c)).casefold().split()
+    )
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -91,7 +92,9 @@ def _pays() -> dict[str, str]:
 @cache
 def load() -> Referentiels:
     communes = {
-        r["code"]: Commune(r["code"], r["nom"], r["departement"], r["type"], tuple(r["codes_postaux"].split()), fold(r["nom"]))
+        r["code"]: Commune(
+            r["code"], r["nom"], r["departement"], r["type"], tuple(r["codes_postaux"].split()), fold(r["nom"])
+        )
         for r in _rows("communes.csv.gz")
     }
     by_postal: dict[str, list[str]] = {}

@@ -28,19 +28,37 @@ from .referentiels import Referentiels
 from .validation import check_adresse, check_baccalaureat, check_informations_personnelles
 
 IDENTITY = {
-    "ine": "ine", "civilite": "civilite", "nom_naissance": "nom_naissance", "nom_usage": "nom_usage",
-    "prenoms": "prenoms", "date_naissance": "date_naissance", "pays_naissance": "pays_naissance",
-    "departement_naissance": "departement_naissance", "commune_naissance": "commune_naissance",
-    "ville_naissance_etranger": "ville_naissance_etranger", "nationalite": "nationalite",
+    "ine": "ine",
+    "civilite": "civilite",
+    "nom_naissance": "nom_naissance",
+    "nom_usage": "nom_usage",
+    "prenoms": "prenoms",
+    "date_naissance": "date_naissance",
+    "pays_naissance": "pays_naissance",
+    "departement_naissance": "departement_naissance",
+    "commune_naissance": "commune_naissance",
+    "ville_naissance_etranger": "ville_naissance_etranger",
+    "nationalite": "nationalite",
 }
 ADRESSE = {
-    "adresse_pays": "pays", "adresse_ligne1": "ligne1", "adresse_ligne2": "ligne2", "adresse_ligne3": "ligne3",
-    "adresse_code_postal": "code_postal", "adresse_commune": "commune", "adresse_ville_etranger": "ville_etranger",
+    "adresse_pays": "pays",
+    "adresse_ligne1": "ligne1",
+    "adresse_ligne2": "ligne2",
+    "adresse_ligne3": "ligne3",
+    "adresse_code_postal": "code_postal",
+    "adresse_commune": "commune",
+    "adresse_ville_etranger": "ville_etranger",
 }
 BAC = {
-    "bac_situation": "situation", "bac_annee": "annee", "bac_serie": "serie", "bac_mention": "mention",
-    "bac_pays": "pays", "bac_departement": "departement", "bac_commune": "commune",
-    "bac_etablissement": "etablissement", "bac_uai": "uai_etablissement",
+    "bac_situation": "situation",
+    "bac_annee": "annee",
+    "bac_serie": "serie",
+    "bac_mention": "mention",
+    "bac_pays": "pays",
+    "bac_departement": "departement",
+    "bac_commune": "commune",
+    "bac_etablissement": "etablissement",
+    "bac_uai": "uai_etablissement",
 }
 COLUMNS = (*IDENTITY, *ADRESSE, *BAC, "cursus_interne")
 
@@ -72,8 +90,12 @@ def decode(raw: bytes, report: ParsedRegistry) -> str | None:
         try:
             line.decode("utf-8")
         except UnicodeDecodeError:
-            report.refuse(number, None, "caractères illisibles : le fichier doit être encodé en UTF-8 "
-                                        "(enregistrez-le en « CSV UTF-8 »).", "encoding")
+            report.refuse(
+                number,
+                None,
+                "caractères illisibles : le fichier doit être encodé en UTF-8 (enregistrez-le en « CSV UTF-8 »).",
+                "encoding",
+            )
         if b"\x00" in line:
             report.refuse(number, None, "caractère nul interdit (fichier binaire ?).", "encoding")
     if report.errors:
@@ -113,7 +135,9 @@ def parse(raw: bytes, refs: Referentiels, today: date) -> ParsedRegistry:
             if record is None:
                 continue
             if record["ine"] in seen:
-                report.refuse(line, "ine", f"INE {record['ine']} déjà présent ligne {seen[record['ine']]}.", "duplicate")
+                report.refuse(
+                    line, "ine", f"INE {record['ine']} déjà présent ligne {seen[record['ine']]}.", "duplicate"
+                )
                 continue
             seen[record["ine"]] = line
             report.records.append(record)
@@ -140,7 +164,9 @@ def _check_header(header: list[str], report: ParsedRegistry) -> bool:
 def _record(cells: dict[str, str], line: int, refs: Referentiels, today: date, report: ParsedRegistry) -> dict | None:
     formulas = [column for column, value in cells.items() if value.startswith(_FORMULA)]
     for column in formulas:
-        report.refuse(line, column, "une valeur ne peut pas commencer par « = » ou « @ » (formule de tableur).", "formula")
+        report.refuse(
+            line, column, "une valeur ne peut pas commencer par « = » ou « @ » (formule de tableur).", "formula"
+        )
     if formulas:
         return None
     check = check_ine(cells["ine"])

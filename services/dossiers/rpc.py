@@ -35,8 +35,9 @@ def register(server: RpcServer, service: "DossiersService") -> None:
     @server.route(GetDossier)
     async def get_dossier(req: GetDossier, ctx: RpcContext) -> DossierView:
         async with service.pool.acquire() as conn:
-            return await handlers.get_dossier(conn, req.principal, req.account_id,
-                                              service.referentiels if req.lisible else None)
+            return await handlers.get_dossier(
+                conn, req.principal, req.account_id, service.referentiels if req.lisible else None
+            )
 
     @server.route(GetSection)
     async def get_section(req: GetSection, ctx: RpcContext) -> SectionView:
@@ -67,8 +68,14 @@ def register(server: RpcServer, service: "DossiersService") -> None:
     @server.route(SearchCommunes)
     async def search_communes(req: SearchCommunes, ctx: RpcContext) -> Communes:
         found = refs.search(code_postal=req.code_postal, departement=req.departement, nom=req.nom, limit=req.limit)
-        return Communes(items=[CommuneRef(code=c.code, nom=c.nom, departement=c.departement, type=c.type,
-                                          codes_postaux=list(c.codes_postaux)) for c in found])
+        return Communes(
+            items=[
+                CommuneRef(
+                    code=c.code, nom=c.nom, departement=c.departement, type=c.type, codes_postaux=list(c.codes_postaux)
+                )
+                for c in found
+            ]
+        )
 
     @server.route(ImportRegistry)
     async def import_registry(req: ImportRegistry, ctx: RpcContext) -> RegistryImportReport:

@@ -31,23 +31,80 @@ def _row(**values: str) -> dict[str, str]:
 
 
 DEMO_RECORDS = [
-    _row(ine="1234567890V", civilite="Mme", nom_naissance="Garonne", prenoms="Lucie Marie", date_naissance="14/03/2001",
-         pays_naissance="FR", departement_naissance="31", commune_naissance="31555", nationalite="FR",
-         adresse_pays="FR", adresse_ligne1="5 allées Antonio Machado", adresse_code_postal="31100", adresse_commune="31555",
-         bac_situation="bac", bac_annee="2019", bac_serie="Générale", bac_mention="bien", bac_pays="FR",
-         bac_departement="31", bac_etablissement="Lycée Pierre-de-Fermat", bac_uai="0310036W",
-         cursus_interne=json.dumps([
-             {"annee_universitaire": "2019-2020", "code_formation": "L1PSY", "libelle": "Licence 1 Psychologie", "resultat": "ADM"},
-             {"annee_universitaire": "2020-2021", "code_formation": "L2PSY", "libelle": "Licence 2 Psychologie", "resultat": "ADM"},
-         ], ensure_ascii=False)),
-    _row(ine="0987654321F", civilite="M.", nom_naissance="Dupont", prenoms="Jean Paul", date_naissance="21/06/2000",
-         pays_naissance="FR", departement_naissance="2A", commune_naissance="2A004", nationalite="FR",
-         adresse_pays="FR", adresse_ligne1="1 rue du Taur", adresse_code_postal="31000", adresse_commune="31555",
-         bac_situation="bac", bac_annee="2018", bac_serie="S", bac_mention="assez_bien", bac_pays="FR",
-         bac_departement="75", bac_etablissement="Lycée Henri-IV", bac_uai="0750654D",
-         cursus_interne=json.dumps([
-             {"annee_universitaire": "2018-2019", "code_formation": "L1HIS", "libelle": "Licence 1 Histoire", "resultat": "ADM"},
-         ], ensure_ascii=False)),
+    _row(
+        ine="1234567890V",
+        civilite="Mme",
+        nom_naissance="Garonne",
+        prenoms="Lucie Marie",
+        date_naissance="14/03/2001",
+        pays_naissance="FR",
+        departement_naissance="31",
+        commune_naissance="31555",
+        nationalite="FR",
+        adresse_pays="FR",
+        adresse_ligne1="5 allées Antonio Machado",
+        adresse_code_postal="31100",
+        adresse_commune="31555",
+        bac_situation="bac",
+        bac_annee="2019",
+        bac_serie="Générale",
+        bac_mention="bien",
+        bac_pays="FR",
+        bac_departement="31",
+        bac_etablissement="Lycée Pierre-de-Fermat",
+        bac_uai="0310036W",
+        cursus_interne=json.dumps(
+            [
+                {
+                    "annee_universitaire": "2019-2020",
+                    "code_formation": "L1PSY",
+                    "libelle": "Licence 1 Psychologie",
+                    "resultat": "ADM",
+                },
+                {
+                    "annee_universitaire": "2020-2021",
+                    "code_formation": "L2PSY",
+                    "libelle": "Licence 2 Psychologie",
+                    "resultat": "ADM",
+                },
+            ],
+            ensure_ascii=False,
+        ),
+    ),
+    _row(
+        ine="0987654321F",
+        civilite="M.",
+        nom_naissance="Dupont",
+        prenoms="Jean Paul",
+        date_naissance="21/06/2000",
+        pays_naissance="FR",
+        departement_naissance="2A",
+        commune_naissance="2A004",
+        nationalite="FR",
+        adresse_pays="FR",
+        adresse_ligne1="1 rue du Taur",
+        adresse_code_postal="31000",
+        adresse_commune="31555",
+        bac_situation="bac",
+        bac_annee="2018",
+        bac_serie="S",
+        bac_mention="assez_bien",
+        bac_pays="FR",
+        bac_departement="75",
+        bac_etablissement="Lycée Henri-IV",
+        bac_uai="0750654D",
+        cursus_interne=json.dumps(
+            [
+                {
+                    "annee_universitaire": "2018-2019",
+                    "code_formation": "L1HIS",
+                    "libelle": "Licence 1 Histoire",
+                    "resultat": "ADM",
+                },
+            ],
+            ensure_ascii=False,
+        ),
+    ),
 ]
 
 
@@ -61,5 +118,6 @@ def demo_csv() -> bytes:
 
 async def seed_registry(pool: asyncpg.Pool) -> RegistryImportReport:
     packed = base64.b64encode(gzip.compress(demo_csv())).decode()
-    return await handlers.import_registry(pool, ImportRegistry(principal=SEEDER, csv_gzip_base64=packed),
-                                          referentiels.load(), SystemClock())
+    return await handlers.import_registry(
+        pool, ImportRegistry(principal=SEEDER, csv_gzip_base64=packed), referentiels.load(), SystemClock()
+    )

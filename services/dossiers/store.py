@@ -63,7 +63,8 @@ async def ensure_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, now: d
         return False
     await conn.execute(
         "INSERT INTO dossiers (account_id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING",
-        account_id, now,
+        account_id,
+        now,
     )
     return True
 
@@ -76,13 +77,26 @@ async def write_section(
         status = await conn.execute(
             """INSERT INTO sections (account_id, section, version, data, imported, updated_at, updated_by)
                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-            account_id, stored.section, stored.version, stored.data, list(stored.imported), now, by,
+            account_id,
+            stored.section,
+            stored.version,
+            stored.data,
+            list(stored.imported),
+            now,
+            by,
         )
     else:
         status = await conn.execute(
             """UPDATE sections SET version = $3, data = $4, imported = $5, updated_at = $6, updated_by = $7
                WHERE account_id = $1 AND section = $2 AND version = $8""",
-            account_id, stored.section, stored.version, stored.data, list(stored.imported), now, by, expected,
+            account_id,
+            stored.section,
+            stored.version,
+            stored.data,
+            list(stored.imported),
+            now,
+            by,
+            expected,
         )
     if status.endswith(" 1"):
         await conn.execute("UPDATE dossiers SET updated_at = $2 WHERE account_id = $1", account_id, now)
@@ -95,24 +109,38 @@ async def set_ine_importe(conn: asyncpg.Connection, account_id: uuid.UUID, ine: 
 
 
 async def add_candidature(
-    conn: asyncpg.Connection, candidature_id: uuid.UUID, account_id: uuid.UUID, centre: str, commission: str | None,
-    version: int, now: datetime,
+    conn: asyncpg.Connection,
+    candidature_id: uuid.UUID,
+    account_id: uuid.UUID,
+    centre: str,
+    commission: str | None,
+    version: int,
+    now: datetime,
 ) -> None:
     if not await ensure_dossier(conn, account_id, now):
         return  # erased account: a late event brings nothing back
     await conn.execute(
         """INSERT INTO candidatures (candidature_id, account_id, centre_code, commission_code, created_at, version)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
-        candidature_id, account_id, centre, commission, now, version,
+        candidature_id,
+        account_id,
+        centre,
+        commission,
+        now,
+        version,
     )
     await conn.execute("UPDATE dossiers SET locked = true, updated_at = $2 WHERE account_id = $1", account_id, now)
 
 
-async def set_candidature_statut(conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, version: int) -> None:
+async def set_candidature_statut(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, version: int
+) -> None:
     """The statut du dossier as candidatures reports it; an older event than the state held changes nothing."""
     await conn.execute(
         "UPDATE candidatures SET statut = $2, version = $3 WHERE candidature_id = $1 AND version < $3",
-        candidature_id, statut, version,
+        candidature_id,
+        statut,
+        version,
     )
 
 
@@ -137,11 +165,15 @@ async def registry_record(conn: asyncpg.Connection, ine: str) -> dict[str, Any] 
     return await conn.fetchval("SELECT record FROM registre WHERE ine = $1", ine)
 
 
-async def upsert_registry(conn: asyncpg.Connection, records: list[dict[str, Any]], now: datetime) -> tuple[int, int, int]:
+async def upsert_registry(
+    conn: asyncpg.Connection, records: list[dict[str, Any]], now: datetime
+) -> tuple[int, int, int]:
     """Store the records; return how many were created, updated and unchanged."""
     known = {
         r["ine"]: r["digest"]
-        for r in await conn.fetch("SELECT ine, digest FROM registre WHERE ine = ANY($1::text[])", [r["ine"] for r in records])
+        for r in await conn.fetch(
+            "SELECT ine, digest FROM registre WHERE ine = ANY($1::text[])", [r["ine"] for r in records]
+        )
     }
     created = updated = unchanged = 0
     rows = []

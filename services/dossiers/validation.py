@@ -64,8 +64,14 @@ def _pays(r: _Report, refs: Referentiels, code: str | None, field: str) -> None:
 
 
 def _lieu_france(
-    r: _Report, refs: Referentiels, departement: str | None, commune: str | None, dep_field: str, com_field: str,
-    *, commune_required: bool,
+    r: _Report,
+    refs: Referentiels,
+    departement: str | None,
+    commune: str | None,
+    dep_field: str,
+    com_field: str,
+    *,
+    commune_required: bool,
 ) -> None:
     if r.required(departement, dep_field) and departement not in refs.departements:
         r.add(dep_field, "Ce département est inconnu.", "unknown")
@@ -85,12 +91,23 @@ def check_informations_personnelles(c: InformationsPersonnelles, refs: Referenti
     if c.date_naissance > today:
         r.add("date_naissance", "La date de naissance ne peut pas être dans le futur.", "implausible")
     elif not AGE_MIN <= _years_between(c.date_naissance, today) <= AGE_MAX:
-        r.add("date_naissance", f"La date de naissance n'est pas plausible (âge attendu entre {AGE_MIN} et {AGE_MAX} ans).", "implausible")
+        r.add(
+            "date_naissance",
+            f"La date de naissance n'est pas plausible (âge attendu entre {AGE_MIN} et {AGE_MAX} ans).",
+            "implausible",
+        )
     _pays(r, refs, c.pays_naissance, "pays_naissance")
     _pays(r, refs, c.nationalite, "nationalite")
     if c.pays_naissance == FRANCE:
-        _lieu_france(r, refs, c.departement_naissance, c.commune_naissance, "departement_naissance", "commune_naissance",
-                     commune_required=True)
+        _lieu_france(
+            r,
+            refs,
+            c.departement_naissance,
+            c.commune_naissance,
+            "departement_naissance",
+            "commune_naissance",
+            commune_required=True,
+        )
         r.absent(c.ville_naissance_etranger, "ville_naissance_etranger", _ABSENT_FRANCE)
     else:
         r.required(c.ville_naissance_etranger, "ville_naissance_etranger")
@@ -123,8 +140,12 @@ def check_adresse(c: Adresse, refs: Referentiels, today: date) -> list[ErrorDeta
         r.add("commune", "Cette commune est inconnue (code INSEE attendu, par exemple 31555 pour Toulouse).", "unknown")
     elif has_cp and c.cedex is None and c.code_postal not in commune.codes_postaux:
         known = ", ".join(commune.codes_postaux) or "aucun"
-        r.add("code_postal", f"Le code postal {c.code_postal} ne correspond pas à la commune {commune.nom} "
-                             f"(codes postaux connus : {known}).", "inconsistent")
+        r.add(
+            "code_postal",
+            f"Le code postal {c.code_postal} ne correspond pas à la commune {commune.nom} "
+            f"(codes postaux connus : {known}).",
+            "inconsistent",
+        )
     elif has_cp and c.cedex is not None and not (c.code_postal or "").startswith(_postal_prefix(commune.departement)):
         r.add("code_postal", f"Ce code CEDEX n'est pas dans le département de {commune.nom}.", "inconsistent")
     return r.details
@@ -133,15 +154,27 @@ def check_adresse(c: Adresse, refs: Referentiels, today: date) -> list[ErrorDeta
 def check_baccalaureat(c: Baccalaureat, refs: Referentiels, today: date, born: date | None) -> list[ErrorDetail]:
     r = _Report()
     if c.situation == "sans_bac":
-        for field in ("annee", "serie", "mention", "pays", "departement", "commune", "etablissement",
-                      "uai_etablissement", "specialites", "options"):
+        for field in (
+            "annee",
+            "serie",
+            "mention",
+            "pays",
+            "departement",
+            "commune",
+            "etablissement",
+            "uai_etablissement",
+            "specialites",
+            "options",
+        ):
             r.absent(getattr(c, field), field, "Ce champ ne doit pas être renseigné pour « sans baccalauréat ».")
         return r.details
     if r.required(c.annee, "annee") and c.annee is not None:
         if c.annee > today.year:
             r.add("annee", "L'année d'obtention ne peut pas être dans le futur.", "implausible")
         elif born is not None and c.annee < born.year + 12:
-            r.add("annee", "L'année d'obtention n'est pas plausible au regard de votre date de naissance.", "implausible")
+            r.add(
+                "annee", "L'année d'obtention n'est pas plausible au regard de votre date de naissance.", "implausible"
+            )
     r.required(c.serie, "serie")
     if r.required(c.pays, "pays"):
         _pays(r, refs, c.pays, "pays")
@@ -168,13 +201,19 @@ def check_cursus_externe(c: CursusExterne, refs: Referentiels, today: date) -> l
         p = f"items.{i}."
         start, end = (int(y) for y in item.annee_universitaire.split("-"))
         if end != start + 1:
-            r.add(p + "annee_universitaire", "L'année universitaire s'écrit AAAA-AAAA avec deux années consécutives.", "format")
+            r.add(
+                p + "annee_universitaire",
+                "L'année universitaire s'écrit AAAA-AAAA avec deux années consécutives.",
+                "format",
+            )
         else:
             _check_year(r, start, p + "annee_universitaire", today)
         _pays(r, refs, item.pays, p + "pays")
         if item.pays == FRANCE:
             if item.departement is not None or item.commune is not None:
-                _lieu_france(r, refs, item.departement, item.commune, p + "departement", p + "commune", commune_required=False)
+                _lieu_france(
+                    r, refs, item.departement, item.commune, p + "departement", p + "commune", commune_required=False
+                )
             r.absent(item.ville_etranger, p + "ville_etranger", _ABSENT_FRANCE)
         else:
             r.absent(item.departement, p + "departement", _ABSENT_ABROAD)
@@ -207,7 +246,9 @@ CHECKS: dict[str, Checker] = {
 }
 
 
-def check_section(section: str, content, refs: Referentiels, today: date, born: date | None = None) -> list[ErrorDetail]:
+def check_section(
+    section: str, content, refs: Referentiels, today: date, born: date | None = None
+) -> list[ErrorDetail]:
     if section == "baccalaureat":
         return check_baccalaureat(content, refs, today, born)
     return CHECKS[section](content, refs, today)

@@ -52,9 +52,11 @@ async def _address(conn: asyncpg.Connection, mail: Mail) -> tuple[str, dict]:
         context.update(nom=who["nom"], prenom=who["prenom"], numero_dossier=who["numero_dossier"])
     if mail.candidature_id is not None:
         what = await directory.candidature(conn, mail.candidature_id)
-        context.update(formation=what["formation_libelle"], centre=what["centre_libelle"],
-                       date_limite_retour=what["date_limite_retour"])
+        context.update(
+            formation=what["formation_libelle"],
+            centre=what["centre_libelle"],
+            date_limite_retour=what["date_limite_retour"],
+        )
     if not recipient:
         raise ValueError(f"mail {mail.template} has no recipient")
     return recipient, context
-

@@ -20,7 +20,11 @@ async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, me
     await conn.execute(
         """INSERT INTO contacts (account_id, numero_dossier, nom, prenom, email) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (account_id) DO NOTHING""",
-        event.account_id, event.numero_dossier, event.nom, event.prenom, event.email,
+        event.account_id,
+        event.numero_dossier,
+        event.nom,
+        event.prenom,
+        event.email,
     )
 
 
@@ -28,7 +32,11 @@ async def on_email_changed(conn: asyncpg.Connection, event: AccountEmailChanged,
     await conn.execute(
         """INSERT INTO contacts (account_id, numero_dossier, nom, prenom, email) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (account_id) DO UPDATE SET email = excluded.email""",
-        event.account_id, event.numero_dossier, event.nom, event.prenom, event.new_email,
+        event.account_id,
+        event.numero_dossier,
+        event.nom,
+        event.prenom,
+        event.new_email,
     )
 
 
@@ -41,13 +49,20 @@ async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCre
     await conn.execute(
         """INSERT INTO candidatures (candidature_id, account_id, formation_libelle, centre_libelle, date_limite_retour)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (candidature_id) DO NOTHING""",
-        event.candidature_id, event.account_id, event.formation_libelle, event.centre_libelle, event.date_limite_retour,
+        event.candidature_id,
+        event.account_id,
+        event.formation_libelle,
+        event.centre_libelle,
+        event.date_limite_retour,
     )
 
 
 async def on_deadline_changed(conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta) -> None:
-    await conn.execute("UPDATE candidatures SET date_limite_retour = $2 WHERE candidature_id = $1",
-                       event.candidature_id, event.date_limite_retour)
+    await conn.execute(
+        "UPDATE candidatures SET date_limite_retour = $2 WHERE candidature_id = $1",
+        event.candidature_id,
+        event.date_limite_retour,
+    )
 
 
 def subscriptions() -> list[Subscription]:

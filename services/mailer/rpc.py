@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ecandidat.contracts.mailer import Deliveries, Delivery, ListDeliveries, SendMailCheck, MailCheckQueued, MailCheckRequested
+from ecandidat.contracts.mailer import (
+    Deliveries,
+    Delivery,
+    ListDeliveries,
+    SendMailCheck,
+    MailCheckQueued,
+    MailCheckRequested,
+)
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcContext, RpcServer
 

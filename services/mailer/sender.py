@@ -50,7 +50,6 @@ from .settings import MailerSettings
 log = logging.getLogger(__name__)
 
 
-
 class PermanentSmtpError(Exception):
     pass
 
@@ -66,14 +65,17 @@ class LetterAttachments:
         self.http: aiohttp.ClientSession | None = None  # made at the first letter
 
     async def read(self, attachment: Attachment) -> bytes:
-        ticket = await self.rpc.call(OpenLetterAttachment(decision_id=uuid.UUID(attachment.decision_id)),
-                                     DownloadTicket, timeout=self.timeout)
+        ticket = await self.rpc.call(
+            OpenLetterAttachment(decision_id=uuid.UUID(attachment.decision_id)), DownloadTicket, timeout=self.timeout
+        )
         if self.http is None:
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         async with self.http.get(ticket.url) as response:
             if response.status != 200:
-                raise RuntimeError(f"the documents service answered {response.status} for the letter "
-                                   f"of decision {attachment.decision_id}")
+                raise RuntimeError(
+                    f"the documents service answered {response.status} for the letter "
+                    f"of decision {attachment.decision_id}"
+                )
             return await response.read()
 
     async def close(self) -> None:
@@ -194,7 +196,9 @@ class Sender:
             message = await self._message(row)
             response = await self._smtp_send(message)
         except PermanentSmtpError as exc:
-            log.error("mail refused by the SMTP server, giving up", extra={"error": str(exc), "recipient": row["recipient"]})
+            log.error(
+                "mail refused by the SMTP server, giving up", extra={"error": str(exc), "recipient": row["recipient"]}
+            )
             await self._record(store.mark_failed, row["id"], self.clock.now(), str(exc))
             return
         except Exception as exc:  # unreachable server, 4xx, timeout, storage down: try again later
@@ -282,8 +286,11 @@ class SmtpSessions:
     async def _open(self) -> aiosmtplib.SMTP:
         s = self.settings
         smtp = aiosmtplib.SMTP(
-            hostname=s.smtp_host, port=s.smtp_port, timeout=s.smtp_timeout,
-            use_tls=s.smtp_security == "tls", start_tls=True if s.smtp_security == "starttls" else False,
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            timeout=s.smtp_timeout,
+            use_tls=s.smtp_security == "tls",
+            start_tls=True if s.smtp_security == "starttls" else False,
         )
         await smtp.connect()
         if s.smtp_username and s.smtp_password:

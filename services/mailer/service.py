@@ -22,7 +22,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 class MailerService(Service):
     settings: MailerSettings
 
-    def __init__(self, settings: MailerSettings | None = None, *, clock: Clock | None = None, send: bool = True) -> None:
+    def __init__(
+        self, settings: MailerSettings | None = None, *, clock: Clock | None = None, send: bool = True
+    ) -> None:
         super().__init__("mailer", settings or MailerSettings(), migrations=MIGRATIONS, clock=clock)
         self.send = send
         self.sender: Sender | None = None
@@ -48,7 +50,10 @@ class MailerService(Service):
 
         s = self.settings
         smtp = aiosmtplib.SMTP(
-            hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_security == "tls", timeout=2,
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            use_tls=s.smtp_security == "tls",
+            timeout=2,
             start_tls=True if s.smtp_security == "starttls" else False,
         )
         await smtp.connect()

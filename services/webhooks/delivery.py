@@ -62,8 +62,9 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def signature(endpoint: asyncpg.Record, event_id: str, at: datetime, body: str, now: datetime,
-              unseal=lambda secret: secret) -> str:
+def signature(
+    endpoint: asyncpg.Record, event_id: str, at: datetime, body: str, now: datetime, unseal=lambda secret: secret
+) -> str:
     """`v1,<signature>` with the endpoint's secret, and with the previous one while it is still valid
     (a rotation); the secrets are kept sealed (WEBHOOK_SEALING_KEY), `unseal` opens them."""
     keys = [endpoint["secret"]]
@@ -110,15 +111,32 @@ def lanes(endpoint: asyncpg.Record) -> list[Lane]:
         cls = CATALOGUE.get(name)
         if cls is not None:
             by_stream.setdefault(event_stream_of(cls), []).append(cls)
-    return [Lane(endpoint["id"], stream, classes[0].producer, tuple(sorted(event_subject(c) for c in classes)),
-                 endpoint["deliver_from"]) for stream, classes in sorted(by_stream.items())]
+    return [
+        Lane(
+            endpoint["id"],
+            stream,
+            classes[0].producer,
+            tuple(sorted(event_subject(c) for c in classes)),
+            endpoint["deliver_from"],
+        )
+        for stream, classes in sorted(by_stream.items())
+    ]
 
 
 class Pump:
     """The loop of one lane."""
 
-    def __init__(self, lane: Lane, *, nc: NATS, pool: asyncpg.Pool, http: aiohttp.ClientSession,
-                 settings: WebhooksSettings, clock: Clock, sealer: Sealer) -> None:
+    def __init__(
+        self,
+        lane: Lane,
+        *,
+        nc: NATS,
+        pool: asyncpg.Pool,
+        http: aiohttp.ClientSession,
+        settings: WebhooksSettings,
+        clock: Clock,
+        sealer: Sealer,
+    ) -> None:
         self.lane = lane
         self.js = nc.jetstream()
         self.nc = nc
@@ -135,9 +153,13 @@ class Pump:
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
-            durable_name=self.lane.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.BY_START_TIME,
+            durable_name=self.lane.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.BY_START_TIME,
             opt_start_time=self.lane.start,  # nats-py sends it in UTC, RFC 3339
-            ack_wait=self.s.webhook_ack_wait, max_ack_pending=1, max_deliver=-1,
+            ack_wait=self.s.webhook_ack_wait,
+            max_ack_pending=1,
+            max_deliver=-1,
             filter_subjects=list(self.lane.subjects) if len(self.lane.subjects) > 1 else None,
             filter_subject=self.lane.subjects[0] if len(self.lane.subjects) == 1 else None,
         )
@@ -194,9 +216,15 @@ class Pump:
             if not matches(endpoint, event.get("data") or {}):
                 await msg.ack_sync()
                 return True
-            row = await store.delivery(conn, endpoint_id=endpoint["id"], event_id=uuid.UUID(event["id"]),
-                                       replay_id=self.lane.replay_id, event_type=event["type"], subject=msg.subject,
-                                       now=self.clock.now())
+            row = await store.delivery(
+                conn,
+                endpoint_id=endpoint["id"],
+                event_id=uuid.UUID(event["id"]),
+                replay_id=self.lane.replay_id,
+                event_type=event["type"],
+                subject=msg.subject,
+                now=self.clock.now(),
+            )
         attempts = row["attempts"]
         if row["status"] == "delivered":
             await msg.ack_sync()
@@ -224,7 +252,9 @@ class Pump:
         await msg.nak()
         return False
 
-    async def _failed(self, conn: asyncpg.Connection, endpoint: asyncpg.Record, error: str | None, now: datetime) -> None:
+    async def _failed(
+        self, conn: asyncpg.Connection, endpoint: asyncpg.Record, error: str | None, now: datetime
+    ) -> None:
         """Count the failure; past WEBHOOK_GIVE_UP_AFTER, disable the endpoint and tell its
         administrator (a mailer-only event, in the same transaction)."""
         async with conn.transaction():
@@ -232,11 +262,21 @@ class Pump:
             if now - since < timedelta(seconds=self.s.webhook_give_up_after):
                 return
             if await store.disable(conn, endpoint["id"], now):
-                await add_event(conn, WebhookEndpointDisabled(
-                    endpoint_id=endpoint["id"], url=endpoint["url"], notify=endpoint["created_by"],
-                    failing_since=since, last_error=error), clock=self.clock)
-                log.warning("webhook endpoint disabled", extra={"endpoint": str(endpoint["id"]),
-                                                               "failing_since": since.isoformat()})
+                await add_event(
+                    conn,
+                    WebhookEndpointDisabled(
+                        endpoint_id=endpoint["id"],
+                        url=endpoint["url"],
+                        notify=endpoint["created_by"],
+                        failing_since=since,
+                        last_error=error,
+                    ),
+                    clock=self.clock,
+                )
+                log.warning(
+                    "webhook endpoint disabled",
+                    extra={"endpoint": str(endpoint["id"]), "failing_since": since.isoformat()},
+                )
 
     async def _wait(self, msg: Msg, delay: float) -> bool:
         """Wait `delay` seconds holding the event (in progress); False if asked to stop meanwhile."""
@@ -253,14 +293,22 @@ class Pump:
     async def _post(self, endpoint: asyncpg.Record, event_id: str, body: str) -> tuple[bool, int | None, str | None]:
         now = self.clock.now()
         at = datetime.now(timezone.utc)
-        headers = {"content-type": "application/json", "webhook-id": event_id,
-                   "webhook-timestamp": str(int(at.timestamp())),
-                   "webhook-signature": signature(endpoint, event_id, at, body, now, self.sealer.unseal)}
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": event_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signature(endpoint, event_id, at, body, now, self.sealer.unseal),
+        }
         outcome: tuple[bool, int | None, str | None]
         started = time.perf_counter()
         try:
-            async with self.http.post(endpoint["url"], data=body.encode(), headers=headers, allow_redirects=False,
-                                      timeout=aiohttp.ClientTimeout(total=self.s.webhook_timeout)) as resp:
+            async with self.http.post(
+                endpoint["url"],
+                data=body.encode(),
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self.s.webhook_timeout),
+            ) as resp:
                 await resp.read()
                 ok = 200 <= resp.status < 300
                 outcome = (ok, resp.status, None if ok else f"HTTP {resp.status}")
@@ -275,8 +323,9 @@ class Dispatcher:
     """Keeps one supervised pump per lane of every active endpoint and running replay; looks at the
     endpoints every WEBHOOK_RECONCILE_INTERVAL seconds, or at once when woken (a change here)."""
 
-    def __init__(self, *, nc: NATS, pool: asyncpg.Pool, settings: WebhooksSettings, clock: Clock,
-                 sealer: Sealer) -> None:
+    def __init__(
+        self, *, nc: NATS, pool: asyncpg.Pool, settings: WebhooksSettings, clock: Clock, sealer: Sealer
+    ) -> None:
         self.nc, self.pool, self.s, self.clock, self.sealer = nc, pool, settings, clock, sealer
         self.pumps: dict[str, tuple[Pump, Supervised]] = {}
         self._wake = asyncio.Event()
@@ -291,8 +340,9 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        connector = aiohttp.TCPConnector(resolver=None if self.s.webhook_allow_private else GuardedResolver(),
-                                         limit=0, limit_per_host=4)
+        connector = aiohttp.TCPConnector(
+            resolver=None if self.s.webhook_allow_private else GuardedResolver(), limit=0, limit_per_host=4
+        )
         self.http = aiohttp.ClientSession(connector=connector)
         try:
             while not self._stopping.is_set():
@@ -324,8 +374,15 @@ class Dispatcher:
                 continue
             for lane in lanes(endpoint):
                 if lane.stream in replay["pending_streams"]:
-                    lane = Lane(lane.endpoint_id, lane.stream, lane.producer, lane.subjects, replay["since"],
-                                replay["id"], replay["until"])
+                    lane = Lane(
+                        lane.endpoint_id,
+                        lane.stream,
+                        lane.producer,
+                        lane.subjects,
+                        replay["since"],
+                        replay["id"],
+                        replay["until"],
+                    )
                     wanted[lane.durable] = lane
         for durable in list(self.pumps):
             _, task = self.pumps[durable]
@@ -335,6 +392,13 @@ class Dispatcher:
                 del self.pumps[durable]
         for durable, lane in wanted.items():
             if durable not in self.pumps:
-                pump = Pump(lane, nc=self.nc, pool=self.pool, http=self.http, settings=self.s, clock=self.clock,
-                            sealer=self.sealer)
+                pump = Pump(
+                    lane,
+                    nc=self.nc,
+                    pool=self.pool,
+                    http=self.http,
+                    settings=self.s,
+                    clock=self.clock,
+                    sealer=self.sealer,
+                )
                 self.pumps[durable] = (pump, Supervised(durable, pump.run, stop=pump.stop).start())

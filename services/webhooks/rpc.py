@@ -11,8 +11,20 @@ from ecandidat.contracts.base import Empty
 
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput, NotFound
 from ecandidat.contracts.webhooks import (
-    DeleteEndpoint, Endpoint, Endpoints, ListEndpoints, ListWebhookDeliveries, NewEndpoint, NewSecret, RegisteredEndpoint,
-    ReplayQueued, ReplayRange, RotateSecret, SetEndpointStatus, WebhookDeliveries, WebhookDelivery,
+    DeleteEndpoint,
+    Endpoint,
+    Endpoints,
+    ListEndpoints,
+    ListWebhookDeliveries,
+    NewEndpoint,
+    NewSecret,
+    RegisteredEndpoint,
+    ReplayQueued,
+    ReplayRange,
+    RotateSecret,
+    SetEndpointStatus,
+    WebhookDeliveries,
+    WebhookDelivery,
 )
 from ecandidat.runtime.rpc import RpcContext, RpcServer
 
@@ -36,9 +48,18 @@ def register(server: RpcServer, service) -> None:
         secret = new_secret()
         async with service.pool.acquire() as conn:
             row = await store.add_endpoint(
-                conn, id=uuid.uuid4(), url=req.url, event_types=req.event_types, centre_code=req.centre_code,
-                formation_code=req.formation_code, description=req.description, secret=service.sealer.seal(secret),
-                created_by=req.created_by, now=service.clock.now(), deliver_from=datetime.now(timezone.utc))
+                conn,
+                id=uuid.uuid4(),
+                url=req.url,
+                event_types=req.event_types,
+                centre_code=req.centre_code,
+                formation_code=req.formation_code,
+                description=req.description,
+                secret=service.sealer.seal(secret),
+                created_by=req.created_by,
+                now=service.clock.now(),
+                deliver_from=datetime.now(timezone.utc),
+            )
         service.dispatcher.wake()
         return RegisteredEndpoint(endpoint=Endpoint.model_validate(dict(row)), secret=secret)
 
@@ -99,7 +120,14 @@ def register(server: RpcServer, service) -> None:
             endpoint = await store.endpoint(conn, req.endpoint_id)
             if endpoint is None:
                 raise UNKNOWN
-            await store.add_replay(conn, id=replay_id, endpoint_id=endpoint["id"], since=req.since, until=req.until,
-                                   streams=[lane.stream for lane in lanes(endpoint)], now=service.clock.now())
+            await store.add_replay(
+                conn,
+                id=replay_id,
+                endpoint_id=endpoint["id"],
+                since=req.since,
+                until=req.until,
+                streams=[lane.stream for lane in lanes(endpoint)],
+                now=service.clock.now(),
+            )
         service.dispatcher.wake()
         return ReplayQueued(replay_id=replay_id)

@@ -27,8 +27,9 @@ class WebhooksService(Service):
     async def setup(self) -> None:
         self.sealer = Sealer(self.settings.webhook_sealing_key, "WEBHOOK_SEALING_KEY")
         require_production_key(self.sealer, self.settings)
-        self.dispatcher = Dispatcher(nc=self.nc, pool=self.pool, settings=self.settings, clock=self.clock,
-                                     sealer=self.sealer)
+        self.dispatcher = Dispatcher(
+            nc=self.nc, pool=self.pool, settings=self.settings, clock=self.clock, sealer=self.sealer
+        )
         rpc.register(self.rpc, self)
         self.spawn(self.dispatcher.run, "webhooks-dispatcher", stop=self.dispatcher.stop)
 

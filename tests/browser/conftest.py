@@ -72,8 +72,9 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @contextlib.asynccontextmanager
-async def running_site(start_platform, *, accounts: dict[str, Any] | None = None,
-                       web_settings: dict[str, Any] | None = None) -> AsyncIterator[Site]:
+async def running_site(
+    start_platform, *, accounts: dict[str, Any] | None = None, web_settings: dict[str, Any] | None = None
+) -> AsyncIterator[Site]:
     """The five services, the gateway and the web process behind one origin, the demo offer seeded;
     `accounts` and `web_settings` add settings (ENT login, for one)."""
     gateway_port, web_port = free_port(), free_port()
@@ -82,8 +83,14 @@ async def running_site(start_platform, *, accounts: dict[str, Any] | None = None
     overrides["mailer"]["public_base_url"] = base
     overrides["gateway"].update(web_url=f"http://127.0.0.1:{web_port}", public_base_url=base)
     platform = await start_platform(
-        "accounts", "dossiers", "candidatures", "documents", "mailer", gateway_port=gateway_port,
-        documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **overrides,
+        "accounts",
+        "dossiers",
+        "candidatures",
+        "documents",
+        "mailer",
+        gateway_port=gateway_port,
+        documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"},
+        **overrides,
     )
     await seed_demo(platform.services["candidatures"].pool, date.today())
     app = create_app(WebSettings(web_api_url=base, public_base_url=base, web_port=web_port, **(web_settings or {})))
@@ -108,8 +115,12 @@ async def browser_page(browser: Browser) -> AsyncIterator[Callable[..., Any]]:
 
     async def open_page(js: bool = True, width: int = 1280, height: int = 900, state: Any = None) -> Page:
         context = await browser.new_context(
-            java_script_enabled=js, viewport={"width": width, "height": height}, locale="fr-FR",
-            timezone_id="Europe/Paris", accept_downloads=True, storage_state=state,
+            java_script_enabled=js,
+            viewport={"width": width, "height": height},
+            locale="fr-FR",
+            timezone_id="Europe/Paris",
+            accept_downloads=True,
+            storage_state=state,
         )
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
@@ -139,7 +150,9 @@ class Journey:
         self.watch(self.page)
 
     def watch(self, page: Page) -> None:
-        page.on("console", lambda message: self.console_errors.append(message.text) if message.type == "error" else None)
+        page.on(
+            "console", lambda message: self.console_errors.append(message.text) if message.type == "error" else None
+        )
         page.on("pageerror", lambda error: self.console_errors.append(str(error)))
 
     async def shot(self, name: str, page: Page | None = None) -> Path:
@@ -184,7 +197,11 @@ class Journey:
 
     def assert_no_script_error(self) -> None:
         # A refused upload answers 4xx to the page's script on purpose (the reason is shown): not a script error.
-        errors = [e for e in self.console_errors if not e.startswith("Failed to load resource: the server responded with a status of 4")]
+        errors = [
+            e
+            for e in self.console_errors
+            if not e.startswith("Failed to load resource: the server responded with a status of 4")
+        ]
         assert not errors, errors
 
 
@@ -192,11 +209,14 @@ async def check_accessibility(page: Page, name: str) -> None:
     """axe-core (npm, pinned in package-lock.json): no violation of impact serious or critical."""
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         await page.evaluate(AXE.read_text() + "\n;0")
-    result = await asyncio.wait_for(page.evaluate(
-        "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
-        " return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})); }"
-    ), TIMEOUT_MS / 1000)
+    result = await asyncio.wait_for(
+        page.evaluate(
+            "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
+            " return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+            " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})); }"
+        ),
+        TIMEOUT_MS / 1000,
+    )
     bad = [v for v in result if v["impact"] in ("serious", "critical")]
     assert not bad, f"axe-core on {name} ({page.url}): {bad}"
 

@@ -26,11 +26,21 @@ from tests.unit.dossiers.samples import bea, registry_csv, registry_row
 from .helpers import flash
 from .test_gestion_in_browser import staff_login
 
-ADMIN_PAGES = ("/personnel/administration/offre", "/personnel/administration/offre/formations/DAEU-A",
-               "/personnel/administration/offre/formations/nouveau", "/personnel/administration/registre",
-               "/personnel/administration/lettres-mortes", "/personnel/administration/courriels")
-ADMIN_LINKS = ("Offre de formation", "Comptes du personnel", "Registre des étudiants", "Journal des courriels",
-               "Événements en échec")
+ADMIN_PAGES = (
+    "/personnel/administration/offre",
+    "/personnel/administration/offre/formations/DAEU-A",
+    "/personnel/administration/offre/formations/nouveau",
+    "/personnel/administration/registre",
+    "/personnel/administration/lettres-mortes",
+    "/personnel/administration/courriels",
+)
+ADMIN_LINKS = (
+    "Offre de formation",
+    "Comptes du personnel",
+    "Registre des étudiants",
+    "Journal des courriels",
+    "Événements en échec",
+)
 
 
 async def test_an_administrator_s_administration_in_chromium(site, browser_page, journey, smtp_sink):
@@ -90,7 +100,8 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await page.wait_for_url(re.compile(rf"/offre/pieces/{piece}$"))
     await flash(page, f"« {piece} » est créé.")
     await page.locator("#fichier-modele").set_input_files(
-        {"name": "Attestation.pdf", "mimeType": "application/pdf", "buffer": corpus.reportlab_form()})
+        {"name": "Attestation.pdf", "mimeType": "application/pdf", "buffer": corpus.reportlab_form()}
+    )
     await page.get_by_role("button", name="Déposer le modèle").click()
     await flash(page, "Le modèle « Attestation.pdf » est déposé")
     await expect(page.get_by_role("link", name="Télécharger le modèle actuel")).to_be_visible()
@@ -102,13 +113,16 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await expect(page.get_by_text("Aucun modèle n'est proposé aux candidats pour cette pièce.")).to_be_visible()
     await expect(page.locator("#has_template-oui")).not_to_be_checked()
     await page.locator("#fichier-modele").set_input_files(
-        {"name": "Attestation.pdf", "mimeType": "application/pdf", "buffer": corpus.reportlab_form()})
+        {"name": "Attestation.pdf", "mimeType": "application/pdf", "buffer": corpus.reportlab_form()}
+    )
     await page.get_by_role("button", name="Déposer le modèle").click()
     await flash(page, "Le modèle « Attestation.pdf » est déposé")
     await expect(page.locator("#has_template-oui")).to_be_checked()
     await page.goto(site.url(f"/personnel/administration/offre/formations/{code}"))
     pieces = page.locator("#pieces-demandees + .fr-table")
-    await expect(pieces.get_by_role("row", name=re.compile("Attestation de l'employeur"))).to_contain_text("acces_controle")
+    await expect(pieces.get_by_role("row", name=re.compile("Attestation de l'employeur"))).to_contain_text(
+        "acces_controle"
+    )
     await expect(pieces).to_contain_text("Une copie recto-verso de votre pièce d'identité")  # the establishment's
     await j.step("formation-pieces")
     status, offer, _ = await boss.call("GET", "/api/v1/staff/offre")
@@ -117,8 +131,14 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     assert next(p for p in offer["pieces"] if p["code"] == piece)["has_template"]
 
     # The other resources' forms: a centre, a type de diplôme, a commission (new and existing).
-    for path in ("centres/nouveau", "centres/DAEU", "types-diplome/nouveau", "types-diplome/U-B2",
-                 "commissions/nouveau", "commissions/COM-DAEU"):
+    for path in (
+        "centres/nouveau",
+        "centres/DAEU",
+        "types-diplome/nouveau",
+        "types-diplome/U-B2",
+        "commissions/nouveau",
+        "commissions/COM-DAEU",
+    ):
         await page.goto(site.url(f"/personnel/administration/offre/{path}"))
         await expect(page.get_by_role("button", name="Enregistrer")).to_be_visible()
         await j.step(path.replace("/", "-"))
@@ -191,7 +211,9 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await page.get_by_role("link", name="Registre des étudiants").click()
     await j.step("registre")
     refused = registry_csv([registry_row(good), registry_row("1234567890W"), registry_row(other)])
-    await page.locator("#fichier-registre").set_input_files({"name": "registre.csv", "mimeType": "text/csv", "buffer": refused})
+    await page.locator("#fichier-registre").set_input_files(
+        {"name": "registre.csv", "mimeType": "text/csv", "buffer": refused}
+    )
     await page.get_by_role("button", name="Importer").click()
     await expect(page.locator("#rapport")).to_contain_text("Import refusé : registre.csv")
     await expect(page.locator("#rapport")).to_contain_text("Lignes correctes : 2")
@@ -201,7 +223,12 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await expect(page.locator("#refus tbody tr td").nth(1)).to_have_text("ine")
     await j.step("registre-refuse")
     await page.locator("#fichier-registre").set_input_files(
-        {"name": "registre.csv", "mimeType": "text/csv", "buffer": registry_csv([registry_row(good), registry_row(other)])})
+        {
+            "name": "registre.csv",
+            "mimeType": "text/csv",
+            "buffer": registry_csv([registry_row(good), registry_row(other)]),
+        }
+    )
     await page.get_by_role("button", name="Importer").click()
     await expect(page.locator("#rapport")).to_contain_text("Import réussi")
     await expect(page.locator("#rapport")).to_contain_text("Lignes acceptées : 2")
@@ -236,8 +263,9 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     j.assert_no_script_error()
 
 
-async def test_a_gestionnaire_gets_no_administration_and_a_forged_post_changes_nothing(site, browser_page, journey,
-                                                                                        smtp_sink):
+async def test_a_gestionnaire_gets_no_administration_and_a_forged_post_changes_nothing(
+    site, browser_page, journey, smtp_sink
+):
     platform = site.platform
     boss = await admin(platform)
     gestionnaire = await invited(platform, smtp_sink, boss, ["gestionnaire"], centres=["DAEU"])
@@ -259,26 +287,47 @@ async def test_a_gestionnaire_gets_no_administration_and_a_forged_post_changes_n
     await j.step("page-403")
 
     # Forged posts, each with the page's own CSRF token: refused (403), nothing changed.
-    csrf = (await page.context.cookies(site.base))
+    csrf = await page.context.cookies(site.base)
     token = next(c["value"] for c in csrf if c["name"] == "ecandidat_csrf")
     code = f"DU-{uuid.uuid4().hex[:6].upper()}"
     today = date.today().isoformat()
     forged = {
         "/personnel/administration/offre/formations/nouveau": {
-            "code": code, "libelle": "Forgée", "centre_code": "DAEU", "type_code": "U-B2", "type_traitement": "acces_direct",
-            "depot_debut": today, "depot_fin": today, "date_retour": today},
+            "code": code,
+            "libelle": "Forgée",
+            "centre_code": "DAEU",
+            "type_code": "U-B2",
+            "type_traitement": "acces_direct",
+            "depot_debut": today,
+            "depot_fin": today,
+            "date_retour": today,
+        },
         "/personnel/administration/offre/formations/DAEU-A": {"libelle": "Forgée"},
         f"/personnel/administration/comptes/{victim_id}": {"roles": "admin"},
         f"/personnel/administration/comptes/{victim_id}/etat": {"desactive": "oui"},
         "/personnel/administration/lettres-mortes/1/rejeu": {},
-        "/personnel/administration/offre/campagnes/X/prolongations": {"incident_date": today, "incident_heure": "00:00",
-                                                                       "heures": "24", "motif": "Forgé"},
+        "/personnel/administration/offre/campagnes/X/prolongations": {
+            "incident_date": today,
+            "incident_heure": "00:00",
+            "heures": "24",
+            "motif": "Forgé",
+        },
     }
     for path, form in forged.items():
         reply = await page.request.post(site.url(path), form={"csrf": token, **form}, max_redirects=0)
         assert reply.status == 403, (path, reply.status, (await reply.text())[:300])
-    reply = await page.request.post(site.url("/personnel/administration/registre"), max_redirects=0, multipart={
-        "csrf": token, "fichier": {"name": "r.csv", "mimeType": "text/csv", "buffer": registry_csv([registry_row(bea("0123456789"))])}})
+    reply = await page.request.post(
+        site.url("/personnel/administration/registre"),
+        max_redirects=0,
+        multipart={
+            "csrf": token,
+            "fichier": {
+                "name": "r.csv",
+                "mimeType": "text/csv",
+                "buffer": registry_csv([registry_row(bea("0123456789"))]),
+            },
+        },
+    )
     assert reply.status == 403, reply.status
     status, offer, _ = await boss.call("GET", "/api/v1/staff/offre")
     assert code not in {f["code"] for f in offer["formations"]}

@@ -26,16 +26,18 @@ async def complete_candidature(platform, smtp_sink, boss) -> dict:
     cid = candidate["id"]
     for code in files():  # the deposited ones; the conditional pieces are « non concerné »
         slot = candidate["slots"][code]["slot_id"]
-        status, body, _ = await boss.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{slot}/examen",
-                                          {"decision": "validee"})
+        status, body, _ = await boss.call(
+            "POST", f"/api/v1/staff/candidatures/{cid}/pieces/{slot}/examen", {"decision": "validee"}
+        )
         assert status == 200, (code, body)
 
     async def proposed() -> bool:
         return (await boss.call("GET", f"/api/v1/staff/candidatures/{cid}"))[1]["complet_propose"]
 
     await eventually(proposed, message="complet proposed once every piece is validated")
-    status, body, _ = await boss.call("POST", "/api/v1/staff/candidatures/statut",
-                                      {"candidature_ids": [cid], "statut": "complet"})
+    status, body, _ = await boss.call(
+        "POST", "/api/v1/staff/candidatures/statut", {"candidature_ids": [cid], "statut": "complet"}
+    )
     assert status == 200 and body["updated"] == [cid], body
     return candidate
 
@@ -71,11 +73,17 @@ async def test_each_kind_of_decision_from_the_review_page(site, browser_page, jo
     await expect(page.locator("p#statut")).to_have_text("Complet")
 
     # Présélection without its place: refused beside « Lieu », the date, time and comment kept.
-    await enter(page, "preselection", preselection_date="2027-03-15", preselection_heure="10:30",
-                commentaire="Munissez-vous d'une pièce d'identité.")
+    await enter(
+        page,
+        "preselection",
+        preselection_date="2027-03-15",
+        preselection_heure="10:30",
+        commentaire="Munissez-vous d'une pièce d'identité.",
+    )
     await expect(page.locator("#erreurs")).to_contain_text("La décision est incomplète.")
     await expect(page.locator("#preselection_lieu-desc-error")).to_have_text(
-        "Le lieu de l'entretien de présélection est obligatoire.")
+        "Le lieu de l'entretien de présélection est obligatoire."
+    )
     await expect(page.locator("#kind-preselection")).to_be_checked()
     await expect(page.locator("#preselection_date")).to_have_value("2027-03-15")
     await expect(page.locator("#preselection_heure")).to_have_value("10:30")
@@ -132,4 +140,3 @@ async def test_each_kind_of_decision_from_the_review_page(site, browser_page, jo
     assert status == 200 and seen["decision"] == "defavorable", seen
     j.console_errors = [e for e in j.console_errors if e != "Failed to load resource: net::ERR_FAILED"]
     j.assert_no_script_error()
-

@@ -26,8 +26,10 @@ ENT_PAGE = "/connexion/ent"
 
 
 def ent_settings(cas_url: str) -> dict:
-    return {"accounts": {"ent_enabled": True, "ent_cas_url": cas_url, "ent_timeout": 10.0},
-            "web_settings": {"web_ent_url": ENT_PAGE}}
+    return {
+        "accounts": {"ent_enabled": True, "ent_cas_url": cas_url, "ent_timeout": 10.0},
+        "web_settings": {"web_ent_url": ENT_PAGE},
+    }
 
 
 async def test_connexion_via_l_ent_fills_the_dossier_and_applies(start_platform, cas_server, browser_page, journey):
@@ -66,16 +68,18 @@ async def test_connexion_via_l_ent_fills_the_dossier_and_applies(start_platform,
         await expect(page.locator("body")).to_contain_text("Licence 1 Psychologie")
         await j.step("cursus-interne-verrouille")
 
-        cid = await open_offer_and_apply(page, site, j, "DAEU option A", "Diplôme d'Accès aux Etudes Universitaires (DAEU)",
-                                         "DAEU - DIPLÔME D'ACCÈS")
+        cid = await open_offer_and_apply(
+            page, site, j, "DAEU option A", "Diplôme d'Accès aux Etudes Universitaires (DAEU)", "DAEU - DIPLÔME D'ACCÈS"
+        )
         mine = await api_get(page, site, "/candidatures")
         assert [c["id"] for c in mine["items"]] == [cid]
         await j.step("candidature-creee")
         j.assert_no_script_error()
 
 
-async def test_an_existing_account_is_linked_to_the_ent_with_its_password(start_platform, cas_server, smtp_sink,
-                                                                          browser_page, journey):
+async def test_an_existing_account_is_linked_to_the_ent_with_its_password(
+    start_platform, cas_server, smtp_sink, browser_page, journey
+):
     async with running_site(start_platform, **ent_settings(cas_server.url)) as site:
         account = await activated_account(site.platform, smtp_sink)
         uid, password, _ = new_ent_user(cas_server, mail=account["email"])

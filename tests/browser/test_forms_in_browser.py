@@ -26,7 +26,9 @@ async def refused(page: Page, field: str, message: str, kept: dict[str, str]) ->
         await expect(page.locator(f"#{other}")).to_have_value(value)
 
 
-async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_rest(site, browser_page, journey, smtp_sink):
+async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_rest(
+    site, browser_page, journey, smtp_sink
+):
     page = await browser_page(js=False)
     j = journey(page)
 
@@ -40,8 +42,12 @@ async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_res
     await page.locator("#password").fill(PASSWORD)
     await page.locator("#password_confirmation").fill(PASSWORD)
     await page.get_by_role("button", name="Enregistrer").click()
-    await refused(page, "email_confirmation", "La confirmation ne correspond pas à l'adresse mail.",
-                  {"nom": "Durand", "prenom": "Léa", "email": email})
+    await refused(
+        page,
+        "email_confirmation",
+        "La confirmation ne correspond pas à l'adresse mail.",
+        {"nom": "Durand", "prenom": "Léa", "email": email},
+    )
     await expect(page.locator("#password")).to_have_value("")  # a password never comes back in the page
     await j.step("creation-erreur")
 
@@ -83,7 +89,12 @@ async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_res
     await page.locator("#new_email_confirmation").fill(new_email)
     await page.locator("#password").fill("pas le bon mot de passe")
     await page.get_by_role("button", name="Changer d'adresse mail").click()
-    await refused(page, "password", "Le mot de passe est incorrect.", {"new_email": new_email, "new_email_confirmation": new_email})
+    await refused(
+        page,
+        "password",
+        "Le mot de passe est incorrect.",
+        {"new_email": new_email, "new_email_confirmation": new_email},
+    )
     await j.step("compte-erreur")
 
     # Applying before the dossier is complete: the reason, and the way to the dossier.
@@ -94,8 +105,15 @@ async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_res
     await j.step("candidater-erreur")
 
     # The dossier's sections, one wrong field each.
-    async def section(slug: str, fill: dict[str, str], selects: dict[str, str], field: str, message: str, step: str,
-                      labels: tuple[str, ...] = ()):
+    async def section(
+        slug: str,
+        fill: dict[str, str],
+        selects: dict[str, str],
+        field: str,
+        message: str,
+        step: str,
+        labels: tuple[str, ...] = (),
+    ):
         await page.goto(site.url(f"/dossier/{slug}"))
         for label in labels:
             await page.locator(f"label[for={label}]").click()
@@ -107,24 +125,59 @@ async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_res
         await refused(page, field, message, {k: v for k, v in fill.items() if k != field})
         await j.step(step)
 
-    await section("informations-personnelles", {"nom_naissance": "Durand", "prenoms": "Léa", "date_naissance": "1995-02-03",
-                                                "telephone": "pas un numéro"}, {"pays_naissance": "BE", "nationalite": "BE"},
-                  "telephone", "format", "informations-personnelles-erreur", labels=("civilite-1",))
+    await section(
+        "informations-personnelles",
+        {"nom_naissance": "Durand", "prenoms": "Léa", "date_naissance": "1995-02-03", "telephone": "pas un numéro"},
+        {"pays_naissance": "BE", "nationalite": "BE"},
+        "telephone",
+        "format",
+        "informations-personnelles-erreur",
+        labels=("civilite-1",),
+    )
     await expect(page.locator("#civilite-1")).to_be_checked()
     await page.locator("#ville_naissance_etranger").fill("Liège")
     await page.locator("#telephone").fill("")
     await page.get_by_role("button", name="Enregistrer et passer à la suite").click()
     await page.wait_for_url(re.compile(r"/dossier/adresse$"))
-    await section("adresse", {"code_postal": "31100", "ville_etranger": "Liège"}, {"pays": "BE"}, "ligne1",
-                  "obligatoire", "adresse-erreur")
+    await section(
+        "adresse",
+        {"code_postal": "31100", "ville_etranger": "Liège"},
+        {"pays": "BE"},
+        "ligne1",
+        "obligatoire",
+        "adresse-erreur",
+    )
     await section("baccalaureat", {"annee": "1800", "serie": "Générale"}, {}, "annee", "1900", "baccalaureat-erreur")
-    await section("cursus-externe", {"annee_universitaire": "2019", "etablissement": "Université de Liège",
-                                     "diplome": "Licence", "libelle": "Licence 1 Psychologie"}, {"pays": "BE"},
-                  "annee_universitaire", "format", "cursus-externe-erreur", labels=("obtenu-1",))
-    await section("stages", {"annee": "deux mille", "duree": "8 semaines", "organisme": "CHU"}, {}, "annee",
-                  "nombre entier", "stages-erreur")
-    await section("experiences-professionnelles", {"annee": "2021", "duree": "1 an", "organisme": "Mairie"}, {},
-                  "intitule", "obligatoire", "experiences-erreur")
+    await section(
+        "cursus-externe",
+        {
+            "annee_universitaire": "2019",
+            "etablissement": "Université de Liège",
+            "diplome": "Licence",
+            "libelle": "Licence 1 Psychologie",
+        },
+        {"pays": "BE"},
+        "annee_universitaire",
+        "format",
+        "cursus-externe-erreur",
+        labels=("obtenu-1",),
+    )
+    await section(
+        "stages",
+        {"annee": "deux mille", "duree": "8 semaines", "organisme": "CHU"},
+        {},
+        "annee",
+        "nombre entier",
+        "stages-erreur",
+    )
+    await section(
+        "experiences-professionnelles",
+        {"annee": "2021", "duree": "1 an", "organisme": "Mairie"},
+        {},
+        "intitule",
+        "obligatoire",
+        "experiences-erreur",
+    )
 
 
 async def tab_to(page: Page, selector: str, limit: int = 250) -> None:
@@ -143,8 +196,14 @@ async def test_with_the_keyboard_alone(site, browser_page, journey, smtp_sink):
     # Account creation.
     email = unique_email("clavier")
     await page.goto(site.url("/compte/creation"))
-    for selector, text in (("#nom", "Clavier"), ("#prenom", "Alex"), ("#email", email), ("#email_confirmation", email),
-                           ("#password", PASSWORD), ("#password_confirmation", PASSWORD)):
+    for selector, text in (
+        ("#nom", "Clavier"),
+        ("#prenom", "Alex"),
+        ("#email", email),
+        ("#email_confirmation", email),
+        ("#password", PASSWORD),
+        ("#password_confirmation", PASSWORD),
+    ):
         await tab_to(page, selector)
         await page.keyboard.type(text)
     await j.step("creation-au-clavier")
@@ -155,11 +214,18 @@ async def test_with_the_keyboard_alone(site, browser_page, journey, smtp_sink):
     # A candidate whose dossier and candidature are ready but for one piece (made through the API).
     account = await activated_account(site.platform, smtp_sink)
     token = await login(site.platform, account["numero_dossier"])
-    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())):
-        status, body, _ = await api(site.platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
-                                    headers={"If-Match": '"0"'})
+    for slug, content in (
+        ("informations-personnelles", infos_perso()),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
+        status, body, _ = await api(
+            site.platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
         assert status == 200, body
-    status, body, _ = await api(site.platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token)
+    status, body, _ = await api(
+        site.platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token
+    )
     assert status == 201, body
     cid = body["id"]
 
@@ -170,9 +236,15 @@ async def test_with_the_keyboard_alone(site, browser_page, journey, smtp_sink):
     by_code = await eventually(slots, message="the piece slots exist")
     pdf = corpus.legitimate()["cv-reportlab.pdf"]
     for code in ("IDENTITE", "SCOLARITE", "CV"):
-        async with site.platform.http.put(site.url(f"/api/v1/candidatures/{cid}/pieces/{by_code[code]}/fichier"), data=pdf,
-                                          headers={"Authorization": f"Bearer {token}", "X-File-Name": f"{code}.pdf",
-                                                   "Content-Type": "application/octet-stream"}) as resp:
+        async with site.platform.http.put(
+            site.url(f"/api/v1/candidatures/{cid}/pieces/{by_code[code]}/fichier"),
+            data=pdf,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-File-Name": f"{code}.pdf",
+                "Content-Type": "application/octet-stream",
+            },
+        ) as resp:
             assert resp.status == 201, await resp.text()
 
     # Login, upload and transmission, with the keyboard.
@@ -210,9 +282,17 @@ async def test_transmit_stays_disabled_until_every_piece_is_there(site, browser_
     page = await browser_page(js=True)
     account = await activated_account(site.platform, smtp_sink)
     token = await login(site.platform, account["numero_dossier"])
-    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())):
-        await api(site.platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'})
-    status, body, _ = await api(site.platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token)
+    for slug, content in (
+        ("informations-personnelles", infos_perso()),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
+        await api(
+            site.platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
+    status, body, _ = await api(
+        site.platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token
+    )
     assert status == 201, body
     await page.goto(site.url("/connexion"))
     await log_in(page, account["numero_dossier"])

@@ -44,12 +44,18 @@ async def transmitted_candidature(platform, smtp_sink) -> dict:
     """A candidate of DAEU option A with every piece deposited and the candidature transmitted."""
     account = await activated_account(platform, smtp_sink, nom="Test2", prenom="Camille")
     token = await login(platform, account["numero_dossier"])
-    for slug, content in (("informations-personnelles", infos_perso(nom_naissance="Test2", prenoms="Camille")),
-                          ("adresse", adresse()), ("baccalaureat", baccalaureat())):
-        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
-                                    headers={"If-Match": '"0"'})
+    for slug, content in (
+        ("informations-personnelles", infos_perso(nom_naissance="Test2", prenoms="Camille")),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
+        status, body, _ = await api(
+            platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
         assert status == 200, (slug, body)
-    status, candidature, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
+    status, candidature, _ = await api(
+        platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token
+    )
     assert status == 201, candidature
     cid = candidature["id"]
 
@@ -59,11 +65,18 @@ async def transmitted_candidature(platform, smtp_sink) -> dict:
 
     found = await eventually(slots, timeout=90, message="the piece slots are open")
     for code, (name, _mime, data) in files().items():
-        status, body = await upload(platform, token, f"/api/v1/candidatures/{cid}/pieces/{found[code]['slot_id']}/fichier", name, data)
+        status, body = await upload(
+            platform, token, f"/api/v1/candidatures/{cid}/pieces/{found[code]['slot_id']}/fichier", name, data
+        )
         assert status == 201, (code, body)
     for code in CONDITIONNELLES:
-        status, body, _ = await api(platform, "PUT", f"/api/v1/candidatures/{cid}/pieces/{found[code]['slot_id']}/concerne",
-                                    {"concerne": False}, token=token)
+        status, body, _ = await api(
+            platform,
+            "PUT",
+            f"/api/v1/candidatures/{cid}/pieces/{found[code]['slot_id']}/concerne",
+            {"concerne": False},
+            token=token,
+        )
         assert status == 200, body
     status, view, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
     assert status == 200 and view["statut"] == "receptionne", view
@@ -90,8 +103,11 @@ async def test_a_gestionnaire_s_day_in_chromium(site, browser_page, journey, smt
     cid = candidate["id"]
     boss = await admin(platform)
     email = f"gestion.daeu.{cid[:8]}@example.org"
-    status, body, _ = await boss.call("POST", "/api/v1/staff/accounts", {
-        "email": email, "nom": "Martin", "prenom": "Louise", "roles": ["gestionnaire"], "centres": ["DAEU"]})
+    status, body, _ = await boss.call(
+        "POST",
+        "/api/v1/staff/accounts",
+        {"email": email, "nom": "Martin", "prenom": "Louise", "roles": ["gestionnaire"], "centres": ["DAEU"]},
+    )
     assert status == 201, body
     mail = await mail_to(smtp_sink, email, "activez votre compte de gestion")
     link = re.search(r"https?://\S+/personnel/installation\?jeton=[A-Za-z0-9_-]+", text_of(mail)).group(0)
@@ -149,7 +165,9 @@ async def test_a_gestionnaire_s_day_in_chromium(site, browser_page, journey, smt
     image = review_block(page, "IDENTITE").locator("img")
     await image.scroll_into_view_if_needed()
     await expect(image).to_be_visible()
-    await eventually(lambda: image.evaluate("img => img.complete && img.naturalWidth > 0"), message="the image is drawn")
+    await eventually(
+        lambda: image.evaluate("img => img.complete && img.naturalWidth > 0"), message="the image is drawn"
+    )
     frame = review_block(page, "CV").locator("iframe")
     await expect(frame).to_have_count(1)
     await frame.scroll_into_view_if_needed()
@@ -257,8 +275,14 @@ async def test_each_role_is_offered_only_what_the_api_allows_and_a_forged_post_i
         async with platform.http.get(site.url(path), cookies=jar, allow_redirects=False) as resp:
             return resp.status, await resp.text()
 
-    actions = ("Valider la pièce", "Refuser la pièce", "Changer le statut", "Saisir la décision", "Ajouter la note",
-               'name="ids"')
+    actions = (
+        "Valider la pièce",
+        "Refuser la pièce",
+        "Changer le statut",
+        "Saisir la décision",
+        "Ajouter la note",
+        'name="ids"',
+    )
     gestionnaire = await as_(["gestionnaire"], centres=["DAEU"])
     status, body = await get(f"/personnel/candidatures/{cid}", gestionnaire)
     assert status == 200 and all(a in body for a in actions[:3] + ("Ajouter la note",)), body[:2000]
@@ -273,14 +297,21 @@ async def test_each_role_is_offered_only_what_the_api_allows_and_a_forged_post_i
     status, body = await get("/personnel/candidatures?formation_code=DAEU-A", lecture)
     assert status == 200 and candidate["numero_dossier"] in body and not [a for a in actions if a in body]
     form = {"csrf": csrf, "examen": "refusee", "commentaire": "Forgé"}
-    async with platform.http.post(site.url(f"/personnel/candidatures/{cid}/pieces/{slot}/examen"), data=form,
-                                  cookies=lecture, allow_redirects=False) as resp:
+    async with platform.http.post(
+        site.url(f"/personnel/candidatures/{cid}/pieces/{slot}/examen"),
+        data=form,
+        cookies=lecture,
+        allow_redirects=False,
+    ) as resp:
         assert resp.status == 303 and resp.cookies["ecandidat_message"].value.startswith("action_refusee")
     status, pieces, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}/pieces", token=candidate["token"])
     assert {p["statut"] for p in pieces["items"] if p["slot_id"] == slot} == {"transmise"}
-    async with platform.http.post(site.url("/personnel/candidatures/lot"), allow_redirects=False, cookies=lecture,
-                                  data={"csrf": csrf, "formation_code": "DAEU-A", "action": "statut",
-                                        "statut_lot": "complet", "ids": cid}) as resp:
+    async with platform.http.post(
+        site.url("/personnel/candidatures/lot"),
+        allow_redirects=False,
+        cookies=lecture,
+        data={"csrf": csrf, "formation_code": "DAEU-A", "action": "statut", "statut_lot": "complet", "ids": cid},
+    ) as resp:
         assert resp.status == 303 and resp.cookies["ecandidat_message"].value.startswith("action_refusee")
 
     # A commission member: a réceptionné candidature is not theirs yet (not listed, not shown).
@@ -306,13 +337,27 @@ async def test_each_role_is_offered_only_what_the_api_allows_and_a_forged_post_i
     status, body = await get("/personnel/administration/comptes", root)
     assert status == 200 and "Inviter un membre du personnel" in body and "gestionnaire_lecture" in body
     email = f"invite.{cid[:8]}@example.org"
-    form = {"csrf": csrf, "email": email, "nom": "Durand", "prenom": "Paul", "roles": "commission", "commissions": "COM-DAEU"}
-    async with platform.http.post(site.url("/personnel/administration/comptes"), data=form, cookies=root,
-                                  allow_redirects=False) as resp:
+    form = {
+        "csrf": csrf,
+        "email": email,
+        "nom": "Durand",
+        "prenom": "Paul",
+        "roles": "commission",
+        "commissions": "COM-DAEU",
+    }
+    async with platform.http.post(
+        site.url("/personnel/administration/comptes"), data=form, cookies=root, allow_redirects=False
+    ) as resp:
         assert resp.status == 303 and resp.cookies["ecandidat_message"].value.startswith("compte_invite")
-    assert "/personnel/installation?jeton=" in text_of(await mail_to(smtp_sink, email, "activez votre compte de gestion"))
-    async with platform.http.post(site.url("/personnel/administration/comptes"), data={**form, "roles": "commission", "commissions": ""},
-                                  cookies=root, allow_redirects=False) as resp:
+    assert "/personnel/installation?jeton=" in text_of(
+        await mail_to(smtp_sink, email, "activez votre compte de gestion")
+    )
+    async with platform.http.post(
+        site.url("/personnel/administration/comptes"),
+        data={**form, "roles": "commission", "commissions": ""},
+        cookies=root,
+        allow_redirects=False,
+    ) as resp:
         assert resp.status == 422 and "Le formulaire contient des erreurs" in await resp.text()
 
     # The mail log, failures first: administrators only.
@@ -326,11 +371,18 @@ async def applied(platform, smtp_sink) -> str:
     """A candidate who applied to DAEU option A (candidature en attente)."""
     account = await activated_account(platform, smtp_sink)
     token = await login(platform, account["numero_dossier"])
-    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())):
-        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
-                                    headers={"If-Match": '"0"'})
+    for slug, content in (
+        ("informations-personnelles", infos_perso()),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
+        status, body, _ = await api(
+            platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
         assert status == 200, body
-    status, candidature, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
+    status, candidature, _ = await api(
+        platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token
+    )
     assert status == 201, candidature
     return account["numero_dossier"]
 
@@ -375,7 +427,9 @@ async def test_bulk_statut_on_twenty_candidatures_then_their_xlsx_export(site, b
     for index in range(await rows.count()):
         row = rows.nth(index)
         if await row.locator("a").inner_text() in numeros:
-            await row.locator("input[name=ids]").check(force=True)  # the DSFR draws the box over the input, in its label
+            await row.locator("input[name=ids]").check(
+                force=True
+            )  # the DSFR draws the box over the input, in its label
     await expect(page.locator("input[name=ids]:checked")).to_have_count(20)
     await page.locator("#statut_lot").select_option("receptionne")
     await j.step("liste-vingt-cochees")

@@ -40,7 +40,9 @@ from tests.e2e.test_accounts_staff import admin, invited
 from tests.unit.documents import corpus
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
-DEADLINE = re.compile(r"jusqu'au \d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) \d{4} inclus")
+DEADLINE = re.compile(
+    r"jusqu'au \d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) \d{4} inclus"
+)
 
 
 async def api_get(page: Page, site, path: str) -> dict:
@@ -59,7 +61,7 @@ async def reload_until(page: Page, locator, text: str) -> None:
 
 
 async def transmit(page: Page, journey, js: bool, name: str, double: bool = False) -> None:
-    """"Transmettre ma candidature": green, then "Etes vous certain…" (a dialog, or a page without JavaScript)."""
+    """ "Transmettre ma candidature": green, then "Etes vous certain…" (a dialog, or a page without JavaScript)."""
     button = page.locator("#transmettre")
     await expect(button).to_be_enabled()
     assert await button.evaluate("b => getComputedStyle(b).backgroundColor") == GREEN
@@ -74,7 +76,9 @@ async def transmit(page: Page, journey, js: bool, name: str, double: bool = Fals
         await page.wait_for_url(re.compile(r"/transmission$"))
         confirm = page.get_by_role("button", name="Transmettre ma candidature")
     await expect(page.get_by_text("Etes vous certain de transmettre votre candidature?")).to_be_visible()
-    await expect(page.get_by_text("Attention: une fois votre dossier transmis aucune modification ne sera possible")).to_be_visible()
+    await expect(
+        page.get_by_text("Attention: une fois votre dossier transmis aucune modification ne sera possible")
+    ).to_be_visible()
     await journey.step(name)
     if double:
         await confirm.dblclick()
@@ -113,8 +117,9 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     await fill_dossier(page, site, j, js)
 
     # Étape 3 — the offer tree and "Voulez-vous candidater à la formation 'DAEU option A' ?", double-clicked.
-    cid = await open_offer_and_apply(page, site, j, "DAEU option A", "Diplôme d'Accès aux Etudes Universitaires (DAEU)",
-                                     "DAEU - DIPLÔME D'ACCÈS")
+    cid = await open_offer_and_apply(
+        page, site, j, "DAEU option A", "Diplôme d'Accès aux Etudes Universitaires (DAEU)", "DAEU - DIPLÔME D'ACCÈS"
+    )
     mine = await api_get(page, site, "/candidatures")
     assert [c["id"] for c in mine["items"]] == [cid], "a double click on « Oui, candidater » makes one candidature"
     await expect(page.locator(".ec-piece")).to_have_count(len(LIBELLES))
@@ -168,8 +173,11 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     prof = await invited(platform, smtp_sink, root, ["commission"], commissions=["COM-DAEU"])
     slots = {p["code"]: p["slot_id"] for p in (await api_get(page, site, f"/candidatures/{cid}/pieces"))["items"]}
     comment = "CV illisible : merci de déposer un PDF lisible."
-    status, body, _ = await gest.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{slots['CV']}/examen",
-                                      {"decision": "refusee", "commentaire": comment})
+    status, body, _ = await gest.call(
+        "POST",
+        f"/api/v1/staff/candidatures/{cid}/pieces/{slots['CV']}/examen",
+        {"decision": "refusee", "commentaire": comment},
+    )
     assert status == 200, body
     await reload_until(page, page.locator("#statut"), "Incomplet")
     await expect(piece(page, "CV").get_by_text(comment)).to_be_visible()
@@ -186,19 +194,24 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
 
     # The gestionnaire validates every piece and sets "complet"; the commission decides; the decision is validated.
     for code in documents:
-        status, body, _ = await gest.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{slots[code]}/examen",
-                                          {"decision": "validee"})
+        status, body, _ = await gest.call(
+            "POST", f"/api/v1/staff/candidatures/{cid}/pieces/{slots[code]}/examen", {"decision": "validee"}
+        )
         assert status == 200, (code, body)
 
     async def proposed() -> bool:
         return (await gest.call("GET", f"/api/v1/staff/candidatures/{cid}"))[1]["complet_propose"]
 
     await eventually(proposed, timeout=60, message="complet proposed once every piece is validated")
-    status, body, _ = await gest.call("POST", "/api/v1/staff/candidatures/statut", {"candidature_ids": [cid], "statut": "complet"})
+    status, body, _ = await gest.call(
+        "POST", "/api/v1/staff/candidatures/statut", {"candidature_ids": [cid], "statut": "complet"}
+    )
     assert status == 200, body
     status, body, _ = await prof.call("POST", f"/api/v1/staff/candidatures/{cid}/decision", {"kind": "favorable"})
     assert status == 201, body
-    status, body, _ = await gest.call("POST", "/api/v1/staff/candidatures/decisions/validation", {"candidature_ids": [cid]})
+    status, body, _ = await gest.call(
+        "POST", "/api/v1/staff/candidatures/decisions/validation", {"candidature_ids": [cid]}
+    )
     assert status == 200, body
     await mail_to(smtp_sink, account["email"], "Avis favorable")
 
@@ -220,7 +233,9 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     await j.step("candidature-confirmee")
     await mail_to(smtp_sink, account["email"], "Confirmation de votre candidature")
     await eventually(lambda: platform_quiescent(site.platform, account["email"]), message="every mail sent")
-    acknowledgements = [m for m in smtp_sink.messages() if m["To"] == account["email"] and "Accusé de réception" in m["Subject"]]
+    acknowledgements = [
+        m for m in smtp_sink.messages() if m["To"] == account["email"] and "Accusé de réception" in m["Subject"]
+    ]
     assert len(acknowledgements) == 2, "two transmissions (the first double-clicked), two acknowledgements"
 
     # "À tout moment vous pouvez télécharger en PDF une copie de votre candidature."
@@ -238,8 +253,14 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     await j.step("mon-compte")
     mobile = await browser_page(js=js, width=360, height=740, state=await page.context.storage_state())
     j.watch(mobile)
-    for path, name in (("/", "accueil"), ("/dossier", "dossier"), ("/dossier/informations-personnelles", "informations"),
-                       ("/offre", "offre"), ("/candidatures", "candidatures"), (f"/candidatures/{cid}", "candidature")):
+    for path, name in (
+        ("/", "accueil"),
+        ("/dossier", "dossier"),
+        ("/dossier/informations-personnelles", "informations"),
+        ("/offre", "offre"),
+        ("/candidatures", "candidatures"),
+        (f"/candidatures/{cid}", "candidature"),
+    ):
         await mobile.goto(site.url(path))
         await j.step(f"360px-{name}", mobile)
         width = await mobile.evaluate("document.documentElement.scrollWidth")

@@ -43,7 +43,9 @@ async def test_pages_and_api_share_one_origin(site):
 async def test_assets_are_versioned_compressed_and_cached_for_a_year(site):
     _, _, body = await page(site, "/")
     css = re.search(r'href="(/static/[0-9a-f]+/dsfr/dsfr\.min\.css)"', body).group(1)
-    async with site.platform.http.get(site.url(css), headers={"Accept-Encoding": "gzip"}, auto_decompress=False) as resp:
+    async with site.platform.http.get(
+        site.url(css), headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+    ) as resp:
         raw = await resp.read()
         assert resp.status == 200 and resp.headers["Content-Encoding"] == "gzip"
         assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
@@ -84,8 +86,9 @@ async def test_the_session_cookie_reaches_the_pages_and_form_posts_need_the_csrf
         async with http.post(site.url("/deconnexion"), data=forged, cookies=jar, allow_redirects=False) as resp:
             assert resp.status == 403 and "Page expirée" in await resp.text()
     assert (await page(site, "/candidatures", cookies=jar))[0] == 200
-    async with http.post(site.url("/deconnexion"), data={"csrf": jar["ecandidat_csrf"]}, cookies=jar,
-                         allow_redirects=False) as resp:
+    async with http.post(
+        site.url("/deconnexion"), data={"csrf": jar["ecandidat_csrf"]}, cookies=jar, allow_redirects=False
+    ) as resp:
         assert resp.status == 303
         cookies_of(resp, jar)
     assert "ecandidat_session" not in jar

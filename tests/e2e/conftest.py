@@ -43,8 +43,9 @@ class Platform:
 async def start_platform(settings_for: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
     started: list[tuple[Service | None, web.AppRunner | None, aiohttp.ClientSession | None]] = []
 
-    async def start(*names: str, gateway: dict[str, Any] | None = None, gateway_port: int = 0,
-                    **service_overrides: dict[str, Any]) -> Platform:
+    async def start(
+        *names: str, gateway: dict[str, Any] | None = None, gateway_port: int = 0, **service_overrides: dict[str, Any]
+    ) -> Platform:
         clock = OffsetClock()
         services: dict[str, Service] = {}
         for name in names:

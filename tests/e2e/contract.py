@@ -28,8 +28,9 @@ def watch(app: web.Application) -> None:
         documented = entry["responses"].get(str(response.status))
         where = f"{op.method} {op.path} ({entry['operationId']})"
         if documented is None:
-            app[_SEEN].append(f"{where} answered {response.status}, not listed in its OpenAPI entry "
-                              f"({', '.join(entry['responses'])})")
+            app[_SEEN].append(
+                f"{where} answered {response.status}, not listed in its OpenAPI entry ({', '.join(entry['responses'])})"
+            )
             return
         content = documented.get("content")
         sent = (response.content_type or "").split(";")[0] if response.body_length or response.status != 204 else ""

@@ -107,12 +107,21 @@ async def test_trivial_and_common_passwords_are_refused(platform, password, code
 
 
 async def test_the_length_rules_still_hold_and_a_passphrase_with_spaces_is_fine(platform, smtp_sink):
-    for password, message in (("court", "au moins 12"), ("onze carac.", "au moins 12"), ("x" * 120 + " " * 9, "au plus 128")):
-        status, body, _ = await api(platform, "POST", "/api/v1/accounts", account_form(password=password,
-                                                                                       password_confirmation=password))
+    for password, message in (
+        ("court", "au moins 12"),
+        ("onze carac.", "au moins 12"),
+        ("x" * 120 + " " * 9, "au plus 128"),
+    ):
+        status, body, _ = await api(
+            platform, "POST", "/api/v1/accounts", account_form(password=password, password_confirmation=password)
+        )
         assert status == 422 and message in body["errors"][0]["message"], body
-    await activated_account(platform, smtp_sink, password=" une phrase  avec des espaces ",
-                            password_confirmation=" une phrase  avec des espaces ")
+    await activated_account(
+        platform,
+        smtp_sink,
+        password=" une phrase  avec des espaces ",
+        password_confirmation=" une phrase  avec des espaces ",
+    )
 
 
 # -- account enumeration by creation --------------------------------------------------------------
@@ -122,8 +131,13 @@ async def test_an_address_that_has_an_account_gets_the_same_answer_and_its_owner
     owner = await activated_account(platform, smtp_sink)
     fresh = account_form()
     status_new, new, headers_new = await api(platform, "POST", "/api/v1/accounts", fresh)
-    again = account_form(owner["email"].upper(), nom="Intrus", prenom="Ivan", password="un autre mot de passe",
-                         password_confirmation="un autre mot de passe")
+    again = account_form(
+        owner["email"].upper(),
+        nom="Intrus",
+        prenom="Ivan",
+        password="un autre mot de passe",
+        password_confirmation="un autre mot de passe",
+    )
     status, body, headers = await api(platform, "POST", "/api/v1/accounts", again)
 
     assert status == status_new == 201, body
@@ -146,11 +160,16 @@ async def test_an_address_that_has_an_account_gets_the_same_answer_and_its_owner
 
     # Nothing changed for the owner; the numéro of the answer names no account.
     async with platform.services["accounts"].pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM candidates WHERE lower(email) = lower($1)", owner["email"]) == 1
-    status, _, _ = await api(platform, "POST", "/api/v1/sessions", {"login": owner["numero_dossier"], "password": PASSWORD})
+        assert (
+            await conn.fetchval("SELECT count(*) FROM candidates WHERE lower(email) = lower($1)", owner["email"]) == 1
+        )
+    status, _, _ = await api(
+        platform, "POST", "/api/v1/sessions", {"login": owner["numero_dossier"], "password": PASSWORD}
+    )
     assert status == 201
-    status, _, _ = await api(platform, "POST", "/api/v1/sessions",
-                             {"login": body["numero_dossier"], "password": "un autre mot de passe"})
+    status, _, _ = await api(
+        platform, "POST", "/api/v1/sessions", {"login": body["numero_dossier"], "password": "un autre mot de passe"}
+    )
     assert status == 401
 
     # The link lets the owner choose a new password.
@@ -158,7 +177,9 @@ async def test_an_address_that_has_an_account_gets_the_same_answer_and_its_owner
     reset = {"token": token_in(mail), "password": new_password, "password_confirmation": new_password}
     status, reply, _ = await api(platform, "POST", "/api/v1/accounts/password-reset", reset)
     assert status == 200, reply
-    status, _, _ = await api(platform, "POST", "/api/v1/sessions", {"login": owner["numero_dossier"], "password": new_password})
+    status, _, _ = await api(
+        platform, "POST", "/api/v1/sessions", {"login": owner["numero_dossier"], "password": new_password}
+    )
     assert status == 201
 
 
@@ -202,13 +223,17 @@ async def test_creating_with_a_registered_address_takes_the_same_work(platform, 
 
 @pytest.mark.parametrize(
     "path, subject, activated",
-    [("/api/v1/accounts/credentials", "vos identifiants", True),
-     ("/api/v1/accounts/activation/resend", "nouveau lien d'activation", False)],
+    [
+        ("/api/v1/accounts/credentials", "vos identifiants", True),
+        ("/api/v1/accounts/activation/resend", "nouveau lien d'activation", False),
+    ],
 )
 async def test_the_mail_limit_holds_under_concurrent_requests(platform, smtp_sink, path, subject, activated):
     account = await (activated_account if activated else create_account)(platform, smtp_sink)
     replies = await asyncio.gather(*(api(platform, "POST", path, {"email": account["email"]}) for _ in range(20)))
-    answers = {(status, json.dumps({k: v for k, v in body.items() if k != "request_id"})) for status, body, _ in replies}
+    answers = {
+        (status, json.dumps({k: v for k, v in body.items() if k != "request_id"})) for status, body, _ in replies
+    }
     assert len(answers) == 1 and next(iter(answers))[0] == 202, answers
     await eventually(lambda: len(mails(smtp_sink, account["email"], subject)) >= 5, timeout=60, message="5 mails")
     await mails_settled(platform, account["email"])
@@ -217,9 +242,14 @@ async def test_the_mail_limit_holds_under_concurrent_requests(platform, smtp_sin
 
 async def test_account_creations_are_limited_per_client_address(start_platform, smtp_sink):
     platform = await start_platform("accounts", "mailer", **sealing_overrides(accounts_creations_per_hour_client=3))
-    office, elsewhere = (f"127.{random.randrange(3, 255)}.{random.randrange(256)}.{random.randrange(1, 255)}" for _ in "ab")
-    sessions = {a: aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(a, 0))) for a in (office, elsewhere)}
+    office, elsewhere = (
+        f"127.{random.randrange(3, 255)}.{random.randrange(256)}.{random.randrange(1, 255)}" for _ in "ab"
+    )
+    sessions = {
+        a: aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(a, 0))) for a in (office, elsewhere)
+    }
     try:
+
         async def create(address: str, email: str) -> tuple[int, dict, dict]:
             async with sessions[address].post(platform.url("/api/v1/accounts"), json=account_form(email)) as resp:
                 return resp.status, await resp.json(), resp.headers

@@ -25,8 +25,12 @@ def sealing_overrides(**accounts: Any) -> dict[str, dict[str, Any]]:
     Every test creates its accounts from 127.0.0.1: the per-address creation limit is lifted."""
     key = new_key()
     return {
-        "accounts": {"link_sealing_key": key, "accounts_hash_workers": 2,
-                     "accounts_creations_per_hour_client": 1_000_000, **accounts},
+        "accounts": {
+            "link_sealing_key": key,
+            "accounts_hash_workers": 2,
+            "accounts_creations_per_hour_client": 1_000_000,
+            **accounts,
+        },
         "mailer": {"link_sealing_key": key, "public_base_url": "https://candidatures.example.fr"},
         # A login is an argon2id hash: on a busy shared machine it can take longer than the 3 s of FAST.
         "gateway": {"rpc_timeout": 15.0},
@@ -49,8 +53,14 @@ async def api(platform, method: str, path: str, body: Any = None, token: str | N
 
 def account_form(email: str | None = None, **changes: Any) -> dict[str, Any]:
     email = email or unique_email("candidat")
-    form = dict(nom="Dupont", prenom="Camille", email=email, email_confirmation=email, password=PASSWORD,
-                password_confirmation=PASSWORD)
+    form = dict(
+        nom="Dupont",
+        prenom="Camille",
+        email=email,
+        email_confirmation=email,
+        password=PASSWORD,
+        password_confirmation=PASSWORD,
+    )
     form.update(changes)
     return form
 
@@ -135,8 +145,11 @@ async def test_create_activate_login_who_am_i_logout(platform, smtp_sink):
     text = text_of(mail)
     assert "Bonjour Camille Dupont," in text
     assert "Vous venez de créer un compte pour la Campagne eCandidat 2026." in text
-    assert re.search(r"Attention, vous devez valider votre compte avant le \d\d/\d\d/\d{4} à \d\d:\d\d, "
-                     r"au delà de cette date votre compte sera détruit\.", text)
+    assert re.search(
+        r"Attention, vous devez valider votre compte avant le \d\d/\d\d/\d{4} à \d\d:\d\d, "
+        r"au delà de cette date votre compte sera détruit\.",
+        text,
+    )
     assert f"Utilisateur : {numero}" in text
     assert "https://candidatures.example.fr/compte/activation?jeton=" in text
     assert PASSWORD not in mail.as_string()
@@ -169,8 +182,9 @@ async def test_create_activate_login_who_am_i_logout(platform, smtp_sink):
 async def test_a_new_login_rotates_the_token_the_client_held(platform, smtp_sink):
     account = await activated_account(platform, smtp_sink)
     first = await login(platform, account["numero_dossier"])
-    status, body, _ = await api(platform, "POST", "/api/v1/sessions",
-                                {"login": account["numero_dossier"], "password": PASSWORD}, token=first)
+    status, body, _ = await api(
+        platform, "POST", "/api/v1/sessions", {"login": account["numero_dossier"], "password": PASSWORD}, token=first
+    )
     assert status == 201 and body["token"] != first
     assert (await api(platform, "GET", "/api/v1/me", token=first))[0] == 401
     assert (await api(platform, "GET", "/api/v1/me", token=body["token"]))[0] == 200
@@ -214,7 +228,9 @@ async def test_forgotten_credentials_reset_password_and_old_sessions_die(platfor
     assert status == 200, body
     for session in sessions:
         assert (await api(platform, "GET", "/api/v1/me", token=session))[0] == 401
-    status, _, _ = await api(platform, "POST", "/api/v1/sessions", {"login": account["numero_dossier"], "password": PASSWORD})
+    status, _, _ = await api(
+        platform, "POST", "/api/v1/sessions", {"login": account["numero_dossier"], "password": PASSWORD}
+    )
     assert status == 401
     await login(platform, account["numero_dossier"], new_password)
     status, _, _ = await api(platform, "POST", "/api/v1/accounts/password-reset", reset)
@@ -230,7 +246,9 @@ async def test_change_of_email_is_confirmed_by_link_and_logs_out(platform, smtp_
     new_email = unique_email("nouvelle")
     change = {"new_email": new_email, "new_email_confirmation": new_email, "password": PASSWORD}
 
-    status, body, _ = await api(platform, "POST", "/api/v1/me/email", {**change, "password": "pas le bon mot de passe"}, token=session)
+    status, body, _ = await api(
+        platform, "POST", "/api/v1/me/email", {**change, "password": "pas le bon mot de passe"}, token=session
+    )
     assert status == 422 and body["errors"][0]["field"] == "password"
     taken = {**change, "new_email": other["email"].upper(), "new_email_confirmation": other["email"]}
     status, body, _ = await api(platform, "POST", "/api/v1/me/email", taken, token=session)
@@ -277,7 +295,9 @@ async def test_unactivated_account_is_purged_after_its_deadline(platform, smtp_s
 
     status, _, _ = await api(platform, "POST", "/api/v1/accounts/activation", {"token": account["activation"]})
     assert status == 410
-    status, _, _ = await api(platform, "POST", "/api/v1/sessions", {"login": account["numero_dossier"], "password": PASSWORD})
+    status, _, _ = await api(
+        platform, "POST", "/api/v1/sessions", {"login": account["numero_dossier"], "password": PASSWORD}
+    )
     assert status == 401
     await login(platform, kept["numero_dossier"])  # an activated account stays
 
@@ -298,10 +318,26 @@ async def test_unactivated_account_is_purged_after_its_deadline(platform, smtp_s
         ({"nom": None}, "nom", "Ce champ est obligatoire."),
         ({"nom": "   "}, "nom", "Ce champ est obligatoire."),
         ({"email": "pas-une-adresse"}, "email", "L'adresse mail n'est pas valide."),
-        ({"email_confirmation": "autre@example.org"}, "email_confirmation", "La confirmation ne correspond pas à l'adresse mail."),
-        ({"password_confirmation": "autre chose encore"}, "password_confirmation", "La confirmation ne correspond pas au mot de passe."),
-        ({"password": "court", "password_confirmation": "court"}, "password", "Le mot de passe doit contenir au moins 12 caractères."),
-        ({"password": "x" * 129, "password_confirmation": "x" * 129}, "password", "Le mot de passe doit contenir au plus 128 caractères."),
+        (
+            {"email_confirmation": "autre@example.org"},
+            "email_confirmation",
+            "La confirmation ne correspond pas à l'adresse mail.",
+        ),
+        (
+            {"password_confirmation": "autre chose encore"},
+            "password_confirmation",
+            "La confirmation ne correspond pas au mot de passe.",
+        ),
+        (
+            {"password": "court", "password_confirmation": "court"},
+            "password",
+            "Le mot de passe doit contenir au moins 12 caractères.",
+        ),
+        (
+            {"password": "x" * 129, "password_confirmation": "x" * 129},
+            "password",
+            "Le mot de passe doit contenir au plus 128 caractères.",
+        ),
         ({"password": "MotDePasse123", "password_confirmation": "MotDePasse123"}, "password", None),
         ({"password": "1q2w3e4r5t6y", "password_confirmation": "1q2w3e4r5t6y"}, "password", None),
         ({"ine": "12AB"}, "ine", None),
@@ -322,7 +358,10 @@ async def test_bad_account_forms_are_refused_in_french_and_create_nothing(platfo
     if message:
         assert fields[field] == message
     async with platform.services["accounts"].pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM candidates WHERE lower(email) = lower($1)", form.get("email", "")) == 0
+        assert (
+            await conn.fetchval("SELECT count(*) FROM candidates WHERE lower(email) = lower($1)", form.get("email", ""))
+            == 0
+        )
 
 
 @pytest.mark.parametrize("path", ["/api/v1/accounts/activation", "/api/v1/accounts/email-confirmation"])
@@ -331,7 +370,11 @@ async def test_forged_tokens_are_refused(platform, path):
         status, body, _ = await api(platform, "POST", path, {"token": token})
         assert status == 410 and body["code"] == "gone" and body["errors"][0]["field"] == "token"
     status, body, _ = await api(platform, "POST", path, {})
-    assert status == 422 and body["errors"][0] == {"field": "token", "message": "Ce champ est obligatoire.", "code": "missing"}
+    assert status == 422 and body["errors"][0] == {
+        "field": "token",
+        "message": "Ce champ est obligatoire.",
+        "code": "missing",
+    }
 
 
 async def test_expired_reset_link_is_refused(platform, smtp_sink):
@@ -340,14 +383,20 @@ async def test_expired_reset_link_is_refused(platform, smtp_sink):
     token = token_in(await mail_to(smtp_sink, account["email"], "vos identifiants"))
     platform.clock.advance(hours=2, minutes=1)
     new_password = "une toute nouvelle phrase de passe"
-    status, body, _ = await api(platform, "POST", "/api/v1/accounts/password-reset",
-                                {"token": token, "password": new_password, "password_confirmation": new_password})
+    status, body, _ = await api(
+        platform,
+        "POST",
+        "/api/v1/accounts/password-reset",
+        {"token": token, "password": new_password, "password_confirmation": new_password},
+    )
     assert status == 410, body
     await login(platform, account["numero_dossier"])  # the old password still works
 
 
 async def test_repeated_failures_are_throttled_then_allowed_again(start_platform, smtp_sink):
-    platform = await start_platform("accounts", "mailer", **sealing_overrides(accounts_throttle_free=3, accounts_throttle_base=2))
+    platform = await start_platform(
+        "accounts", "mailer", **sealing_overrides(accounts_throttle_free=3, accounts_throttle_base=2)
+    )
     account = await activated_account(platform, smtp_sink)
     attempt = {"login": account["numero_dossier"], "password": "mauvais mot de passe"}
     unknown = {"login": "26ZZZZZZ", "password": "mauvais mot de passe"}
@@ -367,8 +416,12 @@ async def test_repeated_failures_are_throttled_then_allowed_again(start_platform
 
 async def test_browser_session_cookie_is_httponly_and_csrf_protected(platform, smtp_sink):
     account = await activated_account(platform, smtp_sink)
-    status, body, headers = await api(platform, "POST", "/api/v1/sessions",
-                                      {"login": account["numero_dossier"], "password": PASSWORD, "session_cookie": True})
+    status, body, headers = await api(
+        platform,
+        "POST",
+        "/api/v1/sessions",
+        {"login": account["numero_dossier"], "password": PASSWORD, "session_cookie": True},
+    )
     assert status == 201 and body["token"] is None
     cookies = headers.getall("Set-Cookie")
     session_cookie = next(c for c in cookies if c.startswith("ecandidat_session="))
@@ -385,8 +438,12 @@ async def test_browser_session_cookie_is_httponly_and_csrf_protected(platform, s
     assert status == 403 and "X-CSRF-Token" in body["detail"]
     status, _, _ = await api(platform, "DELETE", "/api/v1/sessions/current", headers={**jar, "X-CSRF-Token": "devine"})
     assert status == 403
-    status, _, headers = await api(platform, "DELETE", "/api/v1/sessions/current", headers={**jar, "X-CSRF-Token": csrf})
-    assert status == 204 and any(c.startswith("ecandidat_session=;") or 'ecandidat_session=""' in c for c in headers.getall("Set-Cookie"))
+    status, _, headers = await api(
+        platform, "DELETE", "/api/v1/sessions/current", headers={**jar, "X-CSRF-Token": csrf}
+    )
+    assert status == 204 and any(
+        c.startswith("ecandidat_session=;") or 'ecandidat_session=""' in c for c in headers.getall("Set-Cookie")
+    )
     assert (await api(platform, "GET", "/api/v1/me", headers=jar))[0] == 401
 
 
@@ -402,9 +459,18 @@ async def test_unauthenticated_and_malformed_credentials(platform):
 async def test_account_routes_are_in_the_openapi_document(platform):
     status, doc, _ = await api(platform, "GET", "/api/v1/openapi.json")
     assert status == 200
-    for path in ("/api/v1/accounts", "/api/v1/accounts/activation", "/api/v1/accounts/activation/resend",
-                 "/api/v1/accounts/credentials", "/api/v1/accounts/password-reset", "/api/v1/sessions",
-                 "/api/v1/sessions/current", "/api/v1/me", "/api/v1/me/email", "/api/v1/accounts/email-confirmation"):
+    for path in (
+        "/api/v1/accounts",
+        "/api/v1/accounts/activation",
+        "/api/v1/accounts/activation/resend",
+        "/api/v1/accounts/credentials",
+        "/api/v1/accounts/password-reset",
+        "/api/v1/sessions",
+        "/api/v1/sessions/current",
+        "/api/v1/me",
+        "/api/v1/me/email",
+        "/api/v1/accounts/email-confirmation",
+    ):
         assert path in doc["paths"], path
     assert doc["paths"]["/api/v1/me"]["get"]["x-realm"] == "candidate"
 

@@ -32,8 +32,10 @@ async def platform(start_platform, nats_server):
     # No mailer: the events are still written and published, the mails are not the point here. The
     # per-address mail quota is lifted so that every request for a real account does the real work.
     overrides = sealing_overrides(
-        accounts_mail_requests_per_hour=1_000_000, accounts_throttle_free=1_000_000,
-        accounts_throttle_free_account=1_000_000, accounts_throttle_free_client=1_000_000,
+        accounts_mail_requests_per_hour=1_000_000,
+        accounts_throttle_free=1_000_000,
+        accounts_throttle_free_account=1_000_000,
+        accounts_throttle_free_client=1_000_000,
     )
     platform = await start_platform("accounts", accounts=overrides["accounts"], gateway=overrides["gateway"])
     yield platform
@@ -59,7 +61,9 @@ async def accounts(platform, count: int, activate: bool) -> list[dict]:
         assert status == 201, body
         if activate:
             async with platform.services["accounts"].pool.acquire() as conn:
-                await conn.execute("UPDATE candidates SET activated_at = now() WHERE account_id = $1", body["account_id"])
+                await conn.execute(
+                    "UPDATE candidates SET activated_at = now() WHERE account_id = $1", body["account_id"]
+                )
         created.append({**form, **body})
     return created
 

@@ -62,7 +62,9 @@ async def set_up(platform, email: str, token: str) -> Staff:
     assert status == 200, body
     assert body["otpauth_uri"].startswith("otpauth://totp/eCandidat:")
     secret = body["totp_secret"]
-    status, refused, _ = await api(platform, "POST", "/api/v1/staff/setup/confirmation", {"token": token, "code": "000000"})
+    status, refused, _ = await api(
+        platform, "POST", "/api/v1/staff/setup/confirmation", {"token": token, "code": "000000"}
+    )
     assert status == 422 and refused["errors"][0]["field"] == "code"
     code = pyotp.TOTP(secret).at(platform.clock.now())
     status, body, _ = await api(platform, "POST", "/api/v1/staff/setup/confirmation", {"token": token, "code": code})
@@ -80,7 +82,12 @@ async def admin(platform) -> Staff:
     email = unique_email("admin")
     async with service.pool.acquire() as conn:
         _, token = await create_first_admin(
-            conn, email=email, nom="Admin", prenom="Alice", sealer=service.deps.sealer, clock=platform.clock,
+            conn,
+            email=email,
+            nom="Admin",
+            prenom="Alice",
+            sealer=service.deps.sealer,
+            clock=platform.clock,
             settings=service.settings,
         )
     staff = await set_up(platform, email, token)
@@ -104,10 +111,18 @@ async def invited(platform, smtp_sink, by: Staff, roles: list[str], **scopes) ->
 
 async def test_first_admin_from_the_cli_sets_up_totp_and_logs_in(platform, process_env, smtp_sink):
     email = unique_email("premier.admin")
-    env = {**process_env, "LINK_SEALING_KEY": platform.services["accounts"].settings.link_sealing_key,
-           "PUBLIC_BASE_URL": "https://candidatures.example.fr"}
-    result = subprocess.run([sys.executable, "-m", "ecandidat.cli", "create-admin", "--email", email],
-                            env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **process_env,
+        "LINK_SEALING_KEY": platform.services["accounts"].settings.link_sealing_key,
+        "PUBLIC_BASE_URL": "https://candidatures.example.fr",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "ecandidat.cli", "create-admin", "--email", email],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "https://candidatures.example.fr/api/v1/staff/setup" in result.stdout
     token = re.search(r'"token": "([A-Za-z0-9_-]+)"', result.stdout).group(1)
@@ -129,8 +144,13 @@ async def test_first_admin_from_the_cli_sets_up_totp_and_logs_in(platform, proce
     status, me, _ = await staff.call("GET", "/api/v1/staff/me")
     assert status == 200 and me["email"] == email and me["active"] is True
 
-    again = subprocess.run([sys.executable, "-m", "ecandidat.cli", "create-admin", "--email", email],
-                           env=env, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, "-m", "ecandidat.cli", "create-admin", "--email", email],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 0 and "already exists" in again.stdout  # the local stack may call it at every start
 
 
@@ -155,8 +175,9 @@ async def test_realms_roles_and_centre_scopes(platform, smtp_sink):
     assert status == 403 and "centre" in body["detail"]
     status, _, _ = await gestionnaire.call("GET", "/api/v1/staff/accounts")
     assert status == 403
-    status, _, _ = await gestionnaire.call("POST", "/api/v1/staff/accounts", {
-        "email": unique_email(), "nom": "X", "prenom": "Y", "roles": ["admin"]})
+    status, _, _ = await gestionnaire.call(
+        "POST", "/api/v1/staff/accounts", {"email": unique_email(), "nom": "X", "prenom": "Y", "roles": ["admin"]}
+    )
     assert status == 403
     status, body, _ = await boss.call("GET", "/api/v1/staff/centres/CENTRE_B/staff")
     assert status == 200 and body["items"] == []
@@ -176,7 +197,9 @@ async def test_realms_roles_and_centre_scopes(platform, smtp_sink):
 async def test_bad_staff_forms_are_refused_and_create_nothing(platform, form, field):
     boss = await admin(platform)
     email = unique_email("refus")
-    status, body, _ = await boss.call("POST", "/api/v1/staff/accounts", {"email": email, "nom": "N", "prenom": "P", **form})
+    status, body, _ = await boss.call(
+        "POST", "/api/v1/staff/accounts", {"email": email, "nom": "N", "prenom": "P", **form}
+    )
     assert status == 422, body
     assert field in {e["field"] for e in body["errors"]}
     async with platform.services["accounts"].pool.acquire() as conn:

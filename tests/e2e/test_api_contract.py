@@ -66,8 +66,11 @@ def test_the_statuses_the_edge_answers_are_listed(document):
 
 def test_if_match_is_documented_where_it_is_enforced_only(document):
     api, doc = document
-    with_if_match = {(op.method, op.path) for op in api.operations
-                     if any(p["name"] == "If-Match" for p in doc["paths"][op.path][op.method.lower()].get("parameters", []))}
+    with_if_match = {
+        (op.method, op.path)
+        for op in api.operations
+        if any(p["name"] == "If-Match" for p in doc["paths"][op.path][op.method.lower()].get("parameters", []))
+    }
     saves = {("PUT", f"/api/v1/dossier/sections/{s.replace('_', '-')}") for s in WRITABLE_SECTIONS}
     saves.add(("PUT", "/api/v1/staff/dossiers/{account_id}/sections/informations-personnelles"))
     assert with_if_match == saves
@@ -152,7 +155,11 @@ async def edge(start_platform, start_token_gateway) -> Edge:
 async def test_a_refusal_without_comment_names_the_body_field(edge):
     _, cid, slot = await deposited(edge)
     staff = edge.staff("admin")
-    status, _, problem = await edge.call("POST", f"/staff/candidatures/{cid}/pieces/{slot}/examen", staff,
-                                         json={"decision": "refusee", "commentaire": ""})
+    status, _, problem = await edge.call(
+        "POST",
+        f"/staff/candidatures/{cid}/pieces/{slot}/examen",
+        staff,
+        json={"decision": "refusee", "commentaire": ""},
+    )
     assert status == 422, problem
     assert [e["field"] for e in problem["errors"]] == ["commentaire"]

@@ -35,7 +35,11 @@ SCOPED = {
     "PUT /api/v1/staff/candidatures/{candidature_id}/date-limite-retour": {"date_retour": "2030-01-01"},
     "PUT /api/v1/staff/offre/formations/{code}/date-limite-retour": {"date_retour": "2030-01-01"},
     "POST /api/v1/staff/candidatures/statut": {"candidature_ids": ["{candidature_id}"], "statut": "complet"},
-    "POST /api/v1/staff/candidatures/type-traitement": {"candidature_ids": ["{candidature_id}"], "type_traitement": "acces_direct", "valide": True},
+    "POST /api/v1/staff/candidatures/type-traitement": {
+        "candidature_ids": ["{candidature_id}"],
+        "type_traitement": "acces_direct",
+        "valide": True,
+    },
     "POST /api/v1/staff/candidatures/decisions/validation": {"candidature_ids": ["{candidature_id}"]},
     "GET /api/v1/staff/candidatures?formation_code=DAEU-A": None,
     "GET /api/v1/staff/candidatures/comptes?formation_code=DAEU-A": None,
@@ -48,34 +52,66 @@ SCOPED = {
 }
 # Staff routes of administrators (or scolarité) only, and routes about the caller themself.
 ADMIN_ONLY = {
-    "POST /api/v1/staff/accounts", "GET /api/v1/staff/accounts", "GET /api/v1/staff/accounts/{account_id}",
-    "PATCH /api/v1/staff/accounts/{account_id}", "POST /api/v1/staff/accounts/{account_id}/invitation",
-    "PUT /api/v1/staff/offre/campagnes/{code}", "PUT /api/v1/staff/offre/centres/{code}",
-    "PUT /api/v1/staff/offre/commissions/{code}", "PUT /api/v1/staff/offre/formations/{code}",
-    "PUT /api/v1/staff/offre/pieces/{code}", "PUT /api/v1/staff/offre/types-diplome/{code}",
+    "POST /api/v1/staff/accounts",
+    "GET /api/v1/staff/accounts",
+    "GET /api/v1/staff/accounts/{account_id}",
+    "PATCH /api/v1/staff/accounts/{account_id}",
+    "POST /api/v1/staff/accounts/{account_id}/invitation",
+    "PUT /api/v1/staff/offre/campagnes/{code}",
+    "PUT /api/v1/staff/offre/centres/{code}",
+    "PUT /api/v1/staff/offre/commissions/{code}",
+    "PUT /api/v1/staff/offre/formations/{code}",
+    "PUT /api/v1/staff/offre/pieces/{code}",
+    "PUT /api/v1/staff/offre/types-diplome/{code}",
     "POST /api/v1/staff/offre/campagnes/{code}/prolongations",
-    "PUT /api/v1/staff/pieces/{piece_id}/modele", "DELETE /api/v1/staff/pieces/{piece_id}/modele",
-    "POST /api/v1/staff/registre-etudiants", "POST /api/v1/staff/mail/test", "GET /api/v1/staff/mail/deliveries",
-    "GET /api/v1/staff/health", "GET /api/v1/staff/offre",
-    "GET /api/v1/staff/dead-letters", "POST /api/v1/staff/dead-letters/{seq}/replay",
-    "POST /api/v1/staff/webhooks", "GET /api/v1/staff/webhooks", "DELETE /api/v1/staff/webhooks/{endpoint_id}",
-    "POST /api/v1/staff/webhooks/{endpoint_id}/secret", "POST /api/v1/staff/webhooks/{endpoint_id}/pause",
-    "POST /api/v1/staff/webhooks/{endpoint_id}/resume", "GET /api/v1/staff/webhooks/{endpoint_id}/deliveries",
+    "PUT /api/v1/staff/pieces/{piece_id}/modele",
+    "DELETE /api/v1/staff/pieces/{piece_id}/modele",
+    "POST /api/v1/staff/registre-etudiants",
+    "POST /api/v1/staff/mail/test",
+    "GET /api/v1/staff/mail/deliveries",
+    "GET /api/v1/staff/health",
+    "GET /api/v1/staff/offre",
+    "GET /api/v1/staff/dead-letters",
+    "POST /api/v1/staff/dead-letters/{seq}/replay",
+    "POST /api/v1/staff/webhooks",
+    "GET /api/v1/staff/webhooks",
+    "DELETE /api/v1/staff/webhooks/{endpoint_id}",
+    "POST /api/v1/staff/webhooks/{endpoint_id}/secret",
+    "POST /api/v1/staff/webhooks/{endpoint_id}/pause",
+    "POST /api/v1/staff/webhooks/{endpoint_id}/resume",
+    "GET /api/v1/staff/webhooks/{endpoint_id}/deliveries",
     "POST /api/v1/staff/webhooks/{endpoint_id}/replays",
 }
-SELF = {"GET /api/v1/staff/me", "POST /api/v1/staff/me/recovery-codes", "DELETE /api/v1/staff/sessions/current",
-        "GET /api/v1/staff/pieces/{piece_id}/modele"}
+SELF = {
+    "GET /api/v1/staff/me",
+    "POST /api/v1/staff/me/recovery-codes",
+    "DELETE /api/v1/staff/sessions/current",
+    "GET /api/v1/staff/pieces/{piece_id}/modele",
+}
 
 
 @pytest.fixture
 async def world(start_platform, smtp_sink):
-    platform = await start_platform("accounts", "dossiers", "candidatures", "documents", "mailer",
-                                    documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **sealing_overrides())
+    platform = await start_platform(
+        "accounts",
+        "dossiers",
+        "candidatures",
+        "documents",
+        "mailer",
+        documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"},
+        **sealing_overrides(),
+    )
     await seed_demo(platform.services["candidatures"].pool, date.today())
     account = await activated_account(platform, smtp_sink)
     token = await login(platform, account["numero_dossier"])
-    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())):
-        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'})
+    for slug, content in (
+        ("informations-personnelles", infos_perso()),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
+        status, body, _ = await api(
+            platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
         assert status == 200, body
     status, cand, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
     assert status == 201, cand
@@ -90,11 +126,25 @@ async def world(start_platform, smtp_sink):
     other_commission = await invited(platform, smtp_sink, root, ["commission"], commissions=["COM-FC"])
     other = await activated_account(platform, smtp_sink)
     other_token = await login(platform, other["numero_dossier"])
-    values = {"candidature_id": cand["id"], "slot_id": slot["slot_id"], "account_id": account["account_id"],
-              "piece_id": slot["piece_id"], "section": "adresse", "centre": "DAEU", "code": "X",
-              "endpoint_id": str(uuid.uuid4()), "seq": 1}
-    return dict(platform=platform, token=token, other_token=other_token, other_centre=other_centre,
-                other_commission=other_commission, values=values)
+    values = {
+        "candidature_id": cand["id"],
+        "slot_id": slot["slot_id"],
+        "account_id": account["account_id"],
+        "piece_id": slot["piece_id"],
+        "section": "adresse",
+        "centre": "DAEU",
+        "code": "X",
+        "endpoint_id": str(uuid.uuid4()),
+        "seq": 1,
+    }
+    return dict(
+        platform=platform,
+        token=token,
+        other_token=other_token,
+        other_centre=other_centre,
+        other_commission=other_commission,
+        values=values,
+    )
 
 
 def routes(platform) -> list[tuple[str, str, str | None]]:
@@ -139,8 +189,9 @@ async def test_every_route_is_classified_and_refuses_the_wrong_caller(world):
         url = fill(path, values)
         for stranger in (world["other_centre"], world["other_commission"]):
             # (If-Match too, so that the section correction cannot stop at its version check)
-            status, body, _ = await api(platform, method, url, body_for(spec, values), token=stranger.token,
-                                        headers={"If-Match": '"1"'})
+            status, body, _ = await api(
+                platform, method, url, body_for(spec, values), token=stranger.token, headers={"If-Match": '"1"'}
+            )
             assert status in (403, 404), (key, stranger.email, status, body)
 
     for key in ADMIN_ONLY:

@@ -16,11 +16,17 @@ async def test_the_detail_is_the_candidature_its_pieces_and_its_suivi_read_at_on
     async def same_as_the_three_routes() -> dict | None:
         status, detail = await env.json("GET", f"/candidatures/{cid}/detail", auth)
         assert status == 200, detail
-        reads = [await env.json("GET", path, auth) for path in
-                 (f"/candidatures/{cid}", f"/candidatures/{cid}/pieces", f"/candidatures/{cid}/suivi")]
+        reads = [
+            await env.json("GET", path, auth)
+            for path in (f"/candidatures/{cid}", f"/candidatures/{cid}/pieces", f"/candidatures/{cid}/suivi")
+        ]
         assert all(status == 200 for status, _ in reads), reads
         candidature, pieces, suivi = (body for _, body in reads)
-        return detail if (detail["candidature"], detail["pieces"], detail["suivi"]) == (candidature, pieces, suivi) else None
+        return (
+            detail
+            if (detail["candidature"], detail["pieces"], detail["suivi"]) == (candidature, pieces, suivi)
+            else None
+        )
 
     detail = await eventually(same_as_the_three_routes, message="detail equal to the three reads")
     assert detail["candidature"]["id"] == cid and detail["candidature"]["can_transmit"] is False

@@ -29,9 +29,16 @@ async def platform(start_platform):
 
 async def own_formation(root, today: date, *, centre: str = "FC-DIPL", retour_days: int = 10) -> str:
     code = f"DL-{uuid.uuid4().hex[:8].upper()}"
-    body = {"libelle": f"DU Échéances {code}", "centre_code": centre, "type_code": "U-B3", "commission_code": "COM-FC",
-            "type_traitement": "acces_controle", "depot_debut": str(today - timedelta(days=1)),
-            "depot_fin": str(today + timedelta(days=10)), "date_retour": str(today + timedelta(days=retour_days))}
+    body = {
+        "libelle": f"DU Échéances {code}",
+        "centre_code": centre,
+        "type_code": "U-B3",
+        "commission_code": "COM-FC",
+        "type_traitement": "acces_controle",
+        "depot_debut": str(today - timedelta(days=1)),
+        "depot_fin": str(today + timedelta(days=10)),
+        "date_retour": str(today + timedelta(days=retour_days)),
+    }
     status, reply, _ = await root.call("PUT", f"/api/v1/staff/offre/formations/{code}", body)
     assert status == 201, reply
     return code
@@ -54,14 +61,19 @@ async def test_a_formations_new_date_reaches_its_candidatures_unless_they_have_t
     today = platform.clock.now().astimezone(PARIS).date()
     code = await own_formation(root, today, retour_days=20)
     follower, pinned = await candidate(platform, smtp_sink), await candidate(platform, smtp_sink)
-    status, a, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": code}, token=follower["token"])
+    status, a, _ = await api(
+        platform, "POST", "/api/v1/candidatures", {"formation_code": code}, token=follower["token"]
+    )
     status, b, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": code}, token=pinned["token"])
     assert a["date_limite_retour"] == b["date_limite_retour"] == str(today + timedelta(days=20))
 
     # One candidature gets its own date (a gestionnaire's decision, with why).
     own = str(today + timedelta(days=25))
-    status, body, _ = await root.call("PUT", f"/api/v1/staff/candidatures/{b['id']}/date-limite-retour",
-                                      {"date_retour": own, "motif": "Pièce attendue de l'ambassade"})
+    status, body, _ = await root.call(
+        "PUT",
+        f"/api/v1/staff/candidatures/{b['id']}/date-limite-retour",
+        {"date_retour": own, "motif": "Pièce attendue de l'ambassade"},
+    )
     assert status == 200 and body["updated"] == [b["id"]], body
     assert (await seen(platform, pinned, b["id"]))["date_limite_retour"] == own
     mail = await mail_to(smtp_sink, pinned["email"], "Date limite de retour prolongée")
@@ -72,8 +84,11 @@ async def test_a_formations_new_date_reaches_its_candidatures_unless_they_have_t
 
     # The formation's date moves: the candidature that follows it moves too, the other keeps its own.
     later = str(today + timedelta(days=30))
-    status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/formations/{code}/date-limite-retour",
-                                      {"date_retour": later, "motif": "Calendrier du jury décalé"})
+    status, body, _ = await root.call(
+        "PUT",
+        f"/api/v1/staff/offre/formations/{code}/date-limite-retour",
+        {"date_retour": later, "motif": "Calendrier du jury décalé"},
+    )
     assert status == 200 and body["updated"] == [a["id"]], body
     assert (await seen(platform, follower, a["id"]))["date_limite_retour"] == later
     assert (await seen(platform, pinned, b["id"]))["date_limite_retour"] == own
@@ -82,19 +97,35 @@ async def test_a_formations_new_date_reaches_its_candidatures_unless_they_have_t
     assert [h["details"]["cause"] for h in await history(root, a["id"])] == ["formation"]
 
     # The offer's own form reaches them the same way; the same date again changes nothing.
-    status, formation, _ = await root.call("PUT", f"/api/v1/staff/offre/formations/{code}", {
-        "libelle": f"DU Échéances {code}", "centre_code": "FC-DIPL", "type_code": "U-B3", "commission_code": "COM-FC",
-        "type_traitement": "acces_controle", "depot_debut": str(today - timedelta(days=1)),
-        "depot_fin": str(today + timedelta(days=10)), "date_retour": str(today + timedelta(days=12))})
+    status, formation, _ = await root.call(
+        "PUT",
+        f"/api/v1/staff/offre/formations/{code}",
+        {
+            "libelle": f"DU Échéances {code}",
+            "centre_code": "FC-DIPL",
+            "type_code": "U-B3",
+            "commission_code": "COM-FC",
+            "type_traitement": "acces_controle",
+            "depot_debut": str(today - timedelta(days=1)),
+            "depot_fin": str(today + timedelta(days=10)),
+            "date_retour": str(today + timedelta(days=12)),
+        },
+    )
     assert status == 200, formation
     assert (await seen(platform, follower, a["id"]))["date_limite_retour"] == str(today + timedelta(days=12))
-    status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/formations/{code}/date-limite-retour",
-                                      {"date_retour": str(today + timedelta(days=12))})
+    status, body, _ = await root.call(
+        "PUT",
+        f"/api/v1/staff/offre/formations/{code}/date-limite-retour",
+        {"date_retour": str(today + timedelta(days=12))},
+    )
     assert status == 200 and body["updated"] == []
     # Following the formation again: the pinned candidature takes the formation's date.
-    status, body, _ = await root.call("PUT", f"/api/v1/staff/candidatures/{b['id']}/date-limite-retour",
-                                      {"date_retour": None, "motif": "Pièce reçue"})
-    assert status == 200 and (await seen(platform, pinned, b["id"]))["date_limite_retour"] == str(today + timedelta(days=12))
+    status, body, _ = await root.call(
+        "PUT", f"/api/v1/staff/candidatures/{b['id']}/date-limite-retour", {"date_retour": None, "motif": "Pièce reçue"}
+    )
+    assert status == 200 and (await seen(platform, pinned, b["id"]))["date_limite_retour"] == str(
+        today + timedelta(days=12)
+    )
 
 
 async def test_after_an_incident_every_open_deadline_of_the_campaign_is_extended_once(platform, smtp_sink):
@@ -102,31 +133,51 @@ async def test_after_an_incident_every_open_deadline_of_the_campaign_is_extended
     now = platform.clock.now()
     today = now.astimezone(PARIS).date()
     campagne = f"INC{uuid.uuid4().hex[:6].upper()}"
-    status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/campagnes/{campagne}", {
-        "libelle": "Campagne de l'incident", "debut": str(today - timedelta(days=5)), "fin": str(today + timedelta(days=30)),
-        "prefix": "26", "en_service": True})
+    status, body, _ = await root.call(
+        "PUT",
+        f"/api/v1/staff/offre/campagnes/{campagne}",
+        {
+            "libelle": "Campagne de l'incident",
+            "debut": str(today - timedelta(days=5)),
+            "fin": str(today + timedelta(days=30)),
+            "prefix": "26",
+            "en_service": True,
+        },
+    )
     assert status == 201, body
     try:
         code = await own_formation(root, today)
-        people = {name: await candidate(platform, smtp_sink) for name in ("ouverte", "echue", "ancienne", "transmise", "annulee")}
+        people = {
+            name: await candidate(platform, smtp_sink)
+            for name in ("ouverte", "echue", "ancienne", "transmise", "annulee")
+        }
         ids = {}
         for name, who in people.items():
-            status, view, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": code}, token=who["token"])
+            status, view, _ = await api(
+                platform, "POST", "/api/v1/candidatures", {"formation_code": code}, token=who["token"]
+            )
             assert status == 201, view
             ids[name] = view["id"]
         # "echue" ended at midnight, during the incident; "ancienne" ended three days ago, before it.
         for name, day in (("echue", today - timedelta(days=1)), ("ancienne", today - timedelta(days=3))):
-            status, body, _ = await root.call("PUT", f"/api/v1/staff/candidatures/{ids[name]}/date-limite-retour",
-                                              {"date_retour": str(day)})
+            status, body, _ = await root.call(
+                "PUT", f"/api/v1/staff/candidatures/{ids[name]}/date-limite-retour", {"date_retour": str(day)}
+            )
             assert status == 200, body
-        status, body, _ = await root.call("POST", "/api/v1/staff/candidatures/statut",
-                                          {"candidature_ids": [ids["transmise"]], "statut": "receptionne"})
+        status, body, _ = await root.call(
+            "POST",
+            "/api/v1/staff/candidatures/statut",
+            {"candidature_ids": [ids["transmise"]], "statut": "receptionne"},
+        )
         assert status == 200, body
-        status, body, _ = await api(platform, "POST", f"/api/v1/candidatures/{ids['annulee']}/annulation",
-                                    token=people["annulee"]["token"])
+        status, body, _ = await api(
+            platform, "POST", f"/api/v1/candidatures/{ids['annulee']}/annulation", token=people["annulee"]["token"]
+        )
         assert status == 200, body
         echue = people["echue"]
-        status, pieces, _ = await api(platform, "GET", f"/api/v1/candidatures/{ids['echue']}/pieces", token=echue["token"])
+        status, pieces, _ = await api(
+            platform, "GET", f"/api/v1/candidatures/{ids['echue']}/pieces", token=echue["token"]
+        )
         slot = pieces["items"][0]["slot_id"]
 
         async def echue_locked() -> bool:
@@ -136,8 +187,11 @@ async def test_after_an_incident_every_open_deadline_of_the_campaign_is_extended
         assert (await seen(platform, echue, ids["echue"]))["can_transmit"] is False
 
         incident = (now - timedelta(hours=30)).astimezone(PARIS)
-        request = {"incident_debut": incident.isoformat(), "heures": 48,
-                   "motif": "Plateforme inaccessible pendant une panne du réseau de l'université."}
+        request = {
+            "incident_debut": incident.isoformat(),
+            "heures": 48,
+            "motif": "Plateforme inaccessible pendant une panne du réseau de l'université.",
+        }
         before = {name: (await seen(platform, who, ids[name]))["limite_retour"] for name, who in people.items()}
         status, done, _ = await root.call("POST", f"/api/v1/staff/offre/campagnes/{campagne}/prolongations", request)
         assert status == 201 and done["candidatures"] == 2 and not done["deja_appliquee"], done
@@ -170,11 +224,15 @@ async def test_after_an_incident_every_open_deadline_of_the_campaign_is_extended
         assert status == 200 and again["deja_appliquee"] and again["id"] == done["id"], again
         assert (await seen(platform, people["ouverte"], ids["ouverte"]))["limite_retour"] == after["ouverte"]
         assert len(await history(root, ids["ouverte"])) == 1
-        status, refused, _ = await root.call("POST", f"/api/v1/staff/offre/campagnes/{campagne}/prolongations",
-                                             {**request, "heures": 24})
+        status, refused, _ = await root.call(
+            "POST", f"/api/v1/staff/offre/campagnes/{campagne}/prolongations", {**request, "heures": 24}
+        )
         assert status == 409 and refused["reason"] == "deja_prolongee", refused
-        status, refused, _ = await root.call("POST", f"/api/v1/staff/offre/campagnes/{campagne}/prolongations",
-                                             {**request, "incident_debut": (now + timedelta(hours=1)).isoformat()})
+        status, refused, _ = await root.call(
+            "POST",
+            f"/api/v1/staff/offre/campagnes/{campagne}/prolongations",
+            {**request, "incident_debut": (now + timedelta(hours=1)).isoformat()},
+        )
         assert status == 422 and refused["errors"][0]["field"] == "incident_debut", refused
     finally:
         await seed_demo(platform.services["candidatures"].pool, date.today())  # the demo campaign in service again

@@ -41,25 +41,33 @@ class Env:
         return {"Authorization": f"Bearer {token}"}
 
     def candidate(self) -> tuple[Principal, dict[str, str]]:
-        me = Principal(realm="candidate", account_id=uuid.uuid4(), email=f"{uuid.uuid4().hex[:8]}@example.org",
-                       numero_dossier=uuid.uuid4().hex[:8].upper())
+        me = Principal(
+            realm="candidate",
+            account_id=uuid.uuid4(),
+            email=f"{uuid.uuid4().hex[:8]}@example.org",
+            numero_dossier=uuid.uuid4().hex[:8].upper(),
+        )
         return me, self.login(me)
 
     def staff(self, *roles: str, centres: tuple[str, ...] = ()) -> dict[str, str]:
-        return self.login(Principal(realm="staff", account_id=uuid.uuid4(), email="agent@univ.example",
-                                    roles=roles, centres=centres))
+        return self.login(
+            Principal(realm="staff", account_id=uuid.uuid4(), email="agent@univ.example", roles=roles, centres=centres)
+        )
 
     async def json(self, method: str, path: str, headers: dict, **kwargs) -> tuple[int, dict]:
         async with self.http.request(method, API + path, headers=headers, **kwargs) as resp:
             return resp.status, await resp.json()
 
-    async def upload(self, path: str, headers: dict, data: bytes, name: str, multipart: bool = False) -> tuple[int, dict]:
+    async def upload(
+        self, path: str, headers: dict, data: bytes, name: str, multipart: bool = False
+    ) -> tuple[int, dict]:
         if multipart:
             form = aiohttp.FormData()
             form.add_field("fichier", data, filename=name, content_type="application/octet-stream")
             return await self.json("PUT", path, headers, data=form)
-        return await self.json("PUT", path, {**headers, "X-File-Name": name,
-                                             "Content-Type": "application/octet-stream"}, data=data)
+        return await self.json(
+            "PUT", path, {**headers, "X-File-Name": name, "Content-Type": "application/octet-stream"}, data=data
+        )
 
     async def download(self, path: str, headers: dict) -> tuple[int, bytes, aiohttp.typedefs.CIMultiDictProxy]:
         async with self.http.get(API + path, headers=headers) as resp:
@@ -71,8 +79,9 @@ class Env:
 
 @pytest.fixture
 async def env(start_platform, start_token_gateway) -> AsyncIterator[Env]:
-    platform = await start_platform("dossiers", "candidatures", "documents",
-                                    documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"})
+    platform = await start_platform(
+        "dossiers", "candidatures", "documents", documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}
+    )
     await seed_demo(platform.services["candidatures"].pool, date.today())
     tokens: dict[str, Principal] = {}
     http = await start_token_gateway(tokens, ("documents", "candidatures", "dossiers"))
@@ -82,8 +91,11 @@ async def env(start_platform, start_token_gateway) -> AsyncIterator[Env]:
 async def apply(env: Env, formation: str = "DAEU-A") -> tuple[Principal, dict, str, list[dict]]:
     """A candidate fills the required dossier sections, applies and waits for the piece slots."""
     me, auth = env.candidate()
-    for slug, body in (("informations-personnelles", infos_perso()), ("adresse", adresse()),
-                       ("baccalaureat", baccalaureat())):
+    for slug, body in (
+        ("informations-personnelles", infos_perso()),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
         status, reply = await env.json("PUT", f"/dossier/sections/{slug}", {**auth, "If-Match": '"0"'}, json=body)
         assert status == 200, reply
     status, view = await env.json("POST", "/candidatures", auth, json={"formation_code": formation})
@@ -111,8 +123,9 @@ async def test_the_candidate_journey_from_apply_to_the_candidature_pdf(env):
     # Staff deposit the fillable template of "Fiche client"; the candidate sees it.
     fiche = pieces["FICHE-CLIENT"]
     template = corpus.reportlab_form()
-    status, body = await env.upload(f"/staff/pieces/{fiche['piece_id']}/modele?libelle=Fiche%20client", admin,
-                                    template, "fiche client.pdf")
+    status, body = await env.upload(
+        f"/staff/pieces/{fiche['piece_id']}/modele?libelle=Fiche%20client", admin, template, "fiche client.pdf"
+    )
     assert status == 201, body
     status, listed = await env.json("GET", f"/candidatures/{cid}/pieces", auth)
     assert by_code(listed["items"])["FICHE-CLIENT"]["has_template"] is True
@@ -134,8 +147,9 @@ async def test_the_candidate_journey_from_apply_to_the_candidature_pdf(env):
         "PRE-INSCRIPTION": ("Dossier_complementaire.pdf", legit["dossier-platypus.pdf"]),
     }
     for n, (code, (name, data)) in enumerate(files.items()):
-        status, body = await env.upload(f"/candidatures/{cid}/pieces/{pieces[code]['slot_id']}/fichier", auth,
-                                        data, name, multipart=n % 2 == 1)
+        status, body = await env.upload(
+            f"/candidatures/{cid}/pieces/{pieces[code]['slot_id']}/fichier", auth, data, name, multipart=n % 2 == 1
+        )
         assert status == 201, (code, body)
         assert body["statut"] == "transmise" and body["file_name"] == name and body["size"] == len(data)
     assert len(await env.keys(f"pieces/{cid}/")) == 7
@@ -149,17 +163,19 @@ async def test_the_candidate_journey_from_apply_to_the_candidature_pdf(env):
     status, data, headers = await env.download(f"/candidatures/{cid}/pieces/{cv}/fichier", auth)
     assert status == 200 and data == new_cv
     assert headers["Content-Type"] == "application/pdf" and headers["X-Content-Type-Options"] == "nosniff"
-    assert "filename=\"CV-2026.pdf\"" in headers["Content-Disposition"]
+    assert 'filename="CV-2026.pdf"' in headers["Content-Disposition"]
 
     # Transmission is refused while conditional pieces are neither deposited nor declared non concernées.
     status, body = await env.json("POST", f"/candidatures/{cid}/transmission", auth)
     assert status == 409, body
     for code in ("SED", "MOINS-24", "FICHE-REGION", "RSA", "AAH"):
-        status, body = await env.json("PUT", f"/candidatures/{cid}/pieces/{pieces[code]['slot_id']}/concerne", auth,
-                                      json={"concerne": False})
+        status, body = await env.json(
+            "PUT", f"/candidatures/{cid}/pieces/{pieces[code]['slot_id']}/concerne", auth, json={"concerne": False}
+        )
         assert status == 200 and body["statut"] == "non_concerne", body
-    status, body = await env.json("PUT", f"/candidatures/{cid}/pieces/{pieces['CV']['slot_id']}/concerne", auth,
-                                  json={"concerne": False})
+    status, body = await env.json(
+        "PUT", f"/candidatures/{cid}/pieces/{pieces['CV']['slot_id']}/concerne", auth, json={"concerne": False}
+    )
     assert status == 409 and "pas conditionnelle" in body["detail"]
 
     status, view = await env.json("POST", f"/candidatures/{cid}/transmission", auth)
@@ -185,7 +201,9 @@ async def test_the_candidate_journey_from_apply_to_the_candidature_pdf(env):
     assert "Récapitulatif de votre candidature" in text and me.numero_dossier in text
     assert "DAEU option A" in text and "Réceptionné" in text and "Fiche client" in text
     assert "Informations personnelles" in text
-    appended = sum(len(PdfReader(io.BytesIO(d)).pages) for n, (_, d) in files.items() if n not in {"CV", "IDENTITE", "SCOLARITE"})
+    appended = sum(
+        len(PdfReader(io.BytesIO(d)).pages) for n, (_, d) in files.items() if n not in {"CV", "IDENTITE", "SCOLARITE"}
+    )
     appended += len(PdfReader(io.BytesIO(new_cv)).pages) + 2  # the two images, one page each
     recap_pages = len(reader.pages) - appended
     assert recap_pages >= 1
@@ -209,17 +227,30 @@ async def test_a_refused_piece_reopens_for_replacement_only(env):
 
     gestionnaire = env.staff("gestionnaire", centres=("FC-DIPL",))
     elsewhere = env.staff("gestionnaire", centres=("DAEU",))
-    status, body = await env.json("POST", f"/staff/candidatures/{cid}/pieces/{first}/examen", elsewhere,
-                                  json={"decision": "refusee", "commentaire": "Illisible"})
+    status, body = await env.json(
+        "POST",
+        f"/staff/candidatures/{cid}/pieces/{first}/examen",
+        elsewhere,
+        json={"decision": "refusee", "commentaire": "Illisible"},
+    )
     assert status == 403
-    status, body = await env.json("POST", f"/staff/candidatures/{cid}/pieces/{first}/examen", gestionnaire,
-                                  json={"decision": "refusee", "commentaire": ""})
+    status, body = await env.json(
+        "POST",
+        f"/staff/candidatures/{cid}/pieces/{first}/examen",
+        gestionnaire,
+        json={"decision": "refusee", "commentaire": ""},
+    )
     assert status == 422 and body["errors"][0]["field"] == "commentaire"
-    status, body = await env.json("POST", f"/staff/candidatures/{cid}/pieces/{first}/examen", gestionnaire,
-                                  json={"decision": "refusee", "commentaire": "Document illisible, scannez-le à nouveau."})
+    status, body = await env.json(
+        "POST",
+        f"/staff/candidatures/{cid}/pieces/{first}/examen",
+        gestionnaire,
+        json={"decision": "refusee", "commentaire": "Document illisible, scannez-le à nouveau."},
+    )
     assert status == 200 and body["statut"] == "refusee" and body["reviewed_by"] == "agent@univ.example"
-    status, body = await env.json("POST", f"/staff/candidatures/{cid}/pieces/{second}/examen", gestionnaire,
-                                  json={"decision": "validee"})
+    status, body = await env.json(
+        "POST", f"/staff/candidatures/{cid}/pieces/{second}/examen", gestionnaire, json={"decision": "validee"}
+    )
     assert status == 200 and body["statut"] == "validee"
 
     status, listed = await env.json("GET", f"/candidatures/{cid}/pieces", auth)
@@ -230,12 +261,17 @@ async def test_a_refused_piece_reopens_for_replacement_only(env):
     assert status == 409 and "validée" in body["detail"]
     status, body = await env.json("DELETE", f"/candidatures/{cid}/pieces/{first}/fichier", auth)
     assert status == 200 and body["statut"] == "en_attente"
-    status, body = await env.upload(f"/candidatures/{cid}/pieces/{first}/fichier", auth, corpus.legitimate()["photo.jpg"],
-                                    "CNI.jpg")
+    status, body = await env.upload(
+        f"/candidatures/{cid}/pieces/{first}/fichier", auth, corpus.legitimate()["photo.jpg"], "CNI.jpg"
+    )
     assert status == 201 and body["statut"] == "transmise"
     outbox = await _events(env, cid)
-    assert {"evt.documents.piece.refused", "evt.documents.piece.validated", "evt.documents.piece.deleted",
-            "evt.documents.piece.deposited"} <= set(outbox)
+    assert {
+        "evt.documents.piece.refused",
+        "evt.documents.piece.validated",
+        "evt.documents.piece.deleted",
+        "evt.documents.piece.deposited",
+    } <= set(outbox)
 
 
 async def _transmitted(env: Env, cid: str) -> bool:
@@ -245,7 +281,9 @@ async def _transmitted(env: Env, cid: str) -> bool:
 
 async def _events(env: Env, cid: str) -> list[str]:
     async with env.documents.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT subject FROM outbox WHERE convert_from(payload, 'UTF8')::jsonb->>'subject' = $1 ORDER BY seq", cid)
+        rows = await conn.fetch(
+            "SELECT subject FROM outbox WHERE convert_from(payload, 'UTF8')::jsonb->>'subject' = $1 ORDER BY seq", cid
+        )
     return [r["subject"] for r in rows]
 
 
@@ -293,12 +331,16 @@ async def test_nobody_else_reads_or_changes_a_candidates_pieces(env):
     me, auth, cid, items = await apply(env, "DU-MUSICO")
     other, other_auth, other_cid, other_items = await apply(env, "DU-MUSICO")
     slot = items[0]["slot_id"]
-    status, body = await env.upload(f"/candidatures/{cid}/pieces/{slot}/fichier", auth, corpus.reportlab_pdf(),
-                                    "../../etc/passwd")
+    status, body = await env.upload(
+        f"/candidatures/{cid}/pieces/{slot}/fichier", auth, corpus.reportlab_pdf(), "../../etc/passwd"
+    )
     assert status == 201 and body["file_name"] == "passwd.pdf"
 
-    for path in (f"/candidatures/{cid}/pieces", f"/candidatures/{cid}/pieces/{slot}/fichier",
-                 f"/candidatures/{cid}/dossier.pdf"):
+    for path in (
+        f"/candidatures/{cid}/pieces",
+        f"/candidatures/{cid}/pieces/{slot}/fichier",
+        f"/candidatures/{cid}/dossier.pdf",
+    ):
         status, data, _ = await env.download(path, other_auth)
         assert status == 404 and b"passwd" not in data
     status, body = await env.json("DELETE", f"/candidatures/{cid}/pieces/{slot}/fichier", other_auth)
@@ -313,20 +355,27 @@ async def test_nobody_else_reads_or_changes_a_candidates_pieces(env):
     piece_id = items[0]["piece_id"]
     status, body = await env.upload(f"/staff/pieces/{piece_id}/modele", auth, corpus.reportlab_pdf(), "m.pdf")
     assert status == 403
-    status, body = await env.upload(f"/staff/pieces/{piece_id}/modele", env.staff("gestionnaire", centres=("FC-DIPL",)),
-                                    corpus.reportlab_pdf(), "m.pdf")
+    status, body = await env.upload(
+        f"/staff/pieces/{piece_id}/modele",
+        env.staff("gestionnaire", centres=("FC-DIPL",)),
+        corpus.reportlab_pdf(),
+        "m.pdf",
+    )
     assert status == 403
-    status, body = await env.upload(f"/staff/pieces/{piece_id}/modele", env.staff("scolarite"),
-                                    corpus.legitimate()["photo.jpg"], "m.jpg")
+    status, body = await env.upload(
+        f"/staff/pieces/{piece_id}/modele", env.staff("scolarite"), corpus.legitimate()["photo.jpg"], "m.jpg"
+    )
     assert status == 415
     status, data, _ = await env.download(f"/candidatures/{cid}/pieces/{slot}/modele", auth)
     assert status == 404
     # Staff outside the centre see nothing; inside, they read the file.
-    status, data, _ = await env.download(f"/staff/candidatures/{cid}/pieces/{slot}/fichier",
-                                         env.staff("gestionnaire", centres=("DAEU",)))
+    status, data, _ = await env.download(
+        f"/staff/candidatures/{cid}/pieces/{slot}/fichier", env.staff("gestionnaire", centres=("DAEU",))
+    )
     assert status == 403
-    status, data, _ = await env.download(f"/staff/candidatures/{cid}/pieces/{slot}/fichier",
-                                         env.staff("gestionnaire_lecture", centres=("FC-DIPL",)))
+    status, data, _ = await env.download(
+        f"/staff/candidatures/{cid}/pieces/{slot}/fichier", env.staff("gestionnaire_lecture", centres=("FC-DIPL",))
+    )
     assert status == 200 and data.startswith(b"%PDF")
     status, data, _ = await env.download(f"/candidatures/{cid}/pieces/{slot}/fichier", {})
     assert status == 401

@@ -51,8 +51,9 @@ class Gateway:
         return me, self.login(me)
 
     def staff(self, *roles: str, centres: tuple[str, ...] = ()) -> dict[str, str]:
-        return self.login(Principal(realm="staff", account_id=uuid.uuid4(), email="agent@univ.example",
-                                    roles=roles, centres=centres))
+        return self.login(
+            Principal(realm="staff", account_id=uuid.uuid4(), email="agent@univ.example", roles=roles, centres=centres)
+        )
 
     async def put(self, path: str, headers: dict[str, str], body, version: int | None = 0):
         extra = {} if version is None else {"If-Match": f'"{version}"'}
@@ -89,7 +90,9 @@ async def test_fill_every_section_in_order(gateway):
     status, body, _ = await gateway.put("/dossier/sections/adresse", auth, adresse())
     assert status == 409 and body["errors"][0]["field"] == "informations_personnelles"
     assert "d'abord vos informations personnelles" in body["detail"]
-    status, body, _ = await gateway.put("/dossier/sections/informations-personnelles", auth, infos_perso(), version=None)
+    status, body, _ = await gateway.put(
+        "/dossier/sections/informations-personnelles", auth, infos_perso(), version=None
+    )
     assert status == 428 and body["code"] == "precondition_required" and "If-Match" in body["detail"]
     for slug, content in SECTIONS:
         status, body, etag = await gateway.put(f"/dossier/sections/{slug}", auth, content)
@@ -106,8 +109,14 @@ async def test_fill_every_section_in_order(gateway):
     status, body, _ = await gateway.get("/dossier", auth)
     assert status == 200 and body["completude"]["complet"]
     assert [s["section"] for s in body["sections"]] == [
-        "informations_personnelles", "adresse", "baccalaureat", "cursus_interne", "cursus_externe", "stages",
-        "experiences_professionnelles"]
+        "informations_personnelles",
+        "adresse",
+        "baccalaureat",
+        "cursus_interne",
+        "cursus_externe",
+        "stages",
+        "experiences_professionnelles",
+    ]
     async with gateway.http.get(API + "/dossier") as resp:
         assert resp.status == 401
 
@@ -130,18 +139,29 @@ BAD_INPUT = [
     ("baccalaureat", baccalaureat(annee=1990), "annee", "plausible"),
     ("baccalaureat", baccalaureat(commune="2B999"), "commune", "inconnue"),
     ("baccalaureat", baccalaureat(specialites=["a"] * 5), "specialites", "Trop d'éléments"),
-    ("cursus-externe", {"items": [{**cursus_externe()["items"][0], "annee_universitaire": "2019-2030"}]},
-     "items.0.annee_universitaire", "consécutives"),
+    (
+        "cursus-externe",
+        {"items": [{**cursus_externe()["items"][0], "annee_universitaire": "2019-2030"}]},
+        "items.0.annee_universitaire",
+        "consécutives",
+    ),
     ("cursus-externe", {"items": [{**cursus_externe()["items"][0], "secret": 1}]}, "items.0.secret", "pas attendu"),
     ("stages", {"items": [{**stages()["items"][0], "descriptif": "x" * 2001}]}, "items.0.descriptif", "trop long"),
     ("stages", {"items": [{**stages()["items"][0], "annee": 2099}]}, "items.0.annee", "futur"),
-    ("experiences-professionnelles", {"items": [{**experiences()["items"][0], "annee": True}]}, "items.0.annee", "entier"),
+    (
+        "experiences-professionnelles",
+        {"items": [{**experiences()["items"][0], "annee": True}]},
+        "items.0.annee",
+        "entier",
+    ),
     ("experiences-professionnelles", {"items": [], "extra": []}, "extra", "pas attendu"),
 ]
 
 
 @pytest.mark.parametrize("slug,body,field_name,words", BAD_INPUT, ids=[f"{b[0]}:{b[2]}" for b in BAD_INPUT])
-async def test_bad_input_is_refused_in_french_naming_the_field_and_changes_nothing(gateway, slug, body, field_name, words):
+async def test_bad_input_is_refused_in_french_naming_the_field_and_changes_nothing(
+    gateway, slug, body, field_name, words
+):
     me, auth = gateway.candidate()
     if slug != "informations-personnelles":
         assert (await gateway.put("/dossier/sections/informations-personnelles", auth, infos_perso()))[0] == 200
@@ -156,17 +176,24 @@ async def test_bad_input_is_refused_in_french_naming_the_field_and_changes_nothi
 
 async def test_a_body_that_is_not_a_json_object_is_refused(gateway):
     _, auth = gateway.candidate()
-    async with gateway.http.put(API + "/dossier/sections/informations-personnelles", data=b"{nope",
-                                headers={**auth, "If-Match": '"0"', "Content-Type": "application/json"}) as resp:
+    async with gateway.http.put(
+        API + "/dossier/sections/informations-personnelles",
+        data=b"{nope",
+        headers={**auth, "If-Match": '"0"', "Content-Type": "application/json"},
+    ) as resp:
         assert resp.status == 400 and "JSON" in (await resp.json())["detail"]
-    async with gateway.http.put(API + "/dossier/sections/informations-personnelles", data=b"civilite=M.",
-                                headers={**auth, "If-Match": '"0"', "Content-Type": "application/x-www-form-urlencoded"}) as resp:
+    async with gateway.http.put(
+        API + "/dossier/sections/informations-personnelles",
+        data=b"civilite=M.",
+        headers={**auth, "If-Match": '"0"', "Content-Type": "application/x-www-form-urlencoded"},
+    ) as resp:
         assert resp.status == 415
 
 
 async def upload(gateway: Gateway, auth: dict[str, str], csv: bytes):
-    async with gateway.http.post(API + "/staff/registre-etudiants", data=csv,
-                                 headers={**auth, "Content-Type": "text/csv"}) as resp:
+    async with gateway.http.post(
+        API + "/staff/registre-etudiants", data=csv, headers={**auth, "Content-Type": "text/csv"}
+    ) as resp:
         return resp.status, await resp.json()
 
 
@@ -174,21 +201,29 @@ async def test_registry_csv_import_fills_and_locks_the_imported_parts(gateway):
     admin = gateway.staff("admin")
     ine = bea(f"{uuid.uuid4().int % 10**10:010d}")
     status, report = await upload(gateway, admin, registry_csv([registry_row(ine)]))
-    assert status == 200 and report == {"lignes": 1, "crees": 1, "mis_a_jour": 0, "inchanges": 0, "dossiers_importes": 0}
+    assert status == 200 and report == {
+        "lignes": 1,
+        "crees": 1,
+        "mis_a_jour": 0,
+        "inchanges": 0,
+        "dossiers_importes": 0,
+    }
     status, report = await upload(gateway, admin, registry_csv([registry_row(ine)]))
     assert status == 200 and report["inchanges"] == 1 and report["crees"] == 0
 
     me, auth = gateway.candidate()
-    status, body, etag = await gateway.put("/dossier/sections/informations-personnelles", auth,
-                                           infos_perso(ine=ine, date_naissance="2000-06-21"))
+    status, body, etag = await gateway.put(
+        "/dossier/sections/informations-personnelles", auth, infos_perso(ine=ine, date_naissance="2000-06-21")
+    )
     assert status == 200 and body["import_ine"]["ine"] == ine
     assert body["section"]["donnees"]["nom_naissance"] == "Dupont"
     status, dossier, _ = await gateway.get("/dossier", auth)
     by_section = {s["section"]: s for s in dossier["sections"]}
     assert by_section["cursus_interne"]["renseignee"] and by_section["baccalaureat"]["lecture_seule"]
     assert dossier["completude"]["complet"]
-    status, body, _ = await gateway.put("/dossier/sections/baccalaureat", auth, baccalaureat(),
-                                        version=by_section["baccalaureat"]["version"])
+    status, body, _ = await gateway.put(
+        "/dossier/sections/baccalaureat", auth, baccalaureat(), version=by_section["baccalaureat"]["version"]
+    )
     assert status == 409 and "dossier universitaire" in body["detail"]
     status, body, _ = await gateway.put("/dossier/sections/stages", auth, stages())
     assert status == 200  # parts the records do not hold stay the candidate's
@@ -223,7 +258,9 @@ async def test_after_a_candidature_informations_personnelles_are_refused_to_the_
         return body["informations_personnelles_verrouillees"]
 
     await eventually(locked, message="lock applied")
-    status, body, _ = await gateway.put("/dossier/sections/informations-personnelles", auth, infos_perso(prenoms="Autre"), 1)
+    status, body, _ = await gateway.put(
+        "/dossier/sections/informations-personnelles", auth, infos_perso(prenoms="Autre"), 1
+    )
     assert status == 409 and "ne peuvent plus être modifiées" in body["detail"]
     assert (await gateway.put("/dossier/sections/adresse", auth, adresse()))[0] == 200
 
@@ -231,14 +268,21 @@ async def test_after_a_candidature_informations_personnelles_are_refused_to_the_
     path = f"/staff/dossiers/{me.account_id}"
     status, dossier, _ = await gateway.get(path, gestionnaire)
     assert status == 200 and dossier["completude"]["manquants"] == ["Baccalauréat : rubrique à renseigner"]
-    status, body, etag = await gateway.put(f"{path}/sections/informations-personnelles", gestionnaire,
-                                           infos_perso(nom_usage="Garonne-Tarn"), 1)
+    status, body, etag = await gateway.put(
+        f"{path}/sections/informations-personnelles", gestionnaire, infos_perso(nom_usage="Garonne-Tarn"), 1
+    )
     assert status == 200 and etag == '"2"' and body["section"]["donnees"]["nom_usage"] == "Garonne-Tarn"
     status, body, _ = await gateway.get("/dossier/sections/informations-personnelles", auth)
     assert body["donnees"]["nom_usage"] == "Garonne-Tarn" and body["lecture_seule"]
     assert (await gateway.get(path, gateway.staff("gestionnaire", centres=("MASTER",))))[0] == 403
-    assert (await gateway.put(f"{path}/sections/informations-personnelles", gateway.staff("gestionnaire_lecture", centres=("DAEU",)),
-                              infos_perso(), 2))[0] == 403
+    assert (
+        await gateway.put(
+            f"{path}/sections/informations-personnelles",
+            gateway.staff("gestionnaire_lecture", centres=("DAEU",)),
+            infos_perso(),
+            2,
+        )
+    )[0] == 403
     assert (await gateway.get(path, auth))[0] == 403  # a candidate is not staff
 
 
@@ -246,7 +290,9 @@ async def test_reference_lookups_help_fill_the_codes(gateway):
     async with gateway.http.get(API + "/referentiels/communes", params={"code_postal": "31000"}) as resp:
         assert resp.status == 200 and resp.headers["Cache-Control"].startswith("public")
         assert [(c["code"], c["nom"]) for c in (await resp.json())["items"]] == [("31555", "Toulouse")]
-    async with gateway.http.get(API + "/referentiels/communes", params={"nom": "saint-etienne", "departement": "42"}) as resp:
+    async with gateway.http.get(
+        API + "/referentiels/communes", params={"nom": "saint-etienne", "departement": "42"}
+    ) as resp:
         assert (await resp.json())["items"][0]["code"] == "42218"
     async with gateway.http.get(API + "/referentiels/communes") as resp:
         assert resp.status == 422 and "code postal" in (await resp.json())["errors"][0]["message"]
@@ -255,4 +301,6 @@ async def test_reference_lookups_help_fill_the_codes(gateway):
         assert resp.status == 422 and fields == {"nom", "limit"}
     async with gateway.http.get(API + "/referentiels") as resp:
         body = await resp.json()
-        assert {"code": "DE", "nom": "Allemagne"} in body["pays"] and {"code": "2A", "nom": "Corse-du-Sud"} in body["departements"]
+        assert {"code": "DE", "nom": "Allemagne"} in body["pays"] and {"code": "2A", "nom": "Corse-du-Sud"} in body[
+            "departements"
+        ]

@@ -30,7 +30,9 @@ async def platform(start_platform):
 
 async def load_registry(platform, *rows) -> RegistryImportReport:
     rpc = RpcClient(platform.services["dossiers"].nc, timeout=10)
-    return await rpc.call(ImportRegistry(principal=ADMIN, csv_gzip_base64=packed(registry_csv(list(rows)))), RegistryImportReport)
+    return await rpc.call(
+        ImportRegistry(principal=ADMIN, csv_gzip_base64=packed(registry_csv(list(rows)))), RegistryImportReport
+    )
 
 
 async def test_an_ine_given_at_account_creation_downloads_the_dossier(platform, smtp_sink):
@@ -47,19 +49,32 @@ async def test_an_ine_given_at_account_creation_downloads_the_dossier(platform, 
     sections = {s["section"]: s for s in dossier["sections"]}
     assert dossier["completude"]["complet"] and sections["cursus_interne"]["renseignee"]
     assert sections["informations_personnelles"]["donnees"]["nom_naissance"] == "Dupont"
-    status, body, _ = await api(platform, "PUT", "/api/v1/dossier/sections/adresse", adresse(), token=token,
-                                headers={"If-Match": f'"{sections["adresse"]["version"]}"'})
+    status, body, _ = await api(
+        platform,
+        "PUT",
+        "/api/v1/dossier/sections/adresse",
+        adresse(),
+        token=token,
+        headers={"If-Match": f'"{sections["adresse"]["version"]}"'},
+    )
     assert status == 409 and "dossier universitaire" in body["detail"]
 
 
 async def test_a_logged_in_candidate_fills_their_own_dossier_in_order(platform, smtp_sink):
     account = await activated_account(platform, smtp_sink)
     token = await login(platform, account["numero_dossier"])
-    status, body, _ = await api(platform, "PUT", "/api/v1/dossier/sections/adresse", adresse(), token=token,
-                                headers={"If-Match": '"0"'})
+    status, body, _ = await api(
+        platform, "PUT", "/api/v1/dossier/sections/adresse", adresse(), token=token, headers={"If-Match": '"0"'}
+    )
     assert status == 409 and body["errors"][0]["field"] == "informations_personnelles"
-    status, body, headers = await api(platform, "PUT", "/api/v1/dossier/sections/informations-personnelles",
-                                      infos_perso(), token=token, headers={"If-Match": '"0"'})
+    status, body, headers = await api(
+        platform,
+        "PUT",
+        "/api/v1/dossier/sections/informations-personnelles",
+        infos_perso(),
+        token=token,
+        headers={"If-Match": '"0"'},
+    )
     assert status == 200 and headers["ETag"] == '"1"'
     status, body, _ = await api(platform, "GET", "/api/v1/dossier/completude", token=token)
     assert body["manquants"] == ["Adresse : rubrique à renseigner", "Baccalauréat : rubrique à renseigner"]

@@ -32,7 +32,9 @@ class Edge(Env):
 
     port: int = 0
 
-    async def call(self, method: str, path: str, headers: dict | None = None, **kwargs) -> tuple[int, str, dict | bytes]:
+    async def call(
+        self, method: str, path: str, headers: dict | None = None, **kwargs
+    ) -> tuple[int, str, dict | bytes]:
         async with self.http.request(method, API + path, headers=headers or {}, **kwargs) as resp:
             body = await resp.read()
             if resp.content_type.endswith("json"):
@@ -42,8 +44,9 @@ class Edge(Env):
 
 async def start_edge(start_platform, start_token_gateway, *services: str, **gateway_settings) -> Edge:
     """The services named, seeded with the demo offer, behind a gateway whose tokens the test makes."""
-    platform = await start_platform(*services, documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"},
-                                    **sealing_overrides())
+    platform = await start_platform(
+        *services, documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **sealing_overrides()
+    )
     await seed_demo(platform.services["candidatures"].pool, date.today())
     tokens: dict[str, Principal] = {}
     http = await start_token_gateway(tokens, services, **gateway_settings)
@@ -64,9 +67,12 @@ async def deposited(edge: Edge) -> tuple[dict[str, str], str, str]:
     """A candidature whose first piece has a PDF: the candidate's auth, the candidature and the slot."""
     auth, cid, items = await applied(edge)
     slot = items[0]["slot_id"]
-    status, _, body = await edge.call("PUT", f"/candidatures/{cid}/pieces/{slot}/fichier",
-                                      {**auth, "Content-Type": "application/pdf", "X-File-Name": "cv.pdf"},
-                                      data=corpus.reportlab_pdf())
+    status, _, body = await edge.call(
+        "PUT",
+        f"/candidatures/{cid}/pieces/{slot}/fichier",
+        {**auth, "Content-Type": "application/pdf", "X-File-Name": "cv.pdf"},
+        data=corpus.reportlab_pdf(),
+    )
     assert status == 201, body
     return auth, cid, slot
 
@@ -92,9 +98,13 @@ async def test_a_nul_character_anywhere_is_refused_at_the_edge_naming_the_field(
         ("POST", "/accounts/activation", None, {"json": {"token": nul}}, "token"),
         ("POST", "/candidatures", candidate, {"json": {"formation_code": nul}}, "formation_code"),
         ("POST", "/candidatures", candidate, {"json": {"formation\u0000code": "DAEU-A"}}, "formation\u0000code"),
-        ("PUT", "/dossier/sections/stages", {**candidate, "If-Match": '"0"'},
-         {"json": {"items": [{"annee": 2020, "duree": "2 mois", "organisme": "CHU", "descriptif": nul}]}},
-         "items.0.descriptif"),
+        (
+            "PUT",
+            "/dossier/sections/stages",
+            {**candidate, "If-Match": '"0"'},
+            {"json": {"items": [{"annee": 2020, "duree": "2 mois", "organisme": "CHU", "descriptif": nul}]}},
+            "items.0.descriptif",
+        ),
         ("GET", "/staff/candidatures?centre_code=A%00B", staff, {}, "centre_code"),
         ("GET", "/staff/candidatures/export.csv?centre_code=A%00B", staff, {}, "centre_code"),
         ("GET", "/staff/candidatures/export.xlsx?formation_code=%00", staff, {}, "formation_code"),
@@ -102,8 +112,13 @@ async def test_a_nul_character_anywhere_is_refused_at_the_edge_naming_the_field(
         ("GET", "/referentiels/communes?nom=Tou%00louse", None, {}, "nom"),
         ("GET", "/staff/mail/deliveries?recipient=a%00b", staff, {}, "recipient"),
         ("POST", f"/staff/candidatures/{uuid.uuid4()}/notes", staff, {"json": {"body": nul}}, "body"),
-        ("PUT", f"/staff/pieces/{uuid.uuid4()}/modele?libelle=Fiche%00", staff,
-         {"data": corpus.reportlab_pdf(), "headers": {"Content-Type": "application/pdf"}}, "libelle"),
+        (
+            "PUT",
+            f"/staff/pieces/{uuid.uuid4()}/modele?libelle=Fiche%00",
+            staff,
+            {"data": corpus.reportlab_pdf(), "headers": {"Content-Type": "application/pdf"}},
+            "libelle",
+        ),
         ("PUT", "/staff/offre/centres/%00", staff, {"json": {"libelle": "x"}}, "code"),
     ]
     for method, path, auth, kwargs, name in cases:
@@ -119,22 +134,30 @@ async def test_a_nul_character_anywhere_is_refused_at_the_edge_naming_the_field(
 async def test_json_nested_a_thousand_levels_is_refused_on_every_kind_of_route(edge):
     deep_array = b"[" * 1000 + b"]" * 1000
     deep_object = b'{"a":' * 1000 + b"1" + b"}" * 1000
-    for path, auth in (("/sessions", None), ("/staff/sessions", None), ("/accounts", None),
-                       ("/candidatures", edge.candidate()[1]), ("/staff/candidatures/statut", edge.staff("admin"))):
+    for path, auth in (
+        ("/sessions", None),
+        ("/staff/sessions", None),
+        ("/accounts", None),
+        ("/candidatures", edge.candidate()[1]),
+        ("/staff/candidatures/statut", edge.staff("admin")),
+    ):
         for body in (deep_array, deep_object):
-            status, ctype, problem = await edge.call("POST", path, {**(auth or {}), "Content-Type": "application/json"},
-                                                     data=body)
+            status, ctype, problem = await edge.call(
+                "POST", path, {**(auth or {}), "Content-Type": "application/json"}, data=body
+            )
             assert_refused(status, ctype, problem, statuses=(400,))
             assert "imbriqu" in problem["detail"], problem
     # A sensible depth still goes through to the model, which names the field it refuses.
-    status, ctype, problem = await edge.call("POST", "/sessions", {"Content-Type": "application/json"},
-                                             data=b'{"login": [[["x"]]], "password": "y"}')
+    status, ctype, problem = await edge.call(
+        "POST", "/sessions", {"Content-Type": "application/json"}, data=b'{"login": [[["x"]]], "password": "y"}'
+    )
     assert_refused(status, ctype, problem, field="login", statuses=(422,))
 
 
 async def test_unpaired_surrogates_are_refused_like_nul(edge):
-    status, ctype, problem = await edge.call("POST", "/sessions", {"Content-Type": "application/json"},
-                                             data=b'{"login": "\\ud800abc", "password": "x"}')
+    status, ctype, problem = await edge.call(
+        "POST", "/sessions", {"Content-Type": "application/json"}, data=b'{"login": "\\ud800abc", "password": "x"}'
+    )
     assert_refused(status, ctype, problem, field="login", statuses=(422,))
 
 
@@ -146,13 +169,20 @@ async def test_broken_multipart_bodies_are_refused_cleanly(edge):
     slot = items[0]["slot_id"]
     admin = edge.staff("admin")
     pdf = corpus.reportlab_pdf()
-    part = (b"--abc\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"cv.pdf\"\r\n"
-            b"Content-Type: application/pdf\r\n\r\n" + pdf + b"\r\n--abc--\r\n")
-    for path, headers in ((f"/candidatures/{cid}/pieces/{slot}/fichier", auth),
-                          (f"/staff/pieces/{items[0]['piece_id']}/modele?libelle=Fiche", admin)):
-        for ctype_sent, body in (("multipart/form-data", part), ("multipart/form-data; boundary=absent", part),
-                                 ("multipart/form-data; boundary=abc", b"no parts at all"),
-                                 ("multipart/form-data; boundary=abc", b"--abc\r\nbroken")):
+    part = (
+        b'--abc\r\nContent-Disposition: form-data; name="fichier"; filename="cv.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n" + pdf + b"\r\n--abc--\r\n"
+    )
+    for path, headers in (
+        (f"/candidatures/{cid}/pieces/{slot}/fichier", auth),
+        (f"/staff/pieces/{items[0]['piece_id']}/modele?libelle=Fiche", admin),
+    ):
+        for ctype_sent, body in (
+            ("multipart/form-data", part),
+            ("multipart/form-data; boundary=absent", part),
+            ("multipart/form-data; boundary=abc", b"no parts at all"),
+            ("multipart/form-data; boundary=abc", b"--abc\r\nbroken"),
+        ):
             status, ctype, problem = await edge.call("PUT", path, {**headers, "Content-Type": ctype_sent}, data=body)
             assert_refused(status, ctype, problem, statuses=(400, 422))
             assert "multipart" in problem["detail"] or "fichier" in problem["detail"], problem
@@ -179,9 +209,15 @@ async def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, d
 
 
 def put_head(path: str, auth: dict[str, str], length: int, *extra: bytes, ctype: bytes = b"application/pdf") -> bytes:
-    lines = [f"PUT {API}{path} HTTP/1.1".encode(), b"Host: 127.0.0.1",
-             f"Authorization: {auth['Authorization']}".encode(), b"Content-Type: " + ctype,
-             f"Content-Length: {length}".encode(), b"Connection: close", *extra]
+    lines = [
+        f"PUT {API}{path} HTTP/1.1".encode(),
+        b"Host: 127.0.0.1",
+        f"Authorization: {auth['Authorization']}".encode(),
+        b"Content-Type: " + ctype,
+        f"Content-Length: {length}".encode(),
+        b"Connection: close",
+        *extra,
+    ]
     return b"\r\n".join(lines) + b"\r\n"
 
 
@@ -197,21 +233,33 @@ async def test_file_names_in_latin_1_or_with_control_characters_never_break_an_u
     assert json.loads(body)["file_name"] == "relevé.pdf"
 
     def form(raw_name: bytes) -> bytes:
-        return (b"--xyz\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"" + raw_name + b"\"\r\n"
-                b"Content-Type: application/pdf\r\n\r\n" + pdf + b"\r\n--xyz--\r\n")
+        return (
+            b'--xyz\r\nContent-Disposition: form-data; name="fichier"; filename="' + raw_name + b'"\r\n'
+            b"Content-Type: application/pdf\r\n\r\n" + pdf + b"\r\n--xyz--\r\n"
+        )
 
     # The same in a multipart filename; a percent-encoded control character is dropped from the name.
-    for slot, raw_name, expected in ((slots[1], b"relev\xe9.pdf", "relev\u00e9.pdf"),
-                                     (slots[2], b"cv%00%01.pdf", "cv.pdf")):
-        head = put_head(f"/candidatures/{cid}/pieces/{slot}/fichier", auth, len(form(raw_name)),
-                        ctype=b"multipart/form-data; boundary=xyz")
+    for slot, raw_name, expected in (
+        (slots[1], b"relev\xe9.pdf", "relev\u00e9.pdf"),
+        (slots[2], b"cv%00%01.pdf", "cv.pdf"),
+    ):
+        head = put_head(
+            f"/candidatures/{cid}/pieces/{slot}/fichier",
+            auth,
+            len(form(raw_name)),
+            ctype=b"multipart/form-data; boundary=xyz",
+        )
         status, headers, body = await raw_request(edge.port, head, form(raw_name))
         assert status == 201, (raw_name, body)
         assert json.loads(body)["file_name"] == expected
     # A raw NUL or control character in a part's header is a malformed form: a 400 that says so.
     for raw_name in (b"cv\x00\x01.pdf", b"lettre\x07 de motivation.pdf"):
-        head = put_head(f"/candidatures/{cid}/pieces/{slots[3]}/fichier", auth, len(form(raw_name)),
-                        ctype=b"multipart/form-data; boundary=xyz")
+        head = put_head(
+            f"/candidatures/{cid}/pieces/{slots[3]}/fichier",
+            auth,
+            len(form(raw_name)),
+            ctype=b"multipart/form-data; boundary=xyz",
+        )
         status, headers, body = await raw_request(edge.port, head, form(raw_name))
         assert status == 400 and headers["content-type"].startswith(PROBLEM), (raw_name, body)
         assert "caractère de contrôle dans le nom du fichier" in json.loads(body)["detail"]
@@ -228,11 +276,13 @@ async def test_file_names_in_latin_1_or_with_control_characters_never_break_an_u
 
 
 async def test_what_the_http_parser_refuses_is_problem_json(edge):
-    for head in (b"GET /api/v1/offre HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n",
-                 b"GET /api/v1/offre HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n",
-                 b"GET /api/v1/offre HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n",
-                 b"GET /api/v1/offre HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20000 + b"\r\n",
-                 b"NOT-HTTP\r\n"):
+    for head in (
+        b"GET /api/v1/offre HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n",
+        b"GET /api/v1/offre HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n",
+        b"GET /api/v1/offre HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n",
+        b"GET /api/v1/offre HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20000 + b"\r\n",
+        b"NOT-HTTP\r\n",
+    ):
         status, headers, body = await raw_request(edge.port, head)
         assert 400 <= status < 500, (head[:40], status, body)
         assert headers["content-type"].startswith(PROBLEM), (head[:40], headers, body)
@@ -263,18 +313,22 @@ async def test_the_registry_import_answers_what_it_committed(edge, caplog):
     admin = edge.staff("admin")
     ine = bea(f"{uuid.uuid4().int % 10**10:010d}")
     csv = registry_csv([registry_row(ine)])
-    status, ctype, report = await edge.call("POST", "/staff/registre-etudiants", {**admin, "Content-Type": "text/csv"},
-                                            data=csv)
+    status, ctype, report = await edge.call(
+        "POST", "/staff/registre-etudiants", {**admin, "Content-Type": "text/csv"}, data=csv
+    )
     assert status == 200, report
     assert report["crees"] == 1
-    status, ctype, again = await edge.call("POST", "/staff/registre-etudiants", {**admin, "Content-Type": "text/csv"},
-                                           data=csv)
+    status, ctype, again = await edge.call(
+        "POST", "/staff/registre-etudiants", {**admin, "Content-Type": "text/csv"}, data=csv
+    )
     assert status == 200 and again["crees"] == 0 and again["inchanges"] == 1
     assert any(r.getMessage() == "registry loaded" and getattr(r, "inserted", None) == 1 for r in caplog.records)
 
     # A Latin-1 file name header is read as Latin-1, not a 500.
-    head = (f"POST {API}/staff/registre-etudiants HTTP/1.1\r\nHost: x\r\nAuthorization: {admin['Authorization']}\r\n"
-            f"Content-Type: text/csv\r\nContent-Length: {len(csv)}\r\nConnection: close\r\n").encode()
+    head = (
+        f"POST {API}/staff/registre-etudiants HTTP/1.1\r\nHost: x\r\nAuthorization: {admin['Authorization']}\r\n"
+        f"Content-Type: text/csv\r\nContent-Length: {len(csv)}\r\nConnection: close\r\n"
+    ).encode()
     status, _, body = await raw_request(edge.port, head + b"X-Filename: registre \xe9t\xe9.csv\r\n", csv)
     assert status == 200, body
 
@@ -296,11 +350,19 @@ async def test_every_download_carries_no_store_and_the_security_headers(edge):
     admin = edge.staff("admin")
     pdf = corpus.reportlab_pdf()
     piece = items[0]
-    status, _, body = await edge.call("PUT", f"/staff/pieces/{piece['piece_id']}/modele?libelle=Fiche",
-                                      {**admin, "Content-Type": "application/pdf"}, data=pdf)
+    status, _, body = await edge.call(
+        "PUT",
+        f"/staff/pieces/{piece['piece_id']}/modele?libelle=Fiche",
+        {**admin, "Content-Type": "application/pdf"},
+        data=pdf,
+    )
     assert status == 201, body
-    status, _, body = await edge.call("PUT", f"/candidatures/{cid}/pieces/{piece['slot_id']}/fichier",
-                                      {**auth, "Content-Type": "application/pdf", "X-File-Name": "cv.pdf"}, data=pdf)
+    status, _, body = await edge.call(
+        "PUT",
+        f"/candidatures/{cid}/pieces/{piece['slot_id']}/fichier",
+        {**auth, "Content-Type": "application/pdf", "X-File-Name": "cv.pdf"},
+        data=pdf,
+    )
     assert status == 201, body
     downloads = {
         "/staff/candidatures/export.csv?formation_code=DAEU-A": admin,
@@ -316,8 +378,11 @@ async def test_every_download_carries_no_store_and_the_security_headers(edge):
     without_file = {f"/candidatures/{cid}/lettre": auth, f"/staff/candidatures/{cid}/lettre": admin}
     # Every file route of the API is in one of the two lists (the public documentation pages, the
     # same for everyone and cacheable, are not files of a person).
-    declared = {op.path for op in edge.platform.app[_api_key()].operations
-                if op.method == "GET" and op.content_types.get("response") and op.realm is not None}
+    declared = {
+        op.path
+        for op in edge.platform.app[_api_key()].operations
+        if op.method == "GET" and op.content_types.get("response") and op.realm is not None
+    }
     assert {_template(p) for p in [*downloads, *without_file]} == declared
     for path, headers in [*downloads.items(), *without_file.items()]:
         async with edge.http.get(API + path, headers=headers) as resp:

@@ -28,13 +28,23 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 async def edge(start_platform, start_token_gateway) -> Edge:
-    return await start_edge(start_platform, start_token_gateway, "dossiers", "candidatures", "documents",
-                            gateway_upload_idle_timeout=IDLE, gateway_documents_timeout=IDLE)
+    return await start_edge(
+        start_platform,
+        start_token_gateway,
+        "dossiers",
+        "candidatures",
+        "documents",
+        gateway_upload_idle_timeout=IDLE,
+        gateway_documents_timeout=IDLE,
+    )
 
 
 def gateway_warnings(caplog) -> list[str]:
-    return [f"{r.name}: {r.getMessage()}" for r in caplog.records
-            if r.name.startswith("gateway") and r.levelno >= logging.WARNING]
+    return [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.name.startswith("gateway") and r.levelno >= logging.WARNING
+    ]
 
 
 async def test_a_slow_but_steady_upload_outlasts_every_timeout(edge, monkeypatch):
@@ -47,14 +57,16 @@ async def test_a_slow_but_steady_upload_outlasts_every_timeout(edge, monkeypatch
 
     async def throttled() -> AsyncIterator[bytes]:
         for offset in range(0, len(pdf), step):
-            yield pdf[offset:offset + step]
+            yield pdf[offset : offset + step]
             await asyncio.sleep(0.1)  # far below the idle timeout, whatever the machine's load
 
     started = time.monotonic()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as client:
-        async with client.put(f"http://127.0.0.1:{edge.port}/api/v1/candidatures/{cid}/pieces/{items[0]['slot_id']}/fichier",
-                              data=throttled(), headers={**auth, "X-File-Name": "releve.pdf",
-                                                         "Content-Type": "application/pdf"}) as resp:
+        async with client.put(
+            f"http://127.0.0.1:{edge.port}/api/v1/candidatures/{cid}/pieces/{items[0]['slot_id']}/fichier",
+            data=throttled(),
+            headers={**auth, "X-File-Name": "releve.pdf", "Content-Type": "application/pdf"},
+        ) as resp:
             body = await resp.json()
             assert resp.status == 201, body
     took = time.monotonic() - started
@@ -68,8 +80,13 @@ async def test_a_stalled_upload_is_a_408_logged_as_the_clients_problem(edge, cap
     pdf = corpus.reportlab_pdf()
     reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
     try:
-        writer.write(put_head(f"/candidatures/{cid}/pieces/{items[0]['slot_id']}/fichier", auth, len(pdf),
-                              b"X-File-Name: cv.pdf") + b"\r\n" + pdf[: len(pdf) // 2])
+        writer.write(
+            put_head(
+                f"/candidatures/{cid}/pieces/{items[0]['slot_id']}/fichier", auth, len(pdf), b"X-File-Name: cv.pdf"
+            )
+            + b"\r\n"
+            + pdf[: len(pdf) // 2]
+        )
         await writer.drain()
         started = time.monotonic()
         status_line = await asyncio.wait_for(reader.readline(), timeout=60)
@@ -93,13 +110,18 @@ async def test_a_client_leaving_mid_upload_is_logged_as_such_not_as_an_outage(ed
     auth, cid, items = await applied(edge)
     pdf = corpus.reportlab_pdf()
     reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
-    writer.write(put_head(f"/candidatures/{cid}/pieces/{items[0]['slot_id']}/fichier", auth, len(pdf),
-                          b"X-File-Name: cv.pdf") + b"\r\n" + pdf[: len(pdf) // 2])
+    writer.write(
+        put_head(f"/candidatures/{cid}/pieces/{items[0]['slot_id']}/fichier", auth, len(pdf), b"X-File-Name: cv.pdf")
+        + b"\r\n"
+        + pdf[: len(pdf) // 2]
+    )
     await writer.drain()
     await asyncio.sleep(0.2)
     writer.close()
-    await eventually(lambda: any(r.getMessage() == "client disconnected during upload" for r in caplog.records),
-                     message="the disconnection is logged")
+    await eventually(
+        lambda: any(r.getMessage() == "client disconnected during upload" for r in caplog.records),
+        message="the disconnection is logged",
+    )
     assert gateway_warnings(caplog) == []
     status, _, listed = await edge.call("GET", f"/candidatures/{cid}/pieces", auth)
     assert listed["items"][0]["statut"] == "en_attente"
@@ -124,10 +146,12 @@ async def test_expect_100_continue_over_the_limit_is_a_413_without_continue(edge
     auth, cid, items = await applied(edge)
     upload = f"/candidatures/{cid}/pieces/{items[0]['slot_id']}/fichier"
     fifty_mb = 50 * 1024 * 1024
-    for head in (put_head(upload, auth, fifty_mb),
-                 put_head(upload, auth, fifty_mb, ctype=b"multipart/form-data; boundary=x"),
-                 b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: 2000000\r\nConnection: close\r\n"):
+    for head in (
+        put_head(upload, auth, fifty_mb),
+        put_head(upload, auth, fifty_mb, ctype=b"multipart/form-data; boundary=x"),
+        b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2000000\r\nConnection: close\r\n",
+    ):
         first, rest = await expect_continue(edge.port, head)
         assert first.startswith(b"HTTP/1.1 413"), first
         assert PROBLEM.encode() in rest and "volumineux".encode() in rest

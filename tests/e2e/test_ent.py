@@ -28,8 +28,9 @@ def ent_overrides(cas_url: str, base: str) -> dict:
 @pytest.fixture
 async def platform(start_platform, cas_server):
     port = free_port()
-    return await start_platform("accounts", "mailer", "dossiers", gateway_port=port,
-                                **ent_overrides(cas_server.url, f"http://127.0.0.1:{port}"))
+    return await start_platform(
+        "accounts", "mailer", "dossiers", gateway_port=port, **ent_overrides(cas_server.url, f"http://127.0.0.1:{port}")
+    )
 
 
 async def login_url(platform) -> str:
@@ -70,7 +71,10 @@ async def test_first_ent_login_creates_the_account_and_downloads_the_dossier(pla
     dossier = await eventually(imported, message="dossier downloaded from the student records")
     sections = {s["section"]: s for s in dossier["sections"]}
     assert sections["cursus_interne"]["renseignee"] and sections["cursus_interne"]["lecture_seule"]
-    assert "universitaire" in sections["cursus_interne"]["motif_lecture_seule"] or sections["cursus_interne"]["motif_lecture_seule"]
+    assert (
+        "universitaire" in sections["cursus_interne"]["motif_lecture_seule"]
+        or sections["cursus_interne"]["motif_lecture_seule"]
+    )
     await eventually(lambda: platform_quiescent(platform, attributes["mail"]), message="every event handled")
     assert not [m for m in smtp_sink.messages() if attributes["mail"] in (m["To"] or "")]
 
@@ -80,19 +84,25 @@ async def test_first_ent_login_creates_the_account_and_downloads_the_dossier(pla
 
     # A second ENT login: the same account.
     async with cas_browser() as browser:
-        status, again, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+        status, again, _ = await ent_session(
+            platform, await cas_ticket(browser, await login_url(platform), uid, password)
+        )
     assert status == 201 and again["principal"]["numero_dossier"] == session["principal"]["numero_dossier"]
     assert await accounts_with(platform, attributes["mail"]) == 1
 
     # No eCandidat password: the password login does not open it.
-    status, body, _ = await api(platform, "POST", "/api/v1/sessions", {"login": attributes["mail"], "password": password})
+    status, body, _ = await api(
+        platform, "POST", "/api/v1/sessions", {"login": attributes["mail"], "password": password}
+    )
     assert status == 401
 
 
 async def test_forgotten_credentials_of_an_ent_account_say_to_use_the_ent(platform, cas_server, smtp_sink):
     uid, password, attributes = new_ent_user(cas_server)
     async with cas_browser() as browser:
-        status, session, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+        status, session, _ = await ent_session(
+            platform, await cas_ticket(browser, await login_url(platform), uid, password)
+        )
     assert status == 201, session
     status, body, _ = await api(platform, "POST", "/api/v1/accounts/credentials", {"email": attributes["mail"]})
     assert status == 202, body
@@ -105,7 +115,9 @@ async def test_an_ine_outside_the_registry_gives_an_empty_dossier(platform, cas_
     ine = bea(f"{uuid.uuid4().int % 10**10:010d}")
     uid, password, attributes = new_ent_user(cas_server, ine=ine)
     async with cas_browser() as browser:
-        status, session, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+        status, session, _ = await ent_session(
+            platform, await cas_ticket(browser, await login_url(platform), uid, password)
+        )
     assert status == 201, session
     status, body, _ = await api(platform, "GET", "/api/v1/dossier", token=session["token"])
     assert status == 200 and body["ine_importe"] is None
@@ -142,7 +154,9 @@ async def test_two_first_logins_at_once_make_one_account(platform, cas_server):
 async def test_an_answer_without_the_mail_creates_nothing(platform, cas_server):
     uid, password, attributes = new_ent_user(cas_server, mail="")
     async with cas_browser() as browser:
-        status, body, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+        status, body, _ = await ent_session(
+            platform, await cas_ticket(browser, await login_url(platform), uid, password)
+        )
     assert status == 401 and body["errors"][0]["code"] == "ent_attributes_missing", body
     assert "adresse mail" in body["detail"]
 
@@ -150,7 +164,9 @@ async def test_an_answer_without_the_mail_creates_nothing(platform, cas_server):
 async def test_the_cas_single_logout_ends_the_session(platform, cas_server):
     uid, password, _ = new_ent_user(cas_server)
     async with cas_browser() as browser:
-        status, session, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+        status, session, _ = await ent_session(
+            platform, await cas_ticket(browser, await login_url(platform), uid, password)
+        )
         assert status == 201, session
         assert (await api(platform, "GET", "/api/v1/me", token=session["token"]))[0] == 200
         await cas_logout(browser, cas_server.url)  # the CAS server posts its logoutRequest to the service URL
@@ -162,7 +178,9 @@ async def test_the_cas_single_logout_ends_the_session(platform, cas_server):
 
 
 async def test_a_slo_request_that_is_not_one_changes_nothing(platform):
-    async with platform.http.post(platform.url("/api/v1/ent/deconnexion-unique"), data={"logoutRequest": "<x/>"}) as resp:
+    async with platform.http.post(
+        platform.url("/api/v1/ent/deconnexion-unique"), data={"logoutRequest": "<x/>"}
+    ) as resp:
         assert resp.status == 422 or resp.status == 400
         assert (await resp.json())["detail"]
 
@@ -171,12 +189,17 @@ async def test_an_existing_account_is_linked_after_its_password(platform, cas_se
     account = await activated_account(platform, smtp_sink)
     uid, password, _ = new_ent_user(cas_server, mail=account["email"])
     async with cas_browser() as browser:
-        status, body, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+        status, body, _ = await ent_session(
+            platform, await cas_ticket(browser, await login_url(platform), uid, password)
+        )
         assert status == 200 and body["email"] == account["email"] and body["liaison"], body
-        status, refused, _ = await api(platform, "POST", "/api/v1/ent/liaison",
-                                       {"liaison": body["liaison"], "password": "pas le bon mot de passe"})
+        status, refused, _ = await api(
+            platform, "POST", "/api/v1/ent/liaison", {"liaison": body["liaison"], "password": "pas le bon mot de passe"}
+        )
         assert status == 422, refused
-        status, session, _ = await api(platform, "POST", "/api/v1/ent/liaison", {"liaison": body["liaison"], "password": PASSWORD})
+        status, session, _ = await api(
+            platform, "POST", "/api/v1/ent/liaison", {"liaison": body["liaison"], "password": PASSWORD}
+        )
         assert status == 201 and session["principal"]["numero_dossier"] == account["numero_dossier"], session
         await cas_logout(browser, cas_server.url)  # the session opened at the link ends with the ENT's
 
@@ -185,15 +208,18 @@ async def test_an_existing_account_is_linked_after_its_password(platform, cas_se
 
     await eventually(ended, message="linked session ended by the CAS single logout")
     async with cas_browser() as browser:
-        status, again, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), uid, password))
+        status, again, _ = await ent_session(
+            platform, await cas_ticket(browser, await login_url(platform), uid, password)
+        )
     assert status == 201 and again["principal"]["numero_dossier"] == account["numero_dossier"]
     assert await accounts_with(platform, account["email"]) == 1
 
 
 async def test_an_unreachable_cas_server_is_said_clearly(start_platform):
     port, dead = free_port(), free_port()
-    platform = await start_platform("accounts", gateway_port=port,
-                                    **ent_overrides(f"http://127.0.0.1:{dead}/cas", f"http://127.0.0.1:{port}"))
+    platform = await start_platform(
+        "accounts", gateway_port=port, **ent_overrides(f"http://127.0.0.1:{dead}/cas", f"http://127.0.0.1:{port}")
+    )
     status, body, _ = await api(platform, "GET", "/api/v1/ent/connexion")
     assert status == 503 and "ENT" in body["detail"] and "indisponible" in body["detail"], body
     status, body, _ = await ent_session(platform, "ST-" + uuid.uuid4().hex)
@@ -228,15 +254,19 @@ async def test_a_cas_server_that_never_answers_times_out_clearly(start_platform)
 async def test_an_expired_ticket_is_refused(start_platform, tmp_path):
     """A CAS server whose tickets live 3 seconds: one used at once opens a session, one used after
     that is refused, and nothing is created for it."""
-    with CasServer(r"^http://127\.0\.0\.1:\d+/connexion/ent/retour$", data_dir=tmp_path / "cas",
-                   ticket_validity=3) as short_lived:
+    with CasServer(
+        r"^http://127\.0\.0\.1:\d+/connexion/ent/retour$", data_dir=tmp_path / "cas", ticket_validity=3
+    ) as short_lived:
         port = free_port()
-        platform = await start_platform("accounts", gateway_port=port,
-                                        **ent_overrides(short_lived.url, f"http://127.0.0.1:{port}"))
+        platform = await start_platform(
+            "accounts", gateway_port=port, **ent_overrides(short_lived.url, f"http://127.0.0.1:{port}")
+        )
         prompt_uid, prompt_password, _ = new_ent_user(short_lived)
         late_uid, late_password, late = new_ent_user(short_lived)
         async with cas_browser() as browser:
-            status, body, _ = await ent_session(platform, await cas_ticket(browser, await login_url(platform), prompt_uid, prompt_password))
+            status, body, _ = await ent_session(
+                platform, await cas_ticket(browser, await login_url(platform), prompt_uid, prompt_password)
+            )
         assert status == 201, body
         async with cas_browser() as browser:
             ticket = await cas_ticket(browser, await login_url(platform), late_uid, late_password)

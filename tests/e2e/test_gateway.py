@@ -61,7 +61,10 @@ async def probe_gateway(settings_for, nats_server):
     @server.route(Probe)
     async def run(req: Probe, ctx):
         if req.mode == "refuse":
-            raise InvalidInput("La date de naissance est invalide.", details=[ErrorDetail(field="date_naissance", message="Date impossible.")])
+            raise InvalidInput(
+                "La date de naissance est invalide.",
+                details=[ErrorDetail(field="date_naissance", message="Date impossible.")],
+            )
         if req.mode == "slow":
             await asyncio.sleep(2)
         if req.mode == "bug":
@@ -74,7 +77,9 @@ async def probe_gateway(settings_for, nats_server):
     app = create_app(settings_for(GatewaySettings, rpc_timeout=0.5, nats_nkey_seed_file=ops_seed))
 
     async def call(request: web.Request) -> web.Response:
-        reply = await request.app[RPC].call(Probe(mode=request.match_info["mode"]), Probed, request_id=request[REQUEST_ID])
+        reply = await request.app[RPC].call(
+            Probe(mode=request.match_info["mode"]), Probed, request_id=request[REQUEST_ID]
+        )
         return json_response(reply)
 
     async def crash(request: web.Request) -> web.Response:
@@ -160,4 +165,3 @@ async def test_a_model_refusing_a_path_value_is_a_422_not_a_500(probe_gateway):
         assert resp.status == 422
         body = await resp.json()
     assert body["code"] == "invalid" and body["errors"][0]["field"] == "extra"
-

@@ -29,19 +29,30 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 async def test_sigterm_lets_the_upload_in_flight_finish(start_platform, process_env, tmp_path):
     overrides = sealing_overrides()
-    platform = await start_platform("accounts", "dossiers", "candidatures", "documents",
-                                    accounts=overrides["accounts"],
-                                    documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"})
+    platform = await start_platform(
+        "accounts",
+        "dossiers",
+        "candidatures",
+        "documents",
+        accounts=overrides["accounts"],
+        documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"},
+    )
     await seed_demo(platform.services["candidatures"].pool, date.today())
     port = free_port()
-    env = dict(process_env, GATEWAY_PORT=str(port), GATEWAY_HOST="127.0.0.1", RPC_TIMEOUT="15",
-               GATEWAY_SERVICES="accounts,dossiers,candidatures,documents",
-               GATEWAY_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT))
+    env = dict(
+        process_env,
+        GATEWAY_PORT=str(port),
+        GATEWAY_HOST="127.0.0.1",
+        RPC_TIMEOUT="15",
+        GATEWAY_SERVICES="accounts,dossiers,candidatures,documents",
+        GATEWAY_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT),
+    )
     log = tmp_path / "gateway.log"
     gateway = spawn([sys.executable, "-m", "gateway"], log, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         async with aiohttp.ClientSession() as http:
+
             async def healthy() -> bool:
                 assert gateway.poll() is None, tail(log)
                 try:
@@ -49,6 +60,7 @@ async def test_sigterm_lets_the_upload_in_flight_finish(start_platform, process_
                         return response.status == 200
                 except aiohttp.ClientError:
                     return False
+
             await eventually(healthy, timeout=60, message="gateway up")
 
             # A candidate with an open candidature and its piece slots.
@@ -57,15 +69,20 @@ async def test_sigterm_lets_the_upload_in_flight_finish(start_platform, process_
                 assert response.status == 201, await response.text()
                 account = await response.json()
             async with platform.services["accounts"].pool.acquire() as conn:
-                await conn.execute("UPDATE candidates SET activated_at = now() WHERE account_id = $1",
-                                   uuid.UUID(account["account_id"]))
+                await conn.execute(
+                    "UPDATE candidates SET activated_at = now() WHERE account_id = $1", uuid.UUID(account["account_id"])
+                )
             async with http.post(f"{base}/sessions", json={"login": form["email"], "password": PASSWORD}) as response:
                 assert response.status == 201, await response.text()
                 auth = {"Authorization": f"Bearer {(await response.json())['token']}"}
-            for slug, body in (("informations-personnelles", infos_perso()), ("adresse", adresse()),
-                               ("baccalaureat", baccalaureat())):
-                async with http.put(f"{base}/dossier/sections/{slug}", json=body,
-                                    headers={**auth, "If-Match": '"0"'}) as response:
+            for slug, body in (
+                ("informations-personnelles", infos_perso()),
+                ("adresse", adresse()),
+                ("baccalaureat", baccalaureat()),
+            ):
+                async with http.put(
+                    f"{base}/dossier/sections/{slug}", json=body, headers={**auth, "If-Match": '"0"'}
+                ) as response:
                     assert response.status == 200, await response.text()
             async with http.post(f"{base}/candidatures", json={"formation_code": "DAEU-A"}, headers=auth) as response:
                 assert response.status == 201, await response.text()
@@ -75,6 +92,7 @@ async def test_sigterm_lets_the_upload_in_flight_finish(start_platform, process_
                 async with http.get(f"{base}/candidatures/{cid}/pieces", headers=auth) as response:
                     items = (await response.json()).get("items") if response.status == 200 else None
                     return next((i["slot_id"] for i in items or [] if i["code"] == "CV"), None)
+
             slot_id = await eventually(slot, message="piece slots opened")
 
             # A slow upload: the SIGTERM arrives once the first bytes are in, the rest follows later.
@@ -84,15 +102,20 @@ async def test_sigterm_lets_the_upload_in_flight_finish(start_platform, process_
             async def slowly():
                 step = max(1, len(pdf) // 8)
                 for offset in range(0, len(pdf), step):
-                    yield pdf[offset:offset + step]
+                    yield pdf[offset : offset + step]
                     started.set()
                     await asyncio.sleep(0.4)
 
             async def upload() -> tuple[int, str]:
-                headers = {**auth, "Content-Type": "application/pdf", "X-File-Name": "CV.pdf",
-                           "Content-Length": str(len(pdf))}
-                async with http.put(f"{base}/candidatures/{cid}/pieces/{slot_id}/fichier", data=slowly(),
-                                    headers=headers) as response:
+                headers = {
+                    **auth,
+                    "Content-Type": "application/pdf",
+                    "X-File-Name": "CV.pdf",
+                    "Content-Length": str(len(pdf)),
+                }
+                async with http.put(
+                    f"{base}/candidatures/{cid}/pieces/{slot_id}/fichier", data=slowly(), headers=headers
+                ) as response:
                     return response.status, await response.text()
 
             in_flight = asyncio.create_task(upload())

@@ -28,8 +28,15 @@ pytestmark = pytest.mark.slow
 
 async def whole_platform(start_platform):
     """Every service and the gateway, the demo campaign seeded."""
-    p = await start_platform("accounts", "dossiers", "candidatures", "documents", "mailer",
-                             documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}, **sealing_overrides())
+    p = await start_platform(
+        "accounts",
+        "dossiers",
+        "candidatures",
+        "documents",
+        "mailer",
+        documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"},
+        **sealing_overrides(),
+    )
     await seed_demo(p.services["candidatures"].pool, date.today())
     return p
 
@@ -46,13 +53,21 @@ async def upload(platform, token: str, path: str, name: str, data: bytes) -> tup
 
 
 async def test_the_whole_guide(platform, smtp_sink, nats_server):
-    expected = {"accounts.account.created", "accounts.account.activated", "candidatures.candidature.created",
-                "candidatures.candidature.transmitted", "candidatures.decision.validated",
-                "candidatures.candidature.confirmed"}
+    expected = {
+        "accounts.account.created",
+        "accounts.account.activated",
+        "candidatures.candidature.created",
+        "candidatures.candidature.transmitted",
+        "candidatures.decision.validated",
+        "candidatures.candidature.confirmed",
+    }
     async with collect_events(nats_server) as events:
         await _the_whole_guide(platform, smtp_sink)
-        await eventually(lambda: expected <= {json.loads(m.data)["type"].removeprefix("fr.ecandidat.") for m in events},
-                         timeout=30, message="the journey's events")
+        await eventually(
+            lambda: expected <= {json.loads(m.data)["type"].removeprefix("fr.ecandidat.") for m in events},
+            timeout=30,
+            message="the journey's events",
+        )
     # Every event the journey published, as an integrator receives it, matches the AsyncAPI document.
     status, document, _ = await api(platform, "GET", "/api/v1/asyncapi.json")
     assert status == 200
@@ -67,28 +82,41 @@ async def _the_whole_guide(platform, smtp_sink):
     token = await login(platform, numero)
 
     # Étape 2 — "Renseigner son dossier": informations personnelles first, then adresse and baccalauréat.
-    status, body, _ = await api(platform, "PUT", "/api/v1/dossier/sections/adresse", adresse(), token=token,
-                                headers={"If-Match": '"0"'})
+    status, body, _ = await api(
+        platform, "PUT", "/api/v1/dossier/sections/adresse", adresse(), token=token, headers={"If-Match": '"0"'}
+    )
     assert status == 409, "adresse before informations personnelles"
-    for slug, content in (("informations-personnelles", infos_perso(nom_naissance="Test2", prenoms="Camille")),
-                          ("adresse", adresse()), ("baccalaureat", baccalaureat())):
-        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
-                                    headers={"If-Match": '"0"'})
+    for slug, content in (
+        ("informations-personnelles", infos_perso(nom_naissance="Test2", prenoms="Camille")),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
+        status, body, _ = await api(
+            platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
         assert status == 200, (slug, body)
 
     # Étape 3 — "Dépôt de votre candidature": the offer tree, then "Voulez-vous candidater à la formation … ?".
     status, offre, _ = await api(platform, "GET", "/api/v1/offre")
     centres = {c["libelle"]: c for c in offre["centres"]}
     assert "Service de la Formation continue - Formations diplômantes" in centres
-    status, candidature, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
+    status, candidature, _ = await api(
+        platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token
+    )
     assert status == 201, candidature
     cid = candidature["id"]
     mail = await mail_to(smtp_sink, email, "Votre candidature à la formation DAEU option A")
     assert f"Numéro de dossier eCandidat : {numero}" in text_of(mail)
     assert f"Vous avez jusqu'au {date.fromisoformat(candidature['date_limite_retour']):%d/%m/%Y}" in text_of(mail)
     # Personal information is now locked for the candidate (the email stays changeable elsewhere).
-    status, body, _ = await api(platform, "PUT", "/api/v1/dossier/sections/informations-personnelles",
-                                infos_perso(nom_naissance="Autre"), token=token, headers={"If-Match": '"1"'})
+    status, body, _ = await api(
+        platform,
+        "PUT",
+        "/api/v1/dossier/sections/informations-personnelles",
+        infos_perso(nom_naissance="Autre"),
+        token=token,
+        headers={"If-Match": '"1"'},
+    )
     assert status in (409, 403), body
 
     # The pièces justificatives: one file each (PDF, JPG or PNG), conditional ones "non concerné".
@@ -99,8 +127,10 @@ async def _the_whole_guide(platform, smtp_sink):
     slots = await eventually(pieces, message="the piece slots are open")
     legit = corpus.legitimate()
     files = {
-        "IDENTITE": ("CNI.jpg", legit["photo.jpg"]), "SCOLARITE": ("releve.png", legit["scan-1bit.png"]),
-        "CV": ("CV.pdf", legit["cv-reportlab.pdf"]), "IMPOSITION": ("Avis_d_impot.pdf", legit["pillow-gris.pdf"]),
+        "IDENTITE": ("CNI.jpg", legit["photo.jpg"]),
+        "SCOLARITE": ("releve.png", legit["scan-1bit.png"]),
+        "CV": ("CV.pdf", legit["cv-reportlab.pdf"]),
+        "IMPOSITION": ("Avis_d_impot.pdf", legit["pillow-gris.pdf"]),
         "MOTIVATION-DAEU": ("Lettre_de_motivation.pdf", legit["lettre-3-pages.pdf"]),
         "FICHE-CLIENT": ("Fiche_client.pdf", corpus.reportlab_form()),
         "PRE-INSCRIPTION": ("Dossier_complementaire.pdf", legit["dossier-platypus.pdf"]),
@@ -109,11 +139,18 @@ async def _the_whole_guide(platform, smtp_sink):
     status, refused, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
     assert status == 409 and "pièces manquantes" in refused["detail"], refused
     for code, (name, data) in files.items():
-        status, body = await upload(platform, token, f"/api/v1/candidatures/{cid}/pieces/{slots[code]['slot_id']}/fichier", name, data)
+        status, body = await upload(
+            platform, token, f"/api/v1/candidatures/{cid}/pieces/{slots[code]['slot_id']}/fichier", name, data
+        )
         assert status == 201, (code, body)
     for code in ("SED", "MOINS-24", "FICHE-REGION", "RSA", "AAH"):
-        status, body, _ = await api(platform, "PUT", f"/api/v1/candidatures/{cid}/pieces/{slots[code]['slot_id']}/concerne",
-                                    {"concerne": False}, token=token)
+        status, body, _ = await api(
+            platform,
+            "PUT",
+            f"/api/v1/candidatures/{cid}/pieces/{slots[code]['slot_id']}/concerne",
+            {"concerne": False},
+            token=token,
+        )
         assert status == 200, body
 
     # Étape 4 — "Transmettre son dossier": statut réceptionné, accusé de réception by mail.
@@ -131,8 +168,11 @@ async def _the_whole_guide(platform, smtp_sink):
     status, page, _ = await gest.call("GET", "/api/v1/staff/candidatures?formation_code=DAEU-A&statut=receptionne")
     assert status == 200 and cid in [r["id"] for r in page["items"]], page
     cv = slots["CV"]["slot_id"]
-    status, body, _ = await gest.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{cv}/examen",
-                                      {"decision": "refusee", "commentaire": "CV illisible : merci de déposer un PDF lisible."})
+    status, body, _ = await gest.call(
+        "POST",
+        f"/api/v1/staff/candidatures/{cid}/pieces/{cv}/examen",
+        {"decision": "refusee", "commentaire": "CV illisible : merci de déposer un PDF lisible."},
+    )
     assert status == 200, body
     mail = await mail_to(smtp_sink, email, "Pièce refusée")
     assert "CV illisible : merci de déposer un PDF lisible." in text_of(mail)
@@ -146,23 +186,27 @@ async def _the_whole_guide(platform, smtp_sink):
     # "Remplacer une pièce justificative refusée", then transmit again.
     status, body, _ = await api(platform, "DELETE", f"/api/v1/candidatures/{cid}/pieces/{cv}/fichier", token=token)
     assert status in (200, 204), body
-    status, body = await upload(platform, token, f"/api/v1/candidatures/{cid}/pieces/{cv}/fichier", "CV-lisible.pdf",
-                                legit["pypdf-reecrit.pdf"])
+    status, body = await upload(
+        platform, token, f"/api/v1/candidatures/{cid}/pieces/{cv}/fichier", "CV-lisible.pdf", legit["pypdf-reecrit.pdf"]
+    )
     assert status == 201, body
     status, view, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
     assert status == 200 and view["statut"] == "receptionne", view
 
     # Every piece validated (or non concernée): the gestionnaire sets the dossier complet.
     for code in files:
-        status, body, _ = await gest.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{slots[code]['slot_id']}/examen",
-                                          {"decision": "validee"})
+        status, body, _ = await gest.call(
+            "POST", f"/api/v1/staff/candidatures/{cid}/pieces/{slots[code]['slot_id']}/examen", {"decision": "validee"}
+        )
         assert status == 200, (code, body)
 
     async def proposed() -> bool:
         return (await gest.call("GET", f"/api/v1/staff/candidatures/{cid}"))[1]["complet_propose"]
 
     await eventually(proposed, message="complet proposed once every piece is validated")
-    status, body, _ = await gest.call("POST", "/api/v1/staff/candidatures/statut", {"candidature_ids": [cid], "statut": "complet"})
+    status, body, _ = await gest.call(
+        "POST", "/api/v1/staff/candidatures/statut", {"candidature_ids": [cid], "statut": "complet"}
+    )
     assert status == 200 and body["updated"] == [cid], body
     mail = await mail_to(smtp_sink, email, "Statut de votre dossier : Complet")
     assert "commission pédagogique" in text_of(mail)
@@ -172,7 +216,9 @@ async def _the_whole_guide(platform, smtp_sink):
     assert status == 201, body
     status, seen, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}", token=token)
     assert seen["decision"] is None, "a decision reaches the candidate only once validated"
-    status, body, _ = await gest.call("POST", "/api/v1/staff/candidatures/decisions/validation", {"candidature_ids": [cid]})
+    status, body, _ = await gest.call(
+        "POST", "/api/v1/staff/candidatures/decisions/validation", {"candidature_ids": [cid]}
+    )
     assert status == 200, body
     mail = await mail_to(smtp_sink, email, "Avis favorable")
     assert "Vous trouverez en pièce jointe votre lettre d'admission" in text_of(mail)
@@ -189,8 +235,9 @@ async def _the_whole_guide(platform, smtp_sink):
     assert "DAEU option A" in text_of(mail)
 
     # "À tout moment vous pouvez télécharger en PDF une copie de votre candidature."
-    async with platform.http.get(platform.url(f"/api/v1/candidatures/{cid}/dossier.pdf"),
-                                 headers={"Authorization": f"Bearer {token}"}) as resp:
+    async with platform.http.get(
+        platform.url(f"/api/v1/candidatures/{cid}/dossier.pdf"), headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
         assert resp.status == 200 and resp.content_type == "application/pdf"
         text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(await resp.read())).pages)
     assert "Favorable" in text or "favorable" in text
@@ -208,9 +255,14 @@ async def test_refusals_and_cancellation_through_the_gateway(platform, smtp_sink
     status, body, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
     assert status == 409 and body["reason"] == "dossier_incomplet", body
     assert "Votre dossier doit être complété avant de candidater" in body["detail"]
-    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())):
-        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
-                                    headers={"If-Match": '"0"'})
+    for slug, content in (
+        ("informations-personnelles", infos_perso()),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
+        status, body, _ = await api(
+            platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
         assert status == 200, body
     status, body, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "NOPE"}, token=token)
     assert status == 404 and body["detail"] == "Cette formation n'existe pas."

@@ -76,6 +76,7 @@ async def test_the_detailed_report_is_for_administrators(start_platform, start_t
         assert resp.status == 403
     smtp_sink.stop()
     try:
+
         async def smtp_reported_down():
             async with http.get("/api/v1/staff/health", headers={"Authorization": "Bearer admin"}) as resp:
                 assert resp.status == 200

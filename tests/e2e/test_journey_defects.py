@@ -31,25 +31,32 @@ async def candidate(platform, smtp_sink, **identity) -> dict:
     """An activated, logged-in candidate whose dossier allows applying."""
     account = await activated_account(platform, smtp_sink)
     token = await login(platform, account["numero_dossier"])
-    for slug, content in (("informations-personnelles", infos_perso(**identity)), ("adresse", adresse()),
-                          ("baccalaureat", baccalaureat()), ("stages", stages())):
-        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
-                                    headers={"If-Match": '"0"'})
+    for slug, content in (
+        ("informations-personnelles", infos_perso(**identity)),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+        ("stages", stages()),
+    ):
+        status, body, _ = await api(
+            platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
         assert status == 200, (slug, body)
     return {**account, "token": token}
 
 
 async def apply(platform, who: dict, formation: str) -> dict:
-    status, view, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": formation},
-                                token=who["token"])
+    status, view, _ = await api(
+        platform, "POST", "/api/v1/candidatures", {"formation_code": formation}, token=who["token"]
+    )
     assert status == 201, view
     return view
 
 
 async def upload(platform, token: str, cid: str, slot: str, data: bytes, name: str = "piece.pdf") -> tuple[int, dict]:
     headers = {"Authorization": f"Bearer {token}", "X-File-Name": name, "Content-Type": "application/octet-stream"}
-    async with platform.http.put(platform.url(f"/api/v1/candidatures/{cid}/pieces/{slot}/fichier"), data=data,
-                                 headers=headers) as resp:
+    async with platform.http.put(
+        platform.url(f"/api/v1/candidatures/{cid}/pieces/{slot}/fichier"), data=data, headers=headers
+    ) as resp:
         return resp.status, await resp.json()
 
 
@@ -63,8 +70,11 @@ async def outbox(platform, service: str, candidature_id: str) -> list[dict]:
     async with platform.services[service].pool.acquire() as conn:
         rows = await conn.fetch("SELECT event_id, subject, payload FROM outbox ORDER BY seq")
     events = [(r, json.loads(r["payload"])) for r in rows]
-    return [{"event_id": r["event_id"], "subject": r["subject"], "data": body["data"]} for r, body in events
-            if body["subject"] == candidature_id]
+    return [
+        {"event_id": r["event_id"], "subject": r["subject"], "data": body["data"]}
+        for r, body in events
+        if body["subject"] == candidature_id
+    ]
 
 
 def pdf_text(data: bytes) -> str:
@@ -81,8 +91,11 @@ async def test_the_pieces_are_there_the_instant_the_candidature_is_created(platf
         assert pieces["items"] and all(p["statut"] == "en_attente" for p in pieces["items"]), pieces
         assert pieces["can_change"] is True
     # The event, arriving after the read, opens nothing twice and changes no slot.
-    [created] = [e for e in await outbox(platform, "candidatures", view["id"])
-                 if e["subject"] == "evt.candidatures.candidature.created"]
+    [created] = [
+        e
+        for e in await outbox(platform, "candidatures", view["id"])
+        if e["subject"] == "evt.candidatures.candidature.created"
+    ]
     docs = platform.services["documents"]
 
     async def consumed() -> bool:
@@ -117,7 +130,9 @@ async def test_can_transmit_says_what_the_transmission_will_answer(platform, smt
         assert status == 201, body
     # Right after the last upload (no waiting for events): transmittable, and indeed transmitted.
     assert (await seen())["can_transmit"] is True
-    status, body, _ = await api(platform, "DELETE", f"/api/v1/candidatures/{cid}/pieces/{slots[0]}/fichier", token=token)
+    status, body, _ = await api(
+        platform, "DELETE", f"/api/v1/candidatures/{cid}/pieces/{slots[0]}/fichier", token=token
+    )
     assert status == 200, body
     assert (await seen())["can_transmit"] is False
     status, body = await upload(platform, token, cid, slots[0], corpus.reportlab_pdf())
@@ -133,18 +148,38 @@ async def test_the_candidature_pdf_reads_like_the_form(platform, smtp_sink):
     assert status == 200 and ctype == "application/pdf", data[:200]
     text = pdf_text(data)
     flat = " ".join(text.split())
-    for words in ("Récapitulatif de votre candidature - Zoé Lucie Martin", "Nom de naissance Martin",
-                  "Prénoms Zoé Lucie", "Date de naissance 12 avril 1990", "Commune de naissance Toulouse",
-                  "Département de naissance Haute-Garonne (31)", "Nationalité France", "Mention Bien",
-                  "Situation Titulaire du baccalauréat", "Stage 1", "Organisme d'accueil CHU de Toulouse",
-                  "Date limite de retour", "DU Musicothérapie"):
+    for words in (
+        "Récapitulatif de votre candidature - Zoé Lucie Martin",
+        "Nom de naissance Martin",
+        "Prénoms Zoé Lucie",
+        "Date de naissance 12 avril 1990",
+        "Commune de naissance Toulouse",
+        "Département de naissance Haute-Garonne (31)",
+        "Nationalité France",
+        "Mention Bien",
+        "Situation Titulaire du baccalauréat",
+        "Stage 1",
+        "Organisme d'accueil CHU de Toulouse",
+        "Date limite de retour",
+        "DU Musicothérapie",
+    ):
         assert words in flat, (words, flat[:3000])
     for raw in ("Prenoms", "Nom naissance", "Items 1", "31555", "1990-04-12", "Commune naissance", "bien,", "› "):
         assert raw not in text, (raw, text[:3000])
     # The sections come in the guide's order, after the récapitulatif.
-    order = ["Informations détaillées", "Dates utiles", "Adresse de contact", "Informations personnelles", "Adresse",
-             "Baccalauréat", "Cursus interne", "Cursus externe", "Stages", "Expériences professionnelles",
-             "Pièces justificatives"]
+    order = [
+        "Informations détaillées",
+        "Dates utiles",
+        "Adresse de contact",
+        "Informations personnelles",
+        "Adresse",
+        "Baccalauréat",
+        "Cursus interne",
+        "Cursus externe",
+        "Stages",
+        "Expériences professionnelles",
+        "Pièces justificatives",
+    ]
     lines = [line.strip() for line in text.splitlines()]
     positions = [lines.index(title) for title in order]
     assert positions == sorted(positions), list(zip(order, positions))
@@ -162,11 +197,14 @@ async def test_the_same_review_twice_is_one_effect_and_one_mail(platform, smtp_s
         assert (await upload(platform, token, cid, slot, corpus.reportlab_pdf()))[0] == 201
     root = await admin(platform)
     refusal = {"decision": "refusee", "commentaire": "Document illisible : scannez-le à nouveau."}
-    replies = [await root.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{first}/examen", refusal)
-               for _ in range(3)]
+    replies = [
+        await root.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{first}/examen", refusal) for _ in range(3)
+    ]
     assert [r[0] for r in replies] == [200, 200, 200], replies
     assert {r[1]["statut"] for r in replies} == {"refusee"} and len({r[1]["reviewed_at"] for r in replies}) == 1
-    validation = await root.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{second}/examen", {"decision": "validee"})
+    validation = await root.call(
+        "POST", f"/api/v1/staff/candidatures/{cid}/pieces/{second}/examen", {"decision": "validee"}
+    )
     again = await root.call("POST", f"/api/v1/staff/candidatures/{cid}/pieces/{second}/examen", {"decision": "validee"})
     assert validation[0] == again[0] == 200 and validation[1]["reviewed_at"] == again[1]["reviewed_at"]
 
@@ -195,7 +233,9 @@ async def test_the_same_review_twice_is_one_effect_and_one_mail(platform, smtp_s
     steps = [(e["etape"], e.get("commentaire")) for e in suivi["etapes"]]
     assert steps[0] == ("creee", None)
     assert [s for s in steps if s[0] == "piece_refusee"] == [
-        ("piece_refusee", refusal["commentaire"]), ("piece_refusee", newer["commentaire"])]
+        ("piece_refusee", refusal["commentaire"]),
+        ("piece_refusee", newer["commentaire"]),
+    ]
     assert [s for s in steps if s[0] == "piece_validee"] == [("piece_validee", None)]
     assert all(e["libelle"] for e in suivi["etapes"]) and note not in json.dumps(suivi)
     assert "actor" not in json.dumps(suivi) and "admin" not in json.dumps(suivi).lower()
@@ -212,18 +252,28 @@ async def _has(history, action: str, count: int) -> bool:
 async def own_formation(root, today, **settings) -> str:
     """A formation of the Formation continue centre for this test alone (the demo's are shared)."""
     code = f"DU-{uuid.uuid4().hex[:8].upper()}"
-    body = {"libelle": f"DU de la liste {code}", "centre_code": "FC-DIPL", "type_code": "U-B3",
-            "commission_code": "COM-FC", "type_traitement": "acces_controle", "depot_debut": str(today),
-            "depot_fin": str(today + timedelta(days=30)), "date_retour": str(today + timedelta(days=40)), **settings}
+    body = {
+        "libelle": f"DU de la liste {code}",
+        "centre_code": "FC-DIPL",
+        "type_code": "U-B3",
+        "commission_code": "COM-FC",
+        "type_traitement": "acces_controle",
+        "depot_debut": str(today),
+        "depot_fin": str(today + timedelta(days=30)),
+        "date_retour": str(today + timedelta(days=40)),
+        **settings,
+    }
     status, reply, _ = await root.call("PUT", f"/api/v1/staff/offre/formations/{code}", body)
     assert status == 201, reply
     return code
 
 
 async def staff_decides(root, cid: str, kind: str, **details) -> None:
-    for path, body in (("/api/v1/staff/candidatures/statut", {"candidature_ids": [cid], "statut": "complet"}),
-                       (f"/api/v1/staff/candidatures/{cid}/decision", {"kind": kind, **details}),
-                       ("/api/v1/staff/candidatures/decisions/validation", {"candidature_ids": [cid]})):
+    for path, body in (
+        ("/api/v1/staff/candidatures/statut", {"candidature_ids": [cid], "statut": "complet"}),
+        (f"/api/v1/staff/candidatures/{cid}/decision", {"kind": kind, **details}),
+        ("/api/v1/staff/candidatures/decisions/validation", {"candidature_ids": [cid]}),
+    ):
         status, reply, _ = await root.call("POST", path, body)
         assert status in (200, 201), (path, reply)
 
@@ -245,9 +295,16 @@ async def test_the_decision_letter_is_downloadable_and_says_what_the_mails_say(p
     [attached] = [p.get_content() for p in mail.iter_attachments() if p.get_content_type() == "application/pdf"]
     assert attached == letter, "the letter downloaded is the one mailed"
     text = " ".join(pdf_text(letter).split())
-    for words in ("Lettre d'admission", "DU de la liste", admitted["numero_dossier"],
-                  "Modalités d'inscription administrative", "Une fois votre admission confirmée", modalites,
-                  "Jean Delmas", "Directeur du service de la formation continue"):
+    for words in (
+        "Lettre d'admission",
+        "DU de la liste",
+        admitted["numero_dossier"],
+        "Modalités d'inscription administrative",
+        "Une fois votre admission confirmée",
+        modalites,
+        "Jean Delmas",
+        "Directeur du service de la formation continue",
+    ):
         assert words in text, (words, text)
     mail_text = " ".join(text_of(mail).split())
     assert "selon les modalités indiquées dans votre lettre d'admission" in mail_text
@@ -257,7 +314,9 @@ async def test_the_decision_letter_is_downloadable_and_says_what_the_mails_say(p
 
     status, seen, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/confirmation", token=admitted["token"])
     assert status == 200, seen
-    confirmed = " ".join(text_of(await mail_to(smtp_sink, admitted["email"], "Confirmation de votre candidature")).split())
+    confirmed = " ".join(
+        text_of(await mail_to(smtp_sink, admitted["email"], "Confirmation de votre candidature")).split()
+    )
     assert "selon les modalités indiquées dans votre lettre d'admission" in confirmed and modalites in confirmed
     assert "Jean Delmas" in confirmed
 
@@ -282,7 +341,9 @@ async def test_a_freed_place_goes_to_the_next_and_the_list_moves_up(platform, sm
         await staff_decides(root, ids[who["email"]], "liste_complementaire", rang=rang)
     await mail_to(smtp_sink, a["email"], "Avis favorable")
 
-    status, seen, _ = await api(platform, "POST", f"/api/v1/candidatures/{ids[a['email']]}/desistement", token=a["token"])
+    status, seen, _ = await api(
+        platform, "POST", f"/api/v1/candidatures/{ids[a['email']]}/desistement", token=a["token"]
+    )
     assert status == 200, seen
     mail = await mail_to(smtp_sink, b["email"], "Avis favorable")
     assert text_of(mail).count("Une place s'est libérée") == 1, text_of(mail)

@@ -136,7 +136,9 @@ async def test_a_campus_behind_one_address_is_not_blocked_by_failures(start_plat
             assert (await browser.login(student["numero_dossier"], PASSWORD))[0] == 201
     for attempt in range(10):  # a budget of failures from the campus, on many accounts
         student = students[attempt % len(students)]
-        assert (await clients(platform, campus).login(student["numero_dossier"], f"faute de frappe {attempt}"))[0] == 401
+        assert (await clients(platform, campus).login(student["numero_dossier"], f"faute de frappe {attempt}"))[
+            0
+        ] == 401
     newcomer = await activated_account(platform, smtp_sink)
     assert (await clients(platform, campus).login(newcomer["numero_dossier"], PASSWORD))[0] == 201
 
@@ -155,8 +157,15 @@ async def test_a_staff_member_keeps_logging_in_while_attacked(platform, clients)
     service = platform.services["accounts"]
     email = unique_email("admin")
     async with service.pool.acquire() as conn:
-        _, token = await create_first_admin(conn, email=email, nom="Admin", prenom="Alice", sealer=service.deps.sealer,
-                                            clock=platform.clock, settings=service.settings)
+        _, token = await create_first_admin(
+            conn,
+            email=email,
+            nom="Admin",
+            prenom="Alice",
+            sealer=service.deps.sealer,
+            clock=platform.clock,
+            settings=service.settings,
+        )
     member = await staff_tests.set_up(platform, email, token)
     office = clients(platform, "127.0.0.5")
 

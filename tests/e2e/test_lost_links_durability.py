@@ -37,10 +37,13 @@ def credential_mails(smtp_sink, addresses: set[str]) -> list:
 
 
 @pytest.mark.timeout(300)  # two starts of a real accounts process, on a machine that may be loaded
-async def test_accounts_killed_right_after_the_answers_loses_no_mail(start_platform, process_env, smtp_sink,
-                                                                     database_url, nats_server, tmp_path):
+async def test_accounts_killed_right_after_the_answers_loses_no_mail(
+    start_platform, process_env, smtp_sink, database_url, nats_server, tmp_path
+):
     key = new_key()
-    env = dict(process_env, LINK_SEALING_KEY=key, ACCOUNTS_HASH_WORKERS="2", ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000")
+    env = dict(
+        process_env, LINK_SEALING_KEY=key, ACCOUNTS_HASH_WORKERS="2", ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000"
+    )
     log = open(tmp_path / "accounts.log", "ab")
 
     def start() -> subprocess.Popen:
@@ -53,7 +56,8 @@ async def test_accounts_killed_right_after_the_answers_loses_no_mail(start_platf
     try:
         overrides = sealing_overrides()
         platform = await start_platform(
-            "mailer", mailer={**overrides["mailer"], "link_sealing_key": key},
+            "mailer",
+            mailer={**overrides["mailer"], "link_sealing_key": key},
             gateway={**overrides["gateway"], "gateway_services": ("mailer", "accounts")},
         )
         rpc = RpcClient(operator, timeout=2)
@@ -78,8 +82,11 @@ async def test_accounts_killed_right_after_the_answers_loses_no_mail(start_platf
         assert arrived < len(addresses), "every mail was out before the kill: the test proves nothing"
 
         second = start()
-        await eventually(lambda: {m["To"] for m in credential_mails(smtp_sink, addresses)} == addresses,
-                         timeout=90, message=f"every mail arrived ({arrived} before the kill)")
+        await eventually(
+            lambda: {m["To"] for m in credential_mails(smtp_sink, addresses)} == addresses,
+            timeout=90,
+            message=f"every mail arrived ({arrived} before the kill)",
+        )
 
         # Nothing more is on its way (requests handled, their events published and mailed): one mail each.
         async def settled() -> bool:
@@ -131,4 +138,7 @@ async def test_an_unreachable_database_gets_503_with_retry_after_never_a_202(
     await lost_links_handled(platform)
     await eventually(lambda: platform_quiescent(platform, account["email"]), message="every mail sent")
     assert sum(accepted) == 1
-    assert len([m for m in smtp_sink.messages() if m["To"] == account["email"] and "vos identifiants" in m["Subject"]]) == 1
+    assert (
+        len([m for m in smtp_sink.messages() if m["To"] == account["email"] and "vos identifiants" in m["Subject"]])
+        == 1
+    )

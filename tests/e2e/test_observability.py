@@ -17,7 +17,14 @@ from ecandidat.runtime.logging import JsonFormatter
 from gateway.metrics import METRICS_PORT
 from tests.conftest import eventually
 from tests.e2e.test_accounts import (
-    PASSWORD, account_form, api, create_account, login, mail_to, sealing_overrides, token_in,
+    PASSWORD,
+    account_form,
+    api,
+    create_account,
+    login,
+    mail_to,
+    sealing_overrides,
+    token_in,
 )
 
 
@@ -82,8 +89,10 @@ async def test_metrics_after_a_journey(platform, smtp_sink, nats_server, access_
     assert sample(text, "ecandidat_http_requests_total", route="/api/v1/me", method="GET", status="200") >= 1
     assert sample(text, "ecandidat_http_requests_total", route="/api/v1/me", method="GET", status="401") >= 1
     assert sample(text, "ecandidat_http_request_duration_seconds_count", route="/api/v1/me", method="GET") >= 2
-    assert sample(text, "ecandidat_rpc_client_duration_seconds_count", subject="rpc.accounts.create_account",
-                  outcome="ok") >= 1
+    assert (
+        sample(text, "ecandidat_rpc_client_duration_seconds_count", subject="rpc.accounts.create_account", outcome="ok")
+        >= 1
+    )
     assert account["numero_dossier"] not in text  # ids never become labels
 
     # The accounts service: rpc handled, the outbox drained, the probes.
@@ -94,6 +103,7 @@ async def test_metrics_after_a_journey(platform, smtp_sink, nats_server, access_
     async def outbox_drained() -> bool:
         text = (await scrape(accounts.metrics_port))[1]
         return "ecandidat_outbox_backlog" in text and sample(text, "ecandidat_outbox_backlog", service="accounts") == 0
+
     await eventually(outbox_drained, message="outbox backlog 0")
     assert sample(text, "ecandidat_outbox_published_total", service="accounts") >= 2
     assert (await scrape(accounts.metrics_port, "/health/live"))[0] == 200
@@ -105,6 +115,7 @@ async def test_metrics_after_a_journey(platform, smtp_sink, nats_server, access_
     async def mail_sent() -> str | None:
         text = (await scrape(mailer.metrics_port))[1]
         return text if sample(text, "ecandidat_mail_deliveries", status="sent") >= 1 else None
+
     text = await eventually(mail_sent, message="a sent mail counted")
     assert sample(text, "ecandidat_events_settled_total", consumer="mailer_notifications", outcome="ack") >= 1
     assert "ecandidat_consumer_pending{" in text and 'stream="PRV_ACCOUNTS"' in text

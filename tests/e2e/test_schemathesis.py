@@ -46,8 +46,11 @@ def realm_document(document: dict, realm: str | None, live: dict[str, str]) -> d
     parameters exemplified by identifiers that exist (`live`)."""
     paths = {}
     for path, methods in document["paths"].items():
-        kept = {m: copy.deepcopy(op) for m, op in methods.items()
-                if op.get("x-realm") == realm and (m, path) not in NOT_FUZZED}
+        kept = {
+            m: copy.deepcopy(op)
+            for m, op in methods.items()
+            if op.get("x-realm") == realm and (m, path) not in NOT_FUZZED
+        }
         for op in kept.values():
             for param in op.get("parameters", []):
                 if param["in"] == "path" and param["name"] in live:
@@ -60,14 +63,35 @@ def realm_document(document: dict, realm: str | None, live: dict[str, str]) -> d
 async def run_schemathesis(tmp_path: Path, document: dict, base_url: str, realm: str | None, token: str | None) -> None:
     schema = tmp_path / f"openapi-{realm or 'public'}.json"
     schema.write_text(json.dumps(document))
-    args = [sys.executable, "-m", "schemathesis.cli", "run", str(schema), "--url", base_url, "--checks", CHECKS,
-            "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", str(SEED), "--workers", "1",
-            "--phases", "examples,coverage,fuzzing", "--request-timeout", "30", "--suppress-health-check", "all",
-            "--no-color"]
+    args = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        str(schema),
+        "--url",
+        base_url,
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        str(EXAMPLES_PER_OPERATION),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "1",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--request-timeout",
+        "30",
+        "--suppress-health-check",
+        "all",
+        "--no-color",
+    ]
     if token:
         args += ["--header", f"Authorization: Bearer {token}"]
-    process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                                                   cwd=tmp_path)  # its cache stays out of the checkout
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path
+    )  # its cache stays out of the checkout
     output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
     report = output.decode(errors="replace")
     assert process.returncode == 0, f"schemathesis found failures in the {realm or 'public'} realm:\n{report[-20000:]}"
@@ -95,12 +119,18 @@ async def live_data(platform, smtp_sink) -> tuple[str, str, dict[str, str]]:
     """A candidate with a candidature and a deposited piece, an administrator, and their identifiers."""
     candidate = await activated_account(platform, smtp_sink)
     token = await login(platform, candidate["numero_dossier"])
-    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()),
-                          ("baccalaureat", baccalaureat())):
-        status, body, _ = await api(platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token,
-                                    headers={"If-Match": '"0"'})
+    for slug, content in (
+        ("informations-personnelles", infos_perso()),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
+        status, body, _ = await api(
+            platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
         assert status == 200, body
-    status, candidature, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
+    status, candidature, _ = await api(
+        platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token
+    )
     assert status == 201, candidature
 
     async def slots():
@@ -114,12 +144,21 @@ async def live_data(platform, smtp_sink) -> tuple[str, str, dict[str, str]]:
         assert resp.status == 201, await resp.text()
     staff = await admin(platform)
     path = f"/api/v1/staff/pieces/{piece['piece_id']}/modele?libelle=Fiche"
-    async with platform.http.put(platform.url(path), data=corpus.reportlab_pdf(),
-                                 headers={"Authorization": f"Bearer {staff.token}", "Content-Type": "application/pdf"}) as resp:
+    async with platform.http.put(
+        platform.url(path),
+        data=corpus.reportlab_pdf(),
+        headers={"Authorization": f"Bearer {staff.token}", "Content-Type": "application/pdf"},
+    ) as resp:
         assert resp.status == 201, await resp.text()
     me = (await api(platform, "GET", "/api/v1/me", token=token))[1]
-    live = {"candidature_id": candidature["id"], "slot_id": piece["slot_id"], "piece_id": piece["piece_id"],
-            "account_id": me["account_id"], "code": "DAEU-A", "section": "adresse"}
+    live = {
+        "candidature_id": candidature["id"],
+        "slot_id": piece["slot_id"],
+        "piece_id": piece["piece_id"],
+        "account_id": me["account_id"],
+        "code": "DAEU-A",
+        "section": "adresse",
+    }
     return token, staff.token, live
 
 

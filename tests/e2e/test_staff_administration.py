@@ -47,7 +47,9 @@ class BrokenMailbox:
 
     async def repair(self) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(f"DROP TRIGGER IF EXISTS {self.name} ON deliveries; DROP FUNCTION IF EXISTS {self.name}();")
+            await conn.execute(
+                f"DROP TRIGGER IF EXISTS {self.name} ON deliveries; DROP FUNCTION IF EXISTS {self.name}();"
+            )
 
     async def __aexit__(self, *exc) -> None:
         await self.repair()
@@ -82,11 +84,14 @@ async def test_the_offer_as_its_administrators_edit_it(platform, smtp_sink):
 
     # A formation with a wrong date is refused in French beside the field, and nothing changes.
     body = {k: v for k, v in daeu.items() if k != "code" and v is not None}
-    status, problem, _ = await boss.call("PUT", "/api/v1/staff/offre/formations/DAEU-A",
-                                         {**body, "depot_fin": "2000-01-01", "capacite": 12})
+    status, problem, _ = await boss.call(
+        "PUT", "/api/v1/staff/offre/formations/DAEU-A", {**body, "depot_fin": "2000-01-01", "capacite": 12}
+    )
     assert status == 422 and problem["errors"][0]["field"] == "depot_fin", problem
     assert "début" in problem["errors"][0]["message"]
-    status, problem, _ = await boss.call("PUT", "/api/v1/staff/offre/formations/DAEU-A", {**body, "capacite": "beaucoup"})
+    status, problem, _ = await boss.call(
+        "PUT", "/api/v1/staff/offre/formations/DAEU-A", {**body, "capacite": "beaucoup"}
+    )
     assert status == 422 and problem["errors"][0]["field"] == "capacite", problem
     status, again, _ = await boss.call("GET", "/api/v1/staff/offre")
     assert next(f for f in again["formations"] if f["code"] == "DAEU-A") == daeu
@@ -127,12 +132,14 @@ async def test_a_dead_letter_is_listed_then_replayed_once(platform, smtp_sink):
     assert status == 404 and "déjà été rejoué" in problem["detail"], problem
     status, letters, _ = await boss.call("GET", "/api/v1/staff/dead-letters")
     assert letter["seq"] not in {item["seq"] for item in letters["items"]}
-    consumer = next(c for c in mailer.consumers
-                    if c.durable == "mailer_notifications" and c.spec.stream == kept.original_stream)
+    consumer = next(
+        c for c in mailer.consumers if c.durable == "mailer_notifications" and c.spec.stream == kept.original_stream
+    )
     assert await consumer.replay(kept.data) == ("ack", None, True)
     await eventually(lambda: quiescent(mailer), message="the mailer is idle")
-    status, logged, _ = await api(platform, "GET", "/api/v1/staff/mail/deliveries", token=boss.token,
-                                  params={"recipient": address})
+    status, logged, _ = await api(
+        platform, "GET", "/api/v1/staff/mail/deliveries", token=boss.token, params={"recipient": address}
+    )
     assert status == 200 and len(logged["items"]) == 1
     assert mails_to(smtp_sink, address) == 1
 
@@ -156,8 +163,12 @@ async def test_a_bad_extension_after_an_incident_is_refused_in_french_and_change
     campagne = next(c for c in offer["campagnes"] if c["en_service"])["code"]
     path = f"/api/v1/staff/offre/campagnes/{campagne}/prolongations"
     good = {"incident_debut": "2026-01-01T10:00:00+01:00", "heures": 24, "motif": "Panne"}
-    for bad, field in (({"heures": 0}, "heures"), ({"motif": ""}, "motif"), ({"incident_debut": "hier"}, "incident_debut"),
-                       ({"incident_debut": "2026-01-01T10:00:00"}, "incident_debut")):
+    for bad, field in (
+        ({"heures": 0}, "heures"),
+        ({"motif": ""}, "motif"),
+        ({"incident_debut": "hier"}, "incident_debut"),
+        ({"incident_debut": "2026-01-01T10:00:00"}, "incident_debut"),
+    ):
         status, problem, _ = await boss.call("POST", path, {**good, **bad})
         assert status == 422 and problem["errors"][0]["field"] == field, (bad, problem)
     status, again, _ = await boss.call("GET", "/api/v1/staff/offre")

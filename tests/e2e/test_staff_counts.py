@@ -35,14 +35,16 @@ async def test_the_kept_counts_follow_applications_transmissions_statuts_and_can
     assert (await kept()).get("en_attente", 0) == before.get("en_attente", 0) + 2
 
     for item in items:  # transmitted: réceptionné
-        status, body = await env.upload(f"/candidatures/{cid}/pieces/{item['slot_id']}/fichier", auth,
-                                        corpus.reportlab_pdf(), "p.pdf")
+        status, body = await env.upload(
+            f"/candidatures/{cid}/pieces/{item['slot_id']}/fichier", auth, corpus.reportlab_pdf(), "p.pdf"
+        )
         assert status == 201, body
     status, view = await env.json("POST", f"/candidatures/{cid}/transmission", auth)
     assert status == 200 and view["statut"] == "receptionne", view
     await eventually(lambda: _transmitted(env, cid), message="transmission consumed")
-    status, body = await env.json("POST", "/staff/candidatures/statut", admin,
-                                  json={"candidature_ids": [cid], "statut": "complet"})
+    status, body = await env.json(
+        "POST", "/staff/candidatures/statut", admin, json={"candidature_ids": [cid], "statut": "complet"}
+    )
     assert status == 200, body
     status, body = await env.json("POST", f"/candidatures/{other_cid}/annulation", other_auth)
     assert status == 200, body
@@ -53,5 +55,7 @@ async def test_the_kept_counts_follow_applications_transmissions_statuts_and_can
     assert after.get("annulee", 0) == before.get("annulee", 0) + 1
     assert after.get("en_attente", 0) == before.get("en_attente", 0)
     # A list narrowed by more than its formation is counted from the candidatures, the same way.
-    status, body = await env.json("GET", f"/staff/candidatures/comptes?formation_code={FORMATION}&decision=aucune", admin)
+    status, body = await env.json(
+        "GET", f"/staff/candidatures/comptes?formation_code={FORMATION}&decision=aucune", admin
+    )
     assert status == 200 and body["counts"].get("complet", 0) >= 1, body

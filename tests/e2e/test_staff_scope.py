@@ -47,8 +47,9 @@ READ_ROUTES = (
 
 @pytest.fixture
 async def gateway(start_platform, start_token_gateway):
-    platform = await start_platform("dossiers", "candidatures", "documents",
-                                    documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"})
+    platform = await start_platform(
+        "dossiers", "candidatures", "documents", documents={"s3_bucket": f"pieces-{uuid.uuid4().hex[:8]}"}
+    )
     await seed_demo(platform.services["candidatures"].pool, date.today())
     tokens: dict[str, Principal] = {}
     http = await start_token_gateway(tokens, ("documents", "candidatures", "dossiers"))
@@ -70,11 +71,18 @@ async def call(http, method: str, path: str, headers: dict, body=None) -> tuple[
 async def candidature_in(http, tokens, admin: dict, statut: str) -> dict:
     """A candidate who applied to DAEU-A and deposited one piece; staff then set the statut
     (`incomplet` after `complet`, so that it has left the commission's view)."""
-    me = Principal(realm="candidate", account_id=uuid.uuid4(), email=f"{uuid.uuid4().hex[:8]}@example.org",
-                   numero_dossier=uuid.uuid4().hex[:8].upper())
+    me = Principal(
+        realm="candidate",
+        account_id=uuid.uuid4(),
+        email=f"{uuid.uuid4().hex[:8]}@example.org",
+        numero_dossier=uuid.uuid4().hex[:8].upper(),
+    )
     auth = login(tokens, me)
-    for slug, content in (("informations-personnelles", infos_perso()), ("adresse", adresse()),
-                          ("baccalaureat", baccalaureat())):
+    for slug, content in (
+        ("informations-personnelles", infos_perso()),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+    ):
         status, body = await call(http, "PUT", f"/dossier/sections/{slug}", {**auth, "If-Match": '"0"'}, content)
         assert status == 200, body
     status, view = await call(http, "POST", "/candidatures", auth, {"formation_code": "DAEU-A"})
@@ -83,20 +91,30 @@ async def candidature_in(http, tokens, admin: dict, statut: str) -> dict:
     status, pieces = await call(http, "GET", f"/candidatures/{cid}/pieces", auth)
     assert status == 200, pieces
     slot = pieces["items"][0]["slot_id"]
-    async with http.put(f"{API}/candidatures/{cid}/pieces/{slot}/fichier", data=corpus.reportlab_pdf(),
-                        headers={**auth, "X-File-Name": "piece.pdf", "Content-Type": "application/octet-stream"}) as resp:
+    async with http.put(
+        f"{API}/candidatures/{cid}/pieces/{slot}/fichier",
+        data=corpus.reportlab_pdf(),
+        headers={**auth, "X-File-Name": "piece.pdf", "Content-Type": "application/octet-stream"},
+    ) as resp:
         assert resp.status == 201, await resp.text()
-    for step in {"en_attente": [], "receptionne": ["receptionne"], "complet": ["complet"],
-                 "incomplet": ["complet", "incomplet"]}[statut]:
-        status, body = await call(http, "POST", "/staff/candidatures/statut", admin,
-                                  {"candidature_ids": [cid], "statut": step})
+    for step in {
+        "en_attente": [],
+        "receptionne": ["receptionne"],
+        "complet": ["complet"],
+        "incomplet": ["complet", "incomplet"],
+    }[statut]:
+        status, body = await call(
+            http, "POST", "/staff/candidatures/statut", admin, {"candidature_ids": [cid], "statut": step}
+        )
         assert status == 200, body
     return {"cid": cid, "slot": slot, "account": me.account_id}
 
 
 async def test_role_statut_route_matrix(gateway):
     platform, http, tokens = gateway
-    admin = login(tokens, Principal(realm="staff", account_id=uuid.uuid4(), email="root@univ.example", roles=("admin",)))
+    admin = login(
+        tokens, Principal(realm="staff", account_id=uuid.uuid4(), email="root@univ.example", roles=("admin",))
+    )
     cands = {statut: await candidature_in(http, tokens, admin, statut) for statut in STATUTS}
 
     async def projections_follow() -> bool:
@@ -104,8 +122,9 @@ async def test_role_statut_route_matrix(gateway):
         for svc in ("documents", "dossiers"):
             async with platform.services[svc].pool.acquire() as conn:
                 for statut, cand in cands.items():
-                    held = await conn.fetchval("SELECT statut FROM candidatures WHERE candidature_id = $1",
-                                               uuid.UUID(cand["cid"]))
+                    held = await conn.fetchval(
+                        "SELECT statut FROM candidatures WHERE candidature_id = $1", uuid.UUID(cand["cid"])
+                    )
                     if held != statut:
                         return False
         return True
@@ -114,8 +133,17 @@ async def test_role_statut_route_matrix(gateway):
 
     failures = []
     for name, ((roles, centres, commissions), reads, manages, decides) in STAFF.items():
-        who = login(tokens, Principal(realm="staff", account_id=uuid.uuid4(), email=f"{name}@univ.example",
-                                      roles=roles, centres=centres, commissions=commissions))
+        who = login(
+            tokens,
+            Principal(
+                realm="staff",
+                account_id=uuid.uuid4(),
+                email=f"{name}@univ.example",
+                roles=roles,
+                centres=centres,
+                commissions=commissions,
+            ),
+        )
         for statut, cand in cands.items():
             for route in READ_ROUTES:
                 status, body = await call(http, "GET", route.format(**cand), who)
@@ -126,12 +154,18 @@ async def test_role_statut_route_matrix(gateway):
             listed = status == 200 and cand["cid"] in [row["id"] for row in page["items"]]
             if listed != (statut in reads):
                 failures.append((name, statut, "list", status, page))
-            status, body = await call(http, "POST", "/staff/candidatures/{cid}/pieces/{slot}/examen".format(**cand),
-                                      who, {"decision": "validee"})
+            status, body = await call(
+                http,
+                "POST",
+                "/staff/candidatures/{cid}/pieces/{slot}/examen".format(**cand),
+                who,
+                {"decision": "validee"},
+            )
             if (status == 200) != (statut in manages) or status not in (200, 403):
                 failures.append((name, statut, "examen", status, body))
-            status, body = await call(http, "POST", "/staff/candidatures/{cid}/notes".format(**cand), who,
-                                      {"body": f"Note de {name}"})
+            status, body = await call(
+                http, "POST", "/staff/candidatures/{cid}/notes".format(**cand), who, {"body": f"Note de {name}"}
+            )
             if (status == 201) != (statut in decides) or status not in (201, 403):
                 failures.append((name, statut, "notes", status, body))
         # The list's counts per statut count what the list shows them (other tests' candidatures
@@ -140,7 +174,9 @@ async def test_role_statut_route_matrix(gateway):
         if status != (200 if reads else 403):
             failures.append((name, "comptes", status, counted))
         for statut in STATUTS if status == 200 else ():
-            status, page = await call(http, "GET", f"/staff/candidatures?formation_code=DAEU-A&statut={statut}&limit=500", who)
+            status, page = await call(
+                http, "GET", f"/staff/candidatures?formation_code=DAEU-A&statut={statut}&limit=500", who
+            )
             shown = counted["counts"].get(statut, 0)
             if shown != len(page["items"]) or (shown > 0) != (statut in reads):
                 failures.append((name, "comptes", statut, shown, len(page["items"])))
@@ -149,10 +185,20 @@ async def test_role_statut_route_matrix(gateway):
 
 async def test_a_refusal_says_the_candidature_is_out_of_scope_the_same_way_everywhere(gateway):
     platform, http, tokens = gateway
-    admin = login(tokens, Principal(realm="staff", account_id=uuid.uuid4(), email="root@univ.example", roles=("admin",)))
+    admin = login(
+        tokens, Principal(realm="staff", account_id=uuid.uuid4(), email="root@univ.example", roles=("admin",))
+    )
     cand = await candidature_in(http, tokens, admin, "receptionne")
-    member = login(tokens, Principal(realm="staff", account_id=uuid.uuid4(), email="prof@univ.example",
-                                     roles=("commission",), commissions=("COM-DAEU",)))
+    member = login(
+        tokens,
+        Principal(
+            realm="staff",
+            account_id=uuid.uuid4(),
+            email="prof@univ.example",
+            roles=("commission",),
+            commissions=("COM-DAEU",),
+        ),
+    )
     reasons = set()
     for route in READ_ROUTES:
         status, body = await call(http, "GET", route.format(**cand), member)

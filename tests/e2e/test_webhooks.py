@@ -25,8 +25,13 @@ from tests.e2e.test_accounts_staff import admin
 
 pytestmark = pytest.mark.slow
 
-FAST_WEBHOOKS = dict(webhook_allow_private=True, webhook_retry_base=0.1, webhook_retry_max=0.5,
-                     webhook_reconcile_interval=0.5, webhook_ack_wait=5.0)
+FAST_WEBHOOKS = dict(
+    webhook_allow_private=True,
+    webhook_retry_base=0.1,
+    webhook_retry_max=0.5,
+    webhook_reconcile_interval=0.5,
+    webhook_ack_wait=5.0,
+)
 ACTIVATED, PASSWORD = "accounts.account.activated", "accounts.account.password_changed"
 
 
@@ -107,7 +112,9 @@ async def platform_with_webhooks(start_platform, **webhooks):
 
 
 async def registered(staff, receiver: Receiver, event_types: list[str]) -> str:
-    status, body, _ = await staff.call("POST", "/api/v1/staff/webhooks", {"url": receiver.url, "event_types": event_types})
+    status, body, _ = await staff.call(
+        "POST", "/api/v1/staff/webhooks", {"url": receiver.url, "event_types": event_types}
+    )
     assert status == 201, body
     assert body["secret"].startswith("whsec_") and body["endpoint"]["status"] == "active"
     receiver.secret = body["secret"]
@@ -150,8 +157,11 @@ async def test_signed_in_order_once_each_through_an_outage_and_replayed(start_pl
     assert status == 200, log
     await eventually(lambda: _failed_attempt(staff, endpoint), timeout=30, message="attempts while down")
     await receiver.start()  # back, on the same port
-    await eventually(lambda: set(receiver.ids()) == set(first + during + others), timeout=60,
-                     message="every event once the receiver is back")
+    await eventually(
+        lambda: set(receiver.ids()) == set(first + during + others),
+        timeout=60,
+        message="every event once the receiver is back",
+    )
     assert receiver.ids(ACTIVATED) == first + during  # in order per subject
     assert receiver.ids(PASSWORD) == others
     assert len(receiver.ids()) == len(set(receiver.ids()))  # none twice
@@ -162,11 +172,17 @@ async def test_signed_in_order_once_each_through_an_outage_and_replayed(start_pl
 
     # Replay: the range of this test's events goes out again, same ids, in order.
     received = len(receiver.received)
-    status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{endpoint}/replays",
-                                       {"since": since.isoformat(), "until": datetime.now(timezone.utc).isoformat()})
+    status, body, _ = await staff.call(
+        "POST",
+        f"/api/v1/staff/webhooks/{endpoint}/replays",
+        {"since": since.isoformat(), "until": datetime.now(timezone.utc).isoformat()},
+    )
     assert status == 202, body
-    await eventually(lambda: len(receiver.received) >= received + len(first + during + others), timeout=60,
-                     message="the replayed range")
+    await eventually(
+        lambda: len(receiver.received) >= received + len(first + during + others),
+        timeout=60,
+        message="the replayed range",
+    )
     replayed = [e["id"] for e in receiver.received[received:] if e["type"].endswith(ACTIVATED)]
     assert replayed == first + during
 
@@ -213,8 +229,11 @@ async def test_rotation_pause_and_the_admin_api_refusals(start_platform, receive
     _, pumping = dispatcher.pumps[durable]
     status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{endpoint}/pause")
     assert status == 200 and body["status"] == "paused"
-    await eventually(lambda: pumping.finished and durable not in dispatcher.pumps, timeout=30,
-                     message="the paused endpoint's loop ended")
+    await eventually(
+        lambda: pumping.finished and durable not in dispatcher.pumps,
+        timeout=30,
+        message="the paused endpoint's loop ended",
+    )
     held = await bus(activated(201))
 
     async def held_back() -> bool:  # in the endpoint's consumer, neither delivered nor pulled by anyone
@@ -227,17 +246,22 @@ async def test_rotation_pause_and_the_admin_api_refusals(start_platform, receive
     assert status == 200 and body["status"] == "active"
     await eventually(lambda: receiver.ids() == [first, held], timeout=30, message="delivery after resume")
 
-    for payload, field in (({"url": "ftp://example.org/x", "event_types": [ACTIVATED]}, "url"),
-                           ({"url": "https://example.org/x", "event_types": ["nope.nope"]}, "event_types"),
-                           ({"url": "https://example.org/x", "event_types": []}, "event_types")):
+    for payload, field in (
+        ({"url": "ftp://example.org/x", "event_types": [ACTIVATED]}, "url"),
+        ({"url": "https://example.org/x", "event_types": ["nope.nope"]}, "event_types"),
+        ({"url": "https://example.org/x", "event_types": []}, "event_types"),
+    ):
         status, body, _ = await staff.call("POST", "/api/v1/staff/webhooks", payload)
         assert status == 422 and body["errors"][0]["field"] == field, body
     status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{uuid.uuid4()}/pause")
     assert status == 404, body
     status, body, _ = await staff.call("DELETE", f"/api/v1/staff/webhooks/{uuid.uuid4()}")
     assert status == 404, body
-    status, body, _ = await staff.call("POST", f"/api/v1/staff/webhooks/{endpoint}/replays",
-                                       {"since": "2026-03-14T10:00:00+01:00", "until": "2026-03-14T09:00:00+01:00"})
+    status, body, _ = await staff.call(
+        "POST",
+        f"/api/v1/staff/webhooks/{endpoint}/replays",
+        {"since": "2026-03-14T10:00:00+01:00", "until": "2026-03-14T09:00:00+01:00"},
+    )
     assert status == 422, body
 
     witness = await receivers()
@@ -247,8 +271,11 @@ async def test_rotation_pause_and_the_admin_api_refusals(start_platform, receive
     assert status == 204
     status, body, _ = await staff.call("GET", "/api/v1/staff/webhooks")
     assert endpoint not in {e["id"] for e in body["items"]}
-    await eventually(lambda: pumping.finished and durable not in dispatcher.pumps, timeout=30,
-                     message="the deleted endpoint's loop ended")
+    await eventually(
+        lambda: pumping.finished and durable not in dispatcher.pumps,
+        timeout=30,
+        message="the deleted endpoint's loop ended",
+    )
     with pytest.raises(nats.js.errors.NotFoundError):  # its consumer is gone from the stream
         await js.consumer_info("EVT_ACCOUNTS", durable)
     gone = await bus(activated(202))
@@ -261,8 +288,13 @@ async def test_loopback_is_refused_by_default(start_platform, receivers):
     platform = await start_platform("accounts", "webhooks")
     staff = await admin(platform)
     receiver = await receivers()
-    for url in (receiver.url, "http://localhost:8080/x", "http://[::1]/x", "http://169.254.169.254/latest",
-                "http://10.0.0.8/x"):
+    for url in (
+        receiver.url,
+        "http://localhost:8080/x",
+        "http://[::1]/x",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.8/x",
+    ):
         status, body, _ = await staff.call("POST", "/api/v1/staff/webhooks", {"url": url, "event_types": [ACTIVATED]})
         assert status == 422 and body["errors"][0]["field"] == "url", (url, body)
         assert "privée, locale ou réservée" in body["detail"]
@@ -271,9 +303,11 @@ async def test_loopback_is_refused_by_default(start_platform, receivers):
 
 
 async def test_an_endpoint_failing_too_long_is_disabled_its_administrator_mailed_and_resumed(
-        start_platform, receivers, bus, smtp_sink):
-    platform = await start_platform("accounts", "mailer", "webhooks",
-                                    webhooks={**FAST_WEBHOOKS, "webhook_give_up_after": 1.0})
+    start_platform, receivers, bus, smtp_sink
+):
+    platform = await start_platform(
+        "accounts", "mailer", "webhooks", webhooks={**FAST_WEBHOOKS, "webhook_give_up_after": 1.0}
+    )
     staff = await admin(platform)
     receiver = await receivers()
     receiver.failing = True
@@ -285,8 +319,9 @@ async def test_an_endpoint_failing_too_long_is_disabled_its_administrator_mailed
         return any(e["id"] == endpoint and e["status"] == "disabled" and e["disabled_at"] for e in body["items"])
 
     await eventually(disabled, timeout=30, message="the endpoint disabled")
-    (mail,) = await smtp_sink.wait_for(1, timeout=30, match=lambda m: m["To"] == staff.email
-                                       and "webhooks a été désactivé" in m["Subject"])
+    (mail,) = await smtp_sink.wait_for(
+        1, timeout=30, match=lambda m: m["To"] == staff.email and "webhooks a été désactivé" in m["Subject"]
+    )
     assert receiver.url in text_of(mail) and "HTTP 500" in text_of(mail)
 
     receiver.failing = False
@@ -319,9 +354,12 @@ async def test_two_replicas_deliver_in_order_once_each(start_platform, receivers
 
         await eventually(both_waiting, timeout=30, message="both replicas pulling")
         sent = [await bus(activated(400 + i)) for i in range(20)]
+
         def shares() -> list[int]:
-            return [sum(p.delivered for p, _ in s.dispatcher.pumps.values())
-                    for s in (platform.services["webhooks"], second)]
+            return [
+                sum(p.delivered for p, _ in s.dispatcher.pumps.values())
+                for s in (platform.services["webhooks"], second)
+            ]
 
         async def all_acknowledged() -> bool:  # nothing left that could be delivered (again)
             info = await js.consumer_info("EVT_ACCOUNTS", durable)

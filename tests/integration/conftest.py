@@ -51,9 +51,13 @@ async def kit(database_url: str, nats_server, tmp_path: Path) -> AsyncIterator[K
     (folder / "0001_effects.sql").write_text(EFFECTS_SQL)
     await migrate(database_url, schema, folder)
     pool = await create_pool(database_url, schema, max_size=5)
-    nc = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, **nats_server.connect_options())
+    nc = await nats.connect(
+        nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, **nats_server.connect_options()
+    )
     stream = event_stream(producer)
-    await nc.jetstream().add_stream(StreamConfig(name=stream, subjects=[producer_events(producer)], duplicate_window=120))
+    await nc.jetstream().add_stream(
+        StreamConfig(name=stream, subjects=[producer_events(producer)], duplicate_window=120)
+    )
     from ecandidat.runtime.nats import declare_streams
 
     await declare_streams(nc.jetstream())

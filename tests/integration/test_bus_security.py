@@ -34,8 +34,9 @@ class Client:
         async def on_error(exc: Exception) -> None:
             self.errors.append(str(exc).lower())
 
-        self.nc = await nats.connect(url, error_cb=on_error, max_reconnect_attempts=0, allow_reconnect=False,
-                                     connect_timeout=2, **options)
+        self.nc = await nats.connect(
+            url, error_cb=on_error, max_reconnect_attempts=0, allow_reconnect=False, connect_timeout=2, **options
+        )
         return self
 
     def violated(self, subject: str) -> bool:
@@ -85,8 +86,9 @@ async def test_an_integrator_reads_events_and_nothing_else(nats_server, connect)
     data, subject = _purged()
     await ops.nc.jetstream().publish(subject, data)
     durable = f"crm_{uuid.uuid4().hex[:8]}"
-    sub = await js.pull_subscribe(subject, durable, stream="EVT_ACCOUNTS",
-                                  config=ConsumerConfig(deliver_policy=nats.js.api.DeliverPolicy.LAST))
+    sub = await js.pull_subscribe(
+        subject, durable, stream="EVT_ACCOUNTS", config=ConsumerConfig(deliver_policy=nats.js.api.DeliverPolicy.LAST)
+    )
     [msg] = await sub.fetch(1, timeout=5)
     assert msg.data == data
     await msg.ack()
@@ -115,8 +117,9 @@ async def test_an_integrator_reads_events_and_nothing_else(nats_server, connect)
         await js.delete_stream("EVT_ACCOUNTS")
     await eventually(lambda: integrator.violated("stream.delete.evt_accounts"), message="stream deletion refused")
     with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
-        await js.add_consumer("EVT_ACCOUNTS", ConsumerConfig(durable_name="mailer_notifications",
-                                                              filter_subject="evt.accounts.none"))
+        await js.add_consumer(
+            "EVT_ACCOUNTS", ConsumerConfig(durable_name="mailer_notifications", filter_subject="evt.accounts.none")
+        )
     await eventually(lambda: integrator.violated("mailer_notifications"), message="platform consumer untouched")
     assert (await ops.nc.jetstream().stream_info("EVT_ACCOUNTS")).config.name == "EVT_ACCOUNTS"
 
@@ -147,8 +150,14 @@ async def test_a_service_calls_only_what_it_needs_and_reads_only_its_inbox(nats_
     await mailer.nc.subscribe("_INBOX.gateway.>")  # the gateway's replies: session tokens
     await mailer.nc.subscribe("rpc.accounts.login")
     await mailer.nc.flush()
-    await eventually(lambda: mailer.violated(rpc_subject(request)) and mailer.violated("_inbox.gateway.>")
-                     and mailer.violated("rpc.accounts.login"), message="every attempt refused")
+    await eventually(
+        lambda: (
+            mailer.violated(rpc_subject(request))
+            and mailer.violated("_inbox.gateway.>")
+            and mailer.violated("rpc.accounts.login")
+        ),
+        message="every attempt refused",
+    )
     # Its own consumers on another's stream are allowed; another's consumer name is not.
     js = mailer.nc.jetstream(timeout=1)
     with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
@@ -162,7 +171,9 @@ async def test_webhooks_create_their_endpoints_consumers_but_touch_no_other(nats
     webhooks = await connect("webhooks")
     js = webhooks.nc.jetstream(timeout=1)
     durable = f"webhooks_ep-{uuid.uuid4().hex}-accounts"
-    await js.add_consumer("EVT_ACCOUNTS", ConsumerConfig(durable_name=durable, filter_subject="evt.accounts.account.activated"))
+    await js.add_consumer(
+        "EVT_ACCOUNTS", ConsumerConfig(durable_name=durable, filter_subject="evt.accounts.account.activated")
+    )
     assert (await js.consumer_info("EVT_ACCOUNTS", durable)).name == durable
     await js.delete_consumer("EVT_ACCOUNTS", durable)
     with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
@@ -179,8 +190,10 @@ async def test_the_gateway_calls_public_rpc_but_not_internal_operations(nats_ser
     await gateway.nc.publish("rpc.documents.freeze_pieces", b"{}")
     await gateway.nc.publish("evt.accounts.account.purged", b"{}")
     await gateway.nc.flush()
-    await eventually(lambda: gateway.violated("rpc.documents.freeze_pieces")
-                     and gateway.violated("evt.accounts.account.purged"), message="refused")
+    await eventually(
+        lambda: gateway.violated("rpc.documents.freeze_pieces") and gateway.violated("evt.accounts.account.purged"),
+        message="refused",
+    )
     assert not gateway.violated("rpc.accounts")
     await gateway.nc.publish("rpc.accounts.health", b"{}")
     await gateway.nc.flush()
@@ -196,8 +209,10 @@ async def test_only_the_mailer_gets_a_decision_s_letter(nats_server, connect) ->
     for caller in callers.values():
         await caller.nc.publish(subject, b"{}")
         await caller.nc.flush()
-    await eventually(lambda: all(callers[n].violated(subject) for n in ("gateway", "web", "candidatures")),
-                     message="refused to all but the mailer")
+    await eventually(
+        lambda: all(callers[n].violated(subject) for n in ("gateway", "web", "candidatures")),
+        message="refused to all but the mailer",
+    )
     # The mailer's request reaches the subject: no documents service runs here, so the server itself
     # answers "no responders" (a refused publication gets a violation and no answer at all).
     with pytest.raises(nats.errors.NoRespondersError):
@@ -227,6 +242,8 @@ async def test_only_accounts_signals_session_revocations_and_only_the_fronts_hea
     for client in (mailer, gateway, integrator):
         await client.nc.flush()
     subject = SESSIONS_REVOKED.lower()
-    await eventually(lambda: mailer.violated(subject) and gateway.violated(subject) and integrator.violated(subject),
-                     message="every other sender and listener refused")
+    await eventually(
+        lambda: mailer.violated(subject) and gateway.violated(subject) and integrator.violated(subject),
+        message="every other sender and listener refused",
+    )
     assert heard == [b"*"]

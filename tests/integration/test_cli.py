@@ -26,8 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ecandidat.cli", *args, env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ecandidat.cli",
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     return process.returncode, out.decode(), err.decode()
@@ -65,15 +71,26 @@ async def test_dlq_list_then_replay(process_env, nats_server):
     original = "evt.dossiers.cli.probed"
     try:
         ack = await js.publish(
-            "dlq.dossiers_cli", json.dumps({"probe": marker}).encode(),
-            headers={"Ecandidat-Original-Subject": original, "Ecandidat-Consumer": "dossiers_cli",
-                     "Ecandidat-Deliveries": "6", "Ecandidat-Error": "RuntimeError: probe", "Nats-Msg-Id": marker},
+            "dlq.dossiers_cli",
+            json.dumps({"probe": marker}).encode(),
+            headers={
+                "Ecandidat-Original-Subject": original,
+                "Ecandidat-Consumer": "dossiers_cli",
+                "Ecandidat-Deliveries": "6",
+                "Ecandidat-Error": "RuntimeError: probe",
+                "Nats-Msg-Id": marker,
+            },
         )
         code, out, err = await cli(process_env, "dlq", "list", "--limit", "100000")
         assert code == 0, err
         [letter] = [json.loads(line) for line in out.splitlines() if json.loads(line)["seq"] == ack.seq]
-        assert letter == {"seq": ack.seq, "consumer": "dossiers_cli", "subject": original, "deliveries": 6,
-                          "error": "RuntimeError: probe"}
+        assert letter == {
+            "seq": ack.seq,
+            "consumer": "dossiers_cli",
+            "subject": original,
+            "deliveries": 6,
+            "error": "RuntimeError: probe",
+        }
 
         sub = await js.subscribe(original, ordered_consumer=True, deliver_policy=nats.js.api.DeliverPolicy.NEW)
         code, out, err = await cli(process_env, "dlq", "replay", str(ack.seq))

@@ -48,8 +48,13 @@ def make_consumer(kit, model, handler, purpose="probe", **options) -> EventConsu
     opts = dict(max_deliver=3, ack_wait=2.0, backoff=(0.1, 0.2), batch=20, fetch_timeout=0.3)
     opts.update(options)
     return EventConsumer(
-        nc=kit.nc, pool=kit.pool, service="kittest", purpose=purpose, producer=kit.producer,
-        subscriptions=[Subscription(model, handler)], **opts,
+        nc=kit.nc,
+        pool=kit.pool,
+        service="kittest",
+        purpose=purpose,
+        producer=kit.producer,
+        subscriptions=[Subscription(model, handler)],
+        **opts,
     )
 
 
@@ -291,15 +296,22 @@ asyncio.run(main())
 
 
 @pytest.mark.slow
-async def test_the_events_of_a_consumer_process_killed_mid_batch_go_to_another_replica_soon(
-    kit, nats_server, tmp_path
-):
+async def test_the_events_of_a_consumer_process_killed_mid_batch_go_to_another_replica_soon(kit, nats_server, tmp_path):
     """With the default ack wait (short: long batches extend it), not after half a minute."""
     Probe = kit.event_class()
     marker = tmp_path / "handling"
     process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_CONSUMER, kit.dsn, kit.schema, nats_server.url,
-         json.dumps(nats_server.connect_options()), kit.producer, str(marker)],
+        [
+            sys.executable,
+            "-c",
+            KILLED_CONSUMER,
+            kit.dsn,
+            kit.schema,
+            nats_server.url,
+            json.dumps(nats_server.connect_options()),
+            kit.producer,
+            str(marker),
+        ],
         cwd=Path(__file__).parents[2],
     )
     try:
@@ -311,8 +323,13 @@ async def test_the_events_of_a_consumer_process_killed_mid_batch_go_to_another_r
         if process.poll() is None:
             process.kill()
     survivor = EventConsumer(
-        nc=kit.nc, pool=kit.pool, service="kittest", purpose="killed", producer=kit.producer,
-        subscriptions=[Subscription(Probe, recording_handler("survivor"))], fetch_timeout=0.3,
+        nc=kit.nc,
+        pool=kit.pool,
+        service="kittest",
+        purpose="killed",
+        producer=kit.producer,
+        subscriptions=[Subscription(Probe, recording_handler("survivor"))],
+        fetch_timeout=0.3,
     )
     task = asyncio.create_task(survivor.run())
     try:
@@ -333,9 +350,13 @@ async def test_prepared_work_runs_before_the_transaction_and_reaches_the_handler
 
     async def prepare(event, meta) -> int:
         async with kit.pool.acquire() as conn:
-            open_transactions.append(await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND xact_start IS NOT NULL "
-                "AND pid <> pg_backend_pid()", f"ecandidat-{kit.schema}"))
+            open_transactions.append(
+                await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND xact_start IS NOT NULL "
+                    "AND pid <> pg_backend_pid()",
+                    f"ecandidat-{kit.schema}",
+                )
+            )
         prepared.append(event.value)
         if event.value in failures:
             failures.discard(event.value)
@@ -343,12 +364,22 @@ async def test_prepared_work_runs_before_the_transaction_and_reaches_the_handler
         return event.value * 10
 
     async def handle(conn, event, meta, value) -> None:
-        await conn.execute("INSERT INTO effects (event_id, consumer, value) VALUES ($1, 'prepared', $2)", meta.id, value)
+        await conn.execute(
+            "INSERT INTO effects (event_id, consumer, value) VALUES ($1, 'prepared', $2)", meta.id, value
+        )
 
     consumer = EventConsumer(
-        nc=kit.nc, pool=kit.pool, service="kittest", purpose="prepared", producer=kit.producer,
-        subscriptions=[Subscription(Probe, handle, prepare=prepare)], max_deliver=3, ack_wait=2.0,
-        backoff=(0.1, 0.2), batch=20, fetch_timeout=0.3,
+        nc=kit.nc,
+        pool=kit.pool,
+        service="kittest",
+        purpose="prepared",
+        producer=kit.producer,
+        subscriptions=[Subscription(Probe, handle, prepare=prepare)],
+        max_deliver=3,
+        ack_wait=2.0,
+        backoff=(0.1, 0.2),
+        batch=20,
+        fetch_timeout=0.3,
     )
     task = asyncio.create_task(consumer.run())
     try:

@@ -69,9 +69,7 @@ async def test_jetstream_messages_survive_restart_and_crash(nats_js: NatsServer)
     client = await _connect(nats_js.url)
     try:
         js = client.jetstream()
-        await js.add_stream(
-            StreamConfig(name="DEVSTACK", subjects=["devstack.>"], storage=StorageType.FILE)
-        )
+        await js.add_stream(StreamConfig(name="DEVSTACK", subjects=["devstack.>"], storage=StorageType.FILE))
         for n in range(3):
             ack = await js.publish("devstack.probe", f"message {n}".encode())
             assert ack.seq == n + 1
@@ -276,8 +274,11 @@ async def test_supervisor_restarts_a_crashed_process_and_kills_a_stubborn_one(
     tasks = [asyncio.create_task(child.run()) for child in (crashy, stubborn)]
     log = tmp_path / "logs" / "crashy.log"
     try:
-        await eventually(lambda: log.exists() and log.read_text().count("up") >= 2, timeout=30,
-                         message="the crashed process was started again")
+        await eventually(
+            lambda: log.exists() and log.read_text().count("up") >= 2,
+            timeout=30,
+            message="the crashed process was started again",
+        )
         assert crashy.restarts >= 1
     finally:
         await stop_all([crashy, stubborn], tasks, grace=1.0)
@@ -298,9 +299,7 @@ def test_devstack_env_plans_its_own_servers_for_unreachable_urls(tmp_path: Path)
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=True,
     )  # fmt: skip
     exports = dict(
-        line.removeprefix("export ").split("=", 1)
-        for line in done.stdout.splitlines()
-        if line.startswith("export ")
+        line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines() if line.startswith("export ")
     )
     for name in ("DATABASE_URL", "NATS_URL", "S3_ENDPOINT", "SMTP_HOST", "SMTP_PORT", "MAIL_FROM",
                  "GATEWAY_PORT", "PUBLIC_BASE_URL", "ECANDIDAT_STATE_DIR"):  # fmt: skip
@@ -315,10 +314,18 @@ def test_devstack_does_not_reuse_an_open_nats(tmp_path: Path) -> None:
     """A NATS that lets anyone in is not the bus the platform runs on: `up` starts its own, secured."""
     with NatsServer(store_dir=tmp_path / "open") as open_bus:
         env = {"PATH": "/usr/bin:/bin", "ECANDIDAT_STATE_DIR": str(tmp_path / "state"), "NATS_URL": open_bus.url}
-        done = subprocess.run([sys.executable, "-m", "ecandidat.devstack", "env"], capture_output=True, text=True,
-                              env=env, cwd=ROOT, timeout=60, check=True)
-    exports = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines()
-                   if line.startswith("export "))
+        done = subprocess.run(
+            [sys.executable, "-m", "ecandidat.devstack", "env"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=60,
+            check=True,
+        )
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines() if line.startswith("export ")
+    )
     assert exports["NATS_URL"] != open_bus.url
     assert "to be started by up: NATS" in done.stdout and "lets anyone in" in done.stderr
     assert exports["NATS_CREDENTIALS_DIR"].endswith("nats-credentials")

@@ -65,8 +65,9 @@ def image_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, context / name)
-    subprocess.run([str(python), str(INSTALL), "project", str(context)], check=True, timeout=600,
-                   cwd=context, capture_output=True)
+    subprocess.run(
+        [str(python), str(INSTALL), "project", str(context)], check=True, timeout=600, cwd=context, capture_output=True
+    )
     return python
 
 
@@ -78,8 +79,9 @@ def test_only_the_runtime_dependencies_are_installed(image_python: Path) -> None
 
 def test_the_operator_commands_are_in_the_image(image_python: Path) -> None:
     """The services' commands reach `ecandidat` through the installed entry points, not the checkout."""
-    result = subprocess.run([str(image_python), "-m", "ecandidat.cli", "--help"], capture_output=True, text=True,
-                            cwd="/", timeout=60)
+    result = subprocess.run(
+        [str(image_python), "-m", "ecandidat.cli", "--help"], capture_output=True, text=True, cwd="/", timeout=60
+    )
     assert result.returncode == 0, result.stderr
     for command in ("dlq", "seed-demo", "create-admin", "schemas", "mail-test", "deliveries"):
         assert command in result.stdout, f"`ecandidat {command}` is missing from the image's CLI"
@@ -88,23 +90,37 @@ def test_the_operator_commands_are_in_the_image(image_python: Path) -> None:
 async def test_every_process_starts_from_the_image_install(
     image_python: Path, process_env: dict[str, str], nats_server, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in process_env.items()
-           if not k.startswith(("PYTHON", "VIRTUAL_ENV", "NATS_CREDENTIALS", "ECANDIDAT_ENV"))}
+    env = {
+        k: v
+        for k, v in process_env.items()
+        if not k.startswith(("PYTHON", "VIRTUAL_ENV", "NATS_CREDENTIALS", "ECANDIDAT_ENV"))
+    }
     gateway_port = free_port()
-    env.update(LINK_SEALING_KEY=new_key(), WEBHOOK_SEALING_KEY=new_key(), GATEWAY_PORT=str(gateway_port), GATEWAY_HOST="127.0.0.1",
-               LOG_FORMAT="json", PATH="/usr/bin:/bin",
-               # the web process: its API is this gateway; the DSFR comes from the image's node stage (here: npm ci)
-               WEB_PORT=str(free_port()), WEB_API_URL=f"http://127.0.0.1:{gateway_port}",
-               WEB_ASSETS_DIR=str(ROOT / "node_modules"))
+    env.update(
+        LINK_SEALING_KEY=new_key(),
+        WEBHOOK_SEALING_KEY=new_key(),
+        GATEWAY_PORT=str(gateway_port),
+        GATEWAY_HOST="127.0.0.1",
+        LOG_FORMAT="json",
+        PATH="/usr/bin:/bin",
+        # the web process: its API is this gateway; the DSFR comes from the image's node stage (here: npm ci)
+        WEB_PORT=str(free_port()),
+        WEB_API_URL=f"http://127.0.0.1:{gateway_port}",
+        WEB_ASSETS_DIR=str(ROOT / "node_modules"),
+    )
     processes: dict[str, subprocess.Popen[bytes]] = {}
     metrics_ports: dict[str, int] = {}
     try:
         for program in PROGRAMS:
             metrics_ports[program.name] = free_port()
-            own = dict(env, METRICS_PORT=str(metrics_ports[program.name]),
-                       NATS_NKEY_SEED_FILE=str(nats_server.credentials.seed_file(program.name)))
-            processes[program.name] = spawn([str(image_python), "-m", program.module], tmp_path / f"{program.name}.log",
-                                            env=own, cwd=tmp_path)  # not the checkout: only the install counts
+            own = dict(
+                env,
+                METRICS_PORT=str(metrics_ports[program.name]),
+                NATS_NKEY_SEED_FILE=str(nats_server.credentials.seed_file(program.name)),
+            )
+            processes[program.name] = spawn(
+                [str(image_python), "-m", program.module], tmp_path / f"{program.name}.log", env=own, cwd=tmp_path
+            )  # not the checkout: only the install counts
 
         async def answers(url: str) -> bool:
             for name, process in processes.items():
@@ -116,14 +132,20 @@ async def test_every_process_starts_from_the_image_install(
             except (aiohttp.ClientError, TimeoutError):
                 return False
 
-        await eventually(lambda: answers(f"http://127.0.0.1:{gateway_port}/health"), timeout=120, interval=0.5,
-                         message="the gateway's /health says every service answers")
+        await eventually(
+            lambda: answers(f"http://127.0.0.1:{gateway_port}/health"),
+            timeout=120,
+            interval=0.5,
+            message="the gateway's /health says every service answers",
+        )
         for name, port in metrics_ports.items():
-            await eventually(lambda: answers(f"http://127.0.0.1:{port}/metrics"), timeout=30,
-                             message=f"{name} serves /metrics")
+            await eventually(
+                lambda: answers(f"http://127.0.0.1:{port}/metrics"), timeout=30, message=f"{name} serves /metrics"
+            )
             if name != "gateway":
-                await eventually(lambda: answers(f"http://127.0.0.1:{port}/health/ready"), timeout=30,
-                                 message=f"{name} is ready")
+                await eventually(
+                    lambda: answers(f"http://127.0.0.1:{port}/health/ready"), timeout=30, message=f"{name} is ready"
+                )
     finally:
         for process in processes.values():
             if process.poll() is None:

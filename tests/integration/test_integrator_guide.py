@@ -30,9 +30,13 @@ async def _subscribe(nats_server, durable: str):
     nc = await nats.connect(nats_server.url, nkeys_seed=str(nats_server.credentials.seed_file(INTEGRATOR)))
     js = nc.jetstream(prefix=INTEGRATOR_JS_PREFIX)
     sub = await js.pull_subscribe(
-        SUBJECT, durable=durable, stream="EVT_CANDIDATURES",
-        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60, max_ack_pending=1,
-                              deliver_policy=DeliverPolicy.NEW))  # the guide says ALL; the test stream holds others
+        SUBJECT,
+        durable=durable,
+        stream="EVT_CANDIDATURES",
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=60, max_ack_pending=1, deliver_policy=DeliverPolicy.NEW
+        ),
+    )  # the guide says ALL; the test stream holds others
     return nc, sub
 
 

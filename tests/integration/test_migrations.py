@@ -22,14 +22,25 @@ async def test_migrations_apply_once_and_are_recorded(database_url, tmp_path):
     write(tmp_path, "0001_people.sql", "CREATE TABLE people (id int PRIMARY KEY);")
     write(tmp_path, "0002_more.sql", "ALTER TABLE people ADD COLUMN name text;")
     applied = await migrate(database_url, schema, tmp_path)
-    assert applied == ["kit/0001_outbox_inbox", "kit/0002_outbox_writers", f"{schema}/0001_people", f"{schema}/0002_more"]
+    assert applied == [
+        "kit/0001_outbox_inbox",
+        "kit/0002_outbox_writers",
+        f"{schema}/0001_people",
+        f"{schema}/0002_more",
+    ]
     assert await migrate(database_url, schema, tmp_path) == []
     write(tmp_path, "0003_index.sql", "CREATE INDEX people_name ON people (name);")
     assert await migrate(database_url, schema, tmp_path) == [f"{schema}/0003_index"]
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch(f'SELECT source, version FROM "{schema}".schema_migrations ORDER BY source, version')
-        assert [(r["source"], r["version"]) for r in rows] == [("kit", 1), ("kit", 2), (schema, 1), (schema, 2), (schema, 3)]
+        assert [(r["source"], r["version"]) for r in rows] == [
+            ("kit", 1),
+            ("kit", 2),
+            (schema, 1),
+            (schema, 2),
+            (schema, 3),
+        ]
     finally:
         await conn.close()
 
@@ -45,10 +56,13 @@ async def test_two_replicas_starting_together_apply_each_migration_once(database
         replicas = [asyncio.create_task(migrate(database_url, schema, tmp_path)) for _ in range(3)]
 
         async def all_waiting() -> bool:
-            return await holder.fetchval(
-                """SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+            return (
+                await holder.fetchval(
+                    """SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
                    WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = current_database()"""
-            ) == 3
+                )
+                == 3
+            )
 
         await eventually(all_waiting, message="the three replicas wait for the lock together")
         await holder.execute("SELECT pg_advisory_unlock($1)", key)

@@ -179,7 +179,8 @@ async def test_relay_killed_between_publish_and_mark_sent_publishes_no_duplicate
     try:
         async with kit.pool.acquire() as conn:
             await eventually(
-                lambda: conn.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"), message="rows marked sent"
+                lambda: conn.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"),
+                message="rows marked sent",
             )
         msgs = await stream_messages(kit)
         assert [m.headers["Nats-Msg-Id"] for m in msgs] == [str(i) for i in ids], "duplicates or reordering"
@@ -296,6 +297,7 @@ async def test_concurrent_producers_are_published_in_seq_order_each_aggregate_in
     rng = random.Random(17)
     pauses = [[rng.choice((0, 0, 0, 0.001, 0.005)) for _ in range(25)] for _ in range(5)]
     try:
+
         async def producer(index: int) -> None:
             for n, pause in enumerate(pauses[index]):
                 async with kit.pool.acquire() as conn, conn.transaction():
@@ -323,9 +325,14 @@ async def test_the_relay_purges_what_cannot_come_again_and_keeps_the_rest(kit):
     or replayed any more (the stream's age, and a day)."""
     old, recent = uuid.uuid4(), uuid.uuid4()
     async with kit.pool.acquire() as conn:
-        await conn.execute("INSERT INTO inbox (consumer, event_id, processed_at) VALUES "
-                           "('probe', $1, now() - $3::interval), ('probe', $2, now() - $4::interval)",
-                           old, recent, INBOX_RETENTION + timedelta(hours=1), INBOX_RETENTION - timedelta(hours=1))
+        await conn.execute(
+            "INSERT INTO inbox (consumer, event_id, processed_at) VALUES "
+            "('probe', $1, now() - $3::interval), ('probe', $2, now() - $4::interval)",
+            old,
+            recent,
+            INBOX_RETENTION + timedelta(hours=1),
+            INBOX_RETENTION - timedelta(hours=1),
+        )
         await relay_for(kit)._purge(conn)
         kept = {r["event_id"] for r in await conn.fetch("SELECT event_id FROM inbox WHERE consumer = 'probe'")}
     assert kept == {recent}

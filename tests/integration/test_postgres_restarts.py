@@ -38,8 +38,11 @@ async def test_a_listener_listens_again_after_each_restart_and_crash(private_pg,
         for crash in (False, True):
             before = listener.connections
             await restart_postgres(private_pg, crash=crash)
-            await eventually(lambda: listener.connected and listener.connections > before, timeout=30,
-                             message=f"listening again after a {'crash' if crash else 'restart'}")
+            await eventually(
+                lambda: listener.connected and listener.connections > before,
+                timeout=30,
+                message=f"listening again after a {'crash' if crash else 'restart'}",
+            )
             woken.clear()
             conn = await asyncpg.connect(private_database_url)
             try:
@@ -104,8 +107,11 @@ async def test_the_relay_and_the_sender_are_woken_after_a_restart(
         await restart_postgres(private_pg, crash=crash)
         after = [f"apres.{n}.{tag}@example.org"]
         await commit_mail_checks(private_database_url, after)
-        await eventually(lambda: delivered_to(smtp_sink, after), timeout=60,
-                         message="a mail committed after the restart, without waiting for a poll")
+        await eventually(
+            lambda: delivered_to(smtp_sink, after),
+            timeout=60,
+            message="a mail committed after the restart, without waiting for a poll",
+        )
 
 
 async def test_every_replica_sends_again_after_a_restart(private_pg, private_database_url, start_mailers, smtp_sink):
@@ -145,12 +151,14 @@ async def test_every_consumer_keeps_consuming_and_every_mail_is_sent_across_rest
             deadline = datetime.now(timezone.utc) + timedelta(hours=48)
             for event in (
                 AccountCreated(**account, activation_deadline=deadline),
-                AccountActivationRequested(**account, activation=sealer.seal("jeton"), activation_deadline=deadline,
-                                           welcome=True),
+                AccountActivationRequested(
+                    **account, activation=sealer.seal("jeton"), activation_deadline=deadline, welcome=True
+                ),
             ):
                 body = envelope(event, event_id=uuid.uuid4(), time=datetime.now(timezone.utc))
-                await js.publish(event_subject(event), body.model_dump_json().encode(),
-                                 headers={"Nats-Msg-Id": str(body.id)})
+                await js.publish(
+                    event_subject(event), body.model_dump_json().encode(), headers={"Nats-Msg-Id": str(body.id)}
+                )
             expected.append(email)
 
     try:
@@ -164,8 +172,9 @@ async def test_every_consumer_keeps_consuming_and_every_mail_is_sent_across_rest
         await accounts_created(5)
 
         try:
-            await eventually(lambda: set(delivered_to(smtp_sink, expected)) == set(expected), timeout=120,
-                             message="every mail sent")
+            await eventually(
+                lambda: set(delivered_to(smtp_sink, expected)) == set(expected), timeout=120, message="every mail sent"
+            )
         except BaseException:
             print(await _state(mailer, js, set(expected) - set(delivered_to(smtp_sink, expected))))
             raise
@@ -188,14 +197,17 @@ async def _state(mailer: MailerService, js, missing: set[str]) -> str:
     """What the mailer knows of the mails that did not come, for the failure report."""
     lines = [f"missing: {sorted(missing)}"]
     async with mailer.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT recipient, status, attempts, last_error FROM deliveries WHERE recipient = ANY($1)",
-                                list(missing))
+        rows = await conn.fetch(
+            "SELECT recipient, status, attempts, last_error FROM deliveries WHERE recipient = ANY($1)", list(missing)
+        )
         lines.append(f"their deliveries: {[dict(r) for r in rows]}")
         lines.append(f"outbox unsent: {await conn.fetchval('SELECT count(*) FROM outbox WHERE sent_at IS NULL')}")
     for consumer in mailer.consumers:
         info = await js.consumer_info(consumer.spec.stream, consumer.durable)
-        lines.append(f"{consumer.durable}@{consumer.spec.stream}: pending {info.num_pending}, "
-                     f"ack pending {info.num_ack_pending}, delivered {info.delivered.stream_seq}")
+        lines.append(
+            f"{consumer.durable}@{consumer.spec.stream}: pending {info.num_pending}, "
+            f"ack pending {info.num_ack_pending}, delivered {info.delivered.stream_seq}"
+        )
     lines += [t.describe() for t in mailer.tasks]
     return "\n".join(lines)
 

@@ -149,8 +149,9 @@ async def test_concurrency_is_bounded(nats_server):
         calls = asyncio.gather(*(client.call(Echo(text=f"x{i}", held=True), Echoed) for i in range(4)))
         # Held until the server has received the four requests: unbounded, all four would be
         # handled now (nothing but the loop between their arrival and the handler).
-        await eventually(lambda: server_nc.stats["in_msgs"] >= 4 and len(HELD) == 2,
-                         message="two requests held, four received")
+        await eventually(
+            lambda: server_nc.stats["in_msgs"] >= 4 and len(HELD) == 2, message="two requests held, four received"
+        )
         GATE.set()
         assert len(await calls) == 4
         assert MOST_HELD[0] == 2, f"{MOST_HELD[0]} handlers ran at once"

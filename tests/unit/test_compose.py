@@ -39,8 +39,15 @@ REQUIRED_ENV = (
 )  # fmt: skip
 # Host ports allowed: the reverse proxy (the one public entry) and Mailpit's UI (loopback, basic auth).
 ALLOWED_HOST_PORTS = {"proxy": {8080}, "mailpit": {8025}}
-SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_KEY", "LINK_SEALING_KEY", "WEBHOOK_SEALING_KEY",
-           "NATS_NKEY_SEED", "MP_UI_AUTH")
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "MINIO_ROOT_PASSWORD",
+    "S3_SECRET_KEY",
+    "LINK_SEALING_KEY",
+    "WEBHOOK_SEALING_KEY",
+    "NATS_NKEY_SEED",
+    "MP_UI_AUTH",
+)
 
 
 def _tool() -> Path | None:
@@ -99,9 +106,7 @@ def test_compose_file_is_valid(compose_tool: Path) -> None:
     ],
     ids=["service-key", "depends-on-condition", "healthcheck-key", "yaml-syntax"],
 )
-def test_validation_rejects_a_broken_copy(
-    compose_tool: Path, tmp_path: Path, original: str, broken: str
-) -> None:
+def test_validation_rejects_a_broken_copy(compose_tool: Path, tmp_path: Path, original: str, broken: str) -> None:
     """The validator really validates: the same file with one mistake is refused."""
     text = COMPOSE_FILE.read_text()
     assert original in text
@@ -177,9 +182,7 @@ def test_platform_environment_and_start_order(resolved: dict[str, Any]) -> None:
         depends = service["depends_on"]
         assert depends["nats"]["condition"] == "service_healthy"
         assert depends["postgres"]["condition"] == "service_healthy"
-    assert services["documents"]["depends_on"]["createbuckets"]["condition"] == (
-        "service_completed_successfully"
-    )
+    assert services["documents"]["depends_on"]["createbuckets"]["condition"] == ("service_completed_successfully")
     assert services["mailer"]["environment"]["SMTP_HOST"] == "mailpit"
     # Only the documents service talks to object storage (the mailer asks it for the letters it attaches).
     storage = ("S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION")
@@ -250,7 +253,9 @@ def test_secrets_come_from_the_git_ignored_env_file(resolved: dict[str, Any]) ->
         for line in raw.splitlines():
             if line.strip().startswith(f"{name}:"):
                 assert "${" in line and ":?" in line, f"{line.strip()}: a secret must be a required variable"
-    example = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line and not line.startswith("#")
+    )
     services = resolved["services"]
     for name in PLATFORM:
         assert services[name]["environment"]["NATS_NKEY_SEED"] == example[f"NATS_SEED_{name.upper()}"], name
@@ -264,8 +269,15 @@ def test_missing_secrets_are_refused(compose_tool: Path, tmp_path: Path) -> None
     empty = tmp_path / "empty.env"
     empty.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_", "NATS_", "POSTGRES_"))}
-    done = subprocess.run([str(compose_tool), "--env-file", str(empty), "-f", str(COMPOSE_FILE), "config", "-q"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False)
+    done = subprocess.run(
+        [str(compose_tool), "--env-file", str(empty), "-f", str(COMPOSE_FILE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode != 0 and "Missing mandatory value" in done.stderr
 
 

@@ -67,7 +67,9 @@ def test_kustomization_lists_what_exists() -> None:
 
 def test_each_process_has_probes_resources_a_budget_and_an_autoscaler() -> None:
     deployments = _of_kind("Deployment")
-    budgets = {d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for d in _of_kind("PodDisruptionBudget").values()}
+    budgets = {
+        d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for d in _of_kind("PodDisruptionBudget").values()
+    }
     scalers = {d["spec"]["scaleTargetRef"]["name"] for d in _of_kind("HorizontalPodAutoscaler").values()}
     assert set(deployments) == set(PROCESSES)
     for name, deployment in deployments.items():
@@ -90,8 +92,14 @@ def test_secrets_are_referenced_never_embedded() -> None:
     assert not re.search(r"\bSU[A-Z2-7]{50,}", text)  # no nkey seed
     for name, deployment in _of_kind("Deployment").items():
         env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0].get("env", [])}
-        for secret in ("NATS_NKEY_SEED", "LINK_SEALING_KEY", "WEBHOOK_SEALING_KEY", "S3_SECRET_KEY", "SMTP_PASSWORD",
-                       "DATABASE_PASSWORD"):
+        for secret in (
+            "NATS_NKEY_SEED",
+            "LINK_SEALING_KEY",
+            "WEBHOOK_SEALING_KEY",
+            "S3_SECRET_KEY",
+            "SMTP_PASSWORD",
+            "DATABASE_PASSWORD",
+        ):
             if secret in env:
                 assert "secretKeyRef" in env[secret]["valueFrom"], f"{name}: {secret}"
         if name != "web":
@@ -120,17 +128,35 @@ def test_infrastructure_comes_from_operators_and_charts() -> None:
 
 def test_the_nats_accounts_file_is_generated_from_the_policy_and_accepted_by_nats_server(tmp_path: Path) -> None:
     committed = ROOT / "deploy" / "nats" / "accounts.conf"
-    assert committed.read_text() == accounts_template(), "run: python -m ecandidat.runtime.natsauth --template > deploy/nats/accounts.conf"
+    assert committed.read_text() == accounts_template(), (
+        "run: python -m ecandidat.runtime.natsauth --template > deploy/nats/accounts.conf"
+    )
     (tmp_path / "accounts.conf").write_text(committed.read_text())
     main = tmp_path / "nats.conf"
-    main.write_text((ROOT / "deploy" / "nats-cluster.conf").read_text().replace('include "nats/accounts.conf"', 'include "accounts.conf"'))
+    main.write_text(
+        (ROOT / "deploy" / "nats-cluster.conf")
+        .read_text()
+        .replace('include "nats/accounts.conf"', 'include "accounts.conf"')
+    )
     keys = dict(line.split("=", 1) for line in env_lines() if line.startswith("NATS_PUBLIC_KEY_"))
     env = {**keys, "NATS_SERVER_NAME": "nats-1", "NATS_ROUTE_PASSWORD": "x"}
-    done = subprocess.run([str(nats_server_binary()), "-c", str(main), "-t"], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [str(nats_server_binary()), "-c", str(main), "-t"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr + done.stdout
-    without_keys = subprocess.run([str(nats_server_binary()), "-c", str(main), "-t"], capture_output=True, text=True,
-                                  env={"NATS_SERVER_NAME": "nats-1", "NATS_ROUTE_PASSWORD": "x"}, timeout=60, check=False)
+    without_keys = subprocess.run(
+        [str(nats_server_binary()), "-c", str(main), "-t"],
+        capture_output=True,
+        text=True,
+        env={"NATS_SERVER_NAME": "nats-1", "NATS_ROUTE_PASSWORD": "x"},
+        timeout=60,
+        check=False,
+    )
     assert without_keys.returncode != 0  # no key, no server: nothing runs open by mistake
 
 
@@ -157,15 +183,27 @@ def test_alerts_and_dashboard_read_metrics_that_exist() -> None:
     assert used and used <= defined, used - defined
     alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
     # One alert per row of deploy/README.md's table "What to monitor".
-    for needed in ("EcandidatOutboxStuck", "EcandidatConsumerLagGrowing", "EcandidatRedeliveries", "EcandidatDeadLetter",
-                   "EcandidatMailFailed", "EcandidatMailOverdue", "NatsJetStreamDown", "PostgresReplicationLag",
-                   "MinioDriveOffline", "EcandidatGateway5xx", "EcandidatWebhookDisabled"):
+    for needed in (
+        "EcandidatOutboxStuck",
+        "EcandidatConsumerLagGrowing",
+        "EcandidatRedeliveries",
+        "EcandidatDeadLetter",
+        "EcandidatMailFailed",
+        "EcandidatMailOverdue",
+        "NatsJetStreamDown",
+        "PostgresReplicationLag",
+        "MinioDriveOffline",
+        "EcandidatGateway5xx",
+        "EcandidatWebhookDisabled",
+    ):
         assert needed in alerts
 
 
 def test_the_gateway_sends_the_pages_to_the_web_front() -> None:
     deployments = _of_kind("Deployment")
-    gateway_env = {e["name"]: e.get("value") for e in deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    gateway_env = {
+        e["name"]: e.get("value") for e in deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     [web] = deployments["web"]["spec"]["template"]["spec"]["containers"]
     web_env = {e["name"]: e.get("value") for e in web["env"]}
     [service] = [s for s in _of_kind("Service").values() if s["metadata"]["name"] == "web"]
@@ -176,4 +214,6 @@ def test_the_gateway_sends_the_pages_to_the_web_front() -> None:
     assert web_env["WEB_API_URL"] == "http://gateway:8080"
     policies = _of_kind("NetworkPolicy")
     assert policies["gateway-to-web"]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": port["port"]}]
-    assert policies["gateway-egress-to-web"]["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": port["port"]}]
+    assert policies["gateway-egress-to-web"]["spec"]["egress"][0]["ports"] == [
+        {"protocol": "TCP", "port": port["port"]}
+    ]

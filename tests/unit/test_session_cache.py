@@ -20,8 +20,9 @@ class Bus:
 
 
 def principal(account: uuid.UUID | None = None) -> Principal:
-    return Principal(realm="candidate", account_id=account or uuid.uuid4(), email="zoe@example.org",
-                     numero_dossier="26ABCDEF")
+    return Principal(
+        realm="candidate", account_id=account or uuid.uuid4(), email="zoe@example.org", numero_dossier="26ABCDEF"
+    )
 
 
 class Accounts:
@@ -40,6 +41,7 @@ class Accounts:
             if token not in self.sessions:
                 raise Unauthenticated("Session expirée.")
             return self.sessions[token]
+
         return resolve
 
 

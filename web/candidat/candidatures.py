@@ -47,17 +47,26 @@ def crumbs(candidature: dict[str, Any] | None = None, last: str | None = None) -
 @routes.get("/candidatures")
 async def candidatures(request: web.Request) -> web.Response:
     [mine] = await fetch(request, "/candidatures")
-    return render(request, "candidat/candidatures.html", {
-        "items": mine["items"], "section": "/candidatures", "breadcrumb": crumbs(),
-    })
+    return render(
+        request,
+        "candidat/candidatures.html",
+        {
+            "items": mine["items"],
+            "section": "/candidatures",
+            "breadcrumb": crumbs(),
+        },
+    )
 
 
 def suivi(etapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The API's steps (`/candidatures/{id}/suivi`) in the page's language: `when`, `what` and the
     staff's `comment`. Names of statuts, decisions and pieces stay as the API writes them."""
     fixed = {
-        "creee": _("Candidature créée"), "transmise": _("Candidature transmise"),
-        "confirmee": _("Candidature confirmée"), "desistement": _("Désistement"), "annulee": _("Candidature annulée"),
+        "creee": _("Candidature créée"),
+        "transmise": _("Candidature transmise"),
+        "confirmee": _("Candidature confirmée"),
+        "desistement": _("Désistement"),
+        "annulee": _("Candidature annulée"),
     }
     steps = []
     for e in etapes:
@@ -88,10 +97,20 @@ async def _candidature_page(request: web.Request, cid: str, *, status: int = 200
     [detail] = await fetch(request, f"/candidatures/{cid}/detail")
     candidature = detail["candidature"]
     pieces = detail["pieces"] if candidature["statut"] != "annulee" else None
-    return render(request, "candidat/candidature.html", {
-        "c": candidature, "pieces": pieces, "history": suivi(detail["suivi"]["etapes"]), "section": "/candidatures",
-        "breadcrumb": crumbs(candidature), "piece_errors": {}, **context,
-    }, status=status)
+    return render(
+        request,
+        "candidat/candidature.html",
+        {
+            "c": candidature,
+            "pieces": pieces,
+            "history": suivi(detail["suivi"]["etapes"]),
+            "section": "/candidatures",
+            "breadcrumb": crumbs(candidature),
+            "piece_errors": {},
+            **context,
+        },
+        status=status,
+    )
 
 
 @routes.get("/candidatures/{id}")
@@ -114,8 +133,13 @@ async def upload(request: web.Request) -> web.StreamResponse:
         _fields, part = await read_upload(request)
         name = part.filename.strip()
         headers = {"Content-Type": "application/octet-stream", "X-File-Name": quote(name[:500])}
-        await api(request).call(request, "PUT", f"/candidatures/{cid}/pieces/{slot}/fichier",
-                                data=chunks_of(part, FORWARD_LIMIT), headers=headers)
+        await api(request).call(
+            request,
+            "PUT",
+            f"/candidatures/{cid}/pieces/{slot}/fichier",
+            data=chunks_of(part, FORWARD_LIMIT),
+            headers=headers,
+        )
     except Problem as problem:
         if _wants_json(request):
             return web.json_response({"ok": False, "message": problem.detail}, status=problem.status)
@@ -147,8 +171,9 @@ async def delete_piece(request: web.Request) -> web.Response:
 async def concerned(request: web.Request) -> web.Response:
     form = await read_form(request)
     concerne = form.get("concerne") == "oui"
-    return await _piece_action(request, "PUT", "/concerne", "piece_concernee" if concerne else "piece_non_concernee",
-                               {"concerne": concerne})
+    return await _piece_action(
+        request, "PUT", "/concerne", "piece_concernee" if concerne else "piece_non_concernee", {"concerne": concerne}
+    )
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -160,8 +185,12 @@ async def download(request: web.Request) -> web.StreamResponse:
     return await api(request).stream(request, request.path)
 
 
-for _path in ("/candidatures/{id}/pieces/{slot}/fichier", "/candidatures/{id}/pieces/{slot}/modele",
-              "/candidatures/{id}/dossier.pdf", "/candidatures/{id}/lettre"):
+for _path in (
+    "/candidatures/{id}/pieces/{slot}/fichier",
+    "/candidatures/{id}/pieces/{slot}/modele",
+    "/candidatures/{id}/dossier.pdf",
+    "/candidatures/{id}/lettre",
+):
     routes.get(_path)(download)
 
 
@@ -186,10 +215,16 @@ async def action_page(request: web.Request) -> web.Response:
     """The confirmation of an action that cannot be undone (the dialog of the page, without JavaScript)."""
     cid, action = _id(request), request.match_info["action"]
     [candidature] = await fetch(request, f"/candidatures/{cid}")
-    return render(request, "candidat/action.html", {
-        "c": candidature, "action": action, "section": "/candidatures",
-        "breadcrumb": crumbs(candidature, _(TITLES[action])),
-    })
+    return render(
+        request,
+        "candidat/action.html",
+        {
+            "c": candidature,
+            "action": action,
+            "section": "/candidatures",
+            "breadcrumb": crumbs(candidature, _(TITLES[action])),
+        },
+    )
 
 
 @routes.post("/candidatures/{id}/{action:transmission|annulation|confirmation|desistement}")
@@ -203,6 +238,11 @@ async def act(request: web.Request) -> web.Response:
         if problem.reason in repeated:
             return redirect(f"/candidatures/{cid}", flash, request=request)
         await me(request)
-        return await _candidature_page(request, cid, status=problem.status, action_error=problem.detail,
-                                       missing=problem.body.get("missing") or problem.body.get("manquantes") or [])
+        return await _candidature_page(
+            request,
+            cid,
+            status=problem.status,
+            action_error=problem.detail,
+            missing=problem.body.get("missing") or problem.body.get("manquantes") or [],
+        )
     return redirect(f"/candidatures/{cid}", flash, request=request)

@@ -30,10 +30,16 @@ def _optional(form, *names: str) -> dict[str, str]:
 async def login_page(request: web.Request) -> web.Response:
     values = {"login": request.query.get("identifiant", ""), "suite": safe_next(request.query.get("suite"), "/dossier")}
     motif = request.query.get("ent")
-    return render(request, "candidat/connexion.html", {
-        "values": values, "breadcrumb": [("/", _("Accueil")), ("", _("Connexion"))],
-        "ent_motif": _(MOTIFS[motif]) if motif in MOTIFS else None, "ent_indisponible": motif == "indisponible",
-    })
+    return render(
+        request,
+        "candidat/connexion.html",
+        {
+            "values": values,
+            "breadcrumb": [("/", _("Accueil")), ("", _("Connexion"))],
+            "ent_motif": _(MOTIFS[motif]) if motif in MOTIFS else None,
+            "ent_indisponible": motif == "indisponible",
+        },
+    )
 
 
 @routes.post("/connexion")
@@ -48,9 +54,18 @@ async def login(request: web.Request) -> web.Response:
         errors, summary = field_errors(problem, ("login", "password"))
         if not errors and problem.status in (401, 403, 429):
             errors = {"password": problem.detail}
-        return render(request, "candidat/connexion.html",
-                      {"values": values, "errors": errors, "problem": summary, "not_activated": problem.status == 403,
-                       "breadcrumb": [("/", _("Accueil")), ("", _("Connexion"))]}, status=problem.status)
+        return render(
+            request,
+            "candidat/connexion.html",
+            {
+                "values": values,
+                "errors": errors,
+                "problem": summary,
+                "not_activated": problem.status == 403,
+                "breadcrumb": [("/", _("Accueil")), ("", _("Connexion"))],
+            },
+            status=problem.status,
+        )
     return relay_cookies(reply, redirect(suite))
 
 
@@ -64,7 +79,9 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/compte/creation")
 async def creation_page(request: web.Request) -> web.Response:
-    return render(request, "candidat/creation.html", {"breadcrumb": [("/", _("Accueil")), ("", _("Création de compte"))]})
+    return render(
+        request, "candidat/creation.html", {"breadcrumb": [("/", _("Accueil")), ("", _("Création de compte"))]}
+    )
 
 
 @routes.post("/compte/creation")
@@ -80,9 +97,17 @@ async def creation(request: web.Request) -> web.Response:
         errors, summary = field_errors(problem, CREATION_FIELDS)
         if problem.code in ("email_taken", "conflict") and not errors:
             errors = {"email": problem.detail}
-        return render(request, "candidat/creation.html",
-                      {"values": text_values(form), "errors": errors, "problem": summary,
-                       "breadcrumb": [("/", _("Accueil")), ("", _("Création de compte"))]}, status=problem.status)
+        return render(
+            request,
+            "candidat/creation.html",
+            {
+                "values": text_values(form),
+                "errors": errors,
+                "problem": summary,
+                "breadcrumb": [("/", _("Accueil")), ("", _("Création de compte"))],
+            },
+            status=problem.status,
+        )
     return redirect("/connexion", "compte_cree", request=request)
 
 
@@ -100,21 +125,33 @@ async def _token_page(request: web.Request, path: str, template: str, flash: str
             target = f"/connexion?identifiant={value}" if value else "/connexion"
             return redirect(target, flash, value, request=request)
     else:
-        problem = Problem(400, "bad_request", _("Ce lien est incomplet : copiez-collez l'adresse entière reçue par courriel."))
-    return render(request, template, {"problem": problem.detail, "breadcrumb": [("/", _("Accueil")), ("", title)]},
-                  status=problem.status)
+        problem = Problem(
+            400, "bad_request", _("Ce lien est incomplet : copiez-collez l'adresse entière reçue par courriel.")
+        )
+    return render(
+        request,
+        template,
+        {"problem": problem.detail, "breadcrumb": [("/", _("Accueil")), ("", title)]},
+        status=problem.status,
+    )
 
 
 @routes.get("/compte/activation")
 async def activation(request: web.Request) -> web.Response:
-    return await _token_page(request, "/accounts/activation", "candidat/activation.html", "compte_active",
-                             _("Activation du compte"))
+    return await _token_page(
+        request, "/accounts/activation", "candidat/activation.html", "compte_active", _("Activation du compte")
+    )
 
 
 @routes.get("/compte/adresse")
 async def email_confirmation(request: web.Request) -> web.Response:
-    return await _token_page(request, "/accounts/email-confirmation", "candidat/adresse_confirmation.html",
-                             "adresse_confirmee", _("Validation de l'adresse mail"))
+    return await _token_page(
+        request,
+        "/accounts/email-confirmation",
+        "candidat/adresse_confirmation.html",
+        "adresse_confirmee",
+        _("Validation de l'adresse mail"),
+    )
 
 
 # -- lost activation link, forgotten identifiers, password reset -------------------------------
@@ -133,22 +170,38 @@ class ByEmail:
 
 
 BY_EMAIL = (
-    ByEmail("/compte/code-activation", "/accounts/activation/resend", "activation_renvoyee",
-            N_("J'ai perdu mon code d'activation"),
-            N_("Saisissez l'adresse mail de votre compte : un nouveau lien d'activation vous sera envoyé. "
-               "Les liens envoyés précédemment ne fonctionneront plus."),
-            N_("Envoyer un nouveau lien")),
-    ByEmail("/compte/identifiants", "/accounts/credentials", "identifiants_envoyes", N_("J'ai oublié mes identifiants"),
-            N_("Saisissez l'adresse mail que vous avez indiquée dans votre dossier : un message vous sera envoyé avec "
-               "votre numéro de dossier et un lien pour choisir un nouveau mot de passe."),
-            N_("Recevoir mes identifiants")),
+    ByEmail(
+        "/compte/code-activation",
+        "/accounts/activation/resend",
+        "activation_renvoyee",
+        N_("J'ai perdu mon code d'activation"),
+        N_(
+            "Saisissez l'adresse mail de votre compte : un nouveau lien d'activation vous sera envoyé. "
+            "Les liens envoyés précédemment ne fonctionneront plus."
+        ),
+        N_("Envoyer un nouveau lien"),
+    ),
+    ByEmail(
+        "/compte/identifiants",
+        "/accounts/credentials",
+        "identifiants_envoyes",
+        N_("J'ai oublié mes identifiants"),
+        N_(
+            "Saisissez l'adresse mail que vous avez indiquée dans votre dossier : un message vous sera envoyé avec "
+            "votre numéro de dossier et un lien pour choisir un nouveau mot de passe."
+        ),
+        N_("Recevoir mes identifiants"),
+    ),
 )
 
 
 def _by_email(page: ByEmail):
     def context(**more) -> dict:
-        return {"page": page, "breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", _(page.title))],
-                **more}
+        return {
+            "page": page,
+            "breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", _(page.title))],
+            **more,
+        }
 
     async def show(request: web.Request) -> web.Response:
         return render(request, "candidat/par_adresse.html", context())
@@ -159,9 +212,12 @@ def _by_email(page: ByEmail):
             await api(request).call(request, "POST", page.api_path, json_body={"email": form.get("email", "").strip()})
         except Problem as problem:
             errors, summary = field_errors(problem, ("email",))
-            return render(request, "candidat/par_adresse.html",
-                          context(values=text_values(form), errors=errors or {"email": problem.detail}, problem=summary),
-                          status=problem.status)
+            return render(
+                request,
+                "candidat/par_adresse.html",
+                context(values=text_values(form), errors=errors or {"email": problem.detail}, problem=summary),
+                status=problem.status,
+            )
         return redirect("/connexion", page.flash, request=request)
 
     return show, post
@@ -175,22 +231,38 @@ for _page in BY_EMAIL:
 
 @routes.get("/compte/mot-de-passe")
 async def reset_page(request: web.Request) -> web.Response:
-    return render(request, "candidat/mot_de_passe.html", {"jeton": request.query.get("jeton", ""),
-                  "breadcrumb": [("/", _("Accueil")), ("", _("Nouveau mot de passe"))]})
+    return render(
+        request,
+        "candidat/mot_de_passe.html",
+        {"jeton": request.query.get("jeton", ""), "breadcrumb": [("/", _("Accueil")), ("", _("Nouveau mot de passe"))]},
+    )
 
 
 @routes.post("/compte/mot-de-passe")
 async def reset(request: web.Request) -> web.Response:
     form = await read_form(request)
     token = form.get("jeton", "")
-    body = {"token": token, "password": form.get("password", ""), "password_confirmation": form.get("password_confirmation", "")}
+    body = {
+        "token": token,
+        "password": form.get("password", ""),
+        "password_confirmation": form.get("password_confirmation", ""),
+    }
     try:
         await api(request).call(request, "POST", "/accounts/password-reset", json_body=body)
     except Problem as problem:
         errors, summary = field_errors(problem, ("password", "password_confirmation"))
-        return render(request, "candidat/mot_de_passe.html",
-                      {"jeton": token, "errors": errors, "problem": summary, "expired": problem.status == 410,
-                       "breadcrumb": [("/", _("Accueil")), ("", _("Nouveau mot de passe"))]}, status=problem.status)
+        return render(
+            request,
+            "candidat/mot_de_passe.html",
+            {
+                "jeton": token,
+                "errors": errors,
+                "problem": summary,
+                "expired": problem.status == 410,
+                "breadcrumb": [("/", _("Accueil")), ("", _("Nouveau mot de passe"))],
+            },
+            status=problem.status,
+        )
     response = redirect("/connexion", "mot_de_passe_change", request=request)
     clear_session_cookies(response)
     return response
@@ -204,7 +276,11 @@ EMAIL_FIELDS = ("new_email", "new_email_confirmation", "password")
 @routes.get("/compte")
 async def account(request: web.Request) -> web.Response:
     await me(request, fresh=True)
-    return render(request, "candidat/compte.html", {"section": "/compte", "breadcrumb": [("/", _("Accueil")), ("", _("Mon compte"))]})
+    return render(
+        request,
+        "candidat/compte.html",
+        {"section": "/compte", "breadcrumb": [("/", _("Accueil")), ("", _("Mon compte"))]},
+    )
 
 
 @routes.post("/compte")
@@ -218,9 +294,18 @@ async def change_email(request: web.Request) -> web.Response:
         errors, summary = field_errors(problem, EMAIL_FIELDS)
         if not errors and problem.status in (401, 403, 409):
             errors = {"new_email" if problem.status == 409 else "password": problem.detail}
-        return render(request, "candidat/compte.html",
-                      {"values": text_values(form), "errors": errors, "problem": summary, "section": "/compte",
-                       "breadcrumb": [("/", _("Accueil")), ("", _("Mon compte"))]}, status=problem.status)
+        return render(
+            request,
+            "candidat/compte.html",
+            {
+                "values": text_values(form),
+                "errors": errors,
+                "problem": summary,
+                "section": "/compte",
+                "breadcrumb": [("/", _("Accueil")), ("", _("Mon compte"))],
+            },
+            status=problem.status,
+        )
     request.app[RECENT].forget(session_key(request))
     response = relay_cookies(reply, redirect("/connexion", "adresse_demandee", request=request))
     clear_session_cookies(response)

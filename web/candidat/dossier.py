@@ -36,25 +36,90 @@ class Section:
 
 
 SECTIONS = (
-    Section("informations-personnelles", N_("Informations personnelles"), True,
-            ("civilite", "nom_naissance", "nom_usage", "prenoms", "date_naissance", "pays_naissance",
-             "departement_naissance", "commune_naissance", "ville_naissance_etranger", "nationalite", "ine",
-             "telephone", "portable"), communes=(("commune_naissance", "departement_naissance"),)),
-    Section("adresse", N_("Adresse"), True,
-            ("pays", "ligne1", "ligne2", "ligne3", "code_postal", "commune", "ville_etranger", "cedex"),
-            communes=(("commune", ""),)),
-    Section("baccalaureat", N_("Baccalauréat"), True,
-            ("situation", "annee", "serie", "mention", "pays", "departement", "commune", "etablissement",
-             "uai_etablissement", "specialites"), communes=(("commune", "departement"),), integers=("annee",)),
+    Section(
+        "informations-personnelles",
+        N_("Informations personnelles"),
+        True,
+        (
+            "civilite",
+            "nom_naissance",
+            "nom_usage",
+            "prenoms",
+            "date_naissance",
+            "pays_naissance",
+            "departement_naissance",
+            "commune_naissance",
+            "ville_naissance_etranger",
+            "nationalite",
+            "ine",
+            "telephone",
+            "portable",
+        ),
+        communes=(("commune_naissance", "departement_naissance"),),
+    ),
+    Section(
+        "adresse",
+        N_("Adresse"),
+        True,
+        ("pays", "ligne1", "ligne2", "ligne3", "code_postal", "commune", "ville_etranger", "cedex"),
+        communes=(("commune", ""),),
+    ),
+    Section(
+        "baccalaureat",
+        N_("Baccalauréat"),
+        True,
+        (
+            "situation",
+            "annee",
+            "serie",
+            "mention",
+            "pays",
+            "departement",
+            "commune",
+            "etablissement",
+            "uai_etablissement",
+            "specialites",
+        ),
+        communes=(("commune", "departement"),),
+        integers=("annee",),
+    ),
     Section("cursus-interne", N_("Cursus interne"), False),
-    Section("cursus-externe", N_("Cursus externe"), False,
-            ("annee_universitaire", "etablissement", "pays", "departement", "commune", "ville_etranger", "diplome",
-             "libelle", "obtenu", "mention"), listed=True, communes=(("commune", "departement"),)),
-    Section("stages", N_("Stages"), False,
-            ("annee", "duree", "heures_par_semaine", "organisme", "descriptif"), listed=True,
-            integers=("annee",), decimals=("heures_par_semaine",)),
-    Section("experiences-professionnelles", N_("Expériences professionnelles"), False,
-            ("annee", "intitule", "duree", "organisme", "objectif"), listed=True, integers=("annee",)),
+    Section(
+        "cursus-externe",
+        N_("Cursus externe"),
+        False,
+        (
+            "annee_universitaire",
+            "etablissement",
+            "pays",
+            "departement",
+            "commune",
+            "ville_etranger",
+            "diplome",
+            "libelle",
+            "obtenu",
+            "mention",
+        ),
+        listed=True,
+        communes=(("commune", "departement"),),
+    ),
+    Section(
+        "stages",
+        N_("Stages"),
+        False,
+        ("annee", "duree", "heures_par_semaine", "organisme", "descriptif"),
+        listed=True,
+        integers=("annee",),
+        decimals=("heures_par_semaine",),
+    ),
+    Section(
+        "experiences-professionnelles",
+        N_("Expériences professionnelles"),
+        False,
+        ("annee", "intitule", "duree", "organisme", "objectif"),
+        listed=True,
+        integers=("annee",),
+    ),
 )
 BY_SLUG = {s.slug: s for s in SECTIONS}
 BY_KEY = {s.slug.replace("-", "_"): s for s in SECTIONS}
@@ -86,9 +151,17 @@ async def dossier(request: web.Request) -> web.Response:
     [view] = await fetch(request, "/dossier")
     sections = {s["section"]: s for s in view["sections"]}
     rows = [{"section": s, "view": sections.get(s.slug.replace("-", "_"), {})} for s in SECTIONS]
-    return render(request, "candidat/dossier.html", {
-        "dossier": view, "rows": rows, "menu": sidemenu(None), "section": "/dossier", "breadcrumb": crumbs(),
-    })
+    return render(
+        request,
+        "candidat/dossier.html",
+        {
+            "dossier": view,
+            "rows": rows,
+            "menu": sidemenu(None),
+            "section": "/dossier",
+            "breadcrumb": crumbs(),
+        },
+    )
 
 
 # -- one section -------------------------------------------------------------------------------------
@@ -135,14 +208,20 @@ async def _known_commune(request: web.Request, code: str, departement: str, code
         candidates = await _communes(request, code_postal)
     if not any(c["code"] == code for c in candidates) and departement:
         try:
-            candidates = (await api(request).get(request, "/referentiels/communes", departement=departement, limit="100"))["items"]
+            candidates = (
+                await api(request).get(request, "/referentiels/communes", departement=departement, limit="100")
+            )["items"]
         except Problem:
             candidates = []
     found = [c for c in candidates if c["code"] == code]
-    return found or [{"code": code, "nom": _("commune %(code)s", code=code), "codes_postaux": [], "departement": departement}]
+    return found or [
+        {"code": code, "nom": _("commune %(code)s", code=code), "codes_postaux": [], "departement": departement}
+    ]
 
 
-async def _commune_lists(request: web.Request, section: Section, values: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+async def _commune_lists(
+    request: web.Request, section: Section, values: dict[str, str]
+) -> dict[str, list[dict[str, Any]]]:
     lists: dict[str, list[dict[str, Any]]] = {}
     for field, departement_field in section.communes:
         search = values.get(f"{field}__recherche", "")
@@ -155,17 +234,38 @@ async def _commune_lists(request: web.Request, section: Section, values: dict[st
     return lists
 
 
-async def _page(request: web.Request, section: Section, view: dict[str, Any], version: int, referentiels: dict[str, Any],
-                values: dict[str, str], *, status: int = 200, **context: Any) -> web.Response:
+async def _page(
+    request: web.Request,
+    section: Section,
+    view: dict[str, Any],
+    version: int,
+    referentiels: dict[str, Any],
+    values: dict[str, str],
+    *,
+    status: int = 200,
+    **context: Any,
+) -> web.Response:
     communes = await _commune_lists(request, section, values)
-    return render(request, f"candidat/rubrique_{section.slug.replace('-', '_')}.html", {
-        "rubrique": section, "view": view, "version": version, "values": values, "communes": communes,
-        "pays": [(p["code"], p["nom"]) for p in referentiels["pays"]],
-        "departements": [(d["code"], f"{d['code']} - {d['nom']}") for d in referentiels["departements"]],
-        "items": (view.get("donnees") or {}).get("items") or [],
-        "menu": sidemenu(section.slug), "section": "/dossier", "breadcrumb": crumbs(section),
-        "next": next_section(section), **context,
-    }, status=status)
+    return render(
+        request,
+        f"candidat/rubrique_{section.slug.replace('-', '_')}.html",
+        {
+            "rubrique": section,
+            "view": view,
+            "version": version,
+            "values": values,
+            "communes": communes,
+            "pays": [(p["code"], p["nom"]) for p in referentiels["pays"]],
+            "departements": [(d["code"], f"{d['code']} - {d['nom']}") for d in referentiels["departements"]],
+            "items": (view.get("donnees") or {}).get("items") or [],
+            "menu": sidemenu(section.slug),
+            "section": "/dossier",
+            "breadcrumb": crumbs(section),
+            "next": next_section(section),
+            **context,
+        },
+        status=status,
+    )
 
 
 def _section(request: web.Request) -> Section:
@@ -231,16 +331,28 @@ async def save_section(request: web.Request) -> web.Response:
     else:
         body, prefix = body_of(section, form), ""
     try:
-        await api(request).call(request, "PUT", f"/dossier/sections/{section.slug}", json_body=body,
-                                headers={"If-Match": f'"{version}"'})
+        await api(request).call(
+            request, "PUT", f"/dossier/sections/{section.slug}", json_body=body, headers={"If-Match": f'"{version}"'}
+        )
     except Problem as problem:
         view, current, referentiels = await _read(request, section)
         errors, summary = field_errors(problem, [*section.fields, *(f"specialites.{i}" for i in range(4))], prefix)
         if problem.status == 412:
-            summary = _("Cette rubrique a été modifiée entre-temps (dans un autre onglet ?). Vos saisies sont conservées : vérifiez-les et enregistrez à nouveau.")
+            summary = _(
+                "Cette rubrique a été modifiée entre-temps (dans un autre onglet ?). Vos saisies sont conservées : vérifiez-les et enregistrez à nouveau."
+            )
         shown = values if not section.listed or not form.get("supprimer") else {}
-        return await _page(request, section, view, current if problem.status == 412 else int(version or 0), referentiels,
-                           shown, status=problem.status, errors=errors, problem=summary)
+        return await _page(
+            request,
+            section,
+            view,
+            current if problem.status == 412 else int(version or 0),
+            referentiels,
+            shown,
+            status=problem.status,
+            errors=errors,
+            problem=summary,
+        )
     if section.listed:
         return redirect(f"/dossier/{section.slug}", "rubrique_enregistree", _(section.label), request=request)
     return redirect(next_section(section), "rubrique_enregistree", _(section.label), request=request)

@@ -26,10 +26,16 @@ routes = web.RouteTableDef()
 
 # `/connexion?ent=<motif>`: what the login page says when the ENT did not let the person in.
 MOTIFS = {
-    "indisponible": N_("La connexion via l'ENT est momentanément indisponible : le service d'authentification de l'université ne répond pas. Réessayez dans quelques minutes, ou connectez-vous avec votre compte eCandidat."),
+    "indisponible": N_(
+        "La connexion via l'ENT est momentanément indisponible : le service d'authentification de l'université ne répond pas. Réessayez dans quelques minutes, ou connectez-vous avec votre compte eCandidat."
+    ),
     "refusee": N_("Votre connexion via l'ENT n'a pas pu être validée. Cliquez de nouveau sur « Connexion via l'ENT »."),
-    "attributs": N_("L'ENT n'a pas transmis les informations nécessaires à la création de votre compte (adresse mail, nom, prénom). Contactez l'assistance de votre université, ou créez un compte eCandidat."),
-    "autre_compte": N_("Le compte eCandidat qui porte votre adresse mail est déjà lié à un autre compte ENT. Contactez l'assistance."),
+    "attributs": N_(
+        "L'ENT n'a pas transmis les informations nécessaires à la création de votre compte (adresse mail, nom, prénom). Contactez l'assistance de votre université, ou créez un compte eCandidat."
+    ),
+    "autre_compte": N_(
+        "Le compte eCandidat qui porte votre adresse mail est déjà lié à un autre compte ENT. Contactez l'assistance."
+    ),
     "desactivee": N_("La connexion via l'ENT n'est pas proposée par cet établissement."),
 }
 
@@ -67,17 +73,23 @@ async def back(request: web.Request) -> web.Response:
     except Problem as problem:
         return _back_to_login(_motif(problem))
     if reply.status == 200 and reply.body.get("liaison"):
-        return redirect("/connexion/ent/liaison?" + urlencode({"liaison": reply.body["liaison"], "email": reply.body["email"]}))
+        return redirect(
+            "/connexion/ent/liaison?" + urlencode({"liaison": reply.body["liaison"], "email": reply.body["email"]})
+        )
     return relay_cookies(reply, render(request, "candidat/ent_retour.html", {"suite": "/dossier"}))
 
 
 @routes.get("/connexion/ent/liaison")
 async def link_page(request: web.Request) -> web.Response:
     values = {"liaison": request.query.get("liaison", "")[:200], "email": request.query.get("email", "")[:254]}
-    return render(request, "candidat/ent_liaison.html", {
-        "values": values,
-        "breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", _("Lier mon compte à l'ENT"))],
-    })
+    return render(
+        request,
+        "candidat/ent_liaison.html",
+        {
+            "values": values,
+            "breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", _("Lier mon compte à l'ENT"))],
+        },
+    )
 
 
 @routes.post("/connexion/ent/liaison")
@@ -91,8 +103,15 @@ async def link(request: web.Request) -> web.Response:
         errors, summary = field_errors(problem, ("password",))
         if not errors:
             errors = {"password": problem.detail}
-        return render(request, "candidat/ent_liaison.html", {
-            "values": values, "errors": errors, "problem": summary,
-            "breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", _("Lier mon compte à l'ENT"))],
-        }, status=problem.status)
+        return render(
+            request,
+            "candidat/ent_liaison.html",
+            {
+                "values": values,
+                "errors": errors,
+                "problem": summary,
+                "breadcrumb": [("/", _("Accueil")), ("/connexion", _("Connexion")), ("", _("Lier mon compte à l'ENT"))],
+            },
+            status=problem.status,
+        )
     return relay_cookies(reply, redirect("/dossier"))

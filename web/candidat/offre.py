@@ -36,10 +36,16 @@ async def offer(request: web.Request) -> web.Response:
     offre = await api(request).get(request, "/offre")
     if has_session_cookie(request):
         await me(request)
-    return render(request, "candidat/offre.html", {
-        "offre": offre, "section": "/offre", "ouvert": request.query.get("centre"),
-        "breadcrumb": [("/", _("Accueil")), ("", _("Offre de formation"))],
-    })
+    return render(
+        request,
+        "candidat/offre.html",
+        {
+            "offre": offre,
+            "section": "/offre",
+            "ouvert": request.query.get("centre"),
+            "breadcrumb": [("/", _("Accueil")), ("", _("Offre de formation"))],
+        },
+    )
 
 
 async def _confirmation(request: web.Request, code: str, status: int = 200, **context: Any) -> web.Response:
@@ -48,11 +54,19 @@ async def _confirmation(request: web.Request, code: str, status: int = 200, **co
     if found is None:
         raise web.HTTPNotFound()
     centre, type_, formation = found
-    return render(request, "candidat/candidater.html", {
-        "centre": centre, "type": type_, "formation": formation, "section": "/offre",
-        "breadcrumb": [("/", _("Accueil")), ("/offre", _("Offre de formation")), ("", formation["libelle"])],
-        **context,
-    }, status=status)
+    return render(
+        request,
+        "candidat/candidater.html",
+        {
+            "centre": centre,
+            "type": type_,
+            "formation": formation,
+            "section": "/offre",
+            "breadcrumb": [("/", _("Accueil")), ("/offre", _("Offre de formation")), ("", formation["libelle"])],
+            **context,
+        },
+        status=status,
+    )
 
 
 @routes.get("/offre/{code}/candidater")

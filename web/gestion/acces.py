@@ -29,13 +29,18 @@ def qr_code(uri: str) -> str:
 def _enrolment(secret: str, uri: str) -> dict[str, str] | None:
     if not _SECRET.match(secret) or not uri.startswith("otpauth://totp/") or len(uri) > 1000:
         return None
-    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return {"secret": secret, "grouped": grouped, "uri": uri, "qr": qr_code(uri)}
 
 
 def _setup_page(request: web.Request, step: str, context: dict, status: int = 200) -> web.Response:
-    return page(request, "gestion/installation.html", {"step": step, **context}, status=status,
-                title=_("Activation de votre compte de gestion"))
+    return page(
+        request,
+        "gestion/installation.html",
+        {"step": step, **context},
+        status=status,
+        title=_("Activation de votre compte de gestion"),
+    )
 
 
 @routes.get(INSTALLATION)
@@ -51,16 +56,20 @@ async def installation_page(request: web.Request) -> web.Response:
 async def installation(request: web.Request) -> web.Response:
     form = await read_form(request)
     token = form.get("jeton", "").strip()
-    body = {"token": token, "password": form.get("password", ""),
-            "password_confirmation": form.get("password_confirmation", "")}
+    body = {
+        "token": token,
+        "password": form.get("password", ""),
+        "password_confirmation": form.get("password_confirmation", ""),
+    }
     try:
         reply = await api(request).call(request, "POST", "/staff/setup", json_body=body, public=True)
     except Problem as problem:
         if problem.status == 410 or problem.by_field().get("token"):
             return _setup_page(request, "lien", {"problem": problem.detail}, status=problem.status)
         errors, summary = field_errors(problem, ("password", "password_confirmation"))
-        return _setup_page(request, "mot_de_passe", {"jeton": token, "errors": errors, "problem": summary},
-                           status=problem.status)
+        return _setup_page(
+            request, "mot_de_passe", {"jeton": token, "errors": errors, "problem": summary}, status=problem.status
+        )
     enrolment = _enrolment(reply.body["totp_secret"], reply.body["otpauth_uri"])
     return _setup_page(request, "totp", {"jeton": token, "totp": enrolment})
 
@@ -71,14 +80,23 @@ async def confirmation(request: web.Request) -> web.Response:
     token = form.get("jeton", "").strip()
     enrolment = _enrolment(form.get("secret", ""), form.get("uri", ""))
     try:
-        reply = await api(request).call(request, "POST", "/staff/setup/confirmation",
-                                        json_body={"token": token, "code": form.get("code", "").strip()}, public=True)
+        reply = await api(request).call(
+            request,
+            "POST",
+            "/staff/setup/confirmation",
+            json_body={"token": token, "code": form.get("code", "").strip()},
+            public=True,
+        )
     except Problem as problem:
         if problem.status == 410 or enrolment is None:
             return _setup_page(request, "lien", {"problem": problem.detail}, status=problem.status)
         errors, summary = field_errors(problem, ("code",))
-        return _setup_page(request, "totp", {"jeton": token, "totp": enrolment, "errors": errors or {"code": summary},
-                                             "problem": summary}, status=problem.status)
+        return _setup_page(
+            request,
+            "totp",
+            {"jeton": token, "totp": enrolment, "errors": errors or {"code": summary}, "problem": summary},
+            status=problem.status,
+        )
     # Shown once, never kept: the page is `no-store` and the codes are in no URL.
     return _setup_page(request, "codes", {"codes": reply.body["recovery_codes"]})
 
@@ -96,16 +114,25 @@ async def login(request: web.Request) -> web.Response:
     suite = safe_next(values.get("suite"), PREFIX)
     if not suite.startswith(PREFIX):
         suite = PREFIX
-    body = {"email": form.get("email", "").strip(), "password": form.get("password", ""),
-            "code": form.get("code", "").strip(), "session_cookie": True}
+    body = {
+        "email": form.get("email", "").strip(),
+        "password": form.get("password", ""),
+        "code": form.get("code", "").strip(),
+        "session_cookie": True,
+    }
     try:
         reply = await api(request).call(request, "POST", "/staff/sessions", json_body=body, public=True)
     except Problem as problem:
         errors, summary = field_errors(problem, ("email", "password", "code"))
         if not errors and problem.status in (401, 403, 429):
             errors = {"code": problem.detail}
-        return page(request, "gestion/connexion.html", {"values": values, "errors": errors, "problem": summary},
-                    status=problem.status, title=_("Connexion"))
+        return page(
+            request,
+            "gestion/connexion.html",
+            {"values": values, "errors": errors, "problem": summary},
+            status=problem.status,
+            title=_("Connexion"),
+        )
     return relay_cookies(reply, redirect(suite))
 
 
@@ -121,5 +148,8 @@ async def dashboard(request: web.Request) -> web.Response:
     allowed = can(request)
     centres = [c for c in offre.get("centres", []) if allowed.sees_centre(c["code"])]
     commissions = sorted(me.get("commissions") or ()) if not allowed.everywhere else []
-    return page(request, "gestion/accueil.html", {"centres": centres, "commissions": commissions,
-                                                  "section": PREFIX, "breadcrumb": None})
+    return page(
+        request,
+        "gestion/accueil.html",
+        {"centres": centres, "commissions": commissions, "section": PREFIX, "breadcrumb": None},
+    )

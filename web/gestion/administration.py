@@ -30,9 +30,13 @@ def _codes(value: str) -> list[str]:
 async def _page(request: web.Request, context: dict | None = None, status: int = 200) -> web.Response:
     await staff_allowed(request, "read_accounts")
     listed = await api(request).get(request, "/staff/accounts")
-    return page(request, "gestion/comptes.html", {"accounts": listed["items"], "all_roles": STAFF_ROLES,
-                                                  "section": COMPTES, **(context or {})},
-                status=status, title=_("Comptes du personnel"))
+    return page(
+        request,
+        "gestion/comptes.html",
+        {"accounts": listed["items"], "all_roles": STAFF_ROLES, "section": COMPTES, **(context or {})},
+        status=status,
+        title=_("Comptes du personnel"),
+    )
 
 
 @routes.get(COMPTES)
@@ -45,8 +49,14 @@ async def invite(request: web.Request) -> web.Response:
     form = await read_form(request)
     email = form.get("email", "").strip()
     roles = [r for r in form.getall("roles", []) if isinstance(r, str)]
-    body = {"email": email, "nom": form.get("nom", "").strip(), "prenom": form.get("prenom", "").strip(), "roles": roles,
-            "centres": _codes(form.get("centres", "")), "commissions": _codes(form.get("commissions", ""))}
+    body = {
+        "email": email,
+        "nom": form.get("nom", "").strip(),
+        "prenom": form.get("prenom", "").strip(),
+        "roles": roles,
+        "centres": _codes(form.get("centres", "")),
+        "commissions": _codes(form.get("commissions", "")),
+    }
     try:
         await api(request).call(request, "POST", "/staff/accounts", json_body=body)
     except Problem as problem:
@@ -72,9 +82,12 @@ async def deliveries(request: web.Request) -> web.Response:
         api(request).get(request, "/staff/mail/deliveries", limit="100", **scope),
     )
     others = [d for d in recent["items"] if d["status"] != "failed"]
-    return page(request, "gestion/courriels.html", {"failed": failed["items"], "others": others,
-                                                    "values": {"destinataire": recipient}, "section": COURRIELS},
-                title=_("Journal des courriels"))
+    return page(
+        request,
+        "gestion/courriels.html",
+        {"failed": failed["items"], "others": others, "values": {"destinataire": recipient}, "section": COURRIELS},
+        title=_("Journal des courriels"),
+    )
 
 
 # -- one staff account: roles, scopes, disabled ------------------------------------------------------
@@ -89,15 +102,30 @@ def _account_id(request: web.Request) -> str:
         raise web.HTTPNotFound() from None
 
 
-async def _account_page(request: web.Request, account_id: str, context: dict | None = None,
-                        status: int = 200) -> web.Response:
+async def _account_page(
+    request: web.Request, account_id: str, context: dict | None = None, status: int = 200
+) -> web.Response:
     await staff_allowed(request, "administer")
     account = await api(request).get(request, f"/staff/accounts/{account_id}")
-    values = {"roles": account["roles"], "centres": ", ".join(account["centres"]),
-              "commissions": ", ".join(account["commissions"])}
-    return page(request, "gestion/compte.html", {"account": account, "all_roles": STAFF_ROLES, "values": values,
-                                                 "errors": {}, "section": COMPTES, **(context or {})},
-                status=status, title=f"{account['prenom']} {account['nom']}")
+    values = {
+        "roles": account["roles"],
+        "centres": ", ".join(account["centres"]),
+        "commissions": ", ".join(account["commissions"]),
+    }
+    return page(
+        request,
+        "gestion/compte.html",
+        {
+            "account": account,
+            "all_roles": STAFF_ROLES,
+            "values": values,
+            "errors": {},
+            "section": COMPTES,
+            **(context or {}),
+        },
+        status=status,
+        title=f"{account['prenom']} {account['nom']}",
+    )
 
 
 @routes.get(COMPTES + "/{account_id}")
@@ -109,8 +137,11 @@ async def compte(request: web.Request) -> web.Response:
 async def change_account(request: web.Request) -> web.Response:
     account_id = _account_id(request)
     form = await read_form(request)
-    body = {"roles": [r for r in form.getall("roles", []) if isinstance(r, str)],
-            "centres": _codes(form.get("centres", "")), "commissions": _codes(form.get("commissions", ""))}
+    body = {
+        "roles": [r for r in form.getall("roles", []) if isinstance(r, str)],
+        "centres": _codes(form.get("centres", "")),
+        "commissions": _codes(form.get("commissions", "")),
+    }
     try:
         reply = await api(request).call(request, "PATCH", f"/staff/accounts/{account_id}", json_body=body)
     except Problem as problem:
@@ -118,8 +149,9 @@ async def change_account(request: web.Request) -> web.Response:
             raise
         errors, summary = field_errors(problem, CHANGES)
         values = {**text_values(form, CHANGES), "roles": body["roles"]}
-        return await _account_page(request, account_id, {"errors": errors, "problem": summary, "values": values},
-                                   status=problem.status)
+        return await _account_page(
+            request, account_id, {"errors": errors, "problem": summary, "values": values}, status=problem.status
+        )
     return redirect(f"{COMPTES}/{account_id}", "compte_modifie", reply.body["email"], request=request)
 
 
@@ -130,13 +162,19 @@ async def disable_account(request: web.Request) -> web.Response:
     form = await read_form(request)
     disabled = form.get("desactive") == "oui"
     try:
-        reply = await api(request).call(request, "PATCH", f"/staff/accounts/{account_id}", json_body={"disabled": disabled})
+        reply = await api(request).call(
+            request, "PATCH", f"/staff/accounts/{account_id}", json_body={"disabled": disabled}
+        )
     except Problem as problem:
         if problem.status >= 500 or problem.status == 403:
             raise
         return redirect(f"{COMPTES}/{account_id}", "action_refusee", problem.detail, request=request)
-    return redirect(f"{COMPTES}/{account_id}", "compte_desactive" if disabled else "compte_reactive",
-                    reply.body["email"], request=request)
+    return redirect(
+        f"{COMPTES}/{account_id}",
+        "compte_desactive" if disabled else "compte_reactive",
+        reply.body["email"],
+        request=request,
+    )
 
 
 # -- the student-records registry ---------------------------------------------------------------------
@@ -152,15 +190,23 @@ def refused_lines(problem: Problem) -> list[dict[str, str]]:
     for error in problem.errors:
         message = str(error.get("message") or "")
         where = _WHERE.match(message)
-        rows.append({"ligne": where["ligne"], "colonne": where["colonne"] or "", "message": where["message"]} if where
-                    else {"ligne": "", "colonne": error.get("field") or "", "message": message})
+        rows.append(
+            {"ligne": where["ligne"], "colonne": where["colonne"] or "", "message": where["message"]}
+            if where
+            else {"ligne": "", "colonne": error.get("field") or "", "message": message}
+        )
     return rows
 
 
 async def _registry_page(request: web.Request, context: dict | None = None, status: int = 200) -> web.Response:
     await staff_allowed(request, "administer")
-    return page(request, "gestion/registre.html", {"section": REGISTRE, "values": {}, "errors": {}, **(context or {})},
-                status=status, title=_("Registre des étudiants"))
+    return page(
+        request,
+        "gestion/registre.html",
+        {"section": REGISTRE, "values": {}, "errors": {}, **(context or {})},
+        status=status,
+        title=_("Registre des étudiants"),
+    )
 
 
 @routes.get(REGISTRE)
@@ -177,13 +223,18 @@ async def import_registry(request: web.Request) -> web.Response:
         _fields, part = await read_upload(request)
         name = part.filename.strip()[:255]
         headers = {"Content-Type": "text/csv", "X-Filename": name if name.isascii() else quote(name)}
-        reply = await api(request).call(request, "POST", "/staff/registre-etudiants", data=chunks_of(part, CSV_LIMIT),
-                                        headers=headers)
+        reply = await api(request).call(
+            request, "POST", "/staff/registre-etudiants", data=chunks_of(part, CSV_LIMIT), headers=headers
+        )
     except Problem as problem:
         if problem.status >= 500 or problem.status == 403:
             raise
-        report = {"fichier": name, "lignes": problem.body.get("lignes"),
-                  "lignes_en_erreur": problem.body.get("lignes_en_erreur"), "refus": refused_lines(problem)}
+        report = {
+            "fichier": name,
+            "lignes": problem.body.get("lignes"),
+            "lignes_en_erreur": problem.body.get("lignes_en_erreur"),
+            "refus": refused_lines(problem),
+        }
         return await _registry_page(request, {"problem": problem.detail, "refused": report}, status=problem.status)
     return await _registry_page(request, {"report": {"fichier": name, **reply.body}})
 
@@ -198,9 +249,12 @@ async def dead_letters(request: web.Request) -> web.Response:
     """The events no consumer could handle, newest first: what, when, why; each with its replay."""
     await staff_allowed(request, "administer")
     listed = await api(request).get(request, "/staff/dead-letters")
-    return page(request, "gestion/lettres_mortes.html", {"letters": listed["items"], "section": LETTRES,
-                                                         "missing": listed["services_sans_reponse"]},
-                title=_("Événements en échec"))
+    return page(
+        request,
+        "gestion/lettres_mortes.html",
+        {"letters": listed["items"], "section": LETTRES, "missing": listed["services_sans_reponse"]},
+        title=_("Événements en échec"),
+    )
 
 
 @routes.post(LETTRES + "/{seq:[0-9]{1,18}}/rejeu")

@@ -24,16 +24,35 @@ from .common import PREFIX, page, staff_me
 routes = web.RouteTableDef()
 LIST = f"{PREFIX}/candidatures"
 
-FILTERS = ("formation_code", "centre_code", "commission_code", "statut", "type_traitement", "decision", "pieces",
-           "transmise_du", "transmise_au")
+FILTERS = (
+    "formation_code",
+    "centre_code",
+    "commission_code",
+    "statut",
+    "type_traitement",
+    "decision",
+    "pieces",
+    "transmise_du",
+    "transmise_au",
+)
 SCOPE_FILTERS = ("formation_code", "centre_code", "commission_code")
 SORTS = {"date_reception": N_("Date de réception"), "nom": N_("Nom"), "rang": N_("Rang (liste complémentaire)")}
-STATUTS = {"en_attente": N_("En attente"), "receptionne": N_("Réceptionné"), "complet": N_("Complet"),
-           "incomplet": N_("Incomplet"), "annulee": N_("Annulée")}
+STATUTS = {
+    "en_attente": N_("En attente"),
+    "receptionne": N_("Réceptionné"),
+    "complet": N_("Complet"),
+    "incomplet": N_("Incomplet"),
+    "annulee": N_("Annulée"),
+}
 SETTABLE_STATUTS = ("en_attente", "receptionne", "complet", "incomplet")
 TYPES = {"acces_controle": N_("Accès contrôlé"), "acces_direct": N_("Accès direct"), "en_attente": N_("En attente")}
-DECISIONS = {"favorable": N_("Favorable"), "defavorable": N_("Défavorable"), "liste_attente": N_("Liste d'attente"),
-             "liste_complementaire": N_("Liste complémentaire"), "preselection": N_("Présélection")}
+DECISIONS = {
+    "favorable": N_("Favorable"),
+    "defavorable": N_("Défavorable"),
+    "liste_attente": N_("Liste d'attente"),
+    "liste_complementaire": N_("Liste complémentaire"),
+    "preselection": N_("Présélection"),
+}
 PIECES = {"completes": N_("Toutes déposées"), "manquantes": N_("Manquantes"), "refusees": N_("Au moins une refusée")}
 PAGE_SIZES = ("25", "50", "100", "200")
 
@@ -64,26 +83,45 @@ async def liste(request: web.Request) -> web.Response:
     await staff_me(request)
     query = list_query(request.query)
     cursor = request.query.get("cursor", "")[:500]
-    context = {"query": query, "qs": urlencode(query), "sorts": _labels(SORTS), "statuts": _labels(STATUTS),
-               "types": _labels(TYPES), "decisions": _labels(DECISIONS), "pieces_choices": _labels(PIECES),
-               "page_sizes": [(size, size) for size in PAGE_SIZES],
-               "qs_without_statut": urlencode({k: v for k, v in query.items() if k != "statut"}),
-               "statut_label": lambda code: _(STATUTS[code]) if code in STATUTS else code or "",
-               "decision_label": lambda code: _(DECISIONS[code]) if code in DECISIONS else (code or ""), "settable": [(s, _(STATUTS[s])) for s in SETTABLE_STATUTS],
-               "values": query, "section": LIST, "rows": [], "next_cursor": None, "counts": None,
-               "all_checked": request.query.get("tout") == "1"}  # « Tout cocher » without JavaScript
+    context = {
+        "query": query,
+        "qs": urlencode(query),
+        "sorts": _labels(SORTS),
+        "statuts": _labels(STATUTS),
+        "types": _labels(TYPES),
+        "decisions": _labels(DECISIONS),
+        "pieces_choices": _labels(PIECES),
+        "page_sizes": [(size, size) for size in PAGE_SIZES],
+        "qs_without_statut": urlencode({k: v for k, v in query.items() if k != "statut"}),
+        "statut_label": lambda code: _(STATUTS[code]) if code in STATUTS else code or "",
+        "decision_label": lambda code: _(DECISIONS[code]) if code in DECISIONS else (code or ""),
+        "settable": [(s, _(STATUTS[s])) for s in SETTABLE_STATUTS],
+        "values": query,
+        "section": LIST,
+        "rows": [],
+        "next_cursor": None,
+        "counts": None,
+        "all_checked": request.query.get("tout") == "1",
+    }  # « Tout cocher » without JavaScript
     if not any(name in query for name in SCOPE_FILTERS):
         return page(request, "gestion/candidatures.html", context, title=_("Candidatures"))
     params = {**query, **({"cursor": cursor} if cursor else {})}
     counted = {k: v for k, v in query.items() if k not in ("statut", "sort", "limit")}
     try:
-        listed, counts = await asyncio.gather(api(request).get(request, "/staff/candidatures", **params),
-                                              api(request).get(request, "/staff/candidatures/comptes", **counted))
+        listed, counts = await asyncio.gather(
+            api(request).get(request, "/staff/candidatures", **params),
+            api(request).get(request, "/staff/candidatures/comptes", **counted),
+        )
     except Problem as problem:
         if problem.status not in (400, 404, 422):
             raise
-        return page(request, "gestion/candidatures.html", {**context, "problem": problem.detail},
-                    status=problem.status, title=_("Candidatures"))
+        return page(
+            request,
+            "gestion/candidatures.html",
+            {**context, "problem": problem.detail},
+            status=problem.status,
+            title=_("Candidatures"),
+        )
     context.update(rows=listed["items"], next_cursor=listed.get("next_cursor"), counts=counts, cursor=cursor)
     return page(request, "gestion/candidatures.html", context, title=_("Candidatures"))
 
@@ -125,7 +163,9 @@ async def bulk(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.StreamResponse:
     """The filtered list as a file, straight from the API."""
     query = {k: v for k, v in list_query(request.query).items() if k != "limit"}
-    return await api(request).stream(request, f"/staff/candidatures/export.{request.match_info['format']}?{urlencode(query)}")
+    return await api(request).stream(
+        request, f"/staff/candidatures/export.{request.match_info['format']}?{urlencode(query)}"
+    )
 
 
 # -- one candidature ------------------------------------------------------------------------------
@@ -145,7 +185,11 @@ async def following(request: web.Request, current: str, query: dict[str, str]) -
         return None
     cursor = None
     for _round in range(20):  # 10,000 rows at most: the list's depth a person pages through
-        params = {**{k: v for k, v in query.items() if k != "limit"}, "limit": "500", **({"cursor": cursor} if cursor else {})}
+        params = {
+            **{k: v for k, v in query.items() if k != "limit"},
+            "limit": "500",
+            **({"cursor": cursor} if cursor else {}),
+        }
         listed = await api(request).get(request, "/staff/candidatures", **params)
         ids = [row["id"] for row in listed["items"]]
         if current in ids:
@@ -171,23 +215,41 @@ async def candidature(request: web.Request) -> web.Response:
     return await _review_page(request, _candidature_id(request), list_query(request.query))
 
 
-async def _review_page(request: web.Request, cid: str, query: dict[str, str], *, values: dict[str, str] | None = None,
-                       errors: dict[str, str] | None = None, summary: str | None = None,
-                       status: int = 200) -> web.Response:
+async def _review_page(
+    request: web.Request,
+    cid: str,
+    query: dict[str, str],
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    summary: str | None = None,
+    status: int = 200,
+) -> web.Response:
     """The review page; after a refused form, with the refusal beside its fields and what was typed."""
     await staff_me(request)  # what the page offers depends on who asks
-    view, pieces = await asyncio.gather(api(request).get(request, f"/staff/candidatures/{cid}"),
-                                        api(request).get(request, f"/staff/candidatures/{cid}/pieces"))
+    view, pieces = await asyncio.gather(
+        api(request).get(request, f"/staff/candidatures/{cid}"),
+        api(request).get(request, f"/staff/candidatures/{cid}/pieces"),
+    )
     c = view["candidature"]
     current = [d for d in view["decisions"] if d.get("validated_at")]
     pending = [d for d in view["decisions"] if not d.get("validated_at")]
     context = {
-        "v": view, "c": c, "pieces": pieces["items"], "query": query, "qs": urlencode(query),
-        "decisions": _labels(DECISIONS), "settable": [(s, _(STATUTS[s])) for s in SETTABLE_STATUTS],
-        "types": _labels(TYPES), "pending": pending[0] if pending else None,
-        "current_decision": current[-1] if current else None, "section": LIST,
+        "v": view,
+        "c": c,
+        "pieces": pieces["items"],
+        "query": query,
+        "qs": urlencode(query),
+        "decisions": _labels(DECISIONS),
+        "settable": [(s, _(STATUTS[s])) for s in SETTABLE_STATUTS],
+        "types": _labels(TYPES),
+        "pending": pending[0] if pending else None,
+        "current_decision": current[-1] if current else None,
+        "section": LIST,
         "list_url": f"{LIST}?{urlencode(query)}" if query else None,
-        "values": values or {}, "errors": errors or {}, "problem": summary,
+        "values": values or {},
+        "errors": errors or {},
+        "problem": summary,
         "decision_label": lambda code: _(DECISIONS[code]) if code in DECISIONS else (code or ""),
     }
     title = f"{view.get('prenom') or ''} {view.get('nom') or ''} ({c['numero_dossier']})".strip()
@@ -229,8 +291,9 @@ async def dossier_pdf(request: web.Request) -> web.StreamResponse:
     return await api(request).stream(request, f"/staff/candidatures/{cid}/dossier.pdf")
 
 
-async def _act(request: web.Request, cid: str, query: dict[str, str], call, flash: str, value: str = "",
-               anchor: str | None = None) -> web.Response:
+async def _act(
+    request: web.Request, cid: str, query: dict[str, str], call, flash: str, value: str = "", anchor: str | None = None
+) -> web.Response:
     """Run one action; a refusal comes back on the review page, in an alert at the top."""
     try:
         await call
@@ -252,10 +315,20 @@ async def review_piece(request: web.Request) -> web.Response:
     comment = form.get("commentaire", "").strip()
     if decision == "refusee" and not comment:
         return redirect(_review_url(cid, query, slot), "commentaire_requis", request=request)
-    call = api(request).call(request, "POST", f"/staff/candidatures/{cid}/pieces/{slot}/examen",
-                             json_body={"decision": decision, "commentaire": comment})
-    return await _act(request, cid, query, call, "piece_validee" if decision == "validee" else "piece_refusee",
-                      anchor=form.get("suivante") or slot)
+    call = api(request).call(
+        request,
+        "POST",
+        f"/staff/candidatures/{cid}/pieces/{slot}/examen",
+        json_body={"decision": decision, "commentaire": comment},
+    )
+    return await _act(
+        request,
+        cid,
+        query,
+        call,
+        "piece_validee" if decision == "validee" else "piece_refusee",
+        anchor=form.get("suivante") or slot,
+    )
 
 
 @routes.post(LIST + "/{candidature_id}/statut")
@@ -294,8 +367,15 @@ async def enter_decision(request: web.Request) -> web.Response:
         if problem.status >= 500:
             raise
         errors, summary = field_errors(problem, DECISION_FIELDS)
-        return await _review_page(request, cid, query, values=text_values(form, ("kind", *DECISION_FIELDS)),
-                                  errors=errors, summary=summary, status=problem.status)
+        return await _review_page(
+            request,
+            cid,
+            query,
+            values=text_values(form, ("kind", *DECISION_FIELDS)),
+            errors=errors,
+            summary=summary,
+            status=problem.status,
+        )
     return redirect(_review_url(cid, query, "decision"), "decision_saisie", request=request)
 
 
@@ -303,8 +383,9 @@ async def enter_decision(request: web.Request) -> web.Response:
 async def validate_decision(request: web.Request) -> web.Response:
     cid = _candidature_id(request)
     form = await read_form(request)
-    call = api(request).call(request, "POST", "/staff/candidatures/decisions/validation",
-                             json_body={"candidature_ids": [cid]})
+    call = api(request).call(
+        request, "POST", "/staff/candidatures/decisions/validation", json_body={"candidature_ids": [cid]}
+    )
     return await _act(request, cid, list_query(form), call, "decisions_validees", "1", anchor="decision")
 
 
@@ -312,6 +393,7 @@ async def validate_decision(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     cid = _candidature_id(request)
     form = await read_form(request)
-    call = api(request).call(request, "POST", f"/staff/candidatures/{cid}/notes",
-                             json_body={"body": form.get("body", "").strip()})
+    call = api(request).call(
+        request, "POST", f"/staff/candidatures/{cid}/notes", json_body={"body": form.get("body", "").strip()}
+    )
     return await _act(request, cid, list_query(form), call, "note_ajoutee", anchor="notes")

@@ -69,8 +69,14 @@ def navigation(request: web.Request) -> list[tuple[str, str]]:
     return items
 
 
-def page(request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
-         title: str | None = None) -> web.Response:
+def page(
+    request: web.Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    title: str | None = None,
+) -> web.Response:
     """A page of the espace gestion: its header (name, logout), its menu, what the person may do."""
     crumbs = [(PREFIX, _("Espace gestion"))] + ([("", title)] if title else [])
     base = {"espace": "gestion", "nav": navigation(request), "can": can(request), "breadcrumb": crumbs}

@@ -48,52 +48,117 @@ class Resource:
 
 
 TYPES = (("acces_controle", N_("Accès contrôlé")), ("acces_direct", N_("Accès direct")))
-NIVEAUX = (("etablissement", N_("Établissement (toutes les formations)")), ("centre", N_("Centre de candidature")),
-           ("formation", N_("Formation")))
-SIGNATAIRE = (Field("signataire_nom", N_("Signataire des lettres (nom)")),
-              Field("signataire_qualite", N_("Signataire des lettres (qualité)")))
-RESOURCES = {r.path: r for r in (
-    Resource("campagnes", "campagnes", N_("Campagnes"), N_("Nouvelle campagne"), (
-        Field("libelle", N_("Libellé"), required=True), Field("debut", N_("Début"), "date", True),
-        Field("fin", N_("Fin"), "date", True),
-        Field("prefix", N_("Préfixe des numéros de dossier"), required=True, hint=N_("Deux chiffres ou lettres majuscules, par exemple 26")),
-        Field("en_service", N_("Campagne en service (remplace la campagne en service)"), "bool"))),
-    Resource("centres", "centres", N_("Centres de candidature"), N_("Nouveau centre de candidature"), (
-        Field("libelle", N_("Libellé"), required=True), Field("contact_libelle", N_("Contact (service)"), required=True),
-        Field("contact_adresse", N_("Adresse du contact"), "textarea", True), Field("contact_mail", N_("Adresse mail du contact")),
-        Field("max_candidatures", N_("Nombre maximal de candidatures par candidat"), "int", True),
-        Field("ordre", N_("Rang d'affichage"), "int"), *SIGNATAIRE)),
-    Resource("types-diplome", "types_diplome", N_("Types de diplôme"), N_("Nouveau type de diplôme"), (
-        Field("libelle", N_("Libellé"), required=True), Field("ordre", N_("Rang d'affichage"), "int"))),
-    Resource("commissions", "commissions", N_("Commissions"), N_("Nouvelle commission"), (
-        Field("libelle", N_("Libellé"), required=True),
-        Field("centre_code", N_("Centre de candidature"), "select", True, "centres"))),
-    Resource("formations", "formations", N_("Formations"), N_("Nouvelle formation"), (
-        Field("libelle", N_("Libellé"), required=True),
-        Field("centre_code", N_("Centre de candidature"), "select", True, "centres"),
-        Field("type_code", N_("Type de diplôme"), "select", True, "types_diplome"),
-        Field("commission_code", N_("Commission"), "select", choices="commissions"),
-        Field("type_traitement", N_("Type de traitement"), "select", True, "TYPES"),
-        Field("capacite", N_("Capacité d'accueil"), "int"),
-        Field("depot_debut", N_("Ouverture du dépôt des candidatures"), "date", True),
-        Field("depot_fin", N_("Fin du dépôt des candidatures"), "date", True),
-        Field("date_retour", N_("Date limite de retour des dossiers"), "date", True),
-        Field("date_confirmation", N_("Date limite de confirmation"), "date"),
-        Field("delai_confirmation_jours", N_("Délai de confirmation (jours)"), "int"),
-        Field("date_jury", N_("Date du jury"), "date"), Field("date_publication", N_("Date de publication des résultats"), "date"),
-        Field("ouverte", N_("Ouverte aux candidatures"), "bool"),
-        Field("modalites_inscription", N_("Modalités d'inscription (lettre d'admission)"), "textarea"), *SIGNATAIRE)),
-    Resource("pieces", "pieces", N_("Pièces justificatives"), N_("Nouvelle pièce justificative"), (
-        Field("libelle", N_("Libellé"), "textarea", True), Field("ordre", N_("Rang d'affichage"), "int"),
-        Field("niveau", N_("Demandée par"), "select", True, "NIVEAUX"),
-        Field("centre_code", N_("Centre de candidature (pièce de niveau centre)"), "select", choices="centres"),
-        Field("formation_code", N_("Formation (pièce de niveau formation)"), "select", choices="formations"),
-        Field("types_traitement", N_("Seulement pour les types de traitement"), "multi", choices="TYPES",
-              hint=N_("Aucun coché : pour tous")),
-        Field("conditionnelle", N_("Conditionnelle (le candidat peut se déclarer non concerné)"), "bool"),
-        Field("unique_par_candidature", N_("Un seul fichier par candidature"), "bool"),
-        Field("has_template", N_("Un modèle à remplir est proposé au candidat"), "bool"))),
-)}
+NIVEAUX = (
+    ("etablissement", N_("Établissement (toutes les formations)")),
+    ("centre", N_("Centre de candidature")),
+    ("formation", N_("Formation")),
+)
+SIGNATAIRE = (
+    Field("signataire_nom", N_("Signataire des lettres (nom)")),
+    Field("signataire_qualite", N_("Signataire des lettres (qualité)")),
+)
+RESOURCES = {
+    r.path: r
+    for r in (
+        Resource(
+            "campagnes",
+            "campagnes",
+            N_("Campagnes"),
+            N_("Nouvelle campagne"),
+            (
+                Field("libelle", N_("Libellé"), required=True),
+                Field("debut", N_("Début"), "date", True),
+                Field("fin", N_("Fin"), "date", True),
+                Field(
+                    "prefix",
+                    N_("Préfixe des numéros de dossier"),
+                    required=True,
+                    hint=N_("Deux chiffres ou lettres majuscules, par exemple 26"),
+                ),
+                Field("en_service", N_("Campagne en service (remplace la campagne en service)"), "bool"),
+            ),
+        ),
+        Resource(
+            "centres",
+            "centres",
+            N_("Centres de candidature"),
+            N_("Nouveau centre de candidature"),
+            (
+                Field("libelle", N_("Libellé"), required=True),
+                Field("contact_libelle", N_("Contact (service)"), required=True),
+                Field("contact_adresse", N_("Adresse du contact"), "textarea", True),
+                Field("contact_mail", N_("Adresse mail du contact")),
+                Field("max_candidatures", N_("Nombre maximal de candidatures par candidat"), "int", True),
+                Field("ordre", N_("Rang d'affichage"), "int"),
+                *SIGNATAIRE,
+            ),
+        ),
+        Resource(
+            "types-diplome",
+            "types_diplome",
+            N_("Types de diplôme"),
+            N_("Nouveau type de diplôme"),
+            (Field("libelle", N_("Libellé"), required=True), Field("ordre", N_("Rang d'affichage"), "int")),
+        ),
+        Resource(
+            "commissions",
+            "commissions",
+            N_("Commissions"),
+            N_("Nouvelle commission"),
+            (
+                Field("libelle", N_("Libellé"), required=True),
+                Field("centre_code", N_("Centre de candidature"), "select", True, "centres"),
+            ),
+        ),
+        Resource(
+            "formations",
+            "formations",
+            N_("Formations"),
+            N_("Nouvelle formation"),
+            (
+                Field("libelle", N_("Libellé"), required=True),
+                Field("centre_code", N_("Centre de candidature"), "select", True, "centres"),
+                Field("type_code", N_("Type de diplôme"), "select", True, "types_diplome"),
+                Field("commission_code", N_("Commission"), "select", choices="commissions"),
+                Field("type_traitement", N_("Type de traitement"), "select", True, "TYPES"),
+                Field("capacite", N_("Capacité d'accueil"), "int"),
+                Field("depot_debut", N_("Ouverture du dépôt des candidatures"), "date", True),
+                Field("depot_fin", N_("Fin du dépôt des candidatures"), "date", True),
+                Field("date_retour", N_("Date limite de retour des dossiers"), "date", True),
+                Field("date_confirmation", N_("Date limite de confirmation"), "date"),
+                Field("delai_confirmation_jours", N_("Délai de confirmation (jours)"), "int"),
+                Field("date_jury", N_("Date du jury"), "date"),
+                Field("date_publication", N_("Date de publication des résultats"), "date"),
+                Field("ouverte", N_("Ouverte aux candidatures"), "bool"),
+                Field("modalites_inscription", N_("Modalités d'inscription (lettre d'admission)"), "textarea"),
+                *SIGNATAIRE,
+            ),
+        ),
+        Resource(
+            "pieces",
+            "pieces",
+            N_("Pièces justificatives"),
+            N_("Nouvelle pièce justificative"),
+            (
+                Field("libelle", N_("Libellé"), "textarea", True),
+                Field("ordre", N_("Rang d'affichage"), "int"),
+                Field("niveau", N_("Demandée par"), "select", True, "NIVEAUX"),
+                Field("centre_code", N_("Centre de candidature (pièce de niveau centre)"), "select", choices="centres"),
+                Field("formation_code", N_("Formation (pièce de niveau formation)"), "select", choices="formations"),
+                Field(
+                    "types_traitement",
+                    N_("Seulement pour les types de traitement"),
+                    "multi",
+                    choices="TYPES",
+                    hint=N_("Aucun coché : pour tous"),
+                ),
+                Field("conditionnelle", N_("Conditionnelle (le candidat peut se déclarer non concerné)"), "bool"),
+                Field("unique_par_candidature", N_("Un seul fichier par candidature"), "bool"),
+                Field("has_template", N_("Un modèle à remplir est proposé au candidat"), "bool"),
+            ),
+        ),
+    )
+}
 NAMES = {r.path: [f.name for f in r.fields] + ["code"] for r in RESOURCES.values()}
 
 
@@ -156,20 +221,35 @@ def _record(offer: dict[str, Any], resource: Resource, code: str) -> dict[str, A
 
 def _pieces_of(offer: dict[str, Any], formation: dict[str, Any]) -> list[dict[str, Any]]:
     """The pièces a candidature to this formation is asked for (whatever its type de traitement)."""
-    return [p for p in offer["pieces"] if p["niveau"] == "etablissement"
-            or (p["niveau"] == "centre" and p["centre_code"] == formation["centre_code"])
-            or (p["niveau"] == "formation" and p["formation_code"] == formation["code"])]
+    return [
+        p
+        for p in offer["pieces"]
+        if p["niveau"] == "etablissement"
+        or (p["niveau"] == "centre" and p["centre_code"] == formation["centre_code"])
+        or (p["niveau"] == "formation" and p["formation_code"] == formation["code"])
+    ]
 
 
 @routes.get(OFFRE)
 async def overview(request: web.Request) -> web.Response:
     offer = await _offer(request)
-    return page(request, "gestion/offre.html", {"offer": offer, "resources": RESOURCES, "section": OFFRE,
-                                                "values": {}, "errors": {}}, title=_("Offre de formation"))
+    return page(
+        request,
+        "gestion/offre.html",
+        {"offer": offer, "resources": RESOURCES, "section": OFFRE, "values": {}, "errors": {}},
+        title=_("Offre de formation"),
+    )
 
 
-async def _form_page(request: web.Request, offer: dict[str, Any], resource: Resource, code: str | None,
-                     values: dict[str, Any], context: dict[str, Any] | None = None, status: int = 200) -> web.Response:
+async def _form_page(
+    request: web.Request,
+    offer: dict[str, Any],
+    resource: Resource,
+    code: str | None,
+    values: dict[str, Any],
+    context: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
     record = _record(offer, resource, code) if code else None
     fields = [(f, _choices(f, offer) if f.choices else []) for f in resource.fields]
     title = f"{_(resource.title)} — {record['libelle']}" if record else _(resource.new)
@@ -178,9 +258,23 @@ async def _form_page(request: web.Request, offer: dict[str, Any], resource: Reso
         extra["pieces"] = _pieces_of(offer, record)
     if record and resource.path == "campagnes":
         extra["prolongations"] = [p for p in offer["prolongations"] if p["campagne_code"] == code]
-    return page(request, "gestion/offre_form.html", {
-        "resource": resource, "fields": fields, "code": code, "record": record, "values": values, "errors": {},
-        "section": OFFRE, **extra, **(context or {})}, status=status, title=title)
+    return page(
+        request,
+        "gestion/offre_form.html",
+        {
+            "resource": resource,
+            "fields": fields,
+            "code": code,
+            "record": record,
+            "values": values,
+            "errors": {},
+            "section": OFFRE,
+            **extra,
+            **(context or {}),
+        },
+        status=status,
+        title=title,
+    )
 
 
 @routes.get(OFFRE + "/{resource}/" + NEW)
@@ -188,7 +282,9 @@ async def new_form(request: web.Request) -> web.Response:
     resource = _resource(request)
     offer = await _offer(request)
     defaults = {"max_candidatures": "20", "ordre": "0", "ouverte": "oui", "unique_par_candidature": "oui"}
-    preset = {name: request.query[name][:40] for name in ("niveau", "formation_code", "centre_code") if name in request.query}
+    preset = {
+        name: request.query[name][:40] for name in ("niveau", "formation_code", "centre_code") if name in request.query
+    }
     return await _form_page(request, offer, resource, None, {**defaults, **preset})
 
 
@@ -211,20 +307,37 @@ async def save(request: web.Request) -> web.Response:
     body = _body(resource, form)
     try:
         if not code:
-            raise Problem(422, "invalid_input", _("Les données envoyées sont invalides."),
-                          [{"field": "code", "message": _("Indiquez le code.")}])
+            raise Problem(
+                422,
+                "invalid_input",
+                _("Les données envoyées sont invalides."),
+                [{"field": "code", "message": _("Indiquez le code.")}],
+            )
         if creating and code == NEW:
-            raise Problem(422, "invalid_input", _("Les données envoyées sont invalides."),
-                          [{"field": "code", "message": _("Ce code est réservé : choisissez-en un autre.")}])
-        reply = await api(request).call(request, "PUT", f"/staff/offre/{resource.path}/{quote(code, safe='')}", json_body=body)
+            raise Problem(
+                422,
+                "invalid_input",
+                _("Les données envoyées sont invalides."),
+                [{"field": "code", "message": _("Ce code est réservé : choisissez-en un autre.")}],
+            )
+        reply = await api(request).call(
+            request, "PUT", f"/staff/offre/{resource.path}/{quote(code, safe='')}", json_body=body
+        )
     except Problem as problem:
         if problem.status >= 500 or problem.status == 403:
             raise
         errors, summary = field_errors(problem, NAMES[resource.path])
         values = {**text_values(form), **{f.name: body.get(f.name, []) for f in resource.fields if f.kind == "multi"}}
         offer = await _offer(request)
-        return await _form_page(request, offer, resource, None if creating else code, values,
-                                {"errors": errors, "problem": summary}, status=problem.status)
+        return await _form_page(
+            request,
+            offer,
+            resource,
+            None if creating else code,
+            values,
+            {"errors": errors, "problem": summary},
+            status=problem.status,
+        )
     flash = "offre_creee" if reply.status == 201 else "offre_enregistree"
     return redirect(f"{OFFRE}/{resource.path}/{quote(code, safe='')}", flash, code, request=request)
 
@@ -245,11 +358,15 @@ def _paris(day: str, hour: str) -> str:
 async def extend(request: web.Request) -> web.Response:
     form = await read_form(request)
     code = request.match_info["code"]
-    body = {"incident_debut": _paris(form.get("incident_date", "").strip(), form.get("incident_heure", "").strip()),
-            "heures": form.get("heures", "").strip(), "motif": form.get("motif", "").strip()}
+    body = {
+        "incident_debut": _paris(form.get("incident_date", "").strip(), form.get("incident_heure", "").strip()),
+        "heures": form.get("heures", "").strip(),
+        "motif": form.get("motif", "").strip(),
+    }
     try:
-        reply = await api(request).call(request, "POST", f"/staff/offre/campagnes/{quote(code, safe='')}/prolongations",
-                                        json_body=body)
+        reply = await api(request).call(
+            request, "POST", f"/staff/offre/campagnes/{quote(code, safe='')}/prolongations", json_body=body
+        )
     except Problem as problem:
         if problem.status >= 500 or problem.status == 403:
             raise
@@ -258,13 +375,23 @@ async def extend(request: web.Request) -> web.Response:
             errors["incident_date"] = errors.pop("incident_debut")
         offer = await _offer(request)
         resource = RESOURCES["campagnes"]
-        values = {**_values(_record(offer, resource, code)), **text_values(form, ("incident_date", "incident_heure", "heures", "motif"))}
-        return await _form_page(request, offer, resource, code, values,
-                                {"errors": errors, "prolongation_errors": errors, "prolongation_problem": summary},
-                                status=problem.status)
+        values = {
+            **_values(_record(offer, resource, code)),
+            **text_values(form, ("incident_date", "incident_heure", "heures", "motif")),
+        }
+        return await _form_page(
+            request,
+            offer,
+            resource,
+            code,
+            values,
+            {"errors": errors, "prolongation_errors": errors, "prolongation_problem": summary},
+            status=problem.status,
+        )
     flash = "prolongation_deja_appliquee" if reply.body.get("deja_appliquee") else "prolongation_appliquee"
-    return redirect(f"{OFFRE}/campagnes/{quote(code, safe='')}", flash, str(reply.body.get("candidatures", 0)),
-                    request=request)
+    return redirect(
+        f"{OFFRE}/campagnes/{quote(code, safe='')}", flash, str(reply.body.get("candidatures", 0)), request=request
+    )
 
 
 # -- a piece's template -----------------------------------------------------------------------------
@@ -278,8 +405,12 @@ async def _mark_template(request: web.Request, piece: dict[str, Any], present: b
     """The piece says whether candidates are offered a template: kept in step with the file."""
     if piece["has_template"] != present:
         body = {k: v for k, v in piece.items() if k not in ("code", "id") and v is not None}
-        await api(request).call(request, "PUT", f"/staff/offre/pieces/{quote(piece['code'], safe='')}",
-                                json_body={**body, "has_template": present})
+        await api(request).call(
+            request,
+            "PUT",
+            f"/staff/offre/pieces/{quote(piece['code'], safe='')}",
+            json_body={**body, "has_template": present},
+        )
 
 
 @routes.post(OFFRE + "/pieces/{code}/modele")
@@ -292,15 +423,27 @@ async def upload_template(request: web.Request) -> web.Response:
     try:
         fields, part = await read_upload(request, ("libelle_modele",))
         headers = {"Content-Type": "application/octet-stream", "X-File-Name": quote(part.filename[:500])}
-        await api(request).call(request, "PUT", f"/staff/pieces/{piece['id']}/modele", headers=headers,
-                                params={"libelle": fields.get("libelle_modele", "") or piece["libelle"][:300]},
-                                data=chunks_of(part, TEMPLATE_LIMIT))
+        await api(request).call(
+            request,
+            "PUT",
+            f"/staff/pieces/{piece['id']}/modele",
+            headers=headers,
+            params={"libelle": fields.get("libelle_modele", "") or piece["libelle"][:300]},
+            data=chunks_of(part, TEMPLATE_LIMIT),
+        )
         await _mark_template(request, piece, True)
     except Problem as problem:
         if problem.status >= 500 or problem.status == 403:
             raise
-        return await _form_page(request, offer, RESOURCES["pieces"], code, _values(piece),
-                                {"template_error": problem.detail}, status=problem.status)
+        return await _form_page(
+            request,
+            offer,
+            RESOURCES["pieces"],
+            code,
+            _values(piece),
+            {"template_error": problem.detail},
+            status=problem.status,
+        )
     return redirect(back, "modele_depose", part.filename, request=request)
 
 

@@ -11,8 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-STAFF_ROLES = ("admin", "scolarite", "scolarite_lecture", "gestionnaire", "gestionnaire_lecture", "commission",
-               "commission_lecture")
+STAFF_ROLES = (
+    "admin",
+    "scolarite",
+    "scolarite_lecture",
+    "gestionnaire",
+    "gestionnaire_lecture",
+    "commission",
+    "commission_lecture",
+)
 EVERYWHERE = ("admin", "scolarite", "scolarite_lecture")
 CENTRE_ROLES = ("gestionnaire", "gestionnaire_lecture")
 COMMISSION_ROLES = ("commission", "commission_lecture")
@@ -67,5 +74,6 @@ class Can:
         return self.everywhere or (centre in self.centres and _any(self.roles, CENTRE_ROLES))
 
     def sees_commission(self, commission: str | None) -> bool:
-        return bool(commission) and (self.everywhere or (
-            commission in self.commissions and _any(self.roles, COMMISSION_ROLES)))
+        return bool(commission) and (
+            self.everywhere or (commission in self.commissions and _any(self.roles, COMMISSION_ROLES))
+        )

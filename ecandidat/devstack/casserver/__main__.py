@@ -17,7 +17,8 @@ def provision(service: str) -> None:
     from cas_server.models import ReplaceAttributName, ServicePattern
 
     pattern, _ = ServicePattern.objects.update_or_create(
-        name="eCandidat", defaults={"pattern": service, "pos": 100, "single_log_out": True},
+        name="eCandidat",
+        defaults={"pattern": service, "pos": 100, "single_log_out": True},
     )
     for name in RELEASED:
         ReplaceAttributName.objects.get_or_create(name=name, replace="", service_pattern=pattern)
@@ -29,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--dir", type=Path, required=True, help="the SQLite database and the users file")
     parser.add_argument("--service", required=True, help="regex of the eCandidat service URLs")
-    parser.add_argument("--users", type=Path, default=None, help=f"test user directory (default: a copy of {SHIPPED_USERS.name})")
+    parser.add_argument(
+        "--users", type=Path, default=None, help=f"test user directory (default: a copy of {SHIPPED_USERS.name})"
+    )
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     users = args.users or args.dir / "users.json"

@@ -19,10 +19,18 @@ def to_candidate(template: str, event, **context) -> list[Mail]:
 def _created(event: c.CandidatureCreated, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
     # The directory may not know this candidature yet (its own consumer runs beside this one):
     # everything the mail needs comes from the event itself.
-    return [Mail("candidature_created", account_id=event.account_id, context={
-        "formation": event.formation_libelle, "centre": event.centre_libelle,
-        "date_limite_retour": event.date_limite_retour, "base_url": ctx.public_base_url,
-    })]
+    return [
+        Mail(
+            "candidature_created",
+            account_id=event.account_id,
+            context={
+                "formation": event.formation_libelle,
+                "centre": event.centre_libelle,
+                "date_limite_retour": event.date_limite_retour,
+                "base_url": ctx.public_base_url,
+            },
+        )
+    ]
 
 
 @composes(c.CandidatureCancelled)
@@ -39,18 +47,29 @@ def _transmitted(event: c.CandidatureTransmitted, meta: CloudEvent, ctx: MailCon
 def _status(event: c.CandidatureStatusChanged, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
     if event.cause == "piece_refusee":
         return []  # the piece's refusal mail already says it, with the comment
-    return to_candidate("candidature_status", event, statut=STATUTS.get(event.new_status, event.new_status),
-                        commentaire=event.comment, changed_at=event.changed_at)
+    return to_candidate(
+        "candidature_status",
+        event,
+        statut=STATUTS.get(event.new_status, event.new_status),
+        commentaire=event.comment,
+        changed_at=event.changed_at,
+    )
 
 
 @composes(c.CandidatureDeadlineChanged)
 def _deadline(event: c.CandidatureDeadlineChanged, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
     if not event.ouverte:
         return []  # transmitted or cancelled: nothing left to do before the deadline
-    return to_candidate("candidature_deadline", event, limite=limite_courte(event.limite_retour),
-                        ancienne=limite_courte(event.ancienne_limite_retour),
-                        prolongee=event.limite_retour > event.ancienne_limite_retour,
-                        incident=event.cause == "incident", motif=event.motif, base_url=ctx.public_base_url)
+    return to_candidate(
+        "candidature_deadline",
+        event,
+        limite=limite_courte(event.limite_retour),
+        ancienne=limite_courte(event.ancienne_limite_retour),
+        prolongee=event.limite_retour > event.ancienne_limite_retour,
+        incident=event.cause == "incident",
+        motif=event.motif,
+        base_url=ctx.public_base_url,
+    )
 
 
 @composes(c.DecisionValidated)
@@ -58,18 +77,29 @@ def _decision(event: c.DecisionValidated, meta: CloudEvent, ctx: MailContext) ->
     if event.kind in ("favorable", "defavorable"):
         return []  # sent with its letter, once the documents service has generated it
     return to_candidate(
-        f"decision_{event.kind}", event, rang=event.rang, commentaire=event.commentaire,
-        preselection_date=event.preselection_date, preselection_heure=event.preselection_heure,
-        preselection_lieu=event.preselection_lieu, contact_libelle=event.contact_libelle,
+        f"decision_{event.kind}",
+        event,
+        rang=event.rang,
+        commentaire=event.commentaire,
+        preselection_date=event.preselection_date,
+        preselection_heure=event.preselection_heure,
+        preselection_lieu=event.preselection_lieu,
+        contact_libelle=event.contact_libelle,
         contact_adresse=event.contact_adresse,
     )
 
 
 @composes(c.CandidatureConfirmed)
 def _confirmed(event: c.CandidatureConfirmed, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
-    return to_candidate("candidature_confirmed", event, confirmed_at=event.confirmed_at,
-                        modalites=event.modalites_inscription, base_url=ctx.public_base_url,
-                        signataire_nom=event.signataire_nom, signataire_qualite=event.signataire_qualite)
+    return to_candidate(
+        "candidature_confirmed",
+        event,
+        confirmed_at=event.confirmed_at,
+        modalites=event.modalites_inscription,
+        base_url=ctx.public_base_url,
+        signataire_nom=event.signataire_nom,
+        signataire_qualite=event.signataire_qualite,
+    )
 
 
 @composes(c.CandidatureWithdrawn)

@@ -16,7 +16,13 @@ def _endpoint_disabled(event: WebhookEndpointDisabled, meta: CloudEvent, ctx: Ma
         Mail(
             template="webhook_disabled",
             recipient=event.notify,
-            context={"url": event.url, "endpoint_id": str(event.endpoint_id), "failing_since": event.failing_since,
-                     "disabled_at": meta.time, "last_error": event.last_error, "base_url": ctx.public_base_url},
+            context={
+                "url": event.url,
+                "endpoint_id": str(event.endpoint_id),
+                "failing_since": event.failing_since,
+                "disabled_at": meta.time,
+                "last_error": event.last_error,
+                "base_url": ctx.public_base_url,
+            },
         )
     ]

@@ -23,7 +23,9 @@ class Running:
 @pytest.fixture
 async def accounts(settings_for):
     clock = OffsetClock()
-    service = AccountsService(settings_for(AccountsSettings, link_sealing_key=new_key(), accounts_hash_workers=2), clock=clock)
+    service = AccountsService(
+        settings_for(AccountsSettings, link_sealing_key=new_key(), accounts_hash_workers=2), clock=clock
+    )
     await service.start()
     yield Running(service, RpcClient(service.nc, timeout=10), clock)
     await service.stop()

@@ -28,8 +28,14 @@ PASSWORD = "cheval agrafe pile correcte"
 
 def form(email: str | None = None) -> CreateAccount:
     email = email or unique_email()
-    return CreateAccount(nom="Dupont", prenom="Camille", email=email, email_confirmation=email, password=PASSWORD,
-                         password_confirmation=PASSWORD)
+    return CreateAccount(
+        nom="Dupont",
+        prenom="Camille",
+        email=email,
+        email_confirmation=email,
+        password=PASSWORD,
+        password_confirmation=PASSWORD,
+    )
 
 
 async def created_events(accounts, subject: str = "evt.accounts.account.created") -> list[dict]:
@@ -102,7 +108,9 @@ async def test_password_hashing_leaves_the_event_loop_free(accounts, monkeypatch
 
     hasher = passwords.hasher
     monkeypatch.setattr(passwords, "hasher", Spy())
-    logins = [accounts.rpc.call(Login(login=created.numero_dossier, password=PASSWORD), SessionIssued) for _ in range(12)]
+    logins = [
+        accounts.rpc.call(Login(login=created.numero_dossier, password=PASSWORD), SessionIssued) for _ in range(12)
+    ]
     issued = await asyncio.gather(*logins)
     assert len({s.token for s in issued}) == 12
     # Whatever the machine's load: no hash ran on the event loop's thread. How fast the service

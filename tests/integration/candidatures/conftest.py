@@ -26,8 +26,6 @@ from services.candidatures.service import CandidaturesService
 from services.candidatures.settings import CandidaturesSettings
 
 
-
-
 @dataclass
 class Peers:
     """Real rpc servers on NATS that answer for the dossiers and documents services."""
@@ -50,8 +48,14 @@ async def peers(nats_server):
     @dossiers.route(GetCompleteness)
     async def completeness(req: GetCompleteness, ctx) -> Completeness:
         missing = state.missing_in_dossier
-        return Completeness(account_id=req.account_id, informations_personnelles=not missing, adresse=not missing,
-                            baccalaureat=not missing, complet=not missing, manquants=missing)
+        return Completeness(
+            account_id=req.account_id,
+            informations_personnelles=not missing,
+            adresse=not missing,
+            baccalaureat=not missing,
+            complet=not missing,
+            manquants=missing,
+        )
 
     @documents.route(FreezePieces)
     async def freeze(req: FreezePieces, ctx) -> FreezeResult:
@@ -59,18 +63,28 @@ async def peers(nats_server):
             await state.on_freeze(req)
         missing = state.missing_pieces.get(req.candidature_id, [])
         if missing:
-            return FreezeResult(frozen=False, missing=[MissingPiece(piece_id=uuid.uuid4(), libelle=m, statut="en_attente") for m in missing])
+            return FreezeResult(
+                frozen=False,
+                missing=[MissingPiece(piece_id=uuid.uuid4(), libelle=m, statut="en_attente") for m in missing],
+            )
         state.frozen.append(req.candidature_id)
         return FreezeResult(frozen=True)
 
     @documents.route(GetPiecesReadiness)
     async def readiness(req: GetPiecesReadiness, ctx) -> PiecesReadinessList:
-        return PiecesReadinessList(items=[
-            PiecesReadiness(candidature_id=cid, known=True, missing=[
-                MissingPiece(piece_id=uuid.uuid4(), libelle=m, statut="en_attente") for m in state.missing_pieces.get(cid, [])
-            ])
-            for cid in req.candidature_ids
-        ])
+        return PiecesReadinessList(
+            items=[
+                PiecesReadiness(
+                    candidature_id=cid,
+                    known=True,
+                    missing=[
+                        MissingPiece(piece_id=uuid.uuid4(), libelle=m, statut="en_attente")
+                        for m in state.missing_pieces.get(cid, [])
+                    ],
+                )
+                for cid in req.candidature_ids
+            ]
+        )
 
     @documents.route(ReleasePieces)
     async def release(req: ReleasePieces, ctx) -> FreezeResult:
@@ -98,4 +112,6 @@ async def service(settings_for, peers):
 
 def candidate() -> Principal:
     n = uuid.uuid4()
-    return Principal(realm="candidate", account_id=n, email=f"{n.hex[:8]}@example.org", numero_dossier="26" + n.hex[:6].upper())
+    return Principal(
+        realm="candidate", account_id=n, email=f"{n.hex[:8]}@example.org", numero_dossier="26" + n.hex[:6].upper()
+    )

@@ -124,7 +124,9 @@ async def test_cancel_is_definitive_and_frees_the_formation(service):
     cancelled = await service.client.call(c.CancelCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
     assert cancelled.statut == "annulee" and cancelled.cancelled_at is not None and not cancelled.can_transmit
     assert await events_of(service, "evt.candidatures.candidature.cancelled", view.id)
-    err = await refused(service.client.call(c.CancelCandidature(principal=who, candidature_id=view.id), c.CandidatureView))
+    err = await refused(
+        service.client.call(c.CancelCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    )
     assert err.extra["reason"] == "deja_annulee"
     again = await apply(service, who)  # a cancelled candidature does not count
     assert again.id != view.id
@@ -136,7 +138,9 @@ async def test_transmit_needs_every_piece_then_locks_the_candidature(service, pe
     peers.missing_pieces[view.id] = ["Curriculum vitae détaillé", "Fiche client"]
     seen = await service.client.call(c.GetCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
     assert not seen.can_transmit, "can_transmit says what the transmission will answer"
-    err = await refused(service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView))
+    err = await refused(
+        service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    )
     assert err.extra["reason"] == "pieces_manquantes"
     assert err.message == "Votre candidature ne peut être transmise : 2 pièces manquantes."
     assert [d.message for d in err.details] == ["Curriculum vitae détaillé", "Fiche client"]
@@ -146,21 +150,31 @@ async def test_transmit_needs_every_piece_then_locks_the_candidature(service, pe
     assert not done.can_cancel and not done.can_transmit and not done.can_change_pieces
     assert peers.frozen == [view.id]
     assert await events_of(service, "evt.candidatures.candidature.transmitted", view.id)
-    err = await refused(service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView))
+    err = await refused(
+        service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    )
     assert err.extra["reason"] == "deja_transmise"
-    err = await refused(service.client.call(c.CancelCandidature(principal=who, candidature_id=view.id), c.CandidatureView))
+    err = await refused(
+        service.client.call(c.CancelCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    )
     assert err.extra["reason"] == "annulation_impossible"
 
 
 async def test_transmit_late_or_someone_elses_is_refused(service, peers):
     who, other = candidate(), candidate()
     view = await apply(service, who)
-    err = await refused(service.client.call(c.TransmitCandidature(principal=other, candidature_id=view.id), c.CandidatureView))
+    err = await refused(
+        service.client.call(c.TransmitCandidature(principal=other, candidature_id=view.id), c.CandidatureView)
+    )
     assert err.code == "not_found"
-    err = await refused(service.client.call(c.GetCandidature(principal=other, candidature_id=view.id), c.CandidatureView))
+    err = await refused(
+        service.client.call(c.GetCandidature(principal=other, candidature_id=view.id), c.CandidatureView)
+    )
     assert err.code == "not_found"
     service.clock.advance(days=76)  # past the date limite de retour
-    err = await refused(service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView))
+    err = await refused(
+        service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    )
     assert err.extra["reason"] == "date_retour_depassee"
     assert peers.frozen == []
 
@@ -175,7 +189,9 @@ async def test_freeze_is_released_when_the_transmission_cannot_commit(service, p
             await conn.execute("UPDATE candidatures SET cancelled_at = now() WHERE id = $1", req.candidature_id)
 
     peers.on_freeze = cancelled_meanwhile
-    err = await refused(service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView))
+    err = await refused(
+        service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    )
     assert err.extra["reason"] == "annulee"
     assert peers.released == [view.id]
 
@@ -207,15 +223,20 @@ async def test_offer_is_administered_by_admins_only(service):
     admin = Principal(realm="staff", account_id=uuid.uuid4(), email="a@univ.fr", roles=("admin",))
     saved = await service.client.call(c.SaveCentre(principal=admin, **req), c.Saved)
     assert saved.created
-    err = await refused(service.client.call(c.SaveCommission(principal=admin, code="K", libelle="K", centre_code="NOPE"), c.Saved))
+    err = await refused(
+        service.client.call(c.SaveCommission(principal=admin, code="K", libelle="K", centre_code="NOPE"), c.Saved)
+    )
     assert err.code == "invalid" and err.details[0].field == "centre_code"
 
 
 async def test_account_purged_erases_the_candidatures(service):
     who = candidate()
     await apply(service, who)
-    body = envelope(AccountPurged(account_id=who.account_id, numero_dossier=who.numero_dossier),
-                    event_id=uuid.uuid4(), time=datetime.now(timezone.utc))
+    body = envelope(
+        AccountPurged(account_id=who.account_id, numero_dossier=who.numero_dossier),
+        event_id=uuid.uuid4(),
+        time=datetime.now(timezone.utc),
+    )
     await operator_publish(service.settings, "evt.accounts.account.purged", body.model_dump_json().encode())
     await eventually(lambda: _none_left(service, who), message="candidatures erased")
 

@@ -20,9 +20,15 @@ from tests.conftest import eventually, operator_publish
 from tests.integration.candidatures.conftest import candidate
 
 ADMIN = Principal(realm="staff", account_id=uuid.uuid4(), email="admin@univ.fr", roles=("admin",))
-GEST_DAEU = Principal(realm="staff", account_id=uuid.uuid4(), email="gest.daeu@univ.fr", roles=("gestionnaire",), centres=("DAEU",))
-GEST_FC = Principal(realm="staff", account_id=uuid.uuid4(), email="gest.fc@univ.fr", roles=("gestionnaire",), centres=("FC-DIPL",))
-COMMISSION = Principal(realm="staff", account_id=uuid.uuid4(), email="prof@univ.fr", roles=("commission",), commissions=("COM-DAEU",))
+GEST_DAEU = Principal(
+    realm="staff", account_id=uuid.uuid4(), email="gest.daeu@univ.fr", roles=("gestionnaire",), centres=("DAEU",)
+)
+GEST_FC = Principal(
+    realm="staff", account_id=uuid.uuid4(), email="gest.fc@univ.fr", roles=("gestionnaire",), centres=("FC-DIPL",)
+)
+COMMISSION = Principal(
+    realm="staff", account_id=uuid.uuid4(), email="prof@univ.fr", roles=("commission",), commissions=("COM-DAEU",)
+)
 
 
 async def refused(coro) -> ServiceError:
@@ -61,17 +67,25 @@ async def test_statut_changes_in_batch_are_all_or_nothing(service):
     _, a = await transmitted(service)
     _, b = await transmitted(service)
     _, other_centre = await transmitted(service, "DU-MUSICO")
-    err = await refused(service.client.call(
-        c.SetStatut(principal=GEST_DAEU, candidature_ids=[a, b, other_centre], statut="complet"), c.BatchResult))
+    err = await refused(
+        service.client.call(
+            c.SetStatut(principal=GEST_DAEU, candidature_ids=[a, b, other_centre], statut="complet"), c.BatchResult
+        )
+    )
     assert err.code == "forbidden"
-    staff_a = await service.client.call(c.GetStaffCandidature(principal=GEST_DAEU, candidature_id=a), c.StaffCandidatureView)
+    staff_a = await service.client.call(
+        c.GetStaffCandidature(principal=GEST_DAEU, candidature_id=a), c.StaffCandidatureView
+    )
     assert staff_a.candidature.statut == "receptionne", "a refused batch changed something"
     result = await service.client.call(
         c.SetStatut(principal=GEST_DAEU, candidature_ids=[a, b], statut="complet", commentaire="Dossier vérifié"),
-        c.BatchResult)
+        c.BatchResult,
+    )
     assert result.updated == [a, b]
     assert "evt.candidatures.candidature.status_changed" in await outbox_types(service, a)
-    staff_a = await service.client.call(c.GetStaffCandidature(principal=GEST_DAEU, candidature_id=a), c.StaffCandidatureView)
+    staff_a = await service.client.call(
+        c.GetStaffCandidature(principal=GEST_DAEU, candidature_id=a), c.StaffCandidatureView
+    )
     assert staff_a.candidature.statut == "complet"
     assert [h.action for h in staff_a.history] == ["created", "transmitted", "statut"]
     assert staff_a.history[-1].actor == "gest.daeu@univ.fr"
@@ -82,27 +96,49 @@ async def test_decision_rules(service):
     err = await refused(decide(service, cid))
     assert err.extra["reason"] == "dossier_non_complet"
     await complete(service, cid)
-    err = await refused(service.client.call(c.EnterDecision(principal=GEST_DAEU, candidature_id=cid, kind="defavorable"), c.DecisionRecord))
+    err = await refused(
+        service.client.call(
+            c.EnterDecision(principal=GEST_DAEU, candidature_id=cid, kind="defavorable"), c.DecisionRecord
+        )
+    )
     assert err.code == "invalid" and err.details[0].field == "motif"
-    err = await refused(service.client.call(c.EnterDecision(principal=GEST_DAEU, candidature_id=cid, kind="liste_complementaire"), c.DecisionRecord))
+    err = await refused(
+        service.client.call(
+            c.EnterDecision(principal=GEST_DAEU, candidature_id=cid, kind="liste_complementaire"), c.DecisionRecord
+        )
+    )
     assert err.details[0].field == "rang"
     raw = {"principal": GEST_DAEU.model_dump(mode="json"), "candidature_id": str(cid), "kind": "avis"}
     err = await refused(service.client.call_subject("rpc.candidatures.enter_decision", json.dumps(raw).encode()))
     assert err.code == "invalid" and err.details[0].field == "kind"
-    err = await refused(service.client.call(c.ValidateDecisions(principal=GEST_DAEU, candidature_ids=[cid]), c.BatchResult))
+    err = await refused(
+        service.client.call(c.ValidateDecisions(principal=GEST_DAEU, candidature_ids=[cid]), c.BatchResult)
+    )
     assert err.extra["reason"] == "rien_a_valider"
     # The commission enters, the gestionnaire validates; the candidate sees only what is validated.
-    await service.client.call(c.EnterDecision(principal=COMMISSION, candidature_id=cid, kind="preselection",
-                                              preselection_date="2027-01-15", preselection_heure="14:30",
-                                              preselection_lieu="Salle 12, bâtiment Olympe"), c.DecisionRecord)
+    await service.client.call(
+        c.EnterDecision(
+            principal=COMMISSION,
+            candidature_id=cid,
+            kind="preselection",
+            preselection_date="2027-01-15",
+            preselection_heure="14:30",
+            preselection_lieu="Salle 12, bâtiment Olympe",
+        ),
+        c.DecisionRecord,
+    )
     assert (await view(service, who, cid)).decision is None
-    err = await refused(service.client.call(c.ValidateDecisions(principal=COMMISSION, candidature_ids=[cid]), c.BatchResult))
+    err = await refused(
+        service.client.call(c.ValidateDecisions(principal=COMMISSION, candidature_ids=[cid]), c.BatchResult)
+    )
     assert err.code == "forbidden"
     await service.client.call(c.ValidateDecisions(principal=GEST_DAEU, candidature_ids=[cid]), c.BatchResult)
     seen = await view(service, who, cid)
     assert seen.decision == "preselection" and seen.decision_libelle == "Présélection"
     assert seen.preselection == "Le 15/01/2027 à 14:30, Salle 12, bâtiment Olympe"
-    err = await refused(service.client.call(c.ValidateDecisions(principal=GEST_DAEU, candidature_ids=[cid]), c.BatchResult))
+    err = await refused(
+        service.client.call(c.ValidateDecisions(principal=GEST_DAEU, candidature_ids=[cid]), c.BatchResult)
+    )
     assert err.extra["reason"] == "rien_a_valider", "validating twice"
     assert "evt.candidatures.decision.validated" in await outbox_types(service, cid)
 
@@ -111,7 +147,11 @@ async def test_no_decision_on_a_cancelled_candidature(service):
     who = candidate()
     v = await service.client.call(c.Apply(principal=who, formation_code="DAEU-A"), c.CandidatureView)
     await service.client.call(c.CancelCandidature(principal=who, candidature_id=v.id), c.CandidatureView)
-    err = await refused(service.client.call(c.EnterDecision(principal=GEST_DAEU, candidature_id=v.id, kind="favorable"), c.DecisionRecord))
+    err = await refused(
+        service.client.call(
+            c.EnterDecision(principal=GEST_DAEU, candidature_id=v.id, kind="favorable"), c.DecisionRecord
+        )
+    )
     assert err.extra["reason"] == "annulee"
 
 
@@ -122,18 +162,28 @@ async def test_favorable_then_confirm(service):
     seen = await view(service, who, cid)
     assert seen.decision == "favorable" and seen.can_confirm and seen.can_withdraw
     assert seen.confirmation_deadline is not None
-    confirmed = await service.client.call(c.AnswerAdmission(principal=who, candidature_id=cid, answer="confirmation"), c.CandidatureView)
+    confirmed = await service.client.call(
+        c.AnswerAdmission(principal=who, candidature_id=cid, answer="confirmation"), c.CandidatureView
+    )
     assert confirmed.confirmed_at is not None and not confirmed.can_confirm and confirmed.can_withdraw
-    err = await refused(service.client.call(c.AnswerAdmission(principal=who, candidature_id=cid, answer="confirmation"), c.CandidatureView))
+    err = await refused(
+        service.client.call(
+            c.AnswerAdmission(principal=who, candidature_id=cid, answer="confirmation"), c.CandidatureView
+        )
+    )
     assert err.extra["reason"] == "deja_confirme"
-    withdrawn = await service.client.call(c.AnswerAdmission(principal=who, candidature_id=cid, answer="desistement"), c.CandidatureView)
+    withdrawn = await service.client.call(
+        c.AnswerAdmission(principal=who, candidature_id=cid, answer="desistement"), c.CandidatureView
+    )
     assert withdrawn.withdrawn_at is not None and not withdrawn.can_withdraw
 
 
 async def test_acces_direct_validated_is_a_favourable_decision(service):
     who, cid = await transmitted(service)
     await service.client.call(
-        c.SetTypeTraitement(principal=GEST_DAEU, candidature_ids=[cid], type_traitement="acces_direct", valide=True), c.BatchResult)
+        c.SetTypeTraitement(principal=GEST_DAEU, candidature_ids=[cid], type_traitement="acces_direct", valide=True),
+        c.BatchResult,
+    )
     seen = await view(service, who, cid)
     assert seen.type_traitement == "acces_direct" and seen.type_traitement_valide and seen.decision == "favorable"
 
@@ -151,7 +201,9 @@ async def test_liste_complementaire_offers_freed_places_in_rank_order(service):
     await decide(service, cb, "liste_complementaire", rang=1)
     assert (await view(service, b, cb)).decision_rang == 1
     # A withdraws: B (rank 1) is offered the place at once.
-    await service.client.call(c.AnswerAdmission(principal=a, candidature_id=ca, answer="desistement"), c.CandidatureView)
+    await service.client.call(
+        c.AnswerAdmission(principal=a, candidature_id=ca, answer="desistement"), c.CandidatureView
+    )
     seen_b = await view(service, b, cb)
     assert seen_b.decision == "favorable" and seen_b.can_confirm
     assert (await view(service, cc_who, cc)).decision == "liste_complementaire"
@@ -185,22 +237,39 @@ async def test_reminder_is_sent_once_before_the_deadline(service):
 async def test_refused_piece_makes_the_dossier_incomplet(service):
     who, cid = await transmitted(service)
     async with service.pool.acquire() as conn:
-        piece_id, libelle = await conn.fetchrow("SELECT piece_id, libelle FROM candidature_pieces WHERE candidature_id = $1 LIMIT 1", cid)
+        piece_id, libelle = await conn.fetchrow(
+            "SELECT piece_id, libelle FROM candidature_pieces WHERE candidature_id = $1 LIMIT 1", cid
+        )
     body = envelope(
-        d.PieceRefused(piece_slot_id=uuid.uuid4(), piece_id=piece_id, candidature_id=cid, account_id=who.account_id,
-                       libelle=libelle, by="gest.daeu@univ.fr", at=datetime.now(timezone.utc), comment="Pièce illisible"),
-        event_id=uuid.uuid4(), time=datetime.now(timezone.utc))
+        d.PieceRefused(
+            piece_slot_id=uuid.uuid4(),
+            piece_id=piece_id,
+            candidature_id=cid,
+            account_id=who.account_id,
+            libelle=libelle,
+            by="gest.daeu@univ.fr",
+            at=datetime.now(timezone.utc),
+            comment="Pièce illisible",
+        ),
+        event_id=uuid.uuid4(),
+        time=datetime.now(timezone.utc),
+    )
     await operator_publish(service.settings, event_subject(d.PieceRefused), body.model_dump_json().encode())
 
     async def incomplet():
         return (await view(service, who, cid)).statut == "incomplet"
 
     await eventually(incomplet, message="candidature incomplet")
-    staff = await service.client.call(c.GetStaffCandidature(principal=GEST_DAEU, candidature_id=cid), c.StaffCandidatureView)
+    staff = await service.client.call(
+        c.GetStaffCandidature(principal=GEST_DAEU, candidature_id=cid), c.StaffCandidatureView
+    )
     assert [p.statut for p in staff.pieces if p.piece_id == piece_id] == ["refusee"]
     [review] = [h for h in staff.history if h.action == "piece_refusee"]
     assert review.actor == "gest.daeu@univ.fr" and review.details["commentaire"] == "Pièce illisible"
-    rows = await service.client.call(c.ListCandidatures(principal=GEST_DAEU, filters=c.Filters(formation_code="DAEU-A", pieces="refusees")), c.CandidaturePage)
+    rows = await service.client.call(
+        c.ListCandidatures(principal=GEST_DAEU, filters=c.Filters(formation_code="DAEU-A", pieces="refusees")),
+        c.CandidaturePage,
+    )
     assert cid in [r.id for r in rows.items]
     # The candidate replaces the piece and transmits again.
     again = await service.client.call(c.TransmitCandidature(principal=who, candidature_id=cid), c.CandidatureView)
@@ -213,37 +282,58 @@ async def test_staff_list_is_scoped_filtered_and_paginated(service):
     seen, cursor = [], None
     while True:
         page = await service.client.call(
-            c.ListCandidatures(principal=GEST_FC, filters=c.Filters(formation_code="DU-MUSICO"), limit=3, cursor=cursor),
-            c.CandidaturePage)
+            c.ListCandidatures(
+                principal=GEST_FC, filters=c.Filters(formation_code="DU-MUSICO"), limit=3, cursor=cursor
+            ),
+            c.CandidaturePage,
+        )
         seen += [r.id for r in page.items]
         cursor = page.next_cursor
         if cursor is None:
             break
     assert set(ids) <= set(seen) and len(seen) == len(set(seen)), "a row was skipped or repeated across pages"
     complets = await service.client.call(
-        c.ListCandidatures(principal=GEST_FC, filters=c.Filters(formation_code="DU-MUSICO", statut="complet")), c.CandidaturePage)
+        c.ListCandidatures(principal=GEST_FC, filters=c.Filters(formation_code="DU-MUSICO", statut="complet")),
+        c.CandidaturePage,
+    )
     # (other tests' candidatures to DU-MUSICO share the database)
     assert ids[0] in [r.id for r in complets.items] and not set(ids[1:]) & {r.id for r in complets.items}
-    err = await refused(service.client.call(
-        c.ListCandidatures(principal=GEST_DAEU, filters=c.Filters(formation_code="DU-MUSICO")), c.CandidaturePage))
+    err = await refused(
+        service.client.call(
+            c.ListCandidatures(principal=GEST_DAEU, filters=c.Filters(formation_code="DU-MUSICO")), c.CandidaturePage
+        )
+    )
     assert err.code == "forbidden"
-    err = await refused(service.client.call(c.ListCandidatures(principal=GEST_FC, filters=c.Filters()), c.CandidaturePage))
+    err = await refused(
+        service.client.call(c.ListCandidatures(principal=GEST_FC, filters=c.Filters()), c.CandidaturePage)
+    )
     assert err.code == "invalid"
-    err = await refused(service.client.call(
-        c.ListCandidatures(principal=GEST_FC, filters=c.Filters(formation_code="DU-MUSICO"), cursor="garbage!"), c.CandidaturePage))
+    err = await refused(
+        service.client.call(
+            c.ListCandidatures(principal=GEST_FC, filters=c.Filters(formation_code="DU-MUSICO"), cursor="garbage!"),
+            c.CandidaturePage,
+        )
+    )
     assert err.code == "invalid"
     by_name = await service.client.call(
-        c.ListCandidatures(principal=ADMIN, filters=c.Filters(centre_code="FC-DIPL"), sort="nom"), c.CandidaturePage)
+        c.ListCandidatures(principal=ADMIN, filters=c.Filters(centre_code="FC-DIPL"), sort="nom"), c.CandidaturePage
+    )
     assert len(by_name.items) >= 7
 
 
 async def test_notes_are_staff_only(service):
     who, cid = await transmitted(service)
-    note = await service.client.call(c.AddNote(principal=GEST_DAEU, candidature_id=cid, body="Appeler le candidat"), c.NoteRecord)
+    note = await service.client.call(
+        c.AddNote(principal=GEST_DAEU, candidature_id=cid, body="Appeler le candidat"), c.NoteRecord
+    )
     assert note.author == "gest.daeu@univ.fr"
     err = await refused(service.client.call(c.AddNote(principal=who, candidature_id=cid, body="x"), c.NoteRecord))
     assert err.code == "forbidden"
-    staff = await service.client.call(c.GetStaffCandidature(principal=GEST_DAEU, candidature_id=cid), c.StaffCandidatureView)
+    staff = await service.client.call(
+        c.GetStaffCandidature(principal=GEST_DAEU, candidature_id=cid), c.StaffCandidatureView
+    )
     assert [n.body for n in staff.notes] == ["Appeler le candidat"]
-    err = await refused(service.client.call(c.GetStaffCandidature(principal=who, candidature_id=cid), c.StaffCandidatureView))
+    err = await refused(
+        service.client.call(c.GetStaffCandidature(principal=who, candidature_id=cid), c.StaffCandidatureView)
+    )
     assert err.code == "forbidden"

@@ -37,22 +37,39 @@ class Docs:
     async def publish(self, event: Event, event_id: uuid.UUID | None = None) -> uuid.UUID:
         event_id = event_id or uuid.uuid4()
         body = envelope(event, event_id=event_id, time=datetime.now(timezone.utc))
-        await self.nc.jetstream().publish(event_subject(event), body.model_dump_json().encode(),
-                                          headers={"Nats-Msg-Id": str(event_id)})
+        await self.nc.jetstream().publish(
+            event_subject(event), body.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event_id)}
+        )
         return event_id
 
-    async def candidature(self, account_id: uuid.UUID | None = None, pieces: int = 2,
-                          retour: date = date(2099, 6, 20)) -> tuple[Principal, uuid.UUID, list[RequiredPiece]]:
-        me = Principal(realm="candidate", account_id=account_id or uuid.uuid4(), email="c@example.org",
-                       numero_dossier="26AB12CD")
+    async def candidature(
+        self, account_id: uuid.UUID | None = None, pieces: int = 2, retour: date = date(2099, 6, 20)
+    ) -> tuple[Principal, uuid.UUID, list[RequiredPiece]]:
+        me = Principal(
+            realm="candidate", account_id=account_id or uuid.uuid4(), email="c@example.org", numero_dossier="26AB12CD"
+        )
         cid = uuid.uuid4()
-        required = [RequiredPiece(piece_id=uuid.uuid4(), code=f"P{i}", libelle=f"Pièce {i}", ordre=i,
-                                  conditionnelle=i == pieces - 1) for i in range(pieces)]
-        await self.publish(CandidatureCreated(
-            candidature_id=cid, account_id=me.account_id, numero_dossier="26AB12CD", formation_code="DAEU-A",
-            formation_libelle="DAEU option A", centre_code="DAEU", centre_libelle="DAEU", type_traitement="acces_controle",
-            date_limite_retour=retour, campagne_libelle="Campagne 2026", pieces=required,
-        ))
+        required = [
+            RequiredPiece(
+                piece_id=uuid.uuid4(), code=f"P{i}", libelle=f"Pièce {i}", ordre=i, conditionnelle=i == pieces - 1
+            )
+            for i in range(pieces)
+        ]
+        await self.publish(
+            CandidatureCreated(
+                candidature_id=cid,
+                account_id=me.account_id,
+                numero_dossier="26AB12CD",
+                formation_code="DAEU-A",
+                formation_libelle="DAEU option A",
+                centre_code="DAEU",
+                centre_libelle="DAEU",
+                type_traitement="acces_controle",
+                date_limite_retour=retour,
+                campagne_libelle="Campagne 2026",
+                pieces=required,
+            )
+        )
         await eventually(lambda: self.slots(cid), message="slots opened")
         return me, cid, required
 
@@ -105,8 +122,9 @@ def clamd_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
         f"Foreground yes\nDatabaseDirectory {folder / 'db'}\nTCPSocket {port}\nTCPAddr 127.0.0.1\n"
         f"LogFile {folder / 'clamd.log'}\nStreamMaxLength 10M\n"
     )
-    process = subprocess.Popen([binary, "-c", str(folder / "clamd.conf")], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "-c", str(folder / "clamd.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         try:
             wait_port("127.0.0.1", port, timeout=60, process=process)

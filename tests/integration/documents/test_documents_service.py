@@ -91,11 +91,18 @@ async def test_a_released_or_lapsed_freeze_no_longer_blocks_and_transmitted_make
     # Lapsed without candidature.transmitted (the transmission did not commit): changes allowed again.
     await eventually(lambda: _uploaded(docs, me, cid, slots[0]["id"]), message="the freeze lapsed")
     assert (await docs.rpc.call(FreezePieces(candidature_id=cid, until=soon()), FreezeResult)).frozen
-    await docs.publish(CandidatureTransmitted(
-        candidature_id=cid, account_id=me.account_id, numero_dossier="26AB12CD", formation_code="DAEU-A",
-        formation_libelle="DAEU option A", centre_code="DAEU", received_at=datetime.now(timezone.utc),
-        centre_libelle="DAEU",
-    ))
+    await docs.publish(
+        CandidatureTransmitted(
+            candidature_id=cid,
+            account_id=me.account_id,
+            numero_dossier="26AB12CD",
+            formation_code="DAEU-A",
+            formation_libelle="DAEU option A",
+            centre_code="DAEU",
+            received_at=datetime.now(timezone.utc),
+            centre_libelle="DAEU",
+        )
+    )
 
     async def permanent():
         async with docs.service.pool.acquire() as conn:
@@ -118,11 +125,21 @@ async def test_a_redelivered_candidature_created_opens_the_slots_once(docs):
     me, cid, required = await docs.candidature(pieces=3)
     slots = await docs.slots(cid)
     async with docs.service.pool.acquire() as conn:
-        event_id = await conn.fetchval("SELECT event_id FROM inbox WHERE consumer = 'documents_on-candidatures' LIMIT 1")
+        event_id = await conn.fetchval(
+            "SELECT event_id FROM inbox WHERE consumer = 'documents_on-candidatures' LIMIT 1"
+        )
     created = CandidatureCreated(
-        candidature_id=cid, account_id=me.account_id, numero_dossier="26AB12CD", formation_code="DAEU-A",
-        formation_libelle="DAEU option A", centre_code="DAEU", centre_libelle="DAEU", type_traitement="acces_controle",
-        date_limite_retour=datetime(2099, 1, 1).date(), campagne_libelle="Campagne 2026", pieces=required,
+        candidature_id=cid,
+        account_id=me.account_id,
+        numero_dossier="26AB12CD",
+        formation_code="DAEU-A",
+        formation_libelle="DAEU option A",
+        centre_code="DAEU",
+        centre_libelle="DAEU",
+        type_traitement="acces_controle",
+        date_limite_retour=datetime(2099, 1, 1).date(),
+        campagne_libelle="Campagne 2026",
+        pieces=required,
     )
     await docs.publish(created)  # the same fact again under a new id (a producer retry after a crash)
     await docs.publish(created, event_id)  # and a plain redelivery
@@ -134,8 +151,9 @@ async def test_the_date_limite_de_retour_closes_changes(docs):
     me, cid, _ = await docs.candidature(pieces=2, retour=datetime(2020, 1, 1).date())
     slots = await docs.slots(cid)
     with pytest.raises(ServiceError) as refused:
-        await docs.rpc.call(SetPieceConcerned(principal=me, candidature_id=cid, slot_id=slots[1]["id"],
-                                              concerned=False), PieceView)
+        await docs.rpc.call(
+            SetPieceConcerned(principal=me, candidature_id=cid, slot_id=slots[1]["id"], concerned=False), PieceView
+        )
     assert "01/01/2020" in refused.value.message
 
 
@@ -194,18 +212,29 @@ async def test_an_unreachable_clamd_refuses_with_503_and_stores_nothing(docs_for
     assert await docs.service.storage.keys() == []
 
 
-@pytest.mark.parametrize("kind, title", [("favorable", "Lettre d'admission"), ("defavorable", "Avis défavorable"),
-                                         ("liste_attente", None)])
+@pytest.mark.parametrize(
+    "kind, title", [("favorable", "Lettre d'admission"), ("defavorable", "Avis défavorable"), ("liste_attente", None)]
+)
 async def test_a_validated_decision_gets_its_letter(docs, kind, title):
     me, cid, _ = await docs.candidature()
     decision_id = uuid.uuid4()
     event = DecisionValidated(
-        candidature_id=cid, account_id=me.account_id, numero_dossier="26AB12CD", formation_code="DAEU-A",
-        formation_libelle="DAEU option A", centre_code="DAEU", decision_id=decision_id, kind=kind,
+        candidature_id=cid,
+        account_id=me.account_id,
+        numero_dossier="26AB12CD",
+        formation_code="DAEU-A",
+        formation_libelle="DAEU option A",
+        centre_code="DAEU",
+        decision_id=decision_id,
+        kind=kind,
         motif="Prérequis non satisfaits" if kind == "defavorable" else None,
-        confirmation_deadline=soon(864000) if kind == "favorable" else None, validated_at=datetime.now(timezone.utc),
-        centre_libelle="DAEU", contact_libelle="Formation Continue", contact_adresse="5 Allées Antonio Machado",
-        nom="Martin", prenom="Camille",
+        confirmation_deadline=soon(864000) if kind == "favorable" else None,
+        validated_at=datetime.now(timezone.utc),
+        centre_libelle="DAEU",
+        contact_libelle="Formation Continue",
+        contact_adresse="5 Allées Antonio Machado",
+        nom="Martin",
+        prenom="Camille",
     )
     event_id = await docs.publish(event)
     await docs.publish(event, event_id)  # redelivered: one letter, one event
@@ -214,7 +243,9 @@ async def test_a_validated_decision_gets_its_letter(docs, kind, title):
         async with docs.service.pool.acquire() as conn:
             return await conn.fetch(
                 """SELECT payload FROM outbox WHERE subject = 'evt.documents.letter.generated'
-                   AND convert_from(payload, 'UTF8')::jsonb->>'subject' = $1""", str(cid))
+                   AND convert_from(payload, 'UTF8')::jsonb->>'subject' = $1""",
+                str(cid),
+            )
 
     if title is None:
         await eventually(lambda: quiescent(docs.service), message="the decision handled")

@@ -43,13 +43,23 @@ async def dossiers_db(database_url):
 
 def candidate(account_id: uuid.UUID | None = None) -> Principal:
     account_id = account_id or uuid.uuid4()
-    return Principal(realm="candidate", account_id=account_id, email=f"{account_id.hex[:8]}@example.org",
-                     numero_dossier=account_id.hex[:8].upper())
+    return Principal(
+        realm="candidate",
+        account_id=account_id,
+        email=f"{account_id.hex[:8]}@example.org",
+        numero_dossier=account_id.hex[:8].upper(),
+    )
 
 
 def staff(*roles: str, centres: tuple[str, ...] = (), commissions: tuple[str, ...] = ()) -> Principal:
-    return Principal(realm="staff", account_id=uuid.uuid4(), email="agent@univ.example", roles=roles,
-                     centres=centres, commissions=commissions)
+    return Principal(
+        realm="staff",
+        account_id=uuid.uuid4(),
+        email="agent@univ.example",
+        roles=roles,
+        centres=centres,
+        commissions=commissions,
+    )
 
 
 def packed(csv_bytes: bytes) -> str:
@@ -59,16 +69,28 @@ def packed(csv_bytes: bytes) -> str:
 async def publish(dossiers: DossiersService, event: Event, *, event_id: uuid.UUID | None = None) -> uuid.UUID:
     """Publish an event the way a producer's outbox relay does (envelope, Nats-Msg-Id)."""
     event_id = event_id or uuid.uuid4()
-    body = envelope(event, event_id=event_id, time=datetime.now(timezone.utc), subject=str(getattr(event, "account_id", "")))
-    await operator_publish(dossiers.settings, event_subject(event), body.model_dump_json().encode(),
-                           headers={"Nats-Msg-Id": str(event_id)})
+    body = envelope(
+        event, event_id=event_id, time=datetime.now(timezone.utc), subject=str(getattr(event, "account_id", ""))
+    )
+    await operator_publish(
+        dossiers.settings, event_subject(event), body.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event_id)}
+    )
     return event_id
 
 
-def candidature_created(account_id: uuid.UUID, centre: str = "DAEU", commission: str | None = "COM-DAEU") -> CandidatureCreated:
+def candidature_created(
+    account_id: uuid.UUID, centre: str = "DAEU", commission: str | None = "COM-DAEU"
+) -> CandidatureCreated:
     return CandidatureCreated(
-        candidature_id=uuid.uuid4(), account_id=account_id, numero_dossier="22PB7Y36", formation_code="DAEU-A",
-        formation_libelle="DAEU option A", centre_code=centre, commission_code=commission,
-        centre_libelle="Diplôme d'Accès aux Etudes Universitaires", type_traitement="acces_controle",
-        date_limite_retour=date(2026, 6, 20), campagne_libelle="Campagne 2026",
+        candidature_id=uuid.uuid4(),
+        account_id=account_id,
+        numero_dossier="22PB7Y36",
+        formation_code="DAEU-A",
+        formation_libelle="DAEU option A",
+        centre_code=centre,
+        commission_code=commission,
+        centre_libelle="Diplôme d'Accès aux Etudes Universitaires",
+        type_traitement="acces_controle",
+        date_limite_retour=date(2026, 6, 20),
+        campagne_libelle="Campagne 2026",
     )

@@ -37,7 +37,9 @@ def fresh_bea() -> str:
 
 
 async def save(rpc, principal, version=0, account_id=None, **section) -> SectionSaved:
-    request = SaveSection(principal=principal, account_id=account_id or principal.account_id, expected_version=version, **section)
+    request = SaveSection(
+        principal=principal, account_id=account_id or principal.account_id, expected_version=version, **section
+    )
     return await rpc.call(request, SectionSaved)
 
 
@@ -53,27 +55,40 @@ async def test_sections_are_written_in_order_with_versions_and_completeness(rpc)
     assert err.code == "conflict" and "d'abord vos informations personnelles" in err.message
     saved = await save(rpc, me, informations_personnelles=InformationsPersonnelles(**infos_perso()))
     assert saved.section.version == 1 and saved.section.complete and saved.import_ine is None
-    stale = await refused(save(rpc, me, 0, informations_personnelles=InformationsPersonnelles(**infos_perso(prenoms="Zoé"))))
+    stale = await refused(
+        save(rpc, me, 0, informations_personnelles=InformationsPersonnelles(**infos_perso(prenoms="Zoé")))
+    )
     assert stale.code == "precondition_failed" and stale.extra["version"] == 1
     await save(rpc, me, adresse=Adresse(**adresse()))
     missing = await rpc.call(GetCompleteness(account_id=me.account_id), Completeness)
-    assert (missing.informations_personnelles, missing.adresse, missing.baccalaureat, missing.complet) == (True, True, False, False)
+    assert (missing.informations_personnelles, missing.adresse, missing.baccalaureat, missing.complet) == (
+        True,
+        True,
+        False,
+        False,
+    )
     assert missing.manquants == ["Baccalauréat : rubrique à renseigner"]
     dossier = await rpc.call(GetDossier(principal=me, account_id=me.account_id), DossierView)
     assert [s.version for s in dossier.sections][:3] == [1, 1, 0]
-    assert (await refused(rpc.call(GetDossier(principal=candidate(), account_id=me.account_id), DossierView))).code == "not_found"
+    assert (
+        await refused(rpc.call(GetDossier(principal=candidate(), account_id=me.account_id), DossierView))
+    ).code == "not_found"
 
 
 async def test_two_tabs_saving_the_same_version_one_wins(rpc):
     me = candidate()
     await save(rpc, me, informations_personnelles=InformationsPersonnelles(**infos_perso()))
-    tabs = [save(rpc, me, 1, informations_personnelles=InformationsPersonnelles(**infos_perso(prenoms=name)))
-            for name in ("Onglet Un", "Onglet Deux")]
+    tabs = [
+        save(rpc, me, 1, informations_personnelles=InformationsPersonnelles(**infos_perso(prenoms=name)))
+        for name in ("Onglet Un", "Onglet Deux")
+    ]
     results = await asyncio.gather(*tabs, return_exceptions=True)
     ok = [r for r in results if isinstance(r, SectionSaved)]
     lost = [r for r in results if isinstance(r, ServiceError)]
     assert len(ok) == 1 and len(lost) == 1 and lost[0].code == "precondition_failed"
-    current = await rpc.call(GetSection(principal=me, account_id=me.account_id, section="informations_personnelles"), SectionView)
+    current = await rpc.call(
+        GetSection(principal=me, account_id=me.account_id, section="informations_personnelles"), SectionView
+    )
     assert current.version == 2 and current.donnees["prenoms"] == ok[0].section.donnees["prenoms"]
 
 
@@ -89,30 +104,55 @@ async def test_candidature_created_locks_informations_personnelles_for_the_candi
         return view.informations_personnelles_verrouillees
 
     await eventually(locked, message="informations personnelles locked")
-    err = await refused(save(rpc, me, 1, informations_personnelles=InformationsPersonnelles(**infos_perso(portable="0600000000"))))
+    err = await refused(
+        save(rpc, me, 1, informations_personnelles=InformationsPersonnelles(**infos_perso(portable="0600000000")))
+    )
     assert err.code == "conflict" and err.extra["motif"] == "verrouillee"
     await save(rpc, me, 0, adresse=Adresse(**adresse()))  # other sections stay editable
 
     gestionnaire = staff("gestionnaire", centres=("DAEU",))
-    fixed = await save(rpc, gestionnaire, 1, account_id=me.account_id,
-                       informations_personnelles=InformationsPersonnelles(**infos_perso(nom_usage="Corrigé")))
+    fixed = await save(
+        rpc,
+        gestionnaire,
+        1,
+        account_id=me.account_id,
+        informations_personnelles=InformationsPersonnelles(**infos_perso(nom_usage="Corrigé")),
+    )
     assert fixed.section.version == 2 and fixed.section.donnees["nom_usage"] == "Corrigé"
     for outsider in (staff("gestionnaire", centres=("MASTER",)), staff("commission", commissions=("AUTRE",))):
-        assert (await refused(rpc.call(GetDossier(principal=outsider, account_id=me.account_id), DossierView))).code == "forbidden"
+        assert (
+            await refused(rpc.call(GetDossier(principal=outsider, account_id=me.account_id), DossierView))
+        ).code == "forbidden"
     # The commission reads the dossier once the candidature it examines is complete, not before.
     member = staff("commission_lecture", commissions=("COM-DAEU",))
-    assert (await refused(rpc.call(GetDossier(principal=member, account_id=me.account_id), DossierView))).code == "forbidden"
-    facts = dict(candidature_id=event.candidature_id, account_id=me.account_id, numero_dossier=event.numero_dossier,
-                 formation_code=event.formation_code, formation_libelle=event.formation_libelle, centre_code="DAEU")
-    await publish(dossiers, CandidatureStatusChanged(**facts, revision=3, old_status="receptionne", new_status="complet",
-                                                     changed_at=datetime.now(timezone.utc)))
+    assert (
+        await refused(rpc.call(GetDossier(principal=member, account_id=me.account_id), DossierView))
+    ).code == "forbidden"
+    facts = dict(
+        candidature_id=event.candidature_id,
+        account_id=me.account_id,
+        numero_dossier=event.numero_dossier,
+        formation_code=event.formation_code,
+        formation_libelle=event.formation_libelle,
+        centre_code="DAEU",
+    )
+    await publish(
+        dossiers,
+        CandidatureStatusChanged(
+            **facts, revision=3, old_status="receptionne", new_status="complet", changed_at=datetime.now(timezone.utc)
+        ),
+    )
     # An older event arriving late (a retried delivery) does not take the statut back.
-    late = await publish(dossiers, CandidatureTransmitted(**facts, revision=2, received_at=datetime.now(timezone.utc),
-                                                          centre_libelle="DAEU"))
+    late = await publish(
+        dossiers,
+        CandidatureTransmitted(**facts, revision=2, received_at=datetime.now(timezone.utc), centre_libelle="DAEU"),
+    )
 
     async def member_reads() -> bool:
         try:
-            return (await rpc.call(GetDossier(principal=member, account_id=me.account_id), DossierView)).account_id == me.account_id
+            return (
+                await rpc.call(GetDossier(principal=member, account_id=me.account_id), DossierView)
+            ).account_id == me.account_id
         except ServiceError:
             return False
 
@@ -125,8 +165,15 @@ async def test_candidature_created_locks_informations_personnelles_for_the_candi
     await eventually(late_consumed, message="the late event consumed")
     assert await member_reads(), "the late transmitted event took the statut back"
     reader = staff("gestionnaire_lecture", centres=("DAEU",))
-    err = await refused(save(rpc, reader, 2, account_id=me.account_id,
-                             informations_personnelles=InformationsPersonnelles(**infos_perso())))
+    err = await refused(
+        save(
+            rpc,
+            reader,
+            2,
+            account_id=me.account_id,
+            informations_personnelles=InformationsPersonnelles(**infos_perso()),
+        )
+    )
     assert err.code == "forbidden"
 
 
@@ -149,7 +196,11 @@ async def test_registry_import_is_idempotent_and_an_ine_imports_read_only_parts(
     assert saved.import_ine.ine == ine
     assert saved.import_ine.sections == ["informations_personnelles", "adresse", "baccalaureat", "cursus_interne"]
     identity = saved.section.donnees
-    assert (identity["nom_naissance"], identity["commune_naissance"], identity["portable"]) == ("Dupont", "2A004", "06 11 22 33 44")
+    assert (identity["nom_naissance"], identity["commune_naissance"], identity["portable"]) == (
+        "Dupont",
+        "2A004",
+        "06 11 22 33 44",
+    )
     assert "nom_naissance" in saved.section.champs_importes and "portable" not in saved.section.champs_importes
     dossier = await rpc.call(GetDossier(principal=me, account_id=me.account_id), DossierView)
     sections = {s.section: s for s in dossier.sections}
@@ -158,18 +209,26 @@ async def test_registry_import_is_idempotent_and_an_ine_imports_read_only_parts(
     err = await refused(save(rpc, me, sections["adresse"].version, adresse=Adresse(**adresse())))
     assert err.code == "conflict" and err.extra["motif"] == "importee"
     version = saved.section.version
-    err = await refused(save(rpc, me, version, informations_personnelles=InformationsPersonnelles(**{**identity, "prenoms": "Autre"})))
+    err = await refused(
+        save(rpc, me, version, informations_personnelles=InformationsPersonnelles(**{**identity, "prenoms": "Autre"}))
+    )
     assert [d.field for d in err.details] == ["prenoms"]
-    phone = await save(rpc, me, version, informations_personnelles=InformationsPersonnelles(**{**identity, "portable": "0700000000"}))
+    phone = await save(
+        rpc, me, version, informations_personnelles=InformationsPersonnelles(**{**identity, "portable": "0700000000"})
+    )
     assert phone.section.donnees["portable"] == "0700000000" and phone.import_ine is None
 
 
 async def test_registry_loaded_after_the_candidate_gave_an_ine_fills_the_dossier(rpc):
     ine = fresh_bea()
     me = candidate()
-    await save(rpc, me, informations_personnelles=InformationsPersonnelles(**infos_perso(ine=ine, date_naissance="2000-06-21")))
-    report = await rpc.call(ImportRegistry(principal=staff("admin"), csv_gzip_base64=packed(registry_csv([registry_row(ine)]))),
-                            RegistryImportReport)
+    await save(
+        rpc, me, informations_personnelles=InformationsPersonnelles(**infos_perso(ine=ine, date_naissance="2000-06-21"))
+    )
+    report = await rpc.call(
+        ImportRegistry(principal=staff("admin"), csv_gzip_base64=packed(registry_csv([registry_row(ine)]))),
+        RegistryImportReport,
+    )
     assert report.dossiers_importes == 1
     dossier = await rpc.call(GetDossier(principal=me, account_id=me.account_id), DossierView)
     assert dossier.ine_importe == ine and dossier.completude.complet
@@ -177,29 +236,59 @@ async def test_registry_loaded_after_the_candidate_gave_an_ine_fills_the_dossier
 
 async def test_a_hostile_csv_imports_nothing_and_says_which_lines(rpc, dossiers_db):
     good, dup = fresh_bea(), fresh_bea()
-    rows = [registry_row(good), registry_row(dup), registry_row(dup), registry_row("1234567890W"),
-            registry_row(fresh_bea(), date_naissance="2000-13-01")]
-    err = await refused(rpc.call(ImportRegistry(principal=staff("admin"), csv_gzip_base64=packed(registry_csv(rows))),
-                                 RegistryImportReport))
+    rows = [
+        registry_row(good),
+        registry_row(dup),
+        registry_row(dup),
+        registry_row("1234567890W"),
+        registry_row(fresh_bea(), date_naissance="2000-13-01"),
+    ]
+    err = await refused(
+        rpc.call(
+            ImportRegistry(principal=staff("admin"), csv_gzip_base64=packed(registry_csv(rows))), RegistryImportReport
+        )
+    )
     assert err.code == "invalid" and err.extra["lignes_en_erreur"] == 3 and err.extra["lignes"] == 5
     assert [d.message.split(",")[0] for d in err.details] == ["Ligne 4", "Ligne 5", "Ligne 6"]
     assert await dossiers_db.fetchval("SELECT count(*) FROM registre WHERE ine = ANY($1)", [good, dup]) == 0
-    bomb = await refused(rpc.call(ImportRegistry(principal=staff("admin"), csv_gzip_base64=packed(b"a" * (9 * 1024 * 1024))),
-                                  RegistryImportReport))
+    bomb = await refused(
+        rpc.call(
+            ImportRegistry(principal=staff("admin"), csv_gzip_base64=packed(b"a" * (9 * 1024 * 1024))),
+            RegistryImportReport,
+        )
+    )
     assert bomb.code == "too_large"
-    assert (await refused(rpc.call(ImportRegistry(principal=staff("scolarite"), csv_gzip_base64=packed(b"x")),
-                                   RegistryImportReport))).code == "forbidden"
+    assert (
+        await refused(
+            rpc.call(ImportRegistry(principal=staff("scolarite"), csv_gzip_base64=packed(b"x")), RegistryImportReport)
+        )
+    ).code == "forbidden"
 
 
 async def test_account_created_with_a_known_ine_imports_the_records(dossiers, rpc):
     ine = fresh_bea()
-    await rpc.call(ImportRegistry(principal=staff("admin"), csv_gzip_base64=packed(registry_csv([registry_row(ine)]))),
-                   RegistryImportReport)
+    await rpc.call(
+        ImportRegistry(principal=staff("admin"), csv_gzip_base64=packed(registry_csv([registry_row(ine)]))),
+        RegistryImportReport,
+    )
     me, stranger = candidate(), candidate()
-    await publish(dossiers, AccountCreated(account_id=me.account_id, numero_dossier="22PB7Y36", email=me.email,
-                                           nom="DUPONT", prenom="jean", ine=ine))
-    await publish(dossiers, AccountCreated(account_id=stranger.account_id, numero_dossier="22PB7Y37", email=stranger.email,
-                                           nom="Martin", prenom="Paul", ine=ine))
+    await publish(
+        dossiers,
+        AccountCreated(
+            account_id=me.account_id, numero_dossier="22PB7Y36", email=me.email, nom="DUPONT", prenom="jean", ine=ine
+        ),
+    )
+    await publish(
+        dossiers,
+        AccountCreated(
+            account_id=stranger.account_id,
+            numero_dossier="22PB7Y37",
+            email=stranger.email,
+            nom="Martin",
+            prenom="Paul",
+            ine=ine,
+        ),
+    )
 
     async def imported():
         view = await rpc.call(GetDossier(principal=me, account_id=me.account_id), DossierView)
@@ -221,7 +310,8 @@ async def test_account_purged_erases_the_dossier(dossiers, rpc, dossiers_db):
     async def erased():
         rows = await dossiers_db.fetchval(
             "SELECT (SELECT count(*) FROM dossiers WHERE account_id = $1) + (SELECT count(*) FROM candidatures WHERE account_id = $1)",
-            me.account_id)
+            me.account_id,
+        )
         return rows == 0
 
     await eventually(erased, message="dossier erased")

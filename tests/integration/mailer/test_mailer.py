@@ -37,7 +37,10 @@ async def test_mail_check_command_sends_one_french_mail(start_mailer, smtp_sink,
     to = unique_email("operateur")
     result = subprocess.run(
         [sys.executable, "-m", "ecandidat.cli", "mail-test", "--to", to, "--by", "Admin Système"],
-        env=process_env, capture_output=True, text=True, timeout=60,
+        env=process_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     [mail] = await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
@@ -109,7 +112,12 @@ async def test_temporary_refusal_is_retried(start_mailer, smtp_sink, mailer_db):
 
     async def waiting_after_451():
         row = await delivery(mailer_db, to)
-        ok = row is not None and row["status"] == "pending" and row["attempts"] >= 1 and "451" in (row["last_error"] or "")
+        ok = (
+            row is not None
+            and row["status"] == "pending"
+            and row["attempts"] >= 1
+            and "451" in (row["last_error"] or "")
+        )
         return row if ok else None
 
     refused = await eventually(waiting_after_451, message="back in the queue after the 451, with its reason")
@@ -259,7 +267,8 @@ async def test_a_commit_wakes_the_relay_and_the_sender_without_any_notify(start_
     triggers = await mailer_db.fetch(
         """SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_proc p ON p.oid = t.tgfoid
-           WHERE n.nspname = 'mailer' AND NOT t.tgisinternal AND p.prosrc ILIKE '%notify%'""")
+           WHERE n.nspname = 'mailer' AND NOT t.tgisinternal AND p.prosrc ILIKE '%notify%'"""
+    )
     assert triggers == []
     to = unique_email()
     await commit_mail_check(mailer_db, to)
@@ -271,11 +280,23 @@ async def test_queued_letters_of_the_storage_era_name_their_decision(mailer_db, 
     key; migration 0004 rewrites those still to send so that they name the decision."""
     await start_mailer()
     decision, to = uuid.uuid4(), unique_email()
-    old = [{"bucket": "ecandidat-pieces", "key": f"lettres/{uuid.uuid4()}/{decision}.pdf",
-            "filename": "Lettre d'admission.pdf", "content_type": "application/pdf"}]
+    old = [
+        {
+            "bucket": "ecandidat-pieces",
+            "key": f"lettres/{uuid.uuid4()}/{decision}.pdf",
+            "filename": "Lettre d'admission.pdf",
+            "content_type": "application/pdf",
+        }
+    ]
     await store.enqueue(
-        mailer_db, event_id=uuid.uuid4(), event_type="test", template="mail_check", recipient=to,
-        rendered=Rendered("Lettre", "x\n", "<p>x</p>"), attachments=(), message_id=f"<{uuid.uuid4()}.0@test>",
+        mailer_db,
+        event_id=uuid.uuid4(),
+        event_type="test",
+        template="mail_check",
+        recipient=to,
+        rendered=Rendered("Lettre", "x\n", "<p>x</p>"),
+        attachments=(),
+        message_id=f"<{uuid.uuid4()}.0@test>",
         now=datetime.now(timezone.utc) + timedelta(hours=1),  # not due: the running sender leaves it
     )
     await mailer_db.execute("UPDATE deliveries SET attachments = $2 WHERE recipient = $1", to, old)
@@ -289,10 +310,15 @@ async def test_missing_attachment_is_retried_not_sent_without_it(mailer_settings
     await start_mailer()
     to = unique_email()
     await store.enqueue(
-        mailer_db, event_id=uuid.uuid4(), event_type="test", template="mail_check", recipient=to,
+        mailer_db,
+        event_id=uuid.uuid4(),
+        event_type="test",
+        template="mail_check",
+        recipient=to,
         rendered=Rendered("Lettre", "x\n", "<p>x</p>"),
         attachments=(Attachment(str(uuid.uuid4()), "x.pdf"),),  # no such letter (nor documents service here)
-        message_id=f"<{uuid.uuid4()}.0@test>", now=datetime.now(timezone.utc),
+        message_id=f"<{uuid.uuid4()}.0@test>",
+        now=datetime.now(timezone.utc),
     )
     await eventually(lambda: _attempts_at_least(mailer_db, to, 2), message="retried")
     assert mails_to(smtp_sink, to) == []

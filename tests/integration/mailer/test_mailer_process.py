@@ -55,15 +55,18 @@ async def test_a_mailer_killed_again_and_again_sends_every_mail_with_duplicates_
                 await add_event(mailer_db, MailCheckRequested(to=to, requested_by="rafale"))
         for kill in range(KILLS):
             sent = len(ours())
-            await eventually(lambda: len(ours()) >= sent + 3, timeout=90, interval=0.01,
-                             message=f"mails sent before kill {kill + 1}")
+            await eventually(
+                lambda: len(ours()) >= sent + 3, timeout=90, interval=0.01, message=f"mails sent before kill {kill + 1}"
+            )
             mailer.send_signal(signal.SIGKILL)
             mailer.wait(10)
             # What the killed mailer held waits for the lease to expire: only what it was sending.
             held = await most_held()
             assert held <= CONCURRENCY, f"a mailer held {held} deliveries, more than it sends at once"
             mailer = start(env, log)
-        assert len({m["To"] for m in ours()}) < len(recipients), "the burst ended before the last kill; it proves nothing"
+        assert len({m["To"] for m in ours()}) < len(recipients), (
+            "the burst ended before the last kill; it proves nothing"
+        )
 
         await eventually(lambda: {m["To"] for m in ours()} == wanted, timeout=120, message="every mail arrived")
         await eventually(lambda: _all_sent(mailer_db, recipients), timeout=60, message="every delivery recorded sent")

@@ -21,8 +21,14 @@ EXPIRES = datetime(2026, 6, 21, 12, 0, tzinfo=timezone.utc)
 
 def requested(reason: str) -> AccountCredentialsRequested:
     return AccountCredentialsRequested(
-        account_id=uuid.uuid4(), numero_dossier="26PB7Y36", email="test2@example.org", nom="TEST2", prenom="Jean",
-        reset=SEALER.seal("jeton-secret"), reset_expires_at=EXPIRES, reason=reason,
+        account_id=uuid.uuid4(),
+        numero_dossier="26PB7Y36",
+        email="test2@example.org",
+        nom="TEST2",
+        prenom="Jean",
+        reset=SEALER.seal("jeton-secret"),
+        reset_expires_at=EXPIRES,
+        reason=reason,
     )
 
 
@@ -55,6 +61,9 @@ def test_forgotten_credentials_keep_their_own_mail():
     assert mail.template == "account_credentials"
     assert "Vous avez indiqué avoir oublié vos identifiants eCandidat." in out.text
     assert requested("forgotten").model_dump()["reason"] == "forgotten"
-    assert AccountCredentialsRequested.model_validate(
-        {k: v for k, v in requested("forgotten").model_dump().items() if k != "reason"}
-    ).reason == "forgotten"  # events written before the field existed read as forgotten credentials
+    assert (
+        AccountCredentialsRequested.model_validate(
+            {k: v for k, v in requested("forgotten").model_dump().items() if k != "reason"}
+        ).reason
+        == "forgotten"
+    )  # events written before the field existed read as forgotten credentials

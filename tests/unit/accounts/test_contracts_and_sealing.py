@@ -10,8 +10,14 @@ from ecandidat.runtime.settings import KitSettings
 from ecandidat.runtime.sealing import DEV_SEALING_KEY, Sealer, SealError, new_key, require_production_key
 from ecandidat.runtime.validation import french_details
 
-FORM = dict(nom="Dupont", prenom="Camille", email="Camille@Example.ORG", email_confirmation="camille@example.org",
-            password="cheval agrafe pile correcte", password_confirmation="cheval agrafe pile correcte")
+FORM = dict(
+    nom="Dupont",
+    prenom="Camille",
+    email="Camille@Example.ORG",
+    email_confirmation="camille@example.org",
+    password="cheval agrafe pile correcte",
+    password_confirmation="cheval agrafe pile correcte",
+)
 
 
 def errors(model, **data) -> dict[str, str]:
@@ -27,8 +33,17 @@ def test_a_good_form_is_normalised():
 
 
 def test_each_bad_field_is_named_in_french():
-    found = errors(CreateAccount, **{**FORM, "email": "x@", "password": "court", "password_confirmation": "court",
-                                     "prenom": "\x00", "ine": "ABC"})
+    found = errors(
+        CreateAccount,
+        **{
+            **FORM,
+            "email": "x@",
+            "password": "court",
+            "password_confirmation": "court",
+            "prenom": "\x00",
+            "ine": "ABC",
+        },
+    )
     assert found == {
         "email": "L'adresse mail n'est pas valide.",
         "prenom": "Ce champ contient des caractères non autorisés.",
@@ -36,9 +51,11 @@ def test_each_bad_field_is_named_in_french():
         "ine": "L'INE/BEA doit compter 11 caractères (chiffres et lettres), tel qu'il figure sur vos relevés de notes.",
     }
     assert errors(CreateAccount, **{**FORM, "email_confirmation": "autre@example.org"}) == {
-        "email_confirmation": "La confirmation ne correspond pas à l'adresse mail."}
+        "email_confirmation": "La confirmation ne correspond pas à l'adresse mail."
+    }
     assert errors(NewEmail, new_email="a@example.org", new_email_confirmation="b@example.org", password="x") == {
-        "new_email_confirmation": "La confirmation ne correspond pas à la nouvelle adresse mail."}
+        "new_email_confirmation": "La confirmation ne correspond pas à la nouvelle adresse mail."
+    }
 
 
 def test_staff_roles_must_be_known():

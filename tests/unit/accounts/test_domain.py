@@ -95,8 +95,14 @@ def test_sessions_end_after_idle_time_or_lifetime():
 
 
 def staff(*roles: str, centres=(), commissions=()) -> Principal:
-    return Principal(realm="staff", account_id=uuid.uuid4(), email="x@example.org", roles=roles, centres=centres,
-                     commissions=commissions)
+    return Principal(
+        realm="staff",
+        account_id=uuid.uuid4(),
+        email="x@example.org",
+        roles=roles,
+        centres=centres,
+        commissions=commissions,
+    )
 
 
 def test_scope_rules_every_service_applies_to_staff():

@@ -30,8 +30,15 @@ def compose(event, ctx=CTX):
 def created() -> AccountActivationRequested:
     """The welcome mail of a new account comes from the private activation event."""
     return AccountActivationRequested(
-        account_id=uuid.uuid4(), numero_dossier="26PB7Y36", email="test2@example.org", nom="TEST2", prenom="Jean",
-        campagne="eCandidat 2026", activation=SEALER.seal("jeton-secret"), activation_deadline=DEADLINE, welcome=True,
+        account_id=uuid.uuid4(),
+        numero_dossier="26PB7Y36",
+        email="test2@example.org",
+        nom="TEST2",
+        prenom="Jean",
+        campagne="eCandidat 2026",
+        activation=SEALER.seal("jeton-secret"),
+        activation_deadline=DEADLINE,
+        welcome=True,
     )
 
 
@@ -43,8 +50,10 @@ def test_account_created_mail_reads_like_the_guide():
     assert "Bonjour Jean TEST2," in rendered.text
     assert "Vous venez de créer un compte pour la Campagne eCandidat 2026." in rendered.text
     assert "https://ecandidat.univ.fr/compte/activation?jeton=jeton-secret" in rendered.text
-    assert ("Attention, vous devez valider votre compte avant le 21/06/2026 à 14:00, au delà de cette date "
-            "votre compte sera détruit.") in rendered.text
+    assert (
+        "Attention, vous devez valider votre compte avant le 21/06/2026 à 14:00, au delà de cette date "
+        "votre compte sera détruit."
+    ) in rendered.text
     assert "Utilisateur : 26PB7Y36" in rendered.text and "Mot de passe :" not in rendered.text
     assert 'href="https://ecandidat.univ.fr/compte/activation?jeton=jeton-secret"' in rendered.html
 
@@ -57,8 +66,14 @@ def test_a_token_sealed_with_another_key_is_a_permanent_failure():
 
 def test_change_of_email_tells_both_addresses_and_links_only_the_new_one():
     event = AccountEmailChangeRequested(
-        account_id=uuid.uuid4(), numero_dossier="26PB7Y36", old_email="old@example.org", new_email="new@example.org",
-        nom="TEST2", prenom="Jean", confirmation=SEALER.seal("confirme"), confirmation_expires_at=DEADLINE,
+        account_id=uuid.uuid4(),
+        numero_dossier="26PB7Y36",
+        old_email="old@example.org",
+        new_email="new@example.org",
+        nom="TEST2",
+        prenom="Jean",
+        confirmation=SEALER.seal("confirme"),
+        confirmation_expires_at=DEADLINE,
     )
     confirm, notice = compose(event)
     assert (confirm.recipient, notice.recipient) == ("new@example.org", "old@example.org")

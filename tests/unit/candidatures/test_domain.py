@@ -18,7 +18,9 @@ from services.candidatures.domain import (
 )
 
 CAMPAGNE = Campagne("C2026", "Campagne 2026", date(2026, 3, 1), date(2026, 9, 30))
-FORMATION = Formation("DAEU-A", "DAEU option A", "DAEU", "acces_controle", date(2026, 4, 1), date(2026, 6, 20), date(2026, 6, 30))
+FORMATION = Formation(
+    "DAEU-A", "DAEU option A", "DAEU", "acces_controle", date(2026, 4, 1), date(2026, 6, 20), date(2026, 6, 30)
+)
 
 
 def utc(*args) -> datetime:
@@ -26,7 +28,9 @@ def utc(*args) -> datetime:
 
 
 def apply_at(now, **kw):
-    args = dict(campagne=CAMPAGNE, formation=FORMATION, now=now, already_applied=False, count_in_centre=0, max_in_centre=3)
+    args = dict(
+        campagne=CAMPAGNE, formation=FORMATION, now=now, already_applied=False, count_in_centre=0, max_in_centre=3
+    )
     args.update(kw)
     check_can_apply(**args)
 
@@ -57,7 +61,21 @@ def test_outside_the_campaign_nothing_is_open():
     [
         (dict(already_applied=True), "deja_candidat"),
         (dict(count_in_centre=3), "maximum_atteint"),
-        (dict(formation=Formation("X", "X", "DAEU", "acces_controle", date(2026, 4, 1), date(2026, 6, 20), date(2026, 6, 30), ouverte=False)), "depot_ferme"),
+        (
+            dict(
+                formation=Formation(
+                    "X",
+                    "X",
+                    "DAEU",
+                    "acces_controle",
+                    date(2026, 4, 1),
+                    date(2026, 6, 20),
+                    date(2026, 6, 30),
+                    ouverte=False,
+                )
+            ),
+            "depot_ferme",
+        ),
     ],
 )
 def test_apply_refusals(kw, why):
@@ -115,8 +133,15 @@ def test_can_transmit_is_exactly_the_transmissions_own_rule():
 
 def test_required_pieces_come_from_three_levels_filtered_by_type_de_traitement():
     def piece(code, niveau, ordre, centre=None, formation=None, types=()):
-        return dict(code=code, libelle=code, niveau=niveau, ordre=ordre, centre_code=centre,
-                    formation_code=formation, types_traitement=list(types))
+        return dict(
+            code=code,
+            libelle=code,
+            niveau=niveau,
+            ordre=ordre,
+            centre_code=centre,
+            formation_code=formation,
+            types_traitement=list(types),
+        )
 
     pieces = [
         piece("ID", "etablissement", 1),
@@ -132,19 +157,20 @@ def test_required_pieces_come_from_three_levels_filtered_by_type_de_traitement()
 
 
 def test_an_incident_extends_the_deadline_of_those_who_still_had_something_to_do():
-    extended = Candidature(statut="en_attente", cancelled=False, decision=None, date_retour=date(2026, 6, 30),
-                           prolongation_heures=6)
+    extended = Candidature(
+        statut="en_attente", cancelled=False, decision=None, date_retour=date(2026, 6, 30), prolongation_heures=6
+    )
     assert extended.retour_deadline() == utc(2026, 7, 1, 4, 0)  # midnight in Paris, plus 6 hours
     assert extended.transmission_refusal(utc(2026, 7, 1, 3, 59), []) is None
     refusal = extended.transmission_refusal(utc(2026, 7, 1, 4, 0), [])
     assert refusal.extra["reason"] == "date_retour_depassee" and "01/07/2026 à 06:00" in refusal.message
     incident = utc(2026, 6, 30, 20, 0)  # 22:00 in Paris, before that deadline's midnight
     for statut, cancelled, due, expected in [
-        ("en_attente", False, date(2026, 6, 30), True),   # ended during the incident
+        ("en_attente", False, date(2026, 6, 30), True),  # ended during the incident
         ("incomplet", False, date(2026, 7, 15), True),
         ("en_attente", False, date(2026, 6, 29), False),  # ended before the incident began
         ("receptionne", False, date(2026, 7, 15), False),  # transmitted: nothing left to do
-        ("en_attente", True, date(2026, 7, 15), False),   # cancelled
+        ("en_attente", True, date(2026, 7, 15), False),  # cancelled
     ]:
         c = Candidature(statut=statut, cancelled=cancelled, decision=None, date_retour=due)
         assert c.may_be_extended(incident) is expected, (statut, cancelled, due)

@@ -28,43 +28,80 @@ ANNULEE_FIGEE = ("annulee", "Une candidature annulée ne change plus de statut."
 # this is the table a reader checks, and the test fails on any cell added or changed.
 EXPECTED: dict[str, dict[Action, str | tuple[str, str]]] = {
     "en_attente": {
-        Action.TRANSMIT: "receptionne", Action.CANCEL: "annulee", Action.PIECE_REFUSED: "en_attente",
-        Action.SET_EN_ATTENTE: "en_attente", Action.SET_RECEPTIONNE: "receptionne",
-        Action.SET_INCOMPLET: "incomplet", Action.SET_COMPLET: "complet", Action.DECIDE: NON_COMPLET,
-        Action.CONFIRM: "en_attente", Action.WITHDRAW: "en_attente", Action.EXPIRE: "en_attente",
+        Action.TRANSMIT: "receptionne",
+        Action.CANCEL: "annulee",
+        Action.PIECE_REFUSED: "en_attente",
+        Action.SET_EN_ATTENTE: "en_attente",
+        Action.SET_RECEPTIONNE: "receptionne",
+        Action.SET_INCOMPLET: "incomplet",
+        Action.SET_COMPLET: "complet",
+        Action.DECIDE: NON_COMPLET,
+        Action.CONFIRM: "en_attente",
+        Action.WITHDRAW: "en_attente",
+        Action.EXPIRE: "en_attente",
     },
     "receptionne": {
-        Action.TRANSMIT: TRANSMISE, Action.CANCEL: TROP_TARD, Action.PIECE_REFUSED: "incomplet",
-        Action.SET_EN_ATTENTE: "en_attente", Action.SET_RECEPTIONNE: "receptionne",
-        Action.SET_INCOMPLET: "incomplet", Action.SET_COMPLET: "complet", Action.DECIDE: NON_COMPLET,
-        Action.CONFIRM: "receptionne", Action.WITHDRAW: "receptionne", Action.EXPIRE: "receptionne",
+        Action.TRANSMIT: TRANSMISE,
+        Action.CANCEL: TROP_TARD,
+        Action.PIECE_REFUSED: "incomplet",
+        Action.SET_EN_ATTENTE: "en_attente",
+        Action.SET_RECEPTIONNE: "receptionne",
+        Action.SET_INCOMPLET: "incomplet",
+        Action.SET_COMPLET: "complet",
+        Action.DECIDE: NON_COMPLET,
+        Action.CONFIRM: "receptionne",
+        Action.WITHDRAW: "receptionne",
+        Action.EXPIRE: "receptionne",
     },
     "incomplet": {
-        Action.TRANSMIT: "receptionne", Action.CANCEL: TROP_TARD, Action.PIECE_REFUSED: "incomplet",
-        Action.SET_EN_ATTENTE: "en_attente", Action.SET_RECEPTIONNE: "receptionne",
-        Action.SET_INCOMPLET: "incomplet", Action.SET_COMPLET: "complet", Action.DECIDE: NON_COMPLET,
-        Action.CONFIRM: "incomplet", Action.WITHDRAW: "incomplet", Action.EXPIRE: "incomplet",
+        Action.TRANSMIT: "receptionne",
+        Action.CANCEL: TROP_TARD,
+        Action.PIECE_REFUSED: "incomplet",
+        Action.SET_EN_ATTENTE: "en_attente",
+        Action.SET_RECEPTIONNE: "receptionne",
+        Action.SET_INCOMPLET: "incomplet",
+        Action.SET_COMPLET: "complet",
+        Action.DECIDE: NON_COMPLET,
+        Action.CONFIRM: "incomplet",
+        Action.WITHDRAW: "incomplet",
+        Action.EXPIRE: "incomplet",
     },
     "complet": {
-        Action.TRANSMIT: TRANSMISE, Action.CANCEL: TROP_TARD, Action.PIECE_REFUSED: "incomplet",
-        Action.SET_EN_ATTENTE: "en_attente", Action.SET_RECEPTIONNE: "receptionne",
-        Action.SET_INCOMPLET: "incomplet", Action.SET_COMPLET: "complet", Action.DECIDE: "complet",
-        Action.CONFIRM: "complet", Action.WITHDRAW: "complet", Action.EXPIRE: "complet",
+        Action.TRANSMIT: TRANSMISE,
+        Action.CANCEL: TROP_TARD,
+        Action.PIECE_REFUSED: "incomplet",
+        Action.SET_EN_ATTENTE: "en_attente",
+        Action.SET_RECEPTIONNE: "receptionne",
+        Action.SET_INCOMPLET: "incomplet",
+        Action.SET_COMPLET: "complet",
+        Action.DECIDE: "complet",
+        Action.CONFIRM: "complet",
+        Action.WITHDRAW: "complet",
+        Action.EXPIRE: "complet",
     },
     "annulee": {
-        Action.TRANSMIT: ("annulee", ANNULEE_MSG), Action.CANCEL: ("deja_annulee", "Cette candidature est déjà annulée."),
+        Action.TRANSMIT: ("annulee", ANNULEE_MSG),
+        Action.CANCEL: ("deja_annulee", "Cette candidature est déjà annulée."),
         Action.PIECE_REFUSED: "annulee",
-        Action.SET_EN_ATTENTE: ANNULEE_FIGEE, Action.SET_RECEPTIONNE: ANNULEE_FIGEE,
-        Action.SET_INCOMPLET: ANNULEE_FIGEE, Action.SET_COMPLET: ANNULEE_FIGEE,
+        Action.SET_EN_ATTENTE: ANNULEE_FIGEE,
+        Action.SET_RECEPTIONNE: ANNULEE_FIGEE,
+        Action.SET_INCOMPLET: ANNULEE_FIGEE,
+        Action.SET_COMPLET: ANNULEE_FIGEE,
         Action.DECIDE: ("annulee", "Cette candidature est annulée : aucune décision ne peut être prise."),
-        Action.CONFIRM: PAS_FAVORABLE, Action.WITHDRAW: PAS_FAVORABLE, Action.EXPIRE: PAS_FAVORABLE,
+        Action.CONFIRM: PAS_FAVORABLE,
+        Action.WITHDRAW: PAS_FAVORABLE,
+        Action.EXPIRE: PAS_FAVORABLE,
     },
 }
 
 
 def candidature(etat: str, **kw: Any) -> Candidature:
-    values: dict[str, Any] = dict(statut="en_attente" if etat == "annulee" else etat, cancelled=etat == "annulee",
-                                  decision=None, date_retour=date(2026, 6, 30))
+    values: dict[str, Any] = dict(
+        statut="en_attente" if etat == "annulee" else etat,
+        cancelled=etat == "annulee",
+        decision=None,
+        date_retour=date(2026, 6, 30),
+    )
     values.update(kw)
     return Candidature(**values)
 
@@ -96,28 +133,67 @@ def test_every_state_and_action(etat, action):
         assert info.value.code == "conflict"
 
 
-@pytest.mark.parametrize("cand,action,reason,message", [
-    (candidature("en_attente", date_retour=date(2026, 4, 30)), Action.TRANSMIT, "date_retour_depassee",
-     "La date limite de retour (30/04/2026) est dépassée : la candidature ne peut plus être transmise."),
-    (candidature("incomplet", date_retour=date(2026, 4, 30)), Action.TRANSMIT, "date_retour_depassee",
-     "La date limite de retour (30/04/2026) est dépassée : la candidature ne peut plus être transmise."),
-    (candidature("en_attente", decision="defavorable"), Action.CANCEL, *TROP_TARD),
-    (candidature("complet", withdrawn_at=NOW), Action.DECIDE, "desiste",
-     "Le candidat s'est désisté : aucune décision ne peut plus être prise."),
-    (candidature("complet"), Action.CONFIRM, *PAS_FAVORABLE),
-    (candidature("complet", decision="favorable", confirmation_deadline=DEADLINE, withdrawn_at=NOW), Action.CONFIRM,
-     "deja_desiste", "Vous vous êtes déjà désisté(e) de cette formation."),
-    (candidature("complet", decision="favorable", confirmation_deadline=DEADLINE, confirmed_at=NOW), Action.CONFIRM,
-     "deja_confirme", "Vous avez déjà confirmé votre candidature."),
-    (candidature("complet", decision="favorable", confirmation_deadline=NOW), Action.CONFIRM,
-     "delai_depasse", "Le délai de confirmation est dépassé."),
-    (candidature("complet", decision="favorable", confirmation_deadline=NOW), Action.WITHDRAW,
-     "delai_depasse", "Le délai de réponse est dépassé."),
-    (candidature("complet", decision="favorable", confirmation_deadline=DEADLINE), Action.EXPIRE,
-     "pas_de_delai_depasse", "Cette candidature n'attend pas de réponse dont le délai serait dépassé."),
-    (candidature("complet", decision="favorable", confirmation_deadline=NOW, confirmed_at=NOW), Action.EXPIRE,
-     "pas_de_delai_depasse", "Cette candidature n'attend pas de réponse dont le délai serait dépassé."),
-])
+@pytest.mark.parametrize(
+    "cand,action,reason,message",
+    [
+        (
+            candidature("en_attente", date_retour=date(2026, 4, 30)),
+            Action.TRANSMIT,
+            "date_retour_depassee",
+            "La date limite de retour (30/04/2026) est dépassée : la candidature ne peut plus être transmise.",
+        ),
+        (
+            candidature("incomplet", date_retour=date(2026, 4, 30)),
+            Action.TRANSMIT,
+            "date_retour_depassee",
+            "La date limite de retour (30/04/2026) est dépassée : la candidature ne peut plus être transmise.",
+        ),
+        (candidature("en_attente", decision="defavorable"), Action.CANCEL, *TROP_TARD),
+        (
+            candidature("complet", withdrawn_at=NOW),
+            Action.DECIDE,
+            "desiste",
+            "Le candidat s'est désisté : aucune décision ne peut plus être prise.",
+        ),
+        (candidature("complet"), Action.CONFIRM, *PAS_FAVORABLE),
+        (
+            candidature("complet", decision="favorable", confirmation_deadline=DEADLINE, withdrawn_at=NOW),
+            Action.CONFIRM,
+            "deja_desiste",
+            "Vous vous êtes déjà désisté(e) de cette formation.",
+        ),
+        (
+            candidature("complet", decision="favorable", confirmation_deadline=DEADLINE, confirmed_at=NOW),
+            Action.CONFIRM,
+            "deja_confirme",
+            "Vous avez déjà confirmé votre candidature.",
+        ),
+        (
+            candidature("complet", decision="favorable", confirmation_deadline=NOW),
+            Action.CONFIRM,
+            "delai_depasse",
+            "Le délai de confirmation est dépassé.",
+        ),
+        (
+            candidature("complet", decision="favorable", confirmation_deadline=NOW),
+            Action.WITHDRAW,
+            "delai_depasse",
+            "Le délai de réponse est dépassé.",
+        ),
+        (
+            candidature("complet", decision="favorable", confirmation_deadline=DEADLINE),
+            Action.EXPIRE,
+            "pas_de_delai_depasse",
+            "Cette candidature n'attend pas de réponse dont le délai serait dépassé.",
+        ),
+        (
+            candidature("complet", decision="favorable", confirmation_deadline=NOW, confirmed_at=NOW),
+            Action.EXPIRE,
+            "pas_de_delai_depasse",
+            "Cette candidature n'attend pas de réponse dont le délai serait dépassé.",
+        ),
+    ],
+)
 def test_the_guards_refuse_with_their_own_reason(cand, action, reason, message):
     with pytest.raises(Refused) as info:
         cand.next_statut(action, NOW)
@@ -160,8 +236,9 @@ class MemoryTx:
         self.rows[candidature_id].update(confirmed_at=at, version=self.rows[candidature_id]["version"] + 1)
 
     async def mark_withdrawn(self, candidature_id, at, automatic):
-        self.rows[candidature_id].update(withdrawn_at=at, withdrawn_automatically=automatic,
-                                         version=self.rows[candidature_id]["version"] + 1)
+        self.rows[candidature_id].update(
+            withdrawn_at=at, withdrawn_automatically=automatic, version=self.rows[candidature_id]["version"] + 1
+        )
 
     async def add_history(self, candidature_id, at, actor, action, **details):
         self.history.append((actor, action, details))
@@ -176,12 +253,30 @@ class MemoryTx:
 
 def row(statut: str = "en_attente", **kw: Any) -> dict[str, Any]:
     values = dict(
-        id=uuid.uuid4(), account_id=uuid.uuid4(), numero_dossier="26ABC123", formation_code="DAEU-A",
-        formation_libelle="DAEU option A", centre_code="DAEU", centre_libelle="DAEU", version=1,
-        statut=statut, statut_date=NOW - timedelta(days=1), date_reception=None, cancelled_at=None, decision=None,
-        date_retour=date(2026, 6, 30), prolongation_heures=0, confirmation_deadline=None, confirmed_at=None,
-        withdrawn_at=None, modalites_inscription=None, contact_libelle="Scolarité DAEU", contact_adresse="1 rue X",
-        contact_mail=None, signataire_nom="A. Martin", signataire_qualite="Directrice",
+        id=uuid.uuid4(),
+        account_id=uuid.uuid4(),
+        numero_dossier="26ABC123",
+        formation_code="DAEU-A",
+        formation_libelle="DAEU option A",
+        centre_code="DAEU",
+        centre_libelle="DAEU",
+        version=1,
+        statut=statut,
+        statut_date=NOW - timedelta(days=1),
+        date_reception=None,
+        cancelled_at=None,
+        decision=None,
+        date_retour=date(2026, 6, 30),
+        prolongation_heures=0,
+        confirmation_deadline=None,
+        confirmed_at=None,
+        withdrawn_at=None,
+        modalites_inscription=None,
+        contact_libelle="Scolarité DAEU",
+        contact_adresse="1 rue X",
+        contact_mail=None,
+        signataire_nom="A. Martin",
+        signataire_qualite="Directrice",
     )
     values.update(kw)
     return values
@@ -200,14 +295,28 @@ async def test_a_transmission_is_received_recorded_and_announced():
 async def test_a_refused_piece_sends_a_complete_dossier_back_and_says_why():
     tx = MemoryTx(row("complet"))
     [cid] = tx.rows
-    await change_statut(tx, tx.rows[cid], Action.PIECE_REFUSED, by="gest@univ.fr", now=NOW,
-                        comment="Illisible", cause="piece_refusee", piece="CV")
+    await change_statut(
+        tx,
+        tx.rows[cid],
+        Action.PIECE_REFUSED,
+        by="gest@univ.fr",
+        now=NOW,
+        comment="Illisible",
+        cause="piece_refusee",
+        piece="CV",
+    )
     assert tx.rows[cid]["statut"] == "incomplet" and tx.rows[cid]["date_reception"] is None
-    assert tx.history == [("gest@univ.fr", "statut",
-                           {"old": "complet", "new": "incomplet", "cause": "piece_refusee", "piece": "CV"})]
+    assert tx.history == [
+        ("gest@univ.fr", "statut", {"old": "complet", "new": "incomplet", "cause": "piece_refusee", "piece": "CV"})
+    ]
     [event] = tx.events
     assert isinstance(event, c.CandidatureStatusChanged)
-    assert (event.old_status, event.new_status, event.cause, event.comment) == ("complet", "incomplet", "piece_refusee", "Illisible")
+    assert (event.old_status, event.new_status, event.cause, event.comment) == (
+        "complet",
+        "incomplet",
+        "piece_refusee",
+        "Illisible",
+    )
 
 
 @pytest.mark.parametrize("statut", ["en_attente", "incomplet"])

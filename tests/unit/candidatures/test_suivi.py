@@ -14,16 +14,18 @@ def row(action: str, **details) -> dict:
 
 
 def test_the_steps_a_candidate_reads_in_the_guides_words() -> None:
-    steps = etapes([
-        row("created"),
-        row("transmitted", previous="en_attente"),
-        row("piece_refusee", piece="CV", commentaire="Document illisible."),
-        row("statut", old="receptionne", new="incomplet", cause="piece_refusee", piece="CV"),
-        row("piece_validee", piece="CV"),
-        row("decision_validee", kind="liste_complementaire", automatic=False),
-        row("rang_liste_complementaire", old=3, new=2),
-        row("confirmation"),
-    ])
+    steps = etapes(
+        [
+            row("created"),
+            row("transmitted", previous="en_attente"),
+            row("piece_refusee", piece="CV", commentaire="Document illisible."),
+            row("statut", old="receptionne", new="incomplet", cause="piece_refusee", piece="CV"),
+            row("piece_validee", piece="CV"),
+            row("decision_validee", kind="liste_complementaire", automatic=False),
+            row("rang_liste_complementaire", old=3, new=2),
+            row("confirmation"),
+        ]
+    )
     assert [(s.etape, s.libelle) for s in steps] == [
         ("creee", "Candidature créée"),
         ("transmise", "Candidature transmise"),
@@ -39,8 +41,12 @@ def test_the_steps_a_candidate_reads_in_the_guides_words() -> None:
 
 
 def test_the_back_office_stays_in_the_back_office() -> None:
-    hidden = [row("note"), row("decision_saisie", kind="defavorable"), row("type_traitement", new="acces_direct"),
-              row("date_limite_retour", ancienne="2026-06-21T00:00:00+02:00")]
+    hidden = [
+        row("note"),
+        row("decision_saisie", kind="defavorable"),
+        row("type_traitement", new="acces_direct"),
+        row("date_limite_retour", ancienne="2026-06-21T00:00:00+02:00"),
+    ]
     assert etapes(hidden) == []
 
 

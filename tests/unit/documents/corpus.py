@@ -30,8 +30,10 @@ def photo(size=(640, 480), mode="RGB", seed=1) -> Image.Image:
     draw = ImageDraw.Draw(im)
     for _ in range(60):
         x, y = rnd.randrange(size[0]), rnd.randrange(size[1])
-        draw.ellipse((x, y, x + rnd.randrange(10, 120), y + rnd.randrange(10, 120)),
-                     fill=(rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)))
+        draw.ellipse(
+            (x, y, x + rnd.randrange(10, 120), y + rnd.randrange(10, 120)),
+            fill=(rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)),
+        )
     draw.text((10, 10), "Carte nationale d'identité", fill=(0, 0, 0))
     return im.convert(mode) if mode != "RGB" else im
 
@@ -68,8 +70,10 @@ def platypus_pdf() -> bytes:
     out = io.BytesIO()
     styles = getSampleStyleSheet()
     story = [Paragraph("Dossier complémentaire de pré-inscription", styles["Title"])]
-    story += [Paragraph(f"Paragraphe {i} : expériences professionnelles, stages, cursus.", styles["BodyText"])
-              for i in range(80)]
+    story += [
+        Paragraph(f"Paragraphe {i} : expériences professionnelles, stages, cursus.", styles["BodyText"])
+        for i in range(80)
+    ]
     story.append(Table([["Année", "Établissement"], ["2020", "Université Toulouse Jean Jaurès"]]))
     SimpleDocTemplate(out, pagesize=A4).build(story)
     return out.getvalue()
@@ -140,8 +144,9 @@ def pillow_pdf(*images: Image.Image, **options) -> bytes:
     return out.getvalue()
 
 
-def handmade_pdf(newline: bytes = b"\n", extra_objects: bytes = b"", catalog_extra: bytes = b"",
-                 version: bytes = b"1.4") -> bytes:
+def handmade_pdf(
+    newline: bytes = b"\n", extra_objects: bytes = b"", catalog_extra: bytes = b"", version: bytes = b"1.4"
+) -> bytes:
     """A minimal PDF written byte by byte, with a correct xref table."""
     n = newline
     stream = b"BT /F1 18 Tf 72 720 Td (Attestation RSA) Tj ET"
@@ -241,8 +246,7 @@ def _pypdf(modify: Callable[[PdfWriter], None]) -> bytes:
 
 
 def _launch(writer: PdfWriter) -> None:
-    action = DictionaryObject({NameObject("/S"): NameObject("/Launch"),
-                               NameObject("/F"): TextStringObject("cmd.exe")})
+    action = DictionaryObject({NameObject("/S"): NameObject("/Launch"), NameObject("/F"): TextStringObject("cmd.exe")})
     writer._root_object[NameObject("/OpenAction")] = writer._add_object(action)
 
 
@@ -273,15 +277,22 @@ def hostile() -> dict[str, tuple[bytes, str]]:
         "texte.pdf": (b"Ceci n'est pas un PDF\n" * 20, "type_refuse"),
         "word.pdf": (_zip("word/document.xml"), "type_refuse"),
         "image.gif.png": (image_bytes(photo(), "GIF"), "type_refuse"),
-        "svg-renomme.png": (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
-                            "type_refuse"),
-        "html-renomme.png": (b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>",
-                             "type_refuse"),
+        "svg-renomme.png": (
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "type_refuse",
+        ),
+        "html-renomme.png": (
+            b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>",
+            "type_refuse",
+        ),
         "html-renomme.pdf": (b"  <html><script>alert(1)</script></html>", "type_refuse"),
         "javascript.pdf": (_pypdf(lambda w: w.add_open_action(JavaScript("app.alert(1);"))), "javascript"),
-        "javascript-nom-echappe.pdf": (handmade_pdf(catalog_extra=b"/OpenAction 6 0 R ",
-                                                    extra_objects=b"<< /S /J#61vaScript /J#53 (app.alert(1)) >>"),
-                                       "javascript"),
+        "javascript-nom-echappe.pdf": (
+            handmade_pdf(
+                catalog_extra=b"/OpenAction 6 0 R ", extra_objects=b"<< /S /J#61vaScript /J#53 (app.alert(1)) >>"
+            ),
+            "javascript",
+        ),
         "launch.pdf": (_pypdf(_launch), "launch"),
         "fichier-joint.pdf": (_pypdf(lambda w: w.add_attachment("virus.exe", b"MZ\x90\x00")), "fichier_joint"),
         "chiffre.pdf": (_pypdf(_encrypted), "chiffre"),
@@ -307,6 +318,7 @@ def oversized(limit: int = 5 * MB) -> bytes:
 
 def sized_pdf(size: int, seed: int = 0) -> bytes:
     """A valid PDF of exactly `size` bytes (an unreferenced stream of hex digits fills it), for benchmarks."""
+
     def build(n: int) -> bytes:
         filler = random.Random(seed).randbytes(n // 2 + 1).hex()[:n].encode()
         return handmade_pdf(extra_objects=b"<< /Length " + str(n).encode() + b" >>\nstream\n" + filler + b"\nendstream")

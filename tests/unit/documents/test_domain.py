@@ -17,15 +17,28 @@ NOW = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
 
 
 def cand(**changes) -> CandidatureState:
-    values = dict(candidature_id=uuid.uuid4(), account_id=OWNER, centre_code="DAEU", commission_code="C1",
-                  date_limite_retour=date(2026, 6, 20))
+    values = dict(
+        candidature_id=uuid.uuid4(),
+        account_id=OWNER,
+        centre_code="DAEU",
+        commission_code="C1",
+        date_limite_retour=date(2026, 6, 20),
+    )
     values.update(changes)
     return CandidatureState(**values)
 
 
 def slot(**changes) -> Slot:
-    values = dict(id=uuid.uuid4(), candidature_id=uuid.uuid4(), piece_id=uuid.uuid4(), code="CNI", libelle="CNI",
-                  ordre=1, conditionnelle=False, statut="en_attente")
+    values = dict(
+        id=uuid.uuid4(),
+        candidature_id=uuid.uuid4(),
+        piece_id=uuid.uuid4(),
+        code="CNI",
+        libelle="CNI",
+        ordre=1,
+        conditionnelle=False,
+        statut="en_attente",
+    )
     values.update(changes)
     return Slot(**values)
 

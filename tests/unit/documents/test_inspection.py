@@ -38,7 +38,11 @@ def test_hostile_files_are_refused_with_a_reason(name, tmp_path):
         inspect_file(path, LIMIT)
     assert refused.value.extra["reason"] == reason
     assert refused.value.code in {"invalid", "unsupported_media_type"}
-    assert "déposez" in refused.value.message or "déposer" in refused.value.message or "Enregistrez" in refused.value.message
+    assert (
+        "déposez" in refused.value.message
+        or "déposer" in refused.value.message
+        or "Enregistrez" in refused.value.message
+    )
 
 
 def test_one_byte_over_the_limit_is_refused_as_too_large(tmp_path):

@@ -32,13 +32,22 @@ def candidate(account_id=ME) -> Principal:
 
 
 def staff(*roles, centres=(), commissions=()) -> Principal:
-    return Principal(realm="staff", account_id=uuid.uuid4(), email="s@example.org", roles=roles,
-                     centres=centres, commissions=commissions)
+    return Principal(
+        realm="staff",
+        account_id=uuid.uuid4(),
+        email="s@example.org",
+        roles=roles,
+        centres=centres,
+        commissions=commissions,
+    )
 
 
 def dossier(statut: str = "complet", **sections) -> Dossier:
-    return Dossier(ME, sections={k: StoredSection(k, 1, v) for k, v in sections.items()},
-                   scopes=(CandidatureScope("DAEU", "COM-DAEU", statut),))
+    return Dossier(
+        ME,
+        sections={k: StoredSection(k, 1, v) for k, v in sections.items()},
+        scopes=(CandidatureScope("DAEU", "COM-DAEU", statut),),
+    )
 
 
 def test_a_candidate_sees_only_their_own_dossier():
@@ -47,15 +56,18 @@ def test_a_candidate_sees_only_their_own_dossier():
         check_can_read(candidate(uuid.uuid4()), dossier())
 
 
-@pytest.mark.parametrize("principal,allowed", [
-    (staff("admin"), True),
-    (staff("scolarite_lecture"), True),
-    (staff("gestionnaire", centres=("DAEU",)), True),
-    (staff("gestionnaire", centres=("MASTER",)), False),
-    (staff("commission_lecture", commissions=("COM-DAEU",)), True),
-    (staff("commission", commissions=("AUTRE",)), False),
-    (staff(), False),
-])
+@pytest.mark.parametrize(
+    "principal,allowed",
+    [
+        (staff("admin"), True),
+        (staff("scolarite_lecture"), True),
+        (staff("gestionnaire", centres=("DAEU",)), True),
+        (staff("gestionnaire", centres=("MASTER",)), False),
+        (staff("commission_lecture", commissions=("COM-DAEU",)), True),
+        (staff("commission", commissions=("AUTRE",)), False),
+        (staff(), False),
+    ],
+)
 def test_staff_read_scope(principal, allowed):
     if allowed:
         check_can_read(principal, dossier())
@@ -88,7 +100,11 @@ def test_sections_are_written_in_order():
 
 
 def test_lock_applies_to_the_candidate_only():
-    locked = Dossier(ME, locked=True, sections={"informations_personnelles": StoredSection("informations_personnelles", 1, infos_perso())})
+    locked = Dossier(
+        ME,
+        locked=True,
+        sections={"informations_personnelles": StoredSection("informations_personnelles", 1, infos_perso())},
+    )
     with pytest.raises(Conflict) as refused:
         check_can_write(candidate(), locked, "informations_personnelles")
     assert refused.value.extra["motif"] == "verrouillee"
@@ -97,10 +113,15 @@ def test_lock_applies_to_the_candidate_only():
 
 
 def test_imported_parts_are_read_only_for_the_candidate():
-    d = Dossier(ME, sections={
-        "informations_personnelles": StoredSection("informations_personnelles", 1, infos_perso(), IMPORTED_IDENTITY_FIELDS),
-        "adresse": StoredSection("adresse", 1, adresse(), (WHOLE_SECTION,)),
-    })
+    d = Dossier(
+        ME,
+        sections={
+            "informations_personnelles": StoredSection(
+                "informations_personnelles", 1, infos_perso(), IMPORTED_IDENTITY_FIELDS
+            ),
+            "adresse": StoredSection("adresse", 1, adresse(), (WHOLE_SECTION,)),
+        },
+    )
     with pytest.raises(Conflict):
         check_can_write(candidate(), d, "adresse")
     with pytest.raises(Conflict):
@@ -122,9 +143,14 @@ def test_a_stale_version_is_a_precondition_failure():
 def test_completeness_says_what_is_missing_in_french():
     empty = completeness(dossier())
     assert not empty.complet
-    assert empty.manquants == ["Informations personnelles : rubrique à renseigner", "Adresse : rubrique à renseigner",
-                               "Baccalauréat : rubrique à renseigner"]
-    full = completeness(dossier(informations_personnelles=infos_perso(), adresse=adresse(), baccalaureat=baccalaureat()))
+    assert empty.manquants == [
+        "Informations personnelles : rubrique à renseigner",
+        "Adresse : rubrique à renseigner",
+        "Baccalauréat : rubrique à renseigner",
+    ]
+    full = completeness(
+        dossier(informations_personnelles=infos_perso(), adresse=adresse(), baccalaureat=baccalaureat())
+    )
     assert full.complet and full.manquants == []
     partial = dossier(informations_personnelles={k: v for k, v in infos_perso().items() if k != "nationalite"})
     assert "Informations personnelles : nationalite — Ce champ est obligatoire." in completeness(partial).manquants

@@ -36,7 +36,7 @@ def test_every_single_digit_error_in_a_bea_is_detected():
     for position in range(10):
         for digit in "0123456789":
             if digit != body[position]:
-                typo = body[:position] + digit + body[position + 1:]
+                typo = body[:position] + digit + body[position + 1 :]
                 assert not check_ine(typo + key).valid, typo
 
 

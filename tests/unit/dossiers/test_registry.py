@@ -37,7 +37,10 @@ def test_wrong_columns_are_named():
     columns = tuple(c for c in COLUMNS if c != "prenoms") + ("mot_de_passe",)
     report = parse(registry_csv([registry_row(bea("0612345678"))], columns=columns), REFS, TODAY)
     assert report.records == [] or report.errors
-    assert messages(report) == ["Ligne 1 : colonnes manquantes : prenoms.", "Ligne 1 : colonnes inconnues : mot_de_passe."]
+    assert messages(report) == [
+        "Ligne 1 : colonnes manquantes : prenoms.",
+        "Ligne 1 : colonnes inconnues : mot_de_passe.",
+    ]
 
 
 def test_bad_encoding_is_reported_per_line():
@@ -55,14 +58,18 @@ def test_every_bad_line_is_reported_with_its_column():
         registry_row(bea("0612345678")),  # duplicate INE
         registry_row(bea("0612345670"), date_naissance="31/02/2001"),  # impossible date
         registry_row(bea("0612345671"), commune_naissance="99999"),
-        registry_row(bea("0612345672"), nom_naissance="=HYPERLINK(\"http://x\")"),
-        registry_row(bea("0612345673"), cursus_interne="[{\"libelle\": 3}"),
+        registry_row(bea("0612345672"), nom_naissance='=HYPERLINK("http://x")'),
+        registry_row(bea("0612345673"), cursus_interne='[{"libelle": 3}'),
     ]
     report = parse(registry_csv(rows), REFS, TODAY)
     found = {(d.message.split(",")[0], d.field) for d in report.errors}
     assert found == {
-        ("Ligne 3", "ine"), ("Ligne 4", "ine"), ("Ligne 5", "date_naissance"), ("Ligne 6", "commune_naissance"),
-        ("Ligne 7", "nom_naissance"), ("Ligne 8", "cursus_interne"),
+        ("Ligne 3", "ine"),
+        ("Ligne 4", "ine"),
+        ("Ligne 5", "date_naissance"),
+        ("Ligne 6", "commune_naissance"),
+        ("Ligne 7", "nom_naissance"),
+        ("Ligne 8", "cursus_interne"),
     }
     assert "déjà présent ligne 2" in next(d.message for d in report.errors if d.message.startswith("Ligne 4"))
     assert report.refused_lines == {3, 4, 5, 6, 7, 8}

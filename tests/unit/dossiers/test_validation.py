@@ -42,18 +42,21 @@ def test_valid_contents_pass():
     assert fields("stages", Stages, stages()) == {}
 
 
-@pytest.mark.parametrize("overrides,field,words", [
-    (dict(commune_naissance="31999"), "commune_naissance", "inconnue"),
-    (dict(commune_naissance="33063"), "commune_naissance", "n'est pas dans le département 31"),
-    (dict(departement_naissance="96"), "departement_naissance", "inconnu"),
-    (dict(date_naissance="2031-01-01"), "date_naissance", "futur"),
-    (dict(date_naissance="2020-01-01"), "date_naissance", "plausible"),
-    (dict(date_naissance="1900-01-01"), "date_naissance", "plausible"),
-    (dict(ine="1234567890W"), "ine", "clé"),
-    (dict(nationalite="XX"), "nationalite", "pays est inconnu"),
-    (dict(pays_naissance="MA"), "ville_naissance_etranger", "obligatoire"),
-    (dict(ville_naissance_etranger="Rabat"), "ville_naissance_etranger", "laissez-le vide"),
-])
+@pytest.mark.parametrize(
+    "overrides,field,words",
+    [
+        (dict(commune_naissance="31999"), "commune_naissance", "inconnue"),
+        (dict(commune_naissance="33063"), "commune_naissance", "n'est pas dans le département 31"),
+        (dict(departement_naissance="96"), "departement_naissance", "inconnu"),
+        (dict(date_naissance="2031-01-01"), "date_naissance", "futur"),
+        (dict(date_naissance="2020-01-01"), "date_naissance", "plausible"),
+        (dict(date_naissance="1900-01-01"), "date_naissance", "plausible"),
+        (dict(ine="1234567890W"), "ine", "clé"),
+        (dict(nationalite="XX"), "nationalite", "pays est inconnu"),
+        (dict(pays_naissance="MA"), "ville_naissance_etranger", "obligatoire"),
+        (dict(ville_naissance_etranger="Rabat"), "ville_naissance_etranger", "laissez-le vide"),
+    ],
+)
 def test_informations_personnelles_refusals_name_the_field(overrides, field, words):
     refused = fields("informations_personnelles", InformationsPersonnelles, infos_perso(**overrides))
     assert words in refused[field]
@@ -66,29 +69,39 @@ def test_born_abroad_needs_a_city_and_no_french_place():
     assert fields("informations_personnelles", InformationsPersonnelles, data) == {}
 
 
-@pytest.mark.parametrize("overrides,field,words", [
-    (dict(code_postal="75001"), "code_postal", "ne correspond pas à la commune Toulouse"),
-    (dict(commune="99999"), "commune", "inconnue"),
-    (dict(code_postal=None), "code_postal", "obligatoire"),
-    (dict(code_postal="3100"), "code_postal", "5 chiffres"),
-    (dict(pays="DE", commune=None), "ville_etranger", "obligatoire"),
-    (dict(code_postal="75058", cedex="CEDEX 9"), "code_postal", "CEDEX"),
-])
+@pytest.mark.parametrize(
+    "overrides,field,words",
+    [
+        (dict(code_postal="75001"), "code_postal", "ne correspond pas à la commune Toulouse"),
+        (dict(commune="99999"), "commune", "inconnue"),
+        (dict(code_postal=None), "code_postal", "obligatoire"),
+        (dict(code_postal="3100"), "code_postal", "5 chiffres"),
+        (dict(pays="DE", commune=None), "ville_etranger", "obligatoire"),
+        (dict(code_postal="75058", cedex="CEDEX 9"), "code_postal", "CEDEX"),
+    ],
+)
 def test_adresse_refusals(overrides, field, words):
     assert words in fields("adresse", Adresse, adresse(**overrides))[field]
 
 
 def test_cedex_and_foreign_addresses_are_accepted():
     assert fields("adresse", Adresse, adresse(code_postal="31058", cedex="cedex 9")) == {}
-    assert fields("adresse", Adresse, dict(pays="GB", ligne1="10 Downing St", code_postal="SW1A 2AA",
-                                           ville_etranger="London")) == {}
+    assert (
+        fields(
+            "adresse", Adresse, dict(pays="GB", ligne1="10 Downing St", code_postal="SW1A 2AA", ville_etranger="London")
+        )
+        == {}
+    )
 
 
 def test_baccalaureat_rules():
     born = date(2001, 3, 14)
     assert "plausible" in fields("baccalaureat", Baccalaureat, baccalaureat(annee=2005), born)["annee"]
     assert "futur" in fields("baccalaureat", Baccalaureat, baccalaureat(annee=2030), born)["annee"]
-    assert "UAI" in fields("baccalaureat", Baccalaureat, baccalaureat(uai_etablissement="0750654E"), born)["uai_etablissement"]
+    assert (
+        "UAI"
+        in fields("baccalaureat", Baccalaureat, baccalaureat(uai_etablissement="0750654E"), born)["uai_etablissement"]
+    )
     sans = fields("baccalaureat", Baccalaureat, dict(situation="sans_bac", annee=2019), born)
     assert "sans baccalauréat" in sans["annee"]
     assert fields("baccalaureat", Baccalaureat, dict(situation="sans_bac"), born) == {}

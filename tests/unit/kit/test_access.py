@@ -19,8 +19,14 @@ STATUTS = ("en_attente", "receptionne", "incomplet", "complet")
 
 
 def staff(*roles: str, centres=(), commissions=()) -> Principal:
-    return Principal(realm="staff", account_id=uuid.uuid4(), email="agent@univ.example", roles=roles,
-                     centres=centres, commissions=commissions)
+    return Principal(
+        realm="staff",
+        account_id=uuid.uuid4(),
+        email="agent@univ.example",
+        roles=roles,
+        centres=centres,
+        commissions=commissions,
+    )
 
 
 PEOPLE = {
@@ -64,7 +70,9 @@ def test_the_matrix(who, statut):
 
 
 def test_a_candidate_is_never_staff():
-    me = Principal(realm="candidate", account_id=uuid.uuid4(), email="c@example.org", roles=("admin",), centres=("DAEU",))
+    me = Principal(
+        realm="candidate", account_id=uuid.uuid4(), email="c@example.org", roles=("admin",), centres=("DAEU",)
+    )
     scope = CandidatureScope("DAEU", "COM-DAEU", "complet")
     assert not (access.may_read(me, scope) or access.may_manage(me, scope) or access.may_decide(me, scope))
 
@@ -76,7 +84,10 @@ def test_a_formation_without_commission_is_seen_by_no_commission():
 
 
 def test_a_candidates_dossier_follows_their_candidatures():
-    waiting, complete = CandidatureScope("DAEU", "COM-DAEU", "receptionne"), CandidatureScope("DAEU", "COM-DAEU", "complet")
+    waiting, complete = (
+        CandidatureScope("DAEU", "COM-DAEU", "receptionne"),
+        CandidatureScope("DAEU", "COM-DAEU", "complet"),
+    )
     assert not access.may_read_candidate(PEOPLE["commission"], [waiting])
     assert access.may_read_candidate(PEOPLE["commission"], [waiting, complete])
     assert access.may_read_candidate(PEOPLE["scolarite_lecture"], []), "admin and scolarité read every dossier"

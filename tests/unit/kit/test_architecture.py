@@ -44,9 +44,19 @@ def lint(tree: Path, tmp_path: Path) -> subprocess.CompletedProcess:
     config = tmp_path / "importlinter.toml"
     config.write_text(contracts_for(tree))
     return subprocess.run(
-        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
-         "--config", str(config), "--no-cache"],
-        cwd=tree, capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(tree), "PATH": ""},
+        [
+            sys.executable,
+            "-c",
+            "from importlinter.cli import lint_imports_command; lint_imports_command()",
+            "--config",
+            str(config),
+            "--no-cache",
+        ],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(tree), "PATH": ""},
     )
 
 
@@ -59,7 +69,9 @@ def test_import_contracts_hold(tmp_path):
 def test_the_linter_catches_a_forbidden_import(tmp_path):
     """The check can fail: a copy of the tree where the mailer imports the gateway is refused."""
     copy = tmp_path / "tree"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv*", ".git", ".state", "__pycache__", "node_modules", "bench"))
+    shutil.copytree(
+        ROOT, copy, ignore=shutil.ignore_patterns(".venv*", ".git", ".state", "__pycache__", "node_modules", "bench")
+    )
     target = copy / "services" / "mailer" / "render.py"
     target.write_text("import gateway.app  # noqa\n" + target.read_text())
     result = lint(copy, tmp_path)

@@ -71,8 +71,11 @@ def test_nats_bindings_follow_the_binding_spec(document):
         assert operation["bindings"] == {"nats": {"bindingVersion": "0.1.0"}}
     for channel in document["channels"].values():
         assert "bindings" not in channel and channel["x-ecandidat-stream"].startswith("EVT_")
-    assert document["servers"]["bus"] == {**document["servers"]["bus"], "host": "nats.univ-exemple.fr:4222",
-                                          "protocol": "nats"}
+    assert document["servers"]["bus"] == {
+        **document["servers"]["bus"],
+        "host": "nats.univ-exemple.fr:4222",
+        "protocol": "nats",
+    }
 
 
 def test_published_schemas_let_consumers_ignore_new_fields(document):

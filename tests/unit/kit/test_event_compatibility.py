@@ -53,6 +53,7 @@ def test_a_field_made_nullable_or_optional_fails(released):
     def optional(s):
         s["required"].remove("nom")
         s["properties"]["prenom"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+
     problems = compat.check(released, changed(released, KEY, optional))
     assert f"{KEY} v1: data.nom: no longer required" in problems
     assert any(p.startswith(f"{KEY} v1: data.prenom: type changed") for p in problems)
@@ -62,6 +63,7 @@ def test_a_newly_required_field_fails(released):
     def required(s):
         s["properties"]["civilite"] = {"type": "string"}
         s["required"].append("civilite")
+
     assert compat.check(released, changed(released, KEY, required)) == [f"{KEY} v1: data.civilite: newly required"]
 
 

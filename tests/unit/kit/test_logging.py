@@ -22,7 +22,9 @@ def _extra_keys(call: ast.Call) -> list[tuple[str, int]]:
             continue
         value = keyword.value
         if isinstance(value, ast.Dict):
-            found += [(k.value, k.lineno) for k in value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+            found += [
+                (k.value, k.lineno) for k in value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            ]
         elif isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict":
             found += [(k.arg, value.lineno) for k in value.keywords if k.arg]
     return found

@@ -8,8 +8,14 @@ import pytest
 
 from services.mailer.render import Renderer
 
-DIRECTORY = {"nom": "TEST2", "prenom": "Zoé", "numero_dossier": "22PB7Y36", "formation": "DAEU option A",
-             "centre": "Diplôme d'Accès aux Etudes Universitaires (DAEU)", "date_limite_retour": date(2022, 6, 20)}
+DIRECTORY = {
+    "nom": "TEST2",
+    "prenom": "Zoé",
+    "numero_dossier": "22PB7Y36",
+    "formation": "DAEU option A",
+    "centre": "Diplôme d'Accès aux Etudes Universitaires (DAEU)",
+    "date_limite_retour": date(2022, 6, 20),
+}
 AT = datetime(2022, 6, 1, 10, 0, tzinfo=timezone.utc)
 CONTEXTS = {
     "candidature_created": {"base_url": "https://ecandidat.example"},
@@ -19,20 +25,49 @@ CONTEXTS = {
     "piece_refused": {"piece": "Curriculum vitae détaillé", "commentaire": "Illisible", "base_url": "https://x"},
     "decision_liste_attente": {"commentaire": None, "rang": None},
     "decision_liste_complementaire": {"rang": 2, "commentaire": None},
-    "decision_preselection": {"preselection_date": date(2022, 7, 1), "preselection_heure": time(14, 30),
-                              "preselection_lieu": "Salle 12", "commentaire": None, "contact_libelle": "Formation Continue",
-                              "contact_adresse": "5 Allées Antonio Machado\n31058 TOULOUSE Cedex9"},
-    "decision_favorable": {"deadline": AT, "promotion": True, "commentaire": None, "motif": None, "base_url": "https://x",
-                           "signataire_nom": "Claire Moulin", "signataire_qualite": "Responsable du DAEU"},
-    "decision_defavorable": {"motif": "Prérequis non satisfaits", "commentaire": None, "deadline": None, "promotion": False,
-                             "base_url": "https://x", "signataire_nom": None, "signataire_qualite": None},
-    "candidature_confirmed": {"confirmed_at": AT, "modalites": "Prenez rendez-vous avec le secrétariat.",
-                              "base_url": "https://x", "signataire_nom": "Claire Moulin",
-                              "signataire_qualite": "Responsable du DAEU"},
+    "decision_preselection": {
+        "preselection_date": date(2022, 7, 1),
+        "preselection_heure": time(14, 30),
+        "preselection_lieu": "Salle 12",
+        "commentaire": None,
+        "contact_libelle": "Formation Continue",
+        "contact_adresse": "5 Allées Antonio Machado\n31058 TOULOUSE Cedex9",
+    },
+    "decision_favorable": {
+        "deadline": AT,
+        "promotion": True,
+        "commentaire": None,
+        "motif": None,
+        "base_url": "https://x",
+        "signataire_nom": "Claire Moulin",
+        "signataire_qualite": "Responsable du DAEU",
+    },
+    "decision_defavorable": {
+        "motif": "Prérequis non satisfaits",
+        "commentaire": None,
+        "deadline": None,
+        "promotion": False,
+        "base_url": "https://x",
+        "signataire_nom": None,
+        "signataire_qualite": None,
+    },
+    "candidature_confirmed": {
+        "confirmed_at": AT,
+        "modalites": "Prenez rendez-vous avec le secrétariat.",
+        "base_url": "https://x",
+        "signataire_nom": "Claire Moulin",
+        "signataire_qualite": "Responsable du DAEU",
+    },
     "candidature_withdrawn": {"withdrawn_at": AT, "automatic": True},
     "confirmation_reminder": {"deadline": AT},
-    "candidature_deadline": {"limite": "22/06/2022 à 06:00", "ancienne": "20/06/2022", "prolongee": True,
-                             "incident": True, "motif": "Panne du 19/06 entre 8 h et 20 h.", "base_url": "https://x"},
+    "candidature_deadline": {
+        "limite": "22/06/2022 à 06:00",
+        "ancienne": "20/06/2022",
+        "prolongee": True,
+        "incident": True,
+        "motif": "Panne du 19/06 entre 8 h et 20 h.",
+        "base_url": "https://x",
+    },
 }
 
 
@@ -69,7 +104,9 @@ def test_the_letters_mails_say_what_the_letter_says():
 
 def test_every_template_on_disk_is_covered():
     renderer = Renderer()
-    account_templates = {t for t in renderer.templates() if t.startswith(("account_", "staff_", "mail_check", "webhook_"))}
+    account_templates = {
+        t for t in renderer.templates() if t.startswith(("account_", "staff_", "mail_check", "webhook_"))
+    }
     assert set(renderer.templates()) - account_templates == set(CONTEXTS)
 
 
@@ -85,12 +122,21 @@ def test_a_confirmation_deadline_is_written_as_people_read_it():
     reminder = renderer.render("confirmation_reminder", {**DIRECTORY, "deadline": midnight})
     assert reminder.subject.endswith("jusqu'au 08/12/2026 inclus")
     afternoon = datetime(2026, 12, 8, 13, 30, tzinfo=timezone.utc)
-    assert "avant le 08/12/2026 à 14:30" in renderer.render("confirmation_reminder", {**DIRECTORY, "deadline": afternoon}).text
+    assert (
+        "avant le 08/12/2026 à 14:30"
+        in renderer.render("confirmation_reminder", {**DIRECTORY, "deadline": afternoon}).text
+    )
 
 
 def test_the_disabled_webhook_mail_says_what_to_do():
-    context = {"url": "https://scolarite.univ-exemple.fr/hook", "endpoint_id": "3f2c1a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c",
-               "failing_since": AT, "disabled_at": AT, "last_error": "HTTP 500", "base_url": "https://x"}
+    context = {
+        "url": "https://scolarite.univ-exemple.fr/hook",
+        "endpoint_id": "3f2c1a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c",
+        "failing_since": AT,
+        "disabled_at": AT,
+        "last_error": "HTTP 500",
+        "base_url": "https://x",
+    }
     rendered = Renderer().render("webhook_disabled", context)
     assert "https://scolarite.univ-exemple.fr/hook" in rendered.text and "HTTP 500" in rendered.text
     assert "/api/v1/staff/webhooks/3f2c1a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c/resume" in rendered.text

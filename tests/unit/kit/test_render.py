@@ -25,7 +25,11 @@ def test_dates_are_written_in_paris_time():
 def test_html_is_escaped_and_text_is_not():
     rendered = Renderer().render(
         "mail_check",
-        {"requested_by": "<b>Zoé</b> & Cie", "requested_at": datetime(2026, 1, 2, tzinfo=timezone.utc), "base_url": "http://x"},
+        {
+            "requested_by": "<b>Zoé</b> & Cie",
+            "requested_at": datetime(2026, 1, 2, tzinfo=timezone.utc),
+            "base_url": "http://x",
+        },
     )
     assert "&lt;b&gt;Zoé&lt;/b&gt; &amp; Cie" in rendered.html
     assert "<b>Zoé</b> & Cie" in rendered.text

@@ -27,8 +27,14 @@ def test_the_pages_see_what_the_api_lets_read():
 
     for role in access.STAFF_ROLES:
         can = Can((role,), centres=("DAEU",), commissions=("COM-DAEU",))
-        who = Principal(realm="staff", account_id=uuid.UUID(int=1), email="x@univ.example", roles=(role,),
-                        centres=("DAEU",), commissions=("COM-DAEU",))
+        who = Principal(
+            realm="staff",
+            account_id=uuid.UUID(int=1),
+            email="x@univ.example",
+            roles=(role,),
+            centres=("DAEU",),
+            commissions=("COM-DAEU",),
+        )
         for centre in ("DAEU", "FC-DIPL"):
             assert can.sees_centre(centre) == access.covers_centre(who, centre), (role, centre)
         for commission in ("COM-DAEU", "COM-FC"):
@@ -38,15 +44,23 @@ def test_the_pages_see_what_the_api_lets_read():
 def test_what_each_role_is_offered():
     offered = {role: (Can((role,)).manage, Can((role,)).decide) for role in access.STAFF_ROLES}
     assert offered == {
-        "admin": (True, True), "scolarite": (True, True), "scolarite_lecture": (False, False),
-        "gestionnaire": (True, True), "gestionnaire_lecture": (False, False),
-        "commission": (False, True), "commission_lecture": (False, False),
+        "admin": (True, True),
+        "scolarite": (True, True),
+        "scolarite_lecture": (False, False),
+        "gestionnaire": (True, True),
+        "gestionnaire_lecture": (False, False),
+        "commission": (False, True),
+        "commission_lecture": (False, False),
     }
     administration = {role: (Can((role,)).administer_offer, Can((role,)).administer) for role in access.STAFF_ROLES}
     assert administration == {
-        "admin": (True, True), "scolarite": (True, False), "scolarite_lecture": (False, False),
-        "gestionnaire": (False, False), "gestionnaire_lecture": (False, False),
-        "commission": (False, False), "commission_lecture": (False, False),
+        "admin": (True, True),
+        "scolarite": (True, False),
+        "scolarite_lecture": (False, False),
+        "gestionnaire": (False, False),
+        "gestionnaire_lecture": (False, False),
+        "commission": (False, False),
+        "commission_lecture": (False, False),
     }
     gestionnaire = Can(("gestionnaire",), centres=("DAEU",))
     assert gestionnaire.sees_centre("DAEU") and not gestionnaire.sees_centre("MUSICO")

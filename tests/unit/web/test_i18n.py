@@ -34,8 +34,10 @@ def test_deadlines_are_written_as_french_people_write_them():
 def test_the_english_switch_translates_messages_and_dates(english):
     assert i18n.gettext("Mes candidatures") == "My applications"
     assert i18n.until(date(2026, 12, 10)) == "until 10 December 2026 inclusive"
-    assert i18n.gettext("Voulez-vous candidater à la formation '%(formation)s' ?", formation="DAEU option A") == \
-        "Do you want to apply to the programme 'DAEU option A'?"
+    assert (
+        i18n.gettext("Voulez-vous candidater à la formation '%(formation)s' ?", formation="DAEU option A")
+        == "Do you want to apply to the programme 'DAEU option A'?"
+    )
 
 
 def test_every_template_compiles():

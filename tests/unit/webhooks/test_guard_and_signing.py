@@ -13,9 +13,23 @@ from services.webhooks.delivery import backoff, matches, new_secret, signature
 from services.webhooks.guard import GuardedResolver, RefusedAddress, check_url, public
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-                                     "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1",
-                                     "224.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "224.0.0.1",
+    ],
+)
 def test_private_loopback_link_local_and_reserved_addresses_are_not_public(address):
     assert not public(address)
 
@@ -24,9 +38,18 @@ def test_public_addresses_are(address="193.54.0.1"):
     assert public(address) and public("2001:4860:4860::8888")
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://localhost/x", "https://[::1]/x",
-                                 "http://169.254.169.254/latest/meta-data", "ftp://example.org/x",
-                                 "https://user:pw@example.org/x", "https:///x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://localhost/x",
+        "https://[::1]/x",
+        "http://169.254.169.254/latest/meta-data",
+        "ftp://example.org/x",
+        "https://user:pw@example.org/x",
+        "https:///x",
+    ],
+)
 async def test_check_url_refuses(url):
     with pytest.raises(InvalidInput) as refused:
         await check_url(url, allow_private=False)
@@ -52,11 +75,17 @@ def test_signatures_verify_with_the_library_and_rotation_signs_with_both_secrets
     old, new = new_secret(), new_secret()
     sealer = Sealer(new_key(), "WEBHOOK_SEALING_KEY")
     now = datetime.now(timezone.utc)
-    endpoint = {"secret": sealer.seal(new), "previous_secret": sealer.seal(old),
-                "previous_valid_until": now + timedelta(hours=1)}
+    endpoint = {
+        "secret": sealer.seal(new),
+        "previous_secret": sealer.seal(old),
+        "previous_valid_until": now + timedelta(hours=1),
+    }
     assert new not in endpoint["secret"]  # kept sealed
-    headers = {"webhook-id": "e1", "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": signature(endpoint, "e1", now, '{"a": 1}', now, sealer.unseal)}
+    headers = {
+        "webhook-id": "e1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature(endpoint, "e1", now, '{"a": 1}', now, sealer.unseal),
+    }
     assert Webhook(new).verify('{"a": 1}', headers) == {"a": 1}
     assert Webhook(old).verify('{"a": 1}', headers) == {"a": 1}
     expired = {**endpoint, "previous_valid_until": now - timedelta(seconds=1)}
