@@ -109,6 +109,9 @@ async def _account_of(deps: Deps, identity: cas.CasIdentity, ine: str | None, ti
             owner = await store.candidate_by_email(conn, identity.email, lock=True)
             if owner is None:
                 return await _create(conn, deps, identity, ine)
+            if owner["ent_uid"] == identity.uid:
+                # The same person's other first login committed between the two reads: their account.
+                return owner
             if owner["ent_uid"] is not None:
                 raise Conflict(
                     OTHER_ENT, details=[ErrorDetail(field="ticket", message=OTHER_ENT, code="ent_other_account")]
