@@ -24,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -66,6 +66,36 @@ def _encode_result(result: BaseModel | None) -> bytes:
 
 def _encode_error(err: ServiceError) -> bytes:
     return json.dumps({"error": err.body().model_dump(mode="json")}, ensure_ascii=False).encode()
+
+
+class Route(NamedTuple):
+    """One row of a service's rpc table (`ROUTES` in its `rpc.py`): the request, its handler."""
+
+    model: type[RpcRequest]
+    handler: Callable[[Any, Any], Awaitable[BaseModel | None]]
+
+
+Deps = TypeVar("Deps")
+Request = TypeVar("Request", bound=RpcRequest)
+
+
+def route(model: type[Request], handler: Callable[[Deps, Request], Awaitable[BaseModel | None]]) -> Route:
+    """A row of the table; the type checker sees that the handler takes this request."""
+    return Route(model, handler)
+
+
+def register_routes(server: RpcServer, deps: Any, routes: tuple[Route, ...]) -> None:
+    """Serve each route's request with `handler(deps, request)`: a service's rpc is its table."""
+    for model, handler in routes:
+        server.route(model)(_bound(handler, deps))
+
+
+def _bound(handler: Callable[[Any, Any], Awaitable[BaseModel | None]], deps: Any) -> RpcHandler:
+    async def serve(req: Any, ctx: RpcContext) -> BaseModel | None:
+        return await handler(deps, req)
+
+    serve.__name__ = handler.__name__
+    return serve
 
 
 class RpcServer:

@@ -1,32 +1,12 @@
-"""Rpc endpoints of the accounts service: parse the contract, call the handler, reply."""
+"""Rpc endpoints of the accounts service: the table of requests and the handlers that answer them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple, TypeVar
-
-from pydantic import BaseModel
-
 from ecandidat.contracts import accounts as c
-from ecandidat.contracts.base import RpcRequest
-from ecandidat.runtime.rpc import RpcContext, RpcServer
+from ecandidat.runtime.rpc import Route, RpcServer, register_routes, route
 
 from . import ent, handlers, lost_links, sessions, staff
 from .context import Deps
-
-Request = TypeVar("Request", bound=RpcRequest)
-Handler = Callable[[Deps, Any], Awaitable[BaseModel | None]]
-
-
-class Route(NamedTuple):
-    model: type[RpcRequest]
-    handler: Handler
-
-
-def route(model: type[Request], handler: Callable[[Deps, Request], Awaitable[BaseModel | None]]) -> Route:
-    """One row of the table; the type checker sees that the handler takes this request."""
-    return Route(model, handler)
-
 
 ROUTES: tuple[Route, ...] = (
     route(c.CreateAccount, handlers.create_account),
@@ -58,13 +38,4 @@ ROUTES: tuple[Route, ...] = (
 
 
 def register(server: RpcServer, deps: Deps) -> None:
-    for model, handler in ROUTES:
-        server.route(model)(_bound(handler, deps))
-
-
-def _bound(handler: Handler, deps: Deps) -> Callable[[Any, RpcContext], Awaitable[BaseModel | None]]:
-    async def serve(req: Any, ctx: RpcContext) -> BaseModel | None:
-        return await handler(deps, req)
-
-    serve.__name__ = handler.__name__
-    return serve
+    register_routes(server, deps, ROUTES)
