@@ -118,7 +118,13 @@ async def test_can_transmit_says_what_the_transmission_will_answer(platform, smt
         return (await api(platform, "GET", f"/api/v1/candidatures/{cid}", token=token))[1]
 
     assert (await seen())["can_transmit"] is False
-    status, refused, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
+
+    async def transmission_answered() -> tuple[int, dict] | None:
+        # 503 « en cours de préparation » until documents has created the pieces: a client retries
+        status, body, _ = await api(platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
+        return None if status == 503 else (status, body)
+
+    status, refused = await eventually(transmission_answered, message="transmission answered once pieces exist")
     assert status == 409 and refused["reason"] == "pieces_manquantes", refused
     [mine] = (await api(platform, "GET", "/api/v1/candidatures", token=token))[1]["items"]
     assert mine["can_transmit"] is False
