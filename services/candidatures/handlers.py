@@ -40,15 +40,15 @@ from ecandidat.contracts.documents import (
     PiecesReadinessList,
     ReleasePieces,
 )
+from ecandidat.contracts.dossiers import Completeness, GetCompleteness
 from ecandidat.contracts.errors import Forbidden, NotFound, ServiceError
 from ecandidat.runtime.french import dernier_jour
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
 
-from . import domain, store, workflow
+from . import domain, store
 from .context import Deps
 from .domain import Action
-from .dossiers import missing_in_dossier
 from .lifecycle import change_statut, event_facts
 from .suivi import etapes
 
@@ -127,7 +127,7 @@ def view_of(row: Mapping[str, Any], now: datetime, missing: list[str] | None = N
         contact=ContactAddress(
             libelle=row["contact_libelle"], adresse=row["contact_adresse"], mail=row["contact_mail"]
         ),
-        decision_libelle=workflow.DECISIONS.get(row["decision"], "En attente"),
+        decision_libelle=domain.DECISIONS.get(row["decision"], "En attente"),
         confirmation_deadline=row["confirmation_deadline"],
         confirmed_at=row["confirmed_at"],
         withdrawn_at=row["withdrawn_at"],
@@ -153,6 +153,14 @@ def decision_details(row: Mapping[str, Any]) -> dict:
         heure = f" à {row['d_preselection_heure']:%H:%M}" if row["d_preselection_heure"] else ""
         details["preselection"] = f"Le {row['d_preselection_date']:%d/%m/%Y}{heure}, {row['d_preselection_lieu']}"
     return details
+
+
+async def missing_in_dossier(rpc: RpcClient, principal: Principal) -> list[str]:
+    """The parts of the dossier still to fill before applying (informations personnelles,
+    adresse, baccalauréat), as the dossiers service says them in French; empty when the dossier
+    allows applying."""
+    completeness = await rpc.call(GetCompleteness(account_id=principal.account_id), Completeness)
+    return [] if completeness.complet else list(completeness.manquants) or ["Votre dossier est incomplet."]
 
 
 async def apply(deps: Deps, req: Apply) -> CandidatureView:

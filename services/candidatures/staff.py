@@ -18,7 +18,7 @@ from ecandidat.contracts.errors import NotFound
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
 
-from . import store, workflow
+from . import domain, store
 from .context import Deps
 from .domain import Action, Refused, set_statut_action
 from .handlers import views
@@ -91,7 +91,7 @@ async def set_type_traitement(deps: Deps, req: c.SetTypeTraitement) -> c.BatchRe
 
 
 async def enter_decision(deps: Deps, req: c.EnterDecision) -> c.DecisionRecord:
-    workflow.check_decision_input(
+    domain.check_decision_input(
         req.kind,
         motif=req.motif,
         rang=req.rang,
@@ -141,7 +141,7 @@ async def validate(
     d = await store.validate_decision(conn, cid, decision_id, by, now)
     deadline = None
     if d["kind"] == "favorable":
-        deadline = workflow.confirmation_deadline(
+        deadline = domain.confirmation_deadline(
             now,
             candidature_date=row["date_confirmation"],
             formation_date=row["formation_date_confirmation"],
