@@ -420,10 +420,11 @@ async def bare_walk(base: str, count: int, size: int) -> LoadResult:
 
 
 class _Recording:
-    """Stands for the service's pool: runs the listing's queries on `conn`, keeping the last one."""
+    """Stands for the service's deps and its pool: runs the listing's queries on `conn`, keeping the last one."""
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+        self.pool = self
         self.sql: str = ""
         self.args: tuple = ()
 

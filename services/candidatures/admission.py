@@ -1,4 +1,5 @@
-"""After a favourable decision: confirmation, désistement, reminders, and the liste complémentaire.
+"""After a favourable decision: confirmation, désistement, and the liste complémentaire (the
+reminder and the désistement at the deadline are timed jobs, `jobs.py`).
 
 A freed place (a désistement, by the candidate or because the deadline passed) is offered at
 once, in the same transaction, to the next candidate of the formation's liste complémentaire
@@ -14,19 +15,20 @@ import asyncpg
 
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.errors import NotFound
-from ecandidat.runtime.clock import Clock, FixedClock
+from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
-from ecandidat.runtime.rpc import RpcClient
 
 from . import domain, store
+from .context import Deps
 from .domain import Action
 from .handlers import views
 from .lifecycle import change_statut, event_facts
 from .staff import SYSTEM, validate
 
 
-async def answer(pool: asyncpg.Pool, rpc: RpcClient, req: c.AnswerAdmission, clock: Clock) -> c.CandidatureView:
-    async with pool.acquire() as conn, conn.transaction():
+async def answer(deps: Deps, req: c.AnswerAdmission) -> c.CandidatureView:
+    clock = deps.clock
+    async with deps.pool.acquire() as conn, conn.transaction():
         row = await store.lock_candidature(conn, req.candidature_id)
         if row is None or req.principal.realm != "candidate" or row["account_id"] != req.principal.account_id:
             raise NotFound("Cette candidature n'existe pas.")
@@ -38,7 +40,7 @@ async def answer(pool: asyncpg.Pool, rpc: RpcClient, req: c.AnswerAdmission, clo
         else:
             await withdraw(conn, row, action, now, clock, by=by)
         view = await store.held_candidature_view(conn, row["id"])
-    [seen] = await views(rpc, [view], now)
+    [seen] = await views(deps.rpc, [view], now)
     return seen
 
 
@@ -79,30 +81,3 @@ async def promote_next(conn: asyncpg.Connection, formation_code: str, now: datet
         )
         promoted += 1
     return promoted
-
-
-def reminders_job(days_before: int):
-    async def run(conn: asyncpg.Connection, now: datetime) -> int:
-        after, until = domain.reminder_window(now, days_before)
-        rows = await store.reminders_due(conn, after, until)
-        for r in rows:
-            await store.mark_reminded(conn, r["id"], now)
-            view = await store.held_candidature_view(conn, r["id"])
-            await add_event(
-                conn,
-                c.ConfirmationReminderDue(**event_facts(view), confirmation_deadline=view["confirmation_deadline"]),
-                subject=str(r["id"]),
-                clock=FixedClock(now),
-            )
-        return len(rows)
-
-    return run
-
-
-async def expired_answers_job(conn: asyncpg.Connection, now: datetime) -> int:
-    """No answer by the deadline counts as a désistement (and frees the place)."""
-    rows = await store.answers_expired(conn, now)
-    for r in rows:
-        row = await store.lock_candidature(conn, r["id"])
-        await withdraw(conn, row, Action.EXPIRE, now, FixedClock(now), by=SYSTEM)
-    return len(rows)

@@ -6,30 +6,30 @@ import asyncpg
 
 from ecandidat.contracts import documents as d
 from ecandidat.contracts.accounts import AccountCreated, AccountPurged
-from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.consumer import Subscription
 
-from . import handlers, store
+from . import store
+from .context import Deps
 from .domain import Action
 from .lifecycle import change_statut
 
 READY = ("transmise", "validee", "non_concerne")
 
 
-async def on_account_purged(conn, event: AccountPurged, meta) -> None:
-    await handlers.erase_account(conn, event.account_id)
-    await store.delete_candidat(conn, event.account_id)
+def accounts(deps: Deps) -> list[Subscription]:
+    """Who the candidates are (name and address, for the staff's lists), and their erasure."""
+
+    async def purged(conn: asyncpg.Connection, event: AccountPurged, meta) -> None:
+        await store.delete_candidatures_of(conn, event.account_id)
+        await store.delete_candidat(conn, event.account_id)
+
+    async def created(conn: asyncpg.Connection, event: AccountCreated, meta) -> None:
+        await store.save_candidat(conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.email)
+
+    return [Subscription(AccountPurged, purged), Subscription(AccountCreated, created)]
 
 
-async def on_account_created(conn, event: AccountCreated, meta) -> None:
-    await store.save_candidat(conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.email)
-
-
-def accounts() -> list[Subscription]:
-    return [Subscription(AccountPurged, on_account_purged), Subscription(AccountCreated, on_account_created)]
-
-
-def pieces(clock: Clock) -> list[Subscription]:
+def pieces(deps: Deps) -> list[Subscription]:
     """Piece statuses as the documents service reports them; a refused piece makes the dossier incomplet."""
 
     async def record(conn: asyncpg.Connection, event, statut: str, at) -> asyncpg.Record | None:
@@ -56,11 +56,11 @@ def pieces(clock: Clock) -> list[Subscription]:
             conn, row["id"], event.at, event.by, "piece_refusee", piece=event.libelle, commentaire=event.comment
         )
         await change_statut(
-            store.Tx(conn, clock),
+            store.Tx(conn, deps.clock),
             row,
             Action.PIECE_REFUSED,
             by=event.by,
-            now=clock.now(),
+            now=deps.now(),
             comment=event.comment,
             cause="piece_refusee",
             piece=event.libelle,

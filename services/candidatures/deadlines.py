@@ -23,6 +23,7 @@ from ecandidat.runtime.french import dernier_jour, limite_courte
 from ecandidat.runtime.outbox import add_event
 
 from . import store
+from .context import Deps
 from .domain import Refused
 from .lifecycle import event_facts
 
@@ -87,8 +88,8 @@ async def formation_date_changed(
     return [r["id"] for r in before if await announce(conn, r, by, now, clock, cause="formation", motif=motif)]
 
 
-async def set_formation_date(pool: asyncpg.Pool, req: c.SetFormationDateRetour, clock: Clock) -> c.DeadlinesChanged:
-    async with pool.acquire() as conn, conn.transaction():
+async def set_formation_date(deps: Deps, req: c.SetFormationDateRetour) -> c.DeadlinesChanged:
+    async with deps.pool.acquire() as conn, conn.transaction():
         formation = await store.lock_formation(conn, req.formation_code)
         if formation is None:
             raise NotFound("Cette formation n'existe pas.")
@@ -107,12 +108,12 @@ async def set_formation_date(pool: asyncpg.Pool, req: c.SetFormationDateRetour, 
             return c.DeadlinesChanged(updated=[])
         before = await formation_followers(conn, req.formation_code)
         await store.set_formation_date_retour(conn, req.formation_code, req.date_retour)
-        updated = await formation_date_changed(conn, before, _by(req.principal), clock.now(), clock, req.motif)
+        updated = await formation_date_changed(conn, before, _by(req.principal), deps.now(), deps.clock, req.motif)
     return c.DeadlinesChanged(updated=updated)
 
 
-async def set_candidature_date(pool: asyncpg.Pool, req: c.SetCandidatureDateRetour, clock: Clock) -> c.DeadlinesChanged:
-    async with pool.acquire() as conn, conn.transaction():
+async def set_candidature_date(deps: Deps, req: c.SetCandidatureDateRetour) -> c.DeadlinesChanged:
+    async with deps.pool.acquire() as conn, conn.transaction():
         before = await store.candidature_view(conn, req.candidature_id, lock=True)
         if before is None:
             raise NotFound("Cette candidature n'existe pas.")
@@ -122,13 +123,13 @@ async def set_candidature_date(pool: asyncpg.Pool, req: c.SetCandidatureDateReto
         if before["date_retour_individuelle"] == req.date_retour:
             return c.DeadlinesChanged(updated=[])
         await store.set_date_retour_individuelle(conn, req.candidature_id, req.date_retour)
-        now = clock.now()
+        now = deps.now()
         changed = await announce(
             conn,
             before,
             _by(req.principal),
             now,
-            clock,
+            deps.clock,
             cause="candidature",
             motif=req.motif,
             date_individuelle=req.date_retour,
@@ -156,7 +157,7 @@ def _prolongation(row: asyncpg.Record, *, deja: bool) -> c.Prolongation:
     )
 
 
-async def extend_campaign(pool: asyncpg.Pool, req: c.ExtendCampaignDeadlines, clock: Clock) -> c.Prolongation:
+async def extend_campaign(deps: Deps, req: c.ExtendCampaignDeadlines) -> c.Prolongation:
     """One extension per incident: the same request again (a retry after a timeout) returns the
     extension already made and changes nothing."""
     access.require(
@@ -164,7 +165,7 @@ async def extend_campaign(pool: asyncpg.Pool, req: c.ExtendCampaignDeadlines, cl
         access.OFFER_ADMINS,
         "Prolonger les dates limites d'une campagne est réservé à l'administration et à la scolarité.",
     )
-    now = clock.now()
+    now = deps.now()
     if req.incident_debut > now:
         raise InvalidInput(
             "Les données envoyées sont invalides.",
@@ -172,7 +173,7 @@ async def extend_campaign(pool: asyncpg.Pool, req: c.ExtendCampaignDeadlines, cl
                 ErrorDetail(field="incident_debut", message="Le début de l'incident ne peut pas être dans le futur.")
             ],
         )
-    async with pool.acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         if not await store.lock_campagne(conn, req.campagne_code):
             raise NotFound("Cette campagne n'existe pas.")
         done = await store.prolongation(conn, req.campagne_code, req.incident_debut)
@@ -195,7 +196,7 @@ async def extend_campaign(pool: asyncpg.Pool, req: c.ExtendCampaignDeadlines, cl
                 row,
                 by,
                 now,
-                clock,
+                deps.clock,
                 cause="incident",
                 motif=req.motif,
                 prolongation=str(prolongation_id),

@@ -13,16 +13,25 @@ import asyncpg
 from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import (
+    Apply,
+    CancelCandidature,
     CandidatureCreated,
     CandidatureFacts,
+    CandidatureList,
     CandidatureView,
     ContactAddress,
+    GetCandidature,
+    GetCandidatureFacts,
+    GetOfferTree,
+    GetSuivi,
+    ListMyCandidatures,
     OfferCentre,
     OfferFormation,
     OfferTree,
     OfferType,
     RequiredPiece,
     Suivi,
+    TransmitCandidature,
 )
 from ecandidat.contracts.documents import (
     FreezePieces,
@@ -31,15 +40,15 @@ from ecandidat.contracts.documents import (
     PiecesReadinessList,
     ReleasePieces,
 )
+from ecandidat.contracts.dossiers import Completeness, GetCompleteness
 from ecandidat.contracts.errors import Forbidden, NotFound, ServiceError
-from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.french import dernier_jour
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
 
-from . import domain, store, workflow
+from . import domain, store
+from .context import Deps
 from .domain import Action
-from .dossiers import missing_in_dossier
 from .lifecycle import change_statut, event_facts
 from .suivi import etapes
 
@@ -118,7 +127,7 @@ def view_of(row: Mapping[str, Any], now: datetime, missing: list[str] | None = N
         contact=ContactAddress(
             libelle=row["contact_libelle"], adresse=row["contact_adresse"], mail=row["contact_mail"]
         ),
-        decision_libelle=workflow.DECISIONS.get(row["decision"], "En attente"),
+        decision_libelle=domain.DECISIONS.get(row["decision"], "En attente"),
         confirmation_deadline=row["confirmation_deadline"],
         confirmed_at=row["confirmed_at"],
         withdrawn_at=row["withdrawn_at"],
@@ -146,12 +155,19 @@ def decision_details(row: Mapping[str, Any]) -> dict:
     return details
 
 
-async def apply(
-    pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, formation_code: str, clock: Clock
-) -> CandidatureView:
+async def missing_in_dossier(rpc: RpcClient, principal: Principal) -> list[str]:
+    """The parts of the dossier still to fill before applying (informations personnelles,
+    adresse, baccalauréat), as the dossiers service says them in French; empty when the dossier
+    allows applying."""
+    completeness = await rpc.call(GetCompleteness(account_id=principal.account_id), Completeness)
+    return [] if completeness.complet else list(completeness.manquants) or ["Votre dossier est incomplet."]
+
+
+async def apply(deps: Deps, req: Apply) -> CandidatureView:
+    principal, formation_code = req.principal, req.formation_code
     if principal.realm != "candidate" or not principal.numero_dossier:
         raise Forbidden("Seul un candidat peut candidater.")
-    async with pool.acquire() as conn:
+    async with deps.pool.acquire() as conn:
         frow = await store.formation(conn, formation_code)
         if frow is None:
             raise NotFound("Cette formation n'existe pas.")
@@ -161,18 +177,18 @@ async def apply(
     domain.check_can_apply(
         campagne=campagne,
         formation=formation,
-        now=clock.now(),
+        now=deps.now(),
         already_applied=False,
         count_in_centre=0,
         max_in_centre=frow["max_candidatures"],
     )
-    missing = await missing_in_dossier(rpc, principal)
+    missing = await missing_in_dossier(deps.rpc, principal)
     if missing:
         raise domain.incomplete_dossier(missing)
     candidature_id = uuid.uuid4()
-    async with pool.acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         await store.lock_candidate(conn, principal.account_id)
-        now = clock.now()
+        now = deps.now()
         campagne = domain.open_campagne(store.campagne_of(await store.campagne_en_service(conn)), now)
         domain.check_can_apply(
             campagne=campagne,
@@ -221,7 +237,7 @@ async def apply(
         ]
         await store.insert_required_pieces(conn, candidature_id, required)
         row = await store.held_candidature_view(conn, candidature_id)
-        await add_event(conn, created_event(row, required), subject=str(candidature_id), clock=clock)
+        await add_event(conn, created_event(row, required), subject=str(candidature_id), clock=deps.clock)
     return view_of(row, now)
 
 
@@ -239,69 +255,67 @@ def created_event(row: asyncpg.Record, pieces: list[RequiredPiece]) -> Candidatu
     )
 
 
-async def facts(pool: asyncpg.Pool, candidature_id: uuid.UUID) -> CandidatureFacts:
+async def facts(deps: Deps, req: GetCandidatureFacts) -> CandidatureFacts:
     """`candidature.created` as it would be sent now, for a service its event has not reached yet."""
-    async with pool.acquire() as conn:
-        row = await store.candidature_view(conn, candidature_id)
+    async with deps.pool.acquire() as conn:
+        row = await store.candidature_view(conn, req.candidature_id)
         if row is None:
             raise _not_found()
-        pieces = await store.required_pieces_of(conn, candidature_id)
+        pieces = await store.required_pieces_of(conn, req.candidature_id)
     return CandidatureFacts(
         created=created_event(row, pieces), statut=row["statut"], cancelled=row["cancelled_at"] is not None
     )
 
 
-async def get(
-    pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, candidature_id: uuid.UUID, clock: Clock
-) -> CandidatureView:
-    async with pool.acquire() as conn:
-        row = check_access(await store.candidature_view(conn, candidature_id), principal)
-    [view] = await views(rpc, [row], clock.now())
+async def get(deps: Deps, req: GetCandidature) -> CandidatureView:
+    async with deps.pool.acquire() as conn:
+        row = check_access(await store.candidature_view(conn, req.candidature_id), req.principal)
+    [view] = await views(deps.rpc, [row], deps.now())
     return view
 
 
-async def suivi(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID) -> Suivi:
-    async with pool.acquire() as conn:
-        check_access(await store.candidature_view(conn, candidature_id), principal)
-        rows = await store.history(conn, candidature_id)
-    return Suivi(candidature_id=candidature_id, etapes=etapes(rows))
+async def suivi(deps: Deps, req: GetSuivi) -> Suivi:
+    async with deps.pool.acquire() as conn:
+        check_access(await store.candidature_view(conn, req.candidature_id), req.principal)
+        rows = await store.history(conn, req.candidature_id)
+    return Suivi(candidature_id=req.candidature_id, etapes=etapes(rows))
 
 
-async def list_mine(pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, clock: Clock) -> list[CandidatureView]:
-    if principal.realm != "candidate":
+async def list_mine(deps: Deps, req: ListMyCandidatures) -> CandidatureList:
+    if req.principal.realm != "candidate":
         raise Forbidden("Cette liste est celle des candidatures d'un candidat.")
-    async with pool.acquire() as conn:
-        rows = await store.candidatures_of(conn, principal.account_id)
-    return await views(rpc, rows, clock.now())
+    async with deps.pool.acquire() as conn:
+        rows = await store.candidatures_of(conn, req.principal.account_id)
+    return CandidatureList(items=await views(deps.rpc, rows, deps.now()))
 
 
-async def cancel(pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, clock: Clock) -> CandidatureView:
-    async with pool.acquire() as conn, conn.transaction():
-        locked = await store.lock_candidature(conn, candidature_id)
+async def cancel(deps: Deps, req: CancelCandidature) -> CandidatureView:
+    principal = req.principal
+    async with deps.pool.acquire() as conn, conn.transaction():
+        locked = await store.lock_candidature(conn, req.candidature_id)
         if locked is None or principal.realm != "candidate" or locked["account_id"] != principal.account_id:
             raise _not_found()
-        now = clock.now()
+        now = deps.now()
         row = await change_statut(
-            store.Tx(conn, clock), locked, Action.CANCEL, by=principal.numero_dossier or "", now=now
+            store.Tx(conn, deps.clock), locked, Action.CANCEL, by=principal.numero_dossier or "", now=now
         )
     assert row is not None, "a cancellation changes the state, or is refused"
     return view_of(row, now)
 
 
-async def transmit(
-    pool: asyncpg.Pool, rpc: RpcClient, principal: Principal, candidature_id: uuid.UUID, clock: Clock
-) -> CandidatureView:
+async def transmit(deps: Deps, req: TransmitCandidature) -> CandidatureView:
     """Transmission is race-free against piece changes: the documents service checks and freezes
     the pieces atomically first; if the transmission then fails here, the freeze is released."""
-    async with pool.acquire() as conn:
+    principal, candidature_id, rpc = req.principal, req.candidature_id, deps.rpc
+    async with deps.pool.acquire() as conn:
         row = await store.candidature_view(conn, candidature_id)
     if row is None or principal.realm != "candidate" or row["account_id"] != principal.account_id:
         raise _not_found()
-    store.candidature_of(row).next_statut(Action.TRANSMIT, clock.now())
+    store.candidature_of(row).next_statut(Action.TRANSMIT, deps.now())
     missing: list[str] | None
     try:
         frozen = await rpc.call(
-            FreezePieces(candidature_id=candidature_id, until=clock.now() + FREEZE_LEASE), FreezeResult
+            FreezePieces(candidature_id=candidature_id, until=deps.now() + FREEZE_LEASE), FreezeResult
         )
         missing = [m.libelle for m in frozen.missing]
     except NotFound:
@@ -310,13 +324,13 @@ async def transmit(
     if refusal is not None:
         raise refusal
     try:
-        async with pool.acquire() as conn, conn.transaction():
+        async with deps.pool.acquire() as conn, conn.transaction():
             locked = await store.lock_candidature(conn, candidature_id)
             if locked is None:
                 raise _not_found()
-            now = clock.now()
+            now = deps.now()
             row = await change_statut(
-                store.Tx(conn, clock), locked, Action.TRANSMIT, by=principal.numero_dossier or "", now=now
+                store.Tx(conn, deps.clock), locked, Action.TRANSMIT, by=principal.numero_dossier or "", now=now
             )
     except BaseException:
         try:
@@ -328,9 +342,9 @@ async def transmit(
     return view_of(row, now)
 
 
-async def offer_tree(pool: asyncpg.Pool, clock: Clock) -> OfferTree:
-    now = clock.now()
-    async with pool.acquire() as conn:
+async def offer_tree(deps: Deps, req: GetOfferTree) -> OfferTree:
+    now = deps.now()
+    async with deps.pool.acquire() as conn:
         campagne = store.campagne_of(await store.campagne_en_service(conn))
         rows = await store.open_offer(conn) if campagne and campagne.is_open(now) else []
     centres: dict[str, OfferCentre] = {}
@@ -362,7 +376,3 @@ async def offer_tree(pool: asyncpg.Pool, clock: Clock) -> OfferTree:
             )
         )
     return OfferTree(campagne=campagne.libelle if campagne else None, centres=list(centres.values()))
-
-
-async def erase_account(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
-    return await store.delete_candidatures_of(conn, account_id)

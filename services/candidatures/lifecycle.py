@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.base import Event
 
-from . import store, workflow
+from . import domain, store
 from .domain import ANNULEE, Action
 
 
@@ -147,7 +147,7 @@ def event_facts(row: Mapping[str, Any]) -> dict:
 def letter_facts(row: Mapping[str, Any]) -> dict:
     """What the admission letter, and the mails that refer to it, name (from a candidature view row)."""
     return dict(
-        modalites_inscription=workflow.modalites_inscription(
+        modalites_inscription=domain.modalites_inscription(
             row["modalites_inscription"], row["contact_libelle"], row["contact_adresse"], row["contact_mail"]
         ),
         signataire_nom=row["signataire_nom"],

@@ -19,6 +19,7 @@ from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, NotFound
 
 from . import store
+from .context import Deps
 
 
 def _encode(values: list[Any]) -> str:
@@ -67,8 +68,8 @@ async def _scope(conn: asyncpg.Connection, req: c.ListCandidatures) -> store.Lis
     raise access.out_of_scope("Cette liste")
 
 
-async def list_candidatures(pool: asyncpg.Pool, req: c.ListCandidatures) -> c.CandidaturePage:
-    async with pool.acquire() as conn:
+async def list_candidatures(deps: Deps, req: c.ListCandidatures) -> c.CandidaturePage:
+    async with deps.pool.acquire() as conn:
         scope = await _scope(conn, req)
         after = _decode(req.cursor, req.sort) if req.cursor else None
         rows, keys = await store.list_candidatures(conn, scope, req.filters, req.sort, after, req.limit + 1)
@@ -79,31 +80,18 @@ async def list_candidatures(pool: asyncpg.Pool, req: c.ListCandidatures) -> c.Ca
     return c.CandidaturePage(items=items, next_cursor=cursor)
 
 
-async def count_candidatures(pool: asyncpg.Pool, req: c.CountCandidatures) -> c.StatutCounts:
+async def count_candidatures(deps: Deps, req: c.CountCandidatures) -> c.StatutCounts:
     """The list's counts per statut: the same scope and filters, the statut filter left out."""
-    async with pool.acquire() as conn:
+    async with deps.pool.acquire() as conn:
         scope = await _scope(conn, c.ListCandidatures(principal=req.principal, filters=req.filters))
         rest = req.filters.model_copy(update={"statut": None})
         whole_formation = {k for k, v in rest.model_dump().items() if v not in (None, "")} == {"formation_code"}
         if scope.commission is None and whole_formation and rest.formation_code:
-            counts = await kept_counts(conn, rest.formation_code)  # a whole formation: the counts the trigger keeps
+            # a whole formation: the counts the trigger keeps
+            counts = await store.kept_counts(conn, rest.formation_code)
         else:
             counts = await store.count_by_statut(conn, scope, rest)
     return c.StatutCounts(counts=counts, total=sum(counts.values()))
-
-
-async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str, int]:
-    """A formation's counts per statut as `statut_counts` keeps them (migration 0009)."""
-    rows = await conn.fetch(
-        "SELECT statut, annulee, sum(n)::bigint AS n FROM statut_counts WHERE formation_code = $1"
-        " GROUP BY 1, 2 HAVING sum(n) <> 0",
-        formation_code,
-    )
-    counts: dict[str, int] = {}
-    for r in rows:
-        statut = "annulee" if r["annulee"] else r["statut"]
-        counts[statut] = counts.get(statut, 0) + r["n"]
-    return counts
 
 
 def _row(r: asyncpg.Record) -> c.CandidatureRow:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 
 from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
@@ -20,9 +19,9 @@ from ecandidat.contracts.candidatures import (
     Saved,
 )
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput
-from ecandidat.runtime.clock import Clock
 
 from . import deadlines, store
+from .context import Deps
 
 
 def _require_admin(principal: Principal) -> None:
@@ -37,47 +36,47 @@ def _invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput("Les données envoyées sont invalides.", details=[ErrorDetail(field=field, message=message)])
 
 
-async def save_campagne(pool: asyncpg.Pool, req: SaveCampagne) -> Saved:
+async def save_campagne(deps: Deps, req: SaveCampagne) -> Saved:
     _require_admin(req.principal)
     if req.fin < req.debut:
         raise _invalid("fin", "La date de fin doit suivre la date de début.")
-    async with pool.acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         if req.en_service:  # one campaign in service at a time: this one replaces the previous
             await store.retire_campagnes(conn, but=req.code)
         created = await store.upsert(conn, "campagnes", "code", req.model_dump(exclude={"principal"}))
     return Saved(code=req.code, created=created)
 
 
-async def save_centre(pool: asyncpg.Pool, req: SaveCentre) -> Saved:
+async def save_centre(deps: Deps, req: SaveCentre) -> Saved:
     _require_admin(req.principal)
-    async with pool.acquire() as conn:
+    async with deps.pool.acquire() as conn:
         created = await store.upsert(conn, "centres", "code", req.model_dump(exclude={"principal"}))
     return Saved(code=req.code, created=created)
 
 
-async def save_type_diplome(pool: asyncpg.Pool, req: SaveTypeDiplome) -> Saved:
+async def save_type_diplome(deps: Deps, req: SaveTypeDiplome) -> Saved:
     _require_admin(req.principal)
-    async with pool.acquire() as conn:
+    async with deps.pool.acquire() as conn:
         created = await store.upsert(conn, "types_diplome", "code", req.model_dump(exclude={"principal"}))
     return Saved(code=req.code, created=created)
 
 
-async def save_commission(pool: asyncpg.Pool, req: SaveCommission) -> Saved:
+async def save_commission(deps: Deps, req: SaveCommission) -> Saved:
     _require_admin(req.principal)
-    async with pool.acquire() as conn:
+    async with deps.pool.acquire() as conn:
         if not await store.exists(conn, "centres", req.centre_code):
             raise _invalid("centre_code", "Ce centre de candidature n'existe pas.")
         created = await store.upsert(conn, "commissions", "code", req.model_dump(exclude={"principal"}))
     return Saved(code=req.code, created=created)
 
 
-async def save_formation(pool: asyncpg.Pool, req: SaveFormation, clock: Clock) -> Saved:
+async def save_formation(deps: Deps, req: SaveFormation) -> Saved:
     _require_admin(req.principal)
     if req.depot_fin < req.depot_debut:
         raise _invalid("depot_fin", "La fin du dépôt doit suivre son début.")
     if req.date_retour < req.depot_debut:
         raise _invalid("date_retour", "La date limite de retour ne peut précéder l'ouverture du dépôt.")
-    async with pool.acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         for field, table, code in (
             ("centre_code", "centres", req.centre_code),
             ("type_code", "types_diplome", req.type_code),
@@ -90,11 +89,11 @@ async def save_formation(pool: asyncpg.Pool, req: SaveFormation, clock: Clock) -
         followers = await deadlines.formation_followers(conn, req.code) if moved else []
         created = await store.upsert(conn, "formations", "code", req.model_dump(exclude={"principal"}))
         if moved:  # the candidatures that follow the formation's date move with it
-            await deadlines.formation_date_changed(conn, followers, req.principal.email, clock.now(), clock)
+            await deadlines.formation_date_changed(conn, followers, req.principal.email, deps.now(), deps.clock)
     return Saved(code=req.code, created=created)
 
 
-async def save_piece(pool: asyncpg.Pool, req: SavePiece) -> Saved:
+async def save_piece(deps: Deps, req: SavePiece) -> Saved:
     _require_admin(req.principal)
     if (req.niveau == "centre") != (req.centre_code is not None):
         raise _invalid("centre_code", "Un centre est requis pour une pièce de niveau centre, et seulement pour elle.")
@@ -105,7 +104,7 @@ async def save_piece(pool: asyncpg.Pool, req: SavePiece) -> Saved:
     for t in req.types_traitement:
         if t not in ("acces_controle", "acces_direct"):
             raise _invalid("types_traitement", f"Type de traitement inconnu : {t}.")
-    async with pool.acquire() as conn:
+    async with deps.pool.acquire() as conn:
         if not await store.exists(conn, "centres", req.centre_code):
             raise _invalid("centre_code", "Ce centre de candidature n'existe pas.")
         if not await store.exists(conn, "formations", req.formation_code):
@@ -116,20 +115,9 @@ async def save_piece(pool: asyncpg.Pool, req: SavePiece) -> Saved:
     return Saved(code=req.code, created=created, id=piece_id)
 
 
-async def offer_admin(pool: asyncpg.Pool, req: GetOfferAdmin) -> OfferAdmin:
+async def offer_admin(deps: Deps, req: GetOfferAdmin) -> OfferAdmin:
     """Every row of the offer, in the order the pages list them."""
     _require_admin(req.principal)
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        rows = {
-            name: [dict(r) for r in await conn.fetch(f"SELECT * FROM {table} ORDER BY {order}")]
-            for name, table, order in (
-                ("campagnes", "campagnes", "debut DESC, code"),
-                ("prolongations", "prolongations", "le DESC"),
-                ("centres", "centres", "ordre, code"),
-                ("types_diplome", "types_diplome", "ordre, code"),
-                ("commissions", "commissions", "centre_code, code"),
-                ("formations", "formations", "centre_code, type_code, code"),
-                ("pieces", "pieces", "niveau, ordre, code"),
-            )
-        }
+    async with deps.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        rows = await store.offer_rows(conn)
     return OfferAdmin(**rows)

@@ -10,13 +10,17 @@ import uuid
 from datetime import date, timedelta
 
 import asyncpg
+from nats.aio.client import Client as NATS
 
 from ecandidat.contracts import access
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.auth import Principal
 from ecandidat.runtime.clock import SystemClock
+from ecandidat.runtime.rpc import RpcClient
 
 from . import offer
+from .context import Deps
+from .settings import CandidaturesSettings
 
 SEEDER = Principal(realm="staff", account_id=uuid.UUID(int=0), email="seed@ecandidat.localhost", roles=access.ADMINS)
 
@@ -172,8 +176,10 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
     """Create or update the demo campaign and offer; return the piece ids by code."""
     year = campaign_year or today.year
     p = SEEDER
+    # The offer's handlers, as the service runs them; they call no other service (the client never connects).
+    deps = Deps(pool, SystemClock(), RpcClient(NATS()), CandidaturesSettings())
     await offer.save_campagne(
-        pool,
+        deps,
         c.SaveCampagne(
             principal=p,
             code=f"CAMP{year}",
@@ -187,7 +193,7 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
     for code, libelle, contact, ordre in CENTRES:
         nom, qualite = SIGNATAIRES.get(code, SIGNATAIRE_FC)
         await offer.save_centre(
-            pool,
+            deps,
             c.SaveCentre(
                 principal=p,
                 code=code,
@@ -199,12 +205,12 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
             ),
         )
     for code, libelle, ordre in TYPES:
-        await offer.save_type_diplome(pool, c.SaveTypeDiplome(principal=p, code=code, libelle=libelle, ordre=ordre))
+        await offer.save_type_diplome(deps, c.SaveTypeDiplome(principal=p, code=code, libelle=libelle, ordre=ordre))
     for code, libelle, centre in COMMISSIONS:
-        await offer.save_commission(pool, c.SaveCommission(principal=p, code=code, libelle=libelle, centre_code=centre))
+        await offer.save_commission(deps, c.SaveCommission(principal=p, code=code, libelle=libelle, centre_code=centre))
     for code, libelle, centre, type_code, commission, traitement, capacite in FORMATIONS:
         await offer.save_formation(
-            pool,
+            deps,
             c.SaveFormation(
                 principal=p,
                 code=code,
@@ -222,12 +228,11 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
                 date_publication=today + timedelta(days=95),
                 modalites_inscription=MODALITES.get(centre),
             ),
-            SystemClock(),
         )
     ids: dict[str, uuid.UUID | None] = {}
     for code, libelle, ordre, niveau, piece_centre, piece_formation, conditionnelle, modele in PIECES:
         saved = await offer.save_piece(
-            pool,
+            deps,
             c.SavePiece(
                 principal=p,
                 code=code,

@@ -9,7 +9,8 @@ from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.service import Service
 
-from . import admission, consumers, rpc
+from . import consumers, jobs, rpc
+from .context import Deps
 from .settings import CandidaturesSettings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -20,15 +21,17 @@ class CandidaturesService(Service):
 
     def __init__(self, settings: CandidaturesSettings | None = None, *, clock: Clock | None = None) -> None:
         super().__init__("candidatures", settings or CandidaturesSettings(), migrations=MIGRATIONS, clock=clock)
+        self.deps: Deps
 
     async def setup(self) -> None:
-        self.rpc_client = RpcClient(self.nc, timeout=self.settings.rpc_timeout)
-        rpc.register(self.rpc, self)
-        self.subscribe("accounts", consumers.accounts())
-        self.subscribe("on-piece-events", consumers.pieces(self.clock))
-        every = timedelta(seconds=self.settings.candidatures_jobs_interval)
-        self.add_job("confirmation-reminders", every, admission.reminders_job(self.settings.confirmation_reminder_days))
-        self.add_job("expired-answers", every, admission.expired_answers_job)
+        s = self.settings
+        self.deps = Deps(self.pool, self.clock, RpcClient(self.nc, timeout=s.rpc_timeout), s)
+        rpc.register(self.rpc, self.deps)
+        self.subscribe("accounts", consumers.accounts(self.deps))
+        self.subscribe("on-piece-events", consumers.pieces(self.deps))
+        every = timedelta(seconds=s.candidatures_jobs_interval)
+        self.add_job(jobs.REMINDERS_JOB, every, jobs.reminders(self.deps))
+        self.add_job(jobs.EXPIRED_ANSWERS_JOB, every, jobs.expired_answers(self.deps))
 
 
 SETTINGS = CandidaturesSettings

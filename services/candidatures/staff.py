@@ -17,9 +17,9 @@ from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import NotFound
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
-from ecandidat.runtime.rpc import RpcClient
 
-from . import store, workflow
+from . import domain, store
+from .context import Deps
 from .domain import Action, Refused, set_statut_action
 from .handlers import views
 from .lifecycle import change_statut, event_facts, letter_facts
@@ -42,16 +42,16 @@ async def locked(
     return row
 
 
-async def set_statut(pool: asyncpg.Pool, req: c.SetStatut, clock: Clock) -> c.BatchResult:
+async def set_statut(deps: Deps, req: c.SetStatut) -> c.BatchResult:
     updated = []
     action = set_statut_action(req.statut)
-    async with pool.acquire() as conn, conn.transaction():
-        tx = store.Tx(conn, clock)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        tx = store.Tx(conn, deps.clock)
         for cid in dict.fromkeys(req.candidature_ids):
             row = await locked(conn, cid, req.principal)
             try:
                 changed = await change_statut(
-                    tx, row, action, by=actor(req.principal), now=clock.now(), at=req.date, comment=req.commentaire
+                    tx, row, action, by=actor(req.principal), now=deps.now(), at=req.date, comment=req.commentaire
                 )
             except Refused as refused:
                 refused.extra["candidature_id"] = str(cid)
@@ -61,14 +61,14 @@ async def set_statut(pool: asyncpg.Pool, req: c.SetStatut, clock: Clock) -> c.Ba
     return c.BatchResult(updated=updated)
 
 
-async def set_type_traitement(pool: asyncpg.Pool, req: c.SetTypeTraitement, clock: Clock) -> c.BatchResult:
+async def set_type_traitement(deps: Deps, req: c.SetTypeTraitement) -> c.BatchResult:
     updated = []
-    async with pool.acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         for cid in dict.fromkeys(req.candidature_ids):
             row = await locked(conn, cid, req.principal)
             if row["cancelled_at"] is not None:
                 raise Refused("Cette candidature est annulée.", reason="annulee", candidature_id=str(cid))
-            now = clock.now()
+            now = deps.now()
             await store.set_type_traitement(conn, cid, req.type_traitement, req.valide)
             await store.add_history(
                 conn,
@@ -85,22 +85,22 @@ async def set_type_traitement(pool: asyncpg.Pool, req: c.SetTypeTraitement, cloc
                 decision_id = await store.insert_decision(
                     conn, cid, "favorable", actor(req.principal), now, automatic=True, origine="acces_direct"
                 )
-                await validate(conn, row, decision_id, actor(req.principal), now, clock)
+                await validate(conn, row, decision_id, actor(req.principal), now, deps.clock)
             updated.append(cid)
     return c.BatchResult(updated=updated)
 
 
-async def enter_decision(pool: asyncpg.Pool, req: c.EnterDecision, clock: Clock) -> c.DecisionRecord:
-    workflow.check_decision_input(
+async def enter_decision(deps: Deps, req: c.EnterDecision) -> c.DecisionRecord:
+    domain.check_decision_input(
         req.kind,
         motif=req.motif,
         rang=req.rang,
         preselection_date=req.preselection_date,
         preselection_lieu=req.preselection_lieu,
     )
-    async with pool.acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         row = await locked(conn, req.candidature_id, req.principal, access.check_decide)
-        now = clock.now()
+        now = deps.now()
         store.candidature_of(row).next_statut(Action.DECIDE, now)
         fields = req.model_dump(
             include={"motif", "rang", "preselection_date", "preselection_heure", "preselection_lieu", "commentaire"}
@@ -113,9 +113,9 @@ async def enter_decision(pool: asyncpg.Pool, req: c.EnterDecision, clock: Clock)
     return c.DecisionRecord.model_validate(dict(record))
 
 
-async def validate_decisions(pool: asyncpg.Pool, req: c.ValidateDecisions, clock: Clock) -> c.BatchResult:
+async def validate_decisions(deps: Deps, req: c.ValidateDecisions) -> c.BatchResult:
     updated = []
-    async with pool.acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         for cid in dict.fromkeys(req.candidature_ids):
             row = await locked(conn, cid, req.principal)
             pending = await store.pending_decision(conn, cid)
@@ -125,9 +125,9 @@ async def validate_decisions(pool: asyncpg.Pool, req: c.ValidateDecisions, clock
                     reason="rien_a_valider",
                     candidature_id=str(cid),
                 )
-            now = clock.now()
+            now = deps.now()
             store.candidature_of(row).next_statut(Action.DECIDE, now)
-            await validate(conn, row, pending, actor(req.principal), now, clock)
+            await validate(conn, row, pending, actor(req.principal), now, deps.clock)
             updated.append(cid)
     return c.BatchResult(updated=updated)
 
@@ -141,7 +141,7 @@ async def validate(
     d = await store.validate_decision(conn, cid, decision_id, by, now)
     deadline = None
     if d["kind"] == "favorable":
-        deadline = workflow.confirmation_deadline(
+        deadline = domain.confirmation_deadline(
             now,
             candidature_date=row["date_confirmation"],
             formation_date=row["formation_date_confirmation"],
@@ -198,20 +198,18 @@ async def renumber_liste(conn: asyncpg.Connection, formation_code: str, now: dat
         )
 
 
-async def add_note(pool: asyncpg.Pool, req: c.AddNote, clock: Clock) -> c.NoteRecord:
-    async with pool.acquire() as conn, conn.transaction():
+async def add_note(deps: Deps, req: c.AddNote) -> c.NoteRecord:
+    async with deps.pool.acquire() as conn, conn.transaction():
         await locked(conn, req.candidature_id, req.principal, access.check_decide)
         note_id = uuid.uuid4()
-        now = clock.now()
+        now = deps.now()
         await store.insert_note(conn, note_id, req.candidature_id, actor(req.principal), now, req.body)
         await store.add_history(conn, req.candidature_id, now, actor(req.principal), "note")
     return c.NoteRecord(id=note_id, author=actor(req.principal), at=now, body=req.body)
 
 
-async def staff_view(
-    pool: asyncpg.Pool, rpc: RpcClient, req: c.GetStaffCandidature, clock: Clock
-) -> c.StaffCandidatureView:
-    async with pool.acquire() as conn:
+async def staff_view(deps: Deps, req: c.GetStaffCandidature) -> c.StaffCandidatureView:
+    async with deps.pool.acquire() as conn:
         row = await store.candidature_view(conn, req.candidature_id)
         if row is None:
             raise NotFound("Cette candidature n'existe pas.")
@@ -222,7 +220,7 @@ async def staff_view(
         notes = await store.notes_of(conn, row["id"])
         history = await store.history(conn, row["id"])
     ready = all(p["statut"] in ("validee", "non_concerne") for p in pieces)
-    [view] = await views(rpc, [row], clock.now())
+    [view] = await views(deps.rpc, [row], deps.now())
     return c.StaffCandidatureView(
         candidature=view,
         nom=who["nom"] if who else None,

@@ -647,6 +647,26 @@ async def piece_id(conn: asyncpg.Connection, code: str) -> uuid.UUID | None:
     return await conn.fetchval("SELECT id FROM pieces WHERE code = $1", code)
 
 
+_OFFER_TABLES = (
+    # name in `OfferAdmin`, table, order of the pages
+    ("campagnes", "campagnes", "debut DESC, code"),
+    ("prolongations", "prolongations", "le DESC"),
+    ("centres", "centres", "ordre, code"),
+    ("types_diplome", "types_diplome", "ordre, code"),
+    ("commissions", "commissions", "centre_code, code"),
+    ("formations", "formations", "centre_code, type_code, code"),
+    ("pieces", "pieces", "niveau, ordre, code"),
+)
+
+
+async def offer_rows(conn: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the offer, in the order the pages list them (one snapshot: the caller's transaction)."""
+    return {
+        name: [dict(r) for r in await conn.fetch(f"SELECT * FROM {table} ORDER BY {order}")]
+        for name, table, order in _OFFER_TABLES
+    }
+
+
 # -- the staff's lists -------------------------------------------------------------------------------
 
 SORTS = {
@@ -743,3 +763,17 @@ async def count_by_statut(conn: asyncpg.Connection, scope: ListScope, filters: F
         *args,
     )
     return {r["statut"]: r["n"] for r in rows}
+
+
+async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str, int]:
+    """A formation's counts per statut as `statut_counts` keeps them (migration 0009)."""
+    rows = await conn.fetch(
+        "SELECT statut, annulee, sum(n)::bigint AS n FROM statut_counts WHERE formation_code = $1"
+        " GROUP BY 1, 2 HAVING sum(n) <> 0",
+        formation_code,
+    )
+    counts: dict[str, int] = {}
+    for r in rows:
+        statut = ANNULEE if r["annulee"] else r["statut"]
+        counts[statut] = counts.get(statut, 0) + r["n"]
+    return counts

@@ -14,8 +14,7 @@ from typing import Any
 from ecandidat.contracts.candidatures import EtapeSuivi
 from ecandidat.runtime.french import dernier_jour, limite_courte, limite_longue
 
-from .domain import STATUTS
-from .workflow import DECISIONS
+from .domain import DECISIONS, STATUTS
 
 
 def etapes(history: Iterable[Mapping[str, Any]]) -> list[EtapeSuivi]:

@@ -15,7 +15,7 @@ from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.errors import ServiceError
 from ecandidat.contracts.subjects import event_subject
 from ecandidat.runtime.jobs import Job, run_job_once
-from services.candidatures import admission
+from services.candidatures import jobs
 from tests.conftest import eventually, operator_publish
 from tests.integration.candidatures.conftest import candidate
 
@@ -210,7 +210,7 @@ async def test_liste_complementaire_offers_freed_places_in_rank_order(service):
     assert "evt.candidatures.candidature.promoted" in await outbox_types(service, cb)
     # B lets the deadline pass: automatic désistement, then C is offered the place.
     service.clock.advance(days=30)
-    job = Job("expired-answers-test", timedelta(seconds=1), admission.expired_answers_job)
+    job = Job("expired-answers-test", timedelta(seconds=1), jobs.expired_answers(service.deps))
     # (other tests' unanswered favourable decisions in this database expire too)
     assert await run_job_once(service.pool, job, service.clock, force=True) >= 1
     seen_b = await view(service, b, cb)
@@ -225,7 +225,7 @@ async def test_reminder_is_sent_once_before_the_deadline(service):
     await complete(service, cid)
     await decide(service, cid, "favorable")
     deadline = (await view(service, who, cid)).confirmation_deadline
-    job = Job("reminders-test", timedelta(seconds=1), admission.reminders_job(3))
+    job = Job("reminders-test", timedelta(seconds=1), jobs.reminders(service.deps))
     await run_job_once(service.pool, job, service.clock, force=True)
     assert "evt.candidatures.candidature.reminder_due" not in await outbox_types(service, cid), "too early"
     service.clock.advance(seconds=(deadline - service.clock.now()).total_seconds() - 2 * 24 * 3600)
