@@ -3,9 +3,12 @@ decisions get their letter; accounts' purge erases all of a candidate's files.""
 
 from __future__ import annotations
 
-from ecandidat.contracts.accounts import AccountPurged
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+import asyncpg
+
+from ecandidat.contracts.accounts import AccountPurged
 from ecandidat.contracts.candidatures import (
     CandidatureCancelled,
     CandidatureCreated,
@@ -13,25 +16,30 @@ from ecandidat.contracts.candidatures import (
     CandidatureStatusChanged,
     CandidatureTransmitted,
 )
+from ecandidat.contracts.envelope import CloudEvent
 from ecandidat.runtime.consumer import Subscription
 
-from .handlers import on_events
-from .letters import on_decision
-
-if TYPE_CHECKING:
-    from .service import DocumentsService
+from . import handlers, letters
+from .context import Deps
 
 
-def subscriptions(svc: DocumentsService) -> dict[str, list[Subscription]]:
-    created, transmitted, status_changed, deadline_changed, cancelled, purged = on_events(svc.clock)
+def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
+    """Each purpose's subscriptions; every handler is `handler(deps, conn, event)`."""
+
+    def on(model: type, handler: Callable[[Deps, asyncpg.Connection, Any], Awaitable[None]]) -> Subscription:
+        async def handle(conn: asyncpg.Connection, event: Any, meta: CloudEvent) -> None:
+            await handler(deps, conn, event)
+
+        return Subscription(model, handle)
+
     return {
         "on-candidatures": [
-            Subscription(CandidatureCreated, created),
-            Subscription(CandidatureTransmitted, transmitted),
-            Subscription(CandidatureStatusChanged, status_changed),
-            Subscription(CandidatureDeadlineChanged, deadline_changed),
-            Subscription(CandidatureCancelled, cancelled),
+            on(CandidatureCreated, handlers.candidature_created),
+            on(CandidatureTransmitted, handlers.candidature_transmitted),
+            on(CandidatureStatusChanged, handlers.candidature_status_changed),
+            on(CandidatureDeadlineChanged, handlers.candidature_deadline_changed),
+            on(CandidatureCancelled, handlers.candidature_cancelled),
         ],
-        "letters": [on_decision(svc)],
-        "on-accounts": [Subscription(AccountPurged, purged)],
+        "letters": [letters.on_decision(deps)],
+        "on-accounts": [on(AccountPurged, handlers.account_purged)],
     }
