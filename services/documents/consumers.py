@@ -3,11 +3,6 @@ decisions get their letter; accounts' purge erases all of a candidate's files.""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-import asyncpg
-
 from ecandidat.contracts.accounts import AccountPurged
 from ecandidat.contracts.candidatures import (
     CandidatureCancelled,
@@ -16,8 +11,7 @@ from ecandidat.contracts.candidatures import (
     CandidatureStatusChanged,
     CandidatureTransmitted,
 )
-from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.runtime.consumer import Subscription
+from ecandidat.runtime.consumer import Subscription, subscription
 
 from . import handlers, letters
 from .context import Deps
@@ -25,21 +19,14 @@ from .context import Deps
 
 def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
     """Each purpose's subscriptions; every handler is `handler(deps, conn, event)`."""
-
-    def on(model: type, handler: Callable[[Deps, asyncpg.Connection, Any], Awaitable[None]]) -> Subscription:
-        async def handle(conn: asyncpg.Connection, event: Any, meta: CloudEvent) -> None:
-            await handler(deps, conn, event)
-
-        return Subscription(model, handle)
-
     return {
         "on-candidatures": [
-            on(CandidatureCreated, handlers.candidature_created),
-            on(CandidatureTransmitted, handlers.candidature_transmitted),
-            on(CandidatureStatusChanged, handlers.candidature_status_changed),
-            on(CandidatureDeadlineChanged, handlers.candidature_deadline_changed),
-            on(CandidatureCancelled, handlers.candidature_cancelled),
+            subscription(CandidatureCreated, handlers.candidature_created, deps),
+            subscription(CandidatureTransmitted, handlers.candidature_transmitted, deps),
+            subscription(CandidatureStatusChanged, handlers.candidature_status_changed, deps),
+            subscription(CandidatureDeadlineChanged, handlers.candidature_deadline_changed, deps),
+            subscription(CandidatureCancelled, handlers.candidature_cancelled, deps),
         ],
         "letters": [letters.on_decision(deps)],
-        "on-accounts": [on(AccountPurged, handlers.account_purged)],
+        "on-accounts": [subscription(AccountPurged, handlers.account_purged, deps)],
     }
