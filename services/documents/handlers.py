@@ -6,8 +6,10 @@ candidature and all its slots) and a change are therefore serialized, whoever co
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
@@ -45,6 +47,7 @@ from ecandidat.contracts.documents import (
     SetPieceConcerned,
     TemplateView,
 )
+from ecandidat.contracts.base import Event
 from ecandidat.contracts.errors import Conflict, NotFound
 from ecandidat.runtime.consumer import PermanentFailure
 from ecandidat.runtime.outbox import add_event
@@ -207,42 +210,53 @@ def _facts(cand: asyncpg.Record, slot: asyncpg.Record) -> dict:
     )
 
 
+@contextlib.asynccontextmanager
+async def _piece_change(
+    deps: Deps, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID
+) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Record, asyncpg.Record, datetime]]:
+    """A transaction holding the candidature and the slot locked, once the candidate may change the
+    piece: (connection, candidature, slot, now)."""
+    now = deps.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
+        yield conn, cand, slot, now
+
+
+async def _changed(
+    deps: Deps, conn: asyncpg.Connection, cand: asyncpg.Record, row: asyncpg.Record, event: Event, now: datetime
+) -> PieceView:
+    """The change's event in the outbox; the piece as it is now."""
+    await add_event(conn, event, subject=str(cand["candidature_id"]), clock=deps.clock)
+    return await replies.one_piece(conn, row, cand, now)
+
+
 async def commit_deposit(
     deps: Deps, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID, stored: StoredFile
 ) -> PieceView:
     """Record a stored, checked file as the piece's file; the replaced one is queued for deletion."""
-    now = deps.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
+    async with _piece_change(deps, principal, candidature_id, slot_id) as (conn, cand, slot, now):
         await store.queue_deletions(conn, [slot["file_key"]] if slot["file_key"] else [], "replaced", now)
         row = await store.set_file(conn, slot_id, stored, at=now, statut="transmise")
         deposited = PieceDeposited(**_facts(cand, row), file_name=stored.name, size=stored.size, sha256=stored.sha256)
-        await add_event(conn, deposited, subject=str(candidature_id), clock=deps.clock)
-        return await replies.one_piece(conn, row, cand, now)
+        return await _changed(deps, conn, cand, row, deposited, now)
 
 
 async def delete_piece_file(deps: Deps, req: DeletePieceFile) -> PieceView:
     await ensure_candidature(deps, req.candidature_id)
-    now = deps.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        cand, slot = await lock_for_change(conn, req.principal, req.candidature_id, req.slot_id, now)
+    async with _piece_change(deps, req.principal, req.candidature_id, req.slot_id) as (conn, cand, slot, now):
         domain.check_can_delete(store.slot(slot))
         await store.queue_deletions(conn, [slot["file_key"]], "deleted", now)
         row = await store.set_file(conn, req.slot_id, None, at=None, statut="en_attente")
-        await add_event(conn, PieceDeleted(**_facts(cand, row)), subject=str(req.candidature_id), clock=deps.clock)
-        return await replies.one_piece(conn, row, cand, now)
+        return await _changed(deps, conn, cand, row, PieceDeleted(**_facts(cand, row)), now)
 
 
 async def set_piece_concerned(deps: Deps, req: SetPieceConcerned) -> PieceView:
     await ensure_candidature(deps, req.candidature_id)
-    now = deps.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        cand, slot = await lock_for_change(conn, req.principal, req.candidature_id, req.slot_id, now)
-        statut = domain.concerned_statut(store.slot(slot), req.concerned)
-        row = await store.set_statut(conn, req.slot_id, statut)
-        event = PieceNotConcerned(**_facts(cand, row), concerned=req.concerned)
-        await add_event(conn, event, subject=str(req.candidature_id), clock=deps.clock)
-        return await replies.one_piece(conn, row, cand, now)
+    async with _piece_change(deps, req.principal, req.candidature_id, req.slot_id) as (conn, cand, slot, now):
+        row = await store.set_statut(conn, req.slot_id, domain.concerned_statut(store.slot(slot), req.concerned))
+        return await _changed(
+            deps, conn, cand, row, PieceNotConcerned(**_facts(cand, row), concerned=req.concerned), now
+        )
 
 
 # -- staff ----------------------------------------------------------------------------------------
@@ -269,8 +283,7 @@ async def review_piece(deps: Deps, req: ReviewPiece) -> PieceView:
             event = PieceRefused(**_facts(cand, row), by=by, at=now, comment=comment)
         else:
             event = PieceValidated(**_facts(cand, row), by=by, at=now)
-        await add_event(conn, event, subject=str(req.candidature_id), clock=deps.clock)
-        return await replies.one_piece(conn, row, cand, now)
+        return await _changed(deps, conn, cand, row, event, now)
 
 
 async def delete_template(deps: Deps, req: DeleteTemplate) -> TemplateView:

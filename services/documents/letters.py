@@ -37,6 +37,10 @@ LETTERS = {"favorable": "admission", "defavorable": "refus"}
 PROMOTION = "Une place s'est libérée dans la formation « {formation} » : vous bénéficiez de la liste complémentaire."
 
 
+# `letter.generated` repeats the validated decision's facts (same names, same meaning) for the mailer.
+SHARED_FACTS = tuple(name for name in LetterGenerated.model_fields if name in DecisionValidated.model_fields)
+
+
 @dataclass(frozen=True)
 class StoredLetter:
     key: str
@@ -73,28 +77,13 @@ def on_decision(deps: Deps) -> Subscription:
             letter.size,
             deps.now(),
         )
-        await add_event(
-            conn,
-            LetterGenerated(
-                candidature_id=event.candidature_id,
-                account_id=event.account_id,
-                decision_id=event.decision_id,
-                kind=event.kind,
-                bucket=deps.storage.bucket,
-                key=letter.key,
-                filename=letter.filename,
-                formation_libelle=event.formation_libelle,
-                motif=event.motif,
-                commentaire=event.commentaire,
-                confirmation_deadline=event.confirmation_deadline,
-                automatic=event.automatic,
-                origine=event.origine,
-                signataire_nom=event.signataire_nom,
-                signataire_qualite=event.signataire_qualite,
-            ),
-            subject=str(event.candidature_id),
-            clock=deps.clock,
+        generated = LetterGenerated(
+            **{name: getattr(event, name) for name in SHARED_FACTS},
+            bucket=deps.storage.bucket,
+            key=letter.key,
+            filename=letter.filename,
         )
+        await add_event(conn, generated, subject=str(event.candidature_id), clock=deps.clock)
 
     return Subscription(DecisionValidated, handle, prepare=prepare)
 
