@@ -249,7 +249,7 @@ async def search_communes(deps: Deps, req: c.SearchCommunes) -> c.Communes:
     )
 
 
-# -- events (`consumers.py`) -----------------------------------------------------------------------------------------
+# -- events (`consumers.py`) ---------------------------------------------------------------------
 
 
 def _fold(text: str | None) -> str:
