@@ -149,17 +149,27 @@ async def set_freeze(conn: asyncpg.Connection, candidature_id: uuid.UUID, until:
     await conn.execute("UPDATE candidatures SET frozen_until = $2 WHERE candidature_id = $1", candidature_id, until)
 
 
+async def _set_if_newer(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, revision_column: str, revision: int, **values: object
+) -> None:
+    """Set the candidature's `values` as candidatures reports them at `revision`; an older change than
+    the one held (`revision_column`) changes nothing. Column names come from this module only."""
+    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=3))
+    await conn.execute(
+        f"""UPDATE candidatures SET {sets}, {revision_column} = $2
+            WHERE candidature_id = $1 AND {revision_column} < $2""",
+        candidature_id,
+        revision,
+        *values.values(),
+    )
+
+
 async def set_deadline(
     conn: asyncpg.Connection, candidature_id: uuid.UUID, day: date, limite: datetime, revision: int
 ) -> None:
-    """The date limite de retour as candidatures reports it; an older change than the one held changes nothing."""
-    await conn.execute(
-        """UPDATE candidatures SET date_limite_retour = $2, limite_retour = $3, deadline_revision = $4
-           WHERE candidature_id = $1 AND deadline_revision < $4""",
-        candidature_id,
-        day,
-        limite,
-        revision,
+    """The date limite de retour (and the instant it ends)."""
+    await _set_if_newer(
+        conn, candidature_id, "deadline_revision", revision, date_limite_retour=day, limite_retour=limite
     )
 
 
@@ -187,13 +197,7 @@ async def mark_transmitted(conn: asyncpg.Connection, candidature_id: uuid.UUID) 
 async def set_current_decision(
     conn: asyncpg.Connection, candidature_id: uuid.UUID, decision_id: uuid.UUID, revision: int
 ) -> None:
-    await conn.execute(
-        """UPDATE candidatures SET decision_id = $2, decision_revision = $3
-           WHERE candidature_id = $1 AND decision_revision < $3""",
-        candidature_id,
-        decision_id,
-        revision,
-    )
+    await _set_if_newer(conn, candidature_id, "decision_revision", revision, decision_id=decision_id)
 
 
 async def insert_letter(

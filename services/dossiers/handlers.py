@@ -254,7 +254,7 @@ async def search_communes(deps: Deps, req: c.SearchCommunes) -> c.Communes:
 
 def _fold(text: str | None) -> str:
     decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if c.isalnum()).casefold()
+    return "".join(ch for ch in decomposed if ch.isalnum()).casefold()
 
 
 async def account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCreated) -> None:
