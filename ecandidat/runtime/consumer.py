@@ -34,7 +34,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import nats.errors
@@ -85,6 +85,23 @@ class Subscription:
     model: type[Event]
     handler: Handler  # (conn, body, meta), and the prepared value when `prepare` is given
     prepare: Prepare | None = None
+
+
+E = TypeVar("E", bound=Event)
+D = TypeVar("D")
+
+
+def subscription(
+    model: type[E], handler: Callable[[D, asyncpg.Connection, E], Awaitable[None]], deps: D
+) -> Subscription:
+    """A subscription whose handler is `handler(deps, conn, event)`: a service's `consumers.py`
+    lists its handlers this way, as its `rpc.py` lists `handler(deps, request)`."""
+
+    async def handle(conn: asyncpg.Connection, event: E, meta: CloudEvent) -> None:
+        await handler(deps, conn, event)
+
+    handle.__name__ = handler.__name__
+    return Subscription(model, handle)
 
 
 class EventConsumer:

@@ -4,8 +4,6 @@ decisions get their letter; accounts' purge erases all of a candidate's files.""
 from __future__ import annotations
 
 from ecandidat.contracts.accounts import AccountPurged
-from typing import TYPE_CHECKING
-
 from ecandidat.contracts.candidatures import (
     CandidatureCancelled,
     CandidatureCreated,
@@ -13,25 +11,22 @@ from ecandidat.contracts.candidatures import (
     CandidatureStatusChanged,
     CandidatureTransmitted,
 )
-from ecandidat.runtime.consumer import Subscription
+from ecandidat.runtime.consumer import Subscription, subscription
 
-from .handlers import on_events
-from .letters import on_decision
-
-if TYPE_CHECKING:
-    from .service import DocumentsService
+from . import handlers, letters
+from .context import Deps
 
 
-def subscriptions(svc: DocumentsService) -> dict[str, list[Subscription]]:
-    created, transmitted, status_changed, deadline_changed, cancelled, purged = on_events(svc.clock)
+def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
+    """Each purpose's subscriptions; every handler is `handler(deps, conn, event)`."""
     return {
         "on-candidatures": [
-            Subscription(CandidatureCreated, created),
-            Subscription(CandidatureTransmitted, transmitted),
-            Subscription(CandidatureStatusChanged, status_changed),
-            Subscription(CandidatureDeadlineChanged, deadline_changed),
-            Subscription(CandidatureCancelled, cancelled),
+            subscription(CandidatureCreated, handlers.candidature_created, deps),
+            subscription(CandidatureTransmitted, handlers.candidature_transmitted, deps),
+            subscription(CandidatureStatusChanged, handlers.candidature_status_changed, deps),
+            subscription(CandidatureDeadlineChanged, handlers.candidature_deadline_changed, deps),
+            subscription(CandidatureCancelled, handlers.candidature_cancelled, deps),
         ],
-        "letters": [on_decision(svc)],
-        "on-accounts": [Subscription(AccountPurged, purged)],
+        "letters": [letters.on_decision(deps)],
+        "on-accounts": [subscription(AccountPurged, handlers.account_purged, deps)],
     }

@@ -89,6 +89,17 @@ class Slot:
     comment: str | None = None
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """A checked file, written to storage under `key`, that a slot or a template may now name."""
+
+    key: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
 def why_locked(candidature: CandidatureState, slot: Slot, now: datetime) -> PieceLocked | None:
     """The refusal a change of `slot` gets at `now`, or None when the candidate may change it."""
     if candidature.cancelled:
@@ -208,6 +219,10 @@ def check_staff(principal: Principal) -> None:
 
 def not_found() -> NotFound:
     return NotFound("Cette pièce justificative n'existe pas ou ne vous appartient pas.")
+
+
+def no_template() -> NotFound:
+    return NotFound("Aucun modèle n'est disponible pour cette pièce.")
 
 
 # -- file names -----------------------------------------------------------------------------------

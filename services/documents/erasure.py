@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from ecandidat.runtime.aio import wait_event
 from ecandidat.runtime.db import woken_by
 
 from . import store
-
-if TYPE_CHECKING:
-    from .service import DocumentsService
+from .context import Deps
 
 log = logging.getLogger(__name__)
 
 
 class Eraser:
-    def __init__(self, svc: DocumentsService, *, poll_interval: float = 5.0, batch: int = 50) -> None:
-        self.svc = svc
+    def __init__(self, deps: Deps, schema: str, *, poll_interval: float = 5.0, batch: int = 50) -> None:
+        self.deps = deps
+        self.schema = schema
         self.poll_interval = poll_interval
         self.batch = batch
         self.erased = 0
@@ -35,8 +33,7 @@ class Eraser:
         self._wake.set()
 
     async def run(self) -> None:
-        svc = self.svc
-        with woken_by(svc.name, store.DELETIONS_CHANNEL, self.wake):
+        with woken_by(self.schema, store.DELETIONS_CHANNEL, self.wake):
             while True:
                 self._wake.clear()
                 try:
@@ -52,25 +49,15 @@ class Eraser:
     async def run_once(self) -> int:
         """Remove one batch of queued objects; return how many were removed."""
         done = 0
-        async with self.svc.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """SELECT file_key FROM object_deletions ORDER BY attempts, requested_at
-                   LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                self.batch,
-            )
-            for row in rows:
-                key = row["file_key"]
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            for key in await store.claim_deletions(conn, self.batch):
                 try:
-                    await self.svc.storage.delete(key)
+                    await self.deps.storage.delete(key)
                 except Exception as exc:
-                    await conn.execute(
-                        "UPDATE object_deletions SET attempts = attempts + 1, last_error = $2 WHERE file_key = $1",
-                        key,
-                        repr(exc)[:500],
-                    )
+                    await store.deletion_failed(conn, key, repr(exc))
                     log.warning("object not deleted yet", extra={"key": key, "error": repr(exc)})
                     continue
-                await conn.execute("DELETE FROM object_deletions WHERE file_key = $1", key)
+                await store.deletion_done(conn, key)
                 done += 1
         self.erased += done
         return done

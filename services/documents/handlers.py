@@ -6,8 +6,10 @@ candidature and all its slots) and a change are therefore serialized, whoever co
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
@@ -25,98 +27,104 @@ from ecandidat.contracts.candidatures import (
 )
 from ecandidat.contracts.documents import (
     CandidaturePieces,
+    DeletePieceFile,
+    DeleteTemplate,
+    FreezePieces,
     FreezeResult,
+    GetPiecesReadiness,
+    ListPieces,
     MissingPiece,
     PieceDeleted,
     PieceDeposited,
     PieceNotConcerned,
     PieceRefused,
-    PieceValidated,
     PiecesReadiness,
     PiecesReadinessList,
+    PieceValidated,
     PieceView,
+    ReleasePieces,
+    ReviewPiece,
+    SetPieceConcerned,
+    TemplateView,
 )
-from ecandidat.contracts.envelope import CloudEvent
+from ecandidat.contracts.base import Event
 from ecandidat.contracts.errors import Conflict, NotFound
-from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.consumer import PermanentFailure
 from ecandidat.runtime.outbox import add_event
-from ecandidat.runtime.rpc import RpcClient
 
-from . import domain, store, views
-from .domain import Slot
+from . import domain, replies, store
+from .context import Deps
+from .domain import Slot, StoredFile
 
-
-@dataclass(frozen=True)
-class StoredFile:
-    key: str
-    name: str
-    content_type: str
-    size: int
-    sha256: str
+log = logging.getLogger(__name__)
 
 
-# -- candidatures' events -----------------------------------------------------------------------
+# -- candidatures' and accounts' events (`consumers.py`) --------------------------------------------
 
 
-def on_events(clock: Clock):
-    async def created(conn: asyncpg.Connection, event: CandidatureCreated, meta: CloudEvent) -> None:
-        await store.insert_candidature(conn, event, clock.now())
-
-    async def transmitted(conn: asyncpg.Connection, event: CandidatureTransmitted, meta: CloudEvent) -> None:
-        if await store.candidature(conn, event.candidature_id, lock=True) is None:
-            raise PermanentFailure(f"candidature {event.candidature_id} was never created")
-        await store.mark_transmitted(conn, event.candidature_id)
-        await store.set_candidature_statut(conn, event.candidature_id, "receptionne", event.revision)
-
-    async def status_changed(conn: asyncpg.Connection, event: CandidatureStatusChanged, meta: CloudEvent) -> None:
-        await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
-
-    async def deadline_changed(conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta: CloudEvent) -> None:
-        await store.set_deadline(
-            conn, event.candidature_id, event.date_limite_retour, event.limite_retour, event.revision
-        )
-
-    async def cancelled(conn: asyncpg.Connection, event: CandidatureCancelled, meta: CloudEvent) -> None:
-        if await store.candidature(conn, event.candidature_id, lock=True) is None:
-            return
-        await conn.execute(
-            "UPDATE candidatures SET cancelled = true, frozen_until = NULL WHERE candidature_id = $1",
-            event.candidature_id,
-        )
-        await store.forget_files(conn, [event.candidature_id], "candidature.cancelled", clock.now())
-        await conn.execute("DELETE FROM tickets WHERE candidature_id = $1", event.candidature_id)
-
-    async def purged(conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
-        ids = await store.candidature_ids_of(conn, event.account_id)
-        await store.queue_deletions(conn, await store.file_keys(conn, ids, letters=True), "account.purged", clock.now())
-        await conn.execute("DELETE FROM tickets WHERE candidature_id = ANY($1::uuid[])", ids)
-        await conn.execute("DELETE FROM candidatures WHERE candidature_id = ANY($1::uuid[])", ids)
-
-    return created, transmitted, status_changed, deadline_changed, cancelled, purged
+async def candidature_created(deps: Deps, conn: asyncpg.Connection, event: CandidatureCreated) -> None:
+    await store.insert_candidature(conn, event, deps.now())
 
 
-async def ensure_candidature(pool: asyncpg.Pool, rpc: RpcClient, candidature_id: uuid.UUID, clock: Clock) -> None:
+async def candidature_transmitted(deps: Deps, conn: asyncpg.Connection, event: CandidatureTransmitted) -> None:
+    if await store.candidature(conn, event.candidature_id, lock=True) is None:
+        raise PermanentFailure(f"candidature {event.candidature_id} was never created")
+    await store.mark_transmitted(conn, event.candidature_id)
+    await store.set_candidature_statut(conn, event.candidature_id, "receptionne", event.revision)
+
+
+async def candidature_status_changed(deps: Deps, conn: asyncpg.Connection, event: CandidatureStatusChanged) -> None:
+    await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
+
+
+async def candidature_deadline_changed(deps: Deps, conn: asyncpg.Connection, event: CandidatureDeadlineChanged) -> None:
+    await store.set_deadline(conn, event.candidature_id, event.date_limite_retour, event.limite_retour, event.revision)
+
+
+async def candidature_cancelled(deps: Deps, conn: asyncpg.Connection, event: CandidatureCancelled) -> None:
+    if await store.candidature(conn, event.candidature_id, lock=True) is None:
+        return
+    await store.cancel(conn, event.candidature_id)
+    await store.forget_files(conn, [event.candidature_id], "candidature.cancelled", deps.now())
+
+
+async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged) -> None:
+    ids = await store.candidature_ids_of(conn, event.account_id)
+    await store.queue_deletions(conn, await store.file_keys(conn, ids, letters=True), "account.purged", deps.now())
+    await store.delete_candidatures(conn, ids)
+
+
+async def ensure_candidature(deps: Deps, candidature_id: uuid.UUID) -> None:
     """Read-your-writes: a candidature whose `candidature.created` has not arrived yet (the
     candidate opens it the instant the 201 comes back) is opened now, from the facts candidatures
     gives again; the event, when it comes, finds it open and changes nothing."""
-    async with pool.acquire() as conn:
+    async with deps.pool.acquire() as conn:
         if await store.candidature(conn, candidature_id) is not None:
             return
     try:
-        facts = await rpc.call(GetCandidatureFacts(candidature_id=candidature_id), CandidatureFacts)
+        facts = await deps.rpc.call(GetCandidatureFacts(candidature_id=candidature_id), CandidatureFacts)
     except NotFound:
         return  # no such candidature: the caller's own lookup answers
-    async with pool.acquire() as conn, conn.transaction():
-        await store.insert_candidature(conn, facts.created, clock.now(), statut=facts.statut, cancelled=facts.cancelled)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await store.insert_candidature(conn, facts.created, deps.now(), statut=facts.statut, cancelled=facts.cancelled)
 
 
-# -- transmission ---------------------------------------------------------------------------------
+async def forget_object(deps: Deps, key: str, reason: str) -> None:
+    """Remove an object no row refers to; queue it for the eraser when storage refuses."""
+    try:
+        await deps.storage.delete(key)
+    except Exception as exc:
+        log.warning("object removal queued", extra={"key": key, "error": repr(exc)})
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await store.queue_deletions(conn, [key], reason, deps.now())
 
 
-async def freeze_pieces(pool: asyncpg.Pool, candidature_id: uuid.UUID, until: datetime, clock: Clock) -> FreezeResult:
-    async with pool.acquire() as conn, conn.transaction():
-        row = await store.candidature(conn, candidature_id, lock=True)
+# -- transmission (candidatures asks) -------------------------------------------------------------
+
+
+async def freeze_pieces(deps: Deps, req: FreezePieces) -> FreezeResult:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await store.candidature(conn, req.candidature_id, lock=True)
         if row is None:  # candidature.created not consumed yet
             raise NotFound(
                 "Les pièces de cette candidature ne sont pas encore prêtes : réessayez dans quelques instants.",
@@ -124,10 +132,10 @@ async def freeze_pieces(pool: asyncpg.Pool, candidature_id: uuid.UUID, until: da
             )
         if row["cancelled"]:
             raise Conflict("Cette candidature est annulée.", reason="annulee")
-        missing = _missing([store.slot(r) for r in await store.slots(conn, candidature_id, lock=True)])
+        missing = _missing([store.slot(r) for r in await store.slots(conn, req.candidature_id, lock=True)])
         if missing:
             return FreezeResult(frozen=False, missing=missing)
-        await store.set_freeze(conn, candidature_id, until)
+        await store.set_freeze(conn, req.candidature_id, req.until)
         return FreezeResult(frozen=True)
 
 
@@ -138,23 +146,24 @@ def _missing(slots: list[Slot]) -> list[MissingPiece]:
     ]
 
 
-async def pieces_readiness(pool: asyncpg.Pool, candidature_ids: list[uuid.UUID]) -> PiecesReadinessList:
+async def pieces_readiness(deps: Deps, req: GetPiecesReadiness) -> PiecesReadinessList:
     """What `freeze_pieces` would answer now, without freezing anything."""
-    async with pool.acquire() as conn:
-        known = await store.known_candidatures(conn, candidature_ids)
+    async with deps.pool.acquire() as conn:
+        known = await store.known_candidatures(conn, req.candidature_ids)
         slots = await store.slots_of(conn, list(known))
     return PiecesReadinessList(
         items=[
             PiecesReadiness(candidature_id=cid, known=cid in known, missing=_missing(slots.get(cid, [])))
-            for cid in dict.fromkeys(candidature_ids)
+            for cid in dict.fromkeys(req.candidature_ids)
         ]
     )
 
 
-async def release_pieces(pool: asyncpg.Pool, candidature_id: uuid.UUID) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        if await store.candidature(conn, candidature_id, lock=True) is not None:
-            await store.set_freeze(conn, candidature_id, None)
+async def release_pieces(deps: Deps, req: ReleasePieces) -> FreezeResult:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if await store.candidature(conn, req.candidature_id, lock=True) is not None:
+            await store.set_freeze(conn, req.candidature_id, None)
+    return FreezeResult(frozen=False)
 
 
 # -- the candidate's changes ----------------------------------------------------------------------
@@ -184,12 +193,11 @@ async def lock_for_change(
     return row, slot_row
 
 
-async def list_pieces(
-    pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, clock: Clock
-) -> CandidaturePieces:
-    async with pool.acquire() as conn:
-        row = await load_readable(conn, principal, candidature_id)
-        return await views.candidature_pieces(conn, row, clock.now())
+async def list_pieces(deps: Deps, req: ListPieces) -> CandidaturePieces:
+    await ensure_candidature(deps, req.candidature_id)
+    async with deps.pool.acquire() as conn:
+        row = await load_readable(conn, req.principal, req.candidature_id)
+        return await replies.candidature_pieces(conn, row, deps.now())
 
 
 def _facts(cand: asyncpg.Record, slot: asyncpg.Record) -> dict:
@@ -202,103 +210,88 @@ def _facts(cand: asyncpg.Record, slot: asyncpg.Record) -> dict:
     )
 
 
+@contextlib.asynccontextmanager
+async def _piece_change(
+    deps: Deps, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID
+) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Record, asyncpg.Record, datetime]]:
+    """A transaction holding the candidature and the slot locked, once the candidate may change the
+    piece: (connection, candidature, slot, now)."""
+    now = deps.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
+        yield conn, cand, slot, now
+
+
+async def _changed(
+    deps: Deps, conn: asyncpg.Connection, cand: asyncpg.Record, row: asyncpg.Record, event: Event, now: datetime
+) -> PieceView:
+    """The change's event in the outbox; the piece as it is now."""
+    await add_event(conn, event, subject=str(cand["candidature_id"]), clock=deps.clock)
+    return await replies.one_piece(conn, row, cand, now)
+
+
 async def commit_deposit(
-    pool: asyncpg.Pool,
-    principal: Principal,
-    candidature_id: uuid.UUID,
-    slot_id: uuid.UUID,
-    stored: StoredFile,
-    clock: Clock,
+    deps: Deps, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID, stored: StoredFile
 ) -> PieceView:
     """Record a stored, checked file as the piece's file; the replaced one is queued for deletion."""
-    now = clock.now()
-    async with pool.acquire() as conn, conn.transaction():
-        cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
+    async with _piece_change(deps, principal, candidature_id, slot_id) as (conn, cand, slot, now):
         await store.queue_deletions(conn, [slot["file_key"]] if slot["file_key"] else [], "replaced", now)
-        row = await store.set_file(
-            conn,
-            slot_id,
-            key=stored.key,
-            name=stored.name,
-            content_type=stored.content_type,
-            size=stored.size,
-            sha256=stored.sha256,
-            at=now,
-            statut="transmise",
-        )
-        await add_event(
-            conn,
-            PieceDeposited(**_facts(cand, row), file_name=stored.name, size=stored.size, sha256=stored.sha256),
-            subject=str(candidature_id),
-            clock=clock,
-        )
-        return await views.one_piece(conn, row, cand, now)
+        row = await store.set_file(conn, slot_id, stored, at=now, statut="transmise")
+        deposited = PieceDeposited(**_facts(cand, row), file_name=stored.name, size=stored.size, sha256=stored.sha256)
+        return await _changed(deps, conn, cand, row, deposited, now)
 
 
-async def delete_piece_file(
-    pool: asyncpg.Pool, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID, clock: Clock
-) -> PieceView:
-    now = clock.now()
-    async with pool.acquire() as conn, conn.transaction():
-        cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
+async def delete_piece_file(deps: Deps, req: DeletePieceFile) -> PieceView:
+    await ensure_candidature(deps, req.candidature_id)
+    async with _piece_change(deps, req.principal, req.candidature_id, req.slot_id) as (conn, cand, slot, now):
         domain.check_can_delete(store.slot(slot))
         await store.queue_deletions(conn, [slot["file_key"]], "deleted", now)
-        row = await store.set_file(
-            conn, slot_id, key=None, name=None, content_type=None, size=None, sha256=None, at=None, statut="en_attente"
-        )
-        await add_event(conn, PieceDeleted(**_facts(cand, row)), subject=str(candidature_id), clock=clock)
-        return await views.one_piece(conn, row, cand, now)
+        row = await store.set_file(conn, req.slot_id, None, at=None, statut="en_attente")
+        return await _changed(deps, conn, cand, row, PieceDeleted(**_facts(cand, row)), now)
 
 
-async def set_concerned(
-    pool: asyncpg.Pool,
-    principal: Principal,
-    candidature_id: uuid.UUID,
-    slot_id: uuid.UUID,
-    concerned: bool,
-    clock: Clock,
-) -> PieceView:
-    now = clock.now()
-    async with pool.acquire() as conn, conn.transaction():
-        cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
-        statut = domain.concerned_statut(store.slot(slot), concerned)
-        row = await store.set_statut(conn, slot_id, statut)
-        await add_event(
-            conn, PieceNotConcerned(**_facts(cand, row), concerned=concerned), subject=str(candidature_id), clock=clock
+async def set_piece_concerned(deps: Deps, req: SetPieceConcerned) -> PieceView:
+    await ensure_candidature(deps, req.candidature_id)
+    async with _piece_change(deps, req.principal, req.candidature_id, req.slot_id) as (conn, cand, slot, now):
+        row = await store.set_statut(conn, req.slot_id, domain.concerned_statut(store.slot(slot), req.concerned))
+        return await _changed(
+            deps, conn, cand, row, PieceNotConcerned(**_facts(cand, row), concerned=req.concerned), now
         )
-        return await views.one_piece(conn, row, cand, now)
 
 
 # -- staff ----------------------------------------------------------------------------------------
 
 
-async def review_piece(
-    pool: asyncpg.Pool,
-    principal: Principal,
-    candidature_id: uuid.UUID,
-    slot_id: uuid.UUID,
-    decision: str,
-    comment: str,
-    clock: Clock,
-) -> PieceView:
-    now = clock.now()
-    async with pool.acquire() as conn, conn.transaction():
-        cand = await store.candidature(conn, candidature_id, lock=True)
+async def review_piece(deps: Deps, req: ReviewPiece) -> PieceView:
+    await ensure_candidature(deps, req.candidature_id)
+    now = deps.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        cand = await store.candidature(conn, req.candidature_id, lock=True)
         if cand is None:
             raise domain.not_found()
-        domain.check_reviewer(principal, store.candidature_state(cand))
-        slot = await store.slot_row(conn, candidature_id, slot_id, lock=True)
+        domain.check_reviewer(req.principal, store.candidature_state(cand))
+        slot = await store.slot_row(conn, req.candidature_id, req.slot_id, lock=True)
         if slot is None:
             raise domain.not_found()
-        statut = domain.review_statut(store.slot(slot), decision, comment)
-        if not domain.review_changes(store.slot(slot), statut, comment):
-            return await views.one_piece(conn, slot, cand, now)
-        by = principal.email
-        row = await store.set_review(conn, slot_id, statut, comment.strip() or None, by, now)
+        statut = domain.review_statut(store.slot(slot), req.decision, req.commentaire)
+        if not domain.review_changes(store.slot(slot), statut, req.commentaire):
+            return await replies.one_piece(conn, slot, cand, now)
+        by, comment = req.principal.email, req.commentaire.strip()
+        row = await store.set_review(conn, req.slot_id, statut, comment or None, by, now)
         event: PieceRefused | PieceValidated
         if statut == "refusee":
-            event = PieceRefused(**_facts(cand, row), by=by, at=now, comment=comment.strip())
+            event = PieceRefused(**_facts(cand, row), by=by, at=now, comment=comment)
         else:
             event = PieceValidated(**_facts(cand, row), by=by, at=now)
-        await add_event(conn, event, subject=str(candidature_id), clock=clock)
-        return await views.one_piece(conn, row, cand, now)
+        return await _changed(deps, conn, cand, row, event, now)
+
+
+async def delete_template(deps: Deps, req: DeleteTemplate) -> TemplateView:
+    domain.check_template_editor(req.principal)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await store.template(conn, req.piece_id, lock=True)
+        if row is None:
+            raise domain.no_template()
+        await store.delete_template(conn, req.piece_id)
+        await store.queue_deletions(conn, [row["file_key"]], "template.deleted", deps.now())
+    return replies.template_view(row)

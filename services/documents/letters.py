@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 import asyncpg
@@ -31,13 +30,15 @@ from ecandidat.runtime.french import avant_limite
 from ecandidat.runtime.outbox import add_event
 
 from . import store
+from .context import Deps
 from .domain import PARIS
-
-if TYPE_CHECKING:
-    from .service import DocumentsService
 
 LETTERS = {"favorable": "admission", "defavorable": "refus"}
 PROMOTION = "Une place s'est libérée dans la formation « {formation} » : vous bénéficiez de la liste complémentaire."
+
+
+# `letter.generated` repeats the validated decision's facts (same names, same meaning) for the mailer.
+SHARED_FACTS = tuple(name for name in LetterGenerated.model_fields if name in DecisionValidated.model_fields)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class StoredLetter:
     size: int
 
 
-def on_decision(svc: DocumentsService) -> Subscription:
+def on_decision(deps: Deps) -> Subscription:
     """A validated decision: its letter rendered and stored before the transaction (`prepare`),
     then recorded and announced in it. The key is the decision's: preparing again rewrites the
     same object."""
@@ -55,9 +56,9 @@ def on_decision(svc: DocumentsService) -> Subscription:
     async def prepare(event: DecisionValidated, meta: CloudEvent) -> StoredLetter | None:
         if event.kind not in LETTERS:
             return None
-        pdf = await asyncio.get_running_loop().run_in_executor(svc.endpoint.inspector, render_letter, event)
+        pdf = await asyncio.get_running_loop().run_in_executor(deps.inspector, render_letter, event)
         key = f"lettres/{event.candidature_id}/{event.decision_id}.pdf"
-        await svc.storage.put_bytes(key, pdf)
+        await deps.storage.put_bytes(key, pdf)
         return StoredLetter(key, f"lettre-{LETTERS[event.kind]}-{event.numero_dossier}.pdf", len(pdf))
 
     async def handle(
@@ -74,30 +75,15 @@ def on_decision(svc: DocumentsService) -> Subscription:
             letter.key,
             letter.filename,
             letter.size,
-            svc.clock.now(),
+            deps.now(),
         )
-        await add_event(
-            conn,
-            LetterGenerated(
-                candidature_id=event.candidature_id,
-                account_id=event.account_id,
-                decision_id=event.decision_id,
-                kind=event.kind,
-                bucket=svc.storage.bucket,
-                key=letter.key,
-                filename=letter.filename,
-                formation_libelle=event.formation_libelle,
-                motif=event.motif,
-                commentaire=event.commentaire,
-                confirmation_deadline=event.confirmation_deadline,
-                automatic=event.automatic,
-                origine=event.origine,
-                signataire_nom=event.signataire_nom,
-                signataire_qualite=event.signataire_qualite,
-            ),
-            subject=str(event.candidature_id),
-            clock=svc.clock,
+        generated = LetterGenerated(
+            **{name: getattr(event, name) for name in SHARED_FACTS},
+            bucket=deps.storage.bucket,
+            key=letter.key,
+            filename=letter.filename,
         )
+        await add_event(conn, generated, subject=str(event.candidature_id), clock=deps.clock)
 
     return Subscription(DecisionValidated, handle, prepare=prepare)
 

@@ -31,11 +31,11 @@ from ecandidat.contracts.errors import ServiceError
 from ecandidat.runtime.french import date_longue, limite_longue
 
 from . import store
+from .context import Deps
 from .domain import STATUTS
 from .storage import ObjectMissing
 
 if TYPE_CHECKING:
-    from .service import DocumentsService
     from .tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -61,22 +61,22 @@ class RecapData:
 
 
 @contextlib.asynccontextmanager
-async def generated(svc: DocumentsService, ticket: Ticket, request_id: str | None) -> AsyncIterator[tuple[Path, str]]:
-    with tempfile.TemporaryDirectory(prefix="recap-", dir=svc.settings.documents_spool_dir) as tmp:
+async def generated(deps: Deps, ticket: Ticket, request_id: str | None) -> AsyncIterator[tuple[Path, str]]:
+    with tempfile.TemporaryDirectory(prefix="recap-", dir=deps.settings.documents_spool_dir) as tmp:
         folder = Path(tmp)
-        async with svc.pool.acquire() as conn:
+        async with deps.pool.acquire() as conn:
             cand = await store.candidature(conn, ticket.candidature)
             slots = await store.slots(conn, ticket.candidature)
         if cand is None:
             raise ServiceError("Cette candidature n'existe plus.", code="not_found")
         view = await _ask(
-            svc,
+            deps,
             GetCandidature(principal=ticket.on_behalf_of(), candidature_id=cand["candidature_id"]),
             CandidatureView,
             request_id,
         )
         dossier = await _ask(
-            svc,
+            deps,
             GetDossier(principal=ticket.on_behalf_of(), account_id=cand["account_id"], lisible=True),
             DossierView,
             request_id,
@@ -85,19 +85,19 @@ async def generated(svc: DocumentsService, ticket: Ticket, request_id: str | Non
         for i, row in enumerate(s for s in slots if s["file_key"]):
             path = folder / f"file-{i}"
             try:
-                await svc.storage.download_to(row["file_key"], path)
+                await deps.storage.download_to(row["file_key"], path)
             except ObjectMissing:  # replaced or deleted while the PDF was being made: left out of this one
                 log.warning("recap: a piece's file vanished meanwhile", extra={"key": row["file_key"]})
                 continue
             data.files.append((row["libelle"], path, row["content_type"]))
         out = folder / "candidature.pdf"
-        await asyncio.get_running_loop().run_in_executor(svc.endpoint.inspector, build_pdf, data, out)
+        await asyncio.get_running_loop().run_in_executor(deps.inspector, build_pdf, data, out)
         yield out, f"candidature-{cand['numero_dossier']}-{cand['formation_code']}.pdf"
 
 
-async def _ask(svc: DocumentsService, request: Any, reply: type, request_id: str | None) -> Any:
+async def _ask(deps: Deps, request: Any, reply: type, request_id: str | None) -> Any:
     try:
-        return await svc.rpc_client.call(request, reply, request_id=request_id)
+        return await deps.rpc.call(request, reply, request_id=request_id)
     except ServiceError as err:
         log.warning("recap: a service did not answer", extra={"rpc": type(request).__name__, "code": err.code})
         return None

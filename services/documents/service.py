@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-
-import asyncpg
 
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.service import Service, cached
 
-from . import rpc, store
+from . import jobs, rpc
 from .clamd import Clamd
 from .consumers import subscriptions
-from .endpoint import Endpoint
+from .context import Deps
 from .erasure import Eraser
 from .settings import DocumentsSettings
 from .storage import Storage
+from .views import Endpoint
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-
-log = logging.getLogger(__name__)
 
 
 class DocumentsService(Service):
@@ -37,41 +34,31 @@ class DocumentsService(Service):
             if s.clamd_socket or (s.clamd_host and s.clamd_port)
             else None
         )
-        self.endpoint = Endpoint(self)
-        self.http = self.endpoint
-        self.eraser = Eraser(self)
-        self.rpc_client: RpcClient
+        self.deps: Deps
 
     async def setup(self) -> None:
+        s = self.settings
         await self.storage.ensure_bucket()
-        self.rpc_client = RpcClient(self.nc, timeout=self.settings.rpc_timeout)
-        for purpose, subs in subscriptions(self).items():
+        inspector = ThreadPoolExecutor(max_workers=s.documents_inspect_threads, thread_name_prefix="documents-inspect")
+        rpc_client = RpcClient(self.nc, timeout=s.rpc_timeout)
+        self.deps = Deps(self.pool, self.clock, s, self.storage, rpc_client, self.clamd, inspector)
+        for purpose, subs in subscriptions(self.deps).items():
             self.subscribe(purpose, subs)
-        rpc.register(self.rpc, self)
+        rpc.register(self.rpc, self.deps)
         self.checks["storage"] = cached(self.storage.check)
         if self.clamd is not None:
             self.checks["clamd"] = cached(self.clamd.ping)
-        self.add_job("documents-tickets-purge", timedelta(hours=1), _purge_tickets)
-        await self.endpoint.start()
+        self.add_job(jobs.TICKETS_PURGE_JOB, timedelta(hours=1), jobs.purge_tickets(self.deps))
+        self.endpoint = Endpoint(self.deps)
+        self.deps.endpoint_url = await self.endpoint.start()
         self.on_cleanup(self._close)
+        self.eraser = Eraser(self.deps, self.name)
         self.spawn(self.eraser.run, "documents-eraser")
 
     async def _close(self) -> None:
         await self.endpoint.stop()
+        self.deps.inspector.shutdown(wait=False, cancel_futures=True)
         await self.storage.close()
-
-    async def forget_object(self, key: str, reason: str) -> None:
-        """Remove an object no row refers to; queue it for the eraser when storage refuses."""
-        try:
-            await self.storage.delete(key)
-        except Exception as exc:
-            log.warning("object removal queued", extra={"key": key, "error": repr(exc)})
-            async with self.pool.acquire() as conn, conn.transaction():
-                await store.queue_deletions(conn, [key], reason, self.clock.now())
-
-
-async def _purge_tickets(conn: asyncpg.Connection, now) -> int:
-    return await store.purge_tickets(conn, now)
 
 
 SETTINGS = DocumentsSettings

@@ -3,48 +3,32 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import astuple, fields
 from datetime import date, datetime
 
 import asyncpg
 
 from ecandidat.contracts.candidatures import CandidatureCreated
 from ecandidat.runtime.db import wake_after_commit
+from ecandidat.runtime.projections import set_candidature_statut as set_candidature_statut
 
-from .domain import CandidatureState, Slot
+from .domain import CandidatureState, Slot, StoredFile
 
 _SLOT = """id, candidature_id, piece_id, code, libelle, ordre, conditionnelle, statut, reopened, file_key,
            file_name, content_type, size, sha256, deposited_at, comment, reviewed_by, reviewed_at"""
 
 
+def _columns(row: asyncpg.Record, cls: type) -> dict:
+    """The row's columns that are the dataclass's fields."""
+    return {f.name: row[f.name] for f in fields(cls)}
+
+
 def candidature_state(row: asyncpg.Record) -> CandidatureState:
-    return CandidatureState(
-        candidature_id=row["candidature_id"],
-        account_id=row["account_id"],
-        centre_code=row["centre_code"],
-        commission_code=row["commission_code"],
-        date_limite_retour=row["date_limite_retour"],
-        cancelled=row["cancelled"],
-        transmitted=row["transmitted"],
-        frozen_until=row["frozen_until"],
-        statut=row["statut"],
-        limite_retour=row["limite_retour"],
-    )
+    return CandidatureState(**_columns(row, CandidatureState))
 
 
 def slot(row: asyncpg.Record) -> Slot:
-    return Slot(
-        id=row["id"],
-        candidature_id=row["candidature_id"],
-        piece_id=row["piece_id"],
-        code=row["code"],
-        libelle=row["libelle"],
-        ordre=row["ordre"],
-        conditionnelle=row["conditionnelle"],
-        statut=row["statut"],
-        reopened=row["reopened"],
-        file_key=row["file_key"],
-        comment=row["comment"],
-    )
+    return Slot(**_columns(row, Slot))
 
 
 async def insert_candidature(
@@ -130,26 +114,14 @@ async def template_piece_ids(conn: asyncpg.Connection, piece_ids: list[uuid.UUID
 
 
 async def set_file(
-    conn: asyncpg.Connection,
-    slot_id: uuid.UUID,
-    *,
-    key: str | None,
-    name: str | None,
-    content_type: str | None,
-    size: int | None,
-    sha256: str | None,
-    at: datetime | None,
-    statut: str,
+    conn: asyncpg.Connection, slot_id: uuid.UUID, stored: StoredFile | None, *, at: datetime | None, statut: str
 ) -> asyncpg.Record:
+    """The slot's file is now `stored` (None: no file), deposited `at`."""
     return await conn.fetchrow(
         f"""UPDATE piece_slots SET file_key = $2, file_name = $3, content_type = $4, size = $5, sha256 = $6,
                    deposited_at = $7, statut = $8 WHERE id = $1 RETURNING {_SLOT}""",
         slot_id,
-        key,
-        name,
-        content_type,
-        size,
-        sha256,
+        *(astuple(stored) if stored else (None,) * len(fields(StoredFile))),
         at,
         statut,
     )
@@ -177,30 +149,42 @@ async def set_freeze(conn: asyncpg.Connection, candidature_id: uuid.UUID, until:
     await conn.execute("UPDATE candidatures SET frozen_until = $2 WHERE candidature_id = $1", candidature_id, until)
 
 
-async def set_candidature_statut(
-    conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, version: int
+async def _set_if_newer(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, revision_column: str, revision: int, **values: object
 ) -> None:
-    """The statut du dossier as candidatures reports it; an older event than the state held changes nothing."""
+    """Set the candidature's `values` as candidatures reports them at `revision`; an older change than
+    the one held (`revision_column`) changes nothing. Column names come from this module only."""
+    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=3))
     await conn.execute(
-        "UPDATE candidatures SET statut = $2, version = $3 WHERE candidature_id = $1 AND version < $3",
+        f"""UPDATE candidatures SET {sets}, {revision_column} = $2
+            WHERE candidature_id = $1 AND {revision_column} < $2""",
         candidature_id,
-        statut,
-        version,
+        revision,
+        *values.values(),
     )
 
 
 async def set_deadline(
     conn: asyncpg.Connection, candidature_id: uuid.UUID, day: date, limite: datetime, revision: int
 ) -> None:
-    """The date limite de retour as candidatures reports it; an older change than the one held changes nothing."""
-    await conn.execute(
-        """UPDATE candidatures SET date_limite_retour = $2, limite_retour = $3, deadline_revision = $4
-           WHERE candidature_id = $1 AND deadline_revision < $4""",
-        candidature_id,
-        day,
-        limite,
-        revision,
+    """The date limite de retour (and the instant it ends)."""
+    await _set_if_newer(
+        conn, candidature_id, "deadline_revision", revision, date_limite_retour=day, limite_retour=limite
     )
+
+
+async def cancel(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:
+    """Every later change is refused; the candidature's tickets stop working."""
+    await conn.execute(
+        "UPDATE candidatures SET cancelled = true, frozen_until = NULL WHERE candidature_id = $1", candidature_id
+    )
+    await conn.execute("DELETE FROM tickets WHERE candidature_id = $1", candidature_id)
+
+
+async def delete_candidatures(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID]) -> None:
+    """The candidatures, their slots and tickets (an erased account's)."""
+    await conn.execute("DELETE FROM tickets WHERE candidature_id = ANY($1::uuid[])", candidature_ids)
+    await conn.execute("DELETE FROM candidatures WHERE candidature_id = ANY($1::uuid[])", candidature_ids)
 
 
 async def mark_transmitted(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:
@@ -213,13 +197,7 @@ async def mark_transmitted(conn: asyncpg.Connection, candidature_id: uuid.UUID) 
 async def set_current_decision(
     conn: asyncpg.Connection, candidature_id: uuid.UUID, decision_id: uuid.UUID, revision: int
 ) -> None:
-    await conn.execute(
-        """UPDATE candidatures SET decision_id = $2, decision_revision = $3
-           WHERE candidature_id = $1 AND decision_revision < $3""",
-        candidature_id,
-        decision_id,
-        revision,
-    )
+    await _set_if_newer(conn, candidature_id, "decision_revision", revision, decision_id=decision_id)
 
 
 async def insert_letter(
@@ -281,6 +259,26 @@ async def file_keys(conn: asyncpg.Connection, candidature_ids: list[uuid.UUID], 
     return [r["file_key"] for r in rows]
 
 
+async def claim_deletions(conn: asyncpg.Connection, batch: int) -> list[str]:
+    """Up to `batch` queued keys, locked for this transaction (other replicas skip them)."""
+    rows = await conn.fetch(
+        """SELECT file_key FROM object_deletions ORDER BY attempts, requested_at
+           LIMIT $1 FOR UPDATE SKIP LOCKED""",
+        batch,
+    )
+    return [r["file_key"] for r in rows]
+
+
+async def deletion_done(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("DELETE FROM object_deletions WHERE file_key = $1", key)
+
+
+async def deletion_failed(conn: asyncpg.Connection, key: str, error: str) -> None:
+    await conn.execute(
+        "UPDATE object_deletions SET attempts = attempts + 1, last_error = $2 WHERE file_key = $1", key, error[:500]
+    )
+
+
 DELETIONS_CHANNEL = "deletions"  # a queued deletion wakes this process's eraser (`db.woken_by`)
 
 
@@ -306,6 +304,10 @@ async def candidature_ids_of(conn: asyncpg.Connection, account_id: uuid.UUID) ->
 async def template(conn: asyncpg.Connection, piece_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
     sql = "SELECT * FROM templates WHERE piece_id = $1"
     return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), piece_id)
+
+
+async def delete_template(conn: asyncpg.Connection, piece_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM templates WHERE piece_id = $1", piece_id)
 
 
 async def put_template(

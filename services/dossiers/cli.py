@@ -14,7 +14,7 @@ async def seed_demo(args: argparse.Namespace, settings: KitSettings) -> None:
     await migrate(settings.database_url, "dossiers", MIGRATIONS)
     pool = await create_pool(settings.database_url, "dossiers", max_size=2)
     try:
-        report = await seed_registry(pool)
+        report = await seed_registry(pool, settings)
     finally:
         await pool.close()
     print(f"demo student records: {report.lignes} (INE of the local ENT's test users)")

@@ -1,48 +1,27 @@
 """JetStream consumers of the dossiers service: the lock, the staff scope (centre, commission and
-statut du dossier of each candidature) and erasure."""
+statut du dossier of each candidature) and erasure. One consumer per producer's stream."""
 
 from __future__ import annotations
 
-import asyncpg
-
 from ecandidat.contracts.accounts import AccountCreated, AccountLinkedToEnt, AccountPurged
 from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureStatusChanged, CandidatureTransmitted
-from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.runtime.clock import Clock
-from ecandidat.runtime.consumer import Subscription
+from ecandidat.runtime.consumer import Subscription, subscription
 
-from . import handlers, store
-
-
-def account_subscriptions(clock: Clock) -> list[Subscription]:
-    async def created(conn: asyncpg.Connection, event: AccountCreated, meta: CloudEvent) -> None:
-        await handlers.on_account_created(conn, event, clock)
-
-    async def purged(conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
-        await handlers.on_account_purged(conn, event, clock)
-
-    async def linked(conn: asyncpg.Connection, event: AccountLinkedToEnt, meta: CloudEvent) -> None:
-        await handlers.on_account_linked_to_ent(conn, event, clock)
-
-    return [
-        Subscription(AccountCreated, created),
-        Subscription(AccountPurged, purged),
-        Subscription(AccountLinkedToEnt, linked),
-    ]
+from . import handlers
+from .context import Deps
 
 
-def candidature_subscriptions(clock: Clock) -> list[Subscription]:
-    async def created(conn: asyncpg.Connection, event: CandidatureCreated, meta: CloudEvent) -> None:
-        await handlers.on_candidature_created(conn, event, clock)
-
-    async def transmitted(conn: asyncpg.Connection, event: CandidatureTransmitted, meta: CloudEvent) -> None:
-        await store.set_candidature_statut(conn, event.candidature_id, "receptionne", event.revision)
-
-    async def status_changed(conn: asyncpg.Connection, event: CandidatureStatusChanged, meta: CloudEvent) -> None:
-        await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
-
-    return [
-        Subscription(CandidatureCreated, created),
-        Subscription(CandidatureTransmitted, transmitted),
-        Subscription(CandidatureStatusChanged, status_changed),
-    ]
+def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
+    """Each purpose's subscriptions; every handler is `handler(deps, conn, event)`."""
+    return {
+        "accounts": [
+            subscription(AccountCreated, handlers.account_created, deps),
+            subscription(AccountPurged, handlers.account_purged, deps),
+            subscription(AccountLinkedToEnt, handlers.account_linked_to_ent, deps),
+        ],
+        "candidatures": [
+            subscription(CandidatureCreated, handlers.candidature_created, deps),
+            subscription(CandidatureTransmitted, handlers.candidature_transmitted, deps),
+            subscription(CandidatureStatusChanged, handlers.candidature_status_changed, deps),
+        ],
+    }

@@ -17,10 +17,15 @@ import asyncpg
 from ecandidat.contracts import access
 from ecandidat.contracts.accounts import AccountCreated, AccountLinkedToEnt, AccountPurged
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.candidatures import CandidatureCreated
+from ecandidat.contracts import dossiers as c
+from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureStatusChanged, CandidatureTransmitted
 from ecandidat.contracts.dossiers import (
     SECTIONS,
+    Completeness,
     DossierView,
+    GetCompleteness,
+    GetDossier,
+    GetSection,
     ImportRegistry,
     IneImport,
     RegistryImportReport,
@@ -29,13 +34,13 @@ from ecandidat.contracts.dossiers import (
     SectionView,
 )
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput, NotFound
-from ecandidat.runtime.clock import Clock
 
 from . import domain, registry, store
+from .context import Deps
 from .domain import IMPORTED_IDENTITY_FIELDS, WHOLE_SECTION, Dossier
 from .ine import check_ine
 from .lisible import blocs
-from .referentiels import Referentiels
+from .referentiels import Referentiels, fold
 from .validation import check_section
 
 log = logging.getLogger(__name__)
@@ -57,16 +62,15 @@ async def _dossier_for(conn: asyncpg.Connection, principal: Principal, account_i
     return dossier
 
 
-async def get_dossier(
-    conn: asyncpg.Connection, principal: Principal, account_id: uuid.UUID, lisible: Referentiels | None = None
-) -> DossierView:
-    """The dossier; with `lisible` (the reference data to name codes), each section as people read it."""
-    dossier = await _dossier_for(conn, principal, account_id)
-    sections = [domain.view(dossier, s, principal) for s in SECTIONS]
-    if lisible is not None:
-        sections = [v.model_copy(update={"lisible": blocs(v.section, v.donnees, lisible)}) for v in sections]
+async def get_dossier(deps: Deps, req: GetDossier) -> DossierView:
+    """The dossier; with `lisible`, each section as people read it (codes named from the reference data)."""
+    async with deps.pool.acquire() as conn:
+        dossier = await _dossier_for(conn, req.principal, req.account_id)
+    sections = [domain.view(dossier, s, req.principal) for s in SECTIONS]
+    if req.lisible:
+        sections = [v.model_copy(update={"lisible": blocs(v.section, v.donnees, deps.refs)}) for v in sections]
     return DossierView(
-        account_id=account_id,
+        account_id=req.account_id,
         informations_personnelles_verrouillees=dossier.locked,
         ine_importe=dossier.ine_importe,
         completude=domain.completeness(dossier),
@@ -74,16 +78,22 @@ async def get_dossier(
     )
 
 
-async def get_section(
-    conn: asyncpg.Connection, principal: Principal, account_id: uuid.UUID, section: str
-) -> SectionView:
-    return domain.view(await _dossier_for(conn, principal, account_id), section, principal)
+async def get_section(deps: Deps, req: GetSection) -> SectionView:
+    async with deps.pool.acquire() as conn:
+        dossier = await _dossier_for(conn, req.principal, req.account_id)
+    return domain.view(dossier, req.section, req.principal)
 
 
-async def save_section(pool: asyncpg.Pool, req: SaveSection, refs: Referentiels, clock: Clock) -> SectionSaved:
+async def completeness(deps: Deps, req: GetCompleteness) -> Completeness:
+    async with deps.pool.acquire() as conn:
+        dossier = await store.load_dossier(conn, req.account_id) or Dossier(req.account_id)
+    return domain.completeness(dossier)
+
+
+async def save_section(deps: Deps, req: SaveSection) -> SectionSaved:
     principal, account_id, section = req.principal, req.account_id, req.section
-    now = clock.now()
-    async with pool.acquire() as conn, conn.transaction():
+    now = deps.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
         if principal.realm == "candidate":
             await store.ensure_dossier(conn, account_id, now)
         dossier = await store.load_dossier(conn, account_id, for_update=True)
@@ -93,7 +103,7 @@ async def save_section(pool: asyncpg.Pool, req: SaveSection, refs: Referentiels,
         stored = dossier.section(section)
         domain.check_version(stored, req.expected_version)
         born = (dossier.section("informations_personnelles").data or {}).get("date_naissance")
-        details = check_section(section, req.content, refs, now.date(), date.fromisoformat(born) if born else None)
+        details = check_section(section, req.content, deps.refs, now.date(), date.fromisoformat(born) if born else None)
         if details:
             raise InvalidInput("Les données envoyées sont invalides.", details=details)
         data = req.content.model_dump(mode="json")
@@ -175,14 +185,12 @@ def _csv_bytes(req: ImportRegistry) -> bytes:
     return raw
 
 
-async def import_registry(
-    pool: asyncpg.Pool, req: ImportRegistry, refs: Referentiels, clock: Clock
-) -> RegistryImportReport:
+async def import_registry(deps: Deps, req: ImportRegistry) -> RegistryImportReport:
     access.require(
         req.principal, access.REGISTRY_ADMINS, "Seul un administrateur peut charger le registre des étudiants."
     )
-    now = clock.now()
-    parsed = registry.parse(_csv_bytes(req), refs, now.date())
+    now = deps.now()
+    parsed = registry.parse(_csv_bytes(req), deps.refs, now.date())
     if parsed.errors:
         refused = len(parsed.refused_lines)
         raise InvalidInput(
@@ -192,7 +200,7 @@ async def import_registry(
             lignes_en_erreur=refused,
         )
     by = _by(req.principal)
-    async with pool.acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         created, updated, unchanged = await store.upsert_registry(conn, parsed.records, now)
         by_ine = {r["ine"]: r for r in parsed.records}
         imported = 0
@@ -213,15 +221,43 @@ async def import_registry(
     )
 
 
-# -- events -----------------------------------------------------------------------------------------
+# -- reference lookups -----------------------------------------------------------------------------
+
+
+def reference_lists(refs: Referentiels) -> c.Referentiels:
+    """The countries (by French name) and départements the forms offer."""
+    return c.Referentiels(
+        pays=[c.CodeLibelle(code=k, nom=v) for k, v in sorted(refs.pays.items(), key=lambda kv: fold(kv[1]))],
+        departements=[c.CodeLibelle(code=k, nom=v) for k, v in sorted(refs.departements.items())],
+        source="ISO 3166-1 (pycountry) ; INSEE, Code officiel géographique 2026 et La Poste, base officielle des codes postaux",
+    )
+
+
+async def referentiels(deps: Deps, req: c.GetReferentiels) -> c.Referentiels:
+    return deps.listes
+
+
+async def search_communes(deps: Deps, req: c.SearchCommunes) -> c.Communes:
+    found = deps.refs.search(code_postal=req.code_postal, departement=req.departement, nom=req.nom, limit=req.limit)
+    return c.Communes(
+        items=[
+            c.CommuneRef(
+                code=x.code, nom=x.nom, departement=x.departement, type=x.type, codes_postaux=list(x.codes_postaux)
+            )
+            for x in found
+        ]
+    )
+
+
+# -- events (`consumers.py`) ---------------------------------------------------------------------
 
 
 def _fold(text: str | None) -> str:
     decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if c.isalnum()).casefold()
+    return "".join(ch for ch in decomposed if ch.isalnum()).casefold()
 
 
-async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, clock: Clock) -> None:
+async def account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCreated) -> None:
     """An INE given at account creation imports the student records when the names match too; an
     INE released by the university's ENT (`via_ent`: the university vouches for it) imports them as is."""
     if not event.ine or not check_ine(event.ine).valid:
@@ -238,20 +274,22 @@ async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, cl
             extra={"account_id": str(event.account_id)},
         )
         return
-    await _import_on_event(conn, event.account_id, record, "ent" if event.via_ent else "event:account.created", clock)
+    by = "ent" if event.via_ent else "event:account.created"
+    await _import_on_event(conn, event.account_id, record, by, deps.now())
 
 
-async def on_account_linked_to_ent(conn: asyncpg.Connection, event: AccountLinkedToEnt, clock: Clock) -> None:
+async def account_linked_to_ent(deps: Deps, conn: asyncpg.Connection, event: AccountLinkedToEnt) -> None:
     """An account linked to the ENT: the INE the ENT released imports the student records (once)."""
     if not event.ine or not check_ine(event.ine).valid:
         return
     record = await store.registry_record(conn, check_ine(event.ine).ine)
     if record is not None:
-        await _import_on_event(conn, event.account_id, record, "ent", clock)
+        await _import_on_event(conn, event.account_id, record, "ent", deps.now())
 
 
-async def _import_on_event(conn: asyncpg.Connection, account_id, record: dict[str, Any], by: str, clock: Clock) -> None:
-    now = clock.now()
+async def _import_on_event(
+    conn: asyncpg.Connection, account_id: uuid.UUID, record: dict[str, Any], by: str, now: datetime
+) -> None:
     if not await store.ensure_dossier(conn, account_id, now):
         return
     dossier = await store.load_dossier(conn, account_id, for_update=True)
@@ -259,7 +297,12 @@ async def _import_on_event(conn: asyncpg.Connection, account_id, record: dict[st
         await _import_record(conn, dossier, record, by, now)
 
 
-async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCreated, clock: Clock) -> None:
+async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged) -> None:
+    erased = await store.erase(conn, event.account_id, deps.now())
+    log.info("dossier erased", extra={"account_id": str(event.account_id), "dossiers": erased})
+
+
+async def candidature_created(deps: Deps, conn: asyncpg.Connection, event: CandidatureCreated) -> None:
     await store.add_candidature(
         conn,
         event.candidature_id,
@@ -267,10 +310,13 @@ async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCre
         event.centre_code,
         event.commission_code,
         event.revision,
-        clock.now(),
+        deps.now(),
     )
 
 
-async def on_account_purged(conn: asyncpg.Connection, event: AccountPurged, clock: Clock) -> None:
-    erased = await store.erase(conn, event.account_id, clock.now())
-    log.info("dossier erased", extra={"account_id": str(event.account_id), "dossiers": erased})
+async def candidature_transmitted(deps: Deps, conn: asyncpg.Connection, event: CandidatureTransmitted) -> None:
+    await store.set_candidature_statut(conn, event.candidature_id, "receptionne", event.revision)
+
+
+async def candidature_status_changed(deps: Deps, conn: asyncpg.Connection, event: CandidatureStatusChanged) -> None:
+    await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)

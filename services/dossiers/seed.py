@@ -17,9 +17,12 @@ from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.dossiers import ImportRegistry, RegistryImportReport
 from ecandidat.runtime.clock import SystemClock
+from ecandidat.runtime.settings import KitSettings
 
 from . import handlers, referentiels
+from .context import Deps
 from .registry import COLUMNS
+from .settings import DossiersSettings
 
 SEEDER = Principal(realm="staff", account_id=uuid.UUID(int=0), email="seed@ecandidat.localhost", roles=access.ADMINS)
 
@@ -116,8 +119,10 @@ def demo_csv() -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-async def seed_registry(pool: asyncpg.Pool) -> RegistryImportReport:
-    packed = base64.b64encode(gzip.compress(demo_csv())).decode()
-    return await handlers.import_registry(
-        pool, ImportRegistry(principal=SEEDER, csv_gzip_base64=packed), referentiels.load(), SystemClock()
+async def seed_registry(pool: asyncpg.Pool, settings: KitSettings) -> RegistryImportReport:
+    refs = referentiels.load()
+    deps = Deps(
+        pool, SystemClock(), DossiersSettings.model_construct(**dict(settings)), refs, handlers.reference_lists(refs)
     )
+    packed = base64.b64encode(gzip.compress(demo_csv())).decode()
+    return await handlers.import_registry(deps, ImportRegistry(principal=SEEDER, csv_gzip_base64=packed))

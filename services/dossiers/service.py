@@ -7,8 +7,9 @@ from pathlib import Path
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.service import Service
 
-from . import referentiels, rpc
-from .consumers import account_subscriptions, candidature_subscriptions
+from . import handlers, referentiels, rpc
+from .consumers import subscriptions
+from .context import Deps
 from .settings import DossiersSettings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -20,12 +21,14 @@ class DossiersService(Service):
     def __init__(self, settings: DossiersSettings | None = None, *, clock: Clock | None = None) -> None:
         super().__init__("dossiers", settings or DossiersSettings(), migrations=MIGRATIONS, clock=clock)
         self.referentiels = referentiels.load()
+        self.deps: Deps
 
     async def setup(self) -> None:
-        # One consumer per producer stream: accounts (import at creation, erasure), candidatures (lock).
-        self.subscribe("accounts", account_subscriptions(self.clock))
-        self.subscribe("candidatures", candidature_subscriptions(self.clock))
-        rpc.register(self.rpc, self)
+        refs = self.referentiels
+        self.deps = Deps(self.pool, self.clock, self.settings, refs, handlers.reference_lists(refs))
+        for purpose, subs in subscriptions(self.deps).items():
+            self.subscribe(purpose, subs)
+        rpc.register(self.rpc, self.deps)
 
 
 SETTINGS = DossiersSettings

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from ecandidat.contracts.access import CandidatureScope
+from ecandidat.runtime.projections import set_candidature_statut as set_candidature_statut
 
 from .domain import Dossier, StoredSection
 
@@ -73,29 +74,18 @@ async def write_section(
     conn: asyncpg.Connection, account_id: uuid.UUID, stored: StoredSection, expected: int, by: str, now: datetime
 ) -> bool:
     """Write `stored` if the section is still at version `expected`; False if someone was faster."""
+    values = (account_id, stored.section, stored.version, stored.data, list(stored.imported), now, by)
     if expected == 0:
         status = await conn.execute(
             """INSERT INTO sections (account_id, section, version, data, imported, updated_at, updated_by)
                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-            account_id,
-            stored.section,
-            stored.version,
-            stored.data,
-            list(stored.imported),
-            now,
-            by,
+            *values,
         )
     else:
         status = await conn.execute(
             """UPDATE sections SET version = $3, data = $4, imported = $5, updated_at = $6, updated_by = $7
                WHERE account_id = $1 AND section = $2 AND version = $8""",
-            account_id,
-            stored.section,
-            stored.version,
-            stored.data,
-            list(stored.imported),
-            now,
-            by,
+            *values,
             expected,
         )
     if status.endswith(" 1"):
@@ -130,18 +120,6 @@ async def add_candidature(
         version,
     )
     await conn.execute("UPDATE dossiers SET locked = true, updated_at = $2 WHERE account_id = $1", account_id, now)
-
-
-async def set_candidature_statut(
-    conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, version: int
-) -> None:
-    """The statut du dossier as candidatures reports it; an older event than the state held changes nothing."""
-    await conn.execute(
-        "UPDATE candidatures SET statut = $2, version = $3 WHERE candidature_id = $1 AND version < $3",
-        candidature_id,
-        statut,
-        version,
-    )
 
 
 async def erase(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> int:
