@@ -29,17 +29,19 @@ class PathId:
 @dataclass(frozen=True)
 class Rpc:
     """One operation: `name` is its handler's name, so the OpenAPI operationId; `request` builds the
-    rpc request from `principal=`, the path's id (when the path has one) and the body's fields."""
+    rpc request from `principal=`, the path's id (when the path has one) and the body's fields, or is
+    None when the body is the rpc request itself (an operation without a caller)."""
 
     method: str
     path: str
     name: str
     summary: str
-    request: Callable[..., RpcRequest]
+    request: Callable[..., RpcRequest] | None
     response: type[BaseModel]
     body: type[BaseModel] | None = None
     status: int = 200
     roles: tuple[str, ...] | None = None  # None: the table's
+    public: bool = False  # True: no session needed (the table's realm does not apply)
     responses: dict[int, Any] | None = None
 
 
@@ -56,7 +58,7 @@ def register_rpcs(
             body=row.body,
             response=row.response,
             status=row.status,
-            realm=realm,
+            realm=None if row.public else realm,
             roles=roles if row.roles is None else row.roles,
             responses=row.responses,
         )(_handler(row, ident))
@@ -64,10 +66,15 @@ def register_rpcs(
 
 def _handler(row: Rpc, ident: PathId | None) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.Response:
-        fields = {} if row.body is None else (await parse_body(request, row.body)).model_dump()
-        if ident is not None:
-            fields[ident.name] = path_uuid(request, ident.name, ident.what)
-        req = row.request(principal=request[PRINCIPAL], **fields)
+        body = None if row.body is None else await parse_body(request, row.body)
+        if row.request is None:
+            assert isinstance(body, RpcRequest), "an operation without a caller has its rpc request as body"
+            req = body
+        else:
+            fields = {} if body is None else body.model_dump()
+            if ident is not None:
+                fields[ident.name] = path_uuid(request, ident.name, ident.what)
+            req = row.request(principal=request[PRINCIPAL], **fields)
         return json_response(await call(request, req, row.response), status=row.status)
 
     handler.__name__ = handler.__qualname__ = row.name
