@@ -46,7 +46,13 @@ class Rpc:
 
 
 def register_rpcs(
-    api: Api, rows: Sequence[Rpc], *, tag: str, realm: str, roles: tuple[str, ...] = (), path_id: PathId | None = None
+    api: Api,
+    rows: Sequence[Rpc],
+    *,
+    tag: str,
+    realm: str | None,
+    roles: tuple[str, ...] = (),
+    path_id: PathId | None = None,
 ) -> None:
     for row in rows:
         ident = path_id if path_id is not None and f"{{{path_id.name}}}" in row.path else None
