@@ -25,6 +25,7 @@ from ..auth import (
     sessions_changed,
     set_session_cookies,
 )
+from . import Rpc, register_rpcs
 
 TAG = "comptes candidats"
 DEVICE_COOKIE = "ecandidat_device"
@@ -79,6 +80,40 @@ async def end_session(request: web.Request) -> web.Response:
     return response
 
 
+LINKS = (  # anyone's requests about the links mailed to them: the body is the rpc request
+    Rpc(
+        "POST",
+        f"{API_PREFIX}/accounts/activation",
+        "activate_account",
+        "Activer son compte avec le lien reçu par mail",
+        None,
+        c.AccountActivatedReply,
+        body=c.ActivateAccount,
+        responses={410: "Lien inconnu, déjà utilisé ou expiré"},
+    ),
+    Rpc(
+        "POST",
+        f"{API_PREFIX}/accounts/activation/resend",
+        "resend_activation",
+        "J'ai perdu mon code d'activation (même réponse que l'adresse ait un compte ou non)",
+        None,
+        c.Accepted,
+        body=c.ResendActivation,
+        status=202,
+    ),
+    Rpc(
+        "POST",
+        f"{API_PREFIX}/accounts/credentials",
+        "request_credentials",
+        "J'ai oublié mes identifiants : numéro de dossier et lien de nouveau mot de passe par mail",
+        None,
+        c.Accepted,
+        body=c.RequestCredentials,
+        status=202,
+    ),
+)
+
+
 def register(api: Api) -> None:
     @api.route(
         "POST",
@@ -98,44 +133,7 @@ def register(api: Api) -> None:
         rpc_request = c.CreateAccount(**body.model_dump(), client=client_address(request))
         return json_response(await call(request, rpc_request, c.AccountCreatedReply), status=201)
 
-    @api.route(
-        "POST",
-        f"{API_PREFIX}/accounts/activation",
-        summary="Activer son compte avec le lien reçu par mail",
-        tag=TAG,
-        body=c.ActivateAccount,
-        response=c.AccountActivatedReply,
-        responses={410: "Lien inconnu, déjà utilisé ou expiré"},
-    )
-    async def activate_account(request: web.Request) -> web.Response:
-        body = await parse_body(request, c.ActivateAccount)
-        return json_response(await call(request, body, c.AccountActivatedReply))
-
-    @api.route(
-        "POST",
-        f"{API_PREFIX}/accounts/activation/resend",
-        summary="J'ai perdu mon code d'activation (même réponse que l'adresse ait un compte ou non)",
-        tag=TAG,
-        body=c.ResendActivation,
-        response=c.Accepted,
-        status=202,
-    )
-    async def resend_activation(request: web.Request) -> web.Response:
-        body = await parse_body(request, c.ResendActivation)
-        return json_response(await call(request, body, c.Accepted), status=202)
-
-    @api.route(
-        "POST",
-        f"{API_PREFIX}/accounts/credentials",
-        summary="J'ai oublié mes identifiants : numéro de dossier et lien de nouveau mot de passe par mail",
-        tag=TAG,
-        body=c.RequestCredentials,
-        response=c.Accepted,
-        status=202,
-    )
-    async def request_credentials(request: web.Request) -> web.Response:
-        body = await parse_body(request, c.RequestCredentials)
-        return json_response(await call(request, body, c.Accepted), status=202)
+    register_rpcs(api, LINKS, tag=TAG, realm=None)
 
     @api.route(
         "POST",

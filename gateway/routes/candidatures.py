@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -13,8 +14,70 @@ from ecandidat.contracts.errors import NotFound
 
 from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, path_uuid
 from ..streaming import proxy_download
+from . import PathId, Rpc, register_rpcs
 
 ApplyBody = body_of(c.Apply, name="NouvelleCandidature")
+
+CANDIDATURE = PathId("candidature_id", "Cette candidature")
+UNKNOWN = {404: "Candidature inconnue"}
+ANSWER_REFUSED = {**UNKNOWN, 409: "Réponse impossible (pas d'avis favorable, délai dépassé)"}
+
+MY_CANDIDATURE = (
+    Rpc(
+        "GET",
+        "/api/v1/candidatures/{candidature_id}",
+        "get_my_candidature",
+        "Récapitulatif d'une candidature",
+        c.GetCandidature,
+        c.CandidatureView,
+        responses=UNKNOWN,
+    ),
+    Rpc(
+        "GET",
+        "/api/v1/candidatures/{candidature_id}/suivi",
+        "get_my_suivi",
+        "Suivi de sa candidature : les étapes, les statuts, les pièces validées ou refusées (avec le commentaire), la décision",
+        c.GetSuivi,
+        c.Suivi,
+        responses=UNKNOWN,
+    ),
+    Rpc(
+        "POST",
+        "/api/v1/candidatures/{candidature_id}/annulation",
+        "cancel_my_candidature",
+        "Annuler sa candidature (définitif)",
+        c.CancelCandidature,
+        c.CandidatureView,
+        responses={**UNKNOWN, 409: "Annulation impossible"},
+    ),
+    Rpc(
+        "POST",
+        "/api/v1/candidatures/{candidature_id}/transmission",
+        "transmit_my_candidature",
+        "Transmettre sa candidature",
+        c.TransmitCandidature,
+        c.CandidatureView,
+        responses={**UNKNOWN, 409: "Transmission impossible (pièces manquantes, date dépassée, déjà transmise)"},
+    ),
+    Rpc(
+        "POST",
+        "/api/v1/candidatures/{candidature_id}/confirmation",
+        "confirm_admission",
+        "Confirmer sa candidature après un avis favorable",
+        partial(c.AnswerAdmission, answer="confirmation"),
+        c.CandidatureView,
+        responses=ANSWER_REFUSED,
+    ),
+    Rpc(
+        "POST",
+        "/api/v1/candidatures/{candidature_id}/desistement",
+        "withdraw_from_admission",
+        "Se désister (après un avis favorable, même confirmé)",
+        partial(c.AnswerAdmission, answer="desistement"),
+        c.CandidatureView,
+        responses=ANSWER_REFUSED,
+    ),
+)
 
 
 class CandidatureDetail(BaseModel):
@@ -72,31 +135,16 @@ def register(api: Api) -> None:
 
     @api.route(
         "GET",
-        "/api/v1/candidatures/{candidature_id}",
-        summary="Récapitulatif d'une candidature",
-        tag="candidatures",
-        response=c.CandidatureView,
-        realm="candidate",
-        responses={404: "Candidature inconnue"},
-    )
-    async def get_my_candidature(request: web.Request) -> web.Response:
-        req = c.GetCandidature(
-            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
-        )
-        return json_response(await call(request, req, c.CandidatureView))
-
-    @api.route(
-        "GET",
         "/api/v1/candidatures/{candidature_id}/detail",
         summary="Une candidature avec ses pièces justificatives et son suivi, en une requête "
         "(ce que répondent la candidature, /pieces et /suivi)",
         tag="candidatures",
         response=CandidatureDetail,
         realm="candidate",
-        responses={404: "Candidature inconnue"},
+        responses=UNKNOWN,
     )
     async def get_my_candidature_detail(request: web.Request) -> web.Response:
-        principal, cid = request[PRINCIPAL], path_uuid(request, "candidature_id", "Cette candidature")
+        principal, cid = request[PRINCIPAL], path_uuid(request, CANDIDATURE.name, CANDIDATURE.what)
         view, pieces, steps = await asyncio.gather(
             call(request, c.GetCandidature(principal=principal, candidature_id=cid), c.CandidatureView),
             call(request, ListPieces(principal=principal, candidature_id=cid), CandidaturePieces),
@@ -115,54 +163,6 @@ def register(api: Api) -> None:
 
     @api.route(
         "GET",
-        "/api/v1/candidatures/{candidature_id}/suivi",
-        summary="Suivi de sa candidature : les étapes, les statuts, les pièces validées ou refusées (avec le commentaire), la décision",
-        tag="candidatures",
-        response=c.Suivi,
-        realm="candidate",
-        responses={404: "Candidature inconnue"},
-    )
-    async def get_my_suivi(request: web.Request) -> web.Response:
-        req = c.GetSuivi(
-            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
-        )
-        return json_response(await call(request, req, c.Suivi))
-
-    @api.route(
-        "POST",
-        "/api/v1/candidatures/{candidature_id}/annulation",
-        summary="Annuler sa candidature (définitif)",
-        tag="candidatures",
-        response=c.CandidatureView,
-        realm="candidate",
-        responses={404: "Candidature inconnue", 409: "Annulation impossible"},
-    )
-    async def cancel_my_candidature(request: web.Request) -> web.Response:
-        req = c.CancelCandidature(
-            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
-        )
-        return json_response(await call(request, req, c.CandidatureView))
-
-    @api.route(
-        "POST",
-        "/api/v1/candidatures/{candidature_id}/transmission",
-        summary="Transmettre sa candidature",
-        tag="candidatures",
-        response=c.CandidatureView,
-        realm="candidate",
-        responses={
-            404: "Candidature inconnue",
-            409: "Transmission impossible (pièces manquantes, date dépassée, déjà transmise)",
-        },
-    )
-    async def transmit_my_candidature(request: web.Request) -> web.Response:
-        req = c.TransmitCandidature(
-            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
-        )
-        return json_response(await call(request, req, c.CandidatureView))
-
-    @api.route(
-        "GET",
         "/api/v1/candidatures/{candidature_id}/lettre",
         summary="Télécharger la lettre de la décision (lettre d'admission ou avis défavorable, PDF)",
         tag="candidatures",
@@ -172,39 +172,9 @@ def register(api: Api) -> None:
     )
     async def download_my_letter(request: web.Request) -> web.StreamResponse:
         req = OpenLetterDownload(
-            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
+            principal=request[PRINCIPAL], candidature_id=path_uuid(request, CANDIDATURE.name, CANDIDATURE.what)
         )
         ticket = await call(request, req, DownloadTicket)
         return await proxy_download(request, ticket)
 
-    for answer, path, name, summary in (
-        ("confirmation", "confirmation", "confirm_admission", "Confirmer sa candidature après un avis favorable"),
-        (
-            "desistement",
-            "desistement",
-            "withdraw_from_admission",
-            "Se désister (après un avis favorable, même confirmé)",
-        ),
-    ):
-        _register_answer(api, answer, path, name, summary)
-
-
-def _register_answer(api: Api, answer: str, path: str, name: str, summary: str) -> None:
-    async def handler(request: web.Request) -> web.Response:
-        req = c.AnswerAdmission(
-            principal=request[PRINCIPAL],
-            answer=answer,
-            candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
-        )
-        return json_response(await call(request, req, c.CandidatureView))
-
-    handler.__name__ = name
-    api.route(
-        "POST",
-        f"/api/v1/candidatures/{{candidature_id}}/{path}",
-        summary=summary,
-        tag="candidatures",
-        response=c.CandidatureView,
-        realm="candidate",
-        responses={404: "Candidature inconnue", 409: "Réponse impossible (pas d'avis favorable, délai dépassé)"},
-    )(handler)
+    register_rpcs(api, MY_CANDIDATURE, tag="candidatures", realm="candidate", path_id=CANDIDATURE)

@@ -11,6 +11,7 @@ from ecandidat.contracts.access import ACCOUNT_READERS, ADMINS, CENTRE_STAFF_REA
 
 from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body, path_uuid
 from ..auth import client_address, previous_token, sessions_changed
+from . import PathId, Rpc, register_rpcs
 from .accounts import Session, call, device_cookie, end_session, session_response
 
 TAG = "comptes du personnel"
@@ -21,8 +22,77 @@ class StaffLoginBody(c.StaffCredentials):
     session_cookie: bool = False
 
 
+STAFF_ACCOUNT = PathId("account_id", "Ce compte de personnel")
+LINK_GONE = {410: "Lien inconnu ou expiré"}
+
+STAFF_ACCOUNTS = (
+    Rpc("GET", f"{STAFF}/me", "staff_me", "Mon compte de gestion", c.GetStaffMe, c.StaffAccountView),
+    Rpc(
+        "POST",
+        f"{STAFF}/setup",
+        "staff_setup",
+        "Activation : choisir son mot de passe (renvoie la clé TOTP)",
+        None,
+        c.TotpEnrolment,
+        body=c.StaffSetup,
+        responses=LINK_GONE,
+        public=True,
+    ),
+    Rpc(
+        "POST",
+        f"{STAFF}/setup/confirmation",
+        "staff_setup_confirm",
+        "Activation : confirmer l'application d'authentification (renvoie les codes de secours)",
+        None,
+        c.RecoveryCodes,
+        body=c.StaffSetupConfirm,
+        responses=LINK_GONE,
+        public=True,
+    ),
+    Rpc(
+        "POST",
+        f"{STAFF}/me/recovery-codes",
+        "renew_recovery_codes",
+        "Renouveler ses codes de secours (code TOTP requis)",
+        c.RenewRecoveryCodes,
+        c.RecoveryCodes,
+        body=c.SecondFactor,
+    ),
+    Rpc(
+        "POST",
+        f"{STAFF}/accounts",
+        "create_staff_account",
+        "Créer un compte de personnel (mail d'activation)",
+        c.CreateStaffAccount,
+        c.StaffAccountView,
+        body=c.NewStaffAccount,
+        status=201,
+        roles=ADMINS,
+        responses={409: "Adresse mail déjà utilisée"},
+    ),
+    Rpc(
+        "GET",
+        f"{STAFF}/accounts",
+        "list_staff_accounts",
+        "Les comptes de personnel",
+        c.ListStaffAccounts,
+        c.StaffAccounts,
+        roles=ACCOUNT_READERS,
+    ),
+    Rpc(
+        "GET",
+        f"{STAFF}/accounts/{{account_id}}",
+        "get_staff_account",
+        "Un compte de personnel",
+        c.GetStaffAccount,
+        c.StaffAccountView,
+        roles=ACCOUNT_READERS,
+    ),
+)
+
+
 def _account_id(request: web.Request) -> uuid.UUID:
-    return path_uuid(request, "account_id", "Ce compte de personnel")
+    return path_uuid(request, STAFF_ACCOUNT.name, STAFF_ACCOUNT.what)
 
 
 def register(api: Api) -> None:
@@ -54,81 +124,7 @@ def register(api: Api) -> None:
     async def staff_logout(request: web.Request) -> web.Response:
         return await end_session(request)
 
-    @api.route(
-        "GET", f"{STAFF}/me", summary="Mon compte de gestion", tag=TAG, response=c.StaffAccountView, realm="staff"
-    )
-    async def staff_me(request: web.Request) -> web.Response:
-        return json_response(await call(request, c.GetStaffMe(principal=request[PRINCIPAL]), c.StaffAccountView))
-
-    @api.route(
-        "POST",
-        f"{STAFF}/setup",
-        summary="Activation : choisir son mot de passe (renvoie la clé TOTP)",
-        tag=TAG,
-        body=c.StaffSetup,
-        response=c.TotpEnrolment,
-        responses={410: "Lien inconnu ou expiré"},
-    )
-    async def staff_setup(request: web.Request) -> web.Response:
-        body = await parse_body(request, c.StaffSetup)
-        return json_response(await call(request, body, c.TotpEnrolment))
-
-    @api.route(
-        "POST",
-        f"{STAFF}/setup/confirmation",
-        summary="Activation : confirmer l'application d'authentification (renvoie les codes de secours)",
-        tag=TAG,
-        body=c.StaffSetupConfirm,
-        response=c.RecoveryCodes,
-        responses={410: "Lien inconnu ou expiré"},
-    )
-    async def staff_setup_confirm(request: web.Request) -> web.Response:
-        body = await parse_body(request, c.StaffSetupConfirm)
-        return json_response(await call(request, body, c.RecoveryCodes))
-
-    @api.route(
-        "POST",
-        f"{STAFF}/me/recovery-codes",
-        summary="Renouveler ses codes de secours (code TOTP requis)",
-        tag=TAG,
-        body=c.SecondFactor,
-        response=c.RecoveryCodes,
-        realm="staff",
-    )
-    async def renew_recovery_codes(request: web.Request) -> web.Response:
-        body = await parse_body(request, c.SecondFactor)
-        rpc_request = c.RenewRecoveryCodes(principal=request[PRINCIPAL], code=body.code)
-        return json_response(await call(request, rpc_request, c.RecoveryCodes))
-
-    @api.route(
-        "POST",
-        f"{STAFF}/accounts",
-        summary="Créer un compte de personnel (mail d'activation)",
-        tag=TAG,
-        body=c.NewStaffAccount,
-        response=c.StaffAccountView,
-        status=201,
-        realm="staff",
-        roles=ADMINS,
-        responses={409: "Adresse mail déjà utilisée"},
-    )
-    async def create_staff_account(request: web.Request) -> web.Response:
-        body = await parse_body(request, c.NewStaffAccount)
-        rpc_request = c.CreateStaffAccount(principal=request[PRINCIPAL], **body.model_dump())
-        return json_response(await call(request, rpc_request, c.StaffAccountView), status=201)
-
-    @api.route(
-        "GET",
-        f"{STAFF}/accounts",
-        summary="Les comptes de personnel",
-        tag=TAG,
-        response=c.StaffAccounts,
-        realm="staff",
-        roles=ACCOUNT_READERS,
-    )
-    async def list_staff_accounts(request: web.Request) -> web.Response:
-        rpc_request = c.ListStaffAccounts(principal=request[PRINCIPAL])
-        return json_response(await call(request, rpc_request, c.StaffAccounts))
+    register_rpcs(api, STAFF_ACCOUNTS, tag=TAG, realm="staff", path_id=STAFF_ACCOUNT)
 
     @api.route(
         "GET",
@@ -142,19 +138,6 @@ def register(api: Api) -> None:
     async def list_centre_staff(request: web.Request) -> web.Response:
         rpc_request = c.ListStaffAccounts(principal=request[PRINCIPAL], centre=request.match_info["centre"][:40])
         return json_response(await call(request, rpc_request, c.StaffAccounts))
-
-    @api.route(
-        "GET",
-        f"{STAFF}/accounts/{{account_id}}",
-        summary="Un compte de personnel",
-        tag=TAG,
-        response=c.StaffAccountView,
-        realm="staff",
-        roles=ACCOUNT_READERS,
-    )
-    async def get_staff_account(request: web.Request) -> web.Response:
-        rpc_request = c.GetStaffAccount(principal=request[PRINCIPAL], account_id=_account_id(request))
-        return json_response(await call(request, rpc_request, c.StaffAccountView))
 
     @api.route(
         "PATCH",

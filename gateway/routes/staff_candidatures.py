@@ -16,8 +16,9 @@ from ecandidat.contracts.access import ANY_STAFF, DECIDERS, MANAGERS
 
 from ecandidat.contracts.documents import DownloadTicket, OpenLetterDownload
 
-from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, parse_query, path_uuid
+from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_query, path_uuid
 from ..streaming import proxy_download
+from . import PathId, Rpc, register_rpcs
 
 UNKNOWN_FILTER = {404: "Formation, centre ou commission inconnu"}
 BATCH_REFUSALS = {
@@ -45,6 +46,87 @@ ValidationBody = body_of(c.ValidateDecisions, name="ValidationDecisions")
 NoteBody = body_of(c.AddNote, without=("principal", "candidature_id"), name="NouvelleNote")
 DateRetourBody = body_of(
     c.SetCandidatureDateRetour, without=("principal", "candidature_id"), name="DateLimiteRetourCandidature"
+)
+
+CANDIDATURE = PathId("candidature_id", "Cette candidature")
+
+STAFF_CANDIDATURE = (
+    Rpc(
+        "GET",
+        "/api/v1/staff/candidatures/{candidature_id}",
+        "staff_get_candidature",
+        "Vue complète d'une candidature",
+        c.GetStaffCandidature,
+        c.StaffCandidatureView,
+    ),
+    Rpc(
+        "POST",
+        "/api/v1/staff/candidatures/statut",
+        "staff_set_statut",
+        "Changer le statut du dossier (une ou plusieurs candidatures)",
+        c.SetStatut,
+        c.BatchResult,
+        body=StatutBody,
+        roles=MANAGERS,
+        responses=BATCH_REFUSALS,
+    ),
+    Rpc(
+        "POST",
+        "/api/v1/staff/candidatures/type-traitement",
+        "staff_set_type_traitement",
+        "Changer ou valider le type de traitement",
+        c.SetTypeTraitement,
+        c.BatchResult,
+        body=TypeTraitementBody,
+        roles=MANAGERS,
+        responses=BATCH_REFUSALS,
+    ),
+    Rpc(
+        "POST",
+        "/api/v1/staff/candidatures/{candidature_id}/decision",
+        "staff_enter_decision",
+        "Saisir une décision (à valider ensuite)",
+        c.EnterDecision,
+        c.DecisionRecord,
+        body=DecisionBody,
+        status=201,
+        roles=DECIDERS,
+        responses={409: "Décision impossible dans l'état de la candidature (annulée, désistée, pas complète)"},
+    ),
+    Rpc(
+        "POST",
+        "/api/v1/staff/candidatures/decisions/validation",
+        "staff_validate_decisions",
+        "Valider les décisions saisies (une ou plusieurs)",
+        c.ValidateDecisions,
+        c.BatchResult,
+        body=ValidationBody,
+        roles=MANAGERS,
+        responses=BATCH_REFUSALS,
+    ),
+    Rpc(
+        "PUT",
+        "/api/v1/staff/candidatures/{candidature_id}/date-limite-retour",
+        "staff_set_date_limite_retour",
+        "Donner à une candidature sa propre date limite de retour (date_retour null : celle de sa "
+        "formation) ; le candidat est prévenu, l'historique garde qui, quand et pourquoi",
+        c.SetCandidatureDateRetour,
+        c.DeadlinesChanged,
+        body=DateRetourBody,
+        roles=MANAGERS,
+        responses={403: "Hors de votre périmètre", 404: "Candidature inconnue", 409: "Candidature annulée"},
+    ),
+    Rpc(
+        "POST",
+        "/api/v1/staff/candidatures/{candidature_id}/notes",
+        "staff_add_note",
+        "Ajouter une note au bloc-notes",
+        c.AddNote,
+        c.NoteRecord,
+        body=NoteBody,
+        status=201,
+        roles=DECIDERS,
+    ),
 )
 
 EXPORT_COLUMNS = [
@@ -212,20 +294,9 @@ def register(api: Api) -> None:
             },
         )
 
-    @api.route(
-        "GET",
-        "/api/v1/staff/candidatures/{candidature_id}",
-        summary="Vue complète d'une candidature",
-        tag="gestion des candidatures",
-        response=c.StaffCandidatureView,
-        realm="staff",
-        roles=ANY_STAFF,
+    register_rpcs(
+        api, STAFF_CANDIDATURE, tag="gestion des candidatures", realm="staff", roles=ANY_STAFF, path_id=CANDIDATURE
     )
-    async def staff_get_candidature(request: web.Request) -> web.Response:
-        req = c.GetStaffCandidature(
-            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
-        )
-        return json_response(await call(request, req, c.StaffCandidatureView))
 
     @api.route(
         "GET",
@@ -239,117 +310,7 @@ def register(api: Api) -> None:
     )
     async def staff_download_letter(request: web.Request) -> web.StreamResponse:
         req = OpenLetterDownload(
-            principal=request[PRINCIPAL], candidature_id=path_uuid(request, "candidature_id", "Cette candidature")
+            principal=request[PRINCIPAL], candidature_id=path_uuid(request, CANDIDATURE.name, CANDIDATURE.what)
         )
         ticket = await call(request, req, DownloadTicket)
         return await proxy_download(request, ticket)
-
-    @api.route(
-        "POST",
-        "/api/v1/staff/candidatures/statut",
-        summary="Changer le statut du dossier (une ou plusieurs candidatures)",
-        tag="gestion des candidatures",
-        body=StatutBody,
-        response=c.BatchResult,
-        realm="staff",
-        roles=MANAGERS,
-        responses=BATCH_REFUSALS,
-    )
-    async def staff_set_statut(request: web.Request) -> web.Response:
-        body = await parse_body(request, StatutBody)
-        req = c.SetStatut(principal=request[PRINCIPAL], **body.model_dump())
-        return json_response(await call(request, req, c.BatchResult))
-
-    @api.route(
-        "POST",
-        "/api/v1/staff/candidatures/type-traitement",
-        summary="Changer ou valider le type de traitement",
-        tag="gestion des candidatures",
-        body=TypeTraitementBody,
-        response=c.BatchResult,
-        realm="staff",
-        roles=MANAGERS,
-        responses=BATCH_REFUSALS,
-    )
-    async def staff_set_type_traitement(request: web.Request) -> web.Response:
-        body = await parse_body(request, TypeTraitementBody)
-        req = c.SetTypeTraitement(principal=request[PRINCIPAL], **body.model_dump())
-        return json_response(await call(request, req, c.BatchResult))
-
-    @api.route(
-        "POST",
-        "/api/v1/staff/candidatures/{candidature_id}/decision",
-        summary="Saisir une décision (à valider ensuite)",
-        tag="gestion des candidatures",
-        body=DecisionBody,
-        response=c.DecisionRecord,
-        status=201,
-        realm="staff",
-        roles=DECIDERS,
-        responses={409: "Décision impossible dans l'état de la candidature (annulée, désistée, pas complète)"},
-    )
-    async def staff_enter_decision(request: web.Request) -> web.Response:
-        body = await parse_body(request, DecisionBody)
-        req = c.EnterDecision(
-            principal=request[PRINCIPAL],
-            candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
-            **body.model_dump(),
-        )
-        return json_response(await call(request, req, c.DecisionRecord), status=201)
-
-    @api.route(
-        "POST",
-        "/api/v1/staff/candidatures/decisions/validation",
-        summary="Valider les décisions saisies (une ou plusieurs)",
-        tag="gestion des candidatures",
-        body=ValidationBody,
-        response=c.BatchResult,
-        realm="staff",
-        roles=MANAGERS,
-        responses=BATCH_REFUSALS,
-    )
-    async def staff_validate_decisions(request: web.Request) -> web.Response:
-        body = await parse_body(request, ValidationBody)
-        req = c.ValidateDecisions(principal=request[PRINCIPAL], **body.model_dump())
-        return json_response(await call(request, req, c.BatchResult))
-
-    @api.route(
-        "PUT",
-        "/api/v1/staff/candidatures/{candidature_id}/date-limite-retour",
-        summary="Donner à une candidature sa propre date limite de retour (date_retour null : celle de sa "
-        "formation) ; le candidat est prévenu, l'historique garde qui, quand et pourquoi",
-        tag="gestion des candidatures",
-        body=DateRetourBody,
-        response=c.DeadlinesChanged,
-        realm="staff",
-        roles=MANAGERS,
-        responses={403: "Hors de votre périmètre", 404: "Candidature inconnue", 409: "Candidature annulée"},
-    )
-    async def staff_set_date_limite_retour(request: web.Request) -> web.Response:
-        body = await parse_body(request, DateRetourBody)
-        req = c.SetCandidatureDateRetour(
-            principal=request[PRINCIPAL],
-            **body.model_dump(),
-            candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
-        )
-        return json_response(await call(request, req, c.DeadlinesChanged))
-
-    @api.route(
-        "POST",
-        "/api/v1/staff/candidatures/{candidature_id}/notes",
-        summary="Ajouter une note au bloc-notes",
-        tag="gestion des candidatures",
-        body=NoteBody,
-        response=c.NoteRecord,
-        status=201,
-        realm="staff",
-        roles=DECIDERS,
-    )
-    async def staff_add_note(request: web.Request) -> web.Response:
-        body = await parse_body(request, NoteBody)
-        req = c.AddNote(
-            principal=request[PRINCIPAL],
-            candidature_id=path_uuid(request, "candidature_id", "Cette candidature"),
-            **body.model_dump(),
-        )
-        return json_response(await call(request, req, c.NoteRecord), status=201)

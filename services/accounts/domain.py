@@ -7,13 +7,16 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyotp
 
 from ecandidat.contracts import access
+from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput, ServiceError
 
 NUMERO_ALPHABET = string.digits + string.ascii_uppercase
@@ -145,3 +148,33 @@ class SessionTimes:
 
     def alive(self, *, created_at: datetime, last_seen_at: datetime, now: datetime) -> bool:
         return (now - created_at).total_seconds() < self.lifetime and (now - last_seen_at).total_seconds() < self.idle
+
+
+PERSON = ("account_id", "numero_dossier", "email", "nom", "prenom")
+
+
+def person(account: Mapping[str, Any]) -> dict[str, Any]:
+    """Who a candidate's account is, as the events mailed to them and their account's view say it."""
+    return {name: account[name] for name in PERSON}
+
+
+def candidate_principal(account: Mapping[str, Any]) -> Principal:
+    """The caller a candidate's session stands for."""
+    return Principal(
+        realm="candidate",
+        account_id=account["account_id"],
+        email=account["email"],
+        numero_dossier=account["numero_dossier"],
+    )
+
+
+def staff_principal(account: Mapping[str, Any]) -> Principal:
+    """The caller a staff member's session stands for."""
+    return Principal(
+        realm="staff",
+        account_id=account["account_id"],
+        email=account["email"],
+        roles=tuple(account["roles"]),
+        centres=tuple(account["centres"]),
+        commissions=tuple(account["commissions"]),
+    )

@@ -43,7 +43,7 @@ from ecandidat.runtime.outbox import add_event
 
 from . import cas, sessions, store, throttle
 from .context import Deps
-from .domain import new_token, token_hash
+from .domain import candidate_principal, new_token, token_hash
 
 ENT_OFF = "La connexion via l'ENT n'est pas proposée par cet établissement."
 LINK_GONE = "Cette demande de liaison avec l'ENT a expiré. Cliquez de nouveau sur « Connexion via l'ENT »."
@@ -86,12 +86,7 @@ async def ent_login(deps: Deps, req: EntLogin) -> EntOutcome:
     if isinstance(found, EntOutcome):
         return found
     account = found
-    principal = Principal(
-        realm="candidate",
-        account_id=account["account_id"],
-        email=account["email"],
-        numero_dossier=account["numero_dossier"],
-    )
+    principal = candidate_principal(account)
     return EntOutcome(
         session=await _open(deps, principal, req.client, req.device, req.previous_token, token_hash(req.ticket))
     )
@@ -137,16 +132,19 @@ async def _create(conn, deps: Deps, identity: cas.CasIdentity, ine: str | None):
     now = deps.now()
     account_id = uuid.uuid4()
     numero = await store.issue_numero(conn, s.accounts_campaign_prefix, now)
+    created = dict(
+        account_id=account_id,
+        numero_dossier=numero,
+        email=identity.email,
+        nom=identity.nom[:100],
+        prenom=identity.prenom[:100],
+        ine=ine,
+    )
     await store.insert(
         conn,
         "candidates",
         dict(
-            account_id=account_id,
-            numero_dossier=numero,
-            email=identity.email,
-            nom=identity.nom[:100],
-            prenom=identity.prenom[:100],
-            ine=ine,
+            created,
             password_hash=None,
             created_at=now,
             activation_deadline=now,
@@ -156,16 +154,7 @@ async def _create(conn, deps: Deps, identity: cas.CasIdentity, ine: str | None):
     )
     await add_event(
         conn,
-        AccountCreated(
-            account_id=account_id,
-            numero_dossier=numero,
-            email=identity.email,
-            nom=identity.nom[:100],
-            prenom=identity.prenom[:100],
-            ine=ine,
-            campagne=s.accounts_campaign_label,
-            via_ent=True,
-        ),
+        AccountCreated(**created, campagne=s.accounts_campaign_label, via_ent=True),
         subject=str(account_id),
         clock=deps.clock,
     )
@@ -225,12 +214,7 @@ async def ent_link(deps: Deps, req: EntLink) -> SessionIssued:
                 subject=str(account["account_id"]),
                 clock=deps.clock,
             )
-    principal = Principal(
-        realm="candidate",
-        account_id=account["account_id"],
-        email=account["email"],
-        numero_dossier=account["numero_dossier"],
-    )
+    principal = candidate_principal(account)
     return await _open(deps, principal, req.client, req.device, req.previous_token, link["ticket_hash"])
 
 

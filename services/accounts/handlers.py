@@ -34,7 +34,7 @@ from ecandidat.runtime.outbox import add_event
 
 from . import sessions, store, throttle
 from .context import Deps
-from .domain import LinkInvalid, check_password, new_token, token_hash
+from .domain import LinkInvalid, check_password, new_token, person, token_hash
 from .lost_links import mail_activation, mail_allowed, mail_credentials
 
 EMAIL_TAKEN = "Cette adresse mail est déjà utilisée par un compte eCandidat. Si c'est le vôtre, utilisez « J'ai oublié mes identifiants »."
@@ -73,29 +73,18 @@ async def create_account(deps: Deps, req: CreateAccount) -> AccountCreatedReply:
         async with conn.transaction():
             may_mail = await mail_allowed(conn, deps, req.email, "registration")
             numero = await store.issue_numero(conn, s.accounts_campaign_prefix, now)
-            created = await store.insert_candidate(
-                conn,
+            candidate = dict(
                 account_id=account_id,
                 numero_dossier=numero,
                 email=req.email,
                 nom=req.nom,
                 prenom=req.prenom,
                 ine=req.ine,
-                password_hash=password_hash,
-                created_at=now,
                 activation_deadline=deadline,
             )
+            created = await store.insert_candidate(conn, **candidate, password_hash=password_hash, created_at=now)
             if created:
-                event = AccountCreated(
-                    account_id=account_id,
-                    numero_dossier=numero,
-                    email=req.email,
-                    nom=req.nom,
-                    prenom=req.prenom,
-                    ine=req.ine,
-                    campagne=s.accounts_campaign_label,
-                    activation_deadline=deadline,
-                )
+                event = AccountCreated(**candidate, campagne=s.accounts_campaign_label)
                 await add_event(conn, event, subject=str(account_id), clock=deps.clock)
                 await mail_activation(conn, deps, event.model_dump(), deadline, welcome=True)
             else:
@@ -170,13 +159,7 @@ async def reset_password(deps: Deps, req: ResetPassword) -> Done:
             await store.update_candidate(conn, account_id, **changes)
             await store.end_sessions(conn, account_id)
             await throttle.forgive_account(conn, account_id)
-            event = AccountPasswordChanged(
-                account_id=account_id,
-                numero_dossier=account["numero_dossier"],
-                email=account["email"],
-                nom=account["nom"],
-                prenom=account["prenom"],
-            )
+            event = AccountPasswordChanged(**person(account))
             await add_event(conn, event, subject=str(account_id), clock=deps.clock)
     return Done(
         message="Votre mot de passe a été modifié. Vous pouvez vous connecter avec votre numéro de dossier et ce mot de passe."
@@ -200,11 +183,7 @@ async def get_account(deps: Deps, req: GetAccount) -> AccountView:
     if account is None:
         raise NotFound("Ce compte n'existe plus.")
     return AccountView(
-        account_id=account["account_id"],
-        numero_dossier=account["numero_dossier"],
-        nom=account["nom"],
-        prenom=account["prenom"],
-        email=account["email"],
+        **person(account),
         ine=account["ine"],
         activated_at=account["activated_at"],
         pending_email=pending,

@@ -34,7 +34,7 @@ from ecandidat.runtime.sealing import SealError
 
 from . import store
 from .context import Deps
-from .domain import new_token, token_hash
+from .domain import new_token, person, token_hash
 
 RESEND_ANSWER = "Si un compte en attente d'activation correspond à cette adresse, un nouveau lien d'activation vient d'y être envoyé."
 CREDENTIALS_ANSWER = "Si un compte correspond à cette adresse, un mail contenant votre identifiant et un lien pour choisir un nouveau mot de passe vient d'y être envoyé."
@@ -70,14 +70,7 @@ async def mail_credentials(conn: asyncpg.Connection, deps: Deps, account: Mappin
     numéro de dossier; inside the caller's transaction. An account created through the ENT has no
     eCandidat password: its owner is told to log in with "Connexion via l'ENT" instead."""
     if account["password_hash"] is None and account["ent_uid"] is not None:
-        reminder = AccountEntReminded(
-            account_id=account["account_id"],
-            numero_dossier=account["numero_dossier"],
-            email=account["email"],
-            nom=account["nom"],
-            prenom=account["prenom"],
-            reason=reason,
-        )
+        reminder = AccountEntReminded(**person(account), reason=reason)
         await add_event(conn, reminder, subject=str(account["account_id"]), clock=deps.clock)
         return
     now = deps.now()
@@ -85,11 +78,7 @@ async def mail_credentials(conn: asyncpg.Connection, deps: Deps, account: Mappin
     expires = deps.hours(deps.settings.accounts_reset_hours)
     await store.replace_token(conn, account["account_id"], "reset", token_hash(token), now, expires)
     event = AccountCredentialsRequested(
-        account_id=account["account_id"],
-        numero_dossier=account["numero_dossier"],
-        email=account["email"],
-        nom=account["nom"],
-        prenom=account["prenom"],
+        **person(account),
         reset=deps.sealer.seal(token),
         reset_expires_at=expires,
         reason=reason,
@@ -105,11 +94,7 @@ async def mail_activation(
     token = new_token()
     await store.replace_token(conn, account["account_id"], "activation", token_hash(token), deps.now(), deadline)
     event = AccountActivationRequested(
-        account_id=account["account_id"],
-        numero_dossier=account["numero_dossier"],
-        email=account["email"],
-        nom=account["nom"],
-        prenom=account["prenom"],
+        **person(account),
         activation=deps.sealer.seal(token),
         activation_deadline=deadline,
         welcome=welcome,

@@ -21,7 +21,7 @@ from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, Una
 
 from . import store, throttle
 from .context import Deps
-from .domain import new_token, token_hash
+from .domain import candidate_principal, new_token, staff_principal, token_hash
 from .throttle import Attempt
 
 BAD_LOGIN = "Identifiant ou mot de passe incorrect."
@@ -53,15 +53,7 @@ async def check_password_of(deps: Deps, account: asyncpg.Record, password: str) 
 async def login(deps: Deps, req: Login) -> SessionIssued:
     async with deps.pool.acquire() as conn:  # one connection for the look-ups: none is held while hashing
         account = await store.candidate_by_login(conn, req.login)
-        account_id = account and account["account_id"]
-        attempt = await throttle.attempt(
-            conn,
-            deps,
-            account_id=account_id,
-            subject=throttle.subject_of(account_id, "candidate", req.login),
-            client=req.client,
-            device=req.device,
-        )
+        attempt = await throttle.login_attempt(conn, deps, account, "candidate", req.login, req.client, req.device)
     if not await verify_or_count(deps, attempt, account and account["password_hash"], req.password):
         raise Unauthenticated(BAD_LOGIN, details=[ErrorDetail(field="login", message=BAD_LOGIN)])
     assert account is not None
@@ -73,12 +65,7 @@ async def login(deps: Deps, req: Login) -> SessionIssued:
         new_hash = await deps.passwords.hash(req.password)
         async with deps.pool.acquire() as conn:
             await store.update_candidate(conn, account["account_id"], password_hash=new_hash)
-    principal = Principal(
-        realm="candidate",
-        account_id=account["account_id"],
-        email=account["email"],
-        numero_dossier=account["numero_dossier"],
-    )
+    principal = candidate_principal(account)
     return await open_session(deps, principal, attempt, req.client, req.previous_token)
 
 
@@ -137,18 +124,7 @@ async def resolve_session(deps: Deps, req: ResolveSession) -> Principal:
             raise Unauthenticated(SESSION_INVALID)
         if now - row["last_seen_at"] >= TOUCH_EVERY:
             await store.touch_session(conn, hashed, now)
-    if row["realm"] == "candidate":
-        return Principal(
-            realm="candidate", account_id=row["account_id"], email=row["email"], numero_dossier=row["numero_dossier"]
-        )
-    return Principal(
-        realm="staff",
-        account_id=row["account_id"],
-        email=row["email"],
-        roles=tuple(row["roles"]),
-        centres=tuple(row["centres"]),
-        commissions=tuple(row["commissions"]),
-    )
+    return candidate_principal(row) if row["realm"] == "candidate" else staff_principal(row)
 
 
 async def logout(deps: Deps, req: Logout) -> Done:

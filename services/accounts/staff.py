@@ -37,6 +37,7 @@ from . import staff_store, store, throttle
 from .context import Deps
 from .handlers import linked
 from .domain import (
+    staff_principal,
     check_password,
     check_staff_scopes,
     looks_like_recovery_code,
@@ -232,15 +233,7 @@ async def _second_factor(
 async def staff_login(deps: Deps, req: StaffLogin) -> SessionIssued:
     async with deps.pool.acquire() as conn:
         account = await staff_store.staff_by_email(conn, req.email)
-        account_id = account and account["account_id"]
-        attempt = await throttle.attempt(
-            conn,
-            deps,
-            account_id=account_id,
-            subject=throttle.subject_of(account_id, "staff", req.email),
-            client=req.client,
-            device=req.device,
-        )
+        attempt = await throttle.login_attempt(conn, deps, account, "staff", req.email, req.client, req.device)
     usable = account if account is not None and account["totp_confirmed"] else None
     password_ok = await verify_or_count(
         deps, attempt, usable["password_hash"] if usable is not None else None, req.password
@@ -256,14 +249,7 @@ async def staff_login(deps: Deps, req: StaffLogin) -> SessionIssued:
         raise Unauthenticated(BAD_STAFF_LOGIN, details=[ErrorDetail(field="code", message=BAD_STAFF_LOGIN)])
     if account["disabled_at"] is not None:
         raise Forbidden("Ce compte est désactivé. Adressez-vous à un administrateur.")
-    principal = Principal(
-        realm="staff",
-        account_id=account["account_id"],
-        email=account["email"],
-        roles=tuple(account["roles"]),
-        centres=tuple(account["centres"]),
-        commissions=tuple(account["commissions"]),
-    )
+    principal = staff_principal(account)
     return await open_session(deps, principal, attempt, req.client, req.previous_token)
 
 

@@ -40,8 +40,10 @@ hashed, once per account it logged in to; a token that was never issued here is 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 
@@ -71,6 +73,21 @@ class Attempt:
 def subject_of(account_id: uuid.UUID | None, realm: str, login: str) -> str:
     """What an attempt is on: the account, or the login typed when it names no account."""
     return str(account_id) if account_id else f"?{realm}:{login.strip().lower()}"
+
+
+async def login_attempt(
+    conn: asyncpg.Connection,
+    deps: Deps,
+    account: Mapping[str, Any] | None,
+    realm: str,
+    login: str,
+    client: str,
+    device: str | None,
+) -> Attempt:
+    """A login's attempt on the account found for the login typed (or on that login, if none)."""
+    account_id: uuid.UUID | None = account["account_id"] if account is not None else None
+    subject = subject_of(account_id, realm, login)
+    return await attempt(conn, deps, account_id=account_id, subject=subject, client=client, device=device)
 
 
 async def attempt(

@@ -10,6 +10,7 @@ from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service
 
 from . import rpc
+from .context import Deps
 from .delivery import Dispatcher
 from .settings import WebhooksSettings
 
@@ -23,6 +24,7 @@ class WebhooksService(Service):
         super().__init__("webhooks", settings or WebhooksSettings(), migrations=MIGRATIONS, clock=clock)
         self.dispatcher: Dispatcher
         self.sealer: Sealer
+        self.deps: Deps
 
     async def setup(self) -> None:
         self.sealer = Sealer(self.settings.webhook_sealing_key, "WEBHOOK_SEALING_KEY")
@@ -30,7 +32,8 @@ class WebhooksService(Service):
         self.dispatcher = Dispatcher(
             nc=self.nc, pool=self.pool, settings=self.settings, clock=self.clock, sealer=self.sealer
         )
-        rpc.register(self.rpc, self)
+        self.deps = Deps(self.pool, self.nc, self.clock, self.settings, self.sealer, self.dispatcher)
+        rpc.register(self.rpc, self.deps)
         self.spawn(self.dispatcher.run, "webhooks-dispatcher", stop=self.dispatcher.stop)
 
 

@@ -1,14 +1,13 @@
-"""Valid dossier contents and registry CSV lines, shared by the dossiers tests at every level."""
+"""Valid dossier contents and registry CSV lines (those of the demo seed's), shared by the dossiers tests
+at every level."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any
 
 from services.dossiers.ine import bea_key
-from services.dossiers.registry import COLUMNS
+from services.dossiers.seed import registry_csv as registry_csv
+from services.dossiers.seed import registry_row as registry_row
 
 
 def bea(body: str) -> str:
@@ -99,53 +98,3 @@ def experiences() -> dict[str, Any]:
             )
         ]
     }
-
-
-def registry_row(ine: str, **overrides: Any) -> dict[str, str]:
-    row = {c: "" for c in COLUMNS}
-    row.update(
-        ine=ine,
-        civilite="M.",
-        nom_naissance="Dupont",
-        prenoms="Jean Paul",
-        date_naissance="21/06/2000",
-        pays_naissance="FR",
-        departement_naissance="2A",
-        commune_naissance="2A004",
-        nationalite="FR",
-        adresse_pays="FR",
-        adresse_ligne1="1 rue du Taur",
-        adresse_code_postal="31000",
-        adresse_commune="31555",
-        bac_situation="bac",
-        bac_annee="2018",
-        bac_serie="S",
-        bac_mention="assez_bien",
-        bac_pays="FR",
-        bac_departement="75",
-        bac_etablissement="Lycée Henri-IV",
-        bac_uai="0750654D",
-        cursus_interne=json.dumps(
-            [
-                {
-                    "annee_universitaire": "2018-2019",
-                    "code_formation": "L1PSY",
-                    "libelle": "Licence 1 Psychologie",
-                    "resultat": "ADM",
-                }
-            ],
-            ensure_ascii=False,
-        ),
-    )
-    row.update(overrides)
-    return row
-
-
-def registry_csv(rows: list[dict[str, str]], delimiter: str = ";", columns: tuple[str, ...] = COLUMNS) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(
-        out, fieldnames=list(columns), delimiter=delimiter, lineterminator="\n", extrasaction="ignore"
-    )
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
