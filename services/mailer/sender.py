@@ -37,13 +37,13 @@ import asyncpg
 from ecandidat.contracts.documents import DownloadTicket, OpenLetterAttachment
 
 from ecandidat.runtime.aio import retry_delay, wait_event
-from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.db import database_unavailable, woken_by
 from ecandidat.runtime.logging import bind
 from ecandidat.runtime.rpc import RpcClient
 
 from . import store
 from .catalogue import Attachment
+from .context import Deps
 from .links import open_links
 from .settings import MailerSettings
 
@@ -85,18 +85,11 @@ class LetterAttachments:
 
 class Sender:
     def __init__(
-        self,
-        pool: asyncpg.Pool,
-        settings: MailerSettings,
-        clock: Clock,
-        attachments: LetterAttachments | None,
-        *,
-        claimer: str,
-        schema: str = "mailer",
+        self, deps: Deps, attachments: LetterAttachments | None, *, claimer: str, schema: str = "mailer"
     ) -> None:
-        self.pool = pool
-        self.settings = settings
-        self.clock = clock
+        self.pool = deps.pool
+        self.settings = settings = deps.settings
+        self.clock = deps.clock
         self.attachments = attachments
         self.claimer = claimer
         self.poll_interval = settings.mail_poll_interval
