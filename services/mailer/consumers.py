@@ -45,20 +45,20 @@ def notifications(deps: Deps) -> list[Subscription]:
 
 
 async def _address(conn: asyncpg.Connection, mail: Mail) -> tuple[str, dict]:
-    """The recipient and the template context, completed from the directory."""
+    """The recipient and the template context, completed from the directory (one query)."""
     context = dict(mail.context)
     recipient = mail.recipient
-    if mail.account_id is not None:
-        who = await store.contact(conn, mail.account_id)
-        recipient = who["email"]
-        context.update(nom=who["nom"], prenom=who["prenom"], numero_dossier=who["numero_dossier"])
-    if mail.candidature_id is not None:
-        what = await store.candidature(conn, mail.candidature_id)
-        context.update(
-            formation=what["formation_libelle"],
-            centre=what["centre_libelle"],
-            date_limite_retour=what["date_limite_retour"],
-        )
+    if mail.account_id is not None or mail.candidature_id is not None:
+        entry = await store.directory_entry(conn, mail.account_id, mail.candidature_id)
+        if mail.account_id is not None:
+            recipient = entry["email"]
+            context.update(nom=entry["nom"], prenom=entry["prenom"], numero_dossier=entry["numero_dossier"])
+        if mail.candidature_id is not None:
+            context.update(
+                formation=entry["formation_libelle"],
+                centre=entry["centre_libelle"],
+                date_limite_retour=entry["date_limite_retour"],
+            )
     if not recipient:
         raise ValueError(f"mail {mail.template} has no recipient")
     return recipient, context

@@ -230,15 +230,23 @@ async def set_deadline(
     )
 
 
-async def contact(conn: asyncpg.Connection, account_id: uuid.UUID) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT * FROM contacts WHERE account_id = $1", account_id)
-    if row is None:
+async def directory_entry(
+    conn: asyncpg.Connection, account_id: uuid.UUID | None, candidature_id: uuid.UUID | None
+) -> asyncpg.Record:
+    """The contact of `account_id` and what `candidature_id` is for, in one query (either may be
+    None: its columns are then NULL); NotYetKnown when the directory has not heard of one of them."""
+    row = await conn.fetchrow(
+        """SELECT c.account_id, c.email, c.nom, c.prenom, c.numero_dossier,
+                  k.candidature_id, k.formation_libelle, k.centre_libelle, k.date_limite_retour
+           FROM (SELECT 1) one
+           LEFT JOIN contacts c ON c.account_id = $1
+           LEFT JOIN candidatures k ON k.candidature_id = $2""",
+        account_id,
+        candidature_id,
+    )
+    assert row is not None
+    if account_id is not None and row["account_id"] is None:
         raise NotYetKnown(f"no contact yet for account {account_id}")
-    return row
-
-
-async def candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT * FROM candidatures WHERE candidature_id = $1", candidature_id)
-    if row is None:
+    if candidature_id is not None and row["candidature_id"] is None:
         raise NotYetKnown(f"candidature {candidature_id} not known yet")
     return row
