@@ -18,7 +18,8 @@ mail rendered and queued) → sender → SMTP. Latencies are counted from when t
   refusal in `--poll-every` (bounded extra load); the time is the end of the first answer that says
   `incomplet`, so its resolution is the poll interval reached by then;
 - mail queued: the delivery's `created_at` in the mailer's log (`GET /api/v1/staff/mail/deliveries`);
-- mail accepted: `SmtpSink.on_message` (after the sink has stored the message), matched to its
+- mail accepted: `SmtpSink.on_message` (after the sink has stored the message), or with
+  `--sink-process` the time in the name of the Maildir file the sink process stored, matched to its
   refusal by the `X-Ecandidat-Event-Id` header.
 
 All clocks are this machine's wall clock. Baselines, same run, same open-loop client at the same rate
@@ -36,6 +37,7 @@ set-up, TOTP). Services, gateway, servers: as in `apply_burst.py` (whose helpers
 
     .venv/bin/python bench/refusal_latency.py --quick     # M = 100, < 2 min
     .venv/bin/python bench/refusal_latency.py             # M = 500
+    .venv/bin/python bench/refusal_latency.py --refusals 200 --rate 100 --sink-process   # issue 17's rate
 
 Exit status 1 when the run is broken (a refusal not answered 200, a candidature never `incomplet`,
 a mail missing, a process that died); latencies over any target are reported, not failures.
