@@ -18,7 +18,8 @@ mail rendered and queued) → sender → SMTP. Latencies are counted from when t
   refusal in `--poll-every` (bounded extra load); the time is the end of the first answer that says
   `incomplet`, so its resolution is the poll interval reached by then;
 - mail queued: the delivery's `created_at` in the mailer's log (`GET /api/v1/staff/mail/deliveries`);
-- mail accepted: `SmtpSink.on_message` (after the sink has stored the message), matched to its
+- mail accepted: `SmtpSink.on_message` (after the sink has stored the message), or with
+  `--sink-process` the time in the name of the Maildir file the sink process stored, matched to its
   refusal by the `X-Ecandidat-Event-Id` header.
 
 All clocks are this machine's wall clock. Baselines, same run, same open-loop client at the same rate
@@ -36,6 +37,7 @@ set-up, TOTP). Services, gateway, servers: as in `apply_burst.py` (whose helpers
 
     .venv/bin/python bench/refusal_latency.py --quick     # M = 100, < 2 min
     .venv/bin/python bench/refusal_latency.py             # M = 500
+    .venv/bin/python bench/refusal_latency.py --refusals 200 --rate 100 --sink-process   # issue 17's rate
 
 Exit status 1 when the run is broken (a refusal not answered 200, a candidature never `incomplet`,
 a mail missing, a process that died); latencies over any target are reported, not failures.
@@ -46,10 +48,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import email.policy
 import json
 import math
+import os
+import re
+import shutil
 import sys
+import tempfile
+import threading
 import time
+from email.parser import BytesParser
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +68,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
+    Process,
+    free_port,
     ROOT,
     BrokenRun,
     Call,
@@ -80,6 +91,7 @@ from bench.apply_burst import (  # noqa: E402
     ALL_SERVICES,
     API,
     Candidate,
+    Mailbox,
     Stack,
     api,
     cpu_delta,
@@ -128,6 +140,78 @@ def ts(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
+MAILDIR_KEY = re.compile(r"^(\d+)\.M(\d+)P")  # mailbox.Maildir's "<seconds>.M<microseconds>P<pid>Q<n>.<host>"
+
+
+class MaildirMailbox(Mailbox):
+    """The mails an SMTP sink running in its own process stored, read from its Maildir every 20 ms.
+    The time of each is when the sink stored it, from the Maildir file name (seconds and
+    microseconds), not when this process read it."""
+
+    def __init__(self, maildir: Path, process: Process, loop: asyncio.AbstractEventLoop) -> None:
+        self._lock = threading.Lock()
+        self._loop = loop
+        self._changed = asyncio.Event()
+        self.items = []
+        self.by_recipient = {}
+        self.sink_thread = 0
+        self.maildir = maildir
+        self.process = process
+        self._seen: set[str] = set()
+        self._parser = BytesParser(policy=email.policy.default)
+
+    def sink_cpu(self) -> float:
+        return self.process.cpu_seconds()
+
+    async def run(self) -> None:
+        while True:
+            self._scan()
+            await asyncio.sleep(0.02)
+
+    def _scan(self) -> None:
+        found = []
+        for sub in ("new", "cur"):
+            with contextlib.suppress(FileNotFoundError):
+                for name in os.listdir(self.maildir / sub):
+                    key = MAILDIR_KEY.match(name)
+                    if key is None or name in self._seen:
+                        continue
+                    self._seen.add(name)
+                    message = self._parser.parsebytes((self.maildir / sub / name).read_bytes())
+                    found.append((int(key.group(1)) + int(key.group(2)) / 1e6, message))
+        if not found:
+            return
+        with self._lock:
+            for at, message in sorted(found, key=lambda item: item[0]):
+                self.items.append((at, message))
+                self.by_recipient.setdefault(str(message["To"]).lower(), []).append((at, message))
+        self._changed.set()
+
+
+@contextlib.asynccontextmanager
+async def sink_process(folder: Path, logs: Path):
+    """An SMTP sink in its own process; yields (its environment for the services, start(stack))."""
+    port = free_port()
+    maildir = folder / "maildir"
+    argv = [sys.executable, "-m", "ecandidat.devstack.smtpsink", "--host", "127.0.0.1", "--port", str(port)]
+    with Process("smtp sink", [*argv, "--maildir", str(maildir)], logs / "smtpsink.log", dict(os.environ)) as sink:
+        wait_listening(port, sink)
+        env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_SECURITY": "none"}
+        tasks: list[asyncio.Task] = []
+
+        def start(stack: Stack) -> None:
+            mailbox = MaildirMailbox(maildir, sink, asyncio.get_running_loop())
+            stack.mailbox = mailbox
+            tasks.append(asyncio.create_task(mailbox.run()))
+
+        try:
+            yield env, start
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="M = 100 refusals (< 2 min)")
@@ -139,6 +223,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--poll-interval", type=float, default=0.025, help="seconds between two polls (default 0.025)")
     parser.add_argument(
         "--mail-concurrency", type=int, help="MAIL_SEND_CONCURRENCY for the mailer (default: the service's default, 4)"
+    )
+    parser.add_argument(
+        "--sink-process",
+        action="store_true",
+        help="run the SMTP sink in its own process (`python -m ecandidat.devstack.smtpsink`), the mails read "
+        "from its Maildir: the in-process sink shares the bench's interpreter with the load client",
     )
     parser.add_argument(
         "--profile",
@@ -504,7 +594,18 @@ async def main() -> None:
     env = {"MAIL_SEND_CONCURRENCY": str(args.mail_concurrency)} if args.mail_concurrency else {}
     if env:
         info["mailer"] = f"MAIL_SEND_CONCURRENCY={args.mail_concurrency}"
-    async with platform("refusal_latency", ALL_SERVICES, info, env=env) as stack:
+    async with contextlib.AsyncExitStack() as outside:
+        if args.sink_process:
+            folder = Path(tempfile.mkdtemp(prefix="refusal-sink-"))
+            outside.callback(shutil.rmtree, folder, True)
+            sink_env, start_mailbox = await outside.enter_async_context(sink_process(folder, folder))
+            env.update(sink_env)
+            info["smtp sink"] = "its own process (`python -m ecandidat.devstack.smtpsink`), read from its Maildir"
+        stack = await outside.enter_async_context(
+            platform("refusal_latency", ALL_SERVICES, info, env=env, smtp=not args.sink_process)
+        )
+        if args.sink_process:
+            start_mailbox(stack)
         bare, bare_port = bare_server(stack.logs, stack.nats_url)
         echo = echo_server(stack.logs, stack.nats_url)
         with bare, echo:

@@ -11,7 +11,7 @@ from ecandidat.runtime.clock import SystemClock
 from ecandidat.runtime.db import connect, migrate
 from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.settings import KitSettings
-from services.mailer.rpc import request_mail_check
+from services.mailer.handlers import request_mail_check
 from services.mailer.service import MIGRATIONS
 
 

@@ -1,17 +1,19 @@
-"""The `mailer.notifications` consumers: each mail-worthy event becomes queued deliveries."""
+"""The mailer's consumers: `mailer.directory` keeps candidates' addresses and names and what each
+candidature is for, from the events of the accounts and candidatures services (the mailer calls no
+one); `mailer.notifications` turns each mail-worthy event into queued deliveries."""
 
 from __future__ import annotations
 
 import asyncpg
 
+from ecandidat.contracts.accounts import AccountCreated, AccountEmailChanged, AccountPurged
+from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureDeadlineChanged
 from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.consumer import Subscription
 
 from . import store
-from . import directory
-from .catalogue import Composer, Mail, MailContext, load
-from .render import Renderer
+from .catalogue import Composer, Mail, load
+from .context import Deps
 
 
 def message_id(event: CloudEvent, index: int, domain: str) -> str:
@@ -19,12 +21,12 @@ def message_id(event: CloudEvent, index: int, domain: str) -> str:
     return f"<{event.id}.{index}@{domain}>"
 
 
-def subscriptions(renderer: Renderer, ctx: MailContext, clock: Clock, domain: str) -> list[Subscription]:
+def notifications(deps: Deps) -> list[Subscription]:
     def handler_for(compose: Composer):
         async def handle(conn: asyncpg.Connection, body, meta: CloudEvent) -> None:
-            for index, mail in enumerate(compose(body, meta, ctx)):
+            for index, mail in enumerate(compose(body, meta, deps.mail)):
                 recipient, context = await _address(conn, mail)
-                rendered = renderer.render(mail.template, context)
+                rendered = deps.renderer.render(mail.template, context)
                 await store.enqueue(
                     conn,
                     event_id=meta.id,
@@ -33,8 +35,8 @@ def subscriptions(renderer: Renderer, ctx: MailContext, clock: Clock, domain: st
                     recipient=recipient,
                     rendered=rendered,
                     attachments=mail.attachments,
-                    message_id=message_id(meta, index, domain),
-                    now=clock.now(),
+                    message_id=message_id(meta, index, deps.settings.mail_message_id_domain),
+                    now=deps.now(),
                 )
 
         return handle
@@ -43,20 +45,59 @@ def subscriptions(renderer: Renderer, ctx: MailContext, clock: Clock, domain: st
 
 
 async def _address(conn: asyncpg.Connection, mail: Mail) -> tuple[str, dict]:
-    """The recipient and the template context, completed from the directory."""
+    """The recipient and the template context, completed from the directory (one query)."""
     context = dict(mail.context)
     recipient = mail.recipient
-    if mail.account_id is not None:
-        who = await directory.contact(conn, mail.account_id)
-        recipient = who["email"]
-        context.update(nom=who["nom"], prenom=who["prenom"], numero_dossier=who["numero_dossier"])
-    if mail.candidature_id is not None:
-        what = await directory.candidature(conn, mail.candidature_id)
-        context.update(
-            formation=what["formation_libelle"],
-            centre=what["centre_libelle"],
-            date_limite_retour=what["date_limite_retour"],
-        )
+    if mail.account_id is not None or mail.candidature_id is not None:
+        entry = await store.directory_entry(conn, mail.account_id, mail.candidature_id)
+        if mail.account_id is not None:
+            recipient = entry["email"]
+            context.update(nom=entry["nom"], prenom=entry["prenom"], numero_dossier=entry["numero_dossier"])
+        if mail.candidature_id is not None:
+            context.update(
+                formation=entry["formation_libelle"],
+                centre=entry["centre_libelle"],
+                date_limite_retour=entry["date_limite_retour"],
+            )
     if not recipient:
         raise ValueError(f"mail {mail.template} has no recipient")
     return recipient, context
+
+
+async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, meta: CloudEvent) -> None:
+    await store.add_contact(conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.email)
+
+
+async def on_email_changed(conn: asyncpg.Connection, event: AccountEmailChanged, meta: CloudEvent) -> None:
+    await store.set_contact_email(
+        conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.new_email
+    )
+
+
+async def on_account_purged(conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
+    await store.forget_account(conn, event.account_id)
+
+
+async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCreated, meta: CloudEvent) -> None:
+    await store.add_candidature(
+        conn,
+        event.candidature_id,
+        event.account_id,
+        event.formation_libelle,
+        event.centre_libelle,
+        event.date_limite_retour,
+    )
+
+
+async def on_deadline_changed(conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta: CloudEvent) -> None:
+    await store.set_deadline(conn, event.candidature_id, event.date_limite_retour)
+
+
+def directory(deps: Deps) -> list[Subscription]:
+    return [
+        Subscription(AccountCreated, on_account_created),
+        Subscription(AccountEmailChanged, on_email_changed),
+        Subscription(AccountPurged, on_account_purged),
+        Subscription(CandidatureCreated, on_candidature_created),
+        Subscription(CandidatureDeadlineChanged, on_deadline_changed),
+    ]

@@ -50,8 +50,12 @@ class Renderer:
     def __init__(self, folder: Path = TEMPLATES) -> None:
         loader = jinja2.FileSystemLoader(folder)
         self._text, self._html = (
-            jinja2.Environment(
-                loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=autoescape
+            jinja2.Environment(  # compiled once: the templates are code, deployed with it (no stat per mail)
+                loader=loader,
+                undefined=jinja2.StrictUndefined,
+                keep_trailing_newline=True,
+                autoescape=autoescape,
+                auto_reload=False,
             )
             for autoescape in (False, True)
         )

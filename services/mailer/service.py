@@ -9,9 +9,9 @@ from ecandidat.runtime.rpc import RpcClient
 from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service, cached
 
-from . import directory, rpc
+from . import consumers, rpc
 from .catalogue import MailContext
-from .consumers import subscriptions
+from .context import Deps
 from .render import Renderer
 from .sender import LetterAttachments, Sender
 from .settings import MailerSettings
@@ -28,20 +28,21 @@ class MailerService(Service):
         super().__init__("mailer", settings or MailerSettings(), migrations=MIGRATIONS, clock=clock)
         self.send = send
         self.sender: Sender | None = None
+        self.deps: Deps
 
     async def setup(self) -> None:
         s = self.settings
-        renderer = Renderer()
         sealer = Sealer(s.link_sealing_key)
         require_production_key(sealer, s)
-        ctx = MailContext(public_base_url=s.public_base_url.rstrip("/"), unseal=sealer.unseal)
-        self.subscribe("directory", directory.subscriptions())
-        self.subscribe("notifications", subscriptions(renderer, ctx, self.clock, s.mail_message_id_domain), batch=50)
-        rpc.register(self.rpc, self)
+        mail = MailContext(public_base_url=s.public_base_url.rstrip("/"), unseal=sealer.unseal)
+        self.deps = Deps(self.pool, self.clock, s, Renderer(), mail)
+        self.subscribe("directory", consumers.directory(self.deps))
+        self.subscribe("notifications", consumers.notifications(self.deps), batch=50)
+        rpc.register(self.rpc, self.deps)
         attachments = LetterAttachments(RpcClient(self.nc, timeout=s.rpc_timeout), s.mail_attachment_timeout)
         self.on_cleanup(attachments.close)
         self.checks["smtp"] = cached(self._check_smtp)
-        self.sender = Sender(self.pool, s, self.clock, attachments, claimer=self.instance)
+        self.sender = Sender(self.deps, attachments, claimer=self.instance)
         if self.send:
             self.spawn(self.sender.run, "mailer-sender", stop=self.sender.stop)
 

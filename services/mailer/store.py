@@ -1,4 +1,5 @@
-"""SQL of the delivery log, which is also the sending queue."""
+"""The mailer's SQL: the delivery log, which is also the sending queue, and the directory
+(candidates' contacts and what each candidature is for, kept from events)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
@@ -158,3 +159,94 @@ def attachments_of(row: asyncpg.Record) -> list[Attachment]:
     if isinstance(raw, str):
         raw = json.loads(raw)
     return [Attachment(**a) for a in raw]
+
+
+# -- the directory ---------------------------------------------------------------------------------
+
+
+class NotYetKnown(Exception):
+    """The event names someone the directory has not heard of yet: retried later."""
+
+
+async def add_contact(
+    conn: asyncpg.Connection, account_id: uuid.UUID, numero_dossier: str, nom: str, prenom: str, email: str
+) -> None:
+    await conn.execute(
+        """INSERT INTO contacts (account_id, numero_dossier, nom, prenom, email) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (account_id) DO NOTHING""",
+        account_id,
+        numero_dossier,
+        nom,
+        prenom,
+        email,
+    )
+
+
+async def set_contact_email(
+    conn: asyncpg.Connection, account_id: uuid.UUID, numero_dossier: str, nom: str, prenom: str, email: str
+) -> None:
+    await conn.execute(
+        """INSERT INTO contacts (account_id, numero_dossier, nom, prenom, email) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (account_id) DO UPDATE SET email = excluded.email""",
+        account_id,
+        numero_dossier,
+        nom,
+        prenom,
+        email,
+    )
+
+
+async def forget_account(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM contacts WHERE account_id = $1", account_id)
+    await conn.execute("DELETE FROM candidatures WHERE account_id = $1", account_id)
+
+
+async def add_candidature(
+    conn: asyncpg.Connection,
+    candidature_id: uuid.UUID,
+    account_id: uuid.UUID,
+    formation_libelle: str,
+    centre_libelle: str,
+    date_limite_retour: date | datetime | None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO candidatures (candidature_id, account_id, formation_libelle, centre_libelle, date_limite_retour)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (candidature_id) DO NOTHING""",
+        candidature_id,
+        account_id,
+        formation_libelle,
+        centre_libelle,
+        date_limite_retour,
+    )
+
+
+async def set_deadline(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, date_limite_retour: date | datetime | None
+) -> None:
+    await conn.execute(
+        "UPDATE candidatures SET date_limite_retour = $2 WHERE candidature_id = $1",
+        candidature_id,
+        date_limite_retour,
+    )
+
+
+async def directory_entry(
+    conn: asyncpg.Connection, account_id: uuid.UUID | None, candidature_id: uuid.UUID | None
+) -> asyncpg.Record:
+    """The contact of `account_id` and what `candidature_id` is for, in one query (either may be
+    None: its columns are then NULL); NotYetKnown when the directory has not heard of one of them."""
+    row = await conn.fetchrow(
+        """SELECT c.account_id, c.email, c.nom, c.prenom, c.numero_dossier,
+                  k.candidature_id, k.formation_libelle, k.centre_libelle, k.date_limite_retour
+           FROM (SELECT 1) one
+           LEFT JOIN contacts c ON c.account_id = $1
+           LEFT JOIN candidatures k ON k.candidature_id = $2""",
+        account_id,
+        candidature_id,
+    )
+    assert row is not None
+    if account_id is not None and row["account_id"] is None:
+        raise NotYetKnown(f"no contact yet for account {account_id}")
+    if candidature_id is not None and row["candidature_id"] is None:
+        raise NotYetKnown(f"candidature {candidature_id} not known yet")
+    return row

@@ -1,0 +1,36 @@
+"""The lean wire form of a mail without attachment reads back as the EmailMessage form did."""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+
+from services.mailer.sender import lean_message
+
+HEADERS = [
+    ("From", "eCandidat <ne-pas-repondre@ecandidat.localhost>"),
+    ("To", "elodie@example.org"),
+    ("Subject", "Pièce refusée : « Relevé de notes » — un sujet assez long pour être replié sur deux lignes"),
+    ("Message-ID", "<0d2a.0@ecandidat.localhost>"),
+]
+
+
+def test_a_lean_message_reads_back_unchanged():
+    text = "Bonjour Élodie,\n\nvotre pièce « Relevé de notes » a été refusée : illisible.\n" + "x" * 200 + "\n"
+    html = "<p>Bonjour Élodie,<br>votre pièce a été refusée.</p>\n"
+    raw = lean_message(HEADERS, text, html)
+    assert raw.isascii() and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    mail = BytesParser(policy=policy.default).parsebytes(raw)
+    for name, value in HEADERS:
+        assert mail[name] == value
+    assert mail.get_content_type() == "multipart/alternative"
+    assert mail.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert mail.get_body(("html",)).get_content().replace("\r\n", "\n") == html
+
+
+@pytest.mark.parametrize("value", ["Objet\r\nBcc: victime@example.org", "Objet\nX-Injected: 1"])
+def test_a_header_with_a_line_break_is_refused(value):
+    with pytest.raises(ValueError):
+        lean_message([("Subject", value)], "texte", "<p>texte</p>")
