@@ -8,9 +8,11 @@ dossiers read are filled beforehand (every section) for `--candidates` accounts,
 The baseline is a bare aiohttp app returning a fixed JSON body of the same size (its own process),
 measured in the same run with the same client, alternating which goes first each round.
 
-The gateway runs with a bench authenticator (token `bench-<account uuid>` → that candidate) until
-the accounts service's sessions are merged; it does no session lookup, so the figures leave out the
-cost of authentication.
+Authentication (`--auth`): `session` (the default) is the real one — the accounts service runs too
+(`python -m services.accounts`), the candidates are created, activated and logged in through the
+gateway, and each request carries its session token, resolved by the gateway as in production (its
+session cache, revoked by the accounts' signal). `bench` is the former figure's: a bench
+authenticator (token `bench-<account uuid>` → that candidate), no session lookup at all.
 
 Servers: a nats-server and a database of the bench's own (the machine's PostgreSQL at
 127.0.0.1:5432 when it answers, else a private cluster). Every request goes to 127.0.0.1; each run
@@ -18,6 +20,7 @@ is bounded in time.
 
     .venv/bin/python bench/dossier_read.py             # ~1 min
     .venv/bin/python bench/dossier_read.py --quick     # ~30 s
+    .venv/bin/python bench/dossier_read.py --quick --auth bench   # without session authentication
 
 Exit status 1 when the run is broken (an answer other than 200, a process that died).
 """
@@ -48,7 +51,7 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # -- child processes: the gateway with a bench authenticator, the bare baseline -----------------------
 
 
-def serve_gateway(port: int) -> None:
+def serve_gateway(port: int, bench_auth: bool) -> None:
     from aiohttp import web
 
     from ecandidat.contracts.auth import Principal
@@ -61,6 +64,9 @@ def serve_gateway(port: int) -> None:
     settings = GatewaySettings()
     kit_logging.configure("gateway", settings.log_level, settings.log_format)
     app = create_app(settings)
+    if not bench_auth:
+        web.run_app(app, host=LOCALHOST, port=port, access_log=None, print=None)
+        return
 
     async def authenticate(request: web.Request, op) -> Principal:
         token = request.headers.get("Authorization", "").removeprefix("Bearer bench-")
@@ -116,8 +122,8 @@ async def wait_ok(
     raise SystemExit(f"{url} did not answer 200 within {timeout} s")
 
 
-async def seed(nats_url: str, candidates: int) -> list[uuid.UUID]:
-    """Fill every section of `candidates` dossiers through the service's rpc."""
+async def seed(nats_url: str, accounts: list[uuid.UUID]) -> None:
+    """Fill every section of the dossiers of `accounts` through the service's rpc."""
     import nats
 
     from ecandidat.contracts.auth import Principal
@@ -135,7 +141,6 @@ async def seed(nats_url: str, candidates: int) -> list[uuid.UUID]:
     }
     nc = await nats.connect(nats_url)
     client = RpcClient(nc, timeout=10)
-    accounts = [uuid.uuid4() for _ in range(candidates)]
     for account_id in accounts:
         me = Principal(realm="candidate", account_id=account_id, email="bench@example.org")
         for section in WRITABLE_SECTIONS:
@@ -144,7 +149,44 @@ async def seed(nats_url: str, candidates: int) -> list[uuid.UUID]:
                 SaveSection(principal=me, account_id=account_id, expected_version=0, **{section: content}), SectionSaved
             )
     await nc.close()
-    return accounts
+
+
+PASSWORD = "cheval agrafe pile correcte"
+
+
+async def candidates_with_sessions(base: str, database_url: str, count: int) -> tuple[list[uuid.UUID], list[str]]:
+    """`count` candidate accounts created through the gateway, activated, logged in: (ids, tokens)."""
+    import aiohttp
+    import asyncpg
+
+    emails, tokens = [], []
+    async with aiohttp.ClientSession() as http:
+        for i in range(count):
+            email = f"bench.{uuid.uuid4().hex[:10]}@example.org"
+            form = dict(
+                nom="Banc",
+                prenom=f"Essai{i}",
+                email=email,
+                email_confirmation=email,
+                password=PASSWORD,
+                password_confirmation=PASSWORD,
+            )
+            async with http.post(f"{base}/api/v1/accounts", json=form) as resp:
+                assert resp.status == 201, await resp.text()
+            emails.append(email)
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("UPDATE accounts.candidates SET activated_at = now()")
+        finally:
+            await conn.close()
+        ids = []
+        for email in emails:
+            async with http.post(f"{base}/api/v1/sessions", json={"login": email, "password": PASSWORD}) as resp:
+                assert resp.status == 201, await resp.text()
+                tokens.append((await resp.json())["token"])
+            async with http.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {tokens[-1]}"}) as resp:
+                ids.append(uuid.UUID((await resp.json())["account_id"]))
+    return ids, tokens
 
 
 async def load(url: str, tokens: list[str], concurrency: int, duration: float) -> dict:
@@ -162,7 +204,7 @@ async def load(url: str, tokens: list[str], concurrency: int, duration: float) -
             token = tokens[next(counter) % len(tokens)]
             started = time.perf_counter()
             try:
-                async with http.get(url, headers={"Authorization": f"Bearer bench-{token}"}) as resp:
+                async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as resp:
                     await resp.read()
                     if resp.status != 200:
                         bad[str(resp.status)] = bad.get(str(resp.status), 0) + 1
@@ -211,22 +253,34 @@ async def bench(args: argparse.Namespace) -> int:
                 DATABASE_URL=database_url,
                 NATS_URL=ns.url,
                 GATEWAY_PORT=str(gw_port),
-                GATEWAY_SERVICES="dossiers",
+                GATEWAY_SERVICES="dossiers,accounts" if args.auth == "session" else "dossiers",
                 LOG_LEVEL="WARNING",
                 LOG_FORMAT="json",
+                # The bench's own open bus and the development sealing key are allowed.
+                ECANDIDAT_ENV="development",
+                ACCOUNTS_THROTTLE_FREE_CLIENT="1000000",
+                ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",
             )
             procs.append(spawn([sys.executable, "-m", "services.dossiers"], work / "dossiers.log", env))
-            procs.append(
-                spawn([sys.executable, __file__, "gateway", "--port", str(gw_port)], work / "gateway.log", env)
-            )
+            if args.auth == "session":
+                procs.append(spawn([sys.executable, "-m", "services.accounts"], work / "accounts.log", env))
+            gateway_argv = [sys.executable, __file__, "gateway", "--port", str(gw_port)]
+            if args.auth == "bench":
+                gateway_argv.append("--bench-auth")
+            procs.append(spawn(gateway_argv, work / "gateway.log", env))
             await wait_ok(f"http://{LOCALHOST}:{gw_port}/health", procs)
-            accounts = await seed(ns.url, args.candidates)
-            tokens = [str(a) for a in accounts]
-            gateway_url = f"http://{LOCALHOST}:{gw_port}/api/v1/dossier"
+            base = f"http://{LOCALHOST}:{gw_port}"
+            if args.auth == "session":
+                accounts, tokens = await candidates_with_sessions(base, database_url, args.candidates)
+            else:
+                accounts = [uuid.uuid4() for _ in range(args.candidates)]
+                tokens = [f"bench-{a}" for a in accounts]
+            await seed(ns.url, accounts)
+            gateway_url = f"{base}/api/v1/dossier"
             import aiohttp
 
             async with aiohttp.ClientSession() as http:
-                async with http.get(gateway_url, headers={"Authorization": f"Bearer bench-{tokens[0]}"}) as resp:
+                async with http.get(gateway_url, headers={"Authorization": f"Bearer {tokens[0]}"}) as resp:
                     body = await resp.read()
             assert json.loads(body)["completude"]["complet"], body[:300]
             (work / "body.json").write_bytes(body)
@@ -244,7 +298,7 @@ async def bench(args: argparse.Namespace) -> int:
                 await load(url, tokens, max(args.concurrency), 1.0)
             print(
                 f"conditions: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, {where}, "
-                f"nats-server {ns.url}, dossier body {len(body)} bytes, {len(tokens)} dossiers, "
+                f"nats-server {ns.url}, dossier body {len(body)} bytes, {len(tokens)} dossiers, {args.auth} authentication, "
                 f"{args.duration:.0f} s per run, {args.rounds} rounds\n"
             )
             rows: list[tuple[int, str, dict]] = []
@@ -288,17 +342,24 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command")
     gw = sub.add_parser("gateway")
     gw.add_argument("--port", type=int, required=True)
+    gw.add_argument("--bench-auth", action="store_true")
     bare = sub.add_parser("bare")
     bare.add_argument("--port", type=int, required=True)
     bare.add_argument("--body", type=Path, required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--concurrency", default="1,16")
     parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument(
+        "--auth",
+        choices=("session", "bench"),
+        default="session",
+        help="session: real sessions (accounts service, login); bench: a bench authenticator, no lookup",
+    )
     parser.add_argument("--duration", type=float)
     parser.add_argument("--rounds", type=int)
     args = parser.parse_args()
     if args.command == "gateway":
-        serve_gateway(args.port)
+        serve_gateway(args.port, args.bench_auth)
     elif args.command == "bare":
         serve_bare(args.port, args.body)
     else:

@@ -6,8 +6,9 @@ something must also carry the `X-CSRF-Token` header equal to the `ecandidat_csrf
 submit; the header cannot be set by another site). The route's declaration gives the realm and
 roles it accepts: the wrong realm or a missing role is a 403.
 
-No cache: every authenticated request resolves its session by rpc (about a millisecond), so that a
-logout, a password reset or a disabled account takes effect at once, on every gateway replica.
+A session is resolved by rpc to the accounts service, and the answer kept by this gateway's
+`SessionCache` (`gateway/sessions.py`): a logout, a password or email change, a disabled account
+reach every gateway replica by the accounts' signal, which drops the kept sessions at once.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -48,6 +49,22 @@ def route_of(request: web.Request) -> str:
     return resource.canonical
 
 
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_MAX_SERIES = 4096
+
+
+def _series(route: str, method: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of (route, method, status), looked up once:
+    `labels()` takes a lock and builds its key at every call. Bounded by the routes × methods × statuses."""
+    key = (route, method, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = (HTTP_REQUESTS.labels(route, method, str(status)), HTTP_LATENCY.labels(route, method))
+        if len(_SERIES) < _MAX_SERIES:  # a client's made-up methods stay uncached
+            _SERIES[key] = series
+    return series
+
+
 @web.middleware
 async def observe(request: web.Request, handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -68,23 +85,25 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
         in_flight.count -= 1
         elapsed = time.perf_counter() - started
         route = route_of(request)
-        HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
-        HTTP_LATENCY.labels(route, request.method).observe(elapsed)
+        counter, histogram = _series(route, request.method, status)
+        counter.inc()
+        histogram.observe(elapsed)
         received = request.content.total_bytes
         if received and request.method in ("PUT", "POST") and request.content_type not in _JSON:
             UPLOAD_SIZE.labels(route).observe(received)
-        access.info(
-            "request",
-            extra={
-                "method": request.method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-                "bytes_in": received,
-                "bytes_out": getattr(response, "body_length", 0) or getattr(response, "content_length", 0) or 0,
-                "client": client_address(request),
-            },
-        )
+        if access.isEnabledFor(logging.INFO):
+            access.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "bytes_in": received,
+                    "bytes_out": getattr(response, "body_length", 0) or getattr(response, "content_length", 0) or 0,
+                    "client": client_address(request),
+                },
+            )
 
 
 async def listener(app: web.Application) -> AsyncIterator[None]:

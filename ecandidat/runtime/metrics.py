@@ -87,7 +87,7 @@ MAIL_OVERDUE_AFTER = 15 * 60  # seconds
 
 
 def timed_rpc_call(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Decorates `RpcClient.call_subject(self, subject, ...)`."""
+    """Decorates `RpcClient.request_subject(self, subject, ...)`."""
 
     @functools.wraps(fn)
     async def wrapper(self: Any, subject: str, *args: Any, **kwargs: Any) -> Any:

@@ -199,16 +199,29 @@ class RpcClient:
         request_id: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> T:
-        result = await self.call_subject(
+        result = await self.call_raw(request, timeout=timeout, request_id=request_id, headers=headers)
+        return reply_model.model_validate_json(result)
+
+    async def call_raw(
+        self,
+        request: RpcRequest,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        """The reply's `result` as the JSON bytes the service sent (its reply model's own
+        serialisation), neither parsed nor validated here: for a caller that only passes it on
+        (the gateway's read routes) or validates it from JSON in one step (`call`)."""
+        data = await self.request_subject(
             rpc_subject(request),
             request.model_dump_json().encode(),
             timeout=timeout,
             request_id=request_id,
             headers=headers,
         )
-        return reply_model.model_validate(result)
+        return _result_bytes(data)
 
-    @metrics.timed_rpc_call
     async def call_subject(
         self,
         subject: str,
@@ -218,7 +231,22 @@ class RpcClient:
         request_id: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        hdrs = dict(headers or {})
+        data = await self.request_subject(subject, payload, timeout=timeout, request_id=request_id, headers=headers)
+        result: dict[str, Any] = json.loads(_result_bytes(data))
+        return result
+
+    @metrics.timed_rpc_call
+    async def request_subject(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        """One request/reply on `subject`: the reply's raw bytes (`{"result": …}` or `{"error": …}`)."""
+        hdrs = dict(headers) if headers else {}
         hdrs[REQUEST_ID] = request_id or hdrs.get(REQUEST_ID) or uuid.uuid4().hex
         try:
             msg = await self.nc.request(subject, payload, timeout=timeout or self.timeout, headers=hdrs)
@@ -234,7 +262,19 @@ class RpcClient:
             nats.errors.StaleConnectionError,
         ):
             raise Unavailable(UNAVAILABLE_MESSAGE, retry_after=RETRY_AFTER) from None
-        body = json.loads(msg.data)
-        if "error" in body:
-            raise ServiceError.from_body(RpcErrorBody.model_validate(body["error"]))
-        return body.get("result", {})
+        return msg.data
+
+
+_RESULT_PREFIX = b'{"result":'
+
+
+def _result_bytes(data: bytes) -> bytes:
+    """The `result` of a reply, as bytes. A server of this kit writes `{"result":<json>}`
+    (`_encode_result`): the value is sliced out without parsing the reply. Anything else — an
+    error, or a reply written another way — is parsed: an error is raised as the `ServiceError`."""
+    if data.startswith(_RESULT_PREFIX) and data.endswith(b"}"):
+        return data[len(_RESULT_PREFIX) : -1]
+    body = json.loads(data)
+    if "error" in body:
+        raise ServiceError.from_body(RpcErrorBody.model_validate(body["error"]))
+    return json.dumps(body.get("result", {})).encode()

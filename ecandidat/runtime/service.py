@@ -79,6 +79,7 @@ class Service:
         self.consumers: list[EventConsumer] = []
         self.jobs: list[Job] = []
         self.checks: dict[str, HealthCheck] = {}
+        self._health_round: asyncio.Future[HealthReply] | None = None
         self.tasks: list[Supervised] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
 
@@ -193,6 +194,19 @@ class Service:
         )
 
     async def _health(self, _: HealthRequest, ctx: RpcContext) -> HealthReply:
+        """The service's health. Requests arriving while the checks run share that round (and its
+        answer): a burst of probes (several gateways, a load balancer, `/health` under load) costs
+        one database query and one JetStream request at a time, and no answer is older than the
+        request that gets it by more than one round of checks."""
+        if self._health_round is None:
+            self._health_round = asyncio.ensure_future(self._check_health())
+            self._health_round.add_done_callback(self._health_round_done)
+        return await asyncio.shield(self._health_round)
+
+    def _health_round_done(self, _: asyncio.Future[HealthReply]) -> None:
+        self._health_round = None
+
+    async def _check_health(self) -> HealthReply:
         checks: dict[str, CheckResult] = {}
 
         async def database() -> str | None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from ecandidat.contracts import accounts as c
 from ecandidat.contracts.auth import Principal
 
-from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, relay
 from ..auth import (
     SESSION_TOKEN,
     clear_session_cookies,
@@ -194,7 +194,7 @@ def register(api: Api) -> None:
 
     @api.route("GET", f"{API_PREFIX}/me", summary="Mon compte", tag=TAG, response=c.AccountView, realm="candidate")
     async def who_am_i(request: web.Request) -> web.Response:
-        return json_response(await call(request, c.GetAccount(principal=request[PRINCIPAL]), c.AccountView))
+        return await relay(request, c.GetAccount(principal=request[PRINCIPAL]), c.AccountView)
 
     @api.route(
         "POST",

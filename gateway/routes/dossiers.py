@@ -35,7 +35,7 @@ from ecandidat.contracts.dossiers import (
 )
 from ecandidat.contracts.errors import NotFound
 
-from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, parse_query, path_uuid
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, parse_query, path_uuid, relay
 from ..problems import problem
 
 SLUGS = {s.replace("_", "-"): s for s in SECTIONS}
@@ -120,8 +120,7 @@ def register(api: Api) -> None:
     )
     async def get_my_dossier(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]
-        reply = await call(request, GetDossier(principal=principal, account_id=principal.account_id), DossierView)
-        return json_response(reply)
+        return await relay(request, GetDossier(principal=principal, account_id=principal.account_id), DossierView)
 
     @api.route(
         "GET",

@@ -173,11 +173,14 @@ def _candidate_id(principal: Principal) -> uuid.UUID:
 
 
 async def get_account(deps: Deps, req: GetAccount) -> AccountView:
+    # One round trip: the account and the address it is changing to, if a link is pending.
     async with deps.pool.acquire() as conn:
-        account = await store.candidate(conn, _candidate_id(req.principal))
-        pending = await conn.fetchval(
-            "SELECT new_email FROM link_tokens WHERE account_id = $1 AND purpose = 'email' AND expires_at > $2",
-            req.principal.account_id,
+        account = await conn.fetchrow(
+            """SELECT c.*, (SELECT t.new_email FROM link_tokens t
+                            WHERE t.account_id = c.account_id AND t.purpose = 'email' AND t.expires_at > $2
+                            LIMIT 1) AS pending_new_email
+               FROM candidates c WHERE c.account_id = $1""",
+            _candidate_id(req.principal),
             deps.now(),
         )
     if account is None:
@@ -186,7 +189,7 @@ async def get_account(deps: Deps, req: GetAccount) -> AccountView:
         **person(account),
         ine=account["ine"],
         activated_at=account["activated_at"],
-        pending_email=pending,
+        pending_email=account["pending_new_email"],
         campagne=deps.settings.accounts_campaign_label,
     )
 

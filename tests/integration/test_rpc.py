@@ -77,6 +77,30 @@ async def test_call_returns_the_typed_reply(rpc):
     assert reply == Echoed(text="bonjour", instance="a")
 
 
+async def test_call_raw_gives_the_result_as_the_service_serialised_it(rpc):
+    """What the gateway relays without parsing it: the reply model's own JSON; errors still raise."""
+    client, _ = rpc
+    raw = await client.call_raw(Echo(text="bonjour"))
+    assert raw == Echoed(text="bonjour", instance="a").model_dump_json().encode()
+    with pytest.raises(ServiceError) as info:
+        await client.call_raw(Echo(text="x", fail=True))
+    assert info.value.code == "conflict"
+
+
+async def test_a_reply_not_written_by_the_kit_is_parsed(rpc):
+    client, server = rpc
+    nc = await nats.connect(server.url, **server.connect_options())
+
+    async def answer(msg) -> None:
+        await msg.respond(b'{ "result" : {"text": "x", "instance": "other"} }')
+
+    await nc.subscribe("rpc.rpctest.other", cb=answer)
+    try:
+        assert await client.call_subject("rpc.rpctest.other", b"{}") == {"text": "x", "instance": "other"}
+    finally:
+        await nc.close()
+
+
 async def test_service_error_reaches_the_caller_typed(rpc):
     client, _ = rpc
     with pytest.raises(ServiceError) as info:

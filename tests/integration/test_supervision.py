@@ -121,3 +121,30 @@ async def _tasks_ok(service: Service) -> bool:
 
 async def _effects_are(kit, values) -> bool:
     return await effects(kit) == values
+
+
+async def test_health_requests_arriving_together_share_one_round_of_checks(kit, settings_for):
+    Probe = kit.event_class()
+    service = ProbeService(kit, settings_for(KitSettings), Probe)
+    gate = asyncio.Event()
+    rounds = 0
+
+    async def slow_check() -> str:
+        nonlocal rounds
+        rounds += 1
+        await gate.wait()
+        return "answered"
+
+    service.checks["slow"] = slow_check
+    await service.start(relay=False, jobs=False)
+    try:
+        together = [asyncio.ensure_future(health(service)) for _ in range(5)]
+        await eventually(
+            lambda: len(service.rpc._tasks) == 5, message="the five requests are in the service, the checks held"
+        )
+        gate.set()
+        replies = await asyncio.gather(*together)
+        assert rounds == 1 and all(r.checks["slow"].detail == "answered" for r in replies)
+        assert (await health(service)).checks["slow"].ok and rounds == 2  # the next request: a new round
+    finally:
+        await service.stop()
