@@ -98,7 +98,7 @@ async def _account_of(deps: Deps, identity: cas.CasIdentity, ine: str | None, ti
     now = deps.now()
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            account = await conn.fetchrow("SELECT * FROM candidates WHERE ent_uid = $1 FOR UPDATE", identity.uid)
+            account = await store.candidate_by_ent_uid(conn, identity.uid, lock=True)
             if account is not None:
                 return account
             owner = await store.candidate_by_email(conn, identity.email, lock=True)
@@ -112,10 +112,8 @@ async def _account_of(deps: Deps, identity: cas.CasIdentity, ine: str | None, ti
                     OTHER_ENT, details=[ErrorDetail(field="ticket", message=OTHER_ENT, code="ent_other_account")]
                 )
             token = new_token()
-            await conn.execute("DELETE FROM ent_links WHERE account_id = $1", owner["account_id"])
-            await conn.execute(
-                """INSERT INTO ent_links (token_hash, account_id, ent_uid, ine, ticket_hash, created_at, expires_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            await store.replace_ent_link(
+                conn,
                 token_hash(token),
                 owner["account_id"],
                 identity.uid,
@@ -174,24 +172,18 @@ async def _open(
 async def ent_link(deps: Deps, req: EntLink) -> SessionIssued:
     _enabled(deps)
     async with deps.pool.acquire() as conn:
-        link = await conn.fetchrow(
-            "SELECT * FROM ent_links WHERE token_hash = $1 AND expires_at > $2", token_hash(req.liaison), deps.now()
-        )
+        link = await store.ent_link(conn, token_hash(req.liaison), deps.now())
         account = link and await store.candidate(conn, link["account_id"])
     if not link or not account:
         raise InvalidInput(LINK_GONE, code="gone", details=[ErrorDetail(field="liaison", message=LINK_GONE)])
     await sessions.check_password_of(deps, account, req.password)
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
-            link = await conn.fetchrow(
-                "DELETE FROM ent_links WHERE token_hash = $1 AND expires_at > $2 RETURNING *",
-                token_hash(req.liaison),
-                deps.now(),
-            )
+            link = await store.take_ent_link(conn, token_hash(req.liaison), deps.now())
             if link is None:
                 raise InvalidInput(LINK_GONE, code="gone", details=[ErrorDetail(field="liaison", message=LINK_GONE)])
-            taken = await conn.fetchval("SELECT account_id FROM candidates WHERE ent_uid = $1", link["ent_uid"])
-            if taken is not None and taken != account["account_id"]:
+            taken = await store.candidate_by_ent_uid(conn, link["ent_uid"])
+            if taken is not None and taken["account_id"] != account["account_id"]:
                 raise Conflict(OTHER_ENT)
             changes: dict[str, object] = {"ent_uid": link["ent_uid"]}
             if account["activated_at"] is None:  # the ENT vouches for the address
@@ -224,7 +216,7 @@ async def ent_logout(deps: Deps, req: EntLogout) -> Done:
         message = "Requête de déconnexion unique (CAS) illisible."
         raise InvalidInput(message, code="bad_request", details=[ErrorDetail(field="logoutRequest", message=message)])
     async with deps.pool.acquire() as conn:
-        await conn.execute("DELETE FROM sessions WHERE ent_ticket_hash = $1", token_hash(ticket))
+        await store.end_ent_sessions(conn, token_hash(ticket))
     return Done(message="Vous êtes déconnecté.")
 
 

@@ -173,16 +173,8 @@ def _candidate_id(principal: Principal) -> uuid.UUID:
 
 
 async def get_account(deps: Deps, req: GetAccount) -> AccountView:
-    # One round trip: the account and the address it is changing to, if a link is pending.
     async with deps.pool.acquire() as conn:
-        account = await conn.fetchrow(
-            """SELECT c.*, (SELECT t.new_email FROM link_tokens t
-                            WHERE t.account_id = c.account_id AND t.purpose = 'email' AND t.expires_at > $2
-                            LIMIT 1) AS pending_new_email
-               FROM candidates c WHERE c.account_id = $1""",
-            _candidate_id(req.principal),
-            deps.now(),
-        )
+        account = await store.candidate_with_pending_email(conn, _candidate_id(req.principal), deps.now())
     if account is None:
         raise NotFound("Ce compte n'existe plus.")
     return AccountView(

@@ -316,3 +316,65 @@ async def count_request(
         granted,
     )
     return granted, 0.0 if granted else (oldest - since).total_seconds()
+
+
+async def candidate_with_pending_email(
+    conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime
+) -> asyncpg.Record | None:
+    """The account and the address it is changing to, if a link is pending: one round trip."""
+    return await conn.fetchrow(
+        """SELECT c.*, (SELECT t.new_email FROM link_tokens t
+                        WHERE t.account_id = c.account_id AND t.purpose = 'email' AND t.expires_at > $2
+                        LIMIT 1) AS pending_new_email
+           FROM candidates c WHERE c.account_id = $1""",
+        account_id,
+        now,
+    )
+
+
+# -- ENT (CAS) links ------------------------------------------------------------------------------
+
+
+async def candidate_by_ent_uid(conn: asyncpg.Connection, ent_uid: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM candidates WHERE ent_uid = $1" + (" FOR UPDATE" if lock else ""), ent_uid)
+
+
+async def replace_ent_link(
+    conn: asyncpg.Connection,
+    token_hash: bytes,
+    account_id: uuid.UUID,
+    ent_uid: str,
+    ine: str | None,
+    ticket_hash: bytes,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    """The account's one pending ENT link (a newer first login replaces the older link)."""
+    await conn.execute("DELETE FROM ent_links WHERE account_id = $1", account_id)
+    await conn.execute(
+        """INSERT INTO ent_links (token_hash, account_id, ent_uid, ine, ticket_hash, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        token_hash,
+        account_id,
+        ent_uid,
+        ine,
+        ticket_hash,
+        now,
+        expires_at,
+    )
+
+
+async def ent_link(conn: asyncpg.Connection, token_hash: bytes, now: datetime) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM ent_links WHERE token_hash = $1 AND expires_at > $2", token_hash, now)
+
+
+async def take_ent_link(conn: asyncpg.Connection, token_hash: bytes, now: datetime) -> asyncpg.Record | None:
+    """Used once: the link is deleted as it is read."""
+    return await conn.fetchrow(
+        "DELETE FROM ent_links WHERE token_hash = $1 AND expires_at > $2 RETURNING *", token_hash, now
+    )
+
+
+async def end_ent_sessions(conn: asyncpg.Connection, ticket_hash: bytes) -> None:
+    """CAS single logout: the sessions opened with this ENT ticket end."""
+    await conn.execute("DELETE FROM sessions WHERE ent_ticket_hash = $1", ticket_hash)
