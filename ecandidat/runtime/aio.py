@@ -31,3 +31,21 @@ def cancelling() -> bool:
     timeout) is still pending on the task, and the loop that caught the exception must end."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+class WakeableLoop:
+    """A worker loop that sleeps until woken (`wake()`: new work, a free slot) or until its poll
+    interval, and finishes the work in progress when asked to `stop()`. The loop reads `_wake`
+    (clear it before looking for work: a wake during the round is not lost) and `_stopping`."""
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Take nothing more; the loop returns once the work in progress is done."""
+        self._stopping.set()
+        self._wake.set()

@@ -92,13 +92,14 @@ D = TypeVar("D")
 
 
 def subscription(
-    model: type[E], handler: Callable[[D, asyncpg.Connection, E], Awaitable[None]], deps: D
+    model: type[E], handler: Callable[[D, asyncpg.Connection, E, CloudEvent], Awaitable[None]], deps: D
 ) -> Subscription:
-    """A subscription whose handler is `handler(deps, conn, event)`: a service's `consumers.py`
-    lists its handlers this way, as its `rpc.py` lists `handler(deps, request)`."""
+    """A subscription whose handler is `handler(deps, conn, event, meta)` (`meta`: the envelope, its
+    id, type and time): a service's `consumers.py` lists its handlers this way, as its `rpc.py`
+    lists `handler(deps, request)`."""
 
     async def handle(conn: asyncpg.Connection, event: E, meta: CloudEvent) -> None:
-        await handler(deps, conn, event)
+        await handler(deps, conn, event, meta)
 
     handle.__name__ = handler.__name__
     return Subscription(model, handle)

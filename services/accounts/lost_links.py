@@ -28,7 +28,7 @@ from ecandidat.contracts.accounts import (
     ResendActivation,
 )
 from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.runtime.consumer import PermanentFailure, Subscription
+from ecandidat.runtime.consumer import PermanentFailure
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.sealing import SealError
 
@@ -103,20 +103,20 @@ async def mail_activation(
     await add_event(conn, event, subject=str(account["account_id"]), clock=deps.clock)
 
 
-def subscriptions(deps: Deps) -> list[Subscription]:
-    async def answer(conn: asyncpg.Connection, event: MailRequestReceived, meta: CloudEvent) -> None:
-        try:
-            email = deps.sealer.unseal(event.email)
-        except SealError:
-            raise PermanentFailure("cannot unseal the address: LINK_SEALING_KEY changed since the request") from None
-        account = await store.candidate_by_email(conn, email, lock=True)
-        if account is None:
-            return
-        if event.kind == "credentials":
-            await mail_credentials(conn, deps, account, reason="forgotten")
-        elif account["activated_at"] is None:
-            deadline = deps.hours(deps.settings.accounts_activation_hours)
-            await store.update_candidate(conn, account["account_id"], activation_deadline=deadline)
-            await mail_activation(conn, deps, account, deadline)
-
-    return [Subscription(MailRequestReceived, answer)]
+async def answer_mail_request(
+    deps: Deps, conn: asyncpg.Connection, event: MailRequestReceived, meta: CloudEvent
+) -> None:
+    """A lost-link request, committed when it was answered: the mail, if the address has an account."""
+    try:
+        email = deps.sealer.unseal(event.email)
+    except SealError:
+        raise PermanentFailure("cannot unseal the address: LINK_SEALING_KEY changed since the request") from None
+    account = await store.candidate_by_email(conn, email, lock=True)
+    if account is None:
+        return
+    if event.kind == "credentials":
+        await mail_credentials(conn, deps, account, reason="forgotten")
+    elif account["activated_at"] is None:
+        deadline = deps.hours(deps.settings.accounts_activation_hours)
+        await store.update_candidate(conn, account["account_id"], activation_deadline=deadline)
+        await mail_activation(conn, deps, account, deadline)

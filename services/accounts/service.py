@@ -16,7 +16,7 @@ from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service
 
-from . import ent, jobs, lost_links, rpc
+from . import consumers, ent, jobs, rpc
 from .signals import SessionSignals
 from .context import Deps
 from .domain import load_common_passwords
@@ -54,7 +54,8 @@ class AccountsService(Service):
             self.deps.http = ent.http_session(self.deps)
             self.on_cleanup(self.deps.http.close)
         rpc.register(self.rpc, self.deps)
-        self.subscribe("mail-requests", lost_links.subscriptions(self.deps))
+        for purpose, subs in consumers.subscriptions(self.deps).items():
+            self.subscribe(purpose, subs)
         self.add_job(jobs.PURGE_JOB, timedelta(seconds=s.accounts_purge_interval), jobs.purge_unactivated(self.clock))
         self.purge_job = self.jobs[-1]
         self.add_job(jobs.HOUSEKEEPING_JOB, timedelta(hours=1), jobs.housekeeping(s))

@@ -1,4 +1,5 @@
-"""Events the candidatures service reacts to: erasure, who the candidates are, and the pieces."""
+"""Events the candidatures service reacts to: erasure, who the candidates are, and the pieces.
+Every handler is `handler(deps, conn, event, meta)`, listed with the kit's `subscription`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import asyncpg
 
 from ecandidat.contracts import documents as d
 from ecandidat.contracts.accounts import AccountCreated, AccountPurged
-from ecandidat.runtime.consumer import Subscription
+from ecandidat.contracts.envelope import CloudEvent
+from ecandidat.runtime.consumer import Subscription, subscription
 
 from . import store
 from .context import Deps
@@ -18,58 +20,72 @@ READY = ("transmise", "validee", "non_concerne")
 
 def accounts(deps: Deps) -> list[Subscription]:
     """Who the candidates are (name and address, for the staff's lists), and their erasure."""
-
-    async def purged(conn: asyncpg.Connection, event: AccountPurged, meta) -> None:
-        await store.delete_candidatures_of(conn, event.account_id)
-        await store.delete_candidat(conn, event.account_id)
-
-    async def created(conn: asyncpg.Connection, event: AccountCreated, meta) -> None:
-        await store.save_candidat(conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.email)
-
-    return [Subscription(AccountPurged, purged), Subscription(AccountCreated, created)]
+    return [subscription(AccountPurged, account_purged, deps), subscription(AccountCreated, account_created, deps)]
 
 
 def pieces(deps: Deps) -> list[Subscription]:
     """Piece statuses as the documents service reports them; a refused piece makes the dossier incomplet."""
-
-    async def record(conn: asyncpg.Connection, event, statut: str, at) -> asyncpg.Record | None:
-        row = await store.lock_candidature(conn, event.candidature_id)
-        if row is None:
-            return None  # cancelled and erased, or purged: nothing to follow
-        await store.record_piece(conn, event.candidature_id, event.piece_id, event.libelle, statut, at, ready=READY)
-        return row
-
-    def simple(statut_of):
-        async def handle(conn, event, meta) -> None:
-            row = await record(conn, event, statut_of(event), meta.time)
-            if row is not None and isinstance(event, d.PieceValidated):
-                # Staff reviews belong to the candidature's audit trail too.
-                await store.add_history(conn, row["id"], event.at, event.by, "piece_validee", piece=event.libelle)
-
-        return handle
-
-    async def refused(conn, event: d.PieceRefused, meta) -> None:
-        row = await record(conn, event, "refusee", meta.time)
-        if row is None:
-            return
-        await store.add_history(
-            conn, row["id"], event.at, event.by, "piece_refusee", piece=event.libelle, commentaire=event.comment
-        )
-        await change_statut(
-            store.Tx(conn, deps.clock),
-            row,
-            Action.PIECE_REFUSED,
-            by=event.by,
-            now=deps.now(),
-            comment=event.comment,
-            cause="piece_refusee",
-            piece=event.libelle,
-        )
-
     return [
-        Subscription(d.PieceDeposited, simple(lambda e: "transmise")),
-        Subscription(d.PieceDeleted, simple(lambda e: "en_attente")),
-        Subscription(d.PieceNotConcerned, simple(lambda e: "en_attente" if e.concerned else "non_concerne")),
-        Subscription(d.PieceValidated, simple(lambda e: "validee")),
-        Subscription(d.PieceRefused, refused),
+        subscription(d.PieceDeposited, piece_deposited, deps),
+        subscription(d.PieceDeleted, piece_deleted, deps),
+        subscription(d.PieceNotConcerned, piece_not_concerned, deps),
+        subscription(d.PieceValidated, piece_validated, deps),
+        subscription(d.PieceRefused, piece_refused, deps),
     ]
+
+
+async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
+    await store.delete_candidatures_of(conn, event.account_id)
+    await store.delete_candidat(conn, event.account_id)
+
+
+async def account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCreated, meta: CloudEvent) -> None:
+    await store.save_candidat(conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.email)
+
+
+async def _record(conn: asyncpg.Connection, event, statut: str, meta: CloudEvent) -> asyncpg.Record | None:
+    row = await store.lock_candidature(conn, event.candidature_id)
+    if row is None:
+        return None  # cancelled and erased, or purged: nothing to follow
+    await store.record_piece(conn, event.candidature_id, event.piece_id, event.libelle, statut, meta.time, ready=READY)
+    return row
+
+
+async def piece_deposited(deps: Deps, conn: asyncpg.Connection, event: d.PieceDeposited, meta: CloudEvent) -> None:
+    await _record(conn, event, "transmise", meta)
+
+
+async def piece_deleted(deps: Deps, conn: asyncpg.Connection, event: d.PieceDeleted, meta: CloudEvent) -> None:
+    await _record(conn, event, "en_attente", meta)
+
+
+async def piece_not_concerned(
+    deps: Deps, conn: asyncpg.Connection, event: d.PieceNotConcerned, meta: CloudEvent
+) -> None:
+    await _record(conn, event, "en_attente" if event.concerned else "non_concerne", meta)
+
+
+async def piece_validated(deps: Deps, conn: asyncpg.Connection, event: d.PieceValidated, meta: CloudEvent) -> None:
+    row = await _record(conn, event, "validee", meta)
+    if row is not None:
+        # Staff reviews belong to the candidature's audit trail too.
+        await store.add_history(conn, row["id"], event.at, event.by, "piece_validee", piece=event.libelle)
+
+
+async def piece_refused(deps: Deps, conn: asyncpg.Connection, event: d.PieceRefused, meta: CloudEvent) -> None:
+    row = await _record(conn, event, "refusee", meta)
+    if row is None:
+        return
+    await store.add_history(
+        conn, row["id"], event.at, event.by, "piece_refusee", piece=event.libelle, commentaire=event.comment
+    )
+    await change_statut(
+        store.Tx(conn, deps.clock),
+        row,
+        Action.PIECE_REFUSED,
+        by=event.by,
+        now=deps.now(),
+        comment=event.comment,
+        cause="piece_refusee",
+        piece=event.libelle,
+    )

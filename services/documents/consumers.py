@@ -18,7 +18,7 @@ from .context import Deps
 
 
 def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
-    """Each purpose's subscriptions; every handler is `handler(deps, conn, event)`."""
+    """Each purpose's subscriptions; every handler is `handler(deps, conn, event, meta)`."""
     return {
         "on-candidatures": [
             subscription(CandidatureCreated, handlers.candidature_created, deps),

@@ -6,6 +6,8 @@ candidature and all its slots) and a change are therefore serialized, whoever co
 
 from __future__ import annotations
 
+from ecandidat.contracts.envelope import CloudEvent
+
 import contextlib
 import logging
 import uuid
@@ -62,33 +64,43 @@ log = logging.getLogger(__name__)
 # -- candidatures' and accounts' events (`consumers.py`) --------------------------------------------
 
 
-async def candidature_created(deps: Deps, conn: asyncpg.Connection, event: CandidatureCreated) -> None:
+async def candidature_created(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureCreated, meta: CloudEvent
+) -> None:
     await store.insert_candidature(conn, event, deps.now())
 
 
-async def candidature_transmitted(deps: Deps, conn: asyncpg.Connection, event: CandidatureTransmitted) -> None:
+async def candidature_transmitted(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureTransmitted, meta: CloudEvent
+) -> None:
     if await store.candidature(conn, event.candidature_id, lock=True) is None:
         raise PermanentFailure(f"candidature {event.candidature_id} was never created")
     await store.mark_transmitted(conn, event.candidature_id)
     await store.set_candidature_statut(conn, event.candidature_id, "receptionne", event.revision)
 
 
-async def candidature_status_changed(deps: Deps, conn: asyncpg.Connection, event: CandidatureStatusChanged) -> None:
+async def candidature_status_changed(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureStatusChanged, meta: CloudEvent
+) -> None:
     await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
 
 
-async def candidature_deadline_changed(deps: Deps, conn: asyncpg.Connection, event: CandidatureDeadlineChanged) -> None:
+async def candidature_deadline_changed(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta: CloudEvent
+) -> None:
     await store.set_deadline(conn, event.candidature_id, event.date_limite_retour, event.limite_retour, event.revision)
 
 
-async def candidature_cancelled(deps: Deps, conn: asyncpg.Connection, event: CandidatureCancelled) -> None:
+async def candidature_cancelled(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureCancelled, meta: CloudEvent
+) -> None:
     if await store.candidature(conn, event.candidature_id, lock=True) is None:
         return
     await store.cancel(conn, event.candidature_id)
     await store.forget_files(conn, [event.candidature_id], "candidature.cancelled", deps.now())
 
 
-async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged) -> None:
+async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
     ids = await store.candidature_ids_of(conn, event.account_id)
     await store.queue_deletions(conn, await store.file_keys(conn, ids, letters=True), "account.purged", deps.now())
     await store.delete_candidatures(conn, ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ecandidat.contracts.envelope import CloudEvent
+
 import base64
 import binascii
 import logging
@@ -257,7 +259,7 @@ def _fold(text: str | None) -> str:
     return "".join(ch for ch in decomposed if ch.isalnum()).casefold()
 
 
-async def account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCreated) -> None:
+async def account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCreated, meta: CloudEvent) -> None:
     """An INE given at account creation imports the student records when the names match too; an
     INE released by the university's ENT (`via_ent`: the university vouches for it) imports them as is."""
     if not event.ine or not check_ine(event.ine).valid:
@@ -278,7 +280,9 @@ async def account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCr
     await _import_on_event(conn, event.account_id, record, by, deps.now())
 
 
-async def account_linked_to_ent(deps: Deps, conn: asyncpg.Connection, event: AccountLinkedToEnt) -> None:
+async def account_linked_to_ent(
+    deps: Deps, conn: asyncpg.Connection, event: AccountLinkedToEnt, meta: CloudEvent
+) -> None:
     """An account linked to the ENT: the INE the ENT released imports the student records (once)."""
     if not event.ine or not check_ine(event.ine).valid:
         return
@@ -297,12 +301,14 @@ async def _import_on_event(
         await _import_record(conn, dossier, record, by, now)
 
 
-async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged) -> None:
+async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
     erased = await store.erase(conn, event.account_id, deps.now())
     log.info("dossier erased", extra={"account_id": str(event.account_id), "dossiers": erased})
 
 
-async def candidature_created(deps: Deps, conn: asyncpg.Connection, event: CandidatureCreated) -> None:
+async def candidature_created(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureCreated, meta: CloudEvent
+) -> None:
     await store.add_candidature(
         conn,
         event.candidature_id,
@@ -314,9 +320,13 @@ async def candidature_created(deps: Deps, conn: asyncpg.Connection, event: Candi
     )
 
 
-async def candidature_transmitted(deps: Deps, conn: asyncpg.Connection, event: CandidatureTransmitted) -> None:
+async def candidature_transmitted(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureTransmitted, meta: CloudEvent
+) -> None:
     await store.set_candidature_statut(conn, event.candidature_id, "receptionne", event.revision)
 
 
-async def candidature_status_changed(deps: Deps, conn: asyncpg.Connection, event: CandidatureStatusChanged) -> None:
+async def candidature_status_changed(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureStatusChanged, meta: CloudEvent
+) -> None:
     await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)

@@ -9,10 +9,11 @@ import asyncpg
 from ecandidat.contracts.accounts import AccountCreated, AccountEmailChanged, AccountPurged
 from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureDeadlineChanged
 from ecandidat.contracts.envelope import CloudEvent
-from ecandidat.runtime.consumer import Subscription
+from ecandidat.contracts.base import Event
+from ecandidat.runtime.consumer import Subscription, subscription
 
 from . import store
-from .catalogue import Composer, Mail, load
+from .catalogue import CATALOGUE, Mail, load
 from .context import Deps
 
 
@@ -22,26 +23,25 @@ def message_id(event: CloudEvent, index: int, domain: str) -> str:
 
 
 def notifications(deps: Deps) -> list[Subscription]:
-    def handler_for(compose: Composer):
-        async def handle(conn: asyncpg.Connection, body, meta: CloudEvent) -> None:
-            for index, mail in enumerate(compose(body, meta, deps.mail)):
-                recipient, context = await _address(conn, mail)
-                rendered = deps.renderer.render(mail.template, context)
-                await store.enqueue(
-                    conn,
-                    event_id=meta.id,
-                    event_type=meta.type,
-                    template=mail.template,
-                    recipient=recipient,
-                    rendered=rendered,
-                    attachments=mail.attachments,
-                    message_id=message_id(meta, index, deps.settings.mail_message_id_domain),
-                    now=deps.now(),
-                )
+    return [subscription(model, notify, deps) for model in load()]
 
-        return handle
 
-    return [Subscription(model, handler_for(compose)) for model, compose in load().items()]
+async def notify(deps: Deps, conn: asyncpg.Connection, body: Event, meta: CloudEvent) -> None:
+    """The event's mails (its composer in the catalogue, loaded by `notifications`), rendered and queued."""
+    for index, mail in enumerate(CATALOGUE[type(body)](body, meta, deps.mail)):
+        recipient, context = await _address(conn, mail)
+        rendered = deps.renderer.render(mail.template, context)
+        await store.enqueue(
+            conn,
+            event_id=meta.id,
+            event_type=meta.type,
+            template=mail.template,
+            recipient=recipient,
+            rendered=rendered,
+            attachments=mail.attachments,
+            message_id=message_id(meta, index, deps.settings.mail_message_id_domain),
+            now=deps.now(),
+        )
 
 
 async def _address(conn: asyncpg.Connection, mail: Mail) -> tuple[str, dict]:
@@ -64,21 +64,23 @@ async def _address(conn: asyncpg.Connection, mail: Mail) -> tuple[str, dict]:
     return recipient, context
 
 
-async def on_account_created(conn: asyncpg.Connection, event: AccountCreated, meta: CloudEvent) -> None:
+async def on_account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCreated, meta: CloudEvent) -> None:
     await store.add_contact(conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.email)
 
 
-async def on_email_changed(conn: asyncpg.Connection, event: AccountEmailChanged, meta: CloudEvent) -> None:
+async def on_email_changed(deps: Deps, conn: asyncpg.Connection, event: AccountEmailChanged, meta: CloudEvent) -> None:
     await store.set_contact_email(
         conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.new_email
     )
 
 
-async def on_account_purged(conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
+async def on_account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
     await store.forget_account(conn, event.account_id)
 
 
-async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCreated, meta: CloudEvent) -> None:
+async def on_candidature_created(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureCreated, meta: CloudEvent
+) -> None:
     await store.add_candidature(
         conn,
         event.candidature_id,
@@ -89,15 +91,17 @@ async def on_candidature_created(conn: asyncpg.Connection, event: CandidatureCre
     )
 
 
-async def on_deadline_changed(conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta: CloudEvent) -> None:
+async def on_deadline_changed(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta: CloudEvent
+) -> None:
     await store.set_deadline(conn, event.candidature_id, event.date_limite_retour)
 
 
 def directory(deps: Deps) -> list[Subscription]:
     return [
-        Subscription(AccountCreated, on_account_created),
-        Subscription(AccountEmailChanged, on_email_changed),
-        Subscription(AccountPurged, on_account_purged),
-        Subscription(CandidatureCreated, on_candidature_created),
-        Subscription(CandidatureDeadlineChanged, on_deadline_changed),
+        subscription(AccountCreated, on_account_created, deps),
+        subscription(AccountEmailChanged, on_email_changed, deps),
+        subscription(AccountPurged, on_account_purged, deps),
+        subscription(CandidatureCreated, on_candidature_created, deps),
+        subscription(CandidatureDeadlineChanged, on_deadline_changed, deps),
     ]

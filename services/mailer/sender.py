@@ -42,7 +42,7 @@ import asyncpg
 
 from ecandidat.contracts.documents import DownloadTicket, OpenLetterAttachment
 
-from ecandidat.runtime.aio import retry_delay, wait_event
+from ecandidat.runtime.aio import WakeableLoop, retry_delay, wait_event
 from ecandidat.runtime.db import database_unavailable, woken_by
 from ecandidat.runtime.logging import bind
 from ecandidat.runtime.rpc import RpcClient
@@ -118,10 +118,11 @@ class LetterAttachments:
             await self.http.close()
 
 
-class Sender:
+class Sender(WakeableLoop):
     def __init__(
         self, deps: Deps, attachments: LetterAttachments | None, *, claimer: str, schema: str = "mailer"
     ) -> None:
+        super().__init__()
         self.pool = deps.pool
         self.settings = settings = deps.settings
         self.clock = deps.clock
@@ -134,16 +135,6 @@ class Sender:
         self.in_flight: dict[uuid.UUID, asyncio.Task] = {}
         self.schema = schema
         self.smtp = SmtpSessions(settings)
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Claim nothing more; `run()` returns once the mails in flight are sent and recorded."""
-        self._stopping.set()
-        self._wake.set()
 
     async def run(self) -> None:
         renewer = asyncio.create_task(self._keep_leases())

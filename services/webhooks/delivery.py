@@ -43,7 +43,7 @@ from ecandidat.contracts.compat import event_key, public_events
 from ecandidat.contracts.subjects import durable_name, event_stream_of, event_subject
 from ecandidat.contracts.webhooks import WebhookEndpointDisabled
 from ecandidat.runtime import metrics
-from ecandidat.runtime.aio import cancelling
+from ecandidat.runtime.aio import WakeableLoop, cancelling
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.sealing import Sealer
@@ -319,25 +319,17 @@ class Pump:
         return outcome
 
 
-class Dispatcher:
+class Dispatcher(WakeableLoop):
     """Keeps one supervised pump per lane of every active endpoint and running replay; looks at the
     endpoints every WEBHOOK_RECONCILE_INTERVAL seconds, or at once when woken (a change here)."""
 
     def __init__(
         self, *, nc: NATS, pool: asyncpg.Pool, settings: WebhooksSettings, clock: Clock, sealer: Sealer
     ) -> None:
+        super().__init__()
         self.nc, self.pool, self.s, self.clock, self.sealer = nc, pool, settings, clock, sealer
         self.pumps: dict[str, tuple[Pump, Supervised]] = {}
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
         self.http: aiohttp.ClientSession | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
 
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(
