@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import sys
@@ -73,20 +72,19 @@ from bench._common import (  # noqa: E402
     request_load,
     run_main,
     save_results,
-    start_py_spy,
     wait_listening,
-)
-from bench.apply_burst import (  # noqa: E402
     ALL_SERVICES,
     API,
     Candidate,
     Stack,
+    XminWatch,
     api,
     cpu_delta,
     create_candidates,
     platform,
     print_cpu_table,
-    profile_summary,
+    print_profiles,
+    py_spy_during,
     staff_session,
 )
 
@@ -249,76 +247,6 @@ class EventWatch:
     async def stop(self) -> None:
         if self.nc is not None:
             await self.nc.close()
-
-
-class XminWatch:
-    """Samples, every `interval` s, the oldest transaction of the whole PostgreSQL cluster holding a
-    transaction id: an outbox row is published only once every older such transaction has ended
-    (`txid < pg_snapshot_xmin(pg_current_snapshot())`), in any database of the cluster."""
-
-    def __init__(self, dsn: str, database: str, interval: float = 0.05) -> None:
-        self.dsn, self.database, self.interval = dsn, database, interval
-        self.samples: list[tuple[float, float, str]] = []  # (time, age s, who)
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(self.dsn)
-
-        async def loop() -> None:
-            try:
-                while True:
-                    row = await conn.fetchrow(
-                        """SELECT extract(epoch FROM clock_timestamp() - xact_start) AS age, datname, application_name
-                           FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-                           ORDER BY xact_start LIMIT 1"""
-                    )
-                    if row is None:
-                        self.samples.append((time.time(), 0.0, "-"))
-                    else:
-                        who = (
-                            row["application_name"]
-                            if row["datname"] == self.database
-                            else f"other database ({row['datname']})"
-                        )
-                        self.samples.append((time.time(), float(row["age"]), who or "?"))
-                    await asyncio.sleep(self.interval)
-            finally:
-                await conn.close()
-
-        self._task = asyncio.create_task(loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def rows(self, since: float, until: float) -> list[list[Any]]:
-        window = [(age, who) for t, age, who in self.samples if since <= t <= until]
-        if not window:
-            return []
-        ages = sorted(age * 1000 for age, _ in window)
-        rows = [
-            ["every sample", len(window), percentile(ages, 50), percentile(ages, 90), percentile(ages, 99), ages[-1]]
-        ]
-        by_who: dict[str, list[float]] = {}
-        for age, who in window:
-            by_who.setdefault(who, []).append(age * 1000)
-        for who, values in sorted(by_who.items(), key=lambda kv: -len(kv[1])):
-            values.sort()
-            rows.append(
-                [
-                    f"  oldest was {who}",
-                    len(values),
-                    percentile(values, 50),
-                    percentile(values, 90),
-                    percentile(values, 99),
-                    values[-1],
-                ]
-            )
-        return rows
 
 
 POLL_GROWTH, POLL_MAX = 1.25, 0.5
@@ -525,30 +453,21 @@ async def main() -> None:
             ]
             watch = EventWatch()
             await watch.start(stack.nats_url)
-            xmin = XminWatch(stack.db.url, stack.db.url.rsplit("/", 1)[-1].split("?")[0])
-            await xmin.start()
-            spies, outputs = [], {}
-            if args.profile:
-                outputs = {
-                    n: stack.logs / f"py-spy-{n}.txt" for n in ("gateway", "documents", "candidatures", "mailer")
-                }
-                seconds = len(targets) / args.rate + 6
-                spies = [start_py_spy(stack.processes[n].pid, path, seconds, rate=250) for n, path in outputs.items()]
-                await asyncio.sleep(1.0)
+            pids = {n: stack.pid(n) for n in ("gateway", "documents", "candidatures", "mailer")}
             try:
-                result, timelines, extra = await run_refusals(stack, targets, staff, args, watch)
+                async with XminWatch(stack.db.url) as xmin:
+                    work = run_refusals(stack, targets, staff, args, watch)
+                    if args.profile:
+                        profiles, (result, timelines, extra) = await py_spy_during(
+                            pids, stack.logs, len(targets) / args.rate + 6, work, rate=250
+                        )
+                    else:
+                        profiles, (result, timelines, extra) = {}, await work
             finally:
                 await watch.stop()
-                await xmin.stop()
-            extra["xmin"] = xmin.rows(
-                timelines[0].due,
-                max(t.mailed for t in timelines if not math.isnan(t.mailed))
-                if any(not math.isnan(t.mailed) for t in timelines)
-                else time.time(),
-            )
-            for spy in spies:
-                await asyncio.to_thread(spy.wait)
-            extra["profiles"] = {n: p for n, p in outputs.items() if p.exists()}
+            mailed = [t.mailed for t in timelines if not math.isnan(t.mailed)]
+            extra["xmin"] = xmin.rows(timelines[0].due, max(mailed, default=time.time()))
+            extra["profiles"] = profiles
             baselines += [
                 await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (after)"),
                 await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (after)"),
@@ -633,11 +552,7 @@ def report(
         n,
         [("refusal run", extra["cpu"])],
     )
-    for name, path in extra.get("profiles", {}).items():
-        print(f"py-spy, {name}: own time, top functions (this run was slowed down by the sampling)")
-        for line in profile_summary(path, 15):
-            print(f"  {line}")
-        print()
+    print_profiles(extra.get("profiles", {}), " (the run was slowed down by the sampling)")
     saved = save_results(
         "refusal_latency",
         {

@@ -41,7 +41,6 @@ filtered as asked, a row seen twice in a walk, a process that died); slow pages 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import re
@@ -74,10 +73,16 @@ from bench._common import (  # noqa: E402
     request_load,
     run_main,
     save_results,
-    start_py_spy,
     wait_listening,
+    API,
+    NOMS,
+    PRENOMS,
+    Stack,
+    platform,
+    print_profiles,
+    py_spy_during,
+    staff_session,
 )
-from bench.apply_burst import API, NOMS, PRENOMS, Stack, platform, profile_summary, staff_session  # noqa: E402
 
 FORMATION = "DU-MUSICO"
 ROWS = 100_000
@@ -566,18 +571,15 @@ async def main() -> None:
                     rounds.append(results)
                     stack.check()
                 if args.profile:
-                    names = ("gateway", "accounts", "candidatures")
-                    outputs = {n: stack.logs / f"py-spy-{n}.txt" for n in names}
-                    seconds = 15
-                    spies = [start_py_spy(stack.processes[n].pid, outputs[n], seconds, rate=250) for n in names]
-                    await asyncio.sleep(1.0)
-                    deadline = time.monotonic() + seconds - 2
-                    walked = 0
-                    while time.monotonic() < deadline:
-                        walked += len((await walk(http, stack, token, "date de réception (default)", 40)).latencies)
-                    for spy in spies:
-                        await asyncio.to_thread(spy.wait)
-                    profiles = {n: p for n, p in outputs.items() if p.exists()}
+
+                    async def walk_for(seconds: float) -> int:
+                        deadline, walked = time.monotonic() + seconds, 0
+                        while time.monotonic() < deadline:
+                            walked += len((await walk(http, stack, token, "date de réception (default)", 40)).latencies)
+                        return walked
+
+                    pids = {n: stack.pid(n) for n in ("gateway", "accounts", "candidatures")}
+                    profiles, walked = await py_spy_during(pids, stack.logs, 14, walk_for(12), rate=250)
                     info["profile"] = f"{walked} pages of the default variant walked under py-spy"
             plans = await explain(stack, {n: w for n, (w, _) in rounds[0].items()}, min(100, args.pages))
     problems = report(info, rounds, plans, stack.logs, profiles)
@@ -691,11 +693,7 @@ def report(
                 print("  " + line[:160])
             print()
     print(f"every plan (custom and generic) with its SQL: {plan_file.relative_to(ROOT)}\n")
-    for name, path in profiles.items():
-        print(f"py-spy, {name}, default variant: own time, top functions")
-        for line in profile_summary(path, 15):
-            print(f"  {line}")
-        print()
+    print_profiles(profiles, ", default variant")
     saved = save_results(
         "staff_list",
         {

@@ -44,10 +44,8 @@ from bench._common import (  # noqa: E402
     BrokenRun,
     Call,
     LoadResult,
-    Process,
     bare_server,
     conditions,
-    free_port,
     median,
     print_conditions,
     print_table,
@@ -56,8 +54,9 @@ from bench._common import (  # noqa: E402
     run_main,
     save_results,
     wait_listening,
+    platform,
+    staff_session,
 )
-from bench.apply_burst import platform, staff_session  # noqa: E402
 from bench.staff_list import FORMATION, ROWS, _Recording, bulk_load, summarize_plan  # noqa: E402
 
 TARGET_P95_MS = 100.0
@@ -145,14 +144,10 @@ async def main() -> None:
         rounds=args.rounds,
         requests=f"{args.pages} per variant, round and concurrency",
     )
-    web_port = free_port()
-    env = {"WEB_URL": f"http://127.0.0.1:{web_port}", "ECANDIDAT_ENV": "development"}
     rounds: list[dict[tuple[str, int], tuple[LoadResult, LoadResult]]] = []
-    async with platform("staff_pages", ("accounts", "candidatures"), info, s3=False, smtp=False, env=env) as stack:
-        web_env = {**stack.env, "WEB_HOST": "127.0.0.1", "WEB_PORT": str(web_port), "WEB_API_URL": stack.base}
+    async with platform("staff_pages", ("accounts", "candidatures"), info, s3=False, smtp=False, web=True) as stack:
         bare, bare_port = bare_server(stack.logs)
-        with Process("web", [sys.executable, "-m", "web"], stack.logs / "web.log", web_env) as web, bare:
-            wait_listening(web_port, web)
+        with bare:
             wait_listening(bare_port, bare)
             bare_base = f"http://127.0.0.1:{bare_port}"
             loaded = await bulk_load(stack, args.rows, vacuum=True)
@@ -214,7 +209,6 @@ async def main() -> None:
                         )
                 rounds.append(results)
                 stack.check()
-                web.check()
             plan = await explain_counts(stack)
     report(info, rounds, sizes, plan, stack.logs)
 

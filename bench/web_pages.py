@@ -38,27 +38,28 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (  # noqa: E402
+from bench._common import (  # noqa: E402
     LOCALHOST,
     BrokenRun,
-    Process,
     bare_server,
     conditions,
-    free_port,
     percentile,
     print_conditions,
     print_table,
-    proc_cpu_seconds,
     run_main,
     save_results,
-    start_py_spy,
     wait_listening,
+    ALL_SERVICES,
+    Stack,
+    api,
+    cpu_delta,
+    create_candidates,
+    platform,
+    print_profiles,
+    py_spy_during,
 )
-from apply_burst import ALL_SERVICES, Stack, api, cpu_delta, create_candidates, platform, profile_summary  # noqa: E402
 
 API = "/api/v1"
 USERS = 20
@@ -129,7 +130,7 @@ async def load(url_of, cookies: list[dict[str, str]], duration: float, label: st
     }
 
 
-async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]], label: str, count: int = 40) -> dict:
+async def cost(stack: Stack, url_of, cookies: list[dict[str, str]], label: str, count: int = 40) -> dict:
     """What one page costs, from `count` pages asked one after the other (nothing else running):
     the API calls the gateway answered for it (its access log), the rpc requests on the bus (a
     subscription to `rpc.>`), and the CPU each process used (from /proc), per page."""
@@ -148,7 +149,7 @@ async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]]
     await nc.flush()
     access_log = stack.logs / "gateway.log"
     offset = access_log.stat().st_size
-    before, web_before = await stack.cpu(), proc_cpu_seconds(web.pid)
+    before = await stack.cpu()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
         for n in range(count):
             i = n % len(cookies)
@@ -160,7 +161,6 @@ async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]]
     await nc.flush()
     await asyncio.sleep(0.2)  # the last access-log lines
     used = cpu_delta(before, await stack.cpu())
-    used["web"] = proc_cpu_seconds(web.pid) - web_before
     await nc.close()
     routes: dict[str, int] = {}
     with access_log.open("rb") as lines:
@@ -179,18 +179,6 @@ async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]]
         "rpc": {k: v / count for k, v in sorted(rpc.items())},
         "cpu_ms": {k: v * 1000 / count for k, v in used.items() if k != "bench"},
     }
-
-
-async def profile(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]], seconds: float) -> dict[str, Path]:
-    """py-spy on the web process, the gateway and the services while the page is asked at saturation."""
-    targets = {"web": web.pid, **{name: p.pid for name, p in stack.processes.items() if name != "mailer"}}
-    outputs = {name: stack.logs / f"py-spy-{name}.txt" for name in targets}
-    spies = [start_py_spy(pid, outputs[name], seconds + 1, rate=250) for name, pid in targets.items()]
-    await asyncio.sleep(0.5)
-    await load(url_of, cookies, seconds, "profiled")
-    for spy in spies:
-        await asyncio.to_thread(spy.wait)
-    return {name: path for name, path in outputs.items() if path.exists()}
 
 
 async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str, int]:
@@ -231,16 +219,11 @@ async def main() -> None:
     args = parser.parse_args()
     rounds, seconds = (2, 5.0) if args.quick else (3, 15.0)
     info = conditions(users=USERS, rounds=rounds, seconds_per_phase=seconds)
-    web_port = free_port()
-    # ECANDIDAT_ENV=development: the bench's own open bus and the development sealing key are allowed.
-    env = {"WEB_URL": f"http://{LOCALHOST}:{web_port}", "ECANDIDAT_ENV": "development"}
-    async with platform("web_pages", ALL_SERVICES, info, env=env) as stack:
+    async with platform("web_pages", ALL_SERVICES, info, web=True) as stack:
         import aiohttp
 
-        env = {**stack.env, "WEB_HOST": LOCALHOST, "WEB_PORT": str(web_port), "WEB_API_URL": stack.base}
         bare, bare_port = bare_server(stack.logs)
-        with Process("web", [sys.executable, "-m", "web"], stack.logs / "web.log", env) as web, bare:
-            wait_listening(web_port, web)
+        with bare:
             wait_listening(bare_port, bare)
             async with aiohttp.ClientSession() as http:
                 candidates = await create_candidates(stack, http, USERS, "pages")
@@ -277,7 +260,7 @@ async def main() -> None:
                     if resp.status != 200 or csrf is None:
                         raise BrokenRun(f"first page: {resp.status}, CSRF cookie {'set' if csrf else 'missing'}")
                     cookies.append({"ecandidat_session": candidate.token, "ecandidat_csrf": csrf.value})
-            direct = f"http://{LOCALHOST}:{web_port}"
+            direct = stack.web_url
             sample = await load(lambda i: f"{stack.base}/candidatures/{candidatures[i]}", cookies[:1], 1.0, "warm-up")
             urls = {
                 "bare aiohttp page": lambda i: f"http://{LOCALHOST}:{bare_port}/body/{sample['bytes']}",
@@ -292,13 +275,13 @@ async def main() -> None:
                 for name, think in order:
                     results[name, think].append(await load(phases[name, think], cookies, seconds, name, think))
                 stack.check()
-                web.check()
-            costs = [await cost(stack, web, urls[name], cookies, name) for name in urls if "page (" in name]
-            profiles = (
-                await profile(stack, web, urls["candidature page (gateway → web → API)"], cookies, args.profile)
-                if args.profile
-                else {}
-            )
+            costs = [await cost(stack, urls[name], cookies, name) for name in urls if "page (" in name]
+            profiles: dict[str, Path] = {}
+            if args.profile:
+                pids = {name: p.pid for name, p in stack.processes.items() if name != "mailer"}
+                page = urls["candidature page (gateway → web → API)"]
+                work = load(page, cookies, args.profile, "profiled")
+                profiles, _ = await py_spy_during(pids, stack.logs, args.profile, work, rate=250)
             weight = await page_weight(stack.base, cookies[0], f"/candidatures/{candidatures[0]}")
     print_conditions(info)
     for think, title in (
@@ -353,11 +336,7 @@ async def main() -> None:
             + ", ".join(f"{k} ×{v:g}" for k, v in c["rpc"].items())
         )
     print()
-    for name, path in profiles.items():
-        print(f"py-spy, {name}, candidature page at saturation: own time, top functions")
-        for line in profile_summary(path, 15):
-            print(f"  {line}")
-        print()
+    print_profiles(profiles, ", candidature page at saturation")
     total = weight["HTML"] + weight["CSS"] + weight["JS"]
     print_table(
         "First load of the candidature page in Chromium (empty cache), bytes transferred",
