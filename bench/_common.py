@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -589,6 +589,52 @@ async def request_load(
     latencies = sorted(a.latency for a in done if a.status == expect)
     result = LoadResult(label, concurrency, elapsed, latencies, statuses, errors, cpu, samples, expect)
     return result, done
+
+
+async def alternate(
+    targets: dict[str, Any],
+    concurrencies: Sequence[int],
+    rounds: int,
+    run: Callable[[str, Any, int], Awaitable[tuple[LoadResult, dict[str, Any]]]],
+) -> list[dict[str, Any]]:
+    """Every target at every concurrency, `rounds` times, the order reversed every other round so
+    that a drift of the machine favours none: `run(label, target, concurrency)` → (result, extra).
+    One row per run: the result's summary, its round, the extra fields."""
+    rows = []
+    for concurrency in concurrencies:
+        for rnd in range(1, rounds + 1):
+            for label, target in list(targets.items())[:: 1 if rnd % 2 else -1]:
+                result, extra = await run(label, target, concurrency)
+                rows.append(result.summary() | {"label": label, "round": rnd} | extra)
+                print(
+                    f"  C={concurrency:<3} round {rnd}: {label:<22} {result.rps:>8,.0f} req/s  "
+                    f"p50 {result.ms(50):6.2f} ms  p99 {result.ms(99):7.2f} ms  failed {result.failed}",
+                    flush=True,
+                )
+    return rows
+
+
+def print_rounds_summary(rows: list[dict[str, Any]], baseline: str) -> None:
+    """Median over rounds of each target and concurrency; ratios to `baseline`, paired by round."""
+    table = []
+    for concurrency in dict.fromkeys(r["concurrency"] for r in rows):
+        by_round: dict[int, dict[str, dict[str, Any]]] = {}
+        for r in rows:
+            if r["concurrency"] == concurrency:
+                by_round.setdefault(r["round"], {})[r["label"]] = r
+        for label in dict.fromkeys(r["label"] for r in rows):
+            runs = [p[label] for p in by_round.values()]
+            paired = [
+                None if label == baseline else median([ratio(p[label][k], p[baseline][k]) for p in by_round.values()])
+                for k in ("rps", "p50_ms", "p99_ms")
+            ]
+            table.append([concurrency, label, *(median([r[k] for r in runs]) for k in ("rps", "p50_ms", "p99_ms"))])
+            table[-1] += paired
+    print_table(
+        f"summary (median over rounds; ratios target / {baseline}, paired by round)",
+        ["C", "target", "req/s", "p50 ms", "p99 ms", "req/s ratio", "p50 ratio", "p99 ratio"],
+        table,
+    )
 
 
 # -- the bare aiohttp baseline --------------------------------------------------------------------
