@@ -1,33 +1,6 @@
 """The campaign-opening burst: N candidates applying at once through the gateway (issue 5).
 
-What is measured: N candidates, each with an activated account, a session and a dossier complete
-enough to apply, send `POST /api/v1/candidatures` at the same instant (one connection each,
-N requests released together). Each apply goes gateway (its own process) → session resolved by the
-accounts service (rpc) → candidatures service (rpc `apply`): offer checks, dossier completeness asked
-of the dossiers service (rpc), then one transaction (advisory lock per candidate, insert, history,
-piece list, outbox event) → 201. Reported per burst: candidatures per second (N / time from
-release to the last answer), p50/p99/max latency, and, after the answers, when the N confirmation
-mails ("Votre candidature à la formation …") were all accepted by the SMTP sink: the asynchronous
-tail (outbox relay → JetStream → mailer → SMTP; the documents service opens the piece slots from
-the same event). CPU seconds used by each process from the release to the last mail, per
-candidature, show where the work goes.
-
-Baseline, same run, same load client (`bench/_common.py` `request_load`), same concurrency N:
-the bare aiohttp process (`bench/_common.py bare`) answering `POST /echo` (the same JSON body and
-Authorization header; it decodes the body and answers a fixed JSON). Rounds alternate which goes
-first; each round applies to another formation of the demo offer, so every round is a first
-application for every candidate. After the rounds, every candidate's list (`GET
-/api/v1/candidatures`) must hold exactly one candidature per burst's formation and nothing else.
-
-Set-up (not timed), all through the public API as a candidate would: account creation (argon2id),
-activation with the link read from the SMTP sink, login (argon2id again), three dossier sections
-(informations personnelles, adresse, baccalauréat). The demo offer comes from the operator CLI
-(`ecandidat seed-demo`). Every service runs as its own process (`python -m services.<name>`,
-`python -m gateway`, LOG_LEVEL=INFO, json logs in bench/results/apply_burst-<time>/) against a
-nats-server, a database, an S3 server (moto) and an SMTP sink (in this process) of the bench's own.
-
-This module also holds the platform helpers that `refusal_latency.py` and `staff_list.py` import
-(`platform`, `Mailbox`, `create_candidates`, `staff_session`, `api`).
+What is measured and how: bench/README.md, "apply_burst".
 
     .venv/bin/python bench/apply_burst.py --quick      # 50 candidates, 2 rounds, < 2 min
     .venv/bin/python bench/apply_burst.py              # 200 candidates, 3 rounds

@@ -1,17 +1,6 @@
 """What the secured bus costs: authenticated reads through the gateway, NATS open vs secured, same run.
 
-What is measured: `GET /api/v1/me` with a bearer token, as a candidate's client does: the gateway
-(its own process) resolves the session (`rpc.accounts.resolve_session`) then reads the account
-(`rpc.accounts.get_account`): two rpc round trips per request, each checked by nats-server against
-the publishing and subscribing users' permissions. Two nats-servers run side by side: one open (no
-authentication, as before issue 11) and one with the platform's accounts, nkeys and permissions
-(ecandidat.runtime.natsauth). For each round, the accounts service and the gateway are started on
-one bus, loaded for `--duration` s at concurrency `--concurrency`, stopped, then the same on the
-other bus; the order alternates every round, and the sessions are the same (one database).
-Target (issue 11): the secured bus costs less than 5 % of the requests per second.
-A second table isolates the bus: bare rpc round trips (`rpc.accounts.echo`, 200 bytes each way)
-between a responder connected as `accounts` and a caller connected as `gateway`, no HTTP nor
-database, on each bus in turn, with the same alternation.
+What is measured and how: bench/README.md, "bus_security".
 
     .venv/bin/python bench/bus_security.py             # 3 rounds x 2 x 20 s, ~3 min
     .venv/bin/python bench/bus_security.py --quick     # 1 round x 2 x 10 s, < 1 min

@@ -1,36 +1,12 @@
 """Outbox throughput: events per second from commit to consumed-and-acked, beside the same producers'
 bare commits and raw JetStream.
 
-The path measured (`outbox`): P producers (default 8) commit events the way services do —
-`add_event` inside a transaction taken from the kit's asyncpg pool, one event per transaction (K per
-transaction in the `outbox xK` rows) — then the kit's `OutboxRelay` with its defaults (woken in
-this process at commit, batch 500, poll 0.5 s) publishes them to a JetStream file stream with `Nats-Msg-Id`, and a real
-`EventConsumer` (durable pull consumer, batch 100, inbox row + one INSERT effect per event, ack
-after commit) consumes them. The timer starts before the first commit and stops when the consumer
-has committed and acked the N-th event. Producers, relay and consumer run in this one process, on
-their own pools and NATS connections, as two services would; the relay and the consumer are the
-kit's classes, subclassed only to record when things happen (`TracedRelay`, `CountingConsumer`).
-
-Baseline, same process, same run, interleaved with the outbox runs (order alternating):
-`bare commits` — the same P producers, the same pool, the same envelope serialised and inserted,
-one per transaction (K in `bare commits xK`), into a plain table: the durable commit alone, the
-physical limit of any transactional outbox. The target is outbox ÷ bare commits ≥ 0.8.
-Reference: `raw publish` sends N messages of the same size (with a `Nats-Msg-Id`) to an identically configured
-stream, pipelined with `js.publish_async` (nats-py's window: 4000 pending), and awaits every ack.
-Two more references: `raw pub+consume` adds a bare pull consumer (batch 100, ack each, no
-database), and `raw awaited xP` has P publishers each awaiting every ack (`js.publish`), as a
-service publishing straight from its handlers would.
-
-Then (unless `--no-stages`) the path taken apart on one fresh producer: N commits with the relay
-stopped, then the relay alone on that backlog, then the consumer alone; and (unless `--trickle 0`)
-the latency of single events at a low steady rate, outbox beside raw publish → consume.
-
-Servers: its own nats-server (temporary store) and its own database (on 127.0.0.1:5432 when it
-answers, else a private cluster), so it never touches a running platform.
+What is measured and how: bench/README.md, "outbox_throughput".
 
     .venv/bin/python bench/outbox_throughput.py            # 3-5 min on the shared 2-core machine
     .venv/bin/python bench/outbox_throughput.py --quick    # < 60 s
     .venv/bin/python bench/outbox_throughput.py --profile  # + cProfile of the timed sections
+    .venv/bin/python bench/outbox_throughput.py --diagnose # + commit variants and the held-back demo
 
 Exit status: 0 when the run measured what it claims (whatever the ratio), 1 when it is broken
 (lost or duplicated events, an unacked message, a timeout).

@@ -1,38 +1,6 @@
 """From "piece refused" to `incomplet` and to the mail, at a steady 50 refusals per second (issue 7 a).
 
-What is measured: staff refuse one piece of each of M transmitted candidatures
-(`POST /api/v1/staff/candidatures/{id}/pieces/{slot}/examen`, decision `refusee`, with a comment),
-open loop: refusal i is due at start + i × 20 ms and sent then, whatever the earlier answers.
-Each refusal travels: gateway → documents (rpc; the piece's statut and `piece.refused` in one
-transaction) → outbox relay → JetStream → candidatures (consumer: the candidature becomes
-`incomplet`, `candidature.status_changed`) and, in parallel, → mailer (consumer: the "pièce refusée"
-mail rendered and queued) → sender → SMTP. Latencies are counted from when the refusal was due:
-
-- answered: the staff request's answer;
-- refused committed / published: `piece.refused`'s time (documents' clock, in the transaction) and
-  when a NATS subscriber of the bench saw it (the relay's publication);
-- incomplet committed: `candidature.status_changed`'s `changed_at` (candidatures' clock, in the
-  transaction that makes the candidature `incomplet`) — every refusal;
-- incomplet seen by the candidate: `GET /api/v1/candidatures/{id}` as the candidate, polled from
-  when the refusal was due (every 25 ms, the interval growing ×1.25 per poll up to 0.5 s), for one
-  refusal in `--poll-every` (bounded extra load); the time is the end of the first answer that says
-  `incomplet`, so its resolution is the poll interval reached by then;
-- mail queued: the delivery's `created_at` in the mailer's log (`GET /api/v1/staff/mail/deliveries`);
-- mail accepted: `SmtpSink.on_message` (after the sink has stored the message), matched to its
-  refusal by the `X-Ecandidat-Event-Id` header.
-
-All clocks are this machine's wall clock. Baselines, same run, same open-loop client at the same rate
-and count: the bare aiohttp process answering `GET /health`, and `GET /rpc` (bare aiohttp + one
-plain NATS request/reply to an echo process), before and after the refusals. CPU per refusal of
-every process during the run shows whether 50/s fits on the machine; the drift between the first
-and the last tenth of the refusals shows whether the pipeline kept up.
-
-Set-up (not timed), through the public API: ceil(M / 7) candidates (account, activation link from
-the mail, login, dossier), each applying to the 7 formations whose pieces are the fewest (the 5 of
-"Formations diplômantes", VA85, Reprise d'études: 3 or 4 pieces each), one small PDF uploaded per
-piece through the gateway, then the transmission; the bench waits for the M acknowledgement mails so
-that nothing is still in flight. The staff member is the first admin (`ecandidat create-admin`,
-set-up, TOTP). Services, gateway, servers: as in `apply_burst.py` (whose helpers this imports).
+What is measured and how: bench/README.md, "refusal_latency".
 
     .venv/bin/python bench/refusal_latency.py --quick     # M = 100, < 2 min
     .venv/bin/python bench/refusal_latency.py             # M = 500

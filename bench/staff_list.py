@@ -1,35 +1,6 @@
 """The staff list of a formation holding 100,000 candidatures: latency per page (issue 7 b).
 
-What is measured: an administrator pages through `GET /api/v1/staff/candidatures?formation_code=
-DU-MUSICO&limit=50`, following `next_cursor`, one page after the other (a person paging; concurrency
-1), for `--pages` pages or until the list ends, in several variants: the default order (date de
-réception, newest first), filtered by statut (`incomplet`: 10 % of the rows, `complet`: 27 %), the
-liste complémentaire in rank order (`decision=liste_complementaire&sort=rang`), and by name
-(`sort=nom`, with and without a statut). Each page goes gateway (its own process) → session
-resolved by the accounts service (rpc) → candidatures service (rpc `list_candidatures`: one
-keyset-paginated query joining `formations` and the `candidats` projection, plus a per-row
-subquery on `decisions`) → JSON. Reported: p50/p95/p99/max per page and its size.
-
-Baseline, same run, same load client (`bench/_common.py` `request_load`, concurrency 1, as many
-requests as the variant had pages): the bare aiohttp process answering `GET /body/<size>`, a JSON
-body of the variant's mean page size. Rounds alternate which goes first.
-
-The 100,000 rows: the candidatures service's own tables (`candidatures`, `candidats`, `decisions`)
-are bulk-loaded by this bench with COPY through that service's schema, as a restore of a production
-dump would be, followed by ANALYZE as after a restore. It is a benchmark fixture: no other service's
-tables are touched, and the service itself is only used through its API. The data: one formation
-(DU-MUSICO, centre "Formations diplômantes") of the demo offer seeded by `ecandidat seed-demo`,
-created over four weeks; 25 % en attente (3 % cancelled), 35 % réceptionné, 10 % incomplet, 27 %
-complet of which 60 % decided (favorable, défavorable, liste complémentaire with ranks, liste
-d'attente) and 10 % with a decision entered but not validated; one candidate per candidature in
-the `candidats` projection with French names (for `sort=nom`). The queries' plans are then shown
-with EXPLAIN (ANALYZE, BUFFERS), first page and a deep page, the SQL being built by the service's
-own code (`services.candidatures.listing`) against the same database.
-
-Services: accounts and candidatures (`python -m services.<name>`), the gateway (`python -m
-gateway`), a nats-server and a database of the bench's own (the machine's PostgreSQL at
-127.0.0.1:5432 when it answers). The administrator is created as an operator does it
-(`ecandidat create-admin`, set-up, TOTP login).
+What is measured and how: bench/README.md, "staff_list".
 
     .venv/bin/python bench/staff_list.py --quick     # 40 pages per variant, 2 rounds, < 2 min
     .venv/bin/python bench/staff_list.py             # 200 pages per variant, 3 rounds

@@ -1,25 +1,7 @@
 """The espace gestion's list page of a formation holding 100,000 candidatures: server time of the
 page, beside a bare aiohttp page of the same size in the same run (issue 13).
 
-What is measured: a logged-in administrator's browser asks `GET /personnel/candidatures?…` (the
-formation's list page, `web/gestion/candidatures.py`), through the gateway (its own process), which
-proxies it to the web process (`python -m web`, its own process), which asks the public API back
-through the gateway — `/staff/me` for the header (kept 30 s), the list (`GET
-/api/v1/staff/candidatures`, 50 rows) and its counts per statut (`GET /api/v1/staff/candidatures/
-comptes`) at once — and renders the page (Jinja2, DSFR table, the bulk actions' checkboxes). Two
-variants: the first page of the formation (date de réception, newest first) and the list filtered
-to « réceptionné » sorted by name. Latency: request → last byte of the page, on a kept-alive
-connection; one person paging (concurrency 1), then four gestionnaires at once (concurrency 4).
-Also timed, the same way: the two API calls alone (with a bearer token), to show what the page
-adds to them.
-
-Baseline, same run, same load client, same number of requests: the bare aiohttp process
-(`bench/_common.py bare`) answering a body of the page's median size. Rounds alternate which goes
-first.
-
-The 100,000 rows: `bench/staff_list.py`'s fixture (COPY into the candidatures service's own
-tables, then VACUUM ANALYZE, as autovacuum does after a bulk insert). The counts query's plan is shown with EXPLAIN (ANALYZE, BUFFERS), its SQL
-built by the service's own code (`services.candidatures.listing`).
+What is measured and how: bench/README.md, "staff_pages".
 
     .venv/bin/python bench/staff_pages.py --quick     # 40 pages per variant, 2 rounds, ~2 min
     .venv/bin/python bench/staff_pages.py             # 150 pages per variant, 3 rounds

@@ -1,26 +1,7 @@
 """The espace candidat's pages: server time of the dossier and candidature pages at 20 concurrent
 users, beside a bare aiohttp page in the same run, and the weight of a first load (issue 12).
 
-What is measured, with 20 people reading pages (each asks a page, reads it about a second, asks
-the next: the server time a person waits), then with 20 clients asking again at once (the servers'
-saturation, its throughput): `GET /dossier` and `GET /candidatures/{id}` as a logged-in candidate's browser
-asks them — through the gateway (its own process), which proxies the page to the web process
-(`python -m web`, its own process), which calls the public API back through the gateway
-(`/api/v1/me` + `/api/v1/dossier` for the dossier page; `/me`, the candidature and its pieces for
-the candidature page, each resolving the session by rpc), then renders the page (Jinja2, ~15–40 KB
-of HTML). The latency is from the request to the last byte of the page, on kept-alive connections,
-20 workers, each a different candidate (its own session cookie). Also measured: the same dossier
-page asked of the web process directly (without the gateway in front), to show what the proxy adds.
-
-Baseline, same run, same client, same concurrency: the bare aiohttp process (`bench/_common.py
-bare`) answering a body of the candidature page's size. Rounds alternate which goes first.
-
-Page weight: Debian's Chromium (Playwright, as tests/browser) opens the candidature page with an
-empty cache; the bytes transferred (headers + encoded bodies) are summed by kind: HTML, CSS, JS,
-fonts, images.
-
-Set-up (not timed): the five services and the gateway (bench/apply_burst.py's `platform`), the web
-process, the demo offer, 20 candidates through the public API, each applied to DU Musicothérapie.
+What is measured and how: bench/README.md, "web_pages".
 
     .venv/bin/python bench/web_pages.py --quick    # 2 rounds of 5 s per phase, ~3 min with the set-up
     .venv/bin/python bench/web_pages.py            # 3 rounds of 15 s

@@ -1,21 +1,7 @@
 """Webhooks: deliveries per second to a local receiver, and latency from commit to delivery at a
 steady rate, beside raw JetStream publish in the same run.
 
-The path measured (`webhooks`): a producer commits `account.activated` events the way services do
-(`add_event` in a transaction, one event each), the kit's `OutboxRelay` publishes them to
-`EVT_ACCOUNTS`, the real webhooks service (`services.webhooks`, in this process, its defaults but
-WEBHOOK_ALLOW_PRIVATE for the local receiver) delivers them to a registered endpoint: a local
-aiohttp receiver that verifies every signature with the `standardwebhooks` library and answers
-204. One endpoint: one consumer, one event at a time, in order (`max_ack_pending=1`).
-
-- **burst**: N events committed as fast as one producer can; deliveries/s = N / (last delivery −
-  first commit).
-- **steady**: R events/s (default 100) for D seconds; latency of each event from its commit to its
-  arrival at the receiver: p50, p99, max. The run is broken if an event is missing or arrives twice.
-
-Baselines, same process, same run: `raw publish` pipelines N messages of the same size to an
-identical stream (`js.publish_async`, every ack awaited), and `raw publish → consume` at the same
-steady rate measures publish-to-pull-consumer latency.
+What is measured and how: bench/README.md, "webhooks".
 
     .venv/bin/python bench/webhooks.py            # ~1 min on the shared 2-core machine
     .venv/bin/python bench/webhooks.py --quick    # < 30 s
