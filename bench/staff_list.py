@@ -236,54 +236,21 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = Fa
                 "candidatures",
                 schema_name="candidatures",
                 records=candidatures,
-                columns=[
-                    "id",
-                    "account_id",
-                    "numero_dossier",
-                    "formation_code",
-                    "centre_code",
-                    "campagne_code",
-                    "statut",
-                    "statut_date",
-                    "type_traitement",
-                    "type_traitement_valide",
-                    "decision",
-                    "date_retour_individuelle",
-                    "date_reception",
-                    "created_at",
-                    "cancelled_at",
-                    "version",
-                    "decision_id",
-                    "decision_validated_at",
-                    "rang_lc",
-                    "confirmation_deadline",
-                    "pieces_total",
-                    "pieces_ready",
-                    "pieces_refused",
-                    "nom",
-                    "prenom",
-                ],
+                columns=(
+                    "id account_id numero_dossier formation_code centre_code campagne_code statut statut_date "
+                    "type_traitement type_traitement_valide decision date_retour_individuelle date_reception "
+                    "created_at cancelled_at version decision_id decision_validated_at rang_lc "
+                    "confirmation_deadline pieces_total pieces_ready pieces_refused nom prenom"
+                ).split(),
             )
             await conn.copy_records_to_table(
                 "decisions",
                 schema_name="candidatures",
                 records=decisions,
-                columns=[
-                    "id",
-                    "candidature_id",
-                    "kind",
-                    "motif",
-                    "rang",
-                    "preselection_date",
-                    "preselection_heure",
-                    "preselection_lieu",
-                    "commentaire",
-                    "entered_by",
-                    "entered_at",
-                    "validated_by",
-                    "validated_at",
-                    "automatic",
-                ],
+                columns=(
+                    "id candidature_id kind motif rang preselection_date preselection_heure preselection_lieu "
+                    "commentaire entered_by entered_at validated_by validated_at automatic"
+                ).split(),
             )
         copied = time.monotonic() - started
         await conn.execute("ANALYZE candidatures; ANALYZE candidats; ANALYZE decisions")
@@ -589,20 +556,7 @@ def report(
     print_table(
         "each walk: pages of 50 followed by cursor, one after the other; bare = GET /body/<median page size>, "
         "as many requests",
-        [
-            "round",
-            "variant",
-            "pages",
-            "rows",
-            "bytes/page",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "max ms",
-            "bare p50",
-            "bare p95",
-            "p95 ratio",
-        ],
+        "round|variant|pages|rows|bytes/page|p50 ms|p95 ms|p99 ms|max ms|bare p50|bare p95|p95 ratio".split("|"),
         rows,
     )
     summary = []
@@ -626,17 +580,9 @@ def report(
     )
     print_table(
         "EXPLAIN (ANALYZE, BUFFERS) of the service's query (custom plan), and the generic plan's indexes",
-        [
-            "variant",
-            "page",
-            "exec ms",
-            "indexes (custom)",
-            "sort",
-            "rows removed by filter",
-            "buffers",
-            "indexes (generic)",
-            "generic sorts",
-        ],
+        (
+            "variant|page|exec ms|indexes (custom)|sort|rows removed by filter|buffers|indexes (generic)|generic sorts"
+        ).split("|"),
         [
             [
                 p["variant"],
