@@ -118,8 +118,8 @@ class WaitSampler:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="50 candidates, 2 rounds (< 2 min)")
-    parser.add_argument("--candidates", type=int, help="N, candidates in each burst (default 200, quick 50)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 10 candidates, 2 rounds")
+    parser.add_argument("--candidates", type=int, help="N, candidates in each burst (default 200, quick 10)")
     parser.add_argument("--rounds", type=int, help="bursts, each beside a bare one (default 3, quick 2)")
     parser.add_argument(
         "--profile",
@@ -127,7 +127,7 @@ def parse_args() -> argparse.Namespace:
         help="one more burst with py-spy sampling gateway, accounts, dossiers, candidatures",
     )
     args = parser.parse_args()
-    args.candidates = args.candidates or (50 if args.quick else 200)
+    args.candidates = args.candidates or (10 if args.quick else 200)
     args.rounds = min(args.rounds or (2 if args.quick else 3), len(FORMATIONS) - 2)
     return args
 

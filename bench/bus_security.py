@@ -244,10 +244,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--quick", action="store_true", help="1 round of 10 s per bus")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 3 s per bus")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.duration = 1, 10.0
+        args.rounds, args.duration = 1, 3.0
     run_main(lambda: main_async(args))
 
 

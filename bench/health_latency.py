@@ -51,9 +51,9 @@ GATEWAY = "gateway /health"
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="GET /health through gateway → NATS → mailer beside bare aiohttp")
-    parser.add_argument("--quick", action="store_true", help="short run, < 60 s")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 rounds of 1 s")
     parser.add_argument("--concurrency", default="1,16", help="client concurrency levels (default 1,16)")
-    parser.add_argument("--duration", type=float, help="seconds per measurement (default 6, quick 2)")
+    parser.add_argument("--duration", type=float, help="seconds per measurement (default 6, quick 1)")
     parser.add_argument(
         "--rounds", type=int, help="rounds per concurrency, each measuring every target (default 3, quick 2)"
     )
@@ -67,7 +67,7 @@ def parse_args() -> argparse.Namespace:
     )
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    args.duration = args.duration or (2.0 if args.quick else 6.0)
+    args.duration = args.duration or (1.0 if args.quick else 6.0)
     if args.warmup is None:
         args.warmup = 0.5 if args.quick else 1.0
     args.rounds = args.rounds or (2 if args.quick else 3)

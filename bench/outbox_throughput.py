@@ -630,8 +630,8 @@ def _stage(name: str, n: int, elapsed: float, cpu: CpuMeter) -> dict[str, Any]:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="outbox → relay → consumer throughput beside raw JetStream publish")
-    parser.add_argument("--quick", action="store_true", help="small run, < 60 s")
-    parser.add_argument("--events", type=int, help="events per run (default 4000, quick 800)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 400 events, 1 repetition, 20 trickle events")
+    parser.add_argument("--events", type=int, help="events per run (default 4000, quick 400)")
     parser.add_argument("--producers", type=int, default=8, help="concurrent producers (default 8)")
     parser.add_argument(
         "--per-tx", default="1,10", help="events per transaction, one outbox path per value (default 1,10)"
@@ -640,16 +640,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--payload-bytes", type=int, default=512, help="size of each event's envelope (default 512)")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage decomposition")
     parser.add_argument(
-        "--trickle", type=int, help="events of the low-rate latency runs, 0 to skip (default 200, quick 40)"
+        "--trickle", type=int, help="events of the low-rate latency runs, 0 to skip (default 200, quick 20)"
     )
     parser.add_argument("--trickle-rate", type=float, default=20.0, help="events/s of the latency runs (default 20)")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
     args = parser.parse_args()
-    args.events = args.events or (800 if args.quick else 4000)
+    args.events = args.events or (400 if args.quick else 4000)
     args.reps = args.reps or (1 if args.quick else 3)
     if args.trickle is None:
-        args.trickle = 40 if args.quick else 200
+        args.trickle = 20 if args.quick else 200
     args.per_tx = [int(x) for x in args.per_tx.split(",") if x.strip()]
     return args
 

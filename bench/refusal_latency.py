@@ -96,8 +96,8 @@ def ts(value: str) -> float:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="M = 100 refusals (< 2 min)")
-    parser.add_argument("--refusals", type=int, help="M, refusals (= candidatures prepared; default 500, quick 100)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: M = 20 refusals")
+    parser.add_argument("--refusals", type=int, help="M, refusals (= candidatures prepared; default 500, quick 20)")
     parser.add_argument("--rate", type=float, default=50.0, help="refusals per second (default 50)")
     parser.add_argument(
         "--poll-every", type=int, default=5, help="poll the candidate's view for one refusal in N (default 5)"
@@ -112,7 +112,7 @@ def parse_args() -> argparse.Namespace:
         help="sample gateway, documents, candidatures, mailer with py-spy during the run (slows it)",
     )
     args = parser.parse_args()
-    args.refusals = args.refusals or (100 if args.quick else 500)
+    args.refusals = args.refusals or (20 if args.quick else 500)
     return args
 
 

@@ -71,12 +71,14 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="30 pages per variant (8 by name), 2 rounds (< 2 min)")
-    parser.add_argument("--pages", type=int, help="pages walked per variant and round (default 200, quick 30)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 5,000 rows, 10 pages per variant (4 by name), 2 rounds"
+    )
+    parser.add_argument("--pages", type=int, help="pages walked per variant and round (default 200, quick 10)")
     parser.add_argument(
         "--nom-pages",
         type=int,
-        help="pages for the sort=nom variants, each page costing a full sort (default 50, quick 8)",
+        help="pages for the sort=nom variants, each page costing a full sort (default 50, quick 4)",
     )
     parser.add_argument(
         "--profile",
@@ -86,11 +88,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, help="rounds over every variant, each beside the baseline (default 3, quick 2)"
     )
-    parser.add_argument("--rows", type=int, default=ROWS, help=f"candidatures loaded (default {ROWS:,})")
+    parser.add_argument("--rows", type=int, help=f"candidatures loaded (default {ROWS:,}, quick 5,000)")
     args = parser.parse_args()
-    args.pages = args.pages or (30 if args.quick else 200)
-    args.nom_pages = args.nom_pages or (8 if args.quick else 50)
+    args.pages = args.pages or (10 if args.quick else 200)
+    args.nom_pages = args.nom_pages or (4 if args.quick else 50)
     args.rounds = args.rounds or (2 if args.quick else 3)
+    args.rows = args.rows or (5_000 if args.quick else ROWS)
     return args
 
 

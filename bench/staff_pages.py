@@ -54,13 +54,14 @@ APIS = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="40 pages per variant, 2 rounds")
-    parser.add_argument("--pages", type=int, help="requests per variant, round and concurrency (default 150, quick 40)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 5,000 rows, 10 pages per variant, 2 rounds")
+    parser.add_argument("--pages", type=int, help="requests per variant, round and concurrency (default 150, quick 10)")
     parser.add_argument("--rounds", type=int, help="default 3, quick 2")
-    parser.add_argument("--rows", type=int, default=ROWS, help=f"candidatures loaded (default {ROWS:,})")
+    parser.add_argument("--rows", type=int, help=f"candidatures loaded (default {ROWS:,}, quick 5,000)")
     args = parser.parse_args()
-    args.pages = args.pages or (40 if args.quick else 150)
+    args.pages = args.pages or (10 if args.quick else 150)
     args.rounds = args.rounds or (2 if args.quick else 3)
+    args.rows = args.rows or (5_000 if args.quick else ROWS)
     return args
 
 

@@ -188,7 +188,7 @@ async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str,
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 s per page")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 2 s per page")
     parser.add_argument(
         "--profile",
         type=float,
@@ -198,7 +198,7 @@ async def main() -> None:
         "(web, gateway, services; .venv/bin/pip install py-spy)",
     )
     args = parser.parse_args()
-    rounds, seconds = (2, 5.0) if args.quick else (3, 15.0)
+    rounds, seconds = (1, 2.0) if args.quick else (3, 15.0)
     info = conditions(users=USERS, rounds=rounds, seconds_per_phase=seconds)
     async with platform("web_pages", ALL_SERVICES, info, web=True) as stack:
         import aiohttp

@@ -181,14 +181,14 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="webhook deliveries/s and commit→delivery latency beside raw JetStream"
     )
-    parser.add_argument("--quick", action="store_true", help="small run, < 30 s")
-    parser.add_argument("--burst", type=int, help="events of the burst (default 2000, quick 400)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 200 events, 2 s steady")
+    parser.add_argument("--burst", type=int, help="events of the burst (default 2000, quick 200)")
     parser.add_argument("--rate", type=float, default=100.0, help="events/s of the steady runs (default 100)")
-    parser.add_argument("--seconds", type=float, help="duration of the steady runs (default 20, quick 5)")
+    parser.add_argument("--seconds", type=float, help="duration of the steady runs (default 20, quick 2)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
     args = parser.parse_args()
-    args.burst = args.burst or (400 if args.quick else 2000)
-    args.seconds = args.seconds or (5.0 if args.quick else 20.0)
+    args.burst = args.burst or (200 if args.quick else 2000)
+    args.seconds = args.seconds or (2.0 if args.quick else 20.0)
     return args
 
 
