@@ -99,28 +99,14 @@ def _version(package: str) -> str:
 
 
 def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(ROOT),
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                "ecandidat",
-                "services",
-                "gateway",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
         ).stdout.strip()
-        return out.stdout.strip() + (" (+local changes)" if dirty else "")
+
+    try:
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "ecandidat", "services", "gateway", "web")
+        return git("rev-parse", "--short", "HEAD") + (" (+local changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "-"
 
@@ -761,21 +747,8 @@ def start_py_spy(pid: int, out: Path, duration: float, rate: int = 200) -> subpr
     binary = py_spy()
     if binary is None:
         raise BrokenRun("--profile needs py-spy: .venv/bin/pip install py-spy")
-    argv = [
-        binary,
-        "record",
-        "--pid",
-        str(pid),
-        "--duration",
-        str(int(duration)),
-        "--rate",
-        str(rate),
-        "--format",
-        "raw",
-        "--output",
-        str(out),
-        "--nonblocking",
-    ]
+    argv = [binary, "record", "--pid", str(pid), "--duration", str(int(duration)), "--rate", str(rate)]
+    argv += ["--format", "raw", "--output", str(out), "--nonblocking"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
