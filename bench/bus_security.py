@@ -17,12 +17,13 @@ import sys
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (  # noqa: E402
+from bench._common import (  # noqa: E402
     LOCALHOST,
     BrokenRun,
     Process,
+    account_form,
     conditions,
     database,
     free_port,
@@ -87,14 +88,7 @@ async def make_sessions(port: int, database_url: str, count: int) -> list[str]:
     async with aiohttp.ClientSession() as http:
         for i in range(count):
             email = f"banc.{uuid.uuid4().hex[:10]}@example.org"
-            form = dict(
-                nom="Banc",
-                prenom=f"Bus{i}",
-                email=email,
-                email_confirmation=email,
-                password=PASSWORD,
-                password_confirmation=PASSWORD,
-            )
+            form = account_form(email, prenom=f"Bus{i}", password=PASSWORD)
             async with http.post(f"{base}/accounts", json=form) as response:
                 if response.status != 201:
                     raise BrokenRun(f"account creation answered {response.status}: {await response.text()}")
