@@ -2,7 +2,7 @@
 
 What is measured and how: bench/README.md, "apply_burst".
 
-    .venv/bin/python bench/apply_burst.py --quick      # 50 candidates, 2 rounds, < 2 min
+    .venv/bin/python bench/apply_burst.py --quick      # smoke run: 10 candidates, 2 rounds
     .venv/bin/python bench/apply_burst.py              # 200 candidates, 3 rounds
     .venv/bin/python bench/apply_burst.py --profile    # + py-spy on every service during one more burst
 

@@ -4,7 +4,7 @@ What is measured and how: bench/README.md, "dossier_read". The gateway runs with
 authenticator (token `bench-<account uuid>` → that candidate, no session lookup).
 
     .venv/bin/python bench/dossier_read.py             # ~1 min
-    .venv/bin/python bench/dossier_read.py --quick     # ~30 s
+    .venv/bin/python bench/dossier_read.py --quick     # smoke run: 10 dossiers, 2 rounds of 2 s
 
 Exit status 1 when the run is broken (an answer other than 200, a process that died).
 """

@@ -5,7 +5,7 @@ aiohttp` (`bench/_common.py bare`) and `bare + NATS echo` (the same after one pl
 request/reply to `bench/_common.py echo`: the floor of any gateway → service call).
 
     .venv/bin/python bench/health_latency.py                # ~2 min
-    .venv/bin/python bench/health_latency.py --quick        # < 60 s
+    .venv/bin/python bench/health_latency.py --quick        # smoke run: 2 rounds of 1 s
     .venv/bin/python bench/health_latency.py --profile 8    # + py-spy of gateway and mailer
 
 Exit status: 0 when the run measured what it claims (whatever the ratio), 1 when it is broken

@@ -4,9 +4,8 @@ bare commits and raw JetStream.
 What is measured and how: bench/README.md, "outbox_throughput".
 
     .venv/bin/python bench/outbox_throughput.py            # 3-5 min on the shared 2-core machine
-    .venv/bin/python bench/outbox_throughput.py --quick    # < 60 s
+    .venv/bin/python bench/outbox_throughput.py --quick    # smoke run: 400 events × 1
     .venv/bin/python bench/outbox_throughput.py --profile  # + cProfile of the timed sections
-    .venv/bin/python bench/outbox_throughput.py --diagnose # + commit variants and the held-back demo
 
 Exit status: 0 when the run measured what it claims (whatever the ratio), 1 when it is broken
 (lost or duplicated events, an unacked message, a timeout).

@@ -2,7 +2,7 @@
 
 What is measured and how: bench/README.md, "refusal_latency".
 
-    .venv/bin/python bench/refusal_latency.py --quick     # M = 100, < 2 min
+    .venv/bin/python bench/refusal_latency.py --quick     # smoke run: M = 20
     .venv/bin/python bench/refusal_latency.py             # M = 500
 
 Exit status 1 when the run is broken (a refusal not answered 200, a candidature never `incomplet`,

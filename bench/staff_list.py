@@ -2,7 +2,7 @@
 
 What is measured and how: bench/README.md, "staff_list".
 
-    .venv/bin/python bench/staff_list.py --quick     # 40 pages per variant, 2 rounds, < 2 min
+    .venv/bin/python bench/staff_list.py --quick     # smoke run: 5,000 rows, 10 pages per variant, 2 rounds
     .venv/bin/python bench/staff_list.py             # 200 pages per variant, 3 rounds
 
 Exit status 1 when the run is broken (an answer other than 200, a page that is not sorted or

@@ -3,7 +3,7 @@ users, beside a bare aiohttp page in the same run, and the weight of a first loa
 
 What is measured and how: bench/README.md, "web_pages".
 
-    .venv/bin/python bench/web_pages.py --quick    # 2 rounds of 5 s per phase, ~3 min with the set-up
+    .venv/bin/python bench/web_pages.py --quick    # smoke run: 5 users, 1 round of 2 s per phase
     .venv/bin/python bench/web_pages.py            # 3 rounds of 15 s
 
 Exit status 1 when the run is broken (an answer other than 200, a process that died). Every request
@@ -188,7 +188,7 @@ async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str,
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 2 s per page")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 5 users, 1 round of 2 s per page")
     parser.add_argument(
         "--profile",
         type=float,
@@ -199,7 +199,8 @@ async def main() -> None:
     )
     args = parser.parse_args()
     rounds, seconds = (1, 2.0) if args.quick else (3, 15.0)
-    info = conditions(users=USERS, rounds=rounds, seconds_per_phase=seconds)
+    users = 5 if args.quick else USERS
+    info = conditions(users=users, rounds=rounds, seconds_per_phase=seconds)
     async with platform("web_pages", ALL_SERVICES, info, web=True) as stack:
         import aiohttp
 
@@ -207,7 +208,7 @@ async def main() -> None:
         with bare:
             wait_listening(bare_port, bare)
             async with aiohttp.ClientSession() as http:
-                candidates = await create_candidates(stack, http, USERS, "pages")
+                candidates = await create_candidates(stack, http, users, "pages")
                 candidatures = []
                 for candidate in candidates:
                     _, view = await api(
@@ -268,10 +269,10 @@ async def main() -> None:
     for think, title in (
         (
             THINK,
-            f"GET pages, {USERS} users reading them (each its own session, {THINK:g} s on a page on average): "
+            f"GET pages, {users} users reading them (each its own session, {THINK:g} s on a page on average): "
             f"server time, target p95 < {TARGET_P95_MS:g} ms",
         ),
-        (0.0, f"GET pages, {USERS} users asking again at once (the servers' saturation: throughput)"),
+        (0.0, f"GET pages, {users} users asking again at once (the servers' saturation: throughput)"),
     ):
         bare_p95 = min(r["p95"] for r in results["bare aiohttp page", think])
         rows = []
