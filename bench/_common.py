@@ -186,6 +186,12 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
+def pct_row(label: str, n: Any, values: Sequence[float]) -> list[Any]:
+    """A table row: label, count, p50, p90, p99 and max of `values`."""
+    ordered = sorted(values)
+    return [label, n, *(percentile(ordered, q) for q in (50, 90, 99, 100))]
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -1019,7 +1025,7 @@ async def platform(
                 info["processes"] = (
                     ", ".join(f"`python -m services.{s}`" for s in services)
                     + f", `python {' '.join(gateway)}`{', `python -m web`' if web else ''}: one process each, "
-                    f"LOG_LEVEL={log_level} (json logs to files); load client and SMTP sink: the bench process"
+                    f"LOG_LEVEL={log_level} (json logs to files); load client{' and SMTP sink' if smtp else ''}: the bench process"
                 )
                 try:
                     yield stack
@@ -1205,8 +1211,7 @@ class XminWatch:
                 groups.setdefault(f"  oldest was {who}", []).append(age * 1000)
         if not groups["every sample"]:
             return []
-        ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))
-        return [[k, len(v), *(percentile(sorted(v), q) for q in (50, 90, 99, 100))] for k, v in ordered]
+        return [pct_row(k, len(v), v) for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
 
 
 def rss_mb(pid: int) -> float:

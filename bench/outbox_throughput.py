@@ -711,8 +711,9 @@ async def main() -> None:
     report(info, args, runs, stages, trickle, env)
 
 
-def _stalls(row: dict[str, Any]) -> int | None:
-    return row.get("relay_stalls")
+def _cells(row: dict[str, Any], keys: str) -> list[Any]:
+    """The row's values of the space-separated `keys`, None where missing; machine_busy as a percentage."""
+    return [f"{row[k]:.0%}" if k == "machine_busy" else row.get(k) for k in keys.split()]
 
 
 def _baseline(path: str) -> str:
@@ -736,22 +737,9 @@ def report(
             "machine|cons. batch|relay batches|empty|stall s|stalls|other xact s"
         ).split("|"),
         [
-            [
-                r["rep"],
-                r["path"],
-                r["events_per_s"],
-                r["elapsed_s"],
-                r["commit_phase_s"],
-                r["tail_s"],
-                r["cpu_us_per_event"],
-                f"{r['machine_busy']:.0%}",
-                r.get("consumer_batch_avg"),
-                r.get("relay_batches"),
-                r.get("relay_empty_batches"),
-                r.get("relay_longest_stall_s"),
-                _stalls(r),
-                r.get("other_xact_max_s"),
-            ]
+            _cells(r, "rep path events_per_s elapsed_s commit_phase_s tail_s cpu_us_per_event machine_busy")
+            + _cells(r, "consumer_batch_avg relay_batches relay_empty_batches relay_longest_stall_s relay_stalls")
+            + _cells(r, "other_xact_max_s")
             for r in runs
         ],
     )
@@ -802,15 +790,8 @@ def report(
             "stages alone (same N, same producers; each on the backlog left by the previous one)",
             ["stage", "events/s", "elapsed s", "CPU µs/event", "machine busy", "relay stall s", "other xact s"],
             [
-                [
-                    s["stage"],
-                    s["events_per_s"],
-                    s["elapsed_s"],
-                    s["cpu_us_per_event"],
-                    f"{s['machine_busy']:.0%}",
-                    s.get("relay_longest_stall_s"),
-                    s.get("other_xact_max_s"),
-                ]
+                _cells(s, "stage events_per_s elapsed_s cpu_us_per_event machine_busy relay_longest_stall_s")
+                + _cells(s, "other_xact_max_s")
                 for s in stages
             ],
         )
@@ -819,18 +800,8 @@ def report(
             f"latency at a trickle ({args.trickle_rate:g} events/s, one producer; outbox: commit returned → handled and acked)",
             "path|events|p50 ms|p90 ms|p99 ms|max ms|> 1 s|relay stall s|stalls|other xact s".split("|"),
             [
-                [
-                    t["path"],
-                    t["events"],
-                    t["p50_ms"],
-                    t["p90_ms"],
-                    t["p99_ms"],
-                    t["max_ms"],
-                    t["over_1s"],
-                    t.get("relay_longest_stall_s"),
-                    _stalls(t),
-                    t.get("other_xact_max_s"),
-                ]
+                _cells(t, "path events p50_ms p90_ms p99_ms max_ms over_1s relay_longest_stall_s relay_stalls")
+                + _cells(t, "other_xact_max_s")
                 for t in trickle
             ],
         )

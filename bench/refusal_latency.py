@@ -33,6 +33,7 @@ from bench._common import (  # noqa: E402
     bare_server,
     conditions,
     echo_server,
+    pct_row,
     percentile,
     print_conditions,
     print_table,
@@ -327,18 +328,9 @@ def stage_rows(timelines: list[Timeline]) -> list[list[Any]]:
     ]
     rows = []
     for label, key in stages:
-        values = sorted((getattr(t, key) - t.due) * 1000 for t in timelines if not math.isnan(getattr(t, key)))
+        values = [(getattr(t, key) - t.due) * 1000 for t in timelines if not math.isnan(getattr(t, key))]
         expected = sum(1 for t in timelines if key != "polled" or not math.isnan(t.polled))
-        rows.append(
-            [
-                label,
-                f"{len(values)}/{expected if key == 'polled' else len(timelines)}",
-                percentile(values, 50),
-                percentile(values, 90),
-                percentile(values, 99),
-                percentile(values, 100),
-            ]
-        )
+        rows.append(pct_row(label, f"{len(values)}/{expected if key == 'polled' else len(timelines)}", values))
     return rows
 
 
@@ -353,21 +345,12 @@ def hop_rows(timelines: list[Timeline]) -> list[list[Any]]:
     ]
     rows = []
     for label, a, b in hops:
-        values = sorted(
+        values = [
             (getattr(t, b) - getattr(t, a)) * 1000
             for t in timelines
             if not math.isnan(getattr(t, a)) and not math.isnan(getattr(t, b))
-        )
-        rows.append(
-            [
-                label,
-                len(values),
-                percentile(values, 50),
-                percentile(values, 90),
-                percentile(values, 99),
-                percentile(values, 100),
-            ]
-        )
+        ]
+        rows.append(pct_row(label, len(values), values))
     return rows
 
 
