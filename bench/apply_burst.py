@@ -43,9 +43,9 @@ from bench._common import (  # noqa: E402
     print_conditions,
     print_cpu_table,
     print_profiles,
+    print_rounds_summary,
     print_table,
     py_spy_during,
-    ratio,
     request_load,
     run_main,
     save_results,
@@ -311,60 +311,21 @@ def report(
 ) -> None:
     print()
     print_conditions(info)
-    table = []
-    for r in rows:
-        for key, label in (
-            ("result", "POST /candidatures"),
-            ("reference", "GET /dossier/completude"),
-            ("bare", "bare POST /echo"),
-        ):
-            x = r[key]
-            table.append(
-                [
-                    r["round"],
-                    r["formation"] if key == "result" else "",
-                    label,
-                    f"{x.ok}/{n}",
-                    x.elapsed,
-                    x.rps,
-                    x.ms(50),
-                    x.ms(99),
-                    x.ms(100),
-                    r["mails_all_s"] if key == "result" else None,
-                ]
-            )
-    print_table(
-        f"each burst: {n} requests at once (concurrency {n}, one per candidate, same load client)",
-        ["round", "formation", "target", "ok", "burst s", "req/s", "p50 ms", "p99 ms", "max ms", "mails done s"],
-        table,
-    )
-
-    def med(key: str, fn: Callable[[LoadResult], float]) -> float:
-        return median([fn(r[key]) for r in rows])
-
-    def paired(key: str, fn: Callable[[LoadResult], float]) -> float:
-        return median([ratio(fn(r[key]), fn(r["bare"])) for r in rows])
-
-    summary = [
-        [
-            label,
-            med(key, lambda x: x.rps),
-            med(key, lambda x: x.ms(50)),
-            med(key, lambda x: x.ms(99)),
-            paired(key, lambda x: x.rps),
-            paired(key, lambda x: x.ms(50)),
-            paired(key, lambda x: x.ms(99)),
-        ]
-        for key, label in (
-            ("result", "POST /candidatures (apply)"),
-            ("reference", "GET /dossier/completude"),
-            ("bare", "bare aiohttp POST /echo"),
-        )
+    targets = {"result": "POST /candidatures", "reference": "GET /dossier/completude", "bare": "bare POST /echo"}
+    table = [
+        [r["round"], r["formation"] if key == "result" else "", label, f"{r[key].ok}/{n}", r[key].elapsed]
+        + [r[key].rps, r[key].ms(50), r[key].ms(99), r[key].ms(100), r["mails_all_s"] if key == "result" else None]
+        for r in rows
+        for key, label in targets.items()
     ]
     print_table(
-        f"summary: median of {len(rows)} rounds; ratios to bare aiohttp paired by round",
-        ["target", "req/s", "p50 ms", "p99 ms", "req/s ratio", "p50 ratio", "p99 ratio"],
-        summary,
+        f"each burst: {n} requests at once (concurrency {n}, one per candidate, same load client)",
+        "round|formation|target|ok|burst s|req/s|p50 ms|p99 ms|max ms|mails done s".split("|"),
+        table,
+    )
+    print_rounds_summary(
+        [r[key].summary() | {"label": label, "round": r["round"]} for r in rows for key, label in targets.items()],
+        targets["bare"],
     )
     tails = [r["mails_all_s"] for r in rows]
     print(
@@ -390,17 +351,7 @@ def report(
         {
             "conditions": info,
             "rounds": [
-                {
-                    "round": r["round"],
-                    "formation": r["formation"],
-                    "apply": r["result"].summary(),
-                    "bare": r["bare"].summary(),
-                    "reference": r["reference"].summary(),
-                    "mails_all_s": r["mails_all_s"],
-                    "cpu_answers": r["cpu_answers"],
-                    "cpu_total": r["cpu_total"],
-                    "failed_but_created": r.get("failed_but_created", 0),
-                }
+                {k: v.summary() if isinstance(v, LoadResult) else v for k, v in r.items() if k != "answers"}
                 for r in rows
             ],
             "pg_waits": waits.counts,
