@@ -537,25 +537,12 @@ def report(
 ) -> list[str]:
     print()
     print_conditions(info)
-    rows = []
-    for rnd, results in enumerate(rounds, 1):
-        for name, (w, b) in results.items():
-            rows.append(
-                [
-                    rnd,
-                    name,
-                    len(w.latencies),
-                    w.rows,
-                    int(median(w.sizes or [0])),
-                    w.ms(50),
-                    w.ms(95),
-                    w.ms(99),
-                    w.ms(100),
-                    b.ms(50),
-                    b.ms(95),
-                    ratio(w.ms(95), b.ms(95)),
-                ]
-            )
+    rows = [
+        [rnd, name, len(w.latencies), w.rows, int(median(w.sizes or [0])), *(w.ms(q) for q in (50, 95, 99, 100))]
+        + [b.ms(50), b.ms(95), ratio(w.ms(95), b.ms(95))]
+        for rnd, results in enumerate(rounds, 1)
+        for name, (w, b) in results.items()
+    ]
     print_table(
         "each walk: pages of 50 followed by cursor, one after the other; bare = GET /body/<median page size>, "
         "as many requests",
@@ -587,17 +574,9 @@ def report(
             "variant|page|exec ms|indexes (custom)|sort|rows removed by filter|buffers|indexes (generic)|generic sorts"
         ).split("|"),
         [
-            [
-                p["variant"],
-                p["page"],
-                p["execution_ms"],
-                ", ".join(p["indexes"]) or "-",
-                p["sort"],
-                p["removed_by_filter"],
-                p["buffers"],
-                ", ".join(p["generic_indexes"]) or "-",
-                "yes" if p["generic_sort"] else "no",
-            ]
+            [p["variant"], p["page"], p["execution_ms"], ", ".join(p["indexes"]) or "-", p["sort"]]
+            + [p["removed_by_filter"], p["buffers"], ", ".join(p["generic_indexes"]) or "-"]
+            + ["yes" if p["generic_sort"] else "no"]
             for p in plans
         ],
     )
