@@ -42,6 +42,7 @@ from nats.js.api import StreamConfig  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 
 from ecandidat.contracts.accounts import AccountActivated  # noqa: E402
+from ecandidat.contracts.errors import Unavailable  # noqa: E402
 from ecandidat.contracts.webhooks import NewEndpoint, RegisteredEndpoint  # noqa: E402
 from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
 from ecandidat.runtime.nats import declare_streams  # noqa: E402
@@ -225,12 +226,17 @@ async def main() -> None:
             )
             await service.start()
             try:
-                registered = await RpcClient(nc, timeout=10).call(
-                    NewEndpoint(
-                        url=f"http://127.0.0.1:{receiver.port}/hook", event_types=["accounts.account.activated"]
-                    ),
-                    RegisteredEndpoint,
+                endpoint = NewEndpoint(
+                    url=f"http://127.0.0.1:{receiver.port}/hook", event_types=["accounts.account.activated"]
                 )
+                for _ in range(100):  # the service's rpc subscription reaches nats-server shortly after start()
+                    try:
+                        registered = await RpcClient(nc, timeout=10).call(endpoint, RegisteredEndpoint)
+                        break
+                    except Unavailable:
+                        await asyncio.sleep(0.1)
+                else:
+                    raise BrokenRun("the webhooks service never answered NewEndpoint")
                 receiver.secret = registered.secret
                 payload = b"x" * 300
                 await run_webhooks(pool, receiver, 50, None, args.timeout)  # warm-up, not reported
