@@ -22,8 +22,10 @@ import contextlib
 import importlib.metadata
 import json
 import logging
+import math
 import os
-import platform
+import platform as _platform
+import re
 import resource
 import shutil
 import signal
@@ -31,10 +33,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +51,8 @@ from ecandidat.devstack._process import spawn, tail, terminate  # noqa: E402
 from ecandidat.devstack.infra import (  # noqa: E402
     NatsServer,
     PostgresServer,
+    S3Server,
+    SmtpSink,
     drop_database,
     ensure_database,
     free_port,
@@ -93,28 +99,14 @@ def _version(package: str) -> str:
 
 
 def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(ROOT),
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                "ecandidat",
-                "services",
-                "gateway",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
         ).stdout.strip()
-        return out.stdout.strip() + (" (+local changes)" if dirty else "")
+
+    try:
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "ecandidat", "services", "gateway", "web")
+        return git("rev-parse", "--short", "HEAD") + (" (+local changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "-"
 
@@ -132,11 +124,11 @@ def conditions(**extra: Any) -> dict[str, Any]:
     load1, load5, load15 = os.getloadavg()
     info: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "host": platform.node(),
+        "host": _platform.node(),
         "cpus": os.cpu_count(),
         "loadavg at start": f"{load1:.2f} {load5:.2f} {load15:.2f}",
-        "python": platform.python_version(),
-        "kernel": platform.release(),
+        "python": _platform.python_version(),
+        "kernel": _platform.release(),
         "git": _git_commit(),
         "nats-server": _nats_server_version(),
         "nats-py": _version("nats-py"),
@@ -192,6 +184,12 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
         return float("nan")
     rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
     return sorted_values[rank - 1]
+
+
+def pct_row(label: str, n: Any, values: Sequence[float]) -> list[Any]:
+    """A table row: label, count, p50, p90, p99 and max of `values`."""
+    ordered = sorted(values)
+    return [label, n, *(percentile(ordered, q) for q in (50, 90, 99, 100))]
 
 
 def median(values: Sequence[float]) -> float:
@@ -350,7 +348,7 @@ class Process:
         return proc_cpu_seconds(self.pid) if self.popen is not None else 0.0
 
 
-def proc_cpu_seconds(pid: int) -> float:
+def proc_cpu_seconds(pid: int | str) -> float:
     """user+sys CPU time of process `pid` so far (from /proc), 0 when unknown.
 
     Children started through `setpriv --pdeathsig` are the exec'd program itself (same pid).
@@ -426,9 +424,9 @@ async def http_load(
     count: int | None = None,
     label: str = "",
     timeout: float = 10.0,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | Sequence[dict[str, str]] | None = None,
 ) -> LoadResult:
-    """GET `url` (with `headers`) from `concurrency` workers on kept-alive connections, for `duration` s
+    """GET `url` (with `headers`; a list of them: one after the other, round robin) from `concurrency` workers on kept-alive connections, for `duration` s
     or `count` requests.
 
     A request counts as a success when it answers 200 and its body is read; its latency is from
@@ -450,6 +448,8 @@ async def http_load(
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     perf = time.perf_counter
+    rotation = [headers] if headers is None or isinstance(headers, dict) else list(headers)
+    sent = [0]
 
     async def worker(session: aiohttp.ClientSession) -> None:
         while True:
@@ -458,8 +458,9 @@ async def http_load(
             if remaining[0] > 0:
                 remaining[0] -= 1
             started = perf()
+            sent[0] += 1
             try:
-                async with session.get(url, headers=headers) as response:
+                async with session.get(url, headers=rotation[sent[0] % len(rotation)]) as response:
                     body = await response.read()
                     status = response.status
                     if status != 200 and len(samples) < 3:
@@ -580,6 +581,52 @@ async def request_load(
     latencies = sorted(a.latency for a in done if a.status == expect)
     result = LoadResult(label, concurrency, elapsed, latencies, statuses, errors, cpu, samples, expect)
     return result, done
+
+
+async def alternate(
+    targets: dict[str, Any],
+    concurrencies: Sequence[int],
+    rounds: int,
+    run: Callable[[str, Any, int], Awaitable[tuple[LoadResult, dict[str, Any]]]],
+) -> list[dict[str, Any]]:
+    """Every target at every concurrency, `rounds` times, the order reversed every other round so
+    that a drift of the machine favours none: `run(label, target, concurrency)` → (result, extra).
+    One row per run: the result's summary, its round, the extra fields."""
+    rows = []
+    for concurrency in concurrencies:
+        for rnd in range(1, rounds + 1):
+            for label, target in list(targets.items())[:: 1 if rnd % 2 else -1]:
+                result, extra = await run(label, target, concurrency)
+                rows.append(result.summary() | {"label": label, "round": rnd} | extra)
+                print(
+                    f"  C={concurrency:<3} round {rnd}: {label:<22} {result.rps:>8,.0f} req/s  "
+                    f"p50 {result.ms(50):6.2f} ms  p99 {result.ms(99):7.2f} ms  failed {result.failed}",
+                    flush=True,
+                )
+    return rows
+
+
+def print_rounds_summary(rows: list[dict[str, Any]], baseline: str) -> None:
+    """Median over rounds of each target and concurrency; ratios to `baseline`, paired by round."""
+    table = []
+    for concurrency in dict.fromkeys(r["concurrency"] for r in rows):
+        by_round: dict[int, dict[str, dict[str, Any]]] = {}
+        for r in rows:
+            if r["concurrency"] == concurrency:
+                by_round.setdefault(r["round"], {})[r["label"]] = r
+        for label in dict.fromkeys(r["label"] for r in rows):
+            runs = [p[label] for p in by_round.values()]
+            paired = [
+                None if label == baseline else median([ratio(p[label][k], p[baseline][k]) for p in by_round.values()])
+                for k in ("rps", "p50_ms", "p99_ms")
+            ]
+            table.append([concurrency, label, *(median([r[k] for r in runs]) for k in ("rps", "p50_ms", "p99_ms"))])
+            table[-1] += paired
+    print_table(
+        f"summary (median over rounds; ratios target / {baseline}, paired by round)",
+        ["C", "target", "req/s", "p50 ms", "p99 ms", "req/s ratio", "p50 ratio", "p99 ratio"],
+        table,
+    )
 
 
 # -- the bare aiohttp baseline --------------------------------------------------------------------
@@ -706,21 +753,8 @@ def start_py_spy(pid: int, out: Path, duration: float, rate: int = 200) -> subpr
     binary = py_spy()
     if binary is None:
         raise BrokenRun("--profile needs py-spy: .venv/bin/pip install py-spy")
-    argv = [
-        binary,
-        "record",
-        "--pid",
-        str(pid),
-        "--duration",
-        str(int(duration)),
-        "--rate",
-        str(rate),
-        "--format",
-        "raw",
-        "--output",
-        str(out),
-        "--nonblocking",
-    ]
+    argv = [binary, "record", "--pid", str(pid), "--duration", str(int(duration)), "--rate", str(rate)]
+    argv += ["--format", "raw", "--output", str(out), "--nonblocking"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -759,21 +793,6 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    bare = sub.add_parser("bare", help="serve the bare aiohttp JSON endpoint on 127.0.0.1")
-    bare.add_argument("--port", type=int, required=True)
-    bare.add_argument("--nats", help="also serve /rpc: one NATS request to the echo process")
-    echo = sub.add_parser("echo", help=f"answer NATS requests on {ECHO_SUBJECT}")
-    echo.add_argument("--nats", required=True)
-    args = parser.parse_args()
-    if args.command == "bare":
-        _serve_bare(args.port, args.nats)
-    else:
-        _serve_echo(args.nats)
-
-
 async def wait_healthy(url: str, processes: Sequence[Process], timeout: float = 60.0) -> None:
     """Poll `url` (127.0.0.1) until it answers 200; a process that exits breaks the run."""
     import aiohttp
@@ -794,3 +813,471 @@ async def wait_healthy(url: str, processes: Sequence[Process], timeout: float = 
                 last = repr(exc)
             await asyncio.sleep(0.3)
     raise BrokenRun(f"{url} not healthy within {timeout:.0f} s: {last}")
+
+
+# -- the platform: services and gateway as processes, SMTP sink, S3, demo offer ----------------------
+
+API = "/api/v1"
+PASSWORD = "cheval agrafe pile correcte"
+STAFF_PASSWORD = "une phrase de passe pour la gestion du banc"
+ALL_SERVICES = ("accounts", "mailer", "dossiers", "candidatures", "documents")
+NOMS = (
+    "Martin Bernard Thomas Petit Robert Richard Durand Dubois Moreau Laurent Simon Michel Lefèvre Leroy Roux "
+    "David Bertrand Morel Fournier Girard Bonnet Dupont Lambert Fontaine Rousseau Vincent Müller Lefebvre Faure "
+    "André Mercier Blanc Guérin Boyer Garnier Chevalier François Legrand Gauthier García Perrin Robin Clément "
+    "Morin Nicolas Henry Roussel Mathieu Gautier Masson Marchand Duval Denis Dumont Marie Lemaire Noël Meyer "
+    "Dufour Meunier"
+).split()
+PRENOMS = (
+    "Camille Léa Manon Chloé Inès Jade Louise Zoé Lina Emma Hugo Lucas Louis Nathan Gabriel Jules Adam Raphaël "
+    "Arthur Théo Élise Noé Maël Anaïs Océane Yanis Sarah Mathis Clément Héloïse"
+).split()
+
+
+class Mailbox:
+    """What the SMTP sink accepted, with the wall-clock time (time.time()) of each acceptance.
+
+    The sink calls `on_message` in its own thread once the message is stored; waiters in the event
+    loop are woken through `call_soon_threadsafe`.
+    """
+
+    def __init__(self, sink: SmtpSink, loop: asyncio.AbstractEventLoop) -> None:
+        self._lock = threading.Lock()
+        self._loop = loop
+        self._changed = asyncio.Event()
+        self.items: list[tuple[float, EmailMessage]] = []
+        self.sink_thread = 0
+        sink.on_message = self._on_message
+
+    def sink_cpu(self) -> float:
+        """CPU seconds used so far by the SMTP sink's thread (part of this process's CPU)."""
+        return proc_cpu_seconds(f"self/task/{self.sink_thread}") if self.sink_thread else 0.0
+
+    def _on_message(self, message: EmailMessage) -> None:
+        at = time.time()
+        self.sink_thread = threading.get_native_id()
+        with self._lock:
+            self.items.append((at, message))
+        self._loop.call_soon_threadsafe(self._changed.set)
+
+    def matching(self, predicate: Callable[[float, EmailMessage], bool]) -> list[tuple[float, EmailMessage]]:
+        with self._lock:
+            found = list(self.items)
+        return [(t, m) for t, m in found if predicate(t, m)]
+
+    def of(self, recipient: str, template: str | None = None) -> list[tuple[float, EmailMessage]]:
+        return self.matching(
+            lambda _, m: (
+                str(m["To"]).lower() == recipient.lower()
+                and (template is None or m["X-Ecandidat-Template"] == template)
+            )
+        )
+
+    async def wait(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
+        """Wait until `check()` is truthy (re-checked at each new mail, at least every 0.2 s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._changed.clear()
+            result = check()
+            if result:
+                return result
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BrokenRun(f"mails: {what} not there after {timeout:.0f} s")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
+
+
+def text_of(message: EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+@dataclass
+class Stack:
+    """A running platform: the gateway's base URL, the processes, the servers behind them."""
+
+    base: str
+    env: dict[str, str]
+    processes: dict[str, Process]
+    db: Database
+    nats_url: str
+    logs: Path
+    nats_pid: int = 0
+    mailbox: Mailbox | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    web_url: str = ""  # the web process, without the gateway in front (platform(web=True))
+    _pg: Any = None  # a connection of the bench's, to find this database's backends
+
+    def check(self) -> None:
+        for process in self.processes.values():
+            process.check()
+
+    def pid(self, name: str) -> int:
+        return self.processes[name].pid
+
+    async def cpu(self) -> dict[str, Any]:
+        """CPU seconds so far: each process, nats-server, this database's PostgreSQL backends (by pid),
+        this bench process (load client, SMTP sink). Subtract two snapshots with `cpu_delta`."""
+        import asyncpg
+
+        if self._pg is None:
+            self._pg = await asyncpg.connect(self.db.url)
+        pids = await self._pg.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        snapshot: dict[str, Any] = {name: proc_cpu_seconds(p.pid) for name, p in self.processes.items()}
+        snapshot["nats-server"] = proc_cpu_seconds(self.nats_pid)
+        snapshot["postgres"] = {r["pid"]: proc_cpu_seconds(r["pid"]) for r in pids}
+        snapshot["bench"] = time.process_time()
+        snapshot["smtp sink"] = self.mailbox.sink_cpu() if self.mailbox is not None else 0.0
+        return snapshot
+
+    def cli(self, *args: str) -> str:
+        """`python -m ecandidat.cli ...` against this platform (the operator's commands)."""
+        argv = [sys.executable, "-m", "ecandidat.cli", *args]
+        result = subprocess.run(argv, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+        if result.returncode != 0:
+            raise BrokenRun(f"ecandidat {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+        return result.stdout
+
+
+def cpu_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+    """Seconds used between two `Stack.cpu()` snapshots (backends that ended in between are missed)."""
+    delta = {k: after[k] - before[k] for k in after if k != "postgres"}
+    delta["postgres"] = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
+    return delta
+
+
+@contextlib.asynccontextmanager
+async def platform(
+    name: str,
+    services: Sequence[str],
+    info: dict[str, Any],
+    *,
+    s3: bool = True,
+    smtp: bool = True,
+    web: bool = False,
+    env: dict[str, str] | None = None,
+    log_level: str = "INFO",
+    gateway: Sequence[str] = ("-m", "gateway"),
+) -> AsyncIterator[Stack]:
+    """Start `services` (`python -m services.<name>`), the gateway (`python <gateway…>`) and with
+    `web` the web process, each a process of its own, against a nats-server, a database, an S3
+    server (moto) and an SMTP sink (a thread of this process) of the bench's own; seed the demo
+    offer when the candidatures service runs; stop everything at the end."""
+    logs = logs_dir(name)
+    info["logs"] = str(logs.relative_to(ROOT))
+    with workdir(name) as folder, nats_server(folder, logs) as ns, contextlib.ExitStack() as servers:
+        s3_server = servers.enter_context(S3Server(data_dir=folder / "s3", log_file=logs / "moto.log")) if s3 else None
+        sink = servers.enter_context(SmtpSink(maildir=folder / "maildir")) if smtp else None
+        async with database(folder) as db:
+            info["database"] = db.where
+            info["postgresql"] = ", ".join(f"{k}={v}" for k, v in db.settings.items())
+            port, web_port = free_port(), free_port()
+            process_env = dict(
+                os.environ,
+                DATABASE_URL=db.url,
+                NATS_URL=ns.url,
+                GATEWAY_HOST=LOCALHOST,
+                GATEWAY_PORT=str(port),
+                GATEWAY_SERVICES=",".join(services),
+                PUBLIC_BASE_URL=f"http://{LOCALHOST}:{port}",
+                LOG_FORMAT="json",
+                LOG_LEVEL=log_level,
+                PYTHONUNBUFFERED="1",
+                ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",  # every candidate is created from this machine
+                ECANDIDAT_ENV="development",  # the bench's own open nats-server and the development LINK_SEALING_KEY
+            )
+            if sink is not None:
+                process_env.update(SMTP_HOST=sink.host, SMTP_PORT=str(sink.port), SMTP_SECURITY="none")
+            if s3_server is not None:
+                process_env.update(
+                    S3_ENDPOINT=s3_server.endpoint,
+                    S3_ACCESS_KEY=s3_server.access_key,
+                    S3_SECRET_KEY=s3_server.secret_key,
+                    S3_BUCKET="bench-pieces",
+                )
+            if web:
+                process_env["WEB_URL"] = f"http://{LOCALHOST}:{web_port}"
+            process_env.update(env or {})
+            processes = {
+                s: Process(s, [sys.executable, "-m", f"services.{s}"], logs / f"{s}.log", process_env) for s in services
+            }
+            processes["gateway"] = Process("gateway", [sys.executable, *gateway], logs / "gateway.log", process_env)
+            if web:
+                web_env = dict(process_env, WEB_HOST=LOCALHOST, WEB_PORT=str(web_port))
+                web_env["WEB_API_URL"] = f"http://{LOCALHOST}:{port}"
+                processes["web"] = Process("web", [sys.executable, "-m", "web"], logs / "web.log", web_env)
+            with contextlib.ExitStack() as running:
+                for process in processes.values():
+                    running.enter_context(process)
+                wait_listening(port, processes["gateway"], timeout=90)
+                base = f"http://{LOCALHOST}:{port}"
+                await wait_healthy(base + "/health", list(processes.values()), timeout=90.0)
+                if web:
+                    wait_listening(web_port, processes["web"], timeout=90)
+                stack = Stack(base, process_env, processes, db, ns.url, logs, ns.process.pid, info=info)
+                stack.web_url = f"http://{LOCALHOST}:{web_port}" if web else ""
+                if sink is not None:
+                    stack.mailbox = Mailbox(sink, asyncio.get_running_loop())
+                if "candidatures" in services:
+                    stack.cli("seed-demo")
+                info["processes"] = (
+                    ", ".join(f"`python -m services.{s}`" for s in services)
+                    + f", `python {' '.join(gateway)}`{', `python -m web`' if web else ''}: one process each, "
+                    f"LOG_LEVEL={log_level} (json logs to files); load client{' and SMTP sink' if smtp else ''}: the bench process"
+                )
+                try:
+                    yield stack
+                    stack.check()
+                finally:
+                    if stack._pg is not None:
+                        await stack._pg.close()
+                    for process in processes.values():  # SIGTERM to all at once: they stop in parallel
+                        if process.popen is not None and process.popen.poll() is None:
+                            process.popen.send_signal(signal.SIGTERM)
+
+
+async def api(
+    http: Any,
+    stack: Stack,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    json_body: Any = None,
+    headers: dict[str, str] | None = None,
+    data: Any = None,
+    expect: Sequence[int] = (200,),
+) -> tuple[int, Any]:
+    """One set-up request; an unexpected status breaks the run."""
+    sent = dict(headers or {})
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    async with http.request(method, stack.base + path, json=json_body, headers=sent, data=data) as resp:
+        raw = await resp.read()
+        status = resp.status
+    body = json.loads(raw) if raw and raw[:1] in (b"{", b"[") else raw
+    if status not in expect:
+        raise BrokenRun(f"{method} {path}: {status} (expected {'/'.join(map(str, expect))}): {raw[:800]!r}")
+    return status, body
+
+
+@dataclass
+class Candidate:
+    email: str
+    numero: str
+    token: str
+    nom: str
+    prenom: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def account_form(email: str, nom: str = "Banc", prenom: str = "Essai", password: str = PASSWORD) -> dict[str, str]:
+    return dict(
+        nom=nom, prenom=prenom, email=email, email_confirmation=email, password=password, password_confirmation=password
+    )
+
+
+async def create_candidates(stack: Stack, http: Any, count: int, tag: str, parallel: int = 6) -> list[Candidate]:
+    """`count` candidates through the public API: account, activation (link from the mail), login, dossier."""
+    from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
+
+    assert stack.mailbox is not None
+    mailbox = stack.mailbox
+    sections = [("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())]
+    run = uuid.uuid4().hex[:6]
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(i: int) -> Candidate:
+        async with gate:
+            nom, prenom = NOMS[i % len(NOMS)], PRENOMS[(i * 7) % len(PRENOMS)]
+            email = f"{tag}.{run}.{i}@example.org"
+            form = account_form(email, nom, prenom)
+            _, created = await api(http, stack, "POST", f"{API}/accounts", json_body=form, expect=(201,))
+            mail = await mailbox.wait(lambda: mailbox.of(email), 90, f"activation mail to {email}")
+            found = re.search(r"jeton=([A-Za-z0-9_-]+)", text_of(mail[0][1]))
+            if not found:
+                raise BrokenRun(f"no activation link in the mail to {email}")
+            await api(http, stack, "POST", f"{API}/accounts/activation", json_body={"token": found.group(1)})
+            login = {"login": created["numero_dossier"], "password": PASSWORD}
+            _, session = await api(http, stack, "POST", f"{API}/sessions", json_body=login, expect=(201,))
+            for slug, content in sections:
+                path = f"{API}/dossier/sections/{slug}"
+                await api(
+                    http, stack, "PUT", path, token=session["token"], json_body=content, headers={"If-Match": '"0"'}
+                )
+            return Candidate(email, created["numero_dossier"], session["token"], nom, prenom)
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def staff_session(stack: Stack, http: Any) -> str:
+    """The first admin, as an operator creates it: `ecandidat create-admin`, set-up, TOTP, login."""
+    import pyotp
+
+    email = f"admin.{uuid.uuid4().hex[:8]}@bench.example"
+    out = stack.cli("create-admin", "--email", email)
+    found = re.search(r'"token": "([A-Za-z0-9_-]+)"', out)
+    if not found:
+        raise BrokenRun(f"create-admin printed no set-up token:\n{out[-1000:]}")
+    token = found.group(1)
+    setup = {"token": token, "password": STAFF_PASSWORD, "password_confirmation": STAFF_PASSWORD}
+    _, enrolment = await api(http, stack, "POST", f"{API}/staff/setup", json_body=setup)
+    totp = pyotp.TOTP(enrolment["totp_secret"])
+    await api(http, stack, "POST", f"{API}/staff/setup/confirmation", json_body={"token": token, "code": totp.now()})
+    # A TOTP code is accepted once and the confirmation used the current one: log in with the next
+    # one (the service accepts ±1 time step of drift), as an authenticator app shows it 30 s later.
+    login = {"email": email, "password": STAFF_PASSWORD, "code": totp.at(time.time() + 30)}
+    _, session = await api(http, stack, "POST", f"{API}/staff/sessions", expect=(201,), json_body=login)
+    return str(session["token"])
+
+
+CPU_ORDER = ("gateway", "web", *ALL_SERVICES, "postgres", "nats-server", "bench", "smtp sink")
+
+
+def print_cpu_table(title: str, per: int, windows: list[tuple[str, dict[str, float]]]) -> None:
+    """One row per window: CPU ms per unit of work (`per` units) of each process, and their sum."""
+    names = [n for n in CPU_ORDER if any(n in cpu for _, cpu in windows)]
+    rows = [
+        [
+            label,
+            *(cpu.get(n, 0.0) / max(1, per) * 1000 for n in names),
+            sum(cpu.get(n, 0.0) for n in names if n != "smtp sink") / max(1, per) * 1000,
+        ]
+        for label, cpu in windows
+    ]
+    print_table(title + "; smtp sink: its thread, already counted in bench", ["window", *names, "total"], rows)
+
+
+# -- samplers: the oldest transaction of the server, peak RSS -----------------------------------------
+
+
+class XminWatch:
+    """The oldest transaction of the whole PostgreSQL cluster holding a transaction id (this
+    watcher's own excepted), sampled every `interval` s while the block runs: its age and whose it
+    was (an application of `database`, or another database). While the relay ordered by the
+    server's oldest transaction (`txid < pg_snapshot_xmin`) such a transaction held it back; it is
+    recorded to show that it no longer does. On a shared server, others' tests are such transactions."""
+
+    def __init__(self, dsn: str, interval: float = 0.05) -> None:
+        self.dsn, self.interval = dsn, interval
+        self.database = urlsplit(dsn).path.lstrip("/")
+        self.samples: list[tuple[float, float, str]] = []  # (time.time(), age s, who)
+
+    async def __aenter__(self) -> XminWatch:
+        import asyncpg
+
+        self._conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "ecandidat-bench-xmin"})
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        await self._conn.close()
+
+    async def _sample(self) -> None:
+        while True:
+            row = await self._conn.fetchrow(
+                """SELECT extract(epoch FROM clock_timestamp() - xact_start)::float8 AS age, datname, application_name
+                   FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+                     AND application_name NOT LIKE 'ecandidat-bench%' ORDER BY xact_start LIMIT 1"""
+            )
+            if row is None or row["age"] is None:
+                self.samples.append((time.time(), 0.0, "-"))
+            else:
+                theirs = row["datname"] == self.database
+                who = (row["application_name"] or "?") if theirs else f"other database ({row['datname']})"
+                self.samples.append((time.time(), row["age"], who))
+            await asyncio.sleep(self.interval)
+
+    def stats(self) -> dict[str, Any]:
+        others = [(age, who) for _, age, who in self.samples if who != "-"]
+        return {
+            "other_xact_max_s": max((age for age, _ in others), default=0.0),
+            "other_xact_databases": sorted({who for _, who in others}),
+        }
+
+    def rows(self, since: float = 0.0, until: float = math.inf) -> list[list[Any]]:
+        """Age percentiles (ms), over every sample then by whose the oldest transaction was."""
+        groups: dict[str, list[float]] = {"every sample": []}
+        for t, age, who in self.samples:
+            if since <= t <= until:
+                groups["every sample"].append(age * 1000)
+                groups.setdefault(f"  oldest was {who}", []).append(age * 1000)
+        if not groups["every sample"]:
+            return []
+        return [pct_row(k, len(v), v) for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakRss:
+    """The peak RSS (MB) of some processes, sampled every 20 ms while the block runs."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.peak = {name: 0.0 for name in pids}
+
+    async def _sample(self) -> None:
+        while True:
+            for name, pid in self.pids.items():
+                self.peak[name] = max(self.peak[name], rss_mb(pid))
+            await asyncio.sleep(0.02)
+
+    async def __aenter__(self) -> PeakRss:
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+# -- profiles -------------------------------------------------------------------------------------------
+
+
+async def py_spy_during(
+    pids: dict[str, int], out: Path, seconds: float, work: Any, rate: int = 200
+) -> tuple[dict[str, Path], Any]:
+    """Sample `pids` with py-spy while awaiting `work` (a coroutine): the raw files by name, its result."""
+    outputs = {name: out / f"py-spy-{name}.txt" for name in pids}
+    spies = [start_py_spy(pid, outputs[name], seconds + 1, rate) for name, pid in pids.items()]
+    await asyncio.sleep(0.5)
+    result = await work
+    for spy in spies:
+        await asyncio.to_thread(spy.wait)
+    return {name: path for name, path in outputs.items() if path.exists()}, result
+
+
+def print_profiles(profiles: dict[str, Path], what: str = "", top: int = 15) -> None:
+    for name, path in profiles.items():
+        total, own, _ = summarize_collapsed(path, top)
+        print(f"py-spy, {name}{what}: own time, top functions ({total} samples, {path})")
+        for frame, count in own:
+            print(f"  {count / max(1, total) * 100:5.1f}%  {frame}")
+        print()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    bare = sub.add_parser("bare", help="serve the bare aiohttp JSON endpoint on 127.0.0.1")
+    bare.add_argument("--port", type=int, required=True)
+    bare.add_argument("--nats", help="also serve /rpc: one NATS request to the echo process")
+    echo = sub.add_parser("echo", help=f"answer NATS requests on {ECHO_SUBJECT}")
+    echo.add_argument("--nats", required=True)
+    args = parser.parse_args()
+    if args.command == "bare":
+        _serve_bare(args.port, args.nats)
+    else:
+        _serve_echo(args.nats)

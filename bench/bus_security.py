@@ -1,20 +1,9 @@
 """What the secured bus costs: authenticated reads through the gateway, NATS open vs secured, same run.
 
-What is measured: `GET /api/v1/me` with a bearer token, as a candidate's client does: the gateway
-(its own process) resolves the session (`rpc.accounts.resolve_session`) then reads the account
-(`rpc.accounts.get_account`): two rpc round trips per request, each checked by nats-server against
-the publishing and subscribing users' permissions. Two nats-servers run side by side: one open (no
-authentication, as before issue 11) and one with the platform's accounts, nkeys and permissions
-(ecandidat.runtime.natsauth). For each round, the accounts service and the gateway are started on
-one bus, loaded for `--duration` s at concurrency `--concurrency`, stopped, then the same on the
-other bus; the order alternates every round, and the sessions are the same (one database).
-Target (issue 11): the secured bus costs less than 5 % of the requests per second.
-A second table isolates the bus: bare rpc round trips (`rpc.accounts.echo`, 200 bytes each way)
-between a responder connected as `accounts` and a caller connected as `gateway`, no HTTP nor
-database, on each bus in turn, with the same alternation.
+What is measured and how: bench/README.md, "bus_security".
 
     .venv/bin/python bench/bus_security.py             # 3 rounds x 2 x 20 s, ~3 min
-    .venv/bin/python bench/bus_security.py --quick     # 1 round x 2 x 10 s, < 1 min
+    .venv/bin/python bench/bus_security.py --quick     # smoke run: 1 round x 2 x 3 s
 
 Exit status 1 when the run is broken (an answer other than 200, a process that died).
 """
@@ -28,12 +17,13 @@ import sys
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (  # noqa: E402
+from bench._common import (  # noqa: E402
     LOCALHOST,
     BrokenRun,
     Process,
+    account_form,
     conditions,
     database,
     free_port,
@@ -98,14 +88,7 @@ async def make_sessions(port: int, database_url: str, count: int) -> list[str]:
     async with aiohttp.ClientSession() as http:
         for i in range(count):
             email = f"banc.{uuid.uuid4().hex[:10]}@example.org"
-            form = dict(
-                nom="Banc",
-                prenom=f"Bus{i}",
-                email=email,
-                email_confirmation=email,
-                password=PASSWORD,
-                password_confirmation=PASSWORD,
-            )
+            form = account_form(email, prenom=f"Bus{i}", password=PASSWORD)
             async with http.post(f"{base}/accounts", json=form) as response:
                 if response.status != 201:
                     raise BrokenRun(f"account creation answered {response.status}: {await response.text()}")
@@ -255,10 +238,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--quick", action="store_true", help="1 round of 10 s per bus")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 3 s per bus")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.duration = 1, 10.0
+        args.rounds, args.duration = 1, 3.0
     run_main(lambda: main_async(args))
 
 

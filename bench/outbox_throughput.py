@@ -1,37 +1,11 @@
 """Outbox throughput: events per second from commit to consumed-and-acked, beside the same producers'
 bare commits and raw JetStream.
 
-The path measured (`outbox`): P producers (default 8) commit events the way services do —
-`add_event` inside a transaction taken from the kit's asyncpg pool, one event per transaction (K per
-transaction in the `outbox xK` rows) — then the kit's `OutboxRelay` with its defaults (woken in
-this process at commit, batch 500, poll 0.5 s) publishes them to a JetStream file stream with `Nats-Msg-Id`, and a real
-`EventConsumer` (durable pull consumer, batch 100, inbox row + one INSERT effect per event, ack
-after commit) consumes them. The timer starts before the first commit and stops when the consumer
-has committed and acked the N-th event. Producers, relay and consumer run in this one process, on
-their own pools and NATS connections, as two services would; the relay and the consumer are the
-kit's classes, subclassed only to record when things happen (`TracedRelay`, `CountingConsumer`).
-
-Baseline, same process, same run, interleaved with the outbox runs (order alternating):
-`bare commits` — the same P producers, the same pool, the same envelope serialised and inserted,
-one per transaction (K in `bare commits xK`), into a plain table: the durable commit alone, the
-physical limit of any transactional outbox. The target is outbox ÷ bare commits ≥ 0.8.
-Reference: `raw publish` sends N messages of the same size (with a `Nats-Msg-Id`) to an identically configured
-stream, pipelined with `js.publish_async` (nats-py's window: 4000 pending), and awaits every ack.
-Two more references: `raw pub+consume` adds a bare pull consumer (batch 100, ack each, no
-database), and `raw awaited xP` has P publishers each awaiting every ack (`js.publish`), as a
-service publishing straight from its handlers would.
-
-Then (unless `--no-stages`) the path taken apart on one fresh producer: N commits with the relay
-stopped, then the relay alone on that backlog, then the consumer alone; and (unless `--trickle 0`)
-the latency of single events at a low steady rate, outbox beside raw publish → consume.
-
-Servers: its own nats-server (temporary store) and its own database (on 127.0.0.1:5432 when it
-answers, else a private cluster), so it never touches a running platform.
+What is measured and how: bench/README.md, "outbox_throughput".
 
     .venv/bin/python bench/outbox_throughput.py            # 3-5 min on the shared 2-core machine
-    .venv/bin/python bench/outbox_throughput.py --quick    # < 60 s
+    .venv/bin/python bench/outbox_throughput.py --quick    # smoke run: 400 events × 1
     .venv/bin/python bench/outbox_throughput.py --profile  # + cProfile of the timed sections
-    .venv/bin/python bench/outbox_throughput.py --diagnose # + commit variants and the held-back demo
 
 Exit status: 0 when the run measured what it claims (whatever the ratio), 1 when it is broken
 (lost or duplicated events, an unacked message, a timeout).
@@ -56,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
+    XminWatch,
     BrokenRun,
     CpuMeter,
     percentile,
@@ -80,7 +55,7 @@ from ecandidat.contracts.base import Event  # noqa: E402
 from ecandidat.contracts.envelope import CloudEvent, envelope  # noqa: E402
 from ecandidat.contracts.subjects import event_stream, event_subject, producer_events  # noqa: E402
 from ecandidat.runtime.consumer import EventConsumer, Subscription  # noqa: E402
-from ecandidat.runtime.db import KIT_MIGRATIONS, create_pool, migrate  # noqa: E402
+from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
 from ecandidat.runtime.nats import DUPLICATE_WINDOW, EVENT_MAX_AGE  # noqa: E402
 from ecandidat.runtime.outbox import OutboxRelay, add_event  # noqa: E402
 
@@ -183,53 +158,6 @@ class CountingConsumer(EventConsumer):
         if self.handled >= self.target and not self.done.is_set():
             self.done_at = perf()
             self.done.set()
-
-
-class XminWatch:
-    """The oldest transaction of the whole PostgreSQL cluster that holds a transaction id and is
-    not this bench's, sampled every 50 ms during a run.
-
-    Such a transaction, in any database of the server, held the relay back as long as it ordered
-    by the server's oldest transaction (`txid < pg_snapshot_xmin`); it is recorded to show that it
-    no longer does. On a shared server, other people's tests and benches are such transactions.
-    """
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.max_age = 0.0
-        self.databases: set[str] = set()
-
-    async def __aenter__(self) -> XminWatch:
-        self._conn = await asyncpg.connect(self.dsn)
-        self._task = asyncio.create_task(self._sample())
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        await self._conn.close()
-
-    async def _sample(self) -> None:
-        while True:
-            row = await self._conn.fetchrow(
-                """SELECT datname, extract(epoch FROM now() - xact_start)::float8 AS age
-                   FROM pg_stat_activity
-                   WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-                     AND application_name NOT LIKE 'ecandidat-bench%'
-                   ORDER BY xact_start LIMIT 1"""
-            )
-            if row is not None and row["age"] is not None:
-                self.max_age = max(self.max_age, row["age"])
-                self.databases.add(row["datname"] or "?")
-            await asyncio.sleep(0.05)
-
-    def stats(self) -> dict[str, Any]:
-        return {"other_xact_max_s": self.max_age, "other_xact_databases": sorted(self.databases)}
-
-    def describe(self) -> str:
-        if not self.databases:
-            return "no foreign transaction held an xid"
-        return f"a foreign transaction held an xid for {self.max_age:.1f} s, databases: {', '.join(sorted(self.databases))}"
 
 
 @dataclass
@@ -353,7 +281,7 @@ class Fixture:
         try:
             await asyncio.wait_for(consumer.done.wait(), self.env.timeout)
         except asyncio.TimeoutError:
-            why = f" ({watch.describe()})" if watch is not None else ""
+            why = f" (oldest foreign transaction: {watch.stats()})" if watch is not None else ""
             raise BrokenRun(
                 f"consumer handled {consumer.handled}/{consumer.target} events within {self.env.timeout:.0f} s{why}"
             ) from None
@@ -696,156 +624,13 @@ def _stage(name: str, n: int, elapsed: float, cpu: CpuMeter) -> dict[str, Any]:
     }
 
 
-# -- diagnostics (--diagnose): the measurements behind the findings in bench/README.md ---------------
-
-NOTIFY_LOCK = "Lock:object"  # the cluster-wide "database 0" lock a committing NOTIFY takes (async.c)
-
-
-def former_trigger() -> str:
-    """The NOTIFY trigger of kit migration 0001, dropped by 0002 (re-created here to compare)."""
-    sql = (KIT_MIGRATIONS / "0001_outbox_inbox.sql").read_text()
-    start = sql.index("CREATE FUNCTION outbox_notify()")
-    end = sql.index("\n", sql.index("CREATE TRIGGER outbox_notify"))
-    return sql[start:end]
-
-
-async def run_commit_variants(env: Env, n: int, producers: int, reps: int) -> list[dict[str, Any]]:
-    """Commit-only rate (no relay) of the kit's outbox as it is, of the outbox with the NOTIFY
-    trigger it had until kit migration 0002, and of bare commits; what the producers' backends
-    wait on meanwhile."""
-    rows: list[dict[str, Any]] = []
-    async with Fixture(env, producers) as fx:
-        monitor = await asyncpg.connect(env.dsn)
-        await monitor.execute(f'SET search_path = "{fx.schema}"')
-        await monitor.execute(former_trigger())
-        variants = [
-            ("kit outbox (no trigger)", False, False),
-            ("with the former NOTIFY trigger", True, False),
-            ("bare commits (no outbox)", False, True),
-        ]
-        try:
-            for rep in range(reps):
-                for label, trigger, bare in variants if rep % 2 == 0 else list(reversed(variants)):
-                    await monitor.execute(
-                        f"ALTER TABLE outbox {'ENABLE' if trigger else 'DISABLE'} TRIGGER outbox_notify"
-                    )
-                    waits: dict[str, int] = {}
-                    samples = [0]
-                    done = asyncio.Event()
-
-                    async def sample() -> None:
-                        while not done.is_set():
-                            for row in await monitor.fetch(
-                                """SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-') AS w
-                                   FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'""",
-                                f"ecandidat-{fx.schema}",
-                            ):
-                                waits[row["w"]] = waits.get(row["w"], 0) + 1
-                            samples[0] += 1
-                            await asyncio.sleep(0.005)
-
-                    sampler = asyncio.create_task(sample())
-                    try:
-                        with CpuMeter() as cpu:
-                            started = perf()
-                            await fx.commit(n, 1, bare=bare)
-                            elapsed = perf() - started
-                    finally:
-                        done.set()
-                        await sampler
-                    per_sample = {k: v / max(1, samples[0]) for k, v in waits.items()}
-                    rows.append(
-                        {
-                            "variant": label,
-                            "rep": rep + 1,
-                            "commits_per_s": n / elapsed,
-                            "cpu_us_per_event": cpu.process_s / n * 1e6,
-                            "machine_busy": cpu.machine_busy,
-                            "waiting_notify_lock": per_sample.get(NOTIFY_LOCK, 0.0),
-                            "waiting_wal": sum(v for k, v in per_sample.items() if "WAL" in k),
-                            "waits": per_sample,
-                        }
-                    )
-                    print(f"  diagnose rep {rep + 1}: {label:<34} {n / elapsed:>7,.0f} commits/s", flush=True)
-        finally:
-            await monitor.close()
-    return rows
-
-
-async def run_xmin_demo(env: Env, admin_url: str, hold: float = 3.0) -> list[dict[str, Any]]:
-    """Commit → published for one event, alone, then while a transaction holding an xid lives for
-    `hold` s in ANOTHER database of the same server (it writes nothing, it only has an xid), then
-    while another service of the same database holds an event uncommitted in its outbox `hold` s."""
-    from ecandidat.devstack.infra import drop_database, ensure_database
-
-    other = f"ecandidat_bench_other_{uuid.uuid4().hex[:8]}"
-    other_url = await ensure_database(admin_url, other)
-    rows = []
-    try:
-        async with Fixture(env, 1) as fx:
-            relay = await fx.start_relay()
-
-            async def one(label: str) -> None:
-                """Not a failure when it is not published in time: that is what is shown here."""
-                before = relay.published
-                async with XminWatch(env.dsn) as watch:
-                    started = perf()
-                    await fx.commit(1, 1)
-                    while relay.published == before and perf() - started < env.timeout:
-                        await asyncio.sleep(0.001)
-                    elapsed = perf() - started
-                rows.append(
-                    {
-                        "case": label,
-                        "commit_to_published_s": elapsed if relay.published > before else None,
-                        **watch.stats(),
-                    }
-                )
-
-            async def while_open(conn: asyncpg.Connection, label: str, write: Any) -> None:
-                """`one(label)` while `conn` keeps a transaction open `hold` s after `write(conn)`."""
-                tx = conn.transaction()
-                await tx.start()
-                await write(conn)
-
-                async def end_later() -> None:
-                    await asyncio.sleep(hold)
-                    await tx.rollback()
-
-                ender = asyncio.create_task(end_later())
-                await one(label)
-                await ender
-
-            for _ in range(3):
-                await one("baseline: no transaction of ours elsewhere")
-            blocker = await asyncpg.connect(other_url)
-            try:
-                await while_open(  # takes an xid, writes nothing
-                    blocker,
-                    f"an xid held {hold:g} s by us in another database",
-                    lambda conn: conn.fetchval("SELECT pg_current_xact_id()"),
-                )
-            finally:
-                await blocker.close()
-            await one("after it ended")
-            async with Fixture(env, 1) as neighbour, neighbour.pool.acquire() as conn:
-                await while_open(
-                    conn,
-                    f"an event of another service held uncommitted {hold:g} s, same database",
-                    lambda conn: add_event(conn, neighbour.model(value=0, text=env.payload)),
-                )
-    finally:
-        await drop_database(admin_url, other)
-    return rows
-
-
 # -- main ------------------------------------------------------------------------------------------
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="outbox → relay → consumer throughput beside raw JetStream publish")
-    parser.add_argument("--quick", action="store_true", help="small run, < 60 s")
-    parser.add_argument("--events", type=int, help="events per run (default 4000, quick 800)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 400 events, 1 repetition, 20 trickle events")
+    parser.add_argument("--events", type=int, help="events per run (default 4000, quick 400)")
     parser.add_argument("--producers", type=int, default=8, help="concurrent producers (default 8)")
     parser.add_argument(
         "--per-tx", default="1,10", help="events per transaction, one outbox path per value (default 1,10)"
@@ -854,21 +639,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--payload-bytes", type=int, default=512, help="size of each event's envelope (default 512)")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage decomposition")
     parser.add_argument(
-        "--trickle", type=int, help="events of the low-rate latency runs, 0 to skip (default 200, quick 40)"
+        "--trickle", type=int, help="events of the low-rate latency runs, 0 to skip (default 200, quick 20)"
     )
     parser.add_argument("--trickle-rate", type=float, default=20.0, help="events/s of the latency runs (default 20)")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
-    parser.add_argument(
-        "--diagnose",
-        action="store_true",
-        help="also: commit rate with the former NOTIFY trigger and bare, and the held-back demo",
-    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
     args = parser.parse_args()
-    args.events = args.events or (800 if args.quick else 4000)
+    args.events = args.events or (400 if args.quick else 4000)
     args.reps = args.reps or (1 if args.quick else 3)
     if args.trickle is None:
-        args.trickle = 40 if args.quick else 200
+        args.trickle = 20 if args.quick else 200
     args.per_tx = [int(x) for x in args.per_tx.split(",") if x.strip()]
     return args
 
@@ -927,25 +707,13 @@ async def main() -> None:
             if args.trickle:
                 for kind in ("raw", "outbox"):
                     trickle.append(await run_trickle(env, kind, args.trickle, args.trickle_rate))
-            diagnostics: dict[str, Any] = {}
-            if args.diagnose:
-                diagnostics["commit_variants"] = await run_commit_variants(
-                    env, min(args.events, 1500), args.producers, args.reps
-                )
-                diagnostics["xmin_demo"] = await run_xmin_demo(env, db.admin_url)
 
-    report(info, args, runs, stages, trickle, diagnostics, env)
+    report(info, args, runs, stages, trickle, env)
 
 
-def _stalls(row: dict[str, Any]) -> int | None:
-    return row.get("relay_stalls")
-
-
-def _added_ms(row: dict[str, Any], rows: list[dict[str, Any]]) -> float | None:
-    base = [r["commit_to_published_s"] for r in rows if r["case"].startswith("baseline") and r["commit_to_published_s"]]
-    if row["commit_to_published_s"] is None or not base:
-        return None
-    return (row["commit_to_published_s"] - median(base)) * 1000
+def _cells(row: dict[str, Any], keys: str) -> list[Any]:
+    """The row's values of the space-separated `keys`, None where missing; machine_busy as a percentage."""
+    return [f"{row[k]:.0%}" if k == "machine_busy" else row.get(k) for k in keys.split()]
 
 
 def _baseline(path: str) -> str:
@@ -959,45 +727,19 @@ def report(
     runs: list[dict[str, Any]],
     stages: list[dict[str, Any]],
     trickle: list[dict[str, Any]],
-    diagnostics: dict[str, Any],
     env: Env,
 ) -> None:
     print_conditions(info)
     print_table(
         "each run (timer: first commit → N-th event handled and acked; raw: first publish → last ack)",
+        (
+            "rep|path|events/s|elapsed s|commit/pub s|tail s|CPU µs/ev|"
+            "machine|cons. batch|relay batches|empty|stall s|stalls|other xact s"
+        ).split("|"),
         [
-            "rep",
-            "path",
-            "events/s",
-            "elapsed s",
-            "commit/pub s",
-            "tail s",
-            "CPU µs/ev",
-            "machine",
-            "cons. batch",
-            "relay batches",
-            "empty",
-            "stall s",
-            "stalls",
-            "other xact s",
-        ],
-        [
-            [
-                r["rep"],
-                r["path"],
-                r["events_per_s"],
-                r["elapsed_s"],
-                r["commit_phase_s"],
-                r["tail_s"],
-                r["cpu_us_per_event"],
-                f"{r['machine_busy']:.0%}",
-                r.get("consumer_batch_avg"),
-                r.get("relay_batches"),
-                r.get("relay_empty_batches"),
-                r.get("relay_longest_stall_s"),
-                _stalls(r),
-                r.get("other_xact_max_s"),
-            ]
+            _cells(r, "rep path events_per_s elapsed_s commit_phase_s tail_s cpu_us_per_event machine_busy")
+            + _cells(r, "consumer_batch_avg relay_batches relay_empty_batches relay_longest_stall_s relay_stalls")
+            + _cells(r, "other_xact_max_s")
             for r in runs
         ],
     )
@@ -1048,91 +790,19 @@ def report(
             "stages alone (same N, same producers; each on the backlog left by the previous one)",
             ["stage", "events/s", "elapsed s", "CPU µs/event", "machine busy", "relay stall s", "other xact s"],
             [
-                [
-                    s["stage"],
-                    s["events_per_s"],
-                    s["elapsed_s"],
-                    s["cpu_us_per_event"],
-                    f"{s['machine_busy']:.0%}",
-                    s.get("relay_longest_stall_s"),
-                    s.get("other_xact_max_s"),
-                ]
+                _cells(s, "stage events_per_s elapsed_s cpu_us_per_event machine_busy relay_longest_stall_s")
+                + _cells(s, "other_xact_max_s")
                 for s in stages
             ],
         )
     if trickle:
         print_table(
             f"latency at a trickle ({args.trickle_rate:g} events/s, one producer; outbox: commit returned → handled and acked)",
+            "path|events|p50 ms|p90 ms|p99 ms|max ms|> 1 s|relay stall s|stalls|other xact s".split("|"),
             [
-                "path",
-                "events",
-                "p50 ms",
-                "p90 ms",
-                "p99 ms",
-                "max ms",
-                "> 1 s",
-                "relay stall s",
-                "stalls",
-                "other xact s",
-            ],
-            [
-                [
-                    t["path"],
-                    t["events"],
-                    t["p50_ms"],
-                    t["p90_ms"],
-                    t["p99_ms"],
-                    t["max_ms"],
-                    t["over_1s"],
-                    t.get("relay_longest_stall_s"),
-                    _stalls(t),
-                    t.get("other_xact_max_s"),
-                ]
+                _cells(t, "path events p50_ms p90_ms p99_ms max_ms over_1s relay_longest_stall_s relay_stalls")
+                + _cells(t, "other_xact_max_s")
                 for t in trickle
-            ],
-        )
-    if diagnostics.get("commit_variants"):
-        variants = list(dict.fromkeys(r["variant"] for r in diagnostics["commit_variants"]))
-        rows = []
-        for variant in variants:
-            rs = [r for r in diagnostics["commit_variants"] if r["variant"] == variant]
-            rates = [r["commits_per_s"] for r in rs]
-            rows.append(
-                [
-                    variant,
-                    median(rates),
-                    min(rates),
-                    max(rates),
-                    median([r["cpu_us_per_event"] for r in rs]),
-                    median([r["waiting_notify_lock"] for r in rs]),
-                    median([r["waiting_wal"] for r in rs]),
-                ]
-            )
-        print_table(
-            f"diagnose: commits only, {min(args.events, 1500)} events, {args.producers} producers, one event per "
-            f"transaction (medians of {args.reps})",
-            ["variant", "commits/s", "min", "max", "CPU µs/event", f"backends on {NOTIFY_LOCK}", "backends on WAL"],
-            rows,
-        )
-        print(
-            "  backends on X: mean number of the producers' backends waiting on X, from pg_stat_activity\n"
-            f"  sampled every 5 ms; {NOTIFY_LOCK} is the cluster-wide lock a transaction that ran NOTIFY\n"
-            "  holds from pre-commit until its commit is durable.\n"
-        )
-    if diagnostics.get("xmin_demo"):
-        print_table(
-            "diagnose: one event, commit → published by the relay (- : not within the timeout); added: minus\n"
-            "the median of the baseline rows",
-            ["case", "seconds", "added ms", "oldest xid holder elsewhere s", "its databases"],
-            [
-                [
-                    r["case"],
-                    r["commit_to_published_s"],
-                    _added_ms(r, diagnostics["xmin_demo"]),
-                    r["other_xact_max_s"],
-                    ", ".join(r["other_xact_databases"]),
-                ]
-                for r in diagnostics["xmin_demo"]
             ],
         )
     if env.profiler is not None:
@@ -1143,7 +813,7 @@ def report(
         print(out.getvalue())
     path = save_results(
         "outbox_throughput",
-        {"conditions": info, "runs": runs, "stages": stages, "trickle": trickle, "diagnostics": diagnostics},
+        {"conditions": info, "runs": runs, "stages": stages, "trickle": trickle},
     )
     print(f"raw results: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
 

@@ -1,41 +1,8 @@
 """From "piece refused" to `incomplet` and to the mail, at a steady 50 refusals per second (issue 7 a).
 
-What is measured: staff refuse one piece of each of M transmitted candidatures
-(`POST /api/v1/staff/candidatures/{id}/pieces/{slot}/examen`, decision `refusee`, with a comment),
-open loop: refusal i is due at start + i × 20 ms and sent then, whatever the earlier answers.
-Each refusal travels: gateway → documents (rpc; the piece's statut and `piece.refused` in one
-transaction) → outbox relay → JetStream → candidatures (consumer: the candidature becomes
-`incomplet`, `candidature.status_changed`) and, in parallel, → mailer (consumer: the "pièce refusée"
-mail rendered and queued) → sender → SMTP. Latencies are counted from when the refusal was due:
+What is measured and how: bench/README.md, "refusal_latency".
 
-- answered: the staff request's answer;
-- refused committed / published: `piece.refused`'s time (documents' clock, in the transaction) and
-  when a NATS subscriber of the bench saw it (the relay's publication);
-- incomplet committed: `candidature.status_changed`'s `changed_at` (candidatures' clock, in the
-  transaction that makes the candidature `incomplet`) — every refusal;
-- incomplet seen by the candidate: `GET /api/v1/candidatures/{id}` as the candidate, polled from
-  when the refusal was due (every 25 ms, the interval growing ×1.25 per poll up to 0.5 s), for one
-  refusal in `--poll-every` (bounded extra load); the time is the end of the first answer that says
-  `incomplet`, so its resolution is the poll interval reached by then;
-- mail queued: the delivery's `created_at` in the mailer's log (`GET /api/v1/staff/mail/deliveries`);
-- mail accepted: `SmtpSink.on_message` (after the sink has stored the message), or with
-  `--sink-process` the time in the name of the Maildir file the sink process stored, matched to its
-  refusal by the `X-Ecandidat-Event-Id` header.
-
-All clocks are this machine's wall clock. Baselines, same run, same open-loop client at the same rate
-and count: the bare aiohttp process answering `GET /health`, and `GET /rpc` (bare aiohttp + one
-plain NATS request/reply to an echo process), before and after the refusals. CPU per refusal of
-every process during the run shows whether 50/s fits on the machine; the drift between the first
-and the last tenth of the refusals shows whether the pipeline kept up.
-
-Set-up (not timed), through the public API: ceil(M / 7) candidates (account, activation link from
-the mail, login, dossier), each applying to the 7 formations whose pieces are the fewest (the 5 of
-"Formations diplômantes", VA85, Reprise d'études: 3 or 4 pieces each), one small PDF uploaded per
-piece through the gateway, then the transmission; the bench waits for the M acknowledgement mails so
-that nothing is still in flight. The staff member is the first admin (`ecandidat create-admin`,
-set-up, TOTP). Services, gateway, servers: as in `apply_burst.py` (whose helpers this imports).
-
-    .venv/bin/python bench/refusal_latency.py --quick     # M = 100, < 2 min
+    .venv/bin/python bench/refusal_latency.py --quick     # smoke run: M = 20
     .venv/bin/python bench/refusal_latency.py             # M = 500
     .venv/bin/python bench/refusal_latency.py --refusals 200 --rate 100 --sink-process   # issue 17's rate
 
@@ -58,18 +25,16 @@ import sys
 import tempfile
 import threading
 import time
-from email.parser import BytesParser
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
-    Process,
-    free_port,
     ROOT,
     BrokenRun,
     Call,
@@ -77,6 +42,7 @@ from bench._common import (  # noqa: E402
     bare_server,
     conditions,
     echo_server,
+    pct_row,
     percentile,
     print_conditions,
     print_table,
@@ -84,21 +50,22 @@ from bench._common import (  # noqa: E402
     request_load,
     run_main,
     save_results,
-    start_py_spy,
     wait_listening,
-)
-from bench.apply_burst import (  # noqa: E402
     ALL_SERVICES,
     API,
     Candidate,
     Mailbox,
+    Process,
     Stack,
+    XminWatch,
     api,
     cpu_delta,
     create_candidates,
+    free_port,
     platform,
     print_cpu_table,
-    profile_summary,
+    print_profiles,
+    py_spy_during,
     staff_session,
 )
 
@@ -153,7 +120,6 @@ class MaildirMailbox(Mailbox):
         self._loop = loop
         self._changed = asyncio.Event()
         self.items = []
-        self.by_recipient = {}
         self.sink_thread = 0
         self.maildir = maildir
         self.process = process
@@ -184,7 +150,6 @@ class MaildirMailbox(Mailbox):
         with self._lock:
             for at, message in sorted(found, key=lambda item: item[0]):
                 self.items.append((at, message))
-                self.by_recipient.setdefault(str(message["To"]).lower(), []).append((at, message))
         self._changed.set()
 
 
@@ -214,8 +179,8 @@ async def sink_process(folder: Path, logs: Path):
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="M = 100 refusals (< 2 min)")
-    parser.add_argument("--refusals", type=int, help="M, refusals (= candidatures prepared; default 500, quick 100)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: M = 20 refusals")
+    parser.add_argument("--refusals", type=int, help="M, refusals (= candidatures prepared; default 500, quick 20)")
     parser.add_argument("--rate", type=float, default=50.0, help="refusals per second (default 50)")
     parser.add_argument(
         "--poll-every", type=int, default=5, help="poll the candidate's view for one refusal in N (default 5)"
@@ -236,7 +201,7 @@ def parse_args() -> argparse.Namespace:
         help="sample gateway, documents, candidatures, mailer with py-spy during the run (slows it)",
     )
     args = parser.parse_args()
-    args.refusals = args.refusals or (100 if args.quick else 500)
+    args.refusals = args.refusals or (20 if args.quick else 500)
     return args
 
 
@@ -339,76 +304,6 @@ class EventWatch:
     async def stop(self) -> None:
         if self.nc is not None:
             await self.nc.close()
-
-
-class XminWatch:
-    """Samples, every `interval` s, the oldest transaction of the whole PostgreSQL cluster holding a
-    transaction id: an outbox row is published only once every older such transaction has ended
-    (`txid < pg_snapshot_xmin(pg_current_snapshot())`), in any database of the cluster."""
-
-    def __init__(self, dsn: str, database: str, interval: float = 0.05) -> None:
-        self.dsn, self.database, self.interval = dsn, database, interval
-        self.samples: list[tuple[float, float, str]] = []  # (time, age s, who)
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(self.dsn)
-
-        async def loop() -> None:
-            try:
-                while True:
-                    row = await conn.fetchrow(
-                        """SELECT extract(epoch FROM clock_timestamp() - xact_start) AS age, datname, application_name
-                           FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-                           ORDER BY xact_start LIMIT 1"""
-                    )
-                    if row is None:
-                        self.samples.append((time.time(), 0.0, "-"))
-                    else:
-                        who = (
-                            row["application_name"]
-                            if row["datname"] == self.database
-                            else f"other database ({row['datname']})"
-                        )
-                        self.samples.append((time.time(), float(row["age"]), who or "?"))
-                    await asyncio.sleep(self.interval)
-            finally:
-                await conn.close()
-
-        self._task = asyncio.create_task(loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def rows(self, since: float, until: float) -> list[list[Any]]:
-        window = [(age, who) for t, age, who in self.samples if since <= t <= until]
-        if not window:
-            return []
-        ages = sorted(age * 1000 for age, _ in window)
-        rows = [
-            ["every sample", len(window), percentile(ages, 50), percentile(ages, 90), percentile(ages, 99), ages[-1]]
-        ]
-        by_who: dict[str, list[float]] = {}
-        for age, who in window:
-            by_who.setdefault(who, []).append(age * 1000)
-        for who, values in sorted(by_who.items(), key=lambda kv: -len(kv[1])):
-            values.sort()
-            rows.append(
-                [
-                    f"  oldest was {who}",
-                    len(values),
-                    percentile(values, 50),
-                    percentile(values, 90),
-                    percentile(values, 99),
-                    values[-1],
-                ]
-            )
-        return rows
 
 
 POLL_GROWTH, POLL_MAX = 1.25, 0.5
@@ -521,18 +416,9 @@ def stage_rows(timelines: list[Timeline]) -> list[list[Any]]:
     ]
     rows = []
     for label, key in stages:
-        values = sorted((getattr(t, key) - t.due) * 1000 for t in timelines if not math.isnan(getattr(t, key)))
+        values = [(getattr(t, key) - t.due) * 1000 for t in timelines if not math.isnan(getattr(t, key))]
         expected = sum(1 for t in timelines if key != "polled" or not math.isnan(t.polled))
-        rows.append(
-            [
-                label,
-                f"{len(values)}/{expected if key == 'polled' else len(timelines)}",
-                percentile(values, 50),
-                percentile(values, 90),
-                percentile(values, 99),
-                percentile(values, 100),
-            ]
-        )
+        rows.append(pct_row(label, f"{len(values)}/{expected if key == 'polled' else len(timelines)}", values))
     return rows
 
 
@@ -547,21 +433,12 @@ def hop_rows(timelines: list[Timeline]) -> list[list[Any]]:
     ]
     rows = []
     for label, a, b in hops:
-        values = sorted(
+        values = [
             (getattr(t, b) - getattr(t, a)) * 1000
             for t in timelines
             if not math.isnan(getattr(t, a)) and not math.isnan(getattr(t, b))
-        )
-        rows.append(
-            [
-                label,
-                len(values),
-                percentile(values, 50),
-                percentile(values, 90),
-                percentile(values, 99),
-                percentile(values, 100),
-            ]
-        )
+        ]
+        rows.append(pct_row(label, len(values), values))
     return rows
 
 
@@ -626,30 +503,21 @@ async def main() -> None:
             ]
             watch = EventWatch()
             await watch.start(stack.nats_url)
-            xmin = XminWatch(stack.db.url, stack.db.url.rsplit("/", 1)[-1].split("?")[0])
-            await xmin.start()
-            spies, outputs = [], {}
-            if args.profile:
-                outputs = {
-                    n: stack.logs / f"py-spy-{n}.txt" for n in ("gateway", "documents", "candidatures", "mailer")
-                }
-                seconds = len(targets) / args.rate + 6
-                spies = [start_py_spy(stack.processes[n].pid, path, seconds, rate=250) for n, path in outputs.items()]
-                await asyncio.sleep(1.0)
+            pids = {n: stack.pid(n) for n in ("gateway", "documents", "candidatures", "mailer")}
             try:
-                result, timelines, extra = await run_refusals(stack, targets, staff, args, watch)
+                async with XminWatch(stack.db.url) as xmin:
+                    work = run_refusals(stack, targets, staff, args, watch)
+                    if args.profile:
+                        profiles, (result, timelines, extra) = await py_spy_during(
+                            pids, stack.logs, len(targets) / args.rate + 6, work, rate=250
+                        )
+                    else:
+                        profiles, (result, timelines, extra) = {}, await work
             finally:
                 await watch.stop()
-                await xmin.stop()
-            extra["xmin"] = xmin.rows(
-                timelines[0].due,
-                max(t.mailed for t in timelines if not math.isnan(t.mailed))
-                if any(not math.isnan(t.mailed) for t in timelines)
-                else time.time(),
-            )
-            for spy in spies:
-                await asyncio.to_thread(spy.wait)
-            extra["profiles"] = {n: p for n, p in outputs.items() if p.exists()}
+            mailed = [t.mailed for t in timelines if not math.isnan(t.mailed)]
+            extra["xmin"] = xmin.rows(timelines[0].due, max(mailed, default=time.time()))
+            extra["profiles"] = profiles
             baselines += [
                 await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (after)"),
                 await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (after)"),
@@ -734,11 +602,7 @@ def report(
         n,
         [("refusal run", extra["cpu"])],
     )
-    for name, path in extra.get("profiles", {}).items():
-        print(f"py-spy, {name}: own time, top functions (this run was slowed down by the sampling)")
-        for line in profile_summary(path, 15):
-            print(f"  {line}")
-        print()
+    print_profiles(extra.get("profiles", {}), " (the run was slowed down by the sampling)")
     saved = save_results(
         "refusal_latency",
         {

@@ -1,37 +1,8 @@
 """The staff list of a formation holding 100,000 candidatures: latency per page (issue 7 b).
 
-What is measured: an administrator pages through `GET /api/v1/staff/candidatures?formation_code=
-DU-MUSICO&limit=50`, following `next_cursor`, one page after the other (a person paging; concurrency
-1), for `--pages` pages or until the list ends, in several variants: the default order (date de
-réception, newest first), filtered by statut (`incomplet`: 10 % of the rows, `complet`: 27 %), the
-liste complémentaire in rank order (`decision=liste_complementaire&sort=rang`), and by name
-(`sort=nom`, with and without a statut). Each page goes gateway (its own process) → session
-resolved by the accounts service (rpc) → candidatures service (rpc `list_candidatures`: one
-keyset-paginated query joining `formations` and the `candidats` projection, plus a per-row
-subquery on `decisions`) → JSON. Reported: p50/p95/p99/max per page and its size.
+What is measured and how: bench/README.md, "staff_list".
 
-Baseline, same run, same load client (`bench/_common.py` `request_load`, concurrency 1, as many
-requests as the variant had pages): the bare aiohttp process answering `GET /body/<size>`, a JSON
-body of the variant's mean page size. Rounds alternate which goes first.
-
-The 100,000 rows: the candidatures service's own tables (`candidatures`, `candidats`, `decisions`)
-are bulk-loaded by this bench with COPY through that service's schema, as a restore of a production
-dump would be, followed by ANALYZE as after a restore. It is a benchmark fixture: no other service's
-tables are touched, and the service itself is only used through its API. The data: one formation
-(DU-MUSICO, centre "Formations diplômantes") of the demo offer seeded by `ecandidat seed-demo`,
-created over four weeks; 25 % en attente (3 % cancelled), 35 % réceptionné, 10 % incomplet, 27 %
-complet of which 60 % decided (favorable, défavorable, liste complémentaire with ranks, liste
-d'attente) and 10 % with a decision entered but not validated; one candidate per candidature in
-the `candidats` projection with French names (for `sort=nom`). The queries' plans are then shown
-with EXPLAIN (ANALYZE, BUFFERS), first page and a deep page, the SQL being built by the service's
-own code (`services.candidatures.listing`) against the same database.
-
-Services: accounts and candidatures (`python -m services.<name>`), the gateway (`python -m
-gateway`), a nats-server and a database of the bench's own (the machine's PostgreSQL at
-127.0.0.1:5432 when it answers). The administrator is created as an operator does it
-(`ecandidat create-admin`, set-up, TOTP login).
-
-    .venv/bin/python bench/staff_list.py --quick     # 40 pages per variant, 2 rounds, < 2 min
+    .venv/bin/python bench/staff_list.py --quick     # smoke run: 5,000 rows, 10 pages per variant, 2 rounds
     .venv/bin/python bench/staff_list.py             # 200 pages per variant, 3 rounds
 
 Exit status 1 when the run is broken (an answer other than 200, a page that is not sorted or
@@ -41,7 +12,6 @@ filtered as asked, a row seen twice in a walk, a process that died); slow pages 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import re
@@ -74,10 +44,16 @@ from bench._common import (  # noqa: E402
     request_load,
     run_main,
     save_results,
-    start_py_spy,
     wait_listening,
+    API,
+    NOMS,
+    PRENOMS,
+    Stack,
+    platform,
+    print_profiles,
+    py_spy_during,
+    staff_session,
 )
-from bench.apply_burst import API, NOMS, PRENOMS, Stack, platform, profile_summary, staff_session  # noqa: E402
 
 FORMATION = "DU-MUSICO"
 ROWS = 100_000
@@ -95,12 +71,14 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="30 pages per variant (8 by name), 2 rounds (< 2 min)")
-    parser.add_argument("--pages", type=int, help="pages walked per variant and round (default 200, quick 30)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 5,000 rows, 10 pages per variant (4 by name), 2 rounds"
+    )
+    parser.add_argument("--pages", type=int, help="pages walked per variant and round (default 200, quick 10)")
     parser.add_argument(
         "--nom-pages",
         type=int,
-        help="pages for the sort=nom variants, each page costing a full sort (default 50, quick 8)",
+        help="pages for the sort=nom variants, each page costing a full sort (default 50, quick 4)",
     )
     parser.add_argument(
         "--profile",
@@ -110,11 +88,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, help="rounds over every variant, each beside the baseline (default 3, quick 2)"
     )
-    parser.add_argument("--rows", type=int, default=ROWS, help=f"candidatures loaded (default {ROWS:,})")
+    parser.add_argument("--rows", type=int, help=f"candidatures loaded (default {ROWS:,}, quick 5,000)")
     args = parser.parse_args()
-    args.pages = args.pages or (30 if args.quick else 200)
-    args.nom_pages = args.nom_pages or (8 if args.quick else 50)
+    args.pages = args.pages or (10 if args.quick else 200)
+    args.nom_pages = args.nom_pages or (4 if args.quick else 50)
     args.rounds = args.rounds or (2 if args.quick else 3)
+    args.rows = args.rows or (5_000 if args.quick else ROWS)
     return args
 
 
@@ -260,54 +239,21 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = Fa
                 "candidatures",
                 schema_name="candidatures",
                 records=candidatures,
-                columns=[
-                    "id",
-                    "account_id",
-                    "numero_dossier",
-                    "formation_code",
-                    "centre_code",
-                    "campagne_code",
-                    "statut",
-                    "statut_date",
-                    "type_traitement",
-                    "type_traitement_valide",
-                    "decision",
-                    "date_retour_individuelle",
-                    "date_reception",
-                    "created_at",
-                    "cancelled_at",
-                    "version",
-                    "decision_id",
-                    "decision_validated_at",
-                    "rang_lc",
-                    "confirmation_deadline",
-                    "pieces_total",
-                    "pieces_ready",
-                    "pieces_refused",
-                    "nom",
-                    "prenom",
-                ],
+                columns=(
+                    "id account_id numero_dossier formation_code centre_code campagne_code statut statut_date "
+                    "type_traitement type_traitement_valide decision date_retour_individuelle date_reception "
+                    "created_at cancelled_at version decision_id decision_validated_at rang_lc "
+                    "confirmation_deadline pieces_total pieces_ready pieces_refused nom prenom"
+                ).split(),
             )
             await conn.copy_records_to_table(
                 "decisions",
                 schema_name="candidatures",
                 records=decisions,
-                columns=[
-                    "id",
-                    "candidature_id",
-                    "kind",
-                    "motif",
-                    "rang",
-                    "preselection_date",
-                    "preselection_heure",
-                    "preselection_lieu",
-                    "commentaire",
-                    "entered_by",
-                    "entered_at",
-                    "validated_by",
-                    "validated_at",
-                    "automatic",
-                ],
+                columns=(
+                    "id candidature_id kind motif rang preselection_date preselection_heure preselection_lieu "
+                    "commentaire entered_by entered_at validated_by validated_at automatic"
+                ).split(),
             )
         copied = time.monotonic() - started
         await conn.execute("ANALYZE candidatures; ANALYZE candidats; ANALYZE decisions")
@@ -567,18 +513,15 @@ async def main() -> None:
                     rounds.append(results)
                     stack.check()
                 if args.profile:
-                    names = ("gateway", "accounts", "candidatures")
-                    outputs = {n: stack.logs / f"py-spy-{n}.txt" for n in names}
-                    seconds = 15
-                    spies = [start_py_spy(stack.processes[n].pid, outputs[n], seconds, rate=250) for n in names]
-                    await asyncio.sleep(1.0)
-                    deadline = time.monotonic() + seconds - 2
-                    walked = 0
-                    while time.monotonic() < deadline:
-                        walked += len((await walk(http, stack, token, "date de réception (default)", 40)).latencies)
-                    for spy in spies:
-                        await asyncio.to_thread(spy.wait)
-                    profiles = {n: p for n, p in outputs.items() if p.exists()}
+
+                    async def walk_for(seconds: float) -> int:
+                        deadline, walked = time.monotonic() + seconds, 0
+                        while time.monotonic() < deadline:
+                            walked += len((await walk(http, stack, token, "date de réception (default)", 40)).latencies)
+                        return walked
+
+                    pids = {n: stack.pid(n) for n in ("gateway", "accounts", "candidatures")}
+                    profiles, walked = await py_spy_during(pids, stack.logs, 14, walk_for(12), rate=250)
                     info["profile"] = f"{walked} pages of the default variant walked under py-spy"
             plans = await explain(stack, {n: w for n, (w, _) in rounds[0].items()}, min(100, args.pages))
     problems = report(info, rounds, plans, stack.logs, profiles)
@@ -595,42 +538,16 @@ def report(
 ) -> list[str]:
     print()
     print_conditions(info)
-    rows = []
-    for rnd, results in enumerate(rounds, 1):
-        for name, (w, b) in results.items():
-            rows.append(
-                [
-                    rnd,
-                    name,
-                    len(w.latencies),
-                    w.rows,
-                    int(median(w.sizes or [0])),
-                    w.ms(50),
-                    w.ms(95),
-                    w.ms(99),
-                    w.ms(100),
-                    b.ms(50),
-                    b.ms(95),
-                    ratio(w.ms(95), b.ms(95)),
-                ]
-            )
+    rows = [
+        [rnd, name, len(w.latencies), w.rows, int(median(w.sizes or [0])), *(w.ms(q) for q in (50, 95, 99, 100))]
+        + [b.ms(50), b.ms(95), ratio(w.ms(95), b.ms(95))]
+        for rnd, results in enumerate(rounds, 1)
+        for name, (w, b) in results.items()
+    ]
     print_table(
         "each walk: pages of 50 followed by cursor, one after the other; bare = GET /body/<median page size>, "
         "as many requests",
-        [
-            "round",
-            "variant",
-            "pages",
-            "rows",
-            "bytes/page",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "max ms",
-            "bare p50",
-            "bare p95",
-            "p95 ratio",
-        ],
+        "round|variant|pages|rows|bytes/page|p50 ms|p95 ms|p99 ms|max ms|bare p50|bare p95|p95 ratio".split("|"),
         rows,
     )
     summary = []
@@ -654,29 +571,13 @@ def report(
     )
     print_table(
         "EXPLAIN (ANALYZE, BUFFERS) of the service's query (custom plan), and the generic plan's indexes",
+        (
+            "variant|page|exec ms|indexes (custom)|sort|rows removed by filter|buffers|indexes (generic)|generic sorts"
+        ).split("|"),
         [
-            "variant",
-            "page",
-            "exec ms",
-            "indexes (custom)",
-            "sort",
-            "rows removed by filter",
-            "buffers",
-            "indexes (generic)",
-            "generic sorts",
-        ],
-        [
-            [
-                p["variant"],
-                p["page"],
-                p["execution_ms"],
-                ", ".join(p["indexes"]) or "-",
-                p["sort"],
-                p["removed_by_filter"],
-                p["buffers"],
-                ", ".join(p["generic_indexes"]) or "-",
-                "yes" if p["generic_sort"] else "no",
-            ]
+            [p["variant"], p["page"], p["execution_ms"], ", ".join(p["indexes"]) or "-", p["sort"]]
+            + [p["removed_by_filter"], p["buffers"], ", ".join(p["generic_indexes"]) or "-"]
+            + ["yes" if p["generic_sort"] else "no"]
             for p in plans
         ],
     )
@@ -692,11 +593,7 @@ def report(
                 print("  " + line[:160])
             print()
     print(f"every plan (custom and generic) with its SQL: {plan_file.relative_to(ROOT)}\n")
-    for name, path in profiles.items():
-        print(f"py-spy, {name}, default variant: own time, top functions")
-        for line in profile_summary(path, 15):
-            print(f"  {line}")
-        print()
+    print_profiles(profiles, ", default variant")
     saved = save_results(
         "staff_list",
         {

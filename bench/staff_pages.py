@@ -1,27 +1,9 @@
 """The espace gestion's list page of a formation holding 100,000 candidatures: server time of the
 page, beside a bare aiohttp page of the same size in the same run (issue 13).
 
-What is measured: a logged-in administrator's browser asks `GET /personnel/candidatures?…` (the
-formation's list page, `web/gestion/candidatures.py`), through the gateway (its own process), which
-proxies it to the web process (`python -m web`, its own process), which asks the public API back
-through the gateway — `/staff/me` for the header (kept 30 s), the list (`GET
-/api/v1/staff/candidatures`, 50 rows) and its counts per statut (`GET /api/v1/staff/candidatures/
-comptes`) at once — and renders the page (Jinja2, DSFR table, the bulk actions' checkboxes). Two
-variants: the first page of the formation (date de réception, newest first) and the list filtered
-to « réceptionné » sorted by name. Latency: request → last byte of the page, on a kept-alive
-connection; one person paging (concurrency 1), then four gestionnaires at once (concurrency 4).
-Also timed, the same way: the two API calls alone (with a bearer token), to show what the page
-adds to them.
+What is measured and how: bench/README.md, "staff_pages".
 
-Baseline, same run, same load client, same number of requests: the bare aiohttp process
-(`bench/_common.py bare`) answering a body of the page's median size. Rounds alternate which goes
-first.
-
-The 100,000 rows: `bench/staff_list.py`'s fixture (COPY into the candidatures service's own
-tables, then VACUUM ANALYZE, as autovacuum does after a bulk insert). The counts query's plan is shown with EXPLAIN (ANALYZE, BUFFERS), its SQL
-built by the service's own code (`services.candidatures.listing`).
-
-    .venv/bin/python bench/staff_pages.py --quick     # 40 pages per variant, 2 rounds, ~2 min
+    .venv/bin/python bench/staff_pages.py --quick     # smoke run: 5,000 rows, 10 pages per variant, 2 rounds
     .venv/bin/python bench/staff_pages.py             # 150 pages per variant, 3 rounds
 
 Exit status 1 when the run is broken (an answer other than 200, a page without its rows or its
@@ -44,10 +26,8 @@ from bench._common import (  # noqa: E402
     BrokenRun,
     Call,
     LoadResult,
-    Process,
     bare_server,
     conditions,
-    free_port,
     median,
     print_conditions,
     print_table,
@@ -56,8 +36,9 @@ from bench._common import (  # noqa: E402
     run_main,
     save_results,
     wait_listening,
+    platform,
+    staff_session,
 )
-from bench.apply_burst import platform, staff_session  # noqa: E402
 from bench.staff_list import FORMATION, ROWS, _Recording, bulk_load, summarize_plan  # noqa: E402
 
 TARGET_P95_MS = 100.0
@@ -73,13 +54,14 @@ APIS = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="40 pages per variant, 2 rounds")
-    parser.add_argument("--pages", type=int, help="requests per variant, round and concurrency (default 150, quick 40)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 5,000 rows, 10 pages per variant, 2 rounds")
+    parser.add_argument("--pages", type=int, help="requests per variant, round and concurrency (default 150, quick 10)")
     parser.add_argument("--rounds", type=int, help="default 3, quick 2")
-    parser.add_argument("--rows", type=int, default=ROWS, help=f"candidatures loaded (default {ROWS:,})")
+    parser.add_argument("--rows", type=int, help=f"candidatures loaded (default {ROWS:,}, quick 5,000)")
     args = parser.parse_args()
-    args.pages = args.pages or (40 if args.quick else 150)
+    args.pages = args.pages or (10 if args.quick else 150)
     args.rounds = args.rounds or (2 if args.quick else 3)
+    args.rows = args.rows or (5_000 if args.quick else ROWS)
     return args
 
 
@@ -145,14 +127,10 @@ async def main() -> None:
         rounds=args.rounds,
         requests=f"{args.pages} per variant, round and concurrency",
     )
-    web_port = free_port()
-    env = {"WEB_URL": f"http://127.0.0.1:{web_port}", "ECANDIDAT_ENV": "development"}
     rounds: list[dict[tuple[str, int], tuple[LoadResult, LoadResult]]] = []
-    async with platform("staff_pages", ("accounts", "candidatures"), info, s3=False, smtp=False, env=env) as stack:
-        web_env = {**stack.env, "WEB_HOST": "127.0.0.1", "WEB_PORT": str(web_port), "WEB_API_URL": stack.base}
+    async with platform("staff_pages", ("accounts", "candidatures"), info, s3=False, smtp=False, web=True) as stack:
         bare, bare_port = bare_server(stack.logs)
-        with Process("web", [sys.executable, "-m", "web"], stack.logs / "web.log", web_env) as web, bare:
-            wait_listening(web_port, web)
+        with bare:
             wait_listening(bare_port, bare)
             bare_base = f"http://127.0.0.1:{bare_port}"
             loaded = await bulk_load(stack, args.rows, vacuum=True)
@@ -214,7 +192,6 @@ async def main() -> None:
                         )
                 rounds.append(results)
                 stack.check()
-                web.check()
             plan = await explain_counts(stack)
     report(info, rounds, sizes, plan, stack.logs)
 

@@ -1,28 +1,9 @@
 """The espace candidat's pages: server time of the dossier and candidature pages at 20 concurrent
 users, beside a bare aiohttp page in the same run, and the weight of a first load (issue 12).
 
-What is measured, with 20 people reading pages (each asks a page, reads it about a second, asks
-the next: the server time a person waits), then with 20 clients asking again at once (the servers'
-saturation, its throughput): `GET /dossier` and `GET /candidatures/{id}` as a logged-in candidate's browser
-asks them — through the gateway (its own process), which proxies the page to the web process
-(`python -m web`, its own process), which calls the public API back through the gateway
-(`/api/v1/me` + `/api/v1/dossier` for the dossier page; `/me`, the candidature and its pieces for
-the candidature page, each resolving the session by rpc), then renders the page (Jinja2, ~15–40 KB
-of HTML). The latency is from the request to the last byte of the page, on kept-alive connections,
-20 workers, each a different candidate (its own session cookie). Also measured: the same dossier
-page asked of the web process directly (without the gateway in front), to show what the proxy adds.
+What is measured and how: bench/README.md, "web_pages".
 
-Baseline, same run, same client, same concurrency: the bare aiohttp process (`bench/_common.py
-bare`) answering a body of the candidature page's size. Rounds alternate which goes first.
-
-Page weight: Debian's Chromium (Playwright, as tests/browser) opens the candidature page with an
-empty cache; the bytes transferred (headers + encoded bodies) are summed by kind: HTML, CSS, JS,
-fonts, images.
-
-Set-up (not timed): the five services and the gateway (bench/apply_burst.py's `platform`), the web
-process, the demo offer, 20 candidates through the public API, each applied to DU Musicothérapie.
-
-    .venv/bin/python bench/web_pages.py --quick    # 2 rounds of 5 s per phase, ~3 min with the set-up
+    .venv/bin/python bench/web_pages.py --quick    # smoke run: 5 users, 1 round of 2 s per phase
     .venv/bin/python bench/web_pages.py            # 3 rounds of 15 s
 
 Exit status 1 when the run is broken (an answer other than 200, a process that died). Every request
@@ -38,27 +19,28 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (  # noqa: E402
+from bench._common import (  # noqa: E402
     LOCALHOST,
     BrokenRun,
-    Process,
     bare_server,
     conditions,
-    free_port,
     percentile,
     print_conditions,
     print_table,
-    proc_cpu_seconds,
     run_main,
     save_results,
-    start_py_spy,
     wait_listening,
+    ALL_SERVICES,
+    Stack,
+    api,
+    cpu_delta,
+    create_candidates,
+    platform,
+    print_profiles,
+    py_spy_during,
 )
-from apply_burst import ALL_SERVICES, Stack, api, cpu_delta, create_candidates, platform, profile_summary  # noqa: E402
 
 API = "/api/v1"
 USERS = 20
@@ -129,7 +111,7 @@ async def load(url_of, cookies: list[dict[str, str]], duration: float, label: st
     }
 
 
-async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]], label: str, count: int = 40) -> dict:
+async def cost(stack: Stack, url_of, cookies: list[dict[str, str]], label: str, count: int = 40) -> dict:
     """What one page costs, from `count` pages asked one after the other (nothing else running):
     the API calls the gateway answered for it (its access log), the rpc requests on the bus (a
     subscription to `rpc.>`), and the CPU each process used (from /proc), per page."""
@@ -148,7 +130,7 @@ async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]]
     await nc.flush()
     access_log = stack.logs / "gateway.log"
     offset = access_log.stat().st_size
-    before, web_before = await stack.cpu(), proc_cpu_seconds(web.pid)
+    before = await stack.cpu()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
         for n in range(count):
             i = n % len(cookies)
@@ -160,7 +142,6 @@ async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]]
     await nc.flush()
     await asyncio.sleep(0.2)  # the last access-log lines
     used = cpu_delta(before, await stack.cpu())
-    used["web"] = proc_cpu_seconds(web.pid) - web_before
     await nc.close()
     routes: dict[str, int] = {}
     with access_log.open("rb") as lines:
@@ -179,18 +160,6 @@ async def cost(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]]
         "rpc": {k: v / count for k, v in sorted(rpc.items())},
         "cpu_ms": {k: v * 1000 / count for k, v in used.items() if k != "bench"},
     }
-
-
-async def profile(stack: Stack, web: Process, url_of, cookies: list[dict[str, str]], seconds: float) -> dict[str, Path]:
-    """py-spy on the web process, the gateway and the services while the page is asked at saturation."""
-    targets = {"web": web.pid, **{name: p.pid for name, p in stack.processes.items() if name != "mailer"}}
-    outputs = {name: stack.logs / f"py-spy-{name}.txt" for name in targets}
-    spies = [start_py_spy(pid, outputs[name], seconds + 1, rate=250) for name, pid in targets.items()]
-    await asyncio.sleep(0.5)
-    await load(url_of, cookies, seconds, "profiled")
-    for spy in spies:
-        await asyncio.to_thread(spy.wait)
-    return {name: path for name, path in outputs.items() if path.exists()}
 
 
 async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str, int]:
@@ -219,7 +188,7 @@ async def page_weight(base: str, cookie: dict[str, str], path: str) -> dict[str,
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 s per page")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 5 users, 1 round of 2 s per page")
     parser.add_argument(
         "--profile",
         type=float,
@@ -229,21 +198,17 @@ async def main() -> None:
         "(web, gateway, services; .venv/bin/pip install py-spy)",
     )
     args = parser.parse_args()
-    rounds, seconds = (2, 5.0) if args.quick else (3, 15.0)
-    info = conditions(users=USERS, rounds=rounds, seconds_per_phase=seconds)
-    web_port = free_port()
-    # ECANDIDAT_ENV=development: the bench's own open bus and the development sealing key are allowed.
-    env = {"WEB_URL": f"http://{LOCALHOST}:{web_port}", "ECANDIDAT_ENV": "development"}
-    async with platform("web_pages", ALL_SERVICES, info, env=env) as stack:
+    rounds, seconds = (1, 2.0) if args.quick else (3, 15.0)
+    users = 5 if args.quick else USERS
+    info = conditions(users=users, rounds=rounds, seconds_per_phase=seconds)
+    async with platform("web_pages", ALL_SERVICES, info, web=True) as stack:
         import aiohttp
 
-        env = {**stack.env, "WEB_HOST": LOCALHOST, "WEB_PORT": str(web_port), "WEB_API_URL": stack.base}
         bare, bare_port = bare_server(stack.logs)
-        with Process("web", [sys.executable, "-m", "web"], stack.logs / "web.log", env) as web, bare:
-            wait_listening(web_port, web)
+        with bare:
             wait_listening(bare_port, bare)
             async with aiohttp.ClientSession() as http:
-                candidates = await create_candidates(stack, http, USERS, "pages")
+                candidates = await create_candidates(stack, http, users, "pages")
                 candidatures = []
                 for candidate in candidates:
                     _, view = await api(
@@ -277,7 +242,7 @@ async def main() -> None:
                     if resp.status != 200 or csrf is None:
                         raise BrokenRun(f"first page: {resp.status}, CSRF cookie {'set' if csrf else 'missing'}")
                     cookies.append({"ecandidat_session": candidate.token, "ecandidat_csrf": csrf.value})
-            direct = f"http://{LOCALHOST}:{web_port}"
+            direct = stack.web_url
             sample = await load(lambda i: f"{stack.base}/candidatures/{candidatures[i]}", cookies[:1], 1.0, "warm-up")
             urls = {
                 "bare aiohttp page": lambda i: f"http://{LOCALHOST}:{bare_port}/body/{sample['bytes']}",
@@ -292,22 +257,22 @@ async def main() -> None:
                 for name, think in order:
                     results[name, think].append(await load(phases[name, think], cookies, seconds, name, think))
                 stack.check()
-                web.check()
-            costs = [await cost(stack, web, urls[name], cookies, name) for name in urls if "page (" in name]
-            profiles = (
-                await profile(stack, web, urls["candidature page (gateway → web → API)"], cookies, args.profile)
-                if args.profile
-                else {}
-            )
+            costs = [await cost(stack, urls[name], cookies, name) for name in urls if "page (" in name]
+            profiles: dict[str, Path] = {}
+            if args.profile:
+                pids = {name: p.pid for name, p in stack.processes.items() if name != "mailer"}
+                page = urls["candidature page (gateway → web → API)"]
+                work = load(page, cookies, args.profile, "profiled")
+                profiles, _ = await py_spy_during(pids, stack.logs, args.profile, work, rate=250)
             weight = await page_weight(stack.base, cookies[0], f"/candidatures/{candidatures[0]}")
     print_conditions(info)
     for think, title in (
         (
             THINK,
-            f"GET pages, {USERS} users reading them (each its own session, {THINK:g} s on a page on average): "
+            f"GET pages, {users} users reading them (each its own session, {THINK:g} s on a page on average): "
             f"server time, target p95 < {TARGET_P95_MS:g} ms",
         ),
-        (0.0, f"GET pages, {USERS} users asking again at once (the servers' saturation: throughput)"),
+        (0.0, f"GET pages, {users} users asking again at once (the servers' saturation: throughput)"),
     ):
         bare_p95 = min(r["p95"] for r in results["bare aiohttp page", think])
         rows = []
@@ -353,11 +318,7 @@ async def main() -> None:
             + ", ".join(f"{k} ×{v:g}" for k, v in c["rpc"].items())
         )
     print()
-    for name, path in profiles.items():
-        print(f"py-spy, {name}, candidature page at saturation: own time, top functions")
-        for line in profile_summary(path, 15):
-            print(f"  {line}")
-        print()
+    print_profiles(profiles, ", candidature page at saturation")
     total = weight["HTML"] + weight["CSS"] + weight["JS"]
     print_table(
         "First load of the candidature page in Chromium (empty cache), bytes transferred",

@@ -1,24 +1,10 @@
 """Webhooks: deliveries per second to a local receiver, and latency from commit to delivery at a
 steady rate, beside raw JetStream publish in the same run.
 
-The path measured (`webhooks`): a producer commits `account.activated` events the way services do
-(`add_event` in a transaction, one event each), the kit's `OutboxRelay` publishes them to
-`EVT_ACCOUNTS`, the real webhooks service (`services.webhooks`, in this process, its defaults but
-WEBHOOK_ALLOW_PRIVATE for the local receiver) delivers them to a registered endpoint: a local
-aiohttp receiver that verifies every signature with the `standardwebhooks` library and answers
-204. One endpoint: one consumer, one event at a time, in order (`max_ack_pending=1`).
-
-- **burst**: N events committed as fast as one producer can; deliveries/s = N / (last delivery −
-  first commit).
-- **steady**: R events/s (default 100) for D seconds; latency of each event from its commit to its
-  arrival at the receiver: p50, p99, max. The run is broken if an event is missing or arrives twice.
-
-Baselines, same process, same run: `raw publish` pipelines N messages of the same size to an
-identical stream (`js.publish_async`, every ack awaited), and `raw publish → consume` at the same
-steady rate measures publish-to-pull-consumer latency.
+What is measured and how: bench/README.md, "webhooks".
 
     .venv/bin/python bench/webhooks.py            # ~1 min on the shared 2-core machine
-    .venv/bin/python bench/webhooks.py --quick    # < 30 s
+    .venv/bin/python bench/webhooks.py --quick    # smoke run: 200 events, 2 s steady
 
 Exit status: 0 when the run measured what it claims, 1 when it is broken (a lost or duplicated
 delivery, a bad signature, a timeout). Every request goes to 127.0.0.1.
@@ -56,6 +42,7 @@ from nats.js.api import StreamConfig  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 
 from ecandidat.contracts.accounts import AccountActivated  # noqa: E402
+from ecandidat.contracts.errors import Unavailable  # noqa: E402
 from ecandidat.contracts.webhooks import NewEndpoint, RegisteredEndpoint  # noqa: E402
 from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
 from ecandidat.runtime.nats import declare_streams  # noqa: E402
@@ -195,14 +182,14 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="webhook deliveries/s and commit→delivery latency beside raw JetStream"
     )
-    parser.add_argument("--quick", action="store_true", help="small run, < 30 s")
-    parser.add_argument("--burst", type=int, help="events of the burst (default 2000, quick 400)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 200 events, 2 s steady")
+    parser.add_argument("--burst", type=int, help="events of the burst (default 2000, quick 200)")
     parser.add_argument("--rate", type=float, default=100.0, help="events/s of the steady runs (default 100)")
-    parser.add_argument("--seconds", type=float, help="duration of the steady runs (default 20, quick 5)")
+    parser.add_argument("--seconds", type=float, help="duration of the steady runs (default 20, quick 2)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
     args = parser.parse_args()
-    args.burst = args.burst or (400 if args.quick else 2000)
-    args.seconds = args.seconds or (5.0 if args.quick else 20.0)
+    args.burst = args.burst or (200 if args.quick else 2000)
+    args.seconds = args.seconds or (2.0 if args.quick else 20.0)
     return args
 
 
@@ -239,12 +226,17 @@ async def main() -> None:
             )
             await service.start()
             try:
-                registered = await RpcClient(nc, timeout=10).call(
-                    NewEndpoint(
-                        url=f"http://127.0.0.1:{receiver.port}/hook", event_types=["accounts.account.activated"]
-                    ),
-                    RegisteredEndpoint,
+                endpoint = NewEndpoint(
+                    url=f"http://127.0.0.1:{receiver.port}/hook", event_types=["accounts.account.activated"]
                 )
+                for _ in range(100):  # the service's rpc subscription reaches nats-server shortly after start()
+                    try:
+                        registered = await RpcClient(nc, timeout=10).call(endpoint, RegisteredEndpoint)
+                        break
+                    except Unavailable:
+                        await asyncio.sleep(0.1)
+                else:
+                    raise BrokenRun("the webhooks service never answered NewEndpoint")
                 receiver.secret = registered.secret
                 payload = b"x" * 300
                 await run_webhooks(pool, receiver, 50, None, args.timeout)  # warm-up, not reported
