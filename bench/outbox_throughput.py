@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import pstats
@@ -22,7 +23,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -98,17 +101,15 @@ def event_class(producer: str) -> type[Event]:
     return type("BenchProbe", (Event,), namespace)
 
 
+def envelope_bytes(model: type[Event], text: str) -> bytes:
+    event = model(value=1, text=text)
+    at = datetime.now(timezone.utc)
+    return envelope(event, event_id=uuid.uuid4(), time=at, subject="probe-000000").model_dump_json().encode()
+
+
 def padding_for(payload_bytes: int) -> str:
     """The `text` that makes the CloudEvents envelope of a bench event `payload_bytes` long."""
-    probe = event_class("benchsizing")
-    base = len(
-        envelope(
-            probe(value=1, text=""), event_id=uuid.uuid4(), time=datetime.now(timezone.utc), subject="probe-000000"
-        )
-        .model_dump_json()
-        .encode()
-    )
-    return "x" * max(0, payload_bytes - base)
+    return "x" * max(0, payload_bytes - len(envelope_bytes(event_class("benchsizing"), "")))
 
 
 class TracedRelay(OutboxRelay):
@@ -319,17 +320,69 @@ class Fixture:
             raise BrokenRun(f"{self.schema}: " + "; ".join(problems))
 
 
-def _profiled(env: Env):
-    class _Ctx:
-        def __enter__(self) -> None:
-            if env.profiler is not None:
-                env.profiler.enable()
+def _profiled(env: Env) -> Any:
+    return env.profiler if env.profiler is not None else contextlib.nullcontext()
 
-        def __exit__(self, *_: Any) -> None:
-            if env.profiler is not None:
-                env.profiler.disable()
 
-    return _Ctx()
+def _rate(n: int, elapsed: float, cpu: CpuMeter, **row: Any) -> dict[str, Any]:
+    """A run's row: `row`, then the events, their rate and the CPU it took."""
+    return row | {
+        "events": n,
+        "elapsed_s": elapsed,
+        "events_per_s": n / elapsed,
+        "cpu_us_per_event": cpu.process_s / n * 1e6,
+        "machine_busy": cpu.machine_busy,
+    }
+
+
+@dataclass
+class Raw:
+    """A fresh stream of the bench's (`js` publishes to it) and, with `consume`, a bare pull
+    consumer without database acking that many messages (`acked`: message id → when)."""
+
+    js: Any
+    subject: str
+    stream: str
+    payload: bytes
+    acked: dict[str, float] = field(default_factory=dict)
+    task: asyncio.Task | None = None
+
+
+@contextlib.asynccontextmanager
+async def raw_stream(env: Env, consume: int = 0) -> AsyncIterator[Raw]:
+    producer = f"benchraw{uuid.uuid4().hex[:8]}"
+    model = event_class(producer)
+    nc = await nats.connect(env.nats_url, name="bench-raw")
+    nc_consumer = await nats.connect(env.nats_url, name="bench-raw-consumer")
+    raw = Raw(nc.jetstream(), event_subject(model), event_stream(producer), envelope_bytes(model, env.payload))
+    await raw.js.add_stream(stream_config(producer))
+    try:
+        if consume:
+            sub = await nc_consumer.jetstream().pull_subscribe(raw.subject, durable="raw", stream=raw.stream)
+
+            async def consume_loop() -> None:
+                while len(raw.acked) < consume:
+                    try:
+                        msgs = await sub.fetch(100, timeout=1.0)
+                    except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                        continue
+                    for msg in msgs:
+                        await msg.ack()
+                    now = perf()
+                    for msg in msgs:
+                        raw.acked[msg.headers[Header.MSG_ID.value]] = now
+
+            raw.task = asyncio.create_task(consume_loop())
+            await asyncio.sleep(0.2)
+        yield raw
+    finally:
+        if raw.task is not None:
+            raw.task.cancel()
+            await asyncio.gather(raw.task, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await raw.js.delete_stream(raw.stream)
+        await nc_consumer.close()
+        await nc.close()
 
 
 # -- the runs --------------------------------------------------------------------------------------
@@ -347,20 +400,17 @@ async def run_outbox(env: Env, n: int, producers: int, per_tx: int) -> dict[str,
                 await fx.wait_done(consumer, watch)
                 ended = consumer.done_at
         await fx.verify(n, consumer, relay)
-        elapsed = ended - started
-        return {
-            "path": f"outbox x{per_tx}" if per_tx > 1 else "outbox",
-            "events": n,
-            "elapsed_s": elapsed,
-            "events_per_s": n / elapsed,
-            "commit_phase_s": committed - started,
-            "tail_s": ended - committed,
-            "cpu_us_per_event": cpu.process_s / n * 1e6,
-            "machine_busy": cpu.machine_busy,
-            "consumer_batch_avg": sum(consumer.batch_sizes) / max(1, len(consumer.batch_sizes)),
+        return _rate(
+            n,
+            ended - started,
+            cpu,
+            path=f"outbox x{per_tx}" if per_tx > 1 else "outbox",
+            commit_phase_s=committed - started,
+            tail_s=ended - committed,
+            consumer_batch_avg=sum(consumer.batch_sizes) / max(1, len(consumer.batch_sizes)),
             **relay.stats(started),
             **watch.stats(),
-        }
+        )
 
 
 async def run_bare(env: Env, n: int, producers: int, per_tx: int) -> dict[str, Any]:
@@ -375,17 +425,8 @@ async def run_bare(env: Env, n: int, producers: int, per_tx: int) -> dict[str, A
             stored = await conn.fetchval("SELECT count(*) FROM bare_commits")
         if stored != n:
             raise BrokenRun(f"bare commits: {stored} rows, expected {n}")
-        return {
-            "path": f"bare commits x{per_tx}" if per_tx > 1 else "bare commits",
-            "events": n,
-            "elapsed_s": elapsed,
-            "events_per_s": n / elapsed,
-            "commit_phase_s": elapsed,
-            "tail_s": 0.0,
-            "cpu_us_per_event": cpu.process_s / n * 1e6,
-            "machine_busy": cpu.machine_busy,
-            **watch.stats(),
-        }
+        path = f"bare commits x{per_tx}" if per_tx > 1 else "bare commits"
+        return _rate(n, elapsed, cpu, path=path, commit_phase_s=elapsed, tail_s=0.0, **watch.stats())
 
 
 async def run_raw(env: Env, n: int, consume: bool = False, awaited_by: int = 0) -> dict[str, Any]:
@@ -395,95 +436,43 @@ async def run_raw(env: Env, n: int, consume: bool = False, awaited_by: int = 0) 
     `awaited_by=P`: instead of pipelining, P concurrent publishers each await every ack
     (`js.publish`), as a service publishing straight from its handlers would.
     """
-    producer = f"benchraw{uuid.uuid4().hex[:8]}"
-    model = event_class(producer)
-    subject = event_subject(model)
-    payload = (
-        envelope(
-            model(value=1, text=env.payload),
-            event_id=uuid.uuid4(),
-            time=datetime.now(timezone.utc),
-            subject="probe-000000",
-        )
-        .model_dump_json()
-        .encode()
-    )
     ids = [str(uuid.uuid4()) for _ in range(n)]
-    nc = await nats.connect(env.nats_url, name="bench-raw")
-    nc_consumer = await nats.connect(env.nats_url, name="bench-raw-consumer") if consume else None
-    js = nc.jetstream()
-    stream = event_stream(producer)
-    await js.add_stream(stream_config(producer))
-    consumed = [0]
-    done = asyncio.Event()
-    task = None
-    try:
-        if consume:
-            cjs = nc_consumer.jetstream()
-            sub = await cjs.pull_subscribe(subject, durable="raw", stream=stream)
+    async with raw_stream(env, n if consume else 0) as raw:
+        js, subject, payload = raw.js, raw.subject, raw.payload
+        try:
+            with CpuMeter() as cpu, _profiled(env):
+                started = perf()
+                if awaited_by:
 
-            async def consume_loop() -> None:
-                while consumed[0] < n:
-                    try:
-                        msgs = await sub.fetch(100, timeout=1.0)
-                    except (asyncio.TimeoutError, nats.errors.TimeoutError):
-                        continue
-                    for msg in msgs:
-                        await msg.ack()
-                    consumed[0] += len(msgs)
-                done.set()
+                    async def publisher(share: list[str]) -> None:
+                        for msg_id in share:
+                            await js.publish(subject, payload, headers={Header.MSG_ID.value: msg_id})
 
-            task = asyncio.create_task(consume_loop())
-            await asyncio.sleep(0.2)
-        with CpuMeter() as cpu, _profiled(env):
-            started = perf()
-            if awaited_by:
-
-                async def publisher(share: list[str]) -> None:
-                    for msg_id in share:
-                        await js.publish(subject, payload, headers={Header.MSG_ID.value: msg_id})
-
-                shares = [ids[i::awaited_by] for i in range(awaited_by)]
-                await asyncio.wait_for(asyncio.gather(*(publisher(share) for share in shares)), env.timeout)
-            else:
-                futures = []
-                for msg_id in ids:
-                    futures.append(await js.publish_async(subject, payload, headers={Header.MSG_ID.value: msg_id}))
-                await asyncio.wait_for(asyncio.gather(*futures), env.timeout)
-            published = perf()
-            if consume:
-                await asyncio.wait_for(done.wait(), env.timeout)
-            ended = perf()
-        stored = (await js.stream_info(stream)).state.messages
+                    shares = [ids[i::awaited_by] for i in range(awaited_by)]
+                    await asyncio.wait_for(asyncio.gather(*(publisher(share) for share in shares)), env.timeout)
+                else:
+                    futures = [await js.publish_async(subject, payload, headers={Header.MSG_ID.value: i}) for i in ids]
+                    await asyncio.wait_for(asyncio.gather(*futures), env.timeout)
+                published = perf()
+                if raw.task is not None:
+                    await asyncio.wait_for(raw.task, env.timeout)
+                ended = perf()
+        except asyncio.TimeoutError:
+            raise BrokenRun(f"raw: not done within {env.timeout:.0f} s") from None
+        stored = (await js.stream_info(raw.stream)).state.messages
         if stored != n:
             raise BrokenRun(f"raw: {stored} messages in the stream, expected {n}")
-        if consume and consumed[0] != n:
-            raise BrokenRun(f"raw: consumed {consumed[0]}, expected {n}")
-        elapsed = ended - started
-        return {
-            "path": f"raw awaited x{awaited_by}" if awaited_by else "raw pub+consume" if consume else "raw publish",
-            "events": n,
-            "elapsed_s": elapsed,
-            "events_per_s": n / elapsed,
-            "commit_phase_s": published - started,
-            "tail_s": ended - published,
-            "cpu_us_per_event": cpu.process_s / n * 1e6,
-            "machine_busy": cpu.machine_busy,
-            "payload_bytes": len(payload),
-        }
-    except asyncio.TimeoutError:
-        raise BrokenRun(f"raw: not done within {env.timeout:.0f} s") from None
-    finally:
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        try:
-            await js.delete_stream(stream)
-        except Exception:
-            pass
-        if nc_consumer is not None:
-            await nc_consumer.close()
-        await nc.close()
+        if consume and len(raw.acked) != n:
+            raise BrokenRun(f"raw: consumed {len(raw.acked)}, expected {n}")
+    return _rate(
+        n,
+        ended - started,
+        cpu,
+        path=f"raw awaited x{awaited_by}" if awaited_by else "raw pub+consume" if consume else "raw publish",
+        commit_phase_s=published - started,
+        tail_s=ended - published,
+        payload_bytes=len(payload),
+    )
 
 
 async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str, Any]:
@@ -516,57 +505,19 @@ async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str,
             latencies = [consumer.handled_at[k] - t for k, t in committed.items()]
             extra = relay.stats(started) | watch.stats()
     else:
-        producer = f"benchraw{uuid.uuid4().hex[:8]}"
-        model = event_class(producer)
-        subject, stream = event_subject(model), event_stream(producer)
-        payload = (
-            envelope(
-                model(value=1, text=env.payload),
-                event_id=uuid.uuid4(),
-                time=datetime.now(timezone.utc),
-                subject="probe-000000",
-            )
-            .model_dump_json()
-            .encode()
-        )
-        nc = await nats.connect(env.nats_url, name="bench-raw")
-        nc_consumer = await nats.connect(env.nats_url, name="bench-raw-consumer")
-        js = nc.jetstream()
-        await js.add_stream(stream_config(producer))
         sent: dict[str, float] = {}
-        acked: dict[str, float] = {}
-        sub = await nc_consumer.jetstream().pull_subscribe(subject, durable="raw", stream=stream)
-
-        async def consume_loop() -> None:
-            while len(acked) < count:
-                try:
-                    msgs = await sub.fetch(100, timeout=1.0)
-                except (asyncio.TimeoutError, nats.errors.TimeoutError):
-                    continue
-                for msg in msgs:
-                    await msg.ack()
-                now = perf()
-                for msg in msgs:
-                    acked[msg.headers[Header.MSG_ID.value]] = now
-
-        task = asyncio.create_task(consume_loop())
-        try:
-            await asyncio.sleep(0.2)
-            started = perf()
-            for i in range(count):
-                msg_id = str(uuid.uuid4())
-                sent[msg_id] = perf()
-                await js.publish(subject, payload, headers={Header.MSG_ID.value: msg_id})
-                await asyncio.sleep(max(0.0, started + (i + 1) * interval - perf()))
-            await asyncio.wait_for(task, env.timeout)
-        except asyncio.TimeoutError:
-            raise BrokenRun(f"raw trickle: {len(acked)}/{count} consumed within {env.timeout:.0f} s") from None
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await js.delete_stream(stream)
-            await nc_consumer.close()
-            await nc.close()
+        async with raw_stream(env, count) as raw:
+            try:
+                started = perf()
+                for i in range(count):
+                    msg_id = str(uuid.uuid4())
+                    sent[msg_id] = perf()
+                    await raw.js.publish(raw.subject, raw.payload, headers={Header.MSG_ID.value: msg_id})
+                    await asyncio.sleep(max(0.0, started + (i + 1) * interval - perf()))
+                await asyncio.wait_for(raw.task, env.timeout)
+            except asyncio.TimeoutError:
+                raise BrokenRun(f"raw trickle: {len(raw.acked)}/{count} consumed within {env.timeout:.0f} s") from None
+            acked = raw.acked
         latencies = [acked[k] - t for k, t in sent.items()]
         extra = {}
     latencies.sort()
@@ -591,7 +542,7 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
             started = perf()
             await fx.commit(n, 1)
             elapsed = perf() - started
-        rows.append(_stage("commits only", n, elapsed, cpu))
+        rows.append(_rate(n, elapsed, cpu, stage="commits only"))
         async with XminWatch(env.dsn) as watch:
             with CpuMeter() as cpu:
                 started = perf()
@@ -602,26 +553,15 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
                         raise BrokenRun(f"stages: relay published {relay.published}/{n}")
                     await asyncio.sleep(0.002)
                 elapsed = perf() - started
-        rows.append(_stage("relay only (backlog)", n, elapsed, cpu) | watch.stats() | relay.stats(started))
+        rows.append(_rate(n, elapsed, cpu, stage="relay only (backlog)") | watch.stats() | relay.stats(started))
         with CpuMeter() as cpu:
             started = perf()
             consumer = await fx.start_consumer(n)
             await fx.wait_done(consumer)
             elapsed = consumer.done_at - started - 0.2  # start_consumer sleeps 0.2 s once bound
-        rows.append(_stage("consumer only (backlog)", n, elapsed, cpu))
+        rows.append(_rate(n, elapsed, cpu, stage="consumer only (backlog)"))
         await fx.verify(n, consumer, relay)
     return rows
-
-
-def _stage(name: str, n: int, elapsed: float, cpu: CpuMeter) -> dict[str, Any]:
-    return {
-        "stage": name,
-        "events": n,
-        "elapsed_s": elapsed,
-        "events_per_s": n / elapsed,
-        "cpu_us_per_event": cpu.process_s / n * 1e6,
-        "machine_busy": cpu.machine_busy,
-    }
 
 
 # -- main ------------------------------------------------------------------------------------------
@@ -681,23 +621,17 @@ async def main() -> None:
             await run_outbox(env, min(200, args.events), args.producers, 1)
 
             runs: list[dict[str, Any]] = []
+            n = args.events
+            plan = [
+                partial(run_raw, env, n),
+                partial(run_raw, env, n, True),
+                partial(run_raw, env, n, False, args.producers),
+            ]
+            for k in args.per_tx:
+                plan += [partial(run_bare, env, n, args.producers, k), partial(run_outbox, env, n, args.producers, k)]
             for rep in range(1, args.reps + 1):
-                plan: list[tuple[str, int]] = [("raw", 0), ("raw+consume", 0), ("raw awaited", args.producers)]
-                for k in args.per_tx:
-                    plan += [("bare", k), ("outbox", k)]
-                if rep % 2 == 0:
-                    plan.reverse()  # alternate the order so drift does not favour one path
-                for kind, option in plan:
-                    if kind == "raw":
-                        row = await run_raw(env, args.events)
-                    elif kind == "raw+consume":
-                        row = await run_raw(env, args.events, consume=True)
-                    elif kind == "raw awaited":
-                        row = await run_raw(env, args.events, awaited_by=option)
-                    elif kind == "bare":
-                        row = await run_bare(env, args.events, args.producers, option)
-                    else:
-                        row = await run_outbox(env, args.events, args.producers, option)
+                for run in plan if rep % 2 else plan[::-1]:  # alternate the order so drift does not favour one path
+                    row = await run()
                     row["rep"] = rep
                     runs.append(row)
                     print(f"  rep {rep}: {row['path']:<16} {row['events_per_s']:>9,.0f} events/s", flush=True)
