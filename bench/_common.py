@@ -48,17 +48,8 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
 from ecandidat.devstack._process import spawn, tail, terminate  # noqa: E402
-from ecandidat.devstack.infra import (  # noqa: E402
-    NatsServer,
-    PostgresServer,
-    S3Server,
-    SmtpSink,
-    drop_database,
-    ensure_database,
-    free_port,
-    reachable,
-    wait_port,
-)
+from ecandidat.devstack.infra import drop_database, ensure_database, free_port, NatsServer, PostgresServer  # noqa: E402
+from ecandidat.devstack.infra import reachable, S3Server, SmtpSink, wait_port  # noqa: E402
 from ecandidat.devstack.nats import nats_server_binary  # noqa: E402
 
 LOCALHOST = "127.0.0.1"

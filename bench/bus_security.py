@@ -19,24 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    LOCALHOST,
-    BrokenRun,
-    Process,
-    account_form,
-    conditions,
-    database,
-    free_port,
-    http_load,
-    logs_dir,
-    median,
-    print_conditions,
-    print_table,
-    run_main,
-    save_results,
-    wait_healthy,
-    workdir,
-)
+from bench._common import account_form, BrokenRun, conditions, database, free_port, http_load, LOCALHOST  # noqa: E402
+from bench._common import logs_dir, median, print_conditions, print_table, Process, run_main, save_results  # noqa: E402
+from bench._common import wait_healthy, workdir  # noqa: E402
 from ecandidat.devstack.infra import NatsServer  # noqa: E402
 
 PASSWORD = "une phrase de passe de banc d'essai"

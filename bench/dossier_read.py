@@ -23,25 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    API,
-    LOCALHOST,
-    PASSWORD,
-    BrokenRun,
-    Stack,
-    account_form,
-    alternate,
-    api,
-    bare_server,
-    conditions,
-    http_load,
-    platform,
-    print_conditions,
-    print_rounds_summary,
-    run_main,
-    save_results,
-    wait_listening,
-)
+from bench._common import account_form, alternate, API, api, bare_server, BrokenRun, conditions, http_load  # noqa: E402
+from bench._common import LOCALHOST, PASSWORD, platform, print_conditions, print_rounds_summary, run_main  # noqa: E402
+from bench._common import save_results, Stack, wait_listening  # noqa: E402
 
 BARE = "bare aiohttp"
 

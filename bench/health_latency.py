@@ -22,27 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    LOCALHOST,
-    BrokenRun,
-    LoadResult,
-    alternate,
-    bare_server,
-    conditions,
-    echo_server,
-    http_load,
-    platform,
-    print_conditions,
-    print_profiles,
-    print_rounds_summary,
-    print_table,
-    proc_cpu_seconds,
-    py_spy_during,
-    run_main,
-    save_results,
-    wait_healthy,
-    wait_listening,
-)
+from bench._common import alternate, bare_server, BrokenRun, conditions, echo_server, http_load  # noqa: E402
+from bench._common import LoadResult, LOCALHOST, platform, print_conditions, print_profiles  # noqa: E402
+from bench._common import print_rounds_summary, print_table, proc_cpu_seconds, py_spy_during, run_main  # noqa: E402
+from bench._common import save_results, wait_healthy, wait_listening  # noqa: E402
 
 BARE = "bare aiohttp"
 BARE_RPC = "bare + NATS echo"

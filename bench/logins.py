@@ -29,22 +29,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    LOCALHOST,
-    PASSWORD,
-    BrokenRun,
-    Process,
-    account_form,
-    conditions,
-    free_port,
-    percentile,
-    platform,
-    print_conditions,
-    print_table,
-    run_main,
-    save_results,
-    wait_healthy,
-)
+from bench._common import account_form, BrokenRun, conditions, free_port, LOCALHOST, PASSWORD, percentile  # noqa: E402
+from bench._common import platform, print_conditions, print_table, Process, run_main, save_results  # noqa: E402
+from bench._common import wait_healthy  # noqa: E402
 from services.accounts.passwords import Passwords  # noqa: E402
 from services.accounts.settings import AccountsSettings  # noqa: E402
 

@@ -32,22 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    XminWatch,
-    BrokenRun,
-    CpuMeter,
-    percentile,
-    conditions,
-    database,
-    median,
-    nats_server,
-    print_conditions,
-    print_table,
-    ratio,
-    run_main,
-    save_results,
-    workdir,
-)
+from bench._common import BrokenRun, conditions, CpuMeter, database, median, nats_server, percentile  # noqa: E402
+from bench._common import print_conditions, print_table, ratio, run_main, save_results, workdir, XminWatch  # noqa: E402
 
 import asyncpg  # noqa: E402
 import nats  # noqa: E402

@@ -34,40 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    ROOT,
-    BrokenRun,
-    Call,
-    LoadResult,
-    bare_server,
-    conditions,
-    echo_server,
-    pct_row,
-    percentile,
-    print_conditions,
-    print_table,
-    ratio,
-    request_load,
-    run_main,
-    save_results,
-    wait_listening,
-    ALL_SERVICES,
-    API,
-    Candidate,
-    Mailbox,
-    Process,
-    Stack,
-    XminWatch,
-    api,
-    cpu_delta,
-    create_candidates,
-    free_port,
-    platform,
-    print_cpu_table,
-    print_profiles,
-    py_spy_during,
-    staff_session,
-)
+from bench._common import ALL_SERVICES, API, api, bare_server, BrokenRun, Call, Candidate, conditions  # noqa: E402
+from bench._common import cpu_delta, create_candidates, echo_server, free_port, LoadResult, Mailbox  # noqa: E402
+from bench._common import pct_row, percentile, platform, print_conditions, print_cpu_table, print_profiles  # noqa: E402
+from bench._common import print_table, Process, py_spy_during, ratio, request_load, ROOT, run_main  # noqa: E402
+from bench._common import save_results, Stack, staff_session, wait_listening, XminWatch  # noqa: E402
 
 # Formations with the fewest pieces (services/candidatures/seed.py): 4 for the five of FC-DIPL, 3 for VA85 and Reprise.
 FORMATIONS = ["DU-MUSICO", "M1-BIOVIE", "DU-LSF", "DU-ERGO", "DU-ACCOMP", "VA85-LIC", "REPRISE-L1"]

@@ -29,31 +29,10 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    ROOT,
-    BrokenRun,
-    Call,
-    LoadResult,
-    bare_server,
-    conditions,
-    median,
-    percentile,
-    print_conditions,
-    print_table,
-    ratio,
-    request_load,
-    run_main,
-    save_results,
-    wait_listening,
-    API,
-    NOMS,
-    PRENOMS,
-    Stack,
-    platform,
-    print_profiles,
-    py_spy_during,
-    staff_session,
-)
+from bench._common import API, bare_server, BrokenRun, Call, conditions, LoadResult, median, NOMS  # noqa: E402
+from bench._common import percentile, platform, PRENOMS, print_conditions, print_profiles, print_table  # noqa: E402
+from bench._common import py_spy_during, ratio, request_load, ROOT, run_main, save_results, Stack  # noqa: E402
+from bench._common import staff_session, wait_listening  # noqa: E402
 
 FORMATION = "DU-MUSICO"
 ROWS = 100_000

@@ -21,24 +21,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    ROOT,
-    BrokenRun,
-    Call,
-    LoadResult,
-    bare_server,
-    conditions,
-    median,
-    print_conditions,
-    print_table,
-    ratio,
-    request_load,
-    run_main,
-    save_results,
-    wait_listening,
-    platform,
-    staff_session,
-)
+from bench._common import bare_server, BrokenRun, Call, conditions, LoadResult, median, platform  # noqa: E402
+from bench._common import print_conditions, print_table, ratio, request_load, ROOT, run_main, save_results  # noqa: E402
+from bench._common import staff_session, wait_listening  # noqa: E402
 from bench.staff_list import FORMATION, ROWS, _Recording, bulk_load, summarize_plan  # noqa: E402
 
 TARGET_P95_MS = 100.0

@@ -29,19 +29,8 @@ import aiohttp  # noqa: E402
 import nats  # noqa: E402
 from minio import Minio  # noqa: E402
 
-from bench._common import (  # noqa: E402
-    BrokenRun,
-    PeakRss,
-    Process,
-    Stack,
-    conditions,
-    platform,
-    print_conditions,
-    print_table,
-    rss_mb,
-    run_main,
-    save_results,
-)
+from bench._common import BrokenRun, conditions, PeakRss, platform, print_conditions, print_table, Process  # noqa: E402
+from bench._common import rss_mb, run_main, save_results, Stack  # noqa: E402
 from ecandidat.contracts.accounts import ResolveSession  # noqa: E402
 from ecandidat.contracts.auth import Principal  # noqa: E402
 from ecandidat.contracts.candidatures import CandidatureCreated, RequiredPiece  # noqa: E402

@@ -21,26 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    LOCALHOST,
-    BrokenRun,
-    bare_server,
-    conditions,
-    percentile,
-    print_conditions,
-    print_table,
-    run_main,
-    save_results,
-    wait_listening,
-    ALL_SERVICES,
-    Stack,
-    api,
-    cpu_delta,
-    create_candidates,
-    platform,
-    print_profiles,
-    py_spy_during,
-)
+from bench._common import ALL_SERVICES, api, bare_server, BrokenRun, conditions, cpu_delta  # noqa: E402
+from bench._common import create_candidates, LOCALHOST, percentile, platform, print_conditions  # noqa: E402
+from bench._common import print_profiles, print_table, py_spy_during, run_main, save_results, Stack  # noqa: E402
+from bench._common import wait_listening  # noqa: E402
 
 API = "/api/v1"
 USERS = 20

@@ -22,19 +22,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
-    BrokenRun,
-    conditions,
-    database,
-    nats_server,
-    percentile,
-    print_conditions,
-    print_table,
-    ratio,
-    run_main,
-    save_results,
-    workdir,
-)
+from bench._common import BrokenRun, conditions, database, nats_server, percentile, print_conditions  # noqa: E402
+from bench._common import print_table, ratio, run_main, save_results, workdir  # noqa: E402
 
 import nats  # noqa: E402
 from aiohttp import web  # noqa: E402
