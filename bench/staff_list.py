@@ -79,8 +79,81 @@ def parse_args() -> argparse.Namespace:
 # -- the fixture: COPY into the candidatures service's own tables -------------------------------------
 
 
-def _numero(rng: random.Random) -> str:
-    return "26" + "".join(rng.choices(string.digits + string.ascii_uppercase, k=6))
+CANDIDATURE_COLUMNS = (
+    "id account_id numero_dossier formation_code centre_code campagne_code statut statut_date type_traitement "
+    "type_traitement_valide decision date_retour_individuelle date_reception created_at cancelled_at version "
+    "decision_id decision_validated_at rang_lc confirmation_deadline pieces_total pieces_ready pieces_refused nom prenom"
+).split()
+DECISION_COLUMNS = (
+    "id candidature_id kind motif rang preselection_date preselection_heure preselection_lieu commentaire "
+    "entered_by entered_at validated_by validated_at automatic"
+).split()
+GESTION = "gestion@univ.example"
+
+
+def _record(columns: list[str], **values: Any) -> tuple[Any, ...]:
+    return tuple(values.get(c) for c in columns)
+
+
+def fixture_rows(
+    rng: random.Random, rows: int, formation: Any, campagne: str, start: datetime
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(candidatures, candidats, decisions) records of `rows` candidatures of FORMATION over 28 days:
+    a quarter en attente (some cancelled), then receptionne, incomplet, complet with or without a decision."""
+    candidatures, candidats, decisions = [], [], []
+    rang = 0
+    for _ in range(rows):
+        cid, account = uuid.uuid4(), uuid.uuid4()
+        numero = "26" + "".join(rng.choices(string.digits + string.ascii_uppercase, k=6))
+        created = start + timedelta(seconds=rng.uniform(0, 28 * 86400))
+        r = rng.random()
+        c: dict[str, Any] = {"statut": "en_attente", "pieces_ready": rng.randint(0, 4), "pieces_refused": 0}
+        if r < 0.25:
+            if rng.random() < 0.12:
+                c["cancelled_at"] = created + timedelta(hours=rng.uniform(1, 200))
+        else:
+            reception = c["date_reception"] = created + timedelta(seconds=rng.uniform(600, 5 * 86400))
+            c["pieces_ready"] = 4
+            if r < 0.60:
+                c["statut"] = "receptionne"
+            elif r < 0.70:
+                c.update(statut="incomplet", pieces_ready=3, pieces_refused=1)
+            else:
+                c["statut"] = "complet"
+                d = rng.random()
+                if d < 0.60:
+                    kinds = ["favorable", "defavorable", "liste_complementaire", "liste_attente"]
+                    kind = rng.choices(kinds, [35, 30, 25, 10])[0]
+                    entered = reception + timedelta(days=rng.uniform(1, 10))
+                    validated = entered + timedelta(hours=rng.uniform(1, 48))
+                    c.update(decision=kind, decision_id=uuid.uuid4(), decision_validated_at=validated)
+                    if kind == "liste_complementaire":
+                        rang += 1
+                        c["rang_lc"] = rang
+                    if kind == "favorable":
+                        c["confirmation_deadline"] = validated + timedelta(days=10)
+                    motif = "Dossier insuffisant" if kind == "defavorable" else None
+                    decision = dict(kind=kind, motif=motif, rang=c.get("rang_lc"), validated_at=validated)
+                    decision.update(id=c["decision_id"], entered_by=GESTION, entered_at=entered, validated_by=GESTION)
+                    decisions.append(_record(DECISION_COLUMNS, candidature_id=cid, automatic=False, **decision))
+                elif d < 0.70:  # entered, waiting for validation: the list shows it as decision_en_attente
+                    entered, by = reception + timedelta(days=3), "commission@univ.example"
+                    decision = dict(id=uuid.uuid4(), kind="favorable", entered_by=by, entered_at=entered)
+                    decisions.append(_record(DECISION_COLUMNS, candidature_id=cid, automatic=False, **decision))
+        nom = NOMS[rng.randrange(len(NOMS))]
+        if rng.random() < 0.3:
+            nom = f"{nom}-{NOMS[rng.randrange(len(NOMS))]}"
+        nom = nom.upper() if rng.random() < 0.2 else nom
+        prenom = PRENOMS[rng.randrange(len(PRENOMS))]
+        c.update(id=cid, account_id=account, numero_dossier=numero, formation_code=FORMATION, nom=nom, prenom=prenom)
+        c.update(
+            centre_code=formation["centre_code"], campagne_code=campagne, type_traitement=formation["type_traitement"]
+        )
+        c.update(statut_date=c.get("date_reception") or created, type_traitement_valide=rng.random() < 0.5)
+        c.update(created_at=created, version=1 + ("date_reception" in c) + ("decision" in c), pieces_total=4)
+        candidatures.append(_record(CANDIDATURE_COLUMNS, **c))
+        candidats.append((account, numero, nom, prenom, f"{prenom.lower()}.{numero.lower()}@example.org"))
+    return candidatures, candidats, decisions
 
 
 async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = False) -> dict[str, Any]:
@@ -89,151 +162,21 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = Fa
     find the pages all-visible)."""
     import asyncpg
 
-    rng = random.Random(seed)
     conn = await asyncpg.connect(stack.db.url, server_settings={"search_path": "candidatures"})
     try:
         formation = await conn.fetchrow("SELECT * FROM formations WHERE code = $1", FORMATION)
         campagne = await conn.fetchval("SELECT code FROM campagnes WHERE en_service")
         before = await conn.fetchval("SELECT count(*) FROM candidatures")
         start = datetime.now(timezone.utc) - timedelta(days=30)
-        candidatures, candidats, decisions = [], [], []
-        rang = 0
-        for _ in range(rows):
-            cid, account = uuid.uuid4(), uuid.uuid4()
-            numero = _numero(rng)
-            created = start + timedelta(seconds=rng.uniform(0, 28 * 86400))
-            r = rng.random()
-            statut, reception, cancelled, decision, decision_id, validated_at = (
-                "en_attente",
-                None,
-                None,
-                None,
-                None,
-                None,
-            )
-            rang_lc, deadline, ready, refused = None, None, rng.randint(0, 4), 0
-            if r < 0.25:
-                if rng.random() < 0.12:
-                    cancelled = created + timedelta(hours=rng.uniform(1, 200))
-            else:
-                reception = created + timedelta(seconds=rng.uniform(600, 5 * 86400))
-                ready = 4
-                if r < 0.60:
-                    statut = "receptionne"
-                elif r < 0.70:
-                    statut, ready, refused = "incomplet", 3, 1
-                else:
-                    statut = "complet"
-                    d = rng.random()
-                    if d < 0.60:
-                        kind = rng.choices(
-                            ["favorable", "defavorable", "liste_complementaire", "liste_attente"], [35, 30, 25, 10]
-                        )[0]
-                        decision_id = uuid.uuid4()
-                        entered = reception + timedelta(days=rng.uniform(1, 10))
-                        validated_at = entered + timedelta(hours=rng.uniform(1, 48))
-                        decision = kind
-                        if kind == "liste_complementaire":
-                            rang += 1
-                            rang_lc = rang
-                        if kind == "favorable":
-                            deadline = validated_at + timedelta(days=10)
-                        decisions.append(
-                            (
-                                decision_id,
-                                cid,
-                                kind,
-                                "Dossier insuffisant" if kind == "defavorable" else None,
-                                rang_lc,
-                                None,
-                                None,
-                                None,
-                                None,
-                                "gestion@univ.example",
-                                entered,
-                                "gestion@univ.example",
-                                validated_at,
-                                False,
-                            )
-                        )
-                    elif d < 0.70:  # entered, waiting for validation: the list shows it as decision_en_attente
-                        decisions.append(
-                            (
-                                uuid.uuid4(),
-                                cid,
-                                "favorable",
-                                None,
-                                None,
-                                None,
-                                None,
-                                None,
-                                None,
-                                "commission@univ.example",
-                                reception + timedelta(days=3),
-                                None,
-                                None,
-                                False,
-                            )
-                        )
-            statut_date = reception or created
-            nom = NOMS[rng.randrange(len(NOMS))]
-            if rng.random() < 0.3:
-                nom = f"{nom}-{NOMS[rng.randrange(len(NOMS))]}"
-            nom = nom.upper() if rng.random() < 0.2 else nom
-            prenom = PRENOMS[rng.randrange(len(PRENOMS))]
-            candidatures.append(
-                (
-                    cid,
-                    account,
-                    numero,
-                    FORMATION,
-                    formation["centre_code"],
-                    campagne,
-                    statut,
-                    statut_date,
-                    formation["type_traitement"],
-                    rng.random() < 0.5,
-                    decision,
-                    None,
-                    reception,
-                    created,
-                    cancelled,
-                    1 + (reception is not None) + (decision is not None),
-                    decision_id,
-                    validated_at,
-                    rang_lc,
-                    deadline,
-                    4,
-                    ready,
-                    refused,
-                    nom,
-                    prenom,
-                )
-            )
-            candidats.append((account, numero, nom, prenom, f"{prenom.lower()}.{numero.lower()}@example.org"))
+        candidatures, candidats, decisions = fixture_rows(random.Random(seed), rows, formation, campagne, start)
         started = time.monotonic()
         async with conn.transaction():
-            await conn.copy_records_to_table("candidats", records=candidats, schema_name="candidatures")
-            await conn.copy_records_to_table(
-                "candidatures",
-                schema_name="candidatures",
-                records=candidatures,
-                columns=(
-                    "id account_id numero_dossier formation_code centre_code campagne_code statut statut_date "
-                    "type_traitement type_traitement_valide decision date_retour_individuelle date_reception "
-                    "created_at cancelled_at version decision_id decision_validated_at rang_lc "
-                    "confirmation_deadline pieces_total pieces_ready pieces_refused nom prenom"
-                ).split(),
-            )
-            await conn.copy_records_to_table(
-                "decisions",
-                schema_name="candidatures",
-                records=decisions,
-                columns=(
-                    "id candidature_id kind motif rang preselection_date preselection_heure preselection_lieu "
-                    "commentaire entered_by entered_at validated_by validated_at automatic"
-                ).split(),
-            )
+            for table, records, columns in (
+                ("candidats", candidats, None),
+                ("candidatures", candidatures, CANDIDATURE_COLUMNS),
+                ("decisions", decisions, DECISION_COLUMNS),
+            ):
+                await conn.copy_records_to_table(table, records=records, columns=columns, schema_name="candidatures")
         copied = time.monotonic() - started
         await conn.execute("ANALYZE candidatures; ANALYZE candidats; ANALYZE decisions")
         if vacuum:
@@ -529,20 +472,14 @@ def report(
         "round|variant|pages|rows|bytes/page|p50 ms|p95 ms|p99 ms|max ms|bare p50|bare p95|p95 ratio".split("|"),
         rows,
     )
-    summary = []
-    for name in VARIANTS:
-        walks = [r[name][0] for r in rounds]
-        bares = [r[name][1] for r in rounds]
-        summary.append(
-            [
-                name,
-                median([w.ms(50) for w in walks]),
-                median([w.ms(95) for w in walks]),
-                median([w.ms(99) for w in walks]),
-                median([b.ms(95) for b in bares]),
-                median([ratio(w.ms(95), b.ms(95)) for w, b in zip(walks, bares)]),
-            ]
-        )
+    summary = [
+        [name, *(median([r[name][0].ms(q) for r in rounds]) for q in (50, 95, 99))]
+        + [
+            median([r[name][1].ms(95) for r in rounds]),
+            median([ratio(w.ms(95), b.ms(95)) for w, b in (r[name] for r in rounds)]),
+        ]
+        for name in VARIANTS
+    ]
     print_table(
         f"summary per variant: median of {len(rounds)} rounds; ratio paired by round",
         ["variant", "p50 ms", "p95 ms", "p99 ms", "bare p95 ms", "p95 ratio"],
