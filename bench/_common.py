@@ -192,9 +192,11 @@ def ratio(a: float, b: float) -> float:
 
 
 def save_results(name: str, data: dict[str, Any]) -> Path:
+    """bench/results/<name>-<time>.json (git-ignored), its path printed."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(data, indent=2, default=str))
+    print(f"raw results: {path.relative_to(ROOT)}")
     return path
 
 

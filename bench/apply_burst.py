@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import ALL_SERVICES, API, bare_server, BrokenRun, Call, Candidate, conditions  # noqa: E402
 from bench._common import cpu_delta, create_candidates, LoadResult, median, platform, print_conditions  # noqa: E402
 from bench._common import print_cpu_table, print_profiles, print_rounds_summary, print_table  # noqa: E402
-from bench._common import py_spy_during, request_load, ROOT, run_main, save_results, Stack, wait_listening  # noqa: E402
+from bench._common import py_spy_during, request_load, run_main, save_results, Stack, wait_listening  # noqa: E402
 
 # The demo offer's formations (services/candidatures/seed.py); one per burst, the last for the warm-up.
 FORMATIONS = ["DU-MUSICO", "M1-BIOVIE", "DU-LSF", "DU-ERGO", "DU-ACCOMP", "VA85-LIC", "REPRISE-L1", "DAEU-A", "DAEU-B"]
@@ -324,7 +324,7 @@ def report(
         waits.rows(),
     )
     print_profiles(profiles)
-    saved = save_results(
+    save_results(
         "apply_burst",
         {
             "conditions": info,
@@ -336,7 +336,6 @@ def report(
             "pg_wait_samples": waits.samples,
         },
     )
-    print(f"raw results: {saved.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -205,7 +205,7 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     rpc_cost = (median(trips["open"]) - median(trips["secured"])) / median(trips["open"]) * 100
     print(f"\ncost of the secured bus on bare rpc: {rpc_cost:+.1f} %")
-    path = save_results(
+    save_results(
         "bus_security",
         {
             "conditions": info,
@@ -215,7 +215,6 @@ async def main_async(args: argparse.Namespace) -> None:
             "rpc_cost_percent": round(rpc_cost, 2),
         },
     )
-    print(f"raw results: {path}")
 
 
 def main() -> None:

@@ -160,7 +160,7 @@ async def main(args: argparse.Namespace) -> None:
             bare.check()
     print()
     print_rounds_summary(rows, BARE)
-    print(f"raw results: {save_results('dossier_read', {'conditions': info, 'runs': rows})}")
+    save_results("dossier_read", {"conditions": info, "runs": rows})
     failed = [f"{r['label']} C={r['concurrency']}: {r['statuses']} {r['errors']}" for r in rows if r["failed"]]
     if failed:
         raise BrokenRun("; ".join(failed))

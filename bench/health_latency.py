@@ -153,8 +153,7 @@ def report(
                 print("  " + line[:300])
             print()
     print_profiles(profiles)
-    path = save_results("health_latency", {"conditions": info, "runs": results})
-    print(f"raw results: {path}")
+    save_results("health_latency", {"conditions": info, "runs": results})
     failed = [r for r in results if r["failed"] or not r["ok"]]
     for r in failed:
         for sample in r["failure_samples"]:

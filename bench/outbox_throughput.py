@@ -731,11 +731,10 @@ def report(
         stats.sort_stats("tottime").print_stats(30)
         print("cProfile of the timed sections (all paths together), top 30 by own time:")
         print(out.getvalue())
-    path = save_results(
+    save_results(
         "outbox_throughput",
         {"conditions": info, "runs": runs, "stages": stages, "trickle": trickle},
     )
-    print(f"raw results: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import ALL_SERVICES, API, api, bare_server, BrokenRun, Call, Candidate, conditions  # noqa: E402
 from bench._common import cpu_delta, create_candidates, echo_server, free_port, LoadResult, Mailbox  # noqa: E402
 from bench._common import pct_row, percentile, platform, print_conditions, print_cpu_table, print_profiles  # noqa: E402
-from bench._common import print_table, Process, py_spy_during, ratio, request_load, ROOT, run_main  # noqa: E402
+from bench._common import print_table, Process, py_spy_during, ratio, request_load, run_main  # noqa: E402
 from bench._common import save_results, Stack, staff_session, wait_listening, XminWatch  # noqa: E402
 
 # Formations with the fewest pieces (services/candidatures/seed.py): 4 for the five of FC-DIPL, 3 for VA85 and Reprise.
@@ -574,7 +574,7 @@ def report(
         [("refusal run", extra["cpu"])],
     )
     print_profiles(extra.get("profiles", {}), " (the run was slowed down by the sampling)")
-    saved = save_results(
+    save_results(
         "refusal_latency",
         {
             "conditions": info,
@@ -585,7 +585,6 @@ def report(
             "timelines": [t.__dict__ for t in timelines],
         },
     )
-    print(f"raw results: {saved.relative_to(ROOT)}")
     problems = []
     if result.ok != n:
         problems.append(f"{n - result.ok} refusals not answered 200: {result.failure_samples}")

@@ -510,7 +510,7 @@ def report(
             print()
     print(f"every plan (custom and generic) with its SQL: {plan_file.relative_to(ROOT)}\n")
     print_profiles(profiles, ", default variant")
-    saved = save_results(
+    save_results(
         "staff_list",
         {
             "conditions": info,
@@ -530,7 +530,6 @@ def report(
             "plans": plans,
         },
     )
-    print(f"raw results: {saved.relative_to(ROOT)}")
     problems = [p for r in rounds for w, b in r.values() for p in w.problems]
     problems += [f"bare: {b.failed} failed" for r in rounds for _, b in r.values() if b.failed]
     return problems

@@ -213,7 +213,8 @@ def report(info: dict[str, Any], rounds: list, sizes: dict[str, int], plan: dict
         print("  " + re.sub(r"\s+", " ", shown["sql"]))
         for line in shown["plan"]:
             print("  " + line[:170])
-    saved = save_results(
+    print()
+    save_results(
         "staff_pages",
         {
             "conditions": info,
@@ -225,7 +226,7 @@ def report(info: dict[str, Any], rounds: list, sizes: dict[str, int], plan: dict
             ],
         },
     )
-    print(f"\nraw results: {saved.relative_to(ROOT)}; logs: {logs.relative_to(ROOT)}")
+    print(f"logs: {logs.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
