@@ -193,17 +193,9 @@ async def main() -> None:
             wait_listening(bare_port, bare)
             async with aiohttp.ClientSession() as http:
                 candidates = await create_candidates(stack, http, users, "pages")
-                candidatures = []
-                for candidate in candidates:
-                    _, view = await api(
-                        http,
-                        stack,
-                        "POST",
-                        f"{API}/candidatures",
-                        token=candidate.token,
-                        json_body={"formation_code": "DU-MUSICO"},
-                        expect=(201,),
-                    )
+                apply, path, candidatures = {"formation_code": "DU-MUSICO"}, f"{API}/candidatures", []
+                for c in candidates:
+                    _, view = await api(http, stack, "POST", path, token=c.token, json_body=apply, expect=(201,))
                     candidatures.append(view["id"])
                 for candidate, cid in zip(candidates, candidatures):  # the slots come with an event
                     for _ in range(200):
@@ -263,18 +255,9 @@ async def main() -> None:
         for name in urls:
             runs = results[name, think]
             best = min(runs, key=lambda r: r["p95"])
-            rows.append(
-                [
-                    name,
-                    f"{best['rps']:.0f}",
-                    f"{best['p50']:.1f}",
-                    f"{best['p95']:.1f}",
-                    f"{best['p99']:.1f}",
-                    f"{best['p95'] / bare_p95:.1f}×",
-                    f"{best['bytes'] / 1024:.1f} KB",
-                    " / ".join(f"{r['p95']:.0f}" for r in runs),
-                ]
-            )
+            cells = [f"{best['rps']:.0f}", *(f"{best[k]:.1f}" for k in ("p50", "p95", "p99"))]
+            cells += [f"{best['p95'] / bare_p95:.1f}×", f"{best['bytes'] / 1024:.1f} KB"]
+            rows.append([name, *cells, " / ".join(f"{r['p95']:.0f}" for r in runs)])
         print_table(
             f"{title}; {seconds:g} s per phase, best round by p95",
             ["page", "req/s", "p50 ms", "p95 ms", "p99 ms", "p95 ÷ bare", "page size", "p95 of each round"],
@@ -295,23 +278,19 @@ async def main() -> None:
         ],
     )
     for c in costs:
-        print(
-            f"  {c['label']}: API "
-            + ", ".join(f"{k} ×{v:g}" for k, v in c["api_calls"].items())
-            + "; rpc "
-            + ", ".join(f"{k} ×{v:g}" for k, v in c["rpc"].items())
-        )
+        calls = {kind: ", ".join(f"{k} ×{v:g}" for k, v in c[kind].items()) for kind in ("api_calls", "rpc")}
+        print(f"  {c['label']}: API {calls['api_calls']}; rpc {calls['rpc']}")
     print()
     print_profiles(profiles, ", candidature page at saturation")
-    total = weight["HTML"] + weight["CSS"] + weight["JS"]
+    kb = {
+        k: f"{v / 1024:.1f} KB"
+        for k, v in (weight | {"HTML + CSS + JS": sum(weight[k] for k in ("HTML", "CSS", "JS"))}).items()
+    }
+    columns = ["HTML", "CSS", "JS", "HTML + CSS + JS", "fonts", "images", "other"]
     print_table(
         "First load of the candidature page in Chromium (empty cache), bytes transferred",
-        ["HTML", "CSS", "JS", "HTML + CSS + JS", "fonts", "images", "other"],
-        [
-            [f"{weight[k] / 1024:.1f} KB" for k in ("HTML", "CSS", "JS")]
-            + [f"{total / 1024:.1f} KB"]
-            + [f"{weight[k] / 1024:.1f} KB" for k in ("fonts", "images", "other")]
-        ],
+        columns,
+        [[kb[k] for k in columns]],
     )
     save_results(
         "web_pages",
