@@ -834,13 +834,14 @@ class Mailbox:
     loop are woken through `call_soon_threadsafe`.
     """
 
-    def __init__(self, sink: SmtpSink, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, sink: SmtpSink | None, loop: asyncio.AbstractEventLoop) -> None:
         self._lock = threading.Lock()
         self._loop = loop
         self._changed = asyncio.Event()
         self.items: list[tuple[float, EmailMessage]] = []
         self.sink_thread = 0
-        sink.on_message = self._on_message
+        if sink is not None:
+            sink.on_message = self._on_message
 
     def sink_cpu(self) -> float:
         """CPU seconds used so far by the SMTP sink's thread (part of this process's CPU)."""

@@ -23,7 +23,6 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,11 +86,7 @@ class MaildirMailbox(Mailbox):
     microseconds), not when this process read it."""
 
     def __init__(self, maildir: Path, process: Process, loop: asyncio.AbstractEventLoop) -> None:
-        self._lock = threading.Lock()
-        self._loop = loop
-        self._changed = asyncio.Event()
-        self.items = []
-        self.sink_thread = 0
+        super().__init__(None, loop)
         self.maildir = maildir
         self.process = process
         self._seen: set[str] = set()
@@ -423,9 +418,13 @@ def drift(timelines: list[Timeline], key: str) -> tuple[float, float]:
     return p50(timelines[:tenth]), p50(timelines[-tenth:])
 
 
-async def open_loop_baseline(base: str, path: str, count: int, rate: float, label: str) -> LoadResult:
-    result, _ = await request_load(base, [Call("GET", path)] * count, concurrency=256, interval=1.0 / rate, label=label)
-    return result
+async def baseline(base: str, when: str, count: int, rate: float) -> list[LoadResult]:
+    """The bare /health and bare + NATS echo, with the same open-loop client."""
+    results = []
+    for path, label in (("/health", f"bare /health ({when})"), ("/rpc", f"bare + NATS echo ({when})")):
+        calls = [Call("GET", path)] * count
+        results.append((await request_load(base, calls, concurrency=256, interval=1.0 / rate, label=label))[0])
+    return results
 
 
 async def main() -> None:
@@ -468,10 +467,7 @@ async def main() -> None:
                 f"candidates, pieces uploaded through the gateway, in {time.monotonic() - started:.0f} s"
             )
             print_conditions(info)
-            baselines = [
-                await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (before)"),
-                await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (before)"),
-            ]
+            baselines = await baseline(bare_base, "before", len(targets), args.rate)
             watch = EventWatch()
             await watch.start(stack.nats_url)
             pids = {n: stack.pid(n) for n in ("gateway", "documents", "candidatures", "mailer")}
@@ -489,10 +485,7 @@ async def main() -> None:
             mailed = [t.mailed for t in timelines if not math.isnan(t.mailed)]
             extra["xmin"] = xmin.rows(timelines[0].due, max(mailed, default=time.time()))
             extra["profiles"] = profiles
-            baselines += [
-                await open_loop_baseline(bare_base, "/health", len(targets), args.rate, "bare /health (after)"),
-                await open_loop_baseline(bare_base, "/rpc", len(targets), args.rate, "bare + NATS echo (after)"),
-            ]
+            baselines += await baseline(bare_base, "after", len(targets), args.rate)
             stack.check()
     problems = report(info, args, result, timelines, extra, baselines)
     if problems:
@@ -531,27 +524,18 @@ def report(
     bare_p50 = sum(b.ms(50) for b in baselines if "NATS" not in b.label) / 2
     bare_p99 = sum(b.ms(99) for b in baselines if "NATS" not in b.label) / 2
     echo_p50 = sum(b.ms(50) for b in baselines if "NATS" in b.label) / 2
-    ratios = []
-    for row in rows:
-        ratios.append([row[0], ratio(row[2], bare_p50), ratio(row[4], bare_p99), ratio(row[2], echo_p50)])
+    ratios = [[row[0], ratio(row[2], bare_p50), ratio(row[4], bare_p99), ratio(row[2], echo_p50)] for row in rows]
     print_table(
         "ratios: stage p50 / bare p50, stage p99 / bare p99 (bare: mean of before and after), "
         "stage p50 / bare+NATS p50",
         ["stage", "p50 ratio", "p99 ratio", "p50 / NATS echo"],
         ratios,
     )
-    drift_rows = [
-        [label, *drift(timelines, key)]
-        for label, key in (
-            ("staff request answered", "answered"),
-            ("incomplet committed", "incomplet_at"),
-            ("mail accepted", "mailed"),
-        )
-    ]
+    drifts = {"staff request answered": "answered", "incomplet committed": "incomplet_at", "mail accepted": "mailed"}
     print_table(
         "keeping up: p50 (ms) of the first and the last tenth of the refusals",
         ["stage", "first 10%", "last 10%"],
-        drift_rows,
+        [[label, *drift(timelines, key)] for label, key in drifts.items()],
     )
     hops = hop_rows(timelines)
     print_table(
