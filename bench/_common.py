@@ -26,7 +26,6 @@ import math
 import os
 import platform as _platform
 import re
-import resource
 import shutil
 import signal
 import statistics
@@ -478,7 +477,7 @@ async def http_load(
 
 @dataclass(frozen=True)
 class Call:
-    """One request of `request_load` / `open_loop`: `path` on the base URL, a JSON body or none."""
+    """One request of `request_load`: `path` on the base URL, a JSON body or none."""
 
     method: str
     path: str
@@ -751,10 +750,9 @@ def start_py_spy(pid: int, out: Path, duration: float, rate: int = 200) -> subpr
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def summarize_collapsed(path: Path, top: int = 15) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
-    """(samples, top functions by own samples, top functions by inclusive samples) of a py-spy raw file."""
+def summarize_collapsed(path: Path, top: int = 15) -> tuple[int, list[tuple[str, int]]]:
+    """(samples, top functions by own samples) of a py-spy raw file."""
     own: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
     total = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -764,11 +762,7 @@ def summarize_collapsed(path: Path, top: int = 15) -> tuple[int, list[tuple[str,
         total += count
         frames = [_short_frame(f) for f in stack.split(";")]
         own[frames[-1]] = own.get(frames[-1], 0) + count
-        for frame in set(frames):
-            inclusive[frame] = inclusive.get(frame, 0) + count
-    by_own = sorted(own.items(), key=lambda kv: -kv[1])[:top]
-    by_inclusive = sorted(inclusive.items(), key=lambda kv: -kv[1])[: top * 3]
-    return total, by_own, by_inclusive
+    return total, sorted(own.items(), key=lambda kv: -kv[1])[:top]
 
 
 def _short_frame(frame: str) -> str:
@@ -780,10 +774,6 @@ def _short_frame(frame: str) -> str:
             where = where.split(marker, 1)[1]
             break
     return f"{name} ({where})" if where else name
-
-
-def max_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def wait_healthy(url: str, processes: Sequence[Process], timeout: float = 60.0) -> None:
@@ -1255,7 +1245,7 @@ async def py_spy_during(
 
 def print_profiles(profiles: dict[str, Path], what: str = "", top: int = 15) -> None:
     for name, path in profiles.items():
-        total, own, _ = summarize_collapsed(path, top)
+        total, own = summarize_collapsed(path, top)
         print(f"py-spy, {name}{what}: own time, top functions ({total} samples, {path})")
         for frame, count in own:
             print(f"  {count / max(1, total) * 100:5.1f}%  {frame}")

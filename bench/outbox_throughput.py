@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
-import io
 import pstats
 import sys
 import tempfile
@@ -682,16 +681,8 @@ def report(
         base = _baseline(path)
         ratios = [ratio(rep[path]["events_per_s"], rep[base]["events_per_s"]) for rep in by_rep.values() if base in rep]
         raw = [ratio(rep[path]["events_per_s"], rep["raw publish"]["events_per_s"]) for rep in by_rep.values()]
-        summary.append(
-            [
-                path,
-                median(rates),
-                min(rates),
-                max(rates),
-                base if path != base else "-",
-                *(f"{x:.3f}" for x in (median(ratios), min(ratios), max(ratios), median(raw))),
-            ]
-        )
+        cells = [median(rates), min(rates), max(rates), base if path != base else "-"]
+        summary.append([path, *cells, *(f"{x:.3f}" for x in (median(ratios), min(ratios), max(ratios), median(raw)))])
     print_table(
         "summary (median of the repetitions; ratio = path / its baseline in the same repetition: an outbox\n"
         "path's is the same producers' bare commits, the others' raw publish)",
@@ -726,11 +717,8 @@ def report(
             ],
         )
     if env.profiler is not None:
-        out = io.StringIO()
-        stats = pstats.Stats(env.profiler, stream=out)
-        stats.sort_stats("tottime").print_stats(30)
         print("cProfile of the timed sections (all paths together), top 30 by own time:")
-        print(out.getvalue())
+        pstats.Stats(env.profiler, stream=sys.stdout).sort_stats("tottime").print_stats(30)
     save_results(
         "outbox_throughput",
         {"conditions": info, "runs": runs, "stages": stages, "trickle": trickle},
