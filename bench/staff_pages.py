@@ -16,6 +16,7 @@ import argparse
 import re
 import sys
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -151,24 +152,13 @@ async def main() -> None:
                 results = {}
                 for name, (path, headers) in targets.items():
                     for concurrency in (1, 4):
-
-                        async def target() -> LoadResult:
-                            return await timed(stack.base, path, headers, args.pages, concurrency, name)
-
-                        async def baseline() -> LoadResult:
-                            return (
-                                await request_load(
-                                    bare_base,
-                                    [Call("GET", f"/body/{sizes[name]}")] * args.pages,
-                                    concurrency=concurrency,
-                                    label="bare",
-                                )
-                            )[0]
-
+                        target = partial(timed, stack.base, path, headers, args.pages, concurrency, name)
+                        calls = [Call("GET", f"/body/{sizes[name]}")] * args.pages
+                        baseline = partial(request_load, bare_base, calls, concurrency=concurrency, label="bare")
                         if rnd % 2 == 0:
-                            t, b = await target(), await baseline()
+                            t, (b, _) = await target(), await baseline()
                         else:
-                            b, t = await baseline(), await target()
+                            (b, _), t = await baseline(), await target()
                         results[name, concurrency] = (t, b)
                         print(
                             f"  round {rnd + 1} C={concurrency} {name:<34} p50 {t.ms(50):7.1f} p95 {t.ms(95):7.1f} ms"
@@ -187,18 +177,10 @@ def report(info: dict[str, Any], rounds: list, sizes: dict[str, int], plan: dict
     rows = []
     for name, concurrency in rounds[0]:
         runs = [r[name, concurrency] for r in rounds]
-        rows.append(
-            [
-                name,
-                concurrency,
-                f"{sizes[name] / 1024:.1f} KB",
-                median([t.ms(50) for t, _ in runs]),
-                median([t.ms(95) for t, _ in runs]),
-                " / ".join(f"{t.ms(95):.0f}" for t, _ in runs),
-                median([b.ms(95) for _, b in runs]),
-                median([ratio(t.ms(95), b.ms(95)) for t, b in runs]),
-            ]
-        )
+        p50, p95 = (median([t.ms(q) for t, _ in runs]) for q in (50, 95))
+        each = " / ".join(f"{t.ms(95):.0f}" for t, _ in runs)
+        bare = [median([b.ms(95) for _, b in runs]), median([ratio(t.ms(95), b.ms(95)) for t, b in runs])]
+        rows.append([name, concurrency, f"{sizes[name] / 1024:.1f} KB", p50, p95, each, *bare])
     print_table(
         f"GET, median of {len(rounds)} rounds (target: the list page p95 < {TARGET_P95_MS:g} ms); bare = the "
         "bare aiohttp page of the same size, same client, same count",
