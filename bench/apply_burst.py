@@ -2,10 +2,6 @@
 
 What is measured and how: bench/README.md, "apply_burst".
 
-    .venv/bin/python bench/apply_burst.py --quick      # smoke run: 10 candidates, 2 rounds
-    .venv/bin/python bench/apply_burst.py              # 200 candidates, 3 rounds
-    .venv/bin/python bench/apply_burst.py --profile    # + py-spy on every service during one more burst
-
 Exit status 1 when the run is broken (an apply that did not answer 201, a candidate whose list is
 not exactly one candidature per burst, a confirmation mail missing, a process that died); a slow
 result is not a failure. Every request goes to 127.0.0.1.

@@ -2,9 +2,6 @@
 
 What is measured and how: bench/README.md, "bus_security".
 
-    .venv/bin/python bench/bus_security.py             # 3 rounds x 2 x 20 s, ~3 min
-    .venv/bin/python bench/bus_security.py --quick     # smoke run: 1 round x 2 x 3 s
-
 Exit status 1 when the run is broken (an answer other than 200, a process that died).
 """
 

@@ -5,10 +5,6 @@ What is measured and how: bench/README.md, "dossier_read". Authentication (`--au
 activated and logged in through the gateway, each request carries its session token; `bench` is a
 bench authenticator (token `bench-<account uuid>` → that candidate, no session lookup).
 
-    .venv/bin/python bench/dossier_read.py             # ~1 min
-    .venv/bin/python bench/dossier_read.py --quick     # smoke run: 10 dossiers, 2 rounds of 2 s
-    .venv/bin/python bench/dossier_read.py --quick --auth bench   # without session authentication
-
 Exit status 1 when the run is broken (an answer other than 200, a process that died).
 """
 

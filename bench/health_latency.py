@@ -4,10 +4,6 @@ What is measured and how: bench/README.md, "health_latency". Baselines in the sa
 aiohttp` (`bench/_common.py bare`) and `bare + NATS echo` (the same after one plain NATS
 request/reply to `bench/_common.py echo`: the floor of any gateway → service call).
 
-    .venv/bin/python bench/health_latency.py                # ~2 min
-    .venv/bin/python bench/health_latency.py --quick        # smoke run: 2 rounds of 1 s
-    .venv/bin/python bench/health_latency.py --profile 8    # + py-spy of gateway and mailer
-
 Exit status: 0 when the run measured what it claims (whatever the ratio), 1 when it is broken
 (a non-200 answer, a client error, a process that died).
 """

@@ -7,9 +7,6 @@ a gateway keeping resolved sessions and one resolving them by rpc at every reque
 `--me-rounds` pairs (order alternating), the ratio the median of the pairs' ratios.
 Targets: logins/s ≥ 0.8 × raw hashes/s, /health p99 < 50 ms, /me kept ≥ 2 × /me by rpc.
 
-    .venv/bin/python bench/logins.py                             # ~1 min
-    .venv/bin/python bench/logins.py --quick                     # smoke run: 1 round of 2 s, 2 /me pairs
-
 Exit status 1 when the run is broken (an answer other than 201/200, a process that died).
 """
 

@@ -3,10 +3,6 @@ bare commits and raw JetStream.
 
 What is measured and how: bench/README.md, "outbox_throughput".
 
-    .venv/bin/python bench/outbox_throughput.py            # 3-5 min on the shared 2-core machine
-    .venv/bin/python bench/outbox_throughput.py --quick    # smoke run: 400 events × 1
-    .venv/bin/python bench/outbox_throughput.py --profile  # + cProfile of the timed sections
-
 Exit status: 0 when the run measured what it claims (whatever the ratio), 1 when it is broken
 (lost or duplicated events, an unacked message, a timeout).
 """

@@ -2,9 +2,6 @@
 
 What is measured and how: bench/README.md, "staff_list".
 
-    .venv/bin/python bench/staff_list.py --quick     # smoke run: 5,000 rows, 10 pages per variant, 2 rounds
-    .venv/bin/python bench/staff_list.py             # 200 pages per variant, 3 rounds
-
 Exit status 1 when the run is broken (an answer other than 200, a page that is not sorted or
 filtered as asked, a row seen twice in a walk, a process that died); slow pages are reported.
 """

@@ -3,9 +3,6 @@ page, beside a bare aiohttp page of the same size in the same run (issue 13).
 
 What is measured and how: bench/README.md, "staff_pages".
 
-    .venv/bin/python bench/staff_pages.py --quick     # smoke run: 5,000 rows, 10 pages per variant, 2 rounds
-    .venv/bin/python bench/staff_pages.py             # 150 pages per variant, 3 rounds
-
 Exit status 1 when the run is broken (an answer other than 200, a page without its rows or its
 counts, a process that died). Every request goes to 127.0.0.1.
 """

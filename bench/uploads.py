@@ -5,9 +5,6 @@ straight to S3 (presigned URLs), then N concurrent `PUT /api/v1/candidatures/{id
 fichier` through the gateway → documents → S3, with the peak RSS of gateway and documents. The
 accounts service is stood in for by `resolve_session` only (a process of its own).
 
-    .venv/bin/python bench/uploads.py [--uploads 50] [--rounds 3] [--size 5242880]
-    .venv/bin/python bench/uploads.py --quick     # 10 uploads of 1 MB, 2 rounds
-
 Exit status 1 when the run is broken (an upload not answered 200/201, a process that died).
 """
 

@@ -3,9 +3,6 @@ users, beside a bare aiohttp page in the same run, and the weight of a first loa
 
 What is measured and how: bench/README.md, "web_pages".
 
-    .venv/bin/python bench/web_pages.py --quick    # smoke run: 5 users, 1 round of 2 s per phase
-    .venv/bin/python bench/web_pages.py            # 3 rounds of 15 s
-
 Exit status 1 when the run is broken (an answer other than 200, a process that died). Every request
 goes to 127.0.0.1.
 """

@@ -3,9 +3,6 @@ steady rate, beside raw JetStream publish in the same run.
 
 What is measured and how: bench/README.md, "webhooks".
 
-    .venv/bin/python bench/webhooks.py            # ~1 min on the shared 2-core machine
-    .venv/bin/python bench/webhooks.py --quick    # smoke run: 200 events, 2 s steady
-
 Exit status: 0 when the run measured what it claims, 1 when it is broken (a lost or duplicated
 delivery, a bad signature, a timeout). Every request goes to 127.0.0.1.
 """
