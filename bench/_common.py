@@ -62,6 +62,23 @@ class BrokenRun(RuntimeError):
     """The run did not measure what it claims (lost events, HTTP errors, a server died)."""
 
 
+class Arguments(argparse.ArgumentParser):
+    """A bench's options: `--quick`, its smoke run (`quick` says what it is), and the options whose
+    default depends on it, `sized={"rounds": (3, 2)}` (full, quick), applied when not given."""
+
+    def __init__(self, description: str, quick: str, **sized: tuple[Any, Any]) -> None:
+        super().__init__(description=description.strip().split("\n\n")[0])
+        self.add_argument("--quick", action="store_true", help=quick)
+        self.sized = sized
+
+    def parse_args(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        parsed = super().parse_args(*args, **kwargs)
+        for name, (full, quick) in self.sized.items():
+            if getattr(parsed, name) is None:
+                setattr(parsed, name, quick if parsed.quick else full)
+        return parsed
+
+
 def setup_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

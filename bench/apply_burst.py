@@ -21,6 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import Arguments  # noqa: E402
 from bench._common import ALL_SERVICES, API, bare_server, BrokenRun, Call, Candidate, conditions  # noqa: E402
 from bench._common import cpu_delta, create_candidates, LoadResult, median, platform, print_conditions  # noqa: E402
 from bench._common import print_cpu_table, print_profiles, print_rounds_summary, print_table  # noqa: E402
@@ -91,8 +92,7 @@ class WaitSampler:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 10 candidates, 2 rounds")
+    parser = Arguments(__doc__, "smoke run: 10 candidates, 2 rounds", candidates=(200, 10), rounds=(3, 2))
     parser.add_argument("--candidates", type=int, help="N, candidates in each burst (default 200, quick 10)")
     parser.add_argument("--rounds", type=int, help="bursts, each beside a bare one (default 3, quick 2)")
     parser.add_argument(
@@ -101,8 +101,7 @@ def parse_args() -> argparse.Namespace:
         help="one more burst with py-spy sampling gateway, accounts, dossiers, candidatures",
     )
     args = parser.parse_args()
-    args.candidates = args.candidates or (10 if args.quick else 200)
-    args.rounds = min(args.rounds or (2 if args.quick else 3), len(FORMATIONS) - 2)
+    args.rounds = min(args.rounds, len(FORMATIONS) - 2)
     return args
 
 

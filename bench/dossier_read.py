@@ -19,6 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import Arguments  # noqa: E402
 from bench._common import account_form, alternate, API, api, bare_server, BrokenRun, conditions, http_load  # noqa: E402
 from bench._common import LOCALHOST, PASSWORD, platform, print_conditions, print_rounds_summary, run_main  # noqa: E402
 from bench._common import save_results, Stack, wait_listening  # noqa: E402
@@ -163,9 +164,8 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Arguments(__doc__, "2 rounds of 2 s, 10 dossiers", candidates=(50, 10), duration=(6.0, 2.0), rounds=(3, 2))
     parser.add_argument("command", nargs="?", choices=["gateway"], help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 2 s, 10 dossiers")
     parser.add_argument("--concurrency", default="1,16", help="client concurrency levels (default 1,16)")
     parser.add_argument(
         "--auth",
@@ -178,9 +178,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="rounds per concurrency (default 3, quick 2)")
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
-    args.candidates = args.candidates or (10 if args.quick else 50)
-    args.duration = args.duration or (2.0 if args.quick else 6.0)
-    args.rounds = args.rounds or 2 if args.quick else args.rounds or 3
     return args
 
 

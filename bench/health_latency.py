@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import alternate, bare_server, BrokenRun, conditions, echo_server, http_load  # noqa: E402
+from bench._common import Arguments, alternate, bare_server, BrokenRun, conditions, echo_server, http_load  # noqa: E402
 from bench._common import LoadResult, LOCALHOST, platform, print_conditions, print_profiles  # noqa: E402
 from bench._common import print_rounds_summary, print_table, proc_cpu_seconds, py_spy_during, run_main  # noqa: E402
 from bench._common import save_results, wait_healthy, wait_listening  # noqa: E402
@@ -29,8 +29,10 @@ GATEWAY = "gateway /health"
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="GET /health through gateway → NATS → mailer beside bare aiohttp")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 rounds of 1 s")
+    sized = {"duration": (6.0, 1.0), "warmup": (1.0, 0.5), "rounds": (3, 2)}
+    parser = Arguments(
+        "GET /health through gateway → NATS → mailer beside bare aiohttp", "smoke run: 2 rounds of 1 s", **sized
+    )
     parser.add_argument("--concurrency", default="1,16", help="client concurrency levels (default 1,16)")
     parser.add_argument("--duration", type=float, help="seconds per measurement (default 6, quick 1)")
     parser.add_argument(
@@ -46,10 +48,6 @@ def parse_args() -> argparse.Namespace:
     )
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    args.duration = args.duration or (1.0 if args.quick else 6.0)
-    if args.warmup is None:
-        args.warmup = 0.5 if args.quick else 1.0
-    args.rounds = args.rounds or (2 if args.quick else 3)
     return args
 
 

@@ -26,6 +26,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import Arguments  # noqa: E402
 from bench._common import account_form, BrokenRun, conditions, free_port, LOCALHOST, PASSWORD, percentile  # noqa: E402
 from bench._common import platform, print_conditions, print_table, Process, run_main, save_results  # noqa: E402
 from bench._common import wait_healthy  # noqa: E402
@@ -243,8 +244,8 @@ def report(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 round of 2 s logins, 2 /me pairs")
+    sized = {"duration": (4.0, 2.0), "rounds": (8, 1), "me_rounds": (4, 2)}
+    parser = Arguments(__doc__.split("\n")[0], "1 round of 2 s logins, 2 /me pairs", **sized)
     parser.add_argument("--duration", type=float, help="seconds of each login burst, raw runs: half (default 4)")
     parser.add_argument("--rounds", type=int, help="login bursts, each followed by a raw run (default 8)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent login clients")
@@ -252,7 +253,4 @@ if __name__ == "__main__":
         "--me-rounds", type=int, help="paired GET /me rounds (by rpc, kept), order alternating (default 4, quick 2)"
     )
     arguments = parser.parse_args()
-    arguments.duration = arguments.duration or (2.0 if arguments.quick else 4.0)
-    arguments.rounds = arguments.rounds or (1 if arguments.quick else 8)
-    arguments.me_rounds = arguments.me_rounds or (2 if arguments.quick else 4)
     run_main(lambda: main(arguments))

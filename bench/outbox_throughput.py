@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import Arguments  # noqa: E402
 from bench._common import BrokenRun, conditions, CpuMeter, database, median, nats_server, percentile  # noqa: E402
 from bench._common import print_conditions, print_table, ratio, run_main, save_results, workdir, XminWatch  # noqa: E402
 
@@ -549,8 +550,13 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="outbox → relay → consumer throughput beside raw JetStream publish")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 400 events, 1 repetition, 20 trickle events")
+    parser = Arguments(
+        "outbox → relay → consumer throughput beside raw JetStream publish",
+        "smoke run: 400 events, 1 repetition, 20 trickle events",
+        events=(4000, 400),
+        reps=(3, 1),
+        trickle=(200, 20),
+    )
     parser.add_argument("--events", type=int, help="events per run (default 4000, quick 400)")
     parser.add_argument("--producers", type=int, default=8, help="concurrent producers (default 8)")
     parser.add_argument(
@@ -566,10 +572,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
     args = parser.parse_args()
-    args.events = args.events or (400 if args.quick else 4000)
-    args.reps = args.reps or (1 if args.quick else 3)
-    if args.trickle is None:
-        args.trickle = 20 if args.quick else 200
     args.per_tx = [int(x) for x in args.per_tx.split(",") if x.strip()]
     return args
 

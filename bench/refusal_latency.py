@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import Arguments  # noqa: E402
 from bench._common import ALL_SERVICES, API, api, bare_server, BrokenRun, Call, Candidate, conditions  # noqa: E402
 from bench._common import cpu_delta, create_candidates, echo_server, free_port, LoadResult, Mailbox  # noqa: E402
 from bench._common import pct_row, percentile, platform, print_conditions, print_cpu_table, print_profiles  # noqa: E402
@@ -144,8 +145,7 @@ async def sink_process(folder: Path, logs: Path):
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: M = 20 refusals")
+    parser = Arguments(__doc__.splitlines()[0], "smoke run: M = 20 refusals", refusals=(500, 20))
     parser.add_argument("--refusals", type=int, help="M, refusals (= candidatures prepared; default 500, quick 20)")
     parser.add_argument("--rate", type=float, default=50.0, help="refusals per second (default 50)")
     parser.add_argument(
@@ -166,9 +166,7 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="sample gateway, documents, candidatures, mailer with py-spy during the run (slows it)",
     )
-    args = parser.parse_args()
-    args.refusals = args.refusals or (20 if args.quick else 500)
-    return args
+    return parser.parse_args()
 
 
 # -- set-up -------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import Arguments  # noqa: E402
 from bench._common import API, bare_server, BrokenRun, Call, conditions, LoadResult, median, NOMS  # noqa: E402
 from bench._common import percentile, platform, PRENOMS, print_conditions, print_profiles, print_table  # noqa: E402
 from bench._common import py_spy_during, ratio, request_load, ROOT, run_main, save_results, Stack  # noqa: E402
@@ -46,10 +47,8 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 5,000 rows, 10 pages per variant (4 by name), 2 rounds"
-    )
+    sized = {"pages": (200, 10), "nom_pages": (50, 4), "rounds": (3, 2), "rows": (ROWS, 5_000)}
+    parser = Arguments(__doc__, "smoke run: 5,000 rows, 10 pages per variant (4 by name), 2 rounds", **sized)
     parser.add_argument("--pages", type=int, help="pages walked per variant and round (default 200, quick 10)")
     parser.add_argument(
         "--nom-pages",
@@ -65,12 +64,7 @@ def parse_args() -> argparse.Namespace:
         "--rounds", type=int, help="rounds over every variant, each beside the baseline (default 3, quick 2)"
     )
     parser.add_argument("--rows", type=int, help=f"candidatures loaded (default {ROWS:,}, quick 5,000)")
-    args = parser.parse_args()
-    args.pages = args.pages or (10 if args.quick else 200)
-    args.nom_pages = args.nom_pages or (4 if args.quick else 50)
-    args.rounds = args.rounds or (2 if args.quick else 3)
-    args.rows = args.rows or (5_000 if args.quick else ROWS)
-    return args
+    return parser.parse_args()
 
 
 # -- the fixture: COPY into the candidatures service's own tables -------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import Arguments  # noqa: E402
 from bench._common import bare_server, BrokenRun, Call, conditions, LoadResult, median, platform  # noqa: E402
 from bench._common import print_conditions, print_table, ratio, request_load, ROOT, run_main, save_results  # noqa: E402
 from bench._common import staff_session, wait_listening  # noqa: E402
@@ -36,16 +37,12 @@ APIS = {
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 5,000 rows, 10 pages per variant, 2 rounds")
+    sized = {"pages": (150, 10), "rounds": (3, 2), "rows": (ROWS, 5_000)}
+    parser = Arguments(__doc__, "smoke run: 5,000 rows, 10 pages per variant, 2 rounds", **sized)
     parser.add_argument("--pages", type=int, help="requests per variant, round and concurrency (default 150, quick 10)")
     parser.add_argument("--rounds", type=int, help="default 3, quick 2")
     parser.add_argument("--rows", type=int, help=f"candidatures loaded (default {ROWS:,}, quick 5,000)")
-    args = parser.parse_args()
-    args.pages = args.pages or (10 if args.quick else 150)
-    args.rounds = args.rounds or (2 if args.quick else 3)
-    args.rows = args.rows or (5_000 if args.quick else ROWS)
-    return args
+    return parser.parse_args()
 
 
 def check_page(name: str, body: bytes) -> None:

@@ -26,6 +26,7 @@ import aiohttp  # noqa: E402
 import nats  # noqa: E402
 from minio import Minio  # noqa: E402
 
+from bench._common import Arguments  # noqa: E402
 from bench._common import BrokenRun, conditions, PeakRss, platform, print_conditions, print_table, Process  # noqa: E402
 from bench._common import rss_mb, run_main, save_results, Stack  # noqa: E402
 from ecandidat.contracts.accounts import ResolveSession  # noqa: E402
@@ -198,16 +199,12 @@ async def run(args: argparse.Namespace, stack: Stack, info: dict[str, Any]) -> N
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 uploads of 1 MB, 2 rounds")
+    parser = Arguments(__doc__, "10 uploads of 1 MB, 2 rounds", uploads=(50, 10), rounds=(3, 2), size=(5 * MB, MB))
     parser.add_argument("--uploads", type=int, help="concurrent uploads (default 50, quick 10)")
     parser.add_argument("--rounds", type=int, help="default 3, quick 2")
     parser.add_argument("--size", type=int, help="bytes per file (default 5 MB, quick 1 MB)")
     parser.add_argument("--accounts-stub", metavar="NATS_URL", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    arguments.uploads = arguments.uploads or (10 if arguments.quick else 50)
-    arguments.rounds = arguments.rounds or (2 if arguments.quick else 3)
-    arguments.size = arguments.size or (MB if arguments.quick else 5 * MB)
     if arguments.accounts_stub:
         asyncio.run(accounts_stub(arguments.accounts_stub))
     else:

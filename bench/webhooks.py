@@ -19,6 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import Arguments  # noqa: E402
 from bench._common import BrokenRun, conditions, database, nats_server, percentile, print_conditions  # noqa: E402
 from bench._common import print_table, ratio, run_main, save_results, workdir  # noqa: E402
 
@@ -165,18 +166,17 @@ async def run_raw(js, n: int, rate: float | None, timeout: float, payload: bytes
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="webhook deliveries/s and commit→delivery latency beside raw JetStream"
+    parser = Arguments(
+        "webhook deliveries/s and commit→delivery latency beside raw JetStream",
+        "smoke run: 200 events, 2 s steady",
+        burst=(2000, 200),
+        seconds=(20.0, 2.0),
     )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 200 events, 2 s steady")
     parser.add_argument("--burst", type=int, help="events of the burst (default 2000, quick 200)")
     parser.add_argument("--rate", type=float, default=100.0, help="events/s of the steady runs (default 100)")
     parser.add_argument("--seconds", type=float, help="duration of the steady runs (default 20, quick 2)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
-    args = parser.parse_args()
-    args.burst = args.burst or (200 if args.quick else 2000)
-    args.seconds = args.seconds or (2.0 if args.quick else 20.0)
-    return args
+    return parser.parse_args()
 
 
 async def main() -> None:
