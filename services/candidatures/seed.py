@@ -16,11 +16,25 @@ from ecandidat.contracts import access
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.auth import Principal
 from ecandidat.runtime.clock import SystemClock
+from ecandidat.contracts.base import RpcRequest
+from ecandidat.contracts.subjects import rpc_subject
 from ecandidat.runtime.rpc import RpcClient
 
 from . import offer
 from .context import Deps
 from .settings import CandidaturesSettings
+
+
+class _NoBus(RpcClient):
+    """The seed runs the offer's handlers without the bus: they call no other service today, and
+    one that did would fail here with this message rather than with a connection error."""
+
+    def __init__(self) -> None:
+        super().__init__(NATS())
+
+    async def call_raw(self, request: RpcRequest, **_: object) -> bytes:
+        raise RuntimeError(f"the demo seed runs without NATS: {rpc_subject(request)} cannot be called from it")
+
 
 SEEDER = Principal(realm="staff", account_id=uuid.UUID(int=0), email="seed@ecandidat.localhost", roles=access.ADMINS)
 
@@ -176,8 +190,8 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
     """Create or update the demo campaign and offer; return the piece ids by code."""
     year = campaign_year or today.year
     p = SEEDER
-    # The offer's handlers, as the service runs them; they call no other service (the client never connects).
-    deps = Deps(pool, SystemClock(), RpcClient(NATS()), CandidaturesSettings())
+    # The offer's handlers, as the service runs them.
+    deps = Deps(pool, SystemClock(), _NoBus(), CandidaturesSettings())
     await offer.save_campagne(
         deps,
         c.SaveCampagne(
