@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -390,6 +390,7 @@ class LoadResult:
     client_cpu_s: float = 0.0
     failure_samples: list[str] = field(default_factory=list)  # the first non-200 answers
     expected: int = 200  # the status that counts as a success (201 for a creation)
+    size: float = 0.0  # mean body bytes of the successes
 
     @property
     def ok(self) -> int:
@@ -416,17 +417,59 @@ class LoadResult:
             "statuses": self.statuses,
             "errors": self.errors,
             "rps": round(self.rps, 1),
-            "p50_ms": round(self.ms(50), 3),
-            "p90_ms": round(self.ms(90), 3),
-            "p99_ms": round(self.ms(99), 3),
+            **{f"p{q}_ms": round(self.ms(q), 3) for q in (50, 90, 95, 99)},
             "max_ms": round(self.ms(100), 3),
             "client_cpu_s": round(self.client_cpu_s, 3),
             "failure_samples": self.failure_samples,
         }
 
 
+class _Client:
+    """One run's aiohttp session (kept-alive connections, no cookie jar: each request's cookies are
+    its headers) and what its answers were: statuses, client errors, the first unexpected answers."""
+
+    def __init__(self, concurrency: int, timeout: float, expect: int) -> None:
+        import aiohttp
+
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency),
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        self.expect, self.statuses, self.errors, self.samples = expect, dict[int, int](), dict[str, int](), list[str]()
+        self.cpu = time.process_time()
+
+    async def send(self, method: str, url: str, headers: dict[str, str] | None, body: Any) -> tuple[int, bytes]:
+        """(status, body) of one request; (0, b"") on a client error."""
+        import aiohttp
+
+        try:
+            async with self.session.request(method, url, headers=headers, json=body, allow_redirects=False) as resp:
+                status, data = resp.status, await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            self.errors[type(exc).__name__] = self.errors.get(type(exc).__name__, 0) + 1
+            return 0, b""
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status != self.expect and len(self.samples) < 3:
+            self.samples.append(f"{status} {data[:600].decode(errors='replace')}")
+        return status, data
+
+    async def result(self, label: str, concurrency: int, elapsed: float, latencies: list[float]) -> LoadResult:
+        await self.session.close()
+        cpu = time.process_time() - self.cpu
+        return LoadResult(
+            label, concurrency, elapsed, sorted(latencies), self.statuses, self.errors, cpu, self.samples, self.expect
+        )
+
+
+def _local(*urls: str) -> None:
+    for url in urls:
+        if urlsplit(url).hostname != LOCALHOST:
+            raise ValueError(f"the load client only talks to {LOCALHOST}, not {url!r}")
+
+
 async def http_load(
-    url: str,
+    url: str | Sequence[str],
     *,
     concurrency: int,
     duration: float | None = None,
@@ -434,62 +477,58 @@ async def http_load(
     label: str = "",
     timeout: float = 10.0,
     headers: dict[str, str] | Sequence[dict[str, str]] | None = None,
+    method: str = "GET",
+    bodies: Sequence[Any] | None = None,
+    expect: int = 200,
+    think: float = 0.0,
+    pause: float = 0.0,
 ) -> LoadResult:
-    """GET `url` (with `headers`; a list of them: one after the other, round robin) from `concurrency` workers on kept-alive connections, for `duration` s
-    or `count` requests.
+    """`method url` from `concurrency` workers on kept-alive connections, each sending its next request
+    when the previous answer is read, for `duration` s or `count` requests. `url`, `headers` and
+    `bodies` (JSON) may be lists: request k takes their k-th item, round robin.
 
-    A request counts as a success when it answers 200 and its body is read; its latency is from
-    just before the request to the end of the body.
+    `think`: each worker first waits, then waits again after each answer, an exponentially
+    distributed time of `think` s on average (a person reading a page; the first wait spreads the
+    workers' start); `pause`: a fixed wait after each answer. A success is an `expect` answer with
+    its body read; its latency is from just before the request to the end of the body.
     """
-    import aiohttp
+    from random import expovariate
 
-    host = urlsplit(url).hostname
-    if host != LOCALHOST:
-        raise ValueError(f"the load client only talks to {LOCALHOST}, not {host!r}")
+    urls = [url] if isinstance(url, str) else list(url)
+    _local(*urls)
     if (duration is None) == (count is None):
         raise ValueError("give either duration or count")
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    errors: dict[str, int] = {}
-    samples: list[str] = []
-    remaining = [count if count is not None else -1]
-    deadline = [0.0]
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
-    perf = time.perf_counter
     rotation = [headers] if headers is None or isinstance(headers, dict) else list(headers)
-    sent = [0]
+    client, latencies, sizes, perf = (
+        _Client(concurrency, timeout, expect),
+        list[float](),
+        list[int](),
+        time.perf_counter,
+    )
+    left, sent = [math.inf if count is None else count], [0]
+    deadline = perf() + (duration or math.inf)
 
-    async def worker(session: aiohttp.ClientSession) -> None:
-        while True:
-            if remaining[0] == 0 or (duration is not None and perf() >= deadline[0]):
-                return
-            if remaining[0] > 0:
-                remaining[0] -= 1
-            started = perf()
-            sent[0] += 1
-            try:
-                async with session.get(url, headers=rotation[sent[0] % len(rotation)]) as response:
-                    body = await response.read()
-                    status = response.status
-                    if status != 200 and len(samples) < 3:
-                        samples.append(f"{status} {body[:600].decode(errors='replace')}")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-                continue
-            statuses[status] = statuses.get(status, 0) + 1
-            if status == 200:
+    async def wait(seconds: float) -> None:  # never past the deadline
+        await asyncio.sleep(max(0.0, min(seconds, deadline - perf())))
+
+    async def worker() -> None:
+        if think:
+            await wait(expovariate(1 / think))
+        while left[0] > 0 and perf() < deadline:
+            left[0], sent[0], k, started = left[0] - 1, sent[0] + 1, sent[0], perf()
+            body = None if bodies is None else bodies[k % len(bodies)]
+            status, data = await client.send(method, urls[k % len(urls)], rotation[k % len(rotation)], body)
+            if status == expect:
                 latencies.append(perf() - started)
+                sizes.append(len(data))
+            if think or pause:
+                await wait(expovariate(1 / think) if think else pause)
 
-    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
-        cpu0 = time.process_time()
-        started = perf()
-        deadline[0] = started + (duration or 0)
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        elapsed = perf() - started
-        cpu = time.process_time() - cpu0
-    latencies.sort()
-    return LoadResult(label, concurrency, elapsed, latencies, statuses, errors, cpu, samples)
+    started = perf()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    result = await client.result(label, concurrency, perf() - started, latencies)
+    result.size = statistics.mean(sizes) if sizes else 0.0
+    return result
 
 
 @dataclass(frozen=True)
@@ -533,80 +572,68 @@ async def request_load(
     server that falls behind is not hidden by a client that waits (no coordinated omission).
     A success is the call's `expect` status; all calls must expect the same status.
     """
-    import aiohttp
-
-    if urlsplit(base_url).hostname != LOCALHOST:
-        raise ValueError(f"the load client only talks to {LOCALHOST}, not {base_url!r}")
+    _local(base_url)
     expected = {c.expect for c in calls}
     if len(expected) > 1:
         raise ValueError("all calls of one run must expect the same status")
-    answers: list[Answer | None] = [None] * len(calls)
-    statuses: dict[int, int] = {}
-    errors: dict[str, int] = {}
-    samples: list[str] = []
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
-
-    async def one(session: aiohttp.ClientSession, i: int, due: float) -> None:
-        call = calls[i]
-        sent = time.time()
-        try:
-            async with session.request(call.method, base_url + call.path, headers=call.headers, json=call.json) as resp:
-                body = await resp.read()
-                status = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-            answers[i] = Answer(i, due, sent, float("nan"), 0, b"")
-            return
-        answers[i] = Answer(i, due, sent, time.time() - due, status, body)
-        statuses[status] = statuses.get(status, 0) + 1
-        if status != call.expect and len(samples) < 3:
-            samples.append(f"{status} {body[:600].decode(errors='replace')}")
-
-    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
-        cpu0 = time.process_time()
-        started = time.time()
-        if interval is None:
-            queue = iter(range(len(calls)))
-
-            async def worker() -> None:
-                for i in queue:
-                    await one(session, i, time.time())
-
-            await asyncio.gather(*(worker() for _ in range(min(concurrency, len(calls)))))
-        else:
-            tasks = []
-            for i in range(len(calls)):
-                due = started + i * interval
-                delay = due - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(session, i, due)))
-            await asyncio.gather(*tasks)
-        elapsed = time.time() - started
-        cpu = time.process_time() - cpu0
-    done = [a for a in answers if a is not None]
     expect = expected.pop() if expected else 200
-    latencies = sorted(a.latency for a in done if a.status == expect)
-    result = LoadResult(label, concurrency, elapsed, latencies, statuses, errors, cpu, samples, expect)
-    return result, done
+    answers: list[Answer] = []
+    client = _Client(concurrency, timeout, expect)
+
+    async def one(i: int, due: float) -> None:
+        call, sent = calls[i], time.time()
+        status, body = await client.send(call.method, base_url + call.path, call.headers, call.json)
+        answers.append(Answer(i, due, sent, time.time() - due if status else float("nan"), status, body))
+
+    started = time.time()
+    if interval is None:
+        queue = iter(range(len(calls)))
+
+        async def worker() -> None:
+            for i in queue:
+                await one(i, time.time())
+
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(calls)))))
+    else:
+        tasks = []
+        for i in range(len(calls)):
+            await asyncio.sleep(max(0.0, started + i * interval - time.time()))
+            tasks.append(asyncio.create_task(one(i, started + i * interval)))
+        await asyncio.gather(*tasks)
+    answers.sort(key=lambda a: a.index)
+    latencies = [a.latency for a in answers if a.status == expect]
+    return await client.result(label, concurrency, time.time() - started, latencies), answers
 
 
 async def alternate(
-    targets: dict[str, Any],
+    targets: dict[str, str],
     concurrencies: Sequence[int],
     rounds: int,
-    run: Callable[[str, Any, int], Awaitable[tuple[LoadResult, dict[str, Any]]]],
+    *,
+    duration: float,
+    warmup: float,
+    processes: Sequence[Process],
+    headers: Sequence[dict[str, str]] | None = None,
+    pids: dict[str, dict[str, int]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every target at every concurrency, `rounds` times, the order reversed every other round so
-    that a drift of the machine favours none: `run(label, target, concurrency)` → (result, extra).
-    One row per run: the result's summary, its round, the extra fields."""
+    """`http_load` of each target (label → URL) for `warmup` s (not reported), then of every target
+    at every concurrency for `duration` s, `rounds` times, the order reversed every other round so
+    that a drift of the machine favours none; each of `processes` must still run after each load.
+    With `pids` (label → {name: pid}), the CPU those processes used (`server_cpu_s`). One row per
+    run: the result's summary, its round."""
+    for label, url in targets.items():
+        await http_load(url, concurrency=max(concurrencies), duration=warmup, label=label, headers=headers)
     rows = []
     for concurrency in concurrencies:
         for rnd in range(1, rounds + 1):
-            for label, target in list(targets.items())[:: 1 if rnd % 2 else -1]:
-                result, extra = await run(label, target, concurrency)
-                rows.append(result.summary() | {"label": label, "round": rnd} | extra)
+            for label, url in list(targets.items())[:: 1 if rnd % 2 else -1]:
+                watched = (pids or {}).get(label, {})
+                before = {name: proc_cpu_seconds(pid) for name, pid in watched.items()}
+                result = await http_load(url, concurrency=concurrency, duration=duration, label=label, headers=headers)
+                cpu = {name: proc_cpu_seconds(pid) - before[name] for name, pid in watched.items()}
+                for process in processes:
+                    process.check()
+                rows.append(result.summary() | {"round": rnd} | ({"server_cpu_s": cpu} if pids else {}))
                 print(
                     f"  C={concurrency:<3} round {rnd}: {label:<22} {result.rps:>8,.0f} req/s  "
                     f"p50 {result.ms(50):6.2f} ms  p99 {result.ms(99):7.2f} ms  failed {result.failed}",
@@ -618,24 +645,34 @@ async def alternate(
 def print_rounds_summary(rows: list[dict[str, Any]], baseline: str) -> None:
     """Median over rounds of each target and concurrency; ratios to `baseline`, paired by round."""
     table = []
+    keys = ("rps", "p50_ms", "p99_ms")
     for concurrency in dict.fromkeys(r["concurrency"] for r in rows):
         by_round: dict[int, dict[str, dict[str, Any]]] = {}
         for r in rows:
             if r["concurrency"] == concurrency:
                 by_round.setdefault(r["round"], {})[r["label"]] = r
         for label in dict.fromkeys(r["label"] for r in rows):
-            runs = [p[label] for p in by_round.values()]
-            paired = [
-                None if label == baseline else median([ratio(p[label][k], p[baseline][k]) for p in by_round.values()])
-                for k in ("rps", "p50_ms", "p99_ms")
-            ]
-            table.append([concurrency, label, *(median([r[k] for r in runs]) for k in ("rps", "p50_ms", "p99_ms"))])
-            table[-1] += paired
+            medians = [median([p[label][k] for p in by_round.values()]) for k in keys]
+            paired = [median([ratio(p[label][k], p[baseline][k]) for p in by_round.values()]) for k in keys]
+            table.append([concurrency, label, *medians, *([None] * 3 if label == baseline else paired)])
     print_table(
         f"summary (median over rounds; ratios target / {baseline}, paired by round)",
         ["C", "target", "req/s", "p50 ms", "p99 ms", "req/s ratio", "p50 ratio", "p99 ratio"],
         table,
     )
+
+
+def raise_failed(rows: list[dict[str, Any]]) -> None:
+    """A broken run when any of `alternate`'s runs failed a request or had no success."""
+    failed = [r for r in rows if r["failed"] or not r["ok"]]
+    if failed:
+        raise BrokenRun(
+            "; ".join(
+                f"{r['label']} C={r['concurrency']} round {r['round']}: {r['statuses']} {r['errors']} "
+                f"{r['failure_samples'][:1]}"
+                for r in failed
+            )
+        )
 
 
 # -- the bare aiohttp baseline --------------------------------------------------------------------
@@ -653,53 +690,54 @@ BARE_BODY = {
         }
     },
 }
-
-
 ECHO_SUBJECT = "bench.echo"
 
 
 def bare_app(nats_url: str | None = None) -> Any:
-    """An aiohttp app without middleware: `GET /health` answers a fixed JSON body, nothing behind it.
-
-    With `nats_url`, `GET /rpc` also answers that body, after one plain NATS request/reply to the
-    echo process (`ECHO_SUBJECT`): one service hop, without the kit's rpc layer or any check.
+    """An aiohttp app without middleware: `GET /health` answers a fixed JSON body, nothing behind it;
+    `POST /echo` the same after decoding the JSON body; `GET /body/<size>` a JSON body of about `size`
+    bytes. With `nats_url`, `GET /rpc` answers the fixed body after one plain NATS request/reply to
+    the echo process (`ECHO_SUBJECT`): one service hop, without the kit's rpc layer or any check;
+    503 while the echo process is not subscribed yet.
     """
+    import nats
     from aiohttp import web
 
     body = json.dumps(BARE_BODY).encode()
-    app = web.Application()
-
-    async def health(_: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
-
-    app.router.add_get("/health", health)
-
-    async def echo(request: web.Request) -> web.Response:  # a POST: read and decode the JSON body first
-        json.loads(await request.read() or b"null")
-        return web.Response(body=body, content_type="application/json")
-
     sized: dict[int, bytes] = {}
 
-    async def body_of_size(request: web.Request) -> web.Response:  # a JSON body of about `size` bytes
+    def answer(data: bytes = body, status: int = 200) -> web.Response:
+        return web.Response(body=data, status=status, content_type="application/json")
+
+    async def echo(request: web.Request) -> web.Response:
+        json.loads(await request.read() or b"null")
+        return answer()
+
+    async def body_of_size(request: web.Request) -> web.Response:
         size = min(int(request.match_info["size"]), 10 * 1024 * 1024)
         if size not in sized:
             sized[size] = json.dumps({"items": ["x" * 64] * max(0, (size - 14) // 67), "pad": ""}).encode()
-        return web.Response(body=sized[size], content_type="application/json")
+        return answer(sized[size])
 
+    async def connection(app: web.Application) -> AsyncIterator[None]:
+        app["nc"] = await nats.connect(nats_url, name="bench-bare")
+        yield
+        await app["nc"].close()
+
+    async def rpc(request: web.Request) -> web.Response:
+        try:
+            return answer((await request.app["nc"].request(ECHO_SUBJECT, b"{}", timeout=5)).data)
+        except nats.errors.NoRespondersError:
+            return answer(b'{"error": "no echo process subscribed"}', 503)
+
+    async def health(_: web.Request) -> web.Response:
+        return answer()
+
+    app = web.Application()
+    app.router.add_get("/health", health)
     app.router.add_post("/echo", echo)
     app.router.add_get(r"/body/{size:\d+}", body_of_size)
     if nats_url:
-        import nats
-
-        async def connection(app: web.Application) -> AsyncIterator[None]:
-            app["nc"] = await nats.connect(nats_url, name="bench-bare")
-            yield
-            await app["nc"].close()
-
-        async def rpc(request: web.Request) -> web.Response:
-            reply = await request.app["nc"].request(ECHO_SUBJECT, b"{}", timeout=5)
-            return web.Response(body=reply.data, content_type="application/json")
-
         app.cleanup_ctx.append(connection)
         app.router.add_get("/rpc", rpc)
     return app
@@ -719,15 +757,14 @@ def _serve_echo(nats_url: str) -> None:
 
     async def main() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         nc = await nats.connect(nats_url, name="bench-echo")
 
-        async def answer(msg: Any) -> None:
+        async def respond(msg: Any) -> None:
             await msg.respond(body)
 
-        await nc.subscribe(ECHO_SUBJECT, queue="echo", cb=answer)
+        await nc.subscribe(ECHO_SUBJECT, queue="echo", cb=respond)
         await stop.wait()
         await nc.drain()
 
@@ -738,9 +775,7 @@ def bare_server(logs: Path, nats_url: str | None = None) -> tuple[Process, int]:
     """The bare aiohttp baseline as a process of its own; with `nats_url`, also `/rpc` (see bare_app)."""
     port = free_port()
     argv = [sys.executable, str(Path(__file__).resolve()), "bare", "--port", str(port)]
-    if nats_url:
-        argv += ["--nats", nats_url]
-    return Process("bare aiohttp", argv, logs / "bare.log"), port
+    return Process("bare aiohttp", argv + (["--nats", nats_url] if nats_url else []), logs / "bare.log"), port
 
 
 def echo_server(logs: Path, nats_url: str) -> Process:
