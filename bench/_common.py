@@ -607,29 +607,27 @@ async def request_load(
 
 async def alternate(
     targets: dict[str, str],
-    concurrencies: Sequence[int],
-    rounds: int,
-    *,
-    duration: float,
-    warmup: float,
+    args: argparse.Namespace,
     processes: Sequence[Process],
     headers: Sequence[dict[str, str]] | None = None,
     pids: dict[str, dict[str, int]] | None = None,
 ) -> list[dict[str, Any]]:
-    """`http_load` of each target (label → URL) for `warmup` s (not reported), then of every target
-    at every concurrency for `duration` s, `rounds` times, the order reversed every other round so
-    that a drift of the machine favours none; each of `processes` must still run after each load.
-    With `pids` (label → {name: pid}), the CPU those processes used (`server_cpu_s`). One row per
-    run: the result's summary, its round."""
-    for label, url in targets.items():
-        await http_load(url, concurrency=max(concurrencies), duration=warmup, label=label, headers=headers)
+    """`http_load` of each target (label → URL) for `args.warmup` s (1 s if absent; not reported),
+    then of every target at each of `args.concurrency` for `args.duration` s, `args.rounds` times,
+    the order reversed every other round so that a drift of the machine favours none; each of
+    `processes` must still run after each load. With `pids` (label → {name: pid}), the CPU those
+    processes used (`server_cpu_s`). One row per run: the result's summary, its round."""
+    for url in targets.values():
+        await http_load(url, concurrency=max(args.concurrency), duration=getattr(args, "warmup", 1.0), headers=headers)
     rows = []
-    for concurrency in concurrencies:
-        for rnd in range(1, rounds + 1):
+    for concurrency in args.concurrency:
+        for rnd in range(1, args.rounds + 1):
             for label, url in list(targets.items())[:: 1 if rnd % 2 else -1]:
                 watched = (pids or {}).get(label, {})
                 before = {name: proc_cpu_seconds(pid) for name, pid in watched.items()}
-                result = await http_load(url, concurrency=concurrency, duration=duration, label=label, headers=headers)
+                result = await http_load(
+                    url, concurrency=concurrency, duration=args.duration, label=label, headers=headers
+                )
                 cpu = {name: proc_cpu_seconds(pid) - before[name] for name, pid in watched.items()}
                 for process in processes:
                     process.check()

@@ -19,10 +19,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Arguments  # noqa: E402
-from bench._common import account_form, alternate, API, api, bare_server, BrokenRun, conditions, http_load  # noqa: E402
-from bench._common import LOCALHOST, PASSWORD, platform, print_conditions, print_rounds_summary, run_main  # noqa: E402
-from bench._common import save_results, Stack, wait_listening  # noqa: E402
+from bench._common import alternate, Arguments, bare_server, BrokenRun, conditions, LOCALHOST, platform  # noqa: E402
+from bench._common import print_conditions, print_rounds_summary, raise_failed, run_main, save_results  # noqa: E402
+from bench._common import wait_listening  # noqa: E402
+from bench.logins import accounts  # noqa: E402
 
 BARE = "bare aiohttp"
 
@@ -83,32 +83,6 @@ async def seed(nats_url: str, accounts: list[uuid.UUID]) -> None:
     await nc.close()
 
 
-async def candidates_with_sessions(stack: Stack, http: Any, count: int) -> tuple[list[uuid.UUID], list[str]]:
-    """`count` candidate accounts created through the gateway, activated, logged in: (ids, tokens)."""
-    import asyncpg
-
-    emails = []
-    for i in range(count):
-        email = f"bench.{uuid.uuid4().hex[:10]}@example.org"
-        await api(
-            http, stack, "POST", f"{API}/accounts", json_body=account_form(email, prenom=f"Essai{i}"), expect=(201,)
-        )
-        emails.append(email)
-    conn = await asyncpg.connect(stack.db.url)  # no mailer runs: activated directly
-    try:
-        await conn.execute("UPDATE accounts.candidates SET activated_at = now()")
-    finally:
-        await conn.close()
-    ids, tokens = [], []
-    for email in emails:
-        login = {"login": email, "password": PASSWORD}
-        _, session = await api(http, stack, "POST", f"{API}/sessions", json_body=login, expect=(201,))
-        tokens.append(session["token"])
-        _, me = await api(http, stack, "GET", f"{API}/me", token=session["token"])
-        ids.append(uuid.UUID(me["account_id"]))
-    return ids, tokens
-
-
 async def main(args: argparse.Namespace) -> None:
     import aiohttp
 
@@ -128,12 +102,12 @@ async def main(args: argparse.Namespace) -> None:
         "dossier_read", services, info, s3=False, smtp=False, log_level="WARNING", gateway=gateway, env=env
     ) as stack:
         if args.auth == "session":
-            async with aiohttp.ClientSession() as http:
-                accounts, tokens = await candidates_with_sessions(stack, http, args.candidates)
+            made = await accounts(stack, stack.db.url, args.candidates)
+            ids, tokens = [uuid.UUID(a["account_id"]) for a in made], [a["token"] for a in made]
         else:
-            accounts = [uuid.uuid4() for _ in range(args.candidates)]
-            tokens = [f"bench-{a}" for a in accounts]
-        await seed(stack.nats_url, accounts)
+            ids = [uuid.uuid4() for _ in range(args.candidates)]
+            tokens = [f"bench-{a}" for a in ids]
+        await seed(stack.nats_url, ids)
         headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
         gateway_url = f"{stack.base}/api/v1/dossier"
         async with aiohttp.ClientSession() as http, http.get(gateway_url, headers=headers[0]) as resp:
@@ -145,22 +119,12 @@ async def main(args: argparse.Namespace) -> None:
         with bare:
             wait_listening(bare_port, bare)
             targets = {BARE: f"http://{LOCALHOST}:{bare_port}/body/{len(body)}", "gateway GET /dossier": gateway_url}
-            for label, url in targets.items():  # warm-up
-                await http_load(url, concurrency=max(args.concurrency), duration=1.0, headers=headers)
             print_conditions(info)
-
-            async def run(label: str, url: str, concurrency: int) -> tuple[Any, dict[str, Any]]:
-                result = await http_load(url, concurrency=concurrency, duration=args.duration, headers=headers)
-                return result, {}
-
-            rows = await alternate(targets, args.concurrency, args.rounds, run)
-            bare.check()
+            rows = await alternate(targets, args, [*stack.processes.values(), bare], headers=headers)
     print()
     print_rounds_summary(rows, BARE)
     save_results("dossier_read", {"conditions": info, "runs": rows})
-    failed = [f"{r['label']} C={r['concurrency']}: {r['statuses']} {r['errors']}" for r in rows if r["failed"]]
-    if failed:
-        raise BrokenRun("; ".join(failed))
+    raise_failed(rows)
 
 
 def parse_args() -> argparse.Namespace:

@@ -72,15 +72,7 @@ async def main() -> None:
             }
             print_conditions(info)
             processes = [*stack.processes.values(), bare, echo]
-            rows = await alternate(
-                targets,
-                args.concurrency,
-                args.rounds,
-                duration=args.duration,
-                warmup=args.warmup,
-                processes=processes,
-                pids=pids,
-            )
+            rows = await alternate(targets, args, processes, pids=pids)
             if args.profile:
                 top = max(args.concurrency)
                 work = http_load(targets[GATEWAY], concurrency=top, duration=args.profile, label="profiled")

@@ -26,10 +26,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Arguments  # noqa: E402
-from bench._common import account_form, BrokenRun, conditions, free_port, LOCALHOST, PASSWORD, percentile  # noqa: E402
-from bench._common import platform, print_conditions, print_table, Process, run_main, save_results  # noqa: E402
-from bench._common import wait_healthy  # noqa: E402
+from bench._common import account_form, API, api, Arguments, BrokenRun, conditions, free_port, http_load  # noqa: E402
+from bench._common import LoadResult, LOCALHOST, PASSWORD, percentile, platform, print_conditions  # noqa: E402
+from bench._common import print_table, Process, run_main, save_results, wait_healthy  # noqa: E402
 from services.accounts.passwords import Passwords  # noqa: E402
 from services.accounts.settings import AccountsSettings  # noqa: E402
 
@@ -64,86 +63,43 @@ async def raw_hashes_per_second(workers: int, seconds: float) -> float:
     return done / elapsed
 
 
-async def create_accounts(base: str, dsn: str, count: int) -> list[str]:
-    """Accounts through the API, activated in the database (no mailer here)."""
+async def accounts(stack: Any, dsn: str, count: int) -> list[dict[str, Any]]:
+    """`count` candidate accounts created through the gateway at `stack.base`, activated in the
+    database (no mailer in these benches), logged in: each creation's answer, with its `token`."""
     import asyncpg
 
-    numeros = []
     async with aiohttp.ClientSession() as http:
+        made = []
         for i in range(count):
             form = account_form(f"bench.{uuid.uuid4().hex[:10]}@example.org", prenom=f"Essai{i}")
-            async with http.post(f"{base}/api/v1/accounts", json=form) as resp:
-                if resp.status != 201:
-                    raise BrokenRun(f"account creation: {resp.status} {await resp.text()}")
-                numeros.append((await resp.json())["numero_dossier"])
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("UPDATE accounts.candidates SET activated_at = now()")
-    finally:
-        await conn.close()
-    return numeros
+            made.append((await api(http, stack, "POST", f"{API}/accounts", json_body=form, expect=(201,)))[1])
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("UPDATE accounts.candidates SET activated_at = now()")
+        finally:
+            await conn.close()
+        for account in made:
+            login = {"login": account["numero_dossier"], "password": PASSWORD}
+            account["token"] = (await api(http, stack, "POST", f"{API}/sessions", json_body=login, expect=(201,)))[1][
+                "token"
+            ]
+    return made
 
 
-async def login_burst(base: str, numeros: list[str], concurrency: int, seconds: float) -> dict[str, Any]:
-    latencies: list[float] = []
-    health: list[float] = []
-    errors: dict[str, int] = {}
-    stop = time.perf_counter() + seconds
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency + 2)) as http:
-
-        async def timed(method: str, path: str, expect: int, into: list[float], **kwargs: Any) -> None:
-            t0 = time.perf_counter()
-            async with http.request(method, base + path, **kwargs) as resp:
-                await resp.read()
-            if resp.status != expect:
-                errors[f"{path} {resp.status}"] = errors.get(f"{path} {resp.status}", 0) + 1
-            else:
-                into.append(time.perf_counter() - t0)
-
-        async def client(i: int) -> None:
-            body = {"login": numeros[i % len(numeros)], "password": PASSWORD}
-            while time.perf_counter() < stop:
-                await timed("POST", "/api/v1/sessions", 201, latencies, json=body)
-
-        async def prober() -> None:
-            while time.perf_counter() < stop:
-                await timed("GET", "/health", 200, health)
-                await asyncio.sleep(PROBE_INTERVAL)
-
-        started = time.perf_counter()
-        await asyncio.gather(prober(), *(client(i) for i in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return {"logins": len(latencies), "elapsed": elapsed, "latencies": latencies, "health": health, "errors": errors}
-
-
-async def who_am_i(base: str, numeros: list[str], concurrency: int, seconds: float) -> dict[str, Any]:
-    """`GET /api/v1/me` with `concurrency` clients on the sessions of `numeros`."""
-    latencies: list[float] = []
-    failures = 0
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
-        tokens = []
-        for numero in numeros:
-            async with http.post(f"{base}/api/v1/sessions", json={"login": numero, "password": PASSWORD}) as resp:
-                tokens.append((await resp.json())["token"])
-        stop = time.perf_counter() + seconds
-
-        async def client(i: int) -> None:
-            nonlocal failures
-            headers = {"Authorization": f"Bearer {tokens[i % len(tokens)]}"}
-            while time.perf_counter() < stop:
-                t0 = time.perf_counter()
-                async with http.get(f"{base}/api/v1/me", headers=headers) as resp:
-                    await resp.read()
-                    failures += resp.status != 200
-                latencies.append(time.perf_counter() - t0)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(client(i) for i in range(concurrency)))
-    return {"rate": len(latencies) / (time.perf_counter() - started), "latencies": latencies, "failures": failures}
-
-
-def ms(values: list[float], q: float) -> float:
-    return percentile(sorted(values), q) * 1000
+async def login_burst(base: str, numeros: list[str], concurrency: int, seconds: float) -> tuple[LoadResult, LoadResult]:
+    """Logins with `concurrency` clients for `seconds`, and `GET /health` every PROBE_INTERVAL meanwhile."""
+    bodies = [{"login": numero, "password": PASSWORD} for numero in numeros]
+    logins = http_load(
+        base + f"{API}/sessions",
+        method="POST",
+        bodies=bodies,
+        expect=201,
+        concurrency=concurrency,
+        duration=seconds,
+        label="logins",
+    )
+    health = http_load(base + "/health", concurrency=1, duration=seconds, pause=PROBE_INTERVAL, label="/health")
+    return await asyncio.gather(logins, health)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -167,7 +123,8 @@ async def main(args: argparse.Namespace) -> None:
         with Process("gateway-uncached", argv, stack.logs / "gateway-uncached.log", uncached_env) as uncached_gateway:
             uncached = f"http://{LOCALHOST}:{port}"
             await wait_healthy(uncached + "/health", [uncached_gateway])
-            numeros = await create_accounts(stack.base, stack.db.url, 4)
+            made = await accounts(stack, stack.db.url, 4)
+            numeros = [a["numero_dossier"] for a in made]
             print_conditions(info)
             await login_burst(stack.base, numeros, args.concurrency, 2.0)  # warm-up
             # Rounds alternate raw and logins, so that both see the same drift of a shared machine.
@@ -176,26 +133,40 @@ async def main(args: argparse.Namespace) -> None:
             for _ in range(args.rounds):
                 bursts.append(await login_burst(stack.base, numeros, args.concurrency, args.duration))
                 raws.append(await raw_hashes_per_second(workers, args.duration / 2))
-            mes: dict[str, list[dict[str, Any]]] = {"cached": [], "rpc": []}
+            mes: dict[str, list[LoadResult]] = {"cached": [], "rpc": []}
+            headers = [{"Authorization": f"Bearer {a['token']}"} for a in made]
             for i in range(args.me_rounds):  # paired rounds, the order alternating
-                pair = [("rpc", uncached), ("cached", stack.base)][:: 1 if i % 2 == 0 else -1]
-                for kind, url in pair:
-                    mes[kind].append(await who_am_i(url, numeros, args.concurrency, args.duration / 2))
+                for kind, url in [("rpc", uncached), ("cached", stack.base)][:: 1 if i % 2 == 0 else -1]:
+                    me = http_load(
+                        url + f"{API}/me",
+                        concurrency=args.concurrency,
+                        duration=args.duration / 2,
+                        headers=headers,
+                        label=f"/me {kind}",
+                    )
+                    mes[kind].append(await me)
             uncached_gateway.check()
     report(info, raws, bursts, mes)
 
 
 def report(
-    info: dict[str, Any], raws: list[float], bursts: list[dict[str, Any]], mes: dict[str, list[dict[str, Any]]]
+    info: dict[str, Any],
+    raws: list[float],
+    bursts: list[tuple[LoadResult, LoadResult]],
+    mes: dict[str, list[LoadResult]],
 ) -> None:
-    me, cached = (max(mes[k], key=lambda m: m["rate"]) for k in ("rpc", "cached"))
+    me, cached = (max(mes[k], key=lambda m: m.rps) for k in ("rpc", "cached"))
     raw = statistics.mean(raws)
     # Per round: the logins' rate over the mean of the raw runs just before and just after it.
-    ratios = [b["logins"] / b["elapsed"] / statistics.mean(raws[i : i + 2]) for i, b in enumerate(bursts)]
-    logins = [x for b in bursts for x in b["latencies"]]
-    health = [x for b in bursts for x in b["health"]]
-    rate = len(logins) / sum(b["elapsed"] for b in bursts)
+    ratios = [b.rps / statistics.mean(raws[i : i + 2]) for i, (b, _) in enumerate(bursts)]
+    logins, health = (sorted(x for burst in bursts for x in burst[k].latencies) for k in (0, 1))
+    rate = len(logins) / sum(b.elapsed for b, _ in bursts)
     verdict = {True: "PASS", False: "MISS"}
+
+    def ms(values: list[float], q: float) -> float:
+        return percentile(values, q) * 1000
+
+    pairs = list(zip(mes["cached"], mes["rpc"]))
     rows = [
         ("raw argon2id verify (mean)", f"{raw:.1f} /s", "runs: " + ", ".join(f"{r:.1f}" for r in raws)),
         (
@@ -217,35 +188,35 @@ def report(
         ),
         (
             "GET /api/v1/me, session by rpc each time",
-            f"{me['rate']:.0f} /s",
-            f"p50 {ms(me['latencies'], 50):.1f} ms, p99 {ms(me['latencies'], 99):.1f} ms: resolve_session + "
+            f"{me.rps:.0f} /s",
+            f"p50 {me.ms(50):.1f} ms, p99 {me.ms(99):.1f} ms: resolve_session + "
             "get_account (GATEWAY_SESSION_CACHE_TTL=0; best of the rounds)",
         ),
         (
             "GET /api/v1/me, session kept by the gateway",
-            f"{cached['rate']:.0f} /s",
-            f"p50 {ms(cached['latencies'], 50):.1f} ms, p99 {ms(cached['latencies'], 99):.1f} ms: get_account only "
+            f"{cached.rps:.0f} /s",
+            f"p50 {cached.ms(50):.1f} ms, p99 {cached.ms(99):.1f} ms: get_account only "
             "(revocations by signal; best of the rounds)",
         ),
         (
             "/me kept ÷ /me by rpc (target ≥ 2)",
-            f"{statistics.median(c['rate'] / r['rate'] for c, r in zip(mes['cached'], mes['rpc'])):.2f}",
-            f"median of {len(mes['rpc'])} paired rounds; best ÷ best {cached['rate'] / me['rate']:.2f}; runs: "
-            + ", ".join(f"{c['rate']:.0f}/{r['rate']:.0f}" for c, r in zip(mes["cached"], mes["rpc"])),
+            f"{statistics.median(c.rps / r.rps for c, r in pairs):.2f}",
+            f"median of {len(pairs)} paired rounds; best ÷ best {cached.rps / me.rps:.2f}; runs: "
+            + ", ".join(f"{c.rps:.0f}/{r.rps:.0f}" for c, r in pairs),
         ),
     ]
     print()
     print_table("logins", ["measure", "value", "detail"], rows)
     save_results("logins", {"conditions": info, "raws": raws, "ratios": ratios, "rows": rows})
-    errors = {k: v for b in bursts for k, v in b["errors"].items()}
-    failures = sum(m["failures"] for runs in mes.values() for m in runs)
-    if errors or failures:
-        raise BrokenRun(f"non-201/200 answers {errors}, /me failures {failures}")
+    runs = [r for burst in bursts for r in burst] + [r for kind in mes.values() for r in kind]
+    failed = [f"{r.label}: {r.statuses} {r.errors}" for r in runs if r.failed]
+    if failed:
+        raise BrokenRun("; ".join(failed))
 
 
 if __name__ == "__main__":
     sized = {"duration": (4.0, 2.0), "rounds": (8, 1), "me_rounds": (4, 2)}
-    parser = Arguments(__doc__.split("\n")[0], "1 round of 2 s logins, 2 /me pairs", **sized)
+    parser = Arguments(__doc__, "1 round of 2 s logins, 2 /me pairs", **sized)
     parser.add_argument("--duration", type=float, help="seconds of each login burst, raw runs: half (default 4)")
     parser.add_argument("--rounds", type=int, help="login bursts, each followed by a raw run (default 8)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent login clients")
