@@ -10,10 +10,10 @@ counts, a process that died). Every request goes to 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import sys
 import uuid
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ def check_page(name: str, body: bytes) -> None:
         raise BrokenRun(f"{name}: {rows} rows, counts {'shown' if 'data-count' in text else 'missing'}: {text[:300]!r}")
 
 
-async def timed(base: str, path: str, headers: dict[str, str], count: int, concurrency: int, label: str) -> LoadResult:
+async def timed(base: str, path: str, headers: dict[str, str] | None, count: int, concurrency: int, label: str) -> Any:
+    """`count` GETs of `path`, `concurrency` at a time: the result and the size of the last answer."""
     result, answers = await request_load(
         base, [Call("GET", path, headers=headers)] * count, concurrency=concurrency, label=label
     )
@@ -60,7 +61,7 @@ async def timed(base: str, path: str, headers: dict[str, str], count: int, concu
         raise BrokenRun(f"{label}: {result.failed} failed: {result.failure_samples[:2]}")
     if path.startswith("/personnel/"):
         check_page(label, answers[-1].body)
-    return result
+    return result, len(answers[-1].body)
 
 
 async def explain_counts(stack: Any) -> dict[str, Any]:
@@ -137,28 +138,22 @@ async def main() -> None:
             }
             sizes = {}
             for name, (path, headers) in targets.items():  # warm-up: caches, prepared statements, code paths
-                await timed(stack.base, path, headers, 5, 1, name)
-                async with aiohttp.ClientSession() as http:
-                    async with http.get(stack.base + path, headers=headers) as resp:
-                        sizes[name] = len(await resp.read())
+                sizes[name] = (await timed(stack.base, path, headers, 5, 1, name))[1]
             print_conditions(info)
             for rnd in range(args.rounds):
                 results = {}
-                for name, (path, headers) in targets.items():
-                    for concurrency in (1, 4):
-                        target = partial(timed, stack.base, path, headers, args.pages, concurrency, name)
-                        calls = [Call("GET", f"/body/{sizes[name]}")] * args.pages
-                        baseline = partial(request_load, bare_base, calls, concurrency=concurrency, label="bare")
-                        if rnd % 2 == 0:
-                            t, (b, _) = await target(), await baseline()
-                        else:
-                            (b, _), t = await baseline(), await target()
-                        results[name, concurrency] = (t, b)
-                        print(
-                            f"  round {rnd + 1} C={concurrency} {name:<34} p50 {t.ms(50):7.1f} p95 {t.ms(95):7.1f} ms"
-                            f" | bare p95 {b.ms(95):5.1f} ms",
-                            flush=True,
-                        )
+                for (name, (path, headers)), concurrency in itertools.product(targets.items(), (1, 4)):
+                    pair = [(stack.base, path, headers, name), (bare_base, f"/body/{sizes[name]}", None, "bare")]
+                    runs = {
+                        label: (await timed(base, p, h, args.pages, concurrency, label))[0]
+                        for base, p, h, label in pair[:: -1 if rnd % 2 else 1]
+                    }
+                    t, b = results[name, concurrency] = runs[name], runs["bare"]
+                    print(
+                        f"  round {rnd + 1} C={concurrency} {name:<34} p50 {t.ms(50):7.1f} p95 {t.ms(95):7.1f} ms"
+                        f" | bare p95 {b.ms(95):5.1f} ms",
+                        flush=True,
+                    )
                 rounds.append(results)
                 stack.check()
             plan = await explain_counts(stack)
