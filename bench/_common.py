@@ -456,16 +456,15 @@ class _Client:
 
     async def result(self, label: str, concurrency: int, elapsed: float, latencies: list[float]) -> LoadResult:
         await self.session.close()
-        cpu = time.process_time() - self.cpu
+        cpu, errors = time.process_time() - self.cpu, self.errors
         return LoadResult(
-            label, concurrency, elapsed, sorted(latencies), self.statuses, self.errors, cpu, self.samples, self.expect
+            label, concurrency, elapsed, sorted(latencies), self.statuses, errors, cpu, self.samples, self.expect
         )
 
 
 def _local(*urls: str) -> None:
-    for url in urls:
-        if urlsplit(url).hostname != LOCALHOST:
-            raise ValueError(f"the load client only talks to {LOCALHOST}, not {url!r}")
+    if any(urlsplit(url).hostname != LOCALHOST for url in urls):
+        raise ValueError(f"the load client only talks to {LOCALHOST}, not {urls!r}")
 
 
 async def http_load(
@@ -499,12 +498,7 @@ async def http_load(
     if (duration is None) == (count is None):
         raise ValueError("give either duration or count")
     rotation = [headers] if headers is None or isinstance(headers, dict) else list(headers)
-    client, latencies, sizes, perf = (
-        _Client(concurrency, timeout, expect),
-        list[float](),
-        list[int](),
-        time.perf_counter,
-    )
+    client, perf, latencies, sizes = _Client(concurrency, timeout, expect), time.perf_counter, [], []
     left, sent = [math.inf if count is None else count], [0]
     deadline = perf() + (duration or math.inf)
 
@@ -676,18 +670,9 @@ def raise_failed(rows: list[dict[str, Any]]) -> None:
 # -- the bare aiohttp baseline --------------------------------------------------------------------
 
 # About the size and shape of the gateway's /health answer for one service.
-BARE_BODY = {
-    "ok": True,
-    "gateway": {"nats": True},
-    "services": {
-        "bare": {
-            "ok": True,
-            "error": None,
-            "instance": "bench:00000000",
-            "checks": {"database": {"ok": True, "detail": "outbox backlog 0", "latency_ms": 0.5}},
-        }
-    },
-}
+_CHECKS = {"database": {"ok": True, "detail": "outbox backlog 0", "latency_ms": 0.5}}
+_BARE = {"ok": True, "error": None, "instance": "bench:00000000", "checks": _CHECKS}
+BARE_BODY = json.dumps({"ok": True, "gateway": {"nats": True}, "services": {"bare": _BARE}}).encode()
 ECHO_SUBJECT = "bench.echo"
 
 
@@ -701,10 +686,9 @@ def bare_app(nats_url: str | None = None) -> Any:
     import nats
     from aiohttp import web
 
-    body = json.dumps(BARE_BODY).encode()
     sized: dict[int, bytes] = {}
 
-    def answer(data: bytes = body, status: int = 200) -> web.Response:
+    def answer(data: bytes = BARE_BODY, status: int = 200) -> web.Response:
         return web.Response(body=data, status=status, content_type="application/json")
 
     async def echo(request: web.Request) -> web.Response:
@@ -751,8 +735,6 @@ def _serve_echo(nats_url: str) -> None:
     """Answer every request on ECHO_SUBJECT with the bare body, until SIGTERM."""
     import nats
 
-    body = json.dumps(BARE_BODY).encode()
-
     async def main() -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -760,7 +742,7 @@ def _serve_echo(nats_url: str) -> None:
         nc = await nats.connect(nats_url, name="bench-echo")
 
         async def respond(msg: Any) -> None:
-            await msg.respond(body)
+            await msg.respond(BARE_BODY)
 
         await nc.subscribe(ECHO_SUBJECT, queue="echo", cb=respond)
         await stop.wait()
