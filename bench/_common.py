@@ -467,64 +467,6 @@ def _local(*urls: str) -> None:
         raise ValueError(f"the load client only talks to {LOCALHOST}, not {urls!r}")
 
 
-async def http_load(
-    url: str | Sequence[str],
-    *,
-    concurrency: int,
-    duration: float | None = None,
-    count: int | None = None,
-    label: str = "",
-    timeout: float = 10.0,
-    headers: dict[str, str] | Sequence[dict[str, str]] | None = None,
-    method: str = "GET",
-    bodies: Sequence[Any] | None = None,
-    expect: int = 200,
-    think: float = 0.0,
-    pause: float = 0.0,
-) -> LoadResult:
-    """`method url` from `concurrency` workers on kept-alive connections, each sending its next request
-    when the previous answer is read, for `duration` s or `count` requests. `url`, `headers` and
-    `bodies` (JSON) may be lists: request k takes their k-th item, round robin.
-
-    `think`: each worker first waits, then waits again after each answer, an exponentially
-    distributed time of `think` s on average (a person reading a page; the first wait spreads the
-    workers' start); `pause`: a fixed wait after each answer. A success is an `expect` answer with
-    its body read; its latency is from just before the request to the end of the body.
-    """
-    from random import expovariate
-
-    urls = [url] if isinstance(url, str) else list(url)
-    _local(*urls)
-    if (duration is None) == (count is None):
-        raise ValueError("give either duration or count")
-    rotation = [headers] if headers is None or isinstance(headers, dict) else list(headers)
-    client, perf, latencies, sizes = _Client(concurrency, timeout, expect), time.perf_counter, [], []
-    left, sent = [math.inf if count is None else count], [0]
-    deadline = perf() + (duration or math.inf)
-
-    async def wait(seconds: float) -> None:  # never past the deadline
-        await asyncio.sleep(max(0.0, min(seconds, deadline - perf())))
-
-    async def worker() -> None:
-        if think:
-            await wait(expovariate(1 / think))
-        while left[0] > 0 and perf() < deadline:
-            left[0], sent[0], k, started = left[0] - 1, sent[0] + 1, sent[0], perf()
-            body = None if bodies is None else bodies[k % len(bodies)]
-            status, data = await client.send(method, urls[k % len(urls)], rotation[k % len(rotation)], body)
-            if status == expect:
-                latencies.append(perf() - started)
-                sizes.append(len(data))
-            if think or pause:
-                await wait(expovariate(1 / think) if think else pause)
-
-    started = perf()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    result = await client.result(label, concurrency, perf() - started, latencies)
-    result.size = statistics.mean(sizes) if sizes else 0.0
-    return result
-
-
 @dataclass(frozen=True)
 class Call:
     """One request of `request_load`: `path` on the base URL, a JSON body or none."""
@@ -538,7 +480,7 @@ class Call:
 
 @dataclass
 class Answer:
-    """What one `Call` got: wall-clock times (time.time()) so that they compare with other processes' clocks."""
+    """What one request got: wall-clock times (time.time()) so that they compare with other processes' clocks."""
 
     index: int
     scheduled: float  # when it was due (open loop) or started (closed loop)
@@ -546,6 +488,82 @@ class Answer:
     latency: float  # seconds from `scheduled` to the end of the body; nan on a client error
     status: int  # 0 on a client error
     body: bytes
+
+
+async def http_load(
+    url: str | Sequence[str],
+    *,
+    concurrency: int,
+    duration: float | None = None,
+    count: int | None = None,
+    label: str = "",
+    timeout: float = 10.0,
+    headers: dict[str, str] | Sequence[dict[str, str] | None] | None = None,
+    method: str | Sequence[str] = "GET",
+    bodies: Sequence[Any] | None = None,
+    expect: int = 200,
+    think: float = 0.0,
+    pause: float = 0.0,
+    interval: float | None = None,
+    answers: list[Answer] | None = None,
+) -> LoadResult:
+    """`method url` from `concurrency` workers on kept-alive connections, each sending its next request
+    when the previous answer is read, for `duration` s or `count` requests. `url`, `method`,
+    `headers` and `bodies` (JSON) may be lists: request k takes their k-th item, round robin.
+
+    `think`: each worker first waits, then waits again after each answer, an exponentially
+    distributed time of `think` s on average (a person reading a page; the first wait spreads the
+    workers' start); `pause`: a fixed wait after each answer. Open loop (`interval` s, with `count`):
+    request k is due at start + k × interval and sent then whatever the earlier answers (connections
+    up to `concurrency`), its latency counted from when it was due, so a server that falls behind is
+    not hidden by a client that waits (no coordinated omission). A success is an `expect` answer with
+    its body read; its latency ends with the body. `answers` receives each request's `Answer`.
+    """
+    from random import expovariate
+
+    urls, methods = ([x] if isinstance(x, str) else list(x) for x in (url, method))
+    _local(*urls)
+    if (duration is None) == (count is None):
+        raise ValueError("give either duration or count")
+    rotation = [headers] if headers is None or isinstance(headers, dict) else list(headers)
+    client, perf, latencies, sizes = _Client(concurrency, timeout, expect), time.perf_counter, [], []
+    left, sent, started = [math.inf if count is None else count], [0], time.perf_counter()
+    deadline, wall = started + (duration or math.inf), time.time() - started
+
+    async def wait(seconds: float) -> None:  # never past the deadline
+        await asyncio.sleep(max(0.0, min(seconds, deadline - perf())))
+
+    async def one(k: int, due: float) -> None:
+        body, at = None if bodies is None else bodies[k % len(bodies)], perf()
+        status, data = await client.send(
+            methods[k % len(methods)], urls[k % len(urls)], rotation[k % len(rotation)], body
+        )
+        if status == expect:
+            latencies.append(perf() - due)
+            sizes.append(len(data))
+        if answers is not None:
+            answers.append(Answer(k, wall + due, wall + at, perf() - due if status else math.nan, status, data))
+
+    async def worker() -> None:
+        if think:
+            await wait(expovariate(1 / think))
+        while left[0] > 0 and perf() < deadline:
+            left[0], sent[0] = left[0] - 1, sent[0] + 1
+            await one(sent[0] - 1, perf())
+            if think or pause:
+                await wait(expovariate(1 / think) if think else pause)
+
+    if interval is None:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    else:
+        tasks = []
+        for k in range(count or 0):
+            await asyncio.sleep(max(0.0, started + k * interval - perf()))
+            tasks.append(asyncio.create_task(one(k, started + k * interval)))
+        await asyncio.gather(*tasks)
+    result = await client.result(label, concurrency, perf() - started, latencies)
+    result.size = statistics.mean(sizes) if sizes else 0.0
+    return result
 
 
 async def request_load(
@@ -557,46 +575,20 @@ async def request_load(
     timeout: float = 30.0,
     interval: float | None = None,
 ) -> tuple[LoadResult, list[Answer]]:
-    """Send every call once; return the summary and each answer (in `calls` order).
-
-    Closed loop (`interval=None`): `concurrency` workers on kept-alive connections, each sending its
-    next call when the previous answer is read; `concurrency=len(calls)` sends them all at once.
-    Open loop (`interval` s): call i is due at start + i × interval and sent then whatever the
-    earlier answers (connections up to `concurrency`); latency counts from when it was due, so a
-    server that falls behind is not hidden by a client that waits (no coordinated omission).
-    A success is the call's `expect` status; all calls must expect the same status.
-    """
-    _local(base_url)
+    """`http_load` of every call once (`concurrency=len(calls)` sends them all at once; `interval`:
+    the open loop); the summary and each answer, in `calls` order. A success is the call's `expect`
+    status; all calls must expect the same status."""
     expected = {c.expect for c in calls}
     if len(expected) > 1:
         raise ValueError("all calls of one run must expect the same status")
-    expect = expected.pop() if expected else 200
     answers: list[Answer] = []
-    client = _Client(concurrency, timeout, expect)
-
-    async def one(i: int, due: float) -> None:
-        call, sent = calls[i], time.time()
-        status, body = await client.send(call.method, base_url + call.path, call.headers, call.json)
-        answers.append(Answer(i, due, sent, time.time() - due if status else float("nan"), status, body))
-
-    started = time.time()
-    if interval is None:
-        queue = iter(range(len(calls)))
-
-        async def worker() -> None:
-            for i in queue:
-                await one(i, time.time())
-
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(calls)))))
-    else:
-        tasks = []
-        for i in range(len(calls)):
-            await asyncio.sleep(max(0.0, started + i * interval - time.time()))
-            tasks.append(asyncio.create_task(one(i, started + i * interval)))
-        await asyncio.gather(*tasks)
-    answers.sort(key=lambda a: a.index)
-    latencies = [a.latency for a in answers if a.status == expect]
-    return await client.result(label, concurrency, time.time() - started, latencies), answers
+    urls, expect = [base_url + c.path for c in calls] or [base_url], expected.pop() if expected else 200
+    kw = dict(count=len(calls), concurrency=concurrency, label=label, timeout=timeout, interval=interval, expect=expect)
+    bodies, methods = [c.json for c in calls], [c.method for c in calls] or "GET"
+    result = await http_load(
+        urls, method=methods, headers=[c.headers for c in calls], bodies=bodies, answers=answers, **kw
+    )
+    return result, sorted(answers, key=lambda a: a.index)
 
 
 async def alternate(
