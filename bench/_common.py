@@ -424,44 +424,6 @@ class LoadResult:
         }
 
 
-class _Client:
-    """One run's aiohttp session (kept-alive connections, no cookie jar: each request's cookies are
-    its headers) and what its answers were: statuses, client errors, the first unexpected answers."""
-
-    def __init__(self, concurrency: int, timeout: float, expect: int) -> None:
-        import aiohttp
-
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=concurrency),
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-        self.expect, self.statuses, self.errors, self.samples = expect, dict[int, int](), dict[str, int](), list[str]()
-        self.cpu = time.process_time()
-
-    async def send(self, method: str, url: str, headers: dict[str, str] | None, body: Any) -> tuple[int, bytes]:
-        """(status, body) of one request; (0, b"") on a client error."""
-        import aiohttp
-
-        try:
-            async with self.session.request(method, url, headers=headers, json=body, allow_redirects=False) as resp:
-                status, data = resp.status, await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            self.errors[type(exc).__name__] = self.errors.get(type(exc).__name__, 0) + 1
-            return 0, b""
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        if status != self.expect and len(self.samples) < 3:
-            self.samples.append(f"{status} {data[:600].decode(errors='replace')}")
-        return status, data
-
-    async def result(self, label: str, concurrency: int, elapsed: float, latencies: list[float]) -> LoadResult:
-        await self.session.close()
-        cpu, errors = time.process_time() - self.cpu, self.errors
-        return LoadResult(
-            label, concurrency, elapsed, sorted(latencies), self.statuses, errors, cpu, self.samples, self.expect
-        )
-
-
 def _local(*urls: str) -> None:
     if any(urlsplit(url).hostname != LOCALHOST for url in urls):
         raise ValueError(f"the load client only talks to {LOCALHOST}, not {urls!r}")
@@ -521,26 +483,42 @@ async def http_load(
     """
     from random import expovariate
 
+    import aiohttp
+
     urls, methods = ([x] if isinstance(x, str) else list(x) for x in (url, method))
     _local(*urls)
     if (duration is None) == (count is None):
         raise ValueError("give either duration or count")
     rotation = [headers] if headers is None or isinstance(headers, dict) else list(headers)
-    client, perf, latencies, sizes = _Client(concurrency, timeout, expect), time.perf_counter, [], []
-    left, sent, started = [math.inf if count is None else count], [0], time.perf_counter()
+    perf, latencies, sizes, statuses, errors, samples = time.perf_counter, [], [], {}, {}, []
+    left, sent, started, cpu = [math.inf if count is None else count], [0], time.perf_counter(), time.process_time()
     deadline, wall = started + (duration or math.inf), time.time() - started
+    session = aiohttp.ClientSession(  # no cookie jar: a request's cookies are its headers
+        connector=aiohttp.TCPConnector(limit=concurrency),
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
 
     async def wait(seconds: float) -> None:  # never past the deadline
         await asyncio.sleep(max(0.0, min(seconds, deadline - perf())))
 
     async def one(k: int, due: float) -> None:
-        body, at = None if bodies is None else bodies[k % len(bodies)], perf()
-        status, data = await client.send(
-            methods[k % len(methods)], urls[k % len(urls)], rotation[k % len(rotation)], body
-        )
+        at, body, status, data = perf(), None if bodies is None else bodies[k % len(bodies)], 0, b""
+        try:
+            target, sent_headers = urls[k % len(urls)], rotation[k % len(rotation)]
+            request = session.request(
+                methods[k % len(methods)], target, headers=sent_headers, json=body, allow_redirects=False
+            )
+            async with request as resp:
+                status, data = resp.status, await resp.read()
+            statuses[status] = statuses.get(status, 0) + 1
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
         if status == expect:
             latencies.append(perf() - due)
             sizes.append(len(data))
+        elif status and len(samples) < 3:
+            samples.append(f"{status} {data[:600].decode(errors='replace')}")
         if answers is not None:
             answers.append(Answer(k, wall + due, wall + at, perf() - due if status else math.nan, status, data))
 
@@ -561,7 +539,10 @@ async def http_load(
             await asyncio.sleep(max(0.0, started + k * interval - perf()))
             tasks.append(asyncio.create_task(one(k, started + k * interval)))
         await asyncio.gather(*tasks)
-    result = await client.result(label, concurrency, perf() - started, latencies)
+    elapsed = perf() - started
+    await session.close()
+    cpu = time.process_time() - cpu
+    result = LoadResult(label, concurrency, elapsed, sorted(latencies), statuses, errors, cpu, samples, expect)
     result.size = statistics.mean(sizes) if sizes else 0.0
     return result
 
@@ -589,6 +570,11 @@ async def request_load(
         urls, method=methods, headers=[c.headers for c in calls], bodies=bodies, answers=answers, **kw
     )
     return result, sorted(answers, key=lambda a: a.index)
+
+
+def levels(text: str) -> list[int]:
+    """`--concurrency 1,16` → [1, 16]: the concurrency levels of `alternate`."""
+    return [int(c) for c in text.split(",") if c.strip()]
 
 
 async def alternate(

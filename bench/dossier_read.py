@@ -20,8 +20,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import alternate, Arguments, bare_server, BrokenRun, conditions, LOCALHOST, platform  # noqa: E402
-from bench._common import print_conditions, print_rounds_summary, raise_failed, run_main, save_results  # noqa: E402
-from bench._common import wait_listening  # noqa: E402
+from bench._common import levels, print_conditions, print_rounds_summary, raise_failed, run_main  # noqa: E402
+from bench._common import save_results, wait_listening  # noqa: E402
 from bench.logins import accounts  # noqa: E402
 
 BARE = "bare aiohttp"
@@ -63,14 +63,8 @@ async def seed(nats_url: str, accounts: list[uuid.UUID]) -> None:
     from ecandidat.runtime.rpc import RpcClient
     from tests.unit.dossiers import samples
 
-    contents = {
-        "informations_personnelles": samples.infos_perso(),
-        "adresse": samples.adresse(),
-        "baccalaureat": samples.baccalaureat(),
-        "cursus_externe": samples.cursus_externe(),
-        "stages": samples.stages(),
-        "experiences_professionnelles": samples.experiences(),
-    }
+    named = {"informations_personnelles": "infos_perso", "experiences_professionnelles": "experiences"}
+    contents = {section: getattr(samples, named.get(section, section))() for section in WRITABLE_SECTIONS}
     nc = await nats.connect(nats_url)
     client = RpcClient(nc, timeout=10)
     for account_id in accounts:
@@ -130,7 +124,7 @@ async def main(args: argparse.Namespace) -> None:
 def parse_args() -> argparse.Namespace:
     parser = Arguments(__doc__, "2 rounds of 2 s, 10 dossiers", candidates=(50, 10), duration=(6.0, 2.0), rounds=(3, 2))
     parser.add_argument("command", nargs="?", choices=["gateway"], help=argparse.SUPPRESS)
-    parser.add_argument("--concurrency", default="1,16", help="client concurrency levels (default 1,16)")
+    parser.add_argument("--concurrency", default=[1, 16], type=levels, help="client concurrency levels (default 1,16)")
     parser.add_argument(
         "--auth",
         choices=("session", "bench"),
@@ -140,9 +134,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--candidates", type=int, help="dossiers filled and read round robin (default 50, quick 10)")
     parser.add_argument("--duration", type=float, help="seconds per run (default 6, quick 2)")
     parser.add_argument("--rounds", type=int, help="rounds per concurrency (default 3, quick 2)")
-    args = parser.parse_args()
-    args.concurrency = [int(c) for c in args.concurrency.split(",")]
-    return args
+    return parser.parse_args()
 
 
 if __name__ == "__main__":

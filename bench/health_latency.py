@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import alternate, Arguments, bare_server, conditions, echo_server, http_load  # noqa: E402
-from bench._common import LOCALHOST, platform, print_conditions, print_profiles, print_rounds_summary  # noqa: E402
+from bench._common import levels, LOCALHOST, platform, print_conditions, print_profiles, print_rounds_summary  # noqa: E402
 from bench._common import print_table, py_spy_during, raise_failed, run_main, save_results  # noqa: E402
 from bench._common import wait_healthy, wait_listening  # noqa: E402
 
@@ -29,7 +29,7 @@ GATEWAY = "gateway /health"
 def parse_args() -> argparse.Namespace:
     sized = {"duration": (6.0, 1.0), "warmup": (1.0, 0.5), "rounds": (3, 2)}
     parser = Arguments(__doc__, "smoke run: 2 rounds of 1 s", **sized)
-    parser.add_argument("--concurrency", default="1,16", help="client concurrency levels (default 1,16)")
+    parser.add_argument("--concurrency", default=[1, 16], type=levels, help="client concurrency levels (default 1,16)")
     parser.add_argument("--duration", type=float, help="seconds per measurement (default 6, quick 1)")
     parser.add_argument(
         "--rounds", type=int, help="rounds per concurrency, each measuring every target (default 3, quick 2)"
@@ -42,9 +42,7 @@ def parse_args() -> argparse.Namespace:
         metavar="SECONDS",
         help="after the measurements, sample gateway and mailer with py-spy during one more run",
     )
-    args = parser.parse_args()
-    args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    return args
+    return parser.parse_args()
 
 
 async def main() -> None:
