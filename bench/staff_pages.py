@@ -19,10 +19,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Arguments  # noqa: E402
-from bench._common import bare_server, BrokenRun, Call, conditions, LoadResult, median, platform  # noqa: E402
-from bench._common import print_conditions, print_table, ratio, request_load, ROOT, run_main, save_results  # noqa: E402
-from bench._common import staff_session, wait_listening  # noqa: E402
+from bench._common import Arguments, bare_server, BrokenRun, Call, conditions, LoadResult, LOCALHOST  # noqa: E402
+from bench._common import median, platform, print_conditions, print_table, ratio, request_load, run_main  # noqa: E402
+from bench._common import save_results, staff_session, wait_listening  # noqa: E402
 from bench.staff_list import FORMATION, ROWS, _Recording, bulk_load, summarize_plan  # noqa: E402
 
 TARGET_P95_MS = 100.0
@@ -76,12 +75,8 @@ async def explain_counts(stack: Any) -> dict[str, Any]:
     conn = await asyncpg.connect(stack.db.url, server_settings={"search_path": "candidatures"})
     try:
         recording = _Recording(conn)
-        await listing.count_candidatures(
-            recording,
-            c.CountCandidatures(  # type: ignore[arg-type]
-                principal=admin, filters=c.Filters(formation_code=FORMATION)
-            ),
-        )
+        asked = c.CountCandidatures(principal=admin, filters=c.Filters(formation_code=FORMATION))
+        await listing.count_candidatures(recording, asked)  # type: ignore[arg-type]
         lines = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + recording.sql, *recording.args)]
         counted = (
             "SELECT CASE WHEN c.cancelled_at IS NOT NULL THEN 'annulee' ELSE c.statut END AS statut, count(*) AS n"
@@ -90,12 +85,8 @@ async def explain_counts(stack: Any) -> dict[str, Any]:
         before = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + counted, FORMATION)]
     finally:
         await conn.close()
-    return {
-        "sql": recording.sql,
-        "plan": lines,
-        **summarize_plan(lines),
-        "counted": {"sql": counted, "plan": before, **summarize_plan(before)},
-    }
+    kept = {"sql": recording.sql, "plan": lines, **summarize_plan(lines)}
+    return kept | {"counted": {"sql": counted, "plan": before, **summarize_plan(before)}}
 
 
 async def main() -> None:
@@ -113,7 +104,7 @@ async def main() -> None:
         bare, bare_port = bare_server(stack.logs)
         with bare:
             wait_listening(bare_port, bare)
-            bare_base = f"http://127.0.0.1:{bare_port}"
+            bare_base = f"http://{LOCALHOST}:{bare_port}"
             loaded = await bulk_load(stack, args.rows, vacuum=True)
             info["fixture"] = (
                 f"{loaded['total']:,} candidatures ({loaded['size']} with indexes); {FORMATION}: "
@@ -121,11 +112,8 @@ async def main() -> None:
             )
             async with aiohttp.ClientSession() as http:
                 token = await staff_session(stack, http)
-                async with http.get(
-                    f"{stack.base}{PAGES['list page, first page']}",
-                    allow_redirects=False,
-                    cookies={"ecandidat_session": token},
-                ) as resp:
+                first = f"{stack.base}{PAGES['list page, first page']}"
+                async with http.get(first, allow_redirects=False, cookies={"ecandidat_session": token}) as resp:
                     body = await resp.read()
                     csrf = resp.cookies.get("ecandidat_csrf")
                 if resp.status != 200 or csrf is None:
@@ -157,10 +145,10 @@ async def main() -> None:
                 rounds.append(results)
                 stack.check()
             plan = await explain_counts(stack)
-    report(info, rounds, sizes, plan, stack.logs)
+    report(info, rounds, sizes, plan)
 
 
-def report(info: dict[str, Any], rounds: list, sizes: dict[str, int], plan: dict[str, Any], logs: Path) -> None:
+def report(info: dict[str, Any], rounds: list, sizes: dict[str, int], plan: dict[str, Any]) -> None:
     print()
     print_conditions(info)
     rows = []
@@ -185,19 +173,10 @@ def report(info: dict[str, Any], rounds: list, sizes: dict[str, int], plan: dict
         for line in shown["plan"]:
             print("  " + line[:170])
     print()
-    save_results(
-        "staff_pages",
-        {
-            "conditions": info,
-            "sizes": sizes,
-            "counts_plan": plan,
-            "rounds": [
-                {f"{name} (C={c})": {"page": t.summary(), "bare": b.summary()} for (name, c), (t, b) in r.items()}
-                for r in rounds
-            ],
-        },
-    )
-    print(f"logs: {logs.relative_to(ROOT)}")
+    runs = [
+        {f"{n} (C={c})": {"page": t.summary(), "bare": b.summary()} for (n, c), (t, b) in r.items()} for r in rounds
+    ]
+    save_results("staff_pages", {"conditions": info, "sizes": sizes, "counts_plan": plan, "rounds": runs})
 
 
 if __name__ == "__main__":
