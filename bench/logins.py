@@ -46,21 +46,17 @@ async def raw_hashes_per_second(workers: int, seconds: float) -> float:
         parallelism=s.accounts_hash_parallelism,
         niceness=s.accounts_hash_niceness,
     )
-    stored = await passwords.hash(PASSWORD)
-    deadline = time.perf_counter() + seconds
-    done = 0
+    stored, done, started = await passwords.hash(PASSWORD), [0], time.perf_counter()
 
     async def loop() -> None:
-        nonlocal done
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < started + seconds:
             assert await passwords.verify(stored, PASSWORD)
-            done += 1
+            done[0] += 1
 
-    started = time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(workers)))
     elapsed = time.perf_counter() - started
     await passwords.close()
-    return done / elapsed
+    return done[0] / elapsed
 
 
 async def accounts(stack: Any, dsn: str, count: int) -> list[dict[str, Any]]:
@@ -80,24 +76,16 @@ async def accounts(stack: Any, dsn: str, count: int) -> list[dict[str, Any]]:
             await conn.close()
         for account in made:
             login = {"login": account["numero_dossier"], "password": PASSWORD}
-            account["token"] = (await api(http, stack, "POST", f"{API}/sessions", json_body=login, expect=(201,)))[1][
-                "token"
-            ]
+            _, session = await api(http, stack, "POST", f"{API}/sessions", json_body=login, expect=(201,))
+            account["token"] = session["token"]
     return made
 
 
 async def login_burst(base: str, numeros: list[str], concurrency: int, seconds: float) -> tuple[LoadResult, LoadResult]:
     """Logins with `concurrency` clients for `seconds`, and `GET /health` every PROBE_INTERVAL meanwhile."""
     bodies = [{"login": numero, "password": PASSWORD} for numero in numeros]
-    logins = http_load(
-        base + f"{API}/sessions",
-        method="POST",
-        bodies=bodies,
-        expect=201,
-        concurrency=concurrency,
-        duration=seconds,
-        label="logins",
-    )
+    load = {"method": "POST", "bodies": bodies, "expect": 201, "label": "logins"}
+    logins = http_load(base + f"{API}/sessions", concurrency=concurrency, duration=seconds, **load)
     health = http_load(base + "/health", concurrency=1, duration=seconds, pause=PROBE_INTERVAL, label="/health")
     return await asyncio.gather(logins, health)
 
@@ -111,11 +99,8 @@ async def main(args: argparse.Namespace) -> None:
         rounds=f"{args.rounds} of {args.duration:g} s logins between {args.duration / 2:g} s raw runs",
         **{"/me rounds": f"{args.me_rounds} pairs of {args.duration / 2:g} s (by rpc, kept), order alternating"},
     )
-    env = {
-        "GATEWAY_HEALTH_SHARED_FOR": "0",
-        "ACCOUNTS_HASH_WORKERS": str(workers),
-        "ACCOUNTS_THROTTLE_FREE_CLIENT": "1000000",
-    }
+    env = {"GATEWAY_HEALTH_SHARED_FOR": "0", "ACCOUNTS_HASH_WORKERS": str(workers)}
+    env["ACCOUNTS_THROTTLE_FREE_CLIENT"] = "1000000"  # every login comes from this machine
     async with platform("logins", ("accounts",), info, s3=False, smtp=False, log_level="WARNING", env=env) as stack:
         port = free_port()
         uncached_env = dict(stack.env, GATEWAY_PORT=str(port), GATEWAY_SESSION_CACHE_TTL="0")
