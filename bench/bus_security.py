@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,8 +26,9 @@ from bench.logins import accounts  # noqa: E402
 from ecandidat.devstack.infra import NatsServer  # noqa: E402
 
 
-async def start_stack(name: str, bus: NatsServer, database_url: str, logs: Path) -> tuple[list[Process], str]:
-    """The accounts service and the gateway on `bus`: the processes and the gateway's URL."""
+@contextlib.asynccontextmanager
+async def stack_on(name: str, bus: NatsServer, database_url: str, logs: Path) -> AsyncIterator[tuple[list, str]]:
+    """The accounts service and the gateway on `bus`, healthy: the processes and the gateway's URL."""
     port = free_port()
     env = dict(
         os.environ,
@@ -41,35 +44,25 @@ async def start_stack(name: str, bus: NatsServer, database_url: str, logs: Path)
     )
     env.pop("NATS_CREDENTIALS_DIR", None)
     env.update(bus.env())  # NATS_URL, and on the secured bus NATS_CREDENTIALS_DIR: each process its own key
-    processes = [
-        Process(f"{module}-{name}", [sys.executable, "-m", f"{package}{module}"], logs / f"{module}-{name}.log", env)
-        for package, module in (("services.", "accounts"), ("", "gateway"))
-    ]
-    for process in processes:
-        process.__enter__()
-    try:
-        await wait_healthy(f"http://{LOCALHOST}:{port}/health", processes, timeout=120)
-    except BaseException:
-        for process in processes:
-            process.stop()
-        raise
-    return processes, f"http://{LOCALHOST}:{port}"
+    argv = {"accounts": "services.accounts", "gateway": "gateway"}
+    service, gateway = (
+        Process(f"{p}-{name}", [sys.executable, "-m", m], logs / f"{p}-{name}.log", env) for p, m in argv.items()
+    )
+    with service, gateway:
+        await wait_healthy(f"http://{LOCALHOST}:{port}/health", [service, gateway], timeout=120)
+        yield [service, gateway], f"http://{LOCALHOST}:{port}"
 
 
 async def measure(bus: NatsServer, label: str, database_url: str, logs: Path, token: str, args: Any) -> dict:
-    processes, base = await start_stack(label, bus, database_url, logs)
-    try:
+    async with stack_on(label, bus, database_url, logs) as (processes, base):
         load = {"concurrency": args.concurrency, "headers": {"Authorization": f"Bearer {token}"}}
         await http_load(f"{base}/api/v1/me", count=200, **load)  # warm-up
         result = await http_load(f"{base}/api/v1/me", duration=args.duration, label=label, **load)
         for process in processes:
             process.check()
-        if result.failed:
-            raise BrokenRun(f"{label}: {result.failed} failed requests: {result.statuses} {result.errors}")
-        return result.summary()
-    finally:
-        for process in processes:
-            process.stop()
+    if result.failed:
+        raise BrokenRun(f"{label}: {result.failed} failed requests: {result.statuses} {result.errors}")
+    return result.summary()
 
 
 async def round_trips(bus: NatsServer, seconds: float, concurrency: int) -> float:
@@ -121,12 +114,8 @@ async def main(args: argparse.Namespace) -> None:
             buses["secured"].provision()
             async with database(folder) as db:
                 info["database"] = db.where
-                processes, base = await start_stack("setup", buses["secured"], db.url, logs)
-                try:
+                async with stack_on("setup", buses["secured"], db.url, logs) as (_, base):
                     [account] = await accounts(SimpleNamespace(base=base), db.url, 1)
-                finally:
-                    for process in processes:
-                        process.stop()
                 runs: dict[str, list[dict]] = {"open": [], "secured": []}
                 trips: dict[str, list[float]] = {"open": [], "secured": []}
                 for round_ in range(args.rounds):
