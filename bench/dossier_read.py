@@ -123,7 +123,6 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = Arguments(__doc__, "2 rounds of 2 s, 10 dossiers", candidates=(50, 10), duration=(6.0, 2.0), rounds=(3, 2))
-    parser.add_argument("command", nargs="?", choices=["gateway"], help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", default=[1, 16], type=levels, help="client concurrency levels (default 1,16)")
     parser.add_argument(
         "--auth",
@@ -138,8 +137,8 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    if arguments.command == "gateway":
+    if sys.argv[1:] == ["gateway"]:  # the gateway process of `--auth bench`
         serve_gateway()
     else:
+        arguments = parse_args()
         run_main(lambda: main(arguments))

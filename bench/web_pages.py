@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,11 @@ async def cost(stack: Stack, urls: list[str], headers: list[dict[str, str]], lab
     subscription to `rpc.>`), and the CPU each process used (from /proc), per page."""
     import nats
 
-    rpc: dict[str, int] = {}
+    rpc: Counter[str] = Counter()
     nc = await nats.connect(stack.nats_url, name="bench-rpc-counter")
 
     async def counted(msg: Any) -> None:
-        rpc[msg.subject] = rpc.get(msg.subject, 0) + 1
+        rpc[msg.subject] += 1
 
     await nc.subscribe("rpc.>", cb=counted)
     await nc.flush()
@@ -62,16 +63,12 @@ async def cost(stack: Stack, urls: list[str], headers: list[dict[str, str]], lab
     await asyncio.sleep(0.2)  # the last access-log lines
     used = cpu_delta(before, await stack.cpu())
     await nc.close()
-    routes: dict[str, int] = {}
     with access_log.open("rb") as lines:
         lines.seek(offset)
-        for line in lines:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("logger") == "gateway.access" and str(entry.get("path", "")).startswith("/api/"):
-                routes[entry["route"]] = routes.get(entry["route"], 0) + 1
+        logged = [json.loads(line) for line in lines if line.startswith(b"{") and line.endswith(b"}\n")]  # whole lines
+    routes = Counter(
+        e["route"] for e in logged if e.get("logger") == "gateway.access" and e["path"].startswith("/api/")
+    )
     return {
         "label": label,
         "pages": count,
