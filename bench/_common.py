@@ -408,20 +408,14 @@ class LoadResult:
         return percentile(self.latencies, q) * 1000
 
     def summary(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "concurrency": self.concurrency,
+        names = ("label", "concurrency", "ok", "failed", "statuses", "errors", "failure_samples")
+        times = {f"p{q}_ms": round(self.ms(q), 3) for q in (50, 90, 95, 99)} | {"max_ms": round(self.ms(100), 3)}
+        rounded = {
             "elapsed_s": round(self.elapsed, 3),
-            "ok": self.ok,
-            "failed": self.failed,
-            "statuses": self.statuses,
-            "errors": self.errors,
             "rps": round(self.rps, 1),
-            **{f"p{q}_ms": round(self.ms(q), 3) for q in (50, 90, 95, 99)},
-            "max_ms": round(self.ms(100), 3),
             "client_cpu_s": round(self.client_cpu_s, 3),
-            "failure_samples": self.failure_samples,
         }
+        return {name: getattr(self, name) for name in names} | rounded | times
 
 
 def _local(*urls: str) -> None:
@@ -634,15 +628,13 @@ def print_rounds_summary(rows: list[dict[str, Any]], baseline: str) -> None:
 
 def raise_failed(rows: list[dict[str, Any]]) -> None:
     """A broken run when any of `alternate`'s runs failed a request or had no success."""
-    failed = [r for r in rows if r["failed"] or not r["ok"]]
+    failed = [
+        f"{r['label']} C={r['concurrency']} round {r['round']}: {r['statuses']} {r['errors']} {r['failure_samples'][:1]}"
+        for r in rows
+        if r["failed"] or not r["ok"]
+    ]
     if failed:
-        raise BrokenRun(
-            "; ".join(
-                f"{r['label']} C={r['concurrency']} round {r['round']}: {r['statuses']} {r['errors']} "
-                f"{r['failure_samples'][:1]}"
-                for r in failed
-            )
-        )
+        raise BrokenRun("; ".join(failed))
 
 
 # -- the bare aiohttp baseline --------------------------------------------------------------------
