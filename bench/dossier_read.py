@@ -124,12 +124,8 @@ async def main(args: argparse.Namespace) -> None:
 def parse_args() -> argparse.Namespace:
     parser = Arguments(__doc__, "2 rounds of 2 s, 10 dossiers", candidates=(50, 10), duration=(6.0, 2.0), rounds=(3, 2))
     parser.add_argument("--concurrency", default=[1, 16], type=levels, help="client concurrency levels (default 1,16)")
-    parser.add_argument(
-        "--auth",
-        choices=("session", "bench"),
-        default="session",
-        help="session (default): real sessions (accounts service, login); bench: a bench authenticator, no lookup",
-    )
+    auth = "session (default): real sessions (accounts service, login); bench: a bench authenticator, no lookup"
+    parser.add_argument("--auth", choices=("session", "bench"), default="session", help=auth)
     parser.add_argument("--candidates", type=int, help="dossiers filled and read round robin (default 50, quick 10)")
     parser.add_argument("--duration", type=float, help="seconds per run (default 6, quick 2)")
     parser.add_argument("--rounds", type=int, help="rounds per concurrency (default 3, quick 2)")

@@ -35,13 +35,8 @@ def parse_args() -> argparse.Namespace:
         "--rounds", type=int, help="rounds per concurrency, each measuring every target (default 3, quick 2)"
     )
     parser.add_argument("--warmup", type=float, help="seconds of warm-up load on each target (default 1, quick 0.5)")
-    parser.add_argument(
-        "--profile",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="after the measurements, sample gateway and mailer with py-spy during one more run",
-    )
+    profile = "then sample gateway and mailer with py-spy during one more run of SECONDS"
+    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS", help=profile)
     return parser.parse_args()
 
 

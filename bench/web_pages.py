@@ -209,13 +209,7 @@ async def main(args: Any) -> None:
 
 if __name__ == "__main__":
     parser = Arguments(__doc__, "smoke run: 5 users, 1 round of 2 s per page")
-    parser.add_argument(
-        "--profile",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="then ask the candidature page at saturation for SECONDS under py-spy "
-        "(web, gateway, services; .venv/bin/pip install py-spy)",
-    )
+    profile = "then ask the candidature page at saturation for SECONDS under py-spy (web, gateway, services)"
+    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS", help=profile)
     arguments = parser.parse_args()
     run_main(lambda: main(arguments))
