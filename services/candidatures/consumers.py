@@ -43,11 +43,15 @@ async def account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCr
     await store.save_candidat(conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.email)
 
 
-async def _record(conn: asyncpg.Connection, event, statut: str, meta: CloudEvent) -> asyncpg.Record | None:
+async def _record(
+    conn: asyncpg.Connection, event, statut: str, meta: CloudEvent, history: tuple | None = None
+) -> asyncpg.Record | None:
     row = await store.lock_candidature(conn, event.candidature_id)
     if row is None:
         return None  # cancelled and erased, or purged: nothing to follow
-    await store.record_piece(conn, event.candidature_id, event.piece_id, event.libelle, statut, meta.time, ready=READY)
+    await store.record_piece(
+        conn, event.candidature_id, event.piece_id, event.libelle, statut, meta.time, ready=READY, history=history
+    )
     return row
 
 
@@ -66,19 +70,15 @@ async def piece_not_concerned(
 
 
 async def piece_validated(deps: Deps, conn: asyncpg.Connection, event: d.PieceValidated, meta: CloudEvent) -> None:
-    row = await _record(conn, event, "validee", meta)
-    if row is not None:
-        # Staff reviews belong to the candidature's audit trail too.
-        await store.add_history(conn, row["id"], event.at, event.by, "piece_validee", piece=event.libelle)
+    # Staff reviews belong to the candidature's audit trail too.
+    await _record(conn, event, "validee", meta, history=(event.at, event.by, "piece_validee", {"piece": event.libelle}))
 
 
 async def piece_refused(deps: Deps, conn: asyncpg.Connection, event: d.PieceRefused, meta: CloudEvent) -> None:
-    row = await _record(conn, event, "refusee", meta)
+    details = {"piece": event.libelle, "commentaire": event.comment}
+    row = await _record(conn, event, "refusee", meta, history=(event.at, event.by, "piece_refusee", details))
     if row is None:
         return
-    await store.add_history(
-        conn, row["id"], event.at, event.by, "piece_refusee", piece=event.libelle, commentaire=event.comment
-    )
     await change_statut(
         store.Tx(conn, deps.clock),
         row,

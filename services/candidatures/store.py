@@ -137,12 +137,20 @@ async def add_history(
 ) -> None:
     await conn.execute(
         "INSERT INTO candidature_history (candidature_id, at, actor, action, details) VALUES ($1, $2, $3, $4, $5)",
-        candidature_id,
-        at,
-        actor,
-        action,
-        json.loads(json.dumps(details, default=str)),
+        *_history_row(candidature_id, at, actor, action, details),
     )
+
+
+def _history_row(
+    candidature_id: uuid.UUID, at: datetime, actor: str, action: str, details: Mapping[str, Any]
+) -> tuple[Any, ...]:
+    return candidature_id, at, actor, action, json.loads(json.dumps(details, default=str))
+
+
+def _history_insert(first: int) -> str:
+    """The INSERT of one history row whose five values are the parameters from `$first` on."""
+    values = ", ".join(f"${first + i}" for i in range(5))
+    return f"INSERT INTO candidature_history (candidature_id, at, actor, action, details) VALUES ({values})"
 
 
 async def candidature_view(
@@ -236,13 +244,21 @@ async def mark_withdrawn(conn: asyncpg.Connection, candidature_id: uuid.UUID, at
 
 class Tx:
     """What the lifecycle does in one transaction, on PostgreSQL (the unit tests pass an in-memory
-    stand-in with the same methods)."""
+    stand-in with the same methods).
+
+    The statut's write and the history entries are sent with the `view` that follows them, as one
+    statement (one round trip instead of three): `change_statut` reads the view after its writes,
+    and `publish` refuses to run while a write is still unsent."""
 
     def __init__(self, conn: asyncpg.Connection, clock: Clock) -> None:
         self.conn, self.clock = conn, clock
+        self._statut: tuple[uuid.UUID, str, datetime, bool] | None = None
+        self._history: list[tuple[Any, ...]] = []
 
     async def set_statut(self, candidature_id: uuid.UUID, statut: str, at: datetime, *, received: bool = False) -> None:
-        await set_statut(self.conn, candidature_id, statut, at, received=received)
+        if self._statut is not None or self._history:
+            await self._flush()
+        self._statut = (candidature_id, statut, at, received)
 
     async def mark_cancelled(self, candidature_id: uuid.UUID, at: datetime) -> None:
         await mark_cancelled(self.conn, candidature_id, at)
@@ -256,12 +272,53 @@ class Tx:
     async def add_history(
         self, candidature_id: uuid.UUID, at: datetime, actor: str, action: str, **details: Any
     ) -> None:
-        await add_history(self.conn, candidature_id, at, actor, action, **details)
+        self._history.append(_history_row(candidature_id, at, actor, action, details))
 
     async def view(self, candidature_id: uuid.UUID) -> asyncpg.Record:
-        return await held_candidature_view(self.conn, candidature_id)
+        if self._statut is None and not self._history:
+            return await held_candidature_view(self.conn, candidature_id)
+        ctes, args = self._pending_writes(candidature_id)
+        statut, self._statut, self._history = self._statut, None, []
+        source = _CANDIDATURE_VIEW
+        if statut is not None:
+            # The view of the row as the UPDATE left it: a statement's reads do not see its own writes.
+            source = source.replace("FROM candidatures c", "FROM updated c", 1)
+        row = await self.conn.fetchrow(f"WITH {', '.join(ctes)} {source} WHERE c.id = $1", *args)
+        if row is None:
+            raise LookupError(f"candidature {candidature_id} not found inside the transaction that holds it")
+        return row
+
+    def _pending_writes(self, candidature_id: uuid.UUID) -> tuple[list[str], list[Any]]:
+        """The unsent writes as the CTEs of one statement whose `$1` is `candidature_id`."""
+        args: list[Any] = [candidature_id]
+        ctes = []
+        if self._statut is not None:
+            cid, statut, at, received = self._statut
+            if cid != candidature_id:
+                raise ValueError("the statut written and the view read are of different candidatures")
+            ctes.append(
+                """updated AS (UPDATE candidatures SET statut = $2, statut_date = $3,
+                   date_reception = CASE WHEN $4 THEN $3 ELSE date_reception END, version = version + 1
+                   WHERE id = $1 RETURNING *)"""
+            )
+            args += [statut, at, received]
+        for n, entry in enumerate(self._history):
+            ctes.append(f"history_{n} AS ({_history_insert(len(args) + 1)})")
+            args += entry
+        return ctes, args
+
+    async def _flush(self) -> None:
+        statut, self._statut = self._statut, None
+        if statut is not None:
+            cid, value, at, received = statut
+            await set_statut(self.conn, cid, value, at, received=received)
+        history, self._history = self._history, []
+        for entry in history:
+            await self.conn.execute(_history_insert(1), *entry)
 
     async def publish(self, event: Event, subject: uuid.UUID) -> None:
+        if self._statut is not None or self._history:
+            raise RuntimeError("a candidature event published before its writes were sent (no view read after them)")
         await add_event(self.conn, event, subject=str(subject), clock=self.clock)
 
 
@@ -424,27 +481,34 @@ async def record_piece(
     at: datetime,
     *,
     ready: tuple[str, ...],
+    history: tuple[datetime, str, str, Mapping[str, Any]] | None = None,
 ) -> None:
     """A piece's statut as the documents service reported it, and the candidature's counts
-    (`ready`: the statuts that count as ready)."""
+    (`ready`: the statuts that count as ready), with a history entry `(at, actor, action, details)`
+    when given: one statement. The candidature must be locked by the caller (`lock_candidature`),
+    so that no other transaction changes its pieces meanwhile."""
+    history_cte, args = "", [candidature_id, piece_id, libelle, statut, at, list(ready)]
+    if history is not None:
+        history_cte = f", history AS ({_history_insert(7)})"
+        args += _history_row(candidature_id, *history)
+    # The statement's reads do not see its own INSERT: the counts are those of the other pieces,
+    # plus this one.
     await conn.execute(
-        """INSERT INTO candidature_pieces (candidature_id, piece_id, libelle, statut, updated_at)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (candidature_id, piece_id) DO UPDATE SET statut = excluded.statut, updated_at = excluded.updated_at""",
-        candidature_id,
-        piece_id,
-        libelle,
-        statut,
-        at,
-    )
-    await conn.execute(
-        """UPDATE candidatures SET
-               pieces_total = (SELECT count(*) FROM candidature_pieces WHERE candidature_id = $1),
-               pieces_ready = (SELECT count(*) FROM candidature_pieces WHERE candidature_id = $1 AND statut = ANY($2)),
-               pieces_refused = (SELECT count(*) FROM candidature_pieces WHERE candidature_id = $1 AND statut = 'refusee')
+        f"""WITH piece AS (
+               INSERT INTO candidature_pieces (candidature_id, piece_id, libelle, statut, updated_at)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (candidature_id, piece_id) DO UPDATE SET statut = excluded.statut,
+                   updated_at = excluded.updated_at){history_cte}
+           UPDATE candidatures SET
+               pieces_total = 1 + (SELECT count(*) FROM candidature_pieces WHERE candidature_id = $1 AND piece_id <> $2),
+               pieces_ready = (CASE WHEN $4 = ANY($6::text[]) THEN 1 ELSE 0 END)
+                   + (SELECT count(*) FROM candidature_pieces
+                      WHERE candidature_id = $1 AND piece_id <> $2 AND statut = ANY($6::text[])),
+               pieces_refused = (CASE WHEN $4 = 'refusee' THEN 1 ELSE 0 END)
+                   + (SELECT count(*) FROM candidature_pieces
+                      WHERE candidature_id = $1 AND piece_id <> $2 AND statut = 'refusee')
            WHERE id = $1""",
-        candidature_id,
-        list(ready),
+        *args,
     )
 
 
