@@ -20,6 +20,12 @@ no delivery and dead-letters nothing. A batch that fails for any other reason is
 whole with the backoff. The loop never ends on an exception it can survive, and the service's
 supervisor restarts it after one it cannot.
 
+A subscription may also give a `batch` handler, `batch(conn, [(body, meta), ...])`: the fresh
+events of a batch that follow one another in the stream and share that subscription are handed
+to it at once (in stream order), so that it can do their work in a few statements instead of a
+few per event. It must do what the handler does for each event, one after the other; when it
+fails, the batch is handled again event by event with the handler, as above.
+
 Slow work that needs no database (rendering a PDF, writing it to storage) goes in a
 subscription's `prepare(body, meta)`, run for each new event of the batch before the transaction
 opens; its result is the handler's fourth argument. A transaction held open for seconds would hold
@@ -56,6 +62,8 @@ log = logging.getLogger(__name__)
 
 # (conn, body, meta), and the prepared value as a fourth argument when the subscription has `prepare`.
 Handler = Callable[..., Awaitable[None]]
+# (conn, [(body, meta), ...]): consecutive fresh events of one subscription, in stream order.
+BatchHandler = Callable[[asyncpg.Connection, list[tuple[Any, CloudEvent]]], Awaitable[None]]
 
 
 _NOTHING = object()  # not prepared (no `prepare`, or the event was in the inbox already)
@@ -85,6 +93,7 @@ class Subscription:
     model: type[Event]
     handler: Handler  # (conn, body, meta), and the prepared value when `prepare` is given
     prepare: Prepare | None = None
+    batch: BatchHandler | None = None  # not with `prepare`
 
 
 E = TypeVar("E", bound=Event)
@@ -92,17 +101,29 @@ D = TypeVar("D")
 
 
 def subscription(
-    model: type[E], handler: Callable[[D, asyncpg.Connection, E, CloudEvent], Awaitable[None]], deps: D
+    model: type[E],
+    handler: Callable[[D, asyncpg.Connection, E, CloudEvent], Awaitable[None]],
+    deps: D,
+    batch: Callable[[D, asyncpg.Connection, list[tuple[E, CloudEvent]]], Awaitable[None]] | None = None,
 ) -> Subscription:
     """A subscription whose handler is `handler(deps, conn, event, meta)` (`meta`: the envelope, its
     id, type and time): a service's `consumers.py` lists its handlers this way, as its `rpc.py`
-    lists `handler(deps, request)`."""
+    lists `handler(deps, request)`; `batch(deps, conn, [(event, meta), ...])`, when given, does the
+    same for consecutive events at once."""
 
     async def handle(conn: asyncpg.Connection, event: E, meta: CloudEvent) -> None:
         await handler(deps, conn, event, meta)
 
     handle.__name__ = handler.__name__
-    return Subscription(model, handle)
+    if batch is None:
+        return Subscription(model, handle)
+    batch_handler = batch
+
+    async def handle_many(conn: asyncpg.Connection, items: list[tuple[E, CloudEvent]]) -> None:
+        await batch_handler(deps, conn, items)
+
+    handle_many.__name__ = batch.__name__
+    return Subscription(model, handle, batch=handle_many)
 
 
 class EventConsumer:
@@ -266,23 +287,35 @@ class EventConsumer:
                         list(dict.fromkeys(event.id for _, event, _, _ in work)),
                     )
                 )
+                run: list[tuple[Any, CloudEvent]] = []  # consecutive fresh events of one batch handler
+                run_route: Subscription | None = None
                 for _, event, route, (body, ready) in work:
+                    if event.id not in fresh:  # handled before, or twice in this batch: it changes nothing
+                        with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable):
+                            log.info("event already handled")
+                        continue
+                    fresh.discard(event.id)
+                    if run and (route.batch is None or route.prepare is not None or run_route is not route):
+                        await self._run_batch(conn, run_route, run)
+                        run = []
+                    if route.batch is not None and route.prepare is None:
+                        run_route = route
+                        run.append((body, event))
+                        continue
                     with bind(
                         event_id=str(event.id),
                         event_type=event.type,
                         consumer=self.durable,
                         request_id=event.request_id,
                     ):
-                        if event.id not in fresh:
-                            log.info("event already handled")
-                            continue
-                        fresh.discard(event.id)  # the same event twice in a batch is handled once
                         if route.prepare is None:
                             await route.handler(conn, body, event)
                         else:
                             if ready is _NOTHING:  # handled by then, yet not in the inbox before: prepare now
                                 ready = await route.prepare(body, event)
                             await route.handler(conn, body, event, ready)
+                if run:
+                    await self._run_batch(conn, run_route, run)
         except (asyncpg.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError):
             raise
         except Exception as exc:
@@ -295,6 +328,14 @@ class EventConsumer:
             return None
         self.handled += len(work)
         return outcomes
+
+    async def _run_batch(
+        self, conn: asyncpg.Connection, route: Subscription | None, run: list[tuple[Any, CloudEvent]]
+    ) -> None:
+        assert route is not None and route.batch is not None
+        first = run[0][1]
+        with bind(event_id=str(first.id), event_type=first.type, consumer=self.durable, events=len(run)):
+            await route.batch(conn, run)
 
     async def _database_answers(self) -> bool:
         try:

@@ -88,6 +88,38 @@ async def add_event(
     return event_id
 
 
+async def add_events(
+    conn: asyncpg.Connection,
+    events: list[tuple[Event, str | None]],
+    *,
+    request_ids: list[str | None] | None = None,
+    clock: Clock = _system_clock,
+) -> list[uuid.UUID]:
+    """`add_event` for several `(event, subject)` at once: one statement, the rows in list order
+    (their `seq`, so their publication, follows it); return their ids. `request_ids`: each
+    event's request id (by default the one of the current log context, as `add_event`)."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("add_events must run inside the transaction of the state change")
+    if not events:
+        return []
+    now = clock.now()
+    if request_ids is None:
+        request_ids = [current_fields().get("request_id")] * len(events)
+    ids = [uuid.uuid4() for _ in events]
+    await conn.execute(
+        """INSERT INTO outbox (event_id, subject, payload)
+           SELECT i, s, p FROM unnest($1::uuid[], $2::text[], $3::bytea[]) WITH ORDINALITY AS e(i, s, p, n) ORDER BY n""",
+        ids,
+        [event_subject(event) for event, _ in events],
+        [
+            envelope(event, event_id=i, time=now, subject=subject, request_id=r).model_dump_json().encode()
+            for i, (event, subject), r in zip(ids, events, request_ids, strict=True)
+        ],
+    )
+    wake_after_commit(conn, WAKE_CHANNEL)
+    return ids
+
+
 def _lock_key(schema: str) -> int:
     return int.from_bytes(hashlib.sha256(f"outbox-relay:{schema}".encode()).digest()[:8], "big", signed=True)
 

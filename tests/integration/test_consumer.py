@@ -425,3 +425,64 @@ async def test_a_failing_handler_in_a_batch_costs_the_others_nothing(kit):
     for msg in msgs:
         await msg.term()
     await sub.unsubscribe()
+
+
+async def test_a_batch_handler_gets_the_runs_of_its_events_in_order_and_falls_back_to_the_handler(kit):
+    """Two event types of one producer, one with a batch handler: the fresh events of that type
+    that follow one another reach it together, the effects stay in stream order, a repeated event
+    is handled once; when the batch handler fails, each event goes through the handler."""
+    Probe, Other = kit.event_class(), kit.event_class("other")
+    runs: list[list[int]] = []
+
+    def batch_handler(fail_on: set[int] | None = None):
+        async def handle_many(conn, items) -> None:
+            runs.append([event.value for event, _ in items])
+            if fail_on and any(event.value in fail_on for event, _ in items):
+                raise RuntimeError("the batch fails")
+            for event, meta in items:
+                await conn.execute(
+                    "INSERT INTO effects (event_id, consumer, value) VALUES ($1, 'runs', $2)", meta.id, event.value
+                )
+
+        return handle_many
+
+    async def handled_batch(handler, values, *, repeat_first=False) -> list[str]:
+        consumer = EventConsumer(
+            nc=kit.nc,
+            pool=kit.pool,
+            service="kittest",
+            purpose="runs",
+            producer=kit.producer,
+            subscriptions=[
+                Subscription(Probe, recording_handler("runs"), batch=handler),
+                Subscription(Other, recording_handler("runs")),
+            ],
+            batch=20,
+        )
+        await consumer.declare()
+        ids = []
+        for n, (model, value) in enumerate(values):
+            ids.append(await publish(kit, model, value))
+            if n == 0 and repeat_first:
+                await publish(kit, model, value, event_id=ids[0], msg_id="again")
+        sub = await kit.nc.jetstream().pull_subscribe_bind(consumer.durable, consumer.spec.stream)
+        wanted = len(values) + repeat_first
+        msgs: list[Msg] = []
+        while len(msgs) < wanted:
+            msgs += await sub.fetch(wanted - len(msgs), timeout=5)
+        outcomes = await consumer._handle_batch(msgs)
+        for msg in msgs:
+            await msg.ack()
+        await sub.unsubscribe()
+        return [outcome for _, outcome, _ in outcomes]
+
+    values = [(Probe, 1), (Probe, 2), (Other, 3), (Probe, 4), (Probe, 5), (Probe, 6)]
+    assert await handled_batch(batch_handler(), values, repeat_first=True) == ["ack"] * 7
+    assert runs == [[1, 2], [4, 5, 6]]
+    assert await effects(kit, "runs") == [1, 2, 3, 4, 5, 6]
+
+    runs.clear()
+    values = [(Probe, 7), (Probe, 8), (Other, 9)]
+    assert await handled_batch(batch_handler(fail_on={8}), values) == ["ack"] * 3
+    assert runs == [[7, 8]]  # then, rolled back, one event at a time through the handler
+    assert await effects(kit, "runs") == [1, 2, 3, 4, 5, 6, 7, 8, 9]
