@@ -72,14 +72,14 @@ async def change_statut(
         await tx.mark_withdrawn(cid, now, automatic)
     else:
         await tx.set_statut(cid, new, at, received=action is Action.TRANSMIT)
-    entry, details = _history(action, old, new, at, comment, cause, piece, automatic)
+    entry, details = history_entry(action, old, new, at, comment, cause, piece, automatic)
     await tx.add_history(cid, now, by, entry, **details)
     view = await tx.view(cid)
-    await tx.publish(_event(action, view, old, new, now, at, comment, cause, automatic), cid)
+    await tx.publish(event_of(action, view, old, new, now, at, comment, cause, automatic), cid)
     return view
 
 
-def _history(
+def history_entry(
     action: Action,
     old: str,
     new: str,
@@ -104,7 +104,7 @@ def _history(
     return "statut", {"old": old, "new": new, "date": at, "commentaire": comment}
 
 
-def _event(
+def event_of(
     action: Action,
     view: Mapping[str, Any],
     old: str,

@@ -185,6 +185,18 @@ async def lock_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) 
     )
 
 
+async def lock_candidatures(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """`lock_candidature` for several at once (those that exist), locked in the order of their ids
+    so that two transactions locking overlapping sets cannot deadlock."""
+    return await conn.fetch(
+        f"""SELECT c.*, {DATE_RETOUR} AS date_retour, f.commission_code, f.capacite,
+                   f.date_confirmation AS formation_date_confirmation, f.delai_confirmation_jours
+            FROM candidatures c JOIN formations f ON f.code = c.formation_code
+            WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c""",
+        sorted(set(ids)),
+    )
+
+
 def scope_of(row: asyncpg.Record) -> CandidatureScope:
     """Who may see the candidature of `row` (a row with the formation's commission_code)."""
     return CandidatureScope(row["centre_code"], row["commission_code"], row["statut"])
@@ -335,6 +347,76 @@ async def renumber_liste(conn: asyncpg.Connection, formation_code: str) -> list[
            FROM ranked r WHERE c.id = r.id AND c.rang_lc IS DISTINCT FROM r.n
            RETURNING c.id, r.rang_lc AS old, r.n AS new""",
         formation_code,
+    )
+
+
+async def record_pieces(
+    conn: asyncpg.Connection,
+    pieces: Mapping[tuple[uuid.UUID, uuid.UUID], tuple[str, str, datetime]],
+    history: list[tuple[uuid.UUID, datetime, str, str, Mapping[str, Any]]],
+) -> None:
+    """Pieces' statuts as the documents service reported them, `{(candidature_id, piece_id):
+    (libelle, statut, at)}`, and history entries `(candidature_id, at, actor, action, details)`
+    added in list order: one statement. The candidatures must be locked by the caller; their
+    counts are written by `refresh_candidatures`."""
+    keys = list(pieces)
+    await conn.execute(
+        """WITH piece AS (
+               INSERT INTO candidature_pieces (candidature_id, piece_id, libelle, statut, updated_at)
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
+               ON CONFLICT (candidature_id, piece_id) DO UPDATE SET statut = excluded.statut,
+                   updated_at = excluded.updated_at)
+           INSERT INTO candidature_history (candidature_id, at, actor, action, details)
+           SELECT c, a, w, x, d::jsonb
+           FROM unnest($6::uuid[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])
+                WITH ORDINALITY AS h(c, a, w, x, d, n)
+           ORDER BY n""",
+        [cid for cid, _ in keys],
+        [pid for _, pid in keys],
+        [pieces[k][0] for k in keys],
+        [pieces[k][1] for k in keys],
+        [pieces[k][2] for k in keys],
+        [h[0] for h in history],
+        [h[1] for h in history],
+        [h[2] for h in history],
+        [h[3] for h in history],
+        [json.dumps(h[4], default=str) for h in history],
+    )
+
+
+async def refresh_candidatures(
+    conn: asyncpg.Connection,
+    ids: list[uuid.UUID],
+    statuts: Mapping[uuid.UUID, tuple[str, datetime]],
+    *,
+    ready: tuple[str, ...],
+) -> list[asyncpg.Record]:
+    """The pieces' counts of the candidatures `ids` (after `record_pieces`), and the statut du
+    dossier of those in `statuts` (`{id: (statut, date)}`, as `set_statut` writes it, at most one
+    change each): one statement; return the views of the candidatures whose statut changed, as
+    they are after."""
+    ids = list(dict.fromkeys(ids))
+    view = _CANDIDATURE_VIEW.replace("FROM candidatures c", "FROM updated c", 1)
+    return await conn.fetch(
+        f"""WITH updated AS (
+               UPDATE candidatures c SET
+                   pieces_total = (SELECT count(*) FROM candidature_pieces p WHERE p.candidature_id = c.id),
+                   pieces_ready = (SELECT count(*) FROM candidature_pieces p
+                                   WHERE p.candidature_id = c.id AND p.statut = ANY($4::text[])),
+                   pieces_refused = (SELECT count(*) FROM candidature_pieces p
+                                     WHERE p.candidature_id = c.id AND p.statut = 'refusee'),
+                   statut = coalesce(x.statut, c.statut),
+                   statut_date = CASE WHEN x.statut IS NULL THEN c.statut_date ELSE x.at END,
+                   version = c.version + CASE WHEN x.statut IS NULL THEN 0 ELSE 1 END
+               FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS x(id, statut, at)
+               WHERE c.id = x.id
+               RETURNING c.*)
+           {view} WHERE c.id = ANY($5::uuid[])""",
+        ids,
+        [statuts[i][0] if i in statuts else None for i in ids],
+        [statuts[i][1] if i in statuts else None for i in ids],
+        list(ready),
+        list(statuts),
     )
 
 

@@ -337,3 +337,73 @@ async def test_notes_are_staff_only(service):
         service.client.call(c.GetStaffCandidature(principal=who, candidature_id=cid), c.StaffCandidatureView)
     )
     assert err.code == "forbidden"
+
+
+async def test_refused_pieces_in_one_batch_write_what_one_at_a_time_writes(service):
+    """`pieces_refused` (a run of piece.refused handled at once) against `piece_refused` event by
+    event: the same pieces, counts, statuts, versions, history in the same order, and events."""
+    from services.candidatures import consumers
+
+    async def refusals(cid, who, count):
+        async with service.pool.acquire() as conn:
+            pieces = await conn.fetch(
+                "SELECT piece_id, libelle FROM candidature_pieces WHERE candidature_id = $1 ORDER BY piece_id LIMIT $2",
+                cid,
+                count,
+            )
+        return [
+            d.PieceRefused(
+                piece_slot_id=uuid.uuid4(),
+                piece_id=p["piece_id"],
+                candidature_id=cid,
+                account_id=who.account_id,
+                libelle=p["libelle"],
+                by="gest.daeu@univ.fr",
+                at=datetime.now(timezone.utc),
+                comment=f"Pièce {n} illisible",
+            )
+            for n, p in enumerate(pieces)
+        ]
+
+    async def state(cid):
+        async with service.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT statut, version, pieces_total, pieces_ready, pieces_refused FROM candidatures WHERE id = $1",
+                cid,
+            )
+            pieces = await conn.fetch(
+                "SELECT piece_id, statut FROM candidature_pieces WHERE candidature_id = $1 ORDER BY piece_id", cid
+            )
+            history = await conn.fetch(
+                "SELECT actor, action, details FROM candidature_history WHERE candidature_id = $1 ORDER BY id", cid
+            )
+            events = await conn.fetch("SELECT subject, payload FROM outbox ORDER BY seq")
+        mine = [json.loads(e["payload"]) for e in events if json.loads(e["payload"])["subject"] == str(cid)]
+        mine = [e for e in mine if e["type"].endswith("status_changed")]
+        facts = [(e["type"], {k: v for k, v in e["data"].items() if k not in ("candidature_id", "account_id",
+                  "numero_dossier", "changed_at")}) for e in mine]  # fmt: skip
+        return (
+            dict(row),
+            [r["statut"] for r in pieces],
+            [(h["actor"], h["action"], h["details"]) for h in history if h["actor"] == "gest.daeu@univ.fr"],
+            facts,
+        )
+
+    # Two candidatures each way: one with two pieces refused, one with one.
+    batch = [await transmitted(service) for _ in range(2)]
+    single = [await transmitted(service) for _ in range(2)]
+    for group, run in ((batch, "batch"), (single, "single")):
+        items = []
+        for (who, cid), count in zip(group, (2, 1)):
+            items += [(e, envelope(e, event_id=uuid.uuid4(), time=e.at)) for e in await refusals(cid, who, count)]
+        items.sort(key=lambda item: item[0].comment or "")  # the candidatures' refusals interleaved
+        async with service.pool.acquire() as conn, conn.transaction():
+            if run == "batch":
+                await consumers.pieces_refused(service.deps, conn, items)
+            else:
+                for event, meta in items:
+                    await consumers.piece_refused(service.deps, conn, event, meta)
+    for (_, b), (_, s) in zip(batch, single):
+        got, expected = await state(b), await state(s)
+        assert got[0]["statut"] == "incomplet" and got[0]["pieces_refused"] >= 1
+        assert got == expected
