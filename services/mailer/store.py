@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 import asyncpg
@@ -58,6 +58,51 @@ async def enqueue(
     if inserted:
         wake_after_commit(conn, QUEUE_CHANNEL)
     return bool(inserted)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One mail for `enqueue_many` (the arguments of `enqueue`)."""
+
+    event_id: uuid.UUID
+    event_type: str
+    template: str
+    recipient: str
+    rendered: Rendered
+    attachments: tuple[Attachment, ...]
+    message_id: str
+
+
+async def enqueue_many(conn: asyncpg.Connection, mails: list[Queued], now: datetime) -> int:
+    """`enqueue` for several mails in one statement; how many were new."""
+    if not mails:
+        return 0
+    inserted = await conn.fetchval(
+        """WITH added AS (
+               INSERT INTO deliveries (id, event_id, event_type, template, recipient, subject, body_text, body_html,
+                                       attachments, message_id, next_attempt_at, created_at)
+               SELECT i, e, t, tp, r, s, bt, bh, a::jsonb, m, $11, $11
+               FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                           $8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS q(i, e, t, tp, r, s, bt, bh, a, m, n)
+               ORDER BY n
+               ON CONFLICT (event_id, template, recipient) DO NOTHING
+               RETURNING 1)
+           SELECT count(*) FROM added""",
+        [uuid.uuid4() for _ in mails],
+        [m.event_id for m in mails],
+        [m.event_type for m in mails],
+        [m.template for m in mails],
+        [m.recipient for m in mails],
+        [m.rendered.subject for m in mails],
+        [m.rendered.text for m in mails],
+        [m.rendered.html for m in mails],
+        [json.dumps([asdict(a) for a in m.attachments]) for m in mails],
+        [m.message_id for m in mails],
+        now,
+    )
+    if inserted:
+        wake_after_commit(conn, QUEUE_CHANNEL)
+    return int(inserted)
 
 
 async def claim_due(
@@ -245,8 +290,31 @@ async def directory_entry(
         candidature_id,
     )
     assert row is not None
+    _known(row, account_id, candidature_id)
+    return row
+
+
+async def directory_entries(
+    conn: asyncpg.Connection, keys: list[tuple[uuid.UUID | None, uuid.UUID | None]]
+) -> list[asyncpg.Record]:
+    """`directory_entry` of each `(account_id, candidature_id)`, in order, in one query."""
+    rows = await conn.fetch(
+        """SELECT c.account_id, c.email, c.nom, c.prenom, c.numero_dossier,
+                  k.candidature_id, k.formation_libelle, k.centre_libelle, k.date_limite_retour
+           FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS q(wanted_account, wanted_candidature, n)
+           LEFT JOIN contacts c ON c.account_id = q.wanted_account
+           LEFT JOIN candidatures k ON k.candidature_id = q.wanted_candidature
+           ORDER BY q.n""",
+        [a for a, _ in keys],
+        [k for _, k in keys],
+    )
+    for (account_id, candidature_id), row in zip(keys, rows, strict=True):
+        _known(row, account_id, candidature_id)
+    return rows
+
+
+def _known(row: asyncpg.Record, account_id: uuid.UUID | None, candidature_id: uuid.UUID | None) -> None:
     if account_id is not None and row["account_id"] is None:
         raise NotYetKnown(f"no contact yet for account {account_id}")
     if candidature_id is not None and row["candidature_id"] is None:
         raise NotYetKnown(f"candidature {candidature_id} not known yet")
-    return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import uuid
@@ -322,3 +323,55 @@ async def test_missing_attachment_is_retried_not_sent_without_it(mailer_settings
     )
     await eventually(lambda: _attempts_at_least(mailer_db, to, 2), message="retried")
     assert mails_to(smtp_sink, to) == []
+
+
+async def test_a_run_of_events_queues_the_mails_one_event_at_a_time_would(start_mailer, mailer_db):
+    """`notify_many` (consecutive events of one type at once) against `notify` event by event."""
+    from ecandidat.contracts import documents as d
+    from ecandidat.contracts.envelope import envelope
+    from services.mailer import consumers
+
+    service = await start_mailer()
+
+    async def refusals(tag: str) -> list:
+        items = []
+        for n in range(3):
+            account_id, candidature_id = uuid.uuid4(), uuid.uuid4()
+            await store.add_contact(mailer_db, account_id, f"26{tag}{n}", "Durand", "Léa", unique_email(f"{tag}{n}"))
+            await store.add_candidature(
+                mailer_db,
+                candidature_id,
+                account_id,
+                "DAEU option A",
+                "DAEU",
+                datetime(2027, 2, 14, tzinfo=timezone.utc),
+            )
+            event = d.PieceRefused(
+                piece_slot_id=uuid.uuid4(),
+                piece_id=uuid.uuid4(),
+                candidature_id=candidature_id,
+                account_id=account_id,
+                libelle=f"Pièce {n}",
+                by="gest@univ.fr",
+                at=datetime.now(timezone.utc),
+                comment=f"illisible {n}",
+            )
+            items.append((event, envelope(event, event_id=uuid.uuid4(), time=event.at)))
+        return items
+
+    async def queued(items) -> list[tuple]:
+        rows = [await mailer_db.fetchrow("SELECT * FROM deliveries WHERE event_id = $1", meta.id) for _, meta in items]
+        return [
+            (r["template"], r["subject"], re.sub("26[AB]", "26X", r["body_text"]), r["message_id"].split(".")[1])
+            for r in rows
+        ]
+
+    together, apart = await refusals("A"), await refusals("B")
+    async with mailer_db.transaction():
+        await consumers.notify_many(service.deps, mailer_db, together)
+    async with mailer_db.transaction():
+        for event, meta in apart:
+            await consumers.notify(service.deps, mailer_db, event, meta)
+    got, expected = await queued(together), await queued(apart)
+    assert len(got) == 3 and got[0][0] == "piece_refused"
+    assert got == expected
