@@ -14,7 +14,7 @@ import pytest
 
 from ecandidat.contracts.envelope import CloudEvent
 from ecandidat.runtime.db import create_pool, migrate
-from ecandidat.runtime.outbox import INBOX_RETENTION, OutboxRelay, add_event
+from ecandidat.runtime.outbox import INBOX_RETENTION, OutboxRelay, add_event, add_events
 from tests.conftest import eventually
 
 
@@ -87,6 +87,28 @@ async def test_rolled_back_transaction_publishes_nothing(kit):
         await eventually(lambda: _count_is(kit, 2), message="the committed events published")
         msgs = await stream_messages(kit)
         assert [json.loads(m.data)["data"]["value"] for m in msgs] == [2, 3]
+    finally:
+        await stop(task)
+
+
+async def test_events_added_together_are_published_in_list_order_with_their_subjects(kit):
+    Probe = kit.event_class()
+    task = await run(relay_for(kit))
+    try:
+        async with kit.pool.acquire() as conn, conn.transaction():
+            await add_event(conn, Probe(value=0))
+            ids = await add_events(
+                conn, [(Probe(value=v), f"probe-{v}") for v in (1, 2, 3)], request_ids=["r1", None, "r3"]
+            )
+        await eventually(lambda: _count_is(kit, 4), message="the four events published")
+        envelopes = [CloudEvent.model_validate_json(m.data) for m in await stream_messages(kit)]
+        assert [e.data["value"] for e in envelopes] == [0, 1, 2, 3]
+        assert [e.id for e in envelopes[1:]] == ids
+        assert [e.subject for e in envelopes[1:]] == ["probe-1", "probe-2", "probe-3"]
+        assert [e.request_id for e in envelopes[1:]] == ["r1", None, "r3"]
+        async with kit.pool.acquire() as conn:
+            with pytest.raises(RuntimeError):
+                await add_events(conn, [(Probe(value=4), None)])  # outside a transaction
     finally:
         await stop(task)
 
