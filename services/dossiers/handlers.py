@@ -75,15 +75,20 @@ async def get_dossier(deps: Deps, req: GetDossier) -> DossierView | Encoded:
     every write changes (each section's version and time, the lock, the imported INE, the
     candidatures' scopes): it is read from the database every time, and its JSON is built once per
     state (`dossier_state`), so that reading an unchanged dossier again costs no validation and no
-    serialisation. A staff member's view depends on their scope too: built every time."""
+    serialisation. When a view is kept, the state is read first without the sections' data: an
+    unchanged dossier costs neither their transfer nor their decoding. A staff member's view
+    depends on their scope too: built every time."""
+    own = req.principal.realm == "candidate" and not req.lisible and req.principal.account_id == req.account_id
     async with deps.pool.acquire() as conn:
+        kept = deps.views.get(req.account_id) if own else None
+        if kept is not None:
+            outline = await store.load_dossier(conn, req.account_id, contents=False) or Dossier(req.account_id)
+            if domain.dossier_state(outline) == kept[0]:
+                return Encoded(kept[1])
         dossier = await _dossier_for(conn, req.principal, req.account_id)
-    if req.principal.realm != "candidate" or req.lisible:
+    if not own:
         return _dossier_view(deps, req, dossier)
     state = domain.dossier_state(dossier)
-    kept = deps.views.get(dossier.account_id)
-    if kept is not None and kept[0] == state:
-        return Encoded(kept[1])
     body = _dossier_view(deps, req, dossier).model_dump_json().encode()
     deps.views.pop(dossier.account_id, None)
     if len(deps.views) >= MAX_KEPT_VIEWS:
