@@ -22,12 +22,19 @@ What bounds the rest:
   (`forget_after_writes`).
 
 Concurrent requests with the same token wait for one rpc (single flight). Errors are not kept.
+
+Beside a candidate's session, the cache keeps the account's own view (`GET /me`, `account_view`)
+under the same rules: the same TTL, dropped by the same signal (the accounts service announces a
+change of what the view shows too: migration 0005), the same generation counter. A view showing a
+pending change of address is not kept: that change ends with its link's expiry, which no signal
+announces.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 import uuid
 from collections import OrderedDict
@@ -50,6 +57,8 @@ class SessionCache:
         self.revocations = 0
         self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
         self._by_account: dict[uuid.UUID, set[bytes]] = {}
+        self._views: dict[uuid.UUID, tuple[bytes, float]] = {}
+        self.view_hits = 0
         self._inflight: dict[bytes, asyncio.Future[Principal]] = {}
         self._generation = 0
         self._reconnects = self._reconnect_count()
@@ -92,6 +101,25 @@ class SessionCache:
         finally:
             del self._inflight[key]
 
+    async def account_view(self, account_id: uuid.UUID, fetch: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The account's view (JSON as the accounts service wrote it), kept when it shows no
+        pending change of address; `fetch` asks the service."""
+        self._check_reconnected()
+        if not self.enabled:
+            return await fetch()
+        entry = self._views.get(account_id)
+        now = time.monotonic()
+        if entry is not None and entry[1] > now:
+            self.view_hits += 1
+            return entry[0]
+        generation = self._generation
+        body = await fetch()
+        if generation == self._generation and _without_pending_email(body):
+            if len(self._views) >= self.max_entries:
+                self._views.pop(next(iter(self._views)))
+            self._views[account_id] = (body, now + self.ttl)
+        return body
+
     def revoke(self, payload: str) -> None:
         """A signal: the sessions of these accounts (comma-separated ids, or `*`) are stale."""
         self.revocations += 1
@@ -105,20 +133,24 @@ class SessionCache:
             except ValueError:
                 self.clear()  # a payload not understood: the safe side
                 return
-            for key in self._by_account.pop(account, ()):
-                self._entries.pop(key, None)
+            self._drop(account)
 
     def forget(self, account_id: uuid.UUID) -> None:
         """This gateway changed something of the account (a write it made on its behalf): its next
         request is resolved afresh here, without waiting for the signal."""
         self._generation += 1
-        for key in self._by_account.pop(account_id, ()):
-            self._entries.pop(key, None)
+        self._drop(account_id)
 
     def clear(self) -> None:
         self._generation += 1
         self._entries.clear()
         self._by_account.clear()
+        self._views.clear()
+
+    def _drop(self, account_id: uuid.UUID) -> None:
+        for key in self._by_account.pop(account_id, ()):
+            self._entries.pop(key, None)
+        self._views.pop(account_id, None)
 
     def _put(self, key: bytes, principal: Principal, expires: float) -> None:
         self._entries[key] = (principal, expires)
@@ -141,3 +173,11 @@ class SessionCache:
         if count != self._reconnects:
             self._reconnects = count
             self.clear()
+
+
+def _without_pending_email(body: bytes) -> bool:
+    try:
+        view = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(view, dict) and view.get("pending_email") is None

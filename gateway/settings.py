@@ -15,7 +15,7 @@
 | TRUSTED_PROXIES | — | comma-separated addresses or CIDRs of the reverse proxies / load balancers in front of the gateway: only a request from one of them has its `X-Forwarded-For` believed (the client address then keys the login throttling and the logs) |
 | GATEWAY_SHUTDOWN_TIMEOUT | 60 | seconds a SIGTERM leaves the requests in flight (a slow upload) to finish before the process stops |
 | METRICS_PORT / METRICS_HOST | — / 127.0.0.1 | internal `/metrics` listener (see ecandidat.runtime.metrics) |
-| GATEWAY_SESSION_CACHE_TTL | 30 | seconds a resolved session is kept by this gateway (`gateway/sessions.py`): a logout, a password or email change, a disabled account reach every gateway at once by signal; 0: resolve by rpc at every request |
+| GATEWAY_SESSION_CACHE_TTL | 30 | seconds a resolved session (and a candidate's account view, `GET /me`) is kept by this gateway (`gateway/sessions.py`): a logout, a password or email change, a disabled account reach every gateway at once by signal; 0: resolve by rpc at every request |
 | WEB_URL | (empty) | the web process (`python -m web`): every path outside `/api/` and `/health` is proxied to it; empty: API only |
 | WEB_TIMEOUT | 60 | seconds the web process may stay silent on a proxied request |
 | NATS_URL, RPC_TIMEOUT, LOG_LEVEL, LOG_FORMAT | | as for every service |

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .base import Event, RpcRequest
@@ -57,7 +58,9 @@ def rpc_subject(request: type[RpcRequest] | RpcRequest) -> str:
     return rpc_operation_subject(cls.service, cls.operation)
 
 
+@functools.lru_cache(maxsize=1024)
 def rpc_operation_subject(service: str, operation: str) -> str:
+    """`rpc.<service>.<operation>`, checked once per pair (every rpc call asks)."""
     _check(service, operation)
     return f"rpc.{service}.{operation}"
 

@@ -97,6 +97,13 @@ class TextFormatter(logging.Formatter):
 
 
 def configure(service: str, level: str = "INFO", fmt: str = "json") -> None:
+    # What neither formatter writes is not gathered for every record (the logging module's own
+    # "Optimization" settings): the caller's file, line and function (a walk up the stack), the
+    # thread, process and multiprocessing names. The gateway logs every request: it adds up.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter(service))

@@ -86,6 +86,22 @@ MAIL_OVERDUE_AFTER = 15 * 60  # seconds
 # -- hooks (one line each in the kit) ------------------------------------------------------------
 
 
+_CHILDREN: dict[tuple[Any, ...], Any] = {}
+_MAX_CHILDREN = 4096
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, looked up once: `labels()` takes a lock and builds its key at every
+    call, and the rpc hooks run at every request. Bounded (an unbounded label set stays uncached)."""
+    key = (metric, *labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = metric.labels(*labels)
+        if len(_CHILDREN) < _MAX_CHILDREN:
+            _CHILDREN[key] = child
+    return child
+
+
 def timed_rpc_call(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """Decorates `RpcClient.request_subject(self, subject, ...)`."""
 
@@ -99,7 +115,7 @@ def timed_rpc_call(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable
             outcome = getattr(exc, "code", None) or type(exc).__name__
             raise
         finally:
-            RPC_CLIENT.labels(subject, outcome).observe(time.perf_counter() - started)
+            _child(RPC_CLIENT, subject, outcome).observe(time.perf_counter() - started)
 
     return wrapper
 
@@ -113,7 +129,7 @@ def timed_rpc_serve(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..
         try:
             await fn(self, msg)
         finally:
-            RPC_SERVER.labels(msg.subject).observe(time.perf_counter() - started)
+            _child(RPC_SERVER, msg.subject).observe(time.perf_counter() - started)
 
     return wrapper
 

@@ -55,12 +55,23 @@ class RpcContext:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-RpcHandler = Callable[[Any, RpcContext], Awaitable[BaseModel | None]]
+@dataclass(frozen=True)
+class Encoded:
+    """A reply its handler already serialised with its reply model (`model_dump_json()`, e.g. kept
+    from an earlier identical answer): sent as is, not serialised again."""
+
+    json: bytes
 
 
-def _encode_result(result: BaseModel | None) -> bytes:
+Reply = BaseModel | Encoded | None
+RpcHandler = Callable[[Any, RpcContext], Awaitable[Reply]]
+
+
+def _encode_result(result: Reply) -> bytes:
     if result is None:
         return b'{"result":{}}'
+    if isinstance(result, Encoded):
+        return b'{"result":' + result.json + b"}"
     return b'{"result":' + result.model_dump_json().encode() + b"}"
 
 
@@ -72,14 +83,14 @@ class Route(NamedTuple):
     """One row of a service's rpc table (`ROUTES` in its `rpc.py`): the request, its handler."""
 
     model: type[RpcRequest]
-    handler: Callable[[Any, Any], Awaitable[BaseModel | None]]
+    handler: Callable[[Any, Any], Awaitable[Reply]]
 
 
 Deps = TypeVar("Deps")
 Request = TypeVar("Request", bound=RpcRequest)
 
 
-def route(model: type[Request], handler: Callable[[Deps, Request], Awaitable[BaseModel | None]]) -> Route:
+def route(model: type[Request], handler: Callable[[Deps, Request], Awaitable[Reply]]) -> Route:
     """A row of the table; the type checker sees that the handler takes this request."""
     return Route(model, handler)
 
@@ -90,8 +101,8 @@ def register_routes(server: RpcServer, deps: Any, routes: tuple[Route, ...]) -> 
         server.route(model)(_bound(handler, deps))
 
 
-def _bound(handler: Callable[[Any, Any], Awaitable[BaseModel | None]], deps: Any) -> RpcHandler:
-    async def serve(req: Any, ctx: RpcContext) -> BaseModel | None:
+def _bound(handler: Callable[[Any, Any], Awaitable[Reply]], deps: Any) -> RpcHandler:
+    async def serve(req: Any, ctx: RpcContext) -> Reply:
         return await handler(deps, req)
 
     serve.__name__ = handler.__name__

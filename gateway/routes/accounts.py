@@ -8,6 +8,7 @@ a known device of the account, which keeps logging in while the account is under
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 
 from aiohttp import web
@@ -16,7 +17,8 @@ from pydantic import BaseModel
 from ecandidat.contracts import accounts as c
 from ecandidat.contracts.auth import Principal
 
-from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, relay
+from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, call, json_response, parse_body
+from ..keys import RPC, SESSIONS
 from ..auth import (
     SESSION_TOKEN,
     clear_session_cookies,
@@ -194,7 +196,16 @@ def register(api: Api) -> None:
 
     @api.route("GET", f"{API_PREFIX}/me", summary="Mon compte", tag=TAG, response=c.AccountView, realm="candidate")
     async def who_am_i(request: web.Request) -> web.Response:
-        return await relay(request, c.GetAccount(principal=request[PRINCIPAL]), c.AccountView)
+        principal: Principal = request[PRINCIPAL]
+        rpc = request.app[RPC]
+
+        def fetch() -> Awaitable[bytes]:
+            return rpc.call_raw(c.GetAccount(principal=principal), request_id=request[REQUEST_ID])
+
+        # Kept beside the session, dropped by the same signal (gateway.sessions).
+        sessions = request.app.get(SESSIONS)
+        body = await (fetch() if sessions is None else sessions.account_view(principal.account_id, fetch))
+        return web.Response(body=body, content_type="application/json")
 
     @api.route(
         "POST",

@@ -4,7 +4,8 @@ Every change that ends a session or changes what it resolves to (logout, a new l
 session, a password or email change, a staff account disabled or given other roles, the
 housekeeping of expired sessions, an account purged) is announced by the database itself at
 commit (triggers of migration 0004, channel `accounts_sessions_revoked`), whatever code path made
-it. Each replica listens and publishes each announcement on `sig.accounts.sessions_revoked`; the
+it; so is a change of what a candidate's account view shows, which the gateways keep beside the
+session (migration 0005: names, INE, a new pending change of address). Each replica listens and publishes each announcement on `sig.accounts.sessions_revoked`; the
 gateways drop the sessions they cached for those accounts. After the listening connection is
 (re)opened, announcements may have been missed: `*` (every account) is published.
 """

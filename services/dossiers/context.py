@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -21,6 +23,8 @@ class Deps:
     settings: DossiersSettings
     refs: Referentiels  # countries, départements, communes: loaded once per process
     listes: c.Referentiels  # the lists `rpc.dossiers.referentiels` answers, made once from `refs`
+    # A candidate's own dossier view as last answered, by account: (the dossier's state, the JSON).
+    views: dict[uuid.UUID, tuple[Any, bytes]] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock.now()

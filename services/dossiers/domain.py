@@ -67,6 +67,19 @@ class Dossier:
         return replace(self, sections={**self.sections, stored.section: stored})
 
 
+def dossier_state(dossier: Dossier) -> tuple:
+    """What a candidate's view of the dossier is made of, but the sections' contents: each write
+    of a section changes its version and time; the lock, the imported INE and the candidatures'
+    scopes are the rest."""
+    return (
+        dossier.account_id,
+        dossier.locked,
+        dossier.ine_importe,
+        dossier.scopes,
+        tuple(sorted((s.section, s.version, s.updated_at, s.imported) for s in dossier.sections.values())),
+    )
+
+
 # -- access ------------------------------------------------------------------------------------
 
 _NOT_YOURS = "Ce dossier n'existe pas ou ne vous est pas accessible."

@@ -36,6 +36,7 @@ from ecandidat.contracts.dossiers import (
     SectionView,
 )
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput, NotFound
+from ecandidat.runtime.rpc import Encoded
 
 from . import domain, registry, store
 from .context import Deps
@@ -64,15 +65,44 @@ async def _dossier_for(conn: asyncpg.Connection, principal: Principal, account_i
     return dossier
 
 
-async def get_dossier(deps: Deps, req: GetDossier) -> DossierView:
-    """The dossier; with `lisible`, each section as people read it (codes named from the reference data)."""
+MAX_KEPT_VIEWS = 2048  # candidates' dossier views kept by a replica (~4 KB each)
+
+
+async def get_dossier(deps: Deps, req: GetDossier) -> DossierView | Encoded:
+    """The dossier; with `lisible`, each section as people read it (codes named from the reference data).
+
+    A candidate's own view (without `lisible`) is a function of the dossier's state alone, which
+    every write changes (each section's version and time, the lock, the imported INE, the
+    candidatures' scopes): it is read from the database every time, and its JSON is built once per
+    state (`dossier_state`), so that reading an unchanged dossier again costs no validation and no
+    serialisation. When a view is kept, the state is read first without the sections' data: an
+    unchanged dossier costs neither their transfer nor their decoding. A staff member's view
+    depends on their scope too: built every time."""
+    own = req.principal.realm == "candidate" and not req.lisible and req.principal.account_id == req.account_id
     async with deps.pool.acquire() as conn:
+        kept = deps.views.get(req.account_id) if own else None
+        if kept is not None:
+            outline = await store.load_dossier(conn, req.account_id, contents=False) or Dossier(req.account_id)
+            if domain.dossier_state(outline) == kept[0]:
+                return Encoded(kept[1])
         dossier = await _dossier_for(conn, req.principal, req.account_id)
+    if not own:
+        return _dossier_view(deps, req, dossier)
+    state = domain.dossier_state(dossier)
+    body = _dossier_view(deps, req, dossier).model_dump_json().encode()
+    deps.views.pop(dossier.account_id, None)
+    if len(deps.views) >= MAX_KEPT_VIEWS:
+        deps.views.pop(next(iter(deps.views)))
+    deps.views[dossier.account_id] = (state, body)
+    return Encoded(body)
+
+
+def _dossier_view(deps: Deps, req: GetDossier, dossier: Dossier) -> DossierView:
     sections = [domain.view(dossier, s, req.principal) for s in SECTIONS]
     if req.lisible:
         sections = [v.model_copy(update={"lisible": blocs(v.section, v.donnees, deps.refs)}) for v in sections]
     return DossierView(
-        account_id=req.account_id,
+        account_id=dossier.account_id,
         informations_personnelles_verrouillees=dossier.locked,
         ine_importe=dossier.ine_importe,
         completude=domain.completeness(dossier),

@@ -16,22 +16,14 @@ from ecandidat.runtime.projections import set_candidature_statut as set_candidat
 from .domain import Dossier, StoredSection
 
 
-async def load_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, *, for_update: bool = False) -> Dossier | None:
-    """The dossier with its sections and scope, in one round trip (after taking its row lock)."""
+async def load_dossier(
+    conn: asyncpg.Connection, account_id: uuid.UUID, *, for_update: bool = False, contents: bool = True
+) -> Dossier | None:
+    """The dossier with its sections and scope, in one round trip (after taking its row lock);
+    without `contents`, its sections without their data (what `domain.dossier_state` needs)."""
     if for_update and not await conn.fetchval("SELECT true FROM dossiers WHERE account_id = $1 FOR UPDATE", account_id):
         return None
-    row = await conn.fetchrow(
-        """SELECT d.locked, d.ine_importe,
-                  (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'section', s.section, 'version', s.version, 'data', s.data,
-                        'imported', to_jsonb(s.imported), 'updated_at', s.updated_at)), '[]'::jsonb)
-                     FROM sections s WHERE s.account_id = d.account_id) AS sections,
-                  (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'centre', c.centre_code, 'commission', c.commission_code, 'statut', c.statut)), '[]'::jsonb)
-                     FROM candidatures c WHERE c.account_id = d.account_id) AS scopes
-           FROM dossiers d WHERE d.account_id = $1""",
-        account_id,
-    )
+    row = await conn.fetchrow(_LOAD if contents else _LOAD_OUTLINE, account_id)
     if row is None:
         return None
     return Dossier(
@@ -40,12 +32,25 @@ async def load_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, *, for_u
         ine_importe=row["ine_importe"],
         sections={
             s["section"]: StoredSection(
-                s["section"], s["version"], s["data"], tuple(s["imported"]), datetime.fromisoformat(s["updated_at"])
+                s["section"], s["version"], s.get("data"), tuple(s["imported"]), datetime.fromisoformat(s["updated_at"])
             )
             for s in row["sections"]
         },
         scopes=tuple(CandidatureScope(c["centre"], c["commission"], c["statut"]) for c in row["scopes"]),
     )
+
+
+_LOAD_SQL = """SELECT d.locked, d.ine_importe,
+          (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'section', s.section, 'version', s.version,{data}
+                'imported', to_jsonb(s.imported), 'updated_at', s.updated_at)), '[]'::jsonb)
+             FROM sections s WHERE s.account_id = d.account_id) AS sections,
+          (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'centre', c.centre_code, 'commission', c.commission_code, 'statut', c.statut)), '[]'::jsonb)
+             FROM candidatures c WHERE c.account_id = d.account_id) AS scopes
+   FROM dossiers d WHERE d.account_id = $1"""
+_LOAD = _LOAD_SQL.format(data=" 'data', s.data,")
+_LOAD_OUTLINE = _LOAD_SQL.format(data="")
 
 
 def _account_key(account_id: uuid.UUID) -> int:

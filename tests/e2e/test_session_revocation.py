@@ -8,11 +8,12 @@ each made through one gateway, reach the other one long before its cache would h
 
 from __future__ import annotations
 
+import uuid
 
 import pytest
 
 from tests.conftest import eventually
-from tests.e2e.test_accounts import activated_account, api, login, mail_to, sealing_overrides, token_in
+from tests.e2e.test_accounts import PASSWORD, activated_account, api, login, mail_to, sealing_overrides, token_in
 from tests.e2e.test_accounts_staff import admin, invited
 
 pytestmark = pytest.mark.slow
@@ -98,6 +99,40 @@ async def test_an_administrator_disabling_or_changing_a_staff_account_reaches_ev
     status, body, _ = await root.call("PATCH", f"{accounts}/{me['account_id']}", {"disabled": True})
     assert status == 200, body
     await answered(b, gest.token, accounts, expected=(401, 403))
+
+
+async def test_a_change_of_the_account_reaches_the_view_every_gateway_keeps(gateways, smtp_sink):
+    """`GET /me` answered from the gateway's own copy of the account's view, until the account
+    changes: whatever code path changes it (here a tool writing to the database directly, as an
+    operator's script would), the database announces it and every gateway drops its copy."""
+    a, b = gateways
+    account = await activated_account(a, smtp_sink)
+    token = await login(a, account["numero_dossier"])
+    first = (await api(b, "GET", "/api/v1/me", token=token))[1]
+    hits = cache(b).view_hits
+    assert (await api(b, "GET", "/api/v1/me", token=token))[1] == first
+    assert cache(b).view_hits == hits + 1  # from b's copy, no rpc
+    async with a.services["accounts"].pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE candidates SET nom = 'RENOMMÉ', ine = '1234567890A' WHERE account_id = $1",
+            uuid.UUID(first["account_id"]),
+        )
+
+    async def renamed() -> bool:
+        body = (await api(b, "GET", "/api/v1/me", token=token))[1]
+        return body["nom"] == "RENOMMÉ" and body["ine"] == "1234567890A"
+
+    await eventually(renamed, timeout=60, interval=0.01, message="the other gateway sees the new name")
+
+    new_email = f"nouvelle.{uuid.uuid4().hex[:8]}@example.org"
+    change = {"new_email": new_email, "new_email_confirmation": new_email, "password": PASSWORD}
+    assert (await api(a, "POST", "/api/v1/me/email", change, token=token))[0] == 202
+    token = await login(a, account["numero_dossier"])  # the change of address ends the sessions
+
+    async def pending() -> bool:
+        return (await api(b, "GET", "/api/v1/me", token=token))[1]["pending_email"] == new_email
+
+    await eventually(pending, timeout=60, interval=0.01, message="the other gateway sees the pending address")
 
 
 async def test_without_the_bus_nothing_is_served_from_the_cache(gateways, smtp_sink, nats_server):

@@ -113,3 +113,67 @@ async def test_the_cache_is_bounded():
     assert len(cache) == 3
     cache.revoke(str(accounts.sessions["0"].account_id))  # an evicted one: nothing to do
     assert len(cache) == 3
+
+
+class Views:
+    """The accounts service's `get_account` as the cache sees it: the view's JSON bytes."""
+
+    def __init__(self, pending: str | None = None) -> None:
+        self.calls = 0
+        self.nom = "Martin"
+        self.pending = pending
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def fetch(self) -> bytes:
+        self.calls += 1
+        await self.gate.wait()
+        pending = "null" if self.pending is None else f'"{self.pending}"'
+        return f'{{"nom":"{self.nom}","pending_email":{pending}}}'.encode()
+
+
+async def test_an_account_view_is_kept_until_a_signal_names_the_account_or_this_gateway_writes():
+    cache, views, account = SessionCache(Bus(), ttl=30), Views(), uuid.uuid4()
+    assert await cache.account_view(account, views.fetch) == b'{"nom":"Martin","pending_email":null}'
+    assert await cache.account_view(account, views.fetch) and views.calls == 1 and cache.view_hits == 1
+    views.nom = "Durand"
+    cache.revoke(str(uuid.uuid4()))  # another account: kept
+    assert b"Martin" in await cache.account_view(account, views.fetch)
+    cache.revoke(str(account))
+    assert b"Durand" in await cache.account_view(account, views.fetch) and views.calls == 2
+    views.nom = "Petit"
+    cache.forget(account)
+    assert b"Petit" in await cache.account_view(account, views.fetch)
+    views.nom = "Bernard"
+    cache.revoke("*")
+    assert b"Bernard" in await cache.account_view(account, views.fetch) and views.calls == 4
+
+
+async def test_an_account_view_overtaken_by_a_signal_or_showing_a_pending_address_is_not_kept():
+    cache, views, account = SessionCache(Bus(), ttl=30), Views(), uuid.uuid4()
+    views.gate.clear()
+    reading = asyncio.create_task(cache.account_view(account, views.fetch))
+    await asyncio.sleep(0)
+    cache.revoke(str(account))
+    views.gate.set()
+    await reading
+    await cache.account_view(account, views.fetch)
+    assert views.calls == 2  # the first answer was not kept
+
+    pending, other = Views(pending="nouvelle@example.org"), uuid.uuid4()
+    for _ in range(2):
+        assert b"nouvelle@example.org" in await cache.account_view(other, pending.fetch)
+    assert pending.calls == 2  # its link expires without a signal: asked every time
+
+
+async def test_no_account_view_is_kept_without_the_bus_or_with_no_ttl():
+    bus, views, account = Bus(), Views(), uuid.uuid4()
+    for cache in (SessionCache(bus, ttl=0), SessionCache(None, ttl=30)):
+        await cache.account_view(account, views.fetch)
+        await cache.account_view(account, views.fetch)
+    assert views.calls == 4
+    cache = SessionCache(bus, ttl=30)
+    await cache.account_view(account, views.fetch)
+    bus.stats["reconnects"] = 1  # signals may have been lost meanwhile
+    await cache.account_view(account, views.fetch)
+    assert views.calls == 6

@@ -319,3 +319,40 @@ async def test_account_purged_erases_the_dossier(dossiers, rpc, dossiers_db):
     assert await erased()
     err = await refused(rpc.call(GetDossier(principal=staff("admin"), account_id=me.account_id), DossierView))
     assert err.code == "not_found"
+
+
+async def test_a_candidates_view_built_once_per_state_never_outlives_a_change(dossiers, rpc, dossiers_db):
+    """The candidate's own view is serialised once per state of the dossier and kept by the replica:
+    whoever changes the dossier (the candidate, the scolarité, a candidature's event, a tool writing
+    to the database), the next read shows it."""
+    me = candidate()
+    await save(rpc, me, informations_personnelles=InformationsPersonnelles(**infos_perso()))
+
+    async def read() -> DossierView:
+        return await rpc.call(GetDossier(principal=me, account_id=me.account_id), DossierView)
+
+    first = await read()
+    kept = dossiers.deps.views[me.account_id]
+    assert await read() == first and dossiers.deps.views[me.account_id] is kept  # served as kept
+
+    gestionnaire = staff("gestionnaire", centres=("DAEU",))
+    await publish(dossiers, candidature_created(me.account_id, centre="DAEU", commission="COM-DAEU"))
+
+    async def locked() -> bool:
+        return (await read()).informations_personnelles_verrouillees
+
+    await eventually(locked, message="the lock shows in the candidate's view")
+    await save(
+        rpc,
+        gestionnaire,
+        1,
+        account_id=me.account_id,
+        informations_personnelles=InformationsPersonnelles(**infos_perso(nom_usage="Corrigé")),
+    )
+    view = await read()
+    assert view.sections[0].version == 2 and view.sections[0].donnees["nom_usage"] == "Corrigé"
+    # A staff member's view depends on their scope: never the candidate's kept one.
+    staff_view = await rpc.call(GetDossier(principal=gestionnaire, account_id=me.account_id), DossierView)
+    assert view.sections[0].lecture_seule and not staff_view.sections[0].lecture_seule
+    await dossiers_db.execute("UPDATE dossiers SET locked = false WHERE account_id = $1", me.account_id)
+    assert not (await read()).informations_personnelles_verrouillees
