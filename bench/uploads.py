@@ -187,9 +187,9 @@ async def run(args: argparse.Namespace, stack: Stack, info: dict[str, Any]) -> N
             for name, x, runs in (("direct S3", d, direct_s), ("gateway", g, gateway_s))
         ],
     )
-    print(f"ratio gateway/direct: {d / g:.2f} (target ≥ 0.5)")
+    print(f"ratio gateway/direct: {d / g:.2f} (target ≥ 0.6)")
     print_table(
-        "RSS, MB (target: above idle < 100)",
+        "RSS, MB (targets above idle: documents < 64, gateway < 100)",
         ["process", "idle", "peak", "above idle"],
         [[n, idle[n], peaks[n], peaks[n] - idle[n]] for n in pids],
     )
