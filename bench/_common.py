@@ -199,6 +199,12 @@ def pct_row(label: str, n: Any, values: Sequence[float]) -> list[Any]:
     return [label, n, *(percentile(ordered, q) for q in (50, 90, 99, 100))]
 
 
+def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """p50_ms, p90_ms, p99_ms and max_ms of latencies given in seconds."""
+    ordered = sorted(seconds)
+    return {f"p{q}_ms" if q < 100 else "max_ms": percentile(ordered, q) * 1000 for q in (50, 90, 99, 100)}
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,20 +28,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import Arguments  # noqa: E402
-from bench._common import BrokenRun, conditions, CpuMeter, database, median, nats_server, percentile  # noqa: E402
+from bench._common import BrokenRun, conditions, CpuMeter, database, median, nats_server, percentiles_ms  # noqa: E402
 from bench._common import print_conditions, print_table, ratio, run_main, save_results, workdir, XminWatch  # noqa: E402
 
 import asyncpg  # noqa: E402
 import nats  # noqa: E402
 import nats.errors  # noqa: E402
-from nats.js.api import Header, RetentionPolicy, StorageType, StreamConfig  # noqa: E402
+from nats.js.api import Header, StreamConfig  # noqa: E402
 
 from ecandidat.contracts.base import Event  # noqa: E402
 from ecandidat.contracts.envelope import CloudEvent, envelope  # noqa: E402
 from ecandidat.contracts.subjects import event_stream, event_subject, producer_events  # noqa: E402
 from ecandidat.runtime.consumer import EventConsumer, Subscription  # noqa: E402
 from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
-from ecandidat.runtime.nats import DUPLICATE_WINDOW, EVENT_MAX_AGE  # noqa: E402
+from ecandidat.runtime.nats import stream_configs  # noqa: E402
 from ecandidat.runtime.outbox import OutboxRelay, add_event  # noqa: E402
 
 EFFECTS_SQL = """
@@ -62,15 +62,7 @@ perf = time.perf_counter
 
 def stream_config(producer: str) -> StreamConfig:
     """The configuration `ecandidat.runtime.nats.stream_configs` gives every producer's stream."""
-    return StreamConfig(
-        name=event_stream(producer),
-        subjects=[producer_events(producer)],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        max_age=EVENT_MAX_AGE,
-        duplicate_window=DUPLICATE_WINDOW,
-        num_replicas=1,
-    )
+    return replace(stream_configs()[0], name=event_stream(producer), subjects=[producer_events(producer)])
 
 
 def event_class(producer: str) -> type[Event]:
@@ -112,12 +104,12 @@ class TracedRelay(OutboxRelay):
     def stats(self, since: float) -> dict[str, Any]:
         """Batches after `since`, and the stalls: pauses > STALL s that ended with rows to publish."""
         batches = [b for b in self.batches if b[0] >= since]
-        stalls = [(a, b) for a, b in zip(batches, batches[1:]) if b[2] > 0 and b[0] - a[1] > self.STALL]
+        pauses = [b[0] - a[1] for a, b in zip(batches, batches[1:]) if b[2] > 0]
         return {
             "relay_batches": len(batches),
             "relay_empty_batches": sum(1 for b in batches if b[2] == 0),
-            "relay_longest_stall_s": max((b[0] - a[1] for a, b in zip(batches, batches[1:]) if b[2] > 0), default=0.0),
-            "relay_stalls": len(stalls),
+            "relay_longest_stall_s": max(pauses, default=0.0),
+            "relay_stalls": sum(1 for p in pauses if p > self.STALL),
         }
 
 
@@ -129,7 +121,7 @@ class CountingConsumer(EventConsumer):
         self.target = target
         self.done = asyncio.Event()
         self.batch_sizes: list[int] = []
-        self.done_at = 0.0
+        self.started_at = self.done_at = 0.0
         self.handled_at: dict[str, float] = {}  # event id (the relay's Nats-Msg-Id) → acked at
 
     async def process(self, msgs: list) -> None:
@@ -186,10 +178,8 @@ class Fixture:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        try:
+        with contextlib.suppress(Exception):
             await self.nc_producer.jetstream().delete_stream(event_stream(self.producer))
-        except Exception:
-            pass
         await self.nc_consumer.close()
         await self.nc_producer.close()
         await self.pool.close()
@@ -226,6 +216,7 @@ class Fixture:
             subscriptions=[Subscription(self.model, effect)],
         )
         await consumer.declare()
+        consumer.started_at = perf()
         self.tasks.append(asyncio.create_task(consumer.run()))
         await asyncio.sleep(0.2)  # bound and fetching
         return consumer
@@ -464,7 +455,6 @@ async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str,
     consumer has committed and acked it. `raw`: one awaited js.publish every 1/rate s to a bare
     pull consumer; latency = publish started → ack sent.
     """
-    latencies: list[float] = []
     interval = 1.0 / rate
     if kind == "outbox":
         async with Fixture(env, 1) as fx:
@@ -499,21 +489,11 @@ async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str,
                 await asyncio.wait_for(raw.task, env.timeout)
             except asyncio.TimeoutError:
                 raise BrokenRun(f"raw trickle: {len(raw.acked)}/{count} consumed within {env.timeout:.0f} s") from None
-            acked = raw.acked
-        latencies = [acked[k] - t for k, t in sent.items()]
+            latencies = [raw.acked[k] - t for k, t in sent.items()]
         extra = {}
-    latencies.sort()
-    return {
-        "path": "outbox" if kind == "outbox" else "raw publish → consume",
-        "events": count,
-        "rate": rate,
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p90_ms": percentile(latencies, 90) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "max_ms": latencies[-1] * 1000,
-        "over_1s": sum(1 for x in latencies if x > 1.0),
-        **extra,
-    }
+    path = "outbox" if kind == "outbox" else "raw publish → consume"
+    over_1s = sum(1 for x in latencies if x > 1.0)
+    return {"path": path, "events": count, "rate": rate, **percentiles_ms(latencies), "over_1s": over_1s, **extra}
 
 
 async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
@@ -537,10 +517,9 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
                 elapsed = perf() - started
         rows.append(_rate(n, elapsed, cpu, stage="relay only (backlog)") | watch.stats() | relay.stats(started))
         with CpuMeter() as cpu:
-            started = perf()
             consumer = await fx.start_consumer(n)
             await fx.wait_done(consumer)
-            elapsed = consumer.done_at - started - 0.2  # start_consumer sleeps 0.2 s once bound
+            elapsed = consumer.done_at - consumer.started_at
         rows.append(_rate(n, elapsed, cpu, stage="consumer only (backlog)"))
         await fx.verify(n, consumer, relay)
     return rows
@@ -628,9 +607,11 @@ async def main() -> None:
     report(info, args, runs, stages, trickle, env)
 
 
-def _cells(row: dict[str, Any], keys: str) -> list[Any]:
-    """The row's values of the space-separated `keys`, None where missing; machine_busy as a percentage."""
-    return [f"{row[k]:.0%}" if k == "machine_busy" else row.get(k) for k in keys.split()]
+def _table(title: str, headers: str, keys: str, rows: list[dict[str, Any]]) -> None:
+    """`rows`' values of the space-separated `keys` (None where missing; machine_busy as a percentage)
+    under the |-separated `headers`."""
+    cells = [[f"{r[k]:.0%}" if k == "machine_busy" else r.get(k) for k in keys.split()] for r in rows]
+    print_table(title, headers.split("|"), cells)
 
 
 def _baseline(path: str) -> str:
@@ -647,18 +628,13 @@ def report(
     env: Env,
 ) -> None:
     print_conditions(info)
-    print_table(
+    _table(
         "each run (timer: first commit → N-th event handled and acked; raw: first publish → last ack)",
-        (
-            "rep|path|events/s|elapsed s|commit/pub s|tail s|CPU µs/ev|"
-            "machine|cons. batch|relay batches|empty|stall s|stalls|other xact s"
-        ).split("|"),
-        [
-            _cells(r, "rep path events_per_s elapsed_s commit_phase_s tail_s cpu_us_per_event machine_busy")
-            + _cells(r, "consumer_batch_avg relay_batches relay_empty_batches relay_longest_stall_s relay_stalls")
-            + _cells(r, "other_xact_max_s")
-            for r in runs
-        ],
+        "rep|path|events/s|elapsed s|commit/pub s|tail s|CPU µs/ev|machine|cons. batch|relay batches|empty|stall s|"
+        "stalls|other xact s",
+        """rep path events_per_s elapsed_s commit_phase_s tail_s cpu_us_per_event machine_busy consumer_batch_avg
+        relay_batches relay_empty_batches relay_longest_stall_s relay_stalls other_xact_max_s""",
+        runs,
     )
     print(
         "  commit/pub s: until the last commit (raw: the last publish ack); tail s: from there to the last\n"
@@ -672,9 +648,8 @@ def report(
     by_rep: dict[int, dict[str, dict[str, Any]]] = {}
     for r in runs:
         by_rep.setdefault(r["rep"], {})[r["path"]] = r
-    paths = list(dict.fromkeys(r["path"] for r in runs))
     summary = []
-    for path in paths:
+    for path in dict.fromkeys(r["path"] for r in runs):
         rates = [r["events_per_s"] for r in runs if r["path"] == path]
         base = _baseline(path)
         ratios = [ratio(rep[path]["events_per_s"], rep[base]["events_per_s"]) for rep in by_rep.values() if base in rep]
@@ -695,24 +670,18 @@ def report(
             f"ratio {outbox[5]}\n"
         )
     if stages:
-        print_table(
+        _table(
             "stages alone (same N, same producers; each on the backlog left by the previous one)",
-            ["stage", "events/s", "elapsed s", "CPU µs/event", "machine busy", "relay stall s", "other xact s"],
-            [
-                _cells(s, "stage events_per_s elapsed_s cpu_us_per_event machine_busy relay_longest_stall_s")
-                + _cells(s, "other_xact_max_s")
-                for s in stages
-            ],
+            "stage|events/s|elapsed s|CPU µs/event|machine busy|relay stall s|other xact s",
+            "stage events_per_s elapsed_s cpu_us_per_event machine_busy relay_longest_stall_s other_xact_max_s",
+            stages,
         )
     if trickle:
-        print_table(
+        _table(
             f"latency at a trickle ({args.trickle_rate:g} events/s, one producer; outbox: commit returned → handled and acked)",
-            "path|events|p50 ms|p90 ms|p99 ms|max ms|> 1 s|relay stall s|stalls|other xact s".split("|"),
-            [
-                _cells(t, "path events p50_ms p90_ms p99_ms max_ms over_1s relay_longest_stall_s relay_stalls")
-                + _cells(t, "other_xact_max_s")
-                for t in trickle
-            ],
+            "path|events|p50 ms|p90 ms|p99 ms|max ms|> 1 s|relay stall s|stalls|other xact s",
+            "path events p50_ms p90_ms p99_ms max_ms over_1s relay_longest_stall_s relay_stalls other_xact_max_s",
+            trickle,
         )
     if env.profiler is not None:
         print("cProfile of the timed sections (all paths together), top 30 by own time:")

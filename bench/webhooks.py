@@ -20,12 +20,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import Arguments  # noqa: E402
-from bench._common import BrokenRun, conditions, database, nats_server, percentile, print_conditions  # noqa: E402
+from bench._common import BrokenRun, conditions, database, nats_server, percentiles_ms, print_conditions  # noqa: E402
 from bench._common import print_table, ratio, run_main, save_results, workdir  # noqa: E402
+from bench.outbox_throughput import Env, padding_for, run_raw, run_trickle  # noqa: E402
 
 import nats  # noqa: E402
 from aiohttp import web  # noqa: E402
-from nats.js.api import StreamConfig  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 
 from ecandidat.contracts.accounts import AccountActivated  # noqa: E402
@@ -70,99 +70,33 @@ class Receiver:
         self.port = self.runner.addresses[0][1]
 
 
-async def wait_for(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise BrokenRun(f"{what} not done within {timeout:.0f} s")
-        await asyncio.sleep(0.01)
-
-
-async def commit_events(pool, n: int, rate: float | None) -> dict[str, float]:
+async def commit_events(pool: Any, n: int, rate: float | None) -> dict[str, float]:
     """Commit n events (at `rate` per second, or as fast as possible); their commit times by id."""
     committed: dict[str, float] = {}
     start = time.perf_counter()
     for i in range(n):
         if rate:
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
         async with pool.acquire() as conn, conn.transaction():
             event_id = await add_event(conn, AccountActivated(account_id=uuid.uuid4(), numero_dossier=f"26B{i:05d}"))
         committed[str(event_id)] = time.perf_counter()
     return committed
 
 
-def latencies(sent: dict[str, float], arrived: dict[str, float]) -> list[float]:
-    return sorted((arrived[k] - sent[k]) * 1000 for k in sent)
-
-
-async def run_webhooks(pool, receiver: Receiver, n: int, rate: float | None, timeout: float) -> dict[str, Any]:
+async def run_webhooks(pool: Any, receiver: Receiver, n: int, rate: float | None, timeout: float) -> dict[str, Any]:
     receiver.arrivals.clear()
     sent = await commit_events(pool, n, rate)
-    await wait_for(lambda: all(k in receiver.arrivals for k in sent), timeout, "webhook deliveries")
+    deadline = time.monotonic() + timeout
+    while not all(k in receiver.arrivals for k in sent):
+        if time.monotonic() > deadline:
+            raise BrokenRun(f"webhook deliveries not done within {timeout:.0f} s")
+        await asyncio.sleep(0.01)
     if receiver.duplicates or receiver.bad:
         raise BrokenRun(f"{receiver.duplicates} duplicate(s), {receiver.bad} bad signature(s)")
-    first, last = min(sent.values()), max(receiver.arrivals[k] for k in sent)
-    lat = latencies(sent, receiver.arrivals)
-    return {
-        "path": "webhooks",
-        "events": n,
-        "events_per_s": n / (last - first),
-        "p50_ms": percentile(lat, 50),
-        "p99_ms": percentile(lat, 99),
-        "max_ms": lat[-1],
-    }
-
-
-async def run_raw(js, n: int, rate: float | None, timeout: float, payload: bytes) -> dict[str, Any]:
-    stream = f"RAW_{uuid.uuid4().hex[:6].upper()}"
-    subject = f"raw.{stream.lower()}"
-    await js.add_stream(StreamConfig(name=stream, subjects=[subject]))
-    try:
-        if rate is None:
-            start = time.perf_counter()
-            futures = [
-                await js.publish_async(subject, payload, headers={"Nats-Msg-Id": uuid.uuid4().hex}) for _ in range(n)
-            ]
-            await asyncio.wait_for(asyncio.gather(*futures), timeout)
-            elapsed = time.perf_counter() - start
-            return {"path": "raw publish", "events": n, "events_per_s": n / elapsed}
-        sub = await js.pull_subscribe(subject, durable="bench", stream=stream)
-        sent: dict[str, float] = {}
-        arrived: dict[str, float] = {}
-
-        async def consume() -> None:
-            while len(arrived) < n:
-                try:
-                    msgs = await sub.fetch(10, timeout=1)
-                except (asyncio.TimeoutError, nats.errors.TimeoutError):
-                    continue
-                for msg in msgs:
-                    arrived[msg.headers["Nats-Msg-Id"]] = time.perf_counter()
-                    await msg.ack()
-
-        consumer = asyncio.create_task(consume())
-        start = time.perf_counter()
-        for i in range(n):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            key = uuid.uuid4().hex
-            sent[key] = time.perf_counter()
-            await js.publish(subject, payload, headers={"Nats-Msg-Id": key})
-        await asyncio.wait_for(consumer, timeout)
-        lat = latencies(sent, arrived)
-        return {
-            "path": "raw publish → consume",
-            "events": n,
-            "events_per_s": n / (max(arrived.values()) - start),
-            "p50_ms": percentile(lat, 50),
-            "p99_ms": percentile(lat, 99),
-            "max_ms": lat[-1],
-        }
-    finally:
-        await js.delete_stream(stream)
+    last = max(receiver.arrivals[k] for k in sent)
+    path = f"webhooks at {rate:g}/s" if rate else "webhooks (burst)"
+    latencies = [receiver.arrivals[k] - t for k, t in sent.items()]
+    return {"path": path, "events": n, "events_per_s": n / (last - min(sent.values()))} | percentiles_ms(latencies)
 
 
 def parse_args() -> argparse.Namespace:
@@ -193,8 +127,7 @@ async def main() -> None:
             info["process layout"] = "producer, outbox relay, webhooks service and receiver in this one process"
             print_conditions(info)
             nc = await nats.connect(ns.url)
-            js = nc.jetstream()
-            await declare_streams(js)
+            await declare_streams(nc.jetstream())
             await migrate(db.url, "accounts", None)
             pool = await create_pool(db.url, "accounts", max_size=4)
             relay = OutboxRelay(db.url, "accounts", nc)
@@ -224,18 +157,16 @@ async def main() -> None:
                 else:
                     raise BrokenRun("the webhooks service never answered NewEndpoint")
                 receiver.secret = registered.secret
-                payload = b"x" * 300
+                raw = Env(db.url, ns.url, padding_for(300), args.timeout)  # outbox_throughput's raw JetStream
                 await run_webhooks(pool, receiver, 50, None, args.timeout)  # warm-up, not reported
                 rows = [
-                    await run_raw(js, args.burst, None, args.timeout, payload),
+                    await run_raw(raw, args.burst),
                     await run_webhooks(pool, receiver, args.burst, None, args.timeout),
                 ]
-                rows[-1]["path"] = "webhooks (burst)"
                 steady_rows = [
-                    await run_raw(js, steady, args.rate, args.timeout, payload),
+                    await run_trickle(raw, "raw", steady, args.rate),
                     await run_webhooks(pool, receiver, steady, args.rate, args.timeout),
                 ]
-                steady_rows[-1]["path"] = f"webhooks at {args.rate:g}/s"
             finally:
                 await service.stop()
                 relay_task.cancel()
@@ -252,10 +183,7 @@ async def main() -> None:
     print_table(
         f"Latency at {args.rate:g} events/s (ms)",
         ["path", "events", "p50", "p99", "max"],
-        [
-            [r["path"], r["events"], round(r["p50_ms"], 1), round(r["p99_ms"], 1), round(r["max_ms"], 1)]
-            for r in steady_rows
-        ],
+        [[r["path"], r["events"], *(round(r[k], 1) for k in ("p50_ms", "p99_ms", "max_ms"))] for r in steady_rows],
     )
     save_results("webhooks", {"conditions": info, "throughput": rows, "steady": steady_rows})
 
