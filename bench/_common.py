@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import email
+import email.policy
 import importlib.metadata
 import json
 import logging
@@ -880,6 +882,29 @@ class Mailbox:
                 await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
 
 
+class MaildirMailbox(Mailbox):
+    """What an SMTP sink of its own process stored in `maildir`, read when asked; the time of each is
+    when the sink stored it (the file name's seconds and microseconds), not when it was read."""
+
+    KEY = re.compile(r"^(\d+)\.M(\d+)P")  # mailbox.Maildir's "<seconds>.M<microseconds>P<pid>Q<n>.<host>"
+
+    def __init__(self, maildir: Path, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(None, loop)
+        self.maildir, self._seen = maildir, set[str]()
+
+    def matching(self, predicate: Callable[[float, EmailMessage], bool]) -> list[tuple[float, EmailMessage]]:
+        found = []
+        for path in [*(self.maildir / "new").iterdir(), *(self.maildir / "cur").iterdir()]:
+            key = self.KEY.match(path.name)
+            if key and path.name not in self._seen:
+                self._seen.add(path.name)
+                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                found.append((int(key[1]) + int(key[2]) / 1e6, message))
+        with self._lock:
+            self.items += sorted(found, key=lambda item: item[0])
+        return super().matching(predicate)
+
+
 def text_of(message: EmailMessage) -> str:
     return message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
@@ -921,7 +946,7 @@ class Stack:
         snapshot["nats-server"] = proc_cpu_seconds(self.nats_pid)
         snapshot["postgres"] = {r["pid"]: proc_cpu_seconds(r["pid"]) for r in pids}
         snapshot["bench"] = time.process_time()
-        snapshot["smtp sink"] = self.mailbox.sink_cpu() if self.mailbox is not None else 0.0
+        snapshot.setdefault("smtp sink", self.mailbox.sink_cpu() if self.mailbox is not None else 0.0)
         return snapshot
 
     def cli(self, *args: str) -> str:
@@ -947,7 +972,7 @@ async def platform(
     info: dict[str, Any],
     *,
     s3: bool = True,
-    smtp: bool = True,
+    smtp: bool | str = True,
     web: bool = False,
     env: dict[str, str] | None = None,
     log_level: str = "INFO",
@@ -955,17 +980,18 @@ async def platform(
 ) -> AsyncIterator[Stack]:
     """Start `services` (`python -m services.<name>`), the gateway (`python <gateway…>`) and with
     `web` the web process, each a process of its own, against a nats-server, a database, an S3
-    server (moto) and an SMTP sink (a thread of this process) of the bench's own; seed the demo
-    offer when the candidatures service runs; stop everything at the end."""
+    server (moto) and an SMTP sink (a thread of this process; `smtp="process"`: its own process,
+    `python -m ecandidat.devstack.smtpsink`) of the bench's own; seed the demo offer when the
+    candidatures service runs; stop everything at the end."""
     logs = logs_dir(name)
     info["logs"] = str(logs.relative_to(ROOT))
     with workdir(name) as folder, nats_server(folder, logs) as ns, contextlib.ExitStack() as servers:
         s3_server = servers.enter_context(S3Server(data_dir=folder / "s3", log_file=logs / "moto.log")) if s3 else None
-        sink = servers.enter_context(SmtpSink(maildir=folder / "maildir")) if smtp else None
+        sink = servers.enter_context(SmtpSink(maildir=folder / "maildir")) if smtp is True else None
         async with database(folder) as db:
             info["database"] = db.where
             info["postgresql"] = ", ".join(f"{k}={v}" for k, v in db.settings.items())
-            port, web_port = free_port(), free_port()
+            port, web_port, sink_port = free_port(), free_port(), sink.port if sink else free_port()
             process_env = dict(
                 os.environ,
                 DATABASE_URL=db.url,
@@ -980,8 +1006,8 @@ async def platform(
                 ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",  # every candidate is created from this machine
                 ECANDIDAT_ENV="development",  # the bench's own open nats-server and the development LINK_SEALING_KEY
             )
-            if sink is not None:
-                process_env.update(SMTP_HOST=sink.host, SMTP_PORT=str(sink.port), SMTP_SECURITY="none")
+            if smtp:
+                process_env.update(SMTP_HOST=LOCALHOST, SMTP_PORT=str(sink_port), SMTP_SECURITY="none")
             if s3_server is not None:
                 process_env.update(
                     S3_ENDPOINT=s3_server.endpoint,
@@ -995,6 +1021,18 @@ async def platform(
             processes = {
                 s: Process(s, [sys.executable, "-m", f"services.{s}"], logs / f"{s}.log", process_env) for s in services
             }
+            if smtp == "process":
+                argv = [
+                    "-m",
+                    "ecandidat.devstack.smtpsink",
+                    "--port",
+                    str(sink_port),
+                    "--maildir",
+                    str(folder / "maildir"),
+                ]
+                processes["smtp sink"] = Process(
+                    "smtp sink", [sys.executable, *argv], logs / "smtpsink.log", process_env
+                )
             processes["gateway"] = Process("gateway", [sys.executable, *gateway], logs / "gateway.log", process_env)
             if web:
                 web_env = dict(process_env, WEB_HOST=LOCALHOST, WEB_PORT=str(web_port))
@@ -1010,14 +1048,17 @@ async def platform(
                     wait_listening(web_port, processes["web"], timeout=90)
                 stack = Stack(base, process_env, processes, db, ns.url, logs, ns.process.pid, info=info)
                 stack.web_url = f"http://{LOCALHOST}:{web_port}" if web else ""
-                if sink is not None:
+                if smtp == "process":
+                    wait_listening(sink_port, processes["smtp sink"])
+                    stack.mailbox = MaildirMailbox(folder / "maildir", asyncio.get_running_loop())
+                elif sink is not None:
                     stack.mailbox = Mailbox(sink, asyncio.get_running_loop())
                 if "candidatures" in services:
                     stack.cli("seed-demo")
                 info["processes"] = (
                     ", ".join(f"`python -m services.{s}`" for s in services)
                     + f", `python {' '.join(gateway)}`{', `python -m web`' if web else ''}: one process each, "
-                    f"LOG_LEVEL={log_level} (json logs to files); load client{' and SMTP sink' if smtp else ''}: the bench process"
+                    f"LOG_LEVEL={log_level} (json logs to files); load client{' and SMTP sink' if sink else ''}: the bench process"
                 )
                 try:
                     yield stack
@@ -1131,8 +1172,11 @@ async def staff_session(stack: Stack, http: Any) -> str:
 CPU_ORDER = ("gateway", "web", *ALL_SERVICES, "postgres", "nats-server", "bench", "smtp sink")
 
 
-def print_cpu_table(title: str, per: int, windows: list[tuple[str, dict[str, float]]]) -> None:
-    """One row per window: CPU ms per unit of work (`per` units) of each process, and their sum."""
+def print_cpu_table(
+    title: str, per: int, windows: list[tuple[str, dict[str, float]]], sink_process: bool = False
+) -> None:
+    """One row per window: CPU ms per unit of work (`per` units) of each process, and their sum
+    (the SMTP sink left out: a thread counted in bench, or with `sink_process` a process of its own)."""
     names = [n for n in CPU_ORDER if any(n in cpu for _, cpu in windows)]
     rows = [
         [
@@ -1142,7 +1186,8 @@ def print_cpu_table(title: str, per: int, windows: list[tuple[str, dict[str, flo
         ]
         for label, cpu in windows
     ]
-    print_table(title + "; smtp sink: its thread, already counted in bench", ["window", *names, "total"], rows)
+    sink = "its own process, not in the total" if sink_process else "its thread, already counted in bench"
+    print_table(f"{title}; smtp sink: {sink}", ["window", *names, "total"], rows)
 
 
 # -- samplers: the oldest transaction of the server, peak RSS -----------------------------------------

@@ -2,10 +2,6 @@
 
 What is measured and how: bench/README.md, "refusal_latency".
 
-    .venv/bin/python bench/refusal_latency.py --quick     # smoke run: M = 20
-    .venv/bin/python bench/refusal_latency.py             # M = 500
-    .venv/bin/python bench/refusal_latency.py --refusals 200 --rate 100 --sink-process   # issue 17's rate
-
 Exit status 1 when the run is broken (a refusal not answered 200, a candidature never `incomplet`,
 a mail missing, a process that died); latencies over any target are reported, not failures.
 """
@@ -14,20 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import email.policy
 import json
 import math
-import os
-import re
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import Arguments  # noqa: E402
 from bench._common import ALL_SERVICES, API, api, bare_server, BrokenRun, Call, Candidate, conditions  # noqa: E402
-from bench._common import cpu_delta, create_candidates, echo_server, free_port, LoadResult, Mailbox  # noqa: E402
+from bench._common import cpu_delta, create_candidates, echo_server, LoadResult  # noqa: E402
 from bench._common import pct_row, percentile, platform, print_conditions, print_cpu_table, print_profiles  # noqa: E402
-from bench._common import print_table, Process, py_spy_during, ratio, request_load, run_main  # noqa: E402
+from bench._common import print_table, py_spy_during, ratio, request_load, run_main  # noqa: E402
 from bench._common import save_results, Stack, staff_session, wait_listening, XminWatch  # noqa: E402
 
 # Formations with the fewest pieces (services/candidatures/seed.py): 4 for the five of FC-DIPL, 3 for VA85 and Reprise.
@@ -76,72 +65,6 @@ class Timeline:
 
 def ts(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-MAILDIR_KEY = re.compile(r"^(\d+)\.M(\d+)P")  # mailbox.Maildir's "<seconds>.M<microseconds>P<pid>Q<n>.<host>"
-
-
-class MaildirMailbox(Mailbox):
-    """The mails an SMTP sink running in its own process stored, read from its Maildir every 20 ms.
-    The time of each is when the sink stored it, from the Maildir file name (seconds and
-    microseconds), not when this process read it."""
-
-    def __init__(self, maildir: Path, process: Process, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(None, loop)
-        self.maildir = maildir
-        self.process = process
-        self._seen: set[str] = set()
-        self._parser = BytesParser(policy=email.policy.default)
-
-    def sink_cpu(self) -> float:
-        return self.process.cpu_seconds()
-
-    async def run(self) -> None:
-        while True:
-            self._scan()
-            await asyncio.sleep(0.02)
-
-    def _scan(self) -> None:
-        found = []
-        for sub in ("new", "cur"):
-            with contextlib.suppress(FileNotFoundError):
-                for name in os.listdir(self.maildir / sub):
-                    key = MAILDIR_KEY.match(name)
-                    if key is None or name in self._seen:
-                        continue
-                    self._seen.add(name)
-                    message = self._parser.parsebytes((self.maildir / sub / name).read_bytes())
-                    found.append((int(key.group(1)) + int(key.group(2)) / 1e6, message))
-        if not found:
-            return
-        with self._lock:
-            for at, message in sorted(found, key=lambda item: item[0]):
-                self.items.append((at, message))
-        self._changed.set()
-
-
-@contextlib.asynccontextmanager
-async def sink_process(folder: Path, logs: Path):
-    """An SMTP sink in its own process; yields (its environment for the services, start(stack))."""
-    port = free_port()
-    maildir = folder / "maildir"
-    argv = [sys.executable, "-m", "ecandidat.devstack.smtpsink", "--host", "127.0.0.1", "--port", str(port)]
-    with Process("smtp sink", [*argv, "--maildir", str(maildir)], logs / "smtpsink.log", dict(os.environ)) as sink:
-        wait_listening(port, sink)
-        env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_SECURITY": "none"}
-        tasks: list[asyncio.Task] = []
-
-        def start(stack: Stack) -> None:
-            mailbox = MaildirMailbox(maildir, sink, asyncio.get_running_loop())
-            stack.mailbox = mailbox
-            tasks.append(asyncio.create_task(mailbox.run()))
-
-        try:
-            yield env, start
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def parse_args() -> argparse.Namespace:
@@ -367,42 +290,36 @@ async def run_refusals(
     return result, timelines, extra
 
 
-def stage_rows(timelines: list[Timeline]) -> list[list[Any]]:
-    stages = [
-        ("staff request answered", "answered"),
-        ("piece.refused committed (documents)", "refused_at"),
-        ("piece.refused published (relay → NATS)", "refused_seen"),
-        ("incomplet committed (candidatures)", "incomplet_at"),
-        ("status_changed published", "incomplet_seen"),
-        ("incomplet seen by the candidate (GET, sampled)", "polled"),
-        ("mail queued (mailer)", "queued"),
-        ("mail accepted by the SMTP server", "mailed"),
-    ]
-    rows = []
-    for label, key in stages:
-        values = [(getattr(t, key) - t.due) * 1000 for t in timelines if not math.isnan(getattr(t, key))]
-        expected = sum(1 for t in timelines if key != "polled" or not math.isnan(t.polled))
-        rows.append(pct_row(label, f"{len(values)}/{expected if key == 'polled' else len(timelines)}", values))
-    return rows
+STAGES = [
+    ("staff request answered", "answered"),
+    ("piece.refused committed (documents)", "refused_at"),
+    ("piece.refused published (relay → NATS)", "refused_seen"),
+    ("incomplet committed (candidatures)", "incomplet_at"),
+    ("status_changed published", "incomplet_seen"),
+    ("incomplet seen by the candidate (GET, sampled)", "polled"),
+    ("mail queued (mailer)", "queued"),
+    ("mail accepted by the SMTP server", "mailed"),
+]
+HOPS = [
+    ("due → piece.refused committed (gateway, session, documents)", "due", "refused_at"),
+    ("piece.refused committed → published (documents' outbox relay)", "refused_at", "refused_seen"),
+    ("piece.refused published → incomplet committed (candidatures' consumer)", "refused_seen", "incomplet_at"),
+    ("incomplet committed → published (candidatures' outbox relay)", "incomplet_at", "incomplet_seen"),
+    ("piece.refused published → mail queued (mailer's consumer)", "refused_seen", "queued"),
+    ("mail queued → accepted by the SMTP server (mailer's sender, sink)", "queued", "mailed"),
+]
 
 
-def hop_rows(timelines: list[Timeline]) -> list[list[Any]]:
-    hops = [
-        ("due → piece.refused committed (gateway, session, documents)", "due", "refused_at"),
-        ("piece.refused committed → published (documents' outbox relay)", "refused_at", "refused_seen"),
-        ("piece.refused published → incomplet committed (candidatures' consumer)", "refused_seen", "incomplet_at"),
-        ("incomplet committed → published (candidatures' outbox relay)", "incomplet_at", "incomplet_seen"),
-        ("piece.refused published → mail queued (mailer's consumer)", "refused_seen", "queued"),
-        ("mail queued → accepted by the SMTP server (mailer's sender, sink)", "queued", "mailed"),
-    ]
+def span_rows(timelines: list[Timeline], spans: list[tuple[str, str, str]], of: bool = False) -> list[list[Any]]:
+    """Percentiles (ms) of each span's `b - a` over the refusals that have both times; with `of`, the
+    count is "that many/of the refusals that have `b` to have" (the sampled ones for `polled`)."""
     rows = []
-    for label, a, b in hops:
+    for label, a, b in spans:
         values = [
-            (getattr(t, b) - getattr(t, a)) * 1000
-            for t in timelines
-            if not math.isnan(getattr(t, a)) and not math.isnan(getattr(t, b))
+            (getattr(t, b) - getattr(t, a)) * 1000 for t in timelines if not math.isnan(getattr(t, a) + getattr(t, b))
         ]
-        rows.append(pct_row(label, len(values), values))
+        expected = len(values) if b == "polled" else len(timelines)
+        rows.append(pct_row(label, f"{len(values)}/{expected}" if of else len(values), values))
     return rows
 
 
@@ -439,18 +356,10 @@ async def main() -> None:
     env = {"MAIL_SEND_CONCURRENCY": str(args.mail_concurrency)} if args.mail_concurrency else {}
     if env:
         info["mailer"] = f"MAIL_SEND_CONCURRENCY={args.mail_concurrency}"
-    async with contextlib.AsyncExitStack() as outside:
-        if args.sink_process:
-            folder = Path(tempfile.mkdtemp(prefix="refusal-sink-"))
-            outside.callback(shutil.rmtree, folder, True)
-            sink_env, start_mailbox = await outside.enter_async_context(sink_process(folder, folder))
-            env.update(sink_env)
-            info["smtp sink"] = "its own process (`python -m ecandidat.devstack.smtpsink`), read from its Maildir"
-        stack = await outside.enter_async_context(
-            platform("refusal_latency", ALL_SERVICES, info, env=env, smtp=not args.sink_process)
-        )
-        if args.sink_process:
-            start_mailbox(stack)
+    if args.sink_process:
+        info["smtp sink"] = "its own process (`python -m ecandidat.devstack.smtpsink`), read from its Maildir"
+    smtp = "process" if args.sink_process else True
+    async with platform("refusal_latency", ALL_SERVICES, info, env=env, smtp=smtp) as stack:
         bare, bare_port = bare_server(stack.logs, stack.nats_url)
         echo = echo_server(stack.logs, stack.nats_url)
         with bare, echo:
@@ -507,7 +416,7 @@ def report(
         f"{last_answer - timelines[0].due:.2f} s after the first was due; {extra['polls']} candidate polls "
         f"for {extra['polled']} sampled refusals\n"
     )
-    rows = stage_rows(timelines)
+    rows = span_rows(timelines, [(label, "due", key) for label, key in STAGES], of=True)
     print_table(
         f"latency from when the refusal was due (open loop, {args.rate:g}/s), ms",
         ["stage", "n", "p50", "p90", "p99", "max"],
@@ -535,7 +444,7 @@ def report(
         ["stage", "first 10%", "last 10%"],
         [[label, *drift(timelines, key)] for label, key in drifts.items()],
     )
-    hops = hop_rows(timelines)
+    hops = span_rows(timelines, HOPS)
     print_table(
         "each hop, per refusal, ms (differences of the times above; the relay waits for older "
         "transactions of the whole PostgreSQL cluster, see README)",
@@ -550,10 +459,11 @@ def report(
             extra["xmin"],
         )
     print_cpu_table(
-        "CPU ms per refusal, by process, from the first refusal due to the last consequence "
-        "(postgres: this database's backends; bench: load client, pollers, NATS watcher, SMTP sink)",
+        "CPU ms per refusal, by process, from the first refusal due to the last consequence (postgres: this "
+        f"database's backends; bench: load client, pollers, NATS watcher{'' if args.sink_process else ', SMTP sink'})",
         n,
         [("refusal run", extra["cpu"])],
+        sink_process=args.sink_process,
     )
     print_profiles(extra.get("profiles", {}), " (the run was slowed down by the sampling)")
     save_results(
