@@ -741,51 +741,6 @@ def echo_server(logs: Path, nats_url: str) -> Process:
     return Process("nats echo", argv, logs / "echo.log")
 
 
-# -- profiling -------------------------------------------------------------------------------------
-
-
-def py_spy() -> str | None:
-    """The py-spy binary next to the interpreter or on PATH (`pip install py-spy`; not a project dependency)."""
-    beside = Path(sys.executable).parent / "py-spy"
-    return str(beside) if beside.is_file() else shutil.which("py-spy")
-
-
-def start_py_spy(pid: int, out: Path, duration: float, rate: int = 200) -> subprocess.Popen[bytes]:
-    """Sample process `pid` for `duration` s into `out` (collapsed stacks, one "frames count" per line)."""
-    binary = py_spy()
-    if binary is None:
-        raise BrokenRun("--profile needs py-spy: .venv/bin/pip install py-spy")
-    argv = [binary, "record", "--pid", str(pid), "--duration", str(int(duration)), "--rate", str(rate)]
-    argv += ["--format", "raw", "--output", str(out), "--nonblocking"]
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def summarize_collapsed(path: Path, top: int = 15) -> tuple[int, list[tuple[str, int]]]:
-    """(samples, top functions by own samples) of a py-spy raw file."""
-    own: dict[str, int] = {}
-    total = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        total += count
-        frames = [_short_frame(f) for f in stack.split(";")]
-        own[frames[-1]] = own.get(frames[-1], 0) + count
-    return total, sorted(own.items(), key=lambda kv: -kv[1])[:top]
-
-
-def _short_frame(frame: str) -> str:
-    """'fn (/long/path/site-packages/pkg/mod.py:12)' → 'fn (pkg/mod.py:12)'."""
-    name, _, where = frame.partition(" (")
-    where = where.rstrip(")")
-    for marker in ("site-packages/", "lib/python3.11/", str(ROOT) + "/"):
-        if marker in where:
-            where = where.split(marker, 1)[1]
-            break
-    return f"{name} ({where})" if where else name
-
-
 async def wait_healthy(url: str, processes: Sequence[Process], timeout: float = 60.0) -> None:
     """Poll `url` (127.0.0.1) until it answers 200; a process that exits breaks the run."""
     import aiohttp
@@ -1190,47 +1145,63 @@ def print_cpu_table(
     print_table(f"{title}; smtp sink: {sink}", ["window", *names, "total"], rows)
 
 
-# -- samplers: the oldest transaction of the server, peak RSS -----------------------------------------
+# -- samplers: the oldest transaction of the server, peak RSS; profiles ------------------------------------
 
 
-class XminWatch:
-    """The oldest transaction of the whole PostgreSQL cluster holding a transaction id (this
-    watcher's own excepted), sampled every `interval` s while the block runs: its age and whose it
-    was (an application of `database`, or another database). While the relay ordered by the
-    server's oldest transaction (`txid < pg_snapshot_xmin`) such a transaction held it back; it is
-    recorded to show that it no longer does. On a shared server, others' tests are such transactions."""
+class Sampler:
+    """`await sample()` every `interval` s while the block (`async with`) runs; with `dsn`, on a
+    connection of its own (`self.conn`, application_name ecandidat-bench-sampler)."""
 
-    def __init__(self, dsn: str, interval: float = 0.05) -> None:
-        self.dsn, self.interval = dsn, interval
-        self.database = urlsplit(dsn).path.lstrip("/")
-        self.samples: list[tuple[float, float, str]] = []  # (time.time(), age s, who)
+    def __init__(self, interval: float, dsn: str | None = None) -> None:
+        self.interval, self.dsn, self.conn = interval, dsn, None
 
-    async def __aenter__(self) -> XminWatch:
-        import asyncpg
+    async def sample(self) -> None:
+        raise NotImplementedError
 
-        self._conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "ecandidat-bench-xmin"})
-        self._task = asyncio.create_task(self._sample())
+    async def _run(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(self.interval)
+
+    async def __aenter__(self) -> Any:
+        if self.dsn:
+            import asyncpg
+
+            self.conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "ecandidat-bench-sampler"})
+        self._task = asyncio.create_task(self._run())
         return self
 
     async def __aexit__(self, *_: Any) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
-        await self._conn.close()
+        if self.conn is not None:
+            await self.conn.close()
 
-    async def _sample(self) -> None:
-        while True:
-            row = await self._conn.fetchrow(
-                """SELECT extract(epoch FROM clock_timestamp() - xact_start)::float8 AS age, datname, application_name
-                   FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-                     AND application_name NOT LIKE 'ecandidat-bench%' ORDER BY xact_start LIMIT 1"""
-            )
-            if row is None or row["age"] is None:
-                self.samples.append((time.time(), 0.0, "-"))
-            else:
-                theirs = row["datname"] == self.database
-                who = (row["application_name"] or "?") if theirs else f"other database ({row['datname']})"
-                self.samples.append((time.time(), row["age"], who))
-            await asyncio.sleep(self.interval)
+
+class XminWatch(Sampler):
+    """The oldest transaction of the whole PostgreSQL cluster holding a transaction id (the bench's
+    own excepted), sampled every `interval` s while the block runs: its age and whose it was (an
+    application of `dsn`'s database, or another database). While the relay ordered by the server's
+    oldest transaction (`txid < pg_snapshot_xmin`) such a transaction held it back; it is recorded
+    to show that it no longer does. On a shared server, others' tests are such transactions."""
+
+    def __init__(self, dsn: str, interval: float = 0.05) -> None:
+        super().__init__(interval, dsn)
+        self.database = urlsplit(dsn).path.lstrip("/")
+        self.samples: list[tuple[float, float, str]] = []  # (time.time(), age s, who)
+
+    async def sample(self) -> None:
+        row = await self.conn.fetchrow(
+            """SELECT extract(epoch FROM clock_timestamp() - xact_start)::float8 AS age, datname, application_name
+               FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+                 AND application_name NOT LIKE 'ecandidat-bench%' ORDER BY xact_start LIMIT 1"""
+        )
+        if row is None or row["age"] is None:
+            self.samples.append((time.time(), 0.0, "-"))
+        else:
+            theirs = row["datname"] == self.database
+            who = (row["application_name"] or "?") if theirs else f"other database ({row['datname']})"
+            self.samples.append((time.time(), row["age"], who))
 
     def stats(self) -> dict[str, Any]:
         others = [(age, who) for _, age, who in self.samples if who != "-"]
@@ -1258,37 +1229,37 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-class PeakRss:
+class PeakRss(Sampler):
     """The peak RSS (MB) of some processes, sampled every 20 ms while the block runs."""
 
     def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self.peak = {name: 0.0 for name in pids}
+        super().__init__(0.02)
+        self.pids, self.peak = pids, {name: 0.0 for name in pids}
 
-    async def _sample(self) -> None:
-        while True:
-            for name, pid in self.pids.items():
-                self.peak[name] = max(self.peak[name], rss_mb(pid))
-            await asyncio.sleep(0.02)
-
-    async def __aenter__(self) -> PeakRss:
-        self._task = asyncio.create_task(self._sample())
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-
-# -- profiles -------------------------------------------------------------------------------------------
+    async def sample(self) -> None:
+        for name, pid in self.pids.items():
+            self.peak[name] = max(self.peak[name], rss_mb(pid))
 
 
 async def py_spy_during(
     pids: dict[str, int], out: Path, seconds: float, work: Any, rate: int = 200
 ) -> tuple[dict[str, Path], Any]:
-    """Sample `pids` with py-spy while awaiting `work` (a coroutine): the raw files by name, its result."""
+    """Sample `pids` with py-spy (`pip install py-spy`, not a project dependency) into `out` while
+    awaiting `work` (a coroutine): the raw files (collapsed stacks) by name, and its result."""
+    beside = Path(sys.executable).parent / "py-spy"
+    binary = str(beside) if beside.is_file() else shutil.which("py-spy")
+    if binary is None:
+        raise BrokenRun("--profile needs py-spy: .venv/bin/pip install py-spy")
     outputs = {name: out / f"py-spy-{name}.txt" for name in pids}
-    spies = [start_py_spy(pid, outputs[name], seconds + 1, rate) for name, pid in pids.items()]
+    argv = [binary, "record", "--duration", str(int(seconds + 1)), "--rate", str(rate), "--format", "raw"]
+    spies = [
+        subprocess.Popen(
+            [*argv, "--pid", str(pid), "--output", str(outputs[name]), "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for name, pid in pids.items()
+    ]
     await asyncio.sleep(0.5)
     result = await work
     for spy in spies:
@@ -1296,11 +1267,22 @@ async def py_spy_during(
     return {name: path for name, path in outputs.items() if path.exists()}, result
 
 
+# 'fn (/long/path/site-packages/pkg/mod.py:12)' → 'fn (pkg/mod.py:12)'
+_FRAME_PREFIX = re.compile(rf"\((?:.*?site-packages/|.*?lib/python3\.11/|.*?{re.escape(str(ROOT))}/)")
+
+
 def print_profiles(profiles: dict[str, Path], what: str = "", top: int = 15) -> None:
+    """The `top` functions of each py-spy raw file by own samples."""
     for name, path in profiles.items():
-        total, own = summarize_collapsed(path, top)
+        own: dict[str, int] = {}
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if stack and count.isdigit():
+                frame = _FRAME_PREFIX.sub("(", stack.split(";")[-1], count=1)
+                own[frame] = own.get(frame, 0) + int(count)
+        total = sum(own.values())
         print(f"py-spy, {name}{what}: own time, top functions ({total} samples, {path})")
-        for frame, count in own:
+        for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
             print(f"  {count / max(1, total) * 100:5.1f}%  {frame}")
         print()
 

@@ -25,63 +25,33 @@ from bench._common import Arguments  # noqa: E402
 from bench._common import ALL_SERVICES, API, bare_server, BrokenRun, Call, Candidate, conditions  # noqa: E402
 from bench._common import cpu_delta, create_candidates, LoadResult, median, platform, print_conditions  # noqa: E402
 from bench._common import print_cpu_table, print_profiles, print_rounds_summary, print_table  # noqa: E402
-from bench._common import py_spy_during, request_load, run_main, save_results, Stack, wait_listening  # noqa: E402
+from bench._common import py_spy_during, request_load, run_main, Sampler, save_results, Stack, wait_listening  # noqa: E402
 
 # The demo offer's formations (services/candidatures/seed.py); one per burst, the last for the warm-up.
 FORMATIONS = ["DU-MUSICO", "M1-BIOVIE", "DU-LSF", "DU-ERGO", "DU-ACCOMP", "VA85-LIC", "REPRISE-L1", "DAEU-A", "DAEU-B"]
 WARMUP_FORMATION = "DAEU-B"
 
 
-class WaitSampler:
-    """What this database's backends are doing, sampled every `interval` s while active:
+class WaitSampler(Sampler):
+    """What this database's backends are doing, sampled every 20 ms while the block runs:
     (state, wait event) → samples, e.g. ('active', 'Lock:object') for a commit waiting for the
     cluster-wide NOTIFY lock, ('active', 'IO:WALSync') for a commit flushing, ('idle in transaction',
     'Client:ClientRead') for a transaction waiting for its service's next statement."""
 
-    def __init__(self, dsn: str, interval: float = 0.02) -> None:
-        self.dsn, self.interval = dsn, interval
+    def __init__(self, dsn: str) -> None:
+        super().__init__(0.02, dsn)
         self.counts: dict[str, int] = {}
         self.samples = 0
-        self._task: asyncio.Task[None] | None = None
-        self._on = False
 
-    async def start(self) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(self.dsn)
-
-        async def loop() -> None:
-            try:
-                while True:
-                    if self._on:
-                        rows = await conn.fetch(
-                            """SELECT state, coalesce(wait_event_type || ':' || wait_event, 'CPU (no wait)') AS what
-                               FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-                                 AND state IN ('active', 'idle in transaction') AND backend_type = 'client backend'"""
-                        )
-                        self.samples += 1
-                        for r in rows:
-                            key = f"{r['state']}: {r['what']}"
-                            self.counts[key] = self.counts.get(key, 0) + 1
-                    await asyncio.sleep(self.interval)
-            finally:
-                await conn.close()
-
-        self._task = asyncio.create_task(loop())
-
-    @contextlib.contextmanager
-    def sampling(self) -> Any:
-        self._on = True
-        try:
-            yield
-        finally:
-            self._on = False
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def sample(self) -> None:
+        rows = await self.conn.fetch(
+            """SELECT state, coalesce(wait_event_type || ':' || wait_event, 'CPU (no wait)') AS what
+               FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                 AND state IN ('active', 'idle in transaction') AND backend_type = 'client backend'"""
+        )
+        self.samples += 1
+        for r in rows:
+            self.counts[f"{r['state']}: {r['what']}"] = self.counts.get(f"{r['state']}: {r['what']}", 0) + 1
 
     def rows(self) -> list[list[Any]]:
         total = max(1, self.samples)
@@ -116,8 +86,8 @@ async def burst(
     calls = [Call("POST", f"{API}/candidatures", c.auth, {"formation_code": formation}, expect=201) for c in candidates]
     emails = {c.email.lower() for c in candidates}
     cpu0 = await stack.cpu()
-    started = time.time()
-    with waits.sampling() if waits is not None else contextlib.nullcontext():
+    async with waits if waits is not None else contextlib.nullcontext():
+        started = time.time()
         result, answers = await request_load(stack.base, calls, concurrency=len(calls), label=label, timeout=60)
     cpu_answers = await stack.cpu()
 
@@ -193,7 +163,6 @@ async def main() -> None:
             await bare_burst(bare_base, warm, WARMUP_FORMATION)
             print_conditions(info)
             waits = WaitSampler(stack.db.url)
-            await waits.start()
             used = []
             for rnd in range(args.rounds):
                 formation = FORMATIONS[rnd]
@@ -225,7 +194,6 @@ async def main() -> None:
                 work = burst(stack, candidates, formation, f"profiled {formation}")
                 profiles, prof = await py_spy_during(pids, stack.logs, 11, work, rate=250)
                 print(f"  profiled burst: {prof['result'].rps:.1f}/s (py-spy slows the processes)")
-            await waits.stop()
             broken = await check_lists(stack, candidates, used, rows)
     report(info, rows, profiles, len(candidates), waits)
     problems = [
