@@ -50,19 +50,9 @@ def parse_args() -> argparse.Namespace:
     sized = {"pages": (200, 10), "nom_pages": (50, 4), "rounds": (3, 2), "rows": (ROWS, 5_000)}
     parser = Arguments(__doc__, "smoke run: 5,000 rows, 10 pages per variant (4 by name), 2 rounds", **sized)
     parser.add_argument("--pages", type=int, help="pages walked per variant and round (default 200, quick 10)")
-    parser.add_argument(
-        "--nom-pages",
-        type=int,
-        help="pages for the sort=nom variants, each page costing a full sort (default 50, quick 4)",
-    )
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="then walk the default variant again with py-spy on the gateway, accounts, candidatures",
-    )
-    parser.add_argument(
-        "--rounds", type=int, help="rounds over every variant, each beside the baseline (default 3, quick 2)"
-    )
+    parser.add_argument("--nom-pages", type=int, help="pages for the sort=nom variants (default 50, quick 4)")
+    parser.add_argument("--profile", action="store_true", help="then the default variant under py-spy")
+    parser.add_argument("--rounds", type=int, help="rounds over every variant and the baseline (default 3, quick 2)")
     parser.add_argument("--rows", type=int, help=f"candidatures loaded (default {ROWS:,}, quick 5,000)")
     return parser.parse_args()
 
@@ -227,12 +217,10 @@ def _sort_key(variant: dict[str, str], item: dict[str, Any]) -> tuple | None:
 
 async def walk(http: Any, stack: Stack, token: str, name: str, pages: int) -> Walk:
     """Page through a variant; check each page is filtered and ordered as asked, and no row repeats."""
-    params = {"formation_code": FORMATION, "limit": "50", **VARIANTS[name]}
-    result = Walk(name)
-    seen: set[str] = set()
-    cursor = None
-    previous_key = None
-    descending = VARIANTS[name].get("sort", "date_reception") == "date_reception"
+    variant = VARIANTS[name]
+    params = {"formation_code": FORMATION, "limit": "50", **variant}
+    result, seen, cursor, previous_key = Walk(name), set[str](), None, None
+    descending = variant.get("sort", "date_reception") == "date_reception"
     headers = {"Authorization": f"Bearer {token}"}
     for _ in range(pages):
         query = dict(params, **({"cursor": cursor} if cursor else {}))
@@ -251,16 +239,11 @@ async def walk(http: Any, stack: Stack, token: str, name: str, pages: int) -> Wa
             if item["id"] in seen:
                 result.problems.append(f"{name}: row {item['id']} seen twice")
             seen.add(item["id"])
-            if "statut" in VARIANTS[name] and item["statut"] != VARIANTS[name]["statut"]:
-                result.problems.append(f"{name}: a row of statut {item['statut']}")
-            if "decision" in VARIANTS[name] and item["decision"] != VARIANTS[name]["decision"]:
-                result.problems.append(f"{name}: a row with decision {item['decision']}")
-            key = _sort_key(VARIANTS[name], item)
-            if (
-                key is not None
-                and previous_key is not None
-                and (key > previous_key if descending else key < previous_key)
-            ):
+            for asked in ("statut", "decision"):
+                if asked in variant and item[asked] != variant[asked]:
+                    result.problems.append(f"{name}: a row with {asked} {item[asked]}")
+            key = _sort_key(variant, item)
+            if None not in (key, previous_key) and (key > previous_key if descending else key < previous_key):
                 result.problems.append(f"{name}: out of order at {item['id']}")
             previous_key = key
         result.rows += len(page["items"])
@@ -328,17 +311,10 @@ async def explain(stack: Stack, walks: dict[str, Walk], deep_page: int) -> list[
                 await conn.execute("SET plan_cache_mode = force_generic_plan")
                 generic = [r[0] for r in await conn.fetch("EXPLAIN " + recording.sql, *recording.args)]
                 await conn.execute("RESET plan_cache_mode")
+                plan = {"variant": name, "page": label, "sql": recording.sql, "plan": lines, "generic": generic}
+                generic_sort = any("Sort" in line and "Key" not in line for line in generic)
                 plans.append(
-                    {
-                        "variant": name,
-                        "page": label,
-                        "sql": recording.sql,
-                        "plan": lines,
-                        "generic": generic,
-                        **summarize_plan(lines),
-                        "generic_indexes": _indexes(generic),
-                        "generic_sort": any("Sort" in line and "Key" not in line for line in generic),
-                    }
+                    plan | summarize_plan(lines) | {"generic_indexes": _indexes(generic), "generic_sort": generic_sort}
                 )
     finally:
         await conn.close()
@@ -363,14 +339,13 @@ def summarize_plan(lines: list[str]) -> dict[str, Any]:
     sort = re.search(r"Sort Method: ([^\n]+)", text)
     removed = sum(int(x) for x in re.findall(r"Rows Removed by Filter: (\d+)", text))
     shared = re.findall(r"shared hit=(\d+)(?: read=(\d+))?", text)
+    buffers = (f"{shared[0][0]} hit" + (f", {shared[0][1]} read" if shared[0][1] else "")) if shared else "-"
     return {
         "execution_ms": float(execution.group(1)) if execution else float("nan"),
         "indexes": _indexes(lines),
         "sort": sort.group(1).strip() if sort else "-",
         "removed_by_filter": removed,
-        "buffers": f"{shared[0][0]} hit" + (f", {shared[0][1]} read" if shared and shared[0][1] else "")
-        if shared
-        else "-",
+        "buffers": buffers,
     }
 
 
@@ -476,15 +451,22 @@ def report(
         ["variant", "p50 ms", "p95 ms", "p99 ms", "bare p95 ms", "p95 ratio"],
         summary,
     )
+    columns = (
+        "variant|page|exec ms|indexes (custom)|sort|rows removed by filter|buffers|indexes (generic)|generic sorts"
+    )
     print_table(
         "EXPLAIN (ANALYZE, BUFFERS) of the service's query (custom plan), and the generic plan's indexes",
-        (
-            "variant|page|exec ms|indexes (custom)|sort|rows removed by filter|buffers|indexes (generic)|generic sorts"
-        ).split("|"),
+        columns.split("|"),
         [
-            [p["variant"], p["page"], p["execution_ms"], ", ".join(p["indexes"]) or "-", p["sort"]]
-            + [p["removed_by_filter"], p["buffers"], ", ".join(p["generic_indexes"]) or "-"]
-            + ["yes" if p["generic_sort"] else "no"]
+            [
+                p["variant"],
+                p["page"],
+                p["execution_ms"],
+                ", ".join(p["indexes"]) or "-",
+                p["sort"],
+                p["removed_by_filter"],
+            ]
+            + [p["buffers"], ", ".join(p["generic_indexes"]) or "-", "yes" if p["generic_sort"] else "no"]
             for p in plans
         ],
     )
@@ -501,26 +483,13 @@ def report(
             print()
     print(f"every plan (custom and generic) with its SQL: {plan_file.relative_to(ROOT)}\n")
     print_profiles(profiles, ", default variant")
-    save_results(
-        "staff_list",
-        {
-            "conditions": info,
-            "walks": [
-                {
-                    "round": i,
-                    "variant": n,
-                    "pages": len(w.latencies),
-                    "rows": w.rows,
-                    "sizes": w.sizes,
-                    "latencies_ms": [x * 1000 for x in w.latencies],
-                    "bare": b.summary(),
-                }
-                for i, r in enumerate(rounds, 1)
-                for n, (w, b) in r.items()
-            ],
-            "plans": plans,
-        },
-    )
+    walks = [
+        {"round": i, "variant": n, "pages": len(w.latencies), "rows": w.rows, "sizes": w.sizes}
+        | {"latencies_ms": [x * 1000 for x in w.latencies], "bare": b.summary()}
+        for i, r in enumerate(rounds, 1)
+        for n, (w, b) in r.items()
+    ]
+    save_results("staff_list", {"conditions": info, "walks": walks, "plans": plans})
     problems = [p for r in rounds for w, b in r.values() for p in w.problems]
     problems += [f"bare: {b.failed} failed" for r in rounds for _, b in r.values() if b.failed]
     return problems
