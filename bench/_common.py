@@ -81,15 +81,13 @@ class Arguments(argparse.ArgumentParser):
         return parsed
 
 
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def run_main(main: Any) -> None:
-    """Run `main()` (a coroutine function); exit 1 on a broken run, 2 on any other error."""
-    setup_logging()
+    """Run `main()` (a coroutine function); exit 1 on a broken run (or when it returns problems: a
+    list of sentences), 2 on any other error."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(main())
+        if problems := asyncio.run(main()):
+            raise BrokenRun("; ".join(problems))
     except BrokenRun as exc:
         print(f"\nBROKEN RUN: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -107,25 +105,20 @@ def _version(package: str) -> str:
         return "-"
 
 
-def _git_commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
-        ).stdout.strip()
-
+def _output(*argv: str) -> str:
+    """What `argv` printed, "-" when it could not run."""
     try:
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "ecandidat", "services", "gateway", "web")
-        return git("rev-parse", "--short", "HEAD") + (" (+local changes)" if dirty else "")
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "-"
 
 
-def _nats_server_version() -> str:
-    try:
-        out = subprocess.run([str(nats_server_binary()), "--version"], capture_output=True, text=True, check=True)
-        return out.stdout.strip().removeprefix("nats-server: ")
-    except (OSError, subprocess.CalledProcessError, FileNotFoundError):
-        return "-"
+def _git_commit() -> str:
+    git = ("git", "-C", str(ROOT))
+    dirty = _output(
+        *git, "status", "--porcelain", "--untracked-files=no", "--", "ecandidat", "services", "gateway", "web"
+    )
+    return _output(*git, "rev-parse", "--short", "HEAD") + (" (+local changes)" if dirty not in ("", "-") else "")
 
 
 def conditions(**extra: Any) -> dict[str, Any]:
@@ -139,7 +132,7 @@ def conditions(**extra: Any) -> dict[str, Any]:
         "python": _platform.python_version(),
         "kernel": _platform.release(),
         "git": _git_commit(),
-        "nats-server": _nats_server_version(),
+        "nats-server": _output(str(nats_server_binary()), "--version").removeprefix("nats-server: "),
         "nats-py": _version("nats-py"),
         "aiohttp": _version("aiohttp"),
         "asyncpg": _version("asyncpg"),
@@ -301,32 +294,24 @@ async def database(folder: Path) -> AsyncIterator[Database]:
     On the machine's PostgreSQL at 127.0.0.1:5432 when it answers (a fresh database, never one of a
     running platform), else on a private durable cluster started in `folder`.
     """
-    name = f"ecandidat_bench_{uuid.uuid4().hex[:10]}"
-    if reachable("127.0.0.1", 5432):
-        url = await ensure_database(PG_ADMIN, name)
-        try:
-            yield Database(
-                url, f"machine's PostgreSQL 127.0.0.1:5432, database {name}", await _pg_settings(url), PG_ADMIN
-            )
-        finally:
-            await drop_database(PG_ADMIN, name)
-        return
-    with PostgresServer(folder / "pg") as server:
-        url = await ensure_database(server.url, name)
-        yield Database(url, f"private cluster {server.host}:{server.port}", await _pg_settings(url), server.url)
-
-
-async def _pg_settings(url: str) -> dict[str, str]:
     import asyncpg
 
-    conn = await asyncpg.connect(url)
-    try:
-        return {
-            name: await conn.fetchval(f"SHOW {name}")
-            for name in ("server_version", "fsync", "synchronous_commit", "max_connections")
-        }
-    finally:
-        await conn.close()
+    name = f"ecandidat_bench_{uuid.uuid4().hex[:10]}"
+    with contextlib.ExitStack() as private:
+        if reachable("127.0.0.1", 5432):
+            admin, where = PG_ADMIN, "machine's PostgreSQL 127.0.0.1:5432"
+        else:
+            server = private.enter_context(PostgresServer(folder / "pg"))
+            admin, where = server.url, f"private cluster {server.host}:{server.port}"
+        url = await ensure_database(admin, name)
+        try:
+            conn = await asyncpg.connect(url)
+            shown = ("server_version", "fsync", "synchronous_commit", "max_connections")
+            settings = {setting: await conn.fetchval(f"SHOW {setting}") for setting in shown}
+            await conn.close()
+            yield Database(url, f"{where}, database {name}", settings, admin)
+        finally:
+            await drop_database(admin, name)
 
 
 class Process:

@@ -58,6 +58,7 @@ CREATE TABLE bare_commits (
 """
 
 perf = time.perf_counter
+PAYLOAD_BYTES, TRICKLE_RATE, TIMEOUT = 512, 20.0, 120.0  # envelope size, trickle events/s, s before a run is broken
 
 
 def stream_config(producer: str) -> StreamConfig:
@@ -66,13 +67,8 @@ def stream_config(producer: str) -> StreamConfig:
 
 
 def event_class(producer: str) -> type[Event]:
-    namespace = {
-        "__annotations__": {"value": int, "text": str},
-        "producer": producer,
-        "entity": "probe",
-        "action": "happened",
-    }
-    return type("BenchProbe", (Event,), namespace)
+    fields = {"__annotations__": {"value": int, "text": str}}
+    return type("BenchProbe", (Event,), fields | {"producer": producer, "entity": "probe", "action": "happened"})
 
 
 def envelope_bytes(model: type[Event], text: str) -> bytes:
@@ -182,13 +178,10 @@ class Fixture:
             await self.nc_producer.jetstream().delete_stream(event_stream(self.producer))
         await self.nc_consumer.close()
         await self.nc_producer.close()
-        await self.pool.close()
         await self.consumer_pool.close()
-        conn = await asyncpg.connect(self.env.dsn)
-        try:
+        async with self.pool.acquire() as conn:
             await conn.execute(f'DROP SCHEMA "{self.schema}" CASCADE')
-        finally:
-            await conn.close()
+        await self.pool.close()
 
     # -- the pieces ---------------------------------------------------------------------------
 
@@ -542,14 +535,11 @@ def parse_args() -> argparse.Namespace:
         "--per-tx", default="1,10", help="events per transaction, one outbox path per value (default 1,10)"
     )
     parser.add_argument("--reps", type=int, help="repetitions of each path, interleaved (default 3, quick 1)")
-    parser.add_argument("--payload-bytes", type=int, default=512, help="size of each event's envelope (default 512)")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage decomposition")
     parser.add_argument(
         "--trickle", type=int, help="events of the low-rate latency runs, 0 to skip (default 200, quick 20)"
     )
-    parser.add_argument("--trickle-rate", type=float, default=20.0, help="events/s of the latency runs (default 20)")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
     args = parser.parse_args()
     args.per_tx = [int(x) for x in args.per_tx.split(",") if x.strip()]
     return args
@@ -573,8 +563,8 @@ async def main() -> None:
             env = Env(
                 dsn=db.url,
                 nats_url=ns.url,
-                payload=padding_for(args.payload_bytes),
-                timeout=args.timeout,
+                payload=padding_for(PAYLOAD_BYTES),
+                timeout=TIMEOUT,
                 profiler=cProfile.Profile() if args.profile else None,
             )
             print_conditions(info)
@@ -602,7 +592,7 @@ async def main() -> None:
             trickle = []
             if args.trickle:
                 for kind in ("raw", "outbox"):
-                    trickle.append(await run_trickle(env, kind, args.trickle, args.trickle_rate))
+                    trickle.append(await run_trickle(env, kind, args.trickle, TRICKLE_RATE))
 
     report(info, args, runs, stages, trickle, env)
 
@@ -678,7 +668,7 @@ def report(
         )
     if trickle:
         _table(
-            f"latency at a trickle ({args.trickle_rate:g} events/s, one producer; outbox: commit returned → handled and acked)",
+            f"latency at a trickle ({TRICKLE_RATE:g} events/s, one producer; outbox: commit returned → handled and acked)",
             "path|events|p50 ms|p90 ms|p99 ms|max ms|> 1 s|relay stall s|stalls|other xact s",
             "path events p50_ms p90_ms p99_ms max_ms over_1s relay_longest_stall_s relay_stalls other_xact_max_s",
             trickle,

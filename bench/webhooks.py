@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import Arguments  # noqa: E402
 from bench._common import BrokenRun, conditions, database, nats_server, percentiles_ms, print_conditions  # noqa: E402
 from bench._common import print_table, ratio, run_main, save_results, workdir  # noqa: E402
-from bench.outbox_throughput import Env, padding_for, run_raw, run_trickle  # noqa: E402
+from bench.outbox_throughput import Env, padding_for, run_raw, run_trickle, TIMEOUT  # noqa: E402
 
 import nats  # noqa: E402
 from aiohttp import web  # noqa: E402
@@ -109,7 +109,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--burst", type=int, help="events of the burst (default 2000, quick 200)")
     parser.add_argument("--rate", type=float, default=100.0, help="events/s of the steady runs (default 100)")
     parser.add_argument("--seconds", type=float, help="duration of the steady runs (default 20, quick 2)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as broken")
     return parser.parse_args()
 
 
@@ -157,15 +156,15 @@ async def main() -> None:
                 else:
                     raise BrokenRun("the webhooks service never answered NewEndpoint")
                 receiver.secret = registered.secret
-                raw = Env(db.url, ns.url, padding_for(300), args.timeout)  # outbox_throughput's raw JetStream
-                await run_webhooks(pool, receiver, 50, None, args.timeout)  # warm-up, not reported
+                raw = Env(db.url, ns.url, padding_for(300), TIMEOUT)  # outbox_throughput's raw JetStream
+                await run_webhooks(pool, receiver, 50, None, TIMEOUT)  # warm-up, not reported
                 rows = [
                     await run_raw(raw, args.burst),
-                    await run_webhooks(pool, receiver, args.burst, None, args.timeout),
+                    await run_webhooks(pool, receiver, args.burst, None, TIMEOUT),
                 ]
                 steady_rows = [
                     await run_trickle(raw, "raw", steady, args.rate),
-                    await run_webhooks(pool, receiver, steady, args.rate, args.timeout),
+                    await run_webhooks(pool, receiver, steady, args.rate, TIMEOUT),
                 ]
             finally:
                 await service.stop()
