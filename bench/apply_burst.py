@@ -220,17 +220,12 @@ async def check_lists(
     apply that was not answered 201 but whose candidature exists is counted per round."""
     calls = [Call("GET", f"{API}/candidatures", c.auth) for c in candidates]
     result, answers = await request_load(stack.base, calls, concurrency=8, label="check")
-    wrong = []
-    held: list[set[str]] = []
+    wrong, held = [], []
     for candidate, answer in zip(candidates, answers):
-        if answer.status != 200:
-            wrong.append(f"{candidate.email}: GET /candidatures {answer.status}")
-            held.append(set())
-            continue
-        codes = sorted(item["formation_code"] for item in json.loads(answer.body)["items"])
-        held.append(set(codes))
-        if codes != sorted(formations):
-            wrong.append(f"{candidate.email}: {codes}")
+        listed = json.loads(answer.body)["items"] if answer.status == 200 else []
+        held.append({item["formation_code"] for item in listed})
+        if answer.status != 200 or sorted(item["formation_code"] for item in listed) != sorted(formations):
+            wrong.append(f"{candidate.email}: {sorted(held[-1]) if answer.status == 200 else answer.status}")
     print(
         f"  check: {len(candidates) - len(wrong)}/{len(candidates)} candidates hold exactly one candidature "
         f"for each of {', '.join(formations)}"
@@ -288,18 +283,9 @@ def report(
         waits.rows(),
     )
     print_profiles(profiles)
-    save_results(
-        "apply_burst",
-        {
-            "conditions": info,
-            "rounds": [
-                {k: v.summary() if isinstance(v, LoadResult) else v for k, v in r.items() if k != "answers"}
-                for r in rows
-            ],
-            "pg_waits": waits.counts,
-            "pg_wait_samples": waits.samples,
-        },
-    )
+    saved = [{k: v.summary() if isinstance(v, LoadResult) else v for k, v in r.items() if k != "answers"} for r in rows]
+    waited = {"pg_waits": waits.counts, "pg_wait_samples": waits.samples}
+    save_results("apply_burst", {"conditions": info, "rounds": saved} | waited)
 
 
 if __name__ == "__main__":

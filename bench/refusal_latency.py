@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from functools import partial
 import json
 import math
 import sys
@@ -71,23 +72,10 @@ def parse_args() -> argparse.Namespace:
     parser = Arguments(__doc__.splitlines()[0], "smoke run: M = 20 refusals", refusals=(500, 20))
     parser.add_argument("--refusals", type=int, help="M, refusals (= candidatures prepared; default 500, quick 20)")
     parser.add_argument("--rate", type=float, default=50.0, help="refusals per second (default 50)")
-    parser.add_argument(
-        "--poll-every", type=int, default=5, help="poll the candidate's view for one refusal in N (default 5)"
-    )
-    parser.add_argument(
-        "--mail-concurrency", type=int, help="MAIL_SEND_CONCURRENCY for the mailer (default: the service's default, 4)"
-    )
-    parser.add_argument(
-        "--sink-process",
-        action="store_true",
-        help="run the SMTP sink in its own process (`python -m ecandidat.devstack.smtpsink`), the mails read "
-        "from its Maildir: the in-process sink shares the bench's interpreter with the load client",
-    )
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="sample gateway, documents, candidatures, mailer with py-spy during the run (slows it)",
-    )
+    parser.add_argument("--poll-every", type=int, default=5, help="poll the candidate's view for 1 refusal in N")
+    parser.add_argument("--mail-concurrency", type=int, help="the mailer's MAIL_SEND_CONCURRENCY (default: its own)")
+    parser.add_argument("--sink-process", action="store_true", help="the SMTP sink in its own process, not a thread")
+    parser.add_argument("--profile", action="store_true", help="py-spy on gateway, documents, candidatures, mailer")
     return parser.parse_args()
 
 
@@ -106,38 +94,22 @@ async def prepare(stack: Stack, http: Any, count: int) -> list[Target]:
 
     async def one(candidate: Candidate, formation: str) -> Target:
         async with gate:
-            _, view = await api(
-                http,
-                stack,
-                "POST",
-                f"{API}/candidatures",
-                token=candidate.token,
-                json_body={"formation_code": formation},
-                expect=(201,),
-            )
+            call = partial(api, http, stack, token=candidate.token)
+            _, view = await call("POST", f"{API}/candidatures", json_body={"formation_code": formation}, expect=(201,))
             cid = view["id"]
             deadline = time.monotonic() + 60
-            while True:  # the documents service opens the slots from candidature.created
-                status, listed = await api(
-                    http, stack, "GET", f"{API}/candidatures/{cid}/pieces", token=candidate.token, expect=(200, 404)
-                )  # 404: not known there yet
+            while True:  # the documents service opens the slots from candidature.created (404: not known there yet)
+                status, listed = await call("GET", f"{API}/candidatures/{cid}/pieces", expect=(200, 404))
                 if status == 200 and listed["items"]:
                     break
                 if time.monotonic() > deadline:
                     raise BrokenRun(f"no piece slots for candidature {cid} after 60 s")
                 await asyncio.sleep(0.2)
             for item in listed["items"]:
-                await api(
-                    http,
-                    stack,
-                    "PUT",
-                    f"{API}/candidatures/{cid}/pieces/{item['slot_id']}/fichier",
-                    token=candidate.token,
-                    data=pdf,
-                    expect=(201,),
-                    headers={"X-File-Name": f"{item['code']}.pdf", "Content-Type": "application/octet-stream"},
-                )
-            _, sent = await api(http, stack, "POST", f"{API}/candidatures/{cid}/transmission", token=candidate.token)
+                path = f"{API}/candidatures/{cid}/pieces/{item['slot_id']}/fichier"
+                headers = {"X-File-Name": f"{item['code']}.pdf", "Content-Type": "application/octet-stream"}
+                await call("PUT", path, data=pdf, expect=(201,), headers=headers)
+            _, sent = await call("POST", f"{API}/candidatures/{cid}/transmission")
             if sent["statut"] != "receptionne":
                 raise BrokenRun(f"candidature {cid} transmitted but {sent['statut']}")
             return Target(candidate, cid, listed["items"][0]["slot_id"], formation)
@@ -145,14 +117,11 @@ async def prepare(stack: Stack, http: Any, count: int) -> list[Target]:
     targets = list(await asyncio.gather(*(one(c, f) for c, f in wanted)))
     emails = {c.email.lower() for c in candidates}
 
-    def acknowledged() -> bool:  # every transmission's mail out: nothing of the set-up still in flight
-        return len(
-            stack.mailbox.matching(
-                lambda t, m: m["X-Ecandidat-Template"] == "candidature_transmitted" and str(m["To"]).lower() in emails
-            )
-        ) >= len(targets)
+    def acknowledged(_: float, m: Any) -> bool:  # the transmissions' mails: nothing of the set-up still in flight
+        return m["X-Ecandidat-Template"] == "candidature_transmitted" and str(m["To"]).lower() in emails
 
-    await stack.mailbox.wait(acknowledged, 180, f"{len(targets)} acknowledgement mails")
+    mailbox = stack.mailbox
+    await mailbox.wait(lambda: len(mailbox.matching(acknowledged)) >= len(targets), 180, "acknowledgement mails")
     return targets
 
 
@@ -172,19 +141,15 @@ class EventWatch:
 
         self.nc = await nats.connect(url, name="bench-refusal-watch")
 
-        async def on_refused(msg: Any) -> None:
-            seen = time.time()
-            event = json.loads(msg.data)
-            self.refused[event["data"]["piece_slot_id"]] = (seen, event)
+        async def seen(msg: Any) -> None:
+            at, event = time.time(), json.loads(msg.data)
+            if msg.subject == REFUSED:
+                self.refused[event["data"]["piece_slot_id"]] = (at, event)
+            elif event["data"].get("new_status") == "incomplet":
+                self.status[event["data"]["candidature_id"]] = (at, event)
 
-        async def on_status(msg: Any) -> None:
-            seen = time.time()
-            event = json.loads(msg.data)
-            if event["data"].get("new_status") == "incomplet":
-                self.status[event["data"]["candidature_id"]] = (seen, event)
-
-        await self.nc.subscribe(REFUSED, cb=on_refused)
-        await self.nc.subscribe(STATUS, cb=on_status)
+        for subject in (REFUSED, STATUS):
+            await self.nc.subscribe(subject, cb=seen)
         await self.nc.flush()
 
     async def stop(self) -> None:
@@ -222,16 +187,9 @@ async def run_refusals(
     import aiohttp
 
     interval = 1.0 / args.rate
-    auth = {"Authorization": f"Bearer {staff_token}"}
-    calls = [
-        Call(
-            "POST",
-            f"{API}/staff/candidatures/{t.candidature_id}/pieces/{t.slot_id}/examen",
-            auth,
-            {"decision": "refusee", "commentaire": COMMENT},
-        )
-        for t in targets
-    ]
+    auth, body = {"Authorization": f"Bearer {staff_token}"}, {"decision": "refusee", "commentaire": COMMENT}
+    examen = f"{API}/staff/candidatures/{{}}/pieces/{{}}/examen"
+    calls = [Call("POST", examen.format(t.candidature_id, t.slot_id), auth, body) for t in targets]
     polls = [0]
     cpu0 = await stack.cpu()
     start = time.time() + 0.2
@@ -279,9 +237,8 @@ async def run_refusals(
             by_event[event_id].mailed = at
     async with aiohttp.ClientSession() as http:
         for email in {t.candidate.email for t in targets}:
-            _, log = await api(
-                http, stack, "GET", f"{API}/staff/mail/deliveries?recipient={email}&limit=500", token=staff_token
-            )
+            deliveries = f"{API}/staff/mail/deliveries?recipient={email}&limit=500"
+            _, log = await api(http, stack, "GET", deliveries, token=staff_token)
             for item in log["items"]:
                 if str(item["event_id"]) in by_event:
                     by_event[str(item["event_id"])].queued = ts(item["created_at"])
