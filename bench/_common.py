@@ -1,17 +1,7 @@
-"""Helpers shared by the benchmarks in `bench/`.
+"""The harness of the benchmarks in `bench/`, each helper listed in bench/README.md ("The harness").
 
-- the conditions of a run (CPU count, load average at start, versions, PostgreSQL durability),
-  printed with every table because absolute figures on a shared machine drift;
-- private servers: a nats-server of the bench's own, a database of its own (on the machine's
-  PostgreSQL at 127.0.0.1:5432 when it answers, else a private cluster), child processes with
-  their log in a file, stopped when the bench ends;
-- an HTTP load client (aiohttp, concurrency C, fixed duration or count) with latency percentiles;
-- a bare aiohttp JSON endpoint, the baseline of HTTP benches
-  (`python bench/_common.py bare --port P` runs it as a process of its own);
-- CPU accounting of a phase (this process and the whole machine, from /proc/stat);
-- `print_table`, `median`, `ratio`, `BrokenRun` (a broken run exits non-zero; a missed target does not).
-
-Every bounded request loop here talks to 127.0.0.1 only.
+Every bounded request loop here talks to 127.0.0.1 only; a broken run exits non-zero, a missed
+target does not.
 """
 
 from __future__ import annotations
@@ -799,14 +789,6 @@ class Mailbox:
             found = list(self.items)
         return [(t, m) for t, m in found if predicate(t, m)]
 
-    def of(self, recipient: str, template: str | None = None) -> list[tuple[float, EmailMessage]]:
-        return self.matching(
-            lambda _, m: (
-                str(m["To"]).lower() == recipient.lower()
-                and (template is None or m["X-Ecandidat-Template"] == template)
-            )
-        )
-
     async def wait(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
         """Wait until `check()` is truthy (re-checked at each new mail, at least every 0.2 s)."""
         deadline = time.monotonic() + timeout
@@ -1071,7 +1053,11 @@ async def create_candidates(stack: Stack, http: Any, count: int, tag: str, paral
             email = f"{tag}.{run}.{i}@example.org"
             form = account_form(email, nom, prenom)
             _, created = await api(http, stack, "POST", f"{API}/accounts", json_body=form, expect=(201,))
-            mail = await mailbox.wait(lambda: mailbox.of(email), 90, f"activation mail to {email}")
+
+            def to_them(_: float, message: EmailMessage) -> bool:
+                return str(message["To"]).lower() == email
+
+            mail = await mailbox.wait(lambda: mailbox.matching(to_them), 90, f"activation mail to {email}")
             found = re.search(r"jeton=([A-Za-z0-9_-]+)", text_of(mail[0][1]))
             if not found:
                 raise BrokenRun(f"no activation link in the mail to {email}")

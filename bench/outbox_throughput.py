@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import cProfile
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -290,15 +291,12 @@ def _profiled(env: Env) -> Any:
     return env.profiler if env.profiler is not None else contextlib.nullcontext()
 
 
-def _rate(n: int, elapsed: float, cpu: CpuMeter, **row: Any) -> dict[str, Any]:
-    """A run's row: `row`, then the events, their rate and the CPU it took."""
-    return row | {
-        "events": n,
-        "elapsed_s": elapsed,
-        "events_per_s": n / elapsed,
-        "cpu_us_per_event": cpu.process_s / n * 1e6,
-        "machine_busy": cpu.machine_busy,
-    }
+def _rate(n: int, cpu: CpuMeter, started: float, committed: float, ended: float, **row: Any) -> dict[str, Any]:
+    """A run's row: `row`, then the events, their rate (`started` → `ended`), the commit phase (→
+    `committed`) and the tail after it, the CPU it took."""
+    timed = {"elapsed_s": ended - started, "commit_phase_s": committed - started, "tail_s": ended - committed}
+    machine = {"cpu_us_per_event": cpu.process_s / n * 1e6, "machine_busy": cpu.machine_busy}
+    return row | {"events": n, "events_per_s": n / (ended - started)} | timed | machine
 
 
 @dataclass
@@ -364,19 +362,10 @@ async def run_outbox(env: Env, n: int, producers: int, per_tx: int) -> dict[str,
                 await fx.commit(n, per_tx)
                 committed = perf()
                 await fx.wait_done(consumer, watch)
-                ended = consumer.done_at
         await fx.verify(n, consumer, relay)
-        return _rate(
-            n,
-            ended - started,
-            cpu,
-            path=f"outbox x{per_tx}" if per_tx > 1 else "outbox",
-            commit_phase_s=committed - started,
-            tail_s=ended - committed,
-            consumer_batch_avg=sum(consumer.batch_sizes) / max(1, len(consumer.batch_sizes)),
-            **relay.stats(started),
-            **watch.stats(),
-        )
+        path, batch = f"outbox x{per_tx}" if per_tx > 1 else "outbox", statistics.mean(consumer.batch_sizes or [0])
+        row = _rate(n, cpu, started, committed, consumer.done_at, path=path, consumer_batch_avg=batch)
+        return row | relay.stats(started) | watch.stats()
 
 
 async def run_bare(env: Env, n: int, producers: int, per_tx: int) -> dict[str, Any]:
@@ -386,13 +375,13 @@ async def run_bare(env: Env, n: int, producers: int, per_tx: int) -> dict[str, A
             with CpuMeter() as cpu, _profiled(env):
                 started = perf()
                 await fx.commit(n, per_tx, bare=True)
-                elapsed = perf() - started
+                ended = perf()
         async with fx.pool.acquire() as conn:
             stored = await conn.fetchval("SELECT count(*) FROM bare_commits")
         if stored != n:
             raise BrokenRun(f"bare commits: {stored} rows, expected {n}")
         path = f"bare commits x{per_tx}" if per_tx > 1 else "bare commits"
-        return _rate(n, elapsed, cpu, path=path, commit_phase_s=elapsed, tail_s=0.0, **watch.stats())
+        return _rate(n, cpu, started, ended, ended, path=path) | watch.stats()
 
 
 async def run_raw(env: Env, n: int, consume: bool = False, awaited_by: int = 0) -> dict[str, Any]:
@@ -430,15 +419,8 @@ async def run_raw(env: Env, n: int, consume: bool = False, awaited_by: int = 0) 
             raise BrokenRun(f"raw: {stored} messages in the stream, expected {n}")
         if consume and len(raw.acked) != n:
             raise BrokenRun(f"raw: consumed {len(raw.acked)}, expected {n}")
-    return _rate(
-        n,
-        ended - started,
-        cpu,
-        path=f"raw awaited x{awaited_by}" if awaited_by else "raw pub+consume" if consume else "raw publish",
-        commit_phase_s=published - started,
-        tail_s=ended - published,
-        payload_bytes=len(payload),
-    )
+    path = f"raw awaited x{awaited_by}" if awaited_by else "raw pub+consume" if consume else "raw publish"
+    return _rate(n, cpu, started, published, ended, path=path, payload_bytes=len(payload))
 
 
 async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str, Any]:
@@ -496,8 +478,8 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
         with CpuMeter() as cpu:
             started = perf()
             await fx.commit(n, 1)
-            elapsed = perf() - started
-        rows.append(_rate(n, elapsed, cpu, stage="commits only"))
+            ended = perf()
+        rows.append(_rate(n, cpu, started, ended, ended, stage="commits only"))
         async with XminWatch(env.dsn) as watch:
             with CpuMeter() as cpu:
                 started = perf()
@@ -507,13 +489,16 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
                     if perf() > deadline:
                         raise BrokenRun(f"stages: relay published {relay.published}/{n}")
                     await asyncio.sleep(0.002)
-                elapsed = perf() - started
-        rows.append(_rate(n, elapsed, cpu, stage="relay only (backlog)") | watch.stats() | relay.stats(started))
+                ended = perf()
+        rows.append(
+            _rate(n, cpu, started, ended, ended, stage="relay only (backlog)") | watch.stats() | relay.stats(started)
+        )
         with CpuMeter() as cpu:
             consumer = await fx.start_consumer(n)
             await fx.wait_done(consumer)
-            elapsed = consumer.done_at - consumer.started_at
-        rows.append(_rate(n, elapsed, cpu, stage="consumer only (backlog)"))
+        rows.append(
+            _rate(n, cpu, consumer.started_at, consumer.done_at, consumer.done_at, stage="consumer only (backlog)")
+        )
         await fx.verify(n, consumer, relay)
     return rows
 
@@ -522,23 +507,14 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = Arguments(
-        "outbox → relay → consumer throughput beside raw JetStream publish",
-        "smoke run: 400 events, 1 repetition, 20 trickle events",
-        events=(4000, 400),
-        reps=(3, 1),
-        trickle=(200, 20),
-    )
+    quick = "smoke run: 400 events, 1 repetition, 20 trickle events"
+    parser = Arguments(__doc__, quick, events=(4000, 400), reps=(3, 1), trickle=(200, 20))
     parser.add_argument("--events", type=int, help="events per run (default 4000, quick 400)")
     parser.add_argument("--producers", type=int, default=8, help="concurrent producers (default 8)")
-    parser.add_argument(
-        "--per-tx", default="1,10", help="events per transaction, one outbox path per value (default 1,10)"
-    )
+    parser.add_argument("--per-tx", default="1,10", help="events per transaction, an outbox path each (default 1,10)")
     parser.add_argument("--reps", type=int, help="repetitions of each path, interleaved (default 3, quick 1)")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage decomposition")
-    parser.add_argument(
-        "--trickle", type=int, help="events of the low-rate latency runs, 0 to skip (default 200, quick 20)"
-    )
+    parser.add_argument("--trickle", type=int, help="events of the latency runs, 0: none (default 200, quick 20)")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
     args = parser.parse_args()
     args.per_tx = [int(x) for x in args.per_tx.split(",") if x.strip()]
@@ -560,13 +536,7 @@ async def main() -> None:
             info["postgresql"] = ", ".join(f"{k}={v}" for k, v in db.settings.items())
             info["nats store"] = "file, default sync policy (fsync every 2 min), own nats-server"
             info["process layout"] = "producers, relay, consumer and raw publisher in this one process (1 core)"
-            env = Env(
-                dsn=db.url,
-                nats_url=ns.url,
-                payload=padding_for(PAYLOAD_BYTES),
-                timeout=TIMEOUT,
-                profiler=cProfile.Profile() if args.profile else None,
-            )
+            env = Env(db.url, ns.url, padding_for(PAYLOAD_BYTES), TIMEOUT, cProfile.Profile() if args.profile else None)
             print_conditions(info)
             # Warm-up: connections, imports, the first stream and schema; not reported.
             await run_raw(env, min(500, args.events))
@@ -589,10 +559,8 @@ async def main() -> None:
                     print(f"  rep {rep}: {row['path']:<16} {row['events_per_s']:>9,.0f} events/s", flush=True)
             print()
             stages = [] if args.no_stages else await run_stages(env, args.events, args.producers)
-            trickle = []
-            if args.trickle:
-                for kind in ("raw", "outbox"):
-                    trickle.append(await run_trickle(env, kind, args.trickle, TRICKLE_RATE))
+            kinds = ("raw", "outbox") if args.trickle else ()
+            trickle = [await run_trickle(env, kind, args.trickle, TRICKLE_RATE) for kind in kinds]
 
     report(info, args, runs, stages, trickle, env)
 
