@@ -83,13 +83,13 @@ async def commit_events(pool: Any, n: int, rate: float | None) -> dict[str, floa
     return committed
 
 
-async def run_webhooks(pool: Any, receiver: Receiver, n: int, rate: float | None, timeout: float) -> dict[str, Any]:
+async def run_webhooks(pool: Any, receiver: Receiver, n: int, rate: float | None) -> dict[str, Any]:
     receiver.arrivals.clear()
     sent = await commit_events(pool, n, rate)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + TIMEOUT
     while not all(k in receiver.arrivals for k in sent):
         if time.monotonic() > deadline:
-            raise BrokenRun(f"webhook deliveries not done within {timeout:.0f} s")
+            raise BrokenRun(f"webhook deliveries not done within {TIMEOUT:.0f} s")
         await asyncio.sleep(0.01)
     if receiver.duplicates or receiver.bad:
         raise BrokenRun(f"{receiver.duplicates} duplicate(s), {receiver.bad} bad signature(s)")
@@ -114,12 +114,9 @@ def parse_args() -> argparse.Namespace:
 
 async def main() -> None:
     args = parse_args()
-    steady = int(args.rate * args.seconds)
-    info = conditions(
-        mode="quick" if args.quick else "full",
-        burst=args.burst,
-        steady=f"{args.rate:g} events/s for {args.seconds:g} s ({steady} events)",
-    )
+    n = int(args.rate * args.seconds)
+    steady = f"{args.rate:g} events/s for {args.seconds:g} s ({n} events)"
+    info = conditions(mode="quick" if args.quick else "full", burst=args.burst, steady=steady)
     with workdir("webhooks") as folder, nats_server(folder) as ns:
         async with database(folder) as db:
             info["database"] = db.where
@@ -133,20 +130,12 @@ async def main() -> None:
             relay_task = asyncio.create_task(relay.run())
             receiver = Receiver()
             await receiver.start()
-            service = WebhooksService(
-                WebhooksSettings(
-                    database_url=db.url,
-                    nats_url=ns.url,
-                    webhook_allow_private=True,
-                    log_format="text",
-                    ecandidat_env="development",
-                )
-            )
+            settings = dict(database_url=db.url, nats_url=ns.url, log_format="text", ecandidat_env="development")
+            service = WebhooksService(WebhooksSettings(**settings, webhook_allow_private=True))
             await service.start()
             try:
-                endpoint = NewEndpoint(
-                    url=f"http://127.0.0.1:{receiver.port}/hook", event_types=["accounts.account.activated"]
-                )
+                hook = f"http://127.0.0.1:{receiver.port}/hook"
+                endpoint = NewEndpoint(url=hook, event_types=["accounts.account.activated"])
                 for _ in range(100):  # the service's rpc subscription reaches nats-server shortly after start()
                     try:
                         registered = await RpcClient(nc, timeout=10).call(endpoint, RegisteredEndpoint)
@@ -157,14 +146,11 @@ async def main() -> None:
                     raise BrokenRun("the webhooks service never answered NewEndpoint")
                 receiver.secret = registered.secret
                 raw = Env(db.url, ns.url, padding_for(300), TIMEOUT)  # outbox_throughput's raw JetStream
-                await run_webhooks(pool, receiver, 50, None, TIMEOUT)  # warm-up, not reported
-                rows = [
-                    await run_raw(raw, args.burst),
-                    await run_webhooks(pool, receiver, args.burst, None, TIMEOUT),
-                ]
-                steady_rows = [
-                    await run_trickle(raw, "raw", steady, args.rate),
-                    await run_webhooks(pool, receiver, steady, args.rate, TIMEOUT),
+                await run_webhooks(pool, receiver, 50, None)  # warm-up, not reported
+                rows = [await run_raw(raw, args.burst), await run_webhooks(pool, receiver, args.burst, None)]
+                at_rate = [
+                    await run_trickle(raw, "raw", n, args.rate),
+                    await run_webhooks(pool, receiver, n, args.rate),
                 ]
             finally:
                 await service.stop()
@@ -182,9 +168,9 @@ async def main() -> None:
     print_table(
         f"Latency at {args.rate:g} events/s (ms)",
         ["path", "events", "p50", "p99", "max"],
-        [[r["path"], r["events"], *(round(r[k], 1) for k in ("p50_ms", "p99_ms", "max_ms"))] for r in steady_rows],
+        [[r["path"], r["events"], *(round(r[k], 1) for k in ("p50_ms", "p99_ms", "max_ms"))] for r in at_rate],
     )
-    save_results("webhooks", {"conditions": info, "throughput": rows, "steady": steady_rows})
+    save_results("webhooks", {"conditions": info, "throughput": rows, "steady": at_rate})
 
 
 if __name__ == "__main__":
