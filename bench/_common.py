@@ -274,7 +274,6 @@ class Database:
     url: str
     where: str  # a sentence for the conditions
     settings: dict[str, str] = field(default_factory=dict)
-    admin_url: str = PG_ADMIN  # the same server's maintenance database (to create more databases)
 
 
 @contextlib.asynccontextmanager
@@ -299,7 +298,7 @@ async def database(folder: Path) -> AsyncIterator[Database]:
             shown = ("server_version", "fsync", "synchronous_commit", "max_connections")
             settings = {setting: await conn.fetchval(f"SHOW {setting}") for setting in shown}
             await conn.close()
-            yield Database(url, f"{where}, database {name}", settings, admin)
+            yield Database(url, f"{where}, database {name}", settings)
         finally:
             await drop_database(admin, name)
 
@@ -308,10 +307,7 @@ class Process:
     """A child process (its own session, stdout+stderr to `log_file`), terminated at exit."""
 
     def __init__(self, name: str, argv: Sequence[str], log_file: Path, env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.argv = list(argv)
-        self.log_file = log_file
-        self.env = env
+        self.name, self.argv, self.log_file, self.env = name, list(argv), log_file, env
         self.popen: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Process:
@@ -765,11 +761,8 @@ class Mailbox:
     """
 
     def __init__(self, sink: SmtpSink | None, loop: asyncio.AbstractEventLoop) -> None:
-        self._lock = threading.Lock()
-        self._loop = loop
-        self._changed = asyncio.Event()
+        self._lock, self._loop, self._changed, self.sink_thread = threading.Lock(), loop, asyncio.Event(), 0
         self.items: list[tuple[float, EmailMessage]] = []
-        self.sink_thread = 0
         if sink is not None:
             sink.on_message = self._on_message
 
@@ -843,7 +836,6 @@ class Stack:
     logs: Path
     nats_pid: int = 0
     mailbox: Mailbox | None = None
-    info: dict[str, Any] = field(default_factory=dict)
     web_url: str = ""  # the web process, without the gateway in front (platform(web=True))
     _pg: Any = None  # a connection of the bench's, to find this database's backends
 
@@ -914,29 +906,18 @@ async def platform(
             info["database"] = db.where
             info["postgresql"] = ", ".join(f"{k}={v}" for k, v in db.settings.items())
             port, web_port, sink_port = free_port(), free_port(), sink.port if sink else free_port()
-            process_env = dict(
-                os.environ,
-                DATABASE_URL=db.url,
-                NATS_URL=ns.url,
-                GATEWAY_HOST=LOCALHOST,
-                GATEWAY_PORT=str(port),
-                GATEWAY_SERVICES=",".join(services),
-                PUBLIC_BASE_URL=f"http://{LOCALHOST}:{port}",
-                LOG_FORMAT="json",
-                LOG_LEVEL=log_level,
-                PYTHONUNBUFFERED="1",
-                ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",  # every candidate is created from this machine
-                ECANDIDAT_ENV="development",  # the bench's own open nats-server and the development LINK_SEALING_KEY
-            )
+            base = f"http://{LOCALHOST}:{port}"
+            process_env = dict(os.environ, DATABASE_URL=db.url, NATS_URL=ns.url, LOG_FORMAT="json", LOG_LEVEL=log_level)
+            process_env.update(GATEWAY_HOST=LOCALHOST, GATEWAY_PORT=str(port), GATEWAY_SERVICES=",".join(services))
+            process_env.update(PUBLIC_BASE_URL=base, PYTHONUNBUFFERED="1", ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000")
+            # ACCOUNTS_CREATIONS_PER_HOUR_CLIENT: every candidate is created from this machine; development:
+            # the bench's own open nats-server and the development LINK_SEALING_KEY
+            process_env["ECANDIDAT_ENV"] = "development"
             if smtp:
                 process_env.update(SMTP_HOST=LOCALHOST, SMTP_PORT=str(sink_port), SMTP_SECURITY="none")
             if s3_server is not None:
-                process_env.update(
-                    S3_ENDPOINT=s3_server.endpoint,
-                    S3_ACCESS_KEY=s3_server.access_key,
-                    S3_SECRET_KEY=s3_server.secret_key,
-                    S3_BUCKET="bench-pieces",
-                )
+                keys = {"S3_ACCESS_KEY": s3_server.access_key, "S3_SECRET_KEY": s3_server.secret_key}
+                process_env.update(keys, S3_ENDPOINT=s3_server.endpoint, S3_BUCKET="bench-pieces")
             if web:
                 process_env["WEB_URL"] = f"http://{LOCALHOST}:{web_port}"
             process_env.update(env or {})
@@ -944,31 +925,20 @@ async def platform(
                 s: Process(s, [sys.executable, "-m", f"services.{s}"], logs / f"{s}.log", process_env) for s in services
             }
             if smtp == "process":
-                argv = [
-                    "-m",
-                    "ecandidat.devstack.smtpsink",
-                    "--port",
-                    str(sink_port),
-                    "--maildir",
-                    str(folder / "maildir"),
-                ]
-                processes["smtp sink"] = Process(
-                    "smtp sink", [sys.executable, *argv], logs / "smtpsink.log", process_env
-                )
+                argv = [sys.executable, "-m", "ecandidat.devstack.smtpsink", "--port", str(sink_port), "--maildir"]
+                processes["smtp sink"] = Process("smtp sink", [*argv, str(folder / "maildir")], logs / "smtpsink.log")
             processes["gateway"] = Process("gateway", [sys.executable, *gateway], logs / "gateway.log", process_env)
             if web:
-                web_env = dict(process_env, WEB_HOST=LOCALHOST, WEB_PORT=str(web_port))
-                web_env["WEB_API_URL"] = f"http://{LOCALHOST}:{port}"
+                web_env = dict(process_env, WEB_HOST=LOCALHOST, WEB_PORT=str(web_port), WEB_API_URL=base)
                 processes["web"] = Process("web", [sys.executable, "-m", "web"], logs / "web.log", web_env)
             with contextlib.ExitStack() as running:
                 for process in processes.values():
                     running.enter_context(process)
                 wait_listening(port, processes["gateway"], timeout=90)
-                base = f"http://{LOCALHOST}:{port}"
                 await wait_healthy(base + "/health", list(processes.values()), timeout=90.0)
                 if web:
                     wait_listening(web_port, processes["web"], timeout=90)
-                stack = Stack(base, process_env, processes, db, ns.url, logs, ns.process.pid, info=info)
+                stack = Stack(base, process_env, processes, db, ns.url, logs, ns.process.pid)
                 stack.web_url = f"http://{LOCALHOST}:{web_port}" if web else ""
                 if smtp == "process":
                     wait_listening(sink_port, processes["smtp sink"])

@@ -115,10 +115,8 @@ class CountingConsumer(EventConsumer):
 
     def __init__(self, *, target: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.target = target
-        self.done = asyncio.Event()
-        self.batch_sizes: list[int] = []
-        self.started_at = self.done_at = 0.0
+        self.target, self.done, self.batch_sizes = target, asyncio.Event(), list[int]()
+        self.started_at = self.done_at = 0.0  # the consumer's task started; the target reached
         self.handled_at: dict[str, float] = {}  # event id (the relay's Nats-Msg-Id) → acked at
 
     async def process(self, msgs: list) -> None:
