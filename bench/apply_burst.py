@@ -91,38 +91,27 @@ async def burst(
         result, answers = await request_load(stack.base, calls, concurrency=len(calls), label=label, timeout=60)
     cpu_answers = await stack.cpu()
 
+    def confirmation(t: float, m: Any) -> bool:
+        return t >= started and str(m["To"]).lower() in emails and m["X-Ecandidat-Template"] == "candidature_created"
+
     def confirmations(count: int) -> Callable[[], list[float]]:
-        def check() -> list[float]:
-            found = stack.mailbox.matching(
-                lambda t, m: (
-                    t >= started
-                    and str(m["To"]).lower() in emails
-                    and m["X-Ecandidat-Template"] == "candidature_created"
-                )
-            )
-            return sorted(t for t, _ in found) if len(found) >= count else []
+        def check() -> list[float]:  # the confirmation mails' times once there are `count`, else none
+            found = sorted(t for t, _ in stack.mailbox.matching(confirmation))
+            return found if len(found) >= count else []
 
         return check
 
-    mails = (
-        await stack.mailbox.wait(confirmations(result.ok), 120, f"{result.ok} confirmation mails ({label})")
-        if result.ok
-        else []
-    )
+    mails: list[float] = []
+    if result.ok:
+        mails = await stack.mailbox.wait(confirmations(result.ok), 120, f"{result.ok} confirmation mails ({label})")
     if result.ok < len(candidates):  # applies answered 504 may have been created all the same: their mails too
         with contextlib.suppress(BrokenRun):
             mails = await stack.mailbox.wait(confirmations(len(candidates)), 30, "")
     cpu_mails = await stack.cpu()
     stack.check()
-    return {
-        "result": result,
-        "answers": answers,
-        "started": started,
-        "mails_all_s": (mails[-1] - started) if mails else float("nan"),
-        "mails": len(mails),
-        "cpu_answers": cpu_delta(cpu0, cpu_answers),
-        "cpu_total": cpu_delta(cpu0, cpu_mails),
-    }
+    cpu = {"cpu_answers": cpu_delta(cpu0, cpu_answers), "cpu_total": cpu_delta(cpu0, cpu_mails)}
+    tail = (mails[-1] - started) if mails else float("nan")
+    return {"result": result, "answers": answers, "started": started, "mails_all_s": tail, "mails": len(mails)} | cpu
 
 
 async def bare_burst(base: str, candidates: list[Candidate], formation: str) -> LoadResult:
