@@ -252,36 +252,28 @@ class Fixture:
                 f"consumer handled {consumer.handled}/{consumer.target} events within {self.env.timeout:.0f} s{why}"
             ) from None
 
-    async def verify(self, n: int, consumer: CountingConsumer | None, relay: OutboxRelay | None) -> None:
+    async def verify(self, n: int, consumer: CountingConsumer, relay: OutboxRelay) -> None:
         """Every event once in the stream, once in the effects, acked; nothing dead-lettered."""
-        js = self.nc_producer.jetstream()
-        stored = (await js.stream_info(event_stream(self.producer))).state.messages
-        problems = []
-        if stored != n:
-            problems.append(f"{stored} messages in the stream, expected {n}")
-        if relay is not None and relay.published != n:
-            problems.append(f"relay published {relay.published}, expected {n}")
+        stored = (await self.nc_producer.jetstream().stream_info(event_stream(self.producer))).state.messages
         async with self.pool.acquire() as conn:
             unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            if relay is not None and unsent:
-                problems.append(f"{unsent} outbox rows not marked sent")
-            if consumer is not None:
-                effects, distinct = await conn.fetchrow("SELECT count(*), count(DISTINCT event_id) FROM effects")
-                if effects != n or distinct != n:
-                    problems.append(f"{effects} effects for {distinct} distinct events, expected {n}")
-        if consumer is not None:
-            if consumer.dead_lettered:
-                problems.append(f"{consumer.dead_lettered} events dead-lettered")
-            await self.nc_consumer.flush()
-            info = None
-            for _ in range(50):  # acks are asynchronous: give the server a moment to count them
-                info = await self.nc_consumer.jetstream().consumer_info(event_stream(self.producer), consumer.durable)
-                if info.num_ack_pending == 0 and info.num_pending == 0:
-                    break
-                await asyncio.sleep(0.05)
-            if info is None or info.num_ack_pending or info.num_pending:
-                problems.append(f"consumer: {info.num_ack_pending} unacked, {info.num_pending} undelivered")
-        if problems:
+            effects, distinct = await conn.fetchrow("SELECT count(*), count(DISTINCT event_id) FROM effects")
+        await self.nc_consumer.flush()
+        for _ in range(50):  # acks are asynchronous: give the server a moment to count them
+            info = await self.nc_consumer.jetstream().consumer_info(event_stream(self.producer), consumer.durable)
+            if info.num_ack_pending == 0 and info.num_pending == 0:
+                break
+            await asyncio.sleep(0.05)
+        pending = (info.num_ack_pending, info.num_pending)
+        checks = {
+            f"{stored} messages in the stream, expected {n}": stored != n,
+            f"relay published {relay.published}, expected {n}": relay.published != n,
+            f"{unsent} outbox rows not marked sent": unsent > 0,
+            f"{effects} effects for {distinct} distinct events, expected {n}": effects != n or distinct != n,
+            f"{consumer.dead_lettered} events dead-lettered": consumer.dead_lettered > 0,
+            "consumer: {} unacked, {} undelivered".format(*pending): any(pending),
+        }
+        if problems := [what for what, wrong in checks.items() if wrong]:
             raise BrokenRun(f"{self.schema}: " + "; ".join(problems))
 
 
