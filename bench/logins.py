@@ -169,7 +169,7 @@ def report(info: dict[str, Any], raws: list[float], bursts: list[Any], mes: dict
         (
             "GET /api/v1/me, session kept by the gateway",
             f"{cached.rps:.0f} /s",
-            f"p50 {cached.ms(50):.1f} ms, p99 {cached.ms(99):.1f} ms: get_account only (revocations by signal; {best})",
+            f"p50 {cached.ms(50):.1f} ms, p99 {cached.ms(99):.1f} ms: no rpc (session and view kept; {best})",
         ),
         (
             "/me kept ÷ /me by rpc (target ≥ 2)",

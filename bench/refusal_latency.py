@@ -396,8 +396,8 @@ def report(
     )
     hops = span_rows(timelines, HOPS)
     print_table(
-        "each hop, per refusal, ms (differences of the times above; the relay waits for older "
-        "transactions of the whole PostgreSQL cluster, see README)",
+        "each hop, per refusal, ms (differences of the times above; a relay waits for its own "
+        "outbox's writers in flight, see README)",
         ["hop", "n", "p50", "p90", "p99", "max"],
         hops,
     )
