@@ -349,11 +349,13 @@ async def test_prepared_work_runs_before_the_transaction_and_reaches_the_handler
     failures = {2}
 
     async def prepare(event, meta) -> int:
+        # A transaction held open around this call would be waiting on it: "idle in transaction".
+        # (The test's own polling queries, single statements of the same pool, are "active".)
         async with kit.pool.acquire() as conn:
             open_transactions.append(
                 await conn.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND xact_start IS NOT NULL "
-                    "AND pid <> pg_backend_pid()",
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+                    "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()",
                     f"ecandidat-{kit.schema}",
                 )
             )
