@@ -2,8 +2,9 @@
 
     ecandidat mail-test --to ADDRESS        commit a test-mail event through the mailer's outbox
     ecandidat deliveries [--status failed]  the mail delivery log (asks the mailer over NATS)
-    ecandidat dlq list                      events in the dead-letter stream
-    ecandidat dlq replay SEQ                publish a dead-lettered event again
+    ecandidat dlq list                      events in the dead-letter streams (one per service)
+    ecandidat dlq replay SERVICE SEQ        publish a dead-lettered event again
+    ecandidat dlq migrate                   move the letters of the former single DEAD_LETTERS stream
     ecandidat seed-demo                     create or update the demo campaign of the guide (and the demo student records)
     ecandidat schemas DIR                   export JSON Schemas and the AsyncAPI document
     ecandidat create-admin --email ADDRESS  create the first admin; prints how to log in
@@ -48,7 +49,7 @@ async def ops_nats(settings: KitSettings) -> NATS:
 
 
 async def _dlq(args: argparse.Namespace, settings: KitSettings) -> int:
-    from ecandidat.runtime.deadletter import list_dead_letters, replay_dead_letter
+    from ecandidat.runtime.deadletter import list_dead_letters, migrate_legacy_dead_letters, replay_dead_letter
 
     nc = await ops_nats(settings)
     try:
@@ -58,6 +59,7 @@ async def _dlq(args: argparse.Namespace, settings: KitSettings) -> int:
                 print(
                     json.dumps(
                         {
+                            "service": letter.service,
                             "seq": letter.seq,
                             "consumer": letter.consumer,
                             "subject": letter.original_subject,
@@ -67,9 +69,15 @@ async def _dlq(args: argparse.Namespace, settings: KitSettings) -> int:
                         ensure_ascii=False,
                     )
                 )
+        elif args.action == "migrate":
+            moved, left = await migrate_legacy_dead_letters(js)
+            print(f"moved {moved} dead letters into their service's stream")
+            if left:
+                print(f"left in DEAD_LETTERS (a consumer of no service): {' '.join(map(str, left))}", file=sys.stderr)
+                return 1
         else:
-            letter = await replay_dead_letter(js, args.seq)
-            print(f"replayed dead letter {letter.seq} on {letter.original_subject}")
+            letter = await replay_dead_letter(js, args.service, args.seq)
+            print(f"replayed dead letter {letter.service} {letter.seq} on {letter.original_subject}")
     finally:
         await nc.close()
     return 0
@@ -93,12 +101,14 @@ async def _seed_demo(args: argparse.Namespace, settings: KitSettings) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecandidat", description="eCandidat operator commands")
     sub = p.add_subparsers(dest="command", required=True)
-    q = sub.add_parser("dlq", help="inspect or replay the dead-letter stream")
+    q = sub.add_parser("dlq", help="inspect or replay the dead-letter streams (one per service)")
     qs = q.add_subparsers(dest="action", required=True)
     ql = qs.add_parser("list")
-    ql.add_argument("--limit", type=int, default=100)
+    ql.add_argument("--limit", type=int, default=100, help="letters shown per service")
     qr = qs.add_parser("replay")
+    qr.add_argument("service", help="the service whose dead letter it is (`service` in `dlq list`)")
     qr.add_argument("seq", type=int)
+    qs.add_parser("migrate", help="move the letters of the single DEAD_LETTERS stream of earlier versions")
     q.set_defaults(run=_dlq)
     sd = sub.add_parser("seed-demo", help="create or update the demo campaign of the candidates' guide")
     sd.add_argument("--today", help="date the demo campaign is open around (YYYY-MM-DD, default today)")

@@ -1,6 +1,7 @@
 """The dead letters of a service, and their replay: `rpc.<service>.dead_letters` and
-`rpc.<service>.replay_dead_letter`, answered by every service for its own consumers (the subject
-names the service; the gateway asks each)."""
+`rpc.<service>.replay_dead_letter`, answered by every service for its own consumers from its own
+dead-letter stream (the subject names the service; the gateway lists each, and replays a letter
+with the service it belongs to)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ class ListDeadLetters(Message):
 class DeadLetterView(RpcReply):
     """An event one of the service's consumers could never handle."""
 
-    seq: int = Field(description="Its number in the dead-letter stream: what a replay names")
-    service: str
+    seq: int = Field(
+        description="Its number in its service's dead-letter stream: what a replay names, with the service"
+    )
+    service: str = Field(description="The service whose consumer failed, and whose dead-letter stream holds it")
     consumer: str
     subject: str = Field(description="The event's subject (evt.<producer>.<entity>.<action>)")
     event_type: str | None = None

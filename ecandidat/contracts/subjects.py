@@ -73,7 +73,9 @@ def durable_name(consumer_service: str, purpose: str) -> str:
     return f"{consumer_service}_{purpose}"
 
 
-DEAD_LETTER_STREAM = "DEAD_LETTERS"
+# The dead letters of the single stream that every service shared before each had its own (any
+# service could read and remove the others'): `ecandidat dlq migrate` moves what is left in it.
+LEGACY_DEAD_LETTER_STREAM = "DEAD_LETTERS"
 
 # Signals: core NATS messages (`sig.<producer>.<name>`), never stored in a stream nor shown to
 # integrators, for what only matters to the processes listening now. The accounts service
@@ -82,5 +84,21 @@ DEAD_LETTER_STREAM = "DEAD_LETTERS"
 SESSIONS_REVOKED = "sig.accounts.sessions_revoked"
 
 
-def dead_letter_subject(durable: str) -> str:
-    return f"dlq.{durable}"
+def dead_letter_stream(service: str) -> str:
+    """One dead-letter stream per consuming service, `DEAD_LETTERS_<SERVICE>` on `dead.<service>.>`:
+    its NATS user reads and removes the messages of this stream only."""
+    _check(service)
+    return f"DEAD_LETTERS_{service.upper()}"
+
+
+def dead_letters_of_service(service: str) -> str:
+    _check(service)
+    return f"dead.{service}.>"
+
+
+def dead_letter_subject(service: str, durable: str) -> str:
+    """Where a consumer of `service` copies the events it could never handle: `dead.<service>.<durable>`."""
+    _check(service)
+    if not durable.startswith(f"{service}_"):
+        raise ValueError(f"consumer {durable!r} is not one of {service!r}")
+    return f"dead.{service}.{durable}"

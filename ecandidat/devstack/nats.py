@@ -117,17 +117,20 @@ class NatsServer(ManagedServer):
         return env
 
     def provision(self, replicas: int = 1) -> None:
-        """Declare every stream as the `ops` identity (services may only declare their own).
+        """Declare every stream as the `ops` identity (services may only declare their own), and move
+        the letters of the single dead-letter stream of earlier versions into their service's.
 
         Synchronous (it runs its own event loop in a thread), like start()."""
         import nats
 
+        from ecandidat.runtime.deadletter import migrate_legacy_dead_letters
         from ecandidat.runtime.nats import declare_streams
 
         async def declare() -> None:
             nc = await nats.connect(self.url, **self.connect_options(OPS))
             try:
                 await declare_streams(nc.jetstream(), replicas)
+                await migrate_legacy_dead_letters(nc.jetstream())
             finally:
                 await nc.close()
 

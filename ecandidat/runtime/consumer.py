@@ -7,9 +7,9 @@ an event is malformed), that transaction is rolled back and the batch is handled
 event inside its own savepoint (its inbox row, then its handler), so that one failure costs the
 others nothing. After the commit, handled events are acked;
 an event whose handler failed is nak'ed with a growing delay, and on its last allowed delivery (or
-at once when it can never succeed: malformed, or `PermanentFailure`) it is copied to the
-dead-letter stream and terminated, so that it never holds up the events behind it. A redelivered
-event finds its id in the inbox and changes nothing.
+at once when it can never succeed: malformed, or `PermanentFailure`) it is copied to its
+service's dead-letter stream (`DEAD_LETTERS_<SERVICE>`) and terminated, so that it never holds up
+the events behind it. A redelivered event finds its id in the inbox and changes nothing.
 
 The ack wait is short (CONSUMER_ACK_WAIT, 5 s): the events of a replica that dies mid-batch go to
 another one after that long. A batch that takes longer tells JetStream it is still being worked on
@@ -150,6 +150,7 @@ class EventConsumer:
         self.js = nc.jetstream()
         self.pool = pool
         self.producer = producer
+        self.service = service
         self.durable = durable_name(service, purpose)
         self.spec = ConsumerSpec(
             stream=event_stream_of(subscriptions[0].model),
@@ -478,7 +479,7 @@ class EventConsumer:
             "Ecandidat-Error": error[:2000].replace("\r", " ").replace("\n", " "),
             "Nats-Msg-Id": f"{self.durable}:{meta.stream}:{meta.sequence.stream}",
         }
-        await self.js.publish(dead_letter_subject(self.durable), msg.data, headers=headers)
+        await self.js.publish(dead_letter_subject(self.service, self.durable), msg.data, headers=headers)
         await msg.term()
         self.dead_lettered += 1
         log.error("event dead-lettered", extra={"consumer": self.durable, "subject": msg.subject, "error": error})

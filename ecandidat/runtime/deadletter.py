@@ -1,17 +1,25 @@
-"""Operator tools for the dead-letter stream: list, show and replay dead-lettered events.
+"""Operator tools for the dead-letter streams: list, show and replay dead-lettered events.
 
-The operator's replay (`ecandidat dlq replay`) publishes the original event again on its original
-subject. Every consumer of that subject receives it; those that had already handled it find its id
-in their inbox and change nothing, the one that had failed handles it now.
+Each service has its own dead-letter stream (`DEAD_LETTERS_<SERVICE>`): its NATS user reads and
+removes the letters of its own consumers only; the operator (`ops`) reads them all. A letter is
+named by its service and its number in that service's stream.
+
+The operator's replay (`ecandidat dlq replay SERVICE SEQ`) publishes the original event again on
+its original subject. Every consumer of that subject receives it; those that had already handled
+it find its id in their inbox and change nothing, the one that had failed handles it now.
 
 Each service also lists and replays its own consumers' dead letters over its rpc (the staff API's
 page of events in failure): the replay hands the event straight to the consumer that failed, in
 its usual transaction (inbox first), so that replaying it twice has one effect.
+
+`migrate_legacy_dead_letters` (`ecandidat dlq migrate`) moves the letters left in the single
+`DEAD_LETTERS` stream of earlier versions into their service's stream, then removes that stream.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header, decode_header
@@ -20,11 +28,16 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
-from ..contracts.subjects import DEAD_LETTER_STREAM, dead_letter_subject
+from ..contracts.subjects import LEGACY_DEAD_LETTER_STREAM, dead_letter_stream, dead_letter_subject
+from .nats import PRODUCERS
+
+# Set when a letter is moved out of the legacy stream: when it was dead-lettered at first.
+DEAD_LETTERED_AT = "Ecandidat-Dead-Lettered-At"
 
 
 @dataclass(frozen=True)
 class DeadLetter:
+    service: str
     seq: int
     consumer: str
     original_subject: str
@@ -35,21 +48,29 @@ class DeadLetter:
     time: datetime | None = None
 
 
-async def list_dead_letters(js: JetStreamContext, limit: int = 100) -> list[DeadLetter]:
-    info = await js.stream_info(DEAD_LETTER_STREAM)
+async def list_dead_letters(
+    js: JetStreamContext, limit: int = 100, services: Iterable[str] = PRODUCERS
+) -> list[DeadLetter]:
+    """The first `limit` letters of each service's stream (the operator's rights), by service."""
     found: list[DeadLetter] = []
-    seq = info.state.first_seq
-    while seq and seq <= info.state.last_seq and len(found) < limit:
+    for service in services:
         try:
-            found.append(await get_dead_letter(js, seq))
+            info = await js.stream_info(dead_letter_stream(service))
         except nats.js.errors.NotFoundError:
-            pass
-        seq += 1
+            continue
+        seq, taken = info.state.first_seq, 0
+        while seq and seq <= info.state.last_seq and taken < limit:
+            try:
+                found.append(await get_dead_letter(js, service, seq))
+                taken += 1
+            except nats.js.errors.NotFoundError:
+                pass
+            seq += 1
     return found
 
 
-async def get_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter:
-    return _letter(await js.get_msg(DEAD_LETTER_STREAM, seq))
+async def get_dead_letter(js: JetStreamContext, service: str, seq: int) -> DeadLetter:
+    return _letter(service, await js.get_msg(dead_letter_stream(service), seq))
 
 
 def _text(value: object) -> str:
@@ -63,9 +84,11 @@ def _text(value: object) -> str:
     return str(value or "")
 
 
-def _letter(msg: RawStreamMsg) -> DeadLetter:
+def _letter(service: str, msg: RawStreamMsg) -> DeadLetter:
     h = msg.headers or {}
+    first = _text(h.get(DEAD_LETTERED_AT))
     return DeadLetter(
+        service=service,
         seq=msg.seq or 0,
         consumer=_text(h.get("Ecandidat-Consumer")),
         original_subject=_text(h.get("Ecandidat-Original-Subject")),
@@ -73,37 +96,83 @@ def _letter(msg: RawStreamMsg) -> DeadLetter:
         deliveries=int(_text(h.get("Ecandidat-Deliveries")) or "0"),
         error=_text(h.get("Ecandidat-Error")),
         data=msg.data or b"",
-        time=msg.time,
+        time=datetime.fromisoformat(first) if first else msg.time,
     )
 
 
-async def dead_letters_of(js: JetStreamContext, durables: list[str], limit: int = 200) -> list[DeadLetter]:
-    """The dead letters of these consumers (each has its own subject), newest first."""
+async def dead_letters_of(
+    js: JetStreamContext, service: str, durables: list[str], limit: int = 200
+) -> list[DeadLetter]:
+    """The dead letters of these consumers of `service` (each has its own subject), newest first."""
     found: list[DeadLetter] = []
     for durable in sorted(set(durables)):
         seq, taken = 1, 0
         while taken < limit:
             try:
-                msg = await js.get_msg(DEAD_LETTER_STREAM, seq=seq, subject=dead_letter_subject(durable), next=True)
+                msg = await js.get_msg(
+                    dead_letter_stream(service), seq=seq, subject=dead_letter_subject(service, durable), next=True
+                )
             except nats.js.errors.NotFoundError:
                 break
-            letter = _letter(msg)
+            letter = _letter(service, msg)
             found.append(letter)
             seq, taken = letter.seq + 1, taken + 1
     return sorted(found, key=lambda letter: letter.seq, reverse=True)[:limit]
 
 
-async def forget_dead_letter(js: JetStreamContext, seq: int) -> None:
+async def forget_dead_letter(js: JetStreamContext, service: str, seq: int) -> None:
     """Remove a handled dead letter (already gone: a concurrent replay removed it)."""
     try:
-        await js.delete_msg(DEAD_LETTER_STREAM, seq)
+        await js.delete_msg(dead_letter_stream(service), seq)
     except nats.js.errors.NotFoundError:
         pass
 
 
-async def replay_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter:
+async def replay_dead_letter(js: JetStreamContext, service: str, seq: int) -> DeadLetter:
     """Publish the event again on its original subject, then remove it from the dead letters."""
-    letter = await get_dead_letter(js, seq)
-    await js.publish(letter.original_subject, letter.data, headers={"Nats-Msg-Id": f"replay:{seq}:{uuid.uuid4()}"})
-    await js.delete_msg(DEAD_LETTER_STREAM, seq)
+    letter = await get_dead_letter(js, service, seq)
+    await js.publish(
+        letter.original_subject, letter.data, headers={"Nats-Msg-Id": f"replay:{service}:{seq}:{uuid.uuid4()}"}
+    )
+    await js.delete_msg(dead_letter_stream(service), seq)
     return letter
+
+
+def _service_of(durable: str, services: Iterable[str]) -> str | None:
+    return next((s for s in services if durable.startswith(f"{s}_")), None)
+
+
+async def migrate_legacy_dead_letters(
+    js: JetStreamContext, services: Iterable[str] = PRODUCERS
+) -> tuple[int, list[int]]:
+    """Move each letter of the legacy `DEAD_LETTERS` stream into its service's stream (copied,
+    then removed: an interrupted run is run again; at worst a letter is there twice, and its
+    replay is idempotent), then delete the legacy stream once empty. The numbers moved, and the
+    sequences left behind (a consumer of no known service)."""
+    services = tuple(services)
+    try:
+        info = await js.stream_info(LEGACY_DEAD_LETTER_STREAM)
+    except nats.js.errors.NotFoundError:
+        return 0, []
+    moved, left = 0, []
+    seq = info.state.first_seq
+    while seq and seq <= info.state.last_seq:
+        try:
+            msg = await js.get_msg(LEGACY_DEAD_LETTER_STREAM, seq)
+        except nats.js.errors.NotFoundError:
+            seq += 1
+            continue
+        headers = {k: _text(v) for k, v in (msg.headers or {}).items()}
+        durable = headers.get("Ecandidat-Consumer", "")
+        service = _service_of(durable, services)
+        if service is None:
+            left.append(seq)
+        else:
+            headers.setdefault(DEAD_LETTERED_AT, msg.time.isoformat() if msg.time else "")
+            await js.publish(dead_letter_subject(service, durable), msg.data or b"", headers=headers)
+            await js.delete_msg(LEGACY_DEAD_LETTER_STREAM, seq)
+            moved += 1
+        seq += 1
+    if not left:
+        await js.delete_stream(LEGACY_DEAD_LETTER_STREAM)
+    return moved, left

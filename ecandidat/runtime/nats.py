@@ -2,8 +2,10 @@
 
 Streams: one per producing service (`EVT_<PRODUCER>` on `evt.<producer>.>`), one for the
 mailer-only events of the producers that have some (`PRV_<PRODUCER>` on `prv.<producer>.>`) and
-the dead-letter stream. Declarations are applied idempotently: a missing stream is created, an
-existing one is updated to the declared configuration. A service declares only its own streams
+one dead-letter stream per service (`DEAD_LETTERS_<SERVICE>` on `dead.<service>.>`, the events its
+consumers could never handle: only that service, and the operator, may read them). Declarations
+are applied idempotently: a missing stream is created, an existing one is updated to the declared
+configuration. A service declares only its own streams
 (its NATS user may touch no other); the provisioning (`declare_streams` without an owner, as the
 `ops` identity: the local stack, the tests, a deployment's set-up job) declares them all, so that
 a consumer never waits for its producer's first start.
@@ -31,7 +33,8 @@ from nats.js.api import (
 )
 
 from ..contracts.subjects import (
-    DEAD_LETTER_STREAM,
+    dead_letter_stream,
+    dead_letters_of_service,
     event_stream,
     private_events,
     private_stream,
@@ -95,23 +98,26 @@ def _event_stream(name: str, subject: str, replicas: int) -> StreamConfig:
 
 
 def stream_configs(replicas: int = 1, owner: str | None = None) -> list[StreamConfig]:
-    """Every stream, or only those `owner` may declare (its own, and the dead letters)."""
+    """Every stream, or only those `owner` may declare (its own events, and its dead letters)."""
     producers = PRODUCERS if owner is None else tuple(p for p in PRODUCERS if p == owner)
     configs = [_event_stream(event_stream(p), producer_events(p), replicas) for p in producers]
     configs += [
         _event_stream(private_stream(p), private_events(p), replicas) for p in producers if p in PRIVATE_PRODUCERS
     ]
-    configs.append(
-        StreamConfig(
-            name=DEAD_LETTER_STREAM,
-            subjects=["dlq.>"],
-            retention=RetentionPolicy.LIMITS,
-            storage=StorageType.FILE,
-            max_age=EVENT_MAX_AGE,
-            num_replicas=replicas,
-        )
-    )
+    configs += [dead_letter_config(p, replicas) for p in producers]
     return configs
+
+
+def dead_letter_config(service: str, replicas: int = 1) -> StreamConfig:
+    """The dead-letter stream of one service's consumers."""
+    return StreamConfig(
+        name=dead_letter_stream(service),
+        subjects=[dead_letters_of_service(service)],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=EVENT_MAX_AGE,
+        num_replicas=replicas,
+    )
 
 
 async def declare_streams(js: JetStreamContext, replicas: int = 1, owner: str | None = None) -> None:

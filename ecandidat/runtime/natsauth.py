@@ -15,7 +15,8 @@ Accounts:
   only its own events (`evt.<service>.>`, and `prv.<service>.>` for mailer-only events) and
   signals (`sig.<service>.>`, core NATS, read by the fronts: the accounts' session revocations), and uses
   the JetStream API only for its own streams and its own durable consumers, and to read and remove
-  messages of the dead-letter stream (its consumers' letters, listed and replayed over its rpc); it replies to the
+  the messages of its own dead-letter stream (`DEAD_LETTERS_<SERVICE>`: its consumers' letters,
+  listed and replayed over its rpc; never another service's); it replies to the
   requests it received (`allow_responses`) and reads only its own inbox (`_INBOX.<identity>.>`,
   the connection's `inbox_prefix`). Only the gateway and the web front call the public rpc.
   `ops` (the operator's CLI, the provisioning of streams) may do everything in this account.
@@ -51,8 +52,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..contracts.subjects import (
-    DEAD_LETTER_STREAM,
     SESSIONS_REVOKED,
+    dead_letter_stream,
     dead_letter_subject,
     durable_name,
     event_stream,
@@ -218,15 +219,17 @@ def service_permissions(service: Service) -> Permissions:
     publish = ["$JS.API.INFO", f"evt.{service.name}.>", f"sig.{service.name}.>"]
     if service.private_events:
         publish.append(f"prv.{service.name}.>")
-    for stream in (*service.streams, DEAD_LETTER_STREAM):
+    dead_letters = dead_letter_stream(service.name)
+    for stream in (*service.streams, dead_letters):
         publish += _stream_api(stream)
     durables = service.durables()
     for stream, durable in durables:
         publish += _consumer_api(stream, durable)
-    publish += sorted({dead_letter_subject(d) for _, d in durables})
-    # Its dead letters: read (by their consumer's subject) and removed once replayed. The rights are
-    # the stream's (NATS cannot narrow a message get to a subject); the service reads only its own.
-    publish += [f"$JS.API.STREAM.MSG.{verb}.{DEAD_LETTER_STREAM}" for verb in ("GET", "DELETE")]
+    publish += sorted({dead_letter_subject(service.name, d) for _, d in durables})
+    # Its dead letters: read and removed once replayed. A message get or delete names a stream, not
+    # a subject (the request's body chooses the message), so each service has a stream of its own
+    # and these rights name only that one: another service's letters are out of its reach.
+    publish += [f"$JS.API.STREAM.MSG.{verb}.{dead_letters}" for verb in ("GET", "DELETE")]
     for stream in service.delivers:
         publish += [f"$JS.API.STREAM.INFO.{stream}", *_consumer_api(stream, "*")]
     publish += service.calls
@@ -262,7 +265,7 @@ def front_permissions(name: str) -> Permissions:
 
 
 def exported_streams() -> list[str]:
-    """The event streams integrators read (never the mailer-only PRV_* streams, nor DEAD_LETTERS)."""
+    """The event streams integrators read (never the mailer-only PRV_* streams, nor the dead letters)."""
     return [event_stream(p) for p in PLATFORM]
 
 

@@ -160,19 +160,19 @@ class Service:
     async def _dead_letters(self, req: dl.ListDeadLetters, ctx: RpcContext) -> dl.DeadLetters:
         """The dead letters of this service's consumers, newest first (administrators)."""
         _operator(req.principal)
-        letters = await dead_letters_of(self.nc.jetstream(), [c.durable for c in self.consumers], req.limit)
+        letters = await dead_letters_of(self.nc.jetstream(), self.name, [c.durable for c in self.consumers], req.limit)
         return dl.DeadLetters(items=[_dead_letter_view(self.name, letter) for letter in letters])
 
     async def _replay_dead_letter(self, req: dl.ReplayDeadLetter, ctx: RpcContext) -> dl.DeadLetterReplayed:
         """Hand a dead letter's event to the consumer that failed on it; once handled, the letter
-        goes. A letter of another service's consumer is not found here."""
+        goes. The number is one of this service's own dead-letter stream."""
         _operator(req.principal)
         js = self.nc.jetstream()
         gone = NotFound(
             "Cet événement n'est pas (ou plus) parmi les événements en échec : il a peut-être déjà été rejoué."
         )
         try:
-            letter = await get_dead_letter(js, req.seq)
+            letter = await get_dead_letter(js, self.name, req.seq)
         except nats.js.errors.NotFoundError:
             raise gone from None
         # One durable name per purpose, on each stream the purpose reads: the letter names both.
@@ -188,7 +188,7 @@ class Service:
                 f"Le rejeu a de nouveau échoué : {error or 'erreur inconnue'}. L'événement reste en échec.",
                 reason="echec",
             )
-        await forget_dead_letter(js, req.seq)
+        await forget_dead_letter(js, self.name, req.seq)
         return dl.DeadLetterReplayed(
             seq=req.seq, consumer=letter.consumer, event_id=_event_id(letter.data), already_handled=seen
         )

@@ -1,6 +1,7 @@
 """Events in failure (dead letters) and their replay, for administrators: each service lists and
-replays its own consumers' dead letters (`rpc.<service>.dead_letters`, `.replay_dead_letter`); the
-gateway asks every service and merges the answers."""
+replays its own consumers' dead letters, kept in its own dead-letter stream
+(`rpc.<service>.dead_letters`, `.replay_dead_letter`); the gateway asks every service for the list
+and merges the answers, and asks the letter's service (a letter is numbered within it) for a replay."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def register(api: Api) -> None:
 
     @api.route(
         "POST",
-        f"{BASE}/{{seq}}/replay",
+        f"{BASE}/{{service}}/{{seq}}/replay",
         summary="Rejouer un événement en échec : le consommateur qui avait "
         "échoué le traite de nouveau (un événement déjà traité ne change rien)",
         tag=TAG,
@@ -83,13 +84,13 @@ def register(api: Api) -> None:
         responses={404: "Événement inconnu ou déjà rejoué", 409: "Le rejeu a de nouveau échoué"},
     )
     async def replay_dead_letter(request: web.Request) -> web.Response:
-        raw = request.match_info["seq"]
-        if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        raw, service = request.match_info["seq"], request.match_info["service"]
+        if service not in request.app[SETTINGS].gateway_services or not raw.isdigit() or not 0 < int(raw) < 2**63:
             raise NotFound("Cet événement en échec n'existe pas.")
         req = dl.ReplayDeadLetter(principal=request[PRINCIPAL], seq=int(raw))
-        answers = await _ask_each(request, dl.REPLAY_OPERATION, req)
-        done = next((a for a in answers if not isinstance(a, ServiceError)), None)
-        if done is not None:
-            return json_response(dl.DeadLetterReplayed.model_validate(done))
-        refusal = next((a for a in answers if isinstance(a, ServiceError) and a.code != "not_found"), None)
-        raise refusal or answers[0]  # type: ignore[misc]
+        done = await request.app[RPC].call_subject(
+            rpc_operation_subject(service, dl.REPLAY_OPERATION),
+            req.model_dump_json().encode(),
+            request_id=request[REQUEST_ID],
+        )
+        return json_response(dl.DeadLetterReplayed.model_validate(done))

@@ -305,7 +305,7 @@ async def test_a_gestionnaire_gets_no_administration_and_a_forged_post_changes_n
         "/personnel/administration/offre/formations/DAEU-A": {"libelle": "Forgée"},
         f"/personnel/administration/comptes/{victim_id}": {"roles": "admin"},
         f"/personnel/administration/comptes/{victim_id}/etat": {"desactive": "oui"},
-        "/personnel/administration/lettres-mortes/1/rejeu": {},
+        "/personnel/administration/lettres-mortes/mailer/1/rejeu": {},
         "/personnel/administration/offre/campagnes/X/prolongations": {
             "incident_date": today,
             "incident_heure": "00:00",

@@ -72,7 +72,7 @@ ADMIN_ONLY = {
     "GET /api/v1/staff/health",
     "GET /api/v1/staff/offre",
     "GET /api/v1/staff/dead-letters",
-    "POST /api/v1/staff/dead-letters/{seq}/replay",
+    "POST /api/v1/staff/dead-letters/{service}/{seq}/replay",
     "POST /api/v1/staff/webhooks",
     "GET /api/v1/staff/webhooks",
     "DELETE /api/v1/staff/webhooks/{endpoint_id}",
@@ -136,6 +136,7 @@ async def world(start_platform, smtp_sink):
         "code": "X",
         "endpoint_id": str(uuid.uuid4()),
         "seq": 1,
+        "service": "mailer",
     }
     return dict(
         platform=platform,

@@ -115,23 +115,23 @@ async def test_a_dead_letter_is_listed_then_replayed_once(platform, smtp_sink):
         assert letter["dead_lettered_at"]
 
         # Replayed before the cause is fixed: it fails again, and stays listed.
-        status, problem, _ = await boss.call("POST", f"/api/v1/staff/dead-letters/{letter['seq']}/replay")
+        status, problem, _ = await boss.call("POST", f"/api/v1/staff/dead-letters/mailer/{letter['seq']}/replay")
         assert status == 409 and "de nouveau échoué" in problem["detail"], problem
         status, letters, _ = await boss.call("GET", "/api/v1/staff/dead-letters")
-        assert letter["seq"] in {item["seq"] for item in letters["items"]}
+        assert (letter["service"], letter["seq"]) in {(item["service"], item["seq"]) for item in letters["items"]}
 
         mailer = platform.services["mailer"]
-        kept = await get_dead_letter(mailer.nc.jetstream(), letter["seq"])
+        kept = await get_dead_letter(mailer.nc.jetstream(), "mailer", letter["seq"])
         await mailbox.repair()
-        status, done, _ = await boss.call("POST", f"/api/v1/staff/dead-letters/{letter['seq']}/replay")
+        status, done, _ = await boss.call("POST", f"/api/v1/staff/dead-letters/mailer/{letter['seq']}/replay")
         assert status == 200 and done["event_id"] == letter["event_id"] and not done["already_handled"], done
         await eventually(lambda: mails_to(smtp_sink, address) == 1, timeout=30, message="the mail is sent")
 
     # Replayed twice: the letter is gone (404); the event handed to its consumer again changes nothing.
-    status, problem, _ = await boss.call("POST", f"/api/v1/staff/dead-letters/{letter['seq']}/replay")
+    status, problem, _ = await boss.call("POST", f"/api/v1/staff/dead-letters/mailer/{letter['seq']}/replay")
     assert status == 404 and "déjà été rejoué" in problem["detail"], problem
     status, letters, _ = await boss.call("GET", "/api/v1/staff/dead-letters")
-    assert letter["seq"] not in {item["seq"] for item in letters["items"]}
+    assert (letter["service"], letter["seq"]) not in {(item["service"], item["seq"]) for item in letters["items"]}
     consumer = next(
         c for c in mailer.consumers if c.durable == "mailer_notifications" and c.spec.stream == kept.original_stream
     )
@@ -146,13 +146,13 @@ async def test_a_dead_letter_is_listed_then_replayed_once(platform, smtp_sink):
 
 async def test_dead_letters_are_for_administrators_and_bad_numbers_are_not_found(platform, smtp_sink):
     boss = await admin(platform)
-    for path in ("abc", "0", "99999999999999999999", "-1"):
+    for path in ("mailer/abc", "mailer/0", "mailer/99999999999999999999", "mailer/-1", "nobody/1", "DEAD_LETTERS/1"):
         status, problem, _ = await boss.call("POST", f"/api/v1/staff/dead-letters/{path}/replay")
         assert status == 404 and problem["detail"].startswith("Cet événement"), (path, problem)
-    status, problem, _ = await boss.call("POST", "/api/v1/staff/dead-letters/999999999/replay")
+    status, problem, _ = await boss.call("POST", "/api/v1/staff/dead-letters/mailer/999999999/replay")
     assert status == 404, problem
     scolarite = await invited(platform, smtp_sink, boss, ["scolarite"])
-    for method, path in (("GET", "/api/v1/staff/dead-letters"), ("POST", "/api/v1/staff/dead-letters/1/replay")):
+    for method, path in (("GET", "/api/v1/staff/dead-letters"), ("POST", "/api/v1/staff/dead-letters/mailer/1/replay")):
         status, problem, _ = await scolarite.call(method, path)
         assert status == 403 and problem["code"] == "forbidden", (path, problem)
 

@@ -17,6 +17,8 @@ from ecandidat.contracts.base import Event
 from ecandidat.contracts.subjects import event_stream, producer_events
 from ecandidat.runtime.db import create_pool, migrate
 
+KIT_SERVICE = "kittest"  # the service the kit's test consumers belong to (its own dead-letter stream)
+
 EFFECTS_SQL = """
 CREATE TABLE effects (
     id       bigserial PRIMARY KEY,
@@ -58,9 +60,10 @@ async def kit(database_url: str, nats_server, tmp_path: Path) -> AsyncIterator[K
     await nc.jetstream().add_stream(
         StreamConfig(name=stream, subjects=[producer_events(producer)], duplicate_window=120)
     )
-    from ecandidat.runtime.nats import declare_streams
+    from ecandidat.runtime.nats import dead_letter_config, declare_streams
 
     await declare_streams(nc.jetstream())
+    await nc.jetstream().add_stream(dead_letter_config(KIT_SERVICE))  # as it is: nothing changes
     try:
         yield Kit(schema, producer, database_url, pool, nc, stream)
     finally:

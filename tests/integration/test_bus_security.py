@@ -18,7 +18,14 @@ from nats.js.api import ConsumerConfig
 from ecandidat.contracts.accounts import AccountPurged, ListStaffAccounts
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.envelope import envelope
-from ecandidat.contracts.subjects import SESSIONS_REVOKED, event_subject, rpc_subject
+from ecandidat.contracts.subjects import (
+    SESSIONS_REVOKED,
+    dead_letter_stream,
+    dead_letter_subject,
+    event_subject,
+    rpc_subject,
+)
+from ecandidat.runtime.deadletter import dead_letters_of, forget_dead_letter, get_dead_letter
 from ecandidat.runtime.natsauth import INTEGRATOR, INTEGRATOR_JS_PREFIX, PLATFORM
 from tests.conftest import eventually
 
@@ -247,3 +254,66 @@ async def test_only_accounts_signals_session_revocations_and_only_the_fronts_hea
         message="every other sender and listener refused",
     )
     assert heard == [b"*"]
+
+
+async def test_a_service_reads_and_removes_its_own_dead_letters_and_no_other_s(nats_server, connect) -> None:
+    """A dead letter is a failed event (a candidature, a piece, a sealed link token): the mailer's
+    identity reads and removes its own consumers' letters, and the server refuses it those of
+    candidatures and documents (a get by number or by subject, a delete, a forged letter)."""
+    ops = await connect("ops")
+    ops_js = ops.nc.jetstream()
+    marker = uuid.uuid4().hex
+    durables = {
+        "mailer": "mailer_notifications",
+        "candidatures": "candidatures_accounts",
+        "documents": "documents_letters",
+    }
+    seqs = {}
+    for service, durable in durables.items():
+        ack = await ops_js.publish(
+            dead_letter_subject(service, durable),
+            f"{service}:{marker}".encode(),
+            headers={"Ecandidat-Consumer": durable, "Ecandidat-Error": "RuntimeError: probe"},
+        )
+        assert ack.stream == dead_letter_stream(service)
+        seqs[service] = ack.seq
+
+    mailer = await connect("mailer")
+    js = mailer.nc.jetstream(timeout=1)
+    own = await get_dead_letter(js, "mailer", seqs["mailer"])
+    assert own.data == f"mailer:{marker}".encode() and own.consumer == "mailer_notifications"
+    listed = await dead_letters_of(js, "mailer", ["mailer_notifications"], 500)
+    assert seqs["mailer"] in {letter.seq for letter in listed}
+
+    for victim in ("candidatures", "documents"):
+        stream = dead_letter_stream(victim)
+        with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+            await js.get_msg(stream, seqs[victim])
+        with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+            await js.get_msg(stream, seq=1, subject=dead_letter_subject(victim, durables[victim]), next=True)
+        with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+            await js.delete_msg(stream, seqs[victim])
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+            await js.publish(dead_letter_subject(victim, durables[victim]), b"forged")
+        await eventually(
+            lambda: (
+                mailer.violated(f"$js.api.stream.msg.get.{stream}")
+                and mailer.violated(f"$js.api.stream.msg.delete.{stream}")
+                and mailer.violated(dead_letter_subject(victim, durables[victim]))
+            ),
+            message=f"{victim}'s dead letters refused to the mailer",
+        )
+        kept = await ops_js.get_msg(stream, seqs[victim])  # still there, untouched
+        assert kept.data == f"{victim}:{marker}".encode()
+
+    # Nor does an integrator reach any: the dead-letter streams are not exported.
+    integrator = await connect(INTEGRATOR)
+    subject = f"{INTEGRATOR_JS_PREFIX}.STREAM.MSG.GET.{dead_letter_stream('candidatures')}"
+    with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+        await integrator.nc.request(subject, b'{"seq": 1}', timeout=1)
+    await eventually(lambda: integrator.violated(subject), message="dead letters refused to an integrator")
+
+    # Its own letter, once handled, it removes.
+    await forget_dead_letter(js, "mailer", seqs["mailer"])
+    with pytest.raises(nats.js.errors.NotFoundError):
+        await ops_js.get_msg(dead_letter_stream("mailer"), seqs["mailer"])

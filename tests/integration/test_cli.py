@@ -2,7 +2,7 @@
 of its own, against the test servers, on the secured bus as the `ops` identity.
 
 `mail-test` and `create-admin` have their own tests (tests/integration/mailer/test_mailer.py,
-tests/e2e/test_accounts_staff.py); here: `deliveries`, `dlq list|replay`, `seed-demo`, `schemas`.
+tests/e2e/test_accounts_staff.py); here: `deliveries`, `dlq list|replay|migrate`, `seed-demo`, `schemas`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 import nats
 import pytest
 
-from ecandidat.contracts.subjects import DEAD_LETTER_STREAM
+from ecandidat.contracts.subjects import LEGACY_DEAD_LETTER_STREAM, dead_letter_stream, dead_letter_subject
+from ecandidat.runtime.deadletter import list_dead_letters
 from services.mailer.settings import MailerSettings
 from services.mailer.service import MailerService
 from tests.conftest import eventually, unique_email
@@ -71,7 +72,7 @@ async def test_dlq_list_then_replay(process_env, nats_server):
     original = "evt.dossiers.cli.probed"
     try:
         ack = await js.publish(
-            "dlq.dossiers_cli",
+            dead_letter_subject("dossiers", "dossiers_cli"),
             json.dumps({"probe": marker}).encode(),
             headers={
                 "Ecandidat-Original-Subject": original,
@@ -81,10 +82,13 @@ async def test_dlq_list_then_replay(process_env, nats_server):
                 "Nats-Msg-Id": marker,
             },
         )
+        assert ack.stream == dead_letter_stream("dossiers")
         code, out, err = await cli(process_env, "dlq", "list", "--limit", "100000")
         assert code == 0, err
-        [letter] = [json.loads(line) for line in out.splitlines() if json.loads(line)["seq"] == ack.seq]
+        listed = [json.loads(line) for line in out.splitlines()]
+        [letter] = [item for item in listed if (item["service"], item["seq"]) == ("dossiers", ack.seq)]
         assert letter == {
+            "service": "dossiers",
             "seq": ack.seq,
             "consumer": "dossiers_cli",
             "subject": original,
@@ -93,16 +97,60 @@ async def test_dlq_list_then_replay(process_env, nats_server):
         }
 
         sub = await js.subscribe(original, ordered_consumer=True, deliver_policy=nats.js.api.DeliverPolicy.NEW)
-        code, out, err = await cli(process_env, "dlq", "replay", str(ack.seq))
+        code, out, err = await cli(process_env, "dlq", "replay", "dossiers", str(ack.seq))
         assert code == 0, err
-        assert out.strip() == f"replayed dead letter {ack.seq} on {original}"
+        assert out.strip() == f"replayed dead letter dossiers {ack.seq} on {original}"
         replayed = await sub.next_msg(timeout=10)
         assert json.loads(replayed.data) == {"probe": marker}
         with pytest.raises(nats.js.errors.NotFoundError):
-            await js.get_msg(DEAD_LETTER_STREAM, ack.seq)
-        code, _, err = await cli(process_env, "dlq", "replay", str(ack.seq))
+            await js.get_msg(dead_letter_stream("dossiers"), ack.seq)
+        code, _, err = await cli(process_env, "dlq", "replay", "dossiers", str(ack.seq))
         assert code != 0  # already replayed: nothing to replay
     finally:
+        await nc.close()
+
+
+async def test_dlq_migrate_moves_the_letters_of_the_former_single_stream(process_env, nats_server):
+    """A deployment upgraded from one DEAD_LETTERS stream: each letter goes to its service's
+    stream (with the time it was dead-lettered), then the old stream goes."""
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())
+    js = nc.jetstream()
+    marker = uuid.uuid4().hex
+    try:
+        await js.add_stream(name=LEGACY_DEAD_LETTER_STREAM, subjects=["dlq.>"])
+        old = await js.publish(
+            "dlq.documents_letters",
+            json.dumps({"probe": marker}).encode(),
+            headers={
+                "Ecandidat-Original-Subject": "evt.candidatures.candidature.decided",
+                "Ecandidat-Original-Stream": "EVT_CANDIDATURES",
+                "Ecandidat-Consumer": "documents_letters",
+                "Ecandidat-Deliveries": "6",
+                "Ecandidat-Error": "RuntimeError: échec",
+                "Nats-Msg-Id": marker,
+            },
+        )
+        dead_lettered_at = (await js.get_msg(LEGACY_DEAD_LETTER_STREAM, old.seq)).time
+        code, out, err = await cli(process_env, "dlq", "migrate")
+        assert code == 0, err
+        assert out.strip() == "moved 1 dead letters into their service's stream"
+        with pytest.raises(nats.js.errors.NotFoundError):
+            await js.stream_info(LEGACY_DEAD_LETTER_STREAM)
+        [letter] = [
+            d
+            for d in await list_dead_letters(js, 100_000, ["documents"])
+            if d.data == json.dumps({"probe": marker}).encode()
+        ]
+        assert (letter.consumer, letter.error, letter.deliveries) == ("documents_letters", "RuntimeError: échec", 6)
+        assert letter.original_stream == "EVT_CANDIDATURES" and letter.time == dead_lettered_at
+        await js.delete_msg(dead_letter_stream("documents"), letter.seq)
+        code, out, err = await cli(process_env, "dlq", "migrate")  # nothing left: nothing to do
+        assert code == 0 and out.strip() == "moved 0 dead letters into their service's stream", err
+    finally:
+        try:
+            await js.delete_stream(LEGACY_DEAD_LETTER_STREAM)
+        except nats.js.errors.NotFoundError:
+            pass
         await nc.close()
 
 

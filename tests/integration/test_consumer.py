@@ -15,11 +15,12 @@ import pytest
 from nats.aio.msg import Msg
 
 from ecandidat.contracts.envelope import envelope
-from ecandidat.contracts.subjects import DEAD_LETTER_STREAM, event_subject
+from ecandidat.contracts.subjects import dead_letter_stream, event_subject
 from ecandidat.runtime.consumer import EventConsumer, PermanentFailure, Subscription
 from ecandidat.runtime.deadletter import dead_letters_of as dead_letters_of_consumer
 from ecandidat.runtime.deadletter import list_dead_letters, replay_dead_letter
 from tests.conftest import eventually
+from tests.integration.conftest import KIT_SERVICE
 
 
 async def publish(kit, model, value: int, *, event_id: uuid.UUID | None = None, msg_id: str | None = None) -> uuid.UUID:
@@ -50,7 +51,7 @@ def make_consumer(kit, model, handler, purpose="probe", **options) -> EventConsu
     return EventConsumer(
         nc=kit.nc,
         pool=kit.pool,
-        service="kittest",
+        service=KIT_SERVICE,
         purpose=purpose,
         producer=kit.producer,
         subscriptions=[Subscription(model, handler)],
@@ -67,7 +68,7 @@ async def effects(kit, consumer: str | None = None) -> list[int]:
 
 
 async def dead_letters_of(kit, durable: str) -> list:
-    return [d for d in await list_dead_letters(kit.nc.jetstream(), 10_000) if d.consumer == durable]
+    return [d for d in await list_dead_letters(kit.nc.jetstream(), 10_000, [KIT_SERVICE]) if d.consumer == durable]
 
 
 async def test_redelivered_event_changes_nothing(kit):
@@ -154,11 +155,11 @@ async def test_replayed_dead_letter_is_handled_once_fixed(kit):
         await eventually(lambda: consumer.dead_lettered == 1, timeout=10, message="dead-lettered")
         [letter] = await dead_letters_of(kit, consumer.durable)
         broken.clear()  # the operator fixed the cause
-        await replay_dead_letter(kit.nc.jetstream(), letter.seq)
+        await replay_dead_letter(kit.nc.jetstream(), KIT_SERVICE, letter.seq)
         await eventually(lambda: _effects_are(kit, [21]), message="handled after replay")
         assert await dead_letters_of(kit, consumer.durable) == []
         js = kit.nc.jetstream()
-        assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages >= 0
+        assert (await js.stream_info(dead_letter_stream(KIT_SERVICE))).state.messages >= 0
     finally:
         consumer.stop()
         await task
@@ -172,7 +173,7 @@ async def test_a_dead_letter_handed_back_to_its_consumer_twice_at_once_has_one_e
     try:
         await publish(kit, Probe, 31)
         await eventually(lambda: consumer.dead_lettered == 1, timeout=10, message="dead-lettered")
-        [letter] = await dead_letters_of_consumer(kit.nc.jetstream(), [consumer.durable, consumer.durable])
+        [letter] = await dead_letters_of_consumer(kit.nc.jetstream(), KIT_SERVICE, [consumer.durable, consumer.durable])
         assert letter.original_stream == consumer.spec.stream and letter.time is not None
         outcome, error, seen = await consumer.replay(letter.data)
         assert outcome == "retry" and "value 31 fails" in error and not seen  # not fixed yet
@@ -325,7 +326,7 @@ async def test_the_events_of_a_consumer_process_killed_mid_batch_go_to_another_r
     survivor = EventConsumer(
         nc=kit.nc,
         pool=kit.pool,
-        service="kittest",
+        service=KIT_SERVICE,
         purpose="killed",
         producer=kit.producer,
         subscriptions=[Subscription(Probe, recording_handler("survivor"))],
@@ -373,7 +374,7 @@ async def test_prepared_work_runs_before_the_transaction_and_reaches_the_handler
     consumer = EventConsumer(
         nc=kit.nc,
         pool=kit.pool,
-        service="kittest",
+        service=KIT_SERVICE,
         purpose="prepared",
         producer=kit.producer,
         subscriptions=[Subscription(Probe, handle, prepare=prepare)],
@@ -452,7 +453,7 @@ async def test_a_batch_handler_gets_the_runs_of_its_events_in_order_and_falls_ba
         consumer = EventConsumer(
             nc=kit.nc,
             pool=kit.pool,
-            service="kittest",
+            service=KIT_SERVICE,
             purpose="runs",
             producer=kit.producer,
             subscriptions=[

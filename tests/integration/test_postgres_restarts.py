@@ -17,7 +17,7 @@ import pytest
 from ecandidat.contracts.accounts import AccountActivationRequested, AccountCreated
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.mailer import MailCheckRequested
-from ecandidat.contracts.subjects import DEAD_LETTER_STREAM, event_subject
+from ecandidat.contracts.subjects import dead_letter_stream, event_subject
 from ecandidat.runtime.db import connect
 from ecandidat.runtime.listener import Listener
 from ecandidat.runtime.outbox import add_event
@@ -186,7 +186,7 @@ async def test_every_consumer_keeps_consuming_and_every_mail_is_sent_across_rest
                 "SELECT status, count(*) AS n FROM deliveries WHERE recipient = ANY($1) GROUP BY status", expected
             )
         assert {r["status"]: r["n"] for r in statuses} == {"sent": len(expected)}
-        assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == 0, "an event was dead-lettered"
+        assert (await js.stream_info(dead_letter_stream("mailer"))).state.messages == 0, "an event was dead-lettered"
         tasks = {t.name: t for t in mailer.tasks}
         assert all(t.running for t in tasks.values()), [t.describe() for t in tasks.values()]
     finally:

@@ -257,12 +257,12 @@ async def dead_letters(request: web.Request) -> web.Response:
     )
 
 
-@routes.post(LETTRES + "/{seq:[0-9]{1,18}}/rejeu")
+@routes.post(LETTRES + "/{service:[a-z][a-z0-9_]{0,39}}/{seq:[0-9]{1,18}}/rejeu")
 async def replay(request: web.Request) -> web.Response:
     await read_form(request)
-    seq = request.match_info["seq"]
+    service, seq = request.match_info["service"], request.match_info["seq"]
     try:
-        await api(request).call(request, "POST", f"/staff/dead-letters/{seq}/replay")
+        await api(request).call(request, "POST", f"/staff/dead-letters/{service}/{seq}/replay")
     except Problem as problem:
         if problem.status >= 500 or problem.status == 403:
             raise
