@@ -3,9 +3,13 @@
 A NOTIFY takes a lock of the whole PostgreSQL server at commit: every notifying commit of every
 database waits for the previous one to be flushed. The outbox relay, the mailer's sender and the
 documents' eraser are woken in their own process after the commit (`db.wake_after_commit`), the
-other replicas polling. The one trigger left announces ended sessions to every gateway
-(accounts, `accounts_sessions_revoked`): a revocation must reach the other processes at once, and
-it comes with a logout or an administrator's change, not with each candidate's action.
+other replicas polling. The one channel left announces to every gateway the accounts whose
+session or kept account view ended (accounts, `accounts_sessions_revoked`): a revocation must reach
+the other processes at once, and it comes with a logout, an administrator's change, a change of
+the account's names or INE or a requested change of address — not with each candidate's action
+on a dossier or a candidature. (`link_tokens`' trigger runs at every insert of a link, and
+notifies only for a change of address: the others, activations and password resets, announce
+nothing.)
 """
 
 from __future__ import annotations
@@ -56,4 +60,6 @@ async def test_only_the_session_revocations_notify_at_commit(database_url):
     )
     assert notifying, "the session revocations are announced by triggers"
     assert {schema for schema, _, _ in notifying} == {"accounts"}, notifying
-    assert {table for _, table, _ in notifying} == {"sessions", "candidates", "staff_accounts"}, notifying
+    assert {table for _, table, _ in notifying} == {"sessions", "candidates", "staff_accounts", "link_tokens"}, (
+        notifying
+    )
