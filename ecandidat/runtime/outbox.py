@@ -7,8 +7,11 @@ rows that are final: up to the *horizon*, a `seq` below which no row can still c
 it reads, in this order, the sequence's last value V and the transactions writing to this outbox
 right now (those holding the table's RowExclusiveLock, which an INSERT takes before its `seq`);
 once every one of them has ended, every row up to V is committed or never will be, and V becomes
-the horizon (`outbox_writers()`, kit migration 0002). Only this outbox's own writers hold it back:
-a long transaction of another service or another database of the server does not.
+the horizon (`outbox_writers()`, kit migration 0002). Rows committed just above the horizon with
+no gap in their seqs are final too (a committed row is, and nothing can appear between consecutive
+seqs): they go at once, and the horizon moves past them, so that a writer in flight holds back only
+the events behind its own seq, not those committed below it. Only this outbox's own writers hold
+it back: a long transaction of another service or another database of the server does not.
 
 Publication is pipelined, each message carrying `Nats-Msg-Id` = event id (JetStream drops a
 re-publication inside its duplicate window) and `Nats-Expected-Last-Msg-Id` = the previous event of
@@ -118,6 +121,23 @@ async def add_events(
     )
     wake_after_commit(conn, WAKE_CHANNEL)
     return ids
+
+
+# The rows to publish now, in seq order: those up to the horizon ($1), then those committed just
+# above it with no gap in their seqs (seq = horizon + 1, + 2, …). A committed row is final, and no
+# row can still appear between two consecutive seqs, so such a run is final too, however many
+# writers are in flight above it: an event is held back only while a smaller seq is missing. The
+# run is read in the same statement (the same snapshot) as the rows; a gap (a writer in flight, or
+# a rollback) ends it, and the writers' horizon then decides. Rows above the horizon are never
+# sent ones of this leadership; a sent one of a former leader only ends the run early.
+_PUBLISHABLE = """
+SELECT seq, event_id, subject, payload FROM outbox
+ WHERE sent_at IS NULL
+   AND seq <= greatest($1, (SELECT max(seq) FROM (
+           SELECT seq, seq - row_number() OVER (ORDER BY seq) AS gap_before FROM (
+               SELECT seq FROM outbox WHERE sent_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2) above
+         ) run WHERE gap_before = $1))
+ ORDER BY seq LIMIT $2"""
 
 
 def _lock_key(schema: str) -> int:
@@ -233,14 +253,10 @@ class OutboxRelay:
         self.rounds += 1
         last_seq, writers = await conn.fetchrow("SELECT last_seq, writers FROM outbox_writers()")
         self._advance(last_seq, frozenset(writers))
-        rows = await conn.fetch(
-            """SELECT seq, event_id, subject, payload FROM outbox
-               WHERE sent_at IS NULL AND seq <= $1 ORDER BY seq LIMIT $2""",
-            self.horizon,
-            self.batch_size,
-        )
+        rows = await conn.fetch(_PUBLISHABLE, self.horizon, self.batch_size)
         if not rows:
             return 0
+        self._final(rows[-1]["seq"])
         futures = []
         previous: dict[str, str] = {}  # per stream: evt.<producer>.… and the private prv.<producer>.…
         try:
@@ -295,6 +311,12 @@ class OutboxRelay:
         self._checkpoints = [
             (seq, waited) for seq, waited in self._checkpoints[-MAX_CHECKPOINTS:] if seq > self.horizon
         ]
+
+    def _final(self, seq: int) -> None:
+        """Every row up to `seq` is final (committed, or never will be): the horizon moves there."""
+        if seq > self.horizon:
+            self.horizon = seq
+            self._checkpoints = [(last, waited) for last, waited in self._checkpoints if last > seq]
 
     async def _mark_sent(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
         await conn.execute("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", seqs)

@@ -147,6 +147,40 @@ async def test_events_are_published_in_order_even_when_transactions_interleave(k
         await stop(task)
 
 
+async def test_committed_events_below_a_writer_in_flight_are_published_without_waiting_for_it(kit):
+    """Writers in flight above a run of committed seqs hold nothing of it back: the events whose
+    every smaller seq is committed go while a later seq's transaction is still open, and one
+    committed above that open seq waits for it."""
+    Probe = kit.event_class()
+    relay = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=30)  # woken by the commits
+    task = await run(relay)
+    first = await kit.pool.acquire()
+    slow = await kit.pool.acquire()
+    try:
+        tx_first, tx_slow = first.transaction(), slow.transaction()
+        await tx_first.start()
+        await add_event(first, Probe(value=1))  # seq n
+        await tx_slow.start()
+        await add_event(slow, Probe(value=2))  # seq n+1, in flight for the rest of the test
+        await tx_first.commit()
+        await eventually(lambda: _count_is(kit, 1), message="published while a later writer is in flight")
+        async with kit.pool.acquire() as conn, conn.transaction():
+            await add_event(conn, Probe(value=3))  # seq n+2, above the open seq n+1
+        rounds = relay.rounds
+        await eventually(lambda: relay.rounds >= rounds + 3, message="the relay looked at the outbox meanwhile")
+        assert await stream_count(kit) == 1, "an event was published before a smaller seq could commit"
+        await tx_slow.commit()
+        await eventually(lambda: _count_is(kit, 3), message="the rest published once the writer committed")
+        values = [json.loads(m.data)["data"]["value"] for m in await stream_messages(kit)]
+        assert values == [1, 2, 3]
+    finally:
+        for conn in (first, slow):
+            if conn.is_in_transaction():
+                await conn.execute("ROLLBACK")
+            await kit.pool.release(conn)
+        await stop(task)
+
+
 async def _count_is(kit, n: int) -> bool:
     return await stream_count(kit) == n
 
