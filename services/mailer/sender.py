@@ -5,7 +5,10 @@ many as it has free sending slots (MAIL_SEND_CONCURRENCY), each with a short lea
 that it renews while the conversation lasts. It records each outcome as soon as the server has
 answered: `sent`; back to `pending` with an exponential backoff when the server is unreachable or
 answers 4xx; `failed` on a 5xx answer or once the mail has waited longer than MAIL_GIVE_UP_AFTER.
-An outcome that cannot be written (the database restarting) is written again until it is.
+An outcome that cannot be written (the database restarting) is written again until it is. A slot
+whose mail was accepted claims its next one in the statement that records it `sent`, and sends it
+on the same SMTP session: while mails are waiting, one database round trip a mail, and a slot
+still holds one delivery at a time.
 
 What remains (SMTP has no idempotency, see docs/ARCHITECTURE.md, "Faults"): a sender that dies
 after the server accepted a message and before it recorded the answer leaves the delivery to
@@ -22,11 +25,11 @@ replica queued).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from datetime import timedelta
 from email import charset as _charset
 from email.header import Header
@@ -157,27 +160,44 @@ class Sender(WakeableLoop):
             self.smtp.close()
 
     async def _claim(self) -> int:
-        """Claim as many due deliveries as there are free slots and start sending them."""
+        """Claim as many due deliveries as there are free slots and start a slot on each."""
         free = self.slots - len(self.in_flight)
         if free <= 0:
             return 0
-        now = self.clock.now()
         try:
             async with self.pool.acquire() as conn:
-                rows = await store.claim_due(
-                    conn, now, now + self.lease, free, claimer=self.claimer, exclude=list(self.in_flight)
-                )
+                rows = await store.claim_due(conn, self.clock.now(), self._next_claim(free))
         except Exception as exc:
             log.warning("mail queue unavailable", extra={"error": repr(exc)})
             return 0
         for row in rows:
-            task = asyncio.create_task(self._send_one(row))
+            task = asyncio.create_task(self._slot(row))
             self.in_flight[row["id"]] = task
-            task.add_done_callback(functools.partial(self._finished, row["id"]))
+            task.add_done_callback(self._finished)
         return len(rows)
 
-    def _finished(self, delivery_id: uuid.UUID, _task: asyncio.Task | None = None) -> None:
-        self.in_flight.pop(delivery_id, None)
+    def _next_claim(self, limit: int) -> store.Claim:
+        return store.Claim(self.clock.now() + self.lease, limit, self.claimer, list(self.in_flight))
+
+    async def _slot(self, row: asyncpg.Record) -> None:
+        """One sending slot: its delivery, then, as long as the server accepts them, the next due
+        one, claimed by the statement that records the previous one sent (the slot holds one
+        delivery at a time, so a crash still leaves at most one sent twice per slot)."""
+        task = asyncio.current_task()
+        next_row: asyncpg.Record | None = row
+        while next_row is not None:
+            row, next_row = next_row, None
+            with bind(event_id=str(row["event_id"]), delivery_id=str(row["id"]), template=row["template"]):
+                try:
+                    next_row = await self._attempt(row)
+                except Exception:  # left to the lease: the delivery is claimed again once it expires
+                    log.exception("mail delivery failed unexpectedly")
+                finally:
+                    self.in_flight.pop(row["id"], None)
+            if next_row is not None and task is not None:
+                self.in_flight[next_row["id"]] = task
+
+    def _finished(self, _task: asyncio.Task | None = None) -> None:
         self._wake.set()  # a slot is free
 
     async def _keep_leases(self) -> None:
@@ -203,14 +223,9 @@ class Sender(WakeableLoop):
             return self.poll_interval
         return max(0.05, min(self.poll_interval, (due - self.clock.now()).total_seconds()))
 
-    async def _send_one(self, row: asyncpg.Record) -> None:
-        with bind(event_id=str(row["event_id"]), delivery_id=str(row["id"]), template=row["template"]):
-            try:
-                await self._attempt(row)
-            except Exception:  # left to the lease: the delivery is claimed again once it expires
-                log.exception("mail delivery failed unexpectedly")
-
-    async def _attempt(self, row: asyncpg.Record) -> None:
+    async def _attempt(self, row: asyncpg.Record) -> asyncpg.Record | None:
+        """Send one delivery and record its outcome; once sent, the next due delivery for this slot
+        (none when the sender is stopping)."""
         try:
             message = await self._message(row)
             response = await self._smtp_send(message)
@@ -219,31 +234,32 @@ class Sender(WakeableLoop):
                 "mail refused by the SMTP server, giving up", extra={"error": str(exc), "recipient": row["recipient"]}
             )
             await self._record(store.mark_failed, row["id"], self.clock.now(), str(exc))
-            return
+            return None
         except Exception as exc:  # unreachable server, 4xx, timeout, storage down: try again later
             now = self.clock.now()
             error = f"{type(exc).__name__}: {exc}"
             if (now - row["created_at"]).total_seconds() > self.settings.mail_give_up_after:
                 log.error("mail could not be sent in time, giving up", extra={"error": error})
                 await self._record(store.mark_failed, row["id"], now, f"gave up: {error}")
-                return
+                return None
             delay = self._backoff(row["attempts"])
             log.warning("mail not sent, will retry", extra={"error": error, "retry_in": round(delay, 1)})
             await self._record(store.mark_retry, row["id"], now + timedelta(seconds=delay), error)
-            return
-        await self._record(store.mark_sent, row["id"], self.clock.now(), response)
+            return None
+        then = None if self._stopping.is_set() else self._next_claim(1)
+        claimed = await self._record(store.mark_sent, row["id"], self.clock.now(), response, then)
         self.sent += 1
         log.info("mail sent", extra={"recipient": row["recipient"], "message_id": row["message_id"]})
+        return claimed[0] if claimed else None
 
-    async def _record(self, fn, *args) -> None:
+    async def _record(self, fn, *args) -> Any:
         """Write an outcome, again and again while the database is unavailable: a sent mail whose
         outcome is lost would be sent again once its lease expires (the lease is renewed meanwhile)."""
         failures = 0
         while True:
             try:
                 async with self.pool.acquire() as conn:
-                    await fn(conn, *args)
-                return
+                    return await fn(conn, *args)
             except Exception as exc:
                 if not database_unavailable(exc):
                     raise

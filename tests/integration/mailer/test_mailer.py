@@ -256,6 +256,52 @@ async def test_a_conversation_longer_than_the_lease_keeps_its_delivery(start_mai
     assert (await delivery(mailer_db, to))["attempts"] == 1
 
 
+async def test_a_busy_slot_claims_its_next_mail_in_the_statement_recording_the_last_one_sent(
+    start_mailer, smtp_sink, mailer_db, monkeypatch
+):
+    """One sending slot, five mails waiting: the loop claims the first; each `sent` record claims the
+    next one in the same statement. The slot never holds more than the mail it is sending (a crash
+    can still send at most that one twice) and each mail leaves once."""
+    service = await start_mailer(mail_send_concurrency=1)
+    sender = service.sender
+    original = sender._record
+    held: list[int] = []
+    chained: list[str] = []
+
+    async def spy(fn, *args):
+        async with service.pool.acquire() as conn:
+            held.append(
+                await conn.fetchval(
+                    "SELECT count(*) FROM deliveries WHERE status = 'sending' AND claimed_by = $1", sender.claimer
+                )
+            )
+        claimed = await original(fn, *args)
+        chained.extend(row["recipient"] for row in claimed or ())
+        return claimed
+
+    monkeypatch.setattr(sender, "_record", spy)
+    recipients = [unique_email(f"rafale{i}") for i in range(5)]
+    async with mailer_db.transaction():  # one commit wakes the sender: the five are due at once
+        for i, to in enumerate(recipients):
+            await store.enqueue(
+                mailer_db,
+                event_id=uuid.uuid4(),
+                event_type="test",
+                template="mail_check",
+                recipient=to,
+                rendered=Rendered("Rafale", "x\n", "<p>x</p>"),
+                attachments=(),
+                message_id=f"<{uuid.uuid4()}.0@test>",
+                now=datetime(2000, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=i),  # due before any other
+            )
+    for to in recipients:
+        await eventually(lambda: _status(mailer_db, to, "sent"), message=f"sent to {to}")
+    assert set(recipients[1:]) <= set(chained), "the next mails were not claimed by the records of the previous ones"
+    assert set(held) == {1}, held
+    for to in recipients:
+        assert len(mails_to(smtp_sink, to)) == 1 and (await delivery(mailer_db, to))["attempts"] == 1
+
+
 async def _quiescent_everywhere(replicas, to: str) -> bool:
     return all([await mailer_quiescent(r, to) for r in replicas])
 
