@@ -22,6 +22,7 @@ def test_a_lean_message_reads_back_unchanged():
     html = "<p>Bonjour Élodie,<br>votre pièce a été refusée.</p>\n"
     raw = lean_message(HEADERS, text, html)
     assert raw.isascii() and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78  # headers folded, bodies' lines broken
     mail = BytesParser(policy=policy.default).parsebytes(raw)
     for name, value in HEADERS:
         assert mail[name] == value
