@@ -13,6 +13,7 @@ import time
 
 from aiohttp import web
 
+from ecandidat.runtime import aio
 from ecandidat.runtime import logging as kit_logging
 from ecandidat.runtime.heap import freeze_startup_objects
 
@@ -58,7 +59,7 @@ async def drain(in_flight: InFlight, timeout: float) -> None:
 def main() -> None:
     settings = GatewaySettings()
     kit_logging.configure("gateway", settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    aio.run(serve(settings), settings.event_loop)
 
 
 if __name__ == "__main__":

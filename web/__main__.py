@@ -2,6 +2,7 @@
 
 from aiohttp import web
 
+from ecandidat.runtime import aio
 from ecandidat.runtime import logging as kit_logging
 from ecandidat.runtime.heap import freeze_startup_objects
 
@@ -22,7 +23,15 @@ def main() -> None:
     kit_logging.configure("web", settings.log_level, settings.log_format)
     app = create_app(settings)
     app.on_startup.append(ready)
-    web.run_app(app, host=settings.web_host, port=settings.web_port, access_log=None, shutdown_timeout=10, print=None)
+    web.run_app(
+        app,
+        host=settings.web_host,
+        port=settings.web_port,
+        access_log=None,
+        shutdown_timeout=10,
+        print=None,
+        loop=aio.new_event_loop(settings.event_loop),
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@
 | WEB_ENT_URL | (none) | where "Connexion via l'ENT" leads (`/connexion/ent` when the accounts service has ENT_ENABLED, docs/ENT.md); the button is shown only when set |
 | WEB_ASSETS_DIR | <checkout>/node_modules | where `npm ci` put `@gouvfr/dsfr` (the Dockerfile copies it to /app/node_modules) |
 | METRICS_PORT / METRICS_HOST | — / 127.0.0.1 | internal listener: `/metrics`, `/health/live`, `/health/ready` (web/probes.py) |
-| LOG_LEVEL, LOG_FORMAT | INFO, json | as for every process |
+| LOG_LEVEL, LOG_FORMAT, EVENT_LOOP | INFO, json, uvloop | as for every process |
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ecandidat.runtime.aio import EventLoopKind
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +44,7 @@ class WebSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
+    event_loop: EventLoopKind = "uvloop"
 
     @property
     def secure_cookies(self) -> bool:

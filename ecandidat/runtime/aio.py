@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any, Literal, TypeVar
+
+import uvloop
+
+T = TypeVar("T")
+
+EventLoopKind = Literal["uvloop", "asyncio"]
 
 # Pauses between attempts to reach a server that is away (a PostgreSQL restart takes seconds):
 # short at first, so that a quick restart costs little, then every 5 s.
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+
+
+def new_event_loop(kind: EventLoopKind = "uvloop") -> asyncio.AbstractEventLoop:
+    """A new event loop of the kind EVENT_LOOP names: uvloop's (libuv, the default: the same
+    asyncio API with sockets, timers and callbacks in C, measured in bench/README.md) or the
+    standard library's (`asyncio`, for a comparison or a debugger that needs it)."""
+    return asyncio.new_event_loop() if kind == "asyncio" else uvloop.new_event_loop()
+
+
+def run(main: Coroutine[Any, Any, T], kind: EventLoopKind = "uvloop") -> T:
+    """Run `main` to completion on a new event loop of that kind, as `asyncio.run` does."""
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(kind)) as runner:
+        return runner.run(main)
 
 
 def retry_delay(failures: int, delays: Sequence[float] = RETRY_DELAYS) -> float:

@@ -36,6 +36,7 @@ from ..contracts.envelope import CloudEvent
 from ..contracts.errors import Conflict, Forbidden, NotFound
 from ..contracts.health import CheckResult, HealthReply, HealthRequest
 from ..contracts.subjects import rpc_operation_subject
+from . import aio
 from . import logging as kit_logging
 from . import metrics
 from .clock import Clock, SystemClock
@@ -316,4 +317,4 @@ def run(service: Service) -> None:
         log.info("stopping", extra={"instance": service.instance})
         await service.stop()
 
-    asyncio.run(main())
+    aio.run(main(), service.settings.event_loop)

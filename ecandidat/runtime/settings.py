@@ -24,6 +24,7 @@
 | METRICS_HOST | 127.0.0.1 | its address (`0.0.0.0` in a container, for the scraper and the probes) |
 | LOG_LEVEL | INFO | |
 | LOG_FORMAT | json | `json` or `text` |
+| EVENT_LOOP | uvloop | the event loop: `uvloop` (libuv) or `asyncio` (the standard library's) |
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .aio import EventLoopKind
 
 
 class KitSettings(BaseSettings):
@@ -64,6 +67,7 @@ class KitSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
+    event_loop: EventLoopKind = "uvloop"
 
     @field_validator("consumer_backoff", mode="before")
     @classmethod
