@@ -39,6 +39,8 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
 from ecandidat.devstack._process import spawn, tail, terminate  # noqa: E402
+from ecandidat.runtime import aio  # noqa: E402
+from ecandidat.runtime.settings import KitSettings  # noqa: E402
 from ecandidat.devstack.infra import drop_database, ensure_database, free_port, NatsServer, PostgresServer  # noqa: E402
 from ecandidat.devstack.infra import reachable, S3Server, SmtpSink, wait_port  # noqa: E402
 from ecandidat.devstack.nats import nats_server_binary  # noqa: E402
@@ -127,6 +129,7 @@ def conditions(**extra: Any) -> dict[str, Any]:
         "aiohttp": _version("aiohttp"),
         "asyncpg": _version("asyncpg"),
         "pydantic": _version("pydantic"),
+        "event loop": f"{KitSettings().event_loop} (EVENT_LOOP; uvloop {_version('uvloop')})",
     }
     info.update(extra)
     return info
@@ -677,7 +680,8 @@ def bare_app(nats_url: str | None = None) -> Any:
 def _serve_bare(port: int, nats_url: str | None) -> None:
     from aiohttp import web
 
-    web.run_app(bare_app(nats_url), host=LOCALHOST, port=port, access_log=None, print=None)
+    loop = aio.new_event_loop(KitSettings().event_loop)  # the platform's loop: the ratios compare like with like
+    web.run_app(bare_app(nats_url), host=LOCALHOST, port=port, access_log=None, print=None, loop=loop)
 
 
 def _serve_echo(nats_url: str) -> None:
@@ -697,7 +701,7 @@ def _serve_echo(nats_url: str) -> None:
         await stop.wait()
         await nc.drain()
 
-    asyncio.run(main())
+    aio.run(main(), KitSettings().event_loop)
 
 
 def bare_server(logs: Path, nats_url: str | None = None) -> tuple[Process, int]:

@@ -33,6 +33,7 @@ def serve_gateway() -> None:
 
     from ecandidat.contracts.auth import Principal
     from ecandidat.contracts.errors import Unauthenticated
+    from ecandidat.runtime import aio
     from ecandidat.runtime import logging as kit_logging
     from gateway.api import AUTHENTICATOR
     from gateway.app import create_app
@@ -51,7 +52,8 @@ def serve_gateway() -> None:
         return Principal(realm="candidate", account_id=account_id, email="bench@example.org")
 
     app[AUTHENTICATOR] = authenticate
-    web.run_app(app, host=LOCALHOST, port=settings.gateway_port, access_log=None, print=None)
+    loop = aio.new_event_loop(settings.event_loop)
+    web.run_app(app, host=LOCALHOST, port=settings.gateway_port, access_log=None, print=None, loop=loop)
 
 
 async def seed(nats_url: str, accounts: list[uuid.UUID]) -> None:
