@@ -25,7 +25,7 @@ from ecandidat.contracts.accounts import ResolveSession, SessionIssued
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import Forbidden, Unauthenticated
 
-from .api import PRINCIPAL, REQUEST_ID, Operation
+from .api import OPERATION, PRINCIPAL, REQUEST_ID, Operation
 from .keys import RPC, SESSIONS, SETTINGS
 
 SESSION_COOKIE = "ecandidat_session"
@@ -33,6 +33,14 @@ CSRF_COOKIE = "ecandidat_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_TOKEN = web.RequestKey("session_token", str)
+
+# The operations on accounts and their sessions, by their OpenAPI tags (gateway/routes/accounts.py,
+# staff_accounts.py, ent.py): only a write among them can change the caller's own account, session
+# or principal, so only after one does this gateway resolve the caller's sessions afresh.
+CANDIDATE_ACCOUNTS_TAG = "comptes candidats"
+STAFF_ACCOUNTS_TAG = "comptes du personnel"
+ENT_TAG = "connexion via l'ENT"
+ACCOUNT_TAGS = frozenset({CANDIDATE_ACCOUNTS_TAG, STAFF_ACCOUNTS_TAG, ENT_TAG})
 
 REALM_NAMES = {"candidate": "aux candidats", "staff": "aux personnels de gestion"}
 
@@ -81,13 +89,19 @@ async def authenticate(request: web.Request, op: Operation) -> Principal:
 
 @web.middleware
 async def forget_after_writes(request: web.Request, handler) -> web.StreamResponse:
-    """After a write made on behalf of an account (whatever its outcome), this gateway resolves
-    that account's sessions afresh (`gateway.sessions`)."""
+    """After a write on accounts made on behalf of an account (whatever its outcome), this gateway
+    resolves that account's sessions afresh (`gateway.sessions`). Other writes (a dossier section,
+    a piece, a staff decision) change no session: the caller's stays kept."""
     try:
         return await handler(request)
     finally:
         principal = request.get(PRINCIPAL)
-        if request.method not in SAFE_METHODS and isinstance(principal, Principal) and SESSIONS in request.app:
+        if (
+            request.method not in SAFE_METHODS
+            and isinstance(principal, Principal)
+            and request[OPERATION].tag in ACCOUNT_TAGS
+            and SESSIONS in request.app
+        ):
             sessions_changed(request, principal.account_id)
 
 

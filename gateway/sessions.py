@@ -17,9 +17,10 @@ What bounds the rest:
   active session is resolved by rpc (its idle timeout slid) at least every TTL seconds;
 - a resolution in flight when a signal arrives is not kept (a generation counter).
 
-- a write made through this gateway (a logout, a password change…): the caller's sessions are
-  dropped here as soon as it is answered, so that the same client never sees its old session
-  (`forget_after_writes`).
+- a write on accounts made through this gateway (a logout, a password or address change…): the
+  caller's sessions are dropped here as soon as it is answered, so that the same client never sees
+  its old session (`forget_after_writes`); a write elsewhere (a dossier, a piece, a staff
+  decision) changes no session and keeps it.
 
 Concurrent requests with the same token wait for one rpc (single flight). Errors are not kept.
 

@@ -20,6 +20,7 @@ from ecandidat.contracts.auth import Principal
 from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, call, json_response, parse_body
 from ..keys import RPC, SESSIONS
 from ..auth import (
+    CANDIDATE_ACCOUNTS_TAG,
     SESSION_TOKEN,
     clear_session_cookies,
     client_address,
@@ -29,7 +30,7 @@ from ..auth import (
 )
 from . import Rpc, register_rpcs
 
-TAG = "comptes candidats"
+TAG = CANDIDATE_ACCOUNTS_TAG
 DEVICE_COOKIE = "ecandidat_device"
 
 

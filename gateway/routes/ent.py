@@ -23,11 +23,11 @@ from ecandidat.contracts import accounts as c
 from ecandidat.contracts.errors import ErrorDetail, InvalidInput
 
 from ..api import API_PREFIX, Api, json_response, parse_body
-from ..auth import client_address, previous_token, sessions_changed
+from ..auth import ENT_TAG, client_address, previous_token, sessions_changed
 from ..keys import SETTINGS
 from .accounts import Session, call, device_cookie, session_response
 
-TAG = "connexion via l'ENT"
+TAG = ENT_TAG
 SERVICE_PATH = "/connexion/ent/retour"  # the espace candidat's page the CAS server sends the browser back to
 
 

@@ -10,11 +10,11 @@ from ecandidat.contracts import accounts as c
 from ecandidat.contracts.access import ACCOUNT_READERS, ADMINS, CENTRE_STAFF_READERS
 
 from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body, path_uuid
-from ..auth import client_address, previous_token, sessions_changed
+from ..auth import STAFF_ACCOUNTS_TAG, client_address, previous_token, sessions_changed
 from . import PathId, Rpc, register_rpcs
 from .accounts import Session, call, device_cookie, end_session, session_response
 
-TAG = "comptes du personnel"
+TAG = STAFF_ACCOUNTS_TAG
 STAFF = f"{API_PREFIX}/staff"
 
 

@@ -135,6 +135,27 @@ async def test_a_change_of_the_account_reaches_the_view_every_gateway_keeps(gate
     await eventually(pending, timeout=60, interval=0.01, message="the other gateway sees the pending address")
 
 
+async def test_only_a_write_on_accounts_makes_the_gateway_resolve_the_callers_session_afresh(gateways, smtp_sink):
+    """A write that changes no account (a dossier section, here refused at the edge for want of its version)
+    keeps the caller's session in the cache; a write on the caller's account (a change of address)
+    drops it on this gateway at once, before the accounts' signal."""
+    a, _ = gateways
+    account = await activated_account(a, smtp_sink)
+    token = await login(a, account["numero_dossier"])
+    assert await status_of(a, token) == 200
+    misses = cache(a).misses
+    status, body, _ = await api(a, "PUT", "/api/v1/dossier/sections/adresse", {"pays": 12}, token=token)
+    assert status == 428, body  # no If-Match: refused at the edge
+    assert await status_of(a, token) == 200
+    assert cache(a).misses == misses  # the session is still this gateway's: no rpc
+
+    new_email = f"autre.{uuid.uuid4().hex[:8]}@example.org"
+    change = {"new_email": new_email, "new_email_confirmation": new_email, "password": "pas le bon"}
+    assert (await api(a, "POST", "/api/v1/me/email", change, token=token))[0] in (400, 403, 422)
+    assert await status_of(a, token) == 200
+    assert cache(a).misses == misses + 1  # resolved afresh after a write on the account, even refused
+
+
 async def test_without_the_bus_nothing_is_served_from_the_cache(gateways, smtp_sink, nats_server):
     """A signal sent while a gateway is cut from the bus is lost: the gateway serves nothing from
     its cache meanwhile and drops it when it is back."""
