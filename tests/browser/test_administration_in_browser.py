@@ -249,6 +249,8 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
         await eventually(listed, timeout=60, message="the event is in failure")
         await expect(row).to_contain_text("boîte de test indisponible")
         await expect(row).to_contain_text("mailer_notifications")
+        assert await row.get_attribute("data-service") == "mailer"
+        seq = await row.get_attribute("data-seq")
         await j.step("lettres-mortes")
         await row.get_by_role("button").click()
         await flash(page, "Le rejeu a de nouveau échoué")
@@ -256,7 +258,7 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
         await j.step("rejeu-en-echec")
         await mailbox.repair()
         await row.get_by_role("button").click()
-        await flash(page, "est rejoué")
+        await flash(page, f"L'événement n° {seq} du service Courriels est rejoué.")
         await expect(row).to_have_count(0)
         await j.step("rejeu-reussi")
     await eventually(lambda: mails_to(smtp_sink, address) == 1, timeout=30, message="the test mail is sent")

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from ..api import Problem, chunks_of
+from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, read_upload, redirect, text_values
 from .common import PREFIX, page, staff_allowed
@@ -242,6 +243,15 @@ async def import_registry(request: web.Request) -> web.Response:
 # -- events in failure (dead letters) ----------------------------------------------------------------
 
 LETTRES = f"{PREFIX}/administration/lettres-mortes"
+# The services whose letters are listed, by the name an operator knows them by.
+SERVICES = {
+    "accounts": N_("Comptes"),
+    "dossiers": N_("Dossiers"),
+    "candidatures": N_("Candidatures"),
+    "documents": N_("Documents"),
+    "mailer": N_("Courriels"),
+    "webhooks": N_("Webhooks"),
+}
 
 
 @routes.get(LETTRES)
@@ -267,4 +277,5 @@ async def replay(request: web.Request) -> web.Response:
         if problem.status >= 500 or problem.status == 403:
             raise
         return redirect(LETTRES, "action_refusee", problem.detail, request=request)
-    return redirect(LETTRES, "lettre_rejouee", seq, request=request)
+    named = _("n° %(seq)s du service %(service)s", seq=seq, service=_(SERVICES.get(service, service)))
+    return redirect(LETTRES, "lettre_rejouee", named, request=request)

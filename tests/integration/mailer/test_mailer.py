@@ -33,6 +33,23 @@ async def delivery(mailer_db, to: str):
     return await mailer_db.fetchrow("SELECT * FROM deliveries WHERE recipient = $1", to)
 
 
+async def queue_mail(
+    mailer_db, to: str, subject: str, *, now: datetime, attachments: tuple[Attachment, ...] = ()
+) -> None:
+    """A mail written straight into the delivery table (as the consumers queue one), due at `now`."""
+    await store.enqueue(
+        mailer_db,
+        event_id=uuid.uuid4(),
+        event_type="test",
+        template="mail_check",
+        recipient=to,
+        rendered=Rendered(subject, "x\n", "<p>x</p>"),
+        attachments=attachments,
+        message_id=f"<{uuid.uuid4()}.0@test>",
+        now=now,
+    )
+
+
 async def test_mail_check_command_sends_one_french_mail(start_mailer, smtp_sink, process_env, mailer_db):
     service = await start_mailer()
     to = unique_email("operateur")
@@ -283,17 +300,8 @@ async def test_a_busy_slot_claims_its_next_mail_in_the_statement_recording_the_l
     recipients = [unique_email(f"rafale{i}") for i in range(5)]
     async with mailer_db.transaction():  # one commit wakes the sender: the five are due at once
         for i, to in enumerate(recipients):
-            await store.enqueue(
-                mailer_db,
-                event_id=uuid.uuid4(),
-                event_type="test",
-                template="mail_check",
-                recipient=to,
-                rendered=Rendered("Rafale", "x\n", "<p>x</p>"),
-                attachments=(),
-                message_id=f"<{uuid.uuid4()}.0@test>",
-                now=datetime(2000, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=i),  # due before any other
-            )
+            due = datetime(2000, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=i)  # before any other
+            await queue_mail(mailer_db, to, "Rafale", now=due)
     for to in recipients:
         await eventually(lambda: _status(mailer_db, to, "sent"), message=f"sent to {to}")
     assert set(recipients[1:]) <= set(chained), "the next mails were not claimed by the records of the previous ones"
@@ -335,17 +343,8 @@ async def test_queued_letters_of_the_storage_era_name_their_decision(mailer_db, 
             "content_type": "application/pdf",
         }
     ]
-    await store.enqueue(
-        mailer_db,
-        event_id=uuid.uuid4(),
-        event_type="test",
-        template="mail_check",
-        recipient=to,
-        rendered=Rendered("Lettre", "x\n", "<p>x</p>"),
-        attachments=(),
-        message_id=f"<{uuid.uuid4()}.0@test>",
-        now=datetime.now(timezone.utc) + timedelta(hours=1),  # not due: the running sender leaves it
-    )
+    not_due = datetime.now(timezone.utc) + timedelta(hours=1)  # the running sender leaves it
+    await queue_mail(mailer_db, to, "Lettre", now=not_due)
     await mailer_db.execute("UPDATE deliveries SET attachments = $2 WHERE recipient = $1", to, old)
     migration = (ROOT / "services/mailer/migrations/0004_letter_attachments.sql").read_text()
     await mailer_db.execute(migration)  # the connection's search_path is the mailer's schema
@@ -356,17 +355,8 @@ async def test_queued_letters_of_the_storage_era_name_their_decision(mailer_db, 
 async def test_missing_attachment_is_retried_not_sent_without_it(mailer_settings, smtp_sink, mailer_db, start_mailer):
     await start_mailer()
     to = unique_email()
-    await store.enqueue(
-        mailer_db,
-        event_id=uuid.uuid4(),
-        event_type="test",
-        template="mail_check",
-        recipient=to,
-        rendered=Rendered("Lettre", "x\n", "<p>x</p>"),
-        attachments=(Attachment(str(uuid.uuid4()), "x.pdf"),),  # no such letter (nor documents service here)
-        message_id=f"<{uuid.uuid4()}.0@test>",
-        now=datetime.now(timezone.utc),
-    )
+    no_such_letter = Attachment(str(uuid.uuid4()), "x.pdf")  # nor any documents service here
+    await queue_mail(mailer_db, to, "Lettre", now=datetime.now(timezone.utc), attachments=(no_such_letter,))
     await eventually(lambda: _attempts_at_least(mailer_db, to, 2), message="retried")
     assert mails_to(smtp_sink, to) == []
 
