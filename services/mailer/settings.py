@@ -10,7 +10,7 @@
 | MAIL_MESSAGE_ID_DOMAIN | ecandidat.localhost | right part of the Message-ID |
 | MAIL_RETRY_BASE / MAIL_RETRY_MAX | 5 / 3600 | exponential backoff between attempts (seconds) |
 | MAIL_GIVE_UP_AFTER | 259200 | seconds after which a mail that still cannot be sent is marked failed |
-| MAIL_SEND_CONCURRENCY | 4 | SMTP conversations at once per process (and deliveries claimed at once) |
+| MAIL_SEND_CONCURRENCY | 8 | SMTP conversations at once per process (and deliveries claimed at once: also the most mails a crash of the process can have sent twice) |
 | MAIL_LEASE | 5 | seconds a claimed delivery stays reserved to its sender, renewed every third of it while the conversation lasts: a crashed sender's deliveries wait that long |
 | MAIL_POLL_INTERVAL | 5 | seconds between looks at the queue when no notification arrives |
 | MAIL_ATTACHMENT_TIMEOUT | 30 | seconds to get a letter to attach from the documents service (rpc, then its HTTP endpoint); past it the attempt is retried later |
@@ -38,7 +38,7 @@ class MailerSettings(KitSettings):
     mail_retry_base: float = Field(default=5.0, gt=0)
     mail_retry_max: float = Field(default=3600.0, gt=0)
     mail_give_up_after: float = Field(default=3 * 24 * 3600.0, gt=0)
-    mail_send_concurrency: int = Field(default=4, ge=1)
+    mail_send_concurrency: int = Field(default=8, ge=1)
     mail_lease: float = Field(default=5.0, gt=0)
     mail_poll_interval: float = Field(default=5.0, gt=0)
     mail_attachment_timeout: float = Field(default=30.0, gt=0)
