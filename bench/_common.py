@@ -129,7 +129,10 @@ def conditions(**extra: Any) -> dict[str, Any]:
         "aiohttp": _version("aiohttp"),
         "asyncpg": _version("asyncpg"),
         "pydantic": _version("pydantic"),
-        "event loop": f"{KitSettings().event_loop} (EVENT_LOOP; uvloop {_version('uvloop')})",
+        "event loop": (
+            f"{KitSettings().event_loop} in the platform's processes and the bare baselines (EVENT_LOOP; "
+            f"uvloop {_version('uvloop')}), asyncio in the bench's own process (load client, in-process parts)"
+        ),
     }
     info.update(extra)
     return info
