@@ -77,3 +77,38 @@ def test_the_type_comes_from_the_content_not_the_name(tmp_path):
 )
 def test_file_names_are_sanitised(raw, content_type, expected):
     assert sanitize_file_name(raw, content_type) == expected
+
+
+def _escaped(name: str) -> str:
+    return "/" + "".join(f"#{ord(ch):02x}" for ch in name[1:])
+
+
+ACTIVE_NAMES = {
+    "/JavaScript": "javascript",
+    "/JS": "javascript",
+    "/Launch": "launch",
+    "/EmbeddedFile": "fichier_joint",
+    "/EmbeddedFiles": "fichier_joint",
+    "/RichMedia": "multimedia",
+}
+
+
+@pytest.mark.parametrize("spelling", ["plain", "escaped"])
+@pytest.mark.parametrize("name", sorted(ACTIVE_NAMES))
+def test_every_active_name_in_the_raw_bytes_is_refused_however_it_is_spelt(name, spelling, tmp_path):
+    written = name if spelling == "plain" else _escaped(name)
+    pdf = corpus.sized_pdf(4096)
+    header, rest = pdf.split(b"\n", 1)
+    path = tmp_path / "actif.pdf"
+    path.write_bytes(header + b"\n% " + written.encode() + b" (x)\n" + rest)
+    with pytest.raises(FileRefused) as refused:
+        inspect_file(path, LIMIT)
+    assert refused.value.extra["reason"] == ACTIVE_NAMES[name]
+
+
+def test_a_longer_name_that_only_begins_like_an_active_one_is_not_refused(tmp_path):
+    pdf = corpus.sized_pdf(4096)
+    header, rest = pdf.split(b"\n", 1)
+    path = tmp_path / "inerte.pdf"
+    path.write_bytes(header + b"\n% /JSX /Launcher /EmbeddedFilesList /J#61vaScripts\n" + rest)
+    assert inspect_file(path, LIMIT).content_type == "application/pdf"
