@@ -12,6 +12,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -189,23 +190,51 @@ async def load_readable(conn: asyncpg.Connection, principal: Principal, candidat
     return row
 
 
-async def lock_for_change(
-    conn: asyncpg.Connection, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID, now: datetime
-) -> tuple[asyncpg.Record, asyncpg.Record]:
-    """The candidature and slot, locked, after checking ownership and that the piece may change."""
-    row = await store.candidature(conn, candidature_id, lock=True)
-    if row is None:
-        raise domain.not_found()
-    state = store.candidature_state(row)
-    domain.check_owner(principal, state)
-    slot_row = await store.slot_row(conn, candidature_id, slot_id, lock=True)
-    if slot_row is None:
-        raise domain.not_found()
-    domain.check_can_change(state, store.slot(slot_row), now)
-    return row, slot_row
+@dataclass(frozen=True)
+class LockedPiece:
+    """A transaction's connection holding a candidature and one of its slots locked."""
+
+    conn: asyncpg.Connection
+    cand: asyncpg.Record
+    slot: asyncpg.Record
+    has_template: bool
+    now: datetime
+
+
+@contextlib.asynccontextmanager
+async def locked_piece(deps: Deps, candidature_id: uuid.UUID, slot_id: uuid.UUID) -> AsyncIterator[LockedPiece]:
+    """A transaction holding the candidature and the slot locked (one round trip for both, the
+    candidature first). A change names a slot, which only a listing of the pieces gives, and the
+    listing opens the candidature here (`ensure_candidature`): an unknown candidature or slot is
+    not found."""
+    now = deps.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        found = await store.locked_piece(conn, candidature_id, slot_id)
+        if found is None:
+            raise domain.not_found()
+        yield LockedPiece(conn, *found, now=now)
+
+
+@contextlib.asynccontextmanager
+async def piece_change(
+    deps: Deps, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID
+) -> AsyncIterator[LockedPiece]:
+    """The candidature and slot locked, once the candidate may change the piece."""
+    async with locked_piece(deps, candidature_id, slot_id) as piece:
+        state = store.candidature_state(piece.cand)
+        domain.check_owner(principal, state)
+        domain.check_can_change(state, store.slot(piece.slot), piece.now)
+        yield piece
 
 
 async def list_pieces(deps: Deps, req: ListPieces) -> CandidaturePieces:
+    """The candidature's pieces; one not opened here yet is opened (`ensure_candidature`) once the
+    lookup has missed, so that the usual read costs no lookup of its own."""
+    async with deps.pool.acquire() as conn:
+        row = await store.candidature(conn, req.candidature_id)
+        if row is not None:
+            domain.check_reader(req.principal, store.candidature_state(row))
+            return await replies.candidature_pieces(conn, row, deps.now())
     await ensure_candidature(deps, req.candidature_id)
     async with deps.pool.acquire() as conn:
         row = await load_readable(conn, req.principal, req.candidature_id)
@@ -222,80 +251,59 @@ def _facts(cand: asyncpg.Record, slot: asyncpg.Record) -> dict:
     )
 
 
-@contextlib.asynccontextmanager
-async def _piece_change(
-    deps: Deps, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID
-) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Record, asyncpg.Record, datetime]]:
-    """A transaction holding the candidature and the slot locked, once the candidate may change the
-    piece: (connection, candidature, slot, now)."""
-    now = deps.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        cand, slot = await lock_for_change(conn, principal, candidature_id, slot_id, now)
-        yield conn, cand, slot, now
-
-
-async def _changed(
-    deps: Deps, conn: asyncpg.Connection, cand: asyncpg.Record, row: asyncpg.Record, event: Event, now: datetime
-) -> PieceView:
+async def _changed(deps: Deps, piece: LockedPiece, row: asyncpg.Record, event: Event) -> PieceView:
     """The change's event in the outbox; the piece as it is now."""
-    await add_event(conn, event, subject=str(cand["candidature_id"]), clock=deps.clock)
-    return await replies.one_piece(conn, row, cand, now)
+    await add_event(piece.conn, event, subject=str(piece.cand["candidature_id"]), clock=deps.clock)
+    return replies.piece_view(row, piece.cand, piece.has_template, piece.now)
 
 
 async def commit_deposit(
     deps: Deps, principal: Principal, candidature_id: uuid.UUID, slot_id: uuid.UUID, stored: StoredFile
 ) -> PieceView:
     """Record a stored, checked file as the piece's file; the replaced one is queued for deletion."""
-    async with _piece_change(deps, principal, candidature_id, slot_id) as (conn, cand, slot, now):
-        await store.queue_deletions(conn, [slot["file_key"]] if slot["file_key"] else [], "replaced", now)
-        row = await store.set_file(conn, slot_id, stored, at=now, statut="transmise")
-        deposited = PieceDeposited(**_facts(cand, row), file_name=stored.name, size=stored.size, sha256=stored.sha256)
-        return await _changed(deps, conn, cand, row, deposited, now)
+    async with piece_change(deps, principal, candidature_id, slot_id) as piece:
+        replaced = [piece.slot["file_key"]] if piece.slot["file_key"] else []
+        await store.queue_deletions(piece.conn, replaced, "replaced", piece.now)
+        row = await store.set_file(piece.conn, slot_id, stored, at=piece.now, statut="transmise")
+        deposited = PieceDeposited(
+            **_facts(piece.cand, row), file_name=stored.name, size=stored.size, sha256=stored.sha256
+        )
+        return await _changed(deps, piece, row, deposited)
 
 
 async def delete_piece_file(deps: Deps, req: DeletePieceFile) -> PieceView:
-    await ensure_candidature(deps, req.candidature_id)
-    async with _piece_change(deps, req.principal, req.candidature_id, req.slot_id) as (conn, cand, slot, now):
-        domain.check_can_delete(store.slot(slot))
-        await store.queue_deletions(conn, [slot["file_key"]], "deleted", now)
-        row = await store.set_file(conn, req.slot_id, None, at=None, statut="en_attente")
-        return await _changed(deps, conn, cand, row, PieceDeleted(**_facts(cand, row)), now)
+    async with piece_change(deps, req.principal, req.candidature_id, req.slot_id) as piece:
+        domain.check_can_delete(store.slot(piece.slot))
+        await store.queue_deletions(piece.conn, [piece.slot["file_key"]], "deleted", piece.now)
+        row = await store.set_file(piece.conn, req.slot_id, None, at=None, statut="en_attente")
+        return await _changed(deps, piece, row, PieceDeleted(**_facts(piece.cand, row)))
 
 
 async def set_piece_concerned(deps: Deps, req: SetPieceConcerned) -> PieceView:
-    await ensure_candidature(deps, req.candidature_id)
-    async with _piece_change(deps, req.principal, req.candidature_id, req.slot_id) as (conn, cand, slot, now):
-        row = await store.set_statut(conn, req.slot_id, domain.concerned_statut(store.slot(slot), req.concerned))
-        return await _changed(
-            deps, conn, cand, row, PieceNotConcerned(**_facts(cand, row), concerned=req.concerned), now
-        )
+    async with piece_change(deps, req.principal, req.candidature_id, req.slot_id) as piece:
+        statut = domain.concerned_statut(store.slot(piece.slot), req.concerned)
+        row = await store.set_statut(piece.conn, req.slot_id, statut)
+        return await _changed(deps, piece, row, PieceNotConcerned(**_facts(piece.cand, row), concerned=req.concerned))
 
 
 # -- staff ----------------------------------------------------------------------------------------
 
 
 async def review_piece(deps: Deps, req: ReviewPiece) -> PieceView:
-    await ensure_candidature(deps, req.candidature_id)
-    now = deps.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        cand = await store.candidature(conn, req.candidature_id, lock=True)
-        if cand is None:
-            raise domain.not_found()
-        domain.check_reviewer(req.principal, store.candidature_state(cand))
-        slot = await store.slot_row(conn, req.candidature_id, req.slot_id, lock=True)
-        if slot is None:
-            raise domain.not_found()
-        statut = domain.review_statut(store.slot(slot), req.decision, req.commentaire)
-        if not domain.review_changes(store.slot(slot), statut, req.commentaire):
-            return await replies.one_piece(conn, slot, cand, now)
+    async with locked_piece(deps, req.candidature_id, req.slot_id) as piece:
+        domain.check_reviewer(req.principal, store.candidature_state(piece.cand))
+        slot = store.slot(piece.slot)
+        statut = domain.review_statut(slot, req.decision, req.commentaire)
+        if not domain.review_changes(slot, statut, req.commentaire):
+            return replies.piece_view(piece.slot, piece.cand, piece.has_template, piece.now)
         by, comment = req.principal.email, req.commentaire.strip()
-        row = await store.set_review(conn, req.slot_id, statut, comment or None, by, now)
+        row = await store.set_review(piece.conn, req.slot_id, statut, comment or None, by, piece.now)
         event: PieceRefused | PieceValidated
         if statut == "refusee":
-            event = PieceRefused(**_facts(cand, row), by=by, at=now, comment=comment)
+            event = PieceRefused(**_facts(piece.cand, row), by=by, at=piece.now, comment=comment)
         else:
-            event = PieceValidated(**_facts(cand, row), by=by, at=now)
-        return await _changed(deps, conn, cand, row, event, now)
+            event = PieceValidated(**_facts(piece.cand, row), by=by, at=piece.now)
+        return await _changed(deps, piece, row, event)
 
 
 async def delete_template(deps: Deps, req: DeleteTemplate) -> TemplateView:

@@ -32,13 +32,6 @@ def piece_view(row: asyncpg.Record, candidature: asyncpg.Record, has_template: b
     )
 
 
-async def one_piece(
-    conn: asyncpg.Connection, row: asyncpg.Record, candidature: asyncpg.Record, now: datetime
-) -> PieceView:
-    templates = await store.template_piece_ids(conn, [row["piece_id"]])
-    return piece_view(row, candidature, row["piece_id"] in templates, now)
-
-
 async def candidature_pieces(conn: asyncpg.Connection, candidature: asyncpg.Record, now: datetime) -> CandidaturePieces:
     rows = await store.slots(conn, candidature["candidature_id"])
     templates = await store.template_piece_ids(conn, [r["piece_id"] for r in rows])

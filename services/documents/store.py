@@ -108,6 +108,25 @@ async def slot_row(
     return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), slot_id, candidature_id)
 
 
+# The candidature's row is locked inside the CTE, which the join reads before any joined row
+# reaches the slot's lock: the candidature first, then the slot, the order every change of a piece
+# and a freeze keep (`handlers`).
+_LOCKED_PIECE = """
+WITH cand AS MATERIALIZED (SELECT c FROM candidatures c WHERE candidature_id = $1 FOR UPDATE)
+SELECT cand.c AS cand, s AS slot, EXISTS (SELECT 1 FROM templates t WHERE t.piece_id = s.piece_id) AS has_template
+  FROM cand JOIN piece_slots s ON s.id = $2 AND s.candidature_id = $1
+   FOR UPDATE OF s"""
+
+
+async def locked_piece(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, slot_id: uuid.UUID
+) -> tuple[asyncpg.Record, asyncpg.Record, bool] | None:
+    """The candidature and one of its slots, both locked, and whether the piece has a template, in
+    one round trip; None when either is not here."""
+    row = await conn.fetchrow(_LOCKED_PIECE, candidature_id, slot_id)
+    return None if row is None else (row["cand"], row["slot"], row["has_template"])
+
+
 async def template_piece_ids(conn: asyncpg.Connection, piece_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     rows = await conn.fetch("SELECT piece_id FROM templates WHERE piece_id = ANY($1::uuid[])", piece_ids)
     return {r["piece_id"] for r in rows}

@@ -127,11 +127,9 @@ async def _download(
 
 
 async def open_piece_upload(deps: Deps, req: OpenPieceUpload) -> UploadTicket:
-    await handlers.ensure_candidature(deps, req.candidature_id)
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await handlers.lock_for_change(conn, req.principal, req.candidature_id, req.slot_id, deps.now())
+    async with handlers.piece_change(deps, req.principal, req.candidature_id, req.slot_id) as piece:
         return await _upload(
-            deps, conn, "piece_upload", req.principal, candidature_id=req.candidature_id, slot_id=req.slot_id
+            deps, piece.conn, "piece_upload", req.principal, candidature_id=req.candidature_id, slot_id=req.slot_id
         )
 
 
