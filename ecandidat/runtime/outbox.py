@@ -7,7 +7,9 @@ rows that are final: up to the *horizon*, a `seq` below which no row can still c
 it reads, in this order, the sequence's last value V and the transactions writing to this outbox
 right now (those holding the table's RowExclusiveLock, which an INSERT takes before its `seq`);
 once every one of them has ended, every row up to V is committed or never will be, and V becomes
-the horizon (`outbox_writers()`, kit migration 0002). Rows committed just above the horizon with
+the horizon (`outbox_writers()`, kit migration 0002). The same statement reads the rows
+publishable under the horizon known so far: one round trip a round, and another round at once when
+the writers moved the horizon past rows that one could not take. Rows committed just above the horizon with
 no gap in their seqs are final too (a committed row is, and nothing can appear between consecutive
 seqs): they go at once, and the horizon moves past them, so that a writer in flight holds back only
 the events behind its own seq, not those committed below it. Only this outbox's own writers hold
@@ -139,6 +141,14 @@ SELECT seq, event_id, subject, payload FROM outbox
          ) run WHERE gap_before = $1))
  ORDER BY seq LIMIT $2"""
 
+# One round trip a round: the writers (`outbox_writers()`, for the horizon of the next rounds) and
+# the rows publishable under the horizon known so far, with one row of NULLs when there are none.
+_ROUND = f"""
+WITH w AS (SELECT last_seq, writers FROM outbox_writers())
+SELECT w.last_seq, w.writers, p.seq, p.event_id, p.subject, p.payload
+  FROM w LEFT JOIN ({_PUBLISHABLE}) p ON true
+ ORDER BY p.seq"""
+
 
 def _lock_key(schema: str) -> int:
     return int.from_bytes(hashlib.sha256(f"outbox-relay:{schema}".encode()).digest()[:8], "big", signed=True)
@@ -176,6 +186,7 @@ class OutboxRelay:
         self._last_purge: datetime | None = None
         self.horizon = 0  # every row with seq <= horizon is committed or never will be
         self._checkpoints: list[tuple[int, frozenset[str]]] = []  # (last seq, its writers then)
+        self._look_again = False  # the last round left rows the horizon now covers
 
     async def run(self) -> None:
         """Run until cancelled or until the NATS connection is closed for good (the process is
@@ -223,7 +234,7 @@ class OutboxRelay:
                 # instead of being lost.
                 self._wake.clear()
                 sent = await self._publish_batch(conn)
-                if sent == self.batch_size:
+                if sent == self.batch_size or (sent >= 0 and self._look_again):
                     continue
                 if sent < 0:  # NATS refused or timed out: retry after a pause
                     await asyncio.sleep(min(self.poll_interval, 1.0))
@@ -251,12 +262,17 @@ class OutboxRelay:
     async def _publish_batch(self, conn: asyncpg.Connection) -> int:
         """Publish the next publishable rows; return how many, or -1 after a publish failure."""
         self.rounds += 1
-        last_seq, writers = await conn.fetchrow("SELECT last_seq, writers FROM outbox_writers()")
-        self._advance(last_seq, frozenset(writers))
-        rows = await conn.fetch(_PUBLISHABLE, self.horizon, self.batch_size)
+        looked_under = self.horizon
+        found = await conn.fetch(_ROUND, looked_under, self.batch_size)
+        self._advance(found[0]["last_seq"], frozenset(found[0]["writers"]))
+        rows = [row for row in found if row["seq"] is not None]
+        if rows:
+            self._final(rows[-1]["seq"])
+        # The writers moved the horizon past rows this round could not take (a rolled-back seq
+        # ended the run above the former horizon): the next round takes them at once.
+        self._look_again = self.horizon > max(looked_under, rows[-1]["seq"] if rows else 0)
         if not rows:
             return 0
-        self._final(rows[-1]["seq"])
         futures = []
         previous: dict[str, str] = {}  # per stream: evt.<producer>.… and the private prv.<producer>.…
         try:
