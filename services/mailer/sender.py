@@ -25,6 +25,7 @@ replica queued).
 from __future__ import annotations
 
 import asyncio
+import base64
 import binascii
 import logging
 import random
@@ -76,8 +77,8 @@ _HEADER_LINE = 78  # RFC 5322's recommended line length: a longer header is fold
 
 def lean_message(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
     """A multipart/alternative (UTF-8, quoted-printable) of ASCII-address headers, written line by
-    line: a header goes as it is when it is ASCII and fits on a line, otherwise through the email
-    package's `Header` (RFC 2047 words, folded); the bodies through `binascii.b2a_qp`. A sixth of the
+    line: a header goes as it is when it is ASCII and fits on a line, folded by the email package's
+    `Header` when it is a longer ASCII one, as RFC 2047 encoded words otherwise; the bodies through `binascii.b2a_qp`. A sixth of the
     CPU of the email package's compat32 message classes (0.08 instead of 0.49 ms for a refusal's
     mail), which cost a quarter of `EmailMessage`'s. A header value holding a line break is refused
     as the default policy refuses it (no header injection)."""
@@ -86,11 +87,12 @@ def lean_message(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
     for name, value in headers:
         if "\r" in value or "\n" in value:
             raise ValueError(f"header {name} holds a line break")
-        if value.isascii() and len(name) + 2 + len(value) <= _HEADER_LINE:
+        if not value.isascii():
+            lines.append(f"{name}: {_encoded_words(name, value)}")
+        elif len(name) + 2 + len(value) <= _HEADER_LINE:
             lines.append(f"{name}: {value}")
         else:
-            charset = None if value.isascii() else "utf-8"
-            lines.append(f"{name}: {Header(value, charset, header_name=name).encode(linesep=_CRLF)}")
+            lines.append(f"{name}: {Header(value, header_name=name).encode(linesep=_CRLF)}")
     head = _CRLF.join(lines).encode("ascii")
     parts = [head, b""]
     for subtype, body in (("plain", text), ("html", html)):
@@ -100,6 +102,31 @@ def lean_message(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
         parts.append(_qp(body))
     parts.append(f"--{boundary}--\r\n".encode("ascii"))
     return b"\r\n".join(parts)
+
+
+_WORD = 75  # RFC 2047: an encoded word is at most 75 characters long
+_WORD_FRAME = len("=?utf-8?b??=")
+
+
+def _word_bytes(room: int) -> int:
+    """How many bytes a base64 encoded word holds in `room` characters."""
+    return max(4, (min(room, _WORD) - _WORD_FRAME) // 4 * 3)
+
+
+def _encoded_words(name: str, value: str) -> str:
+    """A non-ASCII header value as RFC 2047 encoded words (UTF-8, base64), folded one word a line
+    within 78 characters, each word ending between two characters. The email package's `Header`
+    does the same by trying every length of the value, a quarter of the mailer's CPU per mail."""
+    words: list[bytes] = []
+    chunk, room = b"", _word_bytes(_HEADER_LINE - len(name) - 2)
+    for char in value:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > room:
+            words.append(chunk)
+            chunk, room = b"", _word_bytes(_HEADER_LINE - 1)
+        chunk += encoded
+    words.append(chunk)
+    return (_CRLF + " ").join(f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words if word)
 
 
 def _qp(body: str) -> bytes:

@@ -31,6 +31,24 @@ def test_a_lean_message_reads_back_unchanged():
     assert mail.get_body(("html",)).get_content().replace("\r\n", "\n") == html
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "é",
+        "Votre candidature n° 2026-000123",
+        "€" * 40 + " " + "𝄞" * 30,  # three- and four-byte characters across word boundaries
+        "Réponse à votre candidature au " + "Master 1 Biologie végétale, parcours " * 4,
+        "x" * 200 + " ç",  # a long ASCII run before the first non-ASCII character
+    ],
+)
+def test_a_non_ascii_subject_reads_back_unchanged_in_words_and_lines_of_rfc_length(value):
+    raw = lean_message([("Subject", value)], "texte", "<p>texte</p>")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and max(len(line) for line in head.split(b"\r\n")) <= 78
+    assert all(len(word) <= 75 for word in head.split() if word.startswith(b"=?"))
+    assert BytesParser(policy=policy.default).parsebytes(raw)["Subject"] == value
+
+
 @pytest.mark.parametrize("value", ["Objet\r\nBcc: victime@example.org", "Objet\nX-Injected: 1"])
 def test_a_header_with_a_line_break_is_refused(value):
     with pytest.raises(ValueError):
