@@ -199,15 +199,16 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
     return await pool
 
 
-async def connect(dsn: str, schema: str) -> asyncpg.Connection:
-    """A single connection with the same schema and codecs as the pool's (listeners, tools)."""
+async def connect(dsn: str, schema: str, *, durable_commits: bool = True) -> asyncpg.Connection:
+    """A single connection with the same schema and codecs as the pool's (listeners, tools).
+    `durable_commits=False`: its commits return before their WAL is flushed (a server crash may
+    lose the last few, never a client crash), for writes that are safe to lose."""
     if not _SCHEMA.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
-    conn = await asyncpg.connect(
-        dsn,
-        server_settings={"search_path": schema, "application_name": f"ecandidat-{schema}"},
-        connection_class=KitConnection,
-    )
+    settings = {"search_path": schema, "application_name": f"ecandidat-{schema}"}
+    if not durable_commits:
+        settings["synchronous_commit"] = "off"
+    conn = await asyncpg.connect(dsn, server_settings=settings, connection_class=KitConnection)
     await _init_connection(conn, schema)
     return conn
 

@@ -20,7 +20,9 @@ re-publication inside its duplicate window) and `Nats-Expected-Last-Msg-Id` = th
 the batch in the same stream (the public `evt.…` one, or the mailer-only `prv.…` one), so that a
 failure in the middle of a batch cannot store a later event before an earlier one. Rows are marked
 sent after their acknowledgement; a crash between the two re-publishes rows that JetStream
-recognises as duplicates.
+recognises as duplicates. The marks are committed without waiting for the WAL flush
+(`synchronous_commit = off` on the relay's connection): a PostgreSQL crash may lose the last ones,
+which is the same case.
 
 The relay is woken, without any NOTIFY in the commit path, by the commits of its own process: a
 transaction of a kit connection that called `add_event` wakes the relays of its schema in this
@@ -213,7 +215,10 @@ class OutboxRelay:
             await asyncio.sleep(min(self.poll_interval, retry_delay(failures)))
 
     async def _run_once(self) -> None:
-        conn = await connect(self.dsn, self.schema)
+        # "Sent" marks (and purges) are safe to lose: a mark lost in a server crash only makes the
+        # relay publish the row again, which JetStream drops as a duplicate (its Nats-Msg-Id). Not
+        # waiting for their WAL flush spares the relay's round a disk flush.
+        conn = await connect(self.dsn, self.schema, durable_commits=False)
         lost = asyncio.Event()
 
         def on_lost(_: object) -> None:
