@@ -193,7 +193,7 @@ async def running_replays(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 async def stream_replayed(conn: asyncpg.Connection, replay_id: uuid.UUID, stream: str, now: datetime) -> None:
     await conn.execute(
         "UPDATE replays SET pending_streams = array_remove(pending_streams, $2), "
-        "finished_at = CASE WHEN cardinality(array_remove(pending_streams, $2)) = 0 THEN $3 END WHERE id = $1",
+        "finished_at = CASE WHEN cardinality(array_remove(pending_streams, $2)) = 0 THEN $3::timestamptz END WHERE id = $1",
         replay_id,
         stream,
         now,

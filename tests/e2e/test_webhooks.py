@@ -186,6 +186,15 @@ async def test_signed_in_order_once_each_through_an_outage_and_replayed(start_pl
     replayed = [e["id"] for e in receiver.received[received:] if e["type"].endswith(ACTIVATED)]
     assert replayed == first + during
 
+    async def replay_finished() -> bool:
+        async with platform.services["webhooks"].pool.acquire() as conn:
+            return await conn.fetchval(
+                "SELECT bool_and(finished_at IS NOT NULL AND pending_streams = '{}') FROM replays WHERE endpoint_id = $1",
+                uuid.UUID(endpoint),
+            )
+
+    await eventually(replay_finished, timeout=60, message="the replay recorded as finished")
+
 
 async def _failed_attempt(staff, endpoint) -> bool:
     _, log, _ = await staff.call("GET", f"/api/v1/staff/webhooks/{endpoint}/deliveries")
