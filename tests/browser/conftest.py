@@ -66,7 +66,11 @@ async def browser() -> AsyncIterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap (it installs Debian's chromium package)")
     async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        # The browser's own words (the file input's button, validation messages) in French, as a
+        # candidate's French browser shows them: Debian's chromium-l10n and LANGUAGE.
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True, env={**os.environ, "LANGUAGE": "fr"}
+        )
         yield chromium
         await chromium.close()
 

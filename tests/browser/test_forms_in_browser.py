@@ -316,3 +316,11 @@ async def test_transmit_stays_disabled_until_every_piece_is_there(site, browser_
     await expect(page.locator(".ec-piece")).to_have_count(4)
     await expect(page.locator("#transmettre")).to_be_disabled(timeout=5_000)
     await expect(page.get_by_text("devient actif (vert) lorsque toutes les pièces sont déposées")).to_be_visible()
+
+
+async def test_the_browsers_own_words_are_in_french(browser_page):
+    """What the browser itself writes (the file input's button, a field's validation message) is in
+    French, as in a candidate's French browser: the screenshots show what candidates see."""
+    page = await browser_page()
+    await page.set_content('<input type="file" id="fichier"><input required id="champ">')
+    assert await page.eval_on_selector("#champ", "e => e.validationMessage") == "Veuillez renseigner ce champ."
