@@ -248,7 +248,7 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
 
         await eventually(listed, timeout=60, message="the event is in failure")
         await expect(row).to_contain_text("boîte de test indisponible")
-        await expect(row).to_contain_text("mailer_notifications")
+        await expect(row.locator("td").nth(1)).to_have_text(re.compile(r"^\s*Courriels\s*mailer_notifications\s*$"))
         assert await row.get_attribute("data-service") == "mailer"
         seq = await row.get_attribute("data-seq")
         await j.step("lettres-mortes")

@@ -262,7 +262,12 @@ async def dead_letters(request: web.Request) -> web.Response:
     return page(
         request,
         "gestion/lettres_mortes.html",
-        {"letters": listed["items"], "section": LETTRES, "missing": listed["services_sans_reponse"]},
+        {
+            "letters": listed["items"],
+            "services": SERVICES,
+            "section": LETTRES,
+            "missing": listed["services_sans_reponse"],
+        },
         title=_("Événements en échec"),
     )
 
