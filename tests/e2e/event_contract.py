@@ -27,6 +27,7 @@ async def collect_events(nats_server) -> AsyncIterator[list[Msg]]:
         seen.append(msg)
 
     await nc.subscribe("evt.>", cb=on_event)
+    await nc.flush()  # the server holds the subscription before any event is published
     try:
         yield seen
     finally:

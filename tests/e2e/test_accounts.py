@@ -288,6 +288,7 @@ async def test_unactivated_account_is_purged_after_its_deadline(platform, smtp_s
         received.append(msg)
 
     sub = await service.nc.subscribe("evt.accounts.account.purged", cb=on_purged)
+    await service.nc.flush()
 
     assert await run_job_once(service.pool, service.purge_job, platform.clock, force=True) == 0
     platform.clock.advance(hours=49)

@@ -45,6 +45,7 @@ async def created_events(accounts, subject: str = "evt.accounts.account.created"
         received.append({"raw": msg.data, **json.loads(msg.data)})
 
     await accounts.service.nc.subscribe(subject, cb=on_event)
+    await accounts.service.nc.flush()
     return received
 
 
