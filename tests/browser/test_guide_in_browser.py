@@ -269,6 +269,12 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
             ".slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"
         )
         assert width <= 360, f"{path} is {width} px wide at 360 px: {wide}"
+        # A card of a list draws no number outside its border (at 360 px it fell off the screen's edge).
+        markers = await mobile.evaluate(
+            "[...document.querySelectorAll('.ec-pieces > li, .ec-rubriques > li')]"
+            ".map(li => getComputedStyle(li, '::marker').content).filter(c => c !== 'none')"
+        )
+        assert markers == [], f"{path}: list cards drawing a marker {markers}"
     j.assert_no_script_error()
 
 
