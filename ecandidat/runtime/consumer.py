@@ -454,8 +454,7 @@ class EventConsumer:
         try:
             deliveries = msg.metadata.num_delivered
             if outcome == "retry" and deliveries >= self.spec.max_deliver:
-                outcome = "dead"
-                error = f"{error} (after {deliveries} deliveries)"
+                outcome = "dead"  # the letter carries the count of deliveries beside the error
             metrics.event_settled(self.durable, outcome, deliveries)
             if outcome == "ack":
                 await msg.ack()
