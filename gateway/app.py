@@ -86,6 +86,7 @@ async def _nats(app: web.Application) -> AsyncIterator[None]:
         cache.revoke(msg.data.decode(errors="replace"))
 
     await nc.subscribe(SESSIONS_REVOKED, cb=revoked)
+    await nc.flush()  # the server holds the subscription before the first session is kept
     yield
     try:
         await nc.drain()

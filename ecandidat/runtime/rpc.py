@@ -142,10 +142,13 @@ class RpcServer:
         return sorted(self._routes)
 
     async def start(self) -> None:
+        """Subscribe to every route; on return the server routes requests here (the SUBs are
+        flushed and answered by a PONG), so a service reported ready never answers « no responders »."""
         for subject in self._routes:
             self._subs.append(
                 await self.nc.subscribe(subject, queue=self.service, cb=self._dispatch, pending_msgs_limit=65536)
             )
+        await self.nc.flush()
 
     async def stop(self) -> None:
         """Stop taking requests and wait for the ones in progress."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.request
 
 import asyncpg
 import nats
@@ -201,4 +203,26 @@ async def test_replicas_share_requests_through_the_queue_group(nats_server):
         for s, c in ((a, nca), (b, ncb)):
             await s.stop()
             await c.close()
+        await nc.close()
+
+
+async def test_a_started_server_is_known_to_nats_before_start_returns(nats_server):
+    """A service reports itself ready once its rpc server has started: by then nats-server must
+    route requests to it, or the first callers get « no responders » (a 503)."""
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())
+    server = RpcServer(nc, "rpctest")
+
+    @server.route(Echo)
+    async def echo(req: Echo, ctx) -> Echoed:
+        return Echoed(text=req.text, instance="x")
+
+    try:
+        await server.start()
+        # No await between start() and this blocking read: the client cannot send anything meanwhile.
+        url = f"http://{nats_server.host}:{nats_server.monitor_port}/subsz?subs=1&test=rpc.rpctest.echo"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            subsz = json.load(response)
+        assert [s["subject"] for s in subsz.get("subscriptions_list", [])] == ["rpc.rpctest.echo"], subsz
+    finally:
+        await server.stop()
         await nc.close()
