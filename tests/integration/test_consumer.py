@@ -97,8 +97,8 @@ async def test_poison_event_is_dead_lettered_without_holding_up_the_others(kit):
         for v in range(1, 6):
             await publish(kit, Probe, v)
         await eventually(lambda: effects(kit), message="others handled")
-        await eventually(lambda: _effects_are(kit, [1, 2, 3, 4, 5]), timeout=5, message="all good events handled")
-        await eventually(lambda: consumer.dead_lettered == 1, timeout=10, message="poison dead-lettered")
+        await eventually(lambda: _effects_are(kit, [1, 2, 3, 4, 5]), timeout=30, message="all good events handled")
+        await eventually(lambda: consumer.dead_lettered == 1, timeout=30, message="poison dead-lettered")
         [letter] = await dead_letters_of(kit, consumer.durable)
         assert json.loads(letter.data)["id"] == str(poison)
         assert letter.deliveries == 3
@@ -152,7 +152,7 @@ async def test_replayed_dead_letter_is_handled_once_fixed(kit):
     task = asyncio.create_task(consumer.run())
     try:
         await publish(kit, Probe, 21)
-        await eventually(lambda: consumer.dead_lettered == 1, timeout=10, message="dead-lettered")
+        await eventually(lambda: consumer.dead_lettered == 1, timeout=30, message="dead-lettered")
         [letter] = await dead_letters_of(kit, consumer.durable)
         broken.clear()  # the operator fixed the cause
         await replay_dead_letter(kit.nc.jetstream(), KIT_SERVICE, letter.seq)
@@ -172,7 +172,7 @@ async def test_a_dead_letter_handed_back_to_its_consumer_twice_at_once_has_one_e
     task = asyncio.create_task(consumer.run())
     try:
         await publish(kit, Probe, 31)
-        await eventually(lambda: consumer.dead_lettered == 1, timeout=10, message="dead-lettered")
+        await eventually(lambda: consumer.dead_lettered == 1, timeout=30, message="dead-lettered")
         [letter] = await dead_letters_of_consumer(kit.nc.jetstream(), KIT_SERVICE, [consumer.durable, consumer.durable])
         assert letter.original_stream == consumer.spec.stream and letter.time is not None
         outcome, error, seen = await consumer.replay(letter.data)
