@@ -87,13 +87,14 @@ async def test_no_credentials_no_connection(nats_server) -> None:
 async def test_an_integrator_reads_events_and_nothing_else(nats_server, connect) -> None:
     ops = await connect("ops")
     integrator = await connect(INTEGRATOR)
-    js = integrator.nc.jetstream(prefix=INTEGRATOR_JS_PREFIX, timeout=2)
+    allowed = integrator.nc.jetstream(prefix=INTEGRATOR_JS_PREFIX, timeout=15)
+    js = integrator.nc.jetstream(prefix=INTEGRATOR_JS_PREFIX, timeout=2)  # the refused calls
 
     # It reads the events, with a durable consumer of its own.
     data, subject = _purged()
     await ops.nc.jetstream().publish(subject, data)
     durable = f"crm_{uuid.uuid4().hex[:8]}"
-    sub = await js.pull_subscribe(
+    sub = await allowed.pull_subscribe(
         subject, durable, stream="EVT_ACCOUNTS", config=ConsumerConfig(deliver_policy=nats.js.api.DeliverPolicy.LAST)
     )
     [msg] = await sub.fetch(1, timeout=5)
@@ -176,13 +177,13 @@ async def test_a_service_calls_only_what_it_needs_and_reads_only_its_inbox(nats_
 
 async def test_webhooks_create_their_endpoints_consumers_but_touch_no_other(nats_server, connect) -> None:
     webhooks = await connect("webhooks")
-    js = webhooks.nc.jetstream(timeout=1)
+    allowed, js = webhooks.nc.jetstream(timeout=15), webhooks.nc.jetstream(timeout=1)  # js: the refused calls
     durable = f"webhooks_ep-{uuid.uuid4().hex}-accounts"
-    await js.add_consumer(
+    await allowed.add_consumer(
         "EVT_ACCOUNTS", ConsumerConfig(durable_name=durable, filter_subject="evt.accounts.account.activated")
     )
-    assert (await js.consumer_info("EVT_ACCOUNTS", durable)).name == durable
-    await js.delete_consumer("EVT_ACCOUNTS", durable)
+    assert (await allowed.consumer_info("EVT_ACCOUNTS", durable)).name == durable
+    await allowed.delete_consumer("EVT_ACCOUNTS", durable)
     with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
         await js.delete_consumer("EVT_ACCOUNTS", "dossiers_accounts")
     assert webhooks.violated("dossiers_accounts")
@@ -279,10 +280,10 @@ async def test_a_service_reads_and_removes_its_own_dead_letters_and_no_other_s(n
         seqs[service] = ack.seq
 
     mailer = await connect("mailer")
-    js = mailer.nc.jetstream(timeout=1)
-    own = await get_dead_letter(js, "mailer", seqs["mailer"])
+    allowed, js = mailer.nc.jetstream(timeout=15), mailer.nc.jetstream(timeout=1)  # js: the refused calls
+    own = await get_dead_letter(allowed, "mailer", seqs["mailer"])
     assert own.data == f"mailer:{marker}".encode() and own.consumer == "mailer_notifications"
-    listed = await dead_letters_of(js, "mailer", ["mailer_notifications"], 500)
+    listed = await dead_letters_of(allowed, "mailer", ["mailer_notifications"], 500)
     assert seqs["mailer"] in {letter.seq for letter in listed}
 
     for victim in ("candidatures", "documents"):
@@ -314,6 +315,6 @@ async def test_a_service_reads_and_removes_its_own_dead_letters_and_no_other_s(n
     await eventually(lambda: integrator.violated(subject), message="dead letters refused to an integrator")
 
     # Its own letter, once handled, it removes.
-    await forget_dead_letter(js, "mailer", seqs["mailer"])
+    await forget_dead_letter(allowed, "mailer", seqs["mailer"])
     with pytest.raises(nats.js.errors.NotFoundError):
         await ops_js.get_msg(dead_letter_stream("mailer"), seqs["mailer"])

@@ -67,7 +67,7 @@ async def serve(url: str, name: str, concurrency: int = 8, **options) -> tuple[R
 async def rpc(nats_server):
     server, server_nc = await serve(nats_server.url, "a", **nats_server.connect_options())
     nc = await nats.connect(nats_server.url, **nats_server.connect_options())
-    yield RpcClient(nc, timeout=1.0), nats_server
+    yield RpcClient(nc, timeout=15.0), nats_server
     await server.stop()
     await server_nc.close()
     await nc.close()
