@@ -39,7 +39,8 @@ class DeadLetterView(RpcReply):
 
 
 class DeadLetters(RpcReply):
-    items: list[DeadLetterView]
+    items: list[DeadLetterView] = Field(description="The newest, at most the request's `limit`")
+    total: int = Field(default=0, description="How many the service's consumers have in all")
 
 
 class ReplayDeadLetter(Message):

@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
 from ..contracts.subjects import LEGACY_DEAD_LETTER_STREAM, dead_letter_stream, dead_letter_subject
+from ..contracts.subjects import dead_letters_of_service
 from .nats import PRODUCERS
 
 # Set when a letter is moved out of the legacy stream: when it was dead-lettered at first.
@@ -100,24 +101,56 @@ def _letter(service: str, msg: RawStreamMsg) -> DeadLetter:
     )
 
 
+# The widest stretch of sequence numbers one backward step of `dead_letters_of` reads forward.
+_MOST_WINDOW = 4096
+
+
 async def dead_letters_of(
     js: JetStreamContext, service: str, durables: list[str], limit: int = 200
 ) -> list[DeadLetter]:
-    """The dead letters of these consumers of `service` (each has its own subject), newest first."""
+    """The `limit` newest dead letters of these consumers of `service` (each has its own subject),
+    newest first.
+
+    JetStream reads a subject's messages forward only (`next`, skipping the removed ones on the
+    server), so the newest are found by stepping back from the stream's end: each step reads a
+    stretch of sequence numbers forward, and the stretch doubles while it holds too few letters."""
+    stream = dead_letter_stream(service)
+    try:
+        state = (await js.stream_info(stream)).state
+    except nats.js.errors.NotFoundError:
+        return []
     found: list[DeadLetter] = []
     for durable in sorted(set(durables)):
-        seq, taken = 1, 0
-        while taken < limit:
-            try:
-                msg = await js.get_msg(
-                    dead_letter_stream(service), seq=seq, subject=dead_letter_subject(service, durable), next=True
-                )
-            except nats.js.errors.NotFoundError:
-                break
-            letter = _letter(service, msg)
-            found.append(letter)
-            seq, taken = letter.seq + 1, taken + 1
+        subject = dead_letter_subject(service, durable)
+        newest: list[DeadLetter] = []  # oldest first
+        end, window = state.last_seq, min(limit, _MOST_WINDOW)
+        while state.first_seq and end >= state.first_seq and len(newest) < limit:
+            start = max(state.first_seq, end - window + 1)
+            stretch: list[DeadLetter] = []
+            seq = start
+            while True:
+                try:
+                    msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
+                except nats.js.errors.NotFoundError:
+                    break
+                if (msg.seq or 0) > end:
+                    break
+                stretch.append(_letter(service, msg))
+                seq = (msg.seq or 0) + 1
+            newest = stretch[max(0, len(stretch) - (limit - len(newest))) :] + newest
+            end, window = start - 1, min(2 * window, _MOST_WINDOW)
+        found += newest
     return sorted(found, key=lambda letter: letter.seq, reverse=True)[:limit]
+
+
+async def count_dead_letters(js: JetStreamContext, service: str, durables: list[str]) -> int:
+    """How many dead letters these consumers of `service` have, whatever a listing shows."""
+    try:
+        info = await js.stream_info(dead_letter_stream(service), subjects_filter=dead_letters_of_service(service))
+    except nats.js.errors.NotFoundError:
+        return 0
+    subjects = info.state.subjects or {}
+    return sum(subjects.get(dead_letter_subject(service, durable), 0) for durable in set(durables))
 
 
 async def forget_dead_letter(js: JetStreamContext, service: str, seq: int) -> None:

@@ -42,7 +42,7 @@ from . import metrics
 from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Subscription, consumers_for
 from .db import create_pool, migrate
-from .deadletter import DeadLetter, dead_letters_of, forget_dead_letter, get_dead_letter
+from .deadletter import count_dead_letters, DeadLetter, dead_letters_of, forget_dead_letter, get_dead_letter
 from .heap import freeze_startup_objects
 from .jobs import Job, JobRunner
 from .nats import connect_as, declare_streams, wait_for_jetstream
@@ -161,8 +161,10 @@ class Service:
     async def _dead_letters(self, req: dl.ListDeadLetters, ctx: RpcContext) -> dl.DeadLetters:
         """The dead letters of this service's consumers, newest first (administrators)."""
         _operator(req.principal)
-        letters = await dead_letters_of(self.nc.jetstream(), self.name, [c.durable for c in self.consumers], req.limit)
-        return dl.DeadLetters(items=[_dead_letter_view(self.name, letter) for letter in letters])
+        js, durables = self.nc.jetstream(), [c.durable for c in self.consumers]
+        letters = await dead_letters_of(js, self.name, durables, req.limit)
+        total = max(len(letters), await count_dead_letters(js, self.name, durables))
+        return dl.DeadLetters(items=[_dead_letter_view(self.name, letter) for letter in letters], total=total)
 
     async def _replay_dead_letter(self, req: dl.ReplayDeadLetter, ctx: RpcContext) -> dl.DeadLetterReplayed:
         """Hand a dead letter's event to the consumer that failed on it; once handled, the letter

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ecandidat.contracts import deadletters as dl
 from ecandidat.contracts.base import RpcReply
@@ -24,10 +24,12 @@ BASE = f"{API_PREFIX}/staff/dead-letters"
 
 
 class DeadLetterList(RpcReply):
-    """Every service's dead letters, newest first; the services that did not answer are named
-    (their letters are missing from the list)."""
+    """Every service's dead letters, newest first (each service's newest `par_service` at most);
+    the services that did not answer are named (their letters are missing from the list)."""
 
     items: list[dl.DeadLetterView]
+    total: int = Field(description="How many events are in failure in all, listed or not (answering services)")
+    par_service: int = Field(description="The most letters listed for one service")
     services_sans_reponse: list[str]
 
 
@@ -58,19 +60,22 @@ def register(api: Api) -> None:
         roles=OPERATORS,
     )
     async def list_dead_letters(request: web.Request) -> web.Response:
-        answers = await _ask_each(request, dl.LIST_OPERATION, dl.ListDeadLetters(principal=request[PRINCIPAL]))
+        asked = dl.ListDeadLetters(principal=request[PRINCIPAL])
+        answers = await _ask_each(request, dl.LIST_OPERATION, asked)
         services = request.app[SETTINGS].gateway_services
         forbidden = next((a for a in answers if isinstance(a, ServiceError) and a.code == "forbidden"), None)
         if forbidden is not None:
             raise forbidden
-        items = [
-            item for a in answers if not isinstance(a, ServiceError) for item in dl.DeadLetters.model_validate(a).items
-        ]
+        lists = [dl.DeadLetters.model_validate(a) for a in answers if not isinstance(a, ServiceError)]
+        items = [item for listed in lists for item in listed.items]
         missing = [s for s, a in zip(services, answers) if isinstance(a, ServiceError)]
         items.sort(
             key=lambda letter: (letter.dead_lettered_at is not None, letter.dead_lettered_at, letter.seq), reverse=True
         )
-        return json_response(DeadLetterList(items=items, services_sans_reponse=missing))
+        total = sum(listed.total for listed in lists)
+        return json_response(
+            DeadLetterList(items=items, total=total, par_service=asked.limit, services_sans_reponse=missing)
+        )
 
     @api.route(
         "POST",

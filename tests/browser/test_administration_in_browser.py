@@ -19,7 +19,7 @@ from playwright.async_api import expect
 from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import api
 from tests.e2e.test_accounts_staff import admin, invited
-from tests.e2e.test_staff_administration import BrokenMailbox, mails_to
+from tests.e2e.test_staff_administration import BrokenMailbox, mails_to, ManyDeadLetters
 from tests.unit.documents import corpus
 from tests.unit.dossiers.samples import bea, registry_csv, registry_row
 
@@ -267,6 +267,17 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
         await expect(row).to_have_count(0)
         await j.step("rejeu-reussi")
     await eventually(lambda: mails_to(smtp_sink, address) == 1, timeout=30, message="the test mail is sent")
+
+    # After an incident, more letters than the page lists: it says how many there are in all.
+    async with ManyDeadLetters(platform, 201):
+        await page.goto(site.url("/personnel/administration/lettres-mortes"))
+        await expect(page.locator("#lettres-mortes-plus")).to_have_text(
+            re.compile(
+                r"^\s*\d+ événements en échec en tout : la liste montre les 200 plus récents de chaque service\."
+            )
+        )
+        await expect(page.locator("#lettres-mortes tbody tr[data-service=mailer]")).to_have_count(200)
+        await j.step("lettres-mortes-au-dela-de-200")
     j.assert_no_script_error()
 
 

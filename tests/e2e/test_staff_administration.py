@@ -12,6 +12,7 @@ from datetime import date
 
 import pytest
 
+from ecandidat.contracts.subjects import dead_letter_stream, dead_letter_subject
 from ecandidat.runtime.deadletter import get_dead_letter
 from services.candidatures.seed import seed_demo
 from tests.conftest import eventually, quiescent, unique_email
@@ -53,6 +54,31 @@ class BrokenMailbox:
 
     async def __aexit__(self, *exc) -> None:
         await self.repair()
+
+
+class ManyDeadLetters:
+    """`count` letters of the mailer's notifications consumer, as an incident leaves them (published
+    with the mailer's own key, as its consumer does); removed at the end."""
+
+    def __init__(self, platform, count: int) -> None:
+        self.js = platform.services["mailer"].nc.jetstream(timeout=15)
+        self.count, self.seqs = count, []
+
+    async def __aenter__(self) -> ManyDeadLetters:
+        durable = "mailer_notifications"
+        headers = {
+            "Ecandidat-Consumer": durable,
+            "Ecandidat-Error": "RuntimeError: incident",
+            "Ecandidat-Deliveries": "3",
+        }
+        for _ in range(self.count):
+            ack = await self.js.publish(dead_letter_subject("mailer", durable), b"{}", headers=headers)
+            self.seqs.append(ack.seq)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for seq in self.seqs:
+            await self.js.delete_msg(dead_letter_stream("mailer"), seq)
 
 
 async def dead_letter_for(boss, platform, address: str) -> dict:
@@ -142,6 +168,20 @@ async def test_a_dead_letter_is_listed_then_replayed_once(platform, smtp_sink):
     )
     assert status == 200 and len(logged["items"]) == 1
     assert mails_to(smtp_sink, address) == 1
+
+
+async def test_past_two_hundred_letters_of_a_service_the_newest_are_listed_and_all_counted(platform):
+    boss = await admin(platform)
+    status, before, _ = await boss.call("GET", "/api/v1/staff/dead-letters")
+    assert status == 200 and before["par_service"] == 200 and before["total"] >= len(before["items"]), before
+    async with ManyDeadLetters(platform, 230) as flood:
+        status, letters, _ = await boss.call("GET", "/api/v1/staff/dead-letters")
+        assert status == 200, letters
+        of_mailer = [item["seq"] for item in letters["items"] if item["service"] == "mailer"]
+        assert of_mailer == sorted(flood.seqs, reverse=True)[:200]  # the newest, newest first
+        assert letters["total"] == before["total"] + 230
+    status, after, _ = await boss.call("GET", "/api/v1/staff/dead-letters")
+    assert after["total"] == before["total"] and after["items"] == before["items"]
 
 
 async def test_dead_letters_are_for_administrators_and_bad_numbers_are_not_found(platform, smtp_sink):

@@ -15,10 +15,10 @@ import pytest
 from nats.aio.msg import Msg
 
 from ecandidat.contracts.envelope import envelope
-from ecandidat.contracts.subjects import dead_letter_stream, event_subject
+from ecandidat.contracts.subjects import dead_letter_stream, dead_letter_subject, event_subject
 from ecandidat.runtime.consumer import EventConsumer, PermanentFailure, Subscription
 from ecandidat.runtime.deadletter import dead_letters_of as dead_letters_of_consumer
-from ecandidat.runtime.deadletter import list_dead_letters, replay_dead_letter
+from ecandidat.runtime.deadletter import count_dead_letters, list_dead_letters, replay_dead_letter
 from tests.conftest import eventually
 from tests.integration.conftest import KIT_SERVICE
 
@@ -185,6 +185,33 @@ async def test_a_dead_letter_handed_back_to_its_consumer_twice_at_once_has_one_e
     finally:
         consumer.stop()
         await task
+
+
+async def test_a_service_lists_its_newest_dead_letters_and_counts_them_all(kit):
+    """Hundreds of letters of two consumers, some replayed (removed) among them and at the end: the
+    listing is the newest, as the page says, and the count is all of them."""
+    js, tag = kit.nc.jetstream(), uuid.uuid4().hex[:6]
+    a, b = f"{KIT_SERVICE}_newest_a_{tag}", f"{KIT_SERVICE}_newest_b_{tag}"
+    seqs: dict[str, list[int]] = {a: [], b: []}
+    for i in range(700):
+        durable = a if i % 3 else b
+        headers = {"Ecandidat-Consumer": durable, "Ecandidat-Error": "RuntimeError: x", "Ecandidat-Deliveries": "3"}
+        ack = await js.publish(dead_letter_subject(KIT_SERVICE, durable), str(i).encode(), headers=headers)
+        seqs[durable].append(ack.seq)
+    removed = {*seqs[a][-50:-20], *seqs[b][-10:], *seqs[a][:5]}
+    for seq in removed:
+        await js.delete_msg(dead_letter_stream(KIT_SERVICE), seq)
+    kept = {d: [s for s in found if s not in removed] for d, found in seqs.items()}
+
+    listed = await dead_letters_of_consumer(js, KIT_SERVICE, [a, b], 200)
+    assert [letter.seq for letter in listed] == sorted(kept[a] + kept[b], reverse=True)[:200]
+    assert {letter.consumer for letter in listed} == {a, b} and listed[0].error == "RuntimeError: x"
+    only_b = await dead_letters_of_consumer(js, KIT_SERVICE, [b], 50)
+    assert [letter.seq for letter in only_b] == sorted(kept[b], reverse=True)[:50]
+    everything = await dead_letters_of_consumer(js, KIT_SERVICE, [a], 500)
+    assert [letter.seq for letter in everything] == sorted(kept[a], reverse=True)
+    assert await count_dead_letters(js, KIT_SERVICE, [a, b]) == len(kept[a]) + len(kept[b])
+    assert await count_dead_letters(js, KIT_SERVICE, [b]) == len(kept[b])
 
 
 async def test_two_replicas_share_the_work_with_one_effect_per_event(kit):

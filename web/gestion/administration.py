@@ -267,6 +267,8 @@ async def dead_letters(request: web.Request) -> web.Response:
             "services": SERVICES,
             "section": LETTRES,
             "missing": listed["services_sans_reponse"],
+            "total": listed["total"],
+            "per_service": listed["par_service"],
         },
         title=_("Événements en échec"),
     )
