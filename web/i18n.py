@@ -72,9 +72,13 @@ def gettext(message: str, **params: object) -> str:
     return text % params if params else text
 
 
+def plural_form(singular: str, plural: str, n: int) -> str:
+    """The translation of the form for `n`, its placeholders left as they are."""
+    return _TRANSLATIONS[_current.get()].ngettext(singular, plural, n)
+
+
 def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
-    text = _TRANSLATIONS[_current.get()].ngettext(singular, plural, n)
-    return text % {"num": n, **params}
+    return plural_form(singular, plural, n) % {"num": n, **params}
 
 
 _ = gettext

@@ -54,9 +54,10 @@ def environment() -> jinja2.Environment:
         auto_reload=False,
         enable_async=False,
     )
+    # Newstyle: Jinja fills the placeholders (`num` and the call's own) once the form is chosen.
     env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message: i18n.gettext(message),
-        lambda singular, plural, n: i18n.ngettext(singular, plural, n),
+        lambda singular, plural, n: i18n.plural_form(singular, plural, n),
         newstyle=True,
     )
     env.filters.update(date_long=i18n.date_long, datetime_long=i18n.datetime_long, until=i18n.until)

@@ -46,3 +46,21 @@ def test_every_template_compiles():
     assert len(names) > 25
     for name in names:
         env.get_template(name)
+
+
+def test_a_template_plural_fills_its_own_placeholders_in_either_language(english):
+    env = environment()
+    message = (
+        "%(num)d événement en échec en tout : la liste montre les %(per)d plus récents de chaque service. "
+        "Une fois ceux-ci rejoués, les suivants apparaissent."
+    )
+    source = "{{ ngettext(one, many, n, per=200) }}"
+    many = message.replace("événement", "événements", 1)
+    rendered = env.from_string(source).render(one=message, many=many, n=230)
+    assert rendered.startswith("230 events in failure in all: the list shows the 200 most recent"), rendered
+    token = i18n.set_language("fr")
+    try:
+        rendered = env.from_string(source).render(one=message, many=many, n=1)
+    finally:
+        i18n.reset_language(token)
+    assert rendered.startswith("1 événement en échec en tout : la liste montre les 200 plus récents"), rendered
