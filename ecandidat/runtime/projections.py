@@ -14,11 +14,13 @@ import asyncpg
 
 async def set_candidature_statut(
     conn: asyncpg.Connection, candidature_id: uuid.UUID, statut: str, version: int
-) -> None:
-    """The statut du dossier as candidatures reports it; an older event than the state held changes nothing."""
-    await conn.execute(
+) -> bool:
+    """The statut du dossier as candidatures reports it; an older event than the state held changes
+    nothing (False)."""
+    done = await conn.execute(
         "UPDATE candidatures SET statut = $2, version = $3 WHERE candidature_id = $1 AND version < $3",
         candidature_id,
         statut,
         version,
     )
+    return done == "UPDATE 1"

@@ -100,6 +100,11 @@ class StoredFile:
     sha256: str
 
 
+# The statuts du dossier in which the candidate has it back to transmit again: when staff set one,
+# the pieces not validated may be replaced until the next transmission.
+GIVEN_BACK = ("en_attente", "incomplet")
+
+
 def why_locked(candidature: CandidatureState, slot: Slot, now: datetime) -> PieceLocked | None:
     """The refusal a change of `slot` gets at `now`, or None when the candidate may change it."""
     if candidature.cancelled:
@@ -122,7 +127,7 @@ def why_locked(candidature: CandidatureState, slot: Slot, now: datetime) -> Piec
     if candidature.transmitted and not slot.reopened:
         return PieceLocked(
             "Votre candidature a été transmise : ses pièces ne peuvent plus être modifiées, "
-            "sauf une pièce refusée par le gestionnaire.",
+            "sauf une pièce refusée par le gestionnaire ou un dossier déclaré incomplet.",
             reason="candidature_transmise",
         )
     return None

@@ -57,7 +57,7 @@ from ecandidat.runtime.outbox import add_event
 
 from . import domain, replies, store
 from .context import Deps
-from .domain import Slot, StoredFile
+from .domain import GIVEN_BACK, Slot, StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,12 @@ async def candidature_transmitted(
 async def candidature_status_changed(
     deps: Deps, conn: asyncpg.Connection, event: CandidatureStatusChanged, meta: CloudEvent
 ) -> None:
-    await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
+    applied = await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
+    if applied and event.cause == "staff":
+        # Staff gave the dossier back to the candidate (« Incomplet », « En attente »: the comment
+        # says what to replace) or took it back: its pieces not validated follow. A refused
+        # piece's own reopening is its review's (`piece_refusee`).
+        await store.reopen_pieces(conn, event.candidature_id, event.new_status in GIVEN_BACK)
 
 
 async def candidature_deadline_changed(

@@ -206,6 +206,15 @@ async def delete_candidatures(conn: asyncpg.Connection, candidature_ids: list[uu
     await conn.execute("DELETE FROM candidatures WHERE candidature_id = ANY($1::uuid[])", candidature_ids)
 
 
+async def reopen_pieces(conn: asyncpg.Connection, candidature_id: uuid.UUID, reopen: bool) -> None:
+    """Every piece not validated may be replaced again (`reopen`), or none may."""
+    await conn.execute(
+        "UPDATE piece_slots SET reopened = ($2 AND statut <> 'validee') WHERE candidature_id = $1",
+        candidature_id,
+        reopen,
+    )
+
+
 async def mark_transmitted(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE candidatures SET transmitted = true, frozen_until = NULL WHERE candidature_id = $1", candidature_id

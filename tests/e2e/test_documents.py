@@ -274,6 +274,58 @@ async def test_a_refused_piece_reopens_for_replacement_only(env):
     } <= set(outbox)
 
 
+async def test_a_dossier_staff_declare_incomplete_opens_its_pieces_not_validated_until_transmitted_again(env):
+    """« Incomplet » set by a gestionnaire (with a comment saying what to replace, no piece
+    refused): the candidate may replace what is not validated, then transmits again; once
+    transmitted, or set « Complet » again by staff, the pieces are locked again."""
+    me, auth, cid, items = await apply(env, "DU-MUSICO")
+    pdf = corpus.reportlab_pdf()
+    for item in items:
+        status, body = await env.upload(f"/candidatures/{cid}/pieces/{item['slot_id']}/fichier", auth, pdf, "p.pdf")
+        assert status == 201, body
+    status, view = await env.json("POST", f"/candidatures/{cid}/transmission", auth)
+    assert status == 200, view
+    await eventually(lambda: _transmitted(env, cid), message="transmission consumed")
+    first, second = items[0]["slot_id"], items[1]["slot_id"]
+    gestionnaire = env.staff("gestionnaire", centres=("FC-DIPL",))
+    status, body = await env.json(
+        "POST", f"/staff/candidatures/{cid}/pieces/{second}/examen", gestionnaire, json={"decision": "validee"}
+    )
+    assert status == 200 and body["statut"] == "validee"
+    status, body = await env.upload(f"/candidatures/{cid}/pieces/{first}/fichier", auth, pdf, "autre.pdf")
+    assert status == 409 and "transmise" in body["detail"]
+
+    async def may_change(slot: str, expected: bool) -> bool:
+        status, listed = await env.json("GET", f"/candidatures/{cid}/pieces", auth)
+        return status == 200 and {p["slot_id"]: p for p in listed["items"]}[slot]["can_change"] is expected
+
+    async def set_statut(statut: str, comment: str | None = None) -> None:
+        body = {"candidature_ids": [cid], "statut": statut, "commentaire": comment}
+        status, done = await env.json("POST", "/staff/candidatures/statut", gestionnaire, json=body)
+        assert status == 200 and done["updated"] == [cid], done
+
+    await set_statut(
+        "incomplet", "Il manque le relevé du second semestre : ajoutez-le au fichier de la première pièce."
+    )
+    await eventually(lambda: may_change(first, True), message="the pieces not validated reopen")
+    assert await may_change(second, False)  # validated: it stays as it is
+    status, body = await env.upload(f"/candidatures/{cid}/pieces/{second}/fichier", auth, pdf, "v.pdf")
+    assert status == 409 and "validée" in body["detail"]
+    status, body = await env.upload(f"/candidatures/{cid}/pieces/{first}/fichier", auth, pdf, "complete.pdf")
+    assert status == 201 and body["file_name"] == "complete.pdf", body
+    status, view = await env.json("POST", f"/candidatures/{cid}/transmission", auth)
+    assert status == 200 and view["statut"] == "receptionne", view
+    await eventually(lambda: may_change(first, False), message="locked again once transmitted")
+    status, body = await env.upload(f"/candidatures/{cid}/pieces/{first}/fichier", auth, pdf, "encore.pdf")
+    assert status == 409 and "transmise" in body["detail"]
+
+    # Given back, then taken back by staff (« Complet »): locked again without a transmission.
+    await set_statut("incomplet", "Pièce à compléter.")
+    await eventually(lambda: may_change(first, True), message="given back")
+    await set_statut("complet")
+    await eventually(lambda: may_change(first, False), message="taken back")
+
+
 async def _transmitted(env: Env, cid: str) -> bool:
     async with env.documents.pool.acquire() as conn:
         return await conn.fetchval("SELECT transmitted FROM candidatures WHERE candidature_id = $1", uuid.UUID(cid))
