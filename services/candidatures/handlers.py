@@ -48,7 +48,7 @@ from ecandidat.runtime.rpc import RpcClient
 
 from . import domain, store
 from .context import Deps
-from .domain import Action
+from .domain import Action, Refused
 from .lifecycle import change_statut, event_facts
 from .suivi import etapes
 
@@ -332,14 +332,25 @@ async def transmit(deps: Deps, req: TransmitCandidature) -> CandidatureView:
             row = await change_statut(
                 store.Tx(conn, deps.clock), locked, Action.TRANSMIT, by=principal.numero_dossier or "", now=now
             )
+    except Refused as refusal:
+        # Transmitted meanwhile by another request of the candidate's (a double click): the freeze
+        # is that transmission's, which documents makes permanent; releasing it would reopen the
+        # pieces until then.
+        if refusal.extra.get("reason") != "deja_transmise":
+            await _release(rpc, candidature_id)
+        raise
     except BaseException:
-        try:
-            await rpc.call(ReleasePieces(candidature_id=candidature_id), FreezeResult)
-        except ServiceError:
-            pass  # the provisional freeze lapses by itself
+        await _release(rpc, candidature_id)
         raise
     assert row is not None, "a transmission changes the state, or is refused"
     return view_of(row, now)
+
+
+async def _release(rpc: RpcClient, candidature_id: uuid.UUID) -> None:
+    try:
+        await rpc.call(ReleasePieces(candidature_id=candidature_id), FreezeResult)
+    except ServiceError:
+        pass  # the provisional freeze lapses by itself
 
 
 async def offer_tree(deps: Deps, req: GetOfferTree) -> OfferTree:

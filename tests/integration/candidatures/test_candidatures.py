@@ -196,6 +196,33 @@ async def test_freeze_is_released_when_the_transmission_cannot_commit(service, p
     assert peers.released == [view.id]
 
 
+async def test_two_transmissions_at_once_the_refused_one_leaves_the_freeze_to_the_other(service, peers):
+    """A double click: both requests freeze the pieces, one transmits, the other is refused as
+    already transmitted and must not release the freeze the transmission keeps."""
+    who = candidate()
+    view = await apply(service, who)
+    both_frozen, asked = asyncio.Event(), []
+
+    async def wait_for_the_other(req):
+        asked.append(req)
+        if len(asked) == 2:  # both requests are past their own check of the statut
+            both_frozen.set()
+        await asyncio.wait_for(both_frozen.wait(), 30)
+
+    peers.on_freeze = wait_for_the_other
+    outcomes = await asyncio.gather(
+        *(
+            service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+            for _ in range(2)
+        ),
+        return_exceptions=True,
+    )
+    done = [o for o in outcomes if isinstance(o, c.CandidatureView)]
+    [refusal] = [o for o in outcomes if not isinstance(o, c.CandidatureView)]
+    assert [d.statut for d in done] == ["receptionne"] and refusal.extra["reason"] == "deja_transmise", outcomes
+    assert peers.frozen == [view.id, view.id] and peers.released == []
+
+
 async def test_staff_scope(service):
     who = candidate()
     view = await apply(service, who)
