@@ -332,11 +332,11 @@ async def transmit(deps: Deps, req: TransmitCandidature) -> CandidatureView:
             row = await change_statut(
                 store.Tx(conn, deps.clock), locked, Action.TRANSMIT, by=principal.numero_dossier or "", now=now
             )
-    except Refused as refusal:
+    except Refused as refused:
         # Transmitted meanwhile by another request of the candidate's (a double click): the freeze
         # is that transmission's, which documents makes permanent; releasing it would reopen the
         # pieces until then.
-        if refusal.extra.get("reason") != "deja_transmise":
+        if refused.extra.get("reason") != "deja_transmise":
             await _release(rpc, candidature_id)
         raise
     except BaseException:
