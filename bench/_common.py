@@ -842,6 +842,7 @@ class Stack:
     nats_url: str
     logs: Path
     nats_pid: int = 0
+    s3_pid: int = 0  # the S3 server (moto), when the platform has one
     mailbox: Mailbox | None = None
     web_url: str = ""  # the web process, without the gateway in front (platform(web=True))
     _pg: Any = None  # a connection of the bench's, to find this database's backends
@@ -947,6 +948,8 @@ async def platform(
                     wait_listening(web_port, processes["web"], timeout=90)
                 stack = Stack(base, process_env, processes, db, ns.url, logs, ns.process.pid)
                 stack.web_url = f"http://{LOCALHOST}:{web_port}" if web else ""
+                if s3_server is not None and s3_server.process is not None:
+                    stack.s3_pid = s3_server.process.pid
                 if smtp == "process":
                     wait_listening(sink_port, processes["smtp sink"])
                     stack.mailbox = MaildirMailbox(folder / "maildir", asyncio.get_running_loop())

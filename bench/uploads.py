@@ -28,7 +28,7 @@ from minio import Minio  # noqa: E402
 
 from bench._common import Arguments  # noqa: E402
 from bench._common import BrokenRun, conditions, PeakRss, platform, print_conditions, print_table, Process  # noqa: E402
-from bench._common import rss_mb, run_main, save_results, Stack  # noqa: E402
+from bench._common import proc_cpu_seconds, rss_mb, run_main, save_results, Stack  # noqa: E402
 from ecandidat.contracts.accounts import ResolveSession  # noqa: E402
 from ecandidat.contracts.auth import Principal  # noqa: E402
 from ecandidat.contracts.candidatures import CandidatureCreated, RequiredPiece  # noqa: E402
@@ -85,9 +85,20 @@ def _candidate(account_id: uuid.UUID) -> Principal:
     return Principal(realm="candidate", account_id=account_id, email="b@example.org", numero_dossier="26BENCH0")
 
 
+def cpu_now(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each process of `pids`, and of this one (the load client)."""
+    return {**{name: proc_cpu_seconds(pid) for name, pid in pids.items()}, "bench client": time.process_time()}
+
+
+def add_cpu(total: dict[str, float], before: dict[str, float], after: dict[str, float]) -> None:
+    for name, seconds in after.items():
+        total[name] = total.get(name, 0.0) + seconds - before[name]
+
+
 async def run(args: argparse.Namespace, stack: Stack, info: dict[str, Any]) -> None:
     nc = await nats.connect(stack.nats_url)
     pids = {name: stack.pid(name) for name in ("gateway", "documents")}
+    cpu_pids = {**pids, "S3 server": stack.s3_pid, "nats-server": stack.nats_pid}
     rpc = RpcClient(nc, timeout=10)
     for _ in range(300):  # the stand-in answers once started
         try:
@@ -168,12 +179,17 @@ async def run(args: argparse.Namespace, stack: Stack, info: dict[str, Any]) -> N
         idle = {name: rss_mb(pid) for name, pid in pids.items()}
         direct_s, gateway_s = [], []
         peaks = {name: 0.0 for name in pids}
+        cpu: dict[str, dict[str, float]] = {"direct": {}, "gateway": {}}
         for _ in range(args.rounds):
             urls = [client.presigned_put_object("bench-direct", f"{uuid.uuid4()}") for _ in range(args.uploads)]
+            before = cpu_now(cpu_pids)
             direct_s.append(await timed(direct(u) for u in urls))
+            add_cpu(cpu["direct"], before, cpu_now(cpu_pids))
             batch = [slots.pop() for _ in range(args.uploads)]
             async with PeakRss(pids) as sampler:
+                before = cpu_now(cpu_pids)
                 gateway_s.append(await timed(through_gateway(*s) for s in batch))
+                add_cpu(cpu["gateway"], before, cpu_now(cpu_pids))
             peaks = {n: max(peaks[n], sampler.peak[n]) for n in pids}
     await nc.close()
 
@@ -188,13 +204,31 @@ async def run(args: argparse.Namespace, stack: Stack, info: dict[str, Any]) -> N
         ],
     )
     print(f"ratio gateway/direct: {d / g:.2f} (target ≥ 0.6)")
+    count = args.uploads * args.rounds
+    per_upload = {path: {n: 1000 * sec / count for n, sec in spent.items()} for path, spent in cpu.items()}
+    print_table(
+        "CPU per upload, ms (the bench client includes the PeakRss sampler on the gateway path)",
+        ["process", "direct S3", "gateway"],
+        [
+            *[[n, per_upload["direct"][n], per_upload["gateway"][n]] for n in per_upload["direct"]],
+            ["total", sum(per_upload["direct"].values()), sum(per_upload["gateway"].values())],
+        ],
+    )
     print_table(
         "RSS, MB (targets above idle: documents < 64, gateway < 100)",
         ["process", "idle", "peak", "above idle"],
         [[n, idle[n], peaks[n], peaks[n] - idle[n]] for n in pids],
     )
     save_results(
-        "uploads", {"conditions": info, "direct_s": direct_s, "gateway_s": gateway_s, "idle": idle, "peak": peaks}
+        "uploads",
+        {
+            "conditions": info,
+            "direct_s": direct_s,
+            "gateway_s": gateway_s,
+            "idle": idle,
+            "peak": peaks,
+            "cpu_ms_per_upload": per_upload,
+        },
     )
 
 
