@@ -214,16 +214,24 @@ async def _count(env: Env, prefix: str, expected: int) -> bool:
     return len(await env.keys(prefix)) == expected
 
 
-async def test_a_refused_piece_reopens_for_replacement_only(env):
-    me, auth, cid, items = await apply(env, "DU-MUSICO")
-    pdf = corpus.reportlab_pdf()
+async def transmitted(env: Env, formation: str) -> tuple[dict, str, list[dict]]:
+    """A candidature with a PDF for each piece, transmitted, and the transmission consumed by documents."""
+    _me, auth, cid, items = await apply(env, formation)
     for item in items:
-        status, body = await env.upload(f"/candidatures/{cid}/pieces/{item['slot_id']}/fichier", auth, pdf, "p.pdf")
+        status, body = await env.upload(
+            f"/candidatures/{cid}/pieces/{item['slot_id']}/fichier", auth, corpus.reportlab_pdf(), "p.pdf"
+        )
         assert status == 201, body
     status, view = await env.json("POST", f"/candidatures/{cid}/transmission", auth)
     assert status == 200, view
-    first, second = items[0]["slot_id"], items[1]["slot_id"]
     await eventually(lambda: _transmitted(env, cid), message="transmission consumed")
+    return auth, cid, items
+
+
+async def test_a_refused_piece_reopens_for_replacement_only(env):
+    auth, cid, items = await transmitted(env, "DU-MUSICO")
+    pdf = corpus.reportlab_pdf()
+    first, second = items[0]["slot_id"], items[1]["slot_id"]
 
     gestionnaire = env.staff("gestionnaire", centres=("FC-DIPL",))
     elsewhere = env.staff("gestionnaire", centres=("DAEU",))
@@ -278,14 +286,8 @@ async def test_a_dossier_staff_declare_incomplete_opens_its_pieces_not_validated
     """« Incomplet » set by a gestionnaire (with a comment saying what to replace, no piece
     refused): the candidate may replace what is not validated, then transmits again; once
     transmitted, or set « Complet » again by staff, the pieces are locked again."""
-    me, auth, cid, items = await apply(env, "DU-MUSICO")
+    auth, cid, items = await transmitted(env, "DU-MUSICO")
     pdf = corpus.reportlab_pdf()
-    for item in items:
-        status, body = await env.upload(f"/candidatures/{cid}/pieces/{item['slot_id']}/fichier", auth, pdf, "p.pdf")
-        assert status == 201, body
-    status, view = await env.json("POST", f"/candidatures/{cid}/transmission", auth)
-    assert status == 200, view
-    await eventually(lambda: _transmitted(env, cid), message="transmission consumed")
     first, second = items[0]["slot_id"], items[1]["slot_id"]
     gestionnaire = env.staff("gestionnaire", centres=("FC-DIPL",))
     status, body = await env.json(
