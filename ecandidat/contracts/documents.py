@@ -69,6 +69,9 @@ class PieceRefused(_PieceFacts):
     by: str
     at: datetime
     comment: str
+    # The candidature was transmitted (its dossier becomes `incomplet`: the candidate replaces the
+    # piece and transmits again) or not yet (the candidate deposits another file, then transmits).
+    candidature_transmise: bool = True
 
 
 class MissingPiece(RpcReply):

@@ -305,7 +305,13 @@ async def review_piece(deps: Deps, req: ReviewPiece) -> PieceView:
         row = await store.set_review(piece.conn, req.slot_id, statut, comment or None, by, piece.now)
         event: PieceRefused | PieceValidated
         if statut == "refusee":
-            event = PieceRefused(**_facts(piece.cand, row), by=by, at=piece.now, comment=comment)
+            event = PieceRefused(
+                **_facts(piece.cand, row),
+                by=by,
+                at=piece.now,
+                comment=comment,
+                candidature_transmise=piece.cand["transmitted"],
+            )
         else:
             event = PieceValidated(**_facts(piece.cand, row), by=by, at=piece.now)
         return await _changed(deps, piece, row, event)

@@ -223,6 +223,10 @@ async def test_the_same_review_twice_is_one_effect_and_one_mail(platform, smtp_s
     await mail_to(smtp_sink, who["email"], "Pièce refusée", count=2)
     mails = [m for m in smtp_sink.messages() if m["To"] == who["email"] and "Pièce refusée" in m["Subject"]]
     assert [("illisible" in text_of(m), "la page 2" in text_of(m)) for m in mails] == [(True, False), (False, True)]
+    # Not transmitted yet: the dossier is not « incomplet », the candidate deposits another file then transmits.
+    assert all("incomplet" not in m["Subject"] and "pas encore transmise" in text_of(m) for m in mails), [
+        m["Subject"] for m in mails
+    ]
 
     async def history() -> list[str]:
         status, seen, _ = await root.call("GET", f"/api/v1/staff/candidatures/{cid}")

@@ -15,7 +15,12 @@ def _refused(event: d.PieceRefused, meta: CloudEvent, ctx: MailContext) -> list[
             "piece_refused",
             account_id=event.account_id,
             candidature_id=event.candidature_id,
-            context={"piece": event.libelle, "commentaire": event.comment, "base_url": ctx.public_base_url},
+            context={
+                "piece": event.libelle,
+                "commentaire": event.comment,
+                "base_url": ctx.public_base_url,
+                "transmise": event.candidature_transmise,
+            },
         )
     ]
 

@@ -22,7 +22,12 @@ CONTEXTS = {
     "candidature_cancelled": {"cancelled_at": AT},
     "candidature_transmitted": {"received_at": AT},
     "candidature_status": {"statut": "Incomplet", "commentaire": "Pièce manquante", "changed_at": AT},
-    "piece_refused": {"piece": "Curriculum vitae détaillé", "commentaire": "Illisible", "base_url": "https://x"},
+    "piece_refused": {
+        "piece": "Curriculum vitae détaillé",
+        "commentaire": "Illisible",
+        "base_url": "https://x",
+        "transmise": True,
+    },
     "decision_liste_attente": {"commentaire": None, "rang": None},
     "decision_liste_complementaire": {"rang": 2, "commentaire": None},
     "decision_preselection": {
@@ -141,3 +146,14 @@ def test_the_disabled_webhook_mail_says_what_to_do():
     assert "https://scolarite.univ-exemple.fr/hook" in rendered.text and "HTTP 500" in rendered.text
     assert "/api/v1/staff/webhooks/3f2c1a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c/resume" in rendered.text
     assert "{{" not in rendered.text and "<code>https://scolarite.univ-exemple.fr/hook</code>" in rendered.html
+
+
+def test_a_piece_refused_before_the_transmission_does_not_say_the_dossier_is_incomplete():
+    context = {**DIRECTORY, **CONTEXTS["piece_refused"]}
+    after = Renderer().render("piece_refused", context)
+    assert after.subject == "Pièce refusée : votre dossier pour la formation DAEU option A est incomplet"
+    assert "cliquez à nouveau sur « Transmettre ma candidature »" in after.text
+    before = Renderer().render("piece_refused", {**context, "transmise": False})
+    assert "incomplet" not in before.subject and "Pièce refusée" in before.subject, before.subject
+    assert "n'est pas encore transmise" in before.text and "à nouveau sur" not in before.text
+    assert "n'est pas encore transmise" in before.html and "placé en attente" not in before.html
