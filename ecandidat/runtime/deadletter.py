@@ -113,18 +113,21 @@ async def dead_letters_of(
 
     JetStream reads a subject's messages forward only (`next`, skipping the removed ones on the
     server), so the newest are found by stepping back from the stream's end: each step reads a
-    stretch of sequence numbers forward, and the stretch doubles while it holds too few letters."""
+    stretch of sequence numbers forward, and the stretch doubles while it holds too few letters.
+    The stream's count of each subject ends the walk once a consumer's letters are all found."""
     stream = dead_letter_stream(service)
     try:
-        state = (await js.stream_info(stream)).state
+        state = (await js.stream_info(stream, subjects_filter=dead_letters_of_service(service))).state
     except nats.js.errors.NotFoundError:
         return []
+    counts = state.subjects or {}
     found: list[DeadLetter] = []
     for durable in sorted(set(durables)):
         subject = dead_letter_subject(service, durable)
+        wanted = min(limit, counts.get(subject, 0))
         newest: list[DeadLetter] = []  # oldest first
         end, window = state.last_seq, min(limit, _MOST_WINDOW)
-        while state.first_seq and end >= state.first_seq and len(newest) < limit:
+        while end >= state.first_seq and len(newest) < wanted:
             start = max(state.first_seq, end - window + 1)
             stretch: list[DeadLetter] = []
             seq = start
