@@ -143,6 +143,17 @@ async def fill_dossier(page: Page, site, journey, js: bool) -> None:
     await journey.step("dossier-complet")
 
 
+CANDIDATURE_URL = re.compile(r"/candidatures/[0-9a-f-]{36}$")
+
+
+async def landed_after_double_submit(page: Page) -> None:
+    """On the candidature's page after a form sent twice (a double click without JavaScript): the
+    second submission aborts the first one's navigation, which `wait_for_url` takes for a failure
+    when it sees it; the page's URL is awaited instead, then its load."""
+    await expect(page).to_have_url(CANDIDATURE_URL)
+    await page.wait_for_load_state("load")
+
+
 async def open_offer_and_apply(page: Page, site, journey, formation: str, centre: str, type_: str) -> str:
     """Étape 3: the offer tree, "Voulez-vous candidater à la formation '…' ?", a double click on "Oui"."""
     await page.goto(site.url("/offre"))
@@ -153,7 +164,7 @@ async def open_offer_and_apply(page: Page, site, journey, formation: str, centre
     await expect(page.get_by_text(f"Voulez-vous candidater à la formation '{formation}' ?")).to_be_visible()
     await journey.step("confirmation-candidater")
     await page.get_by_role("button", name="Oui, candidater").dblclick()
-    await page.wait_for_url(re.compile(r"/candidatures/[0-9a-f-]{36}$"))
+    await landed_after_double_submit(page)
     await pieces_ready(page)
     return page.url.rsplit("/", 1)[1]
 

@@ -21,6 +21,7 @@ from playwright.async_api import Page, expect
 from pypdf import PdfReader
 
 from tests.browser.helpers import (
+    CANDIDATURE_URL,
     CONDITIONNELLES,
     GREEN,
     LIBELLES,
@@ -28,6 +29,7 @@ from tests.browser.helpers import (
     files,
     fill_dossier,
     flash,
+    landed_after_double_submit,
     log_in,
     open_offer_and_apply,
     piece,
@@ -82,9 +84,10 @@ async def transmit(page: Page, journey, js: bool, name: str, double: bool = Fals
     await journey.step(name)
     if double:
         await confirm.dblclick()
+        await landed_after_double_submit(page)
     else:
         await confirm.click()
-    await page.wait_for_url(re.compile(r"/candidatures/[0-9a-f-]{36}$"))
+        await page.wait_for_url(CANDIDATURE_URL)
     await flash(page, "Votre candidature est transmise.")
     await expect(page.locator("#statut")).to_have_text("Réceptionné")
 
