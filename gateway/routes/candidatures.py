@@ -145,15 +145,22 @@ def register(api: Api) -> None:
     )
     async def get_my_candidature_detail(request: web.Request) -> web.Response:
         principal, cid = request[PRINCIPAL], path_uuid(request, CANDIDATURE.name, CANDIDATURE.what)
-        view, pieces, steps = await asyncio.gather(
-            call(request, c.GetCandidature(principal=principal, candidature_id=cid), c.CandidatureView),
+
+        async def candidature_then_suivi() -> tuple[c.CandidatureView, c.Suivi]:
+            # One after the other: a statut and the history's steps that made it commit together,
+            # so a suivi read after the candidature holds every step behind the statut shown (read
+            # at once, an « Incomplet » could come with a suivi not saying which piece was refused).
+            view = await call(request, c.GetCandidature(principal=principal, candidature_id=cid), c.CandidatureView)
+            return view, await call(request, c.GetSuivi(principal=principal, candidature_id=cid), c.Suivi)
+
+        read, pieces = await asyncio.gather(
+            candidature_then_suivi(),
             call(request, ListPieces(principal=principal, candidature_id=cid), CandidaturePieces),
-            call(request, c.GetSuivi(principal=principal, candidature_id=cid), c.Suivi),
             return_exceptions=True,
         )
-        for answer in (view, steps):
-            if isinstance(answer, BaseException):
-                raise answer
+        if isinstance(read, BaseException):
+            raise read
+        view, steps = read
         opened: CandidaturePieces | None = None  # None: its pieces are not open yet
         if isinstance(pieces, BaseException) and not isinstance(pieces, NotFound):
             raise pieces
