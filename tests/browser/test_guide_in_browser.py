@@ -278,7 +278,30 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
             ".map(li => getComputedStyle(li, '::marker').content).filter(c => c !== 'none')"
         )
         assert markers == [], f"{path}: list cards drawing a marker {markers}"
+        if path.startswith("/dossier"):
+            await dossier_menu_at_360(mobile, j, js, name)
     j.assert_no_script_error()
+
+
+async def dossier_menu_at_360(page: Page, j, js: bool, name: str) -> None:
+    """On a phone the dossier's side menu is folded under its button (« Mon dossier : <rubrique> »)
+    and the page's title shows on the first screen; the button unfolds it. Without JavaScript, no
+    button: the menu is listed."""
+    menu = page.get_by_role("navigation", name="Mon dossier")
+    button = menu.get_by_role("button", name=re.compile("^Mon dossier : "))
+    rubrique = menu.get_by_role("link", name="Baccalauréat")
+    title = await page.locator("main h1").bounding_box()
+    if not js:
+        await expect(button).to_be_hidden()
+        await expect(rubrique).to_be_visible()
+        return
+    await expect(button).to_have_attribute("aria-expanded", "false")
+    await expect(rubrique).to_be_hidden()
+    assert title is not None and title["y"] + title["height"] <= 740, f"the title is below the first screen: {title}"
+    await button.click()
+    await expect(button).to_have_attribute("aria-expanded", "true")
+    await expect(rubrique).to_be_visible()
+    await j.step(f"360px-{name}-menu-deplie", page)
 
 
 async def drop_file(page: Page, code: str, name: str, mime: str, data: bytes) -> None:
