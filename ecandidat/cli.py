@@ -2,7 +2,7 @@
 
     ecandidat mail-test --to ADDRESS        commit a test-mail event through the mailer's outbox
     ecandidat deliveries [--status failed]  the mail delivery log (asks the mailer over NATS)
-    ecandidat dlq list                      events in the dead-letter streams (one per service)
+    ecandidat dlq list                      events in the dead-letter streams (one per service), newest first
     ecandidat dlq replay SERVICE SEQ        publish a dead-lettered event again
     ecandidat dlq migrate                   move the letters of the former single DEAD_LETTERS stream
     ecandidat seed-demo                     create or update the demo campaign of the guide (and the demo student records)
@@ -104,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("dlq", help="inspect or replay the dead-letter streams (one per service)")
     qs = q.add_subparsers(dest="action", required=True)
     ql = qs.add_parser("list")
-    ql.add_argument("--limit", type=int, default=100, help="letters shown per service")
+    ql.add_argument("--limit", type=int, default=100, help="the newest letters shown per service")
     qr = qs.add_parser("replay")
     qr.add_argument("service", help="the service whose dead letter it is (`service` in `dlq list`)")
     qr.add_argument("seq", type=int)

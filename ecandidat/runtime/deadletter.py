@@ -26,7 +26,7 @@ from email.header import Header, decode_header
 
 import nats.js.errors
 from nats.js import JetStreamContext
-from nats.js.api import RawStreamMsg
+from nats.js.api import RawStreamMsg, StreamState
 
 from ..contracts.subjects import LEGACY_DEAD_LETTER_STREAM, dead_letter_stream, dead_letter_subject
 from ..contracts.subjects import dead_letters_of_service
@@ -52,21 +52,16 @@ class DeadLetter:
 async def list_dead_letters(
     js: JetStreamContext, limit: int = 100, services: Iterable[str] = PRODUCERS
 ) -> list[DeadLetter]:
-    """The first `limit` letters of each service's stream (the operator's rights), by service."""
+    """The `limit` newest letters of each service's stream (the operator's rights), by service,
+    newest first."""
     found: list[DeadLetter] = []
     for service in services:
+        stream = dead_letter_stream(service)
         try:
-            info = await js.stream_info(dead_letter_stream(service))
+            state = (await js.stream_info(stream)).state
         except nats.js.errors.NotFoundError:
             continue
-        seq, taken = info.state.first_seq, 0
-        while seq and seq <= info.state.last_seq and taken < limit:
-            try:
-                found.append(await get_dead_letter(js, service, seq))
-                taken += 1
-            except nats.js.errors.NotFoundError:
-                pass
-            seq += 1
+        found += reversed(await _newest(js, service, state, dead_letters_of_service(service), state.messages, limit))
     return found
 
 
@@ -124,26 +119,35 @@ async def dead_letters_of(
     found: list[DeadLetter] = []
     for durable in sorted(set(durables)):
         subject = dead_letter_subject(service, durable)
-        wanted = min(limit, counts.get(subject, 0))
-        newest: list[DeadLetter] = []  # oldest first
-        end, window = state.last_seq, min(limit, _MOST_WINDOW)
-        while end >= state.first_seq and len(newest) < wanted:
-            start = max(state.first_seq, end - window + 1)
-            stretch: list[DeadLetter] = []
-            seq = start
-            while True:
-                try:
-                    msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
-                except nats.js.errors.NotFoundError:
-                    break
-                if (msg.seq or 0) > end:
-                    break
-                stretch.append(_letter(service, msg))
-                seq = (msg.seq or 0) + 1
-            newest = stretch[max(0, len(stretch) - (limit - len(newest))) :] + newest
-            end, window = start - 1, min(2 * window, _MOST_WINDOW)
-        found += newest
+        found += await _newest(js, service, state, subject, counts.get(subject, 0), limit)
     return sorted(found, key=lambda letter: letter.seq, reverse=True)[:limit]
+
+
+async def _newest(
+    js: JetStreamContext, service: str, state: StreamState, subject: str, count: int, limit: int
+) -> list[DeadLetter]:
+    """The `limit` newest of the `count` letters on `subject` (a wildcard too) in the service's
+    stream, oldest first: backward steps of stretches read forward, as `dead_letters_of` says."""
+    stream = dead_letter_stream(service)
+    wanted = min(limit, count)
+    newest: list[DeadLetter] = []  # oldest first
+    end, window = state.last_seq, min(limit, _MOST_WINDOW)
+    while end >= state.first_seq and len(newest) < wanted:
+        start = max(state.first_seq, end - window + 1)
+        stretch: list[DeadLetter] = []
+        seq = start
+        while True:
+            try:
+                msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
+            except nats.js.errors.NotFoundError:
+                break
+            if (msg.seq or 0) > end:
+                break
+            stretch.append(_letter(service, msg))
+            seq = (msg.seq or 0) + 1
+        newest = stretch[max(0, len(stretch) - (limit - len(newest))) :] + newest
+        end, window = start - 1, min(2 * window, _MOST_WINDOW)
+    return newest
 
 
 async def count_dead_letters(js: JetStreamContext, service: str, durables: list[str]) -> int:

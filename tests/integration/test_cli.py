@@ -110,6 +110,36 @@ async def test_dlq_list_then_replay(process_env, nats_server):
         await nc.close()
 
 
+async def test_dlq_list_shows_the_newest_letters_of_each_service_first(process_env, nats_server):
+    """Past the limit, the operator sees the newest letters (a new failure is never hidden behind
+    old ones), newest first, across the service's consumers; a removed letter is skipped."""
+    nc = await nats.connect(nats_server.url, **nats_server.connect_options())
+    js = nc.jetstream()
+    marker = uuid.uuid4().hex
+    seqs: list[int] = []
+    try:
+        for n, durable in enumerate(["dossiers_cli_a", "dossiers_cli_b"] * 3):
+            ack = await js.publish(
+                dead_letter_subject("dossiers", durable),
+                json.dumps({"probe": marker, "n": n}).encode(),
+                headers={
+                    "Ecandidat-Consumer": durable,
+                    "Ecandidat-Error": f"RuntimeError: {n}",
+                    "Nats-Msg-Id": f"{marker}{n}",
+                },
+            )
+            seqs.append(ack.seq)
+        await js.delete_msg(dead_letter_stream("dossiers"), seqs[-2])
+        code, out, err = await cli(process_env, "dlq", "list", "--limit", "3")
+        assert code == 0, err
+        listed = [(item["service"], item["seq"]) for item in map(json.loads, out.splitlines())]
+        assert [seq for service, seq in listed if service == "dossiers"] == [seqs[-1], seqs[-3], seqs[-4]]
+    finally:
+        for seq in seqs[:-2] + seqs[-1:]:
+            await js.delete_msg(dead_letter_stream("dossiers"), seq)
+        await nc.close()
+
+
 async def test_dlq_migrate_moves_the_letters_of_the_former_single_stream(process_env, nats_server):
     """A deployment upgraded from one DEAD_LETTERS stream: each letter goes to its service's
     stream (with the time it was dead-lettered), then the old stream goes."""
