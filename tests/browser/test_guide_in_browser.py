@@ -280,7 +280,39 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
         assert markers == [], f"{path}: list cards drawing a marker {markers}"
         if path.startswith("/dossier"):
             await dossier_menu_at_360(mobile, j, js, name)
+        if name == "candidatures":  # each candidature a card, not six columns of a few letters each
+            cells = await mobile.evaluate(
+                "[...document.querySelectorAll('main td')].map(td => Math.round(td.getBoundingClientRect().width))"
+            )
+            assert cells and min(cells) >= 250, f"cells of « Mes candidatures » at 360 px: {cells}"
+    await header_menu_at_360(mobile, j, js)
     j.assert_no_script_error()
+
+
+async def header_menu_at_360(page: Page, j, js: bool) -> None:
+    """On a phone the header's links and the navigation are in the DSFR's menu dialog, behind its
+    « Menu » button; it opens over the page and closes with « Fermer ». Without JavaScript, no
+    button: they are listed in the page."""
+    header = page.locator("header")
+    button = header.get_by_role("button", name="Menu", exact=True)
+    navigation = page.get_by_role("navigation", name="Menu principal")
+    if not js:
+        await expect(button).to_be_hidden()
+        await expect(navigation.get_by_role("link", name="Mes candidatures")).to_be_visible()
+        await expect(header.get_by_role("button", name="Déconnexion")).to_be_visible()
+        return
+    await expect(navigation.get_by_role("link", name="Mes candidatures")).to_be_hidden()
+    await expect(header.get_by_role("button", name="Déconnexion")).to_be_hidden()
+    await button.click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_role("link", name="Mes candidatures")).to_be_visible()
+    await expect(dialog.get_by_role("button", name="Déconnexion")).to_be_visible()
+    await j.step("360px-menu-ouvert", page)
+    await dialog.get_by_role("button", name="Fermer").click()
+    await expect(dialog).to_be_hidden()
+    await button.click()
+    await dialog.get_by_role("link", name="Mes candidatures").click()
+    await page.wait_for_url(re.compile(r"/candidatures$"))
 
 
 async def dossier_menu_at_360(page: Page, j, js: bool, name: str) -> None:
