@@ -91,6 +91,9 @@ async def choose_commune(page: Page, field: str, search: str, code: str, js: boo
 async def fill_dossier(page: Page, site, journey, js: bool) -> None:
     """Étape 2: informations personnelles, adresse, baccalauréat, in that order, "Enregistrer et passer à la suite"."""
     await page.goto(site.url("/dossier"))
+    # Each rubrique not yet filled says « À compléter » once, not also « Manque : … rubrique à renseigner ».
+    await expect(page.locator(".ec-rubrique").filter(has_text="À compléter")).to_have_count(3)
+    await expect(page.get_by_text("Manque :")).to_have_count(0)
     await journey.step("dossier-vide")
     # Out of order, a rubrique is read-only: its fields greyed out, « Suivant » instead of saving.
     await page.goto(site.url("/dossier/adresse"))
