@@ -184,6 +184,8 @@ async def test_a_gestionnaire_s_day_in_chromium(site, browser_page, journey, smt
     await cv.get_by_role("button", name="Refuser la pièce").click()
     await flash(page, "Pièce refusée : le candidat reçoit votre commentaire par courriel.")
     await expect(review_block(page, "CV").locator(".ec-piece-statut")).to_have_text("Refusée")
+    # The page shown after the refusal already says what it changed (no reload: the DOM as sent).
+    assert (await page.locator("#statut").text_content() or "").strip() == "Incomplet"
     await j.step("piece-refusee")
     refused = await mail_to(smtp_sink, candidate["email"], "Pièce refusée")
     assert "CV illisible : merci de déposer un PDF lisible." in text_of(refused)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from functools import partial
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..api import Problem
+from ..api import Problem, Reply
 from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, redirect, text_values
@@ -291,17 +292,53 @@ async def dossier_pdf(request: web.Request) -> web.StreamResponse:
     return await api(request).stream(request, f"/staff/candidatures/{cid}/dossier.pdf")
 
 
+# How long a piece's review waits for the candidatures service to take it in (see `_taken_in`).
+TAKEN_IN_WITHIN = 3.0
+
+
+async def _taken_in(request: web.Request, cid: str, reply: Reply) -> None:
+    """Until the candidatures service has taken a piece's review in, within `TAKEN_IN_WITHIN`: its
+    copy of the piece's statut and what the review changes (« Incomplet » after a refusal, « Complet »
+    offered once every piece is validated) commit together, from the documents service's event. The
+    page shown next then says both, rather than the piece refused beside a statut not changed yet.
+    Past the bound (a consumer lagging), the page shows what there is."""
+    piece = reply.body
+    loop = asyncio.get_running_loop()
+    deadline, delay = loop.time() + TAKEN_IN_WITHIN, 0.02
+    while True:
+        try:
+            view = await api(request).get(request, f"/staff/candidatures/{cid}")
+        except Problem:
+            return  # the page says why, if it still cannot be read
+        if any(p["piece_id"] == piece["piece_id"] and p["statut"] == piece["statut"] for p in view["pieces"]):
+            return
+        if loop.time() + delay > deadline:
+            return
+        await asyncio.sleep(delay)
+        delay = min(2 * delay, 0.25)
+
+
 async def _act(
-    request: web.Request, cid: str, query: dict[str, str], call, flash: str, value: str = "", anchor: str | None = None
+    request: web.Request,
+    cid: str,
+    query: dict[str, str],
+    call,
+    flash: str,
+    value: str = "",
+    anchor: str | None = None,
+    then=None,
 ) -> web.Response:
-    """Run one action; a refusal comes back on the review page, in an alert at the top."""
+    """Run one action (then `then(reply)`, when given); a refusal comes back on the review page, in
+    an alert at the top."""
     try:
-        await call
+        reply = await call
     except Problem as problem:
         if problem.status >= 500:
             raise
         response = redirect(_review_url(cid, query), "action_refusee", problem.detail, request=request)
         return response
+    if then is not None:
+        await then(reply)
     return redirect(_review_url(cid, query, anchor), flash, value, request=request)
 
 
@@ -328,6 +365,7 @@ async def review_piece(request: web.Request) -> web.Response:
         call,
         "piece_validee" if decision == "validee" else "piece_refusee",
         anchor=form.get("suivante") or slot,
+        then=partial(_taken_in, request, cid),
     )
 
 
