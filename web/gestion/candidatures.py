@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from functools import partial
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -319,26 +318,16 @@ async def _taken_in(request: web.Request, cid: str, reply: Reply) -> None:
 
 
 async def _act(
-    request: web.Request,
-    cid: str,
-    query: dict[str, str],
-    call,
-    flash: str,
-    value: str = "",
-    anchor: str | None = None,
-    then=None,
+    request: web.Request, cid: str, query: dict[str, str], call, flash: str, value: str = "", anchor: str | None = None
 ) -> web.Response:
-    """Run one action (then `then(reply)`, when given); a refusal comes back on the review page, in
-    an alert at the top."""
+    """Run one action; a refusal comes back on the review page, in an alert at the top."""
     try:
-        reply = await call
+        await call
     except Problem as problem:
         if problem.status >= 500:
             raise
         response = redirect(_review_url(cid, query), "action_refusee", problem.detail, request=request)
         return response
-    if then is not None:
-        await then(reply)
     return redirect(_review_url(cid, query, anchor), flash, value, request=request)
 
 
@@ -352,20 +341,23 @@ async def review_piece(request: web.Request) -> web.Response:
     comment = form.get("commentaire", "").strip()
     if decision == "refusee" and not comment:
         return redirect(_review_url(cid, query, slot), "commentaire_requis", request=request)
-    call = api(request).call(
-        request,
-        "POST",
-        f"/staff/candidatures/{cid}/pieces/{slot}/examen",
-        json_body={"decision": decision, "commentaire": comment},
-    )
+
+    async def review() -> None:
+        reply = await api(request).call(
+            request,
+            "POST",
+            f"/staff/candidatures/{cid}/pieces/{slot}/examen",
+            json_body={"decision": decision, "commentaire": comment},
+        )
+        await _taken_in(request, cid, reply)
+
     return await _act(
         request,
         cid,
         query,
-        call,
+        review(),
         "piece_validee" if decision == "validee" else "piece_refusee",
         anchor=form.get("suivante") or slot,
-        then=partial(_taken_in, request, cid),
     )
 
 
