@@ -180,6 +180,33 @@ async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_res
         "experiences-erreur",
     )
 
+    # A list rubrique filled right: the row is listed; on a phone it is a card, each value under
+    # its column's name, nothing scrolling sideways; « Supprimer » takes it away.
+    await page.goto(site.url("/dossier/stages"))
+    await page.locator("#annee").fill("2021")
+    await page.locator("#duree").fill("8 semaines")
+    await page.locator("#organisme").fill("Centre hospitalier universitaire de Toulouse")
+    await page.get_by_role("button", name="Ajouter").click()
+    await flash(page, "La rubrique « Stages » est enregistrée.")
+    rows = page.get_by_role("table", name="Stages").locator("tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Centre hospitalier universitaire de Toulouse")
+    await j.step("stages-une-ligne")
+    mobile = await browser_page(js=False, width=360, height=740, state=await page.context.storage_state())
+    j.watch(mobile)
+    await mobile.goto(site.url("/dossier/stages"))
+    await j.step("360px-stages-une-ligne", mobile)
+    assert await mobile.evaluate("document.documentElement.scrollWidth") <= 360
+    cells = mobile.locator("main table tbody td")
+    await expect(cells).to_have_count(4)
+    widths = [round((await cells.nth(i).bounding_box() or {"width": 0})["width"]) for i in range(4)]
+    assert min(widths) >= 250, f"the row's cells at 360 px: {widths}"
+    labels = await cells.evaluate_all("tds => tds.map(td => getComputedStyle(td, '::before').content)")
+    assert labels == ['"Année"', '"Organisme"', '"Durée"', '"Action"'], labels
+    await mobile.get_by_role("button", name="Supprimer la ligne 1").click()
+    await flash(mobile, "La rubrique « Stages » est enregistrée.")
+    await expect(mobile.get_by_role("table", name="Stages")).to_have_count(0)
+
 
 async def tab_to(page: Page, selector: str, limit: int = 250) -> None:
     """Tab until the element has the focus: it is reachable with the keyboard."""
