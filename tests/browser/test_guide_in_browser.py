@@ -291,8 +291,9 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
 
 async def header_menu_at_360(page: Page, j, js: bool) -> None:
     """On a phone the header's links and the navigation are in the DSFR's menu dialog, behind its
-    « Menu » button; it opens over the page and closes with « Fermer ». Without JavaScript, no
-    button: they are listed in the page."""
+    « Menu » button; it opens over the page and closes with « Fermer » or Escape; the skip link
+    « Menu » opens it too, the focus on the navigation. Without JavaScript, no button: they are
+    listed in the page."""
     header = page.locator("header")
     button = header.get_by_role("button", name="Menu", exact=True)
     navigation = page.get_by_role("navigation", name="Menu principal")
@@ -310,6 +311,18 @@ async def header_menu_at_360(page: Page, j, js: bool) -> None:
     await j.step("360px-menu-ouvert", page)
     await dialog.get_by_role("button", name="Fermer").click()
     await expect(dialog).to_be_hidden()
+    # The skip link « Menu », taken with the keyboard, opens the dialog on the navigation.
+    await page.locator(".fr-skiplinks").get_by_role("link", name="Menu").focus()
+    await page.keyboard.press("Enter")
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#navigation a").first).to_be_focused()
+    await j.step("360px-menu-lien-d-evitement", page)
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    # The focus back where it was, on the skip link, whose bar covers the header's top until the
+    # focus moves on.
+    await expect(page.locator(".fr-skiplinks").get_by_role("link", name="Menu")).to_be_focused()
+    await page.keyboard.press("Tab")
     await button.click()
     await dialog.get_by_role("link", name="Mes candidatures").click()
     await page.wait_for_url(re.compile(r"/candidatures$"))

@@ -214,3 +214,23 @@ for (const all of document.querySelectorAll("[data-check-all]")) {
   for (const box of boxes) box.addEventListener("change", sync);
   sync();
 }
+
+// The skip link « Menu »: on a phone the navigation is in the header's menu dialog, closed, so the
+// link opens the dialog and puts the focus on the navigation's first link. On a wide screen (the
+// menu button hidden) the link goes to the navigation in the page, as without JavaScript.
+const menuButton = document.getElementById("bouton-menu");
+const menuDialog = document.getElementById("menu-principal");
+// The dialog becomes visible over a few frames: the focus is given once the link can take it.
+const focusNavigation = (frames) => {
+  const first = menuDialog.querySelector("#navigation a");
+  first?.focus();
+  if (first && document.activeElement !== first && frames > 0) requestAnimationFrame(() => focusNavigation(frames - 1));
+};
+for (const link of document.querySelectorAll('.fr-skiplinks a[href="#navigation"]')) {
+  link.addEventListener("click", (event) => {
+    if (!window.dsfr || !menuButton || !menuDialog || menuButton.offsetParent === null) return;
+    event.preventDefault();
+    menuDialog.addEventListener("dsfr.disclose", () => focusNavigation(60), { once: true });
+    window.dsfr(menuDialog).modal.disclose();
+  });
+}
