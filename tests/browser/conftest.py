@@ -182,10 +182,12 @@ class Journey:
 
     async def check_copy(self, page: Page, name: str) -> None:
         """axe-core needs JavaScript (timers): the page as the person saw it without JavaScript is
-        copied, scripts removed, into a page of the same origin that runs axe-core alone."""
+        copied, scripts removed and what its <noscript> holds made part of the page (nojs.css: a
+        page with JavaScript ignores it), into a page of the same origin that runs axe-core alone."""
         html = await page.content()
         assert "<script" not in html.split("</head>", 1)[1], "a script in the body of a page"
         html = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.S)
+        html, unwrapped = re.subn(r"<noscript>(.*?)</noscript>", r"\1", html, flags=re.S)
         context = await self.browser.new_context(viewport=page.viewport_size, locale="fr-FR")
         try:
             copy = await context.new_page()
@@ -193,6 +195,9 @@ class Journey:
             await copy.goto(origin + "/robots.txt")
             await copy.set_content(html, wait_until="load")
             assert not await copy.evaluate("() => !!document.querySelector('html[data-ec-js]')")
+            if unwrapped:  # the copy is styled as the page was: the no-JavaScript stylesheet applies
+                applied = "[...document.styleSheets].some(s => (s.href || '').includes('/nojs.') && s.cssRules.length)"
+                assert await copy.evaluate(applied), f"nojs.css not applied to the copy of {page.url}"
             await copy.bring_to_front()  # axe-core waits on animation frames, which background pages do not get
             await check_accessibility(copy, name + " (sans JavaScript)")
         finally:
