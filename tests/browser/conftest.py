@@ -136,6 +136,16 @@ async def browser_page(browser: Browser) -> AsyncIterator[Callable[..., Any]]:
         await context.close()
 
 
+HAS_JS = "() => !!document.querySelector('html[data-ec-js]')"
+# The page's finite animations and transitions ended, or 3 s gone by.
+SETTLED = """() => Promise.race([
+    Promise.all(document.getAnimations()
+        .filter(a => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+        .map(a => a.finished.catch(() => null))),
+    new Promise(resolve => setTimeout(resolve, 3000)),
+])"""
+
+
 @dataclass
 class Journey:
     """Screenshots of every step, axe-core on every page, no JavaScript error."""
@@ -160,9 +170,15 @@ class Journey:
         page.on("pageerror", lambda error: self.console_errors.append(str(error)))
 
     async def shot(self, name: str, page: Page | None = None) -> Path:
+        """A screenshot once the page's transitions have ended (a menu unfolding, a dialog opening):
+        the page as it stays, not a frame of its animation. Without JavaScript the DSFR animates
+        nothing (and the page's timers do not run)."""
+        page = page or self.page
         self.step_number += 1
         path = self.directory / f"{self.step_number:02d}-{name}.png"
-        await (page or self.page).screenshot(path=str(path), full_page=True)
+        if await page.evaluate(HAS_JS):
+            await page.evaluate(SETTLED)
+        await page.screenshot(path=str(path), full_page=True)
         return path
 
     async def step(self, name: str, page: Page | None = None) -> Path:
@@ -173,7 +189,7 @@ class Journey:
         assert "Traceback" not in text and not text.lstrip().startswith("{"), text[:500]
         assert await page.locator("html[lang]").count() == 1
         path = await self.shot(name, page)
-        if await page.evaluate("() => !!document.querySelector('html[data-ec-js]')") or self.browser is None:
+        if await page.evaluate(HAS_JS) or self.browser is None:
             await check_accessibility(page, name)
         else:
             await self.check_copy(page, name)
@@ -194,7 +210,7 @@ class Journey:
             origin = re.match(r"https?://[^/]+", page.url).group(0)
             await copy.goto(origin + "/robots.txt")
             await copy.set_content(html, wait_until="load")
-            assert not await copy.evaluate("() => !!document.querySelector('html[data-ec-js]')")
+            assert not await copy.evaluate(HAS_JS)
             if unwrapped:  # the copy is styled as the page was: the no-JavaScript stylesheet applies
                 applied = "[...document.styleSheets].some(s => (s.href || '').includes('/nojs.') && s.cssRules.length)"
                 assert await copy.evaluate(applied), f"nojs.css not applied to the copy of {page.url}"
