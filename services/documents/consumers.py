@@ -23,7 +23,12 @@ def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
         "on-candidatures": [
             subscription(CandidatureCreated, handlers.candidature_created, deps),
             subscription(CandidatureTransmitted, handlers.candidature_transmitted, deps),
-            subscription(CandidatureStatusChanged, handlers.candidature_status_changed, deps),
+            subscription(
+                CandidatureStatusChanged,
+                handlers.candidature_status_changed,
+                deps,
+                batch=handlers.candidature_statuses_changed,
+            ),
             subscription(CandidatureDeadlineChanged, handlers.candidature_deadline_changed, deps),
             subscription(CandidatureCancelled, handlers.candidature_cancelled, deps),
         ],

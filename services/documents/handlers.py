@@ -91,6 +91,19 @@ async def candidature_status_changed(
         await store.reopen_pieces(conn, event.candidature_id, event.new_status in GIVEN_BACK)
 
 
+async def candidature_statuses_changed(
+    deps: Deps, conn: asyncpg.Connection, items: list[tuple[CandidatureStatusChanged, CloudEvent]]
+) -> None:
+    """`candidature_status_changed` for a run of events: one statement when none was a staff
+    member's (a piece refused, a deadline passed: the projection alone changes); with one, each
+    event in turn, as the pieces it reopens depend on the statut each one sets."""
+    if any(event.cause == "staff" for event, _ in items):
+        for event, meta in items:
+            await candidature_status_changed(deps, conn, event, meta)
+        return
+    await store.set_candidature_statuts(conn, [(e.candidature_id, e.new_status, e.revision) for e, _ in items])
+
+
 async def candidature_deadline_changed(
     deps: Deps, conn: asyncpg.Connection, event: CandidatureDeadlineChanged, meta: CloudEvent
 ) -> None:

@@ -11,6 +11,7 @@ import asyncpg
 from ecandidat.contracts.candidatures import CandidatureCreated
 from ecandidat.runtime.db import wake_after_commit
 from ecandidat.runtime.projections import set_candidature_statut as set_candidature_statut
+from ecandidat.runtime.projections import set_candidature_statuts as set_candidature_statuts
 
 from .domain import CandidatureState, Slot, StoredFile
 

@@ -22,6 +22,11 @@ def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
         "candidatures": [
             subscription(CandidatureCreated, handlers.candidature_created, deps),
             subscription(CandidatureTransmitted, handlers.candidature_transmitted, deps),
-            subscription(CandidatureStatusChanged, handlers.candidature_status_changed, deps),
+            subscription(
+                CandidatureStatusChanged,
+                handlers.candidature_status_changed,
+                deps,
+                batch=handlers.candidature_statuses_changed,
+            ),
         ],
     }

@@ -360,3 +360,10 @@ async def candidature_status_changed(
     deps: Deps, conn: asyncpg.Connection, event: CandidatureStatusChanged, meta: CloudEvent
 ) -> None:
     await store.set_candidature_statut(conn, event.candidature_id, event.new_status, event.revision)
+
+
+async def candidature_statuses_changed(
+    deps: Deps, conn: asyncpg.Connection, items: list[tuple[CandidatureStatusChanged, CloudEvent]]
+) -> None:
+    """`candidature_status_changed` for a run of events, in one statement."""
+    await store.set_candidature_statuts(conn, [(e.candidature_id, e.new_status, e.revision) for e, _ in items])

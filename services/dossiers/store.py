@@ -12,6 +12,7 @@ import asyncpg
 
 from ecandidat.contracts.access import CandidatureScope
 from ecandidat.runtime.projections import set_candidature_statut as set_candidature_statut
+from ecandidat.runtime.projections import set_candidature_statuts as set_candidature_statuts
 
 from .domain import Dossier, StoredSection
 

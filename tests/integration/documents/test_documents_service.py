@@ -15,7 +15,12 @@ import pytest
 from pypdf import PdfReader
 
 from ecandidat.contracts.accounts import AccountPurged
-from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureTransmitted, DecisionValidated
+from ecandidat.contracts.candidatures import (
+    CandidatureCreated,
+    CandidatureStatusChanged,
+    CandidatureTransmitted,
+    DecisionValidated,
+)
 from ecandidat.contracts.documents import (
     DeletePieceFile,
     FreezePieces,
@@ -28,6 +33,7 @@ from ecandidat.contracts.documents import (
     UploadTicket,
 )
 from ecandidat.devstack._process import free_port
+from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.errors import ServiceError
 from tests.conftest import eventually, quiescent
 from tests.unit.documents.corpus import EICAR, reportlab_pdf
@@ -113,6 +119,70 @@ async def test_a_released_or_lapsed_freeze_no_longer_blocks_and_transmitted_make
     with pytest.raises(ServiceError) as refused:
         await docs.rpc.call(delete, PieceView)
     assert refused.value.extra["reason"] == "candidature_transmise"
+
+
+async def test_status_changes_in_one_batch_write_what_one_at_a_time_writes(docs):
+    """`candidature_statuses_changed` (a run of status_changed handled at once, one statement)
+    against `candidature_status_changed` event by event: each candidature's statut and version the
+    same, an event older than the state held changing nothing. A run holding a staff member's change
+    goes event by event: the pieces it reopens follow the statut each event sets."""
+    from services.documents import handlers
+
+    def changed(me, cid, new, revision, cause="piece_refusee"):
+        event = CandidatureStatusChanged(
+            candidature_id=cid,
+            account_id=me.account_id,
+            numero_dossier="26AB12CD",
+            formation_code="DAEU-A",
+            formation_libelle="DAEU option A",
+            centre_code="DAEU",
+            old_status="receptionne",
+            new_status=new,
+            changed_at=datetime.now(timezone.utc),
+            cause=cause,
+            revision=revision,
+        )
+        return event, envelope(event, event_id=uuid.uuid4(), time=event.changed_at)
+
+    async def state(cids):
+        async with docs.service.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT candidature_id, statut, version FROM candidatures WHERE candidature_id = ANY($1::uuid[])", cids
+            )
+            slots = await conn.fetch(
+                "SELECT candidature_id, ordre, reopened FROM piece_slots WHERE candidature_id = ANY($1::uuid[])", cids
+            )
+        by_id = {r["candidature_id"]: (r["statut"], r["version"]) for r in rows}
+        reopened = {(r["candidature_id"], r["ordre"]): r["reopened"] for r in slots}
+        return [by_id[c] for c in cids], [reopened[c, i] for c in cids for i in range(2)]
+
+    async def run(items, batch):
+        async with docs.service.pool.acquire() as conn, conn.transaction():
+            if batch:
+                await handlers.candidature_statuses_changed(docs.service.deps, conn, items)
+            else:
+                for event, meta in items:
+                    await handlers.candidature_status_changed(docs.service.deps, conn, event, meta)
+
+    for with_staff in (False, True):
+        results = []
+        for batch in (True, False):
+            (a, ca, _), (b, cb, _), (c, cc, _) = [await docs.candidature() for _ in range(3)]
+            items = [
+                changed(a, ca, "incomplet", 5),
+                changed(b, cb, "incomplet", 3),
+                changed(a, ca, "receptionne", 4),  # older than the one before: changes nothing
+                changed(b, cb, "en_attente", 6, cause="staff" if with_staff else "piece_refusee"),
+                changed(c, cc, "incomplet", 2),
+                changed(a, ca, "complet", 7),
+                changed(c, cc, "receptionne", 1),  # the last of c's, yet older: changes nothing
+            ]
+            await run(items, batch)
+            results.append(await state([ca, cb, cc]))
+        assert results[0] == results[1]
+        assert results[0][0] == [("complet", 7), ("en_attente", 6), ("incomplet", 2)]
+        # Only a staff member's change reopens pieces (« En attente » gives the dossier back).
+        assert any(results[0][1]) == with_staff
 
 
 async def test_freezing_an_unknown_candidature_says_not_ready(docs):
