@@ -28,6 +28,15 @@ from tests.conftest import eventually
 from tests.unit.documents.corpus import EICAR
 
 
+# What every candidature event of these tests says about the candidature besides its ids.
+FACTS = {
+    "numero_dossier": "26AB12CD",
+    "formation_code": "DAEU-A",
+    "formation_libelle": "DAEU option A",
+    "centre_code": "DAEU",
+}
+
+
 @dataclass
 class Docs:
     service: DocumentsService
@@ -59,10 +68,7 @@ class Docs:
             CandidatureCreated(
                 candidature_id=cid,
                 account_id=me.account_id,
-                numero_dossier="26AB12CD",
-                formation_code="DAEU-A",
-                formation_libelle="DAEU option A",
-                centre_code="DAEU",
+                **FACTS,
                 centre_libelle="DAEU",
                 type_traitement="acces_controle",
                 date_limite_retour=retour,

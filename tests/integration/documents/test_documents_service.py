@@ -36,6 +36,7 @@ from ecandidat.devstack._process import free_port
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.errors import ServiceError
 from tests.conftest import eventually, quiescent
+from tests.integration.documents.conftest import FACTS
 from tests.unit.documents.corpus import EICAR, reportlab_pdf
 
 PDF = reportlab_pdf()
@@ -132,10 +133,7 @@ async def test_status_changes_in_one_batch_write_what_one_at_a_time_writes(docs)
         event = CandidatureStatusChanged(
             candidature_id=cid,
             account_id=me.account_id,
-            numero_dossier="26AB12CD",
-            formation_code="DAEU-A",
-            formation_libelle="DAEU option A",
-            centre_code="DAEU",
+            **FACTS,
             old_status="receptionne",
             new_status=new,
             changed_at=datetime.now(timezone.utc),
