@@ -26,24 +26,20 @@ async def set_candidature_statut(
     return done == "UPDATE 1"
 
 
-async def set_candidature_statuts(
-    conn: asyncpg.Connection, changes: list[tuple[uuid.UUID, str, int]]
-) -> set[uuid.UUID]:
+async def set_candidature_statuts(conn: asyncpg.Connection, changes: list[tuple[uuid.UUID, str, int]]) -> None:
     """`set_candidature_statut` for several events at once, in one statement: each candidature takes
     the statut of its highest version among `changes` when that is newer than the state held, as
-    applying them one after the other would leave it. Returns the candidatures changed."""
+    applying them one after the other would leave it."""
     if not changes:
-        return set()
+        return
     ids, statuts, versions = zip(*changes)
-    rows = await conn.fetch(
+    await conn.execute(
         """UPDATE candidatures c SET statut = x.statut, version = x.version
            FROM (SELECT DISTINCT ON (id) id, statut, version
                    FROM unnest($1::uuid[], $2::text[], $3::int[]) AS u(id, statut, version)
                   ORDER BY id, version DESC) x
-           WHERE c.candidature_id = x.id AND c.version < x.version
-           RETURNING c.candidature_id""",
+           WHERE c.candidature_id = x.id AND c.version < x.version""",
         list(ids),
         list(statuts),
         list(versions),
     )
-    return {r["candidature_id"] for r in rows}
