@@ -231,6 +231,7 @@ class CpuMeter:
 
     process_s: float = 0.0
     machine_busy: float = 0.0  # fraction of all cores busy, 0..1
+    machine_busy_s: float = 0.0  # CPU seconds of all cores busy, whichever process
     _p0: float = 0.0
     _m0: tuple[int, int] = (0, 0)
 
@@ -243,6 +244,7 @@ class CpuMeter:
         self.process_s = time.process_time() - self._p0
         busy, total = _machine_jiffies()
         self.machine_busy = (busy - self._m0[0]) / max(1, total - self._m0[1])
+        self.machine_busy_s = (busy - self._m0[0]) / os.sysconf("SC_CLK_TCK")
 
 
 # -- servers --------------------------------------------------------------------------------------

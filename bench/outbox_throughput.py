@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import json
 import pstats
 import statistics
 import sys
@@ -39,7 +40,7 @@ from nats.js.api import Header, StreamConfig  # noqa: E402
 
 from ecandidat.contracts.base import Event  # noqa: E402
 from ecandidat.contracts.envelope import CloudEvent, envelope  # noqa: E402
-from ecandidat.contracts.subjects import event_stream, event_subject, producer_events  # noqa: E402
+from ecandidat.contracts.subjects import durable_name, event_stream, event_subject, producer_events  # noqa: E402
 from ecandidat.runtime.consumer import EventConsumer, Subscription  # noqa: E402
 from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
 from ecandidat.runtime.nats import stream_configs  # noqa: E402
@@ -130,6 +131,110 @@ class CountingConsumer(EventConsumer):
             self.done.set()
 
 
+def effects_subscription(model: type[Event]) -> Subscription:
+    """The bench's consumer handler: one effect row per event, and for a run of events one statement
+    (the kit's batch handler, as the services' busiest consumers have)."""
+
+    async def effect(conn: asyncpg.Connection, body: Any, meta: CloudEvent) -> None:
+        await conn.execute("INSERT INTO effects (event_id, value) VALUES ($1, $2)", meta.id, body.value)
+
+    async def effects(conn: asyncpg.Connection, run: list[tuple[Any, CloudEvent]]) -> None:
+        await conn.execute(
+            "INSERT INTO effects (event_id, value) SELECT * FROM unnest($1::uuid[], $2::int[])",
+            [meta.id for _, meta in run],
+            [body.value for body, _ in run],
+        )
+
+    return Subscription(model, effect, batch=effects)
+
+
+@dataclass
+class ConsumerProcess:
+    """The kit's consumer in a process of its own (`python bench/outbox_throughput.py consumer
+    SPEC`), seen from here as a `CountingConsumer`: it says on its stdout when it is fetching, then
+    when it has handled and acked its target (time.perf_counter is CLOCK_MONOTONIC, the same clock
+    in every process), with its CPU over that span."""
+
+    proc: asyncio.subprocess.Process
+    target: int
+    durable: str
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    started_at: float = 0.0
+    done_at: float = 0.0
+    handled: int = 0
+    dead_lettered: int = 0
+    cpu_s: float = 0.0
+    batch_sizes: list[int] = field(default_factory=list)
+    handled_at: dict[str, float] = field(default_factory=dict)
+    reader: asyncio.Task | None = None
+
+    @classmethod
+    async def start(cls, fx: Fixture, target: int, ids: bool) -> ConsumerProcess:
+        spec = {"dsn": fx.env.dsn, "nats_url": fx.env.nats_url, "schema": fx.schema, "producer": fx.producer}
+        spec |= {"target": target, "ids": ids}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "consumer", json.dumps(spec), stdout=asyncio.subprocess.PIPE, limit=2**24
+        )
+        child = cls(proc, target, durable_name(fx.schema, "effects"))
+        try:
+            ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30) or b"null")
+        except asyncio.TimeoutError:
+            ready = None
+        if not ready:
+            await child.stop()
+            raise BrokenRun(f"the consumer process did not start (exit {proc.returncode})")
+        child.started_at = ready["ready"]
+        child.reader = asyncio.create_task(child._read())
+        return child
+
+    async def _read(self) -> None:
+        line = await self.proc.stdout.readline()
+        if line:
+            report = json.loads(line)
+            self.done_at, self.handled, self.dead_lettered = report["done"], report["handled"], report["dead_lettered"]
+            self.cpu_s, self.batch_sizes, self.handled_at = report["cpu_s"], report["batches"], report["handled_at"]
+            self.done.set()
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+        if self.reader is not None:
+            await asyncio.gather(self.reader, return_exceptions=True)
+
+
+async def consumer_process(spec: dict[str, Any]) -> None:
+    """The child's side of `ConsumerProcess`."""
+    pool = await create_pool(spec["dsn"], spec["schema"])
+    nc = await nats.connect(spec["nats_url"], name="bench-consumer")
+    consumer = CountingConsumer(
+        target=spec["target"],
+        nc=nc,
+        pool=pool,
+        service=spec["schema"],
+        purpose="effects",
+        producer=spec["producer"],
+        subscriptions=[effects_subscription(event_class(spec["producer"]))],
+    )
+    await consumer.declare()
+    started, cpu = perf(), time.process_time()
+    task = asyncio.create_task(consumer.run())
+    await asyncio.sleep(0.2)  # bound and fetching
+    print(json.dumps({"ready": started}), flush=True)
+    await consumer.done.wait()
+    cpu = time.process_time() - cpu
+    await nc.flush()  # the acks are on their way
+    report = {"done": consumer.done_at, "handled": consumer.handled, "dead_lettered": consumer.dead_lettered}
+    report |= {"cpu_s": cpu, "batches": consumer.batch_sizes, "handled_at": consumer.handled_at if spec["ids"] else {}}
+    print(json.dumps(report), flush=True)
+    consumer.stop()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await nc.close()
+    await pool.close()
+
+
 @dataclass
 class Env:
     dsn: str
@@ -137,6 +242,7 @@ class Env:
     payload: str
     timeout: float
     profiler: cProfile.Profile | None = None
+    consumer_process: bool = False  # the consumer in a process of its own, not in this one
 
 
 @dataclass
@@ -153,6 +259,7 @@ class Fixture:
     nc_producer: Any = None
     nc_consumer: Any = None
     tasks: list[asyncio.Task] = field(default_factory=list)
+    children: list[ConsumerProcess] = field(default_factory=list)
 
     async def __aenter__(self) -> Fixture:
         suffix = uuid.uuid4().hex[:8]
@@ -170,6 +277,8 @@ class Fixture:
         return self
 
     async def __aexit__(self, *_: Any) -> None:
+        for child in self.children:
+            await child.stop()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -194,10 +303,14 @@ class Fixture:
             await asyncio.sleep(0.01)
         return relay
 
-    async def start_consumer(self, target: int) -> CountingConsumer:
-        async def effect(conn: asyncpg.Connection, body: Any, meta: CloudEvent) -> None:
-            await conn.execute("INSERT INTO effects (event_id, value) VALUES ($1, $2)", meta.id, body.value)
-
+    async def start_consumer(self, target: int, ids: bool = False) -> CountingConsumer | ConsumerProcess:
+        """The consumer, bound and fetching: in this process, or in one of its own with
+        `env.consumer_process` (as in production, where it is another service's); `ids`: that process
+        reports when each event was acked."""
+        if self.env.consumer_process:
+            child = await ConsumerProcess.start(self, target, ids)
+            self.children.append(child)
+            return child
         consumer = CountingConsumer(
             target=target,
             nc=self.nc_consumer,
@@ -205,7 +318,7 @@ class Fixture:
             service=self.schema,
             purpose="effects",
             producer=self.producer,
-            subscriptions=[Subscription(self.model, effect)],
+            subscriptions=[effects_subscription(self.model)],
         )
         await consumer.declare()
         consumer.started_at = perf()
@@ -243,7 +356,7 @@ class Fixture:
 
         await asyncio.gather(*(producer(i, c) for i, c in enumerate(shares)))
 
-    async def wait_done(self, consumer: CountingConsumer, watch: XminWatch | None = None) -> None:
+    async def wait_done(self, consumer: CountingConsumer | ConsumerProcess, watch: XminWatch | None = None) -> None:
         try:
             await asyncio.wait_for(consumer.done.wait(), self.env.timeout)
         except asyncio.TimeoutError:
@@ -252,7 +365,7 @@ class Fixture:
                 f"consumer handled {consumer.handled}/{consumer.target} events within {self.env.timeout:.0f} s{why}"
             ) from None
 
-    async def verify(self, n: int, consumer: CountingConsumer, relay: OutboxRelay) -> None:
+    async def verify(self, n: int, consumer: CountingConsumer | ConsumerProcess, relay: OutboxRelay) -> None:
         """Every event once in the stream, once in the effects, acked; nothing dead-lettered."""
         stored = (await self.nc_producer.jetstream().stream_info(event_stream(self.producer))).state.messages
         async with self.pool.acquire() as conn:
@@ -286,6 +399,7 @@ def _rate(n: int, cpu: CpuMeter, started: float, committed: float, ended: float,
     `committed`) and the tail after it, the CPU it took."""
     timed = {"elapsed_s": ended - started, "commit_phase_s": committed - started, "tail_s": ended - committed}
     machine = {"cpu_us_per_event": cpu.process_s / n * 1e6, "machine_busy": cpu.machine_busy}
+    machine["machine_us_per_event"] = cpu.machine_busy_s / n * 1e6
     return row | {"events": n, "events_per_s": n / (ended - started)} | timed | machine
 
 
@@ -353,9 +467,15 @@ async def run_outbox(env: Env, n: int, producers: int, per_tx: int) -> dict[str,
                 committed = perf()
                 await fx.wait_done(consumer, watch)
         await fx.verify(n, consumer, relay)
-        path, batch = f"outbox x{per_tx}" if per_tx > 1 else "outbox", statistics.mean(consumer.batch_sizes or [0])
+        path = (f"outbox x{per_tx}" if per_tx > 1 else "outbox") + (", 2 processes" if env.consumer_process else "")
+        batch = statistics.mean(consumer.batch_sizes or [0])
         row = _rate(n, cpu, started, committed, consumer.done_at, path=path, consumer_batch_avg=batch)
-        return row | relay.stats(started) | watch.stats()
+        return row | _consumer_cpu(consumer, n) | relay.stats(started) | watch.stats()
+
+
+def _consumer_cpu(consumer: CountingConsumer | ConsumerProcess, n: int) -> dict[str, float]:
+    """The consumer process's CPU per event (in this process's CPU when it runs here)."""
+    return {"consumer_cpu_us_per_event": consumer.cpu_s / n * 1e6} if isinstance(consumer, ConsumerProcess) else {}
 
 
 async def run_bare(env: Env, n: int, producers: int, per_tx: int) -> dict[str, Any]:
@@ -424,7 +544,7 @@ async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str,
     if kind == "outbox":
         async with Fixture(env, 1) as fx:
             relay = await fx.start_relay()
-            consumer = await fx.start_consumer(count)
+            consumer = await fx.start_consumer(count, ids=True)
             committed: dict[str, float] = {}
             async with XminWatch(env.dsn) as watch:
                 started = perf()
@@ -486,6 +606,8 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
         with CpuMeter() as cpu:
             consumer = await fx.start_consumer(n)
             await fx.wait_done(consumer)
+        if isinstance(consumer, ConsumerProcess):
+            cpu.process_s = consumer.cpu_s  # the consumer's own process, from fetching to its target
         rows.append(
             _rate(n, cpu, consumer.started_at, consumer.done_at, consumer.done_at, stage="consumer only (backlog)")
         )
@@ -504,6 +626,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--per-tx", default="1,10", help="events per transaction, an outbox path each (default 1,10)")
     parser.add_argument("--reps", type=int, help="repetitions of each path, interleaved (default 3, quick 1)")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage decomposition")
+    parser.add_argument(
+        "--no-consumer-process",
+        action="store_true",
+        help="skip the path `outbox, 2 processes` (the consumer in a process of its own)",
+    )
     parser.add_argument("--trickle", type=int, help="events of the latency runs, 0: none (default 200, quick 20)")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
     args = parser.parse_args()
@@ -525,7 +652,10 @@ async def main() -> None:
             info["database"] = db.where
             info["postgresql"] = ", ".join(f"{k}={v}" for k, v in db.settings.items())
             info["nats store"] = "file, default sync policy (fsync every 2 min), own nats-server"
-            info["process layout"] = "producers, relay, consumer and raw publisher in this one process (1 core)"
+            info["process layout"] = (
+                "producers, relay, consumer and raw publisher in this one process (1 core); "
+                "`outbox, 2 processes`: the consumer in a process of its own"
+            )
             env = Env(db.url, ns.url, padding_for(PAYLOAD_BYTES), TIMEOUT, cProfile.Profile() if args.profile else None)
             print_conditions(info)
             # Warm-up: connections, imports, the first stream and schema; not reported.
@@ -541,6 +671,8 @@ async def main() -> None:
             ]
             for k in args.per_tx:
                 plan += [partial(run_bare, env, n, args.producers, k), partial(run_outbox, env, n, args.producers, k)]
+            if 1 in args.per_tx and not args.no_consumer_process:
+                plan.append(partial(run_outbox, replace(env, consumer_process=True), n, args.producers, 1))
             for rep in range(1, args.reps + 1):
                 for run in plan if rep % 2 else plan[::-1]:  # alternate the order so drift does not favour one path
                     row = await run()
@@ -562,9 +694,22 @@ def _table(title: str, headers: str, keys: str, rows: list[dict[str, Any]]) -> N
     print_table(title, headers.split("|"), cells)
 
 
+def _ceiling(stages: list[dict[str, Any]]) -> str:
+    """What the machine's CPU allows the outbox path when its cores are all busy: each event then
+    costs at least the machine CPU of its commit, its relaying and its consumption, each measured
+    alone on a backlog, against the commit's alone for bare commits."""
+    cost = {row["stage"].split()[0]: row["machine_us_per_event"] for row in stages}
+    whole = cost["commits"] + cost["relay"] + cost["consumer"]
+    return (
+        f"CPU ceiling of outbox ÷ bare commits on this machine when its cores are saturated: commit "
+        f"{cost['commits']:.0f} µs ÷ (commit + relay {cost['relay']:.0f} + consumer {cost['consumer']:.0f} µs) "
+        f"of machine CPU per event = {cost['commits'] / whole:.2f}\n"
+    )
+
+
 def _baseline(path: str) -> str:
     """The baseline of a path: an outbox path's is the same producers' bare commits."""
-    return path.replace("outbox", "bare commits") if path.startswith("outbox") else "raw publish"
+    return path.split(",")[0].replace("outbox", "bare commits") if path.startswith("outbox") else "raw publish"
 
 
 def report(
@@ -578,15 +723,17 @@ def report(
     print_conditions(info)
     _table(
         "each run (timer: first commit → N-th event handled and acked; raw: first publish → last ack)",
-        "rep|path|events/s|elapsed s|commit/pub s|tail s|CPU µs/ev|machine|cons. batch|relay batches|empty|stall s|"
-        "stalls|other xact s",
-        """rep path events_per_s elapsed_s commit_phase_s tail_s cpu_us_per_event machine_busy consumer_batch_avg
+        "rep|path|events/s|elapsed s|commit/pub s|tail s|CPU µs/ev|cons. CPU|machine|cons. batch|relay batches|empty|"
+        "stall s|stalls|other xact s",
+        """rep path events_per_s elapsed_s commit_phase_s tail_s cpu_us_per_event consumer_cpu_us_per_event
+        machine_busy consumer_batch_avg
         relay_batches relay_empty_batches relay_longest_stall_s relay_stalls other_xact_max_s""",
         runs,
     )
     print(
         "  commit/pub s: until the last commit (raw: the last publish ack); tail s: from there to the last\n"
-        "  event handled; CPU µs/ev: this process's CPU per event; machine: all cores busy during the run;\n"
+        "  event handled; CPU µs/ev: this process's CPU per event; cons. CPU: the consumer process's\n"
+        "  (`outbox, 2 processes`; elsewhere it is part of this one's); machine: all cores busy during the run;\n"
         "  cons. batch: mean fetched batch; relay batches/empty: relay rounds / those that found nothing\n"
         "  publishable; stall s: longest relay pause that ended with rows to publish; stalls: pauses > 0.5 s\n"
         "  that ended with rows to publish; other xact s: the longest-lived transaction holding an xid\n"
@@ -620,10 +767,17 @@ def report(
     if stages:
         _table(
             "stages alone (same N, same producers; each on the backlog left by the previous one)",
-            "stage|events/s|elapsed s|CPU µs/event|machine busy|relay stall s|other xact s",
-            "stage events_per_s elapsed_s cpu_us_per_event machine_busy relay_longest_stall_s other_xact_max_s",
+            "stage|events/s|elapsed s|CPU µs/event|machine µs/event|machine busy|relay stall s|other xact s",
+            """stage events_per_s elapsed_s cpu_us_per_event machine_us_per_event machine_busy relay_longest_stall_s
+            other_xact_max_s""",
             stages,
         )
+        print(
+            "  CPU µs/event: the process doing the stage (the bench's; the consumer's own when it runs in a\n"
+            "  process of its own); machine µs/event: every core's busy time over the stage, per event\n"
+            "  (PostgreSQL and nats-server included, and whatever else runs on the machine)\n"
+        )
+        print(_ceiling(stages))
     if trickle:
         _table(
             f"latency at a trickle ({TRICKLE_RATE:g} events/s, one producer; outbox: commit returned → handled and acked)",
@@ -641,4 +795,7 @@ def report(
 
 
 if __name__ == "__main__":
-    run_main(main)
+    if sys.argv[1:2] == ["consumer"]:
+        asyncio.run(consumer_process(json.loads(sys.argv[2])))
+    else:
+        run_main(main)
