@@ -3,17 +3,22 @@
 `add_event(conn, event, ...)` must be called inside the transaction that changes the state the
 event describes: both commit or neither does. The relay of a service runs in one replica at a time
 (a PostgreSQL advisory lock held on its connection). It publishes rows in `seq` order, and only
-rows that are final: up to the *horizon*, a `seq` below which no row can still commit. Each round
-it reads, in this order, the sequence's last value V and the transactions writing to this outbox
-right now (those holding the table's RowExclusiveLock, which an INSERT takes before its `seq`);
-once every one of them has ended, every row up to V is committed or never will be, and V becomes
-the horizon (`outbox_writers()`, kit migration 0002). The same statement reads the rows
-publishable under the horizon known so far: one round trip a round, and another round at once when
-the writers moved the horizon past rows that one could not take. Rows committed just above the horizon with
-no gap in their seqs are final too (a committed row is, and nothing can appear between consecutive
-seqs): they go at once, and the horizon moves past them, so that a writer in flight holds back only
-the events behind its own seq, not those committed below it. Only this outbox's own writers hold
-it back: a long transaction of another service or another database of the server does not.
+rows that are final: up to the *horizon*, a `seq` below which no row can still commit. Rows
+committed just above the horizon with no gap in their seqs are final (a committed row is, and
+nothing can appear between consecutive seqs): each round reads them, with the sequence's last
+value V, in one statement; they go at once and the horizon moves past them, so that a writer in
+flight holds back only the events behind its own seq, not those committed below it. When that run
+reaches V, every seq taken is published or being published. A *gap* (a seq below V that is not
+committed) is most often a writer about to commit, which fills it: the next rounds see it filled.
+When the same gap outlasts GAP_PATIENCE (a rollback, which leaves a seq that never commits, or a
+long transaction), a round also reads the transactions writing to this outbox right now (those
+holding the table's RowExclusiveLock, which an INSERT takes before its `seq`), after V: once every
+one of them has ended, every row up to V is committed or never will be, and V becomes the horizon
+(`outbox_writers()`, kit migration 0002); another round follows at once when that moved the
+horizon past rows the round could not take. Reading the writers scans the server's lock table (its
+cost grows with every database's activity), so the common round does without it. Only this
+outbox's own writers hold it back: a long transaction of another service or another database of
+the server does not.
 
 Publication is pipelined, each message carrying `Nats-Msg-Id` = event id (JetStream drops a
 re-publication inside its duplicate window) and `Nats-Expected-Last-Msg-Id` = the previous event of
@@ -62,6 +67,7 @@ log = logging.getLogger(__name__)
 _system_clock = SystemClock()
 
 HELD_BACK_RECHECK = 0.05  # seconds between looks while writers of this outbox are in flight
+GAP_PATIENCE = 0.1  # seconds a gap in the seqs may last before a round reads the outbox's writers
 MAX_CHECKPOINTS = 1000  # horizons waiting for their writers to end; older ones are superseded anyway
 
 WAKE_CHANNEL = "outbox"  # `db.wake_after_commit`: a commit with events wakes this process's relay
@@ -143,9 +149,15 @@ SELECT seq, event_id, subject, payload FROM outbox
          ) run WHERE gap_before = $1))
  ORDER BY seq LIMIT $2"""
 
-# One round trip a round: the writers (`outbox_writers()`, for the horizon of the next rounds) and
-# the rows publishable under the horizon known so far, with one row of NULLs when there are none.
+# One round trip a round: the sequence's last value and the rows publishable under the horizon
+# known so far, with one row of NULLs when there are none; with the writers (`outbox_writers()`,
+# for the horizon of the next rounds) when a gap has lasted.
 _ROUND = f"""
+WITH w AS (SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox', 'seq')::regclass), 0) AS last_seq)
+SELECT w.last_seq, NULL::text[] AS writers, p.seq, p.event_id, p.subject, p.payload
+  FROM w LEFT JOIN ({_PUBLISHABLE}) p ON true
+ ORDER BY p.seq"""
+_ROUND_WITH_WRITERS = f"""
 WITH w AS (SELECT last_seq, writers FROM outbox_writers())
 SELECT w.last_seq, w.writers, p.seq, p.event_id, p.subject, p.payload
   FROM w LEFT JOIN ({_PUBLISHABLE}) p ON true
@@ -189,6 +201,8 @@ class OutboxRelay:
         self.horizon = 0  # every row with seq <= horizon is committed or never will be
         self._checkpoints: list[tuple[int, frozenset[str]]] = []  # (last seq, its writers then)
         self._look_again = False  # the last round left rows the horizon now covers
+        self._gap_since: float | None = None  # the horizon has waited for a missing seq since then
+        self.writer_reads = 0  # rounds that read the outbox's writers
 
     async def run(self) -> None:
         """Run until cancelled or until the NATS connection is closed for good (the process is
@@ -232,6 +246,7 @@ class OutboxRelay:
                 if await wait_event(lost, self.poll_interval):
                     return
             self.horizon, self._checkpoints = 0, []
+            self._gap_since = -GAP_PATIENCE  # a new leader reads the writers at once: rows below may be sent
             self.state = "leader"
             log.info("outbox relay is leader", extra={"schema": self.schema})
             while not self.nc.is_closed and not lost.is_set():
@@ -244,7 +259,7 @@ class OutboxRelay:
                 if sent < 0:  # NATS refused or timed out: retry after a pause
                     await asyncio.sleep(min(self.poll_interval, 1.0))
                     continue
-                if self._checkpoints:
+                if self._checkpoints or self._gap_since is not None:
                     # Writers of this outbox are in flight; those of other processes wake nobody
                     # here when they commit: look again soon.
                     await wait_event(self._wake, HELD_BACK_RECHECK)
@@ -268,11 +283,20 @@ class OutboxRelay:
         """Publish the next publishable rows; return how many, or -1 after a publish failure."""
         self.rounds += 1
         looked_under = self.horizon
-        found = await conn.fetch(_ROUND, looked_under, self.batch_size)
-        self._advance(found[0]["last_seq"], frozenset(found[0]["writers"]))
+        now = asyncio.get_running_loop().time()
+        with_writers = self._gap_since is not None and now - self._gap_since >= GAP_PATIENCE
+        found = await conn.fetch(_ROUND_WITH_WRITERS if with_writers else _ROUND, looked_under, self.batch_size)
+        last_seq = found[0]["last_seq"]
+        if with_writers:
+            self.writer_reads += 1
+            self._advance(last_seq, frozenset(found[0]["writers"]))
         rows = [row for row in found if row["seq"] is not None]
         if rows:
             self._final(rows[-1]["seq"])
+        if last_seq <= self.horizon:  # every seq taken is final
+            self._gap_since = None
+        elif with_writers or self._gap_since is None or self.horizon > looked_under:
+            self._gap_since = now  # a new gap (or one just asked about): give it its time
         # The writers moved the horizon past rows this round could not take (a rolled-back seq
         # ended the run above the former horizon): the next round takes them at once.
         self._look_again = self.horizon > max(looked_under, rows[-1]["seq"] if rows else 0)

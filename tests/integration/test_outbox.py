@@ -201,6 +201,38 @@ async def test_an_event_above_a_rolled_back_seq_goes_at_once_without_waiting_for
         await stop(task)
 
 
+async def test_the_relay_reads_the_outboxs_writers_only_for_a_gap_in_the_seqs(kit):
+    """Reading the writers scans the server's whole lock table: a round that finds every seq taken
+    committed does without it, however often it runs; a rolled-back seq, which never commits, is
+    passed by a round that reads them."""
+    Probe = kit.event_class()
+    relay = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=30)  # woken by the commits
+    task = await run(relay)
+    try:
+        for value in range(20):
+            async with kit.pool.acquire() as conn, conn.transaction():
+                await add_event(conn, Probe(value=value))
+        await eventually(lambda: _count_is(kit, 20), message="published")
+        reads, rounds = relay.writer_reads, relay.rounds
+        for _ in range(10):
+            relay.wake()
+            await eventually(lambda: relay.rounds > rounds, message="the relay took a round")
+            rounds = relay.rounds
+        assert relay.writer_reads == reads, "rounds without a gap read the writers"
+        with pytest.raises(RuntimeError):
+            async with kit.pool.acquire() as conn, conn.transaction():
+                await add_event(conn, Probe(value=20))
+                raise RuntimeError("the state change failed")
+        async with kit.pool.acquire() as conn, conn.transaction():
+            await add_event(conn, Probe(value=21))
+        await eventually(lambda: _count_is(kit, 21), message="published past the rolled-back seq")
+        assert relay.writer_reads > reads, "the rolled-back seq was passed without reading the writers"
+        values = [json.loads(m.data)["data"]["value"] for m in await stream_messages(kit)]
+        assert values == [*range(20), 21]
+    finally:
+        await stop(task)
+
+
 async def _count_is(kit, n: int) -> bool:
     return await stream_count(kit) == n
 
