@@ -103,8 +103,15 @@ _MOST_WINDOW = 4096
 async def dead_letters_of(
     js: JetStreamContext, service: str, durables: list[str], limit: int = 200
 ) -> list[DeadLetter]:
+    """The `limit` newest dead letters of these consumers of `service`, newest first (`listing`)."""
+    return (await listing(js, service, durables, limit))[0]
+
+
+async def listing(
+    js: JetStreamContext, service: str, durables: list[str], limit: int = 200
+) -> tuple[list[DeadLetter], int]:
     """The `limit` newest dead letters of these consumers of `service` (each has its own subject),
-    newest first.
+    newest first, and how many they have in all, from the same look at the stream.
 
     JetStream reads a subject's messages forward only (`next`, skipping the removed ones on the
     server), so the newest are found by stepping back from the stream's end: each step reads a
@@ -114,13 +121,14 @@ async def dead_letters_of(
     try:
         state = (await js.stream_info(stream, subjects_filter=dead_letters_of_service(service))).state
     except nats.js.errors.NotFoundError:
-        return []
+        return [], 0
     counts = state.subjects or {}
     found: list[DeadLetter] = []
-    for durable in sorted(set(durables)):
-        subject = dead_letter_subject(service, durable)
+    subjects = [dead_letter_subject(service, durable) for durable in sorted(set(durables))]
+    for subject in subjects:
         found += await _newest(js, service, state, subject, counts.get(subject, 0), limit)
-    return sorted(found, key=lambda letter: letter.seq, reverse=True)[:limit]
+    total = sum(counts.get(subject, 0) for subject in subjects)
+    return sorted(found, key=lambda letter: letter.seq, reverse=True)[:limit], total
 
 
 async def _newest(
@@ -148,16 +156,6 @@ async def _newest(
         newest = stretch[max(0, len(stretch) - (limit - len(newest))) :] + newest
         end, window = start - 1, min(2 * window, _MOST_WINDOW)
     return newest
-
-
-async def count_dead_letters(js: JetStreamContext, service: str, durables: list[str]) -> int:
-    """How many dead letters these consumers of `service` have, whatever a listing shows."""
-    try:
-        info = await js.stream_info(dead_letter_stream(service), subjects_filter=dead_letters_of_service(service))
-    except nats.js.errors.NotFoundError:
-        return 0
-    subjects = info.state.subjects or {}
-    return sum(subjects.get(dead_letter_subject(service, durable), 0) for durable in set(durables))
 
 
 async def forget_dead_letter(js: JetStreamContext, service: str, seq: int) -> None:
