@@ -285,6 +285,15 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
                 "[...document.querySelectorAll('main td')].map(td => Math.round(td.getBoundingClientRect().width))"
             )
             assert cells and min(cells) >= 250, f"cells of « Mes candidatures » at 360 px: {cells}"
+            # The column names are in each card: their header row takes no room above the cards, and
+            # the caption (the page's title already) is for screen readers only.
+            header = await mobile.evaluate(
+                "Math.round(document.querySelector('main thead').getBoundingClientRect().height)"
+            )
+            assert header <= 1, f"the header row takes {header} px above the cards at 360 px"
+            await expect(mobile.get_by_role("table", name="Mes candidatures")).to_have_count(1)
+            caption = await mobile.evaluate("document.querySelector('main caption').getBoundingClientRect().height")
+            assert caption <= 1, f"the caption takes {caption} px"
     await header_menu_at_360(mobile, j, js)
     j.assert_no_script_error()
 
