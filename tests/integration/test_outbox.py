@@ -189,12 +189,7 @@ async def test_an_event_above_a_rolled_back_seq_goes_at_once_without_waiting_for
     relay = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=30)  # woken by the commits
     task = await run(relay)
     try:
-        with pytest.raises(RuntimeError):
-            async with kit.pool.acquire() as conn, conn.transaction():
-                await add_event(conn, Probe(value=1))
-                raise RuntimeError("the state change failed")
-        async with kit.pool.acquire() as conn, conn.transaction():
-            await add_event(conn, Probe(value=2))
+        await _rolled_back_then_committed(kit, Probe, 1, 2)
         await eventually(lambda: _count_is(kit, 1), message="published without waiting for the poll")
         assert [json.loads(m.data)["data"]["value"] for m in await stream_messages(kit)] == [2]
     finally:
@@ -219,18 +214,23 @@ async def test_the_relay_reads_the_outboxs_writers_only_for_a_gap_in_the_seqs(ki
             await eventually(lambda: relay.rounds > rounds, message="the relay took a round")
             rounds = relay.rounds
         assert relay.writer_reads == reads, "rounds without a gap read the writers"
-        with pytest.raises(RuntimeError):
-            async with kit.pool.acquire() as conn, conn.transaction():
-                await add_event(conn, Probe(value=20))
-                raise RuntimeError("the state change failed")
-        async with kit.pool.acquire() as conn, conn.transaction():
-            await add_event(conn, Probe(value=21))
+        await _rolled_back_then_committed(kit, Probe, 20, 21)
         await eventually(lambda: _count_is(kit, 21), message="published past the rolled-back seq")
         assert relay.writer_reads > reads, "the rolled-back seq was passed without reading the writers"
         values = [json.loads(m.data)["data"]["value"] for m in await stream_messages(kit)]
         assert values == [*range(20), 21]
     finally:
         await stop(task)
+
+
+async def _rolled_back_then_committed(kit, Probe, rolled_back: int, committed: int) -> None:
+    """An event whose transaction rolls back (its seq never commits), then one committed above it."""
+    with pytest.raises(RuntimeError):
+        async with kit.pool.acquire() as conn, conn.transaction():
+            await add_event(conn, Probe(value=rolled_back))
+            raise RuntimeError("the state change failed")
+    async with kit.pool.acquire() as conn, conn.transaction():
+        await add_event(conn, Probe(value=committed))
 
 
 async def _count_is(kit, n: int) -> bool:
