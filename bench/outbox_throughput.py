@@ -148,6 +148,19 @@ def effects_subscription(model: type[Event]) -> Subscription:
     return Subscription(model, effect, batch=effects)
 
 
+def counting_consumer(nc: Any, pool: asyncpg.Pool, schema: str, producer: str, target: int) -> CountingConsumer:
+    """The bench's consumer of `producer`'s events, as a service of schema `schema` would run it."""
+    return CountingConsumer(
+        target=target,
+        nc=nc,
+        pool=pool,
+        service=schema,
+        purpose="effects",
+        producer=producer,
+        subscriptions=[effects_subscription(event_class(producer))],
+    )
+
+
 @dataclass
 class ConsumerProcess:
     """The kit's consumer in a process of its own (`python bench/outbox_throughput.py consumer
@@ -165,13 +178,12 @@ class ConsumerProcess:
     dead_lettered: int = 0
     cpu_s: float = 0.0
     batch_sizes: list[int] = field(default_factory=list)
-    handled_at: dict[str, float] = field(default_factory=dict)
     reader: asyncio.Task | None = None
 
     @classmethod
-    async def start(cls, fx: Fixture, target: int, ids: bool) -> ConsumerProcess:
+    async def start(cls, fx: Fixture, target: int) -> ConsumerProcess:
         spec = {"dsn": fx.env.dsn, "nats_url": fx.env.nats_url, "schema": fx.schema, "producer": fx.producer}
-        spec |= {"target": target, "ids": ids}
+        spec["target"] = target
         proc = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "consumer", json.dumps(spec), stdout=asyncio.subprocess.PIPE, limit=2**24
         )
@@ -192,7 +204,7 @@ class ConsumerProcess:
         if line:
             report = json.loads(line)
             self.done_at, self.handled, self.dead_lettered = report["done"], report["handled"], report["dead_lettered"]
-            self.cpu_s, self.batch_sizes, self.handled_at = report["cpu_s"], report["batches"], report["handled_at"]
+            self.cpu_s, self.batch_sizes = report["cpu_s"], report["batches"]
             self.done.set()
         await self.proc.wait()
 
@@ -208,15 +220,7 @@ async def consumer_process(spec: dict[str, Any]) -> None:
     """The child's side of `ConsumerProcess`."""
     pool = await create_pool(spec["dsn"], spec["schema"])
     nc = await nats.connect(spec["nats_url"], name="bench-consumer")
-    consumer = CountingConsumer(
-        target=spec["target"],
-        nc=nc,
-        pool=pool,
-        service=spec["schema"],
-        purpose="effects",
-        producer=spec["producer"],
-        subscriptions=[effects_subscription(event_class(spec["producer"]))],
-    )
+    consumer = counting_consumer(nc, pool, spec["schema"], spec["producer"], spec["target"])
     await consumer.declare()
     started, cpu = perf(), time.process_time()
     task = asyncio.create_task(consumer.run())
@@ -226,7 +230,7 @@ async def consumer_process(spec: dict[str, Any]) -> None:
     cpu = time.process_time() - cpu
     await nc.flush()  # the acks are on their way
     report = {"done": consumer.done_at, "handled": consumer.handled, "dead_lettered": consumer.dead_lettered}
-    report |= {"cpu_s": cpu, "batches": consumer.batch_sizes, "handled_at": consumer.handled_at if spec["ids"] else {}}
+    report |= {"cpu_s": cpu, "batches": consumer.batch_sizes}
     print(json.dumps(report), flush=True)
     consumer.stop()
     task.cancel()
@@ -303,23 +307,14 @@ class Fixture:
             await asyncio.sleep(0.01)
         return relay
 
-    async def start_consumer(self, target: int, ids: bool = False) -> CountingConsumer | ConsumerProcess:
+    async def start_consumer(self, target: int) -> CountingConsumer | ConsumerProcess:
         """The consumer, bound and fetching: in this process, or in one of its own with
-        `env.consumer_process` (as in production, where it is another service's); `ids`: that process
-        reports when each event was acked."""
+        `env.consumer_process` (as in production, where it is another service's)."""
         if self.env.consumer_process:
-            child = await ConsumerProcess.start(self, target, ids)
+            child = await ConsumerProcess.start(self, target)
             self.children.append(child)
             return child
-        consumer = CountingConsumer(
-            target=target,
-            nc=self.nc_consumer,
-            pool=self.consumer_pool,
-            service=self.schema,
-            purpose="effects",
-            producer=self.producer,
-            subscriptions=[effects_subscription(self.model)],
-        )
+        consumer = counting_consumer(self.nc_consumer, self.consumer_pool, self.schema, self.producer, target)
         await consumer.declare()
         consumer.started_at = perf()
         self.tasks.append(asyncio.create_task(consumer.run()))
@@ -544,7 +539,7 @@ async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str,
     if kind == "outbox":
         async with Fixture(env, 1) as fx:
             relay = await fx.start_relay()
-            consumer = await fx.start_consumer(count, ids=True)
+            consumer = await fx.start_consumer(count)
             committed: dict[str, float] = {}
             async with XminWatch(env.dsn) as watch:
                 started = perf()
@@ -606,8 +601,6 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
         with CpuMeter() as cpu:
             consumer = await fx.start_consumer(n)
             await fx.wait_done(consumer)
-        if isinstance(consumer, ConsumerProcess):
-            cpu.process_s = consumer.cpu_s  # the consumer's own process, from fetching to its target
         rows.append(
             _rate(n, cpu, consumer.started_at, consumer.done_at, consumer.done_at, stage="consumer only (backlog)")
         )
@@ -773,9 +766,8 @@ def report(
             stages,
         )
         print(
-            "  CPU µs/event: the process doing the stage (the bench's; the consumer's own when it runs in a\n"
-            "  process of its own); machine µs/event: every core's busy time over the stage, per event\n"
-            "  (PostgreSQL and nats-server included, and whatever else runs on the machine)\n"
+            "  CPU µs/event: this process's (the stages run in it); machine µs/event: every core's busy time\n"
+            "  over the stage, per event (PostgreSQL and nats-server included, and whatever else runs)\n"
         )
         print(_ceiling(stages))
     if trickle:
