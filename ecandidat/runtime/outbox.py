@@ -149,19 +149,23 @@ SELECT seq, event_id, subject, payload FROM outbox
          ) run WHERE gap_before = $1))
  ORDER BY seq LIMIT $2"""
 
+
 # One round trip a round: the sequence's last value and the rows publishable under the horizon
 # known so far, with one row of NULLs when there are none; with the writers (`outbox_writers()`,
 # for the horizon of the next rounds) when a gap has lasted.
-_ROUND = f"""
-WITH w AS (SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox', 'seq')::regclass), 0) AS last_seq)
-SELECT w.last_seq, NULL::text[] AS writers, p.seq, p.event_id, p.subject, p.payload
-  FROM w LEFT JOIN ({_PUBLISHABLE}) p ON true
- ORDER BY p.seq"""
-_ROUND_WITH_WRITERS = f"""
-WITH w AS (SELECT last_seq, writers FROM outbox_writers())
+def _round(last_seq_and_writers: str) -> str:
+    return f"""
+WITH w AS ({last_seq_and_writers})
 SELECT w.last_seq, w.writers, p.seq, p.event_id, p.subject, p.payload
   FROM w LEFT JOIN ({_PUBLISHABLE}) p ON true
  ORDER BY p.seq"""
+
+
+_ROUND = _round(
+    "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox', 'seq')::regclass), 0) AS last_seq,"
+    " NULL::text[] AS writers"
+)
+_ROUND_WITH_WRITERS = _round("SELECT last_seq, writers FROM outbox_writers()")
 
 
 def _lock_key(schema: str) -> int:
@@ -246,7 +250,7 @@ class OutboxRelay:
                 if await wait_event(lost, self.poll_interval):
                     return
             self.horizon, self._checkpoints = 0, []
-            self._gap_since = -GAP_PATIENCE  # a new leader reads the writers at once: rows below may be sent
+            self._gap_since = float("-inf")  # a new leader reads the writers at once: rows below may be sent
             self.state = "leader"
             log.info("outbox relay is leader", extra={"schema": self.schema})
             while not self.nc.is_closed and not lost.is_set():
