@@ -102,13 +102,6 @@ _MOST_WINDOW = 4096
 
 async def dead_letters_of(
     js: JetStreamContext, service: str, durables: list[str], limit: int = 200
-) -> list[DeadLetter]:
-    """The `limit` newest dead letters of these consumers of `service`, newest first (`listing`)."""
-    return (await listing(js, service, durables, limit))[0]
-
-
-async def listing(
-    js: JetStreamContext, service: str, durables: list[str], limit: int = 200
 ) -> tuple[list[DeadLetter], int]:
     """The `limit` newest dead letters of these consumers of `service` (each has its own subject),
     newest first, and how many they have in all, from the same look at the stream.

@@ -42,7 +42,7 @@ from . import metrics
 from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Subscription, consumers_for
 from .db import create_pool, migrate
-from .deadletter import DeadLetter, forget_dead_letter, get_dead_letter, listing
+from .deadletter import DeadLetter, dead_letters_of, forget_dead_letter, get_dead_letter
 from .heap import freeze_startup_objects
 from .jobs import Job, JobRunner
 from .nats import connect_as, declare_streams, wait_for_jetstream
@@ -162,7 +162,7 @@ class Service:
         """The dead letters of this service's consumers, newest first (administrators)."""
         _operator(req.principal)
         js, durables = self.nc.jetstream(), [c.durable for c in self.consumers]
-        letters, total = await listing(js, self.name, durables, req.limit)
+        letters, total = await dead_letters_of(js, self.name, durables, req.limit)
         return dl.DeadLetters(items=[_dead_letter_view(self.name, letter) for letter in letters], total=total)
 
     async def _replay_dead_letter(self, req: dl.ReplayDeadLetter, ctx: RpcContext) -> dl.DeadLetterReplayed:

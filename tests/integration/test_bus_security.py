@@ -283,7 +283,7 @@ async def test_a_service_reads_and_removes_its_own_dead_letters_and_no_other_s(n
     allowed, js = mailer.nc.jetstream(timeout=15), mailer.nc.jetstream(timeout=1)  # js: the refused calls
     own = await get_dead_letter(allowed, "mailer", seqs["mailer"])
     assert own.data == f"mailer:{marker}".encode() and own.consumer == "mailer_notifications"
-    listed = await dead_letters_of(allowed, "mailer", ["mailer_notifications"], 500)
+    listed, _ = await dead_letters_of(allowed, "mailer", ["mailer_notifications"], 500)
     assert seqs["mailer"] in {letter.seq for letter in listed}
 
     for victim in ("candidatures", "documents"):

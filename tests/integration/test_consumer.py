@@ -18,7 +18,7 @@ from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.subjects import dead_letter_stream, dead_letter_subject, event_subject
 from ecandidat.runtime.consumer import EventConsumer, PermanentFailure, Subscription
 from ecandidat.runtime.deadletter import dead_letters_of as dead_letters_of_consumer
-from ecandidat.runtime.deadletter import list_dead_letters, listing, replay_dead_letter
+from ecandidat.runtime.deadletter import list_dead_letters, replay_dead_letter
 from tests.conftest import eventually
 from tests.integration.conftest import KIT_SERVICE
 
@@ -173,7 +173,9 @@ async def test_a_dead_letter_handed_back_to_its_consumer_twice_at_once_has_one_e
     try:
         await publish(kit, Probe, 31)
         await eventually(lambda: consumer.dead_lettered == 1, timeout=30, message="dead-lettered")
-        [letter] = await dead_letters_of_consumer(kit.nc.jetstream(), KIT_SERVICE, [consumer.durable, consumer.durable])
+        [letter], _ = await dead_letters_of_consumer(
+            kit.nc.jetstream(), KIT_SERVICE, [consumer.durable, consumer.durable]
+        )
         assert letter.original_stream == consumer.spec.stream and letter.time is not None
         outcome, error, seen = await consumer.replay(letter.data)
         assert outcome == "retry" and "value 31 fails" in error and not seen  # not fixed yet
@@ -203,16 +205,16 @@ async def test_a_service_lists_its_newest_dead_letters_and_counts_them_all(kit):
         await js.delete_msg(dead_letter_stream(KIT_SERVICE), seq)
     kept = {d: [s for s in found if s not in removed] for d, found in seqs.items()}
 
-    listed = await dead_letters_of_consumer(js, KIT_SERVICE, [a, b], 200)
+    listed, _ = await dead_letters_of_consumer(js, KIT_SERVICE, [a, b], 200)
     assert [letter.seq for letter in listed] == sorted(kept[a] + kept[b], reverse=True)[:200]
     assert {letter.consumer for letter in listed} == {a, b} and listed[0].error == "RuntimeError: x"
-    only_b = await dead_letters_of_consumer(js, KIT_SERVICE, [b], 50)
+    only_b, _ = await dead_letters_of_consumer(js, KIT_SERVICE, [b], 50)
     assert [letter.seq for letter in only_b] == sorted(kept[b], reverse=True)[:50]
-    everything = await dead_letters_of_consumer(js, KIT_SERVICE, [a], 500)
+    everything, _ = await dead_letters_of_consumer(js, KIT_SERVICE, [a], 500)
     assert [letter.seq for letter in everything] == sorted(kept[a], reverse=True)
-    listed, total = await listing(js, KIT_SERVICE, [a, b], 10)
+    listed, total = await dead_letters_of_consumer(js, KIT_SERVICE, [a, b], 10)
     assert len(listed) == 10 and total == len(kept[a]) + len(kept[b]), "the total counts beyond the page"
-    assert (await listing(js, KIT_SERVICE, [b], 10))[1] == len(kept[b])
+    assert (await dead_letters_of_consumer(js, KIT_SERVICE, [b], 10))[1] == len(kept[b])
 
 
 async def test_two_replicas_share_the_work_with_one_effect_per_event(kit):
