@@ -118,11 +118,13 @@ def inspect_file(path: Path, limit: int) -> Inspected:
     if kind is None:
         raise unsupported(data[:1024])
     _check_hidden_formats(data, kind)
-    del data  # the structural checks read the file again, one piece at a time
     if kind == "application/pdf":
-        from .pdfcheck import check_pdf
+        from .pdfcheck import check_pdf, check_pdf_bytes
 
+        check_pdf_bytes(data)
+        del data  # the structural checks read the file again, one piece at a time
         return Inspected(kind, check_pdf(path))
+    del data
     from .imagecheck import check_image
 
     check_image(path, kind)

@@ -80,19 +80,22 @@ def damaged() -> FileRefused:
     )
 
 
-def check_pdf(path: Path) -> int:
-    """The number of pages of an acceptable PDF; `FileRefused` otherwise.
-
-    pypdf reads the open file on demand, and each object is dropped from its cache once checked:
-    its objects refer to the reader in cycles that only the garbage collector would free, so
-    without this a 5 MB stream would stay in memory until the next collection."""
-    data = path.read_bytes()
+def check_pdf_bytes(data: bytes) -> None:
+    """The checks that need the raw bytes: no active content named anywhere in them (whatever
+    the structure says), and an end marker; `FileRefused` otherwise."""
     found = _RAW.search(data)
     if found is not None:
         raise _refuse(_raw_name(found.group()))
     if b"%%EOF" not in data[-2048:]:
         raise damaged()
-    del data
+
+
+def check_pdf(path: Path) -> int:
+    """The number of pages of a PDF whose bytes passed `check_pdf_bytes`; `FileRefused` otherwise.
+
+    pypdf reads the open file on demand, and each object is dropped from its cache once checked:
+    its objects refer to the reader in cycles that only the garbage collector would free, so
+    without this a 5 MB stream would stay in memory until the next collection."""
     with path.open("rb") as f:
         try:
             reader = PdfReader(f, strict=False)
