@@ -11,6 +11,10 @@ at once when it can never succeed: malformed, or `PermanentFailure`) it is copie
 service's dead-letter stream (`DEAD_LETTERS_<SERVICE>`) and terminated, so that it never holds up
 the events behind it. A redelivered event finds its id in the inbox and changes nothing.
 
+With nothing to do, a consumer waits on one pull request for up to CONSUMER_FETCH_WAIT (an event is handed
+to it as soon as it arrives). `stop()` and a reconnection of its NATS connection cut that wait
+short: the loop returns at once, or asks again rather than wait on a request the server forgot.
+
 The ack wait is short (CONSUMER_ACK_WAIT, 5 s): the events of a replica that dies mid-batch go to
 another one after that long. A batch that takes longer tells JetStream it is still being worked on
 (`in_progress()`, every third of the ack wait) so that it is not delivered elsewhere meanwhile.
@@ -53,12 +57,16 @@ from ..contracts.base import Event
 from ..contracts.envelope import CloudEvent, event_type_name
 from ..contracts.subjects import dead_letter_subject, durable_name, event_stream_of, event_subject
 from . import metrics
-from .aio import cancelling, retry_delay
+from .aio import cancelling, retry_delay, wait_event
 from .db import database_unavailable
 from .logging import bind
-from .nats import ConsumerSpec, declare_consumer
+from .nats import ConsumerSpec, declare_consumer, on_reconnect
+from .settings import KitSettings
 
 log = logging.getLogger(__name__)
+
+# How long one fetch waits for events before asking JetStream again (CONSUMER_FETCH_WAIT).
+FETCH_WAIT: float = KitSettings.model_fields["consumer_fetch_wait"].default
 
 # (conn, body, meta), and the prepared value as a fourth argument when the subscription has `prepare`.
 Handler = Callable[..., Awaitable[None]]
@@ -142,7 +150,7 @@ class EventConsumer:
         ack_wait: float = 5.0,
         backoff: Sequence[float] = (1.0, 5.0, 30.0, 120.0, 600.0),
         batch: int = 100,
-        fetch_timeout: float = 1.0,
+        fetch_timeout: float = FETCH_WAIT,
     ) -> None:
         if any(s.model.producer != producer for s in subscriptions):
             raise ValueError("every subscription of a consumer must come from the same producer")
@@ -166,15 +174,43 @@ class EventConsumer:
         self.handled = 0
         self.dead_lettered = 0
         self._stopping = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._idle = False  # waiting for events, none in hand
+        self._cut: str | None = None  # why a wait for events was cut short: "stop", "fetch again"
 
     def stop(self) -> None:
-        """Stop fetching; the batch in progress is finished."""
+        """Stop fetching; the batch in progress is finished. A consumer waiting for events stops at
+        once: whatever its fetch brings meanwhile is not acknowledged and goes to another replica."""
         self._stopping.set()
+        self._cut_wait("stop")
+
+    def _cut_wait(self, then: str) -> None:
+        """End a wait for events (a fetch, nothing in hand) by cancelling it; the loop does `then`."""
+        if self._idle and self._task is not None and self._cut is None:
+            self._cut = then
+            self._task.cancel()
+
+    def _own_cut(self) -> str | None:
+        """What to do when the cancellation being handled is `_cut_wait`'s own and no other one is
+        pending on the task; None: it is not (the loop must end as cancelled)."""
+        cut, self._cut = self._cut, None
+        task = asyncio.current_task()
+        return cut if cut is not None and task is not None and task.uncancel() == 0 else None
 
     async def declare(self) -> None:
         await declare_consumer(self.js, self.spec)
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
+        # After a reconnection the pull request in flight went with the old connection: fetch again
+        # at once rather than at the end of its wait.
+        forget = on_reconnect(self.nc, lambda: self._cut_wait("fetch again"))
+        try:
+            await self._run()
+        finally:
+            forget()
+
+    async def _run(self) -> None:
         while True:
             try:
                 await self.declare()
@@ -188,11 +224,13 @@ class EventConsumer:
         try:
             while not self._stopping.is_set() and not self.nc.is_closed and not self.pool.is_closing():
                 try:
+                    self._idle = True
                     msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
-                except (asyncio.TimeoutError, nats.errors.TimeoutError):
-                    if cancelling():
-                        raise asyncio.CancelledError() from None
-                    continue
+                except (asyncio.TimeoutError, nats.errors.TimeoutError, asyncio.CancelledError) as exc:
+                    if isinstance(exc, asyncio.CancelledError) or cancelling():
+                        if self._own_cut() is None:
+                            raise asyncio.CancelledError() from None
+                    continue  # the loop's condition ends it after a stop
                 except (
                     nats.errors.ConnectionClosedError,
                     nats.errors.ConnectionReconnectingError,
@@ -200,8 +238,11 @@ class EventConsumer:
                     nats.errors.Error,
                 ) as exc:
                     log.warning("fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
-                    await asyncio.sleep(1.0)
+                    self._idle = False  # the pause ends with a stop, without a cancellation
+                    await wait_event(self._stopping, 1.0)
                     continue
+                finally:
+                    self._idle = False
                 await self.process(msgs)
         finally:
             try:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import nats
@@ -60,14 +62,29 @@ async def connect_as(settings: KitSettings, identity: str, name: str | None = No
     return await connect(settings.nats_servers, name=name or identity, **{**settings.nats_options(identity), **options})
 
 
+_reconnect_listeners: weakref.WeakKeyDictionary[NATS, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
+
+
+def on_reconnect(nc: NATS, listener: Callable[[], None]) -> Callable[[], None]:
+    """Call `listener()` each time `nc` (made by `connect`) is connected again after losing its
+    server: what was waiting on the old connection (a pull request) is not answered there. Returns
+    the function that removes it."""
+    listeners = _reconnect_listeners.setdefault(nc, [])
+    listeners.append(listener)
+    return lambda: listeners.remove(listener) if listener in listeners else None
+
+
 async def connect(servers: list[str], name: str, **options: object) -> NATS:
     """Connect with unlimited reconnects (unless `options` say otherwise); log state changes."""
+    made: list[NATS] = []
 
     async def disconnected() -> None:
         log.warning("nats disconnected")
 
     async def reconnected() -> None:
         log.info("nats reconnected")
+        for listener in list(_reconnect_listeners.get(made[0], ())) if made else ():
+            listener()
 
     async def error(exc: Exception) -> None:
         log.warning("nats error", extra={"error": repr(exc)})
@@ -81,7 +98,9 @@ async def connect(servers: list[str], name: str, **options: object) -> NATS:
         reconnected_cb=reconnected,
         error_cb=error,
     )
-    return await nats.connect(servers=servers, name=name, **{**defaults, **options})
+    nc = await nats.connect(servers=servers, name=name, **{**defaults, **options})
+    made.append(nc)
+    return nc
 
 
 def _event_stream(name: str, subject: str, replicas: int) -> StreamConfig:

@@ -91,7 +91,12 @@ class Service:
     # -- helpers for setup --------------------------------------------------------------
     def subscribe(self, purpose: str, subscriptions: list[Subscription], **options: object) -> None:
         s = self.settings
-        opts = dict(max_deliver=s.consumer_max_deliver, ack_wait=s.consumer_ack_wait, backoff=s.consumer_backoff)
+        opts = dict(
+            max_deliver=s.consumer_max_deliver,
+            ack_wait=s.consumer_ack_wait,
+            backoff=s.consumer_backoff,
+            fetch_timeout=s.consumer_fetch_wait,
+        )
         opts.update(options)
         self.consumers += consumers_for(
             nc=self.nc, pool=self.pool, service=self.name, purpose=purpose, subscriptions=subscriptions, **opts

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import nats.errors
 import pytest
 from nats.aio.msg import Msg
 
@@ -19,6 +20,7 @@ from ecandidat.contracts.subjects import dead_letter_stream, dead_letter_subject
 from ecandidat.runtime.consumer import EventConsumer, PermanentFailure, Subscription
 from ecandidat.runtime.deadletter import dead_letters_of as dead_letters_of_consumer
 from ecandidat.runtime.deadletter import list_dead_letters, replay_dead_letter
+from ecandidat.runtime.nats import connect
 from tests.conftest import eventually
 from tests.integration.conftest import KIT_SERVICE
 
@@ -259,6 +261,73 @@ async def test_consumer_resumes_after_a_crash_before_ack(kit, monkeypatch):
     finally:
         second.stop()
         await task
+
+
+async def test_a_consumer_waiting_for_events_stops_at_once_and_loses_none(kit):
+    """An idle consumer waits long for events (one fetch per wait is what it costs at rest); asked to
+    stop, it returns at once rather than at the end of its wait, and an event published then, which
+    the abandoned pull request may still take, reaches the replica that comes next."""
+    Probe = kit.event_class()
+    first = make_consumer(kit, Probe, recording_handler("idle"), purpose="idle", fetch_timeout=30.0)
+    task = asyncio.create_task(first.run())
+    await publish(kit, Probe, 1)
+    await eventually(lambda: first.handled == 1, message="first event handled")
+    await asyncio.sleep(0.2)  # back to waiting for the next events
+    stopping = asyncio.get_running_loop().time()
+    first.stop()
+    assert await asyncio.wait_for(task, 5.0) is None, "the loop returns, it is not left cancelled"
+    stopped_in = asyncio.get_running_loop().time() - stopping
+    assert stopped_in < 1.0, f"stopped {stopped_in:.2f} s after being asked, in the middle of a 30 s wait"
+    await publish(kit, Probe, 2)
+
+    second = make_consumer(kit, Probe, recording_handler("idle"), purpose="idle")
+    task = asyncio.create_task(second.run())
+    try:
+        await eventually(lambda: _effects_are(kit, [1, 2]), timeout=15, message="the event after the stop handled")
+    finally:
+        second.stop()
+        await task
+
+
+@pytest.mark.slow
+async def test_a_consumer_waiting_for_events_fetches_again_as_soon_as_nats_is_back(kit, nats_server):
+    """A restarted nats-server forgets the pull request the consumer was waiting on: the consumer
+    asks again when its connection is back, not at the end of its (long) wait."""
+    Probe = kit.event_class()
+    nc = await connect(
+        [nats_server.url], "consumer-reconnects", reconnect_time_wait=0.2, **nats_server.connect_options()
+    )
+    consumer = EventConsumer(
+        nc=nc,
+        pool=kit.pool,
+        service=KIT_SERVICE,
+        purpose="reconnects",
+        producer=kit.producer,
+        subscriptions=[Subscription(Probe, recording_handler("reconnects"))],
+        ack_wait=2.0,
+        fetch_timeout=60.0,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await publish(kit, Probe, 1)
+        await eventually(lambda: consumer.handled == 1, message="first event handled")
+        nats_server.restart()
+        await eventually(lambda: nc.is_connected, timeout=20, message="connected again")
+        after = uuid.uuid4()
+
+        async def published() -> bool:  # JetStream answers a moment after the server is back
+            try:
+                await publish(kit, Probe, 2, event_id=after)  # again with the same id: stored once
+            except (nats.errors.Error, asyncio.TimeoutError):
+                return False
+            return True
+
+        await eventually(published, timeout=20, message="published once JetStream is back")
+        await eventually(lambda: _effects_are(kit, [1, 2]), timeout=15, message="the event after the restart handled")
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 5.0)
+        await nc.close()
 
 
 async def test_a_batch_longer_than_the_ack_wait_is_not_delivered_again(kit, monkeypatch):
