@@ -57,10 +57,10 @@ from ..contracts.base import Event
 from ..contracts.envelope import CloudEvent, event_type_name
 from ..contracts.subjects import dead_letter_subject, durable_name, event_stream_of, event_subject
 from . import metrics
-from .aio import cancelling, retry_delay, wait_event
+from .aio import retry_delay, wait_event
 from .db import database_unavailable
 from .logging import bind
-from .nats import ConsumerSpec, declare_consumer, on_reconnect
+from .nats import ConsumerSpec, PullWait, declare_consumer
 from .settings import KitSettings
 
 log = logging.getLogger(__name__)
@@ -173,42 +173,19 @@ class EventConsumer:
         self.fetch_timeout = fetch_timeout
         self.handled = 0
         self.dead_lettered = 0
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._idle = False  # waiting for events, none in hand
-        self._cut: str | None = None  # why a wait for events was cut short: "stop", "fetch again"
+        self._pull = PullWait(nc, fetch_timeout)
+        self._stopping = self._pull.stopping
 
     def stop(self) -> None:
-        """Stop fetching; the batch in progress is finished. A consumer waiting for events stops at
-        once: whatever its fetch brings meanwhile is not acknowledged and goes to another replica."""
-        self._stopping.set()
-        self._cut_wait("stop")
-
-    def _cut_wait(self, then: str) -> None:
-        """End a wait for events (a fetch, nothing in hand) by cancelling it; the loop does `then`."""
-        if self._idle and self._task is not None and self._cut is None:
-            self._cut = then
-            self._task.cancel()
-
-    def _own_cut(self) -> str | None:
-        """What to do when the cancellation being handled is `_cut_wait`'s own and no other one is
-        pending on the task; None: it is not (the loop must end as cancelled)."""
-        cut, self._cut = self._cut, None
-        task = asyncio.current_task()
-        return cut if cut is not None and task is not None and task.uncancel() == 0 else None
+        """Stop fetching; the batch in progress is finished, a wait for events is cut short."""
+        self._pull.stop()
 
     async def declare(self) -> None:
         await declare_consumer(self.js, self.spec)
 
     async def run(self) -> None:
-        self._task = asyncio.current_task()
-        # After a reconnection the pull request in flight went with the old connection: fetch again
-        # at once rather than at the end of its wait.
-        forget = on_reconnect(self.nc, lambda: self._cut_wait("fetch again"))
-        try:
+        with self._pull.bound():
             await self._run()
-        finally:
-            forget()
 
     async def _run(self) -> None:
         while True:
@@ -224,13 +201,7 @@ class EventConsumer:
         try:
             while not self._stopping.is_set() and not self.nc.is_closed and not self.pool.is_closing():
                 try:
-                    self._idle = True
-                    msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
-                except (asyncio.TimeoutError, nats.errors.TimeoutError, asyncio.CancelledError) as exc:
-                    if isinstance(exc, asyncio.CancelledError) or cancelling():
-                        if self._own_cut() is None:
-                            raise asyncio.CancelledError() from None
-                    continue  # the loop's condition ends it after a stop
+                    msgs = await self._pull.fetch(sub, self.batch)
                 except (
                     nats.errors.ConnectionClosedError,
                     nats.errors.ConnectionReconnectingError,
@@ -238,11 +209,10 @@ class EventConsumer:
                     nats.errors.Error,
                 ) as exc:
                     log.warning("fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
-                    self._idle = False  # the pause ends with a stop, without a cancellation
                     await wait_event(self._stopping, 1.0)
                     continue
-                finally:
-                    self._idle = False
+                if not msgs:
+                    continue
                 await self.process(msgs)
         finally:
             try:

@@ -14,15 +14,17 @@ a consumer never waits for its producer's first start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -42,6 +44,7 @@ from ..contracts.subjects import (
     private_stream,
     producer_events,
 )
+from .aio import cancelling
 from .settings import KitSettings
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,64 @@ def on_reconnect(nc: NATS, listener: Callable[[], None]) -> Callable[[], None]:
     listeners = _reconnect_listeners.setdefault(nc, [])
     listeners.append(listener)
     return lambda: listeners.remove(listener) if listener in listeners else None
+
+
+class PullWait:
+    """A pull loop's wait for its next events: long, since an event is handed over as soon as it
+    arrives and each wait costs a fetch (two pull requests and their answers, here and in
+    nats-server), and cut short by `stop()` — the loop ends at once instead of at the end of the
+    wait — and by a reconnection of the connection, after which the loop asks again instead of
+    waiting on a request the server forgot. Whatever a cut fetch would have brought is not
+    acknowledged: JetStream delivers it again after the ack wait, to this loop or another replica.
+    `fetch` must be called from the loop's task, inside `bound()`."""
+
+    def __init__(self, nc: NATS, wait: float) -> None:
+        self.nc = nc
+        self.wait = wait
+        self.stopping = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._idle = False  # in a fetch, nothing in hand
+        self._cut = False
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._cut_short()
+
+    def _cut_short(self) -> None:
+        if self._idle and self._task is not None and not self._cut:
+            self._cut = True
+            self._task.cancel()
+
+    @contextlib.contextmanager
+    def bound(self) -> Iterator[None]:
+        """The loop's task is the one a cut cancels; reconnections cut its waits while inside."""
+        self._task = asyncio.current_task()
+        forget = on_reconnect(self.nc, self._cut_short)
+        try:
+            yield
+        finally:
+            forget()
+
+    async def fetch(self, sub: JetStreamContext.PullSubscription, batch: int) -> list[Msg]:
+        """The next events, at most `batch`; none when the wait ended without any (its time, a stop,
+        a reconnection). A cancellation of the task that is not a cut of this wait propagates."""
+        try:
+            self._idle = True
+            return await sub.fetch(batch, timeout=self.wait)
+        except (asyncio.TimeoutError, nats.errors.TimeoutError, asyncio.CancelledError) as exc:
+            # Python 3.11's wait_for, inside nats-py, may turn a cancellation into a TimeoutError.
+            if isinstance(exc, asyncio.CancelledError) or cancelling():
+                if not self._own_cut():
+                    raise asyncio.CancelledError() from None
+            return []
+        finally:
+            self._idle = False
+
+    def _own_cut(self) -> bool:
+        """Whether the cancellation being handled is this wait's own cut, with no other one pending."""
+        cut, self._cut = self._cut, False
+        task = asyncio.current_task()
+        return cut and task is not None and task.uncancel() == 0
 
 
 async def connect(servers: list[str], name: str, **options: object) -> NATS:

@@ -6,7 +6,9 @@ go out one after another, in the stream's order (so in order per subject), which
 holds the consumer, and an event is acknowledged only once the endpoint answered 2xx. A failing
 endpoint keeps its event and retries with exponential backoff (WEBHOOK_RETRY_BASE…MAX), keeping
 it in progress; after WEBHOOK_GIVE_UP_AFTER seconds of failures the endpoint is disabled. Every
-endpoint has its own loop and consumer: a slow or dead one holds up nothing but itself.
+endpoint has its own loop and consumer: a slow or dead one holds up nothing but itself. A loop
+with nothing to deliver waits on one pull request (`PullWait`, CONSUMER_FETCH_WAIT), as the
+services' consumers do.
 
 The delivery log (`deliveries`) has one row per event and endpoint: a redelivered event already
 delivered is acknowledged without being sent again. A replay reads a time range with a consumer
@@ -43,7 +45,8 @@ from ecandidat.contracts.compat import event_key, public_events
 from ecandidat.contracts.subjects import durable_name, event_stream_of, event_subject
 from ecandidat.contracts.webhooks import WebhookEndpointDisabled
 from ecandidat.runtime import metrics
-from ecandidat.runtime.aio import WakeableLoop, cancelling
+from ecandidat.runtime.aio import WakeableLoop
+from ecandidat.runtime.nats import PullWait
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.sealing import Sealer
@@ -146,10 +149,11 @@ class Pump:
         self.clock = clock
         self.sealer = sealer
         self.delivered = 0  # events this loop delivered (this replica's share)
-        self._stopping = asyncio.Event()
+        self._pull = PullWait(nc, settings.consumer_fetch_wait)
+        self._stopping = self._pull.stopping
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._pull.stop()
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -168,17 +172,19 @@ class Pump:
         await self.js.add_consumer(self.lane.stream, self.config())
         sub = await self.js.pull_subscribe_bind(self.lane.durable, self.lane.stream)
         try:
-            while not self._stopping.is_set():
-                try:
-                    (msg,) = await sub.fetch(1, timeout=1.0)
-                except (asyncio.TimeoutError, nats.errors.TimeoutError):
-                    if cancelling():
-                        raise asyncio.CancelledError() from None
-                    if self.lane.replay_id is not None and await self._replayed(sub):
+            with self._pull.bound():
+                while not self._stopping.is_set():
+                    msgs = await self._pull.fetch(sub, 1)
+                    if not msgs:
+                        if (
+                            self.lane.replay_id is not None
+                            and not self._stopping.is_set()
+                            and await self._replayed(sub)
+                        ):
+                            return
+                        continue
+                    if not await self.handle(msgs[0]):
                         return
-                    continue
-                if not await self.handle(msg):
-                    return
         finally:
             try:
                 await sub.unsubscribe()
