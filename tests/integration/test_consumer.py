@@ -47,11 +47,11 @@ def recording_handler(consumer_name: str, fail_on: set[int] | None = None, perma
     return handle
 
 
-def make_consumer(kit, model, handler, purpose="probe", **options) -> EventConsumer:
+def make_consumer(kit, model, handler, purpose="probe", nc=None, **options) -> EventConsumer:
     opts = dict(max_deliver=3, ack_wait=2.0, backoff=(0.1, 0.2), batch=20, fetch_timeout=0.3)
     opts.update(options)
     return EventConsumer(
-        nc=kit.nc,
+        nc=nc or kit.nc,
         pool=kit.pool,
         service=KIT_SERVICE,
         purpose=purpose,
@@ -297,15 +297,8 @@ async def test_a_consumer_waiting_for_events_fetches_again_as_soon_as_nats_is_ba
     nc = await connect(
         [nats_server.url], "consumer-reconnects", reconnect_time_wait=0.2, **nats_server.connect_options()
     )
-    consumer = EventConsumer(
-        nc=nc,
-        pool=kit.pool,
-        service=KIT_SERVICE,
-        purpose="reconnects",
-        producer=kit.producer,
-        subscriptions=[Subscription(Probe, recording_handler("reconnects"))],
-        ack_wait=2.0,
-        fetch_timeout=60.0,
+    consumer = make_consumer(
+        kit, Probe, recording_handler("reconnects"), purpose="reconnects", nc=nc, fetch_timeout=60.0
     )
     task = asyncio.create_task(consumer.run())
     try:
