@@ -170,7 +170,6 @@ class EventConsumer:
         self.routes = {event_type_name(s.model): s for s in subscriptions}
         self.backoff = list(backoff) or [1.0]
         self.batch = batch
-        self.fetch_timeout = fetch_timeout
         self.handled = 0
         self.dead_lettered = 0
         self._pull = PullWait(nc, fetch_timeout)
