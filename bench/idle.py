@@ -3,8 +3,10 @@
 What is measured and how: bench/README.md, "idle". The whole platform (every service, the gateway
 and the web process, each its own process, with the demo campaign) is started, left to settle, then
 the CPU each process uses over a quiet interval is read from /proc and given in ms per second.
-Baseline in the same run: the same platform with its consumers asking JetStream for events every
-second (CONSUMER_FETCH_WAIT=1, what they did before); the configurations alternate round by round.
+Baselines in the same run: the same platform with its consumers asking JetStream for events every
+second and its outbox relays polling every 0.5 s (CONSUMER_FETCH_WAIT=1, OUTBOX_POLL_INTERVAL=0.5,
+what they did before), and with the relays' former poll alone; the configurations alternate round
+by round.
 
 Exit status: 0 when the run measured what it claims, 1 when it is broken (a process that died).
 """
@@ -24,9 +26,13 @@ from bench._common import Arguments, conditions, cpu_delta, platform, print_cond
 from bench._common import run_main, save_results  # noqa: E402
 
 SERVICES = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks")
-BASELINE = "fetch every 1 s"
+BASELINE = "fetch 1 s, poll 0.5 s"
 DEFAULT = "defaults"
-CONFIGURATIONS = {BASELINE: {"CONSUMER_FETCH_WAIT": "1"}, DEFAULT: {}}
+CONFIGURATIONS = {
+    BASELINE: {"CONSUMER_FETCH_WAIT": "1", "OUTBOX_POLL_INTERVAL": "0.5"},
+    "poll 0.5 s": {"OUTBOX_POLL_INTERVAL": "0.5"},
+    DEFAULT: {},
+}
 NOT_PLATFORM = ("bench", "smtp sink")  # this process, and the SMTP sink that stands in for a mail server
 
 
@@ -83,9 +89,11 @@ async def main() -> None:
         ["process", *CONFIGURATIONS],
         rows,
     )
-    ratio = totals[DEFAULT] / totals[BASELINE] if totals[BASELINE] else float("nan")
-    print(f"at rest, {DEFAULT} ÷ {BASELINE}: {ratio:.2f} of the CPU")
-    save_results("idle", {"conditions": info, "runs": runs, "ratio": ratio})
+    ratios = {name: totals[DEFAULT] / total if total else float("nan") for name, total in totals.items()}
+    for name in CONFIGURATIONS:
+        if name != DEFAULT:
+            print(f"at rest, {DEFAULT} ÷ {name}: {ratios[name]:.2f} of the CPU")
+    save_results("idle", {"conditions": info, "runs": runs, "ratio": ratios[BASELINE], "ratios": ratios})
 
 
 if __name__ == "__main__":

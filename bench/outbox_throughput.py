@@ -216,6 +216,36 @@ class ConsumerProcess:
             await asyncio.gather(self.reader, return_exceptions=True)
 
 
+async def replica_process(spec: dict[str, Any]) -> None:
+    """Another replica of the producing service, in a process of its own (`python
+    bench/outbox_throughput.py replica SPEC`): with `relay`, its outbox relay stands by (the
+    bench's holds the lock) and signals the leader at each commit, as a service's replicas do;
+    without, it is a process with no relay (the CLI), whose events the leader finds by its poll.
+    It commits `count` events at `rate` a second and prints when each commit returned."""
+    pool = await create_pool(spec["dsn"], spec["schema"], max_size=2)
+    nc = await nats.connect(spec["nats_url"], name="bench-replica")
+    relay = OutboxRelay(spec["dsn"], spec["schema"], nc) if spec["relay"] else None
+    task = asyncio.create_task(relay.run()) if relay is not None else None
+    while relay is not None and relay.state != "standby":
+        await asyncio.sleep(0.01)
+    model, interval = event_class(spec["producer"]), 1.0 / spec["rate"]
+    committed: dict[str, float] = {}
+    started = perf()
+    for i in range(spec["count"]):
+        event_id = uuid.uuid4()
+        async with pool.acquire() as conn, conn.transaction():
+            await add_event(conn, model(value=i, text=spec["payload"]), subject=f"probe-{i:06d}", event_id=event_id)
+        committed[str(event_id)] = perf()
+        await asyncio.sleep(max(0.0, started + (i + 1) * interval - perf()))
+    await nc.flush()
+    print(json.dumps({"committed": committed, "signals": relay.signals_sent if relay else 0}), flush=True)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    await nc.close()
+    await pool.close()
+
+
 async def consumer_process(spec: dict[str, Any]) -> None:
     """The child's side of `ConsumerProcess`."""
     pool = await create_pool(spec["dsn"], spec["schema"])
@@ -297,8 +327,8 @@ class Fixture:
 
     # -- the pieces ---------------------------------------------------------------------------
 
-    async def start_relay(self) -> TracedRelay:
-        relay = TracedRelay(self.env.dsn, self.schema, self.nc_producer)
+    async def start_relay(self, **options: Any) -> TracedRelay:
+        relay = TracedRelay(self.env.dsn, self.schema, self.nc_producer, **options)
         self.tasks.append(asyncio.create_task(relay.run()))
         deadline = perf() + 15
         while not relay.is_leader:
@@ -532,11 +562,43 @@ async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str,
     """Latency of single events at a low, steady rate (what a user waiting for a mail feels).
 
     `outbox`: one producer commits one event every 1/rate s; latency = commit returned → the
-    consumer has committed and acked it. `raw`: one awaited js.publish every 1/rate s to a bare
-    pull consumer; latency = publish started → ack sent.
+    consumer has committed and acked it. `replica`: the same producer in another process, a
+    replica whose relay stands by and signals the leader (here) at each commit; `replica, poll
+    0.5 s`: the same process without a relay, found by the leader's poll of 0.5 s — how the
+    leader found the other replicas' events before their signal. `raw`: one awaited js.publish
+    every 1/rate s to a bare pull consumer; latency = publish started → ack sent.
     """
     interval = 1.0 / rate
-    if kind == "outbox":
+    extra: dict[str, Any] = {}
+    if kind.startswith("replica"):
+        signalled = kind == "replica"
+        async with Fixture(env, 1) as fx:
+            relay = await fx.start_relay(**({} if signalled else {"poll_interval": 0.5}))
+            consumer = await fx.start_consumer(count)
+            spec = {"dsn": env.dsn, "nats_url": env.nats_url, "schema": fx.schema, "producer": fx.producer}
+            spec |= {"count": count, "rate": rate, "payload": env.payload, "relay": signalled}
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "replica", json.dumps(spec), stdout=asyncio.subprocess.PIPE, limit=2**24
+            )
+            try:
+                line = await asyncio.wait_for(proc.stdout.readline(), env.timeout)
+            except asyncio.TimeoutError:
+                line = b""
+            finally:
+                if proc.returncode is None:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(proc.wait(), 10)
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            if not line:
+                raise BrokenRun(f"the replica process did not report its commits (exit {proc.returncode})")
+            report = json.loads(line)
+            await fx.wait_done(consumer)
+            await fx.verify(count, consumer, relay)
+            latencies = [consumer.handled_at[k] - t for k, t in report["committed"].items()]
+            extra = relay.stats(0.0) | {"signals": report["signals"]}
+    elif kind == "outbox":
         async with Fixture(env, 1) as fx:
             relay = await fx.start_relay()
             consumer = await fx.start_consumer(count)
@@ -570,8 +632,7 @@ async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str,
             except asyncio.TimeoutError:
                 raise BrokenRun(f"raw trickle: {len(raw.acked)}/{count} consumed within {env.timeout:.0f} s") from None
             latencies = [raw.acked[k] - t for k, t in sent.items()]
-        extra = {}
-    path = "outbox" if kind == "outbox" else "raw publish → consume"
+    path = "raw publish → consume" if kind == "raw" else kind
     over_1s = sum(1 for x in latencies if x > 1.0)
     return {"path": path, "events": count, "rate": rate, **percentiles_ms(latencies), "over_1s": over_1s, **extra}
 
@@ -674,7 +735,7 @@ async def main() -> None:
                     print(f"  rep {rep}: {row['path']:<16} {row['events_per_s']:>9,.0f} events/s", flush=True)
             print()
             stages = [] if args.no_stages else await run_stages(env, args.events, args.producers)
-            kinds = ("raw", "outbox") if args.trickle else ()
+            kinds = ("raw", "outbox", "replica", "replica, poll 0.5 s") if args.trickle else ()
             trickle = [await run_trickle(env, kind, args.trickle, TRICKLE_RATE) for kind in kinds]
 
     report(info, args, runs, stages, trickle, env)
@@ -789,5 +850,7 @@ def report(
 if __name__ == "__main__":
     if sys.argv[1:2] == ["consumer"]:
         asyncio.run(consumer_process(json.loads(sys.argv[2])))
+    elif sys.argv[1:2] == ["replica"]:
+        asyncio.run(replica_process(json.loads(sys.argv[2])))
     else:
         run_main(main)

@@ -84,6 +84,14 @@ LEGACY_DEAD_LETTER_STREAM = "DEAD_LETTERS"
 SESSIONS_REVOKED = "sig.accounts.sessions_revoked"
 
 
+def outbox_committed_signal(service: str) -> str:
+    """`sig.<service>.outbox_committed`: a replica of `service` that is not its outbox relay's
+    leader committed events; the leader, in whichever process it runs, looks at the outbox at once
+    (`ecandidat.runtime.outbox`). No payload: the rows are in the database."""
+    _check(service)
+    return f"sig.{service}.outbox_committed"
+
+
 def dead_letter_stream(service: str) -> str:
     """One dead-letter stream per consuming service, `DEAD_LETTERS_<SERVICE>` on `dead.<service>.>`:
     its NATS user reads and removes the messages of this stream only."""

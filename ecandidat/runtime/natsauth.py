@@ -13,7 +13,8 @@ Accounts:
 - **SERVICES**, JetStream enabled: one user per platform process. A service answers only its own
   `rpc.<service>.>` (queue group `<service>`), calls only the rpc subjects it needs, publishes
   only its own events (`evt.<service>.>`, and `prv.<service>.>` for mailer-only events) and
-  signals (`sig.<service>.>`, core NATS, read by the fronts: the accounts' session revocations), and uses
+  signals (`sig.<service>.>`, core NATS: the accounts' session revocations, read by the fronts;
+  its replicas' `outbox_committed`, read by its own outbox relay's leader), and uses
   the JetStream API only for its own streams and its own durable consumers, and to read and remove
   the messages of its own dead-letter stream (`DEAD_LETTERS_<SERVICE>`: its consumers' letters,
   listed and replayed over its rpc; never another service's); it replies to the
@@ -57,6 +58,7 @@ from ..contracts.subjects import (
     dead_letter_subject,
     durable_name,
     event_stream,
+    outbox_committed_signal,
     private_stream,
 )
 
@@ -249,8 +251,14 @@ def service_permissions(service: Service) -> Permissions:
     return Permissions(
         publish=tuple(publish),
         publish_deny=tuple(deny),
-        # Its own events too (it wrote them): a test watching what a service publishes uses its connection.
-        subscribe=(f"rpc.{service.name}.>", f"{INBOX}.{service.name}.>", f"evt.{service.name}.>")
+        # Its own events too (it wrote them): a test watching what a service publishes uses its
+        # connection. Its replicas' signal to its outbox relay's leader.
+        subscribe=(
+            f"rpc.{service.name}.>",
+            f"{INBOX}.{service.name}.>",
+            f"evt.{service.name}.>",
+            outbox_committed_signal(service.name),
+        )
         + ((f"prv.{service.name}.>",) if service.private_events else ()),
         allow_responses=True,
     )

@@ -29,11 +29,15 @@ recognises as duplicates. The marks are committed without waiting for the WAL fl
 (`synchronous_commit = off` on the relay's connection): a PostgreSQL crash may lose the last ones,
 which is the same case.
 
-The relay is woken, without any NOTIFY in the commit path, by the commits of its own process: a
-transaction of a kit connection that called `add_event` wakes the relays of its schema in this
-process after it commits (`KitConnection.after_commit`). Events committed by other processes (the
-other replicas, the CLI) are found by the poll (OUTBOX_POLL_INTERVAL), and while writers of this
-outbox are in flight the relay looks again every HELD_BACK_RECHECK.
+The relay is woken, without any NOTIFY in the commit path, by the commits of the service's
+processes: a transaction of a kit connection that called `add_event` wakes the relay of its schema
+in this process after it commits (`KitConnection.after_commit`); when that relay is not the leader
+(another replica holds the lock), it tells the leader with a core NATS signal
+(`sig.<service>.outbox_committed`, no payload, one per turn of the event loop whatever the number
+of commits), to which every relay of the service listens. The poll (OUTBOX_POLL_INTERVAL) is what
+remains for a signal lost (NATS reconnecting) and for events committed by processes without a
+relay (the CLI); while writers of this outbox are in flight the relay looks again every
+HELD_BACK_RECHECK.
 
 When the lock's connection is lost, whatever the error, the relay connects again (quickly at
 first, then every OUTBOX_POLL_INTERVAL at most) and competes for the lock again.
@@ -42,6 +46,7 @@ first, then every OUTBOX_POLL_INTERVAL at most) and competes for the lock again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -55,7 +60,7 @@ from nats.js.api import Header
 
 from ..contracts.base import Event
 from ..contracts.envelope import envelope
-from ..contracts.subjects import event_subject
+from ..contracts.subjects import event_subject, outbox_committed_signal
 from .aio import retry_delay, wait_event
 from .clock import Clock, SystemClock
 from .db import connect, database_unavailable, wake_after_commit, woken_by
@@ -185,7 +190,7 @@ class OutboxRelay:
         nc: NATS,
         *,
         batch_size: int = 500,
-        poll_interval: float = 0.5,
+        poll_interval: float = 2.0,
         publish_timeout: float = 5.0,
         retention: timedelta = timedelta(days=7),
     ) -> None:
@@ -207,13 +212,21 @@ class OutboxRelay:
         self._look_again = False  # the last round left rows the horizon now covers
         self._gap_since: float | None = None  # the horizon has waited for a missing seq since then
         self.writer_reads = 0  # rounds that read the outbox's writers
+        self.signal = outbox_committed_signal(schema)
+        self.signals_sent = 0
+        self._signalling: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Run until cancelled or until the NATS connection is closed for good (the process is
         shutting down: leadership passes to another replica), reconnecting to PostgreSQL after
         any failure."""
-        with woken_by(self.schema, WAKE_CHANNEL, self.wake):
-            await self._run()
+        subscription = await self.nc.subscribe(self.signal, cb=self._signalled)
+        try:
+            with woken_by(self.schema, WAKE_CHANNEL, self.wake):
+                await self._run()
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
 
     async def _run(self) -> None:
         failures = 0
@@ -281,7 +294,23 @@ class OutboxRelay:
         return self.state == "leader"
 
     def wake(self) -> None:
+        """A commit of this process wrote to the outbox: the leader looks at once, wherever it runs."""
         self._wake.set()
+        if not self.is_leader and self._signalling is None:
+            self._signalling = asyncio.ensure_future(self._signal_leader())
+
+    async def _signal_leader(self) -> None:
+        # Started at the next turn of the event loop: the commits of this turn share one signal.
+        try:
+            await self.nc.publish(self.signal)
+            self.signals_sent += 1
+        except nats.errors.Error as exc:  # closed or reconnecting: the leader's poll finds the rows
+            log.info("outbox signal not sent", extra={"error": repr(exc), "schema": self.schema})
+        finally:
+            self._signalling = None
+
+    async def _signalled(self, _msg: object) -> None:
+        self._wake.set()  # a leader looks; a replica in standby clears it when it becomes leader
 
     async def _publish_batch(self, conn: asyncpg.Connection) -> int:
         """Publish the next publishable rows; return how many, or -1 after a publish failure."""

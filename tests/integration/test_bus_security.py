@@ -23,6 +23,7 @@ from ecandidat.contracts.subjects import (
     dead_letter_stream,
     dead_letter_subject,
     event_subject,
+    outbox_committed_signal,
     rpc_subject,
 )
 from ecandidat.runtime.deadletter import dead_letters_of, forget_dead_letter, get_dead_letter
@@ -255,6 +256,35 @@ async def test_only_accounts_signals_session_revocations_and_only_the_fronts_hea
         message="every other sender and listener refused",
     )
     assert heard == [b"*"]
+
+
+async def test_only_a_service_s_replicas_signal_its_outbox_relay(nats_server, connect) -> None:
+    """A replica of dossiers tells the leader of dossiers' outbox relay that it committed events;
+    nobody else may send that signal (a flood of them would make the leader read its outbox again
+    and again), nor listen to it (it tells when a service writes)."""
+    leader, replica = await connect("dossiers"), await connect("dossiers")
+    signal = outbox_committed_signal("dossiers")
+    heard: list[str] = []
+
+    async def hear(msg) -> None:
+        heard.append(msg.subject)
+
+    await leader.nc.subscribe(signal, cb=hear)
+    await leader.nc.flush()
+    await replica.nc.publish(signal)
+    await replica.nc.flush()
+    await eventually(lambda: heard == [signal], message="the leader hears its replica")
+    mailer, gateway, integrator = await connect("mailer"), await connect("gateway"), await connect(INTEGRATOR)
+    for client in (mailer, gateway, integrator):
+        await client.nc.publish(signal)
+        await client.nc.subscribe(signal)
+        await client.nc.flush()
+    await eventually(
+        lambda: all(c.violated(signal) for c in (mailer, gateway, integrator)),
+        message="every other sender and listener refused",
+    )
+    await asyncio.sleep(0.2)
+    assert heard == [signal]
 
 
 async def test_a_service_reads_and_removes_its_own_dead_letters_and_no_other_s(nats_server, connect) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import random
 
@@ -14,8 +17,11 @@ import pytest
 
 from ecandidat.contracts.envelope import CloudEvent
 from ecandidat.runtime.db import create_pool, migrate
+from ecandidat.runtime.natsauth import OPS
 from ecandidat.runtime.outbox import INBOX_RETENTION, OutboxRelay, add_event, add_events
 from tests.conftest import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def stream_messages(kit, count_at_least: int = 0) -> list:
@@ -178,6 +184,48 @@ async def test_committed_events_below_a_writer_in_flight_are_published_without_w
             if conn.is_in_transaction():
                 await conn.execute("ROLLBACK")
             await kit.pool.release(conn)
+        await stop(task)
+
+
+async def test_events_committed_by_another_replica_are_published_without_waiting_for_the_poll(kit, nats_server):
+    """A replica whose relay stands by (another process holds the lock) tells the leader, by a NATS
+    signal, that it committed events: the leader publishes them at once, not at its next poll
+    (an hour here)."""
+    relay = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=3600)
+    task = await run(relay)
+    env = dict(os.environ, NATS_URL=nats_server.url, PYTHONPATH=str(ROOT))
+    if nats_server.credentials is not None:
+        env["NATS_NKEY_SEED"] = nats_server.credentials.seed(OPS)
+    replica = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.outbox_replica",
+        kit.dsn,
+        kit.schema,
+        kit.producer,
+        "3",
+        cwd=ROOT,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert replica.stdout is not None and replica.stdin is not None
+        line = (await asyncio.wait_for(replica.stdout.readline(), 60)).decode()
+        assert line.startswith("committed 3 signals "), line
+        assert "state standby" in line, line
+        assert int(line.split()[3]) >= 1, line
+        await eventually(lambda: _count_is(kit, 3), timeout=10, message="the replica's events published by the leader")
+        values = [json.loads(m.data)["data"]["value"] for m in await stream_messages(kit)]
+        assert values == [0, 1, 2]
+    finally:
+        if replica.stdin is not None:
+            replica.stdin.close()
+        try:
+            await asyncio.wait_for(replica.wait(), 20)
+        except asyncio.TimeoutError:
+            replica.kill()
+            await replica.wait()
         await stop(task)
 
 
