@@ -21,6 +21,8 @@ orchestrator's probes: `GET /health/live` (the process runs its event loop) and
 | ecandidat_outbox_backlog | gauge | service | outbox rows not published yet |
 | ecandidat_outbox_oldest_seconds | gauge | service | age of the oldest of them (0 when none) |
 | ecandidat_outbox_published_total | counter | service | events published by this process's relay |
+| ecandidat_outbox_relay_leader | gauge | service | 1 when this process's relay is its service's leader (holds the lock), else 0 |
+| ecandidat_outbox_signals_total | counter | service, direction | `sent`: commits of this replica told to the leader elsewhere; `received`: such signals heard |
 | ecandidat_mail_deliveries | gauge | status | mailer: deliveries by status (`pending`, `sending`, `sent`, `failed`) |
 | ecandidat_mail_overdue | gauge | | mailer: pending deliveries due more than 15 minutes ago |
 | ecandidat_webhook_requests_total | counter | outcome | webhooks: requests sent to endpoints, `delivered` (2xx) or `failed` |
@@ -192,7 +194,16 @@ async def service_families(service: Service) -> list[Any]:
             "ecandidat_outbox_published", "Events published by this relay", labels=["service"]
         )
         published.add_metric([service.name], service.relay.published)
-        families.append(published)
+        leader = GaugeMetricFamily(
+            "ecandidat_outbox_relay_leader", "This relay is its service's leader", labels=["service"]
+        )
+        leader.add_metric([service.name], int(service.relay.is_leader))
+        signals = CounterMetricFamily(
+            "ecandidat_outbox_signals", "Outbox signals between a service's replicas", labels=["service", "direction"]
+        )
+        signals.add_metric([service.name, "sent"], service.relay.signals_sent)
+        signals.add_metric([service.name, "received"], service.relay.signals_received)
+        families += [published, leader, signals]
     if service.name == "mailer":
         families += await _mail_families(service)
     if service.name == "webhooks":

@@ -214,6 +214,7 @@ class OutboxRelay:
         self.writer_reads = 0  # rounds that read the outbox's writers
         self.signal = outbox_committed_signal(schema)
         self.signals_sent = 0
+        self.signals_received = 0
         self._signalling: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -310,6 +311,7 @@ class OutboxRelay:
             self._signalling = None
 
     async def _signalled(self, _msg: object) -> None:
+        self.signals_received += 1
         self._wake.set()  # a leader looks; a replica in standby clears it when it becomes leader
 
     async def _publish_batch(self, conn: asyncpg.Connection) -> int:
