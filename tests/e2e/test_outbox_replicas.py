@@ -91,7 +91,6 @@ async def test_a_replica_s_events_reach_the_bus_at_once_through_the_leader(
             assert created[account_id] - answered < WITHIN
             accounts += 1
         assert await signals(found["leader"], "received") >= 2
-        assert await signals(found["leader"], "sent") == 0  # the leader wakes its own relay
     finally:
         for process in replicas:
             if process.poll() is None:
