@@ -87,7 +87,8 @@ SESSIONS_REVOKED = "sig.accounts.sessions_revoked"
 def outbox_committed_signal(service: str) -> str:
     """`sig.<service>.outbox_committed`: a replica of `service` that is not its outbox relay's
     leader committed events; the leader, in whichever process it runs, looks at the outbox at once
-    (`ecandidat.runtime.outbox`). No payload: the rows are in the database."""
+    (`ecandidat.runtime.outbox`). No payload: the rows are in the database; or `leader_left`, a
+    leader that let go of the relay's lock, which the replicas standing by then try at once."""
     _check(service)
     return f"sig.{service}.outbox_committed"
 

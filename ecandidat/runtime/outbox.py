@@ -39,8 +39,12 @@ remains for a signal lost (NATS reconnecting) and for events committed by proces
 relay (the CLI); while writers of this outbox are in flight the relay looks again every
 HELD_BACK_RECHECK.
 
-When the lock's connection is lost, whatever the error, the relay connects again (quickly at
-first, then every OUTBOX_POLL_INTERVAL at most) and competes for the lock again.
+The replicas that do not hold the lock try it every OUTBOX_POLL_INTERVAL. A leader that stops
+(its process shutting down, a rolling deployment) lets go of the lock and says so on the same
+signal (payload `leader_left`): the replicas standing by try the lock at once, and one of them
+takes over without waiting for its next try. When the lock's connection is lost, whatever the
+error, the relay connects again (quickly at first, then every OUTBOX_POLL_INTERVAL at most) and
+competes for the lock again.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ import asyncpg
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js.api import Header
 
 from ..contracts.base import Event
@@ -76,6 +81,7 @@ GAP_PATIENCE = 0.1  # seconds a gap in the seqs may last before a round reads th
 MAX_CHECKPOINTS = 1000  # horizons waiting for their writers to end; older ones are superseded anyway
 
 WAKE_CHANNEL = "outbox"  # `db.wake_after_commit`: a commit with events wakes this process's relay
+LEADER_LEFT = b"leader_left"  # the signal's payload when a leader let go of the lock
 
 
 async def add_event(
@@ -216,6 +222,7 @@ class OutboxRelay:
         self.signals_sent = 0
         self.signals_received = 0
         self._signalling: asyncio.Task[None] | None = None
+        self._leader_left = asyncio.Event()  # a standby tries the lock at once
 
     async def run(self) -> None:
         """Run until cancelled or until the NATS connection is closed for good (the process is
@@ -256,12 +263,17 @@ class OutboxRelay:
         def on_lost(_: object) -> None:
             lost.set()
             self._wake.set()
+            self._leader_left.set()  # ends a standby's wait
 
         conn.add_termination_listener(on_lost)
         try:
             self.state = "standby"
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
-                if await wait_event(lost, self.poll_interval):
+            while True:
+                self._leader_left.clear()  # before the try: a leader leaving after it is not missed
+                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
+                    break
+                await wait_event(self._leader_left, self.poll_interval)
+                if lost.is_set():
                     return
             self.horizon, self._checkpoints = 0, []
             self._gap_since = float("-inf")  # a new leader reads the writers at once: rows below may be sent
@@ -287,8 +299,24 @@ class OutboxRelay:
             if lost.is_set():
                 log.warning("outbox relay lost its database connection", extra={"schema": self.schema})
         finally:
+            was_leader = self.is_leader
             self.state = "connecting"
-            await asyncio.shield(_close(conn))
+            await asyncio.shield(self._let_go(conn, was_leader and not lost.is_set()))
+
+    async def _let_go(self, conn: asyncpg.Connection, leader: bool) -> None:
+        """Close the lock's connection; a leader first unlocks (closing alone frees the lock only
+        when the server's backend has ended) and then tells the replicas standing by."""
+        if leader:
+            try:
+                await asyncio.wait_for(conn.execute("SELECT pg_advisory_unlock($1)", _lock_key(self.schema)), 2)
+            except Exception:  # the connection's end frees it anyway
+                leader = False
+        await _close(conn)
+        if leader:
+            try:
+                await self.nc.publish(self.signal, LEADER_LEFT)
+            except nats.errors.Error:  # NATS closed: the replicas find the lock free at their next try
+                pass
 
     @property
     def is_leader(self) -> bool:
@@ -310,7 +338,10 @@ class OutboxRelay:
         finally:
             self._signalling = None
 
-    async def _signalled(self, _msg: object) -> None:
+    async def _signalled(self, msg: Msg) -> None:
+        if msg.data == LEADER_LEFT:
+            self._leader_left.set()
+            return
         self.signals_received += 1
         self._wake.set()  # a leader looks; a replica in standby clears it when it becomes leader
 

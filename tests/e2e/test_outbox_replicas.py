@@ -1,6 +1,7 @@
 """Two replicas of a service, each a real process with its own NATS user: the events committed by
 the replica whose outbox relay stands by are published by the leader at once, told by the
-replica's signal, not found at the leader's next poll (a minute here)."""
+replica's signal, not found at the leader's next poll (a minute here); and when the leader's
+process stops, the other replica's relay takes over at once, not at its next try of the lock."""
 
 from __future__ import annotations
 
@@ -91,6 +92,22 @@ async def test_a_replica_s_events_reach_the_bus_at_once_through_the_leader(
             assert created[account_id] - answered < WITHIN
             accounts += 1
         assert await signals(found["leader"], "received") >= 2
+
+        # A rolling deployment stops the leader: the standby takes over at once, not at its next
+        # try of the lock (a minute), and the next account's event goes through it.
+        leader = replicas[ports.index(found["leader"])]
+        leader.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(leader.wait, 30)
+
+        async def standby_leads() -> bool:
+            text = (await scrape(found["standby"]))[1]
+            return sample(text, "ecandidat_outbox_relay_leader", service="accounts") == 1.0
+
+        await eventually(standby_leads, timeout=WITHIN, message="the standby took over the relay")
+        status, body, _ = await api(platform, "POST", "/api/v1/accounts", account_form())
+        assert status == 201, body
+        account_id = body["account_id"]
+        await eventually(lambda: account_id in created, timeout=WITHIN, message="the event through the new leader")
     finally:
         for process in replicas:
             if process.poll() is None:

@@ -367,6 +367,26 @@ async def test_only_one_relay_per_service_publishes(kit):
         await stop(t2)
 
 
+async def test_a_leader_that_stops_hands_over_to_a_standby_at_once(kit):
+    """A rolling deployment stops the leader's process: it lets go of the lock and says so, and the
+    replica standing by takes over at once, not at its next try of the lock (an hour here)."""
+    Probe = kit.event_class()
+    first = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=3600)
+    second = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=3600)
+    t1 = await run(first)
+    t2 = asyncio.create_task(second.run())
+    try:
+        await eventually(lambda: second.state == "standby", message="the second relay waits for the lock")
+        await stop(t1)
+        await eventually(lambda: second.is_leader, timeout=5, message="the standby took over at once")
+        async with kit.pool.acquire() as conn, conn.transaction():
+            await add_event(conn, Probe(value=1))
+        await eventually(lambda: second.published == 1, timeout=5, message="published by the new leader")
+    finally:
+        await stop(t1)
+        await stop(t2)
+
+
 async def test_a_commit_in_the_relays_process_wakes_it_before_the_poll_interval(kit):
     Probe = kit.event_class()
     relay = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=30)
