@@ -15,6 +15,7 @@ import contextlib
 import cProfile
 import json
 import pstats
+import random
 import statistics
 import sys
 import tempfile
@@ -638,6 +639,54 @@ async def run_trickle(env: Env, kind: str, count: int, rate: float) -> dict[str,
     return {"path": path, "events": count, "rate": rate, **percentiles_ms(latencies), "over_1s": over_1s, **extra}
 
 
+class HeldRelay(TracedRelay):
+    """A relay whose lock's connection the bench can cut, as the death of its process would."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn: asyncpg.Connection | None = None
+
+    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
+        self.conn = conn
+        return await super()._publish_batch(conn)
+
+
+async def run_handover(env: Env, kind: str, count: int) -> dict[str, Any]:
+    """How long the relay is without a leader when its leader goes: `stopped` (its process shuts
+    down: it unlocks and signals `leader_left`), `died` (its lock's connection cut, no word: the
+    standby finds the lock free at its next try, every OUTBOX_POLL_INTERVAL). Time: from the
+    leader's task cancelled (stopped) or its connection cut (died) to the standby leading."""
+    times, poll = [], 0.0
+    async with Fixture(env, 1) as fx:
+        for _ in range(count):
+            leader, standby = (
+                HeldRelay(env.dsn, fx.schema, fx.nc_producer),
+                HeldRelay(env.dsn, fx.schema, fx.nc_producer),
+            )
+            poll, tasks = standby.poll_interval, [asyncio.create_task(leader.run())]
+            try:
+                while leader.conn is None:
+                    await asyncio.sleep(0.005)
+                tasks.append(asyncio.create_task(standby.run()))
+                while standby.state != "standby":
+                    await asyncio.sleep(0.005)
+                await asyncio.sleep(random.uniform(0.05, standby.poll_interval))  # any phase of the standby's tries
+                started = perf()
+                if kind == "died":
+                    leader.conn.terminate()
+                tasks[0].cancel()
+                while not standby.is_leader:
+                    if perf() - started > env.timeout:
+                        raise BrokenRun(f"handover ({kind}): no new leader within {env.timeout:.0f} s")
+                    await asyncio.sleep(0.001)
+                times.append(perf() - started)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+    return {"leader": kind, "handovers": count, "poll_s": poll, **percentiles_ms(times)}
+
+
 async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
     """Each stage alone: commits (relay stopped), then the relay on that backlog, then the consumer."""
     rows = []
@@ -675,7 +724,7 @@ async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
 
 def parse_args() -> argparse.Namespace:
     quick = "smoke run: 400 events, 1 repetition, 20 trickle events"
-    parser = Arguments(__doc__, quick, events=(4000, 400), reps=(3, 1), trickle=(200, 20))
+    parser = Arguments(__doc__, quick, events=(4000, 400), reps=(3, 1), trickle=(200, 20), handovers=(10, 3))
     parser.add_argument("--events", type=int, help="events per run (default 4000, quick 400)")
     parser.add_argument("--producers", type=int, default=8, help="concurrent producers (default 8)")
     parser.add_argument("--per-tx", default="1,10", help="events per transaction, an outbox path each (default 1,10)")
@@ -687,6 +736,7 @@ def parse_args() -> argparse.Namespace:
         help="skip the path `outbox, 2 processes` (the consumer in a process of its own)",
     )
     parser.add_argument("--trickle", type=int, help="events of the latency runs, 0: none (default 200, quick 20)")
+    parser.add_argument("--handovers", type=int, help="leaders stopped, then killed, 0: none (default 10, quick 3)")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed sections, print the top functions")
     args = parser.parse_args()
     args.per_tx = [int(x) for x in args.per_tx.split(",") if x.strip()]
@@ -738,8 +788,10 @@ async def main() -> None:
             stages = [] if args.no_stages else await run_stages(env, args.events, args.producers)
             kinds = ("raw", "outbox", "replica", "replica, poll 0.5 s") if args.trickle else ()
             trickle = [await run_trickle(env, kind, args.trickle, TRICKLE_RATE) for kind in kinds]
+            kinds = ("stopped", "died") if args.handovers else ()
+            handovers = [await run_handover(env, kind, args.handovers) for kind in kinds]
 
-    report(info, args, runs, stages, trickle, env)
+    report(info, args, runs, stages, trickle, env, handovers)
 
 
 def _table(title: str, headers: str, keys: str, rows: list[dict[str, Any]]) -> None:
@@ -774,6 +826,7 @@ def report(
     stages: list[dict[str, Any]],
     trickle: list[dict[str, Any]],
     env: Env,
+    handovers: list[dict[str, Any]],
 ) -> None:
     print_conditions(info)
     _table(
@@ -840,12 +893,22 @@ def report(
             trickle,
         )
         print("  signals: those the replica's relay sent the leader (`replica`: one per commit here)\n")
+    if handovers:
+        _table(
+            "the relay without a leader, from its leader stopped (it unlocks and signals) or died (its connection cut)"
+            " to the standby leading",
+            "leader|handovers|p50 ms|p90 ms|p99 ms|max ms",
+            "leader handovers p50_ms p90_ms p99_ms max_ms",
+            handovers,
+        )
+        poll = handovers[0]["poll_s"]
+        print(f"  died: found at the standby's next try of the lock, every OUTBOX_POLL_INTERVAL ({poll:g} s)\n")
     if env.profiler is not None:
         print("cProfile of the timed sections (all paths together), top 30 by own time:")
         pstats.Stats(env.profiler, stream=sys.stdout).sort_stats("tottime").print_stats(30)
     save_results(
         "outbox_throughput",
-        {"conditions": info, "runs": runs, "stages": stages, "trickle": trickle},
+        {"conditions": info, "runs": runs, "stages": stages, "trickle": trickle, "handovers": handovers},
     )
 
 
