@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ecandidat.contracts.subjects import SESSIONS_REVOKED
-from ecandidat.runtime.nats import connect_as
+from ecandidat.runtime.nats import connect_as, flush
 from ecandidat.runtime.rpc import RpcClient
 
 from . import asyncapi, metrics, openapi, routes, web_proxy
@@ -86,7 +86,7 @@ async def _nats(app: web.Application) -> AsyncIterator[None]:
         cache.revoke(msg.data.decode(errors="replace"))
 
     await nc.subscribe(SESSIONS_REVOKED, cb=revoked)
-    await nc.flush()  # the server holds the subscription before the first session is kept
+    await flush(nc)  # the server holds the subscription before the first session is kept
     yield
     try:
         await nc.drain()

@@ -37,6 +37,7 @@ from ..contracts.subjects import rpc_operation_subject, rpc_subject
 from . import metrics
 from .db import database_unavailable
 from .logging import bind
+from .nats import flush
 from .validation import invalid_input
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class RpcServer:
             self._subs.append(
                 await self.nc.subscribe(subject, queue=self.service, cb=self._dispatch, pending_msgs_limit=65536)
             )
-        await self.nc.flush()
+        await flush(self.nc)
 
     async def stop(self) -> None:
         """Stop taking requests and wait for the ones in progress."""
