@@ -24,6 +24,7 @@ from bench._common import logs_dir, median, print_conditions, print_table, Proce
 from bench._common import wait_healthy, workdir  # noqa: E402
 from bench.logins import accounts  # noqa: E402
 from ecandidat.devstack.infra import NatsServer  # noqa: E402
+from ecandidat.runtime.nats import flush  # noqa: E402
 
 
 @contextlib.asynccontextmanager
@@ -77,7 +78,7 @@ async def round_trips(bus: NatsServer, seconds: float, concurrency: int) -> floa
             await msg.respond(msg.data)
 
         await responder.subscribe("rpc.accounts.echo", queue="accounts", cb=echo)
-        await responder.flush()
+        await flush(responder)
         payload, done = b"x" * 200, [0]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds

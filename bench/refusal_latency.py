@@ -28,6 +28,7 @@ from bench._common import cpu_delta, create_candidates, echo_server, LoadResult 
 from bench._common import pct_row, platform, print_conditions, print_cpu_table, print_profiles  # noqa: E402
 from bench._common import print_table, py_spy_during, ratio, request_load, run_main  # noqa: E402
 from bench._common import save_results, Stack, staff_session, wait_listening, XminWatch  # noqa: E402
+from ecandidat.runtime.nats import flush  # noqa: E402
 
 # Formations with the fewest pieces (services/candidatures/seed.py): 4 for the five of FC-DIPL, 3 for VA85 and Reprise.
 FORMATIONS = ["DU-MUSICO", "M1-BIOVIE", "DU-LSF", "DU-ERGO", "DU-ACCOMP", "VA85-LIC", "REPRISE-L1"]
@@ -149,7 +150,7 @@ class EventWatch:
 
         for subject in (REFUSED, STATUS):
             await self.nc.subscribe(subject, cb=seen)
-        await self.nc.flush()
+        await flush(self.nc)
 
     async def stop(self) -> None:
         if self.nc is not None:

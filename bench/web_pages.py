@@ -22,6 +22,7 @@ from bench._common import ALL_SERVICES, API, api, Arguments, bare_server, Broken
 from bench._common import cpu_delta, create_candidates, http_load, LoadResult, LOCALHOST, platform  # noqa: E402
 from bench._common import print_conditions, print_profiles, print_table, py_spy_during, run_main  # noqa: E402
 from bench._common import save_results, Stack, wait_listening  # noqa: E402
+from ecandidat.runtime.nats import flush  # noqa: E402
 
 USERS = 20
 THINK = 1.0  # seconds a person spends on a page before the next click, on average
@@ -52,7 +53,7 @@ async def cost(stack: Stack, urls: list[str], headers: list[dict[str, str]], lab
         rpc[msg.subject] += 1
 
     await nc.subscribe("rpc.>", cb=counted)
-    await nc.flush()
+    await flush(nc)
     access_log = stack.logs / "gateway.log"
     offset = access_log.stat().st_size
     before = await stack.cpu()

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import nats
 from nats.aio.msg import Msg
+from ecandidat.runtime.nats import flush
 
 
 @asynccontextmanager
@@ -27,7 +28,7 @@ async def collect_events(nats_server) -> AsyncIterator[list[Msg]]:
         seen.append(msg)
 
     await nc.subscribe("evt.>", cb=on_event)
-    await nc.flush()  # the server holds the subscription before any event is published
+    await flush(nc)  # the server holds the subscription before any event is published
     try:
         yield seen
     finally:

@@ -14,6 +14,7 @@ from ecandidat.contracts.subjects import durable_name, event_stream_of
 from ecandidat.runtime.jobs import run_job_once
 from ecandidat.runtime.outbox import pending_count
 from ecandidat.runtime.sealing import new_key
+from ecandidat.runtime.nats import flush
 from tests.conftest import eventually, unique_email
 
 PASSWORD = "cheval agrafe pile correcte"
@@ -288,7 +289,7 @@ async def test_unactivated_account_is_purged_after_its_deadline(platform, smtp_s
         received.append(msg)
 
     sub = await service.nc.subscribe("evt.accounts.account.purged", cb=on_purged)
-    await service.nc.flush()
+    await flush(service.nc)
 
     assert await run_job_once(service.pool, service.purge_job, platform.clock, force=True) == 0
     platform.clock.advance(hours=49)

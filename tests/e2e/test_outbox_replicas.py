@@ -16,6 +16,7 @@ import pytest
 
 from ecandidat.devstack._process import free_port
 from ecandidat.runtime.sealing import new_key
+from ecandidat.runtime.nats import flush
 from tests.conftest import eventually
 from tests.e2e.test_accounts import account_form, api, sealing_overrides
 from tests.e2e.test_observability import sample, scrape
@@ -54,7 +55,7 @@ async def test_a_replica_s_events_reach_the_bus_at_once_through_the_leader(
 
     try:
         await operator.subscribe("evt.accounts.account.created", cb=heard)
-        await operator.flush()
+        await flush(operator)
 
         async def roles() -> dict[str, int] | None:
             texts = []

@@ -98,7 +98,7 @@ async def test_a_reply_not_written_by_the_kit_is_parsed(rpc):
         await msg.respond(b'{ "result" : {"text": "x", "instance": "other"} }')
 
     await nc.subscribe("rpc.rpctest.other", cb=answer)
-    await nc.flush()  # the server holds the subscription before the request is sent
+    await flush(nc)  # the server holds the subscription before the request is sent
     try:
         assert await client.call_subject("rpc.rpctest.other", b"{}") == {"text": "x", "instance": "other"}
     finally:

@@ -20,6 +20,7 @@ from ecandidat.contracts.accounts import (
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import ServiceError
 from ecandidat.runtime.jobs import run_job_once
+from ecandidat.runtime.nats import flush
 from services.accounts import domain, store
 from tests.conftest import eventually, unique_email
 
@@ -45,7 +46,7 @@ async def created_events(accounts, subject: str = "evt.accounts.account.created"
         received.append({"raw": msg.data, **json.loads(msg.data)})
 
     await accounts.service.nc.subscribe(subject, cb=on_event)
-    await accounts.service.nc.flush()
+    await flush(accounts.service.nc)
     return received
 
 
