@@ -45,7 +45,7 @@ from ecandidat.contracts.subjects import durable_name, event_stream, event_subje
 from ecandidat.runtime.consumer import EventConsumer, Subscription  # noqa: E402
 from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
 from ecandidat.runtime.nats import stream_configs  # noqa: E402
-from ecandidat.runtime.outbox import OutboxRelay, add_event  # noqa: E402
+from ecandidat.runtime.outbox import LOCK_RETRY, OutboxRelay, add_event  # noqa: E402
 
 EFFECTS_SQL = """
 CREATE TABLE effects (
@@ -654,23 +654,23 @@ class HeldRelay(TracedRelay):
 async def run_handover(env: Env, kind: str, count: int) -> dict[str, Any]:
     """How long the relay is without a leader when its leader goes: `stopped` (its process shuts
     down: it unlocks and signals `leader_left`), `died` (its lock's connection cut, no word: the
-    standby finds the lock free at its next try, every OUTBOX_POLL_INTERVAL). Time: from the
+    standby finds the lock free at its next try, every LOCK_RETRY). Time: from the
     leader's task cancelled (stopped) or its connection cut (died) to the standby leading."""
-    times, poll = [], 0.0
+    times, retry = [], 0.0
     async with Fixture(env, 1) as fx:
         for _ in range(count):
             leader, standby = (
                 HeldRelay(env.dsn, fx.schema, fx.nc_producer),
                 HeldRelay(env.dsn, fx.schema, fx.nc_producer),
             )
-            poll, tasks = standby.poll_interval, [asyncio.create_task(leader.run())]
+            retry, tasks = min(standby.poll_interval, LOCK_RETRY), [asyncio.create_task(leader.run())]
             try:
                 while leader.conn is None:
                     await asyncio.sleep(0.005)
                 tasks.append(asyncio.create_task(standby.run()))
                 while standby.state != "standby":
                     await asyncio.sleep(0.005)
-                await asyncio.sleep(random.uniform(0.05, standby.poll_interval))  # any phase of the standby's tries
+                await asyncio.sleep(random.uniform(0.05, retry))  # any phase of the standby's tries
                 started = perf()
                 if kind == "died":
                     leader.conn.terminate()
@@ -684,7 +684,7 @@ async def run_handover(env: Env, kind: str, count: int) -> dict[str, Any]:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-    return {"leader": kind, "handovers": count, "poll_s": poll, **percentiles_ms(times)}
+    return {"leader": kind, "handovers": count, "retry_s": retry, **percentiles_ms(times)}
 
 
 async def run_stages(env: Env, n: int, producers: int) -> list[dict[str, Any]]:
@@ -901,8 +901,8 @@ def report(
             "leader handovers p50_ms p90_ms p99_ms max_ms",
             handovers,
         )
-        poll = handovers[0]["poll_s"]
-        print(f"  died: found at the standby's next try of the lock, every OUTBOX_POLL_INTERVAL ({poll:g} s)\n")
+        retry = handovers[0]["retry_s"]
+        print(f"  died: found at the standby's next try of the lock, every {retry:g} s (LOCK_RETRY)\n")
     if env.profiler is not None:
         print("cProfile of the timed sections (all paths together), top 30 by own time:")
         pstats.Stats(env.profiler, stream=sys.stdout).sort_stats("tottime").print_stats(30)

@@ -39,10 +39,11 @@ remains for a signal lost (NATS reconnecting) and for events committed by proces
 relay (the CLI); while writers of this outbox are in flight the relay looks again every
 HELD_BACK_RECHECK.
 
-The replicas that do not hold the lock try it every OUTBOX_POLL_INTERVAL. A leader that stops
-(its process shutting down, a rolling deployment) lets go of the lock and says so on the same
-signal (payload `leader_left`): the replicas standing by try the lock at once, and one of them
-takes over without waiting for its next try. When the lock's connection is lost, whatever the
+The replicas that do not hold the lock try it every LOCK_RETRY (a statement that reads nothing:
+a leader whose process died is replaced within that). A leader that stops (its process shutting
+down, a rolling deployment) lets go of the lock and says so on the same signal (payload
+`leader_left`): the replicas standing by try the lock at once, and one of them takes over without
+waiting for its next try. When the lock's connection is lost, whatever the
 error, the relay connects again (quickly at first, then every OUTBOX_POLL_INTERVAL at most) and
 competes for the lock again.
 """
@@ -77,6 +78,7 @@ log = logging.getLogger(__name__)
 _system_clock = SystemClock()
 
 HELD_BACK_RECHECK = 0.05  # seconds between looks while writers of this outbox are in flight
+LOCK_RETRY = 0.5  # seconds between a standby's tries of the lock (at most OUTBOX_POLL_INTERVAL)
 GAP_PATIENCE = 0.1  # seconds a gap in the seqs may last before a round reads the outbox's writers
 MAX_CHECKPOINTS = 1000  # horizons waiting for their writers to end; older ones are superseded anyway
 
@@ -272,7 +274,7 @@ class OutboxRelay:
                 self._leader_left.clear()  # before the try: a leader leaving after it is not missed
                 if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
                     break
-                await wait_event(self._leader_left, self.poll_interval)
+                await wait_event(self._leader_left, min(self.poll_interval, LOCK_RETRY))
                 if lost.is_set():
                     return
             self.horizon, self._checkpoints = 0, []
