@@ -45,7 +45,7 @@ from ecandidat.contracts.subjects import durable_name, event_stream, event_subje
 from ecandidat.runtime.consumer import EventConsumer, Subscription  # noqa: E402
 from ecandidat.runtime.db import create_pool, migrate  # noqa: E402
 from ecandidat.runtime.nats import stream_configs  # noqa: E402
-from ecandidat.runtime.outbox import LOCK_RETRY, OutboxRelay, add_event  # noqa: E402
+from ecandidat.runtime.outbox import OutboxRelay, add_event  # noqa: E402
 
 EFFECTS_SQL = """
 CREATE TABLE effects (
@@ -654,7 +654,7 @@ class HeldRelay(TracedRelay):
 async def run_handover(env: Env, kind: str, count: int) -> dict[str, Any]:
     """How long the relay is without a leader when its leader goes: `stopped` (its process shuts
     down: it unlocks and signals `leader_left`), `died` (its lock's connection cut, no word: the
-    standby finds the lock free at its next try, every LOCK_RETRY). Time: from the
+    standby finds the lock free at its next try, every OUTBOX_LOCK_RETRY). Time: from the
     leader's task cancelled (stopped) or its connection cut (died) to the standby leading."""
     times, retry = [], 0.0
     async with Fixture(env, 1) as fx:
@@ -663,7 +663,7 @@ async def run_handover(env: Env, kind: str, count: int) -> dict[str, Any]:
                 HeldRelay(env.dsn, fx.schema, fx.nc_producer),
                 HeldRelay(env.dsn, fx.schema, fx.nc_producer),
             )
-            retry, tasks = min(standby.poll_interval, LOCK_RETRY), [asyncio.create_task(leader.run())]
+            retry, tasks = standby.lock_retry, [asyncio.create_task(leader.run())]
             try:
                 while leader.conn is None:
                     await asyncio.sleep(0.005)
@@ -902,7 +902,7 @@ def report(
             handovers,
         )
         retry = handovers[0]["retry_s"]
-        print(f"  died: found at the standby's next try of the lock, every {retry:g} s (LOCK_RETRY)\n")
+        print(f"  died: found at the standby's next try of the lock, every {retry:g} s (OUTBOX_LOCK_RETRY)\n")
     if env.profiler is not None:
         print("cProfile of the timed sections (all paths together), top 30 by own time:")
         pstats.Stats(env.profiler, stream=sys.stdout).sort_stats("tottime").print_stats(30)

@@ -39,8 +39,8 @@ remains for a signal lost (NATS reconnecting) and for events committed by proces
 relay (the CLI); while writers of this outbox are in flight the relay looks again every
 HELD_BACK_RECHECK.
 
-The replicas that do not hold the lock try it every LOCK_RETRY (a statement that reads nothing:
-a leader whose process died is replaced within that). A leader that stops (its process shutting
+The replicas that do not hold the lock try it every OUTBOX_LOCK_RETRY (a statement that reads
+nothing: a leader whose process died is replaced within that). A leader that stops (its process shutting
 down, a rolling deployment) lets go of the lock and says so on the same signal (payload
 `leader_left`): the replicas standing by try the lock at once, and one of them takes over without
 waiting for its next try. When the lock's connection is lost, whatever the
@@ -78,7 +78,6 @@ log = logging.getLogger(__name__)
 _system_clock = SystemClock()
 
 HELD_BACK_RECHECK = 0.05  # seconds between looks while writers of this outbox are in flight
-LOCK_RETRY = 0.5  # seconds between a standby's tries of the lock (at most OUTBOX_POLL_INTERVAL)
 GAP_PATIENCE = 0.1  # seconds a gap in the seqs may last before a round reads the outbox's writers
 MAX_CHECKPOINTS = 1000  # horizons waiting for their writers to end; older ones are superseded anyway
 
@@ -199,6 +198,7 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_interval: float = 2.0,
+        lock_retry: float = 0.5,
         publish_timeout: float = 5.0,
         retention: timedelta = timedelta(days=7),
     ) -> None:
@@ -208,6 +208,7 @@ class OutboxRelay:
         self.nc = nc
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.lock_retry = lock_retry  # seconds between a standby's tries of the lock
         self.publish_timeout = publish_timeout
         self.retention = retention
         self.state = "connecting"  # then "standby" (waiting for the lock) or "leader"
@@ -274,7 +275,7 @@ class OutboxRelay:
                 self._leader_left.clear()  # before the try: a leader leaving after it is not missed
                 if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(self.schema)):
                     break
-                await wait_event(self._leader_left, min(self.poll_interval, LOCK_RETRY))
+                await wait_event(self._leader_left, self.lock_retry)
                 if lost.is_set():
                     return
             self.horizon, self._checkpoints = 0, []

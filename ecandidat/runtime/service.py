@@ -136,6 +136,7 @@ class Service:
                 self.name,
                 self.nc,
                 poll_interval=s.outbox_poll_interval,
+                lock_retry=s.outbox_lock_retry,
                 retention=timedelta(days=s.outbox_retention_days),
             )
             self.spawn(self.relay.run, f"{self.name}-relay")

@@ -19,7 +19,8 @@
 | CONSUMER_ACK_WAIT | 5 | seconds before an unacknowledged event is delivered again (a long batch extends it while it runs) |
 | CONSUMER_BACKOFF | 1,5,30,120,600 | seconds to wait before each new delivery after a failure |
 | CONSUMER_FETCH_WAIT | 5 | seconds a consumer with nothing to do waits on one pull request before asking again (an event is handed to it as soon as it arrives; a stop or a NATS reconnection ends the wait); each wait costs CPU at rest: waiting 1 s at a time was a third of an idle platform's (bench/idle.py) |
-| OUTBOX_POLL_INTERVAL | 2 | seconds between outbox polls; a commit wakes the relay at once (in its own process, or the leader in another replica by a NATS signal): the poll finds what a lost signal or a process without a relay (the CLI) committed. (A replica standing by tries the relay's lock every 0.5 s, or this if shorter; a leader that stops hands it over at once.) |
+| OUTBOX_POLL_INTERVAL | 2 | seconds between outbox polls; a commit wakes the relay at once (in its own process, or the leader in another replica by a NATS signal): the poll finds what a lost signal or a process without a relay (the CLI) committed. |
+| OUTBOX_LOCK_RETRY | 0.5 | seconds between the tries of the relay's lock by a replica standing by: how long a leader whose process died may leave the events waiting (a leader that stops hands the lock over at once) |
 | OUTBOX_RETENTION_DAYS | 7 | days sent outbox rows are kept before being purged |
 | METRICS_PORT | — | port of the internal listener: `/metrics` (Prometheus), and for a service `/health/live`, `/health/ready`; unset: no listener, 0: any free port |
 | METRICS_HOST | 127.0.0.1 | its address (`0.0.0.0` in a container, for the scraper and the probes) |
@@ -64,6 +65,7 @@ class KitSettings(BaseSettings):
     consumer_backoff: Annotated[tuple[float, ...], NoDecode] = (1.0, 5.0, 30.0, 120.0, 600.0)
     consumer_fetch_wait: float = Field(default=5.0, gt=0, le=60)
     outbox_poll_interval: float = Field(default=2.0, gt=0)
+    outbox_lock_retry: float = Field(default=0.5, gt=0)
     outbox_retention_days: int = Field(default=7, ge=0)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"

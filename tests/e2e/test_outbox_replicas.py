@@ -23,7 +23,7 @@ from tests.e2e.test_observability import sample, scrape
 
 pytestmark = pytest.mark.slow
 
-POLL = 60  # seconds: OUTBOX_POLL_INTERVAL of both replicas, longer than anything the test waits for
+POLL = 60  # seconds: OUTBOX_POLL_INTERVAL and OUTBOX_LOCK_RETRY of both replicas, longer than any wait here
 WITHIN = 5.0  # seconds an account's event may take from its creation's answer to the bus
 
 
@@ -39,6 +39,7 @@ async def test_a_replica_s_events_reach_the_bus_at_once_through_the_leader(
         ACCOUNTS_HASH_WORKERS="1",
         ACCOUNTS_CREATIONS_PER_HOUR_CLIENT="1000000",
         OUTBOX_POLL_INTERVAL=str(POLL),
+        OUTBOX_LOCK_RETRY=str(POLL),
     )
     logs = [open(tmp_path / f"accounts-{i}.log", "ab") for i in range(2)]
     replicas = [

@@ -371,8 +371,8 @@ async def test_a_leader_that_stops_hands_over_to_a_standby_at_once(kit):
     """A rolling deployment stops the leader's process: it lets go of the lock and says so, and the
     replica standing by takes over at once, not at its next try of the lock (an hour here)."""
     Probe = kit.event_class()
-    first = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=3600)
-    second = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=3600)
+    first = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=3600, lock_retry=3600)
+    second = OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=3600, lock_retry=3600)
     t1 = await run(first)
     t2 = asyncio.create_task(second.run())
     try:
