@@ -8,7 +8,8 @@ endpoint keeps its event and retries with exponential backoff (WEBHOOK_RETRY_BAS
 it in progress; after WEBHOOK_GIVE_UP_AFTER seconds of failures the endpoint is disabled. Every
 endpoint has its own loop and consumer: a slow or dead one holds up nothing but itself. A loop
 with nothing to deliver waits on one pull request (`PullWait`, CONSUMER_FETCH_WAIT), as the
-services' consumers do.
+services' consumers do; a replay's lane waits a second at a time (REPLAY_FETCH_WAIT), the time
+it takes to find it has read everything and record the replay finished.
 
 The delivery log (`deliveries`) has one row per event and endpoint: a redelivered event already
 delivered is acknowledged without being sent again. A replay reads a time range with a consumer
@@ -57,6 +58,8 @@ from .guard import GuardedResolver
 from .settings import WebhooksSettings
 
 log = logging.getLogger(__name__)
+
+REPLAY_FETCH_WAIT = 1.0  # seconds a replay's lane waits before checking whether it has read everything
 
 CATALOGUE = {event_key(cls): cls for cls in public_events()}
 
@@ -149,7 +152,10 @@ class Pump:
         self.clock = clock
         self.sealer = sealer
         self.delivered = 0  # events this loop delivered (this replica's share)
-        self._pull = PullWait(nc, settings.consumer_fetch_wait)
+        # A replay's lane ends when a wait finds nothing left to read: it waits a second at a time,
+        # so the replay is recorded as finished within that; an endpoint's lane lives on and waits long.
+        wait = REPLAY_FETCH_WAIT if lane.replay_id is not None else settings.consumer_fetch_wait
+        self._pull = PullWait(nc, wait)
         self._stopping = self._pull.stopping
 
     def stop(self) -> None:
