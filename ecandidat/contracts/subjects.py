@@ -82,6 +82,10 @@ LEGACY_DEAD_LETTER_STREAM = "DEAD_LETTERS"
 # announces here the accounts whose sessions ended or whose principal changed (payload: their ids,
 # comma-separated, or `*` for every account), so that each gateway drops what it cached of them.
 SESSIONS_REVOKED = "sig.accounts.sessions_revoked"
+# The dossiers service announces the accounts whose dossier, as its candidate sees it, changed
+# (a section saved, the lock, an imported INE, an erasure; same payload), so that each gateway
+# drops the candidate's dossier view it kept.
+DOSSIERS_CHANGED = "sig.dossiers.dossiers_changed"
 
 
 def outbox_committed_signal(service: str) -> str:

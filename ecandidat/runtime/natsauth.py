@@ -13,9 +13,9 @@ Accounts:
 - **SERVICES**, JetStream enabled: one user per platform process. A service answers only its own
   `rpc.<service>.>` (queue group `<service>`), calls only the rpc subjects it needs, publishes
   only its own events (`evt.<service>.>`, and `prv.<service>.>` for mailer-only events) and
-  signals (`sig.<service>.>`, core NATS: the accounts' session revocations, read by the fronts;
-  its replicas' `outbox_committed`, read by its own outbox relay's leader), and uses
-  the JetStream API only for its own streams and its own durable consumers, and to read and remove
+  signals (`sig.<service>.>`, core NATS: the accounts' session revocations and the dossiers'
+  changes, read by the fronts; its replicas' `outbox_committed`, read by its own outbox relay's
+  leader), and uses the JetStream API only for its own streams and its own durable consumers, and to read and remove
   the messages of its own dead-letter stream (`DEAD_LETTERS_<SERVICE>`: its consumers' letters,
   listed and replayed over its rpc; never another service's); it replies to the
   requests it received (`allow_responses`) and reads only its own inbox (`_INBOX.<identity>.>`,
@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..contracts.subjects import (
+    DOSSIERS_CHANGED,
     SESSIONS_REVOKED,
     dead_letter_stream,
     dead_letter_subject,
@@ -268,7 +269,7 @@ def front_permissions(name: str) -> Permissions:
     return Permissions(
         publish=tuple(f"rpc.{s}.>" for s in PLATFORM),
         publish_deny=INTERNAL_RPC,
-        subscribe=(f"{INBOX}.{name}.>", SESSIONS_REVOKED),
+        subscribe=(f"{INBOX}.{name}.>", SESSIONS_REVOKED, DOSSIERS_CHANGED),
     )
 
 

@@ -158,6 +158,7 @@ async def save_section(deps: Deps, req: SaveSection) -> SectionSaved:
                         ],
                     )
                 dossier, imported = await _import_record(conn, dossier, record, _by(principal), now)
+        deps.changes.after_commit(conn, account_id)
         return SectionSaved(section=domain.view(dossier, section, principal), import_ine=imported)
 
 
@@ -246,6 +247,7 @@ async def import_registry(deps: Deps, req: ImportRegistry) -> RegistryImportRepo
                 and record["informations_personnelles"]["date_naissance"] == identity.get("date_naissance")
             ):
                 await _import_record(conn, dossier, record, by, now)
+                deps.changes.after_commit(conn, account_id)
                 imported += 1
     log.info("registry loaded", extra={"lines": parsed.lines, "inserted": created, "updated": updated})
     return RegistryImportReport(
@@ -307,7 +309,7 @@ async def account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCr
         )
         return
     by = "ent" if event.via_ent else "event:account.created"
-    await _import_on_event(conn, event.account_id, record, by, deps.now())
+    await _import_on_event(deps, conn, event.account_id, record, by)
 
 
 async def account_linked_to_ent(
@@ -318,21 +320,23 @@ async def account_linked_to_ent(
         return
     record = await store.registry_record(conn, check_ine(event.ine).ine)
     if record is not None:
-        await _import_on_event(conn, event.account_id, record, "ent", deps.now())
+        await _import_on_event(deps, conn, event.account_id, record, "ent")
 
 
 async def _import_on_event(
-    conn: asyncpg.Connection, account_id: uuid.UUID, record: dict[str, Any], by: str, now: datetime
+    deps: Deps, conn: asyncpg.Connection, account_id: uuid.UUID, record: dict[str, Any], by: str
 ) -> None:
-    if not await store.ensure_dossier(conn, account_id, now):
+    if not await store.ensure_dossier(conn, account_id, deps.now()):
         return
     dossier = await store.load_dossier(conn, account_id, for_update=True)
     if dossier is not None and dossier.ine_importe is None:
-        await _import_record(conn, dossier, record, by, now)
+        await _import_record(conn, dossier, record, by, deps.now())
+        deps.changes.after_commit(conn, account_id)
 
 
 async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
     erased = await store.erase(conn, event.account_id, deps.now())
+    deps.changes.after_commit(conn, event.account_id)
     log.info("dossier erased", extra={"account_id": str(event.account_id), "dossiers": erased})
 
 
@@ -348,6 +352,7 @@ async def candidature_created(
         event.revision,
         deps.now(),
     )
+    deps.changes.after_commit(conn, event.account_id)  # the dossier is locked now
 
 
 async def candidature_transmitted(

@@ -26,6 +26,7 @@ class DossiersService(Service):
     async def setup(self) -> None:
         refs = self.referentiels
         self.deps = Deps(self.pool, self.clock, self.settings, refs, handlers.reference_lists(refs))
+        self.deps.changes.bind(self.nc)
         for purpose, subs in subscriptions(self.deps).items():
             self.subscribe(purpose, subs)
         rpc.register(self.rpc, self.deps)

@@ -19,6 +19,7 @@ from ecandidat.contracts.accounts import AccountPurged, ListStaffAccounts
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.envelope import envelope
 from ecandidat.contracts.subjects import (
+    DOSSIERS_CHANGED,
     SESSIONS_REVOKED,
     dead_letter_stream,
     dead_letter_subject,
@@ -230,34 +231,41 @@ async def test_only_the_mailer_gets_a_decision_s_letter(nats_server, connect) ->
     assert not callers["mailer"].violated(subject)
 
 
-async def test_only_accounts_signals_session_revocations_and_only_the_fronts_hear_them(nats_server, connect) -> None:
+@pytest.mark.parametrize(("sender", "signal"), [("accounts", SESSIONS_REVOKED), ("dossiers", DOSSIERS_CHANGED)])
+async def test_only_its_service_signals_which_accounts_changed_and_only_the_fronts_hear_it(
+    nats_server, connect, sender: str, signal: str
+) -> None:
     """A forged revocation would only cost an rpc, but a spy on the signal would learn who logs
-    out: accounts alone may send it, the gateway and the web front alone may hear it."""
-    accounts, gateway = await connect("accounts"), await connect("gateway")
+    out or edits a dossier: its service alone may send it, the gateway and the web front alone
+    may hear it."""
+    service, gateway, web = await connect(sender), await connect("gateway"), await connect("web")
     heard: list[bytes] = []
 
     async def hear(msg) -> None:
         heard.append(msg.data)
 
-    await gateway.nc.subscribe(SESSIONS_REVOKED, cb=hear)
+    await gateway.nc.subscribe(signal, cb=hear)
+    await web.nc.subscribe(signal, cb=hear)
     await flush(gateway.nc)
-    await accounts.nc.publish(SESSIONS_REVOKED, b"*")
-    await accounts.nc.flush()
-    await eventually(lambda: heard == [b"*"], message="the gateway hears the accounts' signal")
+    await flush(web.nc)
+    await service.nc.publish(signal, b"*")
+    await service.nc.flush()
+    await eventually(lambda: heard == [b"*", b"*"], message="both fronts hear the service's signal")
     mailer, integrator = await connect("mailer"), await connect(INTEGRATOR)
-    await mailer.nc.publish(SESSIONS_REVOKED, b"forged")
-    await gateway.nc.publish(SESSIONS_REVOKED, b"forged")
-    await integrator.nc.subscribe(SESSIONS_REVOKED)
-    await mailer.nc.subscribe(SESSIONS_REVOKED)
-    for client in (mailer, gateway, integrator):
+    other = await connect("accounts" if sender == "dossiers" else "dossiers")
+    for forger in (mailer, gateway, other):
+        await forger.nc.publish(signal, b"forged")
+    await integrator.nc.subscribe(signal)
+    await mailer.nc.subscribe(signal)
+    for client in (mailer, gateway, other, integrator):
         await client.nc.flush()
-    subject = SESSIONS_REVOKED.lower()
+    subject = signal.lower()
     await eventually(
-        lambda: mailer.violated(subject) and gateway.violated(subject) and integrator.violated(subject),
+        lambda: all(c.violated(subject) for c in (mailer, gateway, other, integrator)),
         message="every other sender and listener refused",
     )
     await asyncio.sleep(0.2)
-    assert heard == [b"*"]
+    assert heard == [b"*", b"*"]
 
 
 async def test_only_a_service_s_replicas_signal_its_outbox_relay(nats_server, connect) -> None:

@@ -356,3 +356,48 @@ async def test_a_candidates_view_built_once_per_state_never_outlives_a_change(do
     assert view.sections[0].lecture_seule and not staff_view.sections[0].lecture_seule
     await dossiers_db.execute("UPDATE dossiers SET locked = false WHERE account_id = $1", me.account_id)
     assert not (await read()).informations_personnelles_verrouillees
+
+
+async def test_the_gateways_are_told_which_dossiers_changed_after_each_commit_and_only_then(
+    dossiers, rpc, settings_for, dossiers_db
+):
+    """What a gateway keeps of a candidate's dossier is dropped by `sig.dossiers.dossiers_changed`:
+    one message per commit that changes what the candidate sees (here a save, and a first
+    candidature's lock), none for a refused save or a read. A gateway that reads the dossier as
+    soon as it hears the signal reads the change (sent after the commit, not before)."""
+    from ecandidat.contracts.subjects import DOSSIERS_CHANGED
+    from ecandidat.runtime.nats import connect_as, flush
+    from gateway.settings import GatewaySettings
+
+    gateway = await connect_as(settings_for(GatewaySettings), "gateway")
+    heard: list[bytes] = []
+    read_then: list[tuple[int, bool]] = []  # sections written and the lock, when the signal was heard
+
+    async def hear(msg) -> None:
+        heard.append(msg.data)
+        row = await dossiers_db.fetchrow(
+            "SELECT (SELECT count(*) FROM sections s WHERE s.account_id = d.account_id) AS n, d.locked"
+            " FROM dossiers d WHERE d.account_id = $1",
+            uuid.UUID(msg.data.decode()),
+        )
+        read_then.append((row["n"], row["locked"]) if row else (0, False))
+
+    try:
+        await gateway.subscribe(DOSSIERS_CHANGED, cb=hear)
+        await flush(gateway)
+        me, other = candidate(), candidate()
+        await save(rpc, me, informations_personnelles=infos_perso())
+        await eventually(lambda: heard == [str(me.account_id).encode()], message="the save announced")
+        await refused(save(rpc, me, version=0, informations_personnelles=infos_perso(nom_usage="Autre")))
+        await rpc.call(GetDossier(principal=me, account_id=me.account_id), DossierView)
+        await save(rpc, other, informations_personnelles=infos_perso())
+        await eventually(lambda: len(heard) == 2, message="the other save announced")
+        assert heard[1] == str(other.account_id).encode()  # nothing for the refused save nor the read
+
+        await publish(dossiers, candidature_created(me.account_id))
+        await eventually(lambda: len(heard) == 3, message="the lock announced")
+        assert heard[2] == str(me.account_id).encode()
+        assert read_then == [(1, False), (1, False), (1, True)]
+        await eventually(lambda: dossiers.deps.changes.sent == 3, message="one message per commit, sent by the service")
+    finally:
+        await gateway.close()
