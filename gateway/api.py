@@ -180,16 +180,6 @@ async def call(request: web.Request, rpc_request: RpcRequest, reply: type[M], *,
     return await request.app[RPC].call(rpc_request, reply, request_id=request[REQUEST_ID], timeout=timeout)
 
 
-async def relay(
-    request: web.Request, rpc_request: RpcRequest, reply: type[BaseModel], *, status: int = 200
-) -> web.Response:
-    """Answer with the service's reply as it sent it, for a route whose response is the rpc's reply
-    model itself (`reply`, the route's `response`): the service serialised it from that very model,
-    so parsing, validating and serialising it again here would give the same bytes."""
-    body = await request.app[RPC].call_raw(rpc_request, request_id=request[REQUEST_ID])
-    return web.Response(body=body, status=status, content_type="application/json")
-
-
 def path_uuid(request: web.Request, name: str, what: str = "Cette ressource") -> uuid.UUID:
     """A UUID path parameter; anything else is a 404 (it cannot name an existing resource)."""
     try:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ecandidat.contracts.subjects import SESSIONS_REVOKED
+from ecandidat.contracts.subjects import DOSSIERS_CHANGED, SESSIONS_REVOKED
 from ecandidat.runtime.nats import connect_as, flush
 from ecandidat.runtime.rpc import RpcClient
 
@@ -21,7 +21,7 @@ from .headers import security_headers
 from .keys import API, ASYNCAPI, NATS_CONN, OPENAPI, RPC, SESSIONS, SETTINGS
 from .middleware import errors, request_context
 from .problems import ProblemServer
-from .sessions import SessionCache
+from .sessions import DOSSIER_VIEW, SessionCache
 from .settings import GatewaySettings
 from .streaming import documents_http
 
@@ -80,13 +80,19 @@ async def _nats(app: web.Application) -> AsyncIterator[None]:
     nc = await connect_as(settings, "gateway")
     app[NATS_CONN] = nc
     app[RPC] = RpcClient(nc, timeout=settings.rpc_timeout)
-    cache = app[SESSIONS] = SessionCache(nc, settings.gateway_session_cache_ttl)
+    cache = app[SESSIONS] = SessionCache(
+        nc, settings.gateway_session_cache_ttl, max_views=settings.gateway_view_cache_size
+    )
 
     async def revoked(msg) -> None:
         cache.revoke(msg.data.decode(errors="replace"))
 
+    async def dossiers_changed(msg) -> None:
+        cache.revoke_views(DOSSIER_VIEW, msg.data.decode(errors="replace"))
+
     await nc.subscribe(SESSIONS_REVOKED, cb=revoked)
-    await flush(nc)  # the server holds the subscription before the first session is kept
+    await nc.subscribe(DOSSIERS_CHANGED, cb=dossiers_changed)
+    await flush(nc)  # the server holds the subscriptions before the first session or view is kept
     yield
     try:
         await nc.drain()

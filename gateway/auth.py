@@ -27,6 +27,7 @@ from ecandidat.contracts.errors import Forbidden, Unauthenticated
 
 from .api import OPERATION, PRINCIPAL, REQUEST_ID, Operation
 from .keys import RPC, SESSIONS, SETTINGS
+from .sessions import DOSSIER_VIEW
 
 SESSION_COOKIE = "ecandidat_session"
 CSRF_COOKIE = "ecandidat_csrf"
@@ -41,6 +42,9 @@ CANDIDATE_ACCOUNTS_TAG = "comptes candidats"
 STAFF_ACCOUNTS_TAG = "comptes du personnel"
 ENT_TAG = "connexion via l'ENT"
 ACCOUNT_TAGS = frozenset({CANDIDATE_ACCOUNTS_TAG, STAFF_ACCOUNTS_TAG, ENT_TAG})
+# The candidate's own dossier (gateway/routes/dossiers.py): a write among them changes the dossier
+# view this gateway keeps for the caller.
+DOSSIER_TAG = "dossier"
 
 REALM_NAMES = {"candidate": "aux candidats", "staff": "aux personnels de gestion"}
 
@@ -90,19 +94,19 @@ async def authenticate(request: web.Request, op: Operation) -> Principal:
 @web.middleware
 async def forget_after_writes(request: web.Request, handler) -> web.StreamResponse:
     """After a write on accounts made on behalf of an account (whatever its outcome), this gateway
-    resolves that account's sessions afresh (`gateway.sessions`). Other writes (a dossier section,
-    a piece, a staff decision) change no session: the caller's stays kept."""
+    resolves that account's sessions afresh (`gateway.sessions`); after a write on the caller's
+    dossier, it reads the dossier afresh. Other writes (a piece, a staff decision) change neither:
+    the caller's session and views stay kept."""
     try:
         return await handler(request)
     finally:
         principal = request.get(PRINCIPAL)
-        if (
-            request.method not in SAFE_METHODS
-            and isinstance(principal, Principal)
-            and request[OPERATION].tag in ACCOUNT_TAGS
-            and SESSIONS in request.app
-        ):
-            sessions_changed(request, principal.account_id)
+        if request.method not in SAFE_METHODS and isinstance(principal, Principal) and SESSIONS in request.app:
+            tag = request[OPERATION].tag
+            if tag in ACCOUNT_TAGS:
+                sessions_changed(request, principal.account_id)
+            elif tag == DOSSIER_TAG:
+                request.app[SESSIONS].forget_view(DOSSIER_VIEW, principal.account_id)
 
 
 def sessions_changed(request: web.Request, account_id: uuid.UUID | None = None) -> None:

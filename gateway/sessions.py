@@ -24,11 +24,20 @@ What bounds the rest:
 
 Concurrent requests with the same token wait for one rpc (single flight). Errors are not kept.
 
-Beside a candidate's session, the cache keeps the account's own view (`GET /me`, `account_view`)
-under the same rules: the same TTL, dropped by the same signal (the accounts service announces a
-change of what the view shows too: migration 0005), the same generation counter. A view showing a
-pending change of address is not kept: that change ends with its link's expiry, which no signal
-announces.
+Beside a candidate's session, the cache keeps the candidate's own views, answered without an rpc
+under the same rules (the same TTL, the same generation counter; at most `max_views`,
+GATEWAY_VIEW_CACHE_SIZE, the least recently kept dropped first):
+- the account's (`GET /me`), dropped by the same signal as the sessions (the
+  accounts service announces a change of what the view shows too: migration 0005). A view showing
+  a pending change of address is not kept: that change ends with its link's expiry, which no
+  signal announces;
+- the dossier's (`GET /dossier`), dropped by the dossiers service's signal
+  (`sig.dossiers.dossiers_changed`, `revoke_views`), sent after the commit of each change of what
+  it shows (a section saved, by the candidate or the scolarité; the lock of a first candidature; an
+  imported INE; an erasure), and by the sessions' signal; a section saved through this gateway
+  drops the candidate's copy here as soon as it is answered (`gateway.auth.forget_after_writes`).
+  So a candidate reading through the gateway that took the save sees it at once; through another
+  replica, once the signal has arrived (milliseconds).
 """
 
 from __future__ import annotations
@@ -46,19 +55,23 @@ from nats.aio.client import Client as NATS
 from ecandidat.contracts.auth import Principal
 
 EVERY_ACCOUNT = "*"
+ACCOUNT_VIEW = "account"
+DOSSIER_VIEW = "dossier"
+VIEWS = (ACCOUNT_VIEW, DOSSIER_VIEW)
 
 
 class SessionCache:
-    def __init__(self, nc: NATS | None, ttl: float, max_entries: int = 100_000) -> None:
+    def __init__(self, nc: NATS | None, ttl: float, max_entries: int = 100_000, max_views: int = 20_000) -> None:
         self.nc = nc
         self.ttl = ttl
         self.max_entries = max_entries
+        self.max_views = max_views
         self.hits = 0
         self.misses = 0
         self.revocations = 0
         self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
         self._by_account: dict[uuid.UUID, set[bytes]] = {}
-        self._views: dict[uuid.UUID, tuple[bytes, float]] = {}
+        self._views: OrderedDict[tuple[str, uuid.UUID], tuple[bytes, float]] = OrderedDict()
         self.view_hits = 0
         self._inflight: dict[bytes, asyncio.Future[Principal]] = {}
         self._generation = 0
@@ -102,23 +115,25 @@ class SessionCache:
         finally:
             del self._inflight[key]
 
-    async def account_view(self, account_id: uuid.UUID, fetch: Callable[[], Awaitable[bytes]]) -> bytes:
-        """The account's view (JSON as the accounts service wrote it), kept when it shows no
-        pending change of address; `fetch` asks the service."""
+    async def view(self, kind: str, account_id: uuid.UUID, fetch: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The account's `kind` view (JSON as its service wrote it: ACCOUNT_VIEW, DOSSIER_VIEW),
+        kept unless it must not be (`_KEPT_UNLESS`); `fetch` asks the service."""
         self._check_reconnected()
-        if not self.enabled:
+        if not self.enabled or not self.max_views:
             return await fetch()
-        entry = self._views.get(account_id)
+        key = (kind, account_id)
+        entry = self._views.get(key)
         now = time.monotonic()
         if entry is not None and entry[1] > now:
             self.view_hits += 1
             return entry[0]
         generation = self._generation
         body = await fetch()
-        if generation == self._generation and _without_pending_email(body):
-            if len(self._views) >= self.max_entries:
-                self._views.pop(next(iter(self._views)))
-            self._views[account_id] = (body, now + self.ttl)
+        if generation == self._generation and not _KEPT_UNLESS[kind](body):
+            self._views[key] = (body, now + self.ttl)
+            self._views.move_to_end(key)
+            while len(self._views) > self.max_views:
+                self._views.popitem(last=False)
         return body
 
     def revoke(self, payload: str) -> None:
@@ -136,6 +151,28 @@ class SessionCache:
                 return
             self._drop(account)
 
+    def revoke_views(self, kind: str, payload: str) -> None:
+        """A signal: the `kind` views of these accounts (comma-separated ids, or `*`) are stale;
+        their sessions are not."""
+        self.revocations += 1
+        self._generation += 1
+        if payload.strip() == EVERY_ACCOUNT:
+            for key in [k for k in self._views if k[0] == kind]:
+                del self._views[key]
+            return
+        for text in payload.split(","):
+            try:
+                account = uuid.UUID(text.strip())
+            except ValueError:
+                self.revoke_views(kind, EVERY_ACCOUNT)  # a payload not understood: the safe side
+                return
+            self._views.pop((kind, account), None)
+
+    def forget_view(self, kind: str, account_id: uuid.UUID) -> None:
+        """This gateway changed what the account's `kind` view shows: its next read asks afresh."""
+        self._generation += 1
+        self._views.pop((kind, account_id), None)
+
     def forget(self, account_id: uuid.UUID) -> None:
         """This gateway changed something of the account (a write it made on its behalf): its next
         request is resolved afresh here, without waiting for the signal."""
@@ -151,7 +188,8 @@ class SessionCache:
     def _drop(self, account_id: uuid.UUID) -> None:
         for key in self._by_account.pop(account_id, ()):
             self._entries.pop(key, None)
-        self._views.pop(account_id, None)
+        for kind in VIEWS:
+            self._views.pop((kind, account_id), None)
 
     def _put(self, key: bytes, principal: Principal, expires: float) -> None:
         self._entries[key] = (principal, expires)
@@ -176,9 +214,12 @@ class SessionCache:
             self.clear()
 
 
-def _without_pending_email(body: bytes) -> bool:
+def _pending_email(body: bytes) -> bool:
     try:
         view = json.loads(body)
     except ValueError:
-        return False
-    return isinstance(view, dict) and view.get("pending_email") is None
+        return True
+    return not isinstance(view, dict) or view.get("pending_email") is not None
+
+
+_KEPT_UNLESS: dict[str, Callable[[bytes], bool]] = {ACCOUNT_VIEW: _pending_email, DOSSIER_VIEW: lambda _: False}

@@ -15,7 +15,8 @@
 | TRUSTED_PROXIES | — | comma-separated addresses or CIDRs of the reverse proxies / load balancers in front of the gateway: only a request from one of them has its `X-Forwarded-For` believed (the client address then keys the login throttling and the logs) |
 | GATEWAY_SHUTDOWN_TIMEOUT | 60 | seconds a SIGTERM leaves the requests in flight (a slow upload) to finish before the process stops |
 | METRICS_PORT / METRICS_HOST | — / 127.0.0.1 | internal `/metrics` listener (see ecandidat.runtime.metrics) |
-| GATEWAY_SESSION_CACHE_TTL | 30 | seconds a resolved session (and a candidate's account view, `GET /me`) is kept by this gateway (`gateway/sessions.py`): a logout, a password or email change, a disabled account reach every gateway at once by signal; 0: resolve by rpc at every request |
+| GATEWAY_SESSION_CACHE_TTL | 30 | seconds a resolved session (and a candidate's own views, `GET /me` and `GET /dossier`) is kept by this gateway (`gateway/sessions.py`): a logout, a password or email change, a disabled account, a change of the dossier reach every gateway at once by signal; 0: resolve and read by rpc at every request |
+| GATEWAY_VIEW_CACHE_SIZE | 20000 | candidates' views (`GET /me`, `GET /dossier`: ~4 KB each) this gateway keeps at most, the least recently kept dropped first; 0: read them by rpc at every request |
 | WEB_URL | (empty) | the web process (`python -m web`): every path outside `/api/` and `/health` is proxied to it; empty: API only |
 | WEB_TIMEOUT | 60 | seconds the web process may stay silent on a proxied request |
 | NATS_URL, RPC_TIMEOUT, LOG_LEVEL, LOG_FORMAT | | as for every service |
@@ -51,6 +52,7 @@ class GatewaySettings(KitSettings):
     )
     gateway_health_timeout: float = Field(default=1.5, gt=0)
     gateway_session_cache_ttl: float = Field(default=30.0, ge=0)
+    gateway_view_cache_size: int = Field(default=20_000, ge=0)
     gateway_health_shared_for: float = Field(default=1.0, ge=0)
     gateway_max_body: int = Field(default=1024 * 1024, gt=0)
     gateway_upload_idle_timeout: float = Field(default=30.0, gt=0)

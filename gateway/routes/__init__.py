@@ -6,7 +6,7 @@ fields, the service's reply is the answer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from ecandidat.contracts.base import RpcRequest
 
-from ..api import PRINCIPAL, Api, call, json_response, parse_body, path_uuid
+from ..api import PRINCIPAL, REQUEST_ID, RPC, Api, call, json_response, parse_body, path_uuid
+from ..keys import SESSIONS
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,19 @@ def _handler(row: Rpc, ident: PathId | None) -> Callable[[web.Request], Any]:
 
     handler.__name__ = handler.__qualname__ = row.name
     return handler
+
+
+async def relay_kept(request: web.Request, rpc_request: RpcRequest, kind: str) -> web.Response:
+    """Answer a candidate's own view (`kind`: gateway.sessions' VIEWS) with the service's reply as
+    it sent it, from this gateway's copy while it holds (kept beside the session, dropped by the
+    service's signal: `gateway.sessions`). The route's response model is the rpc's reply model: the
+    service serialised it from that very model, so parsing, validating and serialising it again
+    here would give the same bytes."""
+    principal = request[PRINCIPAL]
+
+    def fetch() -> Awaitable[bytes]:
+        return request.app[RPC].call_raw(rpc_request, request_id=request[REQUEST_ID])
+
+    sessions = request.app.get(SESSIONS)
+    body = await (fetch() if sessions is None else sessions.view(kind, principal.account_id, fetch))
+    return web.Response(body=body, content_type="application/json")

@@ -8,7 +8,6 @@ a known device of the account, which keeps logging in while the account is under
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import datetime
 
 from aiohttp import web
@@ -17,8 +16,7 @@ from pydantic import BaseModel
 from ecandidat.contracts import accounts as c
 from ecandidat.contracts.auth import Principal
 
-from ..api import API_PREFIX, PRINCIPAL, REQUEST_ID, Api, call, json_response, parse_body
-from ..keys import RPC, SESSIONS
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body
 from ..auth import (
     CANDIDATE_ACCOUNTS_TAG,
     SESSION_TOKEN,
@@ -28,7 +26,8 @@ from ..auth import (
     sessions_changed,
     set_session_cookies,
 )
-from . import Rpc, register_rpcs
+from ..sessions import ACCOUNT_VIEW
+from . import Rpc, register_rpcs, relay_kept
 
 TAG = CANDIDATE_ACCOUNTS_TAG
 DEVICE_COOKIE = "ecandidat_device"
@@ -197,16 +196,7 @@ def register(api: Api) -> None:
 
     @api.route("GET", f"{API_PREFIX}/me", summary="Mon compte", tag=TAG, response=c.AccountView, realm="candidate")
     async def who_am_i(request: web.Request) -> web.Response:
-        principal: Principal = request[PRINCIPAL]
-        rpc = request.app[RPC]
-
-        def fetch() -> Awaitable[bytes]:
-            return rpc.call_raw(c.GetAccount(principal=principal), request_id=request[REQUEST_ID])
-
-        # Kept beside the session, dropped by the same signal (gateway.sessions).
-        sessions = request.app.get(SESSIONS)
-        body = await (fetch() if sessions is None else sessions.account_view(principal.account_id, fetch))
-        return web.Response(body=body, content_type="application/json")
+        return await relay_kept(request, c.GetAccount(principal=request[PRINCIPAL]), ACCOUNT_VIEW)
 
     @api.route(
         "POST",

@@ -35,8 +35,11 @@ from ecandidat.contracts.dossiers import (
 )
 from ecandidat.contracts.errors import NotFound
 
-from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, parse_query, path_uuid, relay
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, parse_query, path_uuid
+from ..auth import DOSSIER_TAG
 from ..problems import problem
+from ..sessions import DOSSIER_VIEW
+from . import relay_kept
 
 SLUGS = {s.replace("_", "-"): s for s in SECTIONS}
 SAVE_RESPONSES = {
@@ -114,19 +117,19 @@ def register(api: Api) -> None:
         "GET",
         f"{API_PREFIX}/dossier",
         summary="Mon dossier : toutes les rubriques et leur complétude",
-        tag="dossier",
+        tag=DOSSIER_TAG,
         response=DossierView,
         realm="candidate",
     )
     async def get_my_dossier(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]
-        return await relay(request, GetDossier(principal=principal, account_id=principal.account_id), DossierView)
+        return await relay_kept(request, GetDossier(principal=principal, account_id=principal.account_id), DOSSIER_VIEW)
 
     @api.route(
         "GET",
         f"{API_PREFIX}/dossier/completude",
         summary="Ce qui manque à mon dossier pour candidater",
-        tag="dossier",
+        tag=DOSSIER_TAG,
         response=Completeness,
         realm="candidate",
     )
@@ -139,7 +142,7 @@ def register(api: Api) -> None:
         "GET",
         f"{API_PREFIX}/dossier/sections/{{section}}",
         summary="Une rubrique de mon dossier (avec son ETag)",
-        tag="dossier",
+        tag=DOSSIER_TAG,
         response=SectionView,
         realm="candidate",
         responses={404: "Rubrique inconnue"},
@@ -186,7 +189,7 @@ def _register_save(api: Api, section: str) -> None:
         "PUT",
         f"{API_PREFIX}/dossier/sections/{section.replace('_', '-')}",
         summary=f"Enregistrer la rubrique « {SECTION_LABELS[section]} » (If-Match obligatoire)",
-        tag="dossier",
+        tag=DOSSIER_TAG,
         body=model,
         response=SectionSaved,
         realm="candidate",

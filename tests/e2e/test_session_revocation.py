@@ -21,14 +21,20 @@ pytestmark = pytest.mark.slow
 TTL = 600.0
 
 
-@pytest.fixture
-async def gateways(start_platform):
+async def two_gateways(start_platform, *services: str):
+    """`services` behind a first gateway, and a second gateway on the same bus; each keeps what it
+    resolved and read for TTL."""
     overrides = sealing_overrides()
     cached = {**overrides["gateway"], "gateway_session_cache_ttl": TTL}
-    first = await start_platform("accounts", "mailer", **{**overrides, "gateway": cached})
+    first = await start_platform(*services, **{**overrides, "gateway": cached})
     second = await start_platform(gateway=cached)
     second.services.update(first.services)
     return first, second
+
+
+@pytest.fixture
+async def gateways(start_platform):
+    return await two_gateways(start_platform, "accounts", "mailer")
 
 
 async def status_of(platform, token: str, path: str = "/api/v1/me") -> int:
