@@ -362,8 +362,8 @@ async def test_the_gateways_are_told_which_dossiers_changed_after_each_commit_an
     dossiers, rpc, settings_for, dossiers_db
 ):
     """What a gateway keeps of a candidate's dossier is dropped by `sig.dossiers.dossiers_changed`:
-    one message per commit that changes what the candidate sees (here a save, and a first
-    candidature's lock), none for a refused save or a read. A gateway that reads the dossier as
+    one message per commit that changes what the candidate sees (here a save, a first candidature's
+    lock, an erasure), none for a refused save or a read. A gateway that reads the dossier as
     soon as it hears the signal reads the change (sent after the commit, not before)."""
     from ecandidat.contracts.subjects import DOSSIERS_CHANGED
     from ecandidat.runtime.nats import connect_as, flush
@@ -374,13 +374,13 @@ async def test_the_gateways_are_told_which_dossiers_changed_after_each_commit_an
     read_then: list[tuple[int, bool]] = []  # sections written and the lock, when the signal was heard
 
     async def hear(msg) -> None:
-        heard.append(msg.data)
         row = await dossiers_db.fetchrow(
             "SELECT (SELECT count(*) FROM sections s WHERE s.account_id = d.account_id) AS n, d.locked"
             " FROM dossiers d WHERE d.account_id = $1",
             uuid.UUID(msg.data.decode()),
         )
         read_then.append((row["n"], row["locked"]) if row else (0, False))
+        heard.append(msg.data)
 
     try:
         await gateway.subscribe(DOSSIERS_CHANGED, cb=hear)
@@ -398,6 +398,10 @@ async def test_the_gateways_are_told_which_dossiers_changed_after_each_commit_an
         await eventually(lambda: len(heard) == 3, message="the lock announced")
         assert heard[2] == str(me.account_id).encode()
         assert read_then == [(1, False), (1, False), (1, True)]
-        await eventually(lambda: dossiers.deps.changes.sent == 3, message="one message per commit, sent by the service")
+
+        await publish(dossiers, AccountPurged(account_id=me.account_id, numero_dossier="22PB7Y36"))
+        await eventually(lambda: len(heard) == 4, message="the erasure announced")
+        assert heard[3] == str(me.account_id).encode() and read_then[3] == (0, False)  # nothing left
+        assert dossiers.deps.changes.sent == 4  # one message per commit, sent by the service
     finally:
         await gateway.close()
