@@ -593,6 +593,19 @@ async def alternate(
     return rows
 
 
+def print_each_run(rows: list[dict[str, Any]]) -> None:
+    """The runs of `alternate` one by one, with the CPU per answered request of the bench's client
+    and of the processes it watched (`pids`)."""
+    each = []
+    for r in rows:
+        ok = max(1, r["ok"])
+        cpu = "  ".join(f"{name} {seconds / ok * 1e6:.0f}" for name, seconds in r.get("server_cpu_s", {}).items())
+        keys = ("concurrency", "round", "label", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "failed")
+        each.append([*(r[k] for k in keys), r["client_cpu_s"] / ok * 1e6, cpu])
+    headers = "C|round|target|req/s|p50 ms|p90 ms|p99 ms|max ms|failed|client CPU µs/req|server CPU µs/req"
+    print_table("each run", headers.split("|"), each)
+
+
 def print_rounds_summary(rows: list[dict[str, Any]], baseline: str) -> None:
     """Median over rounds of each target and concurrency; ratios to `baseline`, paired by round."""
     table = []

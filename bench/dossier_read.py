@@ -1,9 +1,12 @@
 """Reading a whole dossier through the gateway (`GET /api/v1/dossier`), beside a bare aiohttp endpoint.
 
-What is measured and how: bench/README.md, "dossier_read". Authentication (`--auth`): `session`
-(the default) is the real one — the accounts service runs too, the candidates are created,
-activated and logged in through the gateway, each request carries its session token; `bench` is a
-bench authenticator (token `bench-<account uuid>` → that candidate, no session lookup).
+What is measured and how: bench/README.md, "dossier_read". Two gateways: the platform's, which
+answers an unchanged dossier from its copy of the candidate's view (dropped by the dossiers'
+signal), and a second one keeping no view (GATEWAY_VIEW_CACHE_SIZE=0): every read an rpc to the
+dossiers service, as a read right after a change costs. Authentication (`--auth`): `session` (the
+default) is the real one — the accounts service runs too, the candidates are created, activated
+and logged in through the gateway, each request carries its session token; `bench` is a bench
+authenticator (token `bench-<account uuid>` → that candidate, no session lookup).
 
 Exit status 1 when the run is broken (an answer other than 200, a process that died).
 """
@@ -20,11 +23,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import alternate, Arguments, bare_server, BrokenRun, conditions, LOCALHOST, platform  # noqa: E402
-from bench._common import levels, print_conditions, print_rounds_summary, raise_failed, run_main  # noqa: E402
-from bench._common import save_results, wait_listening  # noqa: E402
+from bench._common import levels, print_conditions, print_each_run, print_rounds_summary, raise_failed  # noqa: E402
+from bench._common import run_main  # noqa: E402
+from bench._common import free_port, Process, save_results, wait_healthy, wait_listening  # noqa: E402
 from bench.logins import accounts  # noqa: E402
 
 BARE = "bare aiohttp"
+KEPT = "gateway GET /dossier"
+BY_RPC = "gateway GET /dossier, read by rpc"
 
 
 def serve_gateway() -> None:
@@ -112,12 +118,32 @@ async def main(args: argparse.Namespace) -> None:
             raise BrokenRun(f"GET /dossier: {resp.status} {body[:300]!r}")
         info["dossier body"] = f"{len(body)} bytes"
         bare, bare_port = bare_server(stack.logs)
-        with bare:
+        # The same gateway keeping no view (GATEWAY_VIEW_CACHE_SIZE=0): every read an rpc to the
+        # dossiers service, the session still kept, as every read was before the gateway kept them.
+        by_rpc_port = free_port()
+        by_rpc_env = dict(stack.env, GATEWAY_PORT=str(by_rpc_port), GATEWAY_VIEW_CACHE_SIZE="0")
+        by_rpc = Process("gateway-by-rpc", [sys.executable, *gateway], stack.logs / "gateway-by-rpc.log", by_rpc_env)
+        with bare, by_rpc:
             wait_listening(bare_port, bare)
-            targets = {BARE: f"http://{LOCALHOST}:{bare_port}/body/{len(body)}", "gateway GET /dossier": gateway_url}
+            await wait_healthy(f"http://{LOCALHOST}:{by_rpc_port}/health", [by_rpc])
+            targets = {
+                BARE: f"http://{LOCALHOST}:{bare_port}/body/{len(body)}",
+                KEPT: gateway_url,
+                BY_RPC: f"http://{LOCALHOST}:{by_rpc_port}/api/v1/dossier",
+            }
+            info["targets"] = (
+                f"{KEPT}: the candidate's view kept by the gateway (dropped by the dossiers' signal); "
+                f"{BY_RPC}: a second gateway with GATEWAY_VIEW_CACHE_SIZE=0"
+            )
+            kept_by = {"gateway": stack.pid("gateway"), "nats-server": stack.nats_pid}
+            kept_by |= {s: stack.pid(s) for s in services}
+            by_rpc_by = dict(kept_by, gateway=by_rpc.pid)
+            pids = {BARE: {"server": bare.pid}, KEPT: kept_by, BY_RPC: by_rpc_by}
             print_conditions(info)
-            rows = await alternate(targets, args, [*stack.processes.values(), bare], headers=headers)
+            processes = [*stack.processes.values(), bare, by_rpc]
+            rows = await alternate(targets, args, processes, headers=headers, pids=pids)
     print()
+    print_each_run(rows)
     print_rounds_summary(rows, BARE)
     save_results("dossier_read", {"conditions": info, "runs": rows})
     raise_failed(rows)

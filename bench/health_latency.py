@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import alternate, Arguments, bare_server, conditions, echo_server, http_load  # noqa: E402
 from bench._common import levels, LOCALHOST, platform, print_conditions, print_profiles, print_rounds_summary  # noqa: E402
-from bench._common import print_table, py_spy_during, raise_failed, run_main, save_results  # noqa: E402
+from bench._common import print_each_run, py_spy_during, raise_failed, run_main, save_results  # noqa: E402
 from bench._common import wait_healthy, wait_listening  # noqa: E402
 
 BARE = "bare aiohttp"
@@ -74,14 +74,7 @@ async def main() -> None:
             warnings = {p.name: _warnings(p.log_file) for p in processes}
     print()
     print_conditions(info)
-    each = []
-    for r in rows:
-        ok = max(1, r["ok"])
-        cpu = "  ".join(f"{name} {seconds / ok * 1e6:.0f}" for name, seconds in r["server_cpu_s"].items())
-        keys = ("concurrency", "round", "label", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "failed")
-        each.append([*(r[k] for k in keys), r["client_cpu_s"] / ok * 1e6, cpu])
-    headers = "C|round|target|req/s|p50 ms|p90 ms|p99 ms|max ms|failed|client CPU µs/req|server CPU µs/req"
-    print_table("each run", headers.split("|"), each)
+    print_each_run(rows)
     print_rounds_summary(rows, BARE)
     for name, lines in warnings.items():
         if lines:
