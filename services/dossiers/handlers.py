@@ -326,11 +326,12 @@ async def account_linked_to_ent(
 async def _import_on_event(
     deps: Deps, conn: asyncpg.Connection, account_id: uuid.UUID, record: dict[str, Any], by: str
 ) -> None:
-    if not await store.ensure_dossier(conn, account_id, deps.now()):
+    now = deps.now()
+    if not await store.ensure_dossier(conn, account_id, now):
         return
     dossier = await store.load_dossier(conn, account_id, for_update=True)
     if dossier is not None and dossier.ine_importe is None:
-        await _import_record(conn, dossier, record, by, deps.now())
+        await _import_record(conn, dossier, record, by, now)
         deps.changes.after_commit(conn, account_id)
 
 
