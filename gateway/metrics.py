@@ -15,10 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
 from ecandidat.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS, UPLOAD_SIZE, exposition, listen, metrics_response
 
 from .auth import client_address
-from .keys import SETTINGS
+from .keys import SESSIONS, SETTINGS
+from .sessions import SessionCache
 
 access = logging.getLogger("gateway.access")
 
@@ -106,6 +109,25 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
             )
 
 
+def kept_families(cache: SessionCache) -> list[Any]:
+    """What this gateway keeps (`gateway.sessions`): lookups answered from its copies or by rpc,
+    and the copies held now, by kind (`session`, and the candidates' views: `account`, `dossier`)."""
+    lookups = CounterMetricFamily(
+        "ecandidat_gateway_kept_lookups",
+        "Sessions and candidates' views looked up in this gateway's copies",
+        labels=["kind", "outcome"],
+    )
+    lookups.add_metric(["session", "hit"], cache.hits)
+    lookups.add_metric(["session", "miss"], cache.misses)
+    for (kind, outcome), count in sorted(cache.view_lookups.items()):
+        lookups.add_metric([kind, outcome], count)
+    kept = GaugeMetricFamily("ecandidat_gateway_kept", "Copies this gateway keeps now", labels=["kind"])
+    kept.add_metric(["session"], len(cache))
+    for kind, count in cache.views_kept().items():
+        kept.add_metric([kind], count)
+    return [lookups, kept]
+
+
 async def listener(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: `/metrics` on METRICS_HOST:METRICS_PORT when the setting is given."""
     settings = app[SETTINGS]
@@ -114,7 +136,8 @@ async def listener(app: web.Application) -> AsyncIterator[None]:
         return
 
     async def metrics(_: web.Request) -> web.Response:
-        return metrics_response(exposition())
+        cache = app.get(SESSIONS)
+        return metrics_response(exposition(kept_families(cache) if cache is not None else None))
 
     internal = web.Application()
     internal.router.add_get("/metrics", metrics)

@@ -72,7 +72,7 @@ class SessionCache:
         self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
         self._by_account: dict[uuid.UUID, set[bytes]] = {}
         self._views: OrderedDict[tuple[str, uuid.UUID], tuple[bytes, float]] = OrderedDict()
-        self.view_hits = 0
+        self.view_lookups: dict[tuple[str, str], int] = {}  # (kind, "hit" or "miss") → count
         self._inflight: dict[bytes, asyncio.Future[Principal]] = {}
         self._generation = 0
         self._reconnects = self._reconnect_count()
@@ -83,6 +83,17 @@ class SessionCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def view_hits(self) -> int:
+        return sum(n for (_, outcome), n in self.view_lookups.items() if outcome == "hit")
+
+    def views_kept(self) -> dict[str, int]:
+        """How many views of each kind are kept now."""
+        kept = dict.fromkeys(VIEWS, 0)
+        for kind, _ in self._views:
+            kept[kind] += 1
+        return kept
 
     async def resolve(self, token: str, fetch: Callable[[], Awaitable[Principal]]) -> Principal:
         self._check_reconnected()
@@ -124,8 +135,9 @@ class SessionCache:
         key = (kind, account_id)
         entry = self._views.get(key)
         now = time.monotonic()
-        if entry is not None and entry[1] > now:
-            self.view_hits += 1
+        outcome = "hit" if entry is not None and entry[1] > now else "miss"
+        self.view_lookups[kind, outcome] = self.view_lookups.get((kind, outcome), 0) + 1
+        if entry is not None and outcome == "hit":
             return entry[0]
         generation = self._generation
         body = await fetch()

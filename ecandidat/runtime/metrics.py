@@ -11,6 +11,8 @@ orchestrator's probes: `GET /health/live` (the process runs its event loop) and
 | ecandidat_http_requests_total | counter | route, method, status | gateway requests, `route` the path template |
 | ecandidat_http_request_duration_seconds | histogram | route, method | gateway latency, to the last byte |
 | ecandidat_upload_size_bytes | histogram | route | bytes of each upload received by the gateway |
+| ecandidat_gateway_kept_lookups_total | counter | kind, outcome | gateway: sessions (`session`) and candidates' views (`account`, `dossier`) looked up in its copies, `hit` or `miss` (then an rpc) |
+| ecandidat_gateway_kept | gauge | kind | gateway: the copies it keeps now, by the same kinds |
 | ecandidat_rpc_client_duration_seconds | histogram | subject, outcome | rpc as the caller sees it (`ok` or the error) |
 | ecandidat_rpc_server_duration_seconds | histogram | subject | rpc handling in the answering service |
 | ecandidat_events_settled_total | counter | consumer, outcome | events handled: `ack`, `retry`, `dead` |

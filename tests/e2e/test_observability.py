@@ -76,8 +76,9 @@ async def test_metrics_after_a_journey(platform, smtp_sink, nats_server, access_
     status, _, _ = await api(platform, "POST", "/api/v1/accounts/activation", {"token": token})
     assert status == 200
     session = await login(platform, account["numero_dossier"], PASSWORD)
-    status, _, _ = await api(platform, "GET", "/api/v1/me", token=session)
-    assert status == 200
+    for _ in range(2):  # the second from the gateway's copies: the session and the account's view
+        status, _, _ = await api(platform, "GET", "/api/v1/me", token=session)
+        assert status == 200
     status, _, _ = await api(platform, "GET", "/api/v1/me", token="pas-un-jeton")
     assert status == 401
 
@@ -94,6 +95,12 @@ async def test_metrics_after_a_journey(platform, smtp_sink, nats_server, access_
         >= 1
     )
     assert account["numero_dossier"] not in text  # ids never become labels
+    # What the gateway keeps: the session and the account's view, each asked once and then kept.
+    for kind in ("session", "account"):
+        assert sample(text, "ecandidat_gateway_kept_lookups_total", kind=kind, outcome="miss") >= 1
+        assert sample(text, "ecandidat_gateway_kept_lookups_total", kind=kind, outcome="hit") >= 1
+        assert sample(text, "ecandidat_gateway_kept", kind=kind) >= 1
+    assert 'ecandidat_gateway_kept{kind="dossier"} 0.0' in text.splitlines()  # no dossier read yet
 
     # The accounts service: rpc handled, the outbox drained, the probes.
     accounts = platform.services["accounts"]
