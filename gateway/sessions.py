@@ -27,17 +27,16 @@ Concurrent requests with the same token wait for one rpc (single flight). Errors
 Beside a candidate's session, the cache keeps the candidate's own views, answered without an rpc
 under the same rules (the same TTL, the same generation counter; at most `max_views`,
 GATEWAY_VIEW_CACHE_SIZE, the least recently kept dropped first):
-- the account's (`GET /me`), dropped by the same signal as the sessions (the
-  accounts service announces a change of what the view shows too: migration 0005). A view showing
-  a pending change of address is not kept: that change ends with its link's expiry, which no
-  signal announces;
-- the dossier's (`GET /dossier`), dropped by the dossiers service's signal
-  (`sig.dossiers.dossiers_changed`, `revoke_views`), sent after the commit of each change of what
-  it shows (a section saved, by the candidate or the scolarité; the lock of a first candidature; an
-  imported INE; an erasure), and by the sessions' signal; a section saved through this gateway
-  drops the candidate's copy here as soon as it is answered (`gateway.auth.forget_after_writes`).
-  So a candidate reading through the gateway that took the save sees it at once; through another
-  replica, once the signal has arrived (milliseconds).
+- the account's (`GET /me`), dropped by the same signal as the sessions (the accounts service
+  announces a change of what the view shows too: migration 0005). A view showing a pending change
+  of address is not kept: that change ends with its link's expiry, which no signal announces;
+- the dossier's (`GET /dossier`, and the section and completeness reads, parts of it), dropped by
+  the dossiers service's signal (`sig.dossiers.dossiers_changed`, `revoke_views`), sent after the
+  commit of each change of what it shows (a section saved, by the candidate or the scolarité; the
+  lock of a first candidature; an imported INE; an erasure), and by the sessions' signal. A
+  section saved through this gateway drops the candidate's copy here as soon as it is answered
+  (`gateway.auth.forget_after_writes`): a candidate reading through the gateway that took the save
+  sees it at once; through another replica, once the signal has arrived (milliseconds).
 """
 
 from __future__ import annotations

@@ -88,17 +88,21 @@ def _handler(row: Rpc, ident: PathId | None) -> Callable[[web.Request], Any]:
     return handler
 
 
-async def relay_kept(request: web.Request, rpc_request: RpcRequest, kind: str) -> web.Response:
-    """Answer a candidate's own view (`kind`: gateway.sessions' VIEWS) with the service's reply as
-    it sent it, from this gateway's copy while it holds (kept beside the session, dropped by the
-    service's signal: `gateway.sessions`). The route's response model is the rpc's reply model: the
-    service serialised it from that very model, so parsing, validating and serialising it again
-    here would give the same bytes."""
+async def kept(request: web.Request, rpc_request: RpcRequest, kind: str) -> bytes:
+    """A candidate's own view (`kind`: gateway.sessions' VIEWS), the service's reply to
+    `rpc_request` as it sent it, from this gateway's copy while it holds (kept beside the session,
+    dropped by the service's signal: `gateway.sessions`)."""
     principal = request[PRINCIPAL]
 
     def fetch() -> Awaitable[bytes]:
         return request.app[RPC].call_raw(rpc_request, request_id=request[REQUEST_ID])
 
     sessions = request.app.get(SESSIONS)
-    body = await (fetch() if sessions is None else sessions.view(kind, principal.account_id, fetch))
-    return web.Response(body=body, content_type="application/json")
+    return await (fetch() if sessions is None else sessions.view(kind, principal.account_id, fetch))
+
+
+async def relay_kept(request: web.Request, rpc_request: RpcRequest, kind: str) -> web.Response:
+    """Answer with `kept`: the route's response model is the rpc's reply model, which the service
+    serialised from that very model, so parsing, validating and serialising it again here would
+    give the same bytes."""
+    return web.Response(body=await kept(request, rpc_request, kind), content_type="application/json")

@@ -8,8 +8,10 @@ section never written has version 0 (`If-Match: "0"`).
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -23,7 +25,6 @@ from ecandidat.contracts.dossiers import (
     Communes,
     Completeness,
     DossierView,
-    GetCompleteness,
     GetDossier,
     GetReferentiels,
     GetSection,
@@ -39,7 +40,7 @@ from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, p
 from ..auth import DOSSIER_TAG
 from ..problems import problem
 from ..sessions import DOSSIER_VIEW
-from . import relay_kept
+from . import kept, relay_kept
 
 SLUGS = {s.replace("_", "-"): s for s in SECTIONS}
 SAVE_RESPONSES = {
@@ -112,6 +113,14 @@ async def save(request: web.Request, account_id: uuid.UUID, section: str, model:
     return json_response(reply, headers={"ETag": etag(reply.section.version)})
 
 
+async def my_dossier(request: web.Request) -> dict[str, Any]:
+    """The caller's own dossier view (`DossierView`), from this gateway's copy while it holds."""
+    principal: Principal = request[PRINCIPAL]
+    return json.loads(
+        await kept(request, GetDossier(principal=principal, account_id=principal.account_id), DOSSIER_VIEW)
+    )
+
+
 def register(api: Api) -> None:
     @api.route(
         "GET",
@@ -125,6 +134,9 @@ def register(api: Api) -> None:
         principal: Principal = request[PRINCIPAL]
         return await relay_kept(request, GetDossier(principal=principal, account_id=principal.account_id), DOSSIER_VIEW)
 
+    # The candidate's completeness and sections are parts of the dossier's view: read from the same
+    # copy (the service builds them alike for the whole dossier and for one part).
+
     @api.route(
         "GET",
         f"{API_PREFIX}/dossier/completude",
@@ -134,9 +146,7 @@ def register(api: Api) -> None:
         realm="candidate",
     )
     async def get_my_completeness(request: web.Request) -> web.Response:
-        principal: Principal = request[PRINCIPAL]
-        reply = await call(request, GetCompleteness(account_id=principal.account_id), Completeness)
-        return json_response(reply)
+        return json_response((await my_dossier(request))["completude"])
 
     @api.route(
         "GET",
@@ -149,7 +159,9 @@ def register(api: Api) -> None:
         versioned=True,
     )
     async def get_my_section(request: web.Request) -> web.Response:
-        return await read_section(request, request[PRINCIPAL].account_id)
+        section = section_of(request)
+        view = next(s for s in (await my_dossier(request))["sections"] if s["section"] == section)
+        return json_response(view, headers={"ETag": etag(view["version"])})
 
     for section in WRITABLE_SECTIONS:
         _register_save(api, section)

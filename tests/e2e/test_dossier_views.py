@@ -2,7 +2,8 @@
 
 Two gateways on the same bus, each keeping what it read for 10 minutes (`GATEWAY_SESSION_CACHE_TTL`):
 only the signal (`sig.dossiers.dossiers_changed`) can make a replica drop its copy in time. A
-section saved through one gateway is read at once through it and soon through the other; so are the
+section saved through one gateway is read at once through it and soon through the other (the
+dossier, and the section alone with its ETag, read from the same copy); so are the
 changes that come from elsewhere: the lock of the dossier when the candidate applies (a consumer of
 the candidatures' events) and the scolarité's correction of the informations personnelles.
 """
@@ -75,6 +76,13 @@ async def test_a_section_saved_through_one_gateway_is_read_at_once_there_and_soo
     before_a = await read_from_its_copy(a, token)
     await read_from_its_copy(b, token)
     version = section(before_a, "adresse")["version"]
+    # A section and the completeness are parts of the same copy.
+    hits = cache(b).view_hits
+    status, part, headers = await api(b, "GET", "/api/v1/dossier/sections/adresse", token=token)
+    assert status == 200 and part == section(before_a, "adresse") and headers["ETag"] == f'"{version}"'
+    status, completude, _ = await api(b, "GET", "/api/v1/dossier/completude", token=token)
+    assert status == 200 and completude == before_a["completude"]
+    assert cache(b).view_hits == hits + 2
     misses = cache(a).misses
 
     moved = {"pays": "FR", "ligne1": "12 rue des Lois", "code_postal": "31000", "commune": "31555"}
@@ -83,6 +91,8 @@ async def test_a_section_saved_through_one_gateway_is_read_at_once_there_and_soo
     )
     assert status == 200, body
     # The gateway that took the save reads afresh at once, and keeps the caller's session.
+    status, part, headers = await api(a, "GET", "/api/v1/dossier/sections/adresse", token=token)
+    assert part["donnees"]["ligne1"] == "12 rue des Lois" and headers["ETag"] == f'"{version + 1}"'
     assert section(await dossier(a, token), "adresse")["donnees"]["ligne1"] == "12 rue des Lois"
     assert cache(a).misses == misses
     after = await seen(
@@ -92,6 +102,8 @@ async def test_a_section_saved_through_one_gateway_is_read_at_once_there_and_soo
         "the other gateway reads the saved address",
     )
     assert section(after, "adresse")["donnees"]["ligne1"] == "12 rue des Lois"
+    status, part, headers = await api(b, "GET", "/api/v1/dossier/sections/adresse", token=token)
+    assert part == section(after, "adresse") and headers["ETag"] == f'"{version + 1}"'
 
 
 async def test_the_lock_of_a_first_candidature_and_the_scolarite_s_correction_reach_every_gateway(gateways, smtp_sink):
