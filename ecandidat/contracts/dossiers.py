@@ -419,11 +419,13 @@ class GetReferentiels(RpcRequest):
 
 
 class SearchCommunes(RpcRequest):
-    """French communes by postal code, département and/or the beginning of their name (accents ignored)."""
+    """French communes by INSEE code, postal code, département and/or the beginning of their name
+    (accents ignored)."""
 
     service = "dossiers"
     operation = "search_communes"
 
+    code: CodeCommune | None = None
     code_postal: CodePostal | None = None
     departement: CodeDepartement | None = None
     nom: Annotated[str, _line(60)] | None = Field(default=None, min_length=2)
@@ -431,8 +433,8 @@ class SearchCommunes(RpcRequest):
 
     @model_validator(mode="after")
     def _one_criterion(self) -> "SearchCommunes":
-        if not (self.code_postal or self.departement or self.nom):
-            raise ValueError("Indiquez un code postal, un département ou le début d'un nom de commune.")
+        if not (self.code or self.code_postal or self.departement or self.nom):
+            raise ValueError("Indiquez un code INSEE, un code postal, un département ou le début d'un nom de commune.")
         return self
 
 

@@ -272,7 +272,9 @@ async def referentiels(deps: Deps, req: c.GetReferentiels) -> c.Referentiels:
 
 
 async def search_communes(deps: Deps, req: c.SearchCommunes) -> c.Communes:
-    found = deps.refs.search(code_postal=req.code_postal, departement=req.departement, nom=req.nom, limit=req.limit)
+    found = deps.refs.search(
+        code=req.code, code_postal=req.code_postal, departement=req.departement, nom=req.nom, limit=req.limit
+    )
     return c.Communes(
         items=[
             c.CommuneRef(

@@ -43,9 +43,21 @@ class Referentiels:
     def commune(self, code: str | None) -> Commune | None:
         return self.communes.get(code or "")
 
-    def search(self, *, code_postal: str | None, departement: str | None, nom: str | None, limit: int) -> list[Commune]:
+    def search(
+        self,
+        *,
+        code_postal: str | None,
+        departement: str | None,
+        nom: str | None,
+        limit: int,
+        code: str | None = None,
+    ) -> list[Commune]:
         """Communes matching every criterion given; current communes first, then by name."""
-        if code_postal:
+        if code:
+            found = [self.communes[code]] if code in self.communes else []
+            if code_postal:
+                found = [c for c in found if code_postal in c.codes_postaux]
+        elif code_postal:
             found = [self.communes[c] for c in self.communes_par_code_postal.get(code_postal, ())]
         elif nom:
             found = self._by_prefix(fold(nom))

@@ -134,6 +134,8 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     await j.step("dossier-verrouille")
     await page.goto(site.url("/dossier/informations-personnelles"))
     await expect(page.locator("#verrou")).to_be_visible()
+    # The saved commune de naissance by its name, not its INSEE code.
+    await expect(page.locator("select[name=commune_naissance] option:checked")).to_contain_text("Toulouse")
     await j.step("informations-personnelles-verrouillees")
     await page.goto(site.url(f"/candidatures/{cid}"))
 

@@ -294,6 +294,16 @@ async def test_reference_lookups_help_fill_the_codes(gateway):
         API + "/referentiels/communes", params={"nom": "saint-etienne", "departement": "42"}
     ) as resp:
         assert (await resp.json())["items"][0]["code"] == "42218"
+    # A saved commune named from its INSEE code alone (Toulouse is not among the first hundred of
+    # its département by name): the forms show a stored commune this way.
+    async with gateway.http.get(API + "/referentiels/communes", params={"code": "31555"}) as resp:
+        assert [(c["code"], c["nom"], c["departement"]) for c in (await resp.json())["items"]] == [
+            ("31555", "Toulouse", "31")
+        ]
+    async with gateway.http.get(API + "/referentiels/communes", params={"code": "31999"}) as resp:
+        assert resp.status == 200 and (await resp.json())["items"] == []  # no such commune
+    async with gateway.http.get(API + "/referentiels/communes", params={"code": "Toulouse"}) as resp:
+        assert resp.status == 422 and {e["field"] for e in (await resp.json())["errors"]} == {"code"}
     async with gateway.http.get(API + "/referentiels/communes") as resp:
         assert resp.status == 422 and "code postal" in (await resp.json())["errors"][0]["message"]
     async with gateway.http.get(API + "/referentiels/communes", params={"nom": "a", "limit": "1000"}) as resp:

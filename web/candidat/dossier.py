@@ -199,21 +199,14 @@ async def _communes(request: web.Request, query: str, departement: str = "") -> 
         return []
 
 
-async def _known_commune(request: web.Request, code: str, departement: str, code_postal: str) -> list[dict[str, Any]]:
-    """The saved commune as the one option of its list (its name when a search finds it)."""
+async def _known_commune(request: web.Request, code: str, departement: str) -> list[dict[str, Any]]:
+    """The saved commune as the one option of its list, named (looked up by its INSEE code)."""
     if not code:
         return []
-    candidates: list[dict[str, Any]] = []
-    if code_postal:
-        candidates = await _communes(request, code_postal)
-    if not any(c["code"] == code for c in candidates) and departement:
-        try:
-            candidates = (
-                await api(request).get(request, "/referentiels/communes", departement=departement, limit="100")
-            )["items"]
-        except Problem:
-            candidates = []
-    found = [c for c in candidates if c["code"] == code]
+    try:
+        found = (await api(request).get(request, "/referentiels/communes", code=code))["items"]
+    except Problem:  # a code the lookup refuses: shown as it was saved
+        found = []
     return found or [
         {"code": code, "nom": _("commune %(code)s", code=code), "codes_postaux": [], "departement": departement}
     ]
@@ -229,7 +222,7 @@ async def _commune_lists(
         found = await _communes(request, search, departement) if search else []
         current = values.get(field, "")
         if current and not any(c["code"] == current for c in found):
-            found = await _known_commune(request, current, departement, values.get("code_postal", "")) + found
+            found = await _known_commune(request, current, departement) + found
         lists[field] = found
     return lists
 
