@@ -52,8 +52,8 @@ from collections.abc import Awaitable, Callable
 from nats.aio.client import Client as NATS
 
 from ecandidat.contracts.auth import Principal
+from ecandidat.runtime.signals import accounts_of
 
-EVERY_ACCOUNT = "*"
 ACCOUNT_VIEW = "account"
 DOSSIER_VIEW = "dossier"
 VIEWS = (ACCOUNT_VIEW, DOSSIER_VIEW)
@@ -148,35 +148,26 @@ class SessionCache:
         return body
 
     def revoke(self, payload: str) -> None:
-        """A signal: the sessions of these accounts (comma-separated ids, or `*`) are stale."""
+        """A signal: the sessions of the accounts it names (`ecandidat.runtime.signals`) are stale."""
         self.revocations += 1
         self._generation += 1
-        if payload.strip() == EVERY_ACCOUNT:
+        accounts = accounts_of(payload)
+        if accounts is None:
             self.clear()
             return
-        for text in payload.split(","):
-            try:
-                account = uuid.UUID(text.strip())
-            except ValueError:
-                self.clear()  # a payload not understood: the safe side
-                return
+        for account in accounts:
             self._drop(account)
 
     def revoke_views(self, kind: str, payload: str) -> None:
-        """A signal: the `kind` views of these accounts (comma-separated ids, or `*`) are stale;
-        their sessions are not."""
+        """A signal: the `kind` views of the accounts it names are stale; their sessions are not."""
         self.revocations += 1
         self._generation += 1
-        if payload.strip() == EVERY_ACCOUNT:
+        accounts = accounts_of(payload)
+        if accounts is None:
             for key in [k for k in self._views if k[0] == kind]:
                 del self._views[key]
             return
-        for text in payload.split(","):
-            try:
-                account = uuid.UUID(text.strip())
-            except ValueError:
-                self.revoke_views(kind, EVERY_ACCOUNT)  # a payload not understood: the safe side
-                return
+        for account in accounts:
             self._views.pop((kind, account), None)
 
     def forget_view(self, kind: str, account_id: uuid.UUID) -> None:

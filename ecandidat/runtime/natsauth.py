@@ -16,8 +16,8 @@ Accounts:
   signals (`sig.<service>.>`, core NATS: the accounts' session revocations and the dossiers'
   changes, read by the fronts; its replicas' `outbox_committed`, read by its own outbox relay's
   leader), and uses the JetStream API only for its own streams and its own durable consumers, and
-  to read and remove the messages of its own dead-letter stream (`DEAD_LETTERS_<SERVICE>`: its consumers' letters,
-  listed and replayed over its rpc; never another service's); it replies to the
+  to read and remove the messages of its own dead-letter stream (`DEAD_LETTERS_<SERVICE>`: its
+  consumers' letters, listed and replayed over its rpc; never another service's); it replies to the
   requests it received (`allow_responses`) and reads only its own inbox (`_INBOX.<identity>.>`,
   the connection's `inbox_prefix`). Only the gateway and the web front call the public rpc.
   `ops` (the operator's CLI, the provisioning of streams) may do everything in this account.

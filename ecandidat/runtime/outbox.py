@@ -40,12 +40,12 @@ relay (the CLI); while writers of this outbox are in flight the relay looks agai
 HELD_BACK_RECHECK.
 
 The replicas that do not hold the lock try it every OUTBOX_LOCK_RETRY (a statement that reads
-nothing: a leader whose process died is replaced within that). A leader that stops (its process shutting
-down, a rolling deployment) lets go of the lock and says so on the same signal (payload
+nothing: a leader whose process died is replaced within that). A leader that stops (its process
+shutting down, a rolling deployment) lets go of the lock and says so on the same signal (payload
 `leader_left`): the replicas standing by try the lock at once, and one of them takes over without
-waiting for its next try. When the lock's connection is lost, whatever the
-error, the relay connects again (quickly at first, then every OUTBOX_POLL_INTERVAL at most) and
-competes for the lock again.
+waiting for its next try. When the lock's connection is lost, whatever the error, the relay
+connects again (quickly at first, then every OUTBOX_POLL_INTERVAL at most) and competes for the
+lock again.
 """
 
 from __future__ import annotations

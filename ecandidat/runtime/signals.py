@@ -11,7 +11,8 @@ lock announces from its own code, with `AccountsChanged`:
     changes.bind(nc)                       # the service's connection, once started
     changes.after_commit(conn, account_id) # in the transaction that changes what the copy shows
 
-The accounts named in one turn of the event loop share one message, sent after their commits
+`payload` writes what a signal names and `accounts_of` reads it, for every such signal. The
+accounts named in one turn of the event loop share one message, sent after their commits
 (nothing for a transaction that rolls back). A signal lost with the bus is covered by the fronts:
 they drop everything they kept when their connection comes back, and keep nothing longer than
 their TTL.
@@ -38,6 +39,17 @@ def payload(accounts: Iterable[uuid.UUID | str]) -> bytes:
     """The signal's payload for `accounts`: their ids comma-separated, or `*` beyond MAX_NAMED."""
     named = sorted({str(a) for a in accounts})
     return (EVERY_ACCOUNT if len(named) > MAX_NAMED else ",".join(named)).encode()
+
+
+def accounts_of(payload: str) -> frozenset[uuid.UUID] | None:
+    """The accounts a signal's payload names; None for every account: `*`, or a payload not
+    understood (the safe side)."""
+    if payload.strip() == EVERY_ACCOUNT:
+        return None
+    try:
+        return frozenset(uuid.UUID(text.strip()) for text in payload.split(","))
+    except ValueError:
+        return None
 
 
 class AccountsChanged:

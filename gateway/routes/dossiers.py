@@ -113,12 +113,14 @@ async def save(request: web.Request, account_id: uuid.UUID, section: str, model:
     return json_response(reply, headers={"ETag": etag(reply.section.version)})
 
 
+def own_dossier(request: web.Request) -> GetDossier:
+    principal: Principal = request[PRINCIPAL]
+    return GetDossier(principal=principal, account_id=principal.account_id)
+
+
 async def my_dossier(request: web.Request) -> dict[str, Any]:
     """The caller's own dossier view (`DossierView`), from this gateway's copy while it holds."""
-    principal: Principal = request[PRINCIPAL]
-    return json.loads(
-        await kept(request, GetDossier(principal=principal, account_id=principal.account_id), DOSSIER_VIEW)
-    )
+    return json.loads(await kept(request, own_dossier(request), DOSSIER_VIEW))
 
 
 def register(api: Api) -> None:
@@ -131,8 +133,7 @@ def register(api: Api) -> None:
         realm="candidate",
     )
     async def get_my_dossier(request: web.Request) -> web.Response:
-        principal: Principal = request[PRINCIPAL]
-        return await relay_kept(request, GetDossier(principal=principal, account_id=principal.account_id), DOSSIER_VIEW)
+        return await relay_kept(request, own_dossier(request), DOSSIER_VIEW)
 
     # The candidate's completeness and sections are parts of the dossier's view: read from the same
     # copy (the service builds them alike for the whole dossier and for one part).

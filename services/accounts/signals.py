@@ -20,11 +20,11 @@ from nats.aio.client import Client as NATS
 
 from ecandidat.contracts.subjects import SESSIONS_REVOKED
 from ecandidat.runtime.listener import Listener
+from ecandidat.runtime.signals import EVERY_ACCOUNT
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "accounts_sessions_revoked"
-EVERY_ACCOUNT = "*"
 
 
 class SessionSignals:
