@@ -15,6 +15,15 @@ The delivery log (`deliveries`) has one row per event and endpoint: a redelivere
 delivered is acknowledged without being sent again. A replay reads a time range with a consumer
 of its own (`webhooks_rp-<replay>-<producer>`), deleted when the range is read.
 
+A lane's consumer is created to start at the stream's first message at or after the lane's start
+(`first_sequence_at`), not with `DeliverPolicy.BY_START_TIME`: with several filter subjects
+nats-server (2.15.1) starts such a consumer at the first message of the time of the subject whose
+first one comes *last*, and skips the earlier messages of the others — a replay of an endpoint
+that takes `account.activated` and `account.password_changed` delivered the password changes
+of the range and none of its activations, whenever activations older than the range were kept.
+The lookup asks the server the same time → sequence question without a filter, which it answers
+right (`tests/e2e/test_webhooks.py`, the replay).
+
 Requests follow Standard Webhooks: `webhook-id` is the event id (the receiver's idempotency key),
 `webhook-timestamp`, `webhook-signature` (`v1,<HMAC-SHA256>` by the `standardwebhooks`
 library; during a rotation, one signature per valid secret). The body is the CloudEvent as
@@ -39,6 +48,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from standardwebhooks import Webhook
 
@@ -129,6 +139,28 @@ def lanes(endpoint: asyncpg.Record) -> list[Lane]:
     ]
 
 
+async def first_sequence_at(js: JetStreamContext, stream: str, at: datetime) -> int:
+    """The sequence of the stream's first message at or after `at` (the next one to come when
+    there is none yet), read from a consumer without filter made for the question and deleted."""
+    name = durable_name("webhooks", f"at-{uuid.uuid4().hex}")
+    question = ConsumerConfig(
+        name=name,
+        ack_policy=AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.BY_START_TIME,
+        opt_start_time=at,  # nats-py sends it in UTC, RFC 3339
+        inactive_threshold=60.0,  # gone by itself if this process dies before deleting it
+        mem_storage=True,
+    )
+    info = await js.add_consumer(stream, question)
+    try:
+        await js.delete_consumer(stream, name)
+    except nats.js.errors.NotFoundError:
+        pass
+    if info.delivered is None:
+        raise RuntimeError(f"nats-server gave no start for a consumer of {stream}")
+    return info.delivered.stream_seq + 1
+
+
 class Pump:
     """The loop of one lane."""
 
@@ -161,12 +193,15 @@ class Pump:
     def stop(self) -> None:
         self._pull.stop()
 
-    def config(self) -> ConsumerConfig:
+    def config(self, start: ConsumerConfig) -> ConsumerConfig:
+        """The lane's consumer; where it starts (`deliver_policy` and its option) is `start`'s: a
+        consumer keeps the start it was created with."""
         return ConsumerConfig(
             durable_name=self.lane.durable,
             ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.BY_START_TIME,
-            opt_start_time=self.lane.start,  # nats-py sends it in UTC, RFC 3339
+            deliver_policy=start.deliver_policy,
+            opt_start_seq=start.opt_start_seq,
+            opt_start_time=start.opt_start_time,
             ack_wait=self.s.webhook_ack_wait,
             max_ack_pending=1,
             max_deliver=-1,
@@ -174,8 +209,19 @@ class Pump:
             filter_subject=self.lane.subjects[0] if len(self.lane.subjects) == 1 else None,
         )
 
+    async def declare(self) -> None:
+        """Create the lane's consumer at the first message of its start, or update the one that
+        exists (its settings, not where it started: a consumer made before `first_sequence_at`
+        keeps its start time)."""
+        try:
+            start = (await self.js.consumer_info(self.lane.stream, self.lane.durable)).config
+        except nats.js.errors.NotFoundError:
+            first = await first_sequence_at(self.js, self.lane.stream, self.lane.start)
+            start = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=first)
+        await self.js.add_consumer(self.lane.stream, self.config(start))
+
     async def run(self) -> None:
-        await self.js.add_consumer(self.lane.stream, self.config())
+        await self.declare()
         sub = await self.js.pull_subscribe_bind(self.lane.durable, self.lane.stream)
         try:
             with self._pull.bound():

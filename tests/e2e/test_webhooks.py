@@ -142,6 +142,10 @@ async def test_signed_in_order_once_each_through_an_outage_and_replayed(start_pl
     platform = await platform_with_webhooks(start_platform)
     staff = await admin(platform)
     receiver = await receivers()
+    # Kept from before the endpoint and the replay's range, as a platform in service keeps them: an
+    # activation, older than the range's, which nats-server's own start by time on several subjects
+    # took for the range's first, skipping every activation of the range (services.webhooks.delivery).
+    await bus(activated(99))
     endpoint = await registered(staff, receiver, [ACTIVATED, PASSWORD])
 
     since = datetime.now(timezone.utc)  # the replay's range starts here: the suite's other events are older
