@@ -180,6 +180,27 @@ async def call(request: web.Request, rpc_request: RpcRequest, reply: type[M], *,
     return await request.app[RPC].call(rpc_request, reply, request_id=request[REQUEST_ID], timeout=timeout)
 
 
+RELAYED = web.ResponseKey("relayed", bool)
+
+
+def relayed_response(reply: bytes, status: int = 200) -> web.Response:
+    """The answer of an operation whose response model is its rpc's reply model: the service's reply
+    as the service serialised it from that very model (`RpcClient.call_raw`). Parsing, validating
+    and serialising it again here would give the same bytes for one more pass over each field;
+    `tests/e2e/contract.py` checks that it does, on every such answer of the e2e suite."""
+    response = web.Response(body=reply, status=status, content_type="application/json")
+    response[RELAYED] = True
+    return response
+
+
+async def relay(
+    request: web.Request, rpc_request: RpcRequest, *, status: int = 200, timeout: float | None = None
+) -> web.Response:
+    """`call`, answered with the service's reply as it sent it (`relayed_response`)."""
+    reply = await request.app[RPC].call_raw(rpc_request, request_id=request[REQUEST_ID], timeout=timeout)
+    return relayed_response(reply, status)
+
+
 def path_uuid(request: web.Request, name: str, what: str = "Cette ressource") -> uuid.UUID:
     """A UUID path parameter; anything else is a 404 (it cannot name an existing resource)."""
     try:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ecandidat.contracts.base import RpcRequest
 
-from ..api import PRINCIPAL, REQUEST_ID, RPC, Api, call, json_response, parse_body, path_uuid
+from ..api import PRINCIPAL, REQUEST_ID, RPC, Api, parse_body, path_uuid, relay, relayed_response
 from ..keys import SESSIONS
 
 
@@ -82,7 +82,7 @@ def _handler(row: Rpc, ident: PathId | None) -> Callable[[web.Request], Any]:
             if ident is not None:
                 fields[ident.name] = path_uuid(request, ident.name, ident.what)
             req = row.request(principal=request[PRINCIPAL], **fields)
-        return json_response(await call(request, req, row.response), status=row.status)
+        return await relay(request, req, status=row.status)
 
     handler.__name__ = handler.__qualname__ = row.name
     return handler
@@ -102,7 +102,5 @@ async def kept(request: web.Request, rpc_request: RpcRequest, kind: str) -> byte
 
 
 async def relay_kept(request: web.Request, rpc_request: RpcRequest, kind: str) -> web.Response:
-    """Answer with `kept`: the route's response model is the rpc's reply model, which the service
-    serialised from that very model, so parsing, validating and serialising it again here would
-    give the same bytes."""
-    return web.Response(body=await kept(request, rpc_request, kind), content_type="application/json")
+    """Answer with `kept`, as `gateway.api.relay` answers."""
+    return relayed_response(await kept(request, rpc_request, kind))

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from ecandidat.contracts import accounts as c
 from ecandidat.contracts.auth import Principal
 
-from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, relay
 from ..auth import (
     CANDIDATE_ACCOUNTS_TAG,
     SESSION_TOKEN,
@@ -133,7 +133,7 @@ def register(api: Api) -> None:
     async def create_account(request: web.Request) -> web.Response:
         body = await parse_body(request, c.NewAccount)
         rpc_request = c.CreateAccount(**body.model_dump(), client=client_address(request))
-        return json_response(await call(request, rpc_request, c.AccountCreatedReply), status=201)
+        return await relay(request, rpc_request, status=201)
 
     register_rpcs(api, LINKS, tag=TAG, realm=None)
 

@@ -12,7 +12,7 @@ from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.documents import CandidaturePieces, DownloadTicket, ListPieces, OpenLetterDownload
 from ecandidat.contracts.errors import NotFound
 
-from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, path_uuid
+from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, path_uuid, relay
 from ..streaming import proxy_download
 from . import PathId, Rpc, register_rpcs
 
@@ -100,7 +100,7 @@ def register(api: Api) -> None:
         response=c.OfferTree,
     )
     async def get_offer_tree(request: web.Request) -> web.Response:
-        return json_response(await call(request, c.GetOfferTree(), c.OfferTree))
+        return await relay(request, c.GetOfferTree())
 
     @api.route(
         "GET",
@@ -111,8 +111,7 @@ def register(api: Api) -> None:
         realm="candidate",
     )
     async def list_my_candidatures(request: web.Request) -> web.Response:
-        reply = await call(request, c.ListMyCandidatures(principal=request[PRINCIPAL]), c.CandidatureList)
-        return json_response(reply)
+        return await relay(request, c.ListMyCandidatures(principal=request[PRINCIPAL]))
 
     @api.route(
         "POST",

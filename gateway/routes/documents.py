@@ -32,7 +32,7 @@ from ecandidat.contracts.documents import (
     UploadTicket,
 )
 
-from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, path_uuid
+from ..api import API_PREFIX, PRINCIPAL, Api, call, parse_body, path_uuid, relay
 from ..streaming import proxy_download, proxy_upload
 
 TAG = "pièces justificatives"
@@ -75,7 +75,7 @@ def register(api: Api) -> None:
         responses={404: "Candidature inconnue"},
     )
     async def list_my_pieces(request: web.Request) -> web.Response:
-        return json_response(await call(request, ListPieces(**ids(request)), CandidaturePieces))
+        return await relay(request, ListPieces(**ids(request)))
 
     @api.route(
         "PUT",
@@ -102,7 +102,7 @@ def register(api: Api) -> None:
         responses={404: "Pièce inconnue", 409: "Pièce non modifiable"},
     )
     async def delete_my_piece(request: web.Request) -> web.Response:
-        return json_response(await call(request, DeletePieceFile(**ids(request)), PieceView))
+        return await relay(request, DeletePieceFile(**ids(request)))
 
     @api.route(
         "PUT",
@@ -116,8 +116,7 @@ def register(api: Api) -> None:
     )
     async def set_my_piece_concerned(request: web.Request) -> web.Response:
         body = await parse_body(request, Concerne)
-        reply = await call(request, SetPieceConcerned(**ids(request), concerned=body.concerne), PieceView)
-        return json_response(reply)
+        return await relay(request, SetPieceConcerned(**ids(request), concerned=body.concerne))
 
     @api.route(
         "GET",

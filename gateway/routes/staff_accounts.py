@@ -9,7 +9,7 @@ from aiohttp import web
 from ecandidat.contracts import accounts as c
 from ecandidat.contracts.access import ACCOUNT_READERS, ADMINS, CENTRE_STAFF_READERS
 
-from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body, path_uuid
+from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body, path_uuid, relay
 from ..auth import STAFF_ACCOUNTS_TAG, client_address, previous_token, sessions_changed
 from . import PathId, Rpc, register_rpcs
 from .accounts import Session, call, device_cookie, end_session, session_response
@@ -137,7 +137,7 @@ def register(api: Api) -> None:
     )
     async def list_centre_staff(request: web.Request) -> web.Response:
         rpc_request = c.ListStaffAccounts(principal=request[PRINCIPAL], centre=request.match_info["centre"][:40])
-        return json_response(await call(request, rpc_request, c.StaffAccounts))
+        return await relay(request, rpc_request)
 
     @api.route(
         "PATCH",

@@ -16,7 +16,7 @@ from ecandidat.contracts.access import ANY_STAFF, DECIDERS, MANAGERS
 
 from ecandidat.contracts.documents import DownloadTicket, OpenLetterDownload
 
-from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_query, path_uuid
+from ..api import PRINCIPAL, Api, body_of, call, parse_query, path_uuid, relay
 from ..streaming import proxy_download
 from . import PathId, Rpc, register_rpcs
 
@@ -198,14 +198,12 @@ def register(api: Api) -> None:
     async def staff_list_candidatures(request: web.Request) -> web.Response:
         q = parse_query(request, ListQuery)
         filters = c.Filters(**q.model_dump(exclude={"sort", "cursor", "limit"}))
-        page = await call(
+        return await relay(
             request,
             c.ListCandidatures(
                 principal=request[PRINCIPAL], filters=filters, sort=q.sort, cursor=q.cursor, limit=q.limit
             ),
-            c.CandidaturePage,
         )
-        return json_response(page)
 
     @api.route(
         "GET",
@@ -221,8 +219,7 @@ def register(api: Api) -> None:
     )
     async def staff_count_candidatures(request: web.Request) -> web.Response:
         filters = c.Filters(**parse_query(request, CountQuery).model_dump())
-        counts = await call(request, c.CountCandidatures(principal=request[PRINCIPAL], filters=filters), c.StatutCounts)
-        return json_response(counts)
+        return await relay(request, c.CountCandidatures(principal=request[PRINCIPAL], filters=filters))
 
     @api.route(
         "GET",

@@ -21,7 +21,7 @@ from ecandidat.contracts.documents import (
     UploadTicket,
 )
 
-from ..api import API_PREFIX, PRINCIPAL, Api, body_of, json_response, parse_body
+from ..api import API_PREFIX, PRINCIPAL, Api, body_of, parse_body, relay
 from ..streaming import proxy_download, proxy_upload
 from .documents import PIECE_FILE, UPLOAD_RESPONSES, UPLOAD_TYPES, call, ids, path_uuid
 
@@ -45,7 +45,7 @@ def register(api: Api) -> None:
         responses={404: "Candidature inconnue"},
     )
     async def staff_list_pieces(request: web.Request) -> web.Response:
-        return json_response(await call(request, ListPieces(**ids(request)), CandidaturePieces))
+        return await relay(request, ListPieces(**ids(request)))
 
     @api.route(
         "GET",
@@ -75,7 +75,7 @@ def register(api: Api) -> None:
     async def staff_review_piece(request: web.Request) -> web.Response:
         body = await parse_body(request, Examen)
         review = ReviewPiece(**ids(request), **body.model_dump())
-        return json_response(await call(request, review, PieceView))
+        return await relay(request, review)
 
     @api.route(
         "GET",
@@ -136,4 +136,4 @@ def register(api: Api) -> None:
     )
     async def staff_delete_template(request: web.Request) -> web.Response:
         opened = DeleteTemplate(principal=request[PRINCIPAL], piece_id=path_uuid(request, "piece_id"))
-        return json_response(await call(request, opened, TemplateView))
+        return await relay(request, opened)

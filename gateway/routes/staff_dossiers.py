@@ -26,7 +26,7 @@ from ecandidat.contracts.dossiers import (
 )
 from ecandidat.contracts.errors import InvalidInput
 
-from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response
+from ..api import API_PREFIX, PRINCIPAL, Api, relay
 from ..inputs import continue_body, header_text, refuse_large_declared_body
 from .dossiers import SAVE_RESPONSES, account_of, read_section, save
 
@@ -71,12 +71,7 @@ def register(api: Api) -> None:
         responses={404: "Dossier inexistant ou hors de votre périmètre"},
     )
     async def staff_get_dossier(request: web.Request) -> web.Response:
-        reply = await call(
-            request,
-            GetDossier(principal=request[PRINCIPAL], account_id=account_of(request)),
-            DossierView,
-        )
-        return json_response(reply)
+        return await relay(request, GetDossier(principal=request[PRINCIPAL], account_id=account_of(request)))
 
     @api.route(
         "GET",
@@ -120,10 +115,8 @@ def register(api: Api) -> None:
     async def staff_import_registry(request: web.Request) -> web.Response:
         principal: Principal = request[PRINCIPAL]
         filename = header_text(request.headers.get("X-Filename"), 255)
-        reply = await call(
+        return await relay(
             request,
             ImportRegistry(principal=principal, filename=filename or None, csv_gzip_base64=await _packed_csv(request)),
-            RegistryImportReport,
             timeout=IMPORT_TIMEOUT,
         )
-        return json_response(reply)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from ecandidat.contracts.access import ADMINS
 from ecandidat.contracts.mailer import Deliveries, ListDeliveries, MailCheckQueued, SendMailCheck
 
-from ..api import PRINCIPAL, Api, call, json_response, parse_body, parse_query
+from ..api import PRINCIPAL, Api, parse_body, parse_query, relay
 
 
 class MailCheckBody(BaseModel):
@@ -39,8 +39,7 @@ def register(api: Api) -> None:
     )
     async def staff_mail_test(request: web.Request) -> web.Response:
         body = await parse_body(request, MailCheckBody)
-        reply = await call(request, SendMailCheck(to=body.to, requested_by=request[PRINCIPAL].email), MailCheckQueued)
-        return json_response(reply, status=202)
+        return await relay(request, SendMailCheck(to=body.to, requested_by=request[PRINCIPAL].email), status=202)
 
     @api.route(
         "GET",
@@ -54,5 +53,4 @@ def register(api: Api) -> None:
     )
     async def list_mail_deliveries(request: web.Request) -> web.Response:
         q = parse_query(request, DeliveriesQuery)
-        reply = await call(request, ListDeliveries(**q.model_dump()), Deliveries)
-        return json_response(reply)
+        return await relay(request, ListDeliveries(**q.model_dump()))

@@ -8,7 +8,7 @@ from aiohttp import web
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.access import MANAGERS, OFFER_ADMINS
 
-from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body
+from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, relay
 
 
 RESOURCES = [
@@ -43,7 +43,7 @@ def register(api: Api) -> None:
         roles=OFFER_ADMINS,
     )
     async def get_offer_admin(request: web.Request) -> web.Response:
-        return json_response(await call(request, c.GetOfferAdmin(principal=request[PRINCIPAL]), c.OfferAdmin))
+        return await relay(request, c.GetOfferAdmin(principal=request[PRINCIPAL]))
 
     for path, what, model in RESOURCES:
         _register_one(api, path, what, model)
@@ -65,7 +65,7 @@ def register(api: Api) -> None:
         req = c.SetFormationDateRetour(
             principal=request[PRINCIPAL], formation_code=request.match_info["code"], **body.model_dump()
         )
-        return json_response(await call(request, req, c.DeadlinesChanged, timeout=EXTENSION_TIMEOUT))
+        return await relay(request, req, timeout=EXTENSION_TIMEOUT)
 
     @api.route(
         "POST",

@@ -24,7 +24,7 @@ from ecandidat.contracts.webhooks import (
     WebhookDeliveries,
 )
 
-from ..api import PRINCIPAL, Api, body_of, call, json_response, parse_body, parse_query, path_uuid
+from ..api import PRINCIPAL, Api, body_of, call, parse_body, parse_query, path_uuid, relay
 
 BASE = "/api/v1/staff/webhooks"
 TAG = "webhooks"
@@ -59,10 +59,7 @@ def register(api: Api) -> None:
     )
     async def register_webhook_endpoint(request: web.Request) -> web.Response:
         body = await parse_body(request, EndpointBody)
-        reply = await call(
-            request, NewEndpoint(**body.model_dump(), created_by=request[PRINCIPAL].email), RegisteredEndpoint
-        )
-        return json_response(reply, status=201)
+        return await relay(request, NewEndpoint(**body.model_dump(), created_by=request[PRINCIPAL].email), status=201)
 
     @api.route(
         "GET",
@@ -74,7 +71,7 @@ def register(api: Api) -> None:
         roles=ADMINS,
     )
     async def list_webhook_endpoints(request: web.Request) -> web.Response:
-        return json_response(await call(request, ListEndpoints(), Endpoints))
+        return await relay(request, ListEndpoints())
 
     @api.route(
         "DELETE",
@@ -101,15 +98,13 @@ def register(api: Api) -> None:
         responses=UNKNOWN,
     )
     async def rotate_webhook_secret(request: web.Request) -> web.Response:
-        reply = await call(request, RotateSecret(endpoint_id=_endpoint(request)), NewSecret)
-        return json_response(reply)
+        return await relay(request, RotateSecret(endpoint_id=_endpoint(request)))
 
     for action, status in (("pause", "paused"), ("resume", "active")):
 
         def handler_for(status: str):
             async def set_status(request: web.Request) -> web.Response:
-                reply = await call(request, SetEndpointStatus(endpoint_id=_endpoint(request), status=status), Endpoint)
-                return json_response(reply)
+                return await relay(request, SetEndpointStatus(endpoint_id=_endpoint(request), status=status))
 
             set_status.__name__ = set_status.__qualname__ = f"{action}_webhook_endpoint"
             return set_status
@@ -141,10 +136,7 @@ def register(api: Api) -> None:
     )
     async def webhook_deliveries(request: web.Request) -> web.Response:
         q = parse_query(request, DeliveriesQuery)
-        reply = await call(
-            request, ListWebhookDeliveries(endpoint_id=_endpoint(request), limit=q.limit), WebhookDeliveries
-        )
-        return json_response(reply)
+        return await relay(request, ListWebhookDeliveries(endpoint_id=_endpoint(request), limit=q.limit))
 
     @api.route(
         "POST",
@@ -160,5 +152,4 @@ def register(api: Api) -> None:
     )
     async def replay_webhook_events(request: web.Request) -> web.Response:
         body = await parse_body(request, ReplayBody)
-        reply = await call(request, ReplayRange(endpoint_id=_endpoint(request), **body.model_dump()), ReplayQueued)
-        return json_response(reply, status=202)
+        return await relay(request, ReplayRange(endpoint_id=_endpoint(request), **body.model_dump()), status=202)
