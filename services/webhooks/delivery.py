@@ -16,13 +16,12 @@ delivered is acknowledged without being sent again. A replay reads a time range 
 of its own (`webhooks_rp-<replay>-<producer>`), deleted when the range is read.
 
 A lane's consumer is created to start at the stream's first message at or after the lane's start
-(`first_sequence_at`), not with `DeliverPolicy.BY_START_TIME`: with several filter subjects
-nats-server (2.15.1) starts such a consumer at the first message of the time of the subject whose
-first one comes *last*, and skips the earlier messages of the others — a replay of an endpoint
-that takes `account.activated` and `account.password_changed` delivered the password changes
-of the range and none of its activations, whenever activations older than the range were kept.
-The lookup asks the server the same time → sequence question without a filter, which it answers
-right (`tests/e2e/test_webhooks.py`, the replay).
+(`first_sequence_at`), not with `DeliverPolicy.BY_START_TIME`: given that time and several filter
+subjects, nats-server (2.15.1) starts the consumer at the latest of the subjects' first messages
+at or after it, and skips the earlier ones of the other subjects whenever older messages of theirs
+are kept — a replay of an endpoint that takes `account.activated` and `account.password_changed`
+delivered the password changes of the range and none of its activations. Asked without a filter,
+the server answers that time → sequence question right (`tests/e2e/test_webhooks.py`, the replay).
 
 Requests follow Standard Webhooks: `webhook-id` is the event id (the receiver's idempotency key),
 `webhook-timestamp`, `webhook-signature` (`v1,<HMAC-SHA256>` by the `standardwebhooks`
