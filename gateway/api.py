@@ -193,12 +193,16 @@ def relayed_response(reply: bytes, status: int = 200) -> web.Response:
     return response
 
 
+async def call_raw(request: web.Request, rpc_request: RpcRequest, *, timeout: float | None = None) -> bytes:
+    """`call`, the reply's JSON as the service serialised it (`RpcClient.call_raw`)."""
+    return await request.app[RPC].call_raw(rpc_request, request_id=request[REQUEST_ID], timeout=timeout)
+
+
 async def relay(
     request: web.Request, rpc_request: RpcRequest, *, status: int = 200, timeout: float | None = None
 ) -> web.Response:
     """`call`, answered with the service's reply as it sent it (`relayed_response`)."""
-    reply = await request.app[RPC].call_raw(rpc_request, request_id=request[REQUEST_ID], timeout=timeout)
-    return relayed_response(reply, status)
+    return relayed_response(await call_raw(request, rpc_request, timeout=timeout), status)
 
 
 def path_uuid(request: web.Request, name: str, what: str = "Cette ressource") -> uuid.UUID:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ecandidat.contracts.base import RpcRequest
 
-from ..api import PRINCIPAL, REQUEST_ID, RPC, Api, parse_body, path_uuid, relay, relayed_response
+from ..api import PRINCIPAL, Api, call_raw, parse_body, path_uuid, relay, relayed_response
 from ..keys import SESSIONS
 
 
@@ -95,7 +95,7 @@ async def kept(request: web.Request, rpc_request: RpcRequest, kind: str) -> byte
     principal = request[PRINCIPAL]
 
     def fetch() -> Awaitable[bytes]:
-        return request.app[RPC].call_raw(rpc_request, request_id=request[REQUEST_ID])
+        return call_raw(request, rpc_request)
 
     sessions = request.app.get(SESSIONS)
     return await (fetch() if sessions is None else sessions.view(kind, principal.account_id, fetch))

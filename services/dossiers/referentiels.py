@@ -46,15 +46,15 @@ class Referentiels:
     def search(
         self,
         *,
-        code_postal: str | None,
-        departement: str | None,
-        nom: str | None,
         limit: int,
         code: str | None = None,
+        code_postal: str | None = None,
+        departement: str | None = None,
+        nom: str | None = None,
     ) -> list[Commune]:
         """Communes matching every criterion given; current communes first, then by name."""
         if code:
-            found = [self.communes[code]] if code in self.communes else []
+            found = [known] if (known := self.commune(code)) else []
             if code_postal:
                 found = [c for c in found if code_postal in c.codes_postaux]
         elif code_postal:
