@@ -183,12 +183,12 @@ async def call(request: web.Request, rpc_request: RpcRequest, reply: type[M], *,
 RELAYED = web.ResponseKey("relayed", bool)
 
 
-def relayed_response(reply: bytes, status: int = 200) -> web.Response:
+def relayed_response(reply: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """The answer of an operation whose response model is its rpc's reply model: the service's reply
     as the service serialised it from that very model (`RpcClient.call_raw`). Parsing, validating
     and serialising it again here would give the same bytes for one more pass over each field;
     `tests/e2e/contract.py` checks that it does, on every such answer of the e2e suite."""
-    response = web.Response(body=reply, status=status, content_type="application/json")
+    response = web.Response(body=reply, status=status, content_type="application/json", headers=headers)
     response[RELAYED] = True
     return response
 
@@ -199,10 +199,15 @@ async def call_raw(request: web.Request, rpc_request: RpcRequest, *, timeout: fl
 
 
 async def relay(
-    request: web.Request, rpc_request: RpcRequest, *, status: int = 200, timeout: float | None = None
+    request: web.Request,
+    rpc_request: RpcRequest,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    timeout: float | None = None,
 ) -> web.Response:
     """`call`, answered with the service's reply as it sent it (`relayed_response`)."""
-    return relayed_response(await call_raw(request, rpc_request, timeout=timeout), status)
+    return relayed_response(await call_raw(request, rpc_request, timeout=timeout), status, headers)
 
 
 def path_uuid(request: web.Request, name: str, what: str = "Cette ressource") -> uuid.UUID:

@@ -6,15 +6,21 @@ the form's hidden field, and at login the device cookie that keeps a known brows
 the account is under attack), and the cookies the API sets (login, logout) go back to the browser.
 An error answer (`application/problem+json`) becomes a `Problem` that the page shows next to the
 field it names; a 401 becomes `SessionRequired`, which sends the person to the login page and back.
+
+A read the API marks `Cache-Control: public, max-age=N` (the référentiels: countries,
+départements, communes) is the same for everyone and stays true N seconds: the client keeps it that
+long, as a shared HTTP cache would, instead of asking again for every page that shows a form.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -78,6 +84,53 @@ class Reply:
         return self.headers.getall("Set-Cookie", [])
 
 
+class Kept:
+    """Values kept for a while (`ttl` seconds unless `put` says otherwise), at most `size` of them:
+    when full, the expired ones go, then all. A kept value is handed to every caller that asks:
+    they read it, never change it."""
+
+    def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self.items: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str) -> Any:
+        found = self.items.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
+        if len(self.items) >= self.size:
+            now = time.monotonic()
+            self.items = {k: v for k, v in self.items.items() if v[0] >= now}
+            if len(self.items) >= self.size:
+                self.items.clear()
+        self.items[key] = (time.monotonic() + (self.ttl if ttl is None else ttl), value)
+
+    def forget(self, key: str | None) -> None:
+        if key:
+            self.items.pop(key, None)
+
+
+def shared_for(headers: Mapping[str, str]) -> float:
+    """How long an answer may be kept for everyone: its `max-age` when its `Cache-Control` says
+    `public` (and neither `private`, `no-store` nor `no-cache`) and it varies by nothing but its
+    encoding; 0 otherwise."""
+    directives = {
+        name.strip().lower(): value.strip().strip('"')
+        for name, _sep, value in (d.partition("=") for d in headers.get("Cache-Control", "").split(","))
+    }
+    if "public" not in directives or directives.keys() & {"private", "no-store", "no-cache"}:
+        return 0.0
+    vary = {v.strip().lower() for v in headers.get("Vary", "").split(",") if v.strip()}
+    if vary - {"accept-encoding"}:
+        return 0.0
+    try:
+        return max(0.0, float(int(directives.get("max-age", "0"))))
+    except ValueError:
+        return 0.0
+
+
 def unavailable() -> Problem:
     return Problem(
         503, "unavailable", _("Le service est momentanément indisponible. Veuillez réessayer dans quelques instants.")
@@ -89,6 +142,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=timeout)
         self.session: aiohttp.ClientSession | None = None
+        self.public = Kept(size=2_000)  # the GET answers marked public, by path and query
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=30)
@@ -155,7 +209,16 @@ class ApiClient:
         return reply
 
     async def get(self, request: web.Request, path: str, **params: str) -> Any:
-        return (await self.call(request, "GET", path, params=params or None)).body
+        """A read's body; one the API marked public is kept as long as it said (`shared_for`)."""
+        key = f"{path}?{urlencode(sorted(params.items()))}"
+        kept = self.public.get(key)
+        if kept is not None:
+            return kept
+        reply = await self.call(request, "GET", path, params=params or None)
+        ttl = shared_for(reply.headers)
+        if ttl and reply.status == 200 and reply.body is not None:
+            self.public.put(key, reply.body, ttl)
+        return reply.body
 
     async def stream(self, request: web.Request, path: str, *, inline: bool = False) -> web.StreamResponse:
         """A file from the API (a piece, a template, a PDF), passed to the browser a chunk at a time.

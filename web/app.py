@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import candidat, gestion, i18n, probes
-from .api import CLIENT, REQUEST_ID, ApiClient, Problem, SessionRequired
+from .api import CLIENT, REQUEST_ID, ApiClient, Kept, Problem, SessionRequired
 from .assets import Assets, install as install_assets
 from .i18n import gettext as _
-from .pages import RECENT, CsrfRefused, Recent, redirect
+from .pages import RECENT, CsrfRefused, redirect
 from .render import ENV, SETTINGS, environment, render
 from .session import (
     NEW_CSRF,
@@ -160,7 +160,7 @@ def create_app(settings: WebSettings | None = None) -> web.Application:
     app[SECURE] = settings.secure_cookies
     app[ENV] = environment()
     app[CLIENT] = ApiClient(settings.web_api_url, settings.web_api_timeout)
-    app[RECENT] = Recent()
+    app[RECENT] = Kept(ttl=30.0)
     install_assets(app, Assets(settings.web_assets_dir))
     app.router.add_get("/langue", change_language)
     app.router.add_get("/robots.txt", robots)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -13,7 +12,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from .i18n import gettext as _
-from .api import CLIENT, SESSION_COOKIE, Problem, Reply, SessionRequired
+from .api import CLIENT, SESSION_COOKIE, Kept, Problem, Reply, SessionRequired
 from .render import SETTINGS, USER
 from .session import CSRF_FIELD, SECURE, check_csrf, clear_session_cookies, set_flash
 
@@ -110,37 +109,10 @@ def api(request: web.Request):
     return request.app[CLIENT]
 
 
-class Recent:
-    """`/me` of the sessions seen in the last `ttl` seconds, for the header of the pages.
-
-    Only a name to show: every page also asks the API for what it shows (the dossier, the
-    candidature…), with the session, so an ended session still goes to the login page at once.
-    """
-
-    def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
-        self.ttl, self.size = ttl, size
-        self.items: dict[str, tuple[float, dict[str, Any]]] = {}
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        found = self.items.get(key)
-        if found is None or found[0] < time.monotonic():
-            return None
-        return found[1]
-
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        if len(self.items) >= self.size:
-            now = time.monotonic()
-            self.items = {k: v for k, v in self.items.items() if v[0] >= now}
-            if len(self.items) >= self.size:
-                self.items.clear()
-        self.items[key] = (time.monotonic() + self.ttl, value)
-
-    def forget(self, key: str | None) -> None:
-        if key:
-            self.items.pop(key, None)
-
-
-RECENT = web.AppKey("recent_me", Recent)
+# `/me` of the sessions seen in the last 30 seconds, for the header of the pages: only a name to
+# show; every page also asks the API for what it shows (the dossier, the candidature…), with the
+# session, so an ended session still goes to the login page at once.
+RECENT = web.AppKey("recent_me", Kept)
 
 
 def session_key(request: web.Request) -> str | None:

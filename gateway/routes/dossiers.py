@@ -36,7 +36,7 @@ from ecandidat.contracts.dossiers import (
 )
 from ecandidat.contracts.errors import NotFound
 
-from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, parse_query, path_uuid
+from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, parse_query, path_uuid, relay
 from ..auth import DOSSIER_TAG
 from ..problems import problem
 from ..sessions import DOSSIER_VIEW
@@ -175,8 +175,7 @@ def register(api: Api) -> None:
         response=Referentiels,
     )
     async def get_referentiels(request: web.Request) -> web.Response:
-        reply = await call(request, GetReferentiels(), Referentiels)
-        return json_response(reply, headers=REFERENCE_CACHE)
+        return await relay(request, GetReferentiels(), headers=REFERENCE_CACHE)
 
     @api.route(
         "GET",
@@ -187,8 +186,7 @@ def register(api: Api) -> None:
         response=Communes,
     )
     async def search_communes(request: web.Request) -> web.Response:
-        reply = await call(request, parse_query(request, SearchCommunes), Communes)
-        return json_response(reply, headers=REFERENCE_CACHE)
+        return await relay(request, parse_query(request, SearchCommunes), headers=REFERENCE_CACHE)
 
 
 def _register_save(api: Api, section: str) -> None:
