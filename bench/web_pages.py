@@ -1,5 +1,5 @@
-"""The espace candidat's pages: server time of the dossier and candidature pages at 20 concurrent
-users, beside a bare aiohttp page in the same run, and the weight of a first load (issue 12).
+"""The espace candidat's pages: server time of the dossier, candidature and adresse pages at 20
+concurrent users, beside a bare aiohttp page in the same run, and the weight of a first load (issue 12).
 
 What is measured and how: bench/README.md, "web_pages".
 
@@ -149,6 +149,7 @@ async def main(args: Any) -> None:
                 "bare aiohttp page": [f"http://{LOCALHOST}:{bare_port}/body/{int(sample.size)}"],
                 "dossier page (gateway → web → API)": [f"{stack.base}/dossier"],
                 "candidature page (gateway → web → API)": pages,
+                "adresse page (gateway → web → API)": [f"{stack.base}/dossier/adresse"],
                 "dossier page, web process directly": [f"{stack.web_url}/dossier"],
             }
             phases = [(name, think) for name in urls for think in (THINK, 0.0)]
