@@ -181,6 +181,7 @@ class Sender(WakeableLoop):
         self.in_flight: dict[uuid.UUID, asyncio.Task] = {}
         self.schema = schema
         self.smtp = SmtpSessions(settings)
+        self.envelope_from = parseaddr(settings.mail_from)[1]  # the same for every mail: parsed once
 
     async def run(self) -> None:
         renewer = asyncio.create_task(self._keep_leases())
@@ -332,9 +333,8 @@ class Sender(WakeableLoop):
         text = open_links(row["body_text"], self.settings.link_sealing_key)
         html = open_links(row["body_html"], self.settings.link_sealing_key)
         attachments = store.attachments_of(row)
-        envelope_from = parseaddr(self.settings.mail_from)[1]
-        if not attachments and self.settings.mail_from.isascii() and row["recipient"].isascii() and envelope_from:
-            return Outgoing(envelope_from, row["recipient"], lean_message(headers, text, html))
+        if not attachments and self.settings.mail_from.isascii() and row["recipient"].isascii() and self.envelope_from:
+            return Outgoing(self.envelope_from, row["recipient"], lean_message(headers, text, html))
         msg = EmailMessage()
         for name, value in headers:
             msg[name] = value
