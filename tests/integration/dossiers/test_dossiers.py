@@ -364,7 +364,9 @@ async def test_the_gateways_are_told_which_dossiers_changed_after_each_commit_an
     """What a gateway keeps of a candidate's dossier is dropped by `sig.dossiers.dossiers_changed`:
     one message per commit that changes what the candidate sees (here a save, a first candidature's
     lock, an erasure), none for a refused save or a read. A gateway that reads the dossier as
-    soon as it hears the signal reads the change (sent after the commit, not before)."""
+    soon as it hears the signal reads the change (sent after the commit, not before): here each
+    commit of a change takes 0.2 s more (a deferred trigger, run by COMMIT), so that a signal sent
+    before it would be heard while the change is still invisible, every time."""
     from ecandidat.contracts.subjects import DOSSIERS_CHANGED
     from ecandidat.runtime.nats import connect_as, flush
     from gateway.settings import GatewaySettings
@@ -382,6 +384,14 @@ async def test_the_gateways_are_told_which_dossiers_changed_after_each_commit_an
         read_then.append((row["n"], row["locked"]) if row else (0, False))
         heard.append(msg.data)
 
+    await dossiers_db.execute(
+        """CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$;
+           CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT OR UPDATE OR DELETE ON sections
+               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();
+           CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT OR UPDATE OR DELETE ON dossiers
+               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();"""
+    )
     try:
         await gateway.subscribe(DOSSIERS_CHANGED, cb=hear)
         await flush(gateway)
@@ -405,3 +415,4 @@ async def test_the_gateways_are_told_which_dossiers_changed_after_each_commit_an
         assert dossiers.deps.changes.sent == 4  # one message per commit, sent by the service
     finally:
         await gateway.close()
+        await dossiers_db.execute("DROP FUNCTION slow_commit() CASCADE")
