@@ -86,6 +86,24 @@ async def choose_commune(page: Page, field: str, search: str, code: str, js: boo
         await page.wait_for_load_state("load")
     await expect(page.locator(f"#{field} option[value='{code}']")).to_have_count(1)
     await page.locator(f"#{field}").select_option(code)
+    # The field after the picker sits as far below it as the DSFR spaces any two fields (1.5rem).
+    gap = await page.locator(f"[data-commune={field}]").evaluate(
+        "p => p.nextElementSibling && p.nextElementSibling.getBoundingClientRect().top - p.getBoundingClientRect().bottom"
+    )
+    assert gap is None or gap >= 24, f"the field after the commune {field!r} is {gap} px below its list"
+
+
+async def fields_clear_of_button(page: Page) -> None:
+    """The form's button sits as far below its last field as the DSFR spaces two fields (1.5rem)."""
+    gap = await page.locator("form[data-validate]").last.evaluate(
+        """form => {
+            const button = form.querySelector('button[type=submit]:not([name])');
+            const fields = [...form.querySelectorAll('input:not([type=hidden]), select, textarea')];
+            const bottom = Math.max(...fields.map(f => f.getBoundingClientRect().bottom));
+            return button.getBoundingClientRect().top - bottom;
+        }"""
+    )
+    assert gap >= 24, f"the button is {gap} px below the last field of {page.url}"
 
 
 async def fill_dossier(page: Page, site, journey, js: bool) -> None:
@@ -120,6 +138,7 @@ async def fill_dossier(page: Page, site, journey, js: bool) -> None:
     await page.locator("#nationalite").select_option("FR")
     await page.locator("#portable").fill("06 12 34 56 78")
     await journey.step("informations-personnelles")
+    await fields_clear_of_button(page)
     await page.get_by_role("button", name="Enregistrer et passer à la suite").click()
     await page.wait_for_url(re.compile(r"/dossier/adresse$"))
     await flash(page, "La rubrique « Informations personnelles » est enregistrée.")
@@ -128,6 +147,7 @@ async def fill_dossier(page: Page, site, journey, js: bool) -> None:
     await page.locator("#code_postal").fill("31100")
     await choose_commune(page, "commune", "31100", "31555", js)
     await journey.step("adresse")
+    await fields_clear_of_button(page)
     await page.get_by_role("button", name="Enregistrer et passer à la suite").click()
     await page.wait_for_url(re.compile(r"/dossier/baccalaureat$"))
     await page.locator("label[for=situation-1]").click()
@@ -138,6 +158,7 @@ async def fill_dossier(page: Page, site, journey, js: bool) -> None:
     await page.locator("#departement").select_option("31")
     await choose_commune(page, "commune", "Toulouse", "31555", js)
     await journey.step("baccalaureat")
+    await fields_clear_of_button(page)
     await page.get_by_role("button", name="Enregistrer et passer à la suite").click()
     await page.wait_for_url(re.compile(r"/dossier/cursus-interne$"))
     await page.goto(site.url("/dossier"))

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import FileChooser, Page, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.helpers import pieces_ready, flash, log_in
+from tests.browser.helpers import fields_clear_of_button, flash, log_in, pieces_ready
 from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import PASSWORD, activated_account, api, login, mail_to, text_of
 from tests.unit.documents import corpus
@@ -124,6 +124,7 @@ async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_res
             await page.locator(f"#{name}").fill(value)
         await page.locator("form[data-validate] button[type=submit]").last.click()
         await refused(page, field, message, {k: v for k, v in fill.items() if k != field})
+        await fields_clear_of_button(page)
         await j.step(step)
 
     await section(
