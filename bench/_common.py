@@ -1091,24 +1091,30 @@ async def staff_session(stack: Stack, http: Any) -> str:
 
 
 CPU_ORDER = ("gateway", "web", *ALL_SERVICES, "postgres", "nats-server", "bench", "smtp sink")
+NOT_PLATFORM = ("bench", "smtp sink")
 
 
 def print_cpu_table(
     title: str, per: int, windows: list[tuple[str, dict[str, float]]], sink_process: bool = False
 ) -> None:
-    """One row per window: CPU ms per unit of work (`per` units) of each process, and their sum
-    (the SMTP sink left out: a thread counted in bench, or with `sink_process` a process of its own)."""
+    """One row per window: CPU ms per unit of work (`per` units) of each process, and the
+    platform's sum: the gateway, web, services, PostgreSQL and nats-server, not the bench's own
+    process nor the SMTP sink (a thread counted in bench, or with `sink_process` a process of its own)."""
     names = [n for n in CPU_ORDER if any(n in cpu for _, cpu in windows)]
     rows = [
         [
             label,
             *(cpu.get(n, 0.0) / max(1, per) * 1000 for n in names),
-            sum(cpu.get(n, 0.0) for n in names if n != "smtp sink") / max(1, per) * 1000,
+            sum(cpu.get(n, 0.0) for n in names if n not in NOT_PLATFORM) / max(1, per) * 1000,
         ]
         for label, cpu in windows
     ]
-    sink = "its own process, not in the total" if sink_process else "its thread, already counted in bench"
-    print_table(f"{title}; smtp sink: {sink}", ["window", *names, "total"], rows)
+    sink = "its own process" if sink_process else "its thread, counted in bench"
+    print_table(
+        f"{title}; smtp sink: {sink}; platform: the sum without bench and smtp sink",
+        ["window", *names, "platform"],
+        rows,
+    )
 
 
 # -- samplers: the oldest transaction of the server, peak RSS; profiles ------------------------------------
