@@ -28,7 +28,9 @@ A subscription may also give a `batch` handler, `batch(conn, [(body, meta), ...]
 events of a batch that follow one another in the stream and share that subscription are handed
 to it at once (in stream order), so that it can do their work in a few statements instead of a
 few per event. It must do what the handler does for each event, one after the other; when it
-fails, the batch is handled again event by event with the handler, as above.
+fails, the batch is handled again event by event with the handler, as above. A run of one event
+goes to the handler: PostgreSQL keeps the plan of a statement on one key, while a run's statement
+on arrays is planned again at each call or kept with a plan made for many rows.
 
 Slow work that needs no database (rendering a PDF, writing it to storage) goes in a
 subscription's `prepare(body, meta)`, run for each new event of the batch before the transaction
@@ -346,7 +348,10 @@ class EventConsumer:
         assert route is not None and route.batch is not None
         first = run[0][1]
         with bind(event_id=str(first.id), event_type=first.type, consumer=self.durable, events=len(run)):
-            await route.batch(conn, run)
+            if len(run) == 1:  # the event's own handler: its statements' plans are kept, a run's are not
+                await route.handler(conn, *run[0])
+            else:
+                await route.batch(conn, run)
 
     async def _database_answers(self) -> bool:
         try:

@@ -101,9 +101,6 @@ async def pieces_refused(deps: Deps, conn: asyncpg.Connection, items: list[tuple
     (the candidatures locked, the pieces and the history, the counts and the statuts with the
     views after, the events) instead of four per event: at 100 refusals a second, statements
     in sequence are what the consumer waits for."""
-    if len(items) == 1:
-        await piece_refused(deps, conn, *items[0])
-        return
     rows = {r["id"]: dict(r) for r in await store.lock_candidatures(conn, [e.candidature_id for e, _ in items])}
     now = deps.now()
     pieces: dict[tuple, tuple[str, str, datetime]] = {}  # the last report of each piece wins

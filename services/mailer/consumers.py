@@ -47,9 +47,6 @@ async def notify(deps: Deps, conn: asyncpg.Connection, body: Event, meta: CloudE
 async def notify_many(deps: Deps, conn: asyncpg.Connection, items: list[tuple[Event, CloudEvent]]) -> None:
     """`notify` for consecutive events of one type: their mails' directory entries in one query
     and the mails queued in one statement, instead of two statements a mail."""
-    if len(items) == 1:
-        await notify(deps, conn, *items[0])
-        return
     mails = [
         (meta, index, mail)
         for body, meta in items

@@ -525,7 +525,7 @@ async def test_a_failing_handler_in_a_batch_costs_the_others_nothing(kit):
 async def test_a_batch_handler_gets_the_runs_of_its_events_in_order_and_falls_back_to_the_handler(kit):
     """Two event types of one producer, one with a batch handler: the fresh events of that type
     that follow one another reach it together, the effects stay in stream order, a repeated event
-    is handled once; when the batch handler fails, each event goes through the handler."""
+    is handled once; a lone one and, when the batch handler fails, each event go through the handler."""
     Probe, Other = kit.event_class(), kit.event_class("other")
     runs: list[list[int]] = []
 
@@ -581,3 +581,9 @@ async def test_a_batch_handler_gets_the_runs_of_its_events_in_order_and_falls_ba
     assert await handled_batch(batch_handler(fail_on={8}), values) == ["ack"] * 3
     assert runs == [[7, 8]]  # then, rolled back, one event at a time through the handler
     assert await effects(kit, "runs") == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+    runs.clear()  # a run of one event goes to the handler, whose statements keep their plans
+    values = [(Probe, 10), (Other, 11), (Probe, 12), (Probe, 13)]
+    assert await handled_batch(batch_handler(), values) == ["ack"] * 4
+    assert runs == [[12, 13]]
+    assert await effects(kit, "runs") == list(range(1, 14))
