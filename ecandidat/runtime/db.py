@@ -199,15 +199,22 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
     return await pool
 
 
-async def connect(dsn: str, schema: str, *, durable_commits: bool = True) -> asyncpg.Connection:
+async def connect(
+    dsn: str, schema: str, *, durable_commits: bool = True, generic_plans: bool = False
+) -> asyncpg.Connection:
     """A single connection with the same schema and codecs as the pool's (listeners, tools).
     `durable_commits=False`: its commits return before their WAL is flushed (a server crash may
-    lose the last few, never a client crash), for writes that are safe to lose."""
+    lose the last few, never a client crash), for writes that are safe to lose.
+    `generic_plans=True`: each of its statements is planned once, not again at each call whose
+    arguments make PostgreSQL expect a cheaper plan (`seq = ANY($1)` with one element), for
+    statements whose best plan does not depend on their arguments."""
     if not _SCHEMA.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
     settings = {"search_path": schema, "application_name": f"ecandidat-{schema}"}
     if not durable_commits:
         settings["synchronous_commit"] = "off"
+    if generic_plans:
+        settings["plan_cache_mode"] = "force_generic_plan"
     conn = await asyncpg.connect(dsn, server_settings=settings, connection_class=KitConnection)
     await _init_connection(conn, schema)
     return conn
