@@ -18,7 +18,8 @@ crash, MAIL_SEND_CONCURRENCY per sender, can be sent twice; the others it had cl
 most MAIL_LEASE seconds.
 
 Woken when a mail is queued by this process (`store.enqueue`, after its commit: no NOTIFY in the
-commit path), by a freed slot, and otherwise every MAIL_POLL_INTERVAL seconds (the mails another
+commit path), by a freed slot, when the next mail waiting comes due (a retry, a lease's end: the
+claim's statement says when) and otherwise every MAIL_POLL_INTERVAL seconds (the mails another
 replica queued).
 """
 
@@ -189,10 +190,7 @@ class Sender(WakeableLoop):
             with woken_by(self.schema, store.QUEUE_CHANNEL, self.wake):
                 while not self._stopping.is_set():
                     self._wake.clear()  # before claiming: a notification during the round is not lost
-                    await self._claim()
-                    # Every slot busy: a slot that frees wakes the loop; otherwise the next due delivery.
-                    busy = len(self.in_flight) >= self.slots
-                    await wait_event(self._wake, self.poll_interval if busy else await self._idle_time())
+                    await wait_event(self._wake, await self._claim())
                 if self.in_flight:
                     await asyncio.wait(list(self.in_flight.values()))
         finally:
@@ -203,22 +201,26 @@ class Sender(WakeableLoop):
             await asyncio.gather(renewer, return_exceptions=True)
             self.smtp.close()
 
-    async def _claim(self) -> int:
-        """Claim as many due deliveries as there are free slots and start a slot on each."""
+    async def _claim(self) -> float:
+        """Claim as many due deliveries as there are free slots and start a slot on each; return
+        how long to wait unless woken: until the next delivery comes due while a slot is free (a
+        slot that frees wakes the loop), MAIL_POLL_INTERVAL at most."""
         free = self.slots - len(self.in_flight)
         if free <= 0:
-            return 0
+            return self.poll_interval
         try:
             async with self.pool.acquire() as conn:
-                rows = await store.claim_due(conn, self.clock.now(), self._next_claim(free))
+                rows, due = await store.claim_due(conn, self.clock.now(), self._next_claim(free))
         except Exception as exc:
             log.warning("mail queue unavailable", extra={"error": repr(exc)})
-            return 0
+            return self.poll_interval
         for row in rows:
             task = asyncio.create_task(self._slot(row))
             self.in_flight[row["id"]] = task
             task.add_done_callback(self._finished)
-        return len(rows)
+        if due is None or len(rows) == free:
+            return self.poll_interval
+        return max(0.05, min(self.poll_interval, (due - self.clock.now()).total_seconds()))
 
     def _next_claim(self, limit: int) -> store.Claim:
         return store.Claim(self.clock.now() + self.lease, limit, self.claimer, list(self.in_flight))
@@ -256,16 +258,6 @@ class Sender(WakeableLoop):
                     await store.extend_leases(conn, list(self.in_flight), until, claimer=self.claimer)
             except Exception as exc:
                 log.warning("leases not renewed", extra={"error": repr(exc)})
-
-    async def _idle_time(self) -> float:
-        try:
-            async with self.pool.acquire() as conn:
-                due = await store.next_due(conn)
-        except Exception:
-            return self.poll_interval
-        if due is None:
-            return self.poll_interval
-        return max(0.05, min(self.poll_interval, (due - self.clock.now()).total_seconds()))
 
     async def _attempt(self, row: asyncpg.Record) -> asyncpg.Record | None:
         """Send one delivery and record its outcome; once sent, the next due delivery for this slot

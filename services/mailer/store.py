@@ -117,6 +117,10 @@ _CLAIM = """UPDATE deliveries d SET status = 'sending', lease_until = $2, attemp
              RETURNING d.*"""
 
 
+# When the first of the deliveries waiting or being sent comes due: a retry's time, a lease's end.
+_DUE_AT = "min(CASE WHEN status = 'pending' THEN next_attempt_at ELSE lease_until END)"
+
+
 @dataclass(frozen=True)
 class Claim:
     """What a sender claims: at most `limit` due deliveries, leased to `claimer` until `lease_until`,
@@ -128,9 +132,24 @@ class Claim:
     exclude: Sequence[uuid.UUID] = ()
 
 
-async def claim_due(conn: asyncpg.Connection, now: datetime, claim: Claim) -> list[asyncpg.Record]:
-    """Reserve due deliveries (pending ones, and 'sending' ones whose sender died) for `claim.claimer`."""
-    return await conn.fetch(_CLAIM, now, claim.lease_until, claim.limit, list(claim.exclude), claim.claimer)
+async def claim_due(
+    conn: asyncpg.Connection, now: datetime, claim: Claim
+) -> tuple[list[asyncpg.Record], datetime | None]:
+    """Reserve due deliveries (pending ones, and 'sending' ones whose sender died) for
+    `claim.claimer`; with them, when the first of the others comes due (a retry's time, a lease's
+    end; None when there are none), in the same statement: the sender waits until then."""
+    rows = await conn.fetch(
+        f"""WITH claimed AS ({_CLAIM})
+            SELECT (SELECT {_DUE_AT} FROM deliveries WHERE status IN ('pending', 'sending')
+                      AND id NOT IN (SELECT id FROM claimed)) AS next_due, claimed.*
+              FROM (VALUES (1)) AS one LEFT JOIN claimed ON true""",
+        now,
+        claim.lease_until,
+        claim.limit,
+        list(claim.exclude),
+        claim.claimer,
+    )
+    return [r for r in rows if r["id"] is not None], rows[0]["next_due"]
 
 
 async def extend_leases(
@@ -202,13 +221,6 @@ async def list_deliveries(
         status,
         recipient,
         limit,
-    )
-
-
-async def next_due(conn: asyncpg.Connection) -> datetime | None:
-    return await conn.fetchval(
-        """SELECT min(CASE WHEN status = 'pending' THEN next_attempt_at ELSE lease_until END)
-           FROM deliveries WHERE status IN ('pending', 'sending')"""
     )
 
 

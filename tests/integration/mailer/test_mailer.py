@@ -310,6 +310,20 @@ async def test_a_busy_slot_claims_its_next_mail_in_the_statement_recording_the_l
         assert len(mails_to(smtp_sink, to)) == 1 and (await delivery(mailer_db, to))["attempts"] == 1
 
 
+async def test_a_mail_due_later_leaves_when_due_not_at_the_next_poll(start_mailer, smtp_sink, mailer_db):
+    """The claim that finds nothing due yet says in the same statement when the next mail comes
+    due (a retry's time, a lease's end): the sender sleeps until then, not for MAIL_POLL_INTERVAL
+    (an hour here)."""
+    await start_mailer(mail_poll_interval=3600)
+    to = unique_email()
+    due = datetime.now(timezone.utc) + timedelta(seconds=1.5)
+    async with mailer_db.transaction():  # its commit wakes the sender, which finds it not yet due
+        await queue_mail(mailer_db, to, "Plus tard", now=due)
+    await smtp_sink.wait_for(1, timeout=20, match=lambda m: m["To"] == to)
+    row = await eventually(lambda: _sent_row(mailer_db, to), message="sent")
+    assert due <= row["sent_at"] < due + timedelta(seconds=10), (due, row["sent_at"])
+
+
 async def _quiescent_everywhere(replicas, to: str) -> bool:
     return all([await mailer_quiescent(r, to) for r in replicas])
 
