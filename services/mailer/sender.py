@@ -180,6 +180,7 @@ class Sender(WakeableLoop):
         self.slots = settings.mail_send_concurrency
         self.sent = 0
         self.in_flight: dict[uuid.UUID, asyncio.Task] = {}
+        self._full = False  # the loop found every slot busy at its last look
         self.schema = schema
         self.smtp = SmtpSessions(settings)
         self.envelope_from = parseaddr(settings.mail_from)[1]  # the same for every mail: parsed once
@@ -206,7 +207,8 @@ class Sender(WakeableLoop):
         how long to wait unless woken: until the next delivery comes due while a slot is free (a
         slot that frees wakes the loop), MAIL_POLL_INTERVAL at most."""
         free = self.slots - len(self.in_flight)
-        if free <= 0:
+        self._full = free <= 0  # until a slot frees, which then wakes the loop
+        if self._full:
             return self.poll_interval
         try:
             async with self.pool.acquire() as conn:
@@ -225,26 +227,34 @@ class Sender(WakeableLoop):
     def _next_claim(self, limit: int) -> store.Claim:
         return store.Claim(self.clock.now() + self.lease, limit, self.claimer, list(self.in_flight))
 
-    async def _slot(self, row: asyncpg.Record) -> None:
+    async def _slot(self, row: asyncpg.Record) -> bool:
         """One sending slot: its delivery, then, as long as the server accepts them, the next due
         one, claimed by the statement that records the previous one sent (the slot holds one
-        delivery at a time, so a crash still leaves at most one sent twice per slot)."""
+        delivery at a time, so a crash still leaves at most one sent twice per slot). True when it
+        ends because that statement found no other mail due."""
         task = asyncio.current_task()
         next_row: asyncpg.Record | None = row
+        drained = False
         while next_row is not None:
             row, next_row = next_row, None
             with bind(event_id=str(row["event_id"]), delivery_id=str(row["id"]), template=row["template"]):
                 try:
-                    next_row = await self._attempt(row)
+                    claimed = await self._attempt(row)
+                    next_row, drained = (claimed[0] if claimed else None), claimed == []
                 except Exception:  # left to the lease: the delivery is claimed again once it expires
                     log.exception("mail delivery failed unexpectedly")
                 finally:
                     self.in_flight.pop(row["id"], None)
             if next_row is not None and task is not None:
                 self.in_flight[next_row["id"]] = task
+        return drained
 
-    def _finished(self, _task: asyncio.Task | None = None) -> None:
-        self._wake.set()  # a slot is free
+    def _finished(self, task: asyncio.Task[bool]) -> None:
+        """A slot is free: the loop claims again, unless the slot's last statement found no mail due
+        while the loop had a slot free to claim with (it knows when the next one comes due, and a
+        mail queued wakes it)."""
+        if self._full or task.cancelled() or task.exception() is not None or not task.result():
+            self._wake.set()
 
     async def _keep_leases(self) -> None:
         """Renew the lease of the deliveries in flight, every third of the lease."""
@@ -259,9 +269,9 @@ class Sender(WakeableLoop):
             except Exception as exc:
                 log.warning("leases not renewed", extra={"error": repr(exc)})
 
-    async def _attempt(self, row: asyncpg.Record) -> asyncpg.Record | None:
+    async def _attempt(self, row: asyncpg.Record) -> list[asyncpg.Record] | None:
         """Send one delivery and record its outcome; once sent, the next due delivery for this slot
-        (none when the sender is stopping)."""
+        in a list (empty when none is due or the sender is stopping); None when not sent."""
         try:
             message = await self._message(row)
             response = await self._smtp_send(message)
@@ -286,7 +296,7 @@ class Sender(WakeableLoop):
         claimed = await self._record(store.mark_sent, row["id"], self.clock.now(), response, then)
         self.sent += 1
         log.info("mail sent", extra={"recipient": row["recipient"], "message_id": row["message_id"]})
-        return claimed[0] if claimed else None
+        return list(claimed or [])
 
     async def _record(self, fn, *args) -> Any:
         """Write an outcome, again and again while the database is unavailable: a sent mail whose

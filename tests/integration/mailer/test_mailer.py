@@ -324,6 +324,32 @@ async def test_a_mail_due_later_leaves_when_due_not_at_the_next_poll(start_maile
     assert due <= row["sent_at"] < due + timedelta(seconds=10), (due, row["sent_at"])
 
 
+async def test_a_slot_that_finds_no_mail_due_does_not_send_the_loop_claiming(
+    start_mailer, smtp_sink, mailer_db, monkeypatch
+):
+    """Mails queued one at a time: each commit wakes the loop, whose claim takes the mail; the
+    statement recording it sent finds no other due, so the slot ends without making the loop
+    claim again for nothing (one claim a mail, not two)."""
+    service = await start_mailer(mail_poll_interval=3600)
+    claims: list[int] = []
+    claim_due = store.claim_due
+
+    async def counted(conn, now, claim):
+        rows, due = await claim_due(conn, now, claim)
+        claims.append(len(rows))
+        return rows, due
+
+    monkeypatch.setattr(store, "claim_due", counted)
+    for i in range(3):
+        to = unique_email(f"seul{i}")
+        async with mailer_db.transaction():
+            await queue_mail(mailer_db, to, "Un à la fois", now=datetime(2000, 1, 1, tzinfo=timezone.utc))
+        await eventually(lambda: _status(mailer_db, to, "sent"), message=f"sent to {to}")
+        await eventually(lambda: mailer_quiescent(service, to), message="the slot ended")
+    await asyncio.sleep(0.3)
+    assert claims == [1, 1, 1]
+
+
 async def _quiescent_everywhere(replicas, to: str) -> bool:
     return all([await mailer_quiescent(r, to) for r in replicas])
 
