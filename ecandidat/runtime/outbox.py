@@ -24,10 +24,11 @@ Publication is pipelined, each message carrying `Nats-Msg-Id` = event id (JetStr
 re-publication inside its duplicate window) and `Nats-Expected-Last-Msg-Id` = the previous event of
 the batch in the same stream (the public `evt.…` one, or the mailer-only `prv.…` one), so that a
 failure in the middle of a batch cannot store a later event before an earlier one. Rows are marked
-sent after their acknowledgement; a crash between the two re-publishes rows that JetStream
-recognises as duplicates. The marks are committed without waiting for the WAL flush
-(`synchronous_commit = off` on the relay's connection): a PostgreSQL crash may lose the last ones,
-which is the same case.
+sent after their acknowledgement, by the statement of the next round when one follows within
+MARK_DELAY (events close together: no UPDATE of their own), else alone; until then a round leaves
+them out. A crash between the two re-publishes rows that JetStream recognises as duplicates. The
+marks are committed without waiting for the WAL flush (`synchronous_commit = off` on the relay's
+connection): a PostgreSQL crash may lose the last ones, which is the same case.
 
 The relay is woken, without any NOTIFY in the commit path, by the commits of the service's
 processes: a transaction of a kit connection that called `add_event` wakes the relay of its schema
@@ -79,6 +80,7 @@ _system_clock = SystemClock()
 
 HELD_BACK_RECHECK = 0.05  # seconds between looks while writers of this outbox are in flight
 GAP_PATIENCE = 0.1  # seconds a gap in the seqs may last before a round reads the outbox's writers
+MARK_DELAY = 0.05  # seconds published rows wait for the next round to mark them sent, else marked alone
 MAX_CHECKPOINTS = 1000  # horizons waiting for their writers to end; older ones are superseded anyway
 
 WAKE_CHANNEL = "outbox"  # `db.wake_after_commit`: a commit with events wakes this process's relay
@@ -154,7 +156,7 @@ async def add_events(
 # sent ones of this leadership; a sent one of a former leader only ends the run early.
 _PUBLISHABLE = """
 SELECT seq, event_id, subject, payload FROM outbox
- WHERE sent_at IS NULL
+ WHERE sent_at IS NULL AND NOT (seq = ANY($3::bigint[]))
    AND seq <= greatest($1, (SELECT max(seq) FROM (
            SELECT seq, seq - row_number() OVER (ORDER BY seq) AS gap_before FROM (
                SELECT seq FROM outbox WHERE sent_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2) above
@@ -164,10 +166,12 @@ SELECT seq, event_id, subject, payload FROM outbox
 
 # One round trip a round: the sequence's last value and the rows publishable under the horizon
 # known so far, with one row of NULLs when there are none; with the writers (`outbox_writers()`,
-# for the horizon of the next rounds) when a gap has lasted.
+# for the horizon of the next rounds) when a gap has lasted. The rows the last rounds published
+# ($3) are marked sent by the same statement (its query still sees them unsent: they are left out).
 def _round(last_seq_and_writers: str) -> str:
     return f"""
-WITH w AS ({last_seq_and_writers})
+WITH marked AS (UPDATE outbox SET sent_at = now() WHERE seq = ANY($3::bigint[])),
+     w AS ({last_seq_and_writers})
 SELECT w.last_seq, w.writers, p.seq, p.event_id, p.subject, p.payload
   FROM w LEFT JOIN ({_PUBLISHABLE}) p ON true
  ORDER BY p.seq"""
@@ -219,6 +223,7 @@ class OutboxRelay:
         self.horizon = 0  # every row with seq <= horizon is committed or never will be
         self._checkpoints: list[tuple[int, frozenset[str]]] = []  # (last seq, its writers then)
         self._look_again = False  # the last round left rows the horizon now covers
+        self._unmarked: list[int] = []  # seqs published and acknowledged, not yet marked sent
         self._gap_since: float | None = None  # the horizon has waited for a missing seq since then
         self.writer_reads = 0  # rounds that read the outbox's writers
         self.signal = outbox_committed_signal(schema)
@@ -279,7 +284,7 @@ class OutboxRelay:
                 await wait_event(self._leader_left, self.lock_retry)
                 if lost.is_set():
                     return
-            self.horizon, self._checkpoints = 0, []
+            self.horizon, self._checkpoints, self._unmarked = 0, [], []
             self._gap_since = float("-inf")  # a new leader reads the writers at once: rows below may be sent
             self.state = "leader"
             log.info("outbox relay is leader", extra={"schema": self.schema})
@@ -293,6 +298,9 @@ class OutboxRelay:
                 if sent < 0:  # NATS refused or timed out: retry after a pause
                     await asyncio.sleep(min(self.poll_interval, 1.0))
                     continue
+                if self._unmarked and await wait_event(self._wake, MARK_DELAY):
+                    continue  # the next round marks them
+                await self._mark_sent(conn)
                 if self._checkpoints or self._gap_since is not None:
                     # Writers of this outbox are in flight; those of other processes wake nobody
                     # here when they commit: look again soon.
@@ -308,10 +316,12 @@ class OutboxRelay:
             await asyncio.shield(self._let_go(conn, was_leader and not lost.is_set()))
 
     async def _let_go(self, conn: asyncpg.Connection, leader: bool) -> None:
-        """Close the lock's connection; a leader first unlocks (closing alone frees the lock only
-        when the server's backend has ended) and then tells the replicas standing by."""
+        """Close the lock's connection; a leader first marks what it published (the next leader
+        would publish it again, for JetStream to drop) and unlocks (closing alone frees the lock
+        only when the server's backend has ended), then tells the replicas standing by."""
         if leader:
             try:
+                await asyncio.wait_for(self._mark_sent(conn), 2)
                 await asyncio.wait_for(conn.execute("SELECT pg_advisory_unlock($1)", _lock_key(self.schema)), 2)
             except Exception:  # the connection's end frees it anyway
                 leader = False
@@ -355,7 +365,10 @@ class OutboxRelay:
         looked_under = self.horizon
         now = asyncio.get_running_loop().time()
         with_writers = self._gap_since is not None and now - self._gap_since >= GAP_PATIENCE
-        found = await conn.fetch(_ROUND_WITH_WRITERS if with_writers else _ROUND, looked_under, self.batch_size)
+        found = await conn.fetch(
+            _ROUND_WITH_WRITERS if with_writers else _ROUND, looked_under, self.batch_size, self._unmarked
+        )
+        self._unmarked = []
         last_seq = found[0]["last_seq"]
         if with_writers:
             self.writer_reads += 1
@@ -404,9 +417,8 @@ class OutboxRelay:
             for future in futures:  # retrieve every outcome, so that none is reported as unhandled
                 if not future.cancelled():
                     future.exception()
-        if acked:
-            await self._mark_sent(conn, acked)
-            self.published += len(acked)
+        self._unmarked += acked  # marked by the next round, or alone after MARK_DELAY
+        self.published += len(acked)
         return -1 if failed else len(acked)
 
     def _advance(self, last_seq: int, writers: frozenset[str]) -> None:
@@ -433,8 +445,11 @@ class OutboxRelay:
             self.horizon = seq
             self._checkpoints = [(last, waited) for last, waited in self._checkpoints if last > seq]
 
-    async def _mark_sent(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
-        await conn.execute("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", seqs)
+    async def _mark_sent(self, conn: asyncpg.Connection) -> None:
+        """Mark sent the rows published since the last round, when no round came to do it."""
+        if self._unmarked:
+            await conn.execute("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", self._unmarked)
+            self._unmarked = []
 
     async def _purge(self, conn: asyncpg.Connection) -> None:
         now = datetime.now().astimezone()

@@ -316,7 +316,9 @@ async def test_relay_killed_between_publish_and_mark_sent_publishes_no_duplicate
     relay = relay_for(kit)
     crashed = asyncio.Event()
 
-    async def die_before_marking(conn, seqs):
+    async def die_before_marking(conn):
+        if crashed.is_set():  # the relay stopping: it marks nothing either
+            return
         crashed.set()
         raise asyncio.CancelledError()  # the process dies after the acks, before the UPDATE
 
@@ -518,21 +520,25 @@ async def test_the_relay_purges_what_cannot_come_again_and_keeps_the_rest(kit):
     assert INBOX_RETENTION > timedelta(days=90)
 
 
-async def test_the_relays_marks_are_planned_once_not_at_each_round(kit, monkeypatch):
-    """A round of one event marks `seq = ANY($1)` with one element: PostgreSQL would plan that
+async def test_the_relays_statements_are_planned_once_not_at_each_round(kit, monkeypatch):
+    """A round of one event marks `seq = ANY($1)` with one element: PostgreSQL would plan such a
     statement again at every round (a custom plan looks cheaper than the kept one), some 0.05 ms
-    of the server's CPU each; the relay's connection keeps one plan for it."""
+    of the server's CPU each; the relay's connection keeps one plan for each of its statements.
+    Events one at a time, each marked alone once the relay has waited MARK_DELAY for another."""
     Probe = kit.event_class()
     plans: list[asyncpg.Record] = []
     mark = OutboxRelay._mark_sent
 
-    async def mark_and_count(self, conn, seqs):
-        await mark(self, conn, seqs)
-        plans.append(
-            await conn.fetchrow(
-                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'UPDATE outbox%'"
+    async def mark_and_count(self, conn):
+        marking = bool(self._unmarked)
+        await mark(self, conn)
+        if marking:
+            plans.append(
+                await conn.fetchrow(
+                    """SELECT sum(generic_plans) FILTER (WHERE statement LIKE 'UPDATE outbox%') AS marks,
+                              sum(custom_plans) AS custom_plans FROM pg_prepared_statements"""
+                )
             )
-        )
 
     monkeypatch.setattr(OutboxRelay, "_mark_sent", mark_and_count)
     task = await run(relay_for(kit))
@@ -543,4 +549,46 @@ async def test_the_relays_marks_are_planned_once_not_at_each_round(kit, monkeypa
             await eventually(lambda: len(plans) > value, timeout=20, message=f"event {value} marked sent")
     finally:
         await stop(task)
-    assert [dict(p) for p in plans[-1:]] == [{"generic_plans": len(plans), "custom_plans": 0}]
+    assert [dict(p) for p in plans[-1:]] == [{"marks": len(plans), "custom_plans": 0}]
+
+
+async def test_the_next_round_marks_what_the_last_one_published(kit, monkeypatch):
+    """Events close together: the round that looks for the next ones marks the last ones sent in
+    the same statement (no UPDATE of its own); after MARK_DELAY with no round, they are marked
+    alone. Until marked, a row is not published again."""
+    monkeypatch.setattr("ecandidat.runtime.outbox.MARK_DELAY", 5.0)
+    Probe = kit.event_class()
+    alone: list[list[int]] = []
+    mark = OutboxRelay._mark_sent
+
+    async def counted(self, conn):
+        if self._unmarked:
+            alone.append(list(self._unmarked))
+        await mark(self, conn)
+
+    monkeypatch.setattr(OutboxRelay, "_mark_sent", counted)
+
+    async def sent(conn) -> list[bool]:
+        return [r["sent"] for r in await conn.fetch("SELECT sent_at IS NOT NULL AS sent FROM outbox ORDER BY seq")]
+
+    relay = relay_for(kit)
+    task = await run(relay)
+    try:
+        async with kit.pool.acquire() as conn:
+            async with conn.transaction():
+                await add_event(conn, Probe(value=1))
+            await eventually(lambda: _count_is(kit, 1), timeout=20, message="the first published")
+            assert await sent(conn) == [False]  # the relay waits for a round to mark it
+            async with conn.transaction():
+                await add_event(conn, Probe(value=2))
+            await eventually(lambda: _count_is(kit, 2), timeout=20, message="the second published")
+            assert await sent(conn) == [True, False] and alone == []
+
+            async def both_marked() -> bool:
+                return await sent(conn) == [True, True]
+
+            await eventually(both_marked, timeout=20, message="the last marked alone")
+            assert len(alone) == 1 and await stream_count(kit) == 2
+            assert relay.published == 2  # neither published again while it waited for its mark
+    finally:
+        await stop(task)
