@@ -40,7 +40,7 @@ async def stream_count(kit) -> int:
 
 
 def relay_for(kit, **options) -> OutboxRelay:
-    return OutboxRelay(kit.dsn, kit.schema, kit.nc, poll_interval=0.2, publish_timeout=1.0, **options)
+    return OutboxRelay(kit.dsn, kit.schema, kit.nc, **{"poll_interval": 0.2, "publish_timeout": 1.0, **options})
 
 
 async def run(relay: OutboxRelay) -> asyncio.Task:
@@ -541,7 +541,7 @@ async def test_the_relays_statements_are_planned_once_not_at_each_round(kit, mon
             )
 
     monkeypatch.setattr(OutboxRelay, "_mark_sent", mark_and_count)
-    task = await run(relay_for(kit))
+    task = await run(relay_for(kit, poll_interval=30))  # only the commits wake it: no round between
     try:
         for value in range(8):
             async with kit.pool.acquire() as conn, conn.transaction():
@@ -571,7 +571,7 @@ async def test_the_next_round_marks_what_the_last_one_published(kit, monkeypatch
     async def sent(conn) -> list[bool]:
         return [r["sent"] for r in await conn.fetch("SELECT sent_at IS NOT NULL AS sent FROM outbox ORDER BY seq")]
 
-    relay = relay_for(kit)
+    relay = relay_for(kit, poll_interval=30)  # only the commits wake it: no round between
     task = await run(relay)
     try:
         async with kit.pool.acquire() as conn:
