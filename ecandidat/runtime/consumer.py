@@ -9,7 +9,10 @@ others nothing. After the commit, handled events are acked;
 an event whose handler failed is nak'ed with a growing delay, and on its last allowed delivery (or
 at once when it can never succeed: malformed, or `PermanentFailure`) it is copied to its
 service's dead-letter stream (`DEAD_LETTERS_<SERVICE>`) and terminated, so that it never holds up
-the events behind it. A redelivered event finds its id in the inbox and changes nothing.
+the events behind it. A redelivered event finds its id in the inbox and changes nothing. A
+subscription whose handler applies an event at most once by itself (`idempotent`: a projection
+that keeps the version it holds and ignores an older or equal one) takes no inbox row: its events
+are handed to it again when redelivered, one round trip an event less.
 
 With nothing to do, a consumer waits on one pull request for up to CONSUMER_FETCH_WAIT (an event is handed
 to it as soon as it arrives). `stop()` and a reconnection of its NATS connection cut that wait
@@ -104,6 +107,7 @@ class Subscription:
     handler: Handler  # (conn, body, meta), and the prepared value when `prepare` is given
     prepare: Prepare | None = None
     batch: BatchHandler | None = None  # not with `prepare`
+    idempotent: bool = False  # the handler applies an event at most once itself: no inbox row
 
 
 E = TypeVar("E", bound=Event)
@@ -115,25 +119,28 @@ def subscription(
     handler: Callable[[D, asyncpg.Connection, E, CloudEvent], Awaitable[None]],
     deps: D,
     batch: Callable[[D, asyncpg.Connection, list[tuple[E, CloudEvent]]], Awaitable[None]] | None = None,
+    *,
+    idempotent: bool = False,
 ) -> Subscription:
     """A subscription whose handler is `handler(deps, conn, event, meta)` (`meta`: the envelope, its
     id, type and time): a service's `consumers.py` lists its handlers this way, as its `rpc.py`
     lists `handler(deps, request)`; `batch(deps, conn, [(event, meta), ...])`, when given, does the
-    same for consecutive events at once."""
+    same for consecutive events at once; `idempotent`: both apply an event at most once themselves
+    (no inbox row)."""
 
     async def handle(conn: asyncpg.Connection, event: E, meta: CloudEvent) -> None:
         await handler(deps, conn, event, meta)
 
     handle.__name__ = handler.__name__
     if batch is None:
-        return Subscription(model, handle)
+        return Subscription(model, handle, idempotent=idempotent)
     batch_handler = batch
 
     async def handle_many(conn: asyncpg.Connection, items: list[tuple[E, CloudEvent]]) -> None:
         await batch_handler(deps, conn, items)
 
     handle_many.__name__ = batch.__name__
-    return Subscription(model, handle, batch=handle_many)
+    return Subscription(model, handle, batch=handle_many, idempotent=idempotent)
 
 
 class EventConsumer:
@@ -290,16 +297,19 @@ class EventConsumer:
             return outcomes
         try:
             async with conn.transaction():
-                fresh = set(
-                    await conn.fetchval(
-                        """WITH added AS (
-                           INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
-                           ON CONFLICT DO NOTHING RETURNING event_id)
-                       SELECT coalesce(array_agg(event_id), '{}') FROM added""",
-                        self.durable,
-                        list(dict.fromkeys(event.id for _, event, _, _ in work)),
+                fresh = {event.id for _, event, route, _ in work if route.idempotent}
+                inbox = list(dict.fromkeys(event.id for _, event, route, _ in work if not route.idempotent))
+                if inbox:
+                    fresh.update(
+                        await conn.fetchval(
+                            """WITH added AS (
+                               INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+                               ON CONFLICT DO NOTHING RETURNING event_id)
+                           SELECT coalesce(array_agg(event_id), '{}') FROM added""",
+                            self.durable,
+                            inbox,
+                        )
                     )
-                )
                 run: list[tuple[Any, CloudEvent]] = []  # consecutive fresh events of one batch handler
                 run_route: Subscription | None = None
                 for _, event, route, (body, ready) in work:
@@ -426,7 +436,7 @@ class EventConsumer:
         with bind(event_id=str(event.id), event_type=event.type, consumer=self.durable, request_id=event.request_id):
             try:
                 async with conn.transaction():
-                    fresh = await conn.fetchval(
+                    fresh = route.idempotent or await conn.fetchval(
                         "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
                         self.durable,
                         event.id,

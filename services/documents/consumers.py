@@ -28,8 +28,9 @@ def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
                 handlers.candidature_status_changed,
                 deps,
                 batch=handlers.candidature_statuses_changed,
+                idempotent=True,  # the projection keeps the revision it holds
             ),
-            subscription(CandidatureDeadlineChanged, handlers.candidature_deadline_changed, deps),
+            subscription(CandidatureDeadlineChanged, handlers.candidature_deadline_changed, deps, idempotent=True),
             subscription(CandidatureCancelled, handlers.candidature_cancelled, deps),
         ],
         "letters": [letters.on_decision(deps)],

@@ -27,6 +27,7 @@ def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
                 handlers.candidature_status_changed,
                 deps,
                 batch=handlers.candidature_statuses_changed,
+                idempotent=True,  # the projection keeps the revision it holds
             ),
         ],
     }

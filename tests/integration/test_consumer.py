@@ -587,3 +587,46 @@ async def test_a_batch_handler_gets_the_runs_of_its_events_in_order_and_falls_ba
     assert await handled_batch(batch_handler(), values) == ["ack"] * 4
     assert runs == [[12, 13]]
     assert await effects(kit, "runs") == list(range(1, 14))
+
+
+async def test_an_idempotent_subscription_takes_no_inbox_row_and_gets_a_redelivery_again(kit):
+    """A handler that applies an event at most once itself (a projection keeping the version it
+    holds) gets its events without an inbox row, one statement an event less; a redelivered event
+    reaches it again, while the other subscription's repeat changes nothing."""
+    Probe, Other = kit.event_class(), kit.event_class("other")
+    consumer = EventConsumer(
+        nc=kit.nc,
+        pool=kit.pool,
+        service=KIT_SERVICE,
+        purpose="idem",
+        producer=kit.producer,
+        subscriptions=[
+            Subscription(Probe, recording_handler("idem"), idempotent=True),
+            Subscription(Other, recording_handler("idem")),
+        ],
+        batch=20,
+    )
+    await consumer.declare()
+    sub = await kit.nc.jetstream().pull_subscribe_bind(consumer.durable, consumer.spec.stream)
+
+    async def handled(n: int) -> list[str]:
+        msgs: list[Msg] = []
+        while len(msgs) < n:
+            msgs += await sub.fetch(n - len(msgs), timeout=5)
+        outcomes = await consumer._handle_batch(msgs)
+        for msg in msgs:
+            await msg.ack()
+        return [outcome for _, outcome, _ in outcomes]
+
+    try:
+        ids = [await publish(kit, Probe, 1), await publish(kit, Other, 2)]
+        assert await handled(2) == ["ack", "ack"]
+        await publish(kit, Probe, 1, event_id=ids[0], msg_id="again-1")  # delivered again
+        await publish(kit, Other, 2, event_id=ids[1], msg_id="again-2")
+        assert await handled(2) == ["ack", "ack"]
+    finally:
+        await sub.unsubscribe()
+    assert await effects(kit, "idem") == [1, 2, 1]
+    async with kit.pool.acquire() as conn:
+        inbox = await conn.fetch("SELECT event_id FROM inbox WHERE consumer = $1", consumer.durable)
+    assert [r["event_id"] for r in inbox] == [ids[1]]
