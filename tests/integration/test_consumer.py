@@ -47,7 +47,8 @@ def recording_handler(consumer_name: str, fail_on: set[int] | None = None, perma
     return handle
 
 
-def make_consumer(kit, model, handler, purpose="probe", nc=None, **options) -> EventConsumer:
+def make_consumer(kit, model, handler, purpose="probe", nc=None, subscriptions=(), **options) -> EventConsumer:
+    """A consumer of the kit's stream: `handler` for `model`, or the given `subscriptions`."""
     opts = dict(max_deliver=3, ack_wait=2.0, backoff=(0.1, 0.2), batch=20, fetch_timeout=0.3)
     opts.update(options)
     return EventConsumer(
@@ -56,9 +57,24 @@ def make_consumer(kit, model, handler, purpose="probe", nc=None, **options) -> E
         service=KIT_SERVICE,
         purpose=purpose,
         producer=kit.producer,
-        subscriptions=[Subscription(model, handler)],
+        subscriptions=list(subscriptions) or [Subscription(model, handler)],
         **opts,
     )
+
+
+async def handled_as_one_batch(kit, consumer: EventConsumer, n: int) -> list[str]:
+    """The consumer's next `n` events fetched, handled in one batch and acked: their outcomes."""
+    sub = await kit.nc.jetstream().pull_subscribe_bind(consumer.durable, consumer.spec.stream)
+    try:
+        msgs: list[Msg] = []
+        while len(msgs) < n:
+            msgs += await sub.fetch(n - len(msgs), timeout=5)
+        outcomes = await consumer._handle_batch(msgs)
+        for msg in msgs:
+            await msg.ack()
+    finally:
+        await sub.unsubscribe()
+    return [outcome for _, outcome, _ in outcomes]
 
 
 async def effects(kit, consumer: str | None = None) -> list[int]:
@@ -542,34 +558,18 @@ async def test_a_batch_handler_gets_the_runs_of_its_events_in_order_and_falls_ba
         return handle_many
 
     async def handled_batch(handler, values, *, repeat_first=False) -> list[str]:
-        consumer = EventConsumer(
-            nc=kit.nc,
-            pool=kit.pool,
-            service=KIT_SERVICE,
-            purpose="runs",
-            producer=kit.producer,
-            subscriptions=[
-                Subscription(Probe, recording_handler("runs"), batch=handler),
-                Subscription(Other, recording_handler("runs")),
-            ],
-            batch=20,
-        )
+        subscriptions = [
+            Subscription(Probe, recording_handler("runs"), batch=handler),
+            Subscription(Other, recording_handler("runs")),
+        ]
+        consumer = make_consumer(kit, None, None, purpose="runs", subscriptions=subscriptions)
         await consumer.declare()
         ids = []
         for n, (model, value) in enumerate(values):
             ids.append(await publish(kit, model, value))
             if n == 0 and repeat_first:
                 await publish(kit, model, value, event_id=ids[0], msg_id="again")
-        sub = await kit.nc.jetstream().pull_subscribe_bind(consumer.durable, consumer.spec.stream)
-        wanted = len(values) + repeat_first
-        msgs: list[Msg] = []
-        while len(msgs) < wanted:
-            msgs += await sub.fetch(wanted - len(msgs), timeout=5)
-        outcomes = await consumer._handle_batch(msgs)
-        for msg in msgs:
-            await msg.ack()
-        await sub.unsubscribe()
-        return [outcome for _, outcome, _ in outcomes]
+        return await handled_as_one_batch(kit, consumer, len(values) + repeat_first)
 
     values = [(Probe, 1), (Probe, 2), (Other, 3), (Probe, 4), (Probe, 5), (Probe, 6)]
     assert await handled_batch(batch_handler(), values, repeat_first=True) == ["ack"] * 7
@@ -594,38 +594,17 @@ async def test_an_idempotent_subscription_takes_no_inbox_row_and_gets_a_redelive
     holds) gets its events without an inbox row, one statement an event less; a redelivered event
     reaches it again, while the other subscription's repeat changes nothing."""
     Probe, Other = kit.event_class(), kit.event_class("other")
-    consumer = EventConsumer(
-        nc=kit.nc,
-        pool=kit.pool,
-        service=KIT_SERVICE,
-        purpose="idem",
-        producer=kit.producer,
-        subscriptions=[
-            Subscription(Probe, recording_handler("idem"), idempotent=True),
-            Subscription(Other, recording_handler("idem")),
-        ],
-        batch=20,
-    )
+    subscriptions = [
+        Subscription(Probe, recording_handler("idem"), idempotent=True),
+        Subscription(Other, recording_handler("idem")),
+    ]
+    consumer = make_consumer(kit, None, None, purpose="idem", subscriptions=subscriptions)
     await consumer.declare()
-    sub = await kit.nc.jetstream().pull_subscribe_bind(consumer.durable, consumer.spec.stream)
-
-    async def handled(n: int) -> list[str]:
-        msgs: list[Msg] = []
-        while len(msgs) < n:
-            msgs += await sub.fetch(n - len(msgs), timeout=5)
-        outcomes = await consumer._handle_batch(msgs)
-        for msg in msgs:
-            await msg.ack()
-        return [outcome for _, outcome, _ in outcomes]
-
-    try:
-        ids = [await publish(kit, Probe, 1), await publish(kit, Other, 2)]
-        assert await handled(2) == ["ack", "ack"]
-        await publish(kit, Probe, 1, event_id=ids[0], msg_id="again-1")  # delivered again
-        await publish(kit, Other, 2, event_id=ids[1], msg_id="again-2")
-        assert await handled(2) == ["ack", "ack"]
-    finally:
-        await sub.unsubscribe()
+    ids = [await publish(kit, Probe, 1), await publish(kit, Other, 2)]
+    assert await handled_as_one_batch(kit, consumer, 2) == ["ack", "ack"]
+    await publish(kit, Probe, 1, event_id=ids[0], msg_id="again-1")  # delivered again
+    await publish(kit, Other, 2, event_id=ids[1], msg_id="again-2")
+    assert await handled_as_one_batch(kit, consumer, 2) == ["ack", "ack"]
     assert await effects(kit, "idem") == [1, 2, 1]
     async with kit.pool.acquire() as conn:
         inbox = await conn.fetch("SELECT event_id FROM inbox WHERE consumer = $1", consumer.durable)
