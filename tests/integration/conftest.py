@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import nats
@@ -16,8 +18,31 @@ from nats.js.api import StreamConfig
 from ecandidat.contracts.base import Event
 from ecandidat.contracts.subjects import event_stream, producer_events
 from ecandidat.runtime.db import create_pool, migrate
+from ecandidat.runtime.outbox import OutboxRelay
 
 KIT_SERVICE = "kittest"  # the service the kit's test consumers belong to (its own dead-letter stream)
+
+
+def die_before_marking(monkeypatch: pytest.MonkeyPatch, relay: OutboxRelay) -> asyncio.Event:
+    """The relay's process dies once rows it published (JetStream acknowledged them) are about to
+    be marked sent, by the next round's statement or alone; the event returned is set then. A dead
+    process remembers nothing: the relay stopping marks none of them."""
+    died = asyncio.Event()
+
+    def dying(step: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Callable[[asyncpg.Connection], Awaitable[Any]]:
+        async def step_or_die(conn: asyncpg.Connection) -> Any:
+            if relay._unmarked and not died.is_set():
+                relay._unmarked = []
+                died.set()
+                raise asyncio.CancelledError()
+            return await step(conn)
+
+        return step_or_die
+
+    monkeypatch.setattr(relay, "_publish_batch", dying(relay._publish_batch))
+    monkeypatch.setattr(relay, "_mark_sent", dying(relay._mark_sent))
+    return died
+
 
 EFFECTS_SQL = """
 CREATE TABLE effects (

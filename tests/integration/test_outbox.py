@@ -20,6 +20,7 @@ from ecandidat.runtime.db import create_pool, migrate
 from ecandidat.runtime.natsauth import OPS
 from ecandidat.runtime.outbox import INBOX_RETENTION, OutboxRelay, add_event, add_events
 from tests.conftest import eventually
+from tests.integration.conftest import die_before_marking
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -314,15 +315,7 @@ async def test_nats_down_at_commit_only_delays_publication(kit, nats_server):
 async def test_relay_killed_between_publish_and_mark_sent_publishes_no_duplicate(kit, monkeypatch):
     Probe = kit.event_class()
     relay = relay_for(kit)
-    crashed = asyncio.Event()
-
-    async def die_before_marking(conn):
-        if crashed.is_set():  # the relay stopping: it marks nothing either
-            return
-        crashed.set()
-        raise asyncio.CancelledError()  # the process dies after the acks, before the UPDATE
-
-    monkeypatch.setattr(relay, "_mark_sent", die_before_marking)
+    crashed = die_before_marking(monkeypatch, relay)  # after the acks, before the UPDATE
     async with kit.pool.acquire() as conn, conn.transaction():
         ids = [await add_event(conn, Probe(value=v)) for v in range(10)]
     task = asyncio.create_task(relay.run())  # after the commit: its first batch has the ten

@@ -19,6 +19,7 @@ from services.mailer import store
 from services.mailer.catalogue import Attachment
 from services.mailer.render import Rendered
 from tests.conftest import eventually, unique_email
+from tests.integration.conftest import die_before_marking
 from tests.integration.mailer.conftest import crash, mailer_quiescent, mails_to
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -194,15 +195,7 @@ async def test_nats_down_when_the_transaction_commits(start_mailer, smtp_sink, m
 @pytest.mark.slow
 async def test_relay_killed_between_publish_and_mark_sent(start_mailer, smtp_sink, mailer_db, monkeypatch):
     service = await start_mailer()
-    died = asyncio.Event()
-
-    async def die(conn):
-        if died.is_set():  # the relay stopping: it marks nothing either
-            return
-        died.set()
-        raise asyncio.CancelledError()
-
-    monkeypatch.setattr(service.relay, "_mark_sent", die)
+    died = die_before_marking(monkeypatch, service.relay)
     to = unique_email()
     await commit_mail_check(mailer_db, to)
     await asyncio.wait_for(died.wait(), 30)
@@ -332,6 +325,8 @@ async def test_a_slot_that_finds_no_mail_due_does_not_send_the_loop_claiming(
     """Mails queued one at a time: each commit wakes the loop, whose claim takes the mail; the
     statement recording it sent finds no other due, so the slot ends without making the loop
     claim again for nothing (one claim a mail, not two)."""
+    # Mails other tests left waiting (a crashed sender's, a retry's) would be claimed too.
+    await mailer_db.execute("UPDATE deliveries SET status = 'failed' WHERE status IN ('pending', 'sending')")
     service = await start_mailer(mail_poll_interval=3600)
     claims: list[int] = []
     claim_due = store.claim_due
