@@ -191,3 +191,59 @@ class NatsServer(ManagedServer):
         """Stop, then start on the same port with the same store."""
         self.stop()
         return self.start(timeout)
+
+
+class NatsCluster:
+    """`size` nats-servers routed into one JetStream cluster on 127.0.0.1, as `deploy/nats-cluster.conf`
+    describes a deployment's (three nodes, streams at R3): each node with its own store, all with
+    the same accounts and keys. A node can be killed and started again on its ports and store.
+
+    The nodes start together: a node's JetStream is ready only once a quorum of them elected a
+    metadata leader, so starting them one after the other would wait for the first one in vain."""
+
+    def __init__(self, folder: Path, size: int = 3, name: str = "ecandidat") -> None:
+        keys = folder / "credentials"
+        generate(keys)
+        routes = [free_port(LOCALHOST) for _ in range(size)]
+        self.nodes: list[NatsServer] = []
+        for i, route in enumerate(routes, 1):
+            own_keys = folder / f"nats-{i}-credentials"  # each node writes its configuration there
+            shutil.copytree(keys, own_keys, dirs_exist_ok=True)
+            cluster = ("--cluster_name", name, "--cluster", f"nats://{LOCALHOST}:{route}")
+            peers = ("--routes", ",".join(f"nats://{LOCALHOST}:{port}" for port in routes if port != route))
+            self.nodes.append(
+                NatsServer(
+                    store_dir=folder / f"nats-{i}", name=f"nats-{i}", credentials=own_keys, extra_args=cluster + peers
+                )
+            )
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    def node(self, name: str) -> NatsServer:
+        return next(node for node in self.nodes if node.name == name)
+
+    def connect_options(self, identity: str = OPS) -> dict[str, Any]:
+        return self.nodes[0].connect_options(identity)
+
+    def start(self, timeout: float = 60.0) -> Self:
+        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            starting = [pool.submit(node.start, timeout) for node in self.nodes]
+        try:
+            for started in starting:
+                started.result()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

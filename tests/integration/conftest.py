@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -70,6 +71,15 @@ class Kit:
 
 @pytest.fixture
 async def kit(database_url: str, nats_server, tmp_path: Path) -> AsyncIterator[Kit]:
+    async with kit_on(database_url, [nats_server.url], nats_server.connect_options(), tmp_path) as made:
+        yield made
+
+
+@contextlib.asynccontextmanager
+async def kit_on(
+    database_url: str, servers: list[str], connect_options: dict[str, Any], tmp_path: Path, replicas: int = 1
+) -> AsyncIterator[Kit]:
+    """A private schema, producer and stream (at `replicas`) on the bus of `servers`."""
     suffix = uuid.uuid4().hex[:8]
     schema = f"kt_{suffix}"
     producer = f"kt{suffix}"
@@ -78,17 +88,15 @@ async def kit(database_url: str, nats_server, tmp_path: Path) -> AsyncIterator[K
     (folder / "0001_effects.sql").write_text(EFFECTS_SQL)
     await migrate(database_url, schema, folder)
     pool = await create_pool(database_url, schema, max_size=5)
-    nc = await nats.connect(
-        nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, **nats_server.connect_options()
-    )
+    nc = await nats.connect(servers, max_reconnect_attempts=-1, reconnect_time_wait=0.2, **connect_options)
     stream = event_stream(producer)
     await nc.jetstream().add_stream(
-        StreamConfig(name=stream, subjects=[producer_events(producer)], duplicate_window=120)
+        StreamConfig(name=stream, subjects=[producer_events(producer)], duplicate_window=120, num_replicas=replicas)
     )
     from ecandidat.runtime.nats import dead_letter_config, declare_streams
 
-    await declare_streams(nc.jetstream())
-    await nc.jetstream().add_stream(dead_letter_config(KIT_SERVICE))  # as it is: nothing changes
+    await declare_streams(nc.jetstream(), replicas)
+    await nc.jetstream().add_stream(dead_letter_config(KIT_SERVICE, replicas))  # as it is: nothing changes
     try:
         yield Kit(schema, producer, database_url, pool, nc, stream)
     finally:

@@ -47,9 +47,12 @@ def recording_handler(consumer_name: str, fail_on: set[int] | None = None, perma
     return handle
 
 
-def make_consumer(kit, model, handler, purpose="probe", nc=None, subscriptions=(), **options) -> EventConsumer:
-    """A consumer of the kit's stream: `handler` for `model`, or the given `subscriptions`."""
-    opts = dict(max_deliver=3, ack_wait=2.0, backoff=(0.1, 0.2), batch=20, fetch_timeout=0.3)
+def make_consumer(
+    kit, model, handler, purpose="probe", nc=None, subscriptions=(), service_timings=False, **options
+) -> EventConsumer:
+    """A consumer of the kit's stream: `handler` for `model`, or the given `subscriptions`; with
+    short waits and few deliveries, or with `service_timings` the services' own."""
+    opts = {} if service_timings else dict(max_deliver=3, ack_wait=2.0, backoff=(0.1, 0.2), batch=20, fetch_timeout=0.3)
     opts.update(options)
     return EventConsumer(
         nc=nc or kit.nc,
