@@ -434,6 +434,12 @@ async def test_bulk_statut_on_twenty_candidatures_then_their_xlsx_export(site, b
             )  # the DSFR draws the box over the input, in its label
     await expect(page.locator("input[name=ids]:checked")).to_have_count(20)
     await page.locator("#statut_lot").select_option("receptionne")
+    # Each action on the checked rows has its button beside its choice, their bottoms on one line.
+    offsets = await page.locator(".ec-action").evaluate_all(
+        """actions => actions.map(action => action.querySelector('button').getBoundingClientRect().bottom
+                                         - action.querySelector('select').getBoundingClientRect().bottom)"""
+    )
+    assert len(offsets) == 2 and all(abs(offset) <= 2 for offset in offsets), offsets
     await j.step("liste-vingt-cochees")
     await page.get_by_role("button", name="Changer le statut").click()
     await flash(page, "Statut du dossier changé (20 candidature(s)).")
