@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import PASSWORD, mail_to, text_of
@@ -93,9 +93,10 @@ async def choose_commune(page: Page, field: str, search: str, code: str, js: boo
     assert gap is None or gap >= 24, f"the field after the commune {field!r} is {gap} px below its list"
 
 
-async def fields_clear_of_button(page: Page) -> None:
-    """The form's button sits as far below its last field as the DSFR spaces two fields (1.5rem)."""
-    gap = await page.locator("form[data-validate]").last.evaluate(
+async def fields_clear_of_button(page: Page, form: Locator | None = None) -> None:
+    """The form's button (by default the page's last validated form's) sits as far below its last
+    field as the DSFR spaces two fields (1.5rem)."""
+    gap = await (form or page.locator("form[data-validate]").last).evaluate(
         """form => {
             const button = form.querySelector('button[type=submit]:not([name])');
             const fields = [...form.querySelectorAll('input:not([type=hidden]), select, textarea')];

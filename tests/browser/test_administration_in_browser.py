@@ -23,7 +23,7 @@ from tests.e2e.test_staff_administration import BrokenMailbox, mails_to, ManyDea
 from tests.unit.documents import corpus
 from tests.unit.dossiers.samples import bea, registry_csv, registry_row
 
-from .helpers import flash
+from .helpers import fields_clear_of_button, flash
 from .test_gestion_in_browser import staff_login
 
 ADMIN_PAGES = (
@@ -183,9 +183,15 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     # A staff member's roles: none is refused beside the roles; then read-only; then disabled.
     member = await invited(platform, smtp_sink, boss, ["gestionnaire"], centres=["DAEU"])
     await page.goto(site.url("/personnel/administration/comptes"))
+    await expect(page.locator("tbody tr", has_text=member.email)).to_contain_text("Gestionnaire")
     await page.locator("tbody tr", has_text=member.email).get_by_role("link").click()
     await page.wait_for_url(re.compile(r"/personnel/administration/comptes/[0-9a-f-]{36}$"))
     await expect(page.get_by_text(member.email)).to_be_visible()
+    # The roles by their names, the button clear of the scope's fields.
+    await expect(page.locator("label[for=role-gestionnaire_lecture]")).to_have_text("Gestionnaire (lecture seule)")
+    await fields_clear_of_button(
+        page, page.locator("form", has=page.get_by_role("button", name="Enregistrer les rôles"))
+    )
     await page.locator("label[for=role-gestionnaire]").click()  # unticked: no role left
     await page.get_by_role("button", name="Enregistrer les rôles").click()
     await expect(page.locator("#erreurs")).to_be_visible()

@@ -146,6 +146,7 @@ async def test_a_gestionnaire_s_day_in_chromium(site, browser_page, journey, smt
     await staff_login(page, email, app.code(), enter=True)
     await page.wait_for_url(re.compile(r"/personnel$"))
     await expect(page.get_by_text("Louise Martin").first).to_be_visible()
+    await expect(page.locator(".fr-tag")).to_have_text(["Gestionnaire"])  # her role by its name
     await j.step("tableau-de-bord")
 
     # The formation's list, filtered to « Réceptionné », with its counts per statut.

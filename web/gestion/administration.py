@@ -17,7 +17,7 @@ from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, read_upload, redirect, text_values
 from .common import PREFIX, page, staff_allowed
-from .roles import STAFF_ROLES
+from .roles import all_roles
 
 routes = web.RouteTableDef()
 COMPTES = f"{PREFIX}/administration/comptes"
@@ -34,7 +34,7 @@ async def _page(request: web.Request, context: dict | None = None, status: int =
     return page(
         request,
         "gestion/comptes.html",
-        {"accounts": listed["items"], "all_roles": STAFF_ROLES, "section": COMPTES, **(context or {})},
+        {"accounts": listed["items"], "all_roles": all_roles(), "section": COMPTES, **(context or {})},
         status=status,
         title=_("Comptes du personnel"),
     )
@@ -118,7 +118,7 @@ async def _account_page(
         "gestion/compte.html",
         {
             "account": account,
-            "all_roles": STAFF_ROLES,
+            "all_roles": all_roles(),
             "values": values,
             "errors": {},
             "section": COMPTES,

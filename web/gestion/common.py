@@ -12,7 +12,7 @@ from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import RECENT, api, session_key
 from ..render import USER, render
-from .roles import Can
+from .roles import Can, role_label
 
 PREFIX = "/personnel"
 LOGIN = f"{PREFIX}/connexion"
@@ -77,7 +77,14 @@ def page(
     status: int = 200,
     title: str | None = None,
 ) -> web.Response:
-    """A page of the espace gestion: its header (name, logout), its menu, what the person may do."""
+    """A page of the espace gestion: its header (name, logout), its menu, what the person may do,
+    and `role_label` for the roles it names."""
     crumbs = [(PREFIX, _("Espace gestion"))] + ([("", title)] if title else [])
-    base = {"espace": "gestion", "nav": navigation(request), "can": can(request), "breadcrumb": crumbs}
+    base = {
+        "espace": "gestion",
+        "nav": navigation(request),
+        "can": can(request),
+        "breadcrumb": crumbs,
+        "role_label": role_label,
+    }
     return render(request, template, {**base, **(context or {})}, status=status)

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..i18n import N_
+from ..i18n import gettext as _
+
 STAFF_ROLES = (
     "admin",
     "scolarite",
@@ -20,6 +23,15 @@ STAFF_ROLES = (
     "commission",
     "commission_lecture",
 )
+ROLE_LABELS = {
+    "admin": N_("Administrateur"),
+    "scolarite": N_("Scolarité"),
+    "scolarite_lecture": N_("Scolarité (lecture seule)"),
+    "gestionnaire": N_("Gestionnaire"),
+    "gestionnaire_lecture": N_("Gestionnaire (lecture seule)"),
+    "commission": N_("Membre de commission"),
+    "commission_lecture": N_("Membre de commission (lecture seule)"),
+}
 EVERYWHERE = ("admin", "scolarite", "scolarite_lecture")
 CENTRE_ROLES = ("gestionnaire", "gestionnaire_lecture")
 COMMISSION_ROLES = ("commission", "commission_lecture")
@@ -28,6 +40,16 @@ MANAGERS = OFFER_ADMINS + ("gestionnaire",)  # statut, pieces, type de traitemen
 DECIDERS = MANAGERS + ("commission",)  # decisions and notes
 ACCOUNT_READERS = EVERYWHERE
 ADMIN = ("admin",)  # staff accounts, webhooks, mail log, registry
+
+
+def role_label(code: str) -> str:
+    """A role as a page names it, in the page's language (its code when it is not one of ours)."""
+    return _(ROLE_LABELS[code]) if code in ROLE_LABELS else code
+
+
+def all_roles() -> list[tuple[str, str]]:
+    """Every role with its label, for the roles' fields."""
+    return [(code, role_label(code)) for code in STAFF_ROLES]
 
 
 def _any(roles: Iterable[str], group: tuple[str, ...]) -> bool:

@@ -21,6 +21,13 @@ def test_the_pages_role_groups_are_the_api_s():
     assert roles.ADMIN == access.ADMINS == access.REGISTRY_ADMINS
 
 
+def test_each_role_has_its_name_in_the_pages():
+    """The pages name the roles (« Gestionnaire (lecture seule) »), not their codes, all distinctly."""
+    assert set(roles.ROLE_LABELS) == set(access.STAFF_ROLES)
+    assert len(set(roles.ROLE_LABELS.values())) == len(roles.ROLE_LABELS)
+    assert roles.role_label("gestionnaire_lecture") == "Gestionnaire (lecture seule)"
+
+
 def test_the_pages_see_what_the_api_lets_read():
     """`Can.sees_centre` / `sees_commission` answer as the API's scope rules for every role."""
     from ecandidat.contracts.auth import Principal
