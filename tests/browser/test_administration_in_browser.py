@@ -43,6 +43,16 @@ ADMIN_LINKS = (
 )
 
 
+async def incident_fields_on_one_line(page) -> None:
+    """The incident's day, hour and hours side by side, their boxes on one line, and the reason's
+    field below them as far as the DSFR spaces two fields."""
+    boxes = [await page.locator(f"#{name}").bounding_box() for name in ("incident_date", "incident_heure", "heures")]
+    tops = [box["y"] for box in boxes if box]
+    assert len(tops) == 3 and max(tops) - min(tops) <= 1, tops
+    label = await page.locator("label[for=motif]").bounding_box()
+    assert label and label["y"] - max(box["y"] + box["height"] for box in boxes if box) >= 24
+
+
 async def test_an_administrator_s_administration_in_chromium(site, browser_page, journey, smtp_sink):
     platform = site.platform
     boss = await admin(platform)
@@ -155,6 +165,7 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await page.get_by_role("link", name=campagne["libelle"]).click()
     await expect(page.locator("#debut")).to_have_value(campagne["debut"])
     await expect(page.locator("#fin")).to_have_value(campagne["fin"])
+    await incident_fields_on_one_line(page)
     await j.step("campagne")
     await page.goto(site.url("/personnel/administration/offre"))
     await page.get_by_role("link", name="Nouvelle campagne").click()
@@ -173,6 +184,7 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await page.get_by_role("button", name="Prolonger").click()
     await expect(page.locator("#heures-desc-error")).not_to_be_empty()
     await expect(page.locator("#motif")).to_have_value("Plateforme indisponible")
+    await incident_fields_on_one_line(page)  # the message below its field moves none of them
     await j.step("campagne-prolongation-refusee")
     await page.locator("#heures").fill("24")
     await page.get_by_role("button", name="Prolonger").click()
