@@ -16,7 +16,7 @@ from tests.conftest import eventually
 from tests.e2e.test_accounts import api, mail_to, text_of
 from tests.e2e.test_accounts_staff import admin, invited
 
-from .helpers import files, flash
+from .helpers import fields_clear_of_button, files, flash
 from .test_gestion_in_browser import staff_login, transmitted_candidature
 
 
@@ -46,7 +46,9 @@ async def enter(page: Page, kind: str, **fields: str) -> None:
     await page.locator(f"label[for=kind-{kind}]").click()
     for name, value in fields.items():
         await page.locator(f"#{name}").fill(value)
-    await page.get_by_role("button", name="Saisir la décision").click()
+    button = page.get_by_role("button", name="Saisir la décision")
+    await fields_clear_of_button(page, page.locator("form", has=button))
+    await button.click()
 
 
 async def validate(page: Page, label: str) -> None:
