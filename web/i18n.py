@@ -26,6 +26,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import NullTranslations, Translations
 
+from ecandidat.runtime.french import typographie
+
 HERE = Path(__file__).resolve().parent
 LOCALE_DIR = HERE / "locale"
 LANGUAGES = ("fr", "en")
@@ -40,9 +42,20 @@ def _po_path(language: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
 
 
+class French(NullTranslations):
+    """The message ids are French: they are the translation, with French typography's no-break
+    spaces (`typographie`)."""
+
+    def gettext(self, message: str) -> str:
+        return typographie(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return typographie(super().ngettext(singular, plural, n))
+
+
 def _compile(language: str) -> NullTranslations:
     if language == DEFAULT:
-        return NullTranslations()
+        return French()
     with _po_path(language).open("rb") as stream:
         catalog = read_po(stream, locale=language)
     buffer = io.BytesIO()
@@ -101,10 +114,15 @@ def _as_date(value: date | datetime | str) -> date:
 
 
 def date_long(value: date | datetime | str | None) -> str:
-    """« 10 décembre 2026 » (« 10 December 2026 »)."""
+    """« 10 décembre 2026 », « 1er février 2027 » (« 10 December 2026 »), the day kept with its
+    month on one line."""
     if value is None:
         return ""
-    return format_date(_as_date(value), "d MMMM y", locale=_LOCALES[_current.get()])
+    day = _as_date(value)
+    text = format_date(day, "d MMMM y", locale=_LOCALES[_current.get()])
+    if day.day == 1 and _current.get() == "fr":
+        text = "1er" + text[1:]
+    return typographie(text)
 
 
 def datetime_long(value: datetime | str | None) -> str:

@@ -8,6 +8,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from ecandidat.runtime.french import typeset
+
 from . import i18n
 from .assets import ASSETS
 from .session import FLASH_COOKIE, csrf_token, has_session_cookie, take_flash
@@ -44,6 +46,11 @@ def navigation(logged_in: bool, ent_url: str | None = None) -> list[tuple[str, s
     return items
 
 
+class AsTyped(str):
+    """A value going back into a form field (`|as_typed`): kept exactly as the person typed it, not
+    typeset as what the page shows (`typeset`: the page's values in French typography)."""
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(i18n.HERE / "templates")),
@@ -53,6 +60,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
         enable_async=False,
+        finalize=typeset,
     )
     # Newstyle: Jinja fills the placeholders (`num` and the call's own) once the form is chosen.
     env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -60,7 +68,7 @@ def environment() -> jinja2.Environment:
         lambda singular, plural, n: i18n.plural_form(singular, plural, n),
         newstyle=True,
     )
-    env.filters.update(date_long=i18n.date_long, datetime_long=i18n.datetime_long, until=i18n.until)
+    env.filters.update(date_long=i18n.date_long, datetime_long=i18n.datetime_long, until=i18n.until, as_typed=AsTyped)
     env.globals.update(badge=lambda statut: STATUT_BADGES.get(statut or "", "info"))
     return env
 

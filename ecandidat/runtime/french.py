@@ -1,7 +1,9 @@
-"""Dates written in French words, as a form or a letter shows them: « 12 avril 1990 »."""
+"""French as it is written: dates in words (« 12 avril 1990 ») and the spaces that do not break a line."""
 
 from __future__ import annotations
 
+import functools
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -61,3 +63,39 @@ def avant_limite(limite: datetime) -> str:
     « avant le 09/12/2026 à 00:00 », which people read as one day too many)."""
     courte = limite_courte(limite)
     return f"avant le {courte}" if " à " in courte else f"jusqu'au {courte} inclus"
+
+
+# French typography: a space that must not break a line. A colon and the guillemets' inner sides
+# take a no-break space, a semicolon, an exclamation or a question mark a narrow one (Imprimerie
+# nationale); a number stays with its unit, a day with its month. Only spaces already written are
+# replaced: the text's words are left as they are, and a text without such spaces (English) passes
+# through unchanged.
+NBSP = "\u00a0"
+NNBSP = "\u202f"
+_BEFORE_COLON = re.compile(r"(?:(?<=\S)|\A) +(?=:(?:\s|\Z))")
+_BEFORE_MARK = re.compile(r"(?:(?<=\S)|\A) +(?=[;!?](?:[\s»)]|\Z))")
+_INSIDE_GUILLEMETS = (re.compile(r"« +"), re.compile(r" +»"))
+_CANDIDATE = re.compile(r" [:;!?»]|« |\d |1er ")  # where one of the rules below may apply
+_NUMBER_UNIT = re.compile(r"(?:(?<=\d)|(?<=\b1er)) +(?=(?:Mo|Ko|Go|h|%s)\b)|(?<=\d h) +(?=\d)" % "|".join(MOIS))
+
+
+@functools.lru_cache(maxsize=8192)  # a page's or a mail's texts are mostly the same few hundred
+def typographie(text: str) -> str:
+    """« Statut : complet ; pièce « CV » de 2 Mo » with the spaces that hold: the colon never starts
+    a line, the guillemets never end or start one apart from their words."""
+    if " " not in text or not _CANDIDATE.search(text):
+        return text
+    text = _BEFORE_COLON.sub(NBSP, text)
+    text = _BEFORE_MARK.sub(NNBSP, text)
+    opening, closing = _INSIDE_GUILLEMETS
+    text = opening.sub("«" + NBSP, text)
+    text = closing.sub(NBSP + "»", text)
+    return _NUMBER_UNIT.sub(NBSP, text)
+
+
+def typeset(value: object) -> object:
+    """Jinja's `finalize` for French output: every value a page or a mail shows (a formation's
+    title, a piece's description written by the university, a comment) in the typography of the
+    text around it. Anything but a plain `str` is left as it is: Markup (rendered already), or a
+    `str` subclass that marks a value going back into a form field as the person typed it."""
+    return typographie(value) if type(value) is str else value

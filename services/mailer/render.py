@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.ext
+from jinja2.lexer import Token, TokenStream
 
-from ecandidat.runtime.french import avant_limite
+from ecandidat.runtime.french import avant_limite, typeset, typographie
 
 TEMPLATES = Path(__file__).with_name("templates")
 PARIS = ZoneInfo("Europe/Paris")
@@ -39,6 +42,16 @@ def limite_fr(value: datetime | str | None) -> str:
     return avant_limite(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
+class FrenchTypography(jinja2.ext.Extension):
+    """The templates' own text with French typography's no-break spaces (« Statut : … » never
+    leaves the colon at the start of a line), set once when a template compiles; the values put
+    into it (names, titles) are typeset as they are written in (`typeset`)."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        for token in stream:
+            yield Token(token.lineno, "data", typographie(token.value)) if token.type == "data" else token
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -56,6 +69,8 @@ class Renderer:
                 keep_trailing_newline=True,
                 autoescape=autoescape,
                 auto_reload=False,
+                extensions=[FrenchTypography],
+                finalize=typeset,
             )
             for autoescape in (False, True)
         )
@@ -66,7 +81,7 @@ class Renderer:
 
     def render(self, template: str, context: dict[str, Any]) -> Rendered:
         subject = self._text.get_template(f"{template}.subject.j2").render(context)
-        subject = " ".join(subject.split())  # one line, no header injection
+        subject = " ".join(subject.split())  # one line of plain spaces: no header injection, nothing to wrap
         text = self._text.get_template(f"{template}.txt.j2").render(context)
         html = self._html.get_template(f"{template}.html.j2").render({**context, "subject": subject})
         return Rendered(subject=subject, text=text.strip() + "\n", html=html)

@@ -189,6 +189,7 @@ class Journey:
         assert "Traceback" not in text and not text.lstrip().startswith("{"), text[:500]
         assert await page.locator("html[lang]").count() == 1
         path = await self.shot(name, page)
+        await check_typography(page, name)
         if await page.evaluate(HAS_JS) or self.browser is None:
             await check_accessibility(page, name)
         else:
@@ -228,6 +229,24 @@ class Journey:
             if not e.startswith("Failed to load resource: the server responded with a status of 4")
         ]
         assert not errors, errors
+
+
+# The page's own words: a space that HTML may break (a space, a line end of the template) before a
+# colon, a semicolon, a question or an exclamation mark, or inside guillemets, is a line that can
+# start with « : ». Values the person typed, shown as written, are in none of these elements.
+TYPESET = "h1, h2, h3, h4, legend, label, button, th, p, li, .fr-hint-text, .fr-alert, .fr-message, .fr-badge, .fr-tag"
+BREAKABLE = re.compile(r"[^ \t\r\n«][ \t\r\n]+[:;!?»](?:[ \t\r\n]|$)|«[ \t\r\n]")
+
+
+async def check_typography(page: Page, name: str) -> None:
+    """French typography on a French page (`typographie`): no breakable space where a line must not break."""
+    if await page.get_attribute("html", "lang") != "fr":
+        return
+    texts = await page.eval_on_selector_all(TYPESET, "elements => elements.map(e => e.textContent)")
+    bad = sorted(
+        {found.group(0) + " in " + " ".join(text.split())[:80] for text in texts for found in BREAKABLE.finditer(text)}
+    )
+    assert not bad, f"breakable spaces on {name} ({page.url}): {bad}"
 
 
 async def check_accessibility(page: Page, name: str) -> None:

@@ -291,7 +291,7 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
         await page.goto(site.url("/personnel/administration/lettres-mortes"))
         await expect(page.locator("#lettres-mortes-plus")).to_have_text(
             re.compile(
-                r"^\s*\d+ événements en échec en tout : la liste montre les 200 plus récents de chaque service\."
+                r"^\s*\d+ événements en échec en tout\s: la liste montre les 200 plus récents de chaque service\."
             )
         )
         await expect(page.locator("#lettres-mortes tbody tr[data-service=mailer]")).to_have_count(200)

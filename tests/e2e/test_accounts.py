@@ -16,6 +16,7 @@ from ecandidat.runtime.outbox import pending_count
 from ecandidat.runtime.sealing import new_key
 from ecandidat.runtime.nats import flush
 from tests.conftest import eventually, unique_email
+from tests.french import as_read
 
 PASSWORD = "cheval agrafe pile correcte"
 NUMERO = re.compile(r"^26[0-9A-Z]{6}$")
@@ -74,7 +75,8 @@ async def mail_to(smtp_sink, address: str, subject_part: str, count: int = 1):
 
 
 def text_of(mail) -> str:
-    return mail.get_body(("plain",)).get_content()
+    """The mail's text part as it reads: French typography's no-break spaces read as spaces."""
+    return as_read(mail.get_body(("plain",)).get_content())
 
 
 def token_in(mail) -> str:

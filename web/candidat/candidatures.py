@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from ecandidat.runtime.french import typographie
+
 from ..api import Problem, chunks_of
 from ..i18n import gettext as _
 from ..i18n import until
@@ -142,7 +144,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
         )
     except Problem as problem:
         if _wants_json(request):
-            return web.json_response({"ok": False, "message": problem.detail}, status=problem.status)
+            # shown by the page's script as text: typeset as the page's own texts are (`render.typeset`)
+            return web.json_response({"ok": False, "message": typographie(problem.detail)}, status=problem.status)
         return await _candidature_page(request, cid, status=problem.status, piece_errors={slot: problem.detail})
     target = f"/candidatures/{cid}#piece-{slot}"
     if _wants_json(request):

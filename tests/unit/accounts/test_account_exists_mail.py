@@ -12,6 +12,7 @@ from ecandidat.runtime.sealing import Sealer, new_key
 from services.mailer.catalogue import MailContext, load
 from services.mailer.links import open_links
 from services.mailer.render import Renderer
+from tests.french import as_read
 
 KEY = new_key()
 SEALER = Sealer(KEY)
@@ -37,7 +38,7 @@ def rendered(reason: str):
     [mail] = load()[AccountCredentialsRequested](event, envelope(event, event_id=uuid.uuid4(), time=EXPIRES), CTX)
     stored = Renderer().render(mail.template, mail.context)
     assert "jeton-secret" not in stored.text + stored.html  # the delivery log keeps the link sealed
-    return mail, type(stored)(stored.subject, open_links(stored.text, KEY), open_links(stored.html, KEY))
+    return mail, type(stored)(stored.subject, as_read(open_links(stored.text, KEY)), open_links(stored.html, KEY))
 
 
 def test_a_second_registration_mails_the_owner_that_they_already_have_an_account():

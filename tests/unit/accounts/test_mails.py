@@ -15,6 +15,7 @@ from ecandidat.runtime.sealing import Sealer, new_key
 from services.mailer.catalogue import MailContext, load
 from services.mailer.links import open_links
 from services.mailer.render import Renderer
+from tests.french import as_read
 
 KEY = new_key()
 SEALER = Sealer(KEY)
@@ -45,7 +46,7 @@ def created() -> AccountActivationRequested:
 def test_account_created_mail_reads_like_the_guide():
     [mail] = compose(created())
     stored = Renderer().render(mail.template, mail.context)
-    rendered = type(stored)(stored.subject, open_links(stored.text, KEY), open_links(stored.html, KEY))
+    rendered = type(stored)(stored.subject, as_read(open_links(stored.text, KEY)), open_links(stored.html, KEY))
     assert mail.recipient == "test2@example.org"
     assert "Bonjour Jean TEST2," in rendered.text
     assert "Vous venez de créer un compte pour la Campagne eCandidat 2026." in rendered.text

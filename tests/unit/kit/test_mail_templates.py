@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timezone
 import pytest
 
 from services.mailer.render import Renderer
+from tests.french import as_read
 
 DIRECTORY = {
     "nom": "TEST2",
@@ -152,7 +153,15 @@ def test_a_piece_refused_before_the_transmission_does_not_say_the_dossier_is_inc
     context = {**DIRECTORY, **CONTEXTS["piece_refused"]}
     after = Renderer().render("piece_refused", context)
     assert after.subject == "Pièce refusée : votre dossier pour la formation DAEU option A est incomplet"
-    assert "cliquez à nouveau sur « Transmettre ma candidature »" in after.text
+    assert "cliquez à nouveau sur « Transmettre ma candidature »" in as_read(after.text)
+    # the templates' own colons and guillemets hold to their words, in both parts; the subject is a
+    # line of plain spaces (checked above)
+    for part in (after.text, after.html):
+        assert "Numéro de dossier eCandidat\u00a0: 22PB7Y36" in part and "«\u00a0Transmettre" in part, part
+    # and so do the values written into them: a gestionnaire's comment
+    commented = Renderer().render("piece_refused", {**context, "commentaire": "Illisible : rescannez-le !"})
+    for part in (commented.text, commented.html):
+        assert "Illisible\u00a0: rescannez-le\u202f!" in part, part
     before = Renderer().render("piece_refused", {**context, "transmise": False})
     assert "incomplet" not in before.subject and "Pièce refusée" in before.subject, before.subject
     assert "n'est pas encore transmise" in before.text and "à nouveau sur" not in before.text

@@ -24,11 +24,11 @@ def test_every_message_of_the_code_and_templates_has_its_english_translation():
 
 
 def test_deadlines_are_written_as_french_people_write_them():
-    assert i18n.until(date(2026, 12, 10)) == "jusqu'au 10 décembre 2026 inclus"
-    assert i18n.date_long("2027-02-01") == "1 février 2027"
+    assert i18n.until(date(2026, 12, 10)) == "jusqu'au 10\u00a0décembre 2026 inclus"
+    assert i18n.date_long("2027-02-01") == "1er\u00a0février 2027"
     # A deadline stored at 23:30 UTC on 9 December is already the 10th in Paris.
-    assert i18n.until(datetime(2026, 12, 9, 23, 30, tzinfo=timezone.utc)) == "jusqu'au 10 décembre 2026 inclus"
-    assert i18n.datetime_long(datetime(2026, 7, 1, 12, 5, tzinfo=timezone.utc)) == "1 juillet 2026 à 14:05"
+    assert i18n.until(datetime(2026, 12, 9, 23, 30, tzinfo=timezone.utc)) == "jusqu'au 10\u00a0décembre 2026 inclus"
+    assert i18n.datetime_long(datetime(2026, 7, 1, 12, 5, tzinfo=timezone.utc)) == "1er\u00a0juillet 2026 à 14:05"
 
 
 def test_the_english_switch_translates_messages_and_dates(english):
@@ -63,4 +63,29 @@ def test_a_template_plural_fills_its_own_placeholders_in_either_language(english
         rendered = env.from_string(source).render(one=message, many=many, n=1)
     finally:
         i18n.reset_language(token)
-    assert rendered.startswith("1 événement en échec en tout : la liste montre les 200 plus récents"), rendered
+    assert rendered.startswith("1 événement en échec en tout\u00a0: la liste montre les 200 plus récents"), rendered
+
+
+def test_french_pages_keep_a_colon_or_a_guillemet_with_its_words_and_form_fields_as_typed(english):
+    env = environment()
+    source = (
+        "<p>{{ _('Séparateur « %(sep)s » : %(n)s', sep=sep, n=n) }}</p><p>{{ description }}</p>"
+        '<input value="{{ description|as_typed }}"><textarea>{{ description|as_typed }}</textarea>'
+    )
+    token = i18n.set_language("fr")
+    try:
+        french = env.from_string(source).render(sep=";", n=3, description="Bénéficiaires du RSA : attestation ; <b>")
+        statut = i18n.gettext("Statut : %(statut)s", statut="complet")
+    finally:
+        i18n.reset_language(token)
+    # the page's words and a value it shows (the university's description of a piece) are typeset,
+    # escaped as any text; what goes back into a form field is what the person typed
+    assert french == (
+        "<p>Séparateur «\u00a0;\u00a0»\u00a0: 3</p><p>Bénéficiaires du RSA\u00a0: attestation\u202f; &lt;b&gt;</p>"
+        '<input value="Bénéficiaires du RSA : attestation ; &lt;b&gt;">'
+        "<textarea>Bénéficiaires du RSA : attestation ; &lt;b&gt;</textarea>"
+    ), french
+    assert statut == "Statut\u00a0: complet"
+    # English, and a message without such spaces, come out as they are
+    assert env.from_string("{{ _('Accueil') }}").render() == "Home"
+    assert i18n.gettext("Time: 14:30") == "Time: 14:30"
