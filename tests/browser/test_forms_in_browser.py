@@ -174,7 +174,7 @@ async def test_bad_input_on_each_form_shows_the_fields_message_and_keeps_the_res
     )
     await section(
         "experiences-professionnelles",
-        {"annee": "2021", "duree": "1 an", "organisme": "Mairie"},
+        {"annee": "2021", "duree": "1 an", "organisme": "Mairie : service « État civil »"},
         {},
         "intitule",
         "obligatoire",
