@@ -4,8 +4,8 @@ compares words, and the typography has tests of its own."""
 
 from __future__ import annotations
 
-from ecandidat.runtime.french import NBSP, NNBSP
+from ecandidat.runtime.french import NBSP
 
 
 def as_read(text: str) -> str:
-    return text.replace(NBSP, " ").replace(NNBSP, " ")
+    return text.replace(NBSP, " ")

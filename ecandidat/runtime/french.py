@@ -65,18 +65,19 @@ def avant_limite(limite: datetime) -> str:
     return f"avant le {courte}" if " à " in courte else f"jusqu'au {courte} inclus"
 
 
-# French typography: a space that must not break a line. A colon and the guillemets' inner sides
-# take a no-break space, a semicolon, an exclamation or a question mark a narrow one (Imprimerie
-# nationale); a number stays with its unit, a day with its month. Only spaces already written are
-# replaced: the text's words are left as they are, and a text without such spaces (English) passes
-# through unchanged.
+# French typography: a space that must not break a line. Before a colon, a semicolon, a question
+# or an exclamation mark, inside guillemets, between a number and its unit, a day and its month: a
+# no-break space (U+00A0; the narrow one, U+202F, is a pixel or two wide in the DSFR's Marianne at
+# body size, read as a missing space). Only spaces already written are replaced: the text's words
+# are left as they are, and a text without such spaces (English) passes through unchanged.
 NBSP = "\u00a0"
-NNBSP = "\u202f"
-_BEFORE_COLON = re.compile(r"(?:(?<=\S)|\A) +(?=:(?:\s|\Z))")
-_BEFORE_MARK = re.compile(r"(?:(?<=\S)|\A) +(?=[;!?](?:[\s»)]|\Z))")
-_INSIDE_GUILLEMETS = (re.compile(r"« +"), re.compile(r" +»"))
-_CANDIDATE = re.compile(r" [:;!?»]|« |\d |1er ")  # where one of the rules below may apply
-_NUMBER_UNIT = re.compile(r"(?:(?<=\d)|(?<=\b1er)) +(?=(?:Mo|Ko|Go|h|%s)\b)|(?<=\d h) +(?=\d)" % "|".join(MOIS))
+_CANDIDATE = re.compile(r" [:;!?»]|« |\d |1er ")  # where a space below may be: most texts have none
+_NO_BREAK = re.compile(
+    r"(?:(?<=\S)|\A) +(?=[:;!?](?:[\s»)]|\Z))"  # before a colon, a semicolon, a question or exclamation mark
+    r"|(?<=«) +| +(?=»)"  # inside guillemets
+    r"|(?:(?<=\d)|(?<=\b1er)) +(?=(?:Mo|Ko|Go|h|%s)\b)"  # a number and its unit, a day and its month
+    r"|(?<=\d h) +(?=\d)" % "|".join(MOIS)  # « 14 h 30 »
+)
 
 
 @functools.lru_cache(maxsize=8192)  # a page's or a mail's texts are mostly the same few hundred
@@ -85,12 +86,7 @@ def typographie(text: str) -> str:
     a line, the guillemets never end or start one apart from their words."""
     if " " not in text or not _CANDIDATE.search(text):
         return text
-    text = _BEFORE_COLON.sub(NBSP, text)
-    text = _BEFORE_MARK.sub(NNBSP, text)
-    opening, closing = _INSIDE_GUILLEMETS
-    text = opening.sub("«" + NBSP, text)
-    text = closing.sub(NBSP + "»", text)
-    return _NUMBER_UNIT.sub(NBSP, text)
+    return _NO_BREAK.sub(NBSP, text)
 
 
 def typeset(value: object) -> object:

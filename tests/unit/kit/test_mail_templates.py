@@ -161,7 +161,7 @@ def test_a_piece_refused_before_the_transmission_does_not_say_the_dossier_is_inc
     # and so do the values written into them: a gestionnaire's comment
     commented = Renderer().render("piece_refused", {**context, "commentaire": "Illisible : rescannez-le !"})
     for part in (commented.text, commented.html):
-        assert "Illisible\u00a0: rescannez-le\u202f!" in part, part
+        assert "Illisible\u00a0: rescannez-le\u00a0!" in part, part
     before = Renderer().render("piece_refused", {**context, "transmise": False})
     assert "incomplet" not in before.subject and "Pièce refusée" in before.subject, before.subject
     assert "n'est pas encore transmise" in before.text and "à nouveau sur" not in before.text

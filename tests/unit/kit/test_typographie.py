@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecandidat.runtime.french import NBSP, NNBSP, typographie
+from ecandidat.runtime.french import NBSP, typographie
 
 
 @pytest.mark.parametrize(
@@ -13,9 +13,9 @@ from ecandidat.runtime.french import NBSP, NNBSP, typographie
         ("Statut : complet", f"Statut{NBSP}: complet"),
         ("Formation : ", f"Formation{NBSP}: "),  # a template's text before a value
         (" : suite", f"{NBSP}: suite"),  # a template's text after a value
-        ("Vraiment ? Oui ! Et ; puis", f"Vraiment{NNBSP}? Oui{NNBSP}! Et{NNBSP}; puis"),
+        ("Vraiment ? Oui ! Et ; puis", f"Vraiment{NBSP}? Oui{NBSP}! Et{NBSP}; puis"),
         ("la pièce « CV » refusée", f"la pièce «{NBSP}CV{NBSP}» refusée"),
-        ("« ; » ou « , »", f"«{NNBSP};{NBSP}» ou «{NBSP},{NBSP}»"),
+        ("« ; » ou « , »", f"«{NBSP};{NBSP}» ou «{NBSP},{NBSP}»"),
         ("8 Mo au plus, 12 Ko, 1 Go", f"8{NBSP}Mo au plus, 12{NBSP}Ko, 1{NBSP}Go"),
         ("le 1er mars à 14 h 30", f"le 1er{NBSP}mars à 14{NBSP}h{NBSP}30"),
         ("déposé le 3 décembre 2026", f"déposé le 3{NBSP}décembre 2026"),

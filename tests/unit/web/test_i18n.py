@@ -81,7 +81,7 @@ def test_french_pages_keep_a_colon_or_a_guillemet_with_its_words_and_form_fields
     # the page's words and a value it shows (the university's description of a piece) are typeset,
     # escaped as any text; what goes back into a form field is what the person typed
     assert french == (
-        "<p>Séparateur «\u00a0;\u00a0»\u00a0: 3</p><p>Bénéficiaires du RSA\u00a0: attestation\u202f; &lt;b&gt;</p>"
+        "<p>Séparateur «\u00a0;\u00a0»\u00a0: 3</p><p>Bénéficiaires du RSA\u00a0: attestation\u00a0; &lt;b&gt;</p>"
         '<input value="Bénéficiaires du RSA : attestation ; &lt;b&gt;">'
         "<textarea>Bénéficiaires du RSA : attestation ; &lt;b&gt;</textarea>"
     ), french
