@@ -42,8 +42,10 @@ from tests.e2e.test_accounts_staff import admin, invited
 from tests.unit.documents import corpus
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+# the day and its month held together by a no-break space (French typography, `typographie`)
 DEADLINE = re.compile(
-    r"jusqu'au \d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) \d{4} inclus"
+    r"jusqu'au \d{1,2}(er)?\u00a0(janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre)"
+    r" \d{4} inclus"
 )
 
 
