@@ -194,13 +194,20 @@ async def test_nats_down_when_the_transaction_commits(start_mailer, smtp_sink, m
 
 @pytest.mark.slow
 async def test_relay_killed_between_publish_and_mark_sent(start_mailer, smtp_sink, mailer_db, monkeypatch):
-    service = await start_mailer()
+    service = await start_mailer(mail_lease=1.0)
     died = die_before_marking(monkeypatch, service.relay)
+
+    async def never_sent(row):  # what is tried here is the relay: the dying process sends nothing
+        await asyncio.Event().wait()
+
+    # (its sender racing the crash could have the server accept the mail just before it: the
+    # recognisable duplicate of test_crash_between_smtp_acceptance_and_log…, not this test's case)
+    monkeypatch.setattr(service.sender, "_attempt", never_sent)
     to = unique_email()
     await commit_mail_check(mailer_db, to)
     await asyncio.wait_for(died.wait(), 30)
     await crash(service)
-    second = await start_mailer()  # the new relay publishes the row again; JetStream drops the duplicate
+    second = await start_mailer(mail_lease=1.0)  # its relay publishes the row again; JetStream drops the duplicate
     await smtp_sink.wait_for(1, timeout=15, match=lambda m: m["To"] == to)
     await eventually(lambda: mailer_quiescent(second, to), message="outbox drained, events acked, mail recorded")
     assert len(mails_to(smtp_sink, to)) == 1
@@ -327,7 +334,6 @@ async def test_a_slot_that_finds_no_mail_due_does_not_send_the_loop_claiming(
     claim again for nothing (one claim a mail, not two)."""
     # Mails other tests left waiting (a crashed sender's, a retry's) would be claimed too.
     await mailer_db.execute("UPDATE deliveries SET status = 'failed' WHERE status IN ('pending', 'sending')")
-    service = await start_mailer(mail_poll_interval=3600)
     claims: list[int] = []
     claim_due = store.claim_due
 
@@ -337,6 +343,10 @@ async def test_a_slot_that_finds_no_mail_due_does_not_send_the_loop_claiming(
         return rows, due
 
     monkeypatch.setattr(store, "claim_due", counted)
+    service = await start_mailer(mail_poll_interval=3600)
+    # the loop's first claim, as it starts, finds nothing (it may come after start() returns)
+    await eventually(lambda: claims == [0], message="the sender's first claim")
+    claims.clear()
     for i in range(3):
         to = unique_email(f"seul{i}")
         async with mailer_db.transaction():
