@@ -144,7 +144,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         )
     except Problem as problem:
         if _wants_json(request):
-            # shown by the page's script as text: typeset as the page's own texts are (`render.typeset`)
+            # shown by the page's script as text: typeset as what the page shows is (`typeset`)
             return web.json_response({"ok": False, "message": typographie(problem.detail)}, status=problem.status)
         return await _candidature_page(request, cid, status=problem.status, piece_errors={slot: problem.detail})
     target = f"/candidatures/{cid}#piece-{slot}"
