@@ -231,10 +231,14 @@ class Journey:
         assert not errors, errors
 
 
-# The page's own words: a space that HTML may break (a space, a line end of the template) before a
-# colon, a semicolon, a question or an exclamation mark, or inside guillemets, is a line that can
-# start with « : ». Values the person typed, shown as written, are in none of these elements.
-TYPESET = "h1, h2, h3, h4, legend, label, button, th, p, li, .fr-hint-text, .fr-alert, .fr-message, .fr-badge, .fr-tag"
+# A space that HTML may break (a space, a line end of the template) before a colon, a semicolon, a
+# question or an exclamation mark, or inside guillemets, is a line that can start with « : ». The
+# page's words and the values it shows are typeset alike (`typeset`); a form field's value is not
+# text of these elements.
+TYPESET = (
+    "h1, h2, h3, h4, legend, label, button, caption, th, td, dt, dd, p, li, address,"
+    " .fr-hint-text, .fr-alert, .fr-message, .fr-badge, .fr-tag"
+)
 BREAKABLE = re.compile(r"[^ \t\r\n«][ \t\r\n]+[:;!?»](?:[ \t\r\n]|$)|«[ \t\r\n]")
 
 
