@@ -50,7 +50,8 @@ class French(NullTranslations):
         return typographie(message)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return typographie(super().ngettext(singular, plural, n))
+        """French takes the singular for 0 and 1 (« 0 événement »; gettext's default: for 1 alone)."""
+        return typographie(singular if n < 2 else plural)
 
 
 def _compile(language: str) -> NullTranslations:

@@ -61,9 +61,12 @@ def test_a_template_plural_fills_its_own_placeholders_in_either_language(english
     token = i18n.set_language("fr")
     try:
         rendered = env.from_string(source).render(one=message, many=many, n=1)
+        none = env.from_string(source).render(one=message, many=many, n=0)
+        two = env.from_string(source).render(one=message, many=many, n=2)
     finally:
         i18n.reset_language(token)
     assert rendered.startswith("1 événement en échec en tout\u00a0: la liste montre les 200 plus récents"), rendered
+    assert none.startswith("0 événement en échec") and two.startswith("2 événements en échec"), (none, two)
 
 
 def test_french_pages_keep_a_colon_or_a_guillemet_with_its_words_and_form_fields_as_typed(english):
