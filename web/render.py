@@ -3,9 +3,11 @@ context (who is logged in, the CSRF token, the flash message, the asset URLs).""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import jinja2
+import jinja2.runtime
 from aiohttp import web
 
 from ecandidat.runtime.french import typeset
@@ -51,6 +53,17 @@ class AsTyped(str):
     typeset as what the page shows (`typeset`: the page's values in French typography)."""
 
 
+def _typeset_placeholders(message: Callable[..., str]) -> Callable[..., str]:
+    """A message's placeholders' values typeset like any value the page shows: « la formation
+    « %(formation)s » » is the message's typography and the title's."""
+
+    @jinja2.pass_context
+    def call(context: jinja2.runtime.Context, *args: Any, **variables: Any) -> str:
+        return message(context, *args, **{name: typeset(value) for name, value in variables.items()})
+
+    return call
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(i18n.HERE / "templates")),
@@ -68,6 +81,8 @@ def environment() -> jinja2.Environment:
         lambda singular, plural, n: i18n.plural_form(singular, plural, n),
         newstyle=True,
     )
+    for name in ("gettext", "_", "ngettext"):  # `_()` and {% trans %} alike
+        env.globals[name] = _typeset_placeholders(cast(Callable[..., str], env.globals[name]))
     env.filters.update(date_long=i18n.date_long, datetime_long=i18n.datetime_long, until=i18n.until, as_typed=AsTyped)
     env.globals.update(badge=lambda statut: STATUT_BADGES.get(statut or "", "info"))
     return env

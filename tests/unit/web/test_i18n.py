@@ -73,6 +73,8 @@ def test_french_pages_keep_a_colon_or_a_guillemet_with_its_words_and_form_fields
     env = environment()
     source = (
         "<p>{{ _('Séparateur « %(sep)s » : %(n)s', sep=sep, n=n) }}</p><p>{{ description }}</p>"
+        "<p>{{ _('Pièce « %(piece)s »', piece=description) }}</p>"
+        "<p>{% trans piece=description %}Pièce « {{ piece }} »{% endtrans %}</p>"
         '<input value="{{ description|as_typed }}"><textarea>{{ description|as_typed }}</textarea>'
     )
     token = i18n.set_language("fr")
@@ -85,6 +87,8 @@ def test_french_pages_keep_a_colon_or_a_guillemet_with_its_words_and_form_fields
     # escaped as any text; what goes back into a form field is what the person typed
     assert french == (
         "<p>Séparateur «\u00a0;\u00a0»\u00a0: 3</p><p>Bénéficiaires du RSA\u00a0: attestation\u00a0; &lt;b&gt;</p>"
+        "<p>Pièce «\u00a0Bénéficiaires du RSA\u00a0: attestation\u00a0; &lt;b&gt;\u00a0»</p>"
+        "<p>Pièce «\u00a0Bénéficiaires du RSA\u00a0: attestation\u00a0; &lt;b&gt;\u00a0»</p>"
         '<input value="Bénéficiaires du RSA : attestation ; &lt;b&gt;">'
         "<textarea>Bénéficiaires du RSA : attestation ; &lt;b&gt;</textarea>"
     ), french
