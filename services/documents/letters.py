@@ -14,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import io
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 import asyncpg
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import cm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import SimpleDocTemplate, Spacer
 
 from ecandidat.contracts.candidatures import DecisionValidated
 from ecandidat.contracts.documents import LetterGenerated
@@ -32,6 +31,7 @@ from ecandidat.runtime.outbox import add_event
 from . import store
 from .context import Deps
 from .domain import PARIS
+from .pdftext import paragraph
 
 LETTERS = {"favorable": "admission", "defavorable": "refus"}
 PROMOTION = "Une place s'est libérée dans la formation « {formation} » : vous bénéficiez de la liste complémentaire."
@@ -152,23 +152,21 @@ def render_letter(event: DecisionValidated) -> bytes:
     sign = text_style.clone("signature", leftIndent=9 * cm, spaceAfter=0)
     name = " ".join(p for p in (event.prenom, event.nom) if p) or "Madame, Monsieur"
     title, body = letter_text(event)
-    story = [Paragraph(escape(event.centre_libelle), styles["Heading3"])]
-    story += [
-        Paragraph(escape(line), text_style) for line in [event.contact_libelle, *event.contact_adresse.splitlines()]
-    ]
+    story = [paragraph(event.centre_libelle, styles["Heading3"])]
+    story += [paragraph(line, text_style) for line in [event.contact_libelle, *event.contact_adresse.splitlines()]]
     story += [
         Spacer(1, 0.5 * cm),
-        Paragraph(escape(name), sign),
-        Paragraph(escape(f"Numéro de dossier eCandidat : {event.numero_dossier}"), sign),
+        paragraph(name, sign),
+        paragraph(f"Numéro de dossier eCandidat : {event.numero_dossier}", sign),
         Spacer(1, 0.3 * cm),
-        Paragraph(escape(f"Le {event.validated_at.astimezone(PARIS):%d/%m/%Y}"), sign),
+        paragraph(f"Le {event.validated_at.astimezone(PARIS):%d/%m/%Y}", sign),
         Spacer(1, 0.8 * cm),
-        Paragraph(escape(title), styles["Title"]),
+        paragraph(title, styles["Title"]),
     ]
     kinds = {"subject": subject, "text": text_style, "heading": styles["Heading4"]}
-    story += [Paragraph(escape(t).replace("\n", "<br/>"), kinds[k]) for k, t in body]
+    story += [paragraph(t, kinds[k], line_breaks=True) for k, t in body]
     story.append(Spacer(1, 0.8 * cm))
-    story += [Paragraph(escape(line), sign) for line in signature(event)]
+    story += [paragraph(line, sign) for line in signature(event)]
     out = io.BytesIO()
     SimpleDocTemplate(
         out, pagesize=A4, title=title, author="eCandidat", leftMargin=2.2 * cm, rightMargin=2.2 * cm

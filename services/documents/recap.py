@@ -22,8 +22,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from xml.sax.saxutils import escape
+from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ecandidat.contracts.candidatures import CandidatureView, GetCandidature
 from ecandidat.contracts.dossiers import Bloc, DossierView, GetDossier
@@ -33,6 +32,7 @@ from ecandidat.runtime.french import date_longue, limite_longue
 from . import store
 from .context import Deps
 from .domain import STATUTS
+from .pdftext import paragraph
 from .storage import ObjectMissing
 
 if TYPE_CHECKING:
@@ -155,40 +155,36 @@ def build_pdf(data: RecapData, out: Path) -> None:
         writer.write(f)
 
 
-def _p(text: str, style: Any) -> Paragraph:
-    return Paragraph(escape(text), style)
-
-
 def _recap_pages(data: RecapData) -> bytes:
     styles = getSampleStyleSheet()
     body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=8.5, leading=10.5)
     entry = styles["Heading4"].clone("entry", fontSize=9, spaceBefore=4, spaceAfter=2)
     who = f"{data.candidat} ({data.numero_dossier})" if data.candidat else data.numero_dossier
     story: list[Any] = [
-        _p(f"Récapitulatif de votre candidature - {who}", styles["Title"]),
-        _p("Informations détaillées", styles["Heading2"]),
-        _table([[_p(k, body), _p(v, body)] for k, v in data.details], [5 * cm, 11 * cm]),
-        _p("Dates utiles", styles["Heading2"]),
-        _table([[_p(k, body), _p(v, body)] for k, v in data.dates], [5 * cm, 11 * cm]),
-        _p("Adresse de contact", styles["Heading2"]),
-        *[_p(line, body) for line in data.contact],
-        _p("Dossier", styles["Heading2"]),
+        paragraph(f"Récapitulatif de votre candidature - {who}", styles["Title"]),
+        paragraph("Informations détaillées", styles["Heading2"]),
+        _table([[paragraph(k, body), paragraph(v, body)] for k, v in data.details], [5 * cm, 11 * cm]),
+        paragraph("Dates utiles", styles["Heading2"]),
+        _table([[paragraph(k, body), paragraph(v, body)] for k, v in data.dates], [5 * cm, 11 * cm]),
+        paragraph("Adresse de contact", styles["Heading2"]),
+        *[paragraph(line, body) for line in data.contact],
+        paragraph("Dossier", styles["Heading2"]),
     ]
     if data.sections is None:
-        story.append(_p(UNAVAILABLE, body))
+        story.append(paragraph(UNAVAILABLE, body))
     for libelle, blocs in data.sections or []:
-        story.append(_p(libelle, styles["Heading3"]))
+        story.append(paragraph(libelle, styles["Heading3"]))
         if not blocs:
-            story.append(_p("Rubrique non renseignée.", small))
+            story.append(paragraph("Rubrique non renseignée.", small))
         for bloc in blocs:
             if bloc.titre:
-                story.append(_p(bloc.titre, entry))
-            rows = [[_p(c.libelle, small), _p(c.valeur, small)] for c in bloc.champs]
+                story.append(paragraph(bloc.titre, entry))
+            rows = [[paragraph(c.libelle, small), paragraph(c.valeur, small)] for c in bloc.champs]
             if rows:
                 story.append(_table(rows, [6 * cm, 10 * cm]))
-    story += [Spacer(1, 0.4 * cm), _p("Pièces justificatives", styles["Heading2"])]
-    header = [_p(h, small) for h in ("Pièce justificative", "Fichier", "Statut", "Commentaire")]
-    rows = [[_p(c, small) for c in piece] for piece in data.pieces]
+    story += [Spacer(1, 0.4 * cm), paragraph("Pièces justificatives", styles["Heading2"])]
+    header = [paragraph(h, small) for h in ("Pièce justificative", "Fichier", "Statut", "Commentaire")]
+    rows = [[paragraph(c, small) for c in piece] for piece in data.pieces]
     story.append(_table([header, *rows], [7 * cm, 4 * cm, 2.2 * cm, 3.8 * cm], header=True))
     buffer = io.BytesIO()
     SimpleDocTemplate(
