@@ -26,7 +26,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import NullTranslations, Translations
 
-from ecandidat.runtime.french import typographie
+from ecandidat.runtime.french import date_longue, typographie
 
 HERE = Path(__file__).resolve().parent
 LOCALE_DIR = HERE / "locale"
@@ -120,10 +120,9 @@ def date_long(value: date | datetime | str | None) -> str:
     if value is None:
         return ""
     day = _as_date(value)
-    text = format_date(day, "d MMMM y", locale=_LOCALES[_current.get()])
-    if day.day == 1 and _current.get() == "fr":
-        text = "1er" + text[1:]
-    return typographie(text)
+    if _current.get() == "fr":
+        return typographie(date_longue(day))  # as the letters write it
+    return format_date(day, "d MMMM y", locale=_LOCALES[_current.get()])
 
 
 def datetime_long(value: datetime | str | None) -> str:
