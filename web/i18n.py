@@ -103,6 +103,12 @@ def N_(message: str) -> str:
     return message
 
 
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a message with its plural for extraction; its form is chosen where it is shown
+    (`ngettext`)."""
+    return singular, plural
+
+
 # -- dates: Europe/Paris, written as people write them ------------------------------------------
 
 
@@ -152,7 +158,7 @@ def extract() -> Catalog:
     catalog = Catalog(project="eCandidat web", locale=None)
     method_map = [("web/**.py", "python"), ("web/templates/**.html", "jinja2")]
     options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "NP_": (1, 2)}
     for filename, lineno, message, comments, context in extract_from_dir(
         HERE.parent, method_map=method_map, options_map=options, keywords=keywords
     ):
@@ -207,7 +213,7 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "check"
     if command == "extract":
         count = update()
-        print(f"catalogue updated; {count} message(s) to translate")
+        print(f"catalogue updated; messages to translate: {count}")
         return 0
     missing = [m for language in LANGUAGES if language != DEFAULT for m in untranslated(language)]
     for message in missing:

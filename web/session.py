@@ -14,20 +14,21 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 
 from .api import CSRF_COOKIE, CSRF_TOKEN, SESSION_COOKIE
-from .i18n import N_, gettext
+from .i18n import N_, NP_, gettext, ngettext
 
 FLASH_COOKIE = "ecandidat_message"
 CSRF_FIELD = "csrf"
 NEW_CSRF = web.RequestKey("new_csrf", str)
 SECURE = web.AppKey("secure_cookies", bool)
 
-# key → (DSFR alert type, message); `%(valeur)s` is the flash's parameter, shown escaped.
-MESSAGES = {
+# key → (DSFR alert type, message); `%(valeur)s` is the flash's parameter, shown escaped. A message
+# with its plural (`NP_`) counts: its parameter is the number, which chooses the form.
+MESSAGES: dict[str, tuple[str, str | tuple[str, str]]] = {
     "compte_cree": (
         "success",
         N_("Votre compte a été créé avec succès, veuillez consulter vos courriels pour le valider."),
@@ -86,12 +87,28 @@ MESSAGES = {
     "desistement_enregistre": ("success", N_("Votre désistement est enregistré. Un courriel vous le confirme.")),
     # Espace gestion
     "selection_vide": ("warning", N_("Cochez au moins une candidature avant de choisir une action.")),
-    "statut_change": ("success", N_("Statut du dossier changé (%(valeur)s candidature(s)).")),
-    "type_traitement_change": ("success", N_("Type de traitement changé (%(valeur)s candidature(s)).")),
+    "statut_change": (
+        "success",
+        NP_(
+            "Statut du dossier changé pour %(valeur)s candidature.",
+            "Statut du dossier changé pour %(valeur)s candidatures.",
+        ),
+    ),
+    "type_traitement_change": (
+        "success",
+        NP_(
+            "Type de traitement changé pour %(valeur)s candidature.",
+            "Type de traitement changé pour %(valeur)s candidatures.",
+        ),
+    ),
     "decisions_validees": (
         "success",
-        N_("Décision(s) validée(s) (%(valeur)s candidature(s)) : les candidats sont prévenus."),
+        NP_(
+            "Décision validée pour %(valeur)s candidature : le candidat est prévenu.",
+            "Décisions validées pour %(valeur)s candidatures : les candidats sont prévenus.",
+        ),
     ),
+    "rien_n_a_change": ("info", N_("Aucune des candidatures cochées n'a changé : l'action ne les concernait pas.")),
     "fin_de_liste": ("info", N_("C'était la dernière candidature de la liste.")),
     "action_refusee": ("error", N_("Action refusée : %(valeur)s")),
     "commentaire_requis": ("error", N_("Pour refuser une pièce, écrivez un commentaire : il est envoyé au candidat.")),
@@ -110,9 +127,14 @@ MESSAGES = {
     "offre_enregistree": ("success", N_("Les modifications de « %(valeur)s » sont enregistrées.")),
     "prolongation_appliquee": (
         "success",
-        N_(
-            "Prolongation enregistrée : %(valeur)s candidature(s) prolongée(s), leurs candidats sont prévenus par courriel."
+        NP_(
+            "Prolongation enregistrée : %(valeur)s candidature prolongée, son candidat est prévenu par courriel.",
+            "Prolongation enregistrée : %(valeur)s candidatures prolongées, leurs candidats sont prévenus par courriel.",
         ),
+    ),
+    "prolongation_sans_candidature": (
+        "info",
+        N_("Prolongation enregistrée : aucune candidature n'avait de date limite ouverte à l'heure de l'incident."),
     ),
     "prolongation_deja_appliquee": ("info", N_("Cet incident avait déjà été pris en compte : rien n'a changé.")),
     "modele_depose": ("success", N_("Le modèle « %(valeur)s » est déposé : il est proposé aux candidats.")),
@@ -129,8 +151,6 @@ def set_flash(response: web.StreamResponse, key: str, value: str = "", *, secure
 
 def take_flash(request: web.Request) -> tuple[str, str] | None:
     """The message to show once (the cookie is cleared by the page's response)."""
-    from urllib.parse import unquote
-
     raw = request.cookies.get(FLASH_COOKIE)
     if not raw:
         return None
@@ -138,7 +158,10 @@ def take_flash(request: web.Request) -> tuple[str, str] | None:
     if key not in MESSAGES:
         return None
     kind, message = MESSAGES[key]
-    return kind, gettext(message, valeur=unquote(value)) if "%(valeur)s" in message else gettext(message)
+    value = unquote(value)
+    if isinstance(message, tuple):
+        return kind, ngettext(*message, int(value) if value.isdigit() else 0, valeur=value)
+    return kind, gettext(message, valeur=value) if "%(valeur)s" in message else gettext(message)
 
 
 def csrf_token(request: web.Request) -> str:

@@ -227,7 +227,8 @@ async def import_registry(deps: Deps, req: ImportRegistry) -> RegistryImportRepo
     if parsed.errors:
         refused = len(parsed.refused_lines)
         raise InvalidInput(
-            f"Import refusé : {refused} ligne(s) en erreur sur {max(parsed.lines, 1)}, rien n'a été importé.",
+            f"Import refusé : {refused} {'ligne' if refused < 2 else 'lignes'} en erreur sur {max(parsed.lines, 1)}, "
+            "rien n'a été importé.",
             details=parsed.errors,
             lignes=parsed.lines,
             lignes_en_erreur=refused,

@@ -188,7 +188,7 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await j.step("campagne-prolongation-refusee")
     await page.locator("#heures").fill("24")
     await page.get_by_role("button", name="Prolonger").click()
-    await flash(page, "Prolongation enregistrée : 0 candidature(s)")
+    await flash(page, "Prolongation enregistrée : aucune candidature n'avait de date limite ouverte")
     await expect(page.locator("#prolongations + .fr-table")).to_contain_text("Plateforme indisponible")
     await j.step("campagne-prolongee")
 

@@ -54,7 +54,7 @@ async def enter(page: Page, kind: str, **fields: str) -> None:
 async def validate(page: Page, label: str) -> None:
     await expect(page.locator("#decision-a-valider")).to_contain_text(label)
     await page.get_by_role("button", name="Valider la décision").click()
-    await flash(page, "Décision(s) validée(s)")
+    await flash(page, "Décision validée pour 1 candidature : le candidat est prévenu.")
     await expect(page.locator("#decision-actuelle")).to_contain_text(label)
 
 

@@ -237,7 +237,7 @@ async def test_a_gestionnaire_s_day_in_chromium(site, browser_page, journey, smt
     await expect(page.locator("#decision-a-valider")).to_contain_text("Favorable")
     await j.step("decision-saisie")
     await page.get_by_role("button", name="Valider la décision").click()
-    await flash(page, "Décision(s) validée(s)")
+    await flash(page, "Décision validée pour 1 candidature : le candidat est prévenu.")
     await expect(page.locator("#decision-actuelle")).to_contain_text("Favorable")
     await mail_to(smtp_sink, candidate["email"], "Avis favorable")
     await expect(page.locator("#lettre")).to_be_visible()
@@ -443,7 +443,7 @@ async def test_bulk_statut_on_twenty_candidatures_then_their_xlsx_export(site, b
     assert len(offsets) == 2 and all(abs(offset) <= 2 for offset in offsets), offsets
     await j.step("liste-vingt-cochees")
     await page.get_by_role("button", name="Changer le statut").click()
-    await flash(page, "Statut du dossier changé (20 candidature(s)).")
+    await flash(page, "Statut du dossier changé pour 20 candidatures.")
     await expect(page.locator("[data-count=receptionne]")).to_have_text(str(before + 20))
     await j.step("liste-statut-change")
 

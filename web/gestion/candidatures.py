@@ -156,7 +156,8 @@ async def bulk(request: web.Request) -> web.Response:
         if problem.status >= 500:
             raise
         return redirect(back, "action_refusee", problem.detail, request=request)
-    return redirect(back, flash, str(len(reply.body.get("updated", []))), request=request)
+    changed = len(reply.body.get("updated", []))
+    return redirect(back, flash if changed else "rien_n_a_change", str(changed), request=request)
 
 
 @routes.get(LIST + "/export.{format:(csv|xlsx)}")

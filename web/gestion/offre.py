@@ -388,10 +388,12 @@ async def extend(request: web.Request) -> web.Response:
             {"errors": errors, "prolongation_errors": errors, "prolongation_problem": summary},
             status=problem.status,
         )
-    flash = "prolongation_deja_appliquee" if reply.body.get("deja_appliquee") else "prolongation_appliquee"
-    return redirect(
-        f"{OFFRE}/campagnes/{quote(code, safe='')}", flash, str(reply.body.get("candidatures", 0)), request=request
-    )
+    prolonged = int(reply.body.get("candidatures", 0))
+    if reply.body.get("deja_appliquee"):
+        flash = "prolongation_deja_appliquee"
+    else:
+        flash = "prolongation_appliquee" if prolonged else "prolongation_sans_candidature"
+    return redirect(f"{OFFRE}/campagnes/{quote(code, safe='')}", flash, str(prolonged), request=request)
 
 
 # -- a piece's template -----------------------------------------------------------------------------

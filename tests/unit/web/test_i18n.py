@@ -96,3 +96,34 @@ def test_french_pages_keep_a_colon_or_a_guillemet_with_its_words_and_form_fields
     # English, and a message without such spaces, come out as they are
     assert env.from_string("{{ _('Accueil') }}").render() == "Home"
     assert i18n.gettext("Time: 14:30") == "Time: 14:30"
+
+
+def _flash(cookie: str) -> tuple[str, str] | None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from web.session import FLASH_COOKIE, take_flash
+
+    return take_flash(make_mocked_request("GET", "/", headers={"Cookie": f"{FLASH_COOKIE}={cookie}"}))
+
+
+def test_a_flash_that_counts_says_its_number_in_the_singular_or_the_plural():
+    assert _flash("statut_change:1") == ("success", "Statut du dossier changé pour 1 candidature.")
+    assert _flash("statut_change:20") == ("success", "Statut du dossier changé pour 20 candidatures.")
+    assert _flash("prolongation_appliquee:1") == (
+        "success",
+        "Prolongation enregistrée\u00a0: 1 candidature prolongée, son candidat est prévenu par courriel.",
+    )
+    # A count a person changed in their own cookie chooses a form and is shown as it came.
+    assert _flash("decisions_validees:beaucoup")[1].startswith("Décision validée pour beaucoup candidature")
+    token = i18n.set_language("en")
+    try:
+        assert _flash("decisions_validees:1") == (
+            "success",
+            "Decision validated for 1 application: the candidate is notified.",
+        )
+        assert _flash("decisions_validees:3") == (
+            "success",
+            "Decisions validated for 3 applications: the candidates are notified.",
+        )
+    finally:
+        i18n.reset_language(token)
