@@ -1047,11 +1047,16 @@ def account_form(email: str, nom: str = "Banc", prenom: str = "Essai", password:
 
 async def create_candidates(stack: Stack, http: Any, count: int, tag: str, parallel: int = 6) -> list[Candidate]:
     """`count` candidates through the public API: account, activation (link from the mail), login, dossier."""
-    from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
+    from tests.unit.dossiers.samples import adresse, baccalaureat, experiences, infos_perso
 
     assert stack.mailbox is not None
     mailbox = stack.mailbox
-    sections = [("informations-personnelles", infos_perso()), ("adresse", adresse()), ("baccalaureat", baccalaureat())]
+    sections = [
+        ("informations-personnelles", infos_perso()),
+        ("adresse", adresse()),
+        ("baccalaureat", baccalaureat()),
+        ("experiences-professionnelles", experiences()),  # the demo's VA85 requires it
+    ]
     run = uuid.uuid4().hex[:6]
     gate = asyncio.Semaphore(parallel)
 

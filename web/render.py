@@ -14,6 +14,7 @@ from ecandidat.runtime.french import typeset
 
 from . import i18n
 from .assets import ASSETS
+from .sections import BY_KEY
 from .session import FLASH_COOKIE, csrf_token, has_session_cookie, take_flash
 from .settings import WebSettings
 
@@ -83,7 +84,13 @@ def environment() -> jinja2.Environment:
     )
     for name in ("gettext", "_", "ngettext"):  # `_()` and {% trans %} alike
         env.globals[name] = _typeset_placeholders(cast(Callable[..., str], env.globals[name]))
-    env.filters.update(date_long=i18n.date_long, datetime_long=i18n.datetime_long, until=i18n.until, as_typed=AsTyped)
+    env.filters.update(
+        date_long=i18n.date_long,
+        datetime_long=i18n.datetime_long,
+        until=i18n.until,
+        as_typed=AsTyped,
+        rubrique=lambda section: i18n.gettext(BY_KEY[section].label),  # a section's name, translated
+    )
     env.globals.update(badge=lambda statut: STATUT_BADGES.get(statut or "", "info"))
     return env
 

@@ -6,9 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, create_model
+from pydantic import AwareDatetime, Field, create_model, field_validator
 
 from .base import Event, Message
+from .dossiers import RubriqueExigible
 
 
 class RequiredPiece(Message):
@@ -287,6 +288,8 @@ class OfferFormation(RpcReply):
     depot_fin: date
     date_limite_retour: date
     capacite: int | None = None
+    # The dossier's optional sections this formation requires (none: all optional).
+    rubriques_exigees: list[RubriqueExigible] = Field(default_factory=list)
 
 
 class OfferType(RpcReply):
@@ -390,6 +393,14 @@ class SaveFormation(RpcRequest):
     # The formation's own signatory of the letters, instead of the centre's.
     signataire_nom: str | None = Field(default=None, max_length=200)
     signataire_qualite: str | None = Field(default=None, max_length=300)
+    # The dossier's optional sections (cursus externe, stages, expériences professionnelles) an
+    # application to this formation requires; none by default, as for the DAEU.
+    rubriques_exigees: list[RubriqueExigible] = Field(default_factory=list)
+
+    @field_validator("rubriques_exigees")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        return sorted(set(value), key=value.index)
 
 
 class SavePiece(RpcRequest):

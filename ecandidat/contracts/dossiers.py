@@ -126,6 +126,10 @@ SECTION_LABELS = {
 }
 # Sections the candidature service requires before an application.
 REQUIRED_SECTIONS = ("informations_personnelles", "adresse", "baccalaureat")
+# Sections optional for every formation unless a formation requires them (its `rubriques_exigees`);
+# the cursus interne comes from the student records and is never asked of the candidate.
+RubriqueExigible = Literal["cursus_externe", "stages", "experiences_professionnelles"]
+EXIGIBLE_SECTIONS: tuple[str, ...] = get_args(RubriqueExigible)
 
 
 # -- section contents (inputs) ----------------------------------------------------------------
@@ -394,6 +398,8 @@ class GetCompleteness(RpcRequest):
     operation = "completeness"
 
     account_id: uuid.UUID
+    # The formation's own requirements beyond the three sections every application needs.
+    exigees: list[RubriqueExigible] = Field(default_factory=list, max_length=len(EXIGIBLE_SECTIONS))
 
 
 class ImportRegistry(RpcRequest):

@@ -155,11 +155,11 @@ def decision_details(row: Mapping[str, Any]) -> dict:
     return details
 
 
-async def missing_in_dossier(rpc: RpcClient, principal: Principal) -> list[str]:
+async def missing_in_dossier(rpc: RpcClient, principal: Principal, exigees: list[str]) -> list[str]:
     """The parts of the dossier still to fill before applying (informations personnelles,
-    adresse, baccalauréat), as the dossiers service says them in French; empty when the dossier
-    allows applying."""
-    completeness = await rpc.call(GetCompleteness(account_id=principal.account_id), Completeness)
+    adresse, baccalauréat, and the optional sections the formation requires), as the dossiers
+    service says them in French; empty when the dossier allows applying."""
+    completeness = await rpc.call(GetCompleteness(account_id=principal.account_id, exigees=exigees), Completeness)
     return [] if completeness.complet else list(completeness.manquants) or ["Votre dossier est incomplet."]
 
 
@@ -182,7 +182,7 @@ async def apply(deps: Deps, req: Apply) -> CandidatureView:
         count_in_centre=0,
         max_in_centre=frow["max_candidatures"],
     )
-    missing = await missing_in_dossier(deps.rpc, principal)
+    missing = await missing_in_dossier(deps.rpc, principal, frow["rubriques_exigees"])
     if missing:
         raise domain.incomplete_dossier(missing)
     candidature_id = uuid.uuid4()
@@ -384,6 +384,7 @@ async def offer_tree(deps: Deps, req: GetOfferTree) -> OfferTree:
                 depot_fin=r["depot_fin"],
                 date_limite_retour=r["date_retour"],
                 capacite=r["capacite"],
+                rubriques_exigees=r["rubriques_exigees"],
             )
         )
     return OfferTree(campagne=campagne.libelle if campagne else None, centres=list(centres.values()))

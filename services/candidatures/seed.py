@@ -83,6 +83,9 @@ COMMISSIONS = [
     ("COM-REPRISE", "Commission reprise d'études", "FC-REPRISE"),
 ]
 
+# The dossier's optional sections a formation requires (the others, the DAEU's included, require none).
+RUBRIQUES_EXIGEES = {"VA85-LIC": ["experiences_professionnelles"]}
+
 # code, libellé, centre, type, commission, type de traitement, capacité
 FORMATIONS = [
     ("DAEU-A", "DAEU option A", "DAEU", "DAEU", "COM-DAEU", "acces_controle", 60),
@@ -241,6 +244,7 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
                 date_jury=today + timedelta(days=90),
                 date_publication=today + timedelta(days=95),
                 modalites_inscription=MODALITES.get(centre),
+                rubriques_exigees=RUBRIQUES_EXIGEES.get(code, []),
             ),
         )
     ids: dict[str, uuid.UUID | None] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -188,14 +189,22 @@ def missing_fields(section: str, data: dict[str, Any] | None) -> list[str]:
     return []
 
 
-def completeness(dossier: Dossier) -> Completeness:
+def completeness(dossier: Dossier, exigees: Sequence[str] = ()) -> Completeness:
+    """Whether the dossier allows applying: the three sections every application needs, and the
+    optional ones a formation requires (`exigees`: at least one line each)."""
     flags: dict[str, bool] = {}
     manquants: list[str] = []
     for s in REQUIRED_SECTIONS:
         missing = missing_fields(s, dossier.section(s).data)
         flags[s] = not missing
         manquants += missing
-    return Completeness(account_id=dossier.account_id, complet=all(flags.values()), manquants=manquants, **flags)
+    for s in exigees:
+        data = dossier.section(s).data
+        if not data or not data.get("items"):
+            manquants.append(f"{SECTION_LABELS[s]} : rubrique à renseigner, exigée par cette formation")
+    return Completeness(
+        account_id=dossier.account_id, complet=all(flags.values()) and not manquants, manquants=manquants, **flags
+    )
 
 
 def view(dossier: Dossier, section: str, principal: Principal) -> SectionView:

@@ -119,7 +119,7 @@ async def get_section(deps: Deps, req: GetSection) -> SectionView:
 async def completeness(deps: Deps, req: GetCompleteness) -> Completeness:
     async with deps.pool.acquire() as conn:
         dossier = await store.load_dossier(conn, req.account_id) or Dossier(req.account_id)
-    return domain.completeness(dossier)
+    return domain.completeness(dossier, req.exigees)
 
 
 async def save_section(deps: Deps, req: SaveSection) -> SectionSaved:

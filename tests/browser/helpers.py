@@ -187,6 +187,10 @@ async def open_offer_and_apply(page: Page, site, journey, formation: str, centre
     await journey.step("offre")
     await page.get_by_role("link", name=f"Candidater à la formation {formation}").click()
     await expect(page.get_by_text(f"Voulez-vous candidater à la formation '{formation}' ?")).to_be_visible()
+    if formation.startswith("DAEU"):  # the guide, étape 2
+        await expect(page.locator(".ec-facts")).to_contain_text(
+            "Les rubriques cursus, stages et expériences sont facultatives pour cette formation."
+        )
     await journey.step("confirmation-candidater")
     await page.get_by_role("button", name="Oui, candidater").dblclick()
     await landed_after_double_submit(page)

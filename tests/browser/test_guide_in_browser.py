@@ -121,6 +121,19 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     # Étape 2 — the sections in order, with their markers.
     await fill_dossier(page, site, j, js)
 
+    # A formation that requires a section the DAEU leaves optional: the VA85 asks for the
+    # professional experience, refused in French with the way to the dossier, nothing made.
+    await page.goto(site.url("/offre/VA85-LIC/candidater"))
+    await expect(page.locator(".ec-facts")).to_contain_text("Exigées pour cette formation")
+    await expect(page.locator(".ec-facts a")).to_have_text("Expériences professionnelles")
+    await page.get_by_role("button", name="Oui, candidater").click()
+    await expect(page.locator(".fr-alert--error")).to_contain_text(
+        "Expériences professionnelles : rubrique à renseigner, exigée par cette formation"
+    )
+    await expect(page.get_by_role("link", name="Compléter mon dossier")).to_be_visible()
+    await j.step("candidature-rubrique-exigee")
+    assert (await api_get(page, site, "/candidatures"))["items"] == []
+
     # Étape 3 — the offer tree and "Voulez-vous candidater à la formation 'DAEU option A' ?", double-clicked.
     cid = await open_offer_and_apply(
         page, site, j, "DAEU option A", "Diplôme d'Accès aux Etudes Universitaires (DAEU)", "DAEU - DIPLÔME D'ACCÈS"

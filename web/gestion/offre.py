@@ -48,6 +48,11 @@ class Resource:
 
 
 TYPES = (("acces_controle", N_("Accès contrôlé")), ("acces_direct", N_("Accès direct")))
+RUBRIQUES = (
+    ("cursus_externe", N_("Cursus externe")),
+    ("stages", N_("Stages")),
+    ("experiences_professionnelles", N_("Expériences professionnelles")),
+)
 NIVEAUX = (
     ("etablissement", N_("Établissement (toutes les formations)")),
     ("centre", N_("Centre de candidature")),
@@ -130,6 +135,13 @@ RESOURCES = {
                 Field("date_jury", N_("Date du jury"), "date"),
                 Field("date_publication", N_("Date de publication des résultats"), "date"),
                 Field("ouverte", N_("Ouverte aux candidatures"), "bool"),
+                Field(
+                    "rubriques_exigees",
+                    N_("Rubriques du dossier exigées pour candidater"),
+                    "multi",
+                    choices="RUBRIQUES",
+                    hint=N_("Aucune cochée : cursus, stages et expériences restent facultatifs"),
+                ),
                 Field("modalites_inscription", N_("Modalités d'inscription (lettre d'admission)"), "textarea"),
                 *SIGNATAIRE,
             ),
@@ -167,6 +179,8 @@ def _choices(field: Field, offer: dict[str, Any]) -> list[tuple[str, str]]:
         return [(code, _(label)) for code, label in TYPES]
     if field.choices == "NIVEAUX":
         return [(code, _(label)) for code, label in NIVEAUX]
+    if field.choices == "RUBRIQUES":
+        return [(code, _(label)) for code, label in RUBRIQUES]
     return [(row["code"], f"{row['libelle']} ({row['code']})") for row in offer.get(field.choices or "", [])]
 
 

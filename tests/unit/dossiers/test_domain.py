@@ -22,7 +22,7 @@ from services.dossiers.domain import (
     view,
 )
 
-from .samples import adresse, baccalaureat, infos_perso
+from .samples import adresse, baccalaureat, experiences, infos_perso, stages
 
 ME = uuid.uuid4()
 
@@ -154,3 +154,23 @@ def test_completeness_says_what_is_missing_in_french():
     assert full.complet and full.manquants == []
     partial = dossier(informations_personnelles={k: v for k, v in infos_perso().items() if k != "nationalite"})
     assert "Informations personnelles : nationalite — Ce champ est obligatoire." in completeness(partial).manquants
+
+
+def test_a_formation_requires_optional_sections_and_an_empty_list_is_not_one_line():
+    required = dict(informations_personnelles=infos_perso(), adresse=adresse(), baccalaureat=baccalaureat())
+    assert completeness(dossier(**required)).complet  # cursus, stages, expériences: optional by default
+    asked = ("experiences_professionnelles", "stages")
+    none = completeness(dossier(**required), asked)
+    assert not none.complet and none.manquants == [
+        "Expériences professionnelles : rubrique à renseigner, exigée par cette formation",
+        "Stages : rubrique à renseigner, exigée par cette formation",
+    ]
+    assert none.informations_personnelles and none.adresse and none.baccalaureat
+    empty = completeness(dossier(**required, experiences_professionnelles={"items": []}, stages=stages()), asked)
+    assert not empty.complet and empty.manquants == [
+        "Expériences professionnelles : rubrique à renseigner, exigée par cette formation"
+    ]
+    both = completeness(dossier(**required, experiences_professionnelles=experiences(), stages=stages()), asked)
+    assert both.complet and both.manquants == []
+    # The three sections every application needs come first, whatever the formation asks.
+    assert completeness(dossier(stages=stages()), asked).manquants[:3] == completeness(dossier()).manquants
