@@ -274,10 +274,14 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
         assert await row.get_attribute("data-service") == "mailer"
         seq = await row.get_attribute("data-seq")
         await j.step("lettres-mortes")
-        # On a phone: the table scrolls within itself, the page does not widen.
+        # On a phone each event is a card: nothing to scroll sideways, the button on the screen.
         await page.set_viewport_size({"width": 360, "height": 740})
         await j.step("lettres-mortes-360px")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+        for scroller in (page.locator("#lettres-mortes"), page.locator(".fr-table:has(#lettres-mortes)")):
+            assert await scroller.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the table scrolls sideways"
+        box = await row.get_by_role("button").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, box
         await page.set_viewport_size({"width": 1280, "height": 900})
         await row.get_by_role("button").click()
         await flash(page, "Le rejeu a de nouveau échoué")
