@@ -36,6 +36,7 @@ class Field:
     required: bool = False
     choices: str | None = None  # a fixed list of TYPES / NIVEAUX, or a resource of the offer
     hint: str | None = None
+    empty: str | None = None  # an optional select's choice of none
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,9 @@ RESOURCES = {
                 Field("libelle", N_("Libellé"), required=True),
                 Field("centre_code", N_("Centre de candidature"), "select", True, "centres"),
                 Field("type_code", N_("Type de diplôme"), "select", True, "types_diplome"),
-                Field("commission_code", N_("Commission"), "select", choices="commissions"),
+                Field(
+                    "commission_code", N_("Commission"), "select", choices="commissions", empty=N_("Aucune commission")
+                ),
                 Field("type_traitement", N_("Type de traitement"), "select", True, "TYPES"),
                 Field("capacite", N_("Capacité d'accueil"), "int"),
                 Field("depot_debut", N_("Ouverture du dépôt des candidatures"), "date", True),
@@ -155,8 +158,20 @@ RESOURCES = {
                 Field("libelle", N_("Libellé"), "textarea", True),
                 Field("ordre", N_("Rang d'affichage"), "int"),
                 Field("niveau", N_("Demandée par"), "select", True, "NIVEAUX"),
-                Field("centre_code", N_("Centre de candidature (pièce de niveau centre)"), "select", choices="centres"),
-                Field("formation_code", N_("Formation (pièce de niveau formation)"), "select", choices="formations"),
+                Field(
+                    "centre_code",
+                    N_("Centre de candidature (pièce de niveau centre)"),
+                    "select",
+                    choices="centres",
+                    empty=N_("Aucun centre"),
+                ),
+                Field(
+                    "formation_code",
+                    N_("Formation (pièce de niveau formation)"),
+                    "select",
+                    choices="formations",
+                    empty=N_("Aucune formation"),
+                ),
                 Field(
                     "types_traitement",
                     N_("Seulement pour les types de traitement"),
