@@ -446,6 +446,18 @@ async def test_bulk_statut_on_twenty_candidatures_then_their_xlsx_export(site, b
     await flash(page, "Statut du dossier changé pour 20 candidatures.")
     await expect(page.locator("[data-count=receptionne]")).to_have_text(str(before + 20))
     await j.step("liste-statut-change")
+    # The same statut again: nothing changes, and the page says so rather than « 0 candidature ».
+    await page.goto(site.url("/personnel/candidatures?formation_code=DAEU-A&statut=receptionne&limit=100"))
+    for index in range(await rows.count()):
+        row = rows.nth(index)
+        if await row.locator("a").inner_text() in numeros:
+            await row.locator("input[name=ids]").check(force=True)
+    await expect(page.locator("input[name=ids]:checked")).to_have_count(20)
+    await page.locator("#statut_lot").select_option("receptionne")
+    await page.get_by_role("button", name="Changer le statut").click()
+    await flash(page, "Aucune des candidatures cochées n'a changé : l'action ne les concernait pas.")
+    await expect(page.locator("[data-count=receptionne]")).to_have_text(str(before + 20))
+    await j.step("liste-rien-n-a-change")
 
     # « Passer au suivant »: the link, then the n key, go down the list it was opened from.
     await page.goto(site.url("/personnel/candidatures?formation_code=DAEU-A&statut=receptionne&sort=nom"))
