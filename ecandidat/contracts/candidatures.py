@@ -400,7 +400,7 @@ class SaveFormation(RpcRequest):
     @field_validator("rubriques_exigees")
     @classmethod
     def _once_each(cls, value: list[str]) -> list[str]:
-        return sorted(set(value), key=value.index)
+        return list(dict.fromkeys(value))
 
 
 class SavePiece(RpcRequest):

@@ -5,9 +5,9 @@ read-only parts imported from the student records, completeness.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError

@@ -20,6 +20,7 @@ from ..api import Problem, chunks_of
 from ..i18n import N_, PARIS
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, read_upload, redirect, text_values
+from ..sections import SECTIONS
 from .common import PREFIX, page, staff_allowed
 
 routes = web.RouteTableDef()
@@ -49,11 +50,8 @@ class Resource:
 
 
 TYPES = (("acces_controle", N_("Accès contrôlé")), ("acces_direct", N_("Accès direct")))
-RUBRIQUES = (
-    ("cursus_externe", N_("Cursus externe")),
-    ("stages", N_("Stages")),
-    ("experiences_professionnelles", N_("Expériences professionnelles")),
-)
+# The sections a formation may require: the dossier's optional lists (cursus externe, stages, expériences).
+RUBRIQUES = tuple((s.slug.replace("-", "_"), s.label) for s in SECTIONS if s.listed)
 NIVEAUX = (
     ("etablissement", N_("Établissement (toutes les formations)")),
     ("centre", N_("Centre de candidature")),
