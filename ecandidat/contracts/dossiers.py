@@ -507,6 +507,8 @@ class Completeness(RpcReply):
     baccalaureat: bool
     complet: bool
     manquants: list[str] = Field(default_factory=list)
+    # The sections still to fill, in the dossier's order (`informations_personnelles`, …).
+    a_completer: list[str] = Field(default_factory=list)
 
 
 class DossierView(RpcReply):

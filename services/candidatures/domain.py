@@ -118,11 +118,13 @@ def check_can_apply(
         )
 
 
-def incomplete_dossier(missing: list[str]) -> Refused:
+def incomplete_dossier(missing: list[str], sections: list[str] | None = None) -> Refused:
+    """`sections`: the dossier's sections to complete (`rubriques` of the answer), in order."""
     return Refused(
         "Votre dossier doit être complété avant de candidater : " + " ; ".join(missing) + ".",
         reason="dossier_incomplet",
         details=[ErrorDetail(message=m) for m in missing],
+        rubriques=sections or [],
     )
 
 

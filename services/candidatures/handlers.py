@@ -155,12 +155,14 @@ def decision_details(row: Mapping[str, Any]) -> dict:
     return details
 
 
-async def missing_in_dossier(rpc: RpcClient, principal: Principal, exigees: list[str]) -> list[str]:
-    """The parts of the dossier still to fill before applying (informations personnelles,
-    adresse, baccalauréat, and the optional sections the formation requires), as the dossiers
-    service says them in French; empty when the dossier allows applying."""
+async def check_dossier(rpc: RpcClient, principal: Principal, exigees: list[str]) -> None:
+    """Refuses the application while the dossier lacks what it needs (informations personnelles,
+    adresse, baccalauréat, and the optional sections the formation requires), each said in French
+    by the dossiers service, with the sections to complete."""
     completeness = await rpc.call(GetCompleteness(account_id=principal.account_id, exigees=exigees), Completeness)
-    return [] if completeness.complet else list(completeness.manquants) or ["Votre dossier est incomplet."]
+    if not completeness.complet:
+        missing = list(completeness.manquants) or ["Votre dossier est incomplet."]
+        raise domain.incomplete_dossier(missing, completeness.a_completer)
 
 
 async def apply(deps: Deps, req: Apply) -> CandidatureView:
@@ -182,9 +184,7 @@ async def apply(deps: Deps, req: Apply) -> CandidatureView:
         count_in_centre=0,
         max_in_centre=frow["max_candidatures"],
     )
-    missing = await missing_in_dossier(deps.rpc, principal, frow["rubriques_exigees"])
-    if missing:
-        raise domain.incomplete_dossier(missing)
+    await check_dossier(deps.rpc, principal, frow["rubriques_exigees"])
     candidature_id = uuid.uuid4()
     async with deps.pool.acquire() as conn, conn.transaction():
         await store.lock_candidate(conn, principal.account_id)

@@ -194,16 +194,23 @@ def completeness(dossier: Dossier, exigees: Sequence[str] = ()) -> Completeness:
     optional ones a formation requires (`exigees`: at least one line each)."""
     flags: dict[str, bool] = {}
     manquants: list[str] = []
+    a_completer: list[str] = []
     for s in REQUIRED_SECTIONS:
         missing = missing_fields(s, dossier.section(s).data)
         flags[s] = not missing
         manquants += missing
-    for s in exigees:
+        a_completer += [s] if missing else []
+    for s in (s for s in SECTION_LABELS if s in exigees):  # in the dossier's order
         data = dossier.section(s).data
         if not data or not data.get("items"):
             manquants.append(f"{SECTION_LABELS[s]} : rubrique à renseigner, exigée par cette formation")
+            a_completer.append(s)
     return Completeness(
-        account_id=dossier.account_id, complet=all(flags.values()) and not manquants, manquants=manquants, **flags
+        account_id=dossier.account_id,
+        complet=not a_completer,
+        manquants=manquants,
+        a_completer=a_completer,
+        **flags,
     )
 
 

@@ -130,7 +130,8 @@ async def test_the_whole_guide_in_chromium(site, browser_page, journey, smtp_sin
     await expect(page.locator(".fr-alert--error")).to_contain_text(
         "Expériences professionnelles : rubrique à renseigner, exigée par cette formation"
     )
-    await expect(page.get_by_role("link", name="Compléter mon dossier")).to_be_visible()
+    await expect(page.locator("#a-completer a")).to_have_text("Expériences professionnelles")
+    assert await page.locator("#a-completer a").get_attribute("href") == "/dossier/experiences-professionnelles"
     await j.step("candidature-rubrique-exigee")
     assert (await api_get(page, site, "/candidatures"))["items"] == []
 

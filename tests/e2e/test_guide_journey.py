@@ -255,6 +255,7 @@ async def test_refusals_and_cancellation_through_the_gateway(platform, smtp_sink
     status, body, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "DAEU-A"}, token=token)
     assert status == 409 and body["reason"] == "dossier_incomplet", body
     assert "Votre dossier doit être complété avant de candidater" in body["detail"]
+    assert body["rubriques"] == ["informations_personnelles", "adresse", "baccalaureat"], body
     for slug, content in (
         ("informations-personnelles", infos_perso()),
         ("adresse", adresse()),

@@ -40,6 +40,7 @@ async def test_a_formation_s_required_sections_are_checked_when_the_candidate_ap
     )
     assert status == 409 and problem["reason"] == "dossier_incomplet", problem
     assert "Expériences professionnelles : rubrique à renseigner, exigée par cette formation" in problem["detail"]
+    assert problem["rubriques"] == ["experiences_professionnelles"], problem
     status, mine, _ = await api(platform, "GET", "/api/v1/candidatures", token=token)
     assert status == 200 and mine["items"] == [], mine
 

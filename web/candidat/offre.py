@@ -11,6 +11,7 @@ from ..api import Problem
 from ..i18n import gettext as _
 from ..pages import api, me, read_form, redirect
 from ..render import render
+from ..sections import BY_KEY
 from ..session import has_session_cookie
 
 routes = web.RouteTableDef()
@@ -90,5 +91,12 @@ async def apply(request: web.Request) -> web.Response:
         if problem.status == 404:
             raise web.HTTPNotFound() from None
         await me(request)
-        return await _confirmation(request, code, problem=problem.detail, reason=problem.reason, status=problem.status)
+        return await _confirmation(
+            request,
+            code,
+            problem=problem.detail,
+            reason=problem.reason,
+            rubriques=[r for r in problem.body.get("rubriques") or [] if r in BY_KEY],
+            status=problem.status,
+        )
     return redirect(f"/candidatures/{reply.body['id']}", "candidature_creee", request=request)

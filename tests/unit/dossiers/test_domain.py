@@ -161,16 +161,23 @@ def test_a_formation_requires_optional_sections_and_an_empty_list_is_not_one_lin
     assert completeness(dossier(**required)).complet  # cursus, stages, expériences: optional by default
     asked = ("experiences_professionnelles", "stages")
     none = completeness(dossier(**required), asked)
-    assert not none.complet and none.manquants == [
-        "Expériences professionnelles : rubrique à renseigner, exigée par cette formation",
+    assert not none.complet and none.manquants == [  # in the dossier's order, whatever the formation's
         "Stages : rubrique à renseigner, exigée par cette formation",
+        "Expériences professionnelles : rubrique à renseigner, exigée par cette formation",
     ]
     assert none.informations_personnelles and none.adresse and none.baccalaureat
+    assert none.a_completer == ["stages", "experiences_professionnelles"]  # the dossier's order
     empty = completeness(dossier(**required, experiences_professionnelles={"items": []}, stages=stages()), asked)
     assert not empty.complet and empty.manquants == [
         "Expériences professionnelles : rubrique à renseigner, exigée par cette formation"
     ]
     both = completeness(dossier(**required, experiences_professionnelles=experiences(), stages=stages()), asked)
-    assert both.complet and both.manquants == []
+    assert both.complet and both.manquants == [] and both.a_completer == []
     # The three sections every application needs come first, whatever the formation asks.
     assert completeness(dossier(stages=stages()), asked).manquants[:3] == completeness(dossier()).manquants
+    assert completeness(dossier(stages=stages()), asked).a_completer == [
+        "informations_personnelles",
+        "adresse",
+        "baccalaureat",
+        "experiences_professionnelles",
+    ]
