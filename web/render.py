@@ -65,6 +65,13 @@ def _typeset_placeholders(message: Callable[..., str]) -> Callable[..., str]:
     return call
 
 
+def _section_name(section: str) -> str:
+    """A dossier section's name (`experiences_professionnelles` → « Expériences professionnelles »),
+    translated; a section this process does not know yet (a newer API) keeps its key."""
+    known = BY_KEY.get(section)
+    return i18n.gettext(known.label) if known is not None else section
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(i18n.HERE / "templates")),
@@ -89,7 +96,7 @@ def environment() -> jinja2.Environment:
         datetime_long=i18n.datetime_long,
         until=i18n.until,
         as_typed=AsTyped,
-        rubrique=lambda section: i18n.gettext(BY_KEY[section].label),  # a section's name, translated
+        rubrique=_section_name,
     )
     env.globals.update(badge=lambda statut: STATUT_BADGES.get(statut or "", "info"))
     return env

@@ -127,3 +127,16 @@ def test_a_flash_that_counts_says_its_number_in_the_singular_or_the_plural():
         )
     finally:
         i18n.reset_language(token)
+
+
+def test_a_dossier_section_is_named_in_the_page_s_language_and_an_unknown_one_keeps_its_key(english):
+    env = environment()
+    source = "{{ sections|map('rubrique')|join(', ') }}"
+    sections = ["experiences_professionnelles", "stages", "rubrique_future"]
+    assert env.from_string(source).render(sections=sections) == "Work experience, Internships, rubrique_future"
+    token = i18n.set_language("fr")
+    try:
+        rendered = env.from_string(source).render(sections=sections)
+    finally:
+        i18n.reset_language(token)
+    assert rendered == "Expériences professionnelles, Stages, rubrique_future"
