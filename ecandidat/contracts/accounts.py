@@ -428,6 +428,35 @@ class Logout(RpcRequest):
     token: str = Field(max_length=200)
 
 
+class ProlongSession(RpcRequest):
+    """« Rester connecté » : the session's idle timeout starts again now (not its lifetime)."""
+
+    service = "accounts"
+    operation = "prolong_session"
+
+    token: str = Field(max_length=200)
+
+
+class SessionState(RpcReply):
+    """When a session ends: `idle_expires_at` if nothing more is done, `expires_at` in any case."""
+
+    idle_expires_at: datetime
+    expires_at: datetime
+    idle_timeout: int
+
+
+class GetSessionPolicy(RpcRequest):
+    service = "accounts"
+    operation = "get_session_policy"
+
+
+class SessionPolicy(RpcReply):
+    """How long sessions last: `idle_timeout` seconds without a request, `lifetime` seconds in any case."""
+
+    idle_timeout: int
+    lifetime: int
+
+
 class GetAccount(RpcRequest):
     service = "accounts"
     operation = "get_account"

@@ -1,5 +1,9 @@
 """Candidate accounts and sessions: `/api/v1/accounts/...`, `/api/v1/sessions`, `/api/v1/me`.
 
+A session ends after its idle timeout without a request, and after its lifetime in any case
+(`GET /api/v1/sessions/policy`); `POST …/sessions/current/prolongation` (« Rester connecté ») starts
+its idle timeout again and says when it will end.
+
 A successful login (candidate or staff) also sets the device cookie `ecandidat_device` (HttpOnly,
 Secure, SameSite=Strict, long-lived): the accounts service's random token marking the browser as
 a known device of the account, which keeps logging in while the account is under attack
@@ -31,6 +35,7 @@ from . import Rpc, register_rpcs, relay_kept
 
 TAG = CANDIDATE_ACCOUNTS_TAG
 DEVICE_COOKIE = "ecandidat_device"
+PUBLIC = {"Cache-Control": "public, max-age=300"}  # a setting of the platform, the same for everyone
 
 
 class LoginBody(c.Credentials):
@@ -73,6 +78,10 @@ async def session_response(request: web.Request, issued: c.SessionIssued, cookie
             path="/",
         )
     return response
+
+
+async def prolong_session(request: web.Request) -> web.Response:
+    return await relay(request, c.ProlongSession(token=request[SESSION_TOKEN]))
 
 
 async def end_session(request: web.Request) -> web.Response:
@@ -193,6 +202,27 @@ def register(api: Api) -> None:
     )
     async def logout(request: web.Request) -> web.Response:
         return await end_session(request)
+
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/sessions/current/prolongation",
+        summary="Rester connecté : le délai d'inactivité de la session repart de maintenant (pas sa durée maximale)",
+        tag=TAG,
+        response=c.SessionState,
+        realm="candidate",
+    )
+    async def prolong(request: web.Request) -> web.Response:
+        return await prolong_session(request)
+
+    @api.route(
+        "GET",
+        f"{API_PREFIX}/sessions/policy",
+        summary="Durée des sessions (candidats et personnel) : délai d'inactivité et durée maximale, en secondes",
+        tag=TAG,
+        response=c.SessionPolicy,
+    )
+    async def session_policy(request: web.Request) -> web.Response:
+        return await relay(request, c.GetSessionPolicy(), headers=PUBLIC)
 
     @api.route("GET", f"{API_PREFIX}/me", summary="Mon compte", tag=TAG, response=c.AccountView, realm="candidate")
     async def who_am_i(request: web.Request) -> web.Response:

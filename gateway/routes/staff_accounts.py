@@ -12,7 +12,7 @@ from ecandidat.contracts.access import ACCOUNT_READERS, ADMINS, CENTRE_STAFF_REA
 from ..api import API_PREFIX, PRINCIPAL, Api, json_response, parse_body, path_uuid, relay
 from ..auth import STAFF_ACCOUNTS_TAG, client_address, previous_token, sessions_changed
 from . import PathId, Rpc, register_rpcs
-from .accounts import Session, call, device_cookie, end_session, session_response
+from .accounts import Session, call, device_cookie, end_session, prolong_session, session_response
 
 TAG = STAFF_ACCOUNTS_TAG
 STAFF = f"{API_PREFIX}/staff"
@@ -123,6 +123,17 @@ def register(api: Api) -> None:
     )
     async def staff_logout(request: web.Request) -> web.Response:
         return await end_session(request)
+
+    @api.route(
+        "POST",
+        f"{STAFF}/sessions/current/prolongation",
+        summary="Rester connecté (personnel) : le délai d'inactivité de la session repart de maintenant",
+        tag=TAG,
+        response=c.SessionState,
+        realm="staff",
+    )
+    async def staff_prolong(request: web.Request) -> web.Response:
+        return await prolong_session(request)
 
     register_rpcs(api, STAFF_ACCOUNTS, tag=TAG, realm="staff", path_id=STAFF_ACCOUNT)
 

@@ -20,6 +20,8 @@ ROUTES: tuple[Route, ...] = (
     route(c.Login, sessions.login),
     route(c.ResolveSession, sessions.resolve_session),
     route(c.Logout, sessions.logout),
+    route(c.ProlongSession, sessions.prolong_session),
+    route(c.GetSessionPolicy, sessions.session_policy),
     route(c.EntStart, ent.ent_start),
     route(c.EntLogin, ent.ent_login),
     route(c.EntLink, ent.ent_link),

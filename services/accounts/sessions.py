@@ -11,11 +11,12 @@ device token that makes the client a known device of the account.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
-from ecandidat.contracts.accounts import Done, Login, Logout, ResolveSession, SessionIssued
+from ecandidat.contracts.accounts import Done, GetSessionPolicy, Login, Logout, ProlongSession, ResolveSession
+from ecandidat.contracts.accounts import SessionIssued, SessionPolicy, SessionState
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, Unauthenticated
 
@@ -112,19 +113,47 @@ async def open_session(
     )
 
 
+async def _live_session(deps: Deps, conn: asyncpg.Connection, hashed: bytes, now: datetime) -> asyncpg.Record:
+    """The session and its account, or 401: unknown, its account gone or disabled, or timed out
+    (ended then)."""
+    row = await store.session_with_account(conn, hashed)
+    if row is None or not row["account_exists"] or row["disabled_at"] is not None:
+        raise Unauthenticated(SESSION_INVALID)
+    if not deps.session_times.alive(created_at=row["created_at"], last_seen_at=row["last_seen_at"], now=now):
+        await store.end_session(conn, hashed)
+        raise Unauthenticated(SESSION_INVALID)
+    return row
+
+
 async def resolve_session(deps: Deps, req: ResolveSession) -> Principal:
     hashed = token_hash(req.token)
     now = deps.now()
     async with deps.pool.acquire() as conn:
-        row = await store.session_with_account(conn, hashed)
-        if row is None or not row["account_exists"] or row["disabled_at"] is not None:
-            raise Unauthenticated(SESSION_INVALID)
-        if not deps.session_times.alive(created_at=row["created_at"], last_seen_at=row["last_seen_at"], now=now):
-            await store.end_session(conn, hashed)
-            raise Unauthenticated(SESSION_INVALID)
+        row = await _live_session(deps, conn, hashed, now)
         if now - row["last_seen_at"] >= TOUCH_EVERY:
             await store.touch_session(conn, hashed, now)
     return candidate_principal(row) if row["realm"] == "candidate" else staff_principal(row)
+
+
+async def prolong_session(deps: Deps, req: ProlongSession) -> SessionState:
+    """« Rester connecté » : the last use is now, whatever a request of the last minute wrote."""
+    hashed = token_hash(req.token)
+    now = deps.now()
+    times = deps.session_times
+    async with deps.pool.acquire() as conn:
+        row = await _live_session(deps, conn, hashed, now)
+        await store.touch_session(conn, hashed, now)
+    expires_at = row["created_at"] + timedelta(seconds=times.lifetime)
+    return SessionState(
+        idle_expires_at=min(now + timedelta(seconds=times.idle), expires_at),
+        expires_at=expires_at,
+        idle_timeout=times.idle,
+    )
+
+
+async def session_policy(deps: Deps, _: GetSessionPolicy) -> SessionPolicy:
+    times = deps.session_times
+    return SessionPolicy(idle_timeout=times.idle, lifetime=times.lifetime)
 
 
 async def logout(deps: Deps, req: Logout) -> Done:

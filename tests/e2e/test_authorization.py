@@ -86,6 +86,7 @@ SELF = {
     "GET /api/v1/staff/me",
     "POST /api/v1/staff/me/recovery-codes",
     "DELETE /api/v1/staff/sessions/current",
+    "POST /api/v1/staff/sessions/current/prolongation",
     "GET /api/v1/staff/pieces/{piece_id}/modele",
 }
 
