@@ -9,6 +9,7 @@ from playwright.async_api import Locator, Page, expect
 
 from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import PASSWORD, mail_to, text_of
+from tests.e2e.test_accounts_staff import PASSWORD as STAFF_PASSWORD
 from tests.unit.documents import corpus
 
 LINK = re.compile(r"https?://\S+jeton=[A-Za-z0-9_-]+")
@@ -76,6 +77,16 @@ async def log_in(page: Page, login: str, password: str = PASSWORD) -> None:
     await page.locator("#login").fill(login)
     await page.locator("#password").fill(password)
     await page.get_by_role("button", name="Se connecter").click()
+
+
+async def staff_login(page: Page, email: str, code: str, enter: bool = False) -> None:
+    await page.locator("#email").fill(email)
+    await page.locator("#password").fill(STAFF_PASSWORD)
+    await page.locator("#code").fill(code)
+    if enter:  # the keyboard, as one types a code
+        await page.locator("#code").press("Enter")
+    else:
+        await page.get_by_role("button", name="Se connecter").click()
 
 
 async def choose_commune(page: Page, field: str, search: str, code: str, js: bool) -> None:

@@ -24,7 +24,7 @@ from tests.unit.documents import corpus
 from tests.unit.dossiers.samples import bea, registry_csv, registry_row
 
 from .helpers import fields_clear_of_button, flash
-from .test_gestion_in_browser import staff_login
+from .helpers import staff_login
 
 ADMIN_PAGES = (
     "/personnel/administration/offre",

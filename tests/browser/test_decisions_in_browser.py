@@ -17,7 +17,8 @@ from tests.e2e.test_accounts import api, mail_to, text_of
 from tests.e2e.test_accounts_staff import admin, invited
 
 from .helpers import fields_clear_of_button, files, flash
-from .test_gestion_in_browser import staff_login, transmitted_candidature
+from .helpers import staff_login
+from .test_gestion_in_browser import transmitted_candidature
 
 
 async def complete_candidature(platform, smtp_sink, boss) -> dict:

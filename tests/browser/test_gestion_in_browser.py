@@ -19,7 +19,7 @@ from tests.e2e.test_accounts_staff import PASSWORD, admin, invited
 from tests.e2e.test_guide_journey import upload
 from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
 
-from .helpers import LIBELLES, files, flash
+from .helpers import LIBELLES, files, flash, staff_login
 
 CONDITIONNELLES = ("SED", "MOINS-24", "FICHE-REGION", "RSA", "AAH")
 
@@ -85,16 +85,6 @@ async def transmitted_candidature(platform, smtp_sink) -> dict:
 
 def review_block(page: Page, code: str):
     return page.locator(".ec-review-piece", has=page.locator("h3", has_text=LIBELLES[code]))
-
-
-async def staff_login(page: Page, email: str, code: str, enter: bool = False) -> None:
-    await page.locator("#email").fill(email)
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("#code").fill(code)
-    if enter:  # the keyboard, as one types a code
-        await page.locator("#code").press("Enter")
-    else:
-        await page.get_by_role("button", name="Se connecter").click()
 
 
 async def test_a_gestionnaire_s_day_in_chromium(site, browser_page, journey, smtp_sink):
