@@ -1,9 +1,9 @@
 """The web front's application factory: the parts (espace candidat, espace gestion),
 the shared layout, language, assets, CSRF and the error pages.
 
-Each part is a package with a `register(app)` function adding its routes (`web.candidat`,
-`web.gestion`); the
-layout, the i18n catalogue, the API client and the session handling are shared.
+Each part has a `register(app)` function adding its routes (`web.candidat`, `web.gestion`, and
+`web.inactivite`: the session's time limit, for both); the layout, the i18n catalogue, the API
+client and the session handling are shared.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import candidat, gestion, i18n, probes
+from . import candidat, gestion, i18n, inactivite, probes
 from .api import CLIENT, REQUEST_ID, ApiClient, Kept, Problem, SessionRequired
 from .assets import Assets, install as install_assets
 from .i18n import gettext as _
@@ -34,7 +34,7 @@ from .settings import WebSettings
 
 log = logging.getLogger(__name__)
 
-PARTS = (candidat, gestion)
+PARTS = (candidat, gestion, inactivite)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 SECURITY_HEADERS = {
@@ -56,6 +56,9 @@ async def context(request: web.Request, handler) -> web.StreamResponse:
     request[REQUEST_ID] = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     token = i18n.set_language(request.cookies.get(i18n.COOKIE, i18n.DEFAULT))
     try:
+        timeout = await inactivite.idle_timeout(request)
+        if timeout is not None:
+            request[inactivite.IDLE_TIMEOUT] = timeout
         response = await handler(request)
     except web.HTTPException as exc:
         _decorate(request, exc)

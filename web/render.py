@@ -14,6 +14,7 @@ from ecandidat.runtime.french import typeset
 
 from . import i18n
 from .assets import ASSETS
+from .inactivite import IDLE_TIMEOUT
 from .sections import BY_KEY
 from .session import FLASH_COOKIE, csrf_token, has_session_cookie, take_flash
 from .settings import WebSettings
@@ -122,6 +123,7 @@ def render(
         "lang": i18n.current_language(),
         "csrf": csrf_token(request),
         "user": request.get(USER),
+        "idle_timeout": request.get(IDLE_TIMEOUT) if logged_in else None,
         "flash": flash,
         "asset": app[ASSETS].url,
         "errors": {},

@@ -77,15 +77,19 @@ async def browser() -> AsyncIterator[Browser]:
 
 @contextlib.asynccontextmanager
 async def running_site(
-    start_platform, *, accounts: dict[str, Any] | None = None, web_settings: dict[str, Any] | None = None
+    start_platform,
+    *,
+    accounts: dict[str, Any] | None = None,
+    gateway: dict[str, Any] | None = None,
+    web_settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[Site]:
     """The five services, the gateway and the web process behind one origin, the demo offer seeded;
-    `accounts` and `web_settings` add settings (ENT login, for one)."""
+    `accounts`, `gateway` and `web_settings` add settings (ENT login, for one)."""
     gateway_port, web_port = free_port(), free_port()
     base = f"http://127.0.0.1:{gateway_port}"
     overrides = sealing_overrides(**(accounts or {}))
     overrides["mailer"]["public_base_url"] = base
-    overrides["gateway"].update(web_url=f"http://127.0.0.1:{web_port}", public_base_url=base)
+    overrides["gateway"].update(web_url=f"http://127.0.0.1:{web_port}", public_base_url=base, **(gateway or {}))
     platform = await start_platform(
         "accounts",
         "dossiers",

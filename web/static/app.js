@@ -234,3 +234,137 @@ for (const link of document.querySelectorAll('.fr-skiplinks a[href="#navigation"
     window.dsfr(menuDialog).modal.disclose();
   });
 }
+
+// La durée de la session (RGAA 13.1): a session ends after the platform's idle timeout without a
+// request (web/inactivite.py). Two minutes before, a dialog says when and offers « Rester
+// connecté »; someone typing or clicking in the page is kept connected without being asked. Once
+// it has ended, the dialog says so, and what was typed in the page's form is kept (in this tab's
+// sessionStorage) until the person, logged in again, is back on the page: it is put back in the
+// form. The tabs of the browser share the time of the last request (localStorage).
+// On the way to logging in (a login page, with or without an old session's cookie) there is no
+// session to watch, and a kept draft waits.
+const sessionDialog = document.querySelector("form[data-connexion]") ? null : document.getElementById("session-expiration");
+const DRAFT = "ec-saisie";
+const draftFields = (form) => [...form.elements].filter((field) => field.name && !field.disabled
+  && !["hidden", "password", "file", "submit", "button", "reset"].includes(field.type));
+function formDraft(form, dirtyOnly) {
+  const fields = draftFields(form);
+  const changed = fields.some((field) => (field.type === "checkbox" || field.type === "radio")
+    ? field.checked !== field.defaultChecked
+    : field.tagName === "SELECT" ? [...field.options].some((option) => option.selected !== option.defaultSelected)
+    : field.value !== field.defaultValue);
+  if (!fields.length || (dirtyOnly && !changed)) return null;
+  const values = [];
+  for (const field of fields) {
+    if ((field.type === "checkbox" || field.type === "radio") && !field.checked) continue;
+    if (field.tagName === "SELECT") for (const option of field.selectedOptions) values.push([field.name, option.value]);
+    else values.push([field.name, field.value]);
+  }
+  return { path: location.pathname, action: form.getAttribute("action") || "", compte: document.body.dataset.compte || "", values };
+}
+function keepDraft(draft) {
+  if (!draft) return;
+  try { sessionStorage.setItem(DRAFT, JSON.stringify(draft)); } catch { /* storage refused: nothing kept */ }
+}
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.method === "post" && !form.hasAttribute("data-connexion")) keepDraft(formDraft(form, false));
+});
+(() => {
+  let draft = null;
+  try { draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null"); } catch { draft = null; }
+  if (!draft) return;
+  if (!sessionDialog) {  // not logged in, or logging in (the login page, the ENT's return…): the draft waits
+    draft.interrupted = true;
+    keepDraft(draft);
+    return;
+  }
+  sessionStorage.removeItem(DRAFT);
+  const form = [...document.forms].find((f) => (f.getAttribute("action") || "") === draft.action);
+  if (!draft.interrupted || draft.path !== location.pathname || !draft.compte || draft.compte !== document.body.dataset.compte || !form) return;
+  const byName = new Map();
+  for (const [name, value] of draft.values) byName.set(name, [...(byName.get(name) || []), value]);
+  for (const field of draftFields(form)) {
+    const values = byName.get(field.name) || [];
+    if (field.type === "checkbox" || field.type === "radio") field.checked = values.includes(field.value);
+    else if (field.tagName === "SELECT") for (const option of field.options) option.selected = values.includes(option.value);
+    else if (byName.has(field.name)) field.value = values.shift() ?? "";
+  }
+  const notice = document.getElementById("saisie-reprise");
+  if (notice) form.before(notice.content.cloneNode(true));
+})();
+
+if (sessionDialog && typeof sessionDialog.showModal === "function") {
+  const ACTIVITY = "ec-session-activite";
+  const WARN = 120_000;  // the warning, before the end
+  // The platform writes a session's last request to the minute and the gateway keeps a session
+  // 30 s: the session may end up to 90 s before the idle timeout counted from this page's load.
+  const SLACK = 90_000;
+  const idle = Number(sessionDialog.dataset.idle) * 1000;
+  const before = sessionDialog.querySelector("[data-etat=avant]");
+  const after = sessionDialog.querySelector("[data-etat=apres]");
+  const failure = sessionDialog.querySelector("[data-erreur]");
+  const lastRequest = () => Math.max(loadedAt, Number(localStorage.getItem(ACTIVITY) || 0));
+  const noteRequest = (at) => { try { localStorage.setItem(ACTIVITY, String(at)); } catch { /* private mode */ } };
+  const loadedAt = Date.now();
+  noteRequest(Math.max(loadedAt, Number(localStorage.getItem(ACTIVITY) || 0)));
+  let lastInput = 0;
+  let state = "active";
+  for (const type of ["keydown", "input", "pointerdown"]) {
+    document.addEventListener(type, (event) => { if (!sessionDialog.contains(event.target)) lastInput = Date.now(); }, { capture: true, passive: true });
+  }
+  const show = (which) => {
+    state = which;
+    before.hidden = which !== "warned";
+    after.hidden = which !== "ended";
+    sessionDialog.setAttribute("aria-labelledby", which === "ended" ? "session-expiration-apres" : "session-expiration-avant");
+    if (!sessionDialog.open) sessionDialog.showModal();
+  };
+  const prolong = async (silently) => {
+    failure.classList.add("ec-hidden");
+    let response;
+    try {
+      response = await fetch(sessionDialog.dataset.prolongation, {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRF-Token": sessionDialog.dataset.csrf, Accept: "application/json" },
+      });
+    } catch {
+      if (!silently) failure.classList.remove("ec-hidden");
+      return;
+    }
+    if (response.status === 401) { end(); return; }
+    if (!response.ok) { if (!silently) failure.classList.remove("ec-hidden"); return; }
+    noteRequest(Date.now());
+    state = "active";
+    if (sessionDialog.open) sessionDialog.close();
+  };
+  const end = () => {
+    for (const form of document.forms) {
+      if (form.method === "post" && !form.closest("dialog")) { const draft = formDraft(form, true); if (draft) { keepDraft(draft); break; } }
+    }
+    show("ended");
+  };
+  const tick = () => {
+    if (state === "ended") return;
+    const endsAt = lastRequest() + idle - SLACK;
+    const now = Date.now();
+    if (now >= endsAt) { end(); return; }
+    if (now < endsAt - WARN) {
+      if (state === "warned" && sessionDialog.open) sessionDialog.close();  // another tab kept it alive
+      state = "active";
+      return;
+    }
+    if (state !== "active") return;  // warned already, or a prolongation under way
+    if (lastInput > lastRequest()) { state = "prolonging"; prolong(true).finally(() => { if (state === "prolonging") state = "active"; }); return; }
+    const at = new Date(endsAt);
+    before.querySelector("[data-heure]").textContent = fr  // « 14 h 05 », as French writes a time
+      ? `${at.getHours()}\u00a0h\u00a0${String(at.getMinutes()).padStart(2, "0")}`
+      : at.toLocaleTimeString("en", { hour: "numeric", minute: "2-digit" });
+    show("warned");
+  };
+  sessionDialog.querySelector("[data-prolonger]").addEventListener("click", () => prolong(false));
+  sessionDialog.querySelector("[data-close]").addEventListener("click", () => sessionDialog.close());
+  window.addEventListener("storage", (event) => { if (event.key === ACTIVITY) tick(); });
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) tick(); });
+  setInterval(tick, 10_000);
+}

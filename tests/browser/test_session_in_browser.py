@@ -1,0 +1,173 @@
+"""The session's time limit in a real browser (RGAA 13.1): told two minutes before, put off with
+« Rester connecté » or by typing, and, once it has ended, nothing typed is lost — after logging in
+again the form holds it. The browser's clock is Playwright's (`page.clock`), moved by the test; the
+platform's own clock is moved to end the session for real."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import running_site
+from tests.browser.helpers import flash, log_in, staff_login
+
+from tests.e2e.test_accounts import activated_account
+from tests.e2e.test_accounts_staff import admin
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+
+IDLE = 1800
+PROLONGATION = re.compile(r"/session/prolongation$")
+TYPED = {
+    "nom_naissance": "Durand",
+    "prenoms": "Léa Marie",
+    "date_naissance": "1990-04-12",
+    "portable": "06 12 34 56 78",
+}
+
+
+@pytest.fixture
+async def site(start_platform):
+    # Every request of the pages resolved by the accounts service: the platform's clock alone ends a session.
+    async with running_site(
+        start_platform, accounts={"accounts_session_idle": IDLE}, gateway={"gateway_session_cache_ttl": 0}
+    ) as opened:
+        yield opened
+
+
+async def type_identity(page: Page) -> None:
+    await page.locator("label[for=civilite-2]").click()
+    for field, value in TYPED.items():
+        await page.locator(f"#{field}").fill(value)
+    await page.locator("#nationalite").select_option("FR")
+
+
+async def identity_kept(page: Page) -> None:
+    for field, value in TYPED.items():
+        await expect(page.locator(f"#{field}")).to_have_value(value)
+    await expect(page.locator("#civilite-2")).to_be_checked()
+    await expect(page.locator("#nationalite")).to_have_value("FR")
+
+
+async def test_the_session_s_end_is_told_put_off_and_loses_nothing_typed(site, browser_page, journey, smtp_sink):
+    account = await activated_account(site.platform, smtp_sink)
+    page = await browser_page(width=360, height=780)
+    await page.clock.install()
+    j = journey(page)
+    await page.goto(site.url("/connexion"))
+    await expect(page.locator("#session-expiration")).to_have_count(0)  # nobody logged in: no time limit
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier$"))
+    await page.goto(site.url("/dossier/informations-personnelles"))
+    dialog = page.locator("#session-expiration")
+    await expect(dialog).to_have_attribute("data-idle", str(IDLE))
+    warning = dialog.get_by_role("heading", name="Votre session va bientôt expirer")
+    ended = dialog.get_by_role("heading", name="Votre session a expiré")
+
+    # Left alone 25 minutes: nothing; at 27 (the session may end at 28 min 30 s), the warning, with
+    # the time, and the focus on « Rester connecté ».
+    await page.clock.fast_forward("25:00")
+    await expect(dialog).to_be_hidden()
+    await page.clock.fast_forward("02:00")
+    await expect(warning).to_be_visible()
+    await expect(dialog).to_contain_text(
+        re.compile(r"vous serez déconnecté à \d{1,2}\xa0h\xa0\d\d\. Ce que vous avez saisi")
+    )
+    stay = dialog.get_by_role("button", name="Rester connecté")
+    await expect(stay).to_be_focused()
+    await j.step("avertissement-360px")
+    async with page.expect_response(PROLONGATION) as answered:
+        await page.keyboard.press("Enter")
+    assert (await answered.value).status == 200
+    await expect(dialog).to_be_hidden()
+
+    # Typing in the page keeps the session without a question: at the next warning time the page
+    # asks for the prolongation itself.
+    await type_identity(page)
+    async with page.expect_response(PROLONGATION) as answered:
+        await page.clock.fast_forward("27:00")
+    assert (await answered.value).status == 200
+    await expect(dialog).to_be_hidden()
+
+    # The session ends (its idle timeout passed on the platform's clock) while the person types: the
+    # page finds out at its next check, says so, and keeps what was typed.
+    await page.locator("#nom_naissance").fill("Durand-Martin")
+    TYPED["nom_naissance"] = "Durand-Martin"
+    site.platform.clock.advance(seconds=IDLE + 60)
+    async with page.expect_response(PROLONGATION) as answered:
+        await page.clock.fast_forward("27:00")
+    assert (await answered.value).status == 401
+    await expect(ended).to_be_visible()
+    await expect(dialog).to_contain_text("ce que vous avez saisi sur cette page et pas encore enregistré y sera repris")
+    await j.step("session-expiree-360px")
+
+    # Logged in again: back on the page, the form holds what was typed, and says so.
+    await dialog.get_by_role("link", name="Se reconnecter").click()
+    await page.wait_for_url(re.compile(r"/connexion\?suite=/dossier/informations-personnelles$"))
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier/informations-personnelles$"))
+    await flash(page, "ce que vous aviez saisi a été repris")
+    await identity_kept(page)
+    await j.step("saisie-reprise-360px")
+    # Once shown, it is not shown again.
+    await page.reload()
+    await expect(page.get_by_text("ce que vous aviez saisi a été repris")).to_have_count(0)
+    j.assert_no_script_error()
+
+
+async def test_a_form_sent_after_the_session_ended_comes_back_filled_after_the_login(
+    site, browser_page, journey, smtp_sink
+):
+    """The phone asleep past the idle timeout: no warning could run; the form sent on waking goes to
+    the login page, and back to the form, filled."""
+    account = await activated_account(site.platform, smtp_sink)
+    page = await browser_page()
+    j = journey(page)
+    await page.goto(site.url("/connexion"))
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier$"))
+    await page.goto(site.url("/dossier/informations-personnelles"))
+    await type_identity(page)
+    site.platform.clock.advance(seconds=IDLE + 60)
+    await page.get_by_role("button", name="Enregistrer et passer à la suite").click()
+    await page.wait_for_url(re.compile(r"/connexion\?suite="))
+    await flash(page, "Votre session a expiré.")
+    await j.step("connexion-apres-expiration")
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier/informations-personnelles$"))
+    await identity_kept(page)
+    await j.step("saisie-reprise")
+
+    # Another account logging in on the same browser tab gets an empty form, not the first one's input.
+    await page.locator("#nom_naissance").fill("Quelqu'un")
+    site.platform.clock.advance(seconds=IDLE + 60)
+    await page.get_by_role("button", name="Enregistrer et passer à la suite").click()
+    await page.wait_for_url(re.compile(r"/connexion\?suite="))
+    other = await activated_account(site.platform, smtp_sink)
+    await log_in(page, other["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier/informations-personnelles$"))
+    await expect(page.locator("#nom_naissance")).to_have_value("")
+    await expect(page.get_by_text("ce que vous aviez saisi a été repris")).to_have_count(0)
+    j.assert_no_script_error()
+
+
+async def test_the_espace_gestion_warns_and_keeps_a_staff_session(site, browser_page, journey):
+    staff = await admin(site.platform)
+    page = await browser_page()
+    await page.clock.install()
+    j = journey(page)
+    await page.goto(site.url("/personnel/connexion"))
+    await staff_login(page, staff.email, staff.code())
+    await page.wait_for_url(re.compile(r"/personnel$"))
+    dialog = page.locator("#session-expiration")
+    await expect(dialog).to_have_attribute("data-prolongation", "/personnel/session/prolongation")
+    await page.clock.fast_forward("27:00")
+    await expect(dialog.get_by_role("heading", name="Votre session va bientôt expirer")).to_be_visible()
+    await j.step("avertissement-gestion")
+    async with page.expect_response(PROLONGATION) as answered:
+        await dialog.get_by_role("button", name="Rester connecté").click()
+    assert (await answered.value).status == 200
+    await expect(dialog).to_be_hidden()
+    j.assert_no_script_error()
