@@ -171,3 +171,21 @@ async def test_the_espace_gestion_warns_and_keeps_a_staff_session(site, browser_
     assert (await answered.value).status == 200
     await expect(dialog).to_be_hidden()
     j.assert_no_script_error()
+
+
+async def test_a_page_used_in_another_tab_keeps_the_first_tab_from_warning(site, browser_page, smtp_sink):
+    account = await activated_account(site.platform, smtp_sink)
+    first = await browser_page()
+    await first.context.clock.install()
+    await first.goto(site.url("/connexion"))
+    await log_in(first, account["numero_dossier"])
+    await first.wait_for_url(re.compile(r"/dossier$"))
+    await first.context.clock.fast_forward("20:00")
+    second = await first.context.new_page()
+    await second.goto(site.url("/candidatures"))  # a request of the same session, 20 minutes later
+    await first.context.clock.fast_forward("07:00")
+    for page in (first, second):
+        await expect(page.locator("#session-expiration")).to_be_hidden()
+    await first.context.clock.fast_forward("20:00")  # 27 minutes after the second tab's request
+    for page in (first, second):
+        await expect(page.get_by_role("heading", name="Votre session va bientôt expirer")).to_be_visible()
