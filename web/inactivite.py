@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = web.RequestKey("idle_timeout", int)  # seconds, on the pages of a logged-in person
 POLICY = "/sessions/policy"
-PROLONGATIONS = {"/session/prolongation": "/sessions/current/prolongation"}
-STAFF_PROLONGATIONS = {"/personnel/session/prolongation": "/staff/sessions/current/prolongation"}
+PROLONGATIONS = {  # the page's endpoint → the API's, by espace
+    "/session/prolongation": "/sessions/current/prolongation",
+    "/personnel/session/prolongation": "/staff/sessions/current/prolongation",
+}
 
 
 async def idle_timeout(request: web.Request) -> int | None:
@@ -48,7 +50,7 @@ def _answer(status: int, body: dict) -> web.Response:
 
 
 async def prolong(request: web.Request) -> web.Response:
-    api_path = {**PROLONGATIONS, **STAFF_PROLONGATIONS}[request.path]
+    api_path = PROLONGATIONS[request.path]
     if not check_csrf(request, request.headers.get("X-CSRF-Token")):
         return _answer(403, {"code": "csrf"})
     try:
@@ -62,5 +64,5 @@ async def prolong(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
-    for path in (*PROLONGATIONS, *STAFF_PROLONGATIONS):
+    for path in PROLONGATIONS:
         app.router.add_post(path, prolong)

@@ -82,6 +82,10 @@ async def test_the_session_s_end_is_told_put_off_and_loses_nothing_typed(site, b
         await page.keyboard.press("Enter")
     assert (await answered.value).status == 200
     await expect(dialog).to_be_hidden()
+    # Another site's page posting with the browser's cookies has not the page's token: refused.
+    for headers in ({}, {"X-CSRF-Token": "devine"}):
+        forged = await page.request.post(site.url("/session/prolongation"), headers=headers)
+        assert forged.status == 403 and await forged.json() == {"code": "csrf"}
 
     # Typing in the page keeps the session without a question: at the next warning time the page
     # asks for the prolongation itself.
