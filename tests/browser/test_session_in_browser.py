@@ -44,8 +44,8 @@ async def type_identity(page: Page) -> None:
     await page.locator("#nationalite").select_option("FR")
 
 
-async def identity_kept(page: Page) -> None:
-    for field, value in TYPED.items():
+async def identity_kept(page: Page, typed: dict[str, str] = TYPED) -> None:
+    for field, value in typed.items():
         await expect(page.locator(f"#{field}")).to_have_value(value)
     await expect(page.locator("#civilite-2")).to_be_checked()
     await expect(page.locator("#nationalite")).to_have_value("FR")
@@ -98,7 +98,7 @@ async def test_the_session_s_end_is_told_put_off_and_loses_nothing_typed(site, b
     # The session ends (its idle timeout passed on the platform's clock) while the person types: the
     # page finds out at its next check, says so, and keeps what was typed.
     await page.locator("#nom_naissance").fill("Durand-Martin")
-    TYPED["nom_naissance"] = "Durand-Martin"
+    typed = {**TYPED, "nom_naissance": "Durand-Martin"}
     site.platform.clock.advance(seconds=IDLE + 60)
     async with page.expect_response(PROLONGATION) as answered:
         await page.clock.fast_forward("27:00")
@@ -113,7 +113,7 @@ async def test_the_session_s_end_is_told_put_off_and_loses_nothing_typed(site, b
     await log_in(page, account["numero_dossier"])
     await page.wait_for_url(re.compile(r"/dossier/informations-personnelles$"))
     await flash(page, "ce que vous aviez saisi a été repris")
-    await identity_kept(page)
+    await identity_kept(page, typed)
     await j.step("saisie-reprise-360px")
     # Once shown, it is not shown again.
     await page.reload()
