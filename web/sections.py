@@ -4,7 +4,9 @@ require an optional one)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .i18n import N_
 
@@ -109,3 +111,9 @@ SECTIONS = (
 )
 BY_SLUG = {s.slug: s for s in SECTIONS}
 BY_KEY = {s.slug.replace("-", "_"): s for s in SECTIONS}
+
+
+def to_complete(refusal: Mapping[str, Any]) -> list[str]:
+    """The sections an API refusal of an incomplete dossier names (its `rubriques`), in order,
+    those the pages know."""
+    return [r for r in refusal.get("rubriques") or [] if r in BY_KEY]

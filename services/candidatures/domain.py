@@ -118,10 +118,11 @@ def check_can_apply(
         )
 
 
-def incomplete_dossier(missing: list[str], sections: list[str] | None = None) -> Refused:
-    """`sections`: the dossier's sections to complete (`rubriques` of the answer), in order."""
+def incomplete_dossier(missing: list[str], sections: list[str] | None = None, *, before: str = "candidater") -> Refused:
+    """`sections`: the dossier's sections to complete (`rubriques` of the answer), in order;
+    `before`: what the candidate was doing (« candidater », « transmettre votre candidature »)."""
     return Refused(
-        "Votre dossier doit être complété avant de candidater : " + " ; ".join(missing) + ".",
+        f"Votre dossier doit être complété avant de {before} : " + " ; ".join(missing) + ".",
         reason="dossier_incomplet",
         details=[ErrorDetail(message=m) for m in missing],
         rubriques=sections or [],

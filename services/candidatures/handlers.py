@@ -155,14 +155,16 @@ def decision_details(row: Mapping[str, Any]) -> dict:
     return details
 
 
-async def check_dossier(rpc: RpcClient, principal: Principal, exigees: list[str]) -> None:
-    """Refuses the application while the dossier lacks what it needs (informations personnelles,
-    adresse, baccalauréat, and the optional sections the formation requires), each said in French
-    by the dossiers service, with the sections to complete."""
+async def check_dossier(
+    rpc: RpcClient, principal: Principal, exigees: list[str], *, before: str = "candidater"
+) -> None:
+    """Refuses the application, or its transmission, while the dossier lacks what it needs
+    (informations personnelles, adresse, baccalauréat, and the optional sections the formation
+    requires), each said in French by the dossiers service, with the sections to complete."""
     completeness = await rpc.call(GetCompleteness(account_id=principal.account_id, exigees=exigees), Completeness)
     if not completeness.complet:
         missing = list(completeness.manquants) or ["Votre dossier est incomplet."]
-        raise domain.incomplete_dossier(missing, completeness.a_completer)
+        raise domain.incomplete_dossier(missing, completeness.a_completer, before=before)
 
 
 async def apply(deps: Deps, req: Apply) -> CandidatureView:
@@ -312,6 +314,9 @@ async def transmit(deps: Deps, req: TransmitCandidature) -> CandidatureView:
     if row is None or principal.realm != "candidate" or row["account_id"] != principal.account_id:
         raise _not_found()
     store.candidature_of(row).next_statut(Action.TRANSMIT, deps.now())
+    # The sections the formation requires were there when the candidate applied; the candidate may
+    # have emptied one since (only the informations personnelles are locked by a candidature).
+    await check_dossier(rpc, principal, row["rubriques_exigees"], before="transmettre votre candidature")
     missing: list[str] | None
     try:
         frozen = await rpc.call(

@@ -25,7 +25,7 @@ DATE_RETOUR = "coalesce(c.date_retour_individuelle, f.date_retour)"
 _CANDIDATURE_VIEW = f"""
     SELECT c.*, {DATE_RETOUR} AS date_retour, f.libelle AS formation_libelle, f.commission_code, t.libelle AS type_diplome,
            ce.libelle AS centre_libelle, ce.contact_libelle, ce.contact_adresse, ce.contact_mail,
-           f.modalites_inscription,
+           f.modalites_inscription, f.rubriques_exigees,
            CASE WHEN f.signataire_nom IS NOT NULL THEN f.signataire_nom ELSE ce.signataire_nom END AS signataire_nom,
            CASE WHEN f.signataire_nom IS NOT NULL THEN f.signataire_qualite ELSE ce.signataire_qualite END
                AS signataire_qualite,

@@ -14,7 +14,7 @@ from tests.browser.helpers import fields_clear_of_button, flash, log_in, pieces_
 from tests.conftest import eventually, unique_email
 from tests.e2e.test_accounts import PASSWORD, activated_account, api, login, mail_to, text_of
 from tests.unit.documents import corpus
-from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
+from tests.unit.dossiers.samples import adresse, baccalaureat, experiences, infos_perso
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -233,6 +233,51 @@ async def choose_file_with_space(page: Page, selector: str, attempts: int = 3) -
     pytest.fail(f"Space on {selector} opened no file chooser in {attempts} attempts")
 
 
+async def applied(site, smtp_sink, formation: str, **sections: dict) -> tuple[dict, str, str]:
+    """An activated candidate with the dossier every application needs (and `sections`, by slug),
+    who has applied to `formation`, all through the API: (account, token, candidature id)."""
+    account = await activated_account(site.platform, smtp_sink)
+    token = await login(site.platform, account["numero_dossier"])
+    for slug, content in {
+        "informations-personnelles": infos_perso(),
+        "adresse": adresse(),
+        "baccalaureat": baccalaureat(),
+        **sections,
+    }.items():
+        status, body, _ = await api(
+            site.platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
+        )
+        assert status == 200, (slug, body)
+    status, body, _ = await api(
+        site.platform, "POST", "/api/v1/candidatures", {"formation_code": formation}, token=token
+    )
+    assert status == 201, body
+    return account, token, body["id"]
+
+
+async def upload_pieces(site, token: str, cid: str, leave: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each piece of the candidature but `leave` sent through the API; the slots by piece code."""
+
+    async def slots() -> dict[str, str]:
+        status, listed, _ = await api(site.platform, "GET", f"/api/v1/candidatures/{cid}/pieces", token=token)
+        return {p["code"]: p["slot_id"] for p in listed["items"]} if status == 200 else {}
+
+    by_code = await eventually(slots, message="the piece slots exist")
+    pdf = corpus.legitimate()["cv-reportlab.pdf"]
+    for code in by_code.keys() - set(leave):
+        async with site.platform.http.put(
+            site.url(f"/api/v1/candidatures/{cid}/pieces/{by_code[code]}/fichier"),
+            data=pdf,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-File-Name": f"{code}.pdf",
+                "Content-Type": "application/octet-stream",
+            },
+        ) as resp:
+            assert resp.status == 201, await resp.text()
+    return by_code
+
+
 async def test_with_the_keyboard_alone(site, browser_page, journey, smtp_sink):
     page = await browser_page(js=True)
     j = journey(page)
@@ -256,40 +301,9 @@ async def test_with_the_keyboard_alone(site, browser_page, journey, smtp_sink):
     await flash(page, "Votre compte a été créé avec succès")
 
     # A candidate whose dossier and candidature are ready but for one piece (made through the API).
-    account = await activated_account(site.platform, smtp_sink)
-    token = await login(site.platform, account["numero_dossier"])
-    for slug, content in (
-        ("informations-personnelles", infos_perso()),
-        ("adresse", adresse()),
-        ("baccalaureat", baccalaureat()),
-    ):
-        status, body, _ = await api(
-            site.platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
-        )
-        assert status == 200, body
-    status, body, _ = await api(
-        site.platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token
-    )
-    assert status == 201, body
-    cid = body["id"]
-
-    async def slots() -> dict[str, str]:
-        status, listed, _ = await api(site.platform, "GET", f"/api/v1/candidatures/{cid}/pieces", token=token)
-        return {p["code"]: p["slot_id"] for p in listed["items"]} if status == 200 else {}
-
-    by_code = await eventually(slots, message="the piece slots exist")
+    account, token, cid = await applied(site, smtp_sink, "DU-MUSICO")
+    by_code = await upload_pieces(site, token, cid, leave=("MOTIVATION-FC",))
     pdf = corpus.legitimate()["cv-reportlab.pdf"]
-    for code in ("IDENTITE", "SCOLARITE", "CV"):
-        async with site.platform.http.put(
-            site.url(f"/api/v1/candidatures/{cid}/pieces/{by_code[code]}/fichier"),
-            data=pdf,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "X-File-Name": f"{code}.pdf",
-                "Content-Type": "application/octet-stream",
-            },
-        ) as resp:
-            assert resp.status == 201, await resp.text()
 
     # Login, upload and transmission, with the keyboard.
     await page.goto(site.url("/connexion"))
@@ -322,28 +336,59 @@ async def test_with_the_keyboard_alone(site, browser_page, journey, smtp_sink):
 
 async def test_transmit_stays_disabled_until_every_piece_is_there(site, browser_page, smtp_sink):
     page = await browser_page(js=True)
-    account = await activated_account(site.platform, smtp_sink)
-    token = await login(site.platform, account["numero_dossier"])
-    for slug, content in (
-        ("informations-personnelles", infos_perso()),
-        ("adresse", adresse()),
-        ("baccalaureat", baccalaureat()),
-    ):
-        await api(
-            site.platform, "PUT", f"/api/v1/dossier/sections/{slug}", content, token=token, headers={"If-Match": '"0"'}
-        )
-    status, body, _ = await api(
-        site.platform, "POST", "/api/v1/candidatures", {"formation_code": "DU-MUSICO"}, token=token
-    )
-    assert status == 201, body
+    account, _, cid = await applied(site, smtp_sink, "DU-MUSICO")
     await page.goto(site.url("/connexion"))
     await log_in(page, account["numero_dossier"])
     await page.wait_for_url(re.compile(r"/dossier$"))
-    await page.goto(site.url(f"/candidatures/{body['id']}"))
+    await page.goto(site.url(f"/candidatures/{cid}"))
     await pieces_ready(page)
     await expect(page.locator(".ec-piece")).to_have_count(4)
     await expect(page.locator("#transmettre")).to_be_disabled(timeout=5_000)
     await expect(page.get_by_text("devient actif (vert) lorsque toutes les pièces sont déposées")).to_be_visible()
+
+
+async def test_a_section_emptied_after_applying_stops_the_transmission_with_the_way_back(
+    site, browser_page, journey, smtp_sink
+):
+    """The VA85 requires the expériences; emptied after applying, the transmission (on a phone) is
+    refused with the reason and a link to the section, and nothing is transmitted."""
+    page = await browser_page(js=True, width=360, height=740)
+    j = journey(page)
+    account, token, cid = await applied(site, smtp_sink, "VA85-LIC", **{"experiences-professionnelles": experiences()})
+    await upload_pieces(site, token, cid)
+    status, body, _ = await api(
+        site.platform,
+        "PUT",
+        "/api/v1/dossier/sections/experiences-professionnelles",
+        {"items": []},
+        token=token,
+        headers={"If-Match": '"1"'},
+    )
+    assert status == 200, body
+
+    await page.goto(site.url("/connexion"))
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier$"))
+    await page.goto(site.url(f"/candidatures/{cid}"))
+    await pieces_ready(page)
+    await page.locator("#transmettre").click()
+    await page.locator("#dialog-transmission button[type=submit]").click()
+    alert = page.locator("#action-erreur")
+    await expect(alert).to_contain_text("Votre dossier doit être complété avant de transmettre votre candidature")
+    await expect(alert).to_contain_text(
+        "Expériences professionnelles : rubrique à renseigner, exigée par cette formation"
+    )
+    link = alert.locator("#a-completer a")
+    await expect(link).to_have_text("Expériences professionnelles")
+    assert await link.get_attribute("href") == "/dossier/experiences-professionnelles"
+    await j.step("360px-transmission-rubrique-videe")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    status, view, _ = await api(site.platform, "GET", f"/api/v1/candidatures/{cid}", token=token)
+    assert status == 200 and view["statut"] == "en_attente" and view["date_reception"] is None, view
+
+    await link.click()
+    await page.wait_for_url(re.compile(r"/dossier/experiences-professionnelles$"))
+    j.assert_no_script_error()
 
 
 async def test_the_browsers_own_words_are_in_french(browser_page):

@@ -100,3 +100,33 @@ async def test_an_administrator_sets_a_formation_s_required_sections_and_a_wrong
     assert status == 200, saved
     status, offre, _ = await api(platform, "GET", "/api/v1/offre")
     assert offered(offre)["DU-MUSICO"]["rubriques_exigees"] == ["stages", "cursus_externe"]
+
+
+async def test_a_section_emptied_after_applying_is_asked_for_again_at_the_transmission(platform, smtp_sink):
+    """Only the informations personnelles are locked by a candidature: a candidate who empties the
+    expériences the VA85 requires cannot transmit it until they are back."""
+    token = (await candidate(platform, smtp_sink))["token"]
+    section = "/api/v1/dossier/sections/experiences-professionnelles"
+    status, body, _ = await api(platform, "PUT", section, experiences(), token=token, headers={"If-Match": '"0"'})
+    assert status == 200, body
+    status, va85, _ = await api(platform, "POST", "/api/v1/candidatures", {"formation_code": "VA85-LIC"}, token=token)
+    assert status == 201, va85
+    status, body, _ = await api(platform, "PUT", section, {"items": []}, token=token, headers={"If-Match": '"1"'})
+    assert status == 200, body
+
+    transmission = f"/api/v1/candidatures/{va85['id']}/transmission"
+    status, problem, _ = await api(platform, "POST", transmission, token=token)
+    assert status == 409 and problem["reason"] == "dossier_incomplet", problem
+    assert problem["detail"] == (
+        "Votre dossier doit être complété avant de transmettre votre candidature : "
+        "Expériences professionnelles : rubrique à renseigner, exigée par cette formation."
+    ), problem
+    assert problem["rubriques"] == ["experiences_professionnelles"], problem
+    status, after, _ = await api(platform, "GET", f"/api/v1/candidatures/{va85['id']}", token=token)
+    assert status == 200 and after["statut"] == va85["statut"] and after["date_reception"] is None, after
+
+    # The expériences back, the transmission goes on to its own checks: the pieces, none sent yet.
+    status, body, _ = await api(platform, "PUT", section, experiences(), token=token, headers={"If-Match": '"2"'})
+    assert status == 200, body
+    status, problem, _ = await api(platform, "POST", transmission, token=token)
+    assert status == 409 and problem["reason"] == "pieces_manquantes", problem

@@ -22,6 +22,7 @@ from ..i18n import gettext as _
 from ..i18n import until
 from ..pages import api, fetch, me, read_form, read_upload, redirect
 from ..render import render
+from ..sections import to_complete
 from ..session import SECURE, set_flash
 
 routes = web.RouteTableDef()
@@ -246,6 +247,8 @@ async def act(request: web.Request) -> web.Response:
             cid,
             status=problem.status,
             action_error=problem.detail,
+            reason=problem.reason,
+            rubriques=to_complete(problem.body),
             missing=problem.body.get("missing") or problem.body.get("manquantes") or [],
         )
     return redirect(f"/candidatures/{cid}", flash, request=request)

@@ -11,7 +11,7 @@ from ..api import Problem
 from ..i18n import gettext as _
 from ..pages import api, me, read_form, redirect
 from ..render import render
-from ..sections import BY_KEY
+from ..sections import to_complete
 from ..session import has_session_cookie
 
 routes = web.RouteTableDef()
@@ -96,7 +96,7 @@ async def apply(request: web.Request) -> web.Response:
             code,
             problem=problem.detail,
             reason=problem.reason,
-            rubriques=[r for r in problem.body.get("rubriques") or [] if r in BY_KEY],
+            rubriques=to_complete(problem.body),
             status=problem.status,
         )
     return redirect(f"/candidatures/{reply.body['id']}", "candidature_creee", request=request)

@@ -160,6 +160,27 @@ async def test_transmit_needs_every_piece_then_locks_the_candidature(service, pe
     assert err.extra["reason"] == "annulation_impossible"
 
 
+async def test_transmit_is_refused_while_the_dossier_lacks_a_section_it_had_when_applying(service, peers):
+    who = candidate()
+    view = await apply(service, who, "VA85-LIC")
+    peers.missing_in_dossier = ["Expériences professionnelles : rubrique à renseigner, exigée par cette formation"]
+    err = await refused(
+        service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    )
+    assert err.extra["reason"] == "dossier_incomplet"
+    assert err.message == (
+        "Votre dossier doit être complété avant de transmettre votre candidature : "
+        "Expériences professionnelles : rubrique à renseigner, exigée par cette formation."
+    )
+    assert peers.frozen == [] and peers.released == [], "the pieces are not touched"
+    seen = await service.client.call(c.GetCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    assert seen.statut == view.statut and seen.date_reception is None
+    assert not await events_of(service, "evt.candidatures.candidature.transmitted", view.id)
+    peers.missing_in_dossier = []
+    done = await service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    assert done.statut == "receptionne"
+
+
 async def test_transmit_late_or_someone_elses_is_refused(service, peers):
     who, other = candidate(), candidate()
     view = await apply(service, who)
