@@ -18,6 +18,8 @@ from ecandidat.contracts.base import RpcRequest
 from ..api import PRINCIPAL, Api, call_raw, parse_body, path_uuid, relay, relayed_response
 from ..keys import SESSIONS
 
+PUBLIC = {"Cache-Control": "public, max-age=300"}  # what is the same for everyone: contracts, settings
+
 
 @dataclass(frozen=True)
 class PathId:

@@ -31,11 +31,10 @@ from ..auth import (
     set_session_cookies,
 )
 from ..sessions import ACCOUNT_VIEW
-from . import Rpc, register_rpcs, relay_kept
+from . import PUBLIC, Rpc, register_rpcs, relay_kept
 
 TAG = CANDIDATE_ACCOUNTS_TAG
 DEVICE_COOKIE = "ecandidat_device"
-PUBLIC = {"Cache-Control": "public, max-age=300"}  # a setting of the platform, the same for everyone
 
 
 class LoginBody(c.Credentials):

@@ -8,8 +8,7 @@ from aiohttp import web
 from .. import asyncapi_page
 from ..api import API_PREFIX, Api
 from ..keys import ASYNCAPI, OPENAPI
-
-PUBLIC = {"Cache-Control": "public, max-age=300"}
+from . import PUBLIC
 
 
 def register(api: Api) -> None:
