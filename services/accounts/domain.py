@@ -93,8 +93,8 @@ def check_staff_scopes(roles: tuple[str, ...], centres: tuple[str, ...], commiss
     details = []
     for role, field in SCOPED_ROLES.items():
         if role in roles and not (centres if field == "centres" else commissions):
-            label = "centre de candidature" if field == "centres" else "commission"
-            details.append(ErrorDetail(field=field, message=f"Le rôle « {role} » demande au moins un(e) {label}."))
+            label = "un centre de candidature" if field == "centres" else "une commission"
+            details.append(ErrorDetail(field=field, message=f"Le rôle « {role} » demande au moins {label}."))
     if details:
         raise InvalidInput("Les rôles et leurs périmètres ne concordent pas.", details=details)
 

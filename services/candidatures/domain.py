@@ -374,7 +374,7 @@ class Candidature:
         if self.decision != "favorable":
             return _NOT_FAVOURABLE.error()
         if self.withdrawn_at is not None:
-            return Refused("Vous vous êtes déjà désisté(e) de cette formation.", reason="deja_desiste")
+            return Refused("Votre désistement de cette formation est déjà enregistré.", reason="deja_desiste")
         if answer == "confirmation":
             if self.confirmed_at is not None:
                 return Refused("Vous avez déjà confirmé votre candidature.", reason="deja_confirme")

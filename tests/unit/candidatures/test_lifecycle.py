@@ -160,7 +160,7 @@ def test_every_state_and_action(etat, action):
             candidature("complet", decision="favorable", confirmation_deadline=DEADLINE, withdrawn_at=NOW),
             Action.CONFIRM,
             "deja_desiste",
-            "Vous vous êtes déjà désisté(e) de cette formation.",
+            "Votre désistement de cette formation est déjà enregistré.",
         ),
         (
             candidature("complet", decision="favorable", confirmation_deadline=DEADLINE, confirmed_at=NOW),
