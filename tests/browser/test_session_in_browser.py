@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import running_site
-from tests.browser.helpers import flash, log_in, staff_login
+from tests.browser.helpers import choose_commune, flash, log_in, staff_login
 
 from tests.e2e.test_accounts import activated_account
 from tests.e2e.test_accounts_staff import admin
@@ -42,6 +42,8 @@ async def type_identity(page: Page) -> None:
     for field, value in TYPED.items():
         await page.locator(f"#{field}").fill(value)
     await page.locator("#nationalite").select_option("FR")
+    # A commune found by the search as one types: its option is not in the page as served.
+    await choose_commune(page, "commune_naissance", "Toulouse", "31555", js=True)
 
 
 async def identity_kept(page: Page, typed: dict[str, str] = TYPED) -> None:
@@ -49,6 +51,8 @@ async def identity_kept(page: Page, typed: dict[str, str] = TYPED) -> None:
         await expect(page.locator(f"#{field}")).to_have_value(value)
     await expect(page.locator("#civilite-2")).to_be_checked()
     await expect(page.locator("#nationalite")).to_have_value("FR")
+    await expect(page.locator("#commune_naissance")).to_have_value("31555")
+    await expect(page.locator("#commune_naissance option:checked")).to_have_text(re.compile(r"^Toulouse \(31"))
 
 
 async def test_the_session_s_end_is_told_put_off_and_loses_nothing_typed(site, browser_page, journey, smtp_sink):

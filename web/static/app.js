@@ -257,7 +257,7 @@ function formDraft(form, dirtyOnly) {
   const values = [];
   for (const field of fields) {
     if ((field.type === "checkbox" || field.type === "radio") && !field.checked) continue;
-    if (field.tagName === "SELECT") for (const option of field.selectedOptions) values.push([field.name, option.value]);
+    if (field.tagName === "SELECT") for (const option of field.selectedOptions) values.push([field.name, option.value, option.text]);
     else values.push([field.name, field.value]);
   }
   return { path: location.pathname, action: form.getAttribute("action") || "", compte: document.body.dataset.compte || "", values };
@@ -283,12 +283,23 @@ document.addEventListener("submit", (event) => {
   const form = [...document.forms].find((f) => (f.getAttribute("action") || "") === draft.action);
   if (!draft.interrupted || draft.path !== location.pathname || !draft.compte || draft.compte !== document.body.dataset.compte || !form) return;
   const byName = new Map();
-  for (const [name, value] of draft.values) byName.set(name, [...(byName.get(name) || []), value]);
+  const labels = new Map();
+  for (const [name, value, label] of draft.values) {
+    byName.set(name, [...(byName.get(name) || []), value]);
+    if (label !== undefined) labels.set(`${name}=${value}`, label);
+  }
   for (const field of draftFields(form)) {
     const values = byName.get(field.name) || [];
     if (field.type === "checkbox" || field.type === "radio") field.checked = values.includes(field.value);
-    else if (field.tagName === "SELECT") for (const option of field.options) option.selected = values.includes(option.value);
-    else if (byName.has(field.name)) field.value = values.shift() ?? "";
+    else if (field.tagName === "SELECT") {
+      // A commune found by the search as one typed is not among the options the page was served with.
+      if (field.hasAttribute("data-commune-select")) {
+        for (const value of values) {
+          if (value && ![...field.options].some((option) => option.value === value)) field.add(new Option(labels.get(`${field.name}=${value}`) || value, value));
+        }
+      }
+      for (const option of field.options) option.selected = values.includes(option.value);
+    } else if (byName.has(field.name)) field.value = values.shift() ?? "";
   }
   const notice = document.getElementById("saisie-reprise");
   if (notice) form.before(notice.content.cloneNode(true));
