@@ -420,6 +420,44 @@ class SavePiece(RpcRequest):
     types_traitement: list[str] = Field(default_factory=list, max_length=2)
 
 
+# The DSFR's illustrative colours a tag may take (`fr-tag--<couleur>`).
+COULEURS_ETIQUETTE = (
+    "green-tilleul-verveine",
+    "green-bourgeon",
+    "green-emeraude",
+    "green-menthe",
+    "green-archipel",
+    "blue-ecume",
+    "blue-cumulus",
+    "purple-glycine",
+    "pink-macaron",
+    "pink-tuile",
+    "yellow-tournesol",
+    "yellow-moutarde",
+    "orange-terre-battue",
+    "brown-cafe-creme",
+    "brown-caramel",
+    "brown-opera",
+    "beige-gris-galet",
+)
+
+
+class SaveEtiquette(RpcRequest):
+    """An étiquette the staff put on candidatures to sort their work (« À revoir », « Dossier
+    prioritaire »…): the same for the whole establishment. An archived one stays on the
+    candidatures that have it and is no longer offered."""
+
+    service = "candidatures"
+    operation = "save_etiquette"
+
+    principal: Principal
+    code: str = Field(pattern=_CODE)
+    libelle: str = Field(min_length=1, max_length=60)
+    couleur: str = Field(default="blue-ecume", pattern="^(" + "|".join(COULEURS_ETIQUETTE) + ")$")
+    ordre: int = Field(default=0, ge=0, le=100000, description="Rang d'affichage")
+    archivee: bool = False
+
+
 class Saved(RpcReply):
     code: str
     created: bool
@@ -440,6 +478,44 @@ FormationRecord = _record(SaveFormation, "FormationRecord", "A formation as save
 PieceRecord = _record(
     SavePiece, "PieceRecord", "A pièce justificative as saved, with its id (its template's key).", id=(uuid.UUID, ...)
 )
+
+
+class EtiquetteRecord(RpcReply):
+    """An étiquette as saved."""
+
+    code: str
+    libelle: str
+    couleur: str
+    ordre: int
+    archivee: bool
+
+
+class GetEtiquettes(RpcRequest):
+    """The étiquettes, archived ones included, in their order (any staff)."""
+
+    service = "candidatures"
+    operation = "get_etiquettes"
+
+    principal: Principal
+
+
+class Etiquettes(RpcReply):
+    items: list[EtiquetteRecord]
+
+
+class SetEtiquettes(RpcRequest):
+    """The étiquettes of one candidature, all of them (an empty list takes them all off)."""
+
+    service = "candidatures"
+    operation = "set_etiquettes"
+
+    principal: Principal
+    candidature_id: uuid.UUID
+    etiquettes: list[str] = Field(max_length=20)
+
+
+class EtiquettesSet(RpcReply):
+    etiquettes: list[str]
 
 
 # -- staff workflow: events --------------------------------------------------------------------
@@ -679,6 +755,7 @@ class OfferAdmin(RpcReply):
     commissions: list[CommissionRecord]  # type: ignore[valid-type]
     formations: list[FormationRecord]  # type: ignore[valid-type]
     pieces: list[PieceRecord]  # type: ignore[valid-type]
+    etiquettes: list[EtiquetteRecord]
 
 
 class BatchResult(RpcReply):
@@ -699,6 +776,7 @@ class Filters(Message):
     pieces: str | None = Field(default=None, pattern="^(completes|manquantes|refusees)$")
     transmise_du: date | None = None
     transmise_au: date | None = None
+    etiquette: str | None = Field(default=None, pattern=_CODE)
 
 
 class ListCandidatures(RpcRequest):
@@ -754,6 +832,7 @@ class CandidatureRow(RpcReply):
     withdrawn_at: datetime | None
     created_at: datetime
     cancelled_at: datetime | None
+    etiquettes: list[str] = []
 
 
 class CandidaturePage(RpcReply):
@@ -812,6 +891,7 @@ class StaffCandidatureView(RpcReply):
     decisions: list[DecisionRecord]
     notes: list[NoteRecord]
     history: list[HistoryRecord]
+    etiquettes: list[str] = []
 
 
 class GetStaffCandidature(RpcRequest):

@@ -1,5 +1,6 @@
 """Staff side of candidatures: lists and exports, the full view, statuts, type de traitement,
-decisions, notes (gestionnaires scoped to their centres, commission members to their commissions)."""
+decisions, notes, étiquettes (gestionnaires scoped to their centres, commission members to their
+commissions)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ TypeTraitementBody = body_of(c.SetTypeTraitement, name="ChangementTypeTraitement
 DecisionBody = body_of(c.EnterDecision, without=("principal", "candidature_id"), name="SaisieDecision")
 ValidationBody = body_of(c.ValidateDecisions, name="ValidationDecisions")
 NoteBody = body_of(c.AddNote, without=("principal", "candidature_id"), name="NouvelleNote")
+EtiquettesBody = body_of(c.SetEtiquettes, without=("principal", "candidature_id"), name="EtiquettesCandidature")
 DateRetourBody = body_of(
     c.SetCandidatureDateRetour, without=("principal", "candidature_id"), name="DateLimiteRetourCandidature"
 )
@@ -127,6 +129,26 @@ STAFF_CANDIDATURE = (
         status=201,
         roles=DECIDERS,
     ),
+    Rpc(
+        "PUT",
+        "/api/v1/staff/candidatures/{candidature_id}/etiquettes",
+        "staff_set_etiquettes",
+        "Mettre ses étiquettes à une candidature (toutes : une liste vide les retire), gardées dans son historique",
+        c.SetEtiquettes,
+        c.EtiquettesSet,
+        body=EtiquettesBody,
+        roles=DECIDERS,
+        responses={422: "Étiquette inconnue, ou archivée et pas déjà sur la candidature"},
+    ),
+    Rpc(
+        "GET",
+        "/api/v1/staff/etiquettes",
+        "staff_get_etiquettes",
+        "Les étiquettes que les personnels mettent sur les candidatures (archivées comprises), dans leur ordre",
+        c.GetEtiquettes,
+        c.Etiquettes,
+        roles=ANY_STAFF,
+    ),
 )
 
 EXPORT_COLUMNS = [
@@ -150,7 +172,20 @@ EXPORT_COLUMNS = [
     ("confirmed_at", "Confirmé le"),
     ("withdrawn_at", "Désisté le"),
     ("created_at", "Candidature créée le"),
+    ("etiquettes", "Étiquettes"),
 ]
+
+
+async def _libelles(request: web.Request) -> dict[str, str]:
+    """The étiquettes' libellés by code, for the exports."""
+    etiquettes = await call(request, c.GetEtiquettes(principal=request[PRINCIPAL]), c.Etiquettes)
+    return {e.code: e.libelle for e in etiquettes.items}
+
+
+def _value(row: c.CandidatureRow, key: str, libelles: dict[str, str]) -> object:
+    """The column's value of the row: the étiquettes by their libellés."""
+    value = getattr(row, key)
+    return ", ".join(libelles.get(code, code) for code in value) if key == "etiquettes" else value
 
 
 def _cell(value: object) -> object:
@@ -245,13 +280,14 @@ def register(api: Api) -> None:
         await response.prepare(request)
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";")
+        libelles = await _libelles(request)
         writer.writerow([label for _, label in EXPORT_COLUMNS])
         await response.write(("\ufeff" + buffer.getvalue()).encode())
         row = first
         while row is not None:
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow([_cell(getattr(row, key)) for key, _ in EXPORT_COLUMNS])
+            writer.writerow([_cell(_value(row, key, libelles)) for key, _ in EXPORT_COLUMNS])
             await response.write(buffer.getvalue().encode())
             row = await anext(rows, None)
         await response.write_eof()
@@ -273,7 +309,8 @@ def register(api: Api) -> None:
 
         q = parse_query(request, ListQuery)
         # Read every row first: a refusal (scope, filters) must not leave a half-written workbook.
-        rows = [[_cell(getattr(row, key)) for key, _ in EXPORT_COLUMNS] async for row in _all_rows(request, q)]
+        libelles = await _libelles(request)
+        rows = [[_cell(_value(row, key, libelles)) for key, _ in EXPORT_COLUMNS] async for row in _all_rows(request, q)]
         book = Workbook(write_only=True)
         sheet = book.create_sheet("Candidatures")
         sheet.append([label for _, label in EXPORT_COLUMNS])

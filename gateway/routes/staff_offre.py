@@ -18,6 +18,7 @@ RESOURCES = [
     ("commissions", "une commission", c.SaveCommission),
     ("formations", "une formation", c.SaveFormation),
     ("pieces", "une pièce justificative", c.SavePiece),
+    ("etiquettes", "une étiquette (pour les candidatures)", c.SaveEtiquette),
 ]
 
 

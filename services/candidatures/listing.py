@@ -120,4 +120,5 @@ def _row(r: asyncpg.Record) -> c.CandidatureRow:
         withdrawn_at=r["withdrawn_at"],
         created_at=r["created_at"],
         cancelled_at=r["cancelled_at"],
+        etiquettes=r["etiquettes"],
     )

@@ -1,4 +1,5 @@
-"""Administration of the offer: campaigns, centres, types de diplôme, commissions, formations, pieces."""
+"""Administration of the offer: campaigns, centres, types de diplôme, commissions, formations, pieces;
+and the étiquettes the staff put on candidatures."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import uuid
 from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import (
+    EtiquetteRecord,
+    Etiquettes,
+    GetEtiquettes,
     GetOfferAdmin,
     OfferAdmin,
     SaveCampagne,
     SaveCentre,
     SaveCommission,
+    SaveEtiquette,
     SaveFormation,
     SavePiece,
     SaveTypeDiplome,
@@ -113,6 +118,20 @@ async def save_piece(deps: Deps, req: SavePiece) -> Saved:
         values = {"id": piece_id, **req.model_dump(exclude={"principal"})}
         created = await store.upsert(conn, "pieces", "code", values)
     return Saved(code=req.code, created=created, id=piece_id)
+
+
+async def save_etiquette(deps: Deps, req: SaveEtiquette) -> Saved:
+    _require_admin(req.principal)
+    async with deps.pool.acquire() as conn:
+        created = await store.upsert(conn, "etiquettes", "code", req.model_dump(exclude={"principal"}))
+    return Saved(code=req.code, created=created)
+
+
+async def etiquettes(deps: Deps, req: GetEtiquettes) -> Etiquettes:
+    access.require(req.principal, access.ANY_STAFF, "Les étiquettes sont réservées aux personnels.")
+    async with deps.pool.acquire() as conn:
+        rows = await store.etiquettes(conn)
+    return Etiquettes(items=[EtiquetteRecord.model_validate(dict(r)) for r in rows])
 
 
 async def offer_admin(deps: Deps, req: GetOfferAdmin) -> OfferAdmin:

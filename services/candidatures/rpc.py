@@ -36,6 +36,9 @@ ROUTES: tuple[Route, ...] = (
     route(c.SaveCommission, offer.save_commission),
     route(c.SaveFormation, offer.save_formation),
     route(c.SavePiece, offer.save_piece),
+    route(c.SaveEtiquette, offer.save_etiquette),
+    route(c.GetEtiquettes, offer.etiquettes),
+    route(c.SetEtiquettes, staff.set_etiquettes),
 )
 
 

@@ -86,6 +86,13 @@ COMMISSIONS = [
 # The dossier's optional sections a formation requires (the others, the DAEU's included, require none).
 RUBRIQUES_EXIGEES = {"VA85-LIC": ["experiences_professionnelles"]}
 
+# The staff's étiquettes: code, libellé, couleur (a DSFR illustrative colour)
+ETIQUETTES = [
+    ("A-REVOIR", "À revoir", "orange-terre-battue"),
+    ("PRIORITAIRE", "Dossier prioritaire", "green-emeraude"),
+    ("RELANCE", "Candidat à relancer", "blue-ecume"),
+]
+
 # code, libellé, centre, type, commission, type de traitement, capacité
 FORMATIONS = [
     ("DAEU-A", "DAEU option A", "DAEU", "DAEU", "COM-DAEU", "acces_controle", 60),
@@ -264,4 +271,8 @@ async def seed_demo(pool: asyncpg.Pool, today: date, campaign_year: int | None =
             ),
         )
         ids[code] = saved.id
+    for ordre, (code, libelle, couleur) in enumerate(ETIQUETTES, start=1):
+        await offer.save_etiquette(
+            deps, c.SaveEtiquette(principal=p, code=code, libelle=libelle, couleur=couleur, ordre=ordre)
+        )
     return ids

@@ -14,7 +14,7 @@ import asyncpg
 from ecandidat.contracts import access
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.errors import NotFound
+from ecandidat.contracts.errors import ErrorDetail, InvalidInput, NotFound
 from ecandidat.runtime.clock import Clock
 from ecandidat.runtime.outbox import add_event
 
@@ -208,6 +208,34 @@ async def add_note(deps: Deps, req: c.AddNote) -> c.NoteRecord:
     return c.NoteRecord(id=note_id, author=actor(req.principal), at=now, body=req.body)
 
 
+async def set_etiquettes(deps: Deps, req: c.SetEtiquettes) -> c.EtiquettesSet:
+    """The candidature's étiquettes become `req.etiquettes` (each once, in the étiquettes' order);
+    an unknown one, or an archived one the candidature has not already, is refused."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await locked(conn, req.candidature_id, req.principal, access.check_decide)
+        known = {r["code"]: r for r in await store.etiquettes(conn)}
+        old = list(row["etiquettes"])
+        refused = [
+            ErrorDetail(field="etiquettes", message=f"Étiquette inconnue : {code}.")
+            if code not in known
+            else ErrorDetail(
+                field="etiquettes",
+                message=f"L'étiquette « {known[code]['libelle']} » est archivée : elle ne peut plus être ajoutée.",
+            )
+            for code in dict.fromkeys(req.etiquettes)
+            if code not in known or (known[code]["archivee"] and code not in old)
+        ]
+        if refused:
+            raise InvalidInput("Ces étiquettes ne peuvent pas être mises sur la candidature.", details=refused)
+        new = [code for code in known if code in req.etiquettes]
+        if new != old:
+            await store.set_etiquettes(conn, req.candidature_id, new)
+            await store.add_history(
+                conn, req.candidature_id, deps.now(), actor(req.principal), "etiquettes", old=old, new=new
+            )
+    return c.EtiquettesSet(etiquettes=new)
+
+
 async def staff_view(deps: Deps, req: c.GetStaffCandidature) -> c.StaffCandidatureView:
     async with deps.pool.acquire() as conn:
         row = await store.candidature_view(conn, req.candidature_id)
@@ -235,4 +263,5 @@ async def staff_view(deps: Deps, req: c.GetStaffCandidature) -> c.StaffCandidatu
         decisions=[c.DecisionRecord.model_validate(dict(d)) for d in decisions],
         notes=[c.NoteRecord.model_validate(dict(n)) for n in notes],
         history=[c.HistoryRecord.model_validate(dict(h)) for h in history],
+        etiquettes=row["etiquettes"],
     )

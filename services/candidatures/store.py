@@ -779,6 +779,14 @@ async def answers_expired(conn: asyncpg.Connection, now: datetime) -> list[async
 # -- the offer ---------------------------------------------------------------------------------------
 
 
+async def etiquettes(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM etiquettes ORDER BY ordre, libelle, code")
+
+
+async def set_etiquettes(conn: asyncpg.Connection, candidature_id: uuid.UUID, codes: list[str]) -> None:
+    await conn.execute("UPDATE candidatures SET etiquettes = $2 WHERE id = $1", candidature_id, codes)
+
+
 async def exists(conn: asyncpg.Connection, table: str, code: str | None) -> bool:
     """Whether the row of the offer's `table` with `code` exists (True for no code)."""
     return code is None or await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE code = $1)", code)
@@ -802,6 +810,7 @@ _OFFER_TABLES = (
     ("commissions", "commissions", "centre_code, code"),
     ("formations", "formations", "centre_code, type_code, code"),
     ("pieces", "pieces", "niveau, ordre, code"),
+    ("etiquettes", "etiquettes", "ordre, libelle, code"),
 )
 
 
@@ -877,6 +886,8 @@ def _where(scope: ListScope, f: Filters) -> tuple[list[str], list[Any]]:
         where.append(f"c.date_reception >= {arg(start_of_day(f.transmise_du))}")
     if f.transmise_au:
         where.append(f"c.date_reception < {arg(end_of_day(f.transmise_au))}")
+    if f.etiquette:
+        where.append(f"{arg(f.etiquette)} = ANY(c.etiquettes)")
     return where, args
 
 

@@ -32,6 +32,7 @@ SCOPED = {
     "POST /api/v1/staff/candidatures/{candidature_id}/pieces/{slot_id}/examen": {"decision": "validee"},
     "POST /api/v1/staff/candidatures/{candidature_id}/decision": {"kind": "favorable"},
     "POST /api/v1/staff/candidatures/{candidature_id}/notes": {"body": "Note"},
+    "PUT /api/v1/staff/candidatures/{candidature_id}/etiquettes": {"etiquettes": ["A-REVOIR"]},
     "PUT /api/v1/staff/candidatures/{candidature_id}/date-limite-retour": {"date_retour": "2030-01-01"},
     "PUT /api/v1/staff/offre/formations/{code}/date-limite-retour": {"date_retour": "2030-01-01"},
     "POST /api/v1/staff/candidatures/statut": {"candidature_ids": ["{candidature_id}"], "statut": "complet"},
@@ -63,6 +64,7 @@ ADMIN_ONLY = {
     "PUT /api/v1/staff/offre/formations/{code}",
     "PUT /api/v1/staff/offre/pieces/{code}",
     "PUT /api/v1/staff/offre/types-diplome/{code}",
+    "PUT /api/v1/staff/offre/etiquettes/{code}",
     "POST /api/v1/staff/offre/campagnes/{code}/prolongations",
     "PUT /api/v1/staff/pieces/{piece_id}/modele",
     "DELETE /api/v1/staff/pieces/{piece_id}/modele",
@@ -82,6 +84,8 @@ ADMIN_ONLY = {
     "GET /api/v1/staff/webhooks/{endpoint_id}/deliveries",
     "POST /api/v1/staff/webhooks/{endpoint_id}/replays",
 }
+# Staff routes every staff member reads alike, whatever their scope.
+EVERY_STAFF = {"GET /api/v1/staff/etiquettes"}
 SELF = {
     "GET /api/v1/staff/me",
     "POST /api/v1/staff/me/recovery-codes",
@@ -170,9 +174,11 @@ async def test_every_route_is_classified_and_refuses_the_wrong_caller(world):
     platform, values = world["platform"], world["values"]
     staff_routes = {f"{m} {p}" for m, p, realm in routes(platform) if realm == "staff"}
     scoped_routes = {k.split("?")[0] for k in SCOPED}
-    unclassified = staff_routes - scoped_routes - ADMIN_ONLY - SELF
+    unclassified = staff_routes - scoped_routes - ADMIN_ONLY - EVERY_STAFF - SELF
     assert not unclassified, f"classify these new staff routes in the authorization matrix: {sorted(unclassified)}"
-    assert not (scoped_routes | ADMIN_ONLY | SELF) - staff_routes, "the matrix names routes that no longer exist"
+    assert not (scoped_routes | ADMIN_ONLY | EVERY_STAFF | SELF) - staff_routes, (
+        "the matrix names routes that no longer exist"
+    )
 
     for method, path, realm in routes(platform):
         if realm is None:
@@ -200,6 +206,12 @@ async def test_every_route_is_classified_and_refuses_the_wrong_caller(world):
         method, path = key.split(" ", 1)
         status, body, _ = await world["other_centre"].call(method, fill(path, values), None)
         assert status == 403, (key, status, body)
+
+    for key in EVERY_STAFF:
+        method, path = key.split(" ", 1)
+        for someone in (world["other_centre"], world["other_commission"]):
+            status, body, _ = await someone.call(method, fill(path, values), None)
+            assert status == 200, (key, someone.email, status, body)
 
 
 async def test_a_candidate_never_reaches_another_candidates_candidature(world):

@@ -25,7 +25,7 @@ API = "/api/v1"
 STATUTS = ("en_attente", "receptionne", "incomplet", "complet")
 ALL, COMPLET, NONE = set(STATUTS), {"complet"}, set()
 STAFF = {
-    # name: (roles, centres, commissions), then the statuts they read, act on (review), decide on (notes)
+    # name: (roles, centres, commissions), then the statuts they read, act on (review), decide on (notes, étiquettes)
     "admin": ((("admin",), (), ()), ALL, ALL, ALL),
     "scolarite_lecture": ((("scolarite_lecture",), (), ()), ALL, NONE, NONE),
     "gestionnaire": ((("gestionnaire",), ("DAEU",), ()), ALL, ALL, ALL),
@@ -168,6 +168,11 @@ async def test_role_statut_route_matrix(gateway):
             )
             if (status == 201) != (statut in decides) or status not in (201, 403):
                 failures.append((name, statut, "notes", status, body))
+            status, body = await call(
+                http, "PUT", "/staff/candidatures/{cid}/etiquettes".format(**cand), who, {"etiquettes": ["A-REVOIR"]}
+            )
+            if (status == 200) != (statut in decides) or status not in (200, 403):
+                failures.append((name, statut, "etiquettes", status, body))
         # The list's counts per statut count what the list shows them (other tests' candidatures
         # of the shared database included), and nothing elsewhere.
         status, counted = await call(http, "GET", "/staff/candidatures/comptes?formation_code=DAEU-A", who)
