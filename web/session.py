@@ -116,6 +116,7 @@ MESSAGES: dict[str, tuple[str, str | tuple[str, str]]] = {
     "piece_refusee": ("success", N_("Pièce refusée : le candidat reçoit votre commentaire par courriel.")),
     "decision_saisie": ("success", N_("Décision saisie : elle sera communiquée au candidat une fois validée.")),
     "note_ajoutee": ("success", N_("Note ajoutée au bloc-notes.")),
+    "etiquettes_enregistrees": ("success", N_("Les étiquettes de la candidature sont enregistrées.")),
     "compte_invite": ("success", N_("Invitation envoyée à %(valeur)s : le lien d'activation est dans son courriel.")),
     "compte_modifie": ("success", N_("Le compte de %(valeur)s est modifié.")),
     "compte_desactive": (

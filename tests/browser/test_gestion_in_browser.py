@@ -9,6 +9,7 @@ transmission), as the espace candidat's browser tests already show it page by pa
 from __future__ import annotations
 
 import re
+import uuid
 
 import pyotp
 from playwright.async_api import Page, expect
@@ -470,3 +471,165 @@ async def test_bulk_statut_on_twenty_candidatures_then_their_xlsx_export(site, b
     assert rows[0][0] == "Numéro de dossier" and len(rows) == before + 21
     assert numeros <= {row[0] for row in rows[1:]} and {row[6] for row in rows[1:]} == {"receptionne"}
     j.assert_no_script_error()
+
+
+# -- étiquettes ---------------------------------------------------------------------------------
+
+
+async def candidature_id(staff, numero: str) -> str:
+    """The id of a candidature to DAEU option A, by its numéro de dossier, from the staff's list."""
+    cursor = ""
+    while True:
+        status, listed, _ = await staff.call(
+            "GET", f"/api/v1/staff/candidatures?formation_code=DAEU-A&limit=500{cursor}"
+        )
+        assert status == 200, listed
+        for row in listed["items"]:
+            if row["numero_dossier"] == numero:
+                return row["id"]
+        assert listed.get("next_cursor"), f"{numero} is not listed"
+        cursor = f"&cursor={listed['next_cursor']}"
+
+
+async def fits(page: Page) -> None:
+    """Nothing wider than the screen: the page does not scroll sideways (a table scrolls in its box)."""
+    width = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    wider = await page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+    )
+    assert width[0] <= width[1], f"{page.url} is {width[0]} px wide on a {width[1]} px screen: {wider}"
+
+
+async def check(page: Page, code: str) -> None:
+    """A box of the étiquettes' form (the DSFR draws it in its label)."""
+    await page.locator(f"label[for=etiquette-{code}]").click()
+
+
+async def test_etiquettes_defined_put_on_a_candidature_and_filtered_in_chromium(site, browser_page, journey, smtp_sink):
+    platform = site.platform
+    tagged, other = await applied(platform, smtp_sink), await applied(platform, smtp_sink)
+    boss = await admin(platform)
+    cid = await candidature_id(boss, tagged)
+
+    # An administrator creates an étiquette: an empty libellé is refused beside its field, the rest kept.
+    page = await browser_page()
+    j = journey(page)
+    await page.goto(site.url("/personnel/administration/offre#etiquettes"))
+    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
+    await staff_login(page, boss.email, boss.code())
+    await page.wait_for_url(re.compile(r"/personnel/administration/offre"))
+    seeded = page.locator(".fr-table", has=page.locator("caption", has_text="Étiquettes"))
+    await expect(seeded.locator("p.fr-tag.fr-tag--orange-terre-battue")).to_have_text("À revoir")
+    await expect(seeded.locator("p.fr-tag.fr-tag--green-emeraude")).to_have_text("Dossier prioritaire")
+    code = f"E-{uuid.uuid4().hex[:6].upper()}"
+    await page.get_by_role("link", name="Nouvelle étiquette").click()
+    await page.wait_for_url(re.compile(r"/offre/etiquettes/nouveau$"))
+    await page.locator("#code").fill(code)
+    await page.locator("#couleur").select_option(label="Violet glycine")
+    await page.locator("#ordre").fill("10")
+    await page.get_by_role("button", name="Enregistrer").click()
+    await expect(page.locator("#libelle-desc-error")).not_to_be_empty()
+    await expect(page.locator("#code")).to_have_value(code)
+    await expect(page.locator("#couleur")).to_have_value("purple-glycine")
+    await expect(page.locator("#ordre")).to_have_value("10")
+    await j.step("etiquette-libelle-refuse")
+    await page.locator("#libelle").fill("Entretien à prévoir")
+    await page.get_by_role("button", name="Enregistrer").click()
+    await page.wait_for_url(re.compile(rf"/offre/etiquettes/{code}$"))
+    await flash(page, f"« {code} » est créé.")
+    await expect(page.locator("p.fr-tag.fr-tag--purple-glycine")).to_have_text("Entretien à prévoir")
+    await j.step("etiquette-creee")
+    await page.goto(site.url("/personnel/administration/offre#etiquettes"))
+    row = page.get_by_role("row", name=re.compile(code))
+    await expect(row.locator("p.fr-tag.fr-tag--purple-glycine")).to_have_text("Entretien à prévoir")
+    await expect(row).to_contain_text("Violet glycine")
+    await j.step("offre-etiquettes")
+    # Another one, that an administrator archives while a gestionnaire has the candidature open.
+    soon_archived = f"{code}-B"
+    body = {"libelle": "Bientôt archivée", "couleur": "pink-tuile", "ordre": 11, "archivee": False}
+    status, saved, _ = await boss.call("PUT", f"/api/v1/staff/offre/etiquettes/{soon_archived}", body)
+    assert status == 201, saved
+
+    # A gestionnaire puts two étiquettes on the candidature from its page.
+    gestionnaire = await invited(platform, smtp_sink, boss, ["gestionnaire"], centres=["DAEU"])
+    desk = await browser_page()
+    j.watch(desk)
+    await desk.goto(site.url(f"/personnel/candidatures/{cid}"))
+    await desk.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
+    await staff_login(desk, gestionnaire.email, gestionnaire.code())
+    await desk.wait_for_url(re.compile(rf"/personnel/candidatures/{cid}$"))
+    await expect(desk.locator(".ec-facts")).to_contain_text("Aucune étiquette")
+    await expect(desk.locator("#etiquettes-choix input[type=checkbox]:checked")).to_have_count(0)
+    await expect(desk.locator(f"#etiquette-{soon_archived}")).to_have_count(1)
+    status, saved, _ = await boss.call(
+        "PUT", f"/api/v1/staff/offre/etiquettes/{soon_archived}", {**body, "archivee": True}
+    )
+    assert status == 200, saved
+    await check(desk, "A-REVOIR")
+    await check(desk, code)
+    await check(desk, soon_archived)  # archived since the page was shown: the API refuses it
+    await desk.get_by_role("button", name="Enregistrer les étiquettes").click()
+    await expect(desk.locator("#etiquettes-desc-error .fr-message--error")).not_to_be_empty()
+    await expect(desk.locator("#etiquette-A-REVOIR")).to_be_checked()
+    await expect(desk.locator(f"#etiquette-{code}")).to_be_checked()
+    await expect(desk.locator(f"#etiquette-{soon_archived}")).to_have_count(0)  # no longer offered
+    await expect(desk.locator(".ec-facts")).to_contain_text("Aucune étiquette")
+    await j.step("etiquettes-refusees", page=desk)
+    await desk.get_by_role("button", name="Enregistrer les étiquettes").click()
+    await flash(desk, "Les étiquettes de la candidature sont enregistrées.")
+    tags = desk.locator("#etiquettes-actuelles .fr-tag")
+    await expect(tags).to_have_text(["À revoir", "Entretien à prévoir"])
+    await expect(desk.locator("#etiquettes-actuelles .fr-tag--orange-terre-battue")).to_have_text("À revoir")
+    await expect(desk.locator("#etiquettes-actuelles .fr-tag--purple-glycine")).to_have_text("Entretien à prévoir")
+    colours = await tags.evaluate_all("tags => tags.map(t => getComputedStyle(t).backgroundColor)")
+    assert len(set(colours)) == 2, colours  # each in its colour
+    history = history_of(desk)
+    await expect(history.filter(has_text=re.compile(r"Étiquettes\s:\sÀ revoir, Entretien à prévoir"))).to_have_count(1)
+    await expect(history.filter(has_text=re.compile(r"Ajout\s:\sÀ revoir, Entretien à prévoir"))).to_have_count(1)
+    await j.step("candidature-etiquettes", page=desk)
+    phone = await browser_page(width=360, height=780, state=await desk.context.storage_state())
+    j.watch(phone)
+    await phone.goto(site.url(f"/personnel/candidatures/{cid}"))
+    await expect(phone.locator("#etiquettes-actuelles .fr-tag")).to_have_text(["À revoir", "Entretien à prévoir"])
+    await fits(phone)
+    await j.step("candidature-etiquettes-360px", page=phone)
+
+    # The list filtered by the new étiquette: this candidature, not the other one; its row shows its tags.
+    await desk.goto(site.url("/personnel/candidatures?formation_code=DAEU-A"))
+    await desk.locator("#etiquette").select_option(code)
+    await desk.get_by_role("button", name="Filtrer").click()
+    await desk.wait_for_url(re.compile(rf"etiquette={code}"))
+    rows = desk.locator("tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first.get_by_role("link", name=tagged)).to_be_visible()
+    await expect(desk.get_by_role("link", name=other)).to_have_count(0)
+    await expect(rows.first.locator(".fr-tag.fr-tag--sm")).to_have_text(["À revoir", "Entretien à prévoir"])
+    await expect(desk.locator("[data-count=en_attente]")).to_have_text("1")
+    await j.step("liste-filtree-par-etiquette", page=desk)
+    await phone.goto(desk.url)
+    await expect(phone.locator("tbody tr")).to_have_count(1)
+    await fits(phone)
+    await j.step("liste-filtree-par-etiquette-360px", page=phone)
+    await desk.goto(site.url("/personnel/candidatures?formation_code=DAEU-A&etiquette=PRIORITAIRE&limit=200"))
+    await expect(desk.get_by_role("link", name=tagged)).to_have_count(0)
+
+    # One taken off, without JavaScript: the form is posted as it is.
+    plain = await browser_page(js=False, state=await desk.context.storage_state())
+    await plain.goto(site.url(f"/personnel/candidatures/{cid}?formation_code=DAEU-A&etiquette={code}"))
+    await plain.locator("label[for=etiquette-A-REVOIR]").click()
+    await expect(plain.locator("#etiquette-A-REVOIR")).not_to_be_checked()
+    await plain.get_by_role("button", name="Enregistrer les étiquettes").click()
+    await flash(plain, "Les étiquettes de la candidature sont enregistrées.")
+    assert f"etiquette={code}" in plain.url  # back with the list's filters, for « Passer au suivant »
+    await expect(plain.locator("#etiquettes-actuelles .fr-tag")).to_have_text(["Entretien à prévoir"])
+    await expect(history_of(plain).filter(has_text=re.compile(r"Retrait\s:\sÀ revoir"))).to_have_count(1)
+    await j.step("etiquette-retiree-sans-javascript", page=plain)
+    await desk.goto(site.url("/personnel/candidatures?formation_code=DAEU-A&etiquette=A-REVOIR&limit=200"))
+    await expect(desk.get_by_role("link", name=tagged)).to_have_count(0)
+    j.assert_no_script_error()
+
+
+def history_of(page: Page):
+    return page.locator("#titre-historique ~ .fr-table tbody tr")

@@ -9,7 +9,6 @@ import io
 
 import pytest
 
-from tests.e2e.test_accounts import api
 from tests.e2e.test_accounts_staff import admin, invited
 from tests.e2e.test_guide_journey import whole_platform
 from tests.e2e.test_journey_defects import apply, candidate

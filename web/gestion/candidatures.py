@@ -1,6 +1,7 @@
 """Candidatures, for staff: the list of a formation / centre / commission (the API's filters,
-sorts and keyset paging, bulk actions, exports), and one candidature's review page (the pièces
-shown inline beside validate / refuse, statut, decision, validation, notes, letter, history).
+sorts and keyset paging, bulk actions, exports, the étiquettes of each row), and one candidature's
+review page (the pièces shown inline beside validate / refuse, statut, decision, validation,
+étiquettes, notes, letter, history).
 
 Every action is a plain form post (post/redirect/get); the keyboard shortcuts of the review page
 are JavaScript added on top (`web/static/app.js`). Each form is shown only when the staff member's
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -34,6 +36,7 @@ FILTERS = (
     "pieces",
     "transmise_du",
     "transmise_au",
+    "etiquette",
 )
 SCOPE_FILTERS = ("formation_code", "centre_code", "commission_code")
 SORTS = {"date_reception": N_("Date de réception"), "nom": N_("Nom"), "rang": N_("Rang (liste complémentaire)")}
@@ -71,6 +74,49 @@ def list_query(source) -> dict[str, str]:
     return query
 
 
+class Etiquettes:
+    """The étiquettes of the establishment (`GET /staff/etiquettes`, archived ones included, in
+    their order), to show a candidature's codes as the DSFR tags they are."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.by_code = {e["code"]: e for e in items}
+
+    def of(self, codes: list[str] | None) -> list[dict[str, Any]]:
+        """The records of these codes in the étiquettes' order; a code no longer known as itself."""
+        known = [e for e in self.items if e["code"] in (codes or [])]
+        unknown = [
+            {"code": c, "libelle": c, "couleur": "beige-gris-galet"} for c in codes or [] if c not in self.by_code
+        ]
+        return known + unknown
+
+    def libelles(self, codes: list[str] | None) -> list[str]:
+        return [e["libelle"] for e in self.of(codes)]
+
+    def change(self, details: dict[str, Any]) -> dict[str, list[str]]:
+        """A history entry `etiquettes` ({"old": codes, "new": codes}): the libellés after it, added, taken off."""
+        old, new = list(details.get("old") or []), list(details.get("new") or [])
+        return {
+            "new": self.libelles(new),
+            "added": self.libelles([c for c in new if c not in old]),
+            "removed": self.libelles([c for c in old if c not in new]),
+        }
+
+    def offered(self, current: list[str]) -> list[dict[str, Any]]:
+        """The boxes of a candidature's form: every étiquette in service, and the archived ones it has."""
+        return [e for e in self.items if not e.get("archivee") or e["code"] in current]
+
+    def filter_choices(self) -> list[tuple[str, str]]:
+        return [
+            (e["code"], _("%(libelle)s (archivée)", libelle=e["libelle"]) if e.get("archivee") else e["libelle"])
+            for e in self.items
+        ]
+
+
+async def etiquettes(request: web.Request) -> Etiquettes:
+    return Etiquettes((await api(request).get(request, "/staff/etiquettes"))["items"])
+
+
 def _candidature_id(request: web.Request) -> str:
     try:
         return str(uuid.UUID(request.match_info["candidature_id"]))
@@ -83,6 +129,7 @@ async def liste(request: web.Request) -> web.Response:
     await staff_me(request)
     query = list_query(request.query)
     cursor = request.query.get("cursor", "")[:500]
+    tags = await etiquettes(request)
     context = {
         "query": query,
         "qs": urlencode(query),
@@ -91,6 +138,8 @@ async def liste(request: web.Request) -> web.Response:
         "types": _labels(TYPES),
         "decisions": _labels(DECISIONS),
         "pieces_choices": _labels(PIECES),
+        "etiquette_choices": tags.filter_choices(),
+        "etiquettes_of": tags.of,
         "page_sizes": [(size, size) for size in PAGE_SIZES],
         "qs_without_statut": urlencode({k: v for k, v in query.items() if k != "statut"}),
         "statut_label": lambda code: _(STATUTS[code]) if code in STATUTS else code or "",
@@ -225,14 +274,18 @@ async def _review_page(
     errors: dict[str, str] | None = None,
     summary: str | None = None,
     status: int = 200,
+    extra: dict[str, Any] | None = None,
 ) -> web.Response:
-    """The review page; after a refused form, with the refusal beside its fields and what was typed."""
+    """The review page; after a refused form, with the refusal beside its fields and what was typed
+    (`extra`: a form's own keys, the étiquettes')."""
     await staff_me(request)  # what the page offers depends on who asks
-    view, pieces = await asyncio.gather(
+    view, pieces, tags = await asyncio.gather(
         api(request).get(request, f"/staff/candidatures/{cid}"),
         api(request).get(request, f"/staff/candidatures/{cid}/pieces"),
+        etiquettes(request),
     )
     c = view["candidature"]
+    on_it = list(view.get("etiquettes") or [])
     current = [d for d in view["decisions"] if d.get("validated_at")]
     pending = [d for d in view["decisions"] if not d.get("validated_at")]
     context = {
@@ -252,6 +305,11 @@ async def _review_page(
         "errors": errors or {},
         "problem": summary,
         "decision_label": lambda code: _(DECISIONS[code]) if code in DECISIONS else (code or ""),
+        "etiquettes": tags.of(on_it),
+        "etiquettes_offered": tags.offered(on_it),
+        "etiquettes_checked": on_it,
+        "etiquettes_change": tags.change,
+        **(extra or {}),
     }
     title = f"{view.get('prenom') or ''} {view.get('nom') or ''} ({c['numero_dossier']})".strip()
     return page(request, "gestion/candidature.html", context, title=title, status=status)
@@ -428,3 +486,31 @@ async def add_note(request: web.Request) -> web.Response:
         request, "POST", f"/staff/candidatures/{cid}/notes", json_body={"body": form.get("body", "").strip()}
     )
     return await _act(request, cid, list_query(form), call, "note_ajoutee", anchor="notes")
+
+
+@routes.post(LIST + "/{candidature_id}/etiquettes")
+async def set_etiquettes(request: web.Request) -> web.Response:
+    """The candidature's étiquettes, the whole set (no box checked takes them all off); a refusal
+    comes back beside the boxes, checked as they were sent."""
+    cid = _candidature_id(request)
+    form = await read_form(request)
+    query = list_query(form)
+    chosen = [value for value in form.getall("etiquettes", []) if isinstance(value, str)]
+    try:
+        await api(request).call(
+            request, "PUT", f"/staff/candidatures/{cid}/etiquettes", json_body={"etiquettes": chosen}
+        )
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        if problem.status not in (400, 409, 422):  # not theirs to set (403), gone (404): as the other actions
+            return redirect(_review_url(cid, query), "action_refusee", problem.detail, request=request)
+        errors, summary = field_errors(problem, ("etiquettes",))
+        return await _review_page(
+            request,
+            cid,
+            query,
+            status=problem.status,
+            extra={"etiquettes_checked": chosen, "etiquettes_errors": errors, "etiquettes_problem": summary},
+        )
+    return redirect(_review_url(cid, query, "etiquettes"), "etiquettes_enregistrees", request=request)

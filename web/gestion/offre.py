@@ -1,6 +1,7 @@
 """Administration of the offer (admins and scolarité): the campaigns with their dates and the
 extension of deadlines after an incident, the centres, types de diplôme, commissions, formations
-(with the pièces they ask for) and pièces justificatives with their templates.
+(with the pièces they ask for), pièces justificatives with their templates, and the étiquettes the
+staff put on candidatures.
 
 Each resource is one form over `PUT /api/v1/staff/offre/{path}/{code}`, described by `RESOURCES`
 (its fields, how each is typed); the API checks everything and its refusals come back beside the
@@ -56,6 +57,28 @@ NIVEAUX = (
     ("etablissement", N_("Établissement (toutes les formations)")),
     ("centre", N_("Centre de candidature")),
     ("formation", N_("Formation")),
+)
+# The DSFR's illustrative colours an étiquette may take (`fr-tag--<couleur>`), by their French
+# names: the API's `COULEURS_ETIQUETTE` restated (the web front imports no contract; a test keeps
+# the two equal).
+COULEURS = (
+    ("green-tilleul-verveine", N_("Vert tilleul verveine")),
+    ("green-bourgeon", N_("Vert bourgeon")),
+    ("green-emeraude", N_("Vert émeraude")),
+    ("green-menthe", N_("Vert menthe")),
+    ("green-archipel", N_("Vert archipel")),
+    ("blue-ecume", N_("Bleu écume")),
+    ("blue-cumulus", N_("Bleu cumulus")),
+    ("purple-glycine", N_("Violet glycine")),
+    ("pink-macaron", N_("Rose macaron")),
+    ("pink-tuile", N_("Rose tuile")),
+    ("yellow-tournesol", N_("Jaune tournesol")),
+    ("yellow-moutarde", N_("Jaune moutarde")),
+    ("orange-terre-battue", N_("Orange terre battue")),
+    ("brown-cafe-creme", N_("Marron café crème")),
+    ("brown-caramel", N_("Marron caramel")),
+    ("brown-opera", N_("Marron opéra")),
+    ("beige-gris-galet", N_("Beige gris galet")),
 )
 SIGNATAIRE = (
     Field("signataire_nom", N_("Signataire des lettres (nom)")),
@@ -182,6 +205,23 @@ RESOURCES = {
                 Field("has_template", N_("Un modèle à remplir est proposé au candidat"), "bool"),
             ),
         ),
+        Resource(
+            "etiquettes",
+            "etiquettes",
+            N_("Étiquettes"),
+            N_("Nouvelle étiquette"),
+            (
+                Field(
+                    "libelle",
+                    N_("Libellé"),
+                    required=True,
+                    hint=N_("60 caractères au plus, par exemple « À revoir » ou « Dossier prioritaire »"),
+                ),
+                Field("couleur", N_("Couleur"), "select", True, "COULEURS"),
+                Field("ordre", N_("Rang d'affichage"), "int"),
+                Field("archivee", N_("Archivée : reste sur les candidatures qui l'ont, n'est plus proposée"), "bool"),
+            ),
+        ),
     )
 }
 NAMES = {r.path: [f.name for f in r.fields] + ["code"] for r in RESOURCES.values()}
@@ -194,6 +234,8 @@ def _choices(field: Field, offer: dict[str, Any]) -> list[tuple[str, str]]:
         return [(code, _(label)) for code, label in NIVEAUX]
     if field.choices == "RUBRIQUES":
         return [(code, _(label)) for code, label in RUBRIQUES]
+    if field.choices == "COULEURS":
+        return [(code, _(label)) for code, label in COULEURS]
     return [(row["code"], f"{row['libelle']} ({row['code']})") for row in offer.get(field.choices or "", [])]
 
 
@@ -260,10 +302,18 @@ def _pieces_of(offer: dict[str, Any], formation: dict[str, Any]) -> list[dict[st
 @routes.get(OFFRE)
 async def overview(request: web.Request) -> web.Response:
     offer = await _offer(request)
+    couleurs = {code: _(label) for code, label in COULEURS}
     return page(
         request,
         "gestion/offre.html",
-        {"offer": offer, "resources": RESOURCES, "section": OFFRE, "values": {}, "errors": {}},
+        {
+            "offer": offer,
+            "resources": RESOURCES,
+            "couleur_label": lambda code: couleurs.get(code, code),
+            "section": OFFRE,
+            "values": {},
+            "errors": {},
+        },
         title=_("Offre de formation"),
     )
 
@@ -308,7 +358,13 @@ async def _form_page(
 async def new_form(request: web.Request) -> web.Response:
     resource = _resource(request)
     offer = await _offer(request)
-    defaults = {"max_candidatures": "20", "ordre": "0", "ouverte": "oui", "unique_par_candidature": "oui"}
+    defaults = {
+        "max_candidatures": "20",
+        "ordre": "0",
+        "ouverte": "oui",
+        "unique_par_candidature": "oui",
+        "couleur": "blue-ecume",
+    }
     preset = {
         name: request.query[name][:40] for name in ("niveau", "formation_code", "centre_code") if name in request.query
     }
