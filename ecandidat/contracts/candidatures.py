@@ -163,6 +163,9 @@ class CandidatureView(RpcReply):
     can_change_pieces: bool = False
     can_confirm: bool = False
     can_withdraw: bool = False
+    # The dossier's sections its formation requires that the dossier lacks now (emptied since the
+    # candidate applied): the transmission waits for them, as it waits for the pieces.
+    rubriques_a_completer: list[str] = []
 
 
 class GetCandidature(RpcRequest):

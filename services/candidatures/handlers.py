@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -92,14 +93,39 @@ async def missing_pieces(
     return {i.candidature_id: [m.libelle for m in i.missing] for i in reply.items if i.known}
 
 
+async def sections_to_complete(
+    rpc: RpcClient, rows: Sequence[Mapping[str, Any]], missing: dict[uuid.UUID, list[str]]
+) -> dict[uuid.UUID, list[str] | None]:
+    """The sections its formation requires that the dossier lacks, for each candidature that
+    could be transmitted but for its pieces and whose formation requires some (the others need no
+    call): as the transmission will find them (None when the dossiers service does not answer)."""
+    asked = [r for r in rows if r["id"] in missing and r.get("rubriques_exigees")]
+
+    async def ask(row: Mapping[str, Any]) -> list[str] | None:
+        try:
+            reply = await rpc.call(
+                GetCompleteness(account_id=row["account_id"], exigees=row["rubriques_exigees"]), Completeness
+            )
+        except ServiceError as err:
+            log.warning("dossier completeness unknown", extra={"code": err.code})
+            return None
+        return list(reply.a_completer)
+
+    return dict(zip([r["id"] for r in asked], await asyncio.gather(*map(ask, asked)), strict=True))
+
+
 async def views(rpc: RpcClient, rows: Sequence[Mapping[str, Any]], now: datetime) -> list[CandidatureView]:
     missing = await missing_pieces(rpc, rows, now)
-    return [view_of(r, now, missing.get(r["id"])) for r in rows]
+    sections = await sections_to_complete(rpc, rows, missing)
+    return [view_of(r, now, missing.get(r["id"]), sections.get(r["id"], [])) for r in rows]
 
 
-def view_of(row: Mapping[str, Any], now: datetime, missing: list[str] | None = None) -> CandidatureView:
+def view_of(
+    row: Mapping[str, Any], now: datetime, missing: list[str] | None = None, sections: list[str] | None = None
+) -> CandidatureView:
     """The candidature as its candidate (or staff) reads it; `missing` as `missing_pieces` says
-    (None: unknown, so not transmittable now)."""
+    (None: unknown, so not transmittable now), `sections` as `sections_to_complete` says (None:
+    unknown, so not transmittable now)."""
     cand = store.candidature_of(row)
     return CandidatureView(
         id=row["id"],
@@ -132,7 +158,8 @@ def view_of(row: Mapping[str, Any], now: datetime, missing: list[str] | None = N
         confirmed_at=row["confirmed_at"],
         withdrawn_at=row["withdrawn_at"],
         can_cancel=cand.can_cancel(now),
-        can_transmit=cand.can_transmit(now, missing),
+        can_transmit=sections == [] and cand.can_transmit(now, missing),
+        rubriques_a_completer=sections or [],
         can_change_pieces=cand.can_change_pieces(now),
         can_confirm=cand.can_confirm(now),
         can_withdraw=cand.can_withdraw(now),

@@ -350,12 +350,20 @@ async def test_transmit_stays_disabled_until_every_piece_is_there(site, browser_
 async def test_a_section_emptied_after_applying_stops_the_transmission_with_the_way_back(
     site, browser_page, journey, smtp_sink
 ):
-    """The VA85 requires the expériences; emptied after applying, the transmission (on a phone) is
-    refused with the reason and a link to the section, and nothing is transmitted."""
+    """The VA85 requires the expériences; emptied after applying (in another tab, while the
+    candidature's page is open on a phone), the transmission is refused with the reason and a link
+    to the section, nothing is transmitted, and the page then says it before the button."""
     page = await browser_page(js=True, width=360, height=740)
     j = journey(page)
     account, token, cid = await applied(site, smtp_sink, "VA85-LIC", **{"experiences-professionnelles": experiences()})
     await upload_pieces(site, token, cid)
+    await page.goto(site.url("/connexion"))
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier$"))
+    await page.goto(site.url(f"/candidatures/{cid}"))
+    await pieces_ready(page)
+    await expect(page.locator("a#transmettre")).to_be_visible()
+
     status, body, _ = await api(
         site.platform,
         "PUT",
@@ -365,12 +373,6 @@ async def test_a_section_emptied_after_applying_stops_the_transmission_with_the_
         headers={"If-Match": '"1"'},
     )
     assert status == 200, body
-
-    await page.goto(site.url("/connexion"))
-    await log_in(page, account["numero_dossier"])
-    await page.wait_for_url(re.compile(r"/dossier$"))
-    await page.goto(site.url(f"/candidatures/{cid}"))
-    await pieces_ready(page)
     await page.locator("#transmettre").click()
     await page.locator("#dialog-transmission button[type=submit]").click()
     alert = page.locator("#action-erreur")
@@ -381,6 +383,9 @@ async def test_a_section_emptied_after_applying_stops_the_transmission_with_the_
     link = alert.locator("#a-completer a")
     await expect(link).to_have_text("Expériences professionnelles")
     assert await link.get_attribute("href") == "/dossier/experiences-professionnelles"
+    # The page now says it before the button, which waits for the section.
+    await expect(page.locator("button#transmettre")).to_be_disabled()
+    await expect(page.locator("#transmettre-rubriques a")).to_have_text("Expériences professionnelles")
     await j.step("360px-transmission-rubrique-videe")
     assert await page.evaluate("document.documentElement.scrollWidth") <= 360
     status, view, _ = await api(site.platform, "GET", f"/api/v1/candidatures/{cid}", token=token)

@@ -124,9 +124,12 @@ async def test_a_section_emptied_after_applying_is_asked_for_again_at_the_transm
     assert problem["rubriques"] == ["experiences_professionnelles"], problem
     status, after, _ = await api(platform, "GET", f"/api/v1/candidatures/{va85['id']}", token=token)
     assert status == 200 and after["statut"] == va85["statut"] and after["date_reception"] is None, after
+    assert after["rubriques_a_completer"] == ["experiences_professionnelles"] and not after["can_transmit"], after
 
     # The expériences back, the transmission goes on to its own checks: the pieces, none sent yet.
     status, body, _ = await api(platform, "PUT", section, experiences(), token=token, headers={"If-Match": '"2"'})
     assert status == 200, body
+    status, after, _ = await api(platform, "GET", f"/api/v1/candidatures/{va85['id']}", token=token)
+    assert status == 200 and after["rubriques_a_completer"] == [], after
     status, problem, _ = await api(platform, "POST", transmission, token=token)
     assert status == 409 and problem["reason"] == "pieces_manquantes", problem

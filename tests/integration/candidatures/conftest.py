@@ -55,6 +55,7 @@ async def peers(nats_server):
             baccalaureat=not missing,
             complet=not missing,
             manquants=missing,
+            a_completer=list(req.exigees) if missing else [],
         )
 
     @documents.route(FreezePieces)

@@ -176,7 +176,11 @@ async def test_transmit_is_refused_while_the_dossier_lacks_a_section_it_had_when
     seen = await service.client.call(c.GetCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
     assert seen.statut == view.statut and seen.date_reception is None
     assert not await events_of(service, "evt.candidatures.candidature.transmitted", view.id)
+    # The view says it beforehand, as it says the pieces missing.
+    assert not seen.can_transmit and seen.rubriques_a_completer == ["experiences_professionnelles"]
     peers.missing_in_dossier = []
+    seen = await service.client.call(c.GetCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    assert seen.can_transmit and seen.rubriques_a_completer == []
     done = await service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
     assert done.statut == "receptionne"
 
