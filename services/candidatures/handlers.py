@@ -342,8 +342,10 @@ async def transmit(deps: Deps, req: TransmitCandidature) -> CandidatureView:
         raise _not_found()
     store.candidature_of(row).next_statut(Action.TRANSMIT, deps.now())
     # The sections the formation requires were there when the candidate applied; the candidate may
-    # have emptied one since (only the informations personnelles are locked by a candidature).
-    await check_dossier(rpc, principal, row["rubriques_exigees"], before="transmettre votre candidature")
+    # have emptied one since (only the informations personnelles are locked by a candidature, and
+    # the sections every application needs cannot be emptied).
+    if row["rubriques_exigees"]:
+        await check_dossier(rpc, principal, row["rubriques_exigees"], before="transmettre votre candidature")
     missing: list[str] | None
     try:
         frozen = await rpc.call(
