@@ -12,6 +12,7 @@ import re
 import uuid
 
 import pyotp
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.conftest import eventually
@@ -21,6 +22,9 @@ from tests.e2e.test_guide_journey import upload
 from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
 
 from .helpers import LIBELLES, files, flash, staff_login
+
+# A gestionnaire's day is some fifty seconds of pages on a quiet machine, twice that on a busy one.
+pytestmark = pytest.mark.timeout(600)
 
 CONDITIONNELLES = ("SED", "MOINS-24", "FICHE-REGION", "RSA", "AAH")
 
@@ -238,6 +242,15 @@ async def test_a_gestionnaire_s_day_in_chromium(site, browser_page, journey, smt
         return reply.status == 200 and (await reply.body()).startswith(b"%PDF")
 
     await eventually(letter, message="the admission letter is generated")
+    # The history in words: each action by its name, codes by their names.
+    history = history_of(page)
+    await expect(history.filter(has_text="Candidature créée")).to_have_count(1)
+    await expect(history.filter(has_text=re.compile(r"Pièce refusée.*Commentaire\s:\sCV illisible"))).to_have_count(1)
+    await expect(history.filter(has_text=re.compile(r"Avant\s:\sRéceptionné\s;\sAprès\s:\sIncomplet"))).to_have_count(1)
+    await expect(history.filter(has_text=re.compile(r"Décision validée.*Décision\s:\sFavorable"))).to_have_count(1)
+    await expect(
+        history.filter(has_text=re.compile(r"\b(created|statut|decision_validee|receptionne)\b"))
+    ).to_have_count(0)
     await j.step("decision-validee-lettre")
 
     # Logout; the page asked for afterwards comes back after a login with a recovery code.

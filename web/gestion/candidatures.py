@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ..api import Problem, Reply
-from ..i18n import N_
+from ..i18n import N_, date_long, datetime_long
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, redirect, text_values
 from .common import PREFIX, page, staff_me
@@ -57,6 +57,81 @@ DECISIONS = {
     "preselection": N_("Présélection"),
 }
 PIECES = {"completes": N_("Toutes déposées"), "manquantes": N_("Manquantes"), "refusees": N_("Au moins une refusée")}
+# The candidature's history as the staff read it: each action, and each detail's name.
+HISTORY_ACTIONS = {
+    "created": N_("Candidature créée"),
+    "transmitted": N_("Candidature transmise"),
+    "cancelled": N_("Candidature annulée"),
+    "confirmation": N_("Admission confirmée"),
+    "desistement": N_("Désistement"),
+    "statut": N_("Statut du dossier"),
+    "piece_validee": N_("Pièce validée"),
+    "piece_refusee": N_("Pièce refusée"),
+    "type_traitement": N_("Type de traitement"),
+    "decision_saisie": N_("Décision saisie"),
+    "decision_validee": N_("Décision validée"),
+    "rang_liste_complementaire": N_("Rang en liste complémentaire"),
+    "note": N_("Note ajoutée au bloc-notes"),
+    "date_limite_retour": N_("Date limite de retour"),
+}
+HISTORY_DETAILS = {
+    "previous": N_("Avant"),
+    "old": N_("Avant"),
+    "new": N_("Après"),
+    "valide": N_("Validé"),
+    "kind": N_("Décision"),
+    "automatic": N_("Automatique"),
+    "piece": N_("Pièce"),
+    "commentaire": N_("Commentaire"),
+    "date": N_("Date"),
+    "ancienne": N_("Ancienne date"),
+    "nouvelle": N_("Nouvelle date"),
+    "date_individuelle": N_("Date propre à la candidature"),
+    "motif": N_("Motif"),
+    "cause": N_("Cause"),
+}
+
+
+HISTORY_CAUSES = {
+    "piece_refusee": N_("une pièce refusée"),
+    "formation": N_("la date de la formation"),
+    "candidature": N_("une date propre à la candidature"),
+    "incident": N_("la prolongation après un incident"),
+}
+ORDER = {key: rank for rank, key in enumerate(HISTORY_DETAILS)}  # PostgreSQL's jsonb sorts the keys its own way
+
+
+def history_line(action: str, details: dict[str, Any]) -> dict[str, Any]:
+    """One entry of the history in words: its action, and its details as « name : value » in the
+    order of HISTORY_DETAILS (codes of statuts, types de traitement and decisions by their names,
+    dates written out)."""
+    codes = TYPES if action == "type_traitement" else STATUTS
+
+    def value(key: str, raw: Any) -> str:
+        if isinstance(raw, bool):
+            return _("Oui") if raw else _("Non")
+        if key in ("previous", "old", "new") and raw in codes:
+            return _(codes[raw])
+        if key == "kind" and raw in DECISIONS:
+            return _(DECISIONS[raw])
+        if key == "cause" and raw in HISTORY_CAUSES:
+            return _(HISTORY_CAUSES[raw])
+        if key == "date_individuelle":
+            return date_long(raw)
+        if key in ("date", "ancienne", "nouvelle"):
+            return datetime_long(raw)
+        return str(raw)
+
+    return {
+        "action": _(HISTORY_ACTIONS[action]) if action in HISTORY_ACTIONS else action,
+        "details": [
+            _("%(nom)s : %(valeur)s", nom=_(HISTORY_DETAILS[k]) if k in HISTORY_DETAILS else k, valeur=value(k, v))
+            for k, v in sorted(details.items(), key=lambda item: ORDER.get(item[0], len(ORDER)))
+            if v not in (None, "")
+        ],
+    }
+
+
 PAGE_SIZES = ("25", "50", "100", "200")
 
 
@@ -309,6 +384,7 @@ async def _review_page(
         "etiquettes_offered": tags.offered(on_it),
         "etiquettes_checked": on_it,
         "etiquettes_change": tags.change,
+        "history_line": history_line,
         **(extra or {}),
     }
     title = f"{view.get('prenom') or ''} {view.get('nom') or ''} ({c['numero_dossier']})".strip()
