@@ -41,6 +41,14 @@ def _invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput("Les données envoyées sont invalides.", details=[ErrorDetail(field=field, message=message)])
 
 
+async def _save_row(deps: Deps, req: SaveCentre | SaveTypeDiplome | SaveEtiquette, table: str) -> Saved:
+    """A row of the offer that references nothing, saved by its code as the request says it."""
+    _require_admin(req.principal)
+    async with deps.pool.acquire() as conn:
+        created = await store.upsert(conn, table, "code", req.model_dump(exclude={"principal"}))
+    return Saved(code=req.code, created=created)
+
+
 async def save_campagne(deps: Deps, req: SaveCampagne) -> Saved:
     _require_admin(req.principal)
     if req.fin < req.debut:
@@ -53,17 +61,11 @@ async def save_campagne(deps: Deps, req: SaveCampagne) -> Saved:
 
 
 async def save_centre(deps: Deps, req: SaveCentre) -> Saved:
-    _require_admin(req.principal)
-    async with deps.pool.acquire() as conn:
-        created = await store.upsert(conn, "centres", "code", req.model_dump(exclude={"principal"}))
-    return Saved(code=req.code, created=created)
+    return await _save_row(deps, req, "centres")
 
 
 async def save_type_diplome(deps: Deps, req: SaveTypeDiplome) -> Saved:
-    _require_admin(req.principal)
-    async with deps.pool.acquire() as conn:
-        created = await store.upsert(conn, "types_diplome", "code", req.model_dump(exclude={"principal"}))
-    return Saved(code=req.code, created=created)
+    return await _save_row(deps, req, "types_diplome")
 
 
 async def save_commission(deps: Deps, req: SaveCommission) -> Saved:
@@ -121,10 +123,7 @@ async def save_piece(deps: Deps, req: SavePiece) -> Saved:
 
 
 async def save_etiquette(deps: Deps, req: SaveEtiquette) -> Saved:
-    _require_admin(req.principal)
-    async with deps.pool.acquire() as conn:
-        created = await store.upsert(conn, "etiquettes", "code", req.model_dump(exclude={"principal"}))
-    return Saved(code=req.code, created=created)
+    return await _save_row(deps, req, "etiquettes")
 
 
 async def etiquettes(deps: Deps, req: GetEtiquettes) -> Etiquettes:
