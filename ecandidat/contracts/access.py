@@ -161,10 +161,13 @@ def check_manage(principal: Principal, scope: CandidatureScope, what: str = "Cet
         raise Forbidden("Votre profil ne permet pas de modifier cette candidature.", reason="lecture_seule")
 
 
-def check_decide(principal: Principal, scope: CandidatureScope, what: str = "Cette candidature") -> None:
+def check_decide(
+    principal: Principal,
+    scope: CandidatureScope,
+    what: str = "Cette candidature",
+    doing: str = "de saisir une décision sur cette candidature",
+) -> None:
+    """`doing` names the refused action in the message: a decision, a note and étiquettes share the rule."""
     check_read(principal, scope, what)
     if not may_decide(principal, scope):
-        raise Forbidden(
-            "Votre profil ne permet pas de saisir une décision ou une note sur cette candidature.",
-            reason="lecture_seule",
-        )
+        raise Forbidden(f"Votre profil ne permet pas {doing}.", reason="lecture_seule")

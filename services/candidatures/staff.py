@@ -7,6 +7,7 @@ by a rule refuses the whole batch and changes nothing.
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from datetime import datetime
 
 import asyncpg
@@ -200,7 +201,12 @@ async def renumber_liste(conn: asyncpg.Connection, formation_code: str, now: dat
 
 async def add_note(deps: Deps, req: c.AddNote) -> c.NoteRecord:
     async with deps.pool.acquire() as conn, conn.transaction():
-        await locked(conn, req.candidature_id, req.principal, access.check_decide)
+        await locked(
+            conn,
+            req.candidature_id,
+            req.principal,
+            partial(access.check_decide, doing="d'écrire une note sur cette candidature"),
+        )
         note_id = uuid.uuid4()
         now = deps.now()
         await store.insert_note(conn, note_id, req.candidature_id, actor(req.principal), now, req.body)
@@ -212,7 +218,12 @@ async def set_etiquettes(deps: Deps, req: c.SetEtiquettes) -> c.EtiquettesSet:
     """The candidature's étiquettes become `req.etiquettes` (each once, in the étiquettes' order);
     an unknown one, or an archived one the candidature has not already, is refused."""
     async with deps.pool.acquire() as conn, conn.transaction():
-        row = await locked(conn, req.candidature_id, req.principal, access.check_decide)
+        row = await locked(
+            conn,
+            req.candidature_id,
+            req.principal,
+            partial(access.check_decide, doing="de modifier les étiquettes de cette candidature"),
+        )
         known = {r["code"]: r for r in await store.etiquettes(conn)}
         old = list(row["etiquettes"])
         refused = [

@@ -34,6 +34,14 @@ STAFF = {
     "commission": ((("commission",), (), ("COM-DAEU",)), COMPLET, NONE, COMPLET),
     "commission_lecture": ((("commission_lecture",), (), ("COM-DAEU",)), COMPLET, NONE, NONE),
     "commission_ailleurs": ((("commission",), (), ("COM-FC",)), NONE, NONE, NONE),
+    # reads DAEU's candidatures as a gestionnaire_lecture; its commission role (elsewhere) lets its
+    # notes and étiquettes through the gateway, and the service refuses them, naming the action
+    "lecture_ici_commission_ailleurs": (
+        (("gestionnaire_lecture", "commission"), ("DAEU",), ("COM-FC",)),
+        ALL,
+        NONE,
+        NONE,
+    ),
 }
 READ_ROUTES = (
     "/staff/candidatures/{cid}",
@@ -132,6 +140,7 @@ async def test_role_statut_route_matrix(gateway):
     await eventually(projections_follow, message="documents and dossiers know each statut")
 
     failures = []
+    read_only_refusals = set()
     for name, ((roles, centres, commissions), reads, manages, decides) in STAFF.items():
         who = login(
             tokens,
@@ -168,11 +177,13 @@ async def test_role_statut_route_matrix(gateway):
             )
             if (status == 201) != (statut in decides) or status not in (201, 403):
                 failures.append((name, statut, "notes", status, body))
+            read_only_refusals.add(("notes", read_only_refusal(status, body)))
             status, body = await call(
                 http, "PUT", "/staff/candidatures/{cid}/etiquettes".format(**cand), who, {"etiquettes": ["A-REVOIR"]}
             )
             if (status == 200) != (statut in decides) or status not in (200, 403):
                 failures.append((name, statut, "etiquettes", status, body))
+            read_only_refusals.add(("etiquettes", read_only_refusal(status, body)))
         # The list's counts per statut count what the list shows them (other tests' candidatures
         # of the shared database included), and nothing elsewhere.
         status, counted = await call(http, "GET", "/staff/candidatures/comptes?formation_code=DAEU-A", who)
@@ -186,6 +197,18 @@ async def test_role_statut_route_matrix(gateway):
             if shown != len(page["items"]) or (shown > 0) != (statut in reads):
                 failures.append((name, "comptes", statut, shown, len(page["items"])))
     assert not failures, "\n".join(map(str, failures))
+    # A profile that reads the candidature without deciding on it is told which action it may not do.
+    assert read_only_refusals - {("notes", None), ("etiquettes", None)} == {
+        ("notes", "Votre profil ne permet pas d'écrire une note sur cette candidature."),
+        ("etiquettes", "Votre profil ne permet pas de modifier les étiquettes de cette candidature."),
+    }
+
+
+def read_only_refusal(status: int, body: dict | bytes) -> str | None:
+    """The message of a refusal for a profile that reads the candidature but may not act on it."""
+    if status == 403 and isinstance(body, dict) and body.get("reason") == "lecture_seule":
+        return body["detail"]
+    return None
 
 
 async def test_a_refusal_says_the_candidature_is_out_of_scope_the_same_way_everywhere(gateway):
