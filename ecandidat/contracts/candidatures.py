@@ -166,6 +166,9 @@ class CandidatureView(RpcReply):
     # The dossier's sections its formation requires that the dossier lacks now (emptied since the
     # candidate applied): the transmission waits for them, as it waits for the pieces.
     rubriques_a_completer: list[str] = []
+    # Those sections could not be checked now (the dossiers service did not answer): the
+    # transmission waits for the check, and the candidate is told so rather than asked for pieces.
+    verification_indisponible: bool = False
 
 
 class GetCandidature(RpcRequest):

@@ -121,11 +121,11 @@ async def views(rpc: RpcClient, rows: Sequence[Mapping[str, Any]], now: datetime
 
 
 def view_of(
-    row: Mapping[str, Any], now: datetime, missing: list[str] | None = None, sections: list[str] | None = None
+    row: Mapping[str, Any], now: datetime, missing: list[str] | None = None, sections: Sequence[str] | None = ()
 ) -> CandidatureView:
     """The candidature as its candidate (or staff) reads it; `missing` as `missing_pieces` says
     (None: unknown, so not transmittable now), `sections` as `sections_to_complete` says (None:
-    unknown, so not transmittable now)."""
+    the dossiers service did not answer, so not transmittable now, and the view says why)."""
     cand = store.candidature_of(row)
     return CandidatureView(
         id=row["id"],
@@ -158,8 +158,9 @@ def view_of(
         confirmed_at=row["confirmed_at"],
         withdrawn_at=row["withdrawn_at"],
         can_cancel=cand.can_cancel(now),
-        can_transmit=sections == [] and cand.can_transmit(now, missing),
-        rubriques_a_completer=sections or [],
+        can_transmit=sections is not None and not sections and cand.can_transmit(now, missing),
+        rubriques_a_completer=list(sections or ()),
+        verification_indisponible=sections is None,
         can_change_pieces=cand.can_change_pieces(now),
         can_confirm=cand.can_confirm(now),
         can_withdraw=cand.can_withdraw(now),

@@ -278,6 +278,17 @@ async def upload_pieces(site, token: str, cid: str, leave: tuple[str, ...] = ())
     return by_code
 
 
+async def va85_ready_to_transmit(page: Page, site, smtp_sink) -> tuple[str, str]:
+    """A candidate to the VA85 (which requires the expériences) with every piece sent, logged in
+    on `page`: (token, candidature id)."""
+    account, token, cid = await applied(site, smtp_sink, "VA85-LIC", **{"experiences-professionnelles": experiences()})
+    await upload_pieces(site, token, cid)
+    await page.goto(site.url("/connexion"))
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier$"))
+    return token, cid
+
+
 async def test_with_the_keyboard_alone(site, browser_page, journey, smtp_sink):
     page = await browser_page(js=True)
     j = journey(page)
@@ -355,11 +366,7 @@ async def test_a_section_emptied_after_applying_stops_the_transmission_with_the_
     to the section, nothing is transmitted, and the page then says it before the button."""
     page = await browser_page(js=True, width=360, height=740)
     j = journey(page)
-    account, token, cid = await applied(site, smtp_sink, "VA85-LIC", **{"experiences-professionnelles": experiences()})
-    await upload_pieces(site, token, cid)
-    await page.goto(site.url("/connexion"))
-    await log_in(page, account["numero_dossier"])
-    await page.wait_for_url(re.compile(r"/dossier$"))
+    token, cid = await va85_ready_to_transmit(page, site, smtp_sink)
     await page.goto(site.url(f"/candidatures/{cid}"))
     await pieces_ready(page)
     await expect(page.locator("a#transmettre")).to_be_visible()
@@ -393,6 +400,36 @@ async def test_a_section_emptied_after_applying_stops_the_transmission_with_the_
 
     await link.click()
     await page.wait_for_url(re.compile(r"/dossier/experiences-professionnelles$"))
+    j.assert_no_script_error()
+
+
+async def test_a_dossier_that_cannot_be_checked_says_so_and_the_transmission_waits(
+    site, browser_page, journey, smtp_sink
+):
+    """The VA85 requires the expériences; while the dossiers service is down, the candidature's page
+    says their check is unavailable, not that pieces are missing, and the transmission changes nothing."""
+    page = await browser_page(js=True, width=360, height=740)
+    j = journey(page)
+    token, cid = await va85_ready_to_transmit(page, site, smtp_sink)
+
+    dossiers = site.platform.services["dossiers"]
+    await dossiers.stop()
+    dossiers._stopped = True
+    await page.goto(site.url(f"/candidatures/{cid}"))
+    await pieces_ready(page)
+    await expect(page.locator("button#transmettre")).to_be_disabled()
+    aide = page.locator("#transmettre-aide")
+    await expect(aide.locator("#transmettre-verification")).to_contain_text(
+        "La vérification des rubriques que cette formation exige dans votre dossier est momentanément indisponible."
+    )
+    await expect(aide).not_to_contain_text("lorsque toutes les pièces sont déposées")
+    await j.step("360px-verification-indisponible")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+
+    status, body, _ = await api(site.platform, "POST", f"/api/v1/candidatures/{cid}/transmission", token=token)
+    assert status == 503 and body["code"] == "unavailable" and body["detail"], body
+    status, view, _ = await api(site.platform, "GET", f"/api/v1/candidatures/{cid}", token=token)
+    assert status == 200 and view["statut"] == "en_attente" and view["verification_indisponible"], view
     j.assert_no_script_error()
 
 

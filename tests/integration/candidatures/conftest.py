@@ -10,6 +10,7 @@ import pytest
 
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.dossiers import Completeness, GetCompleteness
+from ecandidat.contracts.errors import Unavailable
 from ecandidat.contracts.documents import (
     FreezePieces,
     FreezeResult,
@@ -31,6 +32,7 @@ class Peers:
     """Real rpc servers on NATS that answer for the dossiers and documents services."""
 
     missing_in_dossier: list[str] = field(default_factory=list)
+    dossiers_down: bool = False
     missing_pieces: dict[uuid.UUID, list[str]] = field(default_factory=dict)
     frozen: list[uuid.UUID] = field(default_factory=list)
     released: list[uuid.UUID] = field(default_factory=list)
@@ -47,6 +49,8 @@ async def peers(nats_server):
 
     @dossiers.route(GetCompleteness)
     async def completeness(req: GetCompleteness, ctx) -> Completeness:
+        if state.dossiers_down:
+            raise Unavailable("Le service des dossiers ne répond pas.")
         missing = state.missing_in_dossier
         return Completeness(
             account_id=req.account_id,

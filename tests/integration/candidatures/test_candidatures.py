@@ -185,6 +185,32 @@ async def test_transmit_is_refused_while_the_dossier_lacks_a_section_it_had_when
     assert done.statut == "receptionne"
 
 
+async def test_a_dossier_that_cannot_be_checked_waits_and_says_so(service, peers):
+    """The VA85 requires a section: while the dossiers service does not answer, the candidature
+    says its check is unavailable (not that pieces are missing) and the transmission changes nothing."""
+    who = candidate()
+    view = await apply(service, who, "VA85-LIC")
+    other = await apply(service, who, "DAEU-A")
+    seen = await service.client.call(c.GetCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    assert seen.can_transmit and not seen.verification_indisponible
+    peers.dossiers_down = True
+    seen = await service.client.call(c.GetCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    assert not seen.can_transmit and seen.verification_indisponible and seen.rubriques_a_completer == []
+    err = await refused(
+        service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    )
+    assert err.code == "unavailable"
+    assert peers.frozen == [] and not await events_of(service, "evt.candidatures.candidature.transmitted", view.id)
+    # A formation that requires no section does not ask the dossiers service: still transmittable.
+    other = await service.client.call(c.GetCandidature(principal=who, candidature_id=other.id), c.CandidatureView)
+    assert other.can_transmit and not other.verification_indisponible
+    peers.dossiers_down = False
+    seen = await service.client.call(c.GetCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    assert seen.can_transmit and not seen.verification_indisponible
+    done = await service.client.call(c.TransmitCandidature(principal=who, candidature_id=view.id), c.CandidatureView)
+    assert done.statut == "receptionne"
+
+
 async def test_transmit_late_or_someone_elses_is_refused(service, peers):
     who, other = candidate(), candidate()
     view = await apply(service, who)
