@@ -813,6 +813,34 @@ class StatutCounts(RpcReply):
     total: int
 
 
+class GetTableau(RpcRequest):
+    """The dashboard of a centre's, a commission's or one formation's candidatures: where each
+    formation stands. Filters other than formation, centre and commission are not applied."""
+
+    service = "candidatures"
+    operation = "get_tableau"
+
+    principal: Principal
+    filters: Filters
+
+
+class FormationSuivi(RpcReply):
+    """One formation's figures, for what its reader may see (a commission: what it examines)."""
+
+    formation_code: str
+    formation_libelle: str
+    capacite: int | None
+    total: int  # candidatures, cancelled ones included
+    statuts: dict[str, int]  # statut du dossier (`annulee` for the cancelled ones) → number
+    decisions: dict[str, int]  # validated decision → number
+    confirmees: int
+    desistees: int
+
+
+class Tableau(RpcReply):
+    items: list[FormationSuivi]
+
+
 class CandidatureRow(RpcReply):
     id: uuid.UUID
     numero_dossier: str

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ecandidat.contracts import candidatures as c
 from ecandidat.contracts.access import ANY_STAFF, DECIDERS, MANAGERS
@@ -38,6 +38,16 @@ class ListQuery(c.Filters):
 
 class CountQuery(c.Filters):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TableauQuery(BaseModel):
+    """A dashboard selects formations only: by formation, centre or commission."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    formation_code: str | None = Field(default=None, max_length=40)
+    centre_code: str | None = Field(default=None, max_length=40)
+    commission_code: str | None = Field(default=None, max_length=40)
 
 
 StatutBody = body_of(c.SetStatut, name="ChangementStatut")
@@ -255,6 +265,22 @@ def register(api: Api) -> None:
     async def staff_count_candidatures(request: web.Request) -> web.Response:
         filters = c.Filters(**parse_query(request, CountQuery).model_dump())
         return await relay(request, c.CountCandidatures(principal=request[PRINCIPAL], filters=filters))
+
+    @api.route(
+        "GET",
+        "/api/v1/staff/candidatures/tableau",
+        summary="Tableau de bord : par formation, les candidatures par statut du dossier, les décisions "
+        "validées, les confirmations et les désistements, la capacité d'accueil",
+        tag="gestion des candidatures",
+        query=TableauQuery,
+        response=c.Tableau,
+        realm="staff",
+        roles=ANY_STAFF,
+        responses=UNKNOWN_FILTER,
+    )
+    async def staff_tableau(request: web.Request) -> web.Response:
+        filters = c.Filters(**parse_query(request, TableauQuery).model_dump())
+        return await relay(request, c.GetTableau(principal=request[PRINCIPAL], filters=filters))
 
     @api.route(
         "GET",

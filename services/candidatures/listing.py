@@ -94,6 +94,34 @@ async def count_candidatures(deps: Deps, req: c.CountCandidatures) -> c.StatutCo
     return c.StatutCounts(counts=counts, total=sum(counts.values()))
 
 
+async def get_tableau(deps: Deps, req: c.GetTableau) -> c.Tableau:
+    """Where each formation of the selection stands, for what the caller sees of it: all of it
+    (the counts the triggers keep), or what their commission examines (counted)."""
+    f = req.filters
+    selection = c.Filters(formation_code=f.formation_code, centre_code=f.centre_code, commission_code=f.commission_code)
+    async with deps.pool.acquire() as conn:
+        scope = await _scope(conn, c.ListCandidatures(principal=req.principal, filters=selection))
+        formations = await store.formations_selected(conn, scope, selection)
+        suivi = store.kept_suivi if scope.commission is None else store.counted_suivi
+        statuts, suivis = await suivi(conn, scope, selection)
+    items = []
+    for row in formations:
+        counts, keys = statuts.get(row["code"], {}), suivis.get(row["code"], {})
+        items.append(
+            c.FormationSuivi(
+                formation_code=row["code"],
+                formation_libelle=row["libelle"],
+                capacite=row["capacite"],
+                total=sum(counts.values()),
+                statuts=counts,
+                decisions={k.removeprefix("decision:"): n for k, n in keys.items() if k.startswith("decision:")},
+                confirmees=keys.get("confirmee", 0),
+                desistees=keys.get("desistee", 0),
+            )
+        )
+    return c.Tableau(items=items)
+
+
 def _row(r: asyncpg.Record) -> c.CandidatureRow:
     return c.CandidatureRow(
         id=r["id"],

@@ -922,6 +922,87 @@ async def count_by_statut(conn: asyncpg.Connection, scope: ListScope, filters: F
     return {r["statut"]: r["n"] for r in rows}
 
 
+Suivi = dict[str, dict[str, int]]  # formation → key (a statut, `decision:<kind>`, `confirmee`, `desistee`) → number
+
+
+def _formations_where(scope: ListScope, f: Filters) -> tuple[str, list[Any]]:
+    """The formations a dashboard shows: those of `f`'s formation, centre or commission, and of
+    the reader's commission when that is all they see."""
+    conds, args = ["true"], []
+    for column, value in (
+        ("f.code", f.formation_code),
+        ("f.centre_code", f.centre_code),
+        ("f.commission_code", f.commission_code or scope.commission),
+    ):
+        if value:
+            args.append(value)
+            conds.append(f"{column} = ${len(args)}")
+    return " AND ".join(conds), args
+
+
+async def formations_selected(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> list[asyncpg.Record]:
+    where, args = _formations_where(scope, f)
+    return await conn.fetch(
+        f"""SELECT f.code, f.libelle, f.capacite FROM formations f JOIN types_diplome t ON t.code = f.type_code
+            WHERE {where} ORDER BY f.centre_code, t.ordre, f.libelle, f.code""",
+        *args,
+    )
+
+
+async def kept_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> tuple[Suivi, Suivi]:
+    """The selected formations' counts per statut and their decisions, confirmations and
+    désistements, as the triggers keep them (migrations 0009 and 0012): a sum of a few rows each."""
+    where, args = _formations_where(scope, f)
+    statuts: Suivi = {}
+    for r in await conn.fetch(
+        f"""SELECT s.formation_code, s.statut, s.annulee, sum(s.n)::bigint AS n
+            FROM statut_counts s JOIN formations f ON f.code = s.formation_code
+            WHERE {where} GROUP BY 1, 2, 3 HAVING sum(s.n) <> 0""",
+        *args,
+    ):
+        counts = statuts.setdefault(r["formation_code"], {})
+        key = ANNULEE if r["annulee"] else r["statut"]
+        counts[key] = counts.get(key, 0) + r["n"]
+    suivis: Suivi = {}
+    for r in await conn.fetch(
+        f"""SELECT s.formation_code, s.cle, sum(s.n)::bigint AS n
+            FROM suivi_counts s JOIN formations f ON f.code = s.formation_code
+            WHERE {where} GROUP BY 1, 2 HAVING sum(s.n) <> 0""",
+        *args,
+    ):
+        suivis.setdefault(r["formation_code"], {})[r["cle"]] = r["n"]
+    return statuts, suivis
+
+
+async def counted_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> tuple[Suivi, Suivi]:
+    """The same figures counted from the candidatures the reader sees (a commission: those it examines)."""
+    where, args = _where(
+        scope, Filters(formation_code=f.formation_code, centre_code=f.centre_code, commission_code=f.commission_code)
+    )
+    statuts: Suivi = {}
+    suivis: Suivi = {}
+    for r in await conn.fetch(
+        f"""SELECT c.formation_code, CASE WHEN c.cancelled_at IS NOT NULL THEN '{ANNULEE}' ELSE c.statut END AS statut,
+                   c.decision, c.confirmed_at IS NOT NULL AS confirmee, c.withdrawn_at IS NOT NULL AS desistee,
+                   count(*) AS n
+            FROM candidatures c JOIN formations f ON f.code = c.formation_code
+            WHERE {" AND ".join(where)} GROUP BY 1, 2, 3, 4, 5""",
+        *args,
+    ):
+        code, n = r["formation_code"], r["n"]
+        counts = statuts.setdefault(code, {})
+        counts[r["statut"]] = counts.get(r["statut"], 0) + n
+        keys = suivis.setdefault(code, {})
+        for key, present in (
+            (f"decision:{r['decision']}", r["decision"]),
+            ("confirmee", r["confirmee"]),
+            ("desistee", r["desistee"]),
+        ):
+            if present:
+                keys[key] = keys.get(key, 0) + n
+    return statuts, suivis
+
+
 async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str, int]:
     """A formation's counts per statut as `statut_counts` keeps them (migration 0009)."""
     rows = await conn.fetch(

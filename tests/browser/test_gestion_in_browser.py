@@ -19,6 +19,7 @@ from tests.conftest import eventually
 from tests.e2e.test_accounts import activated_account, api, login, mail_to, text_of, token_in
 from tests.e2e.test_accounts_staff import PASSWORD, admin, invited
 from tests.e2e.test_guide_journey import upload
+from tests.e2e.test_journey_defects import apply, candidate, own_formation, staff_decides
 from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
 
 from .helpers import LIBELLES, files, flash, staff_login
@@ -646,3 +647,70 @@ async def test_etiquettes_defined_put_on_a_candidature_and_filtered_in_chromium(
 
 def history_of(page: Page):
     return page.locator("#titre-historique ~ .fr-table tbody tr")
+
+
+async def test_the_dashboard_shows_where_each_formation_stands_and_leads_to_its_lists(
+    site, browser_page, journey, smtp_sink
+):
+    """The espace gestion's home: each formation of one's centres with its candidatures by statut,
+    its validated decisions, confirmations, désistements and capacity, each count a link to the
+    list it counts; a commission member's home counts what the commission examines."""
+    platform = site.platform
+    boss = await admin(platform)
+    code = await own_formation(boss, platform.clock.now().date(), capacite=2)
+    admitted, pending = await candidate(platform, smtp_sink), await candidate(platform, smtp_sink)
+    decided = (await apply(platform, admitted, code))["id"]
+    await apply(platform, pending, code)
+    await staff_decides(boss, decided, "favorable")
+
+    page = await browser_page()
+    j = journey(page)
+    await page.goto(site.url("/personnel"))
+    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
+    await staff_login(page, boss.email, boss.code())
+    await page.wait_for_url(re.compile(r"/personnel$"))
+    row = page.locator(f"#tableau-centre-FC-DIPL tr[data-formation='{code}']")
+    await expect(row.get_by_role("link", name=f"DU de la liste {code}", exact=True)).to_be_visible()
+    cells = row.locator("td")
+    await expect(cells).to_have_count(11)
+    await expect(cells.nth(1)).to_have_text("2")
+    await expect(row.locator("[data-statut=en_attente]")).to_have_text(re.compile(r"^1\b"))
+    await expect(row.locator("[data-statut=complet]")).to_have_text(re.compile(r"^1\b"))
+    await expect(row.locator("[data-statut=receptionne]")).to_have_count(0)
+    await expect(row.locator("[data-decision=favorable]")).to_have_text(re.compile(r"^Favorable\s:\s1\b"))
+    await expect(cells.last).to_have_text("2")
+    await j.step("tableau-de-bord")
+
+    # A count leads to the list it counts.
+    await row.locator("[data-statut=complet]").click()
+    await page.wait_for_url(re.compile(rf"formation_code={code}&statut=complet$"))
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await expect(page.get_by_role("link", name=admitted["numero_dossier"])).to_be_visible()
+    await j.step("liste-depuis-le-tableau")
+
+    # On a phone, each formation is a card that fits the screen.
+    phone = await browser_page(width=360, height=780, state=await page.context.storage_state())
+    j.watch(phone)
+    await phone.goto(site.url("/personnel"))
+    card = phone.locator(f"#tableau-centre-FC-DIPL tr[data-formation='{code}']")
+    await expect(card.locator("[data-decision=favorable]")).to_be_visible()
+    await fits(phone)
+    await j.step("tableau-de-bord-360px", page=phone)
+
+    # A member of the formation's commission: the commission's table, the complet dossiers only.
+    member = await invited(platform, smtp_sink, boss, ["commission"], commissions=["COM-FC"])
+    desk = await browser_page()
+    j.watch(desk)
+    await desk.goto(site.url("/personnel"))
+    await desk.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
+    await staff_login(desk, member.email, member.code())
+    await desk.wait_for_url(re.compile(r"/personnel$"))
+    await expect(desk.locator("#tableau-centre-FC-DIPL")).to_have_count(0)
+    mine = desk.locator(f"#tableau-commission-COM-FC tr[data-formation='{code}']")
+    await expect(desk.locator("#tableau-commission-COM-FC th")).to_have_text(
+        ["Formation", "Dossiers complets", "Décisions validées", "Confirmées", "Désistées", "Capacité d'accueil"]
+    )
+    await expect(mine.locator("td").nth(1)).to_have_text("1")
+    await expect(mine.locator("[data-decision=favorable]")).to_have_text(re.compile(r"^Favorable\s:\s1\b"))
+    await j.step("tableau-de-bord-commission", page=desk)
+    j.assert_no_script_error()

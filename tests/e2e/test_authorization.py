@@ -44,6 +44,7 @@ SCOPED = {
     "POST /api/v1/staff/candidatures/decisions/validation": {"candidature_ids": ["{candidature_id}"]},
     "GET /api/v1/staff/candidatures?formation_code=DAEU-A": None,
     "GET /api/v1/staff/candidatures/comptes?formation_code=DAEU-A": None,
+    "GET /api/v1/staff/candidatures/tableau?formation_code=DAEU-A": None,
     "GET /api/v1/staff/candidatures/export.csv?formation_code=DAEU-A": None,
     "GET /api/v1/staff/candidatures/export.xlsx?formation_code=DAEU-A": None,
     "GET /api/v1/staff/dossiers/{account_id}": None,

@@ -14,7 +14,10 @@ from ..api import Problem
 from ..i18n import gettext as _
 from ..pages import api, field_errors, log_out, read_form, redirect, relay_cookies, session_key, text_values
 from ..session import safe_next
+from .candidatures import DECISIONS, STATUTS
 from .common import LOGIN, PREFIX, can, page, staff_me
+
+TABLEAU_STATUTS = ("en_attente", "receptionne", "incomplet", "complet", "annulee")
 
 routes = web.RouteTableDef()
 INSTALLATION = f"{PREFIX}/installation"
@@ -144,12 +147,26 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get(PREFIX)
 async def dashboard(request: web.Request) -> web.Response:
+    """Where each formation of one's centres and commissions stands (`/staff/candidatures/tableau`)."""
     me, offre = await asyncio.gather(staff_me(request), api(request).get(request, "/offre"))
     allowed = can(request)
     centres = [c for c in offre.get("centres", []) if allowed.sees_centre(c["code"])]
     commissions = sorted(me.get("commissions") or ()) if not allowed.everywhere else []
+    selections = [{"centre_code": c["code"]} for c in centres] + [{"commission_code": c} for c in commissions]
+    tableaux = await asyncio.gather(
+        *(api(request).get(request, "/staff/candidatures/tableau", **selection) for selection in selections)
+    )
+    items = [t["items"] for t in tableaux]
     return page(
         request,
         "gestion/accueil.html",
-        {"centres": centres, "commissions": commissions, "section": PREFIX, "breadcrumb": None},
+        {
+            "centres": list(zip(centres, items[: len(centres)])),
+            "commissions": list(zip(commissions, items[len(centres) :])),
+            "statut_columns": [(code, _(STATUTS[code])) for code in TABLEAU_STATUTS],
+            "decision_codes": list(DECISIONS),
+            "decision_label": lambda code: _(DECISIONS[code]),
+            "section": PREFIX,
+            "breadcrumb": None,
+        },
     )
