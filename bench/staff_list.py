@@ -161,7 +161,7 @@ async def bulk_load(stack: Stack, rows: int, seed: int = 2026, vacuum: bool = Fa
         copied = time.monotonic() - started
         await conn.execute("ANALYZE candidatures; ANALYZE candidats; ANALYZE decisions")
         if vacuum:
-            for table in ("candidatures", "statut_counts"):
+            for table in ("candidatures", "statut_counts", "suivi_counts"):
                 await conn.execute(f"VACUUM ANALYZE {table}")
         counts = await conn.fetch(
             "SELECT statut, cancelled_at IS NOT NULL AS annulee, count(*) FROM candidatures "

@@ -25,13 +25,16 @@ from bench._common import save_results, staff_session, wait_listening  # noqa: E
 from bench.staff_list import FORMATION, ROWS, _Recording, bulk_load, summarize_plan  # noqa: E402
 
 TARGET_P95_MS = 100.0
+CENTRE = "FC-DIPL"  # FORMATION's centre, beside the demo's other formations
 PAGES = {
     "list page, first page": f"/personnel/candidatures?formation_code={FORMATION}",
     "list page, réceptionné, sort=nom": f"/personnel/candidatures?formation_code={FORMATION}&statut=receptionne&sort=nom",
+    "home page, every centre's dashboard": "/personnel",
 }
 APIS = {
     "API list (50 rows), first page": f"/api/v1/staff/candidatures?formation_code={FORMATION}",
     "API counts per statut": f"/api/v1/staff/candidatures/comptes?formation_code={FORMATION}",
+    "API dashboard of the formation's centre": f"/api/v1/staff/candidatures/tableau?centre_code={CENTRE}",
 }
 
 
@@ -44,8 +47,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def check_page(name: str, body: bytes) -> None:
+def check_page(name: str, path: str, body: bytes) -> None:
     text = body.decode("utf-8", "replace")
+    if path == "/personnel":
+        if f'data-formation="{FORMATION}"' not in text or 'data-statut="receptionne"' not in text:
+            raise BrokenRun(f"{name}: the dashboard misses {FORMATION} or its counts: {text[:300]!r}")
+        return
     rows = text.count('name="ids"')
     if rows != 50 or 'data-count="receptionne"' not in text:
         raise BrokenRun(f"{name}: {rows} rows, counts {'shown' if 'data-count' in text else 'missing'}: {text[:300]!r}")
@@ -59,7 +66,7 @@ async def timed(base: str, path: str, headers: dict[str, str] | None, count: int
     if result.failed:
         raise BrokenRun(f"{label}: {result.failed} failed: {result.failure_samples[:2]}")
     if path.startswith("/personnel/"):
-        check_page(label, answers[-1].body)
+        check_page(label, path, answers[-1].body)
     return result, len(answers[-1].body)
 
 
