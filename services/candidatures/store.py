@@ -949,9 +949,9 @@ async def formations_selected(conn: asyncpg.Connection, scope: ListScope, f: Fil
     )
 
 
-async def kept_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> tuple[Suivi, Suivi]:
-    """The selected formations' counts per statut and their decisions, confirmations and
-    désistements, as the triggers keep them (migrations 0009 and 0012): a sum of a few rows each."""
+async def kept_statuts(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> Suivi:
+    """The selected formations' counts per statut (`annulee` for the cancelled ones) as
+    `statut_counts` keeps them (migration 0009): a sum of a few rows each."""
     where, args = _formations_where(scope, f)
     statuts: Suivi = {}
     for r in await conn.fetch(
@@ -963,6 +963,13 @@ async def kept_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> 
         counts = statuts.setdefault(r["formation_code"], {})
         key = ANNULEE if r["annulee"] else r["statut"]
         counts[key] = counts.get(key, 0) + r["n"]
+    return statuts
+
+
+async def kept_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> tuple[Suivi, Suivi]:
+    """The selected formations' counts per statut, and their decisions, confirmations and
+    désistements as `suivi_counts` keeps them (migration 0012)."""
+    where, args = _formations_where(scope, f)
     suivis: Suivi = {}
     for r in await conn.fetch(
         f"""SELECT s.formation_code, s.cle, sum(s.n)::bigint AS n
@@ -971,14 +978,12 @@ async def kept_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> 
         *args,
     ):
         suivis.setdefault(r["formation_code"], {})[r["cle"]] = r["n"]
-    return statuts, suivis
+    return await kept_statuts(conn, scope, f), suivis
 
 
 async def counted_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> tuple[Suivi, Suivi]:
     """The same figures counted from the candidatures the reader sees (a commission: those it examines)."""
-    where, args = _where(
-        scope, Filters(formation_code=f.formation_code, centre_code=f.centre_code, commission_code=f.commission_code)
-    )
+    where, args = _where(scope, f)
     statuts: Suivi = {}
     suivis: Suivi = {}
     for r in await conn.fetch(
@@ -1005,13 +1010,5 @@ async def counted_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) 
 
 async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str, int]:
     """A formation's counts per statut as `statut_counts` keeps them (migration 0009)."""
-    rows = await conn.fetch(
-        "SELECT statut, annulee, sum(n)::bigint AS n FROM statut_counts WHERE formation_code = $1"
-        " GROUP BY 1, 2 HAVING sum(n) <> 0",
-        formation_code,
-    )
-    counts: dict[str, int] = {}
-    for r in rows:
-        statut = ANNULEE if r["annulee"] else r["statut"]
-        counts[statut] = counts.get(statut, 0) + r["n"]
-    return counts
+    statuts = await kept_statuts(conn, ListScope(), Filters(formation_code=formation_code))
+    return statuts.get(formation_code, {})
