@@ -777,7 +777,9 @@ class Filters(Message):
     statut: str | None = Field(default=None, pattern="^(en_attente|receptionne|complet|incomplet|annulee)$")
     type_traitement: str | None = Field(default=None, pattern="^(acces_controle|acces_direct|en_attente)$")
     decision: str | None = Field(
-        default=None, pattern="^(aucune|favorable|defavorable|liste_attente|liste_complementaire|preselection)$"
+        default=None,
+        pattern="^(aucune|a_valider|favorable|defavorable|liste_attente|liste_complementaire|preselection)$",
+        description="The validated decision, `aucune`, or `a_valider`: a decision entered and not validated yet",
     )
     pieces: str | None = Field(default=None, pattern="^(completes|manquantes|refusees)$")
     transmise_du: date | None = None
@@ -833,6 +835,7 @@ class FormationSuivi(RpcReply):
     total: int  # candidatures, cancelled ones included
     statuts: dict[str, int]  # statut du dossier (`annulee` for the cancelled ones) → number
     decisions: dict[str, int]  # validated decision → number
+    decisions_a_valider: int  # candidatures with a decision entered and not validated yet
     confirmees: int
     desistees: int
 

@@ -874,6 +874,8 @@ def _where(scope: ListScope, f: Filters) -> tuple[list[str], list[Any]]:
         where.append(f"c.type_traitement = {arg(f.type_traitement)}")
     if f.decision == "aucune":
         where.append("c.decision IS NULL")
+    elif f.decision == "a_valider":  # the few pending ones first (partial index decisions_a_valider)
+        where.append("c.id IN (SELECT d.candidature_id FROM decisions d WHERE d.validated_at IS NULL)")
     elif f.decision:
         where.append(f"c.decision = {arg(f.decision)}")
     if f.pieces == "completes":
@@ -1006,6 +1008,18 @@ async def counted_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) 
             if present:
                 keys[key] = keys.get(key, 0) + n
     return statuts, suivis
+
+
+async def decisions_a_valider(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> dict[str, int]:
+    """Per formation of the selection, the candidatures the reader sees with a decision entered
+    and not validated yet (validating one deletes the older pending ones: one pending at most)."""
+    where, args = _where(scope, f.model_copy(update={"decision": "a_valider"}))
+    rows = await conn.fetch(
+        f"""SELECT c.formation_code, count(*) AS n FROM candidatures c JOIN formations f ON f.code = c.formation_code
+            WHERE {" AND ".join(where)} GROUP BY 1""",
+        *args,
+    )
+    return {r["formation_code"]: r["n"] for r in rows}
 
 
 async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str, int]:

@@ -656,15 +656,22 @@ async def test_the_dashboard_shows_where_each_formation_stands_and_leads_to_its_
     site, browser_page, journey, smtp_sink
 ):
     """The espace gestion's home: each formation of one's centres with its candidatures by statut,
-    its validated decisions, confirmations, désistements and capacity, each count a link to the
-    list it counts; a commission member's home counts what the commission examines."""
+    its validated decisions and those to validate, confirmations, désistements and capacity, each
+    count a link to the list it counts; a commission member's home counts what the commission examines."""
     platform = site.platform
     boss = await admin(platform)
     code = await own_formation(boss, platform.clock.now().date(), capacite=2)
-    admitted, pending = await candidate(platform, smtp_sink), await candidate(platform, smtp_sink)
+    admitted, examined, waiting = [await candidate(platform, smtp_sink) for _ in range(3)]
     decided = (await apply(platform, admitted, code))["id"]
-    await apply(platform, pending, code)
+    to_validate = (await apply(platform, examined, code))["id"]
+    await apply(platform, waiting, code)
     await staff_decides(boss, decided, "favorable")
+    for path, body in (  # a decision entered, not validated yet
+        ("/api/v1/staff/candidatures/statut", {"candidature_ids": [to_validate], "statut": "complet"}),
+        (f"/api/v1/staff/candidatures/{to_validate}/decision", {"kind": "favorable"}),
+    ):
+        status, reply, _ = await boss.call("POST", path, body)
+        assert status in (200, 201), reply
 
     page = await browser_page()
     j = journey(page)
@@ -675,19 +682,28 @@ async def test_the_dashboard_shows_where_each_formation_stands_and_leads_to_its_
     row = page.locator(f"#tableau-centre-FC-DIPL tr[data-formation='{code}']")
     await expect(row.get_by_role("link", name=f"DU de la liste {code}", exact=True)).to_be_visible()
     cells = row.locator("td")
-    await expect(cells).to_have_count(11)
-    await expect(cells.nth(1)).to_have_text("2")
+    await expect(cells).to_have_count(12)
+    await expect(cells.nth(1)).to_have_text("3")
     await expect(row.locator("[data-statut=en_attente]")).to_have_text(re.compile(r"^1\b"))
-    await expect(row.locator("[data-statut=complet]")).to_have_text(re.compile(r"^1\b"))
+    await expect(row.locator("[data-statut=complet]")).to_have_text(re.compile(r"^2\b"))
     await expect(row.locator("[data-statut=receptionne]")).to_have_count(0)
     await expect(row.locator("[data-decision=favorable]")).to_have_text(re.compile(r"^Favorable\s:\s1\b"))
+    await expect(row.locator("[data-decision=a_valider]")).to_have_text(re.compile(r"^1\b"))
     await expect(cells.last).to_have_text("2")
     await j.step("tableau-de-bord")
 
-    # A count leads to the list it counts.
+    # A count leads to the list it counts: the decisions to validate, then the complet dossiers.
+    await row.locator("[data-decision=a_valider]").click()
+    await page.wait_for_url(re.compile(rf"formation_code={code}&decision=a_valider$"))
+    await expect(page.locator("#decision")).to_have_value("a_valider")
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await expect(page.get_by_role("link", name=examined["numero_dossier"])).to_be_visible()
+    await expect(page.locator("tbody tr .fr-badge--warning")).to_have_text(re.compile(r"à valider\s:\sFavorable"))
+    await j.step("liste-decisions-a-valider")
+    await page.go_back()
     await row.locator("[data-statut=complet]").click()
     await page.wait_for_url(re.compile(rf"formation_code={code}&statut=complet$"))
-    await expect(page.locator("tbody tr")).to_have_count(1)
+    await expect(page.locator("tbody tr")).to_have_count(2)
     await expect(page.get_by_role("link", name=admitted["numero_dossier"])).to_be_visible()
     await j.step("liste-depuis-le-tableau")
 
@@ -711,9 +727,18 @@ async def test_the_dashboard_shows_where_each_formation_stands_and_leads_to_its_
     await expect(desk.locator("#tableau-centre-FC-DIPL")).to_have_count(0)
     mine = desk.locator(f"#tableau-commission-COM-FC tr[data-formation='{code}']")
     await expect(desk.locator("#tableau-commission-COM-FC th")).to_have_text(
-        ["Formation", "Dossiers complets", "Décisions validées", "Confirmées", "Désistées", "Capacité d'accueil"]
+        [
+            "Formation",
+            "Dossiers complets",
+            "Décisions validées",
+            "Décisions à valider",
+            "Confirmées",
+            "Désistées",
+            "Capacité d'accueil",
+        ]
     )
-    await expect(mine.locator("td").nth(1)).to_have_text("1")
+    await expect(mine.locator("td").nth(1)).to_have_text("2")
     await expect(mine.locator("[data-decision=favorable]")).to_have_text(re.compile(r"^Favorable\s:\s1\b"))
+    await expect(mine.locator("[data-decision=a_valider]")).to_have_text(re.compile(r"^1\b"))
     await j.step("tableau-de-bord-commission", page=desk)
     j.assert_no_script_error()

@@ -50,6 +50,7 @@ async def test_the_dashboard_follows_each_candidature_and_shows_each_reader_thei
         "total": 0,
         "statuts": {},
         "decisions": {},
+        "decisions_a_valider": 0,
         "confirmees": 0,
         "desistees": 0,
     }
@@ -83,6 +84,32 @@ async def test_the_dashboard_follows_each_candidature_and_shows_each_reader_thei
     assert figures["desistees"] == 1 and figures["decisions"].get("liste_complementaire", 0) == 0
     assert figures["decisions"]["favorable"] == 2
 
+    # A decision entered and not validated yet: the gestionnaire's work, counted and listed.
+    pending_id = ids[id(pending)]
+    for path, body in (
+        ("/api/v1/staff/candidatures/statut", {"candidature_ids": [pending_id], "statut": "complet"}),
+        (f"/api/v1/staff/candidatures/{pending_id}/decision", {"kind": "defavorable", "motif": "Dossier incomplet"}),
+        (f"/api/v1/staff/candidatures/{pending_id}/decision", {"kind": "favorable"}),  # a second thought
+    ):
+        status, reply, _ = await root.call("POST", path, body)
+        assert status in (200, 201), reply
+    figures = await kept_equals_counted()
+    assert figures["decisions_a_valider"] == 1 and figures["decisions"]["favorable"] == 2
+
+    async def to_validate() -> list[str]:
+        status, page, _ = await root.call("GET", f"/api/v1/staff/candidatures?formation_code={code}&decision=a_valider")
+        assert status == 200, page
+        return [row["id"] for row in page["items"]]
+
+    assert await to_validate() == [pending_id]
+    status, reply, _ = await root.call(
+        "POST", "/api/v1/staff/candidatures/decisions/validation", {"candidature_ids": [pending_id]}
+    )
+    assert status == 200, reply
+    figures = await kept_equals_counted()
+    assert figures["decisions_a_valider"] == 0 and figures["decisions"]["favorable"] == 3
+    assert await to_validate() == []
+
     # The centre's dashboard shows the formation with the same figures, beside the centre's others.
     centre = await tableau(root, "centre_code=FC-DIPL")
     assert centre[code] == figures and len(centre) > 1
@@ -90,7 +117,7 @@ async def test_the_dashboard_follows_each_candidature_and_shows_each_reader_thei
     # A member of the formation's commission sees what the commission examines: the complet ones.
     member = await invited(platform, smtp_sink, root, ["commission"], commissions=["COM-FC"])
     seen = (await tableau(member, "commission_code=COM-FC"))[code]
-    assert seen["statuts"] == {"complet": 3} and seen["total"] == 3
+    assert seen["statuts"] == {"complet": 4} and seen["total"] == 4
     assert seen["decisions"] == figures["decisions"] and seen["desistees"] == 1
 
     # Outside one's scope, or with nothing to select on, or an unknown formation: refused, in French.

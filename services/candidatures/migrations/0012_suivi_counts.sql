@@ -2,7 +2,8 @@
 -- statut that `statut_counts` keeps (0009), the validated decisions by kind, the confirmed places
 -- and the désistements, kept the same way, by a trigger and in 16 shards, so that a centre of
 -- several formations of 100,000 candidatures each is summed from a few hundred rows, not counted.
--- `cle`: `decision:<kind>`, `confirmee` or `desistee`.
+-- `cle`: `decision:<kind>`, `confirmee` or `desistee`. The decisions entered and not validated yet
+-- (a gestionnaire's work of the day) are few at any time: found by a partial index, not kept.
 CREATE TABLE suivi_counts (
     formation_code text NOT NULL,
     cle text NOT NULL,
@@ -60,3 +61,5 @@ INSERT INTO suivi_counts
 SELECT formation_code, cle, 0, count(*)
 FROM candidatures, unnest(suivi_cles(decision, confirmed_at IS NOT NULL, withdrawn_at IS NOT NULL)) AS cle
 GROUP BY 1, 2;
+
+CREATE INDEX decisions_a_valider ON decisions (candidature_id) WHERE validated_at IS NULL;
