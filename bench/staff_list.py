@@ -41,6 +41,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "statut=incomplet": {"statut": "incomplet"},
     "statut=complet": {"statut": "complet"},
     "liste complémentaire, sort=rang": {"decision": "liste_complementaire", "sort": "rang"},
+    "decisions à valider": {"decision": "a_valider"},
     "sort=nom": {"sort": "nom"},
     "sort=nom, statut=complet": {"sort": "nom", "statut": "complet"},
 }
@@ -240,8 +241,10 @@ async def walk(http: Any, stack: Stack, token: str, name: str, pages: int) -> Wa
                 result.problems.append(f"{name}: row {item['id']} seen twice")
             seen.add(item["id"])
             for asked in ("statut", "decision"):
-                if asked in variant and item[asked] != variant[asked]:
+                if asked in variant and item[asked] != variant[asked] and variant[asked] != "a_valider":
                     result.problems.append(f"{name}: a row with {asked} {item[asked]}")
+            if variant.get("decision") == "a_valider" and item["decision_en_attente"] is None:
+                result.problems.append(f"{name}: a row without a decision to validate")
             key = _sort_key(variant, item)
             if None not in (key, previous_key) and (key > previous_key if descending else key < previous_key):
                 result.problems.append(f"{name}: out of order at {item['id']}")

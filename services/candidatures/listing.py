@@ -104,7 +104,6 @@ async def get_tableau(deps: Deps, req: c.GetTableau) -> c.Tableau:
         formations = await store.formations_selected(conn, scope, selection)
         suivi = store.kept_suivi if scope.commission is None else store.counted_suivi
         statuts, suivis = await suivi(conn, scope, selection)
-        pending = await store.decisions_a_valider(conn, scope, selection)
     items = []
     for row in formations:
         counts, keys = statuts.get(row["code"], {}), suivis.get(row["code"], {})
@@ -116,7 +115,7 @@ async def get_tableau(deps: Deps, req: c.GetTableau) -> c.Tableau:
                 total=sum(counts.values()),
                 statuts=counts,
                 decisions={k.removeprefix("decision:"): n for k, n in keys.items() if k.startswith("decision:")},
-                decisions_a_valider=pending.get(row["code"], 0),
+                decisions_a_valider=keys.get("a_valider", 0),
                 confirmees=keys.get("confirmee", 0),
                 desistees=keys.get("desistee", 0),
             )

@@ -874,8 +874,8 @@ def _where(scope: ListScope, f: Filters) -> tuple[list[str], list[Any]]:
         where.append(f"c.type_traitement = {arg(f.type_traitement)}")
     if f.decision == "aucune":
         where.append("c.decision IS NULL")
-    elif f.decision == "a_valider":  # the few pending ones first (partial index decisions_a_valider)
-        where.append("c.id IN (SELECT d.candidature_id FROM decisions d WHERE d.validated_at IS NULL)")
+    elif f.decision == "a_valider":
+        where.append("c.decision_a_valider")
     elif f.decision:
         where.append(f"c.decision = {arg(f.decision)}")
     if f.pieces == "completes":
@@ -924,7 +924,8 @@ async def count_by_statut(conn: asyncpg.Connection, scope: ListScope, filters: F
     return {r["statut"]: r["n"] for r in rows}
 
 
-Suivi = dict[str, dict[str, int]]  # formation → key (a statut, `decision:<kind>`, `confirmee`, `desistee`) → number
+# formation → key (a statut, `decision:<kind>`, `a_valider`, `confirmee`, `desistee`) → number
+Suivi = dict[str, dict[str, int]]
 
 
 def _formations_where(scope: ListScope, f: Filters) -> tuple[str, list[Any]]:
@@ -969,8 +970,8 @@ async def kept_statuts(conn: asyncpg.Connection, scope: ListScope, f: Filters) -
 
 
 async def kept_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> tuple[Suivi, Suivi]:
-    """The selected formations' counts per statut, and their decisions, confirmations and
-    désistements as `suivi_counts` keeps them (migration 0012)."""
+    """The selected formations' counts per statut, and their decisions (validated, and to
+    validate), confirmations and désistements as `suivi_counts` keeps them (migration 0012)."""
     where, args = _formations_where(scope, f)
     suivis: Suivi = {}
     for r in await conn.fetch(
@@ -990,10 +991,10 @@ async def counted_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) 
     suivis: Suivi = {}
     for r in await conn.fetch(
         f"""SELECT c.formation_code, CASE WHEN c.cancelled_at IS NOT NULL THEN '{ANNULEE}' ELSE c.statut END AS statut,
-                   c.decision, c.confirmed_at IS NOT NULL AS confirmee, c.withdrawn_at IS NOT NULL AS desistee,
-                   count(*) AS n
+                   c.decision, c.decision_a_valider AS a_valider, c.confirmed_at IS NOT NULL AS confirmee,
+                   c.withdrawn_at IS NOT NULL AS desistee, count(*) AS n
             FROM candidatures c JOIN formations f ON f.code = c.formation_code
-            WHERE {" AND ".join(where)} GROUP BY 1, 2, 3, 4, 5""",
+            WHERE {" AND ".join(where)} GROUP BY 1, 2, 3, 4, 5, 6""",
         *args,
     ):
         code, n = r["formation_code"], r["n"]
@@ -1002,24 +1003,13 @@ async def counted_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) 
         keys = suivis.setdefault(code, {})
         for key, present in (
             (f"decision:{r['decision']}", r["decision"]),
+            ("a_valider", r["a_valider"]),
             ("confirmee", r["confirmee"]),
             ("desistee", r["desistee"]),
         ):
             if present:
                 keys[key] = keys.get(key, 0) + n
     return statuts, suivis
-
-
-async def decisions_a_valider(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> dict[str, int]:
-    """Per formation of the selection, the candidatures the reader sees with a decision entered
-    and not validated yet (validating one deletes the older pending ones: one pending at most)."""
-    where, args = _where(scope, f.model_copy(update={"decision": "a_valider"}))
-    rows = await conn.fetch(
-        f"""SELECT c.formation_code, count(*) AS n FROM candidatures c JOIN formations f ON f.code = c.formation_code
-            WHERE {" AND ".join(where)} GROUP BY 1""",
-        *args,
-    )
-    return {r["formation_code"]: r["n"] for r in rows}
 
 
 async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str, int]:
