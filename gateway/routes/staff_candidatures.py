@@ -270,7 +270,7 @@ def register(api: Api) -> None:
         "GET",
         "/api/v1/staff/candidatures/tableau",
         summary="Tableau de bord : par formation, les candidatures par statut du dossier, les décisions "
-        "validées, les confirmations et les désistements, la capacité d'accueil",
+        "validées et à valider, les confirmations et les désistements, la capacité d'accueil",
         tag="gestion des candidatures",
         query=TableauQuery,
         response=c.Tableau,
