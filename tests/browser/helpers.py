@@ -89,6 +89,15 @@ async def staff_login(page: Page, email: str, code: str, enter: bool = False) ->
         await page.get_by_role("button", name="Se connecter").click()
 
 
+async def staff_opens(page: Page, url: str, staff: Any) -> None:
+    """A staff member not logged in yet asks for `url`: the login page (password and TOTP code),
+    then back on the page asked for."""
+    await page.goto(url)
+    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
+    await staff_login(page, staff.email, staff.code())
+    await page.wait_for_url(re.compile(re.escape(url.split("#")[0]) + r"(#.*)?$"))
+
+
 async def choose_commune(page: Page, field: str, search: str, code: str, js: bool) -> None:
     """The commune picker: with JavaScript the list fills as one types; without, "Rechercher" posts the form back."""
     await page.locator(f"#{field}-recherche").fill(search)

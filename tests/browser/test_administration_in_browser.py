@@ -24,7 +24,7 @@ from tests.unit.documents import corpus
 from tests.unit.dossiers.samples import bea, registry_csv, registry_row
 
 from .helpers import fields_clear_of_button, flash
-from .helpers import staff_login
+from .helpers import staff_login, staff_opens
 
 ADMIN_PAGES = (
     "/personnel/administration/offre",
@@ -58,10 +58,7 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     boss = await admin(platform)
     page = await browser_page()
     j = journey(page)
-    await page.goto(site.url("/personnel/administration/offre"))
-    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
-    await staff_login(page, boss.email, boss.code())
-    await page.wait_for_url(re.compile(r"/personnel/administration/offre$"))
+    await staff_opens(page, site.url("/personnel/administration/offre"), boss)
     for link in ADMIN_LINKS:
         await expect(page.locator("#navigation").get_by_role("link", name=link)).to_be_visible()
     await expect(page.get_by_role("link", name="DAEU option A", exact=True)).to_be_visible()

@@ -8,7 +8,6 @@ page, screenshots in `test-artifacts/browser/<test>/`.
 
 from __future__ import annotations
 
-import re
 
 from playwright.async_api import Page, expect
 
@@ -17,7 +16,7 @@ from tests.e2e.test_accounts import api, mail_to, text_of
 from tests.e2e.test_accounts_staff import admin, invited
 
 from .helpers import fields_clear_of_button, files, flash
-from .helpers import staff_login
+from .helpers import staff_opens
 from .test_gestion_in_browser import transmitted_candidature
 
 
@@ -69,10 +68,7 @@ async def test_each_kind_of_decision_from_the_review_page(site, browser_page, jo
 
     page = await browser_page()
     j = journey(page)
-    await page.goto(site.url(f"/personnel/candidatures/{cid}"))
-    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
-    await staff_login(page, gestionnaire.email, gestionnaire.code())
-    await page.wait_for_url(re.compile(rf"/personnel/candidatures/{cid}$"))
+    await staff_opens(page, site.url(f"/personnel/candidatures/{cid}"), gestionnaire)
     await expect(page.locator("p#statut")).to_have_text("Complet")
 
     # Présélection without its place: refused beside « Lieu », the date, time and comment kept.

@@ -22,7 +22,7 @@ from tests.e2e.test_guide_journey import upload
 from tests.e2e.test_journey_defects import apply, candidate, own_formation, staff_decides
 from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
 
-from .helpers import LIBELLES, files, flash, staff_login
+from .helpers import LIBELLES, files, flash, staff_login, staff_opens
 
 # A gestionnaire's day is some fifty seconds of pages on a quiet machine, twice that on a busy one.
 pytestmark = pytest.mark.timeout(600)
@@ -407,10 +407,9 @@ async def test_bulk_statut_on_twenty_candidatures_then_their_xlsx_export(site, b
     gestionnaire = await invited(platform, smtp_sink, boss, ["gestionnaire"], centres=["DAEU"])
     page = await browser_page()
     j = journey(page)
-    await page.goto(site.url("/personnel/candidatures?formation_code=DAEU-A&statut=en_attente&limit=100"))
-    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
-    await staff_login(page, gestionnaire.email, gestionnaire.code())
-    await page.wait_for_url(re.compile(r"/personnel/candidatures\?formation_code=DAEU-A&statut=en_attente&limit=100$"))
+    await staff_opens(
+        page, site.url("/personnel/candidatures?formation_code=DAEU-A&statut=en_attente&limit=100"), gestionnaire
+    )
     # The suite's other tests share the database: count what this one adds.
     before = int(await page.locator("[data-count=receptionne]").inner_text())
     # The count tags read « Réceptionné : 3 », a non-breaking space on each side of the colon.
@@ -533,10 +532,7 @@ async def test_etiquettes_defined_put_on_a_candidature_and_filtered_in_chromium(
     # An administrator creates an étiquette: an empty libellé is refused beside its field, the rest kept.
     page = await browser_page()
     j = journey(page)
-    await page.goto(site.url("/personnel/administration/offre#etiquettes"))
-    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
-    await staff_login(page, boss.email, boss.code())
-    await page.wait_for_url(re.compile(r"/personnel/administration/offre"))
+    await staff_opens(page, site.url("/personnel/administration/offre#etiquettes"), boss)
     seeded = page.locator(".fr-table", has=page.locator("caption", has_text="Étiquettes"))
     await expect(seeded.locator("p.fr-tag.fr-tag--orange-terre-battue")).to_have_text("À revoir")
     await expect(seeded.locator("p.fr-tag.fr-tag--green-emeraude")).to_have_text("Dossier prioritaire")
@@ -573,10 +569,7 @@ async def test_etiquettes_defined_put_on_a_candidature_and_filtered_in_chromium(
     gestionnaire = await invited(platform, smtp_sink, boss, ["gestionnaire"], centres=["DAEU"])
     desk = await browser_page()
     j.watch(desk)
-    await desk.goto(site.url(f"/personnel/candidatures/{cid}"))
-    await desk.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
-    await staff_login(desk, gestionnaire.email, gestionnaire.code())
-    await desk.wait_for_url(re.compile(rf"/personnel/candidatures/{cid}$"))
+    await staff_opens(desk, site.url(f"/personnel/candidatures/{cid}"), gestionnaire)
     await expect(desk.locator(".ec-facts")).to_contain_text("Aucune étiquette")
     await expect(desk.locator("#etiquettes-choix input[type=checkbox]:checked")).to_have_count(0)
     await expect(desk.locator(f"#etiquette-{soon_archived}")).to_have_count(1)
@@ -675,10 +668,7 @@ async def test_the_dashboard_shows_where_each_formation_stands_and_leads_to_its_
 
     page = await browser_page()
     j = journey(page)
-    await page.goto(site.url("/personnel"))
-    await page.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
-    await staff_login(page, boss.email, boss.code())
-    await page.wait_for_url(re.compile(r"/personnel$"))
+    await staff_opens(page, site.url("/personnel"), boss)
     row = page.locator(f"#tableau-centre-FC-DIPL tr[data-formation='{code}']")
     await expect(row.get_by_role("link", name=f"DU de la liste {code}", exact=True)).to_be_visible()
     cells = row.locator("td")
@@ -720,10 +710,7 @@ async def test_the_dashboard_shows_where_each_formation_stands_and_leads_to_its_
     member = await invited(platform, smtp_sink, boss, ["commission"], commissions=["COM-FC"])
     desk = await browser_page()
     j.watch(desk)
-    await desk.goto(site.url("/personnel"))
-    await desk.wait_for_url(re.compile(r"/personnel/connexion\?suite="))
-    await staff_login(desk, member.email, member.code())
-    await desk.wait_for_url(re.compile(r"/personnel$"))
+    await staff_opens(desk, site.url("/personnel"), member)
     await expect(desk.locator("#tableau-centre-FC-DIPL")).to_have_count(0)
     mine = desk.locator(f"#tableau-commission-COM-FC tr[data-formation='{code}']")
     await expect(desk.locator("#tableau-commission-COM-FC th")).to_have_text(
