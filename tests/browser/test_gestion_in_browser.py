@@ -680,6 +680,12 @@ async def test_the_dashboard_shows_where_each_formation_stands_and_leads_to_its_
     await expect(row.locator("[data-decision=favorable]")).to_have_text(re.compile(r"^Favorable\s:\s1\b"))
     await expect(row.locator("[data-decision=a_valider]")).to_have_text(re.compile(r"^1\b"))
     await expect(cells.last).to_have_text("2")
+    # Its twelve columns fit a desktop's width: nothing to scroll sideways to read the capacity.
+    assert await page.locator("#tableau-centre-FC-DIPL").evaluate(
+        """box => [box, ...box.querySelectorAll('*')]
+            .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+            .every(e => e.scrollWidth <= e.clientWidth + 1)"""
+    )
     await j.step("tableau-de-bord")
 
     # A count leads to the list it counts: the decisions to validate, then the complet dossiers.
