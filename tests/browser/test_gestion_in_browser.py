@@ -735,3 +735,74 @@ async def test_the_dashboard_shows_where_each_formation_stands_and_leads_to_its_
     await expect(mine.locator("[data-decision=a_valider]")).to_have_text(re.compile(r"^1\b"))
     await j.step("tableau-de-bord-commission", page=desk)
     j.assert_no_script_error()
+
+
+async def test_a_piece_whose_file_cannot_be_read_says_so_in_its_frame(site, browser_page, journey, smtp_sink):
+    """The review page frames each PDF: where the file cannot be read (gone from storage, the
+    documents service down) or the session has ended, the frame says so in a sentence, where it showed the browser's blocked frame
+    (the error pages refuse every frame)."""
+    platform = site.platform
+    candidate = await transmitted_candidature(platform, smtp_sink)
+    cid = candidate["id"]
+    docs = platform.services["documents"]
+    async with docs.pool.acquire() as conn:
+        key = await conn.fetchval(
+            "SELECT file_key FROM piece_slots WHERE id = $1", uuid.UUID(candidate["slots"]["CV"]["slot_id"])
+        )
+    assert key
+    await docs.storage.delete(key)
+    boss = await admin(platform)
+    page = await browser_page()
+    j = journey(page)
+    await staff_opens(page, site.url(f"/personnel/candidatures/{cid}"), boss)
+    block = review_block(page, "CV")
+    await block.locator("iframe").scroll_into_view_if_needed()
+    framed = block.frame_locator("iframe")
+    await expect(framed.locator(".fr-alert")).to_have_text(
+        "Ce fichier n'est plus disponible : il a été remplacé ou supprimé entre-temps."
+    )
+    await expect(framed.locator("p.fr-text--sm")).to_contain_text("refusez la pièce en demandant au candidat")
+    await expect(framed.locator("html")).to_have_attribute("lang", "fr")
+    await j.step("piece-illisible")
+    src = site.url(await block.locator("iframe").get_attribute("src"))
+    answer = await page.request.get(src)
+    assert answer.status == 404 and answer.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in answer.headers["content-security-policy"]
+    # The other pieces are still shown: the identity card's image is drawn.
+    image = review_block(page, "IDENTITE").locator("img")
+    await image.scroll_into_view_if_needed()
+    await eventually(
+        lambda: image.evaluate("img => img.complete && img.naturalWidth > 0"), message="the image is drawn"
+    )
+    # The frame alone, as a page: checked like every page.
+    alone = await browser_page()
+    j.watch(alone)
+    await alone.context.add_cookies(await page.context.cookies())
+    await alone.goto(src)
+    await j.step("piece-illisible-cadre", page=alone)
+
+    # The documents service down: the frame says so and offers to try again.
+    documents = platform.services["documents"]
+    await documents.stop()
+    documents._stopped = True
+    await block.locator("iframe").evaluate("frame => { frame.src = frame.src; }")
+    await expect(framed.locator(".fr-alert")).to_contain_text("momentanément indisponible")
+    again = framed.get_by_role("link", name="Réessayer d'afficher la pièce")
+    assert site.url(await again.get_attribute("href")) == src
+    await j.step("piece-service-indisponible")
+    # The frame's answer is a 503, which Chromium logs: expected here, not a script error.
+    unavailable = "Failed to load resource: the server responded with a status of 503 (Service Unavailable)"
+    assert unavailable in j.console_errors, j.console_errors
+    j.console_errors.remove(unavailable)
+
+    # The session ended meanwhile: the frame offers to log in again, in the whole window.
+    await page.context.clear_cookies()
+    await block.locator("iframe").evaluate("frame => { frame.src = frame.src; }")
+    await expect(framed.locator(".fr-alert")).to_contain_text("Votre session a expiré")
+    login = framed.get_by_role("link", name="Se reconnecter")
+    await expect(login).to_have_attribute("target", "_top")
+    await j.step("piece-session-expiree")
+    await login.click()
+    await page.wait_for_url(re.compile(rf"/personnel/connexion\?suite=/personnel/candidatures/{cid}$"))
+    j.assert_no_script_error()
+    assert not [e for e in j.console_errors if "frame-ancestors" in e], j.console_errors

@@ -17,11 +17,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..api import Problem, Reply
+from ..api import Problem, Reply, SessionRequired
 from ..i18n import N_, date_long, datetime_long
 from ..i18n import gettext as _
 from ..pages import api, field_errors, read_form, redirect, text_values
-from .common import PREFIX, page, staff_me
+from ..render import render
+from ..session import login_url
+from .common import LOGIN, PREFIX, page, staff_me
 
 routes = web.RouteTableDef()
 LIST = f"{PREFIX}/candidatures"
@@ -411,7 +413,38 @@ async def piece_file(request: web.Request) -> web.StreamResponse:
         slot = str(uuid.UUID(request.match_info["slot_id"]))
     except ValueError:
         raise web.HTTPNotFound() from None
-    return await api(request).stream(request, f"/staff/candidatures/{cid}/pieces/{slot}/fichier", inline=True)
+    try:
+        return await api(request).stream(request, f"/staff/candidatures/{cid}/pieces/{slot}/fichier", inline=True)
+    except SessionRequired:
+        return _preview_unavailable(
+            request,
+            401,
+            _("Votre session a expiré : reconnectez-vous pour afficher la pièce."),
+            login=login_url(f"{LIST}/{cid}", LOGIN),
+        )
+    except Problem as problem:
+        status = problem.status if 400 <= problem.status < 600 else 500
+        return _preview_unavailable(request, status, problem.detail, retry=status >= 500)
+
+
+def _preview_unavailable(
+    request: web.Request, status: int, message: str, *, login: str | None = None, retry: bool = False
+) -> web.Response:
+    """What the review page's frame shows in place of a piece it cannot show (the file gone from
+    storage, the service unavailable, the session expired): a page that the review page may frame,
+    where the error pages refuse every frame and the reviewer would see the browser's blocked frame."""
+    response = render(
+        request,
+        "gestion/apercu_indisponible.html",
+        {"message": message, "expired": login is not None, "login": login, "missing": status == 404, "retry": retry},
+        status=status,
+    )
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 @routes.get(LIST + "/{candidature_id}/lettre")
