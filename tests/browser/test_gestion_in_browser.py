@@ -806,3 +806,65 @@ async def test_a_piece_whose_file_cannot_be_read_says_so_in_its_frame(site, brow
     await page.wait_for_url(re.compile(rf"/personnel/connexion\?suite=/personnel/candidatures/{cid}$"))
     j.assert_no_script_error()
     assert not [e for e in j.console_errors if "frame-ancestors" in e], j.console_errors
+
+
+async def test_the_list_on_a_phone_folds_its_filters_once_rows_are_shown(site, browser_page, journey, smtp_sink):
+    """The staff list's eleven filters stood before its rows: on a phone, once a list is shown, they
+    are folded under « Afficher les filtres », the heading counting those in use; on a desktop and
+    without JavaScript they stay open."""
+    platform = site.platform
+    boss = await admin(platform)
+    code = await own_formation(boss, platform.clock.now().date())
+    first, second = [await candidate(platform, smtp_sink) for _ in range(2)]
+    await apply(platform, first, code)
+    cancelled = (await apply(platform, second, code))["id"]
+    status, body, _ = await api(platform, "POST", f"/api/v1/candidatures/{cancelled}/annulation", token=second["token"])
+    assert status == 200, body
+
+    phone = await browser_page(width=360, height=740)
+    j = journey(phone)
+    await staff_opens(phone, site.url("/personnel/candidatures"), boss)
+    filters = phone.locator("#filtres")
+    await expect(phone.locator("#statut")).to_be_visible()  # nothing listed yet: the filters are the page
+    await expect(phone.locator("button[aria-controls=filtres]")).to_have_count(0)
+    await phone.locator("#formation_code").fill(code)
+    await phone.get_by_role("button", name="Filtrer").click()
+    await phone.wait_for_url(re.compile(rf"formation_code={code}\b"))
+    await expect(phone.locator("tbody tr")).to_have_count(2)
+    await expect(filters).to_be_hidden()
+    await expect(phone.locator("#titre-filtres")).to_have_text("Filtres")
+    toggle = phone.locator("button[aria-controls=filtres]")
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await expect(toggle).to_have_text("Afficher les filtres", use_inner_text=True)
+    await expect(phone.locator("#statut")).to_be_hidden()
+    await j.step("liste-360px-filtres-replies")
+    # The list begins on the first screen (its filters unfolded, some 1,000 px lower).
+    assert await phone.locator(".ec-table table").evaluate("t => t.getBoundingClientRect().top") < 740
+    await fits(phone)
+
+    await toggle.click()
+    await expect(toggle).to_have_text("Masquer les filtres", use_inner_text=True)
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    await phone.locator("#statut").select_option("annulee")
+    await fits(phone)
+    await j.step("liste-360px-filtres-ouverts")
+    await phone.get_by_role("button", name="Filtrer").click()
+    await phone.wait_for_url(re.compile(r"statut=annulee"))
+    await expect(phone.locator("tbody tr")).to_have_count(1)
+    await expect(phone.locator("#titre-filtres")).to_have_text("Filtres (1 actif)")
+    await expect(filters).to_be_hidden()
+
+    desk = await browser_page()
+    j.watch(desk)
+    await staff_opens(desk, site.url(f"/personnel/candidatures?formation_code={code}"), boss)
+    await expect(desk.locator("#statut")).to_be_visible()
+    await expect(desk.locator("button[aria-controls=filtres]")).to_have_text("Masquer les filtres", use_inner_text=True)
+    await j.step("liste-bureau-filtres-ouverts", page=desk)
+
+    plain = await browser_page(js=False, width=360, height=740)
+    await plain.context.add_cookies(await desk.context.cookies())
+    await plain.goto(site.url(f"/personnel/candidatures?formation_code={code}"))
+    await expect(plain.locator("#statut")).to_be_visible()
+    await expect(plain.locator("button[aria-controls=filtres]")).to_be_hidden()
+    await j.step("liste-360px-sans-javascript", page=plain)
+    j.assert_no_script_error()

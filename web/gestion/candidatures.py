@@ -227,8 +227,9 @@ async def liste(request: web.Request) -> web.Response:
         "rows": [],
         "next_cursor": None,
         "counts": None,
-        "all_checked": request.query.get("tout") == "1",
-    }  # « Tout cocher » without JavaScript
+        "all_checked": request.query.get("tout") == "1",  # « Tout cocher » without JavaScript
+        "active_filters": sum(1 for name in FILTERS if name not in SCOPE_FILTERS and query.get(name)),
+    }
     if not any(name in query for name in SCOPE_FILTERS):
         return page(request, "gestion/candidatures.html", context, title=_("Candidatures"))
     params = {**query, **({"cursor": cursor} if cursor else {})}

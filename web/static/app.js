@@ -202,6 +202,19 @@ if (pieces.length || document.getElementById("suivante")) {
 
 // Espace gestion, list: « Tout cocher » checks every row of the page (without JavaScript, a link
 // reloads the page with every row checked). It shows how many rows are checked: all, none, some.
+// What stands before a page's rows (the staff list's filters): folded on a phone, and a button
+// to unfold it; without JavaScript it stays open.
+for (const block of document.querySelectorAll("[data-replier-etroit]")) {
+  const button = document.querySelector(`button[aria-controls="${block.id}"]`);
+  const show = (open) => {
+    block.hidden = !open;
+    button.setAttribute("aria-expanded", String(open));
+  };
+  button.hidden = false;
+  button.addEventListener("click", () => show(block.hidden));
+  show(!window.matchMedia("(max-width: 47.99em)").matches);
+}
+
 for (const all of document.querySelectorAll("[data-check-all]")) {
   const boxes = [...document.querySelectorAll(`input[name="${all.dataset.checkAll}"]`)];
   const sync = () => {
