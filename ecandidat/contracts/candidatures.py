@@ -6,8 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, create_model, field_validator
+from pydantic import AwareDatetime, Field, ValidationInfo, create_model, field_validator
 
+from .accounts import Email
 from .base import Event, Message
 from .dossiers import RubriqueExigible
 
@@ -363,6 +364,10 @@ class SaveTypeDiplome(RpcRequest):
     ordre: int = Field(default=0, ge=0, le=100000, description="Rang d'affichage")
 
 
+# What a commission may ask to be told of by mail, as its candidatures change (`CommissionAlerted`).
+AlerteCommission = Literal["transmission", "annulation", "desistement", "promotion"]
+
+
 class SaveCommission(RpcRequest):
     service = "candidatures"
     operation = "save_commission"
@@ -371,6 +376,20 @@ class SaveCommission(RpcRequest):
     code: str = Field(pattern=_CODE)
     libelle: str = Field(min_length=1, max_length=200)
     centre_code: str = Field(pattern=_CODE)
+    email: Email | None = Field(default=None, description="Adresse mail de la commission, où vont ses alertes")
+    alertes: list[AlerteCommission] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Ce dont la commission est alertée par mail : candidature transmise, annulée, "
+        "désistement, promotion depuis la liste complémentaire",
+    )
+
+    @field_validator("alertes")
+    @classmethod
+    def _alertes_to_a_mailbox(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if value and "email" in info.data and not info.data["email"]:
+            raise ValueError("Indiquez l'adresse mail de la commission : ses alertes y sont envoyées.")
+        return sorted(set(value))
 
 
 class SaveFormation(RpcRequest):
@@ -597,6 +616,26 @@ class CandidaturePromoted(_CandidatureFacts):
 
     former_rang: int
     confirmation_deadline: datetime
+
+
+class CommissionAlerted(_CandidatureFacts):
+    """A change of a candidature that its formation's commission asked to be told of (`alertes` of
+    the commission): its mailbox is mailed. Mailer-only: it names the commission's address and the
+    candidate."""
+
+    producer = "candidatures"
+    entity = "commission"
+    action = "alerted"
+    private = True
+
+    commission_code: str
+    commission_libelle: str
+    email: str
+    alerte: AlerteCommission
+    nom: str | None = None
+    prenom: str | None = None
+    # A désistement made by the platform when the confirmation deadline passed.
+    automatic: bool = False
 
 
 class ConfirmationReminderDue(_CandidatureFacts):

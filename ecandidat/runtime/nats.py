@@ -52,8 +52,9 @@ log = logging.getLogger(__name__)
 PRODUCERS = ("accounts", "dossiers", "candidatures", "documents", "mailer", "webhooks")
 PRIVATE_PRODUCERS = (
     "accounts",
+    "candidatures",
     "webhooks",
-)  # producers of mailer-only events (sealed link tokens, an administrator's address)
+)  # producers of mailer-only events (sealed link tokens, a commission's or an administrator's address)
 STREAM_WAIT = 60.0  # seconds a consumer waits for its producer's stream to be declared
 
 EVENT_MAX_AGE = 90 * 24 * 3600  # seconds an event stays in its stream (integrators may replay)

@@ -116,8 +116,10 @@ POLICY: dict[str, Service] = {
         # Lost-link requests are committed as private events that accounts itself then handles.
         Service("accounts", private_events=True, consumes={"mail-requests": (private_stream("accounts"),)}),
         Service("dossiers", consumes={"accounts": (EVT("accounts"),), "candidatures": (EVT("candidatures"),)}),
+        # The commissions' alerts are private events, for the mailer: they name a mailbox and a candidate.
         Service(
             "candidatures",
+            private_events=True,
             calls=(
                 "rpc.documents.freeze_pieces",
                 "rpc.documents.release_pieces",
@@ -154,6 +156,7 @@ POLICY: dict[str, Service] = {
                     EVT("accounts"),
                     private_stream("accounts"),
                     EVT("candidatures"),
+                    private_stream("candidatures"),
                     EVT("documents"),
                     EVT("mailer"),
                     private_stream("webhooks"),

@@ -22,7 +22,7 @@ from . import domain, store
 from .context import Deps
 from .domain import Action
 from .handlers import views
-from .lifecycle import change_statut, event_facts
+from .lifecycle import change_statut, commission_alert, event_facts
 from .staff import SYSTEM, validate
 
 
@@ -71,13 +71,12 @@ async def promote_next(conn: asyncpg.Connection, formation_code: str, now: datet
         )
         await validate(conn, row, decision_id, SYSTEM, now, clock)
         view = await store.held_candidature_view(conn, nxt)
-        await add_event(
-            conn,
-            c.CandidaturePromoted(
-                **event_facts(view), former_rang=row["rang_lc"], confirmation_deadline=view["confirmation_deadline"]
-            ),
-            subject=str(nxt),
-            clock=clock,
+        promoted_event = c.CandidaturePromoted(
+            **event_facts(view), former_rang=row["rang_lc"], confirmation_deadline=view["confirmation_deadline"]
         )
+        await add_event(conn, promoted_event, subject=str(nxt), clock=clock)
+        alert = commission_alert(promoted_event, view)
+        if alert is not None:
+            await add_event(conn, alert, subject=str(nxt), clock=clock)
         promoted += 1
     return promoted

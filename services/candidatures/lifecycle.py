@@ -75,7 +75,11 @@ async def change_statut(
     entry, details = history_entry(action, old, new, at, comment, cause, piece, automatic)
     await tx.add_history(cid, now, by, entry, **details)
     view = await tx.view(cid)
-    await tx.publish(event_of(action, view, old, new, now, at, comment, cause, automatic), cid)
+    event = event_of(action, view, old, new, now, at, comment, cause, automatic)
+    await tx.publish(event, cid)
+    alert = commission_alert(event, view)
+    if alert is not None:
+        await tx.publish(alert, cid)
     return view
 
 
@@ -128,6 +132,33 @@ def event_of(
     assert new != ANNULEE
     return c.CandidatureStatusChanged(
         **facts, old_status=old, new_status=new, changed_at=at, comment=comment, **({"cause": cause} if cause else {})
+    )
+
+
+# The candidature events a commission may ask to be told of, and the alert each one is.
+ALERTES: dict[type[Event], str] = {
+    c.CandidatureTransmitted: "transmission",
+    c.CandidatureCancelled: "annulation",
+    c.CandidatureWithdrawn: "desistement",
+    c.CandidaturePromoted: "promotion",
+}
+
+
+def commission_alert(event: Event, view: Mapping[str, Any]) -> c.CommissionAlerted | None:
+    """The mail to the formation's commission that `event` calls for (a candidature view row), when
+    the commission has a mailbox and asked for this alert; sent with the event, in its transaction."""
+    alerte = ALERTES.get(type(event))
+    if alerte is None or not view.get("commission_email") or alerte not in (view.get("commission_alertes") or ()):
+        return None
+    return c.CommissionAlerted(
+        **event_facts(view),
+        commission_code=view["commission_code"],
+        commission_libelle=view["commission_libelle"],
+        email=view["commission_email"],
+        alerte=alerte,
+        nom=view["nom"],
+        prenom=view["prenom"],
+        automatic=getattr(event, "automatic", False),
     )
 
 

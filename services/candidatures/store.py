@@ -31,13 +31,15 @@ _CANDIDATURE_VIEW = f"""
                AS signataire_qualite,
            ca.libelle AS campagne_libelle, d.motif AS d_motif, d.commentaire AS d_commentaire,
            d.preselection_date AS d_preselection_date, d.preselection_heure AS d_preselection_heure,
-           d.preselection_lieu AS d_preselection_lieu
+           d.preselection_lieu AS d_preselection_lieu,
+           cm.libelle AS commission_libelle, cm.email AS commission_email, cm.alertes AS commission_alertes
     FROM candidatures c
     JOIN formations f ON f.code = c.formation_code
     JOIN types_diplome t ON t.code = f.type_code
     JOIN centres ce ON ce.code = c.centre_code
     JOIN campagnes ca ON ca.code = c.campagne_code
     LEFT JOIN decisions d ON d.id = c.decision_id
+    LEFT JOIN commissions cm ON cm.code = f.commission_code
 """
 
 

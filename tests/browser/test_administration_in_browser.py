@@ -159,6 +159,35 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await expect(page.locator("#centre_code")).to_have_value("DAEU")
     await j.step("commission-libelle-vide-refuse")
 
+    # A new commission and its alerts by mail: a wrong address is refused beside its field, the
+    # boxes ticked kept; then saved, and the offer's table says what the commission is told of.
+    commission = f"COM-{code}"
+    await page.goto(site.url("/personnel/administration/offre/commissions/nouveau"))
+    await page.locator("#code").fill(commission)
+    await page.locator("#libelle").fill(f"Commission {code}")
+    await page.locator("#centre_code").select_option("DAEU")
+    await page.locator("#email").fill("commission.daeu@")
+    for alerte in ("transmission", "desistement"):
+        await page.locator(f"label[for=alertes-{alerte}]").click()
+    await page.get_by_role("button", name="Enregistrer").click()
+    await expect(page.locator("#email-desc-error")).to_have_text("L'adresse mail n'est pas valide.")
+    await expect(page.locator("#alertes-transmission")).to_be_checked()
+    await expect(page.locator("#alertes-annulation")).not_to_be_checked()
+    await j.step("commission-adresse-refusee")
+    await page.locator("#email").fill("commission.daeu@univ-exemple.fr")
+    await page.get_by_role("button", name="Enregistrer").click()
+    await flash(page, f"« {commission} » est créé.")
+    await expect(page.locator("#alertes-desistement")).to_be_checked()
+    await page.goto(site.url("/personnel/administration/offre#commissions"))
+    row = page.locator("tr", has=page.get_by_role("cell", name=commission, exact=True))
+    await expect(row.locator("td").last).to_have_text(
+        "Candidature transmise, Désistement (commission.daeu@univ-exemple.fr)"
+    )
+    await j.step("commission-alertes")
+    status, offer, _ = await boss.call("GET", "/api/v1/staff/offre")
+    saved = next(c for c in offer["commissions"] if c["code"] == commission)
+    assert saved["email"] == "commission.daeu@univ-exemple.fr" and saved["alertes"] == ["desistement", "transmission"]
+
     # The campaign in service and its dates; a new campaign (not in service, so no candidate is
     # touched here) extended after an incident: 0 hours is refused beside the field.
     campagne = next(c for c in offer["campagnes"] if c["en_service"])

@@ -53,6 +53,13 @@ class Resource:
 TYPES = (("acces_controle", N_("Accès contrôlé")), ("acces_direct", N_("Accès direct")))
 # The sections a formation may require: the dossier's optional lists (cursus externe, stages, expériences).
 RUBRIQUES = tuple((s.slug.replace("-", "_"), s.label) for s in SECTIONS if s.listed)
+# What a commission may be alerted of by mail (the API's `AlerteCommission`).
+ALERTES = (
+    ("transmission", N_("Candidature transmise")),
+    ("annulation", N_("Candidature annulée")),
+    ("desistement", N_("Désistement")),
+    ("promotion", N_("Promotion depuis la liste complémentaire")),
+)
 NIVEAUX = (
     ("etablissement", N_("Établissement (toutes les formations)")),
     ("centre", N_("Centre de candidature")),
@@ -135,6 +142,14 @@ RESOURCES = {
             (
                 Field("libelle", N_("Libellé"), required=True),
                 Field("centre_code", N_("Centre de candidature"), "select", True, "centres"),
+                Field("email", N_("Adresse mail de la commission")),
+                Field(
+                    "alertes",
+                    N_("Alerter la commission par mail"),
+                    "multi",
+                    choices="ALERTES",
+                    hint=N_("Un mail à l'adresse de la commission pour chaque candidature concernée"),
+                ),
             ),
         ),
         Resource(
@@ -234,6 +249,8 @@ def _choices(field: Field, offer: dict[str, Any]) -> list[tuple[str, str]]:
         return [(code, _(label)) for code, label in NIVEAUX]
     if field.choices == "RUBRIQUES":
         return [(code, _(label)) for code, label in RUBRIQUES]
+    if field.choices == "ALERTES":
+        return [(code, _(label)) for code, label in ALERTES]
     if field.choices == "COULEURS":
         return [(code, _(label)) for code, label in COULEURS]
     return [(row["code"], f"{row['libelle']} ({row['code']})") for row in offer.get(field.choices or "", [])]
@@ -310,6 +327,7 @@ async def overview(request: web.Request) -> web.Response:
             "offer": offer,
             "resources": RESOURCES,
             "couleur_label": lambda code: couleurs.get(code, code),
+            "alertes": [(code, _(label)) for code, label in ALERTES],  # in this order, not the API's
             "section": OFFRE,
             "values": {},
             "errors": {},

@@ -110,3 +110,40 @@ def _withdrawn(event: c.CandidatureWithdrawn, meta: CloudEvent, ctx: MailContext
 @composes(c.ConfirmationReminderDue)
 def _reminder(event: c.ConfirmationReminderDue, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
     return to_candidate("confirmation_reminder", event, deadline=event.confirmation_deadline)
+
+
+# What each alert tells the commission: the subject's words, what happened to the candidature
+# (« La candidature n° … a été transmise le … »), and what follows from it.
+ALERTES = {
+    "transmission": ("candidature transmise", "a été transmise", "le dossier est réceptionné et attend son examen."),
+    "annulation": ("candidature annulée", "a été annulée par le candidat", None),
+    "desistement": ("désistement", "a fait l'objet d'un désistement", None),
+    "promotion": (
+        "promotion depuis la liste complémentaire",
+        "a reçu un avis favorable depuis la liste complémentaire",
+        "une place s'est libérée ; le candidat doit confirmer son inscription.",
+    ),
+}
+
+
+@composes(c.CommissionAlerted)
+def _commission_alerted(event: c.CommissionAlerted, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    candidat = " ".join(part for part in (event.prenom, event.nom) if part) or None
+    return [
+        Mail(
+            "commission_alert",
+            recipient=event.email,
+            context={
+                "commission": event.commission_libelle,
+                "formation": event.formation_libelle,
+                "numero_dossier": event.numero_dossier,
+                "candidat": candidat,
+                "objet": ALERTES[event.alerte][0],
+                "evenement": ALERTES[event.alerte][1],
+                "suite": ALERTES[event.alerte][2],
+                "automatique": event.automatic,
+                "at": meta.time,
+                "lien": f"{ctx.public_base_url}/personnel/candidatures/{event.candidature_id}",
+            },
+        )
+    ]

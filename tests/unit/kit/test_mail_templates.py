@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time, timezone
 
 import pytest
@@ -111,7 +112,7 @@ def test_the_letters_mails_say_what_the_letter_says():
 def test_every_template_on_disk_is_covered():
     renderer = Renderer()
     account_templates = {
-        t for t in renderer.templates() if t.startswith(("account_", "staff_", "mail_check", "webhook_"))
+        t for t in renderer.templates() if t.startswith(("account_", "staff_", "mail_check", "webhook_", "commission_"))
     }
     assert set(renderer.templates()) - account_templates == set(CONTEXTS)
 
@@ -147,6 +148,47 @@ def test_the_disabled_webhook_mail_says_what_to_do():
     assert "https://scolarite.univ-exemple.fr/hook" in rendered.text and "HTTP 500" in rendered.text
     assert "/api/v1/staff/webhooks/3f2c1a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c/resume" in rendered.text
     assert "{{" not in rendered.text and "<code>https://scolarite.univ-exemple.fr/hook</code>" in rendered.html
+
+
+@pytest.mark.parametrize("alerte", ["transmission", "annulation", "desistement", "promotion"])
+def test_a_commission_alert_says_what_happened_to_which_candidature_and_leads_to_it(alerte):
+    from ecandidat.contracts.candidatures import CommissionAlerted
+    from ecandidat.contracts.envelope import envelope
+    from services.mailer.catalogue import MailContext, load
+
+    event = CommissionAlerted(
+        candidature_id="5c0e0d4a-1f7b-4d8e-9a51-2b3c4d5e6f70",
+        account_id="0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9",
+        numero_dossier="22PB7Y36",
+        formation_code="DAEU-A",
+        formation_libelle="DAEU option A",
+        centre_code="DAEU",
+        commission_code="COM-DAEU",
+        commission_libelle="Commission du DAEU",
+        email="commission.daeu@univ-exemple.fr",
+        alerte=alerte,
+        nom="TEST2",
+        prenom="Zoé",
+        automatic=alerte == "desistement",
+    )
+    meta = envelope(event, event_id=uuid.uuid4(), time=AT, subject=str(event.candidature_id))
+    [mail] = load()[CommissionAlerted](event, meta, MailContext(public_base_url="https://ecandidat.example"))
+    assert mail.recipient == "commission.daeu@univ-exemple.fr" and mail.account_id is None
+    rendered = Renderer().render(mail.template, mail.context)
+    said = {
+        "transmission": "a été transmise le 01/06/2022 à 12:00 : le dossier est réceptionné et attend son examen.",
+        "annulation": "a été annulée par le candidat le 01/06/2022 à 12:00.",
+        "desistement": "a fait l'objet d'un désistement le 01/06/2022 à 12:00.\nDésistement automatique : la date "
+        "limite de confirmation est passée sans réponse du candidat.",
+        "promotion": "a reçu un avis favorable depuis la liste complémentaire le 01/06/2022 à 12:00 : une place "
+        "s'est libérée ; le candidat doit confirmer son inscription.",
+    }[alerte]
+    text = as_read(rendered.text)
+    assert f"La candidature n° 22PB7Y36 de Zoé TEST2 à la formation « DAEU option A » {said}" in text, text
+    assert "https://ecandidat.example/personnel/candidatures/5c0e0d4a-1f7b-4d8e-9a51-2b3c4d5e6f70" in rendered.text
+    assert "22PB7Y36" in rendered.subject and "DAEU option A" in rendered.subject
+    assert 'href="https://ecandidat.example/personnel/candidatures/5c0e0d4a-' in rendered.html
+    assert "{{" not in rendered.text and "{%" not in rendered.html
 
 
 def test_a_piece_refused_before_the_transmission_does_not_say_the_dossier_is_incomplete():

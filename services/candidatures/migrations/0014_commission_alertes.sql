@@ -1,0 +1,7 @@
+-- A commission's mailbox and what it asks to be told of by mail as its candidatures change
+-- (`transmission`, `annulation`, `desistement`, `promotion`): the reference system's alerts to
+-- the commission. None by default: a commission chooses them in the offer's administration.
+ALTER TABLE commissions
+    ADD COLUMN email text,
+    ADD COLUMN alertes text[] NOT NULL DEFAULT '{}'
+        CHECK (alertes <@ ARRAY['transmission', 'annulation', 'desistement', 'promotion']::text[]);
