@@ -4,4 +4,6 @@
 ALTER TABLE commissions
     ADD COLUMN email text,
     ADD COLUMN alertes text[] NOT NULL DEFAULT '{}'
-        CHECK (alertes <@ ARRAY['transmission', 'annulation', 'desistement', 'promotion']::text[]);
+        CHECK (alertes <@ ARRAY['transmission', 'annulation', 'desistement', 'promotion']::text[]),
+    -- Alerts go to the commission's mailbox: none without one (the API says so in French).
+    ADD CONSTRAINT commissions_alertes_need_email CHECK (email IS NOT NULL OR alertes = '{}');
