@@ -200,8 +200,6 @@ if (pieces.length || document.getElementById("suivante")) {
   });
 }
 
-// Espace gestion, list: « Tout cocher » checks every row of the page (without JavaScript, a link
-// reloads the page with every row checked). It shows how many rows are checked: all, none, some.
 // What stands before a page's rows (the staff list's filters): folded on a phone, and a button
 // to unfold it; without JavaScript it stays open.
 for (const block of document.querySelectorAll("[data-replier-etroit]")) {
@@ -215,6 +213,8 @@ for (const block of document.querySelectorAll("[data-replier-etroit]")) {
   show(!window.matchMedia("(max-width: 47.99em)").matches);
 }
 
+// Espace gestion, list: « Tout cocher » checks every row of the page (without JavaScript, a link
+// reloads the page with every row checked). It shows how many rows are checked: all, none, some.
 for (const all of document.querySelectorAll("[data-check-all]")) {
   const boxes = [...document.querySelectorAll(`input[name="${all.dataset.checkAll}"]`)];
   const sync = () => {
