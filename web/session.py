@@ -63,6 +63,10 @@ MESSAGES: dict[str, tuple[str, str | tuple[str, str]]] = {
     ),
     "adresse_confirmee": ("success", N_("Votre nouvelle adresse mail est validée. Vous pouvez vous reconnecter.")),
     "deconnecte": ("info", N_("Vous êtes déconnecté.")),
+    "compte_supprime": (
+        "success",
+        N_("Votre compte et votre dossier sont supprimés. Un mail vous le confirme."),
+    ),
     "session_expiree": (
         "warning",
         N_("Votre session a expiré. Reconnectez-vous pour revenir à la page où vous étiez."),

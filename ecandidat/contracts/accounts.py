@@ -259,7 +259,7 @@ class AccountEmailChanged(Event):
 
 
 class AccountPurged(Event):
-    """A candidate account was destroyed (not activated in time, or erased): erase its data."""
+    """A candidate account was destroyed (not activated in time, or deleted by its owner): erase its data."""
 
     producer = "accounts"
     entity = "account"
@@ -267,6 +267,26 @@ class AccountPurged(Event):
 
     account_id: uuid.UUID
     numero_dossier: str
+    motif: Literal["non_active", "suppression"] = Field(
+        default="non_active",
+        description="non_active: not activated before its deadline; suppression: deleted by the candidate",
+    )
+
+
+class AccountDeleted(Event):
+    """The candidate deleted their account (and with it their dossier): the mail saying so, to the
+    address the account had. Private: it names the address; integrators get `AccountPurged`."""
+
+    producer = "accounts"
+    entity = "account"
+    action = "deleted"
+    private = True
+
+    account_id: uuid.UUID
+    numero_dossier: str
+    email: str
+    nom: str
+    prenom: str
 
 
 class StaffAccountInvited(Event):
@@ -496,6 +516,21 @@ class NewEmail(Message):
 class ChangeEmail(NewEmail, RpcRequest):
     service = "accounts"
     operation = "change_email"
+
+    principal: Principal
+
+
+class AccountDeletion(Message):
+    """Body of an account's deletion: the password, to prove it is the owner."""
+
+    password: str = Field(min_length=1, max_length=1024, description="Le mot de passe actuel du compte")
+
+
+class DeleteAccount(AccountDeletion, RpcRequest):
+    """Delete the candidate's own account and dossier (the gateway first checks it has no candidature)."""
+
+    service = "accounts"
+    operation = "delete_account"
 
     principal: Principal
 

@@ -19,6 +19,8 @@ from pydantic import BaseModel
 
 from ecandidat.contracts import accounts as c
 from ecandidat.contracts.auth import Principal
+from ecandidat.contracts.candidatures import CandidatureList, ListMyCandidatures
+from ecandidat.contracts.errors import Conflict
 
 from ..api import API_PREFIX, PRINCIPAL, Api, call, json_response, parse_body, relay
 from ..auth import (
@@ -35,6 +37,11 @@ from . import PUBLIC, Rpc, register_rpcs, relay_kept
 
 TAG = CANDIDATE_ACCOUNTS_TAG
 DEVICE_COOKIE = "ecandidat_device"
+HAS_CANDIDATURES = (
+    "Votre compte ne peut pas être supprimé : vous avez des candidatures. Annulez celles qui ne sont pas encore "
+    "transmises ; les autres sont examinées puis conservées par l'établissement. Pour toute question, contactez "
+    "le centre de candidature de la formation."
+)
 
 
 class LoginBody(c.Credentials):
@@ -242,5 +249,26 @@ def register(api: Api) -> None:
         body = await parse_body(request, c.NewEmail)
         reply = await call(request, c.ChangeEmail(principal=request[PRINCIPAL], **body.model_dump()), c.Done)
         response = json_response(reply, status=202)
+        clear_session_cookies(request, response)
+        return response
+
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/me/suppression",
+        summary="Supprimer mon compte et mon dossier, sans candidature autre qu'annulée (mail de confirmation ; déconnecte)",
+        tag=TAG,
+        body=c.AccountDeletion,
+        response=c.Done,
+        realm="candidate",
+        responses={409: "Le compte a des candidatures : il ne peut pas être supprimé"},
+    )
+    async def delete_account(request: web.Request) -> web.Response:
+        body = await parse_body(request, c.AccountDeletion)
+        principal = request[PRINCIPAL]
+        mine = await call(request, ListMyCandidatures(principal=principal), CandidatureList)
+        if any(item.statut != "annulee" for item in mine.items):
+            raise Conflict(HAS_CANDIDATURES, reason="candidatures")
+        reply = await call(request, c.DeleteAccount(principal=principal, **body.model_dump()), c.Done)
+        response = json_response(reply)
         clear_session_cookies(request, response)
         return response

@@ -16,14 +16,17 @@ from ecandidat.contracts.accounts import (
     AccountActivatedReply,
     AccountCreated,
     AccountCreatedReply,
+    AccountDeleted,
     AccountEmailChanged,
     AccountEmailChangeRequested,
     AccountPasswordChanged,
+    AccountPurged,
     AccountView,
     ActivateAccount,
     ChangeEmail,
     ConfirmEmail,
     CreateAccount,
+    DeleteAccount,
     Done,
     GetAccount,
     ResetPassword,
@@ -247,3 +250,27 @@ async def confirm_email(deps: Deps, req: ConfirmEmail) -> Done:
             )
             await add_event(conn, event, subject=str(account_id), clock=deps.clock)
     return Done(message="Votre nouvelle adresse mail est validée. Vous pouvez vous reconnecter.")
+
+
+async def delete_account(deps: Deps, req: DeleteAccount) -> Done:
+    """The candidate's own account, deleted after their password is checked again: the account goes
+    now (its sessions with it), `account.purged` has every service erase what it holds of it (the
+    dossier, the mailer's directory), and the candidate gets a mail saying so."""
+    account_id = _candidate_id(req.principal)
+    async with deps.pool.acquire() as conn:
+        account = await store.candidate(conn, account_id)
+    if account is None:
+        raise NotFound("Ce compte n'existe plus.")
+    await sessions.check_password_of(deps, account, req.password)
+    async with deps.pool.acquire() as conn:
+        async with conn.transaction():
+            deleted = await store.delete_candidate(conn, account_id)
+            if deleted is None:
+                raise NotFound("Ce compte n'existe plus.")
+            facts = {"account_id": account_id, "numero_dossier": deleted["numero_dossier"]}
+            farewell = AccountDeleted(**facts, email=deleted["email"], nom=deleted["nom"], prenom=deleted["prenom"])
+            await add_event(conn, farewell, subject=str(account_id), clock=deps.clock)
+            await add_event(
+                conn, AccountPurged(**facts, motif="suppression"), subject=str(account_id), clock=deps.clock
+            )
+    return Done(message="Votre compte et votre dossier sont supprimés. Un mail vous le confirme.")

@@ -17,6 +17,7 @@ ROUTES: tuple[Route, ...] = (
     route(c.GetAccount, handlers.get_account),
     route(c.ChangeEmail, handlers.change_email),
     route(c.ConfirmEmail, handlers.confirm_email),
+    route(c.DeleteAccount, handlers.delete_account),
     route(c.Login, sessions.login),
     route(c.ResolveSession, sessions.resolve_session),
     route(c.Logout, sessions.logout),

@@ -80,11 +80,23 @@ async def purge_unactivated(conn: asyncpg.Connection, now: datetime, limit: int 
         now,
         limit,
     )
-    ids = [r["account_id"] for r in rows]
+    await _forget_rest(conn, [r["account_id"] for r in rows])
+    return rows
+
+
+async def delete_candidate(conn: asyncpg.Connection, account_id: uuid.UUID) -> asyncpg.Record | None:
+    """Delete a candidate account and what hangs on it; the deleted row, None if it was gone."""
+    row = await conn.fetchrow("DELETE FROM candidates WHERE account_id = $1 RETURNING *", account_id)
+    if row is not None:
+        await _forget_rest(conn, [account_id])
+    return row
+
+
+async def _forget_rest(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> None:
+    """The link tokens, sessions, devices and ENT links of deleted candidate accounts."""
     if ids:
         for table in ("link_tokens", "sessions", "devices", "ent_links"):
             await conn.execute(f"DELETE FROM {table} WHERE account_id = ANY($1::uuid[])", ids)
-    return rows
 
 
 # -- link tokens ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Étape 1 of the guide: create the account, activate it from the mail, log in; lost activation
-link, forgotten identifiers, password reset, change of email and its confirmation, my account."""
+link, forgotten identifiers, password reset, change of email and its confirmation, my account and
+its deletion."""
 
 from __future__ import annotations
 
@@ -10,7 +11,19 @@ from aiohttp import web
 from ..api import Problem
 from ..i18n import N_
 from ..i18n import gettext as _
-from ..pages import RECENT, api, field_errors, log_out, me, read_form, redirect, relay_cookies, session_key, text_values
+from ..pages import (
+    RECENT,
+    api,
+    fetch,
+    field_errors,
+    log_out,
+    me,
+    read_form,
+    redirect,
+    relay_cookies,
+    session_key,
+    text_values,
+)
 from ..render import render
 from ..session import clear_session_cookies, safe_next
 from .ent import MOTIFS
@@ -308,5 +321,51 @@ async def change_email(request: web.Request) -> web.Response:
         )
     request.app[RECENT].forget(session_key(request))
     response = relay_cookies(reply, redirect("/connexion", "adresse_demandee", request=request))
+    clear_session_cookies(response)
+    return response
+
+
+# -- deleting my account -----------------------------------------------------------------------------
+
+DELETION_TRAIL = ("/compte", N_("Mon compte")), ("", N_("Supprimer mon compte"))
+
+
+async def _deletion_page(request: web.Request, status: int = 200, **context) -> web.Response:
+    """The page says what goes and, while candidatures stand in the way, why it cannot be done now."""
+    [mine] = await fetch(request, "/candidatures")
+    blocking = sum(1 for item in mine.get("items", []) if item.get("statut") != "annulee")
+    breadcrumb = [("/", _("Accueil")), *((path, _(label)) for path, label in DELETION_TRAIL)]
+    return render(
+        request,
+        "candidat/suppression.html",
+        {"blocking": blocking, "section": "/compte", "breadcrumb": breadcrumb, **context},
+        status=status,
+    )
+
+
+@routes.get("/compte/suppression")
+async def deletion_page(request: web.Request) -> web.Response:
+    return await _deletion_page(request)
+
+
+@routes.post("/compte/suppression")
+async def delete_account(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    if form.get("confirmation") != "oui":
+        message = _("Cochez la case pour confirmer que votre compte et votre dossier seront supprimés.")
+        return await _deletion_page(request, 422, errors={"confirmation": message}, problem=message)
+    try:
+        reply = await api(request).call(
+            request, "POST", "/me/suppression", json_body={"password": form.get("password", "")}
+        )
+    except Problem as problem:
+        if problem.status == 409:  # a candidature made meanwhile: the page now says why not
+            return await _deletion_page(request, problem.status)
+        errors, summary = field_errors(problem, ("password",))
+        if not errors and problem.status in (401, 403, 429):
+            errors = {"password": problem.detail}
+        return await _deletion_page(request, problem.status, errors=errors, problem=summary)
+    request.app[RECENT].forget(session_key(request))
+    response = relay_cookies(reply, redirect("/", "compte_supprime", request=request))
     clear_session_cookies(response)
     return response

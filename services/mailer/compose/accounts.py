@@ -6,6 +6,7 @@ from __future__ import annotations
 from ecandidat.contracts.accounts import (
     AccountActivationRequested,
     AccountCredentialsRequested,
+    AccountDeleted,
     AccountEmailChanged,
     AccountEntReminded,
     AccountEmailChangeRequested,
@@ -72,6 +73,13 @@ def _ent_reminder(event: AccountEntReminded, meta: CloudEvent, ctx: MailContext)
             },
         )
     ]
+
+
+@composes(AccountDeleted)
+def _deleted(event: AccountDeleted, meta: CloudEvent, ctx: MailContext) -> list[Mail]:
+    """The candidate deleted their account: sent to the address it had (the directory forgets it)."""
+    context = {**_person(event), "numero_dossier": event.numero_dossier, "at": meta.time}
+    return [Mail("account_deleted", event.email, context)]
 
 
 @composes(AccountPasswordChanged)
