@@ -67,6 +67,19 @@ class CandidatureCancelled(_CandidatureFacts):
     cancelled_at: datetime
 
 
+class CandidatureErased(_CandidatureFacts):
+    """The candidature is destroyed, with its history, pieces and letters: its campaign was
+    archived longer ago than the platform keeps candidatures (CANDIDATURES_RETENTION_DAYS).
+    Erase what you hold about it."""
+
+    producer = "candidatures"
+    entity = "candidature"
+    action = "erased"
+
+    campagne_code: str
+    motif: Literal["conservation_echue"] = "conservation_echue"
+
+
 class CandidatureTransmitted(_CandidatureFacts):
     """The candidate transmitted the candidature: statut du dossier `receptionne`."""
 
@@ -495,7 +508,14 @@ def _record(model: type[RpcRequest], name: str, doc: str, **extra: object) -> ty
     return create_model(name, __base__=RpcReply, __doc__=doc, **fields, **extra)  # type: ignore[call-overload]
 
 
-CampagneRecord = _record(SaveCampagne, "CampagneRecord", "A campaign as saved.")
+CampagneRecord = _record(
+    SaveCampagne,
+    "CampagneRecord",
+    "A campaign as saved; once out of service, when it was archived and when its candidatures are (or were) destroyed.",
+    archivee_le=(datetime | None, None),
+    destruction_prevue=(datetime | None, None),
+    detruite_le=(datetime | None, None),
+)
 CentreRecord = _record(SaveCentre, "CentreRecord", "A centre de candidature as saved.")
 TypeDiplomeRecord = _record(SaveTypeDiplome, "TypeDiplomeRecord", "A type de diplôme as saved.")
 CommissionRecord = _record(SaveCommission, "CommissionRecord", "A commission as saved.")

@@ -1,8 +1,9 @@
-"""Timed jobs: the reminder before a confirmation deadline, the désistement once it passed."""
+"""Timed jobs: the reminder before a confirmation deadline, the désistement once it passed, the
+destruction of the candidatures of a campaign archived longer ago than they are kept."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -19,6 +20,8 @@ from .staff import SYSTEM
 
 REMINDERS_JOB = "confirmation-reminders"
 EXPIRED_ANSWERS_JOB = "expired-answers"
+DESTRUCTION_JOB = "archived-campaigns-destruction"
+DESTRUCTION_BATCH = 500
 
 
 def reminders(deps: Deps) -> JobFn:
@@ -51,6 +54,28 @@ def expired_answers(deps: Deps) -> JobFn:
         for r in rows:
             row = await store.lock_candidature(conn, r["id"])
             await admission.withdraw(conn, row, Action.EXPIRE, now, FixedClock(now), by=SYSTEM)
+        return len(rows)
+
+    return run
+
+
+def destroy_archived(deps: Deps) -> JobFn:
+    """The candidatures of campaigns archived more than CANDIDATURES_RETENTION_DAYS ago are
+    destroyed, `DESTRUCTION_BATCH` a run, each with its `candidature.erased` in the same
+    transaction (documents erase the files and letters, dossiers and the mailer what they hold);
+    a campaign left without candidatures is marked destroyed."""
+    keep = timedelta(days=deps.settings.candidatures_retention_days)
+
+    async def run(conn: asyncpg.Connection, now: datetime) -> int:
+        codes = await store.campagnes_past_retention(conn, now - keep)
+        if not codes:
+            return 0
+        rows = await store.candidatures_of_campagnes(conn, codes, DESTRUCTION_BATCH)
+        for row in rows:
+            erased = c.CandidatureErased(**event_facts(row), campagne_code=row["campagne_code"])
+            await add_event(conn, erased, subject=str(row["id"]), clock=FixedClock(now))
+        await store.delete_candidatures(conn, [r["id"] for r in rows])
+        await store.mark_destroyed(conn, codes, now)
         return len(rows)
 
     return run

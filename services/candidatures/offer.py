@@ -4,6 +4,7 @@ and the étiquettes the staff put on candidatures."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 
 from ecandidat.contracts import access
@@ -53,10 +54,15 @@ async def save_campagne(deps: Deps, req: SaveCampagne) -> Saved:
     _require_admin(req.principal)
     if req.fin < req.debut:
         raise _invalid("fin", "La date de fin doit suivre la date de début.")
+    now = deps.now()
     async with deps.pool.acquire() as conn, conn.transaction():
-        if req.en_service:  # one campaign in service at a time: this one replaces the previous
-            await store.retire_campagnes(conn, but=req.code)
+        was_in_service = await store.campagne_en_service_is(conn, req.code)
+        if req.en_service:  # one campaign in service at a time: this one replaces the previous, archived
+            await store.retire_campagnes(conn, but=req.code, now=now)
+            await store.set_archivee(conn, req.code, None)
         created = await store.upsert(conn, "campagnes", "code", req.model_dump(exclude={"principal"}))
+        if was_in_service and not req.en_service:  # taken out of service: archived
+            await store.set_archivee(conn, req.code, now)
     return Saved(code=req.code, created=created)
 
 
@@ -138,4 +144,8 @@ async def offer_admin(deps: Deps, req: GetOfferAdmin) -> OfferAdmin:
     _require_admin(req.principal)
     async with deps.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         rows = await store.offer_rows(conn)
+    keep = timedelta(days=deps.settings.candidatures_retention_days)
+    for campagne in rows["campagnes"]:
+        if campagne["archivee_le"] is not None and campagne["detruite_le"] is None:
+            campagne["destruction_prevue"] = campagne["archivee_le"] + keep
     return OfferAdmin(**rows)

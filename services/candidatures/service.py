@@ -32,6 +32,8 @@ class CandidaturesService(Service):
         every = timedelta(seconds=s.candidatures_jobs_interval)
         self.add_job(jobs.REMINDERS_JOB, every, jobs.reminders(self.deps))
         self.add_job(jobs.EXPIRED_ANSWERS_JOB, every, jobs.expired_answers(self.deps))
+        self.add_job(jobs.DESTRUCTION_JOB, every, jobs.destroy_archived(self.deps))
+        self.destruction_job = self.jobs[-1]
 
 
 SETTINGS = CandidaturesSettings

@@ -794,9 +794,57 @@ async def exists(conn: asyncpg.Connection, table: str, code: str | None) -> bool
     return code is None or await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE code = $1)", code)
 
 
-async def retire_campagnes(conn: asyncpg.Connection, but: str) -> None:
-    """One campaign in service at a time: every other one leaves service."""
-    await conn.execute("UPDATE campagnes SET en_service = false WHERE en_service AND code <> $1", but)
+async def retire_campagnes(conn: asyncpg.Connection, but: str, now: datetime) -> None:
+    """One campaign in service at a time: every other one leaves service, archived."""
+    await conn.execute(
+        "UPDATE campagnes SET en_service = false, archivee_le = $2 WHERE en_service AND code <> $1", but, now
+    )
+
+
+async def campagne_en_service_is(conn: asyncpg.Connection, code: str) -> bool:
+    return bool(await conn.fetchval("SELECT en_service FROM campagnes WHERE code = $1 FOR UPDATE", code))
+
+
+async def set_archivee(conn: asyncpg.Connection, code: str, now: datetime | None) -> None:
+    """Archive a campaign that left service (now), or bring it back (None: its retention starts anew)."""
+    await conn.execute("UPDATE campagnes SET archivee_le = $2, detruite_le = NULL WHERE code = $1", code, now)
+
+
+async def campagnes_past_retention(conn: asyncpg.Connection, archived_before: datetime) -> list[str]:
+    """The campaigns archived before `archived_before` whose candidatures are not all destroyed yet."""
+    rows = await conn.fetch(
+        """SELECT code FROM campagnes
+           WHERE NOT en_service AND archivee_le <= $1 AND detruite_le IS NULL ORDER BY archivee_le, code""",
+        archived_before,
+    )
+    return [r["code"] for r in rows]
+
+
+async def candidatures_of_campagnes(conn: asyncpg.Connection, codes: list[str], limit: int) -> list[asyncpg.Record]:
+    """Up to `limit` candidatures of these campaigns, locked (SKIP LOCKED: one in a staff member's
+    transaction waits for the next run)."""
+    return await conn.fetch(
+        _CANDIDATURE_VIEW
+        + " WHERE c.campagne_code = ANY($1::text[]) ORDER BY c.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED",
+        codes,
+        limit,
+    )
+
+
+async def delete_candidatures(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> None:
+    """The candidatures with their history, pieces, decisions and notes (their rows cascade)."""
+    await conn.execute("DELETE FROM candidatures WHERE id = ANY($1::uuid[])", ids)
+
+
+async def mark_destroyed(conn: asyncpg.Connection, codes: list[str], now: datetime) -> None:
+    """Of these campaigns, those without a candidature left are destroyed as of `now`."""
+    await conn.execute(
+        """UPDATE campagnes ca SET detruite_le = $2
+           WHERE ca.code = ANY($1::text[])
+             AND NOT EXISTS (SELECT 1 FROM candidatures c WHERE c.campagne_code = ca.code)""",
+        codes,
+        now,
+    )
 
 
 async def piece_id(conn: asyncpg.Connection, code: str) -> uuid.UUID | None:

@@ -1,5 +1,6 @@
-"""JetStream subscriptions: candidatures' events open, freeze and erase piece slots; validated
-decisions get their letter; accounts' purge erases all of a candidate's files."""
+"""JetStream subscriptions: candidatures' events open, freeze and erase piece slots (a destroyed
+candidature's files and letters too); validated decisions get their letter; accounts' purge erases
+all of a candidate's files."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from ecandidat.contracts.candidatures import (
     CandidatureCancelled,
     CandidatureCreated,
     CandidatureDeadlineChanged,
+    CandidatureErased,
     CandidatureStatusChanged,
     CandidatureTransmitted,
 )
@@ -32,6 +34,7 @@ def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
             ),
             subscription(CandidatureDeadlineChanged, handlers.candidature_deadline_changed, deps, idempotent=True),
             subscription(CandidatureCancelled, handlers.candidature_cancelled, deps),
+            subscription(CandidatureErased, handlers.candidature_erased, deps),
         ],
         "letters": [letters.on_decision(deps)],
         "on-accounts": [subscription(AccountPurged, handlers.account_purged, deps)],

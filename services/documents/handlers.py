@@ -21,6 +21,7 @@ from ecandidat.contracts.accounts import AccountPurged
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.candidatures import (
     CandidatureCancelled,
+    CandidatureErased,
     CandidatureCreated,
     CandidatureDeadlineChanged,
     CandidatureFacts,
@@ -120,8 +121,16 @@ async def candidature_cancelled(
 
 
 async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
-    ids = await store.candidature_ids_of(conn, event.account_id)
-    await store.queue_deletions(conn, await store.file_keys(conn, ids, letters=True), "account.purged", deps.now())
+    await _erase(deps, conn, await store.candidature_ids_of(conn, event.account_id), "account.purged")
+
+
+async def candidature_erased(deps: Deps, conn: asyncpg.Connection, event: CandidatureErased, meta: CloudEvent) -> None:
+    await _erase(deps, conn, [event.candidature_id], "candidature.erased")
+
+
+async def _erase(deps: Deps, conn: asyncpg.Connection, ids: list[uuid.UUID], cause: str) -> None:
+    """The candidatures' files and letters queued for erasure, their slots and tickets deleted."""
+    await store.queue_deletions(conn, await store.file_keys(conn, ids, letters=True), cause, deps.now())
     await store.delete_candidatures(conn, ids)
 
 

@@ -4,7 +4,12 @@ statut du dossier of each candidature) and erasure. One consumer per producer's 
 from __future__ import annotations
 
 from ecandidat.contracts.accounts import AccountCreated, AccountLinkedToEnt, AccountPurged
-from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureStatusChanged, CandidatureTransmitted
+from ecandidat.contracts.candidatures import (
+    CandidatureCreated,
+    CandidatureErased,
+    CandidatureStatusChanged,
+    CandidatureTransmitted,
+)
 from ecandidat.runtime.consumer import Subscription, subscription
 
 from . import handlers
@@ -29,5 +34,6 @@ def subscriptions(deps: Deps) -> dict[str, list[Subscription]]:
                 batch=handlers.candidature_statuses_changed,
                 idempotent=True,  # the projection keeps the revision it holds
             ),
+            subscription(CandidatureErased, handlers.candidature_erased, deps),
         ],
     }

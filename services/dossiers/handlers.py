@@ -20,7 +20,12 @@ from ecandidat.contracts import access
 from ecandidat.contracts.accounts import AccountCreated, AccountLinkedToEnt, AccountPurged
 from ecandidat.contracts.auth import Principal
 from ecandidat.contracts import dossiers as c
-from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureStatusChanged, CandidatureTransmitted
+from ecandidat.contracts.candidatures import (
+    CandidatureCreated,
+    CandidatureErased,
+    CandidatureStatusChanged,
+    CandidatureTransmitted,
+)
 from ecandidat.contracts.dossiers import (
     SECTIONS,
     Completeness,
@@ -342,6 +347,12 @@ async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPur
     erased = await store.erase(conn, event.account_id, deps.now())
     deps.changes.after_commit(conn, event.account_id)
     log.info("dossier erased", extra={"account_id": str(event.account_id), "dossiers": erased})
+
+
+async def candidature_erased(deps: Deps, conn: asyncpg.Connection, event: CandidatureErased, meta: CloudEvent) -> None:
+    """A destroyed candidature no longer locks the dossier nor opens it to its centre's staff."""
+    await store.delete_candidature(conn, event.candidature_id)
+    deps.changes.after_commit(conn, event.account_id)
 
 
 async def candidature_created(

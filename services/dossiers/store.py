@@ -104,6 +104,10 @@ async def set_ine_importe(conn: asyncpg.Connection, account_id: uuid.UUID, ine: 
     await conn.execute("UPDATE dossiers SET ine_importe = $2 WHERE account_id = $1", account_id, ine)
 
 
+async def delete_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM candidatures WHERE candidature_id = $1", candidature_id)
+
+
 async def add_candidature(
     conn: asyncpg.Connection,
     candidature_id: uuid.UUID,

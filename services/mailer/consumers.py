@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncpg
 
 from ecandidat.contracts.accounts import AccountCreated, AccountEmailChanged, AccountPurged
-from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureDeadlineChanged
+from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureDeadlineChanged, CandidatureErased
 from ecandidat.contracts.envelope import CloudEvent
 from ecandidat.contracts.base import Event
 from ecandidat.runtime.consumer import Subscription, subscription
@@ -132,6 +132,12 @@ async def on_deadline_changed(
     await store.set_deadline(conn, event.candidature_id, event.date_limite_retour)
 
 
+async def on_candidature_erased(
+    deps: Deps, conn: asyncpg.Connection, event: CandidatureErased, meta: CloudEvent
+) -> None:
+    await store.forget_candidature(conn, event.candidature_id)
+
+
 def directory(deps: Deps) -> list[Subscription]:
     return [
         subscription(AccountCreated, on_account_created, deps),
@@ -139,4 +145,5 @@ def directory(deps: Deps) -> list[Subscription]:
         subscription(AccountPurged, on_account_purged, deps),
         subscription(CandidatureCreated, on_candidature_created, deps),
         subscription(CandidatureDeadlineChanged, on_deadline_changed, deps),
+        subscription(CandidatureErased, on_candidature_erased, deps),
     ]

@@ -266,6 +266,10 @@ async def set_contact_email(
     )
 
 
+async def forget_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM candidatures WHERE candidature_id = $1", candidature_id)
+
+
 async def forget_account(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM contacts WHERE account_id = $1", account_id)
     await conn.execute("DELETE FROM candidatures WHERE account_id = $1", account_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from playwright.async_api import expect
 
@@ -192,9 +192,14 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     # touched here) extended after an incident: 0 hours is refused beside the field.
     campagne = next(c for c in offer["campagnes"] if c["en_service"])
     await page.goto(site.url("/personnel/administration/offre#campagnes"))
+    in_service = page.locator("tr", has=page.get_by_role("link", name=campagne["libelle"], exact=True))
+    await expect(in_service.locator("td").last).to_have_text("Conservées")
     await page.get_by_role("link", name=campagne["libelle"]).click()
     await expect(page.locator("#debut")).to_have_value(campagne["debut"])
     await expect(page.locator("#fin")).to_have_value(campagne["fin"])
+    await expect(page.locator("label[for=en_service-oui] .fr-hint-text")).to_contain_text(
+        "Une campagne qui quitte le service est archivée : ses candidatures, leurs pièces et leurs lettres sont détruites"
+    )
     await incident_fields_on_one_line(page)
     await j.step("campagne")
     await page.goto(site.url("/personnel/administration/offre"))
@@ -221,6 +226,22 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await flash(page, "Prolongation enregistrée : aucune candidature n'avait de date limite ouverte")
     await expect(page.locator("#prolongations + .fr-table")).to_contain_text("Plateforme indisponible")
     await j.step("campagne-prolongee")
+
+    # A campaign archived (as when another one is put in service) says until when its candidatures are kept.
+    async with platform.services["candidatures"].pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE campagnes SET archivee_le = $2 WHERE code = $1",
+            campagne_code,
+            datetime(2026, 9, 1, 10, tzinfo=timezone.utc),
+        )
+    await page.goto(site.url("/personnel/administration/offre#campagnes"))
+    archived = page.locator("tr", has=page.get_by_role("link", name=f"Campagne d'essai {code}", exact=True))
+    await expect(archived.locator("td").last).to_have_text(
+        re.compile(
+            r"^Campagne archivée le 1er\s+septembre\s+2026\s+: candidatures détruites à partir du 1er\s+septembre\s+2027$"
+        )
+    )
+    await j.step("campagne-archivee")
 
     # A staff member's roles: none is refused beside the roles; then read-only; then disabled.
     member = await invited(platform, smtp_sink, boss, ["gestionnaire"], centres=["DAEU"])

@@ -28,9 +28,20 @@ async def platform(start_platform):
     return await whole_platform(start_platform)
 
 
-async def _count(platform, service: str, sql: str, account_id: str) -> int:
+async def count(platform, service: str, sql: str, *args) -> int:
+    """A count read in one service's own database."""
     async with platform.services[service].pool.acquire() as conn:
-        return await conn.fetchval(sql, uuid.UUID(account_id))
+        return await conn.fetchval(sql, *args)
+
+
+async def erased_everywhere(platform, queries: dict[str, str], *args, what: str) -> None:
+    """Wait until each service's count of what it held (`queries`: service → SQL) is 0."""
+    for service, sql in queries.items():
+
+        async def erased(service=service, sql=sql) -> bool:
+            return await count(platform, service, sql, *args) == 0
+
+        await eventually(erased, timeout=30, message=f"{service} erased {what}")
 
 
 async def test_a_candidate_deletes_their_account_once_no_candidature_stands(platform, smtp_sink):
@@ -68,7 +79,10 @@ async def test_a_candidate_deletes_their_account_once_no_candidature_stands(plat
     status, _, _ = await api(platform, "POST", DELETE, {"password": PASSWORD})
     assert status == 401  # no session, no deletion
     assert (await api(platform, "GET", "/api/v1/me", token=token))[0] == 200
-    assert await _count(platform, "dossiers", "SELECT count(*) FROM dossiers WHERE account_id = $1", account_id) == 1
+    assert (
+        await count(platform, "dossiers", "SELECT count(*) FROM dossiers WHERE account_id = $1", uuid.UUID(account_id))
+        == 1
+    )
 
     status, body, _ = await api(platform, "POST", DELETE, {"password": PASSWORD}, token=token)
     assert status == 200 and "supprimés" in body["message"], body
@@ -83,16 +97,12 @@ async def test_a_candidate_deletes_their_account_once_no_candidature_stands(plat
     assert status == 401
 
     # Every service erases what it held of the account.
-    for service, sql in (
-        ("dossiers", "SELECT count(*) FROM dossiers WHERE account_id = $1"),
-        ("candidatures", "SELECT count(*) FROM candidatures WHERE account_id = $1"),
-        ("mailer", "SELECT count(*) FROM contacts WHERE account_id = $1"),
-    ):
-
-        async def erased(service=service, sql=sql) -> bool:
-            return await _count(platform, service, sql, account_id) == 0
-
-        await eventually(erased, timeout=30, message=f"{service} erased the account's data")
+    held = {
+        "dossiers": "SELECT count(*) FROM dossiers WHERE account_id = $1",
+        "candidatures": "SELECT count(*) FROM candidatures WHERE account_id = $1",
+        "mailer": "SELECT count(*) FROM contacts WHERE account_id = $1",
+    }
+    await erased_everywhere(platform, held, uuid.UUID(account_id), what="the account's data")
 
     mail = await mail_to(smtp_sink, who["email"], "votre compte a été supprimé")
     assert who["numero_dossier"] in text_of(mail) and "à votre demande" in text_of(mail)

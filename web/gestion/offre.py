@@ -109,7 +109,15 @@ RESOURCES = {
                     required=True,
                     hint=N_("Deux chiffres ou lettres majuscules, par exemple 26"),
                 ),
-                Field("en_service", N_("Campagne en service (remplace la campagne en service)"), "bool"),
+                Field(
+                    "en_service",
+                    N_("Campagne en service (remplace la campagne en service, qui est alors archivée)"),
+                    "bool",
+                    hint=N_(
+                        "Une campagne qui quitte le service est archivée : ses candidatures, leurs pièces et "
+                        "leurs lettres sont détruites au terme de la durée de conservation de la plateforme."
+                    ),
+                ),
             ),
         ),
         Resource(

@@ -1,0 +1,139 @@
+"""How long a campaign's candidatures are kept (the reference system's campaign archiving and
+destruction of old dossiers): a campaign that leaves service is archived; CANDIDATURES_RETENTION_DAYS
+later its candidatures are destroyed with their files, each with a `candidature.erased` that every
+service acts on; the campaign in service keeps all of its own; the candidates keep their accounts
+and dossiers. Through the gateway, on the whole platform, with the platform's clock moved a year."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from ecandidat.runtime.jobs import run_job_once
+from ecandidat.runtime.nats import flush
+from services.candidatures.seed import seed_demo
+from tests.conftest import eventually
+from tests.e2e.test_account_deletion import count, erased_everywhere
+from tests.e2e.test_accounts import api, login
+from tests.e2e.test_accounts_staff import admin
+from tests.e2e.test_guide_journey import whole_platform
+from tests.e2e.test_journey_defects import apply, candidate, own_formation, upload
+from tests.unit.documents import corpus
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def platform(start_platform):
+    return await whole_platform(start_platform)
+
+
+async def _campagne(root, code: str) -> dict:
+    status, offer, _ = await root.call("GET", "/api/v1/staff/offre")
+    assert status == 200, offer
+    return next(c for c in offer["campagnes"] if c["code"] == code)
+
+
+async def test_an_archived_campaigns_candidatures_are_destroyed_once_kept_long_enough(platform, smtp_sink):
+    root = await admin(platform)
+    today = platform.clock.now().date()
+    code = f"RET{uuid.uuid4().hex[:6].upper()}"
+    demo = next(c for c in (await root.call("GET", "/api/v1/staff/offre"))[1]["campagnes"] if c["en_service"])
+    campagne = {
+        "libelle": "Campagne conservée puis détruite",
+        "debut": str(today - timedelta(days=5)),
+        "fin": str(today + timedelta(days=30)),
+        "prefix": "26",
+        "en_service": True,
+    }
+    status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/campagnes/{code}", campagne)
+    assert status == 201, body
+    try:
+        replaced = await _campagne(root, demo["code"])
+        assert replaced["en_service"] is False and replaced["archivee_le"] is not None  # left service: archived
+        formation = await own_formation(root, today)
+        kept, cancelled = await candidate(platform, smtp_sink), await candidate(platform, smtp_sink)
+        cid = (await apply(platform, kept, formation))["id"]
+        status, pieces, _ = await api(platform, "GET", f"/api/v1/candidatures/{cid}/pieces", token=kept["token"])
+        slot = next(p["slot_id"] for p in pieces["items"] if not p["conditionnelle"])
+        assert (await upload(platform, kept["token"], cid, slot, corpus.reportlab_pdf()))[0] == 201
+        gone = (await apply(platform, cancelled, formation))["id"]
+        status, body, _ = await api(
+            platform, "POST", f"/api/v1/candidatures/{gone}/annulation", token=cancelled["token"]
+        )
+        assert status == 200, body
+    finally:
+        await seed_demo(platform.services["candidatures"].pool, date.today())  # the demo campaign in service again
+
+    ours = [uuid.UUID(cid), uuid.UUID(gone)]
+    archived = await _campagne(root, code)
+    assert archived["en_service"] is False and archived["detruite_le"] is None
+    archived_at = datetime.fromisoformat(archived["archivee_le"])
+    assert datetime.fromisoformat(archived["destruction_prevue"]) == archived_at + timedelta(days=365)
+    demo_back = await _campagne(root, demo["code"])
+    assert demo_back["en_service"] is True and demo_back["archivee_le"] is None  # back in service: not archived
+
+    documents = platform.services["documents"]
+    async with documents.pool.acquire() as conn:
+        [file_key] = await conn.fetch(
+            "SELECT file_key FROM piece_slots WHERE candidature_id = $1 AND file_key IS NOT NULL", ours[0]
+        )
+    file_key = file_key["file_key"]
+    assert file_key in await documents.storage.keys()
+
+    erased: list[dict] = []
+
+    async def on_erased(msg) -> None:
+        event = json.loads(msg.data)
+        if uuid.UUID(event["data"]["candidature_id"]) in ours:
+            erased.append(event)
+
+    nc = platform.services["candidatures"].nc
+    sub = await nc.subscribe("evt.candidatures.candidature.erased", cb=on_erased)
+    await flush(nc)
+    service = platform.services["candidatures"]
+    in_service = "SELECT count(*) FROM candidatures WHERE campagne_code = $1"
+    demo_before = await count(platform, "candidatures", in_service, demo["code"])
+
+    # Kept for now: nothing is destroyed before its time.
+    await run_job_once(service.pool, service.destruction_job, platform.clock, force=True)
+    assert (
+        await count(platform, "candidatures", "SELECT count(*) FROM candidatures WHERE id = ANY($1::uuid[])", ours) == 2
+    )
+    assert erased == []
+
+    platform.clock.advance(days=366)
+    while await run_job_once(service.pool, service.destruction_job, platform.clock, force=True):
+        pass  # the job goes a batch a run; other tests' archived campaigns may be due too
+
+    # Destroyed in candidatures, told once each, and erased by every service that held them.
+    assert (
+        await count(platform, "candidatures", "SELECT count(*) FROM candidatures WHERE id = ANY($1::uuid[])", ours) == 0
+    )
+    assert await count(platform, "candidatures", in_service, demo["code"]) == demo_before  # in service: all kept
+    await eventually(lambda: len(erased) == 2, timeout=30, message="candidature.erased published")
+    assert sorted(e["data"]["candidature_id"] for e in erased) == sorted(map(str, ours))
+    assert {e["data"]["campagne_code"] for e in erased} == {code}
+    held = "SELECT count(*) FROM candidatures WHERE candidature_id = ANY($1::uuid[])"
+    await erased_everywhere(
+        platform, dict.fromkeys(("documents", "dossiers", "mailer"), held), ours, what="the destroyed candidatures"
+    )
+
+    async def file_erased() -> bool:
+        return file_key not in await documents.storage.keys()
+
+    await eventually(file_erased, timeout=30, message="the deposited file erased from object storage")
+
+    # The candidate keeps their account and dossier; the candidature is no more.
+    token = await login(platform, kept["numero_dossier"])
+    assert (await api(platform, "GET", "/api/v1/me", token=token))[0] == 200
+    assert (await api(platform, "GET", "/api/v1/dossier", token=token))[0] == 200
+    assert (await api(platform, "GET", f"/api/v1/candidatures/{cid}", token=token))[0] == 404
+    assert (await api(platform, "GET", "/api/v1/candidatures", token=token))[1]["items"] == []
+
+    destroyed = await _campagne(await admin(platform), code)
+    assert destroyed["detruite_le"] is not None and destroyed["destruction_prevue"] is None
+    await sub.unsubscribe()
