@@ -224,7 +224,9 @@ async def apply(deps: Deps, req: Apply) -> CandidatureView:
             campagne=campagne,
             formation=formation,
             now=now,
-            already_applied=await store.live_candidature_exists(conn, principal.account_id, formation_code),
+            already_applied=await store.live_candidature_exists(
+                conn, principal.account_id, formation_code, campagne.code
+            ),
             count_in_centre=await store.count_in_centre(
                 conn, principal.account_id, formation.centre_code, campagne.code
             ),

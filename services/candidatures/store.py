@@ -77,11 +77,16 @@ async def lock_candidate(conn: asyncpg.Connection, account_id: uuid.UUID) -> Non
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 42))", str(account_id))
 
 
-async def live_candidature_exists(conn: asyncpg.Connection, account_id: uuid.UUID, formation_code: str) -> bool:
+async def live_candidature_exists(
+    conn: asyncpg.Connection, account_id: uuid.UUID, formation_code: str, campagne: str
+) -> bool:
+    """Whether the candidate already has a candidature to the formation in the campaign, not cancelled."""
     return await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM candidatures WHERE account_id = $1 AND formation_code = $2 AND cancelled_at IS NULL)",
+        """SELECT EXISTS (SELECT 1 FROM candidatures WHERE account_id = $1 AND campagne_code = $3
+                          AND formation_code = $2 AND cancelled_at IS NULL)""",
         account_id,
         formation_code,
+        campagne,
     )
 
 

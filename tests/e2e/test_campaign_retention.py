@@ -137,3 +137,37 @@ async def test_an_archived_campaigns_candidatures_are_destroyed_once_kept_long_e
     destroyed = await _campagne(await admin(platform), code)
     assert destroyed["detruite_le"] is not None and destroyed["destruction_prevue"] is None
     await sub.unsubscribe()
+
+
+async def test_a_candidate_applies_again_to_a_formation_in_the_next_campaign(platform, smtp_sink):
+    """Last campaign's candidature is kept (archived) and the candidate applies again this year."""
+    root = await admin(platform)
+    today = platform.clock.now().date()
+    formation = await own_formation(root, today)
+    who = await candidate(platform, smtp_sink)
+    first = (await apply(platform, who, formation))["id"]
+    status, body, _ = await api(
+        platform, "POST", "/api/v1/candidatures", {"formation_code": formation}, token=who["token"]
+    )
+    assert status == 409 and body["reason"] == "deja_candidat", body  # once per campaign
+    code = f"NXT{uuid.uuid4().hex[:6].upper()}"
+    campagne = {
+        "libelle": "La campagne suivante",
+        "debut": str(today - timedelta(days=1)),
+        "fin": str(today + timedelta(days=60)),
+        "prefix": "27",
+        "en_service": True,
+    }
+    status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/campagnes/{code}", campagne)
+    assert status == 201, body
+    try:
+        again = await apply(platform, who, formation)
+        assert again["id"] != first and again["campagne_libelle"] == "La campagne suivante"
+        status, body, _ = await api(
+            platform, "POST", "/api/v1/candidatures", {"formation_code": formation}, token=who["token"]
+        )
+        assert status == 409 and body["reason"] == "deja_candidat", body
+        mine = (await api(platform, "GET", "/api/v1/candidatures", token=who["token"]))[1]["items"]
+        assert [m["id"] for m in mine] == [first, again["id"]]  # last campaign's kept beside this one's
+    finally:
+        await seed_demo(platform.services["candidatures"].pool, date.today())  # the demo campaign in service again

@@ -85,7 +85,7 @@ async def apply(request: web.Request) -> web.Response:
     except Problem as problem:
         if problem.reason == "deja_candidat":  # a second click, or a second tab: show the one there is
             mine = await api(request).get(request, "/candidatures")
-            for item in mine.get("items", []):
+            for item in reversed(mine.get("items", [])):  # the newest: this campaign's
                 if item["formation_code"] == code and item["statut"] != "annulee":
                     return redirect(f"/candidatures/{item['id']}", "deja_candidat", request=request)
         if problem.status == 404:
