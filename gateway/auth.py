@@ -31,6 +31,9 @@ from .sessions import DOSSIER_VIEW
 
 SESSION_COOKIE = "ecandidat_session"
 CSRF_COOKIE = "ecandidat_csrf"
+# When the session ends whatever happens (its lifetime; Unix seconds), for the pages' script to warn
+# before: no secret, readable by the page.
+SESSION_END_COOKIE = "ecandidat_session_fin"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_TOKEN = web.RequestKey("session_token", str)
@@ -173,9 +176,12 @@ def set_session_cookies(response: web.Response, issued: SessionIssued) -> None:
     response.set_cookie(
         CSRF_COOKIE, secrets.token_urlsafe(32), httponly=False, secure=True, samesite="Strict", path="/"
     )
+    end = str(int(issued.expires_at.timestamp()))
+    response.set_cookie(SESSION_END_COOKIE, end, httponly=False, secure=True, samesite="Strict", path="/")
 
 
 def clear_session_cookies(request: web.Request, response: web.Response) -> None:
     if SESSION_COOKIE in request.cookies:
         response.del_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
         response.del_cookie(CSRF_COOKIE, path="/", secure=True, samesite="Strict")
+        response.del_cookie(SESSION_END_COOKIE, path="/", secure=True, samesite="Strict")

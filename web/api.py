@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 SESSION_COOKIE = "ecandidat_session"
 CSRF_COOKIE = "ecandidat_csrf"
+SESSION_END_COOKIE = "ecandidat_session_fin"  # set by the gateway with the session: when it ends whatever happens
 CSRF_HEADER = "X-CSRF-Token"
 DEVICE_COOKIE = "ecandidat_device"
 FORWARDED_COOKIES = (SESSION_COOKIE, CSRF_COOKIE, DEVICE_COOKIE)

@@ -1,11 +1,12 @@
 """The session's time limit, told and extendable (RGAA 13.1, WCAG 2.2.1).
 
 A session ends after the platform's idle timeout without a request (`GET /api/v1/sessions/policy`,
-kept as long as the API says). Every page of a logged-in person carries that timeout; the page's
-script warns two minutes before it ends (« Rester connecté » calls the endpoints below, which ask
-the API to start the idle timeout again), says when it has ended, and keeps what the person typed
-in the page's form until they have logged in again (`web/static/app.js`, « La durée de la
-session »).
+kept as long as the API says), and at the end of its lifetime whatever happens (the gateway's
+`ecandidat_session_fin` cookie, set with the session). Every page of a logged-in person carries
+that timeout; the page's script warns two minutes before either end (« Rester connecté », for the
+idle timeout, calls the endpoints below, which ask the API to start it again; the lifetime's end
+is only told), says when it has ended, and keeps what the person typed in the page's form until
+they have logged in again (`web/static/app.js`, « La durée de la session »).
 
 `POST /session/prolongation` (candidates) and `POST /personnel/session/prolongation` (staff) answer
 the page's script in JSON: 200 with when the session now ends, 401 when it has already ended, 403

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 
-from .api import CSRF_COOKIE, CSRF_TOKEN, SESSION_COOKIE
+from .api import CSRF_COOKIE, CSRF_TOKEN, SESSION_COOKIE, SESSION_END_COOKIE
 from .i18n import N_, NP_, gettext, ngettext
 
 FLASH_COOKIE = "ecandidat_message"
@@ -208,3 +208,4 @@ def login_url(next_path: str, realm_login: str = "/connexion") -> str:
 def clear_session_cookies(response: web.StreamResponse) -> None:
     response.del_cookie(SESSION_COOKIE, path="/")
     response.del_cookie(SESSION_COOKIE, path="/api/")
+    response.del_cookie(SESSION_END_COOKIE, path="/")

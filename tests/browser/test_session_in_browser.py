@@ -55,6 +55,16 @@ async def identity_kept(page: Page, typed: dict[str, str] = TYPED) -> None:
     await expect(page.locator("#commune_naissance option:checked")).to_have_text(re.compile(r"^Toulouse \(31"))
 
 
+async def reconnected_with_what_was_typed(page: Page, account: dict, typed: dict[str, str] = TYPED) -> None:
+    """« Se reconnecter » from the dialog, the login, and back on the page with the form as typed."""
+    await page.locator("#session-expiration").get_by_role("link", name="Se reconnecter").click()
+    await page.wait_for_url(re.compile(r"/connexion\?suite=/dossier/informations-personnelles$"))
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier/informations-personnelles$"))
+    await flash(page, "ce que vous aviez saisi a été repris")
+    await identity_kept(page, typed)
+
+
 async def test_the_session_s_end_is_told_put_off_and_loses_nothing_typed(site, browser_page, journey, smtp_sink):
     account = await activated_account(site.platform, smtp_sink)
     page = await browser_page(width=360, height=780)
@@ -112,12 +122,7 @@ async def test_the_session_s_end_is_told_put_off_and_loses_nothing_typed(site, b
     await j.step("session-expiree-360px")
 
     # Logged in again: back on the page, the form holds what was typed, and says so.
-    await dialog.get_by_role("link", name="Se reconnecter").click()
-    await page.wait_for_url(re.compile(r"/connexion\?suite=/dossier/informations-personnelles$"))
-    await log_in(page, account["numero_dossier"])
-    await page.wait_for_url(re.compile(r"/dossier/informations-personnelles$"))
-    await flash(page, "ce que vous aviez saisi a été repris")
-    await identity_kept(page, typed)
+    await reconnected_with_what_was_typed(page, account, typed)
     await j.step("saisie-reprise-360px")
     # Once shown, it is not shown again.
     await page.reload()
@@ -197,3 +202,68 @@ async def test_a_page_used_in_another_tab_keeps_the_first_tab_from_warning(site,
     await first.context.clock.fast_forward("20:00")  # 27 minutes after the second tab's request
     for page in (first, second):
         await expect(page.get_by_role("heading", name="Votre session va bientôt expirer")).to_be_visible()
+
+
+LIFETIME = 1200  # shorter than the idle timeout: the session's lifetime ends it first
+
+
+@pytest.fixture
+async def short_site(start_platform):
+    async with running_site(
+        start_platform,
+        accounts={"accounts_session_idle": IDLE, "accounts_session_lifetime": LIFETIME},
+        gateway={"gateway_session_cache_ttl": 0},
+    ) as opened:
+        yield opened
+
+
+async def test_the_session_s_lifetime_is_told_before_it_ends_and_loses_nothing_typed(
+    short_site, browser_page, journey, smtp_sink
+):
+    """The session's lifetime, which nothing puts off: told two minutes before (with the time, no
+    « Rester connecté »), then the end, and what was typed comes back after the login."""
+    site = short_site
+    account = await activated_account(site.platform, smtp_sink)
+    page = await browser_page(width=360, height=780)
+    await page.clock.install()
+    j = journey(page)
+    await page.goto(site.url("/connexion"))
+    await log_in(page, account["numero_dossier"])
+    await page.wait_for_url(re.compile(r"/dossier$"))
+    ends = next(c for c in await page.context.cookies() if c["name"] == "ecandidat_session_fin")
+    assert ends["httpOnly"] is False and ends["sameSite"] == "Strict"
+    await page.goto(site.url("/dossier/informations-personnelles"))
+    dialog = page.locator("#session-expiration")
+    final = dialog.get_by_role("heading", name="Votre session arrive à sa durée maximale")
+    ended = dialog.get_by_role("heading", name="Votre session a expiré")
+
+    await type_identity(page)
+    await page.clock.fast_forward("16:00")  # typing keeps no prolongation asked: the lifetime is the limit
+    await expect(dialog).to_be_hidden()
+    await page.clock.fast_forward("02:30")
+    await expect(final).to_be_visible()
+    await expect(dialog).to_contain_text(
+        re.compile(r"Votre session se termine à \d{1,2}\xa0h\xa0\d\d\xa0: elle ne peut plus")
+    )
+    await expect(dialog.get_by_role("button", name="Rester connecté")).to_be_hidden()
+    understood = dialog.get_by_role("button", name="J'ai compris")
+    await expect(understood).to_be_focused()
+    await j.step("duree-maximale-360px")
+    await understood.click()
+    await expect(dialog).to_be_hidden()
+    await page.clock.fast_forward("00:20")
+    await expect(dialog).to_be_hidden()  # told once
+
+    # The lifetime passes (on the platform's clock too): the page says so and keeps what was typed.
+    site.platform.clock.advance(seconds=LIFETIME + 60)
+    await page.clock.fast_forward("02:00")
+    await expect(ended).to_be_visible()
+    await j.step("duree-maximale-atteinte-360px")
+    await reconnected_with_what_was_typed(page, account)
+
+    # Logging out forgets when the session would have ended.
+    await page.set_viewport_size({"width": 1280, "height": 900})  # the header's button, not the phone's menu
+    await page.get_by_role("button", name="Déconnexion").first.click()
+    await page.wait_for_url(site.url("/"))
+    assert "ecandidat_session_fin" not in {c["name"] for c in await page.context.cookies()}
+    j.assert_no_script_error()

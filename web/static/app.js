@@ -249,11 +249,14 @@ for (const link of document.querySelectorAll('.fr-skiplinks a[href="#navigation"
 }
 
 // La durée de la session (RGAA 13.1): a session ends after the platform's idle timeout without a
-// request (web/inactivite.py). Two minutes before, a dialog says when and offers « Rester
-// connecté »; someone typing or clicking in the page is kept connected without being asked. Once
-// it has ended, the dialog says so, and what was typed in the page's form is kept (in this tab's
-// sessionStorage) until the person, logged in again, is back on the page: it is put back in the
-// form. The tabs of the browser share the time of the last request (localStorage).
+// request (web/inactivite.py), and at the end of its lifetime whatever happens (the gateway's
+// `ecandidat_session_fin` cookie). Two minutes before the idle timeout, a dialog says when and
+// offers « Rester connecté »; someone typing or clicking in the page is kept connected without
+// being asked. Two minutes before the lifetime's end, which nothing puts off, a dialog says when,
+// so that what is being typed can be saved. Once it has ended, the dialog says so, and what was
+// typed in the page's form is kept (in this tab's sessionStorage) until the person, logged in
+// again, is back on the page: it is put back in the form. The tabs of the browser share the time
+// of the last request (localStorage).
 // On the way to logging in (a login page, with or without an old session's cookie) there is no
 // session to watch, and a kept draft waits.
 const sessionDialog = document.querySelector("form[data-connexion]") ? null : document.getElementById("session-expiration");
@@ -326,7 +329,15 @@ if (sessionDialog && typeof sessionDialog.showModal === "function") {
   const SLACK = 90_000;
   const idle = Number(sessionDialog.dataset.idle) * 1000;
   const before = sessionDialog.querySelector("[data-etat=avant]");
+  const last = sessionDialog.querySelector("[data-etat=fin]");
   const after = sessionDialog.querySelector("[data-etat=apres]");
+  const lifetimeEnd = () => {  // the session's end whatever happens; none known: never
+    const found = document.cookie.match(/(?:^|;\s*)ecandidat_session_fin=(\d+)/);
+    return found ? Number(found[1]) * 1000 : Infinity;
+  };
+  const hour = (at) => fr  // « 14 h 05 », as French writes a time
+    ? `${at.getHours()}\u00a0h\u00a0${String(at.getMinutes()).padStart(2, "0")}`
+    : at.toLocaleTimeString("en", { hour: "numeric", minute: "2-digit" });
   const failure = sessionDialog.querySelector("[data-erreur]");
   const lastRequest = () => Math.max(loadedAt, Number(localStorage.getItem(ACTIVITY) || 0));
   const noteRequest = (at) => { try { localStorage.setItem(ACTIVITY, String(at)); } catch { /* private mode */ } };
@@ -340,8 +351,10 @@ if (sessionDialog && typeof sessionDialog.showModal === "function") {
   const show = (which) => {
     state = which;
     before.hidden = which !== "warned";
+    last.hidden = which !== "final";
     after.hidden = which !== "ended";
-    sessionDialog.setAttribute("aria-labelledby", which === "ended" ? "session-expiration-apres" : "session-expiration-avant");
+    const heading = { warned: "avant", final: "fin", ended: "apres" }[which];
+    sessionDialog.setAttribute("aria-labelledby", `session-expiration-${heading}`);
     if (!sessionDialog.open) sessionDialog.showModal();
   };
   const prolong = async (silently) => {
@@ -370,24 +383,29 @@ if (sessionDialog && typeof sessionDialog.showModal === "function") {
   };
   const tick = () => {
     if (state === "ended") return;
-    const endsAt = lastRequest() + idle - SLACK;
+    const idleEnd = lastRequest() + idle - SLACK;
+    const finalEnd = lifetimeEnd();
+    const endsAt = Math.min(idleEnd, finalEnd);
     const now = Date.now();
     if (now >= endsAt) { end(); return; }
+    if (state === "final") return;  // told once; nothing puts it off
     if (now < endsAt - WARN) {
       if (state === "warned" && sessionDialog.open) sessionDialog.close();  // another tab kept it alive
       state = "active";
       return;
     }
+    if (finalEnd <= idleEnd) {
+      last.querySelector("[data-heure-fin]").textContent = hour(new Date(finalEnd));
+      show("final");
+      return;
+    }
     if (state !== "active") return;  // warned already, or a prolongation under way
     if (lastInput > lastRequest()) { state = "prolonging"; prolong(true).finally(() => { if (state === "prolonging") state = "active"; }); return; }
-    const at = new Date(endsAt);
-    before.querySelector("[data-heure]").textContent = fr  // « 14 h 05 », as French writes a time
-      ? `${at.getHours()}\u00a0h\u00a0${String(at.getMinutes()).padStart(2, "0")}`
-      : at.toLocaleTimeString("en", { hour: "numeric", minute: "2-digit" });
+    before.querySelector("[data-heure]").textContent = hour(new Date(endsAt));
     show("warned");
   };
   sessionDialog.querySelector("[data-prolonger]").addEventListener("click", () => prolong(false));
-  sessionDialog.querySelector("[data-close]").addEventListener("click", () => sessionDialog.close());
+  for (const button of sessionDialog.querySelectorAll("[data-close]")) button.addEventListener("click", () => sessionDialog.close());
   window.addEventListener("storage", (event) => { if (event.key === ACTIVITY) tick(); });
   document.addEventListener("visibilitychange", () => { if (!document.hidden) tick(); });
   setInterval(tick, 10_000);
