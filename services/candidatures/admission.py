@@ -50,17 +50,20 @@ async def withdraw(
     """The désistement (`WITHDRAW` by the candidate, `EXPIRE` by the system at the deadline), and
     the freed place offered to the liste complémentaire."""
     await change_statut(store.Tx(conn, clock), row, action, by=by, now=now)
-    await promote_next(conn, row["formation_code"], now, clock)
+    await promote_next(conn, row["formation_code"], row["campagne_code"], now, clock)
 
 
-async def promote_next(conn: asyncpg.Connection, formation_code: str, now: datetime, clock: Clock) -> int:
-    """Offer the formation's free places to the liste complémentaire; return how many were offered."""
+async def promote_next(
+    conn: asyncpg.Connection, formation_code: str, campagne: str, now: datetime, clock: Clock
+) -> int:
+    """Offer the formation's free places in the campaign to its liste complémentaire; return how
+    many were offered."""
     capacite = await store.lock_capacite(conn, formation_code)
     if capacite is None:
         return 0  # no capacity set: places are not counted, nobody is promoted automatically
     promoted = 0
-    while await store.places_taken(conn, formation_code) < capacite:
-        nxt = await store.next_on_liste(conn, formation_code)
+    while await store.places_taken(conn, formation_code, campagne) < capacite:
+        nxt = await store.next_on_liste(conn, formation_code, campagne)
         if nxt is None:
             break
         row = await store.lock_candidature(conn, nxt)

@@ -159,7 +159,7 @@ async def validate(
     )
     await store.add_history(conn, cid, now, by, "decision_validee", kind=d["kind"], automatic=d["automatic"])
     if row["decision"] == "liste_complementaire" and d["kind"] != "liste_complementaire":
-        await renumber_liste(conn, row["formation_code"], now)
+        await renumber_liste(conn, row["formation_code"], row["campagne_code"], now)
     view = await store.held_candidature_view(conn, cid)
     facts = event_facts(view)
     who = await store.candidat(conn, row["account_id"])
@@ -191,9 +191,9 @@ async def validate(
     )
 
 
-async def renumber_liste(conn: asyncpg.Connection, formation_code: str, now: datetime) -> None:
-    """The candidates still on the liste complémentaire move up: ranks 1, 2, 3… in their order."""
-    for moved in await store.renumber_liste(conn, formation_code):
+async def renumber_liste(conn: asyncpg.Connection, formation_code: str, campagne: str, now: datetime) -> None:
+    """The candidates still on the campaign's liste complémentaire move up: ranks 1, 2, 3… in their order."""
+    for moved in await store.renumber_liste(conn, formation_code, campagne):
         await store.add_history(
             conn, moved["id"], now, SYSTEM, "rang_liste_complementaire", old=moved["old"], new=moved["new"]
         )

@@ -341,19 +341,20 @@ class Tx:
         await add_event(self.conn, event, subject=str(subject), clock=self.clock)
 
 
-async def renumber_liste(conn: asyncpg.Connection, formation_code: str) -> list[asyncpg.Record]:
-    """Number the formation's liste complémentaire 1, 2, 3… in its order (rank, then oldest
-    decision); return the candidatures whose rank changed, with the old and new rank."""
+async def renumber_liste(conn: asyncpg.Connection, formation_code: str, campagne: str) -> list[asyncpg.Record]:
+    """Number the formation's liste complémentaire of the campaign 1, 2, 3… in its order (rank,
+    then oldest decision); return the candidatures whose rank changed, with the old and new rank."""
     return await conn.fetch(
         """WITH ranked AS (
                SELECT id, rang_lc, row_number() OVER (ORDER BY rang_lc, decision_validated_at, id) AS n
                FROM candidatures
-               WHERE formation_code = $1 AND decision = 'liste_complementaire'
+               WHERE formation_code = $1 AND campagne_code = $2 AND decision = 'liste_complementaire'
                  AND withdrawn_at IS NULL AND cancelled_at IS NULL)
            UPDATE candidatures c SET rang_lc = r.n, version = c.version + 1
            FROM ranked r WHERE c.id = r.id AND c.rang_lc IS DISTINCT FROM r.n
            RETURNING c.id, r.rang_lc AS old, r.n AS new""",
         formation_code,
+        campagne,
     )
 
 
@@ -736,22 +737,26 @@ async def lock_capacite(conn: asyncpg.Connection, formation_code: str) -> int | 
     return await conn.fetchval("SELECT capacite FROM formations WHERE code = $1 FOR UPDATE", formation_code)
 
 
-async def places_taken(conn: asyncpg.Connection, formation_code: str) -> int:
+async def places_taken(conn: asyncpg.Connection, formation_code: str, campagne: str) -> int:
+    """The formation's places taken in the campaign (its capacity is the campaign's)."""
     return await conn.fetchval(
         """SELECT count(*) FROM candidatures
-           WHERE formation_code = $1 AND decision = 'favorable' AND withdrawn_at IS NULL AND cancelled_at IS NULL""",
+           WHERE formation_code = $1 AND campagne_code = $2 AND decision = 'favorable'
+             AND withdrawn_at IS NULL AND cancelled_at IS NULL""",
         formation_code,
+        campagne,
     )
 
 
-async def next_on_liste(conn: asyncpg.Connection, formation_code: str) -> uuid.UUID | None:
-    """The first of the formation's liste complémentaire (lowest rank, then oldest decision)."""
+async def next_on_liste(conn: asyncpg.Connection, formation_code: str, campagne: str) -> uuid.UUID | None:
+    """The first of the formation's liste complémentaire in the campaign (lowest rank, then oldest decision)."""
     return await conn.fetchval(
         """SELECT id FROM candidatures
-           WHERE formation_code = $1 AND decision = 'liste_complementaire'
+           WHERE formation_code = $1 AND campagne_code = $2 AND decision = 'liste_complementaire'
              AND withdrawn_at IS NULL AND cancelled_at IS NULL
            ORDER BY rang_lc, decision_validated_at, id LIMIT 1""",
         formation_code,
+        campagne,
     )
 
 

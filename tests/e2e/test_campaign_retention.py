@@ -20,7 +20,7 @@ from tests.e2e.test_account_deletion import count, erased_everywhere
 from tests.e2e.test_accounts import api, login
 from tests.e2e.test_accounts_staff import admin
 from tests.e2e.test_guide_journey import whole_platform
-from tests.e2e.test_journey_defects import apply, candidate, own_formation, upload
+from tests.e2e.test_journey_defects import apply, candidate, own_formation, staff_decides, upload
 from tests.unit.documents import corpus
 
 pytestmark = pytest.mark.slow
@@ -169,5 +169,46 @@ async def test_a_candidate_applies_again_to_a_formation_in_the_next_campaign(pla
         assert status == 409 and body["reason"] == "deja_candidat", body
         mine = (await api(platform, "GET", "/api/v1/candidatures", token=who["token"]))[1]["items"]
         assert [m["id"] for m in mine] == [first, again["id"]]  # last campaign's kept beside this one's
+    finally:
+        await seed_demo(platform.services["candidatures"].pool, date.today())  # the demo campaign in service again
+
+
+async def test_a_formation_s_places_and_liste_complementaire_are_each_campaign_s_own(platform, smtp_sink):
+    """Last campaign's admitted candidate (kept, archived) takes none of this campaign's places,
+    and last campaign's liste complémentaire is not offered a place freed this year."""
+    root = await admin(platform)
+    today = platform.clock.now().date()
+    formation = await own_formation(root, today, capacite=1)
+    admitted, waiting, this_year, next_in_line = [await candidate(platform, smtp_sink) for _ in range(4)]
+    last = {who["email"]: (await apply(platform, who, formation))["id"] for who in (admitted, waiting)}
+    await staff_decides(root, last[admitted["email"]], "favorable")
+    await staff_decides(root, last[waiting["email"]], "liste_complementaire", rang=1)
+    code = f"CAP{uuid.uuid4().hex[:6].upper()}"
+    campagne = {
+        "libelle": "La campagne de l'année suivante",
+        "debut": str(today - timedelta(days=1)),
+        "fin": str(today + timedelta(days=60)),
+        "prefix": "27",
+        "en_service": True,
+    }
+    status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/campagnes/{code}", campagne)
+    assert status == 201, body
+    try:
+        now = {who["email"]: (await apply(platform, who, formation))["id"] for who in (this_year, next_in_line)}
+        await staff_decides(root, now[this_year["email"]], "favorable")
+        await staff_decides(root, now[next_in_line["email"]], "liste_complementaire", rang=1)
+        status, seen, _ = await api(
+            platform, "POST", f"/api/v1/candidatures/{now[this_year['email']]}/desistement", token=this_year["token"]
+        )
+        assert status == 200, seen
+        # The freed place is this campaign's: the first of its own liste complémentaire gets it.
+        status, promoted, _ = await api(
+            platform, "GET", f"/api/v1/candidatures/{now[next_in_line['email']]}", token=next_in_line["token"]
+        )
+        assert promoted["decision"] == "favorable", promoted
+        status, still, _ = await api(
+            platform, "GET", f"/api/v1/candidatures/{last[waiting['email']]}", token=waiting["token"]
+        )
+        assert (still["decision"], still["decision_rang"]) == ("liste_complementaire", 1), still
     finally:
         await seed_demo(platform.services["candidatures"].pool, date.today())  # the demo campaign in service again
