@@ -261,6 +261,12 @@ async def delete_account(deps: Deps, req: DeleteAccount) -> Done:
         account = await store.candidate(conn, account_id)
     if account is None:
         raise NotFound("Ce compte n'existe plus.")
+    if account["password_hash"] is None:  # created through the ENT: no password to check again
+        message = (
+            "Votre compte a été créé avec l'ENT de l'université : il n'a pas de mot de passe eCandidat à "
+            "saisir ici. Pour le supprimer, écrivez à l'établissement."
+        )
+        raise InvalidInput(message, details=[ErrorDetail(field="password", message=message)])
     await sessions.check_password_of(deps, account, req.password)
     async with deps.pool.acquire() as conn:
         async with conn.transaction():

@@ -821,10 +821,12 @@ async def set_archivee(conn: asyncpg.Connection, code: str, now: datetime | None
 
 
 async def campagnes_past_retention(conn: asyncpg.Connection, archived_before: datetime) -> list[str]:
-    """The campaigns archived before `archived_before` whose candidatures are not all destroyed yet."""
+    """The campaigns archived before `archived_before` whose candidatures are not all destroyed yet,
+    locked: a campaign being put back in service waits for this run, or this run for it."""
     rows = await conn.fetch(
         """SELECT code FROM campagnes
-           WHERE NOT en_service AND archivee_le <= $1 AND detruite_le IS NULL ORDER BY archivee_le, code""",
+           WHERE NOT en_service AND archivee_le <= $1 AND detruite_le IS NULL ORDER BY archivee_le, code
+           FOR UPDATE""",
         archived_before,
     )
     return [r["code"] for r in rows]
@@ -850,7 +852,7 @@ async def mark_destroyed(conn: asyncpg.Connection, codes: list[str], now: dateti
     """Of these campaigns, those without a candidature left are destroyed as of `now`."""
     await conn.execute(
         """UPDATE campagnes ca SET detruite_le = $2
-           WHERE ca.code = ANY($1::text[])
+           WHERE ca.code = ANY($1::text[]) AND NOT ca.en_service
              AND NOT EXISTS (SELECT 1 FROM candidatures c WHERE c.campagne_code = ca.code)""",
         codes,
         now,

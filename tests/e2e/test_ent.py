@@ -280,3 +280,27 @@ async def test_ent_login_is_off_by_default(start_platform):
     platform = await start_platform("accounts")
     status, body, _ = await api(platform, "GET", "/api/v1/ent/connexion")
     assert status == 404 and "ENT" in body["detail"]
+
+
+async def test_an_account_made_by_the_ent_is_told_why_it_cannot_delete_itself_here(start_platform, cas_server):
+    """No eCandidat password to check again: the refusal says so (not « mot de passe incorrect »)."""
+    port = free_port()
+    platform = await start_platform(
+        "accounts",
+        "mailer",
+        "dossiers",
+        "candidatures",
+        gateway_port=port,
+        **ent_overrides(cas_server.url, f"http://127.0.0.1:{port}"),
+    )
+    uid, password, _ = new_ent_user(cas_server)
+    async with cas_browser() as browser:
+        status, session, _ = await ent_session(
+            platform, await cas_ticket(browser, await login_url(platform), uid, password)
+        )
+    assert status == 201, session
+    token = session["token"]
+    status, body, _ = await api(platform, "POST", "/api/v1/me/suppression", {"password": password}, token=token)
+    assert status == 422 and body["errors"][0]["field"] == "password", body
+    assert body["errors"][0]["message"].startswith("Votre compte a été créé avec l'ENT de l'université")
+    assert (await api(platform, "GET", "/api/v1/me", token=token))[0] == 200
