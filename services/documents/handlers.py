@@ -53,6 +53,7 @@ from ecandidat.contracts.documents import (
 )
 from ecandidat.contracts.base import Event
 from ecandidat.contracts.errors import Conflict, NotFound
+from ecandidat.runtime import forgotten
 from ecandidat.runtime.consumer import PermanentFailure
 from ecandidat.runtime.outbox import add_event
 
@@ -121,10 +122,13 @@ async def candidature_cancelled(
 
 
 async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
+    await forgotten.hold_account(conn, event.account_id)
+    await forgotten.forget(conn, "account", [event.account_id], deps.now())
     await _erase(deps, conn, await store.candidature_ids_of(conn, event.account_id), "account.purged")
 
 
 async def candidature_erased(deps: Deps, conn: asyncpg.Connection, event: CandidatureErased, meta: CloudEvent) -> None:
+    await forgotten.forget(conn, "candidature", [event.candidature_id], deps.now())
     await _erase(deps, conn, [event.candidature_id], "candidature.erased")
 
 

@@ -9,6 +9,7 @@ from datetime import date, datetime
 import asyncpg
 
 from ecandidat.contracts.candidatures import CandidatureCreated
+from ecandidat.runtime import forgotten
 from ecandidat.runtime.db import wake_after_commit
 from ecandidat.runtime.projections import set_candidature_statut as set_candidature_statut
 from ecandidat.runtime.projections import set_candidature_statuts as set_candidature_statuts
@@ -40,7 +41,11 @@ async def insert_candidature(
     statut: str = "en_attente",
     cancelled: bool = False,
 ) -> bool:
-    """Open the candidature and its slots, once (the event and a read that came first both try)."""
+    """Open the candidature and its slots, once (the event and a read that came first both try);
+    never for an account purged or a candidature destroyed here (a late event)."""
+    await forgotten.hold_account(conn, event.account_id)
+    if await forgotten.is_forgotten(conn, event.account_id, event.candidature_id):
+        return False
     inserted = await conn.fetchval(
         """INSERT INTO candidatures (candidature_id, account_id, numero_dossier, formation_code, formation_libelle,
                                      centre_code, commission_code, date_limite_retour, created_at, version,

@@ -351,7 +351,7 @@ async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPur
 
 async def candidature_erased(deps: Deps, conn: asyncpg.Connection, event: CandidatureErased, meta: CloudEvent) -> None:
     """A destroyed candidature no longer locks the dossier nor opens it to its centre's staff."""
-    await store.delete_candidature(conn, event.candidature_id)
+    await store.delete_candidature(conn, event.candidature_id, event.account_id, deps.now())
     deps.changes.after_commit(conn, event.account_id)
 
 

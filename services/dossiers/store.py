@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from ecandidat.runtime import forgotten
 from ecandidat.contracts.access import CandidatureScope
 from ecandidat.runtime.projections import set_candidature_statut as set_candidature_statut
 from ecandidat.runtime.projections import set_candidature_statuts as set_candidature_statuts
@@ -54,10 +55,6 @@ _LOAD = _LOAD_SQL.format(data=" 'data', s.data,")
 _LOAD_OUTLINE = _LOAD_SQL.format(data="")
 
 
-def _account_key(account_id: uuid.UUID) -> int:
-    return int.from_bytes(account_id.bytes[:8], "big", signed=True)
-
-
 async def ensure_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> bool:
     """Create the dossier row if missing, unless the account was erased (then False).
 
@@ -65,8 +62,8 @@ async def ensure_dossier(conn: asyncpg.Connection, account_id: uuid.UUID, now: d
     creation (a save, a late `candidature.created`) of the same account run one after the other,
     so a dossier can never come back after its account was purged.
     """
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _account_key(account_id))
-    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM purged_accounts WHERE account_id = $1)", account_id):
+    await forgotten.hold_account(conn, account_id)
+    if await forgotten.is_forgotten(conn, account_id):
         return False
     await conn.execute(
         "INSERT INTO dossiers (account_id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING",
@@ -104,8 +101,18 @@ async def set_ine_importe(conn: asyncpg.Connection, account_id: uuid.UUID, ine: 
     await conn.execute("UPDATE dossiers SET ine_importe = $2 WHERE account_id = $1", account_id, ine)
 
 
-async def delete_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:
+async def delete_candidature(
+    conn: asyncpg.Connection, candidature_id: uuid.UUID, account_id: uuid.UUID, now: datetime
+) -> None:
+    """A destroyed candidature: gone from the staff scope, and the dossier unlocked if it was the last."""
+    await forgotten.forget(conn, "candidature", [candidature_id], now)
     await conn.execute("DELETE FROM candidatures WHERE candidature_id = $1", candidature_id)
+    await conn.execute(
+        """UPDATE dossiers SET locked = false, updated_at = $2
+           WHERE account_id = $1 AND locked AND NOT EXISTS (SELECT 1 FROM candidatures WHERE account_id = $1)""",
+        account_id,
+        now,
+    )
 
 
 async def add_candidature(
@@ -117,8 +124,8 @@ async def add_candidature(
     version: int,
     now: datetime,
 ) -> None:
-    if not await ensure_dossier(conn, account_id, now):
-        return  # erased account: a late event brings nothing back
+    if not await ensure_dossier(conn, account_id, now) or await forgotten.is_forgotten(conn, candidature_id):
+        return  # erased account or destroyed candidature: a late event brings nothing back
     await conn.execute(
         """INSERT INTO candidatures (candidature_id, account_id, centre_code, commission_code, created_at, version)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
@@ -133,10 +140,8 @@ async def add_candidature(
 
 
 async def erase(conn: asyncpg.Connection, account_id: uuid.UUID, now: datetime) -> int:
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _account_key(account_id))
-    await conn.execute(
-        "INSERT INTO purged_accounts (account_id, purged_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", account_id, now
-    )
+    await forgotten.hold_account(conn, account_id)
+    await forgotten.forget(conn, "account", [account_id], now)
     await conn.execute("DELETE FROM candidatures WHERE account_id = $1", account_id)
     status = await conn.execute("DELETE FROM dossiers WHERE account_id = $1", account_id)
     return int(status.split()[-1])

@@ -10,6 +10,7 @@ from ecandidat.contracts.accounts import AccountCreated, AccountEmailChanged, Ac
 from ecandidat.contracts.candidatures import CandidatureCreated, CandidatureDeadlineChanged, CandidatureErased
 from ecandidat.contracts.envelope import CloudEvent
 from ecandidat.contracts.base import Event
+from ecandidat.runtime import forgotten
 from ecandidat.runtime.consumer import Subscription, subscription
 
 from . import store
@@ -100,7 +101,9 @@ def _complete(mail: Mail, entry: asyncpg.Record | None) -> tuple[str, dict]:
 
 
 async def on_account_created(deps: Deps, conn: asyncpg.Connection, event: AccountCreated, meta: CloudEvent) -> None:
-    await store.add_contact(conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.email)
+    await forgotten.hold_account(conn, event.account_id)
+    if not await forgotten.is_forgotten(conn, event.account_id):  # a late event brings nothing back
+        await store.add_contact(conn, event.account_id, event.numero_dossier, event.nom, event.prenom, event.email)
 
 
 async def on_email_changed(deps: Deps, conn: asyncpg.Connection, event: AccountEmailChanged, meta: CloudEvent) -> None:
@@ -110,12 +113,18 @@ async def on_email_changed(deps: Deps, conn: asyncpg.Connection, event: AccountE
 
 
 async def on_account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
+    await forgotten.hold_account(conn, event.account_id)
+    await forgotten.forget(conn, "account", [event.account_id], deps.now())
+    await store.forget_mails_to(conn, event.account_id)
     await store.forget_account(conn, event.account_id)
 
 
 async def on_candidature_created(
     deps: Deps, conn: asyncpg.Connection, event: CandidatureCreated, meta: CloudEvent
 ) -> None:
+    await forgotten.hold_account(conn, event.account_id)
+    if await forgotten.is_forgotten(conn, event.account_id, event.candidature_id):
+        return  # a late event brings nothing back
     await store.add_candidature(
         conn,
         event.candidature_id,
@@ -135,6 +144,7 @@ async def on_deadline_changed(
 async def on_candidature_erased(
     deps: Deps, conn: asyncpg.Connection, event: CandidatureErased, meta: CloudEvent
 ) -> None:
+    await forgotten.forget(conn, "candidature", [event.candidature_id], deps.now())
     await store.forget_candidature(conn, event.candidature_id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from ecandidat.runtime.clock import Clock
@@ -10,6 +11,7 @@ from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service, cached
 
 from . import consumers, rpc
+from .jobs import LOG_RETENTION_JOB, forget_old_mails
 from .catalogue import MailContext
 from .context import Deps
 from .render import Renderer
@@ -38,6 +40,8 @@ class MailerService(Service):
         self.deps = Deps(self.pool, self.clock, s, Renderer(), mail)
         self.subscribe("directory", consumers.directory(self.deps))
         self.subscribe("notifications", consumers.notifications(self.deps), batch=50)
+        self.add_job(LOG_RETENTION_JOB, timedelta(hours=1), forget_old_mails(self.deps))
+        self.log_retention_job = self.jobs[-1]
         rpc.register(self.rpc, self.deps)
         attachments = LetterAttachments(RpcClient(self.nc, timeout=s.rpc_timeout), s.mail_attachment_timeout)
         self.on_cleanup(attachments.close)

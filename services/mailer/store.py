@@ -266,6 +266,29 @@ async def set_contact_email(
     )
 
 
+async def forget_mails_to(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
+    """The delivery log's sent and failed mails to a purged account's address (a mail still to
+    send, such as the one confirming a deletion, leaves as due and goes with the log's retention)."""
+    status = await conn.execute(
+        """DELETE FROM deliveries
+           WHERE lower(recipient) = (SELECT lower(email) FROM contacts WHERE account_id = $1)
+             AND status IN ('sent', 'failed')""",
+        account_id,
+    )
+    return int(status.split()[-1])
+
+
+async def forget_old_mails(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Up to `limit` sent or failed mails of the delivery log created before `before`."""
+    status = await conn.execute(
+        """DELETE FROM deliveries WHERE id IN (
+               SELECT id FROM deliveries WHERE status IN ('sent', 'failed') AND created_at < $1 LIMIT $2)""",
+        before,
+        limit,
+    )
+    return int(status.split()[-1])
+
+
 async def forget_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM candidatures WHERE candidature_id = $1", candidature_id)
 

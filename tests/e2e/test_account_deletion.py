@@ -84,6 +84,11 @@ async def test_a_candidate_deletes_their_account_once_no_candidature_stands(plat
         == 1
     )
 
+    async def all_sent() -> bool:  # so that the log's forgetting below does not depend on timing
+        unsent = "SELECT count(*) FROM deliveries WHERE lower(recipient) = lower($1) AND status <> 'sent'"
+        return await count(platform, "mailer", unsent, who["email"]) == 0
+
+    await eventually(all_sent, timeout=30, message="the mails so far sent")
     status, body, _ = await api(platform, "POST", DELETE, {"password": PASSWORD}, token=token)
     assert status == 200 and "supprimés" in body["message"], body
 
@@ -100,12 +105,18 @@ async def test_a_candidate_deletes_their_account_once_no_candidature_stands(plat
     held = {
         "dossiers": "SELECT count(*) FROM dossiers WHERE account_id = $1",
         "candidatures": "SELECT count(*) FROM candidatures WHERE account_id = $1",
-        "mailer": "SELECT count(*) FROM contacts WHERE account_id = $1",
+        "documents": "SELECT count(*) FROM candidatures WHERE account_id = $1",
+        "mailer": "SELECT count(*) + (SELECT count(*) FROM candidatures WHERE account_id = $1) FROM contacts WHERE account_id = $1",
     }
     await erased_everywhere(platform, held, uuid.UUID(account_id), what="the account's data")
 
     mail = await mail_to(smtp_sink, who["email"], "votre compte a été supprimé")
     assert who["numero_dossier"] in text_of(mail) and "à votre demande" in text_of(mail)
+    # The mail log forgets what was mailed to the address (the activation, the candidature and its
+    # cancellation); only the confirmation of the deletion may stay, until the log's retention.
+    async with platform.services["mailer"].pool.acquire() as conn:
+        logged = await conn.fetch("SELECT template FROM deliveries WHERE lower(recipient) = lower($1)", who["email"])
+    assert {r["template"] for r in logged} <= {"account_deleted"}, logged
     [event] = await eventually(lambda: purged, timeout=30, message="account.purged published")
     assert event["data"]["motif"] == "suppression" and event["data"]["numero_dossier"] == who["numero_dossier"]
     assert "email" not in event["data"]  # the public event names no address

@@ -130,7 +130,10 @@ async def test_an_archived_campaigns_candidatures_are_destroyed_once_kept_long_e
     # The candidate keeps their account and dossier; the candidature is no more.
     token = await login(platform, kept["numero_dossier"])
     assert (await api(platform, "GET", "/api/v1/me", token=token))[0] == 200
-    assert (await api(platform, "GET", "/api/v1/dossier", token=token))[0] == 200
+    status, dossier, _ = await api(platform, "GET", "/api/v1/dossier", token=token)
+    assert status == 200 and dossier["informations_personnelles_verrouillees"] is False, (
+        dossier
+    )  # unlocked: its only candidature is gone
     assert (await api(platform, "GET", f"/api/v1/candidatures/{cid}", token=token))[0] == 404
     assert (await api(platform, "GET", "/api/v1/candidatures", token=token))[1]["items"] == []
 

@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from ecandidat.contracts.accounts import AccountPurged
 from ecandidat.contracts.candidatures import (
     CandidatureCreated,
+    CandidatureErased,
     CandidatureStatusChanged,
     CandidatureTransmitted,
     DecisionValidated,
@@ -242,6 +243,46 @@ async def test_account_purged_erases_all_the_candidates_files_and_nothing_else(d
 
     await eventually(erased, message="the purged candidate's files are gone, the other's are kept")
     assert await docs.slots(first) == [] and len(await docs.slots(kept)) == 2
+
+
+def _created(cid: uuid.UUID, account: uuid.UUID) -> CandidatureCreated:
+    return CandidatureCreated(
+        candidature_id=cid,
+        account_id=account,
+        **FACTS,
+        centre_libelle="DAEU",
+        type_traitement="acces_controle",
+        date_limite_retour=datetime(2099, 1, 1).date(),
+        campagne_libelle="Campagne 2026",
+        pieces=[],
+    )
+
+
+async def test_a_late_candidature_created_opens_nothing_for_what_was_erased(docs):
+    """The accounts stream's consumer ahead of the candidatures one (the candidate applied, cancelled
+    and deleted the account at once), or an event of a destroyed candidature replayed: nothing opens."""
+    purged, late = uuid.uuid4(), uuid.uuid4()
+    await docs.publish(AccountPurged(account_id=purged, numero_dossier="26AB12CD", motif="suppression"))
+    await eventually(lambda: quiescent(docs.service), message="the purge handled")
+    await docs.publish(_created(late, purged))
+    _, destroyed, _ = await docs.candidature()
+    await docs.publish(
+        CandidatureErased(candidature_id=destroyed, account_id=uuid.uuid4(), **FACTS, campagne_code="C25")
+    )
+    await eventually(lambda: quiescent(docs.service), message="the erasure handled")
+    await docs.publish(_created(destroyed, uuid.uuid4()))  # the same fact again, under a new id (a replay)
+    opened, kept = uuid.uuid4(), uuid.uuid4()
+    await docs.publish(_created(opened, kept))  # after them on the stream: once it is open, they were handled
+    async with docs.service.pool.acquire() as conn:
+
+        async def handled() -> bool:
+            return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM candidatures WHERE candidature_id = $1)", opened)
+
+        await eventually(handled, message="the later candidature.created handled")
+        found = await conn.fetchval(
+            "SELECT count(*) FROM candidatures WHERE candidature_id = ANY($1::uuid[])", [late, destroyed]
+        )
+    assert found == 0
 
 
 async def test_an_upload_ticket_serves_once(docs):

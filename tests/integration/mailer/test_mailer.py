@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ecandidat.contracts.mailer import Deliveries, ListDeliveries, SendMailCheck, MailCheckQueued, MailCheckRequested
+from ecandidat.runtime.jobs import run_job_once
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
 from services.mailer import store
@@ -458,3 +459,30 @@ async def test_a_run_of_events_queues_the_mails_one_event_at_a_time_would(start_
     got, expected = await queued(together), await queued(apart)
     assert len(got) == 3 and got[0][0] == "piece_refused"
     assert got == expected
+
+
+async def test_the_delivery_log_keeps_a_mail_for_its_retention_not_for_ever(start_mailer, smtp_sink):
+    service = await start_mailer()
+    client = RpcClient(service.nc)
+    old, recent, waiting = unique_email(), unique_email(), unique_email()
+    for to in (old, recent, waiting):
+        await client.call(SendMailCheck(to=to, requested_by="rpc"), MailCheckQueued)
+    await eventually(lambda: mailer_quiescent(service, old, recent, waiting), message="the three sent")
+    long_ago = service.clock.now() - timedelta(days=366)
+    async with service.pool.acquire() as conn:
+        await conn.execute("UPDATE deliveries SET created_at = $2 WHERE recipient = ANY($1)", [old, waiting], long_ago)
+        # One still to send (its next attempt later): a mail is never forgotten before it leaves.
+        await conn.execute(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $2 WHERE recipient = $1",
+            waiting,
+            service.clock.now() + timedelta(days=10),
+        )
+    assert await run_job_once(service.pool, service.log_retention_job, service.clock, force=True) >= 1
+    async with service.pool.acquire() as conn:
+        left = {
+            r["recipient"]
+            for r in await conn.fetch(
+                "SELECT recipient FROM deliveries WHERE recipient = ANY($1)", [old, recent, waiting]
+            )
+        }
+    assert left == {recent, waiting}
