@@ -39,8 +39,9 @@ TAG = CANDIDATE_ACCOUNTS_TAG
 DEVICE_COOKIE = "ecandidat_device"
 HAS_CANDIDATURES = (
     "Votre compte ne peut pas être supprimé : vous avez des candidatures. Annulez celles qui ne sont pas encore "
-    "transmises ; les autres sont examinées puis conservées par l'établissement. Pour toute question, contactez "
-    "le centre de candidature de la formation."
+    "transmises ; les autres sont examinées puis conservées par l'établissement, et détruites au terme de leur "
+    "durée de conservation après la fin de la campagne : votre compte pourra alors être supprimé. Pour toute "
+    "question, contactez le centre de candidature de la formation."
 )
 
 

@@ -11,6 +11,7 @@ import asyncpg
 from ecandidat.contracts import documents as d
 from ecandidat.contracts.accounts import AccountCreated, AccountPurged
 from ecandidat.contracts.envelope import CloudEvent
+from ecandidat.runtime import forgotten
 from ecandidat.runtime.consumer import Subscription, subscription
 
 from ecandidat.runtime.outbox import add_events
@@ -40,6 +41,10 @@ def pieces(deps: Deps) -> list[Subscription]:
 
 
 async def account_purged(deps: Deps, conn: asyncpg.Connection, event: AccountPurged, meta: CloudEvent) -> None:
+    """The candidate's candidatures erased; an application of theirs in flight (a second tab) is
+    refused once this commits, or commits first and is erased here (the account's lock)."""
+    await store.lock_candidate(conn, event.account_id)
+    await forgotten.forget(conn, "account", [event.account_id], deps.now())
     await store.delete_candidatures_of(conn, event.account_id)
     await store.delete_candidat(conn, event.account_id)
 

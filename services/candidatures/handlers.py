@@ -44,6 +44,7 @@ from ecandidat.contracts.documents import (
 from ecandidat.contracts.dossiers import Completeness, GetCompleteness
 from ecandidat.contracts.errors import Forbidden, NotFound, ServiceError
 from ecandidat.runtime.french import dernier_jour
+from ecandidat.runtime import forgotten
 from ecandidat.runtime.outbox import add_event
 from ecandidat.runtime.rpc import RpcClient
 
@@ -218,6 +219,8 @@ async def apply(deps: Deps, req: Apply) -> CandidatureView:
     candidature_id = uuid.uuid4()
     async with deps.pool.acquire() as conn, conn.transaction():
         await store.lock_candidate(conn, principal.account_id)
+        if await forgotten.is_forgotten(conn, principal.account_id):
+            raise Forbidden("Ce compte a été supprimé.")
         now = deps.now()
         campagne = domain.open_campagne(store.campagne_of(await store.campagne_en_service(conn)), now)
         domain.check_can_apply(

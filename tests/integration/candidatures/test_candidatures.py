@@ -317,6 +317,10 @@ async def test_account_purged_erases_the_candidatures(service):
     )
     await operator_publish(service.settings, "evt.accounts.account.purged", body.model_dump_json().encode())
     await eventually(lambda: _none_left(service, who), message="candidatures erased")
+    # An application of the purged account still in flight (a second tab) is refused, not left without its account.
+    err = await refused(apply(service, who))
+    assert (err.code, err.message) == ("forbidden", "Ce compte a été supprimé.")
+    assert await count_rows(service, who) == 0
 
 
 async def _none_left(service, who) -> bool:
