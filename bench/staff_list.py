@@ -276,6 +276,9 @@ class _Recording:
     async def fetchrow(self, sql: str, *args: Any) -> Any:
         return await self.conn.fetchrow(sql, *args)
 
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self.conn.fetchval(sql, *args)
+
     async def fetch(self, sql: str, *args: Any) -> Any:
         self.sql, self.args = sql, args
         return await self.conn.fetch(sql, *args)

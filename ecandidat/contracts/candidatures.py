@@ -844,6 +844,13 @@ class Filters(Message):
     transmise_du: date | None = None
     transmise_au: date | None = None
     etiquette: str | None = Field(default=None, pattern=_CODE)
+    campagne_code: str | None = Field(
+        default=None,
+        pattern=_CODE,
+        description="The campaign whose candidatures are listed: by default the one in service "
+        "(when none is, the one archived last whose candidatures are kept); an archived one while its "
+        "candidatures are kept",
+    )
 
 
 class ListCandidatures(RpcRequest):
@@ -900,7 +907,22 @@ class FormationSuivi(RpcReply):
 
 
 class Tableau(RpcReply):
+    campagne_code: str | None = None  # the campaign counted (none when there is no campaign yet)
     items: list[FormationSuivi]
+
+
+class ListCampagnesSuivies(RpcRequest):
+    """The campaigns whose candidatures the staff can read: the one in service and the archived
+    ones whose candidatures are still kept, the newest first."""
+
+    service = "candidatures"
+    operation = "list_campagnes_suivies"
+
+    principal: Principal
+
+
+class CampagnesSuivies(RpcReply):
+    items: list[CampagneRecord]  # type: ignore[valid-type]
 
 
 class CandidatureRow(RpcReply):
@@ -932,6 +954,7 @@ class CandidatureRow(RpcReply):
 
 
 class CandidaturePage(RpcReply):
+    campagne_code: str | None = None  # the campaign listed (none when there is no campaign yet)
     items: list[CandidatureRow]
     next_cursor: str | None = None
 

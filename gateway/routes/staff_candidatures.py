@@ -8,6 +8,7 @@ import csv
 import io
 import tempfile
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +22,7 @@ from ..api import PRINCIPAL, Api, body_of, call, parse_query, path_uuid, relay
 from ..streaming import proxy_download
 from . import PathId, Rpc, register_rpcs
 
-UNKNOWN_FILTER = {404: "Formation, centre ou commission inconnu"}
+UNKNOWN_FILTER = {404: "Formation, centre, commission ou campagne inconnu"}
 BATCH_REFUSALS = {
     404: "Une des candidatures n'existe pas",
     409: "Une des candidatures ne le permet pas (annulée…) : rien n'est changé",
@@ -48,6 +49,7 @@ class TableauQuery(BaseModel):
     formation_code: str | None = Field(default=None, max_length=40)
     centre_code: str | None = Field(default=None, max_length=40)
     commission_code: str | None = Field(default=None, max_length=40)
+    campagne_code: Annotated[str | None, c.Filters.model_fields["campagne_code"]] = None
 
 
 StatutBody = body_of(c.SetStatut, name="ChangementStatut")
@@ -229,6 +231,19 @@ async def _all_rows(request: web.Request, query: ListQuery) -> AsyncIterator[c.C
 
 
 def register(api: Api) -> None:
+    @api.route(
+        "GET",
+        "/api/v1/staff/campagnes",
+        summary="Les campagnes dont les candidatures se consultent : celle en service, puis les campagnes "
+        "archivées dont les candidatures sont conservées (jusqu'à leur destruction prévue)",
+        tag="gestion des candidatures",
+        response=c.CampagnesSuivies,
+        realm="staff",
+        roles=ANY_STAFF,
+    )
+    async def staff_campagnes(request: web.Request) -> web.Response:
+        return await relay(request, c.ListCampagnesSuivies(principal=request[PRINCIPAL]))
+
     @api.route(
         "GET",
         "/api/v1/staff/candidatures",

@@ -20,6 +20,7 @@ from ecandidat.contracts.errors import ErrorDetail, Forbidden, InvalidInput, Not
 
 from . import store
 from .context import Deps
+from .offer import with_destruction_prevue
 
 
 def _encode(values: list[Any]) -> str:
@@ -68,39 +69,54 @@ async def _scope(conn: asyncpg.Connection, req: c.ListCandidatures) -> store.Lis
     raise access.out_of_scope("Cette liste")
 
 
+async def _in_campagne(conn: asyncpg.Connection, f: c.Filters) -> c.Filters:
+    """The filters with their campaign: the one asked for, which must exist, or by default the one
+    in service (when none is, the last archived whose candidatures are kept)."""
+    if f.campagne_code:
+        if not await store.exists(conn, "campagnes", f.campagne_code):
+            raise NotFound(
+                "Cette campagne n'existe pas.",
+                details=[ErrorDetail(field="campagne_code", message="Campagne inconnue.")],
+            )
+        return f
+    return f.model_copy(update={"campagne_code": await store.campagne_suivie(conn)})
+
+
 async def list_candidatures(deps: Deps, req: c.ListCandidatures) -> c.CandidaturePage:
     async with deps.pool.acquire() as conn:
         scope = await _scope(conn, req)
+        filters = await _in_campagne(conn, req.filters)
         after = _decode(req.cursor, req.sort) if req.cursor else None
-        rows, keys = await store.list_candidatures(conn, scope, req.filters, req.sort, after, req.limit + 1)
+        rows, keys = await store.list_candidatures(conn, scope, filters, req.sort, after, req.limit + 1)
     more = len(rows) > req.limit
     rows = rows[: req.limit]
     items = [_row(r) for r in rows]
     cursor = _encode([rows[-1][f"_k{i}"] for i in range(keys)]) if more and rows else None
-    return c.CandidaturePage(items=items, next_cursor=cursor)
+    return c.CandidaturePage(campagne_code=filters.campagne_code, items=items, next_cursor=cursor)
 
 
 async def count_candidatures(deps: Deps, req: c.CountCandidatures) -> c.StatutCounts:
-    """The list's counts per statut: the same scope and filters, the statut filter left out."""
+    """The list's counts per statut: the same scope, campaign and filters, the statut filter left out."""
     async with deps.pool.acquire() as conn:
         scope = await _scope(conn, c.ListCandidatures(principal=req.principal, filters=req.filters))
-        rest = req.filters.model_copy(update={"statut": None})
-        whole_formation = {k for k, v in rest.model_dump().items() if v not in (None, "")} == {"formation_code"}
-        if scope.commission is None and whole_formation and rest.formation_code:
+        rest = (await _in_campagne(conn, req.filters)).model_copy(update={"statut": None})
+        selected = {k for k, v in rest.model_dump(exclude={"campagne_code"}).items() if v not in (None, "")}
+        if scope.commission is None and selected == {"formation_code"} and rest.formation_code and rest.campagne_code:
             # a whole formation: the counts the trigger keeps
-            counts = await store.kept_counts(conn, rest.formation_code)
+            counts = await store.kept_counts(conn, rest.formation_code, rest.campagne_code)
         else:
             counts = await store.count_by_statut(conn, scope, rest)
     return c.StatutCounts(counts=counts, total=sum(counts.values()))
 
 
 async def get_tableau(deps: Deps, req: c.GetTableau) -> c.Tableau:
-    """Where each formation of the selection stands, for what the caller sees of it: all of it
-    (the counts the triggers keep), or what their commission examines (counted)."""
+    """Where each formation of the selection stands in a campaign, for what the caller sees of it:
+    all of it (the counts the triggers keep), or what their commission examines (counted)."""
     f = req.filters
     selection = c.Filters(formation_code=f.formation_code, centre_code=f.centre_code, commission_code=f.commission_code)
     async with deps.pool.acquire() as conn:
         scope = await _scope(conn, c.ListCandidatures(principal=req.principal, filters=selection))
+        selection = await _in_campagne(conn, selection.model_copy(update={"campagne_code": f.campagne_code}))
         formations = await store.formations_selected(conn, scope, selection)
         suivi = store.kept_suivi if scope.commission is None else store.counted_suivi
         statuts, suivis = await suivi(conn, scope, selection)
@@ -120,7 +136,14 @@ async def get_tableau(deps: Deps, req: c.GetTableau) -> c.Tableau:
                 desistees=keys.get("desistee", 0),
             )
         )
-    return c.Tableau(items=items)
+    return c.Tableau(campagne_code=selection.campagne_code, items=items)
+
+
+async def campagnes_suivies(deps: Deps, req: c.ListCampagnesSuivies) -> c.CampagnesSuivies:
+    access.require(req.principal, access.ANY_STAFF, "Les campagnes suivies sont réservées aux personnels.")
+    async with deps.pool.acquire() as conn:
+        rows = [dict(r) for r in await store.campagnes_suivies(conn)]
+    return c.CampagnesSuivies(items=[with_destruction_prevue(deps, row) for row in rows])
 
 
 def _row(r: asyncpg.Record) -> c.CandidatureRow:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-
+from typing import Any
 
 from ecandidat.contracts import access
 from ecandidat.contracts.auth import Principal
@@ -139,13 +139,19 @@ async def etiquettes(deps: Deps, req: GetEtiquettes) -> Etiquettes:
     return Etiquettes(items=[EtiquetteRecord.model_validate(dict(r)) for r in rows])
 
 
+def with_destruction_prevue(deps: Deps, campagne: dict[str, Any]) -> dict[str, Any]:
+    """An archived campaign not destroyed yet, with when its candidatures will be (the retention)."""
+    if campagne["archivee_le"] is not None and campagne["detruite_le"] is None:
+        campagne["destruction_prevue"] = campagne["archivee_le"] + timedelta(
+            days=deps.settings.candidatures_retention_days
+        )
+    return campagne
+
+
 async def offer_admin(deps: Deps, req: GetOfferAdmin) -> OfferAdmin:
     """Every row of the offer, in the order the pages list them."""
     _require_admin(req.principal)
     async with deps.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         rows = await store.offer_rows(conn)
-    keep = timedelta(days=deps.settings.candidatures_retention_days)
-    for campagne in rows["campagnes"]:
-        if campagne["archivee_le"] is not None and campagne["detruite_le"] is None:
-            campagne["destruction_prevue"] = campagne["archivee_le"] + keep
+    rows["campagnes"] = [with_destruction_prevue(deps, campagne) for campagne in rows["campagnes"]]
     return OfferAdmin(**rows)

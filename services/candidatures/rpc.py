@@ -27,6 +27,7 @@ ROUTES: tuple[Route, ...] = (
     route(c.ListCandidatures, listing.list_candidatures),
     route(c.CountCandidatures, listing.count_candidatures),
     route(c.GetTableau, listing.get_tableau),
+    route(c.ListCampagnesSuivies, listing.campagnes_suivies),
     route(c.SetFormationDateRetour, deadlines.set_formation_date),
     route(c.SetCandidatureDateRetour, deadlines.set_candidature_date),
     route(c.ExtendCampaignDeadlines, deadlines.extend_campaign),

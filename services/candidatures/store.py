@@ -859,6 +859,20 @@ async def mark_destroyed(conn: asyncpg.Connection, codes: list[str], now: dateti
     )
 
 
+_SUIVIES = "WHERE en_service OR (archivee_le IS NOT NULL AND detruite_le IS NULL) ORDER BY en_service DESC, archivee_le DESC, code"
+
+
+async def campagnes_suivies(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The campaigns whose candidatures the staff read: the one in service, then the archived ones
+    whose candidatures are kept, the most recently archived first."""
+    return await conn.fetch(f"SELECT * FROM campagnes {_SUIVIES}")
+
+
+async def campagne_suivie(conn: asyncpg.Connection) -> str | None:
+    """The campaign the staff's lists show by default: the first of `campagnes_suivies`."""
+    return await conn.fetchval(f"SELECT code FROM campagnes {_SUIVIES} LIMIT 1")
+
+
 async def piece_id(conn: asyncpg.Connection, code: str) -> uuid.UUID | None:
     return await conn.fetchval("SELECT id FROM pieces WHERE code = $1", code)
 
@@ -922,6 +936,8 @@ def _where(scope: ListScope, f: Filters) -> tuple[list[str], list[Any]]:
 
     if f.formation_code:
         where.append(f"c.formation_code = {arg(f.formation_code)}")
+    if f.campagne_code:
+        where.append(f"c.campagne_code = {arg(f.campagne_code)}")
     if f.centre_code:
         where.append(f"c.centre_code = {arg(f.centre_code)}")
     if f.commission_code:
@@ -1014,10 +1030,17 @@ async def formations_selected(conn: asyncpg.Connection, scope: ListScope, f: Fil
     )
 
 
-async def kept_statuts(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> Suivi:
-    """The selected formations' counts per statut (`annulee` for the cancelled ones) as
-    `statut_counts` keeps them (migration 0009): a sum of a few rows each."""
+def _kept_where(scope: ListScope, f: Filters) -> tuple[str, list[Any]]:
+    """The kept counters' rows of the selected formations in `f`'s campaign (migration 0018)."""
     where, args = _formations_where(scope, f)
+    args.append(f.campagne_code)
+    return f"{where} AND s.campagne_code = ${len(args)}", args
+
+
+async def kept_statuts(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> Suivi:
+    """The selected formations' counts per statut (`annulee` for the cancelled ones) in `f`'s
+    campaign as `statut_counts` keeps them (migrations 0009, 0018): a sum of a few rows each."""
+    where, args = _kept_where(scope, f)
     statuts: Suivi = {}
     for r in await conn.fetch(
         f"""SELECT s.formation_code, s.statut, s.annulee, sum(s.n)::bigint AS n
@@ -1033,8 +1056,8 @@ async def kept_statuts(conn: asyncpg.Connection, scope: ListScope, f: Filters) -
 
 async def kept_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) -> tuple[Suivi, Suivi]:
     """The selected formations' counts per statut, and their decisions (validated, and to
-    validate), confirmations and désistements as `suivi_counts` keeps them (migration 0012)."""
-    where, args = _formations_where(scope, f)
+    validate), confirmations and désistements as `suivi_counts` keeps them (migrations 0012, 0018)."""
+    where, args = _kept_where(scope, f)
     suivis: Suivi = {}
     for r in await conn.fetch(
         f"""SELECT s.formation_code, s.cle, sum(s.n)::bigint AS n
@@ -1074,7 +1097,7 @@ async def counted_suivi(conn: asyncpg.Connection, scope: ListScope, f: Filters) 
     return statuts, suivis
 
 
-async def kept_counts(conn: asyncpg.Connection, formation_code: str) -> dict[str, int]:
-    """A formation's counts per statut as `statut_counts` keeps them (migration 0009)."""
-    statuts = await kept_statuts(conn, ListScope(), Filters(formation_code=formation_code))
+async def kept_counts(conn: asyncpg.Connection, formation_code: str, campagne: str) -> dict[str, int]:
+    """A formation's counts per statut in a campaign as `statut_counts` keeps them (migration 0009)."""
+    statuts = await kept_statuts(conn, ListScope(), Filters(formation_code=formation_code, campagne_code=campagne))
     return statuts.get(formation_code, {})

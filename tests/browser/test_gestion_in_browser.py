@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date
 
 import pyotp
 import pytest
 from playwright.async_api import Page, expect
 
+from services.candidatures.seed import seed_demo
 from tests.conftest import eventually
 from tests.e2e.test_accounts import activated_account, api, login, mail_to, text_of, token_in
 from tests.e2e.test_accounts_staff import PASSWORD, admin, invited
+from tests.e2e.test_campaign_retention import campaign_in_service
 from tests.e2e.test_guide_journey import upload
 from tests.e2e.test_journey_defects import apply, candidate, own_formation, staff_decides
 from tests.unit.dossiers.samples import adresse, baccalaureat, infos_perso
@@ -735,6 +738,69 @@ async def test_the_dashboard_shows_where_each_formation_stands_and_leads_to_its_
     await expect(mine.locator("[data-decision=a_valider]")).to_have_text(re.compile(r"^1\b"))
     await j.step("tableau-de-bord-commission", page=desk)
     j.assert_no_script_error()
+
+
+async def test_an_archived_campaign_is_read_by_choosing_it_on_the_dashboard_and_the_list(
+    site, browser_page, journey, smtp_sink
+):
+    """Once the next campaign is in service, the dashboard and the lists show it; last campaign's
+    candidatures, kept while archived, are one choice away, the page saying until when they are kept."""
+    platform = site.platform
+    boss = await admin(platform)
+    today = platform.clock.now().date()
+    code = await own_formation(boss, today, capacite=2)
+    demo = next(c for c in (await boss.call("GET", "/api/v1/staff/offre"))[1]["campagnes"] if c["en_service"])
+    last_year = await candidate(platform, smtp_sink)
+    await staff_decides(boss, (await apply(platform, last_year, code))["id"], "favorable")
+    libelle = f"Campagne suivante {code}"
+    await campaign_in_service(boss, today, libelle)
+    try:
+        this_year = await candidate(platform, smtp_sink)
+        await apply(platform, this_year, code)
+        page = await browser_page()
+        j = journey(page)
+        await staff_opens(page, site.url("/personnel"), boss)
+
+        # The campaign in service: this year's one candidature, no decision yet.
+        await expect(page.get_by_role("heading", name=re.compile(libelle))).to_be_visible()
+        row = page.locator(f"#tableau-centre-FC-DIPL tr[data-formation='{code}']")
+        await expect(row.locator("td").nth(1)).to_have_text("1")
+        await expect(row.locator("[data-statut=en_attente]")).to_have_text(re.compile(r"^1\b"))
+        await expect(row.locator("[data-decision=favorable]")).to_have_count(0)
+        await expect(page.locator("#campagne-archivee")).to_have_count(0)
+        await expect(page.locator("#campagne_code option").first).to_have_text(f"{libelle} (en service)")
+        await j.step("tableau-de-bord-campagne-en-service")
+
+        # Last campaign, chosen: its candidature and its decision, and until when they are kept.
+        archived = f"{demo['libelle']} (archivée)"
+        await expect(page.locator(f"#campagne_code option[value='{demo['code']}']")).to_have_text(archived)
+        await page.locator("#campagne_code").select_option(value=demo["code"])
+        await page.get_by_role("button", name="Afficher").click()
+        await page.wait_for_url(re.compile(rf"campagne_code={demo['code']}$"))
+        await expect(page.locator("#campagne-archivee")).to_contain_text(f"Campagne archivée « {demo['libelle']} »")
+        await expect(row.locator("td").nth(1)).to_have_text("1")
+        await expect(row.locator("[data-decision=favorable]")).to_have_text(re.compile(r"^Favorable\s:\s1\b"))
+        await j.step("tableau-de-bord-campagne-archivee")
+
+        await row.get_by_role("link", name=f"DU de la liste {code}", exact=True).click()
+        await page.wait_for_url(re.compile(rf"formation_code={code}&campagne_code={demo['code']}$"))
+        await expect(page.locator("#campagne-archivee")).to_be_visible()
+        await expect(page.locator("tbody tr")).to_have_count(1)
+        await expect(page.get_by_role("link", name=last_year["numero_dossier"])).to_be_visible()
+        await expect(page.locator("#titre-filtres")).to_have_text("Filtres")  # the campaign is not a filter
+        await j.step("liste-campagne-archivee")
+
+        # Back to the campaign in service, from the list's own filter.
+        await page.locator("#campagne_code").select_option(value="")
+        await page.get_by_role("button", name="Filtrer").click()
+        await page.wait_for_url(re.compile(r"campagne_code=(&|$)"))
+        await expect(page.locator("#campagne-archivee")).to_have_count(0)
+        await expect(page.locator("tbody tr")).to_have_count(1)
+        await expect(page.get_by_role("link", name=this_year["numero_dossier"])).to_be_visible()
+        await j.step("liste-campagne-en-service")
+        j.assert_no_script_error()
+    finally:
+        await seed_demo(platform.services["candidatures"].pool, date.today())  # the demo campaign in service again
 
 
 async def test_a_piece_whose_file_cannot_be_read_says_so_in_its_frame(site, browser_page, journey, smtp_sink):

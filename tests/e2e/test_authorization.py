@@ -86,7 +86,7 @@ ADMIN_ONLY = {
     "POST /api/v1/staff/webhooks/{endpoint_id}/replays",
 }
 # Staff routes every staff member reads alike, whatever their scope.
-EVERY_STAFF = {"GET /api/v1/staff/etiquettes"}
+EVERY_STAFF = {"GET /api/v1/staff/etiquettes", "GET /api/v1/staff/campagnes"}
 SELF = {
     "GET /api/v1/staff/me",
     "POST /api/v1/staff/me/recovery-codes",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 
@@ -37,20 +38,26 @@ async def _campagne(root, code: str) -> dict:
     return next(c for c in offer["campagnes"] if c["code"] == code)
 
 
-async def test_an_archived_campaigns_candidatures_are_destroyed_once_kept_long_enough(platform, smtp_sink):
-    root = await admin(platform)
-    today = platform.clock.now().date()
-    code = f"RET{uuid.uuid4().hex[:6].upper()}"
-    demo = next(c for c in (await root.call("GET", "/api/v1/staff/offre"))[1]["campagnes"] if c["en_service"])
+async def campaign_in_service(root, today: date, libelle: str) -> str:
+    """A new campaign put in service through the API (the one in service leaves it, archived); its code."""
+    code = f"C{uuid.uuid4().hex[:8].upper()}"
     campagne = {
-        "libelle": "Campagne conservée puis détruite",
-        "debut": str(today - timedelta(days=5)),
-        "fin": str(today + timedelta(days=30)),
-        "prefix": "26",
+        "libelle": libelle,
+        "debut": str(today - timedelta(days=1)),
+        "fin": str(today + timedelta(days=60)),
+        "prefix": "27",
         "en_service": True,
     }
     status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/campagnes/{code}", campagne)
     assert status == 201, body
+    return code
+
+
+async def test_an_archived_campaigns_candidatures_are_destroyed_once_kept_long_enough(platform, smtp_sink):
+    root = await admin(platform)
+    today = platform.clock.now().date()
+    demo = next(c for c in (await root.call("GET", "/api/v1/staff/offre"))[1]["campagnes"] if c["en_service"])
+    code = await campaign_in_service(root, today, "Campagne conservée puis détruite")
     try:
         replaced = await _campagne(root, demo["code"])
         assert replaced["en_service"] is False and replaced["archivee_le"] is not None  # left service: archived
@@ -153,16 +160,7 @@ async def test_a_candidate_applies_again_to_a_formation_in_the_next_campaign(pla
         platform, "POST", "/api/v1/candidatures", {"formation_code": formation}, token=who["token"]
     )
     assert status == 409 and body["reason"] == "deja_candidat", body  # once per campaign
-    code = f"NXT{uuid.uuid4().hex[:6].upper()}"
-    campagne = {
-        "libelle": "La campagne suivante",
-        "debut": str(today - timedelta(days=1)),
-        "fin": str(today + timedelta(days=60)),
-        "prefix": "27",
-        "en_service": True,
-    }
-    status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/campagnes/{code}", campagne)
-    assert status == 201, body
+    await campaign_in_service(root, today, "La campagne suivante")
     try:
         again = await apply(platform, who, formation)
         assert again["id"] != first and again["campagne_libelle"] == "La campagne suivante"
@@ -186,16 +184,7 @@ async def test_a_formation_s_places_and_liste_complementaire_are_each_campaign_s
     last = {who["email"]: (await apply(platform, who, formation))["id"] for who in (admitted, waiting)}
     await staff_decides(root, last[admitted["email"]], "favorable")
     await staff_decides(root, last[waiting["email"]], "liste_complementaire", rang=1)
-    code = f"CAP{uuid.uuid4().hex[:6].upper()}"
-    campagne = {
-        "libelle": "La campagne de l'année suivante",
-        "debut": str(today - timedelta(days=1)),
-        "fin": str(today + timedelta(days=60)),
-        "prefix": "27",
-        "en_service": True,
-    }
-    status, body, _ = await root.call("PUT", f"/api/v1/staff/offre/campagnes/{code}", campagne)
-    assert status == 201, body
+    await campaign_in_service(root, today, "La campagne de l'année suivante")
     try:
         now = {who["email"]: (await apply(platform, who, formation))["id"] for who in (this_year, next_in_line)}
         await staff_decides(root, now[this_year["email"]], "favorable")
@@ -213,5 +202,66 @@ async def test_a_formation_s_places_and_liste_complementaire_are_each_campaign_s
             platform, "GET", f"/api/v1/candidatures/{last[waiting['email']]}", token=waiting["token"]
         )
         assert (still["decision"], still["decision_rang"]) == ("liste_complementaire", 1), still
+    finally:
+        await seed_demo(platform.services["candidatures"].pool, date.today())  # the demo campaign in service again
+
+
+async def test_the_staff_read_each_campaign_s_candidatures_on_their_own(platform, smtp_sink):
+    """Once a campaign is archived, the staff's list, counts, exports and dashboard show the campaign
+    in service; the archived one's candidatures are read by asking for that campaign."""
+    root = await admin(platform)
+    today = platform.clock.now().date()
+    formation = await own_formation(root, today, capacite=3)
+    demo = next(c for c in (await root.call("GET", "/api/v1/staff/offre"))[1]["campagnes"] if c["en_service"])
+    last_year = await candidate(platform, smtp_sink)
+    old = (await apply(platform, last_year, formation))["id"]
+    await staff_decides(root, old, "favorable")
+    code = await campaign_in_service(root, today, "La campagne que la liste montre")
+    try:
+        new = (await apply(platform, await candidate(platform, smtp_sink), formation))["id"]
+
+        async def read(path: str, **query) -> dict:
+            status, body, _ = await root.call("GET", f"{path}?formation_code={formation}&{urlencode(query)}")
+            assert status == 200, body
+            return body
+
+        status, campagnes, _ = await root.call("GET", "/api/v1/staff/campagnes")
+        assert status == 200, campagnes
+        assert campagnes["items"][0]["code"] == code and campagnes["items"][0]["en_service"] is True
+        archived = next(c for c in campagnes["items"] if c["code"] == demo["code"])
+        assert archived["archivee_le"] is not None and archived["destruction_prevue"] is not None
+
+        # By default, the campaign in service: this year's candidature alone, in every figure.
+        listed = await read("/api/v1/staff/candidatures")
+        assert listed["campagne_code"] == code and [r["id"] for r in listed["items"]] == [new]
+        assert (await read("/api/v1/staff/candidatures/comptes"))["counts"] == {"en_attente": 1}
+        [suivi] = (await read("/api/v1/staff/candidatures/tableau"))["items"]
+        assert (suivi["total"], suivi["statuts"], suivi["decisions"]) == (1, {"en_attente": 1}, {})
+        export = platform.url(f"/api/v1/staff/candidatures/export.csv?formation_code={formation}")
+        async with platform.http.get(export, headers={"Authorization": f"Bearer {root.token}"}) as resp:
+            assert resp.status == 200
+            rows = (await resp.text()).splitlines()
+        assert len(rows) == 2 and new not in rows[0], rows  # the header and this year's row
+
+        # The archived campaign, asked for: last year's candidature and its decision.
+        listed = await read("/api/v1/staff/candidatures", campagne_code=demo["code"])
+        assert listed["campagne_code"] == demo["code"] and [r["id"] for r in listed["items"]] == [old]
+        assert (await read("/api/v1/staff/candidatures/comptes", campagne_code=demo["code"]))["counts"] == {
+            "complet": 1
+        }
+        tableau = await read("/api/v1/staff/candidatures/tableau", campagne_code=demo["code"])
+        assert tableau["campagne_code"] == demo["code"]
+        assert (tableau["items"][0]["total"], tableau["items"][0]["decisions"]) == (1, {"favorable": 1})
+
+        # A campaign that does not exist is refused in French; a code that cannot be one too.
+        for path in (
+            "/api/v1/staff/candidatures",
+            "/api/v1/staff/candidatures/comptes",
+            "/api/v1/staff/candidatures/tableau",
+        ):
+            status, body, _ = await root.call("GET", f"{path}?formation_code={formation}&campagne_code=INCONNUE")
+            assert status == 404 and body["detail"] == "Cette campagne n'existe pas.", body
+            status, body, _ = await root.call("GET", f"{path}?formation_code={formation}&campagne_code=pas%20un%20code")
+            assert status == 422, body
     finally:
         await seed_demo(platform.services["candidatures"].pool, date.today())  # the demo campaign in service again

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from urllib.parse import quote
 
 import segno
 from aiohttp import web
@@ -14,7 +15,7 @@ from ..api import Problem
 from ..i18n import gettext as _
 from ..pages import api, field_errors, log_out, read_form, redirect, relay_cookies, session_key, text_values
 from ..session import safe_next
-from .candidatures import DECISIONS, STATUTS
+from .candidatures import DECISIONS, STATUTS, campagnes
 from .common import LOGIN, PREFIX, can, page, staff_me
 
 TABLEAU_STATUTS = ("en_attente", "receptionne", "incomplet", "complet", "annulee")
@@ -148,21 +149,31 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get(PREFIX)
 async def dashboard(request: web.Request) -> web.Response:
     """Where each formation of one's centres and commissions stands (`/staff/candidatures/tableau`)."""
-    me, offre = await asyncio.gather(staff_me(request), api(request).get(request, "/offre"))
+    me, offre, known = await asyncio.gather(staff_me(request), api(request).get(request, "/offre"), campagnes(request))
     allowed = can(request)
     centres = [c for c in offre.get("centres", []) if allowed.sees_centre(c["code"])]
     commissions = sorted(me.get("commissions") or ()) if not allowed.everywhere else []
+    # Another campaign than the default one, when one known is chosen.
+    code = request.query.get("campagne_code", "")
+    chosen = {"campagne_code": code} if code in known.by_code else {}
     selections = [{"centre_code": c["code"]} for c in centres] + [{"commission_code": c} for c in commissions]
     tableaux = await asyncio.gather(
-        *(api(request).get(request, "/staff/candidatures/tableau", **selection) for selection in selections)
+        *(api(request).get(request, "/staff/candidatures/tableau", **selection, **chosen) for selection in selections)
     )
     items = [t["items"] for t in tableaux]
+    shown = known.by_code.get(tableaux[0]["campagne_code"]) if tableaux else known.default
     return page(
         request,
         "gestion/accueil.html",
         {
             "centres": list(zip(centres, items[: len(centres)])),
             "commissions": list(zip(commissions, items[len(centres) :])),
+            "campagne": shown,
+            "campagne_qs": f"&campagne_code={quote(code, safe='')}" if chosen else "",
+            "campagne_choices": known.choices(),
+            "campagne_defaut": known.placeholder(),
+            "campagne_archivee": known.archived(shown["code"]) if shown else None,
+            "values": chosen,
             "statut_columns": [(code, _(STATUTS[code])) for code in TABLEAU_STATUTS],
             "decision_codes": list(DECISIONS),
             "decision_label": lambda code: _(DECISIONS[code]),

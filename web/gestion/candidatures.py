@@ -39,8 +39,11 @@ FILTERS = (
     "transmise_du",
     "transmise_au",
     "etiquette",
+    "campagne_code",
 )
 SCOPE_FILTERS = ("formation_code", "centre_code", "commission_code")
+# Not counted as filters: what the list is of (the campaign shown is said beside the list).
+UNCOUNTED = (*SCOPE_FILTERS, "campagne_code")
 SORTS = {"date_reception": N_("Date de réception"), "nom": N_("Nom"), "rang": N_("Rang (liste complémentaire)")}
 STATUTS = {
     "en_attente": N_("En attente"),
@@ -194,6 +197,45 @@ async def etiquettes(request: web.Request) -> Etiquettes:
     return Etiquettes((await api(request).get(request, "/staff/etiquettes"))["items"])
 
 
+class Campagnes:
+    """The campaigns whose candidatures the staff read (`GET /staff/campagnes`): the first is the
+    one the lists and the dashboard show unless another is chosen."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.by_code = {c["code"]: c for c in items}
+
+    @property
+    def default(self) -> dict[str, Any] | None:
+        return self.items[0] if self.items else None
+
+    def label(self, campagne: dict[str, Any]) -> str:
+        if campagne.get("archivee_le"):
+            return _("%(libelle)s (archivée)", libelle=campagne["libelle"])
+        return (
+            _("%(libelle)s (en service)", libelle=campagne["libelle"])
+            if campagne["en_service"]
+            else campagne["libelle"]
+        )
+
+    def placeholder(self) -> str:
+        """The select's first option, which asks for no campaign: the default one."""
+        return self.label(self.default) if self.default else _("Aucune campagne")
+
+    def choices(self) -> list[tuple[str, str]]:
+        """The other campaigns one may choose."""
+        return [(c["code"], self.label(c)) for c in self.items[1:]]
+
+    def archived(self, code: str | None) -> dict[str, Any] | None:
+        """The campaign shown, when it is an archived one (the page says until when it is kept)."""
+        campagne = self.by_code.get(code or "")
+        return campagne if campagne and campagne.get("archivee_le") else None
+
+
+async def campagnes(request: web.Request) -> Campagnes:
+    return Campagnes((await api(request).get(request, "/staff/campagnes"))["items"])
+
+
 def _candidature_id(request: web.Request) -> str:
     try:
         return str(uuid.UUID(request.match_info["candidature_id"]))
@@ -206,7 +248,7 @@ async def liste(request: web.Request) -> web.Response:
     await staff_me(request)
     query = list_query(request.query)
     cursor = request.query.get("cursor", "")[:500]
-    tags = await etiquettes(request)
+    tags, known = await asyncio.gather(etiquettes(request), campagnes(request))
     context = {
         "query": query,
         "qs": urlencode(query),
@@ -216,6 +258,9 @@ async def liste(request: web.Request) -> web.Response:
         "decisions": _labels(DECISIONS),
         "pieces_choices": _labels(PIECES),
         "etiquette_choices": tags.filter_choices(),
+        "campagne_choices": known.choices(),
+        "campagne_defaut": known.placeholder(),
+        "campagne_archivee": None,
         "etiquettes_of": tags.of,
         "page_sizes": [(size, size) for size in PAGE_SIZES],
         "qs_without_statut": urlencode({k: v for k, v in query.items() if k != "statut"}),
@@ -228,7 +273,7 @@ async def liste(request: web.Request) -> web.Response:
         "next_cursor": None,
         "counts": None,
         "all_checked": request.query.get("tout") == "1",  # « Tout cocher » without JavaScript
-        "active_filters": sum(1 for name in FILTERS if name not in SCOPE_FILTERS and query.get(name)),
+        "active_filters": sum(1 for name in FILTERS if name not in UNCOUNTED and query.get(name)),
     }
     if not any(name in query for name in SCOPE_FILTERS):
         return page(request, "gestion/candidatures.html", context, title=_("Candidatures"))
@@ -249,7 +294,13 @@ async def liste(request: web.Request) -> web.Response:
             status=problem.status,
             title=_("Candidatures"),
         )
-    context.update(rows=listed["items"], next_cursor=listed.get("next_cursor"), counts=counts, cursor=cursor)
+    context.update(
+        rows=listed["items"],
+        next_cursor=listed.get("next_cursor"),
+        counts=counts,
+        cursor=cursor,
+        campagne_archivee=known.archived(listed.get("campagne_code")),
+    )
     return page(request, "gestion/candidatures.html", context, title=_("Candidatures"))
 
 
