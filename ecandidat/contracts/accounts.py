@@ -494,6 +494,8 @@ class AccountView(RpcReply):
     activated_at: datetime | None
     pending_email: str | None = None
     campagne: str
+    mot_de_passe: bool = True  # false: created through the ENT, the account has no eCandidat password
+    ent: bool = False  # linked to an ENT account
 
 
 class NewEmail(Message):
@@ -521,9 +523,19 @@ class ChangeEmail(NewEmail, RpcRequest):
 
 
 class AccountDeletion(Message):
-    """Body of an account's deletion: the password, to prove it is the owner."""
+    """Body of an account's deletion: proof that it is the owner — the password, or, for an account
+    created through the ENT (which has none), the ticket the CAS server gave on a new login to the
+    ENT (`POST /me/suppression/ent` gives that login page's address)."""
 
-    password: str = Field(min_length=1, max_length=1024, description="Le mot de passe actuel du compte")
+    password: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="Le mot de passe actuel du compte"
+    )
+    ent_ticket: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Compte créé avec l'ENT : le ticket CAS du retour de la nouvelle connexion à l'ENT",
+    )
 
 
 class DeleteAccount(AccountDeletion, RpcRequest):
@@ -533,6 +545,8 @@ class DeleteAccount(AccountDeletion, RpcRequest):
     operation = "delete_account"
 
     principal: Principal
+    # The service URL the ENT ticket was issued for (set by the gateway, never by the caller).
+    ent_service_url: str | None = Field(default=None, max_length=2000)
 
 
 class ConfirmEmail(RpcRequest):
@@ -717,6 +731,9 @@ class EntStart(RpcRequest):
     operation = "ent_start"
 
     service_url: str = Field(min_length=1, max_length=2000)
+    # The ENT asks for the password again even within its single sign-on (CAS `renew`): the
+    # confirmation of an account's deletion.
+    renew: bool = False
 
 
 class EntRedirect(RpcReply):

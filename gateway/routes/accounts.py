@@ -32,11 +32,15 @@ from ..auth import (
     sessions_changed,
     set_session_cookies,
 )
+from ..keys import SETTINGS
 from ..sessions import ACCOUNT_VIEW
 from . import PUBLIC, Rpc, register_rpcs, relay_kept
 
 TAG = CANDIDATE_ACCOUNTS_TAG
 DEVICE_COOKIE = "ecandidat_device"
+# The espace candidat's page the CAS server sends the browser back to once the ENT account's owner
+# has logged in again to confirm the deletion of an account created through the ENT.
+ENT_DELETION_PATH = "/compte/suppression/ent/retour"
 HAS_CANDIDATURES = (
     "Votre compte ne peut pas être supprimé : vous avez des candidatures. Annulez celles qui ne sont pas encore "
     "transmises ; les autres sont examinées puis conservées par l'établissement, et détruites au terme de leur "
@@ -130,6 +134,17 @@ LINKS = (  # anyone's requests about the links mailed to them: the body is the r
         status=202,
     ),
 )
+
+
+def ent_deletion_url(request: web.Request) -> str:
+    return request.app[SETTINGS].public_base_url.rstrip("/") + ENT_DELETION_PATH
+
+
+async def no_candidature_stands(request: web.Request, principal: Principal) -> None:
+    """An account is deleted only when none of its candidatures stands (all cancelled, or none)."""
+    mine = await call(request, ListMyCandidatures(principal=principal), CandidatureList)
+    if any(item.statut != "annulee" for item in mine.items):
+        raise Conflict(HAS_CANDIDATURES, reason="candidatures")
 
 
 def register(api: Api) -> None:
@@ -266,10 +281,9 @@ def register(api: Api) -> None:
     async def delete_account(request: web.Request) -> web.Response:
         body = await parse_body(request, c.AccountDeletion)
         principal = request[PRINCIPAL]
-        mine = await call(request, ListMyCandidatures(principal=principal), CandidatureList)
-        if any(item.statut != "annulee" for item in mine.items):
-            raise Conflict(HAS_CANDIDATURES, reason="candidatures")
-        reply = await call(request, c.DeleteAccount(principal=principal, **body.model_dump()), c.Done)
+        await no_candidature_stands(request, principal)
+        deletion = c.DeleteAccount(principal=principal, **body.model_dump(), ent_service_url=ent_deletion_url(request))
+        reply = await call(request, deletion, c.Done)
         response = json_response(reply)
         clear_session_cookies(request, response)
         return response

@@ -25,7 +25,9 @@ from ecandidat.contracts.errors import ErrorDetail, InvalidInput
 from ..api import API_PREFIX, Api, json_response, parse_body
 from ..auth import ENT_TAG, client_address, previous_token, sessions_changed
 from ..keys import SETTINGS
-from .accounts import Session, call, device_cookie, session_response
+from ..api import PRINCIPAL
+from ..auth import CANDIDATE_ACCOUNTS_TAG
+from .accounts import Session, call, device_cookie, ent_deletion_url, no_candidature_stands, session_response
 
 TAG = ENT_TAG
 SERVICE_PATH = "/connexion/ent/retour"  # the espace candidat's page the CAS server sends the browser back to
@@ -54,6 +56,26 @@ def service_url(request: web.Request) -> str:
 
 
 def register(api: Api) -> None:
+    @api.route(
+        "POST",
+        f"{API_PREFIX}/me/suppression/ent",
+        summary="Supprimer mon compte créé avec l'ENT : l'adresse de la page du serveur CAS où se connecter "
+        "de nouveau pour le confirmer (le ticket du retour est ensuite envoyé à POST /me/suppression)",
+        tag=CANDIDATE_ACCOUNTS_TAG,
+        response=EntLoginUrl,
+        realm="candidate",
+        responses={
+            404: "ENT non proposé",
+            409: "Le compte a des candidatures : il ne peut pas être supprimé",
+            503: "Serveur CAS injoignable",
+        },
+    )
+    async def deletion_start(request: web.Request) -> web.Response:
+        await no_candidature_stands(request, request[PRINCIPAL])
+        url = ent_deletion_url(request)
+        reply = await call(request, c.EntStart(service_url=url, renew=True), c.EntRedirect)
+        return json_response(EntLoginUrl(login_url=reply.login_url, service_url=url))
+
     @api.route(
         "GET",
         f"{API_PREFIX}/ent/connexion",

@@ -56,20 +56,23 @@ class CasIdentity:
     ine: str | None
 
 
-def login_url(cas_url: str, service_url: str) -> str:
-    return f"{cas_url.rstrip('/')}/login?{urlencode({'service': service_url})}"
+def login_url(cas_url: str, service_url: str, renew: bool = False) -> str:
+    """The CAS /login page for `service_url`; `renew`: the credentials asked again, single sign-on or not."""
+    query = {"service": service_url, **({"renew": "true"} if renew else {})}
+    return f"{cas_url.rstrip('/')}/login?{urlencode(query)}"
 
 
 async def validate(
-    settings: AccountsSettings, http: aiohttp.ClientSession, service_url: str, ticket: str
+    settings: AccountsSettings, http: aiohttp.ClientSession, service_url: str, ticket: str, renew: bool = False
 ) -> CasIdentity:
+    """The identity a service ticket vouches for; `renew`: only a ticket issued on credentials typed
+    for it (CAS 3.0 §2.5.1: the CAS server refuses a ticket of its single sign-on)."""
     assert settings.ent_cas_url
     url = f"{settings.ent_cas_url.rstrip('/')}/p3/serviceValidate"
+    params = {"service": service_url, "ticket": ticket, **({"renew": "true"} if renew else {})}
     try:
         async with asyncio.timeout(settings.ent_timeout):
-            async with http.get(
-                url, params={"service": service_url, "ticket": ticket}, allow_redirects=False
-            ) as answer:
+            async with http.get(url, params=params, allow_redirects=False) as answer:
                 if answer.status != 200:
                     log.warning("CAS validation answered HTTP %s", answer.status)
                     raise Unavailable(ENT_UNAVAILABLE, code="unavailable")

@@ -38,7 +38,7 @@ from ecandidat.contracts.accounts import (
     SessionIssued,
 )
 from ecandidat.contracts.auth import Principal
-from ecandidat.contracts.errors import Conflict, ErrorDetail, InvalidInput, NotFound
+from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, InvalidInput, NotFound, Unauthenticated
 from ecandidat.runtime.outbox import add_event
 
 from . import cas, sessions, store, throttle
@@ -69,7 +69,30 @@ def _ine(raw: str | None) -> str | None:
 async def ent_start(deps: Deps, req: EntStart) -> EntRedirect:
     cas_url, http = _enabled(deps)
     await cas.check_reachable(deps.settings, http)
-    return EntRedirect(login_url=cas.login_url(cas_url, req.service_url))
+    return EntRedirect(login_url=cas.login_url(cas_url, req.service_url, renew=req.renew))
+
+
+async def ent_identity_confirmed(deps: Deps, account: asyncpg.Record, service_url: str | None, ticket: str) -> None:
+    """The person proved again, on a new login to the ENT (CAS `renew`), that they are the ENT
+    account this eCandidat account is linked to; refused otherwise."""
+    _, http = _enabled(deps)
+    if account["ent_uid"] is None or not service_url:
+        message = "Votre compte n'est pas lié à l'ENT : confirmez avec votre mot de passe."
+        raise InvalidInput(message, details=[ErrorDetail(field="password", message=message)])
+    try:
+        identity = await cas.validate(deps.settings, http, service_url, ticket, renew=True)
+    except Unauthenticated:  # the session is not in question: the confirmation is
+        message = (
+            "Votre nouvelle connexion à l'ENT n'a pas pu être validée (ticket refusé, expiré ou déjà utilisé) : "
+            "rien n'est supprimé. Recommencez."
+        )
+        raise InvalidInput(message, details=[ErrorDetail(field="ent_ticket", message=message)]) from None
+    if identity.uid != account["ent_uid"]:
+        message = (
+            "Vous vous êtes connecté à l'ENT avec un autre compte que celui lié à ce compte eCandidat : "
+            "rien n'est supprimé."
+        )
+        raise Forbidden(message)
 
 
 async def ent_login(deps: Deps, req: EntLogin) -> EntOutcome:

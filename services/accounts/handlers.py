@@ -35,7 +35,7 @@ from ecandidat.contracts.auth import Principal
 from ecandidat.contracts.errors import Conflict, ErrorDetail, Forbidden, InvalidInput, NotFound, ServiceError
 from ecandidat.runtime.outbox import add_event
 
-from . import sessions, store, throttle
+from . import ent, sessions, store, throttle
 from .context import Deps
 from .domain import LinkInvalid, check_password, new_token, person, token_hash
 from .lost_links import mail_activation, mail_allowed, mail_credentials
@@ -186,6 +186,8 @@ async def get_account(deps: Deps, req: GetAccount) -> AccountView:
         activated_at=account["activated_at"],
         pending_email=account["pending_new_email"],
         campagne=deps.settings.accounts_campaign_label,
+        mot_de_passe=account["password_hash"] is not None,
+        ent=account["ent_uid"] is not None,
     )
 
 
@@ -261,13 +263,19 @@ async def delete_account(deps: Deps, req: DeleteAccount) -> Done:
         account = await store.candidate(conn, account_id)
     if account is None:
         raise NotFound("Ce compte n'existe plus.")
-    if account["password_hash"] is None:  # created through the ENT: no password to check again
+    if req.ent_ticket:
+        await ent.ent_identity_confirmed(deps, account, req.ent_service_url, req.ent_ticket)
+    elif account["password_hash"] is None:  # created through the ENT: no password to check again
         message = (
-            "Votre compte a été créé avec l'ENT de l'université : il n'a pas de mot de passe eCandidat à "
-            "saisir ici. Pour le supprimer, écrivez à l'établissement."
+            "Votre compte a été créé avec l'ENT de l'université : il n'a pas de mot de passe eCandidat. "
+            "Confirmez la suppression en vous connectant de nouveau à l'ENT."
         )
         raise InvalidInput(message, details=[ErrorDetail(field="password", message=message)])
-    await sessions.check_password_of(deps, account, req.password)
+    elif not req.password:
+        message = "Saisissez votre mot de passe actuel."
+        raise InvalidInput(message, details=[ErrorDetail(field="password", message=message)])
+    else:
+        await sessions.check_password_of(deps, account, req.password)
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
             deleted = await store.delete_candidate(conn, account_id)

@@ -120,3 +120,50 @@ async def test_the_login_page_says_when_the_ent_is_unavailable(start_platform, b
         await expect(page.locator("#ent .fr-alert")).to_contain_text("momentanément indisponible")
         await j.step("ent-indisponible")
         j.assert_no_script_error()
+
+
+async def test_an_account_made_by_the_ent_is_deleted_after_logging_in_to_the_ent_again(
+    start_platform, cas_server, smtp_sink, browser_page, journey
+):
+    """« Supprimer mon compte » for an account without an eCandidat password: the ENT asks its
+    password again (even within its single sign-on), and the way back deletes the account; the way
+    back reached without this page's form deletes nothing."""
+    async with running_site(start_platform, **ent_settings(cas_server.url)) as site:
+        uid, password, attributes = new_ent_user(cas_server)
+        page = await browser_page()
+        j = journey(page)
+        await page.goto(site.url(ENT_PAGE))
+        await page.locator("#id_username").fill(uid)
+        await page.locator("#id_password").fill(password)
+        await page.locator("#id_password").press("Enter")
+        await page.wait_for_url(re.compile(r"/dossier$"))
+        j.console_errors.clear()  # the CAS page's console is not ours (see above)
+
+        # A way back that this page's form did not start: refused, nothing deleted.
+        await page.goto(site.url("/compte/suppression/ent/confirmation?ticket=ST-1-forged"))
+        await expect(page.locator(".fr-alert--error")).to_contain_text("n'a pas été demandée depuis cette page")
+        assert (await api_get(page, site, "/me"))["email"] == attributes["mail"]
+        await j.step("suppression-ent-non-demandee")
+
+        await page.goto(site.url("/compte/suppression"))
+        await expect(page.locator("#password")).to_have_count(0)
+        await expect(page.locator("main")).to_contain_text("en vous connectant de nouveau à l'ENT")
+        await j.step("suppression-ent")
+        await page.locator("label[for=confirmation]").click()
+        await page.get_by_role("button", name="Confirmer avec l'ENT et supprimer mon compte").click()
+
+        # The ENT asks for the password again although its session is open.
+        await page.wait_for_url(re.compile("^" + re.escape(cas_server.url) + "/login"))
+        await expect(page.locator("#id_password")).to_be_visible()
+        await j.shot("cas-nouvelle-connexion")
+        if await page.locator("#id_username").is_editable():
+            await page.locator("#id_username").fill(uid)
+        await page.locator("#id_password").fill(password)
+        await page.locator("#id_password").press("Enter")
+        await page.wait_for_url(site.url("/"))
+        j.console_errors.clear()
+        await expect(page.locator(".fr-alert--success")).to_contain_text("Votre compte et votre dossier sont supprimés")
+        await j.step("compte-supprime")
+        j.assert_no_script_error()
+        async with site.platform.services["accounts"].pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM candidates WHERE email = $1", attributes["mail"]) == 0

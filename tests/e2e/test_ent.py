@@ -14,7 +14,7 @@ from ecandidat.devstack._process import free_port
 from ecandidat.devstack.cas import CasServer
 from tests.conftest import eventually, platform_quiescent
 from tests.e2e.ent import cas_browser, cas_logout, cas_ticket, new_ent_user
-from tests.e2e.test_accounts import PASSWORD, activated_account, api, mail_to, sealing_overrides, text_of
+from tests.e2e.test_accounts import PASSWORD, activated_account, api, login, mail_to, sealing_overrides, text_of
 from tests.e2e.test_dossiers_login import load_registry
 from tests.unit.dossiers.samples import bea, registry_row
 
@@ -187,6 +187,9 @@ async def test_a_slo_request_that_is_not_one_changes_nothing(platform):
 
 async def test_an_existing_account_is_linked_after_its_password(platform, cas_server, smtp_sink):
     account = await activated_account(platform, smtp_sink)
+    before = await login(platform, account["numero_dossier"])
+    status, me, _ = await api(platform, "GET", "/api/v1/me", token=before)
+    assert (me["mot_de_passe"], me["ent"]) == (True, False), me  # the view the gateway now keeps
     uid, password, _ = new_ent_user(cas_server, mail=account["email"])
     async with cas_browser() as browser:
         status, body, _ = await ent_session(
@@ -201,6 +204,11 @@ async def test_an_existing_account_is_linked_after_its_password(platform, cas_se
             platform, "POST", "/api/v1/ent/liaison", {"liaison": body["liaison"], "password": PASSWORD}
         )
         assert status == 201 and session["principal"]["numero_dossier"] == account["numero_dossier"], session
+
+        async def linked_in_view() -> bool:  # the gateway's kept view dropped when the link is made
+            return (await api(platform, "GET", "/api/v1/me", token=before))[1]["ent"] is True
+
+        await eventually(linked_in_view, timeout=5, message="the account's view says it is linked to the ENT")
         await cas_logout(browser, cas_server.url)  # the session opened at the link ends with the ENT's
 
     async def ended():
@@ -282,8 +290,12 @@ async def test_ent_login_is_off_by_default(start_platform):
     assert status == 404 and "ENT" in body["detail"]
 
 
-async def test_an_account_made_by_the_ent_is_told_why_it_cannot_delete_itself_here(start_platform, cas_server):
-    """No eCandidat password to check again: the refusal says so (not « mot de passe incorrect »)."""
+async def test_an_account_made_by_the_ent_is_deleted_after_a_new_login_to_the_ent(
+    start_platform, cas_server, smtp_sink
+):
+    """No eCandidat password to check again: the owner logs in to the ENT once more (CAS `renew`),
+    and only that fresh login of the ENT account linked to it deletes the account; the ENT's single
+    sign-on, another ENT account, a ticket for another service URL or an account without ENT are refused."""
     port = free_port()
     platform = await start_platform(
         "accounts",
@@ -293,14 +305,61 @@ async def test_an_account_made_by_the_ent_is_told_why_it_cannot_delete_itself_he
         gateway_port=port,
         **ent_overrides(cas_server.url, f"http://127.0.0.1:{port}"),
     )
-    uid, password, _ = new_ent_user(cas_server)
+    uid, password, attributes = new_ent_user(cas_server)
     async with cas_browser() as browser:
         status, session, _ = await ent_session(
             platform, await cas_ticket(browser, await login_url(platform), uid, password)
         )
-    assert status == 201, session
-    token = session["token"]
-    status, body, _ = await api(platform, "POST", "/api/v1/me/suppression", {"password": password}, token=token)
-    assert status == 422 and body["errors"][0]["field"] == "password", body
-    assert body["errors"][0]["message"].startswith("Votre compte a été créé avec l'ENT de l'université")
-    assert (await api(platform, "GET", "/api/v1/me", token=token))[0] == 200
+        assert status == 201, session
+        token = session["token"]
+        status, me, _ = await api(platform, "GET", "/api/v1/me", token=token)
+        assert (me["mot_de_passe"], me["ent"]) == (False, True), me
+
+        # No password to type: the refusal says how to confirm instead.
+        status, body, _ = await api(platform, "POST", "/api/v1/me/suppression", {"password": password}, token=token)
+        assert status == 422 and body["errors"][0]["field"] == "password", body
+        assert "en vous connectant de nouveau à l'ENT" in body["errors"][0]["message"]
+
+        status, start, _ = await api(platform, "POST", "/api/v1/me/suppression/ent", token=token)
+        assert status == 200, start
+        assert start["service_url"] == platform.url("/compte/suppression/ent/retour")
+        assert start["login_url"].startswith(cas_server.url + "/login?") and "renew=true" in start["login_url"]
+
+        async def refused(ticket: str, status_expected: int, field: str | None = "ent_ticket") -> None:
+            status, body, _ = await api(platform, "POST", "/api/v1/me/suppression", {"ent_ticket": ticket}, token=token)
+            assert status == status_expected, body
+            if field:
+                assert body["errors"][0]["field"] == field, body
+            assert (await api(platform, "GET", "/api/v1/me", token=token))[0] == 200  # nothing deleted
+            assert await accounts_with(platform, attributes["mail"]) == 1
+
+        # The ENT's single sign-on, without the password typed again: a ticket the CAS server gives
+        # at once, which is not a confirmation.
+        sso = start["login_url"].replace("&renew=true", "").replace("renew=true&", "")
+        async with browser.get(sso, allow_redirects=False) as answer:
+            assert answer.status == 302, await answer.text()
+            silent = answer.headers["Location"].split("ticket=")[1]
+        await refused(silent, 422)
+        # A fresh login, but for the login's service URL, not the deletion's.
+        await refused(await cas_ticket(browser, await login_url(platform) + "&renew=true", uid, password), 422)
+        # A fresh login of another ENT account.
+        other_uid, other_password, _ = new_ent_user(cas_server)
+        async with cas_browser() as other:
+            await refused(await cas_ticket(other, start["login_url"], other_uid, other_password), 403, None)
+
+        # The owner types their ENT password again: the account is deleted, its sessions with it.
+        ticket = await cas_ticket(browser, start["login_url"], uid, password)
+        status, body, _ = await api(platform, "POST", "/api/v1/me/suppression", {"ent_ticket": ticket}, token=token)
+        assert status == 200 and "supprimés" in body["message"], body
+    assert (await api(platform, "GET", "/api/v1/me", token=token))[0] == 401
+    assert await accounts_with(platform, attributes["mail"]) == 0
+    mail = await mail_to(smtp_sink, attributes["mail"], "votre compte a été supprimé")
+    assert "à votre demande" in text_of(mail)
+
+    # An account with a password and no ENT: an ENT ticket is no proof for it.
+    account = await activated_account(platform, smtp_sink)
+    account["token"] = await login(platform, account["numero_dossier"])
+    status, body, _ = await api(
+        platform, "POST", "/api/v1/me/suppression", {"ent_ticket": "ST-1-x"}, token=account["token"]
+    )
+    assert status == 422 and "n'est pas lié à l'ENT" in body["detail"], body

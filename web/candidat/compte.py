@@ -5,10 +5,11 @@ its deletion."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..api import Problem
+from ..api import CSRF_TOKEN, Problem, Reply
 from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import (
@@ -25,7 +26,7 @@ from ..pages import (
     text_values,
 )
 from ..render import render
-from ..session import clear_session_cookies, safe_next
+from ..session import SECURE, clear_session_cookies, safe_next
 from .ent import MOTIFS
 
 CREATION_FIELDS = ("nom", "prenom", "email", "email_confirmation", "password", "password_confirmation", "ine")
@@ -348,12 +349,19 @@ async def deletion_page(request: web.Request) -> web.Response:
     return await _deletion_page(request)
 
 
+async def _unconfirmed(request: web.Request, form) -> web.Response | None:
+    """The page again when the box saying that all goes for good is not ticked."""
+    if form.get("confirmation") == "oui":
+        return None
+    message = _("Cochez la case pour confirmer que votre compte et votre dossier seront supprimés.")
+    return await _deletion_page(request, 422, errors={"confirmation": message}, problem=message)
+
+
 @routes.post("/compte/suppression")
 async def delete_account(request: web.Request) -> web.Response:
     form = await read_form(request)
-    if form.get("confirmation") != "oui":
-        message = _("Cochez la case pour confirmer que votre compte et votre dossier seront supprimés.")
-        return await _deletion_page(request, 422, errors={"confirmation": message}, problem=message)
+    if (unconfirmed := await _unconfirmed(request, form)) is not None:
+        return unconfirmed
     try:
         reply = await api(request).call(
             request, "POST", "/me/suppression", json_body={"password": form.get("password", "")}
@@ -365,7 +373,80 @@ async def delete_account(request: web.Request) -> web.Response:
         if not errors and problem.status in (401, 403, 429):
             errors = {"password": problem.detail}
         return await _deletion_page(request, problem.status, errors=errors, problem=summary)
+    return _deleted(request, reply)
+
+
+def _deleted(request: web.Request, reply: Reply) -> web.Response:
     request.app[RECENT].forget(session_key(request))
     response = relay_cookies(reply, redirect("/", "compte_supprime", request=request))
     clear_session_cookies(response)
+    response.del_cookie(ENT_DELETION_COOKIE, path=ENT_DELETION)
     return response
+
+
+# An account created through the ENT has no password: its owner confirms the deletion by logging in
+# to the ENT again (CAS `renew`). The CAS server sends the browser back to `…/retour`, a navigation
+# started at the CAS server, which the session cookie (SameSite=Strict) does not follow; that page
+# moves on by itself to `…/confirmation`, on this site, where it does. The deletion is asked only
+# with the cookie set when the person sent this site's form (its CSRF token, sent again as such):
+# a CAS login reached any other way deletes nothing.
+ENT_DELETION = "/compte/suppression/ent"
+ENT_DELETION_COOKIE = "ecandidat_suppression_ent"
+
+
+@routes.post(ENT_DELETION)
+async def delete_with_ent(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    if (unconfirmed := await _unconfirmed(request, form)) is not None:
+        return unconfirmed
+    try:
+        reply = await api(request).call(request, "POST", "/me/suppression/ent")
+    except Problem as problem:
+        if problem.status == 409:
+            return await _deletion_page(request, problem.status)
+        return await _deletion_page(request, problem.status, problem=_(MOTIFS[_ent_motif(problem)]))
+    # To the ENT by a page that moves on by itself: a form's answer may not send the browser to
+    # another site (the Content-Security-Policy's form-action 'self').
+    response = render(
+        request, "candidat/ent_suppression_retour.html", {"suite": reply.body["login_url"], "vers_ent": True}
+    )
+    response.set_cookie(
+        ENT_DELETION_COOKIE,
+        request[CSRF_TOKEN],
+        max_age=600,
+        path=ENT_DELETION,
+        httponly=True,
+        secure=request.app[SECURE],
+        samesite="Strict",
+    )
+    return response
+
+
+def _ent_motif(problem: Problem) -> str:
+    return "indisponible" if problem.status in (503, 504) else "desactivee" if problem.status == 404 else "refusee"
+
+
+@routes.get(ENT_DELETION + "/retour")
+async def ent_deletion_back(request: web.Request) -> web.Response:
+    suite = f"{ENT_DELETION}/confirmation?" + urlencode({"ticket": request.query.get("ticket", "")[:256]})
+    return render(request, "candidat/ent_suppression_retour.html", {"suite": suite})
+
+
+@routes.get(ENT_DELETION + "/confirmation")
+async def ent_deletion_confirmed(request: web.Request) -> web.Response:
+    token = request.cookies.get(ENT_DELETION_COOKIE)
+    if not token:
+        message = _(
+            "Cette confirmation par l'ENT n'a pas été demandée depuis cette page, ou elle a expiré : rien n'est "
+            "supprimé. Recommencez ci-dessous."
+        )
+        return await _deletion_page(request, 400, problem=message)
+    request[CSRF_TOKEN] = token
+    ticket = request.query.get("ticket", "")[:256]
+    try:
+        reply = await api(request).call(request, "POST", "/me/suppression", json_body={"ent_ticket": ticket or None})
+    except Problem as problem:
+        page = await _deletion_page(request, problem.status, problem=None if problem.status == 409 else problem.detail)
+        page.del_cookie(ENT_DELETION_COOKIE, path=ENT_DELETION)
+        return page
+    return _deleted(request, reply)
