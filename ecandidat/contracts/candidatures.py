@@ -379,6 +379,8 @@ class SaveTypeDiplome(RpcRequest):
 
 # What a commission may ask to be told of by mail, as its candidatures change (`CommissionAlerted`).
 AlerteCommission = Literal["transmission", "annulation", "desistement", "promotion"]
+# How a commission receives its alerts: a mail per change, or one summary a day of the day's changes.
+FrequenceAlertes = Literal["immediate", "quotidienne"]
 
 
 class SaveCommission(RpcRequest):
@@ -395,6 +397,11 @@ class SaveCommission(RpcRequest):
         max_length=4,
         description="Ce dont la commission est alertée par mail : candidature transmise, annulée, "
         "désistement, promotion depuis la liste complémentaire",
+    )
+    alertes_frequence: FrequenceAlertes = Field(
+        default="immediate",
+        description="`immediate` : un mail par changement ; `quotidienne` : un récapitulatif chaque matin "
+        "des changements depuis le précédent",
     )
 
     @field_validator("alertes")
@@ -652,6 +659,8 @@ class CommissionAlerted(_CandidatureFacts):
     commission_libelle: str
     email: str
     alerte: AlerteCommission
+    # `quotidienne`: the mailer keeps the alert for the commission's next daily summary.
+    frequence: FrequenceAlertes = "immediate"
     nom: str | None = None
     prenom: str | None = None
     # A désistement made by the platform when the confirmation deadline passed.

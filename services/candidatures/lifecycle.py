@@ -156,6 +156,7 @@ def commission_alert(event: Event, view: Mapping[str, Any]) -> c.CommissionAlert
         commission_libelle=view["commission_libelle"],
         email=view["commission_email"],
         alerte=alerte,
+        frequence=view["commission_alertes_frequence"],
         nom=view["nom"],
         prenom=view["prenom"],
         automatic=getattr(event, "automatic", False),

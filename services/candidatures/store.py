@@ -32,7 +32,8 @@ _CANDIDATURE_VIEW = f"""
            ca.libelle AS campagne_libelle, d.motif AS d_motif, d.commentaire AS d_commentaire,
            d.preselection_date AS d_preselection_date, d.preselection_heure AS d_preselection_heure,
            d.preselection_lieu AS d_preselection_lieu,
-           cm.libelle AS commission_libelle, cm.email AS commission_email, cm.alertes AS commission_alertes
+           cm.libelle AS commission_libelle, cm.email AS commission_email, cm.alertes AS commission_alertes,
+           cm.alertes_frequence AS commission_alertes_frequence
     FROM candidatures c
     JOIN formations f ON f.code = c.formation_code
     JOIN types_diplome t ON t.code = f.type_code

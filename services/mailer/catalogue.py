@@ -41,6 +41,9 @@ class Mail:
     attachments: tuple[Attachment, ...] = ()
     account_id: uuid.UUID | None = None
     candidature_id: uuid.UUID | None = None
+    # The recipient asked for a daily summary: the mail waits for it (`held_mails`) instead of
+    # being sent alone; `summary` is the template of that summary.
+    summary: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ one); `mailer.notifications` turns each mail-worthy event into queued deliveries
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 
 from ecandidat.contracts.accounts import AccountCreated, AccountEmailChanged, AccountPurged
@@ -20,7 +22,11 @@ from .context import Deps
 
 def message_id(event: CloudEvent, index: int, domain: str) -> str:
     """Derived from the event id: a redelivered event can only ever produce the same Message-ID."""
-    return f"<{event.id}.{index}@{domain}>"
+    return message_id_of(event.id, index, domain)
+
+
+def message_id_of(event_id: uuid.UUID, index: int, domain: str) -> str:
+    return f"<{event_id}.{index}@{domain}>"
 
 
 def notifications(deps: Deps) -> list[Subscription]:
@@ -28,8 +34,12 @@ def notifications(deps: Deps) -> list[Subscription]:
 
 
 async def notify(deps: Deps, conn: asyncpg.Connection, body: Event, meta: CloudEvent) -> None:
-    """The event's mails (its composer in the catalogue, loaded by `notifications`), rendered and queued."""
+    """The event's mails (its composer in the catalogue, loaded by `notifications`), rendered and
+    queued, or kept for their recipient's daily summary."""
     for index, mail in enumerate(CATALOGUE[type(body)](body, meta, deps.mail)):
+        if mail.summary is not None:
+            await _hold(deps, conn, meta, index, mail)
+            continue
         recipient, context = await _address(conn, mail)
         rendered = deps.renderer.render(mail.template, context)
         await store.enqueue(
@@ -48,11 +58,13 @@ async def notify(deps: Deps, conn: asyncpg.Connection, body: Event, meta: CloudE
 async def notify_many(deps: Deps, conn: asyncpg.Connection, items: list[tuple[Event, CloudEvent]]) -> None:
     """`notify` for consecutive events of one type: their mails' directory entries in one query
     and the mails queued in one statement, instead of two statements a mail."""
-    mails = [
-        (meta, index, mail)
-        for body, meta in items
-        for index, mail in enumerate(CATALOGUE[type(body)](body, meta, deps.mail))
-    ]
+    mails = []
+    for body, meta in items:
+        for index, mail in enumerate(CATALOGUE[type(body)](body, meta, deps.mail)):
+            if mail.summary is not None:
+                await _hold(deps, conn, meta, index, mail)
+            else:
+                mails.append((meta, index, mail))
     if not mails:
         return
     entries = await store.directory_entries(conn, [(m.account_id, m.candidature_id) for _, _, m in mails])
@@ -71,6 +83,12 @@ async def notify_many(deps: Deps, conn: asyncpg.Connection, items: list[tuple[Ev
             )
         )
     await store.enqueue_many(conn, queued, deps.now())
+
+
+async def _hold(deps: Deps, conn: asyncpg.Connection, meta: CloudEvent, index: int, mail: Mail) -> None:
+    """A mail for its recipient's daily summary (`jobs.send_summaries`), kept with what it says."""
+    recipient, context = await _address(conn, mail)
+    await store.hold(conn, meta.id, index, recipient, mail.summary or mail.template, context, deps.now())
 
 
 async def _address(conn: asyncpg.Connection, mail: Mail) -> tuple[str, dict]:

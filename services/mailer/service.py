@@ -11,7 +11,7 @@ from ecandidat.runtime.sealing import Sealer, require_production_key
 from ecandidat.runtime.service import Service, cached
 
 from . import consumers, rpc
-from .jobs import LOG_RETENTION_JOB, forget_old_mails
+from .jobs import LOG_RETENTION_JOB, SUMMARIES_JOB, forget_old_mails, send_summaries
 from .catalogue import MailContext
 from .context import Deps
 from .render import Renderer
@@ -42,6 +42,8 @@ class MailerService(Service):
         self.subscribe("notifications", consumers.notifications(self.deps), batch=50)
         self.add_job(LOG_RETENTION_JOB, timedelta(hours=1), forget_old_mails(self.deps))
         self.log_retention_job = self.jobs[-1]
+        self.add_job(SUMMARIES_JOB, timedelta(minutes=5), send_summaries(self.deps))
+        self.summaries_job = self.jobs[-1]
         rpc.register(self.rpc, self.deps)
         attachments = LetterAttachments(RpcClient(self.nc, timeout=s.rpc_timeout), s.mail_attachment_timeout)
         self.on_cleanup(attachments.close)

@@ -14,6 +14,7 @@
 | MAIL_LEASE | 5 | seconds a claimed delivery stays reserved to its sender, renewed every third of it while the conversation lasts: a crashed sender's deliveries wait that long |
 | MAIL_POLL_INTERVAL | 5 | seconds between looks at the queue when no notification arrives |
 | MAIL_ATTACHMENT_TIMEOUT | 30 | seconds to get a letter to attach from the documents service (rpc, then its HTTP endpoint); past it the attempt is retried later |
+| MAIL_SUMMARY_HOUR | 7 | hour (Paris time) of the daily summaries: a commission whose alerts are `quotidienne` receives then what happened since the day before's |
 | MAIL_LOG_RETENTION_DAYS | 365 | days a sent or failed mail stays in the delivery log (what it said, to whom); then it is deleted |
 | PUBLIC_BASE_URL | http://localhost:8080 | base of the links put in mails |
 | LINK_SEALING_KEY | the development key | Fernet key(s) opening the link tokens sealed in events; the same as the accounts service's |
@@ -43,6 +44,7 @@ class MailerSettings(KitSettings):
     mail_lease: float = Field(default=5.0, gt=0)
     mail_poll_interval: float = Field(default=5.0, gt=0)
     mail_log_retention_days: int = Field(default=365, ge=1)
+    mail_summary_hour: int = Field(default=7, ge=0, le=23)
     mail_attachment_timeout: float = Field(default=30.0, gt=0)
     public_base_url: str = "http://localhost:8080"
     link_sealing_key: str = DEV_SEALING_KEY

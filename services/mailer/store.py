@@ -289,6 +289,47 @@ async def forget_old_mails(conn: asyncpg.Connection, before: datetime, limit: in
     return int(status.split()[-1])
 
 
+async def hold(
+    conn: asyncpg.Connection,
+    event_id: uuid.UUID,
+    index: int,
+    recipient: str,
+    summary: str,
+    context: dict,
+    now: datetime,
+) -> None:
+    """A mail kept for `recipient`'s daily summary (template `summary`); once per event and index."""
+    await conn.execute(
+        """INSERT INTO held_mails (event_id, idx, recipient, template, context, held_at)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING""",
+        event_id,
+        index,
+        recipient,
+        summary,
+        json.dumps(context, default=_iso),
+        now,
+    )
+
+
+def _iso(value: object) -> str:
+    """Dates and times as ISO 8601 (which the templates' `date_fr` reads back), anything else as text."""
+    iso = getattr(value, "isoformat", None)
+    return iso() if callable(iso) else str(value)
+
+
+async def take_held(conn: asyncpg.Connection, before: datetime, limit: int) -> list[asyncpg.Record]:
+    """The mails held before `before`, oldest first, deleted (the caller queues their summaries in
+    the same transaction); locked rows are another replica's run."""
+    return await conn.fetch(
+        """DELETE FROM held_mails WHERE (event_id, idx) IN (
+               SELECT event_id, idx FROM held_mails WHERE held_at < $1 ORDER BY held_at LIMIT $2
+               FOR UPDATE SKIP LOCKED)
+           RETURNING event_id, idx, recipient, template, context, held_at""",
+        before,
+        limit,
+    )
+
+
 async def forget_candidature(conn: asyncpg.Connection, candidature_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM candidatures WHERE candidature_id = $1", candidature_id)
 

@@ -169,8 +169,10 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await page.locator("#email").fill("commission.daeu@")
     for alerte in ("transmission", "desistement"):
         await page.locator(f"label[for=alertes-{alerte}]").click()
+    await page.locator("#alertes_frequence").select_option("quotidienne")  # one summary a day
     await page.get_by_role("button", name="Enregistrer").click()
     await expect(page.locator("#email-desc-error")).to_have_text("L'adresse mail n'est pas valide.")
+    await expect(page.locator("#alertes_frequence")).to_have_value("quotidienne")
     await expect(page.locator("#alertes-transmission")).to_be_checked()
     await expect(page.locator("#alertes-annulation")).not_to_be_checked()
     await j.step("commission-adresse-refusee")
@@ -181,12 +183,13 @@ async def test_an_administrator_s_administration_in_chromium(site, browser_page,
     await page.goto(site.url("/personnel/administration/offre#commissions"))
     row = page.locator("tr", has=page.get_by_role("cell", name=commission, exact=True))
     await expect(row.locator("td").last).to_have_text(
-        "Candidature transmise, Désistement (commission.daeu@univ-exemple.fr)"
+        "Candidature transmise, Désistement (commission.daeu@univ-exemple.fr, un récapitulatif par jour)"
     )
     await j.step("commission-alertes")
     status, offer, _ = await boss.call("GET", "/api/v1/staff/offre")
     saved = next(c for c in offer["commissions"] if c["code"] == commission)
     assert saved["email"] == "commission.daeu@univ-exemple.fr" and saved["alertes"] == ["desistement", "transmission"]
+    assert saved["alertes_frequence"] == "quotidienne"
 
     # The campaign in service and its dates; a new campaign (not in service, so no candidate is
     # touched here) extended after an incident: 0 hours is refused beside the field.

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from tests.unit.documents import corpus
+from ecandidat.runtime.jobs import run_job_once
 from tests.conftest import eventually
 from tests.e2e.test_accounts import api, mail_to, text_of
 from tests.e2e.test_accounts_staff import admin
@@ -115,3 +116,66 @@ async def test_a_commission_is_mailed_what_it_asked_to_be_told_of_and_nothing_el
     assert status in (200, 201), saved
     late = await transmitted(platform, third, code)
     assert ALERTED not in [e["subject"] for e in await outbox(platform, "candidatures", late)]
+
+
+async def test_a_commission_that_asked_for_a_summary_gets_one_mail_a_morning(platform, smtp_sink):
+    """`alertes_frequence: quotidienne`: the changes wait in the mailer (nothing sent one by one),
+    and the next morning's summary tells them all in one mail, once, however often the job runs."""
+    root = await admin(platform)
+    com = f"COM-{uuid.uuid4().hex[:6].upper()}"
+    mailbox = f"{com.lower()}@univ-exemple.fr"
+    path = f"/api/v1/staff/offre/commissions/{com}"
+    base = {"libelle": f"Commission {com}", "centre_code": "FC-DIPL", "email": mailbox}
+    status, saved, _ = await root.call(
+        "PUT", path, {**base, "alertes": ["transmission", "annulation"], "alertes_frequence": "quotidienne"}
+    )
+    assert status in (200, 201), saved
+    status, refused, _ = await root.call(
+        "PUT", path, {**base, "alertes": ["transmission"], "alertes_frequence": "hebdomadaire"}
+    )
+    assert status == 422 and [e["field"] for e in refused["errors"]] == ["alertes_frequence"], refused
+    status, offer, _ = await root.call("GET", "/api/v1/staff/offre")
+    [mine] = [c for c in offer["commissions"] if c["code"] == com]
+    assert (mine["alertes"], mine["alertes_frequence"]) == (["annulation", "transmission"], "quotidienne"), mine
+
+    code = await own_formation(root, platform.clock.now().date(), commission_code=com)
+    sender, leaver = await candidate(platform, smtp_sink), await candidate(platform, smtp_sink)
+    sent = await transmitted(platform, sender, code)
+    gone = (await apply(platform, leaver, code))["id"]
+    status, body, _ = await api(platform, "POST", f"/api/v1/candidatures/{gone}/annulation", token=leaver["token"])
+    assert status == 200, body
+
+    mailer = platform.services["mailer"]
+
+    async def held() -> int:
+        async with mailer.pool.acquire() as conn:
+            return await conn.fetchval("SELECT count(*) FROM held_mails WHERE recipient = $1", mailbox)
+
+    async def both_held() -> bool:
+        return await held() == 2
+
+    await eventually(both_held, timeout=30, message="both alerts held for the summary")
+    assert [m for m in smtp_sink.messages() if m["To"] == mailbox] == []  # nothing sent one by one
+
+    # Not before the summary hour that follows them (the job also runs by itself every few seconds
+    # here: whichever run takes it, it sends each summary once).
+    summarise = mailer.summaries_job
+    assert await run_job_once(mailer.pool, summarise, platform.clock, force=True) in (0, None)
+    assert await held() == 2 and [m for m in smtp_sink.messages() if m["To"] == mailbox] == []
+    platform.clock.advance(days=1)
+    await run_job_once(mailer.pool, summarise, platform.clock, force=True)
+    summary = await mail_to(smtp_sink, mailbox, "récapitulatif des alertes")
+    assert f"de la commission « Commission {com} » : 2 changements" in summary["Subject"]
+    text = text_of(summary)
+    assert f"La candidature n° {sender['numero_dossier']} de " in text and "a été transmise le" in text
+    assert f"La candidature n° {leaver['numero_dossier']} de " in text and "a été annulée par le candidat" in text
+    assert f"/personnel/candidatures/{sent}" in text and f"/personnel/candidatures/{gone}" in text
+    assert await held() == 0
+
+    # Once: the job again, the day after again, sends nothing more.
+    assert await run_job_once(mailer.pool, summarise, platform.clock, force=True) in (0, None)
+    platform.clock.advance(days=1)
+    assert await run_job_once(mailer.pool, summarise, platform.clock, force=True) in (0, None)
+    with pytest.raises(TimeoutError):  # the time a second mail would take to arrive
+        await smtp_sink.wait_for(2, timeout=3, match=lambda m: m["To"] == mailbox)
+    assert len([m for m in smtp_sink.messages() if m["To"] == mailbox]) == 1

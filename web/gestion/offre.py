@@ -60,6 +60,8 @@ ALERTES = (
     ("desistement", N_("Désistement")),
     ("promotion", N_("Promotion depuis la liste complémentaire")),
 )
+# How the alerts go: the empty choice is the API's default, `immediate` (a mail per change).
+FREQUENCES = (("quotidienne", N_("Un récapitulatif par jour, le matin, des changements depuis le précédent")),)
 NIVEAUX = (
     ("etablissement", N_("Établissement (toutes les formations)")),
     ("centre", N_("Centre de candidature")),
@@ -156,7 +158,16 @@ RESOURCES = {
                     N_("Alerter la commission par mail"),
                     "multi",
                     choices="ALERTES",
-                    hint=N_("Un mail à l'adresse de la commission pour chaque candidature concernée"),
+                    hint=N_(
+                        "À l'adresse de la commission, pour chaque candidature concernée : un mail, ou une ligne du récapitulatif du jour"
+                    ),
+                ),
+                Field(
+                    "alertes_frequence",
+                    N_("Envoi des alertes"),
+                    "select",
+                    choices="FREQUENCES",
+                    empty=N_("Un mail à chaque changement"),
                 ),
             ),
         ),
@@ -251,16 +262,16 @@ NAMES = {r.path: [f.name for f in r.fields] + ["code"] for r in RESOURCES.values
 
 
 def _choices(field: Field, offer: dict[str, Any]) -> list[tuple[str, str]]:
-    if field.choices == "TYPES":
-        return [(code, _(label)) for code, label in TYPES]
-    if field.choices == "NIVEAUX":
-        return [(code, _(label)) for code, label in NIVEAUX]
-    if field.choices == "RUBRIQUES":
-        return [(code, _(label)) for code, label in RUBRIQUES]
-    if field.choices == "ALERTES":
-        return [(code, _(label)) for code, label in ALERTES]
-    if field.choices == "COULEURS":
-        return [(code, _(label)) for code, label in COULEURS]
+    fixed = {
+        "TYPES": TYPES,
+        "NIVEAUX": NIVEAUX,
+        "RUBRIQUES": RUBRIQUES,
+        "ALERTES": ALERTES,
+        "COULEURS": COULEURS,
+        "FREQUENCES": FREQUENCES,
+    }.get(field.choices or "")
+    if fixed is not None:
+        return [(code, _(label)) for code, label in fixed]
     return [(row["code"], f"{row['libelle']} ({row['code']})") for row in offer.get(field.choices or "", [])]
 
 

@@ -133,6 +133,7 @@ def _commission_alerted(event: c.CommissionAlerted, meta: CloudEvent, ctx: MailC
         Mail(
             "commission_alert",
             recipient=event.email,
+            summary="commission_summary" if event.frequence == "quotidienne" else None,
             context={
                 "commission": event.commission_libelle,
                 "formation": event.formation_libelle,

@@ -208,3 +208,61 @@ def test_a_piece_refused_before_the_transmission_does_not_say_the_dossier_is_inc
     assert "incomplet" not in before.subject and "Pièce refusée" in before.subject, before.subject
     assert "n'est pas encore transmise" in before.text and "à nouveau sur" not in before.text
     assert "n'est pas encore transmise" in before.html and "placé en attente" not in before.html
+
+
+def test_a_commissions_daily_summary_tells_each_change_under_its_commission():
+    """Two commissions sharing a mailbox: one summary, each change under its commission, with its link."""
+    import json
+
+    from services.mailer.store import _iso
+
+    def item(commission: str, numero: str, evenement: str, suite: str | None = None) -> dict:
+        context = {
+            "commission": commission,
+            "formation": "DAEU option A",
+            "numero_dossier": numero,
+            "candidat": "Zoé TEST2",
+            "objet": "candidature transmise",
+            "evenement": evenement,
+            "suite": suite,
+            "automatique": False,
+            "at": AT,
+            "lien": f"https://ecandidat.example/personnel/candidatures/{numero}",
+        }
+        return json.loads(json.dumps(context, default=_iso))  # as the mailer holds it
+
+    items = [
+        item("Commission du DAEU", "22PB7Y36", "a été transmise", "le dossier est réceptionné et attend son examen."),
+        item("Commission du DAEU", "22PB7Y37", "a été annulée par le candidat"),
+        item("Commission FC", "22PB7Y38", "a fait l'objet d'un désistement"),
+    ]
+    rendered = Renderer().render("commission_summary", {"items": items, "since": AT})
+    assert rendered.subject == "eCandidat — récapitulatif des alertes : 3 changements"
+    text = as_read(rendered.text)
+    assert "dont vos commissions ont demandé à être alertées, depuis le 01/06/2022 à 12:00." in text, text
+    assert "Commission « Commission du DAEU » (2) :" in text and "Commission « Commission FC » (1) :" in text
+    assert (
+        "- La candidature n° 22PB7Y37 de Zoé TEST2 à la formation « DAEU option A » a été annulée par le "
+        "candidat le 01/06/2022 à 12:00." in text
+    )
+    assert "Consulter la candidature : https://ecandidat.example/personnel/candidatures/22PB7Y38" in text
+    assert rendered.html.count('href="https://ecandidat.example/personnel/candidatures/') == 3
+    one = Renderer().render("commission_summary", {"items": items[:1], "since": AT})
+    assert one.subject == "eCandidat — récapitulatif des alertes de la commission « Commission du DAEU » : 1 changement"
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 12, 4, 5, 59, tzinfo=timezone.utc), datetime(2026, 12, 3, 6, 0, tzinfo=timezone.utc)),
+        (datetime(2026, 12, 4, 6, 0, tzinfo=timezone.utc), datetime(2026, 12, 4, 6, 0, tzinfo=timezone.utc)),
+        (
+            datetime(2026, 7, 1, 5, 30, tzinfo=timezone.utc),
+            datetime(2026, 7, 1, 5, 0, tzinfo=timezone.utc),
+        ),  # summer time
+    ],
+)
+def test_the_summaries_go_at_their_hour_in_paris(now, expected):
+    from services.mailer.jobs import last_summary_time
+
+    assert last_summary_time(now, 7) == expected
