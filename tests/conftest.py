@@ -155,7 +155,9 @@ def s3_server() -> Iterator[S3Server]:
 @pytest.fixture(scope="session")
 def cas_server() -> Iterator[CasServer]:
     """The university's ENT: a real CAS 3.0 server accepting every test gateway's service URL."""
-    with CasServer(r"^http://127\.0\.0\.1:\d+/(connexion/ent/retour|compte/suppression/ent/retour)$") as server:
+    with CasServer(
+        r"^http://127\.0\.0\.1:\d+/(connexion/ent/retour|compte/suppression/ent/retour\?etat=[A-Za-z0-9_-]+)$"
+    ) as server:
         yield server
 
 

@@ -536,6 +536,11 @@ class AccountDeletion(Message):
         max_length=256,
         description="Compte créé avec l'ENT : le ticket CAS du retour de la nouvelle connexion à l'ENT",
     )
+    ent_etat: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{16,64}$",
+        description="Avec `ent_ticket` : l'`etat` que `POST /me/suppression/ent` a donné (l'adresse de retour le porte)",
+    )
 
 
 class DeleteAccount(AccountDeletion, RpcRequest):

@@ -13,6 +13,7 @@ a known device of the account, which keeps logging in while the account is under
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -136,8 +137,12 @@ LINKS = (  # anyone's requests about the links mailed to them: the body is the r
 )
 
 
-def ent_deletion_url(request: web.Request) -> str:
-    return request.app[SETTINGS].public_base_url.rstrip("/") + ENT_DELETION_PATH
+def ent_deletion_url(request: web.Request, etat: str | None) -> str | None:
+    """The way back from the ENT for one confirmation: it carries the `etat` drawn for it, so that
+    only the CAS login asked from this site's deletion form comes back as that confirmation."""
+    if etat is None:
+        return None
+    return request.app[SETTINGS].public_base_url.rstrip("/") + ENT_DELETION_PATH + "?" + urlencode({"etat": etat})
 
 
 async def no_candidature_stands(request: web.Request, principal: Principal) -> None:
@@ -282,7 +287,9 @@ def register(api: Api) -> None:
         body = await parse_body(request, c.AccountDeletion)
         principal = request[PRINCIPAL]
         await no_candidature_stands(request, principal)
-        deletion = c.DeleteAccount(principal=principal, **body.model_dump(), ent_service_url=ent_deletion_url(request))
+        deletion = c.DeleteAccount(
+            principal=principal, **body.model_dump(), ent_service_url=ent_deletion_url(request, body.ent_etat)
+        )
         reply = await call(request, deletion, c.Done)
         response = json_response(reply)
         clear_session_cookies(request, response)

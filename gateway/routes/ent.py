@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from aiohttp import web
 from pydantic import BaseModel, Field
 
@@ -45,6 +47,13 @@ class EntLoginUrl(BaseModel):
     service_url: str
 
 
+class EntDeletionUrl(EntLoginUrl):
+    """Where to confirm an account's deletion: the CAS login page, and the `etat` its way back carries
+    (to send with the ticket)."""
+
+    etat: str
+
+
 class LinkBody(BaseModel):
     liaison: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=1024)
@@ -62,7 +71,7 @@ def register(api: Api) -> None:
         summary="Supprimer mon compte créé avec l'ENT : l'adresse de la page du serveur CAS où se connecter "
         "de nouveau pour le confirmer (le ticket du retour est ensuite envoyé à POST /me/suppression)",
         tag=CANDIDATE_ACCOUNTS_TAG,
-        response=EntLoginUrl,
+        response=EntDeletionUrl,
         realm="candidate",
         responses={
             404: "ENT non proposé",
@@ -72,9 +81,10 @@ def register(api: Api) -> None:
     )
     async def deletion_start(request: web.Request) -> web.Response:
         await no_candidature_stands(request, request[PRINCIPAL])
-        url = ent_deletion_url(request)
+        etat = secrets.token_urlsafe(24)
+        url = ent_deletion_url(request, etat) or ""
         reply = await call(request, c.EntStart(service_url=url, renew=True), c.EntRedirect)
-        return json_response(EntLoginUrl(login_url=reply.login_url, service_url=url))
+        return json_response(EntDeletionUrl(login_url=reply.login_url, service_url=url, etat=etat))
 
     @api.route(
         "GET",

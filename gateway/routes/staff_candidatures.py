@@ -228,6 +228,8 @@ async def _all_rows(request: web.Request, query: ListQuery) -> AsyncIterator[c.C
         cursor = page.next_cursor
         if cursor is None:
             return
+        # The campaign of the first page for every page, even if another is put in service meanwhile.
+        filters = filters.model_copy(update={"campagne_code": page.campagne_code})
 
 
 def register(api: Api) -> None:

@@ -76,9 +76,12 @@ async def ent_identity_confirmed(deps: Deps, account: asyncpg.Record, service_ur
     """The person proved again, on a new login to the ENT (CAS `renew`), that they are the ENT
     account this eCandidat account is linked to; refused otherwise."""
     _, http = _enabled(deps)
-    if account["ent_uid"] is None or not service_url:
+    if account["ent_uid"] is None:
         message = "Votre compte n'est pas lié à l'ENT : confirmez avec votre mot de passe."
         raise InvalidInput(message, details=[ErrorDetail(field="password", message=message)])
+    if not service_url:
+        message = "Le ticket de l'ENT va avec l'« etat » que la demande de confirmation a donné : envoyez-le aussi."
+        raise InvalidInput(message, details=[ErrorDetail(field="ent_etat", message=message)])
     try:
         identity = await cas.validate(deps.settings, http, service_url, ticket, renew=True)
     except Unauthenticated:  # the session is not in question: the confirmation is

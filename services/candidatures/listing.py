@@ -73,11 +73,18 @@ async def _in_campagne(conn: asyncpg.Connection, f: c.Filters) -> c.Filters:
     """The filters with their campaign: the one asked for, which must exist, or by default the one
     in service (when none is, the last archived whose candidatures are kept)."""
     if f.campagne_code:
-        if not await store.exists(conn, "campagnes", f.campagne_code):
+        destroyed = await store.campagne_destroyed(conn, f.campagne_code)
+        if destroyed is None:
             raise NotFound(
                 "Cette campagne n'existe pas.",
                 details=[ErrorDetail(field="campagne_code", message="Campagne inconnue.")],
             )
+        if destroyed:
+            message = (
+                "Les candidatures de cette campagne ne sont plus conservées : elles ont été détruites au terme "
+                "de leur durée de conservation."
+            )
+            raise NotFound(message, details=[ErrorDetail(field="campagne_code", message=message)])
         return f
     return f.model_copy(update={"campagne_code": await store.campagne_suivie(conn)})
 

@@ -869,6 +869,12 @@ async def campagnes_suivies(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(f"SELECT * FROM campagnes {_SUIVIES}")
 
 
+async def campagne_destroyed(conn: asyncpg.Connection, code: str) -> bool | None:
+    """Whether the campaign's candidatures were destroyed at the end of their retention; None: no such campaign."""
+    row = await conn.fetchrow("SELECT detruite_le FROM campagnes WHERE code = $1", code)
+    return None if row is None else row["detruite_le"] is not None
+
+
 async def campagne_suivie(conn: asyncpg.Connection) -> str | None:
     """The campaign the staff's lists show by default: the first of `campagnes_suivies`."""
     return await conn.fetchval(f"SELECT code FROM campagnes {_SUIVIES} LIMIT 1")

@@ -145,15 +145,37 @@ async def test_an_account_made_by_the_ent_is_deleted_after_logging_in_to_the_ent
         assert (await api_get(page, site, "/me"))["email"] == attributes["mail"]
         await j.step("suppression-ent-non-demandee")
 
-        await page.goto(site.url("/compte/suppression"))
-        await expect(page.locator("#password")).to_have_count(0)
-        await expect(page.locator("main")).to_contain_text("en vous connectant de nouveau à l'ENT")
-        await j.step("suppression-ent")
-        await page.locator("label[for=confirmation]").click()
-        await page.get_by_role("button", name="Confirmer avec l'ENT et supprimer mon compte").click()
+        async def ask_for_the_deletion(step: str | None = None) -> str:
+            """The deletion page's form sent; the CAS login page's URL it leads to."""
+            await page.goto(site.url("/compte/suppression"))
+            await expect(page.locator("#password")).to_have_count(0)
+            await expect(page.locator("main")).to_contain_text("en vous connectant de nouveau à l'ENT")
+            if step:
+                await j.step(step)
+            await page.locator("label[for=confirmation]").click()
+            await page.get_by_role("button", name="Confirmer avec l'ENT et supprimer mon compte").click()
+            await page.wait_for_url(re.compile("^" + re.escape(cas_server.url) + "/login"))
+            j.console_errors.clear()
+            return page.url
 
+        # Asked, then left at the CAS page; a CAS login reached from elsewhere (another way back)
+        # within the next minutes: refused, nothing deleted.
+        asked = await ask_for_the_deletion("suppression-ent")
+        forged = asked.replace("etat%3D", "etat%3DFORGED")
+        assert forged != asked
+        await page.goto(forged)
+        if await page.locator("#id_username").is_editable():
+            await page.locator("#id_username").fill(uid)
+        await page.locator("#id_password").fill(password)
+        await page.locator("#id_password").press("Enter")
+        await page.wait_for_url(re.compile(r"/compte/suppression/ent/confirmation"))
+        j.console_errors.clear()
+        await expect(page.locator(".fr-alert--error")).to_contain_text("n'a pas été demandée depuis cette page")
+        assert (await api_get(page, site, "/me"))["email"] == attributes["mail"]
+        await j.step("suppression-ent-autre-retour")
+
+        await ask_for_the_deletion()
         # The ENT asks for the password again although its session is open.
-        await page.wait_for_url(re.compile("^" + re.escape(cas_server.url) + "/login"))
         await expect(page.locator("#id_password")).to_be_visible()
         await j.shot("cas-nouvelle-connexion")
         if await page.locator("#id_username").is_editable():

@@ -753,7 +753,7 @@ async def test_an_archived_campaign_is_read_by_choosing_it_on_the_dashboard_and_
     last_year = await candidate(platform, smtp_sink)
     await staff_decides(boss, (await apply(platform, last_year, code))["id"], "favorable")
     libelle = f"Campagne suivante {code}"
-    await campaign_in_service(boss, today, libelle)
+    nouvelle = await campaign_in_service(boss, today, libelle)
     try:
         this_year = await candidate(platform, smtp_sink)
         await apply(platform, this_year, code)
@@ -797,6 +797,11 @@ async def test_an_archived_campaign_is_read_by_choosing_it_on_the_dashboard_and_
         await expect(page.locator("#campagne-archivee")).to_have_count(0)
         await expect(page.locator("tbody tr")).to_have_count(1)
         await expect(page.get_by_role("link", name=this_year["numero_dossier"])).to_be_visible()
+        # Its links keep the campaign they list (another put in service meanwhile changes none of them).
+        review = await page.get_by_role("link", name=this_year["numero_dossier"]).get_attribute("href")
+        assert f"campagne_code={nouvelle}" in review, review
+        export = await page.get_by_role("link", name="Exporter la liste (CSV)").get_attribute("href")
+        assert f"campagne_code={nouvelle}" in export, export
         await j.step("liste-campagne-en-service")
         j.assert_no_script_error()
     finally:

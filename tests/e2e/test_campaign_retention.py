@@ -144,8 +144,16 @@ async def test_an_archived_campaigns_candidatures_are_destroyed_once_kept_long_e
     assert (await api(platform, "GET", f"/api/v1/candidatures/{cid}", token=token))[0] == 404
     assert (await api(platform, "GET", "/api/v1/candidatures", token=token))[1]["items"] == []
 
-    destroyed = await _campagne(await admin(platform), code)
+    root = await admin(platform)
+    destroyed = await _campagne(root, code)
     assert destroyed["detruite_le"] is not None and destroyed["destruction_prevue"] is None
+    # The staff can no longer ask for its candidatures, and are told why; it is no longer offered.
+    status, body, _ = await root.call(
+        "GET", f"/api/v1/staff/candidatures?formation_code={formation}&campagne_code={code}"
+    )
+    assert status == 404 and "ne sont plus conservées" in body["detail"], body
+    status, campagnes, _ = await root.call("GET", "/api/v1/staff/campagnes")
+    assert code not in [c["code"] for c in campagnes["items"]]
     await sub.unsubscribe()
 
 

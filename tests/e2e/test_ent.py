@@ -322,11 +322,15 @@ async def test_an_account_made_by_the_ent_is_deleted_after_a_new_login_to_the_en
 
         status, start, _ = await api(platform, "POST", "/api/v1/me/suppression/ent", token=token)
         assert status == 200, start
-        assert start["service_url"] == platform.url("/compte/suppression/ent/retour")
+        etat = start["etat"]
+        assert start["service_url"] == platform.url(f"/compte/suppression/ent/retour?etat={etat}")
         assert start["login_url"].startswith(cas_server.url + "/login?") and "renew=true" in start["login_url"]
 
-        async def refused(ticket: str, status_expected: int, field: str | None = "ent_ticket") -> None:
-            status, body, _ = await api(platform, "POST", "/api/v1/me/suppression", {"ent_ticket": ticket}, token=token)
+        async def refused(
+            ticket: str, status_expected: int, field: str | None = "ent_ticket", etat: str | None = etat
+        ) -> None:
+            deletion = {"ent_ticket": ticket, "ent_etat": etat}
+            status, body, _ = await api(platform, "POST", "/api/v1/me/suppression", deletion, token=token)
             assert status == status_expected, body
             if field:
                 assert body["errors"][0]["field"] == field, body
@@ -346,10 +350,14 @@ async def test_an_account_made_by_the_ent_is_deleted_after_a_new_login_to_the_en
         other_uid, other_password, _ = new_ent_user(cas_server)
         async with cas_browser() as other:
             await refused(await cas_ticket(other, start["login_url"], other_uid, other_password), 403, None)
+        # A fresh login for another confirmation's way back (another `etat`), or sent without its `etat`.
+        await refused(await cas_ticket(browser, start["login_url"], uid, password), 422, etat="A" * 32)
+        await refused(await cas_ticket(browser, start["login_url"], uid, password), 422, "ent_etat", etat=None)
 
         # The owner types their ENT password again: the account is deleted, its sessions with it.
         ticket = await cas_ticket(browser, start["login_url"], uid, password)
-        status, body, _ = await api(platform, "POST", "/api/v1/me/suppression", {"ent_ticket": ticket}, token=token)
+        deletion = {"ent_ticket": ticket, "ent_etat": etat}
+        status, body, _ = await api(platform, "POST", "/api/v1/me/suppression", deletion, token=token)
         assert status == 200 and "supprimés" in body["message"], body
     assert (await api(platform, "GET", "/api/v1/me", token=token))[0] == 401
     assert await accounts_with(platform, attributes["mail"]) == 0

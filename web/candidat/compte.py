@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..api import CSRF_TOKEN, Problem, Reply
+from ..api import CSRF_COOKIE, CSRF_TOKEN, Problem, Reply
 from ..i18n import N_
 from ..i18n import gettext as _
 from ..pages import (
@@ -394,6 +394,13 @@ ENT_DELETION = "/compte/suppression/ent"
 ENT_DELETION_COOKIE = "ecandidat_suppression_ent"
 
 
+ENT_UNAVAILABLE = N_("L'ENT ne répond pas pour le moment : rien n'est supprimé. Réessayez dans quelques minutes.")
+NOT_ASKED_HERE = N_(
+    "Cette confirmation par l'ENT n'a pas été demandée depuis cette page, ou elle a expiré : rien n'est "
+    "supprimé. Recommencez ci-dessous."
+)
+
+
 @routes.post(ENT_DELETION)
 async def delete_with_ent(request: web.Request) -> web.Response:
     form = await read_form(request)
@@ -404,7 +411,8 @@ async def delete_with_ent(request: web.Request) -> web.Response:
     except Problem as problem:
         if problem.status == 409:
             return await _deletion_page(request, problem.status)
-        return await _deletion_page(request, problem.status, problem=_(MOTIFS[_ent_motif(problem)]))
+        said = _(ENT_UNAVAILABLE) if problem.status in (503, 504) else problem.detail
+        return await _deletion_page(request, problem.status, problem=said)
     # To the ENT by a page that moves on by itself: a form's answer may not send the browser to
     # another site (the Content-Security-Policy's form-action 'self').
     response = render(
@@ -412,7 +420,7 @@ async def delete_with_ent(request: web.Request) -> web.Response:
     )
     response.set_cookie(
         ENT_DELETION_COOKIE,
-        request[CSRF_TOKEN],
+        f"{request[CSRF_TOKEN]}.{reply.body['etat']}",
         max_age=600,
         path=ENT_DELETION,
         httponly=True,
@@ -422,29 +430,27 @@ async def delete_with_ent(request: web.Request) -> web.Response:
     return response
 
 
-def _ent_motif(problem: Problem) -> str:
-    return "indisponible" if problem.status in (503, 504) else "desactivee" if problem.status == 404 else "refusee"
-
-
 @routes.get(ENT_DELETION + "/retour")
 async def ent_deletion_back(request: web.Request) -> web.Response:
-    suite = f"{ENT_DELETION}/confirmation?" + urlencode({"ticket": request.query.get("ticket", "")[:256]})
+    suite = f"{ENT_DELETION}/confirmation?" + urlencode(
+        {"ticket": request.query.get("ticket", "")[:256], "etat": request.query.get("etat", "")[:64]}
+    )
     return render(request, "candidat/ent_suppression_retour.html", {"suite": suite})
 
 
 @routes.get(ENT_DELETION + "/confirmation")
 async def ent_deletion_confirmed(request: web.Request) -> web.Response:
-    token = request.cookies.get(ENT_DELETION_COOKIE)
-    if not token:
-        message = _(
-            "Cette confirmation par l'ENT n'a pas été demandée depuis cette page, ou elle a expiré : rien n'est "
-            "supprimé. Recommencez ci-dessous."
-        )
-        return await _deletion_page(request, 400, problem=message)
-    request[CSRF_TOKEN] = token
-    ticket = request.query.get("ticket", "")[:256]
+    """The deletion, when this way back is the one the form of this session asked for: the cookie
+    holds the form's CSRF token (still the session's) and the `etat` its way back carries."""
+    csrf, _sep, etat = request.cookies.get(ENT_DELETION_COOKIE, "").partition(".")
+    if not (csrf and etat and etat == request.query.get("etat") and csrf == request.cookies.get(CSRF_COOKIE)):
+        page = await _deletion_page(request, 400, problem=_(NOT_ASKED_HERE))
+        page.del_cookie(ENT_DELETION_COOKIE, path=ENT_DELETION)
+        return page
+    request[CSRF_TOKEN] = csrf
+    body = {"ent_ticket": request.query.get("ticket", "")[:256] or None, "ent_etat": etat}
     try:
-        reply = await api(request).call(request, "POST", "/me/suppression", json_body={"ent_ticket": ticket or None})
+        reply = await api(request).call(request, "POST", "/me/suppression", json_body=body)
     except Problem as problem:
         page = await _deletion_page(request, problem.status, problem=None if problem.status == 409 else problem.detail)
         page.del_cookie(ENT_DELETION_COOKIE, path=ENT_DELETION)

@@ -294,12 +294,17 @@ async def liste(request: web.Request) -> web.Response:
             status=problem.status,
             title=_("Candidatures"),
         )
+    # The list's links (its pages, its rows' review pages and their « suivant », the exports) keep
+    # the campaign it shows, even if another is put in service meanwhile; the form keeps the choice.
+    pinned = {**query, "campagne_code": listed.get("campagne_code") or ""}
     context.update(
         rows=listed["items"],
         next_cursor=listed.get("next_cursor"),
         counts=counts,
         cursor=cursor,
         campagne_archivee=known.archived(listed.get("campagne_code")),
+        qs=urlencode({k: v for k, v in pinned.items() if v}),
+        qs_without_statut=urlencode({k: v for k, v in pinned.items() if v and k != "statut"}),
     )
     return page(request, "gestion/candidatures.html", context, title=_("Candidatures"))
 

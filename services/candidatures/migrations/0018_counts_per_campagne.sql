@@ -1,9 +1,11 @@
 -- The staff's lists, counts and dashboards are each campaign's own (the one in service by default,
 -- an archived one while its candidatures are kept, 0015): the counters of 0009 and 0012 are kept
 -- per formation and campaign, so that last year's admitted candidates do not count as this year's.
+-- The candidatures first, as every writer of candidatures takes them before the counters (their
+-- triggers): no deadlock with a replica of the previous version writing during the migration.
+LOCK TABLE candidatures IN SHARE MODE;
 ALTER TABLE statut_counts ADD COLUMN campagne_code text;
 ALTER TABLE suivi_counts ADD COLUMN campagne_code text;
-LOCK TABLE candidatures IN SHARE MODE;
 DELETE FROM statut_counts;
 DELETE FROM suivi_counts;
 ALTER TABLE statut_counts ALTER COLUMN campagne_code SET NOT NULL,
