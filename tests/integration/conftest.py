@@ -90,13 +90,16 @@ async def kit_on(
     pool = await create_pool(database_url, schema, max_size=5)
     nc = await nats.connect(servers, max_reconnect_attempts=-1, reconnect_time_wait=0.2, **connect_options)
     stream = event_stream(producer)
-    await nc.jetstream().add_stream(
+    # A stream at R3 on a cluster just started is created once its replicas have elected a leader:
+    # seconds on a busy machine, beyond the client's default 5 s for a JetStream request.
+    js = nc.jetstream(timeout=30.0)
+    await js.add_stream(
         StreamConfig(name=stream, subjects=[producer_events(producer)], duplicate_window=120, num_replicas=replicas)
     )
     from ecandidat.runtime.nats import dead_letter_config, declare_streams
 
-    await declare_streams(nc.jetstream(), replicas)
-    await nc.jetstream().add_stream(dead_letter_config(KIT_SERVICE, replicas))  # as it is: nothing changes
+    await declare_streams(js, replicas)
+    await js.add_stream(dead_letter_config(KIT_SERVICE, replicas))  # as it is: nothing changes
     try:
         yield Kit(schema, producer, database_url, pool, nc, stream)
     finally:
