@@ -88,7 +88,8 @@ async def notify_many(deps: Deps, conn: asyncpg.Connection, items: list[tuple[Ev
 async def _hold(deps: Deps, conn: asyncpg.Connection, meta: CloudEvent, index: int, mail: Mail) -> None:
     """A mail for its recipient's daily summary (`jobs.send_summaries`), kept with what it says."""
     recipient, context = await _address(conn, mail)
-    await store.hold(conn, meta.id, index, recipient, mail.summary or mail.template, context, deps.now())
+    assert mail.summary is not None
+    await store.hold(conn, meta.id, index, recipient, mail.summary, context, deps.now())
 
 
 async def _address(conn: asyncpg.Connection, mail: Mail) -> tuple[str, dict]:

@@ -4,7 +4,6 @@ when it asked for one summary a day), each morning at MAIL_SUMMARY_HOUR (Paris t
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, time, timedelta
 
@@ -55,7 +54,7 @@ def send_summaries(deps: Deps) -> JobFn:
             event_id = uuid.uuid5(
                 uuid.NAMESPACE_URL, "summary:" + ",".join(f"{r['event_id']}.{r['idx']}" for r in rows)
             )
-            items = [json.loads(r["context"]) if isinstance(r["context"], str) else r["context"] for r in rows]
+            items = [r["context"] for r in rows]
             await store.enqueue(
                 conn,
                 event_id=event_id,

@@ -301,20 +301,19 @@ async def hold(
     """A mail kept for `recipient`'s daily summary (template `summary`); once per event and index."""
     await conn.execute(
         """INSERT INTO held_mails (event_id, idx, recipient, template, context, held_at)
-           VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING""",
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
         event_id,
         index,
         recipient,
         summary,
-        json.dumps(context, default=_iso),
+        {key: _iso(value) for key, value in context.items()},
         now,
     )
 
 
-def _iso(value: object) -> str:
-    """Dates and times as ISO 8601 (which the templates' `date_fr` reads back), anything else as text."""
-    iso = getattr(value, "isoformat", None)
-    return iso() if callable(iso) else str(value)
+def _iso(value: object) -> object:
+    """Dates and times as ISO 8601 (which the templates' `date_fr` reads back), for the JSON column."""
+    return value.isoformat() if isinstance(value, (date, datetime)) else value
 
 
 async def take_held(conn: asyncpg.Connection, before: datetime, limit: int) -> list[asyncpg.Record]:

@@ -229,7 +229,7 @@ def test_a_commissions_daily_summary_tells_each_change_under_its_commission():
             "at": AT,
             "lien": f"https://ecandidat.example/personnel/candidatures/{numero}",
         }
-        return json.loads(json.dumps(context, default=_iso))  # as the mailer holds it
+        return json.loads(json.dumps({key: _iso(value) for key, value in context.items()}))  # as the mailer holds it
 
     items = [
         item("Commission du DAEU", "22PB7Y36", "a été transmise", "le dossier est réceptionné et attend son examen."),
